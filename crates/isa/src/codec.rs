@@ -1,0 +1,662 @@
+//! Decoding slots into [`Insn`] and encoding them back: the only code that knows opcode bytes.
+//!
+//! An opcode byte splits into a class (low 3 bits) and, per class, an operation and a source
+//! or size/mode field. The tables below name each field value once; [`decode`] and [`encode`]
+//! are inverses on canonical encodings (`decode(encode(i)) == i` for every encodable `i`,
+//! checked over all 256 opcodes by the tests).
+//!
+//! Where the dialects differ, [`Dialect`] decides: sBPF ignores the offset of ALU instructions
+//! (so RFC `sdiv` runs as `div` there, as on the reference), takes the `callx` register from
+//! the immediate, and has signed division at 0xe4/0xec/0xe7/0xef; eBPF has JMP32, `ja32`,
+//! atomics, sign-extending loads, `movsx` and `bswap`, and demands canonical offsets.
+
+use crate::insn::{
+    AluOp, AtomicOp, Cond, Dialect, EndianOp, Extend, Insn, MemSize, PacketMode, Reg, Source, Width,
+};
+use crate::slot::Slot;
+use core::fmt;
+
+// Instruction classes (opcode & 0x07).
+const CLASS_LD: u8 = 0x00;
+const CLASS_LDX: u8 = 0x01;
+const CLASS_ST: u8 = 0x02;
+const CLASS_STX: u8 = 0x03;
+const CLASS_ALU32: u8 = 0x04;
+const CLASS_JMP: u8 = 0x05;
+const CLASS_JMP32: u8 = 0x06;
+const CLASS_ALU64: u8 = 0x07;
+
+// Memory modes (opcode & 0xe0) and sizes (opcode & 0x18).
+const MODE_IMM: u8 = 0x00;
+const MODE_ABS: u8 = 0x20;
+const MODE_IND: u8 = 0x40;
+const MODE_MEM: u8 = 0x60;
+const MODE_MEMSX: u8 = 0x80;
+const MODE_ATOMIC: u8 = 0xc0;
+const SIZES: [(u8, MemSize); 4] = [
+    (0x00, MemSize::W),
+    (0x08, MemSize::H),
+    (0x10, MemSize::B),
+    (0x18, MemSize::DW),
+];
+
+// Source bit of ALU and JMP opcodes.
+const SRC_K: u8 = 0x00;
+const SRC_X: u8 = 0x08;
+
+// ALU operations (opcode & 0xf0).
+const ALU_NEG: u8 = 0x80;
+const ALU_END: u8 = 0xd0;
+const ALU_BINARY: [(u8, AluOp); 13] = [
+    (0x00, AluOp::Add),
+    (0x10, AluOp::Sub),
+    (0x20, AluOp::Mul),
+    (0x30, AluOp::Div),
+    (0x40, AluOp::Or),
+    (0x50, AluOp::And),
+    (0x60, AluOp::Lsh),
+    (0x70, AluOp::Rsh),
+    (0x90, AluOp::Mod),
+    (0xa0, AluOp::Xor),
+    (0xb0, AluOp::Mov),
+    (0xc0, AluOp::Arsh),
+    (0xe0, AluOp::SDiv), // sBPF only
+];
+const ALU_DIV: u8 = 0x30;
+const ALU_MOD: u8 = 0x90;
+const ALU_MOV: u8 = 0xb0;
+const ALU_SBPF_SDIV: u8 = 0xe0;
+
+// JMP operations (opcode & 0xf0).
+const JMP_JA: u8 = 0x00;
+const JMP_CALL: u8 = 0x80;
+const JMP_EXIT: u8 = 0x90;
+const JMP_CONDS: [(u8, Cond); 11] = [
+    (0x10, Cond::Eq),
+    (0x20, Cond::Gt),
+    (0x30, Cond::Ge),
+    (0x40, Cond::Set),
+    (0x50, Cond::Ne),
+    (0x60, Cond::Sgt),
+    (0x70, Cond::Sge),
+    (0xa0, Cond::Lt),
+    (0xb0, Cond::Le),
+    (0xc0, Cond::Slt),
+    (0xd0, Cond::Sle),
+];
+
+// Atomic operations (the immediate of an atomic store).
+const FETCH: i32 = 0x01;
+const ATOMICS: [(i32, AtomicOp); 10] = [
+    (0x00, AtomicOp::Add),
+    (0x40, AtomicOp::Or),
+    (0x50, AtomicOp::And),
+    (0xa0, AtomicOp::Xor),
+    (0x01, AtomicOp::FetchAdd),
+    (0x41, AtomicOp::FetchOr),
+    (0x51, AtomicOp::FetchAnd),
+    (0xa1, AtomicOp::FetchXor),
+    (0xe0 | FETCH, AtomicOp::Xchg),
+    (0xf0 | FETCH, AtomicOp::CmpXchg),
+];
+
+// The opcode of an `lddw` and of its second slot.
+const OPCODE_LDDW: u8 = CLASS_LD | MODE_IMM | 0x18;
+const OPCODE_LDDW_SECOND: u8 = 0x00;
+
+/// Why a slot does not decode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DecodeError {
+    /// The opcode means nothing in this dialect.
+    UnknownOpcode {
+        /// The opcode byte.
+        opcode: u8,
+    },
+    /// An `lddw` sits in the last slot.
+    LddwCannotBeLast,
+    /// The slot after an `lddw` does not have opcode 0.
+    IncompleteLddw,
+    /// sBPF `callx` names a register outside 0..=15 in its immediate.
+    InvalidCallRegister {
+        /// The immediate.
+        imm: i32,
+    },
+    /// eBPF: a field that must be canonical (an offset, an `lddw` source, an atomic
+    /// operation) holds a value the instruction does not define.
+    InvalidField {
+        /// The opcode byte.
+        opcode: u8,
+        /// The field's name.
+        field: &'static str,
+    },
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::UnknownOpcode { opcode } => write!(f, "unknown opcode {opcode:#04x}"),
+            DecodeError::LddwCannotBeLast => write!(f, "lddw in the last slot"),
+            DecodeError::IncompleteLddw => write!(f, "lddw without its second slot"),
+            DecodeError::InvalidCallRegister { imm } => {
+                write!(f, "callx names register {imm}")
+            }
+            DecodeError::InvalidField { opcode, field } => {
+                write!(f, "opcode {opcode:#04x} has an invalid {field} field")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// One entry of a decoded program listing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decoded {
+    /// The slot index of the instruction.
+    pub pc: usize,
+    /// The first slot's raw fields.
+    pub slot: Slot,
+    /// The instruction, or why the slot does not decode.
+    pub insn: Result<Insn, DecodeError>,
+}
+
+fn reg(field: u8) -> Reg {
+    // Fields come from 4-bit nibbles, so the value is always below 16.
+    Reg::new(field & 0x0f).unwrap_or(Reg::R0)
+}
+
+fn size_of(opcode: u8) -> MemSize {
+    let bits = opcode & 0x18;
+    SIZES
+        .iter()
+        .find(|(code, _)| *code == bits)
+        .map_or(MemSize::W, |(_, size)| *size)
+}
+
+fn size_code(size: MemSize) -> u8 {
+    SIZES
+        .iter()
+        .find(|(_, s)| *s == size)
+        .map_or(0, |(code, _)| *code)
+}
+
+/// Decodes the instruction at slot `at`. For `lddw` the next slot is consumed as well.
+pub fn decode(slots: &[Slot], at: usize, dialect: Dialect) -> Result<Insn, DecodeError> {
+    let Some(&slot) = slots.get(at) else {
+        return Err(DecodeError::UnknownOpcode { opcode: 0 });
+    };
+    let unknown = Err(DecodeError::UnknownOpcode {
+        opcode: slot.opcode,
+    });
+    match slot.opcode & 0x07 {
+        CLASS_LD => decode_ld(slots, at, slot, dialect),
+        CLASS_LDX => decode_ldx(slot, dialect),
+        CLASS_ST => match slot.opcode & 0xe0 {
+            MODE_MEM => Ok(Insn::Store {
+                size: size_of(slot.opcode),
+                base: reg(slot.dst),
+                off: slot.off,
+                src: Source::Imm(slot.imm),
+            }),
+            _ => unknown,
+        },
+        CLASS_STX => decode_stx(slot),
+        CLASS_ALU32 => decode_alu(slot, Width::W32, dialect),
+        CLASS_ALU64 => decode_alu(slot, Width::W64, dialect),
+        CLASS_JMP => decode_jmp(slot, Width::W64, dialect),
+        CLASS_JMP32 => match dialect {
+            Dialect::Ebpf => decode_jmp(slot, Width::W32, dialect),
+            Dialect::Sbpf => unknown,
+        },
+        _ => unknown,
+    }
+}
+
+fn decode_ld(slots: &[Slot], at: usize, slot: Slot, dialect: Dialect) -> Result<Insn, DecodeError> {
+    let size = size_of(slot.opcode);
+    match slot.opcode & 0xe0 {
+        MODE_IMM if size == MemSize::DW => {
+            let second = slots.get(at + 1).ok_or(DecodeError::LddwCannotBeLast)?;
+            if second.opcode != OPCODE_LDDW_SECOND {
+                return Err(DecodeError::IncompleteLddw);
+            }
+            if dialect == Dialect::Ebpf && slot.src != 0 {
+                return Err(DecodeError::InvalidField {
+                    opcode: slot.opcode,
+                    field: "source",
+                });
+            }
+            let imm = u64::from(slot.imm as u32) | (u64::from(second.imm as u32) << 32);
+            Ok(Insn::LoadImm64 {
+                dst: reg(slot.dst),
+                imm,
+            })
+        }
+        mode @ (MODE_ABS | MODE_IND) => Ok(Insn::PacketLoad {
+            mode: if mode == MODE_ABS {
+                PacketMode::Abs
+            } else {
+                PacketMode::Ind
+            },
+            size,
+            src: reg(slot.src),
+            imm: slot.imm,
+        }),
+        _ => Err(DecodeError::UnknownOpcode {
+            opcode: slot.opcode,
+        }),
+    }
+}
+
+fn decode_ldx(slot: Slot, dialect: Dialect) -> Result<Insn, DecodeError> {
+    let size = size_of(slot.opcode);
+    let extend = match (slot.opcode & 0xe0, dialect) {
+        (MODE_MEM, _) => Extend::Zero,
+        (MODE_MEMSX, Dialect::Ebpf) if size != MemSize::DW => Extend::Sign,
+        _ => {
+            return Err(DecodeError::UnknownOpcode {
+                opcode: slot.opcode,
+            })
+        }
+    };
+    Ok(Insn::Load {
+        size,
+        extend,
+        dst: reg(slot.dst),
+        base: reg(slot.src),
+        off: slot.off,
+    })
+}
+
+fn decode_stx(slot: Slot) -> Result<Insn, DecodeError> {
+    let size = size_of(slot.opcode);
+    match slot.opcode & 0xe0 {
+        MODE_MEM => Ok(Insn::Store {
+            size,
+            base: reg(slot.dst),
+            off: slot.off,
+            src: Source::Reg(reg(slot.src)),
+        }),
+        MODE_ATOMIC if matches!(size, MemSize::W | MemSize::DW) => {
+            let op = ATOMICS
+                .iter()
+                .find(|(code, _)| *code == slot.imm)
+                .map(|(_, op)| *op)
+                .ok_or(DecodeError::InvalidField {
+                    opcode: slot.opcode,
+                    field: "atomic operation",
+                })?;
+            Ok(Insn::Atomic {
+                size,
+                op,
+                base: reg(slot.dst),
+                off: slot.off,
+                src: reg(slot.src),
+            })
+        }
+        _ => Err(DecodeError::UnknownOpcode {
+            opcode: slot.opcode,
+        }),
+    }
+}
+
+fn alu_source(slot: Slot) -> Source {
+    if slot.opcode & SRC_X != 0 {
+        Source::Reg(reg(slot.src))
+    } else {
+        Source::Imm(slot.imm)
+    }
+}
+
+fn decode_alu(slot: Slot, width: Width, dialect: Dialect) -> Result<Insn, DecodeError> {
+    let unknown = DecodeError::UnknownOpcode {
+        opcode: slot.opcode,
+    };
+    let op_bits = slot.opcode & 0xf0;
+    let has_x = slot.opcode & SRC_X != 0;
+    let dst = reg(slot.dst);
+    match op_bits {
+        ALU_NEG if !has_x => {
+            canonical_offset(slot, dialect, 0)?;
+            Ok(Insn::Neg { width, dst })
+        }
+        ALU_END => {
+            let op = match (width, has_x, dialect) {
+                (Width::W32, false, _) => EndianOp::ToLe,
+                (Width::W32, true, _) => EndianOp::ToBe,
+                (Width::W64, false, Dialect::Ebpf) => EndianOp::Swap,
+                _ => return Err(unknown),
+            };
+            canonical_offset(slot, dialect, 0)?;
+            Ok(Insn::Endian {
+                op,
+                dst,
+                bits: slot.imm,
+            })
+        }
+        ALU_SBPF_SDIV if dialect == Dialect::Ebpf => Err(unknown),
+        _ => {
+            let op = ALU_BINARY
+                .iter()
+                .find(|(code, _)| *code == op_bits)
+                .map(|(_, op)| *op)
+                .ok_or(unknown)?;
+            let src = alu_source(slot);
+            let op = match dialect {
+                Dialect::Sbpf => op,
+                Dialect::Ebpf => ebpf_alu_op(slot, op, width)?,
+            };
+            Ok(Insn::Alu {
+                width,
+                op,
+                dst,
+                src,
+            })
+        }
+    }
+}
+
+/// eBPF gives the offset field a meaning on div, mod and mov; elsewhere it must be zero.
+fn ebpf_alu_op(slot: Slot, op: AluOp, width: Width) -> Result<AluOp, DecodeError> {
+    let invalid = DecodeError::InvalidField {
+        opcode: slot.opcode,
+        field: "offset",
+    };
+    let has_x = slot.opcode & SRC_X != 0;
+    match (slot.opcode & 0xf0, slot.off) {
+        (_, 0) => Ok(op),
+        (ALU_DIV, 1) => Ok(AluOp::SDiv),
+        (ALU_MOD, 1) => Ok(AluOp::SMod),
+        (ALU_MOV, 8) if has_x => Ok(AluOp::MovSx(MemSize::B)),
+        (ALU_MOV, 16) if has_x => Ok(AluOp::MovSx(MemSize::H)),
+        (ALU_MOV, 32) if has_x && width == Width::W64 => Ok(AluOp::MovSx(MemSize::W)),
+        _ => Err(invalid),
+    }
+}
+
+fn canonical_offset(slot: Slot, dialect: Dialect, expected: i16) -> Result<(), DecodeError> {
+    if dialect == Dialect::Ebpf && slot.off != expected {
+        return Err(DecodeError::InvalidField {
+            opcode: slot.opcode,
+            field: "offset",
+        });
+    }
+    Ok(())
+}
+
+fn decode_jmp(slot: Slot, width: Width, dialect: Dialect) -> Result<Insn, DecodeError> {
+    let unknown = DecodeError::UnknownOpcode {
+        opcode: slot.opcode,
+    };
+    let op_bits = slot.opcode & 0xf0;
+    let has_x = slot.opcode & SRC_X != 0;
+    if let Some((_, cond)) = JMP_CONDS.iter().find(|(code, _)| *code == op_bits) {
+        return Ok(Insn::Branch {
+            width,
+            cond: *cond,
+            dst: reg(slot.dst),
+            src: alu_source(slot),
+            off: slot.off,
+        });
+    }
+    match (op_bits, has_x, width) {
+        (JMP_JA, false, Width::W64) => Ok(Insn::Ja { off: slot.off }),
+        (JMP_JA, false, Width::W32) => Ok(Insn::JaLong { off: slot.imm }),
+        (JMP_CALL, false, Width::W64) => Ok(Insn::Call {
+            src: slot.src,
+            imm: slot.imm,
+        }),
+        (JMP_CALL, true, Width::W64) => match dialect {
+            Dialect::Sbpf => u8::try_from(slot.imm)
+                .ok()
+                .and_then(Reg::new)
+                .map(|reg| Insn::CallReg { reg })
+                .ok_or(DecodeError::InvalidCallRegister { imm: slot.imm }),
+            Dialect::Ebpf => Ok(Insn::CallReg { reg: reg(slot.dst) }),
+        },
+        (JMP_EXIT, false, Width::W64) => Ok(Insn::Exit),
+        _ => Err(unknown),
+    }
+}
+
+/// Decodes a whole program into a listing, one entry per instruction (an `lddw` covers two
+/// slots; a slot that fails to decode covers one).
+pub fn decode_program(slots: &[Slot], dialect: Dialect) -> Vec<Decoded> {
+    let mut listing = Vec::with_capacity(slots.len());
+    let mut pc = 0;
+    while pc < slots.len() {
+        let insn = decode(slots, pc, dialect);
+        listing.push(Decoded {
+            pc,
+            slot: slots[pc],
+            insn,
+        });
+        pc += insn.map_or(1, |insn| insn.slot_count());
+    }
+    listing
+}
+
+/// Why an instruction cannot be encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EncodeError {
+    /// The instruction.
+    pub insn: Insn,
+    /// The dialect that has no encoding for it.
+    pub dialect: Dialect,
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} has no encoding in {:?}", self.insn, self.dialect)
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+fn slot(opcode: u8, dst: Reg, src: Reg, off: i16, imm: i32) -> Slot {
+    Slot {
+        opcode,
+        dst: dst.number(),
+        src: src.number(),
+        off,
+        imm,
+    }
+}
+
+fn width_class(width: Width) -> u8 {
+    match width {
+        Width::W32 => CLASS_ALU32,
+        Width::W64 => CLASS_ALU64,
+    }
+}
+
+fn source_fields(src: Source) -> (u8, Reg, i32) {
+    match src {
+        Source::Reg(reg) => (SRC_X, reg, 0),
+        Source::Imm(imm) => (SRC_K, Reg::R0, imm),
+    }
+}
+
+/// Encodes an instruction into one slot, or two for `lddw`.
+pub fn encode(insn: &Insn, dialect: Dialect) -> Result<Vec<Slot>, EncodeError> {
+    let error = EncodeError {
+        insn: *insn,
+        dialect,
+    };
+    let r0 = Reg::R0;
+    let one = |slot: Slot| Ok(vec![slot]);
+    match *insn {
+        Insn::Alu {
+            width,
+            op,
+            dst,
+            src,
+        } => {
+            let (op_bits, off) = alu_encoding(op, width, dialect).ok_or(error)?;
+            if matches!(op, AluOp::MovSx(_)) && !matches!(src, Source::Reg(_)) {
+                return Err(error);
+            }
+            let (x, src_reg, imm) = source_fields(src);
+            one(slot(
+                width_class(width) | op_bits | x,
+                dst,
+                src_reg,
+                off,
+                imm,
+            ))
+        }
+        Insn::Neg { width, dst } => one(slot(width_class(width) | ALU_NEG, dst, r0, 0, 0)),
+        Insn::Endian { op, dst, bits } => {
+            let opcode = match (op, dialect) {
+                (EndianOp::ToLe, _) => CLASS_ALU32 | ALU_END | SRC_K,
+                (EndianOp::ToBe, _) => CLASS_ALU32 | ALU_END | SRC_X,
+                (EndianOp::Swap, Dialect::Ebpf) => CLASS_ALU64 | ALU_END | SRC_K,
+                (EndianOp::Swap, Dialect::Sbpf) => return Err(error),
+            };
+            one(slot(opcode, dst, r0, 0, bits))
+        }
+        Insn::LoadImm64 { dst, imm } => Ok(vec![
+            slot(OPCODE_LDDW, dst, r0, 0, imm as u32 as i32),
+            slot(OPCODE_LDDW_SECOND, r0, r0, 0, (imm >> 32) as u32 as i32),
+        ]),
+        Insn::Load {
+            size,
+            extend,
+            dst,
+            base,
+            off,
+        } => {
+            let mode = match (extend, dialect, size) {
+                (Extend::Zero, _, _) => MODE_MEM,
+                (Extend::Sign, Dialect::Ebpf, MemSize::B | MemSize::H | MemSize::W) => MODE_MEMSX,
+                (Extend::Sign, _, _) => return Err(error),
+            };
+            one(slot(CLASS_LDX | mode | size_code(size), dst, base, off, 0))
+        }
+        Insn::Store {
+            size,
+            base,
+            off,
+            src,
+        } => {
+            let class = match src {
+                Source::Reg(_) => CLASS_STX,
+                Source::Imm(_) => CLASS_ST,
+            };
+            let (_, src_reg, imm) = source_fields(src);
+            one(slot(
+                class | MODE_MEM | size_code(size),
+                base,
+                src_reg,
+                off,
+                imm,
+            ))
+        }
+        Insn::Atomic {
+            size,
+            op,
+            base,
+            off,
+            src,
+        } => {
+            if !matches!(size, MemSize::W | MemSize::DW) {
+                return Err(error);
+            }
+            let imm = ATOMICS
+                .iter()
+                .find(|(_, o)| *o == op)
+                .map_or(0, |(code, _)| *code);
+            one(slot(
+                CLASS_STX | MODE_ATOMIC | size_code(size),
+                base,
+                src,
+                off,
+                imm,
+            ))
+        }
+        Insn::PacketLoad {
+            mode,
+            size,
+            src,
+            imm,
+        } => {
+            let mode_bits = match mode {
+                PacketMode::Abs => MODE_ABS,
+                PacketMode::Ind => MODE_IND,
+            };
+            one(slot(
+                CLASS_LD | mode_bits | size_code(size),
+                r0,
+                src,
+                0,
+                imm,
+            ))
+        }
+        Insn::Ja { off } => one(slot(CLASS_JMP | JMP_JA, r0, r0, off, 0)),
+        Insn::JaLong { off } => match dialect {
+            Dialect::Ebpf => one(slot(CLASS_JMP32 | JMP_JA, r0, r0, 0, off)),
+            Dialect::Sbpf => Err(error),
+        },
+        Insn::Branch {
+            width,
+            cond,
+            dst,
+            src,
+            off,
+        } => {
+            let class = match (width, dialect) {
+                (Width::W64, _) => CLASS_JMP,
+                (Width::W32, Dialect::Ebpf) => CLASS_JMP32,
+                (Width::W32, Dialect::Sbpf) => return Err(error),
+            };
+            let op_bits = JMP_CONDS
+                .iter()
+                .find(|(_, c)| *c == cond)
+                .map_or(0, |(code, _)| *code);
+            let (x, src_reg, imm) = source_fields(src);
+            one(slot(class | op_bits | x, dst, src_reg, off, imm))
+        }
+        Insn::Call { src, imm } => one(Slot {
+            opcode: CLASS_JMP | JMP_CALL,
+            dst: 0,
+            src: src & 0x0f,
+            off: 0,
+            imm,
+        }),
+        Insn::CallReg { reg } => {
+            let opcode = CLASS_JMP | JMP_CALL | SRC_X;
+            match dialect {
+                Dialect::Sbpf => one(slot(opcode, r0, r0, 0, i32::from(reg.number()))),
+                Dialect::Ebpf => one(slot(opcode, reg, r0, 0, 0)),
+            }
+        }
+        Insn::Exit => one(slot(CLASS_JMP | JMP_EXIT, r0, r0, 0, 0)),
+    }
+}
+
+/// The operation bits and offset of a binary ALU operation, if the dialect has it.
+fn alu_encoding(op: AluOp, width: Width, dialect: Dialect) -> Option<(u8, i16)> {
+    let table = |wanted: AluOp| {
+        ALU_BINARY
+            .iter()
+            .find(|(_, o)| *o == wanted)
+            .map(|(code, _)| *code)
+    };
+    match (op, dialect) {
+        (AluOp::SDiv, Dialect::Sbpf) => Some((ALU_SBPF_SDIV, 0)),
+        (AluOp::SDiv, Dialect::Ebpf) => Some((ALU_DIV, 1)),
+        (AluOp::SMod, Dialect::Ebpf) => Some((ALU_MOD, 1)),
+        (AluOp::SMod, Dialect::Sbpf) => None,
+        (AluOp::MovSx(from), Dialect::Ebpf) => match (from, width) {
+            (MemSize::B, _) => Some((ALU_MOV, 8)),
+            (MemSize::H, _) => Some((ALU_MOV, 16)),
+            (MemSize::W, Width::W64) => Some((ALU_MOV, 32)),
+            _ => None,
+        },
+        (AluOp::MovSx(_), Dialect::Sbpf) => None,
+        (op, _) => table(op).map(|code| (code, 0)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,27 @@
+//! The instruction set of bpfvm, defined once.
+//!
+//! This crate owns everything that knows how an eBPF or sBPF instruction is laid out in bytes:
+//! the 8-byte [`Slot`], the typed [`Insn`] that every other stage matches on, and the two-way
+//! mapping between them in [`codec`]. No other crate in the workspace looks at an opcode byte;
+//! they decode once, here, and then match exhaustively on [`Insn`] so that a new instruction
+//! breaks the build everywhere it must be handled.
+//!
+//! Two dialects share the encoding space but not its meaning ([`Dialect`]): sBPF as the
+//! Solana reference (solana_rbpf 0.2.38) runs it, and standard eBPF as RFC 9669 defines it.
+//! Where they differ (the `callx` register field, the offset of signed division and `movsx`,
+//! the sBPF-only signed-division opcodes, JMP32 and atomics) the decoder takes the dialect.
+//!
+//! The crate also holds the symbol hash (Murmur3-32) that keys syscalls and functions, because
+//! those keys are part of the encoding of `call` instructions.
+
+mod codec;
+mod hash;
+mod insn;
+mod slot;
+
+pub use codec::{decode, decode_program, encode, DecodeError, Decoded, EncodeError};
+pub use hash::{hash_symbol_name, murmur3_32};
+pub use insn::{
+    AluOp, AtomicOp, Cond, Dialect, EndianOp, Extend, Insn, MemSize, PacketMode, Reg, Source, Width,
+};
+pub use slot::{Slot, SLOT_SIZE};

@@ -1,0 +1,24 @@
+//! bpfvm: a virtual machine for sBPF and eBPF programs.
+//!
+//! The pipeline, stage by stage: bytes ([`Executable`], from raw text or an ELF file) ->
+//! [`verify`] -> [`VerifiedProgram`] -> a backend ([`Backend::Interpreter`]) running in a
+//! [`Vm`] against a [`MemoryMapping`], syscalls and a [`ContextObject`] that meters
+//! instructions. Each stage has its own error type: [`LoadError`], [`VerifyError`],
+//! [`RuntimeError`].
+
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod load_error;
+pub mod memory;
+pub mod program;
+
+pub use config::{Config, Preset};
+pub use context::{ContextObject, TestContext};
+pub use error::{AccessType, RuntimeError, VerifyError, REFERENCE_PC_OFFSET};
+pub use load_error::LoadError;
+pub use memory::{MemoryMapping, MemoryRegion};
+pub use program::{
+    Executable, ExecutableParts, Function, FunctionRegistry, Loader, Syscall, SyscallFn,
+    SyscallRegistry, MM_HEAP_START, MM_INPUT_START, MM_PROGRAM_START, MM_STACK_START,
+};

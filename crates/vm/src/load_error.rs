@@ -1,0 +1,161 @@
+//! The loader's error: why bytes did not become an [`crate::Executable`].
+//!
+//! Variant names are the reference's `ElfError` names (plus `FunctionAlreadyRegistered` from
+//! its `EbpfError`), with named fields. Variants the reference declares but never produces are
+//! left out.
+
+use core::fmt;
+
+/// Why a program could not be loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoadError {
+    /// The ELF structure is malformed.
+    FailedToParse {
+        /// What is wrong.
+        reason: String,
+    },
+    /// `e_entry` lies outside `.text`.
+    EntrypointOutOfBounds,
+    /// `e_entry` is not on an instruction boundary.
+    InvalidEntrypoint,
+    /// A relocation names a syscall that is not registered (with `reject_broken_elfs`).
+    UnresolvedSymbol {
+        /// The symbol.
+        name: String,
+        /// The relocated slot as the reference counts it: the file offset divided by 8.
+        pc: usize,
+        /// The relocation's file offset.
+        offset: u64,
+    },
+    /// A section the loader needs is missing.
+    SectionNotFound {
+        /// The section's name.
+        name: String,
+    },
+    /// A relative call whose target lies outside the text.
+    RelativeJumpOutOfBounds {
+        /// The calling slot.
+        pc: usize,
+    },
+    /// Two functions, or a function and a syscall, share a key.
+    SymbolHashCollision {
+        /// The key.
+        key: u32,
+    },
+    /// The file is not little-endian.
+    WrongEndianess,
+    /// `ei_osabi` is not 0.
+    WrongAbi,
+    /// `e_machine` is neither EM_BPF (247) nor EM_SBF (263).
+    WrongMachine,
+    /// The file is not ELFCLASS64.
+    WrongClass,
+    /// There is not exactly one section named `.text`.
+    NotOneTextSection,
+    /// A writable data section (`.data`, `.bss`).
+    WritableSectionNotSupported {
+        /// The section's name.
+        name: String,
+    },
+    /// A relative relocation in the text whose stored address is invalid.
+    InvalidVirtualAddress {
+        /// The address.
+        address: u64,
+    },
+    /// A relocation type the loader does not know.
+    UnknownRelocation {
+        /// The type.
+        kind: u32,
+    },
+    /// `e_type` is not what the loader accepts.
+    WrongType,
+    /// A symbol index or name that cannot be read.
+    UnknownSymbol {
+        /// The symbol index.
+        index: usize,
+    },
+    /// A range or an address computation is out of bounds or overflows.
+    ValueOutOfBounds,
+    /// The file's flags and the configuration do not go together.
+    UnsupportedExecutableCapabilities,
+    /// A program header is invalid (overflowing or unordered segments).
+    InvalidProgramHeader,
+    /// A syscall name was registered twice (or two names share a key).
+    FunctionAlreadyRegistered {
+        /// The key.
+        key: u32,
+    },
+}
+
+impl LoadError {
+    /// The reference's name for this error (the variant name).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LoadError::FailedToParse { .. } => "FailedToParse",
+            LoadError::EntrypointOutOfBounds => "EntrypointOutOfBounds",
+            LoadError::InvalidEntrypoint => "InvalidEntrypoint",
+            LoadError::UnresolvedSymbol { .. } => "UnresolvedSymbol",
+            LoadError::SectionNotFound { .. } => "SectionNotFound",
+            LoadError::RelativeJumpOutOfBounds { .. } => "RelativeJumpOutOfBounds",
+            LoadError::SymbolHashCollision { .. } => "SymbolHashCollision",
+            LoadError::WrongEndianess => "WrongEndianess",
+            LoadError::WrongAbi => "WrongAbi",
+            LoadError::WrongMachine => "WrongMachine",
+            LoadError::WrongClass => "WrongClass",
+            LoadError::NotOneTextSection => "NotOneTextSection",
+            LoadError::WritableSectionNotSupported { .. } => "WritableSectionNotSupported",
+            LoadError::InvalidVirtualAddress { .. } => "InvalidVirtualAddress",
+            LoadError::UnknownRelocation { .. } => "UnknownRelocation",
+            LoadError::WrongType => "WrongType",
+            LoadError::UnknownSymbol { .. } => "UnknownSymbol",
+            LoadError::ValueOutOfBounds => "ValueOutOfBounds",
+            LoadError::UnsupportedExecutableCapabilities => "UnsupportedExecutableCapabilities",
+            LoadError::InvalidProgramHeader => "InvalidProgramHeader",
+            LoadError::FunctionAlreadyRegistered { .. } => "FunctionAlreadyRegistered",
+        }
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::FailedToParse { reason } => write!(f, "malformed ELF: {reason}"),
+            LoadError::EntrypointOutOfBounds => write!(f, "the entrypoint lies outside .text"),
+            LoadError::InvalidEntrypoint => {
+                write!(f, "the entrypoint is not on an instruction boundary")
+            }
+            LoadError::UnresolvedSymbol { name, offset, .. } => {
+                write!(f, "unresolved symbol {name} at file offset {offset:#x}")
+            }
+            LoadError::SectionNotFound { name } => write!(f, "section {name} not found"),
+            LoadError::RelativeJumpOutOfBounds { pc } => {
+                write!(f, "relative call at pc {pc} leaves the program")
+            }
+            LoadError::SymbolHashCollision { key } => write!(f, "symbol key {key:#x} collides"),
+            LoadError::WrongEndianess => write!(f, "the ELF is not little-endian"),
+            LoadError::WrongAbi => write!(f, "the ELF OS ABI is not 0"),
+            LoadError::WrongMachine => write!(f, "the ELF machine is not BPF or SBF"),
+            LoadError::WrongClass => write!(f, "the ELF is not 64-bit"),
+            LoadError::NotOneTextSection => write!(f, "the ELF does not have exactly one .text"),
+            LoadError::WritableSectionNotSupported { name } => {
+                write!(f, "writable section {name} is not supported")
+            }
+            LoadError::InvalidVirtualAddress { address } => {
+                write!(f, "invalid virtual address {address:#x}")
+            }
+            LoadError::UnknownRelocation { kind } => write!(f, "unknown relocation type {kind}"),
+            LoadError::WrongType => write!(f, "the ELF type is not supported"),
+            LoadError::UnknownSymbol { index } => write!(f, "unknown symbol {index}"),
+            LoadError::ValueOutOfBounds => write!(f, "a value in the ELF is out of bounds"),
+            LoadError::UnsupportedExecutableCapabilities => {
+                write!(f, "the ELF flags do not match the configuration")
+            }
+            LoadError::InvalidProgramHeader => write!(f, "invalid program header"),
+            LoadError::FunctionAlreadyRegistered { key } => {
+                write!(f, "a syscall with key {key:#x} is already registered")
+            }
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
