@@ -52,6 +52,12 @@ impl Slot {
         ]
     }
 
+    /// Whether this slot can be the second half of an `lddw` (its opcode is 0). The verifier
+    /// rejects jumps to such slots.
+    pub fn is_lddw_continuation(self) -> bool {
+        self.opcode == 0
+    }
+
     /// Splits a byte string into slots. A trailing partial slot is ignored; callers that care
     /// (the verifier) check the length first.
     pub fn slots_of(bytes: &[u8]) -> Vec<Slot> {

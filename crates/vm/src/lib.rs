@@ -22,3 +22,6 @@ pub use program::{
     Executable, ExecutableParts, Function, FunctionRegistry, Loader, Syscall, SyscallFn,
     SyscallRegistry, MM_HEAP_START, MM_INPUT_START, MM_PROGRAM_START, MM_STACK_START,
 };
+pub mod interpreter;
+pub mod verifier;
+pub use verifier::{verify, VerifiedProgram};

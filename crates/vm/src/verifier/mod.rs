@@ -1,0 +1,91 @@
+//! The verifier: the only way to turn an [`Executable`] into a [`VerifiedProgram`].
+//!
+//! It walks the text once, decoding each instruction with the program's dialect, and checks
+//! every rule of reference §7 for sBPF in the reference's order: first the opcode-specific
+//! rule, then the register fields. eBPF gets its own rules (RFC 9669): division by an
+//! immediate zero and shifts by any immediate are defined there, so they pass; calls must be
+//! helper calls (src 0) or local calls (src 1) to a valid target.
+//!
+//! **Architecture invariant:** a `VerifiedProgram` can only be built here. Backends accept
+//! nothing else, so every instruction they meet decodes, every jump lands on an instruction,
+//! and every register field is in range.
+
+mod rules;
+
+use crate::config::Config;
+use crate::error::VerifyError;
+use crate::interpreter::Code;
+use crate::program::Executable;
+use bpfvm_isa::{Dialect, Insn, Slot, SLOT_SIZE};
+
+/// A program the verifier accepted, with its instructions decoded once.
+pub struct VerifiedProgram<C> {
+    executable: Executable<C>,
+    decoded: Vec<Option<Insn>>,
+    interpreter_code: Code,
+}
+
+impl<C> VerifiedProgram<C> {
+    /// The executable that was verified.
+    pub fn executable(&self) -> &Executable<C> {
+        &self.executable
+    }
+
+    /// The configuration it was loaded with.
+    pub fn config(&self) -> &Config {
+        self.executable.config()
+    }
+
+    /// The dialect.
+    pub fn dialect(&self) -> Dialect {
+        self.executable.dialect()
+    }
+
+    /// One entry per slot: the instruction starting there, or `None` for the second slot of
+    /// an `lddw`.
+    pub fn decoded(&self) -> &[Option<Insn>] {
+        &self.decoded
+    }
+
+    /// The interpreter's pre-decoded form.
+    pub fn interpreter_code(&self) -> &Code {
+        &self.interpreter_code
+    }
+}
+
+/// Checks a program and, when it passes, decodes it for the backends.
+pub fn verify<C>(executable: Executable<C>) -> Result<VerifiedProgram<C>, VerifyError> {
+    let decoded = check(executable.text(), executable.dialect(), executable.config())?;
+    let interpreter_code = Code::compile(&executable, &decoded);
+    Ok(VerifiedProgram {
+        executable,
+        decoded,
+        interpreter_code,
+    })
+}
+
+/// Runs every rule over `text` and returns the decoded instructions, one entry per slot.
+pub fn check(
+    text: &[u8],
+    dialect: Dialect,
+    config: &Config,
+) -> Result<Vec<Option<Insn>>, VerifyError> {
+    if text.len() % SLOT_SIZE != 0 {
+        return Err(VerifyError::ProgramLengthNotMultiple);
+    }
+    if text.is_empty() {
+        return Err(VerifyError::NoProgram);
+    }
+    let slots = Slot::slots_of(text);
+    let mut decoded = vec![None; slots.len()];
+    let mut pc = 0;
+    while pc < slots.len() {
+        let insn = rules::check_instruction(&slots, pc, dialect, config)?;
+        decoded[pc] = Some(insn);
+        pc += insn.slot_count();
+    }
+    Ok(decoded)
+}
+
+#[cfg(test)]
+mod tests;

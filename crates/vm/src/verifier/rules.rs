@@ -1,0 +1,280 @@
+//! The per-instruction rules of the verifier, for both dialects.
+//!
+//! [`check_instruction`] decodes one instruction and applies, in order, the opcode rule and
+//! the register rule. The sBPF rules are the reference's (§7), quirks included: a jump's
+//! `dst` field must not be r10 even though jumps only read it, and the source field is checked
+//! even where the instruction ignores it. The eBPF rules judge registers by what the
+//! instruction does with them (read or written).
+
+use crate::config::Config;
+use crate::error::VerifyError;
+use bpfvm_isa::{
+    decode, AluOp, DecodeError, Dialect, EndianOp, Extend, Insn, MemSize, Slot, Source, Width,
+};
+
+/// How an instruction uses its `dst` register field.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DstRole {
+    /// The register is written.
+    Written,
+    /// The register is only read (a store's base, a compare operand, a callx target).
+    Read,
+    /// The field is not a register operand.
+    Unused,
+}
+
+/// Decodes the instruction at `pc` and checks it.
+pub(super) fn check_instruction(
+    slots: &[Slot],
+    pc: usize,
+    dialect: Dialect,
+    config: &Config,
+) -> Result<Insn, VerifyError> {
+    let slot = slots[pc];
+    let insn =
+        decode(slots, pc, dialect).map_err(|error| decode_error(error, slot, pc, dialect))?;
+    match dialect {
+        Dialect::Sbpf => {
+            check_sbpf_opcode(&insn, slot, slots, pc, config)?;
+            check_sbpf_registers(&insn, slot, pc, config)?;
+        }
+        Dialect::Ebpf => {
+            check_ebpf_opcode(&insn, slot, slots, pc)?;
+            check_ebpf_registers(&insn, slot, pc)?;
+        }
+    }
+    Ok(insn)
+}
+
+fn decode_error(error: DecodeError, slot: Slot, pc: usize, dialect: Dialect) -> VerifyError {
+    match error {
+        // sBPF has no canonical-field rule: what eBPF calls a bad field is an opcode it lacks.
+        DecodeError::InvalidField { .. } if dialect == Dialect::Sbpf => {
+            VerifyError::UnknownOpCode {
+                opcode: slot.opcode,
+                pc,
+            }
+        }
+        DecodeError::UnknownOpcode { opcode } => VerifyError::UnknownOpCode { opcode, pc },
+        DecodeError::LddwCannotBeLast => VerifyError::LDDWCannotBeLast,
+        DecodeError::IncompleteLddw => VerifyError::IncompleteLDDW { pc },
+        DecodeError::InvalidCallRegister { .. } => VerifyError::InvalidRegister { pc },
+        DecodeError::InvalidField { field, .. } => VerifyError::InvalidField { pc, field },
+    }
+}
+
+/// Checks that `pc + 1 + offset` is an instruction of the program.
+fn check_jump_target(slots: &[Slot], pc: usize, offset: i64) -> Result<(), VerifyError> {
+    let target = pc as i64 + 1 + offset;
+    let Some(index) = usize::try_from(target).ok().filter(|&t| t < slots.len()) else {
+        return Err(VerifyError::JumpOutOfCode {
+            target: target as u64,
+            pc,
+        });
+    };
+    if slots[index].is_lddw_continuation() {
+        return Err(VerifyError::JumpToMiddleOfLDDW { target: index, pc });
+    }
+    Ok(())
+}
+
+fn check_endian(bits: i32, pc: usize) -> Result<(), VerifyError> {
+    match bits {
+        16 | 32 | 64 => Ok(()),
+        _ => Err(VerifyError::UnsupportedLEBEArgument { pc }),
+    }
+}
+
+fn check_sbpf_opcode(
+    insn: &Insn,
+    slot: Slot,
+    slots: &[Slot],
+    pc: usize,
+    config: &Config,
+) -> Result<(), VerifyError> {
+    let unknown = VerifyError::UnknownOpCode {
+        opcode: slot.opcode,
+        pc,
+    };
+    match *insn {
+        Insn::Alu { width, op, src, .. } => check_sbpf_alu(width, op, src, pc, config, unknown),
+        Insn::Endian {
+            op: EndianOp::ToLe | EndianOp::ToBe,
+            bits,
+            ..
+        } => check_endian(bits, pc),
+        Insn::Ja { off } => check_jump_target(slots, pc, i64::from(off)),
+        Insn::Branch {
+            width: Width::W64,
+            off,
+            ..
+        } => check_jump_target(slots, pc, i64::from(off)),
+        Insn::CallReg { reg } => {
+            let limit = if config.reject_callx_r10 { 9 } else { 10 };
+            if reg.number() > limit {
+                return Err(VerifyError::InvalidRegister { pc });
+            }
+            Ok(())
+        }
+        Insn::Load {
+            extend: Extend::Zero,
+            ..
+        }
+        | Insn::Store { .. }
+        | Insn::LoadImm64 { .. }
+        | Insn::Neg { .. }
+        | Insn::Call { .. }
+        | Insn::Exit => Ok(()),
+        // Decodable in sBPF for the disassembler, or eBPF-only, but not executable here.
+        Insn::Load {
+            extend: Extend::Sign,
+            ..
+        }
+        | Insn::Endian {
+            op: EndianOp::Swap, ..
+        }
+        | Insn::Atomic { .. }
+        | Insn::PacketLoad { .. }
+        | Insn::JaLong { .. }
+        | Insn::Branch {
+            width: Width::W32, ..
+        } => Err(unknown),
+    }
+}
+
+fn check_sbpf_alu(
+    width: Width,
+    op: AluOp,
+    src: Source,
+    pc: usize,
+    config: &Config,
+    unknown: VerifyError,
+) -> Result<(), VerifyError> {
+    match (op, src) {
+        (AluOp::SDiv, _) if !config.enable_sdiv => Err(unknown),
+        (AluOp::Div | AluOp::Mod | AluOp::SDiv, Source::Imm(0)) => {
+            Err(VerifyError::DivisionByZero { pc })
+        }
+        (AluOp::Lsh | AluOp::Rsh | AluOp::Arsh, Source::Imm(imm)) => {
+            if imm < 0 || imm as u32 >= width.bits() {
+                return Err(VerifyError::ShiftWithOverflow {
+                    shift: i64::from(imm) as u64,
+                    width: u64::from(width.bits()),
+                    pc,
+                });
+            }
+            Ok(())
+        }
+        (AluOp::SMod | AluOp::MovSx(_), _) => Err(unknown),
+        _ => Ok(()),
+    }
+}
+
+fn check_sbpf_registers(
+    insn: &Insn,
+    slot: Slot,
+    pc: usize,
+    config: &Config,
+) -> Result<(), VerifyError> {
+    if slot.src > 10 {
+        return Err(VerifyError::InvalidSourceRegister { pc });
+    }
+    let is_store = matches!(insn, Insn::Store { .. });
+    let moves_stack_pointer = config.dynamic_stack_frames
+        && matches!(
+            insn,
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Add | AluOp::Sub,
+                src: Source::Imm(_),
+                ..
+            }
+        );
+    match slot.dst {
+        0..=9 => Ok(()),
+        10 if is_store => Ok(()),
+        10 => Err(VerifyError::CannotWriteR10 { pc }),
+        11 if moves_stack_pointer => Ok(()),
+        _ => Err(VerifyError::InvalidDestinationRegister { pc }),
+    }
+}
+
+fn check_ebpf_opcode(
+    insn: &Insn,
+    slot: Slot,
+    slots: &[Slot],
+    pc: usize,
+) -> Result<(), VerifyError> {
+    match *insn {
+        Insn::Endian { bits, .. } => check_endian(bits, pc),
+        Insn::Ja { off } => check_jump_target(slots, pc, i64::from(off)),
+        Insn::JaLong { off } => check_jump_target(slots, pc, i64::from(off)),
+        Insn::Branch { off, .. } => check_jump_target(slots, pc, i64::from(off)),
+        Insn::Call { src: 0, .. } => Ok(()),
+        Insn::Call { src: 1, imm } => check_jump_target(slots, pc, i64::from(imm)),
+        Insn::Call { .. } => Err(VerifyError::InvalidCall { pc }),
+        Insn::CallReg { reg } => {
+            if reg.number() > 10 {
+                return Err(VerifyError::InvalidRegister { pc });
+            }
+            Ok(())
+        }
+        Insn::Atomic { size, .. } if !matches!(size, MemSize::W | MemSize::DW) => {
+            Err(VerifyError::UnknownOpCode {
+                opcode: slot.opcode,
+                pc,
+            })
+        }
+        Insn::PacketLoad { .. } => Err(VerifyError::UnknownOpCode {
+            opcode: slot.opcode,
+            pc,
+        }),
+        Insn::Alu { .. }
+        | Insn::Neg { .. }
+        | Insn::LoadImm64 { .. }
+        | Insn::Load { .. }
+        | Insn::Store { .. }
+        | Insn::Atomic { .. }
+        | Insn::Exit => Ok(()),
+    }
+}
+
+fn ebpf_dst_role(insn: &Insn) -> DstRole {
+    match insn {
+        Insn::Alu { .. }
+        | Insn::Neg { .. }
+        | Insn::Endian { .. }
+        | Insn::LoadImm64 { .. }
+        | Insn::Load { .. } => DstRole::Written,
+        Insn::Store { .. } | Insn::Atomic { .. } | Insn::Branch { .. } | Insn::CallReg { .. } => {
+            DstRole::Read
+        }
+        Insn::PacketLoad { .. }
+        | Insn::Ja { .. }
+        | Insn::JaLong { .. }
+        | Insn::Call { .. }
+        | Insn::Exit => DstRole::Unused,
+    }
+}
+
+fn check_ebpf_registers(insn: &Insn, slot: Slot, pc: usize) -> Result<(), VerifyError> {
+    // Atomic fetch operations write their source register, so it must not be r10 either.
+    let src_written = matches!(
+        insn,
+        Insn::Atomic { op, .. } if !matches!(
+            op,
+            bpfvm_isa::AtomicOp::Add
+                | bpfvm_isa::AtomicOp::Or
+                | bpfvm_isa::AtomicOp::And
+                | bpfvm_isa::AtomicOp::Xor
+        )
+    );
+    if slot.src > 10 || (src_written && slot.src == 10) {
+        return Err(VerifyError::InvalidSourceRegister { pc });
+    }
+    match (ebpf_dst_role(insn), slot.dst) {
+        (_, 0..=9) | (DstRole::Read | DstRole::Unused, 10) => Ok(()),
+        (DstRole::Written, 10) => Err(VerifyError::CannotWriteR10 { pc }),
+        _ => Err(VerifyError::InvalidDestinationRegister { pc }),
+    }
+}
