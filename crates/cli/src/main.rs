@@ -1,1 +1,176 @@
-fn main() {}
+//! `bpfvm`: run, verify, disassemble, assemble and inspect BPF programs from the command line.
+//!
+//! This file owns the command-line interface (its flags are a fixed contract: other tools call
+//! them) and the mapping from outcomes to exit codes: 0 when the program returned `Ok`, 1
+//! when it raised an error, 2 for bad usage or a program that does not load or verify (with a
+//! one-line message on stderr). The work of each command lives in its own module.
+
+mod commands;
+mod json;
+mod program_file;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// A virtual machine for sBPF and eBPF programs.
+#[derive(Parser)]
+#[command(name = "bpfvm", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Which preset to load a program with.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ConfigChoice {
+    /// From the file: ELF `e_flags` 0x20 selects `default`, other ELFs `legacy`; raw and
+    /// assembly programs use `default`.
+    Auto,
+    /// The reference's default configuration (sBPF, SBFv2 ELFs).
+    Default,
+    /// The configuration of the deployed sBPF v1 programs.
+    Legacy,
+    /// Standard eBPF (RFC 9669).
+    Ebpf,
+}
+
+/// Which syscalls to register.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SyscallChoice {
+    /// The Solana set (the default for ELF files).
+    Solana,
+    /// The reference's demonstration syscalls (log, log_64, gather_bytes, ...).
+    Demo,
+    /// No syscalls.
+    None,
+}
+
+/// Which backend executes the program.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum BackendChoice {
+    /// The interpreter.
+    Interpreter,
+    /// The x86-64 JIT compiler.
+    Jit,
+}
+
+/// Options shared by every command that loads a program.
+#[derive(clap::Args, Clone, Debug)]
+pub struct LoadOptions {
+    /// The configuration preset.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub config: ConfigChoice,
+    /// The syscalls to register (default: solana for ELF files, demo otherwise).
+    #[arg(long, value_enum)]
+    pub syscalls: Option<SyscallChoice>,
+}
+
+/// Options of `bpfvm run`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct RunOptions {
+    /// The program: `.bin` (raw bytecode), `.s`/`.asm` (assembly), `.so`/`.o` (ELF).
+    pub program: PathBuf,
+    #[command(flatten)]
+    pub load: LoadOptions,
+    /// A file whose bytes are mapped writable at the input address (0x4_0000_0000).
+    #[arg(long, conflicts_with_all = ["input_hex", "instruction_data"])]
+    pub input: Option<PathBuf>,
+    /// The input bytes as hex.
+    #[arg(long, conflicts_with = "instruction_data")]
+    pub input_hex: Option<String>,
+    /// Solana instruction data as hex: the input becomes the loader's serialization of it
+    /// with no accounts and a zero program id.
+    #[arg(long)]
+    pub instruction_data: Option<String>,
+    /// Heap size in bytes.
+    #[arg(long, default_value_t = 32 * 1024)]
+    pub heap: usize,
+    /// Instruction budget.
+    #[arg(long, default_value_t = i64::MAX as u64)]
+    pub budget: u64,
+    /// The backend.
+    #[arg(long, value_enum, default_value = "interpreter")]
+    pub backend: BackendChoice,
+    /// Print every executed instruction with the registers.
+    #[arg(long)]
+    pub trace: bool,
+    /// Run the program this many times and report the median run time.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: u32,
+    /// Print one line of JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Add the input region's bytes after the run to the output.
+    #[arg(long)]
+    pub dump_input: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load, verify and run a program.
+    Run(RunOptions),
+    /// Load and verify a program.
+    Verify {
+        /// The program file.
+        program: PathBuf,
+        #[command(flatten)]
+        load: LoadOptions,
+    },
+    /// Print a program's instructions.
+    Disasm {
+        /// The program file.
+        program: PathBuf,
+        #[command(flatten)]
+        load: LoadOptions,
+    },
+    /// Assemble a source file into raw bytecode.
+    Asm {
+        /// The assembly source.
+        source: PathBuf,
+        /// Where to write the bytecode.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// `ebpf` selects the bpf_conformance syntax; anything else the reference's.
+        #[arg(long, value_enum, default_value = "default")]
+        config: ConfigChoice,
+    },
+    /// Describe an ELF file: sections, segments, relocations, functions, syscalls.
+    Info {
+        /// The ELF file.
+        file: PathBuf,
+    },
+}
+
+/// How a command ended, mapped onto the exit code.
+pub enum Outcome {
+    /// The program returned `Ok` (or the command succeeded).
+    Success,
+    /// The program raised an error.
+    ProgramError,
+    /// Bad usage, or a program that does not load or verify.
+    Unusable(String),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Run(options) => commands::run::run(&options),
+        Command::Verify { program, load } => commands::verify(&program, &load),
+        Command::Disasm { program, load } => commands::disasm(&program, &load),
+        Command::Asm {
+            source,
+            output,
+            config,
+        } => commands::assemble(&source, &output, config),
+        Command::Info { file } => commands::info(&file),
+    };
+    match outcome {
+        Outcome::Success => ExitCode::SUCCESS,
+        Outcome::ProgramError => ExitCode::from(1),
+        Outcome::Unusable(message) => {
+            eprintln!("bpfvm: {message}");
+            ExitCode::from(2)
+        }
+    }
+}

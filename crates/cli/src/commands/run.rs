@@ -1,0 +1,178 @@
+//! `bpfvm run`: load, verify and run a program, then report the result as text or JSON.
+//!
+//! Loading and verification are timed once (`load_ns`); the run itself is repeated
+//! `--repeat` times on fresh memory and the median is reported (`run_ns`). The result, the
+//! logs and the input bytes shown are those of the last run; every run is identical, since
+//! nothing on the execution path depends on time.
+
+use crate::json;
+use crate::program_file::{self, CliContext, Loaded};
+use crate::{BackendChoice, Outcome, RunOptions};
+use bpfvm::{Backend, MemoryRegion, Run, Vm, MM_INPUT_START};
+use bpfvm_isa::Dialect;
+use serde_json::{json, Value};
+use std::time::Instant;
+
+/// One finished run and what it left behind.
+struct Finished {
+    run: Run,
+    context: CliContext,
+    input: Vec<u8>,
+    run_ns: u128,
+}
+
+/// Runs `bpfvm run`.
+pub fn run(options: &RunOptions) -> Outcome {
+    match execute(options) {
+        Ok((loaded, finished)) => report(options, &loaded, &finished),
+        Err(message) => Outcome::Unusable(message),
+    }
+}
+
+fn input_bytes(options: &RunOptions) -> Result<Vec<u8>, String> {
+    if let Some(path) = &options.input {
+        return std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()));
+    }
+    if let Some(hex) = &options.input_hex {
+        return json::parse_hex(hex);
+    }
+    if let Some(hex) = &options.instruction_data {
+        let data = json::parse_hex(hex)?;
+        return Ok(bpfvm::solana_input::serialize_parameters(
+            &[],
+            &data,
+            &[0u8; 32],
+        ));
+    }
+    Ok(Vec::new())
+}
+
+fn backend(choice: BackendChoice) -> Backend {
+    match choice {
+        BackendChoice::Interpreter => Backend::Interpreter,
+        BackendChoice::Jit => Backend::Jit,
+    }
+}
+
+fn execute(options: &RunOptions) -> Result<(Loaded, Finished), String> {
+    if options.repeat == 0 {
+        return Err("--repeat must be at least 1".to_owned());
+    }
+    let trace = options.trace;
+    let loaded = program_file::load(&options.program, &options.load, |config| {
+        config.enable_instruction_tracing = trace;
+    })?;
+    let input = input_bytes(options)?;
+    let mut times = Vec::with_capacity(options.repeat as usize);
+    let mut last = None;
+    for _ in 0..options.repeat {
+        let finished = run_once(&loaded, options, input.clone())?;
+        times.push(finished.run_ns);
+        last = Some(finished);
+    }
+    times.sort_unstable();
+    let mut finished = last.ok_or("no run")?;
+    finished.run_ns = times[times.len() / 2];
+    Ok((loaded, finished))
+}
+
+fn run_once(loaded: &Loaded, options: &RunOptions, mut input: Vec<u8>) -> Result<Finished, String> {
+    let mut heap = vec![0u8; options.heap];
+    let mut context = CliContext::new(options.budget, options.heap as u64);
+    let (run, run_ns) = {
+        let regions = vec![MemoryRegion::writable(&mut input, MM_INPUT_START)];
+        let mut vm = Vm::new(&loaded.program, &mut context, &mut heap, regions)
+            .map_err(|e| format!("cannot set up the VM: {e}"))?;
+        let start = Instant::now();
+        let run = vm.run(backend(options.backend));
+        (run, start.elapsed().as_nanos())
+    };
+    if let Err(bpfvm::RuntimeError::JitNotCompiled) = run.result {
+        return Err("the JIT backend is not available yet".to_owned());
+    }
+    Ok(Finished {
+        run,
+        context,
+        input,
+        run_ns,
+    })
+}
+
+fn report(options: &RunOptions, loaded: &Loaded, finished: &Finished) -> Outcome {
+    if options.trace {
+        print_trace(loaded, &finished.context);
+    }
+    if options.json {
+        println!("{}", json_report(options, loaded, finished));
+    } else {
+        print_text(options, loaded, finished);
+    }
+    match finished.run.result {
+        Ok(_) => Outcome::Success,
+        Err(_) => Outcome::ProgramError,
+    }
+}
+
+fn json_report(options: &RunOptions, loaded: &Loaded, finished: &Finished) -> Value {
+    let mut report = match &finished.run.result {
+        Ok(r0) => json!({ "ok": true, "r0": format!("{r0:#x}") }),
+        Err(error) => json!({ "ok": false, "error": json::error(error) }),
+    };
+    let fields = [
+        ("instructions", json!(finished.run.instruction_count)),
+        ("run_ns", json!(finished.run_ns as u64)),
+        ("load_ns", json!(loaded.load_ns as u64)),
+        ("logs", json!(finished.context.logs)),
+    ];
+    if let Value::Object(object) = &mut report {
+        for (name, value) in fields {
+            object.insert(name.to_owned(), value);
+        }
+        if options.dump_input {
+            object.insert("input_after".to_owned(), json!(json::hex(&finished.input)));
+        }
+    }
+    report
+}
+
+fn print_text(options: &RunOptions, loaded: &Loaded, finished: &Finished) {
+    for line in &finished.context.logs {
+        println!("log: {line}");
+    }
+    match &finished.run.result {
+        Ok(r0) => println!("ok: r0 = {r0:#x} ({r0})"),
+        Err(error) => println!("error: {} ({error})", error.kind()),
+    }
+    println!("instructions: {}", finished.run.instruction_count);
+    println!(
+        "time: load {} us, run {} us (median of {})",
+        loaded.load_ns / 1000,
+        finished.run_ns / 1000,
+        options.repeat
+    );
+    if options.dump_input {
+        println!("input after: {}", json::hex(&finished.input));
+    }
+}
+
+fn print_trace(loaded: &Loaded, context: &CliContext) {
+    let program = &loaded.program;
+    let symbols = crate::commands::symbols(program.executable());
+    let dialect: Dialect = program.dialect();
+    for (index, state) in context.trace_log.iter().enumerate() {
+        let pc = state[11] as usize;
+        let text = program
+            .decoded()
+            .get(pc)
+            .copied()
+            .flatten()
+            .map(|insn| bpfvm_asm::format_insn(&insn, pc, dialect, &symbols))
+            .unwrap_or_default();
+        let registers: Vec<String> = state[..11]
+            .iter()
+            .enumerate()
+            .map(|(r, value)| format!("r{r}={value:#x}"))
+            .collect();
+        println!("{index:>6} {pc:>5}: {text:<32} {}", registers.join(" "));
+    }
+}
