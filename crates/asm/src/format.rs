@@ -183,7 +183,9 @@ impl Style {
             Dialect::Sbpf => match symbols.syscall_name(imm as u32) {
                 Some(name) => format!("syscall {name}"),
                 None => {
-                    let label = usize::try_from(imm).ok().and_then(|t| symbols.label_at(t));
+                    let label = symbols
+                        .function_pc(imm as u32)
+                        .and_then(|t| symbols.label_at(t));
                     format!("call {}", label.as_deref().unwrap_or("[invalid]"))
                 }
             },

@@ -115,4 +115,10 @@ pub trait Symbols {
     fn syscall_name(&self, key: u32) -> Option<&str>;
     /// The label of a pc (a function name or `lbb_<pc>`), if it has one.
     fn label_at(&self, pc: usize) -> Option<String>;
+    /// The entry pc of the function a `call` immediate names. With static syscalls (and in
+    /// the assembler's output) the key is the pc itself; without them it is a hash the
+    /// loader's function registry resolves.
+    fn function_pc(&self, key: u32) -> Option<usize> {
+        usize::try_from(key).ok()
+    }
 }

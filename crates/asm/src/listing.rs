@@ -20,6 +20,9 @@ pub struct SymbolTable {
     pub syscalls: BTreeMap<u32, String>,
     /// Function names by entry pc.
     pub functions: BTreeMap<usize, String>,
+    /// Function entry pcs by registry key, where keys are not pcs (hashed keys). Keys missing
+    /// here are taken as pcs.
+    pub function_keys: BTreeMap<u32, usize>,
 }
 
 impl SymbolTable {
@@ -27,6 +30,7 @@ impl SymbolTable {
     pub fn from_assembled(assembled: &Assembled) -> Self {
         SymbolTable {
             syscalls: BTreeMap::new(),
+            function_keys: BTreeMap::new(),
             functions: assembled
                 .functions
                 .iter()
@@ -59,6 +63,13 @@ impl Symbols for SymbolTable {
                 .unwrap_or_else(|| format!("lbb_{pc}")),
         )
     }
+
+    fn function_pc(&self, key: u32) -> Option<usize> {
+        match self.function_keys.get(&key) {
+            Some(&pc) => Some(pc),
+            None => usize::try_from(key).ok(),
+        }
+    }
 }
 
 /// The labels of one listing: only instruction starts that get a label line resolve.
@@ -73,6 +84,10 @@ struct ListingSymbols<'a> {
 impl Symbols for ListingSymbols<'_> {
     fn syscall_name(&self, key: u32) -> Option<&str> {
         self.table.syscall_name(key)
+    }
+
+    fn function_pc(&self, key: u32) -> Option<usize> {
+        self.table.function_pc(key)
     }
 
     fn label_at(&self, pc: usize) -> Option<String> {

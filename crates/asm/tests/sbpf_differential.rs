@@ -179,6 +179,7 @@ fn random_programs_match_the_reference() {
         let symbols = SymbolTable {
             syscalls: BTreeMap::new(),
             functions: registry,
+            function_keys: BTreeMap::new(),
         }
         .with_syscalls(["sol_log_"]);
         let text = disassemble(&ours.bytes, Dialect::Sbpf, &symbols);

@@ -71,6 +71,7 @@ pub struct LoadOptions {
 pub struct RunOptions {
     /// The program: `.bin` (raw bytecode), `.s`/`.asm` (assembly), `.so`/`.o` (ELF).
     pub program: PathBuf,
+    /// How to load it.
     #[command(flatten)]
     pub load: LoadOptions,
     /// A file whose bytes are mapped writable at the input address (0x4_0000_0000).
@@ -140,6 +141,13 @@ enum Command {
         /// The ELF file.
         file: PathBuf,
     },
+}
+
+/// Writes to standard output, stopping quietly when the reader has gone away (`| head`).
+pub fn write_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// How a command ended, mapped onto the exit code.

@@ -30,6 +30,19 @@ impl fmt::Display for AccessType {
     }
 }
 
+/// One named field of an error, typed so that reports can format it well.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ErrorField {
+    /// A count, length, pc or index.
+    Number(u64),
+    /// A signed number (a stack frame index).
+    Signed(i64),
+    /// A guest address.
+    Address(u64),
+    /// Text: a region name, an access type, a message.
+    Text(String),
+}
+
 /// Why a program stopped with an error, or why a VM could not be set up.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RuntimeError {
@@ -137,6 +150,57 @@ impl RuntimeError {
             RuntimeError::UnsupportedInstruction { .. } => "UnsupportedInstruction",
             RuntimeError::UserError { .. } => "UserError",
             RuntimeError::JitNotCompiled => "JitNotCompiled",
+        }
+    }
+
+    /// The variant's fields by name, in declaration order.
+    pub fn fields(&self) -> Vec<(&'static str, ErrorField)> {
+        use ErrorField::{Address, Number, Signed, Text};
+        let n = |value: usize| Number(value as u64);
+        match self {
+            RuntimeError::CallDepthExceeded { pc, depth } => {
+                vec![("pc", n(*pc)), ("depth", n(*depth))]
+            }
+            RuntimeError::DivideByZero { pc }
+            | RuntimeError::DivideOverflow { pc }
+            | RuntimeError::ExecutionOverrun { pc }
+            | RuntimeError::InvalidInstruction { pc }
+            | RuntimeError::UnsupportedInstruction { pc } => vec![("pc", n(*pc))],
+            RuntimeError::CallOutsideTextSegment { pc, target } => {
+                vec![("pc", n(*pc)), ("target", Address(*target))]
+            }
+            RuntimeError::ExceededMaxInstructions { pc, budget } => {
+                vec![("pc", n(*pc)), ("budget", Number(*budget))]
+            }
+            RuntimeError::InvalidMemoryRegion { index } => vec![("index", n(*index))],
+            RuntimeError::AccessViolation {
+                pc,
+                access,
+                vaddr,
+                len,
+                region,
+            } => vec![
+                ("pc", n(*pc)),
+                ("access", Text(access.to_string())),
+                ("vaddr", Address(*vaddr)),
+                ("len", Number(*len)),
+                ("region", Text((*region).to_owned())),
+            ],
+            RuntimeError::StackAccessViolation {
+                pc,
+                access,
+                vaddr,
+                len,
+                frame,
+            } => vec![
+                ("pc", n(*pc)),
+                ("access", Text(access.to_string())),
+                ("vaddr", Address(*vaddr)),
+                ("len", Number(*len)),
+                ("frame", Signed(*frame)),
+            ],
+            RuntimeError::UserError { message } => vec![("message", Text(message.clone()))],
+            RuntimeError::JitNotCompiled => Vec::new(),
         }
     }
 
@@ -321,6 +385,44 @@ impl VerifyError {
             VerifyError::InvalidRegister { .. } => "InvalidRegister",
             VerifyError::InvalidField { .. } => "InvalidField",
             VerifyError::InvalidCall { .. } => "InvalidCall",
+        }
+    }
+}
+
+impl VerifyError {
+    /// The variant's fields by name, in declaration order.
+    pub fn fields(&self) -> Vec<(&'static str, ErrorField)> {
+        use ErrorField::{Number, Text};
+        let n = |value: usize| Number(value as u64);
+        match self {
+            VerifyError::ProgramLengthNotMultiple
+            | VerifyError::NoProgram
+            | VerifyError::LDDWCannotBeLast => Vec::new(),
+            VerifyError::DivisionByZero { pc }
+            | VerifyError::UnsupportedLEBEArgument { pc }
+            | VerifyError::IncompleteLDDW { pc }
+            | VerifyError::InvalidSourceRegister { pc }
+            | VerifyError::CannotWriteR10 { pc }
+            | VerifyError::InvalidDestinationRegister { pc }
+            | VerifyError::InvalidRegister { pc }
+            | VerifyError::InvalidCall { pc } => vec![("pc", n(*pc))],
+            VerifyError::JumpOutOfCode { target, pc } => {
+                vec![("target", Number(*target)), ("pc", n(*pc))]
+            }
+            VerifyError::JumpToMiddleOfLDDW { target, pc } => {
+                vec![("target", n(*target)), ("pc", n(*pc))]
+            }
+            VerifyError::UnknownOpCode { opcode, pc } => {
+                vec![("opcode", Number(u64::from(*opcode))), ("pc", n(*pc))]
+            }
+            VerifyError::ShiftWithOverflow { shift, width, pc } => vec![
+                ("shift", Number(*shift)),
+                ("width", Number(*width)),
+                ("pc", n(*pc)),
+            ],
+            VerifyError::InvalidField { pc, field } => {
+                vec![("pc", n(*pc)), ("field", Text((*field).to_owned()))]
+            }
         }
     }
 }

@@ -8,20 +8,25 @@
 
 pub mod config;
 pub mod context;
+pub mod elf;
 pub mod error;
+pub mod interpreter;
 pub mod load_error;
 pub mod memory;
 pub mod program;
+pub mod solana_input;
+pub mod syscalls;
+pub mod verifier;
+pub mod vm;
 
 pub use config::{Config, Preset};
 pub use context::{ContextObject, TestContext};
-pub use error::{AccessType, RuntimeError, VerifyError, REFERENCE_PC_OFFSET};
+pub use error::{AccessType, ErrorField, RuntimeError, VerifyError, REFERENCE_PC_OFFSET};
 pub use load_error::LoadError;
 pub use memory::{MemoryMapping, MemoryRegion};
 pub use program::{
-    Executable, ExecutableParts, Function, FunctionRegistry, Loader, Syscall, SyscallFn,
-    SyscallRegistry, MM_HEAP_START, MM_INPUT_START, MM_PROGRAM_START, MM_STACK_START,
+    fixup_relative_calls, Executable, ExecutableParts, Function, FunctionRegistry, Loader, Syscall,
+    SyscallFn, SyscallRegistry, MM_HEAP_START, MM_INPUT_START, MM_PROGRAM_START, MM_STACK_START,
 };
-pub mod interpreter;
-pub mod verifier;
 pub use verifier::{verify, VerifiedProgram};
+pub use vm::{Backend, Run, Vm};

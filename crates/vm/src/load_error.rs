@@ -85,6 +85,24 @@ pub enum LoadError {
         /// The key.
         key: u32,
     },
+    /// A relocation of a relocatable object (ET_REL) cannot be applied. Not a reference error:
+    /// the reference does not load relocatable objects.
+    InvalidRelocation {
+        /// The section the relocation patches.
+        section: String,
+        /// The patched offset inside that section.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The linked image of a relocatable object would exceed the loader's memory bound
+    /// (a multiple of the file size). Not a reference error.
+    ImageTooLarge {
+        /// The image size in bytes.
+        size: u64,
+        /// The bound.
+        limit: u64,
+    },
 }
 
 impl LoadError {
@@ -112,6 +130,8 @@ impl LoadError {
             LoadError::UnsupportedExecutableCapabilities => "UnsupportedExecutableCapabilities",
             LoadError::InvalidProgramHeader => "InvalidProgramHeader",
             LoadError::FunctionAlreadyRegistered { .. } => "FunctionAlreadyRegistered",
+            LoadError::InvalidRelocation { .. } => "InvalidRelocation",
+            LoadError::ImageTooLarge { .. } => "ImageTooLarge",
         }
     }
 }
@@ -153,6 +173,17 @@ impl fmt::Display for LoadError {
             LoadError::InvalidProgramHeader => write!(f, "invalid program header"),
             LoadError::FunctionAlreadyRegistered { key } => {
                 write!(f, "a syscall with key {key:#x} is already registered")
+            }
+            LoadError::InvalidRelocation {
+                section,
+                offset,
+                reason,
+            } => write!(f, "cannot relocate {section}+{offset:#x}: {reason}"),
+            LoadError::ImageTooLarge { size, limit } => {
+                write!(
+                    f,
+                    "the linked image needs {size} bytes, more than the limit {limit}"
+                )
             }
         }
     }

@@ -49,12 +49,14 @@ impl<C> Clone for Syscall<C> {
 /// (eBPF).
 pub struct SyscallRegistry<C> {
     entries: BTreeMap<u32, Syscall<C>>,
+    unwind_key: Option<u32>,
 }
 
 impl<C> Default for SyscallRegistry<C> {
     fn default() -> Self {
         SyscallRegistry {
             entries: BTreeMap::new(),
+            unwind_key: None,
         }
     }
 }
@@ -63,6 +65,7 @@ impl<C> Clone for SyscallRegistry<C> {
     fn clone(&self) -> Self {
         SyscallRegistry {
             entries: self.entries.clone(),
+            unwind_key: self.unwind_key,
         }
     }
 }
@@ -116,6 +119,17 @@ impl<C> SyscallRegistry<C> {
     /// The number of syscalls.
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Marks the syscall with this key as "unwind" (ubpf's helper 5, which the conformance
+    /// corpus uses): when it returns 0, the program ends at once with `Ok(0)`.
+    pub fn set_unwind_key(&mut self, key: u32) {
+        self.unwind_key = Some(key);
+    }
+
+    /// The key set by [`SyscallRegistry::set_unwind_key`], if any.
+    pub fn unwind_key(&self) -> Option<u32> {
+        self.unwind_key
     }
 
     /// Whether there are none.

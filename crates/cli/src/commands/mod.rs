@@ -29,7 +29,9 @@ pub fn verify(path: &Path, options: &LoadOptions) -> Outcome {
 pub fn disasm(path: &Path, options: &LoadOptions) -> Outcome {
     let listing = || -> Result<String, String> {
         let file = ProgramFile::read(path)?;
-        let (loader, dialect) = program_file::loader_for(&file, options, |_| {})?;
+        let (loader, dialect) = program_file::loader_for(&file, options, |config| {
+            config.enable_symbol_and_section_labels = true;
+        })?;
         let executable = program_file::executable(&file, loader, dialect)?;
         Ok(bpfvm_asm::disassemble(
             executable.text(),
@@ -39,7 +41,7 @@ pub fn disasm(path: &Path, options: &LoadOptions) -> Outcome {
     };
     match listing() {
         Ok(text) => {
-            print!("{text}");
+            crate::write_stdout(&text);
             Outcome::Success
         }
         Err(message) => Outcome::Unusable(message),
@@ -52,7 +54,8 @@ pub fn symbols<C>(executable: &bpfvm::Executable<C>) -> SymbolTable {
     for (key, syscall) in executable.loader().syscalls.iter() {
         table.syscalls.insert(key, syscall.name.clone());
     }
-    for (_, function) in executable.functions().iter() {
+    for (key, function) in executable.functions().iter() {
+        table.function_keys.insert(key, function.pc);
         let name = if function.name.is_empty() {
             format!("function_{}", function.pc)
         } else {
@@ -105,7 +108,7 @@ pub fn info(path: &Path) -> Outcome {
     };
     match describe() {
         Ok(text) => {
-            print!("{text}");
+            crate::write_stdout(&text);
             Outcome::Success
         }
         Err(message) => Outcome::Unusable(message),

@@ -11,6 +11,7 @@ use crate::{BackendChoice, Outcome, RunOptions};
 use bpfvm::{Backend, MemoryRegion, Run, Vm, MM_INPUT_START};
 use bpfvm_isa::Dialect;
 use serde_json::{json, Value};
+use std::io::Write;
 use std::time::Instant;
 
 /// One finished run and what it left behind.
@@ -38,10 +39,8 @@ fn input_bytes(options: &RunOptions) -> Result<Vec<u8>, String> {
     }
     if let Some(hex) = &options.instruction_data {
         let data = json::parse_hex(hex)?;
-        return Ok(bpfvm::solana_input::serialize_parameters(
-            &[],
-            &data,
-            &[0u8; 32],
+        return Ok(bpfvm::solana_input::serialize_instruction_only(
+            &data, &[0u8; 32],
         ));
     }
     Ok(Vec::new())
@@ -103,7 +102,7 @@ fn report(options: &RunOptions, loaded: &Loaded, finished: &Finished) -> Outcome
         print_trace(loaded, &finished.context);
     }
     if options.json {
-        println!("{}", json_report(options, loaded, finished));
+        crate::write_stdout(&format!("{}\n", json_report(options, loaded, finished)));
     } else {
         print_text(options, loaded, finished);
     }
@@ -136,29 +135,32 @@ fn json_report(options: &RunOptions, loaded: &Loaded, finished: &Finished) -> Va
 }
 
 fn print_text(options: &RunOptions, loaded: &Loaded, finished: &Finished) {
+    let mut text = String::new();
     for line in &finished.context.logs {
-        println!("log: {line}");
+        text.push_str(&format!("log: {line}\n"));
     }
     match &finished.run.result {
-        Ok(r0) => println!("ok: r0 = {r0:#x} ({r0})"),
-        Err(error) => println!("error: {} ({error})", error.kind()),
+        Ok(r0) => text.push_str(&format!("ok: r0 = {r0:#x} ({r0})\n")),
+        Err(error) => text.push_str(&format!("error: {} ({error})\n", error.kind())),
     }
-    println!("instructions: {}", finished.run.instruction_count);
-    println!(
-        "time: load {} us, run {} us (median of {})",
+    text.push_str(&format!(
+        "instructions: {}\ntime: load {} us, run {} us (median of {})\n",
+        finished.run.instruction_count,
         loaded.load_ns / 1000,
         finished.run_ns / 1000,
         options.repeat
-    );
+    ));
     if options.dump_input {
-        println!("input after: {}", json::hex(&finished.input));
+        text.push_str(&format!("input after: {}\n", json::hex(&finished.input)));
     }
+    crate::write_stdout(&text);
 }
 
 fn print_trace(loaded: &Loaded, context: &CliContext) {
     let program = &loaded.program;
     let symbols = crate::commands::symbols(program.executable());
     let dialect: Dialect = program.dialect();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for (index, state) in context.trace_log.iter().enumerate() {
         let pc = state[11] as usize;
         let text = program
@@ -173,6 +175,9 @@ fn print_trace(loaded: &Loaded, context: &CliContext) {
             .enumerate()
             .map(|(r, value)| format!("r{r}={value:#x}"))
             .collect();
-        println!("{index:>6} {pc:>5}: {text:<32} {}", registers.join(" "));
+        let line = format!("{index:>6} {pc:>5}: {text:<32} {}", registers.join(" "));
+        if writeln!(out, "{line}").is_err() {
+            return;
+        }
     }
 }

@@ -1,91 +1,139 @@
 //! Guest memory: regions, the two mappings, and the access-violation classification.
 //!
-//! SCAFFOLD: the signatures below are the contract; the memory helper replaces the bodies.
+//! A program sees a 64-bit address space in which the host places [`MemoryRegion`]s: the
+//! program's read-only data, the stack, the heap and the host's input (reference §5). A
+//! [`MemoryMapping`] translates a guest access `(vaddr, len)` to host bytes in one of two
+//! ways, chosen by `Config::aligned_memory_mapping`:
+//! - aligned ([`aligned`]): the upper 32 address bits index the region directly;
+//! - unaligned ([`unaligned`]): a search over sorted regions, behind a 4-entry cache.
+//!
+//! Either way the region then translates the address itself ([`region`], including the
+//! gapped-stack layout and its first-byte-only gap test), and a failure becomes the error
+//! [`violation`] classifies. [`MemoryMapping::map`] is the one translation primitive; loads,
+//! stores and the syscall helpers are built on it.
+//!
+//! **Architecture invariant:** host memory is only ever touched in [`host`], the one file of
+//! this crate allowed `unsafe`. Everything here is safe code over checked offsets.
+
+mod aligned;
+mod host;
+mod region;
+mod unaligned;
+mod violation;
+
+pub use host::HOST_ALIGN;
+pub use region::MemoryRegion;
+pub use violation::region_name;
 
 use crate::config::Config;
 use crate::error::{AccessType, RuntimeError};
+use aligned::AlignedMapping;
 use bpfvm_isa::MemSize;
-use core::marker::PhantomData;
+use unaligned::UnalignedMapping;
+use violation::ViolationPolicy;
 
-/// One contiguous range of host memory mapped at a guest address.
-#[derive(Debug)]
-pub struct MemoryRegion<'a> {
-    host: *mut u8,
+/// A translated access: which region and which host bytes. Only the mapping that made it
+/// can resolve it to bytes ([`MemoryMapping::slice`]); the bounds are checked again then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostRange {
+    region: usize,
+    offset: u64,
     len: u64,
-    vm_addr: u64,
-    vm_gap_shift: u8,
-    writable: bool,
-    _borrow: PhantomData<&'a mut [u8]>,
 }
 
-impl<'a> MemoryRegion<'a> {
-    /// A read-only region over `bytes` at guest address `vm_addr`.
-    pub fn readonly(bytes: &'a [u8], vm_addr: u64) -> Self {
-        MemoryRegion {
-            host: bytes.as_ptr().cast_mut(),
-            len: bytes.len() as u64,
-            vm_addr,
-            vm_gap_shift: 63,
-            writable: false,
-            _borrow: PhantomData,
-        }
-    }
-
-    /// A writable region over `bytes` at guest address `vm_addr`.
-    pub fn writable(bytes: &'a mut [u8], vm_addr: u64) -> Self {
-        MemoryRegion {
-            host: bytes.as_mut_ptr(),
-            len: bytes.len() as u64,
-            vm_addr,
-            vm_gap_shift: 63,
-            writable: true,
-            _borrow: PhantomData,
-        }
-    }
-
-    /// The guest start address.
-    pub fn vm_addr(&self) -> u64 {
-        self.vm_addr
-    }
-
-    /// The host length in bytes.
+impl HostRange {
+    /// The length of the access in bytes.
     pub fn len(&self) -> u64 {
         self.len
     }
 
-    /// Whether the region has no bytes.
+    /// Whether the access is zero bytes long.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+}
 
-    /// Whether stores are allowed.
-    pub fn is_writable(&self) -> bool {
-        self.writable
-    }
+/// Which lookup strategy a mapping uses.
+#[derive(Debug)]
+enum Lookup<'a> {
+    Aligned(AlignedMapping<'a>),
+    Unaligned(UnalignedMapping<'a>),
 }
 
 /// Guest memory as the program sees it.
 #[derive(Debug)]
 pub struct MemoryMapping<'a> {
-    regions: Vec<MemoryRegion<'a>>,
-    config: Config,
+    lookup: Lookup<'a>,
+    policy: ViolationPolicy,
 }
 
+/// The pc that accesses made by syscalls report, as the reference's syscalls do.
+const SYSCALL_PC: usize = 0;
+
 impl<'a> MemoryMapping<'a> {
-    /// Builds the mapping the configuration selects.
+    /// Builds the mapping the configuration selects. Fails with `InvalidMemoryRegion` when
+    /// the regions do not fit it (reference §5.3).
     pub fn new(regions: Vec<MemoryRegion<'a>>, config: &Config) -> Result<Self, RuntimeError> {
+        let lookup = if config.aligned_memory_mapping {
+            Lookup::Aligned(AlignedMapping::new(regions)?)
+        } else {
+            Lookup::Unaligned(UnalignedMapping::new(regions)?)
+        };
         Ok(MemoryMapping {
-            regions,
-            config: *config,
+            lookup,
+            policy: ViolationPolicy::new(config),
         })
     }
 
-    /// Loads `size` bytes at `vaddr`, zero-extended.
-    pub fn load(&self, size: MemSize, vaddr: u64, pc: usize) -> Result<u64, RuntimeError> {
-        Err(self.violation(AccessType::Load, vaddr, size.bytes(), pc))
+    #[inline]
+    fn find(&self, access: AccessType, vaddr: u64, len: u64) -> Option<(usize, u64)> {
+        match &self.lookup {
+            Lookup::Aligned(mapping) => mapping.find(access, vaddr, len),
+            Lookup::Unaligned(mapping) => mapping.find(access, vaddr, len),
+        }
     }
 
-    /// Stores the low `size` bytes of `value` at `vaddr`.
+    fn region_mut(&mut self, index: usize) -> Option<&mut MemoryRegion<'a>> {
+        match &mut self.lookup {
+            Lookup::Aligned(mapping) => mapping.region_mut(index),
+            Lookup::Unaligned(mapping) => mapping.region_mut(index),
+        }
+    }
+
+    /// Translates an `access` of `len` bytes at `vaddr` by the instruction at `pc`. Fails
+    /// with `AccessViolation` or `StackAccessViolation` (reference §5.4).
+    #[inline]
+    pub fn map(
+        &self,
+        access: AccessType,
+        vaddr: u64,
+        len: u64,
+        pc: usize,
+    ) -> Result<HostRange, RuntimeError> {
+        match self.find(access, vaddr, len) {
+            Some((region, offset)) => Ok(HostRange {
+                region,
+                offset,
+                len,
+            }),
+            None => Err(self.policy.error(access, vaddr, len, pc)),
+        }
+    }
+
+    /// Loads `size` bytes at `vaddr`, little-endian, zero-extended.
+    #[inline]
+    pub fn load(&self, size: MemSize, vaddr: u64, pc: usize) -> Result<u64, RuntimeError> {
+        self.find(AccessType::Load, vaddr, size.bytes())
+            .and_then(|(index, offset)| {
+                self.regions()
+                    .get(index)
+                    .and_then(|region| region.host.load_le(offset, size))
+            })
+            .ok_or_else(|| self.policy.error(AccessType::Load, vaddr, size.bytes(), pc))
+    }
+
+    /// Stores the low `size` bytes of `value` at `vaddr`, little-endian.
+    #[inline]
     pub fn store(
         &mut self,
         size: MemSize,
@@ -93,18 +141,87 @@ impl<'a> MemoryMapping<'a> {
         value: u64,
         pc: usize,
     ) -> Result<(), RuntimeError> {
-        let _ = value;
-        Err(self.violation(AccessType::Store, vaddr, size.bytes(), pc))
+        let done = self
+            .find(AccessType::Store, vaddr, size.bytes())
+            .and_then(|(index, offset)| {
+                self.region_mut(index)
+                    .and_then(|region| region.host.store_le(offset, size, value))
+            });
+        done.ok_or_else(|| {
+            self.policy
+                .error(AccessType::Store, vaddr, size.bytes(), pc)
+        })
     }
 
-    fn violation(&self, access: AccessType, vaddr: u64, len: u64, pc: usize) -> RuntimeError {
-        let _ = (&self.regions, &self.config);
-        RuntimeError::AccessViolation {
-            pc,
-            access,
-            vaddr,
-            len,
-            region: "unknown",
+    /// The bytes of a translated load or store.
+    pub fn slice(&self, range: HostRange) -> Option<&[u8]> {
+        self.regions()
+            .get(range.region)?
+            .host
+            .slice(range.offset, range.len)
+    }
+
+    /// The bytes of a translated store, writable. `None` for a read-only region.
+    pub fn slice_mut(&mut self, range: HostRange) -> Option<&mut [u8]> {
+        self.region_mut(range.region)?
+            .host
+            .slice_mut(range.offset, range.len)
+    }
+
+    /// Copies `len` guest bytes at `vaddr` out, as a syscall does (errors carry pc 0).
+    pub fn read_bytes(&self, vaddr: u64, len: u64) -> Result<Vec<u8>, RuntimeError> {
+        let range = self.map(AccessType::Load, vaddr, len, SYSCALL_PC)?;
+        self.slice(range)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| self.policy.error(AccessType::Load, vaddr, len, SYSCALL_PC))
+    }
+
+    /// Copies `bytes` into guest memory at `vaddr`, as a syscall does (errors carry pc 0).
+    pub fn write_bytes(&mut self, vaddr: u64, bytes: &[u8]) -> Result<(), RuntimeError> {
+        let len = bytes.len() as u64;
+        let range = self.map(AccessType::Store, vaddr, len, SYSCALL_PC)?;
+        let policy = self.policy;
+        let target = self
+            .slice_mut(range)
+            .ok_or_else(|| policy.error(AccessType::Store, vaddr, len, SYSCALL_PC))?;
+        target.copy_from_slice(bytes);
+        Ok(())
+    }
+
+    /// The regions, in the mapping's storage order: the aligned mapping puts an empty region
+    /// at index 0 and then one region per 4 GiB slot; the unaligned mapping keeps Eytzinger
+    /// order. Indices here are the ones `replace_region` takes.
+    pub fn regions(&self) -> &[MemoryRegion<'a>] {
+        match &self.lookup {
+            Lookup::Aligned(mapping) => mapping.regions(),
+            Lookup::Unaligned(mapping) => mapping.regions(),
+        }
+    }
+
+    /// Replaces the region at `index` (reference §5.3 rules): aligned, the new region must
+    /// lie in slot `index`; unaligned, it must keep the guest address. Otherwise
+    /// `InvalidMemoryRegion(index)`.
+    pub fn replace_region(
+        &mut self,
+        index: usize,
+        region: MemoryRegion<'a>,
+    ) -> Result<(), RuntimeError> {
+        match &mut self.lookup {
+            Lookup::Aligned(mapping) => mapping.replace_region(index, region),
+            Lookup::Unaligned(mapping) => mapping.replace_region(index, region),
+        }
+    }
+
+    /// Whether `vaddr` is in the unaligned mapping's lookup cache (always false for the
+    /// aligned mapping); for tests of the cache.
+    #[cfg(test)]
+    fn is_cached(&self, vaddr: u64) -> bool {
+        match &self.lookup {
+            Lookup::Aligned(_) => false,
+            Lookup::Unaligned(mapping) => mapping.is_cached(vaddr),
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

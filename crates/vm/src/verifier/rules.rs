@@ -176,6 +176,9 @@ fn check_sbpf_registers(
     pc: usize,
     config: &Config,
 ) -> Result<(), VerifyError> {
+    // Quirk: the reference steps over an lddw's second slot before it checks registers, so
+    // an lddw's register errors carry the pc of its second slot.
+    let pc = pc + insn.slot_count() - 1;
     if slot.src > 10 {
         return Err(VerifyError::InvalidSourceRegister { pc });
     }

@@ -1,0 +1,189 @@
+//! Loading a shared object (ET_DYN): validation, text placement, relocation, the entrypoint
+//! and the read-only image, in the reference's order (§8.2 to §8.6).
+//!
+//! The order matters because the first failing check names the error: header fields, the
+//! SBFv2 gating, program-header overflow, `.text` count, writable sections, section bounds,
+//! the entry range; then the text placement; then relocation; then the entry alignment; then
+//! the read-only sections.
+
+use super::parse::{file_range, vm_range, Elf64, Shdr};
+use super::relocate::{Relocator, EF_SBF_V2};
+use super::rodata::{hits_stack, ro_image, section_vaddr};
+use crate::config::Config;
+use crate::load_error::LoadError;
+use crate::program::{
+    Executable, ExecutableParts, FunctionRegistry, Loader, ENTRYPOINT, MM_PROGRAM_START,
+};
+use bpfvm_isa::{hash_symbol_name, Dialect, SLOT_SIZE};
+use object::elf::{ELFCLASS64, ELFDATA2LSB, EM_BPF, EM_SBF, ET_DYN, SHF_ALLOC, SHF_WRITE};
+use object::LittleEndian as LE;
+use std::sync::Arc;
+
+/// The identification checks shared by shared objects and relocatable objects (§8.2 steps
+/// 1-4).
+pub(crate) fn check_ident(elf: &Elf64<'_>) -> Result<(), LoadError> {
+    let header = elf.header();
+    if header.e_ident.class != ELFCLASS64 {
+        return Err(LoadError::WrongClass);
+    }
+    if header.e_ident.data != ELFDATA2LSB {
+        return Err(LoadError::WrongEndianess);
+    }
+    if header.e_ident.os_abi != 0 {
+        return Err(LoadError::WrongAbi);
+    }
+    let machine = header.e_machine.get(LE);
+    if machine != EM_BPF && machine != EM_SBF {
+        return Err(LoadError::WrongMachine);
+    }
+    Ok(())
+}
+
+/// The SBFv2 gating of §3: SBFv2 files need dynamic frames, and the default configuration
+/// refuses every other file.
+pub(crate) fn check_capabilities(config: &Config, e_flags: u32) -> Result<(), LoadError> {
+    let refused = if e_flags == EF_SBF_V2 {
+        !config.dynamic_stack_frames
+    } else {
+        config.dynamic_stack_frames
+            && config.enable_elf_vaddr
+            && config.reject_rodata_stack_overlap
+            && config.static_syscalls
+    };
+    if refused {
+        Err(LoadError::UnsupportedExecutableCapabilities)
+    } else {
+        Ok(())
+    }
+}
+
+fn is_writable(section: &Shdr) -> bool {
+    let flags = section.sh_flags.get(LE);
+    let both = u64::from(SHF_ALLOC | SHF_WRITE);
+    flags & both == both
+}
+
+/// §8.2 steps 5-11, after the identification checks; returns `.text`.
+fn validate<'a>(config: &Config, elf: &Elf64<'a>) -> Result<&'a Shdr, LoadError> {
+    let header = elf.header();
+    if header.e_type.get(LE) != ET_DYN {
+        return Err(LoadError::WrongType);
+    }
+    check_capabilities(config, header.e_flags.get(LE))?;
+    if config.enable_elf_vaddr
+        && elf.program_headers().iter().any(|segment| {
+            segment
+                .p_vaddr
+                .get(LE)
+                .checked_add(segment.p_memsz.get(LE))
+                .is_none()
+        })
+    {
+        return Err(LoadError::InvalidProgramHeader);
+    }
+    let names: Vec<Option<&str>> = elf
+        .section_headers()
+        .iter()
+        .map(|section| elf.section_name(section))
+        .collect();
+    if names.iter().filter(|name| **name == Some(".text")).count() != 1 {
+        return Err(LoadError::NotOneTextSection);
+    }
+    for (name, section) in names.iter().zip(elf.section_headers()) {
+        let Some(name) = name else { continue };
+        let writable_data =
+            is_writable(section) && name.starts_with(".data") && !name.starts_with(".data.rel");
+        if name.starts_with(".bss") || writable_data {
+            return Err(LoadError::WritableSectionNotSupported {
+                name: (*name).to_owned(),
+            });
+        }
+    }
+    for section in elf.section_headers() {
+        let start = section.sh_offset.get(LE);
+        let end = start
+            .checked_add(section.sh_size.get(LE))
+            .ok_or(LoadError::ValueOutOfBounds)?;
+        elf.slice(start..end).ok_or(LoadError::ValueOutOfBounds)?;
+    }
+    let text = elf.section(".text").ok_or(LoadError::SectionNotFound {
+        name: ".text".to_owned(),
+    })?;
+    if !vm_range(text).contains(&header.e_entry.get(LE)) {
+        return Err(LoadError::EntrypointOutOfBounds);
+    }
+    Ok(text)
+}
+
+/// §8.3: the text's guest address, checked against the stack and (for broken files) its
+/// file offset.
+fn place_text(config: &Config, text: &Shdr) -> Result<u64, LoadError> {
+    let addr = text.sh_addr.get(LE);
+    let broken =
+        config.reject_broken_elfs && !config.enable_elf_vaddr && addr != text.sh_offset.get(LE);
+    if broken || hits_stack(config, addr, text.sh_size.get(LE)) {
+        return Err(LoadError::ValueOutOfBounds);
+    }
+    Ok(section_vaddr(config, addr))
+}
+
+/// Registers the entrypoint (§8.5) and returns its slot.
+fn register_entry<C>(
+    loader: &Loader<C>,
+    functions: &mut FunctionRegistry,
+    e_entry: u64,
+    text: &Shdr,
+) -> Result<usize, LoadError> {
+    let offset = e_entry.saturating_sub(text.sh_addr.get(LE));
+    if offset % SLOT_SIZE as u64 != 0 {
+        return Err(LoadError::InvalidEntrypoint);
+    }
+    let pc =
+        usize::try_from(offset / SLOT_SIZE as u64).map_err(|_| LoadError::InvalidEntrypoint)?;
+    if !loader.config.static_syscalls {
+        functions.remove(hash_symbol_name(ENTRYPOINT.as_bytes()));
+    }
+    functions.register(loader, Dialect::Sbpf, pc, ENTRYPOINT)?;
+    Ok(pc)
+}
+
+/// Loads a parsed shared object whose identification was checked.
+pub(crate) fn load_shared<C>(
+    elf: &Elf64<'_>,
+    loader: Arc<Loader<C>>,
+) -> Result<Executable<C>, LoadError> {
+    let config = loader.config;
+    let text = validate(&config, elf)?;
+    let text_vaddr = place_text(&config, text)?;
+    let mut bytes = elf.bytes().to_vec();
+    let mut relocator = Relocator {
+        elf,
+        loader: &loader,
+        text,
+        functions: FunctionRegistry::new(),
+    };
+    relocator.relocate(&mut bytes)?;
+    let mut functions = relocator.functions;
+    let entry_pc = register_entry(&loader, &mut functions, elf.header().e_entry.get(LE), text)?;
+    let sections: Vec<_> = elf
+        .section_headers()
+        .iter()
+        .map(|section| (elf.section_name(section), section))
+        .collect();
+    let image = ro_image(&config, &sections, &bytes)?;
+    let text_range = file_range(text);
+    let text_len = usize::try_from(text_range.end - text_range.start)
+        .map_err(|_| LoadError::ValueOutOfBounds)?;
+    let text_offset = text_vaddr
+        .saturating_sub(MM_PROGRAM_START)
+        .saturating_sub(image.offset);
+    let parts = ExecutableParts {
+        ro_vaddr: MM_PROGRAM_START.saturating_add(image.offset),
+        ro_data: image.bytes,
+        text_offset: usize::try_from(text_offset).map_err(|_| LoadError::ValueOutOfBounds)?,
+        text_len,
+        entry_pc,
+        functions,
+    };
+    Executable::from_parts(loader, Dialect::Sbpf, parts)
+}

@@ -1,0 +1,123 @@
+//! Pure arithmetic semantics: what each dialect computes, apart from dispatch.
+//!
+//! sBPF (reference §4.3): a zero divisor raises `DivideByZero`, signed `MIN / -1` raises
+//! `DivideOverflow`, and `sdiv32` sign-extends its result. eBPF (RFC 9669): division by zero
+//! gives 0, remainder by zero leaves the dividend, `MIN / -1` gives `MIN` and `MIN % -1`
+//! gives 0, and every 32-bit result is zero-extended.
+
+use super::op::Ext32;
+use bpfvm_isa::{Dialect, MemSize, Width};
+
+/// Why a division did not produce a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum DivFault {
+    /// The divisor was zero (sBPF).
+    ByZero,
+    /// Signed `MIN / -1` (sBPF).
+    Overflow,
+}
+
+/// Widens a 32-bit result.
+#[inline]
+pub(super) fn extend32(value: u32, ext: Ext32) -> u64 {
+    match ext {
+        Ext32::Sign => value as i32 as i64 as u64,
+        Ext32::Zero => u64::from(value),
+    }
+}
+
+/// Sign-extends the low `size` bytes of `value` to 64 bits.
+pub(crate) fn sign_extend(value: u64, size: MemSize) -> u64 {
+    match size {
+        MemSize::B => value as i8 as i64 as u64,
+        MemSize::H => value as i16 as i64 as u64,
+        MemSize::W => value as i32 as i64 as u64,
+        MemSize::DW => value,
+    }
+}
+
+/// `movsx`: sign-extend from `size`, then (32-bit form) clear the upper half.
+pub(super) fn mov_sx(value: u64, size: MemSize, width: Width) -> u64 {
+    let extended = sign_extend(value, size);
+    match width {
+        Width::W64 => extended,
+        Width::W32 => extended & u64::from(u32::MAX),
+    }
+}
+
+/// Unsigned division.
+pub(super) fn div(width: Width, dialect: Dialect, a: u64, b: u64) -> Result<u64, DivFault> {
+    match width {
+        Width::W64 => match a.checked_div(b) {
+            Some(q) => Ok(q),
+            None => by_zero(dialect, 0),
+        },
+        Width::W32 => match (a as u32).checked_div(b as u32) {
+            Some(q) => Ok(u64::from(q)),
+            None => by_zero(dialect, 0),
+        },
+    }
+}
+
+/// Unsigned remainder.
+pub(super) fn rem(width: Width, dialect: Dialect, a: u64, b: u64) -> Result<u64, DivFault> {
+    match width {
+        Width::W64 => match a.checked_rem(b) {
+            Some(r) => Ok(r),
+            None => by_zero(dialect, a),
+        },
+        Width::W32 => match (a as u32).checked_rem(b as u32) {
+            Some(r) => Ok(u64::from(r)),
+            None => by_zero(dialect, u64::from(a as u32)),
+        },
+    }
+}
+
+fn by_zero(dialect: Dialect, ebpf_value: u64) -> Result<u64, DivFault> {
+    match dialect {
+        Dialect::Sbpf => Err(DivFault::ByZero),
+        Dialect::Ebpf => Ok(ebpf_value),
+    }
+}
+
+/// Signed division.
+pub(super) fn sdiv(width: Width, dialect: Dialect, a: u64, b: u64) -> Result<u64, DivFault> {
+    match width {
+        Width::W64 => {
+            let (a, b) = (a as i64, b as i64);
+            match (dialect, b) {
+                (Dialect::Sbpf, 0) => Err(DivFault::ByZero),
+                (Dialect::Ebpf, 0) => Ok(0),
+                (Dialect::Sbpf, -1) if a == i64::MIN => Err(DivFault::Overflow),
+                _ => Ok(a.wrapping_div(b) as u64),
+            }
+        }
+        Width::W32 => {
+            let (a, b) = (a as i32, b as i32);
+            let q = match (dialect, b) {
+                (Dialect::Sbpf, 0) => return Err(DivFault::ByZero),
+                (Dialect::Ebpf, 0) => 0,
+                (Dialect::Sbpf, -1) if a == i32::MIN => return Err(DivFault::Overflow),
+                _ => a.wrapping_div(b),
+            };
+            Ok(match dialect {
+                Dialect::Sbpf => q as i64 as u64,
+                Dialect::Ebpf => u64::from(q as u32),
+            })
+        }
+    }
+}
+
+/// Signed remainder (eBPF only; sBPF has no such instruction, so its rules are eBPF's).
+pub(super) fn srem(width: Width, a: u64, b: u64) -> u64 {
+    match width {
+        Width::W64 => match b as i64 {
+            0 => a,
+            b => (a as i64).wrapping_rem(b) as u64,
+        },
+        Width::W32 => match b as i32 {
+            0 => u64::from(a as u32),
+            b => u64::from((a as i32).wrapping_rem(b) as u32),
+        },
+    }
+}

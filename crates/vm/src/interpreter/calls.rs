@@ -1,0 +1,141 @@
+//! Calls, syscalls and returns (reference §4.4), in the order of operations the reference
+//! uses, because that order decides which error wins.
+
+use super::exec::{Frame, FrameMode, Machine, Stop};
+use crate::context::ContextObject;
+use crate::error::RuntimeError;
+
+/// The size of an instruction slot in guest bytes.
+const SLOT_BYTES: u64 = 8;
+
+impl<C: ContextObject> Machine<'_, '_, C> {
+    /// Saves the caller's frame and enters a new one: `CallDepthExceeded` when the depth
+    /// would reach `max_call_depth`.
+    fn push_frame(&mut self, pc: usize) -> Result<(), Stop> {
+        if self.frames.len() + 1 >= self.settings.max_call_depth {
+            return Err(RuntimeError::CallDepthExceeded {
+                pc,
+                depth: self.settings.max_call_depth,
+            }
+            .into());
+        }
+        self.frames.push(Frame {
+            saved: [self.regs[6], self.regs[7], self.regs[8], self.regs[9]],
+            frame_pointer: self.regs[10],
+            return_pc: pc + 1,
+        });
+        if let FrameMode::Fixed { bump } = self.settings.frames {
+            self.stack_pointer = self.stack_pointer.wrapping_add(bump);
+        }
+        self.regs[10] = self.stack_pointer;
+        Ok(())
+    }
+
+    /// The error for a call from `pc` to slot `target` outside the text.
+    fn outside_text(&self, pc: usize, target: usize) -> Stop {
+        let offset = (target as u64).wrapping_mul(SLOT_BYTES);
+        RuntimeError::CallOutsideTextSegment {
+            pc,
+            target: self.code.text_vaddr.wrapping_add(offset),
+        }
+        .into()
+    }
+
+    /// A call to the function at slot `target`.
+    pub(super) fn call(&mut self, pc: usize, target: usize) -> Result<usize, Stop> {
+        self.push_frame(pc)?;
+        if target >= self.code.slot_count() {
+            return Err(self.outside_text(pc, target));
+        }
+        Ok(target)
+    }
+
+    /// sBPF `callx`: read the target, push the frame, then check the address (below the
+    /// text: the address rounded down to a slot; past it: the slot's address), and with
+    /// static syscalls that a function starts there (else one more instruction is charged
+    /// and the error names the *target* pc).
+    pub(super) fn call_register(&mut self, pc: usize, reg: u8) -> Result<usize, Stop> {
+        let address = self.regs[usize::from(reg & 15)];
+        self.push_frame(pc)?;
+        let text = self.code.text_vaddr;
+        let Some(offset) = address.checked_sub(text) else {
+            return Err(RuntimeError::CallOutsideTextSegment {
+                pc,
+                target: address & !(SLOT_BYTES - 1),
+            }
+            .into());
+        };
+        let target = usize::try_from(offset / SLOT_BYTES).unwrap_or(usize::MAX);
+        if target >= self.code.slot_count() {
+            return Err(self.outside_text(pc, target));
+        }
+        let callable = self.code.callable.get(target).copied().unwrap_or(false);
+        if self.settings.static_syscalls && !callable {
+            self.meter.charge();
+            return Err(RuntimeError::UnsupportedInstruction { pc: target }.into());
+        }
+        Ok(target)
+    }
+
+    /// eBPF `callx`: a registered helper key calls the helper, anything else is an address.
+    pub(super) fn call_register_or_helper(&mut self, pc: usize, reg: u8) -> Result<usize, Stop> {
+        let value = self.regs[usize::from(reg & 15)];
+        let helper = u32::try_from(value)
+            .ok()
+            .and_then(|key| self.code.syscall_keys.binary_search(&key).ok())
+            .and_then(|index| u32::try_from(index).ok());
+        match helper {
+            Some(index) => {
+                self.syscall(pc, index)?;
+                Ok(pc + 1)
+            }
+            None => self.call_register(pc, reg),
+        }
+    }
+
+    /// A syscall: charge what is due, call, put the result in r0, re-read the budget. The
+    /// unwind helper returning 0 ends the program with `Ok(0)`.
+    pub(super) fn syscall(&mut self, pc: usize, index: u32) -> Result<(), Stop> {
+        let function = self
+            .syscalls
+            .get(index as usize)
+            .copied()
+            .flatten()
+            .ok_or(RuntimeError::UnsupportedInstruction { pc })?;
+        self.meter.before_syscall(self.context);
+        let args = [
+            self.regs[1],
+            self.regs[2],
+            self.regs[3],
+            self.regs[4],
+            self.regs[5],
+        ];
+        let value = function(self.context, self.mapping, args)?;
+        self.regs[0] = value;
+        if value == 0 && self.code.unwind_index == Some(index) {
+            return Err(Stop::Exit(0));
+        }
+        self.meter.after_syscall(self.context);
+        Ok(())
+    }
+
+    /// `exit`: end the program at the root frame, else restore the caller's frame.
+    pub(super) fn exit(&mut self, pc: usize) -> Result<usize, Stop> {
+        let Some(frame) = self.frames.pop() else {
+            return Err(Stop::Exit(self.regs[0]));
+        };
+        let [r6, r7, r8, r9] = frame.saved;
+        self.regs[6] = r6;
+        self.regs[7] = r7;
+        self.regs[8] = r8;
+        self.regs[9] = r9;
+        self.regs[10] = frame.frame_pointer;
+        if let FrameMode::Fixed { bump } = self.settings.frames {
+            self.stack_pointer = self.stack_pointer.wrapping_sub(bump);
+        }
+        if frame.return_pc >= self.code.slot_count() {
+            return Err(self.outside_text(pc, frame.return_pc));
+        }
+        Ok(frame.return_pc)
+    }
+}

@@ -1,0 +1,388 @@
+//! Lowering verified instructions to [`Op`]s, once per program.
+//!
+//! Everything that depends only on the program and its registries is decided here: jump
+//! targets become absolute slot indices; `call imm` becomes a syscall index, a function pc,
+//! or an op that raises `UnsupportedInstruction` (reference §4.4: with static syscalls, src 0
+//! is a syscall and anything else a function; without, a syscall first and then a function;
+//! eBPF: src 0 a helper by number, src 1 a pc-relative local call); the dialect's arithmetic
+//! rules become op variants or fields. Lowering never fails: an instruction that cannot run
+//! becomes an op that raises the reference's error when executed.
+//!
+//! Two reference behaviours hinge on the raw `dst` field rather than the instruction: with
+//! dynamic stack frames, any slot whose `dst` is 11 runs as "move the stack pointer" if it is
+//! `add64/sub64 imm` and as a no-op otherwise (the verifier leaves only the second slot of an
+//! `lddw` able to reach that no-op). The second slot of an `lddw`, when executed, is
+//! `UnsupportedInstruction`.
+
+use super::op::{Ext32, Op, Operand, Trap};
+use bpfvm_isa::{AluOp, Dialect, EndianOp, Extend, Insn, MemSize, Reg, Slot, Source, Width};
+
+/// What lowering needs to know besides the instruction.
+pub(super) struct Lowering<'c> {
+    pub dialect: Dialect,
+    pub dynamic_stack_frames: bool,
+    pub static_syscalls: bool,
+    pub slot_count: usize,
+    /// Registered syscall keys, sorted; an op names a syscall by its index here.
+    pub syscall_keys: &'c [u32],
+    /// The function registry: key -> entry pc.
+    pub function_pc: &'c dyn Fn(u32) -> Option<usize>,
+}
+
+fn r(reg: Reg) -> u8 {
+    reg.number()
+}
+
+fn operand(src: Source) -> Operand {
+    match src {
+        Source::Reg(reg) => Operand::Reg(reg.number()),
+        Source::Imm(imm) => Operand::Imm(imm),
+    }
+}
+
+impl Lowering<'_> {
+    /// The op for the slot at `pc`: `insn` is its decoded instruction (`None` for the second
+    /// slot of an `lddw`), `slot` its raw fields.
+    pub fn lower(&self, pc: usize, insn: Option<Insn>, slot: Slot) -> Op {
+        if self.dynamic_stack_frames && slot.dst == Reg::SP.number() {
+            return self.stack_pointer_op(insn);
+        }
+        let Some(insn) = insn else {
+            return Op::Trap(Trap::Unsupported);
+        };
+        match insn {
+            Insn::Alu {
+                width,
+                op,
+                dst,
+                src,
+            } => self.alu(width, op, r(dst), src),
+            Insn::Neg { width, dst } => match width {
+                Width::W64 => Op::Neg64 { dst: r(dst) },
+                Width::W32 => Op::Neg32 { dst: r(dst) },
+            },
+            Insn::Endian { op, dst, bits } => endian(op, r(dst), bits),
+            Insn::LoadImm64 { dst, imm } => Op::LoadImm64 { dst: r(dst), imm },
+            Insn::Load {
+                size,
+                extend,
+                dst,
+                base,
+                off,
+            } => load(size, extend, r(dst), r(base), off),
+            Insn::Store {
+                size,
+                base,
+                off,
+                src,
+            } => store(size, r(base), off, src),
+            Insn::Atomic {
+                size,
+                op,
+                base,
+                off,
+                src,
+            } => Op::Atomic {
+                size,
+                op,
+                base: r(base),
+                src: r(src),
+                off,
+            },
+            Insn::PacketLoad { .. } => Op::Trap(Trap::Unsupported),
+            Insn::Ja { off } => Op::Ja {
+                target: self.jump_target(pc, i64::from(off)),
+            },
+            Insn::JaLong { off } => Op::Ja {
+                target: self.jump_target(pc, i64::from(off)),
+            },
+            Insn::Branch {
+                width,
+                cond,
+                dst,
+                src,
+                off,
+            } => {
+                let target = self.jump_target(pc, i64::from(off));
+                match width {
+                    Width::W64 => super::branch::lower64(cond, r(dst), src, target),
+                    Width::W32 => Op::Branch32 {
+                        cond,
+                        dst: r(dst),
+                        src: operand(src),
+                        target,
+                    },
+                }
+            }
+            Insn::Call { src, imm } => self.call(pc, src, imm),
+            Insn::CallReg { reg } => match self.dialect {
+                Dialect::Sbpf => Op::CallReg { reg: r(reg) },
+                Dialect::Ebpf => Op::CallRegOrHelper { reg: r(reg) },
+            },
+            Insn::Exit => Op::Exit,
+        }
+    }
+
+    fn stack_pointer_op(&self, insn: Option<Insn>) -> Op {
+        match insn {
+            Some(Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Add,
+                src: Source::Imm(imm),
+                ..
+            }) => Op::MoveStackPointer {
+                delta: i64::from(imm),
+            },
+            Some(Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Sub,
+                src: Source::Imm(imm),
+                ..
+            }) => Op::MoveStackPointer {
+                delta: -i64::from(imm),
+            },
+            _ => Op::Nop,
+        }
+    }
+
+    /// `pc + 1 + off`, or the overrun sentinel (slot count) when out of range; the verifier
+    /// guarantees the range, so the sentinel is only a safe fallback.
+    fn jump_target(&self, pc: usize, off: i64) -> u32 {
+        let target = (pc as i64).saturating_add(1).saturating_add(off);
+        usize::try_from(target)
+            .ok()
+            .filter(|&target| target < self.slot_count)
+            .unwrap_or(self.slot_count)
+            .try_into()
+            .unwrap_or(u32::MAX)
+    }
+
+    fn syscall(&self, key: u32) -> Option<Op> {
+        let index = self.syscall_keys.binary_search(&key).ok()?;
+        Some(Op::Syscall {
+            index: u32::try_from(index).ok()?,
+        })
+    }
+
+    fn function(&self, key: u32) -> Option<Op> {
+        (self.function_pc)(key).map(|target| Op::Call { target })
+    }
+
+    fn call(&self, pc: usize, src: u8, imm: i32) -> Op {
+        let key = imm as u32;
+        let resolved = match self.dialect {
+            Dialect::Ebpf => match src {
+                0 => self.syscall(key),
+                1 => {
+                    let target = (pc as i64).saturating_add(1).saturating_add(i64::from(imm));
+                    Some(Op::Call {
+                        target: usize::try_from(target).unwrap_or(usize::MAX),
+                    })
+                }
+                _ => None,
+            },
+            Dialect::Sbpf if self.static_syscalls => match src {
+                0 => self.syscall(key),
+                _ => self.function(key),
+            },
+            Dialect::Sbpf => self.syscall(key).or_else(|| self.function(key)),
+        };
+        resolved.unwrap_or(Op::Trap(Trap::Unsupported))
+    }
+
+    fn alu(&self, width: Width, op: AluOp, dst: u8, src: Source) -> Op {
+        match width {
+            Width::W64 => self.alu64(op, dst, src),
+            Width::W32 => self.alu32(op, dst, src),
+        }
+    }
+
+    fn alu64(&self, op: AluOp, dst: u8, src: Source) -> Op {
+        use Source::{Imm, Reg as R};
+        match (op, src) {
+            (AluOp::Mov, Imm(imm)) => Op::Mov64Imm { dst, imm },
+            (AluOp::Mov, R(s)) => Op::Mov64Reg { dst, src: r(s) },
+            (AluOp::Add, Imm(imm)) => Op::Add64Imm { dst, imm },
+            (AluOp::Add, R(s)) => Op::Add64Reg { dst, src: r(s) },
+            (AluOp::Sub, Imm(imm)) => Op::Sub64Imm { dst, imm },
+            (AluOp::Sub, R(s)) => Op::Sub64Reg { dst, src: r(s) },
+            (AluOp::Mul, Imm(imm)) => Op::Mul64Imm { dst, imm },
+            (AluOp::Mul, R(s)) => Op::Mul64Reg { dst, src: r(s) },
+            (AluOp::Or, Imm(imm)) => Op::Or64Imm { dst, imm },
+            (AluOp::Or, R(s)) => Op::Or64Reg { dst, src: r(s) },
+            (AluOp::And, Imm(imm)) => Op::And64Imm { dst, imm },
+            (AluOp::And, R(s)) => Op::And64Reg { dst, src: r(s) },
+            (AluOp::Xor, Imm(imm)) => Op::Xor64Imm { dst, imm },
+            (AluOp::Xor, R(s)) => Op::Xor64Reg { dst, src: r(s) },
+            (AluOp::Lsh, Imm(imm)) => Op::Lsh64Imm { dst, imm },
+            (AluOp::Lsh, R(s)) => Op::Lsh64Reg { dst, src: r(s) },
+            (AluOp::Rsh, Imm(imm)) => Op::Rsh64Imm { dst, imm },
+            (AluOp::Rsh, R(s)) => Op::Rsh64Reg { dst, src: r(s) },
+            (AluOp::Arsh, Imm(imm)) => Op::Arsh64Imm { dst, imm },
+            (AluOp::Arsh, R(s)) => Op::Arsh64Reg { dst, src: r(s) },
+            (AluOp::MovSx(size), R(s)) => Op::MovSx {
+                dst,
+                src: r(s),
+                size,
+                width: Width::W64,
+            },
+            (AluOp::MovSx(size), Imm(imm)) => Op::SetConst {
+                dst,
+                value: super::alu::sign_extend(imm as i64 as u64, size),
+            },
+            (AluOp::Div | AluOp::Mod | AluOp::SDiv | AluOp::SMod, _) => {
+                self.division(Width::W64, op, dst, src)
+            }
+        }
+    }
+
+    fn alu32(&self, op: AluOp, dst: u8, src: Source) -> Op {
+        use Source::{Imm, Reg as R};
+        let ext = match self.dialect {
+            Dialect::Sbpf => Ext32::Sign,
+            Dialect::Ebpf => Ext32::Zero,
+        };
+        let src_op = operand(src);
+        match (op, src) {
+            (AluOp::Mov, Imm(imm)) => Op::Mov32Imm { dst, imm },
+            (AluOp::Mov, R(s)) => Op::Mov32Reg { dst, src: r(s) },
+            (AluOp::Add, Imm(imm)) => Op::Add32Imm { dst, imm, ext },
+            (AluOp::Add, R(s)) => Op::Add32Reg {
+                dst,
+                src: r(s),
+                ext,
+            },
+            (AluOp::Sub, Imm(imm)) => Op::Sub32Imm { dst, imm, ext },
+            (AluOp::Sub, R(s)) => Op::Sub32Reg {
+                dst,
+                src: r(s),
+                ext,
+            },
+            (AluOp::Mul, Imm(imm)) => Op::Mul32Imm { dst, imm, ext },
+            (AluOp::Mul, R(s)) => Op::Mul32Reg {
+                dst,
+                src: r(s),
+                ext,
+            },
+            (AluOp::Or, _) => Op::Or32 { dst, src: src_op },
+            (AluOp::And, _) => Op::And32 { dst, src: src_op },
+            (AluOp::Xor, _) => Op::Xor32 { dst, src: src_op },
+            (AluOp::Lsh, _) => Op::Lsh32 { dst, src: src_op },
+            (AluOp::Rsh, _) => Op::Rsh32 { dst, src: src_op },
+            (AluOp::Arsh, _) => Op::Arsh32 { dst, src: src_op },
+            (AluOp::MovSx(size), R(s)) => Op::MovSx {
+                dst,
+                src: r(s),
+                size,
+                width: Width::W32,
+            },
+            (AluOp::MovSx(size), Imm(imm)) => Op::SetConst {
+                dst,
+                value: super::alu::sign_extend(imm as i64 as u64, size) & u64::from(u32::MAX),
+            },
+            (AluOp::Div | AluOp::Mod | AluOp::SDiv | AluOp::SMod, _) => {
+                self.division(Width::W32, op, dst, src)
+            }
+        }
+    }
+
+    /// Division and remainder. An immediate zero divisor is decided here: sBPF raises
+    /// `DivideByZero` (the verifier normally rejects it first), eBPF gives 0 for division and
+    /// leaves dst for remainder (the 32-bit form still clears the upper half).
+    fn division(&self, width: Width, op: AluOp, dst: u8, src: Source) -> Op {
+        let dialect = self.dialect;
+        let src_op = operand(src);
+        if let Source::Imm(0) = src {
+            return match (dialect, op, width) {
+                (Dialect::Sbpf, _, _) => Op::Trap(Trap::DivideByZero),
+                (Dialect::Ebpf, AluOp::Mod | AluOp::SMod, Width::W64) => Op::Nop,
+                (Dialect::Ebpf, AluOp::Mod | AluOp::SMod, Width::W32) => {
+                    Op::Mov32Reg { dst, src: dst }
+                }
+                (Dialect::Ebpf, _, _) => Op::SetConst { dst, value: 0 },
+            };
+        }
+        match op {
+            AluOp::Mod => Op::Mod {
+                width,
+                dst,
+                src: src_op,
+                dialect,
+            },
+            AluOp::SDiv => Op::SDiv {
+                width,
+                dst,
+                src: src_op,
+                dialect,
+            },
+            AluOp::SMod => Op::SMod {
+                width,
+                dst,
+                src: src_op,
+                dialect,
+            },
+            _ => Op::Div {
+                width,
+                dst,
+                src: src_op,
+                dialect,
+            },
+        }
+    }
+}
+
+fn endian(op: EndianOp, dst: u8, bits: i32) -> Op {
+    match (op, bits) {
+        (EndianOp::ToLe, 16) => Op::Trunc16 { dst },
+        (EndianOp::ToLe, 32) => Op::Trunc32 { dst },
+        (EndianOp::ToLe, 64) => Op::Nop,
+        (EndianOp::ToBe | EndianOp::Swap, 16) => Op::Swap16 { dst },
+        (EndianOp::ToBe | EndianOp::Swap, 32) => Op::Swap32 { dst },
+        (EndianOp::ToBe | EndianOp::Swap, 64) => Op::Swap64 { dst },
+        (EndianOp::ToLe | EndianOp::ToBe | EndianOp::Swap, _) => Op::Trap(Trap::Invalid),
+    }
+}
+
+fn load(size: MemSize, extend: Extend, dst: u8, base: u8, off: i16) -> Op {
+    match (extend, size) {
+        (Extend::Zero, MemSize::B) => Op::Ldx8 { dst, base, off },
+        (Extend::Zero, MemSize::H) => Op::Ldx16 { dst, base, off },
+        (Extend::Zero, MemSize::W) => Op::Ldx32 { dst, base, off },
+        (Extend::Zero, MemSize::DW) | (Extend::Sign, MemSize::DW) => Op::Ldx64 { dst, base, off },
+        (Extend::Sign, size) => Op::LdxSigned {
+            dst,
+            base,
+            off,
+            size,
+        },
+    }
+}
+
+fn store(size: MemSize, base: u8, off: i16, src: Source) -> Op {
+    match (src, size) {
+        (Source::Imm(imm), MemSize::B) => Op::St8 { base, off, imm },
+        (Source::Imm(imm), MemSize::H) => Op::St16 { base, off, imm },
+        (Source::Imm(imm), MemSize::W) => Op::St32 { base, off, imm },
+        (Source::Imm(imm), MemSize::DW) => Op::St64 { base, off, imm },
+        (Source::Reg(src), MemSize::B) => Op::Stx8 {
+            base,
+            src: r(src),
+            off,
+        },
+        (Source::Reg(src), MemSize::H) => Op::Stx16 {
+            base,
+            src: r(src),
+            off,
+        },
+        (Source::Reg(src), MemSize::W) => Op::Stx32 {
+            base,
+            src: r(src),
+            off,
+        },
+        (Source::Reg(src), MemSize::DW) => Op::Stx64 {
+            base,
+            src: r(src),
+            off,
+        },
+    }
+}

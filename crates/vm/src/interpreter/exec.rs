@@ -1,0 +1,479 @@
+//! The executor: one flat `match` per instruction over pre-decoded [`Op`]s.
+//!
+//! State lives in a [`Machine`] for the length of one run: the register file (`[u64; 16]`,
+//! indexed by masked nibbles so no bounds check remains), the stack pointer (sBPF's r11),
+//! the call frames, and the [`Meter`]. Per step: fetch the op (the slot after the last holds
+//! the overrun sentinel), charge it, trace it if tracing is on, execute it, then apply the
+//! meter check to everything but the root `exit` and errors.
+//!
+//! Calls (reference §4.4): a BPF-to-BPF call saves r6-r9, r10 and the return pc, raises the
+//! depth (reaching `max_call_depth` is `CallDepthExceeded`), bumps the stack pointer for fixed
+//! frames (twice the frame size with gaps) and sets r10 to it. `exit` in a nested frame
+//! restores all of that, so the VM, not the callee, preserves r6-r9 and r10.
+
+use super::alu::{self, DivFault};
+use super::branch::{holds32, operand_value};
+use super::meter::Meter;
+use super::op::{Ext32, Op, Operand, Trap};
+use super::Code;
+use crate::context::ContextObject;
+use crate::error::RuntimeError;
+use crate::memory::MemoryMapping;
+use crate::program::SyscallFn;
+use bpfvm_isa::{AtomicOp, MemSize, Width};
+
+/// What a call saves: r6-r9, r10 and where to return.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Frame {
+    pub(super) saved: [u64; 4],
+    pub(super) frame_pointer: u64,
+    pub(super) return_pc: usize,
+}
+
+/// Whether `ContextObject::trace` is called before every instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tracing {
+    On,
+    Off,
+}
+
+/// How calls treat the stack and the function registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FrameMode {
+    /// One stack moved by r11; calls leave the stack pointer alone.
+    Dynamic,
+    /// Calls move the stack pointer up by this many bytes, returns move it back.
+    Fixed { bump: u64 },
+}
+
+/// The configuration the executor consults.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Settings {
+    pub frames: FrameMode,
+    pub max_call_depth: usize,
+    /// With static syscalls, `callx` may only land on registered functions.
+    pub static_syscalls: bool,
+    pub tracing: Tracing,
+}
+
+/// Why the loop stopped early.
+pub(super) enum Stop {
+    /// The root frame exited with this r0.
+    Exit(u64),
+    /// An error ended the run.
+    Error(RuntimeError),
+}
+
+impl From<RuntimeError> for Stop {
+    fn from(error: RuntimeError) -> Self {
+        Stop::Error(error)
+    }
+}
+
+/// One run of a program.
+pub(crate) struct Machine<'r, 'a, C: ContextObject> {
+    pub code: &'r Code,
+    pub settings: Settings,
+    pub context: &'r mut C,
+    pub mapping: &'r mut MemoryMapping<'a>,
+    /// Parallel to `code.syscall_keys`.
+    pub syscalls: &'r [Option<SyscallFn<C>>],
+    pub frames: &'r mut Vec<Frame>,
+    pub regs: [u64; 16],
+    pub stack_pointer: u64,
+    pub meter: Meter,
+}
+
+impl<C: ContextObject> Machine<'_, '_, C> {
+    #[inline(always)]
+    fn reg(&self, reg: u8) -> u64 {
+        self.regs[usize::from(reg & 15)]
+    }
+
+    #[inline(always)]
+    fn set(&mut self, reg: u8, value: u64) {
+        self.regs[usize::from(reg & 15)] = value;
+    }
+
+    #[inline(always)]
+    fn addr(&self, base: u8, off: i16) -> u64 {
+        self.reg(base).wrapping_add(off as i64 as u64)
+    }
+
+    /// Runs from `pc` until the root `exit` or an error.
+    pub fn run(&mut self, mut pc: usize) -> Result<u64, RuntimeError> {
+        let code = self.code;
+        loop {
+            let Some(&op) = code.ops.get(pc) else {
+                return Err(RuntimeError::ExecutionOverrun {
+                    pc: code.slot_count(),
+                });
+            };
+            self.meter.charge();
+            if self.settings.tracing == Tracing::On && op != Op::Overrun {
+                self.trace(pc);
+            }
+            let next = match self.execute(op, pc) {
+                Ok(next) => next,
+                Err(Stop::Exit(value)) => return Ok(value),
+                Err(Stop::Error(error)) => return Err(error),
+            };
+            if self.meter.exhausted() {
+                return Err(RuntimeError::ExceededMaxInstructions {
+                    pc: pc + op.width(),
+                    budget: 0,
+                });
+            }
+            pc = next;
+        }
+    }
+
+    fn trace(&mut self, pc: usize) {
+        let mut state = [0u64; 12];
+        state[..11].copy_from_slice(&self.regs[..11]);
+        state[11] = pc as u64;
+        self.context.trace(state);
+    }
+
+    /// Executes one op and returns the next pc. One arm per op: this is the dispatch table.
+    #[inline(always)]
+    fn execute(&mut self, op: Op, pc: usize) -> Result<usize, Stop> {
+        let next = pc + 1;
+        let imm64 = |imm: i32| imm as i64 as u64;
+        let jump = |taken: bool, target: u32| if taken { target as usize } else { next };
+        match op {
+            Op::Mov64Imm { dst, imm } => self.set(dst, imm64(imm)),
+            Op::Mov64Reg { dst, src } => self.set(dst, self.reg(src)),
+            Op::Add64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_add(imm64(imm))),
+            Op::Add64Reg { dst, src } => self.set(dst, self.reg(dst).wrapping_add(self.reg(src))),
+            Op::Sub64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_sub(imm64(imm))),
+            Op::Sub64Reg { dst, src } => self.set(dst, self.reg(dst).wrapping_sub(self.reg(src))),
+            Op::Mul64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_mul(imm64(imm))),
+            Op::Mul64Reg { dst, src } => self.set(dst, self.reg(dst).wrapping_mul(self.reg(src))),
+            Op::Or64Imm { dst, imm } => self.set(dst, self.reg(dst) | imm64(imm)),
+            Op::Or64Reg { dst, src } => self.set(dst, self.reg(dst) | self.reg(src)),
+            Op::And64Imm { dst, imm } => self.set(dst, self.reg(dst) & imm64(imm)),
+            Op::And64Reg { dst, src } => self.set(dst, self.reg(dst) & self.reg(src)),
+            Op::Xor64Imm { dst, imm } => self.set(dst, self.reg(dst) ^ imm64(imm)),
+            Op::Xor64Reg { dst, src } => self.set(dst, self.reg(dst) ^ self.reg(src)),
+            Op::Lsh64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_shl(imm as u32)),
+            Op::Lsh64Reg { dst, src } => {
+                self.set(dst, self.reg(dst).wrapping_shl(self.reg(src) as u32))
+            }
+            Op::Rsh64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_shr(imm as u32)),
+            Op::Rsh64Reg { dst, src } => {
+                self.set(dst, self.reg(dst).wrapping_shr(self.reg(src) as u32))
+            }
+            Op::Arsh64Imm { dst, imm } => {
+                self.set(dst, (self.reg(dst) as i64).wrapping_shr(imm as u32) as u64)
+            }
+            Op::Arsh64Reg { dst, src } => self.set(
+                dst,
+                (self.reg(dst) as i64).wrapping_shr(self.reg(src) as u32) as u64,
+            ),
+            Op::Neg64 { dst } => self.set(dst, self.reg(dst).wrapping_neg()),
+            Op::Mov32Imm { dst, imm } => self.set(dst, u64::from(imm as u32)),
+            Op::Mov32Reg { dst, src } => self.set(dst, u64::from(self.reg(src) as u32)),
+            Op::Add32Imm { dst, imm, ext } => self.alu32(dst, ext, |a| a.wrapping_add(imm as u32)),
+            Op::Add32Reg { dst, src, ext } => {
+                let b = self.reg(src) as u32;
+                self.alu32(dst, ext, |a| a.wrapping_add(b))
+            }
+            Op::Sub32Imm { dst, imm, ext } => self.alu32(dst, ext, |a| a.wrapping_sub(imm as u32)),
+            Op::Sub32Reg { dst, src, ext } => {
+                let b = self.reg(src) as u32;
+                self.alu32(dst, ext, |a| a.wrapping_sub(b))
+            }
+            Op::Mul32Imm { dst, imm, ext } => self.alu32(dst, ext, |a| a.wrapping_mul(imm as u32)),
+            Op::Mul32Reg { dst, src, ext } => {
+                let b = self.reg(src) as u32;
+                self.alu32(dst, ext, |a| a.wrapping_mul(b))
+            }
+            Op::Or32 { dst, src } => self.bits32(dst, src, |a, b| a | b),
+            Op::And32 { dst, src } => self.bits32(dst, src, |a, b| a & b),
+            Op::Xor32 { dst, src } => self.bits32(dst, src, |a, b| a ^ b),
+            Op::Lsh32 { dst, src } => self.bits32(dst, src, u32::wrapping_shl),
+            Op::Rsh32 { dst, src } => self.bits32(dst, src, u32::wrapping_shr),
+            Op::Arsh32 { dst, src } => {
+                self.bits32(dst, src, |a, b| (a as i32).wrapping_shr(b) as u32)
+            }
+            Op::Neg32 { dst } => self.set(dst, u64::from((self.reg(dst) as u32).wrapping_neg())),
+            Op::SetConst { dst, value } => self.set(dst, value),
+            Op::MovSx {
+                dst,
+                src,
+                size,
+                width,
+            } => self.set(dst, alu::mov_sx(self.reg(src), size, width)),
+            Op::Div {
+                width,
+                dst,
+                src,
+                dialect,
+            } => self.divide(pc, dst, src, |a, b| alu::div(width, dialect, a, b))?,
+            Op::Mod {
+                width,
+                dst,
+                src,
+                dialect,
+            } => self.divide(pc, dst, src, |a, b| alu::rem(width, dialect, a, b))?,
+            Op::SDiv {
+                width,
+                dst,
+                src,
+                dialect,
+            } => self.divide(pc, dst, src, |a, b| alu::sdiv(width, dialect, a, b))?,
+            Op::SMod {
+                width, dst, src, ..
+            } => self.divide(pc, dst, src, |a, b| Ok(alu::srem(width, a, b)))?,
+            Op::Trunc16 { dst } => self.set(dst, u64::from(self.reg(dst) as u16)),
+            Op::Trunc32 { dst } => self.set(dst, u64::from(self.reg(dst) as u32)),
+            Op::Swap16 { dst } => self.set(dst, u64::from((self.reg(dst) as u16).swap_bytes())),
+            Op::Swap32 { dst } => self.set(dst, u64::from((self.reg(dst) as u32).swap_bytes())),
+            Op::Swap64 { dst } => self.set(dst, self.reg(dst).swap_bytes()),
+            Op::LoadImm64 { dst, imm } => {
+                self.set(dst, imm);
+                return Ok(pc + 2);
+            }
+            Op::Ldx8 { dst, base, off } => self.load(pc, MemSize::B, dst, base, off)?,
+            Op::Ldx16 { dst, base, off } => self.load(pc, MemSize::H, dst, base, off)?,
+            Op::Ldx32 { dst, base, off } => self.load(pc, MemSize::W, dst, base, off)?,
+            Op::Ldx64 { dst, base, off } => self.load(pc, MemSize::DW, dst, base, off)?,
+            Op::LdxSigned {
+                dst,
+                base,
+                off,
+                size,
+            } => {
+                self.load(pc, size, dst, base, off)?;
+                self.set(dst, alu::sign_extend(self.reg(dst), size));
+            }
+            Op::St8 { base, off, imm } => self.store(pc, MemSize::B, base, off, imm64(imm))?,
+            Op::St16 { base, off, imm } => self.store(pc, MemSize::H, base, off, imm64(imm))?,
+            Op::St32 { base, off, imm } => self.store(pc, MemSize::W, base, off, imm64(imm))?,
+            Op::St64 { base, off, imm } => self.store(pc, MemSize::DW, base, off, imm64(imm))?,
+            Op::Stx8 { base, src, off } => self.store(pc, MemSize::B, base, off, self.reg(src))?,
+            Op::Stx16 { base, src, off } => self.store(pc, MemSize::H, base, off, self.reg(src))?,
+            Op::Stx32 { base, src, off } => self.store(pc, MemSize::W, base, off, self.reg(src))?,
+            Op::Stx64 { base, src, off } => {
+                self.store(pc, MemSize::DW, base, off, self.reg(src))?
+            }
+            Op::Atomic {
+                size,
+                op,
+                base,
+                src,
+                off,
+            } => self.atomic(pc, size, op, base, src, off)?,
+            Op::Ja { target } => return Ok(target as usize),
+            Op::JeqImm { dst, imm, target } => {
+                return Ok(jump(self.reg(dst) == imm64(imm), target))
+            }
+            Op::JeqReg { dst, src, target } => {
+                return Ok(jump(self.reg(dst) == self.reg(src), target))
+            }
+            Op::JneImm { dst, imm, target } => {
+                return Ok(jump(self.reg(dst) != imm64(imm), target))
+            }
+            Op::JneReg { dst, src, target } => {
+                return Ok(jump(self.reg(dst) != self.reg(src), target))
+            }
+            Op::JgtImm { dst, imm, target } => return Ok(jump(self.reg(dst) > imm64(imm), target)),
+            Op::JgtReg { dst, src, target } => {
+                return Ok(jump(self.reg(dst) > self.reg(src), target))
+            }
+            Op::JgeImm { dst, imm, target } => {
+                return Ok(jump(self.reg(dst) >= imm64(imm), target))
+            }
+            Op::JgeReg { dst, src, target } => {
+                return Ok(jump(self.reg(dst) >= self.reg(src), target))
+            }
+            Op::JltImm { dst, imm, target } => return Ok(jump(self.reg(dst) < imm64(imm), target)),
+            Op::JltReg { dst, src, target } => {
+                return Ok(jump(self.reg(dst) < self.reg(src), target))
+            }
+            Op::JleImm { dst, imm, target } => {
+                return Ok(jump(self.reg(dst) <= imm64(imm), target))
+            }
+            Op::JleReg { dst, src, target } => {
+                return Ok(jump(self.reg(dst) <= self.reg(src), target))
+            }
+            Op::JsetImm { dst, imm, target } => {
+                return Ok(jump(self.reg(dst) & imm64(imm) != 0, target))
+            }
+            Op::JsetReg { dst, src, target } => {
+                return Ok(jump(self.reg(dst) & self.reg(src) != 0, target))
+            }
+            Op::JsgtImm { dst, imm, target } => {
+                return Ok(jump(self.reg(dst) as i64 > i64::from(imm), target))
+            }
+            Op::JsgtReg { dst, src, target } => {
+                return Ok(jump(self.reg(dst) as i64 > self.reg(src) as i64, target))
+            }
+            Op::JsgeImm { dst, imm, target } => {
+                return Ok(jump(self.reg(dst) as i64 >= i64::from(imm), target))
+            }
+            Op::JsgeReg { dst, src, target } => {
+                return Ok(jump(self.reg(dst) as i64 >= self.reg(src) as i64, target))
+            }
+            Op::JsltImm { dst, imm, target } => {
+                return Ok(jump((self.reg(dst) as i64) < i64::from(imm), target))
+            }
+            Op::JsltReg { dst, src, target } => {
+                return Ok(jump((self.reg(dst) as i64) < self.reg(src) as i64, target))
+            }
+            Op::JsleImm { dst, imm, target } => {
+                return Ok(jump(self.reg(dst) as i64 <= i64::from(imm), target))
+            }
+            Op::JsleReg { dst, src, target } => {
+                return Ok(jump(self.reg(dst) as i64 <= self.reg(src) as i64, target))
+            }
+            Op::Branch32 {
+                cond,
+                dst,
+                src,
+                target,
+            } => {
+                let b = operand_value(&self.regs, src);
+                return Ok(jump(holds32(cond, self.reg(dst), b), target));
+            }
+            Op::Syscall { index } => self.syscall(pc, index)?,
+            Op::Call { target } => return self.call(pc, target),
+            Op::CallReg { reg } => return self.call_register(pc, reg),
+            Op::CallRegOrHelper { reg } => return self.call_register_or_helper(pc, reg),
+            Op::Exit => return self.exit(pc),
+            Op::MoveStackPointer { delta } => {
+                self.stack_pointer = self.stack_pointer.wrapping_add(delta as u64)
+            }
+            Op::Nop => {}
+            Op::Trap(trap) => return Err(trap_error(trap, pc).into()),
+            Op::Overrun => return Err(RuntimeError::ExecutionOverrun { pc }.into()),
+        }
+        Ok(next)
+    }
+
+    #[inline(always)]
+    fn alu32(&mut self, dst: u8, ext: Ext32, f: impl FnOnce(u32) -> u32) {
+        let value = f(self.reg(dst) as u32);
+        self.set(dst, alu::extend32(value, ext));
+    }
+
+    #[inline(always)]
+    fn bits32(&mut self, dst: u8, src: Operand, f: impl FnOnce(u32, u32) -> u32) {
+        let b = operand_value(&self.regs, src) as u32;
+        let value = f(self.reg(dst) as u32, b);
+        self.set(dst, u64::from(value));
+    }
+
+    fn divide(
+        &mut self,
+        pc: usize,
+        dst: u8,
+        src: Operand,
+        f: impl FnOnce(u64, u64) -> Result<u64, DivFault>,
+    ) -> Result<(), Stop> {
+        let b = operand_value(&self.regs, src);
+        match f(self.reg(dst), b) {
+            Ok(value) => {
+                self.set(dst, value);
+                Ok(())
+            }
+            Err(DivFault::ByZero) => Err(RuntimeError::DivideByZero { pc }.into()),
+            Err(DivFault::Overflow) => Err(RuntimeError::DivideOverflow { pc }.into()),
+        }
+    }
+
+    #[inline(always)]
+    fn load(&mut self, pc: usize, size: MemSize, dst: u8, base: u8, off: i16) -> Result<(), Stop> {
+        let value = self.mapping.load(size, self.addr(base, off), pc)?;
+        self.set(dst, value);
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn store(
+        &mut self,
+        pc: usize,
+        size: MemSize,
+        base: u8,
+        off: i16,
+        value: u64,
+    ) -> Result<(), Stop> {
+        let vaddr = self.addr(base, off);
+        self.mapping.store(size, vaddr, value, pc)?;
+        Ok(())
+    }
+}
+
+fn trap_error(trap: Trap, pc: usize) -> RuntimeError {
+    match trap {
+        Trap::Unsupported => RuntimeError::UnsupportedInstruction { pc },
+        Trap::Invalid => RuntimeError::InvalidInstruction { pc },
+        Trap::DivideByZero => RuntimeError::DivideByZero { pc },
+    }
+}
+
+/// Atomic read-modify-write (eBPF): returns the new memory value and what the fetch
+/// destination receives.
+fn atomic_result(op: AtomicOp, old: u64, operand: u64, r0: u64, width: Width) -> (u64, Fetch) {
+    match op {
+        AtomicOp::Add => (old.wrapping_add(operand), Fetch::None),
+        AtomicOp::Or => (old | operand, Fetch::None),
+        AtomicOp::And => (old & operand, Fetch::None),
+        AtomicOp::Xor => (old ^ operand, Fetch::None),
+        AtomicOp::FetchAdd => (old.wrapping_add(operand), Fetch::Src(old)),
+        AtomicOp::FetchOr => (old | operand, Fetch::Src(old)),
+        AtomicOp::FetchAnd => (old & operand, Fetch::Src(old)),
+        AtomicOp::FetchXor => (old ^ operand, Fetch::Src(old)),
+        AtomicOp::Xchg => (operand, Fetch::Src(old)),
+        AtomicOp::CmpXchg => {
+            let expected = match width {
+                Width::W32 => r0 & u64::from(u32::MAX),
+                Width::W64 => r0,
+            };
+            let new = if old == expected { operand } else { old };
+            (new, Fetch::R0(old))
+        }
+    }
+}
+
+/// Where an atomic's old value goes.
+enum Fetch {
+    None,
+    Src(u64),
+    R0(u64),
+}
+
+impl<C: ContextObject> Machine<'_, '_, C> {
+    fn atomic(
+        &mut self,
+        pc: usize,
+        size: MemSize,
+        op: AtomicOp,
+        base: u8,
+        src: u8,
+        off: i16,
+    ) -> Result<(), Stop> {
+        let vaddr = self.addr(base, off);
+        let width = match size {
+            MemSize::DW => Width::W64,
+            MemSize::B | MemSize::H | MemSize::W => Width::W32,
+        };
+        // The reference has no atomics; a fault reports a store, as the access writes.
+        let check = crate::error::AccessType::Store;
+        self.mapping.map(check, vaddr, size.bytes(), pc)?;
+        let old = self.mapping.load(size, vaddr, pc)?;
+        let operand = match width {
+            Width::W32 => self.reg(src) & u64::from(u32::MAX),
+            Width::W64 => self.reg(src),
+        };
+        let (new, fetch) = atomic_result(op, old, operand, self.reg(0), width);
+        self.mapping.store(size, vaddr, new, pc)?;
+        match fetch {
+            Fetch::None => {}
+            Fetch::Src(value) => self.set(src, value),
+            Fetch::R0(value) => self.set(0, value),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,83 @@
+//! The aligned mapping (reference §5.3): the upper 32 bits of an address pick the region.
+//!
+//! Construction puts an empty read-only region at address 0 (index 0), sorts by guest
+//! address (stably), and then requires region `i` to start in 4 GiB slot `i` for every `i`:
+//! regions fill consecutive slots from 1 upward, one per slot, without holes. Any other
+//! layout is `InvalidMemoryRegion(i)` for the first offending index. A lookup is then one
+//! shift and one index; slot 0 is never mapped.
+
+use super::region::MemoryRegion;
+use crate::error::{AccessType, RuntimeError};
+
+/// Each region owns one slot of this many address bits.
+const SLOT_BITS: u32 = 32;
+
+fn slot_of(vaddr: u64) -> u64 {
+    vaddr >> SLOT_BITS
+}
+
+/// Regions indexed by the upper half of the address.
+#[derive(Debug)]
+pub struct AlignedMapping<'a> {
+    regions: Vec<MemoryRegion<'a>>,
+}
+
+impl<'a> AlignedMapping<'a> {
+    /// Validates and stores the regions (index 0 becomes the empty region).
+    pub fn new(mut regions: Vec<MemoryRegion<'a>>) -> Result<Self, RuntimeError> {
+        regions.insert(0, MemoryRegion::readonly(&[], 0));
+        regions.sort_by_key(MemoryRegion::vm_addr);
+        for (index, region) in regions.iter().enumerate() {
+            if slot_of(region.vm_addr()) != index as u64 {
+                return Err(RuntimeError::InvalidMemoryRegion { index });
+            }
+        }
+        Ok(AlignedMapping { regions })
+    }
+
+    /// The region index and host offset of an access, or `None` for a violation.
+    #[inline]
+    pub fn find(&self, access: AccessType, vaddr: u64, len: u64) -> Option<(usize, u64)> {
+        let index = usize::try_from(slot_of(vaddr)).ok()?;
+        if index == 0 {
+            return None;
+        }
+        let region = self.regions.get(index)?;
+        if access == AccessType::Store && !region.is_writable() {
+            return None;
+        }
+        region.vm_to_host(vaddr, len).map(|offset| (index, offset))
+    }
+
+    /// The regions, index 0 being the empty region at address 0.
+    pub fn regions(&self) -> &[MemoryRegion<'a>] {
+        &self.regions
+    }
+
+    /// The region at `index`, mutably (for host access).
+    pub fn region_mut(&mut self, index: usize) -> Option<&mut MemoryRegion<'a>> {
+        self.regions.get_mut(index)
+    }
+
+    /// Replaces region `index`; the new region's first and last byte must lie in slot
+    /// `index` (judged by its host length).
+    pub fn replace_region(
+        &mut self,
+        index: usize,
+        region: MemoryRegion<'a>,
+    ) -> Result<(), RuntimeError> {
+        let invalid = RuntimeError::InvalidMemoryRegion { index };
+        let begin = slot_of(region.vm_addr());
+        let end = slot_of(
+            region
+                .vm_addr()
+                .saturating_add(region.len().saturating_sub(1)),
+        );
+        let slot = self.regions.get_mut(index).ok_or(invalid.clone())?;
+        if begin != index as u64 || end != index as u64 {
+            return Err(invalid);
+        }
+        *slot = region;
+        Ok(())
+    }
+}

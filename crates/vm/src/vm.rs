@@ -1,0 +1,200 @@
+//! One execution environment: a verified program, its memory, a context, and the backends.
+//!
+//! [`Vm::new`] sets up what reference §2.2 describes: a zeroed stack of
+//! `config.stack_size()` bytes owned by the VM (16-byte aligned), and the regions
+//! [program read-only data at its address, stack at `MM_STACK_START` (gapped by the frame
+//! size when frames are fixed and gaps are on), heap at `MM_HEAP_START`, then the host's
+//! regions]. [`Vm::run`] starts every run clean: r1 = `MM_INPUT_START`, r10 = the initial
+//! stack pointer (the top of the stack with dynamic frames, the top of frame 0 otherwise),
+//! everything else 0, no call frames. In the eBPF dialect r2 also holds the length of the
+//! host's first region (the conformance contract). Unlike the reference, depth and stack
+//! pointer are reset between runs, so a VM can be run again after an error; memory is not.
+
+use crate::context::ContextObject;
+use crate::error::RuntimeError;
+use crate::interpreter::exec::{Frame, FrameMode, Machine, Settings, Tracing};
+use crate::interpreter::meter::{Meter, Metering};
+use crate::memory::{MemoryMapping, MemoryRegion};
+use crate::program::{SyscallFn, MM_HEAP_START, MM_INPUT_START, MM_STACK_START};
+use crate::verifier::VerifiedProgram;
+use bpfvm_isa::Dialect;
+
+/// Which engine runs the program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The interpreter (the executable specification).
+    Interpreter,
+    /// The x86-64 JIT (not built yet: runs give `JitNotCompiled`).
+    Jit,
+}
+
+/// The outcome of one run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Run {
+    /// Instructions charged to the context (0 with metering off).
+    pub instruction_count: u64,
+    /// `Ok(r0)` or the error that ended the run.
+    pub result: Result<u64, RuntimeError>,
+}
+
+/// The index the aligned mapping gives the stack; reported when the stack cannot be
+/// allocated.
+const STACK_REGION_INDEX: usize = 2;
+
+/// A program ready to run against its memory and context.
+pub struct Vm<'a, C: ContextObject> {
+    program: &'a VerifiedProgram<C>,
+    context: &'a mut C,
+    mapping: MemoryMapping<'a>,
+    /// The host functions, parallel to the program's syscall keys.
+    syscalls: Vec<Option<SyscallFn<C>>>,
+    frames: Vec<Frame>,
+    settings: Settings,
+    initial_stack_pointer: u64,
+    /// r2 at entry: 0 in sBPF, the first host region's length in eBPF.
+    initial_r2: u64,
+}
+
+impl<'a, C: ContextObject> Vm<'a, C> {
+    /// Sets up memory for `program`. Fails with `InvalidMemoryRegion` when the regions do
+    /// not form a valid mapping (or the stack cannot be allocated).
+    pub fn new(
+        program: &'a VerifiedProgram<C>,
+        context: &'a mut C,
+        heap: &'a mut [u8],
+        regions: Vec<MemoryRegion<'a>>,
+    ) -> Result<Self, RuntimeError> {
+        let config = program.config();
+        let executable = program.executable();
+        let stack_size = config.stack_size();
+        let frames = match config.dynamic_stack_frames {
+            true => FrameMode::Dynamic,
+            false => {
+                let frame = config.stack_frame_size as u64;
+                let bump = match config.enable_stack_frame_gaps {
+                    true => frame.wrapping_mul(2),
+                    false => frame,
+                };
+                FrameMode::Fixed { bump }
+            }
+        };
+        let gap = match (frames, config.enable_stack_frame_gaps) {
+            (FrameMode::Fixed { .. }, true) => config.stack_frame_size as u64,
+            _ => 0,
+        };
+        let initial_stack_pointer = MM_STACK_START.saturating_add(match frames {
+            FrameMode::Dynamic => stack_size as u64,
+            FrameMode::Fixed { .. } => config.stack_frame_size as u64,
+        });
+        let initial_r2 = match program.dialect() {
+            Dialect::Sbpf => 0,
+            Dialect::Ebpf => regions.first().map_or(0, MemoryRegion::len),
+        };
+        let stack = MemoryRegion::owned_zeroed(stack_size, MM_STACK_START, gap).ok_or(
+            RuntimeError::InvalidMemoryRegion {
+                index: STACK_REGION_INDEX,
+            },
+        )?;
+        let mut all = vec![
+            MemoryRegion::readonly(executable.ro_data(), executable.ro_vaddr()),
+            stack,
+            MemoryRegion::writable(heap, MM_HEAP_START),
+        ];
+        all.extend(regions);
+        let mapping = MemoryMapping::new(all, config)?;
+        let registry = &executable.loader().syscalls;
+        let syscalls = program
+            .interpreter_code()
+            .syscall_keys()
+            .iter()
+            .map(|&key| registry.get(key).map(|syscall| syscall.function))
+            .collect();
+        let settings = Settings {
+            frames,
+            max_call_depth: config.max_call_depth,
+            static_syscalls: config.static_syscalls,
+            tracing: match config.enable_instruction_tracing {
+                true => Tracing::On,
+                false => Tracing::Off,
+            },
+        };
+        Ok(Vm {
+            program,
+            context,
+            mapping,
+            syscalls,
+            frames: Vec::with_capacity(config.max_call_depth.min(64)),
+            settings,
+            initial_stack_pointer,
+            initial_r2,
+        })
+    }
+
+    /// Runs the program from its entry with the chosen backend.
+    pub fn run(&mut self, backend: Backend) -> Run {
+        match backend {
+            Backend::Interpreter => self.interpret(),
+            Backend::Jit => Run {
+                instruction_count: 0,
+                result: Err(RuntimeError::JitNotCompiled),
+            },
+        }
+    }
+
+    fn interpret(&mut self) -> Run {
+        let metering = match self.program.config().enable_instruction_meter {
+            true => Metering::On,
+            false => Metering::Off,
+        };
+        let meter = Meter::start(metering, &*self.context);
+        let code = self.program.interpreter_code();
+        let mut regs = [0u64; 16];
+        regs[1] = MM_INPUT_START;
+        regs[2] = self.initial_r2;
+        regs[10] = self.initial_stack_pointer;
+        self.frames.clear();
+        let mut machine = Machine {
+            code,
+            settings: self.settings,
+            context: &mut *self.context,
+            mapping: &mut self.mapping,
+            syscalls: &self.syscalls,
+            frames: &mut self.frames,
+            regs,
+            stack_pointer: self.initial_stack_pointer,
+            meter,
+        };
+        let result = machine.run(code.entry_pc());
+        let meter = machine.meter;
+        let initial = meter.initial();
+        let instruction_count = meter.finish(&mut *self.context);
+        let result = match result {
+            Err(RuntimeError::ExceededMaxInstructions { pc, .. }) => {
+                Err(RuntimeError::ExceededMaxInstructions {
+                    pc,
+                    budget: initial,
+                })
+            }
+            other => other,
+        };
+        Run {
+            instruction_count,
+            result,
+        }
+    }
+
+    /// The context object (the meter and whatever state the host keeps in it).
+    pub fn context(&mut self) -> &mut C {
+        self.context
+    }
+
+    /// Guest memory.
+    pub fn mapping(&self) -> &MemoryMapping<'a> {
+        &self.mapping
+    }
+
+    /// Guest memory, mutably (to prepare inputs between runs or replace regions).
+    pub fn mapping_mut(&mut self) -> &mut MemoryMapping<'a> {
+        &mut self.mapping
+    }
+}

@@ -1,0 +1,400 @@
+//! The [`Assembler`]: a code buffer, its labels, and the data-movement instructions.
+//!
+//! The arithmetic instructions live in `arith.rs` and the control-flow ones in `control.rs`;
+//! all three are `impl Assembler` blocks over the byte layout in `encode.rs`. Methods whose
+//! operands x86 can always encode return `()`; methods that take a memory operand, an
+//! immediate, a label or a width that some forms lack return `Result<(), EncodeError>` and
+//! write nothing when they fail.
+
+use crate::encode::{
+    emit_imm, emit_plain, emit_plus_r, emit_rm, ByteRegs, Imm, OpSize, RegField, RmField, RmInsn,
+};
+use crate::error::{EncodeError, Reach};
+use crate::label::{Fixup, Label, Labels};
+use crate::opcodes::{
+    LEA, MOVSXD_R_RM32, MOVSX_R_RM16, MOVSX_R_RM8, MOVZX_R_RM16, MOVZX_R_RM8, MOV_RM_IMM,
+    MOV_RM_IMM_8, MOV_RM_R, MOV_RM_R_8, MOV_R_IMM, MOV_R_IMM_8, MOV_R_RM, MOV_R_RM_8,
+};
+use crate::operand::{Gpr, Lock, Mem, RegMem, Size};
+
+/// An x86-64 code buffer with typed instruction methods, labels and fixups.
+#[derive(Clone, Debug, Default)]
+pub struct Assembler {
+    code: Vec<u8>,
+    labels: Labels,
+}
+
+impl Assembler {
+    /// An empty assembler.
+    pub fn new() -> Assembler {
+        Assembler::default()
+    }
+
+    /// An empty assembler whose buffer has room for `capacity` bytes.
+    pub fn with_capacity(capacity: usize) -> Assembler {
+        Assembler {
+            code: Vec::with_capacity(capacity),
+            labels: Labels::default(),
+        }
+    }
+
+    /// The offset the next instruction will be emitted at.
+    pub fn offset(&self) -> usize {
+        self.code.len()
+    }
+
+    /// The bytes emitted so far (fixups of unbound labels still hold zeros).
+    pub fn code(&self) -> &[u8] {
+        &self.code
+    }
+
+    /// A new, unbound label.
+    pub fn new_label(&mut self) -> Label {
+        self.labels.new_label()
+    }
+
+    /// Binds `label` to the current offset and patches every earlier use of it.
+    pub fn bind(&mut self, label: Label) -> Result<(), EncodeError> {
+        let offset = self.code.len();
+        self.labels.bind(label, offset, &mut self.code)
+    }
+
+    /// The offset `label` is bound to, or `None` while it is unbound.
+    pub fn label_offset(&self, label: Label) -> Option<usize> {
+        self.labels.offset(label)
+    }
+
+    /// The finished code; fails if a used label was never bound.
+    pub fn finish(self) -> Result<Vec<u8>, EncodeError> {
+        self.labels.check_all_bound()?;
+        Ok(self.code)
+    }
+
+    /// Appends raw data bytes (a constant or a table inside the code), not instructions.
+    pub fn data(&mut self, bytes: &[u8]) {
+        self.code.extend_from_slice(bytes);
+    }
+
+    /// Emits one ModRM instruction.
+    pub(crate) fn rm_insn(&mut self, insn: RmInsn<'_>) {
+        // Only RIP-relative operands report a field, and they go through `rip_insn`.
+        let _rip_field = emit_rm(&mut self.code, &insn);
+    }
+
+    /// Emits an instruction with a `+r` opcode.
+    pub(crate) fn plus_r(&mut self, size: OpSize, bytes: ByteRegs, opcode: &[u8], reg: Gpr) {
+        emit_plus_r(&mut self.code, size, bytes, opcode, reg);
+    }
+
+    /// Emits an instruction without ModRM followed by an immediate.
+    pub(crate) fn with_imm(&mut self, opcode: &[u8], imm: Imm) {
+        emit_plain(&mut self.code, OpSize::Default, opcode);
+        emit_imm(&mut self.code, imm);
+    }
+
+    /// Drops everything emitted from `len` on (undoing a failed instruction).
+    pub(crate) fn truncate(&mut self, len: usize) {
+        self.code.truncate(len);
+    }
+
+    /// Emits an instruction without ModRM or immediate.
+    pub(crate) fn no_operands(&mut self, size: OpSize, opcode: &[u8]) {
+        emit_plain(&mut self.code, size, opcode);
+    }
+
+    /// Appends a zeroed displacement field of `reach` whose instruction ends right after it,
+    /// and records it as a use of `label`.
+    pub(crate) fn label_field(&mut self, label: Label, reach: Reach) -> Result<(), EncodeError> {
+        let at = self.code.len();
+        let width = match reach {
+            Reach::Rel8 => 1,
+            Reach::Rel32 => 4,
+        };
+        self.code.resize(at + width, 0);
+        let fixup = Fixup {
+            at,
+            end: at + width,
+            reach,
+        };
+        self.labels.use_label(label, fixup, &mut self.code)
+    }
+
+    /// Emits `insn` with a RIP-relative operand that points at `label`.
+    pub(crate) fn rip_insn(&mut self, label: Label, insn: RmInsn<'_>) -> Result<(), EncodeError> {
+        let start = self.code.len();
+        let field = emit_rm(
+            &mut self.code,
+            &RmInsn {
+                rm: RmField::Rip,
+                ..insn
+            },
+        );
+        let end = self.code.len();
+        match field {
+            Some(at) => {
+                let fixup = Fixup {
+                    at,
+                    end,
+                    reach: Reach::Rel32,
+                };
+                self.labels
+                    .use_label(label, fixup, &mut self.code)
+                    .inspect_err(|_| {
+                        self.code.truncate(start);
+                    })
+            }
+            None => Ok(()),
+        }
+    }
+
+    // ---- Data movement ----------------------------------------------------------------------
+
+    /// `mov dst, src` between registers.
+    pub fn mov(&mut self, size: Size, dst: Gpr, src: Gpr) {
+        let opcode = pick(size, MOV_RM_R_8, MOV_RM_R);
+        self.rm_insn(reg_rm(size, opcode, src, RmField::Reg(dst)));
+    }
+
+    /// `mov dst, imm`: 8/16/32-bit immediates of that width, or for [`Size::S64`] a 32-bit
+    /// immediate sign-extended to 64 bits (`mov r/m64, imm32`).
+    pub fn mov_imm(&mut self, size: Size, dst: Gpr, imm: i32) -> Result<(), EncodeError> {
+        let value = sized_imm("mov", size, imm)?;
+        match size {
+            Size::S8 => self.plus_r(OpSize::Default, ByteRegs::Both, MOV_R_IMM_8, dst),
+            Size::S16 | Size::S32 => self.plus_r(op_size(size), ByteRegs::None, MOV_R_IMM, dst),
+            Size::S64 => {
+                let insn = digit_rm(size, MOV_RM_IMM, 0, RmField::Reg(dst));
+                self.rm_insn(RmInsn { imm: value, ..insn });
+                return Ok(());
+            }
+        }
+        emit_imm(&mut self.code, value);
+        Ok(())
+    }
+
+    /// `movabs dst, imm64`: always the 10-byte form.
+    pub fn movabs(&mut self, dst: Gpr, imm: u64) {
+        self.plus_r(OpSize::Quad, ByteRegs::None, MOV_R_IMM, dst);
+        self.code.extend_from_slice(&imm.to_le_bytes());
+    }
+
+    /// Loads the 64-bit constant `value` into `dst` with the shortest `mov`: a 32-bit move
+    /// (which zero-extends) when it fits in `u32`, the sign-extended imm32 form when it fits in
+    /// `i32`, else `movabs`. Flags are untouched.
+    pub fn mov_imm64(&mut self, dst: Gpr, value: u64) {
+        if let Ok(low) = u32::try_from(value) {
+            self.plus_r(OpSize::Default, ByteRegs::None, MOV_R_IMM, dst);
+            self.code.extend_from_slice(&low.to_le_bytes());
+        } else if let Ok(signed) = i32::try_from(value as i64) {
+            let insn = digit_rm(Size::S64, MOV_RM_IMM, 0, RmField::Reg(dst));
+            self.rm_insn(RmInsn {
+                imm: Imm::I32(signed),
+                ..insn
+            });
+        } else {
+            self.movabs(dst, value);
+        }
+    }
+
+    /// `mov dst, [src]`: a load of `size` bits. 8- and 16-bit loads leave the rest of `dst`
+    /// unchanged; use [`Assembler::movzx`] to zero-extend. A 32-bit load zeroes the upper half.
+    pub fn load(&mut self, size: Size, dst: Gpr, src: Mem) -> Result<(), EncodeError> {
+        let opcode = pick(size, MOV_R_RM_8, MOV_R_RM);
+        self.rm_insn(reg_rm(size, opcode, dst, RmField::mem(&src)?));
+        Ok(())
+    }
+
+    /// `mov [dst], src`: a store of the low `size` bits of `src`.
+    pub fn store(&mut self, size: Size, dst: Mem, src: Gpr) -> Result<(), EncodeError> {
+        let opcode = pick(size, MOV_RM_R_8, MOV_RM_R);
+        self.rm_insn(reg_rm(size, opcode, src, RmField::mem(&dst)?));
+        Ok(())
+    }
+
+    /// `mov [dst], imm`: a store of an immediate (sign-extended from 32 bits for `S64`).
+    pub fn store_imm(&mut self, size: Size, dst: Mem, imm: i32) -> Result<(), EncodeError> {
+        let value = sized_imm("mov", size, imm)?;
+        let opcode = pick(size, MOV_RM_IMM_8, MOV_RM_IMM);
+        let insn = digit_rm(size, opcode, 0, RmField::mem(&dst)?);
+        self.rm_insn(RmInsn { imm: value, ..insn });
+        Ok(())
+    }
+
+    /// `movzx dst, src`: zero-extends an 8- or 16-bit `src` into a `to`-bit `dst`.
+    pub fn movzx(
+        &mut self,
+        from: Size,
+        to: Size,
+        dst: Gpr,
+        src: RegMem,
+    ) -> Result<(), EncodeError> {
+        let opcode = match (from, to) {
+            (Size::S8, Size::S16 | Size::S32 | Size::S64) => MOVZX_R_RM8,
+            (Size::S16, Size::S32 | Size::S64) => MOVZX_R_RM16,
+            _ => {
+                return Err(EncodeError::InvalidExtension {
+                    mnemonic: "movzx",
+                    from,
+                    to,
+                })
+            }
+        };
+        self.extend(from, to, opcode, dst, &src)
+    }
+
+    /// `movsx dst, src` (`movsxd` from 32 bits): sign-extends `src` into a `to`-bit `dst`.
+    pub fn movsx(
+        &mut self,
+        from: Size,
+        to: Size,
+        dst: Gpr,
+        src: RegMem,
+    ) -> Result<(), EncodeError> {
+        let opcode = match (from, to) {
+            (Size::S8, Size::S16 | Size::S32 | Size::S64) => MOVSX_R_RM8,
+            (Size::S16, Size::S32 | Size::S64) => MOVSX_R_RM16,
+            (Size::S32, Size::S64) => MOVSXD_R_RM32,
+            _ => {
+                return Err(EncodeError::InvalidExtension {
+                    mnemonic: "movsx",
+                    from,
+                    to,
+                })
+            }
+        };
+        self.extend(from, to, opcode, dst, &src)
+    }
+
+    /// `movsxd dst, src`: sign-extends 32 bits into 64.
+    pub fn movsxd(&mut self, dst: Gpr, src: RegMem) -> Result<(), EncodeError> {
+        self.movsx(Size::S32, Size::S64, dst, src)
+    }
+
+    fn extend(
+        &mut self,
+        from: Size,
+        to: Size,
+        opcode: &[u8],
+        dst: Gpr,
+        src: &RegMem,
+    ) -> Result<(), EncodeError> {
+        let bytes = if from == Size::S8 {
+            ByteRegs::Rm
+        } else {
+            ByteRegs::None
+        };
+        let insn = reg_rm(to, opcode, dst, rm_field(src)?);
+        self.rm_insn(RmInsn { bytes, ..insn });
+        Ok(())
+    }
+
+    /// `lea dst, [src]`: the address computation without a memory access (16/32/64 bits).
+    pub fn lea(&mut self, size: Size, dst: Gpr, src: Mem) -> Result<(), EncodeError> {
+        if size == Size::S8 {
+            return Err(EncodeError::UnsupportedSize {
+                mnemonic: "lea",
+                size,
+            });
+        }
+        self.rm_insn(reg_rm(size, LEA, dst, RmField::mem(&src)?));
+        Ok(())
+    }
+
+    /// `lea dst, [rip + label]`: the absolute address of `label` at run time, for pc tables
+    /// and constants placed in the code.
+    pub fn lea_label(&mut self, dst: Gpr, label: Label) -> Result<(), EncodeError> {
+        self.rip_insn(label, reg_rm(Size::S64, LEA, dst, RmField::Rip))
+    }
+
+    /// `mov dst, [rip + label]`: loads `size` bits stored at `label`.
+    pub fn load_label(&mut self, size: Size, dst: Gpr, label: Label) -> Result<(), EncodeError> {
+        let opcode = pick(size, MOV_R_RM_8, MOV_R_RM);
+        self.rip_insn(label, reg_rm(size, opcode, dst, RmField::Rip))
+    }
+}
+
+/// The operand-size prefix for `size`.
+pub(crate) fn op_size(size: Size) -> OpSize {
+    match size {
+        Size::S8 | Size::S32 => OpSize::Default,
+        Size::S16 => OpSize::Word,
+        Size::S64 => OpSize::Quad,
+    }
+}
+
+/// The byte-register marking for an instruction whose operands are all `size` bits.
+pub(crate) fn byte_regs(size: Size) -> ByteRegs {
+    match size {
+        Size::S8 => ByteRegs::Both,
+        Size::S16 | Size::S32 | Size::S64 => ByteRegs::None,
+    }
+}
+
+/// The 8-bit or the wider opcode of a family.
+pub(crate) fn pick<'a>(size: Size, byte: &'a [u8], wide: &'a [u8]) -> &'a [u8] {
+    match size {
+        Size::S8 => byte,
+        Size::S16 | Size::S32 | Size::S64 => wide,
+    }
+}
+
+/// The ModRM `rm` field of a register-or-memory operand.
+pub(crate) fn rm_field(rm: &RegMem) -> Result<RmField<'_>, EncodeError> {
+    match rm {
+        RegMem::Reg(reg) => Ok(RmField::Reg(*reg)),
+        RegMem::Mem(mem) => RmField::mem(mem),
+    }
+}
+
+/// A `size`-bit instruction `opcode /r` with no immediate and no lock.
+pub(crate) fn reg_rm<'m>(size: Size, opcode: &'m [u8], reg: Gpr, rm: RmField<'m>) -> RmInsn<'m> {
+    RmInsn {
+        lock: Lock::Plain,
+        size: op_size(size),
+        bytes: byte_regs(size),
+        opcode,
+        reg: RegField::Reg(reg),
+        rm,
+        imm: Imm::None,
+    }
+}
+
+/// A `size`-bit instruction `opcode /digit` with no immediate and no lock.
+pub(crate) fn digit_rm<'m>(size: Size, opcode: &'m [u8], digit: u8, rm: RmField<'m>) -> RmInsn<'m> {
+    RmInsn {
+        reg: RegField::Digit(digit),
+        ..reg_rm(size, opcode, Gpr::Rax, rm)
+    }
+}
+
+/// `imm` as an immediate of the operand width: 8- and 16-bit operations accept a value that
+/// fits as signed or unsigned; 32- and 64-bit operations take any `i32` (64-bit ones
+/// sign-extend it).
+pub(crate) fn sized_imm(mnemonic: &'static str, size: Size, imm: i32) -> Result<Imm, EncodeError> {
+    let out_of_range = EncodeError::ImmediateOutOfRange {
+        mnemonic,
+        size,
+        imm: i64::from(imm),
+    };
+    match size {
+        Size::S8 => i8::try_from(imm)
+            .or_else(|_| u8::try_from(imm).map(|byte| byte as i8))
+            .map(Imm::I8)
+            .map_err(|_| out_of_range),
+        Size::S16 => i16::try_from(imm)
+            .or_else(|_| u16::try_from(imm).map(|word| word as i16))
+            .map(Imm::I16)
+            .map_err(|_| out_of_range),
+        Size::S32 | Size::S64 => Ok(Imm::I32(imm)),
+    }
+}
+
+/// The sign-extended 8-bit form of a sized immediate, when it has one.
+pub(crate) fn short_imm(imm: Imm) -> Option<i8> {
+    match imm {
+        Imm::None => None,
+        Imm::I8(value) => Some(value),
+        Imm::I16(value) => i8::try_from(value).ok(),
+        Imm::I32(value) => i8::try_from(value).ok(),
+    }
+}
