@@ -100,6 +100,36 @@ const ATOMICS: [(i32, AtomicOp); 10] = [
     (0xf0 | FETCH, AtomicOp::CmpXchg),
 ];
 
+/// Decode-side views of the tables above, indexed by the field value, built at compile time so
+/// that decoding is a lookup rather than a search.
+const ALU_BY_HIGH_NIBBLE: [Option<AluOp>; 16] = {
+    let mut table = [None; 16];
+    let mut i = 0;
+    while i < ALU_BINARY.len() {
+        table[(ALU_BINARY[i].0 >> 4) as usize] = Some(ALU_BINARY[i].1);
+        i += 1;
+    }
+    table
+};
+const COND_BY_HIGH_NIBBLE: [Option<Cond>; 16] = {
+    let mut table = [None; 16];
+    let mut i = 0;
+    while i < JMP_CONDS.len() {
+        table[(JMP_CONDS[i].0 >> 4) as usize] = Some(JMP_CONDS[i].1);
+        i += 1;
+    }
+    table
+};
+const SIZE_BY_BITS: [MemSize; 4] = {
+    let mut table = [MemSize::W; 4];
+    let mut i = 0;
+    while i < SIZES.len() {
+        table[(SIZES[i].0 >> 3) as usize] = SIZES[i].1;
+        i += 1;
+    }
+    table
+};
+
 // The opcode of an `lddw` and of its second slot.
 const OPCODE_LDDW: u8 = CLASS_LD | MODE_IMM | 0x18;
 const OPCODE_LDDW_SECOND: u8 = 0x00;
@@ -166,11 +196,7 @@ fn reg(field: u8) -> Reg {
 }
 
 fn size_of(opcode: u8) -> MemSize {
-    let bits = opcode & 0x18;
-    SIZES
-        .iter()
-        .find(|(code, _)| *code == bits)
-        .map_or(MemSize::W, |(_, size)| *size)
+    SIZE_BY_BITS[usize::from((opcode & 0x18) >> 3)]
 }
 
 fn size_code(size: MemSize) -> u8 {
@@ -180,7 +206,14 @@ fn size_code(size: MemSize) -> u8 {
         .map_or(0, |(code, _)| *code)
 }
 
+/// The source field and immediate of a `call imm` slot, or `None` for any other slot. A
+/// cheap test for scans that look only for calls (the loader's relative-call fix-up).
+pub fn call_operands(slot: Slot) -> Option<(u8, i32)> {
+    (slot.opcode == CLASS_JMP | JMP_CALL | SRC_K).then_some((slot.src, slot.imm))
+}
+
 /// Decodes the instruction at slot `at`. For `lddw` the next slot is consumed as well.
+#[inline]
 pub fn decode(slots: &[Slot], at: usize, dialect: Dialect) -> Result<Insn, DecodeError> {
     let Some(&slot) = slots.get(at) else {
         return Err(DecodeError::UnknownOpcode { opcode: 0 });
@@ -336,11 +369,7 @@ fn decode_alu(slot: Slot, width: Width, dialect: Dialect) -> Result<Insn, Decode
         }
         ALU_SBPF_SDIV if dialect == Dialect::Ebpf => Err(unknown),
         _ => {
-            let op = ALU_BINARY
-                .iter()
-                .find(|(code, _)| *code == op_bits)
-                .map(|(_, op)| *op)
-                .ok_or(unknown)?;
+            let op = ALU_BY_HIGH_NIBBLE[usize::from(op_bits >> 4)].ok_or(unknown)?;
             let src = alu_source(slot);
             let op = match dialect {
                 Dialect::Sbpf => op,
@@ -390,10 +419,10 @@ fn decode_jmp(slot: Slot, width: Width, dialect: Dialect) -> Result<Insn, Decode
     };
     let op_bits = slot.opcode & 0xf0;
     let has_x = slot.opcode & SRC_X != 0;
-    if let Some((_, cond)) = JMP_CONDS.iter().find(|(code, _)| *code == op_bits) {
+    if let Some(cond) = COND_BY_HIGH_NIBBLE[usize::from(op_bits >> 4)] {
         return Ok(Insn::Branch {
             width,
-            cond: *cond,
+            cond,
             dst: reg(slot.dst),
             src: alu_source(slot),
             off: slot.off,

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::load_error::LoadError;
 use crate::memory::MemoryMapping;
 use crate::RuntimeError;
-use bpfvm_isa::{decode, hash_symbol_name, Dialect, Insn, Slot, SLOT_SIZE};
+use bpfvm_isa::{call_operands, hash_symbol_name, Dialect, Slot, SLOT_SIZE};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -443,7 +443,7 @@ pub fn fixup_relative_calls<C>(
         let mut bytes = [0u8; SLOT_SIZE];
         bytes.copy_from_slice(&text[start..start + SLOT_SIZE]);
         let slot = Slot::from_bytes(bytes);
-        let Ok(Insn::Call { src, imm }) = decode(&[slot], 0, Dialect::Sbpf) else {
+        let Some((src, imm)) = call_operands(slot) else {
             continue;
         };
         if imm == -1 || (config.static_syscalls && src == 0) {
@@ -454,7 +454,12 @@ pub fn fixup_relative_calls<C>(
             .ok()
             .filter(|&target: &usize| target < slot_count)
             .ok_or(LoadError::RelativeJumpOutOfBounds { pc })?;
-        let name = format!("function_{target}");
+        // The name is kept only with labels on, so it is only built then.
+        let name = if config.enable_symbol_and_section_labels {
+            format!("function_{target}")
+        } else {
+            String::new()
+        };
         let key = functions.register(loader, Dialect::Sbpf, target, &name)?;
         let fixed = Slot {
             imm: key as i32,
