@@ -15,6 +15,7 @@
 
 pub mod compare;
 pub mod corpus;
+pub mod fuzzing;
 pub mod generator;
 pub mod harness;
 pub mod mutate;
