@@ -105,12 +105,29 @@ pub struct RunOptions {
     /// Add the input region's bytes after the run to the output.
     #[arg(long)]
     pub dump_input: bool,
+    /// Write the CFG with edge hit counts (Graphviz DOT) to this file and print the
+    /// per-function instruction table (turns tracing on).
+    #[arg(long, value_name = "FILE.dot")]
+    pub profile: Option<PathBuf>,
+    /// Write the stacks of BPF functions weighted by instructions, in the folded format of
+    /// inferno and flamegraph.pl, to this file (turns tracing on).
+    #[arg(long, value_name = "FILE")]
+    pub profile_folded: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Load, verify and run a program.
     Run(RunOptions),
+    /// Run a program under a GDB remote-serial-protocol server on 127.0.0.1.
+    Debug {
+        /// The program and its run options, as for `run`.
+        #[command(flatten)]
+        run: RunOptions,
+        /// The TCP port to listen on (0 picks a free one).
+        #[arg(long)]
+        port: u16,
+    },
     /// Load and verify a program.
     Verify {
         /// The program file.
@@ -125,6 +142,19 @@ enum Command {
         #[command(flatten)]
         load: LoadOptions,
     },
+    /// Write a program's control-flow graph as Graphviz DOT: one cluster per function.
+    Cfg {
+        /// The program file.
+        program: PathBuf,
+        #[command(flatten)]
+        load: LoadOptions,
+        /// Where to write the DOT text.
+        #[arg(short, long, default_value = "cfg.dot")]
+        output: PathBuf,
+        /// Also render it to SVG (the output path with `.svg`) with Graphviz's `dot`.
+        #[arg(long)]
+        svg: bool,
+    },
     /// Assemble a source file into raw bytecode.
     Asm {
         /// The assembly source.
@@ -135,6 +165,12 @@ enum Command {
         /// `ebpf` selects the bpf_conformance syntax; anything else the reference's.
         #[arg(long, value_enum, default_value = "default")]
         config: ConfigChoice,
+    },
+    /// Run the benchmark programs on the interpreter and the JIT and print a table.
+    Bench {
+        /// Runs per program and backend; the table shows the median.
+        #[arg(long, default_value_t = 11)]
+        iterations: u32,
     },
     /// Describe an ELF file: sections, segments, relocations, functions, syscalls.
     Info {
@@ -164,13 +200,21 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Run(options) => commands::run::run(&options),
+        Command::Debug { run, port } => commands::debug::debug(&run, port),
         Command::Verify { program, load } => commands::verify(&program, &load),
         Command::Disasm { program, load } => commands::disasm(&program, &load),
+        Command::Cfg {
+            program,
+            load,
+            output,
+            svg,
+        } => commands::cfg::cfg(&program, &load, &output, svg),
         Command::Asm {
             source,
             output,
             config,
         } => commands::assemble(&source, &output, config),
+        Command::Bench { iterations } => commands::bench::bench(iterations),
         Command::Info { file } => commands::info(&file),
     };
     match outcome {

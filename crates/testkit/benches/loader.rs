@@ -58,11 +58,16 @@ fn median_ns(mut run: impl FnMut()) -> f64 {
 fn bench(c: &mut Criterion) {
     let ours = Arc::new(Loader::new(bpfvm::Config::legacy()));
     let theirs = Arc::new(BuiltInProgram::new_loader(reference_config()));
-    let dir = corpus_dir().expect("the corpus at ../shared/corpus").join("solana_programs");
+    let dir = corpus_dir()
+        .expect("the corpus at ../shared/corpus")
+        .join("solana_programs");
     let mut ratios = Vec::new();
     for name in PROGRAMS {
         let bytes = std::fs::read(dir.join(name)).unwrap();
-        assert_eq!(load_ours(&bytes, &ours) * 8, load_reference(&bytes, &theirs));
+        assert_eq!(
+            load_ours(&bytes, &ours) * 8,
+            load_reference(&bytes, &theirs)
+        );
         let mut group = c.benchmark_group(format!("load_verify/{name}"));
         group.bench_function("bpfvm", |b| b.iter(|| load_ours(black_box(&bytes), &ours)));
         group.bench_function("reference", |b| {

@@ -19,5 +19,8 @@ fn main() {
         let executable = Executable::from_elf(&bytes, Arc::clone(&loader)).unwrap();
         slots += verify(executable).unwrap().decoded().len();
     }
-    println!("{slots} slots, {:?} per load", start.elapsed() / count as u32);
+    println!(
+        "{slots} slots, {:?} per load",
+        start.elapsed() / count as u32
+    );
 }

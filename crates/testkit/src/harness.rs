@@ -17,7 +17,18 @@ use bpfvm_isa::Dialect;
 use std::sync::Arc;
 
 /// The backends every case runs on.
-pub const BACKENDS: &[Backend] = &[Backend::Interpreter];
+pub const BACKENDS: &[Backend] = &[Backend::Interpreter, Backend::Jit];
+
+/// Compiles `program` for the JIT when `backend` needs it.
+pub fn prepare(program: &mut VerifiedProgram<TestContext>, backend: Backend) -> Result<(), String> {
+    match backend {
+        Backend::Interpreter => Ok(()),
+        Backend::Jit if program.jit_program().is_some() => Ok(()),
+        Backend::Jit => program
+            .jit_compile()
+            .map_err(|error| format!("jit_compile failed: {error}")),
+    }
+}
 
 /// The program of a case.
 #[derive(Clone, Copy, Debug)]
@@ -108,7 +119,12 @@ pub fn load_verified(case: &TestCase<'_>) -> Result<VerifiedProgram<TestContext>
 /// Runs the case on one backend.
 pub fn run(case: &TestCase<'_>, backend: Backend) -> Outcome {
     match load_verified(case) {
-        Ok(program) => run_verified(&program, case, backend),
+        Ok(mut program) => {
+            if let Err(message) = prepare(&mut program, backend) {
+                return Outcome::not_run(ErrorDesc::load_message("JitError", message), case.input);
+            }
+            run_verified(&program, case, backend)
+        }
         Err(error) => Outcome::not_run(error, case.input),
     }
 }
@@ -142,10 +158,13 @@ pub fn run_verified(
 /// Runs the case on every backend of [`BACKENDS`]. Returns the first backend's outcome, or
 /// a description of how the backends disagree.
 pub fn run_on_all(case: &TestCase<'_>) -> Result<Outcome, String> {
-    let program = match load_verified(case) {
+    let mut program = match load_verified(case) {
         Ok(program) => program,
         Err(error) => return Ok(Outcome::not_run(error, case.input)),
     };
+    for &backend in BACKENDS {
+        prepare(&mut program, backend)?;
+    }
     let mut first: Option<Outcome> = None;
     for &backend in BACKENDS {
         let outcome = run_verified(&program, case, backend);

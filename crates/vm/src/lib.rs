@@ -11,6 +11,7 @@ pub mod context;
 pub mod elf;
 pub mod error;
 pub mod interpreter;
+pub mod jit;
 pub mod load_error;
 pub mod memory;
 pub mod program;
@@ -22,6 +23,7 @@ pub mod vm;
 pub use config::{Config, Preset};
 pub use context::{ContextObject, TestContext};
 pub use error::{AccessType, ErrorField, RuntimeError, VerifyError, REFERENCE_PC_OFFSET};
+pub use interpreter::{StepControl, StepHook, StepState};
 pub use load_error::LoadError;
 pub use memory::{MemoryMapping, MemoryRegion};
 pub use program::{

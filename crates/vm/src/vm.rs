@@ -14,6 +14,8 @@ use crate::context::ContextObject;
 use crate::error::RuntimeError;
 use crate::interpreter::exec::{Frame, FrameMode, Machine, Settings, Tracing};
 use crate::interpreter::meter::{Meter, Metering};
+use crate::interpreter::StepHook;
+use crate::jit::run::RunParts;
 use crate::memory::{MemoryMapping, MemoryRegion};
 use crate::program::{SyscallFn, MM_HEAP_START, MM_INPUT_START, MM_STACK_START};
 use crate::verifier::VerifiedProgram;
@@ -24,7 +26,7 @@ use bpfvm_isa::Dialect;
 pub enum Backend {
     /// The interpreter (the executable specification).
     Interpreter,
-    /// The x86-64 JIT (not built yet: runs give `JitNotCompiled`).
+    /// The x86-64 JIT (`JitNotCompiled` unless `VerifiedProgram::jit_compile` ran).
     Jit,
 }
 
@@ -133,15 +135,74 @@ impl<'a, C: ContextObject> Vm<'a, C> {
     /// Runs the program from its entry with the chosen backend.
     pub fn run(&mut self, backend: Backend) -> Run {
         match backend {
-            Backend::Interpreter => self.interpret(),
-            Backend::Jit => Run {
-                instruction_count: 0,
-                result: Err(RuntimeError::JitNotCompiled),
-            },
+            Backend::Interpreter => self.interpret(None),
+            Backend::Jit => self.run_jit(),
         }
     }
 
-    fn interpret(&mut self) -> Run {
+    /// The JIT backend; tracing runs are delegated to the interpreter (see `jit`).
+    fn run_jit(&mut self) -> Run {
+        let Some(jit) = self.program.jit_program() else {
+            return Run {
+                instruction_count: 0,
+                result: Err(RuntimeError::JitNotCompiled),
+            };
+        };
+        if self.settings.tracing == Tracing::On {
+            return self.interpret(None);
+        }
+        let config = self.program.config();
+        let metering = match config.enable_instruction_meter {
+            true => Metering::On,
+            false => Metering::Off,
+        };
+        let mut regs = [0u64; 16];
+        regs[1] = MM_INPUT_START;
+        regs[2] = self.initial_r2;
+        regs[10] = self.initial_stack_pointer;
+        self.frames.clear();
+        let parts = RunParts {
+            code: self.program.interpreter_code(),
+            settings: self.settings,
+            context: &mut *self.context,
+            mapping: &mut self.mapping,
+            syscalls: &self.syscalls,
+            frames: &mut self.frames,
+            regs,
+            stack_pointer: self.initial_stack_pointer,
+            metering,
+            aligned: config.aligned_memory_mapping,
+        };
+        let (result, meter) = crate::jit::run::execute(jit, parts);
+        self.finish(result, meter)
+    }
+
+    /// Charges the rest of the meter and fixes the budget field of a meter error.
+    fn finish(&mut self, result: Result<u64, RuntimeError>, meter: Meter) -> Run {
+        let initial = meter.initial();
+        let instruction_count = meter.finish(&mut *self.context);
+        let result = match result {
+            Err(RuntimeError::ExceededMaxInstructions { pc, .. }) => {
+                Err(RuntimeError::ExceededMaxInstructions {
+                    pc,
+                    budget: initial,
+                })
+            }
+            other => other,
+        };
+        Run {
+            instruction_count,
+            result,
+        }
+    }
+
+    /// Runs on the interpreter, calling `hook` before every instruction (the slow, exact
+    /// path: same results and count as `run`).
+    pub fn run_with_hook(&mut self, hook: &mut dyn StepHook) -> Run {
+        self.interpret(Some(hook))
+    }
+
+    fn interpret(&mut self, hook: Option<&mut dyn StepHook>) -> Run {
         let metering = match self.program.config().enable_instruction_meter {
             true => Metering::On,
             false => Metering::Off,
@@ -164,7 +225,10 @@ impl<'a, C: ContextObject> Vm<'a, C> {
             stack_pointer: self.initial_stack_pointer,
             meter,
         };
-        let result = machine.run(code.entry_pc());
+        let result = match hook {
+            None => machine.run(code.entry_pc()),
+            Some(hook) => machine.run_hooked(code.entry_pc(), hook),
+        };
         let meter = machine.meter;
         let initial = meter.initial();
         let instruction_count = meter.finish(&mut *self.context);

@@ -1,5 +1,10 @@
-//! The commands other than `run`: verify, disasm, asm and info.
+//! The commands other than `run`: verify, disasm, asm and info (`cfg`, `debug` and the
+//! profile outputs of `run` have modules of their own).
 
+pub mod bench;
+pub mod cfg;
+pub mod debug;
+pub mod profile;
 pub mod run;
 
 use crate::program_file::{self, ProgramFile, ProgramKind};
@@ -33,11 +38,7 @@ pub fn disasm(path: &Path, options: &LoadOptions) -> Outcome {
             config.enable_symbol_and_section_labels = true;
         })?;
         let executable = program_file::executable(&file, loader, dialect)?;
-        Ok(bpfvm_asm::disassemble(
-            executable.text(),
-            dialect,
-            &symbols(&executable),
-        ))
+        Ok(bpfvm_analysis::Analysis::new(&executable).disassemble())
     };
     match listing() {
         Ok(text) => {

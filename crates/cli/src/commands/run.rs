@@ -30,7 +30,8 @@ pub fn run(options: &RunOptions) -> Outcome {
     }
 }
 
-fn input_bytes(options: &RunOptions) -> Result<Vec<u8>, String> {
+/// The input bytes the options select (none by default).
+pub(crate) fn input_bytes(options: &RunOptions) -> Result<Vec<u8>, String> {
     if let Some(path) = &options.input {
         return std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()));
     }
@@ -57,10 +58,18 @@ fn execute(options: &RunOptions) -> Result<(Loaded, Finished), String> {
     if options.repeat == 0 {
         return Err("--repeat must be at least 1".to_owned());
     }
-    let trace = options.trace;
-    let loaded = program_file::load(&options.program, &options.load, |config| {
+    let profiling = crate::commands::profile::wanted(options);
+    let trace = options.trace || profiling;
+    let mut loaded = program_file::load(&options.program, &options.load, |config| {
         config.enable_instruction_tracing = trace;
+        config.enable_symbol_and_section_labels |= profiling;
     })?;
+    if let BackendChoice::Jit = options.backend {
+        loaded
+            .program
+            .jit_compile()
+            .map_err(|e| format!("JIT compilation failed: {e}"))?;
+    }
     let input = input_bytes(options)?;
     let mut times = Vec::with_capacity(options.repeat as usize);
     let mut last = None;
@@ -78,14 +87,14 @@ fn execute(options: &RunOptions) -> Result<(Loaded, Finished), String> {
 fn run_once(loaded: &Loaded, options: &RunOptions, mut input: Vec<u8>) -> Result<Finished, String> {
     let mut heap = vec![0u8; options.heap];
     let mut context = CliContext::new(options.budget, options.heap as u64);
-    let (run, run_ns) = {
+    let (run, run_ns) = crate::commands::profile::while_running(|| {
         let regions = vec![MemoryRegion::writable(&mut input, MM_INPUT_START)];
         let mut vm = Vm::new(&loaded.program, &mut context, &mut heap, regions)
             .map_err(|e| format!("cannot set up the VM: {e}"))?;
         let start = Instant::now();
         let run = vm.run(backend(options.backend));
-        (run, start.elapsed().as_nanos())
-    };
+        Ok::<_, String>((run, start.elapsed().as_nanos()))
+    })?;
     if let Err(bpfvm::RuntimeError::JitNotCompiled) = run.result {
         return Err("the JIT backend is not available yet".to_owned());
     }
@@ -105,6 +114,9 @@ fn report(options: &RunOptions, loaded: &Loaded, finished: &Finished) -> Outcome
         crate::write_stdout(&format!("{}\n", json_report(options, loaded, finished)));
     } else {
         print_text(options, loaded, finished);
+    }
+    if let Err(message) = crate::commands::profile::report(options, loaded, &finished.context) {
+        return Outcome::Unusable(message);
     }
     match finished.run.result {
         Ok(_) => Outcome::Success,

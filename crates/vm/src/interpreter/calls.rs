@@ -1,7 +1,7 @@
 //! Calls, syscalls and returns (reference §4.4), in the order of operations the reference
 //! uses, because that order decides which error wins.
 
-use super::exec::{Frame, FrameMode, Machine, Stop};
+use super::exec::{Frame, FrameMode, Halt, Machine, Stop};
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
 
@@ -11,7 +11,8 @@ const SLOT_BYTES: u64 = 8;
 impl<C: ContextObject> Machine<'_, '_, C> {
     /// Saves the caller's frame and enters a new one: `CallDepthExceeded` when the depth
     /// would reach `max_call_depth`.
-    fn push_frame(&mut self, pc: usize) -> Result<(), Stop> {
+    #[inline(always)]
+    fn push_frame(&mut self, pc: usize) -> Result<(), Halt> {
         if self.frames.len() + 1 >= self.settings.max_call_depth {
             return Err(RuntimeError::CallDepthExceeded {
                 pc,
@@ -32,7 +33,8 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     }
 
     /// The error for a call from `pc` to slot `target` outside the text.
-    fn outside_text(&self, pc: usize, target: usize) -> Stop {
+    #[cold]
+    fn outside_text(&self, pc: usize, target: usize) -> Halt {
         let offset = (target as u64).wrapping_mul(SLOT_BYTES);
         RuntimeError::CallOutsideTextSegment {
             pc,
@@ -42,7 +44,8 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     }
 
     /// A call to the function at slot `target`.
-    pub(super) fn call(&mut self, pc: usize, target: usize) -> Result<usize, Stop> {
+    #[inline(always)]
+    pub(super) fn call(&mut self, pc: usize, target: usize) -> Result<usize, Halt> {
         self.push_frame(pc)?;
         if target >= self.code.slot_count() {
             return Err(self.outside_text(pc, target));
@@ -54,7 +57,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// text: the address rounded down to a slot; past it: the slot's address), and with
     /// static syscalls that a function starts there (else one more instruction is charged
     /// and the error names the *target* pc).
-    pub(super) fn call_register(&mut self, pc: usize, reg: u8) -> Result<usize, Stop> {
+    pub(super) fn call_register(&mut self, pc: usize, reg: u8) -> Result<usize, Halt> {
         let address = self.regs[usize::from(reg & 15)];
         self.push_frame(pc)?;
         let text = self.code.text_vaddr;
@@ -78,7 +81,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     }
 
     /// eBPF `callx`: a registered helper key calls the helper, anything else is an address.
-    pub(super) fn call_register_or_helper(&mut self, pc: usize, reg: u8) -> Result<usize, Stop> {
+    pub(super) fn call_register_or_helper(&mut self, pc: usize, reg: u8) -> Result<usize, Halt> {
         let value = self.regs[usize::from(reg & 15)];
         let helper = u32::try_from(value)
             .ok()
@@ -95,7 +98,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
 
     /// A syscall: charge what is due, call, put the result in r0, re-read the budget. The
     /// unwind helper returning 0 ends the program with `Ok(0)`.
-    pub(super) fn syscall(&mut self, pc: usize, index: u32) -> Result<(), Stop> {
+    pub(super) fn syscall(&mut self, pc: usize, index: u32) -> Result<(), Halt> {
         let function = self
             .syscalls
             .get(index as usize)
@@ -113,16 +116,26 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         let value = function(self.context, self.mapping, args)?;
         self.regs[0] = value;
         if value == 0 && self.code.unwind_index == Some(index) {
-            return Err(Stop::Exit(0));
+            return Err(Stop::Exit(0).into());
         }
         self.meter.after_syscall(self.context);
+        // Rule 2's check for the syscall, made here so the fast loop need not make it after
+        // every run (the exact step repeats it harmlessly).
+        if self.meter.exhausted() {
+            return Err(RuntimeError::ExceededMaxInstructions {
+                pc: pc + 1,
+                budget: 0,
+            }
+            .into());
+        }
         Ok(())
     }
 
     /// `exit`: end the program at the root frame, else restore the caller's frame.
-    pub(super) fn exit(&mut self, pc: usize) -> Result<usize, Stop> {
+    #[inline(always)]
+    pub(super) fn exit(&mut self, pc: usize) -> Result<usize, Halt> {
         let Some(frame) = self.frames.pop() else {
-            return Err(Stop::Exit(self.regs[0]));
+            return Err(Stop::Exit(self.regs[0]).into());
         };
         let [r6, r7, r8, r9] = frame.saved;
         self.regs[6] = r6;

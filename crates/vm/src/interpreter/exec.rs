@@ -2,9 +2,21 @@
 //!
 //! State lives in a [`Machine`] for the length of one run: the register file (`[u64; 16]`,
 //! indexed by masked nibbles so no bounds check remains), the stack pointer (sBPF's r11),
-//! the call frames, and the [`Meter`]. Per step: fetch the op (the slot after the last holds
-//! the overrun sentinel), charge it, trace it if tracing is on, execute it, then apply the
-//! meter check to everything but the root `exit` and errors.
+//! the call frames, and the [`Meter`]. One function, `Machine::execute`, gives every op
+//! its meaning; two loops drive it:
+//!
+//! - the fast loop (`run_by_runs`, used by `Vm::run` without tracing) meters a whole
+//!   straight-line run at its head and then executes its ops back to back, with no
+//!   per-instruction metering and no tracing test; near the end of the budget it falls back
+//!   to exact steps (the meter's module doc explains why this is exact);
+//! - the stepping loop (`run_stepping`, for tracing and the step hook) takes one exact step
+//!   at a time: fetch (the slot after the last holds the overrun sentinel), charge, observe,
+//!   execute, then the meter check for everything but the root `exit` and errors.
+//!
+//! An op's result is `Result<usize, Halt>`: the next pc, or a boxed reason to stop. Two
+//! words, so it travels in registers; the box is built once per run, when it ends. Ops are
+//! matched by reference, so each arm loads only the fields it uses. Loads and stores take
+//! the memory mapping's inlined aligned path.
 //!
 //! Calls (reference §4.4): a BPF-to-BPF call saves r6-r9, r10 and the return pc, raises the
 //! depth (reaching `max_call_depth` is `CallDepthExceeded`), bumps the stack pointer for fixed
@@ -13,6 +25,7 @@
 
 use super::alu::{self, DivFault};
 use super::branch::{holds32, operand_value};
+use super::hook::StepControl;
 use super::meter::Meter;
 use super::op::{Ext32, Op, Operand, Trap};
 use super::Code;
@@ -28,6 +41,17 @@ pub(crate) struct Frame {
     pub(super) saved: [u64; 4],
     pub(super) frame_pointer: u64,
     pub(super) return_pc: usize,
+}
+
+impl Frame {
+    /// A frame as the JIT recorded it (when it hands a run over to the interpreter).
+    pub(crate) fn new(saved: [u64; 4], frame_pointer: u64, return_pc: usize) -> Frame {
+        Frame {
+            saved,
+            frame_pointer,
+            return_pc,
+        }
+    }
 }
 
 /// Whether `ContextObject::trace` is called before every instruction.
@@ -64,9 +88,31 @@ pub(super) enum Stop {
     Error(RuntimeError),
 }
 
-impl From<RuntimeError> for Stop {
+/// An op's way of saying "the run ends here": the reason, boxed so that an op's result
+/// (`Result<usize, Halt>`) stays two words and travels in registers on the hot path. The
+/// box is made once per run, at its end.
+pub(super) struct Halt(Box<Stop>);
+
+impl Halt {
+    fn into_result(self) -> Result<u64, RuntimeError> {
+        match *self.0 {
+            Stop::Exit(value) => Ok(value),
+            Stop::Error(error) => Err(error),
+        }
+    }
+}
+
+impl From<Stop> for Halt {
+    #[cold]
+    fn from(stop: Stop) -> Self {
+        Halt(Box::new(stop))
+    }
+}
+
+impl From<RuntimeError> for Halt {
+    #[cold]
     fn from(error: RuntimeError) -> Self {
-        Stop::Error(error)
+        Halt(Box::new(Stop::Error(error)))
     }
 }
 
@@ -100,48 +146,108 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         self.reg(base).wrapping_add(off as i64 as u64)
     }
 
-    /// Runs from `pc` until the root `exit` or an error.
-    pub fn run(&mut self, mut pc: usize) -> Result<u64, RuntimeError> {
-        let code = self.code;
-        loop {
-            let Some(&op) = code.ops.get(pc) else {
-                return Err(RuntimeError::ExecutionOverrun {
-                    pc: code.slot_count(),
-                });
-            };
-            self.meter.charge();
-            if self.settings.tracing == Tracing::On && op != Op::Overrun {
-                self.trace(pc);
-            }
-            let next = match self.execute(op, pc) {
-                Ok(next) => next,
-                Err(Stop::Exit(value)) => return Ok(value),
-                Err(Stop::Error(error)) => return Err(error),
-            };
-            if self.meter.exhausted() {
-                return Err(RuntimeError::ExceededMaxInstructions {
-                    pc: pc + op.width(),
-                    budget: 0,
-                });
-            }
-            pc = next;
+    /// Runs from `pc` until the root `exit` or an error: run by run (see [`super::meter`]),
+    /// or one exact step at a time when tracing is on.
+    pub fn run(&mut self, pc: usize) -> Result<u64, RuntimeError> {
+        match self.settings.tracing {
+            Tracing::On => self.run_stepping(pc, |machine, pc| {
+                machine.trace(pc);
+                StepControl::Continue
+            }),
+            Tracing::Off => self.run_by_runs(pc),
         }
     }
 
-    fn trace(&mut self, pc: usize) {
+    /// The fast loop. At the head of each straight-line run the meter either charges the
+    /// whole run at once (no check inside it can fail) and the run executes without
+    /// per-instruction metering, or one exact step is taken instead.
+    fn run_by_runs(&mut self, mut pc: usize) -> Result<u64, RuntimeError> {
+        let code = self.code;
+        let ops: &[Op] = &code.ops;
+        loop {
+            let length = code.run_length(pc);
+            if !self.meter.enter_run(length) {
+                pc = match self.step(pc) {
+                    Ok(next) => next,
+                    Err(stop) => return stop.into_result(),
+                };
+                continue;
+            }
+            // A run of length 0 starts past the sentinel: the fetch below fails first.
+            let mut left = length;
+            loop {
+                let Some(op) = ops.get(pc) else {
+                    return Err(overrun(code));
+                };
+                pc = match self.execute(op, pc) {
+                    Ok(next) => next,
+                    Err(halt) => {
+                        self.meter.refund(left.saturating_sub(1));
+                        return halt.into_result();
+                    }
+                };
+                left -= 1;
+                if left == 0 {
+                    break;
+                }
+            }
+            // Rule 2's check after the run's last op can only fail after a syscall, which
+            // makes it itself (`Machine::syscall`).
+        }
+    }
+
+    /// Runs one exact step at a time, calling `observe` before every instruction (not before
+    /// the overrun sentinel); `StepControl::Stop` ends the run with the debugger's error.
+    pub(super) fn run_stepping(
+        &mut self,
+        mut pc: usize,
+        mut observe: impl FnMut(&mut Self, usize) -> StepControl,
+    ) -> Result<u64, RuntimeError> {
+        loop {
+            let is_instruction = self.code.ops.get(pc).is_some_and(|op| *op != Op::Overrun);
+            if is_instruction && observe(self, pc) == StepControl::Stop {
+                return Err(RuntimeError::UserError {
+                    message: STOPPED_BY_DEBUGGER.into(),
+                });
+            }
+            pc = match self.step(pc) {
+                Ok(next) => next,
+                Err(stop) => return stop.into_result(),
+            };
+        }
+    }
+
+    /// One instruction under the exact meter rule: charge, execute, check. Out of line: the
+    /// fast loop needs it only near the end of the budget.
+    #[inline(never)]
+    fn step(&mut self, pc: usize) -> Result<usize, Halt> {
+        let code = self.code;
+        let Some(op) = code.ops.get(pc) else {
+            return Err(overrun(code).into());
+        };
+        self.meter.charge();
+        let next = self.execute(op, pc)?;
+        if self.meter.exhausted() {
+            return Err(exceeded(pc, code).into());
+        }
+        Ok(next)
+    }
+
+    pub(super) fn trace(&mut self, pc: usize) {
         let mut state = [0u64; 12];
         state[..11].copy_from_slice(&self.regs[..11]);
         state[11] = pc as u64;
         self.context.trace(state);
     }
 
-    /// Executes one op and returns the next pc. One arm per op: this is the dispatch table.
+    /// Executes one op and returns the next pc. One arm per op: this is the dispatch table,
+    /// and the only place an op's meaning is written down.
     #[inline(always)]
-    fn execute(&mut self, op: Op, pc: usize) -> Result<usize, Stop> {
+    fn execute(&mut self, op: &Op, pc: usize) -> Result<usize, Halt> {
         let next = pc + 1;
         let imm64 = |imm: i32| imm as i64 as u64;
         let jump = |taken: bool, target: u32| if taken { target as usize } else { next };
-        match op {
+        match *op {
             Op::Mov64Imm { dst, imm } => self.set(dst, imm64(imm)),
             Op::Mov64Reg { dst, src } => self.set(dst, self.reg(src)),
             Op::Add64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_add(imm64(imm))),
@@ -371,7 +477,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         dst: u8,
         src: Operand,
         f: impl FnOnce(u64, u64) -> Result<u64, DivFault>,
-    ) -> Result<(), Stop> {
+    ) -> Result<(), Halt> {
         let b = operand_value(&self.regs, src);
         match f(self.reg(dst), b) {
             Ok(value) => {
@@ -384,8 +490,8 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     }
 
     #[inline(always)]
-    fn load(&mut self, pc: usize, size: MemSize, dst: u8, base: u8, off: i16) -> Result<(), Stop> {
-        let value = self.mapping.load(size, self.addr(base, off), pc)?;
+    fn load(&mut self, pc: usize, size: MemSize, dst: u8, base: u8, off: i16) -> Result<(), Halt> {
+        let value = self.mapping.load_inline(size, self.addr(base, off), pc)?;
         self.set(dst, value);
         Ok(())
     }
@@ -398,10 +504,32 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         base: u8,
         off: i16,
         value: u64,
-    ) -> Result<(), Stop> {
+    ) -> Result<(), Halt> {
         let vaddr = self.addr(base, off);
-        self.mapping.store(size, vaddr, value, pc)?;
+        self.mapping.store_inline(size, vaddr, value, pc)?;
         Ok(())
+    }
+}
+
+/// The message of a run the step hook stopped.
+pub(super) const STOPPED_BY_DEBUGGER: &str = "stopped by the debugger";
+
+/// Running past the last slot (no instruction is there, so nothing is charged).
+#[cold]
+fn overrun(code: &Code) -> RuntimeError {
+    RuntimeError::ExecutionOverrun {
+        pc: code.slot_count(),
+    }
+}
+
+/// The budget ran out after the instruction at `pc`: the error names the next pc (the VM
+/// fills in the budget).
+#[cold]
+fn exceeded(pc: usize, code: &Code) -> RuntimeError {
+    let width = code.ops.get(pc).map_or(1, Op::width);
+    RuntimeError::ExceededMaxInstructions {
+        pc: pc + width,
+        budget: 0,
     }
 }
 
@@ -453,7 +581,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         base: u8,
         src: u8,
         off: i16,
-    ) -> Result<(), Stop> {
+    ) -> Result<(), Halt> {
         let vaddr = self.addr(base, off);
         let width = match size {
             MemSize::DW => Width::W64,

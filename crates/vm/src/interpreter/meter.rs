@@ -19,6 +19,33 @@
 //!
 //! With metering off nothing is charged: `base` is `u64::MAX`, which `due` never reaches,
 //! and the count is 0.
+//!
+//! ## Metering a run at a time, exactly
+//!
+//! Applying rules 1 and 2 to every instruction costs an add and a compare each. The fast
+//! loop instead meters *straight-line runs*. [`Code`](super::Code) records for every slot
+//! its run length `L`: the instructions from that slot up to and including the next op that
+//! ends a run (a jump, call, syscall, `exit`, trap or the overrun sentinel; `lddw` counts
+//! once). Within a run the instructions are known in advance, whatever the registers hold.
+//! At the head of a run, with `due = d`:
+//!
+//! - If `d + L < base` ([`Meter::enter_run`]), the run is charged at once (`due = d + L`) and
+//!   executes with no per-instruction metering. Rule 2's checks would have seen
+//!   `d + 1, ..., d + L`, all below `base`, so none can fail, and nothing inside a run
+//!   changes `base` (only syscalls do, and a syscall is always a run's last op). If the k-th
+//!   instruction faults, rule 1 wants `due = d + k`: the loop gives back the `L - k`
+//!   instructions that did not run ([`Meter::refund`]). The run's last op needs rule 2's
+//!   check only when it is a syscall (nothing else moves `due` or `base` past the run's
+//!   charge), so the syscall makes that check itself; it charged the exact `due` before
+//!   calling out (rule 3), since it is the last op of its run. An unregistered `callx` target's
+//!   extra charge (rule 1) likewise happens at a run's end, on the way to an error.
+//! - Otherwise the budget may end inside the run, and the loop takes one exact step (rules
+//!   1 and 2 for a single instruction) and asks again at the next pc. Near the end of the
+//!   budget the VM thus steps exactly, and the error's pc and count are the per-instruction
+//!   ones.
+//!
+//! Jumping into the middle of a run is fine: the length is recorded per slot, not per block.
+//! Tracing and the step hook always take exact steps.
 
 use crate::context::ContextObject;
 
@@ -59,10 +86,51 @@ impl Meter {
         }
     }
 
+    /// A meter in the middle of a run (the JIT hands its meter over when it bails out to the
+    /// interpreter, or when it ends).
+    pub(crate) fn resume(mode: Metering, initial: u64, base: u64, due: u64) -> Self {
+        Meter {
+            mode,
+            initial,
+            base,
+            due,
+        }
+    }
+
+    /// The budget base and the instructions due since it was read (for the JIT).
+    pub(crate) fn parts(&self) -> (u64, u64) {
+        (self.base, self.due)
+    }
+
     /// Charges one instruction (rule 1).
     #[inline(always)]
     pub fn charge(&mut self) {
         self.due = self.due.wrapping_add(1);
+    }
+
+    /// Charges a whole run of `length` instructions if no check inside it can fail, and says
+    /// whether it did; otherwise the caller must step exactly (see the module doc).
+    #[inline(always)]
+    pub fn enter_run(&mut self, length: u64) -> bool {
+        // `due <= base` holds at every run head (a run only starts after a passed check or
+        // a syscall's reset), so the subtraction is exact; it saturates all the same.
+        let fits = length < self.base.saturating_sub(self.due);
+        if fits {
+            self.due += length;
+        }
+        fits
+    }
+
+    /// Gives back the charge for `unexecuted` instructions of a run that ended in an error.
+    #[cold]
+    pub fn refund(&mut self, unexecuted: u64) {
+        self.due = self.due.wrapping_sub(unexecuted);
+    }
+
+    /// The budget left before the next instruction: `base - due` (near `u64::MAX` with
+    /// metering off).
+    pub fn remaining(&self) -> u64 {
+        self.base.saturating_sub(self.due)
     }
 
     /// Whether the check after a completed instruction fails (rule 2).

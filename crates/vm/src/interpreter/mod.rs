@@ -1,11 +1,13 @@
 //! The interpreter backend: a pre-decoded program ([`Code`]) and the loop that runs it.
 //!
 //! [`Code::compile`] runs once per program (the verifier calls it): it lowers every slot to
-//! a 16-byte [`Op`](op::Op) with absolute jump targets, merged `lddw`, calls resolved against
-//! the registries (fixed at load time) and the dialect's rules baked in ([`compile`]). The
-//! executor ([`exec`]) then runs one flat `match` per instruction over a `[u64; 16]`
+//! a 16-byte [`Op`] with absolute jump targets, merged `lddw`, calls resolved against
+//! the registries (fixed at load time) and the dialect's rules baked in (`compile`). The
+//! executor (`exec`) then runs one flat `match` per instruction over a `[u64; 16]`
 //! register file indexed by masked nibbles, with no allocation per step. The meter's rules
-//! live in [`meter`], the arithmetic in [`alu`], compares in [`branch`].
+//! live in `meter`, the arithmetic in `alu`, compares in `branch`. The fast loop
+//! meters a straight-line run at a time (`meter` explains why that is exact); tracing and
+//! the debugger's [`StepHook`] take exact single steps instead.
 //!
 //! **Architecture invariant:** the interpreter is the executable specification of both
 //! dialects (spec README §2); the JIT is checked against it, never the other way round.
@@ -15,12 +17,16 @@ mod branch;
 mod calls;
 mod compile;
 pub(crate) mod exec;
+mod hook;
+#[cfg(test)]
+mod hook_tests;
 pub(crate) mod meter;
 pub mod op;
 
 use crate::program::Executable;
 use bpfvm_isa::{Insn, Slot};
 use compile::Lowering;
+pub use hook::{StepControl, StepHook, StepState};
 use op::Op;
 
 /// The interpreter's pre-decoded form of a program.
@@ -28,6 +34,9 @@ use op::Op;
 pub struct Code {
     /// One op per slot, plus the overrun sentinel at index `slot_count`.
     ops: Vec<Op>,
+    /// Per slot (and the sentinel): the instructions from that slot up to and including the
+    /// op that ends its straight-line run (the meter's block length; see `meter`).
+    run_lengths: Vec<u64>,
     /// Registered syscall keys, sorted; `Op::Syscall { index }` indexes this.
     syscall_keys: Vec<u32>,
     /// The index of the unwind helper in `syscall_keys`, if one is set.
@@ -63,15 +72,24 @@ impl Code {
             .map(|(pc, (insn, slot))| lowering.lower(pc, *insn, *slot))
             .collect();
         ops.push(Op::Overrun);
-        let callable = (0..decoded.len())
-            .map(|pc| u32::try_from(pc).is_ok_and(|key| functions.get(key).is_some()))
-            .collect();
+        let run_lengths = run_lengths(&ops);
+        // A pc is callable by `callx` under static syscalls when it is a registry key.
+        let mut callable = vec![false; decoded.len()];
+        for (key, _) in functions.iter() {
+            if let Some(slot) = usize::try_from(key)
+                .ok()
+                .and_then(|pc| callable.get_mut(pc))
+            {
+                *slot = true;
+            }
+        }
         let unwind_index = registry
             .unwind_key()
             .and_then(|key| syscall_keys.binary_search(&key).ok())
             .and_then(|index| u32::try_from(index).ok());
         Code {
             ops,
+            run_lengths,
             syscall_keys,
             unwind_index,
             callable,
@@ -95,8 +113,49 @@ impl Code {
         self.entry_pc
     }
 
+    /// The number of instructions from `pc` to the end of its straight-line run, inclusive
+    /// (0 for a pc past the sentinel, where nothing runs: only an `lddw` in the last slot,
+    /// which the verifier rejects, could lead there).
+    #[inline(always)]
+    pub fn run_length(&self, pc: usize) -> u64 {
+        self.run_lengths.get(pc).copied().unwrap_or(0)
+    }
+
+    /// The index (into [`Code::syscall_keys`]) of the unwind helper, if one is set.
+    pub fn unwind_index(&self) -> Option<u32> {
+        self.unwind_index
+    }
+
+    /// The guest address of slot 0.
+    pub fn text_vaddr(&self) -> u64 {
+        self.text_vaddr
+    }
+
+    /// Whether a function is registered at slot `pc` (the static-syscalls `callx` rule).
+    pub fn is_callable(&self, pc: usize) -> bool {
+        self.callable.get(pc).copied().unwrap_or(false)
+    }
+
     /// The registered syscall keys in the order `Op::Syscall` indexes them.
     pub fn syscall_keys(&self) -> &[u32] {
         &self.syscall_keys
     }
+}
+
+/// The run length of every slot, computed backwards: an op that ends a run has length 1,
+/// any other op one more than the slot it falls through to (`lddw` skips its second slot
+/// and counts once, as the meter does).
+fn run_lengths(ops: &[Op]) -> Vec<u64> {
+    let mut lengths = vec![1u64; ops.len()];
+    for pc in (0..ops.len()).rev() {
+        let Some(op) = ops.get(pc) else { continue };
+        if op.ends_run() {
+            continue;
+        }
+        let rest = lengths.get(pc + op.width()).copied().unwrap_or(0);
+        if let Some(length) = lengths.get_mut(pc) {
+            *length = rest + 1;
+        }
+    }
+    lengths
 }

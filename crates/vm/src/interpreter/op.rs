@@ -488,6 +488,111 @@ impl Op {
     }
 }
 
+impl Op {
+    /// Whether the op ends a straight-line run (see the meter's module doc): it may go
+    /// anywhere but the next slot (jumps, calls, `exit`), it talks to the meter (syscalls),
+    /// or it always fails (traps, the overrun sentinel).
+    pub fn ends_run(&self) -> bool {
+        match self {
+            Op::Ja { .. }
+            | Op::JeqImm { .. }
+            | Op::JeqReg { .. }
+            | Op::JneImm { .. }
+            | Op::JneReg { .. }
+            | Op::JgtImm { .. }
+            | Op::JgtReg { .. }
+            | Op::JgeImm { .. }
+            | Op::JgeReg { .. }
+            | Op::JltImm { .. }
+            | Op::JltReg { .. }
+            | Op::JleImm { .. }
+            | Op::JleReg { .. }
+            | Op::JsetImm { .. }
+            | Op::JsetReg { .. }
+            | Op::JsgtImm { .. }
+            | Op::JsgtReg { .. }
+            | Op::JsgeImm { .. }
+            | Op::JsgeReg { .. }
+            | Op::JsltImm { .. }
+            | Op::JsltReg { .. }
+            | Op::JsleImm { .. }
+            | Op::JsleReg { .. }
+            | Op::Branch32 { .. }
+            | Op::Syscall { .. }
+            | Op::Call { .. }
+            | Op::CallReg { .. }
+            | Op::CallRegOrHelper { .. }
+            | Op::Exit
+            | Op::Trap(_)
+            | Op::Overrun => true,
+            Op::Mov64Imm { .. }
+            | Op::Mov64Reg { .. }
+            | Op::Add64Imm { .. }
+            | Op::Add64Reg { .. }
+            | Op::Sub64Imm { .. }
+            | Op::Sub64Reg { .. }
+            | Op::Mul64Imm { .. }
+            | Op::Mul64Reg { .. }
+            | Op::Or64Imm { .. }
+            | Op::Or64Reg { .. }
+            | Op::And64Imm { .. }
+            | Op::And64Reg { .. }
+            | Op::Xor64Imm { .. }
+            | Op::Xor64Reg { .. }
+            | Op::Lsh64Imm { .. }
+            | Op::Lsh64Reg { .. }
+            | Op::Rsh64Imm { .. }
+            | Op::Rsh64Reg { .. }
+            | Op::Arsh64Imm { .. }
+            | Op::Arsh64Reg { .. }
+            | Op::Neg64 { .. }
+            | Op::Mov32Imm { .. }
+            | Op::Mov32Reg { .. }
+            | Op::Add32Imm { .. }
+            | Op::Add32Reg { .. }
+            | Op::Sub32Imm { .. }
+            | Op::Sub32Reg { .. }
+            | Op::Mul32Imm { .. }
+            | Op::Mul32Reg { .. }
+            | Op::Or32 { .. }
+            | Op::And32 { .. }
+            | Op::Xor32 { .. }
+            | Op::Lsh32 { .. }
+            | Op::Rsh32 { .. }
+            | Op::Arsh32 { .. }
+            | Op::Neg32 { .. }
+            | Op::SetConst { .. }
+            | Op::MovSx { .. }
+            | Op::Div { .. }
+            | Op::Mod { .. }
+            | Op::SDiv { .. }
+            | Op::SMod { .. }
+            | Op::Trunc16 { .. }
+            | Op::Trunc32 { .. }
+            | Op::Swap16 { .. }
+            | Op::Swap32 { .. }
+            | Op::Swap64 { .. }
+            | Op::LoadImm64 { .. }
+            | Op::Ldx8 { .. }
+            | Op::Ldx16 { .. }
+            | Op::Ldx32 { .. }
+            | Op::Ldx64 { .. }
+            | Op::LdxSigned { .. }
+            | Op::St8 { .. }
+            | Op::St16 { .. }
+            | Op::St32 { .. }
+            | Op::St64 { .. }
+            | Op::Stx8 { .. }
+            | Op::Stx16 { .. }
+            | Op::Stx32 { .. }
+            | Op::Stx64 { .. }
+            | Op::Atomic { .. }
+            | Op::MoveStackPointer { .. }
+            | Op::Nop => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod size_test {
     #[test]

@@ -153,6 +153,52 @@ impl<'a> MemoryMapping<'a> {
         })
     }
 
+    /// [`load`](Self::load) with the aligned mapping's lookup inlined: the interpreter's hot
+    /// path. Same results and errors; anything but a valid aligned access takes `load`.
+    #[inline(always)]
+    pub fn load_inline(&self, size: MemSize, vaddr: u64, pc: usize) -> Result<u64, RuntimeError> {
+        if let Lookup::Aligned(mapping) = &self.lookup {
+            if let Some(value) = mapping.load(size, vaddr) {
+                return Ok(value);
+            }
+        }
+        self.load_general(size, vaddr, pc)
+    }
+
+    /// [`store`](Self::store) with the aligned mapping's lookup inlined: the interpreter's
+    /// hot path. Same results and errors; anything but a valid aligned access takes `store`.
+    #[inline(always)]
+    pub fn store_inline(
+        &mut self,
+        size: MemSize,
+        vaddr: u64,
+        value: u64,
+        pc: usize,
+    ) -> Result<(), RuntimeError> {
+        if let Lookup::Aligned(mapping) = &mut self.lookup {
+            if mapping.store(size, vaddr, value).is_some() {
+                return Ok(());
+            }
+        }
+        self.store_general(size, vaddr, value, pc)
+    }
+
+    #[inline(never)]
+    fn load_general(&self, size: MemSize, vaddr: u64, pc: usize) -> Result<u64, RuntimeError> {
+        self.load(size, vaddr, pc)
+    }
+
+    #[inline(never)]
+    fn store_general(
+        &mut self,
+        size: MemSize,
+        vaddr: u64,
+        value: u64,
+        pc: usize,
+    ) -> Result<(), RuntimeError> {
+        self.store(size, vaddr, value, pc)
+    }
+
     /// The bytes of a translated load or store.
     pub fn slice(&self, range: HostRange) -> Option<&[u8]> {
         self.regions()

@@ -91,6 +91,11 @@ impl<'a> MemoryRegion<'a> {
         (self.gap_shift != NO_GAP_SHIFT).then(|| 1u64 << self.gap_shift)
     }
 
+    /// The host address of the region's first byte (for the JIT's inline translation).
+    pub(crate) fn host_addr(&self) -> usize {
+        self.host.host_addr()
+    }
+
     /// Translates `[vaddr, vaddr + len)` to an offset into the host bytes (reference §5.2),
     /// or `None` when the access starts below the region, starts in a gap, or ends past the
     /// host bytes.

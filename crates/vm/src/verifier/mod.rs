@@ -13,8 +13,10 @@
 mod rules;
 
 use crate::config::Config;
+use crate::context::ContextObject;
 use crate::error::VerifyError;
 use crate::interpreter::Code;
+use crate::jit::{JitError, JitProgram};
 use crate::program::Executable;
 use bpfvm_isa::{Dialect, Insn, Slot, SLOT_SIZE};
 
@@ -23,6 +25,7 @@ pub struct VerifiedProgram<C> {
     executable: Executable<C>,
     decoded: Vec<Option<Insn>>,
     interpreter_code: Code,
+    jit: Option<JitProgram>,
 }
 
 impl<C> VerifiedProgram<C> {
@@ -51,6 +54,20 @@ impl<C> VerifiedProgram<C> {
     pub fn interpreter_code(&self) -> &Code {
         &self.interpreter_code
     }
+
+    /// The JIT's machine code, once [`VerifiedProgram::jit_compile`] has run.
+    pub fn jit_program(&self) -> Option<&JitProgram> {
+        self.jit.as_ref()
+    }
+}
+
+impl<C: ContextObject> VerifiedProgram<C> {
+    /// Compiles the program to x86-64 machine code for [`Backend::Jit`](crate::Backend::Jit).
+    pub fn jit_compile(&mut self) -> Result<(), JitError> {
+        let program = crate::jit::compile::<C>(&self.interpreter_code, self.executable.config())?;
+        self.jit = Some(program);
+        Ok(())
+    }
 }
 
 /// Checks a program and, when it passes, decodes it for the backends.
@@ -61,6 +78,7 @@ pub fn verify<C>(executable: Executable<C>) -> Result<VerifiedProgram<C>, Verify
         executable,
         decoded,
         interpreter_code,
+        jit: None,
     })
 }
 

@@ -199,8 +199,13 @@ pub struct Outcome {
     pub ctx: Ctx,
 }
 
-/// Loads (with relative-call fixup in sBPF), verifies and runs one case.
+/// Loads (with relative-call fixup in sBPF), verifies and runs one case on the interpreter.
 pub fn run_case(case: &Case) -> Outcome {
+    run_case_on(case, Backend::Interpreter)
+}
+
+/// Loads, verifies (and for the JIT compiles) and runs one case on `backend`.
+pub fn run_case_on(case: &Case, backend: Backend) -> Outcome {
     let config = (case.config)(Config::default());
     let mut registry = SyscallRegistry::new();
     for (key, function) in &case.syscalls {
@@ -212,7 +217,12 @@ pub fn run_case(case: &Case) -> Outcome {
     let loader = Arc::new(Loader::with_syscalls(config, registry));
     let bytes = assemble(&case.program, case.dialect);
     let executable = Executable::from_raw_program(&bytes, loader, case.dialect).unwrap();
-    let program = verify(executable).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+    let mut program = verify(executable).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+    if backend == Backend::Jit {
+        program
+            .jit_compile()
+            .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+    }
     let mut ctx = Ctx {
         inner: TestContext::new(case.budget),
         calls: Vec::new(),
@@ -222,7 +232,7 @@ pub fn run_case(case: &Case) -> Outcome {
     let (result, count) = {
         let regions = vec![MemoryRegion::writable(&mut mem, MM_INPUT_START)];
         let mut vm = Vm::new(&program, &mut ctx, &mut heap, regions).unwrap();
-        let run = vm.run(Backend::Interpreter);
+        let run = vm.run(backend);
         (run.result, run.instruction_count)
     };
     Outcome {
@@ -233,16 +243,29 @@ pub fn run_case(case: &Case) -> Outcome {
     }
 }
 
-/// Runs every row and reports all mismatches at once.
+/// Runs every row on both backends and reports all mismatches at once; the JIT must also
+/// leave the interpreter's memory, syscall sequence and remaining budget.
 pub fn run_table(cases: &[Case]) {
     let mut failures = Vec::new();
     for case in cases {
-        let outcome = run_case(case);
-        if outcome.result != case.expect || outcome.count != case.count {
-            failures.push(format!(
-                "{} ({:?}): got {:?} count {}, want {:?} count {}",
-                case.name, case.dialect, outcome.result, outcome.count, case.expect, case.count
-            ));
+        let interpreted = run_case_on(case, Backend::Interpreter);
+        for backend in [Backend::Interpreter, Backend::Jit] {
+            let outcome = run_case_on(case, backend);
+            if outcome.result != case.expect || outcome.count != case.count {
+                failures.push(format!(
+                    "{} ({:?}, {backend:?}): got {:?} count {}, want {:?} count {}",
+                    case.name, case.dialect, outcome.result, outcome.count, case.expect, case.count
+                ));
+            }
+            if outcome.mem != interpreted.mem
+                || outcome.ctx.calls != interpreted.ctx.calls
+                || outcome.ctx.inner.remaining() != interpreted.ctx.inner.remaining()
+            {
+                failures.push(format!(
+                    "{} ({:?}, {backend:?}): memory, syscalls or budget differ from the interpreter",
+                    case.name, case.dialect
+                ));
+            }
         }
     }
     assert!(

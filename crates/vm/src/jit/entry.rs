@@ -1,0 +1,58 @@
+//! The only `unsafe` of the JIT: entering generated code, and the `extern "sysv64"` shims
+//! generated code calls back into (which turn the raw pointers of the [`Env`] back into
+//! references and hand over to safe code in [`super::run`]).
+
+#![allow(unsafe_code)]
+
+use super::env::Env;
+use super::run::{self, Host};
+use crate::context::ContextObject;
+use crate::memory::MemoryMapping;
+use bpfvm_x86::ExecutableCode;
+
+/// The signature of generated code: the prologue at offset 0 takes the `Env` in rdi.
+type Entry = unsafe extern "sysv64" fn(*mut Env);
+
+/// Runs the generated code of one program until it stores an exit kind and returns.
+pub(crate) fn execute(code: &ExecutableCode, env: &mut Env) {
+    let pointer = code.as_ptr();
+    // SAFETY: `code` is read-execute memory produced by `jit::compile`, whose offset 0 is the
+    // prologue of a function with exactly the `Entry` signature: it saves and restores every
+    // callee-saved register and the stack pointer (masm `prologue` / `finish_stubs`).
+    let entry: Entry = unsafe { core::mem::transmute::<*const u8, Entry>(pointer) };
+    // SAFETY: `env` is a live, exclusively borrowed `Env` whose pointers `run::execute` set
+    // up for this call (frame records of the capacity the code assumes, the region table,
+    // the mapping and the host state, all outliving the call); generated code touches guest
+    // memory only through addresses the region table or the mapping vouched for.
+    unsafe { entry(env) }
+}
+
+/// Translates a guest access for generated code: returns the host address or 0 on a fault.
+/// `request` is the access size in bits 0..8 and 1 (store) or 0 (load) in bit 8.
+pub(crate) extern "sysv64" fn translate_shim(env: *mut Env, vaddr: u64, request: u64) -> u64 {
+    // SAFETY: generated code passes the `Env` pointer it was entered with (r15), which
+    // `execute` received as `&mut Env`; no Rust reference to it is live during the call.
+    let env = unsafe { &mut *env };
+    // SAFETY: `run::execute` stores a pointer to the run's `MemoryMapping` in `env.mapping`
+    // and does not touch the mapping until generated code has returned.
+    let mapping = unsafe { &mut *env.mapping.cast::<MemoryMapping<'_>>() };
+    run::translate(mapping, vaddr, request)
+}
+
+/// Calls syscall number `index` (into the program's syscall table) for the instruction at
+/// `pc`; returns 0 to continue, 1 when `env.exit_kind` says how the run ends.
+pub(crate) extern "sysv64" fn syscall_shim<C: ContextObject>(
+    env: *mut Env,
+    index: u64,
+    pc: u64,
+) -> u64 {
+    // SAFETY: as in `translate_shim`.
+    let env = unsafe { &mut *env };
+    // SAFETY: as in `translate_shim`.
+    let mapping = unsafe { &mut *env.mapping.cast::<MemoryMapping<'_>>() };
+    // SAFETY: `run::execute` stores a pointer to its `Host<C>` (the same `C` this shim was
+    // instantiated with, since the program was compiled for `VerifiedProgram<C>`) in
+    // `env.host` and leaves it untouched until generated code has returned.
+    let host = unsafe { &mut *env.host.cast::<Host<'_, C>>() };
+    run::syscall(env, host, mapping, index, pc)
+}

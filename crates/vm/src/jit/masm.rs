@@ -1,0 +1,603 @@
+//! The BPF-level macro-assembler: the register map, the entry and exit sequences, calls
+//! into Rust, address translation, the meter check at block entries, and the out-of-line
+//! stubs (bail-outs to the interpreter, `ExceededMaxInstructions`, slow memory paths).
+//!
+//! # Register map
+//!
+//! | guest | host | | guest | host |
+//! |---|---|---|---|---|
+//! | r0 | rsi | | r6 | rbx |
+//! | r1 | rdi | | r7 | r12 |
+//! | r2 | r8  | | r8 | r13 |
+//! | r3 | r9  | | r9 | r14 |
+//! | r4 | r10 | | r10 | rbp |
+//! | r5 | r11 | | env | r15 |
+//!
+//! rax, rcx and rdx are scratch (division, shift counts, translation). r0..r5 live in
+//! caller-saved registers, so every call into Rust spills them to `Env::regs` first and
+//! reloads them after (a syscall's result arrives in `Env::regs[0]` that way).
+
+use super::env::{
+    ExitKind, EXIT_KIND, EXIT_PC, HOST_RSP, LEFT, REGIONS, REGION_COUNT, REGION_GAP_LOAD_LEN,
+    REGION_GAP_SHIFT, REGION_GAP_STORE_LEN, REGION_HOST, REGION_LOAD_LEN, REGION_SHIFT,
+    REGION_STORE_LEN, REGION_VM_ADDR, REGS,
+};
+use super::JitError;
+use bpfvm_x86::{
+    AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, ShiftAmount, ShiftKind, Size,
+};
+use std::collections::BTreeMap;
+
+/// The host register of each guest register r0..r10.
+pub(crate) const GUEST: [Gpr; 11] = [
+    Gpr::Rsi,
+    Gpr::Rdi,
+    Gpr::R8,
+    Gpr::R9,
+    Gpr::R10,
+    Gpr::R11,
+    Gpr::Rbx,
+    Gpr::R12,
+    Gpr::R13,
+    Gpr::R14,
+    Gpr::Rbp,
+];
+
+/// The register holding the `Env` pointer.
+pub(crate) const ENV: Gpr = Gpr::R15;
+
+/// Callee-saved registers the entry sequence saves, in push order.
+const SAVED: [Gpr; 6] = [Gpr::Rbx, Gpr::Rbp, Gpr::R12, Gpr::R13, Gpr::R14, Gpr::R15];
+
+/// Guest registers that a call into Rust may clobber (r0..r5).
+const CALLER_SAVED_GUESTS: usize = 6;
+
+/// Whether an access reads or writes guest memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// A load.
+    Load,
+    /// A store (or an atomic read-modify-write).
+    Store,
+}
+
+/// How addresses are translated inline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Translation {
+    /// The aligned mapping: a region-table lookup inline, the mapping only on a miss.
+    InlineTable,
+    /// The unaligned mapping: always ask the mapping.
+    Call,
+}
+
+/// Whether blocks are charged against the budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MeterMode {
+    /// Charge at block entries, bail out to the interpreter near the end of the budget.
+    On,
+    /// No meter code at all.
+    Off,
+}
+
+/// An out-of-line memory slow path, emitted after the body.
+struct SlowAccess {
+    /// The gapped-stack path (inline table misses on the length check go there first).
+    gap: Option<(Label, u8, Access)>,
+    entry: Label,
+    done: Label,
+    base: Gpr,
+    off: i16,
+    request: u64,
+    bail: Label,
+}
+
+/// The JIT-hardening settings: random no-ops and constant blinding change the machine code,
+/// never the behaviour.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Hardening {
+    /// About one 1-byte `nop` per this many BPF instructions (0: none).
+    pub noop_rate: u32,
+    /// Whether program-supplied immediates are blinded.
+    pub blind: bool,
+    /// The state of the per-compile pseudo-random generator (never zero).
+    pub seed: u64,
+}
+
+/// Whether an immediate is harmless enough to appear in the clear (small, or all ones).
+fn harmless(value: u64) -> bool {
+    let signed = value as i64;
+    (-256..=255).contains(&signed) || (value.wrapping_add(1) & value) == 0
+}
+
+/// A function pointer generated code calls, as an absolute address.
+pub(crate) type HelperAddr = u64;
+
+/// The macro-assembler: an [`Assembler`] plus the labels and stubs of one program.
+pub(crate) struct Masm {
+    pub asm: Assembler,
+    /// One label per slot plus one for the slot after the last.
+    pub pc_labels: Vec<Label>,
+    pub meter: MeterMode,
+    pub translation: Translation,
+    /// log2 of the stack's gap size when the stack is gapped (fixed frames with gaps), for
+    /// the inline gapped translation.
+    pub gap_shift: Option<u8>,
+    hardening: Hardening,
+    translate_helper: HelperAddr,
+    exit_stub: Label,
+    root_exit: Label,
+    bails: BTreeMap<(usize, u64), Label>,
+    exceeded: BTreeMap<usize, Label>,
+    slow: Vec<SlowAccess>,
+}
+
+/// A guest register's host register; the verifier allows only r0..r10 (r11 is lowered
+/// separately), anything else is an error value.
+pub(crate) fn guest(reg: u8, pc: usize) -> Result<Gpr, JitError> {
+    GUEST
+        .get(usize::from(reg))
+        .copied()
+        .ok_or(JitError::UnsupportedRegister { pc, reg })
+}
+
+/// `[r15 + offset]`.
+pub(crate) fn env(offset: i32) -> Mem {
+    Mem::base_disp(ENV, offset)
+}
+
+/// The `Env::regs` slot of guest register `index`.
+fn reg_slot(index: usize) -> Mem {
+    env(REGS + 8 * index as i32)
+}
+
+/// A pc as an immediate; the compiler rejects programs too large for that up front.
+pub(crate) fn imm_pc(pc: usize) -> i32 {
+    i32::try_from(pc).unwrap_or(i32::MAX)
+}
+
+impl Masm {
+    /// A macro-assembler for a program of `slot_count` slots.
+    pub fn new(
+        slot_count: usize,
+        meter: MeterMode,
+        translation: Translation,
+        hardening: Hardening,
+        translate_helper: HelperAddr,
+    ) -> Masm {
+        let mut asm = Assembler::with_capacity(slot_count * 24 + 256);
+        let pc_labels = (0..=slot_count).map(|_| asm.new_label()).collect();
+        let exit_stub = asm.new_label();
+        let root_exit = asm.new_label();
+        Masm {
+            asm,
+            pc_labels,
+            meter,
+            translation,
+            gap_shift: None,
+            hardening,
+            translate_helper,
+            exit_stub,
+            root_exit,
+            bails: BTreeMap::new(),
+            exceeded: BTreeMap::new(),
+            slow: Vec::new(),
+        }
+    }
+
+    /// The next pseudo-random number (xorshift64; machine-code diversification only).
+    fn random(&mut self) -> u64 {
+        let mut x = self.hardening.seed;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.hardening.seed = x;
+        x
+    }
+
+    /// Emits a 1-byte `nop` about once per `noop_rate` calls.
+    pub fn maybe_nop(&mut self) {
+        let rate = u64::from(self.hardening.noop_rate);
+        if rate > 0 && self.random() % rate == 0 {
+            self.asm.nop(1);
+        }
+    }
+
+    /// Whether constant blinding applies to `value`.
+    pub fn blinds(&self, value: u64) -> bool {
+        self.hardening.blind && !harmless(value)
+    }
+
+    /// A fresh blinding key for `value`, or `None` when it is emitted in the clear.
+    pub fn blinding_key(&mut self, value: u64) -> Option<i32> {
+        if !self.blinds(value) {
+            return None;
+        }
+        Some((self.random() as i32) | 1)
+    }
+
+    /// The label of slot `pc` (the one after the last for anything out of range).
+    pub fn pc_label(&self, pc: usize) -> Label {
+        let last = self.pc_labels.len().saturating_sub(1);
+        self.pc_labels[pc.min(last)]
+    }
+
+    /// The entry sequence: save callee-saved registers, remember the host stack, load the
+    /// guest registers, jump to `entry`.
+    pub fn prologue(&mut self, entry: Label) -> Result<(), JitError> {
+        for reg in SAVED {
+            self.asm.push(reg);
+        }
+        self.asm.mov(Size::S64, ENV, Gpr::Rdi);
+        self.asm.store(Size::S64, env(HOST_RSP), Gpr::Rsp)?;
+        for (index, reg) in GUEST.iter().enumerate() {
+            self.asm.load(Size::S64, *reg, reg_slot(index))?;
+        }
+        self.asm.jmp(entry)?;
+        Ok(())
+    }
+
+    /// The label that ends the run at the root `exit` with r0 as the result.
+    pub fn root_exit(&self) -> Label {
+        self.root_exit
+    }
+
+    /// The label that ends the run with whatever `Env::exit_kind` a helper stored.
+    pub fn exit_stub(&self) -> Label {
+        self.exit_stub
+    }
+
+    /// A label that hands the run to the interpreter at `pc`, refunding `refund`
+    /// instructions the block entry charged but that have not run.
+    pub fn bail(&mut self, pc: usize, refund: u64) -> Label {
+        let refund = match self.meter {
+            MeterMode::On => refund,
+            MeterMode::Off => 0,
+        };
+        if let Some(label) = self.bails.get(&(pc, refund)) {
+            return *label;
+        }
+        let label = self.asm.new_label();
+        self.bails.insert((pc, refund), label);
+        label
+    }
+
+    /// A label that ends the run with `ExceededMaxInstructions` at `pc`.
+    pub fn exceeded(&mut self, pc: usize) -> Label {
+        if let Some(label) = self.exceeded.get(&pc) {
+            return *label;
+        }
+        let label = self.asm.new_label();
+        self.exceeded.insert(pc, label);
+        label
+    }
+
+    /// The meter check at the entry of a block of `count` instructions starting at `pc`:
+    /// unless the budget covers every check inside the block (`left > count`), hand the run
+    /// to the interpreter at `pc`, which finishes it exactly.
+    pub fn block_entry(&mut self, pc: usize, count: u64) -> Result<(), JitError> {
+        if self.meter == MeterMode::Off || count == 0 {
+            return Ok(());
+        }
+        let charge = i32::try_from(count).map_err(|_| JitError::ProgramTooLarge { slots: pc })?;
+        let bail = self.bail(pc, count);
+        self.asm.alu(
+            AluKind::Sub,
+            Size::S64,
+            RegMem::Mem(env(LEFT)),
+            Operand::Imm(charge),
+        )?;
+        self.asm.jcc(Cond::Be, bail)?;
+        Ok(())
+    }
+
+    /// Calls the Rust function at `function` as `f(env, rsi, rdx)`: spills r0..r5, moves the
+    /// arguments, aligns the host stack, calls, restores the stack and reloads r0..r5. The
+    /// result is in rax. `arg1` may be rcx or an immediate.
+    pub fn call_rust(
+        &mut self,
+        function: HelperAddr,
+        arg1: Arg,
+        arg2: Arg,
+    ) -> Result<(), JitError> {
+        for (index, reg) in GUEST.iter().enumerate().take(CALLER_SAVED_GUESTS) {
+            self.asm.store(Size::S64, reg_slot(index), *reg)?;
+        }
+        self.set_arg(Gpr::Rsi, arg1);
+        self.set_arg(Gpr::Rdx, arg2);
+        self.asm.mov(Size::S64, Gpr::Rdi, ENV);
+        self.asm.mov(Size::S64, Gpr::Rax, Gpr::Rsp);
+        self.asm.alu(
+            AluKind::And,
+            Size::S64,
+            RegMem::Reg(Gpr::Rsp),
+            Operand::Imm(-16),
+        )?;
+        self.asm.push(Gpr::Rax);
+        self.asm.push(Gpr::Rax);
+        self.asm.movabs(Gpr::Rax, function);
+        self.asm.call_indirect(RegMem::Reg(Gpr::Rax))?;
+        self.asm
+            .load(Size::S64, Gpr::Rsp, Mem::base_disp(Gpr::Rsp, 8))?;
+        for (index, reg) in GUEST.iter().enumerate().take(CALLER_SAVED_GUESTS) {
+            self.asm.load(Size::S64, *reg, reg_slot(index))?;
+        }
+        Ok(())
+    }
+
+    fn set_arg(&mut self, reg: Gpr, arg: Arg) {
+        match arg {
+            Arg::Rcx => self.asm.mov(Size::S64, reg, Gpr::Rcx),
+            Arg::Imm(value) => self.asm.mov_imm64(reg, value),
+        }
+    }
+
+    /// Translates the `size`-byte access at `base + off` by the instruction at `pc` and
+    /// leaves the host address in rax (rcx and rdx are clobbered). A miss in the inline table
+    /// asks the mapping out of line; a real fault bails out to the interpreter at `pc`, which
+    /// raises the exact error.
+    pub fn translate(
+        &mut self,
+        base: Gpr,
+        off: i16,
+        size: u8,
+        access: Access,
+        pc: usize,
+        refund: u64,
+    ) -> Result<(), JitError> {
+        let entry = self.asm.new_label();
+        let done = self.asm.new_label();
+        let request = u64::from(size)
+            | match access {
+                Access::Load => 0,
+                Access::Store => 1 << 8,
+            };
+        let bail = self.bail(pc, refund);
+        let gap = match (self.translation, self.gap_shift) {
+            (Translation::InlineTable, Some(_)) => Some((self.asm.new_label(), size, access)),
+            _ => None,
+        };
+        let len_miss = gap.map_or(entry, |(label, _, _)| label);
+        self.slow.push(SlowAccess {
+            gap,
+            entry,
+            done,
+            base,
+            off,
+            request,
+            bail,
+        });
+        match self.translation {
+            Translation::Call => self.asm.jmp(entry)?,
+            Translation::InlineTable => {
+                self.inline_table(base, off, size, access, entry, len_miss)?
+            }
+        }
+        self.asm.bind(done)?;
+        Ok(())
+    }
+
+    fn inline_table(
+        &mut self,
+        base: Gpr,
+        off: i16,
+        size: u8,
+        access: Access,
+        miss: Label,
+        len_miss: Label,
+    ) -> Result<(), JitError> {
+        let len_field = match access {
+            Access::Load => REGION_LOAD_LEN,
+            Access::Store => REGION_STORE_LEN,
+        };
+        let a = &mut self.asm;
+        a.lea(Size::S64, Gpr::Rax, Mem::base_disp(base, i32::from(off)))?;
+        a.mov(Size::S64, Gpr::Rdx, Gpr::Rax);
+        a.shift(
+            ShiftKind::Shr,
+            Size::S64,
+            RegMem::Reg(Gpr::Rdx),
+            ShiftAmount::Imm(32),
+        )?;
+        a.alu(
+            AluKind::Cmp,
+            Size::S64,
+            RegMem::Reg(Gpr::Rdx),
+            Operand::Mem(env(REGION_COUNT)),
+        )?;
+        a.jcc(Cond::Ae, miss)?;
+        a.shift(
+            ShiftKind::Shl,
+            Size::S64,
+            RegMem::Reg(Gpr::Rdx),
+            ShiftAmount::Imm(REGION_SHIFT),
+        )?;
+        a.alu(
+            AluKind::Add,
+            Size::S64,
+            RegMem::Reg(Gpr::Rdx),
+            Operand::Mem(env(REGIONS)),
+        )?;
+        let row = |offset| Operand::Mem(Mem::base_disp(Gpr::Rdx, offset));
+        a.alu(
+            AluKind::Sub,
+            Size::S64,
+            RegMem::Reg(Gpr::Rax),
+            row(REGION_VM_ADDR),
+        )?;
+        a.jcc(Cond::B, miss)?;
+        a.lea(
+            Size::S64,
+            Gpr::Rcx,
+            Mem::base_disp(Gpr::Rax, i32::from(size)),
+        )?;
+        a.alu(
+            AluKind::Cmp,
+            Size::S64,
+            RegMem::Reg(Gpr::Rcx),
+            row(len_field),
+        )?;
+        a.jcc(Cond::A, len_miss)?;
+        a.alu(
+            AluKind::Add,
+            Size::S64,
+            RegMem::Reg(Gpr::Rax),
+            row(REGION_HOST),
+        )?;
+        Ok(())
+    }
+
+    /// Emits everything out of line: slow memory paths, bail-outs, `ExceededMaxInstructions`,
+    /// the root exit and the common exit sequence.
+    pub fn finish_stubs(&mut self) -> Result<(), JitError> {
+        let slow = std::mem::take(&mut self.slow);
+        for access in slow {
+            if let Some((label, size, kind)) = access.gap {
+                self.asm.bind(label)?;
+                self.gapped(size, kind, access.entry, access.done)?;
+            }
+            self.asm.bind(access.entry)?;
+            self.asm.lea(
+                Size::S64,
+                Gpr::Rcx,
+                Mem::base_disp(access.base, i32::from(access.off)),
+            )?;
+            self.call_rust(self.translate_helper, Arg::Rcx, Arg::Imm(access.request))?;
+            self.asm
+                .test(Size::S64, RegMem::Reg(Gpr::Rax), Operand::Reg(Gpr::Rax))?;
+            self.asm.jcc(Cond::E, access.bail)?;
+            self.asm.jmp(access.done)?;
+        }
+        let bails = std::mem::take(&mut self.bails);
+        for ((pc, refund), label) in bails {
+            self.asm.bind(label)?;
+            if refund > 0 {
+                let refund =
+                    i32::try_from(refund).map_err(|_| JitError::ProgramTooLarge { slots: pc })?;
+                self.asm.alu(
+                    AluKind::Add,
+                    Size::S64,
+                    RegMem::Mem(env(LEFT)),
+                    Operand::Imm(refund),
+                )?;
+            }
+            self.exit_with(ExitKind::Bail, Some(pc))?;
+        }
+        let exceeded = std::mem::take(&mut self.exceeded);
+        for (pc, label) in exceeded {
+            self.asm.bind(label)?;
+            self.exit_with(ExitKind::Exceeded, Some(pc))?;
+        }
+        self.asm.bind(self.root_exit)?;
+        self.exit_with(ExitKind::Exit, None)?;
+        self.asm.bind(self.exit_stub)?;
+        for (index, reg) in GUEST.iter().enumerate() {
+            self.asm.store(Size::S64, reg_slot(index), *reg)?;
+        }
+        self.asm.load(Size::S64, Gpr::Rsp, env(HOST_RSP))?;
+        for reg in SAVED.iter().rev() {
+            self.asm.pop(*reg);
+        }
+        self.asm.ret();
+        Ok(())
+    }
+
+    /// The gapped-stack translation (region §5.2 with the gap size of this configuration):
+    /// rax holds the offset into the region and rdx its table row. Anything unusual (another
+    /// gap size, the access starting in a gap, past the end) goes to the slow path `miss`.
+    fn gapped(
+        &mut self,
+        size: u8,
+        access: Access,
+        miss: Label,
+        done: Label,
+    ) -> Result<(), JitError> {
+        let Some(shift) = self.gap_shift.filter(|shift| *shift < 31) else {
+            self.asm.jmp(miss)?;
+            return Ok(());
+        };
+        let len_field = match access {
+            Access::Load => REGION_GAP_LOAD_LEN,
+            Access::Store => REGION_GAP_STORE_LEN,
+        };
+        let row = |offset| Mem::base_disp(Gpr::Rdx, offset);
+        let a = &mut self.asm;
+        a.cmp(
+            Size::S64,
+            RegMem::Mem(row(REGION_GAP_SHIFT)),
+            Operand::Imm(i32::from(shift)),
+        )?;
+        a.jcc(Cond::Ne, miss)?;
+        a.mov(Size::S64, Gpr::Rcx, Gpr::Rax);
+        a.shift(
+            ShiftKind::Shr,
+            Size::S64,
+            RegMem::Reg(Gpr::Rcx),
+            ShiftAmount::Imm(shift),
+        )?;
+        a.test(Size::S8, RegMem::Reg(Gpr::Rcx), Operand::Imm(1))?;
+        a.jcc(Cond::Ne, miss)?;
+        a.shift(
+            ShiftKind::Shr,
+            Size::S64,
+            RegMem::Reg(Gpr::Rcx),
+            ShiftAmount::Imm(1),
+        )?;
+        a.shift(
+            ShiftKind::Shl,
+            Size::S64,
+            RegMem::Reg(Gpr::Rcx),
+            ShiftAmount::Imm(shift),
+        )?;
+        let low_mask = (1i32 << shift) - 1;
+        a.alu(
+            AluKind::And,
+            Size::S64,
+            RegMem::Reg(Gpr::Rax),
+            Operand::Imm(low_mask),
+        )?;
+        a.alu(
+            AluKind::Or,
+            Size::S64,
+            RegMem::Reg(Gpr::Rax),
+            Operand::Reg(Gpr::Rcx),
+        )?;
+        a.lea(
+            Size::S64,
+            Gpr::Rcx,
+            Mem::base_disp(Gpr::Rax, i32::from(size)),
+        )?;
+        a.alu(
+            AluKind::Cmp,
+            Size::S64,
+            RegMem::Reg(Gpr::Rcx),
+            Operand::Mem(row(len_field)),
+        )?;
+        a.jcc(Cond::A, miss)?;
+        a.alu(
+            AluKind::Add,
+            Size::S64,
+            RegMem::Reg(Gpr::Rax),
+            Operand::Mem(row(REGION_HOST)),
+        )?;
+        a.jmp(done)?;
+        Ok(())
+    }
+
+    fn exit_with(&mut self, kind: ExitKind, pc: Option<usize>) -> Result<(), JitError> {
+        if let Some(pc) = pc {
+            self.asm.store_imm(Size::S64, env(EXIT_PC), imm_pc(pc))?;
+        }
+        self.asm.store_imm(Size::S64, env(EXIT_KIND), kind as i32)?;
+        self.asm.jmp(self.exit_stub)?;
+        Ok(())
+    }
+}
+
+/// An argument of [`Masm::call_rust`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Arg {
+    /// The value in rcx.
+    Rcx,
+    /// A constant.
+    Imm(u64),
+}

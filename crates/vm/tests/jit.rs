@@ -1,0 +1,314 @@
+//! JIT-specific tests: machine-code snapshots (disassembled with iced-x86), one compiled
+//! program run from several threads at once, every budget of a looping program (the block
+//! meter against the interpreter's exact rule), and `JitNotCompiled`.
+//!
+//! Behaviour tables run on both backends through `interp_common::run_table`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod interp_common;
+
+use bpfvm::{
+    verify, Backend, Config, Executable, Loader, MemoryRegion, RuntimeError, SyscallRegistry,
+    TestContext, VerifiedProgram, Vm, MM_INPUT_START,
+};
+use bpfvm_isa::{AluOp, Cond, Dialect, Insn, MemSize, Width};
+use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
+use interp_common::{alu, assemble, branch, call, exit, k, ldx, mov, reg, stx};
+use std::sync::Arc;
+
+fn compile(program: &[Insn], dialect: Dialect, config: Config) -> VerifiedProgram<TestContext> {
+    let loader = Arc::new(Loader::with_syscalls(config, SyscallRegistry::new()));
+    let bytes = assemble(program, dialect);
+    let executable = Executable::from_raw_program(&bytes, loader, dialect).unwrap();
+    let mut program = verify(executable).unwrap();
+    program.jit_compile().unwrap();
+    program
+}
+
+fn run(
+    program: &VerifiedProgram<TestContext>,
+    backend: Backend,
+    budget: u64,
+    input: &mut [u8],
+) -> (Result<u64, RuntimeError>, u64) {
+    let mut context = TestContext::new(budget);
+    let mut heap = Vec::new();
+    let regions = vec![MemoryRegion::writable(input, MM_INPUT_START)];
+    let mut vm = Vm::new(program, &mut context, &mut heap, regions).unwrap();
+    let run = vm.run(backend);
+    (run.result, run.instruction_count)
+}
+
+/// r0 = sum of 0..r1 with r1 read from the input: a loop with a load and a store.
+fn sum_loop() -> Vec<Insn> {
+    vec![
+        ldx(MemSize::DW, 2, 1, 0),
+        mov(0, 0),
+        mov(3, 0),
+        branch(Width::W64, Cond::Ge, 3, reg(2), 3),
+        alu(Width::W64, AluOp::Add, 0, reg(3)),
+        alu(Width::W64, AluOp::Add, 3, k(1)),
+        Insn::Ja { off: -4 },
+        stx(MemSize::DW, 1, 8, 0),
+        exit(),
+    ]
+}
+
+fn input(n: u64) -> Vec<u8> {
+    let mut bytes = n.to_le_bytes().to_vec();
+    bytes.extend_from_slice(&[0; 8]);
+    bytes
+}
+
+#[test]
+fn every_budget_gives_the_interpreters_count_and_error() {
+    for dialect in [Dialect::Sbpf, Dialect::Ebpf] {
+        let program = compile(&sum_loop(), dialect, Config::default());
+        for budget in 0..60 {
+            let mut a = input(10);
+            let mut b = input(10);
+            let expected = run(&program, Backend::Interpreter, budget, &mut a);
+            let got = run(&program, Backend::Jit, budget, &mut b);
+            assert_eq!(got, expected, "{dialect:?} budget {budget}");
+            assert_eq!(a, b, "{dialect:?} budget {budget}: memory");
+        }
+    }
+}
+
+#[test]
+fn unmetered_runs_match_and_count_zero() {
+    let config = Config {
+        enable_instruction_meter: false,
+        ..Config::default()
+    };
+    let program = compile(&sum_loop(), Dialect::Sbpf, config);
+    let mut bytes = input(1000);
+    assert_eq!(run(&program, Backend::Jit, 0, &mut bytes), (Ok(499_500), 0));
+    assert_eq!(bytes[8..16], 499_500u64.to_le_bytes());
+}
+
+#[test]
+fn jit_not_compiled_is_an_error() {
+    let loader = Arc::new(Loader::with_syscalls(
+        Config::default(),
+        SyscallRegistry::new(),
+    ));
+    let bytes = assemble(&[mov(0, 1), exit()], Dialect::Sbpf);
+    let executable = Executable::from_raw_program(&bytes, loader, Dialect::Sbpf).unwrap();
+    let program = verify(executable).unwrap();
+    let mut memory = Vec::new();
+    assert_eq!(
+        run(&program, Backend::Jit, 10, &mut memory),
+        (Err(RuntimeError::JitNotCompiled), 0)
+    );
+}
+
+#[test]
+fn one_compiled_program_runs_on_many_threads() {
+    fn assert_send_sync<T: Send + Sync>(_: &T) {}
+    let program = compile(&sum_loop(), Dialect::Sbpf, Config::default());
+    assert_send_sync(&program);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8u64)
+            .map(|thread| {
+                let program = &program;
+                scope.spawn(move || {
+                    for round in 0..200u64 {
+                        let n = thread * 100 + round;
+                        let mut bytes = input(n);
+                        let (result, count) = run(program, Backend::Jit, 1_000_000, &mut bytes);
+                        assert_eq!(result, Ok(n * n.saturating_sub(1) / 2));
+                        assert_eq!(count, 4 * n + 6);
+                        assert_eq!(bytes[8..16], (n * n.saturating_sub(1) / 2).to_le_bytes());
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn deep_recursion_matches_the_interpreter() {
+    // f(r1): if r1 == 0 return 0; else return f(r1 - 1) + 1, with a call depth limit.
+    let program = vec![
+        mov(1, 100),
+        call(1, 1),
+        exit(),
+        branch(Width::W64, Cond::Eq, 1, k(0), 4),
+        alu(Width::W64, AluOp::Sub, 1, k(1)),
+        call(1, -4),
+        alu(Width::W64, AluOp::Add, 0, k(1)),
+        exit(),
+        mov(0, 0),
+        exit(),
+    ];
+    for depth in [5, 64, 200] {
+        let config = Config {
+            max_call_depth: depth,
+            ..Config::default()
+        };
+        let program = compile(&program, Dialect::Sbpf, config);
+        let expected = run(&program, Backend::Interpreter, 100_000, &mut []);
+        let got = run(&program, Backend::Jit, 100_000, &mut []);
+        assert_eq!(got, expected, "max_call_depth {depth}");
+    }
+}
+
+fn disassemble(program: &VerifiedProgram<TestContext>) -> String {
+    let jit = program.jit_program().unwrap();
+    let code = jit.code();
+    let mut decoder = Decoder::with_ip(64, code, 0, DecoderOptions::NONE);
+    let mut formatter = IntelFormatter::new();
+    let mut out = String::new();
+    let mut text = String::new();
+    let starts: Vec<(usize, usize)> = jit
+        .pc_offsets()
+        .iter()
+        .enumerate()
+        .filter_map(|(pc, offset)| offset.map(|offset| (offset, pc)))
+        .collect();
+    while decoder.can_decode() {
+        let offset = decoder.position();
+        let instruction = decoder.decode();
+        for (_, pc) in starts.iter().filter(|(start, _)| *start == offset) {
+            out.push_str(&format!("pc {pc}:\n"));
+        }
+        text.clear();
+        formatter.format(&instruction, &mut text);
+        out.push_str(&format!("  {offset:04x} {text}\n"));
+        if instruction.mnemonic() == iced_x86::Mnemonic::Ret {
+            break;
+        }
+    }
+    out
+}
+
+/// The default configuration without the hardening options (deterministic machine code).
+fn plain() -> Config {
+    Config {
+        noop_instruction_rate: 0,
+        sanitize_user_provided_values: false,
+        ..Config::default()
+    }
+}
+
+#[test]
+fn machine_code_snapshot_of_a_small_program() {
+    let program = compile(
+        &[mov(0, 7), alu(Width::W64, AluOp::Add, 0, k(35)), exit()],
+        Dialect::Sbpf,
+        plain(),
+    );
+    let listing = disassemble(&program);
+    let body: Vec<&str> = listing
+        .lines()
+        .skip_while(|line| !line.starts_with("pc 0"))
+        .take(8)
+        .collect();
+    let expected = [
+        "pc 0:",
+        "  0044 sub qword ptr [r15+58h],3",
+        "  0049 jbe 0000000000000092h",
+        "  004F mov esi,7",
+        "pc 1:",
+        "  0054 add rsi,23h",
+        "pc 2:",
+        "  0058 mov rax,[r15+60h]",
+    ];
+    let body: Vec<String> = body.iter().map(|line| line.to_lowercase()).collect();
+    let expected: Vec<String> = expected.iter().map(|line| line.to_lowercase()).collect();
+    assert_eq!(body, expected, "full listing:\n{listing}");
+}
+
+#[test]
+fn unmetered_code_has_no_meter_check() {
+    let config = Config {
+        enable_instruction_meter: false,
+        ..plain()
+    };
+    let program = compile(&sum_loop(), Dialect::Sbpf, config);
+    let listing = disassemble(&program);
+    assert!(!listing.contains("[r15+58h]"), "{listing}");
+    let metered = disassemble(&compile(&sum_loop(), Dialect::Sbpf, plain()));
+    assert!(metered.contains("sub qword ptr [r15+58h]"), "{metered}");
+}
+
+#[test]
+fn hardening_changes_machine_code_not_behaviour() {
+    let program = vec![
+        alu(Width::W64, AluOp::Mov, 0, k(0x1234_5678)),
+        alu(Width::W64, AluOp::Xor, 0, k(0x0BAD_F00D)),
+        branch(Width::W64, Cond::Eq, 0, k(0x1999_A675), 1),
+        mov(0, 1),
+        exit(),
+    ];
+    let plain_code = compile(&program, Dialect::Sbpf, plain());
+    let listing = disassemble(&plain_code);
+    assert!(listing.contains("12345678h"), "{listing}");
+    let hardened = Config {
+        noop_instruction_rate: 1,
+        ..Config::default()
+    };
+    let a = compile(&program, Dialect::Sbpf, hardened);
+    let b = compile(&program, Dialect::Sbpf, hardened);
+    let listing = disassemble(&a);
+    assert!(
+        !listing.contains("12345678h"),
+        "blinded constant in the clear:\n{listing}"
+    );
+    assert!(listing.contains("nop"), "{listing}");
+    assert_ne!(
+        a.jit_program().unwrap().code(),
+        b.jit_program().unwrap().code()
+    );
+    for compiled in [&plain_code, &a, &b] {
+        assert_eq!(
+            run(compiled, Backend::Jit, 100, &mut []),
+            run(compiled, Backend::Interpreter, 100, &mut [])
+        );
+        assert_eq!(
+            run(compiled, Backend::Jit, 100, &mut []),
+            (Ok(0x1999_A675), 4)
+        );
+    }
+}
+
+#[test]
+fn gapped_stack_accesses_match_the_interpreter() {
+    let config = Config {
+        dynamic_stack_frames: false,
+        enable_stack_frame_gaps: true,
+        ..Config::default()
+    };
+    let mut checked = 0;
+    for base in [-8192i32, -4096, 0, 4096, 8192] {
+        for delta in -9..=9 {
+            let off = (base + delta) as i16;
+            for size in [MemSize::B, MemSize::H, MemSize::W, MemSize::DW] {
+                for call_first in [false, true] {
+                    // Optionally move into frame 1 first (r10 jumps over a gap).
+                    let mut program = Vec::new();
+                    if call_first {
+                        program.extend([call(1, 1), exit()]);
+                    }
+                    program.extend([
+                        mov(1, 0x55),
+                        stx(size, 10, off, 1),
+                        ldx(size, 0, 10, off),
+                        exit(),
+                    ]);
+                    let compiled = compile(&program, Dialect::Sbpf, config);
+                    let expected = run(&compiled, Backend::Interpreter, 100, &mut []);
+                    let got = run(&compiled, Backend::Jit, 100, &mut []);
+                    assert_eq!(got, expected, "off {off} size {size:?} call {call_first}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 5 * 19 * 4 * 2);
+}
