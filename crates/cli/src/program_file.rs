@@ -82,6 +82,8 @@ pub struct Loaded {
     pub program: VerifiedProgram<CliContext>,
     /// Nanoseconds spent loading and verifying.
     pub load_ns: u128,
+    /// Nanoseconds spent in the JIT compiler, when it ran.
+    pub compile_ns: Option<u128>,
 }
 
 fn registry(choice: SyscallChoice) -> Result<SyscallRegistry<CliContext>, String> {
@@ -124,6 +126,7 @@ pub fn load(
     Ok(Loaded {
         program,
         load_ns: start.elapsed().as_nanos(),
+        compile_ns: None,
     })
 }
 

@@ -19,9 +19,7 @@ mod hash;
 mod insn;
 mod slot;
 
-pub use codec::{
-    call_operands, decode, decode_program, encode, DecodeError, Decoded, EncodeError,
-};
+pub use codec::{call_operands, decode, decode_program, encode, DecodeError, Decoded, EncodeError};
 pub use hash::{hash_symbol_name, murmur3_32};
 pub use insn::{
     AluOp, AtomicOp, Cond, Dialect, EndianOp, Extend, Insn, MemSize, PacketMode, Reg, Source, Width,

@@ -95,10 +95,15 @@ pub fn run_example() -> Result<Vec<Observed>, Box<dyn std::error::Error>> {
     Ok(results)
 }
 
-#[allow(dead_code, reason = "the entry point when run as an example; tests call run_example")]
+#[allow(
+    dead_code,
+    reason = "the entry point when run as an example; tests call run_example"
+)]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (backend, r0, count) in run_example()? {
-        println!("{backend:?}: r0 = {r0}, {count} instructions (10 of them charged by the syscall)");
+        println!(
+            "{backend:?}: r0 = {r0}, {count} instructions (10 of them charged by the syscall)"
+        );
     }
     Ok(())
 }

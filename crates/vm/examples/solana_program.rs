@@ -5,7 +5,9 @@
 
 use bpfvm::elf::preset_for;
 use bpfvm::syscalls::{register_solana_syscalls, SolanaContext};
-use bpfvm::{verify, Backend, Executable, Loader, MemoryRegion, SyscallRegistry, Vm, MM_INPUT_START};
+use bpfvm::{
+    verify, Backend, Executable, Loader, MemoryRegion, SyscallRegistry, Vm, MM_INPUT_START,
+};
 use std::sync::Arc;
 
 /// What one backend produced: r0, the instruction count and the log lines.
@@ -36,12 +38,20 @@ pub fn run_example() -> Result<Vec<Observed>, Box<dyn std::error::Error>> {
             let mut vm = Vm::new(&program, &mut context, &mut heap, regions)?;
             vm.run(backend)
         };
-        observed.push((backend, run.result?, run.instruction_count, context.logs.clone()));
+        observed.push((
+            backend,
+            run.result?,
+            run.instruction_count,
+            context.logs.clone(),
+        ));
     }
     Ok(observed)
 }
 
-#[allow(dead_code, reason = "the entry point when run as an example; tests call run_example")]
+#[allow(
+    dead_code,
+    reason = "the entry point when run as an example; tests call run_example"
+)]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (backend, r0, count, logs) in run_example()? {
         println!("{backend:?}: r0 = {r0}, {count} instructions, logs: {logs:?}");

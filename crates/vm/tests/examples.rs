@@ -24,7 +24,10 @@ fn solana_example_logs_on_both_backends() {
     let observed = solana_program::run_example().unwrap();
     assert_eq!(observed.len(), 2);
     assert_eq!(observed[0].1, 5);
-    assert_eq!(observed[0].3[..2], ["hello from C".to_owned(), "world".to_owned()]);
+    assert_eq!(
+        observed[0].3[..2],
+        ["hello from C".to_owned(), "world".to_owned()]
+    );
     let (_, r0, count, logs) = &observed[0];
     let (_, jit_r0, jit_count, jit_logs) = &observed[1];
     assert_eq!((r0, count, logs), (jit_r0, jit_count, jit_logs));

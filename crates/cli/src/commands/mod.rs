@@ -10,7 +10,6 @@ pub mod run;
 use crate::program_file::{self, ProgramFile, ProgramKind};
 use crate::{ConfigChoice, LoadOptions, Outcome};
 use bpfvm::elf;
-use bpfvm_asm::SymbolTable;
 use std::path::Path;
 
 /// `bpfvm verify`: load and verify, print a one-line verdict.
@@ -47,24 +46,6 @@ pub fn disasm(path: &Path, options: &LoadOptions) -> Outcome {
         }
         Err(message) => Outcome::Unusable(message),
     }
-}
-
-/// The disassembler's names for a loaded program's functions and syscalls.
-pub fn symbols<C>(executable: &bpfvm::Executable<C>) -> SymbolTable {
-    let mut table = SymbolTable::default();
-    for (key, syscall) in executable.loader().syscalls.iter() {
-        table.syscalls.insert(key, syscall.name.clone());
-    }
-    for (key, function) in executable.functions().iter() {
-        table.function_keys.insert(key, function.pc);
-        let name = if function.name.is_empty() {
-            format!("function_{}", function.pc)
-        } else {
-            function.name.clone()
-        };
-        table.functions.insert(function.pc, name);
-    }
-    table
 }
 
 /// `bpfvm asm`: assemble a source file into raw bytecode loadable by `run`.

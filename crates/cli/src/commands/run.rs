@@ -65,10 +65,12 @@ fn execute(options: &RunOptions) -> Result<(Loaded, Finished), String> {
         config.enable_symbol_and_section_labels |= profiling;
     })?;
     if let BackendChoice::Jit = options.backend {
+        let start = Instant::now();
         loaded
             .program
             .jit_compile()
             .map_err(|e| format!("JIT compilation failed: {e}"))?;
+        loaded.compile_ns = Some(start.elapsed().as_nanos());
     }
     let input = input_bytes(options)?;
     let mut times = Vec::with_capacity(options.repeat as usize);
@@ -139,6 +141,9 @@ fn json_report(options: &RunOptions, loaded: &Loaded, finished: &Finished) -> Va
         for (name, value) in fields {
             object.insert(name.to_owned(), value);
         }
+        if let Some(compile_ns) = loaded.compile_ns {
+            object.insert("compile_ns".to_owned(), json!(compile_ns as u64));
+        }
         if options.dump_input {
             object.insert("input_after".to_owned(), json!(json::hex(&finished.input)));
         }
@@ -170,7 +175,7 @@ fn print_text(options: &RunOptions, loaded: &Loaded, finished: &Finished) {
 
 fn print_trace(loaded: &Loaded, context: &CliContext) {
     let program = &loaded.program;
-    let symbols = crate::commands::symbols(program.executable());
+    let symbols = bpfvm_analysis::symbol_table(program.executable());
     let dialect: Dialect = program.dialect();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for (index, state) in context.trace_log.iter().enumerate() {

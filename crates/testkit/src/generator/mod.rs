@@ -1,10 +1,10 @@
 //! Random programs that pass the verifier, deterministic from a `u64` seed.
 //!
-//! A program is generated in two passes. The first pass ([`pick`]) chooses, per function, a
-//! list of [`Item`]s: concrete instructions, plus placeholders whose encoding depends on the
+//! A program is generated in two passes. The first pass (`pick`) chooses, per function, a
+//! list of `Item`s: concrete instructions, plus placeholders whose encoding depends on the
 //! final layout (jumps, internal calls, the address of a text slot for `callx`). Every item
 //! has a known slot count, so after the first pass the start pc of every instruction and
-//! function is known. The second pass ([`layout`]) resolves the placeholders: jump targets are
+//! function is known. The second pass (`layout`) resolves the placeholders: jump targets are
 //! drawn from the instruction starts (never the second slot of an `lddw`, so the verifier's
 //! jump rules hold by construction), calls get the key the configuration expects (the pc with
 //! static syscalls and in eBPF, Murmur3 of the pc otherwise).

@@ -126,6 +126,8 @@ pub(crate) struct Masm {
     translate_helper: HelperAddr,
     exit_stub: Label,
     root_exit: Label,
+    /// The shared out-of-line translation routine (vaddr in rcx, request in rdx).
+    slow_routine: Label,
     bails: BTreeMap<(usize, u64), Label>,
     exceeded: BTreeMap<usize, Label>,
     slow: Vec<SlowAccess>,
@@ -168,6 +170,7 @@ impl Masm {
         let pc_labels = (0..=slot_count).map(|_| asm.new_label()).collect();
         let exit_stub = asm.new_label();
         let root_exit = asm.new_label();
+        let slow_routine = asm.new_label();
         Masm {
             asm,
             pc_labels,
@@ -178,6 +181,7 @@ impl Masm {
             translate_helper,
             exit_stub,
             root_exit,
+            slow_routine,
             bails: BTreeMap::new(),
             exceeded: BTreeMap::new(),
             slow: Vec::new(),
@@ -328,6 +332,7 @@ impl Masm {
         match arg {
             Arg::Rcx => self.asm.mov(Size::S64, reg, Gpr::Rcx),
             Arg::Imm(value) => self.asm.mov_imm64(reg, value),
+            Arg::InPlace => {}
         }
     }
 
@@ -352,8 +357,12 @@ impl Masm {
                 Access::Store => 1 << 8,
             };
         let bail = self.bail(pc, refund);
+        // Only stack-pointer-based accesses get the inline gapped path (code size); others
+        // reach the gapped stack through the slow path.
         let gap = match (self.translation, self.gap_shift) {
-            (Translation::InlineTable, Some(_)) => Some((self.asm.new_label(), size, access)),
+            (Translation::InlineTable, Some(_)) if base == GUEST[10] => {
+                Some((self.asm.new_label(), size, access))
+            }
             _ => None,
         };
         let len_miss = gap.map_or(entry, |(label, _, _)| label);
@@ -461,12 +470,17 @@ impl Masm {
                 Gpr::Rcx,
                 Mem::base_disp(access.base, i32::from(access.off)),
             )?;
-            self.call_rust(self.translate_helper, Arg::Rcx, Arg::Imm(access.request))?;
+            self.asm.mov_imm64(Gpr::Rdx, access.request);
+            self.asm.call(self.slow_routine)?;
             self.asm
                 .test(Size::S64, RegMem::Reg(Gpr::Rax), Operand::Reg(Gpr::Rax))?;
             self.asm.jcc(Cond::E, access.bail)?;
             self.asm.jmp(access.done)?;
         }
+        // The shared routine: the mapping translates (rcx, rdx) or reports a fault with 0.
+        self.asm.bind(self.slow_routine)?;
+        self.call_rust(self.translate_helper, Arg::Rcx, Arg::InPlace)?;
+        self.asm.ret();
         let bails = std::mem::take(&mut self.bails);
         for ((pc, refund), label) in bails {
             self.asm.bind(label)?;
@@ -598,6 +612,8 @@ impl Masm {
 pub(crate) enum Arg {
     /// The value in rcx.
     Rcx,
+    /// Already in the argument register.
+    InPlace,
     /// A constant.
     Imm(u64),
 }
