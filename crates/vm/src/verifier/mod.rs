@@ -18,13 +18,19 @@ use crate::error::VerifyError;
 use crate::interpreter::Code;
 use crate::jit::{JitError, JitProgram};
 use crate::program::Executable;
-use bpfvm_isa::{Dialect, Insn, Slot, SLOT_SIZE};
+use bpfvm_isa::{Dialect, Insn, SLOT_SIZE};
+use std::sync::OnceLock;
 
 /// A program the verifier accepted, with its instructions decoded once.
+///
+/// The interpreter's pre-decoded form is built on first use (by the first interpreter run, the
+/// JIT compiler, or [`VerifiedProgram::interpreter_code`]), so loading and verifying cost
+/// only what they must, and a host that only uses the JIT or only inspects programs never
+/// pays for it.
 pub struct VerifiedProgram<C> {
     executable: Executable<C>,
     decoded: Vec<Option<Insn>>,
-    interpreter_code: Code,
+    interpreter_code: OnceLock<Code>,
     jit: Option<JitProgram>,
 }
 
@@ -50,9 +56,10 @@ impl<C> VerifiedProgram<C> {
         &self.decoded
     }
 
-    /// The interpreter's pre-decoded form.
+    /// The interpreter's pre-decoded form, built on the first call.
     pub fn interpreter_code(&self) -> &Code {
-        &self.interpreter_code
+        self.interpreter_code
+            .get_or_init(|| Code::compile(&self.executable, &self.decoded))
     }
 
     /// The JIT's machine code, once [`VerifiedProgram::jit_compile`] has run.
@@ -64,7 +71,7 @@ impl<C> VerifiedProgram<C> {
 impl<C: ContextObject> VerifiedProgram<C> {
     /// Compiles the program to x86-64 machine code for [`Backend::Jit`](crate::Backend::Jit).
     pub fn jit_compile(&mut self) -> Result<(), JitError> {
-        let program = crate::jit::compile::<C>(&self.interpreter_code, self.executable.config())?;
+        let program = crate::jit::compile::<C>(self.interpreter_code(), self.executable.config())?;
         self.jit = Some(program);
         Ok(())
     }
@@ -73,11 +80,10 @@ impl<C: ContextObject> VerifiedProgram<C> {
 /// Checks a program and, when it passes, decodes it for the backends.
 pub fn verify<C>(executable: Executable<C>) -> Result<VerifiedProgram<C>, VerifyError> {
     let decoded = check(executable.text(), executable.dialect(), executable.config())?;
-    let interpreter_code = Code::compile(&executable, &decoded);
     Ok(VerifiedProgram {
         executable,
         decoded,
-        interpreter_code,
+        interpreter_code: OnceLock::new(),
         jit: None,
     })
 }
@@ -94,11 +100,11 @@ pub fn check(
     if text.is_empty() {
         return Err(VerifyError::NoProgram);
     }
-    let slots = Slot::slots_of(text);
-    let mut decoded = vec![None; slots.len()];
+    let text = rules::Text::new(text);
+    let mut decoded = vec![None; text.len()];
     let mut pc = 0;
-    while pc < slots.len() {
-        let insn = rules::check_instruction(&slots, pc, dialect, config)?;
+    while pc < text.len() {
+        let insn = rules::check_instruction(text, pc, dialect, config)?;
         decoded[pc] = Some(insn);
         pc += insn.slot_count();
     }

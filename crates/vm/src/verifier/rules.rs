@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::error::VerifyError;
 use bpfvm_isa::{
     decode, AluOp, DecodeError, Dialect, EndianOp, Extend, Insn, MemSize, Slot, Source, Width,
+    SLOT_SIZE,
 };
 
 /// How an instruction uses its `dst` register field.
@@ -23,23 +24,59 @@ enum DstRole {
     Unused,
 }
 
+/// The program text as slots, read in place (no copy of the text is made).
+#[derive(Clone, Copy)]
+pub(super) struct Text<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Text<'a> {
+    /// A view of `bytes`, whose length is a multiple of the slot size.
+    pub(super) fn new(bytes: &'a [u8]) -> Self {
+        Text { bytes }
+    }
+
+    /// The number of whole slots.
+    pub(super) fn len(self) -> usize {
+        self.bytes.len() / SLOT_SIZE
+    }
+
+    /// The slot at `pc`, if there is one.
+    pub(super) fn slot(self, pc: usize) -> Option<Slot> {
+        let start = pc.checked_mul(SLOT_SIZE)?;
+        let bytes = self.bytes.get(start..start.checked_add(SLOT_SIZE)?)?;
+        let mut array = [0u8; SLOT_SIZE];
+        array.copy_from_slice(bytes);
+        Some(Slot::from_bytes(array))
+    }
+}
+
 /// Decodes the instruction at `pc` and checks it.
 pub(super) fn check_instruction(
-    slots: &[Slot],
+    text: Text<'_>,
     pc: usize,
     dialect: Dialect,
     config: &Config,
 ) -> Result<Insn, VerifyError> {
-    let slot = slots[pc];
+    let Some(slot) = text.slot(pc) else {
+        return Err(VerifyError::NoProgram);
+    };
+    // The instruction and, for an lddw, its second slot.
+    let window = [slot, text.slot(pc + 1).unwrap_or_default()];
+    let window = if pc + 1 < text.len() {
+        &window[..]
+    } else {
+        &window[..1]
+    };
     let insn =
-        decode(slots, pc, dialect).map_err(|error| decode_error(error, slot, pc, dialect))?;
+        decode(window, 0, dialect).map_err(|error| decode_error(error, slot, pc, dialect))?;
     match dialect {
         Dialect::Sbpf => {
-            check_sbpf_opcode(&insn, slot, slots, pc, config)?;
+            check_sbpf_opcode(&insn, slot, text, pc, config)?;
             check_sbpf_registers(&insn, slot, pc, config)?;
         }
         Dialect::Ebpf => {
-            check_ebpf_opcode(&insn, slot, slots, pc)?;
+            check_ebpf_opcode(&insn, slot, text, pc)?;
             check_ebpf_registers(&insn, slot, pc)?;
         }
     }
@@ -64,15 +101,15 @@ fn decode_error(error: DecodeError, slot: Slot, pc: usize, dialect: Dialect) -> 
 }
 
 /// Checks that `pc + 1 + offset` is an instruction of the program.
-fn check_jump_target(slots: &[Slot], pc: usize, offset: i64) -> Result<(), VerifyError> {
+fn check_jump_target(text: Text<'_>, pc: usize, offset: i64) -> Result<(), VerifyError> {
     let target = pc as i64 + 1 + offset;
-    let Some(index) = usize::try_from(target).ok().filter(|&t| t < slots.len()) else {
+    let Some(index) = usize::try_from(target).ok().filter(|&t| t < text.len()) else {
         return Err(VerifyError::JumpOutOfCode {
             target: target as u64,
             pc,
         });
     };
-    if slots[index].is_lddw_continuation() {
+    if text.slot(index).is_some_and(Slot::is_lddw_continuation) {
         return Err(VerifyError::JumpToMiddleOfLDDW { target: index, pc });
     }
     Ok(())
@@ -88,7 +125,7 @@ fn check_endian(bits: i32, pc: usize) -> Result<(), VerifyError> {
 fn check_sbpf_opcode(
     insn: &Insn,
     slot: Slot,
-    slots: &[Slot],
+    text: Text<'_>,
     pc: usize,
     config: &Config,
 ) -> Result<(), VerifyError> {
@@ -103,12 +140,12 @@ fn check_sbpf_opcode(
             bits,
             ..
         } => check_endian(bits, pc),
-        Insn::Ja { off } => check_jump_target(slots, pc, i64::from(off)),
+        Insn::Ja { off } => check_jump_target(text, pc, i64::from(off)),
         Insn::Branch {
             width: Width::W64,
             off,
             ..
-        } => check_jump_target(slots, pc, i64::from(off)),
+        } => check_jump_target(text, pc, i64::from(off)),
         Insn::CallReg { reg } => {
             let limit = if config.reject_callx_r10 { 9 } else { 10 };
             if reg.number() > limit {
@@ -205,16 +242,16 @@ fn check_sbpf_registers(
 fn check_ebpf_opcode(
     insn: &Insn,
     slot: Slot,
-    slots: &[Slot],
+    text: Text<'_>,
     pc: usize,
 ) -> Result<(), VerifyError> {
     match *insn {
         Insn::Endian { bits, .. } => check_endian(bits, pc),
-        Insn::Ja { off } => check_jump_target(slots, pc, i64::from(off)),
-        Insn::JaLong { off } => check_jump_target(slots, pc, i64::from(off)),
-        Insn::Branch { off, .. } => check_jump_target(slots, pc, i64::from(off)),
+        Insn::Ja { off } => check_jump_target(text, pc, i64::from(off)),
+        Insn::JaLong { off } => check_jump_target(text, pc, i64::from(off)),
+        Insn::Branch { off, .. } => check_jump_target(text, pc, i64::from(off)),
         Insn::Call { src: 0, .. } => Ok(()),
-        Insn::Call { src: 1, imm } => check_jump_target(slots, pc, i64::from(imm)),
+        Insn::Call { src: 1, imm } => check_jump_target(text, pc, i64::from(imm)),
         Insn::Call { .. } => Err(VerifyError::InvalidCall { pc }),
         Insn::CallReg { reg } => {
             if reg.number() > 10 {
