@@ -289,26 +289,77 @@ fn gapped_stack_accesses_match_the_interpreter() {
         for delta in -9..=9 {
             let off = (base + delta) as i16;
             for size in [MemSize::B, MemSize::H, MemSize::W, MemSize::DW] {
-                for call_first in [false, true] {
-                    // Optionally move into frame 1 first (r10 jumps over a gap).
+                for (call_first, base) in [(false, 10), (true, 10), (false, 2), (true, 2)] {
+                    // Optionally move into frame 1 first (r10 jumps over a gap); address
+                    // through r10 itself or a copy of it.
                     let mut program = Vec::new();
                     if call_first {
                         program.extend([call(1, 1), exit()]);
                     }
                     program.extend([
+                        alu(Width::W64, AluOp::Mov, 2, reg(10)),
                         mov(1, 0x55),
-                        stx(size, 10, off, 1),
-                        ldx(size, 0, 10, off),
+                        stx(size, base, off, 1),
+                        ldx(size, 0, base, off),
                         exit(),
                     ]);
                     let compiled = compile(&program, Dialect::Sbpf, config);
                     let expected = run(&compiled, Backend::Interpreter, 100, &mut []);
                     let got = run(&compiled, Backend::Jit, 100, &mut []);
-                    assert_eq!(got, expected, "off {off} size {size:?} call {call_first}");
+                    assert_eq!(
+                        got, expected,
+                        "off {off} size {size:?} call {call_first} base r{base}"
+                    );
                     checked += 1;
                 }
             }
         }
     }
-    assert_eq!(checked, 5 * 19 * 4 * 2);
+    assert_eq!(checked, 5 * 19 * 4 * 4);
+}
+
+#[test]
+fn machine_code_snapshot_of_a_load() {
+    let program = compile(&[ldx(MemSize::DW, 0, 1, 8), exit()], Dialect::Sbpf, plain());
+    let listing = disassemble(&program);
+    let body: Vec<String> = listing
+        .lines()
+        .skip_while(|line| !line.starts_with("pc 0"))
+        .take(17)
+        .map(|line| line.trim().to_lowercase())
+        .collect();
+    let expected = [
+        "pc 0:",
+        "0044 sub qword ptr [r15+58h],2",
+        "0049 jbe 0000000000000132h",
+        "004f lea rax,[rdi+8]",
+        "0053 mov rdx,rax",
+        "0056 shr rdx,20h",
+        "005a cmp rdx,[r15+80h]",
+        "0061 jae 00000000000000c7h",
+        "0067 shl rdx,6",
+        "006b add rdx,[r15+78h]",
+        "006f sub rax,[rdx+8]",
+        "0073 jb 00000000000000c7h",
+        "0079 lea rcx,[rax+8]",
+        "007d cmp rcx,[rdx+10h]",
+        "0081 ja 00000000000000c7h",
+        "0087 add rax,[rdx]",
+        "008a mov rsi,[rax]",
+    ];
+    assert_eq!(body, expected, "full listing:\n{listing}");
+}
+
+#[test]
+fn slot_code_covers_each_instruction() {
+    let program = compile(&sum_loop(), Dialect::Sbpf, plain());
+    let jit = program.jit_program().unwrap();
+    let total: usize = (0..sum_loop().len())
+        .map(|pc| jit.slot_code(pc).unwrap().len())
+        .sum();
+    let first = jit.pc_offsets()[0].unwrap();
+    assert!(total > 0 && first + total <= jit.code().len());
+    // pc 4 is `add r0, r3`: one instruction, `add rsi, r9` (preceded by the block's meter check).
+    assert!(jit.slot_code(4).unwrap().ends_with(&[0x4c, 0x01, 0xce]));
+    assert_eq!(jit.slot_code(99), None);
 }

@@ -128,7 +128,11 @@ pub(crate) struct Masm {
     root_exit: Label,
     /// The shared out-of-line translation routine (vaddr in rcx, request in rdx).
     slow_routine: Label,
+    /// Bail-out labels by pc (a pc almost always has one refund), plus the rare others.
+    bails_by_pc: Vec<Option<(u64, Label)>>,
     bails: BTreeMap<(usize, u64), Label>,
+    /// The shared gapped-stack routines, by access size and kind (store = true).
+    gap_routines: BTreeMap<(u8, bool), Label>,
     exceeded: BTreeMap<usize, Label>,
     slow: Vec<SlowAccess>,
 }
@@ -166,7 +170,7 @@ impl Masm {
         hardening: Hardening,
         translate_helper: HelperAddr,
     ) -> Masm {
-        let mut asm = Assembler::with_capacity(slot_count * 24 + 256);
+        let mut asm = Assembler::with_capacity(slot_count * 80 + 4096);
         let pc_labels = (0..=slot_count).map(|_| asm.new_label()).collect();
         let exit_stub = asm.new_label();
         let root_exit = asm.new_label();
@@ -182,7 +186,9 @@ impl Masm {
             exit_stub,
             root_exit,
             slow_routine,
+            bails_by_pc: vec![None; slot_count + 1],
             bails: BTreeMap::new(),
+            gap_routines: BTreeMap::new(),
             exceeded: BTreeMap::new(),
             slow: Vec::new(),
         }
@@ -257,6 +263,17 @@ impl Masm {
             MeterMode::On => refund,
             MeterMode::Off => 0,
         };
+        match self.bails_by_pc.get(pc).copied() {
+            Some(Some((known, label))) if known == refund => return label,
+            Some(None) => {
+                let label = self.asm.new_label();
+                if let Some(slot) = self.bails_by_pc.get_mut(pc) {
+                    *slot = Some((refund, label));
+                }
+                return label;
+            }
+            _ => {}
+        }
         if let Some(label) = self.bails.get(&(pc, refund)) {
             return *label;
         }
@@ -357,12 +374,8 @@ impl Masm {
                 Access::Store => 1 << 8,
             };
         let bail = self.bail(pc, refund);
-        // Only stack-pointer-based accesses get the inline gapped path (code size); others
-        // reach the gapped stack through the slow path.
         let gap = match (self.translation, self.gap_shift) {
-            (Translation::InlineTable, Some(_)) if base == GUEST[10] => {
-                Some((self.asm.new_label(), size, access))
-            }
+            (Translation::InlineTable, Some(_)) => Some((self.asm.new_label(), size, access)),
             _ => None,
         };
         let len_miss = gap.map_or(entry, |(label, _, _)| label);
@@ -459,10 +472,18 @@ impl Masm {
     /// the root exit and the common exit sequence.
     pub fn finish_stubs(&mut self) -> Result<(), JitError> {
         let slow = std::mem::take(&mut self.slow);
+        let any_slow = !slow.is_empty();
         for access in slow {
             if let Some((label, size, kind)) = access.gap {
+                // Try the shared gapped routine; on 0 fall through into the slow path.
                 self.asm.bind(label)?;
-                self.gapped(size, kind, access.entry, access.done)?;
+                let key = (size, kind == Access::Store);
+                let next = self.asm.new_label();
+                let routine = *self.gap_routines.entry(key).or_insert(next);
+                self.asm.call(routine)?;
+                self.asm
+                    .test(Size::S64, RegMem::Reg(Gpr::Rax), Operand::Reg(Gpr::Rax))?;
+                self.asm.jcc(Cond::Ne, access.done)?;
             }
             self.asm.bind(access.entry)?;
             self.asm.lea(
@@ -478,24 +499,41 @@ impl Masm {
             self.asm.jmp(access.done)?;
         }
         // The shared routine: the mapping translates (rcx, rdx) or reports a fault with 0.
-        self.asm.bind(self.slow_routine)?;
-        self.call_rust(self.translate_helper, Arg::Rcx, Arg::InPlace)?;
-        self.asm.ret();
-        let bails = std::mem::take(&mut self.bails);
+        if any_slow {
+            self.asm.bind(self.slow_routine)?;
+            self.call_rust(self.translate_helper, Arg::Rcx, Arg::InPlace)?;
+            self.asm.ret();
+        }
+        let routines = std::mem::take(&mut self.gap_routines);
+        for ((size, store), label) in routines {
+            self.asm.bind(label)?;
+            let access = if store { Access::Store } else { Access::Load };
+            self.gapped(size, access)?;
+        }
+        let by_pc = std::mem::take(&mut self.bails_by_pc);
+        let others = std::mem::take(&mut self.bails);
+        let bails = by_pc
+            .into_iter()
+            .enumerate()
+            .filter_map(|(pc, bail)| bail.map(|(refund, label)| ((pc, refund), label)))
+            .chain(others);
+        // Each bail-out is `mov ecx, pc; mov edx, refund; jmp` to one shared tail.
+        let shared_bail = self.asm.new_label();
         for ((pc, refund), label) in bails {
             self.asm.bind(label)?;
-            if refund > 0 {
-                let refund =
-                    i32::try_from(refund).map_err(|_| JitError::ProgramTooLarge { slots: pc })?;
-                self.asm.alu(
-                    AluKind::Add,
-                    Size::S64,
-                    RegMem::Mem(env(LEFT)),
-                    Operand::Imm(refund),
-                )?;
-            }
-            self.exit_with(ExitKind::Bail, Some(pc))?;
+            self.asm.mov_imm64(Gpr::Rcx, pc as u64);
+            self.asm.mov_imm64(Gpr::Rdx, refund);
+            self.asm.jmp(shared_bail)?;
         }
+        self.asm.bind(shared_bail)?;
+        self.asm.alu(
+            AluKind::Add,
+            Size::S64,
+            RegMem::Mem(env(LEFT)),
+            Operand::Reg(Gpr::Rdx),
+        )?;
+        self.asm.store(Size::S64, env(EXIT_PC), Gpr::Rcx)?;
+        self.exit_with(ExitKind::Bail, None)?;
         let exceeded = std::mem::take(&mut self.exceeded);
         for (pc, label) in exceeded {
             self.asm.bind(label)?;
@@ -515,18 +553,20 @@ impl Masm {
         Ok(())
     }
 
-    /// The gapped-stack translation (region §5.2 with the gap size of this configuration):
-    /// rax holds the offset into the region and rdx its table row. Anything unusual (another
-    /// gap size, the access starting in a gap, past the end) goes to the slow path `miss`.
-    fn gapped(
-        &mut self,
-        size: u8,
-        access: Access,
-        miss: Label,
-        done: Label,
-    ) -> Result<(), JitError> {
+    /// The gapped-stack translation routine (region §5.2 with the gap size of this
+    /// configuration), called with the offset into the region in rax and its table row in
+    /// rdx; returns the host address in rax, or 0 for anything unusual (another gap size, the
+    /// access starting in a gap, past the end), which the caller sends to the slow path.
+    fn gapped(&mut self, size: u8, access: Access) -> Result<(), JitError> {
+        let miss = self.asm.new_label();
         let Some(shift) = self.gap_shift.filter(|shift| *shift < 31) else {
-            self.asm.jmp(miss)?;
+            self.asm.alu(
+                AluKind::Xor,
+                Size::S32,
+                RegMem::Reg(Gpr::Rax),
+                Operand::Reg(Gpr::Rax),
+            )?;
+            self.asm.ret();
             return Ok(());
         };
         let len_field = match access {
@@ -593,7 +633,15 @@ impl Masm {
             RegMem::Reg(Gpr::Rax),
             Operand::Mem(row(REGION_HOST)),
         )?;
-        a.jmp(done)?;
+        a.ret();
+        a.bind(miss)?;
+        a.alu(
+            AluKind::Xor,
+            Size::S32,
+            RegMem::Reg(Gpr::Rax),
+            Operand::Reg(Gpr::Rax),
+        )?;
+        a.ret();
         Ok(())
     }
 

@@ -25,10 +25,13 @@
 //!   (`ExceededMaxInstructions` at pc + 1 when the syscall left no budget). With metering
 //!   off no meter code is emitted.
 //! - **Memory**: with the aligned mapping, translation is inline (region = vaddr >> 32, a
-//!   table row {host, vm start, load length, store length}, bounds and permission checks);
-//!   a miss (gapped stack, read-only store, out of bounds) calls the mapping out of line
-//!   (an `extern "sysv64"` shim), which either returns the host address or reports a fault,
-//!   which bails out. The unaligned mapping always calls the shim.
+//!   table row {host, vm start, load length, store length}, bounds and permission checks).
+//!   With fixed frames and gaps, an access based on r10 that misses the plain row check tries
+//!   the gapped-stack translation out of line (the gap size is a compile-time constant,
+//!   checked against the row). Anything else that misses (read-only store, out of bounds,
+//!   other gapped accesses) calls one shared routine that asks the mapping through an
+//!   `extern "sysv64"` shim, which returns the host address or 0 for a fault, which bails
+//!   out. The unaligned mapping always calls the routine.
 //! - **Calls** use real x86 `call`/`ret` (the return-stack buffer stays balanced) and record
 //!   r6-r9, r10 and the return pc in `Env::frames` exactly like the interpreter's frames, so
 //!   a bail-out at any depth hands over a faithful call stack. Call depths above
@@ -39,7 +42,6 @@
 //! - **Tracing**: with `enable_instruction_tracing` the run is delegated to the interpreter
 //!   from its first instruction (the same state a bail-out at the entry hands over), so the
 //!   trace is the interpreter's.
-//!
 //! - **Hardening** (machine code only, never behaviour): about one random 1-byte `nop` per
 //!   `noop_instruction_rate` BPF instructions, and with `sanitize_user_provided_values`
 //!   constant blinding of program-supplied immediates that are not small (mov/lddw
@@ -135,6 +137,8 @@ impl From<CodeMemoryError> for JitError {
 pub struct JitProgram {
     code: ExecutableCode,
     pc_offsets: Vec<Option<usize>>,
+    /// Where the code of the last instruction ends (the out-of-line stubs follow).
+    body_end: usize,
 }
 
 impl JitProgram {
@@ -147,6 +151,20 @@ impl JitProgram {
     /// for the second slot of an `lddw`).
     pub fn pc_offsets(&self) -> &[Option<usize>] {
         &self.pc_offsets
+    }
+
+    /// The machine code of the instruction at slot `pc` (its inline part; out-of-line stubs
+    /// are not included), for `bpfvm disasm --jit`. `None` for the second slot of an `lddw`
+    /// or a pc out of range.
+    pub fn slot_code(&self, pc: usize) -> Option<&[u8]> {
+        let start = (*self.pc_offsets.get(pc)?)?;
+        let end = self
+            .pc_offsets
+            .iter()
+            .skip(pc + 1)
+            .find_map(|offset| *offset)
+            .unwrap_or(self.body_end);
+        self.code().get(start..end)
     }
 
     pub(crate) fn executable(&self) -> &ExecutableCode {
@@ -398,6 +416,7 @@ pub(crate) fn compile<C: ContextObject>(
         lower::lower(&mut m, &program, *op, at)?;
         block.1 += 1;
     }
+    let body_end = m.asm.offset();
     // The overrun slot first (the last instruction may fall through into it), then the
     // slots no fall-through reaches (second halves of lddw).
     for pc in core::iter::once(slots).chain(0..slots) {
@@ -415,7 +434,11 @@ pub(crate) fn compile<C: ContextObject>(
     let mut writable = pool().allocate(bytes.len())?;
     writable.append(&bytes)?;
     let code = writable.make_executable()?;
-    Ok(JitProgram { code, pc_offsets })
+    Ok(JitProgram {
+        code,
+        pc_offsets,
+        body_end,
+    })
 }
 
 /// The `callx` table: per slot, the code offset of the block starting there when `callx`
