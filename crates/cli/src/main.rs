@@ -141,6 +141,9 @@ enum Command {
         program: PathBuf,
         #[command(flatten)]
         load: LoadOptions,
+        /// Show the x86-64 machine code the JIT emits beside each instruction.
+        #[arg(long)]
+        jit: bool,
     },
     /// Write a program's control-flow graph as Graphviz DOT: one cluster per function.
     Cfg {
@@ -202,7 +205,10 @@ fn main() -> ExitCode {
         Command::Run(options) => commands::run::run(&options),
         Command::Debug { run, port } => commands::debug::debug(&run, port),
         Command::Verify { program, load } => commands::verify(&program, &load),
-        Command::Disasm { program, load } => commands::disasm(&program, &load),
+        Command::Disasm { program, load, jit } => match jit {
+            true => commands::jit_listing::disasm_jit(&program, &load),
+            false => commands::disasm(&program, &load),
+        },
         Command::Cfg {
             program,
             load,

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod cfg;
 pub mod debug;
+pub mod jit_listing;
 pub mod profile;
 pub mod run;
 
