@@ -1,0 +1,202 @@
+//! The side-by-side benchmark programs and their runner, shared by `interpreter.rs` and
+//! `jit.rs`: each program is assembled once by the reference's assembler, so both VMs run the
+//! very same bytes and function registry, and every run asserts the instruction count of
+//! reference §16.
+
+#![allow(dead_code, reason = "each bench binary uses part of this module")]
+
+use bpfvm::{
+    verify, Backend, Executable as OurExecutable, FunctionRegistry as OurFunctions, Loader,
+    MemoryRegion as OurRegion, TestContext, VerifiedProgram, Vm, MM_INPUT_START,
+};
+use bpfvm_isa::Dialect;
+use criterion::Criterion;
+use solana_rbpf::memory_region::MemoryRegion;
+use solana_rbpf::verifier::RequisiteVerifier;
+use solana_rbpf::vm::{BuiltInProgram, Config, EbpfVm, TestContextObject, VerifiedExecutable};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct BenchProgram {
+    pub name: &'static str,
+    pub assembly: String,
+    pub dynamic_stack_frames: bool,
+    pub instructions: u64,
+    pub input_len: usize,
+}
+
+/// The reference's assembler takes no comments: keep only the instruction and label lines.
+fn strip_comments(text: &'static str) -> String {
+    text.lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The reference's benchmark programs (reference §16), from `examples/bench/`.
+pub fn programs() -> [BenchProgram; 6] {
+    let program =
+        |name, file: &'static str, dynamic_stack_frames, instructions, input_len| BenchProgram {
+            name,
+            assembly: strip_comments(file),
+            dynamic_stack_frames,
+            instructions,
+            input_len,
+        };
+    let stack = include_str!("../../../../examples/bench/stack_translation.s");
+    [
+        program(
+            "empty_for_loop",
+            include_str!("../../../../examples/bench/empty_for_loop.s"),
+            true,
+            262_145,
+            0,
+        ),
+        program(
+            "address_translation",
+            include_str!("../../../../examples/bench/address_translation.s"),
+            true,
+            655_361,
+            0x20000,
+        ),
+        program("address_translation_stack_fixed", stack, false, 524_289, 0),
+        program("address_translation_stack_dynamic", stack, true, 524_289, 0),
+        program(
+            "call_depth_fixed",
+            include_str!("../../../../examples/bench/call_depth_fixed.s"),
+            false,
+            137_218,
+            0,
+        ),
+        program(
+            "call_depth_dynamic",
+            include_str!("../../../../examples/bench/call_depth_dynamic.s"),
+            true,
+            176_130,
+            0,
+        ),
+    ]
+}
+
+pub fn reference_config(program: &BenchProgram) -> Config {
+    Config {
+        dynamic_stack_frames: program.dynamic_stack_frames,
+        ..Config::default()
+    }
+}
+
+pub fn our_config(program: &BenchProgram) -> bpfvm::Config {
+    bpfvm::Config {
+        dynamic_stack_frames: program.dynamic_stack_frames,
+        ..bpfvm::Config::default()
+    }
+}
+
+pub fn reference_program(
+    program: &BenchProgram,
+) -> VerifiedExecutable<RequisiteVerifier, TestContextObject> {
+    let loader = Arc::new(BuiltInProgram::new_loader(reference_config(program)));
+    let executable =
+        solana_rbpf::assembler::assemble::<TestContextObject>(&program.assembly, loader).unwrap();
+    VerifiedExecutable::from_executable(executable).unwrap()
+}
+
+/// The same bytes and functions as the reference's executable, loaded into bpfvm.
+pub fn our_program(
+    program: &BenchProgram,
+    reference: &VerifiedExecutable<RequisiteVerifier, TestContextObject>,
+) -> VerifiedProgram<TestContext> {
+    let executable = reference.get_executable();
+    let loader = Arc::new(Loader::new(our_config(program)));
+    let mut functions = OurFunctions::new();
+    for (pc, name) in executable.get_function_registry().values() {
+        functions
+            .register(&loader, Dialect::Sbpf, *pc, name)
+            .unwrap();
+    }
+    let text = executable.get_text_bytes().1;
+    let ours = OurExecutable::from_text_bytes(text, loader, Dialect::Sbpf, functions).unwrap();
+    verify(ours).unwrap()
+}
+
+pub fn time<F: FnMut()>(mut run: F) -> Duration {
+    let mut samples: Vec<Duration> = (0..15)
+        .map(|_| {
+            let start = Instant::now();
+            run();
+            start.elapsed()
+        })
+        .collect();
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// Which engine of both VMs a benchmark runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// The interpreters.
+    Interpreter,
+    /// The JIT compilers (compile time is printed too).
+    Jit,
+}
+
+/// Benchmarks one program on both VMs' `engine` and prints the ratio line.
+pub fn bench_program(c: &mut Criterion, program: &BenchProgram, engine: Engine) {
+    let mut reference = reference_program(program);
+    let mut ours = our_program(program, &reference);
+    if engine == Engine::Jit {
+        let reference_compile = time(|| reference.jit_compile().unwrap());
+        let our_compile = time(|| ours.jit_compile().unwrap());
+        println!(
+            "compile {}: reference jit_compile {:?}, bpfvm jit_compile {:?}, ratio {:.2}x",
+            program.name,
+            reference_compile,
+            our_compile,
+            reference_compile.as_secs_f64() / our_compile.as_secs_f64()
+        );
+    }
+    let count = program.instructions;
+
+    let mut reference_input = vec![0u8; program.input_len];
+    let mut reference_context = TestContextObject::default();
+    let region =
+        MemoryRegion::new_writable(&mut reference_input, solana_rbpf::ebpf::MM_INPUT_START);
+    let mut reference_vm =
+        EbpfVm::new(&reference, &mut reference_context, &mut [], vec![region]).unwrap();
+    let mut run_reference = || {
+        reference_vm.env.context_object_pointer.remaining = count;
+        let (instructions, result) = reference_vm.execute_program(engine == Engine::Interpreter);
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(instructions, count);
+    };
+
+    let mut our_input = vec![0u8; program.input_len];
+    let mut our_context = TestContext::default();
+    let mut heap: Vec<u8> = Vec::new();
+    let regions = vec![OurRegion::writable(&mut our_input, MM_INPUT_START)];
+    let mut our_vm = Vm::new(&ours, &mut our_context, &mut heap, regions).unwrap();
+    let mut run_ours = || {
+        our_vm.context().remaining = count;
+        let run = our_vm.run(match engine {
+            Engine::Interpreter => Backend::Interpreter,
+            Engine::Jit => Backend::Jit,
+        });
+        assert!(run.result.is_ok(), "{:?}", run.result);
+        assert_eq!(run.instruction_count, count);
+    };
+
+    let mut group = c.benchmark_group(program.name);
+    group.bench_function("reference", |b| b.iter(&mut run_reference));
+    group.bench_function("bpfvm", |b| b.iter(&mut run_ours));
+    group.finish();
+
+    let reference_time = time(&mut run_reference);
+    let our_time = time(&mut run_ours);
+    println!(
+        "ratio {} ({engine:?}): reference {:?}, bpfvm {:?}, reference/bpfvm = {:.2}x",
+        program.name,
+        reference_time,
+        our_time,
+        reference_time.as_secs_f64() / our_time.as_secs_f64()
+    );
+}
