@@ -211,9 +211,21 @@ fn disasm_jit_shows_machine_code_beside_each_instruction() {
     assert_eq!(output.status.code(), Some(0));
     let text = stdout(&output);
     let lines: Vec<&str> = text.lines().collect();
-    let load = lines.iter().position(|l| l.ends_with("0: ldxb r2, [r1+0x0]")).unwrap();
+    let load = lines
+        .iter()
+        .position(|l| l.ends_with("0: ldxb r2, [r1+0x0]"))
+        .unwrap();
     // The byte load is translated inline and ends in a zero-extending byte move.
-    let next = lines.iter().skip(load + 1).position(|l| l.contains("1: mov64 r0, 0")).unwrap();
-    assert!(lines[load + 1..load + 1 + next].iter().any(|l| l.contains("movzx")), "{text}");
+    let next = lines
+        .iter()
+        .skip(load + 1)
+        .position(|l| l.contains("1: mov64 r0, 0"))
+        .unwrap();
+    assert!(
+        lines[load + 1..load + 1 + next]
+            .iter()
+            .any(|l| l.contains("movzx")),
+        "{text}"
+    );
     assert!(lines.last().unwrap().contains("bytes of machine code"));
 }

@@ -195,8 +195,8 @@ fn reg(field: u8) -> Reg {
     Reg::new(field & 0x0f).unwrap_or(Reg::R0)
 }
 
-fn size_of(opcode: u8) -> MemSize {
-    SIZE_BY_BITS[usize::from((opcode & 0x18) >> 3)]
+const fn size_of(opcode: u8) -> MemSize {
+    SIZE_BY_BITS[((opcode & 0x18) >> 3) as usize]
 }
 
 fn size_code(size: MemSize) -> u8 {
@@ -212,154 +212,183 @@ pub fn call_operands(slot: Slot) -> Option<(u8, i32)> {
     (slot.opcode == CLASS_JMP | JMP_CALL | SRC_K).then_some((slot.src, slot.imm))
 }
 
+/// Which of a binary operation's operands the opcode selects: the source register or the
+/// immediate.
+#[derive(Clone, Copy)]
+enum Operand {
+    Imm,
+    Reg,
+}
+
+/// What an opcode byte means in one dialect, before the other fields are read. The tables
+/// below hold one entry per opcode, so [`decode`] is a lookup plus field extraction.
+#[derive(Clone, Copy)]
+enum Shape {
+    Unknown,
+    Lddw,
+    PacketLoad(PacketMode, MemSize),
+    Load(MemSize, Extend),
+    Store(MemSize, Operand),
+    Atomic(MemSize),
+    Neg(Width),
+    Endian(EndianOp),
+    Alu(Width, AluOp, Operand),
+    Branch(Width, Cond, Operand),
+    Ja,
+    JaLong,
+    Call,
+    CallReg,
+    Exit,
+}
+
+const fn operand_of(opcode: u8) -> Operand {
+    if opcode & SRC_X != 0 {
+        Operand::Reg
+    } else {
+        Operand::Imm
+    }
+}
+
+const fn classify_ld(opcode: u8) -> Shape {
+    let size = size_of(opcode);
+    match opcode & 0xe0 {
+        MODE_IMM if matches!(size, MemSize::DW) => Shape::Lddw,
+        MODE_ABS => Shape::PacketLoad(PacketMode::Abs, size),
+        MODE_IND => Shape::PacketLoad(PacketMode::Ind, size),
+        _ => Shape::Unknown,
+    }
+}
+
+const fn classify_mem(opcode: u8, dialect: Dialect) -> Shape {
+    let size = size_of(opcode);
+    let ebpf = matches!(dialect, Dialect::Ebpf);
+    let word_or_double = matches!(size, MemSize::W | MemSize::DW);
+    match (opcode & 0x07, opcode & 0xe0) {
+        (CLASS_LDX, MODE_MEM) => Shape::Load(size, Extend::Zero),
+        (CLASS_LDX, MODE_MEMSX) if ebpf && !matches!(size, MemSize::DW) => {
+            Shape::Load(size, Extend::Sign)
+        }
+        (CLASS_ST, MODE_MEM) => Shape::Store(size, Operand::Imm),
+        (CLASS_STX, MODE_MEM) => Shape::Store(size, Operand::Reg),
+        (CLASS_STX, MODE_ATOMIC) if word_or_double => Shape::Atomic(size),
+        _ => Shape::Unknown,
+    }
+}
+
+const fn classify_alu(opcode: u8, width: Width, dialect: Dialect) -> Shape {
+    let op_bits = opcode & 0xf0;
+    let has_x = opcode & SRC_X != 0;
+    let ebpf = matches!(dialect, Dialect::Ebpf);
+    match op_bits {
+        ALU_NEG if !has_x => Shape::Neg(width),
+        ALU_END => match (width, has_x) {
+            (Width::W32, false) => Shape::Endian(EndianOp::ToLe),
+            (Width::W32, true) => Shape::Endian(EndianOp::ToBe),
+            (Width::W64, false) if ebpf => Shape::Endian(EndianOp::Swap),
+            _ => Shape::Unknown,
+        },
+        ALU_SBPF_SDIV if ebpf => Shape::Unknown,
+        _ => match ALU_BY_HIGH_NIBBLE[(op_bits >> 4) as usize] {
+            Some(op) => Shape::Alu(width, op, operand_of(opcode)),
+            None => Shape::Unknown,
+        },
+    }
+}
+
+const fn classify_jmp(opcode: u8, width: Width) -> Shape {
+    let op_bits = opcode & 0xf0;
+    let has_x = opcode & SRC_X != 0;
+    if let Some(cond) = COND_BY_HIGH_NIBBLE[(op_bits >> 4) as usize] {
+        return Shape::Branch(width, cond, operand_of(opcode));
+    }
+    match (op_bits, has_x, width) {
+        (JMP_JA, false, Width::W64) => Shape::Ja,
+        (JMP_JA, false, Width::W32) => Shape::JaLong,
+        (JMP_CALL, false, Width::W64) => Shape::Call,
+        (JMP_CALL, true, Width::W64) => Shape::CallReg,
+        (JMP_EXIT, false, Width::W64) => Shape::Exit,
+        _ => Shape::Unknown,
+    }
+}
+
+const fn classify(opcode: u8, dialect: Dialect) -> Shape {
+    match opcode & 0x07 {
+        CLASS_LD => classify_ld(opcode),
+        CLASS_LDX | CLASS_ST | CLASS_STX => classify_mem(opcode, dialect),
+        CLASS_ALU32 => classify_alu(opcode, Width::W32, dialect),
+        CLASS_ALU64 => classify_alu(opcode, Width::W64, dialect),
+        CLASS_JMP => classify_jmp(opcode, Width::W64),
+        CLASS_JMP32 if matches!(dialect, Dialect::Ebpf) => classify_jmp(opcode, Width::W32),
+        _ => Shape::Unknown,
+    }
+}
+
+const fn shapes(dialect: Dialect) -> [Shape; 256] {
+    let mut table = [Shape::Unknown; 256];
+    let mut opcode = 0;
+    while opcode < 256 {
+        table[opcode] = classify(opcode as u8, dialect);
+        opcode += 1;
+    }
+    table
+}
+
+/// Every opcode classified once, at compile time, per dialect.
+const SBPF_SHAPES: [Shape; 256] = shapes(Dialect::Sbpf);
+const EBPF_SHAPES: [Shape; 256] = shapes(Dialect::Ebpf);
+
 /// Decodes the instruction at slot `at`. For `lddw` the next slot is consumed as well.
 #[inline]
 pub fn decode(slots: &[Slot], at: usize, dialect: Dialect) -> Result<Insn, DecodeError> {
     let Some(&slot) = slots.get(at) else {
         return Err(DecodeError::UnknownOpcode { opcode: 0 });
     };
-    let unknown = Err(DecodeError::UnknownOpcode {
-        opcode: slot.opcode,
-    });
-    match slot.opcode & 0x07 {
-        CLASS_LD => decode_ld(slots, at, slot, dialect),
-        CLASS_LDX => decode_ldx(slot, dialect),
-        CLASS_ST => match slot.opcode & 0xe0 {
-            MODE_MEM => Ok(Insn::Store {
-                size: size_of(slot.opcode),
-                base: reg(slot.dst),
-                off: slot.off,
-                src: Source::Imm(slot.imm),
-            }),
-            _ => unknown,
-        },
-        CLASS_STX => decode_stx(slot),
-        CLASS_ALU32 => decode_alu(slot, Width::W32, dialect),
-        CLASS_ALU64 => decode_alu(slot, Width::W64, dialect),
-        CLASS_JMP => decode_jmp(slot, Width::W64, dialect),
-        CLASS_JMP32 => match dialect {
-            Dialect::Ebpf => decode_jmp(slot, Width::W32, dialect),
-            Dialect::Sbpf => unknown,
-        },
-        _ => unknown,
-    }
+    decode_slot(slot, || slots.get(at.wrapping_add(1)).copied(), dialect)
 }
 
-fn decode_ld(slots: &[Slot], at: usize, slot: Slot, dialect: Dialect) -> Result<Insn, DecodeError> {
-    let size = size_of(slot.opcode);
-    match slot.opcode & 0xe0 {
-        MODE_IMM if size == MemSize::DW => {
-            let second = slots.get(at + 1).ok_or(DecodeError::LddwCannotBeLast)?;
-            if second.opcode != OPCODE_LDDW_SECOND {
-                return Err(DecodeError::IncompleteLddw);
-            }
-            if dialect == Dialect::Ebpf && slot.src != 0 {
-                return Err(DecodeError::InvalidField {
-                    opcode: slot.opcode,
-                    field: "source",
-                });
-            }
-            let imm = u64::from(slot.imm as u32) | (u64::from(second.imm as u32) << 32);
-            Ok(Insn::LoadImm64 {
-                dst: reg(slot.dst),
-                imm,
-            })
-        }
-        mode @ (MODE_ABS | MODE_IND) => Ok(Insn::PacketLoad {
-            mode: if mode == MODE_ABS {
-                PacketMode::Abs
-            } else {
-                PacketMode::Ind
-            },
+/// Decodes the instruction in `slot`; `next` yields the slot after it (if any) and is called
+/// only for an `lddw`. The same as [`decode`] for callers that read slots one at a time.
+#[inline(always)]
+pub fn decode_slot(
+    slot: Slot,
+    next: impl FnOnce() -> Option<Slot>,
+    dialect: Dialect,
+) -> Result<Insn, DecodeError> {
+    let table = match dialect {
+        Dialect::Sbpf => &SBPF_SHAPES,
+        Dialect::Ebpf => &EBPF_SHAPES,
+    };
+    let dst = reg(slot.dst);
+    match table[usize::from(slot.opcode)] {
+        Shape::Unknown => Err(DecodeError::UnknownOpcode {
+            opcode: slot.opcode,
+        }),
+        Shape::Lddw => decode_lddw(slot, next, dialect),
+        Shape::PacketLoad(mode, size) => Ok(Insn::PacketLoad {
+            mode,
             size,
             src: reg(slot.src),
             imm: slot.imm,
         }),
-        _ => Err(DecodeError::UnknownOpcode {
-            opcode: slot.opcode,
-        }),
-    }
-}
-
-fn decode_ldx(slot: Slot, dialect: Dialect) -> Result<Insn, DecodeError> {
-    let size = size_of(slot.opcode);
-    let extend = match (slot.opcode & 0xe0, dialect) {
-        (MODE_MEM, _) => Extend::Zero,
-        (MODE_MEMSX, Dialect::Ebpf) if size != MemSize::DW => Extend::Sign,
-        _ => {
-            return Err(DecodeError::UnknownOpcode {
-                opcode: slot.opcode,
-            })
-        }
-    };
-    Ok(Insn::Load {
-        size,
-        extend,
-        dst: reg(slot.dst),
-        base: reg(slot.src),
-        off: slot.off,
-    })
-}
-
-fn decode_stx(slot: Slot) -> Result<Insn, DecodeError> {
-    let size = size_of(slot.opcode);
-    match slot.opcode & 0xe0 {
-        MODE_MEM => Ok(Insn::Store {
+        Shape::Load(size, extend) => Ok(Insn::Load {
             size,
-            base: reg(slot.dst),
+            extend,
+            dst,
+            base: reg(slot.src),
             off: slot.off,
-            src: Source::Reg(reg(slot.src)),
         }),
-        MODE_ATOMIC if matches!(size, MemSize::W | MemSize::DW) => {
-            let op = ATOMICS
-                .iter()
-                .find(|(code, _)| *code == slot.imm)
-                .map(|(_, op)| *op)
-                .ok_or(DecodeError::InvalidField {
-                    opcode: slot.opcode,
-                    field: "atomic operation",
-                })?;
-            Ok(Insn::Atomic {
-                size,
-                op,
-                base: reg(slot.dst),
-                off: slot.off,
-                src: reg(slot.src),
-            })
-        }
-        _ => Err(DecodeError::UnknownOpcode {
-            opcode: slot.opcode,
+        Shape::Store(size, operand) => Ok(Insn::Store {
+            size,
+            base: dst,
+            off: slot.off,
+            src: source(slot, operand),
         }),
-    }
-}
-
-fn alu_source(slot: Slot) -> Source {
-    if slot.opcode & SRC_X != 0 {
-        Source::Reg(reg(slot.src))
-    } else {
-        Source::Imm(slot.imm)
-    }
-}
-
-fn decode_alu(slot: Slot, width: Width, dialect: Dialect) -> Result<Insn, DecodeError> {
-    let unknown = DecodeError::UnknownOpcode {
-        opcode: slot.opcode,
-    };
-    let op_bits = slot.opcode & 0xf0;
-    let has_x = slot.opcode & SRC_X != 0;
-    let dst = reg(slot.dst);
-    match op_bits {
-        ALU_NEG if !has_x => {
+        Shape::Atomic(size) => decode_atomic(slot, size),
+        Shape::Neg(width) => {
             canonical_offset(slot, dialect, 0)?;
             Ok(Insn::Neg { width, dst })
         }
-        ALU_END => {
-            let op = match (width, has_x, dialect) {
-                (Width::W32, false, _) => EndianOp::ToLe,
-                (Width::W32, true, _) => EndianOp::ToBe,
-                (Width::W64, false, Dialect::Ebpf) => EndianOp::Swap,
-                _ => return Err(unknown),
-            };
+        Shape::Endian(op) => {
             canonical_offset(slot, dialect, 0)?;
             Ok(Insn::Endian {
                 op,
@@ -367,10 +396,7 @@ fn decode_alu(slot: Slot, width: Width, dialect: Dialect) -> Result<Insn, Decode
                 bits: slot.imm,
             })
         }
-        ALU_SBPF_SDIV if dialect == Dialect::Ebpf => Err(unknown),
-        _ => {
-            let op = ALU_BY_HIGH_NIBBLE[usize::from(op_bits >> 4)].ok_or(unknown)?;
-            let src = alu_source(slot);
+        Shape::Alu(width, op, operand) => {
             let op = match dialect {
                 Dialect::Sbpf => op,
                 Dialect::Ebpf => ebpf_alu_op(slot, op, width)?,
@@ -379,10 +405,80 @@ fn decode_alu(slot: Slot, width: Width, dialect: Dialect) -> Result<Insn, Decode
                 width,
                 op,
                 dst,
-                src,
+                src: source(slot, operand),
             })
         }
+        Shape::Branch(width, cond, operand) => Ok(Insn::Branch {
+            width,
+            cond,
+            dst,
+            src: source(slot, operand),
+            off: slot.off,
+        }),
+        Shape::Ja => Ok(Insn::Ja { off: slot.off }),
+        Shape::JaLong => Ok(Insn::JaLong { off: slot.imm }),
+        Shape::Call => Ok(Insn::Call {
+            src: slot.src,
+            imm: slot.imm,
+        }),
+        Shape::CallReg => match dialect {
+            Dialect::Sbpf => u8::try_from(slot.imm)
+                .ok()
+                .and_then(Reg::new)
+                .map(|reg| Insn::CallReg { reg })
+                .ok_or(DecodeError::InvalidCallRegister { imm: slot.imm }),
+            Dialect::Ebpf => Ok(Insn::CallReg { reg: dst }),
+        },
+        Shape::Exit => Ok(Insn::Exit),
     }
+}
+
+#[inline]
+fn source(slot: Slot, operand: Operand) -> Source {
+    match operand {
+        Operand::Reg => Source::Reg(reg(slot.src)),
+        Operand::Imm => Source::Imm(slot.imm),
+    }
+}
+
+fn decode_lddw(
+    slot: Slot,
+    next: impl FnOnce() -> Option<Slot>,
+    dialect: Dialect,
+) -> Result<Insn, DecodeError> {
+    let second = next().ok_or(DecodeError::LddwCannotBeLast)?;
+    if second.opcode != OPCODE_LDDW_SECOND {
+        return Err(DecodeError::IncompleteLddw);
+    }
+    if dialect == Dialect::Ebpf && slot.src != 0 {
+        return Err(DecodeError::InvalidField {
+            opcode: slot.opcode,
+            field: "source",
+        });
+    }
+    let imm = u64::from(slot.imm as u32) | (u64::from(second.imm as u32) << 32);
+    Ok(Insn::LoadImm64 {
+        dst: reg(slot.dst),
+        imm,
+    })
+}
+
+fn decode_atomic(slot: Slot, size: MemSize) -> Result<Insn, DecodeError> {
+    let op = ATOMICS
+        .iter()
+        .find(|(code, _)| *code == slot.imm)
+        .map(|(_, op)| *op)
+        .ok_or(DecodeError::InvalidField {
+            opcode: slot.opcode,
+            field: "atomic operation",
+        })?;
+    Ok(Insn::Atomic {
+        size,
+        op,
+        base: reg(slot.dst),
+        off: slot.off,
+        src: reg(slot.src),
+    })
 }
 
 /// eBPF gives the offset field a meaning on div, mod and mov; elsewhere it must be zero.
@@ -411,41 +507,6 @@ fn canonical_offset(slot: Slot, dialect: Dialect, expected: i16) -> Result<(), D
         });
     }
     Ok(())
-}
-
-fn decode_jmp(slot: Slot, width: Width, dialect: Dialect) -> Result<Insn, DecodeError> {
-    let unknown = DecodeError::UnknownOpcode {
-        opcode: slot.opcode,
-    };
-    let op_bits = slot.opcode & 0xf0;
-    let has_x = slot.opcode & SRC_X != 0;
-    if let Some(cond) = COND_BY_HIGH_NIBBLE[usize::from(op_bits >> 4)] {
-        return Ok(Insn::Branch {
-            width,
-            cond,
-            dst: reg(slot.dst),
-            src: alu_source(slot),
-            off: slot.off,
-        });
-    }
-    match (op_bits, has_x, width) {
-        (JMP_JA, false, Width::W64) => Ok(Insn::Ja { off: slot.off }),
-        (JMP_JA, false, Width::W32) => Ok(Insn::JaLong { off: slot.imm }),
-        (JMP_CALL, false, Width::W64) => Ok(Insn::Call {
-            src: slot.src,
-            imm: slot.imm,
-        }),
-        (JMP_CALL, true, Width::W64) => match dialect {
-            Dialect::Sbpf => u8::try_from(slot.imm)
-                .ok()
-                .and_then(Reg::new)
-                .map(|reg| Insn::CallReg { reg })
-                .ok_or(DecodeError::InvalidCallRegister { imm: slot.imm }),
-            Dialect::Ebpf => Ok(Insn::CallReg { reg: reg(slot.dst) }),
-        },
-        (JMP_EXIT, false, Width::W64) => Ok(Insn::Exit),
-        _ => Err(unknown),
-    }
 }
 
 /// Decodes a whole program into a listing, one entry per instruction (an `lddw` covers two
@@ -687,5 +748,7 @@ fn alu_encoding(op: AluOp, width: Width, dialect: Dialect) -> Option<(u8, i16)> 
     }
 }
 
+#[cfg(test)]
+mod oracle;
 #[cfg(test)]
 mod tests;

@@ -19,7 +19,9 @@ mod hash;
 mod insn;
 mod slot;
 
-pub use codec::{call_operands, decode, decode_program, encode, DecodeError, Decoded, EncodeError};
+pub use codec::{
+    call_operands, decode, decode_program, decode_slot, encode, DecodeError, Decoded, EncodeError,
+};
 pub use hash::{hash_symbol_name, murmur3_32};
 pub use insn::{
     AluOp, AtomicOp, Cond, Dialect, EndianOp, Extend, Insn, MemSize, PacketMode, Reg, Source, Width,

@@ -13,11 +13,11 @@
 mod common;
 
 use bpfvm::{verify, Backend, Executable as OurExecutable, Loader, TestContext, Vm};
+use common::{bench_program, our_program, programs, reference_program, time, Engine};
+use criterion::{criterion_group, criterion_main, Criterion};
 use solana_rbpf::verifier::RequisiteVerifier;
 use solana_rbpf::vm::{BuiltInProgram, Config, TestContextObject, VerifiedExecutable};
 use std::sync::Arc;
-use common::{bench_program, our_program, programs, reference_program, time, Engine};
-use criterion::{criterion_group, criterion_main, Criterion};
 use std::time::Instant;
 
 /// Runs per second of one shared compiled program on 1, 2 and 4 threads (one VM each).

@@ -12,6 +12,7 @@ use crate::load_error::LoadError;
 use crate::memory::MemoryMapping;
 use crate::RuntimeError;
 use bpfvm_isa::{call_operands, hash_symbol_name, Dialect, Slot, SLOT_SIZE};
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -236,18 +237,18 @@ impl FunctionRegistry {
             }
             key
         };
-        match self.entries.get(&key) {
-            Some(existing) if existing.pc != pc => Err(LoadError::SymbolHashCollision { key }),
-            Some(_) => Ok(key),
-            None => {
+        // One search of the map, whether the key is new or not.
+        match self.entries.entry(key) {
+            Entry::Occupied(existing) if existing.get().pc != pc => {
+                Err(LoadError::SymbolHashCollision { key })
+            }
+            Entry::Occupied(_) => Ok(key),
+            Entry::Vacant(vacant) => {
                 let keep = config.enable_symbol_and_section_labels || name == ENTRYPOINT;
-                self.entries.insert(
-                    key,
-                    Function {
-                        pc,
-                        name: if keep { name.to_owned() } else { String::new() },
-                    },
-                );
+                vacant.insert(Function {
+                    pc,
+                    name: if keep { name.to_owned() } else { String::new() },
+                });
                 Ok(key)
             }
         }
@@ -276,8 +277,11 @@ pub fn hash_internal_function(pc: usize, name: &str) -> u32 {
 pub struct Executable<C> {
     loader: Arc<Loader<C>>,
     dialect: Dialect,
+    /// The mapped bytes are `ro_data[ro_start..]`.
     ro_data: Vec<u8>,
+    ro_start: usize,
     ro_vaddr: u64,
+    /// The text's offset inside `ro_data` (not inside the mapped bytes).
     text_offset: usize,
     text_len: usize,
     text_vaddr: u64,
@@ -287,11 +291,14 @@ pub struct Executable<C> {
 
 /// The parts an [`Executable`] is built from; the ELF loader fills one in.
 pub struct ExecutableParts {
-    /// Bytes mapped read-only in the program region.
+    /// Bytes mapped read-only in the program region: `ro_data[ro_start..]`.
     pub ro_data: Vec<u8>,
-    /// Guest address of `ro_data[0]`.
+    /// How many leading bytes of `ro_data` are not mapped (the ELF loader keeps the relocated
+    /// file and maps a span of it, rather than copying the span out).
+    pub ro_start: usize,
+    /// Guest address of `ro_data[ro_start]`.
     pub ro_vaddr: u64,
-    /// Byte offset of the text inside `ro_data`.
+    /// Byte offset of the text inside the mapped bytes.
     pub text_offset: usize,
     /// Length of the text in bytes.
     pub text_len: usize,
@@ -309,8 +316,11 @@ impl<C> Executable<C> {
         dialect: Dialect,
         parts: ExecutableParts,
     ) -> Result<Self, LoadError> {
-        let end = parts
-            .text_offset
+        let text_offset = parts
+            .ro_start
+            .checked_add(parts.text_offset)
+            .ok_or(LoadError::ValueOutOfBounds)?;
+        let end = text_offset
             .checked_add(parts.text_len)
             .ok_or(LoadError::ValueOutOfBounds)?;
         if end > parts.ro_data.len() {
@@ -324,8 +334,9 @@ impl<C> Executable<C> {
             loader,
             dialect,
             ro_data: parts.ro_data,
+            ro_start: parts.ro_start,
             ro_vaddr: parts.ro_vaddr,
-            text_offset: parts.text_offset,
+            text_offset,
             text_len: parts.text_len,
             text_vaddr,
             entry_pc: parts.entry_pc,
@@ -354,6 +365,7 @@ impl<C> Executable<C> {
             dialect,
             ExecutableParts {
                 ro_data: text.to_vec(),
+                ro_start: 0,
                 ro_vaddr: MM_PROGRAM_START,
                 text_offset: 0,
                 text_len: text.len(),
@@ -409,7 +421,8 @@ impl<C> Executable<C> {
 
     /// The read-only bytes mapped in the program region.
     pub fn ro_data(&self) -> &[u8] {
-        &self.ro_data
+        // `ro_start` is at most the text offset, which `from_parts` checked.
+        self.ro_data.get(self.ro_start..).unwrap_or(&[])
     }
 
     /// The guest address of the read-only bytes.

@@ -20,6 +20,7 @@ use crate::operand::{
 impl Assembler {
     /// `kind dst, src` for the group-1 operations (`add`, `or`, `adc`, `sbb`, `and`, `sub`,
     /// `xor`, `cmp`). Immediates that fit in 8 bits use the short sign-extended form.
+    #[inline]
     pub fn alu(
         &mut self,
         kind: AluKind,
@@ -31,6 +32,7 @@ impl Assembler {
     }
 
     /// `lock kind [dst], src`: an atomic read-modify-write on memory (every kind but `cmp`).
+    #[inline]
     pub fn alu_locked(
         &mut self,
         kind: AluKind,
@@ -45,10 +47,12 @@ impl Assembler {
     }
 
     /// `cmp a, b`: sets flags from `a - b`.
+    #[inline]
     pub fn cmp(&mut self, size: Size, a: RegMem, b: Operand) -> Result<(), EncodeError> {
         self.alu(AluKind::Cmp, size, a, b)
     }
 
+    #[inline]
     fn alu_with(
         &mut self,
         lock: Lock,
@@ -105,6 +109,7 @@ impl Assembler {
 
     /// `test a, b`: sets flags from `a & b`. `test` is symmetric, so a register `a` with a
     /// memory `b` is emitted as `test b, a`.
+    #[inline]
     pub fn test(&mut self, size: Size, a: RegMem, b: Operand) -> Result<(), EncodeError> {
         let opcode = pick(size, TEST_RM_R_8, TEST_RM_R);
         let insn = match (&a, &b) {
@@ -127,6 +132,7 @@ impl Assembler {
     }
 
     /// `kind dst, amount`: shifts and rotates. A constant 1 uses the short `D1` form.
+    #[inline]
     pub fn shift(
         &mut self,
         kind: ShiftKind,
@@ -149,6 +155,7 @@ impl Assembler {
         Ok(())
     }
 
+    #[inline]
     fn group3(&mut self, op: Group3, size: Size, rm: &RegMem) -> Result<(), EncodeError> {
         let opcode = pick(size, GROUP3_8, GROUP3);
         self.rm_insn(digit_rm(size, opcode, op.digit(), rm_field(rm)?));
@@ -156,36 +163,43 @@ impl Assembler {
     }
 
     /// `not dst`: bitwise complement.
+    #[inline]
     pub fn not(&mut self, size: Size, dst: RegMem) -> Result<(), EncodeError> {
         self.group3(Group3::Not, size, &dst)
     }
 
     /// `neg dst`: two's-complement negation.
+    #[inline]
     pub fn neg(&mut self, size: Size, dst: RegMem) -> Result<(), EncodeError> {
         self.group3(Group3::Neg, size, &dst)
     }
 
     /// `mul src`: unsigned rDX:rAX = rAX * `src`.
+    #[inline]
     pub fn mul(&mut self, size: Size, src: RegMem) -> Result<(), EncodeError> {
         self.group3(Group3::Mul, size, &src)
     }
 
     /// `imul src` (one operand): signed rDX:rAX = rAX * `src`.
+    #[inline]
     pub fn imul_wide(&mut self, size: Size, src: RegMem) -> Result<(), EncodeError> {
         self.group3(Group3::Imul, size, &src)
     }
 
     /// `div src`: unsigned rDX:rAX / `src`; quotient in rAX, remainder in rDX.
+    #[inline]
     pub fn div(&mut self, size: Size, src: RegMem) -> Result<(), EncodeError> {
         self.group3(Group3::Div, size, &src)
     }
 
     /// `idiv src`: signed rDX:rAX / `src`; quotient in rAX, remainder in rDX.
+    #[inline]
     pub fn idiv(&mut self, size: Size, src: RegMem) -> Result<(), EncodeError> {
         self.group3(Group3::Idiv, size, &src)
     }
 
     /// `imul dst, src`: the truncated product (16/32/64 bits).
+    #[inline]
     pub fn imul(&mut self, size: Size, dst: Gpr, src: RegMem) -> Result<(), EncodeError> {
         no_bytes("imul", size)?;
         self.rm_insn(reg_rm(size, IMUL_R_RM, dst, rm_field(&src)?));
@@ -193,6 +207,7 @@ impl Assembler {
     }
 
     /// `imul dst, src, imm`: the truncated product with a constant (16/32/64 bits).
+    #[inline]
     pub fn imul_imm(
         &mut self,
         size: Size,
@@ -215,6 +230,7 @@ impl Assembler {
 
     /// `bswap reg`: reverses the bytes of a 32- or 64-bit register. For 16 bits use
     /// `shift(ShiftKind::Rol, Size::S16, reg, ShiftAmount::Imm(8))`.
+    #[inline]
     pub fn bswap(&mut self, size: Size, reg: Gpr) -> Result<(), EncodeError> {
         match size {
             Size::S32 | Size::S64 => {
@@ -229,6 +245,7 @@ impl Assembler {
     }
 
     /// `xchg a, b`. With a memory operand the CPU locks the bus implicitly.
+    #[inline]
     pub fn xchg(&mut self, size: Size, a: RegMem, b: Gpr) -> Result<(), EncodeError> {
         let opcode = pick(size, XCHG_RM_R_8, XCHG_RM_R);
         self.rm_insn(reg_rm(size, opcode, b, rm_field(&a)?));
@@ -236,6 +253,7 @@ impl Assembler {
     }
 
     /// `[lock] xadd [dst], src`: `src` receives the old value, memory the sum.
+    #[inline]
     pub fn xadd(&mut self, lock: Lock, size: Size, dst: Mem, src: Gpr) -> Result<(), EncodeError> {
         let opcode = pick(size, XADD_RM_R_8, XADD_RM_R);
         self.rm_insn(RmInsn {
@@ -246,6 +264,7 @@ impl Assembler {
     }
 
     /// `[lock] cmpxchg [dst], src`: if rAX equals memory, memory = `src`; else rAX = memory.
+    #[inline]
     pub fn cmpxchg(
         &mut self,
         lock: Lock,
@@ -263,6 +282,7 @@ impl Assembler {
 
     /// `cmovcc dst, src`: moves when `cond` holds (16/32/64 bits; a 32-bit cmov zeroes the
     /// upper half of `dst` whether or not it moves).
+    #[inline]
     pub fn cmov(
         &mut self,
         cond: Cond,
@@ -277,6 +297,7 @@ impl Assembler {
     }
 
     /// `setcc dst`: writes 1 or 0 to a byte.
+    #[inline]
     pub fn setcc(&mut self, cond: Cond, dst: RegMem) -> Result<(), EncodeError> {
         let opcode = cc_opcode(SETCC_RM8, cond);
         self.rm_insn(digit_rm(Size::S8, &opcode, 0, rm_field(&dst)?));
@@ -284,17 +305,20 @@ impl Assembler {
     }
 
     /// `cdq`: EDX:EAX = sign-extended EAX (before a 32-bit `idiv`).
+    #[inline]
     pub fn cdq(&mut self) {
         self.no_operands(OpSize::Default, CDQ_CQO);
     }
 
     /// `cqo`: RDX:RAX = sign-extended RAX (before a 64-bit `idiv`).
+    #[inline]
     pub fn cqo(&mut self) {
         self.no_operands(OpSize::Quad, CDQ_CQO);
     }
 }
 
 /// Rejects the 8-bit width for families that have no byte form.
+#[inline]
 fn no_bytes(mnemonic: &'static str, size: Size) -> Result<(), EncodeError> {
     match size {
         Size::S8 => Err(EncodeError::UnsupportedSize { mnemonic, size }),
@@ -303,6 +327,7 @@ fn no_bytes(mnemonic: &'static str, size: Size) -> Result<(), EncodeError> {
 }
 
 /// A two-byte `0F xx+cc` opcode with the condition added.
+#[inline]
 pub(crate) fn cc_opcode(base: [u8; 2], cond: Cond) -> [u8; 2] {
     let [escape, op] = base;
     [escape, op + cond.code()]

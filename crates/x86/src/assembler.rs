@@ -7,7 +7,8 @@
 //! write nothing when they fail.
 
 use crate::encode::{
-    emit_imm, emit_plain, emit_plus_r, emit_rm, ByteRegs, Imm, OpSize, RegField, RmField, RmInsn,
+    emit_imm, emit_plain, emit_plus_r, emit_rm, ByteRegs, Bytes, Imm, OpSize, RegField, RmField,
+    RmInsn,
 };
 use crate::error::{EncodeError, Reach};
 use crate::label::{Fixup, Label, Labels};
@@ -16,6 +17,9 @@ use crate::opcodes::{
     MOV_RM_IMM_8, MOV_RM_R, MOV_RM_R_8, MOV_R_IMM, MOV_R_IMM_8, MOV_R_RM, MOV_R_RM_8,
 };
 use crate::operand::{Gpr, Lock, Mem, RegMem, Size};
+
+/// The most bytes [`Assembler::replay`] appends at once.
+pub const REPLAY_MAX: usize = 96;
 
 /// An x86-64 code buffer with typed instruction methods, labels and fixups.
 #[derive(Clone, Debug, Default)]
@@ -26,11 +30,13 @@ pub struct Assembler {
 
 impl Assembler {
     /// An empty assembler.
+    #[inline]
     pub fn new() -> Assembler {
         Assembler::default()
     }
 
     /// An empty assembler whose buffer has room for `capacity` bytes.
+    #[inline]
     pub fn with_capacity(capacity: usize) -> Assembler {
         Assembler {
             code: Vec::with_capacity(capacity),
@@ -38,88 +44,165 @@ impl Assembler {
         }
     }
 
+    /// An empty assembler with room for `capacity` bytes, `labels` labels and `fixups`
+    /// pending uses of labels not bound yet, so that emitting up to that much never
+    /// reallocates.
+    #[inline]
+    pub fn with_capacities(capacity: usize, labels: usize, fixups: usize) -> Assembler {
+        Assembler {
+            code: Vec::with_capacity(capacity),
+            labels: Labels::with_capacity(labels, fixups),
+        }
+    }
+
     /// The offset the next instruction will be emitted at.
+    #[inline]
     pub fn offset(&self) -> usize {
         self.code.len()
     }
 
     /// The bytes emitted so far (fixups of unbound labels still hold zeros).
+    #[inline]
     pub fn code(&self) -> &[u8] {
         &self.code
     }
 
     /// A new, unbound label.
+    #[inline]
     pub fn new_label(&mut self) -> Label {
         self.labels.new_label()
     }
 
     /// Binds `label` to the current offset and patches every earlier use of it.
+    #[inline]
     pub fn bind(&mut self, label: Label) -> Result<(), EncodeError> {
         let offset = self.code.len();
         self.labels.bind(label, offset, &mut self.code)
     }
 
     /// The offset `label` is bound to, or `None` while it is unbound.
+    #[inline]
     pub fn label_offset(&self, label: Label) -> Option<usize> {
         self.labels.offset(label)
     }
 
     /// The finished code; fails if a used label was never bound.
+    #[inline]
     pub fn finish(self) -> Result<Vec<u8>, EncodeError> {
         self.labels.check_all_bound()?;
         Ok(self.code)
     }
 
     /// Appends raw data bytes (a constant or a table inside the code), not instructions.
+    #[inline]
     pub fn data(&mut self, bytes: &[u8]) {
         self.code.extend_from_slice(bytes);
     }
 
+    /// Appends the first `len` bytes of `bytes`: machine code encoded earlier (by this
+    /// encoder, into another assembler, copied out with [`Assembler::code`] and possibly
+    /// patched with other displacements or immediates), whose 32-bit label fields sit at the
+    /// offsets `fields` (relative to `bytes`, each field ending its instruction) and point at
+    /// `labels`, pairwise. This lets a compiler encode a recurring sequence once and replay
+    /// it cheaply (the fixed-size buffer makes the copy a few vector moves). Writes nothing
+    /// when a label is unknown or a field lies outside the `len` bytes.
+    #[inline]
+    pub fn replay(
+        &mut self,
+        bytes: &[u8; REPLAY_MAX],
+        len: usize,
+        fields: &[usize],
+        labels: &[Label],
+    ) -> Result<(), EncodeError> {
+        let len = len.min(REPLAY_MAX);
+        for (field, label) in fields.iter().zip(labels) {
+            if !self.labels.contains(*label) {
+                return Err(EncodeError::UnknownLabel { label: *label });
+            }
+            if field.checked_add(4).is_none_or(|end| end > len) {
+                return Err(EncodeError::ReplayOutOfRange {
+                    at: *field,
+                    len: 4,
+                    bytes: len,
+                });
+            }
+        }
+        let start = self.code.len();
+        self.code.extend_from_slice(bytes);
+        self.code.truncate(start + len);
+        for (field, label) in fields.iter().zip(labels) {
+            let at = start + *field;
+            let fixup = Fixup {
+                at,
+                end: at + 4,
+                reach: Reach::Rel32,
+            };
+            if let Err(error) = self.labels.use_label(*label, fixup, &mut self.code) {
+                self.code.truncate(start);
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
     /// Emits one ModRM instruction.
+    #[inline]
     pub(crate) fn rm_insn(&mut self, insn: RmInsn<'_>) {
         // Only RIP-relative operands report a field, and they go through `rip_insn`.
         let _rip_field = emit_rm(&mut self.code, &insn);
     }
 
     /// Emits an instruction with a `+r` opcode.
+    #[inline]
     pub(crate) fn plus_r(&mut self, size: OpSize, bytes: ByteRegs, opcode: &[u8], reg: Gpr) {
         emit_plus_r(&mut self.code, size, bytes, opcode, reg);
     }
 
     /// Emits an instruction without ModRM followed by an immediate.
+    #[inline]
     pub(crate) fn with_imm(&mut self, opcode: &[u8], imm: Imm) {
         emit_plain(&mut self.code, OpSize::Default, opcode);
         emit_imm(&mut self.code, imm);
     }
 
-    /// Drops everything emitted from `len` on (undoing a failed instruction).
-    pub(crate) fn truncate(&mut self, len: usize) {
-        self.code.truncate(len);
-    }
-
     /// Emits an instruction without ModRM or immediate.
+    #[inline]
     pub(crate) fn no_operands(&mut self, size: OpSize, opcode: &[u8]) {
         emit_plain(&mut self.code, size, opcode);
     }
 
-    /// Appends a zeroed displacement field of `reach` whose instruction ends right after it,
-    /// and records it as a use of `label`.
-    pub(crate) fn label_field(&mut self, label: Label, reach: Reach) -> Result<(), EncodeError> {
-        let at = self.code.len();
+    /// Emits `opcode` followed by a zeroed displacement field of `reach` (the instruction
+    /// ends right after it), and records the field as a use of `label`. Writes nothing when
+    /// the use fails.
+    #[inline]
+    pub(crate) fn label_insn(
+        &mut self,
+        opcode: &[u8],
+        label: Label,
+        reach: Reach,
+    ) -> Result<(), EncodeError> {
+        let start = self.code.len();
+        let mut out = Bytes::new();
+        out.extend(opcode);
+        let at = start + out.len();
         let width = match reach {
             Reach::Rel8 => 1,
             Reach::Rel32 => 4,
         };
-        self.code.resize(at + width, 0);
+        out.extend(&[0; 4][..width]);
+        out.append_to(&mut self.code);
         let fixup = Fixup {
             at,
             end: at + width,
             reach,
         };
-        self.labels.use_label(label, fixup, &mut self.code)
+        self.labels
+            .use_label(label, fixup, &mut self.code)
+            .inspect_err(|_| self.code.truncate(start))
     }
 
     /// Emits `insn` with a RIP-relative operand that points at `label`.
+    #[inline]
     pub(crate) fn rip_insn(&mut self, label: Label, insn: RmInsn<'_>) -> Result<(), EncodeError> {
         let start = self.code.len();
         let field = emit_rm(
@@ -150,6 +233,7 @@ impl Assembler {
     // ---- Data movement ----------------------------------------------------------------------
 
     /// `mov dst, src` between registers.
+    #[inline]
     pub fn mov(&mut self, size: Size, dst: Gpr, src: Gpr) {
         let opcode = pick(size, MOV_RM_R_8, MOV_RM_R);
         self.rm_insn(reg_rm(size, opcode, src, RmField::Reg(dst)));
@@ -157,6 +241,7 @@ impl Assembler {
 
     /// `mov dst, imm`: 8/16/32-bit immediates of that width, or for [`Size::S64`] a 32-bit
     /// immediate sign-extended to 64 bits (`mov r/m64, imm32`).
+    #[inline]
     pub fn mov_imm(&mut self, size: Size, dst: Gpr, imm: i32) -> Result<(), EncodeError> {
         let value = sized_imm("mov", size, imm)?;
         match size {
@@ -173,6 +258,7 @@ impl Assembler {
     }
 
     /// `movabs dst, imm64`: always the 10-byte form.
+    #[inline]
     pub fn movabs(&mut self, dst: Gpr, imm: u64) {
         self.plus_r(OpSize::Quad, ByteRegs::None, MOV_R_IMM, dst);
         self.code.extend_from_slice(&imm.to_le_bytes());
@@ -181,6 +267,7 @@ impl Assembler {
     /// Loads the 64-bit constant `value` into `dst` with the shortest `mov`: a 32-bit move
     /// (which zero-extends) when it fits in `u32`, the sign-extended imm32 form when it fits in
     /// `i32`, else `movabs`. Flags are untouched.
+    #[inline]
     pub fn mov_imm64(&mut self, dst: Gpr, value: u64) {
         if let Ok(low) = u32::try_from(value) {
             self.plus_r(OpSize::Default, ByteRegs::None, MOV_R_IMM, dst);
@@ -198,6 +285,7 @@ impl Assembler {
 
     /// `mov dst, [src]`: a load of `size` bits. 8- and 16-bit loads leave the rest of `dst`
     /// unchanged; use [`Assembler::movzx`] to zero-extend. A 32-bit load zeroes the upper half.
+    #[inline]
     pub fn load(&mut self, size: Size, dst: Gpr, src: Mem) -> Result<(), EncodeError> {
         let opcode = pick(size, MOV_R_RM_8, MOV_R_RM);
         self.rm_insn(reg_rm(size, opcode, dst, RmField::mem(&src)?));
@@ -205,6 +293,7 @@ impl Assembler {
     }
 
     /// `mov [dst], src`: a store of the low `size` bits of `src`.
+    #[inline]
     pub fn store(&mut self, size: Size, dst: Mem, src: Gpr) -> Result<(), EncodeError> {
         let opcode = pick(size, MOV_RM_R_8, MOV_RM_R);
         self.rm_insn(reg_rm(size, opcode, src, RmField::mem(&dst)?));
@@ -212,6 +301,7 @@ impl Assembler {
     }
 
     /// `mov [dst], imm`: a store of an immediate (sign-extended from 32 bits for `S64`).
+    #[inline]
     pub fn store_imm(&mut self, size: Size, dst: Mem, imm: i32) -> Result<(), EncodeError> {
         let value = sized_imm("mov", size, imm)?;
         let opcode = pick(size, MOV_RM_IMM_8, MOV_RM_IMM);
@@ -221,6 +311,7 @@ impl Assembler {
     }
 
     /// `movzx dst, src`: zero-extends an 8- or 16-bit `src` into a `to`-bit `dst`.
+    #[inline]
     pub fn movzx(
         &mut self,
         from: Size,
@@ -243,6 +334,7 @@ impl Assembler {
     }
 
     /// `movsx dst, src` (`movsxd` from 32 bits): sign-extends `src` into a `to`-bit `dst`.
+    #[inline]
     pub fn movsx(
         &mut self,
         from: Size,
@@ -266,10 +358,12 @@ impl Assembler {
     }
 
     /// `movsxd dst, src`: sign-extends 32 bits into 64.
+    #[inline]
     pub fn movsxd(&mut self, dst: Gpr, src: RegMem) -> Result<(), EncodeError> {
         self.movsx(Size::S32, Size::S64, dst, src)
     }
 
+    #[inline]
     fn extend(
         &mut self,
         from: Size,
@@ -289,6 +383,7 @@ impl Assembler {
     }
 
     /// `lea dst, [src]`: the address computation without a memory access (16/32/64 bits).
+    #[inline]
     pub fn lea(&mut self, size: Size, dst: Gpr, src: Mem) -> Result<(), EncodeError> {
         if size == Size::S8 {
             return Err(EncodeError::UnsupportedSize {
@@ -302,11 +397,13 @@ impl Assembler {
 
     /// `lea dst, [rip + label]`: the absolute address of `label` at run time, for pc tables
     /// and constants placed in the code.
+    #[inline]
     pub fn lea_label(&mut self, dst: Gpr, label: Label) -> Result<(), EncodeError> {
         self.rip_insn(label, reg_rm(Size::S64, LEA, dst, RmField::Rip))
     }
 
     /// `mov dst, [rip + label]`: loads `size` bits stored at `label`.
+    #[inline]
     pub fn load_label(&mut self, size: Size, dst: Gpr, label: Label) -> Result<(), EncodeError> {
         let opcode = pick(size, MOV_R_RM_8, MOV_R_RM);
         self.rip_insn(label, reg_rm(size, opcode, dst, RmField::Rip))
@@ -314,6 +411,7 @@ impl Assembler {
 }
 
 /// The operand-size prefix for `size`.
+#[inline]
 pub(crate) fn op_size(size: Size) -> OpSize {
     match size {
         Size::S8 | Size::S32 => OpSize::Default,
@@ -323,6 +421,7 @@ pub(crate) fn op_size(size: Size) -> OpSize {
 }
 
 /// The byte-register marking for an instruction whose operands are all `size` bits.
+#[inline]
 pub(crate) fn byte_regs(size: Size) -> ByteRegs {
     match size {
         Size::S8 => ByteRegs::Both,
@@ -331,6 +430,7 @@ pub(crate) fn byte_regs(size: Size) -> ByteRegs {
 }
 
 /// The 8-bit or the wider opcode of a family.
+#[inline]
 pub(crate) fn pick<'a>(size: Size, byte: &'a [u8], wide: &'a [u8]) -> &'a [u8] {
     match size {
         Size::S8 => byte,
@@ -339,6 +439,7 @@ pub(crate) fn pick<'a>(size: Size, byte: &'a [u8], wide: &'a [u8]) -> &'a [u8] {
 }
 
 /// The ModRM `rm` field of a register-or-memory operand.
+#[inline]
 pub(crate) fn rm_field(rm: &RegMem) -> Result<RmField<'_>, EncodeError> {
     match rm {
         RegMem::Reg(reg) => Ok(RmField::Reg(*reg)),
@@ -347,6 +448,7 @@ pub(crate) fn rm_field(rm: &RegMem) -> Result<RmField<'_>, EncodeError> {
 }
 
 /// A `size`-bit instruction `opcode /r` with no immediate and no lock.
+#[inline]
 pub(crate) fn reg_rm<'m>(size: Size, opcode: &'m [u8], reg: Gpr, rm: RmField<'m>) -> RmInsn<'m> {
     RmInsn {
         lock: Lock::Plain,
@@ -360,6 +462,7 @@ pub(crate) fn reg_rm<'m>(size: Size, opcode: &'m [u8], reg: Gpr, rm: RmField<'m>
 }
 
 /// A `size`-bit instruction `opcode /digit` with no immediate and no lock.
+#[inline]
 pub(crate) fn digit_rm<'m>(size: Size, opcode: &'m [u8], digit: u8, rm: RmField<'m>) -> RmInsn<'m> {
     RmInsn {
         reg: RegField::Digit(digit),
@@ -370,6 +473,7 @@ pub(crate) fn digit_rm<'m>(size: Size, opcode: &'m [u8], digit: u8, rm: RmField<
 /// `imm` as an immediate of the operand width: 8- and 16-bit operations accept a value that
 /// fits as signed or unsigned; 32- and 64-bit operations take any `i32` (64-bit ones
 /// sign-extend it).
+#[inline]
 pub(crate) fn sized_imm(mnemonic: &'static str, size: Size, imm: i32) -> Result<Imm, EncodeError> {
     let out_of_range = EncodeError::ImmediateOutOfRange {
         mnemonic,
@@ -390,6 +494,7 @@ pub(crate) fn sized_imm(mnemonic: &'static str, size: Size, imm: i32) -> Result<
 }
 
 /// The sign-extended 8-bit form of a sized immediate, when it has one.
+#[inline]
 pub(crate) fn short_imm(imm: Imm) -> Option<i8> {
     match imm {
         Imm::None => None,

@@ -115,40 +115,105 @@ pub(crate) struct RmInsn<'m> {
     pub imm: Imm,
 }
 
+/// The bytes of one instruction, laid out on the stack and appended to the buffer at once
+/// (an x86 instruction has at most 15 bytes; the layout below never exceeds 16, and the
+/// index is masked so that a longer one could only wrap, never panic).
+pub(crate) struct Bytes {
+    bytes: [u8; 16],
+    len: usize,
+}
+
+impl Bytes {
+    #[inline(always)]
+    pub(crate) fn new() -> Bytes {
+        Bytes {
+            bytes: [0; 16],
+            len: 0,
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn push(&mut self, byte: u8) {
+        self.bytes[self.len & 15] = byte;
+        self.len += 1;
+    }
+
+    #[inline(always)]
+    pub(crate) fn extend(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.push(*byte);
+        }
+    }
+
+    #[inline(always)]
+    fn imm(&mut self, imm: Imm) {
+        match imm {
+            Imm::None => {}
+            Imm::I8(value) => self.push(value as u8),
+            Imm::I16(value) => self.extend(&value.to_le_bytes()),
+            Imm::I32(value) => self.extend(&value.to_le_bytes()),
+        }
+    }
+
+    /// The number of bytes laid out.
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        self.len.min(16)
+    }
+
+    /// Appends the laid-out bytes to `buf` (a fixed 16-byte copy, then the length cut back,
+    /// which is cheaper than a copy of variable length).
+    #[inline(always)]
+    pub(crate) fn append_to(&self, buf: &mut Vec<u8>) {
+        let end = buf.len() + self.len();
+        buf.extend_from_slice(&self.bytes);
+        buf.truncate(end);
+    }
+}
+
 /// Emits `insn`. Returns the offset of the displacement field when `rm` is [`RmField::Rip`].
+#[inline]
 pub(crate) fn emit_rm(buf: &mut Vec<u8>, insn: &RmInsn<'_>) -> Option<usize> {
-    emit_prefixes(buf, insn.lock, insn.size);
+    let mut out = Bytes::new();
+    if insn.lock == Lock::Locked {
+        out.push(PREFIX_LOCK);
+    }
+    if insn.size == OpSize::Word {
+        out.push(PREFIX_OPERAND_SIZE);
+    }
     let rex = rex_bits(insn);
     if rex != 0 || needs_byte_rex(insn) {
-        buf.push(REX | rex);
+        out.push(REX | rex);
     }
-    buf.extend_from_slice(insn.opcode);
+    out.extend(insn.opcode);
     let reg = match insn.reg {
         RegField::Reg(reg) => reg.low3(),
         RegField::Digit(digit) => digit & 7,
     };
     let rip_field = match insn.rm {
         RmField::Reg(rm) => {
-            buf.push(modrm(0b11, reg, rm.low3()));
+            out.push(modrm(0b11, reg, rm.low3()));
             None
         }
         RmField::Mem(CheckedMem(mem)) => {
-            emit_mem(buf, reg, mem);
+            emit_mem(&mut out, reg, mem);
             None
         }
         RmField::Rip => {
-            buf.push(modrm(0b00, reg, 0b101));
-            let at = buf.len();
-            buf.extend_from_slice(&[0; 4]);
+            out.push(modrm(0b00, reg, 0b101));
+            let at = buf.len() + out.len();
+            out.extend(&[0; 4]);
             Some(at)
         }
     };
-    emit_imm(buf, insn.imm);
+    out.imm(insn.imm);
+    out.append_to(buf);
     rip_field
 }
 
 /// Emits an instruction whose register is added to the last opcode byte (`+r`), with no
 /// ModRM: `push`, `pop`, `bswap`, `mov r, imm`.
+#[inline]
 pub(crate) fn emit_plus_r(
     buf: &mut Vec<u8>,
     size: OpSize,
@@ -156,31 +221,41 @@ pub(crate) fn emit_plus_r(
     opcode: &[u8],
     reg: Gpr,
 ) {
-    emit_prefixes(buf, Lock::Plain, size);
+    let mut out = Bytes::new();
+    if size == OpSize::Word {
+        out.push(PREFIX_OPERAND_SIZE);
+    }
     let mut rex = if size == OpSize::Quad { REX_W } else { 0 };
     if reg.is_extended() {
         rex |= REX_B;
     }
     if rex != 0 || (bytes != ByteRegs::None && reg.byte_needs_rex()) {
-        buf.push(REX | rex);
+        out.push(REX | rex);
     }
     if let Some((last, head)) = opcode.split_last() {
-        buf.extend_from_slice(head);
-        buf.push(last | reg.low3());
+        out.extend(head);
+        out.push(last | reg.low3());
     }
+    out.append_to(buf);
 }
 
 /// Emits an instruction with no operand fields (`cdq`, `cqo`, `ret`, ...); `OpSize::Quad`
 /// adds REX.W.
+#[inline]
 pub(crate) fn emit_plain(buf: &mut Vec<u8>, size: OpSize, opcode: &[u8]) {
-    emit_prefixes(buf, Lock::Plain, size);
-    if size == OpSize::Quad {
-        buf.push(REX | REX_W);
+    let mut out = Bytes::new();
+    if size == OpSize::Word {
+        out.push(PREFIX_OPERAND_SIZE);
     }
-    buf.extend_from_slice(opcode);
+    if size == OpSize::Quad {
+        out.push(REX | REX_W);
+    }
+    out.extend(opcode);
+    out.append_to(buf);
 }
 
 /// Emits the trailing immediate.
+#[inline]
 pub(crate) fn emit_imm(buf: &mut Vec<u8>, imm: Imm) {
     match imm {
         Imm::None => {}
@@ -190,15 +265,7 @@ pub(crate) fn emit_imm(buf: &mut Vec<u8>, imm: Imm) {
     }
 }
 
-fn emit_prefixes(buf: &mut Vec<u8>, lock: Lock, size: OpSize) {
-    if lock == Lock::Locked {
-        buf.push(PREFIX_LOCK);
-    }
-    if size == OpSize::Word {
-        buf.push(PREFIX_OPERAND_SIZE);
-    }
-}
-
+#[inline(always)]
 fn rex_bits(insn: &RmInsn<'_>) -> u8 {
     let mut rex = if insn.size == OpSize::Quad { REX_W } else { 0 };
     if let RegField::Reg(reg) = insn.reg {
@@ -222,6 +289,7 @@ fn rex_bits(insn: &RmInsn<'_>) -> u8 {
 }
 
 /// Whether an empty REX is needed to name SPL, BPL, SIL or DIL instead of AH..BH.
+#[inline(always)]
 fn needs_byte_rex(insn: &RmInsn<'_>) -> bool {
     let reg_is_byte = insn.bytes == ByteRegs::Both;
     let rm_is_byte = insn.bytes != ByteRegs::None;
@@ -231,7 +299,8 @@ fn needs_byte_rex(insn: &RmInsn<'_>) -> bool {
 }
 
 /// Emits ModRM, SIB and displacement for a memory operand.
-fn emit_mem(buf: &mut Vec<u8>, reg: u8, mem: &Mem) {
+#[inline(always)]
+fn emit_mem(out: &mut Bytes, reg: u8, mem: &Mem) {
     let base = mem.base.low3();
     let disp8 = i8::try_from(mem.disp).ok();
     // RBP/R13 (`101`) with mod 00 would mean RIP-relative, so they always carry a disp8.
@@ -242,23 +311,25 @@ fn emit_mem(buf: &mut Vec<u8>, reg: u8, mem: &Mem) {
     };
     match mem.index {
         Some((index, scale)) => {
-            buf.push(modrm(mode, reg, 0b100));
-            buf.push(sib(scale.bits(), index.low3(), base));
+            out.push(modrm(mode, reg, 0b100));
+            out.push(sib(scale.bits(), index.low3(), base));
         }
         // RSP/R12 (`100`) as rm means "SIB follows": encode them as a base with no index.
         None if base == 0b100 => {
-            buf.push(modrm(mode, reg, 0b100));
-            buf.push(sib(0, 0b100, base));
+            out.push(modrm(mode, reg, 0b100));
+            out.push(sib(0, 0b100, base));
         }
-        None => buf.push(modrm(mode, reg, base)),
+        None => out.push(modrm(mode, reg, base)),
     }
-    emit_imm(buf, disp);
+    out.imm(disp);
 }
 
+#[inline(always)]
 fn modrm(mode: u8, reg: u8, rm: u8) -> u8 {
     (mode << 6) | ((reg & 7) << 3) | (rm & 7)
 }
 
+#[inline(always)]
 fn sib(scale: u8, index: u8, base: u8) -> u8 {
     (scale << 6) | ((index & 7) << 3) | (base & 7)
 }

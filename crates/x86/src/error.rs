@@ -80,6 +80,16 @@ pub enum EncodeError {
         /// The displacement that did not fit.
         distance: i64,
     },
+    /// [`Assembler::replay`](crate::Assembler::replay) was given a label field that does not
+    /// lie inside the replayed bytes.
+    ReplayOutOfRange {
+        /// The offset of the field in the replayed bytes.
+        at: usize,
+        /// Its length.
+        len: usize,
+        /// The length of the replayed bytes.
+        bytes: usize,
+    },
 }
 
 impl fmt::Display for EncodeError {
@@ -131,6 +141,10 @@ impl fmt::Display for EncodeError {
                 f,
                 "label {} is {distance} bytes away, too far for a {reach:?} branch",
                 label.index()
+            ),
+            EncodeError::ReplayOutOfRange { at, len, bytes } => write!(
+                f,
+                "{len} bytes at offset {at} lie outside the {bytes} replayed bytes"
             ),
         }
     }

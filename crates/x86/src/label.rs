@@ -17,7 +17,8 @@
 //!   offset `end` that the displacement is relative to, and the field's [`Reach`] (8 or 32
 //!   bits). The placeholder bytes are zero.
 //! * A use of a label that is already bound (a backward branch) is patched at once. A use of
-//!   an unbound label is queued on that label, so binding costs time proportional to the
+//!   an unbound label is queued on that label (a chain through one arena shared by all
+//!   labels, so no allocation per label), so binding costs time proportional to the
 //!   label's own uses, not to all pending fixups.
 //! * `bind` records the offset and patches every queued fixup. A displacement that does not fit
 //!   its field (a short jump more than 127 bytes away) is an [`EncodeError::BranchOutOfRange`];
@@ -54,26 +55,62 @@ pub(crate) struct Fixup {
     pub reach: Reach,
 }
 
-#[derive(Clone, Debug)]
+/// No fixup (the end of a chain).
+const NO_FIXUP: u32 = u32::MAX;
+
+#[derive(Clone, Copy, Debug)]
 enum LabelState {
-    Unbound { uses: Vec<Fixup> },
-    Bound { offset: usize },
+    /// Not bound yet; its queued uses form a chain through [`Labels::fixups`] from `head` to
+    /// `tail` (both [`NO_FIXUP`] while it has none), in order of use.
+    Unbound {
+        head: u32,
+        tail: u32,
+    },
+    Bound {
+        offset: usize,
+    },
+}
+
+/// A queued use of an unbound label and the next use of the same label.
+#[derive(Clone, Copy, Debug)]
+struct Queued {
+    fixup: Fixup,
+    next: u32,
 }
 
 /// The labels of one assembler and their pending fixups.
+///
+/// Every label's queued uses live in one shared arena, chained per label in order of use,
+/// so neither a new label nor a use allocates on its own (both tables grow by doubling and
+/// can be pre-sized). A bound label's chain stays in the arena, unreachable, until the
+/// assembler is dropped.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Labels {
     states: Vec<LabelState>,
+    fixups: Vec<Queued>,
 }
 
 impl Labels {
+    /// Room for `labels` labels and `fixups` queued uses without reallocating.
+    pub fn with_capacity(labels: usize, fixups: usize) -> Labels {
+        Labels {
+            states: Vec::with_capacity(labels),
+            fixups: Vec::with_capacity(fixups),
+        }
+    }
+
     /// Creates a new unbound label.
+    #[inline]
     pub fn new_label(&mut self) -> Label {
-        self.states.push(LabelState::Unbound { uses: Vec::new() });
+        self.states.push(LabelState::Unbound {
+            head: NO_FIXUP,
+            tail: NO_FIXUP,
+        });
         Label(self.states.len() - 1)
     }
 
     /// Records a use of `label` whose field is already emitted (as zeros) in `code`.
+    #[inline]
     pub fn use_label(
         &mut self,
         label: Label,
@@ -83,8 +120,20 @@ impl Labels {
         match self.states.get_mut(label.0) {
             None => Err(EncodeError::UnknownLabel { label }),
             Some(LabelState::Bound { offset }) => patch(code, fixup, *offset, label),
-            Some(LabelState::Unbound { uses }) => {
-                uses.push(fixup);
+            Some(LabelState::Unbound { head, tail }) => {
+                let index = u32::try_from(self.fixups.len())
+                    .ok()
+                    .filter(|index| *index != NO_FIXUP)
+                    .ok_or(EncodeError::UnknownLabel { label })?;
+                match self.fixups.get_mut(*tail as usize) {
+                    Some(last) => last.next = index,
+                    None => *head = index,
+                }
+                *tail = index;
+                self.fixups.push(Queued {
+                    fixup,
+                    next: NO_FIXUP,
+                });
                 Ok(())
             }
         }
@@ -106,13 +155,25 @@ impl Labels {
                 *state = LabelState::Bound { offset: first };
                 Err(EncodeError::LabelBoundTwice { label })
             }
-            LabelState::Unbound { uses } => uses
-                .into_iter()
-                .try_for_each(|fixup| patch(code, fixup, offset, label)),
+            LabelState::Unbound { head, .. } => {
+                let mut next = head;
+                while let Some(queued) = self.fixups.get(next as usize) {
+                    patch(code, queued.fixup, offset, label)?;
+                    next = queued.next;
+                }
+                Ok(())
+            }
         }
     }
 
+    /// Whether `label` was created by this table.
+    #[inline]
+    pub fn contains(&self, label: Label) -> bool {
+        label.0 < self.states.len()
+    }
+
     /// The offset `label` is bound to, if it is bound.
+    #[inline]
     pub fn offset(&self, label: Label) -> Option<usize> {
         match self.states.get(label.0) {
             Some(LabelState::Bound { offset }) => Some(*offset),
@@ -123,8 +184,8 @@ impl Labels {
     /// Fails on the first label that has uses but no binding.
     pub fn check_all_bound(&self) -> Result<(), EncodeError> {
         for (index, state) in self.states.iter().enumerate() {
-            if let LabelState::Unbound { uses } = state {
-                if !uses.is_empty() {
+            if let LabelState::Unbound { head, .. } = state {
+                if *head != NO_FIXUP {
                     return Err(EncodeError::UnboundLabel {
                         label: Label(index),
                     });

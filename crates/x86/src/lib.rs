@@ -52,7 +52,7 @@ mod label;
 mod opcodes;
 mod operand;
 
-pub use assembler::Assembler;
+pub use assembler::{Assembler, REPLAY_MAX};
 pub use code_memory::{CodeMemoryError, CodePool, ExecutableCode, LibcCall, WritableCode};
 pub use error::{EncodeError, Reach};
 pub use label::Label;

@@ -252,3 +252,69 @@ fn label_misuse_is_an_error() {
         Err(EncodeError::UnboundLabel { label: dangling })
     );
 }
+
+/// A sequence encoded once and replayed with other labels and a patched displacement gives
+/// the bytes of encoding it again; bad replays write nothing and name the problem.
+#[test]
+fn replay_matches_direct_encoding() {
+    use bpfvm_x86::{AluKind, Mem, Operand, RegMem, REPLAY_MAX};
+    let emit = |a: &mut Assembler, disp: i32, miss: Label, back: Label| -> Vec<usize> {
+        a.load(Size::S64, Gpr::Rax, Mem::base_disp(Gpr::R12, disp))
+            .unwrap();
+        a.alu(
+            AluKind::Cmp,
+            Size::S64,
+            RegMem::Reg(Gpr::Rax),
+            Operand::Imm(7),
+        )
+        .unwrap();
+        a.jcc(Cond::A, miss).unwrap();
+        let first = a.offset() - 4;
+        a.jmp(back).unwrap();
+        vec![first, a.offset() - 4]
+    };
+    let mut scratch = Assembler::new();
+    let (x, y) = (scratch.new_label(), scratch.new_label());
+    let fields = emit(&mut scratch, 0x1234, x, y);
+    let mut template = [0u8; REPLAY_MAX];
+    let len = scratch.code().len();
+    template[..len].copy_from_slice(scratch.code());
+    // The disp32 of `mov rax, [r12 + disp]` ends after REX, opcode, ModRM and SIB.
+    template[4..8].copy_from_slice(&0x5678i32.to_le_bytes());
+
+    let mut direct = Assembler::new();
+    let (back, miss) = (direct.new_label(), direct.new_label());
+    direct.bind(back).unwrap();
+    direct.nop(3);
+    emit(&mut direct, 0x5678, miss, back);
+    direct.bind(miss).unwrap();
+    direct.ret();
+
+    let mut replayed = Assembler::new();
+    let (back, miss) = (replayed.new_label(), replayed.new_label());
+    replayed.bind(back).unwrap();
+    replayed.nop(3);
+    replayed
+        .replay(&template, len, &fields, &[miss, back])
+        .unwrap();
+    replayed.bind(miss).unwrap();
+    replayed.ret();
+    assert_eq!(replayed.finish().unwrap(), direct.finish().unwrap());
+
+    let mut bad = Assembler::new();
+    let label = bad.new_label();
+    assert_eq!(
+        bad.replay(&template, len, &[len - 2], &[label]),
+        Err(EncodeError::ReplayOutOfRange {
+            at: len - 2,
+            len: 4,
+            bytes: len
+        })
+    );
+    let foreign = scratch.new_label();
+    assert!(matches!(
+        bad.replay(&template, len, &fields, &[label, foreign]),
+        Err(EncodeError::UnknownLabel { .. })
+    ));
+    assert!(bad.code().is_empty());
+}

@@ -17,6 +17,7 @@ use crate::program::{
 use bpfvm_isa::{hash_symbol_name, Dialect, SLOT_SIZE};
 use object::elf::{ELFCLASS64, ELFDATA2LSB, EM_BPF, EM_SBF, ET_DYN, SHF_ALLOC, SHF_WRITE};
 use object::LittleEndian as LE;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The identification checks shared by shared objects and relocatable objects (§8.2 steps
@@ -161,6 +162,7 @@ pub(crate) fn load_shared<C>(
         loader: &loader,
         text,
         functions: FunctionRegistry::new(),
+        symbol_keys: BTreeMap::new(),
     };
     relocator.relocate(&mut bytes)?;
     let mut functions = relocator.functions;
@@ -170,7 +172,7 @@ pub(crate) fn load_shared<C>(
         .iter()
         .map(|section| (elf.section_name(section), section))
         .collect();
-    let image = ro_image(&config, &sections, &bytes)?;
+    let image = ro_image(&config, &sections, bytes)?;
     let text_range = file_range(text);
     let text_len = usize::try_from(text_range.end - text_range.start)
         .map_err(|_| LoadError::ValueOutOfBounds)?;
@@ -180,6 +182,7 @@ pub(crate) fn load_shared<C>(
     let parts = ExecutableParts {
         ro_vaddr: MM_PROGRAM_START.saturating_add(image.offset),
         ro_data: image.bytes,
+        ro_start: image.start,
         text_offset: usize::try_from(text_offset).map_err(|_| LoadError::ValueOutOfBounds)?,
         text_len,
         entry_pc,

@@ -411,6 +411,7 @@ pub(crate) fn load_relocatable<C>(
     functions.register(&loader, Dialect::Sbpf, entry_pc, ENTRYPOINT)?;
     let parts = ExecutableParts {
         ro_data: image,
+        ro_start: 0,
         ro_vaddr: MM_PROGRAM_START,
         text_offset: 0,
         text_len,

@@ -17,6 +17,7 @@ use crate::load_error::LoadError;
 use crate::program::{fixup_relative_calls, FunctionRegistry, Loader, MM_PROGRAM_START};
 use bpfvm_isa::{hash_symbol_name, Dialect};
 use object::LittleEndian as LE;
+use std::collections::BTreeMap;
 
 /// `R_BPF_64_64`: an lddw of a symbol's address.
 pub(crate) const R_BPF_64_64: u32 = 1;
@@ -84,6 +85,10 @@ pub(crate) struct Relocator<'e, 'l, C> {
     pub(crate) loader: &'l Loader<C>,
     pub(crate) text: &'e Shdr,
     pub(crate) functions: FunctionRegistry,
+    /// The key each `R_BPF_64_32` symbol resolved to, by symbol index: a symbol that resolved
+    /// once resolves to the same key again (the registry only grows and the syscalls are
+    /// fixed), so its name is looked up and hashed only once.
+    pub(crate) symbol_keys: BTreeMap<u32, u32>,
 }
 
 impl<'e, C> Relocator<'e, '_, C> {
@@ -175,6 +180,19 @@ impl<'e, C> Relocator<'e, '_, C> {
     }
 
     fn apply_64_32(&mut self, sym: u32, offset: usize, bytes: &mut [u8]) -> Result<(), LoadError> {
+        let key = match self.symbol_keys.get(&sym) {
+            Some(&key) => key,
+            None => {
+                let key = self.resolve_64_32(sym, offset)?;
+                self.symbol_keys.insert(sym, key);
+                key
+            }
+        };
+        write(bytes, offset.saturating_add(IMM_OFFSET), &key.to_le_bytes())
+    }
+
+    /// The key a call to symbol `sym` (at file offset `offset`) is rewritten to.
+    fn resolve_64_32(&mut self, sym: u32, offset: usize) -> Result<u32, LoadError> {
         let symbol = self
             .elf
             .dynamic_symbol(sym)
@@ -204,7 +222,7 @@ impl<'e, C> Relocator<'e, '_, C> {
             }
             key
         };
-        write(bytes, offset.saturating_add(IMM_OFFSET), &key.to_le_bytes())
+        Ok(key)
     }
 
     /// The slot of a text address, which must lie inside `.text`.

@@ -24,10 +24,12 @@ const RO_SECTIONS: [&str; 4] = [".text", ".rodata", ".data.rel.ro", ".eh_frame"]
 
 /// The mapped read-only bytes and where they start, as an offset from `MM_PROGRAM_START`.
 pub(crate) struct RoImage {
-    /// Offset of `bytes[0]` from `MM_PROGRAM_START`.
+    /// Offset of `bytes[start]` from `MM_PROGRAM_START`.
     pub(crate) offset: u64,
-    /// The bytes mapped read-only.
+    /// The mapped bytes are `bytes[start..]`.
     pub(crate) bytes: Vec<u8>,
+    /// How many leading bytes of `bytes` are not mapped.
+    pub(crate) start: usize,
 }
 
 /// What the section scan learned.
@@ -115,13 +117,14 @@ fn scan<'a>(
     Ok(scan)
 }
 
-/// Builds the read-only image from the (already relocated) file bytes.
+/// Builds the read-only image from the (already relocated) file bytes. A borrowed span stays
+/// in `bytes` (cut at its end, skipped at its start), so the file is not copied a second time.
 pub(crate) fn ro_image(
     config: &Config,
     sections: &[(Option<&str>, &Shdr)],
-    bytes: &[u8],
+    mut bytes: Vec<u8>,
 ) -> Result<RoImage, LoadError> {
-    let scan = scan(config, sections, bytes)?;
+    let scan = scan(config, sections, &bytes)?;
     if config.reject_broken_elfs && scan.lowest.saturating_add(scan.fill) > scan.highest {
         return Err(LoadError::ValueOutOfBounds);
     }
@@ -132,18 +135,22 @@ pub(crate) fn ro_image(
             addr
         }
     };
+    let scan_lowest = scan.lowest;
     if config.optimize_rodata && !scan.invalid_offsets && scan.contiguous {
         let shift = scan.addr_minus_offset.unwrap_or(0);
         let start = scan.lowest.saturating_sub(shift);
         let end = scan.highest.saturating_sub(shift);
-        let borrowed = usize::try_from(start)
+        let (start, end) = usize::try_from(start)
             .ok()
             .zip(usize::try_from(end).ok())
-            .and_then(|(start, end)| bytes.get(start..end))
+            .filter(|&(start, end)| start <= end && end <= bytes.len())
             .ok_or(LoadError::ValueOutOfBounds)?;
+        drop(scan);
+        bytes.truncate(end);
         return Ok(RoImage {
-            offset: relative(scan.lowest),
-            bytes: borrowed.to_vec(),
+            offset: relative(scan_lowest),
+            bytes,
+            start,
         });
     }
     let lowest = if config.optimize_rodata {
@@ -167,5 +174,6 @@ pub(crate) fn ro_image(
     Ok(RoImage {
         offset: relative(lowest),
         bytes: image,
+        start: 0,
     })
 }

@@ -18,10 +18,11 @@
 //! reloads them after (a syscall's result arrives in `Env::regs[0]` that way).
 
 use super::env::{
-    ExitKind, EXIT_KIND, EXIT_PC, HOST_RSP, LEFT, REGIONS, REGION_COUNT, REGION_GAP_LOAD_LEN,
-    REGION_GAP_SHIFT, REGION_GAP_STORE_LEN, REGION_HOST, REGION_LOAD_LEN, REGION_SHIFT,
-    REGION_STORE_LEN, REGION_VM_ADDR, REGS,
+    ExitKind, EXIT_KIND, EXIT_PC, HOST_RSP, LEFT, REGION_GAP_LOAD_LEN, REGION_GAP_SHIFT,
+    REGION_GAP_STORE_LEN, REGION_HOST, REGS,
 };
+use super::shapes::{bail_stub, charge_block, gap_call, inline_table, slow_call};
+use super::template::{Disp, Template, Templates};
 use super::JitError;
 use bpfvm_x86::{
     AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, ShiftAmount, ShiftKind, Size,
@@ -135,6 +136,12 @@ pub(crate) struct Masm {
     gap_routines: BTreeMap<(u8, bool), Label>,
     exceeded: BTreeMap<usize, Label>,
     slow: Vec<SlowAccess>,
+    /// Pre-encoded inline translations, out-of-line slow paths and gapped-path calls.
+    inline_templates: Templates,
+    slow_templates: Templates,
+    gap_template: Templates,
+    meter_templates: Templates,
+    bail_template: Templates,
 }
 
 /// A guest register's host register; the verifier allows only r0..r10 (r11 is lowered
@@ -170,7 +177,11 @@ impl Masm {
         hardening: Hardening,
         translate_helper: HelperAddr,
     ) -> Masm {
-        let mut asm = Assembler::with_capacity(slot_count * 80 + 4096);
+        let mut asm = Assembler::with_capacities(
+            slot_count * 80 + 4096,
+            slot_count * 4 + 64,
+            slot_count * 4 + 64,
+        );
         let pc_labels = (0..=slot_count).map(|_| asm.new_label()).collect();
         let exit_stub = asm.new_label();
         let root_exit = asm.new_label();
@@ -191,6 +202,11 @@ impl Masm {
             gap_routines: BTreeMap::new(),
             exceeded: BTreeMap::new(),
             slow: Vec::new(),
+            inline_templates: Templates::default(),
+            slow_templates: Templates::default(),
+            gap_template: Templates::default(),
+            meter_templates: Templates::default(),
+            bail_template: Templates::default(),
         }
     }
 
@@ -301,13 +317,14 @@ impl Masm {
         }
         let charge = i32::try_from(count).map_err(|_| JitError::ProgramTooLarge { slots: pc })?;
         let bail = self.bail(pc, count);
-        self.asm.alu(
-            AluKind::Sub,
-            Size::S64,
-            RegMem::Mem(env(LEFT)),
-            Operand::Imm(charge),
-        )?;
-        self.asm.jcc(Cond::Be, bail)?;
+        let (key, disp) = match i8::try_from(charge) {
+            Ok(_) => (0, Disp::Byte),
+            Err(_) => (1, Disp::Dword),
+        };
+        let template = self.meter_templates.get_or_build(key, || {
+            Template::build(disp, |a, labels| charge_block(a, charge, labels))
+        })?;
+        template.replay(&mut self.asm, charge, &[bail])?;
         Ok(())
     }
 
@@ -391,80 +408,18 @@ impl Masm {
         match self.translation {
             Translation::Call => self.asm.jmp(entry)?,
             Translation::InlineTable => {
-                self.inline_table(base, off, size, access, entry, len_miss)?
+                let off = i32::from(off);
+                let disp = Disp::of(base, off);
+                let key = Templates::key(base, size, access == Access::Store, disp);
+                let template = self.inline_templates.get_or_build(key, || {
+                    Template::build(disp, |a, labels| {
+                        inline_table(a, base, off, size, access, labels[0], labels[1])
+                    })
+                })?;
+                template.replay(&mut self.asm, off, &[entry, entry, len_miss])?;
             }
         }
         self.asm.bind(done)?;
-        Ok(())
-    }
-
-    fn inline_table(
-        &mut self,
-        base: Gpr,
-        off: i16,
-        size: u8,
-        access: Access,
-        miss: Label,
-        len_miss: Label,
-    ) -> Result<(), JitError> {
-        let len_field = match access {
-            Access::Load => REGION_LOAD_LEN,
-            Access::Store => REGION_STORE_LEN,
-        };
-        let a = &mut self.asm;
-        a.lea(Size::S64, Gpr::Rax, Mem::base_disp(base, i32::from(off)))?;
-        a.mov(Size::S64, Gpr::Rdx, Gpr::Rax);
-        a.shift(
-            ShiftKind::Shr,
-            Size::S64,
-            RegMem::Reg(Gpr::Rdx),
-            ShiftAmount::Imm(32),
-        )?;
-        a.alu(
-            AluKind::Cmp,
-            Size::S64,
-            RegMem::Reg(Gpr::Rdx),
-            Operand::Mem(env(REGION_COUNT)),
-        )?;
-        a.jcc(Cond::Ae, miss)?;
-        a.shift(
-            ShiftKind::Shl,
-            Size::S64,
-            RegMem::Reg(Gpr::Rdx),
-            ShiftAmount::Imm(REGION_SHIFT),
-        )?;
-        a.alu(
-            AluKind::Add,
-            Size::S64,
-            RegMem::Reg(Gpr::Rdx),
-            Operand::Mem(env(REGIONS)),
-        )?;
-        let row = |offset| Operand::Mem(Mem::base_disp(Gpr::Rdx, offset));
-        a.alu(
-            AluKind::Sub,
-            Size::S64,
-            RegMem::Reg(Gpr::Rax),
-            row(REGION_VM_ADDR),
-        )?;
-        a.jcc(Cond::B, miss)?;
-        a.lea(
-            Size::S64,
-            Gpr::Rcx,
-            Mem::base_disp(Gpr::Rax, i32::from(size)),
-        )?;
-        a.alu(
-            AluKind::Cmp,
-            Size::S64,
-            RegMem::Reg(Gpr::Rcx),
-            row(len_field),
-        )?;
-        a.jcc(Cond::A, len_miss)?;
-        a.alu(
-            AluKind::Add,
-            Size::S64,
-            RegMem::Reg(Gpr::Rax),
-            row(REGION_HOST),
-        )?;
         Ok(())
     }
 
@@ -480,23 +435,21 @@ impl Masm {
                 let key = (size, kind == Access::Store);
                 let next = self.asm.new_label();
                 let routine = *self.gap_routines.entry(key).or_insert(next);
-                self.asm.call(routine)?;
-                self.asm
-                    .test(Size::S64, RegMem::Reg(Gpr::Rax), Operand::Reg(Gpr::Rax))?;
-                self.asm.jcc(Cond::Ne, access.done)?;
+                let template = self
+                    .gap_template
+                    .get_or_build(0, || Template::build(Disp::None, gap_call))?;
+                template.replay(&mut self.asm, 0, &[routine, access.done])?;
             }
             self.asm.bind(access.entry)?;
-            self.asm.lea(
-                Size::S64,
-                Gpr::Rcx,
-                Mem::base_disp(access.base, i32::from(access.off)),
-            )?;
-            self.asm.mov_imm64(Gpr::Rdx, access.request);
-            self.asm.call(self.slow_routine)?;
-            self.asm
-                .test(Size::S64, RegMem::Reg(Gpr::Rax), Operand::Reg(Gpr::Rax))?;
-            self.asm.jcc(Cond::E, access.bail)?;
-            self.asm.jmp(access.done)?;
+            let off = i32::from(access.off);
+            let disp = Disp::of(access.base, off);
+            let (base, request) = (access.base, access.request);
+            let key = Templates::key(base, (request & 0xff) as u8, request >> 8 != 0, disp);
+            let template = self.slow_templates.get_or_build(key, || {
+                Template::build(disp, |a, labels| slow_call(a, base, off, request, labels))
+            })?;
+            let labels = [self.slow_routine, access.bail, access.done];
+            template.replay(&mut self.asm, off, &labels)?;
         }
         // The shared routine: the mapping translates (rcx, rdx) or reports a fault with 0.
         if any_slow {
@@ -521,9 +474,19 @@ impl Masm {
         let shared_bail = self.asm.new_label();
         for ((pc, refund), label) in bails {
             self.asm.bind(label)?;
-            self.asm.mov_imm64(Gpr::Rcx, pc as u64);
-            self.asm.mov_imm64(Gpr::Rdx, refund);
-            self.asm.jmp(shared_bail)?;
+            match (i32::try_from(pc), i32::try_from(refund)) {
+                (Ok(pc), Ok(refund)) => {
+                    let template = self
+                        .bail_template
+                        .get_or_build(0, || Template::build(Disp::Dword, bail_stub))?;
+                    template.replay_with(&mut self.asm, pc, refund, &[shared_bail])?;
+                }
+                _ => {
+                    self.asm.mov_imm64(Gpr::Rcx, pc as u64);
+                    self.asm.mov_imm64(Gpr::Rdx, refund);
+                    self.asm.jmp(shared_bail)?;
+                }
+            }
         }
         self.asm.bind(shared_bail)?;
         self.asm.alu(

@@ -51,6 +51,12 @@
 //!   generator is seeded per compile; `runtime_environment_key` only feeds that seed (the
 //!   `Env` is not displaced).
 //!
+//! - **Compile speed**: the sequences that recur per memory access (inline translation, its
+//!   out-of-line slow path, the gapped-path call), the meter charge at block entries and the
+//!   bail-out stubs are encoded once per compile by the typed encoder and then replayed with
+//!   patched offsets and labels ([`template`]), byte for byte the same code. Labels queue
+//!   their fixups in one shared arena, and the buffers are pre-sized from the slot count.
+//!
 //! `unsafe` lives only in [`entry`] (calling generated code and the shims it calls back).
 
 mod calls;
@@ -59,6 +65,8 @@ pub(crate) mod env;
 mod lower;
 pub(crate) mod masm;
 pub(crate) mod run;
+mod shapes;
+mod template;
 
 use crate::config::Config;
 use crate::context::ContextObject;

@@ -103,9 +103,16 @@ pub fn check(
     let text = rules::Text::new(text);
     let mut decoded = vec![None; text.len()];
     let mut pc = 0;
-    while pc < text.len() {
-        let insn = rules::check_instruction(text, pc, dialect, config)?;
-        decoded[pc] = Some(insn);
+    while let Some(entry) = decoded.get_mut(pc) {
+        let fast = match dialect {
+            Dialect::Sbpf => rules::sbpf_fast(text, pc),
+            Dialect::Ebpf => None,
+        };
+        let insn = match fast {
+            Some(insn) => insn,
+            None => rules::check_instruction(text, pc, dialect, config)?,
+        };
+        *entry = Some(insn);
         pc += insn.slot_count();
     }
     Ok(decoded)

@@ -9,7 +9,7 @@
 use crate::config::Config;
 use crate::error::VerifyError;
 use bpfvm_isa::{
-    decode, AluOp, DecodeError, Dialect, EndianOp, Extend, Insn, MemSize, Slot, Source, Width,
+    decode_slot, AluOp, DecodeError, Dialect, EndianOp, Extend, Insn, MemSize, Slot, Source, Width,
     SLOT_SIZE,
 };
 
@@ -42,16 +42,113 @@ impl<'a> Text<'a> {
     }
 
     /// The slot at `pc`, if there is one.
+    #[inline]
     pub(super) fn slot(self, pc: usize) -> Option<Slot> {
-        let start = pc.checked_mul(SLOT_SIZE)?;
-        let bytes = self.bytes.get(start..start.checked_add(SLOT_SIZE)?)?;
-        let mut array = [0u8; SLOT_SIZE];
-        array.copy_from_slice(bytes);
-        Some(Slot::from_bytes(array))
+        if pc >= self.len() {
+            return None;
+        }
+        // `pc` is below the slot count, so the product is at most the text length.
+        let start = pc * SLOT_SIZE;
+        let mut bytes = [0u8; SLOT_SIZE];
+        bytes.copy_from_slice(self.bytes.get(start..start + SLOT_SIZE)?);
+        Some(Slot::from_bytes(bytes))
     }
 }
 
-/// Decodes the instruction at `pc` and checks it.
+/// The sBPF fast path: the instruction at `pc` when it certainly passes every rule, `None`
+/// when the exact rules of [`check_instruction`] must judge it (they name the error the
+/// reference reports, or pass what the fast path was too cautious to pass). Returns an
+/// `Option` (which fits in two registers) rather than a `Result`, so the hot loop keeps
+/// the instruction out of memory.
+#[inline(always)]
+pub(super) fn sbpf_fast(text: Text<'_>, pc: usize) -> Option<Insn> {
+    let slot = text.slot(pc)?;
+    let insn = decode_slot(slot, || text.slot(pc.wrapping_add(1)), Dialect::Sbpf).ok()?;
+    sbpf_passes(&insn, slot, text, pc).then_some(insn)
+}
+
+/// Whether an sBPF instruction certainly passes every rule. `false` means "ask the exact
+/// rules", never "fails": each `true` here is a case in which [`check_sbpf_opcode`] and
+/// [`check_sbpf_registers`] return `Ok`.
+#[inline(always)]
+fn sbpf_passes(insn: &Insn, slot: Slot, text: Text<'_>, pc: usize) -> bool {
+    let store = matches!(insn, Insn::Store { .. });
+    let registers = slot.src <= 10 && (slot.dst <= 9 || (slot.dst == 10 && store));
+    registers
+        && match *insn {
+            Insn::Alu { width, op, src, .. } => match (op, src) {
+                (AluOp::Div | AluOp::Mod, Source::Imm(imm)) => imm != 0,
+                (AluOp::Lsh | AluOp::Rsh | AluOp::Arsh, Source::Imm(imm)) => {
+                    (imm as u32) < width.bits()
+                }
+                (AluOp::SDiv | AluOp::SMod | AluOp::MovSx(_), _) => false,
+                (
+                    AluOp::Add
+                    | AluOp::Sub
+                    | AluOp::Mul
+                    | AluOp::Div
+                    | AluOp::Mod
+                    | AluOp::Or
+                    | AluOp::And
+                    | AluOp::Lsh
+                    | AluOp::Rsh
+                    | AluOp::Arsh
+                    | AluOp::Xor
+                    | AluOp::Mov,
+                    _,
+                ) => true,
+            },
+            Insn::Endian {
+                op: EndianOp::ToLe | EndianOp::ToBe,
+                bits,
+                ..
+            } => matches!(bits, 16 | 32 | 64),
+            Insn::Ja { off }
+            | Insn::Branch {
+                width: Width::W64,
+                off,
+                ..
+            } => jump_lands(text, pc, off),
+            Insn::CallReg { reg } => reg.number() <= 9,
+            Insn::Load {
+                extend: Extend::Zero,
+                ..
+            }
+            | Insn::Store { .. }
+            | Insn::LoadImm64 { .. }
+            | Insn::Neg { .. }
+            | Insn::Call { .. }
+            | Insn::Exit => true,
+            Insn::Load {
+                extend: Extend::Sign,
+                ..
+            }
+            | Insn::Endian {
+                op: EndianOp::Swap, ..
+            }
+            | Insn::Atomic { .. }
+            | Insn::PacketLoad { .. }
+            | Insn::JaLong { .. }
+            | Insn::Branch {
+                width: Width::W32, ..
+            } => false,
+        }
+}
+
+/// Whether a jump at `pc` by `off` lands on an instruction that is not an lddw's second slot.
+#[inline(always)]
+fn jump_lands(text: Text<'_>, pc: usize, off: i16) -> bool {
+    let target = (pc as i64).wrapping_add(1).wrapping_add(i64::from(off));
+    usize::try_from(target)
+        .ok()
+        .and_then(|target| text.slot(target))
+        .is_some_and(|slot| !slot.is_lddw_continuation())
+}
+
+/// Decodes the instruction at `pc` and checks it with the exact rules: every eBPF
+/// instruction, and the sBPF instructions the fast path leaves to them. Kept out of line so
+/// the sBPF loop stays small.
+#[inline(never)]
 pub(super) fn check_instruction(
     text: Text<'_>,
     pc: usize,
@@ -61,15 +158,9 @@ pub(super) fn check_instruction(
     let Some(slot) = text.slot(pc) else {
         return Err(VerifyError::NoProgram);
     };
-    // The instruction and, for an lddw, its second slot.
-    let window = [slot, text.slot(pc + 1).unwrap_or_default()];
-    let window = if pc + 1 < text.len() {
-        &window[..]
-    } else {
-        &window[..1]
-    };
-    let insn =
-        decode(window, 0, dialect).map_err(|error| decode_error(error, slot, pc, dialect))?;
+    // Only an lddw reads the slot after it.
+    let insn = decode_slot(slot, || text.slot(pc.wrapping_add(1)), dialect)
+        .map_err(|error| decode_error(error, slot, pc, dialect))?;
     match dialect {
         Dialect::Sbpf => {
             check_sbpf_opcode(&insn, slot, text, pc, config)?;
@@ -83,6 +174,7 @@ pub(super) fn check_instruction(
     Ok(insn)
 }
 
+#[cold]
 fn decode_error(error: DecodeError, slot: Slot, pc: usize, dialect: Dialect) -> VerifyError {
     match error {
         // sBPF has no canonical-field rule: what eBPF calls a bad field is an opcode it lacks.

@@ -595,3 +595,50 @@ fn decoded_marks_lddw_second_slots() {
     assert_eq!(decoded.len(), 3);
     assert!(decoded[0].is_some() && decoded[1].is_none() && decoded[2].is_some());
 }
+
+/// The sBPF fast path never passes what the exact rules reject, and passes exactly the
+/// instruction they decode: checked over every opcode with register, offset (jumps in range,
+/// into an lddw, out of range) and immediate (shift widths, zero divisors, callx registers)
+/// variations, under configurations that flip every setting the rules read.
+#[test]
+fn sbpf_fast_path_agrees_with_the_exact_rules() {
+    use super::rules::{check_instruction, sbpf_fast, Text};
+    let configs = [
+        Config::default(),
+        Config::legacy(),
+        Cfg::NoCallxR10Check.config(),
+    ];
+    let regs = [0u8, 9, 10, 11];
+    let offsets = [-2i16, -1, 0, 1, 2, 3, 100];
+    let imms = [0i32, 1, -1, 10, 11, 16, 32, 64];
+    let mut passed = 0usize;
+    for config in &configs {
+        for opcode in 0..=255u8 {
+            let fields = regs.iter().flat_map(|&dst| regs.map(|src| (dst, src)));
+            let fields = fields.flat_map(|(dst, src)| offsets.map(|off| (dst, src, off)));
+            let fields = fields.flat_map(|(dst, src, off)| imms.map(|imm| (dst, src, off, imm)));
+            let fields = fields.flat_map(|(d, s, o, i)| [0x00u8, 0x95].map(|n| (d, s, o, i, n)));
+            for (dst, src, off, imm, next) in fields {
+                // slot 0: the candidate; 1: an exit or a bare lddw second slot; 2-3: an lddw.
+                let text = bytes(&[
+                    (opcode, dst, src, off, imm),
+                    (next, 0, 0, 0, 0),
+                    (0x18, 0, 0, 0, 0),
+                    (0x00, 0, 0, 0, 0),
+                    EXIT,
+                ]);
+                let view = Text::new(&text);
+                if let Some(insn) = sbpf_fast(view, 0) {
+                    assert_eq!(
+                        check_instruction(view, 0, Dialect::Sbpf, config),
+                        Ok(insn),
+                        "{:?}",
+                        (opcode, dst, src, off, imm, next)
+                    );
+                    passed += 1;
+                }
+            }
+        }
+    }
+    assert!(passed > 100_000, "the fast path passed only {passed} cases");
+}

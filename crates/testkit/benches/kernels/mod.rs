@@ -1,0 +1,255 @@
+//! The C benchmark kernels of `examples/c/kernels`, shared by `benches/native.rs` and
+//! `tests/kernels.rs`: each kernel's committed BPF object (its raw, relocation-free `.text`),
+//! its native build from the same source (compiled by `build.rs`, called through FFI), its
+//! benchmark input, and loaders for bpfvm and the reference that run the very same bytes.
+
+#![allow(
+    dead_code,
+    reason = "the bench and the test each use part of this module"
+)]
+
+use bpfvm::{
+    verify, Executable, FunctionRegistry, Loader, MemoryRegion, TestContext, VerifiedProgram,
+    MM_INPUT_START,
+};
+use bpfvm_isa::Dialect;
+use solana_rbpf::verifier::RequisiteVerifier;
+use solana_rbpf::vm::{BuiltInProgram, Config, TestContextObject, VerifiedExecutable};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The instruction budget of every run: far above what any kernel needs.
+pub const BUDGET: u64 = 1 << 40;
+
+// Each kernel is its own static library (build.rs), linked here by name.
+#[link(name = "bpfvm_kernel_histogram", kind = "static")]
+extern "C" {
+    fn bpfvm_kernel_histogram(input: *mut u8) -> u64;
+}
+#[link(name = "bpfvm_kernel_checksum", kind = "static")]
+extern "C" {
+    fn bpfvm_kernel_checksum(input: *mut u8) -> u64;
+}
+#[link(name = "bpfvm_kernel_crc32", kind = "static")]
+extern "C" {
+    fn bpfvm_kernel_crc32(input: *mut u8) -> u64;
+}
+#[link(name = "bpfvm_kernel_sort", kind = "static")]
+extern "C" {
+    fn bpfvm_kernel_sort(input: *mut u8) -> u64;
+}
+
+/// One kernel: its object, its native entry and its input layout.
+pub struct Kernel {
+    /// The kernel's name (its source is `examples/c/kernels/<name>.c`).
+    pub name: &'static str,
+    /// The committed BPF object.
+    pub object: &'static [u8],
+    /// The native build of the same source.
+    native: unsafe extern "C" fn(*mut u8) -> u64,
+    /// How many input bytes the kernel touches, from its header (None if that overflows).
+    required_len: fn(&[u8]) -> Option<usize>,
+    /// The benchmark input.
+    pub input: fn() -> Vec<u8>,
+}
+
+fn word(bytes: &[u8], at: usize) -> Option<u64> {
+    let slice = bytes.get(at..at + 8)?;
+    Some(u64::from_le_bytes(slice.try_into().ok()?))
+}
+
+fn len_at(bytes: &[u8], at: usize) -> Option<usize> {
+    usize::try_from(word(bytes, at)?).ok()
+}
+
+/// Deterministic pseudo-random bytes (xorshift64).
+pub fn noise(len: usize, mut state: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[3]
+        })
+        .collect()
+}
+
+/// Histogram input: len, 256 zeroed u32 counters, `len` bytes.
+pub fn histogram_input(len: usize) -> Vec<u8> {
+    let mut input = (len as u64).to_le_bytes().to_vec();
+    input.extend_from_slice(&[0u8; 1024]);
+    input.extend(noise(len, 0x1234_5678_9abc_def1));
+    input
+}
+
+/// Checksum input: word count, `words` source words, `words` zeroed destination words.
+pub fn checksum_input(words: usize) -> Vec<u8> {
+    let mut input = (words as u64).to_le_bytes().to_vec();
+    input.extend(noise(words * 8, 0x0fed_cba9_8765_4321));
+    input.extend(vec![0u8; words * 8]);
+    input
+}
+
+/// CRC-32 input: len, then the bytes.
+pub fn crc32_input(data: &[u8]) -> Vec<u8> {
+    let mut input = (data.len() as u64).to_le_bytes().to_vec();
+    input.extend_from_slice(data);
+    input
+}
+
+/// Sort input: rounds, n, n u32 values.
+pub fn sort_input(rounds: u64, n: usize) -> Vec<u8> {
+    let mut input = rounds.to_le_bytes().to_vec();
+    input.extend((n as u64).to_le_bytes());
+    input.extend(noise(n * 4, 0x5555_aaaa_3333_cccc));
+    input
+}
+
+/// The four kernels with their benchmark inputs.
+pub fn kernels() -> [Kernel; 4] {
+    [
+        Kernel {
+            name: "histogram",
+            object: include_bytes!("../../../../examples/c/kernels/histogram.o"),
+            native: bpfvm_kernel_histogram,
+            required_len: |b| len_at(b, 0)?.checked_add(8 + 1024),
+            input: || histogram_input(64 * 1024),
+        },
+        Kernel {
+            name: "checksum",
+            object: include_bytes!("../../../../examples/c/kernels/checksum.o"),
+            native: bpfvm_kernel_checksum,
+            required_len: |b| len_at(b, 0)?.checked_mul(16)?.checked_add(8),
+            input: || checksum_input(8 * 1024),
+        },
+        Kernel {
+            name: "crc32",
+            object: include_bytes!("../../../../examples/c/kernels/crc32.o"),
+            native: bpfvm_kernel_crc32,
+            required_len: |b| len_at(b, 0)?.checked_add(8),
+            input: || crc32_input(&noise(16 * 1024, 0x0123_4567_89ab_cdef)),
+        },
+        Kernel {
+            name: "sort",
+            object: include_bytes!("../../../../examples/c/kernels/sort.o"),
+            native: bpfvm_kernel_sort,
+            required_len: |b| Some(16 + 4 * len_at(b, 8)?.min(96)),
+            input: || sort_input(16, 96),
+        },
+    ]
+}
+
+/// A kernel's input for its native build: 8-byte aligned words, checked against the kernel's
+/// header once, so that runs cost only the call.
+pub struct NativeInput {
+    kernel: &'static str,
+    words: Vec<u64>,
+}
+
+impl Kernel {
+    /// `bytes` copied into aligned words (zero-padded) for this kernel.
+    ///
+    /// Panics if the input is shorter than its header says: the kernels trust their input.
+    pub fn native_input(&self, bytes: &[u8]) -> NativeInput {
+        let needed = (self.required_len)(bytes).expect("input header overflows");
+        assert!(needed <= bytes.len(), "{} input too short", self.name);
+        let words = bytes
+            .chunks(8)
+            .map(|chunk| {
+                let mut word = [0u8; 8];
+                word[..chunk.len()].copy_from_slice(chunk);
+                u64::from_le_bytes(word)
+            })
+            .collect();
+        NativeInput {
+            kernel: self.name,
+            words,
+        }
+    }
+
+    /// Runs the native build on an input made by [`Kernel::native_input`] of this kernel.
+    #[allow(unsafe_code, reason = "calling the C kernel through FFI")]
+    pub fn run_native(&self, input: &mut NativeInput) -> u64 {
+        assert_eq!(input.kernel, self.name, "input made for another kernel");
+        // SAFETY: the kernel reads and writes only the bytes its header describes
+        // (`required_len`), through 8-byte aligned words; `native_input` checked that this
+        // buffer (a Vec<u64>, so aligned, exclusively borrowed here) holds at least that many
+        // bytes and the assert above that it was checked against this kernel's layout. The
+        // kernels keep no state between calls.
+        unsafe { (self.native)(input.words.as_mut_ptr().cast::<u8>()) }
+    }
+
+    /// The object's `.text` bytes; panics if the object has relocations.
+    pub fn text(&self) -> Vec<u8> {
+        let info = bpfvm::elf::describe(self.object).unwrap();
+        assert!(info.relocations.is_empty(), "{} has relocations", self.name);
+        let text = info.sections.iter().find(|s| s.name == ".text").unwrap();
+        let start = usize::try_from(text.offset).unwrap();
+        let end = start + usize::try_from(text.size).unwrap();
+        self.object[start..end].to_vec()
+    }
+
+    /// bpfvm's program: the raw `.text`, legacy configuration (what `preset_for` gives
+    /// clang's objects: metering and the default checks on), entry at pc 0.
+    pub fn ours(&self) -> VerifiedProgram<TestContext> {
+        let loader = Arc::new(Loader::new(bpfvm::Config::legacy()));
+        let executable = Executable::from_text_bytes(
+            &self.text(),
+            loader,
+            Dialect::Sbpf,
+            FunctionRegistry::new(),
+        )
+        .unwrap();
+        verify(executable).unwrap()
+    }
+
+    /// bpfvm's program loaded from the object itself (ET_REL linking).
+    pub fn ours_from_elf(&self) -> VerifiedProgram<TestContext> {
+        let loader = Arc::new(Loader::new(bpfvm::Config::legacy()));
+        verify(Executable::from_elf(self.object, loader).unwrap()).unwrap()
+    }
+
+    /// The reference's program: the same `.text` bytes, the reference's legacy settings.
+    pub fn reference(&self) -> VerifiedExecutable<RequisiteVerifier, TestContextObject> {
+        let config = Config {
+            dynamic_stack_frames: false,
+            enable_sdiv: false,
+            static_syscalls: false,
+            reject_callx_r10: false,
+            ..Config::default()
+        };
+        let loader = Arc::new(BuiltInProgram::new_loader(config));
+        let executable = solana_rbpf::elf::Executable::from_text_bytes(
+            &self.text(),
+            loader,
+            std::collections::BTreeMap::new(),
+        )
+        .unwrap();
+        VerifiedExecutable::from_executable(executable).unwrap()
+    }
+}
+
+/// The input region bpfvm maps for a kernel.
+pub fn our_region(input: &mut [u8]) -> MemoryRegion<'_> {
+    MemoryRegion::writable(input, MM_INPUT_START)
+}
+
+/// The time of one run: the median of 15 samples, each of enough back-to-back runs to last
+/// about 2 ms (so that timer resolution and one-off stalls of short kernels wash out).
+pub fn time<F: FnMut()>(mut run: F) -> Duration {
+    let start = Instant::now();
+    run();
+    let once = start.elapsed().max(Duration::from_nanos(100));
+    let batch = u32::try_from(2_000_000 / once.as_nanos()).map_or(u32::MAX, |n| n.max(1));
+    let mut samples: Vec<Duration> = (0..15)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..batch {
+                run();
+            }
+            start.elapsed() / batch
+        })
+        .collect();
+    samples.sort();
+    samples[samples.len() / 2]
+}
