@@ -230,21 +230,7 @@ impl<'a, C: ContextObject> Vm<'a, C> {
             Some(hook) => machine.run_hooked(code.entry_pc(), hook),
         };
         let meter = machine.meter;
-        let initial = meter.initial();
-        let instruction_count = meter.finish(&mut *self.context);
-        let result = match result {
-            Err(RuntimeError::ExceededMaxInstructions { pc, .. }) => {
-                Err(RuntimeError::ExceededMaxInstructions {
-                    pc,
-                    budget: initial,
-                })
-            }
-            other => other,
-        };
-        Run {
-            instruction_count,
-            result,
-        }
+        self.finish(result, meter)
     }
 
     /// The context object (the meter and whatever state the host keeps in it).

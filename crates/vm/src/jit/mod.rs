@@ -201,43 +201,6 @@ fn compile_seed(slots: usize, key: i32) -> u64 {
     (z ^ (z >> 31)) | 1
 }
 
-/// Whether an op ends a basic block.
-fn ends_block(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Ja { .. }
-            | Op::JeqImm { .. }
-            | Op::JeqReg { .. }
-            | Op::JneImm { .. }
-            | Op::JneReg { .. }
-            | Op::JgtImm { .. }
-            | Op::JgtReg { .. }
-            | Op::JgeImm { .. }
-            | Op::JgeReg { .. }
-            | Op::JltImm { .. }
-            | Op::JltReg { .. }
-            | Op::JleImm { .. }
-            | Op::JleReg { .. }
-            | Op::JsetImm { .. }
-            | Op::JsetReg { .. }
-            | Op::JsgtImm { .. }
-            | Op::JsgtReg { .. }
-            | Op::JsgeImm { .. }
-            | Op::JsgeReg { .. }
-            | Op::JsltImm { .. }
-            | Op::JsltReg { .. }
-            | Op::JsleImm { .. }
-            | Op::JsleReg { .. }
-            | Op::Branch32 { .. }
-            | Op::Syscall { .. }
-            | Op::Call { .. }
-            | Op::CallReg { .. }
-            | Op::CallRegOrHelper { .. }
-            | Op::Exit
-            | Op::Trap(_)
-            | Op::Overrun
-    )
-}
 
 /// The jump target of a branch op.
 fn jump_target(op: &Op) -> Option<usize> {
@@ -299,7 +262,7 @@ fn find_blocks(code: &Code) -> Blocks {
         if let Some(target) = jump_target(op) {
             mark(&mut leaders, target);
         }
-        if ends_block(op) {
+        if op.ends_run() {
             mark(&mut leaders, pc + op.width());
         }
         if code.is_callable(pc) {
@@ -325,7 +288,7 @@ fn block_len(code: &Code, blocks: &Blocks, leader: usize) -> u64 {
             break;
         }
         count += 1;
-        if ends_block(op) {
+        if op.ends_run() {
             break;
         }
         pc += op.width();
