@@ -201,7 +201,6 @@ fn compile_seed(slots: usize, key: i32) -> u64 {
     (z ^ (z >> 31)) | 1
 }
 
-
 /// The jump target of a branch op.
 fn jump_target(op: &Op) -> Option<usize> {
     match *op {
