@@ -171,11 +171,9 @@ impl Kernel {
     #[allow(unsafe_code, reason = "calling the C kernel through FFI")]
     pub fn run_native(&self, input: &mut NativeInput) -> u64 {
         assert_eq!(input.kernel, self.name, "input made for another kernel");
-        // SAFETY: the kernel reads and writes only the bytes its header describes
-        // (`required_len`), through 8-byte aligned words; `native_input` checked that this
-        // buffer (a Vec<u64>, so aligned, exclusively borrowed here) holds at least that many
-        // bytes and the assert above that it was checked against this kernel's layout. The
-        // kernels keep no state between calls.
+        // SAFETY: the kernel touches only the `required_len` bytes its header describes, in
+        // aligned words; `native_input` checked this exclusively borrowed, aligned buffer
+        // holds them, for this kernel (assert above); kernels keep no state between calls.
         unsafe { (self.native)(input.words.as_mut_ptr().cast::<u8>()) }
     }
 
