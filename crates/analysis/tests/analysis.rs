@@ -6,6 +6,7 @@
 use bpfvm_analysis::{Analysis, Dominator, FunctionOrigin};
 use bpfvm_asm::{assemble, Dialect, SymbolTable};
 
+#[path = "../../asm/tests/common/mod.rs"]
 mod common;
 
 /// Assembles and analyses, with `entrypoint` at pc 0 unless the source says otherwise.
