@@ -7,7 +7,7 @@
 //! field. Program counters are slot indices ([`Field::Pc`]); the reference's +29 is removed
 //! when its errors are converted, never added to ours.
 
-use bpfvm::{AccessType, LoadError, RuntimeError, VerifyError, REFERENCE_PC_OFFSET};
+use bpfvm::{ErrorField, LoadError, RuntimeError, VerifyError, REFERENCE_PC_OFFSET};
 use std::fmt;
 
 /// Which stage an error came from.
@@ -76,10 +76,11 @@ fn value(value: impl fmt::Display) -> Field {
     Field::Value(value.to_string())
 }
 
-fn access(access: AccessType) -> Field {
-    value(match access {
-        AccessType::Load => "Load",
-        AccessType::Store => "Store",
+/// `text` with its first letter in upper case (`load` -> `Load`).
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
     })
 }
 
@@ -141,81 +142,31 @@ impl ErrorDesc {
 
     /// Describes a bpfvm runtime error.
     pub fn from_runtime(error: &RuntimeError) -> ErrorDesc {
-        let fields = match error {
-            RuntimeError::CallDepthExceeded { pc, depth } => vec![Field::Pc(*pc), value(depth)],
-            RuntimeError::DivideByZero { pc }
-            | RuntimeError::DivideOverflow { pc }
-            | RuntimeError::ExecutionOverrun { pc }
-            | RuntimeError::InvalidInstruction { pc }
-            | RuntimeError::UnsupportedInstruction { pc } => vec![Field::Pc(*pc)],
-            RuntimeError::CallOutsideTextSegment { pc, target } => {
-                vec![Field::Pc(*pc), value(target)]
-            }
-            RuntimeError::ExceededMaxInstructions { pc, budget } => {
-                vec![Field::Pc(*pc), value(budget)]
-            }
-            RuntimeError::InvalidMemoryRegion { index } => vec![value(index)],
-            RuntimeError::AccessViolation {
-                pc,
-                access: kind,
-                vaddr,
-                len,
-                region,
-            } => vec![
-                Field::Pc(*pc),
-                access(*kind),
-                value(vaddr),
-                value(len),
-                value(region),
-            ],
-            RuntimeError::StackAccessViolation {
-                pc,
-                access: kind,
-                vaddr,
-                len,
-                frame,
-            } => vec![
-                Field::Pc(*pc),
-                access(*kind),
-                value(vaddr),
-                value(len),
-                value(frame),
-            ],
-            RuntimeError::UserError { message } => vec![value(message)],
-            RuntimeError::JitNotCompiled => Vec::new(),
-        };
-        ErrorDesc {
-            stage: Stage::Runtime,
-            kind: error.kind().to_owned(),
-            fields,
-        }
+        ErrorDesc::from_fields(Stage::Runtime, error.kind(), error.fields())
     }
 
     /// Describes a bpfvm verifier error.
     pub fn from_verify(error: &VerifyError) -> ErrorDesc {
-        let fields = match *error {
-            VerifyError::ProgramLengthNotMultiple
-            | VerifyError::NoProgram
-            | VerifyError::LDDWCannotBeLast => Vec::new(),
-            VerifyError::DivisionByZero { pc }
-            | VerifyError::UnsupportedLEBEArgument { pc }
-            | VerifyError::IncompleteLDDW { pc }
-            | VerifyError::InvalidSourceRegister { pc }
-            | VerifyError::CannotWriteR10 { pc }
-            | VerifyError::InvalidDestinationRegister { pc }
-            | VerifyError::InvalidRegister { pc }
-            | VerifyError::InvalidCall { pc } => vec![Field::Pc(pc)],
-            VerifyError::JumpOutOfCode { target, pc } => vec![value(target), Field::Pc(pc)],
-            VerifyError::JumpToMiddleOfLDDW { target, pc } => vec![value(target), Field::Pc(pc)],
-            VerifyError::UnknownOpCode { opcode, pc } => vec![value(opcode), Field::Pc(pc)],
-            VerifyError::ShiftWithOverflow { shift, width, pc } => {
-                vec![value(shift), value(width), Field::Pc(pc)]
-            }
-            VerifyError::InvalidField { pc, field } => vec![Field::Pc(pc), value(field)],
-        };
+        ErrorDesc::from_fields(Stage::Verify, error.kind(), error.fields())
+    }
+
+    /// Renders an error's named fields (declared in the reference's positional order) as the
+    /// reference prints them: pcs as slot indexes, numbers and addresses in decimal, access
+    /// types capitalised, other text as it is.
+    fn from_fields(stage: Stage, kind: &str, fields: Vec<(&'static str, ErrorField)>) -> ErrorDesc {
+        let fields = fields
+            .into_iter()
+            .map(|(name, field)| match (name, field) {
+                ("pc", ErrorField::Number(pc)) => Field::Pc(pc as usize),
+                ("access", ErrorField::Text(text)) => value(capitalised(&text)),
+                (_, ErrorField::Number(number) | ErrorField::Address(number)) => value(number),
+                (_, ErrorField::Signed(number)) => value(number),
+                (_, ErrorField::Text(text)) => Field::Value(text),
+            })
+            .collect();
         ErrorDesc {
-            stage: Stage::Verify,
-            kind: error.kind().to_owned(),
+            stage,
+            kind: kind.to_owned(),
             fields,
         }
     }
