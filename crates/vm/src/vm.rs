@@ -151,15 +151,8 @@ impl<'a, C: ContextObject> Vm<'a, C> {
         if self.settings.tracing == Tracing::On {
             return self.interpret(None);
         }
-        let config = self.program.config();
-        let metering = match config.enable_instruction_meter {
-            true => Metering::On,
-            false => Metering::Off,
-        };
-        let mut regs = [0u64; 16];
-        regs[1] = MM_INPUT_START;
-        regs[2] = self.initial_r2;
-        regs[10] = self.initial_stack_pointer;
+        let metering = self.metering();
+        let regs = self.start_registers();
         self.frames.clear();
         let parts = RunParts {
             code: self.program.interpreter_code(),
@@ -171,10 +164,28 @@ impl<'a, C: ContextObject> Vm<'a, C> {
             regs,
             stack_pointer: self.initial_stack_pointer,
             metering,
-            aligned: config.aligned_memory_mapping,
+            aligned: self.program.config().aligned_memory_mapping,
         };
         let (result, meter) = crate::jit::run::execute(jit, parts);
         self.finish(result, meter)
+    }
+
+    /// Whether this program's runs are metered.
+    fn metering(&self) -> Metering {
+        match self.program.config().enable_instruction_meter {
+            true => Metering::On,
+            false => Metering::Off,
+        }
+    }
+
+    /// The registers at the entry of a run: r1 the input region, r2 0 (sBPF) or the input
+    /// length (eBPF), r10 the top of the first frame, the rest zero.
+    fn start_registers(&self) -> [u64; 16] {
+        let mut regs = [0u64; 16];
+        regs[1] = MM_INPUT_START;
+        regs[2] = self.initial_r2;
+        regs[10] = self.initial_stack_pointer;
+        regs
     }
 
     /// Charges the rest of the meter and fixes the budget field of a meter error.
@@ -203,16 +214,9 @@ impl<'a, C: ContextObject> Vm<'a, C> {
     }
 
     fn interpret(&mut self, hook: Option<&mut dyn StepHook>) -> Run {
-        let metering = match self.program.config().enable_instruction_meter {
-            true => Metering::On,
-            false => Metering::Off,
-        };
-        let meter = Meter::start(metering, &*self.context);
+        let meter = Meter::start(self.metering(), &*self.context);
         let code = self.program.interpreter_code();
-        let mut regs = [0u64; 16];
-        regs[1] = MM_INPUT_START;
-        regs[2] = self.initial_r2;
-        regs[10] = self.initial_stack_pointer;
+        let regs = self.start_registers();
         self.frames.clear();
         let mut machine = Machine {
             code,
