@@ -16,6 +16,10 @@ use crate::insn::{
 use crate::slot::Slot;
 use core::fmt;
 
+mod shape;
+
+pub use shape::{opcode_shape, OpcodeShape, SourceKind};
+
 // Instruction classes (opcode & 0x07).
 const CLASS_LD: u8 = 0x00;
 const CLASS_LDX: u8 = 0x01;
@@ -212,131 +216,6 @@ pub fn call_operands(slot: Slot) -> Option<(u8, i32)> {
     (slot.opcode == CLASS_JMP | JMP_CALL | SRC_K).then_some((slot.src, slot.imm))
 }
 
-/// Which of a binary operation's operands the opcode selects: the source register or the
-/// immediate.
-#[derive(Clone, Copy)]
-enum Operand {
-    Imm,
-    Reg,
-}
-
-/// What an opcode byte means in one dialect, before the other fields are read. The tables
-/// below hold one entry per opcode, so [`decode`] is a lookup plus field extraction.
-#[derive(Clone, Copy)]
-enum Shape {
-    Unknown,
-    Lddw,
-    PacketLoad(PacketMode, MemSize),
-    Load(MemSize, Extend),
-    Store(MemSize, Operand),
-    Atomic(MemSize),
-    Neg(Width),
-    Endian(EndianOp),
-    Alu(Width, AluOp, Operand),
-    Branch(Width, Cond, Operand),
-    Ja,
-    JaLong,
-    Call,
-    CallReg,
-    Exit,
-}
-
-const fn operand_of(opcode: u8) -> Operand {
-    if opcode & SRC_X != 0 {
-        Operand::Reg
-    } else {
-        Operand::Imm
-    }
-}
-
-const fn classify_ld(opcode: u8) -> Shape {
-    let size = size_of(opcode);
-    match opcode & 0xe0 {
-        MODE_IMM if matches!(size, MemSize::DW) => Shape::Lddw,
-        MODE_ABS => Shape::PacketLoad(PacketMode::Abs, size),
-        MODE_IND => Shape::PacketLoad(PacketMode::Ind, size),
-        _ => Shape::Unknown,
-    }
-}
-
-const fn classify_mem(opcode: u8, dialect: Dialect) -> Shape {
-    let size = size_of(opcode);
-    let ebpf = matches!(dialect, Dialect::Ebpf);
-    let word_or_double = matches!(size, MemSize::W | MemSize::DW);
-    match (opcode & 0x07, opcode & 0xe0) {
-        (CLASS_LDX, MODE_MEM) => Shape::Load(size, Extend::Zero),
-        (CLASS_LDX, MODE_MEMSX) if ebpf && !matches!(size, MemSize::DW) => {
-            Shape::Load(size, Extend::Sign)
-        }
-        (CLASS_ST, MODE_MEM) => Shape::Store(size, Operand::Imm),
-        (CLASS_STX, MODE_MEM) => Shape::Store(size, Operand::Reg),
-        (CLASS_STX, MODE_ATOMIC) if word_or_double => Shape::Atomic(size),
-        _ => Shape::Unknown,
-    }
-}
-
-const fn classify_alu(opcode: u8, width: Width, dialect: Dialect) -> Shape {
-    let op_bits = opcode & 0xf0;
-    let has_x = opcode & SRC_X != 0;
-    let ebpf = matches!(dialect, Dialect::Ebpf);
-    match op_bits {
-        ALU_NEG if !has_x => Shape::Neg(width),
-        ALU_END => match (width, has_x) {
-            (Width::W32, false) => Shape::Endian(EndianOp::ToLe),
-            (Width::W32, true) => Shape::Endian(EndianOp::ToBe),
-            (Width::W64, false) if ebpf => Shape::Endian(EndianOp::Swap),
-            _ => Shape::Unknown,
-        },
-        ALU_SBPF_SDIV if ebpf => Shape::Unknown,
-        _ => match ALU_BY_HIGH_NIBBLE[(op_bits >> 4) as usize] {
-            Some(op) => Shape::Alu(width, op, operand_of(opcode)),
-            None => Shape::Unknown,
-        },
-    }
-}
-
-const fn classify_jmp(opcode: u8, width: Width) -> Shape {
-    let op_bits = opcode & 0xf0;
-    let has_x = opcode & SRC_X != 0;
-    if let Some(cond) = COND_BY_HIGH_NIBBLE[(op_bits >> 4) as usize] {
-        return Shape::Branch(width, cond, operand_of(opcode));
-    }
-    match (op_bits, has_x, width) {
-        (JMP_JA, false, Width::W64) => Shape::Ja,
-        (JMP_JA, false, Width::W32) => Shape::JaLong,
-        (JMP_CALL, false, Width::W64) => Shape::Call,
-        (JMP_CALL, true, Width::W64) => Shape::CallReg,
-        (JMP_EXIT, false, Width::W64) => Shape::Exit,
-        _ => Shape::Unknown,
-    }
-}
-
-const fn classify(opcode: u8, dialect: Dialect) -> Shape {
-    match opcode & 0x07 {
-        CLASS_LD => classify_ld(opcode),
-        CLASS_LDX | CLASS_ST | CLASS_STX => classify_mem(opcode, dialect),
-        CLASS_ALU32 => classify_alu(opcode, Width::W32, dialect),
-        CLASS_ALU64 => classify_alu(opcode, Width::W64, dialect),
-        CLASS_JMP => classify_jmp(opcode, Width::W64),
-        CLASS_JMP32 if matches!(dialect, Dialect::Ebpf) => classify_jmp(opcode, Width::W32),
-        _ => Shape::Unknown,
-    }
-}
-
-const fn shapes(dialect: Dialect) -> [Shape; 256] {
-    let mut table = [Shape::Unknown; 256];
-    let mut opcode = 0;
-    while opcode < 256 {
-        table[opcode] = classify(opcode as u8, dialect);
-        opcode += 1;
-    }
-    table
-}
-
-/// Every opcode classified once, at compile time, per dialect.
-const SBPF_SHAPES: [Shape; 256] = shapes(Dialect::Sbpf);
-const EBPF_SHAPES: [Shape; 256] = shapes(Dialect::Ebpf);
-
 /// Decodes the instruction at slot `at`. For `lddw` the next slot is consumed as well.
 #[inline]
 pub fn decode(slots: &[Slot], at: usize, dialect: Dialect) -> Result<Insn, DecodeError> {
@@ -354,41 +233,37 @@ pub fn decode_slot(
     next: impl FnOnce() -> Option<Slot>,
     dialect: Dialect,
 ) -> Result<Insn, DecodeError> {
-    let table = match dialect {
-        Dialect::Sbpf => &SBPF_SHAPES,
-        Dialect::Ebpf => &EBPF_SHAPES,
-    };
     let dst = reg(slot.dst);
-    match table[usize::from(slot.opcode)] {
-        Shape::Unknown => Err(DecodeError::UnknownOpcode {
+    match opcode_shape(slot.opcode, dialect) {
+        OpcodeShape::Unknown => Err(DecodeError::UnknownOpcode {
             opcode: slot.opcode,
         }),
-        Shape::Lddw => decode_lddw(slot, next, dialect),
-        Shape::PacketLoad(mode, size) => Ok(Insn::PacketLoad {
+        OpcodeShape::Lddw => decode_lddw(slot, next, dialect),
+        OpcodeShape::PacketLoad(mode, size) => Ok(Insn::PacketLoad {
             mode,
             size,
             src: reg(slot.src),
             imm: slot.imm,
         }),
-        Shape::Load(size, extend) => Ok(Insn::Load {
+        OpcodeShape::Load(size, extend) => Ok(Insn::Load {
             size,
             extend,
             dst,
             base: reg(slot.src),
             off: slot.off,
         }),
-        Shape::Store(size, operand) => Ok(Insn::Store {
+        OpcodeShape::Store(size, operand) => Ok(Insn::Store {
             size,
             base: dst,
             off: slot.off,
             src: source(slot, operand),
         }),
-        Shape::Atomic(size) => decode_atomic(slot, size),
-        Shape::Neg(width) => {
+        OpcodeShape::Atomic(size) => decode_atomic(slot, size),
+        OpcodeShape::Neg(width) => {
             canonical_offset(slot, dialect, 0)?;
             Ok(Insn::Neg { width, dst })
         }
-        Shape::Endian(op) => {
+        OpcodeShape::Endian(op) => {
             canonical_offset(slot, dialect, 0)?;
             Ok(Insn::Endian {
                 op,
@@ -396,7 +271,7 @@ pub fn decode_slot(
                 bits: slot.imm,
             })
         }
-        Shape::Alu(width, op, operand) => {
+        OpcodeShape::Alu(width, op, operand) => {
             let op = match dialect {
                 Dialect::Sbpf => op,
                 Dialect::Ebpf => ebpf_alu_op(slot, op, width)?,
@@ -408,20 +283,20 @@ pub fn decode_slot(
                 src: source(slot, operand),
             })
         }
-        Shape::Branch(width, cond, operand) => Ok(Insn::Branch {
+        OpcodeShape::Branch(width, cond, operand) => Ok(Insn::Branch {
             width,
             cond,
             dst,
             src: source(slot, operand),
             off: slot.off,
         }),
-        Shape::Ja => Ok(Insn::Ja { off: slot.off }),
-        Shape::JaLong => Ok(Insn::JaLong { off: slot.imm }),
-        Shape::Call => Ok(Insn::Call {
+        OpcodeShape::Ja => Ok(Insn::Ja { off: slot.off }),
+        OpcodeShape::JaLong => Ok(Insn::JaLong { off: slot.imm }),
+        OpcodeShape::Call => Ok(Insn::Call {
             src: slot.src,
             imm: slot.imm,
         }),
-        Shape::CallReg => match dialect {
+        OpcodeShape::CallReg => match dialect {
             Dialect::Sbpf => u8::try_from(slot.imm)
                 .ok()
                 .and_then(Reg::new)
@@ -429,15 +304,15 @@ pub fn decode_slot(
                 .ok_or(DecodeError::InvalidCallRegister { imm: slot.imm }),
             Dialect::Ebpf => Ok(Insn::CallReg { reg: dst }),
         },
-        Shape::Exit => Ok(Insn::Exit),
+        OpcodeShape::Exit => Ok(Insn::Exit),
     }
 }
 
 #[inline]
-fn source(slot: Slot, operand: Operand) -> Source {
+fn source(slot: Slot, operand: SourceKind) -> Source {
     match operand {
-        Operand::Reg => Source::Reg(reg(slot.src)),
-        Operand::Imm => Source::Imm(slot.imm),
+        SourceKind::Reg => Source::Reg(reg(slot.src)),
+        SourceKind::Imm => Source::Imm(slot.imm),
     }
 }
 

@@ -4,7 +4,9 @@
 //! the 8-byte [`Slot`], the typed [`Insn`] that every other stage matches on, and the two-way
 //! mapping between them in [`codec`]. No other crate in the workspace looks at an opcode byte;
 //! they decode once, here, and then match exhaustively on [`Insn`] so that a new instruction
-//! breaks the build everywhere it must be handled.
+//! breaks the build everywhere it must be handled. Scans too hot to build an [`Insn`] per slot
+//! (the verifier's fast path) read the opcode table instead ([`opcode_shape`]): what each
+//! opcode byte means, as an [`OpcodeShape`] they match on exhaustively.
 //!
 //! Two dialects share the encoding space but not its meaning ([`Dialect`]): sBPF as the
 //! Solana reference (solana_rbpf 0.2.38) runs it, and standard eBPF as RFC 9669 defines it.
@@ -20,7 +22,8 @@ mod insn;
 mod slot;
 
 pub use codec::{
-    call_operands, decode, decode_program, decode_slot, encode, DecodeError, Decoded, EncodeError,
+    call_operands, decode, decode_program, decode_slot, encode, opcode_shape, DecodeError, Decoded,
+    EncodeError, OpcodeShape, SourceKind,
 };
 pub use hash::{hash_symbol_name, murmur3_32};
 pub use insn::{

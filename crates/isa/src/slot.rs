@@ -36,6 +36,29 @@ impl Slot {
         }
     }
 
+    /// Reads a slot from its 8 bytes taken as one little-endian `u64` (byte 0, the opcode, is
+    /// the low byte): the form a scan that loads a whole slot at once holds. The same as
+    /// [`Slot::from_bytes`] on `word.to_le_bytes()`.
+    #[inline(always)]
+    pub const fn from_u64(word: u64) -> Self {
+        Slot {
+            opcode: word as u8,
+            dst: (word >> 8) as u8 & 0x0f,
+            src: (word >> 12) as u8 & 0x0f,
+            off: (word >> 16) as u16 as i16,
+            imm: (word >> 32) as u32 as i32,
+        }
+    }
+
+    /// The slot with index `index` in `bytes` (its bytes `8 * index ..8 * index + 8`), or
+    /// `None` when `bytes` does not hold all of it.
+    #[inline(always)]
+    pub fn at(bytes: &[u8], index: usize) -> Option<Self> {
+        let start = index.checked_mul(SLOT_SIZE)?;
+        let chunk: &[u8; SLOT_SIZE] = bytes.get(start..)?.first_chunk()?;
+        Some(Slot::from_u64(u64::from_le_bytes(*chunk)))
+    }
+
     /// Writes the slot back to 8 bytes. Register fields are truncated to 4 bits.
     pub fn to_bytes(self) -> [u8; SLOT_SIZE] {
         let off = self.off.to_le_bytes();
@@ -86,5 +109,30 @@ mod tests {
         assert_eq!(slot.off, -2);
         assert_eq!(slot.imm, 0x1234_5678);
         assert_eq!(slot.to_bytes(), bytes);
+        assert_eq!(Slot::from_u64(u64::from_le_bytes(bytes)), slot);
+    }
+
+    #[test]
+    fn word_reader_agrees_with_byte_reader() {
+        let mut word = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..1000 {
+            word = word.rotate_left(7).wrapping_mul(0x2545_f491_4f6c_dd1d) ^ 0x5bd1;
+            assert_eq!(
+                Slot::from_u64(word),
+                Slot::from_bytes(word.to_le_bytes()),
+                "{word:#x}"
+            );
+        }
+    }
+
+    #[test]
+    fn at_reads_whole_slots_only() {
+        let bytes: Vec<u8> = (0..20).collect();
+        assert_eq!(
+            Slot::at(&bytes, 1),
+            Some(Slot::from_bytes([8, 9, 10, 11, 12, 13, 14, 15]))
+        );
+        assert_eq!(Slot::at(&bytes, 2), None);
+        assert_eq!(Slot::at(&bytes, usize::MAX), None);
     }
 }

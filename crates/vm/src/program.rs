@@ -228,15 +228,7 @@ impl FunctionRegistry {
         name: &str,
     ) -> Result<u32, LoadError> {
         let config = &loader.config;
-        let key = if config.static_syscalls || dialect == Dialect::Ebpf {
-            u32::try_from(pc).map_err(|_| LoadError::ValueOutOfBounds)?
-        } else {
-            let key = hash_internal_function(pc, name);
-            if config.external_internal_function_hash_collision && loader.syscalls.contains(key) {
-                return Err(LoadError::SymbolHashCollision { key });
-            }
-            key
-        };
+        let key = function_key(loader, dialect, pc, name)?;
         // One search of the map, whether the key is new or not.
         match self.entries.entry(key) {
             Entry::Occupied(existing) if existing.get().pc != pc => {
@@ -261,6 +253,25 @@ impl FunctionRegistry {
             .find(|function| function.name == ENTRYPOINT)
             .map(|function| function.pc)
     }
+}
+
+/// The key the function at `pc` named `name` registers under, or the error registering it
+/// gives before the registry is consulted.
+fn function_key<C>(
+    loader: &Loader<C>,
+    dialect: Dialect,
+    pc: usize,
+    name: &str,
+) -> Result<u32, LoadError> {
+    let config = &loader.config;
+    if config.static_syscalls || dialect == Dialect::Ebpf {
+        return u32::try_from(pc).map_err(|_| LoadError::ValueOutOfBounds);
+    }
+    let key = hash_internal_function(pc, name);
+    if config.external_internal_function_hash_collision && loader.syscalls.contains(key) {
+        return Err(LoadError::SymbolHashCollision { key });
+    }
+    Ok(key)
 }
 
 /// The key of an internal function without static syscalls: Murmur3 of "entrypoint" for the
@@ -444,41 +455,254 @@ impl<C> Executable<C> {
 /// Rewrites every relative `call` in `text` to the key of its target, registering the target
 /// as a function (reference §8.4 step 1). A call is relative when its immediate is not -1 and,
 /// under static syscalls, its source field is not 0.
+///
+/// Programs call a few targets many times, and registering a pc again gives the same key
+/// without error (fix-up names are never "entrypoint", so the key depends only on the pc), so
+/// a small cache of recent targets skips the registry and the hash for most calls.
 pub fn fixup_relative_calls<C>(
     text: &mut [u8],
     functions: &mut FunctionRegistry,
     loader: &Loader<C>,
 ) -> Result<(), LoadError> {
-    let config = &loader.config;
     let slot_count = text.len() / SLOT_SIZE;
-    for pc in 0..slot_count {
-        let start = pc * SLOT_SIZE;
-        let mut bytes = [0u8; SLOT_SIZE];
-        bytes.copy_from_slice(&text[start..start + SLOT_SIZE]);
-        let slot = Slot::from_bytes(bytes);
-        let Some((src, imm)) = call_operands(slot) else {
-            continue;
+    // Byte arrays have alignment 1, so the view always exists.
+    let slots: &mut [[u8; SLOT_SIZE]] =
+        object::pod::slice_from_bytes_mut(text, slot_count).map_or(&mut [][..], |(slots, _)| slots);
+    let mut keys = KeyCache::new();
+    let mut pc = 0;
+    while let Some(found) = slots.get(pc..).and_then(next_call) {
+        pc += found;
+        let Some(bytes) = slots.get_mut(pc) else {
+            break;
         };
-        if imm == -1 || (config.static_syscalls && src == 0) {
-            continue;
+        let slot = Slot::from_u64(u64::from_le_bytes(*bytes));
+        if let Some((src, imm)) = call_operands(slot) {
+            if imm != -1 && !(loader.config.static_syscalls && src == 0) {
+                let target = (pc as i64 + 1 + i64::from(imm))
+                    .try_into()
+                    .ok()
+                    .filter(|&target: &usize| target < slot_count)
+                    .ok_or(LoadError::RelativeJumpOutOfBounds { pc })?;
+                let key = keys.key(target, || register_call_target(functions, loader, target))?;
+                *bytes = Slot {
+                    imm: key as i32,
+                    ..slot
+                }
+                .to_bytes();
+            }
         }
-        let target = (pc as i64 + 1 + i64::from(imm))
-            .try_into()
-            .ok()
-            .filter(|&target: &usize| target < slot_count)
-            .ok_or(LoadError::RelativeJumpOutOfBounds { pc })?;
-        // The name is kept only with labels on, so it is only built then.
-        let name = if config.enable_symbol_and_section_labels {
-            format!("function_{target}")
-        } else {
-            String::new()
-        };
-        let key = functions.register(loader, Dialect::Sbpf, target, &name)?;
-        let fixed = Slot {
-            imm: key as i32,
-            ..slot
-        };
-        text[start..start + SLOT_SIZE].copy_from_slice(&fixed.to_bytes());
+        pc += 1;
     }
     Ok(())
+}
+
+/// Whether a slot holds a `call imm` (the scan's test, kept to the opcode).
+#[inline(always)]
+fn is_call(bytes: &[u8; SLOT_SIZE]) -> bool {
+    call_operands(Slot::from_u64(u64::from_le_bytes(*bytes))).is_some()
+}
+
+/// The index of the first `call imm` in `slots`. Calls are a few percent of the slots, so the
+/// scan tests four slots per branch.
+fn next_call(slots: &[[u8; SLOT_SIZE]]) -> Option<usize> {
+    let quads = slots.chunks_exact(4);
+    let rest = quads.remainder();
+    let quad = quads.clone().position(|quad| match quad {
+        [a, b, c, d] => is_call(a) | is_call(b) | is_call(c) | is_call(d),
+        _ => false,
+    });
+    let (base, within) = match quad {
+        Some(quad) => (quad * 4, slots.get(quad * 4..)?),
+        None => (quads.len() * 4, rest),
+    };
+    within
+        .iter()
+        .take(4)
+        .position(is_call)
+        .map(|index| base + index)
+}
+
+/// Registers the target of a relative call; its name is kept (and so built) only with labels
+/// on.
+fn register_call_target<C>(
+    functions: &mut FunctionRegistry,
+    loader: &Loader<C>,
+    target: usize,
+) -> Result<u32, LoadError> {
+    let name = if loader.config.enable_symbol_and_section_labels {
+        format!("function_{target}")
+    } else {
+        String::new()
+    };
+    functions.register(loader, Dialect::Sbpf, target, &name)
+}
+
+/// A direct-mapped cache of the keys of recent call targets, by pc. A miss (a pc not seen, or
+/// evicted) registers again, which gives the same key, so the cache never changes a result.
+struct KeyCache {
+    entries: [(usize, u32); KeyCache::SIZE],
+}
+
+impl KeyCache {
+    const SIZE: usize = 512;
+
+    fn new() -> Self {
+        KeyCache {
+            entries: [(usize::MAX, 0); KeyCache::SIZE],
+        }
+    }
+
+    /// The key of `pc`: cached, or computed by `register` and remembered.
+    #[inline(always)]
+    fn key(
+        &mut self,
+        pc: usize,
+        register: impl FnOnce() -> Result<u32, LoadError>,
+    ) -> Result<u32, LoadError> {
+        let entry = &mut self.entries[pc % KeyCache::SIZE];
+        if entry.0 == pc {
+            return Ok(entry.1);
+        }
+        let key = register()?;
+        *entry = (pc, key);
+        Ok(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fix-up as the reference writes it: every call registers its target.
+    fn fixup_oracle<C>(
+        text: &mut [u8],
+        functions: &mut FunctionRegistry,
+        loader: &Loader<C>,
+    ) -> Result<(), LoadError> {
+        let slot_count = text.len() / SLOT_SIZE;
+        for pc in 0..slot_count {
+            let slot = Slot::at(text, pc).unwrap();
+            let Some((src, imm)) = call_operands(slot) else {
+                continue;
+            };
+            if imm == -1 || (loader.config.static_syscalls && src == 0) {
+                continue;
+            }
+            let target = usize::try_from(pc as i64 + 1 + i64::from(imm))
+                .ok()
+                .filter(|&target| target < slot_count)
+                .ok_or(LoadError::RelativeJumpOutOfBounds { pc })?;
+            let name = if loader.config.enable_symbol_and_section_labels {
+                format!("function_{target}")
+            } else {
+                String::new()
+            };
+            let key = functions.register(loader, Dialect::Sbpf, target, &name)?;
+            let fixed = Slot {
+                imm: key as i32,
+                ..slot
+            };
+            text[pc * SLOT_SIZE..][..SLOT_SIZE].copy_from_slice(&fixed.to_bytes());
+        }
+        Ok(())
+    }
+
+    fn call(src: u8, imm: i32) -> Slot {
+        let call_opcode = bpfvm_isa::encode(&bpfvm_isa::Insn::Call { src, imm }, Dialect::Sbpf)
+            .unwrap()[0]
+            .opcode;
+        Slot {
+            opcode: call_opcode,
+            dst: 0,
+            src,
+            off: 0,
+            imm,
+        }
+    }
+
+    /// A text of `len` slots whose calls (one in three slots) go to a few targets that share
+    /// cache lines (`t` and `t + 512`), again and again, with syscall-like calls mixed in.
+    fn text(len: usize, seed: u64) -> Vec<u8> {
+        let targets = [3usize, 515, 1027, 7, 519, 1500, 12, 1800];
+        let mut state = seed;
+        let mut bytes = Vec::new();
+        for pc in 0..len {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let pick = (state >> 33) as usize;
+            let slot = match pc % 3 {
+                0 => {
+                    let target = targets[pick % targets.len()].min(len - 1);
+                    let imm = target as i64 - pc as i64 - 1;
+                    let src = u8::from(pick % 5 != 0);
+                    call(src, if pick % 11 == 0 { -1 } else { imm as i32 })
+                }
+                _ => Slot::default(),
+            };
+            bytes.extend_from_slice(&slot.to_bytes());
+        }
+        bytes
+    }
+
+    #[test]
+    fn fixup_agrees_with_registering_every_call() {
+        let labels = Config {
+            enable_symbol_and_section_labels: true,
+            ..Config::legacy()
+        };
+        let mut checked = 0;
+        for config in [Config::legacy(), Config::default(), labels] {
+            let loader = Loader::<()>::new(config);
+            for (len, seed) in [(2000, 1), (2000, 2), (600, 3), (40, 4)] {
+                let mut ours = text(len, seed);
+                let mut theirs = ours.clone();
+                // A call out of the text, late in some texts, to check the error too.
+                if seed == 2 {
+                    let bad = call(1, 1_000_000).to_bytes();
+                    ours[1500 * SLOT_SIZE..][..SLOT_SIZE].copy_from_slice(&bad);
+                    theirs[1500 * SLOT_SIZE..][..SLOT_SIZE].copy_from_slice(&bad);
+                }
+                let (mut ours_functions, mut theirs_functions) =
+                    (FunctionRegistry::new(), FunctionRegistry::new());
+                let ours_result = fixup_relative_calls(&mut ours, &mut ours_functions, &loader);
+                let theirs_result = fixup_oracle(&mut theirs, &mut theirs_functions, &loader);
+                assert_eq!(ours_result, theirs_result, "{len} {seed}");
+                assert_eq!(ours_functions, theirs_functions, "{len} {seed}");
+                if ours_result.is_ok() {
+                    assert_eq!(ours, theirs, "{len} {seed}");
+                    assert!(ours_functions.len() >= 3);
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 9);
+    }
+
+    #[test]
+    fn call_scan_finds_every_call() {
+        for len in 0..12 {
+            for at in 0..len {
+                let mut slots = vec![[0u8; SLOT_SIZE]; len];
+                slots[at] = call(1, 0).to_bytes();
+                assert_eq!(next_call(&slots), Some(at), "{len} {at}");
+            }
+            assert_eq!(next_call(&vec![[0u8; SLOT_SIZE]; len]), None);
+        }
+    }
+
+    #[test]
+    fn fixup_ignores_a_trailing_partial_slot() {
+        let loader = Loader::<()>::new(Config::legacy());
+        let mut text = [call(1, -1).to_bytes(), call(1, -2).to_bytes()].concat();
+        text.extend_from_slice(&call(1, -3).to_bytes()[..7]);
+        let original = text.clone();
+        let mut functions = FunctionRegistry::new();
+        fixup_relative_calls(&mut text, &mut functions, &loader).unwrap();
+        assert_eq!(functions.len(), 1);
+        assert_eq!(functions.iter().next().unwrap().1.pc, 0);
+        assert_eq!(text[..8], original[..8]);
+        assert_ne!(text[8..16], original[8..16]);
+        assert_eq!(text[16..], original[16..]);
+    }
 }

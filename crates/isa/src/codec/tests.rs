@@ -188,3 +188,91 @@ fn listing_skips_lddw_second_slot() {
     );
     assert_eq!(listing[2].insn, Ok(Insn::Exit));
 }
+
+/// Whether `insn` is the instruction `shape` names (in eBPF a non-zero offset may turn an ALU
+/// operation into its signed or sign-extending form).
+fn has_shape(insn: Insn, shape: OpcodeShape) -> bool {
+    let kind = |src: Source| match src {
+        Source::Imm(_) => SourceKind::Imm,
+        Source::Reg(_) => SourceKind::Reg,
+    };
+    let offset_form = |op: AluOp| matches!(op, AluOp::SDiv | AluOp::SMod | AluOp::MovSx(_));
+    match (shape, insn) {
+        (OpcodeShape::Lddw, Insn::LoadImm64 { .. })
+        | (OpcodeShape::Ja, Insn::Ja { .. })
+        | (OpcodeShape::JaLong, Insn::JaLong { .. })
+        | (OpcodeShape::Call, Insn::Call { .. })
+        | (OpcodeShape::CallReg, Insn::CallReg { .. })
+        | (OpcodeShape::Exit, Insn::Exit) => true,
+        (OpcodeShape::PacketLoad(m, s), Insn::PacketLoad { mode, size, .. }) => {
+            (m, s) == (mode, size)
+        }
+        (OpcodeShape::Load(s, e), Insn::Load { size, extend, .. }) => (s, e) == (size, extend),
+        (OpcodeShape::Store(s, k), Insn::Store { size, src, .. }) => (s, k) == (size, kind(src)),
+        (OpcodeShape::Atomic(s), Insn::Atomic { size, .. }) => s == size,
+        (OpcodeShape::Neg(w), Insn::Neg { width, .. }) => w == width,
+        (OpcodeShape::Endian(o), Insn::Endian { op, .. }) => o == op,
+        (OpcodeShape::Alu(w, o, k), Insn::Alu { width, op, src, .. }) => {
+            (w, k) == (width, kind(src)) && (o == op || offset_form(op))
+        }
+        (
+            OpcodeShape::Branch(w, c, k),
+            Insn::Branch {
+                width, cond, src, ..
+            },
+        ) => (w, c, k) == (width, cond, kind(src)),
+        _ => false,
+    }
+}
+
+/// Whether `error` is one of the field rules `shape` documents.
+fn is_documented_field_error(error: DecodeError, shape: OpcodeShape, dialect: Dialect) -> bool {
+    let ebpf = dialect == Dialect::Ebpf;
+    match (shape, error) {
+        (OpcodeShape::Lddw, DecodeError::IncompleteLddw | DecodeError::LddwCannotBeLast) => true,
+        (OpcodeShape::Lddw, DecodeError::InvalidField { .. }) => ebpf,
+        (OpcodeShape::CallReg, DecodeError::InvalidCallRegister { .. }) => !ebpf,
+        (OpcodeShape::Atomic(_), DecodeError::InvalidField { .. }) => true,
+        (
+            OpcodeShape::Neg(_) | OpcodeShape::Endian(_) | OpcodeShape::Alu(..),
+            DecodeError::InvalidField { .. },
+        ) => ebpf,
+        _ => false,
+    }
+}
+
+/// The opcode table agrees with the decoder on every opcode, in both dialects, whatever the
+/// other fields hold: unknown opcodes never decode, and every other opcode decodes to the
+/// instruction its shape names or fails only by a field rule the shape documents.
+#[test]
+fn opcode_shapes_agree_with_decode() {
+    let mut decoded = 0usize;
+    for dialect in DIALECTS {
+        for opcode in 0..=255u8 {
+            let shape = opcode_shape(opcode, dialect);
+            for first in variations(opcode) {
+                for (dst, src) in [(0u8, 0u8), (10, 11), (15, 1)] {
+                    let first = Slot { dst, src, ..first };
+                    for next in [Slot::default(), slot_with(0x95, 0, 0)] {
+                        let result = decode(&[first, next], 0, dialect);
+                        match result {
+                            Ok(insn) => {
+                                assert!(has_shape(insn, shape), "{insn:?} {shape:?}");
+                                decoded += 1;
+                            }
+                            Err(DecodeError::UnknownOpcode { opcode: seen }) => {
+                                assert_eq!(seen, opcode);
+                                assert_eq!(shape, OpcodeShape::Unknown, "{dialect:?}");
+                            }
+                            Err(error) => assert!(
+                                is_documented_field_error(error, shape, dialect),
+                                "{error:?} {shape:?} {dialect:?}"
+                            ),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(decoded > 10_000, "only {decoded} slots decoded");
+}

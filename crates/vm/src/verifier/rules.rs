@@ -27,122 +27,30 @@ enum DstRole {
 /// The program text as slots, read in place (no copy of the text is made).
 #[derive(Clone, Copy)]
 pub(super) struct Text<'a> {
-    bytes: &'a [u8],
+    slots: &'a [[u8; SLOT_SIZE]],
 }
 
 impl<'a> Text<'a> {
-    /// A view of `bytes`, whose length is a multiple of the slot size.
+    /// A view of the whole slots of `bytes` (a trailing partial slot is left out; the
+    /// verifier refuses such text before it makes a view).
     pub(super) fn new(bytes: &'a [u8]) -> Self {
-        Text { bytes }
+        // Byte arrays have alignment 1, so the view always exists.
+        let slots = object::pod::slice_from_bytes(bytes, bytes.len() / SLOT_SIZE)
+            .map_or(&[][..], |(slots, _)| slots);
+        Text { slots }
     }
 
     /// The number of whole slots.
     pub(super) fn len(self) -> usize {
-        self.bytes.len() / SLOT_SIZE
+        self.slots.len()
     }
 
     /// The slot at `pc`, if there is one.
-    #[inline]
+    #[inline(always)]
     pub(super) fn slot(self, pc: usize) -> Option<Slot> {
-        if pc >= self.len() {
-            return None;
-        }
-        // `pc` is below the slot count, so the product is at most the text length.
-        let start = pc * SLOT_SIZE;
-        let mut bytes = [0u8; SLOT_SIZE];
-        bytes.copy_from_slice(self.bytes.get(start..start + SLOT_SIZE)?);
-        Some(Slot::from_bytes(bytes))
+        let bytes = self.slots.get(pc)?;
+        Some(Slot::from_u64(u64::from_le_bytes(*bytes)))
     }
-}
-
-/// The sBPF fast path: the instruction at `pc` when it certainly passes every rule, `None`
-/// when the exact rules of [`check_instruction`] must judge it (they name the error the
-/// reference reports, or pass what the fast path was too cautious to pass). Returns an
-/// `Option` (which fits in two registers) rather than a `Result`, so the hot loop keeps
-/// the instruction out of memory.
-#[inline(always)]
-pub(super) fn sbpf_fast(text: Text<'_>, pc: usize) -> Option<Insn> {
-    let slot = text.slot(pc)?;
-    let insn = decode_slot(slot, || text.slot(pc.wrapping_add(1)), Dialect::Sbpf).ok()?;
-    sbpf_passes(&insn, slot, text, pc).then_some(insn)
-}
-
-/// Whether an sBPF instruction certainly passes every rule. `false` means "ask the exact
-/// rules", never "fails": each `true` here is a case in which [`check_sbpf_opcode`] and
-/// [`check_sbpf_registers`] return `Ok`.
-#[inline(always)]
-fn sbpf_passes(insn: &Insn, slot: Slot, text: Text<'_>, pc: usize) -> bool {
-    let store = matches!(insn, Insn::Store { .. });
-    let registers = slot.src <= 10 && (slot.dst <= 9 || (slot.dst == 10 && store));
-    registers
-        && match *insn {
-            Insn::Alu { width, op, src, .. } => match (op, src) {
-                (AluOp::Div | AluOp::Mod, Source::Imm(imm)) => imm != 0,
-                (AluOp::Lsh | AluOp::Rsh | AluOp::Arsh, Source::Imm(imm)) => {
-                    (imm as u32) < width.bits()
-                }
-                (AluOp::SDiv | AluOp::SMod | AluOp::MovSx(_), _) => false,
-                (
-                    AluOp::Add
-                    | AluOp::Sub
-                    | AluOp::Mul
-                    | AluOp::Div
-                    | AluOp::Mod
-                    | AluOp::Or
-                    | AluOp::And
-                    | AluOp::Lsh
-                    | AluOp::Rsh
-                    | AluOp::Arsh
-                    | AluOp::Xor
-                    | AluOp::Mov,
-                    _,
-                ) => true,
-            },
-            Insn::Endian {
-                op: EndianOp::ToLe | EndianOp::ToBe,
-                bits,
-                ..
-            } => matches!(bits, 16 | 32 | 64),
-            Insn::Ja { off }
-            | Insn::Branch {
-                width: Width::W64,
-                off,
-                ..
-            } => jump_lands(text, pc, off),
-            Insn::CallReg { reg } => reg.number() <= 9,
-            Insn::Load {
-                extend: Extend::Zero,
-                ..
-            }
-            | Insn::Store { .. }
-            | Insn::LoadImm64 { .. }
-            | Insn::Neg { .. }
-            | Insn::Call { .. }
-            | Insn::Exit => true,
-            Insn::Load {
-                extend: Extend::Sign,
-                ..
-            }
-            | Insn::Endian {
-                op: EndianOp::Swap, ..
-            }
-            | Insn::Atomic { .. }
-            | Insn::PacketLoad { .. }
-            | Insn::JaLong { .. }
-            | Insn::Branch {
-                width: Width::W32, ..
-            } => false,
-        }
-}
-
-/// Whether a jump at `pc` by `off` lands on an instruction that is not an lddw's second slot.
-#[inline(always)]
-fn jump_lands(text: Text<'_>, pc: usize, off: i16) -> bool {
-    let target = (pc as i64).wrapping_add(1).wrapping_add(i64::from(off));
-    usize::try_from(target)
-        .ok()
-        .and_then(|target| text.slot(target))
-        .is_some_and(|slot| !slot.is_lddw_continuation())
 }
 
 /// Decodes the instruction at `pc` and checks it with the exact rules: every eBPF

@@ -596,13 +596,15 @@ fn decoded_marks_lddw_second_slots() {
     assert!(decoded[0].is_some() && decoded[1].is_none() && decoded[2].is_some());
 }
 
-/// The sBPF fast path never passes what the exact rules reject, and passes exactly the
-/// instruction they decode: checked over every opcode with register, offset (jumps in range,
+/// The sBPF fast path never passes what the exact rules reject, and covers as many slots as
+/// the instruction they decode: checked over every opcode with register, offset (jumps in range,
 /// into an lddw, out of range) and immediate (shift widths, zero divisors, callx registers)
 /// variations, under configurations that flip every setting the rules read.
 #[test]
 fn sbpf_fast_path_agrees_with_the_exact_rules() {
-    use super::rules::{check_instruction, sbpf_fast, Text};
+    use super::fast::sbpf_verdict;
+    use super::rules::{check_instruction, Text};
+    use bpfvm_isa::Insn;
     let configs = [
         Config::default(),
         Config::legacy(),
@@ -628,10 +630,20 @@ fn sbpf_fast_path_agrees_with_the_exact_rules() {
                     EXIT,
                 ]);
                 let view = Text::new(&text);
-                if let Some(insn) = sbpf_fast(view, 0) {
+                let verdict = sbpf_verdict(view, 0);
+                let exact = check_instruction(view, 0, Dialect::Sbpf, config);
+                if let Ok(insn) = exact {
                     assert_eq!(
-                        check_instruction(view, 0, Dialect::Sbpf, config),
-                        Ok(insn),
+                        verdict.lddw,
+                        matches!(insn, Insn::LoadImm64 { .. }),
+                        "{:?}",
+                        (opcode, dst, src, off, imm, next)
+                    );
+                }
+                if verdict.passes {
+                    assert_eq!(
+                        exact.map(|insn| insn.slot_count()),
+                        Ok(1 + usize::from(verdict.lddw)),
                         "{:?}",
                         (opcode, dst, src, off, imm, next)
                     );
@@ -641,4 +653,27 @@ fn sbpf_fast_path_agrees_with_the_exact_rules() {
         }
     }
     assert!(passed > 100_000, "the fast path passed only {passed} cases");
+}
+
+/// `verify` builds nothing per slot; the decoded form, built on first use, is the one `check`
+/// returns, and stays the same on later calls.
+#[test]
+fn verified_program_decodes_on_first_use() {
+    use crate::program::{Executable, FunctionRegistry, Loader};
+    use std::sync::Arc;
+    let text = bytes(&[
+        (0x18, 1, 0, 0, 5),
+        (0, 0, 0, 0, 7),
+        (0x07, 1, 0, 0, 1),
+        EXIT,
+    ]);
+    let loader = Arc::new(Loader::<()>::new(Config::default()));
+    let executable =
+        Executable::from_text_bytes(&text, loader, Sbpf, FunctionRegistry::new()).unwrap();
+    let program = super::verify(executable).unwrap();
+    assert!(program.decoded.get().is_none());
+    let expected = check(&text, Sbpf, &Config::default()).unwrap();
+    assert_eq!(program.decoded(), expected.as_slice());
+    assert_eq!(program.decoded().len(), 4);
+    assert!(program.decoded()[1].is_none() && program.decoded()[3] == Some(bpfvm_isa::Insn::Exit));
 }
