@@ -180,9 +180,6 @@ fn disassemble(program: &VerifiedProgram<TestContext>) -> String {
         text.clear();
         formatter.format(&instruction, &mut text);
         out.push_str(&format!("  {offset:04x} {text}\n"));
-        if instruction.mnemonic() == iced_x86::Mnemonic::Ret {
-            break;
-        }
     }
     out
 }
@@ -211,13 +208,13 @@ fn machine_code_snapshot_of_a_small_program() {
         .collect();
     let expected = [
         "pc 0:",
-        "  0044 sub qword ptr [r15+58h],3",
-        "  0049 jbe 0000000000000092h",
-        "  004F mov esi,7",
+        "  00C4 sub qword ptr [r15+40h],3",
+        "  00C9 ja short 00000000000000D0h",
+        "  00CB call 00000000000000ACh",
+        "  00D0 mov esi,7",
         "pc 1:",
-        "  0054 add rsi,23h",
+        "  00D5 add rsi,23h",
         "pc 2:",
-        "  0058 mov rax,[r15+60h]",
     ];
     let body: Vec<String> = body.iter().map(|line| line.to_lowercase()).collect();
     let expected: Vec<String> = expected.iter().map(|line| line.to_lowercase()).collect();
@@ -232,9 +229,9 @@ fn unmetered_code_has_no_meter_check() {
     };
     let program = compile(&sum_loop(), Dialect::Sbpf, config);
     let listing = disassemble(&program);
-    assert!(!listing.contains("[r15+58h]"), "{listing}");
+    assert!(!listing.contains("[r15+40h]"), "{listing}");
     let metered = disassemble(&compile(&sum_loop(), Dialect::Sbpf, plain()));
-    assert!(metered.contains("sub qword ptr [r15+58h]"), "{metered}");
+    assert!(metered.contains("sub qword ptr [r15+40h]"), "{metered}");
 }
 
 #[test]
@@ -320,33 +317,55 @@ fn gapped_stack_accesses_match_the_interpreter() {
 
 #[test]
 fn machine_code_snapshot_of_a_load() {
-    let program = compile(&[ldx(MemSize::DW, 0, 1, 8), exit()], Dialect::Sbpf, plain());
+    // The shared miss routine of 8-byte loads goes after the `exit`; the second load (pc 1)
+    // shows the inline region-table check as every load has it.
+    let program = compile(
+        &[
+            ldx(MemSize::DW, 0, 1, 8),
+            ldx(MemSize::DW, 0, 1, 16),
+            exit(),
+        ],
+        Dialect::Sbpf,
+        plain(),
+    );
     let listing = disassemble(&program);
     let body: Vec<String> = listing
         .lines()
-        .skip_while(|line| !line.starts_with("pc 0"))
-        .take(17)
+        .skip_while(|line| !line.starts_with("pc 1"))
+        .take(12)
         .map(|line| line.trim().to_lowercase())
+        .map(|line| {
+            line.split_once(' ')
+                .map_or(line.clone(), |(_, rest)| rest.to_string())
+        })
         .collect();
     let expected = [
-        "pc 0:",
-        "0044 sub qword ptr [r15+58h],2",
-        "0049 jbe 0000000000000132h",
-        "004f lea rax,[rdi+8]",
-        "0053 mov rdx,rax",
-        "0056 shr rdx,20h",
-        "005a cmp rdx,[r15+80h]",
-        "0061 jae 00000000000000c7h",
-        "0067 shl rdx,6",
-        "006b add rdx,[r15+78h]",
-        "006f sub rax,[rdx+8]",
-        "0073 jb 00000000000000c7h",
-        "0079 lea rcx,[rax+8]",
-        "007d cmp rcx,[rdx+10h]",
-        "0081 ja 00000000000000c7h",
-        "0087 add rax,[rdx]",
-        "008a mov rsi,[rax]",
+        "1:",
+        "lea rax,[rdi+10h]",
+        "mov rdx,rax",
+        "shr rdx,20h",
+        "cmp edx,8",
+        "jae short 0000000000000000h",
+        "lea rcx,[rax+8]",
+        "cmp rcx,[r15+rdx*8-40h]",
+        "jbe short 0000000000000000h",
+        "call 0000000000000000h",
+        "add rax,[r15+rdx*8-80h]",
+        "mov rsi,[rax]",
     ];
+    let body: Vec<String> = body
+        .iter()
+        .map(|line| match line.rsplit_once(' ') {
+            // Branch targets depend on the layout; compare the mnemonics and operands.
+            Some((head, target)) if target.ends_with('h') && head.starts_with('j') => {
+                format!("{head} 0000000000000000h")
+            }
+            Some((head, target)) if target.ends_with('h') && head == "call" => {
+                format!("{head} 0000000000000000h")
+            }
+            _ => line.clone(),
+        })
+        .collect();
     assert_eq!(body, expected, "full listing:\n{listing}");
 }
 

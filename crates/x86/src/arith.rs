@@ -2,9 +2,10 @@
 //! read-modify-write instructions, and the condition-code consumers `setcc` and `cmovcc`.
 
 use crate::assembler::{
-    digit_rm, op_size, pick, reg_rm, rm_field, short_imm, sized_imm, Assembler,
+    digit_rm, op_size, pick, reg_rm, rm_field, short_imm, simple_mem, simple_size, sized_imm,
+    Assembler,
 };
-use crate::encode::{ByteRegs, Imm, OpSize, RmField, RmInsn};
+use crate::encode::{emit_simple, ByteRegs, Imm, OpSize, RmField, RmInsn, SimpleRm};
 use crate::error::EncodeError;
 use crate::opcodes::{
     Group3, ALU_RM_IMM, ALU_RM_IMM8, ALU_RM_IMM_8, ALU_RM_R, ALU_RM_R_8, ALU_R_RM, ALU_R_RM_8,
@@ -20,7 +21,7 @@ use crate::operand::{
 impl Assembler {
     /// `kind dst, src` for the group-1 operations (`add`, `or`, `adc`, `sbb`, `and`, `sub`,
     /// `xor`, `cmp`). Immediates that fit in 8 bits use the short sign-extended form.
-    #[inline]
+    #[inline(always)]
     pub fn alu(
         &mut self,
         kind: AluKind,
@@ -28,6 +29,12 @@ impl Assembler {
         dst: RegMem,
         src: Operand,
     ) -> Result<(), EncodeError> {
+        // The frequent forms are laid out here, inlined where the operand kinds are known.
+        if size != Size::S8 {
+            if let Some(done) = self.alu_simple(size, kind, &dst, src) {
+                return done;
+            }
+        }
         self.alu_with(Lock::Plain, kind, size, &dst, src)
     }
 
@@ -47,12 +54,12 @@ impl Assembler {
     }
 
     /// `cmp a, b`: sets flags from `a - b`.
-    #[inline]
+    #[inline(always)]
     pub fn cmp(&mut self, size: Size, a: RegMem, b: Operand) -> Result<(), EncodeError> {
         self.alu(AluKind::Cmp, size, a, b)
     }
 
-    #[inline]
+    #[inline(never)]
     fn alu_with(
         &mut self,
         lock: Lock,
@@ -97,7 +104,7 @@ impl Assembler {
                 let value = sized_imm(kind.mnemonic(), size, imm)?;
                 let (opcode, imm) = match (size, short_imm(value)) {
                     (Size::S8, _) => (ALU_RM_IMM_8, value),
-                    (_, Some(short)) => (ALU_RM_IMM8, Imm::I8(short)),
+                    (_, Some(short)) => (ALU_RM_IMM8, Imm::i8(short)),
                     (_, None) => (ALU_RM_IMM, value),
                 };
                 let insn = digit_rm(size, opcode, kind.digit(), rm_field(dst)?);
@@ -107,11 +114,67 @@ impl Assembler {
         Ok(())
     }
 
+    /// The 16/32/64-bit register and immediate forms of [`Assembler::alu`] through the
+    /// inlined layout, or `None` for the others.
+    #[inline(always)]
+    fn alu_simple(
+        &mut self,
+        size: Size,
+        kind: AluKind,
+        dst: &RegMem,
+        src: Operand,
+    ) -> Option<Result<(), EncodeError>> {
+        let row = kind.digit() << 3;
+        let rm = match dst {
+            RegMem::Reg(reg) => SimpleRm::Reg(*reg),
+            RegMem::Mem(mem) => simple_mem(mem)?,
+        };
+        let simple = simple_size(size, false);
+        match src {
+            Operand::Reg(src) => {
+                let opcode = [row + ALU_RM_R];
+                emit_simple(
+                    self.code_vec(),
+                    simple,
+                    &opcode,
+                    src.number(),
+                    rm,
+                    Imm::NONE,
+                );
+            }
+            Operand::Imm(imm) => {
+                let value = match sized_imm(kind.mnemonic(), size, imm) {
+                    Ok(value) => value,
+                    Err(error) => return Some(Err(error)),
+                };
+                let (opcode, imm) = match short_imm(value) {
+                    Some(short) => (ALU_RM_IMM8, Imm::i8(short)),
+                    None => (ALU_RM_IMM, value),
+                };
+                emit_simple(self.code_vec(), simple, opcode, kind.digit(), rm, imm);
+            }
+            Operand::Mem(_) => return None,
+        }
+        Some(Ok(()))
+    }
+
     /// `test a, b`: sets flags from `a & b`. `test` is symmetric, so a register `a` with a
     /// memory `b` is emitted as `test b, a`.
     #[inline]
     pub fn test(&mut self, size: Size, a: RegMem, b: Operand) -> Result<(), EncodeError> {
         let opcode = pick(size, TEST_RM_R_8, TEST_RM_R);
+        if let (RegMem::Reg(a), Operand::Reg(b), false) = (&a, &b, size == Size::S8) {
+            let size = simple_size(size, false);
+            emit_simple(
+                self.code_vec(),
+                size,
+                opcode,
+                b.number(),
+                SimpleRm::Reg(*a),
+                Imm::NONE,
+            );
+            return Ok(());
+        }
         let insn = match (&a, &b) {
             (_, Operand::Reg(reg)) => reg_rm(size, opcode, *reg, rm_field(&a)?),
             (RegMem::Reg(reg), Operand::Mem(mem)) => reg_rm(size, opcode, *reg, RmField::mem(mem)?),
@@ -141,13 +204,25 @@ impl Assembler {
         amount: ShiftAmount,
     ) -> Result<(), EncodeError> {
         let (opcode, imm) = match amount {
-            ShiftAmount::Cl => (pick(size, SHIFT_RM_CL_8, SHIFT_RM_CL), Imm::None),
-            ShiftAmount::Imm(1) => (pick(size, SHIFT_RM_1_8, SHIFT_RM_1), Imm::None),
+            ShiftAmount::Cl => (pick(size, SHIFT_RM_CL_8, SHIFT_RM_CL), Imm::NONE),
+            ShiftAmount::Imm(1) => (pick(size, SHIFT_RM_1_8, SHIFT_RM_1), Imm::NONE),
             ShiftAmount::Imm(count) => (
                 pick(size, SHIFT_RM_IMM_8, SHIFT_RM_IMM),
-                Imm::I8(count as i8),
+                Imm::i8(count as i8),
             ),
         };
+        if let (RegMem::Reg(reg), false) = (&dst, size == Size::S8) {
+            let size = simple_size(size, false);
+            emit_simple(
+                self.code_vec(),
+                size,
+                opcode,
+                kind.digit(),
+                SimpleRm::Reg(*reg),
+                imm,
+            );
+            return Ok(());
+        }
         self.rm_insn(RmInsn {
             imm,
             ..digit_rm(size, opcode, kind.digit(), rm_field(&dst)?)
@@ -218,7 +293,7 @@ impl Assembler {
         no_bytes("imul", size)?;
         let value = sized_imm("imul", size, imm)?;
         let (opcode, imm) = match short_imm(value) {
-            Some(short) => (IMUL_R_RM_IMM8, Imm::I8(short)),
+            Some(short) => (IMUL_R_RM_IMM8, Imm::i8(short)),
             None => (IMUL_R_RM_IMM, value),
         };
         self.rm_insn(RmInsn {

@@ -7,8 +7,8 @@
 //! write nothing when they fail.
 
 use crate::encode::{
-    emit_imm, emit_plain, emit_plus_r, emit_rm, ByteRegs, Bytes, Imm, OpSize, RegField, RmField,
-    RmInsn,
+    emit_imm, emit_plain, emit_plus_r, emit_rm, emit_simple, ByteRegs, Bytes, Imm, OpSize,
+    RegField, RmField, RmInsn, SimpleRm, SimpleSize,
 };
 use crate::error::{EncodeError, Reach};
 use crate::label::{Fixup, Label, Labels};
@@ -17,9 +17,6 @@ use crate::opcodes::{
     MOV_RM_IMM_8, MOV_RM_R, MOV_RM_R_8, MOV_R_IMM, MOV_R_IMM_8, MOV_R_RM, MOV_R_RM_8,
 };
 use crate::operand::{Gpr, Lock, Mem, RegMem, Size};
-
-/// The most bytes [`Assembler::replay`] appends at once.
-pub const REPLAY_MAX: usize = 96;
 
 /// An x86-64 code buffer with typed instruction methods, labels and fixups.
 #[derive(Clone, Debug, Default)]
@@ -55,6 +52,17 @@ impl Assembler {
         }
     }
 
+    /// An empty assembler that emits into `buffer` (cleared first), so that a caller can
+    /// reuse one allocation across many assemblies ([`Assembler::finish`] hands it back).
+    #[inline]
+    pub fn with_buffer(mut buffer: Vec<u8>, labels: usize, fixups: usize) -> Assembler {
+        buffer.clear();
+        Assembler {
+            code: buffer,
+            labels: Labels::with_capacity(labels, fixups),
+        }
+    }
+
     /// The offset the next instruction will be emitted at.
     #[inline]
     pub fn offset(&self) -> usize {
@@ -65,6 +73,54 @@ impl Assembler {
     #[inline]
     pub fn code(&self) -> &[u8] {
         &self.code
+    }
+
+    /// The code buffer, for the encoders of other instruction families.
+    #[inline(always)]
+    pub(crate) fn code_vec(&mut self) -> &mut Vec<u8> {
+        &mut self.code
+    }
+
+    /// The bytes emitted so far, for patching fields in place.
+    #[inline]
+    pub(crate) fn code_mut(&mut self) -> &mut [u8] {
+        &mut self.code
+    }
+
+    /// Drops everything after the first `len` bytes (for a caller that appended a fixed-size
+    /// block with [`Assembler::data`] and keeps only its start). No effect if `len` is not
+    /// shorter than the code.
+    #[inline]
+    pub fn truncate(&mut self, len: usize) {
+        self.code.truncate(len);
+    }
+
+    /// Appends `len` zero data bytes and returns them for the caller to fill (a table inside
+    /// the code).
+    #[inline]
+    pub fn data_zeroed(&mut self, len: usize) -> &mut [u8] {
+        let start = self.code.len();
+        self.code.resize(start + len, 0);
+        let end = self.code.len();
+        self.code.get_mut(start..end).unwrap_or_default()
+    }
+
+    /// Overwrites bytes at `at` (a field of code appended with [`Assembler::data`], e.g. an
+    /// immediate of a pre-encoded sequence). Fails, writing nothing, when they lie outside
+    /// the code.
+    #[inline]
+    pub fn write_data(&mut self, at: usize, bytes: &[u8]) -> Result<(), EncodeError> {
+        let out_of_range = EncodeError::PatchOutOfRange {
+            at,
+            len: bytes.len(),
+            bytes: self.code.len(),
+        };
+        let end = at.checked_add(bytes.len()).ok_or(out_of_range)?;
+        self.code
+            .get_mut(at..end)
+            .ok_or(out_of_range)?
+            .copy_from_slice(bytes);
+        Ok(())
     }
 
     /// A new, unbound label.
@@ -97,52 +153,6 @@ impl Assembler {
     #[inline]
     pub fn data(&mut self, bytes: &[u8]) {
         self.code.extend_from_slice(bytes);
-    }
-
-    /// Appends the first `len` bytes of `bytes`: machine code encoded earlier (by this
-    /// encoder, into another assembler, copied out with [`Assembler::code`] and possibly
-    /// patched with other displacements or immediates), whose 32-bit label fields sit at the
-    /// offsets `fields` (relative to `bytes`, each field ending its instruction) and point at
-    /// `labels`, pairwise. This lets a compiler encode a recurring sequence once and replay
-    /// it cheaply (the fixed-size buffer makes the copy a few vector moves). Writes nothing
-    /// when a label is unknown or a field lies outside the `len` bytes.
-    #[inline]
-    pub fn replay(
-        &mut self,
-        bytes: &[u8; REPLAY_MAX],
-        len: usize,
-        fields: &[usize],
-        labels: &[Label],
-    ) -> Result<(), EncodeError> {
-        let len = len.min(REPLAY_MAX);
-        for (field, label) in fields.iter().zip(labels) {
-            if !self.labels.contains(*label) {
-                return Err(EncodeError::UnknownLabel { label: *label });
-            }
-            if field.checked_add(4).is_none_or(|end| end > len) {
-                return Err(EncodeError::ReplayOutOfRange {
-                    at: *field,
-                    len: 4,
-                    bytes: len,
-                });
-            }
-        }
-        let start = self.code.len();
-        self.code.extend_from_slice(bytes);
-        self.code.truncate(start + len);
-        for (field, label) in fields.iter().zip(labels) {
-            let at = start + *field;
-            let fixup = Fixup {
-                at,
-                end: at + 4,
-                reach: Reach::Rel32,
-            };
-            if let Err(error) = self.labels.use_label(*label, fixup, &mut self.code) {
-                self.code.truncate(start);
-                return Err(error);
-            }
-        }
-        Ok(())
     }
 
     /// Emits one ModRM instruction.
@@ -189,7 +199,7 @@ impl Assembler {
             Reach::Rel8 => 1,
             Reach::Rel32 => 4,
         };
-        out.extend(&[0; 4][..width]);
+        out.push_le(0, width as u32);
         out.append_to(&mut self.code);
         let fixup = Fixup {
             at,
@@ -236,7 +246,16 @@ impl Assembler {
     #[inline]
     pub fn mov(&mut self, size: Size, dst: Gpr, src: Gpr) {
         let opcode = pick(size, MOV_RM_R_8, MOV_RM_R);
-        self.rm_insn(reg_rm(size, opcode, src, RmField::Reg(dst)));
+        let regs = size == Size::S8 && (src.byte_needs_rex() || dst.byte_needs_rex());
+        let size = simple_size(size, regs);
+        emit_simple(
+            &mut self.code,
+            size,
+            opcode,
+            src.number(),
+            SimpleRm::Reg(dst),
+            Imm::NONE,
+        );
     }
 
     /// `mov dst, imm`: 8/16/32-bit immediates of that width, or for [`Size::S64`] a 32-bit
@@ -275,7 +294,7 @@ impl Assembler {
         } else if let Ok(signed) = i32::try_from(value as i64) {
             let insn = digit_rm(Size::S64, MOV_RM_IMM, 0, RmField::Reg(dst));
             self.rm_insn(RmInsn {
-                imm: Imm::I32(signed),
+                imm: Imm::i32(signed),
                 ..insn
             });
         } else {
@@ -288,6 +307,12 @@ impl Assembler {
     #[inline]
     pub fn load(&mut self, size: Size, dst: Gpr, src: Mem) -> Result<(), EncodeError> {
         let opcode = pick(size, MOV_R_RM_8, MOV_R_RM);
+        if let Some(rm) = simple_mem(&src) {
+            let byte_rex = size == Size::S8 && dst.byte_needs_rex();
+            let size = simple_size(size, byte_rex);
+            emit_simple(&mut self.code, size, opcode, dst.number(), rm, Imm::NONE);
+            return Ok(());
+        }
         self.rm_insn(reg_rm(size, opcode, dst, RmField::mem(&src)?));
         Ok(())
     }
@@ -296,6 +321,12 @@ impl Assembler {
     #[inline]
     pub fn store(&mut self, size: Size, dst: Mem, src: Gpr) -> Result<(), EncodeError> {
         let opcode = pick(size, MOV_RM_R_8, MOV_RM_R);
+        if let Some(rm) = simple_mem(&dst) {
+            let byte_rex = size == Size::S8 && src.byte_needs_rex();
+            let size = simple_size(size, byte_rex);
+            emit_simple(&mut self.code, size, opcode, src.number(), rm, Imm::NONE);
+            return Ok(());
+        }
         self.rm_insn(reg_rm(size, opcode, src, RmField::mem(&dst)?));
         Ok(())
     }
@@ -305,6 +336,17 @@ impl Assembler {
     pub fn store_imm(&mut self, size: Size, dst: Mem, imm: i32) -> Result<(), EncodeError> {
         let value = sized_imm("mov", size, imm)?;
         let opcode = pick(size, MOV_RM_IMM_8, MOV_RM_IMM);
+        if let Some(rm) = simple_mem(&dst) {
+            emit_simple(
+                &mut self.code,
+                simple_size(size, false),
+                opcode,
+                0,
+                rm,
+                value,
+            );
+            return Ok(());
+        }
         let insn = digit_rm(size, opcode, 0, RmField::mem(&dst)?);
         self.rm_insn(RmInsn { imm: value, ..insn });
         Ok(())
@@ -377,6 +419,18 @@ impl Assembler {
         } else {
             ByteRegs::None
         };
+        let rm = match src {
+            RegMem::Reg(reg) => Some((
+                SimpleRm::Reg(*reg),
+                from == Size::S8 && reg.byte_needs_rex(),
+            )),
+            RegMem::Mem(mem) => simple_mem(mem).map(|rm| (rm, false)),
+        };
+        if let Some((rm, byte_rex)) = rm {
+            let size = simple_size(to, byte_rex);
+            emit_simple(&mut self.code, size, opcode, dst.number(), rm, Imm::NONE);
+            return Ok(());
+        }
         let insn = reg_rm(to, opcode, dst, rm_field(src)?);
         self.rm_insn(RmInsn { bytes, ..insn });
         Ok(())
@@ -391,6 +445,17 @@ impl Assembler {
                 size,
             });
         }
+        if let Some(rm) = simple_mem(&src) {
+            emit_simple(
+                &mut self.code,
+                simple_size(size, false),
+                LEA,
+                dst.number(),
+                rm,
+                Imm::NONE,
+            );
+            return Ok(());
+        }
         self.rm_insn(reg_rm(size, LEA, dst, RmField::mem(&src)?));
         Ok(())
     }
@@ -402,11 +467,38 @@ impl Assembler {
         self.rip_insn(label, reg_rm(Size::S64, LEA, dst, RmField::Rip))
     }
 
+    /// `lea dst, [rip + disp32]` whose target offset is written later with
+    /// [`Assembler::patch_rel32`] (the displacement field ends the instruction).
+    #[inline]
+    pub fn lea_pending(&mut self, dst: Gpr) -> crate::Rel32 {
+        let at = emit_rm(&mut self.code, &reg_rm(Size::S64, LEA, dst, RmField::Rip));
+        crate::control::rel32_at(at.unwrap_or(self.code.len().saturating_sub(4)))
+    }
+
     /// `mov dst, [rip + label]`: loads `size` bits stored at `label`.
     #[inline]
     pub fn load_label(&mut self, size: Size, dst: Gpr, label: Label) -> Result<(), EncodeError> {
         let opcode = pick(size, MOV_R_RM_8, MOV_R_RM);
         self.rip_insn(label, reg_rm(size, opcode, dst, RmField::Rip))
+    }
+}
+
+/// The [`SimpleSize`] of a `size`-bit instruction; `byte_rex` when it names SPL, BPL, SIL
+/// or DIL as a byte register.
+#[inline(always)]
+pub(crate) fn simple_size(size: Size, byte_rex: bool) -> SimpleSize {
+    SimpleSize {
+        size: op_size(size),
+        byte_rex,
+    }
+}
+
+/// `[base + disp]` for [`emit_simple`], when `mem` has no index.
+#[inline(always)]
+pub(crate) fn simple_mem(mem: &Mem) -> Option<SimpleRm> {
+    match mem.index {
+        None => Some(SimpleRm::Mem(mem.base, mem.disp)),
+        Some(_) => None,
     }
 }
 
@@ -457,7 +549,7 @@ pub(crate) fn reg_rm<'m>(size: Size, opcode: &'m [u8], reg: Gpr, rm: RmField<'m>
         opcode,
         reg: RegField::Reg(reg),
         rm,
-        imm: Imm::None,
+        imm: Imm::NONE,
     }
 }
 
@@ -483,23 +575,18 @@ pub(crate) fn sized_imm(mnemonic: &'static str, size: Size, imm: i32) -> Result<
     match size {
         Size::S8 => i8::try_from(imm)
             .or_else(|_| u8::try_from(imm).map(|byte| byte as i8))
-            .map(Imm::I8)
+            .map(Imm::i8)
             .map_err(|_| out_of_range),
         Size::S16 => i16::try_from(imm)
             .or_else(|_| u16::try_from(imm).map(|word| word as i16))
-            .map(Imm::I16)
+            .map(Imm::i16)
             .map_err(|_| out_of_range),
-        Size::S32 | Size::S64 => Ok(Imm::I32(imm)),
+        Size::S32 | Size::S64 => Ok(Imm::i32(imm)),
     }
 }
 
 /// The sign-extended 8-bit form of a sized immediate, when it has one.
 #[inline]
 pub(crate) fn short_imm(imm: Imm) -> Option<i8> {
-    match imm {
-        Imm::None => None,
-        Imm::I8(value) => Some(value),
-        Imm::I16(value) => i8::try_from(value).ok(),
-        Imm::I32(value) => i8::try_from(value).ok(),
-    }
+    imm.value().and_then(|value| i8::try_from(value).ok())
 }

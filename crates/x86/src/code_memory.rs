@@ -5,7 +5,8 @@
 //!
 //! # The W^X state machine
 //!
-//! * [`WritableCode`] owns a private anonymous mapping that is read-write. Code is appended
+//! * [`WritableCode`] owns a private anonymous mapping whose first pages (all of a fresh
+//!   mapping, the pages asked for of a recycled one) are read-write. Code is appended
 //!   with [`WritableCode::append`] and may be patched through [`WritableCode::written_mut`].
 //! * [`WritableCode::make_executable`] consumes it. It fills the rest of the last used page
 //!   with `int3` (0xCC), makes the used pages read-execute and any further pages inaccessible
@@ -141,10 +142,14 @@ impl Protection {
 }
 
 /// One anonymous mapping, owned: unmapped (or parked in `home`) on drop.
+///
+/// Only the first `accessible` bytes may be anything but `PROT_NONE` (so that protecting a
+/// recycled mapping touches only the pages in use, not the whole size class).
 #[derive(Debug)]
 struct Mapping {
     ptr: NonNull<u8>,
     len: usize,
+    accessible: usize,
     home: Option<Arc<PoolShared>>,
 }
 
@@ -174,7 +179,12 @@ impl Mapping {
             return Err(last_error(LibcCall::Mmap));
         }
         let ptr = NonNull::new(raw.cast::<u8>()).ok_or_else(|| last_error(LibcCall::Mmap))?;
-        Ok(Mapping { ptr, len, home })
+        Ok(Mapping {
+            ptr,
+            len,
+            accessible: len,
+            home,
+        })
     }
 
     /// Sets the protection of `[offset, offset + len)`; both are page multiples within the
@@ -209,13 +219,15 @@ impl Mapping {
 impl Drop for Mapping {
     fn drop(&mut self) {
         if let Some(home) = self.home.take() {
-            // Park only a mapping that is inaccessible now (the pool's reuse invariant).
-            if self.protect(0, self.len, Protection::None).is_ok() {
+            // Park only a mapping that is inaccessible now (the pool's reuse invariant; the
+            // pages past `accessible` are already).
+            if self.protect(0, self.accessible, Protection::None).is_ok() {
                 // The pages now belong to `parked`; if the pool refuses it, dropping the
                 // returned value (whose home is `None`) unmaps them.
                 let parked = Mapping {
                     ptr: self.ptr,
                     len: self.len,
+                    accessible: 0,
                     home: None,
                 };
                 drop(home.park(parked));
@@ -258,9 +270,9 @@ impl WritableCode {
         self.used == 0
     }
 
-    /// The number of bytes the mapping can hold.
+    /// The number of bytes that can be written (the read-write prefix of the mapping).
     pub fn capacity(&self) -> usize {
-        self.map.len
+        self.map.accessible
     }
 
     /// The address of the first byte (for diagnostics; writing goes through `&mut self`).
@@ -271,15 +283,16 @@ impl WritableCode {
     /// Appends `bytes` after what was written so far.
     pub fn append(&mut self, bytes: &[u8]) -> Result<(), CodeMemoryError> {
         let needed = self.used.checked_add(bytes.len());
-        let end = needed
-            .filter(|end| *end <= self.map.len)
-            .ok_or(CodeMemoryError::OutOfSpace {
-                capacity: self.map.len,
+        let end = needed.filter(|end| *end <= self.map.accessible).ok_or(
+            CodeMemoryError::OutOfSpace {
+                capacity: self.map.accessible,
                 needed: needed.unwrap_or(usize::MAX),
-            })?;
-        // SAFETY: `end <= self.map.len`, so the destination lies in our read-write mapping
-        // (a `WritableCode` is read-write from construction to `make_executable`); the source
-        // is a Rust slice, which cannot overlap pages only this value can reach.
+            },
+        )?;
+        // SAFETY: `end <= self.map.accessible`, so the destination lies in the read-write
+        // prefix of our mapping (a `WritableCode`'s first `accessible` bytes are read-write
+        // from construction or `CodePool::allocate` to `make_executable`); the source is a
+        // Rust slice, which cannot overlap pages only this value can reach.
         unsafe {
             std::ptr::copy_nonoverlapping(
                 bytes.as_ptr(),
@@ -309,11 +322,12 @@ impl WritableCode {
     pub fn make_executable(self) -> Result<ExecutableCode, CodeMemoryError> {
         let page = page_size()?;
         let code_end = round_up(self.used, page)
-            .filter(|end| *end <= self.map.len)
+            .filter(|end| *end <= self.map.accessible)
             .ok_or(CodeMemoryError::TooLarge {
                 requested: self.used,
             })?;
-        // SAFETY: `[used, code_end)` lies inside the still read-write mapping.
+        // SAFETY: `[used, code_end)` lies inside the still read-write prefix (`accessible` is
+        // a page multiple and `used <= accessible`, kept by `append`).
         unsafe {
             std::ptr::write_bytes(
                 self.map.ptr.as_ptr().add(self.used),
@@ -321,11 +335,14 @@ impl WritableCode {
                 code_end - self.used,
             );
         }
-        self.map.protect(0, code_end, Protection::ReadExecute)?;
-        self.map
-            .protect(code_end, self.map.len - code_end, Protection::None)?;
+        let mut map = self.map;
+        map.protect(0, code_end, Protection::ReadExecute)?;
+        if map.accessible > code_end {
+            map.protect(code_end, map.accessible - code_end, Protection::None)?;
+        }
+        map.accessible = code_end;
         Ok(ExecutableCode {
-            map: self.map,
+            map,
             len: self.used,
         })
     }
@@ -427,8 +444,13 @@ impl CodePool {
         let home = Some(Arc::clone(&self.shared));
         let map = match self.shared.take(len) {
             Some(mut parked) => {
-                // A failure drops `parked` (home `None`), which unmaps it.
-                parked.protect(0, len, Protection::ReadWrite)?;
+                // Only the pages asked for become writable; the rest stays inaccessible. A
+                // failure drops `parked` (home `None`), which unmaps it.
+                let needed = round_up(min_len.max(1), page)
+                    .filter(|needed| *needed <= len)
+                    .unwrap_or(len);
+                parked.protect(0, needed, Protection::ReadWrite)?;
+                parked.accessible = needed;
                 parked.home = home;
                 parked
             }
@@ -497,6 +519,28 @@ mod tests {
         let second = second.make_executable().unwrap();
         assert_eq!(call(&second), 7);
         assert_eq!(second.as_slice().len(), 6);
+    }
+
+    #[test]
+    fn recycled_mapping_opens_only_the_pages_asked_for() {
+        let pool = CodePool::new();
+        let page = page_size().unwrap();
+        let mut first = pool.allocate(4 * page).unwrap();
+        assert_eq!(first.capacity(), 4 * page);
+        first.append(&returning(3)).unwrap();
+        let first = first.make_executable().unwrap();
+        let address = first.as_ptr();
+        drop(first);
+        let mut second = pool.allocate(3 * page).unwrap();
+        assert_eq!(second.as_ptr(), address);
+        assert_eq!(second.capacity(), 3 * page);
+        second.append(&vec![0x90; 3 * page - 5]).unwrap();
+        assert!(matches!(
+            second.append(&returning(5)),
+            Err(CodeMemoryError::OutOfSpace { .. })
+        ));
+        let second = second.make_executable().unwrap();
+        assert_eq!(second.len(), 3 * page - 5);
     }
 
     #[test]

@@ -4,6 +4,11 @@
 //! Branches to labels come in two explicit reaches: the near form (rel32, always valid in a
 //! buffer under 2 GiB) and the short form (rel8), which fails with
 //! [`EncodeError::BranchOutOfRange`] if the target turns out to be more than 127 bytes away.
+//!
+//! Besides labels, branches can name a plain code offset: a target already emitted (the
+//! short form is picked when it reaches), or a target resolved later through the [`Rel32`]
+//! handle of the field (a compiler that keeps its own table of block offsets needs no label
+//! per block: it records `(field, block)` pairs and patches them in one pass at the end).
 
 use crate::arith::cc_opcode;
 use crate::assembler::rm_field;
@@ -16,6 +21,28 @@ use crate::opcodes::{
 };
 use crate::operand::{Cond, Gpr, Lock, RegMem};
 use crate::Assembler;
+
+/// The 32-bit displacement field of a branch or call whose target is written later by
+/// [`Assembler::patch_rel32`]. The field ends its instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rel32 {
+    at: usize,
+}
+
+impl Rel32 {
+    /// The offset of the field's first byte.
+    #[inline]
+    pub fn offset(self) -> usize {
+        self.at
+    }
+
+    /// The same field in a copy of the code placed `by` bytes further (for sequences encoded
+    /// once and appended again elsewhere with [`Assembler::data`]).
+    #[inline]
+    pub fn moved_by(self, by: usize) -> Rel32 {
+        Rel32 { at: self.at + by }
+    }
+}
 
 impl Assembler {
     /// `jmp label` with a 32-bit displacement.
@@ -47,6 +74,97 @@ impl Assembler {
     #[inline]
     pub fn call(&mut self, label: Label) -> Result<(), EncodeError> {
         self.branch(CALL_REL32, label, Reach::Rel32)
+    }
+
+    /// `jmp` to the code offset `target`, which is already emitted: the short form when it
+    /// reaches, else the near form.
+    #[inline]
+    pub fn jmp_to(&mut self, target: usize) -> Result<(), EncodeError> {
+        match rel8_to(self.offset() + 2, target) {
+            Some(disp) => self.no_operands(OpSize::Default, &[JMP_REL8[0], disp as u8]),
+            None => {
+                let field = self.rel32_insn(JMP_REL32);
+                self.patch_rel32(field, target)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `jcc` to the code offset `target`, which is already emitted (short form when it
+    /// reaches).
+    #[inline]
+    pub fn jcc_to(&mut self, cond: Cond, target: usize) -> Result<(), EncodeError> {
+        match rel8_to(self.offset() + 2, target) {
+            Some(disp) => self.no_operands(OpSize::Default, &[JCC_REL8 + cond.code(), disp as u8]),
+            None => {
+                let field = self.rel32_insn(&cc_opcode(JCC_REL32, cond));
+                self.patch_rel32(field, target)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `call` to the code offset `target` (rel32).
+    #[inline]
+    pub fn call_to(&mut self, target: usize) -> Result<(), EncodeError> {
+        let field = self.rel32_insn(CALL_REL32);
+        self.patch_rel32(field, target)
+    }
+
+    /// `jmp rel32` whose target is written later with [`Assembler::patch_rel32`].
+    #[inline]
+    pub fn jmp_pending(&mut self) -> Rel32 {
+        self.rel32_insn(JMP_REL32)
+    }
+
+    /// `jcc rel32` whose target is written later with [`Assembler::patch_rel32`].
+    #[inline]
+    pub fn jcc_pending(&mut self, cond: Cond) -> Rel32 {
+        self.rel32_insn(&cc_opcode(JCC_REL32, cond))
+    }
+
+    /// `call rel32` whose target is written later with [`Assembler::patch_rel32`].
+    #[inline]
+    pub fn call_pending(&mut self) -> Rel32 {
+        self.rel32_insn(CALL_REL32)
+    }
+
+    /// `jcc` over the next `len` bytes (a short forward jump whose target is known by its
+    /// distance, e.g. over a 5-byte `call`).
+    #[inline]
+    pub fn jcc_over(&mut self, cond: Cond, len: u8) -> Result<(), EncodeError> {
+        let disp = i8::try_from(len).map_err(|_| EncodeError::OffsetOutOfRange {
+            at: self.offset() + 1,
+            target: self.offset() + 2 + usize::from(len),
+            reach: Reach::Rel8,
+        })?;
+        self.no_operands(OpSize::Default, &[JCC_REL8 + cond.code(), disp as u8]);
+        Ok(())
+    }
+
+    /// Points the field `field` at the code offset `target`.
+    #[inline]
+    pub fn patch_rel32(&mut self, field: Rel32, target: usize) -> Result<(), EncodeError> {
+        let end = field.at + 4;
+        let out_of_range = EncodeError::OffsetOutOfRange {
+            at: field.at,
+            target,
+            reach: Reach::Rel32,
+        };
+        let disp = i64::try_from(target).unwrap_or(i64::MAX) - i64::try_from(end).unwrap_or(0);
+        let disp = i32::try_from(disp).map_err(|_| out_of_range)?;
+        let slot = self.code_mut().get_mut(field.at..end).ok_or(out_of_range)?;
+        slot.copy_from_slice(&disp.to_le_bytes());
+        Ok(())
+    }
+
+    /// Emits `opcode` and a zero rel32 field.
+    #[inline]
+    fn rel32_insn(&mut self, opcode: &[u8]) -> Rel32 {
+        self.no_operands(OpSize::Default, opcode);
+        let at = self.offset();
+        self.data(&[0; 4]);
+        Rel32 { at }
     }
 
     /// `jmp target`: an indirect jump through a register or a memory slot (jump tables).
@@ -83,8 +201,8 @@ impl Assembler {
     #[inline]
     pub fn push_imm(&mut self, imm: i32) {
         match i8::try_from(imm) {
-            Ok(short) => self.with_imm(PUSH_IMM8, Imm::I8(short)),
-            Err(_) => self.with_imm(PUSH_IMM32, Imm::I32(imm)),
+            Ok(short) => self.with_imm(PUSH_IMM8, Imm::i8(short)),
+            Err(_) => self.with_imm(PUSH_IMM32, Imm::i32(imm)),
         }
     }
 
@@ -140,8 +258,21 @@ impl Assembler {
             opcode: GROUP5,
             reg: RegField::Digit(digit),
             rm: rm_field(target)?,
-            imm: Imm::None,
+            imm: Imm::NONE,
         });
         Ok(())
     }
+}
+
+/// The field handle of a rel32 field at `at` (for the encoders of other instruction families).
+#[inline]
+pub(crate) fn rel32_at(at: usize) -> Rel32 {
+    Rel32 { at }
+}
+
+/// The rel8 displacement from `end` to `target`, if it fits.
+#[inline]
+fn rel8_to(end: usize, target: usize) -> Option<i8> {
+    let disp = i64::try_from(target).ok()? - i64::try_from(end).ok()?;
+    i8::try_from(disp).ok()
 }

@@ -18,6 +18,11 @@
 //! * SIB is `scale(2) index(3) base(3)`; index `100` means "no index", which is why RSP
 //!   cannot be an index.
 //!
+//! [`emit_rm`] lays out any such instruction from an [`RmInsn`]. The most frequent forms
+//! (no lock, no index, a register or `[base + disp]`) also have [`emit_simple`], which the
+//! typed methods inline so that the operand kinds are resolved at compile time; both give
+//! the same bytes, and the round-trip tests check both against the disassembler.
+//!
 //! Layout cannot fail: memory operands are checked when they become a [`CheckedMem`], and
 //! callers check immediates and widths before they build an [`RmInsn`], so a failed
 //! instruction never leaves a partial encoding in the buffer.
@@ -92,15 +97,54 @@ impl<'m> CheckedMem<'m> {
 
 /// A trailing immediate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Imm {
+pub(crate) struct Imm {
+    /// The value's bytes, little-endian in the low `width` bytes.
+    bits: u32,
+    /// 0 (no immediate), 1 (`ib`), 2 (`iw`) or 4 (`id`).
+    width: u32,
+}
+
+impl Imm {
     /// No immediate.
-    None,
+    pub(crate) const NONE: Imm = Imm { bits: 0, width: 0 };
+
     /// `ib`.
-    I8(i8),
+    #[inline(always)]
+    pub(crate) fn i8(value: i8) -> Imm {
+        Imm {
+            bits: u32::from(value as u8),
+            width: 1,
+        }
+    }
+
     /// `iw`.
-    I16(i16),
+    #[inline(always)]
+    pub(crate) fn i16(value: i16) -> Imm {
+        Imm {
+            bits: u32::from(value as u16),
+            width: 2,
+        }
+    }
+
     /// `id`.
-    I32(i32),
+    #[inline(always)]
+    pub(crate) fn i32(value: i32) -> Imm {
+        Imm {
+            bits: value as u32,
+            width: 4,
+        }
+    }
+
+    /// The value sign-extended from its width, or `None` without an immediate.
+    #[inline(always)]
+    pub(crate) fn value(self) -> Option<i32> {
+        match self.width {
+            0 => None,
+            1 => Some(i32::from(self.bits as u8 as i8)),
+            2 => Some(i32::from(self.bits as u16 as i16)),
+            _ => Some(self.bits as i32),
+        }
+    }
 }
 
 /// An instruction with a ModRM byte.
@@ -115,29 +159,43 @@ pub(crate) struct RmInsn<'m> {
     pub imm: Imm,
 }
 
-/// The bytes of one instruction, laid out on the stack and appended to the buffer at once
-/// (an x86 instruction has at most 15 bytes; the layout below never exceeds 16, and the
-/// index is masked so that a longer one could only wrap, never panic).
+/// The bytes of one instruction, accumulated in two register-sized words and appended to
+/// the buffer at once: the *head* (prefixes, REX, opcode, ModRM, SIB: at most 8 bytes) and
+/// the *tail* (displacement and immediate: at most 8 bytes). Shifts are masked so that a
+/// longer sequence could only wrap, never panic. Keeping the bytes in registers rather than
+/// a stack array avoids many narrow stores followed by one wide load, which the CPU cannot
+/// forward, and 64-bit shifts are single instructions.
 pub(crate) struct Bytes {
-    bytes: [u8; 16],
-    len: usize,
+    head: u64,
+    head_len: u32,
+    tail: u64,
+    tail_len: u32,
 }
 
 impl Bytes {
     #[inline(always)]
     pub(crate) fn new() -> Bytes {
         Bytes {
-            bytes: [0; 16],
-            len: 0,
+            head: 0,
+            head_len: 0,
+            tail: 0,
+            tail_len: 0,
         }
     }
 
+    /// Appends a byte to the head (to the tail once the head is full: only the 9-byte NOP
+    /// is that long, and it has no tail of its own).
     #[inline(always)]
     pub(crate) fn push(&mut self, byte: u8) {
-        self.bytes[self.len & 15] = byte;
-        self.len += 1;
+        if self.head_len < 8 {
+            self.head |= u64::from(byte) << (self.head_len * 8);
+            self.head_len += 1;
+        } else {
+            self.push_le(u32::from(byte), 1);
+        }
     }
 
+    /// Appends bytes to the head.
     #[inline(always)]
     pub(crate) fn extend(&mut self, bytes: &[u8]) {
         for byte in bytes {
@@ -145,30 +203,102 @@ impl Bytes {
         }
     }
 
+    /// Appends the `width` (0, 1, 2 or 4) low bytes of `value` to the tail, little-endian.
+    #[inline(always)]
+    pub(crate) fn push_le(&mut self, value: u32, width: u32) {
+        let mask = (1u64 << (8 * (width & 7))) - 1;
+        self.tail |= (u64::from(value) & mask) << ((self.tail_len & 7) * 8);
+        self.tail_len += width;
+    }
+
     #[inline(always)]
     fn imm(&mut self, imm: Imm) {
-        match imm {
-            Imm::None => {}
-            Imm::I8(value) => self.push(value as u8),
-            Imm::I16(value) => self.extend(&value.to_le_bytes()),
-            Imm::I32(value) => self.extend(&value.to_le_bytes()),
-        }
+        self.push_le(imm.bits, imm.width);
     }
 
     /// The number of bytes laid out.
     #[inline(always)]
     pub(crate) fn len(&self) -> usize {
-        self.len.min(16)
+        (self.head_len.min(8) + self.tail_len.min(8)) as usize
     }
 
-    /// Appends the laid-out bytes to `buf` (a fixed 16-byte copy, then the length cut back,
-    /// which is cheaper than a copy of variable length).
+    /// Appends the laid-out bytes to `buf` (fixed 8-byte copies, each length cut back, which
+    /// is cheaper than copies of variable length).
     #[inline(always)]
     pub(crate) fn append_to(&self, buf: &mut Vec<u8>) {
-        let end = buf.len() + self.len();
-        buf.extend_from_slice(&self.bytes);
-        buf.truncate(end);
+        let start = buf.len();
+        let head_end = start + self.head_len.min(8) as usize;
+        buf.extend_from_slice(&self.head.to_le_bytes());
+        buf.truncate(head_end);
+        buf.extend_from_slice(&self.tail.to_le_bytes());
+        buf.truncate(head_end + self.tail_len.min(8) as usize);
     }
+}
+
+/// The `rm` operand of [`emit_simple`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum SimpleRm {
+    /// A register.
+    Reg(Gpr),
+    /// `[base + disp]`, no index.
+    Mem(Gpr, i32),
+}
+
+/// The operand size and register-naming needs of an [`emit_simple`] instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SimpleSize {
+    /// The operand-size prefix (only `Default`, `Word` and `Quad` exist).
+    pub size: OpSize,
+    /// Whether a REX prefix is needed even without bits (SPL, BPL, SIL, DIL named as bytes).
+    pub byte_rex: bool,
+}
+
+/// The layout of the most frequent instructions, inlined into each typed method so that
+/// the operand kinds are known at compile time: an optional 0x66 prefix, REX, the opcode
+/// bytes, a ModRM `reg` field of `reg` (a register number or an opcode digit) and an `rm`
+/// register or `[base + disp]`, then `imm`. Byte for byte what [`emit_rm`] lays out for the
+/// same instruction without lock or index.
+#[inline(always)]
+pub(crate) fn emit_simple(
+    buf: &mut Vec<u8>,
+    size: SimpleSize,
+    opcode: &[u8],
+    reg: u8,
+    rm: SimpleRm,
+    imm: Imm,
+) {
+    let mut out = Bytes::new();
+    let (base, mode, disp) = match rm {
+        SimpleRm::Reg(rm) => (rm, 0b11, Imm::NONE),
+        SimpleRm::Mem(base, disp) => {
+            let short = u8::from(i8::try_from(disp).is_ok());
+            let none = u8::from(disp == 0 && base.low3() != 0b101);
+            let mode = 2 - short - none;
+            let width = [0, 1, 4][usize::from(mode & 3).min(2)];
+            let disp = Imm {
+                bits: disp as u32,
+                width,
+            };
+            (base, mode, disp)
+        }
+    };
+    if size.size == OpSize::Word {
+        out.push(PREFIX_OPERAND_SIZE);
+    }
+    let rex = (u8::from(size.size == OpSize::Quad) * REX_W)
+        | (u8::from(reg >= 8) * REX_R)
+        | (u8::from(base.is_extended()) * REX_B);
+    if rex != 0 || size.byte_rex {
+        out.push(REX | rex);
+    }
+    out.extend(opcode);
+    out.push(modrm(mode, reg, base.low3()));
+    if mode != 0b11 && base.low3() == 0b100 {
+        out.push(sib(0, 0b100, 0b100));
+    }
+    out.imm(disp);
+    out.imm(imm);
+    out.append_to(buf);
 }
 
 /// Emits `insn`. Returns the offset of the displacement field when `rm` is [`RmField::Rip`].
@@ -202,7 +332,7 @@ pub(crate) fn emit_rm(buf: &mut Vec<u8>, insn: &RmInsn<'_>) -> Option<usize> {
         RmField::Rip => {
             out.push(modrm(0b00, reg, 0b101));
             let at = buf.len() + out.len();
-            out.extend(&[0; 4]);
+            out.push_le(0, 4);
             Some(at)
         }
     };
@@ -257,12 +387,8 @@ pub(crate) fn emit_plain(buf: &mut Vec<u8>, size: OpSize, opcode: &[u8]) {
 /// Emits the trailing immediate.
 #[inline]
 pub(crate) fn emit_imm(buf: &mut Vec<u8>, imm: Imm) {
-    match imm {
-        Imm::None => {}
-        Imm::I8(value) => buf.extend_from_slice(&value.to_le_bytes()),
-        Imm::I16(value) => buf.extend_from_slice(&value.to_le_bytes()),
-        Imm::I32(value) => buf.extend_from_slice(&value.to_le_bytes()),
-    }
+    let bytes = imm.bits.to_le_bytes();
+    buf.extend_from_slice(bytes.get(..imm.width as usize).unwrap_or(&bytes));
 }
 
 #[inline(always)]
@@ -302,12 +428,15 @@ fn needs_byte_rex(insn: &RmInsn<'_>) -> bool {
 #[inline(always)]
 fn emit_mem(out: &mut Bytes, reg: u8, mem: &Mem) {
     let base = mem.base.low3();
-    let disp8 = i8::try_from(mem.disp).ok();
-    // RBP/R13 (`101`) with mod 00 would mean RIP-relative, so they always carry a disp8.
-    let (mode, disp) = match disp8 {
-        Some(0) if base != 0b101 => (0b00, Imm::None),
-        Some(small) => (0b01, Imm::I8(small)),
-        None => (0b10, Imm::I32(mem.disp)),
+    // No displacement for 0, except for RBP/R13 (`101`, which with mod 00 would mean
+    // RIP-relative), a disp8 when it fits, else a disp32. Computed without branches: the
+    // displacements of a program are not predictable.
+    let short = u8::from(i8::try_from(mem.disp).is_ok());
+    let none = u8::from(mem.disp == 0 && base != 0b101);
+    let mode = 2 - short - none;
+    let disp = Imm {
+        bits: mem.disp as u32,
+        width: [0, 1, 4][usize::from(mode & 3).min(2)],
     };
     match mem.index {
         Some((index, scale)) => {

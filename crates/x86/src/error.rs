@@ -80,14 +80,24 @@ pub enum EncodeError {
         /// The displacement that did not fit.
         distance: i64,
     },
-    /// [`Assembler::replay`](crate::Assembler::replay) was given a label field that does not
-    /// lie inside the replayed bytes.
-    ReplayOutOfRange {
-        /// The offset of the field in the replayed bytes.
+    /// A branch or call to a code offset (not a label) whose displacement does not fit, or
+    /// whose field lies outside the code.
+    OffsetOutOfRange {
+        /// The offset of the displacement field.
+        at: usize,
+        /// The target offset.
+        target: usize,
+        /// The field that overflowed.
+        reach: Reach,
+    },
+    /// [`Assembler::write_data`](crate::Assembler::write_data) was asked to patch bytes
+    /// that do not lie inside the code.
+    PatchOutOfRange {
+        /// The offset of the patch.
         at: usize,
         /// Its length.
         len: usize,
-        /// The length of the replayed bytes.
+        /// The length of the code.
         bytes: usize,
     },
 }
@@ -142,9 +152,13 @@ impl fmt::Display for EncodeError {
                 "label {} is {distance} bytes away, too far for a {reach:?} branch",
                 label.index()
             ),
-            EncodeError::ReplayOutOfRange { at, len, bytes } => write!(
+            EncodeError::OffsetOutOfRange { at, target, reach } => write!(
                 f,
-                "{len} bytes at offset {at} lie outside the {bytes} replayed bytes"
+                "offset {target} cannot be reached from the {reach:?} field at {at}"
+            ),
+            EncodeError::PatchOutOfRange { at, len, bytes } => write!(
+                f,
+                "{len} bytes at offset {at} lie outside the {bytes} bytes of code"
             ),
         }
     }

@@ -166,12 +166,6 @@ impl Labels {
         }
     }
 
-    /// Whether `label` was created by this table.
-    #[inline]
-    pub fn contains(&self, label: Label) -> bool {
-        label.0 < self.states.len()
-    }
-
     /// The offset `label` is bound to, if it is bound.
     #[inline]
     pub fn offset(&self, label: Label) -> Option<usize> {

@@ -10,7 +10,9 @@
 //!    displacements, including the RSP/R12 (SIB needed) and RBP/R13 (displacement needed)
 //!    quirks and the REX needed to reach SPL/BPL/SIL/DIL.
 //! 3. **Labels and fixups** (`label.rs`): forward and backward references with 8- and 32-bit
-//!    displacements, patched when a label is bound; its module doc explains the scheme.
+//!    displacements, patched when a label is bound; its module doc explains the scheme. A
+//!    compiler that keeps its own table of code offsets can instead branch to an offset or
+//!    take a [`Rel32`] field handle and patch it later (`control.rs`), with no label at all.
 //! 4. **The [`Assembler`]** (`assembler.rs`, `arith.rs`, `control.rs`): one named method per
 //!    instruction family, taking enums ([`Gpr`], [`Size`], [`AluKind`], [`ShiftKind`],
 //!    [`Cond`], [`Lock`]) and operand types ([`Mem`], [`RegMem`], [`Operand`]). An operand
@@ -52,8 +54,9 @@ mod label;
 mod opcodes;
 mod operand;
 
-pub use assembler::{Assembler, REPLAY_MAX};
+pub use assembler::Assembler;
 pub use code_memory::{CodeMemoryError, CodePool, ExecutableCode, LibcCall, WritableCode};
+pub use control::Rel32;
 pub use error::{EncodeError, Reach};
 pub use label::Label;
 pub use operand::{

@@ -2,25 +2,24 @@
 //! sBPF `callx`) and `exit`, plus the stack-pointer update they share with `add r11`.
 
 use super::env::{
-    DEPTH, FRAMES, FRAME_POINTER, FRAME_RETURN_PC, FRAME_SAVED, FRAME_SHIFT, LEFT, STACK_POINTER,
+    DEPTH, FRAMES, FRAME_POINTER, FRAME_RETURN_PC, FRAME_SAVED, FRAME_SHIFT, STACK_POINTER,
 };
 use super::lower::{At, Lowered, Program, MAX_INLINE_CALL_DEPTH};
-use super::masm::{env, imm_pc, Arg, Masm, MeterMode, GUEST};
+use super::masm::{env, imm_pc, Masm, Routine, Shape, GUEST};
+use super::template::{Builder, Width};
 use super::JitError;
 use crate::interpreter::exec::FrameMode;
 use bpfvm_x86::{
-    AluKind, Cond, Gpr, Mem, Operand as X86, RegMem, Scale, ShiftAmount, ShiftKind, Size,
+    AluKind, Assembler, Cond, Gpr, Mem, Operand as X86, RegMem, Scale, ShiftAmount, ShiftKind, Size,
 };
 
-/// `add qword [mem], value` for any 64-bit value.
-pub(super) fn add_to(m: &mut Masm, mem: Mem, value: u64) -> Lowered {
+/// `add qword [mem], value` for any 64-bit value (rax is clobbered for a large one).
+pub(super) fn add_to(a: &mut Assembler, mem: Mem, value: u64) -> Lowered {
     match i32::try_from(value as i64) {
-        Ok(imm) => m
-            .asm
-            .alu(AluKind::Add, Size::S64, RegMem::Mem(mem), X86::Imm(imm))?,
+        Ok(imm) => a.alu(AluKind::Add, Size::S64, RegMem::Mem(mem), X86::Imm(imm))?,
         Err(_) => {
-            m.asm.mov_imm64(Gpr::Rax, value);
-            m.asm.alu(
+            a.mov_imm64(Gpr::Rax, value);
+            a.alu(
                 AluKind::Add,
                 Size::S64,
                 RegMem::Mem(mem),
@@ -31,23 +30,13 @@ pub(super) fn add_to(m: &mut Masm, mem: Mem, value: u64) -> Lowered {
     Ok(())
 }
 
-/// A syscall through the shim: a nonzero status means the shim stored how the run ends.
-/// With metering on, a syscall that leaves no budget trips the check right after it.
-pub(super) fn syscall(m: &mut Masm, p: &Program, index: u32, pc: usize) -> Lowered {
-    m.call_rust(
-        p.syscall_helper,
-        Arg::Imm(u64::from(index)),
-        Arg::Imm(pc as u64),
-    )?;
-    m.asm
-        .test(Size::S64, RegMem::Reg(Gpr::Rax), X86::Reg(Gpr::Rax))?;
-    let exit = m.exit_stub();
-    m.asm.jcc(Cond::Ne, exit)?;
-    if m.meter == MeterMode::On {
-        let exceeded = m.exceeded(pc + 1);
-        m.asm.cmp(Size::S64, RegMem::Mem(env(LEFT)), X86::Imm(0))?;
-        m.asm.jcc(Cond::E, exceeded)?;
-    }
+/// A syscall: `mov ecx, index; mov edx, pc; call` the shared routine, which calls the shim
+/// and ends the run when the shim says so (an error, the unwind helper, or no budget left
+/// after the syscall: `ExceededMaxInstructions` at pc + 1).
+pub(super) fn syscall(m: &mut Masm, index: u32, pc: usize) -> Lowered {
+    m.asm.mov_imm64(Gpr::Rcx, u64::from(index));
+    m.asm.mov_imm64(Gpr::Rdx, pc as u64);
+    m.call_routine(Routine::Syscall)?;
     Ok(())
 }
 
@@ -57,19 +46,19 @@ pub(super) enum CallTarget {
 }
 
 /// rcx = the frame record at depth rax.
-fn frame_record(m: &mut Masm) -> Lowered {
-    m.asm.lea(
+fn frame_record(a: &mut Assembler) -> Lowered {
+    a.lea(
         Size::S64,
         Gpr::Rcx,
         Mem::indexed(Gpr::Rax, Gpr::Rax, Scale::Two, 0),
     )?;
-    m.asm.shift(
+    a.shift(
         ShiftKind::Shl,
         Size::S64,
         RegMem::Reg(Gpr::Rcx),
         ShiftAmount::Imm(FRAME_SHIFT),
     )?;
-    m.asm.alu(
+    a.alu(
         AluKind::Add,
         Size::S64,
         RegMem::Reg(Gpr::Rcx),
@@ -82,14 +71,13 @@ fn frame_record(m: &mut Masm) -> Lowered {
 /// frame record, the depth, the stack pointer and r10, then a real x86 `call` so returns
 /// stay predicted.
 pub(super) fn call(m: &mut Masm, p: &Program, target: CallTarget, at: At) -> Lowered {
-    let bail = m.bail(at.pc, at.refund);
     if p.max_call_depth < 2 || p.max_call_depth > MAX_INLINE_CALL_DEPTH {
-        m.asm.jmp(bail)?;
+        m.bail_now(at)?;
         return Ok(());
     }
     match target {
         CallTarget::Slot(slot) if slot >= p.slot_count => {
-            m.asm.jmp(bail)?;
+            m.bail_now(at)?;
             return Ok(());
         }
         CallTarget::Slot(_) => {}
@@ -102,7 +90,7 @@ pub(super) fn call(m: &mut Masm, p: &Program, target: CallTarget, at: At) -> Low
                 RegMem::Reg(Gpr::Rax),
                 X86::Reg(Gpr::Rcx),
             )?;
-            m.asm.jcc(Cond::B, bail)?;
+            m.bail_if(Cond::B, at)?;
             m.asm.shift(
                 ShiftKind::Shr,
                 Size::S64,
@@ -114,8 +102,9 @@ pub(super) fn call(m: &mut Masm, p: &Program, target: CallTarget, at: At) -> Low
                 RegMem::Reg(Gpr::Rax),
                 X86::Imm(imm_pc(p.slot_count)),
             )?;
-            m.asm.jcc(Cond::Ae, bail)?;
-            m.asm.lea_label(Gpr::Rcx, p.callx_table)?;
+            m.bail_if(Cond::Ae, at)?;
+            let table = m.asm.lea_pending(Gpr::Rcx);
+            m.routine_field(table, Routine::CallxTable);
             m.asm.load(
                 Size::S32,
                 Gpr::Rax,
@@ -123,8 +112,9 @@ pub(super) fn call(m: &mut Masm, p: &Program, target: CallTarget, at: At) -> Low
             )?;
             m.asm
                 .test(Size::S32, RegMem::Reg(Gpr::Rax), X86::Reg(Gpr::Rax))?;
-            m.asm.jcc(Cond::E, bail)?;
-            m.asm.lea_label(Gpr::Rdx, p.code_start)?;
+            m.bail_if(Cond::E, at)?;
+            let start = m.asm.lea_pending(Gpr::Rdx);
+            m.asm.patch_rel32(start, 0)?;
             m.asm.alu(
                 AluKind::Add,
                 Size::S64,
@@ -133,84 +123,101 @@ pub(super) fn call(m: &mut Masm, p: &Program, target: CallTarget, at: At) -> Low
             )?;
         }
     }
-    let limit = i32::try_from(p.max_call_depth - 1)
-        .map_err(|_| JitError::ProgramTooLarge { slots: at.pc })?;
-    m.asm.load(Size::S64, Gpr::Rax, env(DEPTH))?;
-    m.asm
-        .cmp(Size::S64, RegMem::Reg(Gpr::Rax), X86::Imm(limit))?;
-    m.asm.jcc(Cond::Ae, bail)?;
-    frame_record(m)?;
-    for (index, reg) in GUEST[6..10].iter().enumerate() {
-        m.asm.store(
-            Size::S64,
-            Mem::base_disp(Gpr::Rcx, FRAME_SAVED + 8 * index as i32),
-            *reg,
-        )?;
-    }
-    m.asm.store(
-        Size::S64,
-        Mem::base_disp(Gpr::Rcx, FRAME_POINTER),
-        GUEST[10],
-    )?;
-    m.asm.store_imm(
-        Size::S64,
-        Mem::base_disp(Gpr::Rcx, FRAME_RETURN_PC),
-        imm_pc(at.pc + 1),
-    )?;
-    m.asm
-        .alu(AluKind::Add, Size::S64, RegMem::Reg(Gpr::Rax), X86::Imm(1))?;
-    m.asm.store(Size::S64, env(DEPTH), Gpr::Rax)?;
-    if let FrameMode::Fixed { bump } = p.frames {
-        add_to(m, env(STACK_POINTER), bump)?;
-    }
-    m.asm.load(Size::S64, GUEST[10], env(STACK_POINTER))?;
+    m.replay(Shape::FramePush, imm_pc(at.pc + 1), at)?;
     match target {
-        CallTarget::Slot(slot) => {
-            let label = m.pc_label(slot);
-            m.asm.call(label)?;
-        }
+        CallTarget::Slot(slot) => m.call_slot(slot)?,
         CallTarget::Register(_) => m.asm.call_indirect(RegMem::Reg(Gpr::Rdx))?,
     }
     Ok(())
 }
 
+/// The frame push of `call` / `callx` (a template; the return pc is its immediate, rdx is
+/// preserved): the depth check, bailing out with the state untouched, then the frame
+/// record, the depth, the stack pointer and r10.
+pub(super) fn frame_push(b: &mut Builder, p: &Program) -> Lowered {
+    let limit = i32::try_from(p.max_call_depth.saturating_sub(1)).map_err(|_| {
+        JitError::ProgramTooLarge {
+            slots: p.slot_count,
+        }
+    })?;
+    b.asm.load(Size::S64, Gpr::Rax, env(DEPTH))?;
+    b.asm
+        .cmp(Size::S64, RegMem::Reg(Gpr::Rax), X86::Imm(limit))?;
+    b.bail_if(Cond::Ae)?;
+    frame_record(&mut b.asm)?;
+    for (index, reg) in GUEST[6..10].iter().enumerate() {
+        b.asm.store(
+            Size::S64,
+            Mem::base_disp(Gpr::Rcx, FRAME_SAVED + 8 * index as i32),
+            *reg,
+        )?;
+    }
+    b.asm.store(
+        Size::S64,
+        Mem::base_disp(Gpr::Rcx, FRAME_POINTER),
+        GUEST[10],
+    )?;
+    // A placeholder that takes the 32-bit form; the replay writes the return pc.
+    b.asm.store_imm(
+        Size::S64,
+        Mem::base_disp(Gpr::Rcx, FRAME_RETURN_PC),
+        i32::MAX,
+    )?;
+    b.imm_here(Width::Dword);
+    b.asm
+        .alu(AluKind::Add, Size::S64, RegMem::Reg(Gpr::Rax), X86::Imm(1))?;
+    b.asm.store(Size::S64, env(DEPTH), Gpr::Rax)?;
+    if let FrameMode::Fixed { bump } = p.frames {
+        add_to(&mut b.asm, env(STACK_POINTER), bump)?;
+    }
+    b.asm.load(Size::S64, GUEST[10], env(STACK_POINTER))?;
+    Ok(())
+}
+
 /// `exit`: the root frame ends the run; a nested one restores the caller's frame and
-/// returns with `ret` to the instruction after its `call`.
+/// returns with `ret` to the instruction after its `call`. When a call sits in the last
+/// slot, the return pc is checked first (returning past the end bails out at the `exit`).
 pub(super) fn exit(m: &mut Masm, p: &Program, at: At) -> Lowered {
-    let root = m.root_exit();
-    m.asm.load(Size::S64, Gpr::Rax, env(DEPTH))?;
-    m.asm
+    let shape = match p.call_in_last_slot {
+        true => Shape::CheckedExit,
+        false => Shape::Exit,
+    };
+    m.replay(shape, 0, at)
+}
+
+/// The `exit` template, with the return-pc check when `checked`.
+pub(super) fn exit_sequence(b: &mut Builder, p: &Program, checked: bool) -> Lowered {
+    b.asm.load(Size::S64, Gpr::Rax, env(DEPTH))?;
+    b.asm
         .test(Size::S64, RegMem::Reg(Gpr::Rax), X86::Reg(Gpr::Rax))?;
-    m.asm.jcc(Cond::E, root)?;
-    m.asm
+    b.jcc(Cond::E, Routine::RootExit)?;
+    b.asm
         .alu(AluKind::Sub, Size::S64, RegMem::Reg(Gpr::Rax), X86::Imm(1))?;
-    frame_record(m)?;
-    if p.call_in_last_slot {
-        let bail = m.bail(at.pc, at.refund);
-        let slots = imm_pc(p.slot_count);
-        m.asm.cmp(
+    frame_record(&mut b.asm)?;
+    if checked {
+        b.asm.cmp(
             Size::S64,
             RegMem::Mem(Mem::base_disp(Gpr::Rcx, FRAME_RETURN_PC)),
-            X86::Imm(slots),
+            X86::Imm(imm_pc(p.slot_count)),
         )?;
-        m.asm.jcc(Cond::Ae, bail)?;
+        b.bail_if(Cond::Ae)?;
     }
-    m.asm.store(Size::S64, env(DEPTH), Gpr::Rax)?;
+    b.asm.store(Size::S64, env(DEPTH), Gpr::Rax)?;
     for (index, reg) in GUEST[6..10].iter().enumerate() {
-        m.asm.load(
+        b.asm.load(
             Size::S64,
             *reg,
             Mem::base_disp(Gpr::Rcx, FRAME_SAVED + 8 * index as i32),
         )?;
     }
-    m.asm.load(
+    b.asm.load(
         Size::S64,
         GUEST[10],
         Mem::base_disp(Gpr::Rcx, FRAME_POINTER),
     )?;
     if let FrameMode::Fixed { bump } = p.frames {
-        add_to(m, env(STACK_POINTER), bump.wrapping_neg())?;
+        add_to(&mut b.asm, env(STACK_POINTER), bump.wrapping_neg())?;
     }
-    m.asm.ret();
+    b.asm.ret();
     Ok(())
 }

@@ -1,9 +1,9 @@
 //! The data generated code shares with Rust: the [`Env`] of one run, its call-frame records
 //! and its region table, all `#[repr(C)]` with their field offsets as constants.
 //!
-//! Generated code addresses every field as `[r15 + OFFSET]` (r15 holds the `Env` pointer for
-//! the whole run); the offsets come from `core::mem::offset_of!`, so the layout and the code
-//! cannot drift apart. A layout test pins the sizes the lowering multiplies by.
+//! Generated code addresses every field as `[r15 + OFFSET]` (r15 holds the `Env` pointer plus
+//! [`BIAS`] for the whole run); the offsets come from `core::mem::offset_of!`, so the layout
+//! and the code cannot drift apart. A layout test pins the sizes the lowering multiplies by.
 
 use core::ffi::c_void;
 use core::mem::offset_of;
@@ -20,33 +20,6 @@ pub(crate) struct FrameRecord {
     pub return_pc: u64,
 }
 
-/// One row of the aligned mapping's region table (index = vaddr >> 32).
-///
-/// The lengths are 0 when generated code must not translate inline: a gapped region (the
-/// stack with gaps; it has its own fields for the gapped path), and for stores a read-only
-/// region. An access the table rejects goes to
-/// the out-of-line slow path, which asks the mapping itself.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct RegionEntry {
-    /// Host address of the region's first byte.
-    pub host: u64,
-    /// Guest address of the region's first byte.
-    pub vm_addr: u64,
-    /// Bytes loads may touch inline.
-    pub load_len: u64,
-    /// Bytes stores may touch inline.
-    pub store_len: u64,
-    /// A gapped region: log2 of the gap size (0: no gaps).
-    pub gap_shift: u64,
-    /// A gapped region: the host bytes loads may touch through the gapped inline path.
-    pub gap_load_len: u64,
-    /// A gapped region: the host bytes stores may touch through the gapped inline path.
-    pub gap_store_len: u64,
-    /// Padding to a power-of-two row size.
-    pub reserved: u64,
-}
-
 /// How generated code ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u64)]
@@ -59,6 +32,9 @@ pub(crate) enum ExitKind {
     Bail = 2,
     /// `ExceededMaxInstructions` at `exit_pc`.
     Exceeded = 3,
+    /// Hand the run to the interpreter at the bail-out site whose return address is in
+    /// `exit_pc` (the program's site table gives the pc and the meter refund).
+    Site = 4,
 }
 
 impl ExitKind {
@@ -69,62 +45,108 @@ impl ExitKind {
             ExitKind::Error,
             ExitKind::Bail,
             ExitKind::Exceeded,
+            ExitKind::Site,
         ]
         .into_iter()
         .find(|kind| *kind as u64 == raw)
     }
 }
 
+/// Rows of the region table generated code reads (regions at higher indices always take
+/// the out-of-line path).
+pub(crate) const ROWS: usize = 8;
+
 /// The state of one run shared with generated code.
+///
+/// The first fields are the aligned mapping's region table, struct-of-arrays, indexed by the
+/// region slot (`vaddr >> 32`) as `[r15 + slot * 8 + FIELD]`. Generated code holds the `Env`
+/// address plus [`BIAS`] in r15, so the table and the meter's `left` sit within a one-byte
+/// displacement. The inline check of a `size`-byte access is `vaddr + size <= limit` (and
+/// the host address `vaddr + delta`); a limit of 0 sends every access of that row to the
+/// out-of-line path (slot 0, gapped regions, stores into read-only regions, a region not
+/// starting at its slot's first address, the unaligned mapping).
 #[repr(C)]
 #[derive(Debug)]
 pub(crate) struct Env {
-    /// Guest r0..r10 whenever generated code is not running (entry, helper calls, exits).
-    pub regs: [u64; 11],
+    /// Per slot: host address minus guest address of the region (0 for slot 0, which the
+    /// out-of-line path also relies on: it returns with the row index 0).
+    pub delta: [u64; ROWS],
+    /// Per slot: the guest address where inline loads must end (exclusive), or 0.
+    pub load_limit: [u64; ROWS],
+    /// Per slot: the guest address where inline stores must end (exclusive), or 0.
+    pub store_limit: [u64; ROWS],
     /// Metering on: `base - due`, the instructions that may still run before the check fails.
     pub left: u64,
+    /// Guest r0..r10 whenever generated code is not running (entry, helper calls, exits).
+    pub regs: [u64; 11],
     /// The call depth (number of frame records in use).
     pub depth: u64,
     /// sBPF's r11.
     pub stack_pointer: u64,
     /// `frame_capacity` frame records.
     pub frames: *mut FrameRecord,
-    /// The aligned mapping's region table.
-    pub regions: *const RegionEntry,
-    /// Rows in `regions`.
-    pub region_count: u64,
     /// The host stack pointer at entry, restored by every exit.
     pub host_rsp: u64,
     /// An [`ExitKind`] as a number.
     pub exit_kind: u64,
-    /// The pc of a bail-out or of `ExceededMaxInstructions`.
+    /// The pc of a bail-out or of `ExceededMaxInstructions`, or a bail-out site's address.
     pub exit_pc: u64,
     /// The guest memory (`*mut MemoryMapping`).
     pub mapping: *mut c_void,
     /// The typed host state of the syscall shim (`*mut Host<C>`).
     pub host: *mut c_void,
+    /// Gapped path, per slot: the region's guest address.
+    pub vm_addr: [u64; ROWS],
+    /// Gapped path, per slot: the region's host address.
+    pub host_addr: [u64; ROWS],
+    /// Gapped path, per slot: log2 of the gap size (0: not gapped).
+    pub gap_shift: [u64; ROWS],
+    /// Gapped path, per slot: the host bytes loads may touch.
+    pub gap_load_len: [u64; ROWS],
+    /// Gapped path, per slot: the host bytes stores may touch.
+    pub gap_store_len: [u64; ROWS],
 }
 
+/// What r15 holds minus the `Env` address.
+pub(crate) const BIAS: i32 = 128;
+
+/// The displacement from r15 of the `Env` field at `offset`.
+const fn field(offset: usize) -> i32 {
+    offset as i32 - BIAS
+}
+
+/// `[r15 + DELTA + slot * 8]`.
+pub(crate) const DELTA: i32 = field(offset_of!(Env, delta));
+/// `[r15 + LOAD_LIMIT + slot * 8]`.
+pub(crate) const LOAD_LIMIT: i32 = field(offset_of!(Env, load_limit));
+/// `[r15 + STORE_LIMIT + slot * 8]`.
+pub(crate) const STORE_LIMIT: i32 = field(offset_of!(Env, store_limit));
 /// `[r15 + REGS + 8 * i]` is guest register i.
-pub(crate) const REGS: i32 = offset_of!(Env, regs) as i32;
+pub(crate) const REGS: i32 = field(offset_of!(Env, regs));
 /// Offset of [`Env::left`].
-pub(crate) const LEFT: i32 = offset_of!(Env, left) as i32;
+pub(crate) const LEFT: i32 = field(offset_of!(Env, left));
 /// Offset of [`Env::depth`].
-pub(crate) const DEPTH: i32 = offset_of!(Env, depth) as i32;
+pub(crate) const DEPTH: i32 = field(offset_of!(Env, depth));
 /// Offset of [`Env::stack_pointer`].
-pub(crate) const STACK_POINTER: i32 = offset_of!(Env, stack_pointer) as i32;
+pub(crate) const STACK_POINTER: i32 = field(offset_of!(Env, stack_pointer));
 /// Offset of [`Env::frames`].
-pub(crate) const FRAMES: i32 = offset_of!(Env, frames) as i32;
-/// Offset of [`Env::regions`].
-pub(crate) const REGIONS: i32 = offset_of!(Env, regions) as i32;
-/// Offset of [`Env::region_count`].
-pub(crate) const REGION_COUNT: i32 = offset_of!(Env, region_count) as i32;
+pub(crate) const FRAMES: i32 = field(offset_of!(Env, frames));
 /// Offset of [`Env::host_rsp`].
-pub(crate) const HOST_RSP: i32 = offset_of!(Env, host_rsp) as i32;
+pub(crate) const HOST_RSP: i32 = field(offset_of!(Env, host_rsp));
 /// Offset of [`Env::exit_kind`].
-pub(crate) const EXIT_KIND: i32 = offset_of!(Env, exit_kind) as i32;
+pub(crate) const EXIT_KIND: i32 = field(offset_of!(Env, exit_kind));
 /// Offset of [`Env::exit_pc`].
-pub(crate) const EXIT_PC: i32 = offset_of!(Env, exit_pc) as i32;
+pub(crate) const EXIT_PC: i32 = field(offset_of!(Env, exit_pc));
+/// `[r15 + VM_ADDR + slot * 8]`.
+pub(crate) const VM_ADDR: i32 = field(offset_of!(Env, vm_addr));
+/// `[r15 + HOST_ADDR + slot * 8]`.
+pub(crate) const HOST_ADDR: i32 = field(offset_of!(Env, host_addr));
+/// `[r15 + GAP_SHIFT + slot * 8]`.
+pub(crate) const GAP_SHIFT: i32 = field(offset_of!(Env, gap_shift));
+/// `[r15 + GAP_LOAD_LEN + slot * 8]`.
+pub(crate) const GAP_LOAD_LEN: i32 = field(offset_of!(Env, gap_load_len));
+/// `[r15 + GAP_STORE_LEN + slot * 8]`.
+pub(crate) const GAP_STORE_LEN: i32 = field(offset_of!(Env, gap_store_len));
 
 /// Offsets inside a [`FrameRecord`].
 pub(crate) const FRAME_SAVED: i32 = offset_of!(FrameRecord, saved) as i32;
@@ -135,23 +157,6 @@ pub(crate) const FRAME_RETURN_PC: i32 = offset_of!(FrameRecord, return_pc) as i3
 /// `size_of::<FrameRecord>() == 3 << FRAME_SHIFT` (the lowering computes `depth * 48`).
 pub(crate) const FRAME_SHIFT: u8 = 4;
 
-/// Offsets inside a [`RegionEntry`].
-pub(crate) const REGION_HOST: i32 = offset_of!(RegionEntry, host) as i32;
-/// Offset of [`RegionEntry::vm_addr`].
-pub(crate) const REGION_VM_ADDR: i32 = offset_of!(RegionEntry, vm_addr) as i32;
-/// Offset of [`RegionEntry::load_len`].
-pub(crate) const REGION_LOAD_LEN: i32 = offset_of!(RegionEntry, load_len) as i32;
-/// Offset of [`RegionEntry::store_len`].
-pub(crate) const REGION_STORE_LEN: i32 = offset_of!(RegionEntry, store_len) as i32;
-/// Offset of [`RegionEntry::gap_shift`].
-pub(crate) const REGION_GAP_SHIFT: i32 = offset_of!(RegionEntry, gap_shift) as i32;
-/// Offset of [`RegionEntry::gap_load_len`].
-pub(crate) const REGION_GAP_LOAD_LEN: i32 = offset_of!(RegionEntry, gap_load_len) as i32;
-/// Offset of [`RegionEntry::gap_store_len`].
-pub(crate) const REGION_GAP_STORE_LEN: i32 = offset_of!(RegionEntry, gap_store_len) as i32;
-/// `size_of::<RegionEntry>() == 1 << REGION_SHIFT`.
-pub(crate) const REGION_SHIFT: u8 = 6;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,18 +164,23 @@ mod tests {
     #[test]
     fn layout_matches_the_lowering() {
         assert_eq!(core::mem::size_of::<FrameRecord>(), 3 << FRAME_SHIFT);
-        assert_eq!(core::mem::size_of::<RegionEntry>(), 1 << REGION_SHIFT);
-        assert_eq!(REGS, 0);
-        assert_eq!(LEFT, 88);
+        assert_eq!(DELTA, -128);
+        assert_eq!(LOAD_LIMIT, -64);
+        assert_eq!(STORE_LIMIT, 0);
+        assert_eq!(LEFT, 64);
+        // The fast path's fields take one-byte displacements from r15.
+        for offset in [DELTA, LOAD_LIMIT, STORE_LIMIT + 8 * (ROWS as i32 - 1), LEFT] {
+            assert!(i8::try_from(offset).is_ok(), "{offset}");
+        }
         assert_eq!(FRAME_POINTER, 32);
         assert_eq!(FRAME_RETURN_PC, 40);
         assert_eq!(FRAME_SAVED, 0);
-        assert_eq!(REGION_STORE_LEN, 24);
         for kind in [
             ExitKind::Exit,
             ExitKind::Error,
             ExitKind::Bail,
             ExitKind::Exceeded,
+            ExitKind::Site,
         ] {
             assert_eq!(ExitKind::from_raw(kind as u64), Some(kind));
         }

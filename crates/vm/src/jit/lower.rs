@@ -8,31 +8,26 @@
 
 use super::calls::{add_to, call, exit, syscall, CallTarget};
 use super::env::STACK_POINTER;
-use super::masm::{env, guest, Access, HelperAddr, Masm, GUEST};
+use super::masm::{env, guest, Access, Masm, GUEST};
 use super::JitError;
 use crate::interpreter::exec::FrameMode;
 use crate::interpreter::op::{Ext32, Op, Operand, Trap};
 use bpfvm_isa::{AtomicOp, Cond as BpfCond, Dialect, MemSize, Width};
-use bpfvm_x86::{
-    AluKind, Cond, Gpr, Label, Mem, Operand as X86, RegMem, ShiftAmount, ShiftKind, Size,
-};
+use bpfvm_x86::{AluKind, Cond, Gpr, Mem, Operand as X86, RegMem, ShiftAmount, ShiftKind, Size};
 
 /// Calls deeper than this never use the inline sequence (the host stack holds one return
 /// address per level); they bail out to the interpreter instead.
 pub(crate) const MAX_INLINE_CALL_DEPTH: usize = 1 << 16;
 
 /// What the lowering of one program needs to know besides the op.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Program {
     pub slot_count: usize,
     pub frames: FrameMode,
     pub max_call_depth: usize,
     pub text_vaddr: u64,
-    pub syscall_helper: HelperAddr,
     /// Whether some call sits in the last slot (then `exit` must check the return pc).
     pub call_in_last_slot: bool,
-    /// The callx table (slot -> code offset, 0 = not a target) and the code start.
-    pub callx_table: Label,
-    pub code_start: Label,
 }
 
 /// The instruction being lowered.
@@ -193,7 +188,7 @@ pub(crate) fn lower(m: &mut Masm, p: &Program, op: Op, at: At) -> Lowered {
             src,
             off,
         } => atomic(m, size, op, r(base)?, r(src)?, off, at)?,
-        Op::Ja { target } => m.asm.jmp(m.pc_label(target as usize))?,
+        Op::Ja { target } => m.jump_to_slot(None, target as usize)?,
         Op::JeqImm { dst, imm, target } => {
             branch(m, BpfCond::Eq, Size::S64, r(dst)?, X86::Imm(imm), target)?
         }
@@ -321,24 +316,17 @@ pub(crate) fn lower(m: &mut Masm, p: &Program, op: Op, at: At) -> Lowered {
             src,
             target,
         } => branch(m, cond, Size::S32, r(dst)?, operand(src, pc)?, target)?,
-        Op::Syscall { index } => syscall(m, p, index, pc)?,
+        Op::Syscall { index } => syscall(m, index, pc)?,
         Op::Call { target } => call(m, p, CallTarget::Slot(target), at)?,
         Op::CallReg { reg } => call(m, p, CallTarget::Register(r(reg)?), at)?,
-        Op::CallRegOrHelper { .. } => bail_now(m, at)?,
+        Op::CallRegOrHelper { .. } => m.bail_now(at)?,
         Op::Exit => exit(m, p, at)?,
-        Op::MoveStackPointer { delta } => add_to(m, env(STACK_POINTER), delta as u64)?,
+        Op::MoveStackPointer { delta } => add_to(&mut m.asm, env(STACK_POINTER), delta as u64)?,
         Op::Nop => {}
         Op::Trap(Trap::Unsupported | Trap::Invalid | Trap::DivideByZero) | Op::Overrun => {
-            bail_now(m, at)?
+            m.bail_now(at)?
         }
     }
-    Ok(())
-}
-
-/// Hands the run to the interpreter before this instruction.
-fn bail_now(m: &mut Masm, at: At) -> Lowered {
-    let label = m.bail(at.pc, at.refund);
-    m.asm.jmp(label)?;
     Ok(())
 }
 
@@ -463,11 +451,10 @@ fn divide(
         Width::W64 => Size::S64,
     };
     let signed = matches!(kind, Division::SDiv | Division::SMod);
-    let bail = m.bail(at.pc, at.refund);
     let divisor = match src {
         Operand::Imm(imm) => {
             if imm == 0 || (signed && imm == -1) {
-                m.asm.jmp(bail)?;
+                m.bail_now(at)?;
                 return Ok(());
             }
             let value = match width {
@@ -480,10 +467,10 @@ fn divide(
         Operand::Reg(reg) => {
             let divisor = guest(reg, at.pc)?;
             m.asm.test(size, RegMem::Reg(divisor), X86::Reg(divisor))?;
-            m.asm.jcc(Cond::E, bail)?;
+            m.bail_if(Cond::E, at)?;
             if signed {
                 m.asm.cmp(size, RegMem::Reg(divisor), X86::Imm(-1))?;
-                m.asm.jcc(Cond::E, bail)?;
+                m.bail_if(Cond::E, at)?;
             }
             divisor
         }
@@ -539,14 +526,7 @@ fn load(
     signed: Signed,
     at: At,
 ) -> Lowered {
-    m.translate(
-        base,
-        off,
-        size.bytes() as u8,
-        Access::Load,
-        at.pc,
-        at.refund,
-    )?;
+    m.translate(base, off, size.bytes() as u8, Access::Load, at)?;
     let host = RegMem::Mem(Mem::base(Gpr::Rax));
     match (size, signed) {
         (MemSize::B, Signed::No) => m.asm.movzx(Size::S8, Size::S32, dst, host)?,
@@ -566,14 +546,7 @@ enum Value {
 }
 
 fn store(m: &mut Masm, base: Gpr, off: i16, size: MemSize, value: Value, at: At) -> Lowered {
-    m.translate(
-        base,
-        off,
-        size.bytes() as u8,
-        Access::Store,
-        at.pc,
-        at.refund,
-    )?;
+    m.translate(base, off, size.bytes() as u8, Access::Store, at)?;
     let host = Mem::base(Gpr::Rax);
     let width = access_size(size);
     match value {
@@ -603,16 +576,12 @@ fn atomic(
     let width = match size {
         MemSize::W => Size::S32,
         MemSize::DW => Size::S64,
-        MemSize::B | MemSize::H => return bail_now(m, at),
+        MemSize::B | MemSize::H => {
+            m.bail_now(at)?;
+            return Ok(());
+        }
     };
-    m.translate(
-        base,
-        off,
-        size.bytes() as u8,
-        Access::Store,
-        at.pc,
-        at.refund,
-    )?;
+    m.translate(base, off, size.bytes() as u8, Access::Store, at)?;
     let host = Mem::base(Gpr::Rax);
     let kind = match op {
         AtomicOp::Add | AtomicOp::FetchAdd => AluKind::Add,
@@ -671,7 +640,5 @@ fn branch(m: &mut Masm, cond: BpfCond, size: Size, dst: Gpr, src: X86, target: u
         BpfCond::Set => m.asm.test(size, RegMem::Reg(dst), src)?,
         _ => m.asm.cmp(size, RegMem::Reg(dst), src)?,
     }
-    let label = m.pc_label(target as usize);
-    m.asm.jcc(x86, label)?;
-    Ok(())
+    m.jump_to_slot(Some(x86), target as usize)
 }

@@ -1,6 +1,6 @@
-//! The BPF-level macro-assembler: the register map, the entry and exit sequences, calls
-//! into Rust, address translation, the meter check at block entries, and the out-of-line
-//! stubs (bail-outs to the interpreter, `ExceededMaxInstructions`, slow memory paths).
+//! The BPF-level macro-assembler: the register map, the entry sequence, jumps to slots and
+//! to the shared routines, bail-out sites, the meter check at block entries and address
+//! translation. The shared routines themselves are emitted by [`super::shapes`].
 //!
 //! # Register map
 //!
@@ -15,19 +15,45 @@
 //!
 //! rax, rcx and rdx are scratch (division, shift counts, translation). r0..r5 live in
 //! caller-saved registers, so every call into Rust spills them to `Env::regs` first and
-//! reloads them after (a syscall's result arrives in `Env::regs[0]` that way).
+//! reloads them after (a syscall's result arrives in `Env::regs[0]` that way). r15 holds the
+//! `Env` address plus [`BIAS`].
+//!
+//! # Targets without labels
+//!
+//! Every jump goes either to a slot or to a shared routine. A slot's code offset is recorded
+//! when it is emitted (`offsets`); a backward jump is encoded at once (short when it
+//! reaches), anything else is a rel32 field queued in one plain list of fixups and patched
+//! when the whole program is emitted. A shared routine that is not emitted yet when first
+//! used is queued and emitted right after the next instruction that cannot fall through (an
+//! unconditional jump, `exit`, a bail-out, the end of the body), out of the way of
+//! straight-line code; calls before that are fixups, every later call has a known target.
+//!
+//! # Runs and entry stubs
+//!
+//! The meter charges the interpreter's straight-line runs: the code of the first
+//! instruction of a run subtracts the run's length. A jump or call to an instruction inside
+//! a run cannot enter there (the charge is at the run's start), so it goes to an *entry
+//! stub*, emitted after the body, which charges the rest of the run and jumps in. Either way,
+//! at every instruction the charged but not yet run instructions are exactly that
+//! instruction's run length, which is what a bail-out there refunds. (With metering off a
+//! jump goes straight in.)
+//!
+//! # Bail-out sites
+//!
+//! A bail-out is a 5-byte `call` of the shared bail-out routine (behind a short conditional
+//! jump when it is conditional). The routine stores its return address and ends the run; the
+//! return address, looked up in the program's sorted site table, names the pc and the meter
+//! refund. The memory routines bail out the same way on a fault, with the access's own return
+//! address still on the stack. No stub, label or fixup per pc is needed.
 
-use super::env::{
-    ExitKind, EXIT_KIND, EXIT_PC, HOST_RSP, LEFT, REGION_GAP_LOAD_LEN, REGION_GAP_SHIFT,
-    REGION_GAP_STORE_LEN, REGION_HOST, REGS,
-};
-use super::shapes::{bail_stub, charge_block, gap_call, inline_table, slow_call};
-use super::template::{Disp, Template, Templates};
-use super::JitError;
-use bpfvm_x86::{
-    AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, ShiftAmount, ShiftKind, Size,
-};
-use std::collections::BTreeMap;
+use super::env::{BIAS, DELTA, HOST_RSP, LOAD_LIMIT, REGS, ROWS, STORE_LIMIT};
+use super::lower::{At, Program};
+pub(crate) use super::shapes::{Routine, ROUTINES};
+pub(crate) use super::template::Shape;
+use super::template::{Template, Width, MAX_ROUTINES, SHAPES};
+use super::{shapes, JitError, Site};
+use crate::interpreter::Code;
+use bpfvm_x86::{AluKind, Assembler, Cond, Gpr, Mem, Operand, RegMem, Rel32, Scale, Size};
 
 /// The host register of each guest register r0..r10.
 pub(crate) const GUEST: [Gpr; 11] = [
@@ -44,14 +70,29 @@ pub(crate) const GUEST: [Gpr; 11] = [
     Gpr::Rbp,
 ];
 
-/// The register holding the `Env` pointer.
+/// The register holding the `Env` pointer (plus [`BIAS`]).
 pub(crate) const ENV: Gpr = Gpr::R15;
 
 /// Callee-saved registers the entry sequence saves, in push order.
-const SAVED: [Gpr; 6] = [Gpr::Rbx, Gpr::Rbp, Gpr::R12, Gpr::R13, Gpr::R14, Gpr::R15];
+pub(crate) const SAVED: [Gpr; 6] = [Gpr::Rbx, Gpr::Rbp, Gpr::R12, Gpr::R13, Gpr::R14, Gpr::R15];
 
 /// Guest registers that a call into Rust may clobber (r0..r5).
 const CALLER_SAVED_GUESTS: usize = 6;
+
+/// "Not emitted yet" in the offset tables.
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// Marks a slot offset whose instruction is inside a run (a jump there needs an entry stub).
+const INSIDE: u32 = 1 << 31;
+
+/// Where an instruction sits in its run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RunPosition {
+    /// The first instruction of a run (after an op that ends one, or slot 0).
+    Start,
+    /// Any later instruction of a run.
+    Inside,
+}
 
 /// Whether an access reads or writes guest memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,16 +121,11 @@ pub(crate) enum MeterMode {
     Off,
 }
 
-/// An out-of-line memory slow path, emitted after the body.
-struct SlowAccess {
-    /// The gapped-stack path (inline table misses on the length check go there first).
-    gap: Option<(Label, u8, Access)>,
-    entry: Label,
-    done: Label,
-    base: Gpr,
-    off: i16,
-    request: u64,
-    bail: Label,
+/// What a queued rel32 field points at.
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    Slot(u32),
+    Routine(Routine),
 }
 
 /// The JIT-hardening settings: random no-ops and constant blinding change the machine code,
@@ -113,35 +149,48 @@ fn harmless(value: u64) -> bool {
 /// A function pointer generated code calls, as an absolute address.
 pub(crate) type HelperAddr = u64;
 
-/// The macro-assembler: an [`Assembler`] plus the labels and stubs of one program.
-pub(crate) struct Masm {
-    pub asm: Assembler,
-    /// One label per slot plus one for the slot after the last.
-    pub pc_labels: Vec<Label>,
+/// The settings of one compile the macro-assembler needs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Settings {
     pub meter: MeterMode,
     pub translation: Translation,
-    /// log2 of the stack's gap size when the stack is gapped (fixed frames with gaps), for
-    /// the inline gapped translation.
+    pub hardening: Hardening,
+    /// log2 of the stack's gap size when the stack is gapped (fixed frames with gaps).
     pub gap_shift: Option<u8>,
-    hardening: Hardening,
-    translate_helper: HelperAddr,
-    exit_stub: Label,
-    root_exit: Label,
-    /// The shared out-of-line translation routine (vaddr in rcx, request in rdx).
-    slow_routine: Label,
-    /// Bail-out labels by pc (a pc almost always has one refund), plus the rare others.
-    bails_by_pc: Vec<Option<(u64, Label)>>,
-    bails: BTreeMap<(usize, u64), Label>,
-    /// The shared gapped-stack routines, by access size and kind (store = true).
-    gap_routines: BTreeMap<(u8, bool), Label>,
-    exceeded: BTreeMap<usize, Label>,
-    slow: Vec<SlowAccess>,
-    /// Pre-encoded inline translations, out-of-line slow paths and gapped-path calls.
-    inline_templates: Templates,
-    slow_templates: Templates,
-    gap_template: Templates,
-    meter_templates: Templates,
-    bail_template: Templates,
+    pub translate_helper: HelperAddr,
+    pub syscall_helper: HelperAddr,
+}
+
+/// Buffers of one compile that the next one on the same thread reuses (their pages stay
+/// mapped and warm).
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    /// The code buffer.
+    pub code: Vec<u8>,
+    stubs: Vec<u32>,
+    fixups: Vec<(Rel32, Target)>,
+}
+
+/// The macro-assembler: an [`Assembler`] plus the offsets, fixups and sites of one program.
+pub(crate) struct Masm {
+    pub asm: Assembler,
+    pub settings: Settings,
+    pub program: Program,
+    /// Per slot (plus the slot after the last): where its code starts (with [`INSIDE`] for
+    /// an instruction inside a run), or [`NONE`].
+    offsets: Vec<u32>,
+    /// Entry stubs (jumps into a run, or a bail-out for a slot without code): per slot, the
+    /// stub's offset or [`NONE`]; empty until the first stub.
+    stubs: Vec<u32>,
+    fixups: Vec<(Rel32, Target)>,
+    sites: Vec<Site>,
+    routines: [u32; ROUTINES],
+    used: [bool; ROUTINES],
+    templates: [Option<Template>; SHAPES],
+    /// Routines asked for but not emitted yet (bits of `1 << Routine::index`).
+    pending: u32,
+    /// Instructions until the next hardening `nop` (0: no no-ops).
+    nop_countdown: u64,
 }
 
 /// A guest register's host register; the verifier allows only r0..r10 (r11 is lowered
@@ -153,9 +202,14 @@ pub(crate) fn guest(reg: u8, pc: usize) -> Result<Gpr, JitError> {
         .ok_or(JitError::UnsupportedRegister { pc, reg })
 }
 
-/// `[r15 + offset]`.
+/// The `Env` field at displacement `offset` from r15 (the constants of `env.rs`).
 pub(crate) fn env(offset: i32) -> Mem {
     Mem::base_disp(ENV, offset)
+}
+
+/// `[r15 + rdx * 8 + offset]`: the region-table row of the slot in rdx.
+pub(crate) fn row(offset: i32) -> Mem {
+    Mem::indexed(ENV, Gpr::Rdx, Scale::Eight, offset)
 }
 
 /// The `Env::regs` slot of guest register `index`.
@@ -168,69 +222,90 @@ pub(crate) fn imm_pc(pc: usize) -> i32 {
     i32::try_from(pc).unwrap_or(i32::MAX)
 }
 
+/// The code offset of a slot-offset table entry ([`NONE`] or an offset, possibly marked
+/// [`INSIDE`]).
+pub(crate) fn slot_offset(entry: u32) -> Option<usize> {
+    (entry != NONE).then_some((entry & !INSIDE) as usize)
+}
+
+/// A code offset as stored in the tables (code stays far below 4 GiB).
+fn offset32(offset: usize) -> u32 {
+    u32::try_from(offset).unwrap_or(NONE)
+}
+
 impl Masm {
     /// A macro-assembler for a program of `slot_count` slots.
-    pub fn new(
-        slot_count: usize,
-        meter: MeterMode,
-        translation: Translation,
-        hardening: Hardening,
-        translate_helper: HelperAddr,
-    ) -> Masm {
-        let mut asm = Assembler::with_capacities(
-            slot_count * 80 + 4096,
-            slot_count * 4 + 64,
-            slot_count * 4 + 64,
-        );
-        let pc_labels = (0..=slot_count).map(|_| asm.new_label()).collect();
-        let exit_stub = asm.new_label();
-        let root_exit = asm.new_label();
-        let slow_routine = asm.new_label();
+    pub fn new(slot_count: usize, settings: Settings, program: Program, scratch: Scratch) -> Masm {
+        let Scratch {
+            code: mut buffer,
+            mut stubs,
+            mut fixups,
+        } = scratch;
+        buffer.reserve(slot_count * 24 + 2048);
+        stubs.clear();
+        fixups.clear();
         Masm {
-            asm,
-            pc_labels,
-            meter,
-            translation,
-            gap_shift: None,
-            hardening,
-            translate_helper,
-            exit_stub,
-            root_exit,
-            slow_routine,
-            bails_by_pc: vec![None; slot_count + 1],
-            bails: BTreeMap::new(),
-            gap_routines: BTreeMap::new(),
-            exceeded: BTreeMap::new(),
-            slow: Vec::new(),
-            inline_templates: Templates::default(),
-            slow_templates: Templates::default(),
-            gap_template: Templates::default(),
-            meter_templates: Templates::default(),
-            bail_template: Templates::default(),
+            asm: Assembler::with_buffer(buffer, 4, 4),
+            settings,
+            program,
+            offsets: vec![NONE; slot_count + 1],
+            stubs,
+            fixups,
+            // Sized up front: about one site per instruction at most, and a reallocation
+            // of a table this large costs more than the spare capacity.
+            sites: Vec::with_capacity(slot_count + 16),
+            routines: [NONE; ROUTINES],
+            used: [false; ROUTINES],
+            templates: Default::default(),
+            pending: 0,
+            nop_countdown: 0,
+        }
+        .with_first_nop()
+    }
+
+    /// Draws the distance to the first hardening `nop`.
+    fn with_first_nop(mut self) -> Masm {
+        self.nop_countdown = self.nop_gap();
+        self
+    }
+
+    /// A random distance to the next hardening `nop`, uniform in `1..2 * noop_rate` (mean
+    /// `noop_rate`), or 0 when there are none.
+    fn nop_gap(&mut self) -> u64 {
+        let rate = u64::from(self.settings.hardening.noop_rate);
+        match rate {
+            0 => 0,
+            rate => 1 + self.random() % (2 * rate - 1),
         }
     }
 
     /// The next pseudo-random number (xorshift64; machine-code diversification only).
     fn random(&mut self) -> u64 {
-        let mut x = self.hardening.seed;
+        let mut x = self.settings.hardening.seed;
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        self.hardening.seed = x;
+        self.settings.hardening.seed = x;
         x
     }
 
-    /// Emits a 1-byte `nop` about once per `noop_rate` calls.
+    /// Emits a 1-byte `nop` about once per `noop_rate` calls, at random distances (drawn
+    /// once per `nop`, not per instruction).
+    #[inline]
     pub fn maybe_nop(&mut self) {
-        let rate = u64::from(self.hardening.noop_rate);
-        if rate > 0 && self.random() % rate == 0 {
-            self.asm.nop(1);
+        match self.nop_countdown {
+            0 => {}
+            1 => {
+                self.asm.nop(1);
+                self.nop_countdown = self.nop_gap();
+            }
+            _ => self.nop_countdown -= 1,
         }
     }
 
     /// Whether constant blinding applies to `value`.
     pub fn blinds(&self, value: u64) -> bool {
-        self.hardening.blind && !harmless(value)
+        self.settings.hardening.blind && !harmless(value)
     }
 
     /// A fresh blinding key for `value`, or `None` when it is emitted in the clear.
@@ -241,108 +316,285 @@ impl Masm {
         Some((self.random() as i32) | 1)
     }
 
-    /// The label of slot `pc` (the one after the last for anything out of range).
-    pub fn pc_label(&self, pc: usize) -> Label {
-        let last = self.pc_labels.len().saturating_sub(1);
-        self.pc_labels[pc.min(last)]
+    /// Records that the code of slot `pc` starts here.
+    #[inline]
+    pub fn start_slot(&mut self, pc: usize, position: RunPosition) {
+        let offset = offset32(self.asm.offset())
+            | match position {
+                RunPosition::Start => 0,
+                RunPosition::Inside => INSIDE,
+            };
+        if let Some(slot) = self.offsets.get_mut(pc) {
+            *slot = offset;
+        }
     }
 
-    /// The entry sequence: save callee-saved registers, remember the host stack, load the
-    /// guest registers, jump to `entry`.
-    pub fn prologue(&mut self, entry: Label) -> Result<(), JitError> {
-        for reg in SAVED {
-            self.asm.push(reg);
+    /// Where a jump to slot `pc` may land, if known: the slot's code when it starts a run
+    /// (or when nothing is metered), else its entry stub.
+    #[inline]
+    pub fn entry_offset(&self, pc: usize) -> Option<u32> {
+        let offset = *self.offsets.get(pc)?;
+        let metered = self.settings.meter == MeterMode::On;
+        match (offset, metered) {
+            (NONE, _) => None,
+            (offset, false) => Some(offset & !INSIDE),
+            (offset, true) if offset & INSIDE == 0 => Some(offset),
+            _ => None,
         }
-        self.asm.mov(Size::S64, ENV, Gpr::Rdi);
-        self.asm.store(Size::S64, env(HOST_RSP), Gpr::Rsp)?;
-        for (index, reg) in GUEST.iter().enumerate() {
-            self.asm.load(Size::S64, *reg, reg_slot(index))?;
+        .or_else(|| self.stubs.get(pc).copied().filter(|stub| *stub != NONE))
+    }
+
+    /// The slot index of a target (anything out of range means the slot after the last).
+    fn slot_index(&self, pc: usize) -> u32 {
+        let last = self.offsets.len().saturating_sub(1);
+        offset32(pc.min(last))
+    }
+
+    /// `jmp` (`cond` `None`) or `jcc` to slot `target`.
+    #[inline]
+    pub fn jump_to_slot(&mut self, cond: Option<Cond>, target: usize) -> Result<(), JitError> {
+        let known = self.entry_offset(target).map(|offset| offset as usize);
+        match (known, cond) {
+            (Some(offset), None) => self.asm.jmp_to(offset)?,
+            (Some(offset), Some(cond)) => self.asm.jcc_to(cond, offset)?,
+            (None, None) => {
+                let field = self.asm.jmp_pending();
+                self.fixups
+                    .push((field, Target::Slot(self.slot_index(target))));
+            }
+            (None, Some(cond)) => {
+                let field = self.asm.jcc_pending(cond);
+                self.fixups
+                    .push((field, Target::Slot(self.slot_index(target))));
+            }
         }
-        self.asm.jmp(entry)?;
         Ok(())
     }
 
-    /// The label that ends the run at the root `exit` with r0 as the result.
-    pub fn root_exit(&self) -> Label {
-        self.root_exit
-    }
-
-    /// The label that ends the run with whatever `Env::exit_kind` a helper stored.
-    pub fn exit_stub(&self) -> Label {
-        self.exit_stub
-    }
-
-    /// A label that hands the run to the interpreter at `pc`, refunding `refund`
-    /// instructions the block entry charged but that have not run.
-    pub fn bail(&mut self, pc: usize, refund: u64) -> Label {
-        let refund = match self.meter {
-            MeterMode::On => refund,
-            MeterMode::Off => 0,
-        };
-        match self.bails_by_pc.get(pc).copied() {
-            Some(Some((known, label))) if known == refund => return label,
-            Some(None) => {
-                let label = self.asm.new_label();
-                if let Some(slot) = self.bails_by_pc.get_mut(pc) {
-                    *slot = Some((refund, label));
-                }
-                return label;
+    /// `call` slot `target`.
+    pub fn call_slot(&mut self, target: usize) -> Result<(), JitError> {
+        match self.entry_offset(target) {
+            Some(offset) => self.asm.call_to(offset as usize)?,
+            None => {
+                let field = self.asm.call_pending();
+                self.fixups
+                    .push((field, Target::Slot(self.slot_index(target))));
             }
-            _ => {}
         }
-        if let Some(label) = self.bails.get(&(pc, refund)) {
-            return *label;
-        }
-        let label = self.asm.new_label();
-        self.bails.insert((pc, refund), label);
-        label
+        Ok(())
     }
 
-    /// A label that ends the run with `ExceededMaxInstructions` at `pc`.
-    pub fn exceeded(&mut self, pc: usize) -> Label {
-        if let Some(label) = self.exceeded.get(&pc) {
-            return *label;
+    /// The offset of `routine` once it is emitted; before that, marks it pending (it is
+    /// emitted at the next point that execution cannot fall through, [`Masm::emit_pending`])
+    /// and returns `None`.
+    #[inline(always)]
+    pub fn routine_target(&mut self, routine: Routine) -> Option<usize> {
+        let offset = self.routine_offset(routine);
+        if offset.is_none() {
+            self.pending |= 1 << routine.index();
         }
-        let label = self.asm.new_label();
-        self.exceeded.insert(pc, label);
-        label
+        offset
+    }
+
+    /// Whether routines wait to be emitted.
+    #[inline(always)]
+    pub fn has_pending(&self) -> bool {
+        self.pending != 0
+    }
+
+    /// Emits the pending routines here, where execution cannot fall through (after an
+    /// unconditional jump, an `exit`, a bail-out, or the body).
+    #[inline(never)]
+    pub fn emit_pending(&mut self) -> Result<(), JitError> {
+        while self.pending != 0 {
+            let index = self.pending.trailing_zeros() as usize;
+            self.pending &= self.pending - 1;
+            let Some(routine) = Routine::ALL.get(index).copied() else {
+                continue;
+            };
+            if self.routine_offset(routine).is_none() {
+                self.start_routine(routine);
+                shapes::emit_routine(self, routine)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records `field` as pointing at `routine` (and marks the routine used).
+    pub fn routine_field(&mut self, field: Rel32, routine: Routine) {
+        if let Some(used) = self.used.get_mut(routine.index()) {
+            *used = true;
+        }
+        self.fixups.push((field, Target::Routine(routine)));
+    }
+
+    /// `call routine`.
+    #[inline(always)]
+    pub fn call_routine(&mut self, routine: Routine) -> Result<(), JitError> {
+        match self.routine_target(routine) {
+            Some(offset) => self.asm.call_to(offset)?,
+            None => {
+                let field = self.asm.call_pending();
+                self.routine_field(field, routine);
+            }
+        }
+        Ok(())
+    }
+
+    /// `jmp` (`cond` `None`) or `jcc` to `routine`.
+    pub fn jump_routine(&mut self, cond: Option<Cond>, routine: Routine) -> Result<(), JitError> {
+        match (self.routine_target(routine), cond) {
+            (Some(offset), None) => self.asm.jmp_to(offset)?,
+            (Some(offset), Some(cond)) => self.asm.jcc_to(cond, offset)?,
+            (None, None) => {
+                let field = self.asm.jmp_pending();
+                self.routine_field(field, routine);
+            }
+            (None, Some(cond)) => {
+                let field = self.asm.jcc_pending(cond);
+                self.routine_field(field, routine);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `routine` was referred to by a queued field.
+    pub fn is_used(&self, routine: Routine) -> bool {
+        self.used.get(routine.index()).copied().unwrap_or(false)
+    }
+
+    /// Records that `routine` starts here.
+    pub fn start_routine(&mut self, routine: Routine) {
+        let offset = offset32(self.asm.offset());
+        if let Some(slot) = self.routines.get_mut(routine.index()) {
+            *slot = offset;
+        }
+    }
+
+    /// Registers the return address just emitted as the bail-out site of `at`.
+    #[inline]
+    pub fn site(&mut self, at: At) {
+        self.site_at(self.asm.offset(), at);
+    }
+
+    /// Hands the run to the interpreter before the instruction at `at`.
+    #[inline]
+    pub fn bail_now(&mut self, at: At) -> Result<(), JitError> {
+        self.call_routine(Routine::BailSite)?;
+        self.site(at);
+        Ok(())
+    }
+
+    /// Hands the run to the interpreter before the instruction at `at` when `cond` holds.
+    #[inline]
+    pub fn bail_if(&mut self, cond: Cond, at: At) -> Result<(), JitError> {
+        self.asm.jcc_over(cond.invert(), 5)?;
+        self.bail_now(at)
     }
 
     /// The meter check at the entry of a block of `count` instructions starting at `pc`:
     /// unless the budget covers every check inside the block (`left > count`), hand the run
-    /// to the interpreter at `pc`, which finishes it exactly.
+    /// to the interpreter at `pc` (refunding the charge), which finishes it exactly.
+    #[inline]
     pub fn block_entry(&mut self, pc: usize, count: u64) -> Result<(), JitError> {
-        if self.meter == MeterMode::Off || count == 0 {
+        if self.settings.meter == MeterMode::Off || count == 0 {
             return Ok(());
         }
         let charge = i32::try_from(count).map_err(|_| JitError::ProgramTooLarge { slots: pc })?;
-        let bail = self.bail(pc, count);
-        let (key, disp) = match i8::try_from(charge) {
-            Ok(_) => (0, Disp::Byte),
-            Err(_) => (1, Disp::Dword),
+        let width = match i8::try_from(charge) {
+            Ok(_) => Width::Byte,
+            Err(_) => Width::Dword,
         };
-        let template = self.meter_templates.get_or_build(key, || {
-            Template::build(disp, |a, labels| charge_block(a, charge, labels))
-        })?;
-        template.replay(&mut self.asm, charge, &[bail])?;
+        self.replay(Shape::Meter(width), charge, At { pc, refund: count })
+    }
+
+    /// Appends the template of `shape` (built on first use) with the immediate `imm`, for
+    /// the instruction at `at`.
+    #[inline]
+    pub fn replay(&mut self, shape: Shape, imm: i32, at: At) -> Result<(), JitError> {
+        let index = shape.index();
+        let routines = match self.templates.get(index) {
+            Some(Some(template)) if template.resolved() => None,
+            Some(Some(template)) => Some(template.routines()),
+            _ => Some(self.build_template(shape)?),
+        };
+        if let Some(routines) = routines {
+            // Some routine is not emitted yet: point the fields at the ones that are.
+            let targets = routines.map(|routine| routine.and_then(|r| self.routine_target(r)));
+            if let Some(Some(template)) = self.templates.get_mut(index) {
+                template.resolve(targets);
+            }
+        }
+        let Some(Some(template)) = self.templates.get(index) else {
+            return Err(JitError::Encode {
+                message: format!("no template for {shape:?}"),
+            });
+        };
+        let (site, unresolved) = template.emit(&mut self.asm, imm)?;
+        for (field, routine) in unresolved.into_iter().flatten() {
+            self.routine_field(field, routine);
+        }
+        if let Some(ret) = site {
+            self.site_at(ret, at);
+        }
         Ok(())
+    }
+
+    /// Builds the template of `shape` (its first use) and returns its routines.
+    #[inline(never)]
+    fn build_template(
+        &mut self,
+        shape: Shape,
+    ) -> Result<[Option<Routine>; MAX_ROUTINES], JitError> {
+        let program = self.program;
+        let template = Template::build(|b| shape.build(b, &program))?;
+        let routines = template.routines();
+        if let Some(slot) = self.templates.get_mut(shape.index()) {
+            *slot = Some(template);
+        }
+        Ok(routines)
+    }
+
+    /// Registers `ret` (a return address) as the bail-out site of `at`.
+    #[inline]
+    pub fn site_at(&mut self, ret: usize, at: At) {
+        let refund = match self.settings.meter {
+            MeterMode::On => at.refund,
+            MeterMode::Off => 0,
+        };
+        self.sites.push(Site {
+            ret: offset32(ret),
+            pc: offset32(at.pc),
+            refund: u32::try_from(refund).unwrap_or(NONE),
+        });
+    }
+
+    /// The entry sequence: save callee-saved registers, point r15 at the `Env`, remember the
+    /// host stack, load the guest registers, jump to slot `entry` (over the exits, which
+    /// follow).
+    pub fn prologue(&mut self, entry: usize) -> Result<(), JitError> {
+        for reg in SAVED {
+            self.asm.push(reg);
+        }
+        self.asm
+            .lea(Size::S64, ENV, Mem::base_disp(Gpr::Rdi, BIAS))?;
+        self.asm.store(Size::S64, env(HOST_RSP), Gpr::Rsp)?;
+        for (index, reg) in GUEST.iter().enumerate() {
+            self.asm.load(Size::S64, *reg, reg_slot(index))?;
+        }
+        self.jump_to_slot(None, entry)
     }
 
     /// Calls the Rust function at `function` as `f(env, rsi, rdx)`: spills r0..r5, moves the
     /// arguments, aligns the host stack, calls, restores the stack and reloads r0..r5. The
-    /// result is in rax. `arg1` may be rcx or an immediate.
-    pub fn call_rust(
-        &mut self,
-        function: HelperAddr,
-        arg1: Arg,
-        arg2: Arg,
-    ) -> Result<(), JitError> {
+    /// result is in rax.
+    pub fn call_rust(&mut self, function: HelperAddr, arg1: Gpr) -> Result<(), JitError> {
         for (index, reg) in GUEST.iter().enumerate().take(CALLER_SAVED_GUESTS) {
             self.asm.store(Size::S64, reg_slot(index), *reg)?;
         }
-        self.set_arg(Gpr::Rsi, arg1);
-        self.set_arg(Gpr::Rdx, arg2);
-        self.asm.mov(Size::S64, Gpr::Rdi, ENV);
+        self.asm.mov(Size::S64, Gpr::Rsi, arg1);
+        self.asm
+            .lea(Size::S64, Gpr::Rdi, Mem::base_disp(ENV, -BIAS))?;
         self.asm.mov(Size::S64, Gpr::Rax, Gpr::Rsp);
         self.asm.alu(
             AluKind::And,
@@ -362,269 +614,145 @@ impl Masm {
         Ok(())
     }
 
-    fn set_arg(&mut self, reg: Gpr, arg: Arg) {
-        match arg {
-            Arg::Rcx => self.asm.mov(Size::S64, reg, Gpr::Rcx),
-            Arg::Imm(value) => self.asm.mov_imm64(reg, value),
-            Arg::InPlace => {}
-        }
-    }
-
-    /// Translates the `size`-byte access at `base + off` by the instruction at `pc` and
+    /// Translates the `size`-byte access at `base + off` by the instruction at `at` and
     /// leaves the host address in rax (rcx and rdx are clobbered). A miss in the inline table
-    /// asks the mapping out of line; a real fault bails out to the interpreter at `pc`, which
-    /// raises the exact error.
+    /// calls the shared routine of the access kind and size, which asks the mapping (after
+    /// the gapped-stack path, when the stack has gaps); a fault bails out at `at`.
+    #[inline]
     pub fn translate(
         &mut self,
         base: Gpr,
         off: i16,
         size: u8,
         access: Access,
-        pc: usize,
-        refund: u64,
+        at: At,
     ) -> Result<(), JitError> {
-        let entry = self.asm.new_label();
-        let done = self.asm.new_label();
-        let request = u64::from(size)
-            | match access {
-                Access::Load => 0,
-                Access::Store => 1 << 8,
-            };
-        let bail = self.bail(pc, refund);
-        let gap = match (self.translation, self.gap_shift) {
-            (Translation::InlineTable, Some(_)) => Some((self.asm.new_label(), size, access)),
-            _ => None,
-        };
-        let len_miss = gap.map_or(entry, |(label, _, _)| label);
-        self.slow.push(SlowAccess {
-            gap,
-            entry,
-            done,
-            base,
-            off,
-            request,
-            bail,
-        });
-        match self.translation {
-            Translation::Call => self.asm.jmp(entry)?,
-            Translation::InlineTable => {
-                let off = i32::from(off);
-                let disp = Disp::of(base, off);
-                let key = Templates::key(base, size, access == Access::Store, disp);
-                let template = self.inline_templates.get_or_build(key, || {
-                    Template::build(disp, |a, labels| {
-                        inline_table(a, base, off, size, access, labels[0], labels[1])
-                    })
-                })?;
-                template.replay(&mut self.asm, off, &[entry, entry, len_miss])?;
-            }
-        }
-        self.asm.bind(done)?;
-        Ok(())
-    }
-
-    /// Emits everything out of line: slow memory paths, bail-outs, `ExceededMaxInstructions`,
-    /// the root exit and the common exit sequence.
-    pub fn finish_stubs(&mut self) -> Result<(), JitError> {
-        let slow = std::mem::take(&mut self.slow);
-        let any_slow = !slow.is_empty();
-        for access in slow {
-            if let Some((label, size, kind)) = access.gap {
-                // Try the shared gapped routine; on 0 fall through into the slow path.
-                self.asm.bind(label)?;
-                let key = (size, kind == Access::Store);
-                let next = self.asm.new_label();
-                let routine = *self.gap_routines.entry(key).or_insert(next);
-                let template = self
-                    .gap_template
-                    .get_or_build(0, || Template::build(Disp::None, gap_call))?;
-                template.replay(&mut self.asm, 0, &[routine, access.done])?;
-            }
-            self.asm.bind(access.entry)?;
-            let off = i32::from(access.off);
-            let disp = Disp::of(access.base, off);
-            let (base, request) = (access.base, access.request);
-            let key = Templates::key(base, (request & 0xff) as u8, request >> 8 != 0, disp);
-            let template = self.slow_templates.get_or_build(key, || {
-                Template::build(disp, |a, labels| slow_call(a, base, off, request, labels))
-            })?;
-            let labels = [self.slow_routine, access.bail, access.done];
-            template.replay(&mut self.asm, off, &labels)?;
-        }
-        // The shared routine: the mapping translates (rcx, rdx) or reports a fault with 0.
-        if any_slow {
-            self.asm.bind(self.slow_routine)?;
-            self.call_rust(self.translate_helper, Arg::Rcx, Arg::InPlace)?;
-            self.asm.ret();
-        }
-        let routines = std::mem::take(&mut self.gap_routines);
-        for ((size, store), label) in routines {
-            self.asm.bind(label)?;
-            let access = if store { Access::Store } else { Access::Load };
-            self.gapped(size, access)?;
-        }
-        let by_pc = std::mem::take(&mut self.bails_by_pc);
-        let others = std::mem::take(&mut self.bails);
-        let bails = by_pc
-            .into_iter()
-            .enumerate()
-            .filter_map(|(pc, bail)| bail.map(|(refund, label)| ((pc, refund), label)))
-            .chain(others);
-        // Each bail-out is `mov ecx, pc; mov edx, refund; jmp` to one shared tail.
-        let shared_bail = self.asm.new_label();
-        for ((pc, refund), label) in bails {
-            self.asm.bind(label)?;
-            match (i32::try_from(pc), i32::try_from(refund)) {
-                (Ok(pc), Ok(refund)) => {
-                    let template = self
-                        .bail_template
-                        .get_or_build(0, || Template::build(Disp::Dword, bail_stub))?;
-                    template.replay_with(&mut self.asm, pc, refund, &[shared_bail])?;
-                }
-                _ => {
-                    self.asm.mov_imm64(Gpr::Rcx, pc as u64);
-                    self.asm.mov_imm64(Gpr::Rdx, refund);
-                    self.asm.jmp(shared_bail)?;
-                }
-            }
-        }
-        self.asm.bind(shared_bail)?;
-        self.asm.alu(
-            AluKind::Add,
-            Size::S64,
-            RegMem::Mem(env(LEFT)),
-            Operand::Reg(Gpr::Rdx),
-        )?;
-        self.asm.store(Size::S64, env(EXIT_PC), Gpr::Rcx)?;
-        self.exit_with(ExitKind::Bail, None)?;
-        let exceeded = std::mem::take(&mut self.exceeded);
-        for (pc, label) in exceeded {
-            self.asm.bind(label)?;
-            self.exit_with(ExitKind::Exceeded, Some(pc))?;
-        }
-        self.asm.bind(self.root_exit)?;
-        self.exit_with(ExitKind::Exit, None)?;
-        self.asm.bind(self.exit_stub)?;
-        for (index, reg) in GUEST.iter().enumerate() {
-            self.asm.store(Size::S64, reg_slot(index), *reg)?;
-        }
-        self.asm.load(Size::S64, Gpr::Rsp, env(HOST_RSP))?;
-        for reg in SAVED.iter().rev() {
-            self.asm.pop(*reg);
-        }
-        self.asm.ret();
-        Ok(())
-    }
-
-    /// The gapped-stack translation routine (region §5.2 with the gap size of this
-    /// configuration), called with the offset into the region in rax and its table row in
-    /// rdx; returns the host address in rax, or 0 for anything unusual (another gap size, the
-    /// access starting in a gap, past the end), which the caller sends to the slow path.
-    fn gapped(&mut self, size: u8, access: Access) -> Result<(), JitError> {
-        let miss = self.asm.new_label();
-        let Some(shift) = self.gap_shift.filter(|shift| *shift < 31) else {
-            self.asm.alu(
-                AluKind::Xor,
-                Size::S32,
-                RegMem::Reg(Gpr::Rax),
-                Operand::Reg(Gpr::Rax),
-            )?;
-            self.asm.ret();
+        self.asm
+            .lea(Size::S64, Gpr::Rax, Mem::base_disp(base, i32::from(off)))?;
+        let log = size.trailing_zeros().min(3) as u8;
+        let routine = Routine::Access(access, log);
+        // With a gapped stack, r10-based accesses always miss the table: call directly.
+        let direct = self.settings.translation == Translation::Call
+            || (self.settings.gap_shift.is_some() && base == GUEST[10]);
+        if direct {
+            self.call_routine(routine)?;
+            self.site(at);
             return Ok(());
-        };
-        let len_field = match access {
-            Access::Load => REGION_GAP_LOAD_LEN,
-            Access::Store => REGION_GAP_STORE_LEN,
-        };
-        let row = |offset| Mem::base_disp(Gpr::Rdx, offset);
-        let a = &mut self.asm;
-        a.cmp(
-            Size::S64,
-            RegMem::Mem(row(REGION_GAP_SHIFT)),
-            Operand::Imm(i32::from(shift)),
-        )?;
-        a.jcc(Cond::Ne, miss)?;
-        a.mov(Size::S64, Gpr::Rcx, Gpr::Rax);
-        a.shift(
-            ShiftKind::Shr,
-            Size::S64,
-            RegMem::Reg(Gpr::Rcx),
-            ShiftAmount::Imm(shift),
-        )?;
-        a.test(Size::S8, RegMem::Reg(Gpr::Rcx), Operand::Imm(1))?;
-        a.jcc(Cond::Ne, miss)?;
-        a.shift(
-            ShiftKind::Shr,
-            Size::S64,
-            RegMem::Reg(Gpr::Rcx),
-            ShiftAmount::Imm(1),
-        )?;
-        a.shift(
-            ShiftKind::Shl,
-            Size::S64,
-            RegMem::Reg(Gpr::Rcx),
-            ShiftAmount::Imm(shift),
-        )?;
-        let low_mask = (1i32 << shift) - 1;
-        a.alu(
-            AluKind::And,
-            Size::S64,
-            RegMem::Reg(Gpr::Rax),
-            Operand::Imm(low_mask),
-        )?;
-        a.alu(
-            AluKind::Or,
-            Size::S64,
-            RegMem::Reg(Gpr::Rax),
-            Operand::Reg(Gpr::Rcx),
-        )?;
-        a.lea(
-            Size::S64,
-            Gpr::Rcx,
-            Mem::base_disp(Gpr::Rax, i32::from(size)),
-        )?;
-        a.alu(
-            AluKind::Cmp,
-            Size::S64,
-            RegMem::Reg(Gpr::Rcx),
-            Operand::Mem(row(len_field)),
-        )?;
-        a.jcc(Cond::A, miss)?;
-        a.alu(
-            AluKind::Add,
-            Size::S64,
-            RegMem::Reg(Gpr::Rax),
-            Operand::Mem(row(REGION_HOST)),
-        )?;
-        a.ret();
-        a.bind(miss)?;
-        a.alu(
-            AluKind::Xor,
-            Size::S32,
-            RegMem::Reg(Gpr::Rax),
-            Operand::Reg(Gpr::Rax),
-        )?;
-        a.ret();
-        Ok(())
-    }
-
-    fn exit_with(&mut self, kind: ExitKind, pc: Option<usize>) -> Result<(), JitError> {
-        if let Some(pc) = pc {
-            self.asm.store_imm(Size::S64, env(EXIT_PC), imm_pc(pc))?;
         }
-        self.asm.store_imm(Size::S64, env(EXIT_KIND), kind as i32)?;
-        self.asm.jmp(self.exit_stub)?;
+        self.replay(Shape::Access(access, size), 0, at)
+    }
+
+    /// After the body: an entry stub for every slot jumped to that cannot be entered
+    /// directly.
+    pub fn slot_stubs(&mut self, code: &Code) -> Result<(), JitError> {
+        for index in 0..self.fixups.len() {
+            if let Some((_, Target::Slot(pc))) = self.fixups.get(index).copied() {
+                self.ensure_entry(code, pc as usize)?;
+            }
+        }
         Ok(())
+    }
+
+    /// Makes sure slot `pc` can be entered: emits its entry stub unless it starts a run
+    /// (or has one already). A slot inside a run gets the charge for the rest of the run
+    /// and a jump in; a slot without code (the second half of an `lddw`) a bail-out.
+    pub fn ensure_entry(&mut self, code: &Code, pc: usize) -> Result<(), JitError> {
+        if self.entry_offset(pc).is_some() {
+            return Ok(());
+        }
+        let stub = offset32(self.asm.offset());
+        if self.stubs.is_empty() {
+            self.stubs.resize(self.offsets.len(), NONE);
+        }
+        if let Some(slot) = self.stubs.get_mut(pc) {
+            *slot = stub;
+        }
+        let inside = self.offsets.get(pc).copied().unwrap_or(NONE);
+        if inside == NONE {
+            return self.bail_now(At { pc, refund: 0 });
+        }
+        self.block_entry(pc, code.run_length(pc))?;
+        self.asm.jmp_to((inside & !INSIDE) as usize)?;
+        Ok(())
+    }
+
+    /// Appends, for the first `slots` slots, where a jump may land ([`Masm::entry_offset`])
+    /// as a little-endian `u32`, or 0; slots for which `allowed` is false get 0.
+    pub fn emit_entries(&mut self, slots: usize, allowed: impl Fn(usize) -> bool) {
+        let enter_inside = self.settings.meter == MeterMode::Off;
+        let table = self.asm.data_zeroed(slots * 4);
+        let offsets = self.offsets.iter().take(slots);
+        for (out, offset) in table.chunks_exact_mut(4).zip(offsets) {
+            let entry = match *offset {
+                NONE => 0,
+                offset if offset & INSIDE == 0 => offset,
+                offset if enter_inside => offset & !INSIDE,
+                _ => 0,
+            };
+            out.copy_from_slice(&entry.to_le_bytes());
+        }
+        for (out, stub) in table.chunks_exact_mut(4).zip(&self.stubs) {
+            if *stub != NONE {
+                out.copy_from_slice(&stub.to_le_bytes());
+            }
+        }
+        for (pc, out) in table.chunks_exact_mut(4).enumerate() {
+            if !allowed(pc) {
+                out.copy_from_slice(&[0; 4]);
+            }
+        }
+    }
+
+    /// The code offset of `routine`, once emitted.
+    #[inline(always)]
+    pub fn routine_offset(&self, routine: Routine) -> Option<usize> {
+        self.routines
+            .get(routine.index())
+            .filter(|offset| **offset != NONE)
+            .map(|offset| *offset as usize)
+    }
+
+    /// Patches every queued field; fails if a target was never emitted.
+    pub fn resolve(&mut self) -> Result<(), JitError> {
+        let fixups = std::mem::take(&mut self.fixups);
+        for (field, target) in fixups {
+            let offset = match target {
+                Target::Slot(pc) => self.entry_offset(pc as usize).map(|offset| offset as usize),
+                Target::Routine(routine) => self.routine_offset(routine),
+            };
+            let offset = offset.ok_or_else(|| JitError::Encode {
+                message: format!("a jump to {target:?} was never resolved"),
+            })?;
+            self.asm.patch_rel32(field, offset)?;
+        }
+        Ok(())
+    }
+
+    /// The slot offsets and the site table, for the compiled program. The slot offsets
+    /// keep the [`INSIDE`] mark: read them with [`slot_offset`]. The scratch buffers come
+    /// back without the code buffer (the assembler's).
+    pub fn into_parts(self) -> (Assembler, Vec<u32>, Vec<Site>, Scratch) {
+        let scratch = Scratch {
+            code: Vec::new(),
+            stubs: self.stubs,
+            fixups: self.fixups,
+        };
+        (self.asm, self.offsets, self.sites, scratch)
     }
 }
 
-/// An argument of [`Masm::call_rust`].
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Arg {
-    /// The value in rcx.
-    Rcx,
-    /// Already in the argument register.
-    InPlace,
-    /// A constant.
-    Imm(u64),
+/// `[r15 + rdx * 8 + field]` of the inline check: the limit of `access`.
+pub(crate) fn limit_field(access: Access) -> Mem {
+    row(match access {
+        Access::Load => LOAD_LIMIT,
+        Access::Store => STORE_LIMIT,
+    })
 }
+
+/// `[r15 + rdx * 8 + DELTA]`.
+pub(crate) fn delta_field() -> Mem {
+    row(DELTA)
+}
+
+/// The number of table rows as an immediate.
+pub(crate) const ROWS_IMM: i32 = ROWS as i32;

@@ -5,40 +5,44 @@
 //!
 //! - **Lowering** ([`lower`]): one function per kind of the interpreter's [`Op`], matched
 //!   exhaustively, over a BPF-level macro-assembler ([`masm`]) over the typed encoder of
-//!   `bpfvm-x86`. One pass; labels and fixups resolve jumps and calls.
+//!   `bpfvm-x86`. One pass over the slots; jumps to slots not emitted yet are rel32 fields
+//!   in one plain list, patched at the end (no label per slot).
 //! - **Registers**: all eleven guest registers stay pinned in host registers (table in
-//!   [`masm`]); r15 points at the run's [`env::Env`].
+//!   [`masm`]); r15 points into the run's [`env::Env`].
 //! - **Exactness by bail-out.** Every edge case is handed to the interpreter, which is the
-//!   specification: generated code jumps to a *bail-out* stub with the guest state exactly as
-//!   before the instruction at `pc` (registers, memory, call depth and frames, stack pointer,
-//!   meter), and the run continues in the interpreter from `pc` to its end. Bail-outs cover
-//!   every error that is not a syscall's (memory faults, division by zero, call depth,
-//!   call targets, traps, overrun) and the rare results (eBPF division by zero or by -1,
-//!   eBPF `callx`), so every error kind and field, the instruction count and the memory
-//!   are the interpreter's by construction. They cost nothing on the fast path.
-//! - **Meter**: charged per basic block. At a block entry of `n` instructions the code
-//!   subtracts `n` from `Env::left` (= `base - due`); unless the budget covers every check
-//!   inside the block (`left > n`), it restores `left` and bails out at the block's first
-//!   instruction, so the interpreter runs the last few instructions and stops at the exact
-//!   pc. A bail-out inside a block refunds what the block charged for instructions not yet
-//!   run. After a syscall (which ends its block) the check is done inline
-//!   (`ExceededMaxInstructions` at pc + 1 when the syscall left no budget). With metering
-//!   off no meter code is emitted.
-//! - **Memory**: with the aligned mapping, translation is inline (region = vaddr >> 32, a
-//!   table row {host, vm start, load length, store length}, bounds and permission checks).
-//!   With fixed frames and gaps, an access based on r10 that misses the plain row check tries
-//!   the gapped-stack translation out of line (the gap size is a compile-time constant,
-//!   checked against the row). Anything else that misses (read-only store, out of bounds,
-//!   other gapped accesses) calls one shared routine that asks the mapping through an
-//!   `extern "sysv64"` shim, which returns the host address or 0 for a fault, which bails
-//!   out. The unaligned mapping always calls the routine.
+//!   specification: generated code bails out with the guest state exactly as before the
+//!   instruction at `pc` (registers, memory, call depth and frames, stack pointer, meter),
+//!   and the run continues in the interpreter from `pc` to its end. Bail-outs cover every
+//!   error that is not a syscall's (memory faults, division by zero, call depth, call
+//!   targets, traps, overrun) and the rare results (eBPF division by zero or by -1, eBPF
+//!   `callx`), so every error kind and field, the instruction count and the memory are the
+//!   interpreter's by construction. A bail-out is a 5-byte `call` of one shared routine
+//!   (behind a short jump when conditional); its return address, looked up in the
+//!   program's sorted site table ([`Site`]) when the run ends, names the pc and the meter
+//!   refund. No stub per pc exists, and the fast path pays nothing.
+//! - **Meter**: charged per straight-line run (the interpreter's runs, `Code::run_length`).
+//!   The first instruction of a run subtracts the run's length `n` from `Env::left`
+//!   (= `base - due`); unless the budget covers every check inside the run (`left > n`),
+//!   it restores `left` and bails out there, so the interpreter runs the last few
+//!   instructions and stops at the exact pc. A jump or call into the middle of a run goes
+//!   through an entry stub that charges the rest of the run. At any instruction the charged
+//!   instructions not yet run are exactly its run length, which a bail-out there refunds.
+//!   A syscall ends its run; when it leaves no budget the shim ends the run with
+//!   `ExceededMaxInstructions` at pc + 1. With metering off no meter code is emitted.
+//! - **Memory**: with the aligned mapping, translation is inline: slot = vaddr >> 32, then
+//!   `vaddr + size <= limit[slot]` and host = `vaddr + delta[slot]`, from a struct-of-arrays
+//!   table in the `Env` (precomputed per run, and after every syscall). A miss calls one
+//!   shared routine per access kind and size, which tries the gapped-stack translation (fixed
+//!   frames with gaps; r10-based accesses call it directly) and otherwise asks the mapping
+//!   through an `extern "sysv64"` shim; a fault bails out at the access's site. The
+//!   unaligned mapping always calls the routine.
 //! - **Calls** use real x86 `call`/`ret` (the return-stack buffer stays balanced) and record
 //!   r6-r9, r10 and the return pc in `Env::frames` exactly like the interpreter's frames, so
 //!   a bail-out at any depth hands over a faithful call stack. Call depths above
 //!   [`lower::MAX_INLINE_CALL_DEPTH`] always bail out (the host stack is bounded).
-//! - **Syscalls** go through a shim that charges the meter, calls the host function with
-//!   `(&mut C, &mut MemoryMapping, [r1..r5])`, stores r0, handles the unwind key and
-//!   refreshes the region table (a syscall may replace regions).
+//! - **Syscalls** call a shared routine and through it a shim that charges the meter, calls
+//!   the host function with `(&mut C, &mut MemoryMapping, [r1..r5])`, stores r0, handles
+//!   the unwind key and refreshes the region table (a syscall may replace regions).
 //! - **Tracing**: with `enable_instruction_tracing` the run is delegated to the interpreter
 //!   from its first instruction (the same state a bail-out at the entry hands over), so the
 //!   trace is the interpreter's.
@@ -50,12 +54,16 @@
 //!   of `st` are emitted in the clear (the reference does not blind the latter either). The
 //!   generator is seeded per compile; `runtime_environment_key` only feeds that seed (the
 //!   `Env` is not displaced).
+//! - **Compile speed**: the sequences that recur (the inline memory check, the meter charge,
+//!   the frame push of `call`, `exit`) are encoded once per compile and replayed with
+//!   patched fields ([`template`]), byte for byte the same code. Shared routines are emitted
+//!   when first needed, after the next instruction that cannot fall through, so nearly every
+//!   call of one has a known target. The code buffer and the fixup and stub tables are
+//!   reused across compiles on a thread, and the tables are sized from the slot count up
+//!   front.
 //!
-//! - **Compile speed**: the sequences that recur per memory access (inline translation, its
-//!   out-of-line slow path, the gapped-path call), the meter charge at block entries and the
-//!   bail-out stubs are encoded once per compile by the typed encoder and then replayed with
-//!   patched offsets and labels ([`template`]), byte for byte the same code. Labels queue
-//!   their fixups in one shared arena, and the buffers are pre-sized from the slot count.
+//! **Architecture invariant:** generated code never decides an error itself (apart from
+//! the shims, which run the interpreter's own rules): anything unusual is a bail-out.
 //!
 //! `unsafe` lives only in [`entry`] (calling generated code and the shims it calls back).
 
@@ -67,6 +75,8 @@ pub(crate) mod masm;
 pub(crate) mod run;
 mod shapes;
 mod template;
+#[cfg(test)]
+mod tests;
 
 use crate::config::Config;
 use crate::context::ContextObject;
@@ -75,7 +85,7 @@ use crate::interpreter::op::Op;
 use crate::interpreter::Code;
 use bpfvm_x86::{CodeMemoryError, CodePool, EncodeError, ExecutableCode};
 use lower::{At, Program};
-use masm::{Hardening, Masm, MeterMode, Translation};
+use masm::{Hardening, Masm, MeterMode, Routine, RunPosition, Settings, Translation};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -140,12 +150,39 @@ impl From<CodeMemoryError> for JitError {
     }
 }
 
+/// A bail-out site: the return address of a `call` into the shared bail-out path (a code
+/// offset) and the guest state it stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Site {
+    /// The code offset right after the `call`.
+    pub ret: u32,
+    /// The pc the interpreter continues at.
+    pub pc: u32,
+    /// The instructions the block entry charged that have not run (given back).
+    pub refund: u32,
+}
+
+/// Where a bail-out site sends the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SiteTarget {
+    /// The pc the interpreter continues at.
+    pub pc: u64,
+    /// The instructions to give back to the meter.
+    pub refund: u64,
+}
+
 /// A compiled program: read-execute machine code and where each slot's code starts.
 #[derive(Debug)]
 pub struct JitProgram {
     code: ExecutableCode,
-    pc_offsets: Vec<Option<usize>>,
-    /// Where the code of the last instruction ends (the out-of-line stubs follow).
+    /// Per slot: the code offset (read with `masm::slot_offset`), or `masm::NONE` (the
+    /// second slot of an `lddw`).
+    offsets: Vec<u32>,
+    /// The bail-out sites, sorted by return address.
+    sites: Vec<Site>,
+    /// [`JitProgram::pc_offsets`], built on first use.
+    pc_offsets: OnceLock<Vec<Option<usize>>>,
+    /// Where the code of the last instruction ends (the out-of-line routines follow).
     body_end: usize,
 }
 
@@ -158,19 +195,24 @@ impl JitProgram {
     /// Per slot: the offset in [`JitProgram::code`] where its machine code starts (`None`
     /// for the second slot of an `lddw`).
     pub fn pc_offsets(&self) -> &[Option<usize>] {
-        &self.pc_offsets
+        self.pc_offsets.get_or_init(|| {
+            self.offsets
+                .iter()
+                .map(|offset| masm::slot_offset(*offset))
+                .collect()
+        })
     }
 
-    /// The machine code of the instruction at slot `pc` (its inline part; out-of-line stubs
-    /// are not included), for `bpfvm disasm --jit`. `None` for the second slot of an `lddw`
-    /// or a pc out of range.
+    /// The machine code of the instruction at slot `pc` (its inline part, and any shared
+    /// routine emitted right after it when it cannot fall through), for `bpfvm disasm --jit`.
+    /// `None` for the second slot of an `lddw` or a pc out of range.
     pub fn slot_code(&self, pc: usize) -> Option<&[u8]> {
-        let start = (*self.pc_offsets.get(pc)?)?;
+        let start = masm::slot_offset(*self.offsets.get(pc)?)?;
         let end = self
-            .pc_offsets
+            .offsets
             .iter()
             .skip(pc + 1)
-            .find_map(|offset| *offset)
+            .find_map(|offset| masm::slot_offset(*offset))
             .unwrap_or(self.body_end);
         self.code().get(start..end)
     }
@@ -178,6 +220,26 @@ impl JitProgram {
     pub(crate) fn executable(&self) -> &ExecutableCode {
         &self.code
     }
+
+    /// The bail-out site whose return address is at code offset `ret`.
+    pub(crate) fn site(&self, ret: u64) -> Option<SiteTarget> {
+        let ret = u32::try_from(ret).ok()?;
+        let index = self
+            .sites
+            .binary_search_by_key(&ret, |site| site.ret)
+            .ok()?;
+        let site = self.sites.get(index)?;
+        Some(SiteTarget {
+            pc: u64::from(site.pc),
+            refund: u64::from(site.refund),
+        })
+    }
+}
+
+thread_local! {
+    /// The buffers of the last compile on this thread, kept for the next one (their pages
+    /// are then already mapped and warm; the code is copied into pool memory anyway).
+    static SCRATCH: std::cell::Cell<masm::Scratch> = std::cell::Cell::new(masm::Scratch::default());
 }
 
 /// The process-wide pool code memory comes from.
@@ -201,101 +263,12 @@ fn compile_seed(slots: usize, key: i32) -> u64 {
     (z ^ (z >> 31)) | 1
 }
 
-/// The jump target of a branch op.
-fn jump_target(op: &Op) -> Option<usize> {
-    match *op {
-        Op::Ja { target }
-        | Op::JeqImm { target, .. }
-        | Op::JeqReg { target, .. }
-        | Op::JneImm { target, .. }
-        | Op::JneReg { target, .. }
-        | Op::JgtImm { target, .. }
-        | Op::JgtReg { target, .. }
-        | Op::JgeImm { target, .. }
-        | Op::JgeReg { target, .. }
-        | Op::JltImm { target, .. }
-        | Op::JltReg { target, .. }
-        | Op::JleImm { target, .. }
-        | Op::JleReg { target, .. }
-        | Op::JsetImm { target, .. }
-        | Op::JsetReg { target, .. }
-        | Op::JsgtImm { target, .. }
-        | Op::JsgtReg { target, .. }
-        | Op::JsgeImm { target, .. }
-        | Op::JsgeReg { target, .. }
-        | Op::JsltImm { target, .. }
-        | Op::JsltReg { target, .. }
-        | Op::JsleImm { target, .. }
-        | Op::JsleReg { target, .. }
-        | Op::Branch32 { target, .. } => Some(target as usize),
-        Op::Call { target } => Some(target),
-        _ => None,
-    }
-}
-
-/// Instruction starts (walking by width from slot 0) and block leaders.
-struct Blocks {
-    starts: Vec<bool>,
-    leaders: Vec<bool>,
-}
-
-fn find_blocks(code: &Code) -> Blocks {
-    let ops = code.ops();
-    let slots = code.slot_count();
-    let mut starts = vec![false; slots + 1];
-    let mut leaders = vec![false; slots + 1];
-    let mark = |leaders: &mut Vec<bool>, pc: usize| {
-        if let Some(flag) = leaders.get_mut(pc) {
-            *flag = true;
-        }
-    };
-    mark(&mut leaders, 0);
-    mark(&mut leaders, code.entry_pc());
-    mark(&mut leaders, slots);
-    let mut pc = 0;
-    while pc < slots {
-        let Some(op) = ops.get(pc) else { break };
-        if let Some(flag) = starts.get_mut(pc) {
-            *flag = true;
-        }
-        if let Some(target) = jump_target(op) {
-            mark(&mut leaders, target);
-        }
-        if op.ends_run() {
-            mark(&mut leaders, pc + op.width());
-        }
-        if code.is_callable(pc) {
-            mark(&mut leaders, pc);
-        }
-        pc += op.width();
-    }
-    for pc in 0..slots {
-        if code.is_callable(pc) {
-            mark(&mut leaders, pc);
-        }
-    }
-    Blocks { starts, leaders }
-}
-
-/// The number of instructions of the block starting at `leader`.
-fn block_len(code: &Code, blocks: &Blocks, leader: usize) -> u64 {
-    let ops = code.ops();
-    let mut count = 0;
-    let mut pc = leader;
-    while let Some(op) = ops.get(pc) {
-        if pc >= code.slot_count() || (pc != leader && blocks.leaders.get(pc) == Some(&true)) {
-            break;
-        }
-        count += 1;
-        if op.ends_run() {
-            break;
-        }
-        pc += op.width();
-    }
-    count
-}
-
 /// Compiles `code` (the interpreter's form of a program loaded with `config`).
+///
+/// One pass over the instructions: each run (the interpreter's straight-line run, which
+/// ends at a jump, call, `exit`, syscall or trap) is charged at its first instruction; a
+/// jump or call into the middle of a run goes through an entry stub that charges the rest
+/// of the run (see [`masm`]).
 pub(crate) fn compile<C: ContextObject>(
     code: &Code,
     config: &Config,
@@ -304,36 +277,103 @@ pub(crate) fn compile<C: ContextObject>(
     if i32::try_from(slots).is_err() {
         return Err(JitError::ProgramTooLarge { slots });
     }
-    let meter = match config.enable_instruction_meter {
-        true => MeterMode::On,
-        false => MeterMode::Off,
-    };
-    let translation = match config.aligned_memory_mapping {
-        true => Translation::InlineTable,
-        false => Translation::Call,
-    };
-    let hardening = Hardening {
-        noop_rate: config.noop_instruction_rate,
-        blind: config.sanitize_user_provided_values,
-        seed: compile_seed(slots, config.runtime_environment_key),
-    };
-    let mut m = Masm::new(
-        slots,
-        meter,
-        translation,
-        hardening,
-        entry::translate_shim as *const () as usize as u64,
-    );
-    if !config.dynamic_stack_frames && config.enable_stack_frame_gaps {
-        let frame = config.stack_frame_size as u64;
-        m.gap_shift = (frame > 0).then(|| (63 - frame.leading_zeros()) as u8);
+    let scratch = SCRATCH.with(|cell| cell.take());
+    let program = program(code, config);
+    let mut m = Masm::new(slots, settings::<C>(config, slots), program, scratch);
+    m.prologue(code.entry_pc())?;
+    shapes::emit_exits(&mut m)?;
+    // Every slot, then the overrun sentinel after the last (the last instruction may fall
+    // through into it; it is part of that run).
+    let ops = code.ops().get(..=slots).unwrap_or(&[]);
+    let mut position = RunPosition::Start;
+    let mut body_end = 0;
+    let mut pc = 0;
+    while let Some(op) = ops.get(pc) {
+        let refund = code.run_length(pc);
+        if pc == slots {
+            body_end = m.asm.offset();
+        }
+        m.start_slot(pc, position);
+        if position == RunPosition::Start {
+            m.block_entry(pc, refund)?;
+        }
+        m.maybe_nop();
+        lower::lower(&mut m, &program, *op, At { pc, refund })?;
+        if m.has_pending() && !falls_through(op) {
+            m.emit_pending()?;
+        }
+        // An op ends its run exactly when its run is itself alone.
+        position = match refund {
+            1 => RunPosition::Start,
+            _ => RunPosition::Inside,
+        };
+        pc += op.width();
     }
-    let code_start = m.asm.new_label();
-    let callx_table = m.asm.new_label();
-    m.asm.bind(code_start)?;
-    let entry_label = m.pc_label(code.entry_pc());
-    m.prologue(entry_label)?;
-    let ops = code.ops();
+    m.emit_pending()?;
+    m.slot_stubs(code)?;
+    m.emit_pending()?;
+    if m.is_used(Routine::CallxTable) {
+        emit_callx_table(&mut m, code, config.static_syscalls)?;
+    }
+    m.resolve()?;
+    let (asm, mut offsets, sites, mut scratch) = m.into_parts();
+    offsets.truncate(slots);
+    let bytes = asm.finish()?;
+    let mut writable = pool().allocate(bytes.len())?;
+    writable.append(&bytes)?;
+    scratch.code = bytes;
+    SCRATCH.with(|cell| cell.set(scratch));
+    let code = writable.make_executable()?;
+    Ok(JitProgram {
+        code,
+        offsets,
+        sites,
+        pc_offsets: OnceLock::new(),
+        body_end,
+    })
+}
+
+/// Whether execution can continue after the code of `op` (shared routines that wait to be
+/// emitted go after one that cannot, out of the way of straight-line code).
+fn falls_through(op: &Op) -> bool {
+    !matches!(
+        op,
+        Op::Ja { .. } | Op::Exit | Op::Trap(_) | Op::Overrun | Op::CallRegOrHelper { .. }
+    )
+}
+
+/// The macro-assembler settings of `config`.
+fn settings<C: ContextObject>(config: &Config, slots: usize) -> Settings {
+    let gap_shift = match (config.dynamic_stack_frames, config.enable_stack_frame_gaps) {
+        (false, true) => {
+            let frame = config.stack_frame_size as u64;
+            (frame > 0).then(|| (63 - frame.leading_zeros()) as u8)
+        }
+        _ => None,
+    };
+    Settings {
+        meter: match config.enable_instruction_meter {
+            true => MeterMode::On,
+            false => MeterMode::Off,
+        },
+        translation: match config.aligned_memory_mapping {
+            true => Translation::InlineTable,
+            false => Translation::Call,
+        },
+        hardening: Hardening {
+            noop_rate: config.noop_instruction_rate,
+            blind: config.sanitize_user_provided_values,
+            seed: compile_seed(slots, config.runtime_environment_key),
+        },
+        gap_shift,
+        translate_helper: entry::translate_shim as *const () as usize as u64,
+        syscall_helper: entry::syscall_shim::<C> as *const () as usize as u64,
+    }
+}
+
+/// What the lowering needs to know about the program besides its ops.
+fn program(code: &Code, config: &Config) -> Program {
+    let slots = code.slot_count();
     let frames = match config.dynamic_stack_frames {
         true => FrameMode::Dynamic,
         false => {
@@ -348,92 +388,30 @@ pub(crate) fn compile<C: ContextObject>(
     };
     let last_is_call = slots > 0
         && matches!(
-            ops.get(slots - 1),
+            code.ops().get(slots - 1),
             Some(Op::Call { .. } | Op::CallReg { .. } | Op::CallRegOrHelper { .. })
         );
-    let program = Program {
+    Program {
         slot_count: slots,
         frames,
         max_call_depth: config.max_call_depth,
         text_vaddr: code.text_vaddr(),
-        syscall_helper: entry::syscall_shim::<C> as *const () as usize as u64,
         call_in_last_slot: last_is_call,
-        callx_table,
-        code_start,
-    };
-    let blocks = find_blocks(code);
-    let mut pc_offsets = vec![None; slots];
-    let mut block = (0u64, 0u64);
-    for (pc, op) in ops.iter().enumerate().take(slots) {
-        if blocks.starts.get(pc) != Some(&true) {
-            continue;
-        }
-        let label = m.pc_label(pc);
-        m.asm.bind(label)?;
-        if let Some(offset) = pc_offsets.get_mut(pc) {
-            *offset = Some(m.asm.offset());
-        }
-        if blocks.leaders.get(pc) == Some(&true) {
-            let count = block_len(code, &blocks, pc);
-            m.block_entry(pc, count)?;
-            block = (count, 0);
-        }
-        let at = At {
-            pc,
-            refund: block.0.saturating_sub(block.1),
-        };
-        m.maybe_nop();
-        lower::lower(&mut m, &program, *op, at)?;
-        block.1 += 1;
     }
-    let body_end = m.asm.offset();
-    // The overrun slot first (the last instruction may fall through into it), then the
-    // slots no fall-through reaches (second halves of lddw).
-    for pc in core::iter::once(slots).chain(0..slots) {
-        if blocks.starts.get(pc) == Some(&true) {
-            continue;
-        }
-        let label = m.pc_label(pc);
-        m.asm.bind(label)?;
-        let bail = m.bail(pc, 0);
-        m.asm.jmp(bail)?;
-    }
-    m.finish_stubs()?;
-    emit_callx_table(&mut m, code, &blocks, config.static_syscalls, callx_table)?;
-    let bytes = m.asm.finish()?;
-    let mut writable = pool().allocate(bytes.len())?;
-    writable.append(&bytes)?;
-    let code = writable.make_executable()?;
-    Ok(JitProgram {
-        code,
-        pc_offsets,
-        body_end,
-    })
 }
 
-/// The `callx` table: per slot, the code offset of the block starting there when `callx`
-/// may land on it directly, else 0 (the call then bails out).
-fn emit_callx_table(
-    m: &mut Masm,
-    code: &Code,
-    blocks: &Blocks,
-    static_syscalls: bool,
-    table: bpfvm_x86::Label,
-) -> Result<(), JitError> {
-    m.asm.align_with_nops(4);
-    m.asm.bind(table)?;
-    let mut bytes = Vec::with_capacity(code.slot_count() * 4);
-    for pc in 0..code.slot_count() {
-        let target = blocks.leaders.get(pc) == Some(&true)
-            && blocks.starts.get(pc) == Some(&true)
-            && (!static_syscalls || code.is_callable(pc));
-        let offset = match target {
-            true => m.asm.label_offset(m.pc_label(pc)).unwrap_or(0),
-            false => 0,
-        };
-        let offset = u32::try_from(offset).map_err(|_| JitError::ProgramTooLarge { slots: pc })?;
-        bytes.extend_from_slice(&offset.to_le_bytes());
+/// The `callx` table: per slot, the code offset where `callx` may land (a run start, or
+/// the entry stub of a jump target or of a callable slot inside a run), else 0 (the call
+/// then bails out). With static syscalls only callable slots are targets.
+fn emit_callx_table(m: &mut Masm, code: &Code, static_syscalls: bool) -> Result<(), JitError> {
+    let slots = code.slot_count();
+    for pc in 0..slots {
+        if code.is_callable(pc) {
+            m.ensure_entry(code, pc)?;
+        }
     }
-    m.asm.data(&bytes);
+    m.asm.align_with_nops(4);
+    m.start_routine(Routine::CallxTable);
+    m.emit_entries(slots, |pc| !static_syscalls || code.is_callable(pc));
     Ok(())
 }

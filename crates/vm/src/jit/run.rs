@@ -4,7 +4,7 @@
 //! translation).
 
 use super::entry;
-use super::env::{Env, ExitKind, FrameRecord, RegionEntry};
+use super::env::{Env, ExitKind, FrameRecord, ROWS};
 use super::lower::MAX_INLINE_CALL_DEPTH;
 use super::JitProgram;
 use crate::context::ContextObject;
@@ -26,7 +26,6 @@ pub(crate) struct Host<'r, C> {
     /// The meter's base (the budget when it was last read).
     pub base: u64,
     pub error: Option<RuntimeError>,
-    pub table: Vec<RegionEntry>,
     pub aligned: bool,
 }
 
@@ -44,40 +43,67 @@ pub(crate) struct RunParts<'r, 'a, C> {
     pub aligned: bool,
 }
 
-/// The region table of the aligned mapping (empty for the unaligned one).
-fn region_table(mapping: &MemoryMapping<'_>, aligned: bool) -> Vec<RegionEntry> {
-    if !aligned {
-        return Vec::new();
-    }
-    mapping
-        .regions()
-        .iter()
-        .map(|region| {
-            let writable = |len: u64| if region.is_writable() { len } else { 0 };
-            match region.gap_size() {
-                None => RegionEntry {
-                    host: region.host_addr() as u64,
-                    vm_addr: region.vm_addr(),
-                    load_len: region.len(),
-                    store_len: writable(region.len()),
-                    ..RegionEntry::default()
-                },
-                Some(gap) => RegionEntry {
-                    host: region.host_addr() as u64,
-                    vm_addr: region.vm_addr(),
-                    gap_shift: u64::from(gap.trailing_zeros()),
-                    gap_load_len: region.len(),
-                    gap_store_len: writable(region.len()),
-                    ..RegionEntry::default()
-                },
-            }
-        })
-        .collect()
+#[cfg(test)]
+thread_local! {
+    /// How the last run of generated code on this thread ended (tests check that programs
+    /// run natively instead of bailing out).
+    static LAST_EXIT: std::cell::Cell<Option<ExitKind>> = const { std::cell::Cell::new(None) };
 }
 
-fn point_at_table(env: &mut Env, table: &[RegionEntry]) {
-    env.regions = table.as_ptr();
-    env.region_count = table.len() as u64;
+/// How the last run of generated code on this thread ended.
+#[cfg(test)]
+pub(crate) fn last_exit() -> Option<ExitKind> {
+    LAST_EXIT.with(std::cell::Cell::get)
+}
+
+/// Fills the region table of `env` from the aligned mapping (all zero for the unaligned
+/// one, whose accesses always take the out-of-line path). See [`Env`] for the rows.
+fn fill_table(env: &mut Env, mapping: &MemoryMapping<'_>, aligned: bool) {
+    let rows = [
+        &mut env.delta,
+        &mut env.load_limit,
+        &mut env.store_limit,
+        &mut env.vm_addr,
+        &mut env.host_addr,
+        &mut env.gap_shift,
+        &mut env.gap_load_len,
+        &mut env.gap_store_len,
+    ];
+    for row in rows {
+        *row = [0; ROWS];
+    }
+    if !aligned {
+        return;
+    }
+    for (slot, region) in mapping.regions().iter().enumerate().take(ROWS).skip(1) {
+        let host = region.host_addr() as u64;
+        let vm = region.vm_addr();
+        let store_len = if region.is_writable() {
+            region.len()
+        } else {
+            0
+        };
+        env.vm_addr[slot] = vm;
+        env.host_addr[slot] = host;
+        match region.gap_size() {
+            None => {
+                // Inline only when the region starts at its slot's first address (then
+                // `vaddr >> 32 == slot` implies `vaddr >= vm`) and its end is representable.
+                let limit = |len: u64| match vm == (slot as u64) << 32 {
+                    true => vm.checked_add(len).unwrap_or(0),
+                    false => 0,
+                };
+                env.delta[slot] = host.wrapping_sub(vm);
+                env.load_limit[slot] = limit(region.len());
+                env.store_limit[slot] = limit(store_len);
+            }
+            Some(gap) => {
+                env.gap_shift[slot] = u64::from(gap.trailing_zeros());
+                env.gap_load_len[slot] = region.len();
+                env.gap_store_len[slot] = store_len;
+            }
+        }
+    }
 }
 
 /// Runs `jit` and returns the result and the meter (not yet finished).
@@ -110,26 +136,31 @@ pub(crate) fn execute<C: ContextObject>(
         initial,
         base,
         error: None,
-        table: region_table(mapping, aligned),
         aligned,
     };
     let mut guest = [0u64; 11];
     guest.copy_from_slice(&regs[..11]);
     let mut env = Env {
+        delta: [0; ROWS],
+        load_limit: [0; ROWS],
+        store_limit: [0; ROWS],
         regs: guest,
         left: base,
         depth: 0,
         stack_pointer,
         frames: records.as_mut_ptr(),
-        regions: core::ptr::null(),
-        region_count: 0,
         host_rsp: 0,
         exit_kind: ExitKind::Bail as u64,
         exit_pc: code.entry_pc() as u64,
         mapping: (mapping as *mut MemoryMapping<'_>).cast::<c_void>(),
         host: core::ptr::null_mut(),
+        vm_addr: [0; ROWS],
+        host_addr: [0; ROWS],
+        gap_shift: [0; ROWS],
+        gap_load_len: [0; ROWS],
+        gap_store_len: [0; ROWS],
     };
-    point_at_table(&mut env, &host.table);
+    fill_table(&mut env, mapping, aligned);
     env.host = (&mut host as *mut Host<'_, C>).cast::<c_void>();
     entry::execute(jit.executable(), &mut env);
     let Host {
@@ -138,19 +169,40 @@ pub(crate) fn execute<C: ContextObject>(
         error,
         ..
     } = host;
+    let mut exit_kind = ExitKind::from_raw(env.exit_kind);
+    #[cfg(test)]
+    LAST_EXIT.with(|last| last.set(exit_kind));
+    if exit_kind == Some(ExitKind::Site) {
+        // A bail-out through the shared path: the site names the pc and the refund.
+        let site = env
+            .exit_pc
+            .checked_sub(jit.executable().as_ptr() as u64)
+            .and_then(|offset| jit.site(offset));
+        match site {
+            Some(site) => {
+                exit_kind = Some(ExitKind::Bail);
+                env.exit_pc = site.pc;
+                if metering == Metering::On {
+                    env.left = env.left.wrapping_add(site.refund);
+                }
+            }
+            None => exit_kind = None,
+        }
+    }
     let due = match metering {
         Metering::On => base.wrapping_sub(env.left),
         Metering::Off => 0,
     };
     let meter = Meter::resume(metering, initial, base, due);
-    let result = match ExitKind::from_raw(env.exit_kind) {
+    let result = match exit_kind {
+        None => Err(RuntimeError::JitNotCompiled),
         Some(ExitKind::Exit) => Ok(env.regs[0]),
         Some(ExitKind::Error) => Err(error.unwrap_or(RuntimeError::JitNotCompiled)),
         Some(ExitKind::Exceeded) => Err(RuntimeError::ExceededMaxInstructions {
             pc: env.exit_pc as usize,
             budget: 0,
         }),
-        Some(ExitKind::Bail) | None => {
+        Some(ExitKind::Bail | ExitKind::Site) => {
             frames.clear();
             let depth = usize::try_from(env.depth).unwrap_or(usize::MAX);
             for record in records.get(..depth).unwrap_or(&[]) {
@@ -247,7 +299,12 @@ pub(crate) fn syscall<C: ContextObject>(
     let (base, _) = meter.parts();
     host.base = base;
     env.left = base;
-    host.table = region_table(mapping, host.aligned);
-    point_at_table(env, &host.table);
+    fill_table(env, mapping, host.aligned);
+    if host.metering == Metering::On && env.left == 0 {
+        // No budget left: the instruction after the syscall raises the error.
+        env.exit_kind = ExitKind::Exceeded as u64;
+        env.exit_pc = pc.wrapping_add(1);
+        return 1;
+    }
     0
 }

@@ -1,78 +1,230 @@
-//! The machine-code sequences that [`super::template`] encodes once per compile and
-//! replays: the inline region-table translation of a memory access, its out-of-line slow
-//! path, the call of a gapped-stack routine, the meter charge at a block entry and a
-//! bail-out stub. Each reports where its patched value and its label fields are.
+//! The shared out-of-line routines: the exits and the bail-out by site (right after the
+//! prologue), and, emitted when first needed ([`Masm::emit_pending`]), the translation of a
+//! memory access that missed the inline table (per access kind and size) and the syscall
+//! shim call.
+//!
+//! [`Routine`] names them. None of them has per-pc state: a fault or a bail-out reads its
+//! site's return address from the host stack and leaves the rest to the program's site
+//! table.
 
 use super::env::{
-    LEFT, REGIONS, REGION_COUNT, REGION_HOST, REGION_LOAD_LEN, REGION_SHIFT, REGION_STORE_LEN,
-    REGION_VM_ADDR,
+    ExitKind, EXIT_KIND, EXIT_PC, GAP_LOAD_LEN, GAP_SHIFT, GAP_STORE_LEN, HOST_ADDR, HOST_RSP,
+    REGS, VM_ADDR,
 };
-use super::masm::{env, Access};
-use super::template::{Shape, MAX_FIELDS};
+use super::masm::{env, row, Access, Masm, Translation, GUEST, ROWS_IMM, SAVED};
 use super::JitError;
-use bpfvm_x86::{
-    AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, ShiftAmount, ShiftKind, Size,
-};
+use bpfvm_x86::{AluKind, Cond, Gpr, Mem, Operand, RegMem, ShiftAmount, ShiftKind, Size};
 
-/// Where the 32-bit field of the instruction just emitted starts (it ends the instruction).
-fn field(a: &Assembler) -> usize {
-    a.offset() - 4
+/// The shared out-of-line routines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Routine {
+    /// Translation of a miss: vaddr in rax; returns the host address in rax and 0 in rdx
+    /// (the row whose delta is 0), or bails out at the caller's site. By access kind and
+    /// log2 of the size.
+    Access(Access, u8),
+    /// The syscall shim: index in rcx, pc in rdx.
+    Syscall,
+
+    /// Ends the run as a bail-out at the site of its return address.
+    BailSite,
+    /// Ends the run at the root `exit` with r0 as the result.
+    RootExit,
+    /// Ends the run with whatever `Env::exit_kind` says.
+    ExitStub,
+    /// The `callx` table (data).
+    CallxTable,
 }
 
-/// The inline table translation (see [`super::masm::Masm::translate`]): the host address in rax, or a
-/// jump to `miss` (bad region or below its start) or `len_miss` (past the length).
-pub(super) fn inline_table(
-    a: &mut Assembler,
-    base: Gpr,
-    off: i32,
-    size: u8,
-    access: Access,
-    miss: Label,
-    len_miss: Label,
-) -> Result<Shape, JitError> {
-    let len_field = match access {
-        Access::Load => REGION_LOAD_LEN,
-        Access::Store => REGION_STORE_LEN,
+/// How many [`Routine`]s there are.
+pub(crate) const ROUTINES: usize = 13;
+
+impl Routine {
+    /// Every routine, in index order.
+    pub const ALL: [Routine; ROUTINES] = [
+        Routine::Access(Access::Load, 0),
+        Routine::Access(Access::Load, 1),
+        Routine::Access(Access::Load, 2),
+        Routine::Access(Access::Load, 3),
+        Routine::Access(Access::Store, 0),
+        Routine::Access(Access::Store, 1),
+        Routine::Access(Access::Store, 2),
+        Routine::Access(Access::Store, 3),
+        Routine::Syscall,
+        Routine::BailSite,
+        Routine::RootExit,
+        Routine::ExitStub,
+        Routine::CallxTable,
+    ];
+
+    /// The routine's index in [`ROUTINES`]-sized tables.
+    #[inline(always)]
+    pub fn index(self) -> usize {
+        match self {
+            Routine::Access(access, size) => {
+                usize::from(access == Access::Store) * 4 + usize::from(size.min(3))
+            }
+            Routine::Syscall => 8,
+            Routine::BailSite => 9,
+            Routine::RootExit => 10,
+            Routine::ExitStub => 11,
+            Routine::CallxTable => 12,
+        }
+    }
+}
+
+/// Emits the exits and the bail-out routine, which every program needs, right after the
+/// prologue.
+pub(super) fn emit_exits(m: &mut Masm) -> Result<(), JitError> {
+    m.start_routine(Routine::ExitStub);
+    for (index, reg) in GUEST.iter().enumerate() {
+        m.asm.store(Size::S64, env(REGS + 8 * index as i32), *reg)?;
+    }
+    m.asm.load(Size::S64, Gpr::Rsp, env(HOST_RSP))?;
+    for reg in SAVED.iter().rev() {
+        m.asm.pop(*reg);
+    }
+    m.asm.ret();
+    m.start_routine(Routine::RootExit);
+    exit_with(m, ExitKind::Exit)?;
+    m.start_routine(Routine::BailSite);
+    m.asm.load(Size::S64, Gpr::Rax, Mem::base(Gpr::Rsp))?;
+    m.asm.store(Size::S64, env(EXIT_PC), Gpr::Rax)?;
+    exit_with(m, ExitKind::Site)
+}
+
+/// Emits `routine` here (execution cannot fall through into it; see [`Masm::emit_pending`]).
+pub(super) fn emit_routine(m: &mut Masm, routine: Routine) -> Result<(), JitError> {
+    match routine {
+        Routine::Access(access, log) => access_routine(m, access, 1 << log.min(3)),
+        Routine::Syscall => {
+            let helper = m.settings.syscall_helper;
+            m.call_rust(helper, Gpr::Rcx)?;
+            m.asm
+                .test(Size::S64, RegMem::Reg(Gpr::Rax), Operand::Reg(Gpr::Rax))?;
+            m.jump_routine(Some(Cond::Ne), Routine::ExitStub)?;
+            m.asm.ret();
+            Ok(())
+        }
+        Routine::BailSite | Routine::RootExit | Routine::ExitStub | Routine::CallxTable => {
+            Err(JitError::Encode {
+                message: format!("routine {routine:?} is not emitted on demand"),
+            })
+        }
+    }
+}
+
+fn exit_with(m: &mut Masm, kind: ExitKind) -> Result<(), JitError> {
+    m.asm.store_imm(Size::S64, env(EXIT_KIND), kind as i32)?;
+    m.jump_routine(None, Routine::ExitStub)?;
+    Ok(())
+}
+
+/// A miss of a `size`-byte `access` (vaddr in rax): the gapped-stack path when the stack has
+/// gaps, else the mapping through the `extern "sysv64"` shim. Returns the host address in rax
+/// and 0 in rdx; a fault bails out at the caller's site.
+fn access_routine(m: &mut Masm, access: Access, size: u8) -> Result<(), JitError> {
+    let slow = m.asm.new_label();
+    let gapped = match (m.settings.translation, m.settings.gap_shift) {
+        (Translation::InlineTable, Some(shift)) if shift < 31 => Some(shift),
+        _ => None,
     };
-    let mut fields = [0; MAX_FIELDS];
-    a.lea(Size::S64, Gpr::Rax, Mem::base_disp(base, off))?;
-    let disp_end = a.offset();
+    if let Some(shift) = gapped {
+        gapped_path(m, access, size, shift, slow)?;
+    }
+    m.asm.bind(slow)?;
+    let request = u64::from(size)
+        | match access {
+            Access::Load => 0,
+            Access::Store => 1 << 8,
+        };
+    // The request goes in rdx (the second argument), the vaddr from rax in rsi.
+    m.asm.mov_imm64(Gpr::Rdx, request);
+    let helper = m.settings.translate_helper;
+    m.call_rust(helper, Gpr::Rax)?;
+    m.asm
+        .test(Size::S64, RegMem::Reg(Gpr::Rax), Operand::Reg(Gpr::Rax))?;
+    m.jump_routine(Some(Cond::E), Routine::BailSite)?;
+    m.asm.alu(
+        AluKind::Xor,
+        Size::S32,
+        RegMem::Reg(Gpr::Rdx),
+        Operand::Reg(Gpr::Rdx),
+    )?;
+    m.asm.ret();
+    Ok(())
+}
+
+/// The gapped-stack translation (region §5.2 with the gap size of this configuration) for
+/// rows whose gap shift is `shift`; anything unusual (another gap size, the access starting
+/// in a gap or below the region, past the end) goes to `slow` with rax unchanged.
+fn gapped_path(
+    m: &mut Masm,
+    access: Access,
+    size: u8,
+    shift: u8,
+    slow: bpfvm_x86::Label,
+) -> Result<(), JitError> {
+    let a = &mut m.asm;
+    let restore = a.new_label();
+    let len_field = match access {
+        Access::Load => GAP_LOAD_LEN,
+        Access::Store => GAP_STORE_LEN,
+    };
+    let reg = |reg| RegMem::Reg(reg);
     a.mov(Size::S64, Gpr::Rdx, Gpr::Rax);
     a.shift(
         ShiftKind::Shr,
         Size::S64,
-        RegMem::Reg(Gpr::Rdx),
+        reg(Gpr::Rdx),
         ShiftAmount::Imm(32),
     )?;
-    a.alu(
-        AluKind::Cmp,
+    a.cmp(Size::S32, reg(Gpr::Rdx), Operand::Imm(ROWS_IMM))?;
+    a.jcc(Cond::Ae, slow)?;
+    a.cmp(
         Size::S64,
-        RegMem::Reg(Gpr::Rdx),
-        Operand::Mem(env(REGION_COUNT)),
+        RegMem::Mem(row(GAP_SHIFT)),
+        Operand::Imm(i32::from(shift)),
     )?;
-    a.jcc(Cond::Ae, miss)?;
-    fields[0] = field(a);
-    a.shift(
-        ShiftKind::Shl,
-        Size::S64,
-        RegMem::Reg(Gpr::Rdx),
-        ShiftAmount::Imm(REGION_SHIFT),
-    )?;
-    a.alu(
-        AluKind::Add,
-        Size::S64,
-        RegMem::Reg(Gpr::Rdx),
-        Operand::Mem(env(REGIONS)),
-    )?;
-    let row = |offset| Operand::Mem(Mem::base_disp(Gpr::Rdx, offset));
+    a.jcc(Cond::Ne, slow)?;
+    a.mov(Size::S64, Gpr::Rcx, Gpr::Rax);
     a.alu(
         AluKind::Sub,
         Size::S64,
-        RegMem::Reg(Gpr::Rax),
-        row(REGION_VM_ADDR),
+        reg(Gpr::Rcx),
+        Operand::Mem(row(VM_ADDR)),
     )?;
-    a.jcc(Cond::B, miss)?;
-    fields[1] = field(a);
+    a.jcc(Cond::B, slow)?;
+    a.test(Size::S64, reg(Gpr::Rcx), Operand::Imm(1 << shift))?;
+    a.jcc(Cond::Ne, slow)?;
+    // rax = ((offset >> (shift + 1)) << shift) | (offset & low). The vaddr is saved meanwhile
+    // in the red zone below rsp (this path is a leaf; the System V ABI, which Linux signal
+    // delivery honours, leaves the 128 bytes below rsp to it).
+    a.store(Size::S64, Mem::base_disp(Gpr::Rsp, -8), Gpr::Rax)?;
+    a.mov(Size::S64, Gpr::Rax, Gpr::Rcx);
+    a.alu(
+        AluKind::And,
+        Size::S64,
+        reg(Gpr::Rax),
+        Operand::Imm((1i32 << shift) - 1),
+    )?;
+    a.shift(
+        ShiftKind::Shr,
+        Size::S64,
+        reg(Gpr::Rcx),
+        ShiftAmount::Imm(shift + 1),
+    )?;
+    a.shift(
+        ShiftKind::Shl,
+        Size::S64,
+        reg(Gpr::Rcx),
+        ShiftAmount::Imm(shift),
+    )?;
+    a.alu(
+        AluKind::Or,
+        Size::S64,
+        reg(Gpr::Rax),
+        Operand::Reg(Gpr::Rcx),
+    )?;
     a.lea(
         Size::S64,
         Gpr::Rcx,
@@ -81,113 +233,25 @@ pub(super) fn inline_table(
     a.alu(
         AluKind::Cmp,
         Size::S64,
-        RegMem::Reg(Gpr::Rcx),
-        row(len_field),
+        reg(Gpr::Rcx),
+        Operand::Mem(row(len_field)),
     )?;
-    a.jcc(Cond::A, len_miss)?;
-    fields[2] = field(a);
+    a.jcc(Cond::A, restore)?;
     a.alu(
         AluKind::Add,
         Size::S64,
-        RegMem::Reg(Gpr::Rax),
-        row(REGION_HOST),
+        reg(Gpr::Rax),
+        Operand::Mem(row(HOST_ADDR)),
     )?;
-    Ok(Shape {
-        disp_end,
-        fields,
-        field_count: 3,
-        imm_end: None,
-    })
-}
-
-/// The out-of-line slow path of one access: ask the mapping (the shared routine at
-/// `labels[0]`) for `[base + off]` with `request`; 0 bails out (`labels[1]`), anything else
-/// is the host address and goes back (`labels[2]`).
-pub(super) fn slow_call(
-    a: &mut Assembler,
-    base: Gpr,
-    off: i32,
-    request: u64,
-    labels: &[Label; MAX_FIELDS],
-) -> Result<Shape, JitError> {
-    let mut fields = [0; MAX_FIELDS];
-    a.lea(Size::S64, Gpr::Rcx, Mem::base_disp(base, off))?;
-    let disp_end = a.offset();
-    a.mov_imm64(Gpr::Rdx, request);
-    a.call(labels[0])?;
-    fields[0] = field(a);
-    a.test(Size::S64, RegMem::Reg(Gpr::Rax), Operand::Reg(Gpr::Rax))?;
-    a.jcc(Cond::E, labels[1])?;
-    fields[1] = field(a);
-    a.jmp(labels[2])?;
-    fields[2] = field(a);
-    Ok(Shape {
-        disp_end,
-        fields,
-        field_count: 3,
-        imm_end: None,
-    })
-}
-
-/// The call of a shared gapped-stack routine (`labels[0]`): a nonzero result is the host
-/// address and goes back (`labels[1]`); 0 falls through into the slow path.
-pub(super) fn gap_call(a: &mut Assembler, labels: &[Label; MAX_FIELDS]) -> Result<Shape, JitError> {
-    let mut fields = [0; MAX_FIELDS];
-    a.call(labels[0])?;
-    fields[0] = field(a);
-    a.test(Size::S64, RegMem::Reg(Gpr::Rax), Operand::Reg(Gpr::Rax))?;
-    a.jcc(Cond::Ne, labels[1])?;
-    fields[1] = field(a);
-    Ok(Shape {
-        disp_end: 0,
-        fields,
-        field_count: 2,
-        imm_end: None,
-    })
-}
-
-/// The meter charge at a block entry: `left -= charge`, and to `labels[0]` (a bail-out) when
-/// that leaves too little.
-pub(super) fn charge_block(
-    a: &mut Assembler,
-    charge: i32,
-    labels: &[Label; MAX_FIELDS],
-) -> Result<Shape, JitError> {
-    let mut fields = [0; MAX_FIELDS];
     a.alu(
-        AluKind::Sub,
-        Size::S64,
-        RegMem::Mem(env(LEFT)),
-        Operand::Imm(charge),
+        AluKind::Xor,
+        Size::S32,
+        reg(Gpr::Rdx),
+        Operand::Reg(Gpr::Rdx),
     )?;
-    let disp_end = a.offset();
-    a.jcc(Cond::Be, labels[0])?;
-    fields[0] = field(a);
-    Ok(Shape {
-        disp_end,
-        fields,
-        field_count: 1,
-        imm_end: None,
-    })
-}
-
-/// A bail-out stub: `mov ecx, pc; mov edx, refund; jmp labels[0]` (the shared tail), built
-/// with a pc and a refund that take the 32-bit forms, patched on replay.
-pub(super) fn bail_stub(
-    a: &mut Assembler,
-    labels: &[Label; MAX_FIELDS],
-) -> Result<Shape, JitError> {
-    let mut fields = [0; MAX_FIELDS];
-    a.mov_imm64(Gpr::Rcx, 0);
-    let disp_end = a.offset();
-    a.mov_imm64(Gpr::Rdx, 0);
-    let imm_end = Some(a.offset());
-    a.jmp(labels[0])?;
-    fields[0] = field(a);
-    Ok(Shape {
-        disp_end,
-        fields,
-        field_count: 1,
-        imm_end,
-    })
+    a.ret();
+    a.bind(restore)?;
+    a.load(Size::S64, Gpr::Rax, Mem::base_disp(Gpr::Rsp, -8))?;
+    a.jmp(slow)?;
+    Ok(())
 }

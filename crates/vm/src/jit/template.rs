@@ -1,173 +1,305 @@
-//! Pre-encoded sequences for compile speed: the address translation of a memory access and
-//! its out-of-line slow path recur thousands of times in a program with the same registers
-//! and sizes, differing only in the memory offset and the labels they jump to. Each shape is
-//! encoded once per compile by the typed encoder into a scratch assembler; every further use
-//! copies its bytes, patches the offset and registers the label fields. The machine code is
-//! byte for byte what encoding each instruction again would give.
+//! Pre-encoded sequences, for compile speed. The sequences that recur per instruction with
+//! the same bytes except for a few fields (the inline check of a memory access, the meter
+//! charge at a run's start, the frame push of `call`, the nested `exit`) are encoded once
+//! per compile by the typed encoder into a scratch assembler; every use appends the bytes
+//! and patches the fields: rel32 fields pointing at shared routines, one 32-bit immediate,
+//! and the return address of a bail-out call, which becomes a site. The machine code is
+//! byte for byte what encoding each instruction again would give. [`Shape`] names the
+//! sequences.
+//!
+//! The inline check of a memory access (vaddr in rax; host address in rax after it):
+//!
+//! ```text
+//!     mov rdx, rax
+//!     shr rdx, 32                    ; the region slot
+//!     cmp edx, ROWS
+//!     jae miss
+//!     lea rcx, [rax + size]
+//!     cmp rcx, [r15 + rdx*8 + LIMIT] ; load or store limit of the slot (0: never inline)
+//!     jbe hit
+//! miss:
+//!     call routine                   ; returns the host address in rax and rdx = 0
+//! hit:
+//!     add rax, [r15 + rdx*8 + DELTA] ; host minus guest address of the slot (0 for row 0)
+//! ```
 
+use super::calls::{exit_sequence, frame_push};
+use super::env::LEFT;
+use super::lower::Program;
+use super::masm::{delta_field, env, limit_field, Access, Routine, ROWS_IMM};
 use super::JitError;
-use bpfvm_x86::{Assembler, Gpr, Label, REPLAY_MAX};
+use bpfvm_x86::{
+    AluKind, Assembler, Cond, Gpr, Mem, Operand, RegMem, Rel32, ShiftAmount, ShiftKind, Size,
+};
 
-/// How the encoder lays out the displacement of `[base + off]` (see `bpfvm-x86`'s
-/// `encode.rs`: none for 0 unless the base is RBP/R13, 8 bits when it fits, else 32 bits).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Disp {
-    /// No displacement bytes.
-    None,
-    /// A disp8.
-    Byte,
-    /// A disp32.
-    Dword,
-}
+/// The most routine fields a template has.
+pub(crate) const MAX_ROUTINES: usize = 2;
 
-impl Disp {
-    /// The layout the encoder picks for `[base + off]`.
-    pub fn of(base: Gpr, off: i32) -> Disp {
-        match i8::try_from(off) {
-            Ok(0) if !matches!(base, Gpr::Rbp | Gpr::R13) => Disp::None,
-            Ok(_) => Disp::Byte,
-            Err(_) => Disp::Dword,
-        }
-    }
+/// Templates up to this many bytes (the memory check, the meter charge) are appended with a
+/// fixed-size copy, then cut back, which is cheaper than a copy of variable length.
+const SHORT: usize = 32;
 
-    fn index(self) -> usize {
-        match self {
-            Disp::None => 0,
-            Disp::Byte => 1,
-            Disp::Dword => 2,
-        }
-    }
-}
-
-/// The most label fields a template has.
-pub(crate) const MAX_FIELDS: usize = 4;
-
-/// One encoded sequence: its bytes, where the displacement of the memory offset ends (the
-/// first instruction's), and where its 32-bit label fields are.
+/// One encoded sequence and its fields.
 #[derive(Clone, Debug)]
 pub(crate) struct Template {
-    bytes: [u8; REPLAY_MAX],
-    len: usize,
-    disp: Disp,
-    disp_end: usize,
-    /// Where a second, 32-bit value ends (`Shape::imm_end`).
-    imm_end: Option<usize>,
-    fields: [usize; MAX_FIELDS],
-    field_count: usize,
+    bytes: Vec<u8>,
+    /// The bytes again, zero-padded, when they fit in [`SHORT`].
+    short: Option<[u8; SHORT]>,
+    routines: [Option<(Rel32, Routine)>; MAX_ROUTINES],
+    /// Where the patched immediate starts, and its length (1 or 4 bytes).
+    imm: Option<(usize, usize)>,
+    /// The return address of the bail-out (or miss) call, which is a site.
+    site: Option<usize>,
+    /// The code offsets of the routines, once they are emitted.
+    targets: [Option<usize>; MAX_ROUTINES],
+    /// Whether every routine field has its target.
+    resolved: bool,
 }
 
-/// What a template builder reports about the code it emitted into the scratch assembler.
-pub(crate) struct Shape {
-    /// The offset right after the instruction that holds the memory offset's displacement.
-    pub disp_end: usize,
-    /// The label fields, in the order the labels are passed to [`Template::replay`].
-    pub fields: [usize; MAX_FIELDS],
-    /// How many of `fields` are used.
-    pub field_count: usize,
-    /// The end of a second value the replay patches, a 32-bit immediate, if any.
-    pub imm_end: Option<usize>,
+/// Routine fields of an emitted template whose routine is not emitted yet.
+pub(crate) type Unresolved = [Option<(Rel32, Routine)>; MAX_ROUTINES];
+
+/// The scratch assembler a template is built with, recording the fields.
+pub(crate) struct Builder {
+    pub asm: Assembler,
+    template: Template,
 }
 
-impl Template {
-    /// Encodes a sequence with `build` (given a scratch assembler and labels to use, one per
-    /// field) for an offset with displacement layout `disp`.
-    pub fn build(
-        disp: Disp,
-        build: impl FnOnce(&mut Assembler, &[Label; MAX_FIELDS]) -> Result<Shape, JitError>,
-    ) -> Result<Template, JitError> {
-        let mut scratch = Assembler::with_capacity(128);
-        let labels = [(); MAX_FIELDS].map(|_| scratch.new_label());
-        let shape = build(&mut scratch, &labels)?;
-        let code = scratch.code();
-        let mut bytes = [0; REPLAY_MAX];
-        bytes
-            .get_mut(..code.len())
+impl Builder {
+    /// `call routine`, whose return address becomes the instruction's bail-out site.
+    pub fn call(&mut self, routine: Routine) -> Result<(), JitError> {
+        let field = self.asm.call_pending();
+        self.routine(field, routine)?;
+        self.template.site = Some(self.asm.offset());
+        Ok(())
+    }
+
+    /// `jcc routine`.
+    pub fn jcc(&mut self, cond: Cond, routine: Routine) -> Result<(), JitError> {
+        let field = self.asm.jcc_pending(cond);
+        self.routine(field, routine)
+    }
+
+    /// Bails out at the instruction's site when `cond` holds.
+    pub fn bail_if(&mut self, cond: Cond) -> Result<(), JitError> {
+        self.asm.jcc_over(cond.invert(), 5)?;
+        self.call(Routine::BailSite)
+    }
+
+    /// Marks the last bytes emitted (1 or 4 as `width` says) as the immediate patched on
+    /// replay.
+    pub fn imm_here(&mut self, width: Width) {
+        let len = match width {
+            Width::Byte => 1,
+            Width::Dword => 4,
+        };
+        self.template.imm = Some((self.asm.offset().saturating_sub(len), len));
+    }
+
+    fn routine(&mut self, field: Rel32, routine: Routine) -> Result<(), JitError> {
+        let free = self
+            .template
+            .routines
+            .iter_mut()
+            .find(|slot| slot.is_none())
             .ok_or_else(|| JitError::Encode {
-                message: format!("a template of {} bytes", code.len()),
-            })?
-            .copy_from_slice(code);
-        Ok(Template {
-            bytes,
-            len: code.len(),
-            disp,
-            disp_end: shape.disp_end,
-            imm_end: shape.imm_end,
-            fields: shape.fields,
-            field_count: shape.field_count.min(MAX_FIELDS),
-        })
-    }
-
-    /// Emits the sequence into `asm` with the memory offset (or first value) `off`, of the
-    /// layout the template was built for, and `labels` for its label fields.
-    pub fn replay(&self, asm: &mut Assembler, off: i32, labels: &[Label]) -> Result<(), JitError> {
-        self.replay_with(asm, off, 0, labels)
-    }
-
-    /// [`Template::replay`] with a second, 32-bit value `imm` (`Shape::imm_end`).
-    pub fn replay_with(
-        &self,
-        asm: &mut Assembler,
-        off: i32,
-        imm: i32,
-        labels: &[Label],
-    ) -> Result<(), JitError> {
-        let mut bytes = self.bytes;
-        match self.disp {
-            Disp::None => {}
-            Disp::Byte => write(&mut bytes, self.disp_end, &[off as i8 as u8]),
-            Disp::Dword => write(&mut bytes, self.disp_end, &off.to_le_bytes()),
-        }
-        if let Some(end) = self.imm_end {
-            write(&mut bytes, end, &imm.to_le_bytes());
-        }
-        let fields = self.fields.get(..self.field_count).unwrap_or(&[]);
-        asm.replay(&bytes, self.len, fields, labels)?;
+                message: "a template with too many routine fields".to_string(),
+            })?;
+        *free = Some((field, routine));
         Ok(())
     }
 }
 
-/// Writes `value` so that it ends at `end` (a position the template's own encoding
-/// reported, so always inside it).
-fn write(bytes: &mut [u8; REPLAY_MAX], end: usize, value: &[u8]) {
-    let start = end.saturating_sub(value.len());
-    for (index, byte) in value.iter().enumerate() {
-        if let Some(slot) = bytes.get_mut(start + index) {
-            *slot = *byte;
-        }
-    }
-}
-
-/// A cache of templates keyed by a small index.
-#[derive(Debug, Default)]
-pub(crate) struct Templates {
-    slots: Vec<Option<Template>>,
-}
-
-impl Templates {
-    /// The key of a memory access shape: base register, access size (1, 2, 4, 8 bytes),
-    /// store or load, displacement layout.
-    pub fn key(base: Gpr, size: u8, store: bool, disp: Disp) -> usize {
-        let base = Gpr::ALL.iter().position(|reg| *reg == base).unwrap_or(0);
-        let size = (size.trailing_zeros() as usize).min(3);
-        ((base * 4 + size) * 2 + usize::from(store)) * 3 + disp.index()
-    }
-
-    /// The template at `key`, built with `build` on first use.
-    pub fn get_or_build(
-        &mut self,
-        key: usize,
-        build: impl FnOnce() -> Result<Template, JitError>,
-    ) -> Result<&Template, JitError> {
-        if self.slots.len() <= key {
-            self.slots.resize(key + 1, None);
-        }
-        let missing = || JitError::Encode {
-            message: format!("no template slot {key}"),
+impl Template {
+    /// Encodes a sequence with `build`.
+    pub fn build(
+        build: impl FnOnce(&mut Builder) -> Result<(), JitError>,
+    ) -> Result<Template, JitError> {
+        let mut builder = Builder {
+            asm: Assembler::with_capacity(128),
+            template: Template {
+                bytes: Vec::new(),
+                short: None,
+                routines: [None; MAX_ROUTINES],
+                imm: None,
+                site: None,
+                targets: [None; MAX_ROUTINES],
+                resolved: false,
+            },
         };
-        let slot = self.slots.get_mut(key).ok_or_else(missing)?;
-        if slot.is_none() {
-            *slot = Some(build()?);
+        build(&mut builder)?;
+        let Builder { asm, mut template } = builder;
+        template.bytes = asm.finish()?;
+        template.short = (template.bytes.len() <= SHORT).then(|| {
+            let mut short = [0; SHORT];
+            for (slot, byte) in short.iter_mut().zip(&template.bytes) {
+                *slot = *byte;
+            }
+            short
+        });
+        Ok(template)
+    }
+
+    /// The routines the fields point at (to be emitted before [`Template::emit`]).
+    #[inline]
+    pub fn routines(&self) -> [Option<Routine>; MAX_ROUTINES] {
+        self.routines.map(|field| field.map(|(_, routine)| routine))
+    }
+
+    /// Records where the routines of [`Template::routines`] are (`None`: not emitted yet).
+    pub fn resolve(&mut self, targets: [Option<usize>; MAX_ROUTINES]) {
+        self.targets = targets;
+        self.resolved = self
+            .routines
+            .iter()
+            .zip(&self.targets)
+            .all(|(field, target)| field.is_none() || target.is_some());
+    }
+
+    /// Whether every routine field has its target.
+    #[inline]
+    pub fn resolved(&self) -> bool {
+        self.resolved
+    }
+
+    /// Appends the sequence to `asm` with the immediate `imm` and the routine fields pointing
+    /// at the routines; returns where the bail-out call's return address is, if the sequence
+    /// has one, and the fields whose routine is not emitted yet (for the caller to queue).
+    #[inline]
+    pub fn emit(
+        &self,
+        asm: &mut Assembler,
+        imm: i32,
+    ) -> Result<(Option<usize>, Unresolved), JitError> {
+        let start = asm.offset();
+        match &self.short {
+            Some(short) => {
+                asm.data(short);
+                asm.truncate(start + self.bytes.len());
+            }
+            None => asm.data(&self.bytes),
         }
-        slot.as_ref().ok_or_else(missing)
+        let mut unresolved = [None; MAX_ROUTINES];
+        for ((target, field), out) in self.targets.iter().zip(&self.routines).zip(&mut unresolved) {
+            match (field, target) {
+                (Some((field, _)), Some(target)) => {
+                    asm.patch_rel32(field.moved_by(start), *target)?
+                }
+                (Some((field, routine)), None) => *out = Some((field.moved_by(start), *routine)),
+                (None, _) => {}
+            }
+        }
+        if let Some((offset, len)) = self.imm {
+            let bytes = imm.to_le_bytes();
+            asm.write_data(start + offset, bytes.get(..len).unwrap_or(&bytes))?;
+        }
+        Ok((self.site.map(|offset| start + offset), unresolved))
+    }
+}
+
+/// The inline check of a `size`-byte `access` (see the module doc).
+pub(crate) fn access_check(b: &mut Builder, size: u8, access: Access) -> Result<(), JitError> {
+    let log = size.trailing_zeros().min(3) as u8;
+    let miss = b.asm.new_label();
+    b.asm.mov(Size::S64, Gpr::Rdx, Gpr::Rax);
+    b.asm.shift(
+        ShiftKind::Shr,
+        Size::S64,
+        RegMem::Reg(Gpr::Rdx),
+        ShiftAmount::Imm(32),
+    )?;
+    b.asm
+        .cmp(Size::S32, RegMem::Reg(Gpr::Rdx), Operand::Imm(ROWS_IMM))?;
+    b.asm.jcc_short(Cond::Ae, miss)?;
+    b.asm.lea(
+        Size::S64,
+        Gpr::Rcx,
+        Mem::base_disp(Gpr::Rax, i32::from(size)),
+    )?;
+    b.asm.alu(
+        AluKind::Cmp,
+        Size::S64,
+        RegMem::Reg(Gpr::Rcx),
+        Operand::Mem(limit_field(access)),
+    )?;
+    b.asm.jcc_over(Cond::Be, 5)?;
+    b.asm.bind(miss)?;
+    b.call(Routine::Access(access, log))?;
+    b.asm.alu(
+        AluKind::Add,
+        Size::S64,
+        RegMem::Reg(Gpr::Rax),
+        Operand::Mem(delta_field()),
+    )?;
+    Ok(())
+}
+
+/// The meter charge at a run's start: `left -= charge` (an immediate of `width`), and a
+/// bail-out unless that leaves more than 0.
+pub(crate) fn meter_charge(b: &mut Builder, width: Width) -> Result<(), JitError> {
+    let placeholder = match width {
+        Width::Byte => 1,
+        Width::Dword => 0x100,
+    };
+    b.asm.alu(
+        AluKind::Sub,
+        Size::S64,
+        RegMem::Mem(env(LEFT)),
+        Operand::Imm(placeholder),
+    )?;
+    b.imm_here(width);
+    b.bail_if(Cond::Be)
+}
+
+/// The width of a patched immediate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Width {
+    /// 8 bits (sign-extended by the instruction).
+    Byte,
+    /// 32 bits.
+    Dword,
+}
+
+/// The pre-encoded sequences.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// The inline check of a memory access, by kind and size in bytes.
+    Access(Access, u8),
+    /// The meter charge at a run's start, by immediate width.
+    Meter(Width),
+    /// The frame push of `call` / `callx`.
+    FramePush,
+    /// `exit`.
+    Exit,
+    /// `exit` with the return-pc check.
+    CheckedExit,
+}
+
+/// How many [`Shape`]s there are.
+pub(crate) const SHAPES: usize = 13;
+
+impl Shape {
+    #[inline]
+    pub fn index(self) -> usize {
+        match self {
+            Shape::Access(access, size) => {
+                usize::from(access == Access::Store) * 4 + size.trailing_zeros().min(3) as usize
+            }
+            Shape::Meter(Width::Byte) => 8,
+            Shape::Meter(Width::Dword) => 9,
+            Shape::FramePush => 10,
+            Shape::Exit => 11,
+            Shape::CheckedExit => 12,
+        }
+    }
+
+    pub fn build(self, b: &mut Builder, p: &Program) -> Result<(), JitError> {
+        match self {
+            Shape::Access(access, size) => access_check(b, size, access),
+            Shape::Meter(width) => meter_charge(b, width),
+            Shape::FramePush => frame_push(b, p),
+            Shape::Exit => exit_sequence(b, p, false),
+            Shape::CheckedExit => exit_sequence(b, p, true),
+        }
     }
 }
