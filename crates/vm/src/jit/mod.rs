@@ -42,7 +42,10 @@
 //!   [`lower::MAX_INLINE_CALL_DEPTH`] always bail out (the host stack is bounded).
 //! - **Syscalls** call a shared routine and through it a shim that charges the meter, calls
 //!   the host function with `(&mut C, &mut MemoryMapping, [r1..r5])`, stores r0, handles
-//!   the unwind key and refreshes the region table (a syscall may replace regions).
+//!   the unwind key and refreshes the region table (a syscall may replace regions). A
+//!   panic in the host function is caught in the shim (unwinding cannot cross generated
+//!   code), the run stops, and the panic resumes once generated code has returned, so the
+//!   host sees it exactly as it unwinds out of the interpreter.
 //! - **Tracing**: with `enable_instruction_tracing` the run is delegated to the interpreter
 //!   from its first instruction (the same state a bail-out at the entry hands over), so the
 //!   trace is the interpreter's.

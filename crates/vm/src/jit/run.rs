@@ -15,6 +15,8 @@ use crate::interpreter::Code;
 use crate::memory::MemoryMapping;
 use crate::program::SyscallFn;
 use core::ffi::c_void;
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// The typed state the syscall shim needs.
 pub(crate) struct Host<'r, C> {
@@ -26,6 +28,9 @@ pub(crate) struct Host<'r, C> {
     /// The meter's base (the budget when it was last read).
     pub base: u64,
     pub error: Option<RuntimeError>,
+    /// The payload of a panic a syscall raised; the run stops and the panic resumes in Rust
+    /// once generated code has returned (unwinding cannot cross generated code).
+    pub panic: Option<Box<dyn Any + Send>>,
     pub aligned: bool,
 }
 
@@ -136,6 +141,7 @@ pub(crate) fn execute<C: ContextObject>(
         initial,
         base,
         error: None,
+        panic: None,
         aligned,
     };
     let mut guest = [0u64; 11];
@@ -167,8 +173,13 @@ pub(crate) fn execute<C: ContextObject>(
         context,
         base,
         error,
+        panic,
         ..
     } = host;
+    if let Some(payload) = panic {
+        // The interpreter lets a syscall's panic unwind to the host; so does the JIT.
+        std::panic::resume_unwind(payload);
+    }
     let mut exit_kind = ExitKind::from_raw(env.exit_kind);
     #[cfg(test)]
     LAST_EXIT.with(|last| last.set(exit_kind));
@@ -282,9 +293,17 @@ pub(crate) fn syscall<C: ContextObject>(
         env.regs[4],
         env.regs[5],
     ];
-    let value = match function(&mut *host.context, mapping, args) {
-        Ok(value) => value,
-        Err(error) => {
+    let called = catch_unwind(AssertUnwindSafe(|| {
+        function(&mut *host.context, mapping, args)
+    }));
+    let value = match called {
+        Ok(Ok(value)) => value,
+        Err(payload) => {
+            host.panic = Some(payload);
+            env.exit_kind = ExitKind::Error as u64;
+            return 1;
+        }
+        Ok(Err(error)) => {
             host.error = Some(error);
             env.exit_kind = ExitKind::Error as u64;
             return 1;
