@@ -123,6 +123,13 @@ impl Assembler {
         Ok(())
     }
 
+    /// The code from offset `start` on (empty when `start` is past the end), for writing
+    /// the fields of a pre-encoded sequence just appended with [`Assembler::data`].
+    #[inline]
+    pub fn code_from_mut(&mut self, start: usize) -> &mut [u8] {
+        self.code.get_mut(start..).unwrap_or_default()
+    }
+
     /// A new, unbound label.
     #[inline]
     pub fn new_label(&mut self) -> Label {
@@ -165,7 +172,7 @@ impl Assembler {
     /// Emits an instruction with a `+r` opcode.
     #[inline]
     pub(crate) fn plus_r(&mut self, size: OpSize, bytes: ByteRegs, opcode: &[u8], reg: Gpr) {
-        emit_plus_r(&mut self.code, size, bytes, opcode, reg);
+        emit_plus_r(&mut self.code, size, bytes, opcode, reg, Imm::NONE);
     }
 
     /// Emits an instruction without ModRM followed by an immediate.
@@ -289,8 +296,15 @@ impl Assembler {
     #[inline]
     pub fn mov_imm64(&mut self, dst: Gpr, value: u64) {
         if let Ok(low) = u32::try_from(value) {
-            self.plus_r(OpSize::Default, ByteRegs::None, MOV_R_IMM, dst);
-            self.code.extend_from_slice(&low.to_le_bytes());
+            let imm = Imm::i32(low as i32);
+            emit_plus_r(
+                &mut self.code,
+                OpSize::Default,
+                ByteRegs::None,
+                MOV_R_IMM,
+                dst,
+                imm,
+            );
         } else if let Ok(signed) = i32::try_from(value as i64) {
             let insn = digit_rm(Size::S64, MOV_RM_IMM, 0, RmField::Reg(dst));
             self.rm_insn(RmInsn {

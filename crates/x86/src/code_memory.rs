@@ -18,10 +18,13 @@
 //!
 //! A [`CodePool`] keeps released mappings by size class (a power-of-two number of pages) so
 //! that compiling many small programs does not `mmap` each time. **Invariant:** a parked
-//! mapping is `PROT_NONE` (made so when it is released), and it is made read-write, never
-//! read-write-execute, before it is handed out again; a mapping whose protection cannot be
-//! changed is unmapped instead of parked. A pool keeps at most a fixed number of idle
-//! mappings per class and unmaps the rest. Pools are shared between threads (`Clone` shares).
+//! mapping is never writable: released sealed code is parked as it is (read-execute pages,
+//! then inaccessible ones; no `mprotect` on release), a released writable mapping is made
+//! inaccessible first; and a parked mapping is made read-write, never read-write-execute,
+//! before it is handed out again (any further pages still open from its last use become
+//! inaccessible then). A mapping whose protection cannot be changed is unmapped instead of
+//! parked. A pool keeps at most a fixed number of idle mappings per class and unmaps the
+//! rest. Pools are shared between threads (`Clone` shares).
 
 #![allow(unsafe_code)]
 
@@ -144,12 +147,14 @@ impl Protection {
 /// One anonymous mapping, owned: unmapped (or parked in `home`) on drop.
 ///
 /// Only the first `accessible` bytes may be anything but `PROT_NONE` (so that protecting a
-/// recycled mapping touches only the pages in use, not the whole size class).
+/// recycled mapping touches only the pages in use, not the whole size class); they have the
+/// protection `open`.
 #[derive(Debug)]
 struct Mapping {
     ptr: NonNull<u8>,
     len: usize,
     accessible: usize,
+    open: Protection,
     home: Option<Arc<PoolShared>>,
 }
 
@@ -183,6 +188,7 @@ impl Mapping {
             ptr,
             len,
             accessible: len,
+            open: Protection::ReadWrite,
             home,
         })
     }
@@ -219,15 +225,24 @@ impl Mapping {
 impl Drop for Mapping {
     fn drop(&mut self) {
         if let Some(home) = self.home.take() {
-            // Park only a mapping that is inaccessible now (the pool's reuse invariant; the
-            // pages past `accessible` are already).
-            if self.protect(0, self.accessible, Protection::None).is_ok() {
+            // Park only a mapping that is not writable (the pool's reuse invariant; the pages
+            // past `accessible` are inaccessible already, sealed code stays as it is).
+            let closed = match self.open {
+                Protection::ReadWrite => self.protect(0, self.accessible, Protection::None),
+                Protection::None | Protection::ReadExecute => Ok(()),
+            };
+            if closed.is_ok() {
                 // The pages now belong to `parked`; if the pool refuses it, dropping the
                 // returned value (whose home is `None`) unmaps them.
+                let (accessible, open) = match self.open {
+                    Protection::ReadWrite => (0, Protection::None),
+                    other => (self.accessible, other),
+                };
                 let parked = Mapping {
                     ptr: self.ptr,
                     len: self.len,
-                    accessible: 0,
+                    accessible,
+                    open,
                     home: None,
                 };
                 drop(home.park(parked));
@@ -341,6 +356,7 @@ impl WritableCode {
             map.protect(code_end, map.accessible - code_end, Protection::None)?;
         }
         map.accessible = code_end;
+        map.open = Protection::ReadExecute;
         Ok(ExecutableCode {
             map,
             len: self.used,
@@ -444,13 +460,19 @@ impl CodePool {
         let home = Some(Arc::clone(&self.shared));
         let map = match self.shared.take(len) {
             Some(mut parked) => {
-                // Only the pages asked for become writable; the rest stays inaccessible. A
-                // failure drops `parked` (home `None`), which unmaps it.
+                // Only the pages asked for become writable; the rest is (made) inaccessible.
+                // A failure drops `parked` (home `None`, not writable), which unmaps it.
                 let needed = round_up(min_len.max(1), page)
                     .filter(|needed| *needed <= len)
                     .unwrap_or(len);
+                if parked.accessible > needed {
+                    let rest = parked.accessible - needed;
+                    parked.protect(needed, rest, Protection::None)?;
+                    parked.accessible = needed;
+                }
                 parked.protect(0, needed, Protection::ReadWrite)?;
                 parked.accessible = needed;
+                parked.open = Protection::ReadWrite;
                 parked.home = home;
                 parked
             }
@@ -541,6 +563,58 @@ mod tests {
         ));
         let second = second.make_executable().unwrap();
         assert_eq!(second.len(), 3 * page - 5);
+    }
+
+    /// The permissions (`rwxp` column of `/proc/self/maps`) of the page at `address`.
+    fn permissions(address: usize) -> String {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        for line in maps.lines() {
+            let mut fields = line.split_whitespace();
+            let range = fields.next().unwrap();
+            let (start, end) = range.split_once('-').unwrap();
+            let start = usize::from_str_radix(start, 16).unwrap();
+            let end = usize::from_str_radix(end, 16).unwrap();
+            if (start..end).contains(&address) {
+                return fields.next().unwrap()[..3].to_string();
+            }
+        }
+        panic!("{address:#x} is not mapped");
+    }
+
+    #[test]
+    fn parked_mappings_are_never_writable() {
+        let pool = CodePool::new();
+        let page = page_size().unwrap();
+        let mut first = pool.allocate(4 * page).unwrap();
+        let base = first.as_ptr() as usize;
+        let pages = |perms: &[&str]| {
+            for (index, expected) in perms.iter().enumerate() {
+                assert_eq!(permissions(base + index * page), *expected, "page {index}");
+            }
+        };
+        first.append(&vec![0x90; 3 * page + 1]).unwrap();
+        pages(&["rw-", "rw-", "rw-", "rw-"]);
+        let first = first.make_executable().unwrap();
+        pages(&["r-x", "r-x", "r-x", "r-x"]);
+        // Sealed code is parked as it is: executable, not writable.
+        drop(first);
+        pages(&["r-x", "r-x", "r-x", "r-x"]);
+        // Reused (same size class) for less: the pages asked for are writable, the rest
+        // inaccessible.
+        let mut second = pool.allocate(3 * page).unwrap();
+        assert_eq!(second.as_ptr() as usize, base);
+        pages(&["rw-", "rw-", "rw-", "---"]);
+        second.append(&returning(9)).unwrap();
+        let second = second.make_executable().unwrap();
+        assert_eq!(call(&second), 9);
+        pages(&["r-x", "---", "---", "---"]);
+        drop(second);
+        // A writable mapping released unsealed is parked inaccessible.
+        let third = pool.allocate(3 * page).unwrap();
+        assert_eq!(third.as_ptr() as usize, base);
+        pages(&["rw-", "rw-", "rw-", "---"]);
+        drop(third);
+        pages(&["---", "---", "---", "---"]);
     }
 
     #[test]

@@ -274,10 +274,9 @@ pub(crate) fn emit_simple(
             let short = u8::from(i8::try_from(disp).is_ok());
             let none = u8::from(disp == 0 && base.low3() != 0b101);
             let mode = 2 - short - none;
-            let width = [0, 1, 4][usize::from(mode & 3).min(2)];
             let disp = Imm {
                 bits: disp as u32,
-                width,
+                width: disp_width(mode),
             };
             (base, mode, disp)
         }
@@ -342,7 +341,7 @@ pub(crate) fn emit_rm(buf: &mut Vec<u8>, insn: &RmInsn<'_>) -> Option<usize> {
 }
 
 /// Emits an instruction whose register is added to the last opcode byte (`+r`), with no
-/// ModRM: `push`, `pop`, `bswap`, `mov r, imm`.
+/// ModRM: `push`, `pop`, `bswap`, `mov r, imm` (then with `imm`, else [`Imm::NONE`]).
 #[inline]
 pub(crate) fn emit_plus_r(
     buf: &mut Vec<u8>,
@@ -350,6 +349,7 @@ pub(crate) fn emit_plus_r(
     bytes: ByteRegs,
     opcode: &[u8],
     reg: Gpr,
+    imm: Imm,
 ) {
     let mut out = Bytes::new();
     if size == OpSize::Word {
@@ -366,6 +366,7 @@ pub(crate) fn emit_plus_r(
         out.extend(head);
         out.push(last | reg.low3());
     }
+    out.imm(imm);
     out.append_to(buf);
 }
 
@@ -436,7 +437,7 @@ fn emit_mem(out: &mut Bytes, reg: u8, mem: &Mem) {
     let mode = 2 - short - none;
     let disp = Imm {
         bits: mem.disp as u32,
-        width: [0, 1, 4][usize::from(mode & 3).min(2)],
+        width: disp_width(mode),
     };
     match mem.index {
         Some((index, scale)) => {
@@ -451,6 +452,14 @@ fn emit_mem(out: &mut Bytes, reg: u8, mem: &Mem) {
         None => out.push(modrm(mode, reg, base)),
     }
     out.imm(disp);
+}
+
+/// The displacement bytes of ModRM `mode` 0, 1 or 2: 0, 1 or 4, which is the mode squared
+/// (arithmetic rather than a table lookup, which the compiler would spill to the stack).
+#[inline(always)]
+fn disp_width(mode: u8) -> u32 {
+    let mode = u32::from(mode & 3).min(2);
+    mode * mode
 }
 
 #[inline(always)]

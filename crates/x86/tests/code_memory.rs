@@ -1,6 +1,6 @@
 //! Code memory protections as the kernel reports them in /proc/self/maps: read-write while
-//! writable, read-execute after sealing, inaccessible while parked in a pool; never both
-//! writable and executable.
+//! writable, read-execute after sealing, never writable while parked in a pool (sealed code
+//! is parked as it is, unsealed memory inaccessible); never both writable and executable.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use bpfvm_x86::{Assembler, CodeMemoryError, CodePool, Gpr, Size, WritableCode};
@@ -70,7 +70,7 @@ fn patching_in_place_before_sealing() {
 }
 
 #[test]
-fn pool_parks_regions_inaccessible_and_reuses_them_read_write() {
+fn pool_parks_regions_unwritable_and_reuses_them_read_write() {
     let pool = CodePool::with_idle_limit(1);
     let mut first = pool.allocate(100).unwrap();
     first.append(&program()).unwrap();
@@ -78,7 +78,7 @@ fn pool_parks_regions_inaccessible_and_reuses_them_read_write() {
     let address = first.as_ptr();
     drop(first);
     assert_eq!(pool.idle(), 1);
-    assert_eq!(perms(address), "---p", "a parked region is PROT_NONE");
+    assert_eq!(perms(address), "r-xp", "sealed code is parked as it is");
     let again = pool.allocate(4000).unwrap();
     assert_eq!(
         again.as_ptr(),
@@ -93,6 +93,11 @@ fn pool_parks_regions_inaccessible_and_reuses_them_read_write() {
     // A second region of the class is not kept beyond the idle limit.
     let other = pool.allocate(10).unwrap();
     drop(again);
+    assert_eq!(
+        perms(address),
+        "---p",
+        "unsealed memory is parked PROT_NONE"
+    );
     drop(other);
     assert_eq!(pool.idle(), 1);
     // A different class gets a different mapping.

@@ -41,10 +41,10 @@ pub(crate) struct At {
 pub(super) type Lowered = Result<(), JitError>;
 
 /// Lowers `op` at `at`.
-pub(crate) fn lower(m: &mut Masm, p: &Program, op: Op, at: At) -> Lowered {
+pub(crate) fn lower(m: &mut Masm, p: &Program, op: &Op, at: At) -> Lowered {
     let pc = at.pc;
     let r = |reg: u8| guest(reg, pc);
-    match op {
+    match *op {
         Op::Mov64Imm { dst, imm } => mov_const(m, r(dst)?, imm as i64 as u64)?,
         Op::Mov64Reg { dst, src } => m.asm.mov(Size::S64, r(dst)?, r(src)?),
         Op::Add64Imm { dst, imm } => alu_imm(m, AluKind::Add, Size::S64, r(dst)?, imm)?,
@@ -337,11 +337,13 @@ fn alu_imm(m: &mut Masm, kind: AluKind, size: Size, dst: Gpr, imm: i32) -> Lower
 }
 
 /// Constant blinding: an immediate the program chose becomes rcx, loaded blinded, when
-/// `sanitize_user_provided_values` asks for it; anything else passes through.
+/// `sanitize_user_provided_values` asks for it; anything else passes through. (Inline: the
+/// check is all that runs without hardening.)
+#[inline(always)]
 fn blind(m: &mut Masm, src: X86) -> Result<X86, JitError> {
     match src {
         X86::Imm(imm) if m.blinds(imm as i64 as u64) => {
-            mov_const(m, Gpr::Rcx, imm as i64 as u64)?;
+            blinded_const(m, Gpr::Rcx, imm as i64 as u64)?;
             Ok(X86::Reg(Gpr::Rcx))
         }
         other => Ok(other),
@@ -349,7 +351,20 @@ fn blind(m: &mut Masm, src: X86) -> Result<X86, JitError> {
 }
 
 /// `dst = value`, blinded when constant blinding applies to it.
+#[inline(always)]
 fn mov_const(m: &mut Masm, dst: Gpr, value: u64) -> Lowered {
+    match m.blinds(value) {
+        true => blinded_const(m, dst, value),
+        false => {
+            m.asm.mov_imm64(dst, value);
+            Ok(())
+        }
+    }
+}
+
+/// `dst = value` as `value - key` plus a fresh random `key` (out of line: hardening only).
+#[inline(never)]
+fn blinded_const(m: &mut Masm, dst: Gpr, value: u64) -> Lowered {
     match m.blinding_key(value) {
         Some(key) => {
             m.asm.mov_imm64(dst, value.wrapping_sub(key as i64 as u64));
@@ -517,6 +532,7 @@ enum Signed {
     Yes,
 }
 
+#[inline(always)]
 fn load(
     m: &mut Masm,
     dst: Gpr,
@@ -545,6 +561,7 @@ enum Value {
     Imm(i32),
 }
 
+#[inline(always)]
 fn store(m: &mut Masm, base: Gpr, off: i16, size: MemSize, value: Value, at: At) -> Lowered {
     m.translate(base, off, size.bytes() as u8, Access::Store, at)?;
     let host = Mem::base(Gpr::Rax);
@@ -621,6 +638,7 @@ fn atomic(
     Ok(())
 }
 
+#[inline(always)]
 fn branch(m: &mut Masm, cond: BpfCond, size: Size, dst: Gpr, src: X86, target: u32) -> Lowered {
     let x86 = match cond {
         BpfCond::Eq => Cond::E,

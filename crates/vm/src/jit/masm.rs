@@ -513,6 +513,22 @@ impl Masm {
     #[inline]
     pub fn replay(&mut self, shape: Shape, imm: i32, at: At) -> Result<(), JitError> {
         let index = shape.index();
+        if let Some(Some(template)) = self.templates.get(index) {
+            if template.resolved() {
+                if let Some(ret) = template.emit_resolved(&mut self.asm, imm)? {
+                    self.site_at(ret, at);
+                }
+                return Ok(());
+            }
+        }
+        self.replay_unresolved(shape, imm, at)
+    }
+
+    /// [`Masm::replay`] of a template not built yet, or with a routine field whose routine
+    /// is not emitted yet.
+    #[inline(never)]
+    fn replay_unresolved(&mut self, shape: Shape, imm: i32, at: At) -> Result<(), JitError> {
+        let index = shape.index();
         let routines = match self.templates.get(index) {
             Some(Some(template)) if template.resolved() => None,
             Some(Some(template)) => Some(template.routines()),

@@ -301,7 +301,7 @@ pub(crate) fn compile<C: ContextObject>(
             m.block_entry(pc, refund)?;
         }
         m.maybe_nop();
-        lower::lower(&mut m, &program, *op, At { pc, refund })?;
+        lower::lower(&mut m, &program, op, At { pc, refund })?;
         if m.has_pending() && !falls_through(op) {
             m.emit_pending()?;
         }

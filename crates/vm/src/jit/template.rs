@@ -54,6 +54,11 @@ pub(crate) struct Template {
     targets: [Option<usize>; MAX_ROUTINES],
     /// Whether every routine field has its target.
     resolved: bool,
+    /// Once resolved: per routine field, its offset in the sequence and its target minus the
+    /// field's end (the displacement is that minus where the sequence starts).
+    patches: [(usize, i64); MAX_ROUTINES],
+    /// How many entries of `patches` are fields.
+    patch_count: usize,
 }
 
 /// Routine fields of an emitted template whose routine is not emitted yet.
@@ -125,6 +130,8 @@ impl Template {
                 site: None,
                 targets: [None; MAX_ROUTINES],
                 resolved: false,
+                patches: [(0, 0); MAX_ROUTINES],
+                patch_count: 0,
             },
         };
         build(&mut builder)?;
@@ -154,12 +161,52 @@ impl Template {
             .iter()
             .zip(&self.targets)
             .all(|(field, target)| field.is_none() || target.is_some());
+        self.patch_count = 0;
+        if self.resolved {
+            let fields = self.routines.iter().zip(&self.targets);
+            for (field, target) in fields {
+                if let (Some((field, _)), Some(target)) = (field, target) {
+                    let end = field.offset() as i64 + 4;
+                    if let Some(patch) = self.patches.get_mut(self.patch_count) {
+                        *patch = (field.offset(), *target as i64 - end);
+                        self.patch_count += 1;
+                    }
+                }
+            }
+        }
     }
 
     /// Whether every routine field has its target.
     #[inline]
     pub fn resolved(&self) -> bool {
         self.resolved
+    }
+
+    /// [`Template::emit`] of a resolved template (every routine field has its target): the
+    /// bytes, the displacements and the immediate written in place; returns where the
+    /// bail-out call's return address is, if the sequence has one.
+    #[inline]
+    pub fn emit_resolved(&self, asm: &mut Assembler, imm: i32) -> Result<Option<usize>, JitError> {
+        let start = asm.offset();
+        match &self.short {
+            Some(short) => {
+                asm.data(short);
+                asm.truncate(start + self.bytes.len());
+            }
+            None => asm.data(&self.bytes),
+        }
+        let code = asm.code_from_mut(start);
+        for (at, bias) in self.patches.iter().take(self.patch_count) {
+            let disp = i32::try_from(*bias - start as i64).map_err(|_| too_far(start))?;
+            write_field(code, *at, &disp.to_le_bytes())?;
+        }
+        match self.imm {
+            // Fixed-length writes (a slice of variable length would be a `memcpy` call).
+            Some((at, 1)) => write_field(code, at, &[imm as u8])?,
+            Some((at, _)) => write_field(code, at, &imm.to_le_bytes())?,
+            None => {}
+        }
+        Ok(self.site.map(|offset| start + offset))
     }
 
     /// Appends the sequence to `asm` with the immediate `imm` and the routine fields pointing
@@ -194,6 +241,24 @@ impl Template {
             asm.write_data(start + offset, bytes.get(..len).unwrap_or(&bytes))?;
         }
         Ok((self.site.map(|offset| start + offset), unresolved))
+    }
+}
+
+/// Writes `bytes` at `at` of a sequence just appended (`code` starts with it).
+#[inline(always)]
+fn write_field(code: &mut [u8], at: usize, bytes: &[u8]) -> Result<(), JitError> {
+    code.get_mut(at..at + bytes.len())
+        .ok_or_else(|| too_far(at))?
+        .copy_from_slice(bytes);
+    Ok(())
+}
+
+/// A field that cannot be written (its displacement does not fit, or it lies outside the
+/// sequence): a bug, or code beyond 2 GiB.
+#[cold]
+fn too_far(at: usize) -> JitError {
+    JitError::Encode {
+        message: format!("a template field at {at} cannot be written"),
     }
 }
 
