@@ -182,11 +182,10 @@ impl Template {
         self.resolved
     }
 
-    /// [`Template::emit`] of a resolved template (every routine field has its target): the
-    /// bytes, the displacements and the immediate written in place; returns where the
-    /// bail-out call's return address is, if the sequence has one.
+    /// Appends the template's bytes (through the fixed-size copy when there is one) and
+    /// returns where they start.
     #[inline]
-    pub fn emit_resolved(&self, asm: &mut Assembler, imm: i32) -> Result<Option<usize>, JitError> {
+    fn append_bytes(&self, asm: &mut Assembler) -> usize {
         let start = asm.offset();
         match &self.short {
             Some(short) => {
@@ -195,6 +194,15 @@ impl Template {
             }
             None => asm.data(&self.bytes),
         }
+        start
+    }
+
+    /// [`Template::emit`] of a resolved template (every routine field has its target): the
+    /// bytes, the displacements and the immediate written in place; returns where the
+    /// bail-out call's return address is, if the sequence has one.
+    #[inline]
+    pub fn emit_resolved(&self, asm: &mut Assembler, imm: i32) -> Result<Option<usize>, JitError> {
+        let start = self.append_bytes(asm);
         let code = asm.code_from_mut(start);
         for (at, bias) in self.patches.iter().take(self.patch_count) {
             let disp = i32::try_from(*bias - start as i64).map_err(|_| too_far(start))?;
@@ -218,14 +226,7 @@ impl Template {
         asm: &mut Assembler,
         imm: i32,
     ) -> Result<(Option<usize>, Unresolved), JitError> {
-        let start = asm.offset();
-        match &self.short {
-            Some(short) => {
-                asm.data(short);
-                asm.truncate(start + self.bytes.len());
-            }
-            None => asm.data(&self.bytes),
-        }
+        let start = self.append_bytes(asm);
         let mut unresolved = [None; MAX_ROUTINES];
         for ((target, field), out) in self.targets.iter().zip(&self.routines).zip(&mut unresolved) {
             match (field, target) {
