@@ -133,6 +133,12 @@ impl<'a, C: ContextObject> Vm<'a, C> {
     }
 
     /// Runs the program from its entry with the chosen backend.
+    ///
+    /// # Panics
+    ///
+    /// Never because of the program; only when a host syscall panics, whose panic then
+    /// unwinds out of `run` on either backend (the JIT stops the run first: unwinding never
+    /// crosses generated code). The `Vm` can run again afterwards.
     pub fn run(&mut self, backend: Backend) -> Run {
         match backend {
             Backend::Interpreter => self.interpret(None),
