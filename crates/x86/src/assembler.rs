@@ -320,28 +320,32 @@ impl Assembler {
     /// unchanged; use [`Assembler::movzx`] to zero-extend. A 32-bit load zeroes the upper half.
     #[inline]
     pub fn load(&mut self, size: Size, dst: Gpr, src: Mem) -> Result<(), EncodeError> {
-        let opcode = pick(size, MOV_R_RM_8, MOV_R_RM);
-        if let Some(rm) = simple_mem(&src) {
-            let byte_rex = size == Size::S8 && dst.byte_needs_rex();
-            let size = simple_size(size, byte_rex);
-            emit_simple(&mut self.code, size, opcode, dst.number(), rm, Imm::NONE);
-            return Ok(());
-        }
-        self.rm_insn(reg_rm(size, opcode, dst, RmField::mem(&src)?));
-        Ok(())
+        self.mov_reg_mem(size, pick(size, MOV_R_RM_8, MOV_R_RM), dst, src)
     }
 
     /// `mov [dst], src`: a store of the low `size` bits of `src`.
     #[inline]
     pub fn store(&mut self, size: Size, dst: Mem, src: Gpr) -> Result<(), EncodeError> {
-        let opcode = pick(size, MOV_RM_R_8, MOV_RM_R);
-        if let Some(rm) = simple_mem(&dst) {
-            let byte_rex = size == Size::S8 && src.byte_needs_rex();
+        self.mov_reg_mem(size, pick(size, MOV_RM_R_8, MOV_RM_R), src, dst)
+    }
+
+    /// A move between `reg` and `[mem]` (direction by `opcode`), through the short layout
+    /// when the operand allows it.
+    #[inline]
+    fn mov_reg_mem(
+        &mut self,
+        size: Size,
+        opcode: &[u8],
+        reg: Gpr,
+        mem: Mem,
+    ) -> Result<(), EncodeError> {
+        if let Some(rm) = simple_mem(&mem) {
+            let byte_rex = size == Size::S8 && reg.byte_needs_rex();
             let size = simple_size(size, byte_rex);
-            emit_simple(&mut self.code, size, opcode, src.number(), rm, Imm::NONE);
+            emit_simple(&mut self.code, size, opcode, reg.number(), rm, Imm::NONE);
             return Ok(());
         }
-        self.rm_insn(reg_rm(size, opcode, src, RmField::mem(&dst)?));
+        self.rm_insn(reg_rm(size, opcode, reg, RmField::mem(&mem)?));
         Ok(())
     }
 
