@@ -105,23 +105,8 @@ fn decode_stx(slot: Slot) -> Result<Insn, DecodeError> {
             off: slot.off,
             src: Source::Reg(reg(slot.src)),
         }),
-        MODE_ATOMIC if matches!(size, MemSize::W | MemSize::DW) => {
-            let op = ATOMICS
-                .iter()
-                .find(|(code, _)| *code == slot.imm)
-                .map(|(_, op)| *op)
-                .ok_or(DecodeError::InvalidField {
-                    opcode: slot.opcode,
-                    field: "atomic operation",
-                })?;
-            Ok(Insn::Atomic {
-                size,
-                op,
-                base: reg(slot.dst),
-                off: slot.off,
-                src: reg(slot.src),
-            })
-        }
+        // The atomic operation field has one decoding, shared with the table-driven decoder.
+        MODE_ATOMIC if matches!(size, MemSize::W | MemSize::DW) => super::decode_atomic(slot, size),
         _ => Err(DecodeError::UnknownOpcode {
             opcode: slot.opcode,
         }),
