@@ -208,12 +208,12 @@ fn machine_code_snapshot_of_a_small_program() {
         .collect();
     let expected = [
         "pc 0:",
-        "  00C4 sub qword ptr [r15+40h],3",
-        "  00C9 ja short 00000000000000D0h",
-        "  00CB call 00000000000000ACh",
-        "  00D0 mov esi,7",
+        "  00CA sub qword ptr [r15+40h],3",
+        "  00CF ja short 00000000000000D6h",
+        "  00D1 call 00000000000000B2h",
+        "  00D6 mov esi,7",
         "pc 1:",
-        "  00D5 add rsi,23h",
+        "  00DB add rsi,23h",
         "pc 2:",
     ];
     let body: Vec<String> = body.iter().map(|line| line.to_lowercase()).collect();
@@ -313,6 +313,41 @@ fn gapped_stack_accesses_match_the_interpreter() {
         }
     }
     assert_eq!(checked, 5 * 19 * 4 * 4);
+}
+
+#[test]
+fn machine_code_snapshot_of_a_frame_access() {
+    // With fixed frames and gaps, `[r10 + off]` inside the current frame is translated with
+    // no check and no call: host = (r10 + 2 * off) / 2 + Env::frame_host.
+    let config = Config {
+        dynamic_stack_frames: false,
+        enable_stack_frame_gaps: true,
+        ..plain()
+    };
+    let program = compile(
+        &[ldx(MemSize::DW, 0, 10, -8), exit()],
+        Dialect::Sbpf,
+        config,
+    );
+    let listing = disassemble(&program);
+    let body: Vec<String> = listing
+        .lines()
+        .skip_while(|line| !line.starts_with("pc 0"))
+        .skip(4)
+        .take_while(|line| !line.starts_with("pc 1"))
+        .map(|line| line.trim().to_lowercase())
+        .map(|line| {
+            line.split_once(' ')
+                .map_or(line.clone(), |(_, rest)| rest.to_string())
+        })
+        .collect();
+    let expected = [
+        "lea rax,[rbp-10h]",
+        "shr rax,1",
+        "add rax,[r15+48h]",
+        "mov rsi,[rax]",
+    ];
+    assert_eq!(body, expected, "full listing:\n{listing}");
 }
 
 #[test]

@@ -77,6 +77,11 @@ pub(crate) struct Env {
     pub store_limit: [u64; ROWS],
     /// Metering on: `base - due`, the instructions that may still run before the check fails.
     pub left: u64,
+    /// With the standard gapped stack ([`super::StackLayout`]): the host address of an
+    /// access `[r10 + off]` inside the current frame is `(r10 + 2 * off) / 2 + frame_host`
+    /// (r10 = stack start + F + 2F * depth, so that is the frame's host bytes; see
+    /// `run::frame_host`).
+    pub frame_host: u64,
     /// Guest r0..r10 whenever generated code is not running (entry, helper calls, exits).
     pub regs: [u64; 11],
     /// The call depth (number of frame records in use).
@@ -107,6 +112,9 @@ pub(crate) struct Env {
     pub gap_store_len: [u64; ROWS],
 }
 
+/// The row of the stack (`MM_STACK_START >> 32`).
+pub(crate) const STACK_SLOT: usize = (crate::MM_STACK_START >> 32) as usize;
+
 /// What r15 holds minus the `Env` address.
 pub(crate) const BIAS: i32 = 128;
 
@@ -125,6 +133,8 @@ pub(crate) const STORE_LIMIT: i32 = field(offset_of!(Env, store_limit));
 pub(crate) const REGS: i32 = field(offset_of!(Env, regs));
 /// Offset of [`Env::left`].
 pub(crate) const LEFT: i32 = field(offset_of!(Env, left));
+/// Offset of [`Env::frame_host`].
+pub(crate) const FRAME_HOST: i32 = field(offset_of!(Env, frame_host));
 /// Offset of [`Env::depth`].
 pub(crate) const DEPTH: i32 = field(offset_of!(Env, depth));
 /// Offset of [`Env::stack_pointer`].
@@ -169,7 +179,14 @@ mod tests {
         assert_eq!(STORE_LIMIT, 0);
         assert_eq!(LEFT, 64);
         // The fast path's fields take one-byte displacements from r15.
-        for offset in [DELTA, LOAD_LIMIT, STORE_LIMIT + 8 * (ROWS as i32 - 1), LEFT] {
+        let fast = [
+            DELTA,
+            LOAD_LIMIT,
+            STORE_LIMIT + 8 * (ROWS as i32 - 1),
+            LEFT,
+            FRAME_HOST,
+        ];
+        for offset in fast {
             assert!(i8::try_from(offset).is_ok(), "{offset}");
         }
         assert_eq!(FRAME_POINTER, 32);

@@ -51,7 +51,7 @@ use super::lower::{At, Program};
 pub(crate) use super::shapes::{Routine, ROUTINES};
 pub(crate) use super::template::Shape;
 use super::template::{Template, Width, MAX_ROUTINES, SHAPES};
-use super::{shapes, JitError, Site};
+use super::{shapes, JitError, Site, StackLayout};
 use crate::interpreter::Code;
 use bpfvm_x86::{AluKind, Assembler, Cond, Gpr, Mem, Operand, RegMem, Rel32, Scale, Size};
 
@@ -157,6 +157,8 @@ pub(crate) struct Settings {
     pub hardening: Hardening,
     /// log2 of the stack's gap size when the stack is gapped (fixed frames with gaps).
     pub gap_shift: Option<u8>,
+    /// The gapped stack the r10 fast path relies on, when the configuration has one.
+    pub stack: Option<StackLayout>,
     pub translate_helper: HelperAddr,
     pub syscall_helper: HelperAddr,
 }
@@ -631,9 +633,10 @@ impl Masm {
     }
 
     /// Translates the `size`-byte access at `base + off` by the instruction at `at` and
-    /// leaves the host address in rax (rcx and rdx are clobbered). A miss in the inline table
-    /// calls the shared routine of the access kind and size, which asks the mapping (after
-    /// the gapped-stack path, when the stack has gaps); a fault bails out at `at`.
+    /// leaves the host address in rax (rcx and rdx are clobbered). An access to the current
+    /// frame through r10 needs no check ([`StackLayout`]); otherwise a miss in the inline
+    /// table calls the shared routine of the access kind and size, which tries the gapped
+    /// stack and asks the mapping; a fault bails out at `at`.
     #[inline]
     pub fn translate(
         &mut self,
@@ -643,6 +646,10 @@ impl Masm {
         access: Access,
         at: At,
     ) -> Result<(), JitError> {
+        if base == GUEST[10] && self.frame_access(off, size) {
+            // Inside the current frame of the standard gapped stack: no check can fail.
+            return self.replay(Shape::Frame, 2 * i32::from(off), at);
+        }
         self.asm
             .lea(Size::S64, Gpr::Rax, Mem::base_disp(base, i32::from(off)))?;
         let log = size.trailing_zeros().min(3) as u8;
@@ -656,6 +663,18 @@ impl Masm {
             return Ok(());
         }
         self.replay(Shape::Access(access, size), 0, at)
+    }
+
+    /// Whether `[r10 + off]` of `size` bytes stays inside the current frame of the standard
+    /// gapped stack (`-F <= off` and `off + size <= 0`), so that its host address is
+    /// `(r10 + 2 * off) / 2 + Env::frame_host` ([`StackLayout`]).
+    fn frame_access(&self, off: i16, size: u8) -> bool {
+        let Some(layout) = self.settings.stack else {
+            return false;
+        };
+        let off = i64::from(off);
+        let frame = i64::try_from(layout.frame).unwrap_or(0);
+        off >= -frame && off + i64::from(size) <= 0
     }
 
     /// After the body: an entry stub for every slot jumped to that cannot be entered

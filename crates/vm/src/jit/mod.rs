@@ -32,10 +32,17 @@
 //! - **Memory**: with the aligned mapping, translation is inline: slot = vaddr >> 32, then
 //!   `vaddr + size <= limit[slot]` and host = `vaddr + delta[slot]`, from a struct-of-arrays
 //!   table in the `Env` (precomputed per run, and after every syscall). A miss calls one
-//!   shared routine per access kind and size, which tries the gapped-stack translation (fixed
-//!   frames with gaps; r10-based accesses call it directly) and otherwise asks the mapping
-//!   through an `extern "sysv64"` shim; a fault bails out at the access's site. The
-//!   unaligned mapping always calls the routine.
+//!   shared routine per access kind and size, which tries the gapped stack (fixed frames
+//!   with gaps: the table cannot hold it), the table again, the generic gapped path, and
+//!   otherwise asks the mapping through an `extern "sysv64"` shim; a fault bails out at the
+//!   access's site. The unaligned mapping always calls the routine.
+//! - **The current frame** ([`StackLayout`]): with fixed frames and gaps, r10 is always the
+//!   top of frame `i` (stack start + F + 2F·i, i below the maximum depth), so `[r10 + off]`
+//!   with `-F <= off <= -size` lies inside the current frame whatever `i` is: it is
+//!   translated with no check and no branch, `host = (r10 + 2·off) / 2 + Env::frame_host`.
+//!   Every run first checks that the stack is the one this relies on (and r10 at frame 0),
+//!   and the syscall shim checks again after each syscall (which may replace regions);
+//!   otherwise the interpreter runs the program (from the entry, or after the syscall).
 //! - **Calls** use real x86 `call`/`ret` (the return-stack buffer stays balanced) and record
 //!   r6-r9, r10 and the return pc in `Env::frames` exactly like the interpreter's frames, so
 //!   a bail-out at any depth hands over a faithful call stack. Call depths above
@@ -174,6 +181,33 @@ pub(crate) struct SiteTarget {
     pub refund: u64,
 }
 
+/// The stack the r10 fast path is compiled for: fixed frames of `frame` bytes (a power of
+/// two) with gaps of the same size, `depth` of them, at `MM_STACK_START`. An access
+/// `[r10 + off]` with `-frame <= off` and `off + size <= 0` then always lies inside the
+/// current frame, whatever the depth, and is translated without a check (`masm`); every run
+/// first checks that its stack is this one (`run::frame_host`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StackLayout {
+    /// The frame size, a power of two.
+    pub frame: u64,
+    /// How many frames the stack holds (the maximum call depth).
+    pub depth: u64,
+}
+
+impl StackLayout {
+    /// The layout of `config`'s stack, when it has gapped fixed frames of a power-of-two
+    /// size and the aligned mapping.
+    fn of(config: &Config) -> Option<StackLayout> {
+        let frame = config.stack_frame_size as u64;
+        let gapped = !config.dynamic_stack_frames && config.enable_stack_frame_gaps;
+        let fits = frame.is_power_of_two() && (8..=1 << 30).contains(&frame);
+        let depth = config.max_call_depth as u64;
+        let sized = depth > 0 && frame.checked_mul(depth).is_some();
+        (gapped && fits && sized && config.aligned_memory_mapping)
+            .then_some(StackLayout { frame, depth })
+    }
+}
+
 /// A compiled program: read-execute machine code and where each slot's code starts.
 #[derive(Debug)]
 pub struct JitProgram {
@@ -187,6 +221,8 @@ pub struct JitProgram {
     pc_offsets: OnceLock<Vec<Option<usize>>>,
     /// Where the code of the last instruction ends (the out-of-line routines follow).
     body_end: usize,
+    /// The stack the r10 fast path was compiled for, if it is used.
+    stack: Option<StackLayout>,
 }
 
 impl JitProgram {
@@ -222,6 +258,11 @@ impl JitProgram {
 
     pub(crate) fn executable(&self) -> &ExecutableCode {
         &self.code
+    }
+
+    /// The stack the code relies on (see [`StackLayout`]).
+    pub(crate) fn stack(&self) -> Option<StackLayout> {
+        self.stack
     }
 
     /// The bail-out site whose return address is at code offset `ret`.
@@ -282,7 +323,9 @@ pub(crate) fn compile<C: ContextObject>(
     }
     let scratch = SCRATCH.with(|cell| cell.take());
     let program = program(code, config);
-    let mut m = Masm::new(slots, settings::<C>(config, slots), program, scratch);
+    let settings = settings::<C>(config, slots);
+    let stack = settings.stack;
+    let mut m = Masm::new(slots, settings, program, scratch);
     m.prologue(code.entry_pc())?;
     shapes::emit_exits(&mut m)?;
     // Every slot, then the overrun sentinel after the last (the last instruction may fall
@@ -333,6 +376,7 @@ pub(crate) fn compile<C: ContextObject>(
         sites,
         pc_offsets: OnceLock::new(),
         body_end,
+        stack,
     })
 }
 
@@ -369,6 +413,7 @@ fn settings<C: ContextObject>(config: &Config, slots: usize) -> Settings {
             seed: compile_seed(slots, config.runtime_environment_key),
         },
         gap_shift,
+        stack: StackLayout::of(config),
         translate_helper: entry::translate_shim as *const () as usize as u64,
         syscall_helper: entry::syscall_shim::<C> as *const () as usize as u64,
     }

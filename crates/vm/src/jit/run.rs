@@ -4,9 +4,9 @@
 //! translation).
 
 use super::entry;
-use super::env::{Env, ExitKind, FrameRecord, ROWS};
+use super::env::{Env, ExitKind, FrameRecord, ROWS, STACK_SLOT};
 use super::lower::MAX_INLINE_CALL_DEPTH;
-use super::JitProgram;
+use super::{JitProgram, StackLayout};
 use crate::context::ContextObject;
 use crate::error::{AccessType, RuntimeError};
 use crate::interpreter::exec::{Frame, Machine, Settings};
@@ -14,6 +14,7 @@ use crate::interpreter::meter::{Meter, Metering};
 use crate::interpreter::Code;
 use crate::memory::MemoryMapping;
 use crate::program::SyscallFn;
+use crate::MM_STACK_START;
 use core::ffi::c_void;
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -32,6 +33,8 @@ pub(crate) struct Host<'r, C> {
     /// once generated code has returned (unwinding cannot cross generated code).
     pub panic: Option<Box<dyn Any + Send>>,
     pub aligned: bool,
+    /// The stack the code's r10 fast path relies on.
+    pub stack: Option<StackLayout>,
 }
 
 /// Everything a run needs besides the compiled code.
@@ -61,9 +64,58 @@ pub(crate) fn last_exit() -> Option<ExitKind> {
     LAST_EXIT.with(std::cell::Cell::get)
 }
 
+/// [`Env::frame_host`] for code compiled for `layout`, if `mapping`'s stack is that stack:
+/// the aligned mapping's stack slot holds a writable region at `MM_STACK_START`, gapped by
+/// the frame size, with host bytes for every frame. (Then, with r10 = `MM_STACK_START` +
+/// F + 2F * i at depth i < `depth`, `[r10 + off]` for `-F <= off <= -size` is host byte
+/// `i * F + F + off` of the region, which is `(r10 + 2 * off) / 2 + frame_host`.)
+fn frame_host(mapping: &MemoryMapping<'_>, layout: StackLayout, aligned: bool) -> Option<u64> {
+    let region = mapping.regions().get(STACK_SLOT)?;
+    let standard = aligned
+        && region.vm_addr() == MM_STACK_START
+        && region.gap_size() == Some(layout.frame)
+        && region.is_writable()
+        && region.len() >= layout.frame.checked_mul(layout.depth)?;
+    standard.then(|| {
+        (region.host_addr() as u64)
+            .wrapping_sub(MM_STACK_START / 2)
+            .wrapping_add(layout.frame / 2)
+    })
+}
+
 /// Fills the region table of `env` from the aligned mapping (all zero for the unaligned
-/// one, whose accesses always take the out-of-line path). See [`Env`] for the rows.
-fn fill_table(env: &mut Env, mapping: &MemoryMapping<'_>, aligned: bool) {
+/// one, whose accesses always take the out-of-line path; see [`Env`] for the rows) and the
+/// r10 fast path's [`Env::frame_host`]. Returns false when the code relies on a stack
+/// layout ([`StackLayout`]) that the mapping does not have: generated code must not run
+/// then.
+fn fill_table(
+    env: &mut Env,
+    mapping: &MemoryMapping<'_>,
+    aligned: bool,
+    stack: Option<StackLayout>,
+) -> bool {
+    let standard = match stack {
+        None => {
+            env.frame_host = 0;
+            true
+        }
+        Some(layout) => match frame_host(mapping, layout, aligned) {
+            Some(host) => {
+                env.frame_host = host;
+                true
+            }
+            None => {
+                env.frame_host = 0;
+                false
+            }
+        },
+    };
+    fill_rows(env, mapping, aligned);
+    standard
+}
+
+/// The region rows of [`fill_table`].
+fn fill_rows(env: &mut Env, mapping: &MemoryMapping<'_>, aligned: bool) {
     let rows = [
         &mut env.delta,
         &mut env.load_limit,
@@ -143,6 +195,7 @@ pub(crate) fn execute<C: ContextObject>(
         error: None,
         panic: None,
         aligned,
+        stack: jit.stack(),
     };
     let mut guest = [0u64; 11];
     guest.copy_from_slice(&regs[..11]);
@@ -152,6 +205,7 @@ pub(crate) fn execute<C: ContextObject>(
         store_limit: [0; ROWS],
         regs: guest,
         left: base,
+        frame_host: 0,
         depth: 0,
         stack_pointer,
         frames: records.as_mut_ptr(),
@@ -166,9 +220,17 @@ pub(crate) fn execute<C: ContextObject>(
         gap_load_len: [0; ROWS],
         gap_store_len: [0; ROWS],
     };
-    fill_table(&mut env, mapping, aligned);
+    let standard = fill_table(&mut env, mapping, aligned, jit.stack());
+    // The r10 fast path also needs r10 at the top of frame 0 (calls and exits keep the
+    // invariant from there); otherwise the interpreter runs the program from its entry.
+    let entry_r10 = jit
+        .stack()
+        .map(|layout| MM_STACK_START.wrapping_add(layout.frame));
+    let r10_ready = entry_r10.is_none_or(|r10| env.regs[10] == r10);
     env.host = (&mut host as *mut Host<'_, C>).cast::<c_void>();
-    entry::execute(jit.executable(), &mut env);
+    if standard && r10_ready {
+        entry::execute(jit.executable(), &mut env);
+    }
     let Host {
         context,
         base,
@@ -318,7 +380,12 @@ pub(crate) fn syscall<C: ContextObject>(
     let (base, _) = meter.parts();
     host.base = base;
     env.left = base;
-    fill_table(env, mapping, host.aligned);
+    if !fill_table(env, mapping, host.aligned, host.stack) {
+        // The syscall replaced the stack the code relies on: the interpreter runs the rest.
+        env.exit_kind = ExitKind::Bail as u64;
+        env.exit_pc = pc.wrapping_add(1);
+        return 1;
+    }
     if host.metering == Metering::On && env.left == 0 {
         // No budget left: the instruction after the syscall raises the error.
         env.exit_kind = ExitKind::Exceeded as u64;

@@ -9,11 +9,15 @@
 
 use super::env::{
     ExitKind, EXIT_KIND, EXIT_PC, GAP_LOAD_LEN, GAP_SHIFT, GAP_STORE_LEN, HOST_ADDR, HOST_RSP,
-    REGS, VM_ADDR,
+    REGS, STACK_SLOT, VM_ADDR,
 };
-use super::masm::{env, row, Access, Masm, Translation, GUEST, ROWS_IMM, SAVED};
-use super::JitError;
-use bpfvm_x86::{AluKind, Cond, Gpr, Mem, Operand, RegMem, ShiftAmount, ShiftKind, Size};
+use super::masm::{
+    delta_field, env, limit_field, row, Access, Masm, Translation, GUEST, ROWS_IMM, SAVED,
+};
+use super::{JitError, StackLayout};
+use bpfvm_x86::{
+    AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, ShiftAmount, ShiftKind, Size,
+};
 
 /// The shared out-of-line routines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,6 +132,12 @@ fn access_routine(m: &mut Masm, access: Access, size: u8) -> Result<(), JitError
         (Translation::InlineTable, Some(shift)) if shift < 31 => Some(shift),
         _ => None,
     };
+    if let Some(layout) = m.settings.stack {
+        stack_path(m, access, size, layout)?;
+    }
+    if m.settings.translation == Translation::InlineTable {
+        table_path(m, access, size)?;
+    }
     if let Some(shift) = gapped {
         gapped_path(m, access, size, shift, slow)?;
     }
@@ -151,6 +161,141 @@ fn access_routine(m: &mut Masm, access: Access, size: u8) -> Result<(), JitError
         Operand::Reg(Gpr::Rdx),
     )?;
     m.asm.ret();
+    Ok(())
+}
+
+/// The gapped stack of `layout` first (the table never holds it, and most misses are
+/// stack accesses through registers other than r10): [`stack_translation`], returning on a
+/// hit, else going on with rax unchanged.
+fn stack_path(m: &mut Masm, access: Access, size: u8, layout: StackLayout) -> Result<(), JitError> {
+    let next = m.asm.new_label();
+    stack_translation(&mut m.asm, access, size, layout, next)?;
+    let a = &mut m.asm;
+    a.alu(
+        AluKind::Xor,
+        Size::S32,
+        RegMem::Reg(Gpr::Rdx),
+        Operand::Reg(Gpr::Rdx),
+    )?;
+    a.ret();
+    a.bind(next)?;
+    Ok(())
+}
+
+/// The gapped-stack translation (region §5.2 for the stack's row, the frame size F known
+/// from `layout`; every run checks that the stack slot holds that stack, see
+/// [`StackLayout`]), vaddr in rax, host address in rax after it; anything else jumps to
+/// `miss` (short) with rax unchanged:
+///
+/// ```text
+///     mov rcx, rax
+///     sub rcx, [stack vm_addr]      ; the offset o into the stack
+///     jb miss
+///     test ecx, F                   ; the first byte in a gap
+///     jnz miss
+///     mov edx, ecx
+///     and edx, F - 1
+///     add rcx, rdx
+///     shr rcx, 1                    ; host offset (o + (o & (F-1))) / 2
+///     lea rdx, [rcx + size]
+///     cmp rdx, [stack load or store length]
+///     ja miss
+///     add rcx, [stack host_addr]
+///     mov rax, rcx
+/// ```
+fn stack_translation(
+    a: &mut Assembler,
+    access: Access,
+    size: u8,
+    layout: StackLayout,
+    miss: Label,
+) -> Result<(), JitError> {
+    let frame = i32::try_from(layout.frame).map_err(|_| JitError::Encode {
+        message: format!("frame size {} in the stack check", layout.frame),
+    })?;
+    let row = |field: i32| Operand::Mem(env(field + 8 * STACK_SLOT as i32));
+    let reg = RegMem::Reg;
+    a.mov(Size::S64, Gpr::Rcx, Gpr::Rax);
+    a.alu(AluKind::Sub, Size::S64, reg(Gpr::Rcx), row(VM_ADDR))?;
+    a.jcc_short(Cond::B, miss)?;
+    a.test(Size::S32, reg(Gpr::Rcx), Operand::Imm(frame))?;
+    a.jcc_short(Cond::Ne, miss)?;
+    a.mov(Size::S32, Gpr::Rdx, Gpr::Rcx);
+    a.alu(
+        AluKind::And,
+        Size::S32,
+        reg(Gpr::Rdx),
+        Operand::Imm(frame - 1),
+    )?;
+    a.alu(
+        AluKind::Add,
+        Size::S64,
+        reg(Gpr::Rcx),
+        Operand::Reg(Gpr::Rdx),
+    )?;
+    a.shift(
+        ShiftKind::Shr,
+        Size::S64,
+        reg(Gpr::Rcx),
+        ShiftAmount::Imm(1),
+    )?;
+    a.lea(
+        Size::S64,
+        Gpr::Rdx,
+        Mem::base_disp(Gpr::Rcx, i32::from(size)),
+    )?;
+    let len = match access {
+        Access::Load => GAP_LOAD_LEN,
+        Access::Store => GAP_STORE_LEN,
+    };
+    a.alu(AluKind::Cmp, Size::S64, reg(Gpr::Rdx), row(len))?;
+    a.jcc_short(Cond::A, miss)?;
+    a.alu(AluKind::Add, Size::S64, reg(Gpr::Rcx), row(HOST_ADDR))?;
+    a.mov(Size::S64, Gpr::Rax, Gpr::Rcx);
+    Ok(())
+}
+
+/// The inline table check again (the inline gapped-stack check calls the routine for
+/// addresses outside the stack): returns on a hit, else goes on with rax unchanged.
+fn table_path(m: &mut Masm, access: Access, size: u8) -> Result<(), JitError> {
+    let a = &mut m.asm;
+    let next = a.new_label();
+    let reg = |reg| RegMem::Reg(reg);
+    a.mov(Size::S64, Gpr::Rdx, Gpr::Rax);
+    a.shift(
+        ShiftKind::Shr,
+        Size::S64,
+        reg(Gpr::Rdx),
+        ShiftAmount::Imm(32),
+    )?;
+    a.cmp(Size::S32, reg(Gpr::Rdx), Operand::Imm(ROWS_IMM))?;
+    a.jcc_short(Cond::Ae, next)?;
+    a.lea(
+        Size::S64,
+        Gpr::Rcx,
+        Mem::base_disp(Gpr::Rax, i32::from(size)),
+    )?;
+    a.alu(
+        AluKind::Cmp,
+        Size::S64,
+        reg(Gpr::Rcx),
+        Operand::Mem(limit_field(access)),
+    )?;
+    a.jcc_short(Cond::A, next)?;
+    a.alu(
+        AluKind::Add,
+        Size::S64,
+        reg(Gpr::Rax),
+        Operand::Mem(delta_field()),
+    )?;
+    a.alu(
+        AluKind::Xor,
+        Size::S32,
+        reg(Gpr::Rdx),
+        Operand::Reg(Gpr::Rdx),
+    )?;
+    a.ret();
+    a.bind(next)?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! Pre-encoded sequences, for compile speed. The sequences that recur per instruction with
-//! the same bytes except for a few fields (the inline check of a memory access, the meter
-//! charge at a run's start, the frame push of `call`, the nested `exit`) are encoded once
+//! the same bytes except for a few fields (the inline check of a memory access, the
+//! translation of a current-frame access, the meter charge at a run's start, the frame push
+//! of `call`, the nested `exit`) are encoded once
 //! per compile by the typed encoder into a scratch assembler; every use appends the bytes
 //! and patches the fields: rel32 fields pointing at shared routines, one 32-bit immediate,
 //! and the return address of a bail-out call, which becomes a site. The machine code is
@@ -24,9 +25,9 @@
 //! ```
 
 use super::calls::{exit_sequence, frame_push};
-use super::env::LEFT;
+use super::env::{FRAME_HOST, LEFT};
 use super::lower::Program;
-use super::masm::{delta_field, env, limit_field, Access, Routine, ROWS_IMM};
+use super::masm::{delta_field, env, limit_field, Access, Routine, GUEST, ROWS_IMM};
 use super::JitError;
 use bpfvm_x86::{
     AluKind, Assembler, Cond, Gpr, Mem, Operand, RegMem, Rel32, ShiftAmount, ShiftKind, Size,
@@ -300,6 +301,34 @@ pub(crate) fn access_check(b: &mut Builder, size: u8, access: Access) -> Result<
     Ok(())
 }
 
+/// The translation of `[r10 + off]` inside the current frame of the standard gapped stack
+/// (no check can fail there, see [`super::StackLayout`]), the immediate being `2 * off`:
+///
+/// ```text
+///     lea rax, [rbp + 2 * off]
+///     shr rax, 1
+///     add rax, [r15 + FRAME_HOST]
+/// ```
+pub(crate) fn frame_access(b: &mut Builder) -> Result<(), JitError> {
+    // A placeholder that takes a 32-bit displacement.
+    b.asm
+        .lea(Size::S64, Gpr::Rax, Mem::base_disp(GUEST[10], 0x1000))?;
+    b.imm_here(Width::Dword);
+    b.asm.shift(
+        ShiftKind::Shr,
+        Size::S64,
+        RegMem::Reg(Gpr::Rax),
+        ShiftAmount::Imm(1),
+    )?;
+    b.asm.alu(
+        AluKind::Add,
+        Size::S64,
+        RegMem::Reg(Gpr::Rax),
+        Operand::Mem(env(FRAME_HOST)),
+    )?;
+    Ok(())
+}
+
 /// The meter charge at a run's start: `left -= charge` (an immediate of `width`), and a
 /// bail-out unless that leaves more than 0.
 pub(crate) fn meter_charge(b: &mut Builder, width: Width) -> Result<(), JitError> {
@@ -339,10 +368,13 @@ pub(crate) enum Shape {
     Exit,
     /// `exit` with the return-pc check.
     CheckedExit,
+    /// An access `[r10 + off]` inside the current frame of the standard gapped stack: the
+    /// immediate is `2 * off`.
+    Frame,
 }
 
 /// How many [`Shape`]s there are.
-pub(crate) const SHAPES: usize = 13;
+pub(crate) const SHAPES: usize = 14;
 
 impl Shape {
     #[inline]
@@ -356,6 +388,7 @@ impl Shape {
             Shape::FramePush => 10,
             Shape::Exit => 11,
             Shape::CheckedExit => 12,
+            Shape::Frame => 13,
         }
     }
 
@@ -366,6 +399,7 @@ impl Shape {
             Shape::FramePush => frame_push(b, p),
             Shape::Exit => exit_sequence(b, p, false),
             Shape::CheckedExit => exit_sequence(b, p, true),
+            Shape::Frame => frame_access(b),
         }
     }
 }
