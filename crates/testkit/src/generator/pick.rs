@@ -369,6 +369,33 @@ impl Picker<'_> {
             base,
             off,
         });
+        if dst != base && self.rng.chance(1, 4) {
+            self.read_modify_write(size, base, off, dst);
+        }
+    }
+
+    /// Completes a load into `dst` as a read-modify-write (`ldx; op; stx` to the same
+    /// address, the JIT's load-store pairs): maybe an ALU step on `dst`, then the store.
+    fn read_modify_write(&mut self, size: MemSize, base: Reg, off: i16, dst: Reg) {
+        if self.rng.chance(2, 3) {
+            let op = self
+                .rng
+                .pick(&[AluOp::Add, AluOp::Sub, AluOp::Xor, AluOp::Or])
+                .unwrap_or(AluOp::Add);
+            let imm = self.imm();
+            self.push(Insn::Alu {
+                width: Width::W64,
+                op,
+                dst,
+                src: Source::Imm(imm),
+            });
+        }
+        self.push(Insn::Store {
+            size,
+            base,
+            off,
+            src: Source::Reg(dst),
+        });
     }
 
     fn store(&mut self) {

@@ -52,6 +52,7 @@ pub(crate) use super::shapes::{Routine, ROUTINES};
 pub(crate) use super::template::Shape;
 use super::template::{Template, Width, MAX_ROUTINES, SHAPES};
 use super::{shapes, JitError, Site, StackLayout};
+use crate::interpreter::op::Op;
 use crate::interpreter::Code;
 use bpfvm_x86::{AluKind, Assembler, Cond, Gpr, Mem, Operand, RegMem, Rel32, Scale, Size};
 
@@ -84,6 +85,27 @@ pub(crate) const NONE: u32 = u32::MAX;
 
 /// Marks a slot offset whose instruction is inside a run (a jump there needs an entry stub).
 const INSIDE: u32 = 1 << 31;
+
+/// Marks a slot offset after the load of a [`Pair`], up to its store: a jump there needs
+/// an entry stub that translates the store's address into rax.
+const CARRIED: u32 = 1 << 30;
+
+/// The flags of a slot offset.
+const FLAGS: u32 = INSIDE | CARRIED;
+
+/// A load and a later store of the same run to the same address (same base register, not
+/// written in between, same offset and size) with nothing between them that uses rax: the
+/// load is checked with the store's (stricter) permission and leaves the host address in
+/// rax for the store, which emits no translation of its own. If the stricter check fails
+/// where the load alone would pass, the load's site bails out and the interpreter runs both
+/// (exact, and only on a path that faults at the store anyway).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Pair {
+    /// The load's slot.
+    pub load: usize,
+    /// The store's slot.
+    pub store: usize,
+}
 
 /// Where an instruction sits in its run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,6 +215,8 @@ pub(crate) struct Masm {
     pending: u32,
     /// Instructions until the next hardening `nop` (0: no no-ops).
     nop_countdown: u64,
+    /// The load-store pair being lowered, if any.
+    pub pair: Option<Pair>,
 }
 
 /// A guest register's host register; the verifier allows only r0..r10 (r11 is lowered
@@ -227,7 +251,7 @@ pub(crate) fn imm_pc(pc: usize) -> i32 {
 /// The code offset of a slot-offset table entry ([`NONE`] or an offset, possibly marked
 /// [`INSIDE`]).
 pub(crate) fn slot_offset(entry: u32) -> Option<usize> {
-    (entry != NONE).then_some((entry & !INSIDE) as usize)
+    (entry != NONE).then_some((entry & !FLAGS) as usize)
 }
 
 /// A code offset as stored in the tables (code stays far below 4 GiB).
@@ -261,6 +285,7 @@ impl Masm {
             templates: Default::default(),
             pending: 0,
             nop_countdown: 0,
+            pair: None,
         }
         .with_first_nop()
     }
@@ -321,7 +346,12 @@ impl Masm {
     /// Records that the code of slot `pc` starts here.
     #[inline]
     pub fn start_slot(&mut self, pc: usize, position: RunPosition) {
+        let carried = match self.pair {
+            Some(pair) if pair.load < pc && pc <= pair.store => CARRIED,
+            _ => 0,
+        };
         let offset = offset32(self.asm.offset())
+            | carried
             | match position {
                 RunPosition::Start => 0,
                 RunPosition::Inside => INSIDE,
@@ -339,6 +369,7 @@ impl Masm {
         let metered = self.settings.meter == MeterMode::On;
         match (offset, metered) {
             (NONE, _) => None,
+            (offset, _) if offset & CARRIED != 0 => None,
             (offset, false) => Some(offset & !INSIDE),
             (offset, true) if offset & INSIDE == 0 => Some(offset),
             _ => None,
@@ -646,6 +677,15 @@ impl Masm {
         access: Access,
         at: At,
     ) -> Result<(), JitError> {
+        let access = match self.pair {
+            Some(pair) if pair.load == at.pc => Access::Store,
+            Some(pair) if pair.store == at.pc => {
+                // The load of the pair left this very address, checked for a store, in rax.
+                self.pair = None;
+                return Ok(());
+            }
+            _ => access,
+        };
         if base == GUEST[10] && self.frame_access(off, size) {
             // Inside the current frame of the standard gapped stack: no check can fail.
             return self.replay(Shape::Frame, 2 * i32::from(off), at);
@@ -706,8 +746,20 @@ impl Masm {
         if inside == NONE {
             return self.bail_now(At { pc, refund: 0 });
         }
-        self.block_entry(pc, code.run_length(pc))?;
-        self.asm.jmp_to((inside & !INSIDE) as usize)?;
+        let refund = code.run_length(pc);
+        self.block_entry(pc, refund)?;
+        if inside & CARRIED != 0 {
+            // Inside a pair, after its load: translate here the store's address, which the
+            // load would have left in rax (only ALU ops stand between here and the store).
+            // (Twice the window in slots: an `lddw` between takes two.)
+            let ops = code.ops().iter().skip(pc).take(2 * Pair::WINDOW);
+            if let Some((base, off, size)) = ops.filter_map(store_address).next() {
+                let base = guest(base, pc)?;
+                let at = At { pc, refund };
+                self.translate(base, off, size, Access::Store, at)?;
+            }
+        }
+        self.asm.jmp_to((inside & !FLAGS) as usize)?;
         Ok(())
     }
 
@@ -720,6 +772,7 @@ impl Masm {
         for (out, offset) in table.chunks_exact_mut(4).zip(offsets) {
             let entry = match *offset {
                 NONE => 0,
+                offset if offset & CARRIED != 0 => 0,
                 offset if offset & INSIDE == 0 => offset,
                 offset if enter_inside => offset & !INSIDE,
                 _ => 0,
@@ -791,3 +844,179 @@ pub(crate) fn delta_field() -> Mem {
 
 /// The number of table rows as an immediate.
 pub(crate) const ROWS_IMM: i32 = ROWS as i32;
+
+impl Pair {
+    /// How far past a load the pairing looks for its store (`ldx; op; stx` is the usual
+    /// read-modify-write).
+    pub const WINDOW: usize = 2;
+
+    /// The pair starting with `op` at `pc` of `ops`, if it is a load followed in its run
+    /// (`run_length` instructions from it) by a store to the same address.
+    #[inline(always)]
+    pub fn find(ops: &[Op], op: &Op, pc: usize, run_length: u64) -> Option<Pair> {
+        let (dst, base, off, size) = load_address(op)?;
+        Pair::find_store(ops, pc, run_length, (dst, base, off, size))
+    }
+
+    #[inline(never)]
+    fn find_store(
+        ops: &[Op],
+        pc: usize,
+        run_length: u64,
+        (dst, base, off, size): (u8, u8, i16, u8),
+    ) -> Option<Pair> {
+        if base == dst || base == 10 {
+            return None;
+        }
+        let last = usize::try_from(run_length).ok()?.min(Self::WINDOW + 1);
+        let mut next = pc + 1;
+        for _ in 1..last {
+            let op = ops.get(next)?;
+            if store_address(op) == Some((base, off, size)) {
+                return Some(Pair {
+                    load: pc,
+                    store: next,
+                });
+            }
+            match between(op) {
+                Between::Keeps { writes } if writes != Some(base) => {}
+                _ => return None,
+            }
+            next += op.width();
+        }
+        None
+    }
+}
+
+/// What an op between the two accesses of a [`Pair`] does.
+enum Between {
+    /// Leaves rax alone; writes this guest register, if any.
+    Keeps { writes: Option<u8> },
+    /// Uses rax (a translation, a division, a call) or ends the run.
+    Breaks,
+}
+
+/// Whether `op` can sit between the two accesses of a [`Pair`] (its lowering leaves rax
+/// alone: rcx is the only scratch register ALU ops use).
+fn between(op: &Op) -> Between {
+    match *op {
+        Op::Mov64Imm { dst, .. }
+        | Op::Mov64Reg { dst, .. }
+        | Op::Add64Imm { dst, .. }
+        | Op::Add64Reg { dst, .. }
+        | Op::Sub64Imm { dst, .. }
+        | Op::Sub64Reg { dst, .. }
+        | Op::Mul64Imm { dst, .. }
+        | Op::Mul64Reg { dst, .. }
+        | Op::Or64Imm { dst, .. }
+        | Op::Or64Reg { dst, .. }
+        | Op::And64Imm { dst, .. }
+        | Op::And64Reg { dst, .. }
+        | Op::Xor64Imm { dst, .. }
+        | Op::Xor64Reg { dst, .. }
+        | Op::Lsh64Imm { dst, .. }
+        | Op::Lsh64Reg { dst, .. }
+        | Op::Rsh64Imm { dst, .. }
+        | Op::Rsh64Reg { dst, .. }
+        | Op::Arsh64Imm { dst, .. }
+        | Op::Arsh64Reg { dst, .. }
+        | Op::Neg64 { dst }
+        | Op::Mov32Imm { dst, .. }
+        | Op::Mov32Reg { dst, .. }
+        | Op::Add32Imm { dst, .. }
+        | Op::Add32Reg { dst, .. }
+        | Op::Sub32Imm { dst, .. }
+        | Op::Sub32Reg { dst, .. }
+        | Op::Mul32Imm { dst, .. }
+        | Op::Mul32Reg { dst, .. }
+        | Op::Or32 { dst, .. }
+        | Op::And32 { dst, .. }
+        | Op::Xor32 { dst, .. }
+        | Op::Lsh32 { dst, .. }
+        | Op::Rsh32 { dst, .. }
+        | Op::Arsh32 { dst, .. }
+        | Op::Neg32 { dst }
+        | Op::SetConst { dst, .. }
+        | Op::MovSx { dst, .. }
+        | Op::Trunc16 { dst }
+        | Op::Trunc32 { dst }
+        | Op::Swap16 { dst }
+        | Op::Swap32 { dst }
+        | Op::Swap64 { dst }
+        | Op::LoadImm64 { dst, .. } => Between::Keeps { writes: Some(dst) },
+        Op::Nop => Between::Keeps { writes: None },
+        Op::Div { .. }
+        | Op::Mod { .. }
+        | Op::SDiv { .. }
+        | Op::SMod { .. }
+        | Op::Ldx8 { .. }
+        | Op::Ldx16 { .. }
+        | Op::Ldx32 { .. }
+        | Op::Ldx64 { .. }
+        | Op::LdxSigned { .. }
+        | Op::St8 { .. }
+        | Op::St16 { .. }
+        | Op::St32 { .. }
+        | Op::St64 { .. }
+        | Op::Stx8 { .. }
+        | Op::Stx16 { .. }
+        | Op::Stx32 { .. }
+        | Op::Stx64 { .. }
+        | Op::Atomic { .. }
+        | Op::Ja { .. }
+        | Op::JeqImm { .. }
+        | Op::JeqReg { .. }
+        | Op::JneImm { .. }
+        | Op::JneReg { .. }
+        | Op::JgtImm { .. }
+        | Op::JgtReg { .. }
+        | Op::JgeImm { .. }
+        | Op::JgeReg { .. }
+        | Op::JltImm { .. }
+        | Op::JltReg { .. }
+        | Op::JleImm { .. }
+        | Op::JleReg { .. }
+        | Op::JsetImm { .. }
+        | Op::JsetReg { .. }
+        | Op::JsgtImm { .. }
+        | Op::JsgtReg { .. }
+        | Op::JsgeImm { .. }
+        | Op::JsgeReg { .. }
+        | Op::JsltImm { .. }
+        | Op::JsltReg { .. }
+        | Op::JsleImm { .. }
+        | Op::JsleReg { .. }
+        | Op::Branch32 { .. }
+        | Op::Syscall { .. }
+        | Op::Call { .. }
+        | Op::CallReg { .. }
+        | Op::CallRegOrHelper { .. }
+        | Op::Exit
+        | Op::MoveStackPointer { .. }
+        | Op::Trap(_)
+        | Op::Overrun => Between::Breaks,
+    }
+}
+
+/// The destination, base register, offset and size of a zero-extending load.
+#[inline(always)]
+fn load_address(op: &Op) -> Option<(u8, u8, i16, u8)> {
+    match *op {
+        Op::Ldx8 { dst, base, off } => Some((dst, base, off, 1)),
+        Op::Ldx16 { dst, base, off } => Some((dst, base, off, 2)),
+        Op::Ldx32 { dst, base, off } => Some((dst, base, off, 4)),
+        Op::Ldx64 { dst, base, off } => Some((dst, base, off, 8)),
+        _ => None,
+    }
+}
+
+/// The base register, offset and size of a store that a [`Pair`] can carry.
+pub(crate) fn store_address(op: &Op) -> Option<(u8, i16, u8)> {
+    match *op {
+        Op::St8 { base, off, .. } | Op::Stx8 { base, off, .. } => Some((base, off, 1)),
+        Op::St16 { base, off, .. } | Op::Stx16 { base, off, .. } => Some((base, off, 2)),
+        Op::St32 { base, off, .. } | Op::Stx32 { base, off, .. } => Some((base, off, 4)),
+        Op::St64 { base, off, .. } | Op::Stx64 { base, off, .. } => Some((base, off, 8)),
+        _ => None,
+    }
+}

@@ -36,6 +36,11 @@
 //!   with gaps: the table cannot hold it), the table again, the generic gapped path, and
 //!   otherwise asks the mapping through an `extern "sysv64"` shim; a fault bails out at the
 //!   access's site. The unaligned mapping always calls the routine.
+//! - **Read-modify-write pairs** ([`masm::Pair`]): a load and a store to the same address
+//!   in one run, with only ALU ops between, share one check: the load is checked with the
+//!   store's permission and leaves the host address in rax, and the store emits only its
+//!   `mov`. A jump into the pair after the load enters through a stub that translates the
+//!   store's address first.
 //! - **The current frame** ([`StackLayout`]): with fixed frames and gaps, r10 is always the
 //!   top of frame `i` (stack start + F + 2F·i, i below the maximum depth), so `[r10 + off]`
 //!   with `-F <= off <= -size` lies inside the current frame whatever `i` is: it is
@@ -95,7 +100,7 @@ use crate::interpreter::op::Op;
 use crate::interpreter::Code;
 use bpfvm_x86::{CodeMemoryError, CodePool, EncodeError, ExecutableCode};
 use lower::{At, Program};
-use masm::{Hardening, Masm, MeterMode, Routine, RunPosition, Settings, Translation};
+use masm::{Hardening, Masm, MeterMode, Pair, Routine, RunPosition, Settings, Translation};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -338,6 +343,9 @@ pub(crate) fn compile<C: ContextObject>(
         let refund = code.run_length(pc);
         if pc == slots {
             body_end = m.asm.offset();
+        }
+        if m.pair.is_none() {
+            m.pair = Pair::find(ops, op, pc, refund);
         }
         m.start_slot(pc, position);
         if position == RunPosition::Start {
