@@ -28,6 +28,8 @@ pub(crate) struct Program {
     pub text_vaddr: u64,
     /// Whether some call sits in the last slot (then `exit` must check the return pc).
     pub call_in_last_slot: bool,
+    /// The stack the inline stack check is compiled for.
+    pub stack: Option<super::StackLayout>,
 }
 
 /// The instruction being lowered.

@@ -47,6 +47,7 @@
 //! address still on the stack. No stub, label or fixup per pc is needed.
 
 use super::env::{BIAS, DELTA, HOST_RSP, LOAD_LIMIT, REGS, ROWS, STORE_LIMIT};
+use super::hints::BaseHint;
 use super::lower::{At, Program};
 pub(crate) use super::shapes::{Routine, ROUTINES};
 pub(crate) use super::template::Shape;
@@ -217,6 +218,9 @@ pub(crate) struct Masm {
     nop_countdown: u64,
     /// The load-store pair being lowered, if any.
     pub pair: Option<Pair>,
+    /// The guess for the base register of the instruction being lowered (picks the shape
+    /// of its inline check).
+    pub hint: BaseHint,
 }
 
 /// A guest register's host register; the verifier allows only r0..r10 (r11 is lowered
@@ -286,6 +290,7 @@ impl Masm {
             pending: 0,
             nop_countdown: 0,
             pair: None,
+            hint: BaseHint::Unknown,
         }
         .with_first_nop()
     }
@@ -702,7 +707,11 @@ impl Masm {
             self.site(at);
             return Ok(());
         }
-        self.replay(Shape::Access(access, size), 0, at)
+        let shape = match (self.hint, self.settings.stack) {
+            (BaseHint::Stack, Some(_)) => Shape::StackAccess(access, size),
+            _ => Shape::Access(access, size),
+        };
+        self.replay(shape, 0, at)
     }
 
     /// Whether `[r10 + off]` of `size` bytes stays inside the current frame of the standard

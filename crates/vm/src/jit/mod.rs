@@ -36,6 +36,10 @@
 //!   with gaps: the table cannot hold it), the table again, the generic gapped path, and
 //!   otherwise asks the mapping through an `extern "sysv64"` shim; a fault bails out at the
 //!   access's site. The unaligned mapping always calls the routine.
+//! - **Stack pointers in other registers** ([`hints`]): with fixed frames and gaps, an
+//!   access through a register that a scan of the function guesses to hold a stack address
+//!   (derived from r10) gets the gapped-stack translation inline instead of the table check;
+//!   both fall back to the miss routine, so a wrong guess only costs time.
 //! - **Read-modify-write pairs** ([`masm::Pair`]): a load and a store to the same address
 //!   in one run, with only ALU ops between, share one check: the load is checked with the
 //!   store's permission and leaves the host address in rax, and the store emits only its
@@ -85,6 +89,7 @@
 mod calls;
 mod entry;
 pub(crate) mod env;
+mod hints;
 mod lower;
 pub(crate) mod masm;
 pub(crate) mod run;
@@ -98,7 +103,9 @@ use crate::context::ContextObject;
 use crate::interpreter::exec::FrameMode;
 use crate::interpreter::op::Op;
 use crate::interpreter::Code;
+use bpfvm_isa::Dialect;
 use bpfvm_x86::{CodeMemoryError, CodePool, EncodeError, ExecutableCode};
+use hints::StackHints;
 use lower::{At, Program};
 use masm::{Hardening, Masm, MeterMode, Pair, Routine, RunPosition, Settings, Translation};
 use std::fmt;
@@ -320,6 +327,8 @@ fn compile_seed(slots: usize, key: i32) -> u64 {
 /// of the run (see [`masm`]).
 pub(crate) fn compile<C: ContextObject>(
     code: &Code,
+    text: &[u8],
+    dialect: Dialect,
     config: &Config,
 ) -> Result<JitProgram, JitError> {
     let slots = code.slot_count();
@@ -337,6 +346,8 @@ pub(crate) fn compile<C: ContextObject>(
     // through into it; it is part of that run).
     let ops = code.ops().get(..=slots).unwrap_or(&[]);
     let mut position = RunPosition::Start;
+    // Which accesses probably go to the gapped stack (only the check's shape depends on it).
+    let mut hints = stack.map(|_| StackHints::new(text, dialect, |pc| code.is_callable(pc)));
     let mut body_end = 0;
     let mut pc = 0;
     while let Some(op) = ops.get(pc) {
@@ -352,6 +363,9 @@ pub(crate) fn compile<C: ContextObject>(
             m.block_entry(pc, refund)?;
         }
         m.maybe_nop();
+        if let Some(hints) = hints.as_mut() {
+            m.hint = hints.at(text, pc);
+        }
         lower::lower(&mut m, &program, op, At { pc, refund })?;
         if m.has_pending() && !falls_through(op) {
             m.emit_pending()?;
@@ -453,6 +467,7 @@ fn program(code: &Code, config: &Config) -> Program {
         max_call_depth: config.max_call_depth,
         text_vaddr: code.text_vaddr(),
         call_in_last_slot: last_is_call,
+        stack: StackLayout::of(config),
     }
 }
 

@@ -203,7 +203,7 @@ fn stack_path(m: &mut Masm, access: Access, size: u8, layout: StackLayout) -> Re
 ///     add rcx, [stack host_addr]
 ///     mov rax, rcx
 /// ```
-fn stack_translation(
+pub(crate) fn stack_translation(
     a: &mut Assembler,
     access: Access,
     size: u8,

@@ -28,7 +28,8 @@ use super::calls::{exit_sequence, frame_push};
 use super::env::{FRAME_HOST, LEFT};
 use super::lower::Program;
 use super::masm::{delta_field, env, limit_field, Access, Routine, GUEST, ROWS_IMM};
-use super::JitError;
+use super::shapes::stack_translation;
+use super::{JitError, StackLayout};
 use bpfvm_x86::{
     AluKind, Assembler, Cond, Gpr, Mem, Operand, RegMem, Rel32, ShiftAmount, ShiftKind, Size,
 };
@@ -301,6 +302,35 @@ pub(crate) fn access_check(b: &mut Builder, size: u8, access: Access) -> Result<
     Ok(())
 }
 
+/// The inline gapped-stack check of a `size`-byte `access` through a register that
+/// probably points into the stack (see `hints`), for code compiled for `layout`: the
+/// gapped-stack translation of the miss routines (`shapes::stack_translation`) inline, and
+/// the routine on anything else.
+///
+/// ```text
+///     (stack translation, vaddr in rax -> host address in rax; else to miss)
+///     jmp done
+/// miss:
+///     call routine                  ; any address (stack, table, gapped path, the mapping)
+/// done:
+/// ```
+pub(crate) fn stack_check(
+    b: &mut Builder,
+    size: u8,
+    access: Access,
+    layout: StackLayout,
+) -> Result<(), JitError> {
+    let log = size.trailing_zeros().min(3) as u8;
+    let miss = b.asm.new_label();
+    let done = b.asm.new_label();
+    stack_translation(&mut b.asm, access, size, layout, miss)?;
+    b.asm.jmp_short(done)?;
+    b.asm.bind(miss)?;
+    b.call(Routine::Access(access, log))?;
+    b.asm.bind(done)?;
+    Ok(())
+}
+
 /// The translation of `[r10 + off]` inside the current frame of the standard gapped stack
 /// (no check can fail there, see [`super::StackLayout`]), the immediate being `2 * off`:
 ///
@@ -360,6 +390,8 @@ pub(crate) enum Width {
 pub(crate) enum Shape {
     /// The inline check of a memory access, by kind and size in bytes.
     Access(Access, u8),
+    /// The inline gapped-stack check of a memory access, by kind and size in bytes.
+    StackAccess(Access, u8),
     /// The meter charge at a run's start, by immediate width.
     Meter(Width),
     /// The frame push of `call` / `callx`.
@@ -374,7 +406,7 @@ pub(crate) enum Shape {
 }
 
 /// How many [`Shape`]s there are.
-pub(crate) const SHAPES: usize = 14;
+pub(crate) const SHAPES: usize = 22;
 
 impl Shape {
     #[inline]
@@ -383,18 +415,27 @@ impl Shape {
             Shape::Access(access, size) => {
                 usize::from(access == Access::Store) * 4 + size.trailing_zeros().min(3) as usize
             }
-            Shape::Meter(Width::Byte) => 8,
-            Shape::Meter(Width::Dword) => 9,
-            Shape::FramePush => 10,
-            Shape::Exit => 11,
-            Shape::CheckedExit => 12,
-            Shape::Frame => 13,
+            Shape::StackAccess(access, size) => {
+                8 + usize::from(access == Access::Store) * 4 + size.trailing_zeros().min(3) as usize
+            }
+            Shape::Meter(Width::Byte) => 16,
+            Shape::Meter(Width::Dword) => 17,
+            Shape::FramePush => 18,
+            Shape::Exit => 19,
+            Shape::CheckedExit => 20,
+            Shape::Frame => 21,
         }
     }
 
     pub fn build(self, b: &mut Builder, p: &Program) -> Result<(), JitError> {
         match self {
             Shape::Access(access, size) => access_check(b, size, access),
+            Shape::StackAccess(access, size) => match p.stack {
+                Some(layout) => stack_check(b, size, access, layout),
+                None => Err(JitError::Encode {
+                    message: "a stack check without a stack layout".to_string(),
+                }),
+            },
             Shape::Meter(width) => meter_charge(b, width),
             Shape::FramePush => frame_push(b, p),
             Shape::Exit => exit_sequence(b, p, false),

@@ -79,7 +79,13 @@ impl<C> VerifiedProgram<C> {
 impl<C: ContextObject> VerifiedProgram<C> {
     /// Compiles the program to x86-64 machine code for [`Backend::Jit`](crate::Backend::Jit).
     pub fn jit_compile(&mut self) -> Result<(), JitError> {
-        let program = crate::jit::compile::<C>(self.interpreter_code(), self.executable.config())?;
+        let executable = &self.executable;
+        let program = crate::jit::compile::<C>(
+            self.interpreter_code(),
+            executable.text(),
+            executable.dialect(),
+            executable.config(),
+        )?;
         self.jit = Some(program);
         Ok(())
     }
