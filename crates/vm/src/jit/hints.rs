@@ -392,7 +392,7 @@ mod tests {
         let text = slots.concat();
         let mut fresh = StackHints::new(&[], Dialect::Sbpf, |_| false);
         fresh.incoming = vec![0; slots.len() + 1];
-        fresh.looping = vec![0..slots.len()];
+        fresh.looping = [0..slots.len()].to_vec();
         assert_eq!(fresh.at(&text, 1), BaseHint::Unknown);
     }
 
