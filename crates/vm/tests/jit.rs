@@ -14,7 +14,7 @@ use bpfvm::{
 };
 use bpfvm_isa::{AluOp, Cond, Dialect, Insn, MemSize, Width};
 use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
-use interp_common::{alu, assemble, branch, call, exit, k, ldx, mov, reg, stx};
+use interp_common::{alu, assemble, branch, call, exit, k, lddw, ldx, mov, reg, stx};
 use std::sync::Arc;
 
 fn compile(program: &[Insn], dialect: Dialect, config: Config) -> VerifiedProgram<TestContext> {
@@ -475,10 +475,7 @@ fn load_store_pairs_match_the_interpreter() {
             vec![
                 mov(3, 2),
                 ldx(MemSize::DW, 2, 1, 8),
-                Insn::LoadImm64 {
-                    dst: bpfvm_isa::Reg::new(4).unwrap(),
-                    imm: 0x1_0000_0001,
-                },
+                lddw(4, 0x1_0000_0001),
                 stx(MemSize::DW, 1, 8, 4),
                 alu(Width::W64, AluOp::Sub, 3, k(1)),
                 ldx(MemSize::DW, 5, 1, 0),

@@ -7,11 +7,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod interp_common;
+
 use bpfvm::{
     verify, Backend, Config, Executable, Loader, MemoryMapping, MemoryRegion, RuntimeError,
     SyscallRegistry, TestContext, VerifiedProgram, Vm, MM_INPUT_START, MM_STACK_START,
 };
-use bpfvm_isa::{encode, hash_symbol_name, Dialect, Extend, Insn, MemSize, Reg, Source};
+use bpfvm_isa::{hash_symbol_name, AluOp, Dialect, MemSize, Width};
+use interp_common::{alu, assemble, call, exit, ldx, reg, st, stx};
 use std::sync::Arc;
 
 /// The index of the stack in the aligned mapping.
@@ -45,67 +48,25 @@ fn config() -> Config {
     }
 }
 
-fn slots(insns: &[Insn]) -> Vec<u8> {
-    insns
-        .iter()
-        .flat_map(|insn| encode(insn, Dialect::Sbpf).unwrap())
-        .flat_map(|slot| slot.to_bytes())
-        .collect()
-}
-
 /// `st [r10-8], 0x11; r1 = mode; call replace_stack; r0 = [r10-8]; [r10-16] = r0;
-/// r0 += [r10-16]; exit`: 0x11 * 2 if the old stack were still used, 0x5a * 2 with the new.
+/// r1 = [r10-16]; r0 += r1; exit`: 0x11 * 2 if the old stack were still used, 0x5a * 2 with
+/// the new.
 fn program() -> VerifiedProgram<TestContext> {
     let insns = [
-        Insn::Store {
-            size: MemSize::DW,
-            base: Reg::R10,
-            off: -8,
-            src: Source::Imm(0x11),
-        },
-        Insn::Load {
-            size: MemSize::DW,
-            extend: Extend::Zero,
-            dst: Reg::R1,
-            base: Reg::R1,
-            off: 0,
-        },
-        Insn::Call {
-            src: 0,
-            imm: hash_symbol_name(b"replace_stack") as i32,
-        },
-        Insn::Load {
-            size: MemSize::DW,
-            extend: Extend::Zero,
-            dst: Reg::R0,
-            base: Reg::R10,
-            off: -8,
-        },
-        Insn::Store {
-            size: MemSize::DW,
-            base: Reg::R10,
-            off: -16,
-            src: Source::Reg(Reg::R0),
-        },
-        Insn::Load {
-            size: MemSize::DW,
-            extend: Extend::Zero,
-            dst: Reg::R1,
-            base: Reg::R10,
-            off: -16,
-        },
-        Insn::Alu {
-            width: bpfvm_isa::Width::W64,
-            op: bpfvm_isa::AluOp::Add,
-            dst: Reg::R0,
-            src: Source::Reg(Reg::R1),
-        },
-        Insn::Exit,
+        st(MemSize::DW, 10, -8, 0x11),
+        ldx(MemSize::DW, 1, 1, 0),
+        call(0, hash_symbol_name(b"replace_stack") as i32),
+        ldx(MemSize::DW, 0, 10, -8),
+        stx(MemSize::DW, 10, -16, 0),
+        ldx(MemSize::DW, 1, 10, -16),
+        alu(Width::W64, AluOp::Add, 0, reg(1)),
+        exit(),
     ];
     let mut syscalls = SyscallRegistry::new();
     syscalls.register("replace_stack", replace_stack).unwrap();
     let loader = Arc::new(Loader::with_syscalls(config(), syscalls));
-    let executable = Executable::from_raw_program(&slots(&insns), loader, Dialect::Sbpf).unwrap();
+    let bytes = assemble(&insns, Dialect::Sbpf);
+    let executable = Executable::from_raw_program(&bytes, loader, Dialect::Sbpf).unwrap();
     let mut verified = verify(executable).unwrap();
     verified.jit_compile().unwrap();
     verified

@@ -392,7 +392,10 @@ mod tests {
         let text = slots.concat();
         let mut fresh = StackHints::new(&[], Dialect::Sbpf, |_| false);
         fresh.incoming = vec![0; slots.len() + 1];
-        fresh.looping = Vec::from([Range { start: 0, end: slots.len() }]);
+        fresh.looping = Vec::from([Range {
+            start: 0,
+            end: slots.len(),
+        }]);
         assert_eq!(fresh.at(&text, 1), BaseHint::Unknown);
     }
 

@@ -11,9 +11,8 @@ use super::env::{
     ExitKind, EXIT_KIND, EXIT_PC, GAP_LOAD_LEN, GAP_SHIFT, GAP_STORE_LEN, HOST_ADDR, HOST_RSP,
     REGS, STACK_SLOT, VM_ADDR,
 };
-use super::masm::{
-    delta_field, env, limit_field, row, Access, Masm, Translation, GUEST, ROWS_IMM, SAVED,
-};
+use super::masm::{delta_field, env, row, Access, Masm, Translation, GUEST, ROWS_IMM, SAVED};
+use super::template::table_compare;
 use super::{JitError, StackLayout};
 use bpfvm_x86::{
     AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, ShiftAmount, ShiftKind, Size,
@@ -154,14 +153,7 @@ fn access_routine(m: &mut Masm, access: Access, size: u8) -> Result<(), JitError
     m.asm
         .test(Size::S64, RegMem::Reg(Gpr::Rax), Operand::Reg(Gpr::Rax))?;
     m.jump_routine(Some(Cond::E), Routine::BailSite)?;
-    m.asm.alu(
-        AluKind::Xor,
-        Size::S32,
-        RegMem::Reg(Gpr::Rdx),
-        Operand::Reg(Gpr::Rdx),
-    )?;
-    m.asm.ret();
-    Ok(())
+    return_hit(&mut m.asm)
 }
 
 /// The gapped stack of `layout` first (the table never holds it, and most misses are
@@ -170,15 +162,8 @@ fn access_routine(m: &mut Masm, access: Access, size: u8) -> Result<(), JitError
 fn stack_path(m: &mut Masm, access: Access, size: u8, layout: StackLayout) -> Result<(), JitError> {
     let next = m.asm.new_label();
     stack_translation(&mut m.asm, access, size, layout, next)?;
-    let a = &mut m.asm;
-    a.alu(
-        AluKind::Xor,
-        Size::S32,
-        RegMem::Reg(Gpr::Rdx),
-        Operand::Reg(Gpr::Rdx),
-    )?;
-    a.ret();
-    a.bind(next)?;
+    return_hit(&mut m.asm)?;
+    m.asm.bind(next)?;
     Ok(())
 }
 
@@ -258,44 +243,30 @@ pub(crate) fn stack_translation(
 /// The inline table check again (the inline gapped-stack check calls the routine for
 /// addresses outside the stack): returns on a hit, else goes on with rax unchanged.
 fn table_path(m: &mut Masm, access: Access, size: u8) -> Result<(), JitError> {
-    let a = &mut m.asm;
-    let next = a.new_label();
-    let reg = |reg| RegMem::Reg(reg);
-    a.mov(Size::S64, Gpr::Rdx, Gpr::Rax);
-    a.shift(
-        ShiftKind::Shr,
-        Size::S64,
-        reg(Gpr::Rdx),
-        ShiftAmount::Imm(32),
-    )?;
-    a.cmp(Size::S32, reg(Gpr::Rdx), Operand::Imm(ROWS_IMM))?;
-    a.jcc_short(Cond::Ae, next)?;
-    a.lea(
-        Size::S64,
-        Gpr::Rcx,
-        Mem::base_disp(Gpr::Rax, i32::from(size)),
-    )?;
-    a.alu(
-        AluKind::Cmp,
-        Size::S64,
-        reg(Gpr::Rcx),
-        Operand::Mem(limit_field(access)),
-    )?;
-    a.jcc_short(Cond::A, next)?;
-    a.alu(
+    let next = m.asm.new_label();
+    table_compare(&mut m.asm, size, access, next)?;
+    m.asm.jcc_short(Cond::A, next)?;
+    m.asm.alu(
         AluKind::Add,
         Size::S64,
-        reg(Gpr::Rax),
+        RegMem::Reg(Gpr::Rax),
         Operand::Mem(delta_field()),
     )?;
+    return_hit(&mut m.asm)?;
+    m.asm.bind(next)?;
+    Ok(())
+}
+
+/// The end of a miss routine that found the host address (in rax): 0 in rdx (the row
+/// whose delta is 0, which the inline check adds next) and `ret`.
+fn return_hit(a: &mut Assembler) -> Result<(), JitError> {
     a.alu(
         AluKind::Xor,
         Size::S32,
-        reg(Gpr::Rdx),
+        RegMem::Reg(Gpr::Rdx),
         Operand::Reg(Gpr::Rdx),
     )?;
     a.ret();
-    a.bind(next)?;
     Ok(())
 }
 
@@ -388,13 +359,7 @@ fn gapped_path(
         reg(Gpr::Rax),
         Operand::Mem(row(HOST_ADDR)),
     )?;
-    a.alu(
-        AluKind::Xor,
-        Size::S32,
-        reg(Gpr::Rdx),
-        Operand::Reg(Gpr::Rdx),
-    )?;
-    a.ret();
+    return_hit(a)?;
     a.bind(restore)?;
     a.load(Size::S64, Gpr::Rax, Mem::base_disp(Gpr::Rsp, -8))?;
     a.jmp(slow)?;

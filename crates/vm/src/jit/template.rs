@@ -31,7 +31,7 @@ use super::masm::{delta_field, env, limit_field, Access, Routine, GUEST, ROWS_IM
 use super::shapes::stack_translation;
 use super::{JitError, StackLayout};
 use bpfvm_x86::{
-    AluKind, Assembler, Cond, Gpr, Mem, Operand, RegMem, Rel32, ShiftAmount, ShiftKind, Size,
+    AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, Rel32, ShiftAmount, ShiftKind, Size,
 };
 
 /// The most routine fields a template has.
@@ -269,27 +269,7 @@ fn too_far(at: usize) -> JitError {
 pub(crate) fn access_check(b: &mut Builder, size: u8, access: Access) -> Result<(), JitError> {
     let log = size.trailing_zeros().min(3) as u8;
     let miss = b.asm.new_label();
-    b.asm.mov(Size::S64, Gpr::Rdx, Gpr::Rax);
-    b.asm.shift(
-        ShiftKind::Shr,
-        Size::S64,
-        RegMem::Reg(Gpr::Rdx),
-        ShiftAmount::Imm(32),
-    )?;
-    b.asm
-        .cmp(Size::S32, RegMem::Reg(Gpr::Rdx), Operand::Imm(ROWS_IMM))?;
-    b.asm.jcc_short(Cond::Ae, miss)?;
-    b.asm.lea(
-        Size::S64,
-        Gpr::Rcx,
-        Mem::base_disp(Gpr::Rax, i32::from(size)),
-    )?;
-    b.asm.alu(
-        AluKind::Cmp,
-        Size::S64,
-        RegMem::Reg(Gpr::Rcx),
-        Operand::Mem(limit_field(access)),
-    )?;
+    table_compare(&mut b.asm, size, access, miss)?;
     b.asm.jcc_over(Cond::Be, 5)?;
     b.asm.bind(miss)?;
     b.call(Routine::Access(access, log))?;
@@ -298,6 +278,47 @@ pub(crate) fn access_check(b: &mut Builder, size: u8, access: Access) -> Result<
         Size::S64,
         RegMem::Reg(Gpr::Rax),
         Operand::Mem(delta_field()),
+    )?;
+    Ok(())
+}
+
+/// The region-table lookup of a `size`-byte `access` (vaddr in rax), up to the compare of
+/// its end with the row's limit (the caller's jump decides on "below or equal"); a slot
+/// beyond the table jumps to `miss` (short):
+///
+/// ```text
+///     mov rdx, rax
+///     shr rdx, 32
+///     cmp edx, ROWS
+///     jae miss
+///     lea rcx, [rax + size]
+///     cmp rcx, [r15 + rdx*8 + LIMIT]
+/// ```
+pub(crate) fn table_compare(
+    a: &mut Assembler,
+    size: u8,
+    access: Access,
+    miss: Label,
+) -> Result<(), JitError> {
+    a.mov(Size::S64, Gpr::Rdx, Gpr::Rax);
+    a.shift(
+        ShiftKind::Shr,
+        Size::S64,
+        RegMem::Reg(Gpr::Rdx),
+        ShiftAmount::Imm(32),
+    )?;
+    a.cmp(Size::S32, RegMem::Reg(Gpr::Rdx), Operand::Imm(ROWS_IMM))?;
+    a.jcc_short(Cond::Ae, miss)?;
+    a.lea(
+        Size::S64,
+        Gpr::Rcx,
+        Mem::base_disp(Gpr::Rax, i32::from(size)),
+    )?;
+    a.alu(
+        AluKind::Cmp,
+        Size::S64,
+        RegMem::Reg(Gpr::Rcx),
+        Operand::Mem(limit_field(access)),
     )?;
     Ok(())
 }
