@@ -1,6 +1,7 @@
-//! Differential tests: bpfvm's interpreter against the reference's (solana_rbpf 0.2.38).
+//! Differential tests: bpfvm against the reference's interpreter (solana_rbpf 0.2.38).
 //!
-//! Generated programs run on both under every generator profile; the outcome (r0 or the
+//! Generated programs run on the reference and on both of bpfvm's backends (interpreter and
+//! JIT) under every generator profile; the outcome (r0 or the
 //! error kind with every field, the instruction count, the input bytes afterwards and the
 //! trace when tracing is on) must be equal. Random byte programs must get the same verifier
 //! verdict. Every mismatch is collected and reported, grouped by cause, before the test fails.
@@ -16,7 +17,7 @@ use bpfvm::Backend;
 use bpfvm_isa::Dialect;
 use bpfvm_testkit::compare::{compare_outcomes, Mismatch};
 use bpfvm_testkit::generator::{generate, Profile, Rng};
-use bpfvm_testkit::harness::{load_verified, run};
+use bpfvm_testkit::harness::{load_verified, run, BACKENDS};
 use bpfvm_testkit::mutate::{extreme_config, mutate_bytes};
 use bpfvm_testkit::syscalls::SyscallSet;
 use bpfvm_testkit::{Program, TestCase};
@@ -65,19 +66,22 @@ fn compare_generated(first_seed: u64, count: u64) -> Report {
         assert_eq!(program.encode_failures, 0, "seed {seed}: generator bug");
         let case = program.case();
         let expected = reference::run(&case);
-        let ours = run(&case, Backend::Interpreter);
         let kind = match &expected.result {
             Ok(_) => "Ok".to_owned(),
             Err(error) => format!("{} {}", error.stage, error.kind),
         };
         *report.outcomes.entry(kind).or_insert(0) += 1;
         report.compared += 1;
-        if let Err(mismatch) = compare_outcomes(&program, ours, &expected) {
-            report
-                .mismatches
-                .entry(mismatch.signature())
-                .or_default()
-                .push(*mismatch);
+        // Both of our backends against the reference's interpreter.
+        for backend in BACKENDS {
+            let ours = run(&case, *backend);
+            if let Err(mismatch) = compare_outcomes(&program, ours, &expected) {
+                report
+                    .mismatches
+                    .entry(format!("{backend:?}: {}", mismatch.signature()))
+                    .or_default()
+                    .push(*mismatch);
+            }
         }
     }
     report
