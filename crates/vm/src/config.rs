@@ -19,6 +19,10 @@ pub struct Config {
     /// Fixed frames only: each frame is followed by an unmapped gap of the same size.
     pub enable_stack_frame_gaps: bool,
     /// JIT only: the largest run of instructions without a meter check (0: check every one).
+    /// In the reference it bounds how far its JIT may run past the budget. bpfvm's JIT charges
+    /// every straight-line run before entering it (and leaves the last instructions of the
+    /// budget to the interpreter), so it never runs past the budget whatever this says; the
+    /// field is kept for the reference's configurations and changes nothing observable.
     pub instruction_meter_checkpoint_distance: usize,
     /// Count instructions against the context's budget.
     pub enable_instruction_meter: bool,

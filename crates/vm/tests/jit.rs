@@ -63,15 +63,24 @@ fn input(n: u64) -> Vec<u8> {
 
 #[test]
 fn every_budget_gives_the_interpreters_count_and_error() {
-    for dialect in [Dialect::Sbpf, Dialect::Ebpf] {
-        let program = compile(&sum_loop(), dialect, Config::default());
-        for budget in 0..60 {
-            let mut a = input(10);
-            let mut b = input(10);
-            let expected = run(&program, Backend::Interpreter, budget, &mut a);
-            let got = run(&program, Backend::Jit, budget, &mut b);
-            assert_eq!(got, expected, "{dialect:?} budget {budget}");
-            assert_eq!(a, b, "{dialect:?} budget {budget}: memory");
+    // Whatever the checkpoint distance: each run is charged before it is entered, so the
+    // JIT never runs past the budget and stops exactly where the interpreter does.
+    for distance in [0, 1, 3, 10_000] {
+        let config = Config {
+            instruction_meter_checkpoint_distance: distance,
+            ..Config::default()
+        };
+        for dialect in [Dialect::Sbpf, Dialect::Ebpf] {
+            let program = compile(&sum_loop(), dialect, config);
+            for budget in 0..60 {
+                let mut a = input(10);
+                let mut b = input(10);
+                let expected = run(&program, Backend::Interpreter, budget, &mut a);
+                let got = run(&program, Backend::Jit, budget, &mut b);
+                let at = format!("{dialect:?} budget {budget} distance {distance}");
+                assert_eq!(got, expected, "{at}");
+                assert_eq!(a, b, "{at}: memory");
+            }
         }
     }
 }

@@ -29,6 +29,8 @@
 //!   instructions not yet run are exactly its run length, which a bail-out there refunds.
 //!   A syscall ends its run; when it leaves no budget the shim ends the run with
 //!   `ExceededMaxInstructions` at pc + 1. With metering off no meter code is emitted.
+//!   Since nothing runs uncharged, `instruction_meter_checkpoint_distance` (the reference's
+//!   bound on how far its JIT may overrun) has nothing left to bound and changes nothing.
 //! - **Memory**: with the aligned mapping, translation is inline: slot = vaddr >> 32, then
 //!   `vaddr + size <= limit[slot]` and host = `vaddr + delta[slot]`, from a struct-of-arrays
 //!   table in the `Env` (precomputed per run, and after every syscall). A miss calls one
