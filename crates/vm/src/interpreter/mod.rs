@@ -37,6 +37,8 @@ pub struct Code {
     /// Per slot (and the sentinel): the instructions from that slot up to and including the
     /// op that ends its straight-line run (the meter's block length; see `meter`).
     run_lengths: Vec<u64>,
+    /// Per slot: the JIT's run length ([`Code::jit_run_length`]).
+    jit_run_lengths: Vec<u64>,
     /// Registered syscall keys, sorted; `Op::Syscall { index }` indexes this.
     syscall_keys: Vec<u32>,
     /// The index of the unwind helper in `syscall_keys`, if one is set.
@@ -72,7 +74,8 @@ impl Code {
             .map(|(pc, (insn, slot))| lowering.lower(pc, *insn, *slot))
             .collect();
         ops.push(Op::Overrun);
-        let run_lengths = run_lengths(&ops);
+        let jit_run_lengths = run_lengths(&ops, RunSplit::AtTargets);
+        let run_lengths = run_lengths(&ops, RunSplit::AtRunEnds);
         // A pc is callable by `callx` under static syscalls when it is a registry key.
         let mut callable = vec![false; decoded.len()];
         for (key, _) in functions.iter() {
@@ -90,6 +93,7 @@ impl Code {
         Code {
             ops,
             run_lengths,
+            jit_run_lengths,
             syscall_keys,
             unwind_index,
             callable,
@@ -121,6 +125,13 @@ impl Code {
         self.run_lengths.get(pc).copied().unwrap_or(0)
     }
 
+    /// Like [`Code::run_length`], for the JIT's runs, which also end before every jump or
+    /// call target (so jumps land at run starts and need no entry stub).
+    #[inline(always)]
+    pub fn jit_run_length(&self, pc: usize) -> u64 {
+        self.jit_run_lengths.get(pc).copied().unwrap_or(0)
+    }
+
     /// The index (into [`Code::syscall_keys`]) of the unwind helper, if one is set.
     pub fn unwind_index(&self) -> Option<u32> {
         self.unwind_index
@@ -142,17 +153,39 @@ impl Code {
     }
 }
 
-/// The run length of every slot, computed backwards: an op that ends a run has length 1,
-/// any other op one more than the slot it falls through to (`lddw` skips its second slot
-/// and counts once, as the meter does).
-fn run_lengths(ops: &[Op]) -> Vec<u64> {
+/// Where straight-line runs may end besides the ops that end them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RunSplit {
+    /// Only where an op ends a run (the interpreter's runs: a jump into the middle of one
+    /// charges the rest of it).
+    AtRunEnds,
+    /// Also before every jump or call target, so that a jump always lands at a run's start
+    /// (the JIT's runs: its code charges a run at the run's first instruction, and a jump
+    /// into the middle of a run would need an entry stub).
+    AtTargets,
+}
+
+/// The run length of every slot, computed backwards: an op that ends a run has length 1
+/// (and, when `split` says so, an op followed by a jump or call target); any other op one
+/// more than the slot it falls through to (`lddw` skips its second slot and counts once, as
+/// the meter does).
+fn run_lengths(ops: &[Op], split: RunSplit) -> Vec<u64> {
+    let mut targets = vec![false; ops.len()];
+    if split == RunSplit::AtTargets {
+        for target in ops.iter().filter_map(Op::target) {
+            if let Some(slot) = targets.get_mut(target) {
+                *slot = true;
+            }
+        }
+    }
     let mut lengths = vec![1u64; ops.len()];
     for pc in (0..ops.len()).rev() {
         let Some(op) = ops.get(pc) else { continue };
-        if op.ends_run() {
+        let next = pc + op.width();
+        if op.ends_run() || targets.get(next).copied().unwrap_or(false) {
             continue;
         }
-        let rest = lengths.get(pc + op.width()).copied().unwrap_or(0);
+        let rest = lengths.get(next).copied().unwrap_or(0);
         if let Some(length) = lengths.get_mut(pc) {
             *length = rest + 1;
         }

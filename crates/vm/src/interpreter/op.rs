@@ -486,6 +486,38 @@ impl Op {
             _ => 1,
         }
     }
+
+    /// The slot a jump or call may go to (other than the next), if the op names one.
+    pub fn target(&self) -> Option<usize> {
+        match *self {
+            Op::Ja { target }
+            | Op::JeqImm { target, .. }
+            | Op::JeqReg { target, .. }
+            | Op::JneImm { target, .. }
+            | Op::JneReg { target, .. }
+            | Op::JgtImm { target, .. }
+            | Op::JgtReg { target, .. }
+            | Op::JgeImm { target, .. }
+            | Op::JgeReg { target, .. }
+            | Op::JltImm { target, .. }
+            | Op::JltReg { target, .. }
+            | Op::JleImm { target, .. }
+            | Op::JleReg { target, .. }
+            | Op::JsetImm { target, .. }
+            | Op::JsetReg { target, .. }
+            | Op::JsgtImm { target, .. }
+            | Op::JsgtReg { target, .. }
+            | Op::JsgeImm { target, .. }
+            | Op::JsgeReg { target, .. }
+            | Op::JsltImm { target, .. }
+            | Op::JsltReg { target, .. }
+            | Op::JsleImm { target, .. }
+            | Op::JsleReg { target, .. }
+            | Op::Branch32 { target, .. } => Some(target as usize),
+            Op::Call { target } => Some(target),
+            _ => None,
+        }
+    }
 }
 
 impl Op {

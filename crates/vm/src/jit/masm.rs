@@ -30,9 +30,10 @@
 //!
 //! # Runs and entry stubs
 //!
-//! The meter charges the interpreter's straight-line runs: the code of the first
-//! instruction of a run subtracts the run's length. A jump or call to an instruction inside
-//! a run cannot enter there (the charge is at the run's start), so it goes to an *entry
+//! The meter charges straight-line runs (`Code::jit_run_length`: they also end before every
+//! jump or call target): the code of the first instruction of a run subtracts the run's
+//! length. A `callx` to an instruction inside a run (or a jump into a read-modify-write
+//! [`Pair`]) cannot enter there (the charge is at the run's start), so it goes to an *entry
 //! stub*, emitted after the body, which charges the rest of the run and jumps in. Either way,
 //! at every instruction the charged but not yet run instructions are exactly that
 //! instruction's run length, which is what a bail-out there refunds. (With metering off a
@@ -755,7 +756,7 @@ impl Masm {
         if inside == NONE {
             return self.bail_now(At { pc, refund: 0 });
         }
-        let refund = code.run_length(pc);
+        let refund = code.jit_run_length(pc);
         self.block_entry(pc, refund)?;
         if inside & CARRIED != 0 {
             // Inside a pair, after its load: translate here the store's address, which the

@@ -20,12 +20,14 @@
 //!   (behind a short jump when conditional); its return address, looked up in the
 //!   program's sorted site table ([`Site`]) when the run ends, names the pc and the meter
 //!   refund. No stub per pc exists, and the fast path pays nothing.
-//! - **Meter**: charged per straight-line run (the interpreter's runs, `Code::run_length`).
+//! - **Meter**: charged per straight-line run (`Code::jit_run_length`: the interpreter's
+//!   runs, also ended before every jump or call target, so a jump lands at a run's start).
 //!   The first instruction of a run subtracts the run's length `n` from `Env::left`
 //!   (= `base - due`); unless the budget covers every check inside the run (`left > n`),
 //!   it restores `left` and bails out there, so the interpreter runs the last few
-//!   instructions and stops at the exact pc. A jump or call into the middle of a run goes
-//!   through an entry stub that charges the rest of the run. At any instruction the charged
+//!   instructions and stops at the exact pc. A `callx` into the middle of a run (any slot
+//!   may be its target) goes through an entry stub that charges the rest of the run. At any
+//!   instruction the charged
 //!   instructions not yet run are exactly its run length, which a bail-out there refunds.
 //!   A syscall ends its run; when it leaves no budget the shim ends the run with
 //!   `ExceededMaxInstructions` at pc + 1. With metering off no meter code is emitted.
@@ -353,7 +355,7 @@ pub(crate) fn compile<C: ContextObject>(
     let mut body_end = 0;
     let mut pc = 0;
     while let Some(op) = ops.get(pc) {
-        let refund = code.run_length(pc);
+        let refund = code.jit_run_length(pc);
         if pc == slots {
             body_end = m.asm.offset();
         }
