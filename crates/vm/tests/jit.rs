@@ -450,9 +450,10 @@ fn run_on_input(
 
 #[test]
 fn load_store_pairs_match_the_interpreter() {
-    // A load and a store to the same address in one run share one check (the store's);
-    // jumps into the middle of a pair go through a stub that translates the store's address.
-    let programs: [(&str, Vec<Insn>); 4] = [
+    // A load and a store to the same address in one run share one check (the store's). A
+    // jump target between them ends the run, so no pair forms there (and nothing can enter
+    // a pair after its load).
+    let programs: [(&str, Vec<Insn>); 5] = [
         (
             "increment",
             vec![
@@ -464,7 +465,7 @@ fn load_store_pairs_match_the_interpreter() {
             ],
         ),
         (
-            "jump into the pair",
+            "jump target between load and store",
             vec![
                 mov(3, 3),
                 ldx(MemSize::W, 2, 1, 4),
@@ -480,7 +481,7 @@ fn load_store_pairs_match_the_interpreter() {
             ],
         ),
         (
-            "lddw in the pair",
+            "lddw between load and store",
             vec![
                 mov(3, 2),
                 ldx(MemSize::DW, 2, 1, 8),
@@ -488,8 +489,18 @@ fn load_store_pairs_match_the_interpreter() {
                 stx(MemSize::DW, 1, 8, 4),
                 alu(Width::W64, AluOp::Sub, 3, k(1)),
                 ldx(MemSize::DW, 5, 1, 0),
-                // Back to the lddw, inside the pair.
+                // Back to the lddw, between the load and the store.
                 branch(Width::W64, Cond::Ne, 3, k(0), -6),
+                ldx(MemSize::DW, 0, 1, 8),
+                exit(),
+            ],
+        ),
+        (
+            "lddw in the pair",
+            vec![
+                ldx(MemSize::DW, 2, 1, 8),
+                lddw(2, 0x1_0000_0001),
+                stx(MemSize::DW, 1, 8, 2),
                 ldx(MemSize::DW, 0, 1, 8),
                 exit(),
             ],
@@ -537,11 +548,17 @@ fn load_store_pairs_match_the_interpreter() {
             }
         }
     }
-    assert_eq!(compared, 4 * 4 * 2 * 40);
+    assert_eq!(compared, 5 * 4 * 2 * 40);
 
-    // The store of a pair emits no translation of its own: it is one `mov`.
+    // The store of a pair emits no translation of its own: it is one `mov`; with a jump
+    // target between, the store checks for itself.
     let compiled = compile(&programs[0].1, Dialect::Sbpf, plain());
-    let jit = compiled.jit_program().unwrap();
-    let store = jit.slot_code(2).unwrap();
-    assert!(store.len() <= 4, "the store is {} bytes", store.len());
+    let store = compiled.jit_program().unwrap().slot_code(2).unwrap().len();
+    assert!(store <= 4, "the paired store is {store} bytes");
+    let compiled = compile(&programs[1].1, Dialect::Sbpf, plain());
+    let store = compiled.jit_program().unwrap().slot_code(4).unwrap().len();
+    assert!(store > 20, "the unpaired store is {store} bytes");
+    let compiled = compile(&programs[3].1, Dialect::Sbpf, plain());
+    let store = compiled.jit_program().unwrap().slot_code(3).unwrap().len();
+    assert!(store <= 4, "the store paired over an lddw is {store} bytes");
 }

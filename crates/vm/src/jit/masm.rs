@@ -32,9 +32,10 @@
 //!
 //! The meter charges straight-line runs (`Code::jit_run_length`: they also end before every
 //! jump or call target): the code of the first instruction of a run subtracts the run's
-//! length. A `callx` to an instruction inside a run (or a jump into a read-modify-write
-//! [`Pair`]) cannot enter there (the charge is at the run's start), so it goes to an *entry
-//! stub*, emitted after the body, which charges the rest of the run and jumps in. Either way,
+//! length. A `callx` to an instruction inside a run cannot enter there (the charge is at
+//! the run's start), so it goes to an *entry stub*, emitted after the body, which charges
+//! the rest of the run and jumps in (or bails out, inside a read-modify-write [`Pair`]).
+//! Either way,
 //! at every instruction the charged but not yet run instructions are exactly that
 //! instruction's run length, which is what a bail-out there refunds. (With metering off a
 //! jump goes straight in.)
@@ -88,8 +89,8 @@ pub(crate) const NONE: u32 = u32::MAX;
 /// Marks a slot offset whose instruction is inside a run (a jump there needs an entry stub).
 const INSIDE: u32 = 1 << 31;
 
-/// Marks a slot offset after the load of a [`Pair`], up to its store: a jump there needs
-/// an entry stub that translates the store's address into rax.
+/// Marks a slot offset after the load of a [`Pair`], up to its store: nothing may enter
+/// there (rax would not hold the store's address), so its entry is a bail-out.
 const CARRIED: u32 = 1 << 30;
 
 /// The flags of a slot offset.
@@ -100,7 +101,9 @@ const FLAGS: u32 = INSIDE | CARRIED;
 /// load is checked with the store's (stricter) permission and leaves the host address in
 /// rax for the store, which emits no translation of its own. If the stricter check fails
 /// where the load alone would pass, the load's site bails out and the interpreter runs both
-/// (exact, and only on a path that faults at the store anyway).
+/// (exact, and only on a path that faults at the store anyway). Nothing enters a pair after
+/// its load: the JIT's runs end before every jump target, and a pair holds no callable slot
+/// (a `callx` there finds no entry and bails out).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Pair {
     /// The load's slot.
@@ -753,22 +756,12 @@ impl Masm {
             *slot = stub;
         }
         let inside = self.offsets.get(pc).copied().unwrap_or(NONE);
-        if inside == NONE {
+        if inside == NONE || inside & CARRIED != 0 {
+            // No code (an `lddw`'s second slot), or inside a pair after its load (which no
+            // jump reaches and no callable slot is): the interpreter takes over there.
             return self.bail_now(At { pc, refund: 0 });
         }
-        let refund = code.jit_run_length(pc);
-        self.block_entry(pc, refund)?;
-        if inside & CARRIED != 0 {
-            // Inside a pair, after its load: translate here the store's address, which the
-            // load would have left in rax (only ALU ops stand between here and the store).
-            // (Twice the window in slots: an `lddw` between takes two.)
-            let ops = code.ops().iter().skip(pc).take(2 * Pair::WINDOW);
-            if let Some((base, off, size)) = ops.filter_map(store_address).next() {
-                let base = guest(base, pc)?;
-                let at = At { pc, refund };
-                self.translate(base, off, size, Access::Store, at)?;
-            }
-        }
+        self.block_entry(pc, code.jit_run_length(pc))?;
         self.asm.jmp_to((inside & !FLAGS) as usize)?;
         Ok(())
     }
@@ -858,29 +851,34 @@ pub(crate) const ROWS_IMM: i32 = ROWS as i32;
 impl Pair {
     /// How far past a load the pairing looks for its store (`ldx; op; stx` is the usual
     /// read-modify-write).
-    pub const WINDOW: usize = 2;
+    const WINDOW: usize = 2;
 
-    /// The pair starting with `op` at `pc` of `ops`, if it is a load followed in its run
-    /// (`run_length` instructions from it) by a store to the same address.
+    /// The pair starting with `op` at `pc` of `code`, if it is a load followed in its JIT
+    /// run by a store to the same address, with no callable slot after the load.
     #[inline(always)]
-    pub fn find(ops: &[Op], op: &Op, pc: usize, run_length: u64) -> Option<Pair> {
+    pub fn find(code: &Code, op: &Op, pc: usize) -> Option<Pair> {
         let (dst, base, off, size) = load_address(op)?;
-        Pair::find_store(ops, pc, run_length, (dst, base, off, size))
+        Pair::find_store(code, pc, (dst, base, off, size))
     }
 
     #[inline(never)]
     fn find_store(
-        ops: &[Op],
+        code: &Code,
         pc: usize,
-        run_length: u64,
         (dst, base, off, size): (u8, u8, i16, u8),
     ) -> Option<Pair> {
         if base == dst || base == 10 {
             return None;
         }
-        let last = usize::try_from(run_length).ok()?.min(Self::WINDOW + 1);
+        let ops = code.ops();
+        let last = usize::try_from(code.jit_run_length(pc))
+            .ok()?
+            .min(Self::WINDOW + 1);
         let mut next = pc + 1;
         for _ in 1..last {
+            if code.is_callable(next) {
+                return None;
+            }
             let op = ops.get(next)?;
             if store_address(op) == Some((base, off, size)) {
                 return Some(Pair {
@@ -1021,7 +1019,7 @@ fn load_address(op: &Op) -> Option<(u8, u8, i16, u8)> {
 }
 
 /// The base register, offset and size of a store that a [`Pair`] can carry.
-pub(crate) fn store_address(op: &Op) -> Option<(u8, i16, u8)> {
+fn store_address(op: &Op) -> Option<(u8, i16, u8)> {
     match *op {
         Op::St8 { base, off, .. } | Op::Stx8 { base, off, .. } => Some((base, off, 1)),
         Op::St16 { base, off, .. } | Op::Stx16 { base, off, .. } => Some((base, off, 2)),

@@ -47,8 +47,8 @@
 //! - **Read-modify-write pairs** ([`masm::Pair`]): a load and a store to the same address
 //!   in one run, with only ALU ops between, share one check: the load is checked with the
 //!   store's permission and leaves the host address in rax, and the store emits only its
-//!   `mov`. A jump into the pair after the load enters through a stub that translates the
-//!   store's address first.
+//!   `mov`. Nothing enters a pair after its load (runs end before jump targets; a pair
+//!   holds no callable slot).
 //! - **The current frame** ([`StackLayout`]): with fixed frames and gaps, r10 is always the
 //!   top of frame `i` (stack start + F + 2F·i, i below the maximum depth), so `[r10 + off]`
 //!   with `-F <= off <= -size` lies inside the current frame whatever `i` is: it is
@@ -360,7 +360,7 @@ pub(crate) fn compile<C: ContextObject>(
             body_end = m.asm.offset();
         }
         if m.pair.is_none() {
-            m.pair = Pair::find(ops, op, pc, refund);
+            m.pair = Pair::find(code, op, pc);
         }
         m.start_slot(pc, position);
         if position == RunPosition::Start {
