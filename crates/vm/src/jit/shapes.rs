@@ -11,8 +11,8 @@ use super::env::{
     ExitKind, EXIT_KIND, EXIT_PC, GAP_LOAD_LEN, GAP_SHIFT, GAP_STORE_LEN, HOST_ADDR, HOST_RSP,
     REGS, STACK_SLOT, VM_ADDR,
 };
-use super::masm::{delta_field, env, row, Access, Masm, Translation, GUEST, ROWS_IMM, SAVED};
-use super::template::table_compare;
+use super::masm::{delta_field, env, row, Access, Masm, Translation, GUEST, SAVED};
+use super::template::{end_compare, slot_compare, table_compare};
 use super::{JitError, StackLayout};
 use bpfvm_x86::{
     AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, ShiftAmount, ShiftKind, Size,
@@ -287,14 +287,7 @@ fn gapped_path(
         Access::Store => GAP_STORE_LEN,
     };
     let reg = |reg| RegMem::Reg(reg);
-    a.mov(Size::S64, Gpr::Rdx, Gpr::Rax);
-    a.shift(
-        ShiftKind::Shr,
-        Size::S64,
-        reg(Gpr::Rdx),
-        ShiftAmount::Imm(32),
-    )?;
-    a.cmp(Size::S32, reg(Gpr::Rdx), Operand::Imm(ROWS_IMM))?;
+    slot_compare(a)?;
     a.jcc(Cond::Ae, slow)?;
     a.cmp(
         Size::S64,
@@ -341,17 +334,7 @@ fn gapped_path(
         reg(Gpr::Rax),
         Operand::Reg(Gpr::Rcx),
     )?;
-    a.lea(
-        Size::S64,
-        Gpr::Rcx,
-        Mem::base_disp(Gpr::Rax, i32::from(size)),
-    )?;
-    a.alu(
-        AluKind::Cmp,
-        Size::S64,
-        reg(Gpr::Rcx),
-        Operand::Mem(row(len_field)),
-    )?;
+    end_compare(a, size, row(len_field))?;
     a.jcc(Cond::A, restore)?;
     a.alu(
         AluKind::Add,

@@ -300,6 +300,14 @@ pub(crate) fn table_compare(
     access: Access,
     miss: Label,
 ) -> Result<(), JitError> {
+    slot_compare(a)?;
+    a.jcc_short(Cond::Ae, miss)?;
+    end_compare(a, size, limit_field(access))
+}
+
+/// `mov rdx, rax; shr rdx, 32; cmp edx, ROWS`: the region slot of the vaddr in rax, compared
+/// with the number of table rows.
+pub(crate) fn slot_compare(a: &mut Assembler) -> Result<(), JitError> {
     a.mov(Size::S64, Gpr::Rdx, Gpr::Rax);
     a.shift(
         ShiftKind::Shr,
@@ -308,7 +316,12 @@ pub(crate) fn table_compare(
         ShiftAmount::Imm(32),
     )?;
     a.cmp(Size::S32, RegMem::Reg(Gpr::Rdx), Operand::Imm(ROWS_IMM))?;
-    a.jcc_short(Cond::Ae, miss)?;
+    Ok(())
+}
+
+/// `lea rcx, [rax + size]; cmp rcx, limit`: the end of a `size`-byte access at the address
+/// in rax against `limit`.
+pub(crate) fn end_compare(a: &mut Assembler, size: u8, limit: Mem) -> Result<(), JitError> {
     a.lea(
         Size::S64,
         Gpr::Rcx,
@@ -318,7 +331,7 @@ pub(crate) fn table_compare(
         AluKind::Cmp,
         Size::S64,
         RegMem::Reg(Gpr::Rcx),
-        Operand::Mem(limit_field(access)),
+        Operand::Mem(limit),
     )?;
     Ok(())
 }
