@@ -43,9 +43,9 @@ fn store(size: MemSize, base: u8, off: i16, src: u8) -> Insn {
     }
 }
 
-/// Sums 0..n (n from the input) in a loop whose head is inside a run, keeps the sum in a
-/// stack slot through r10 and through a copy of r10, calls a function that doubles it,
-/// stores it back to the input and returns it.
+/// Sums 0..n (n from the input) in a loop, bumps an input word (a read-modify-write), keeps
+/// the sum in a stack slot through r10 and through a copy of r10, calls a function that
+/// doubles it, stores it back to the input and returns it.
 fn program() -> Vec<Insn> {
     use Source::{Imm, Reg as R};
     vec![
@@ -53,7 +53,7 @@ fn program() -> Vec<Insn> {
         alu(AluOp::Mov, 0, Imm(0)),
         alu(AluOp::Mov, 3, Imm(0)),
         store(MemSize::DW, 10, -8, 0),
-        // Loop head (inside the run that starts at slot 0).
+        // Loop head (inside the interpreter's run from slot 0; the JIT starts a run here).
         alu(AluOp::Add, 0, R(r(3))),
         alu(AluOp::Add, 3, Imm(1)),
         Insn::Branch {
@@ -63,6 +63,10 @@ fn program() -> Vec<Insn> {
             src: R(r(2)),
             off: -3,
         },
+        // A read-modify-write of the input (one check for the load and the store).
+        load(MemSize::DW, 6, 1, 8),
+        alu(AluOp::Add, 6, Imm(7)),
+        store(MemSize::DW, 1, 8, 6),
         alu(AluOp::Mov, 4, R(r(10))),
         store(MemSize::DW, 4, -16, 0),
         load(MemSize::W, 5, 10, -16),
