@@ -20,6 +20,9 @@ pub mod syscalls;
 pub mod verifier;
 pub mod vm;
 
+#[cfg(test)]
+mod test_insns;
+
 pub use config::{Config, Preset};
 pub use context::{ContextObject, TestContext};
 pub use error::{AccessType, ErrorField, RuntimeError, VerifyError, REFERENCE_PC_OFFSET};

@@ -9,21 +9,11 @@ use crate::memory::MemoryMapping;
 use crate::program::{
     Executable, Loader, SyscallRegistry, MM_INPUT_START, MM_PROGRAM_START, MM_STACK_START,
 };
+use crate::test_insns::{alu, load as ldx, r, sbpf_bytes, store};
 use crate::{verify, Backend, Config, ContextObject, MemoryRegion, RuntimeError, TestContext, Vm};
-use bpfvm_isa::{encode, AluOp, Cond, Dialect, Extend, Insn, MemSize, Reg, Source, Width};
+use bpfvm_isa::{AluOp, Cond, Dialect, Insn, MemSize, Source, Width};
 use std::sync::Arc;
 
-fn r(n: u8) -> Reg {
-    Reg::new(n).unwrap()
-}
-fn alu(op: AluOp, dst: u8, src: Source) -> Insn {
-    Insn::Alu {
-        width: Width::W64,
-        op,
-        dst: r(dst),
-        src,
-    }
-}
 fn mov(dst: u8, imm: i32) -> Insn {
     alu(AluOp::Mov, dst, Source::Imm(imm))
 }
@@ -40,21 +30,10 @@ fn jlt(dst: u8, imm: i32, off: i16) -> Insn {
     }
 }
 fn ldxb(dst: u8, base: u8, off: i16) -> Insn {
-    Insn::Load {
-        size: MemSize::B,
-        extend: Extend::Zero,
-        dst: r(dst),
-        base: r(base),
-        off,
-    }
+    ldx(MemSize::B, dst, base, off)
 }
 fn stw(base: u8, off: i16, imm: i32) -> Insn {
-    Insn::Store {
-        size: MemSize::W,
-        base: r(base),
-        off,
-        src: Source::Imm(imm),
-    }
+    store(MemSize::W, base, off, Source::Imm(imm))
 }
 fn call(imm: i32) -> Insn {
     Insn::Call { src: 1, imm }
@@ -171,11 +150,7 @@ fn load(program: &[Insn], config: Config) -> crate::VerifiedProgram<TestContext>
         .register_key(SYSCALL_KEY, "costly", costly_syscall)
         .unwrap();
     let loader = Arc::new(Loader::with_syscalls(config, registry));
-    let bytes: Vec<u8> = program
-        .iter()
-        .flat_map(|insn| encode(insn, Dialect::Sbpf).unwrap())
-        .flat_map(|slot| slot.to_bytes())
-        .collect();
+    let bytes = sbpf_bytes(program);
     let executable = Executable::from_raw_program(&bytes, loader, Dialect::Sbpf).unwrap();
     verify(executable).unwrap()
 }

@@ -28,7 +28,7 @@ pub(crate) struct Program {
     pub text_vaddr: u64,
     /// Whether some call sits in the last slot (then `exit` must check the return pc).
     pub call_in_last_slot: bool,
-    /// The stack the inline stack check is compiled for.
+    /// The gapped stack the r10 fast path and the inline stack check are compiled for.
     pub stack: Option<super::StackLayout>,
 }
 

@@ -54,7 +54,7 @@ use super::lower::{At, Program};
 pub(crate) use super::shapes::{Routine, ROUTINES};
 pub(crate) use super::template::Shape;
 use super::template::{Template, Width, MAX_ROUTINES, SHAPES};
-use super::{shapes, JitError, Site, StackLayout};
+use super::{shapes, JitError, Site};
 use crate::interpreter::op::Op;
 use crate::interpreter::Code;
 use bpfvm_x86::{AluKind, Assembler, Cond, Gpr, Mem, Operand, RegMem, Rel32, Scale, Size};
@@ -184,8 +184,6 @@ pub(crate) struct Settings {
     pub hardening: Hardening,
     /// log2 of the stack's gap size when the stack is gapped (fixed frames with gaps).
     pub gap_shift: Option<u8>,
-    /// The gapped stack the r10 fast path relies on, when the configuration has one.
-    pub stack: Option<StackLayout>,
     pub translate_helper: HelperAddr,
     pub syscall_helper: HelperAddr,
 }
@@ -674,7 +672,7 @@ impl Masm {
 
     /// Translates the `size`-byte access at `base + off` by the instruction at `at` and
     /// leaves the host address in rax (rcx and rdx are clobbered). An access to the current
-    /// frame through r10 needs no check ([`StackLayout`]); otherwise a miss in the inline
+    /// frame through r10 needs no check ([`super::StackLayout`]); otherwise a miss in the inline
     /// table calls the shared routine of the access kind and size, which tries the gapped
     /// stack and asks the mapping; a fault bails out at `at`.
     #[inline]
@@ -711,7 +709,7 @@ impl Masm {
             self.site(at);
             return Ok(());
         }
-        let shape = match (self.hint, self.settings.stack) {
+        let shape = match (self.hint, self.program.stack) {
             (BaseHint::Stack, Some(_)) => Shape::StackAccess(access, size),
             _ => Shape::Access(access, size),
         };
@@ -720,9 +718,9 @@ impl Masm {
 
     /// Whether `[r10 + off]` of `size` bytes stays inside the current frame of the standard
     /// gapped stack (`-F <= off` and `off + size <= 0`), so that its host address is
-    /// `(r10 + 2 * off) / 2 + Env::frame_host` ([`StackLayout`]).
+    /// `(r10 + 2 * off) / 2 + Env::frame_host` ([`super::StackLayout`]).
     fn frame_access(&self, off: i16, size: u8) -> bool {
-        let Some(layout) = self.settings.stack else {
+        let Some(layout) = self.program.stack else {
             return false;
         };
         let off = i64::from(off);

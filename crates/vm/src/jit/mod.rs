@@ -341,9 +341,8 @@ pub(crate) fn compile<C: ContextObject>(
     }
     let scratch = SCRATCH.with(|cell| cell.take());
     let program = program(code, config);
-    let settings = settings::<C>(config, slots);
-    let stack = settings.stack;
-    let mut m = Masm::new(slots, settings, program, scratch);
+    let stack = program.stack;
+    let mut m = Masm::new(slots, settings::<C>(config, slots), program, scratch);
     m.prologue(code.entry_pc())?;
     shapes::emit_exits(&mut m)?;
     // Every slot, then the overrun sentinel after the last (the last instruction may fall
@@ -439,7 +438,6 @@ fn settings<C: ContextObject>(config: &Config, slots: usize) -> Settings {
             seed: compile_seed(slots, config.runtime_environment_key),
         },
         gap_shift,
-        stack: StackLayout::of(config),
         translate_helper: entry::translate_shim as *const () as usize as u64,
         syscall_helper: entry::syscall_shim::<C> as *const () as usize as u64,
     }

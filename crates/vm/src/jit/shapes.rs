@@ -131,7 +131,7 @@ fn access_routine(m: &mut Masm, access: Access, size: u8) -> Result<(), JitError
         (Translation::InlineTable, Some(shift)) if shift < 31 => Some(shift),
         _ => None,
     };
-    if let Some(layout) = m.settings.stack {
+    if let Some(layout) = m.program.stack {
         stack_path(m, access, size, layout)?;
     }
     if m.settings.translation == Translation::InlineTable {
@@ -154,6 +154,38 @@ fn access_routine(m: &mut Masm, access: Access, size: u8) -> Result<(), JitError
         .test(Size::S64, RegMem::Reg(Gpr::Rax), Operand::Reg(Gpr::Rax))?;
     m.jump_routine(Some(Cond::E), Routine::BailSite)?;
     return_hit(&mut m.asm)
+}
+
+/// How far a jump of [`gap_offset`] must reach.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// Within a short (8-bit) displacement.
+    Short,
+    /// Anywhere (32-bit displacement).
+    Near,
+}
+
+/// The start of every gapped translation (region §5.2), vaddr in rax: rcx = vaddr minus the
+/// region's guest address `vm_addr`, then to `miss` (rax unchanged) when that borrows (below
+/// the region) or when the offset's `gap` bit is set (the first byte in a gap; `gap` is the
+/// frame size, a power of two below 2^31).
+fn gap_offset(
+    a: &mut Assembler,
+    vm_addr: Operand,
+    gap: i32,
+    miss: Label,
+    reach: Reach,
+) -> Result<(), JitError> {
+    let jump = |a: &mut Assembler, cond| match reach {
+        Reach::Short => a.jcc_short(cond, miss),
+        Reach::Near => a.jcc(cond, miss),
+    };
+    a.mov(Size::S64, Gpr::Rcx, Gpr::Rax);
+    a.alu(AluKind::Sub, Size::S64, RegMem::Reg(Gpr::Rcx), vm_addr)?;
+    jump(a, Cond::B)?;
+    a.test(Size::S32, RegMem::Reg(Gpr::Rcx), Operand::Imm(gap))?;
+    jump(a, Cond::Ne)?;
+    Ok(())
 }
 
 /// The gapped stack of `layout` first (the table never holds it, and most misses are
@@ -200,11 +232,7 @@ pub(crate) fn stack_translation(
     })?;
     let row = |field: i32| Operand::Mem(env(field + 8 * STACK_SLOT as i32));
     let reg = RegMem::Reg;
-    a.mov(Size::S64, Gpr::Rcx, Gpr::Rax);
-    a.alu(AluKind::Sub, Size::S64, reg(Gpr::Rcx), row(VM_ADDR))?;
-    a.jcc_short(Cond::B, miss)?;
-    a.test(Size::S32, reg(Gpr::Rcx), Operand::Imm(frame))?;
-    a.jcc_short(Cond::Ne, miss)?;
+    gap_offset(a, row(VM_ADDR), frame, miss, Reach::Short)?;
     a.mov(Size::S32, Gpr::Rdx, Gpr::Rcx);
     a.alu(
         AluKind::And,
@@ -295,16 +323,7 @@ fn gapped_path(
         Operand::Imm(i32::from(shift)),
     )?;
     a.jcc(Cond::Ne, slow)?;
-    a.mov(Size::S64, Gpr::Rcx, Gpr::Rax);
-    a.alu(
-        AluKind::Sub,
-        Size::S64,
-        reg(Gpr::Rcx),
-        Operand::Mem(row(VM_ADDR)),
-    )?;
-    a.jcc(Cond::B, slow)?;
-    a.test(Size::S64, reg(Gpr::Rcx), Operand::Imm(1 << shift))?;
-    a.jcc(Cond::Ne, slow)?;
+    gap_offset(a, Operand::Mem(row(VM_ADDR)), 1 << shift, slow, Reach::Near)?;
     // rax = ((offset >> (shift + 1)) << shift) | (offset & low). The vaddr is saved meanwhile
     // in the red zone below rsp (this path is a leaf; the System V ABI, which Linux signal
     // delivery honours, leaves the 128 bytes below rsp to it).

@@ -7,41 +7,10 @@
 use super::env::ExitKind;
 use super::run::last_exit;
 use crate::program::{Executable, Loader, SyscallRegistry, MM_INPUT_START};
+use crate::test_insns::{alu, load, r, sbpf_bytes, store};
 use crate::{verify, Backend, Config, MemoryRegion, TestContext, Vm};
-use bpfvm_isa::{encode, AluOp, Cond, Dialect, Extend, Insn, MemSize, Reg, Source, Width};
+use bpfvm_isa::{AluOp, Cond, Dialect, Insn, MemSize, Source, Width};
 use std::sync::Arc;
-
-fn r(n: u8) -> Reg {
-    Reg::new(n).unwrap()
-}
-
-fn alu(op: AluOp, dst: u8, src: Source) -> Insn {
-    Insn::Alu {
-        width: Width::W64,
-        op,
-        dst: r(dst),
-        src,
-    }
-}
-
-fn load(size: MemSize, dst: u8, base: u8, off: i16) -> Insn {
-    Insn::Load {
-        size,
-        extend: Extend::Zero,
-        dst: r(dst),
-        base: r(base),
-        off,
-    }
-}
-
-fn store(size: MemSize, base: u8, off: i16, src: u8) -> Insn {
-    Insn::Store {
-        size,
-        base: r(base),
-        off,
-        src: Source::Reg(r(src)),
-    }
-}
 
 /// Sums 0..n (n from the input) in a loop, bumps an input word (a read-modify-write), keeps
 /// the sum in a stack slot through r10 and through a copy of r10, calls a function that
@@ -52,7 +21,7 @@ fn program() -> Vec<Insn> {
         load(MemSize::DW, 2, 1, 0),
         alu(AluOp::Mov, 0, Imm(0)),
         alu(AluOp::Mov, 3, Imm(0)),
-        store(MemSize::DW, 10, -8, 0),
+        store(MemSize::DW, 10, -8, R(r(0))),
         // Loop head (inside the interpreter's run from slot 0; the JIT starts a run here).
         alu(AluOp::Add, 0, R(r(3))),
         alu(AluOp::Add, 3, Imm(1)),
@@ -66,12 +35,12 @@ fn program() -> Vec<Insn> {
         // A read-modify-write of the input (one check for the load and the store).
         load(MemSize::DW, 6, 1, 8),
         alu(AluOp::Add, 6, Imm(7)),
-        store(MemSize::DW, 1, 8, 6),
+        store(MemSize::DW, 1, 8, R(r(6))),
         alu(AluOp::Mov, 4, R(r(10))),
-        store(MemSize::DW, 4, -16, 0),
+        store(MemSize::DW, 4, -16, R(r(0))),
         load(MemSize::W, 5, 10, -16),
         Insn::Call { src: 1, imm: 3 },
-        store(MemSize::DW, 1, 8, 0),
+        store(MemSize::DW, 1, 8, R(r(0))),
         Insn::Exit,
         Insn::Exit,
         // The function: r0 = r5 * 2.
@@ -82,11 +51,7 @@ fn program() -> Vec<Insn> {
 }
 
 fn run(config: Config, backend: Backend) -> (u64, Vec<u8>, u64) {
-    let bytes: Vec<u8> = program()
-        .iter()
-        .flat_map(|insn| encode(insn, Dialect::Sbpf).unwrap())
-        .flat_map(|slot| slot.to_bytes())
-        .collect();
+    let bytes = sbpf_bytes(&program());
     let loader = Arc::new(Loader::with_syscalls(config, SyscallRegistry::new()));
     let executable = Executable::from_raw_program(&bytes, loader, Dialect::Sbpf).unwrap();
     let mut program = verify(executable).unwrap();
