@@ -39,6 +39,8 @@ pub struct Code {
     run_lengths: Vec<u64>,
     /// Per slot: the JIT's run length ([`Code::jit_run_length`]).
     jit_run_lengths: Vec<u64>,
+    /// Per slot: whether a jump or call at this slot or later goes to it ([`Code::is_loop_header`]).
+    loop_headers: Vec<bool>,
     /// Registered syscall keys, sorted; `Op::Syscall { index }` indexes this.
     syscall_keys: Vec<u32>,
     /// The index of the unwind helper in `syscall_keys`, if one is set.
@@ -75,6 +77,7 @@ impl Code {
             .collect();
         ops.push(Op::Overrun);
         let jit_run_lengths = run_lengths(&ops, RunSplit::AtTargets);
+        let loop_headers = loop_headers(&ops);
         let run_lengths = run_lengths(&ops, RunSplit::AtRunEnds);
         // A pc is callable by `callx` under static syscalls when it is a registry key.
         let mut callable = vec![false; decoded.len()];
@@ -94,6 +97,7 @@ impl Code {
             ops,
             run_lengths,
             jit_run_lengths,
+            loop_headers,
             syscall_keys,
             unwind_index,
             callable,
@@ -132,6 +136,13 @@ impl Code {
         self.jit_run_lengths.get(pc).copied().unwrap_or(0)
     }
 
+    /// Whether a jump or call at slot `pc` or after it goes back to `pc` (the head of a
+    /// loop, or of a function called from below: the JIT aligns its code).
+    #[inline(always)]
+    pub fn is_loop_header(&self, pc: usize) -> bool {
+        self.loop_headers.get(pc).copied().unwrap_or(false)
+    }
+
     /// The index (into [`Code::syscall_keys`]) of the unwind helper, if one is set.
     pub fn unwind_index(&self) -> Option<u32> {
         self.unwind_index
@@ -163,6 +174,19 @@ enum RunSplit {
     /// (the JIT's runs: its code charges a run at the run's first instruction, and a jump
     /// into the middle of a run would need an entry stub).
     AtTargets,
+}
+
+/// Per slot: whether an op at that slot or after it jumps or calls back to it.
+fn loop_headers(ops: &[Op]) -> Vec<bool> {
+    let mut headers = vec![false; ops.len()];
+    for (pc, op) in ops.iter().enumerate() {
+        if let Some(header) = op.target().filter(|target| *target <= pc) {
+            if let Some(slot) = headers.get_mut(header) {
+                *slot = true;
+            }
+        }
+    }
+    headers
 }
 
 /// The run length of every slot, computed backwards: an op that ends a run has length 1

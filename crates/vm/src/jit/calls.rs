@@ -6,7 +6,7 @@ use super::env::{
 };
 use super::lower::{At, Lowered, Program, MAX_INLINE_CALL_DEPTH};
 use super::masm::{env, imm_pc, Masm, Routine, Shape, GUEST};
-use super::template::{Builder, Width};
+use super::template::{frame_top_update, Builder, Width};
 use super::JitError;
 use crate::interpreter::exec::FrameMode;
 use bpfvm_x86::{
@@ -171,6 +171,9 @@ pub(super) fn frame_push(b: &mut Builder, p: &Program) -> Lowered {
         add_to(&mut b.asm, env(STACK_POINTER), bump)?;
     }
     b.asm.load(Size::S64, GUEST[10], env(STACK_POINTER))?;
+    if p.stack.is_some() {
+        frame_top_update(&mut b.asm)?;
+    }
     Ok(())
 }
 
@@ -217,6 +220,9 @@ pub(super) fn exit_sequence(b: &mut Builder, p: &Program, checked: bool) -> Lowe
     )?;
     if let FrameMode::Fixed { bump } = p.frames {
         add_to(&mut b.asm, env(STACK_POINTER), bump.wrapping_neg())?;
+    }
+    if p.stack.is_some() {
+        frame_top_update(&mut b.asm)?;
     }
     b.asm.ret();
     Ok(())

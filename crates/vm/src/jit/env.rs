@@ -82,6 +82,21 @@ pub(crate) struct Env {
     /// (r10 = stack start + F + 2F * depth, so that is the frame's host bytes; see
     /// `run::frame_host`).
     pub frame_host: u64,
+    /// With the standard gapped stack: `r10 / 2 + frame_host`, the host address of the
+    /// current frame's top (`[r10 + off]` is host byte `frame_top + off`). Generated code
+    /// sets it at entry, at every `call` and `exit` and after every syscall (the only places
+    /// r10 or `frame_host` change), from r10 itself.
+    pub frame_top: u64,
+    /// The input region's row for accesses through registers that probably hold input
+    /// addresses (`hints`): the region's guest address (`MM_INPUT_START`), or 0.
+    pub input_vm: u64,
+    /// The input region's host address, or 0.
+    pub input_host: u64,
+    /// Per access kind and log2 of the size (`kind * 4 + log`): an access at `vaddr` is
+    /// inside the input region when `vaddr - input_vm` is below this (the region's length
+    /// for that kind, at most 4 GiB, minus the size, plus 1), 0 when no access is (no inline
+    /// row for the region, or a read-only region for stores).
+    pub input_limit: [u64; 8],
     /// Guest r0..r10 whenever generated code is not running (entry, helper calls, exits).
     pub regs: [u64; 11],
     /// The call depth (number of frame records in use).
@@ -135,6 +150,16 @@ pub(crate) const REGS: i32 = field(offset_of!(Env, regs));
 pub(crate) const LEFT: i32 = field(offset_of!(Env, left));
 /// Offset of [`Env::frame_host`].
 pub(crate) const FRAME_HOST: i32 = field(offset_of!(Env, frame_host));
+/// Offset of [`Env::frame_top`].
+pub(crate) const FRAME_TOP: i32 = field(offset_of!(Env, frame_top));
+/// Offset of [`Env::input_vm`].
+pub(crate) const INPUT_VM: i32 = field(offset_of!(Env, input_vm));
+/// Offset of [`Env::input_host`].
+pub(crate) const INPUT_HOST: i32 = field(offset_of!(Env, input_host));
+/// `[r15 + INPUT_LIMIT + 8 * (kind * 4 + log)]`.
+pub(crate) const INPUT_LIMIT: i32 = field(offset_of!(Env, input_limit));
+/// The row of the input region (`MM_INPUT_START >> 32`).
+pub(crate) const INPUT_SLOT: usize = (crate::MM_INPUT_START >> 32) as usize;
 /// Offset of [`Env::depth`].
 pub(crate) const DEPTH: i32 = field(offset_of!(Env, depth));
 /// Offset of [`Env::stack_pointer`].
@@ -185,6 +210,7 @@ mod tests {
             STORE_LIMIT + 8 * (ROWS as i32 - 1),
             LEFT,
             FRAME_HOST,
+            FRAME_TOP,
         ];
         for offset in fast {
             assert!(i8::try_from(offset).is_ok(), "{offset}");

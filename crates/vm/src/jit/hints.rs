@@ -1,24 +1,28 @@
-//! Which memory accesses probably go to the gapped stack: a guess that only picks the shape
-//! of an access's inline check, never its outcome.
+//! Which memory accesses probably go to the gapped stack or to the input region: a guess
+//! that only picks the shape of an access's inline check, never its outcome.
 //!
 //! With fixed frames and gaps, an access through a register other than r10 that points
 //! into the stack misses the region table (the stack's row has gaps) and would take the
-//! out-of-line path every time. [`StackHints`] follows the instructions in slot order and
-//! marks registers that were derived from r10 (`mov rX, r10`, then adds and subtracts of
-//! anything, copies, and spills to and reloads from r10-relative slots); an access through
-//! a marked register gets the inline gapped-stack check instead of the table check. Both
-//! checks are complete (each falls back to the out-of-line routine, which handles any
-//! address), so a wrong guess costs time, never exactness or safety.
+//! out-of-line path every time; an access into the input region can be checked against
+//! that one region, without the table lookup. [`AccessHints`] follows the instructions in
+//! slot order and marks registers that were derived from r10 (stack) or, in the entry
+//! function, from r1 (input): `mov rX, rY`, then adds and subtracts of anything, copies,
+//! and spills to and reloads from r10-relative slots. An access through a marked register
+//! gets the matching inline check instead of the table check. Every check is complete
+//! (each falls back to the out-of-line routine, which handles any address), so a wrong
+//! guess costs time, never exactness or safety.
 //!
-//! The scan runs twice. The first pass ([`StackHints::new`]) records, per jump target,
-//! which registers hold stack addresses at the jumps to it; the second, slot by slot as the
-//! compiler lowers them ([`StackHints::at`]), joins that with what falls through into each
+//! The scan runs twice. The first pass ([`AccessHints::new`]) records, per jump target,
+//! which registers hold which addresses at the jumps to it; the second, slot by slot as the
+//! compiler lowers them ([`AccessHints::at`]), joins that with what falls through into each
 //! target, so a loop whose pointer is set up below its body is seen too. At a function's
-//! first instruction the state forgets everything but r10.
+//! first instruction the state forgets everything but r10 (and r1 at the entry).
 //!
 //! For compile speed the scan reads the raw instruction slots through a per-opcode table of
-//! effects (derived from the isa crate's opcode table) with no branch on the opcode: a guess must cost far less than
-//! lowering the instruction does.
+//! effects (derived from the isa crate's opcode table) with no branch on the opcode: a guess
+//! must cost far less than lowering the instruction does. The two kinds of address are two
+//! halves of one `u32` (stack in the low 16 bits, input in the high), which every step
+//! updates together.
 
 use bpfvm_isa::{opcode_shape, AluOp, Dialect, MemSize, OpcodeShape, SourceKind, Width};
 use core::ops::Range;
@@ -94,6 +98,8 @@ const fn effect_of(shape: OpcodeShape) -> u16 {
 pub(crate) enum BaseHint {
     /// Probably an address in the stack.
     Stack,
+    /// Probably an address in the input region.
+    Input,
     /// Anything else.
     Unknown,
 }
@@ -106,19 +112,31 @@ const SPILLS: usize = 64;
 /// remembered).
 const EMPTY: i16 = i16::MIN;
 
-/// The register r10 as a bit.
-const R10: u16 = 1 << 10;
+/// The register r10 as a bit (a stack address).
+const R10: u32 = 1 << 10;
+
+/// Where input addresses start in the state (register r is bit `INPUT + r`).
+const INPUT: u32 = 16;
+
+/// Register r1 holding an input address (at the entry function's first instruction).
+const R1_INPUT: u32 = 1 << (INPUT + 1);
+
+/// Both kinds of register r0 (shifted left by r for register r).
+const BOTH: u32 = 1 | 1 << INPUT;
 
 /// The scan of one program (see the module doc).
 #[derive(Clone, Debug)]
-pub(crate) struct StackHints {
-    /// Bit r: guest register r probably holds a stack address.
-    regs: u16,
-    /// r10-relative offsets of 8-byte slots holding a stack address, by `(off >> 3) % 64`.
+pub(crate) struct AccessHints {
+    /// Bit r: guest register r probably holds a stack address; bit `INPUT + r`: an input
+    /// address.
+    regs: u32,
+    /// r10-relative offsets of 8-byte slots holding an address, by `(off >> 3) % 64`.
     spills: [i16; SPILLS],
+    /// What the slots of `spills` hold (the bits of register r0 in `regs`).
+    spilled: [u32; SPILLS],
     /// Per slot (and one spare entry that jumps out of range use): the union of the
-    /// registers holding stack addresses at the jumps to it.
-    incoming: Vec<u16>,
+    /// registers holding addresses at the jumps to it.
+    incoming: Vec<u32>,
     /// Whether execution falls through from the slot looked at last.
     falls_in: bool,
     /// The dialect's effects table.
@@ -127,6 +145,8 @@ pub(crate) struct StackHints {
     looping: Vec<Range<usize>>,
     /// The index in `looping` of the first range not entirely before the slot looked at.
     cursor: usize,
+    /// The entry function's first slot (where r1 holds the input's address).
+    entry: usize,
 }
 
 /// The largest function the scan looks at, in slots: the scan costs a few nanoseconds
@@ -169,29 +189,33 @@ fn has_backward_jump(text: &[u8], effects: &[u16; 256], range: Range<usize>) -> 
     })
 }
 
-impl StackHints {
+impl AccessHints {
     /// The first pass over `text` (recording what jumps bring to their targets), ready for
-    /// the second, [`StackHints::at`]. `function_start` says where functions start. Only
+    /// the second, [`AccessHints::at`]. `function_start` says where functions start, `entry`
+    /// where the program starts. Only
     /// functions with a loop (a backward jump) are scanned, where a guess pays (elsewhere
     /// every instruction runs at most once per call), and only up to [`MAX_FUNCTION`] slots.
     pub fn new(
         text: &[u8],
         dialect: Dialect,
+        entry: usize,
         function_start: impl Fn(usize) -> bool,
-    ) -> StackHints {
+    ) -> AccessHints {
         let slots = text.len() / 8;
         let effects = match dialect {
             Dialect::Sbpf => &SBPF_EFFECTS,
             Dialect::Ebpf => &EBPF_EFFECTS,
         };
-        let mut hints = StackHints {
+        let mut hints = AccessHints {
             regs: R10,
             spills: [EMPTY; SPILLS],
+            spilled: [0; SPILLS],
             incoming: vec![0; slots + 1],
             falls_in: false,
             effects,
-            looping: looping_functions(text, effects, function_start),
+            looping: looping_functions(text, effects, |pc| pc == entry || function_start(pc)),
             cursor: 0,
+            entry,
         };
         for range in hints.looping.clone() {
             for pc in range.clone() {
@@ -221,21 +245,24 @@ impl StackHints {
         };
         let first = pc == range.start;
         let slot = text.get(pc * 8..pc * 8 + 8).unwrap_or(&[0; 8]);
-        match self.step(pc, slot, first) {
-            true => BaseHint::Stack,
-            false => BaseHint::Unknown,
+        let kinds = self.step(pc, slot, first);
+        match (kinds & 1 != 0, kinds != 0) {
+            (true, _) => BaseHint::Stack,
+            (false, true) => BaseHint::Input,
+            (false, false) => BaseHint::Unknown,
         }
     }
 
-    /// Steps over one slot; returns whether it is an access through a register holding a
-    /// stack address. Written without branches on the opcode (the table has the effects).
+    /// Steps over one slot; returns what the base register of an access there holds (the
+    /// bits of register r0 in `regs`; 0 for no access). Written without branches on the
+    /// opcode (the table has the effects).
     #[inline(always)]
-    fn step(&mut self, pc: usize, slot: &[u8], function_start: bool) -> bool {
+    fn step(&mut self, pc: usize, slot: &[u8], function_start: bool) -> u32 {
         let [opcode, regs, off_lo, off_hi, ..] = *slot else {
-            return false;
+            return 0;
         };
         let effects = self.effects[usize::from(opcode)];
-        let has = |flag: u16| u16::from(effects & flag != 0);
+        let has = |flag: u16| u32::from(effects & flag != 0);
         let dst = regs & 0x0f;
         let src = regs >> 4;
         let off = i16::from_le_bytes([off_lo, off_hi]);
@@ -246,23 +273,26 @@ impl StackHints {
             false => incoming | R10,
         };
         let merged = if incoming != 0 { joined } else { self.regs };
-        self.regs = if function_start { R10 } else { merged };
+        let fresh = R10 | (u32::from(pc == self.entry) * R1_INPUT);
+        self.regs = if function_start { fresh } else { merged };
         if function_start {
             self.spills = [EMPTY; SPILLS];
         }
-        let bit = |reg: u8| (self.regs >> reg) & 1;
-        let hint = (has(effect::LOAD) & bit(src)) | (has(effect::STORE) & bit(dst));
+        // Register r's bits, shifted down to register 0's (a register above 15 is nothing).
+        let kinds = |reg: u8| self.regs.checked_shr(u32::from(reg)).unwrap_or(0) & BOTH;
+        let hint = (has(effect::LOAD) * kinds(src)) | (has(effect::STORE) * kinds(dst));
         // The register written, and the registers a call or an atomic operation changes.
-        let reloaded = u16::from(src == 10) & u16::from(self.spilled(off));
-        let value = (has(effect::FROM_SRC) & bit(src))
-            | (has(effect::FROM_DST) & bit(dst))
-            | (has(effect::RELOAD) & reloaded);
-        let written = has(effect::WRITE) << dst;
-        let clobbered = (has(effect::CALL) * 0x3f) | (has(effect::ATOMIC) * ((1 << src) | 1));
-        let spill_value = bit(src) & has(effect::SPILL);
+        let reloaded = u32::from(src == 10) * self.reloaded(off);
+        let value = (has(effect::FROM_SRC) * kinds(src))
+            | (has(effect::FROM_DST) * kinds(dst))
+            | (has(effect::RELOAD) * reloaded);
+        let written = (has(effect::WRITE) * BOTH) << dst;
+        let clobbered =
+            (has(effect::CALL) * (0x3f * BOTH)) | (has(effect::ATOMIC) * ((BOTH << src) | BOTH));
+        let spill_value = kinds(src) * has(effect::SPILL);
         self.regs = ((self.regs & !written & !clobbered) | (value << dst & written)) | R10;
-        let spills = u16::from(dst == 10) & has(effect::STORE);
-        self.spill(off, spills == 1, spill_value == 1);
+        let spills = u32::from(dst == 10) * has(effect::STORE);
+        self.spill(off, spills == 1, spill_value);
         // Record what a jump brings to its target (out of range: the spare entry). Other
         // slots OR nothing into their own entry, which is not read again in this pass (a
         // fixed dummy entry would chain every slot's store to the next one's).
@@ -276,18 +306,20 @@ impl StackHints {
             *entry |= self.regs & jump.wrapping_neg();
         }
         self.falls_in = effects & effect::END == 0;
-        hint == 1
+        hint
     }
 
-    fn spilled(&self, off: i16) -> bool {
-        self.spills[spill_index(off)] == off
+    /// What the 8-byte slot at `[r10 + off]` holds, as far as the scan knows (0: nothing).
+    fn reloaded(&self, off: i16) -> u32 {
+        let index = spill_index(off);
+        u32::from(self.spills[index] == off) * self.spilled[index]
     }
 
     /// When `store`: records what a store to `[r10 + off]` leaves in the 8-byte slot there
-    /// (a stack address when `stack`), and that the slots it overlaps hold something else
-    /// now. Without branches: the entries are rewritten either way.
+    /// (`kinds`, the bits of register r0), and that the slots it overlaps hold something
+    /// else now. Without branches: the entries are rewritten either way.
     #[inline(always)]
-    fn spill(&mut self, off: i16, store: bool, stack: bool) {
+    fn spill(&mut self, off: i16, store: bool, kinds: u32) {
         let first = spill_index(off);
         let last = spill_index(off.wrapping_add(7));
         for index in [last, first] {
@@ -295,8 +327,11 @@ impl StackHints {
             let overlaps = (i32::from(slot) - i32::from(off)).abs() < 8;
             self.spills[index] = if store & overlaps { EMPTY } else { slot };
         }
+        let remember = store & (kinds != 0);
         let slot = self.spills[first];
-        self.spills[first] = if store & stack { off } else { slot };
+        self.spills[first] = if remember { off } else { slot };
+        let held = self.spilled[first];
+        self.spilled[first] = if remember { kinds } else { held };
     }
 }
 
@@ -329,11 +364,46 @@ mod tests {
         [opcode, dst | src << 4, lo, hi, 0, 0, 0, 0]
     }
 
-    /// The hints of the second pass, slot by slot (a function starts at 0).
+    /// No entry function (r1 is never an input address).
+    const NO_ENTRY: usize = usize::MAX;
+
+    /// The hints of the second pass, slot by slot (a function starts at 0, the program
+    /// elsewhere).
     fn scan(slots: &[[u8; 8]]) -> Vec<BaseHint> {
         let text = slots.concat();
-        let mut hints = StackHints::new(&text, Dialect::Sbpf, |pc| pc == 0);
+        let mut hints = AccessHints::new(&text, Dialect::Sbpf, NO_ENTRY, |pc| pc == 0);
         (0..slots.len()).map(|pc| hints.at(&text, pc)).collect()
+    }
+
+    #[test]
+    fn registers_derived_from_the_entrys_r1_are_input_pointers() {
+        let slots = [
+            slot(MOV64_REG, 2, 1, 0),
+            slot(ADD64_IMM, 2, 0, 0),
+            slot(ST_DW_REG, 10, 2, -16),
+            slot(MOV64_REG, 3, 10, 0),
+            slot(LD_B_REG, 4, 2, 0),
+            slot(ADD64_REG, 4, 2, 0),
+            slot(LD_W_REG, 5, 4, 0),
+            slot(LD_DW_REG, 6, 10, -16),
+            slot(ST_W_REG, 6, 5, 4),
+            slot(LD_W_REG, 5, 3, -8),
+            slot(JA, 0, 0, -11),
+            slot(EXIT, 0, 0, 0),
+        ];
+        let text = slots.concat();
+        let mut hints = AccessHints::new(&text, Dialect::Sbpf, 0, |pc| pc == 0);
+        let got: Vec<BaseHint> = (0..slots.len()).map(|pc| hints.at(&text, pc)).collect();
+        assert_eq!(got[4], BaseHint::Input, "a copy of r1");
+        assert_eq!(got[6], BaseHint::Input, "an index added to it");
+        assert_eq!(got[8], BaseHint::Input, "reloaded from a spill");
+        assert_eq!(got[9], BaseHint::Stack, "r10 still wins");
+        // In a function that is not the entry, r1 is anything.
+        let mut hints = AccessHints::new(&text, Dialect::Sbpf, NO_ENTRY, |pc| pc == 0);
+        assert_eq!(
+            (0..5).map(|pc| hints.at(&text, pc)).last(),
+            Some(BaseHint::Unknown)
+        );
     }
 
     #[test]
@@ -390,7 +460,7 @@ mod tests {
         assert_eq!(scan(&slots)[1], BaseHint::Stack);
         // Without the first pass (nothing recorded) the body is not seen.
         let text = slots.concat();
-        let mut fresh = StackHints::new(&[], Dialect::Sbpf, |_| false);
+        let mut fresh = AccessHints::new(&[], Dialect::Sbpf, NO_ENTRY, |_| false);
         fresh.incoming = vec![0; slots.len() + 1];
         fresh.looping = Vec::from([Range {
             start: 0,
@@ -451,7 +521,7 @@ mod tests {
     /// [`scan`] with functions starting at `starts`.
     fn scan_functions(slots: &[[u8; 8]], starts: &[usize]) -> Vec<BaseHint> {
         let text = slots.concat();
-        let mut hints = StackHints::new(&text, Dialect::Sbpf, |pc| starts.contains(&pc));
+        let mut hints = AccessHints::new(&text, Dialect::Sbpf, NO_ENTRY, |pc| starts.contains(&pc));
         (0..slots.len()).map(|pc| hints.at(&text, pc)).collect()
     }
 }

@@ -13,7 +13,7 @@ use super::JitError;
 use crate::interpreter::exec::FrameMode;
 use crate::interpreter::op::{Ext32, Op, Operand, Trap};
 use bpfvm_isa::{AtomicOp, Cond as BpfCond, Dialect, MemSize, Width};
-use bpfvm_x86::{AluKind, Cond, Gpr, Mem, Operand as X86, RegMem, ShiftAmount, ShiftKind, Size};
+use bpfvm_x86::{AluKind, Cond, Gpr, Operand as X86, RegMem, ShiftAmount, ShiftKind, Size};
 
 /// Calls deeper than this never use the inline sequence (the host stack holds one return
 /// address per level); they bail out to the interpreter instead.
@@ -544,16 +544,16 @@ fn load(
     signed: Signed,
     at: At,
 ) -> Lowered {
-    m.translate(base, off, size.bytes() as u8, Access::Load, at)?;
-    let host = RegMem::Mem(Mem::base(Gpr::Rax));
+    let mem = m.translate(base, off, size.bytes() as u8, Access::Load, at)?;
+    let host = RegMem::Mem(mem);
     match (size, signed) {
         (MemSize::B, Signed::No) => m.asm.movzx(Size::S8, Size::S32, dst, host)?,
         (MemSize::H, Signed::No) => m.asm.movzx(Size::S16, Size::S32, dst, host)?,
-        (MemSize::W, Signed::No) => m.asm.load(Size::S32, dst, Mem::base(Gpr::Rax))?,
+        (MemSize::W, Signed::No) => m.asm.load(Size::S32, dst, mem)?,
         (MemSize::B, Signed::Yes) => m.asm.movsx(Size::S8, Size::S64, dst, host)?,
         (MemSize::H, Signed::Yes) => m.asm.movsx(Size::S16, Size::S64, dst, host)?,
         (MemSize::W, Signed::Yes) => m.asm.movsxd(dst, host)?,
-        (MemSize::DW, _) => m.asm.load(Size::S64, dst, Mem::base(Gpr::Rax))?,
+        (MemSize::DW, _) => m.asm.load(Size::S64, dst, mem)?,
     }
     Ok(())
 }
@@ -565,8 +565,7 @@ enum Value {
 
 #[inline(always)]
 fn store(m: &mut Masm, base: Gpr, off: i16, size: MemSize, value: Value, at: At) -> Lowered {
-    m.translate(base, off, size.bytes() as u8, Access::Store, at)?;
-    let host = Mem::base(Gpr::Rax);
+    let host = m.translate(base, off, size.bytes() as u8, Access::Store, at)?;
     let width = access_size(size);
     match value {
         Value::Reg(reg) => m.asm.store(width, host, reg)?,
@@ -600,8 +599,7 @@ fn atomic(
             return Ok(());
         }
     };
-    m.translate(base, off, size.bytes() as u8, Access::Store, at)?;
-    let host = Mem::base(Gpr::Rax);
+    let host = m.translate(base, off, size.bytes() as u8, Access::Store, at)?;
     let kind = match op {
         AtomicOp::Add | AtomicOp::FetchAdd => AluKind::Add,
         AtomicOp::Or | AtomicOp::FetchOr => AluKind::Or,

@@ -48,12 +48,12 @@
 //! refund. The memory routines bail out the same way on a fault, with the access's own return
 //! address still on the stack. No stub, label or fixup per pc is needed.
 
-use super::env::{BIAS, DELTA, HOST_RSP, LOAD_LIMIT, REGS, ROWS, STORE_LIMIT};
+use super::env::{BIAS, DELTA, FRAME_TOP, HOST_RSP, LOAD_LIMIT, REGS, ROWS, STORE_LIMIT};
 use super::hints::BaseHint;
 use super::lower::{At, Program};
 pub(crate) use super::shapes::{Routine, ROUTINES};
 pub(crate) use super::template::Shape;
-use super::template::{Template, Width, MAX_ROUTINES, SHAPES};
+use super::template::{frame_top_update, stack_bias, Template, Width, MAX_ROUTINES, SHAPES};
 use super::{shapes, JitError, Site};
 use crate::interpreter::op::Op;
 use crate::interpreter::Code;
@@ -220,6 +220,8 @@ pub(crate) struct Masm {
     nop_countdown: u64,
     /// The load-store pair being lowered, if any.
     pub pair: Option<Pair>,
+    /// The host operand of the last translation (a pair's store reuses its load's).
+    pair_host: Mem,
     /// The guess for the base register of the instruction being lowered (picks the shape
     /// of its inline check).
     pub hint: BaseHint,
@@ -292,6 +294,7 @@ impl Masm {
             pending: 0,
             nop_countdown: 0,
             pair: None,
+            pair_host: Mem::base(Gpr::Rax),
             hint: BaseHint::Unknown,
         }
         .with_first_nop()
@@ -348,6 +351,12 @@ impl Masm {
             return None;
         }
         Some((self.random() as i32) | 1)
+    }
+
+    /// Pads with NOPs to the alignment of a loop's head.
+    #[inline(never)]
+    pub fn align_loop_header(&mut self) {
+        self.asm.align_with_nops(super::LOOP_ALIGNMENT);
     }
 
     /// Records that the code of slot `pc` starts here.
@@ -638,6 +647,9 @@ impl Masm {
         for (index, reg) in GUEST.iter().enumerate() {
             self.asm.load(Size::S64, *reg, reg_slot(index))?;
         }
+        if self.program.stack.is_some() {
+            frame_top_update(&mut self.asm)?;
+        }
         self.jump_to_slot(None, entry)
     }
 
@@ -670,11 +682,11 @@ impl Masm {
         Ok(())
     }
 
-    /// Translates the `size`-byte access at `base + off` by the instruction at `at` and
-    /// leaves the host address in rax (rcx and rdx are clobbered). An access to the current
-    /// frame through r10 needs no check ([`super::StackLayout`]); otherwise a miss in the inline
-    /// table calls the shared routine of the access kind and size, which tries the gapped
-    /// stack and asks the mapping; a fault bails out at `at`.
+    /// Translates the `size`-byte access at `base + off` by the instruction at `at`; returns
+    /// the host operand of the access (rax-based; rcx and rdx are clobbered). An access to
+    /// the current frame through r10 needs no check ([`super::StackLayout`]); otherwise a
+    /// miss in the inline table calls the shared routine of the access kind and size, which
+    /// tries the gapped stack and asks the mapping; a fault bails out at `at`.
     #[inline]
     pub fn translate(
         &mut self,
@@ -683,42 +695,68 @@ impl Masm {
         size: u8,
         access: Access,
         at: At,
-    ) -> Result<(), JitError> {
+    ) -> Result<Mem, JitError> {
         let access = match self.pair {
             Some(pair) if pair.load == at.pc => Access::Store,
             Some(pair) if pair.store == at.pc => {
-                // The load of the pair left this very address, checked for a store, in rax.
+                // The load of the pair left this very address, checked for a store.
                 self.pair = None;
-                return Ok(());
+                return Ok(self.pair_host);
             }
             _ => access,
         };
+        let host = self.translate_access(base, off, size, access, at)?;
+        self.pair_host = host;
+        Ok(host)
+    }
+
+    /// [`Masm::translate`] without the pairing.
+    #[inline(always)]
+    fn translate_access(
+        &mut self,
+        base: Gpr,
+        off: i16,
+        size: u8,
+        access: Access,
+        at: At,
+    ) -> Result<Mem, JitError> {
         if base == GUEST[10] && self.frame_access(off, size) {
             // Inside the current frame of the standard gapped stack: no check can fail.
-            return self.replay(Shape::Frame, 2 * i32::from(off), at);
+            self.asm.load(Size::S64, Gpr::Rax, env(FRAME_TOP))?;
+            return Ok(Mem::base_disp(Gpr::Rax, i32::from(off)));
         }
-        self.asm
-            .lea(Size::S64, Gpr::Rax, Mem::base_disp(base, i32::from(off)))?;
         let log = size.trailing_zeros().min(3) as u8;
         let routine = Routine::Access(access, log);
         // With a gapped stack, r10-based accesses always miss the table: call directly.
         let direct = self.settings.translation == Translation::Call
             || (self.settings.gap_shift.is_some() && base == GUEST[10]);
+        let stack = match (self.hint, self.program.stack) {
+            (BaseHint::Stack, Some(layout)) if !direct => Some(stack_bias(layout)?),
+            _ => None,
+        };
+        let bias = stack.unwrap_or(0);
+        self.asm.lea(
+            Size::S64,
+            Gpr::Rax,
+            Mem::base_disp(base, i32::from(off) + bias),
+        )?;
         if direct {
             self.call_routine(routine)?;
             self.site(at);
-            return Ok(());
+            return Ok(Mem::base(Gpr::Rax));
         }
-        let shape = match (self.hint, self.program.stack) {
-            (BaseHint::Stack, Some(_)) => Shape::StackAccess(access, size),
-            _ => Shape::Access(access, size),
+        let shape = match (stack, self.hint) {
+            (Some(_), _) => Shape::StackAccess(access, size),
+            (None, BaseHint::Input) => Shape::InputAccess(access, size),
+            (None, _) => Shape::Access(access, size),
         };
-        self.replay(shape, 0, at)
+        self.replay(shape, 0, at)?;
+        Ok(Mem::base_disp(Gpr::Rax, -bias))
     }
 
     /// Whether `[r10 + off]` of `size` bytes stays inside the current frame of the standard
     /// gapped stack (`-F <= off` and `off + size <= 0`), so that its host address is
-    /// `(r10 + 2 * off) / 2 + Env::frame_host` ([`super::StackLayout`]).
+    /// `Env::frame_top + off` ([`super::StackLayout`]).
     fn frame_access(&self, off: i16, size: u8) -> bool {
         let Some(layout) = self.program.stack else {
             return false;

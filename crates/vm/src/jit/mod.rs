@@ -40,10 +40,14 @@
 //!   with gaps: the table cannot hold it), the table again, the generic gapped path, and
 //!   otherwise asks the mapping through an `extern "sysv64"` shim; a fault bails out at the
 //!   access's site. The unaligned mapping always calls the routine.
-//! - **Stack pointers in other registers** ([`hints`]): with fixed frames and gaps, an
-//!   access through a register that a scan of the function guesses to hold a stack address
-//!   (derived from r10) gets the gapped-stack translation inline instead of the table check;
-//!   both fall back to the miss routine, so a wrong guess only costs time.
+//! - **Stack and input pointers in other registers** ([`hints`]): a scan of each function
+//!   with a loop guesses which registers hold stack addresses (derived from r10) and, in
+//!   the entry function, input addresses (derived from r1). With fixed frames and gaps, an
+//!   access through a stack pointer gets the current-frame check inline (`vaddr - r10 + F
+//!   <= F - size`, then `host = frame_top + vaddr - r10`); an access through an input
+//!   pointer gets one compare against the input region's row (`vaddr - input_vm <
+//!   input_limit[kind][size]`, then `host = input_host + that`). Both fall back to the miss
+//!   routine, so a wrong guess only costs time.
 //! - **Read-modify-write pairs** ([`masm::Pair`]): a load and a store to the same address
 //!   in one run, with only ALU ops between, share one check: the load is checked with the
 //!   store's permission and leaves the host address in rax, and the store emits only its
@@ -52,10 +56,15 @@
 //! - **The current frame** ([`StackLayout`]): with fixed frames and gaps, r10 is always the
 //!   top of frame `i` (stack start + F + 2F·i, i below the maximum depth), so `[r10 + off]`
 //!   with `-F <= off <= -size` lies inside the current frame whatever `i` is: it is
-//!   translated with no check and no branch, `host = (r10 + 2·off) / 2 + Env::frame_host`.
-//!   Every run first checks that the stack is the one this relies on (and r10 at frame 0),
-//!   and the syscall shim checks again after each syscall (which may replace regions);
-//!   otherwise the interpreter runs the program (from the entry, or after the syscall).
+//!   translated with no check and no branch: `host = Env::frame_top + off`, where
+//!   `frame_top = r10 / 2 + Env::frame_host` is recomputed from r10 at entry, at every
+//!   `call` and `exit` and after every syscall (`mov rax, [r15 + FRAME_TOP]`, then the
+//!   access at `[rax + off]`). Every run first checks that the stack is the one this relies
+//!   on (and r10 at frame 0), and the syscall shim checks again after each syscall (which
+//!   may replace regions); otherwise the interpreter runs the program (from the entry, or
+//!   after the syscall).
+//! - **Loop heads** (`Code::is_loop_header`: targets of backward jumps and calls) start at a
+//!   64-byte boundary, so a loop's speed does not depend on the code before it.
 //! - **Calls** use real x86 `call`/`ret` (the return-stack buffer stays balanced) and record
 //!   r6-r9, r10 and the return pc in `Env::frames` exactly like the interpreter's frames, so
 //!   a bail-out at any depth hands over a faithful call stack. Call depths above
@@ -109,7 +118,7 @@ use crate::interpreter::op::Op;
 use crate::interpreter::Code;
 use bpfvm_isa::Dialect;
 use bpfvm_x86::{CodeMemoryError, CodePool, EncodeError, ExecutableCode};
-use hints::StackHints;
+use hints::AccessHints;
 use lower::{At, Program};
 use masm::{Hardening, Masm, MeterMode, Pair, Routine, RunPosition, Settings, Translation};
 use std::fmt;
@@ -329,6 +338,10 @@ fn compile_seed(slots: usize, key: i32) -> u64 {
 /// ends at a jump, call, `exit`, syscall or trap) is charged at its first instruction; a
 /// jump or call into the middle of a run goes through an entry stub that charges the rest
 /// of the run (see [`masm`]).
+/// The alignment of the code of a loop's head (see [`Code::is_loop_header`]): the fetch
+/// window of the loop's first instructions then does not depend on what precedes them.
+const LOOP_ALIGNMENT: usize = 64;
+
 pub(crate) fn compile<C: ContextObject>(
     code: &Code,
     text: &[u8],
@@ -349,8 +362,11 @@ pub(crate) fn compile<C: ContextObject>(
     // through into it; it is part of that run).
     let ops = code.ops().get(..=slots).unwrap_or(&[]);
     let mut position = RunPosition::Start;
-    // Which accesses probably go to the gapped stack (only the check's shape depends on it).
-    let mut hints = stack.map(|_| StackHints::new(text, dialect, |pc| code.is_callable(pc)));
+    // Which accesses probably go to the stack or the input region (only the check's shape
+    // depends on it; the aligned mapping's table is what the checks read).
+    let mut hints = config
+        .aligned_memory_mapping
+        .then(|| AccessHints::new(text, dialect, code.entry_pc(), |pc| code.is_callable(pc)));
     let mut body_end = 0;
     let mut pc = 0;
     while let Some(op) = ops.get(pc) {
@@ -360,6 +376,9 @@ pub(crate) fn compile<C: ContextObject>(
         }
         if m.pair.is_none() {
             m.pair = Pair::find(code, op, pc);
+        }
+        if position == RunPosition::Start && code.is_loop_header(pc) {
+            m.align_loop_header();
         }
         m.start_slot(pc, position);
         if position == RunPosition::Start {

@@ -4,7 +4,7 @@
 //! translation).
 
 use super::entry;
-use super::env::{Env, ExitKind, FrameRecord, ROWS, STACK_SLOT};
+use super::env::{Env, ExitKind, FrameRecord, INPUT_SLOT, ROWS, STACK_SLOT};
 use super::lower::MAX_INLINE_CALL_DEPTH;
 use super::{JitProgram, StackLayout};
 use crate::context::ContextObject;
@@ -130,6 +130,7 @@ fn fill_rows(env: &mut Env, mapping: &MemoryMapping<'_>, aligned: bool) {
         *row = [0; ROWS];
     }
     if !aligned {
+        fill_input_row(env);
         return;
     }
     for (slot, region) in mapping.regions().iter().enumerate().take(ROWS).skip(1) {
@@ -160,6 +161,33 @@ fn fill_rows(env: &mut Env, mapping: &MemoryMapping<'_>, aligned: bool) {
                 env.gap_store_len[slot] = store_len;
             }
         }
+    }
+    fill_input_row(env);
+}
+
+/// The input region's row ([`Env::input_limit`]) from the table's row of its slot: only
+/// when that row takes inline accesses, and never past the slot's 4 GiB (an address
+/// beyond belongs to the next slot).
+fn fill_input_row(env: &mut Env) {
+    env.input_vm = 0;
+    env.input_host = 0;
+    env.input_limit = [0; 8];
+    let vm = env.vm_addr[INPUT_SLOT];
+    let len = |limit: u64| match limit {
+        0 => 0,
+        _ => limit.wrapping_sub(vm).min(1 << 32),
+    };
+    let load_len = len(env.load_limit[INPUT_SLOT]);
+    if load_len == 0 {
+        return;
+    }
+    let store_len = len(env.store_limit[INPUT_SLOT]);
+    env.input_vm = vm;
+    env.input_host = env.host_addr[INPUT_SLOT];
+    for log in 0..4 {
+        let size = 1u64 << log;
+        env.input_limit[log] = (load_len + 1).saturating_sub(size);
+        env.input_limit[4 + log] = (store_len + 1).saturating_sub(size);
     }
 }
 
@@ -206,6 +234,10 @@ pub(crate) fn execute<C: ContextObject>(
         regs: guest,
         left: base,
         frame_host: 0,
+        frame_top: 0,
+        input_vm: 0,
+        input_host: 0,
+        input_limit: [0; 8],
         depth: 0,
         stack_pointer,
         frames: records.as_mut_ptr(),

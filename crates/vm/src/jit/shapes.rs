@@ -12,7 +12,7 @@ use super::env::{
     REGS, STACK_SLOT, VM_ADDR,
 };
 use super::masm::{delta_field, env, row, Access, Masm, Translation, GUEST, SAVED};
-use super::template::{end_compare, slot_compare, table_compare};
+use super::template::{end_compare, frame_top_update, slot_compare, table_compare};
 use super::{JitError, StackLayout};
 use bpfvm_x86::{
     AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, ShiftAmount, ShiftKind, Size,
@@ -105,6 +105,10 @@ pub(super) fn emit_routine(m: &mut Masm, routine: Routine) -> Result<(), JitErro
             m.asm
                 .test(Size::S64, RegMem::Reg(Gpr::Rax), Operand::Reg(Gpr::Rax))?;
             m.jump_routine(Some(Cond::Ne), Routine::ExitStub)?;
+            if m.program.stack.is_some() {
+                // The syscall may have replaced the stack (the shim checked the new one).
+                frame_top_update(&mut m.asm)?;
+            }
             m.asm.ret();
             Ok(())
         }

@@ -1,7 +1,6 @@
 //! Pre-encoded sequences, for compile speed. The sequences that recur per instruction with
-//! the same bytes except for a few fields (the inline check of a memory access, the
-//! translation of a current-frame access, the meter charge at a run's start, the frame push
-//! of `call`, the nested `exit`) are encoded once
+//! the same bytes except for a few fields (the inline checks of a memory access, the meter
+//! charge at a run's start, the frame push of `call`, the nested `exit`) are encoded once
 //! per compile by the typed encoder into a scratch assembler; every use appends the bytes
 //! and patches the fields: rel32 fields pointing at shared routines, one 32-bit immediate,
 //! and the return address of a bail-out call, which becomes a site. The machine code is
@@ -25,13 +24,13 @@
 //! ```
 
 use super::calls::{exit_sequence, frame_push};
-use super::env::{FRAME_HOST, LEFT};
+use super::env::{FRAME_HOST, FRAME_TOP, INPUT_HOST, INPUT_LIMIT, INPUT_VM, LEFT};
 use super::lower::Program;
 use super::masm::{delta_field, env, limit_field, Access, Routine, GUEST, ROWS_IMM};
-use super::shapes::stack_translation;
 use super::{JitError, StackLayout};
 use bpfvm_x86::{
-    AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, Rel32, ShiftAmount, ShiftKind, Size,
+    AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, Rel32, Scale, ShiftAmount,
+    ShiftKind, Size,
 };
 
 /// The most routine fields a template has.
@@ -336,16 +335,23 @@ pub(crate) fn end_compare(a: &mut Assembler, size: u8, limit: Mem) -> Result<(),
     Ok(())
 }
 
-/// The inline gapped-stack check of a `size`-byte `access` through a register that
-/// probably points into the stack (see `hints`), for code compiled for `layout`: the
-/// gapped-stack translation of the miss routines (`shapes::stack_translation`) inline, and
-/// the routine on anything else.
+/// The inline check of a `size`-byte `access` through a register that probably points
+/// into the stack (see `hints`), for code compiled for `layout` (frame size F), with
+/// `vaddr + F` in rax: an address inside the current frame, `[r10 - F, r10 - size]`, is
+/// host byte `frame_top + (vaddr - r10)` (no check can fail there, see
+/// [`super::StackLayout`]); anything else (another frame, another region) takes the
+/// routine. Leaves the host address plus F in rax (the access adds -F).
 ///
 /// ```text
-///     (stack translation, vaddr in rax -> host address in rax; else to miss)
-///     jmp done
-/// miss:
+///     sub rax, rbp                  ; vaddr - r10 + F
+///     cmp rax, F - size
+///     jbe hit
+///     lea rax, [rax + rbp - F]      ; vaddr
 ///     call routine                  ; any address (stack, table, gapped path, the mapping)
+///     add rax, F
+///     jmp done
+/// hit:
+///     add rax, [r15 + FRAME_TOP]
 /// done:
 /// ```
 pub(crate) fn stack_check(
@@ -354,42 +360,112 @@ pub(crate) fn stack_check(
     access: Access,
     layout: StackLayout,
 ) -> Result<(), JitError> {
+    let frame = stack_bias(layout)?;
     let log = size.trailing_zeros().min(3) as u8;
-    let miss = b.asm.new_label();
+    let hit = b.asm.new_label();
     let done = b.asm.new_label();
-    stack_translation(&mut b.asm, access, size, layout, miss)?;
-    b.asm.jmp_short(done)?;
-    b.asm.bind(miss)?;
+    let r10 = GUEST[10];
+    b.asm.alu(
+        AluKind::Sub,
+        Size::S64,
+        RegMem::Reg(Gpr::Rax),
+        Operand::Reg(r10),
+    )?;
+    b.asm.cmp(
+        Size::S64,
+        RegMem::Reg(Gpr::Rax),
+        Operand::Imm(frame - i32::from(size)),
+    )?;
+    b.asm.jcc_short(Cond::Be, hit)?;
+    b.asm.lea(
+        Size::S64,
+        Gpr::Rax,
+        Mem::indexed(Gpr::Rax, r10, Scale::One, -frame),
+    )?;
     b.call(Routine::Access(access, log))?;
+    b.asm.alu(
+        AluKind::Add,
+        Size::S64,
+        RegMem::Reg(Gpr::Rax),
+        Operand::Imm(frame),
+    )?;
+    b.asm.jmp_short(done)?;
+    b.asm.bind(hit)?;
+    b.asm.alu(
+        AluKind::Add,
+        Size::S64,
+        RegMem::Reg(Gpr::Rax),
+        Operand::Mem(env(FRAME_TOP)),
+    )?;
     b.asm.bind(done)?;
     Ok(())
 }
 
-/// The translation of `[r10 + off]` inside the current frame of the standard gapped stack
-/// (no check can fail there, see [`super::StackLayout`]), the immediate being `2 * off`:
+/// The inline check of a `size`-byte `access` through a register that probably holds an
+/// input address (see `hints`), vaddr in rax: one compare against the input region's row
+/// ([`super::env::Env::input_limit`]); anything else takes the routine. Leaves the host
+/// address in rax.
 ///
 /// ```text
-///     lea rax, [rbp + 2 * off]
-///     shr rax, 1
-///     add rax, [r15 + FRAME_HOST]
+///     sub rax, [r15 + INPUT_VM]
+///     cmp rax, [r15 + INPUT_LIMIT + 8 * (kind * 4 + log)]
+///     jb hit
+///     add rax, [r15 + INPUT_VM]     ; vaddr
+///     call routine
+///     jmp done
+/// hit:
+///     add rax, [r15 + INPUT_HOST]
+/// done:
 /// ```
-pub(crate) fn frame_access(b: &mut Builder) -> Result<(), JitError> {
-    // A placeholder that takes a 32-bit displacement.
+pub(crate) fn input_check(b: &mut Builder, size: u8, access: Access) -> Result<(), JitError> {
+    let log = size.trailing_zeros().min(3) as u8;
+    let limit = INPUT_LIMIT + 8 * (i32::from(access == Access::Store) * 4 + i32::from(log));
+    let hit = b.asm.new_label();
+    let done = b.asm.new_label();
+    let rax = RegMem::Reg(Gpr::Rax);
     b.asm
-        .lea(Size::S64, Gpr::Rax, Mem::base_disp(GUEST[10], 0x1000))?;
-    b.imm_here(Width::Dword);
-    b.asm.shift(
+        .alu(AluKind::Sub, Size::S64, rax, Operand::Mem(env(INPUT_VM)))?;
+    b.asm
+        .alu(AluKind::Cmp, Size::S64, rax, Operand::Mem(env(limit)))?;
+    b.asm.jcc_short(Cond::B, hit)?;
+    b.asm
+        .alu(AluKind::Add, Size::S64, rax, Operand::Mem(env(INPUT_VM)))?;
+    b.call(Routine::Access(access, log))?;
+    b.asm.jmp_short(done)?;
+    b.asm.bind(hit)?;
+    b.asm
+        .alu(AluKind::Add, Size::S64, rax, Operand::Mem(env(INPUT_HOST)))?;
+    b.asm.bind(done)?;
+    Ok(())
+}
+
+/// The frame size F of `layout` as the bias of [`stack_check`] (at most 2^30, so that
+/// `off + F` and `-F` are 32-bit displacements).
+pub(crate) fn stack_bias(layout: StackLayout) -> Result<i32, JitError> {
+    i32::try_from(layout.frame)
+        .ok()
+        .filter(|frame| *frame <= 1 << 30)
+        .ok_or_else(|| JitError::Encode {
+            message: format!("frame size {} in the stack check", layout.frame),
+        })
+}
+
+/// `frame_top = r10 / 2 + frame_host` (see [`super::env::Env::frame_top`]); clobbers rax.
+pub(crate) fn frame_top_update(a: &mut Assembler) -> Result<(), JitError> {
+    a.mov(Size::S64, Gpr::Rax, GUEST[10]);
+    a.shift(
         ShiftKind::Shr,
         Size::S64,
         RegMem::Reg(Gpr::Rax),
         ShiftAmount::Imm(1),
     )?;
-    b.asm.alu(
+    a.alu(
         AluKind::Add,
         Size::S64,
         RegMem::Reg(Gpr::Rax),
         Operand::Mem(env(FRAME_HOST)),
     )?;
+    a.store(Size::S64, env(FRAME_TOP), Gpr::Rax)?;
     Ok(())
 }
 
@@ -424,8 +500,10 @@ pub(crate) enum Width {
 pub(crate) enum Shape {
     /// The inline check of a memory access, by kind and size in bytes.
     Access(Access, u8),
-    /// The inline gapped-stack check of a memory access, by kind and size in bytes.
+    /// The inline current-frame check of a memory access, by kind and size in bytes.
     StackAccess(Access, u8),
+    /// The inline input-region check of a memory access, by kind and size in bytes.
+    InputAccess(Access, u8),
     /// The meter charge at a run's start, by immediate width.
     Meter(Width),
     /// The frame push of `call` / `callx`.
@@ -434,13 +512,10 @@ pub(crate) enum Shape {
     Exit,
     /// `exit` with the return-pc check.
     CheckedExit,
-    /// An access `[r10 + off]` inside the current frame of the standard gapped stack: the
-    /// immediate is `2 * off`.
-    Frame,
 }
 
 /// How many [`Shape`]s there are.
-pub(crate) const SHAPES: usize = 22;
+pub(crate) const SHAPES: usize = 29;
 
 impl Shape {
     #[inline]
@@ -452,12 +527,15 @@ impl Shape {
             Shape::StackAccess(access, size) => {
                 8 + usize::from(access == Access::Store) * 4 + size.trailing_zeros().min(3) as usize
             }
-            Shape::Meter(Width::Byte) => 16,
-            Shape::Meter(Width::Dword) => 17,
-            Shape::FramePush => 18,
-            Shape::Exit => 19,
-            Shape::CheckedExit => 20,
-            Shape::Frame => 21,
+            Shape::InputAccess(access, size) => {
+                16 + usize::from(access == Access::Store) * 4
+                    + size.trailing_zeros().min(3) as usize
+            }
+            Shape::Meter(Width::Byte) => 24,
+            Shape::Meter(Width::Dword) => 25,
+            Shape::FramePush => 26,
+            Shape::Exit => 27,
+            Shape::CheckedExit => 28,
         }
     }
 
@@ -470,11 +548,11 @@ impl Shape {
                     message: "a stack check without a stack layout".to_string(),
                 }),
             },
+            Shape::InputAccess(access, size) => input_check(b, size, access),
             Shape::Meter(width) => meter_charge(b, width),
             Shape::FramePush => frame_push(b, p),
             Shape::Exit => exit_sequence(b, p, false),
             Shape::CheckedExit => exit_sequence(b, p, true),
-            Shape::Frame => frame_access(b),
         }
     }
 }
