@@ -2,7 +2,8 @@
 //! sBPF `callx`) and `exit`, plus the stack-pointer update they share with `add r11`.
 
 use super::env::{
-    DEPTH, FRAMES, FRAME_POINTER, FRAME_RETURN_PC, FRAME_SAVED, FRAME_SHIFT, STACK_POINTER,
+    CALLX_TARGET, DEPTH, FRAMES, FRAME_POINTER, FRAME_RETURN_PC, FRAME_SAVED, FRAME_SHIFT,
+    STACK_POINTER,
 };
 use super::lower::{At, Lowered, Program, MAX_INLINE_CALL_DEPTH};
 use super::masm::{env, imm_pc, Masm, Routine, Shape, GUEST};
@@ -30,12 +31,12 @@ pub(super) fn add_to(a: &mut Assembler, mem: Mem, value: u64) -> Lowered {
     Ok(())
 }
 
-/// A syscall: `mov ecx, index; mov edx, pc; call` the shared routine, which calls the shim
+/// A syscall: `mov ecx, index; mov eax, pc; call` the shared routine, which calls the shim
 /// and ends the run when the shim says so (an error, the unwind helper, or no budget left
 /// after the syscall: `ExceededMaxInstructions` at pc + 1).
 pub(super) fn syscall(m: &mut Masm, index: u32, pc: usize) -> Lowered {
     m.asm.mov_imm64(Gpr::Rcx, u64::from(index));
-    m.asm.mov_imm64(Gpr::Rdx, pc as u64);
+    m.asm.mov_imm64(Gpr::Rax, pc as u64);
     m.call_routine(Routine::Syscall)?;
     Ok(())
 }
@@ -113,26 +114,31 @@ pub(super) fn call(m: &mut Masm, p: &Program, target: CallTarget, at: At) -> Low
             m.asm
                 .test(Size::S32, RegMem::Reg(Gpr::Rax), X86::Reg(Gpr::Rax))?;
             m.bail_if(Cond::E, at)?;
-            let start = m.asm.lea_pending(Gpr::Rdx);
-            m.asm.patch_rel32(start, 0)?;
-            m.asm.alu(
-                AluKind::Add,
-                Size::S64,
-                RegMem::Reg(Gpr::Rdx),
-                X86::Reg(Gpr::Rax),
-            )?;
+            // The frame push needs rax and rcx (and may bail out, with the meter in rdx):
+            // the entry's offset waits in the `Env`.
+            m.asm.store(Size::S64, env(CALLX_TARGET), Gpr::Rax)?;
         }
     }
     m.replay(Shape::FramePush, imm_pc(at.pc + 1), at)?;
     match target {
         CallTarget::Slot(slot) => m.call_slot(slot)?,
-        CallTarget::Register(_) => m.asm.call_indirect(RegMem::Reg(Gpr::Rdx))?,
+        CallTarget::Register(_) => {
+            let start = m.asm.lea_pending(Gpr::Rax);
+            m.asm.patch_rel32(start, 0)?;
+            m.asm.alu(
+                AluKind::Add,
+                Size::S64,
+                RegMem::Reg(Gpr::Rax),
+                X86::Mem(env(CALLX_TARGET)),
+            )?;
+            m.asm.call_indirect(RegMem::Reg(Gpr::Rax))?;
+        }
     }
     Ok(())
 }
 
-/// The frame push of `call` / `callx` (a template; the return pc is its immediate, rdx is
-/// preserved): the depth check, bailing out with the state untouched, then the frame
+/// The frame push of `call` / `callx` (a template; the return pc is its immediate; rdx, the
+/// meter, is preserved): the depth check, bailing out with the state untouched, then the frame
 /// record, the depth, the stack pointer and r10.
 pub(super) fn frame_push(b: &mut Builder, p: &Program) -> Lowered {
     let limit = i32::try_from(p.max_call_depth.saturating_sub(1)).map_err(|_| {

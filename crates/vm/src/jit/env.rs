@@ -76,6 +76,8 @@ pub(crate) struct Env {
     /// Per slot: the guest address where inline stores must end (exclusive), or 0.
     pub store_limit: [u64; ROWS],
     /// Metering on: `base - due`, the instructions that may still run before the check fails.
+    /// While generated code runs the meter lives in rdx (`masm::METER`); this field holds
+    /// it whenever Rust may look (at entry, in calls into Rust, at the exit).
     pub left: u64,
     /// With the standard gapped stack ([`super::StackLayout`]): the host address of an
     /// access `[r10 + off]` inside the current frame is `(r10 + 2 * off) / 2 + frame_host`
@@ -99,6 +101,8 @@ pub(crate) struct Env {
     pub input_limit: [u64; 8],
     /// Guest r0..r10 whenever generated code is not running (entry, helper calls, exits).
     pub regs: [u64; 11],
+    /// `callx`: the code offset of the slot being called, while the frame is pushed.
+    pub callx_target: u64,
     /// The call depth (number of frame records in use).
     pub depth: u64,
     /// sBPF's r11.
@@ -160,6 +164,8 @@ pub(crate) const INPUT_HOST: i32 = field(offset_of!(Env, input_host));
 pub(crate) const INPUT_LIMIT: i32 = field(offset_of!(Env, input_limit));
 /// The row of the input region (`MM_INPUT_START >> 32`).
 pub(crate) const INPUT_SLOT: usize = (crate::MM_INPUT_START >> 32) as usize;
+/// Offset of [`Env::callx_target`].
+pub(crate) const CALLX_TARGET: i32 = field(offset_of!(Env, callx_target));
 /// Offset of [`Env::depth`].
 pub(crate) const DEPTH: i32 = field(offset_of!(Env, depth));
 /// Offset of [`Env::stack_pointer`].

@@ -8,7 +8,7 @@
 
 use super::calls::{add_to, call, exit, syscall, CallTarget};
 use super::env::STACK_POINTER;
-use super::masm::{env, guest, Access, Masm, GUEST};
+use super::masm::{env, guest, load_meter, save_meter, Access, Masm, GUEST};
 use super::JitError;
 use crate::interpreter::exec::FrameMode;
 use crate::interpreter::op::{Ext32, Op, Operand, Trap};
@@ -492,6 +492,8 @@ fn divide(
             divisor
         }
     };
+    // x86 divides rdx:rax: the meter waits in the `Env` meanwhile.
+    save_meter(&mut m.asm)?;
     m.asm.mov(size, Gpr::Rax, dst);
     if signed {
         match size {
@@ -516,7 +518,7 @@ fn divide(
         (Width::W32, Division::SDiv, Dialect::Sbpf) => m.asm.movsxd(dst, RegMem::Reg(result))?,
         _ => m.asm.mov(size, dst, result),
     }
-    Ok(())
+    load_meter(&mut m.asm)
 }
 
 fn access_size(size: MemSize) -> Size {
@@ -613,10 +615,7 @@ fn atomic(
         }
         AtomicOp::FetchAdd | AtomicOp::FetchOr | AtomicOp::FetchAnd | AtomicOp::FetchXor => {
             m.asm.load(width, Gpr::Rcx, host)?;
-            m.asm.mov(Size::S64, Gpr::Rdx, Gpr::Rcx);
-            m.asm
-                .alu(kind, width, RegMem::Reg(Gpr::Rdx), X86::Reg(src))?;
-            m.asm.store(width, host, Gpr::Rdx)?;
+            m.asm.alu(kind, width, RegMem::Mem(host), X86::Reg(src))?;
             m.asm.mov(width, src, Gpr::Rcx);
         }
         AtomicOp::Xchg => {

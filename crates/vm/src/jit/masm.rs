@@ -48,7 +48,7 @@
 //! refund. The memory routines bail out the same way on a fault, with the access's own return
 //! address still on the stack. No stub, label or fixup per pc is needed.
 
-use super::env::{BIAS, DELTA, FRAME_TOP, HOST_RSP, LOAD_LIMIT, REGS, ROWS, STORE_LIMIT};
+use super::env::{BIAS, DELTA, FRAME_TOP, HOST_RSP, LEFT, LOAD_LIMIT, REGS, ROWS, STORE_LIMIT};
 use super::hints::BaseHint;
 use super::lower::{At, Program};
 pub(crate) use super::shapes::{Routine, ROUTINES};
@@ -76,6 +76,12 @@ pub(crate) const GUEST: [Gpr; 11] = [
 
 /// The register holding the `Env` pointer (plus [`BIAS`]).
 pub(crate) const ENV: Gpr = Gpr::R15;
+
+/// The register holding the meter (`Env::left`) while generated code runs. The entry
+/// loads it; the exit stub stores it back, and so does everything that calls into Rust or
+/// clobbers it (a call into Rust, a division, a miss routine), reloading it after. Every
+/// path into the exit stub arrives with the meter in it.
+pub(crate) const METER: Gpr = Gpr::Rdx;
 
 /// Callee-saved registers the entry sequence saves, in push order.
 pub(crate) const SAVED: [Gpr; 6] = [Gpr::Rbx, Gpr::Rbp, Gpr::R12, Gpr::R13, Gpr::R14, Gpr::R15];
@@ -241,9 +247,27 @@ pub(crate) fn env(offset: i32) -> Mem {
     Mem::base_disp(ENV, offset)
 }
 
-/// `[r15 + rdx * 8 + offset]`: the region-table row of the slot in rdx.
+/// `[r15 + rdx * 8 + offset]`: the region-table row of the slot in rdx (in the miss
+/// routines, which save the meter first).
 pub(crate) fn row(offset: i32) -> Mem {
-    Mem::indexed(ENV, Gpr::Rdx, Scale::Eight, offset)
+    row_at(Gpr::Rdx, offset)
+}
+
+/// `[r15 + index * 8 + offset]`: the region-table row of the slot in `index`.
+pub(crate) fn row_at(index: Gpr, offset: i32) -> Mem {
+    Mem::indexed(ENV, index, Scale::Eight, offset)
+}
+
+/// `mov [r15 + LEFT], rdx`: the meter back into the `Env`.
+pub(crate) fn save_meter(a: &mut Assembler) -> Result<(), JitError> {
+    a.store(Size::S64, env(LEFT), METER)?;
+    Ok(())
+}
+
+/// `mov rdx, [r15 + LEFT]`: the meter from the `Env`.
+pub(crate) fn load_meter(a: &mut Assembler) -> Result<(), JitError> {
+    a.load(Size::S64, METER, env(LEFT))?;
+    Ok(())
 }
 
 /// The `Env::regs` slot of guest register `index`.
@@ -650,17 +674,25 @@ impl Masm {
         if self.program.stack.is_some() {
             frame_top_update(&mut self.asm)?;
         }
+        load_meter(&mut self.asm)?;
         self.jump_to_slot(None, entry)
     }
 
-    /// Calls the Rust function at `function` as `f(env, rsi, rdx)`: spills r0..r5, moves the
-    /// arguments, aligns the host stack, calls, restores the stack and reloads r0..r5. The
-    /// result is in rax.
-    pub fn call_rust(&mut self, function: HelperAddr, arg1: Gpr) -> Result<(), JitError> {
+    /// Calls the Rust function at `function` as `f(env, arg1, arg2)` (`arg1` and `arg2`
+    /// are rax or rcx; the caller has saved the meter, see [`save_meter`]): spills r0..r5,
+    /// moves the arguments, aligns the host stack, calls, restores the stack, reloads r0..r5
+    /// and the meter (the function may have changed `Env::left`). The result is in rax.
+    pub fn call_rust(
+        &mut self,
+        function: HelperAddr,
+        arg1: Gpr,
+        arg2: Gpr,
+    ) -> Result<(), JitError> {
         for (index, reg) in GUEST.iter().enumerate().take(CALLER_SAVED_GUESTS) {
             self.asm.store(Size::S64, reg_slot(index), *reg)?;
         }
         self.asm.mov(Size::S64, Gpr::Rsi, arg1);
+        self.asm.mov(Size::S64, Gpr::Rdx, arg2);
         self.asm
             .lea(Size::S64, Gpr::Rdi, Mem::base_disp(ENV, -BIAS))?;
         self.asm.mov(Size::S64, Gpr::Rax, Gpr::Rsp);
@@ -679,7 +711,7 @@ impl Masm {
         for (index, reg) in GUEST.iter().enumerate().take(CALLER_SAVED_GUESTS) {
             self.asm.load(Size::S64, *reg, reg_slot(index))?;
         }
-        Ok(())
+        load_meter(&mut self.asm)
     }
 
     /// Translates the `size`-byte access at `base + off` by the instruction at `at`; returns
@@ -734,23 +766,27 @@ impl Masm {
             (BaseHint::Stack, Some(layout)) if !direct => Some(stack_bias(layout)?),
             _ => None,
         };
-        let bias = stack.unwrap_or(0);
-        self.asm.lea(
-            Size::S64,
-            Gpr::Rax,
-            Mem::base_disp(base, i32::from(off) + bias),
-        )?;
-        if direct {
-            self.call_routine(routine)?;
-            self.site(at);
-            return Ok(Mem::base(Gpr::Rax));
-        }
-        let shape = match (stack, self.hint) {
-            (Some(_), _) => Shape::StackAccess(access, size),
-            (None, BaseHint::Input) => Shape::InputAccess(access, size),
-            (None, _) => Shape::Access(access, size),
+        let off = i32::from(off);
+        let (shape, bias) = match (stack, self.hint) {
+            _ if direct => (None, 0),
+            (Some(frame), _) => (Some(Shape::StackAccess(access, size)), frame),
+            (None, BaseHint::Input) => (Some(Shape::InputAccess(access, size)), 0),
+            (None, _) => {
+                // The table check takes the slot from rcx and compares the end in rax.
+                self.asm
+                    .lea(Size::S64, Gpr::Rcx, Mem::base_disp(base, off))?;
+                (Some(Shape::Access(access, size)), i32::from(size))
+            }
         };
-        self.replay(shape, 0, at)?;
+        self.asm
+            .lea(Size::S64, Gpr::Rax, Mem::base_disp(base, off + bias))?;
+        match shape {
+            Some(shape) => self.replay(shape, 0, at)?,
+            None => {
+                self.call_routine(routine)?;
+                self.site(at);
+            }
+        }
         Ok(Mem::base_disp(Gpr::Rax, -bias))
     }
 
@@ -868,17 +904,20 @@ impl Masm {
     }
 }
 
-/// `[r15 + rdx * 8 + field]` of the inline check: the limit of `access`.
-pub(crate) fn limit_field(access: Access) -> Mem {
-    row(match access {
-        Access::Load => LOAD_LIMIT,
-        Access::Store => STORE_LIMIT,
-    })
+/// `[r15 + index * 8 + field]`: the limit of `access` in the row of the slot in `index`.
+pub(crate) fn limit_field(index: Gpr, access: Access) -> Mem {
+    row_at(
+        index,
+        match access {
+            Access::Load => LOAD_LIMIT,
+            Access::Store => STORE_LIMIT,
+        },
+    )
 }
 
-/// `[r15 + rdx * 8 + DELTA]`.
-pub(crate) fn delta_field() -> Mem {
-    row(DELTA)
+/// `[r15 + index * 8 + DELTA]`.
+pub(crate) fn delta_field(index: Gpr) -> Mem {
+    row_at(index, DELTA)
 }
 
 /// The number of table rows as an immediate.

@@ -238,6 +238,7 @@ pub(crate) fn execute<C: ContextObject>(
         input_vm: 0,
         input_host: 0,
         input_limit: [0; 8],
+        callx_target: 0,
         depth: 0,
         stack_pointer,
         frames: records.as_mut_ptr(),

@@ -11,7 +11,9 @@ use super::env::{
     ExitKind, EXIT_KIND, EXIT_PC, GAP_LOAD_LEN, GAP_SHIFT, GAP_STORE_LEN, HOST_ADDR, HOST_RSP,
     REGS, STACK_SLOT, VM_ADDR,
 };
-use super::masm::{delta_field, env, row, Access, Masm, Translation, GUEST, SAVED};
+use super::masm::{
+    delta_field, env, load_meter, row, save_meter, Access, Masm, Translation, GUEST, SAVED,
+};
 use super::template::{end_compare, frame_top_update, slot_compare, table_compare};
 use super::{JitError, StackLayout};
 use bpfvm_x86::{
@@ -21,11 +23,11 @@ use bpfvm_x86::{
 /// The shared out-of-line routines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Routine {
-    /// Translation of a miss: vaddr in rax; returns the host address in rax and 0 in rdx
+    /// Translation of a miss: vaddr in rax; returns the host address in rax and 0 in rcx
     /// (the row whose delta is 0), or bails out at the caller's site. By access kind and
     /// log2 of the size.
     Access(Access, u8),
-    /// The syscall shim: index in rcx, pc in rdx.
+    /// The syscall shim: index in rcx, pc in rax.
     Syscall,
 
     /// Ends the run as a bail-out at the site of its return address.
@@ -79,6 +81,7 @@ impl Routine {
 /// prologue.
 pub(super) fn emit_exits(m: &mut Masm) -> Result<(), JitError> {
     m.start_routine(Routine::ExitStub);
+    save_meter(&mut m.asm)?;
     for (index, reg) in GUEST.iter().enumerate() {
         m.asm.store(Size::S64, env(REGS + 8 * index as i32), *reg)?;
     }
@@ -101,7 +104,8 @@ pub(super) fn emit_routine(m: &mut Masm, routine: Routine) -> Result<(), JitErro
         Routine::Access(access, log) => access_routine(m, access, 1 << log.min(3)),
         Routine::Syscall => {
             let helper = m.settings.syscall_helper;
-            m.call_rust(helper, Gpr::Rcx)?;
+            save_meter(&mut m.asm)?;
+            m.call_rust(helper, Gpr::Rcx, Gpr::Rax)?;
             m.asm
                 .test(Size::S64, RegMem::Reg(Gpr::Rax), Operand::Reg(Gpr::Rax))?;
             m.jump_routine(Some(Cond::Ne), Routine::ExitStub)?;
@@ -128,8 +132,11 @@ fn exit_with(m: &mut Masm, kind: ExitKind) -> Result<(), JitError> {
 
 /// A miss of a `size`-byte `access` (vaddr in rax): the gapped-stack path when the stack has
 /// gaps, else the mapping through the `extern "sysv64"` shim. Returns the host address in rax
-/// and 0 in rdx; a fault bails out at the caller's site.
+/// and 0 in rcx (the meter in rdx, which the paths use meanwhile); a fault bails out at the
+/// caller's site.
 fn access_routine(m: &mut Masm, access: Access, size: u8) -> Result<(), JitError> {
+    // The paths below use rdx; every way out reloads the meter.
+    save_meter(&mut m.asm)?;
     let slow = m.asm.new_label();
     let gapped = match (m.settings.translation, m.settings.gap_shift) {
         (Translation::InlineTable, Some(shift)) if shift < 31 => Some(shift),
@@ -150,10 +157,10 @@ fn access_routine(m: &mut Masm, access: Access, size: u8) -> Result<(), JitError
             Access::Load => 0,
             Access::Store => 1 << 8,
         };
-    // The request goes in rdx (the second argument), the vaddr from rax in rsi.
-    m.asm.mov_imm64(Gpr::Rdx, request);
+    // The vaddr (in rax) is the first argument, the request the second.
+    m.asm.mov_imm64(Gpr::Rcx, request);
     let helper = m.settings.translate_helper;
-    m.call_rust(helper, Gpr::Rax)?;
+    m.call_rust(helper, Gpr::Rax, Gpr::Rcx)?;
     m.asm
         .test(Size::S64, RegMem::Reg(Gpr::Rax), Operand::Reg(Gpr::Rax))?;
     m.jump_routine(Some(Cond::E), Routine::BailSite)?;
@@ -282,22 +289,23 @@ fn table_path(m: &mut Masm, access: Access, size: u8) -> Result<(), JitError> {
         AluKind::Add,
         Size::S64,
         RegMem::Reg(Gpr::Rax),
-        Operand::Mem(delta_field()),
+        Operand::Mem(delta_field(Gpr::Rdx)),
     )?;
     return_hit(&mut m.asm)?;
     m.asm.bind(next)?;
     Ok(())
 }
 
-/// The end of a miss routine that found the host address (in rax): 0 in rdx (the row
-/// whose delta is 0, which the inline check adds next) and `ret`.
+/// The end of a miss routine that found the host address (in rax): 0 in rcx (the row
+/// whose delta is 0, which the inline check adds next), the meter back in rdx, and `ret`.
 fn return_hit(a: &mut Assembler) -> Result<(), JitError> {
     a.alu(
         AluKind::Xor,
         Size::S32,
-        RegMem::Reg(Gpr::Rdx),
-        Operand::Reg(Gpr::Rdx),
+        RegMem::Reg(Gpr::Rcx),
+        Operand::Reg(Gpr::Rcx),
     )?;
+    load_meter(a)?;
     a.ret();
     Ok(())
 }

@@ -7,26 +7,28 @@
 //! byte for byte what encoding each instruction again would give. [`Shape`] names the
 //! sequences.
 //!
-//! The inline check of a memory access (vaddr in rax; host address in rax after it):
+//! The inline check of a memory access (vaddr in rcx, its end `vaddr + size` in rax; the
+//! host address plus `size` in rax after it, so the access adds `-size`; rdx holds the
+//! meter and is left alone):
 //!
 //! ```text
-//!     mov rdx, rax
-//!     shr rdx, 32                    ; the region slot
-//!     cmp edx, ROWS
+//!     shr rcx, 32                    ; the region slot
+//!     cmp ecx, ROWS
 //!     jae miss
-//!     lea rcx, [rax + size]
-//!     cmp rcx, [r15 + rdx*8 + LIMIT] ; load or store limit of the slot (0: never inline)
+//!     cmp rax, [r15 + rcx*8 + LIMIT] ; load or store limit of the slot (0: never inline)
 //!     jbe hit
 //! miss:
-//!     call routine                   ; returns the host address in rax and rdx = 0
+//!     sub rax, size                  ; the vaddr
+//!     call routine                   ; returns the host address in rax and rcx = 0
+//!     add rax, size
 //! hit:
-//!     add rax, [r15 + rdx*8 + DELTA] ; host minus guest address of the slot (0 for row 0)
+//!     add rax, [r15 + rcx*8 + DELTA] ; host minus guest address of the slot (0 for row 0)
 //! ```
 
 use super::calls::{exit_sequence, frame_push};
-use super::env::{FRAME_HOST, FRAME_TOP, INPUT_HOST, INPUT_LIMIT, INPUT_VM, LEFT};
+use super::env::{FRAME_HOST, FRAME_TOP, INPUT_HOST, INPUT_LIMIT, INPUT_VM};
 use super::lower::Program;
-use super::masm::{delta_field, env, limit_field, Access, Routine, GUEST, ROWS_IMM};
+use super::masm::{delta_field, env, limit_field, Access, Routine, GUEST, METER, ROWS_IMM};
 use super::{JitError, StackLayout};
 use bpfvm_x86::{
     AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, Rel32, Scale, ShiftAmount,
@@ -268,22 +270,45 @@ fn too_far(at: usize) -> JitError {
 pub(crate) fn access_check(b: &mut Builder, size: u8, access: Access) -> Result<(), JitError> {
     let log = size.trailing_zeros().min(3) as u8;
     let miss = b.asm.new_label();
-    table_compare(&mut b.asm, size, access, miss)?;
-    b.asm.jcc_over(Cond::Be, 5)?;
+    let hit = b.asm.new_label();
+    let rax = RegMem::Reg(Gpr::Rax);
+    let size = i32::from(size);
+    b.asm.shift(
+        ShiftKind::Shr,
+        Size::S64,
+        RegMem::Reg(Gpr::Rcx),
+        ShiftAmount::Imm(32),
+    )?;
+    b.asm
+        .cmp(Size::S32, RegMem::Reg(Gpr::Rcx), Operand::Imm(ROWS_IMM))?;
+    b.asm.jcc_short(Cond::Ae, miss)?;
+    b.asm.alu(
+        AluKind::Cmp,
+        Size::S64,
+        rax,
+        Operand::Mem(limit_field(Gpr::Rcx, access)),
+    )?;
+    b.asm.jcc_short(Cond::Be, hit)?;
     b.asm.bind(miss)?;
+    b.asm
+        .alu(AluKind::Sub, Size::S64, rax, Operand::Imm(size))?;
     b.call(Routine::Access(access, log))?;
+    b.asm
+        .alu(AluKind::Add, Size::S64, rax, Operand::Imm(size))?;
+    b.asm.bind(hit)?;
     b.asm.alu(
         AluKind::Add,
         Size::S64,
-        RegMem::Reg(Gpr::Rax),
-        Operand::Mem(delta_field()),
+        rax,
+        Operand::Mem(delta_field(Gpr::Rcx)),
     )?;
     Ok(())
 }
 
-/// The region-table lookup of a `size`-byte `access` (vaddr in rax), up to the compare of
-/// its end with the row's limit (the caller's jump decides on "below or equal"); a slot
-/// beyond the table jumps to `miss` (short):
+/// The region-table lookup of a `size`-byte `access` (vaddr in rax) in the miss routines
+/// (which saved the meter: rdx is free there), up to the compare of its end with the row's
+/// limit (the caller's jump decides on "below or equal"); a slot beyond the table jumps to
+/// `miss` (short):
 ///
 /// ```text
 ///     mov rdx, rax
@@ -301,7 +326,7 @@ pub(crate) fn table_compare(
 ) -> Result<(), JitError> {
     slot_compare(a)?;
     a.jcc_short(Cond::Ae, miss)?;
-    end_compare(a, size, limit_field(access))
+    end_compare(a, size, limit_field(Gpr::Rdx, access))
 }
 
 /// `mov rdx, rax; shr rdx, 32; cmp edx, ROWS`: the region slot of the vaddr in rax, compared
@@ -469,8 +494,8 @@ pub(crate) fn frame_top_update(a: &mut Assembler) -> Result<(), JitError> {
     Ok(())
 }
 
-/// The meter charge at a run's start: `left -= charge` (an immediate of `width`), and a
-/// bail-out unless that leaves more than 0.
+/// The meter charge at a run's start: `rdx -= charge` (the meter, an immediate of
+/// `width`), and a bail-out unless that leaves more than 0.
 pub(crate) fn meter_charge(b: &mut Builder, width: Width) -> Result<(), JitError> {
     let placeholder = match width {
         Width::Byte => 1,
@@ -479,7 +504,7 @@ pub(crate) fn meter_charge(b: &mut Builder, width: Width) -> Result<(), JitError
     b.asm.alu(
         AluKind::Sub,
         Size::S64,
-        RegMem::Mem(env(LEFT)),
+        RegMem::Reg(METER),
         Operand::Imm(placeholder),
     )?;
     b.imm_here(width);
