@@ -394,6 +394,157 @@ fn stack_pointers_in_loops_match_the_interpreter() {
 }
 
 #[test]
+fn neighbouring_accesses_share_one_check() {
+    // Two accesses of one run through the same base whose bytes span 1, 2, 4 or 8 share one
+    // check (the span's, with the stricter permission), also across a forward branch. The
+    // 16-byte input puts some spans across its end (the first access alone in bounds), and
+    // read-only input makes the stricter permission fail: the interpreter must take over
+    // exactly. Every budget, both permissions, two configurations.
+    let bodies: [(&str, Vec<Insn>); 6] = [
+        (
+            "load below, store above",
+            vec![ldx(MemSize::W, 2, 1, 8), stx(MemSize::W, 1, 12, 2)],
+        ),
+        (
+            "store then load, overlapping",
+            vec![stx(MemSize::H, 1, 6, 3), ldx(MemSize::W, 0, 1, 4)],
+        ),
+        (
+            "two loads, the second past the end",
+            vec![ldx(MemSize::W, 2, 1, 8), ldx(MemSize::W, 0, 1, 12)],
+        ),
+        (
+            "loads across the end",
+            vec![ldx(MemSize::W, 2, 1, 12), ldx(MemSize::W, 0, 1, 16)],
+        ),
+        (
+            "a forward branch between",
+            vec![
+                ldx(MemSize::W, 2, 1, 4),
+                branch(Width::W64, Cond::Eq, 3, k(1), 1),
+                stx(MemSize::W, 1, 0, 3),
+            ],
+        ),
+        (
+            "load then store past the end",
+            vec![ldx(MemSize::DW, 2, 1, 8), stx(MemSize::B, 1, 16, 3)],
+        ),
+    ];
+    let configs = [
+        plain(),
+        Config {
+            dynamic_stack_frames: false,
+            enable_stack_frame_gaps: true,
+            ..plain()
+        },
+    ];
+    let mut compared = 0;
+    for (name, body) in &bodies {
+        // Twice through the body (r3 = 2, then 1), then r0 += the input's first word.
+        let mut program = vec![mov(3, 2), mov(0, 0)];
+        program.extend(body.iter().copied());
+        let back = -(body.len() as i16) - 2;
+        program.extend([
+            alu(Width::W64, AluOp::Sub, 3, k(1)),
+            branch(Width::W64, Cond::Ne, 3, k(0), back),
+            ldx(MemSize::DW, 4, 1, 0),
+            alu(Width::W64, AluOp::Add, 0, reg(4)),
+            exit(),
+        ]);
+        for config in &configs {
+            let compiled = compile(&program, Dialect::Sbpf, *config);
+            for writable in [true, false] {
+                for budget in 0..30 {
+                    let expected = run_on_input(&compiled, Backend::Interpreter, budget, writable);
+                    let got = run_on_input(&compiled, Backend::Jit, budget, writable);
+                    assert_eq!(
+                        got, expected,
+                        "{name}, budget {budget}, writable {writable}"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(compared, 6 * 2 * 2 * 30);
+
+    // The neighbours of the first body share the load's check: the store is one `mov`.
+    let compiled = compile(
+        &{
+            let mut program = bodies[0].1.clone();
+            program.push(exit());
+            program
+        },
+        Dialect::Sbpf,
+        plain(),
+    );
+    let store = compiled.jit_program().unwrap().slot_code(1).unwrap().len();
+    assert!(store <= 4, "the paired store is {store} bytes");
+}
+
+#[test]
+fn neighbouring_stack_accesses_at_a_frames_end_match_the_interpreter() {
+    // A pair's span may cover a frame's last bytes and the gap after it. A single access
+    // starting inside the frame may run on into the gap (the reference's gapped regions
+    // test only the first byte), one starting in the gap faults; a span standing in for two
+    // accesses must therefore keep out of the gap (else the interpreter takes over). Found
+    // by the fuzzer: `ldxh [r1 + 1]` then `stxw [r1 - 5]` with r1 = r10.
+    let gapped = Config {
+        dynamic_stack_frames: false,
+        enable_stack_frame_gaps: true,
+        ..plain()
+    };
+    let unaligned = Config {
+        aligned_memory_mapping: false,
+        ..gapped
+    };
+    let pairs: [(i16, MemSize, i16, MemSize); 6] = [
+        (1, MemSize::H, -5, MemSize::W),
+        (-5, MemSize::W, 1, MemSize::H),
+        (-2, MemSize::H, -6, MemSize::W),
+        (-4, MemSize::W, -8, MemSize::W),
+        (-1, MemSize::B, -4, MemSize::W),
+        (-4096, MemSize::W, -4100, MemSize::W),
+    ];
+    let mut checked = 0;
+    for (first_off, first_size, second_off, second_size) in pairs {
+        for (call_first, config) in [(false, gapped), (true, gapped), (true, unaligned)] {
+            for looping in [false, true] {
+                let mut program = Vec::new();
+                if call_first {
+                    program.extend([call(1, 1), exit()]);
+                }
+                // r2 = r10; r3 = 1 or 2 rounds of: r0 = [r2 + first]; [r2 + second] = r3
+                program.extend([
+                    alu(Width::W64, AluOp::Mov, 2, reg(10)),
+                    mov(3, if looping { 2 } else { 1 }),
+                    ldx(first_size, 0, 2, first_off),
+                    stx(second_size, 2, second_off, 3),
+                    alu(Width::W64, AluOp::Sub, 3, k(1)),
+                ]);
+                if looping {
+                    program.push(branch(Width::W64, Cond::Ne, 3, k(0), -4));
+                }
+                program.push(exit());
+                let compiled = compile(&program, Dialect::Sbpf, config);
+                for budget in [3, 5, 100] {
+                    let expected = run(&compiled, Backend::Interpreter, budget, &mut []);
+                    let got = run(&compiled, Backend::Jit, budget, &mut []);
+                    assert_eq!(
+                        got, expected,
+                        "[r2{first_off:+}] then [r2{second_off:+}], call {call_first}, loop {looping}, \
+                         aligned {}, budget {budget}",
+                        config.aligned_memory_mapping
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 6 * 3 * 2 * 3);
+}
+
+#[test]
 fn input_pointers_in_loops_match_the_interpreter() {
     // In the entry function, with a loop, a register derived from r1 gets the inline
     // input-region check (`hints`); addresses inside the input hit it, anything else (past

@@ -374,8 +374,9 @@ impl Picker<'_> {
         }
     }
 
-    /// Completes a load into `dst` as a read-modify-write (`ldx; op; stx` to the same
-    /// address, the JIT's load-store pairs): maybe an ALU step on `dst`, then the store.
+    /// Completes a load into `dst` as a read-modify-write (`ldx; op; stx`, the JIT's pairs
+    /// of accesses through one base): maybe an ALU step on `dst`, maybe a forward branch
+    /// over the store, then the store to the same address or a neighbouring one.
     fn read_modify_write(&mut self, size: MemSize, base: Reg, off: i16, dst: Reg) {
         if self.rng.chance(2, 3) {
             let op = self
@@ -390,11 +391,38 @@ impl Picker<'_> {
                 src: Source::Imm(imm),
             });
         }
+        if self.rng.chance(1, 4) {
+            self.branch_over_next();
+        }
+        let (size, off) = match self.rng.chance(1, 3) {
+            true => (
+                self.size(),
+                off.wrapping_add(self.rng.range_i64(-8, 9) as i16),
+            ),
+            false => (size, off),
+        };
         self.push(Insn::Store {
             size,
             base,
             off,
             src: Source::Reg(dst),
+        });
+    }
+
+    /// A conditional jump over the next item.
+    fn branch_over_next(&mut self) {
+        let cond = self.rng.pick(&Cond::ALL).unwrap_or(Cond::Eq);
+        let template = Insn::Branch {
+            width: Width::W64,
+            cond,
+            // Not r10: the verifier takes a branch's dst for a written register.
+            dst: reg(self.rng.range(0, 9)),
+            src: Source::Imm(self.imm()),
+            off: 0,
+        };
+        self.items.push(Item::Jump {
+            template,
+            target: JumpTarget::Forward(1),
         });
     }
 

@@ -130,7 +130,8 @@ impl Code {
     }
 
     /// Like [`Code::run_length`], for the JIT's runs, which also end before every jump or
-    /// call target (so jumps land at run starts and need no entry stub).
+    /// call target (so jumps land at run starts and need no entry stub) and go on past
+    /// forward conditional jumps (a taken one gives the rest back; see `RunSplit`).
     #[inline(always)]
     pub fn jit_run_length(&self, pc: usize) -> u64 {
         self.jit_run_lengths.get(pc).copied().unwrap_or(0)
@@ -170,9 +171,11 @@ enum RunSplit {
     /// Only where an op ends a run (the interpreter's runs: a jump into the middle of one
     /// charges the rest of it).
     AtRunEnds,
-    /// Also before every jump or call target, so that a jump always lands at a run's start
-    /// (the JIT's runs: its code charges a run at the run's first instruction, and a jump
-    /// into the middle of a run would need an entry stub).
+    /// Also before every jump or call target, so that a jump always lands at a run's start,
+    /// and not at forward conditional jumps (the JIT's runs: its code charges a run at the
+    /// run's first instruction, a jump into the middle of a run would need an entry stub,
+    /// and a taken conditional jump gives back the rest of its run; a backward one, usually
+    /// a loop's taken back edge, still ends its run and jumps straight to the loop's head).
     AtTargets,
 }
 
@@ -190,7 +193,8 @@ fn loop_headers(ops: &[Op]) -> Vec<bool> {
 }
 
 /// The run length of every slot, computed backwards: an op that ends a run has length 1
-/// (and, when `split` says so, an op followed by a jump or call target); any other op one
+/// (and, when `split` says so, an op followed by a jump or call target, but not a forward
+/// conditional jump); any other op one
 /// more than the slot it falls through to (`lddw` skips its second slot and counts once, as
 /// the meter does).
 fn run_lengths(ops: &[Op], split: RunSplit) -> Vec<u64> {
@@ -206,7 +210,10 @@ fn run_lengths(ops: &[Op], split: RunSplit) -> Vec<u64> {
     for pc in (0..ops.len()).rev() {
         let Some(op) = ops.get(pc) else { continue };
         let next = pc + op.width();
-        if op.ends_run() || targets.get(next).copied().unwrap_or(false) {
+        let forward = op.target().is_some_and(|target| target > pc);
+        let ends =
+            op.ends_run() && !(split == RunSplit::AtTargets && op.is_conditional_jump() && forward);
+        if ends || targets.get(next).copied().unwrap_or(false) {
             continue;
         }
         let rest = lengths.get(next).copied().unwrap_or(0);

@@ -521,6 +521,36 @@ impl Op {
 }
 
 impl Op {
+    /// Whether the op is a conditional jump (it goes to its target or to the next slot).
+    pub fn is_conditional_jump(&self) -> bool {
+        matches!(
+            self,
+            Op::JeqImm { .. }
+                | Op::JeqReg { .. }
+                | Op::JneImm { .. }
+                | Op::JneReg { .. }
+                | Op::JgtImm { .. }
+                | Op::JgtReg { .. }
+                | Op::JgeImm { .. }
+                | Op::JgeReg { .. }
+                | Op::JltImm { .. }
+                | Op::JltReg { .. }
+                | Op::JleImm { .. }
+                | Op::JleReg { .. }
+                | Op::JsetImm { .. }
+                | Op::JsetReg { .. }
+                | Op::JsgtImm { .. }
+                | Op::JsgtReg { .. }
+                | Op::JsgeImm { .. }
+                | Op::JsgeReg { .. }
+                | Op::JsltImm { .. }
+                | Op::JsltReg { .. }
+                | Op::JsleImm { .. }
+                | Op::JsleReg { .. }
+                | Op::Branch32 { .. }
+        )
+    }
+
     /// Whether the op ends a straight-line run (see the meter's module doc): it may go
     /// anywhere but the next slot (jumps, calls, `exit`), it talks to the meter (syscalls),
     /// or it always fails (traps, the overrun sentinel).

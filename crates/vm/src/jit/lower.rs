@@ -191,9 +191,15 @@ pub(crate) fn lower(m: &mut Masm, p: &Program, op: &Op, at: At) -> Lowered {
             off,
         } => atomic(m, size, op, r(base)?, r(src)?, off, at)?,
         Op::Ja { target } => m.jump_to_slot(None, target as usize)?,
-        Op::JeqImm { dst, imm, target } => {
-            branch(m, BpfCond::Eq, Size::S64, r(dst)?, X86::Imm(imm), target)?
-        }
+        Op::JeqImm { dst, imm, target } => branch(
+            m,
+            BpfCond::Eq,
+            Size::S64,
+            r(dst)?,
+            X86::Imm(imm),
+            target,
+            at,
+        )?,
         Op::JeqReg { dst, src, target } => branch(
             m,
             BpfCond::Eq,
@@ -201,10 +207,17 @@ pub(crate) fn lower(m: &mut Masm, p: &Program, op: &Op, at: At) -> Lowered {
             r(dst)?,
             X86::Reg(r(src)?),
             target,
+            at,
         )?,
-        Op::JneImm { dst, imm, target } => {
-            branch(m, BpfCond::Ne, Size::S64, r(dst)?, X86::Imm(imm), target)?
-        }
+        Op::JneImm { dst, imm, target } => branch(
+            m,
+            BpfCond::Ne,
+            Size::S64,
+            r(dst)?,
+            X86::Imm(imm),
+            target,
+            at,
+        )?,
         Op::JneReg { dst, src, target } => branch(
             m,
             BpfCond::Ne,
@@ -212,10 +225,17 @@ pub(crate) fn lower(m: &mut Masm, p: &Program, op: &Op, at: At) -> Lowered {
             r(dst)?,
             X86::Reg(r(src)?),
             target,
+            at,
         )?,
-        Op::JgtImm { dst, imm, target } => {
-            branch(m, BpfCond::Gt, Size::S64, r(dst)?, X86::Imm(imm), target)?
-        }
+        Op::JgtImm { dst, imm, target } => branch(
+            m,
+            BpfCond::Gt,
+            Size::S64,
+            r(dst)?,
+            X86::Imm(imm),
+            target,
+            at,
+        )?,
         Op::JgtReg { dst, src, target } => branch(
             m,
             BpfCond::Gt,
@@ -223,10 +243,17 @@ pub(crate) fn lower(m: &mut Masm, p: &Program, op: &Op, at: At) -> Lowered {
             r(dst)?,
             X86::Reg(r(src)?),
             target,
+            at,
         )?,
-        Op::JgeImm { dst, imm, target } => {
-            branch(m, BpfCond::Ge, Size::S64, r(dst)?, X86::Imm(imm), target)?
-        }
+        Op::JgeImm { dst, imm, target } => branch(
+            m,
+            BpfCond::Ge,
+            Size::S64,
+            r(dst)?,
+            X86::Imm(imm),
+            target,
+            at,
+        )?,
         Op::JgeReg { dst, src, target } => branch(
             m,
             BpfCond::Ge,
@@ -234,10 +261,17 @@ pub(crate) fn lower(m: &mut Masm, p: &Program, op: &Op, at: At) -> Lowered {
             r(dst)?,
             X86::Reg(r(src)?),
             target,
+            at,
         )?,
-        Op::JltImm { dst, imm, target } => {
-            branch(m, BpfCond::Lt, Size::S64, r(dst)?, X86::Imm(imm), target)?
-        }
+        Op::JltImm { dst, imm, target } => branch(
+            m,
+            BpfCond::Lt,
+            Size::S64,
+            r(dst)?,
+            X86::Imm(imm),
+            target,
+            at,
+        )?,
         Op::JltReg { dst, src, target } => branch(
             m,
             BpfCond::Lt,
@@ -245,10 +279,17 @@ pub(crate) fn lower(m: &mut Masm, p: &Program, op: &Op, at: At) -> Lowered {
             r(dst)?,
             X86::Reg(r(src)?),
             target,
+            at,
         )?,
-        Op::JleImm { dst, imm, target } => {
-            branch(m, BpfCond::Le, Size::S64, r(dst)?, X86::Imm(imm), target)?
-        }
+        Op::JleImm { dst, imm, target } => branch(
+            m,
+            BpfCond::Le,
+            Size::S64,
+            r(dst)?,
+            X86::Imm(imm),
+            target,
+            at,
+        )?,
         Op::JleReg { dst, src, target } => branch(
             m,
             BpfCond::Le,
@@ -256,10 +297,17 @@ pub(crate) fn lower(m: &mut Masm, p: &Program, op: &Op, at: At) -> Lowered {
             r(dst)?,
             X86::Reg(r(src)?),
             target,
+            at,
         )?,
-        Op::JsetImm { dst, imm, target } => {
-            branch(m, BpfCond::Set, Size::S64, r(dst)?, X86::Imm(imm), target)?
-        }
+        Op::JsetImm { dst, imm, target } => branch(
+            m,
+            BpfCond::Set,
+            Size::S64,
+            r(dst)?,
+            X86::Imm(imm),
+            target,
+            at,
+        )?,
         Op::JsetReg { dst, src, target } => branch(
             m,
             BpfCond::Set,
@@ -267,10 +315,17 @@ pub(crate) fn lower(m: &mut Masm, p: &Program, op: &Op, at: At) -> Lowered {
             r(dst)?,
             X86::Reg(r(src)?),
             target,
+            at,
         )?,
-        Op::JsgtImm { dst, imm, target } => {
-            branch(m, BpfCond::Sgt, Size::S64, r(dst)?, X86::Imm(imm), target)?
-        }
+        Op::JsgtImm { dst, imm, target } => branch(
+            m,
+            BpfCond::Sgt,
+            Size::S64,
+            r(dst)?,
+            X86::Imm(imm),
+            target,
+            at,
+        )?,
         Op::JsgtReg { dst, src, target } => branch(
             m,
             BpfCond::Sgt,
@@ -278,10 +333,17 @@ pub(crate) fn lower(m: &mut Masm, p: &Program, op: &Op, at: At) -> Lowered {
             r(dst)?,
             X86::Reg(r(src)?),
             target,
+            at,
         )?,
-        Op::JsgeImm { dst, imm, target } => {
-            branch(m, BpfCond::Sge, Size::S64, r(dst)?, X86::Imm(imm), target)?
-        }
+        Op::JsgeImm { dst, imm, target } => branch(
+            m,
+            BpfCond::Sge,
+            Size::S64,
+            r(dst)?,
+            X86::Imm(imm),
+            target,
+            at,
+        )?,
         Op::JsgeReg { dst, src, target } => branch(
             m,
             BpfCond::Sge,
@@ -289,10 +351,17 @@ pub(crate) fn lower(m: &mut Masm, p: &Program, op: &Op, at: At) -> Lowered {
             r(dst)?,
             X86::Reg(r(src)?),
             target,
+            at,
         )?,
-        Op::JsltImm { dst, imm, target } => {
-            branch(m, BpfCond::Slt, Size::S64, r(dst)?, X86::Imm(imm), target)?
-        }
+        Op::JsltImm { dst, imm, target } => branch(
+            m,
+            BpfCond::Slt,
+            Size::S64,
+            r(dst)?,
+            X86::Imm(imm),
+            target,
+            at,
+        )?,
         Op::JsltReg { dst, src, target } => branch(
             m,
             BpfCond::Slt,
@@ -300,10 +369,17 @@ pub(crate) fn lower(m: &mut Masm, p: &Program, op: &Op, at: At) -> Lowered {
             r(dst)?,
             X86::Reg(r(src)?),
             target,
+            at,
         )?,
-        Op::JsleImm { dst, imm, target } => {
-            branch(m, BpfCond::Sle, Size::S64, r(dst)?, X86::Imm(imm), target)?
-        }
+        Op::JsleImm { dst, imm, target } => branch(
+            m,
+            BpfCond::Sle,
+            Size::S64,
+            r(dst)?,
+            X86::Imm(imm),
+            target,
+            at,
+        )?,
         Op::JsleReg { dst, src, target } => branch(
             m,
             BpfCond::Sle,
@@ -311,13 +387,14 @@ pub(crate) fn lower(m: &mut Masm, p: &Program, op: &Op, at: At) -> Lowered {
             r(dst)?,
             X86::Reg(r(src)?),
             target,
+            at,
         )?,
         Op::Branch32 {
             cond,
             dst,
             src,
             target,
-        } => branch(m, cond, Size::S32, r(dst)?, operand(src, pc)?, target)?,
+        } => branch(m, cond, Size::S32, r(dst)?, operand(src, pc)?, target, at)?,
         Op::Syscall { index } => syscall(m, index, pc)?,
         Op::Call { target } => call(m, p, CallTarget::Slot(target), at)?,
         Op::CallReg { reg } => call(m, p, CallTarget::Register(r(reg)?), at)?,
@@ -638,7 +715,15 @@ fn atomic(
 }
 
 #[inline(always)]
-fn branch(m: &mut Masm, cond: BpfCond, size: Size, dst: Gpr, src: X86, target: u32) -> Lowered {
+fn branch(
+    m: &mut Masm,
+    cond: BpfCond,
+    size: Size,
+    dst: Gpr,
+    src: X86,
+    target: u32,
+    at: At,
+) -> Lowered {
     let x86 = match cond {
         BpfCond::Eq => Cond::E,
         BpfCond::Ne => Cond::Ne,
@@ -657,5 +742,5 @@ fn branch(m: &mut Masm, cond: BpfCond, size: Size, dst: Gpr, src: X86, target: u
         BpfCond::Set => m.asm.test(size, RegMem::Reg(dst), src)?,
         _ => m.asm.cmp(size, RegMem::Reg(dst), src)?,
     }
-    m.jump_to_slot(Some(x86), target as usize)
+    m.branch_to_slot(x86, target as usize, at)
 }

@@ -53,7 +53,7 @@ use super::hints::BaseHint;
 use super::lower::{At, Program};
 pub(crate) use super::shapes::{Routine, ROUTINES};
 pub(crate) use super::template::Shape;
-use super::template::{frame_top_update, stack_bias, Template, Width, MAX_ROUTINES, SHAPES};
+use super::template::{frame_top_update, stack_bias, Miss, Template, Width, MAX_ROUTINES, SHAPES};
 use super::{shapes, JitError, Site};
 use crate::interpreter::op::Op;
 use crate::interpreter::Code;
@@ -102,20 +102,44 @@ const CARRIED: u32 = 1 << 30;
 /// The flags of a slot offset.
 const FLAGS: u32 = INSIDE | CARRIED;
 
-/// A load and a later store of the same run to the same address (same base register, not
-/// written in between, same offset and size) with nothing between them that uses rax: the
-/// load is checked with the store's (stricter) permission and leaves the host address in
-/// rax for the store, which emits no translation of its own. If the stricter check fails
-/// where the load alone would pass, the load's site bails out and the interpreter runs both
-/// (exact, and only on a path that faults at the store anyway). Nothing enters a pair after
-/// its load: the JIT's runs end before every jump target, and a pair holds no callable slot
-/// (a `callx` there finds no entry and bails out).
+/// Two accesses of the same run through the same base register (not written in between),
+/// with nothing between them that uses rax, whose bytes together span 1, 2, 4 or 8 bytes:
+/// the first access checks the whole span with the stricter permission of the two and
+/// leaves its host address in rax; both address rax at their own offset, and the second
+/// emits no translation of its own. The usual read-modify-write (`ldx; op; stx` at one
+/// address) is one; so are neighbouring accesses (`ldxw [r9 - 4]` then `stxw [r9]`). If the
+/// span's check fails where the first access alone would pass, the first's site bails out
+/// and the interpreter runs both (exact). Nothing enters a pair after its first access:
+/// the JIT's runs end before every jump target, and a pair holds no callable slot (a
+/// `callx` there finds no entry and bails out). A forward conditional jump may sit between
+/// (the run goes on past it; its taken side leaves the pair).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Pair {
-    /// The load's slot.
+    /// The first access's slot.
     pub load: usize,
-    /// The store's slot.
+    /// The second access's slot.
     pub store: usize,
+    /// The offset (from the base register) where the checked span starts.
+    pub start: i16,
+    /// The span's length in bytes (1, 2, 4 or 8).
+    pub span: u8,
+    /// The permission the span is checked for.
+    pub access: Access,
+    /// What a miss of the span's check calls: the access's own translation when both
+    /// accesses are the same bytes, else the stricter one of a span (a single access may
+    /// run from a frame into the gap after it; a span standing in for two may not).
+    pub miss: Miss,
+}
+
+/// The taken side of a branch inside a run ([`Masm::branch_to_slot`]).
+#[derive(Clone, Copy, Debug)]
+struct Refund {
+    /// The branch's rel32 field, patched to the stub.
+    field: Rel32,
+    /// The instructions after the branch that its run charged.
+    rest: i32,
+    /// The branch's target slot.
+    target: usize,
 }
 
 /// Where an instruction sits in its run.
@@ -224,10 +248,12 @@ pub(crate) struct Masm {
     pending: u32,
     /// Instructions until the next hardening `nop` (0: no no-ops).
     nop_countdown: u64,
-    /// The load-store pair being lowered, if any.
+    /// The pair of accesses being lowered, if any.
     pub pair: Option<Pair>,
-    /// The host operand of the last translation (a pair's store reuses its load's).
+    /// The host operand of the span a pair's first access checked (the second's reuses it).
     pair_host: Mem,
+    /// Taken branches whose refund stub is not emitted yet.
+    refunds: Vec<Refund>,
     /// The guess for the base register of the instruction being lowered (picks the shape
     /// of its inline check).
     pub hint: BaseHint,
@@ -314,11 +340,12 @@ impl Masm {
             sites: Vec::with_capacity(slot_count + 16),
             routines: [NONE; ROUTINES],
             used: [false; ROUTINES],
-            templates: Default::default(),
+            templates: core::array::from_fn(|_| None),
             pending: 0,
             nop_countdown: 0,
             pair: None,
             pair_host: Mem::base(Gpr::Rax),
+            refunds: Vec::new(),
             hint: BaseHint::Unknown,
         }
         .with_first_nop()
@@ -444,6 +471,51 @@ impl Masm {
         Ok(())
     }
 
+    /// A conditional jump to slot `target` by the branch at `at`. The branch does not end
+    /// its run (`Code::jit_run_length`): the rest of the run after it was charged, so a
+    /// taken branch first gives that back, in a stub emitted with the pending routines
+    /// (`add rdx, rest; jmp target`); a branch that ends its run jumps directly.
+    pub fn branch_to_slot(&mut self, cond: Cond, target: usize, at: At) -> Result<(), JitError> {
+        let rest = match self.settings.meter {
+            MeterMode::On => at.refund.saturating_sub(1),
+            MeterMode::Off => 0,
+        };
+        if rest == 0 {
+            return self.jump_to_slot(Some(cond), target);
+        }
+        let field = self.asm.jcc_pending(cond);
+        let rest = i32::try_from(rest).map_err(|_| JitError::ProgramTooLarge {
+            slots: self.offsets.len(),
+        })?;
+        self.refunds.push(Refund {
+            field,
+            rest,
+            target,
+        });
+        Ok(())
+    }
+
+    /// Emits the refund stubs of [`Masm::branch_to_slot`] here (execution cannot fall
+    /// through).
+    fn emit_refunds(&mut self) -> Result<(), JitError> {
+        for index in 0..self.refunds.len() {
+            let Some(refund) = self.refunds.get(index).copied() else {
+                continue;
+            };
+            let here = self.asm.offset();
+            self.asm.patch_rel32(refund.field, here)?;
+            self.asm.alu(
+                AluKind::Add,
+                Size::S64,
+                RegMem::Reg(METER),
+                Operand::Imm(refund.rest),
+            )?;
+            self.jump_to_slot(None, refund.target)?;
+        }
+        self.refunds.clear();
+        Ok(())
+    }
+
     /// `call` slot `target`.
     pub fn call_slot(&mut self, target: usize) -> Result<(), JitError> {
         match self.entry_offset(target) {
@@ -472,13 +544,14 @@ impl Masm {
     /// Whether routines wait to be emitted.
     #[inline(always)]
     pub fn has_pending(&self) -> bool {
-        self.pending != 0
+        self.pending != 0 || !self.refunds.is_empty()
     }
 
     /// Emits the pending routines here, where execution cannot fall through (after an
     /// unconditional jump, an `exit`, a bail-out, or the body).
     #[inline(never)]
     pub fn emit_pending(&mut self) -> Result<(), JitError> {
+        self.emit_refunds()?;
         while self.pending != 0 {
             let index = self.pending.trailing_zeros() as usize;
             self.pending &= self.pending - 1;
@@ -728,18 +801,21 @@ impl Masm {
         access: Access,
         at: At,
     ) -> Result<Mem, JitError> {
-        let access = match self.pair {
-            Some(pair) if pair.load == at.pc => Access::Store,
-            Some(pair) if pair.store == at.pc => {
-                // The load of the pair left this very address, checked for a store.
-                self.pair = None;
-                return Ok(self.pair_host);
+        match self.pair {
+            Some(pair) if pair.load == at.pc => {
+                // The whole span, for both accesses.
+                let (start, span) = (pair.start, pair.span);
+                let span = self.translate_access(base, start, span, pair.access, pair.miss, at)?;
+                self.pair_host = span;
+                Ok(at_offset(span, off - pair.start))
             }
-            _ => access,
-        };
-        let host = self.translate_access(base, off, size, access, at)?;
-        self.pair_host = host;
-        Ok(host)
+            Some(pair) if pair.store == at.pc => {
+                // The first access left the span's host address, checked for both.
+                self.pair = None;
+                Ok(at_offset(self.pair_host, off - pair.start))
+            }
+            _ => self.translate_access(base, off, size, access, Miss::Translate, at),
+        }
     }
 
     /// [`Masm::translate`] without the pairing.
@@ -750,6 +826,7 @@ impl Masm {
         off: i16,
         size: u8,
         access: Access,
+        miss: Miss,
         at: At,
     ) -> Result<Mem, JitError> {
         if base == GUEST[10] && self.frame_access(off, size) {
@@ -758,7 +835,10 @@ impl Masm {
             return Ok(Mem::base_disp(Gpr::Rax, i32::from(off)));
         }
         let log = size.trailing_zeros().min(3) as u8;
-        let routine = Routine::Access(access, log);
+        let routine = match miss {
+            Miss::Translate => Routine::Access(access, log),
+            Miss::Span => Routine::Span(access, log),
+        };
         // With a gapped stack, r10-based accesses always miss the table: call directly.
         let direct = self.settings.translation == Translation::Call
             || (self.settings.gap_shift.is_some() && base == GUEST[10]);
@@ -769,13 +849,13 @@ impl Masm {
         let off = i32::from(off);
         let (shape, bias) = match (stack, self.hint) {
             _ if direct => (None, 0),
-            (Some(frame), _) => (Some(Shape::StackAccess(access, size)), frame),
-            (None, BaseHint::Input) => (Some(Shape::InputAccess(access, size)), 0),
+            (Some(frame), _) => (Some(Shape::StackAccess(access, size, miss)), frame),
+            (None, BaseHint::Input) => (Some(Shape::InputAccess(access, size, miss)), 0),
             (None, _) => {
                 // The table check takes the slot from rcx and compares the end in rax.
                 self.asm
                     .lea(Size::S64, Gpr::Rcx, Mem::base_disp(base, off))?;
-                (Some(Shape::Access(access, size)), i32::from(size))
+                (Some(Shape::Access(access, size, miss)), i32::from(size))
             }
         };
         self.asm
@@ -924,25 +1004,23 @@ pub(crate) fn delta_field(index: Gpr) -> Mem {
 pub(crate) const ROWS_IMM: i32 = ROWS as i32;
 
 impl Pair {
-    /// How far past a load the pairing looks for its store (`ldx; op; stx` is the usual
-    /// read-modify-write).
-    const WINDOW: usize = 2;
+    /// How far past its first access a pair's second may be (`ldx; op; stx` is the usual
+    /// read-modify-write; a compare and a branch may come between neighbours in a loop).
+    const WINDOW: usize = 6;
 
-    /// The pair starting with `op` at `pc` of `code`, if it is a load followed in its JIT
-    /// run by a store to the same address, with no callable slot after the load.
+    /// The pair starting with `op` at `pc` of `code`, if it is an access followed in its
+    /// JIT run by another through the same base register, with no callable slot after the
+    /// first.
     #[inline(always)]
     pub fn find(code: &Code, op: &Op, pc: usize) -> Option<Pair> {
-        let (dst, base, off, size) = load_address(op)?;
-        Pair::find_store(code, pc, (dst, base, off, size))
+        let first = access_of(op)?;
+        Pair::find_second(code, pc, first)
     }
 
     #[inline(never)]
-    fn find_store(
-        code: &Code,
-        pc: usize,
-        (dst, base, off, size): (u8, u8, i16, u8),
-    ) -> Option<Pair> {
-        if base == dst || base == 10 {
+    fn find_second(code: &Code, pc: usize, first: AccessOf) -> Option<Pair> {
+        let base = first.base;
+        if base == 10 || first.writes == Some(base) {
             return None;
         }
         let ops = code.ops();
@@ -955,19 +1033,86 @@ impl Pair {
                 return None;
             }
             let op = ops.get(next)?;
-            if store_address(op) == Some((base, off, size)) {
-                return Some(Pair {
-                    load: pc,
-                    store: next,
-                });
+            if let Some(second) = access_of(op).filter(|second| second.base == base) {
+                return Pair::spanning(pc, first, next, second);
             }
-            match between(op) {
+            match between(op, next) {
                 Between::Keeps { writes } if writes != Some(base) => {}
                 _ => return None,
             }
             next += op.width();
         }
         None
+    }
+
+    /// The pair of `first` at `pc` and `second` at `next`, if their bytes span 1, 2, 4 or 8.
+    fn spanning(pc: usize, first: AccessOf, next: usize, second: AccessOf) -> Option<Pair> {
+        let start = first.off.min(second.off);
+        let end = (i32::from(first.off) + i32::from(first.size))
+            .max(i32::from(second.off) + i32::from(second.size));
+        let span = u8::try_from(end - i32::from(start)).ok()?;
+        let access = match (first.access, second.access) {
+            (Access::Load, Access::Load) => Access::Load,
+            _ => Access::Store,
+        };
+        let same = (first.off, first.size) == (second.off, second.size);
+        let miss = if same { Miss::Translate } else { Miss::Span };
+        (span.is_power_of_two() && span <= 8).then_some(Pair {
+            load: pc,
+            store: next,
+            start,
+            span,
+            access,
+            miss,
+        })
+    }
+}
+
+/// `mem` moved by `delta` bytes.
+fn at_offset(mem: Mem, delta: i16) -> Mem {
+    Mem {
+        disp: mem.disp.wrapping_add(i32::from(delta)),
+        ..mem
+    }
+}
+
+/// A load or store a [`Pair`] can hold: its base register, offset, size, kind, and the
+/// register a load writes.
+#[derive(Clone, Copy, Debug)]
+struct AccessOf {
+    base: u8,
+    off: i16,
+    size: u8,
+    access: Access,
+    writes: Option<u8>,
+}
+
+/// The access `op` makes, if a [`Pair`] can hold it (loads and stores; not atomics).
+fn access_of(op: &Op) -> Option<AccessOf> {
+    let load = |dst: u8, base: u8, off: i16, size: u8| AccessOf {
+        base,
+        off,
+        size,
+        access: Access::Load,
+        writes: Some(dst),
+    };
+    let store = |base: u8, off: i16, size: u8| AccessOf {
+        base,
+        off,
+        size,
+        access: Access::Store,
+        writes: None,
+    };
+    match *op {
+        Op::Ldx8 { dst, base, off } => Some(load(dst, base, off, 1)),
+        Op::Ldx16 { dst, base, off } => Some(load(dst, base, off, 2)),
+        Op::Ldx32 { dst, base, off } => Some(load(dst, base, off, 4)),
+        Op::Ldx64 { dst, base, off } => Some(load(dst, base, off, 8)),
+        Op::St8 { base, off, .. } | Op::Stx8 { base, off, .. } => Some(store(base, off, 1)),
+        Op::St16 { base, off, .. } | Op::Stx16 { base, off, .. } => Some(store(base, off, 2)),
+        Op::St32 { base, off, .. } | Op::Stx32 { base, off, .. } => Some(store(base, off, 4)),
+        Op::St64 { base, off, .. } | Op::Stx64 { base, off, .. } => Some(store(base, off, 8)),
+        _ => None,
     }
 }
 
@@ -979,10 +1124,15 @@ enum Between {
     Breaks,
 }
 
-/// Whether `op` can sit between the two accesses of a [`Pair`] (its lowering leaves rax
-/// alone: rcx is the only scratch register ALU ops use). Anything not listed as keeping rax
-/// breaks the pair, which is always safe: an op added later is merely not paired over.
-fn between(op: &Op) -> Between {
+/// Whether `op` at `pc` can sit between the two accesses of a [`Pair`] (its lowering
+/// leaves rax alone: rcx is the only scratch register ALU ops and compares use). Anything
+/// not listed as keeping rax breaks the pair, which is always safe: an op added later is
+/// merely not paired over.
+fn between(op: &Op, pc: usize) -> Between {
+    if op.is_conditional_jump() && op.target().is_some_and(|target| target > pc) {
+        // The run goes on past it (see `Code::jit_run_length`); its compare leaves rax.
+        return Between::Keeps { writes: None };
+    }
     match *op {
         Op::Mov64Imm { dst, .. }
         | Op::Mov64Reg { dst, .. }
@@ -1031,28 +1181,5 @@ fn between(op: &Op) -> Between {
         Op::Nop => Between::Keeps { writes: None },
         // Divisions use rax and rdx; accesses translate into rax; the rest ends the run.
         _ => Between::Breaks,
-    }
-}
-
-/// The destination, base register, offset and size of a zero-extending load.
-#[inline(always)]
-fn load_address(op: &Op) -> Option<(u8, u8, i16, u8)> {
-    match *op {
-        Op::Ldx8 { dst, base, off } => Some((dst, base, off, 1)),
-        Op::Ldx16 { dst, base, off } => Some((dst, base, off, 2)),
-        Op::Ldx32 { dst, base, off } => Some((dst, base, off, 4)),
-        Op::Ldx64 { dst, base, off } => Some((dst, base, off, 8)),
-        _ => None,
-    }
-}
-
-/// The base register, offset and size of a store that a [`Pair`] can carry.
-fn store_address(op: &Op) -> Option<(u8, i16, u8)> {
-    match *op {
-        Op::St8 { base, off, .. } | Op::Stx8 { base, off, .. } => Some((base, off, 1)),
-        Op::St16 { base, off, .. } | Op::Stx16 { base, off, .. } => Some((base, off, 2)),
-        Op::St32 { base, off, .. } | Op::Stx32 { base, off, .. } => Some((base, off, 4)),
-        Op::St64 { base, off, .. } | Op::Stx64 { base, off, .. } => Some((base, off, 8)),
-        _ => None,
     }
 }

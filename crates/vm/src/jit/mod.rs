@@ -8,7 +8,8 @@
 //!   `bpfvm-x86`. One pass over the slots; jumps to slots not emitted yet are rel32 fields
 //!   in one plain list, patched at the end (no label per slot).
 //! - **Registers**: all eleven guest registers stay pinned in host registers (table in
-//!   [`masm`]); r15 points into the run's [`env::Env`].
+//!   [`masm`]); r15 points into the run's [`env::Env`]; rdx holds the meter
+//!   (`masm::METER`); rax and rcx are scratch.
 //! - **Exactness by bail-out.** Every edge case is handed to the interpreter, which is the
 //!   specification: generated code bails out with the guest state exactly as before the
 //!   instruction at `pc` (registers, memory, call depth and frames, stack pointer, meter),
@@ -21,10 +22,14 @@
 //!   program's sorted site table ([`Site`]) when the run ends, names the pc and the meter
 //!   refund. No stub per pc exists, and the fast path pays nothing.
 //! - **Meter**: charged per straight-line run (`Code::jit_run_length`: the interpreter's
-//!   runs, also ended before every jump or call target, so a jump lands at a run's start).
-//!   The first instruction of a run subtracts the run's length `n` from `Env::left`
-//!   (= `base - due`); unless the budget covers every check inside the run (`left > n`),
-//!   it restores `left` and bails out there, so the interpreter runs the last few
+//!   runs, also ended before every jump or call target, so a jump lands at a run's start,
+//!   and continued past forward conditional jumps, whose taken side gives the rest of the
+//!   run back in a stub: `add rdx, rest; jmp target`).
+//!   The first instruction of a run subtracts the run's length `n` from the meter `left`
+//!   (= `base - due`; `sub rdx, n`: `Env::left` lives in rdx while generated code runs,
+//!   and is stored back whenever Rust may look: at the exit, around calls into Rust, and
+//!   around divisions and miss routines, which need rdx); unless the budget covers every
+//!   check inside the run (`left > n`), it bails out there (the refund restores `left`), so the interpreter runs the last few
 //!   instructions and stops at the exact pc. A `callx` into the middle of a run (any slot
 //!   may be its target) goes through an entry stub that charges the rest of the run. At any
 //!   instruction the charged
@@ -48,11 +53,17 @@
 //!   pointer gets one compare against the input region's row (`vaddr - input_vm <
 //!   input_limit[kind][size]`, then `host = input_host + that`). Both fall back to the miss
 //!   routine, so a wrong guess only costs time.
-//! - **Read-modify-write pairs** ([`masm::Pair`]): a load and a store to the same address
-//!   in one run, with only ALU ops between, share one check: the load is checked with the
-//!   store's permission and leaves the host address in rax, and the store emits only its
-//!   `mov`. Nothing enters a pair after its load (runs end before jump targets; a pair
-//!   holds no callable slot).
+//! - **Pairs of accesses** ([`masm::Pair`]): two loads or stores of one run through the
+//!   same base register (not written in between), with only rax-preserving ops and forward
+//!   branches between, whose bytes span 1, 2, 4 or 8 bytes, share one check: the first
+//!   checks the span with the stricter permission and leaves its host address in rax, and
+//!   the second is a single `mov` (a read-modify-write `ldx; op; stx`, or neighbours such
+//!   as `ldxw [r9 - 4]; ...; stxw [r9]`). When the span's check misses, a pair of the same
+//!   bytes takes the access's own routine; a pair of different bytes takes the span
+//!   routine, which also refuses a span reaching into a gap (a single access may run from
+//!   a frame into the gap after it, a span standing in for two may not). A refusal bails
+//!   out at the first access, and the interpreter runs both. Nothing enters a pair after
+//!   its first access (runs end before jump targets; a pair holds no callable slot).
 //! - **The current frame** ([`StackLayout`]): with fixed frames and gaps, r10 is always the
 //!   top of frame `i` (stack start + F + 2F·i, i below the maximum depth), so `[r10 + off]`
 //!   with `-F <= off <= -size` lies inside the current frame whatever `i` is: it is

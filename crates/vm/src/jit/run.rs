@@ -6,6 +6,7 @@
 use super::entry;
 use super::env::{Env, ExitKind, FrameRecord, INPUT_SLOT, ROWS, STACK_SLOT};
 use super::lower::MAX_INLINE_CALL_DEPTH;
+use super::shapes::{REQUEST_EVERY_BYTE, REQUEST_STORE};
 use super::{JitProgram, StackLayout};
 use crate::context::ContextObject;
 use crate::error::{AccessType, RuntimeError};
@@ -338,16 +339,28 @@ pub(crate) fn execute<C: ContextObject>(
     (result, meter)
 }
 
-/// The slow half of address translation (see `entry::translate_shim`).
+/// The slow half of address translation (see `entry::translate_shim`): the host address
+/// of `len` bytes at `vaddr` (the request's low byte; `REQUEST_STORE` for a store), or 0.
+/// With `REQUEST_EVERY_BYTE` (a pair's span) the last byte must be addressable too, right
+/// after the others in host memory (no byte in a gap).
 pub(crate) fn translate(mapping: &mut MemoryMapping<'_>, vaddr: u64, request: u64) -> u64 {
     let len = request & 0xff;
-    let access = match request >> 8 {
+    let access = match request & REQUEST_STORE {
         0 => AccessType::Load,
         _ => AccessType::Store,
     };
     let Ok(range) = mapping.map(access, vaddr, len, 0) else {
         return 0;
     };
+    if request & REQUEST_EVERY_BYTE != 0 {
+        let last = vaddr.wrapping_add(len.saturating_sub(1));
+        let contiguous = mapping
+            .map(access, last, 1, 0)
+            .is_ok_and(|byte| range.ends_with(&byte));
+        if !contiguous {
+            return 0;
+        }
+    }
     match access {
         AccessType::Load => mapping
             .slice(range)

@@ -27,6 +27,10 @@ pub(crate) enum Routine {
     /// (the row whose delta is 0), or bails out at the caller's site. By access kind and
     /// log2 of the size.
     Access(Access, u8),
+    /// The same for the span of a [`super::masm::Pair`] of two different accesses: only
+    /// when every byte of the span is addressable and contiguous (a span reaching into a
+    /// gap is refused, although a single access starting before the gap is not).
+    Span(Access, u8),
     /// The syscall shim: index in rcx, pc in rax.
     Syscall,
 
@@ -41,7 +45,7 @@ pub(crate) enum Routine {
 }
 
 /// How many [`Routine`]s there are.
-pub(crate) const ROUTINES: usize = 13;
+pub(crate) const ROUTINES: usize = 21;
 
 impl Routine {
     /// Every routine, in index order.
@@ -54,6 +58,14 @@ impl Routine {
         Routine::Access(Access::Store, 1),
         Routine::Access(Access::Store, 2),
         Routine::Access(Access::Store, 3),
+        Routine::Span(Access::Load, 0),
+        Routine::Span(Access::Load, 1),
+        Routine::Span(Access::Load, 2),
+        Routine::Span(Access::Load, 3),
+        Routine::Span(Access::Store, 0),
+        Routine::Span(Access::Store, 1),
+        Routine::Span(Access::Store, 2),
+        Routine::Span(Access::Store, 3),
         Routine::Syscall,
         Routine::BailSite,
         Routine::RootExit,
@@ -68,11 +80,14 @@ impl Routine {
             Routine::Access(access, size) => {
                 usize::from(access == Access::Store) * 4 + usize::from(size.min(3))
             }
-            Routine::Syscall => 8,
-            Routine::BailSite => 9,
-            Routine::RootExit => 10,
-            Routine::ExitStub => 11,
-            Routine::CallxTable => 12,
+            Routine::Span(access, size) => {
+                8 + usize::from(access == Access::Store) * 4 + usize::from(size.min(3))
+            }
+            Routine::Syscall => 16,
+            Routine::BailSite => 17,
+            Routine::RootExit => 18,
+            Routine::ExitStub => 19,
+            Routine::CallxTable => 20,
         }
     }
 }
@@ -101,7 +116,12 @@ pub(super) fn emit_exits(m: &mut Masm) -> Result<(), JitError> {
 /// Emits `routine` here (execution cannot fall through into it; see [`Masm::emit_pending`]).
 pub(super) fn emit_routine(m: &mut Masm, routine: Routine) -> Result<(), JitError> {
     match routine {
-        Routine::Access(access, log) => access_routine(m, access, 1 << log.min(3)),
+        Routine::Access(access, log) => {
+            access_routine(m, access, 1 << log.min(3), GapRule::FirstByte)
+        }
+        Routine::Span(access, log) => {
+            access_routine(m, access, 1 << log.min(3), GapRule::EveryByte)
+        }
         Routine::Syscall => {
             let helper = m.settings.syscall_helper;
             save_meter(&mut m.asm)?;
@@ -134,16 +154,17 @@ fn exit_with(m: &mut Masm, kind: ExitKind) -> Result<(), JitError> {
 /// gaps, else the mapping through the `extern "sysv64"` shim. Returns the host address in rax
 /// and 0 in rcx (the meter in rdx, which the paths use meanwhile); a fault bails out at the
 /// caller's site.
-fn access_routine(m: &mut Masm, access: Access, size: u8) -> Result<(), JitError> {
+fn access_routine(m: &mut Masm, access: Access, size: u8, rule: GapRule) -> Result<(), JitError> {
     // The paths below use rdx; every way out reloads the meter.
     save_meter(&mut m.asm)?;
     let slow = m.asm.new_label();
-    let gapped = match (m.settings.translation, m.settings.gap_shift) {
-        (Translation::InlineTable, Some(shift)) if shift < 31 => Some(shift),
+    // The generic gapped path knows only the first-byte rule; spans take the shim.
+    let gapped = match (m.settings.translation, m.settings.gap_shift, rule) {
+        (Translation::InlineTable, Some(shift), GapRule::FirstByte) if shift < 31 => Some(shift),
         _ => None,
     };
     if let Some(layout) = m.program.stack {
-        stack_path(m, access, size, layout)?;
+        stack_path(m, access, size, layout, rule)?;
     }
     if m.settings.translation == Translation::InlineTable {
         table_path(m, access, size)?;
@@ -155,7 +176,11 @@ fn access_routine(m: &mut Masm, access: Access, size: u8) -> Result<(), JitError
     let request = u64::from(size)
         | match access {
             Access::Load => 0,
-            Access::Store => 1 << 8,
+            Access::Store => REQUEST_STORE,
+        }
+        | match rule {
+            GapRule::FirstByte => 0,
+            GapRule::EveryByte => REQUEST_EVERY_BYTE,
         };
     // The vaddr (in rax) is the first argument, the request the second.
     m.asm.mov_imm64(Gpr::Rcx, request);
@@ -166,6 +191,22 @@ fn access_routine(m: &mut Masm, access: Access, size: u8) -> Result<(), JitError
     m.jump_routine(Some(Cond::E), Routine::BailSite)?;
     return_hit(&mut m.asm)
 }
+
+/// Which bytes of an access the gap test looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GapRule {
+    /// The first byte only: the reference's rule for one access (an access that starts
+    /// inside a frame may run on past its end).
+    FirstByte,
+    /// Every byte: the span of a pair of different accesses, which may stand in for each
+    /// of them only if no byte of it is in a gap.
+    EveryByte,
+}
+
+/// The translate shim's request: a store (else a load).
+pub(crate) const REQUEST_STORE: u64 = 1 << 8;
+/// The translate shim's request: every byte must be addressable (see [`GapRule`]).
+pub(crate) const REQUEST_EVERY_BYTE: u64 = 1 << 9;
 
 /// How far a jump of [`gap_offset`] must reach.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -202,9 +243,15 @@ fn gap_offset(
 /// The gapped stack of `layout` first (the table never holds it, and most misses are
 /// stack accesses through registers other than r10): [`stack_translation`], returning on a
 /// hit, else going on with rax unchanged.
-fn stack_path(m: &mut Masm, access: Access, size: u8, layout: StackLayout) -> Result<(), JitError> {
+fn stack_path(
+    m: &mut Masm,
+    access: Access,
+    size: u8,
+    layout: StackLayout,
+    rule: GapRule,
+) -> Result<(), JitError> {
     let next = m.asm.new_label();
-    stack_translation(&mut m.asm, access, size, layout, next)?;
+    stack_translation(&mut m.asm, access, size, layout, rule, next)?;
     return_hit(&mut m.asm)?;
     m.asm.bind(next)?;
     Ok(())
@@ -221,6 +268,7 @@ fn stack_path(m: &mut Masm, access: Access, size: u8, layout: StackLayout) -> Re
 ///     jb miss
 ///     test ecx, F                   ; the first byte in a gap
 ///     jnz miss
+///     (for a span: lea rdx, [rcx + size - 1]; test edx, F; jnz miss: the last byte)
 ///     mov edx, ecx
 ///     and edx, F - 1
 ///     add rcx, rdx
@@ -236,6 +284,7 @@ pub(crate) fn stack_translation(
     access: Access,
     size: u8,
     layout: StackLayout,
+    rule: GapRule,
     miss: Label,
 ) -> Result<(), JitError> {
     let frame = i32::try_from(layout.frame).map_err(|_| JitError::Encode {
@@ -244,6 +293,16 @@ pub(crate) fn stack_translation(
     let row = |field: i32| Operand::Mem(env(field + 8 * STACK_SLOT as i32));
     let reg = RegMem::Reg;
     gap_offset(a, row(VM_ADDR), frame, miss, Reach::Short)?;
+    if rule == GapRule::EveryByte {
+        // The last byte in the gap too: `test edx, F` on `o + size - 1`.
+        a.lea(
+            Size::S64,
+            Gpr::Rdx,
+            Mem::base_disp(Gpr::Rcx, i32::from(size) - 1),
+        )?;
+        a.test(Size::S32, reg(Gpr::Rdx), Operand::Imm(frame))?;
+        a.jcc_short(Cond::Ne, miss)?;
+    }
     a.mov(Size::S32, Gpr::Rdx, Gpr::Rcx);
     a.alu(
         AluKind::And,

@@ -267,7 +267,12 @@ fn too_far(at: usize) -> JitError {
 }
 
 /// The inline check of a `size`-byte `access` (see the module doc).
-pub(crate) fn access_check(b: &mut Builder, size: u8, access: Access) -> Result<(), JitError> {
+pub(crate) fn access_check(
+    b: &mut Builder,
+    size: u8,
+    access: Access,
+    miss_by: Miss,
+) -> Result<(), JitError> {
     let log = size.trailing_zeros().min(3) as u8;
     let miss = b.asm.new_label();
     let hit = b.asm.new_label();
@@ -292,7 +297,7 @@ pub(crate) fn access_check(b: &mut Builder, size: u8, access: Access) -> Result<
     b.asm.bind(miss)?;
     b.asm
         .alu(AluKind::Sub, Size::S64, rax, Operand::Imm(size))?;
-    b.call(Routine::Access(access, log))?;
+    b.call(miss_by.routine(access, log))?;
     b.asm
         .alu(AluKind::Add, Size::S64, rax, Operand::Imm(size))?;
     b.asm.bind(hit)?;
@@ -383,6 +388,7 @@ pub(crate) fn stack_check(
     b: &mut Builder,
     size: u8,
     access: Access,
+    miss_by: Miss,
     layout: StackLayout,
 ) -> Result<(), JitError> {
     let frame = stack_bias(layout)?;
@@ -407,7 +413,7 @@ pub(crate) fn stack_check(
         Gpr::Rax,
         Mem::indexed(Gpr::Rax, r10, Scale::One, -frame),
     )?;
-    b.call(Routine::Access(access, log))?;
+    b.call(miss_by.routine(access, log))?;
     b.asm.alu(
         AluKind::Add,
         Size::S64,
@@ -442,7 +448,12 @@ pub(crate) fn stack_check(
 ///     add rax, [r15 + INPUT_HOST]
 /// done:
 /// ```
-pub(crate) fn input_check(b: &mut Builder, size: u8, access: Access) -> Result<(), JitError> {
+pub(crate) fn input_check(
+    b: &mut Builder,
+    size: u8,
+    access: Access,
+    miss_by: Miss,
+) -> Result<(), JitError> {
     let log = size.trailing_zeros().min(3) as u8;
     let limit = INPUT_LIMIT + 8 * (i32::from(access == Access::Store) * 4 + i32::from(log));
     let hit = b.asm.new_label();
@@ -455,7 +466,7 @@ pub(crate) fn input_check(b: &mut Builder, size: u8, access: Access) -> Result<(
     b.asm.jcc_short(Cond::B, hit)?;
     b.asm
         .alu(AluKind::Add, Size::S64, rax, Operand::Mem(env(INPUT_VM)))?;
-    b.call(Routine::Access(access, log))?;
+    b.call(miss_by.routine(access, log))?;
     b.asm.jmp_short(done)?;
     b.asm.bind(hit)?;
     b.asm
@@ -520,15 +531,40 @@ pub(crate) enum Width {
     Dword,
 }
 
+/// The routine an inline access check calls when it misses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Miss {
+    /// Translate the access ([`Routine::Access`]).
+    Translate,
+    /// Translate the span of a pair of different accesses ([`Routine::Span`]).
+    Span,
+}
+
+impl Miss {
+    fn routine(self, access: Access, log: u8) -> Routine {
+        match self {
+            Miss::Translate => Routine::Access(access, log),
+            Miss::Span => Routine::Span(access, log),
+        }
+    }
+}
+
+/// The index of an access check among the 16 of its shape: miss routine, kind, size.
+fn access_index(access: Access, size: u8, miss: Miss) -> usize {
+    usize::from(miss == Miss::Span) * 8
+        + usize::from(access == Access::Store) * 4
+        + size.trailing_zeros().min(3) as usize
+}
+
 /// The pre-encoded sequences.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Shape {
-    /// The inline check of a memory access, by kind and size in bytes.
-    Access(Access, u8),
-    /// The inline current-frame check of a memory access, by kind and size in bytes.
-    StackAccess(Access, u8),
-    /// The inline input-region check of a memory access, by kind and size in bytes.
-    InputAccess(Access, u8),
+    /// The inline check of a memory access, by kind, size in bytes and miss routine.
+    Access(Access, u8, Miss),
+    /// The inline current-frame check of a memory access, by kind, size and miss routine.
+    StackAccess(Access, u8, Miss),
+    /// The inline input-region check of a memory access, by kind, size and miss routine.
+    InputAccess(Access, u8, Miss),
     /// The meter charge at a run's start, by immediate width.
     Meter(Width),
     /// The frame push of `call` / `callx`.
@@ -540,40 +576,33 @@ pub(crate) enum Shape {
 }
 
 /// How many [`Shape`]s there are.
-pub(crate) const SHAPES: usize = 29;
+pub(crate) const SHAPES: usize = 53;
 
 impl Shape {
     #[inline]
     pub fn index(self) -> usize {
         match self {
-            Shape::Access(access, size) => {
-                usize::from(access == Access::Store) * 4 + size.trailing_zeros().min(3) as usize
-            }
-            Shape::StackAccess(access, size) => {
-                8 + usize::from(access == Access::Store) * 4 + size.trailing_zeros().min(3) as usize
-            }
-            Shape::InputAccess(access, size) => {
-                16 + usize::from(access == Access::Store) * 4
-                    + size.trailing_zeros().min(3) as usize
-            }
-            Shape::Meter(Width::Byte) => 24,
-            Shape::Meter(Width::Dword) => 25,
-            Shape::FramePush => 26,
-            Shape::Exit => 27,
-            Shape::CheckedExit => 28,
+            Shape::Access(access, size, miss) => access_index(access, size, miss),
+            Shape::StackAccess(access, size, miss) => 16 + access_index(access, size, miss),
+            Shape::InputAccess(access, size, miss) => 32 + access_index(access, size, miss),
+            Shape::Meter(Width::Byte) => 48,
+            Shape::Meter(Width::Dword) => 49,
+            Shape::FramePush => 50,
+            Shape::Exit => 51,
+            Shape::CheckedExit => 52,
         }
     }
 
     pub fn build(self, b: &mut Builder, p: &Program) -> Result<(), JitError> {
         match self {
-            Shape::Access(access, size) => access_check(b, size, access),
-            Shape::StackAccess(access, size) => match p.stack {
-                Some(layout) => stack_check(b, size, access, layout),
+            Shape::Access(access, size, miss) => access_check(b, size, access, miss),
+            Shape::StackAccess(access, size, miss) => match p.stack {
+                Some(layout) => stack_check(b, size, access, miss, layout),
                 None => Err(JitError::Encode {
                     message: "a stack check without a stack layout".to_string(),
                 }),
             },
-            Shape::InputAccess(access, size) => input_check(b, size, access),
+            Shape::InputAccess(access, size, miss) => input_check(b, size, access, miss),
             Shape::Meter(width) => meter_charge(b, width),
             Shape::FramePush => frame_push(b, p),
             Shape::Exit => exit_sequence(b, p, false),

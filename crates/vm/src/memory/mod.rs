@@ -42,6 +42,13 @@ pub struct HostRange {
 }
 
 impl HostRange {
+    /// Whether `byte` (a one-byte range) is this range's last byte: same region, right
+    /// after the others.
+    pub(crate) fn ends_with(&self, byte: &HostRange) -> bool {
+        self.region == byte.region
+            && self.offset.checked_add(self.len.saturating_sub(1)) == Some(byte.offset)
+    }
+
     /// The length of the access in bytes.
     pub fn len(&self) -> u64 {
         self.len
