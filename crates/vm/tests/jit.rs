@@ -468,18 +468,26 @@ fn neighbouring_accesses_share_one_check() {
     }
     assert_eq!(compared, 6 * 2 * 2 * 30);
 
-    // The neighbours of the first body share the load's check: the store is one `mov`.
-    let compiled = compile(
-        &{
-            let mut program = bodies[0].1.clone();
-            program.push(exit());
-            program
-        },
-        Dialect::Sbpf,
-        plain(),
-    );
-    let store = compiled.jit_program().unwrap().slot_code(1).unwrap().len();
+    // In a loop the neighbours of the first body share the load's check: the store is one
+    // `mov`. Outside loops only a load and a store of the same bytes pair up.
+    let looped = [
+        mov(3, 2),
+        bodies[0].1[0],
+        bodies[0].1[1],
+        alu(Width::W64, AluOp::Sub, 3, k(1)),
+        branch(Width::W64, Cond::Ne, 3, k(0), -4),
+        exit(),
+    ];
+    let compiled = compile(&looped, Dialect::Sbpf, plain());
+    let store = compiled.jit_program().unwrap().slot_code(2).unwrap().len();
     assert!(store <= 4, "the paired store is {store} bytes");
+    let straight = [bodies[0].1[0], bodies[0].1[1], exit()];
+    let compiled = compile(&straight, Dialect::Sbpf, plain());
+    let store = compiled.jit_program().unwrap().slot_code(1).unwrap().len();
+    assert!(
+        store > 4,
+        "outside a loop the store checks for itself ({store} bytes)"
+    );
 }
 
 #[test]

@@ -41,6 +41,8 @@ pub struct Code {
     jit_run_lengths: Vec<u64>,
     /// Per slot: whether a jump or call at this slot or later goes to it ([`Code::is_loop_header`]).
     loop_headers: Vec<bool>,
+    /// Per slot: whether it lies inside a loop ([`Code::in_loop`]).
+    in_loops: Vec<bool>,
     /// Registered syscall keys, sorted; `Op::Syscall { index }` indexes this.
     syscall_keys: Vec<u32>,
     /// The index of the unwind helper in `syscall_keys`, if one is set.
@@ -76,7 +78,13 @@ impl Code {
             .map(|(pc, (insn, slot))| lowering.lower(pc, *insn, *slot))
             .collect();
         ops.push(Op::Overrun);
-        let jit_run_lengths = run_lengths(&ops, RunSplit::AtTargets);
+        let in_loops = in_loops(&ops);
+        let jit_run_lengths = run_lengths(
+            &ops,
+            RunSplit::AtTargets {
+                in_loops: &in_loops,
+            },
+        );
         let loop_headers = loop_headers(&ops);
         let run_lengths = run_lengths(&ops, RunSplit::AtRunEnds);
         // A pc is callable by `callx` under static syscalls when it is a registry key.
@@ -98,6 +106,7 @@ impl Code {
             run_lengths,
             jit_run_lengths,
             loop_headers,
+            in_loops,
             syscall_keys,
             unwind_index,
             callable,
@@ -144,6 +153,12 @@ impl Code {
         self.loop_headers.get(pc).copied().unwrap_or(false)
     }
 
+    /// Whether slot `pc` lies inside a loop: between a backward jump's target and the jump.
+    #[inline(always)]
+    pub fn in_loop(&self, pc: usize) -> bool {
+        self.in_loops.get(pc).copied().unwrap_or(false)
+    }
+
     /// The index (into [`Code::syscall_keys`]) of the unwind helper, if one is set.
     pub fn unwind_index(&self) -> Option<u32> {
         self.unwind_index
@@ -167,16 +182,18 @@ impl Code {
 
 /// Where straight-line runs may end besides the ops that end them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum RunSplit {
+enum RunSplit<'a> {
     /// Only where an op ends a run (the interpreter's runs: a jump into the middle of one
     /// charges the rest of it).
     AtRunEnds,
     /// Also before every jump or call target, so that a jump always lands at a run's start,
-    /// and not at forward conditional jumps (the JIT's runs: its code charges a run at the
-    /// run's first instruction, a jump into the middle of a run would need an entry stub,
-    /// and a taken conditional jump gives back the rest of its run; a backward one, usually
-    /// a loop's taken back edge, still ends its run and jumps straight to the loop's head).
-    AtTargets,
+    /// and not at forward conditional jumps inside loops (the JIT's runs: its code charges
+    /// a run at the run's first instruction, a jump into the middle of a run would need an
+    /// entry stub, and a taken conditional jump gives back the rest of its run in a stub,
+    /// which pays inside loops only; a backward one, usually a loop's taken back edge,
+    /// still ends its run and jumps straight to the loop's head). `in_loops` marks the
+    /// slots between a backward jump's target and the jump.
+    AtTargets { in_loops: &'a [bool] },
 }
 
 /// Per slot: whether an op at that slot or after it jumps or calls back to it.
@@ -192,14 +209,44 @@ fn loop_headers(ops: &[Op]) -> Vec<bool> {
     headers
 }
 
+/// Per slot: whether it lies inside a loop, between a backward jump's target and the jump
+/// (a running count over the slots: +1 at each target, -1 after each such jump).
+fn in_loops(ops: &[Op]) -> Vec<bool> {
+    let mut edges = vec![0i32; ops.len() + 1];
+    for (pc, op) in ops.iter().enumerate() {
+        let jump = op.is_conditional_jump() || matches!(op, Op::Ja { .. });
+        if let Some(head) = op.target().filter(|target| jump && *target <= pc) {
+            if let Some(edge) = edges.get_mut(head) {
+                *edge += 1;
+            }
+            if let Some(edge) = edges.get_mut(pc + 1) {
+                *edge -= 1;
+            }
+        }
+    }
+    let mut depth = 0;
+    edges
+        .iter()
+        .take(ops.len())
+        .map(|edge| {
+            depth += edge;
+            depth > 0
+        })
+        .collect()
+}
+
 /// The run length of every slot, computed backwards: an op that ends a run has length 1
 /// (and, when `split` says so, an op followed by a jump or call target, but not a forward
 /// conditional jump); any other op one
 /// more than the slot it falls through to (`lddw` skips its second slot and counts once, as
 /// the meter does).
-fn run_lengths(ops: &[Op], split: RunSplit) -> Vec<u64> {
+fn run_lengths(ops: &[Op], split: RunSplit<'_>) -> Vec<u64> {
     let mut targets = vec![false; ops.len()];
-    if split == RunSplit::AtTargets {
+    let in_loops = match split {
+        RunSplit::AtRunEnds => &[][..],
+        RunSplit::AtTargets { in_loops } => in_loops,
+    };
+    if split != RunSplit::AtRunEnds {
         for target in ops.iter().filter_map(Op::target) {
             if let Some(slot) = targets.get_mut(target) {
                 *slot = true;
@@ -211,8 +258,8 @@ fn run_lengths(ops: &[Op], split: RunSplit) -> Vec<u64> {
         let Some(op) = ops.get(pc) else { continue };
         let next = pc + op.width();
         let forward = op.target().is_some_and(|target| target > pc);
-        let ends =
-            op.ends_run() && !(split == RunSplit::AtTargets && op.is_conditional_jump() && forward);
+        let in_loop = in_loops.get(pc).copied().unwrap_or(false);
+        let ends = op.ends_run() && !(in_loop && op.is_conditional_jump() && forward);
         if ends || targets.get(next).copied().unwrap_or(false) {
             continue;
         }

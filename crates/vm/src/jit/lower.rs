@@ -623,7 +623,8 @@ fn load(
     signed: Signed,
     at: At,
 ) -> Lowered {
-    let mem = m.translate(base, off, size.bytes() as u8, Access::Load, at)?;
+    m.translate(base, off, size.bytes() as u8, Access::Load, at)?;
+    let mem = m.host();
     let host = RegMem::Mem(mem);
     match (size, signed) {
         (MemSize::B, Signed::No) => m.asm.movzx(Size::S8, Size::S32, dst, host)?,
@@ -644,7 +645,8 @@ enum Value {
 
 #[inline(always)]
 fn store(m: &mut Masm, base: Gpr, off: i16, size: MemSize, value: Value, at: At) -> Lowered {
-    let host = m.translate(base, off, size.bytes() as u8, Access::Store, at)?;
+    m.translate(base, off, size.bytes() as u8, Access::Store, at)?;
+    let host = m.host();
     let width = access_size(size);
     match value {
         Value::Reg(reg) => m.asm.store(width, host, reg)?,
@@ -678,7 +680,8 @@ fn atomic(
             return Ok(());
         }
     };
-    let host = m.translate(base, off, size.bytes() as u8, Access::Store, at)?;
+    m.translate(base, off, size.bytes() as u8, Access::Store, at)?;
+    let host = m.host();
     let kind = match op {
         AtomicOp::Add | AtomicOp::FetchAdd => AluKind::Add,
         AtomicOp::Or | AtomicOp::FetchOr => AluKind::Or,

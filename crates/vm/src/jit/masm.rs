@@ -115,10 +115,11 @@ const FLAGS: u32 = INSIDE | CARRIED;
 /// (the run goes on past it; its taken side leaves the pair).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Pair {
-    /// The first access's slot.
-    pub load: usize,
+    /// The first access's slot (32 bits: a pair fits in two registers, so finding one
+    /// costs no trip through memory).
+    pub load: u32,
     /// The second access's slot.
-    pub store: usize,
+    pub store: u32,
     /// The offset (from the base register) where the checked span starts.
     pub start: i16,
     /// The span's length in bytes (1, 2, 4 or 8).
@@ -250,8 +251,11 @@ pub(crate) struct Masm {
     nop_countdown: u64,
     /// The pair of accesses being lowered, if any.
     pub pair: Option<Pair>,
-    /// The host operand of the span a pair's first access checked (the second's reuses it).
-    pair_host: Mem,
+    /// The displacement from rax of the last translated access's host bytes.
+    host_disp: i32,
+    /// The displacement from rax of the span a pair's first access checked (the second
+    /// reuses it).
+    pair_disp: i32,
     /// Taken branches whose refund stub is not emitted yet.
     refunds: Vec<Refund>,
     /// The guess for the base register of the instruction being lowered (picks the shape
@@ -344,7 +348,8 @@ impl Masm {
             pending: 0,
             nop_countdown: 0,
             pair: None,
-            pair_host: Mem::base(Gpr::Rax),
+            host_disp: 0,
+            pair_disp: 0,
             refunds: Vec::new(),
             hint: BaseHint::Unknown,
         }
@@ -414,7 +419,7 @@ impl Masm {
     #[inline]
     pub fn start_slot(&mut self, pc: usize, position: RunPosition) {
         let carried = match self.pair {
-            Some(pair) if pair.load < pc && pc <= pair.store => CARRIED,
+            Some(pair) if (pair.load as usize) < pc && pc <= pair.store as usize => CARRIED,
             _ => 0,
         };
         let offset = offset32(self.asm.offset())
@@ -475,14 +480,17 @@ impl Masm {
     /// its run (`Code::jit_run_length`): the rest of the run after it was charged, so a
     /// taken branch first gives that back, in a stub emitted with the pending routines
     /// (`add rdx, rest; jmp target`); a branch that ends its run jumps directly.
+    #[inline(always)]
     pub fn branch_to_slot(&mut self, cond: Cond, target: usize, at: At) -> Result<(), JitError> {
-        let rest = match self.settings.meter {
-            MeterMode::On => at.refund.saturating_sub(1),
-            MeterMode::Off => 0,
-        };
-        if rest == 0 {
-            return self.jump_to_slot(Some(cond), target);
+        match (self.settings.meter, at.refund) {
+            (MeterMode::On, 2..) => self.branch_with_refund(cond, target, at.refund - 1),
+            _ => self.jump_to_slot(Some(cond), target),
         }
+    }
+
+    /// [`Masm::branch_to_slot`] with `rest` instructions to give back when taken.
+    #[inline(never)]
+    fn branch_with_refund(&mut self, cond: Cond, target: usize, rest: u64) -> Result<(), JitError> {
         let field = self.asm.jcc_pending(cond);
         let rest = i32::try_from(rest).map_err(|_| JitError::ProgramTooLarge {
             slots: self.offsets.len(),
@@ -656,7 +664,7 @@ impl Masm {
 
     /// Appends the template of `shape` (built on first use) with the immediate `imm`, for
     /// the instruction at `at`.
-    #[inline]
+    #[inline(always)]
     pub fn replay(&mut self, shape: Shape, imm: i32, at: At) -> Result<(), JitError> {
         let index = shape.index();
         if let Some(Some(template)) = self.templates.get(index) {
@@ -787,11 +795,13 @@ impl Masm {
         load_meter(&mut self.asm)
     }
 
-    /// Translates the `size`-byte access at `base + off` by the instruction at `at`; returns
-    /// the host operand of the access (rax-based; rcx and rdx are clobbered). An access to
-    /// the current frame through r10 needs no check ([`super::StackLayout`]); otherwise a
-    /// miss in the inline table calls the shared routine of the access kind and size, which
-    /// tries the gapped stack and asks the mapping; a fault bails out at `at`.
+    /// Translates the `size`-byte access at `base + off` by the instruction at `at`; the
+    /// host operand of the access is then [`Masm::host`] (rax-based; rcx is clobbered). An
+    /// access to the current frame through r10 needs no check ([`super::StackLayout`]);
+    /// otherwise a miss in the inline check calls the shared routine of the access kind and
+    /// size, which tries the gapped stack and asks the mapping; a fault bails out at `at`.
+    /// (The result goes through a field rather than the return value: returned, it made
+    /// every caller wait on a store of mixed widths.)
     #[inline]
     pub fn translate(
         &mut self,
@@ -800,22 +810,29 @@ impl Masm {
         size: u8,
         access: Access,
         at: At,
-    ) -> Result<Mem, JitError> {
+    ) -> Result<(), JitError> {
         match self.pair {
-            Some(pair) if pair.load == at.pc => {
+            Some(pair) if pair.load as usize == at.pc => {
                 // The whole span, for both accesses.
                 let (start, span) = (pair.start, pair.span);
-                let span = self.translate_access(base, start, span, pair.access, pair.miss, at)?;
-                self.pair_host = span;
-                Ok(at_offset(span, off - pair.start))
+                self.translate_access(base, start, span, pair.access, pair.miss, at)?;
+                self.pair_disp = self.host_disp;
+                self.host_disp += i32::from(off) - i32::from(start);
             }
-            Some(pair) if pair.store == at.pc => {
+            Some(pair) if pair.store as usize == at.pc => {
                 // The first access left the span's host address, checked for both.
                 self.pair = None;
-                Ok(at_offset(self.pair_host, off - pair.start))
+                self.host_disp = self.pair_disp + i32::from(off) - i32::from(pair.start);
             }
-            _ => self.translate_access(base, off, size, access, Miss::Translate, at),
+            _ => self.translate_access(base, off, size, access, Miss::Translate, at)?,
         }
+        Ok(())
+    }
+
+    /// The host operand of the access [`Masm::translate`] translated last.
+    #[inline(always)]
+    pub fn host(&self) -> Mem {
+        Mem::base_disp(Gpr::Rax, self.host_disp)
     }
 
     /// [`Masm::translate`] without the pairing.
@@ -828,11 +845,12 @@ impl Masm {
         access: Access,
         miss: Miss,
         at: At,
-    ) -> Result<Mem, JitError> {
+    ) -> Result<(), JitError> {
         if base == GUEST[10] && self.frame_access(off, size) {
             // Inside the current frame of the standard gapped stack: no check can fail.
             self.asm.load(Size::S64, Gpr::Rax, env(FRAME_TOP))?;
-            return Ok(Mem::base_disp(Gpr::Rax, i32::from(off)));
+            self.host_disp = i32::from(off);
+            return Ok(());
         }
         let log = size.trailing_zeros().min(3) as u8;
         let routine = match miss {
@@ -867,7 +885,8 @@ impl Masm {
                 self.site(at);
             }
         }
-        Ok(Mem::base_disp(Gpr::Rax, -bias))
+        self.host_disp = -bias;
+        Ok(())
     }
 
     /// Whether `[r10 + off]` of `size` bytes stays inside the current frame of the standard
@@ -1003,30 +1022,47 @@ pub(crate) fn delta_field(index: Gpr) -> Mem {
 /// The number of table rows as an immediate.
 pub(crate) const ROWS_IMM: i32 = ROWS as i32;
 
+/// Which pairs a search looks for: inside loops any two accesses through one base within
+/// a few instructions; elsewhere, where each instruction runs about once per call and the
+/// search would cost more compile time than it saves, only a load and a store of the same
+/// bytes right after it (the read-modify-write).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PairSearch {
+    /// A load, then (at most one instruction between) a store of the same bytes.
+    ReadModifyWrite,
+    /// Any two accesses through one base (up to [`Pair::WINDOW`] instructions apart).
+    Neighbours,
+}
+
 impl Pair {
     /// How far past its first access a pair's second may be (`ldx; op; stx` is the usual
     /// read-modify-write; a compare and a branch may come between neighbours in a loop).
     const WINDOW: usize = 6;
 
     /// The pair starting with `op` at `pc` of `code`, if it is an access followed in its
-    /// JIT run by another through the same base register, with no callable slot after the
-    /// first.
+    /// JIT run by another through the same base register (as `search` allows), with no
+    /// callable slot after the first.
     #[inline(always)]
-    pub fn find(code: &Code, op: &Op, pc: usize) -> Option<Pair> {
+    pub fn find(code: &Code, op: &Op, pc: usize, search: PairSearch) -> Option<Pair> {
         let first = access_of(op)?;
-        Pair::find_second(code, pc, first)
+        let read_first = first.access == Access::Load || search == PairSearch::Neighbours;
+        if first.base == 10 || first.writes == Some(first.base) || !read_first {
+            return None;
+        }
+        Pair::find_second(code, pc, first, search)
     }
 
     #[inline(never)]
-    fn find_second(code: &Code, pc: usize, first: AccessOf) -> Option<Pair> {
+    fn find_second(code: &Code, pc: usize, first: AccessOf, search: PairSearch) -> Option<Pair> {
         let base = first.base;
-        if base == 10 || first.writes == Some(base) {
-            return None;
-        }
         let ops = code.ops();
+        let window = match search {
+            PairSearch::ReadModifyWrite => 2,
+            PairSearch::Neighbours => Self::WINDOW,
+        };
         let last = usize::try_from(code.jit_run_length(pc))
             .ok()?
-            .min(Self::WINDOW + 1);
+            .min(window + 1);
         let mut next = pc + 1;
         for _ in 1..last {
             if code.is_callable(next) {
@@ -1034,7 +1070,10 @@ impl Pair {
             }
             let op = ops.get(next)?;
             if let Some(second) = access_of(op).filter(|second| second.base == base) {
-                return Pair::spanning(pc, first, next, second);
+                let same = (first.off, first.size) == (second.off, second.size);
+                let store = second.access == Access::Store;
+                let allowed = search == PairSearch::Neighbours || (same && store);
+                return allowed.then(|| Pair::spanning(pc, first, next, second))?;
             }
             match between(op, next) {
                 Between::Keeps { writes } if writes != Some(base) => {}
@@ -1058,21 +1097,13 @@ impl Pair {
         let same = (first.off, first.size) == (second.off, second.size);
         let miss = if same { Miss::Translate } else { Miss::Span };
         (span.is_power_of_two() && span <= 8).then_some(Pair {
-            load: pc,
-            store: next,
+            load: u32::try_from(pc).ok()?,
+            store: u32::try_from(next).ok()?,
             start,
             span,
             access,
             miss,
         })
-    }
-}
-
-/// `mem` moved by `delta` bytes.
-fn at_offset(mem: Mem, delta: i16) -> Mem {
-    Mem {
-        disp: mem.disp.wrapping_add(i32::from(delta)),
-        ..mem
     }
 }
 
@@ -1088,6 +1119,7 @@ struct AccessOf {
 }
 
 /// The access `op` makes, if a [`Pair`] can hold it (loads and stores; not atomics).
+#[inline(always)]
 fn access_of(op: &Op) -> Option<AccessOf> {
     let load = |dst: u8, base: u8, off: i16, size: u8| AccessOf {
         base,
@@ -1129,10 +1161,6 @@ enum Between {
 /// not listed as keeping rax breaks the pair, which is always safe: an op added later is
 /// merely not paired over.
 fn between(op: &Op, pc: usize) -> Between {
-    if op.is_conditional_jump() && op.target().is_some_and(|target| target > pc) {
-        // The run goes on past it (see `Code::jit_run_length`); its compare leaves rax.
-        return Between::Keeps { writes: None };
-    }
     match *op {
         Op::Mov64Imm { dst, .. }
         | Op::Mov64Reg { dst, .. }
@@ -1179,6 +1207,11 @@ fn between(op: &Op, pc: usize) -> Between {
         | Op::Swap64 { dst }
         | Op::LoadImm64 { dst, .. } => Between::Keeps { writes: Some(dst) },
         Op::Nop => Between::Keeps { writes: None },
+        // The run goes on past a forward branch (see `Code::jit_run_length`); its compare
+        // leaves rax.
+        _ if op.is_conditional_jump() && op.target().is_some_and(|target| target > pc) => {
+            Between::Keeps { writes: None }
+        }
         // Divisions use rax and rdx; accesses translate into rax; the rest ends the run.
         _ => Between::Breaks,
     }

@@ -23,8 +23,8 @@
 //!   refund. No stub per pc exists, and the fast path pays nothing.
 //! - **Meter**: charged per straight-line run (`Code::jit_run_length`: the interpreter's
 //!   runs, also ended before every jump or call target, so a jump lands at a run's start,
-//!   and continued past forward conditional jumps, whose taken side gives the rest of the
-//!   run back in a stub: `add rdx, rest; jmp target`).
+//!   and inside loops continued past forward conditional jumps, whose taken side gives
+//!   the rest of the run back in a stub: `add rdx, rest; jmp target`).
 //!   The first instruction of a run subtracts the run's length `n` from the meter `left`
 //!   (= `base - due`; `sub rdx, n`: `Env::left` lives in rdx while generated code runs,
 //!   and is stored back whenever Rust may look: at the exit, around calls into Rust, and
@@ -53,9 +53,11 @@
 //!   pointer gets one compare against the input region's row (`vaddr - input_vm <
 //!   input_limit[kind][size]`, then `host = input_host + that`). Both fall back to the miss
 //!   routine, so a wrong guess only costs time.
-//! - **Pairs of accesses** ([`masm::Pair`]): two loads or stores of one run through the
-//!   same base register (not written in between), with only rax-preserving ops and forward
-//!   branches between, whose bytes span 1, 2, 4 or 8 bytes, share one check: the first
+//! - **Pairs of accesses** ([`masm::Pair`]): inside loops, two loads or stores of one run
+//!   through the same base register (not written in between), with only rax-preserving ops
+//!   and forward branches between, whose bytes span 1, 2, 4 or 8 bytes, share one check
+//!   (outside loops only a load and a store of the same bytes right after it, which is
+//!   cheaper to look for): the first
 //!   checks the span with the stricter permission and leaves its host address in rax, and
 //!   the second is a single `mov` (a read-modify-write `ldx; op; stx`, or neighbours such
 //!   as `ldxw [r9 - 4]; ...; stxw [r9]`). When the span's check misses, a pair of the same
@@ -131,7 +133,9 @@ use bpfvm_isa::Dialect;
 use bpfvm_x86::{CodeMemoryError, CodePool, EncodeError, ExecutableCode};
 use hints::AccessHints;
 use lower::{At, Program};
-use masm::{Hardening, Masm, MeterMode, Pair, Routine, RunPosition, Settings, Translation};
+use masm::{
+    Hardening, Masm, MeterMode, Pair, PairSearch, Routine, RunPosition, Settings, Translation,
+};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -385,8 +389,15 @@ pub(crate) fn compile<C: ContextObject>(
         if pc == slots {
             body_end = m.asm.offset();
         }
-        if m.pair.is_none() {
-            m.pair = Pair::find(code, op, pc);
+        // Only loads and stores (instruction classes 1 to 3, read from the raw slot, which
+        // is cheaper than matching the op) can start a pair.
+        let class = text.get(pc * 8).map_or(0, |opcode| opcode & 7);
+        if m.pair.is_none() && (1..=3).contains(&class) {
+            let search = match code.in_loop(pc) {
+                true => PairSearch::Neighbours,
+                false => PairSearch::ReadModifyWrite,
+            };
+            m.pair = Pair::find(code, op, pc, search);
         }
         if position == RunPosition::Start && code.is_loop_header(pc) {
             m.align_loop_header();

@@ -203,7 +203,7 @@ impl Template {
     /// [`Template::emit`] of a resolved template (every routine field has its target): the
     /// bytes, the displacements and the immediate written in place; returns where the
     /// bail-out call's return address is, if the sequence has one.
-    #[inline]
+    #[inline(always)]
     pub fn emit_resolved(&self, asm: &mut Assembler, imm: i32) -> Result<Option<usize>, JitError> {
         let start = self.append_bytes(asm);
         let code = asm.code_from_mut(start);
