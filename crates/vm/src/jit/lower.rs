@@ -33,7 +33,7 @@ pub(crate) struct Program {
 }
 
 /// The instruction being lowered.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct At {
     pub pc: usize,
     /// Instructions the block entry charged that have not run before this one.

@@ -48,7 +48,10 @@
 //! refund. The memory routines bail out the same way on a fault, with the access's own return
 //! address still on the stack. No stub, label or fixup per pc is needed.
 
-use super::env::{BIAS, DELTA, FRAME_TOP, HOST_RSP, LEFT, LOAD_LIMIT, REGS, ROWS, STORE_LIMIT};
+use super::env::{
+    BIAS, DELTA, FRAME_TOP, HOST_RSP, INPUT_HOST, INPUT_LIMIT, INPUT_VM, LEFT, LOAD_LIMIT, REGS,
+    ROWS, STORE_LIMIT,
+};
 use super::hints::BaseHint;
 use super::lower::{At, Program};
 pub(crate) use super::shapes::{Routine, ROUTINES};
@@ -141,6 +144,31 @@ struct Refund {
     rest: i32,
     /// The branch's target slot.
     target: usize,
+}
+
+/// The out-of-line miss of an input or current-frame check ([`Masm::input_check`],
+/// [`Masm::stack_check`]).
+#[derive(Clone, Copy, Debug)]
+struct MissStub {
+    /// The check's `jae` field, patched to the stub.
+    field: Rel32,
+    /// Where the stub jumps back to (the access).
+    back: usize,
+    /// The routine the stub calls.
+    routine: Routine,
+    /// The access's instruction (the call's return address is its site).
+    at: At,
+    /// Which check missed (what the stub does around the call).
+    check: Check,
+}
+
+/// The inline checks with a stub out of line.
+#[derive(Clone, Copy, Debug)]
+enum Check {
+    /// [`Masm::input_check`]: rax holds `vaddr - input_vm`.
+    Input,
+    /// [`Masm::stack_check`]: rax holds `vaddr - r10 + frame`; the access adds `-frame`.
+    Stack { frame: i32 },
 }
 
 /// Where an instruction sits in its run.
@@ -258,6 +286,8 @@ pub(crate) struct Masm {
     pair_disp: i32,
     /// Taken branches whose refund stub is not emitted yet.
     refunds: Vec<Refund>,
+    /// Input and current-frame checks whose miss stub is not emitted yet.
+    miss_stubs: Vec<MissStub>,
     /// The guess for the base register of the instruction being lowered (picks the shape
     /// of its inline check).
     pub hint: BaseHint,
@@ -351,6 +381,7 @@ impl Masm {
             host_disp: 0,
             pair_disp: 0,
             refunds: Vec::new(),
+            miss_stubs: Vec::new(),
             hint: BaseHint::Unknown,
         }
         .with_first_nop()
@@ -552,7 +583,7 @@ impl Masm {
     /// Whether routines wait to be emitted.
     #[inline(always)]
     pub fn has_pending(&self) -> bool {
-        self.pending != 0 || !self.refunds.is_empty()
+        self.pending != 0 || !self.refunds.is_empty() || !self.miss_stubs.is_empty()
     }
 
     /// Emits the pending routines here, where execution cannot fall through (after an
@@ -560,6 +591,7 @@ impl Masm {
     #[inline(never)]
     pub fn emit_pending(&mut self) -> Result<(), JitError> {
         self.emit_refunds()?;
+        self.emit_miss_stubs()?;
         while self.pending != 0 {
             let index = self.pending.trailing_zeros() as usize;
             self.pending &= self.pending - 1;
@@ -867,8 +899,13 @@ impl Masm {
         let off = i32::from(off);
         let (shape, bias) = match (stack, self.hint) {
             _ if direct => (None, 0),
-            (Some(frame), _) => (Some(Shape::StackAccess(access, size, miss)), frame),
-            (None, BaseHint::Input) => (Some(Shape::InputAccess(access, size, miss)), 0),
+            (Some(frame), _) => {
+                return self.stack_check(base, off, size, frame, routine, at);
+            }
+            (None, BaseHint::Input) => {
+                let off = i16::try_from(off).unwrap_or(0);
+                return self.input_check(base, off, size, access, routine, at);
+            }
             (None, _) => {
                 // The table check takes the slot from rcx and compares the end in rax.
                 self.asm
@@ -886,6 +923,144 @@ impl Masm {
             }
         }
         self.host_disp = -bias;
+        Ok(())
+    }
+
+    /// The input-region check of a `size`-byte `access` at `base + off` through a register
+    /// that probably holds an input address (see `hints`): one compare against the input
+    /// region's row ([`super::env::Env::input_limit`]), the hit falling through to the
+    /// access; a miss jumps to a stub out of line, emitted with the pending routines, which
+    /// calls `routine` and jumps back.
+    ///
+    /// ```text
+    ///     lea rax, [base + off]
+    ///     sub rax, [r15 + INPUT_VM]
+    ///     cmp rax, [r15 + INPUT_LIMIT + 8 * (kind * 4 + log)]
+    ///     jae stub
+    ///     add rax, [r15 + INPUT_HOST]
+    /// back:
+    ///     ...
+    /// stub:
+    ///     add rax, [r15 + INPUT_VM]     ; vaddr
+    ///     call routine
+    ///     jmp back
+    /// ```
+    fn input_check(
+        &mut self,
+        base: Gpr,
+        off: i16,
+        size: u8,
+        access: Access,
+        routine: Routine,
+        at: At,
+    ) -> Result<(), JitError> {
+        let log = size.trailing_zeros().min(3) as i32;
+        let limit = INPUT_LIMIT + 8 * (i32::from(access == Access::Store) * 4 + log);
+        let rax = RegMem::Reg(Gpr::Rax);
+        self.asm
+            .lea(Size::S64, Gpr::Rax, Mem::base_disp(base, i32::from(off)))?;
+        self.asm
+            .alu(AluKind::Sub, Size::S64, rax, Operand::Mem(env(INPUT_VM)))?;
+        self.asm
+            .alu(AluKind::Cmp, Size::S64, rax, Operand::Mem(env(limit)))?;
+        let field = self.asm.jcc_pending(Cond::Ae);
+        self.asm
+            .alu(AluKind::Add, Size::S64, rax, Operand::Mem(env(INPUT_HOST)))?;
+        self.miss_stubs.push(MissStub {
+            field,
+            back: self.asm.offset(),
+            routine,
+            at,
+            check: Check::Input,
+        });
+        self.host_disp = 0;
+        Ok(())
+    }
+
+    /// The current-frame check of a `size`-byte access at `base + off` through a register
+    /// that probably points into the stack (see `hints`), for code compiled for frames of
+    /// `frame` bytes: an address inside the current frame, `[r10 - F, r10 - size]`, is host
+    /// byte `frame_top + (vaddr - r10)` (no check can fail there, see
+    /// [`super::StackLayout`]); anything else (another frame, another region) jumps to a
+    /// stub out of line that calls `routine` and jumps back. Leaves the host address plus
+    /// F in rax (the access adds -F).
+    ///
+    /// ```text
+    ///     lea rax, [base + off + F]
+    ///     sub rax, rbp                  ; vaddr - r10 + F
+    ///     cmp rax, F - size
+    ///     ja stub
+    ///     add rax, [r15 + FRAME_TOP]
+    /// back:
+    ///     ...
+    /// stub:
+    ///     lea rax, [rax + rbp - F]      ; vaddr
+    ///     call routine
+    ///     add rax, F
+    ///     jmp back
+    /// ```
+    fn stack_check(
+        &mut self,
+        base: Gpr,
+        off: i32,
+        size: u8,
+        frame: i32,
+        routine: Routine,
+        at: At,
+    ) -> Result<(), JitError> {
+        let rax = RegMem::Reg(Gpr::Rax);
+        self.asm
+            .lea(Size::S64, Gpr::Rax, Mem::base_disp(base, off + frame))?;
+        self.asm
+            .alu(AluKind::Sub, Size::S64, rax, Operand::Reg(GUEST[10]))?;
+        self.asm
+            .cmp(Size::S64, rax, Operand::Imm(frame - i32::from(size)))?;
+        let field = self.asm.jcc_pending(Cond::A);
+        self.asm
+            .alu(AluKind::Add, Size::S64, rax, Operand::Mem(env(FRAME_TOP)))?;
+        self.miss_stubs.push(MissStub {
+            field,
+            back: self.asm.offset(),
+            routine,
+            at,
+            check: Check::Stack { frame },
+        });
+        self.host_disp = -frame;
+        Ok(())
+    }
+
+    /// Emits the stubs of [`Masm::input_check`] and [`Masm::stack_check`] here (execution
+    /// cannot fall through).
+    fn emit_miss_stubs(&mut self) -> Result<(), JitError> {
+        for index in 0..self.miss_stubs.len() {
+            let Some(stub) = self.miss_stubs.get(index).copied() else {
+                continue;
+            };
+            let here = self.asm.offset();
+            self.asm.patch_rel32(stub.field, here)?;
+            let rax = RegMem::Reg(Gpr::Rax);
+            match stub.check {
+                Check::Input => {
+                    self.asm
+                        .alu(AluKind::Add, Size::S64, rax, Operand::Mem(env(INPUT_VM)))?;
+                    self.call_routine(stub.routine)?;
+                    self.site(stub.at);
+                }
+                Check::Stack { frame } => {
+                    self.asm.lea(
+                        Size::S64,
+                        Gpr::Rax,
+                        Mem::indexed(Gpr::Rax, GUEST[10], Scale::One, -frame),
+                    )?;
+                    self.call_routine(stub.routine)?;
+                    self.site(stub.at);
+                    self.asm
+                        .alu(AluKind::Add, Size::S64, rax, Operand::Imm(frame))?;
+                }
+            }
+            self.asm.jmp_to(stub.back)?;
+        }
+        self.miss_stubs.clear();
         Ok(())
     }
 

@@ -51,8 +51,9 @@
 //!   access through a stack pointer gets the current-frame check inline (`vaddr - r10 + F
 //!   <= F - size`, then `host = frame_top + vaddr - r10`); an access through an input
 //!   pointer gets one compare against the input region's row (`vaddr - input_vm <
-//!   input_limit[kind][size]`, then `host = input_host + that`). Both fall back to the miss
-//!   routine, so a wrong guess only costs time.
+//!   input_limit[kind][size]`, then `host = input_host + that`). On a hit both fall
+//!   through to the access; a miss jumps to a stub out of line that calls the miss routine
+//!   and jumps back, so a wrong guess only costs time.
 //! - **Pairs of accesses** ([`masm::Pair`]): inside loops, two loads or stores of one run
 //!   through the same base register (not written in between), with only rax-preserving ops
 //!   and forward branches between, whose bytes span 1, 2, 4 or 8 bytes, share one check

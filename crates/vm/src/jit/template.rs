@@ -26,13 +26,12 @@
 //! ```
 
 use super::calls::{exit_sequence, frame_push};
-use super::env::{FRAME_HOST, FRAME_TOP, INPUT_HOST, INPUT_LIMIT, INPUT_VM};
+use super::env::{FRAME_HOST, FRAME_TOP};
 use super::lower::Program;
 use super::masm::{delta_field, env, limit_field, Access, Routine, GUEST, METER, ROWS_IMM};
 use super::{JitError, StackLayout};
 use bpfvm_x86::{
-    AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, Rel32, Scale, ShiftAmount,
-    ShiftKind, Size,
+    AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, Rel32, ShiftAmount, ShiftKind, Size,
 };
 
 /// The most routine fields a template has.
@@ -365,118 +364,8 @@ pub(crate) fn end_compare(a: &mut Assembler, size: u8, limit: Mem) -> Result<(),
     Ok(())
 }
 
-/// The inline check of a `size`-byte `access` through a register that probably points
-/// into the stack (see `hints`), for code compiled for `layout` (frame size F), with
-/// `vaddr + F` in rax: an address inside the current frame, `[r10 - F, r10 - size]`, is
-/// host byte `frame_top + (vaddr - r10)` (no check can fail there, see
-/// [`super::StackLayout`]); anything else (another frame, another region) takes the
-/// routine. Leaves the host address plus F in rax (the access adds -F).
-///
-/// ```text
-///     sub rax, rbp                  ; vaddr - r10 + F
-///     cmp rax, F - size
-///     jbe hit
-///     lea rax, [rax + rbp - F]      ; vaddr
-///     call routine                  ; any address (stack, table, gapped path, the mapping)
-///     add rax, F
-///     jmp done
-/// hit:
-///     add rax, [r15 + FRAME_TOP]
-/// done:
-/// ```
-pub(crate) fn stack_check(
-    b: &mut Builder,
-    size: u8,
-    access: Access,
-    miss_by: Miss,
-    layout: StackLayout,
-) -> Result<(), JitError> {
-    let frame = stack_bias(layout)?;
-    let log = size.trailing_zeros().min(3) as u8;
-    let hit = b.asm.new_label();
-    let done = b.asm.new_label();
-    let r10 = GUEST[10];
-    b.asm.alu(
-        AluKind::Sub,
-        Size::S64,
-        RegMem::Reg(Gpr::Rax),
-        Operand::Reg(r10),
-    )?;
-    b.asm.cmp(
-        Size::S64,
-        RegMem::Reg(Gpr::Rax),
-        Operand::Imm(frame - i32::from(size)),
-    )?;
-    b.asm.jcc_short(Cond::Be, hit)?;
-    b.asm.lea(
-        Size::S64,
-        Gpr::Rax,
-        Mem::indexed(Gpr::Rax, r10, Scale::One, -frame),
-    )?;
-    b.call(miss_by.routine(access, log))?;
-    b.asm.alu(
-        AluKind::Add,
-        Size::S64,
-        RegMem::Reg(Gpr::Rax),
-        Operand::Imm(frame),
-    )?;
-    b.asm.jmp_short(done)?;
-    b.asm.bind(hit)?;
-    b.asm.alu(
-        AluKind::Add,
-        Size::S64,
-        RegMem::Reg(Gpr::Rax),
-        Operand::Mem(env(FRAME_TOP)),
-    )?;
-    b.asm.bind(done)?;
-    Ok(())
-}
-
-/// The inline check of a `size`-byte `access` through a register that probably holds an
-/// input address (see `hints`), vaddr in rax: one compare against the input region's row
-/// ([`super::env::Env::input_limit`]); anything else takes the routine. Leaves the host
-/// address in rax.
-///
-/// ```text
-///     sub rax, [r15 + INPUT_VM]
-///     cmp rax, [r15 + INPUT_LIMIT + 8 * (kind * 4 + log)]
-///     jb hit
-///     add rax, [r15 + INPUT_VM]     ; vaddr
-///     call routine
-///     jmp done
-/// hit:
-///     add rax, [r15 + INPUT_HOST]
-/// done:
-/// ```
-pub(crate) fn input_check(
-    b: &mut Builder,
-    size: u8,
-    access: Access,
-    miss_by: Miss,
-) -> Result<(), JitError> {
-    let log = size.trailing_zeros().min(3) as u8;
-    let limit = INPUT_LIMIT + 8 * (i32::from(access == Access::Store) * 4 + i32::from(log));
-    let hit = b.asm.new_label();
-    let done = b.asm.new_label();
-    let rax = RegMem::Reg(Gpr::Rax);
-    b.asm
-        .alu(AluKind::Sub, Size::S64, rax, Operand::Mem(env(INPUT_VM)))?;
-    b.asm
-        .alu(AluKind::Cmp, Size::S64, rax, Operand::Mem(env(limit)))?;
-    b.asm.jcc_short(Cond::B, hit)?;
-    b.asm
-        .alu(AluKind::Add, Size::S64, rax, Operand::Mem(env(INPUT_VM)))?;
-    b.call(miss_by.routine(access, log))?;
-    b.asm.jmp_short(done)?;
-    b.asm.bind(hit)?;
-    b.asm
-        .alu(AluKind::Add, Size::S64, rax, Operand::Mem(env(INPUT_HOST)))?;
-    b.asm.bind(done)?;
-    Ok(())
-}
-
-/// The frame size F of `layout` as the bias of [`stack_check`] (at most 2^30, so that
-/// `off + F` and `-F` are 32-bit displacements).
+/// The frame size F of `layout` as the bias of the current-frame check (`Masm::stack_check`;
+/// at most 2^30, so that `off + F` and `-F` are 32-bit displacements).
 pub(crate) fn stack_bias(layout: StackLayout) -> Result<i32, JitError> {
     i32::try_from(layout.frame)
         .ok()
@@ -561,10 +450,6 @@ fn access_index(access: Access, size: u8, miss: Miss) -> usize {
 pub(crate) enum Shape {
     /// The inline check of a memory access, by kind, size in bytes and miss routine.
     Access(Access, u8, Miss),
-    /// The inline current-frame check of a memory access, by kind, size and miss routine.
-    StackAccess(Access, u8, Miss),
-    /// The inline input-region check of a memory access, by kind, size and miss routine.
-    InputAccess(Access, u8, Miss),
     /// The meter charge at a run's start, by immediate width.
     Meter(Width),
     /// The frame push of `call` / `callx`.
@@ -576,33 +461,24 @@ pub(crate) enum Shape {
 }
 
 /// How many [`Shape`]s there are.
-pub(crate) const SHAPES: usize = 53;
+pub(crate) const SHAPES: usize = 21;
 
 impl Shape {
     #[inline]
     pub fn index(self) -> usize {
         match self {
             Shape::Access(access, size, miss) => access_index(access, size, miss),
-            Shape::StackAccess(access, size, miss) => 16 + access_index(access, size, miss),
-            Shape::InputAccess(access, size, miss) => 32 + access_index(access, size, miss),
-            Shape::Meter(Width::Byte) => 48,
-            Shape::Meter(Width::Dword) => 49,
-            Shape::FramePush => 50,
-            Shape::Exit => 51,
-            Shape::CheckedExit => 52,
+            Shape::Meter(Width::Byte) => 16,
+            Shape::Meter(Width::Dword) => 17,
+            Shape::FramePush => 18,
+            Shape::Exit => 19,
+            Shape::CheckedExit => 20,
         }
     }
 
     pub fn build(self, b: &mut Builder, p: &Program) -> Result<(), JitError> {
         match self {
             Shape::Access(access, size, miss) => access_check(b, size, access, miss),
-            Shape::StackAccess(access, size, miss) => match p.stack {
-                Some(layout) => stack_check(b, size, access, miss, layout),
-                None => Err(JitError::Encode {
-                    message: "a stack check without a stack layout".to_string(),
-                }),
-            },
-            Shape::InputAccess(access, size, miss) => input_check(b, size, access, miss),
             Shape::Meter(width) => meter_charge(b, width),
             Shape::FramePush => frame_push(b, p),
             Shape::Exit => exit_sequence(b, p, false),
