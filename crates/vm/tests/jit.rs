@@ -40,6 +40,14 @@ fn run(
     (run.result, run.instruction_count)
 }
 
+/// Runs `program` with `budget` and no input on both backends and asserts they agree
+/// (result, error and count); `what` names the case.
+fn assert_backends_agree(program: &VerifiedProgram<TestContext>, budget: u64, what: &str) {
+    let expected = run(program, Backend::Interpreter, budget, &mut []);
+    let got = run(program, Backend::Jit, budget, &mut []);
+    assert_eq!(got, expected, "{what}");
+}
+
 /// r0 = sum of 0..r1 with r1 read from the input: a loop with a load and a store.
 fn sum_loop() -> Vec<Insn> {
     vec![
@@ -311,12 +319,8 @@ fn gapped_stack_accesses_match_the_interpreter() {
                         exit(),
                     ]);
                     let compiled = compile(&program, Dialect::Sbpf, config);
-                    let expected = run(&compiled, Backend::Interpreter, 100, &mut []);
-                    let got = run(&compiled, Backend::Jit, 100, &mut []);
-                    assert_eq!(
-                        got, expected,
-                        "off {off} size {size:?} call {call_first} base r{base}"
-                    );
+                    let what = format!("off {off} size {size:?} call {call_first} base r{base}");
+                    assert_backends_agree(&compiled, 100, &what);
                     checked += 1;
                 }
             }
@@ -359,12 +363,8 @@ fn stack_pointers_in_loops_match_the_interpreter() {
                         exit(),
                     ]);
                     let compiled = compile(&program, Dialect::Sbpf, config);
-                    let expected = run(&compiled, Backend::Interpreter, 100, &mut []);
-                    let got = run(&compiled, Backend::Jit, 100, &mut []);
-                    assert_eq!(
-                        got, expected,
-                        "shift {shift} off {off} size {size:?} call {call_first}"
-                    );
+                    let what = format!("shift {shift} off {off} size {size:?} call {call_first}");
+                    assert_backends_agree(&compiled, 100, &what);
                     checked += 1;
                 }
             }
@@ -536,14 +536,12 @@ fn neighbouring_stack_accesses_at_a_frames_end_match_the_interpreter() {
                 program.push(exit());
                 let compiled = compile(&program, Dialect::Sbpf, config);
                 for budget in [3, 5, 100] {
-                    let expected = run(&compiled, Backend::Interpreter, budget, &mut []);
-                    let got = run(&compiled, Backend::Jit, budget, &mut []);
-                    assert_eq!(
-                        got, expected,
-                        "[r2{first_off:+}] then [r2{second_off:+}], call {call_first}, loop {looping}, \
-                         aligned {}, budget {budget}",
+                    let what = format!(
+                        "[r2{first_off:+}] then [r2{second_off:+}], call {call_first}, \
+                         loop {looping}, aligned {}, budget {budget}",
                         config.aligned_memory_mapping
                     );
+                    assert_backends_agree(&compiled, budget, &what);
                     checked += 1;
                 }
             }

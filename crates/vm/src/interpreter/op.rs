@@ -521,34 +521,10 @@ impl Op {
 }
 
 impl Op {
-    /// Whether the op is a conditional jump (it goes to its target or to the next slot).
+    /// Whether the op is a conditional jump (it goes to its target or to the next slot):
+    /// an op with a [`Op::target`] other than `ja` and `call`.
     pub fn is_conditional_jump(&self) -> bool {
-        matches!(
-            self,
-            Op::JeqImm { .. }
-                | Op::JeqReg { .. }
-                | Op::JneImm { .. }
-                | Op::JneReg { .. }
-                | Op::JgtImm { .. }
-                | Op::JgtReg { .. }
-                | Op::JgeImm { .. }
-                | Op::JgeReg { .. }
-                | Op::JltImm { .. }
-                | Op::JltReg { .. }
-                | Op::JleImm { .. }
-                | Op::JleReg { .. }
-                | Op::JsetImm { .. }
-                | Op::JsetReg { .. }
-                | Op::JsgtImm { .. }
-                | Op::JsgtReg { .. }
-                | Op::JsgeImm { .. }
-                | Op::JsgeReg { .. }
-                | Op::JsltImm { .. }
-                | Op::JsltReg { .. }
-                | Op::JsleImm { .. }
-                | Op::JsleReg { .. }
-                | Op::Branch32 { .. }
-        )
+        self.target().is_some() && !matches!(self, Op::Ja { .. } | Op::Call { .. })
     }
 
     /// Whether the op ends a straight-line run (see the meter's module doc): it may go

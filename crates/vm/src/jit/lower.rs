@@ -191,210 +191,29 @@ pub(crate) fn lower(m: &mut Masm, p: &Program, op: &Op, at: At) -> Lowered {
             off,
         } => atomic(m, size, op, r(base)?, r(src)?, off, at)?,
         Op::Ja { target } => m.jump_to_slot(None, target as usize)?,
-        Op::JeqImm { dst, imm, target } => branch(
-            m,
-            BpfCond::Eq,
-            Size::S64,
-            r(dst)?,
-            X86::Imm(imm),
-            target,
-            at,
-        )?,
-        Op::JeqReg { dst, src, target } => branch(
-            m,
-            BpfCond::Eq,
-            Size::S64,
-            r(dst)?,
-            X86::Reg(r(src)?),
-            target,
-            at,
-        )?,
-        Op::JneImm { dst, imm, target } => branch(
-            m,
-            BpfCond::Ne,
-            Size::S64,
-            r(dst)?,
-            X86::Imm(imm),
-            target,
-            at,
-        )?,
-        Op::JneReg { dst, src, target } => branch(
-            m,
-            BpfCond::Ne,
-            Size::S64,
-            r(dst)?,
-            X86::Reg(r(src)?),
-            target,
-            at,
-        )?,
-        Op::JgtImm { dst, imm, target } => branch(
-            m,
-            BpfCond::Gt,
-            Size::S64,
-            r(dst)?,
-            X86::Imm(imm),
-            target,
-            at,
-        )?,
-        Op::JgtReg { dst, src, target } => branch(
-            m,
-            BpfCond::Gt,
-            Size::S64,
-            r(dst)?,
-            X86::Reg(r(src)?),
-            target,
-            at,
-        )?,
-        Op::JgeImm { dst, imm, target } => branch(
-            m,
-            BpfCond::Ge,
-            Size::S64,
-            r(dst)?,
-            X86::Imm(imm),
-            target,
-            at,
-        )?,
-        Op::JgeReg { dst, src, target } => branch(
-            m,
-            BpfCond::Ge,
-            Size::S64,
-            r(dst)?,
-            X86::Reg(r(src)?),
-            target,
-            at,
-        )?,
-        Op::JltImm { dst, imm, target } => branch(
-            m,
-            BpfCond::Lt,
-            Size::S64,
-            r(dst)?,
-            X86::Imm(imm),
-            target,
-            at,
-        )?,
-        Op::JltReg { dst, src, target } => branch(
-            m,
-            BpfCond::Lt,
-            Size::S64,
-            r(dst)?,
-            X86::Reg(r(src)?),
-            target,
-            at,
-        )?,
-        Op::JleImm { dst, imm, target } => branch(
-            m,
-            BpfCond::Le,
-            Size::S64,
-            r(dst)?,
-            X86::Imm(imm),
-            target,
-            at,
-        )?,
-        Op::JleReg { dst, src, target } => branch(
-            m,
-            BpfCond::Le,
-            Size::S64,
-            r(dst)?,
-            X86::Reg(r(src)?),
-            target,
-            at,
-        )?,
-        Op::JsetImm { dst, imm, target } => branch(
-            m,
-            BpfCond::Set,
-            Size::S64,
-            r(dst)?,
-            X86::Imm(imm),
-            target,
-            at,
-        )?,
-        Op::JsetReg { dst, src, target } => branch(
-            m,
-            BpfCond::Set,
-            Size::S64,
-            r(dst)?,
-            X86::Reg(r(src)?),
-            target,
-            at,
-        )?,
-        Op::JsgtImm { dst, imm, target } => branch(
-            m,
-            BpfCond::Sgt,
-            Size::S64,
-            r(dst)?,
-            X86::Imm(imm),
-            target,
-            at,
-        )?,
-        Op::JsgtReg { dst, src, target } => branch(
-            m,
-            BpfCond::Sgt,
-            Size::S64,
-            r(dst)?,
-            X86::Reg(r(src)?),
-            target,
-            at,
-        )?,
-        Op::JsgeImm { dst, imm, target } => branch(
-            m,
-            BpfCond::Sge,
-            Size::S64,
-            r(dst)?,
-            X86::Imm(imm),
-            target,
-            at,
-        )?,
-        Op::JsgeReg { dst, src, target } => branch(
-            m,
-            BpfCond::Sge,
-            Size::S64,
-            r(dst)?,
-            X86::Reg(r(src)?),
-            target,
-            at,
-        )?,
-        Op::JsltImm { dst, imm, target } => branch(
-            m,
-            BpfCond::Slt,
-            Size::S64,
-            r(dst)?,
-            X86::Imm(imm),
-            target,
-            at,
-        )?,
-        Op::JsltReg { dst, src, target } => branch(
-            m,
-            BpfCond::Slt,
-            Size::S64,
-            r(dst)?,
-            X86::Reg(r(src)?),
-            target,
-            at,
-        )?,
-        Op::JsleImm { dst, imm, target } => branch(
-            m,
-            BpfCond::Sle,
-            Size::S64,
-            r(dst)?,
-            X86::Imm(imm),
-            target,
-            at,
-        )?,
-        Op::JsleReg { dst, src, target } => branch(
-            m,
-            BpfCond::Sle,
-            Size::S64,
-            r(dst)?,
-            X86::Reg(r(src)?),
-            target,
-            at,
-        )?,
-        Op::Branch32 {
-            cond,
-            dst,
-            src,
-            target,
-        } => branch(m, cond, Size::S32, r(dst)?, operand(src, pc)?, target, at)?,
+        Op::JeqImm { .. }
+        | Op::JeqReg { .. }
+        | Op::JneImm { .. }
+        | Op::JneReg { .. }
+        | Op::JgtImm { .. }
+        | Op::JgtReg { .. }
+        | Op::JgeImm { .. }
+        | Op::JgeReg { .. }
+        | Op::JltImm { .. }
+        | Op::JltReg { .. }
+        | Op::JleImm { .. }
+        | Op::JleReg { .. }
+        | Op::JsetImm { .. }
+        | Op::JsetReg { .. }
+        | Op::JsgtImm { .. }
+        | Op::JsgtReg { .. }
+        | Op::JsgeImm { .. }
+        | Op::JsgeReg { .. }
+        | Op::JsltImm { .. }
+        | Op::JsltReg { .. }
+        | Op::JsleImm { .. }
+        | Op::JsleReg { .. }
+        | Op::Branch32 { .. } => conditional_jump(m, op, at)?,
         Op::Syscall { index } => syscall(m, index, pc)?,
         Op::Call { target } => call(m, p, CallTarget::Slot(target), at)?,
         Op::CallReg { reg } => call(m, p, CallTarget::Register(r(reg)?), at)?,
@@ -715,6 +534,58 @@ fn atomic(
         }
     }
     Ok(())
+}
+
+/// A conditional jump: its condition, width, operands and target, then [`branch`].
+#[inline(always)]
+fn conditional_jump(m: &mut Masm, op: &Op, at: At) -> Lowered {
+    let r = |reg: u8| guest(reg, at.pc);
+    let (cond, size, dst, src, target) = match *op {
+        Op::JeqImm { dst, imm, target } => (BpfCond::Eq, Size::S64, dst, X86::Imm(imm), target),
+        Op::JeqReg { dst, src, target } => (BpfCond::Eq, Size::S64, dst, X86::Reg(r(src)?), target),
+        Op::JneImm { dst, imm, target } => (BpfCond::Ne, Size::S64, dst, X86::Imm(imm), target),
+        Op::JneReg { dst, src, target } => (BpfCond::Ne, Size::S64, dst, X86::Reg(r(src)?), target),
+        Op::JgtImm { dst, imm, target } => (BpfCond::Gt, Size::S64, dst, X86::Imm(imm), target),
+        Op::JgtReg { dst, src, target } => (BpfCond::Gt, Size::S64, dst, X86::Reg(r(src)?), target),
+        Op::JgeImm { dst, imm, target } => (BpfCond::Ge, Size::S64, dst, X86::Imm(imm), target),
+        Op::JgeReg { dst, src, target } => (BpfCond::Ge, Size::S64, dst, X86::Reg(r(src)?), target),
+        Op::JltImm { dst, imm, target } => (BpfCond::Lt, Size::S64, dst, X86::Imm(imm), target),
+        Op::JltReg { dst, src, target } => (BpfCond::Lt, Size::S64, dst, X86::Reg(r(src)?), target),
+        Op::JleImm { dst, imm, target } => (BpfCond::Le, Size::S64, dst, X86::Imm(imm), target),
+        Op::JleReg { dst, src, target } => (BpfCond::Le, Size::S64, dst, X86::Reg(r(src)?), target),
+        Op::JsetImm { dst, imm, target } => (BpfCond::Set, Size::S64, dst, X86::Imm(imm), target),
+        Op::JsetReg { dst, src, target } => {
+            (BpfCond::Set, Size::S64, dst, X86::Reg(r(src)?), target)
+        }
+        Op::JsgtImm { dst, imm, target } => (BpfCond::Sgt, Size::S64, dst, X86::Imm(imm), target),
+        Op::JsgtReg { dst, src, target } => {
+            (BpfCond::Sgt, Size::S64, dst, X86::Reg(r(src)?), target)
+        }
+        Op::JsgeImm { dst, imm, target } => (BpfCond::Sge, Size::S64, dst, X86::Imm(imm), target),
+        Op::JsgeReg { dst, src, target } => {
+            (BpfCond::Sge, Size::S64, dst, X86::Reg(r(src)?), target)
+        }
+        Op::JsltImm { dst, imm, target } => (BpfCond::Slt, Size::S64, dst, X86::Imm(imm), target),
+        Op::JsltReg { dst, src, target } => {
+            (BpfCond::Slt, Size::S64, dst, X86::Reg(r(src)?), target)
+        }
+        Op::JsleImm { dst, imm, target } => (BpfCond::Sle, Size::S64, dst, X86::Imm(imm), target),
+        Op::JsleReg { dst, src, target } => {
+            (BpfCond::Sle, Size::S64, dst, X86::Reg(r(src)?), target)
+        }
+        Op::Branch32 {
+            cond,
+            dst,
+            src,
+            target,
+        } => (cond, Size::S32, dst, operand(src, at.pc)?, target),
+        _ => {
+            return Err(JitError::Encode {
+                message: format!("{op:?} is not a conditional jump"),
+            })
+        }
+    };
+    branch(m, cond, size, r(dst)?, src, target, at)
 }
 
 #[inline(always)]

@@ -537,10 +537,8 @@ impl Masm {
     /// Emits the refund stubs of [`Masm::branch_to_slot`] here (execution cannot fall
     /// through).
     fn emit_refunds(&mut self) -> Result<(), JitError> {
-        for index in 0..self.refunds.len() {
-            let Some(refund) = self.refunds.get(index).copied() else {
-                continue;
-            };
+        let mut refunds = core::mem::take(&mut self.refunds);
+        for refund in refunds.drain(..) {
             let here = self.asm.offset();
             self.asm.patch_rel32(refund.field, here)?;
             self.asm.alu(
@@ -551,7 +549,8 @@ impl Masm {
             )?;
             self.jump_to_slot(None, refund.target)?;
         }
-        self.refunds.clear();
+        // The (empty) vector goes back, keeping its allocation.
+        self.refunds = refunds;
         Ok(())
     }
 
@@ -1032,10 +1031,8 @@ impl Masm {
     /// Emits the stubs of [`Masm::input_check`] and [`Masm::stack_check`] here (execution
     /// cannot fall through).
     fn emit_miss_stubs(&mut self) -> Result<(), JitError> {
-        for index in 0..self.miss_stubs.len() {
-            let Some(stub) = self.miss_stubs.get(index).copied() else {
-                continue;
-            };
+        let mut stubs = core::mem::take(&mut self.miss_stubs);
+        for stub in stubs.drain(..) {
             let here = self.asm.offset();
             self.asm.patch_rel32(stub.field, here)?;
             let rax = RegMem::Reg(Gpr::Rax);
@@ -1060,7 +1057,7 @@ impl Masm {
             }
             self.asm.jmp_to(stub.back)?;
         }
-        self.miss_stubs.clear();
+        self.miss_stubs = stubs;
         Ok(())
     }
 
