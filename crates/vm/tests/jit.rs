@@ -679,8 +679,8 @@ fn machine_code_snapshot_of_a_load() {
         .collect();
     let expected = [
         "1:",
-        "lea rcx,[rdi+10h]",
         "lea rax,[rdi+18h]",
+        "lea rcx,[rax-8]",
         "shr rcx,20h",
         "cmp ecx,8",
         "jae short 0000000000000000h",

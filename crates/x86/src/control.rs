@@ -226,7 +226,8 @@ impl Assembler {
         while left > 0 {
             let chunk = left.min(NOPS.len());
             if let Some(bytes) = NOPS.get(chunk - 1) {
-                self.no_operands(OpSize::Default, bytes);
+                // No prefixes to choose: the bytes as they are.
+                self.data(bytes);
             }
             left -= chunk;
         }

@@ -39,7 +39,7 @@ pub struct Code {
     run_lengths: Vec<u64>,
     /// Per slot: the JIT's run length ([`Code::jit_run_length`]).
     jit_run_lengths: Vec<u64>,
-    /// Per slot: whether a jump or call at this slot or later goes to it ([`Code::is_loop_header`]).
+    /// Per slot: whether it is the head of a tight loop ([`Code::is_loop_header`]).
     loop_headers: Vec<bool>,
     /// Per slot: whether it lies inside a loop ([`Code::in_loop`]).
     in_loops: Vec<bool>,
@@ -78,14 +78,13 @@ impl Code {
             .map(|(pc, (insn, slot))| lowering.lower(pc, *insn, *slot))
             .collect();
         ops.push(Op::Overrun);
-        let in_loops = in_loops(&ops);
+        let (loop_headers, in_loops) = tight_loops(&ops);
         let jit_run_lengths = run_lengths(
             &ops,
             RunSplit::AtTargets {
                 in_loops: &in_loops,
             },
         );
-        let loop_headers = loop_headers(&ops);
         let run_lengths = run_lengths(&ops, RunSplit::AtRunEnds);
         // A pc is callable by `callx` under static syscalls when it is a registry key.
         let mut callable = vec![false; decoded.len()];
@@ -146,14 +145,15 @@ impl Code {
         self.jit_run_lengths.get(pc).copied().unwrap_or(0)
     }
 
-    /// Whether a jump or call at slot `pc` or after it goes back to `pc` (the head of a
-    /// loop, or of a function called from below: the JIT aligns its code).
+    /// Whether slot `pc` is the head of a tight loop: a backward jump at most 64 slots after
+    /// it goes back to it (the JIT aligns its code).
     #[inline(always)]
     pub fn is_loop_header(&self, pc: usize) -> bool {
         self.loop_headers.get(pc).copied().unwrap_or(false)
     }
 
-    /// Whether slot `pc` lies inside a loop: between a backward jump's target and the jump.
+    /// Whether slot `pc` lies inside a tight loop: between a backward jump's target and the
+    /// jump, at most 64 slots apart.
     #[inline(always)]
     pub fn in_loop(&self, pc: usize) -> bool {
         self.in_loops.get(pc).copied().unwrap_or(false)
@@ -196,26 +196,25 @@ enum RunSplit<'a> {
     AtTargets { in_loops: &'a [bool] },
 }
 
-/// Per slot: whether an op at that slot or after it jumps or calls back to it.
-fn loop_headers(ops: &[Op]) -> Vec<bool> {
-    let mut headers = vec![false; ops.len()];
-    for (pc, op) in ops.iter().enumerate() {
-        if let Some(header) = op.target().filter(|target| *target <= pc) {
-            if let Some(slot) = headers.get_mut(header) {
-                *slot = true;
-            }
-        }
-    }
-    headers
-}
+/// The longest loop (in slots, from its head to its backward jump) that [`tight_loops`]
+/// marks: the JIT spends compile time and code on loops (an aligned head, pairs of
+/// accesses, refund stubs), which pays in tight ones; a backward jump over a long stretch
+/// (often just how the compiler laid out a function) marks nothing.
+const TIGHT_LOOP: usize = 64;
 
-/// Per slot: whether it lies inside a loop, between a backward jump's target and the jump
-/// (a running count over the slots: +1 at each target, -1 after each such jump).
-fn in_loops(ops: &[Op]) -> Vec<bool> {
+/// The tight loops, per slot: whether a backward jump at most [`TIGHT_LOOP`] slots later
+/// goes to it (a loop's head), and whether it lies inside such a loop, between the head and
+/// the jump (a running count over the slots: +1 at each head, -1 after each such jump).
+fn tight_loops(ops: &[Op]) -> (Vec<bool>, Vec<bool>) {
+    let mut heads = vec![false; ops.len()];
     let mut edges = vec![0i32; ops.len() + 1];
     for (pc, op) in ops.iter().enumerate() {
         let jump = op.is_conditional_jump() || matches!(op, Op::Ja { .. });
-        if let Some(head) = op.target().filter(|target| jump && *target <= pc) {
+        let tight = |target: &usize| jump && *target <= pc && pc - *target < TIGHT_LOOP;
+        if let Some(head) = op.target().filter(tight) {
+            if let Some(slot) = heads.get_mut(head) {
+                *slot = true;
+            }
             if let Some(edge) = edges.get_mut(head) {
                 *edge += 1;
             }
@@ -225,14 +224,15 @@ fn in_loops(ops: &[Op]) -> Vec<bool> {
         }
     }
     let mut depth = 0;
-    edges
+    let inside = edges
         .iter()
         .take(ops.len())
         .map(|edge| {
             depth += edge;
             depth > 0
         })
-        .collect()
+        .collect();
+    (heads, inside)
 }
 
 /// The run length of every slot, computed backwards: an op that ends a run has length 1

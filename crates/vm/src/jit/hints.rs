@@ -206,14 +206,20 @@ impl AccessHints {
             Dialect::Sbpf => &SBPF_EFFECTS,
             Dialect::Ebpf => &EBPF_EFFECTS,
         };
+        let looping = looping_functions(text, effects, |pc| pc == entry || function_start(pc));
+        // Without a function to scan nothing reads the table (a large program often has none).
+        let incoming = match looping.is_empty() {
+            true => Vec::new(),
+            false => vec![0; slots + 1],
+        };
         let mut hints = AccessHints {
             regs: R10,
             spills: [EMPTY; SPILLS],
             spilled: [0; SPILLS],
-            incoming: vec![0; slots + 1],
+            incoming,
             falls_in: false,
             effects,
-            looping: looping_functions(text, effects, |pc| pc == entry || function_start(pc)),
+            looping,
             cursor: 0,
             entry,
         };

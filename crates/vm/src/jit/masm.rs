@@ -92,6 +92,10 @@ pub(crate) const SAVED: [Gpr; 6] = [Gpr::Rbx, Gpr::Rbp, Gpr::R12, Gpr::R13, Gpr:
 /// Guest registers that a call into Rust may clobber (r0..r5).
 const CALLER_SAVED_GUESTS: usize = 6;
 
+/// The bit of `Masm::pending` that says stubs wait (refunds, misses); the others are
+/// routines by index.
+const STUBS_PENDING: u32 = 1 << 31;
+
 /// "Not emitted yet" in the offset tables.
 pub(crate) const NONE: u32 = u32::MAX;
 
@@ -526,6 +530,7 @@ impl Masm {
         let rest = i32::try_from(rest).map_err(|_| JitError::ProgramTooLarge {
             slots: self.offsets.len(),
         })?;
+        self.pending |= STUBS_PENDING;
         self.refunds.push(Refund {
             field,
             rest,
@@ -579,16 +584,17 @@ impl Masm {
         offset
     }
 
-    /// Whether routines wait to be emitted.
+    /// Whether routines or stubs wait to be emitted.
     #[inline(always)]
     pub fn has_pending(&self) -> bool {
-        self.pending != 0 || !self.refunds.is_empty() || !self.miss_stubs.is_empty()
+        self.pending != 0
     }
 
     /// Emits the pending routines here, where execution cannot fall through (after an
     /// unconditional jump, an `exit`, a bail-out, or the body).
     #[inline(never)]
     pub fn emit_pending(&mut self) -> Result<(), JitError> {
+        self.pending &= !STUBS_PENDING;
         self.emit_refunds()?;
         self.emit_miss_stubs()?;
         while self.pending != 0 {
@@ -905,12 +911,8 @@ impl Masm {
                 let off = i16::try_from(off).unwrap_or(0);
                 return self.input_check(base, off, size, access, routine, at);
             }
-            (None, _) => {
-                // The table check takes the slot from rcx and compares the end in rax.
-                self.asm
-                    .lea(Size::S64, Gpr::Rcx, Mem::base_disp(base, off))?;
-                (Some(Shape::Access(access, size, miss)), i32::from(size))
-            }
+            // The table check compares the end in rax (and takes the slot from rax - size).
+            (None, _) => (Some(Shape::Access(access, size, miss)), i32::from(size)),
         };
         self.asm
             .lea(Size::S64, Gpr::Rax, Mem::base_disp(base, off + bias))?;
@@ -965,6 +967,7 @@ impl Masm {
         let field = self.asm.jcc_pending(Cond::Ae);
         self.asm
             .alu(AluKind::Add, Size::S64, rax, Operand::Mem(env(INPUT_HOST)))?;
+        self.pending |= STUBS_PENDING;
         self.miss_stubs.push(MissStub {
             field,
             back: self.asm.offset(),
@@ -1017,6 +1020,7 @@ impl Masm {
         let field = self.asm.jcc_pending(Cond::A);
         self.asm
             .alu(AluKind::Add, Size::S64, rax, Operand::Mem(env(FRAME_TOP)))?;
+        self.pending |= STUBS_PENDING;
         self.miss_stubs.push(MissStub {
             field,
             back: self.asm.offset(),

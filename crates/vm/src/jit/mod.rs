@@ -77,7 +77,7 @@
 //!   on (and r10 at frame 0), and the syscall shim checks again after each syscall (which
 //!   may replace regions); otherwise the interpreter runs the program (from the entry, or
 //!   after the syscall).
-//! - **Loop heads** (`Code::is_loop_header`: targets of backward jumps and calls) start at a
+//! - **Loop heads** (`Code::is_loop_header`: heads of tight loops) start at a
 //!   64-byte boundary, so a loop's speed does not depend on the code before it.
 //! - **Calls** use real x86 `call`/`ret` (the return-stack buffer stays balanced) and record
 //!   r6-r9, r10 and the return pc in `Env::frames` exactly like the interpreter's frames, so

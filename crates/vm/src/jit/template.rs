@@ -7,11 +7,12 @@
 //! byte for byte what encoding each instruction again would give. [`Shape`] names the
 //! sequences.
 //!
-//! The inline check of a memory access (vaddr in rcx, its end `vaddr + size` in rax; the
-//! host address plus `size` in rax after it, so the access adds `-size`; rdx holds the
-//! meter and is left alone):
+//! The inline check of a memory access (the end `vaddr + size` in rax; the host address
+//! plus `size` in rax after it, so the access adds `-size`; rdx holds the meter and is left
+//! alone):
 //!
 //! ```text
+//!     lea rcx, [rax - size]          ; the vaddr
 //!     shr rcx, 32                    ; the region slot
 //!     cmp ecx, ROWS
 //!     jae miss
@@ -277,6 +278,8 @@ pub(crate) fn access_check(
     let hit = b.asm.new_label();
     let rax = RegMem::Reg(Gpr::Rax);
     let size = i32::from(size);
+    b.asm
+        .lea(Size::S64, Gpr::Rcx, Mem::base_disp(Gpr::Rax, -size))?;
     b.asm.shift(
         ShiftKind::Shr,
         Size::S64,
