@@ -270,3 +270,42 @@ fn run_lengths(ops: &[Op], split: RunSplit<'_>) -> Vec<u64> {
     }
     lengths
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mov() -> Op {
+        Op::Mov64Imm { dst: 1, imm: 0 }
+    }
+
+    fn jne(target: u32) -> Op {
+        Op::JneImm {
+            dst: 1,
+            imm: 0,
+            target,
+        }
+    }
+
+    #[test]
+    fn tight_loops_are_marked_and_long_back_jumps_are_not() {
+        // 0..=3: a loop (head 1, back edge at 3) with a forward branch out of it at 2; then
+        // a backward jump over more than TIGHT_LOOP slots.
+        let mut ops = vec![mov(), mov(), jne(4), jne(1)];
+        ops.resize(4 + TIGHT_LOOP, mov());
+        ops.push(Op::Ja { target: 4 });
+        ops.push(Op::Exit);
+        let (heads, inside) = tight_loops(&ops);
+        assert_eq!(heads.iter().filter(|head| **head).count(), 1);
+        assert!(heads[1]);
+        assert_eq!(&inside[..5], &[false, true, true, true, false]);
+        assert!(!inside[4 + TIGHT_LOOP]);
+
+        // The JIT's runs go on past the forward branch inside the loop, not past the back
+        // edge; the interpreter's end at both.
+        let jit = run_lengths(&ops, RunSplit::AtTargets { in_loops: &inside });
+        let interpreter = run_lengths(&ops, RunSplit::AtRunEnds);
+        assert_eq!(&jit[1..4], &[3, 2, 1], "head, branch, back edge");
+        assert_eq!(&interpreter[1..4], &[2, 1, 1]);
+    }
+}
