@@ -23,7 +23,7 @@
 //!   refund. No stub per pc exists, and the fast path pays nothing.
 //! - **Meter**: charged per straight-line run (`Code::jit_run_length`: the interpreter's
 //!   runs, also ended before every jump or call target, so a jump lands at a run's start,
-//!   and inside loops continued past forward conditional jumps, whose taken side gives
+//!   and inside tight loops continued past forward conditional jumps, whose taken side gives
 //!   the rest of the run back in a stub: `add rdx, rest; jmp target`).
 //!   The first instruction of a run subtracts the run's length `n` from the meter `left`
 //!   (= `base - due`; `sub rdx, n`: `Env::left` lives in rdx while generated code runs,
@@ -54,11 +54,12 @@
 //!   input_limit[kind][size]`, then `host = input_host + that`). On a hit both fall
 //!   through to the access; a miss jumps to a stub out of line that calls the miss routine
 //!   and jumps back, so a wrong guess only costs time.
-//! - **Pairs of accesses** ([`masm::Pair`]): inside loops, two loads or stores of one run
-//!   through the same base register (not written in between), with only rax-preserving ops
-//!   and forward branches between, whose bytes span 1, 2, 4 or 8 bytes, share one check
-//!   (outside loops only a load and a store of the same bytes right after it, which is
-//!   cheaper to look for): the first
+//! - **Pairs of accesses** ([`masm::Pair`]): inside tight loops (`Code::in_loop`: a
+//!   backward jump at most 64 slots after the head), two loads or stores of one run through
+//!   the same base register (not written in between), with only rax-preserving ops and
+//!   forward branches between, whose bytes span 1, 2, 4 or 8 bytes, share one check
+//!   (elsewhere only a load and a store of the same bytes right after it, which is cheaper
+//!   to look for): the first
 //!   checks the span with the stricter permission and leaves its host address in rax, and
 //!   the second is a single `mov` (a read-modify-write `ldx; op; stx`, or neighbours such
 //!   as `ldxw [r9 - 4]; ...; stxw [r9]`). When the span's check misses, a pair of the same
