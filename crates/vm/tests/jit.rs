@@ -453,17 +453,7 @@ fn neighbouring_accesses_share_one_check() {
         ]);
         for config in &configs {
             let compiled = compile(&program, Dialect::Sbpf, *config);
-            for writable in [true, false] {
-                for budget in 0..30 {
-                    let expected = run_on_input(&compiled, Backend::Interpreter, budget, writable);
-                    let got = run_on_input(&compiled, Backend::Jit, budget, writable);
-                    assert_eq!(
-                        got, expected,
-                        "{name}, budget {budget}, writable {writable}"
-                    );
-                    compared += 1;
-                }
-            }
+            compared += assert_backends_agree_on_input(&compiled, 0..30, name);
         }
     }
     assert_eq!(compared, 6 * 2 * 2 * 30);
@@ -582,15 +572,8 @@ fn input_pointers_in_loops_match_the_interpreter() {
                         exit(),
                     ]);
                     let compiled = compile(&program, Dialect::Sbpf, plain());
-                    for writable in [true, false] {
-                        let expected = run_on_input(&compiled, Backend::Interpreter, 100, writable);
-                        let got = run_on_input(&compiled, Backend::Jit, 100, writable);
-                        assert_eq!(
-                            got, expected,
-                            "delta {delta} off {off} size {size:?} writable {writable}"
-                        );
-                        checked += 1;
-                    }
+                    let what = format!("delta {delta} off {off} size {size:?}");
+                    checked += assert_backends_agree_on_input(&compiled, [100], &what);
                 }
             }
         }
@@ -743,6 +726,29 @@ fn run_on_input(
     (run.result, run.instruction_count, after)
 }
 
+/// Runs `program` on both backends with each of `budgets`, over writable and read-only
+/// input, and asserts they agree (result, count, input afterwards); returns how many runs
+/// were compared. `what` names the case.
+fn assert_backends_agree_on_input(
+    program: &VerifiedProgram<TestContext>,
+    budgets: impl IntoIterator<Item = u64> + Clone,
+    what: &str,
+) -> usize {
+    let mut compared = 0;
+    for writable in [true, false] {
+        for budget in budgets.clone() {
+            let expected = run_on_input(program, Backend::Interpreter, budget, writable);
+            let got = run_on_input(program, Backend::Jit, budget, writable);
+            assert_eq!(
+                got, expected,
+                "{what}, budget {budget}, writable {writable}"
+            );
+            compared += 1;
+        }
+    }
+    compared
+}
+
 #[test]
 fn load_store_pairs_match_the_interpreter() {
     // A load and a store to the same address in one run share one check (the store's). A
@@ -830,17 +836,7 @@ fn load_store_pairs_match_the_interpreter() {
     for (name, program) in &programs {
         for config in &configs {
             let compiled = compile(program, Dialect::Sbpf, *config);
-            for writable in [true, false] {
-                for budget in 0..40 {
-                    let expected = run_on_input(&compiled, Backend::Interpreter, budget, writable);
-                    let got = run_on_input(&compiled, Backend::Jit, budget, writable);
-                    assert_eq!(
-                        got, expected,
-                        "{name}, budget {budget}, writable {writable}"
-                    );
-                    compared += 1;
-                }
-            }
+            compared += assert_backends_agree_on_input(&compiled, 0..40, name);
         }
     }
     assert_eq!(compared, 5 * 4 * 2 * 40);

@@ -139,31 +139,31 @@ pub(crate) struct Pair {
     pub miss: Miss,
 }
 
-/// The taken side of a branch inside a run ([`Masm::branch_to_slot`]).
+/// A piece of code out of line, emitted with the pending routines: a `jcc` of the hot path
+/// (`field`) lands there.
 #[derive(Clone, Copy, Debug)]
-struct Refund {
-    /// The branch's rel32 field, patched to the stub.
+struct Stub {
+    /// The rel32 field of the jump to the stub.
     field: Rel32,
-    /// The instructions after the branch that its run charged.
-    rest: i32,
-    /// The branch's target slot.
-    target: usize,
+    /// What the stub does.
+    kind: StubKind,
 }
 
-/// The out-of-line miss of an input or current-frame check ([`Masm::input_check`],
-/// [`Masm::stack_check`]).
+/// What a [`Stub`] does.
 #[derive(Clone, Copy, Debug)]
-struct MissStub {
-    /// The check's `jae` field, patched to the stub.
-    field: Rel32,
-    /// Where the stub jumps back to (the access).
-    back: usize,
-    /// The routine the stub calls.
-    routine: Routine,
-    /// The access's instruction (the call's return address is its site).
-    at: At,
-    /// Which check missed (what the stub does around the call).
-    check: Check,
+enum StubKind {
+    /// The taken side of a branch inside a run ([`Masm::branch_to_slot`]): gives back the
+    /// `rest` of the run, then jumps to the branch's `target` slot.
+    Refund { rest: i32, target: usize },
+    /// The miss of an input or current-frame check ([`Masm::input_check`],
+    /// [`Masm::stack_check`]): calls `routine` (the access at `at` is the call's site) and
+    /// jumps `back` to the access.
+    Miss {
+        check: Check,
+        routine: Routine,
+        at: At,
+        back: usize,
+    },
 }
 
 /// The inline checks with a stub out of line.
@@ -288,10 +288,8 @@ pub(crate) struct Masm {
     /// The displacement from rax of the span a pair's first access checked (the second
     /// reuses it).
     pair_disp: i32,
-    /// Taken branches whose refund stub is not emitted yet.
-    refunds: Vec<Refund>,
-    /// Input and current-frame checks whose miss stub is not emitted yet.
-    miss_stubs: Vec<MissStub>,
+    /// Out-of-line stubs not emitted yet.
+    out_of_line: Vec<Stub>,
     /// The guess for the base register of the instruction being lowered (picks the shape
     /// of its inline check).
     pub hint: BaseHint,
@@ -384,8 +382,7 @@ impl Masm {
             pair: None,
             host_disp: 0,
             pair_disp: 0,
-            refunds: Vec::new(),
-            miss_stubs: Vec::new(),
+            out_of_line: Vec::new(),
             hint: BaseHint::Unknown,
         }
         .with_first_nop()
@@ -530,32 +527,75 @@ impl Masm {
         let rest = i32::try_from(rest).map_err(|_| JitError::ProgramTooLarge {
             slots: self.offsets.len(),
         })?;
-        self.pending |= STUBS_PENDING;
-        self.refunds.push(Refund {
-            field,
-            rest,
-            target,
-        });
+        self.add_stub(field, StubKind::Refund { rest, target });
         Ok(())
     }
 
-    /// Emits the refund stubs of [`Masm::branch_to_slot`] here (execution cannot fall
-    /// through).
-    fn emit_refunds(&mut self) -> Result<(), JitError> {
-        let mut refunds = core::mem::take(&mut self.refunds);
-        for refund in refunds.drain(..) {
+    /// Records a stub that the jump at `field` goes to.
+    fn add_stub(&mut self, field: Rel32, kind: StubKind) {
+        self.pending |= STUBS_PENDING;
+        self.out_of_line.push(Stub { field, kind });
+    }
+
+    /// Emits the waiting stubs here (execution cannot fall through).
+    fn emit_stubs(&mut self) -> Result<(), JitError> {
+        let mut stubs = core::mem::take(&mut self.out_of_line);
+        for stub in stubs.drain(..) {
             let here = self.asm.offset();
-            self.asm.patch_rel32(refund.field, here)?;
-            self.asm.alu(
-                AluKind::Add,
-                Size::S64,
-                RegMem::Reg(METER),
-                Operand::Imm(refund.rest),
-            )?;
-            self.jump_to_slot(None, refund.target)?;
+            self.asm.patch_rel32(stub.field, here)?;
+            match stub.kind {
+                StubKind::Refund { rest, target } => {
+                    self.asm.alu(
+                        AluKind::Add,
+                        Size::S64,
+                        RegMem::Reg(METER),
+                        Operand::Imm(rest),
+                    )?;
+                    self.jump_to_slot(None, target)?;
+                }
+                StubKind::Miss {
+                    check,
+                    routine,
+                    at,
+                    back,
+                } => self.miss_stub(check, routine, at, back)?,
+            }
         }
         // The (empty) vector goes back, keeping its allocation.
-        self.refunds = refunds;
+        self.out_of_line = stubs;
+        Ok(())
+    }
+
+    /// The body of a miss stub: back to the vaddr, the routine, back to the check's result
+    /// form, and back to the access.
+    fn miss_stub(
+        &mut self,
+        check: Check,
+        routine: Routine,
+        at: At,
+        back: usize,
+    ) -> Result<(), JitError> {
+        let rax = RegMem::Reg(Gpr::Rax);
+        match check {
+            Check::Input => {
+                self.asm
+                    .alu(AluKind::Add, Size::S64, rax, Operand::Mem(env(INPUT_VM)))?;
+                self.call_routine(routine)?;
+                self.site(at);
+            }
+            Check::Stack { frame } => {
+                self.asm.lea(
+                    Size::S64,
+                    Gpr::Rax,
+                    Mem::indexed(Gpr::Rax, GUEST[10], Scale::One, -frame),
+                )?;
+                self.call_routine(routine)?;
+                self.site(at);
+                self.asm
+                    .alu(AluKind::Add, Size::S64, rax, Operand::Imm(frame))?;
+            }
+        }
+        self.asm.jmp_to(back)?;
         Ok(())
     }
 
@@ -595,8 +635,7 @@ impl Masm {
     #[inline(never)]
     pub fn emit_pending(&mut self) -> Result<(), JitError> {
         self.pending &= !STUBS_PENDING;
-        self.emit_refunds()?;
-        self.emit_miss_stubs()?;
+        self.emit_stubs()?;
         while self.pending != 0 {
             let index = self.pending.trailing_zeros() as usize;
             self.pending &= self.pending - 1;
@@ -967,14 +1006,17 @@ impl Masm {
         let field = self.asm.jcc_pending(Cond::Ae);
         self.asm
             .alu(AluKind::Add, Size::S64, rax, Operand::Mem(env(INPUT_HOST)))?;
-        self.pending |= STUBS_PENDING;
-        self.miss_stubs.push(MissStub {
+        let back = self.asm.offset();
+        let check = Check::Input;
+        self.add_stub(
             field,
-            back: self.asm.offset(),
-            routine,
-            at,
-            check: Check::Input,
-        });
+            StubKind::Miss {
+                check,
+                routine,
+                at,
+                back,
+            },
+        );
         self.host_disp = 0;
         Ok(())
     }
@@ -1020,48 +1062,18 @@ impl Masm {
         let field = self.asm.jcc_pending(Cond::A);
         self.asm
             .alu(AluKind::Add, Size::S64, rax, Operand::Mem(env(FRAME_TOP)))?;
-        self.pending |= STUBS_PENDING;
-        self.miss_stubs.push(MissStub {
+        let back = self.asm.offset();
+        let check = Check::Stack { frame };
+        self.add_stub(
             field,
-            back: self.asm.offset(),
-            routine,
-            at,
-            check: Check::Stack { frame },
-        });
+            StubKind::Miss {
+                check,
+                routine,
+                at,
+                back,
+            },
+        );
         self.host_disp = -frame;
-        Ok(())
-    }
-
-    /// Emits the stubs of [`Masm::input_check`] and [`Masm::stack_check`] here (execution
-    /// cannot fall through).
-    fn emit_miss_stubs(&mut self) -> Result<(), JitError> {
-        let mut stubs = core::mem::take(&mut self.miss_stubs);
-        for stub in stubs.drain(..) {
-            let here = self.asm.offset();
-            self.asm.patch_rel32(stub.field, here)?;
-            let rax = RegMem::Reg(Gpr::Rax);
-            match stub.check {
-                Check::Input => {
-                    self.asm
-                        .alu(AluKind::Add, Size::S64, rax, Operand::Mem(env(INPUT_VM)))?;
-                    self.call_routine(stub.routine)?;
-                    self.site(stub.at);
-                }
-                Check::Stack { frame } => {
-                    self.asm.lea(
-                        Size::S64,
-                        Gpr::Rax,
-                        Mem::indexed(Gpr::Rax, GUEST[10], Scale::One, -frame),
-                    )?;
-                    self.call_routine(stub.routine)?;
-                    self.site(stub.at);
-                    self.asm
-                        .alu(AluKind::Add, Size::S64, rax, Operand::Imm(frame))?;
-                }
-            }
-            self.asm.jmp_to(stub.back)?;
-        }
-        self.miss_stubs = stubs;
         Ok(())
     }
 
