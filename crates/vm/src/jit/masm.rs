@@ -56,8 +56,8 @@ use super::hints::BaseHint;
 use super::lower::{At, Program};
 pub(crate) use super::shapes::{Routine, ROUTINES};
 pub(crate) use super::template::Shape;
-use super::template::{frame_top_update, stack_bias, Miss, Template, Width, MAX_ROUTINES, SHAPES};
-use super::{shapes, JitError, Site};
+use super::template::{frame_top_update, Miss, Template, Width, MAX_ROUTINES, SHAPES};
+use super::{shapes, JitError, Site, StackLayout};
 use crate::interpreter::op::Op;
 use crate::interpreter::Code;
 use bpfvm_x86::{AluKind, Assembler, Cond, Gpr, Mem, Operand, RegMem, Rel32, Scale, Size};
@@ -1189,6 +1189,17 @@ impl Masm {
         };
         (self.asm, self.offsets, self.sites, scratch)
     }
+}
+
+/// The frame size F of `layout` as the bias of the current-frame check ([`Masm::stack_check`];
+/// at most 2^30, so that `off + F` and `-F` are 32-bit displacements).
+fn stack_bias(layout: StackLayout) -> Result<i32, JitError> {
+    i32::try_from(layout.frame)
+        .ok()
+        .filter(|frame| *frame <= 1 << 30)
+        .ok_or_else(|| JitError::Encode {
+            message: format!("frame size {} in the stack check", layout.frame),
+        })
 }
 
 /// `[r15 + index * 8 + field]`: the limit of `access` in the row of the slot in `index`.

@@ -30,7 +30,7 @@ use super::calls::{exit_sequence, frame_push};
 use super::env::{FRAME_HOST, FRAME_TOP};
 use super::lower::Program;
 use super::masm::{delta_field, env, limit_field, Access, Routine, GUEST, METER, ROWS_IMM};
-use super::{JitError, StackLayout};
+use super::JitError;
 use bpfvm_x86::{
     AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, Rel32, ShiftAmount, ShiftKind, Size,
 };
@@ -365,17 +365,6 @@ pub(crate) fn end_compare(a: &mut Assembler, size: u8, limit: Mem) -> Result<(),
         Operand::Mem(limit),
     )?;
     Ok(())
-}
-
-/// The frame size F of `layout` as the bias of the current-frame check (`Masm::stack_check`;
-/// at most 2^30, so that `off + F` and `-F` are 32-bit displacements).
-pub(crate) fn stack_bias(layout: StackLayout) -> Result<i32, JitError> {
-    i32::try_from(layout.frame)
-        .ok()
-        .filter(|frame| *frame <= 1 << 30)
-        .ok_or_else(|| JitError::Encode {
-            message: format!("frame size {} in the stack check", layout.frame),
-        })
 }
 
 /// `frame_top = r10 / 2 + frame_host` (see [`super::env::Env::frame_top`]); clobbers rax.
