@@ -929,10 +929,7 @@ impl Masm {
             return Ok(());
         }
         let log = size.trailing_zeros().min(3) as u8;
-        let routine = match miss {
-            Miss::Translate => Routine::Access(access, log),
-            Miss::Span => Routine::Span(access, log),
-        };
+        let routine = miss.routine(access, log);
         // With a gapped stack, r10-based accesses always miss the table: call directly.
         let direct = self.settings.translation == Translation::Call
             || (self.settings.gap_shift.is_some() && base == GUEST[10]);

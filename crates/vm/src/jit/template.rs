@@ -1,6 +1,6 @@
 //! Pre-encoded sequences, for compile speed. The sequences that recur per instruction with
-//! the same bytes except for a few fields (the inline checks of a memory access, the meter
-//! charge at a run's start, the frame push of `call`, the nested `exit`) are encoded once
+//! the same bytes except for a few fields (the inline table check of a memory access, the
+//! meter charge at a run's start, the frame push of `call`, the nested `exit`) are encoded once
 //! per compile by the typed encoder into a scratch assembler; every use appends the bytes
 //! and patches the fields: rel32 fields pointing at shared routines, one 32-bit immediate,
 //! and the return address of a bail-out call, which becomes a site. The machine code is
@@ -422,7 +422,8 @@ pub(crate) enum Miss {
 }
 
 impl Miss {
-    fn routine(self, access: Access, log: u8) -> Routine {
+    /// The routine of a miss of a `2^log`-byte `access`.
+    pub(crate) fn routine(self, access: Access, log: u8) -> Routine {
         match self {
             Miss::Translate => Routine::Access(access, log),
             Miss::Span => Routine::Span(access, log),
