@@ -331,7 +331,7 @@ impl Assembler {
 
     /// A move between `reg` and `[mem]` (direction by `opcode`), through the short layout
     /// when the operand allows it.
-    #[inline]
+    #[inline(always)]
     fn mov_reg_mem(
         &mut self,
         size: Size,

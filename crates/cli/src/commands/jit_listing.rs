@@ -1,6 +1,7 @@
 //! `bpfvm disasm --jit`: each BPF instruction followed by the x86-64 machine code the JIT
 //! emits for it (its inline part; shared out-of-line stubs are not listed), disassembled with
-//! iced-x86 in Intel syntax, with offsets into the compiled code.
+//! iced-x86 in Intel syntax, with offsets into the compiled code; then the second copy of
+//! each versioned loop (whose hoisted accesses the guard before the loop checked).
 
 use crate::program_file;
 use crate::{LoadOptions, Outcome};
@@ -38,6 +39,17 @@ fn listing(path: &Path, options: &LoadOptions) -> Result<String, String> {
         let _ = writeln!(text, "{pc:>6}: {bpf}");
         let offset = jit.pc_offsets().get(pc).copied().flatten().unwrap_or(0);
         for line in machine_code(jit.slot_code(pc).unwrap_or(&[]), offset) {
+            let _ = writeln!(text, "        {line}");
+        }
+    }
+    for versioned in jit.versioned_loops() {
+        let (head, latch) = (versioned.head, versioned.latch);
+        let _ = writeln!(
+            text,
+            "; slots {head}..={latch} again: the versioned loop's copy without the checks its guard (before slot {head}) made"
+        );
+        let bytes = jit.code().get(versioned.code.clone()).unwrap_or(&[]);
+        for line in machine_code(bytes, versioned.code.start) {
             let _ = writeln!(text, "        {line}");
         }
     }

@@ -11,7 +11,9 @@
 //!
 //! Termination: with the meter on, loops and recursion are fine (the budget ends them, as
 //! `ExceededMaxInstructions`). With the meter off ([`Profile::MeterOff`]) the program is a DAG:
-//! jumps only go forward and calls only reach functions that come later.
+//! jumps only go forward and calls only reach functions that come later, except the back edges
+//! of the tight loops (`pick::loops`), which leave after a bounded number of rounds whatever
+//! the counter held on entry.
 //!
 //! The configurations ([`Profile`]) cover the reference default, the legacy preset, fixed
 //! frames with and without gaps, the unaligned mapping, tiny budgets, tracing, metering off

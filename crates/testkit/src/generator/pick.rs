@@ -7,6 +7,8 @@
 //! frames, `sdiv` only when enabled), so only the layout pass can still go wrong, and it
 //! cannot: it picks jump targets from instruction starts.
 
+mod loops;
+
 use super::{Item, JumpTarget, Rng, TextTarget};
 use crate::syscalls::standard_keys;
 use bpfvm::{Config, MM_HEAP_START, MM_INPUT_START, MM_PROGRAM_START, MM_STACK_START};
@@ -151,6 +153,7 @@ impl Picker<'_> {
             if r11 { 3 } else { 0 },  // 14 r11
             if sbpf { 0 } else { 4 }, // 15 atomics
             2,                        // 16 division hazard
+            3,                        // 17 tight loop with a base and a bounded index
         ];
         match self.rng.weighted(&weights) {
             0 => self.alu(),
@@ -169,7 +172,8 @@ impl Picker<'_> {
             13 => self.push(Insn::Exit),
             14 => self.move_stack_pointer(),
             15 => self.atomic(),
-            _ => self.division_hazard(),
+            16 => self.division_hazard(),
+            _ => self.hoist_loop(),
         }
     }
 

@@ -2,11 +2,11 @@
 //! sBPF `callx`) and `exit`, plus the stack-pointer update they share with `add r11`.
 
 use super::env::{
-    CALLX_TARGET, DEPTH, FRAMES, FRAME_POINTER, FRAME_RETURN_PC, FRAME_SAVED, FRAME_SHIFT,
-    STACK_POINTER,
+    CALLX_TABLE, CALLX_TARGET, DEPTH, FRAMES, FRAME_POINTER, FRAME_RETURN_PC, FRAME_SAVED,
+    FRAME_SHIFT, STACK_POINTER,
 };
 use super::lower::{At, Lowered, Program, MAX_INLINE_CALL_DEPTH};
-use super::masm::{env, imm_pc, Masm, Routine, Shape, GUEST};
+use super::masm::{env, imm_pc, Callx, Masm, Routine, Shape, GUEST};
 use super::template::{frame_top_update, Builder, Width};
 use super::JitError;
 use crate::interpreter::exec::FrameMode;
@@ -104,8 +104,8 @@ pub(super) fn call(m: &mut Masm, p: &Program, target: CallTarget, at: At) -> Low
                 X86::Imm(imm_pc(p.slot_count)),
             )?;
             m.bail_if(Cond::Ae, at)?;
-            let table = m.asm.lea_pending(Gpr::Rcx);
-            m.routine_field(table, Routine::CallxTable);
+            m.asm.load(Size::S64, Gpr::Rcx, env(CALLX_TABLE))?;
+            m.callx = Callx::Table;
             m.asm.load(
                 Size::S32,
                 Gpr::Rax,

@@ -22,8 +22,10 @@ pub(crate) fn execute(code: &ExecutableCode, env: &mut Env) {
     let entry: Entry = unsafe { core::mem::transmute::<*const u8, Entry>(pointer) };
     // SAFETY: `env` is a live, exclusively borrowed `Env` whose pointers `run::execute` set
     // up for this call (frame records of the capacity the code assumes, the region table,
-    // the mapping and the host state, all outliving the call); generated code touches guest
-    // memory only through addresses the region table or the mapping vouched for.
+    // the `callx` table of the program being run (one entry per slot, read only at an index
+    // the code checked below the slot count), the mapping and the host state, all outliving
+    // the call); generated code touches guest memory only through addresses the region table
+    // or the mapping vouched for, directly or through a versioned loop's guard (`hoist`).
     unsafe { entry(env) }
 }
 

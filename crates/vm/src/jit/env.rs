@@ -99,10 +99,16 @@ pub(crate) struct Env {
     /// for that kind, at most 4 GiB, minus the size, plus 1), 0 when no access is (no inline
     /// row for the region, or a read-only region for stores).
     pub input_limit: [u64; 8],
+    /// The versioned loop running now (`hoist`): per hoisted group, the delta (host minus
+    /// guest address) of the row its guard found the group's span in.
+    pub hoisted: [u64; super::hoist::MAX_GROUPS],
     /// Guest r0..r10 whenever generated code is not running (entry, helper calls, exits).
     pub regs: [u64; 11],
     /// `callx`: the code offset of the slot being called, while the frame is pushed.
     pub callx_target: u64,
+    /// `callx`: per slot, the code offset where a call may land, or 0
+    /// ([`super::JitProgram`]'s table; null when the program has no `callx`).
+    pub callx_table: *const u32,
     /// The call depth (number of frame records in use).
     pub depth: u64,
     /// sBPF's r11.
@@ -162,10 +168,14 @@ pub(crate) const INPUT_VM: i32 = field(offset_of!(Env, input_vm));
 pub(crate) const INPUT_HOST: i32 = field(offset_of!(Env, input_host));
 /// `[r15 + INPUT_LIMIT + 8 * (kind * 4 + log)]`.
 pub(crate) const INPUT_LIMIT: i32 = field(offset_of!(Env, input_limit));
+/// `[r15 + HOISTED + 8 * group]`.
+pub(crate) const HOISTED: i32 = field(offset_of!(Env, hoisted));
 /// The row of the input region (`MM_INPUT_START >> 32`).
 pub(crate) const INPUT_SLOT: usize = (crate::MM_INPUT_START >> 32) as usize;
 /// Offset of [`Env::callx_target`].
 pub(crate) const CALLX_TARGET: i32 = field(offset_of!(Env, callx_target));
+/// Offset of [`Env::callx_table`].
+pub(crate) const CALLX_TABLE: i32 = field(offset_of!(Env, callx_table));
 /// Offset of [`Env::depth`].
 pub(crate) const DEPTH: i32 = field(offset_of!(Env, depth));
 /// Offset of [`Env::stack_pointer`].

@@ -27,8 +27,8 @@
 use bpfvm_isa::{opcode_shape, AluOp, Dialect, MemSize, OpcodeShape, SourceKind, Width};
 use core::ops::Range;
 
-/// What an opcode does to the scan's state (bits of a `u16`).
-mod effect {
+/// What an opcode does to the scan's state (bits of a `u16`; `hoist` reads them too).
+pub(crate) mod effect {
     /// Writes dst.
     pub const WRITE: u16 = 1;
     /// The value written holds a stack address if src does.
@@ -56,6 +56,14 @@ mod effect {
 /// The effects of every opcode of each dialect, derived from the isa crate's opcode table.
 static SBPF_EFFECTS: [u16; 256] = effects(Dialect::Sbpf);
 static EBPF_EFFECTS: [u16; 256] = effects(Dialect::Ebpf);
+
+/// The effects table of `dialect` ([`effect`] bits per opcode byte).
+pub(crate) fn effects_of(dialect: Dialect) -> &'static [u16; 256] {
+    match dialect {
+        Dialect::Sbpf => &SBPF_EFFECTS,
+        Dialect::Ebpf => &EBPF_EFFECTS,
+    }
+}
 
 const fn effects(dialect: Dialect) -> [u16; 256] {
     let mut table = [0u16; 256];
@@ -202,10 +210,7 @@ impl AccessHints {
         function_start: impl Fn(usize) -> bool,
     ) -> AccessHints {
         let slots = text.len() / 8;
-        let effects = match dialect {
-            Dialect::Sbpf => &SBPF_EFFECTS,
-            Dialect::Ebpf => &EBPF_EFFECTS,
-        };
+        let effects = effects_of(dialect);
         let looping = looping_functions(text, effects, |pc| pc == entry || function_start(pc));
         // Without a function to scan nothing reads the table (a large program often has none).
         let incoming = match looping.is_empty() {
@@ -257,6 +262,12 @@ impl AccessHints {
             (false, true) => BaseHint::Input,
             (false, false) => BaseHint::Unknown,
         }
+    }
+
+    /// Whether the scan guesses that `reg` holds a stack address after the slot looked at
+    /// last.
+    pub fn holds_stack(&self, reg: u8) -> bool {
+        self.regs.checked_shr(u32::from(reg)).unwrap_or(0) & 1 != 0
     }
 
     /// Steps over one slot; returns what the base register of an access there holds (the

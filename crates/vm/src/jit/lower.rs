@@ -13,7 +13,7 @@ use super::JitError;
 use crate::interpreter::exec::FrameMode;
 use crate::interpreter::op::{Ext32, Op, Operand, Trap};
 use bpfvm_isa::{AtomicOp, Cond as BpfCond, Dialect, MemSize, Width};
-use bpfvm_x86::{AluKind, Cond, Gpr, Operand as X86, RegMem, ShiftAmount, ShiftKind, Size};
+use bpfvm_x86::{AluKind, Cond, Gpr, Mem, Operand as X86, RegMem, ShiftAmount, ShiftKind, Size};
 
 /// Calls deeper than this never use the inline sequence (the host stack holds one return
 /// address per level); they bail out to the interpreter instead.
@@ -443,7 +443,87 @@ fn load(
     at: At,
 ) -> Lowered {
     m.translate(base, off, size.bytes() as u8, Access::Load, at)?;
-    let mem = m.host();
+    load_from(m, dst, m.host(), size, signed)
+}
+
+/// [`lower`] in the second copy of a versioned loop (see `hoist`): loads and stores go
+/// through [`Masm::translate_in_copy`], which leaves hoisted accesses unchecked; every
+/// other op lowers as anywhere else. (A separate entry keeps [`lower`]'s own accesses as
+/// they were.)
+pub(crate) fn lower_in_copy(m: &mut Masm, p: &Program, op: &Op, at: At) -> Lowered {
+    let pc = at.pc;
+    let r = |reg: u8| guest(reg, pc);
+    let store_reg = |base: u8, src: u8| Ok::<_, JitError>((r(base)?, Value::Reg(r(src)?)));
+    match *op {
+        Op::Ldx8 { dst, base, off } => {
+            load_in_copy(m, r(dst)?, r(base)?, off, MemSize::B, Signed::No, at)
+        }
+        Op::Ldx16 { dst, base, off } => {
+            load_in_copy(m, r(dst)?, r(base)?, off, MemSize::H, Signed::No, at)
+        }
+        Op::Ldx32 { dst, base, off } => {
+            load_in_copy(m, r(dst)?, r(base)?, off, MemSize::W, Signed::No, at)
+        }
+        Op::Ldx64 { dst, base, off } => {
+            load_in_copy(m, r(dst)?, r(base)?, off, MemSize::DW, Signed::No, at)
+        }
+        Op::LdxSigned {
+            dst,
+            base,
+            off,
+            size,
+        } => load_in_copy(m, r(dst)?, r(base)?, off, size, Signed::Yes, at),
+        Op::St8 { base, off, imm } => {
+            store_in_copy(m, r(base)?, off, MemSize::B, Value::Imm(imm), at)
+        }
+        Op::St16 { base, off, imm } => {
+            store_in_copy(m, r(base)?, off, MemSize::H, Value::Imm(imm), at)
+        }
+        Op::St32 { base, off, imm } => {
+            store_in_copy(m, r(base)?, off, MemSize::W, Value::Imm(imm), at)
+        }
+        Op::St64 { base, off, imm } => {
+            store_in_copy(m, r(base)?, off, MemSize::DW, Value::Imm(imm), at)
+        }
+        Op::Stx8 { base, src, off } => {
+            let (base, value) = store_reg(base, src)?;
+            store_in_copy(m, base, off, MemSize::B, value, at)
+        }
+        Op::Stx16 { base, src, off } => {
+            let (base, value) = store_reg(base, src)?;
+            store_in_copy(m, base, off, MemSize::H, value, at)
+        }
+        Op::Stx32 { base, src, off } => {
+            let (base, value) = store_reg(base, src)?;
+            store_in_copy(m, base, off, MemSize::W, value, at)
+        }
+        Op::Stx64 { base, src, off } => {
+            let (base, value) = store_reg(base, src)?;
+            store_in_copy(m, base, off, MemSize::DW, value, at)
+        }
+        _ => lower(m, p, op, at),
+    }
+}
+
+/// [`load`] in the second copy of a versioned loop.
+#[inline(never)]
+fn load_in_copy(
+    m: &mut Masm,
+    dst: Gpr,
+    base: Gpr,
+    off: i16,
+    size: MemSize,
+    signed: Signed,
+    at: At,
+) -> Lowered {
+    m.translate_in_copy(base, off, size.bytes() as u8, Access::Load, at)?;
+    let mem = m.hoisted_host().unwrap_or_else(|| m.host());
+    load_from(m, dst, mem, size, signed)
+}
+
+/// The load of `size` bytes at the host operand `mem` into `dst`.
+#[inline(always)]
+fn load_from(m: &mut Masm, dst: Gpr, mem: Mem, size: MemSize, signed: Signed) -> Lowered {
     let host = RegMem::Mem(mem);
     match (size, signed) {
         (MemSize::B, Signed::No) => m.asm.movzx(Size::S8, Size::S32, dst, host)?,
@@ -465,7 +545,27 @@ enum Value {
 #[inline(always)]
 fn store(m: &mut Masm, base: Gpr, off: i16, size: MemSize, value: Value, at: At) -> Lowered {
     m.translate(base, off, size.bytes() as u8, Access::Store, at)?;
-    let host = m.host();
+    store_to(m, m.host(), size, value)
+}
+
+/// [`store`] in the second copy of a versioned loop.
+#[inline(never)]
+fn store_in_copy(
+    m: &mut Masm,
+    base: Gpr,
+    off: i16,
+    size: MemSize,
+    value: Value,
+    at: At,
+) -> Lowered {
+    m.translate_in_copy(base, off, size.bytes() as u8, Access::Store, at)?;
+    let mem = m.hoisted_host().unwrap_or_else(|| m.host());
+    store_to(m, mem, size, value)
+}
+
+/// The store of `value` (`size` bytes) at the host operand `host`.
+#[inline(always)]
+fn store_to(m: &mut Masm, host: Mem, size: MemSize, value: Value) -> Lowered {
     let width = access_size(size);
     match value {
         Value::Reg(reg) => m.asm.store(width, host, reg)?,
@@ -499,6 +599,7 @@ fn atomic(
             return Ok(());
         }
     };
+    // Always the checked translation (loops with atomics are never versioned).
     m.translate(base, off, size.bytes() as u8, Access::Store, at)?;
     let host = m.host();
     let kind = match op {

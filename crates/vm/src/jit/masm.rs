@@ -49,10 +49,11 @@
 //! address still on the stack. No stub, label or fixup per pc is needed.
 
 use super::env::{
-    BIAS, DELTA, FRAME_TOP, HOST_RSP, INPUT_HOST, INPUT_LIMIT, INPUT_VM, LEFT, LOAD_LIMIT, REGS,
-    ROWS, STORE_LIMIT,
+    BIAS, DELTA, FRAME_TOP, HOISTED, HOST_RSP, INPUT_HOST, INPUT_LIMIT, INPUT_VM, LEFT, LOAD_LIMIT,
+    REGS, ROWS, STORE_LIMIT,
 };
 use super::hints::BaseHint;
+use super::hoist::Plan;
 use super::lower::{At, Program};
 pub(crate) use super::shapes::{Routine, ROUTINES};
 pub(crate) use super::template::Shape;
@@ -261,6 +262,16 @@ pub(crate) struct Scratch {
     fixups: Vec<(Rel32, Target)>,
 }
 
+/// The tables a compiled program keeps besides its code: per slot the code offset, the
+/// bail-out sites, the `callx` table (empty without `callx`). A dropped program gives them
+/// back for the next compile ([`super::recycled_tables`]).
+#[derive(Debug, Default)]
+pub(crate) struct Tables {
+    pub offsets: Vec<u32>,
+    pub sites: Vec<Site>,
+    pub callx_table: Vec<u32>,
+}
+
 /// The macro-assembler: an [`Assembler`] plus the offsets, fixups and sites of one program.
 pub(crate) struct Masm {
     pub asm: Assembler,
@@ -274,8 +285,9 @@ pub(crate) struct Masm {
     stubs: Vec<u32>,
     fixups: Vec<(Rel32, Target)>,
     sites: Vec<Site>,
+    /// The `callx` table once built ([`Masm::callx_entries`]).
+    callx_table: Vec<u32>,
     routines: [u32; ROUTINES],
-    used: [bool; ROUTINES],
     templates: [Option<Template>; SHAPES],
     /// Routines asked for but not emitted yet (bits of `1 << Routine::index`).
     pending: u32,
@@ -285,6 +297,11 @@ pub(crate) struct Masm {
     pub pair: Option<Pair>,
     /// The displacement from rax of the last translated access's host bytes.
     host_disp: i32,
+    /// A register the last translated access also adds to rax (a hoisted access: rax
+    /// holds its group's delta and this its guest base register).
+    host_index: Option<Gpr>,
+    /// The `host_index` of a pair's first access (the second reuses it).
+    pair_index: Option<Gpr>,
     /// The displacement from rax of the span a pair's first access checked (the second
     /// reuses it).
     pair_disp: i32,
@@ -293,6 +310,28 @@ pub(crate) struct Masm {
     /// The guess for the base register of the instruction being lowered (picks the shape
     /// of its inline check).
     pub hint: BaseHint,
+    /// Whether some `callx` reads the program's table of entries.
+    pub callx: Callx,
+    /// While the second copy of a versioned loop is emitted: its plan (which accesses
+    /// translate through a delta the loop's guard checked, with no check of their own).
+    hoist: Option<Box<Plan>>,
+}
+
+/// Whether the compiled program needs its `callx` table ([`Masm::callx_entries`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Callx {
+    /// No `callx` (the table is not built).
+    None,
+    /// A `callx` reads the table through `Env::callx_table`.
+    Table,
+}
+
+/// What [`Masm::begin_copy`] set aside: the offsets and entry stubs of the loop's first
+/// copy, and where the copy's fixups start.
+pub(crate) struct CopyMark {
+    offsets: Vec<u32>,
+    stubs: Vec<u32>,
+    fixups: usize,
 }
 
 /// A guest register's host register; the verifier allows only r0..r10 (r11 is lowered
@@ -355,7 +394,13 @@ fn offset32(offset: usize) -> u32 {
 
 impl Masm {
     /// A macro-assembler for a program of `slot_count` slots.
-    pub fn new(slot_count: usize, settings: Settings, program: Program, scratch: Scratch) -> Masm {
+    pub fn new(
+        slot_count: usize,
+        settings: Settings,
+        program: Program,
+        scratch: Scratch,
+        tables: Tables,
+    ) -> Masm {
         let Scratch {
             code: mut buffer,
             mut stubs,
@@ -364,26 +409,40 @@ impl Masm {
         buffer.reserve(slot_count * 24 + 2048);
         stubs.clear();
         fixups.clear();
+        let Tables {
+            mut offsets,
+            mut sites,
+            mut callx_table,
+        } = tables;
+        offsets.clear();
+        offsets.resize(slot_count + 1, NONE);
+        // Sized up front: about one site per instruction at most, and a reallocation of a
+        // table this large costs more than the spare capacity.
+        sites.clear();
+        sites.reserve(slot_count + 16);
+        callx_table.clear();
         Masm {
             asm: Assembler::with_buffer(buffer, 4, 4),
             settings,
             program,
-            offsets: vec![NONE; slot_count + 1],
+            offsets,
             stubs,
             fixups,
-            // Sized up front: about one site per instruction at most, and a reallocation
-            // of a table this large costs more than the spare capacity.
-            sites: Vec::with_capacity(slot_count + 16),
+            sites,
+            callx_table,
             routines: [NONE; ROUTINES],
-            used: [false; ROUTINES],
+            callx: Callx::None,
             templates: core::array::from_fn(|_| None),
             pending: 0,
             nop_countdown: 0,
             pair: None,
             host_disp: 0,
+            host_index: None,
+            pair_index: None,
             pair_disp: 0,
             out_of_line: Vec::new(),
             hint: BaseHint::Unknown,
+            hoist: None,
         }
         .with_first_nop()
     }
@@ -650,11 +709,8 @@ impl Masm {
         Ok(())
     }
 
-    /// Records `field` as pointing at `routine` (and marks the routine used).
+    /// Records `field` as pointing at `routine`.
     pub fn routine_field(&mut self, field: Rel32, routine: Routine) {
-        if let Some(used) = self.used.get_mut(routine.index()) {
-            *used = true;
-        }
         self.fixups.push((field, Target::Routine(routine)));
     }
 
@@ -686,11 +742,6 @@ impl Masm {
             }
         }
         Ok(())
-    }
-
-    /// Whether `routine` was referred to by a queued field.
-    pub fn is_used(&self, routine: Routine) -> bool {
-        self.used.get(routine.index()).copied().unwrap_or(false)
     }
 
     /// Records that `routine` starts here.
@@ -905,10 +956,139 @@ impl Masm {
         Ok(())
     }
 
+    /// Whether the second copy of a versioned loop is being emitted (its accesses then
+    /// go through [`Masm::translate_in_copy`]).
+    #[inline(always)]
+    pub fn copying(&self) -> bool {
+        self.hoist.is_some()
+    }
+
+    /// [`Masm::translate`] inside the second copy of a versioned loop: an access the plan
+    /// hoists (both accesses of a pair, or neither) needs no check; its host operand is
+    /// then [`Masm::hoisted_host`].
+    #[inline(never)]
+    pub fn translate_in_copy(
+        &mut self,
+        base: Gpr,
+        off: i16,
+        size: u8,
+        access: Access,
+        at: At,
+    ) -> Result<(), JitError> {
+        match self.pair {
+            Some(pair) if pair.store as usize == at.pc => {
+                self.host_index = self.pair_index;
+                self.translate(base, off, size, access, at)
+            }
+            Some(pair) if pair.load as usize == at.pc => {
+                let second = self.hoisted(pair.store as usize);
+                match self.hoisted(at.pc).filter(|group| Some(*group) == second) {
+                    Some(group) => {
+                        self.hoisted_access(base, pair.start, group)?;
+                        self.pair_disp = self.host_disp;
+                        self.pair_index = self.host_index;
+                        self.host_disp += i32::from(off) - i32::from(pair.start);
+                        Ok(())
+                    }
+                    None => {
+                        (self.host_index, self.pair_index) = (None, None);
+                        self.translate(base, off, size, access, at)
+                    }
+                }
+            }
+            _ => match self.hoisted(at.pc) {
+                Some(group) => self.hoisted_access(base, off, group),
+                None => {
+                    self.host_index = None;
+                    self.translate(base, off, size, access, at)
+                }
+            },
+        }
+    }
+
+    /// The group of the access at `pc` in the versioned loop being copied, if hoisted.
+    #[inline(always)]
+    fn hoisted(&self, pc: usize) -> Option<u8> {
+        self.hoist.as_ref()?.group_of(pc)
+    }
+
+    /// The translation of an access whose span the loop's guard checked (see `hoist`):
+    /// `host = vaddr + delta`, with the delta of the guard's row in `Env::hoisted`: rax
+    /// holds the delta, and the access reads `[rax + base + off]`.
+    #[inline(never)]
+    fn hoisted_access(&mut self, base: Gpr, off: i16, group: u8) -> Result<(), JitError> {
+        let delta = env(HOISTED + 8 * i32::from(group));
+        self.asm.load(Size::S64, Gpr::Rax, delta)?;
+        self.host_index = Some(base);
+        self.host_disp = i32::from(off);
+        Ok(())
+    }
+
+    /// Starts the second copy of the versioned loop of `plan`: its slots get new offsets
+    /// (jumps inside the copy stay inside it), and its hoisted accesses no check.
+    pub fn begin_copy(&mut self, plan: Plan) -> CopyMark {
+        let range = plan.head..plan.latch + 1;
+        let offsets = self.offsets.get(range.clone()).unwrap_or(&[]).to_vec();
+        let stubs = self.stubs.get(range).unwrap_or(&[]).to_vec();
+        self.hoist = Some(Box::new(plan));
+        self.pair = None;
+        CopyMark {
+            offsets,
+            stubs,
+            fixups: self.fixups.len(),
+        }
+    }
+
+    /// Ends the copy [`Masm::begin_copy`] started: patches the copy's jumps to its own
+    /// slots, and gives the slots back their first copy's offsets (every other jump, entry
+    /// and `callx` goes to the first copy).
+    pub fn end_copy(&mut self, mark: CopyMark) -> Result<(), JitError> {
+        let Some(plan) = self.hoist.take() else {
+            return Ok(());
+        };
+        self.pair = None;
+        let mut index = mark.fixups;
+        while let Some((field, target)) = self.fixups.get(index).copied() {
+            let inside = match target {
+                Target::Slot(pc) if plan.contains(pc as usize) => self.entry_offset(pc as usize),
+                _ => None,
+            };
+            match inside {
+                Some(offset) => {
+                    self.asm.patch_rel32(field, offset as usize)?;
+                    self.fixups.swap_remove(index);
+                }
+                None => index += 1,
+            }
+        }
+        let range = plan.head..plan.latch + 1;
+        if let Some(offsets) = self.offsets.get_mut(range.clone()) {
+            if offsets.len() == mark.offsets.len() {
+                offsets.copy_from_slice(&mark.offsets);
+            }
+        }
+        if let Some(stubs) = self.stubs.get_mut(range) {
+            if stubs.len() == mark.stubs.len() {
+                stubs.copy_from_slice(&mark.stubs);
+            }
+        }
+        Ok(())
+    }
+
     /// The host operand of the access [`Masm::translate`] translated last.
     #[inline(always)]
     pub fn host(&self) -> Mem {
         Mem::base_disp(Gpr::Rax, self.host_disp)
+    }
+
+    /// The host operand of the access [`Masm::translate`] translated last when it is a
+    /// hoisted one (`[rax + base + off]`; [`Masm::host`] otherwise), which the lowering
+    /// asks for out of its hot path (a `Mem` of one fixed shape keeps the encoder's common
+    /// case inlined).
+    #[inline(always)]
+    pub fn hoisted_host(&self) -> Option<Mem> {
+        let index = self.host_index?;
+        Some(Mem::indexed(Gpr::Rax, index, Scale::One, self.host_disp))
     }
 
     /// [`Masm::translate`] without the pairing.
@@ -1122,32 +1302,30 @@ impl Masm {
         Ok(())
     }
 
-    /// Appends, for the first `slots` slots, where a jump may land ([`Masm::entry_offset`])
-    /// as a little-endian `u32`, or 0; slots for which `allowed` is false get 0.
-    pub fn emit_entries(&mut self, slots: usize, allowed: impl Fn(usize) -> bool) {
+    /// Builds the `callx` table: for the first `slots` slots, where a `callx` may land
+    /// ([`Masm::entry_offset`]), or 0; slots for which `allowed` is false get 0.
+    pub fn callx_entries(&mut self, slots: usize, allowed: impl Fn(usize) -> bool) {
         let enter_inside = self.settings.meter == MeterMode::Off;
-        let table = self.asm.data_zeroed(slots * 4);
-        let offsets = self.offsets.iter().take(slots);
-        for (out, offset) in table.chunks_exact_mut(4).zip(offsets) {
-            let entry = match *offset {
-                NONE => 0,
-                offset if offset & CARRIED != 0 => 0,
-                offset if offset & INSIDE == 0 => offset,
-                offset if enter_inside => offset & !INSIDE,
-                _ => 0,
-            };
-            out.copy_from_slice(&entry.to_le_bytes());
-        }
-        for (out, stub) in table.chunks_exact_mut(4).zip(&self.stubs) {
+        let mut table = core::mem::take(&mut self.callx_table);
+        table.clear();
+        table.extend(self.offsets.iter().take(slots).map(|offset| match *offset {
+            NONE => 0,
+            offset if offset & CARRIED != 0 => 0,
+            offset if offset & INSIDE == 0 => offset,
+            offset if enter_inside => offset & !INSIDE,
+            _ => 0,
+        }));
+        for (out, stub) in table.iter_mut().zip(&self.stubs) {
             if *stub != NONE {
-                out.copy_from_slice(&stub.to_le_bytes());
+                *out = *stub;
             }
         }
-        for (pc, out) in table.chunks_exact_mut(4).enumerate() {
+        for (pc, out) in table.iter_mut().enumerate() {
             if !allowed(pc) {
-                out.copy_from_slice(&[0; 4]);
+                *out = 0;
             }
         }
+        self.callx_table = table;
     }
 
     /// The code offset of `routine`, once emitted.
@@ -1175,16 +1353,21 @@ impl Masm {
         Ok(())
     }
 
-    /// The slot offsets and the site table, for the compiled program. The slot offsets
-    /// keep the [`INSIDE`] mark: read them with [`slot_offset`]. The scratch buffers come
-    /// back without the code buffer (the assembler's).
-    pub fn into_parts(self) -> (Assembler, Vec<u32>, Vec<Site>, Scratch) {
+    /// The tables of the compiled program (the slot offsets keep the [`INSIDE`] mark:
+    /// read them with [`slot_offset`]). The scratch buffers come back without the code
+    /// buffer (the assembler's).
+    pub fn into_parts(self) -> (Assembler, Tables, Scratch) {
         let scratch = Scratch {
             code: Vec::new(),
             stubs: self.stubs,
             fixups: self.fixups,
         };
-        (self.asm, self.offsets, self.sites, scratch)
+        let tables = Tables {
+            offsets: self.offsets,
+            sites: self.sites,
+            callx_table: self.callx_table,
+        };
+        (self.asm, tables, scratch)
     }
 }
 

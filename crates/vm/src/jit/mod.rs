@@ -80,6 +80,15 @@
 //!   after the syscall).
 //! - **Loop heads** (`Code::is_loop_header`: heads of tight loops) start at a
 //!   64-byte boundary, so a loop's speed does not depend on the code before it.
+//! - **Versioned loops** ([`hoist`], [`version`]): a tight loop without calls, syscalls,
+//!   `exit` or atomics cannot change the mapping, so for accesses through a register the
+//!   body never writes plus a bounded index (`counts[data[i]]++`: a byte loaded, shifted,
+//!   added to the invariant `counts`) the whole span they can touch is checked once, by a
+//!   guard where execution falls into the loop's head; if it lies inside one row of the
+//!   region table, a second copy of the loop runs (emitted after the body) in which those
+//!   accesses are `[delta + base + off]` with no check, otherwise the ordinary loop runs.
+//!   Jumps, `callx` and bail-outs only ever enter the ordinary copy; the second is reached
+//!   only through its guard.
 //! - **Calls** use real x86 `call`/`ret` (the return-stack buffer stays balanced) and record
 //!   r6-r9, r10 and the return pc in `Env::frames` exactly like the interpreter's frames, so
 //!   a bail-out at any depth hands over a faithful call stack. Call depths above
@@ -107,7 +116,13 @@
 //!   when first needed, after the next instruction that cannot fall through, so nearly every
 //!   call of one has a known target. The code buffer and the fixup and stub tables are
 //!   reused across compiles on a thread, and the tables are sized from the slot count up
-//!   front.
+//!   front; the tables a program keeps (slot offsets, bail-out sites, the `callx` table)
+//!   go back to a small shared stock when it is dropped and fill the next compile (a fresh
+//!   table of a large program faults its pages in anew: 5% of a compile of spl_token).
+//!   The `callx` table lives beside the code, not in it (generated code reads it through
+//!   `Env::callx_table`), so code memory, copied once and re-protected per compile, holds
+//!   instructions only. The loop analysis of [`hoist`] first looks at the raw slots
+//!   through the hints scan's effects table, which rejects most loops cheaply.
 //!
 //! **Architecture invariant:** generated code never decides an error itself (apart from
 //! the shims, which run the interpreter's own rules): anything unusual is a bail-out.
@@ -118,6 +133,7 @@ mod calls;
 mod entry;
 pub(crate) mod env;
 mod hints;
+mod hoist;
 mod lower;
 pub(crate) mod masm;
 pub(crate) mod run;
@@ -125,6 +141,9 @@ mod shapes;
 mod template;
 #[cfg(test)]
 mod tests;
+mod version;
+
+pub use version::VersionedLoop;
 
 use crate::config::Config;
 use crate::context::ContextObject;
@@ -133,14 +152,14 @@ use crate::interpreter::op::Op;
 use crate::interpreter::Code;
 use bpfvm_isa::Dialect;
 use bpfvm_x86::{CodeMemoryError, CodePool, EncodeError, ExecutableCode};
-use hints::AccessHints;
+use hints::{AccessHints, BaseHint};
 use lower::{At, Program};
 use masm::{
-    Hardening, Masm, MeterMode, Pair, PairSearch, Routine, RunPosition, Settings, Translation,
+    Callx, Hardening, Masm, MeterMode, Pair, PairSearch, RunPosition, Settings, Tables, Translation,
 };
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// Why a program could not be compiled.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -255,16 +274,18 @@ impl StackLayout {
 pub struct JitProgram {
     code: ExecutableCode,
     /// Per slot: the code offset (read with `masm::slot_offset`), or `masm::NONE` (the
-    /// second slot of an `lddw`).
-    offsets: Vec<u32>,
-    /// The bail-out sites, sorted by return address.
-    sites: Vec<Site>,
+    /// second slot of an `lddw`); the bail-out sites, sorted by return address; per slot
+    /// the code offset where a `callx` may land, or 0 (empty without `callx`; generated
+    /// code reads it through `Env::callx_table`, never writes it).
+    tables: Tables,
     /// [`JitProgram::pc_offsets`], built on first use.
     pc_offsets: OnceLock<Vec<Option<usize>>>,
     /// Where the code of the last instruction ends (the out-of-line routines follow).
     body_end: usize,
     /// The stack the r10 fast path was compiled for, if it is used.
     stack: Option<StackLayout>,
+    /// The loops compiled twice, with their checks hoisted in the second copy.
+    versioned: Vec<VersionedLoop>,
 }
 
 impl JitProgram {
@@ -277,7 +298,8 @@ impl JitProgram {
     /// for the second slot of an `lddw`).
     pub fn pc_offsets(&self) -> &[Option<usize>] {
         self.pc_offsets.get_or_init(|| {
-            self.offsets
+            self.tables
+                .offsets
                 .iter()
                 .map(|offset| masm::slot_offset(*offset))
                 .collect()
@@ -288,8 +310,9 @@ impl JitProgram {
     /// routine emitted right after it when it cannot fall through), for `bpfvm disasm --jit`.
     /// `None` for the second slot of an `lddw` or a pc out of range.
     pub fn slot_code(&self, pc: usize) -> Option<&[u8]> {
-        let start = masm::slot_offset(*self.offsets.get(pc)?)?;
+        let start = masm::slot_offset(*self.tables.offsets.get(pc)?)?;
         let end = self
+            .tables
             .offsets
             .iter()
             .skip(pc + 1)
@@ -298,8 +321,22 @@ impl JitProgram {
         self.code().get(start..end)
     }
 
+    /// The loops compiled a second time with their hoisted checks (see [`hoist`]), in
+    /// slot order (`bpfvm disasm --jit` lists their code after the body's).
+    pub fn versioned_loops(&self) -> &[VersionedLoop] {
+        &self.versioned
+    }
+
     pub(crate) fn executable(&self) -> &ExecutableCode {
         &self.code
+    }
+
+    /// The `callx` table's address for `Env::callx_table` (null when there is none).
+    pub(crate) fn callx_table(&self) -> *const u32 {
+        match self.tables.callx_table.is_empty() {
+            true => std::ptr::null(),
+            false => self.tables.callx_table.as_ptr(),
+        }
     }
 
     /// The stack the code relies on (see [`StackLayout`]).
@@ -311,10 +348,11 @@ impl JitProgram {
     pub(crate) fn site(&self, ret: u64) -> Option<SiteTarget> {
         let ret = u32::try_from(ret).ok()?;
         let index = self
+            .tables
             .sites
             .binary_search_by_key(&ret, |site| site.ret)
             .ok()?;
-        let site = self.sites.get(index)?;
+        let site = self.tables.sites.get(index)?;
         Some(SiteTarget {
             pc: u64::from(site.pc),
             refund: u64::from(site.refund),
@@ -372,7 +410,8 @@ pub(crate) fn compile<C: ContextObject>(
     let scratch = SCRATCH.with(|cell| cell.take());
     let program = program(code, config);
     let stack = program.stack;
-    let mut m = Masm::new(slots, settings::<C>(config, slots), program, scratch);
+    let settings = settings::<C>(config, slots);
+    let mut m = Masm::new(slots, settings, program, scratch, recycled_tables());
     m.prologue(code.entry_pc())?;
     shapes::emit_exits(&mut m)?;
     // Every slot, then the overrun sentinel after the last (the last instruction may fall
@@ -384,54 +423,56 @@ pub(crate) fn compile<C: ContextObject>(
     let mut hints = config
         .aligned_memory_mapping
         .then(|| AccessHints::new(text, dialect, code.entry_pc(), |pc| code.is_callable(pc)));
+    // Loops whose copy with hoisted checks waits for the end of the body, and the last
+    // slot of the newest one (whose hints the copy needs).
+    let mut versions: Vec<version::Version> = Vec::new();
+    let mut recording = 0;
+    let mut previous: Option<&Op> = None;
     let mut body_end = 0;
     let mut pc = 0;
     while let Some(op) = ops.get(pc) {
-        let refund = code.jit_run_length(pc);
         if pc == slots {
             body_end = m.asm.offset();
         }
-        // Only loads and stores (instruction classes 1 to 3, read from the raw slot, which
-        // is cheaper than matching the op) can start a pair.
-        let class = text.get(pc * 8).map_or(0, |opcode| opcode & 7);
-        if m.pair.is_none() && (1..=3).contains(&class) {
-            let search = match code.in_loop(pc) {
-                true => PairSearch::Neighbours,
-                false => PairSearch::ReadModifyWrite,
-            };
-            m.pair = Pair::find(code, op, pc, search);
-        }
-        if position == RunPosition::Start && code.is_loop_header(pc) {
-            m.align_loop_header();
-        }
-        m.start_slot(pc, position);
-        if position == RunPosition::Start {
-            m.block_entry(pc, refund)?;
-        }
-        m.maybe_nop();
-        if let Some(hints) = hints.as_mut() {
-            m.hint = hints.at(text, pc);
-        }
-        lower::lower(&mut m, &program, op, At { pc, refund })?;
-        if m.has_pending() && !falls_through(op) {
-            m.emit_pending()?;
-        }
-        // An op ends its run exactly when its run is itself alone.
-        position = match refund {
-            1 => RunPosition::Start,
-            _ => RunPosition::Inside,
+        let hint = match hints.as_mut() {
+            Some(hints) => hints.at(text, pc),
+            None => BaseHint::Unknown,
         };
+        let head = match position == RunPosition::Start && code.is_loop_header(pc) {
+            true => LoopHead::Yes,
+            false => LoopHead::No,
+        };
+        if head == LoopHead::Yes && previous.is_some_and(falls_through) {
+            let loop_at = LoopAt {
+                text,
+                dialect,
+                head: pc,
+            };
+            if let Some(version) = version_loop(&mut m, code, config, hints.as_ref(), loop_at)? {
+                recording = version.plan.latch;
+                versions.push(version);
+            }
+        }
+        if pc <= recording {
+            version::record_hint(&mut versions, pc, hint);
+        }
+        position = emit_slot(&mut m, code, text, &program, op, pc, position, head, hint)?;
+        previous = Some(op);
         pc += op.width();
     }
     m.emit_pending()?;
+    let mut versioned = Vec::with_capacity(versions.len());
+    for version in versions {
+        versioned.push(version::copy(&mut m, code, text, &program, version)?);
+    }
     m.slot_stubs(code)?;
     m.emit_pending()?;
-    if m.is_used(Routine::CallxTable) {
-        emit_callx_table(&mut m, code, config.static_syscalls)?;
+    if m.callx == Callx::Table {
+        callx_table(&mut m, code, config.static_syscalls)?;
     }
     m.resolve()?;
-    let (asm, mut offsets, sites, mut scratch) = m.into_parts();
-    offsets.truncate(slots);
+    let (asm, mut tables, mut scratch) = m.into_parts();
+    tables.offsets.truncate(slots);
     let bytes = asm.finish()?;
     let mut writable = pool().allocate(bytes.len())?;
     writable.append(&bytes)?;
@@ -440,11 +481,107 @@ pub(crate) fn compile<C: ContextObject>(
     let code = writable.make_executable()?;
     Ok(JitProgram {
         code,
-        offsets,
-        sites,
+        tables,
         pc_offsets: OnceLock::new(),
         body_end,
         stack,
+        versioned,
+    })
+}
+
+/// Whether a slot's code starts a tight loop (`Code::is_loop_header` at a run's start).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LoopHead {
+    Yes,
+    No,
+}
+
+/// A tight loop's head in a program's raw slots.
+#[derive(Clone, Copy)]
+struct LoopAt<'a> {
+    text: &'a [u8],
+    dialect: Dialect,
+    head: usize,
+}
+
+/// The guard of the tight loop at `head` and the loop waiting for its copy, when its
+/// accesses can be hoisted (see [`hoist`]); the guard goes where execution falls into the
+/// head.
+#[inline(never)]
+fn version_loop(
+    m: &mut Masm,
+    code: &Code,
+    config: &Config,
+    hints: Option<&AccessHints>,
+    at: LoopAt<'_>,
+) -> Result<Option<version::Version>, JitError> {
+    let LoopAt {
+        text,
+        dialect,
+        head,
+    } = at;
+    if !config.aligned_memory_mapping {
+        return Ok(None);
+    }
+    // A base the scan guesses to point into the gapped stack would fail the guard.
+    let gapped = m.program.stack.is_some();
+    let stack = |reg: u8| gapped && hints.is_some_and(|hints| hints.holds_stack(reg));
+    let plan = hoist::plan_of(code, text, dialect, head);
+    let plan = plan.and_then(|plan| plan.retain(|g| !stack(g.base)));
+    plan.map(|plan| version::guard(m, plan)).transpose()
+}
+
+/// Emits the code of `op` at slot `pc` (`position` in its run, `head` whether it starts a
+/// tight loop, `hint` the guess for its base register) and returns the next slot's
+/// position.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the state of one pass over the slots"
+)]
+#[inline(always)]
+fn emit_slot(
+    m: &mut Masm,
+    code: &Code,
+    text: &[u8],
+    program: &Program,
+    op: &Op,
+    pc: usize,
+    position: RunPosition,
+    head: LoopHead,
+    hint: BaseHint,
+) -> Result<RunPosition, JitError> {
+    let refund = code.jit_run_length(pc);
+    // Only loads and stores (instruction classes 1 to 3, read from the raw slot, which
+    // is cheaper than matching the op) can start a pair.
+    let class = text.get(pc * 8).map_or(0, |opcode| opcode & 7);
+    if m.pair.is_none() && (1..=3).contains(&class) {
+        let search = match code.in_loop(pc) {
+            true => PairSearch::Neighbours,
+            false => PairSearch::ReadModifyWrite,
+        };
+        m.pair = Pair::find(code, op, pc, search);
+    }
+    if head == LoopHead::Yes {
+        m.align_loop_header();
+    }
+    m.start_slot(pc, position);
+    if position == RunPosition::Start {
+        m.block_entry(pc, refund)?;
+    }
+    m.maybe_nop();
+    m.hint = hint;
+    let at = At { pc, refund };
+    match m.copying() {
+        false => lower::lower(m, program, op, at)?,
+        true => lower::lower_in_copy(m, program, op, at)?,
+    }
+    if m.has_pending() && !falls_through(op) {
+        m.emit_pending()?;
+    }
+    // An op ends its run exactly when its run is itself alone.
+    Ok(match refund {
+        1 => RunPosition::Start,
+        _ => RunPosition::Inside,
     })
 }
 
@@ -517,17 +654,49 @@ fn program(code: &Code, config: &Config) -> Program {
 }
 
 /// The `callx` table: per slot, the code offset where `callx` may land (a run start, or
-/// the entry stub of a jump target or of a callable slot inside a run), else 0 (the call
-/// then bails out). With static syscalls only callable slots are targets.
-fn emit_callx_table(m: &mut Masm, code: &Code, static_syscalls: bool) -> Result<(), JitError> {
+/// the entry stub, emitted here, of a jump target or of a callable slot inside a run),
+/// else 0 (the call then bails out). With static syscalls only callable slots are
+/// targets. It lives beside the code, not in it (generated code reads it through
+/// `Env::callx_table`): code memory holds instructions only, and stays smaller.
+fn callx_table(m: &mut Masm, code: &Code, static_syscalls: bool) -> Result<(), JitError> {
     let slots = code.slot_count();
     for pc in 0..slots {
         if code.is_callable(pc) {
             m.ensure_entry(code, pc)?;
         }
     }
-    m.asm.align_with_nops(4);
-    m.start_routine(Routine::CallxTable);
-    m.emit_entries(slots, |pc| !static_syscalls || code.is_callable(pc));
+    m.emit_pending()?;
+    m.callx_entries(slots, |pc| !static_syscalls || code.is_callable(pc));
     Ok(())
+}
+
+/// The tables of programs dropped lately, for the next compiles: a table of a large
+/// program is a fresh allocation of hundreds of KiB otherwise, whose pages fault in again
+/// each time (the allocator returns such memory to the system when it is freed).
+static RECYCLED: Mutex<Vec<Tables>> = Mutex::new(Vec::new());
+
+/// How many dropped programs' tables [`RECYCLED`] keeps.
+const RECYCLED_MAX: usize = 8;
+
+/// The largest program (in slots) whose tables [`RECYCLED`] keeps (about 1 MiB of them).
+const RECYCLED_SLOTS: usize = 1 << 16;
+
+/// Tables to fill (a dropped program's, else empty ones).
+fn recycled_tables() -> Tables {
+    let recycled = RECYCLED.lock().ok().and_then(|mut tables| tables.pop());
+    recycled.unwrap_or_default()
+}
+
+impl Drop for JitProgram {
+    fn drop(&mut self) {
+        let tables = core::mem::take(&mut self.tables);
+        if tables.offsets.capacity() > RECYCLED_SLOTS + 1 {
+            return;
+        }
+        if let Ok(mut recycled) = RECYCLED.lock() {
+            if recycled.len() < RECYCLED_MAX {
+                recycled.push(tables);
+            }
+        }
+    }
 }

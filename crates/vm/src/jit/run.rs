@@ -57,6 +57,15 @@ thread_local! {
     /// How the last run of generated code on this thread ended (tests check that programs
     /// run natively instead of bailing out).
     static LAST_EXIT: std::cell::Cell<Option<ExitKind>> = const { std::cell::Cell::new(None) };
+    /// The code offset of the last bail-out site (the return address of its `call`).
+    static LAST_SITE: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// The code offset of the bail-out site where the last run of generated code on this thread
+/// left it, if it ended at one.
+#[cfg(test)]
+pub(crate) fn last_site() -> Option<u64> {
+    LAST_SITE.with(std::cell::Cell::get)
 }
 
 /// How the last run of generated code on this thread ended.
@@ -147,9 +156,12 @@ fn fill_rows(env: &mut Env, mapping: &MemoryMapping<'_>, aligned: bool) {
         match region.gap_size() {
             None => {
                 // Inline only when the region starts at its slot's first address (then
-                // `vaddr >> 32 == slot` implies `vaddr >= vm`) and its end is representable.
+                // `vaddr >> 32 == slot` implies `vaddr >= vm`), and only up to the slot's
+                // end: an access inside the row then starts in the row's slot, which the
+                // hoisted checks of versioned loops rely on (`hoist`; an access of a longer
+                // region that crosses into the next slot takes the out-of-line path).
                 let limit = |len: u64| match vm == (slot as u64) << 32 {
-                    true => vm.checked_add(len).unwrap_or(0),
+                    true => vm.checked_add(len.min(1 << 32)).unwrap_or(0),
                     false => 0,
                 };
                 env.delta[slot] = host.wrapping_sub(vm);
@@ -239,7 +251,9 @@ pub(crate) fn execute<C: ContextObject>(
         input_vm: 0,
         input_host: 0,
         input_limit: [0; 8],
+        hoisted: [0; super::hoist::MAX_GROUPS],
         callx_target: 0,
+        callx_table: jit.callx_table(),
         depth: 0,
         stack_pointer,
         frames: records.as_mut_ptr(),
@@ -279,6 +293,12 @@ pub(crate) fn execute<C: ContextObject>(
     let mut exit_kind = ExitKind::from_raw(env.exit_kind);
     #[cfg(test)]
     LAST_EXIT.with(|last| last.set(exit_kind));
+    #[cfg(test)]
+    LAST_SITE.with(|last| {
+        let base = jit.executable().as_ptr() as u64;
+        let site = (exit_kind == Some(ExitKind::Site)).then(|| env.exit_pc.wrapping_sub(base));
+        last.set(site);
+    });
     if exit_kind == Some(ExitKind::Site) {
         // A bail-out through the shared path: the site names the pc and the refund.
         let site = env

@@ -40,12 +40,10 @@ pub(crate) enum Routine {
     RootExit,
     /// Ends the run with whatever `Env::exit_kind` says.
     ExitStub,
-    /// The `callx` table (data).
-    CallxTable,
 }
 
 /// How many [`Routine`]s there are.
-pub(crate) const ROUTINES: usize = 21;
+pub(crate) const ROUTINES: usize = 20;
 
 impl Routine {
     /// Every routine, in index order.
@@ -70,7 +68,6 @@ impl Routine {
         Routine::BailSite,
         Routine::RootExit,
         Routine::ExitStub,
-        Routine::CallxTable,
     ];
 
     /// The routine's index in [`ROUTINES`]-sized tables.
@@ -87,7 +84,6 @@ impl Routine {
             Routine::BailSite => 17,
             Routine::RootExit => 18,
             Routine::ExitStub => 19,
-            Routine::CallxTable => 20,
         }
     }
 }
@@ -136,11 +132,9 @@ pub(super) fn emit_routine(m: &mut Masm, routine: Routine) -> Result<(), JitErro
             m.asm.ret();
             Ok(())
         }
-        Routine::BailSite | Routine::RootExit | Routine::ExitStub | Routine::CallxTable => {
-            Err(JitError::Encode {
-                message: format!("routine {routine:?} is not emitted on demand"),
-            })
-        }
+        Routine::BailSite | Routine::RootExit | Routine::ExitStub => Err(JitError::Encode {
+            message: format!("routine {routine:?} is not emitted on demand"),
+        }),
     }
 }
 

@@ -91,3 +91,101 @@ fn programs_end_in_generated_code() {
         assert_eq!(last_exit(), Some(ExitKind::Exit), "{config:?}");
     }
 }
+
+/// `counts[data[i]]++` for i in 0..32 (counts: 256 words at the input's start, data: bytes
+/// after them), then returns counts[7]: a loop the JIT versions (`hoist`).
+fn histogram() -> Vec<Insn> {
+    use Source::{Imm, Reg as R};
+    vec![
+        alu(AluOp::Mov, 2, R(r(1))),
+        alu(AluOp::Mov, 3, R(r(1))),
+        alu(AluOp::Add, 3, Imm(1024)),
+        alu(AluOp::Mov, 4, Imm(0)),
+        // The loop's head (slot 4).
+        alu(AluOp::Mov, 5, R(r(3))),
+        alu(AluOp::Add, 5, R(r(4))),
+        load(MemSize::B, 5, 5, 0),
+        alu(AluOp::Lsh, 5, Imm(2)),
+        alu(AluOp::Mov, 0, R(r(2))),
+        alu(AluOp::Add, 0, R(r(5))),
+        load(MemSize::W, 6, 0, 0),
+        alu(AluOp::Add, 6, Imm(1)),
+        store(MemSize::W, 0, 0, R(r(6))),
+        alu(AluOp::Add, 4, Imm(1)),
+        Insn::Branch {
+            width: Width::W64,
+            cond: Cond::Lt,
+            dst: r(4),
+            src: Imm(32),
+            off: -11,
+        },
+        load(MemSize::W, 0, 2, 28),
+        Insn::Exit,
+    ]
+}
+
+/// Runs [`histogram`] with `budget` instructions: the result, the input after the run, the
+/// instruction count, and the loops the JIT versioned.
+fn run_histogram(
+    config: Config,
+    backend: Backend,
+    budget: u64,
+) -> (
+    Result<u64, crate::RuntimeError>,
+    Vec<u8>,
+    u64,
+    Vec<super::VersionedLoop>,
+) {
+    let bytes = sbpf_bytes(&histogram());
+    let loader = Arc::new(Loader::with_syscalls(config, SyscallRegistry::new()));
+    let executable = Executable::from_raw_program(&bytes, loader, Dialect::Sbpf).unwrap();
+    let mut program = verify(executable).unwrap();
+    program.jit_compile().unwrap();
+    let versioned = program.jit_program().unwrap().versioned_loops().to_vec();
+    let mut input = vec![0u8; 1024];
+    input.extend((0..32u8).map(|i| (i * 7) % 16));
+    let mut context = TestContext::new(budget);
+    let mut heap = Vec::new();
+    let regions = vec![MemoryRegion::writable(&mut input, MM_INPUT_START)];
+    let (result, count) = {
+        let mut vm = Vm::new(&program, &mut context, &mut heap, regions).unwrap();
+        let run = vm.run(backend);
+        (run.result, run.instruction_count)
+    };
+    (result, input, count, versioned)
+}
+
+#[test]
+fn loops_are_versioned_and_their_second_copy_runs() {
+    let aligned = [Config::default(), Config::legacy()];
+    for config in aligned {
+        let expected = run_histogram(config, Backend::Interpreter, 100_000);
+        // data[i] = 7i mod 16 is 7 for i = 1 and 17.
+        assert_eq!(expected.0, Ok(2), "{config:?}");
+        let got = run_histogram(config, Backend::Jit, 100_000);
+        assert_eq!(got.0, expected.0, "{config:?}");
+        assert_eq!((&got.1, got.2), (&expected.1, expected.2), "{config:?}");
+        assert_eq!(last_exit(), Some(ExitKind::Exit), "{config:?}");
+        let [versioned] = got.3.as_slice() else {
+            panic!("one versioned loop expected: {:?}", got.3);
+        };
+        assert_eq!((versioned.head, versioned.latch), (4, 14));
+        // A budget that ends inside the loop: the run stops at the meter check of the
+        // second copy's head, so that copy is the one running (its guard passed).
+        let budget = 4 + 11 * 5 + 3;
+        let expected = run_histogram(config, Backend::Interpreter, budget);
+        let got = run_histogram(config, Backend::Jit, budget);
+        assert_eq!(
+            (&got.0, &got.1, got.2),
+            (&expected.0, &expected.1, expected.2)
+        );
+        let site = super::run::last_site().expect("a bail-out site") as usize;
+        assert!(versioned.code.contains(&site), "{site:#x} in {versioned:?}");
+    }
+    // The unaligned mapping has no table for a guard to read: nothing is versioned.
+    let unaligned = Config {
+        aligned_memory_mapping: false,
+        ..Config::default()
+    };
+    assert!(run_histogram(unaligned, Backend::Jit, 100_000).3.is_empty());
+}
