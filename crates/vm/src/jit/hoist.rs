@@ -436,15 +436,17 @@ fn may_plan(
     }
     false
 }
-/// The bytes one access of the body may touch: `base + lo .. base + end` (`base` the
-/// register the value came from at the head, assumed invariant until the end of the scan).
+/// The bytes the accesses through one register of the head may touch, so far: `base + lo
+/// .. base + end`.
 #[derive(Clone, Copy, Debug)]
-struct Span {
-    base: u8,
+struct Reach {
     lo: i64,
     end: i64,
     access: Access,
 }
+
+/// No access in a slot (in [`plan`]'s per-slot base registers).
+const NO_BASE: u8 = u8::MAX;
 
 /// [`plan_of`] over the ops (`is_head` and `in_loop` say where tight loops start and
 /// which slots they cover).
@@ -455,11 +457,12 @@ struct Span {
 /// last jump back to it before the stop: a versioned body need not hold all of a loop (a
 /// part after it runs in the ordinary copy, whose jumps back go to the ordinary head), only
 /// nothing it cannot model. The pass assumes every register invariant (each holds "itself"
-/// at the head and after every jump target) and records each access's span relative to the
-/// register its base came from; spans of registers the body writes are dropped at the
-/// end, which gives what a first pass finding the written registers would. (A jump back
-/// to a slot other than the head makes that slot a loop head, where the pass stops, so
-/// every jump target the pass reaches was seen before it.)
+/// at the head and after every jump target) and widens, per register of the head, the
+/// bytes the accesses through it may touch; registers the body writes are dropped at the
+/// end, which gives what a first pass finding the written registers would (accesses after
+/// the last jump back only widen a span). (A jump back to a slot other than the head makes
+/// that slot a loop head, where the pass stops, so every jump target the pass reaches was
+/// seen before it.)
 fn plan(
     ops: &[Op],
     head: usize,
@@ -468,7 +471,8 @@ fn plan(
 ) -> Option<Plan> {
     let fresh = assume_invariant();
     let mut state = State { regs: fresh };
-    let mut spans: [Option<Span>; MAX_BODY] = [None; MAX_BODY];
+    let mut reach: [Option<Reach>; 10] = [None; 10];
+    let mut slot_base = [NO_BASE; MAX_BODY];
     let (mut written, mut targets) = (0u16, 1u64);
     let mut latch = None;
     let end = head.saturating_add(MAX_BODY);
@@ -486,8 +490,11 @@ fn plan(
                 set(&mut state, dst, value);
             }
             Step::Access { at, load } => {
-                if let Some(slot) = spans.get_mut(index) {
-                    *slot = span_of(state.get(at.base), at);
+                if let (Some(base), Some(slot)) = (
+                    widen(&mut reach, state.get(at.base), at),
+                    slot_base.get_mut(index),
+                ) {
+                    *slot = base;
                 }
                 if let Some((dst, value)) = load {
                     written |= 1u16.checked_shl(u32::from(dst)).unwrap_or(0);
@@ -504,7 +511,7 @@ fn plan(
         pc += 1 + usize::from(matches!(op, Op::LoadImm64 { .. }));
     }
     let (latch, written) = latch?;
-    let (groups, slot_group) = group(&spans, latch - head, written)?;
+    let (groups, slot_group) = group(&reach, &slot_base, latch - head, written)?;
     Some(Plan {
         head,
         latch,
@@ -527,9 +534,9 @@ fn assume_invariant() -> [Val; 11] {
     regs
 }
 
-/// The span of an access `at` through a register holding `value`, if that is a register
-/// of the head plus a range.
-fn span_of(value: Val, at: AccessAt) -> Option<Span> {
+/// Widens the reach of the register of the head that `value` (an access's base) came
+/// from by the access `at`; returns that register, if the value is one plus a range.
+fn widen(reach: &mut [Option<Reach>; 10], value: Val, at: AccessAt) -> Option<u8> {
     let Val::Range {
         base: Some(base),
         lo,
@@ -538,28 +545,60 @@ fn span_of(value: Val, at: AccessAt) -> Option<Span> {
     else {
         return None;
     };
-    Some(Span {
-        base,
-        lo: lo + i64::from(at.off),
-        end: hi + i64::from(at.off) + i64::from(at.size),
-        access: at.access,
-    })
+    let lo = lo + i64::from(at.off);
+    let end = hi + i64::from(at.off) + i64::from(at.size);
+    let slot = reach.get_mut(usize::from(base))?;
+    *slot = Some(match *slot {
+        None => Reach {
+            lo,
+            end,
+            access: at.access,
+        },
+        Some(old) => Reach {
+            lo: lo.min(old.lo),
+            end: end.max(old.end),
+            access: match old.access {
+                Access::Store => Access::Store,
+                Access::Load => at.access,
+            },
+        },
+    });
+    Some(base)
 }
 
-/// The groups of the spans of slots `0..=last` whose base the body never writes (bit set in
-/// `written`), and the group of each slot; `None` if there is none.
+/// The groups of the registers the body never writes (bit clear in `written`) whose
+/// reach fits 32-bit offsets (at most [`MAX_GROUPS`], in register order), and the group of
+/// each slot `0..=last` whose access goes through one; `None` if there is none.
 fn group(
-    spans: &[Option<Span>; MAX_BODY],
+    reach: &[Option<Reach>; 10],
+    slot_base: &[u8; MAX_BODY],
     last: usize,
     written: u16,
 ) -> Option<(Vec<Group>, [Option<u8>; MAX_BODY])> {
     let mut groups: Vec<Group> = Vec::new();
-    let mut slot_group = [None; MAX_BODY];
-    for (slot, span) in slot_group.iter_mut().zip(spans.iter()).take(last + 1) {
-        let Some(span) = span.filter(|span| written & (1 << span.base) == 0) else {
+    let mut group_of = [None; 10];
+    for (base, reach) in reach.iter().enumerate() {
+        let Some(reach) = reach.filter(|_| written & (1 << base) == 0) else {
             continue;
         };
-        *slot = record(&mut groups, span);
+        let (Ok(lo), Ok(len)) = (i32::try_from(reach.lo), i32::try_from(reach.end - reach.lo))
+        else {
+            continue;
+        };
+        if groups.len() == MAX_GROUPS {
+            break;
+        }
+        group_of[base] = u8::try_from(groups.len()).ok();
+        groups.push(Group {
+            base: base as u8,
+            lo,
+            len,
+            access: reach.access,
+        });
+    }
+    let mut slot_group = [None; MAX_BODY];
+    for (slot, base) in slot_group.iter_mut().zip(slot_base).take(last + 1) {
+        *slot = group_of.get(usize::from(*base)).copied().flatten();
     }
     (!groups.is_empty()).then_some((groups, slot_group))
 }
@@ -568,34 +607,4 @@ fn set(state: &mut State, dst: u8, value: Val) {
     if let Some(slot) = state.regs.get_mut(usize::from(dst)) {
         *slot = value;
     }
-}
-
-/// Adds `span` to the group of its base (a new group while there are fewer than
-/// [`MAX_GROUPS`]), if the group's span stays within 32-bit offsets; returns the group.
-fn record(groups: &mut Vec<Group>, span: Span) -> Option<u8> {
-    let index = match groups.iter().position(|group| group.base == span.base) {
-        Some(index) => index,
-        None if groups.len() < MAX_GROUPS => {
-            groups.push(Group {
-                base: span.base,
-                lo: i32::try_from(span.lo).ok()?,
-                len: i32::try_from(span.end - span.lo).ok()?,
-                access: span.access,
-            });
-            groups.len() - 1
-        }
-        None => return None,
-    };
-    let group = groups.get_mut(index)?;
-    let lo = span.lo.min(i64::from(group.lo));
-    let end = span.end.max(i64::from(group.lo) + i64::from(group.len));
-    let (Ok(new_lo), Ok(new_len)) = (i32::try_from(lo), i32::try_from(end - lo)) else {
-        return None;
-    };
-    group.lo = new_lo;
-    group.len = new_len;
-    if span.access == Access::Store {
-        group.access = Access::Store;
-    }
-    u8::try_from(index).ok()
 }
