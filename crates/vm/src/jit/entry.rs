@@ -20,12 +20,11 @@ pub(crate) fn execute(code: &ExecutableCode, env: &mut Env) {
     // prologue of a function with exactly the `Entry` signature: it saves and restores every
     // callee-saved register and the stack pointer (masm `prologue` / `finish_stubs`).
     let entry: Entry = unsafe { core::mem::transmute::<*const u8, Entry>(pointer) };
-    // SAFETY: `env` is a live, exclusively borrowed `Env` whose pointers `run::execute` set
-    // up for this call (frame records of the capacity the code assumes, the region table,
-    // the `callx` table of the program being run (one entry per slot, read only at an index
-    // the code checked below the slot count), the mapping and the host state, all outliving
-    // the call); generated code touches guest memory only through addresses the region table
-    // or the mapping vouched for, directly or through a versioned loop's guard (`hoist`).
+    // The `Env`'s pointers outlive the call: frame records of the capacity the code assumes,
+    // the region table, the program's `callx` table (one entry per slot, indexed only below
+    // the slot count), the mapping, the host state. Guest memory is reached only through
+    // addresses the region table or the mapping vouched for (or a versioned loop's guard).
+    // SAFETY: `env` is a live, exclusively borrowed `Env` that `run::execute` set up as above.
     unsafe { entry(env) }
 }
 
