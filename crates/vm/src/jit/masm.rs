@@ -1028,8 +1028,21 @@ impl Masm {
     /// (jumps inside the copy stay inside it), and its hoisted accesses no check.
     pub fn begin_copy(&mut self, plan: Plan) -> CopyMark {
         let range = plan.head..plan.latch + 1;
-        let offsets = self.offsets.get(range.clone()).unwrap_or(&[]).to_vec();
-        let stubs = self.stubs.get(range).unwrap_or(&[]).to_vec();
+        // Set aside and cleared: a jump to a slot of the body not copied yet is then a
+        // fixup, which `end_copy` points at the copy.
+        let offsets = self
+            .offsets
+            .get_mut(range.clone())
+            .map_or(Vec::new(), |slots| {
+                let saved = slots.to_vec();
+                slots.fill(NONE);
+                saved
+            });
+        let stubs = self.stubs.get_mut(range).map_or(Vec::new(), |slots| {
+            let saved = slots.to_vec();
+            slots.fill(NONE);
+            saved
+        });
         self.hoist = Some(Box::new(plan));
         self.pair = None;
         CopyMark {

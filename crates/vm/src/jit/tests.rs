@@ -92,9 +92,30 @@ fn programs_end_in_generated_code() {
     }
 }
 
+/// Whether [`histogram`]'s loop body holds a forward `ja` (over a `mov` that never runs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Detour {
+    No,
+    Ja,
+}
+
 /// `counts[data[i]]++` for i in 0..32 (counts: 256 words at the input's start, data: bytes
-/// after them), then returns counts[7]: a loop the JIT versions (`hoist`).
-fn histogram() -> Vec<Insn> {
+/// after them), then returns counts[7]: a loop the JIT versions (`hoist`). With
+/// [`Detour::Ja`], `ja +1; mov64 r0, 99` sits before the back edge.
+fn histogram(detour: Detour) -> Vec<Insn> {
+    let mut insns = histogram_straight();
+    if detour == Detour::Ja {
+        let skipped = alu(AluOp::Mov, 0, Source::Imm(99));
+        insns.splice(14..14, [Insn::Ja { off: 1 }, skipped]);
+        if let Some(Insn::Branch { off, .. }) = insns.get_mut(16) {
+            *off -= 2;
+        }
+    }
+    insns
+}
+
+/// [`histogram`] without a detour.
+fn histogram_straight() -> Vec<Insn> {
     use Source::{Imm, Reg as R};
     vec![
         alu(AluOp::Mov, 2, R(r(1))),
@@ -130,13 +151,14 @@ fn run_histogram(
     config: Config,
     backend: Backend,
     budget: u64,
+    detour: Detour,
 ) -> (
     Result<u64, crate::RuntimeError>,
     Vec<u8>,
     u64,
     Vec<super::VersionedLoop>,
 ) {
-    let bytes = sbpf_bytes(&histogram());
+    let bytes = sbpf_bytes(&histogram(detour));
     let loader = Arc::new(Loader::with_syscalls(config, SyscallRegistry::new()));
     let executable = Executable::from_raw_program(&bytes, loader, Dialect::Sbpf).unwrap();
     let mut program = verify(executable).unwrap();
@@ -158,34 +180,93 @@ fn run_histogram(
 #[test]
 fn loops_are_versioned_and_their_second_copy_runs() {
     let aligned = [Config::default(), Config::legacy()];
-    for config in aligned {
-        let expected = run_histogram(config, Backend::Interpreter, 100_000);
+    let cases = aligned
+        .into_iter()
+        .flat_map(|config| [(config, Detour::No), (config, Detour::Ja)]);
+    for (config, detour) in cases {
+        let what = format!("{detour:?} {config:?}");
+        let expected = run_histogram(config, Backend::Interpreter, 100_000, detour);
         // data[i] = 7i mod 16 is 7 for i = 1 and 17.
-        assert_eq!(expected.0, Ok(2), "{config:?}");
-        let got = run_histogram(config, Backend::Jit, 100_000);
-        assert_eq!(got.0, expected.0, "{config:?}");
-        assert_eq!((&got.1, got.2), (&expected.1, expected.2), "{config:?}");
-        assert_eq!(last_exit(), Some(ExitKind::Exit), "{config:?}");
+        assert_eq!(expected.0, Ok(2), "{what}");
+        let got = run_histogram(config, Backend::Jit, 100_000, detour);
+        assert_eq!(got.0, expected.0, "{what}");
+        assert_eq!((&got.1, got.2), (&expected.1, expected.2), "{what}");
+        assert_eq!(last_exit(), Some(ExitKind::Exit), "{what}");
         let [versioned] = got.3.as_slice() else {
             panic!("one versioned loop expected: {:?}", got.3);
         };
-        assert_eq!((versioned.head, versioned.latch), (4, 14));
-        // A budget that ends inside the loop: the run stops at the meter check of the
-        // second copy's head, so that copy is the one running (its guard passed).
-        let budget = 4 + 11 * 5 + 3;
-        let expected = run_histogram(config, Backend::Interpreter, budget);
-        let got = run_histogram(config, Backend::Jit, budget);
+        let latch = match detour {
+            Detour::No => 14,
+            Detour::Ja => 16,
+        };
+        assert_eq!((versioned.head, versioned.latch), (4, latch), "{what}");
+        // A budget that ends inside the loop: the run stops at the meter check of a run of
+        // the second copy, so that copy is the one running (its guard passed, and a jump
+        // inside the body stays in it).
+        let per_iteration = (latch - 4) as u64;
+        let budget = 4 + per_iteration * 5 + 3;
+        let expected = run_histogram(config, Backend::Interpreter, budget, detour);
+        let got = run_histogram(config, Backend::Jit, budget, detour);
         assert_eq!(
             (&got.0, &got.1, got.2),
             (&expected.0, &expected.1, expected.2)
         );
         let site = super::run::last_site().expect("a bail-out site") as usize;
-        assert!(versioned.code.contains(&site), "{site:#x} in {versioned:?}");
+        assert!(
+            versioned.code.contains(&site),
+            "{site:#x} in {versioned:?}, {what}"
+        );
     }
     // The unaligned mapping has no table for a guard to read: nothing is versioned.
     let unaligned = Config {
         aligned_memory_mapping: false,
         ..Config::default()
     };
-    assert!(run_histogram(unaligned, Backend::Jit, 100_000).3.is_empty());
+    let run = run_histogram(unaligned, Backend::Jit, 100_000, Detour::No);
+    assert!(run.3.is_empty());
+}
+
+#[test]
+fn the_guard_blinds_the_programs_constants() {
+    // The span of the access through r6 starts 0x41424344 bytes past r6, an immediate of
+    // the program: with constant blinding its bytes appear nowhere in the code.
+    use Source::{Imm, Reg as R};
+    let program = [
+        alu(AluOp::Mov, 0, Imm(0)),
+        alu(AluOp::Mov, 6, R(r(1))),
+        alu(AluOp::Mov, 2, R(r(1))),
+        alu(AluOp::Mov, 7, Imm(4)),
+        // The loop's head (slot 4).
+        load(MemSize::B, 3, 2, 0),
+        alu(AluOp::Add, 3, Imm(0x4142_4344)),
+        alu(AluOp::Add, 3, R(r(6))),
+        load(MemSize::B, 4, 3, 0),
+        alu(AluOp::Add, 2, Imm(1)),
+        alu(AluOp::Sub, 7, Imm(1)),
+        Insn::Branch {
+            width: Width::W64,
+            cond: Cond::Ne,
+            dst: r(7),
+            src: Imm(0),
+            off: -7,
+        },
+        Insn::Exit,
+    ];
+    let secret = 0x4142_4344u32.to_le_bytes();
+    for blind in [false, true] {
+        let config = Config {
+            sanitize_user_provided_values: blind,
+            ..Config::legacy()
+        };
+        let bytes = sbpf_bytes(&program);
+        let loader = Arc::new(Loader::with_syscalls(config, SyscallRegistry::new()));
+        let executable = Executable::from_raw_program(&bytes, loader, Dialect::Sbpf).unwrap();
+        let mut verified: crate::VerifiedProgram<TestContext> = verify(executable).unwrap();
+        verified.jit_compile().unwrap();
+        let jit = verified.jit_program().unwrap();
+        assert_eq!(jit.versioned_loops().len(), 1, "blinding {blind}");
+        let shown = jit.code().windows(4).any(|window| window == secret);
+        // Without blinding the constant is there (so the search can find it).
+        assert_eq!(shown, !blind, "blinding {blind}");
+    }
 }

@@ -4,6 +4,8 @@
 //!
 //! ```text
 //!     ; for each group: its span base + lo .. base + lo + len inside one table row
+//!     ; (lo and len, which come from the program's immediates, are blinded like any
+//!     ; immediate when hardening asks for it: an immediate, then an add of a key)
 //!     lea rax, [base + lo]
 //!     mov rcx, rax
 //!     shr rcx, 32                       ; the row
@@ -18,9 +20,9 @@
 //! ordinary:
 //!     ...the loop as usual...
 //! copy:
-//!     ...the loop again, a hoisted access being `mov rax, [r15 + HOISTED + 8 * group];
-//!     add rax, base` and the access at [rax + off]; jumps to the loop's own slots stay in
-//!     the copy, every other jump goes to the ordinary code...
+//!     ...the loop again, a hoisted access being `mov rax, [r15 + HOISTED + 8 * group]`
+//!     and the access at [rax + base + off]; jumps to the loop's own slots stay in the
+//!     copy, every other jump goes to the ordinary code...
 //!     jmp after_loop
 //! ```
 //!
@@ -55,15 +57,21 @@ pub(crate) fn guard(m: &mut Masm, plan: Plan) -> Result<Version, JitError> {
         let base = guest(group.base, plan.head)?;
         let rax = RegMem::Reg(Gpr::Rax);
         let rcx = RegMem::Reg(Gpr::Rcx);
-        m.asm
-            .lea(Size::S64, Gpr::Rax, Mem::base_disp(base, group.lo))?;
+        let (lo, lo_key) = blinded_parts(m, group.lo);
+        m.asm.lea(Size::S64, Gpr::Rax, Mem::base_disp(base, lo))?;
+        if let Some(key) = lo_key {
+            m.asm.alu(AluKind::Add, Size::S64, rax, Operand::Imm(key))?;
+        }
         m.asm.mov(Size::S64, Gpr::Rcx, Gpr::Rax);
         m.asm
             .shift(ShiftKind::Shr, Size::S64, rcx, ShiftAmount::Imm(32))?;
         m.asm.cmp(Size::S64, rcx, Operand::Imm(ROWS_IMM))?;
         misses.push(m.asm.jcc_pending(Cond::Ae));
-        m.asm
-            .alu(AluKind::Add, Size::S64, rax, Operand::Imm(group.len))?;
+        let (len, len_key) = blinded_parts(m, group.len);
+        m.asm.alu(AluKind::Add, Size::S64, rax, Operand::Imm(len))?;
+        if let Some(key) = len_key {
+            m.asm.alu(AluKind::Add, Size::S64, rax, Operand::Imm(key))?;
+        }
         let limit = limit_field(Gpr::Rcx, group.access);
         m.asm.cmp(Size::S64, rax, Operand::Mem(limit))?;
         misses.push(m.asm.jcc_pending(Cond::A));
@@ -92,6 +100,20 @@ pub(crate) fn record_hint(versions: &mut [Version], pc: usize, hint: BaseHint) {
             *slot = hint;
         }
     }
+}
+
+/// `value` as an immediate and, when constant blinding applies to it
+/// (`sanitize_user_provided_values`; the span comes from the program's immediates), a key
+/// to add after it: `value - key` and `key`, neither of them `value`. The key is random
+/// below 2^30 in size, with `value`'s sign, so both fit 32 bits and their sign-extended sum
+/// is `value` exactly.
+fn blinded_parts(m: &mut Masm, value: i32) -> (i32, Option<i32>) {
+    let Some(key) = m.blinding_key(value as i64 as u64) else {
+        return (value, None);
+    };
+    let key = (key & 0x3fff_ffff) | 1;
+    let key = if value < 0 { -key } else { key };
+    (value - key, Some(key))
 }
 
 /// Emits the second copy of `version`'s loop (after the body, where execution cannot fall
