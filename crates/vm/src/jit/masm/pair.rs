@@ -1,0 +1,232 @@
+//! Pairs of accesses that share one check ([`Pair`]): which two accesses of a run may, and
+//! the search for them.
+
+use super::Access;
+use crate::interpreter::op::Op;
+use crate::interpreter::Code;
+use crate::jit::template::Miss;
+
+/// Two accesses of the same run through the same base register (not written in between),
+/// with nothing between them that uses rax, whose bytes together span 1, 2, 4 or 8 bytes:
+/// the first access checks the whole span with the stricter permission of the two and
+/// leaves its host address in rax; both address rax at their own offset, and the second
+/// emits no translation of its own. The usual read-modify-write (`ldx; op; stx` at one
+/// address) is one; so are neighbouring accesses (`ldxw [r9 - 4]` then `stxw [r9]`). If the
+/// span's check fails where the first access alone would pass, the first's site bails out
+/// and the interpreter runs both (exact). Nothing enters a pair after its first access:
+/// the JIT's runs end before every jump target, and a pair holds no callable slot (a
+/// `callx` there finds no entry and bails out). A forward conditional jump may sit between
+/// (the run goes on past it; its taken side leaves the pair).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Pair {
+    /// The first access's slot (32 bits: a pair fits in two registers, so finding one
+    /// costs no trip through memory).
+    pub load: u32,
+    /// The second access's slot.
+    pub store: u32,
+    /// The offset (from the base register) where the checked span starts.
+    pub start: i16,
+    /// The span's length in bytes (1, 2, 4 or 8).
+    pub span: u8,
+    /// The permission the span is checked for.
+    pub access: Access,
+    /// What a miss of the span's check calls: the access's own translation when both
+    /// accesses are the same bytes, else the stricter one of a span (a single access may
+    /// run from a frame into the gap after it; a span standing in for two may not).
+    pub miss: Miss,
+}
+
+/// Which pairs a search looks for: inside loops any two accesses through one base within
+/// a few instructions; elsewhere, where each instruction runs about once per call and the
+/// search would cost more compile time than it saves, only a load and a store of the same
+/// bytes right after it (the read-modify-write).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PairSearch {
+    /// A load, then (at most one instruction between) a store of the same bytes.
+    ReadModifyWrite,
+    /// Any two accesses through one base (up to [`Pair::WINDOW`] instructions apart).
+    Neighbours,
+}
+
+impl Pair {
+    /// How far past its first access a pair's second may be (`ldx; op; stx` is the usual
+    /// read-modify-write; a compare and a branch may come between neighbours in a loop).
+    const WINDOW: usize = 6;
+
+    /// The pair starting with `op` at `pc` of `code`, if it is an access followed in its
+    /// JIT run by another through the same base register (as `search` allows), with no
+    /// callable slot after the first.
+    #[inline(always)]
+    pub fn find(code: &Code, op: &Op, pc: usize, search: PairSearch) -> Option<Pair> {
+        let first = access_of(op)?;
+        let read_first = first.access == Access::Load || search == PairSearch::Neighbours;
+        if first.base == 10 || first.writes == Some(first.base) || !read_first {
+            return None;
+        }
+        Pair::find_second(code, pc, first, search)
+    }
+
+    #[inline(never)]
+    fn find_second(code: &Code, pc: usize, first: AccessOf, search: PairSearch) -> Option<Pair> {
+        let base = first.base;
+        let ops = code.ops();
+        let window = match search {
+            PairSearch::ReadModifyWrite => 2,
+            PairSearch::Neighbours => Self::WINDOW,
+        };
+        let last = usize::try_from(code.jit_run_length(pc))
+            .ok()?
+            .min(window + 1);
+        let mut next = pc + 1;
+        for _ in 1..last {
+            if code.is_callable(next) {
+                return None;
+            }
+            let op = ops.get(next)?;
+            if let Some(second) = access_of(op).filter(|second| second.base == base) {
+                let same = (first.off, first.size) == (second.off, second.size);
+                let store = second.access == Access::Store;
+                let allowed = search == PairSearch::Neighbours || (same && store);
+                return allowed.then(|| Pair::spanning(pc, first, next, second))?;
+            }
+            match between(op, next) {
+                Between::Keeps { writes } if writes != Some(base) => {}
+                _ => return None,
+            }
+            next += op.width();
+        }
+        None
+    }
+
+    /// The pair of `first` at `pc` and `second` at `next`, if their bytes span 1, 2, 4 or 8.
+    fn spanning(pc: usize, first: AccessOf, next: usize, second: AccessOf) -> Option<Pair> {
+        let start = first.off.min(second.off);
+        let end = (i32::from(first.off) + i32::from(first.size))
+            .max(i32::from(second.off) + i32::from(second.size));
+        let span = u8::try_from(end - i32::from(start)).ok()?;
+        let access = match (first.access, second.access) {
+            (Access::Load, Access::Load) => Access::Load,
+            _ => Access::Store,
+        };
+        let same = (first.off, first.size) == (second.off, second.size);
+        let miss = if same { Miss::Translate } else { Miss::Span };
+        (span.is_power_of_two() && span <= 8).then_some(Pair {
+            load: u32::try_from(pc).ok()?,
+            store: u32::try_from(next).ok()?,
+            start,
+            span,
+            access,
+            miss,
+        })
+    }
+}
+
+/// A load or store a [`Pair`] can hold: its base register, offset, size, kind, and the
+/// register a load writes.
+#[derive(Clone, Copy, Debug)]
+struct AccessOf {
+    base: u8,
+    off: i16,
+    size: u8,
+    access: Access,
+    writes: Option<u8>,
+}
+
+/// The access `op` makes, if a [`Pair`] can hold it (loads and stores; not atomics).
+#[inline(always)]
+fn access_of(op: &Op) -> Option<AccessOf> {
+    let load = |dst: u8, base: u8, off: i16, size: u8| AccessOf {
+        base,
+        off,
+        size,
+        access: Access::Load,
+        writes: Some(dst),
+    };
+    let store = |base: u8, off: i16, size: u8| AccessOf {
+        base,
+        off,
+        size,
+        access: Access::Store,
+        writes: None,
+    };
+    match *op {
+        Op::Ldx8 { dst, base, off } => Some(load(dst, base, off, 1)),
+        Op::Ldx16 { dst, base, off } => Some(load(dst, base, off, 2)),
+        Op::Ldx32 { dst, base, off } => Some(load(dst, base, off, 4)),
+        Op::Ldx64 { dst, base, off } => Some(load(dst, base, off, 8)),
+        Op::St8 { base, off, .. } | Op::Stx8 { base, off, .. } => Some(store(base, off, 1)),
+        Op::St16 { base, off, .. } | Op::Stx16 { base, off, .. } => Some(store(base, off, 2)),
+        Op::St32 { base, off, .. } | Op::Stx32 { base, off, .. } => Some(store(base, off, 4)),
+        Op::St64 { base, off, .. } | Op::Stx64 { base, off, .. } => Some(store(base, off, 8)),
+        _ => None,
+    }
+}
+
+/// What an op between the two accesses of a [`Pair`] does.
+enum Between {
+    /// Leaves rax alone; writes this guest register, if any.
+    Keeps { writes: Option<u8> },
+    /// Uses rax (a translation, a division, a call) or ends the run.
+    Breaks,
+}
+
+/// Whether `op` at `pc` can sit between the two accesses of a [`Pair`] (its lowering
+/// leaves rax alone: rcx is the only scratch register ALU ops and compares use). Anything
+/// not listed as keeping rax breaks the pair, which is always safe: an op added later is
+/// merely not paired over.
+fn between(op: &Op, pc: usize) -> Between {
+    match *op {
+        Op::Mov64Imm { dst, .. }
+        | Op::Mov64Reg { dst, .. }
+        | Op::Add64Imm { dst, .. }
+        | Op::Add64Reg { dst, .. }
+        | Op::Sub64Imm { dst, .. }
+        | Op::Sub64Reg { dst, .. }
+        | Op::Mul64Imm { dst, .. }
+        | Op::Mul64Reg { dst, .. }
+        | Op::Or64Imm { dst, .. }
+        | Op::Or64Reg { dst, .. }
+        | Op::And64Imm { dst, .. }
+        | Op::And64Reg { dst, .. }
+        | Op::Xor64Imm { dst, .. }
+        | Op::Xor64Reg { dst, .. }
+        | Op::Lsh64Imm { dst, .. }
+        | Op::Lsh64Reg { dst, .. }
+        | Op::Rsh64Imm { dst, .. }
+        | Op::Rsh64Reg { dst, .. }
+        | Op::Arsh64Imm { dst, .. }
+        | Op::Arsh64Reg { dst, .. }
+        | Op::Neg64 { dst }
+        | Op::Mov32Imm { dst, .. }
+        | Op::Mov32Reg { dst, .. }
+        | Op::Add32Imm { dst, .. }
+        | Op::Add32Reg { dst, .. }
+        | Op::Sub32Imm { dst, .. }
+        | Op::Sub32Reg { dst, .. }
+        | Op::Mul32Imm { dst, .. }
+        | Op::Mul32Reg { dst, .. }
+        | Op::Or32 { dst, .. }
+        | Op::And32 { dst, .. }
+        | Op::Xor32 { dst, .. }
+        | Op::Lsh32 { dst, .. }
+        | Op::Rsh32 { dst, .. }
+        | Op::Arsh32 { dst, .. }
+        | Op::Neg32 { dst }
+        | Op::SetConst { dst, .. }
+        | Op::MovSx { dst, .. }
+        | Op::Trunc16 { dst }
+        | Op::Trunc32 { dst }
+        | Op::Swap16 { dst }
+        | Op::Swap32 { dst }
+        | Op::Swap64 { dst }
+        | Op::LoadImm64 { dst, .. } => Between::Keeps { writes: Some(dst) },
+        Op::Nop => Between::Keeps { writes: None },
+        // The run goes on past a forward branch (see `Code::jit_run_length`); its compare
+        // leaves rax.
+        _ if op.is_conditional_jump() && op.target().is_some_and(|target| target > pc) => {
+            Between::Keeps { writes: None }
+        }
+        // Divisions use rax and rdx; accesses translate into rax; the rest ends the run.
+        _ => Between::Breaks,
+    }
+}
