@@ -87,8 +87,8 @@
 //!   guard where execution falls into the loop's head; if it lies inside one row of the
 //!   region table, a second copy of the loop runs (emitted after the body) in which those
 //!   accesses are `[delta + base + off]` with no check, otherwise the ordinary loop runs.
-//!   Jumps, `callx` and bail-outs only ever enter the ordinary copy; the second is reached
-//!   only through its guard.
+//!   Jumps from elsewhere, `callx` and entry stubs only ever enter the ordinary copy; the
+//!   second is reached only through its guard (jumps inside it stay inside it).
 //! - **Calls** use real x86 `call`/`ret` (the return-stack buffer stays balanced) and record
 //!   r6-r9, r10 and the return pc in `Env::frames` exactly like the interpreter's frames, so
 //!   a bail-out at any depth hands over a faithful call stack. Call depths above
