@@ -15,13 +15,17 @@
 //!
 //! The compiler emits a guard where execution falls into the loop's head: for each group,
 //! the whole span lies inside one row of the region table, with the group's permission
-//! (`masm::Masm::version_guard`). If every group passes, a second copy of the loop runs
+//! ([`super::version`]). If every group passes, a second copy of the loop runs
 //! whose accesses of those groups translate with no check (`host = vaddr + delta`, the
 //! delta of the guard's row kept in `Env::hoisted`); otherwise the ordinary loop runs. The
 //! guard only decides which copy runs, and both give the same result: a span inside the
 //! row means every access of the group hits the inline table check, which would have given
 //! the same host address. A wrong guess (a span too wide, a pointer into the gapped stack)
 //! only costs the ordinary loop's speed.
+//!
+//! For compile speed, [`plan_of`] first looks at the raw slots through the hints scan's
+//! effects table (`may_plan`): most loops call something, or have no access, and are
+//! rejected before the analysis proper, whose dispatch per op is what it costs.
 
 use super::hints::{effect, effects_of};
 use super::masm::Access;

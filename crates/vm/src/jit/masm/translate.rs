@@ -11,7 +11,7 @@ use bpfvm_x86::{AluKind, Cond, Gpr, Mem, Operand, RegMem, Size};
 impl Masm {
     /// Translates the `size`-byte access at `base + off` by the instruction at `at`; the
     /// host operand of the access is then [`Masm::host`] (rax-based; rcx is clobbered). An
-    /// access to the current frame through r10 needs no check ([`super::StackLayout`]);
+    /// access to the current frame through r10 needs no check ([`crate::jit::StackLayout`]);
     /// otherwise a miss in the inline check calls the shared routine of the access kind and
     /// size, which tries the gapped stack and asks the mapping; a fault bails out at `at`.
     /// (The result goes through a field rather than the return value: returned, it made
@@ -103,7 +103,7 @@ impl Masm {
 
     /// The input-region check of a `size`-byte `access` at `base + off` through a register
     /// that probably holds an input address (see `hints`): one compare against the input
-    /// region's row ([`super::env::Env::input_limit`]), the hit falling through to the
+    /// region's row ([`crate::jit::env::Env::input_limit`]), the hit falling through to the
     /// access; a miss jumps to a stub out of line, emitted with the pending routines, which
     /// calls `routine` and jumps back.
     ///
@@ -160,7 +160,7 @@ impl Masm {
     /// that probably points into the stack (see `hints`), for code compiled for frames of
     /// `frame` bytes: an address inside the current frame, `[r10 - F, r10 - size]`, is host
     /// byte `frame_top + (vaddr - r10)` (no check can fail there, see
-    /// [`super::StackLayout`]); anything else (another frame, another region) jumps to a
+    /// [`crate::jit::StackLayout`]); anything else (another frame, another region) jumps to a
     /// stub out of line that calls `routine` and jumps back. Leaves the host address plus
     /// F in rax (the access adds -F).
     ///
@@ -214,7 +214,7 @@ impl Masm {
 
     /// Whether `[r10 + off]` of `size` bytes stays inside the current frame of the standard
     /// gapped stack (`-F <= off` and `off + size <= 0`), so that its host address is
-    /// `Env::frame_top + off` ([`super::StackLayout`]).
+    /// `Env::frame_top + off` ([`crate::jit::StackLayout`]).
     fn frame_access(&self, off: i16, size: u8) -> bool {
         let Some(layout) = self.program.stack else {
             return false;
