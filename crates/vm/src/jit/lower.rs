@@ -451,74 +451,86 @@ fn load(
 /// other op lowers as anywhere else. (A separate entry keeps [`lower`]'s own accesses as
 /// they were.)
 pub(crate) fn lower_in_copy(m: &mut Masm, p: &Program, op: &Op, at: At) -> Lowered {
-    let pc = at.pc;
-    let r = |reg: u8| guest(reg, pc);
-    let store_reg = |base: u8, src: u8| Ok::<_, JitError>((r(base)?, Value::Reg(r(src)?)));
-    match *op {
-        Op::Ldx8 { dst, base, off } => {
-            load_in_copy(m, r(dst)?, r(base)?, off, MemSize::B, Signed::No, at)
-        }
-        Op::Ldx16 { dst, base, off } => {
-            load_in_copy(m, r(dst)?, r(base)?, off, MemSize::H, Signed::No, at)
-        }
-        Op::Ldx32 { dst, base, off } => {
-            load_in_copy(m, r(dst)?, r(base)?, off, MemSize::W, Signed::No, at)
-        }
-        Op::Ldx64 { dst, base, off } => {
-            load_in_copy(m, r(dst)?, r(base)?, off, MemSize::DW, Signed::No, at)
-        }
+    let Some(CopiedAccess {
+        base,
+        off,
+        size,
+        kind,
+    }) = copied_access(op)
+    else {
+        return lower(m, p, op, at);
+    };
+    let r = |reg: u8| guest(reg, at.pc);
+    let access = match kind {
+        Move::Load { .. } => Access::Load,
+        Move::StoreImm(_) | Move::StoreReg(_) => Access::Store,
+    };
+    m.translate_in_copy(r(base)?, off, size.bytes() as u8, access, at)?;
+    let mem = m.hoisted_host().unwrap_or_else(|| m.host());
+    match kind {
+        Move::Load { dst, signed } => load_from(m, r(dst)?, mem, size, signed),
+        Move::StoreImm(imm) => store_to(m, mem, size, Value::Imm(imm)),
+        Move::StoreReg(src) => store_to(m, mem, size, Value::Reg(r(src)?)),
+    }
+}
+
+/// A load or store as [`lower_in_copy`] lowers it.
+struct CopiedAccess {
+    base: u8,
+    off: i16,
+    size: MemSize,
+    kind: Move,
+}
+
+/// What a [`CopiedAccess`] moves.
+enum Move {
+    Load { dst: u8, signed: Signed },
+    StoreImm(i32),
+    StoreReg(u8),
+}
+
+/// The load or store `op` makes, if it is one (atomics are not: they stop a versioned
+/// body).
+fn copied_access(op: &Op) -> Option<CopiedAccess> {
+    let access = |base, off, size, kind| CopiedAccess {
+        base,
+        off,
+        size,
+        kind,
+    };
+    let load = |dst| Move::Load {
+        dst,
+        signed: Signed::No,
+    };
+    Some(match *op {
+        Op::Ldx8 { dst, base, off } => access(base, off, MemSize::B, load(dst)),
+        Op::Ldx16 { dst, base, off } => access(base, off, MemSize::H, load(dst)),
+        Op::Ldx32 { dst, base, off } => access(base, off, MemSize::W, load(dst)),
+        Op::Ldx64 { dst, base, off } => access(base, off, MemSize::DW, load(dst)),
         Op::LdxSigned {
             dst,
             base,
             off,
             size,
-        } => load_in_copy(m, r(dst)?, r(base)?, off, size, Signed::Yes, at),
-        Op::St8 { base, off, imm } => {
-            store_in_copy(m, r(base)?, off, MemSize::B, Value::Imm(imm), at)
-        }
-        Op::St16 { base, off, imm } => {
-            store_in_copy(m, r(base)?, off, MemSize::H, Value::Imm(imm), at)
-        }
-        Op::St32 { base, off, imm } => {
-            store_in_copy(m, r(base)?, off, MemSize::W, Value::Imm(imm), at)
-        }
-        Op::St64 { base, off, imm } => {
-            store_in_copy(m, r(base)?, off, MemSize::DW, Value::Imm(imm), at)
-        }
-        Op::Stx8 { base, src, off } => {
-            let (base, value) = store_reg(base, src)?;
-            store_in_copy(m, base, off, MemSize::B, value, at)
-        }
-        Op::Stx16 { base, src, off } => {
-            let (base, value) = store_reg(base, src)?;
-            store_in_copy(m, base, off, MemSize::H, value, at)
-        }
-        Op::Stx32 { base, src, off } => {
-            let (base, value) = store_reg(base, src)?;
-            store_in_copy(m, base, off, MemSize::W, value, at)
-        }
-        Op::Stx64 { base, src, off } => {
-            let (base, value) = store_reg(base, src)?;
-            store_in_copy(m, base, off, MemSize::DW, value, at)
-        }
-        _ => lower(m, p, op, at),
-    }
-}
-
-/// [`load`] in the second copy of a versioned loop.
-#[inline(never)]
-fn load_in_copy(
-    m: &mut Masm,
-    dst: Gpr,
-    base: Gpr,
-    off: i16,
-    size: MemSize,
-    signed: Signed,
-    at: At,
-) -> Lowered {
-    m.translate_in_copy(base, off, size.bytes() as u8, Access::Load, at)?;
-    let mem = m.hoisted_host().unwrap_or_else(|| m.host());
-    load_from(m, dst, mem, size, signed)
+        } => access(
+            base,
+            off,
+            size,
+            Move::Load {
+                dst,
+                signed: Signed::Yes,
+            },
+        ),
+        Op::St8 { base, off, imm } => access(base, off, MemSize::B, Move::StoreImm(imm)),
+        Op::St16 { base, off, imm } => access(base, off, MemSize::H, Move::StoreImm(imm)),
+        Op::St32 { base, off, imm } => access(base, off, MemSize::W, Move::StoreImm(imm)),
+        Op::St64 { base, off, imm } => access(base, off, MemSize::DW, Move::StoreImm(imm)),
+        Op::Stx8 { base, src, off } => access(base, off, MemSize::B, Move::StoreReg(src)),
+        Op::Stx16 { base, src, off } => access(base, off, MemSize::H, Move::StoreReg(src)),
+        Op::Stx32 { base, src, off } => access(base, off, MemSize::W, Move::StoreReg(src)),
+        Op::Stx64 { base, src, off } => access(base, off, MemSize::DW, Move::StoreReg(src)),
+        _ => return None,
+    })
 }
 
 /// The load of `size` bytes at the host operand `mem` into `dst`.
@@ -546,21 +558,6 @@ enum Value {
 fn store(m: &mut Masm, base: Gpr, off: i16, size: MemSize, value: Value, at: At) -> Lowered {
     m.translate(base, off, size.bytes() as u8, Access::Store, at)?;
     store_to(m, m.host(), size, value)
-}
-
-/// [`store`] in the second copy of a versioned loop.
-#[inline(never)]
-fn store_in_copy(
-    m: &mut Masm,
-    base: Gpr,
-    off: i16,
-    size: MemSize,
-    value: Value,
-    at: At,
-) -> Lowered {
-    m.translate_in_copy(base, off, size.bytes() as u8, Access::Store, at)?;
-    let mem = m.hoisted_host().unwrap_or_else(|| m.host());
-    store_to(m, mem, size, value)
 }
 
 /// The store of `value` (`size` bytes) at the host operand `host`.
