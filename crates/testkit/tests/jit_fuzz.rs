@@ -8,6 +8,8 @@
 //! `BPFVM_JIT_FUZZ=N` sets programs per dialect (default below), `BPFVM_JIT_FUZZ_SEED=S` the
 //! first seed; the ignored test `jit_fuzz_millions` runs 1,000,000 per dialect by default.
 
+// Needs the JIT: an x86-64 build with the `jit` feature.
+#![cfg(all(feature = "jit", target_arch = "x86_64"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use bpfvm::Backend;

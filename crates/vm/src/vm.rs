@@ -15,7 +15,7 @@ use crate::error::RuntimeError;
 use crate::interpreter::exec::{Frame, FrameMode, Machine, Settings, Tracing};
 use crate::interpreter::meter::{Meter, Metering};
 use crate::interpreter::StepHook;
-use crate::jit::run::RunParts;
+use crate::jit::JitProgram;
 use crate::memory::{MemoryMapping, MemoryRegion};
 use crate::program::{SyscallFn, MM_HEAP_START, MM_INPUT_START, MM_STACK_START};
 use crate::verifier::VerifiedProgram;
@@ -28,6 +28,16 @@ pub enum Backend {
     Interpreter,
     /// The x86-64 JIT (`JitNotCompiled` unless `VerifiedProgram::jit_compile` ran).
     Jit,
+}
+
+impl Backend {
+    /// The backends this build can run: both, or only the interpreter in a build without the
+    /// JIT (a host that is not x86-64, or `bpfvm` without its `jit` feature).
+    pub const AVAILABLE: &'static [Backend] = if crate::jit::AVAILABLE {
+        &[Backend::Interpreter, Backend::Jit]
+    } else {
+        &[Backend::Interpreter]
+    };
 }
 
 /// The outcome of one run.
@@ -157,6 +167,13 @@ impl<'a, C: ContextObject> Vm<'a, C> {
         if self.settings.tracing == Tracing::On {
             return self.interpret(None);
         }
+        self.run_compiled(jit)
+    }
+
+    /// Runs the JIT's code for this program.
+    #[cfg(bpfvm_jit)]
+    fn run_compiled(&mut self, jit: &JitProgram) -> Run {
+        use crate::jit::run::RunParts;
         let metering = self.metering();
         let regs = self.start_registers();
         self.frames.clear();
@@ -174,6 +191,12 @@ impl<'a, C: ContextObject> Vm<'a, C> {
         };
         let (result, meter) = crate::jit::run::execute(jit, parts);
         self.finish(result, meter)
+    }
+
+    /// A build without the JIT has no [`JitProgram`] to run.
+    #[cfg(not(bpfvm_jit))]
+    fn run_compiled(&mut self, jit: &JitProgram) -> Run {
+        jit.absurd()
     }
 
     /// Whether this program's runs are metered.

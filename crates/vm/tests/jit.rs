@@ -4,6 +4,8 @@
 //!
 //! Behaviour tables run on both backends through `interp_common::run_table`.
 
+// These tests need the JIT: builds without it (`cfg(bpfvm_jit)` unset) compile them out.
+#![cfg(bpfvm_jit)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod interp_common;

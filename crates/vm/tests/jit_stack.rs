@@ -5,6 +5,8 @@
 //! result, count and memory: it follows the new region, or hands the rest of the run to the
 //! interpreter.
 
+// These tests need the JIT: builds without it (`cfg(bpfvm_jit)` unset) compile them out.
+#![cfg(bpfvm_jit)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod interp_common;

@@ -45,6 +45,7 @@ pub(crate) struct Frame {
 
 impl Frame {
     /// A frame as the JIT recorded it (when it hands a run over to the interpreter).
+    #[cfg_attr(not(bpfvm_jit), allow(dead_code, reason = "only the JIT uses it"))]
     pub(crate) fn new(saved: [u64; 4], frame_pointer: u64, return_pc: usize) -> Frame {
         Frame {
             saved,

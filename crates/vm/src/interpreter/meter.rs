@@ -88,6 +88,7 @@ impl Meter {
 
     /// A meter in the middle of a run (the JIT hands its meter over when it bails out to the
     /// interpreter, or when it ends).
+    #[cfg_attr(not(bpfvm_jit), allow(dead_code, reason = "only the JIT uses it"))]
     pub(crate) fn resume(mode: Metering, initial: u64, base: u64, due: u64) -> Self {
         Meter {
             mode,
@@ -98,6 +99,7 @@ impl Meter {
     }
 
     /// The budget base and the instructions due since it was read (for the JIT).
+    #[cfg_attr(not(bpfvm_jit), allow(dead_code, reason = "only the JIT uses it"))]
     pub(crate) fn parts(&self) -> (u64, u64) {
         (self.base, self.due)
     }

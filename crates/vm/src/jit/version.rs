@@ -35,7 +35,7 @@ use super::hoist::{Plan, MAX_BODY};
 use super::lower::Program;
 use super::masm::RunPosition;
 use super::masm::{delta_field, env, guest, limit_field, Masm, ROWS_IMM};
-use super::JitError;
+use super::{JitError, VersionedLoop};
 use crate::interpreter::Code;
 use crate::jit::env::HOISTED;
 use bpfvm_x86::{AluKind, Cond, Gpr, Mem, Operand, RegMem, Rel32, ShiftAmount, ShiftKind, Size};
@@ -157,16 +157,4 @@ pub(crate) fn copy(
         latch,
         code: start..end,
     })
-}
-
-/// A loop compiled twice (see [`super::hoist`]): its slots, and where the code of its
-/// second copy (the one whose hoisted accesses have no check) lies in the program's code.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VersionedLoop {
-    /// The loop's head.
-    pub head: usize,
-    /// The last slot of the copied body (a jump back to the head).
-    pub latch: usize,
-    /// The second copy's code (offsets into [`super::JitProgram::code`]).
-    pub code: core::ops::Range<usize>,
 }

@@ -44,6 +44,7 @@ pub struct HostRange {
 impl HostRange {
     /// Whether `byte` (a one-byte range) is this range's last byte: same region, right
     /// after the others.
+    #[cfg_attr(not(bpfvm_jit), allow(dead_code, reason = "only the JIT uses it"))]
     pub(crate) fn ends_with(&self, byte: &HostRange) -> bool {
         self.region == byte.region
             && self.offset.checked_add(self.len.saturating_sub(1)) == Some(byte.offset)

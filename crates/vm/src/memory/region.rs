@@ -92,6 +92,7 @@ impl<'a> MemoryRegion<'a> {
     }
 
     /// The host address of the region's first byte (for the JIT's inline translation).
+    #[cfg_attr(not(bpfvm_jit), allow(dead_code, reason = "only the JIT uses it"))]
     pub(crate) fn host_addr(&self) -> usize {
         self.host.host_addr()
     }

@@ -1,0 +1,62 @@
+//! The JIT's public surface in a build without the JIT (`cfg(bpfvm_jit)` unset: the `jit`
+//! feature is off, or the target is not x86-64). Compiling gives the error that says why; a
+//! [`JitProgram`] cannot exist (its only field is of an empty type), so its methods are
+//! never called and need no body beyond the empty `match`.
+
+use super::error::unavailable;
+use super::{JitError, VersionedLoop};
+use crate::config::Config;
+use crate::context::ContextObject;
+use crate::interpreter::Code;
+use bpfvm_isa::Dialect;
+
+/// A type with no values: a [`JitProgram`] is never built in this build.
+#[derive(Debug)]
+enum Never {}
+
+/// A compiled program; in this build there is none (see the module doc).
+#[derive(Debug)]
+pub struct JitProgram {
+    never: Never,
+}
+
+impl JitProgram {
+    /// The machine code (for disassembly).
+    pub fn code(&self) -> &[u8] {
+        match self.never {}
+    }
+
+    /// Per slot: the offset in [`JitProgram::code`] where its machine code starts.
+    pub fn pc_offsets(&self) -> &[Option<usize>] {
+        match self.never {}
+    }
+
+    /// The machine code of the instruction at slot `pc`.
+    pub fn slot_code(&self, _pc: usize) -> Option<&[u8]> {
+        match self.never {}
+    }
+
+    /// The loops compiled a second time with their hoisted checks.
+    pub fn versioned_loops(&self) -> &[VersionedLoop] {
+        match self.never {}
+    }
+
+    /// Anything at all: there is no program to ask.
+    pub(crate) fn absurd<T>(&self) -> T {
+        match self.never {}
+    }
+}
+
+/// Compiling in a build without the JIT: always the error that says why.
+#[allow(
+    clippy::extra_unused_type_parameters,
+    reason = "the signature of the JIT's own `compile`, which instantiates its shims per context"
+)]
+pub(crate) fn compile<C: ContextObject>(
+    _code: &Code,
+    _text: &[u8],
+    _dialect: Dialect,
+    _config: &Config,
+) -> Result<JitProgram, JitError> {
+    Err(unavailable())
+}
