@@ -12,6 +12,7 @@
 
 mod common;
 
+use bpfvm::jit::JitEngine;
 use bpfvm::{verify, Backend, Executable as OurExecutable, Loader, TestContext, Vm};
 use common::{bench_program, our_program, programs, reference_program, time, Engine};
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -55,7 +56,8 @@ fn thread_scaling() {
 }
 
 /// JIT compile time of ELF programs from the corpus: `jit_compile` alone, on both sides,
-/// after loading and verifying once (legacy configuration for spl_token, default for the
+/// after loading and verifying once (bpfvm's compiles share one `JitEngine`, as a host's
+/// would) (legacy configuration for spl_token, default for the
 /// reference's own test ELF).
 fn compile_elfs() {
     let Ok(corpus) = bpfvm_testkit::corpus::corpus_dir() else {
@@ -104,7 +106,8 @@ fn compile_elfs() {
             continue;
         };
         let reference_time = time(|| reference.jit_compile().unwrap());
-        let our_time = time(|| ours.jit_compile().unwrap());
+        let engine = JitEngine::new();
+        let our_time = time(|| ours.jit_compile_with(&engine).unwrap());
         let slots = ours.decoded().len() as f64;
         println!(
             "compile {}: {} slots, reference jit_compile {:?} ({:.1} ns/slot), bpfvm jit_compile {:?} ({:.1} ns/slot), ratio {:.2}x",

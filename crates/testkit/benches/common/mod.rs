@@ -146,7 +146,8 @@ pub fn bench_program(c: &mut Criterion, program: &BenchProgram, engine: Engine) 
     let mut ours = our_program(program, &reference);
     if engine == Engine::Jit {
         let reference_compile = time(|| reference.jit_compile().unwrap());
-        let our_compile = time(|| ours.jit_compile().unwrap());
+        let engine = bpfvm::jit::JitEngine::new();
+        let our_compile = time(|| ours.jit_compile_with(&engine).unwrap());
         println!(
             "compile {}: reference jit_compile {:?}, bpfvm jit_compile {:?}, ratio {:.2}x",
             program.name,

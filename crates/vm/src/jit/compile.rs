@@ -1,6 +1,7 @@
 //! The compiler driver: one pass over the slots, the compiled program and its tables, and
 //! the compile-wide state (code pool, reusable buffers).
 
+use super::engine::Recycler;
 use super::hints::{AccessHints, BaseHint};
 use super::lower::{self, At, Program};
 use super::masm::{
@@ -9,16 +10,15 @@ use super::masm::{
 };
 use super::version;
 use super::VersionedLoop;
-use super::{entry, hoist, shapes, JitError};
+use super::{entry, hoist, shapes, JitEngine, JitError};
 use crate::config::Config;
 use crate::context::ContextObject;
 use crate::interpreter::exec::FrameMode;
 use crate::interpreter::op::Op;
 use crate::interpreter::Code;
 use bpfvm_isa::Dialect;
-use bpfvm_x86::{CodeMemoryError, CodePool, EncodeError, ExecutableCode};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use bpfvm_x86::{CodeMemoryError, EncodeError, ExecutableCode};
+use std::sync::OnceLock;
 
 impl From<EncodeError> for JitError {
     fn from(error: EncodeError) -> Self {
@@ -93,6 +93,8 @@ pub struct JitProgram {
     /// the code offset where a `callx` may land, or 0 (empty without `callx`; generated
     /// code reads it through `Env::callx_table`, never writes it).
     tables: Tables,
+    /// Where the tables go when the program is dropped (its engine's stock).
+    recycler: Recycler,
     /// [`JitProgram::pc_offsets`], built on first use.
     pc_offsets: OnceLock<Vec<Option<usize>>>,
     /// Where the code of the last instruction ends (the out-of-line routines follow).
@@ -175,26 +177,13 @@ impl JitProgram {
     }
 }
 
-thread_local! {
-    /// The buffers of the last compile on this thread, kept for the next one (their pages
-    /// are then already mapped and warm; the code is copied into pool memory anyway).
-    static SCRATCH: std::cell::Cell<masm::Scratch> = std::cell::Cell::new(masm::Scratch::default());
-}
-
-/// The process-wide pool code memory comes from.
-fn pool() -> &'static CodePool {
-    static POOL: OnceLock<CodePool> = OnceLock::new();
-    POOL.get_or_init(CodePool::new)
-}
-
-/// A seed for the hardening generator that differs from compile to compile (a process-wide
-/// counter mixed with the program size and the environment key, splitmix64-style). It only
-/// ever changes machine code.
-fn compile_seed(slots: usize, key: i32) -> u64 {
-    static COMPILES: AtomicU64 = AtomicU64::new(0);
-    let count = COMPILES.fetch_add(1, Ordering::Relaxed);
-    let mut z = count
+/// A seed for the hardening generator that differs from compile to compile: the engine's
+/// seed and compile number mixed with the program size and the environment key
+/// (splitmix64-style). It only ever changes machine code.
+fn compile_seed((seed, compile): (u64, u64), slots: usize, key: i32) -> u64 {
+    let mut z = compile
         .wrapping_add(slots as u64)
+        .wrapping_add(seed)
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
         ^ u64::from(key as u32);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -202,17 +191,19 @@ fn compile_seed(slots: usize, key: i32) -> u64 {
     (z ^ (z >> 31)) | 1
 }
 
-/// Compiles `code` (the interpreter's form of a program loaded with `config`).
+/// The alignment of the code of a loop's head (see [`Code::is_loop_header`]): the fetch
+/// window of the loop's first instructions then does not depend on what precedes them.
+pub(crate) const LOOP_ALIGNMENT: usize = 64;
+
+/// Compiles `code` (the interpreter's form of a program loaded with `config`) with the
+/// buffers, tables and code memory of `engine`.
 ///
 /// One pass over the instructions: each run (the interpreter's straight-line run, which
 /// ends at a jump, call, `exit`, syscall or trap) is charged at its first instruction; a
 /// jump or call into the middle of a run goes through an entry stub that charges the rest
 /// of the run (see [`masm`]).
-/// The alignment of the code of a loop's head (see [`Code::is_loop_header`]): the fetch
-/// window of the loop's first instructions then does not depend on what precedes them.
-pub(crate) const LOOP_ALIGNMENT: usize = 64;
-
 pub(crate) fn compile<C: ContextObject>(
+    engine: &JitEngine,
     code: &Code,
     text: &[u8],
     dialect: Dialect,
@@ -222,11 +213,12 @@ pub(crate) fn compile<C: ContextObject>(
     if i32::try_from(slots).is_err() {
         return Err(JitError::ProgramTooLarge { slots });
     }
-    let scratch = SCRATCH.with(|cell| cell.take());
+    let scratch = engine.take_scratch();
     let program = program(code, config);
     let stack = program.stack;
-    let settings = settings::<C>(config, slots);
-    let mut m = Masm::new(slots, settings, program, scratch, recycled_tables());
+    let seed = compile_seed(engine.next_compile(), slots, config.runtime_environment_key);
+    let settings = settings::<C>(config, seed);
+    let mut m = Masm::new(slots, settings, program, scratch, engine.take_tables());
     m.prologue(code.entry_pc())?;
     shapes::emit_exits(&mut m)?;
     // Every slot, then the overrun sentinel after the last (the last instruction may fall
@@ -289,14 +281,15 @@ pub(crate) fn compile<C: ContextObject>(
     let (asm, mut tables, mut scratch) = m.into_parts();
     tables.offsets.truncate(slots);
     let bytes = asm.finish()?;
-    let mut writable = pool().allocate(bytes.len())?;
+    let mut writable = engine.pool().allocate(bytes.len())?;
     writable.append(&bytes)?;
     scratch.code = bytes;
-    SCRATCH.with(|cell| cell.set(scratch));
+    engine.give_scratch(scratch);
     let code = writable.make_executable()?;
     Ok(JitProgram {
         code,
         tables,
+        recycler: engine.recycler(),
         pc_offsets: OnceLock::new(),
         body_end,
         stack,
@@ -410,7 +403,7 @@ pub(crate) fn falls_through(op: &Op) -> bool {
 }
 
 /// The macro-assembler settings of `config`.
-fn settings<C: ContextObject>(config: &Config, slots: usize) -> Settings {
+fn settings<C: ContextObject>(config: &Config, seed: u64) -> Settings {
     let gap_shift = match (config.dynamic_stack_frames, config.enable_stack_frame_gaps) {
         (false, true) => {
             let frame = config.stack_frame_size as u64;
@@ -430,7 +423,7 @@ fn settings<C: ContextObject>(config: &Config, slots: usize) -> Settings {
         hardening: Hardening {
             noop_rate: config.noop_instruction_rate,
             blind: config.sanitize_user_provided_values,
-            seed: compile_seed(slots, config.runtime_environment_key),
+            seed,
         },
         gap_shift,
         translate_helper: entry::translate_shim as *const () as usize as u64,
@@ -485,33 +478,8 @@ fn callx_table(m: &mut Masm, code: &Code, static_syscalls: bool) -> Result<(), J
     Ok(())
 }
 
-/// The tables of programs dropped lately, for the next compiles: a table of a large
-/// program is a fresh allocation of hundreds of KiB otherwise, whose pages fault in again
-/// each time (the allocator returns such memory to the system when it is freed).
-static RECYCLED: Mutex<Vec<Tables>> = Mutex::new(Vec::new());
-
-/// How many dropped programs' tables [`RECYCLED`] keeps.
-const RECYCLED_MAX: usize = 8;
-
-/// The largest program (in slots) whose tables [`RECYCLED`] keeps (about 1 MiB of them).
-const RECYCLED_SLOTS: usize = 1 << 16;
-
-/// Tables to fill (a dropped program's, else empty ones).
-fn recycled_tables() -> Tables {
-    let recycled = RECYCLED.lock().ok().and_then(|mut tables| tables.pop());
-    recycled.unwrap_or_default()
-}
-
 impl Drop for JitProgram {
     fn drop(&mut self) {
-        let tables = core::mem::take(&mut self.tables);
-        if tables.offsets.capacity() > RECYCLED_SLOTS + 1 {
-            return;
-        }
-        if let Ok(mut recycled) = RECYCLED.lock() {
-            if recycled.len() < RECYCLED_MAX {
-                recycled.push(tables);
-            }
-        }
+        self.recycler.recycle(core::mem::take(&mut self.tables));
     }
 }

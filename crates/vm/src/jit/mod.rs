@@ -134,7 +134,7 @@
 //!
 //! Everything above exists only when `cfg(bpfvm_jit)` holds (the `jit` feature on an x86-64
 //! target; see the crate's `build.rs`). Elsewhere this module keeps its public surface
-//! ([`JitProgram`], [`JitError`], [`VersionedLoop`]) but compiling gives
+//! ([`JitEngine`], [`JitProgram`], [`JitError`], [`VersionedLoop`]) but compiling gives
 //! [`JitError::UnsupportedTarget`] or [`JitError::FeatureDisabled`], no [`JitProgram`] can
 //! exist, and the x86 encoder crate is not a dependency.
 
@@ -146,6 +146,8 @@ pub use error::JitError;
 mod calls;
 #[cfg(bpfvm_jit)]
 mod compile;
+#[cfg(bpfvm_jit)]
+mod engine;
 #[cfg(bpfvm_jit)]
 mod entry;
 #[cfg(bpfvm_jit)]
@@ -175,13 +177,15 @@ pub use compile::JitProgram;
 pub(crate) use compile::{
     compile, emit_slot, falls_through, LoopHead, Site, StackLayout, LOOP_ALIGNMENT,
 };
+#[cfg(bpfvm_jit)]
+pub use engine::JitEngine;
 
 #[cfg(not(bpfvm_jit))]
 mod unavailable;
 #[cfg(not(bpfvm_jit))]
 pub(crate) use unavailable::compile;
 #[cfg(not(bpfvm_jit))]
-pub use unavailable::JitProgram;
+pub use unavailable::{JitEngine, JitProgram};
 
 /// Whether this build has the JIT (`Backend::Jit` can run).
 pub const AVAILABLE: bool = cfg!(bpfvm_jit);

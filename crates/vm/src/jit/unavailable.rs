@@ -10,6 +10,28 @@ use crate::context::ContextObject;
 use crate::interpreter::Code;
 use bpfvm_isa::Dialect;
 
+/// The JIT engine of a build without the JIT: it holds nothing, and compiling with it gives
+/// the error that says why there is no JIT.
+#[derive(Clone, Debug, Default)]
+pub struct JitEngine;
+
+impl JitEngine {
+    /// An engine (it holds nothing in this build).
+    pub fn new() -> JitEngine {
+        JitEngine
+    }
+
+    /// An engine (the seed has nothing to seed in this build).
+    pub fn with_seed(_seed: u64) -> JitEngine {
+        JitEngine
+    }
+
+    /// How many compiles this engine started: none can start in this build.
+    pub fn compiles(&self) -> u64 {
+        0
+    }
+}
+
 /// A type with no values: a [`JitProgram`] is never built in this build.
 #[derive(Debug)]
 enum Never {}
@@ -53,6 +75,7 @@ impl JitProgram {
     reason = "the signature of the JIT's own `compile`, which instantiates its shims per context"
 )]
 pub(crate) fn compile<C: ContextObject>(
+    _engine: &JitEngine,
     _code: &Code,
     _text: &[u8],
     _dialect: Dialect,

@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::context::ContextObject;
 use crate::error::VerifyError;
 use crate::interpreter::Code;
-use crate::jit::{JitError, JitProgram};
+use crate::jit::{JitEngine, JitError, JitProgram};
 use crate::program::Executable;
 use bpfvm_isa::{decode_slot, Dialect, Insn, Slot, SLOT_SIZE};
 use std::sync::OnceLock;
@@ -77,10 +77,21 @@ impl<C> VerifiedProgram<C> {
 }
 
 impl<C: ContextObject> VerifiedProgram<C> {
-    /// Compiles the program to x86-64 machine code for [`Backend::Jit`](crate::Backend::Jit).
+    /// Compiles the program to x86-64 machine code for [`Backend::Jit`](crate::Backend::Jit)
+    /// with a fresh [`JitEngine`] (for one compile: a host that compiles many programs keeps
+    /// an engine and uses [`VerifiedProgram::jit_compile_with`], whose buffers and code
+    /// memory then serve every compile).
     pub fn jit_compile(&mut self) -> Result<(), JitError> {
+        self.jit_compile_with(&JitEngine::new())
+    }
+
+    /// Compiles the program for [`Backend::Jit`](crate::Backend::Jit) with `engine`'s
+    /// buffers, recycled tables and code memory. The machine code replaces any compiled
+    /// before; it does not borrow the engine.
+    pub fn jit_compile_with(&mut self, engine: &JitEngine) -> Result<(), JitError> {
         let executable = &self.executable;
         let program = crate::jit::compile::<C>(
+            engine,
             self.interpreter_code(),
             executable.text(),
             executable.dialect(),

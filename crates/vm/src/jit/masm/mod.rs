@@ -226,8 +226,8 @@ pub(crate) struct Settings {
     pub syscall_helper: HelperAddr,
 }
 
-/// Buffers of one compile that the next one on the same thread reuses (their pages stay
-/// mapped and warm).
+/// Buffers of one compile that the engine's next one reuses (their pages stay mapped and
+/// warm).
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     /// The code buffer.
@@ -238,7 +238,7 @@ pub(crate) struct Scratch {
 
 /// The tables a compiled program keeps besides its code: per slot the code offset, the
 /// bail-out sites, the `callx` table (empty without `callx`). A dropped program gives them
-/// back for the next compile ([`super::recycled_tables`]).
+/// back to its engine for the next compile ([`super::JitEngine`]).
 #[derive(Debug, Default)]
 pub(crate) struct Tables {
     pub offsets: Vec<u32>,
