@@ -6,6 +6,7 @@
 //! instructions. Each stage has its own error type: [`LoadError`], [`VerifyError`],
 //! [`RuntimeError`].
 
+pub mod code;
 pub mod config;
 pub mod context;
 pub mod elf;
@@ -17,6 +18,7 @@ pub mod memory;
 pub mod program;
 pub mod solana_input;
 pub mod syscalls;
+pub mod verified;
 pub mod verifier;
 pub mod vm;
 
@@ -33,5 +35,5 @@ pub use program::{
     fixup_relative_calls, Executable, ExecutableParts, Function, FunctionRegistry, Loader, Syscall,
     SyscallFn, SyscallRegistry, MM_HEAP_START, MM_INPUT_START, MM_PROGRAM_START, MM_STACK_START,
 };
-pub use verifier::{verify, VerifiedProgram};
+pub use verified::{verify, VerifiedProgram};
 pub use vm::{Backend, Run, Vm};

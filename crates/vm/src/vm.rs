@@ -18,7 +18,7 @@ use crate::interpreter::StepHook;
 use crate::jit::JitProgram;
 use crate::memory::{MemoryMapping, MemoryRegion};
 use crate::program::{SyscallFn, MM_HEAP_START, MM_INPUT_START, MM_STACK_START};
-use crate::verifier::VerifiedProgram;
+use crate::verified::VerifiedProgram;
 use bpfvm_isa::Dialect;
 
 /// Which engine runs the program.
@@ -116,7 +116,7 @@ impl<'a, C: ContextObject> Vm<'a, C> {
         let mapping = MemoryMapping::new(all, config)?;
         let registry = &executable.loader().syscalls;
         let syscalls = program
-            .interpreter_code()
+            .code()
             .syscall_keys()
             .iter()
             .map(|&key| registry.get(key).map(|syscall| syscall.function))
@@ -178,7 +178,7 @@ impl<'a, C: ContextObject> Vm<'a, C> {
         let regs = self.start_registers();
         self.frames.clear();
         let parts = RunParts {
-            code: self.program.interpreter_code(),
+            code: self.program.code(),
             settings: self.settings,
             context: &mut *self.context,
             mapping: &mut self.mapping,
@@ -244,7 +244,7 @@ impl<'a, C: ContextObject> Vm<'a, C> {
 
     fn interpret(&mut self, hook: Option<&mut dyn StepHook>) -> Run {
         let meter = Meter::start(self.metering(), &*self.context);
-        let code = self.program.interpreter_code();
+        let code = self.program.code();
         let regs = self.start_registers();
         self.frames.clear();
         let mut machine = Machine {

@@ -2,6 +2,7 @@
 //! uses, because that order decides which error wins.
 
 use super::exec::{Frame, FrameMode, Halt, Machine, Stop};
+use crate::code::GuestReg;
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
 
@@ -38,7 +39,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         let offset = (target as u64).wrapping_mul(SLOT_BYTES);
         RuntimeError::CallOutsideTextSegment {
             pc,
-            target: self.code.text_vaddr.wrapping_add(offset),
+            target: self.code.text_vaddr().wrapping_add(offset),
         }
         .into()
     }
@@ -57,10 +58,10 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// text: the address rounded down to a slot; past it: the slot's address), and with
     /// static syscalls that a function starts there (else one more instruction is charged
     /// and the error names the *target* pc).
-    pub(super) fn call_register(&mut self, pc: usize, reg: u8) -> Result<usize, Halt> {
-        let address = self.regs[usize::from(reg & 15)];
+    pub(super) fn call_register(&mut self, pc: usize, reg: GuestReg) -> Result<usize, Halt> {
+        let address = self.regs[reg.index()];
         self.push_frame(pc)?;
-        let text = self.code.text_vaddr;
+        let text = self.code.text_vaddr();
         let Some(offset) = address.checked_sub(text) else {
             return Err(RuntimeError::CallOutsideTextSegment {
                 pc,
@@ -72,8 +73,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         if target >= self.code.slot_count() {
             return Err(self.outside_text(pc, target));
         }
-        let callable = self.code.callable.get(target).copied().unwrap_or(false);
-        if self.settings.static_syscalls && !callable {
+        if self.settings.static_syscalls && !self.code.is_callable(target) {
             self.meter.charge();
             return Err(RuntimeError::UnsupportedInstruction { pc: target }.into());
         }
@@ -81,11 +81,15 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     }
 
     /// eBPF `callx`: a registered helper key calls the helper, anything else is an address.
-    pub(super) fn call_register_or_helper(&mut self, pc: usize, reg: u8) -> Result<usize, Halt> {
-        let value = self.regs[usize::from(reg & 15)];
+    pub(super) fn call_register_or_helper(
+        &mut self,
+        pc: usize,
+        reg: GuestReg,
+    ) -> Result<usize, Halt> {
+        let value = self.regs[reg.index()];
         let helper = u32::try_from(value)
             .ok()
-            .and_then(|key| self.code.syscall_keys.binary_search(&key).ok())
+            .and_then(|key| self.code.syscall_keys().binary_search(&key).ok())
             .and_then(|index| u32::try_from(index).ok());
         match helper {
             Some(index) => {
@@ -115,7 +119,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         ];
         let value = function(self.context, self.mapping, args)?;
         self.regs[0] = value;
-        if value == 0 && self.code.unwind_index == Some(index) {
+        if value == 0 && self.code.unwind_index() == Some(index) {
             return Err(Stop::Exit(0).into());
         }
         self.meter.after_syscall(self.context);

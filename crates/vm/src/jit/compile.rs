@@ -9,14 +9,13 @@ use super::masm::{
     Translation,
 };
 use super::version;
+use super::view::CodeView;
 use super::VersionedLoop;
 use super::{entry, hoist, shapes, JitEngine, JitError};
+use crate::code::{Code, Flow, GuestReg, Op, OpKind};
 use crate::config::Config;
 use crate::context::ContextObject;
 use crate::interpreter::exec::FrameMode;
-use crate::interpreter::op::Op;
-use crate::interpreter::Code;
-use bpfvm_isa::Dialect;
 use bpfvm_x86::{CodeMemoryError, EncodeError, ExecutableCode};
 use std::sync::OnceLock;
 
@@ -191,11 +190,11 @@ fn compile_seed((seed, compile): (u64, u64), slots: usize, key: i32) -> u64 {
     (z ^ (z >> 31)) | 1
 }
 
-/// The alignment of the code of a loop's head (see [`Code::is_loop_header`]): the fetch
+/// The alignment of the code of a loop's head (see [`CodeView::is_loop_header`]): the fetch
 /// window of the loop's first instructions then does not depend on what precedes them.
 pub(crate) const LOOP_ALIGNMENT: usize = 64;
 
-/// Compiles `code` (the interpreter's form of a program loaded with `config`) with the
+/// Compiles `code` (the backend-neutral form of a program loaded with `config`) with the
 /// buffers, tables and code memory of `engine`.
 ///
 /// One pass over the instructions: each run (the interpreter's straight-line run, which
@@ -205,10 +204,9 @@ pub(crate) const LOOP_ALIGNMENT: usize = 64;
 pub(crate) fn compile<C: ContextObject>(
     engine: &JitEngine,
     code: &Code,
-    text: &[u8],
-    dialect: Dialect,
     config: &Config,
 ) -> Result<JitProgram, JitError> {
+    let code = &CodeView::new(code);
     let slots = code.slot_count();
     if i32::try_from(slots).is_err() {
         return Err(JitError::ProgramTooLarge { slots });
@@ -229,7 +227,7 @@ pub(crate) fn compile<C: ContextObject>(
     // depends on it; the aligned mapping's table is what the checks read).
     let mut hints = config
         .aligned_memory_mapping
-        .then(|| AccessHints::new(text, dialect, code.entry_pc(), |pc| code.is_callable(pc)));
+        .then(|| AccessHints::new(code.ops(), code.entry_pc(), |pc| code.is_callable(pc)));
     // Loops whose copy with hoisted checks waits for the end of the body, and the last
     // slot of the newest one (whose hints the copy needs).
     let mut versions: Vec<version::Version> = Vec::new();
@@ -242,7 +240,7 @@ pub(crate) fn compile<C: ContextObject>(
             body_end = m.asm.offset();
         }
         let hint = match hints.as_mut() {
-            Some(hints) => hints.at(text, pc),
+            Some(hints) => hints.at(op, pc),
             None => BaseHint::Unknown,
         };
         let head = match position == RunPosition::Start && code.is_loop_header(pc) {
@@ -250,12 +248,7 @@ pub(crate) fn compile<C: ContextObject>(
             false => LoopHead::No,
         };
         if head == LoopHead::Yes && previous.is_some_and(falls_through) {
-            let loop_at = LoopAt {
-                text,
-                dialect,
-                head: pc,
-            };
-            if let Some(version) = version_loop(&mut m, code, config, hints.as_ref(), loop_at)? {
+            if let Some(version) = version_loop(&mut m, code, config, hints.as_ref(), pc)? {
                 recording = version.plan.latch;
                 versions.push(version);
             }
@@ -263,14 +256,14 @@ pub(crate) fn compile<C: ContextObject>(
         if pc <= recording {
             version::record_hint(&mut versions, pc, hint);
         }
-        position = emit_slot(&mut m, code, text, &program, op, pc, position, head, hint)?;
+        position = emit_slot(&mut m, code, &program, op, pc, position, head, hint)?;
         previous = Some(op);
         pc += op.width();
     }
     m.emit_pending()?;
     let mut versioned = Vec::with_capacity(versions.len());
     for version in versions {
-        versioned.push(version::copy(&mut m, code, text, &program, version)?);
+        versioned.push(version::copy(&mut m, code, &program, version)?);
     }
     m.slot_stubs(code)?;
     m.emit_pending()?;
@@ -297,19 +290,11 @@ pub(crate) fn compile<C: ContextObject>(
     })
 }
 
-/// Whether a slot's code starts a tight loop (`Code::is_loop_header` at a run's start).
+/// Whether a slot's code starts a tight loop (`CodeView::is_loop_header` at a run's start).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum LoopHead {
     Yes,
     No,
-}
-
-/// A tight loop's head in a program's raw slots.
-#[derive(Clone, Copy)]
-struct LoopAt<'a> {
-    text: &'a [u8],
-    dialect: Dialect,
-    head: usize,
 }
 
 /// The guard of the tight loop at `head` and the loop waiting for its copy, when its
@@ -318,23 +303,18 @@ struct LoopAt<'a> {
 #[inline(never)]
 fn version_loop(
     m: &mut Masm,
-    code: &Code,
+    code: &CodeView<'_>,
     config: &Config,
     hints: Option<&AccessHints>,
-    at: LoopAt<'_>,
+    head: usize,
 ) -> Result<Option<version::Version>, JitError> {
-    let LoopAt {
-        text,
-        dialect,
-        head,
-    } = at;
     if !config.aligned_memory_mapping {
         return Ok(None);
     }
     // A base the scan guesses to point into the gapped stack would fail the guard.
     let gapped = m.program.stack.is_some();
-    let stack = |reg: u8| gapped && hints.is_some_and(|hints| hints.holds_stack(reg));
-    let plan = hoist::plan_of(code, text, dialect, head);
+    let stack = |reg: GuestReg| gapped && hints.is_some_and(|hints| hints.holds_stack(reg));
+    let plan = hoist::plan_of(code, head);
     let plan = plan.and_then(|plan| plan.retain(|g| !stack(g.base)));
     plan.map(|plan| version::guard(m, plan)).transpose()
 }
@@ -349,8 +329,7 @@ fn version_loop(
 #[inline(always)]
 pub(crate) fn emit_slot(
     m: &mut Masm,
-    code: &Code,
-    text: &[u8],
+    code: &CodeView<'_>,
     program: &Program,
     op: &Op,
     pc: usize,
@@ -359,10 +338,8 @@ pub(crate) fn emit_slot(
     hint: BaseHint,
 ) -> Result<RunPosition, JitError> {
     let refund = code.jit_run_length(pc);
-    // Only loads and stores (instruction classes 1 to 3, read from the raw slot, which
-    // is cheaper than matching the op) can start a pair.
-    let class = text.get(pc * 8).map_or(0, |opcode| opcode & 7);
-    if m.pair.is_none() && (1..=3).contains(&class) {
+    // Only memory accesses can start a pair.
+    if m.pair.is_none() && op.kind() == OpKind::Memory {
         let search = match code.in_loop(pc) {
             true => PairSearch::Neighbours,
             false => PairSearch::ReadModifyWrite,
@@ -379,10 +356,7 @@ pub(crate) fn emit_slot(
     m.maybe_nop();
     m.hint = hint;
     let at = At { pc, refund };
-    match m.copying() {
-        false => lower::lower(m, program, op, at)?,
-        true => lower::lower_in_copy(m, program, op, at)?,
-    }
+    lower::lower(m, program, op, at)?;
     if m.has_pending() && !falls_through(op) {
         m.emit_pending()?;
     }
@@ -394,12 +368,14 @@ pub(crate) fn emit_slot(
 }
 
 /// Whether execution can continue after the code of `op` (shared routines that wait to be
-/// emitted go after one that cannot, out of the way of straight-line code).
+/// emitted go after one that cannot, out of the way of straight-line code): where the op's
+/// flow goes on, except at an eBPF `callx`, whose code always bails out (the interpreter
+/// decides between helper and function).
 pub(crate) fn falls_through(op: &Op) -> bool {
-    !matches!(
-        op,
-        Op::Ja { .. } | Op::Exit | Op::Trap(_) | Op::Overrun | Op::CallRegOrHelper { .. }
-    )
+    match op.flow() {
+        Flow::Next | Flow::Branch(_) | Flow::Call(_) | Flow::CallReg | Flow::Syscall => true,
+        Flow::Jump(_) | Flow::Exit | Flow::Fault | Flow::CallRegOrHelper => false,
+    }
 }
 
 /// The macro-assembler settings of `config`.
@@ -432,7 +408,7 @@ fn settings<C: ContextObject>(config: &Config, seed: u64) -> Settings {
 }
 
 /// What the lowering needs to know about the program besides its ops.
-fn program(code: &Code, config: &Config) -> Program {
+fn program(code: &CodeView<'_>, config: &Config) -> Program {
     let slots = code.slot_count();
     let frames = match config.dynamic_stack_frames {
         true => FrameMode::Dynamic,
@@ -466,7 +442,7 @@ fn program(code: &Code, config: &Config) -> Program {
 /// else 0 (the call then bails out). With static syscalls only callable slots are
 /// targets. It lives beside the code, not in it (generated code reads it through
 /// `Env::callx_table`): code memory holds instructions only, and stays smaller.
-fn callx_table(m: &mut Masm, code: &Code, static_syscalls: bool) -> Result<(), JitError> {
+fn callx_table(m: &mut Masm, code: &CodeView<'_>, static_syscalls: bool) -> Result<(), JitError> {
     let slots = code.slot_count();
     for pc in 0..slots {
         if code.is_callable(pc) {

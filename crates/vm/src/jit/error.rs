@@ -23,13 +23,6 @@ pub enum JitError {
         /// The system's message.
         message: String,
     },
-    /// A register number the verifier should have rejected.
-    UnsupportedRegister {
-        /// The instruction.
-        pc: usize,
-        /// The register number.
-        reg: u8,
-    },
     /// The program has more slots than generated code can address.
     ProgramTooLarge {
         /// The slot count (or the offending pc).
@@ -51,9 +44,6 @@ impl fmt::Display for JitError {
             JitError::Encode { message } => write!(f, "x86 encoding failed: {message}"),
             JitError::Internal { message } => write!(f, "internal JIT error: {message}"),
             JitError::CodeMemory { message } => write!(f, "code memory: {message}"),
-            JitError::UnsupportedRegister { pc, reg } => {
-                write!(f, "unsupported register r{reg} at pc {pc}")
-            }
             JitError::ProgramTooLarge { slots } => {
                 write!(f, "program too large for the JIT ({slots} slots)")
             }

@@ -10,8 +10,8 @@ use super::calls::{add_to, call, exit, syscall, CallTarget};
 use super::env::STACK_POINTER;
 use super::masm::{env, guest, load_meter, save_meter, Access, Masm, GUEST};
 use super::JitError;
+use crate::code::{Ext32, Op, Operand, Trap};
 use crate::interpreter::exec::FrameMode;
-use crate::interpreter::op::{Ext32, Op, Operand, Trap};
 use bpfvm_isa::{AtomicOp, Cond as BpfCond, Dialect, MemSize, Width};
 use bpfvm_x86::{AluKind, Cond, Gpr, Mem, Operand as X86, RegMem, ShiftAmount, ShiftKind, Size};
 
@@ -45,101 +45,101 @@ pub(super) type Lowered = Result<(), JitError>;
 /// Lowers `op` at `at`.
 pub(crate) fn lower(m: &mut Masm, p: &Program, op: &Op, at: At) -> Lowered {
     let pc = at.pc;
-    let r = |reg: u8| guest(reg, pc);
+    let r = guest;
     match *op {
-        Op::Mov64Imm { dst, imm } => mov_const(m, r(dst)?, imm as i64 as u64)?,
-        Op::Mov64Reg { dst, src } => m.asm.mov(Size::S64, r(dst)?, r(src)?),
-        Op::Add64Imm { dst, imm } => alu_imm(m, AluKind::Add, Size::S64, r(dst)?, imm)?,
-        Op::Add64Reg { dst, src } => alu_reg(m, AluKind::Add, Size::S64, r(dst)?, r(src)?)?,
-        Op::Sub64Imm { dst, imm } => alu_imm(m, AluKind::Sub, Size::S64, r(dst)?, imm)?,
-        Op::Sub64Reg { dst, src } => alu_reg(m, AluKind::Sub, Size::S64, r(dst)?, r(src)?)?,
-        Op::Mul64Imm { dst, imm } => mul_imm(m, Size::S64, r(dst)?, imm)?,
-        Op::Mul64Reg { dst, src } => m.asm.imul(Size::S64, r(dst)?, RegMem::Reg(r(src)?))?,
-        Op::Or64Imm { dst, imm } => alu_imm(m, AluKind::Or, Size::S64, r(dst)?, imm)?,
-        Op::Or64Reg { dst, src } => alu_reg(m, AluKind::Or, Size::S64, r(dst)?, r(src)?)?,
-        Op::And64Imm { dst, imm } => alu_imm(m, AluKind::And, Size::S64, r(dst)?, imm)?,
-        Op::And64Reg { dst, src } => alu_reg(m, AluKind::And, Size::S64, r(dst)?, r(src)?)?,
-        Op::Xor64Imm { dst, imm } => alu_imm(m, AluKind::Xor, Size::S64, r(dst)?, imm)?,
-        Op::Xor64Reg { dst, src } => alu_reg(m, AluKind::Xor, Size::S64, r(dst)?, r(src)?)?,
+        Op::Mov64Imm { dst, imm } => mov_const(m, r(dst), imm as i64 as u64)?,
+        Op::Mov64Reg { dst, src } => m.asm.mov(Size::S64, r(dst), r(src)),
+        Op::Add64Imm { dst, imm } => alu_imm(m, AluKind::Add, Size::S64, r(dst), imm)?,
+        Op::Add64Reg { dst, src } => alu_reg(m, AluKind::Add, Size::S64, r(dst), r(src))?,
+        Op::Sub64Imm { dst, imm } => alu_imm(m, AluKind::Sub, Size::S64, r(dst), imm)?,
+        Op::Sub64Reg { dst, src } => alu_reg(m, AluKind::Sub, Size::S64, r(dst), r(src))?,
+        Op::Mul64Imm { dst, imm } => mul_imm(m, Size::S64, r(dst), imm)?,
+        Op::Mul64Reg { dst, src } => m.asm.imul(Size::S64, r(dst), RegMem::Reg(r(src)))?,
+        Op::Or64Imm { dst, imm } => alu_imm(m, AluKind::Or, Size::S64, r(dst), imm)?,
+        Op::Or64Reg { dst, src } => alu_reg(m, AluKind::Or, Size::S64, r(dst), r(src))?,
+        Op::And64Imm { dst, imm } => alu_imm(m, AluKind::And, Size::S64, r(dst), imm)?,
+        Op::And64Reg { dst, src } => alu_reg(m, AluKind::And, Size::S64, r(dst), r(src))?,
+        Op::Xor64Imm { dst, imm } => alu_imm(m, AluKind::Xor, Size::S64, r(dst), imm)?,
+        Op::Xor64Reg { dst, src } => alu_reg(m, AluKind::Xor, Size::S64, r(dst), r(src))?,
         Op::Lsh64Imm { dst, imm } => {
-            shift(m, ShiftKind::Shl, Size::S64, r(dst)?, Operand::Imm(imm), pc)?
+            shift(m, ShiftKind::Shl, Size::S64, r(dst), Operand::Imm(imm))?
         }
         Op::Lsh64Reg { dst, src } => {
-            shift(m, ShiftKind::Shl, Size::S64, r(dst)?, Operand::Reg(src), pc)?
+            shift(m, ShiftKind::Shl, Size::S64, r(dst), Operand::Reg(src))?
         }
         Op::Rsh64Imm { dst, imm } => {
-            shift(m, ShiftKind::Shr, Size::S64, r(dst)?, Operand::Imm(imm), pc)?
+            shift(m, ShiftKind::Shr, Size::S64, r(dst), Operand::Imm(imm))?
         }
         Op::Rsh64Reg { dst, src } => {
-            shift(m, ShiftKind::Shr, Size::S64, r(dst)?, Operand::Reg(src), pc)?
+            shift(m, ShiftKind::Shr, Size::S64, r(dst), Operand::Reg(src))?
         }
         Op::Arsh64Imm { dst, imm } => {
-            shift(m, ShiftKind::Sar, Size::S64, r(dst)?, Operand::Imm(imm), pc)?
+            shift(m, ShiftKind::Sar, Size::S64, r(dst), Operand::Imm(imm))?
         }
         Op::Arsh64Reg { dst, src } => {
-            shift(m, ShiftKind::Sar, Size::S64, r(dst)?, Operand::Reg(src), pc)?
+            shift(m, ShiftKind::Sar, Size::S64, r(dst), Operand::Reg(src))?
         }
-        Op::Neg64 { dst } => m.asm.neg(Size::S64, RegMem::Reg(r(dst)?))?,
-        Op::Mov32Imm { dst, imm } => mov_const(m, r(dst)?, u64::from(imm as u32))?,
-        Op::Mov32Reg { dst, src } => m.asm.mov(Size::S32, r(dst)?, r(src)?),
-        Op::Add32Imm { dst, imm, ext } => alu32(m, AluKind::Add, r(dst)?, X86::Imm(imm), ext)?,
-        Op::Add32Reg { dst, src, ext } => alu32(m, AluKind::Add, r(dst)?, X86::Reg(r(src)?), ext)?,
-        Op::Sub32Imm { dst, imm, ext } => alu32(m, AluKind::Sub, r(dst)?, X86::Imm(imm), ext)?,
-        Op::Sub32Reg { dst, src, ext } => alu32(m, AluKind::Sub, r(dst)?, X86::Reg(r(src)?), ext)?,
+        Op::Neg64 { dst } => m.asm.neg(Size::S64, RegMem::Reg(r(dst)))?,
+        Op::Mov32Imm { dst, imm } => mov_const(m, r(dst), u64::from(imm as u32))?,
+        Op::Mov32Reg { dst, src } => m.asm.mov(Size::S32, r(dst), r(src)),
+        Op::Add32Imm { dst, imm, ext } => alu32(m, AluKind::Add, r(dst), X86::Imm(imm), ext)?,
+        Op::Add32Reg { dst, src, ext } => alu32(m, AluKind::Add, r(dst), X86::Reg(r(src)), ext)?,
+        Op::Sub32Imm { dst, imm, ext } => alu32(m, AluKind::Sub, r(dst), X86::Imm(imm), ext)?,
+        Op::Sub32Reg { dst, src, ext } => alu32(m, AluKind::Sub, r(dst), X86::Reg(r(src)), ext)?,
         Op::Mul32Imm { dst, imm, ext } => {
-            let d = r(dst)?;
+            let d = r(dst);
             mul_imm(m, Size::S32, d, imm)?;
             extend32(m, d, ext)?;
         }
         Op::Mul32Reg { dst, src, ext } => {
-            let d = r(dst)?;
-            m.asm.imul(Size::S32, d, RegMem::Reg(r(src)?))?;
+            let d = r(dst);
+            m.asm.imul(Size::S32, d, RegMem::Reg(r(src)))?;
             extend32(m, d, ext)?;
         }
-        Op::Or32 { dst, src } => alu32(m, AluKind::Or, r(dst)?, operand(src, pc)?, Ext32::Zero)?,
-        Op::And32 { dst, src } => alu32(m, AluKind::And, r(dst)?, operand(src, pc)?, Ext32::Zero)?,
-        Op::Xor32 { dst, src } => alu32(m, AluKind::Xor, r(dst)?, operand(src, pc)?, Ext32::Zero)?,
-        Op::Lsh32 { dst, src } => shift(m, ShiftKind::Shl, Size::S32, r(dst)?, src, pc)?,
-        Op::Rsh32 { dst, src } => shift(m, ShiftKind::Shr, Size::S32, r(dst)?, src, pc)?,
-        Op::Arsh32 { dst, src } => shift(m, ShiftKind::Sar, Size::S32, r(dst)?, src, pc)?,
-        Op::Neg32 { dst } => m.asm.neg(Size::S32, RegMem::Reg(r(dst)?))?,
-        Op::SetConst { dst, value } => mov_const(m, r(dst)?, value)?,
+        Op::Or32 { dst, src } => alu32(m, AluKind::Or, r(dst), operand(src), Ext32::Zero)?,
+        Op::And32 { dst, src } => alu32(m, AluKind::And, r(dst), operand(src), Ext32::Zero)?,
+        Op::Xor32 { dst, src } => alu32(m, AluKind::Xor, r(dst), operand(src), Ext32::Zero)?,
+        Op::Lsh32 { dst, src } => shift(m, ShiftKind::Shl, Size::S32, r(dst), src)?,
+        Op::Rsh32 { dst, src } => shift(m, ShiftKind::Shr, Size::S32, r(dst), src)?,
+        Op::Arsh32 { dst, src } => shift(m, ShiftKind::Sar, Size::S32, r(dst), src)?,
+        Op::Neg32 { dst } => m.asm.neg(Size::S32, RegMem::Reg(r(dst)))?,
+        Op::SetConst { dst, value } => mov_const(m, r(dst), value)?,
         Op::MovSx {
             dst,
             src,
             size,
             width,
-        } => mov_sx(m, r(dst)?, r(src)?, size, width)?,
+        } => mov_sx(m, r(dst), r(src), size, width)?,
         Op::Div {
             width,
             dst,
             src,
             dialect,
-        } => divide(m, Division::Div, width, r(dst)?, src, dialect, at)?,
+        } => divide(m, Division::Div, width, r(dst), src, dialect, at)?,
         Op::Mod {
             width,
             dst,
             src,
             dialect,
-        } => divide(m, Division::Mod, width, r(dst)?, src, dialect, at)?,
+        } => divide(m, Division::Mod, width, r(dst), src, dialect, at)?,
         Op::SDiv {
             width,
             dst,
             src,
             dialect,
-        } => divide(m, Division::SDiv, width, r(dst)?, src, dialect, at)?,
+        } => divide(m, Division::SDiv, width, r(dst), src, dialect, at)?,
         Op::SMod {
             width,
             dst,
             src,
             dialect,
-        } => divide(m, Division::SMod, width, r(dst)?, src, dialect, at)?,
+        } => divide(m, Division::SMod, width, r(dst), src, dialect, at)?,
         Op::Trunc16 { dst } => m
             .asm
-            .movzx(Size::S16, Size::S32, r(dst)?, RegMem::Reg(r(dst)?))?,
-        Op::Trunc32 { dst } => m.asm.mov(Size::S32, r(dst)?, r(dst)?),
+            .movzx(Size::S16, Size::S32, r(dst), RegMem::Reg(r(dst)))?,
+        Op::Trunc32 { dst } => m.asm.mov(Size::S32, r(dst), r(dst)),
         Op::Swap16 { dst } => {
-            let d = r(dst)?;
+            let d = r(dst);
             m.asm.shift(
                 ShiftKind::Rol,
                 Size::S16,
@@ -148,40 +148,28 @@ pub(crate) fn lower(m: &mut Masm, p: &Program, op: &Op, at: At) -> Lowered {
             )?;
             m.asm.movzx(Size::S16, Size::S32, d, RegMem::Reg(d))?;
         }
-        Op::Swap32 { dst } => m.asm.bswap(Size::S32, r(dst)?)?,
-        Op::Swap64 { dst } => m.asm.bswap(Size::S64, r(dst)?)?,
-        Op::LoadImm64 { dst, imm } => mov_const(m, r(dst)?, imm)?,
-        Op::Ldx8 { dst, base, off } => load(m, r(dst)?, r(base)?, off, MemSize::B, Signed::No, at)?,
-        Op::Ldx16 { dst, base, off } => {
-            load(m, r(dst)?, r(base)?, off, MemSize::H, Signed::No, at)?
-        }
-        Op::Ldx32 { dst, base, off } => {
-            load(m, r(dst)?, r(base)?, off, MemSize::W, Signed::No, at)?
-        }
-        Op::Ldx64 { dst, base, off } => {
-            load(m, r(dst)?, r(base)?, off, MemSize::DW, Signed::No, at)?
-        }
+        Op::Swap32 { dst } => m.asm.bswap(Size::S32, r(dst))?,
+        Op::Swap64 { dst } => m.asm.bswap(Size::S64, r(dst))?,
+        Op::LoadImm64 { dst, imm } => mov_const(m, r(dst), imm)?,
+        Op::Ldx8 { dst, base, off } => load(m, r(dst), r(base), off, MemSize::B, Signed::No, at)?,
+        Op::Ldx16 { dst, base, off } => load(m, r(dst), r(base), off, MemSize::H, Signed::No, at)?,
+        Op::Ldx32 { dst, base, off } => load(m, r(dst), r(base), off, MemSize::W, Signed::No, at)?,
+        Op::Ldx64 { dst, base, off } => load(m, r(dst), r(base), off, MemSize::DW, Signed::No, at)?,
         Op::LdxSigned {
             dst,
             base,
             off,
             size,
-        } => load(m, r(dst)?, r(base)?, off, size, Signed::Yes, at)?,
-        Op::St8 { base, off, imm } => store(m, r(base)?, off, MemSize::B, Value::Imm(imm), at)?,
-        Op::St16 { base, off, imm } => store(m, r(base)?, off, MemSize::H, Value::Imm(imm), at)?,
-        Op::St32 { base, off, imm } => store(m, r(base)?, off, MemSize::W, Value::Imm(imm), at)?,
-        Op::St64 { base, off, imm } => store(m, r(base)?, off, MemSize::DW, Value::Imm(imm), at)?,
-        Op::Stx8 { base, src, off } => {
-            store(m, r(base)?, off, MemSize::B, Value::Reg(r(src)?), at)?
-        }
-        Op::Stx16 { base, src, off } => {
-            store(m, r(base)?, off, MemSize::H, Value::Reg(r(src)?), at)?
-        }
-        Op::Stx32 { base, src, off } => {
-            store(m, r(base)?, off, MemSize::W, Value::Reg(r(src)?), at)?
-        }
+        } => load(m, r(dst), r(base), off, size, Signed::Yes, at)?,
+        Op::St8 { base, off, imm } => store(m, r(base), off, MemSize::B, Value::Imm(imm), at)?,
+        Op::St16 { base, off, imm } => store(m, r(base), off, MemSize::H, Value::Imm(imm), at)?,
+        Op::St32 { base, off, imm } => store(m, r(base), off, MemSize::W, Value::Imm(imm), at)?,
+        Op::St64 { base, off, imm } => store(m, r(base), off, MemSize::DW, Value::Imm(imm), at)?,
+        Op::Stx8 { base, src, off } => store(m, r(base), off, MemSize::B, Value::Reg(r(src)), at)?,
+        Op::Stx16 { base, src, off } => store(m, r(base), off, MemSize::H, Value::Reg(r(src)), at)?,
+        Op::Stx32 { base, src, off } => store(m, r(base), off, MemSize::W, Value::Reg(r(src)), at)?,
         Op::Stx64 { base, src, off } => {
-            store(m, r(base)?, off, MemSize::DW, Value::Reg(r(src)?), at)?
+            store(m, r(base), off, MemSize::DW, Value::Reg(r(src)), at)?
         }
         Op::Atomic {
             size,
@@ -189,41 +177,187 @@ pub(crate) fn lower(m: &mut Masm, p: &Program, op: &Op, at: At) -> Lowered {
             base,
             src,
             off,
-        } => atomic(m, size, op, r(base)?, r(src)?, off, at)?,
+        } => atomic(m, size, op, r(base), r(src), off, at)?,
         Op::Ja { target } => m.jump_to_slot(None, target as usize)?,
-        Op::JeqImm { .. }
-        | Op::JeqReg { .. }
-        | Op::JneImm { .. }
-        | Op::JneReg { .. }
-        | Op::JgtImm { .. }
-        | Op::JgtReg { .. }
-        | Op::JgeImm { .. }
-        | Op::JgeReg { .. }
-        | Op::JltImm { .. }
-        | Op::JltReg { .. }
-        | Op::JleImm { .. }
-        | Op::JleReg { .. }
-        | Op::JsetImm { .. }
-        | Op::JsetReg { .. }
-        | Op::JsgtImm { .. }
-        | Op::JsgtReg { .. }
-        | Op::JsgeImm { .. }
-        | Op::JsgeReg { .. }
-        | Op::JsltImm { .. }
-        | Op::JsltReg { .. }
-        | Op::JsleImm { .. }
-        | Op::JsleReg { .. }
-        | Op::Branch32 { .. } => conditional_jump(m, op, at)?,
+        Op::JeqImm { dst, imm, target } => {
+            branch(m, BpfCond::Eq, Size::S64, r(dst), X86::Imm(imm), target, at)?
+        }
+        Op::JeqReg { dst, src, target } => branch(
+            m,
+            BpfCond::Eq,
+            Size::S64,
+            r(dst),
+            X86::Reg(r(src)),
+            target,
+            at,
+        )?,
+        Op::JneImm { dst, imm, target } => {
+            branch(m, BpfCond::Ne, Size::S64, r(dst), X86::Imm(imm), target, at)?
+        }
+        Op::JneReg { dst, src, target } => branch(
+            m,
+            BpfCond::Ne,
+            Size::S64,
+            r(dst),
+            X86::Reg(r(src)),
+            target,
+            at,
+        )?,
+        Op::JgtImm { dst, imm, target } => {
+            branch(m, BpfCond::Gt, Size::S64, r(dst), X86::Imm(imm), target, at)?
+        }
+        Op::JgtReg { dst, src, target } => branch(
+            m,
+            BpfCond::Gt,
+            Size::S64,
+            r(dst),
+            X86::Reg(r(src)),
+            target,
+            at,
+        )?,
+        Op::JgeImm { dst, imm, target } => {
+            branch(m, BpfCond::Ge, Size::S64, r(dst), X86::Imm(imm), target, at)?
+        }
+        Op::JgeReg { dst, src, target } => branch(
+            m,
+            BpfCond::Ge,
+            Size::S64,
+            r(dst),
+            X86::Reg(r(src)),
+            target,
+            at,
+        )?,
+        Op::JltImm { dst, imm, target } => {
+            branch(m, BpfCond::Lt, Size::S64, r(dst), X86::Imm(imm), target, at)?
+        }
+        Op::JltReg { dst, src, target } => branch(
+            m,
+            BpfCond::Lt,
+            Size::S64,
+            r(dst),
+            X86::Reg(r(src)),
+            target,
+            at,
+        )?,
+        Op::JleImm { dst, imm, target } => {
+            branch(m, BpfCond::Le, Size::S64, r(dst), X86::Imm(imm), target, at)?
+        }
+        Op::JleReg { dst, src, target } => branch(
+            m,
+            BpfCond::Le,
+            Size::S64,
+            r(dst),
+            X86::Reg(r(src)),
+            target,
+            at,
+        )?,
+        Op::JsetImm { dst, imm, target } => branch(
+            m,
+            BpfCond::Set,
+            Size::S64,
+            r(dst),
+            X86::Imm(imm),
+            target,
+            at,
+        )?,
+        Op::JsetReg { dst, src, target } => branch(
+            m,
+            BpfCond::Set,
+            Size::S64,
+            r(dst),
+            X86::Reg(r(src)),
+            target,
+            at,
+        )?,
+        Op::JsgtImm { dst, imm, target } => branch(
+            m,
+            BpfCond::Sgt,
+            Size::S64,
+            r(dst),
+            X86::Imm(imm),
+            target,
+            at,
+        )?,
+        Op::JsgtReg { dst, src, target } => branch(
+            m,
+            BpfCond::Sgt,
+            Size::S64,
+            r(dst),
+            X86::Reg(r(src)),
+            target,
+            at,
+        )?,
+        Op::JsgeImm { dst, imm, target } => branch(
+            m,
+            BpfCond::Sge,
+            Size::S64,
+            r(dst),
+            X86::Imm(imm),
+            target,
+            at,
+        )?,
+        Op::JsgeReg { dst, src, target } => branch(
+            m,
+            BpfCond::Sge,
+            Size::S64,
+            r(dst),
+            X86::Reg(r(src)),
+            target,
+            at,
+        )?,
+        Op::JsltImm { dst, imm, target } => branch(
+            m,
+            BpfCond::Slt,
+            Size::S64,
+            r(dst),
+            X86::Imm(imm),
+            target,
+            at,
+        )?,
+        Op::JsltReg { dst, src, target } => branch(
+            m,
+            BpfCond::Slt,
+            Size::S64,
+            r(dst),
+            X86::Reg(r(src)),
+            target,
+            at,
+        )?,
+        Op::JsleImm { dst, imm, target } => branch(
+            m,
+            BpfCond::Sle,
+            Size::S64,
+            r(dst),
+            X86::Imm(imm),
+            target,
+            at,
+        )?,
+        Op::JsleReg { dst, src, target } => branch(
+            m,
+            BpfCond::Sle,
+            Size::S64,
+            r(dst),
+            X86::Reg(r(src)),
+            target,
+            at,
+        )?,
+        Op::Branch32 {
+            cond,
+            dst,
+            src,
+            target,
+        } => branch(m, cond, Size::S32, r(dst), operand(src), target, at)?,
         Op::Syscall { index } => syscall(m, index, pc)?,
         Op::Call { target } => call(m, p, CallTarget::Slot(target), at)?,
-        Op::CallReg { reg } => call(m, p, CallTarget::Register(r(reg)?), at)?,
+        Op::CallReg { reg } => call(m, p, CallTarget::Register(r(reg)), at)?,
         Op::CallRegOrHelper { .. } => m.bail_now(at)?,
         Op::Exit => exit(m, p, at)?,
         Op::MoveStackPointer { delta } => add_to(&mut m.asm, env(STACK_POINTER), delta as u64)?,
         Op::Nop => {}
-        Op::Trap(Trap::Unsupported | Trap::Invalid | Trap::DivideByZero) | Op::Overrun => {
-            m.bail_now(at)?
+        Op::Trap {
+            trap: Trap::Unsupported | Trap::Invalid | Trap::DivideByZero,
         }
+        | Op::Overrun => m.bail_now(at)?,
     }
     Ok(())
 }
@@ -302,21 +436,21 @@ fn extend32(m: &mut Masm, dst: Gpr, ext: Ext32) -> Lowered {
     Ok(())
 }
 
-fn operand(src: Operand, pc: usize) -> Result<X86, JitError> {
-    Ok(match src {
-        Operand::Reg(reg) => X86::Reg(guest(reg, pc)?),
+fn operand(src: Operand) -> X86 {
+    match src {
+        Operand::Reg(reg) => X86::Reg(guest(reg)),
         Operand::Imm(imm) => X86::Imm(imm),
-    })
+    }
 }
 
 /// Shifts mask the count like the interpreter's `wrapping_sh*` (x86 masks the same way);
 /// 32-bit forms re-zero the upper half explicitly, whatever the count.
-fn shift(m: &mut Masm, kind: ShiftKind, size: Size, dst: Gpr, src: Operand, pc: usize) -> Lowered {
+fn shift(m: &mut Masm, kind: ShiftKind, size: Size, dst: Gpr, src: Operand) -> Lowered {
     let mask = size.bits() - 1;
     let amount = match src {
         Operand::Imm(imm) => ShiftAmount::Imm((imm as u32 & mask) as u8),
         Operand::Reg(reg) => {
-            m.asm.mov(Size::S64, Gpr::Rcx, guest(reg, pc)?);
+            m.asm.mov(Size::S64, Gpr::Rcx, guest(reg));
             ShiftAmount::Cl
         }
     };
@@ -378,7 +512,7 @@ fn divide(
             Gpr::Rcx
         }
         Operand::Reg(reg) => {
-            let divisor = guest(reg, at.pc)?;
+            let divisor = guest(reg);
             m.asm.test(size, RegMem::Reg(divisor), X86::Reg(divisor))?;
             m.bail_if(Cond::E, at)?;
             if signed {
@@ -442,95 +576,42 @@ fn load(
     signed: Signed,
     at: At,
 ) -> Lowered {
-    m.translate(base, off, size.bytes() as u8, Access::Load, at)?;
-    load_from(m, dst, m.host(), size, signed)
+    let mem = translate(m, base, off, size, Access::Load, at)?;
+    load_from(m, dst, mem, size, signed)
 }
 
-/// [`lower`] in the second copy of a versioned loop (see `hoist`): loads and stores go
-/// through [`Masm::translate_in_copy`], which leaves hoisted accesses unchecked; every
-/// other op lowers as anywhere else. (A separate entry keeps [`lower`]'s own accesses as
-/// they were.)
-pub(crate) fn lower_in_copy(m: &mut Masm, p: &Program, op: &Op, at: At) -> Lowered {
-    let Some(CopiedAccess {
-        base,
-        off,
-        size,
-        kind,
-    }) = copied_access(op)
-    else {
-        return lower(m, p, op, at);
-    };
-    let r = |reg: u8| guest(reg, at.pc);
-    let access = match kind {
-        Move::Load { .. } => Access::Load,
-        Move::StoreImm(_) | Move::StoreReg(_) => Access::Store,
-    };
-    m.translate_in_copy(r(base)?, off, size.bytes() as u8, access, at)?;
-    let mem = m.hoisted_host().unwrap_or_else(|| m.host());
-    match kind {
-        Move::Load { dst, signed } => load_from(m, r(dst)?, mem, size, signed),
-        Move::StoreImm(imm) => store_to(m, mem, size, Value::Imm(imm)),
-        Move::StoreReg(src) => store_to(m, mem, size, Value::Reg(r(src)?)),
-    }
-}
-
-/// A load or store as [`lower_in_copy`] lowers it.
-struct CopiedAccess {
-    base: u8,
+/// The host operand of the `size`-byte `access` at `base + off` by the instruction at `at`:
+/// checked, or (in the second copy of a versioned loop, see `hoist`) through the delta its
+/// loop's guard checked.
+#[inline(always)]
+fn translate(
+    m: &mut Masm,
+    base: Gpr,
     off: i16,
     size: MemSize,
-    kind: Move,
+    access: Access,
+    at: At,
+) -> Result<Mem, JitError> {
+    let size = size.bytes() as u8;
+    if m.copying() {
+        return translate_in_copy(m, base, off, size, access, at);
+    }
+    m.translate(base, off, size, access, at)?;
+    Ok(m.host())
 }
 
-/// What a [`CopiedAccess`] moves.
-enum Move {
-    Load { dst: u8, signed: Signed },
-    StoreImm(i32),
-    StoreReg(u8),
-}
-
-/// The load or store `op` makes, if it is one (atomics are not: they stop a versioned
-/// body).
-fn copied_access(op: &Op) -> Option<CopiedAccess> {
-    let access = |base, off, size, kind| CopiedAccess {
-        base,
-        off,
-        size,
-        kind,
-    };
-    let load = |dst| Move::Load {
-        dst,
-        signed: Signed::No,
-    };
-    Some(match *op {
-        Op::Ldx8 { dst, base, off } => access(base, off, MemSize::B, load(dst)),
-        Op::Ldx16 { dst, base, off } => access(base, off, MemSize::H, load(dst)),
-        Op::Ldx32 { dst, base, off } => access(base, off, MemSize::W, load(dst)),
-        Op::Ldx64 { dst, base, off } => access(base, off, MemSize::DW, load(dst)),
-        Op::LdxSigned {
-            dst,
-            base,
-            off,
-            size,
-        } => access(
-            base,
-            off,
-            size,
-            Move::Load {
-                dst,
-                signed: Signed::Yes,
-            },
-        ),
-        Op::St8 { base, off, imm } => access(base, off, MemSize::B, Move::StoreImm(imm)),
-        Op::St16 { base, off, imm } => access(base, off, MemSize::H, Move::StoreImm(imm)),
-        Op::St32 { base, off, imm } => access(base, off, MemSize::W, Move::StoreImm(imm)),
-        Op::St64 { base, off, imm } => access(base, off, MemSize::DW, Move::StoreImm(imm)),
-        Op::Stx8 { base, src, off } => access(base, off, MemSize::B, Move::StoreReg(src)),
-        Op::Stx16 { base, src, off } => access(base, off, MemSize::H, Move::StoreReg(src)),
-        Op::Stx32 { base, src, off } => access(base, off, MemSize::W, Move::StoreReg(src)),
-        Op::Stx64 { base, src, off } => access(base, off, MemSize::DW, Move::StoreReg(src)),
-        _ => return None,
-    })
+/// [`translate`] in the second copy of a versioned loop (out of line: the copies are few).
+#[inline(never)]
+fn translate_in_copy(
+    m: &mut Masm,
+    base: Gpr,
+    off: i16,
+    size: u8,
+    access: Access,
+    at: At,
+) -> Result<Mem, JitError> {
+    m.translate_in_copy(base, off, size, access, at)?;
+    Ok(m.hoisted_host().unwrap_or_else(|| m.host()))
 }
 
 /// The load of `size` bytes at the host operand `mem` into `dst`.
@@ -556,8 +637,8 @@ enum Value {
 
 #[inline(always)]
 fn store(m: &mut Masm, base: Gpr, off: i16, size: MemSize, value: Value, at: At) -> Lowered {
-    m.translate(base, off, size.bytes() as u8, Access::Store, at)?;
-    store_to(m, m.host(), size, value)
+    let mem = translate(m, base, off, size, Access::Store, at)?;
+    store_to(m, mem, size, value)
 }
 
 /// The store of `value` (`size` bytes) at the host operand `host`.
@@ -632,58 +713,6 @@ fn atomic(
         }
     }
     Ok(())
-}
-
-/// A conditional jump: its condition, width, operands and target, then [`branch`].
-#[inline(always)]
-fn conditional_jump(m: &mut Masm, op: &Op, at: At) -> Lowered {
-    let r = |reg: u8| guest(reg, at.pc);
-    let (cond, size, dst, src, target) = match *op {
-        Op::JeqImm { dst, imm, target } => (BpfCond::Eq, Size::S64, dst, X86::Imm(imm), target),
-        Op::JeqReg { dst, src, target } => (BpfCond::Eq, Size::S64, dst, X86::Reg(r(src)?), target),
-        Op::JneImm { dst, imm, target } => (BpfCond::Ne, Size::S64, dst, X86::Imm(imm), target),
-        Op::JneReg { dst, src, target } => (BpfCond::Ne, Size::S64, dst, X86::Reg(r(src)?), target),
-        Op::JgtImm { dst, imm, target } => (BpfCond::Gt, Size::S64, dst, X86::Imm(imm), target),
-        Op::JgtReg { dst, src, target } => (BpfCond::Gt, Size::S64, dst, X86::Reg(r(src)?), target),
-        Op::JgeImm { dst, imm, target } => (BpfCond::Ge, Size::S64, dst, X86::Imm(imm), target),
-        Op::JgeReg { dst, src, target } => (BpfCond::Ge, Size::S64, dst, X86::Reg(r(src)?), target),
-        Op::JltImm { dst, imm, target } => (BpfCond::Lt, Size::S64, dst, X86::Imm(imm), target),
-        Op::JltReg { dst, src, target } => (BpfCond::Lt, Size::S64, dst, X86::Reg(r(src)?), target),
-        Op::JleImm { dst, imm, target } => (BpfCond::Le, Size::S64, dst, X86::Imm(imm), target),
-        Op::JleReg { dst, src, target } => (BpfCond::Le, Size::S64, dst, X86::Reg(r(src)?), target),
-        Op::JsetImm { dst, imm, target } => (BpfCond::Set, Size::S64, dst, X86::Imm(imm), target),
-        Op::JsetReg { dst, src, target } => {
-            (BpfCond::Set, Size::S64, dst, X86::Reg(r(src)?), target)
-        }
-        Op::JsgtImm { dst, imm, target } => (BpfCond::Sgt, Size::S64, dst, X86::Imm(imm), target),
-        Op::JsgtReg { dst, src, target } => {
-            (BpfCond::Sgt, Size::S64, dst, X86::Reg(r(src)?), target)
-        }
-        Op::JsgeImm { dst, imm, target } => (BpfCond::Sge, Size::S64, dst, X86::Imm(imm), target),
-        Op::JsgeReg { dst, src, target } => {
-            (BpfCond::Sge, Size::S64, dst, X86::Reg(r(src)?), target)
-        }
-        Op::JsltImm { dst, imm, target } => (BpfCond::Slt, Size::S64, dst, X86::Imm(imm), target),
-        Op::JsltReg { dst, src, target } => {
-            (BpfCond::Slt, Size::S64, dst, X86::Reg(r(src)?), target)
-        }
-        Op::JsleImm { dst, imm, target } => (BpfCond::Sle, Size::S64, dst, X86::Imm(imm), target),
-        Op::JsleReg { dst, src, target } => {
-            (BpfCond::Sle, Size::S64, dst, X86::Reg(r(src)?), target)
-        }
-        Op::Branch32 {
-            cond,
-            dst,
-            src,
-            target,
-        } => (cond, Size::S32, dst, operand(src, at.pc)?, target),
-        _ => {
-            return Err(JitError::Encode {
-                message: format!("{op:?} is not a conditional jump"),
-            })
-        }
-    };
-    branch(m, cond, size, r(dst)?, src, target, at)
 }
 
 #[inline(always)]

@@ -170,6 +170,8 @@ mod template;
 mod tests;
 #[cfg(bpfvm_jit)]
 mod version;
+#[cfg(bpfvm_jit)]
+mod view;
 
 #[cfg(bpfvm_jit)]
 pub use compile::JitProgram;

@@ -5,10 +5,9 @@
 
 use super::error::unavailable;
 use super::{JitError, VersionedLoop};
+use crate::code::Code;
 use crate::config::Config;
 use crate::context::ContextObject;
-use crate::interpreter::Code;
-use bpfvm_isa::Dialect;
 
 /// The JIT engine of a build without the JIT: it holds nothing, and compiling with it gives
 /// the error that says why there is no JIT.
@@ -77,8 +76,6 @@ impl JitProgram {
 pub(crate) fn compile<C: ContextObject>(
     _engine: &JitEngine,
     _code: &Code,
-    _text: &[u8],
-    _dialect: Dialect,
     _config: &Config,
 ) -> Result<JitProgram, JitError> {
     Err(unavailable())

@@ -35,8 +35,8 @@ use super::hoist::{Plan, MAX_BODY};
 use super::lower::Program;
 use super::masm::RunPosition;
 use super::masm::{delta_field, env, guest, limit_field, Masm, ROWS_IMM};
+use super::view::CodeView;
 use super::{JitError, VersionedLoop};
-use crate::interpreter::Code;
 use crate::jit::env::HOISTED;
 use bpfvm_x86::{AluKind, Cond, Gpr, Mem, Operand, RegMem, Rel32, ShiftAmount, ShiftKind, Size};
 
@@ -54,7 +54,7 @@ pub(crate) struct Version {
 pub(crate) fn guard(m: &mut Masm, plan: Plan) -> Result<Version, JitError> {
     let mut misses = Vec::with_capacity(2 * plan.groups.len());
     for (index, group) in plan.groups.iter().enumerate() {
-        let base = guest(group.base, plan.head)?;
+        let base = guest(group.base);
         let rax = RegMem::Reg(Gpr::Rax);
         let rcx = RegMem::Reg(Gpr::Rcx);
         let (lo, lo_key) = blinded_parts(m, group.lo);
@@ -120,8 +120,7 @@ fn blinded_parts(m: &mut Masm, value: i32) -> (i32, Option<i32>) {
 /// through), points the guard's jump at it and says where it went.
 pub(crate) fn copy(
     m: &mut Masm,
-    code: &Code,
-    text: &[u8],
+    code: &CodeView<'_>,
     program: &Program,
     version: Version,
 ) -> Result<VersionedLoop, JitError> {
@@ -138,7 +137,7 @@ pub(crate) fn copy(
             true => super::LoopHead::Yes,
             false => super::LoopHead::No,
         };
-        position = super::emit_slot(m, code, text, program, op, pc, position, starts, hint)?;
+        position = super::emit_slot(m, code, program, op, pc, position, starts, hint)?;
         last = Some(op);
         pc += op.width();
     }

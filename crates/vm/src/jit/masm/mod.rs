@@ -32,7 +32,7 @@
 //!
 //! # Runs and entry stubs
 //!
-//! The meter charges straight-line runs (`Code::jit_run_length`: they also end before every
+//! The meter charges straight-line runs (`CodeView::jit_run_length`: they also end before every
 //! jump or call target): the code of the first instruction of a run subtracts the run's
 //! length. A `callx` to an instruction inside a run cannot enter there (the charge is at
 //! the run's start), so it goes to an *entry stub*, emitted after the body, which charges
@@ -63,24 +63,38 @@ pub(crate) use super::shapes::{Routine, ROUTINES};
 pub(crate) use super::template::Shape;
 use super::template::{frame_top_update, Miss, Template, Width, MAX_ROUTINES, SHAPES};
 use super::{shapes, JitError, Site};
-use crate::interpreter::Code;
+use crate::code::GuestReg;
+use crate::jit::view::CodeView;
 use bpfvm_x86::{AluKind, Assembler, Cond, Gpr, Mem, Operand, RegMem, Rel32, Scale, Size};
 pub(crate) use pair::{Pair, PairSearch};
 
-/// The host register of each guest register r0..r10.
-pub(crate) const GUEST: [Gpr; 11] = [
-    Gpr::Rsi,
-    Gpr::Rdi,
-    Gpr::R8,
-    Gpr::R9,
-    Gpr::R10,
-    Gpr::R11,
-    Gpr::Rbx,
-    Gpr::R12,
-    Gpr::R13,
-    Gpr::R14,
-    Gpr::Rbp,
-];
+/// The host register of guest register `reg` (the register map above).
+pub(crate) const fn guest(reg: GuestReg) -> Gpr {
+    match reg {
+        GuestReg::R0 => Gpr::Rsi,
+        GuestReg::R1 => Gpr::Rdi,
+        GuestReg::R2 => Gpr::R8,
+        GuestReg::R3 => Gpr::R9,
+        GuestReg::R4 => Gpr::R10,
+        GuestReg::R5 => Gpr::R11,
+        GuestReg::R6 => Gpr::Rbx,
+        GuestReg::R7 => Gpr::R12,
+        GuestReg::R8 => Gpr::R13,
+        GuestReg::R9 => Gpr::R14,
+        GuestReg::R10 => Gpr::Rbp,
+    }
+}
+
+/// The host register of each guest register r0..r10, in order.
+pub(crate) const GUEST: [Gpr; 11] = {
+    let mut regs = [Gpr::Rax; 11];
+    let mut index = 0;
+    while index < regs.len() {
+        regs[index] = guest(GuestReg::ALL[index]);
+        index += 1;
+    }
+    regs
+};
 
 /// The register holding the `Env` pointer (plus [`BIAS`]).
 pub(crate) const ENV: Gpr = Gpr::R15;
@@ -298,15 +312,6 @@ pub(crate) enum Callx {
     None,
     /// A `callx` reads the table through `Env::callx_table`.
     Table,
-}
-
-/// A guest register's host register; the verifier allows only r0..r10 (r11 is lowered
-/// separately), anything else is an error value.
-pub(crate) fn guest(reg: u8, pc: usize) -> Result<Gpr, JitError> {
-    GUEST
-        .get(usize::from(reg))
-        .copied()
-        .ok_or(JitError::UnsupportedRegister { pc, reg })
 }
 
 /// The `Env` field at displacement `offset` from r15 (the constants of `env.rs`).
@@ -534,7 +539,7 @@ impl Masm {
     }
 
     /// A conditional jump to slot `target` by the branch at `at`. The branch does not end
-    /// its run (`Code::jit_run_length`): the rest of the run after it was charged, so a
+    /// its run (`CodeView::jit_run_length`): the rest of the run after it was charged, so a
     /// taken branch first gives that back, in a stub emitted with the pending routines
     /// (`add rdx, rest; jmp target`); a branch that ends its run jumps directly.
     #[inline(always)]
@@ -890,7 +895,7 @@ impl Masm {
 
     /// After the body: an entry stub for every slot jumped to that cannot be entered
     /// directly.
-    pub fn slot_stubs(&mut self, code: &Code) -> Result<(), JitError> {
+    pub fn slot_stubs(&mut self, code: &CodeView<'_>) -> Result<(), JitError> {
         for index in 0..self.fixups.len() {
             if let Some((_, Target::Slot(pc))) = self.fixups.get(index).copied() {
                 self.ensure_entry(code, pc as usize)?;
@@ -902,7 +907,7 @@ impl Masm {
     /// Makes sure slot `pc` can be entered: emits its entry stub unless it starts a run
     /// (or has one already). A slot inside a run gets the charge for the rest of the run
     /// and a jump in; a slot without code (the second half of an `lddw`) a bail-out.
-    pub fn ensure_entry(&mut self, code: &Code, pc: usize) -> Result<(), JitError> {
+    pub fn ensure_entry(&mut self, code: &CodeView<'_>, pc: usize) -> Result<(), JitError> {
         if self.entry_offset(pc).is_some() {
             return Ok(());
         }

@@ -2,9 +2,9 @@
 //! the search for them.
 
 use super::Access;
-use crate::interpreter::op::Op;
-use crate::interpreter::Code;
+use crate::code::{AccessKind, GuestReg, Op, OpKind, Regs};
 use crate::jit::template::Miss;
+use crate::jit::view::CodeView;
 
 /// Two accesses of the same run through the same base register (not written in between),
 /// with nothing between them that uses rax, whose bytes together span 1, 2, 4 or 8 bytes:
@@ -57,17 +57,22 @@ impl Pair {
     /// JIT run by another through the same base register (as `search` allows), with no
     /// callable slot after the first.
     #[inline(always)]
-    pub fn find(code: &Code, op: &Op, pc: usize, search: PairSearch) -> Option<Pair> {
+    pub fn find(code: &CodeView<'_>, op: &Op, pc: usize, search: PairSearch) -> Option<Pair> {
         let first = access_of(op)?;
         let read_first = first.access == Access::Load || search == PairSearch::Neighbours;
-        if first.base == 10 || first.writes == Some(first.base) || !read_first {
+        if first.base == GuestReg::R10 || first.writes.contains(first.base) || !read_first {
             return None;
         }
         Pair::find_second(code, pc, first, search)
     }
 
     #[inline(never)]
-    fn find_second(code: &Code, pc: usize, first: AccessOf, search: PairSearch) -> Option<Pair> {
+    fn find_second(
+        code: &CodeView<'_>,
+        pc: usize,
+        first: AccessOf,
+        search: PairSearch,
+    ) -> Option<Pair> {
         let base = first.base;
         let ops = code.ops();
         let window = match search {
@@ -90,8 +95,8 @@ impl Pair {
                 return allowed.then(|| Pair::spanning(pc, first, next, second))?;
             }
             match between(op, next) {
-                Between::Keeps { writes } if writes != Some(base) => {}
-                _ => return None,
+                Between::Keeps { writes } if !writes.contains(base) => {}
+                Between::Keeps { .. } | Between::Breaks => return None,
             }
             next += op.width();
         }
@@ -122,111 +127,58 @@ impl Pair {
 }
 
 /// A load or store a [`Pair`] can hold: its base register, offset, size, kind, and the
-/// register a load writes.
+/// registers it writes.
 #[derive(Clone, Copy, Debug)]
 struct AccessOf {
-    base: u8,
+    base: GuestReg,
     off: i16,
     size: u8,
     access: Access,
-    writes: Option<u8>,
+    writes: Regs,
 }
 
 /// The access `op` makes, if a [`Pair`] can hold it (loads and stores; not atomics).
 #[inline(always)]
 fn access_of(op: &Op) -> Option<AccessOf> {
-    let load = |dst: u8, base: u8, off: i16, size: u8| AccessOf {
-        base,
-        off,
-        size,
-        access: Access::Load,
-        writes: Some(dst),
+    let access = op.access()?;
+    let kind = match access.kind {
+        AccessKind::Load => Access::Load,
+        AccessKind::Store => Access::Store,
+        AccessKind::Update => return None,
     };
-    let store = |base: u8, off: i16, size: u8| AccessOf {
-        base,
-        off,
-        size,
-        access: Access::Store,
-        writes: None,
-    };
-    match *op {
-        Op::Ldx8 { dst, base, off } => Some(load(dst, base, off, 1)),
-        Op::Ldx16 { dst, base, off } => Some(load(dst, base, off, 2)),
-        Op::Ldx32 { dst, base, off } => Some(load(dst, base, off, 4)),
-        Op::Ldx64 { dst, base, off } => Some(load(dst, base, off, 8)),
-        Op::St8 { base, off, .. } | Op::Stx8 { base, off, .. } => Some(store(base, off, 1)),
-        Op::St16 { base, off, .. } | Op::Stx16 { base, off, .. } => Some(store(base, off, 2)),
-        Op::St32 { base, off, .. } | Op::Stx32 { base, off, .. } => Some(store(base, off, 4)),
-        Op::St64 { base, off, .. } | Op::Stx64 { base, off, .. } => Some(store(base, off, 8)),
-        _ => None,
-    }
+    Some(AccessOf {
+        base: access.base,
+        off: access.off,
+        size: access.size.bytes() as u8,
+        access: kind,
+        writes: op.defs(),
+    })
 }
 
 /// What an op between the two accesses of a [`Pair`] does.
 enum Between {
-    /// Leaves rax alone; writes this guest register, if any.
-    Keeps { writes: Option<u8> },
+    /// Leaves rax alone; writes these guest registers.
+    Keeps { writes: Regs },
     /// Uses rax (a translation, a division, a call) or ends the run.
     Breaks,
 }
 
-/// Whether `op` at `pc` can sit between the two accesses of a [`Pair`] (its lowering
-/// leaves rax alone: rcx is the only scratch register ALU ops and compares use). Anything
-/// not listed as keeping rax breaks the pair, which is always safe: an op added later is
-/// merely not paired over.
+/// Whether `op` at `pc` can sit between the two accesses of a [`Pair`]: register
+/// arithmetic (whose lowering uses rcx as its only scratch register), a no-op, and a
+/// forward conditional jump (the run goes on past it, see `CodeView::jit_run_length`; its
+/// compare leaves rax) keep the pair's host address; divisions use rax and rdx, accesses
+/// translate into rax, and everything else ends the run.
 fn between(op: &Op, pc: usize) -> Between {
-    match *op {
-        Op::Mov64Imm { dst, .. }
-        | Op::Mov64Reg { dst, .. }
-        | Op::Add64Imm { dst, .. }
-        | Op::Add64Reg { dst, .. }
-        | Op::Sub64Imm { dst, .. }
-        | Op::Sub64Reg { dst, .. }
-        | Op::Mul64Imm { dst, .. }
-        | Op::Mul64Reg { dst, .. }
-        | Op::Or64Imm { dst, .. }
-        | Op::Or64Reg { dst, .. }
-        | Op::And64Imm { dst, .. }
-        | Op::And64Reg { dst, .. }
-        | Op::Xor64Imm { dst, .. }
-        | Op::Xor64Reg { dst, .. }
-        | Op::Lsh64Imm { dst, .. }
-        | Op::Lsh64Reg { dst, .. }
-        | Op::Rsh64Imm { dst, .. }
-        | Op::Rsh64Reg { dst, .. }
-        | Op::Arsh64Imm { dst, .. }
-        | Op::Arsh64Reg { dst, .. }
-        | Op::Neg64 { dst }
-        | Op::Mov32Imm { dst, .. }
-        | Op::Mov32Reg { dst, .. }
-        | Op::Add32Imm { dst, .. }
-        | Op::Add32Reg { dst, .. }
-        | Op::Sub32Imm { dst, .. }
-        | Op::Sub32Reg { dst, .. }
-        | Op::Mul32Imm { dst, .. }
-        | Op::Mul32Reg { dst, .. }
-        | Op::Or32 { dst, .. }
-        | Op::And32 { dst, .. }
-        | Op::Xor32 { dst, .. }
-        | Op::Lsh32 { dst, .. }
-        | Op::Rsh32 { dst, .. }
-        | Op::Arsh32 { dst, .. }
-        | Op::Neg32 { dst }
-        | Op::SetConst { dst, .. }
-        | Op::MovSx { dst, .. }
-        | Op::Trunc16 { dst }
-        | Op::Trunc32 { dst }
-        | Op::Swap16 { dst }
-        | Op::Swap32 { dst }
-        | Op::Swap64 { dst }
-        | Op::LoadImm64 { dst, .. } => Between::Keeps { writes: Some(dst) },
-        Op::Nop => Between::Keeps { writes: None },
-        // The run goes on past a forward branch (see `Code::jit_run_length`); its compare
-        // leaves rax.
-        _ if op.is_conditional_jump() && op.target().is_some_and(|target| target > pc) => {
-            Between::Keeps { writes: None }
+    match op.kind() {
+        OpKind::Alu => Between::Keeps { writes: op.defs() },
+        OpKind::Nop => Between::Keeps { writes: Regs::NONE },
+        OpKind::Control if op.is_conditional_jump() && op.target().is_some_and(|t| t > pc) => {
+            Between::Keeps { writes: Regs::NONE }
         }
-        // Divisions use rax and rdx; accesses translate into rax; the rest ends the run.
-        _ => Between::Breaks,
+        OpKind::Control
+        | OpKind::Divide
+        | OpKind::Memory
+        | OpKind::StackPointer
+        | OpKind::Fault => Between::Breaks,
     }
 }
