@@ -226,7 +226,8 @@ fn static_syscalls_key_functions_by_pc() {
 fn object_errors() {
     let calls = object("calls.o");
     let basic = object("basic.o");
-    let cases: Vec<(&str, &[u8], Config, &[&str], Dialect, LoadError)> = vec![
+    type Row<'a> = (&'a str, &'a [u8], Config, &'a [&'a str], Dialect, LoadError);
+    let cases: Vec<Row<'_>> = vec![
         (
             "default preset",
             &calls,
