@@ -19,11 +19,11 @@
 //! The scan reads each instruction once and never fails on a malformed table: what it cannot
 //! read is no reason, and the loader reports the problem.
 
-use super::parse::{Elf64, Reading, Shdr};
+use super::parse::{file_range, Elf64, Reading, Shdr};
 use super::relocate::EF_SBF_V2;
 use crate::config::Preset;
 use crate::load_error::LoadError;
-use bpfvm_isa::{decode, AluOp, Dialect, Insn, Reg, Slot, Width};
+use bpfvm_isa::{decode, AluOp, Dialect, Insn, Reg, Slot, Width, SLOT_SIZE};
 use object::elf::{EM_BPF, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_REL};
 use object::LittleEndian as LE;
 
@@ -64,7 +64,7 @@ fn needs_ebpf(elf: &Elf64<'_>) -> bool {
 
 /// Whether the executable section at `index` holds an instruction only eBPF runs as written.
 fn text_needs_ebpf(elf: &Elf64<'_>, index: usize, section: &Shdr) -> bool {
-    let Some(bytes) = elf.slice(super::parse::file_range(section)) else {
+    let Some(bytes) = elf.slice(file_range(section)) else {
         return false;
     };
     let relocated = relocated_offsets(elf, index);
@@ -75,7 +75,7 @@ fn text_needs_ebpf(elf: &Elf64<'_>, index: usize, section: &Shdr) -> bool {
         let sbpf = decode(&slots, pc, Dialect::Sbpf);
         let needs = match ebpf {
             Ok(insn) => {
-                let offset = (pc * bpfvm_isa::SLOT_SIZE) as u64;
+                let offset = (pc * SLOT_SIZE) as u64;
                 differs(insn, sbpf.ok()) || is_helper_call(insn, offset, &relocated)
             }
             Err(_) => false,

@@ -50,6 +50,7 @@ use crate::program::{
 use bpfvm_isa::{decode, encode, hash_symbol_name, Dialect, Insn, Reg, Slot, SLOT_SIZE};
 use layout::{lay_out, WritableData};
 use link::{FunctionSymbol, Import, Linker};
+use object::elf::{SHF_ALLOC, SHF_EXECINSTR};
 use object::LittleEndian as LE;
 use std::sync::Arc;
 
@@ -158,25 +159,20 @@ fn resolve_imports(
 /// mean the register in the immediate.
 fn move_callx_registers(text: &mut [u8]) {
     let slots = Slot::slots_of(text);
-    for pc in 0..slots.len() {
+    let mut pc = 0;
+    while pc < slots.len() {
         let ebpf = decode(&slots, pc, Dialect::Ebpf);
-        let sbpf = decode(&slots, pc, Dialect::Sbpf);
-        let (Ok(Insn::CallReg { reg: Reg::R0 }), Ok(Insn::CallReg { reg })) = (ebpf, sbpf) else {
-            continue;
-        };
-        if reg == Reg::R0 || reg.number() > Reg::R10.number() {
-            continue;
+        if let (Ok(Insn::CallReg { reg: Reg::R0 }), Ok(Insn::CallReg { reg })) =
+            (ebpf, decode(&slots, pc, Dialect::Sbpf))
+        {
+            let in_imm = (1..=Reg::R10.number()).contains(&reg.number());
+            let encoded = encode(&Insn::CallReg { reg }, Dialect::Ebpf);
+            let target = text.get_mut(pc * SLOT_SIZE..(pc + 1) * SLOT_SIZE);
+            if let (true, Ok([slot]), Some(target)) = (in_imm, encoded.as_deref(), target) {
+                target.copy_from_slice(&slot.to_bytes());
+            }
         }
-        let Ok(encoded) = encode(&Insn::CallReg { reg }, Dialect::Ebpf) else {
-            continue;
-        };
-        let (Some(first), Some(bytes)) = (
-            encoded.first(),
-            text.get_mut(pc * SLOT_SIZE..(pc + 1) * SLOT_SIZE),
-        ) else {
-            continue;
-        };
-        bytes.copy_from_slice(&first.to_bytes());
+        pc += ebpf.map_or(1, |insn| insn.slot_count());
     }
 }
 
@@ -191,9 +187,8 @@ fn entry_pc(elf: &Elf64<'_>, functions: &[FunctionSymbol]) -> usize {
         .iter()
         .enumerate()
         .filter(|(_, section)| {
-            let flags = section.sh_flags.get(LE);
-            let exec = u64::from(object::elf::SHF_ALLOC | object::elf::SHF_EXECINSTR);
-            flags & exec == exec
+            let executable = u64::from(SHF_ALLOC | SHF_EXECINSTR);
+            section.sh_flags.get(LE) & executable == executable
         })
         .find(|(_, section)| elf.section_name(section) != Some(".text"))
         .map(|(index, _)| index);
