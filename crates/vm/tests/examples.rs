@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+#[path = "../examples/ebpf_helper.rs"]
+mod ebpf_helper;
 #[path = "../examples/embed.rs"]
 mod embed;
 #[path = "../examples/solana_program.rs"]
@@ -33,4 +35,15 @@ fn solana_example_logs_on_both_backends() {
     for (_, other_r0, other_count, other_logs) in &observed[1..] {
         assert_eq!((r0, count, logs), (other_r0, other_count, other_logs));
     }
+}
+
+#[test]
+fn ebpf_helper_example_calls_helpers_by_number_on_both_backends() {
+    // sqrti(5 + 37) = 6.
+    let results = ebpf_helper::run_example().unwrap();
+    let expected: Vec<_> = Backend::AVAILABLE
+        .iter()
+        .map(|&backend| (backend, 6))
+        .collect();
+    assert_eq!(results, expected);
 }
