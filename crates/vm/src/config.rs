@@ -89,9 +89,10 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The total stack size: one frame per call level.
+    /// The total stack size: one frame per call level
+    /// ([`StackLayout::size`](crate::memory::StackLayout::size)).
     pub fn stack_size(&self) -> usize {
-        self.stack_frame_size.saturating_mul(self.max_call_depth)
+        crate::memory::StackLayout::of(self).size()
     }
 
     /// The configuration of the sBPF v1 programs deployed on the network (EM_BPF,

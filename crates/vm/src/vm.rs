@@ -1,24 +1,25 @@
 //! One execution environment: a verified program, its memory, a context, and the backends.
 //!
-//! [`Vm::new`] sets up what reference §2.2 describes: a zeroed stack of
-//! `config.stack_size()` bytes owned by the VM (16-byte aligned), and the regions
-//! [program read-only data at its address, stack at `MM_STACK_START` (gapped by the frame
-//! size when frames are fixed and gaps are on), heap at `MM_HEAP_START`, then the host's
-//! regions]. The program region is the executable's bytes in place, or, for an eBPF object
-//! with writable globals ([`ProgramRegion::Writable`]), a writable copy this VM owns. [`Vm::run`] starts every run clean: r1 = `MM_INPUT_START`, r10 = the initial
-//! stack pointer (the top of the stack with dynamic frames, the top of frame 0 otherwise),
-//! everything else 0, no call frames. In the eBPF dialect r2 also holds the length of the
+//! [`Vm::new`] sets up what reference §2.2 describes, at the addresses of the program's
+//! memory [`Layout`](crate::memory::Layout): a zeroed stack of `config.stack_size()` bytes
+//! owned by the VM (16-byte aligned), and the regions [program read-only data at its
+//! address, the stack (gapped by the frame size when frames are fixed and gaps are on), the
+//! heap, then the host's regions]. The program region is the executable's bytes in place,
+//! or, for an eBPF object with writable globals ([`ProgramRegion::Writable`]), a writable
+//! copy this VM owns. [`Vm::run`] starts every run clean: r1 = the input's address
+//! (`MM_INPUT_START`), r10 = the initial frame pointer (the top of the stack with dynamic
+//! frames, the top of frame 0 otherwise), everything else 0, no call frames. In the eBPF dialect r2 also holds the length of the
 //! host's first region (the conformance contract). Unlike the reference, depth and stack
 //! pointer are reset between runs, so a VM can be run again after an error; memory is not.
 
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
-use crate::interpreter::exec::{Frame, FrameMode, Machine, Settings, Tracing};
+use crate::interpreter::exec::{Frame, Machine, Settings, Tracing};
 use crate::interpreter::meter::{Meter, Metering};
 use crate::interpreter::StepHook;
 use crate::jit::JitProgram;
 use crate::memory::{MemoryMapping, MemoryRegion};
-use crate::program::{ProgramRegion, SyscallFn, MM_HEAP_START, MM_INPUT_START, MM_STACK_START};
+use crate::program::{ProgramRegion, SyscallFn};
 use crate::verified::VerifiedProgram;
 use bpfvm_isa::Dialect;
 
@@ -50,13 +51,6 @@ pub struct Run {
     pub result: Result<u64, RuntimeError>,
 }
 
-/// The index the aligned mapping gives the program region; reported when its writable copy
-/// cannot be allocated.
-const PROGRAM_REGION_INDEX: usize = 1;
-/// The index the aligned mapping gives the stack; reported when the stack cannot be
-/// allocated.
-const STACK_REGION_INDEX: usize = 2;
-
 /// A program ready to run against its memory and context.
 pub struct Vm<'a, C: ContextObject> {
     program: &'a VerifiedProgram<C>,
@@ -67,6 +61,8 @@ pub struct Vm<'a, C: ContextObject> {
     frames: Vec<Frame>,
     settings: Settings,
     initial_stack_pointer: u64,
+    /// r1 at entry: where the input region starts.
+    input_start: u64,
     /// r2 at entry: 0 in sBPF, the first host region's length in eBPF.
     initial_r2: u64,
 }
@@ -82,35 +78,16 @@ impl<'a, C: ContextObject> Vm<'a, C> {
     ) -> Result<Self, RuntimeError> {
         let config = program.config();
         let executable = program.executable();
-        let stack_size = config.stack_size();
-        let frames = match config.dynamic_stack_frames {
-            true => FrameMode::Dynamic,
-            false => {
-                let frame = config.stack_frame_size as u64;
-                let bump = match config.enable_stack_frame_gaps {
-                    true => frame.wrapping_mul(2),
-                    false => frame,
-                };
-                FrameMode::Fixed { bump }
-            }
-        };
-        let gap = match (frames, config.enable_stack_frame_gaps) {
-            (FrameMode::Fixed { .. }, true) => config.stack_frame_size as u64,
-            _ => 0,
-        };
-        let initial_stack_pointer = MM_STACK_START.saturating_add(match frames {
-            FrameMode::Dynamic => stack_size as u64,
-            FrameMode::Fixed { .. } => config.stack_frame_size as u64,
-        });
+        let layout = executable.loader().layout();
+        let map = layout.map;
         let initial_r2 = match program.dialect() {
             Dialect::Sbpf => 0,
             Dialect::Ebpf => regions.first().map_or(0, MemoryRegion::len),
         };
-        let stack = MemoryRegion::owned_zeroed(stack_size, MM_STACK_START, gap).ok_or(
-            RuntimeError::InvalidMemoryRegion {
-                index: STACK_REGION_INDEX,
-            },
-        )?;
+        let stack = MemoryRegion::owned_zeroed(layout.stack.size(), map.stack, layout.stack.gap())
+            .ok_or(RuntimeError::InvalidMemoryRegion {
+                index: map.stack_row(),
+            })?;
         let program_region = match executable.program_region() {
             ProgramRegion::ReadOnly => {
                 MemoryRegion::readonly(executable.ro_data(), executable.ro_vaddr())
@@ -118,7 +95,7 @@ impl<'a, C: ContextObject> Vm<'a, C> {
             ProgramRegion::Writable => {
                 MemoryRegion::owned_copy(executable.ro_data(), executable.ro_vaddr()).ok_or(
                     RuntimeError::InvalidMemoryRegion {
-                        index: PROGRAM_REGION_INDEX,
+                        index: (map.program >> 32) as usize,
                     },
                 )?
             }
@@ -126,7 +103,7 @@ impl<'a, C: ContextObject> Vm<'a, C> {
         let mut all = vec![
             program_region,
             stack,
-            MemoryRegion::writable(heap, MM_HEAP_START),
+            MemoryRegion::writable(heap, map.heap),
         ];
         all.extend(regions);
         let mapping = MemoryMapping::new(all, config)?;
@@ -138,7 +115,7 @@ impl<'a, C: ContextObject> Vm<'a, C> {
             .map(|&key| registry.get(key).map(|syscall| syscall.function))
             .collect();
         let settings = Settings {
-            frames,
+            frames: layout.stack.frame_mode(),
             max_call_depth: config.max_call_depth,
             static_syscalls: config.static_syscalls,
             tracing: match config.enable_instruction_tracing {
@@ -153,7 +130,8 @@ impl<'a, C: ContextObject> Vm<'a, C> {
             syscalls,
             frames: Vec::with_capacity(config.max_call_depth.min(64)),
             settings,
-            initial_stack_pointer,
+            initial_stack_pointer: layout.initial_frame_pointer(),
+            input_start: map.input,
             initial_r2,
         })
     }
@@ -203,7 +181,6 @@ impl<'a, C: ContextObject> Vm<'a, C> {
             regs,
             stack_pointer: self.initial_stack_pointer,
             metering,
-            aligned: self.program.config().aligned_memory_mapping,
         };
         let (result, meter) = crate::jit::run::execute(jit, parts);
         self.finish(result, meter)
@@ -227,7 +204,7 @@ impl<'a, C: ContextObject> Vm<'a, C> {
     /// length (eBPF), r10 the top of the first frame, the rest zero.
     fn start_registers(&self) -> [u64; 16] {
         let mut regs = [0u64; 16];
-        regs[1] = MM_INPUT_START;
+        regs[1] = self.input_start;
         regs[2] = self.initial_r2;
         regs[10] = self.initial_stack_pointer;
         regs

@@ -1,10 +1,11 @@
 //! Calls, syscalls and returns (reference §4.4), in the order of operations the reference
 //! uses, because that order decides which error wins.
 
-use super::exec::{Frame, FrameMode, Halt, Machine, Stop};
+use super::exec::{Frame, Halt, Machine, Stop};
 use crate::code::GuestReg;
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
+use crate::memory::FrameMode;
 
 /// The size of an instruction slot in guest bytes.
 const SLOT_BYTES: u64 = 8;

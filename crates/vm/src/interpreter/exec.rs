@@ -30,7 +30,7 @@ use super::meter::Meter;
 use crate::code::{Code, Ext32, GuestReg, Op, Operand, Trap};
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
-use crate::memory::MemoryMapping;
+use crate::memory::{FrameMode, MemoryMapping};
 use crate::program::SyscallFn;
 use bpfvm_isa::{AtomicOp, MemSize, Width};
 
@@ -59,15 +59,6 @@ impl Frame {
 pub(crate) enum Tracing {
     On,
     Off,
-}
-
-/// How calls treat the stack and the function registry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FrameMode {
-    /// One stack moved by r11; calls leave the stack pointer alone.
-    Dynamic,
-    /// Calls move the stack pointer up by this many bytes, returns move it back.
-    Fixed { bump: u64 },
 }
 
 /// The configuration the executor consults.

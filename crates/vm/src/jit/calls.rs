@@ -9,7 +9,7 @@ use super::lower::{At, Lowered, Program, MAX_INLINE_CALL_DEPTH};
 use super::masm::{env, imm_pc, Callx, Masm, Routine, Shape, GUEST};
 use super::template::{frame_top_update, Builder, Width};
 use super::JitError;
-use crate::interpreter::exec::FrameMode;
+use crate::memory::FrameMode;
 use bpfvm_x86::{
     AluKind, Assembler, Cond, Gpr, Mem, Operand as X86, RegMem, Scale, ShiftAmount, ShiftKind, Size,
 };

@@ -15,7 +15,7 @@ use super::{entry, hoist, shapes, JitEngine, JitError};
 use crate::code::{Code, Flow, GuestReg, Op, OpKind};
 use crate::config::Config;
 use crate::context::ContextObject;
-use crate::interpreter::exec::FrameMode;
+use crate::memory::{AddressMap, GappedFrames, Layout};
 use bpfvm_x86::{CodeMemoryError, EncodeError, ExecutableCode};
 use std::sync::OnceLock;
 
@@ -56,33 +56,6 @@ pub(crate) struct SiteTarget {
     pub refund: u64,
 }
 
-/// The stack the r10 fast path is compiled for: fixed frames of `frame` bytes (a power of
-/// two) with gaps of the same size, `depth` of them, at `MM_STACK_START`. An access
-/// `[r10 + off]` with `-frame <= off` and `off + size <= 0` then always lies inside the
-/// current frame, whatever the depth, and is translated without a check (`masm`); every run
-/// first checks that its stack is this one (`run::frame_host`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct StackLayout {
-    /// The frame size, a power of two.
-    pub frame: u64,
-    /// How many frames the stack holds (the maximum call depth).
-    pub depth: u64,
-}
-
-impl StackLayout {
-    /// The layout of `config`'s stack, when it has gapped fixed frames of a power-of-two
-    /// size and the aligned mapping.
-    fn of(config: &Config) -> Option<StackLayout> {
-        let frame = config.stack_frame_size as u64;
-        let gapped = !config.dynamic_stack_frames && config.enable_stack_frame_gaps;
-        let fits = frame.is_power_of_two() && (8..=1 << 30).contains(&frame);
-        let depth = config.max_call_depth as u64;
-        let sized = depth > 0 && frame.checked_mul(depth).is_some();
-        (gapped && fits && sized && config.aligned_memory_mapping)
-            .then_some(StackLayout { frame, depth })
-    }
-}
-
 /// A compiled program: read-execute machine code and where each slot's code starts.
 #[derive(Debug)]
 pub struct JitProgram {
@@ -99,7 +72,9 @@ pub struct JitProgram {
     /// Where the code of the last instruction ends (the out-of-line routines follow).
     body_end: usize,
     /// The stack the r10 fast path was compiled for, if it is used.
-    stack: Option<StackLayout>,
+    stack: Option<GappedFrames>,
+    /// The address map the code was compiled for (its region-table rows name slots of it).
+    map: AddressMap,
     /// The loops compiled twice, with their checks hoisted in the second copy.
     versioned: Vec<VersionedLoop>,
 }
@@ -155,9 +130,14 @@ impl JitProgram {
         }
     }
 
-    /// The stack the code relies on (see [`StackLayout`]).
-    pub(crate) fn stack(&self) -> Option<StackLayout> {
+    /// The stack the code relies on (see [`GappedFrames`]).
+    pub(crate) fn stack(&self) -> Option<GappedFrames> {
         self.stack
+    }
+
+    /// The address map the code was compiled for.
+    pub(crate) fn map(&self) -> &AddressMap {
+        &self.map
     }
 
     /// The bail-out site whose return address is at code offset `ret`.
@@ -212,10 +192,11 @@ pub(crate) fn compile<C: ContextObject>(
         return Err(JitError::ProgramTooLarge { slots });
     }
     let scratch = engine.take_scratch();
-    let program = program(code, config);
+    let layout = Layout::of(config);
+    let program = program(code, config, &layout);
     let stack = program.stack;
     let seed = compile_seed(engine.next_compile(), slots, config.runtime_environment_key);
-    let settings = settings::<C>(config, seed);
+    let settings = settings::<C>(config, &layout, seed);
     let mut m = Masm::new(slots, settings, program, scratch, engine.take_tables());
     m.prologue(code.entry_pc())?;
     shapes::emit_exits(&mut m)?;
@@ -286,6 +267,7 @@ pub(crate) fn compile<C: ContextObject>(
         pc_offsets: OnceLock::new(),
         body_end,
         stack,
+        map: layout.map,
         versioned,
     })
 }
@@ -379,14 +361,7 @@ pub(crate) fn falls_through(op: &Op) -> bool {
 }
 
 /// The macro-assembler settings of `config`.
-fn settings<C: ContextObject>(config: &Config, seed: u64) -> Settings {
-    let gap_shift = match (config.dynamic_stack_frames, config.enable_stack_frame_gaps) {
-        (false, true) => {
-            let frame = config.stack_frame_size as u64;
-            (frame > 0).then(|| (63 - frame.leading_zeros()) as u8)
-        }
-        _ => None,
-    };
+fn settings<C: ContextObject>(config: &Config, layout: &Layout, seed: u64) -> Settings {
     Settings {
         meter: match config.enable_instruction_meter {
             true => MeterMode::On,
@@ -401,39 +376,34 @@ fn settings<C: ContextObject>(config: &Config, seed: u64) -> Settings {
             blind: config.sanitize_user_provided_values,
             seed,
         },
-        gap_shift,
+        gap_shift: layout.stack.gap_shift(),
         translate_helper: entry::translate_shim as *const () as usize as u64,
         syscall_helper: entry::syscall_shim::<C> as *const () as usize as u64,
     }
 }
 
 /// What the lowering needs to know about the program besides its ops.
-fn program(code: &CodeView<'_>, config: &Config) -> Program {
+fn program(code: &CodeView<'_>, config: &Config, layout: &Layout) -> Program {
     let slots = code.slot_count();
-    let frames = match config.dynamic_stack_frames {
-        true => FrameMode::Dynamic,
-        false => {
-            let frame = config.stack_frame_size as u64;
-            FrameMode::Fixed {
-                bump: match config.enable_stack_frame_gaps {
-                    true => frame.wrapping_mul(2),
-                    false => frame,
-                },
-            }
-        }
-    };
     let last_is_call = slots > 0
-        && matches!(
-            code.ops().get(slots - 1),
-            Some(Op::Call { .. } | Op::CallReg { .. } | Op::CallRegOrHelper { .. })
-        );
+        && code.ops().get(slots - 1).is_some_and(|op| {
+            matches!(
+                op.flow(),
+                Flow::Call(_) | Flow::CallReg | Flow::CallRegOrHelper
+            )
+        });
     Program {
         slot_count: slots,
-        frames,
+        frames: layout.stack.frame_mode(),
         max_call_depth: config.max_call_depth,
         text_vaddr: code.text_vaddr(),
         call_in_last_slot: last_is_call,
-        stack: StackLayout::of(config),
+        // The r10 fast path also needs the aligned mapping (its table row of the stack).
+        stack: layout
+            .stack
+            .gapped_frames()
+            .filter(|_| config.aligned_memory_mapping),
+        stack_row: layout.map.stack_row(),
     }
 }
 

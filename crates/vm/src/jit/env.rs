@@ -1,10 +1,14 @@
 //! The data generated code shares with Rust: the [`Env`] of one run, its call-frame records
-//! and its region table, all `#[repr(C)]` with their field offsets as constants.
+//! and the region table (memory's rows, embedded: their meaning and rules are memory's, see
+//! `memory::table`), all `#[repr(C)]` with their field offsets as constants.
 //!
 //! Generated code addresses every field as `[r15 + OFFSET]` (r15 holds the `Env` pointer plus
 //! [`BIAS`] for the whole run); the offsets come from `core::mem::offset_of!`, so the layout
 //! and the code cannot drift apart. A layout test pins the sizes the lowering multiplies by.
 
+pub(crate) use crate::memory::table::ROWS;
+
+use crate::memory::table::{GapRows, InlineRows, InputRow};
 use core::ffi::c_void;
 use core::mem::offset_of;
 
@@ -52,10 +56,6 @@ impl ExitKind {
     }
 }
 
-/// Rows of the region table generated code reads (regions at higher indices always take
-/// the out-of-line path).
-pub(crate) const ROWS: usize = 8;
-
 /// The state of one run shared with generated code.
 ///
 /// The first fields are the aligned mapping's region table, struct-of-arrays, indexed by the
@@ -68,37 +68,26 @@ pub(crate) const ROWS: usize = 8;
 #[repr(C)]
 #[derive(Debug)]
 pub(crate) struct Env {
-    /// Per slot: host address minus guest address of the region (0 for slot 0, which the
-    /// out-of-line path also relies on: it returns with the row index 0).
-    pub delta: [u64; ROWS],
-    /// Per slot: the guest address where inline loads must end (exclusive), or 0.
-    pub load_limit: [u64; ROWS],
-    /// Per slot: the guest address where inline stores must end (exclusive), or 0.
-    pub store_limit: [u64; ROWS],
+    /// The region table's inline rows (memory's [`InlineRows`]; `delta` is 0 for slot 0,
+    /// which the out-of-line path also relies on: it returns with the row index 0).
+    pub inline: InlineRows,
     /// Metering on: `base - due`, the instructions that may still run before the check fails.
     /// While generated code runs the meter lives in rdx (`masm::METER`); this field holds
     /// it whenever Rust may look (at entry, in calls into Rust, at the exit).
     pub left: u64,
-    /// With the standard gapped stack ([`super::StackLayout`]): the host address of an
-    /// access `[r10 + off]` inside the current frame is `(r10 + 2 * off) / 2 + frame_host`
-    /// (r10 = stack start + F + 2F * depth, so that is the frame's host bytes; see
-    /// `run::frame_host`).
+    /// With the standard gapped stack ([`GappedFrames`](crate::memory::GappedFrames)): the
+    /// host address of an access `[r10 + off]` inside the current frame is
+    /// `(r10 + 2 * off) / 2 + frame_host` (r10 = stack start + F + 2F * depth, so that is the
+    /// frame's host bytes; see memory's `table::frame_host`).
     pub frame_host: u64,
     /// With the standard gapped stack: `r10 / 2 + frame_host`, the host address of the
     /// current frame's top (`[r10 + off]` is host byte `frame_top + off`). Generated code
     /// sets it at entry, at every `call` and `exit` and after every syscall (the only places
     /// r10 or `frame_host` change), from r10 itself.
     pub frame_top: u64,
-    /// The input region's row for accesses through registers that probably hold input
-    /// addresses (`hints`): the region's guest address (`MM_INPUT_START`), or 0.
-    pub input_vm: u64,
-    /// The input region's host address, or 0.
-    pub input_host: u64,
-    /// Per access kind and log2 of the size (`kind * 4 + log`): an access at `vaddr` is
-    /// inside the input region when `vaddr - input_vm` is below this (the region's length
-    /// for that kind, at most 4 GiB, minus the size, plus 1), 0 when no access is (no inline
-    /// row for the region, or a read-only region for stores).
-    pub input_limit: [u64; 8],
+    /// The region table's input row (memory's [`InputRow`]), for accesses through registers
+    /// that probably hold input addresses (`hints`).
+    pub input: InputRow,
     /// The versioned loop running now (`hoist`): per hoisted group, the delta (host minus
     /// guest address) of the row its guard found the group's span in.
     pub hoisted: [u64; super::hoist::MAX_GROUPS],
@@ -125,20 +114,9 @@ pub(crate) struct Env {
     pub mapping: *mut c_void,
     /// The typed host state of the syscall shim (`*mut Host<C>`).
     pub host: *mut c_void,
-    /// Gapped path, per slot: the region's guest address.
-    pub vm_addr: [u64; ROWS],
-    /// Gapped path, per slot: the region's host address.
-    pub host_addr: [u64; ROWS],
-    /// Gapped path, per slot: log2 of the gap size (0: not gapped).
-    pub gap_shift: [u64; ROWS],
-    /// Gapped path, per slot: the host bytes loads may touch.
-    pub gap_load_len: [u64; ROWS],
-    /// Gapped path, per slot: the host bytes stores may touch.
-    pub gap_store_len: [u64; ROWS],
+    /// The region table's gapped rows (memory's [`GapRows`]), for the gapped path.
+    pub gaps: GapRows,
 }
-
-/// The row of the stack (`MM_STACK_START >> 32`).
-pub(crate) const STACK_SLOT: usize = (crate::MM_STACK_START >> 32) as usize;
 
 /// What r15 holds minus the `Env` address.
 pub(crate) const BIAS: i32 = 128;
@@ -149,11 +127,11 @@ const fn field(offset: usize) -> i32 {
 }
 
 /// `[r15 + DELTA + slot * 8]`.
-pub(crate) const DELTA: i32 = field(offset_of!(Env, delta));
+pub(crate) const DELTA: i32 = field(offset_of!(Env, inline.delta));
 /// `[r15 + LOAD_LIMIT + slot * 8]`.
-pub(crate) const LOAD_LIMIT: i32 = field(offset_of!(Env, load_limit));
+pub(crate) const LOAD_LIMIT: i32 = field(offset_of!(Env, inline.load_limit));
 /// `[r15 + STORE_LIMIT + slot * 8]`.
-pub(crate) const STORE_LIMIT: i32 = field(offset_of!(Env, store_limit));
+pub(crate) const STORE_LIMIT: i32 = field(offset_of!(Env, inline.store_limit));
 /// `[r15 + REGS + 8 * i]` is guest register i.
 pub(crate) const REGS: i32 = field(offset_of!(Env, regs));
 /// Offset of [`Env::left`].
@@ -162,16 +140,14 @@ pub(crate) const LEFT: i32 = field(offset_of!(Env, left));
 pub(crate) const FRAME_HOST: i32 = field(offset_of!(Env, frame_host));
 /// Offset of [`Env::frame_top`].
 pub(crate) const FRAME_TOP: i32 = field(offset_of!(Env, frame_top));
-/// Offset of [`Env::input_vm`].
-pub(crate) const INPUT_VM: i32 = field(offset_of!(Env, input_vm));
-/// Offset of [`Env::input_host`].
-pub(crate) const INPUT_HOST: i32 = field(offset_of!(Env, input_host));
+/// Offset of the input row's guest address.
+pub(crate) const INPUT_VM: i32 = field(offset_of!(Env, input.vm));
+/// Offset of the input row's host address.
+pub(crate) const INPUT_HOST: i32 = field(offset_of!(Env, input.host));
 /// `[r15 + INPUT_LIMIT + 8 * (kind * 4 + log)]`.
-pub(crate) const INPUT_LIMIT: i32 = field(offset_of!(Env, input_limit));
+pub(crate) const INPUT_LIMIT: i32 = field(offset_of!(Env, input.limit));
 /// `[r15 + HOISTED + 8 * group]`.
 pub(crate) const HOISTED: i32 = field(offset_of!(Env, hoisted));
-/// The row of the input region (`MM_INPUT_START >> 32`).
-pub(crate) const INPUT_SLOT: usize = (crate::MM_INPUT_START >> 32) as usize;
 /// Offset of [`Env::callx_target`].
 pub(crate) const CALLX_TARGET: i32 = field(offset_of!(Env, callx_target));
 /// Offset of [`Env::callx_table`].
@@ -189,15 +165,15 @@ pub(crate) const EXIT_KIND: i32 = field(offset_of!(Env, exit_kind));
 /// Offset of [`Env::exit_pc`].
 pub(crate) const EXIT_PC: i32 = field(offset_of!(Env, exit_pc));
 /// `[r15 + VM_ADDR + slot * 8]`.
-pub(crate) const VM_ADDR: i32 = field(offset_of!(Env, vm_addr));
+pub(crate) const VM_ADDR: i32 = field(offset_of!(Env, gaps.vm_addr));
 /// `[r15 + HOST_ADDR + slot * 8]`.
-pub(crate) const HOST_ADDR: i32 = field(offset_of!(Env, host_addr));
+pub(crate) const HOST_ADDR: i32 = field(offset_of!(Env, gaps.host_addr));
 /// `[r15 + GAP_SHIFT + slot * 8]`.
-pub(crate) const GAP_SHIFT: i32 = field(offset_of!(Env, gap_shift));
+pub(crate) const GAP_SHIFT: i32 = field(offset_of!(Env, gaps.gap_shift));
 /// `[r15 + GAP_LOAD_LEN + slot * 8]`.
-pub(crate) const GAP_LOAD_LEN: i32 = field(offset_of!(Env, gap_load_len));
+pub(crate) const GAP_LOAD_LEN: i32 = field(offset_of!(Env, gaps.load_len));
 /// `[r15 + GAP_STORE_LEN + slot * 8]`.
-pub(crate) const GAP_STORE_LEN: i32 = field(offset_of!(Env, gap_store_len));
+pub(crate) const GAP_STORE_LEN: i32 = field(offset_of!(Env, gaps.store_len));
 
 /// Offsets inside a [`FrameRecord`].
 pub(crate) const FRAME_SAVED: i32 = offset_of!(FrameRecord, saved) as i32;

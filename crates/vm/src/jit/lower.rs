@@ -11,7 +11,7 @@ use super::env::STACK_POINTER;
 use super::masm::{env, guest, load_meter, save_meter, Access, Masm, GUEST};
 use super::JitError;
 use crate::code::{Ext32, Op, Operand, Trap};
-use crate::interpreter::exec::FrameMode;
+use crate::memory::{FrameMode, GappedFrames};
 use bpfvm_isa::{AtomicOp, Cond as BpfCond, Dialect, MemSize, Width};
 use bpfvm_x86::{AluKind, Cond, Gpr, Mem, Operand as X86, RegMem, ShiftAmount, ShiftKind, Size};
 
@@ -29,7 +29,9 @@ pub(crate) struct Program {
     /// Whether some call sits in the last slot (then `exit` must check the return pc).
     pub call_in_last_slot: bool,
     /// The gapped stack the r10 fast path and the inline stack check are compiled for.
-    pub stack: Option<super::StackLayout>,
+    pub stack: Option<GappedFrames>,
+    /// The region-table row of the stack (the gapped routines read its row).
+    pub stack_row: usize,
 }
 
 /// The instruction being lowered.

@@ -176,9 +176,7 @@ mod view;
 #[cfg(bpfvm_jit)]
 pub use compile::JitProgram;
 #[cfg(bpfvm_jit)]
-pub(crate) use compile::{
-    compile, emit_slot, falls_through, LoopHead, Site, StackLayout, LOOP_ALIGNMENT,
-};
+pub(crate) use compile::{compile, emit_slot, falls_through, LoopHead, Site, LOOP_ALIGNMENT};
 #[cfg(bpfvm_jit)]
 pub use engine::JitEngine;
 

@@ -4,18 +4,18 @@
 //! translation).
 
 use super::entry;
-use super::env::{Env, ExitKind, FrameRecord, INPUT_SLOT, ROWS, STACK_SLOT};
+use super::env::{Env, ExitKind, FrameRecord};
 use super::lower::MAX_INLINE_CALL_DEPTH;
 use super::shapes::{REQUEST_EVERY_BYTE, REQUEST_STORE};
-use super::{JitProgram, StackLayout};
+use super::JitProgram;
 use crate::code::Code;
 use crate::context::ContextObject;
 use crate::error::{AccessType, RuntimeError};
 use crate::interpreter::exec::{Frame, Machine, Settings};
 use crate::interpreter::meter::{Meter, Metering};
-use crate::memory::MemoryMapping;
+use crate::memory::table::{frame_host, GapRows, InlineRows, InputRow};
+use crate::memory::{AddressMap, GappedFrames, MemoryMapping};
 use crate::program::SyscallFn;
-use crate::MM_STACK_START;
 use core::ffi::c_void;
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -33,9 +33,10 @@ pub(crate) struct Host<'r, C> {
     /// The payload of a panic a syscall raised; the run stops and the panic resumes in Rust
     /// once generated code has returned (unwinding cannot cross generated code).
     pub panic: Option<Box<dyn Any + Send>>,
-    pub aligned: bool,
+    /// The address map the code was compiled for.
+    pub map: AddressMap,
     /// The stack the code's r10 fast path relies on.
-    pub stack: Option<StackLayout>,
+    pub stack: Option<GappedFrames>,
 }
 
 /// Everything a run needs besides the compiled code.
@@ -49,7 +50,6 @@ pub(crate) struct RunParts<'r, 'a, C> {
     pub regs: [u64; 16],
     pub stack_pointer: u64,
     pub metering: Metering,
-    pub aligned: bool,
 }
 
 #[cfg(test)]
@@ -74,42 +74,22 @@ pub(crate) fn last_exit() -> Option<ExitKind> {
     LAST_EXIT.with(std::cell::Cell::get)
 }
 
-/// [`Env::frame_host`] for code compiled for `layout`, if `mapping`'s stack is that stack:
-/// the aligned mapping's stack slot holds a writable region at `MM_STACK_START`, gapped by
-/// the frame size, with host bytes for every frame. (Then, with r10 = `MM_STACK_START` +
-/// F + 2F * i at depth i < `depth`, `[r10 + off]` for `-F <= off <= -size` is host byte
-/// `i * F + F + off` of the region, which is `(r10 + 2 * off) / 2 + frame_host`.)
-fn frame_host(mapping: &MemoryMapping<'_>, layout: StackLayout, aligned: bool) -> Option<u64> {
-    let region = mapping.regions().get(STACK_SLOT)?;
-    let standard = aligned
-        && region.vm_addr() == MM_STACK_START
-        && region.gap_size() == Some(layout.frame)
-        && region.is_writable()
-        && region.len() >= layout.frame.checked_mul(layout.depth)?;
-    standard.then(|| {
-        (region.host_addr() as u64)
-            .wrapping_sub(MM_STACK_START / 2)
-            .wrapping_add(layout.frame / 2)
-    })
-}
-
-/// Fills the region table of `env` from the aligned mapping (all zero for the unaligned
-/// one, whose accesses always take the out-of-line path; see [`Env`] for the rows) and the
-/// r10 fast path's [`Env::frame_host`]. Returns false when the code relies on a stack
-/// layout ([`StackLayout`]) that the mapping does not have: generated code must not run
-/// then.
+/// Fills the region table of `env` from the mapping (memory's `table`: the rows mean what
+/// they mean there) and the r10 fast path's [`Env::frame_host`]. Returns false when the code
+/// relies on a stack ([`GappedFrames`]) that the mapping does not have: generated code must
+/// not run then.
 fn fill_table(
     env: &mut Env,
     mapping: &MemoryMapping<'_>,
-    aligned: bool,
-    stack: Option<StackLayout>,
+    map: &AddressMap,
+    stack: Option<GappedFrames>,
 ) -> bool {
     let standard = match stack {
         None => {
             env.frame_host = 0;
             true
         }
-        Some(layout) => match frame_host(mapping, layout, aligned) {
+        Some(frames) => match frame_host(mapping, map, frames) {
             Some(host) => {
                 env.frame_host = host;
                 true
@@ -120,88 +100,8 @@ fn fill_table(
             }
         },
     };
-    fill_rows(env, mapping, aligned);
+    mapping.fill_region_table(map, &mut env.inline, &mut env.gaps, &mut env.input);
     standard
-}
-
-/// The region rows of [`fill_table`].
-fn fill_rows(env: &mut Env, mapping: &MemoryMapping<'_>, aligned: bool) {
-    let rows = [
-        &mut env.delta,
-        &mut env.load_limit,
-        &mut env.store_limit,
-        &mut env.vm_addr,
-        &mut env.host_addr,
-        &mut env.gap_shift,
-        &mut env.gap_load_len,
-        &mut env.gap_store_len,
-    ];
-    for row in rows {
-        *row = [0; ROWS];
-    }
-    if !aligned {
-        fill_input_row(env);
-        return;
-    }
-    for (slot, region) in mapping.regions().iter().enumerate().take(ROWS).skip(1) {
-        let host = region.host_addr() as u64;
-        let vm = region.vm_addr();
-        let store_len = if region.is_writable() {
-            region.len()
-        } else {
-            0
-        };
-        env.vm_addr[slot] = vm;
-        env.host_addr[slot] = host;
-        match region.gap_size() {
-            None => {
-                // Inline only when the region starts at its slot's first address (then
-                // `vaddr >> 32 == slot` implies `vaddr >= vm`), and only up to the slot's
-                // end: an access inside the row then starts in the row's slot, which the
-                // hoisted checks of versioned loops rely on (`hoist`; an access of a longer
-                // region that crosses into the next slot takes the out-of-line path).
-                let limit = |len: u64| match vm == (slot as u64) << 32 {
-                    true => vm.checked_add(len.min(1 << 32)).unwrap_or(0),
-                    false => 0,
-                };
-                env.delta[slot] = host.wrapping_sub(vm);
-                env.load_limit[slot] = limit(region.len());
-                env.store_limit[slot] = limit(store_len);
-            }
-            Some(gap) => {
-                env.gap_shift[slot] = u64::from(gap.trailing_zeros());
-                env.gap_load_len[slot] = region.len();
-                env.gap_store_len[slot] = store_len;
-            }
-        }
-    }
-    fill_input_row(env);
-}
-
-/// The input region's row ([`Env::input_limit`]) from the table's row of its slot: only
-/// when that row takes inline accesses, and never past the slot's 4 GiB (an address
-/// beyond belongs to the next slot).
-fn fill_input_row(env: &mut Env) {
-    env.input_vm = 0;
-    env.input_host = 0;
-    env.input_limit = [0; 8];
-    let vm = env.vm_addr[INPUT_SLOT];
-    let len = |limit: u64| match limit {
-        0 => 0,
-        _ => limit.wrapping_sub(vm).min(1 << 32),
-    };
-    let load_len = len(env.load_limit[INPUT_SLOT]);
-    if load_len == 0 {
-        return;
-    }
-    let store_len = len(env.store_limit[INPUT_SLOT]);
-    env.input_vm = vm;
-    env.input_host = env.host_addr[INPUT_SLOT];
-    for log in 0..4 {
-        let size = 1u64 << log;
-        env.input_limit[log] = (load_len + 1).saturating_sub(size);
-        env.input_limit[4 + log] = (store_len + 1).saturating_sub(size);
-    }
 }
 
 /// Runs `jit` and returns the result and the meter (not yet finished).
@@ -219,7 +119,6 @@ pub(crate) fn execute<C: ContextObject>(
         regs,
         stack_pointer,
         metering,
-        aligned,
     } = parts;
     let meter = Meter::start(metering, &*context);
     let initial = meter.initial();
@@ -235,22 +134,18 @@ pub(crate) fn execute<C: ContextObject>(
         base,
         error: None,
         panic: None,
-        aligned,
+        map: *jit.map(),
         stack: jit.stack(),
     };
     let mut guest = [0u64; 11];
     guest.copy_from_slice(&regs[..11]);
     let mut env = Env {
-        delta: [0; ROWS],
-        load_limit: [0; ROWS],
-        store_limit: [0; ROWS],
+        inline: InlineRows::default(),
         regs: guest,
         left: base,
         frame_host: 0,
         frame_top: 0,
-        input_vm: 0,
-        input_host: 0,
-        input_limit: [0; 8],
+        input: InputRow::default(),
         hoisted: [0; super::hoist::MAX_GROUPS],
         callx_target: 0,
         callx_table: jit.callx_table(),
@@ -262,18 +157,14 @@ pub(crate) fn execute<C: ContextObject>(
         exit_pc: code.entry_pc() as u64,
         mapping: (mapping as *mut MemoryMapping<'_>).cast::<c_void>(),
         host: core::ptr::null_mut(),
-        vm_addr: [0; ROWS],
-        host_addr: [0; ROWS],
-        gap_shift: [0; ROWS],
-        gap_load_len: [0; ROWS],
-        gap_store_len: [0; ROWS],
+        gaps: GapRows::default(),
     };
-    let standard = fill_table(&mut env, mapping, aligned, jit.stack());
+    let standard = fill_table(&mut env, mapping, jit.map(), jit.stack());
     // The r10 fast path also needs r10 at the top of frame 0 (calls and exits keep the
     // invariant from there); otherwise the interpreter runs the program from its entry.
     let entry_r10 = jit
         .stack()
-        .map(|layout| MM_STACK_START.wrapping_add(layout.frame));
+        .map(|frames| jit.map().stack.wrapping_add(frames.frame));
     let r10_ready = entry_r10.is_none_or(|r10| env.regs[10] == r10);
     env.host = (&mut host as *mut Host<'_, C>).cast::<c_void>();
     if standard && r10_ready {
@@ -369,18 +260,13 @@ pub(crate) fn translate(mapping: &mut MemoryMapping<'_>, vaddr: u64, request: u6
         0 => AccessType::Load,
         _ => AccessType::Store,
     };
-    let Ok(range) = mapping.map(access, vaddr, len, 0) else {
+    let range = match request & REQUEST_EVERY_BYTE {
+        0 => mapping.map(access, vaddr, len, 0).ok(),
+        _ => mapping.map_every_byte(access, vaddr, len),
+    };
+    let Some(range) = range else {
         return 0;
     };
-    if request & REQUEST_EVERY_BYTE != 0 {
-        let last = vaddr.wrapping_add(len.saturating_sub(1));
-        let contiguous = mapping
-            .map(access, last, 1, 0)
-            .is_ok_and(|byte| range.ends_with(&byte));
-        if !contiguous {
-            return 0;
-        }
-    }
     match access {
         AccessType::Load => mapping
             .slice(range)
@@ -446,7 +332,7 @@ pub(crate) fn syscall<C: ContextObject>(
     let (base, _) = meter.parts();
     host.base = base;
     env.left = base;
-    if !fill_table(env, mapping, host.aligned, host.stack) {
+    if !fill_table(env, mapping, &host.map, host.stack) {
         // The syscall replaced the stack the code relies on: the interpreter runs the rest.
         env.exit_kind = ExitKind::Bail as u64;
         env.exit_pc = pc.wrapping_add(1);

@@ -9,13 +9,14 @@
 
 use super::env::{
     ExitKind, EXIT_KIND, EXIT_PC, GAP_LOAD_LEN, GAP_SHIFT, GAP_STORE_LEN, HOST_ADDR, HOST_RSP,
-    REGS, STACK_SLOT, VM_ADDR,
+    REGS, VM_ADDR,
 };
 use super::masm::{
     delta_field, env, load_meter, row, save_meter, Access, Masm, Translation, GUEST, SAVED,
 };
 use super::template::{end_compare, frame_top_update, slot_compare, table_compare};
-use super::{JitError, StackLayout};
+use super::JitError;
+use crate::memory::GappedFrames;
 use bpfvm_x86::{
     AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, ShiftAmount, ShiftKind, Size,
 };
@@ -157,8 +158,9 @@ fn access_routine(m: &mut Masm, access: Access, size: u8, rule: GapRule) -> Resu
         (Translation::InlineTable, Some(shift), GapRule::FirstByte) if shift < 31 => Some(shift),
         _ => None,
     };
-    if let Some(layout) = m.program.stack {
-        stack_path(m, access, size, layout, rule)?;
+    if let Some(frames) = m.program.stack {
+        let row = m.program.stack_row;
+        stack_path(m, access, size, frames, row, rule)?;
     }
     if m.settings.translation == Translation::InlineTable {
         table_path(m, access, size)?;
@@ -241,19 +243,28 @@ fn stack_path(
     m: &mut Masm,
     access: Access,
     size: u8,
-    layout: StackLayout,
+    frames: GappedFrames,
+    row: usize,
     rule: GapRule,
 ) -> Result<(), JitError> {
     let next = m.asm.new_label();
-    stack_translation(&mut m.asm, access, size, layout, rule, next)?;
+    let stack = StackRow { frames, row };
+    stack_translation(&mut m.asm, access, size, stack, rule, next)?;
     return_hit(&mut m.asm)?;
     m.asm.bind(next)?;
     Ok(())
 }
 
+/// The gapped stack of [`GappedFrames`] in region-table row `row`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StackRow {
+    pub frames: GappedFrames,
+    pub row: usize,
+}
+
 /// The gapped-stack translation (region §5.2 for the stack's row, the frame size F known
-/// from `layout`; every run checks that the stack slot holds that stack, see
-/// [`StackLayout`]), vaddr in rax, host address in rax after it; anything else jumps to
+/// from `stack`; every run checks that the stack's row holds that stack, see memory's
+/// `table::frame_host`), vaddr in rax, host address in rax after it; anything else jumps to
 /// `miss` (short) with rax unchanged:
 ///
 /// ```text
@@ -277,14 +288,17 @@ pub(crate) fn stack_translation(
     a: &mut Assembler,
     access: Access,
     size: u8,
-    layout: StackLayout,
+    stack: StackRow,
     rule: GapRule,
     miss: Label,
 ) -> Result<(), JitError> {
-    let frame = i32::try_from(layout.frame).map_err(|_| JitError::Encode {
-        message: format!("frame size {} in the stack check", layout.frame),
+    let frame = i32::try_from(stack.frames.frame).map_err(|_| JitError::Internal {
+        message: format!("frame size {} in the stack check", stack.frames.frame),
     })?;
-    let row = |field: i32| Operand::Mem(env(field + 8 * STACK_SLOT as i32));
+    let slot = i32::try_from(stack.row).map_err(|_| JitError::Internal {
+        message: format!("stack row {} in the stack check", stack.row),
+    })?;
+    let row = |field: i32| Operand::Mem(env(field + 8 * slot));
     let reg = RegMem::Reg;
     gap_offset(a, row(VM_ADDR), frame, miss, Reach::Short)?;
     if rule == GapRule::EveryByte {

@@ -5,13 +5,14 @@
 use super::{env, Access, At, Check, Masm, Miss, Routine, Shape, StubKind, Translation, GUEST};
 use crate::jit::env::{FRAME_TOP, INPUT_HOST, INPUT_LIMIT, INPUT_VM};
 use crate::jit::hints::BaseHint;
-use crate::jit::{JitError, StackLayout};
+use crate::jit::JitError;
+use crate::memory::GappedFrames;
 use bpfvm_x86::{AluKind, Cond, Gpr, Mem, Operand, RegMem, Size};
 
 impl Masm {
     /// Translates the `size`-byte access at `base + off` by the instruction at `at`; the
     /// host operand of the access is then [`Masm::host`] (rax-based; rcx is clobbered). An
-    /// access to the current frame through r10 needs no check ([`crate::jit::StackLayout`]);
+    /// access to the current frame through r10 needs no check ([`GappedFrames`]);
     /// otherwise a miss in the inline check calls the shared routine of the access kind and
     /// size, which tries the gapped stack and asks the mapping; a fault bails out at `at`.
     /// (The result goes through a field rather than the return value: returned, it made
@@ -160,7 +161,7 @@ impl Masm {
     /// that probably points into the stack (see `hints`), for code compiled for frames of
     /// `frame` bytes: an address inside the current frame, `[r10 - F, r10 - size]`, is host
     /// byte `frame_top + (vaddr - r10)` (no check can fail there, see
-    /// [`crate::jit::StackLayout`]); anything else (another frame, another region) jumps to a
+    /// [`GappedFrames`]); anything else (another frame, another region) jumps to a
     /// stub out of line that calls `routine` and jumps back. Leaves the host address plus
     /// F in rax (the access adds -F).
     ///
@@ -214,7 +215,7 @@ impl Masm {
 
     /// Whether `[r10 + off]` of `size` bytes stays inside the current frame of the standard
     /// gapped stack (`-F <= off` and `off + size <= 0`), so that its host address is
-    /// `Env::frame_top + off` ([`crate::jit::StackLayout`]).
+    /// `Env::frame_top + off` ([`GappedFrames`]).
     fn frame_access(&self, off: i16, size: u8) -> bool {
         let Some(layout) = self.program.stack else {
             return false;
@@ -227,7 +228,7 @@ impl Masm {
 
 /// The frame size F of `layout` as the bias of the current-frame check ([`Masm::stack_check`];
 /// at most 2^30, so that `off + F` and `-F` are 32-bit displacements).
-fn stack_bias(layout: StackLayout) -> Result<i32, JitError> {
+fn stack_bias(layout: GappedFrames) -> Result<i32, JitError> {
     i32::try_from(layout.frame)
         .ok()
         .filter(|frame| *frame <= 1 << 30)
