@@ -268,6 +268,10 @@ fn dot_cells_are_escaped_and_cut() {
         .collect();
     assert_eq!(labels[&0], "entrypoint");
     assert!(dot.contains("label=\"entrypoint\";"));
+    // Each node opens with its label as the listing prints it.
+    assert!(dot.contains(
+        "<table border=\"0\" cellborder=\"0\" cellpadding=\"3\"><tr><td align=\"left\" colspan=\"2\">entrypoint:</td></tr><tr><td align=\"left\">lddw</td>"
+    ));
 }
 
 /// When Graphviz is installed, `dot` accepts every output.
