@@ -124,13 +124,13 @@ pub struct RunOptions {
     pub instruction_data: Option<String>,
     /// Heap size in bytes. Solana programs: 32768 to 262144 (256 KiB), a multiple of 1024,
     /// as the runtime's heap frames; other programs: at most 1 GiB and the memory available.
-    #[arg(long, value_name = "BYTES", default_value_t = 32 * 1024)]
+    #[arg(long, value_name = "BYTES", default_value_t = 32 * 1024, allow_negative_numbers = true)]
     pub heap: u64,
     /// The budget: instructions, plus the compute units syscalls charge (0 to 2^64-1).
     /// Default: 1,400,000 for Solana programs (the transaction maximum; 200,000 when an
     /// instruction with accounts is run, the runtime's default), 100,000,000 for eBPF, raw
     /// and assembly programs.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub budget: Option<u64>,
     /// The backend.
     #[arg(long, value_enum, default_value = "interpreter")]
@@ -142,7 +142,12 @@ pub struct RunOptions {
     #[arg(long, value_name = "FILE")]
     pub trace_file: Option<PathBuf>,
     /// Run the program this many times (1 to 100,000) and report the median run time.
-    #[arg(long, value_name = "K", default_value_t = 1)]
+    #[arg(
+        long,
+        value_name = "K",
+        default_value_t = 1,
+        allow_negative_numbers = true
+    )]
     pub repeat: u64,
     /// Add the input region's bytes after the run to the output.
     #[arg(long)]
@@ -168,7 +173,7 @@ pub enum Command {
         #[command(flatten)]
         run: RunOptions,
         /// The TCP port to listen on (0 to 65535; 0 picks a free one).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         port: u16,
     },
     /// Load and verify a program.
@@ -221,7 +226,7 @@ pub enum Command {
     /// Run the benchmark programs on the interpreter and the JIT and print a table.
     Bench {
         /// Runs per program and backend (1 to 10,000); the table shows the median.
-        #[arg(long, default_value_t = 11)]
+        #[arg(long, default_value_t = 11, allow_negative_numbers = true)]
         iterations: u64,
     },
     /// Describe an ELF file: sections, segments, relocations, functions, syscalls.

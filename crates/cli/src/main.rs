@@ -105,7 +105,7 @@ fn emit<R: Report>(command: &str, format: Format, outcome: Result<R, Failure>) -
         (Err(failure), Format::Json) => {
             write_stdout(&format!(
                 "{}\n",
-                schema::failure_document(command, &failure)
+                schema::failure_document(Some(command), &failure)
             ));
             ExitCode::from(FAILED)
         }
@@ -140,15 +140,18 @@ fn usage_error(error: &clap::Error, arguments: &[OsString]) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let option = match error.get(ContextKind::InvalidArg) {
-        Some(ContextValue::String(arg)) => Some(arg.split(' ').next().unwrap_or(arg).to_owned()),
+        Some(ContextValue::String(arg)) => Some(arg.as_str()),
+        Some(ContextValue::Strings(args)) => args.first().map(String::as_str),
         _ => None,
-    };
-    let message = text
+    }
+    .map(|arg| arg.split(' ').next().unwrap_or(arg).to_owned());
+    // The first paragraph of clap's text, on one line (the rest is usage and hints).
+    let paragraph: Vec<&str> = text
         .lines()
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches("error: ")
-        .to_owned();
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let message = paragraph.join(" ").trim_start_matches("error: ").to_owned();
     let failure = Failure::Usage {
         kind: format!("{:?}", error.kind()),
         option,
@@ -156,7 +159,7 @@ fn usage_error(error: &clap::Error, arguments: &[OsString]) -> ExitCode {
     };
     write_stdout(&format!(
         "{}\n",
-        schema::failure_document(command.unwrap_or("bpfvm"), &failure)
+        schema::failure_document(command, &failure)
     ));
     ExitCode::from(FAILED)
 }

@@ -50,8 +50,9 @@ pub fn document<R: Report>(command: &str, report: &R) -> String {
     })
 }
 
-/// The one-line JSON document of a failure.
-pub fn failure_document(command: &str, failure: &Failure) -> String {
+/// The one-line JSON document of a failure (`command` is null when the command line names
+/// none).
+pub fn failure_document(command: Option<&str>, failure: &Failure) -> String {
     let mut document = Map::new();
     document.insert("ok".to_owned(), Value::Bool(false));
     document.insert("command".to_owned(), Value::from(command));

@@ -61,7 +61,7 @@ fn refuse_options(options: &RunOptions) -> Result<(), Failure> {
     if options.profile.is_some() || options.profile_folded.is_some() {
         return Err(Failure::conflict(
             "--profile",
-            "profiling is not available with debug",
+            "--profile and --profile-folded are not available with debug",
         ));
     }
     if options.trace || options.trace_file.is_some() {
@@ -71,12 +71,15 @@ fn refuse_options(options: &RunOptions) -> Result<(), Failure> {
         ));
     }
     if options.repeat != 1 {
-        return Err(Failure::conflict("--repeat", "debug runs the program once"));
+        return Err(Failure::conflict(
+            "--repeat",
+            "--repeat is not available with debug: debug runs the program once",
+        ));
     }
     match options.backend {
         BackendChoice::Jit => Err(Failure::conflict(
             "--backend",
-            "debug runs on the interpreter only",
+            "--backend jit is not available with debug: debug runs on the interpreter",
         )),
         BackendChoice::Interpreter => Ok(()),
     }
