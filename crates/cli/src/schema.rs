@@ -589,3 +589,56 @@ pub struct InfoReport {
     #[serde(skip)]
     pub text: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_carry_kind_and_fields() {
+        let error = RuntimeError::AccessViolation {
+            pc: 3,
+            access: bpfvm::AccessType::Store,
+            vaddr: 0x1_0000_0000,
+            len: 8,
+            region: "program",
+        };
+        assert_eq!(
+            Value::Object(error_object(error.kind(), error.fields())).to_string(),
+            r#"{"kind":"AccessViolation","pc":3,"access":"store","vaddr":"0x100000000","len":8,"region":"program"}"#
+        );
+    }
+
+    #[test]
+    fn a_load_failure_names_the_stage_the_reference_kind_and_the_program() {
+        let failure = Failure::Load {
+            error: bpfvm::LoadError::UnresolvedSymbol {
+                name: "sol_sha256".to_owned(),
+                pc: 42,
+                offset: 0x1f0,
+            },
+            program: Some(Box::new(ProgramDescription {
+                path: "p.so".to_owned(),
+                kind: "elf",
+                config: "default",
+                dialect: "sbpf",
+                syscalls: "solana",
+            })),
+        };
+        assert_eq!(
+            failure_document(Some("run"), &failure),
+            r#"{"ok":false,"command":"run","stage":"load","error":{"kind":"UnresolvedSymbol","name":"sol_sha256","pc":42,"offset":496},"message":"cannot load: unresolved symbol sol_sha256 at file offset 0x1f0","program":{"path":"p.so","kind":"elf","config":"default","dialect":"sbpf","syscalls":"solana"}}"#
+        );
+    }
+
+    #[test]
+    fn program_results_flatten_into_the_run_document() {
+        let ok = serde_json::to_string(&ProgramResult(Ok(0x37))).ok();
+        assert_eq!(ok.as_deref(), Some(r#"{"r0":"0x37"}"#));
+        let failed = serde_json::to_value(ProgramResult(Err(RuntimeError::DivideByZero { pc: 1 })))
+            .unwrap_or_default();
+        assert_eq!(failed["stage"], "run");
+        assert_eq!(failed["error"]["kind"], "DivideByZero");
+        assert_eq!(failed["error"]["pc"], 1);
+    }
+}

@@ -69,7 +69,7 @@ pub fn heap(bytes: u64, rules: HeapRules) -> Result<usize, Failure> {
             }
         }
     }
-    fits_in_memory("--heap", bytes)?;
+    fits_in_memory("--heap", "the heap would", bytes)?;
     usize::try_from(bytes)
         .map_err(|_| Failure::out_of_range("--heap", format!("--heap {bytes} does not fit")))
 }
@@ -86,13 +86,15 @@ pub fn count(option: &str, value: u64, max: u64) -> Result<usize, Failure> {
         .map_err(|_| Failure::out_of_range(option, format!("{option} {value} does not fit")))
 }
 
-/// Checks that `bytes` can be allocated: at most the memory available, where known.
-pub fn fits_in_memory(option: &str, bytes: u64) -> Result<(), Failure> {
+/// Checks that `bytes` of `what` (the option's value, the heap and the input together) can
+/// be allocated: at most the memory available, where known.
+pub fn fits_in_memory(option: &str, what: &str, bytes: u64) -> Result<(), Failure> {
     match available_memory() {
         Some(available) if bytes > available => Err(Failure::out_of_range(
             option,
             format!(
-                "{option}: {bytes} bytes is more than the {available} bytes of memory available"
+                "{option}: {what} need {bytes} bytes, more than the {available} bytes of memory \
+                 available"
             ),
         )),
         _ => Ok(()),
@@ -138,7 +140,7 @@ pub fn read_limited(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Fail
             if metadata.len() > limit {
                 return Err(too_large(metadata.len()));
             }
-            fits_in_memory(what, metadata.len())?;
+            fits_in_memory(what, "its bytes would", metadata.len())?;
         }
         file.take(limit.saturating_add(1))
             .read_to_end(&mut bytes)

@@ -57,7 +57,8 @@ impl Plan {
             ));
         }
         let input = input_bytes(options)?;
-        validate::fits_in_memory("--input", (heap as u64).saturating_add(input.len() as u64))?;
+        let both = (heap as u64).saturating_add(input.len() as u64);
+        validate::fits_in_memory("--input", "the heap and the input", both)?;
         Ok(Plan {
             heap,
             budget: options.budget.unwrap_or(loaded.runtime.default_budget()),
