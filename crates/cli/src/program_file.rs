@@ -12,7 +12,9 @@ use crate::failure::Failure;
 use crate::schema::ProgramDescription;
 use crate::validate::{self, HeapRules};
 use bpfvm::limits::{DEFAULT_INSTRUCTION_BUDGET, SOLANA_MAX_COMPUTE_UNITS};
-use bpfvm::syscalls::{register_demo_syscalls, register_solana_syscalls};
+use bpfvm::syscalls::{
+    register_conformance_helpers, register_demo_syscalls, register_solana_syscalls,
+};
 use bpfvm::{
     elf, fixup_relative_calls, verify, Config, Executable, FunctionRegistry, Loader, Preset,
     SyscallRegistry, VerifiedProgram,
@@ -122,7 +124,7 @@ impl ProgramFile {
     pub fn syscalls(&self, choice: Option<SyscallChoice>, dialect: Dialect) -> SyscallChoice {
         match (choice, self.kind, dialect) {
             (Some(choice), _, _) => choice,
-            (None, _, Dialect::Ebpf) => SyscallChoice::None,
+            (None, _, Dialect::Ebpf) => SyscallChoice::Helpers,
             (None, ProgramKind::Elf, Dialect::Sbpf) => SyscallChoice::Solana,
             (None, ProgramKind::Raw | ProgramKind::Assembly, Dialect::Sbpf) => SyscallChoice::Demo,
         }
@@ -142,6 +144,7 @@ impl ProgramFile {
             syscalls: match syscalls {
                 SyscallChoice::Solana => "solana",
                 SyscallChoice::Demo => "demo",
+                SyscallChoice::Helpers => "helpers",
                 SyscallChoice::None => "none",
             },
         }
@@ -187,6 +190,7 @@ fn registry(choice: SyscallChoice) -> Result<SyscallRegistry<CliContext>, bpfvm:
     match choice {
         SyscallChoice::Solana => register_solana_syscalls(&mut registry)?,
         SyscallChoice::Demo => register_demo_syscalls(&mut registry)?,
+        SyscallChoice::Helpers => register_conformance_helpers(&mut registry)?,
         SyscallChoice::None => {}
     }
     Ok(registry)
@@ -206,7 +210,8 @@ pub fn loader_for(
     let syscalls = file.syscalls(options.syscalls, dialect);
     let runtime = match (dialect, syscalls) {
         (Dialect::Sbpf, SyscallChoice::Solana) => Runtime::Solana,
-        (Dialect::Sbpf, SyscallChoice::Demo | SyscallChoice::None) | (Dialect::Ebpf, _) => {
+        (Dialect::Sbpf, SyscallChoice::Demo | SyscallChoice::Helpers | SyscallChoice::None)
+        | (Dialect::Ebpf, _) => {
             Runtime::Unmetered
         }
     };
@@ -258,7 +263,7 @@ pub fn load(
 pub fn executable(file: &ProgramFile, setup: &Setup) -> Result<Executable<CliContext>, Failure> {
     let loader = Arc::clone(&setup.loader);
     let loaded = match file.kind {
-        ProgramKind::Elf => Executable::from_elf(&file.bytes, loader),
+        ProgramKind::Elf => Executable::from_elf_in(&file.bytes, loader, setup.dialect),
         ProgramKind::Raw => Executable::from_raw_program(&file.bytes, loader, setup.dialect),
         ProgramKind::Assembly => return from_assembly(&file.bytes, loader, setup),
     };
