@@ -211,9 +211,7 @@ pub fn loader_for(
     let runtime = match (dialect, syscalls) {
         (Dialect::Sbpf, SyscallChoice::Solana) => Runtime::Solana,
         (Dialect::Sbpf, SyscallChoice::Demo | SyscallChoice::Helpers | SyscallChoice::None)
-        | (Dialect::Ebpf, _) => {
-            Runtime::Unmetered
-        }
+        | (Dialect::Ebpf, _) => Runtime::Unmetered,
     };
     let description = file.describe(preset, syscalls);
     let registry = registry(syscalls).map_err(|error| Failure::Load {

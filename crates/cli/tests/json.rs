@@ -280,3 +280,50 @@ fn text_output_is_unchanged_without_json() {
         "ok: 20 instructions, 2 functions, entry at pc 0\n"
     );
 }
+
+#[test]
+fn debug_reports_the_run_and_the_session() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bpfvm"))
+        .args([
+            "debug",
+            &repo("examples/asm/fibonacci.s"),
+            "--input-hex",
+            "0a",
+            "--port",
+            "0",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut waiting = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut waiting)
+        .unwrap();
+    let port = waiting
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .unwrap();
+    let mut client = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    // A safety net against a hang, not a timing assertion.
+    client
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    // Detach ('D', checksum 0x44): the program runs on to its end.
+    client.write_all(b"$D#44").unwrap();
+    let mut reply = [0u8; 1];
+    client.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"+");
+    let output = child.wait_with_output().unwrap();
+    let (report, code) = document(&output);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["command"], "debug");
+    assert_eq!(report["r0"], "0x37");
+    assert_eq!(report["instructions"], 65);
+    assert_eq!(report["session"], "detached");
+    assert_eq!(report["program"]["kind"], "assembly");
+    assert_eq!(report["budget"], 100_000_000);
+}
