@@ -8,7 +8,7 @@
 //! (`--backend jit`, `--repeat`, `--trace`, `--profile*`) are refused rather than ignored.
 
 use crate::args::{BackendChoice, Format, RunOptions};
-use crate::commands::run::Plan;
+use crate::commands::run::{self, Plan};
 use crate::context::CliContext;
 use crate::failure::Failure;
 use crate::hex;
@@ -20,6 +20,7 @@ use bpfvm_debugger::{CodeLayout, Debugged, Server, SessionEnd};
 /// Runs `bpfvm debug`.
 pub fn debug(options: &RunOptions, port: u16, format: Format) -> Result<DebugReport, Failure> {
     refuse_options(options)?;
+    run::one_reader_of_stdin(options)?;
     let loaded = program_file::load(&options.program, &options.load, |_| {})?;
     let plan = Plan::new(options, &loaded, format)?;
     let mut input = plan.input.clone();

@@ -76,13 +76,8 @@ fn tracing(options: &RunOptions) -> bool {
 
 /// Runs `bpfvm run`.
 pub fn run(options: &RunOptions, format: Format) -> Result<RunReport, Failure> {
+    one_reader_of_stdin(options)?;
     let file = ProgramFile::read(&options.program)?;
-    if options.program.as_os_str() == "-" && is_stdin(options.input.as_deref()) {
-        return Err(Failure::conflict(
-            "--input",
-            "the program and the input cannot both come from standard input",
-        ));
-    }
     let profiling = profile::wanted(options);
     let observed = tracing(options) || profiling;
     let mut loaded = program_file::load_file(&file, &options.load, |config| {
@@ -115,8 +110,19 @@ pub fn run(options: &RunOptions, format: Format) -> Result<RunReport, Failure> {
     report(options, &loaded, &plan, finished, format)
 }
 
-fn is_stdin(path: Option<&std::path::Path>) -> bool {
-    path.is_some_and(|path| path.as_os_str() == "-")
+/// Refuses a program and an input that both come from standard input.
+pub fn one_reader_of_stdin(options: &RunOptions) -> Result<(), Failure> {
+    let stdin = |path: &std::path::Path| path.as_os_str() == "-";
+    match (
+        stdin(&options.program),
+        options.input.as_deref().is_some_and(stdin),
+    ) {
+        (true, true) => Err(Failure::conflict(
+            "--input",
+            "the program and the input cannot both come from standard input",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The input bytes the options select (none by default), within the stated limit. Hex on
