@@ -7,6 +7,7 @@
 
 use crate::schema::ProgramDescription;
 use bpfvm::jit::JitError;
+use bpfvm::ErrorField::{self, Text};
 use bpfvm::{LoadError, RuntimeError, VerifyError};
 use bpfvm_asm::AsmError;
 use core::fmt;
@@ -152,12 +153,16 @@ impl fmt::Display for Failure {
     }
 }
 
-/// The name of a JIT error's variant, as the other stages name theirs.
-pub fn jit_error_kind(error: &JitError) -> &'static str {
+/// A JIT error's variant name and fields, as the other stages name theirs.
+pub fn jit_error_parts(error: &JitError) -> (&'static str, Vec<(&'static str, ErrorField)>) {
+    let n = |value: usize| ErrorField::Number(value as u64);
     match error {
-        JitError::Encode { .. } => "Encode",
-        JitError::CodeMemory { .. } => "CodeMemory",
-        JitError::UnsupportedRegister { .. } => "UnsupportedRegister",
-        JitError::ProgramTooLarge { .. } => "ProgramTooLarge",
+        JitError::Encode { message } => ("Encode", vec![("reason", Text(message.clone()))]),
+        JitError::CodeMemory { message } => ("CodeMemory", vec![("reason", Text(message.clone()))]),
+        JitError::UnsupportedRegister { pc, reg } => (
+            "UnsupportedRegister",
+            vec![("pc", n(*pc)), ("reg", ErrorField::Number(u64::from(*reg)))],
+        ),
+        JitError::ProgramTooLarge { slots } => ("ProgramTooLarge", vec![("slots", n(*slots))]),
     }
 }

@@ -12,7 +12,7 @@
 //!
 //! The text form of each document is its [`Report::text`], written beside the command.
 
-use crate::failure::{jit_error_kind, Failure};
+use crate::failure::{jit_error_parts, Failure};
 use bpfvm::{ErrorField, RuntimeError};
 use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
@@ -91,7 +91,7 @@ fn failure_error(failure: &Failure) -> Map<String, Value> {
         ),
         Failure::Load { error, .. } => (error.kind(), error.fields()),
         Failure::Verify { error, .. } => (error.kind(), error.fields()),
-        Failure::Compile { error } => (jit_error_kind(error), Vec::new()),
+        Failure::Compile { error } => jit_error_parts(error),
         Failure::Setup { error } => (error.kind(), error.fields()),
         Failure::Tool { tool, .. } => ("Tool", vec![("tool", text(tool))]),
     };
