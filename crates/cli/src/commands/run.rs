@@ -154,7 +154,7 @@ fn json_report(options: &RunOptions, loaded: &Loaded, finished: &Finished) -> Va
 fn print_text(options: &RunOptions, loaded: &Loaded, finished: &Finished) {
     let mut text = String::new();
     for line in &finished.context.logs {
-        text.push_str(&format!("log: {line}\n"));
+        text.push_str(&format!("{line}\n"));
     }
     match &finished.run.result {
         Ok(r0) => text.push_str(&format!("ok: r0 = {r0:#x} ({r0})\n")),

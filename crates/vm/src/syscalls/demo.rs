@@ -10,14 +10,26 @@
 //! | `str_cmp` | `u64::MAX` if a pointer is 0, else the absolute difference of the first differing bytes (0 at a common NUL) | none |
 //! | `trace_printf` | 29 + the hex digit counts of r3, r4, r5 (the printed length) | logs them |
 //!
-//! The last four are also registered under the reference's `bpf_` names. Two deliberate
-//! differences: the reference's `str_cmp` checks only the first byte of each string and then
+//! The last four are also registered under the reference's `bpf_` names.
+//!
+//! Costs: the reference charges nothing for these. Over a context whose policy is
+//! [`ComputeCosts::Solana`] (the default of [`SolanaContext`](super::SolanaContext)) they
+//! charge by the runtime's rules for comparable work, so their time is bounded by the budget
+//! ([`super::cost`] states the rules); [`TestContext`](crate::TestContext) keeps them free, as
+//! the reference's test ELFs were recorded. `str_cmp` cannot know its length in advance: it
+//! reads at most as many bytes as the remaining budget pays for and then fails with the
+//! budget error, so a long string never costs time the budget did not buy.
+//!
+//! Two deliberate differences: the reference's `str_cmp` checks only the first byte of each string and then
 //! reads host memory unchecked; here every byte goes through the mapping, so a string that
 //! runs off its region is an access violation. And `trace_printf`'s digit count is computed
 //! with integers that reproduce the reference's floating-point `log16` exactly, including its
 //! rounding just below large powers of 16 ([`hex_digits_like_reference`]).
 
-use super::{guest, LogSink};
+use super::cost;
+use super::error::SyscallError;
+use super::host::{charge_with, ComputeCosts};
+use super::{guest, DemoHost};
 use crate::error::{AccessType, RuntimeError};
 use crate::load_error::LoadError;
 use crate::memory::MemoryMapping;
@@ -25,7 +37,7 @@ use crate::program::{SyscallFn, SyscallRegistry};
 use bpfvm_isa::MemSize;
 
 /// Registers the demo syscalls under their names (and the `bpf_` aliases).
-pub fn register_demo_syscalls<C: LogSink>(
+pub fn register_demo_syscalls<C: DemoHost>(
     registry: &mut SyscallRegistry<C>,
 ) -> Result<(), LoadError> {
     let table: [(&str, SyscallFn<C>); 10] = [
@@ -46,12 +58,19 @@ pub fn register_demo_syscalls<C: LogSink>(
     Ok(())
 }
 
+/// Charges `units` under the context's demo policy.
+fn charge<C: DemoHost>(context: &mut C, units: u64) -> Result<(), RuntimeError> {
+    let costs = context.demo_costs();
+    charge_with(context, costs, units).map_err(SyscallError::into_runtime)
+}
+
 /// `log(addr, len)`: logs the bytes as UTF-8.
-pub fn log<C: LogSink>(
+pub fn log<C: DemoHost>(
     context: &mut C,
     mapping: &mut MemoryMapping<'_>,
     [addr, len, ..]: [u64; 5],
 ) -> Result<u64, RuntimeError> {
+    charge(context, cost::log(len))?;
     let bytes = if len == 0 {
         // The reference translates zero-length ranges too.
         mapping.map(AccessType::Load, addr, 0, 0)?;
@@ -65,30 +84,33 @@ pub fn log<C: LogSink>(
 }
 
 /// `log_64(a, b, c, d, e)`: logs the five values.
-pub fn log_64<C: LogSink>(
+pub fn log_64<C: DemoHost>(
     context: &mut C,
     _: &mut MemoryMapping<'_>,
     [a, b, c, d, e]: [u64; 5],
 ) -> Result<u64, RuntimeError> {
+    charge(context, cost::LOG_64)?;
     context.log_line(format!("{a:#x}, {b:#x}, {c:#x}, {d:#x}, {e:#x}"));
     Ok(0)
 }
 
 /// `gather_bytes(a, b, c, d, e)`: packs the arguments.
-pub fn gather_bytes<C>(
-    _: &mut C,
+pub fn gather_bytes<C: DemoHost>(
+    context: &mut C,
     _: &mut MemoryMapping<'_>,
     [a, b, c, d, e]: [u64; 5],
 ) -> Result<u64, RuntimeError> {
+    charge(context, cost::SYSCALL_BASE)?;
     Ok(a.wrapping_shl(32) | b.wrapping_shl(24) | c.wrapping_shl(16) | d.wrapping_shl(8) | e)
 }
 
 /// `mem_frob(addr, len)`: XORs each byte with 0x2a.
-pub fn mem_frob<C>(
-    _: &mut C,
+pub fn mem_frob<C: DemoHost>(
+    context: &mut C,
     mapping: &mut MemoryMapping<'_>,
     [addr, len, ..]: [u64; 5],
 ) -> Result<u64, RuntimeError> {
+    charge(context, cost::mem_op(len))?;
     mapping.map(AccessType::Store, addr, len, 0)?;
     let mut bytes = guest::read(mapping, addr, len)?;
     bytes.iter_mut().for_each(|byte| *byte ^= 0x2a);
@@ -97,31 +119,59 @@ pub fn mem_frob<C>(
 }
 
 /// `str_cmp(a, b)`: compares NUL-terminated strings.
-pub fn str_cmp<C>(
-    _: &mut C,
+pub fn str_cmp<C: DemoHost>(
+    context: &mut C,
     mapping: &mut MemoryMapping<'_>,
     [a, b, ..]: [u64; 5],
 ) -> Result<u64, RuntimeError> {
     if a == 0 || b == 0 {
         return Ok(u64::MAX);
     }
+    let limit = affordable_positions(context.demo_costs(), context.remaining());
     let mut offset = 0u64;
     loop {
+        if offset == limit {
+            // One more position costs more than remains: this charge fails.
+            charge(
+                context,
+                cost::mem_op(offset.saturating_add(1).saturating_mul(2)),
+            )?;
+        }
         let x = mapping.load(MemSize::B, a.wrapping_add(offset), 0)?;
         let y = mapping.load(MemSize::B, b.wrapping_add(offset), 0)?;
         if x != y || x == 0 {
+            charge(
+                context,
+                cost::mem_op(offset.saturating_add(1).saturating_mul(2)),
+            )?;
             return Ok(x.abs_diff(y));
         }
         offset = offset.wrapping_add(1);
     }
 }
 
+/// The most positions `str_cmp` may compare with `remaining` units: the largest n with
+/// max(10, 2n / 250) <= remaining (none below 10 units; unlimited when free).
+fn affordable_positions(costs: ComputeCosts, remaining: u64) -> u64 {
+    match costs {
+        ComputeCosts::Free => u64::MAX,
+        ComputeCosts::Solana if remaining < cost::MEM_OP_BASE => 0,
+        ComputeCosts::Solana => {
+            remaining
+                .saturating_mul(cost::CPI_BYTES_PER_UNIT)
+                .saturating_add(cost::CPI_BYTES_PER_UNIT - 1)
+                / 2
+        }
+    }
+}
+
 /// `trace_printf(_, _, a, b, c)`: logs three values; returns the length the reference prints.
-pub fn trace_printf<C: LogSink>(
+pub fn trace_printf<C: DemoHost>(
     context: &mut C,
     _: &mut MemoryMapping<'_>,
     [_, _, a, b, c]: [u64; 5],
 ) -> Result<u64, RuntimeError> {
+    charge(context, cost::LOG_64)?;
     context.log_line(format!("bpf_trace_printf: {a:#x}, {b:#x}, {c:#x}"));
     let fixed = "bpf_trace_printf: 0x, 0x, 0x\n".len() as u64;
     Ok(fixed
