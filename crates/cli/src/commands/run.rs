@@ -132,7 +132,8 @@ fn json_report(options: &RunOptions, loaded: &Loaded, finished: &Finished) -> Va
         Err(error) => json!({ "ok": false, "error": json::error(error) }),
     };
     let fields = [
-        ("instructions", json!(finished.run.instruction_count)),
+        ("instructions", json!(instructions(finished))),
+        ("compute_units", json!(finished.run.instruction_count)),
         ("run_ns", json!(finished.run_ns as u64)),
         ("load_ns", json!(loaded.load_ns as u64)),
         ("logs", json!(finished.context.logs)),
@@ -161,7 +162,8 @@ fn print_text(options: &RunOptions, loaded: &Loaded, finished: &Finished) {
         Err(error) => text.push_str(&format!("error: {} ({error})\n", error.kind())),
     }
     text.push_str(&format!(
-        "instructions: {}\ntime: load {} us, run {} us (median of {})\n",
+        "instructions: {}\ncompute units: {}\ntime: load {} us, run {} us (median of {})\n",
+        instructions(finished),
         finished.run.instruction_count,
         loaded.load_ns / 1000,
         finished.run_ns / 1000,
@@ -171,6 +173,12 @@ fn print_text(options: &RunOptions, loaded: &Loaded, finished: &Finished) {
         text.push_str(&format!("input after: {}\n", json::hex(&finished.input)));
     }
     crate::write_stdout(&text);
+}
+
+/// The instructions executed: the units the run consumed less those its syscalls charged.
+fn instructions(finished: &Finished) -> u64 {
+    let syscall_units = finished.context.state.syscall_units;
+    finished.run.instruction_count.saturating_sub(syscall_units)
 }
 
 fn print_trace(loaded: &Loaded, context: &CliContext) {

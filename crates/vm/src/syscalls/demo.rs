@@ -61,7 +61,11 @@ pub fn register_demo_syscalls<C: DemoHost>(
 /// Charges `units` under the context's demo policy.
 fn charge<C: DemoHost>(context: &mut C, units: u64) -> Result<(), RuntimeError> {
     let costs = context.demo_costs();
-    charge_with(context, costs, units).map_err(SyscallError::into_runtime)
+    charge_with(context, costs, units).map_err(SyscallError::into_runtime)?;
+    if costs == ComputeCosts::Solana {
+        context.note_charge(units);
+    }
+    Ok(())
 }
 
 /// `log(addr, len)`: logs the bytes as UTF-8.

@@ -114,6 +114,9 @@ pub struct SolanaState {
     pub stack_height: u64,
     /// The sysvars the getter syscalls serve.
     pub sysvars: Sysvars,
+    /// The compute units syscalls charged so far (the rest of a run's units are
+    /// instructions).
+    pub syscall_units: u64,
     /// Why the last failing syscall failed, when it failed for a reason of its own (not a bad
     /// pointer): lets a host tell a budget overrun from a panic without parsing messages.
     pub failure: Option<SyscallError>,
@@ -130,6 +133,7 @@ impl SolanaState {
             max_return_data: MAX_RETURN_DATA,
             stack_height: 1,
             sysvars: Sysvars::default(),
+            syscall_units: 0,
             failure: None,
         }
     }
@@ -145,7 +149,12 @@ pub trait SolanaHost: ContextObject + LogSink {
 /// does) when fewer remain. Syscalls call this before they do the work the units pay for.
 pub fn charge<C: SolanaHost>(context: &mut C, cost: u64) -> Result<(), RuntimeError> {
     let costs = context.solana().costs;
-    charge_with(context, costs, cost).map_err(|error| fail(context, error))
+    charge_with(context, costs, cost).map_err(|error| fail(context, error))?;
+    if costs == ComputeCosts::Solana {
+        let state = context.solana();
+        state.syscall_units = state.syscall_units.saturating_add(cost);
+    }
+    Ok(())
 }
 
 /// Charges `cost` units from any meter under the policy `costs`.

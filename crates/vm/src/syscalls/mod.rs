@@ -64,6 +64,11 @@ impl LogSink for TestContext {
 pub trait DemoHost: ContextObject + LogSink {
     /// Whether the demo syscalls charge compute units.
     fn demo_costs(&self) -> ComputeCosts;
+
+    /// Notes `units` charged by a demo syscall (contexts that count syscall units keep it).
+    fn note_charge(&mut self, units: u64) {
+        let _ = units;
+    }
 }
 
 /// The reference's test context: the demo syscalls are free, as its test ELFs were recorded.
@@ -77,5 +82,9 @@ impl DemoHost for TestContext {
 impl DemoHost for SolanaContext {
     fn demo_costs(&self) -> ComputeCosts {
         self.state.costs
+    }
+
+    fn note_charge(&mut self, units: u64) {
+        self.state.syscall_units = self.state.syscall_units.saturating_add(units);
     }
 }
