@@ -113,6 +113,9 @@ pub struct RunOptions {
     /// inferno and flamegraph.pl, to this file (turns tracing on).
     #[arg(long, value_name = "FILE")]
     pub profile_folded: Option<PathBuf>,
+    /// A Solana instruction with accounts (see `commands::instruction`).
+    #[command(flatten, next_help_heading = "Solana instruction")]
+    pub instruction: commands::instruction::InstructionOptions,
 }
 
 #[derive(Subcommand)]

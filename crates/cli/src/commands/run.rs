@@ -24,6 +24,9 @@ struct Finished {
 
 /// Runs `bpfvm run`.
 pub fn run(options: &RunOptions) -> Outcome {
+    if options.instruction.wanted() {
+        return crate::commands::instruction::run(options);
+    }
     match execute(options) {
         Ok((loaded, finished)) => report(options, &loaded, &finished),
         Err(message) => Outcome::Unusable(message),
@@ -159,7 +162,14 @@ fn print_text(options: &RunOptions, loaded: &Loaded, finished: &Finished) {
     }
     match &finished.run.result {
         Ok(r0) => text.push_str(&format!("ok: r0 = {r0:#x} ({r0})\n")),
-        Err(error) => text.push_str(&format!("error: {} ({error})\n", error.kind())),
+        Err(error) => {
+            let text_of = bpfvm_solana::imports::describe_error(
+                error,
+                loaded.program.executable(),
+                &loaded.imports,
+            );
+            text.push_str(&format!("error: {} ({text_of})\n", error.kind()));
+        }
     }
     text.push_str(&format!(
         "instructions: {}\ncompute units: {}\ntime: load {} us, run {} us (median of {})\n",
