@@ -61,7 +61,10 @@ pub fn register_demo_syscalls<C: DemoHost>(
 /// Charges `units` under the context's demo policy.
 fn charge<C: DemoHost>(context: &mut C, units: u64) -> Result<(), RuntimeError> {
     let costs = context.demo_costs();
-    charge_with(context, costs, units).map_err(SyscallError::into_runtime)?;
+    if let Err(error) = charge_with(context, costs, units) {
+        context.note_failure(&error);
+        return Err(error.into_runtime());
+    }
     if costs == ComputeCosts::Solana {
         context.note_charge(units);
     }
@@ -141,17 +144,46 @@ pub fn str_cmp<C: DemoHost>(
                 cost::mem_op(offset.saturating_add(1).saturating_mul(2)),
             )?;
         }
-        let x = mapping.load(MemSize::B, a.wrapping_add(offset), 0)?;
-        let y = mapping.load(MemSize::B, b.wrapping_add(offset), 0)?;
-        if x != y || x == 0 {
-            charge(
-                context,
-                cost::mem_op(offset.saturating_add(1).saturating_mul(2)),
-            )?;
-            return Ok(x.abs_diff(y));
+        let span = STR_CMP_CHUNK.min(limit - offset);
+        let (a_at, b_at) = (a.wrapping_add(offset), b.wrapping_add(offset));
+        if let Some((index, x, y)) = compare_chunk(mapping, a_at, b_at, span)? {
+            let positions = offset.saturating_add(index).saturating_add(1);
+            charge(context, cost::mem_op(positions.saturating_mul(2)))?;
+            return Ok(u64::from(x.abs_diff(y)));
         }
-        offset = offset.wrapping_add(1);
+        offset = offset.wrapping_add(span);
     }
+}
+
+/// The positions `str_cmp` compares per step.
+const STR_CMP_CHUNK: u64 = 4096;
+
+/// The first position below `span` where the strings at `a` and `b` differ or end, with the
+/// two bytes there. Reads both spans whole when they are mapped; otherwise byte by byte, so
+/// a string that ends before an unmapped byte still compares, and the first unmapped byte
+/// (of `a` before `b`, as the reference reads them) is the access violation.
+fn compare_chunk(
+    mapping: &MemoryMapping<'_>,
+    a: u64,
+    b: u64,
+    span: u64,
+) -> Result<Option<(u64, u8, u8)>, RuntimeError> {
+    if let (Ok(x), Ok(y)) = (mapping.read_bytes(a, span), mapping.read_bytes(b, span)) {
+        let found = x
+            .iter()
+            .zip(&y)
+            .position(|(x, y)| x != y || *x == 0)
+            .map(|i| (i as u64, x[i], y[i]));
+        return Ok(found);
+    }
+    for index in 0..span {
+        let x = mapping.load(MemSize::B, a.wrapping_add(index), 0)? as u8;
+        let y = mapping.load(MemSize::B, b.wrapping_add(index), 0)? as u8;
+        if x != y || x == 0 {
+            return Ok(Some((index, x, y)));
+        }
+    }
+    Ok(None)
 }
 
 /// The most positions `str_cmp` may compare with `remaining` units: the largest n with

@@ -69,6 +69,11 @@ pub trait DemoHost: ContextObject + LogSink {
     fn note_charge(&mut self, units: u64) {
         let _ = units;
     }
+
+    /// Notes why a demo syscall failed (contexts that record failures keep it).
+    fn note_failure(&mut self, error: &SyscallError) {
+        let _ = error;
+    }
 }
 
 /// The reference's test context: the demo syscalls are free, as its test ELFs were recorded.
@@ -86,5 +91,9 @@ impl DemoHost for SolanaContext {
 
     fn note_charge(&mut self, units: u64) {
         self.state.syscall_units = self.state.syscall_units.saturating_add(units);
+    }
+
+    fn note_failure(&mut self, error: &SyscallError) {
+        self.state.failure = Some(error.clone());
     }
 }
