@@ -6,6 +6,7 @@
 //! nanosecond on the JIT.
 //!
 //! `cargo bench -p bpfvm-solana --bench syscall_units`
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use bpfvm::syscalls::{demo, solana, LogCap, SolanaContext};
 use bpfvm::{

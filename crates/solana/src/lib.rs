@@ -10,7 +10,7 @@
 //! - [`serialization`]: the loader's input, aligned and unaligned, and reading the accounts
 //!   back under the runtime's rules.
 //! - [`error`]: `InstructionError` and the decoding of a program's return value.
-//! - [`invoke`]: running one instruction end to end, with compute units, return data and the
+//! - [`mod@invoke`]: running one instruction end to end, with compute units, return data and the
 //!   runtime's log framing; [`changes`] describes what it did to the accounts.
 //! - [`program`], [`imports`]: loading a program with the whole set, and naming the imports
 //!   nothing serves.

@@ -301,17 +301,9 @@ impl Rules {
     }
 
     fn set_data(&self, account: &mut Account, data: &[u8]) -> Result<(), InstructionError> {
-        let allowed = self.can_resize(account, data.len()).and_then(|()| {
-            if account.executable {
-                Err(InstructionError::ExecutableDataModified)
-            } else if !self.writable {
-                Err(InstructionError::ReadonlyDataModified)
-            } else if !self.owned {
-                Err(InstructionError::ExternalAccountDataModified)
-            } else {
-                Ok(())
-            }
-        });
+        let allowed = self
+            .can_resize(account, data.len())
+            .and_then(|()| self.can_change(account));
         match allowed {
             Ok(()) => {
                 account.data = data.to_vec();
@@ -319,6 +311,18 @@ impl Rules {
             }
             Err(error) if account.data != data => Err(error),
             Err(_) => Ok(()),
+        }
+    }
+
+    fn can_change(&self, account: &Account) -> Result<(), InstructionError> {
+        if account.executable {
+            Err(InstructionError::ExecutableDataModified)
+        } else if !self.writable {
+            Err(InstructionError::ReadonlyDataModified)
+        } else if !self.owned {
+            Err(InstructionError::ExternalAccountDataModified)
+        } else {
+            Ok(())
         }
     }
 

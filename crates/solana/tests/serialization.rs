@@ -153,13 +153,14 @@ fn reading_back_enforces_the_account_rules() {
         k
     };
     // (case, account, writable, change, expected)
-    let cases: Vec<(
-        &str,
+    type Case = (
+        &'static str,
         KeyedAccount,
         bool,
         Change,
         Result<(), InstructionError>,
-    )> = vec![
+    );
+    let cases: Vec<Case> = vec![
         (
             "owned data",
             keyed(1, PROGRAM, 100, &[0; 4]),

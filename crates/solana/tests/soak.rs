@@ -20,7 +20,7 @@ use std::sync::Arc;
 const MIB: usize = 1 << 20;
 /// The peak memory the whole soak may reach: the inputs are 16 MiB, so a few copies of them
 /// and the program fit; an unbounded log or a per-call leak would not.
-const PEAK_LIMIT_KIB: u64 = 320 * 1024;
+const PEAK_LIMIT_KIB: u64 = 128 * 1024;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Set {

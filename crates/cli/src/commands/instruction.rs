@@ -40,7 +40,7 @@ pub struct InstructionOptions {
     /// The program's address (base58; default 11111111111111111111111111111111).
     #[arg(long, value_name = "PUBKEY")]
     pub program_id: Option<String>,
-    /// An account the instruction names, in order: PUBKEY[:signer,writable] (repeat).
+    /// An account the instruction names, in order: `PUBKEY[:signer,writable]` (repeat).
     #[arg(long = "meta", value_name = "PUBKEY:FLAGS")]
     pub metas: Vec<String>,
     /// A JSON file of account states as `solana account ADDRESS --output json` writes them,

@@ -27,7 +27,6 @@
 //! rounding just below large powers of 16 ([`hex_digits_like_reference`]).
 
 use super::cost;
-use super::error::SyscallError;
 use super::host::{charge_with, ComputeCosts};
 use super::{guest, DemoHost};
 use crate::error::{AccessType, RuntimeError};

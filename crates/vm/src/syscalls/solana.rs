@@ -3,7 +3,7 @@
 //! Each syscall receives r1..r5 as `[u64; 5]` and follows the Solana runtime (bpf_loader):
 //! - `sol_log_(addr, len)` logs the string up to its first NUL (UTF-8 or an error);
 //!   `sol_log_64_` logs five values as `0x..` hex; `sol_log_pubkey(addr)` logs 32 bytes in
-//!   base58; all three as the runtime frames them, "Program log: <text>".
+//!   base58; all three as the runtime frames them, `"Program log: <text>"`.
 //!   `sol_log_compute_units_` logs "Program consumption: N units remaining".
 //! - `sol_memcpy_(dst, src, n)` fails with `CopyOverlapping` when the guest ranges overlap
 //!   (checked before any translation); `sol_memmove_` allows overlap; `sol_memset_(s, c, n)`
