@@ -273,6 +273,18 @@ fn unserved_imports_are_named_at_load_run_and_disassembly() {
         stdout.contains("error: UnsupportedInstruction (unsupported syscall sol_log_ at pc "),
         "{stdout}"
     );
+    let out = bpfvm(&[
+        "run",
+        &memo,
+        "--syscalls",
+        "none",
+        "--instruction-data",
+        "",
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(report["error"]["kind"], "UnsupportedInstruction");
+    assert_eq!(report["error"]["syscall"], "sol_log_");
     let listing = text(&bpfvm(&["disasm", &memo, "--syscalls", "none"]).stdout);
     assert!(listing.contains("sol_log_"), "the listing names the import");
 }

@@ -132,7 +132,19 @@ fn report(options: &RunOptions, loaded: &Loaded, finished: &Finished) -> Outcome
 fn json_report(options: &RunOptions, loaded: &Loaded, finished: &Finished) -> Value {
     let mut report = match &finished.run.result {
         Ok(r0) => json!({ "ok": true, "r0": format!("{r0:#x}") }),
-        Err(error) => json!({ "ok": false, "error": json::error(error) }),
+        Err(error) => {
+            let mut described = json::error(error);
+            // A call to an import nothing serves names it beside the reference's error kind.
+            if let bpfvm::RuntimeError::UnsupportedInstruction { pc } = error {
+                let executable = loaded.program.executable();
+                let name =
+                    bpfvm_solana::imports::import_called_at(executable, *pc, &loaded.imports);
+                if let (Some(name), Value::Object(object)) = (name, &mut described) {
+                    object.insert("syscall".to_owned(), json!(name));
+                }
+            }
+            json!({ "ok": false, "error": described })
+        }
     };
     let fields = [
         ("instructions", json!(instructions(finished))),
