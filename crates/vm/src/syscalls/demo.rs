@@ -60,14 +60,14 @@ pub fn register_demo_syscalls<C: DemoHost>(
 /// Charges `units` under the context's demo policy.
 fn charge<C: DemoHost>(context: &mut C, units: u64) -> Result<(), RuntimeError> {
     let costs = context.demo_costs();
-    if let Err(error) = charge_with(context, costs, units) {
+    let before = context.remaining();
+    let result = charge_with(context, costs, units);
+    // What the charge took (all that remained when it failed) counts as syscall units.
+    context.note_charge(before.saturating_sub(context.remaining()));
+    result.map_err(|error| {
         context.note_failure(&error);
-        return Err(error.into_runtime());
-    }
-    if costs == ComputeCosts::Solana {
-        context.note_charge(units);
-    }
-    Ok(())
+        error.into_runtime()
+    })
 }
 
 /// `log(addr, len)`: logs the bytes as UTF-8.

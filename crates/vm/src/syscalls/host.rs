@@ -149,12 +149,13 @@ pub trait SolanaHost: ContextObject + LogSink {
 /// does) when fewer remain. Syscalls call this before they do the work the units pay for.
 pub fn charge<C: SolanaHost>(context: &mut C, cost: u64) -> Result<(), RuntimeError> {
     let costs = context.solana().costs;
-    charge_with(context, costs, cost).map_err(|error| fail(context, error))?;
-    if costs == ComputeCosts::Solana {
-        let state = context.solana();
-        state.syscall_units = state.syscall_units.saturating_add(cost);
-    }
-    Ok(())
+    let before = context.remaining();
+    let result = charge_with(context, costs, cost);
+    // What the charge took (all that remained when it failed) counts as syscall units.
+    let taken = before.saturating_sub(context.remaining());
+    let state = context.solana();
+    state.syscall_units = state.syscall_units.saturating_add(taken);
+    result.map_err(|error| fail(context, error))
 }
 
 /// Charges `cost` units from any meter under the policy `costs`.
