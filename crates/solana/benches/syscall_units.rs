@@ -24,23 +24,27 @@ type Call = fn(&mut SolanaContext, &mut MemoryMapping<'_>, [u64; 5]) -> Result<u
 
 /// (name, syscall, arguments, units one call is charged)
 fn workloads() -> Vec<(&'static str, Call, [u64; 5], u64)> {
+    let out = I + 3 * MIB;
+    let table = I + 4 * MIB;
+    let secp = I + 5 * MIB;
+    let scratch = I + 6 * MIB;
     vec![
         (
             "sol_memmove_ 1 MiB",
             solana::sol_memmove,
-            [I, I + 8, MIB, 0, 0],
+            [scratch, scratch + 8, MIB, 0, 0],
             MIB / 250,
         ),
         (
             "sol_memset_ 1 MiB",
             solana::sol_memset,
-            [I, 0, MIB, 0, 0],
+            [scratch, 0, MIB, 0, 0],
             MIB / 250,
         ),
         (
             "sol_memcmp_ 1 MiB",
             solana::sol_memcmp,
-            [I, I + 8, MIB, I + 3 * MIB, 0],
+            [I, I + 2 * MIB, MIB, out, 0],
             MIB / 250,
         ),
         (
@@ -53,35 +57,36 @@ fn workloads() -> Vec<(&'static str, Call, [u64; 5], u64)> {
         (
             "sol_sha256 64 KiB",
             hash::sol_sha256,
-            [I + 4 * MIB, 1, I + 3 * MIB, 0, 0],
+            [table, 1, out + 64, 0, 0],
             85 + 32_768,
         ),
         (
             "sol_blake3 64 KiB",
             hash::sol_blake3,
-            [I + 4 * MIB, 1, I + 3 * MIB, 0, 0],
+            [table, 1, out + 64, 0, 0],
             85 + 32_768,
         ),
         (
             "sol_secp256k1_recover",
             secp256k1::sol_secp256k1_recover,
-            [I + 5 * MIB, 1, I + 5 * MIB + 32, I + 3 * MIB, 0],
+            [secp, 1, secp + 32, out + 128, 0],
             25_000,
         ),
         (
             "sol_create_program_address",
             pda::sol_create_program_address,
-            [I + 4 * MIB + 16, 1, I + 5 * MIB, I + 3 * MIB, 0],
+            [table + 16, 1, secp, out + 192, 0],
             1_500,
         ),
     ]
 }
 
-/// The input: 'a's with a NUL at 1 MiB and again at 3 MiB - 1 (two equal 1 MiB strings for
-/// str_cmp), a slice table at 4 MiB (one 64 KiB slice at 4 MiB + 64), a secp256k1 vector at
-/// 5 MiB.
+/// The input (8 MiB): 'a's with a NUL at 1 MiB - 1 and at 3 MiB - 1 (the strings str_cmp and
+/// memcmp compare, never written), outputs from 3 MiB, a slice table at 4 MiB (one 64 KiB
+/// slice at 4 MiB + 64, and a 5-byte seed), a secp256k1 vector at 5 MiB, and the 6 MiB area
+/// memmove and memset write.
 fn input() -> Vec<u8> {
-    let mut input = vec![b'a'; 6 * MIB as usize];
+    let mut input = vec![b'a'; 8 * MIB as usize];
     input[MIB as usize - 1] = 0;
     input[3 * MIB as usize - 1] = 0;
     let table = 4 * MIB as usize;

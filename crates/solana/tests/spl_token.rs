@@ -287,3 +287,54 @@ fn spl_token_2022_1_0_0_instructions_on_both_backends() {
     let jit = run_steps("spl_token_2022-1.0.0.so", id, Backend::Jit);
     assert_eq!(interpreter, jit);
 }
+
+/// GetAccountDataSize (21) sets return data: the size of a token account for the mint, a
+/// u64 (165 for a mint without extensions), logged as the runtime logs return data.
+#[test]
+fn return_data_is_reported_and_logged() {
+    for (file, id) in [
+        (
+            "spl_token-3.5.0.so",
+            "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA",
+        ),
+        (
+            "spl_token_2022-1.0.0.so",
+            "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb",
+        ),
+    ] {
+        let program_id: Pubkey = id.parse().unwrap();
+        let mut loaded = load_program(&std::fs::read(corpus(file)).unwrap()).unwrap();
+        loaded.program.jit_compile().unwrap();
+        let mint = KeyedAccount {
+            pubkey: MINT,
+            account: Account {
+                lamports: MINT_LAMPORTS,
+                data: mint_data(0),
+                owner: program_id,
+                executable: false,
+                rent_epoch: 0,
+            },
+        };
+        let instruction = Instruction {
+            program_id,
+            accounts: vec![meta(MINT, false, false)],
+            data: vec![21],
+        };
+        for backend in [Backend::Interpreter, Backend::Jit] {
+            let options = InvokeOptions {
+                backend,
+                ..InvokeOptions::default()
+            };
+            let outcome = invoke(&loaded.program, &instruction, &[mint.clone()], &options).unwrap();
+            assert_eq!(outcome.result, Ok(()), "{file} {:#?}", outcome.logs);
+            assert_eq!(
+                outcome.return_data,
+                Some((program_id, 165u64.to_le_bytes().to_vec()))
+            );
+            // base64 of 165 as a little-endian u64.
+            let line = format!("Program return: {program_id} pQAAAAAAAAA=");
+            let at = outcome.logs.iter().position(|l| *l == line).unwrap();
+            assert!(outcome.logs[at - 1].contains(" consumed "), "{file}");
+        }
+    }
+}

@@ -300,13 +300,26 @@ pub fn sol_memcmp<C: SolanaHost>(
     let right = guest::read(mapping, b, n)?;
     guest::check_writable(mapping, out, 4)?;
     guest::check_aligned(out, 4)?;
-    let difference = left
-        .iter()
-        .zip(&right)
-        .find(|(x, y)| x != y)
-        .map_or(0, |(&x, &y)| i32::from(x) - i32::from(y));
+    let difference =
+        first_difference(&left, &right).map_or(0, |(x, y)| i32::from(x) - i32::from(y));
     guest::write(mapping, out, &difference.to_le_bytes())?;
     Ok(0)
+}
+
+/// The first pair of differing bytes: equal 64-byte blocks are skipped with a slice compare
+/// (a vectorised `memcmp`), then the differing block is searched byte by byte.
+fn first_difference(left: &[u8], right: &[u8]) -> Option<(u8, u8)> {
+    const BLOCK: usize = 64;
+    let block = left
+        .chunks(BLOCK)
+        .zip(right.chunks(BLOCK))
+        .find(|(x, y)| x != y)?;
+    block
+        .0
+        .iter()
+        .zip(block.1)
+        .find(|(x, y)| x != y)
+        .map(|(&x, &y)| (x, y))
 }
 
 /// `sol_alloc_free_(size, free)`: bump allocation from the heap; freeing is a no-op.
