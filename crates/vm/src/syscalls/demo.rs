@@ -168,6 +168,10 @@ fn compare_chunk(
     span: u64,
 ) -> Result<Option<(u64, u8, u8)>, RuntimeError> {
     if let (Ok(x), Ok(y)) = (mapping.read_bytes(a, span), mapping.read_bytes(b, span)) {
+        // Equal spans without a NUL (a vectorised compare and search) hold no answer.
+        if x == y && !x.contains(&0) {
+            return Ok(None);
+        }
         let found = x
             .iter()
             .zip(&y)

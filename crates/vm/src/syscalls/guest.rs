@@ -18,6 +18,18 @@ pub fn read(mapping: &MemoryMapping<'_>, vaddr: u64, len: u64) -> Result<Vec<u8>
     mapping.read_bytes(vaddr, len)
 }
 
+/// Checks that `[vaddr, vaddr + len)` may be read, without copying it.
+pub fn check_readable(
+    mapping: &MemoryMapping<'_>,
+    vaddr: u64,
+    len: u64,
+) -> Result<(), RuntimeError> {
+    if len == 0 {
+        return Ok(());
+    }
+    mapping.map(AccessType::Load, vaddr, len, 0).map(|_| ())
+}
+
 /// Checks that `[vaddr, vaddr + len)` may be written, without writing.
 pub fn check_writable(
     mapping: &MemoryMapping<'_>,

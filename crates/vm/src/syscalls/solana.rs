@@ -296,30 +296,37 @@ pub fn sol_memcmp<C: SolanaHost>(
     [a, b, n, out, _]: [u64; 5],
 ) -> Result<u64, RuntimeError> {
     charge(context, cost::mem_op(n))?;
-    let left = guest::read(mapping, a, n)?;
-    let right = guest::read(mapping, b, n)?;
+    guest::check_readable(mapping, a, n)?;
+    guest::check_readable(mapping, b, n)?;
     guest::check_writable(mapping, out, 4)?;
     guest::check_aligned(out, 4)?;
     let difference =
-        first_difference(&left, &right).map_or(0, |(x, y)| i32::from(x) - i32::from(y));
+        first_difference(mapping, a, b, n)?.map_or(0, |(x, y)| i32::from(x) - i32::from(y));
     guest::write(mapping, out, &difference.to_le_bytes())?;
     Ok(0)
 }
 
-/// The first pair of differing bytes: equal 64-byte blocks are skipped with a slice compare
-/// (a vectorised `memcmp`), then the differing block is searched byte by byte.
-fn first_difference(left: &[u8], right: &[u8]) -> Option<(u8, u8)> {
-    const BLOCK: usize = 64;
-    let block = left
-        .chunks(BLOCK)
-        .zip(right.chunks(BLOCK))
-        .find(|(x, y)| x != y)?;
-    block
-        .0
-        .iter()
-        .zip(block.1)
-        .find(|(x, y)| x != y)
-        .map(|(&x, &y)| (x, y))
+/// The first pair of differing bytes of two mapped ranges, compared 4 KiB at a time (a slice
+/// compare, which is a vectorised `memcmp`) without copying either range whole.
+fn first_difference(
+    mapping: &MemoryMapping<'_>,
+    a: u64,
+    b: u64,
+    n: u64,
+) -> Result<Option<(u8, u8)>, RuntimeError> {
+    const BLOCK: u64 = 4096;
+    let mut offset = 0;
+    while offset < n {
+        let len = BLOCK.min(n - offset);
+        let left = guest::read(mapping, a + offset, len)?;
+        let right = guest::read(mapping, b + offset, len)?;
+        if left != right {
+            let pair = left.iter().zip(&right).find(|(x, y)| x != y);
+            return Ok(pair.map(|(&x, &y)| (x, y)));
+        }
+        offset += len;
+    }
+    Ok(None)
 }
 
 /// `sol_alloc_free_(size, free)`: bump allocation from the heap; freeing is a no-op.
