@@ -325,7 +325,13 @@ fn return_data_is_reported_and_logged() {
                 backend,
                 ..InvokeOptions::default()
             };
-            let outcome = invoke(&loaded.program, &instruction, &[mint.clone()], &options).unwrap();
+            let outcome = invoke(
+                &loaded.program,
+                &instruction,
+                std::slice::from_ref(&mint),
+                &options,
+            )
+            .unwrap();
             assert_eq!(outcome.result, Ok(()), "{file} {:#?}", outcome.logs);
             assert_eq!(
                 outcome.return_data,
