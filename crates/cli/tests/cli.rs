@@ -173,6 +173,17 @@ fn production_program_runs_from_instruction_data() {
     assert_eq!(report["instructions"], 1282);
     assert_eq!(report["compute_units"], 1382);
     assert_eq!(report["logs"][0], "Program log: Memo (len 0): \"\"");
+    // Free syscalls reproduce the reference's recorded count exactly.
+    let (report, _) = json(&[
+        "run",
+        &memo,
+        "--instruction-data",
+        "",
+        "--syscall-costs",
+        "free",
+        "--json",
+    ]);
+    assert_eq!(report["compute_units"], 1282);
 }
 
 #[test]

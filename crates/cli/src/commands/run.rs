@@ -92,6 +92,10 @@ fn execute(options: &RunOptions) -> Result<(Loaded, Finished), String> {
 fn run_once(loaded: &Loaded, options: &RunOptions, mut input: Vec<u8>) -> Result<Finished, String> {
     let mut heap = vec![0u8; options.heap];
     let mut context = CliContext::new(options.budget, options.heap as u64);
+    context.state.costs = match options.syscall_costs {
+        crate::CostsChoice::Solana => bpfvm::syscalls::ComputeCosts::Solana,
+        crate::CostsChoice::Free => bpfvm::syscalls::ComputeCosts::Free,
+    };
     let (run, run_ns) = crate::commands::profile::while_running(|| {
         let regions = vec![MemoryRegion::writable(&mut input, MM_INPUT_START)];
         let mut vm = Vm::new(&loaded.program, &mut context, &mut heap, regions)
