@@ -25,11 +25,11 @@ use crate::account::{Account, KeyedAccount};
 use crate::error::InstructionError;
 use crate::instruction::{Instruction, InstructionAccounts};
 use crate::pubkey::Pubkey;
-use crate::serialization::{deserialize, serialize, Loader, SerializeError};
+use crate::serialization::{deserialize, serialize, Loader, SerializeError, SerializedInput};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use bpfvm::syscalls::{cost, LogCap, LogSink, SolanaContext, SyscallError, Sysvars};
-use bpfvm::{Backend, MemoryRegion, RuntimeError, VerifiedProgram, Vm, MM_INPUT_START};
+use bpfvm::{Backend, MemoryRegion, Run, RuntimeError, VerifiedProgram, Vm, MM_INPUT_START};
 
 /// What to run an instruction with, besides the instruction and its accounts.
 #[derive(Clone, Debug, PartialEq)]
@@ -133,24 +133,7 @@ pub fn invoke(
     context.log_cap = options.log_cap;
     context.log_line(format!("Program {program_id} invoke [1]"));
     let heap_units = cost::heap_cost(options.heap_size as u64);
-    let (run, bytes) = if heap_units > context.remaining {
-        context.remaining = 0;
-        (None, input.bytes.clone())
-    } else {
-        context.remaining -= heap_units;
-        let mut bytes = input.bytes.clone();
-        let mut heap = vec![0u8; options.heap_size];
-        let run = {
-            let regions = vec![MemoryRegion::writable(&mut bytes, MM_INPUT_START)];
-            let mut vm =
-                Vm::new(program, &mut context, &mut heap, regions).map_err(InvokeError::Vm)?;
-            vm.run(options.backend)
-        };
-        if let Err(RuntimeError::JitNotCompiled) = run.result {
-            return Err(InvokeError::Vm(RuntimeError::JitNotCompiled));
-        }
-        (Some(run), bytes)
-    };
+    let (run, bytes) = execute(program, &mut context, &input, options, heap_units)?;
     let compute_units = options.budget - context.remaining;
     context.log_line(format!(
         "Program {program_id} consumed {compute_units} of {} compute units",
@@ -165,47 +148,33 @@ pub fn invoke(
     if let Some((owner, data)) = &return_data {
         context.log_line(format!("Program return: {owner} {}", STANDARD.encode(data)));
     }
-    let (result, vm_error, return_value, failure_text) = match run.as_ref().map(|r| &r.result) {
-        None => {
-            let error = InstructionError::ComputationalBudgetExceeded;
-            (Err(error.clone()), None, None, error.to_string())
-        }
-        Some(Ok(r0)) => match InstructionError::from_return_value(*r0) {
-            Some(error) => (Err(error.clone()), None, Some(*r0), error.to_string()),
-            None => (Ok(()), None, Some(0), String::new()),
-        },
-        Some(Err(error)) => {
-            let decoded = vm_failure(error, context.state.failure.as_ref());
-            let text = match decoded {
-                InstructionError::ComputationalBudgetExceeded => decoded.to_string(),
-                _ => error.to_string(),
-            };
-            (Err(decoded), Some(error.clone()), None, text)
-        }
-    };
-    let (result, after, failure_text) = match result {
+    let verdict = Verdict::of(run.as_ref(), context.state.failure.as_ref());
+    let (result, after, failure_text) = match verdict.result {
         Ok(()) => match deserialize(&input, &bytes, &accounts, &program_id) {
-            Ok(after) => (Ok(()), after, failure_text),
+            Ok(after) => (Ok(()), after, verdict.text),
             Err(error) => {
                 let text = error.to_string();
                 (Err(error), unchanged(&accounts), text)
             }
         },
-        Err(error) => (Err(error), unchanged(&accounts), failure_text),
+        Err(error) => (Err(error), unchanged(&accounts), verdict.text),
     };
     match &result {
         Ok(()) => context.log_line(format!("Program {program_id} success")),
         Err(_) => context.log_line(format!("Program {program_id} failed: {failure_text}")),
     }
-    let instructions = compute_units
-        .saturating_sub(context.state.syscall_units)
-        .saturating_sub(heap_units.min(compute_units));
+    let instructions = match run {
+        Some(_) => compute_units
+            .saturating_sub(context.state.syscall_units)
+            .saturating_sub(heap_units.min(compute_units)),
+        None => 0,
+    };
     Ok(InvokeOutcome {
         result,
-        vm_error,
-        return_value,
+        vm_error: verdict.vm_error,
+        return_value: verdict.return_value,
         compute_units,
-        instructions: if run.is_some() { instructions } else { 0 },
+        instructions,
         budget: options.budget,
         return_data,
         logs: context.logs,
@@ -220,6 +189,80 @@ pub fn invoke(
             })
             .collect(),
     })
+}
+
+/// Charges the heap's cost and runs the program over a copy of the input; returns the run
+/// (none when the heap's cost alone exceeds the budget) and the input bytes afterwards.
+fn execute(
+    program: &VerifiedProgram<SolanaContext>,
+    context: &mut SolanaContext,
+    input: &SerializedInput,
+    options: &InvokeOptions,
+    heap_units: u64,
+) -> Result<(Option<Run>, Vec<u8>), InvokeError> {
+    let mut bytes = input.bytes.clone();
+    if heap_units > context.remaining {
+        context.remaining = 0;
+        return Ok((None, bytes));
+    }
+    context.remaining -= heap_units;
+    let mut heap = vec![0u8; options.heap_size];
+    let run = {
+        let regions = vec![MemoryRegion::writable(&mut bytes, MM_INPUT_START)];
+        let mut vm = Vm::new(program, context, &mut heap, regions).map_err(InvokeError::Vm)?;
+        vm.run(options.backend)
+    };
+    if let Err(RuntimeError::JitNotCompiled) = run.result {
+        return Err(InvokeError::Vm(RuntimeError::JitNotCompiled));
+    }
+    Ok((Some(run), bytes))
+}
+
+/// What a run means to the runtime, before the accounts are read back.
+struct Verdict {
+    result: Result<(), InstructionError>,
+    vm_error: Option<RuntimeError>,
+    return_value: Option<u64>,
+    /// The failure line's text (empty on success).
+    text: String,
+}
+
+impl Verdict {
+    fn of(run: Option<&Run>, failure: Option<&SyscallError>) -> Verdict {
+        let failed = |error: InstructionError, vm_error, return_value, text| Verdict {
+            result: Err(error),
+            vm_error,
+            return_value,
+            text,
+        };
+        match run.map(|run| &run.result) {
+            None => {
+                let error = InstructionError::ComputationalBudgetExceeded;
+                let text = error.to_string();
+                failed(error, None, None, text)
+            }
+            Some(Ok(r0)) => match InstructionError::from_return_value(*r0) {
+                Some(error) => {
+                    let text = error.to_string();
+                    failed(error, None, Some(*r0), text)
+                }
+                None => Verdict {
+                    result: Ok(()),
+                    vm_error: None,
+                    return_value: Some(0),
+                    text: String::new(),
+                },
+            },
+            Some(Err(error)) => {
+                let decoded = vm_failure(error, failure);
+                let text = match decoded {
+                    InstructionError::ComputationalBudgetExceeded => decoded.to_string(),
+                    _ => error.to_string(),
+                };
+                failed(decoded, Some(error.clone()), None, text)
+            }
+        }
+    }
 }
 
 /// The accounts' states when the instruction failed: as they were.

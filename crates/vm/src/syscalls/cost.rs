@@ -5,7 +5,11 @@
 //! (`program-runtime/src/execution_budget.rs`, re-exported by `solana-compute-budget` as
 //! `ComputeBudget`), and each syscall's charge in `agave-syscalls` (formerly the syscalls
 //! module of `solana-bpf-loader-program`): `syscalls/src/lib.rs`, `logging.rs`, `mem_ops.rs`
-//! and `sysvar.rs`. The rules, per syscall (n = bytes):
+//! and `sysvar.rs`; the log cap is `log-collector/src/lib.rs`. They were read at these
+//! anza-xyz/agave commits: `execution_budget.rs` 0eca9c3e, `syscalls/src/lib.rs` 0049c372,
+//! `logging.rs` 29973aed, `mem_ops.rs` c2ab1244, `sysvar.rs` 17f186ef, `log-collector`
+//! 0ae689e8 (the defaults are those of Agave's 2.x and 3.x releases). The rules, per syscall
+//! (n = bytes):
 //!
 //! | syscall | units | charged |
 //! |---|---|---|
