@@ -38,7 +38,7 @@ pub struct InvokeOptions {
     pub loader: Loader,
     /// The compute budget ([`cost::DEFAULT_INSTRUCTION_UNITS`] by default).
     pub budget: u64,
-    /// The heap size in bytes (32 KiB by default).
+    /// The heap size in bytes (32 KiB by default, at most [`MAX_HEAP_SIZE`]).
     pub heap_size: usize,
     /// The sysvars the getters serve.
     pub sysvars: Sysvars,
@@ -102,13 +102,25 @@ pub enum InvokeError {
     Serialize(SerializeError),
     /// The VM could not be set up, or the JIT backend was asked for without compiled code.
     Vm(RuntimeError),
+    /// A heap above the runtime's 256 KiB maximum.
+    HeapTooLarge {
+        /// The size asked for.
+        size: usize,
+    },
 }
+
+/// The largest heap the runtime grants a program (`MAX_HEAP_FRAME_BYTES`).
+pub const MAX_HEAP_SIZE: usize = 256 * 1024;
 
 impl core::fmt::Display for InvokeError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             InvokeError::Serialize(error) => error.fmt(f),
             InvokeError::Vm(error) => write!(f, "cannot run the program: {error}"),
+            InvokeError::HeapTooLarge { size } => write!(
+                f,
+                "a heap of {size} bytes is above the runtime's maximum of {MAX_HEAP_SIZE}"
+            ),
         }
     }
 }
@@ -123,6 +135,10 @@ pub fn invoke(
     states: &[KeyedAccount],
     options: &InvokeOptions,
 ) -> Result<InvokeOutcome, InvokeError> {
+    if options.heap_size > MAX_HEAP_SIZE {
+        let size = options.heap_size;
+        return Err(InvokeError::HeapTooLarge { size });
+    }
     let accounts = InstructionAccounts::resolve(&instruction.accounts, states);
     let program_id = instruction.program_id;
     let input = serialize(options.loader, &accounts, &instruction.data, &program_id)

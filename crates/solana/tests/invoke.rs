@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use bpfvm::Backend;
+use bpfvm_solana::invoke::InvokeError;
 use bpfvm_solana::{invoke, load_program, Instruction, InstructionError, InvokeOptions, Pubkey};
 use std::path::PathBuf;
 
@@ -52,6 +53,19 @@ fn results_and_units_decode_as_the_runtime_does() {
         let big_heap = run(b"hello memo", 200_000, 96 * 1024);
         assert_eq!(big_heap.compute_units, ok.compute_units + 16);
         assert_eq!(big_heap.instructions, ok.instructions);
+        // Above the runtime's 256 KiB heap: refused before anything runs.
+        let error = invoke(
+            &loaded.program,
+            &instruction(b""),
+            &[],
+            &options(1_000, 256 * 1024 + 1),
+        );
+        assert_eq!(
+            error,
+            Err(InvokeError::HeapTooLarge {
+                size: 256 * 1024 + 1
+            })
+        );
         // Invalid UTF-8: the program returns InvalidInstructionData (0x3_0000_0000).
         let invalid = run(&[0xff, 0xfe], 200_000, 32 * 1024);
         assert_eq!(
