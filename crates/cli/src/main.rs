@@ -103,7 +103,7 @@ pub struct RunOptions {
     /// Heap size in bytes.
     #[arg(long, default_value_t = 32 * 1024)]
     pub heap: usize,
-    /// Instruction budget.
+    /// Compute-unit budget: instructions plus syscall costs.
     #[arg(long, default_value_t = i64::MAX as u64)]
     pub budget: u64,
     /// The backend.

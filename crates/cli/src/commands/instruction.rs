@@ -45,7 +45,7 @@ pub struct InstructionOptions {
     pub metas: Vec<String>,
     /// A JSON file of account states as `solana account ADDRESS --output json` writes them,
     /// one object or an array (repeat).
-    #[arg(long = "account", value_name = "FILE.json")]
+    #[arg(long = "account", visible_alias = "accounts", value_name = "FILE.json")]
     pub accounts: Vec<PathBuf>,
     /// Instruction data as hex.
     #[arg(long, conflicts_with_all = ["data_base58", "data_base64"])]
@@ -59,7 +59,7 @@ pub struct InstructionOptions {
     /// The loader that owns the program (decides the input layout).
     #[arg(long, value_enum, default_value = "upgradeable")]
     pub loader: LoaderChoice,
-    /// The instruction's compute budget.
+    /// The instruction's compute budget (instruction mode uses it instead of --budget).
     #[arg(long, default_value_t = cost::DEFAULT_INSTRUCTION_UNITS)]
     pub compute_unit_limit: u64,
     /// The Clock sysvar's slot.
