@@ -6,6 +6,7 @@
 //! `--json` is global: it may come anywhere on the line, and it turns every outcome, usage
 //! errors included, into one JSON document on stdout.
 
+use crate::commands::instruction::InstructionOptions;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -77,6 +78,15 @@ pub enum SyscallChoice {
     None,
 }
 
+/// Whether syscalls charge compute units.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum CostsChoice {
+    /// The Solana runtime's costs (bpfvm::syscalls::cost).
+    Solana,
+    /// Nothing beyond the call instruction.
+    Free,
+}
+
 /// Which backend executes the program.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum BackendChoice {
@@ -132,10 +142,10 @@ pub struct RunOptions {
     /// as the runtime's heap frames; other programs: at most 1 GiB and the memory available.
     #[arg(long, value_name = "BYTES", default_value_t = 32 * 1024, allow_negative_numbers = true)]
     pub heap: u64,
-    /// The budget: instructions, plus the compute units syscalls charge (0 to 2^64-1).
-    /// Default: 1,400,000 for Solana programs (the transaction maximum; 200,000 when an
-    /// instruction with accounts is run, the runtime's default), 100,000,000 for eBPF, raw
-    /// and assembly programs.
+    /// Compute-unit budget: instructions plus syscall costs (0 to 2^64-1). Default:
+    /// 1,400,000 for Solana programs (the transaction maximum; an instruction with accounts
+    /// gets --compute-unit-limit, the runtime's 200,000), 100,000,000 for eBPF, raw and
+    /// assembly programs.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub budget: Option<u64>,
     /// The backend.
@@ -158,6 +168,10 @@ pub struct RunOptions {
     /// Add the input region's bytes after the run to the output.
     #[arg(long)]
     pub dump_input: bool,
+    /// Whether syscalls charge the Solana runtime's compute costs (`free` reproduces the
+    /// reference's recorded runs, whose syscalls charged nothing).
+    #[arg(long, value_enum, default_value = "solana")]
+    pub syscall_costs: CostsChoice,
     /// Write the CFG with edge hit counts (Graphviz DOT) to this file and print the
     /// per-function instruction table (profiles while the program runs).
     #[arg(long, value_name = "FILE.dot")]
@@ -166,6 +180,9 @@ pub struct RunOptions {
     /// inferno and flamegraph.pl, to this file (profiles while the program runs).
     #[arg(long, value_name = "FILE")]
     pub profile_folded: Option<PathBuf>,
+    /// A Solana instruction with accounts (see `commands::instruction`).
+    #[command(flatten, next_help_heading = "Solana instruction")]
+    pub instruction: InstructionOptions,
 }
 
 /// The commands.

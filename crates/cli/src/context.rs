@@ -9,7 +9,9 @@
 //! library's context, reached through `Deref` (`context.logs`, `context.state`).
 
 use crate::trace::TraceWriter;
-use bpfvm::syscalls::{LogSink, SolanaContext, SolanaHost, SolanaState};
+use bpfvm::syscalls::{
+    ComputeCosts, DemoHost, LogSink, SolanaContext, SolanaHost, SolanaState, SyscallError,
+};
 use bpfvm::ContextObject;
 use bpfvm_analysis::{Analysis, ProfileBuilder};
 use std::ops::{Deref, DerefMut};
@@ -91,6 +93,24 @@ impl ContextObject for CliContext {
 impl LogSink for CliContext {
     fn log_line(&mut self, line: String) {
         self.inner.log_line(line);
+    }
+
+    fn log_bytes_available(&self) -> usize {
+        self.inner.log_bytes_available()
+    }
+}
+
+impl DemoHost for CliContext {
+    fn demo_costs(&self) -> ComputeCosts {
+        self.inner.demo_costs()
+    }
+
+    fn note_charge(&mut self, units: u64) {
+        self.inner.note_charge(units);
+    }
+
+    fn note_failure(&mut self, error: &SyscallError) {
+        self.inner.note_failure(error);
     }
 }
 

@@ -45,7 +45,10 @@ fn main() -> ExitCode {
     let format = cli.format();
     let name = cli.command.name();
     match cli.command {
-        Command::Run(options) => emit(name, format, commands::run::run(&options, format)),
+        Command::Run(options) => match options.instruction.wanted() {
+            true => emit(name, format, commands::instruction::run(&options)),
+            false => emit(name, format, commands::run::run(&options, format)),
+        },
         Command::Debug { run, port } => {
             emit(name, format, commands::debug::debug(&run, port, format))
         }
@@ -99,6 +102,9 @@ fn emit<R: Report>(command: &str, format: Format, outcome: Result<R, Failure>) -
             exit_code(&report)
         }
         (Ok(report), Format::Text) => {
+            for warning in report.warnings() {
+                eprintln!("{warning}");
+            }
             write_stdout(&report.text());
             exit_code(&report)
         }

@@ -12,14 +12,14 @@ use crate::failure::Failure;
 use crate::schema::ProgramDescription;
 use crate::validate::{self, HeapRules};
 use bpfvm::limits::{DEFAULT_INSTRUCTION_BUDGET, SOLANA_MAX_COMPUTE_UNITS};
-use bpfvm::syscalls::{
-    register_conformance_helpers, register_demo_syscalls, register_solana_syscalls,
-};
+use bpfvm::syscalls::{register_conformance_helpers, register_demo_syscalls};
 use bpfvm::{
     elf, fixup_relative_calls, verify, Config, Executable, FunctionRegistry, Loader, Preset,
     SyscallRegistry, VerifiedProgram,
 };
 use bpfvm_isa::{decode, encode, Dialect, Insn, Slot, SLOT_SIZE};
+use bpfvm_solana::syscalls::register_syscalls as register_solana_syscalls;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -183,6 +183,10 @@ pub struct Loaded {
     pub load_ns: u128,
     /// Nanoseconds spent in the JIT compiler, when it ran.
     pub compile_ns: Option<u128>,
+    /// The names of an ELF file's imports by key (to name an unsupported syscall).
+    pub imports: BTreeMap<u32, String>,
+    /// The imports no registered syscall serves.
+    pub unresolved: Vec<String>,
 }
 
 fn registry(choice: SyscallChoice) -> Result<SyscallRegistry<CliContext>, bpfvm::LoadError> {
@@ -233,6 +237,7 @@ pub fn load_file(
     adjust: impl FnOnce(&mut Config),
 ) -> Result<Loaded, Failure> {
     let setup = loader_for(file, options, adjust)?;
+    let unresolved = crate::commands::instruction::unresolved(&file.bytes, &setup.loader.syscalls);
     let start = Instant::now();
     let executable = executable(file, &setup)?;
     let program = verify(executable).map_err(|error| Failure::Verify {
@@ -245,6 +250,8 @@ pub fn load_file(
         runtime: setup.runtime,
         load_ns: start.elapsed().as_nanos(),
         compile_ns: None,
+        imports: crate::commands::instruction::import_names(&file.bytes),
+        unresolved,
     })
 }
 

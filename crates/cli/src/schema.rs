@@ -25,6 +25,19 @@ pub trait Report: Serialize {
     }
     /// The text form, for people.
     fn text(&self) -> String;
+    /// Warnings for people, printed on stderr with the text form (the JSON document carries
+    /// them as fields).
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// The warning for each import no syscall serves.
+pub fn unresolved_warnings(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .map(|name| format!("warning: unresolved import {name} (no syscall serves it)"))
+        .collect()
 }
 
 /// The common opening of every document.
@@ -142,36 +155,61 @@ pub struct ProgramDescription {
     pub syscalls: &'static str,
 }
 
-/// A program's result: `{"r0": ...}`, or its runtime error as a failure of stage `run`.
+/// A program's result: `{"r0": ...}`, or its runtime error as a failure of stage `run`
+/// (with `syscall`, the import a failing call named when no syscall serves it).
 #[derive(Clone, Debug)]
-pub struct ProgramResult(pub Result<u64, RuntimeError>);
+pub struct ProgramResult {
+    /// r0 or the error.
+    pub result: Result<u64, RuntimeError>,
+    /// The import the failing call named, when it names one nothing serves.
+    pub syscall: Option<String>,
+}
+
+impl ProgramResult {
+    /// The error's message: `unsupported syscall NAME at pc N` for a call to an import
+    /// nothing serves, the error's own text otherwise.
+    fn message(error: &RuntimeError, syscall: Option<&str>) -> String {
+        match (error, syscall) {
+            (RuntimeError::UnsupportedInstruction { pc }, Some(name)) => {
+                format!("unsupported syscall {name} at pc {pc}")
+            }
+            _ => error.to_string(),
+        }
+    }
+
+    /// The result line of the text form.
+    pub fn text(&self) -> String {
+        match &self.result {
+            Ok(r0) => format!("ok: r0 = {r0:#x} ({r0})\n"),
+            Err(error) => format!(
+                "error: {} ({})\n",
+                error.kind(),
+                Self::message(error, self.syscall.as_deref())
+            ),
+        }
+    }
+}
 
 impl Serialize for ProgramResult {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        match &self.0 {
+        match &self.result {
             Ok(r0) => {
                 let mut map = serializer.serialize_map(Some(1))?;
                 map.serialize_entry("r0", &Hex(*r0))?;
                 map.end()
             }
             Err(error) => {
+                let mut object = error_object(error.kind(), error.fields());
+                if let Some(name) = &self.syscall {
+                    object.insert("syscall".to_owned(), Value::from(name.as_str()));
+                }
                 let mut map = serializer.serialize_map(Some(3))?;
                 map.serialize_entry("stage", "run")?;
-                map.serialize_entry("error", &error_object(error.kind(), error.fields()))?;
-                map.serialize_entry("message", &error.to_string())?;
+                map.serialize_entry("error", &object)?;
+                map.serialize_entry("message", &Self::message(error, self.syscall.as_deref()))?;
                 map.end()
             }
-        }
-    }
-}
-
-impl ProgramResult {
-    /// The result line of the text form.
-    pub fn text(&self) -> String {
-        match &self.0 {
-            Ok(r0) => format!("ok: r0 = {r0:#x} ({r0})\n"),
-            Err(error) => format!("error: {} ({error})\n", error.kind()),
         }
     }
 }
@@ -222,8 +260,10 @@ pub struct RunReport {
     /// r0, or the runtime error.
     #[serde(flatten)]
     pub result: ProgramResult,
-    /// Instructions (and compute units) charged.
+    /// Instructions executed (the compute units less what syscalls charged).
     pub instructions: u64,
+    /// Compute units consumed: instructions plus syscall costs.
+    pub compute_units: u64,
     /// The median run time over `--repeat` runs.
     pub run_ns: u64,
     /// Loading and verification time.
@@ -240,12 +280,16 @@ pub struct RunReport {
     pub program: ProgramDescription,
     /// `interpreter` or `jit`.
     pub backend: &'static str,
+    /// `solana` or `free`: whether syscalls charged compute units.
+    pub syscall_costs: &'static str,
     /// The budget the run started with.
     pub budget: u64,
     /// The heap size.
     pub heap: u64,
     /// How many runs the median is over.
     pub repeat: u64,
+    /// Imports no syscall serves (a call to one fails).
+    pub unresolved_imports: Vec<String>,
     /// The trace, with `--trace`/`--trace-file`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace: Option<TraceSummary>,
@@ -256,14 +300,51 @@ pub struct RunReport {
     pub peak_rss_bytes: Option<u64>,
 }
 
+/// `bpfvm run` with a Solana instruction and accounts. The fields are those of
+/// `bpfvm_solana`'s outcome: `result` is `{"ok":true}` or `{"ok":false,"error":NAME,
+/// "message":...,"custom":N}`, each account carries its changes and its state after.
+#[derive(Clone, Debug, Serialize)]
+pub struct InstructionReport {
+    /// The instruction's result as the runtime decodes it.
+    pub result: Value,
+    /// r0, when the program returned.
+    pub r0: Option<Hex>,
+    /// The VM's own error, when the program did not return.
+    pub vm_error: Option<Map<String, Value>>,
+    /// Compute units consumed (instructions, syscall costs, heap cost).
+    pub compute_units: u64,
+    /// The instruction's budget.
+    pub budget: u64,
+    /// Instructions executed.
+    pub instructions: u64,
+    /// `{"program_id","hex"}` when return data was set.
+    pub return_data: Option<Value>,
+    /// The log as the runtime frames it.
+    pub logs: Vec<String>,
+    /// Every account the instruction names, with its changes.
+    pub accounts: Vec<Value>,
+    /// How the program was loaded.
+    pub program: ProgramDescription,
+    /// Imports no syscall serves (a call to one fails).
+    pub unresolved_imports: Vec<String>,
+    /// Whether the instruction succeeded (the document's `ok`).
+    #[serde(skip)]
+    pub succeeded: bool,
+    /// The text form (not in the JSON).
+    #[serde(skip)]
+    pub text: String,
+}
+
 /// `bpfvm debug`.
 #[derive(Clone, Debug, Serialize)]
 pub struct DebugReport {
     /// r0, or the runtime error.
     #[serde(flatten)]
     pub result: ProgramResult,
-    /// Instructions charged.
+    /// Instructions executed (the compute units less what syscalls charged).
     pub instructions: u64,
+    /// Compute units consumed: instructions plus syscall costs.
+    pub compute_units: u64,
     /// The lines the program logged.
     pub logs: Vec<String>,
     /// How the debugging session ended.
@@ -288,6 +369,8 @@ pub struct VerifyReport {
     pub instructions: usize,
     /// Registered functions.
     pub functions: usize,
+    /// Imports no syscall serves (a call to one fails at run time).
+    pub unresolved_imports: Vec<String>,
     /// The entry slot.
     pub entry_pc: usize,
     /// Loading and verification time.
@@ -633,12 +716,26 @@ mod tests {
 
     #[test]
     fn program_results_flatten_into_the_run_document() {
-        let ok = serde_json::to_string(&ProgramResult(Ok(0x37))).ok();
-        assert_eq!(ok.as_deref(), Some(r#"{"r0":"0x37"}"#));
-        let failed = serde_json::to_value(ProgramResult(Err(RuntimeError::DivideByZero { pc: 1 })))
-            .unwrap_or_default();
+        let result = |result, syscall: Option<&str>| {
+            serde_json::to_value(ProgramResult {
+                result,
+                syscall: syscall.map(str::to_owned),
+            })
+            .unwrap_or_default()
+        };
+        assert_eq!(result(Ok(0x37), None).to_string(), r#"{"r0":"0x37"}"#);
+        let failed = result(Err(RuntimeError::DivideByZero { pc: 1 }), None);
         assert_eq!(failed["stage"], "run");
         assert_eq!(failed["error"]["kind"], "DivideByZero");
         assert_eq!(failed["error"]["pc"], 1);
+        let unserved = result(
+            Err(RuntimeError::UnsupportedInstruction { pc: 7 }),
+            Some("sol_sha256"),
+        );
+        assert_eq!(unserved["error"]["syscall"], "sol_sha256");
+        assert_eq!(
+            unserved["message"],
+            "unsupported syscall sol_sha256 at pc 7"
+        );
     }
 }

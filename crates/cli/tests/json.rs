@@ -26,7 +26,11 @@ fn run_success_names_the_program_and_its_configuration() {
     assert_eq!(report["command"], "run");
     assert_eq!(report["r0"], "0x5");
     assert_eq!(report["instructions"], 33);
-    assert_eq!(report["logs"][0], "hello from C");
+    // Three sol_log_ calls at the runtime's cost: 33 + 3 x max(100, len) + the memcpy's 10.
+    assert_eq!(report["compute_units"], 343);
+    assert_eq!(report["syscall_costs"], "solana");
+    assert_eq!(report["logs"][0], "Program log: hello from C");
+    assert_eq!(report["unresolved_imports"], serde_json::json!([]));
     let program = &report["program"];
     assert_eq!(program["kind"], "elf");
     assert_eq!(program["config"], "legacy");
@@ -326,4 +330,40 @@ fn debug_reports_the_run_and_the_session() {
     assert_eq!(report["session"], "detached");
     assert_eq!(report["program"]["kind"], "assembly");
     assert_eq!(report["budget"], 100_000_000);
+}
+
+const MEMO: &str = "MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr";
+
+#[test]
+fn an_instruction_is_a_run_document_with_its_budget() {
+    let memo = corpus("solana_programs/spl_memo-3.0.0.so");
+    let base = ["run", memo.as_str(), "--program-id", MEMO, "--json"];
+    let (report, code) = json(&[&base[..], &["--data-hex", "68656c6c6f"]].concat());
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["command"], "run");
+    assert_eq!(report["result"]["ok"], true);
+    assert_eq!(
+        report["budget"], 200_000,
+        "the runtime's default per instruction"
+    );
+    assert_eq!(report["logs"][1], "Program log: Memo (len 5): \"hello\"");
+    assert_eq!(report["program"]["config"], "legacy");
+    // Options that do not apply to an instruction, and its limits.
+    for (extra, kind, option) in [
+        (&["--budget", "5"][..], "Conflict", "--budget"),
+        (&["--trace"][..], "Conflict", "--trace"),
+        (&["--heap", "300000"][..], "OutOfRange", "--heap"),
+        (
+            &["--data-base58", "0OIl"][..],
+            "InvalidValue",
+            "--data-base58",
+        ),
+        (&["--meta", "nokey"][..], "InvalidValue", "--meta"),
+    ] {
+        let (report, code) = json(&[&base[..], extra].concat());
+        assert_eq!(code, 2, "{extra:?}: {report}");
+        assert_eq!(report["stage"], "usage", "{extra:?}");
+        assert_eq!(report["error"]["kind"], kind, "{extra:?}: {report}");
+        assert_eq!(report["error"]["option"], option, "{extra:?}");
+    }
 }

@@ -8,16 +8,19 @@
 //! raw bytecode, assembly) get [`DEFAULT_INSTRUCTION_BUDGET`]: finite, so that a program that
 //! never ends still ends, and large enough for any test program to finish well inside it.
 //!
-//! This module holds figures only; a host checks its own arguments against them.
+//! This module holds figures only (the compute-unit ones are the cost table's,
+//! [`crate::syscalls::cost`], named here beside the heap limits); a host checks its own
+//! arguments against them.
 
 /// The most compute units a Solana transaction may ask for (`MAX_COMPUTE_UNIT_LIMIT`): the
 /// budget of a Solana program run on its own.
-pub const SOLANA_MAX_COMPUTE_UNITS: u64 = 1_400_000;
+pub const SOLANA_MAX_COMPUTE_UNITS: u64 = crate::syscalls::cost::MAX_TRANSACTION_UNITS;
 
 /// The compute units one instruction gets when its transaction does not set a limit
 /// (`DEFAULT_INSTRUCTION_COMPUTE_UNIT_LIMIT`): the budget of an instruction run with
 /// accounts.
-pub const SOLANA_DEFAULT_INSTRUCTION_COMPUTE_UNITS: u64 = 200_000;
+pub const SOLANA_DEFAULT_INSTRUCTION_COMPUTE_UNITS: u64 =
+    crate::syscalls::cost::DEFAULT_INSTRUCTION_UNITS;
 
 /// The heap a Solana program gets by default (`MIN_HEAP_FRAME_BYTES`), also the smallest
 /// frame a transaction may request.

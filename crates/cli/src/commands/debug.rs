@@ -13,7 +13,7 @@ use crate::context::CliContext;
 use crate::failure::Failure;
 use crate::hex;
 use crate::program_file;
-use crate::schema::{DebugReport, ProgramResult, Report};
+use crate::schema::{DebugReport, Report};
 use bpfvm::{MemoryRegion, Vm, MM_INPUT_START};
 use bpfvm_debugger::{CodeLayout, Debugged, Server, SessionEnd};
 
@@ -37,6 +37,7 @@ pub fn debug(options: &RunOptions, port: u16, format: Format) -> Result<DebugRep
     );
     let mut heap = vec![0u8; plan.heap];
     let mut context = CliContext::new(plan.budget, plan.heap as u64);
+    context.state.costs = plan.costs;
     let debugged = {
         let regions = vec![MemoryRegion::writable(&mut input, MM_INPUT_START)];
         let mut vm = Vm::new(&loaded.program, &mut context, &mut heap, regions)
@@ -46,9 +47,11 @@ pub fn debug(options: &RunOptions, port: u16, format: Format) -> Result<DebugRep
             message: e.to_string(),
         })?
     };
+    let compute_units = debugged.run.instruction_count;
     Ok(DebugReport {
-        result: ProgramResult(debugged.run.result.clone()),
-        instructions: debugged.run.instruction_count,
+        result: run::program_result(&loaded, &debugged.run),
+        instructions: compute_units.saturating_sub(context.state.syscall_units),
+        compute_units,
         logs: context.logs.clone(),
         session: session_text(&debugged),
         input_after: options.dump_input.then(|| hex::encode(&input)),
@@ -102,16 +105,19 @@ fn session_text(debugged: &Debugged) -> String {
 
 impl Report for DebugReport {
     fn ok(&self) -> bool {
-        self.result.0.is_ok()
+        self.result.result.is_ok()
     }
 
     fn text(&self) -> String {
         let mut text = String::new();
         for line in &self.logs {
-            text.push_str(&format!("log: {line}\n"));
+            text.push_str(&format!("{line}\n"));
         }
         text.push_str(&self.result.text());
-        text.push_str(&format!("instructions: {}\n", self.instructions));
+        text.push_str(&format!(
+            "instructions: {}\ncompute units: {}\n",
+            self.instructions, self.compute_units
+        ));
         text.push_str(&format!("debugger: {}\n", self.session));
         if let Some(input) = &self.input_after {
             text.push_str(&format!("input after: {input}\n"));

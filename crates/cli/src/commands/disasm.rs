@@ -38,8 +38,8 @@ pub fn disasm(
         ProgramKind::Raw | ProgramKind::Assembly => None,
     };
     let mut symbols = bpfvm_analysis::symbol_table(&executable);
-    for (name, key) in elf_info.iter().flat_map(|info| &info.syscalls) {
-        symbols.syscalls.entry(*key).or_insert_with(|| name.clone());
+    for (key, name) in crate::commands::instruction::import_names(&file.bytes) {
+        symbols.syscalls.entry(key).or_insert(name);
     }
     let analysis = Analysis::from_text(
         executable.text(),

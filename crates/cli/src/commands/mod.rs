@@ -6,6 +6,7 @@ pub mod cfg;
 pub mod debug;
 pub mod disasm;
 pub mod info;
+pub mod instruction;
 pub mod jit_listing;
 mod lenient_elf;
 pub mod profile;
@@ -24,6 +25,7 @@ pub fn verify(path: &Path, options: &LoadOptions) -> Result<VerifyReport, Failur
     Ok(VerifyReport {
         instructions: loaded.program.decoded().iter().flatten().count(),
         functions: executable.functions().len(),
+        unresolved_imports: loaded.unresolved.clone(),
         entry_pc: executable.entry_pc(),
         load_ns: u64::try_from(loaded.load_ns).unwrap_or(u64::MAX),
         program: loaded.description,
@@ -31,6 +33,10 @@ pub fn verify(path: &Path, options: &LoadOptions) -> Result<VerifyReport, Failur
 }
 
 impl Report for VerifyReport {
+    fn warnings(&self) -> Vec<String> {
+        crate::schema::unresolved_warnings(&self.unresolved_imports)
+    }
+
     fn text(&self) -> String {
         format!(
             "ok: {} instructions, {} functions, entry at pc {}\n",

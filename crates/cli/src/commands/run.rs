@@ -7,7 +7,7 @@
 //! those of the last run; every run is identical, since nothing on the execution path depends
 //! on time. The trace and the profile are made while that run goes (`context.rs`).
 
-use crate::args::{BackendChoice, Format, RunOptions};
+use crate::args::{BackendChoice, CostsChoice, Format, RunOptions};
 use crate::commands::profile;
 use crate::context::{CliContext, Observer};
 use crate::failure::Failure;
@@ -15,7 +15,8 @@ use crate::program_file::{self, Loaded, ProgramFile};
 use crate::schema::{ProgramResult, Report, RunReport, TraceSummary};
 use crate::trace::{self, TraceTarget, TraceWriter};
 use crate::{hex, validate};
-use bpfvm::{Backend, MemoryRegion, Run, Vm, MM_INPUT_START};
+use bpfvm::syscalls::ComputeCosts;
+use bpfvm::{Backend, MemoryRegion, Run, RuntimeError, Vm, MM_INPUT_START};
 use std::time::Instant;
 
 /// One finished run and what it left behind.
@@ -42,6 +43,8 @@ pub struct Plan {
     pub input: Vec<u8>,
     /// Where the trace goes, when there is one.
     pub trace: Option<TraceTarget>,
+    /// Whether syscalls charge compute units.
+    pub costs: ComputeCosts,
 }
 
 impl Plan {
@@ -65,6 +68,10 @@ impl Plan {
             repeat,
             input,
             trace,
+            costs: match options.syscall_costs {
+                CostsChoice::Solana => ComputeCosts::Solana,
+                CostsChoice::Free => ComputeCosts::Free,
+            },
         })
     }
 }
@@ -186,6 +193,7 @@ fn run_once(
         Some(observer) => CliContext::observed(plan.budget, heap_size, observer),
         None => CliContext::new(plan.budget, heap_size),
     };
+    context.state.costs = plan.costs;
     let (run, run_ns) = profile::while_running(|| {
         let regions = vec![MemoryRegion::writable(&mut input, MM_INPUT_START)];
         let mut vm = Vm::new(&loaded.program, &mut context, &mut heap, regions)
@@ -220,9 +228,11 @@ fn report(
     if let (Some(profile), Format::Json) = (&profile, format) {
         eprint!("{}", profile.table);
     }
+    let compute_units = finished.run.instruction_count;
     Ok(RunReport {
-        result: ProgramResult(finished.run.result.clone()),
-        instructions: finished.run.instruction_count,
+        result: program_result(loaded, &finished.run),
+        instructions: compute_units.saturating_sub(finished.context.state.syscall_units),
+        compute_units,
         run_ns: nanos(finished.run_ns),
         load_ns: nanos(loaded.load_ns),
         compile_ns: loaded.compile_ns.map(nanos),
@@ -230,13 +240,33 @@ fn report(
         input_after: options.dump_input.then(|| hex::encode(&finished.input)),
         program: loaded.description.clone(),
         backend: backend_name(options.backend),
+        syscall_costs: match plan.costs {
+            ComputeCosts::Solana => "solana",
+            ComputeCosts::Free => "free",
+        },
         budget: plan.budget,
         heap: plan.heap as u64,
         repeat: plan.repeat as u64,
+        unresolved_imports: loaded.unresolved.clone(),
         trace,
         profile,
         peak_rss_bytes: peak_rss_bytes(),
     })
+}
+
+/// The run's result, naming the import a failing call named when nothing serves it.
+pub fn program_result(loaded: &Loaded, run: &Run) -> ProgramResult {
+    let syscall = match &run.result {
+        Err(RuntimeError::UnsupportedInstruction { pc }) => {
+            let executable = loaded.program.executable();
+            bpfvm_solana::imports::import_called_at(executable, *pc, &loaded.imports)
+        }
+        _ => None,
+    };
+    ProgramResult {
+        result: run.result.clone(),
+        syscall,
+    }
 }
 
 fn finish_trace(writer: Option<TraceWriter>) -> Result<Option<TraceSummary>, Failure> {
@@ -266,18 +296,23 @@ pub fn peak_rss_bytes() -> Option<u64> {
 
 impl Report for RunReport {
     fn ok(&self) -> bool {
-        self.result.0.is_ok()
+        self.result.result.is_ok()
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        crate::schema::unresolved_warnings(&self.unresolved_imports)
     }
 
     fn text(&self) -> String {
         let mut text = String::new();
         for line in &self.logs {
-            text.push_str(&format!("log: {line}\n"));
+            text.push_str(&format!("{line}\n"));
         }
         text.push_str(&self.result.text());
         text.push_str(&format!(
-            "instructions: {}\ntime: load {} us, run {} us (median of {})\n",
+            "instructions: {}\ncompute units: {}\ntime: load {} us, run {} us (median of {})\n",
             self.instructions,
+            self.compute_units,
             self.load_ns / 1000,
             self.run_ns / 1000,
             self.repeat
