@@ -2,7 +2,7 @@
 //!
 //! Every failure exits with code 2. In text it is one line on stderr (`bpfvm: ` and the
 //! `Display`); with `--json` it is a document with the stage, the error's kind and named
-//! fields, and the same message (`schema.rs`). A program that runs and raises an error is not
+//! fields, and the same message (`schema/`). A program that runs and raises an error is not
 //! a failure: that is the run's result (exit code 1).
 
 use crate::schema::ProgramDescription;
