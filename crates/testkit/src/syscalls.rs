@@ -21,6 +21,10 @@ pub enum SyscallSet {
     Conformance,
     /// The four test syscalls registered by name (sBPF keys: Murmur3 of the name).
     Standard,
+    /// The logging syscalls the sbpf_elfs checklist was produced with ([`LOGGING_NAMES`]):
+    /// `log` and `sol_log_` check that their string is readable and return 0, `log_64` and
+    /// `sol_log_64_` return 0, `abort` and `sol_panic_` fail.
+    Logging,
 }
 
 /// The name of the gather syscall.
@@ -38,6 +42,16 @@ pub const UNWIND_HELPER: u32 = 5;
 
 /// The names of [`SyscallSet::Standard`], in a fixed order.
 pub const STANDARD_NAMES: [&str; 4] = [GATHER_BYTES, MEM_FROB, BURN, ABORT];
+
+/// The names of [`SyscallSet::Logging`], in a fixed order.
+pub const LOGGING_NAMES: [&str; 6] = [
+    "log",
+    "sol_log_",
+    "log_64",
+    "sol_log_64_",
+    "abort",
+    "sol_panic_",
+];
 
 /// The keys of [`SyscallSet::Standard`] (Murmur3-32 of each name).
 pub fn standard_keys() -> [u32; 4] {
@@ -92,6 +106,26 @@ pub fn abort(
     })
 }
 
+/// Checks that the `a2` bytes at `a1` are readable; returns 0 (`log`, `sol_log_`).
+pub fn log(
+    _context: &mut TestContext,
+    memory: &mut MemoryMapping<'_>,
+    args: [u64; 5],
+) -> Result<u64, RuntimeError> {
+    let [vaddr, len, ..] = args;
+    memory.map(AccessType::Load, vaddr, len, 0)?;
+    Ok(0)
+}
+
+/// Returns 0 (`log_64`, `sol_log_64_`).
+pub fn log_64(
+    _context: &mut TestContext,
+    _memory: &mut MemoryMapping<'_>,
+    _args: [u64; 5],
+) -> Result<u64, RuntimeError> {
+    Ok(0)
+}
+
 /// Helper 5 of bpf_conformance: returns its first argument (the VM ends the program when
 /// that is 0, because the key is registered as the unwind key).
 pub fn unwind(
@@ -119,6 +153,13 @@ pub fn registry(set: SyscallSet) -> SyscallRegistry<TestContext> {
                 let _ = registry.register(name, function);
             }
         }
+        SyscallSet::Logging => {
+            let functions: [SyscallFn<TestContext>; 6] = [log, log, log_64, log_64, abort, abort];
+            for (name, function) in LOGGING_NAMES.iter().zip(functions) {
+                // The six names hash to distinct keys (checked by a test).
+                let _ = registry.register(name, function);
+            }
+        }
     }
     registry
 }
@@ -135,5 +176,6 @@ mod tests {
         assert_eq!(keys.len(), 4);
         assert_eq!(registry(SyscallSet::Standard).len(), 4);
         assert_eq!(registry(SyscallSet::Conformance).len(), 1);
+        assert_eq!(registry(SyscallSet::Logging).len(), LOGGING_NAMES.len());
     }
 }
