@@ -24,8 +24,11 @@ struct Cli {
 /// Which preset to load a program with.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ConfigChoice {
-    /// From the file: ELF `e_flags` 0x20 selects `default`, other ELFs `legacy`; raw and
-    /// assembly programs use `default`.
+    /// From the file: a clang object (ET_REL, EM_BPF, e_flags 0) that needs eBPF (an
+    /// instruction sBPF reads or computes differently, such as JMP32 or ALU32 from
+    /// -mcpu=v3; a helper call by number; writable .data/.bss) selects `ebpf`; other ELFs
+    /// select `default` when e_flags is 0x20 and `legacy` otherwise; raw and assembly
+    /// programs use `default`.
     Auto,
     /// The reference's default configuration (sBPF, SBFv2 ELFs).
     Default,
@@ -42,6 +45,9 @@ pub enum SyscallChoice {
     Solana,
     /// The reference's demonstration syscalls (log, log_64, gather_bytes, ...).
     Demo,
+    /// eBPF helpers by number, the set of bpf_conformance plugins: 0 gather_bytes,
+    /// 1 memfrob, 2 no_op, 3 sqrti, 4 strcmp_ext, 5 unwind (the default for eBPF).
+    Helpers,
     /// No syscalls.
     None,
 }
@@ -61,7 +67,8 @@ pub struct LoadOptions {
     /// The configuration preset.
     #[arg(long, value_enum, default_value = "auto")]
     pub config: ConfigChoice,
-    /// The syscalls to register (default: solana for ELF files, demo otherwise).
+    /// The syscalls to register (default: helpers in eBPF; solana for sBPF ELF files, demo
+    /// otherwise).
     #[arg(long, value_enum)]
     pub syscalls: Option<SyscallChoice>,
 }

@@ -5,7 +5,9 @@
 //! assembly, anything else is raw bytecode loaded as an ELF `.text` with its entry at slot 0.
 
 use crate::{ConfigChoice, LoadOptions, SyscallChoice};
-use bpfvm::syscalls::{register_demo_syscalls, register_solana_syscalls, SolanaContext};
+use bpfvm::syscalls::{
+    register_conformance_helpers, register_demo_syscalls, register_solana_syscalls, SolanaContext,
+};
 use bpfvm::{
     elf, fixup_relative_calls, verify, Config, Executable, FunctionRegistry, Loader, Preset,
     SyscallRegistry, VerifiedProgram,
@@ -69,7 +71,7 @@ impl ProgramFile {
     pub fn syscalls(&self, choice: Option<SyscallChoice>, dialect: Dialect) -> SyscallChoice {
         match (choice, self.kind, dialect) {
             (Some(choice), _, _) => choice,
-            (None, _, Dialect::Ebpf) => SyscallChoice::None,
+            (None, _, Dialect::Ebpf) => SyscallChoice::Helpers,
             (None, ProgramKind::Elf, Dialect::Sbpf) => SyscallChoice::Solana,
             (None, ProgramKind::Raw | ProgramKind::Assembly, Dialect::Sbpf) => SyscallChoice::Demo,
         }
@@ -91,6 +93,7 @@ fn registry(choice: SyscallChoice) -> Result<SyscallRegistry<CliContext>, String
     match choice {
         SyscallChoice::Solana => register_solana_syscalls(&mut registry),
         SyscallChoice::Demo => register_demo_syscalls(&mut registry),
+        SyscallChoice::Helpers => register_conformance_helpers(&mut registry),
         SyscallChoice::None => Ok(()),
     }
     .map_err(|e| format!("cannot register syscalls: {e}"))?;
@@ -137,7 +140,7 @@ pub fn executable(
     dialect: Dialect,
 ) -> Result<Executable<CliContext>, String> {
     let loaded = match file.kind {
-        ProgramKind::Elf => Executable::from_elf(&file.bytes, loader),
+        ProgramKind::Elf => Executable::from_elf_in(&file.bytes, loader, dialect),
         ProgramKind::Raw => Executable::from_raw_program(&file.bytes, loader, dialect),
         ProgramKind::Assembly => return from_assembly(&file.bytes, loader, dialect),
     };

@@ -1,8 +1,8 @@
 //! One way to run a test case on bpfvm: load, verify, map memory, run, observe.
 //!
-//! A [`TestCase`] is data: the program (text bytes, a raw `.bin` program, or assembly), the
-//! dialect, the configuration, the input bytes, the heap size, the syscall set and the
-//! budget. [`run`] executes it on one backend and reduces what happened to an [`Outcome`];
+//! A [`TestCase`] is data: the program (text bytes, a raw `.bin` program, assembly, or an ELF
+//! file), the dialect, the configuration, the input bytes, the heap size, the syscall set and
+//! the budget. [`run`] executes it on one backend and reduces what happened to an [`Outcome`];
 //! [`run_on_all`] does so on every backend in [`BACKENDS`] and checks they agree, so when the
 //! JIT lands, adding it to that list puts every data-driven test on both backends.
 
@@ -40,6 +40,9 @@ pub enum Program<'a> {
     Raw(&'a [u8]),
     /// Assembly text in the case's dialect; its function labels are registered.
     Assembly(&'a str),
+    /// An ELF file (a shared object, or a relocatable object from clang) loaded in the
+    /// case's dialect.
+    Elf(&'a [u8]),
 }
 
 /// Everything one run needs.
@@ -107,6 +110,9 @@ pub fn load(case: &TestCase<'_>) -> Result<Executable<TestContext>, ErrorDesc> {
             }
             Executable::from_text_bytes(&assembled.bytes, loader, case.dialect, functions)
                 .map_err(load_error)
+        }
+        Program::Elf(bytes) => {
+            Executable::from_elf_in(bytes, loader, case.dialect).map_err(load_error)
         }
     }
 }

@@ -5,7 +5,8 @@
 //! programs can exercise the syscall path of the meter and memory translation from a syscall:
 //! `bpf_gather_bytes` is pure arithmetic, `bpf_mem_frob` writes guest memory (and faults with
 //! pc 0 when the range is bad), `bpfvm_burn` charges budget of its own, `bpfvm_abort` fails.
-//! The conformance set holds eBPF helper 5, `unwind`.
+//! The conformance set is the library's eBPF helper set of bpf_conformance plugins
+//! (`bpfvm::syscalls::helpers`: helpers 0 to 5, 5 being `unwind`).
 
 use bpfvm::{
     AccessType, ContextObject, MemoryMapping, RuntimeError, SyscallFn, SyscallRegistry, TestContext,
@@ -17,7 +18,7 @@ use bpfvm_isa::hash_symbol_name;
 pub enum SyscallSet {
     /// None at all (the reference's conformance runs).
     None,
-    /// eBPF helper 5, `unwind`, as the bpf_conformance contract wants it.
+    /// The eBPF helpers of bpf_conformance plugins by number (helper 5 is `unwind`).
     Conformance,
     /// The four test syscalls registered by name (sBPF keys: Murmur3 of the name).
     Standard,
@@ -38,7 +39,7 @@ pub const ABORT: &str = "bpfvm_abort";
 /// The message `bpfvm_abort` fails with.
 pub const ABORT_MESSAGE: &str = "aborted by the program";
 /// The helper number of `unwind` in the conformance set.
-pub const UNWIND_HELPER: u32 = 5;
+pub const UNWIND_HELPER: u32 = bpfvm::syscalls::helpers::UNWIND;
 
 /// The names of [`SyscallSet::Standard`], in a fixed order.
 pub const STANDARD_NAMES: [&str; 4] = [GATHER_BYTES, MEM_FROB, BURN, ABORT];
@@ -126,25 +127,14 @@ pub fn log_64(
     Ok(0)
 }
 
-/// Helper 5 of bpf_conformance: returns its first argument (the VM ends the program when
-/// that is 0, because the key is registered as the unwind key).
-pub fn unwind(
-    _context: &mut TestContext,
-    _memory: &mut MemoryMapping<'_>,
-    args: [u64; 5],
-) -> Result<u64, RuntimeError> {
-    Ok(args[0])
-}
-
 /// Builds the registry of a set.
 pub fn registry(set: SyscallSet) -> SyscallRegistry<TestContext> {
     let mut registry = SyscallRegistry::new();
     match set {
         SyscallSet::None => {}
         SyscallSet::Conformance => {
-            // A fresh registry cannot hold the key already.
-            let _ = registry.register_key(UNWIND_HELPER, "unwind", unwind);
-            registry.set_unwind_key(UNWIND_HELPER);
+            // A fresh registry cannot hold the numbers already.
+            let _ = bpfvm::syscalls::register_conformance_helpers(&mut registry);
         }
         SyscallSet::Standard => {
             let functions: [SyscallFn<TestContext>; 4] = [gather_bytes, mem_frob, burn, abort];
@@ -175,7 +165,7 @@ mod tests {
         keys.dedup();
         assert_eq!(keys.len(), 4);
         assert_eq!(registry(SyscallSet::Standard).len(), 4);
-        assert_eq!(registry(SyscallSet::Conformance).len(), 1);
+        assert_eq!(registry(SyscallSet::Conformance).len(), 6);
         assert_eq!(registry(SyscallSet::Logging).len(), LOGGING_NAMES.len());
     }
 }

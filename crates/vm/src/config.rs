@@ -115,7 +115,8 @@ pub enum Preset {
     Default,
     /// [`Config::legacy`], sBPF (loads the deployed EM_BPF programs).
     Legacy,
-    /// RFC 9669 eBPF with the default memory layout and meter.
+    /// RFC 9669 eBPF: the default memory layout and meter with fixed stack frames (eBPF has
+    /// no instruction that moves a dynamic frame, so every call needs a frame of its own).
     Ebpf,
 }
 
@@ -123,8 +124,12 @@ impl Preset {
     /// The configuration of this preset.
     pub fn config(self) -> Config {
         match self {
-            Preset::Default | Preset::Ebpf => Config::default(),
+            Preset::Default => Config::default(),
             Preset::Legacy => Config::legacy(),
+            Preset::Ebpf => Config {
+                dynamic_stack_frames: false,
+                ..Config::default()
+            },
         }
     }
 

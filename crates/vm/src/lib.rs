@@ -30,8 +30,9 @@ pub use interpreter::{StepControl, StepHook, StepState};
 pub use load_error::LoadError;
 pub use memory::{MemoryMapping, MemoryRegion};
 pub use program::{
-    fixup_relative_calls, Executable, ExecutableParts, Function, FunctionRegistry, Loader, Syscall,
-    SyscallFn, SyscallRegistry, MM_HEAP_START, MM_INPUT_START, MM_PROGRAM_START, MM_STACK_START,
+    fixup_relative_calls, Executable, ExecutableParts, Function, FunctionRegistry, Loader,
+    ProgramRegion, Syscall, SyscallFn, SyscallRegistry, MM_HEAP_START, MM_INPUT_START,
+    MM_PROGRAM_START, MM_STACK_START,
 };
 pub use verifier::{verify, VerifiedProgram};
 pub use vm::{Backend, Run, Vm};

@@ -284,10 +284,22 @@ pub fn hash_internal_function(pc: usize, name: &str) -> u32 {
     }
 }
 
+/// Whether a program may store into its own region (`MM_PROGRAM_START`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgramRegion {
+    /// Loads only: the VM maps the executable's bytes in place. Every sBPF program, and every
+    /// eBPF program without writable data.
+    ReadOnly,
+    /// Loads and stores: each VM maps its own copy of the bytes, so writes last as long as
+    /// the VM. An eBPF object with writable globals (`.data`, `.bss`) gets this.
+    Writable,
+}
+
 /// A loaded program, ready for the verifier.
 pub struct Executable<C> {
     loader: Arc<Loader<C>>,
     dialect: Dialect,
+    program_region: ProgramRegion,
     /// The mapped bytes are `ro_data[ro_start..]`.
     ro_data: Vec<u8>,
     ro_start: usize,
@@ -317,6 +329,8 @@ pub struct ExecutableParts {
     pub entry_pc: usize,
     /// The internal functions.
     pub functions: FunctionRegistry,
+    /// Whether the program region is writable.
+    pub program_region: ProgramRegion,
 }
 
 impl<C> Executable<C> {
@@ -344,6 +358,7 @@ impl<C> Executable<C> {
         Ok(Executable {
             loader,
             dialect,
+            program_region: parts.program_region,
             ro_data: parts.ro_data,
             ro_start: parts.ro_start,
             ro_vaddr: parts.ro_vaddr,
@@ -382,6 +397,7 @@ impl<C> Executable<C> {
                 text_len: text.len(),
                 entry_pc,
                 functions,
+                program_region: ProgramRegion::ReadOnly,
             },
         )
     }
@@ -439,6 +455,11 @@ impl<C> Executable<C> {
     /// The guest address of the read-only bytes.
     pub fn ro_vaddr(&self) -> u64 {
         self.ro_vaddr
+    }
+
+    /// Whether the program region is writable.
+    pub fn program_region(&self) -> ProgramRegion {
+        self.program_region
     }
 
     /// The entry slot.

@@ -4,7 +4,8 @@
 //! `config.stack_size()` bytes owned by the VM (16-byte aligned), and the regions
 //! [program read-only data at its address, stack at `MM_STACK_START` (gapped by the frame
 //! size when frames are fixed and gaps are on), heap at `MM_HEAP_START`, then the host's
-//! regions]. [`Vm::run`] starts every run clean: r1 = `MM_INPUT_START`, r10 = the initial
+//! regions]. The program region is the executable's bytes in place, or, for an eBPF object
+//! with writable globals ([`ProgramRegion::Writable`]), a writable copy this VM owns. [`Vm::run`] starts every run clean: r1 = `MM_INPUT_START`, r10 = the initial
 //! stack pointer (the top of the stack with dynamic frames, the top of frame 0 otherwise),
 //! everything else 0, no call frames. In the eBPF dialect r2 also holds the length of the
 //! host's first region (the conformance contract). Unlike the reference, depth and stack
@@ -17,7 +18,7 @@ use crate::interpreter::meter::{Meter, Metering};
 use crate::interpreter::StepHook;
 use crate::jit::run::RunParts;
 use crate::memory::{MemoryMapping, MemoryRegion};
-use crate::program::{SyscallFn, MM_HEAP_START, MM_INPUT_START, MM_STACK_START};
+use crate::program::{ProgramRegion, SyscallFn, MM_HEAP_START, MM_INPUT_START, MM_STACK_START};
 use crate::verifier::VerifiedProgram;
 use bpfvm_isa::Dialect;
 
@@ -39,6 +40,9 @@ pub struct Run {
     pub result: Result<u64, RuntimeError>,
 }
 
+/// The index the aligned mapping gives the program region; reported when its writable copy
+/// cannot be allocated.
+const PROGRAM_REGION_INDEX: usize = 1;
 /// The index the aligned mapping gives the stack; reported when the stack cannot be
 /// allocated.
 const STACK_REGION_INDEX: usize = 2;
@@ -97,8 +101,20 @@ impl<'a, C: ContextObject> Vm<'a, C> {
                 index: STACK_REGION_INDEX,
             },
         )?;
+        let program_region = match executable.program_region() {
+            ProgramRegion::ReadOnly => {
+                MemoryRegion::readonly(executable.ro_data(), executable.ro_vaddr())
+            }
+            ProgramRegion::Writable => {
+                MemoryRegion::owned_copy(executable.ro_data(), executable.ro_vaddr()).ok_or(
+                    RuntimeError::InvalidMemoryRegion {
+                        index: PROGRAM_REGION_INDEX,
+                    },
+                )?
+            }
+        };
         let mut all = vec![
-            MemoryRegion::readonly(executable.ro_data(), executable.ro_vaddr()),
+            program_region,
             stack,
             MemoryRegion::writable(heap, MM_HEAP_START),
         ];

@@ -3,8 +3,9 @@
 //! on the interpreter with the demo syscalls `log`/`log_64` as no-ops; r0 (or the error kind)
 //! and the exact instruction count.
 
+use bpfvm::elf::preset_for;
 use bpfvm::{
-    Backend, Config, Executable, Loader, MemoryMapping, MemoryRegion, RuntimeError,
+    Backend, Config, Executable, Loader, MemoryMapping, MemoryRegion, Preset, RuntimeError,
     SyscallRegistry, TestContext, Vm, MM_INPUT_START,
 };
 use std::path::PathBuf;
@@ -97,23 +98,29 @@ fn checklist_programs_run() {
     }
 }
 
-/// A relocatable object from clang runs end to end: globals, rodata, calls, a function-pointer
-/// `callx` and two syscalls by name. in = [3, 2, 1]: 3*3 + (30 + 7 + 0) + twice(3) = 52.
+/// Relocatable objects from clang run end to end, each in the dialect `--config auto` picks:
+/// globals (writable, so eBPF), rodata, calls, a function-pointer `callx` and two syscalls by
+/// name. basic.o, in = [3, 2, 1]: 3*3 + (30 + 7 + 0) + twice(3) = 52; calls.o is basic.o
+/// without the writable globals (sBPF): 3*3 + 30 + twice(3) = 45.
 #[test]
 fn clang_object_runs() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/elf_rel");
-    let cases: &[(&str, &[u8], u64)] = &[
-        ("basic.o", &[3, 2, 1], 52),
-        ("basic.o", &[2, 0, 0], 25),
-        ("first_function.o", &[], 42),
+    let cases: &[(&str, &[u8], Preset, u64)] = &[
+        ("basic.o", &[3, 2, 1], Preset::Ebpf, 52),
+        ("basic.o", &[2, 0, 0], Preset::Ebpf, 25),
+        ("calls.o", &[3, 2, 1], Preset::Legacy, 45),
+        ("calls.o", &[2, 0, 0], Preset::Legacy, 18),
+        ("first_function.o", &[], Preset::Legacy, 42),
     ];
-    for &(file, input, expected) in cases {
+    for &(file, input, preset, expected) in cases {
         let bytes = std::fs::read(dir.join(file)).unwrap();
+        assert_eq!(preset_for(&bytes).unwrap(), preset, "{file}");
         let mut syscalls = SyscallRegistry::new();
         syscalls.register("sol_log_", nop).unwrap();
         syscalls.register("sol_log_64_", nop).unwrap();
-        let loader = Arc::new(Loader::with_syscalls(Config::legacy(), syscalls));
-        let program = bpfvm::verify(Executable::from_elf(&bytes, loader).unwrap()).unwrap();
+        let loader = Arc::new(Loader::with_syscalls(preset.config(), syscalls));
+        let executable = Executable::from_elf_in(&bytes, loader, preset.dialect()).unwrap();
+        let program = bpfvm::verify(executable).unwrap();
         let mut context = TestContext::new(1000);
         let mut memory = input.to_vec();
         let mut heap = vec![];

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+#[path = "../examples/ebpf_helper.rs"]
+mod ebpf_helper;
 #[path = "../examples/embed.rs"]
 mod embed;
 #[path = "../examples/solana_program.rs"]
@@ -31,4 +33,11 @@ fn solana_example_logs_on_both_backends() {
     let (_, r0, count, logs) = &observed[0];
     let (_, jit_r0, jit_count, jit_logs) = &observed[1];
     assert_eq!((r0, count, logs), (jit_r0, jit_count, jit_logs));
+}
+
+#[test]
+fn ebpf_helper_example_calls_helpers_by_number_on_both_backends() {
+    // sqrti(5 + 37) = 6.
+    let results = ebpf_helper::run_example().unwrap();
+    assert_eq!(results, vec![(Backend::Interpreter, 6), (Backend::Jit, 6)]);
 }

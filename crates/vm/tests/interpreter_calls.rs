@@ -145,9 +145,33 @@ fn call_cases() -> Vec<Case> {
         mov_reg(0, 10),
         exit(),
     ];
+    // The caller's stack slot survives a callee that writes the same offset from its r10.
+    let own_frame = vec![
+        mov(1, 7),
+        stx(MemSize::DW, 10, -8, 1),
+        call(1, 2),
+        ldx(MemSize::DW, 0, 10, -8),
+        exit(),
+        mov(1, 99),
+        stx(MemSize::DW, 10, -8, 1),
+        exit(),
+    ];
     vec![
         local(Dialect::Sbpf),
         local(Dialect::Ebpf),
+        ebpf(
+            "the eBPF preset gives each call a frame",
+            own_frame.clone(),
+            Ok(7),
+            8,
+        )
+        .config(|_| bpfvm::Preset::Ebpf.config()),
+        ebpf(
+            "dynamic frames without r11 share the caller's frame",
+            own_frame,
+            Ok(99),
+            8,
+        ),
         sbpf(
             "callee r10 with fixed gapped frames",
             callee_r10.clone(),

@@ -12,7 +12,8 @@ use super::rodata::{hits_stack, ro_image, section_vaddr};
 use crate::config::Config;
 use crate::load_error::LoadError;
 use crate::program::{
-    Executable, ExecutableParts, FunctionRegistry, Loader, ENTRYPOINT, MM_PROGRAM_START,
+    Executable, ExecutableParts, FunctionRegistry, Loader, ProgramRegion, ENTRYPOINT,
+    MM_PROGRAM_START,
 };
 use bpfvm_isa::{hash_symbol_name, Dialect, SLOT_SIZE};
 use object::elf::{ELFCLASS64, ELFDATA2LSB, EM_BPF, EM_SBF, ET_DYN, SHF_ALLOC, SHF_WRITE};
@@ -187,6 +188,7 @@ pub(crate) fn load_shared<C>(
         text_len,
         entry_pc,
         functions,
+        program_region: ProgramRegion::ReadOnly,
     };
     Executable::from_parts(loader, Dialect::Sbpf, parts)
 }

@@ -9,6 +9,12 @@
 //! whose *file offset* is not a multiple of 8 fails with `InvalidAlignment`; we check the file
 //! offset instead of a pointer and get the same answer for every input.
 //!
+//! Relocatable objects (ET_REL without program headers, which the reference never loads) are
+//! read as their own linker reads them ([`Reading::Object`]): names of any length, and the
+//! symbol table found by type with its strings through `sh_link`, so debug sections such as
+//! `.debug_str_offsets` and writers that keep symbol names in `.shstrtab` are fine. Every
+//! other file is read exactly as the reference reads it ([`Reading::Reference`]).
+//!
 //! Nothing here allocates or loops beyond the tables the file declares, and every table lies
 //! inside the file, so work is linear in the input size.
 
@@ -44,6 +50,53 @@ const TABLE_ALIGN: usize = 8;
 pub(crate) const SECTION_NAME_MAX: usize = 16;
 /// Symbol names are read through a 1024-byte window.
 pub(crate) const SYMBOL_NAME_MAX: usize = 1024;
+/// How names and the symbol table of a file are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reading {
+    /// As the reference reads every file: section names through a 16-byte window, symbol
+    /// names through a 1024-byte window, `.symtab` and `.strtab` found by name.
+    Reference,
+    /// As a relocatable object's linker reads it: names up to the end of their string table,
+    /// the symbol table found by type and its strings through its `sh_link`.
+    Object,
+}
+
+impl Reading {
+    /// The reading a file gets from its header: [`Reading::Object`] for ET_REL without
+    /// program headers.
+    fn of(header: &Ehdr) -> Reading {
+        match header.e_type.get(LE) == ET_REL && header.e_phnum.get(LE) == 0 {
+            true => Reading::Object,
+            false => Reading::Reference,
+        }
+    }
+
+    /// How far a section name is read.
+    fn section_names(self) -> Window {
+        match self {
+            Reading::Reference => Window::Bytes(SECTION_NAME_MAX),
+            Reading::Object => Window::Table,
+        }
+    }
+
+    /// How far a symbol name is read.
+    fn symbol_names(self) -> Window {
+        match self {
+            Reading::Reference => Window::Bytes(SYMBOL_NAME_MAX),
+            Reading::Object => Window::Table,
+        }
+    }
+}
+
+/// How far a string is read in its table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Window {
+    /// At most this many bytes, NUL included (a longer string is `InvalidString`).
+    Bytes(usize),
+    /// Up to the end of the table.
+    Table,
+}
+
 /// Dynamic tags at or above this are ignored.
 const DT_NUM: usize = 35;
 const DT_SYMTAB: usize = 6;
@@ -163,6 +216,7 @@ pub(crate) fn segment_range(segment: &Phdr) -> Range<u64> {
 /// A parsed ELF64 file that borrows from its bytes.
 pub(crate) struct Elf64<'a> {
     bytes: &'a [u8],
+    reading: Reading,
     header: &'a Ehdr,
     program_headers: &'a [Phdr],
     section_headers: &'a [Shdr],
@@ -217,6 +271,7 @@ impl<'a> Elf64<'a> {
         };
         let mut elf = Elf64 {
             bytes,
+            reading: Reading::of(header),
             header,
             program_headers,
             section_headers,
@@ -229,8 +284,16 @@ impl<'a> Elf64<'a> {
             dynamic_symbols: None,
         };
         elf.find_named_tables()?;
+        if elf.reading == Reading::Object {
+            elf.find_object_symbols();
+        }
         elf.parse_dynamic()?;
         Ok(elf)
+    }
+
+    /// How this file's names and symbols are read.
+    pub(crate) fn reading(&self) -> Reading {
+        self.reading
     }
 
     /// The whole file.
@@ -255,8 +318,9 @@ impl<'a> Elf64<'a> {
 
     fn find_named_tables(&mut self) -> Parsed<()> {
         let names = self.shstrtab.ok_or(ParseError::NoSectionNameStringTable)?;
+        let window = self.reading.section_names();
         for section in self.section_headers {
-            let name = self.string_in(names, section.sh_name.get(LE), SECTION_NAME_MAX)?;
+            let name = self.string_in(names, section.sh_name.get(LE), window)?;
             let slot = match name {
                 ".symtab" => &mut self.symtab,
                 ".strtab" => &mut self.strtab,
@@ -269,6 +333,22 @@ impl<'a> Elf64<'a> {
             *slot = Some(section);
         }
         Ok(())
+    }
+
+    /// An object's symbol table is its SHT_SYMTAB section, whatever its name, and the names
+    /// are in the string table its `sh_link` names (none when that is not a string table).
+    fn find_object_symbols(&mut self) {
+        let symtab = self
+            .section_headers
+            .iter()
+            .find(|section| section.sh_type.get(LE) == SHT_SYMTAB);
+        if let Some(symtab) = symtab {
+            self.symtab = Some(symtab);
+            self.strtab = usize::try_from(symtab.sh_link.get(LE))
+                .ok()
+                .and_then(|index| self.section_headers.get(index))
+                .filter(|section| section.sh_type.get(LE) == SHT_STRTAB);
+        }
     }
 
     fn parse_dynamic(&mut self) -> Parsed<()> {
@@ -390,15 +470,18 @@ impl<'a> Elf64<'a> {
         self.section_table::<Rel>(section)
     }
 
-    /// A NUL-terminated UTF-8 string at `offset` in a STRTAB section, read through a window
-    /// of `max` bytes.
-    pub(crate) fn string_in(&self, section: &Shdr, offset: u32, max: usize) -> Parsed<&'a str> {
+    /// A NUL-terminated UTF-8 string at `offset` in a STRTAB section, read through `window`.
+    pub(crate) fn string_in(&self, section: &Shdr, offset: u32, window: Window) -> Parsed<&'a str> {
         if section.sh_type.get(LE) != SHT_STRTAB {
             return Err(ParseError::InvalidSectionHeader);
         }
         let base = section.sh_offset.get(LE);
         let start = add(base, u64::from(offset))?;
-        let end = add(base, section.sh_size.get(LE))?.min(add(start, max as u64)?);
+        let window_end = match window {
+            Window::Bytes(max) => add(start, max as u64)?,
+            Window::Table => u64::MAX,
+        };
+        let end = add(base, section.sh_size.get(LE))?.min(window_end);
         let window = usize::try_from(start)
             .ok()
             .zip(usize::try_from(end).ok())
@@ -414,7 +497,7 @@ impl<'a> Elf64<'a> {
     /// A section's name, or `None` when it cannot be read.
     pub(crate) fn section_name(&self, section: &Shdr) -> Option<&'a str> {
         let names = self.shstrtab?;
-        self.string_in(names, section.sh_name.get(LE), SECTION_NAME_MAX)
+        self.string_in(names, section.sh_name.get(LE), self.reading.section_names())
             .ok()
     }
 
@@ -434,13 +517,13 @@ impl<'a> Elf64<'a> {
 
     /// A `.symtab` symbol's name.
     pub(crate) fn symbol_name(&self, st_name: u32) -> Option<&'a str> {
-        self.string_in(self.strtab?, st_name, SYMBOL_NAME_MAX).ok()
+        self.symbol_name_checked(st_name).ok()
     }
 
     /// Why `symbol_name` failed (for the relocatable-object linker's error messages).
     pub(crate) fn symbol_name_checked(&self, st_name: u32) -> Parsed<&'a str> {
         let strtab = self.strtab.ok_or(ParseError::NoStringTable)?;
-        self.string_in(strtab, st_name, SYMBOL_NAME_MAX)
+        self.string_in(strtab, st_name, self.reading.symbol_names())
     }
 
     /// The dynamic symbol at `index`.
@@ -450,7 +533,8 @@ impl<'a> Elf64<'a> {
 
     /// A dynamic symbol's name.
     pub(crate) fn dynamic_symbol_name(&self, st_name: u32) -> Option<&'a str> {
-        self.string_in(self.dynstr?, st_name, SYMBOL_NAME_MAX).ok()
+        self.string_in(self.dynstr?, st_name, Window::Bytes(SYMBOL_NAME_MAX))
+            .ok()
     }
 
     /// The dynamic relocations (empty when there are none).

@@ -52,6 +52,16 @@ impl<'a> MemoryRegion<'a> {
         Some(MemoryRegion::from_host(host, vm_addr, gap_size))
     }
 
+    /// A writable region over a copy of `bytes` that the region owns (16-byte aligned).
+    /// `None` when the allocation fails.
+    pub fn owned_copy(bytes: &[u8], vm_addr: u64) -> Option<MemoryRegion<'static>> {
+        let mut host = HostBytes::owned_zeroed(bytes.len())?;
+        if let Some(target) = host.slice_mut(0, bytes.len() as u64) {
+            target.copy_from_slice(bytes);
+        }
+        Some(MemoryRegion::from_host(host, vm_addr, 0))
+    }
+
     fn from_host(host: HostBytes<'a>, vm_addr: u64, gap_size: u64) -> Self {
         let gap_shift = if gap_size == 0 {
             NO_GAP_SHIFT
