@@ -11,30 +11,31 @@
 //! at `0x4_0000_0000`; r1 points to the input and `EbpfVm::new` sets r10 by version.
 //!
 //! A program is loaded, verified and JIT-compiled once; each engine then runs it in a fresh VM
-//! on fresh memory. Errors become [`ErrorDesc`]s through their `Debug` text
-//! ([`describe_debug`]); the pc is register 11 after the run.
+//! on fresh memory ([`run`]: the memory, the mapping and a reusable VM). Errors become
+//! [`ErrorDesc`]s through their `Debug` text ([`describe_debug`]); the pc is register 11
+//! after the run.
 //!
 //! Shared by the tests and benches through `#[path]`; each user takes what it needs.
 
 #![allow(dead_code, reason = "each test and bench uses part of the adapter")]
 
+pub mod run;
 mod syscalls;
 
 use bpfvm_testkit::outcome::{ErrorDesc, Stage};
 use bpfvm_testkit::sbpf26::rawgen::RawProgram;
-use bpfvm_testkit::sbpf26::{describe_debug, Engine, Version, VersionedOutcome, WritableMemory};
+use bpfvm_testkit::sbpf26::{describe_debug, Engine, Version, VersionedOutcome};
 use bpfvm_testkit::syscalls::SyscallSet;
-use solana_sbpf::aligned_memory::AlignedMemory;
-use solana_sbpf::ebpf::{self, HOST_ALIGN};
 use solana_sbpf::elf::Executable;
-use solana_sbpf::error::{EbpfError, ProgramResult};
-use solana_sbpf::memory_region::{MemoryMapping, MemoryRegion};
+use solana_sbpf::error::EbpfError;
+use solana_sbpf::memory_region::MemoryMapping;
 use solana_sbpf::program::{BuiltinProgram, FunctionRegistry, SBPFVersion};
 use solana_sbpf::verifier::RequisiteVerifier;
-use solana_sbpf::vm::{CallFrame, Config, ContextObject, EbpfVm, ExecutionMode};
+use solana_sbpf::vm::{Config, ContextObject};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
+pub use run::execute;
 pub use syscalls::Context26;
 
 /// Agave's heap size for a program (32 KiB).
@@ -165,7 +166,8 @@ pub fn function_key(version: Version, pc: usize) -> u32 {
     }
 }
 
-fn describe(error: &EbpfError) -> ErrorDesc {
+/// A 0.26 error as an [`ErrorDesc`].
+pub fn describe(error: &EbpfError) -> ErrorDesc {
     match error {
         EbpfError::ElfError(inner) => describe_debug(Stage::Load, &format!("{inner:?}")),
         EbpfError::VerifierError(inner) => describe_debug(Stage::Verify, &format!("{inner:?}")),
@@ -282,115 +284,6 @@ pub fn prepare(case: &Case26<'_>) -> Result<Executable<Context26>, ErrorDesc> {
         fields: vec![bpfvm_testkit::Field::Value(format!("{error:?}"))],
     })?;
     Ok(executable)
-}
-
-/// The host memory of one run; outlives the mapping that points into it.
-pub struct Memory {
-    /// The stack (all frames, without gaps).
-    pub stack: AlignedMemory<HOST_ALIGN>,
-    /// The heap.
-    pub heap: AlignedMemory<HOST_ALIGN>,
-    /// The input.
-    pub input: AlignedMemory<HOST_ALIGN>,
-}
-
-impl Memory {
-    /// Zeroed stack and heap, and a copy of the input.
-    pub fn new(config: &Config, heap_size: usize, input: &[u8]) -> Memory {
-        Memory {
-            stack: AlignedMemory::zero_filled(config.stack_size()),
-            heap: AlignedMemory::zero_filled(heap_size),
-            input: AlignedMemory::from_slice(input),
-        }
-    }
-
-    /// The regions' bytes.
-    pub fn snapshot(&self) -> WritableMemory {
-        WritableMemory {
-            stack: self.stack.as_slice().to_vec(),
-            heap: self.heap.as_slice().to_vec(),
-            input: self.input.as_slice().to_vec(),
-        }
-    }
-}
-
-/// The memory mapping of an executable over `memory`, as Agave's `create_vm` builds it.
-#[allow(unsafe_code, reason = "0.26's MemoryMapping::new is unsafe")]
-pub fn map_memory(
-    executable: &Executable<Context26>,
-    memory: &mut Memory,
-) -> Result<MemoryMapping, EbpfError> {
-    let config = executable.get_config();
-    let version = executable.get_sbpf_version();
-    let gap = if version.stack_frame_gaps() && config.enable_stack_frame_gaps {
-        config.stack_frame_size as u64
-    } else {
-        0
-    };
-    let regions = vec![
-        executable.get_ro_region(),
-        MemoryRegion::new_gapped(
-            &raw mut *memory.stack.as_slice_mut(),
-            ebpf::MM_STACK_START,
-            gap,
-        ),
-        MemoryRegion::new(&raw mut *memory.heap.as_slice_mut(), ebpf::MM_HEAP_START),
-        MemoryRegion::new(&raw mut *memory.input.as_slice_mut(), ebpf::MM_INPUT_START),
-    ];
-    // SAFETY: the regions point into `memory` (stack, heap, input: plain bytes, any value is
-    // valid) and into the executable's read-only image; callers keep both alive and do not
-    // touch `memory` while the mapping is in use (`execute` drops the context holding the
-    // mapping before reading `memory`).
-    unsafe { MemoryMapping::new(regions, config, version) }
-}
-
-/// One run of a prepared executable on `engine`, on fresh memory.
-pub fn execute(
-    executable: &Executable<Context26>,
-    case: &Case26<'_>,
-    engine: Engine,
-) -> VersionedOutcome {
-    let config = executable.get_config().clone();
-    let mut memory = Memory::new(&config, case.heap_size, case.input);
-    let mapping = match map_memory(executable, &mut memory) {
-        Ok(mapping) => mapping,
-        Err(error) => return VersionedOutcome::not_run(describe(&error), case.input),
-    };
-    let mut context = Context26::new(case.budget, mapping);
-    let (count, result, pc) = run_in(executable, &mut context, &config, engine);
-    drop(context);
-    VersionedOutcome {
-        result: match result {
-            ProgramResult::Ok(r0) => Ok(r0),
-            ProgramResult::Err(error) => Err(describe(&error)),
-        },
-        pc: Some(pc),
-        instruction_count: count,
-        memory: memory.snapshot(),
-    }
-}
-
-/// Creates the VM in `context` and runs it: (instruction count, result, register 11).
-pub fn run_in(
-    executable: &Executable<Context26>,
-    context: &mut Context26,
-    config: &Config,
-    engine: Engine,
-) -> (u64, ProgramResult, u64) {
-    let mut vm = EbpfVm::new(
-        Arc::clone(executable.get_loader()),
-        executable.get_sbpf_version(),
-        context,
-        config.stack_size(),
-    );
-    vm.registers[1] = ebpf::MM_INPUT_START;
-    let mut frames = vec![CallFrame::default(); config.max_call_depth];
-    let mut mode = match engine {
-        Engine::Interpreter => ExecutionMode::Interpreted,
-        Engine::Jit => ExecutionMode::Jit,
-    };
-    let (count, result) = vm.execute_program(executable, &mut mode, &mut frames);
-    (count, result, vm.registers[11])
 }
 
 impl ContextObject for Context26 {
