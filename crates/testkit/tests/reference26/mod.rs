@@ -210,23 +210,35 @@ pub fn text_executable(
     functions: &[usize],
     entry: usize,
 ) -> Result<Executable<Context26>, ErrorDesc> {
-    let register_error = |error| describe(&EbpfError::ElfError(error));
-    let mut registry = FunctionRegistry::default();
-    for &pc in functions {
-        let name = format!("function_{pc}");
-        registry
-            .register_function(function_key(version, pc), name, pc)
-            .map_err(register_error)?;
-    }
+    let mut keyed: Vec<(u32, String, usize)> = functions
+        .iter()
+        .map(|&pc| (function_key(version, pc), format!("function_{pc}"), pc))
+        .collect();
     if entry != 0 {
         let key = if version.strict_elf() {
             entry as u32
         } else {
             bpfvm_isa::hash_symbol_name(b"entrypoint")
         };
+        keyed.push((key, "entrypoint".to_owned(), entry));
+    }
+    keyed_text_executable(loader, bytes, version, &keyed)
+}
+
+/// An executable from raw text of `version` with the functions registered exactly as given
+/// (key, name, pc): for text whose calls use another VM's keys (the benches run bytes
+/// assembled by 0.2.38's assembler). A function named `entrypoint` is the entry.
+pub fn keyed_text_executable(
+    loader: Arc<BuiltinProgram<Context26>>,
+    bytes: &[u8],
+    version: Version,
+    functions: &[(u32, String, usize)],
+) -> Result<Executable<Context26>, ErrorDesc> {
+    let mut registry = FunctionRegistry::default();
+    for (key, name, pc) in functions {
         registry
-            .register_function(key, "entrypoint", entry)
-            .map_err(register_error)?;
+            .register_function(*key, name.as_bytes(), *pc)
+            .map_err(|error| describe(&EbpfError::ElfError(error)))?;
     }
     Executable::from_text_bytes(bytes, loader, sbpf_version(version), registry)
         .map_err(|error| describe(&error))
