@@ -31,6 +31,8 @@
 //!
 //! Every input, hostile or not, gives a file or a named [`LinkError`]; nothing panics, and
 //! the output is at most a small multiple of the input's size.
+//!
+//! From the command line: `cargo run -p bpfvm-link --example link -- prog.o prog.so v3`.
 
 mod error;
 mod input;
