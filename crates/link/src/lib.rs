@@ -1,5 +1,7 @@
 //! A small static linker for sBPF: one relocatable BPF object, as stock clang writes it
 //! (`clang -O2 -target bpf -mcpu=v2 -c`), into an SBPF program that solana-sbpf 0.26 loads.
+//! The text is read as sBPF of 2022 (`bpfvm_isa`'s `Dialect::Sbpf`, what `-mcpu=v1` and `v2`
+//! emit); `-mcpu=v3`'s JMP32 instructions and atomics are refused as unsupported.
 //!
 //! Debian's clang 14 emits only upstream-BPF objects, and its lld can neither resolve BPF
 //! relocations into a shared object nor write the SIMD-0189 layout of SBPF V3. This crate does
