@@ -367,6 +367,27 @@ mod tests {
     }
 
     #[test]
+    fn every_opcode_of_each_version_is_generated() {
+        for version in Version::ALL {
+            let mut seen = std::collections::BTreeSet::new();
+            for seed in 0..3_000 {
+                for chunk in generate(seed, version).text.chunks_exact(8) {
+                    seen.insert(chunk[0]);
+                }
+            }
+            let missing: Vec<String> = super::super::opcodes::table(version)
+                .into_iter()
+                .filter(|(opcode, _)| !seen.contains(opcode))
+                .map(|(opcode, kind)| format!("{opcode:#04x} {kind:?}"))
+                .collect();
+            assert!(
+                missing.is_empty(),
+                "{version}: never generated: {missing:?}"
+            );
+        }
+    }
+
+    #[test]
     fn each_version_uses_its_own_opcodes() {
         for version in Version::ALL {
             let mut unknown = 0;
