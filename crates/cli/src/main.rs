@@ -52,6 +52,15 @@ pub enum SyscallChoice {
     None,
 }
 
+/// Whether syscalls charge compute units.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum CostsChoice {
+    /// The Solana runtime's costs (bpfvm::syscalls::cost).
+    Solana,
+    /// Nothing beyond the call instruction.
+    Free,
+}
+
 /// Which backend executes the program.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum BackendChoice {
@@ -94,7 +103,7 @@ pub struct RunOptions {
     /// Heap size in bytes.
     #[arg(long, default_value_t = 32 * 1024)]
     pub heap: usize,
-    /// Instruction budget.
+    /// Compute-unit budget: instructions plus syscall costs.
     #[arg(long, default_value_t = i64::MAX as u64)]
     pub budget: u64,
     /// The backend.
@@ -112,6 +121,10 @@ pub struct RunOptions {
     /// Add the input region's bytes after the run to the output.
     #[arg(long)]
     pub dump_input: bool,
+    /// Whether syscalls charge the Solana runtime's compute costs (`free` reproduces the
+    /// reference's recorded runs, whose syscalls charged nothing).
+    #[arg(long, value_enum, default_value = "solana")]
+    pub syscall_costs: CostsChoice,
     /// Write the CFG with edge hit counts (Graphviz DOT) to this file and print the
     /// per-function instruction table (turns tracing on).
     #[arg(long, value_name = "FILE.dot")]
@@ -120,6 +133,9 @@ pub struct RunOptions {
     /// inferno and flamegraph.pl, to this file (turns tracing on).
     #[arg(long, value_name = "FILE")]
     pub profile_folded: Option<PathBuf>,
+    /// A Solana instruction with accounts (see `commands::instruction`).
+    #[command(flatten, next_help_heading = "Solana instruction")]
+    pub instruction: commands::instruction::InstructionOptions,
 }
 
 #[derive(Subcommand)]

@@ -5,14 +5,14 @@
 //! assembly, anything else is raw bytecode loaded as an ELF `.text` with its entry at slot 0.
 
 use crate::{ConfigChoice, LoadOptions, SyscallChoice};
-use bpfvm::syscalls::{
-    register_conformance_helpers, register_demo_syscalls, register_solana_syscalls, SolanaContext,
-};
+use bpfvm::syscalls::{register_conformance_helpers, register_demo_syscalls, SolanaContext};
 use bpfvm::{
     elf, fixup_relative_calls, verify, Config, Executable, FunctionRegistry, Loader, Preset,
     SyscallRegistry, VerifiedProgram,
 };
 use bpfvm_isa::{decode, encode, Dialect, Insn, Slot, SLOT_SIZE};
+use bpfvm_solana::syscalls::register_syscalls as register_solana_syscalls;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -86,6 +86,8 @@ pub struct Loaded {
     pub load_ns: u128,
     /// Nanoseconds spent in the JIT compiler, when it ran.
     pub compile_ns: Option<u128>,
+    /// The names of an ELF file's imports by key (to name an unsupported syscall).
+    pub imports: BTreeMap<u32, String>,
 }
 
 fn registry(choice: SyscallChoice) -> Result<SyscallRegistry<CliContext>, String> {
@@ -123,6 +125,7 @@ pub fn load(
 ) -> Result<Loaded, String> {
     let file = ProgramFile::read(path)?;
     let (loader, dialect) = loader_for(&file, options, adjust)?;
+    crate::commands::instruction::warn_unresolved(&file.bytes, &loader.syscalls);
     let start = Instant::now();
     let executable = executable(&file, loader, dialect)?;
     let program = verify(executable).map_err(|e| format!("verification failed: {e}"))?;
@@ -130,6 +133,7 @@ pub fn load(
         program,
         load_ns: start.elapsed().as_nanos(),
         compile_ns: None,
+        imports: crate::commands::instruction::import_names(&file.bytes),
     })
 }
 

@@ -28,7 +28,10 @@ fn solana_example_logs_on_both_backends() {
     assert_eq!(observed[0].1, 5);
     assert_eq!(
         observed[0].3[..2],
-        ["hello from C".to_owned(), "world".to_owned()]
+        [
+            "Program log: hello from C".to_owned(),
+            "Program log: world".to_owned()
+        ]
     );
     let (_, r0, count, logs) = &observed[0];
     let (_, jit_r0, jit_count, jit_logs) = &observed[1];

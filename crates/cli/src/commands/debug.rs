@@ -100,7 +100,7 @@ fn report(
     } else {
         let mut text = String::new();
         for line in &context.logs {
-            text.push_str(&format!("log: {line}\n"));
+            text.push_str(&format!("{line}\n"));
         }
         match result {
             Ok(r0) => text.push_str(&format!("ok: r0 = {r0:#x} ({r0})\n")),

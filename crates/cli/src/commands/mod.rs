@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod cfg;
 pub mod debug;
+pub mod instruction;
 pub mod jit_listing;
 pub mod profile;
 pub mod run;
@@ -38,7 +39,18 @@ pub fn disasm(path: &Path, options: &LoadOptions) -> Outcome {
             config.enable_symbol_and_section_labels = true;
         })?;
         let executable = program_file::executable(&file, loader, dialect)?;
-        Ok(bpfvm_analysis::Analysis::new(&executable).disassemble())
+        // Imports no registered syscall serves are named too.
+        let mut symbols = bpfvm_analysis::symbol_table(&executable);
+        for (key, name) in instruction::import_names(&file.bytes) {
+            symbols.syscalls.entry(key).or_insert(name);
+        }
+        let analysis = bpfvm_analysis::Analysis::from_text(
+            executable.text(),
+            executable.dialect(),
+            symbols,
+            executable.entry_pc(),
+        );
+        Ok(analysis.disassemble())
     };
     match listing() {
         Ok(text) => {

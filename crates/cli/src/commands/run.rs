@@ -24,6 +24,9 @@ struct Finished {
 
 /// Runs `bpfvm run`.
 pub fn run(options: &RunOptions) -> Outcome {
+    if options.instruction.wanted() {
+        return crate::commands::instruction::run(options);
+    }
     match execute(options) {
         Ok((loaded, finished)) => report(options, &loaded, &finished),
         Err(message) => Outcome::Unusable(message),
@@ -89,6 +92,10 @@ fn execute(options: &RunOptions) -> Result<(Loaded, Finished), String> {
 fn run_once(loaded: &Loaded, options: &RunOptions, mut input: Vec<u8>) -> Result<Finished, String> {
     let mut heap = vec![0u8; options.heap];
     let mut context = CliContext::new(options.budget, options.heap as u64);
+    context.state.costs = match options.syscall_costs {
+        crate::CostsChoice::Solana => bpfvm::syscalls::ComputeCosts::Solana,
+        crate::CostsChoice::Free => bpfvm::syscalls::ComputeCosts::Free,
+    };
     let (run, run_ns) = crate::commands::profile::while_running(|| {
         let regions = vec![MemoryRegion::writable(&mut input, MM_INPUT_START)];
         let mut vm = Vm::new(&loaded.program, &mut context, &mut heap, regions)
@@ -129,10 +136,23 @@ fn report(options: &RunOptions, loaded: &Loaded, finished: &Finished) -> Outcome
 fn json_report(options: &RunOptions, loaded: &Loaded, finished: &Finished) -> Value {
     let mut report = match &finished.run.result {
         Ok(r0) => json!({ "ok": true, "r0": format!("{r0:#x}") }),
-        Err(error) => json!({ "ok": false, "error": json::error(error) }),
+        Err(error) => {
+            let mut described = json::error(error);
+            // A call to an import nothing serves names it beside the reference's error kind.
+            if let bpfvm::RuntimeError::UnsupportedInstruction { pc } = error {
+                let executable = loaded.program.executable();
+                let name =
+                    bpfvm_solana::imports::import_called_at(executable, *pc, &loaded.imports);
+                if let (Some(name), Value::Object(object)) = (name, &mut described) {
+                    object.insert("syscall".to_owned(), json!(name));
+                }
+            }
+            json!({ "ok": false, "error": described })
+        }
     };
     let fields = [
-        ("instructions", json!(finished.run.instruction_count)),
+        ("instructions", json!(instructions(finished))),
+        ("compute_units", json!(finished.run.instruction_count)),
         ("run_ns", json!(finished.run_ns as u64)),
         ("load_ns", json!(loaded.load_ns as u64)),
         ("logs", json!(finished.context.logs)),
@@ -154,14 +174,22 @@ fn json_report(options: &RunOptions, loaded: &Loaded, finished: &Finished) -> Va
 fn print_text(options: &RunOptions, loaded: &Loaded, finished: &Finished) {
     let mut text = String::new();
     for line in &finished.context.logs {
-        text.push_str(&format!("log: {line}\n"));
+        text.push_str(&format!("{line}\n"));
     }
     match &finished.run.result {
         Ok(r0) => text.push_str(&format!("ok: r0 = {r0:#x} ({r0})\n")),
-        Err(error) => text.push_str(&format!("error: {} ({error})\n", error.kind())),
+        Err(error) => {
+            let text_of = bpfvm_solana::imports::describe_error(
+                error,
+                loaded.program.executable(),
+                &loaded.imports,
+            );
+            text.push_str(&format!("error: {} ({text_of})\n", error.kind()));
+        }
     }
     text.push_str(&format!(
-        "instructions: {}\ntime: load {} us, run {} us (median of {})\n",
+        "instructions: {}\ncompute units: {}\ntime: load {} us, run {} us (median of {})\n",
+        instructions(finished),
         finished.run.instruction_count,
         loaded.load_ns / 1000,
         finished.run_ns / 1000,
@@ -171,6 +199,12 @@ fn print_text(options: &RunOptions, loaded: &Loaded, finished: &Finished) {
         text.push_str(&format!("input after: {}\n", json::hex(&finished.input)));
     }
     crate::write_stdout(&text);
+}
+
+/// The instructions executed: the units the run consumed less those its syscalls charged.
+fn instructions(finished: &Finished) -> u64 {
+    let syscall_units = finished.context.state.syscall_units;
+    finished.run.instruction_count.saturating_sub(syscall_units)
 }
 
 fn print_trace(loaded: &Loaded, context: &CliContext) {
