@@ -199,13 +199,9 @@ pub fn bench_program(c: &mut Criterion, program: &BenchProgram, engine: Engine) 
     let sbpf26 = sbpf26_program(program);
     if engine == Engine::Jit {
         let reference_compile = time(|| reference.jit_compile().unwrap());
-<<<<<<< HEAD
         let engine = bpfvm::jit::JitEngine::new();
         let our_compile = time(|| ours.jit_compile_with(&engine).unwrap());
-=======
-        let our_compile = time(|| ours.jit_compile().unwrap());
         let sbpf26_compile = time(|| sbpf26.jit_compile().unwrap());
->>>>>>> oracle
         println!(
             "compile {}: reference jit_compile {:?}, bpfvm jit_compile {:?}, ratio {:.2}x",
             program.name,
