@@ -128,7 +128,7 @@ fn case<'a>(bytes: &'a [u8], input: &'a [u8], preset: Preset) -> TestCase<'a> {
         input,
         syscalls: match preset.dialect() {
             Dialect::Ebpf => SyscallSet::Conformance,
-            Dialect::Sbpf => SyscallSet::None,
+            Dialect::Sbpf | Dialect::Sbpf26(_) => SyscallSet::None,
         },
         ..TestCase::new(Program::Elf(bytes), preset.dialect(), preset.config())
     }

@@ -143,11 +143,15 @@ fn call(shape: &Shape, pc: usize, target: usize) -> Insn {
             src: 1,
             imm: (target as i64 - pc as i64 - 1) as i32,
         },
+        Dialect::Sbpf26(version) if version.static_syscalls() => Insn::Call {
+            src: 1,
+            imm: (target as i64 - pc as i64 - 1) as i32,
+        },
         Dialect::Sbpf if shape.config.static_syscalls => Insn::Call {
             src: 1,
             imm: target as i32,
         },
-        Dialect::Sbpf => {
+        Dialect::Sbpf | Dialect::Sbpf26(_) => {
             let name = if target == 0 {
                 "entrypoint".to_owned()
             } else {

@@ -105,7 +105,7 @@ pub fn describe(bytes: &[u8]) -> Result<ElfInfo, LoadError> {
     let elf = Elf64::parse(bytes)?;
     let header = elf.header();
     let dynsym_name = |symbol: &Sym| {
-        elf.dynamic_symbol_name(symbol.st_name.get(LE))
+        elf.dynamic_symbol_name(symbol.st_name.get(LE), super::parse::SYMBOL_NAME_MAX)
             .unwrap_or("?")
             .to_owned()
     };

@@ -531,9 +531,9 @@ impl<'a> Elf64<'a> {
         self.dynamic_symbols?.get(usize::try_from(index).ok()?)
     }
 
-    /// A dynamic symbol's name.
-    pub(crate) fn dynamic_symbol_name(&self, st_name: u32) -> Option<&'a str> {
-        self.string_in(self.dynstr?, st_name, Window::Bytes(SYMBOL_NAME_MAX))
+    /// A dynamic symbol's name, read through a window of `window` bytes (NUL included).
+    pub(crate) fn dynamic_symbol_name(&self, st_name: u32, window: usize) -> Option<&'a str> {
+        self.string_in(self.dynstr?, st_name, Window::Bytes(window))
             .ok()
     }
 

@@ -3,6 +3,7 @@
 
 use super::exec::{Frame, Halt, Machine, Stop};
 use crate::code::GuestReg;
+use crate::code::Semantics;
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
 use crate::memory::FrameMode;
@@ -27,10 +28,15 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             frame_pointer: self.regs[10],
             return_pc: pc + 1,
         });
-        if let FrameMode::Fixed { bump } = self.settings.frames {
-            self.stack_pointer = self.stack_pointer.wrapping_add(bump);
+        match self.settings.frames {
+            FrameMode::Fixed { bump } => {
+                self.stack_pointer = self.stack_pointer.wrapping_add(bump);
+                self.regs[10] = self.stack_pointer;
+            }
+            FrameMode::Dynamic => self.regs[10] = self.stack_pointer,
+            // V1, V2: the callee inherits the caller's r10.
+            FrameMode::Manual => {}
         }
-        self.regs[10] = self.stack_pointer;
         Ok(())
     }
 
@@ -118,7 +124,8 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             self.regs[4],
             self.regs[5],
         ];
-        let value = function(self.context, self.mapping, args)?;
+        let value = function(self.context, self.mapping, args)
+            .map_err(|error| syscall_failure(self.code.semantics(), pc, error))?;
         self.regs[0] = value;
         if value == 0 && self.code.unwind_index() == Some(index) {
             return Err(Stop::Exit(0).into());
@@ -151,9 +158,27 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         if let FrameMode::Fixed { bump } = self.settings.frames {
             self.stack_pointer = self.stack_pointer.wrapping_sub(bump);
         }
-        if frame.return_pc >= self.code.slot_count() {
+        // 0.26 returns to the slot past the last and faults only when it is fetched.
+        let past_end = frame.return_pc >= self.code.slot_count();
+        if past_end && self.code.semantics() == Semantics::Reference2022 {
             return Err(self.outside_text(pc, frame.return_pc));
         }
         Ok(frame.return_pc)
+    }
+}
+
+/// The error of a syscall that failed at `pc`: as the syscall gave it under 0.2.38's rules,
+/// wrapped in `SyscallError` with the calling pc under 0.26's (as 0.26 reports it).
+pub(crate) fn syscall_failure(
+    semantics: Semantics,
+    pc: usize,
+    error: RuntimeError,
+) -> RuntimeError {
+    match semantics {
+        Semantics::Reference2022 => error,
+        Semantics::Sbpf26 => RuntimeError::SyscallError {
+            pc,
+            error: Box::new(error),
+        },
     }
 }

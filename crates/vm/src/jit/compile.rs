@@ -15,7 +15,7 @@ use super::{entry, hoist, shapes, JitEngine, JitError};
 use crate::code::{Code, Flow, GuestReg, Op, OpKind};
 use crate::config::Config;
 use crate::context::ContextObject;
-use crate::memory::{AddressMap, GappedFrames, Layout};
+use crate::memory::{AddressMap, GappedFrames, Layout, MappingKind};
 use bpfvm_x86::{CodeMemoryError, EncodeError, ExecutableCode};
 use std::sync::OnceLock;
 
@@ -192,7 +192,8 @@ pub(crate) fn compile<C: ContextObject>(
         return Err(JitError::ProgramTooLarge { slots });
     }
     let scratch = engine.take_scratch();
-    let layout = Layout::of(config);
+    let layout = code.layout();
+    let aligned = layout.mapping == MappingKind::Aligned;
     let program = program(code, config, &layout);
     let stack = program.stack;
     let seed = compile_seed(engine.next_compile(), slots, config.runtime_environment_key);
@@ -206,9 +207,8 @@ pub(crate) fn compile<C: ContextObject>(
     let mut position = RunPosition::Start;
     // Which accesses probably go to the stack or the input region (only the check's shape
     // depends on it; the aligned mapping's table is what the checks read).
-    let mut hints = config
-        .aligned_memory_mapping
-        .then(|| AccessHints::new(code.ops(), code.entry_pc(), |pc| code.is_callable(pc)));
+    let mut hints =
+        aligned.then(|| AccessHints::new(code.ops(), code.entry_pc(), |pc| code.is_callable(pc)));
     // Loops whose copy with hoisted checks waits for the end of the body, and the last
     // slot of the newest one (whose hints the copy needs).
     let mut versions: Vec<version::Version> = Vec::new();
@@ -229,7 +229,7 @@ pub(crate) fn compile<C: ContextObject>(
             false => LoopHead::No,
         };
         if head == LoopHead::Yes && previous.is_some_and(falls_through) {
-            if let Some(version) = version_loop(&mut m, code, config, hints.as_ref(), pc)? {
+            if let Some(version) = version_loop(&mut m, code, hints.as_ref(), pc)? {
                 recording = version.plan.latch;
                 versions.push(version);
             }
@@ -249,7 +249,7 @@ pub(crate) fn compile<C: ContextObject>(
     m.slot_stubs(code)?;
     m.emit_pending()?;
     if m.callx == Callx::Table {
-        callx_table(&mut m, code, config.static_syscalls)?;
+        callx_table(&mut m, code, code.callx_needs_function())?;
     }
     m.resolve()?;
     let (asm, mut tables, mut scratch) = m.into_parts();
@@ -286,11 +286,10 @@ pub(crate) enum LoopHead {
 fn version_loop(
     m: &mut Masm,
     code: &CodeView<'_>,
-    config: &Config,
     hints: Option<&AccessHints>,
     head: usize,
 ) -> Result<Option<version::Version>, JitError> {
-    if !config.aligned_memory_mapping {
+    if code.layout().mapping != MappingKind::Aligned {
         return Ok(None);
     }
     // A base the scan guesses to point into the gapped stack would fail the guard.
@@ -367,9 +366,9 @@ fn settings<C: ContextObject>(config: &Config, layout: &Layout, seed: u64) -> Se
             true => MeterMode::On,
             false => MeterMode::Off,
         },
-        translation: match config.aligned_memory_mapping {
-            true => Translation::InlineTable,
-            false => Translation::Call,
+        translation: match layout.mapping {
+            MappingKind::Aligned => Translation::InlineTable,
+            MappingKind::Unaligned => Translation::Call,
         },
         hardening: Hardening {
             noop_rate: config.noop_instruction_rate,
@@ -402,7 +401,7 @@ fn program(code: &CodeView<'_>, config: &Config, layout: &Layout) -> Program {
         stack: layout
             .stack
             .gapped_frames()
-            .filter(|_| config.aligned_memory_mapping),
+            .filter(|_| layout.mapping == MappingKind::Aligned),
         stack_row: layout.map.stack_row(),
     }
 }

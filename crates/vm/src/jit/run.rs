@@ -8,9 +8,10 @@ use super::env::{Env, ExitKind, FrameRecord};
 use super::lower::MAX_INLINE_CALL_DEPTH;
 use super::shapes::{REQUEST_EVERY_BYTE, REQUEST_STORE};
 use super::JitProgram;
-use crate::code::Code;
+use crate::code::{Code, Semantics};
 use crate::context::ContextObject;
 use crate::error::{AccessType, RuntimeError};
+use crate::interpreter::calls::syscall_failure;
 use crate::interpreter::exec::{Frame, Machine, Settings};
 use crate::interpreter::meter::{Meter, Metering};
 use crate::memory::table::{frame_host, GapRows, InlineRows, InputRow};
@@ -37,6 +38,8 @@ pub(crate) struct Host<'r, C> {
     pub map: AddressMap,
     /// The stack the code's r10 fast path relies on.
     pub stack: Option<GappedFrames>,
+    /// Whose rules a failing syscall's error follows.
+    pub semantics: Semantics,
 }
 
 /// Everything a run needs besides the compiled code.
@@ -136,6 +139,7 @@ pub(crate) fn execute<C: ContextObject>(
         panic: None,
         map: *jit.map(),
         stack: jit.stack(),
+        semantics: code.semantics(),
     };
     let mut guest = [0u64; 11];
     guest.copy_from_slice(&regs[..11]);
@@ -318,7 +322,7 @@ pub(crate) fn syscall<C: ContextObject>(
             return 1;
         }
         Ok(Err(error)) => {
-            host.error = Some(error);
+            host.error = Some(syscall_failure(host.semantics, pc as usize, error));
             env.exit_kind = ExitKind::Error as u64;
             return 1;
         }
