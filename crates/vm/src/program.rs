@@ -427,7 +427,8 @@ impl<C> Executable<C> {
     }
 
     /// The reference's `from_text_bytes`: the bytes become both the read-only data and the
-    /// text at the start of the program region, unrelocated. The entry is the function named
+    /// text at the start of the program region, unrelocated (in SBPF V3 and V4 the read-only
+    /// copy lies at 0 and the text runs at `1 << 32`, as solana-sbpf 0.26 places them). The entry is the function named
     /// "entrypoint", or pc 0 (registered under that name) when there is none.
     pub fn from_text_bytes(
         text: &[u8],
@@ -442,20 +443,29 @@ impl<C> Executable<C> {
                 0
             }
         };
-        let program_start = loader.layout(dialect).map.program;
+        let map = loader.layout(dialect).map;
+        // V3 and V4 map the bytes as read-only data at 0 and run them at `1 << 32`, as 0.26's
+        // `from_text_bytes` does.
+        let text_placement = match map.text_is_mapped() {
+            true => TextPlacement::Mapped,
+            false => TextPlacement::Apart {
+                ro_len: text.len(),
+                text_vaddr: map.program,
+            },
+        };
         Self::from_parts(
             loader,
             dialect,
             ExecutableParts {
                 ro_data: text.to_vec(),
                 ro_start: 0,
-                ro_vaddr: program_start,
+                ro_vaddr: map.rodata,
                 text_offset: 0,
                 text_len: text.len(),
                 entry_pc,
                 functions,
                 program_region: ProgramRegion::ReadOnly,
-                text_placement: TextPlacement::Mapped,
+                text_placement,
             },
         )
     }

@@ -282,6 +282,21 @@ impl<'a> MemoryMapping<'a> {
         Err(self.violation(AccessType::Store, vaddr, len, SYSCALL_PC))
     }
 
+    /// The layout this mapping was built for (its rules name violations and place regions).
+    pub fn layout(&self) -> &Layout {
+        self.policy.layout()
+    }
+
+    /// A copy of the host bytes of the region that starts at `vaddr` (all of them, without
+    /// the gaps of a gapped region), for hosts that inspect memory after a run.
+    pub fn region_bytes(&self, vaddr: u64) -> Option<Vec<u8>> {
+        let region = self
+            .regions()
+            .iter()
+            .find(|region| region.vm_addr() == vaddr && !region.is_empty())?;
+        region.host.slice(0, region.len()).map(<[u8]>::to_vec)
+    }
+
     /// The regions, in the mapping's storage order: the aligned mapping puts an empty region
     /// at index 0 and then one region per 4 GiB slot; the unaligned mapping keeps Eytzinger
     /// order. Indices here are the ones `replace_region` takes.

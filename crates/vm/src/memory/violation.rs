@@ -25,6 +25,11 @@ pub struct ViolationPolicy {
 }
 
 impl ViolationPolicy {
+    /// The layout the classification follows.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
     /// The classification of `layout`.
     pub fn new(layout: Layout) -> Self {
         ViolationPolicy { layout }
