@@ -16,7 +16,7 @@ use super::load::Lenient;
 use super::parse::{file_range, segment_range, vm_range, Elf64, Phdr, Rel, Shdr};
 use crate::load_error::LoadError;
 use crate::program::{fixup_relative_calls, FunctionRegistry, Loader};
-use bpfvm_isa::hash_symbol_name;
+use bpfvm_isa::{hash_symbol_name, Dialect};
 use object::LittleEndian as LE;
 use std::collections::BTreeMap;
 
@@ -250,12 +250,16 @@ impl<'e, C> Relocator<'e, '_, C> {
             }
             let pc = self.text_pc(symbol.st_value.get(LE))?;
             let st_name = symbol.st_name.get(LE);
-            let name = self
-                .elf
-                .symbol_name(st_name)
-                .ok_or(LoadError::UnknownSymbol {
-                    index: st_name as usize,
-                })?;
+            let name = match (self.elf.symbol_name(st_name), self.rules.dialect) {
+                (Some(name), _) => name,
+                // 0.26: a label whose name cannot be read is only a label missing.
+                (None, Dialect::Sbpf26(_)) => continue,
+                (None, Dialect::Sbpf | Dialect::Ebpf) => {
+                    return Err(LoadError::UnknownSymbol {
+                        index: st_name as usize,
+                    })
+                }
+            };
             self.functions
                 .register(self.loader, self.rules.dialect, pc, name)?;
         }

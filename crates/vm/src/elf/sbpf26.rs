@@ -12,7 +12,7 @@
 //! dialect links it, keyed as the version keys calls.
 
 use super::load::{check_ident, load_shared, Lenient};
-use super::parse::{Elf64, Reading};
+use super::parse::{Elf64, ParserRules, Reading};
 use super::{rel, strict};
 use crate::config::Config;
 use crate::load_error::LoadError;
@@ -67,7 +67,8 @@ pub(crate) fn load<C>(
     if version.enable_stricter_elf_headers() {
         return strict::load(bytes, loader, version);
     }
-    let elf = Elf64::parse(bytes)?;
+    let elf = Elf64::parse_with(bytes, ParserRules::Sbpf26)
+        .map_err(|error| error.into_load_error_26(bytes))?;
     check_ident(&elf)?;
     match elf.reading() {
         Reading::Object => rel::load_relocatable(&elf, loader, Dialect::Sbpf26(version)),
