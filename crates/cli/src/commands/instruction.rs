@@ -1,19 +1,27 @@
 //! `bpfvm run PROGRAM.so` with an instruction: the options that name the program id, the
 //! account metas, the account states and the data; running it with `bpfvm_solana::invoke`;
 //! and printing what it did (the framed log, the decoded result, compute units, return data
-//! and each account's changes) as text or JSON. Also the import warnings and names the other
-//! commands print for ELF files.
+//! and each account's changes) as text or JSON. Also the import names and the unserved
+//! imports the other commands report for ELF files.
 //!
 //! Instruction mode starts when any of `--program-id`, `--meta`, `--account`, `--data-hex`,
 //! `--data-base58` or `--data-base64` is given. Sysvar accounts the metas name but no
 //! `--account` file supplies (rent, clock, epoch schedule) are made from the sysvar values.
+//! The heap follows the runtime's frames, account files the input's size limit, and the
+//! budget is `--compute-unit-limit` (the runtime's 200,000 by default); options of a plain
+//! run that would not apply (`--budget`, `--repeat`, traces, profiles, inputs) are refused.
 
-use crate::{BackendChoice, Outcome, RunOptions};
+use crate::args::{BackendChoice, RunOptions};
+use crate::failure::Failure;
+use crate::program_file::{ProgramFile, ProgramKind};
+use crate::schema::{Hex, InstructionReport, ProgramDescription, Report};
+use crate::validate::{self, HeapRules};
 use bpfvm::syscalls::{cost, Sysvars};
-use bpfvm::Backend;
+use bpfvm::{Backend, Preset};
 use bpfvm_solana::account::{account_to_json, accounts_from_json};
 use bpfvm_solana::instruction::InstructionData;
-use bpfvm_solana::invoke::{AccountOutcome, InvokeOutcome};
+use bpfvm_solana::invoke::{AccountOutcome, InvokeError, InvokeOutcome};
+use bpfvm_solana::program::ProgramError;
 use bpfvm_solana::{
     changes, imports, invoke, load_program, Account, AccountMeta, Instruction, InvokeOptions,
     KeyedAccount, Loader, Pubkey,
@@ -60,19 +68,19 @@ pub struct InstructionOptions {
     #[arg(long, value_enum, default_value = "upgradeable")]
     pub loader: LoaderChoice,
     /// The instruction's compute budget (instruction mode uses it instead of --budget).
-    #[arg(long, default_value_t = cost::DEFAULT_INSTRUCTION_UNITS)]
+    #[arg(long, default_value_t = cost::DEFAULT_INSTRUCTION_UNITS, allow_negative_numbers = true)]
     pub compute_unit_limit: u64,
     /// The Clock sysvar's slot.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub slot: u64,
     /// The Clock sysvar's epoch.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub epoch: u64,
     /// The Clock sysvar's Unix timestamp.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub unix_timestamp: i64,
     /// The Rent sysvar's lamports per byte-year.
-    #[arg(long, default_value_t = 3_480)]
+    #[arg(long, default_value_t = 3_480, allow_negative_numbers = true)]
     pub lamports_per_byte_year: u64,
 }
 
@@ -87,14 +95,14 @@ impl InstructionOptions {
             || self.data_base64.is_some()
     }
 
-    fn data(&self) -> Result<Vec<u8>, String> {
-        let decoded = match (&self.data_hex, &self.data_base58, &self.data_base64) {
-            (Some(text), _, _) => InstructionData::Hex.decode(text),
-            (_, Some(text), _) => InstructionData::Base58.decode(text),
-            (_, _, Some(text)) => InstructionData::Base64.decode(text),
-            (None, None, None) => Ok(Vec::new()),
+    fn data(&self) -> Result<Vec<u8>, Failure> {
+        let (option, decoded) = match (&self.data_hex, &self.data_base58, &self.data_base64) {
+            (Some(text), _, _) => ("--data-hex", InstructionData::Hex.decode(text)),
+            (_, Some(text), _) => ("--data-base58", InstructionData::Base58.decode(text)),
+            (_, _, Some(text)) => ("--data-base64", InstructionData::Base64.decode(text)),
+            (None, None, None) => return Ok(Vec::new()),
         };
-        decoded.map_err(|e| e.to_string())
+        decoded.map_err(|e| Failure::invalid_value(option, format!("{option}: {e}")))
     }
 
     fn sysvars(&self) -> Sysvars {
@@ -117,79 +125,159 @@ impl InstructionOptions {
 }
 
 /// Runs the instruction the options describe and reports it.
-pub fn run(options: &RunOptions) -> Outcome {
-    match execute(options) {
-        Ok(outcome) => report(options, &outcome),
-        Err(message) => Outcome::Unusable(message),
-    }
-}
-
-fn execute(options: &RunOptions) -> Result<InvokeOutcome, String> {
+pub fn run(options: &RunOptions) -> Result<InstructionReport, Failure> {
+    refuse_options(options)?;
+    let heap = validate::heap(options.heap, HeapRules::Solana)?;
     let ix = &options.instruction;
-    let program_id: Pubkey = match &ix.program_id {
-        Some(text) => text.parse().map_err(|e| format!("--program-id: {e}"))?,
-        None => Pubkey::default(),
+    let instruction = Instruction {
+        program_id: program_id(ix)?,
+        accounts: metas(ix)?,
+        data: ix.data()?,
     };
-    let metas = ix
-        .metas
-        .iter()
-        .map(|text| {
-            text.parse::<AccountMeta>()
-                .map_err(|e| format!("--meta {text}: {e}"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut states = Vec::new();
-    for path in &ix.accounts {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        states.extend(accounts_from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?);
-    }
+    let mut states = account_states(ix)?;
     let sysvars = ix.sysvars();
-    states.extend(sysvar_accounts(&metas, &states, &sysvars));
-    let bytes = std::fs::read(&options.program)
-        .map_err(|e| format!("cannot read {}: {e}", options.program.display()))?;
-    let mut loaded = load_program(&bytes).map_err(|e| e.to_string())?;
-    for import in &loaded.unresolved {
-        eprintln!(
-            "warning: unresolved import {} (no syscall serves it)",
-            import.name
-        );
-    }
+    states.extend(sysvar_accounts(&instruction.accounts, &states, &sysvars));
+    let file = ProgramFile::read(&options.program)?;
+    let description = describe(&file);
+    let mut loaded = load_program(&file.bytes).map_err(|error| match error {
+        ProgramError::Load(error) => Failure::Load {
+            error,
+            program: Some(Box::new(description.clone())),
+        },
+        ProgramError::Verify(error) => Failure::Verify {
+            error,
+            program: Box::new(description.clone()),
+        },
+    })?;
+    let unresolved: Vec<String> = loaded.unresolved.iter().map(|i| i.name.clone()).collect();
     let backend = match options.backend {
         BackendChoice::Interpreter => Backend::Interpreter,
         BackendChoice::Jit => {
             loaded
                 .program
                 .jit_compile()
-                .map_err(|e| format!("JIT compilation failed: {e}"))?;
+                .map_err(|error| Failure::Compile { error })?;
             Backend::Jit
         }
-    };
-    let instruction = Instruction {
-        program_id,
-        accounts: metas,
-        data: ix.data()?,
     };
     let invoke_options = InvokeOptions {
         loader: ix.loader(),
         budget: ix.compute_unit_limit,
-        heap_size: options.heap,
+        heap_size: heap,
         sysvars,
         backend,
         ..InvokeOptions::default()
     };
-    let mut outcome = invoke(&loaded.program, &instruction, &states, &invoke_options)
-        .map_err(|e| e.to_string())?;
-    if let Some(error) = &outcome.vm_error {
-        let names = imports::imports(&bytes).unwrap_or_default();
-        let text = imports::describe_error(error, loaded.program.executable(), &names);
-        if let Some(last) = outcome.logs.last_mut() {
-            if last.ends_with(&error.to_string()) {
-                *last = format!("Program {program_id} failed: {text}");
-            }
+    let mut outcome =
+        invoke(&loaded.program, &instruction, &states, &invoke_options).map_err(invoke_failure)?;
+    name_the_failed_import(
+        &mut outcome,
+        &file.bytes,
+        &loaded.program,
+        &instruction.program_id,
+    );
+    Ok(report(&outcome, description, unresolved))
+}
+
+/// Options that do not apply to an instruction: refused rather than ignored.
+fn refuse_options(options: &RunOptions) -> Result<(), Failure> {
+    let refused = [
+        (options.budget.is_some(), "--budget", "--compute-unit-limit"),
+        (options.repeat != 1, "--repeat", "one run"),
+        (
+            options.trace || options.trace_file.is_some(),
+            "--trace",
+            "no trace",
+        ),
+        (
+            options.profile.is_some() || options.profile_folded.is_some(),
+            "--profile",
+            "no profile",
+        ),
+        (
+            options.input.is_some()
+                || options.input_hex.is_some()
+                || options.instruction_data.is_some(),
+            "--input",
+            "the input the accounts and the data make",
+        ),
+    ];
+    match refused.into_iter().find(|(given, _, _)| *given) {
+        Some((_, option, instead)) => Err(Failure::conflict(
+            option,
+            format!("{option} does not apply to an instruction with accounts (it takes {instead})"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn program_id(ix: &InstructionOptions) -> Result<Pubkey, Failure> {
+    match &ix.program_id {
+        Some(text) => text
+            .parse()
+            .map_err(|e| Failure::invalid_value("--program-id", format!("--program-id: {e}"))),
+        None => Ok(Pubkey::default()),
+    }
+}
+
+fn metas(ix: &InstructionOptions) -> Result<Vec<AccountMeta>, Failure> {
+    ix.metas
+        .iter()
+        .map(|text| {
+            text.parse::<AccountMeta>()
+                .map_err(|e| Failure::invalid_value("--meta", format!("--meta {text}: {e}")))
+        })
+        .collect()
+}
+
+/// The account states of the `--account` files, each at most the input's limit.
+fn account_states(ix: &InstructionOptions) -> Result<Vec<KeyedAccount>, Failure> {
+    let mut states = Vec::new();
+    for path in &ix.accounts {
+        let bytes = validate::read_limited(path, validate::MAX_INPUT, "--account")?;
+        let invalid = |reason: String| {
+            Failure::invalid_value("--account", format!("{}: {reason}", path.display()))
+        };
+        let text = String::from_utf8(bytes).map_err(|e| invalid(e.to_string()))?;
+        states.extend(accounts_from_json(&text).map_err(|e| invalid(e.to_string()))?);
+    }
+    Ok(states)
+}
+
+/// How an instruction's program is loaded: its header's preset, the whole Solana set.
+fn describe(file: &ProgramFile) -> ProgramDescription {
+    let preset = match file.kind {
+        ProgramKind::Elf => bpfvm::elf::preset_for(&file.bytes).unwrap_or(Preset::Legacy),
+        ProgramKind::Raw | ProgramKind::Assembly => Preset::Legacy,
+    };
+    file.describe(preset, crate::args::SyscallChoice::Solana)
+}
+
+fn invoke_failure(error: InvokeError) -> Failure {
+    match error {
+        InvokeError::Vm(error) => Failure::Setup { error },
+        InvokeError::HeapTooLarge { .. } => Failure::out_of_range("--heap", error.to_string()),
+        InvokeError::Serialize(_) => Failure::invalid_value("--meta", error.to_string()),
+    }
+}
+
+/// Names the import a failing call named, in the log's last line.
+fn name_the_failed_import(
+    outcome: &mut InvokeOutcome,
+    bytes: &[u8],
+    program: &bpfvm::VerifiedProgram<bpfvm::syscalls::SolanaContext>,
+    program_id: &Pubkey,
+) {
+    let Some(error) = &outcome.vm_error else {
+        return;
+    };
+    let names = imports::imports(bytes).unwrap_or_default();
+    let text = imports::describe_error(error, program.executable(), &names);
+    if let Some(last) = outcome.logs.last_mut() {
+        if last.ends_with(&error.to_string()) {
+            *last = format!("Program {program_id} failed: {text}");
         }
     }
-    Ok(outcome)
 }
 
 /// The sysvar accounts the metas name and no file supplied.
@@ -238,20 +326,45 @@ fn sysvar_accounts(
     out
 }
 
-fn report(options: &RunOptions, outcome: &InvokeOutcome) -> Outcome {
-    if options.json {
-        crate::write_stdout(&format!("{}\n", json_report(outcome)));
-    } else {
-        crate::write_stdout(&text_report(outcome));
+fn report(
+    outcome: &InvokeOutcome,
+    program: ProgramDescription,
+    unresolved_imports: Vec<String>,
+) -> InstructionReport {
+    let result = match &outcome.result {
+        Ok(()) => json!({"ok": true}),
+        Err(error) => {
+            let mut value =
+                json!({"ok": false, "error": error.name(), "message": error.to_string()});
+            if let bpfvm_solana::InstructionError::Custom(code) = error {
+                value["custom"] = json!(code);
+            }
+            value
+        }
+    };
+    InstructionReport {
+        succeeded: outcome.result.is_ok(),
+        result,
+        r0: outcome.return_value.map(Hex),
+        vm_error: outcome
+            .vm_error
+            .as_ref()
+            .map(|error| crate::schema::error_object(error.kind(), error.fields())),
+        compute_units: outcome.compute_units,
+        budget: outcome.budget,
+        instructions: outcome.instructions,
+        return_data: outcome.return_data.as_ref().map(|(program, data)| {
+            json!({
+                "program_id": program.to_string(),
+                "hex": crate::hex::encode(data),
+            })
+        }),
+        logs: outcome.logs.clone(),
+        accounts: outcome.accounts.iter().map(account_json).collect(),
+        program,
+        unresolved_imports,
+        text: text_report(outcome),
     }
-    match outcome.result {
-        Ok(()) => Outcome::Success,
-        Err(_) => Outcome::ProgramError,
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn text_report(outcome: &InvokeOutcome) -> String {
@@ -269,7 +382,10 @@ fn text_report(outcome: &InvokeOutcome) -> String {
         outcome.compute_units, outcome.budget, outcome.instructions
     ));
     if let Some((program, data)) = &outcome.return_data {
-        text.push_str(&format!("return data: {program} {}\n", hex(data)));
+        text.push_str(&format!(
+            "return data: {program} {}\n",
+            crate::hex::encode(data)
+        ));
     }
     for account in &outcome.accounts {
         for line in changes::describe(account) {
@@ -280,34 +396,14 @@ fn text_report(outcome: &InvokeOutcome) -> String {
     text
 }
 
-fn json_report(outcome: &InvokeOutcome) -> Value {
-    let result = match &outcome.result {
-        Ok(()) => json!({"ok": true}),
-        Err(error) => {
-            let mut value =
-                json!({"ok": false, "error": error.name(), "message": error.to_string()});
-            if let bpfvm_solana::InstructionError::Custom(code) = error {
-                value["custom"] = json!(code);
-            }
-            value
-        }
-    };
-    let accounts: Vec<Value> = outcome.accounts.iter().map(account_json).collect();
-    json!({
-        "ok": outcome.result.is_ok(),
-        "result": result,
-        "r0": outcome.return_value.map(|r0| format!("{r0:#x}")),
-        "vm_error": outcome.vm_error.as_ref().map(crate::json::error),
-        "compute_units": outcome.compute_units,
-        "budget": outcome.budget,
-        "instructions": outcome.instructions,
-        "return_data": outcome.return_data.as_ref().map(|(program, data)| json!({
-            "program_id": program.to_string(),
-            "hex": hex(data),
-        })),
-        "logs": outcome.logs,
-        "accounts": accounts,
-    })
+impl Report for InstructionReport {
+    fn ok(&self) -> bool {
+        self.succeeded
+    }
+
+    fn text(&self) -> String {
+        self.text.clone()
+    }
 }
 
 fn account_json(outcome: &AccountOutcome) -> Value {
@@ -329,15 +425,14 @@ pub fn import_names(bytes: &[u8]) -> BTreeMap<u32, String> {
     }
 }
 
-/// Prints a warning for each import of an ELF file that `registry` does not serve.
-pub fn warn_unresolved<C>(bytes: &[u8], registry: &bpfvm::SyscallRegistry<C>) {
+/// The imports of an ELF file that `registry` does not serve (none for other files).
+pub fn unresolved<C>(bytes: &[u8], registry: &bpfvm::SyscallRegistry<C>) -> Vec<String> {
     if !bytes.starts_with(b"\x7fELF") {
-        return;
+        return Vec::new();
     }
-    for import in imports::unresolved_imports(bytes, registry).unwrap_or_default() {
-        eprintln!(
-            "warning: unresolved import {} (no syscall serves it)",
-            import.name
-        );
-    }
+    imports::unresolved_imports(bytes, registry)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|import| import.name)
+        .collect()
 }
