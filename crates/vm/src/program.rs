@@ -252,6 +252,22 @@ impl FunctionRegistry {
         }
     }
 
+    /// Inserts a function under a key the host chose (solana-sbpf 0.26's
+    /// `register_function`): the same key again with the same pc is accepted and keeps the
+    /// first name, with another pc it is `SymbolHashCollision`.
+    pub fn insert(&mut self, key: u32, function: Function) -> Result<(), LoadError> {
+        match self.entries.entry(key) {
+            Entry::Occupied(existing) if existing.get().pc != function.pc => {
+                Err(LoadError::SymbolHashCollision { key })
+            }
+            Entry::Occupied(_) => Ok(()),
+            Entry::Vacant(vacant) => {
+                vacant.insert(function);
+                Ok(())
+            }
+        }
+    }
+
     /// The pc of the function named "entrypoint", if any.
     pub fn entrypoint_pc(&self) -> Option<usize> {
         self.entries

@@ -61,11 +61,10 @@ pub struct Vm<'a, C: ContextObject> {
     syscalls: Vec<Option<SyscallFn<C>>>,
     frames: Vec<Frame>,
     settings: Settings,
-    initial_stack_pointer: u64,
-    /// r1 at entry: where the input region starts.
-    input_start: u64,
-    /// r2 at entry: 0 in sBPF, the first host region's length in eBPF.
-    initial_r2: u64,
+    /// r0..r10 at entry: r1 where the input region starts, r2 0 in sBPF and the first host
+    /// region's length in eBPF, r10 the initial frame pointer; a host may set its own
+    /// ([`Vm::set_entry_registers`]).
+    entry_registers: [u64; 11],
 }
 
 impl<'a, C: ContextObject> Vm<'a, C> {
@@ -77,7 +76,6 @@ impl<'a, C: ContextObject> Vm<'a, C> {
         heap: &'a mut [u8],
         regions: Vec<MemoryRegion<'a>>,
     ) -> Result<Self, RuntimeError> {
-        let config = program.config();
         let executable = program.executable();
         let layout = executable.layout();
         let map = layout.map;
@@ -108,7 +106,24 @@ impl<'a, C: ContextObject> Vm<'a, C> {
         ];
         all.extend(regions);
         let mapping = MemoryMapping::with_layout(all, &layout)?;
-        let registry = &executable.loader().syscalls;
+        let mut vm = Self::with_mapping(program, context, mapping);
+        vm.entry_registers[2] = initial_r2;
+        Ok(vm)
+    }
+
+    /// A VM over a mapping the host built in full: the host owns the program, stack, heap
+    /// and input regions (solana-sbpf 0.26's model, where the host allocates the stack and
+    /// keeps the mapping). The mapping should follow the program's layout
+    /// (`executable().layout()`); the entry registers are the layout's (r1 the input, r10 the
+    /// first frame pointer) until [`Vm::set_entry_registers`] changes them.
+    pub fn with_mapping(
+        program: &'a VerifiedProgram<C>,
+        context: &'a mut C,
+        mapping: MemoryMapping<'a>,
+    ) -> Self {
+        let config = program.config();
+        let layout = program.executable().layout();
+        let registry = &program.executable().loader().syscalls;
         let syscalls = program
             .code()
             .syscall_keys()
@@ -124,17 +139,35 @@ impl<'a, C: ContextObject> Vm<'a, C> {
                 false => Tracing::Off,
             },
         };
-        Ok(Vm {
+        let mut entry_registers = [0; 11];
+        entry_registers[1] = layout.map.input;
+        entry_registers[10] = layout.initial_frame_pointer();
+        Vm {
             program,
             context,
             mapping,
             syscalls,
             frames: Vec::with_capacity(config.max_call_depth.min(64)),
             settings,
-            initial_stack_pointer: layout.initial_frame_pointer(),
-            input_start: map.input,
-            initial_r2,
-        })
+            entry_registers,
+        }
+    }
+
+    /// Sets r0..r10 for the next runs (a host that passes more than the input address, as
+    /// Agave passes the instruction data's offset in r2). r10 is where the first frame
+    /// ends; calls and returns move it from there by the layout's rules.
+    pub fn set_entry_registers(&mut self, registers: [u64; 11]) {
+        self.entry_registers = registers;
+    }
+
+    /// The registers the next run starts with (see [`Vm::set_entry_registers`]).
+    pub fn entry_registers(&self) -> [u64; 11] {
+        self.entry_registers
+    }
+
+    /// Ends the VM and gives back its guest memory.
+    pub fn into_mapping(self) -> MemoryMapping<'a> {
+        self.mapping
     }
 
     /// Runs the program from its entry with the chosen backend.
@@ -198,7 +231,7 @@ impl<'a, C: ContextObject> Vm<'a, C> {
             syscalls: &self.syscalls,
             frames: &mut self.frames,
             regs,
-            stack_pointer: self.initial_stack_pointer,
+            stack_pointer: regs[10],
             metering,
         };
         let (result, meter) = crate::jit::run::execute(jit, parts);
@@ -219,13 +252,11 @@ impl<'a, C: ContextObject> Vm<'a, C> {
         }
     }
 
-    /// The registers at the entry of a run: r1 the input region, r2 0 (sBPF) or the input
-    /// length (eBPF), r10 the top of the first frame, the rest zero.
+    /// The registers at the entry of a run: by default r1 the input region, r2 0 (sBPF) or
+    /// the input length (eBPF), r10 the top of the first frame, the rest zero.
     fn start_registers(&self) -> [u64; 16] {
         let mut regs = [0u64; 16];
-        regs[1] = self.input_start;
-        regs[2] = self.initial_r2;
-        regs[10] = self.initial_stack_pointer;
+        regs[..11].copy_from_slice(&self.entry_registers);
         regs
     }
 
@@ -270,7 +301,7 @@ impl<'a, C: ContextObject> Vm<'a, C> {
             syscalls: &self.syscalls,
             frames: &mut self.frames,
             regs,
-            stack_pointer: self.initial_stack_pointer,
+            stack_pointer: regs[10],
             meter,
         };
         let result = match hook {

@@ -10,16 +10,19 @@
 //! Invariants, established by the constructors and relied on by every `unsafe` block:
 //! 1. `ptr` is non-null and valid for reads of `len` bytes for as long as this value lives:
 //!    borrowed bytes are held by the `'a` borrow (the `PhantomData`), owned bytes by the
-//!    allocation that only `Drop` frees.
+//!    allocation that only `Drop` frees, raw bytes by the promise of the caller of the unsafe
+//!    [`HostBytes::from_raw_parts`].
 //! 2. When `access` is [`HostAccess::ReadWrite`], `ptr` is also valid for writes and nothing
-//!    else reads or writes those bytes while this value lives (it came from a `&'a mut [u8]`
-//!    or from an allocation nobody else can name).
+//!    else reads or writes those bytes while a slice handed out by this value lives (it came
+//!    from a `&'a mut [u8]`, from an allocation nobody else can name, or from a caller of
+//!    `from_raw_parts` who promised it).
 //! 3. Read-only bytes are never written: the mutable accessors refuse them.
 //!
 //! Slices handed out borrow `self` (shared or mutable), so Rust's borrow rules keep them
 //! from outliving the bytes or aliasing a mutable slice.
 #![allow(unsafe_code)]
 
+use super::region::MemoryRegion;
 use bpfvm_isa::MemSize;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
@@ -80,6 +83,28 @@ impl<'a> HostBytes<'a> {
         }
     }
 
+    /// Bytes the host owns and keeps alive itself, named by a raw pointer (hosts whose API
+    /// hands the VM raw memory, as solana-sbpf 0.26's does). Empty when `ptr` is null.
+    ///
+    /// # Safety
+    ///
+    /// For as long as the result lives, `ptr` must be valid for reads of `len` bytes, and for
+    /// writes too when `access` is [`HostAccess::ReadWrite`]; and no other reference to those
+    /// bytes may be used while a slice handed out by the result lives (slices live for one
+    /// access: a load, a store, or a syscall's translated argument).
+    pub unsafe fn from_raw_parts(ptr: *mut u8, len: usize, access: HostAccess) -> HostBytes<'static> {
+        let Some(ptr) = NonNull::new(ptr) else {
+            return HostBytes::borrowed(&[]);
+        };
+        HostBytes {
+            ptr,
+            len,
+            access,
+            backing: Backing::Borrowed,
+            _borrow: PhantomData,
+        }
+    }
+
     /// `len` zeroed, writable bytes aligned to [`HOST_ALIGN`], owned by the result. `None`
     /// when the size is not representable or the allocator fails.
     pub fn owned_zeroed(len: usize) -> Option<HostBytes<'static>> {
@@ -109,11 +134,8 @@ impl<'a> HostBytes<'a> {
         self.access
     }
 
-    /// The host address of the first byte (for diagnostics and, later, generated code).
-    #[allow(
-        dead_code,
-        reason = "checked by the alignment tests; the JIT will use it"
-    )]
+    /// The host address of the first byte (for diagnostics, the region table and hosts that
+    /// hand out raw pointers).
     pub fn host_addr(&self) -> usize {
         self.ptr.as_ptr() as usize
     }
@@ -170,6 +192,29 @@ impl<'a> HostBytes<'a> {
         let le = value.to_le_bytes();
         bytes.copy_from_slice(le.get(..bytes.len())?);
         Some(())
+    }
+}
+
+impl MemoryRegion<'static> {
+    /// A region over host memory named by a raw pointer, which the host keeps alive (see
+    /// [`HostBytes::from_raw_parts`]): writable or read-only, gapped like
+    /// [`MemoryRegion::writable_gapped`] when `gap_size` is not 0. Empty when `ptr` is null.
+    ///
+    /// # Safety
+    ///
+    /// For as long as the region lives, `ptr` must be valid for reads of `len` bytes (and
+    /// for writes when `access` is [`HostAccess::ReadWrite`]), and no other reference to
+    /// those bytes may be used during an access through the region's mapping.
+    pub unsafe fn from_raw_parts(
+        ptr: *mut u8,
+        len: usize,
+        access: HostAccess,
+        vm_addr: u64,
+        gap_size: u64,
+    ) -> MemoryRegion<'static> {
+        // SAFETY: the caller's promise is the one `HostBytes::from_raw_parts` asks for.
+        let host = unsafe { HostBytes::from_raw_parts(ptr, len, access) };
+        MemoryRegion::from_host(host, vm_addr, gap_size)
     }
 }
 

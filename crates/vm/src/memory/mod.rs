@@ -35,7 +35,7 @@ pub(crate) mod table;
 mod unaligned;
 mod violation;
 
-pub use host::HOST_ALIGN;
+pub use host::{HostAccess, HOST_ALIGN};
 pub use layout::{
     AddressMap, FrameMode, GappedFrames, Gaps, Layout, MappingKind, MemoryRules, StackFrames,
     StackLayout,

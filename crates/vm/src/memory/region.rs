@@ -62,7 +62,7 @@ impl<'a> MemoryRegion<'a> {
         Some(MemoryRegion::from_host(host, vm_addr, 0))
     }
 
-    fn from_host(host: HostBytes<'a>, vm_addr: u64, gap_size: u64) -> Self {
+    pub(super) fn from_host(host: HostBytes<'a>, vm_addr: u64, gap_size: u64) -> Self {
         let gap_shift = if gap_size == 0 {
             NO_GAP_SHIFT
         } else {
@@ -111,12 +111,9 @@ impl<'a> MemoryRegion<'a> {
         (self.gap_shift != NO_GAP_SHIFT).then(|| 1u64 << self.gap_shift)
     }
 
-    /// The host address of the region's first byte (for the region table).
-    #[cfg_attr(
-        not(bpfvm_jit),
-        allow(dead_code, reason = "only the region table uses it")
-    )]
-    pub(crate) fn host_addr(&self) -> usize {
+    /// The host address of the region's first byte (for the region table, and for hosts
+    /// that hand out raw pointers into guest memory).
+    pub fn host_addr(&self) -> usize {
         self.host.host_addr()
     }
 
