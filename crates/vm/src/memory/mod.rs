@@ -72,6 +72,16 @@ impl HostRange {
         self.len
     }
 
+    /// The index, in [`MemoryMapping::regions`] order, of the region the access lies in.
+    pub fn region_index(&self) -> usize {
+        self.region
+    }
+
+    /// Where the access starts in that region's host bytes.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
     /// Whether the access is zero bytes long.
     pub fn is_empty(&self) -> bool {
         self.len == 0
@@ -319,6 +329,21 @@ impl<'a> MemoryMapping<'a> {
             Lookup::Aligned(mapping) => mapping.replace_region(index, region),
             Lookup::Unaligned(mapping) => mapping.replace_region(index, region),
         }
+    }
+
+    /// Replaces the region that starts at `region.vm_addr()` (whatever its index in
+    /// [`MemoryMapping::regions`] order): for hosts that name regions by address.
+    /// `InvalidMemoryRegion` when no region starts there or the new one does not fit.
+    pub fn replace_region_at(&mut self, region: MemoryRegion<'a>) -> Result<(), RuntimeError> {
+        let vm_addr = region.vm_addr();
+        let index = self
+            .regions()
+            .iter()
+            .position(|existing| existing.vm_addr() == vm_addr)
+            .ok_or(RuntimeError::InvalidMemoryRegion {
+                index: (vm_addr >> 32) as usize,
+            })?;
+        self.replace_region(index, region)
     }
 
     /// Whether `vaddr` is in the unaligned mapping's lookup cache (always false for the
