@@ -278,7 +278,7 @@ impl<C: ContextObject> Executable<C> {
 
     /// Removes the compiled program (later runs interpret until `jit_compile` runs again).
     pub fn take_compiled_program(&self) -> Option<Arc<JitProgram>> {
-        self.engine.drop_compiled();
+        self.engine.drop_compiled(&self.loader);
         self.compiled_program
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

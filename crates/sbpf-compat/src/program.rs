@@ -334,6 +334,11 @@ impl<C: ContextObject> BuiltinProgram<C> {
             .expect("a builtin program has no configuration")
     }
 
+    /// The configuration, or the default one for a builtin program.
+    pub(crate) fn config_or_default(&self) -> Config {
+        self.config.as_deref().cloned().unwrap_or_default()
+    }
+
     /// The builtins by key.
     pub fn get_function_registry(
         &self,

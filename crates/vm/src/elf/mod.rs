@@ -72,6 +72,17 @@ pub fn load_in<C>(
     }
 }
 
+/// Loads a file with the strict program-header loader of SIMD-0189 as `version` (V3 or V4)
+/// runs it, whatever its `e_flags` say: solana-sbpf 0.26's `load_with_strict_parser`, which
+/// hosts and tests call directly ([`load_in`] checks the version first).
+pub fn load_strict<C>(
+    bytes: &[u8],
+    loader: Arc<Loader<C>>,
+    version: bpfvm_isa::SbpfVersion,
+) -> Result<Executable<C>, LoadError> {
+    strict::load(bytes, loader, version)
+}
+
 impl<C> Executable<C> {
     /// Loads an ELF file in the sBPF dialect (see [`load`]).
     pub fn from_elf(bytes: &[u8], loader: Arc<Loader<C>>) -> Result<Self, LoadError> {

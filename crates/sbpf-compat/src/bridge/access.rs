@@ -1,0 +1,200 @@
+//! The unsafe seam between the real crate's pointer-based API and bpfvm's engine.
+//!
+//! During `execute_program`, bpfvm's engine runs with a [`Bridge`] as its context object. The
+//! bridge holds a raw pointer to the host's [`EbpfVm`] (whose `execute_program` made it and
+//! does not touch the VM until the run ends), through which it reaches the host's context
+//! (the meter, the trace) and, when the program calls a syscall, the host's builtin.
+//!
+//! bpfvm's syscalls are plain function pointers, so each builtin is reached through a
+//! trampoline that knows its number ([`trampolines`]: builtin `i` in the loader's key order
+//! is trampoline `i`). A trampoline lends the engine's memory mapping to the host's
+//! [`MemoryMapping`] for the length of the call (so the builtin's translations and region
+//! replacements reach the mapping the program runs in), sets the VM's meter fields so that
+//! a builtin settling the meter settles nothing (the engine has charged already), calls the
+//! builtin with the VM's address, takes back the mapping and reads `program_result`.
+//!
+//! Invariants every `unsafe` block here relies on:
+//! 1. A [`Bridge`]'s `vm` points at the `EbpfVm` whose `execute_program` is running; that
+//!    function holds the only `&mut` to it and does not use it until the engine returns.
+//! 2. The VM's `context_object_pointer` and `memory_mapping` point at the host's context and
+//!    mapping, which outlive the VM (its lifetime `'a` borrows the context).
+//! 3. A VM address handed to a builtin is used by that builtin alone, during the call.
+#![allow(unsafe_code)]
+
+use crate::{
+    error::{EbpfError, ProgramResult},
+    memory_region::{Engine, MemoryMapping},
+    vm::{ContextObject, EbpfVm, EncryptedHostAddressToEbpfVm},
+};
+use bpfvm::{RuntimeError, SyscallFn};
+use std::ptr::NonNull;
+
+/// The most builtins one loader can register (the number of trampolines).
+pub(crate) const MAX_BUILTINS: usize = 512;
+
+/// The engine's context object during a run: the host's VM, reached through a raw pointer.
+pub(crate) struct Bridge<C: ContextObject> {
+    vm: NonNull<EbpfVm<'static, C>>,
+    /// The error of the builtin that ended the run, in the host's own type.
+    stashed: Option<EbpfError>,
+}
+
+impl<C: ContextObject> Bridge<C> {
+    /// A bridge to `vm` (see invariant 1).
+    pub(crate) fn new(vm: &mut EbpfVm<'_, C>) -> Self {
+        Bridge {
+            vm: NonNull::from(vm).cast(),
+            stashed: None,
+        }
+    }
+
+    /// The error the last failing builtin reported.
+    pub(crate) fn take_stashed(&mut self) -> Option<EbpfError> {
+        self.stashed.take()
+    }
+
+    /// The host's VM.
+    fn vm(&mut self) -> &mut EbpfVm<'static, C> {
+        // SAFETY: invariant 1: the VM outlives the run and nothing else uses it meanwhile.
+        unsafe { self.vm.as_mut() }
+    }
+
+    /// Calls builtin `index` with `args`, the engine's mapping lent to the host meanwhile.
+    fn call(
+        &mut self,
+        index: usize,
+        engine_mapping: &mut bpfvm::MemoryMapping<'_>,
+        args: [u64; 5],
+    ) -> Result<u64, RuntimeError> {
+        let vm = self.vm();
+        let Some(function) = vm.loader.builtin(index) else {
+            return Err(RuntimeError::UnsupportedInstruction { pc: 0 });
+        };
+        let lent = NonNull::from(engine_mapping).cast::<bpfvm::MemoryMapping<'static>>();
+        set_lent(vm, Some(lent));
+        let remaining = vm.context().get_remaining();
+        vm.previous_instruction_meter = remaining;
+        vm.due_insn_count = remaining;
+        vm.registers[1..6].copy_from_slice(&args);
+        vm.program_result = ProgramResult::Ok(0);
+        let [a, b, c, d, e] = args;
+        function(vm.encrypted_host_address(), a, b, c, d, e);
+        let vm = self.vm();
+        set_lent(vm, None);
+        match std::mem::replace(&mut vm.program_result, ProgramResult::Ok(0)) {
+            ProgramResult::Ok(value) => Ok(value),
+            ProgramResult::Err(error) => {
+                let message = error.to_string();
+                self.stashed = Some(error);
+                Err(RuntimeError::UserError { message })
+            }
+        }
+    }
+}
+
+/// Sets where the host's mapping finds the engine's during a builtin call.
+fn set_lent<C: ContextObject>(
+    vm: &mut EbpfVm<'_, C>,
+    lent: Option<NonNull<bpfvm::MemoryMapping<'static>>>,
+) {
+    // SAFETY: invariant 2: the mapping pointer names the host's live mapping; no reference to
+    // it is held across this statement.
+    let mapping = unsafe { vm.memory_mapping.as_mut() };
+    *mapping.engine_state() = Engine::InRun { lent };
+}
+
+impl<C: ContextObject> bpfvm::ContextObject for Bridge<C> {
+    fn trace(&mut self, state: [u64; 12]) {
+        self.vm().register_trace.push(state);
+    }
+
+    fn consume(&mut self, amount: u64) {
+        self.vm().context().consume(amount);
+    }
+
+    fn remaining(&self) -> u64 {
+        // SAFETY: invariant 1 (a shared use of the VM, during the run).
+        let vm = unsafe { self.vm.as_ref() };
+        // SAFETY: invariant 2: the context outlives the VM; this is a shared use.
+        unsafe { vm.context_object_pointer.as_ref() }.get_remaining()
+    }
+}
+
+/// The host's context of `vm`.
+pub(crate) fn context_of<'v, C: ContextObject>(vm: &'v mut EbpfVm<'_, C>) -> &'v mut C {
+    // SAFETY: invariant 2; the result borrows `vm` mutably, so it is the only use.
+    unsafe { vm.context_object_pointer.as_mut() }
+}
+
+/// The host's mapping of `vm`.
+pub(crate) fn mapping_of<'v, C: ContextObject>(vm: &'v mut EbpfVm<'_, C>) -> &'v mut MemoryMapping {
+    // SAFETY: invariant 2; the result borrows `vm` mutably, so it is the only use.
+    unsafe { vm.memory_mapping.as_mut() }
+}
+
+impl<C: ContextObject> EncryptedHostAddressToEbpfVm<C> {
+    /// Runs `cb` on the VM this address names.
+    ///
+    /// # Safety
+    ///
+    /// The address must come from a live VM (builtins receive such an address), and no other
+    /// reference to that VM may be used while `cb` runs.
+    pub unsafe fn with_vm<R>(&mut self, cb: impl FnOnce(&mut EbpfVm<'_, C>) -> R) -> R {
+        let address = (self.0 as usize as isize)
+            .wrapping_sub(crate::vm::get_runtime_environment_key() as isize) as usize;
+        let vm = std::ptr::with_exposed_provenance_mut::<EbpfVm<'_, C>>(address);
+        // SAFETY: the caller's promise: the address is a live VM's (made by
+        // `EbpfVm::encrypted_host_address`, which exposed its provenance) and unaliased.
+        cb(unsafe { &mut *vm })
+    }
+}
+
+/// The body of `BuiltinFunctionDefinition::vm`: settles the meter, runs the builtin's Rust
+/// body with the context and r1..r5, stores its result, re-reads the budget.
+pub(crate) fn run_builtin_body<C: ContextObject, E: Into<Box<dyn core::error::Error>>>(
+    mut vm: EncryptedHostAddressToEbpfVm<C>,
+    body: fn(&mut C, u64, u64, u64, u64, u64) -> Result<u64, E>,
+    args: [u64; 5],
+) {
+    let [a, b, c, d, e] = args;
+    // SAFETY: invariant 3: the address came from a VM calling this builtin, and only this
+    // call uses it.
+    unsafe {
+        vm.with_vm(|vm| {
+            let metered = vm.loader.get_config().enable_instruction_meter;
+            if metered {
+                let used = vm
+                    .previous_instruction_meter
+                    .saturating_sub(vm.due_insn_count);
+                vm.context().consume(used);
+            }
+            vm.program_result = body(vm.context(), a, b, c, d, e)
+                .map_err(|error| EbpfError::SyscallError(error.into()))
+                .into();
+            if metered {
+                vm.previous_instruction_meter = vm.context().get_remaining();
+            }
+        })
+    }
+}
+
+/// Trampoline `N`: calls builtin `N` of the running VM's loader.
+fn trampoline<C: ContextObject, const N: usize>(
+    bridge: &mut Bridge<C>,
+    mapping: &mut bpfvm::MemoryMapping<'_>,
+    args: [u64; 5],
+) -> Result<u64, RuntimeError> {
+    bridge.call(N, mapping, args)
+}
+
+/// Lists trampolines `0..MAX_BUILTINS`.
+macro_rules! trampoline_table {
+    ($($n:literal)*) => {
+        [$(trampoline::<C, $n> as SyscallFn<Bridge<C>>),*]
+    };
+}
+
+/// The trampolines, by builtin number.
+pub(crate) fn trampolines<C: ContextObject>() -> [SyscallFn<Bridge<C>>; MAX_BUILTINS] {
+    trampoline_table!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 64 65 66 67 68 69 70 71 72 73 74 75 76 77 78 79 80 81 82 83 84 85 86 87 88 89 90 91 92 93 94 95 96 97 98 99 100 101 102 103 104 105 106 107 108 109 110 111 112 113 114 115 116 117 118 119 120 121 122 123 124 125 126 127 128 129 130 131 132 133 134 135 136 137 138 139 140 141 142 143 144 145 146 147 148 149 150 151 152 153 154 155 156 157 158 159 160 161 162 163 164 165 166 167 168 169 170 171 172 173 174 175 176 177 178 179 180 181 182 183 184 185 186 187 188 189 190 191 192 193 194 195 196 197 198 199 200 201 202 203 204 205 206 207 208 209 210 211 212 213 214 215 216 217 218 219 220 221 222 223 224 225 226 227 228 229 230 231 232 233 234 235 236 237 238 239 240 241 242 243 244 245 246 247 248 249 250 251 252 253 254 255 256 257 258 259 260 261 262 263 264 265 266 267 268 269 270 271 272 273 274 275 276 277 278 279 280 281 282 283 284 285 286 287 288 289 290 291 292 293 294 295 296 297 298 299 300 301 302 303 304 305 306 307 308 309 310 311 312 313 314 315 316 317 318 319 320 321 322 323 324 325 326 327 328 329 330 331 332 333 334 335 336 337 338 339 340 341 342 343 344 345 346 347 348 349 350 351 352 353 354 355 356 357 358 359 360 361 362 363 364 365 366 367 368 369 370 371 372 373 374 375 376 377 378 379 380 381 382 383 384 385 386 387 388 389 390 391 392 393 394 395 396 397 398 399 400 401 402 403 404 405 406 407 408 409 410 411 412 413 414 415 416 417 418 419 420 421 422 423 424 425 426 427 428 429 430 431 432 433 434 435 436 437 438 439 440 441 442 443 444 445 446 447 448 449 450 451 452 453 454 455 456 457 458 459 460 461 462 463 464 465 466 467 468 469 470 471 472 473 474 475 476 477 478 479 480 481 482 483 484 485 486 487 488 489 490 491 492 493 494 495 496 497 498 499 500 501 502 503 504 505 506 507 508 509 510 511)
+}

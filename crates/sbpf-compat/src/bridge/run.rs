@@ -1,0 +1,70 @@
+//! `EbpfVm::execute_program` on bpfvm: the host's mapping moves into the engine for the run,
+//! the host's registers become the entry registers, the engine runs on the chosen backend
+//! with a [`Bridge`] as its context, and the result, the count and the final pc come back in
+//! the real crate's form.
+
+use super::{access::mapping_of, errors, Bridge};
+use crate::{
+    elf::Executable,
+    error::{EbpfError, ProgramResult},
+    vm::{ContextObject, EbpfVm, ExecutionMode},
+};
+use bpfvm::Backend;
+
+/// Runs `executable` in `vm` (see the module doc).
+pub(crate) fn execute_program<C: ContextObject>(
+    vm: &mut EbpfVm<'_, C>,
+    executable: &Executable<C>,
+    mode: &mut ExecutionMode,
+) -> (u64, ProgramResult) {
+    let config = executable.get_config();
+    if !config.enable_address_translation {
+        crate::unsupported::address_translation_off();
+    }
+    let entry = executable.get_entrypoint_instruction_offset();
+    vm.registers[11] = entry as u64;
+    vm.program_result = ProgramResult::Ok(0);
+    let program = match executable.engine.verified(executable.get_loader()) {
+        Ok(program) => program,
+        Err(error) => {
+            let error = EbpfError::VerifierError(errors::verify_error(error));
+            return (0, ProgramResult::Err(error));
+        }
+    };
+    let compiled = program.jit_program().is_some();
+    let backend = match (&*mode, compiled) {
+        (ExecutionMode::Interpreted, _) | (ExecutionMode::PreferJit, false) => {
+            Backend::Interpreter
+        }
+        (ExecutionMode::Jit | ExecutionMode::PreferJit, true) => Backend::Jit,
+        (ExecutionMode::Jit, false) => return (0, ProgramResult::Err(EbpfError::JitNotCompiled)),
+    };
+    *mode = match backend {
+        Backend::Interpreter => ExecutionMode::Interpreted,
+        Backend::Jit => ExecutionMode::Jit,
+    };
+    let Some(engine_mapping) = mapping_of(vm).take_engine() else {
+        return (0, ProgramResult::Err(EbpfError::InvalidMemoryRegion(0)));
+    };
+    let mut registers = [0u64; 11];
+    registers.copy_from_slice(&vm.registers[..11]);
+    vm.previous_instruction_meter = vm.context().get_remaining();
+    vm.due_insn_count = 0;
+    let mut bridge = Bridge::new(vm);
+    let mut engine_vm = bpfvm::Vm::with_mapping(&program, &mut bridge, engine_mapping);
+    engine_vm.set_entry_registers(registers);
+    let run = engine_vm.run(backend);
+    let engine_mapping = engine_vm.into_mapping();
+    let stashed = bridge.take_stashed();
+    mapping_of(vm).restore_engine(engine_mapping);
+    let result = match run.result {
+        Ok(value) => ProgramResult::Ok(value),
+        Err(error) => {
+            if let Some(pc) = error.pc() {
+                vm.registers[11] = pc as u64;
+            }
+            ProgramResult::Err(errors::runtime_error(error, stashed))
+        }
+    };
+    (run.instruction_count, result)
+}
