@@ -364,16 +364,3 @@ impl<'a, C: ContextObject> EbpfVm<'a, C> {
 /// [`EncryptedHostAddressToEbpfVm::with_vm`] turns it back into the VM.
 #[repr(transparent)]
 pub struct EncryptedHostAddressToEbpfVm<C>(pub(crate) u64, PhantomData<C>);
-
-impl<C: ContextObject> EncryptedHostAddressToEbpfVm<C> {
-    /// Runs `cb` on the VM this address names.
-    ///
-    /// # Safety
-    ///
-    /// The address must come from a live VM (builtins receive such an address), and no other
-    /// reference to that VM may be used while `cb` runs.
-    #[allow(unsafe_code, reason = "the real API's contract; the body is crate::bridge's")]
-    pub unsafe fn with_vm<R>(&mut self, cb: impl FnOnce(&mut EbpfVm<'_, C>) -> R) -> R {
-        crate::bridge::with_vm(self.0, cb)
-    }
-}

@@ -3,7 +3,10 @@
 //! with a [`Bridge`] as its context, and the result, the count and the final pc come back in
 //! the real crate's form.
 
-use super::{access::mapping_of, errors, Bridge};
+use super::{
+    access::{detach_mapping, mapping_of},
+    errors, Bridge,
+};
 use crate::{
     elf::Executable,
     error::{EbpfError, ProgramResult},
@@ -54,7 +57,7 @@ pub(crate) fn execute_program<C: ContextObject>(
     let mut engine_vm = bpfvm::Vm::with_mapping(&program, &mut bridge, engine_mapping);
     engine_vm.set_entry_registers(registers);
     let run = engine_vm.run(backend);
-    let engine_mapping = engine_vm.into_mapping();
+    let engine_mapping = detach_mapping(engine_vm.into_mapping());
     let stashed = bridge.take_stashed();
     mapping_of(vm).restore_engine(engine_mapping);
     let result = match run.result {
