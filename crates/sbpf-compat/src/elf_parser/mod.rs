@@ -152,6 +152,7 @@ fn table_range(start: u64, count: usize, size: usize) -> Result<Range<usize>, El
 }
 
 /// A parsed ELF file: its headers and tables, read out of the bytes.
+#[derive(Debug)]
 pub struct Elf64<'a> {
     elf_bytes: &'a [u8],
     file_header: Elf64Ehdr,
