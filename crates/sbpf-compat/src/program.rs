@@ -72,17 +72,6 @@ impl SBPFVersion {
         }
     }
 
-    /// The version of the engine's.
-    pub(crate) const fn from_engine(version: SbpfVersion) -> SBPFVersion {
-        match version {
-            SbpfVersion::V0 => SBPFVersion::V0,
-            SbpfVersion::V1 => SBPFVersion::V1,
-            SbpfVersion::V2 => SBPFVersion::V2,
-            SbpfVersion::V3 => SBPFVersion::V3,
-            SbpfVersion::V4 => SBPFVersion::V4,
-        }
-    }
-
     version_predicates! {
         /// SIMD-0166: `add64 r10, imm` moves the stack; calls leave r10 alone.
         manual_stack_frame_bump;

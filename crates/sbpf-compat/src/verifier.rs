@@ -59,7 +59,8 @@ pub enum VerifierError {
     /// An opcode the version does not have: the opcode and the slot.
     #[error("unknown eBPF opcode {0:#2x} (insn #{1:?})")]
     UnknownOpCode(u8, usize),
-    /// A shift by an immediate of at least the width: the width, the amount and the slot.
+    /// A shift by an immediate of at least the width: the amount, the width and the slot
+    /// (the message names them in the real crate's order, amount first).
     #[error("Shift with overflow of {0}-bit value by {1} (insn #{2:?})")]
     ShiftWithOverflow(u64, u64, usize),
     /// A `callx` register outside r0..=r9 (the slot).

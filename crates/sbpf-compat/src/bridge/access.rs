@@ -215,3 +215,34 @@ pub(crate) fn detach_mapping(mapping: bpfvm::MemoryMapping<'_>) -> bpfvm::Memory
     // mapping borrows anything for a shorter one.
     unsafe { std::mem::transmute::<bpfvm::MemoryMapping<'_>, bpfvm::MemoryMapping<'static>>(mapping) }
 }
+
+/// The host's access violation handler as the engine asks it during a run (see
+/// `MemoryMapping::redirect_for_engine`).
+pub(crate) struct HostHandler {
+    /// The host's mapping (invariant 2: it outlives the run).
+    mapping: NonNull<MemoryMapping>,
+}
+
+impl HostHandler {
+    /// The handler of `vm`'s mapping.
+    pub(crate) fn of<C: ContextObject>(vm: &mut EbpfVm<'_, C>) -> Self {
+        HostHandler {
+            mapping: vm.memory_mapping,
+        }
+    }
+}
+
+impl bpfvm::memory::ViolationHandler for HostHandler {
+    fn handle(
+        &mut self,
+        access: bpfvm::AccessType,
+        vaddr: u64,
+        len: u64,
+    ) -> Option<bpfvm::MemoryRegion<'static>> {
+        // SAFETY: invariant 2: the host's mapping outlives the run; during a program's load or
+        // store nothing else holds a reference to it (the engine works on its own mapping,
+        // moved out of the host's, and host code runs only inside syscalls).
+        let mapping = unsafe { self.mapping.as_mut() };
+        mapping.redirect_for_engine(crate::memory_region::AccessType::from_engine(access), vaddr, len)
+    }
+}

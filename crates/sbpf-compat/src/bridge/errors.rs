@@ -65,7 +65,7 @@ pub(crate) fn verify_error(error: VerifyError) -> VerifierError {
         }
         VerifyError::UnknownOpCode { opcode, pc } => VerifierError::UnknownOpCode(opcode, pc),
         VerifyError::ShiftWithOverflow { shift, width, pc } => {
-            VerifierError::ShiftWithOverflow(width, shift, pc)
+            VerifierError::ShiftWithOverflow(shift, width, pc)
         }
         VerifyError::InvalidRegister { pc } => VerifierError::InvalidRegister(pc),
         VerifyError::UnalignedImmediate { pc } => VerifierError::UnalignedImmediate(pc),

@@ -5,7 +5,7 @@
 
 use super::{
     access::{detach_mapping, mapping_of},
-    errors, Bridge,
+    errors, Bridge, HostHandler,
 };
 use crate::{
     elf::Executable,
@@ -46,9 +46,10 @@ pub(crate) fn execute_program<C: ContextObject>(
         Backend::Interpreter => ExecutionMode::Interpreted,
         Backend::Jit => ExecutionMode::Jit,
     };
-    let Some(engine_mapping) = mapping_of(vm).take_engine() else {
+    let Some(mut engine_mapping) = mapping_of(vm).take_engine() else {
         return (0, ProgramResult::Err(EbpfError::InvalidMemoryRegion(0)));
     };
+    engine_mapping.set_violation_handler(Some(Box::new(HostHandler::of(vm))));
     let mut registers = [0u64; 11];
     registers.copy_from_slice(&vm.registers[..11]);
     vm.previous_instruction_meter = vm.context().get_remaining();
@@ -57,7 +58,8 @@ pub(crate) fn execute_program<C: ContextObject>(
     let mut engine_vm = bpfvm::Vm::with_mapping(&program, &mut bridge, engine_mapping);
     engine_vm.set_entry_registers(registers);
     let run = engine_vm.run(backend);
-    let engine_mapping = detach_mapping(engine_vm.into_mapping());
+    let mut engine_mapping = detach_mapping(engine_vm.into_mapping());
+    engine_mapping.set_violation_handler(None);
     let stashed = bridge.take_stashed();
     mapping_of(vm).restore_engine(engine_mapping);
     let result = match run.result {

@@ -493,9 +493,29 @@ impl MemoryMapping {
         &mut self.engine
     }
 
-    /// The region handler, for the engine's violations during a run.
-    pub(crate) fn handler(&self) -> &AccessViolationHandler {
-        &self.handler
+    /// The access violation handler's answer to a program's failed access during a run:
+    /// the region it redirected (the host's list is updated; the engine, which asked, puts
+    /// the returned region in place), or `None` when the violation stands. As
+    /// `map_with_access_violation_handler`, a redirection counts only when the redirected
+    /// region serves the access.
+    pub(crate) fn redirect_for_engine(
+        &mut self,
+        access: AccessType,
+        vm_addr: u64,
+        len: u64,
+    ) -> Option<bpfvm::MemoryRegion<'static>> {
+        let (index, region) = self.find_region(vm_addr)?;
+        let mut candidate = region.clone();
+        let max_len = self.next_start(index).saturating_sub(candidate.vm_addr);
+        (self.handler)(&mut candidate, max_len, access, vm_addr, len);
+        if candidate == *region {
+            return None;
+        }
+        raw::region_serves(&candidate, access, vm_addr, len)?;
+        self.check_replacement(index, &candidate).ok()?;
+        let engine = raw::engine_region(&candidate);
+        *self.regions.get_mut(index)? = candidate;
+        Some(engine)
     }
 
     /// The region at `index`, mutably, without touching the engine (the caller keeps both

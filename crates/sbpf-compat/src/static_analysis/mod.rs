@@ -140,7 +140,6 @@ struct Program<'a, C: ContextObject> {
 trait ProgramView {
     fn disassemble(&self, insn: &ebpf::Insn, pc: usize, cfg_nodes: &BTreeMap<usize, CfgNode>) -> String;
     fn function_pc(&self, key: u32) -> Option<usize>;
-    fn sbpf_version(&self) -> SBPFVersion;
 }
 
 impl<C: ContextObject> ProgramView for Program<'_, C> {
@@ -157,10 +156,6 @@ impl<C: ContextObject> ProgramView for Program<'_, C> {
 
     fn function_pc(&self, key: u32) -> Option<usize> {
         self.function_registry.lookup_by_key(key).map(|(_, pc)| pc)
-    }
-
-    fn sbpf_version(&self) -> SBPFVersion {
-        self.sbpf_version
     }
 }
 

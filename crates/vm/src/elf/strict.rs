@@ -20,7 +20,7 @@
 //! `InvalidFileHeader`). With labels on, function symbols of `.symtab` become labels; any
 //! failure there leaves the program without labels, never fails the load.
 
-use super::parse::{Ehdr, Elf64, Phdr};
+use super::parse::{Ehdr, Elf64, ParserRules, Phdr};
 use crate::load_error::LoadError;
 use crate::memory::AddressMap;
 use crate::program::{
@@ -145,7 +145,10 @@ fn entry_pc(e_entry: u64, bytecode: &Phdr) -> Result<usize, LoadError> {
 }
 
 /// Function labels from `.symtab`, keyed by pc (V3 calls are pc-relative, so keys are only
-/// names); `None` on any failure.
+/// names), read as 0.26 reads them: with its parser's rules (names through a 255-byte
+/// window), every symbol whose type has the `STT_FUNC` bit, and a symbol whose name cannot
+/// be read (or whose address is outside the text) costs only its own label. `None` when the
+/// tables cannot be read at all.
 fn labels<C>(
     bytes: &[u8],
     loader: &Loader<C>,
@@ -153,19 +156,21 @@ fn labels<C>(
     bytecode: &Phdr,
     slots: usize,
 ) -> Option<FunctionRegistry> {
-    let elf = Elf64::parse(bytes).ok()?;
+    let elf = Elf64::parse_with(bytes, ParserRules::Sbpf26).ok()?;
     let start = bytecode.p_vaddr.get(LE);
     let mut functions = FunctionRegistry::new();
     for symbol in elf.symbols() {
-        if symbol.st_info & 0xf != object::elf::STT_FUNC {
+        if symbol.st_info & object::elf::STT_FUNC == 0 {
             continue;
         }
-        let pc = symbol.st_value.get(LE).checked_sub(start)? / SLOT;
-        let pc = usize::try_from(pc).ok().filter(|&pc| pc < slots)?;
-        let name = elf.symbol_name(symbol.st_name.get(LE))?;
-        functions
-            .register(loader, Dialect::Sbpf26(version), pc, name)
-            .ok()?;
+        let pc = symbol.st_value.get(LE).saturating_sub(start) / SLOT;
+        let Some(pc) = usize::try_from(pc).ok().filter(|&pc| pc < slots) else {
+            continue;
+        };
+        let Some(name) = elf.symbol_name(symbol.st_name.get(LE)) else {
+            continue;
+        };
+        let _ = functions.register(loader, Dialect::Sbpf26(version), pc, name);
     }
     Some(functions)
 }

@@ -95,11 +95,34 @@ enum Lookup<'a> {
     Unaligned(UnalignedMapping<'a>),
 }
 
+/// A host's say before a program's load or store fails: it may hand back a region to put in
+/// place of the one that starts at the same guest address (solana-sbpf 0.26's access
+/// violation handler, which Solana runtimes use to make copy-on-write account data writable
+/// or to grow it); the access is then tried once more.
+/// Its regions are host memory the host keeps alive itself (`MemoryRegion::from_raw_parts`),
+/// hence `'static`.
+pub trait ViolationHandler {
+    /// The replacement region for a failed `access` of `len` bytes at `vaddr`, if any.
+    fn handle(&mut self, access: AccessType, vaddr: u64, len: u64)
+        -> Option<MemoryRegion<'static>>;
+}
+
 /// Guest memory as the program sees it.
-#[derive(Debug)]
 pub struct MemoryMapping<'a> {
     lookup: Lookup<'a>,
     policy: ViolationPolicy,
+    /// Asked before a program's load or store fails (see [`ViolationHandler`]).
+    handler: Option<Box<dyn ViolationHandler>>,
+}
+
+impl core::fmt::Debug for MemoryMapping<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("MemoryMapping")
+            .field("lookup", &self.lookup)
+            .field("policy", &self.policy)
+            .field("handler", &self.handler.is_some())
+            .finish()
+    }
 }
 
 /// The pc that accesses made by syscalls report, as the reference's syscalls do.
@@ -125,6 +148,7 @@ impl<'a> MemoryMapping<'a> {
         Ok(MemoryMapping {
             lookup,
             policy: ViolationPolicy::new(*layout),
+            handler: None,
         })
     }
 
@@ -213,9 +237,15 @@ impl<'a> MemoryMapping<'a> {
     }
 
     /// [`load`](Self::load) with the aligned mapping's lookup inlined: the interpreter's hot
-    /// path. Same results and errors; anything but a valid aligned access takes `load`.
+    /// path. Same results and errors; anything but a valid aligned access takes `load`, and a
+    /// failing one asks the [`ViolationHandler`] first.
     #[inline(always)]
-    pub fn load_inline(&self, size: MemSize, vaddr: u64, pc: usize) -> Result<u64, RuntimeError> {
+    pub fn load_inline(
+        &mut self,
+        size: MemSize,
+        vaddr: u64,
+        pc: usize,
+    ) -> Result<u64, RuntimeError> {
         if let Lookup::Aligned(mapping) = &self.lookup {
             if let Some(value) = mapping.load(size, vaddr) {
                 return Ok(value);
@@ -225,7 +255,8 @@ impl<'a> MemoryMapping<'a> {
     }
 
     /// [`store`](Self::store) with the aligned mapping's lookup inlined: the interpreter's
-    /// hot path. Same results and errors; anything but a valid aligned access takes `store`.
+    /// hot path. Same results and errors; anything but a valid aligned access takes `store`,
+    /// and a failing one asks the [`ViolationHandler`] first.
     #[inline(always)]
     pub fn store_inline(
         &mut self,
@@ -243,8 +274,34 @@ impl<'a> MemoryMapping<'a> {
     }
 
     #[inline(never)]
-    fn load_general(&self, size: MemSize, vaddr: u64, pc: usize) -> Result<u64, RuntimeError> {
-        self.load(size, vaddr, pc)
+    fn load_general(&mut self, size: MemSize, vaddr: u64, pc: usize) -> Result<u64, RuntimeError> {
+        match self.load(size, vaddr, pc) {
+            Err(error) if self.handled(AccessType::Load, vaddr, size.bytes()) => {
+                self.load(size, vaddr, pc).map_err(|_| error)
+            }
+            result => result,
+        }
+    }
+
+    /// Sets (or with `None` removes) the host's [`ViolationHandler`], which the interpreter's
+    /// loads and stores (and so the JIT's, which hand a failing access to the interpreter)
+    /// ask before they fail.
+    pub fn set_violation_handler(&mut self, handler: Option<Box<dyn ViolationHandler>>) {
+        self.handler = handler;
+    }
+
+    /// Asks the handler about a failed access and puts its region in place; whether the
+    /// mapping changed (the access is then worth trying again).
+    #[cold]
+    fn handled(&mut self, access: AccessType, vaddr: u64, len: u64) -> bool {
+        let Some(region) = self
+            .handler
+            .as_mut()
+            .and_then(|handler| handler.handle(access, vaddr, len))
+        else {
+            return false;
+        };
+        self.replace_region_at(region).is_ok()
     }
 
     #[inline(never)]
@@ -255,7 +312,12 @@ impl<'a> MemoryMapping<'a> {
         value: u64,
         pc: usize,
     ) -> Result<(), RuntimeError> {
-        self.store(size, vaddr, value, pc)
+        match self.store(size, vaddr, value, pc) {
+            Err(error) if self.handled(AccessType::Store, vaddr, size.bytes()) => {
+                self.store(size, vaddr, value, pc).map_err(|_| error)
+            }
+            result => result,
+        }
     }
 
     /// The bytes of a translated load or store.
