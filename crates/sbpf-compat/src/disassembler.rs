@@ -139,7 +139,12 @@ const MEMORY: [[(u8, u8, u8, &str); 4]; 2] = [
 ];
 
 /// Looks `opc` up in a table of (immediate, register, name) pairs.
-fn pair(table: &[(u8, u8, &'static str)], opc: u8, imm: Shape, reg: Shape) -> Option<(String, Shape)> {
+fn pair(
+    table: &[(u8, u8, &'static str)],
+    opc: u8,
+    imm: Shape,
+    reg: Shape,
+) -> Option<(String, Shape)> {
     table.iter().find_map(|&(imm_opc, reg_opc, name)| {
         if opc == imm_opc {
             Some((name.to_owned(), imm))
@@ -155,14 +160,15 @@ fn pair(table: &[(u8, u8, &'static str)], opc: u8, imm: Shape, reg: Shape) -> Op
 fn mnemonic(opc: u8, version: SBPFVersion) -> Option<(String, Shape)> {
     use Shape::*;
     let memory = &MEMORY[usize::from(version.move_memory_instruction_classes())];
-    if let Some(found) = memory.iter().find_map(|&(load, st_imm, st_reg, suffix)| {
-        match opc {
+    if let Some(found) = memory
+        .iter()
+        .find_map(|&(load, st_imm, st_reg, suffix)| match opc {
             _ if opc == load => Some((format!("ldx{suffix}"), Load)),
             _ if opc == st_imm => Some((format!("st{suffix}"), StoreImmediate)),
             _ if opc == st_reg => Some((format!("stx{suffix}"), StoreRegister)),
             _ => None,
-        }
-    }) {
+        })
+    {
         return Some(found);
     }
     let named = |name: &str, shape| Some((name.to_owned(), shape));
@@ -233,13 +239,17 @@ fn call_text<C: ContextObject>(
     }
     if version.static_syscalls() {
         if insn.src == 1 {
-            name = function(key).or_else(|| cfg_nodes.get(&(key as usize)).map(|n| n.label.clone()));
+            name =
+                function(key).or_else(|| cfg_nodes.get(&(key as usize)).map(|n| n.label.clone()));
         }
     } else if let Some(internal) = function(key) {
         mnemonic = "call";
         name = Some(internal);
     }
-    format!("{mnemonic} {}", name.unwrap_or_else(|| insn.imm.to_string()))
+    format!(
+        "{mnemonic} {}",
+        name.unwrap_or_else(|| insn.imm.to_string())
+    )
 }
 
 /// `insn` (at slot `pc`) as text in `sbpf_version`'s syntax. Jump targets are named by the

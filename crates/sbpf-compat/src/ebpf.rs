@@ -559,7 +559,10 @@ pub fn get_insn(prog: &[u8], pc: usize) -> Insn {
 /// # Panics
 ///
 /// When the slot does not lie inside `prog`.
-#[allow(clippy::indexing_slicing, reason = "the documented panic of the real API")]
+#[allow(
+    clippy::indexing_slicing,
+    reason = "the documented panic of the real API"
+)]
 pub fn get_insn_unchecked(prog: &[u8], pc: usize) -> Insn {
     let start = pc * INSN_SIZE;
     let bytes: &[u8] = &prog[start..start + INSN_SIZE];

@@ -297,7 +297,8 @@ impl<C: ContextObject> Executable<C> {
         *self
             .compiled_program
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(JitProgram::new(length)));
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Some(Arc::new(JitProgram::new(length)));
         Ok(())
     }
 

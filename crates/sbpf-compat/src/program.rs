@@ -190,15 +190,14 @@ impl<T: Copy + PartialEq> FunctionRegistry<T> {
 
     /// An estimate of the memory the registry holds, in bytes.
     pub fn mem_size(&self) -> usize {
-        self.map.values().fold(
-            std::mem::size_of::<Self>(),
-            |total, (name, value)| {
+        self.map
+            .values()
+            .fold(std::mem::size_of::<Self>(), |total, (name, value)| {
                 total
                     .saturating_add(std::mem::size_of_val(value))
                     .saturating_add(std::mem::size_of_val(name))
                     .saturating_add(name.capacity())
-            },
-        )
+            })
     }
 
     /// The number of entries.
@@ -316,7 +315,10 @@ impl<C: ContextObject> BuiltinProgram<C> {
     /// # Panics
     ///
     /// For a builtin program, which has none (as in the real crate).
-    #[allow(clippy::expect_used, reason = "the documented contract of the real API")]
+    #[allow(
+        clippy::expect_used,
+        reason = "the documented contract of the real API"
+    )]
     pub fn get_config(&self) -> &Config {
         self.config
             .as_ref()

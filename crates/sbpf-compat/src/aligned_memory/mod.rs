@@ -37,9 +37,7 @@ pub struct AlignedMemory<const ALIGN: usize> {
 /// Whether `ptr` is a multiple of `align` (which must be a power of two; 0 and 1 align
 /// everything).
 pub fn is_memory_aligned(ptr: usize, align: usize) -> bool {
-    align
-        .checked_sub(1)
-        .is_none_or(|mask| ptr & mask == 0)
+    align.checked_sub(1).is_none_or(|mask| ptr & mask == 0)
 }
 
 impl<const ALIGN: usize> AlignedMemory<ALIGN> {
@@ -138,7 +136,10 @@ impl<const ALIGN: usize> AlignedMemory<ALIGN> {
     /// Appends `value` `num` times; an error past the capacity.
     pub fn fill_write(&mut self, num: usize, value: u8) -> io::Result<()> {
         let bytes = self.next_bytes(num).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "aligned memory fill_write failed")
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "aligned memory fill_write failed",
+            )
         })?;
         bytes.fill(value);
         Ok(())

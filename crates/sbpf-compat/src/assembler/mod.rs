@@ -262,25 +262,37 @@ impl<'s> Assembler<'s> {
     }
 
     /// The instruction of `kind` with `operands` at `pc`.
-    fn build(&mut self, kind: Kind, opc: u8, operands: &[Operand], pc: usize) -> Result<Insn, String> {
+    fn build(
+        &mut self,
+        kind: Kind,
+        opc: u8,
+        operands: &[Operand],
+        pc: usize,
+    ) -> Result<Insn, String> {
         use Operand::{Integer, Label, Memory, Register};
         let version = self.version;
         match (kind, operands) {
-            (Kind::AluBinary, [Register(dst), Register(src)]) => insn(opc | ebpf::BPF_X, *dst, *src, 0, 0),
+            (Kind::AluBinary, [Register(dst), Register(src)]) => {
+                insn(opc | ebpf::BPF_X, *dst, *src, 0, 0)
+            }
             (Kind::AluBinary, [Register(10), Integer(imm)]) if opc == ebpf::ADD64_IMM => {
                 match version.manual_stack_frame_bump() {
                     true => insn(opc | ebpf::BPF_K, 10, 0, 0, *imm),
                     false => insn(ebpf::OR64_IMM, 0, 0, 0, 0),
                 }
             }
-            (Kind::AluBinary, [Register(dst), Integer(imm)]) => insn(opc | ebpf::BPF_K, *dst, 0, 0, *imm),
+            (Kind::AluBinary, [Register(dst), Integer(imm)]) => {
+                insn(opc | ebpf::BPF_K, *dst, 0, 0, *imm)
+            }
             (Kind::AluUnary, [Register(dst)]) => insn(opc, *dst, 0, 0, 0),
             (Kind::LoadReg, [Register(dst), Memory(src, off)])
             | (Kind::StoreReg, [Memory(dst, off), Register(src)]) => insn(opc, *dst, *src, *off, 0),
             (Kind::StoreImm, [Memory(dst, off), Integer(imm)]) => insn(opc, *dst, 0, *off, *imm),
             (Kind::NoOperand, []) => insn(opc, 0, 0, 0, 0),
             (Kind::JumpUnconditional, [Integer(off)]) => insn(opc, 0, 0, *off, 0),
-            (Kind::JumpUnconditional, [Label(label)]) => insn(opc, 0, 0, self.offset_to(pc, label)?, 0),
+            (Kind::JumpUnconditional, [Label(label)]) => {
+                insn(opc, 0, 0, self.offset_to(pc, label)?, 0)
+            }
             (Kind::JumpConditional, [Register(dst), Register(src), Integer(off)]) => {
                 insn(opc | ebpf::BPF_X, *dst, *src, *off, 0)
             }
@@ -304,7 +316,8 @@ impl<'s> Assembler<'s> {
                 let mut target = *self
                     .labels
                     .get(label.as_str())
-                    .ok_or_else(|| format!("Label not found {label}"))? as i64;
+                    .ok_or_else(|| format!("Label not found {label}"))?
+                    as i64;
                 if version.static_syscalls() {
                     target = target - pc as i64 - 1;
                 }
@@ -325,7 +338,9 @@ impl<'s> Assembler<'s> {
                 }
             }
             (Kind::Endian(bits), [Register(dst)]) => insn(opc, *dst, 0, 0, bits),
-            (Kind::LoadDwImm, [Register(dst), Integer(imm)]) => insn(opc, *dst, 0, 0, (*imm << 32) >> 32),
+            (Kind::LoadDwImm, [Register(dst), Integer(imm)]) => {
+                insn(opc, *dst, 0, 0, (*imm << 32) >> 32)
+            }
             _ => Err(format!("Unexpected operands: {operands:?}")),
         }
     }
@@ -337,22 +352,24 @@ impl<'s> Assembler<'s> {
         for statement in statements {
             match statement {
                 Statement::Label { .. } => {}
-                Statement::Directive { name, operands } => match (name.as_str(), operands.as_slice()) {
-                    ("fill", [Operand::Integer(count), Operand::Integer(value)]) => {
-                        for _ in 0..*count {
-                            instructions.push(Insn {
-                                ptr: pc,
-                                opc: *value as u8,
-                                dst: (*value >> 8) as u8 & 0xF,
-                                src: (*value >> 12) as u8 & 0xF,
-                                off: (*value >> 16) as u16 as i16,
-                                imm: i64::from((*value >> 32) as u32),
-                            });
-                            pc += 1;
+                Statement::Directive { name, operands } => {
+                    match (name.as_str(), operands.as_slice()) {
+                        ("fill", [Operand::Integer(count), Operand::Integer(value)]) => {
+                            for _ in 0..*count {
+                                instructions.push(Insn {
+                                    ptr: pc,
+                                    opc: *value as u8,
+                                    dst: (*value >> 8) as u8 & 0xF,
+                                    src: (*value >> 12) as u8 & 0xF,
+                                    off: (*value >> 16) as u16 as i16,
+                                    imm: i64::from((*value >> 32) as u32),
+                                });
+                                pc += 1;
+                            }
                         }
+                        _ => return Err(format!("Invalid directive {name:?}")),
                     }
-                    _ => return Err(format!("Invalid directive {name:?}")),
-                },
+                }
                 Statement::Instruction { name, operands } => {
                     let (kind, opc) = lookup(name, self.version)
                         .ok_or_else(|| format!("Invalid instruction {name:?}"))?;
@@ -360,7 +377,8 @@ impl<'s> Assembler<'s> {
                     built.ptr = pc;
                     instructions.push(built);
                     pc += 1;
-                    if let (Kind::LoadDwImm, Some(Operand::Integer(imm))) = (kind, operands.get(1)) {
+                    if let (Kind::LoadDwImm, Some(Operand::Integer(imm))) = (kind, operands.get(1))
+                    {
                         instructions.push(Insn {
                             ptr: pc,
                             imm: imm >> 32,
@@ -390,7 +408,10 @@ pub fn assemble<C: ContextObject>(
     };
     assembler.first_pass(&statements)?;
     let instructions = assembler.second_pass(&statements)?;
-    let text: Vec<u8> = instructions.iter().flat_map(|insn| insn.to_array()).collect();
+    let text: Vec<u8> = instructions
+        .iter()
+        .flat_map(|insn| insn.to_array())
+        .collect();
     Executable::<C>::from_text_bytes(&text, loader, version, assembler.functions)
         .map_err(|error| format!("Executable constructor {error:?}"))
 }

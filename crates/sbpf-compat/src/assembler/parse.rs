@@ -23,9 +23,15 @@ pub(super) enum Statement {
     /// `name:`.
     Label { name: String },
     /// `.name operands`.
-    Directive { name: String, operands: Vec<Operand> },
+    Directive {
+        name: String,
+        operands: Vec<Operand>,
+    },
     /// `mnemonic operands`.
-    Instruction { name: String, operands: Vec<Operand> },
+    Instruction {
+        name: String,
+        operands: Vec<Operand>,
+    },
 }
 
 /// A cursor over the source with its line and column.
@@ -108,7 +114,9 @@ fn integer(cursor: &mut Cursor) -> Option<i64> {
         }
         _ => 1,
     };
-    let value = if probe.rest.starts_with("0x") && probe.rest[2..].starts_with(|c: char| c.is_ascii_hexdigit()) {
+    let value = if probe.rest.starts_with("0x")
+        && probe.rest[2..].starts_with(|c: char| c.is_ascii_hexdigit())
+    {
         probe.bump();
         probe.bump();
         let digits = probe.take_while(|c| c.is_ascii_hexdigit());

@@ -145,7 +145,8 @@ impl<C: ContextObject> EncryptedHostAddressToEbpfVm<C> {
     /// reference to that VM may be used while `cb` runs.
     pub unsafe fn with_vm<R>(&mut self, cb: impl FnOnce(&mut EbpfVm<'_, C>) -> R) -> R {
         let address = (self.0 as usize as isize)
-            .wrapping_sub(crate::vm::get_runtime_environment_key() as isize) as usize;
+            .wrapping_sub(crate::vm::get_runtime_environment_key() as isize)
+            as usize;
         let vm = std::ptr::with_exposed_provenance_mut::<EbpfVm<'_, C>>(address);
         // SAFETY: the caller's promise: the address is a live VM's (made by
         // `EbpfVm::encrypted_host_address`, which exposed its provenance) and unaliased.
@@ -213,7 +214,9 @@ pub(crate) fn trampolines<C: ContextObject>() -> [SyscallFn<Bridge<C>>; MAX_BUIL
 pub(crate) fn detach_mapping(mapping: bpfvm::MemoryMapping<'_>) -> bpfvm::MemoryMapping<'static> {
     // SAFETY: the two types differ only in a lifetime, and (see above) no region of the
     // mapping borrows anything for a shorter one.
-    unsafe { std::mem::transmute::<bpfvm::MemoryMapping<'_>, bpfvm::MemoryMapping<'static>>(mapping) }
+    unsafe {
+        std::mem::transmute::<bpfvm::MemoryMapping<'_>, bpfvm::MemoryMapping<'static>>(mapping)
+    }
 }
 
 /// The host's access violation handler as the engine asks it during a run (see
@@ -243,6 +246,10 @@ impl bpfvm::memory::ViolationHandler for HostHandler {
         // store nothing else holds a reference to it (the engine works on its own mapping,
         // moved out of the host's, and host code runs only inside syscalls).
         let mapping = unsafe { self.mapping.as_mut() };
-        mapping.redirect_for_engine(crate::memory_region::AccessType::from_engine(access), vaddr, len)
+        mapping.redirect_for_engine(
+            crate::memory_region::AccessType::from_engine(access),
+            vaddr,
+            len,
+        )
     }
 }

@@ -121,13 +121,14 @@ pub(crate) fn strict<C: ContextObject>(
         _ => SBPFVersion::V3,
     };
     let engine_loader = loader.engine_loader().loader.clone();
-    let engine = bpfvm::elf::load_strict(bytes, engine_loader, engine_version(version))
-        .map_err(|error| match error {
+    let engine = bpfvm::elf::load_strict(bytes, engine_loader, engine_version(version)).map_err(
+        |error| match error {
             bpfvm::LoadError::InvalidProgramHeader => ElfParserError::InvalidProgramHeader,
             bpfvm::LoadError::ValueOutOfBounds => ElfParserError::OutOfBounds,
             bpfvm::LoadError::FailedToParse { .. } => ElfParserError::InvalidFileHeader,
             _ => ElfParserError::InvalidFileHeader,
-        })?;
+        },
+    )?;
     Ok(from_engine(bytes, loader, version, engine))
 }
 

@@ -32,8 +32,10 @@ pub(crate) struct EngineLoader<C: ContextObject> {
 /// ([`bpfvm::Config::agave`]); the version range is checked here, before the engine loads.
 pub(crate) fn engine_config(config: &Config) -> bpfvm::Config {
     #[cfg(feature = "jit")]
-    let (noop_instruction_rate, sanitize_user_provided_values) =
-        (config.noop_instruction_rate, config.sanitize_user_provided_values);
+    let (noop_instruction_rate, sanitize_user_provided_values) = (
+        config.noop_instruction_rate,
+        config.sanitize_user_provided_values,
+    );
     #[cfg(not(feature = "jit"))]
     let (noop_instruction_rate, sanitize_user_provided_values) = (0, false);
     bpfvm::Config {
@@ -75,7 +77,10 @@ pub(crate) fn layout_for(config: &Config, version: SBPFVersion) -> Layout {
 ///
 /// When the program has more builtins than there are trampolines ([`MAX_BUILTINS`], far
 /// more than any Solana runtime registers): bpfvm could not reach the others.
-#[allow(clippy::panic, reason = "a host configuration bpfvm cannot serve, documented")]
+#[allow(
+    clippy::panic,
+    reason = "a host configuration bpfvm cannot serve, documented"
+)]
 pub(crate) fn engine_loader<C: ContextObject>(program: &BuiltinProgram<C>) -> EngineLoader<C> {
     let registry = program.get_function_registry();
     if registry.len() > MAX_BUILTINS {
@@ -93,7 +98,10 @@ pub(crate) fn engine_loader<C: ContextObject>(program: &BuiltinProgram<C>) -> En
     }
     let config = program.config_or_default();
     EngineLoader {
-        loader: Arc::new(bpfvm::Loader::with_syscalls(engine_config(&config), syscalls)),
+        loader: Arc::new(bpfvm::Loader::with_syscalls(
+            engine_config(&config),
+            syscalls,
+        )),
         jit: bpfvm::jit::JitEngine::new(),
     }
 }
@@ -171,7 +179,8 @@ impl<C: ContextObject> EngineProgram<C> {
         // The lock keeps other compiles out; a run on another thread may still share the
         // program, and then a fresh copy is verified and compiled.
         // Drop the state's share, so that only runs in progress hold one.
-        let previous = std::mem::replace(&mut *state, State::Refused(bpfvm::VerifyError::NoProgram));
+        let previous =
+            std::mem::replace(&mut *state, State::Refused(bpfvm::VerifyError::NoProgram));
         drop(previous);
         let mut program = match Arc::try_unwrap(shared) {
             Ok(program) => program,
@@ -223,13 +232,19 @@ pub(crate) fn verify<C: ContextObject, V: Verifier>(
 /// `RequisiteVerifier::verify` on raw text: bpfvm's verifier under `version`.
 pub(crate) fn verify_text(text: &[u8], version: SBPFVersion) -> Result<(), VerifierError> {
     let Some(engine) = version.engine() else {
-        return Err(VerifierError::UnknownOpCode(text.first().copied().unwrap_or(0), 0));
+        return Err(VerifierError::UnknownOpCode(
+            text.first().copied().unwrap_or(0),
+            0,
+        ));
     };
     let config = engine_config(&Config::default());
-    bpfvm::verifier::check_text(text, Dialect::Sbpf26(engine), &config).map_err(errors::verify_error)
+    bpfvm::verifier::check_text(text, Dialect::Sbpf26(engine), &config)
+        .map_err(errors::verify_error)
 }
 
 /// `Executable::jit_compile`: the machine code's length.
-pub(crate) fn jit_compile<C: ContextObject>(executable: &Executable<C>) -> Result<usize, EbpfError> {
+pub(crate) fn jit_compile<C: ContextObject>(
+    executable: &Executable<C>,
+) -> Result<usize, EbpfError> {
     executable.engine.compile(executable.get_loader())
 }

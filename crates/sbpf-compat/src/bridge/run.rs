@@ -36,9 +36,7 @@ pub(crate) fn execute_program<C: ContextObject>(
     };
     let compiled = program.jit_program().is_some();
     let backend = match (&*mode, compiled) {
-        (ExecutionMode::Interpreted, _) | (ExecutionMode::PreferJit, false) => {
-            Backend::Interpreter
-        }
+        (ExecutionMode::Interpreted, _) | (ExecutionMode::PreferJit, false) => Backend::Interpreter,
         (ExecutionMode::Jit | ExecutionMode::PreferJit, true) => Backend::Jit,
         (ExecutionMode::Jit, false) => return (0, ProgramResult::Err(EbpfError::JitNotCompiled)),
     };

@@ -1,5 +1,8 @@
 //! ELF constants (values of the ELF-64 specification and its BPF supplement).
-#![allow(missing_docs, reason = "each constant is named by the specification it comes from")]
+#![allow(
+    missing_docs,
+    reason = "each constant is named by the specification it comes from"
+)]
 
 use super::types::{Elf64Half, Elf64Word, Elf64Xword};
 

@@ -357,9 +357,10 @@ impl<'a> Elf64<'a> {
         if size == 0 {
             return Err(ElfParserError::InvalidDynamicSectionTable);
         }
-        let segment = self.program_header_table.iter().find(|header| {
-            header.p_type == PT_LOAD && header.vm_range().contains(&vaddr)
-        });
+        let segment = self
+            .program_header_table
+            .iter()
+            .find(|header| header.p_type == PT_LOAD && header.vm_range().contains(&vaddr));
         let offset = match segment {
             Some(header) => vaddr
                 .checked_sub(header.p_vaddr)

@@ -1,7 +1,7 @@
 //! Reading ELF records out of bytes, field by field, little-endian (no casts of the input:
 //! any byte slice, aligned or not, can be read).
 
-use super::types::{ElfIdent, Elf64Dyn, Elf64Ehdr, Elf64Phdr, Elf64Rel, Elf64Shdr, Elf64Sym};
+use super::types::{Elf64Dyn, Elf64Ehdr, Elf64Phdr, Elf64Rel, Elf64Shdr, Elf64Sym, ElfIdent};
 use super::ElfParserError;
 
 /// A cursor over one record's bytes.
@@ -47,7 +47,10 @@ pub(crate) fn table<T: Record>(
     bytes: &[u8],
     range: std::ops::Range<usize>,
 ) -> Result<Vec<T>, ElfParserError> {
-    let len = range.end.checked_sub(range.start).ok_or(ElfParserError::OutOfBounds)?;
+    let len = range
+        .end
+        .checked_sub(range.start)
+        .ok_or(ElfParserError::OutOfBounds)?;
     if len % T::SIZE != 0 {
         return Err(ElfParserError::InvalidSize);
     }

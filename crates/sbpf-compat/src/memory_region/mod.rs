@@ -292,7 +292,9 @@ impl MemoryMapping {
     ) -> StableResult<HostBuffer, EbpfError> {
         match self.translate(access_type, vm_addr, len) {
             Ok(buffer) => StableResult::Ok(buffer),
-            Err(error) => self.handle_violation(error, access_type, vm_addr, len).into(),
+            Err(error) => self
+                .handle_violation(error, access_type, vm_addr, len)
+                .into(),
         }
     }
 
@@ -437,7 +439,12 @@ impl MemoryMapping {
     }
 
     /// The translation itself, through bpfvm's mapping.
-    fn translate(&self, access: AccessType, vm_addr: u64, len: u64) -> Result<HostBuffer, EbpfError> {
+    fn translate(
+        &self,
+        access: AccessType,
+        vm_addr: u64,
+        len: u64,
+    ) -> Result<HostBuffer, EbpfError> {
         if !self.config.enable_address_translation {
             crate::unsupported::address_translation_off();
         }

@@ -10,12 +10,7 @@
 #![allow(unsafe_code)]
 
 use super::{AccessType, Engine, MemoryMapping, MemoryRegion};
-use crate::{
-    aligned_memory::Pod,
-    error::EbpfError,
-    program::SBPFVersion,
-    vm::Config,
-};
+use crate::{aligned_memory::Pod, error::EbpfError, program::SBPFVersion, vm::Config};
 use std::ptr;
 
 /// Host memory that can back a region.
@@ -60,7 +55,10 @@ unsafe impl<T: VmExposableMut> HostMemoryObject for *mut T {
 // for a slice that exists; a saturated length would exceed any allocation and is refused by
 // no one, so it is checked).
 unsafe impl<T: VmExposable> HostMemoryObject for *const [T] {
-    #[allow(clippy::expect_used, reason = "the byte length of a real slice fits in usize")]
+    #[allow(
+        clippy::expect_used,
+        reason = "the byte length of a real slice fits in usize"
+    )]
     fn host(self) -> HostBuffer {
         let len = self
             .len()
@@ -72,7 +70,10 @@ unsafe impl<T: VmExposable> HostMemoryObject for *const [T] {
 
 // SAFETY: as for `*const [T]`.
 unsafe impl<T: VmExposableMut> HostMemoryObject for *mut [T] {
-    #[allow(clippy::expect_used, reason = "the byte length of a real slice fits in usize")]
+    #[allow(
+        clippy::expect_used,
+        reason = "the byte length of a real slice fits in usize"
+    )]
     fn host(self) -> HostBuffer {
         let len = self
             .len()
@@ -92,7 +93,10 @@ unsafe impl<T: VmExposable, const N: usize> HostMemoryObject for *const [T; N] {
 // SAFETY: the buffer is exactly the array's bytes.
 unsafe impl<T: VmExposableMut, const N: usize> HostMemoryObject for *mut [T; N] {
     fn host(self) -> HostBuffer {
-        HostBuffer::Mutable(ptr::slice_from_raw_parts_mut(self.cast(), N * size_of::<T>()))
+        HostBuffer::Mutable(ptr::slice_from_raw_parts_mut(
+            self.cast(),
+            N * size_of::<T>(),
+        ))
     }
 }
 
@@ -115,7 +119,10 @@ pub enum HostBuffer {
 impl HostBuffer {
     /// No bytes.
     pub(crate) fn empty() -> Self {
-        HostBuffer::Immutable(ptr::slice_from_raw_parts(ptr::NonNull::<u8>::dangling().as_ptr(), 0))
+        HostBuffer::Immutable(ptr::slice_from_raw_parts(
+            ptr::NonNull::<u8>::dangling().as_ptr(),
+            0,
+        ))
     }
 
     /// The length in bytes.

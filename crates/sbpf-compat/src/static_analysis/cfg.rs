@@ -9,20 +9,54 @@ use std::collections::BTreeMap;
 
 /// The conditional jumps of every version.
 const JUMPS64: [u8; 22] = [
-    ebpf::JEQ64_IMM, ebpf::JGT64_IMM, ebpf::JGE64_IMM, ebpf::JLT64_IMM, ebpf::JLE64_IMM,
-    ebpf::JSET64_IMM, ebpf::JNE64_IMM, ebpf::JSGT64_IMM, ebpf::JSGE64_IMM, ebpf::JSLT64_IMM,
-    ebpf::JSLE64_IMM, ebpf::JEQ64_REG, ebpf::JGT64_REG, ebpf::JGE64_REG, ebpf::JLT64_REG,
-    ebpf::JLE64_REG, ebpf::JSET64_REG, ebpf::JNE64_REG, ebpf::JSGT64_REG, ebpf::JSGE64_REG,
-    ebpf::JSLT64_REG, ebpf::JSLE64_REG,
+    ebpf::JEQ64_IMM,
+    ebpf::JGT64_IMM,
+    ebpf::JGE64_IMM,
+    ebpf::JLT64_IMM,
+    ebpf::JLE64_IMM,
+    ebpf::JSET64_IMM,
+    ebpf::JNE64_IMM,
+    ebpf::JSGT64_IMM,
+    ebpf::JSGE64_IMM,
+    ebpf::JSLT64_IMM,
+    ebpf::JSLE64_IMM,
+    ebpf::JEQ64_REG,
+    ebpf::JGT64_REG,
+    ebpf::JGE64_REG,
+    ebpf::JLT64_REG,
+    ebpf::JLE64_REG,
+    ebpf::JSET64_REG,
+    ebpf::JNE64_REG,
+    ebpf::JSGT64_REG,
+    ebpf::JSGE64_REG,
+    ebpf::JSLT64_REG,
+    ebpf::JSLE64_REG,
 ];
 
 /// The 32-bit conditional jumps (V3 and V4).
 pub(super) const JUMPS32: [u8; 22] = [
-    ebpf::JEQ32_IMM, ebpf::JGT32_IMM, ebpf::JGE32_IMM, ebpf::JLT32_IMM, ebpf::JLE32_IMM,
-    ebpf::JSET32_IMM, ebpf::JNE32_IMM, ebpf::JSGT32_IMM, ebpf::JSGE32_IMM, ebpf::JSLT32_IMM,
-    ebpf::JSLE32_IMM, ebpf::JEQ32_REG, ebpf::JGT32_REG, ebpf::JGE32_REG, ebpf::JLT32_REG,
-    ebpf::JLE32_REG, ebpf::JSET32_REG, ebpf::JNE32_REG, ebpf::JSGT32_REG, ebpf::JSGE32_REG,
-    ebpf::JSLT32_REG, ebpf::JSLE32_REG,
+    ebpf::JEQ32_IMM,
+    ebpf::JGT32_IMM,
+    ebpf::JGE32_IMM,
+    ebpf::JLT32_IMM,
+    ebpf::JLE32_IMM,
+    ebpf::JSET32_IMM,
+    ebpf::JNE32_IMM,
+    ebpf::JSGT32_IMM,
+    ebpf::JSGE32_IMM,
+    ebpf::JSLT32_IMM,
+    ebpf::JSLE32_IMM,
+    ebpf::JEQ32_REG,
+    ebpf::JGT32_REG,
+    ebpf::JGE32_REG,
+    ebpf::JLT32_REG,
+    ebpf::JLE32_REG,
+    ebpf::JSET32_REG,
+    ebpf::JNE32_REG,
+    ebpf::JSGT32_REG,
+    ebpf::JSGE32_REG,
+    ebpf::JSLT32_REG,
+    ebpf::JSLE32_REG,
 ];
 
 /// Whether `opc` is a conditional jump in `version`.
@@ -56,7 +90,11 @@ impl Analysis<'_> {
     }
 
     /// The block ends and the edges leaving them, by the pc of the ending instruction.
-    fn block_ends(&mut self, flatten_call_graph: bool, version: SBPFVersion) -> BTreeMap<usize, Vec<usize>> {
+    fn block_ends(
+        &mut self,
+        flatten_call_graph: bool,
+        version: SBPFVersion,
+    ) -> BTreeMap<usize, Vec<usize>> {
         let mut edges = BTreeMap::new();
         let mut starts = Vec::new();
         for insn in &self.instructions {
@@ -118,7 +156,10 @@ impl Analysis<'_> {
                 .is_ok()
         };
         let nodes = std::mem::take(&mut self.cfg_nodes);
-        self.cfg_nodes = nodes.into_iter().filter(|(pc, _)| is_instruction(pc)).collect();
+        self.cfg_nodes = nodes
+            .into_iter()
+            .filter(|(pc, _)| is_instruction(pc))
+            .collect();
         for destinations in edges.values_mut() {
             destinations.retain(|pc| self.cfg_nodes.contains_key(pc));
         }
@@ -147,7 +188,11 @@ impl Analysis<'_> {
             let next = starts.get(position + 1).copied();
             let end = next.map_or(last_pc, |next| next - 1);
             let first = index;
-            while self.instructions.get(index).is_some_and(|insn| insn.ptr <= end) {
+            while self
+                .instructions
+                .get(index)
+                .is_some_and(|insn| insn.ptr <= end)
+            {
                 index += 1;
             }
             let is_function = self.functions.contains_key(start);
@@ -234,7 +279,11 @@ impl Analysis<'_> {
             }
         }
         let mut order: Vec<usize> = self.cfg_nodes.keys().copied().collect();
-        order.sort_by(|a, b| self.cfg_nodes[b].topo_index.cmp(&self.cfg_nodes[a].topo_index));
+        order.sort_by(|a, b| {
+            self.cfg_nodes[b]
+                .topo_index
+                .cmp(&self.cfg_nodes[a].topo_index)
+        });
         self.topological_order = order;
         self.add_super_root();
     }
@@ -262,7 +311,12 @@ impl Analysis<'_> {
         let successors: Vec<Vec<usize>> = self
             .cfg_nodes
             .values()
-            .map(|node| node.destinations.iter().filter_map(|d| index_of.get(d).copied()).collect())
+            .map(|node| {
+                node.destinations
+                    .iter()
+                    .filter_map(|d| index_of.get(d).copied())
+                    .collect()
+            })
             .collect();
         let mut next_scc = 0;
         let mut scc_stack = Vec::new();
@@ -361,7 +415,10 @@ impl Analysis<'_> {
     /// The nearest common dominator of `a` and `b`.
     fn intersect(&self, mut a: usize, mut b: usize) -> usize {
         while a != b {
-            match self.cfg_nodes[&a].topo_index.cmp(&self.cfg_nodes[&b].topo_index) {
+            match self.cfg_nodes[&a]
+                .topo_index
+                .cmp(&self.cfg_nodes[&b].topo_index)
+            {
                 std::cmp::Ordering::Greater => b = self.cfg_nodes[&b].dominator_parent,
                 std::cmp::Ordering::Less => a = self.cfg_nodes[&a].dominator_parent,
                 std::cmp::Ordering::Equal => break,

@@ -86,14 +86,44 @@ const PQR: [(u8, u8); 12] = [
 /// Loads, stores of immediates and stores of registers, in the classes before V2 and in V2's.
 const MEMORY: [[[u8; 4]; 3]; 2] = [
     [
-        [ebpf::LD_B_REG, ebpf::LD_H_REG, ebpf::LD_W_REG, ebpf::LD_DW_REG],
-        [ebpf::ST_B_IMM, ebpf::ST_H_IMM, ebpf::ST_W_IMM, ebpf::ST_DW_IMM],
-        [ebpf::ST_B_REG, ebpf::ST_H_REG, ebpf::ST_W_REG, ebpf::ST_DW_REG],
+        [
+            ebpf::LD_B_REG,
+            ebpf::LD_H_REG,
+            ebpf::LD_W_REG,
+            ebpf::LD_DW_REG,
+        ],
+        [
+            ebpf::ST_B_IMM,
+            ebpf::ST_H_IMM,
+            ebpf::ST_W_IMM,
+            ebpf::ST_DW_IMM,
+        ],
+        [
+            ebpf::ST_B_REG,
+            ebpf::ST_H_REG,
+            ebpf::ST_W_REG,
+            ebpf::ST_DW_REG,
+        ],
     ],
     [
-        [ebpf::LD_1B_REG, ebpf::LD_2B_REG, ebpf::LD_4B_REG, ebpf::LD_8B_REG],
-        [ebpf::ST_1B_IMM, ebpf::ST_2B_IMM, ebpf::ST_4B_IMM, ebpf::ST_8B_IMM],
-        [ebpf::ST_1B_REG, ebpf::ST_2B_REG, ebpf::ST_4B_REG, ebpf::ST_8B_REG],
+        [
+            ebpf::LD_1B_REG,
+            ebpf::LD_2B_REG,
+            ebpf::LD_4B_REG,
+            ebpf::LD_8B_REG,
+        ],
+        [
+            ebpf::ST_1B_IMM,
+            ebpf::ST_2B_IMM,
+            ebpf::ST_4B_IMM,
+            ebpf::ST_8B_IMM,
+        ],
+        [
+            ebpf::ST_1B_REG,
+            ebpf::ST_2B_REG,
+            ebpf::ST_4B_REG,
+            ebpf::ST_8B_REG,
+        ],
     ],
 ];
 
@@ -111,7 +141,8 @@ fn effects(insn: &Insn, version: SBPFVersion) -> Effects {
     use DataResource::{Memory, Register};
     let (dst, src) = (Register(insn.dst), Register(insn.src));
     let none = Effects::default();
-    let [loads, store_imms, store_regs] = MEMORY[usize::from(version.move_memory_instruction_classes())];
+    let [loads, store_imms, store_regs] =
+        MEMORY[usize::from(version.move_memory_instruction_classes())];
     let opc = insn.opc;
     if loads.contains(&opc) {
         return none.read(Memory).read(src).write(dst);
@@ -123,7 +154,12 @@ fn effects(insn: &Insn, version: SBPFVersion) -> Effects {
         return none.read(src).read(dst).write(Memory);
     }
     let arithmetic = |register: Option<bool>| match register {
-        Some(true) => Some(Effects::default().read(src.clone()).read(dst.clone()).write(dst.clone())),
+        Some(true) => Some(
+            Effects::default()
+                .read(src.clone())
+                .read(dst.clone())
+                .write(dst.clone()),
+        ),
         Some(false) => Some(Effects::default().read(dst.clone()).write(dst.clone())),
         None => None,
     };
@@ -145,12 +181,28 @@ fn effects(insn: &Insn, version: SBPFVersion) -> Effects {
         return jump(opc & ebpf::BPF_X != 0);
     }
     match opc {
-        ebpf::JEQ64_IMM | ebpf::JGT64_IMM | ebpf::JGE64_IMM | ebpf::JLT64_IMM
-        | ebpf::JLE64_IMM | ebpf::JSET64_IMM | ebpf::JNE64_IMM | ebpf::JSGT64_IMM
-        | ebpf::JSGE64_IMM | ebpf::JSLT64_IMM | ebpf::JSLE64_IMM => jump(false),
-        ebpf::JEQ64_REG | ebpf::JGT64_REG | ebpf::JGE64_REG | ebpf::JLT64_REG
-        | ebpf::JLE64_REG | ebpf::JSET64_REG | ebpf::JNE64_REG | ebpf::JSGT64_REG
-        | ebpf::JSGE64_REG | ebpf::JSLT64_REG | ebpf::JSLE64_REG => jump(true),
+        ebpf::JEQ64_IMM
+        | ebpf::JGT64_IMM
+        | ebpf::JGE64_IMM
+        | ebpf::JLT64_IMM
+        | ebpf::JLE64_IMM
+        | ebpf::JSET64_IMM
+        | ebpf::JNE64_IMM
+        | ebpf::JSGT64_IMM
+        | ebpf::JSGE64_IMM
+        | ebpf::JSLT64_IMM
+        | ebpf::JSLE64_IMM => jump(false),
+        ebpf::JEQ64_REG
+        | ebpf::JGT64_REG
+        | ebpf::JGE64_REG
+        | ebpf::JLT64_REG
+        | ebpf::JLE64_REG
+        | ebpf::JSET64_REG
+        | ebpf::JNE64_REG
+        | ebpf::JSGT64_REG
+        | ebpf::JSGE64_REG
+        | ebpf::JSLT64_REG
+        | ebpf::JSLE64_REG => jump(true),
         ebpf::CALL_REG | ebpf::CALL_IMM => {
             let mut effects = none;
             if opc == ebpf::CALL_REG {
@@ -204,12 +256,15 @@ impl BlockFlow {
         if kind == DfgEdgeKind::Empty {
             self.writers.insert(resource.clone(), insn.ptr);
         }
-        self.edges.entry(source.clone()).or_default().insert(DfgEdge {
-            source,
-            destination: DfgNode::InstructionNode(insn.ptr),
-            kind,
-            resource,
-        });
+        self.edges
+            .entry(source.clone())
+            .or_default()
+            .insert(DfgEdge {
+                source,
+                destination: DfgNode::InstructionNode(insn.ptr),
+                kind,
+                resource,
+            });
     }
 }
 
@@ -227,7 +282,11 @@ impl Analysis<'_> {
         let mut outputs = BTreeMap::new();
         for (start, node) in &self.cfg_nodes {
             flow.block = *start;
-            for insn in self.instructions.get(node.instructions.clone()).unwrap_or(&[]) {
+            for insn in self
+                .instructions
+                .get(node.instructions.clone())
+                .unwrap_or(&[])
+            {
                 let Effects { reads, writes } = effects(insn, sbpf_version);
                 for resource in reads {
                     flow.bind(insn, DfgEdgeKind::Filled, resource);

@@ -105,10 +105,19 @@ impl Analysis<'_> {
             let end = starts.get(position + 1).copied().unwrap_or(end_of_text);
             let mut aliases = BTreeSet::new();
             writeln!(output, "  subgraph cluster_{start} {{")?;
-            let label = self.cfg_nodes.get(start).map_or("", |node| node.label.as_str());
+            let label = self
+                .cfg_nodes
+                .get(start)
+                .map_or("", |node| node.label.as_str());
             writeln!(output, "    label={:?};", html_escape(label))?;
             writeln!(output, "    tooltip=lbb_{start};")?;
-            self.write_block(output, dynamic_analysis, &(*start..end), &mut aliases, *start)?;
+            self.write_block(
+                output,
+                dynamic_analysis,
+                &(*start..end),
+                &mut aliases,
+                *start,
+            )?;
             for alias in &aliases {
                 writeln!(output, "    alias_{start}_lbb_{alias} [")?;
                 writeln!(output, "        label=lbb_{alias};")?;

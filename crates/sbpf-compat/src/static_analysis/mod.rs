@@ -138,12 +138,22 @@ struct Program<'a, C: ContextObject> {
 
 /// The executable's parts the analysis needs, without its context type.
 trait ProgramView {
-    fn disassemble(&self, insn: &ebpf::Insn, pc: usize, cfg_nodes: &BTreeMap<usize, CfgNode>) -> String;
+    fn disassemble(
+        &self,
+        insn: &ebpf::Insn,
+        pc: usize,
+        cfg_nodes: &BTreeMap<usize, CfgNode>,
+    ) -> String;
     fn function_pc(&self, key: u32) -> Option<usize>;
 }
 
 impl<C: ContextObject> ProgramView for Program<'_, C> {
-    fn disassemble(&self, insn: &ebpf::Insn, pc: usize, cfg_nodes: &BTreeMap<usize, CfgNode>) -> String {
+    fn disassemble(
+        &self,
+        insn: &ebpf::Insn,
+        pc: usize,
+        cfg_nodes: &BTreeMap<usize, CfgNode>,
+    ) -> String {
         disassemble_instruction(
             insn,
             pc,
@@ -294,7 +304,11 @@ impl<'a> Analysis<'a> {
         let mut last_basic_block = usize::MAX;
         for (index, insn) in self.instructions.iter().enumerate() {
             self.disassemble_label(output, index == 0, insn.ptr, &mut last_basic_block)?;
-            writeln!(output, "    {}", self.disassemble_instruction(insn, insn.ptr))?;
+            writeln!(
+                output,
+                "    {}",
+                self.disassemble_instruction(insn, insn.ptr)
+            )?;
         }
         Ok(())
     }
@@ -320,7 +334,14 @@ impl<'a> Analysis<'a> {
                 .get(pc)
                 .and_then(|&index| self.instructions.get(index))
                 .map_or_else(String::new, |insn| self.disassemble_instruction(insn, pc));
-            writeln!(output, "{:5?} {:016X?} {:5?}: {}", index, &entry[0..11], pc, text)?;
+            writeln!(
+                output,
+                "{:5?} {:016X?} {:5?}: {}",
+                index,
+                &entry[0..11],
+                pc,
+                text
+            )?;
         }
         Ok(())
     }

@@ -92,7 +92,11 @@ impl<'a> HostBytes<'a> {
     /// writes too when `access` is [`HostAccess::ReadWrite`]; and no other reference to those
     /// bytes may be used while a slice handed out by the result lives (slices live for one
     /// access: a load, a store, or a syscall's translated argument).
-    pub unsafe fn from_raw_parts(ptr: *mut u8, len: usize, access: HostAccess) -> HostBytes<'static> {
+    pub unsafe fn from_raw_parts(
+        ptr: *mut u8,
+        len: usize,
+        access: HostAccess,
+    ) -> HostBytes<'static> {
         let Some(ptr) = NonNull::new(ptr) else {
             return HostBytes::borrowed(&[]);
         };

@@ -1,0 +1,1 @@
+//! The host test lives in `tests/`; this library is empty.
