@@ -1,0 +1,336 @@
+//! What the suite of the real crate does not reach: the seam between the API and bpfvm's
+//! engine, on both backends. A builtin's own error type survives (hosts downcast it); a
+//! builtin sees the running program's memory through its context's mapping and may replace a
+//! region, which the program then sees; the access violation handler makes a read-only
+//! region writable for a program's store (the copy-on-write Solana runtimes rely on);
+//! `PreferJit` runs what is compiled and reports it; a program a host's verifier accepted
+//! but bpfvm's refuses is not run; builtins' compute charges count.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    unsafe_code,
+    reason = "the API builds mappings over raw host memory; each block says why it holds"
+)]
+
+use solana_sbpf::{
+    aligned_memory::AlignedMemory,
+    declare_builtin_function, ebpf,
+    elf::Executable,
+    error::{EbpfError, ProgramResult},
+    memory_region::{AccessType, MemoryMapping, MemoryRegion},
+    program::{BuiltinFunctionDefinition, BuiltinProgram, FunctionRegistry, SBPFVersion},
+    verifier::{RequisiteVerifier, Verifier, VerifierError},
+    vm::{Config, ContextObject, EbpfVm, ExecutionMode},
+};
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+/// A context: a budget and the mapping.
+struct Context {
+    remaining: u64,
+    mapping: MemoryMapping,
+}
+
+impl ContextObject for Context {
+    fn consume(&mut self, amount: u64) {
+        self.remaining = self.remaining.saturating_sub(amount);
+    }
+    fn get_remaining(&self) -> u64 {
+        self.remaining
+    }
+    fn active_mapping_ptr(&mut self) -> NonNull<MemoryMapping> {
+        NonNull::from(&mut self.mapping)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the host's own error {0}")]
+struct HostError(u64);
+
+declare_builtin_function!(
+    /// Fails with the host's own error type, carrying r1.
+    Fail,
+    fn rust(
+        _context: &mut Context,
+        a: u64,
+        _b: u64,
+        _c: u64,
+        _d: u64,
+        _e: u64,
+    ) -> Result<u64, Box<dyn std::error::Error>> {
+        Err(Box::new(HostError(a)))
+    }
+);
+
+declare_builtin_function!(
+    /// The byte at guest address r1, read through the context's mapping, plus 100 compute
+    /// units charged.
+    PeekByte,
+    fn rust(
+        context: &mut Context,
+        address: u64,
+        _b: u64,
+        _c: u64,
+        _d: u64,
+        _e: u64,
+    ) -> Result<u64, Box<dyn std::error::Error>> {
+        context.consume(100);
+        let buffer: Result<_, EbpfError> = context.mapping.map(AccessType::Load, address, 1).into();
+        let buffer = buffer?;
+        // SAFETY: the mapping translated one readable byte.
+        Ok(u64::from(unsafe { *buffer.ptr().cast::<u8>() }))
+    }
+);
+
+/// The second input buffer `Redirect` points the input region at.
+static SECOND_INPUT: [u8; 4] = [7, 7, 7, 7];
+
+declare_builtin_function!(
+    /// Points the input region at `SECOND_INPUT`.
+    Redirect,
+    fn rust(
+        context: &mut Context,
+        _a: u64,
+        _b: u64,
+        _c: u64,
+        _d: u64,
+        _e: u64,
+    ) -> Result<u64, Box<dyn std::error::Error>> {
+        let (index, _) = context
+            .mapping
+            .find_region(ebpf::MM_INPUT_START)
+            .ok_or("no input region")?;
+        let region = MemoryRegion::new(std::ptr::from_ref(&SECOND_INPUT), ebpf::MM_INPUT_START);
+        // SAFETY: SECOND_INPUT is static and read-only.
+        unsafe { context.mapping.replace_region(index, region) }?;
+        Ok(0)
+    }
+);
+
+fn loader() -> Arc<BuiltinProgram<Context>> {
+    let mut loader = BuiltinProgram::new_loader(Config {
+        enabled_sbpf_versions: SBPFVersion::V0..=SBPFVersion::V3,
+        ..Config::default()
+    });
+    Fail::register(&mut loader, "fail").unwrap();
+    PeekByte::register(&mut loader, "peek").unwrap();
+    Redirect::register(&mut loader, "redirect").unwrap();
+    Arc::new(loader)
+}
+
+fn assemble(source: &str) -> Executable<Context> {
+    let executable = solana_sbpf::assembler::assemble(source, loader()).unwrap();
+    executable.verify::<RequisiteVerifier>().unwrap();
+    executable.jit_compile().unwrap();
+    executable
+}
+
+/// Runs `executable` over `input` (writable unless `payload` marks it read-only with a
+/// handler that copies it into `copy`) with `mode`: the count, the result and the mode that
+/// ran.
+fn run(
+    executable: &Executable<Context>,
+    input: &mut [u8],
+    mut mode: ExecutionMode,
+) -> (u64, ProgramResult, bool) {
+    let config = executable.get_config();
+    let mut stack = AlignedMemory::<{ ebpf::HOST_ALIGN }>::zero_filled(config.stack_size());
+    let stack_len = stack.len();
+    let regions = vec![
+        executable.get_ro_region(),
+        MemoryRegion::new_gapped(
+            &mut stack,
+            ebpf::MM_STACK_START,
+            config.stack_frame_size as u64,
+        ),
+        MemoryRegion::new(std::ptr::from_mut(input), ebpf::MM_INPUT_START),
+    ];
+    let version = executable.get_sbpf_version();
+    // SAFETY: the stack and the input outlive the mapping (both live until this returns).
+    let mapping = unsafe { MemoryMapping::new(regions, config, version) }.unwrap();
+    let mut context = Context {
+        remaining: 10_000,
+        mapping,
+    };
+    let mut vm = EbpfVm::new(
+        executable.get_loader().clone(),
+        version,
+        &mut context,
+        stack_len,
+    );
+    vm.registers[1] = ebpf::MM_INPUT_START;
+    let (count, result) = vm.execute_program(executable, &mut mode, &mut []);
+    (count, result, matches!(mode, ExecutionMode::Jit))
+}
+
+const MODES: [fn() -> ExecutionMode; 2] = [|| ExecutionMode::Interpreted, || ExecutionMode::Jit];
+
+#[test]
+fn a_builtins_error_keeps_its_type() {
+    let executable = assemble("mov64 r1, 42\nsyscall fail\nexit");
+    for mode in MODES {
+        let (_, result, _) = run(&executable, &mut [0; 4], mode());
+        let ProgramResult::Err(EbpfError::SyscallError(error)) = result else {
+            panic!("expected the builtin's error, got {result:?}");
+        };
+        assert_eq!(error.downcast_ref::<HostError>().map(|e| e.0), Some(42));
+    }
+}
+
+#[test]
+fn builtins_read_the_running_programs_memory_and_their_charges_count() {
+    // r1 = the input's address; peek reads input[2].
+    let executable = assemble("add64 r1, 2\nsyscall peek\nexit");
+    for mode in MODES {
+        let (count, result, _) = run(&executable, &mut [1, 2, 3, 4], mode());
+        assert_eq!(result.unwrap(), 3);
+        // Three instructions and the builtin's 100 units.
+        assert_eq!(count, 103);
+    }
+}
+
+#[test]
+fn a_region_a_builtin_replaces_is_what_the_program_sees_next() {
+    let executable = assemble("mov64 r6, r1\nsyscall redirect\nldxb r0, [r6+1]\nexit");
+    for mode in MODES {
+        let (_, result, _) = run(&executable, &mut [1, 2, 3, 4], mode());
+        assert_eq!(result.unwrap(), 7);
+    }
+}
+
+#[test]
+fn the_access_violation_handler_makes_a_store_succeed() {
+    let executable = assemble("stb [r1+1], 9\nldxb r0, [r1+1]\nexit");
+    for mode in MODES {
+        let original = [1u8, 2, 3, 4];
+        let mut copy = Box::new([0u8; 4]);
+        let copy_ptr = std::ptr::from_mut(&mut *copy);
+        let config = executable.get_config();
+        let mut stack = AlignedMemory::<{ ebpf::HOST_ALIGN }>::zero_filled(config.stack_size());
+        let stack_len = stack.len();
+        let mut input = MemoryRegion::new(std::ptr::from_ref(&original), ebpf::MM_INPUT_START);
+        input.access_violation_handler_payload = Some(1);
+        let regions = vec![
+            executable.get_ro_region(),
+            MemoryRegion::new_gapped(
+                &mut stack,
+                ebpf::MM_STACK_START,
+                config.stack_frame_size as u64,
+            ),
+            input,
+        ];
+        // Copy-on-write: a store into the marked region copies it into `copy` and redirects.
+        let handler = Box::new(
+            move |region: &mut MemoryRegion,
+                  _max: u64,
+                  access: AccessType,
+                  _addr: u64,
+                  _len: u64| {
+                if access == AccessType::Store && region.access_violation_handler_payload == Some(1)
+                {
+                    // SAFETY: both buffers are 4 bytes and outlive the mapping.
+                    unsafe {
+                        (*copy_ptr).copy_from_slice(&*region.host_buffer().ptr().cast::<[u8; 4]>());
+                        region.redirect(copy_ptr);
+                    }
+                    region.access_violation_handler_payload = None;
+                }
+            },
+        );
+        let version = executable.get_sbpf_version();
+        // SAFETY: stack, input and copy outlive the mapping; the handler keeps regions valid.
+        let mapping = unsafe {
+            MemoryMapping::new_with_access_violation_handler(regions, config, version, handler)
+        }
+        .unwrap();
+        let mut context = Context {
+            remaining: 10_000,
+            mapping,
+        };
+        let mut vm = EbpfVm::new(
+            executable.get_loader().clone(),
+            version,
+            &mut context,
+            stack_len,
+        );
+        vm.registers[1] = ebpf::MM_INPUT_START;
+        let (_, result) = vm.execute_program(&executable, &mut mode(), &mut []);
+        assert_eq!(result.unwrap(), 9);
+        assert_eq!(*copy, [1, 9, 3, 4]);
+        assert_eq!(original, [1, 2, 3, 4]);
+    }
+}
+
+#[test]
+fn prefer_jit_runs_what_is_compiled() {
+    let executable = solana_sbpf::assembler::assemble("mov64 r0, 5\nexit", loader()).unwrap();
+    executable.verify::<RequisiteVerifier>().unwrap();
+    let (_, result, jit) = run(&executable, &mut [0; 4], ExecutionMode::PreferJit);
+    assert_eq!((result.unwrap(), jit), (5, false));
+    let (_, result, _) = run(&executable, &mut [0; 4], ExecutionMode::Jit);
+    assert!(matches!(
+        result,
+        ProgramResult::Err(EbpfError::JitNotCompiled)
+    ));
+    executable.jit_compile().unwrap();
+    assert!(
+        executable
+            .get_compiled_program()
+            .unwrap()
+            .machine_code_length()
+            > 0
+    );
+    let (_, result, jit) = run(&executable, &mut [0; 4], ExecutionMode::PreferJit);
+    assert_eq!((result.unwrap(), jit), (5, cfg!(target_arch = "x86_64")));
+    assert!(executable.take_compiled_program().is_some());
+    let (_, result, jit) = run(&executable, &mut [0; 4], ExecutionMode::PreferJit);
+    assert_eq!((result.unwrap(), jit), (5, false));
+}
+
+/// Accepts everything.
+struct Lenient;
+
+impl Verifier for Lenient {
+    fn verify<T: Copy + PartialEq>(
+        _prog: &[u8],
+        _version: SBPFVersion,
+        _registry: &FunctionRegistry<T>,
+    ) -> Result<(), VerifierError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn what_bpfvms_verifier_refuses_is_not_run() {
+    // A jump out of the program.
+    let text = [0x05, 0, 0x10, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
+    let executable = Executable::<Context>::from_text_bytes(
+        &text,
+        loader(),
+        SBPFVersion::V3,
+        FunctionRegistry::default(),
+    )
+    .unwrap();
+    executable.verify::<Lenient>().unwrap();
+    let (count, result, _) = run(&executable, &mut [0; 4], ExecutionMode::Interpreted);
+    assert_eq!(count, 0);
+    assert!(
+        matches!(
+            result,
+            ProgramResult::Err(EbpfError::VerifierError(VerifierError::JumpOutOfCode(
+                17, 0
+            )))
+        ),
+        "{result:?}"
+    );
+}
+
+#[test]
+#[should_panic(expected = "enable_address_translation = false is not supported")]
+fn turning_address_translation_off_is_refused_by_name() {
+    let loader = Arc::new(BuiltinProgram::<Context>::new_loader(Config {
+        enable_address_translation: false,
+        ..Config::default()
+    }));
+    let executable = solana_sbpf::assembler::assemble("exit", loader).unwrap();
+    run(&executable, &mut [0; 4], ExecutionMode::Interpreted);
+}
