@@ -1,0 +1,274 @@
+//! Load, verify, JIT compile and execute through the solana-sbpf 0.26 API, side by side:
+//! the real crate (`sbpf-0.26`), the drop-in on bpfvm (`drop-in`), and bpfvm's own API on the
+//! same bytes (`bpfvm`). The drop-in's cost over `bpfvm` is what the drop-in adds.
+//!
+//! Loading, verifying and compiling use SPL Token 3.5.0 (a V0 program, as deployed). Execution
+//! runs two V0 loops (arithmetic, and loads and stores on the stack; about 300,000
+//! instructions each) and a three-instruction program (the fixed cost of one call), each VM
+//! made once and run repeatedly, as the real crate's own benchmarks do.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, unsafe_code)]
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+fn spl_token() -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../../shared/corpus/solana_programs/spl_token-3.5.0.so"),
+    )
+    .expect("the corpus's SPL Token program")
+}
+
+/// A context for each API: the budget and the mapping.
+macro_rules! context {
+    ($name:ident, $krate:ident) => {
+        struct $name {
+            remaining: u64,
+            mapping: $krate::memory_region::MemoryMapping,
+        }
+        impl $krate::vm::ContextObject for $name {
+            fn consume(&mut self, amount: u64) {
+                self.remaining = self.remaining.saturating_sub(amount);
+            }
+            fn get_remaining(&self) -> u64 {
+                self.remaining
+            }
+            fn active_mapping_ptr(&mut self) -> NonNull<$krate::memory_region::MemoryMapping> {
+                NonNull::from(&mut self.mapping)
+            }
+        }
+    };
+}
+context!(RealContext, sbpf_real);
+context!(CompatContext, solana_sbpf);
+
+/// bpfvm's own context.
+type Direct = bpfvm::TestContext;
+
+fn agave_config_real() -> sbpf_real::vm::Config {
+    sbpf_real::vm::Config {
+        enabled_sbpf_versions: sbpf_real::program::SBPFVersion::V0..=sbpf_real::program::SBPFVersion::V3,
+        optimize_rodata: false,
+        ..sbpf_real::vm::Config::default()
+    }
+}
+
+fn agave_config_compat() -> solana_sbpf::vm::Config {
+    solana_sbpf::vm::Config {
+        enabled_sbpf_versions: solana_sbpf::program::SBPFVersion::V0..=solana_sbpf::program::SBPFVersion::V3,
+        optimize_rodata: false,
+        ..solana_sbpf::vm::Config::default()
+    }
+}
+
+fn direct_loader() -> Arc<bpfvm::Loader<Direct>> {
+    let mut config = bpfvm::Preset::Sbpf26(bpfvm::SbpfVersion::V0).config();
+    config.optimize_rodata = false;
+    Arc::new(bpfvm::Loader::new(config))
+}
+
+/// Loads SPL Token (its imports unregistered: `reject_broken_elfs` is off, as in Agave's
+/// execution environment).
+fn loading(c: &mut Criterion) {
+    let elf = spl_token();
+    let mut group = c.benchmark_group("load spl_token");
+    let real = Arc::new(sbpf_real::program::BuiltinProgram::<RealContext>::new_loader(agave_config_real()));
+    group.bench_function("sbpf-0.26", |b| {
+        b.iter(|| sbpf_real::elf::Executable::from_elf(&elf, real.clone()).unwrap())
+    });
+    let compat = Arc::new(solana_sbpf::program::BuiltinProgram::<CompatContext>::new_loader(agave_config_compat()));
+    group.bench_function("drop-in", |b| {
+        b.iter(|| solana_sbpf::elf::Executable::from_elf(&elf, compat.clone()).unwrap())
+    });
+    let direct = direct_loader();
+    let dialect = bpfvm::Dialect::Sbpf26(bpfvm::SbpfVersion::V0);
+    group.bench_function("bpfvm", |b| {
+        b.iter(|| bpfvm::elf::load_in(&elf, direct.clone(), dialect).unwrap())
+    });
+    group.finish();
+}
+
+/// Verifies SPL Token, each iteration on a freshly loaded executable.
+fn verifying(c: &mut Criterion) {
+    let elf = spl_token();
+    let mut group = c.benchmark_group("verify spl_token");
+    let real = Arc::new(sbpf_real::program::BuiltinProgram::<RealContext>::new_loader(agave_config_real()));
+    group.bench_function("sbpf-0.26", |b| {
+        b.iter_batched(
+            || sbpf_real::elf::Executable::from_elf(&elf, real.clone()).unwrap(),
+            |executable| {
+                executable.verify::<sbpf_real::verifier::RequisiteVerifier>().unwrap();
+                executable
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    let compat = Arc::new(solana_sbpf::program::BuiltinProgram::<CompatContext>::new_loader(agave_config_compat()));
+    group.bench_function("drop-in", |b| {
+        b.iter_batched(
+            || solana_sbpf::elf::Executable::from_elf(&elf, compat.clone()).unwrap(),
+            |executable| {
+                executable.verify::<solana_sbpf::verifier::RequisiteVerifier>().unwrap();
+                executable
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    let direct = direct_loader();
+    let dialect = bpfvm::Dialect::Sbpf26(bpfvm::SbpfVersion::V0);
+    group.bench_function("bpfvm", |b| {
+        b.iter_batched(
+            || bpfvm::elf::load_in(&elf, direct.clone(), dialect).unwrap(),
+            |executable| bpfvm::verify(executable).unwrap(),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+/// JIT-compiles SPL Token (verified once, compiled every iteration).
+fn compiling(c: &mut Criterion) {
+    let elf = spl_token();
+    let mut group = c.benchmark_group("jit_compile spl_token");
+    let real = Arc::new(sbpf_real::program::BuiltinProgram::<RealContext>::new_loader(agave_config_real()));
+    let executable = sbpf_real::elf::Executable::from_elf(&elf, real).unwrap();
+    executable.verify::<sbpf_real::verifier::RequisiteVerifier>().unwrap();
+    group.bench_function("sbpf-0.26", |b| b.iter(|| executable.jit_compile().unwrap()));
+    let compat = Arc::new(solana_sbpf::program::BuiltinProgram::<CompatContext>::new_loader(agave_config_compat()));
+    let executable = solana_sbpf::elf::Executable::from_elf(&elf, compat).unwrap();
+    executable.verify::<solana_sbpf::verifier::RequisiteVerifier>().unwrap();
+    group.bench_function("drop-in", |b| b.iter(|| executable.jit_compile().unwrap()));
+    let dialect = bpfvm::Dialect::Sbpf26(bpfvm::SbpfVersion::V0);
+    let mut program = bpfvm::verify(bpfvm::elf::load_in(&elf, direct_loader(), dialect).unwrap()).unwrap();
+    let engine = bpfvm::jit::JitEngine::new();
+    group.bench_function("bpfvm", |b| b.iter(|| program.jit_compile_with(&engine).unwrap()));
+    group.finish();
+}
+
+/// The execution programs: name, source, budget, instruction count.
+const PROGRAMS: [(&str, &str, u64); 3] = [
+    (
+        "arithmetic loop",
+        "mov64 r1, 100000\nmov64 r0, 0\nloop:\nadd64 r0, r1\nxor64 r0, 7\nsub64 r1, 1\njne r1, 0, loop\nexit",
+        400_003,
+    ),
+    (
+        "stack loop",
+        "mov64 r1, 60000\nloop:\nstxdw [r10-8], r1\nldxdw r2, [r10-8]\nadd64 r0, r2\nsub64 r1, 1\njne r1, 0, loop\nexit",
+        300_002,
+    ),
+    ("three instructions", "mov64 r0, 1\nadd64 r0, 2\nexit", 3),
+];
+
+fn execute_real(c: &mut Criterion, group: &str, source: &str, count: u64, jit: bool) {
+    use sbpf_real::{ebpf, memory_region::{MemoryMapping, MemoryRegion}, vm::{EbpfVm, ExecutionMode}};
+    let loader = Arc::new(sbpf_real::program::BuiltinProgram::<RealContext>::new_loader(agave_config_real()));
+    let executable = sbpf_real::assembler::assemble(source, loader).unwrap();
+    executable.verify::<sbpf_real::verifier::RequisiteVerifier>().unwrap();
+    if jit {
+        executable.jit_compile().unwrap();
+    }
+    let config = executable.get_config();
+    let mut stack = sbpf_real::aligned_memory::AlignedMemory::<{ ebpf::HOST_ALIGN }>::zero_filled(config.stack_size());
+    let stack_len = stack.len();
+    let regions = vec![
+        executable.get_ro_region(),
+        MemoryRegion::new_gapped(&mut stack, ebpf::MM_STACK_START, config.stack_frame_size as u64),
+    ];
+    let version = executable.get_sbpf_version();
+    let mapping = unsafe { MemoryMapping::new(regions, config, version) }.unwrap();
+    let mut context = RealContext { remaining: 0, mapping };
+    let mut vm = EbpfVm::new(executable.get_loader().clone(), version, &mut context, stack_len);
+    let registers = vm.registers;
+    let mut frames = vec![sbpf_real::vm::CallFrame::default(); config.max_call_depth];
+    let mut group = c.benchmark_group(group);
+    group.bench_function("sbpf-0.26", |b| {
+        b.iter(|| {
+            vm.registers = registers;
+            vm.context().remaining = count;
+            let mut mode = if jit { ExecutionMode::Jit } else { ExecutionMode::Interpreted };
+            let (used, result) = vm.execute_program(&executable, &mut mode, &mut frames);
+            assert!(result.is_ok(), "{result:?}");
+            assert_eq!(used, count);
+        })
+    });
+    group.finish();
+}
+
+fn execute_compat(c: &mut Criterion, group: &str, source: &str, count: u64, jit: bool) -> Vec<u8> {
+    use solana_sbpf::{ebpf, memory_region::{MemoryMapping, MemoryRegion}, vm::{EbpfVm, ExecutionMode}};
+    let loader = Arc::new(solana_sbpf::program::BuiltinProgram::<CompatContext>::new_loader(agave_config_compat()));
+    let executable = solana_sbpf::assembler::assemble(source, loader).unwrap();
+    executable.verify::<solana_sbpf::verifier::RequisiteVerifier>().unwrap();
+    if jit {
+        executable.jit_compile().unwrap();
+    }
+    let config = executable.get_config();
+    let mut stack = solana_sbpf::aligned_memory::AlignedMemory::<{ ebpf::HOST_ALIGN }>::zero_filled(config.stack_size());
+    let stack_len = stack.len();
+    let regions = vec![
+        executable.get_ro_region(),
+        MemoryRegion::new_gapped(&mut stack, ebpf::MM_STACK_START, config.stack_frame_size as u64),
+    ];
+    let version = executable.get_sbpf_version();
+    let mapping = unsafe { MemoryMapping::new(regions, config, version) }.unwrap();
+    let mut context = CompatContext { remaining: 0, mapping };
+    let mut vm = EbpfVm::new(executable.get_loader().clone(), version, &mut context, stack_len);
+    let registers = vm.registers;
+    let mut group = c.benchmark_group(group);
+    group.bench_function("drop-in", |b| {
+        b.iter(|| {
+            vm.registers = registers;
+            vm.context().remaining = count;
+            let mut mode = if jit { ExecutionMode::Jit } else { ExecutionMode::Interpreted };
+            let (used, result) = vm.execute_program(&executable, &mut mode, &mut []);
+            assert!(result.is_ok(), "{result:?}");
+            assert_eq!(used, count);
+        })
+    });
+    group.finish();
+    executable.get_text_bytes().1.to_vec()
+}
+
+fn execute_direct(c: &mut Criterion, group: &str, text: &[u8], count: u64, jit: bool) {
+    let dialect = bpfvm::Dialect::Sbpf26(bpfvm::SbpfVersion::V0);
+    let mut loader_config = bpfvm::Preset::Sbpf26(bpfvm::SbpfVersion::V0).config();
+    loader_config.aligned_memory_mapping = false;
+    let loader = Arc::new(bpfvm::Loader::<Direct>::new(loader_config));
+    let executable = bpfvm::Executable::from_text_bytes(text, loader, dialect, bpfvm::FunctionRegistry::new()).unwrap();
+    let mut program = bpfvm::verify(executable).unwrap();
+    let backend = if jit {
+        program.jit_compile().unwrap();
+        bpfvm::Backend::Jit
+    } else {
+        bpfvm::Backend::Interpreter
+    };
+    let mut context = Direct::new(0);
+    let mut heap = [0u8; 0];
+    let mut vm = bpfvm::Vm::new(&program, &mut context, &mut heap, Vec::new()).unwrap();
+    let mut group = c.benchmark_group(group);
+    group.bench_function("bpfvm", |b| {
+        b.iter(|| {
+            vm.context().remaining = count;
+            let run = vm.run(backend);
+            assert!(run.result.is_ok(), "{:?}", run.result);
+            assert_eq!(run.instruction_count, count);
+        })
+    });
+    group.finish();
+}
+
+fn executing(c: &mut Criterion) {
+    for (name, source, count) in PROGRAMS {
+        for jit in [false, true] {
+            let group = format!("execute {name} ({})", if jit { "jit" } else { "interpreter" });
+            execute_real(c, &group, source, count, jit);
+            let text = execute_compat(c, &group, source, count, jit);
+            execute_direct(c, &group, &text, count, jit);
+        }
+    }
+}
+
+criterion_group!(benches, loading, verifying, compiling, executing);
+criterion_main!(benches);
