@@ -1,4 +1,4 @@
-//! The assembler (solana-sbpf 0.26's `assembler` module): text in the syntax of [`parse`] to
+//! The assembler (solana-sbpf 0.26's `assembler` module): text in the syntax of `parse` (its module doc) to
 //! an executable of the loader's newest enabled version.
 //!
 //! Mnemonics are the real crate's: `add`/`add32`/`add64` and the other arithmetic names

@@ -154,11 +154,14 @@ impl<C: ContextObject> EncryptedHostAddressToEbpfVm<C> {
     }
 }
 
+/// A builtin's Rust body: the context and r1..r5 to r0 or an error.
+pub(crate) type BuiltinBody<C, E> = fn(&mut C, u64, u64, u64, u64, u64) -> Result<u64, E>;
+
 /// The body of `BuiltinFunctionDefinition::vm`: settles the meter, runs the builtin's Rust
 /// body with the context and r1..r5, stores its result, re-reads the budget.
 pub(crate) fn run_builtin_body<C: ContextObject, E: Into<Box<dyn core::error::Error>>>(
     mut vm: EncryptedHostAddressToEbpfVm<C>,
-    body: fn(&mut C, u64, u64, u64, u64, u64) -> Result<u64, E>,
+    body: BuiltinBody<C, E>,
     args: [u64; 5],
 ) {
     let [a, b, c, d, e] = args;

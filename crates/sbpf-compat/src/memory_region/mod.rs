@@ -200,6 +200,10 @@ pub enum MemoryMappingType {
 }
 
 /// Where bpfvm's mapping is: here, lent to a run, or not built yet.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "the mapping moves into every run and back; a box would cost an allocation per run"
+)]
 pub(crate) enum Engine {
     /// Not built (before `initialize`, or after `get_regions_mut`).
     Unbuilt,
