@@ -12,7 +12,9 @@
 //! (`RECORD=1`).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use solana_account::{AccountSharedData, ReadableAccount, WritableAccount};
+use solana_account::{
+    state_traits::StateMutWincode, AccountSharedData, ReadableAccount, WritableAccount,
+};
 use solana_bpf_loader_program::{test_utils::load_all_invoked_programs, Entrypoint};
 use solana_instruction::AccountMeta;
 use solana_instruction_error::InstructionError;
@@ -128,7 +130,7 @@ fn initial_accounts() -> Vec<(Pubkey, AccountSharedData)> {
     let rent_account =
         AccountSharedData::new_data_with_space(1, &rent, solana_rent::SIZE.max(17), &sysvar::id())
             .expect("the rent sysvar");
-    let token_account = |len: usize| AccountSharedData::new(rent.minimum_balance(len), len, &TOKEN);
+    let token_account = |len: usize| AccountSharedData::new_with_data(rent.minimum_balance(len), vec![0; len], &TOKEN);
     vec![
         (TOKEN, program),
         (sysvar::rent::id(), rent_account),
@@ -137,7 +139,7 @@ fn initial_accounts() -> Vec<(Pubkey, AccountSharedData)> {
         (BOB, token_account(165)),
         (
             AUTHORITY,
-            AccountSharedData::new(1_000_000, 0, &Pubkey::default()),
+            AccountSharedData::new_with_data(1_000_000, Vec::new(), &Pubkey::default()),
         ),
     ]
 }
