@@ -19,9 +19,9 @@
 //! loader checks the entry against the bytecode segment and resolves no call through the
 //! registry.
 //!
-//! Everything else agreed on every program tried: 1,000,000 random programs per version (see
-//! the testkit README for the command and counts), the 313 conformance vectors under V0, V2
-//! and V3, and the sbpf_elfs corpus.
+//! Everything else agreed on every program tried: 1,000,000 random programs per version, V0 to
+//! V4, with no disagreement at all (the testkit README has the command and the counts), the
+//! 313 conformance vectors under V0, V2 and V3, and the sbpf_elfs corpus.
 
 use super::{Version, VersionedOutcome};
 
