@@ -16,6 +16,7 @@ pub mod jit;
 pub mod load_error;
 pub mod memory;
 pub mod program;
+mod runtime;
 pub mod solana_input;
 pub mod syscalls;
 pub mod verified;

@@ -14,12 +14,12 @@
 
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
-use crate::interpreter::exec::{Frame, Machine, Settings, Tracing};
-use crate::interpreter::meter::{Meter, Metering};
+use crate::interpreter::exec::Machine;
 use crate::interpreter::StepHook;
 use crate::jit::JitProgram;
 use crate::memory::{MemoryMapping, MemoryRegion};
 use crate::program::{ProgramRegion, SyscallFn};
+use crate::runtime::{Frame, Meter, Metering, Settings, Tracing};
 use crate::verified::VerifiedProgram;
 use bpfvm_isa::Dialect;
 

@@ -34,8 +34,6 @@ pub(crate) enum ExitKind {
     Error = 1,
     /// Hand the run to the interpreter at `exit_pc` (state as before that instruction).
     Bail = 2,
-    /// `ExceededMaxInstructions` at `exit_pc`.
-    Exceeded = 3,
     /// Hand the run to the interpreter at the bail-out site whose return address is in
     /// `exit_pc` (the program's site table gives the pc and the meter refund).
     Site = 4,
@@ -48,7 +46,6 @@ impl ExitKind {
             ExitKind::Exit,
             ExitKind::Error,
             ExitKind::Bail,
-            ExitKind::Exceeded,
             ExitKind::Site,
         ]
         .into_iter()
@@ -108,7 +105,7 @@ pub(crate) struct Env {
     pub host_rsp: u64,
     /// An [`ExitKind`] as a number.
     pub exit_kind: u64,
-    /// The pc of a bail-out or of `ExceededMaxInstructions`, or a bail-out site's address.
+    /// The pc of a bail-out, or a bail-out site's address.
     pub exit_pc: u64,
     /// The guest memory (`*mut MemoryMapping`).
     pub mapping: *mut c_void,
@@ -214,11 +211,11 @@ mod tests {
             ExitKind::Exit,
             ExitKind::Error,
             ExitKind::Bail,
-            ExitKind::Exceeded,
             ExitKind::Site,
         ] {
             assert_eq!(ExitKind::from_raw(kind as u64), Some(kind));
         }
+        assert_eq!(ExitKind::from_raw(3), None);
         assert_eq!(ExitKind::from_raw(9), None);
     }
 }

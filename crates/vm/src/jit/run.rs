@@ -11,11 +11,12 @@ use super::JitProgram;
 use crate::code::Code;
 use crate::context::ContextObject;
 use crate::error::{AccessType, RuntimeError};
-use crate::interpreter::exec::{Frame, Machine, Settings};
-use crate::interpreter::meter::{Meter, Metering};
+use crate::interpreter::exec::Machine;
 use crate::memory::table::{frame_host, GapRows, InlineRows, InputRow};
 use crate::memory::{AddressMap, GappedFrames, MemoryMapping};
 use crate::program::SyscallFn;
+use crate::runtime::syscall::{self, SyscallEnd};
+use crate::runtime::{Frame, Meter, Metering, Settings};
 use core::ffi::c_void;
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -213,13 +214,16 @@ pub(crate) fn execute<C: ContextObject>(
     };
     let meter = Meter::resume(metering, initial, base, due);
     let result = match exit_kind {
-        None => Err(RuntimeError::JitNotCompiled),
-        Some(ExitKind::Exit) => Ok(env.regs[0]),
-        Some(ExitKind::Error) => Err(error.unwrap_or(RuntimeError::JitNotCompiled)),
-        Some(ExitKind::Exceeded) => Err(RuntimeError::ExceededMaxInstructions {
-            pc: env.exit_pc as usize,
-            budget: 0,
+        None => Err(RuntimeError::JitFailure {
+            message: format!(
+                "generated code exited with kind {} at {:#x}",
+                env.exit_kind, env.exit_pc
+            ),
         }),
+        Some(ExitKind::Exit) => Ok(env.regs[0]),
+        Some(ExitKind::Error) => Err(error.unwrap_or_else(|| RuntimeError::JitFailure {
+            message: "an error exit without an error".to_owned(),
+        })),
         Some(ExitKind::Bail | ExitKind::Site) => {
             frames.clear();
             let depth = usize::try_from(env.depth).unwrap_or(usize::MAX);
@@ -277,7 +281,11 @@ pub(crate) fn translate(mapping: &mut MemoryMapping<'_>, vaddr: u64, request: u6
     }
 }
 
-/// The safe half of the syscall shim: the interpreter's syscall path (reference §4.4).
+/// The safe half of the syscall shim: the syscall rule both backends share
+/// ([`syscall::dispatch`]), with the meter moved between the `Env` and the rule, a host
+/// panic caught (it resumes once generated code has returned: unwinding never crosses
+/// generated code), and the region table refreshed (a syscall may replace regions). Returns
+/// 0 to continue, 1 when `env.exit_kind` says how the run ends.
 pub(crate) fn syscall<C: ContextObject>(
     env: &mut Env,
     host: &mut Host<'_, C>,
@@ -285,21 +293,11 @@ pub(crate) fn syscall<C: ContextObject>(
     index: u64,
     pc: u64,
 ) -> u64 {
-    let function = usize::try_from(index)
-        .ok()
-        .and_then(|index| host.syscalls.get(index).copied().flatten());
-    let Some(function) = function else {
-        host.error = Some(RuntimeError::UnsupportedInstruction { pc: pc as usize });
-        env.exit_kind = ExitKind::Error as u64;
-        return 1;
-    };
     let due = match host.metering {
         Metering::On => host.base.wrapping_sub(env.left),
         Metering::Off => 0,
     };
     let mut meter = Meter::resume(host.metering, host.initial, host.base, due);
-    meter.before_syscall(&mut *host.context);
-    env.left = host.base;
     let args = [
         env.regs[1],
         env.regs[2],
@@ -307,42 +305,47 @@ pub(crate) fn syscall<C: ContextObject>(
         env.regs[4],
         env.regs[5],
     ];
+    let index = u32::try_from(index).unwrap_or(u32::MAX);
+    let pc = usize::try_from(pc).unwrap_or(usize::MAX);
     let called = catch_unwind(AssertUnwindSafe(|| {
-        function(&mut *host.context, mapping, args)
+        let shared = syscall::Host {
+            context: &mut *host.context,
+            mapping: &mut *mapping,
+            syscalls: host.syscalls,
+            unwind_index: host.unwind_index,
+        };
+        syscall::dispatch(shared, &mut meter, args, &mut env.regs[0], index, pc)
     }));
-    let value = match called {
-        Ok(Ok(value)) => value,
+    let (base, due) = meter.parts();
+    host.base = base;
+    env.left = match host.metering {
+        Metering::On => base.wrapping_sub(due),
+        Metering::Off => base,
+    };
+    let end = match called {
+        Ok(Ok(())) => {
+            if fill_table(env, mapping, &host.map, host.stack) {
+                return 0;
+            }
+            // The syscall replaced the stack the code relies on: the interpreter runs the
+            // rest.
+            env.exit_kind = ExitKind::Bail as u64;
+            env.exit_pc = pc.wrapping_add(1) as u64;
+            return 1;
+        }
+        Ok(Err(end)) => end,
         Err(payload) => {
             host.panic = Some(payload);
             env.exit_kind = ExitKind::Error as u64;
             return 1;
         }
-        Ok(Err(error)) => {
+    };
+    match end {
+        SyscallEnd::Exit(_) => env.exit_kind = ExitKind::Exit as u64,
+        SyscallEnd::Error(error) => {
             host.error = Some(error);
             env.exit_kind = ExitKind::Error as u64;
-            return 1;
         }
-    };
-    env.regs[0] = value;
-    if value == 0 && u32::try_from(index).ok() == host.unwind_index && host.unwind_index.is_some() {
-        env.exit_kind = ExitKind::Exit as u64;
-        return 1;
     }
-    meter.after_syscall(&*host.context);
-    let (base, _) = meter.parts();
-    host.base = base;
-    env.left = base;
-    if !fill_table(env, mapping, &host.map, host.stack) {
-        // The syscall replaced the stack the code relies on: the interpreter runs the rest.
-        env.exit_kind = ExitKind::Bail as u64;
-        env.exit_pc = pc.wrapping_add(1);
-        return 1;
-    }
-    if host.metering == Metering::On && env.left == 0 {
-        // No budget left: the instruction after the syscall raises the error.
-        env.exit_kind = ExitKind::Exceeded as u64;
-        env.exit_pc = pc.wrapping_add(1);
-        return 1;
-    }
-    0
+    1
 }
