@@ -182,7 +182,7 @@ impl<'a, C: ContextObject> Vm<'a, C> {
             stack_pointer: self.initial_stack_pointer,
             metering,
         };
-        let (result, meter) = crate::jit::run::execute(jit, parts);
+        let (result, meter) = jit.execute(parts);
         self.finish(result, meter)
     }
 

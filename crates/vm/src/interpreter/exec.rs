@@ -100,8 +100,8 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         self.reg(base).wrapping_add(off as i64 as u64)
     }
 
-    /// Runs from `pc` until the root `exit` or an error: run by run (see [`crate::runtime::meter`]),
-    /// or one exact step at a time when tracing is on.
+    /// Runs from `pc` until the root `exit` or an error: run by run (see
+    /// [`crate::runtime::meter`]), or one exact step at a time when tracing is on.
     pub fn run(&mut self, pc: usize) -> Result<u64, RuntimeError> {
         match self.settings.tracing {
             Tracing::On => self.run_stepping(pc, |machine, pc| {

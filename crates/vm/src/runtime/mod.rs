@@ -21,18 +21,6 @@ pub(crate) struct Frame {
     pub return_pc: usize,
 }
 
-impl Frame {
-    /// A frame as the JIT recorded it (when it hands a run over to the interpreter).
-    #[cfg_attr(not(bpfvm_jit), allow(dead_code, reason = "only the JIT uses it"))]
-    pub(crate) fn new(saved: [u64; 4], frame_pointer: u64, return_pc: usize) -> Frame {
-        Frame {
-            saved,
-            frame_pointer,
-            return_pc,
-        }
-    }
-}
-
 /// Whether `ContextObject::trace` is called before every instruction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Tracing {
