@@ -1,10 +1,19 @@
-//! bpfvm: a virtual machine for sBPF and eBPF programs.
+//! bpfvm: a virtual machine for sBPF and eBPF programs, with an interpreter and an x86-64 JIT
+//! that give the same results.
 //!
 //! The pipeline, stage by stage: bytes ([`Executable`], from raw text or an ELF file) ->
-//! [`verify`] -> [`VerifiedProgram`] -> a backend ([`Backend::Interpreter`]) running in a
-//! [`Vm`] against a [`MemoryMapping`], syscalls and a [`ContextObject`] that meters
-//! instructions. Each stage has its own error type: [`LoadError`], [`VerifyError`],
-//! [`RuntimeError`].
+//! [`verify`] -> [`VerifiedProgram`] (the verified text, its decoded instructions and the
+//! backend-neutral program form of [`code`]) -> a backend ([`Backend::Interpreter`], or
+//! [`Backend::Jit`] after [`VerifiedProgram::jit_compile`]) running in a [`Vm`] against a
+//! [`MemoryMapping`] laid out by [`memory::Layout`], syscalls and a [`ContextObject`] that
+//! meters instructions. Each stage has its own error type: [`LoadError`], [`VerifyError`],
+//! [`jit::JitError`], [`RuntimeError`].
+//!
+//! The JIT is compiled only with the `jit` feature (on by default) on an x86-64 target; in
+//! any other build the same API interprets, [`Backend::AVAILABLE`] lists what the build
+//! has, and compiling gives a [`jit::JitError`] that says why. Compile state (code memory,
+//! reused buffers, the hardening seed) belongs to a [`jit::JitEngine`] the host owns; the
+//! library keeps no process-wide mutable state.
 
 pub mod code;
 pub mod config;

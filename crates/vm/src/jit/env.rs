@@ -69,8 +69,8 @@ pub(crate) struct Env {
     /// which the out-of-line path also relies on: it returns with the row index 0).
     pub inline: InlineRows,
     /// Metering on: `base - due`, the instructions that may still run before the check fails.
-    /// While generated code runs the meter lives in rdx (`masm::METER`); this field holds
-    /// it whenever Rust may look (at entry, in calls into Rust, at the exit).
+    /// While generated code runs the meter lives in a host register (rdx on x86-64); this
+    /// field holds it whenever Rust may look (at entry, in calls into Rust, at the exit).
     pub left: u64,
     /// With the standard gapped stack ([`GappedFrames`](crate::memory::GappedFrames)): the
     /// host address of an access `[r10 + off]` inside the current frame is
@@ -102,7 +102,7 @@ pub(crate) struct Env {
     /// `frame_capacity` frame records.
     pub frames: *mut FrameRecord,
     /// The host stack pointer at entry, restored by every exit.
-    pub host_rsp: u64,
+    pub host_stack: u64,
     /// An [`ExitKind`] as a number.
     pub exit_kind: u64,
     /// The pc of a bail-out, or a bail-out site's address.
@@ -153,8 +153,8 @@ pub(crate) mod offset {
     pub(crate) const STACK_POINTER: usize = offset_of!(Env, stack_pointer);
     /// Offset of [`Env::frames`].
     pub(crate) const FRAMES: usize = offset_of!(Env, frames);
-    /// Offset of [`Env::host_rsp`].
-    pub(crate) const HOST_RSP: usize = offset_of!(Env, host_rsp);
+    /// Offset of [`Env::host_stack`].
+    pub(crate) const HOST_STACK: usize = offset_of!(Env, host_stack);
     /// Offset of [`Env::exit_kind`].
     pub(crate) const EXIT_KIND: usize = offset_of!(Env, exit_kind);
     /// Offset of [`Env::exit_pc`].

@@ -224,7 +224,7 @@ fn new_env<B: Backend>(
         depth: 0,
         stack_pointer,
         frames: records.as_mut_ptr(),
-        host_rsp: 0,
+        host_stack: 0,
         exit_kind: ExitKind::Bail as u64,
         exit_pc: code.entry_pc() as u64,
         mapping: (mapping as *mut MemoryMapping<'_>).cast::<c_void>(),

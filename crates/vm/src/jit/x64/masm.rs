@@ -34,7 +34,7 @@
 
 use super::labels::{Routine, Shape, Width, ROUTINES, SHAPES};
 use super::regs::{
-    env, load_meter, reg_slot, BIAS, CALLER_SAVED_GUESTS, ENV, GUEST, HOST_RSP, INPUT_VM, METER,
+    env, load_meter, reg_slot, BIAS, CALLER_SAVED_GUESTS, ENV, GUEST, HOST_STACK, INPUT_VM, METER,
     SAVED,
 };
 use super::sequences::{self, frame_top_update};
@@ -219,6 +219,7 @@ impl Masm {
                 RunPosition::Start => 0,
                 RunPosition::Inside => INSIDE,
             };
+        debug_assert!(pc < self.offsets.len(), "slot {pc} out of range");
         if let Some(slot) = self.offsets.get_mut(pc) {
             *slot = offset;
         }
@@ -441,6 +442,7 @@ impl Masm {
     /// Records that `routine` starts here.
     pub fn start_routine(&mut self, routine: Routine) {
         let offset = offset32(self.asm.offset());
+        debug_assert!(routine.index() < ROUTINES, "{routine:?} out of range");
         if let Some(slot) = self.routines.get_mut(routine.index()) {
             *slot = offset;
         }
@@ -557,7 +559,7 @@ impl Masm {
         }
         self.asm
             .lea(Size::S64, ENV, Mem::base_disp(Gpr::Rdi, BIAS))?;
-        self.asm.store(Size::S64, env(HOST_RSP), Gpr::Rsp)?;
+        self.asm.store(Size::S64, env(HOST_STACK), Gpr::Rsp)?;
         for (index, reg) in GUEST.iter().enumerate() {
             self.asm.load(Size::S64, *reg, reg_slot(index))?;
         }
@@ -626,6 +628,7 @@ impl Masm {
         if self.stubs.is_empty() {
             self.stubs.resize(self.offsets.len(), NONE);
         }
+        debug_assert!(pc < self.stubs.len(), "slot {pc} out of range");
         if let Some(slot) = self.stubs.get_mut(pc) {
             *slot = stub;
         }

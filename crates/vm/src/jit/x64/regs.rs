@@ -104,8 +104,8 @@ pub(crate) const DEPTH: i32 = disp(offset::DEPTH);
 pub(crate) const STACK_POINTER: i32 = disp(offset::STACK_POINTER);
 /// `Env::frames`.
 pub(crate) const FRAMES: i32 = disp(offset::FRAMES);
-/// `Env::host_rsp`.
-pub(crate) const HOST_RSP: i32 = disp(offset::HOST_RSP);
+/// `Env::host_stack`.
+pub(crate) const HOST_STACK: i32 = disp(offset::HOST_STACK);
 /// `Env::exit_kind`.
 pub(crate) const EXIT_KIND: i32 = disp(offset::EXIT_KIND);
 /// `Env::exit_pc`.

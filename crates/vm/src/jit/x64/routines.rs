@@ -11,7 +11,7 @@ use super::labels::Routine;
 use super::masm::Masm;
 use super::regs::{
     delta_field, env, load_meter, row, save_meter, EXIT_KIND, EXIT_PC, GAP_LOAD_LEN, GAP_SHIFT,
-    GAP_STORE_LEN, GUEST, HOST_ADDR, HOST_RSP, REGS, SAVED, VM_ADDR,
+    GAP_STORE_LEN, GUEST, HOST_ADDR, HOST_STACK, REGS, SAVED, VM_ADDR,
 };
 use super::sequences::{end_compare, frame_top_update, slot_compare, table_compare};
 use crate::jit::access::{Access, SpanRule};
@@ -32,7 +32,7 @@ pub(super) fn emit_exits(m: &mut Masm) -> Result<(), JitError> {
     for (index, reg) in GUEST.iter().enumerate() {
         m.asm.store(Size::S64, env(REGS + 8 * index as i32), *reg)?;
     }
-    m.asm.load(Size::S64, Gpr::Rsp, env(HOST_RSP))?;
+    m.asm.load(Size::S64, Gpr::Rsp, env(HOST_STACK))?;
     for reg in SAVED.iter().rev() {
         m.asm.pop(*reg);
     }
