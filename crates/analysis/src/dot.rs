@@ -2,8 +2,9 @@
 //!
 //! The graph has one cluster per function (`cluster_<entry pc>`, labelled with the function's
 //! name) holding the blocks in the function's pc range. A block is a node `lbb_<pc>` whose
-//! label is an HTML table, one row per instruction: the mnemonic, then the operands cut to 15
-//! characters. Dominator edges are dotted and headless, from a block to its immediate
+//! label is an HTML table: a first row with the block's label as the listing prints it
+//! (`lbb_3:`, or the function's name), then one row per instruction: the mnemonic, then the
+//! operands cut to 15 characters. Dominator edges are dotted and headless, from a block to its immediate
 //! dominator (roots, dominated by the super-root, have none). CFG edges are solid.
 //!
 //! With a profile, every edge is drawn with its count as label, plus the recorded transitions
@@ -121,6 +122,10 @@ impl Analysis {
     }
 
     fn node(&self, block: &Block) -> String {
+        let title = format!(
+            "<tr><td align=\"left\" colspan=\"2\">{}:</td></tr>",
+            escape(&block.label)
+        );
         let rows: String = self
             .instructions()
             .get(block.instructions.clone())
@@ -129,7 +134,7 @@ impl Analysis {
             .map(|decoded| row(&self.format_instruction(decoded)))
             .collect();
         format!(
-            "lbb_{} [label=<<table border=\"0\" cellborder=\"0\" cellpadding=\"3\">{rows}</table>>; tooltip=\"{}\"];",
+            "lbb_{} [label=<<table border=\"0\" cellborder=\"0\" cellpadding=\"3\">{title}{rows}</table>>; tooltip=\"{}\"];",
             block.start,
             escape(&block.label)
         )

@@ -44,7 +44,9 @@ mod order;
 mod profile;
 
 pub use blocks::Flow;
-pub use profile::{FunctionStats, Profile};
+pub use profile::{
+    FunctionStats, Profile, ProfileBuilder, MAX_DEPTH, MAX_EDGES, MAX_STACKS, OTHER_STACKS,
+};
 
 use bpfvm::Executable;
 use bpfvm_asm::SymbolTable;

@@ -12,6 +12,7 @@
 use crate::{Analysis, Flow};
 use bpfvm_asm::{format_insn, Symbols};
 use bpfvm_isa::Decoded;
+use std::collections::BTreeMap;
 
 /// The analysis as the disassembler's symbol source: every block start has a label.
 struct Labels<'a>(&'a Analysis);
@@ -47,29 +48,42 @@ impl Analysis {
             .map(|decoded| self.format_instruction(decoded))
     }
 
-    /// The labelled listing of the whole program (see the module docs).
-    pub fn disassemble(&self) -> String {
-        let mut out = String::new();
+    /// The pcs that get a `label:` line in the listing (see the module docs), with the label.
+    pub fn label_lines(&self) -> BTreeMap<usize, &str> {
+        let mut labels = BTreeMap::new();
         // The block above, when control can fall from it into the next one.
         let mut above: Option<usize> = None;
+        for decoded in self.instructions() {
+            let Some(block) = self.blocks().get(&decoded.pc) else {
+                continue;
+            };
+            let is_function = self.functions().contains_key(&decoded.pc);
+            let only_from_above = above.is_some_and(|pc| block.predecessors == [pc]);
+            if is_function || !only_from_above {
+                labels.insert(decoded.pc, block.label.as_str());
+            }
+            let ends_in_jump = block
+                .instructions
+                .end
+                .checked_sub(1)
+                .and_then(|last| self.flows().get(last))
+                .is_some_and(|flow| matches!(flow, Flow::Jump(_)));
+            above = (!ends_in_jump).then_some(decoded.pc);
+        }
+        labels
+    }
+
+    /// The labelled listing of the whole program (see the module docs).
+    pub fn disassemble(&self) -> String {
+        let labels = self.label_lines();
+        let mut out = String::new();
         for (index, decoded) in self.instructions().iter().enumerate() {
-            if let Some(block) = self.blocks().get(&decoded.pc) {
-                let is_function = self.functions().contains_key(&decoded.pc);
-                let only_from_above = above.is_some_and(|pc| block.predecessors == [pc]);
-                if is_function || !only_from_above {
-                    if is_function && index != 0 {
-                        out.push('\n');
-                    }
-                    out.push_str(&block.label);
-                    out.push_str(":\n");
+            if let Some(label) = labels.get(&decoded.pc) {
+                if index != 0 && self.functions().contains_key(&decoded.pc) {
+                    out.push('\n');
                 }
-                let ends_in_jump = block
-                    .instructions
-                    .end
-                    .checked_sub(1)
-                    .and_then(|last| self.flows().get(last))
-                    .is_some_and(|flow| matches!(flow, Flow::Jump(_)));
-                above = (!ends_in_jump).then_some(decoded.pc);
+                out.push_str(label);
+                out.push_str(":\n");
             }
             out.push_str("    ");
             out.push_str(&self.format_instruction(decoded));

@@ -19,12 +19,37 @@
 //! From the stacks come the folded output (`entrypoint;function_a;function_b 123`, the format
 //! inferno and flamegraph.pl read) and the per-function table: calls, instructions executed in
 //! the function itself, and instructions executed while it was on the stack.
+//!
+//! The pass is incremental ([`ProfileBuilder::step`] takes one pc at a time), so a host can
+//! build the profile while the program runs instead of keeping the trace: its memory is then
+//! bounded by the program, never by the length of the run. For hostile programs the bound is
+//! explicit: at most [`MAX_STACKS`] distinct stacks (further new stacks share one frame,
+//! [`OTHER_STACKS`]), [`MAX_EDGES`] distinct edges and returns (transitions over further new
+//! edges are only counted), and calls followed [`MAX_DEPTH`] deep.
 
 use crate::{Analysis, Flow};
 use std::collections::BTreeMap;
 
 /// How many trace entries pass between two progress reports.
 const PROGRESS_STEP: usize = 1 << 20;
+
+/// The most distinct call stacks a profile keeps apart; later new stacks share one frame,
+/// named [`OTHER_STACKS`].
+pub const MAX_STACKS: usize = 1 << 16;
+
+/// The most distinct edges (and returns) a profile counts; transitions over further new edges
+/// are counted in [`Profile::untracked_transitions`] only.
+pub const MAX_EDGES: usize = 1 << 18;
+
+/// The deepest call stack a profile follows; calls below it are charged to the frame at this
+/// depth (the VM's own limit is far lower).
+pub const MAX_DEPTH: usize = 1 << 12;
+
+/// The name of the shared frame of the stacks beyond [`MAX_STACKS`].
+pub const OTHER_STACKS: &str = "[other stacks]";
+
+/// The function "pc" of the shared frame of the stacks beyond [`MAX_STACKS`].
+const OTHER: usize = usize::MAX;
 
 /// Instruction counts of one function.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -50,6 +75,8 @@ struct Frame {
 pub struct Profile {
     edges: BTreeMap<usize, BTreeMap<usize, u64>>,
     returns: BTreeMap<usize, BTreeMap<usize, u64>>,
+    distinct_edges: usize,
+    untracked: u64,
     max_edge: u64,
     frames: Vec<Frame>,
     calls: BTreeMap<usize, u64>,
@@ -57,100 +84,174 @@ pub struct Profile {
     instructions: u64,
 }
 
-/// The pass over the trace.
-struct Builder<'a> {
-    analysis: &'a Analysis,
-    profile: Profile,
-    children: BTreeMap<(Option<usize>, usize), usize>,
-    current: Option<usize>,
-    last_block: Option<usize>,
-    /// The calling block of every frame above the first.
-    call_sites: Vec<Option<usize>>,
-    /// The calling block of the frame an `exit` just left.
-    returning_to: Option<usize>,
+/// A frame on the live call stack.
+#[derive(Clone, Copy, Debug)]
+struct Live {
+    frame: usize,
+    /// The calling block (none for the first frame).
+    call_site: Option<usize>,
 }
 
-impl Builder<'_> {
-    /// The frame for `function` called from the current frame, made on first use.
-    fn enter(&mut self, function: usize) {
-        let key = (self.current, function);
+/// Builds a [`Profile`] one traced pc at a time, in memory bounded by the program (and by
+/// [`MAX_STACKS`], [`MAX_EDGES`] and [`MAX_DEPTH`]), never by the length of the run: the
+/// streaming form of [`Profile::from_trace`] for hosts that do not keep the trace.
+#[derive(Clone, Debug, Default)]
+pub struct ProfileBuilder {
+    profile: Profile,
+    children: BTreeMap<(Option<usize>, usize), usize>,
+    stack: Vec<Live>,
+    /// Calls followed below [`MAX_DEPTH`], not on `stack`.
+    hidden_depth: usize,
+    last_block: Option<usize>,
+    /// The calling block of the frame an `exit` just left.
+    returning_to: Option<usize>,
+    /// The previous instruction was a call: the next pc is the callee's.
+    pending_call: bool,
+}
+
+/// Adds one to `map[from][to]` when the edge is counted already or there is room for it.
+fn count(
+    map: &mut BTreeMap<usize, BTreeMap<usize, u64>>,
+    distinct: &mut usize,
+    from: usize,
+    to: usize,
+) -> Option<u64> {
+    let targets = map.entry(from).or_default();
+    if let Some(counter) = targets.get_mut(&to) {
+        *counter += 1;
+        return Some(*counter);
+    }
+    if *distinct >= MAX_EDGES {
+        if targets.is_empty() {
+            map.remove(&from);
+        }
+        return None;
+    }
+    *distinct += 1;
+    targets.insert(to, 1);
+    Some(1)
+}
+
+impl ProfileBuilder {
+    /// An empty profile.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The frame for `function` called from the current frame, made on first use (or the
+    /// shared frame of other stacks, once [`MAX_STACKS`] exist).
+    fn frame_for(&mut self, function: usize) -> usize {
+        let parent = self.stack.last().map(|live| live.frame);
+        if let Some(&id) = self.children.get(&(parent, function)) {
+            return id;
+        }
         let frames = &mut self.profile.frames;
-        let id = *self.children.entry(key).or_insert_with(|| {
-            frames.push(Frame {
-                parent: key.0,
-                function,
-                instructions: 0,
-            });
-            frames.len() - 1
+        if frames.len() >= MAX_STACKS {
+            return self.other_frame();
+        }
+        frames.push(Frame {
+            parent,
+            function,
+            instructions: 0,
         });
+        let id = frames.len() - 1;
+        self.children.insert((parent, function), id);
+        id
+    }
+
+    /// The shared frame of the stacks beyond [`MAX_STACKS`] (one more frame than the cap).
+    fn other_frame(&mut self) -> usize {
+        if let Some(&id) = self.children.get(&(None, OTHER)) {
+            return id;
+        }
+        self.profile.frames.push(Frame {
+            parent: None,
+            function: OTHER,
+            instructions: 0,
+        });
+        let id = self.profile.frames.len() - 1;
+        self.children.insert((None, OTHER), id);
+        id
+    }
+
+    /// Enters `function`, called from `call_site`.
+    fn enter(&mut self, function: usize, call_site: Option<usize>) {
         *self.profile.calls.entry(function).or_insert(0) += 1;
-        self.current = Some(id);
-    }
-
-    fn function_of(&self, pc: usize) -> usize {
-        self.analysis.function_containing(pc).map_or(0, |f| f.pc)
-    }
-
-    fn count_edge(&mut self, pc: usize) {
-        let site = self.returning_to.take();
-        if !self.analysis.blocks().contains_key(&pc) {
+        if self.stack.len() >= MAX_DEPTH {
+            self.hidden_depth += 1;
             return;
         }
-        if let Some(site) = site {
-            let counter = self
-                .profile
-                .returns
-                .entry(site)
-                .or_default()
-                .entry(pc)
-                .or_insert(0);
-            *counter += 1;
-            self.profile.max_edge = self.profile.max_edge.max(*counter);
+        let frame = self.frame_for(function);
+        self.stack.push(Live { frame, call_site });
+    }
+
+    /// Leaves the current frame, unless it is the first.
+    fn leave(&mut self) {
+        if self.hidden_depth > 0 {
+            self.hidden_depth -= 1;
+            return;
         }
-        if let Some(from) = self.last_block {
-            let counter = self
-                .profile
-                .edges
-                .entry(from)
-                .or_default()
-                .entry(pc)
-                .or_insert(0);
-            *counter += 1;
-            self.profile.max_edge = self.profile.max_edge.max(*counter);
+        if self.stack.len() > 1 {
+            self.returning_to = self.stack.pop().and_then(|live| live.call_site);
+        }
+    }
+
+    fn count_edge(&mut self, analysis: &Analysis, pc: usize) {
+        let site = self.returning_to.take();
+        if !analysis.blocks().contains_key(&pc) {
+            return;
+        }
+        let profile = &mut self.profile;
+        let transitions = [
+            site.map(|site| (&mut profile.returns, site)),
+            self.last_block.map(|from| (&mut profile.edges, from)),
+        ];
+        for (map, from) in transitions.into_iter().flatten() {
+            match count(map, &mut profile.distinct_edges, from, pc) {
+                Some(counter) => profile.max_edge = profile.max_edge.max(counter),
+                None => profile.untracked += 1,
+            }
         }
         self.last_block = Some(pc);
     }
 
-    fn step(&mut self, pc: usize, next: Option<usize>) {
-        self.count_edge(pc);
-        if self.current.is_none() {
-            self.enter(self.function_of(pc));
+    /// Records the instruction at `pc`, the next one the run executed.
+    pub fn step(&mut self, analysis: &Analysis, pc: usize) {
+        let function_of = |pc: usize| analysis.function_containing(pc).map_or(0, |f| f.pc);
+        if std::mem::take(&mut self.pending_call) {
+            self.enter(function_of(pc), self.last_block);
         }
-        if let Some(frame) = self.current.and_then(|id| self.profile.frames.get_mut(id)) {
+        self.count_edge(analysis, pc);
+        if self.stack.is_empty() {
+            self.enter(function_of(pc), None);
+        }
+        if let Some(frame) = self
+            .stack
+            .last()
+            .and_then(|live| self.profile.frames.get_mut(live.frame))
+        {
             frame.instructions += 1;
         }
         self.profile.instructions += 1;
-        let flow = self
-            .analysis
+        let flow = analysis
             .instruction_index(pc)
-            .and_then(|index| self.analysis.flows().get(index));
-        match (flow, next) {
-            (Some(Flow::Call(_) | Flow::CallIndirect), Some(next)) => {
-                self.call_sites.push(self.last_block);
-                self.enter(self.function_of(next));
-            }
-            (Some(Flow::Stop), _) => {
-                let parent = self
-                    .current
-                    .and_then(|id| self.profile.frames.get(id))
-                    .and_then(|frame| frame.parent);
-                if parent.is_some() {
-                    self.current = parent;
-                    self.returning_to = self.call_sites.pop().flatten();
-                }
-            }
-            _ => {}
+            .and_then(|index| analysis.flows().get(index));
+        match flow {
+            Some(Flow::Call(_) | Flow::CallIndirect) => self.pending_call = true,
+            Some(Flow::Stop) => self.leave(),
+            Some(Flow::Next | Flow::Jump(_) | Flow::Branch(_)) | None => {}
         }
+    }
+
+    /// The profile of the pcs recorded so far, with the analysis's function names.
+    pub fn finish(self, analysis: &Analysis) -> Profile {
+        let mut profile = self.profile;
+        profile.names = analysis
+            .functions()
+            .values()
+            .map(|f| (f.pc, f.label.clone()))
+            .collect();
+        profile
     }
 }
 
@@ -166,30 +267,29 @@ impl Profile {
         trace: &[[u64; 12]],
         progress: &mut dyn FnMut(usize, usize),
     ) -> Self {
-        let mut builder = Builder {
-            analysis,
-            profile: Profile::default(),
-            children: BTreeMap::new(),
-            current: None,
-            last_block: None,
-            call_sites: Vec::new(),
-            returning_to: None,
-        };
-        let pc_of = |entry: &[u64; 12]| usize::try_from(entry[11]).unwrap_or(usize::MAX);
+        let mut builder = ProfileBuilder::new();
         for (index, entry) in trace.iter().enumerate() {
             if index % PROGRESS_STEP == 0 && index > 0 {
                 progress(index, trace.len());
             }
-            let next = trace.get(index + 1).map(pc_of);
-            builder.step(pc_of(entry), next);
+            builder.step(analysis, usize::try_from(entry[11]).unwrap_or(usize::MAX));
         }
-        let mut profile = builder.profile;
-        profile.names = analysis
-            .functions()
-            .values()
-            .map(|f| (f.pc, f.label.clone()))
-            .collect();
-        profile
+        builder.finish(analysis)
+    }
+
+    /// Transitions not counted because [`MAX_EDGES`] distinct edges and returns were counted
+    /// already (0 for any program of ordinary size).
+    pub fn untracked_transitions(&self) -> u64 {
+        self.untracked
+    }
+
+    /// Instructions charged to the shared frame of the stacks beyond [`MAX_STACKS`].
+    pub fn other_stack_instructions(&self) -> u64 {
+        self.frames
+            .iter()
+            .filter(|frame| frame.function == OTHER)
+            .map(|frame| frame.instructions)
+            .sum()
     }
 
     /// Edge counts: source block start, then destination block start.
@@ -271,6 +371,7 @@ impl Profile {
     fn name(&self, pc: usize) -> String {
         match self.names.get(&pc) {
             Some(name) => name.replace(';', ","),
+            None if pc == OTHER => OTHER_STACKS.to_owned(),
             None => format!("function_{pc}"),
         }
     }

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use bpfvm::{verify, Backend, Config, Executable, FunctionRegistry, Loader, TestContext, Vm};
-use bpfvm_analysis::{Analysis, Profile};
+use bpfvm_analysis::{Analysis, Profile, ProfileBuilder, MAX_EDGES, MAX_STACKS, OTHER_STACKS};
 use bpfvm_asm::{assemble, Dialect};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -268,6 +268,10 @@ fn dot_cells_are_escaped_and_cut() {
         .collect();
     assert_eq!(labels[&0], "entrypoint");
     assert!(dot.contains("label=\"entrypoint\";"));
+    // Each node opens with its label as the listing prints it.
+    assert!(dot.contains(
+        "<table border=\"0\" cellborder=\"0\" cellpadding=\"3\"><tr><td align=\"left\" colspan=\"2\">entrypoint:</td></tr><tr><td align=\"left\">lddw</td>"
+    ));
 }
 
 /// When Graphviz is installed, `dot` accepts every output.
@@ -310,4 +314,97 @@ fn graphviz_accepts_the_output() {
             assert!(String::from_utf8_lossy(&out.stdout).contains("<svg"));
         }
     }
+}
+
+/// The analysis of assembled source, without running it.
+fn analysed(source: &str) -> Analysis {
+    let assembled = assemble(source, Dialect::Sbpf).unwrap();
+    let symbols = bpfvm_asm::SymbolTable::from_assembled(&assembled);
+    Analysis::from_text(&assembled.bytes, Dialect::Sbpf, symbols, 0)
+}
+
+#[test]
+fn streamed_pcs_give_the_profile_of_the_trace() {
+    let (analysis, trace, _) = run(NESTED);
+    let mut builder = ProfileBuilder::new();
+    for entry in &trace {
+        builder.step(&analysis, entry[11] as usize);
+    }
+    let streamed = builder.finish(&analysis);
+    let whole = Profile::from_trace(&analysis, &trace);
+    assert_eq!(streamed.folded(), whole.folded());
+    assert_eq!(streamed.edges(), whole.edges());
+    assert_eq!(streamed.returns(), whole.returns());
+    assert_eq!(streamed.function_table(), whole.function_table());
+}
+
+#[test]
+fn distinct_stacks_beyond_the_cap_share_one_frame() {
+    // Two functions whose entries call; a "trace" that walks every path of 16 calls choosing
+    // function_a or function_b at each level: 2^17 - 2 distinct stacks, twice the cap.
+    let analysis = analysed(
+        "entrypoint:\n call function_a\n exit\n\
+         function_a:\n call function_a\n exit\n\
+         function_b:\n call function_a\n exit\n",
+    );
+    let depth = 16;
+    let mut builder = ProfileBuilder::new();
+    let mut steps = 0u64;
+    for leaf in 0u32..1 << depth {
+        let choice = |level: u32| leaf >> level & 1 == 1;
+        let mut step = |pc: usize| {
+            builder.step(&analysis, pc);
+            steps += 1;
+        };
+        step(0);
+        for level in 0..depth - 1 {
+            step(if choice(level) { 4 } else { 2 });
+        }
+        // The innermost callee exits at once; then every frame returns.
+        for level in (0..depth).rev() {
+            step(if choice(level) { 5 } else { 3 });
+        }
+        step(1);
+    }
+    let profile = builder.finish(&analysis);
+    assert_eq!(profile.instructions(), steps);
+    assert!(profile.stacks().len() <= MAX_STACKS + 1);
+    let other = profile.other_stack_instructions();
+    assert!(other > 0);
+    let folded = profile.folded();
+    let line = format!("{OTHER_STACKS} {other}");
+    assert!(folded.lines().any(|l| l == line), "{line}");
+    let total: u64 = folded
+        .lines()
+        .map(|line| line.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, steps, "every instruction is charged to some stack");
+    let functions = profile.functions();
+    let callees = functions[&2].calls + functions[&4].calls;
+    assert_eq!(
+        callees,
+        u64::from(depth) << depth,
+        "calls are counted past the cap"
+    );
+}
+
+#[test]
+fn distinct_edges_beyond_the_cap_are_counted_only() {
+    // 600 blocks of one `ja +0`: a "trace" visiting every ordered pair of blocks.
+    let analysis = analysed(&format!("{}exit\n", "ja +0\n".repeat(600)));
+    let mut builder = ProfileBuilder::new();
+    let mut steps = 0u64;
+    for from in 0..600 {
+        for to in 0..600 {
+            builder.step(&analysis, from);
+            builder.step(&analysis, to);
+            steps += 2;
+        }
+    }
+    let profile = builder.finish(&analysis);
+    let counted: usize = profile.edges().values().map(|targets| targets.len()).sum();
+    assert_eq!(counted, MAX_EDGES);
+    let sum: u64 = profile.edges().values().flat_map(|t| t.values()).sum();
+    assert!(profile.untracked_transitions() > 0);
+    assert_eq!(sum + profile.untracked_transitions(), steps - 1);
 }

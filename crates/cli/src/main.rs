@@ -1,193 +1,30 @@
 //! `bpfvm`: run, verify, disassemble, assemble and inspect BPF programs from the command line.
 //!
-//! This file owns the command-line interface (its flags are a fixed contract: other tools call
-//! them) and the mapping from outcomes to exit codes: 0 when the program returned `Ok`, 1
-//! when it raised an error, 2 for bad usage or a program that does not load or verify (with a
-//! one-line message on stderr). The work of each command lives in its own module.
+//! This file owns the mapping from outcomes to output and exit codes. Each command returns a
+//! report ([`schema::Report`]) or a [`Failure`]; the report prints as text or, with `--json`,
+//! as one JSON document on stdout, and so does a failure (as one `bpfvm: ` line on stderr in
+//! text). Exit codes: 0 when the command succeeded and the program returned `Ok`, 1 when the
+//! program raised an error, 2 for every failure: bad usage (clap's errors included, which
+//! become JSON too when `--json` is on the line), a value outside its limits, a file that
+//! cannot be read or written, a program that does not assemble, load or verify.
 
+mod args;
 mod commands;
-mod json;
+mod context;
+mod failure;
+mod hex;
 mod program_file;
+mod schema;
+mod trace;
+mod validate;
 
-use clap::{Parser, Subcommand, ValueEnum};
-use std::path::PathBuf;
+use args::{Cli, Command, Format};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::Parser;
+use failure::Failure;
+use schema::Report;
+use std::ffi::OsString;
 use std::process::ExitCode;
-
-/// A virtual machine for sBPF and eBPF programs.
-#[derive(Parser)]
-#[command(name = "bpfvm", version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-/// Which preset to load a program with.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum ConfigChoice {
-    /// From the file: a clang object (ET_REL, EM_BPF, e_flags 0) that needs eBPF (an
-    /// instruction sBPF reads or computes differently, such as JMP32 or ALU32 from
-    /// -mcpu=v3; a helper call by number; writable .data/.bss) selects `ebpf`; other ELFs
-    /// select `default` when e_flags is 0x20 and `legacy` otherwise; raw and assembly
-    /// programs use `default`.
-    Auto,
-    /// The reference's default configuration (sBPF, SBFv2 ELFs).
-    Default,
-    /// The configuration of the deployed sBPF v1 programs.
-    Legacy,
-    /// Standard eBPF (RFC 9669).
-    Ebpf,
-}
-
-/// Which syscalls to register.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum SyscallChoice {
-    /// The Solana set (the default for ELF files).
-    Solana,
-    /// The reference's demonstration syscalls (log, log_64, gather_bytes, ...).
-    Demo,
-    /// eBPF helpers by number, the set of bpf_conformance plugins: 0 gather_bytes,
-    /// 1 memfrob, 2 no_op, 3 sqrti, 4 strcmp_ext, 5 unwind (the default for eBPF).
-    Helpers,
-    /// No syscalls.
-    None,
-}
-
-/// Which backend executes the program.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum BackendChoice {
-    /// The interpreter.
-    Interpreter,
-    /// The x86-64 JIT compiler.
-    Jit,
-}
-
-/// Options shared by every command that loads a program.
-#[derive(clap::Args, Clone, Debug)]
-pub struct LoadOptions {
-    /// The configuration preset.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub config: ConfigChoice,
-    /// The syscalls to register (default: helpers in eBPF; solana for sBPF ELF files, demo
-    /// otherwise).
-    #[arg(long, value_enum)]
-    pub syscalls: Option<SyscallChoice>,
-}
-
-/// Options of `bpfvm run`.
-#[derive(clap::Args, Clone, Debug)]
-pub struct RunOptions {
-    /// The program: `.bin` (raw bytecode), `.s`/`.asm` (assembly), `.so`/`.o` (ELF).
-    pub program: PathBuf,
-    /// How to load it.
-    #[command(flatten)]
-    pub load: LoadOptions,
-    /// A file whose bytes are mapped writable at the input address (0x4_0000_0000).
-    #[arg(long, conflicts_with_all = ["input_hex", "instruction_data"])]
-    pub input: Option<PathBuf>,
-    /// The input bytes as hex.
-    #[arg(long, conflicts_with = "instruction_data")]
-    pub input_hex: Option<String>,
-    /// Solana instruction data as hex: the input becomes the loader's serialization of it
-    /// with no accounts and a zero program id.
-    #[arg(long)]
-    pub instruction_data: Option<String>,
-    /// Heap size in bytes.
-    #[arg(long, default_value_t = 32 * 1024)]
-    pub heap: usize,
-    /// Instruction budget.
-    #[arg(long, default_value_t = i64::MAX as u64)]
-    pub budget: u64,
-    /// The backend.
-    #[arg(long, value_enum, default_value = "interpreter")]
-    pub backend: BackendChoice,
-    /// Print every executed instruction with the registers.
-    #[arg(long)]
-    pub trace: bool,
-    /// Run the program this many times and report the median run time.
-    #[arg(long, default_value_t = 1)]
-    pub repeat: u32,
-    /// Print one line of JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
-    /// Add the input region's bytes after the run to the output.
-    #[arg(long)]
-    pub dump_input: bool,
-    /// Write the CFG with edge hit counts (Graphviz DOT) to this file and print the
-    /// per-function instruction table (turns tracing on).
-    #[arg(long, value_name = "FILE.dot")]
-    pub profile: Option<PathBuf>,
-    /// Write the stacks of BPF functions weighted by instructions, in the folded format of
-    /// inferno and flamegraph.pl, to this file (turns tracing on).
-    #[arg(long, value_name = "FILE")]
-    pub profile_folded: Option<PathBuf>,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Load, verify and run a program.
-    Run(RunOptions),
-    /// Run a program under a GDB remote-serial-protocol server on 127.0.0.1.
-    Debug {
-        /// The program and its run options, as for `run`.
-        #[command(flatten)]
-        run: RunOptions,
-        /// The TCP port to listen on (0 picks a free one).
-        #[arg(long)]
-        port: u16,
-    },
-    /// Load and verify a program.
-    Verify {
-        /// The program file.
-        program: PathBuf,
-        #[command(flatten)]
-        load: LoadOptions,
-    },
-    /// Print a program's instructions.
-    Disasm {
-        /// The program file.
-        program: PathBuf,
-        #[command(flatten)]
-        load: LoadOptions,
-        /// Show the x86-64 machine code the JIT emits beside each instruction.
-        #[arg(long)]
-        jit: bool,
-    },
-    /// Write a program's control-flow graph as Graphviz DOT: one cluster per function.
-    Cfg {
-        /// The program file.
-        program: PathBuf,
-        #[command(flatten)]
-        load: LoadOptions,
-        /// Where to write the DOT text.
-        #[arg(short, long, default_value = "cfg.dot")]
-        output: PathBuf,
-        /// Also render it to SVG (the output path with `.svg`) with Graphviz's `dot`.
-        #[arg(long)]
-        svg: bool,
-    },
-    /// Assemble a source file into raw bytecode.
-    Asm {
-        /// The assembly source.
-        source: PathBuf,
-        /// Where to write the bytecode.
-        #[arg(short, long)]
-        output: PathBuf,
-        /// `ebpf` selects the bpf_conformance syntax; anything else the reference's.
-        #[arg(long, value_enum, default_value = "default")]
-        config: ConfigChoice,
-    },
-    /// Run the benchmark programs on the interpreter and the JIT and print a table.
-    Bench {
-        /// Runs per program and backend; the table shows the median.
-        #[arg(long, default_value_t = 11)]
-        iterations: u32,
-    },
-    /// Describe an ELF file: sections, segments, relocations, functions, syscalls.
-    Info {
-        /// The ELF file.
-        file: PathBuf,
-    },
-}
 
 /// Writes to standard output, stopping quietly when the reader has gone away (`| head`).
 pub fn write_stdout(text: &str) {
@@ -196,46 +33,160 @@ pub fn write_stdout(text: &str) {
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
-/// How a command ended, mapped onto the exit code.
-pub enum Outcome {
-    /// The program returned `Ok` (or the command succeeded).
-    Success,
-    /// The program raised an error.
-    ProgramError,
-    /// Bad usage, or a program that does not load or verify.
-    Unusable(String),
-}
+/// The exit code of failures.
+const FAILED: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let outcome = match cli.command {
-        Command::Run(options) => commands::run::run(&options),
-        Command::Debug { run, port } => commands::debug::debug(&run, port),
-        Command::Verify { program, load } => commands::verify(&program, &load),
-        Command::Disasm { program, load, jit } => match jit {
-            true => commands::jit_listing::disasm_jit(&program, &load),
-            false => commands::disasm(&program, &load),
+    let arguments: Vec<OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&arguments) {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(&error, &arguments),
+    };
+    let format = cli.format();
+    let name = cli.command.name();
+    match cli.command {
+        Command::Run(options) => match options.instruction.wanted() {
+            true => emit(name, format, commands::instruction::run(&options)),
+            false => emit(name, format, commands::run::run(&options, format)),
+        },
+        Command::Debug { run, port } => {
+            emit(name, format, commands::debug::debug(&run, port, format))
+        }
+        Command::Verify { program, load } => emit(name, format, commands::verify(&program, &load)),
+        Command::Disasm {
+            program,
+            load,
+            format: listing,
+            jit,
+        } => match jit {
+            true => emit(
+                name,
+                format,
+                commands::jit_listing::disasm_jit(&program, &load),
+            ),
+            false => emit(
+                name,
+                format,
+                commands::disasm::disasm(&program, &load, listing),
+            ),
         },
         Command::Cfg {
             program,
             load,
             output,
             svg,
-        } => commands::cfg::cfg(&program, &load, &output, svg),
+        } => emit(
+            name,
+            format,
+            commands::cfg::cfg(&program, &load, &output, svg, format),
+        ),
         Command::Asm {
             source,
             output,
             config,
-        } => commands::assemble(&source, &output, config),
-        Command::Bench { iterations } => commands::bench::bench(iterations),
-        Command::Info { file } => commands::info(&file),
-    };
-    match outcome {
-        Outcome::Success => ExitCode::SUCCESS,
-        Outcome::ProgramError => ExitCode::from(1),
-        Outcome::Unusable(message) => {
-            eprintln!("bpfvm: {message}");
-            ExitCode::from(2)
+        } => emit(
+            name,
+            format,
+            commands::asm::assemble(&source, &output, config, format),
+        ),
+        Command::Bench { iterations } => emit(name, format, commands::bench::bench(iterations)),
+        Command::Info { file } => emit(name, format, commands::info::info(&file)),
+    }
+}
+
+/// Prints a command's outcome and gives its exit code.
+fn emit<R: Report>(command: &str, format: Format, outcome: Result<R, Failure>) -> ExitCode {
+    match (outcome, format) {
+        (Ok(report), Format::Json) => {
+            write_stdout(&format!("{}\n", schema::document(command, &report)));
+            exit_code(&report)
+        }
+        (Ok(report), Format::Text) => {
+            for warning in report.warnings() {
+                eprintln!("{warning}");
+            }
+            write_stdout(&report.text());
+            exit_code(&report)
+        }
+        (Err(failure), Format::Json) => {
+            write_stdout(&format!(
+                "{}\n",
+                schema::failure_document(Some(command), &failure)
+            ));
+            ExitCode::from(FAILED)
+        }
+        (Err(failure), Format::Text) => {
+            eprintln!("bpfvm: {failure}");
+            ExitCode::from(FAILED)
         }
     }
+}
+
+fn exit_code<R: Report>(report: &R) -> ExitCode {
+    match report.ok() {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(1),
+    }
+}
+
+/// A command line clap refused (or `--help`/`--version`). Without `--json` clap prints it
+/// as usual (exit code 2 for errors, 0 for help); with `--json` it becomes a document.
+fn usage_error(error: &clap::Error, arguments: &[OsString]) -> ExitCode {
+    if !wants_json(arguments) {
+        error.exit();
+    }
+    let command = command_name(arguments);
+    let text = error.render().to_string();
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        let document = serde_json::json!({"ok": true, "command": command, "help": text});
+        write_stdout(&format!("{document}\n"));
+        return ExitCode::SUCCESS;
+    }
+    let option = match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => Some(arg.as_str()),
+        Some(ContextValue::Strings(args)) => args.first().map(String::as_str),
+        _ => None,
+    }
+    .map(|arg| arg.split(' ').next().unwrap_or(arg).to_owned());
+    // The first paragraph of clap's text, on one line (the rest is usage and hints).
+    let paragraph: Vec<&str> = text
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let message = paragraph.join(" ").trim_start_matches("error: ").to_owned();
+    let failure = Failure::Usage {
+        kind: format!("{:?}", error.kind()),
+        option,
+        message,
+    };
+    write_stdout(&format!(
+        "{}\n",
+        schema::failure_document(command, &failure)
+    ));
+    ExitCode::from(FAILED)
+}
+
+/// Whether `--json` is on the command line (before a `--`).
+fn wants_json(arguments: &[OsString]) -> bool {
+    arguments
+        .iter()
+        .skip(1)
+        .take_while(|argument| *argument != "--")
+        .any(|argument| argument == "--json")
+}
+
+/// The subcommand on a command line clap refused, when there is one.
+fn command_name(arguments: &[OsString]) -> Option<&'static str> {
+    let first = arguments
+        .iter()
+        .skip(1)
+        .find(|argument| !argument.to_string_lossy().starts_with('-'))?;
+    args::COMMAND_NAMES
+        .iter()
+        .copied()
+        .find(|name| first == *name)
 }

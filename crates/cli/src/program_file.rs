@@ -1,24 +1,31 @@
-//! Turning a program file into a verified program: kind detection, preset and syscall
-//! choice, loading and verification, timed.
+//! Turning a program file into a verified program: reading (a path or `-` for stdin), kind
+//! detection, preset and syscall choice, loading and verification, timed.
 //!
 //! Files are told apart by content first (ELF magic) and extension second: `.s`/`.asm` are
 //! assembly, anything else is raw bytecode loaded as an ELF `.text` with its entry at slot 0.
+//! Standard input has no extension: there, text without NUL bytes is assembly (bytecode of a
+//! real program always holds a zero byte: every `exit` does).
 
-use crate::{ConfigChoice, LoadOptions, SyscallChoice};
-use bpfvm::syscalls::{
-    register_conformance_helpers, register_demo_syscalls, register_solana_syscalls, SolanaContext,
-};
+use crate::args::{ConfigChoice, LoadOptions, SyscallChoice};
+use crate::context::CliContext;
+use crate::failure::Failure;
+use crate::schema::ProgramDescription;
+use crate::validate::{self, HeapRules};
+use bpfvm::limits::{DEFAULT_INSTRUCTION_BUDGET, SOLANA_MAX_COMPUTE_UNITS};
+use bpfvm::syscalls::{register_conformance_helpers, register_demo_syscalls};
 use bpfvm::{
     elf, fixup_relative_calls, verify, Config, Executable, FunctionRegistry, Loader, Preset,
     SyscallRegistry, VerifiedProgram,
 };
 use bpfvm_isa::{decode, encode, Dialect, Insn, Slot, SLOT_SIZE};
+use bpfvm_solana::syscalls::register_syscalls as register_solana_syscalls;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The context every CLI run uses: a meter, logs, return data and a heap allocator.
-pub type CliContext = SolanaContext;
+/// A program loaded for the CLI.
+pub type CliProgram = VerifiedProgram<CliContext>;
 
 /// What a program file holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,36 +38,82 @@ pub enum ProgramKind {
     Elf,
 }
 
+impl ProgramKind {
+    fn name(self) -> &'static str {
+        match self {
+            ProgramKind::Raw => "raw",
+            ProgramKind::Assembly => "assembly",
+            ProgramKind::Elf => "elf",
+        }
+    }
+}
+
 /// A program file, read and classified.
 pub struct ProgramFile {
+    /// The path as given.
+    pub path: String,
     /// The file's bytes.
     pub bytes: Vec<u8>,
     /// Its kind.
     pub kind: ProgramKind,
 }
 
+/// What the program is run as: which runtime's limits and defaults apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    /// An sBPF program with the Solana syscalls: Solana's heap frames and compute budget.
+    Solana,
+    /// Anything else (eBPF, the reference's demo programs, no syscalls).
+    Unmetered,
+}
+
+impl Runtime {
+    /// The heap rules of this runtime.
+    pub fn heap_rules(self) -> HeapRules {
+        match self {
+            Runtime::Solana => HeapRules::Solana,
+            Runtime::Unmetered => HeapRules::Other,
+        }
+    }
+
+    /// The budget when `--budget` is not given.
+    pub fn default_budget(self) -> u64 {
+        match self {
+            Runtime::Solana => SOLANA_MAX_COMPUTE_UNITS,
+            Runtime::Unmetered => DEFAULT_INSTRUCTION_BUDGET,
+        }
+    }
+}
+
 impl ProgramFile {
-    /// Reads and classifies a file.
-    pub fn read(path: &Path) -> Result<Self, String> {
-        let bytes =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    /// Reads and classifies a file (`-`: standard input).
+    pub fn read(path: &Path) -> Result<Self, Failure> {
+        let bytes = validate::read_limited(path, validate::MAX_PROGRAM, "the program")?;
         let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        let from_stdin = path.as_os_str() == "-";
+        let looks_like_text = || !bytes.contains(&0) && std::str::from_utf8(&bytes).is_ok();
         let kind = if bytes.starts_with(b"\x7fELF") {
             ProgramKind::Elf
-        } else if matches!(extension, "s" | "asm") {
+        } else if matches!(extension, "s" | "asm") || (from_stdin && looks_like_text()) {
             ProgramKind::Assembly
         } else {
             ProgramKind::Raw
         };
-        Ok(ProgramFile { bytes, kind })
+        Ok(ProgramFile {
+            path: path.display().to_string(),
+            bytes,
+            kind,
+        })
     }
 
     /// The preset `choice` means for this file.
-    pub fn preset(&self, choice: ConfigChoice) -> Result<Preset, String> {
+    pub fn preset(&self, choice: ConfigChoice) -> Result<Preset, Failure> {
         Ok(match choice {
-            ConfigChoice::Auto if self.kind == ProgramKind::Elf => {
-                elf::preset_for(&self.bytes).map_err(|e| format!("cannot load: {e}"))?
-            }
+            ConfigChoice::Auto if self.kind == ProgramKind::Elf => elf::preset_for(&self.bytes)
+                .map_err(|error| Failure::Load {
+                    error,
+                    program: None,
+                })?,
             ConfigChoice::Auto | ConfigChoice::Default => Preset::Default,
             ConfigChoice::Legacy => Preset::Legacy,
             ConfigChoice::Ebpf => Preset::Ebpf,
@@ -76,75 +129,153 @@ impl ProgramFile {
             (None, ProgramKind::Raw | ProgramKind::Assembly, Dialect::Sbpf) => SyscallChoice::Demo,
         }
     }
+
+    /// How this file is loaded under `preset` with `syscalls`.
+    pub fn describe(&self, preset: Preset, syscalls: SyscallChoice) -> ProgramDescription {
+        ProgramDescription {
+            path: self.path.clone(),
+            kind: self.kind.name(),
+            config: match preset {
+                Preset::Default => "default",
+                Preset::Legacy => "legacy",
+                Preset::Ebpf => "ebpf",
+            },
+            dialect: dialect_name(preset.dialect()),
+            syscalls: match syscalls {
+                SyscallChoice::Solana => "solana",
+                SyscallChoice::Demo => "demo",
+                SyscallChoice::Helpers => "helpers",
+                SyscallChoice::None => "none",
+            },
+        }
+    }
+}
+
+/// A dialect's name in reports.
+pub fn dialect_name(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sbpf => "sbpf",
+        Dialect::Ebpf => "ebpf",
+    }
+}
+
+/// The loader the options select for a file, with what it means.
+pub struct Setup {
+    /// The loader.
+    pub loader: Arc<Loader<CliContext>>,
+    /// The dialect.
+    pub dialect: Dialect,
+    /// How the file is loaded, for reports.
+    pub description: ProgramDescription,
+    /// Which runtime's limits apply.
+    pub runtime: Runtime,
 }
 
 /// A loaded and verified program with the time loading and verification took.
 pub struct Loaded {
     /// The program.
-    pub program: VerifiedProgram<CliContext>,
+    pub program: CliProgram,
+    /// How it was loaded.
+    pub description: ProgramDescription,
+    /// Which runtime's limits apply.
+    pub runtime: Runtime,
     /// Nanoseconds spent loading and verifying.
     pub load_ns: u128,
     /// Nanoseconds spent in the JIT compiler, when it ran.
     pub compile_ns: Option<u128>,
+    /// The names of an ELF file's imports by key (to name an unsupported syscall).
+    pub imports: BTreeMap<u32, String>,
+    /// The imports no registered syscall serves.
+    pub unresolved: Vec<String>,
 }
 
-fn registry(choice: SyscallChoice) -> Result<SyscallRegistry<CliContext>, String> {
+fn registry(choice: SyscallChoice) -> Result<SyscallRegistry<CliContext>, bpfvm::LoadError> {
     let mut registry = SyscallRegistry::new();
     match choice {
-        SyscallChoice::Solana => register_solana_syscalls(&mut registry),
-        SyscallChoice::Demo => register_demo_syscalls(&mut registry),
-        SyscallChoice::Helpers => register_conformance_helpers(&mut registry),
-        SyscallChoice::None => Ok(()),
+        SyscallChoice::Solana => register_solana_syscalls(&mut registry)?,
+        SyscallChoice::Demo => register_demo_syscalls(&mut registry)?,
+        SyscallChoice::Helpers => register_conformance_helpers(&mut registry)?,
+        SyscallChoice::None => {}
     }
-    .map_err(|e| format!("cannot register syscalls: {e}"))?;
     Ok(registry)
 }
 
 /// The loader and dialect `options` select for `file`. `adjust` may change the
-/// configuration (tracing).
+/// configuration (tracing, labels).
 pub fn loader_for(
     file: &ProgramFile,
     options: &LoadOptions,
     adjust: impl FnOnce(&mut Config),
-) -> Result<(Arc<Loader<CliContext>>, Dialect), String> {
+) -> Result<Setup, Failure> {
     let preset = file.preset(options.config)?;
     let dialect = preset.dialect();
     let mut config = preset.config();
     adjust(&mut config);
-    let syscalls = registry(file.syscalls(options.syscalls, dialect))?;
-    Ok((Arc::new(Loader::with_syscalls(config, syscalls)), dialect))
+    let syscalls = file.syscalls(options.syscalls, dialect);
+    let runtime = match (dialect, syscalls) {
+        (Dialect::Sbpf, SyscallChoice::Solana) => Runtime::Solana,
+        (Dialect::Sbpf, SyscallChoice::Demo | SyscallChoice::Helpers | SyscallChoice::None)
+        | (Dialect::Ebpf, _) => Runtime::Unmetered,
+    };
+    let description = file.describe(preset, syscalls);
+    let registry = registry(syscalls).map_err(|error| Failure::Load {
+        error,
+        program: Some(Box::new(description.clone())),
+    })?;
+    Ok(Setup {
+        loader: Arc::new(Loader::with_syscalls(config, registry)),
+        dialect,
+        description,
+        runtime,
+    })
 }
 
-/// Reads, loads and verifies a program. `adjust` may change the configuration (tracing).
+/// Loads and verifies a program file already read.
+pub fn load_file(
+    file: &ProgramFile,
+    options: &LoadOptions,
+    adjust: impl FnOnce(&mut Config),
+) -> Result<Loaded, Failure> {
+    let setup = loader_for(file, options, adjust)?;
+    let unresolved = crate::commands::instruction::unresolved(&file.bytes, &setup.loader.syscalls);
+    let start = Instant::now();
+    let executable = executable(file, &setup)?;
+    let program = verify(executable).map_err(|error| Failure::Verify {
+        error,
+        program: Box::new(setup.description.clone()),
+    })?;
+    Ok(Loaded {
+        program,
+        description: setup.description,
+        runtime: setup.runtime,
+        load_ns: start.elapsed().as_nanos(),
+        compile_ns: None,
+        imports: crate::commands::instruction::import_names(&file.bytes),
+        unresolved,
+    })
+}
+
+/// Reads, loads and verifies a program.
 pub fn load(
     path: &Path,
     options: &LoadOptions,
     adjust: impl FnOnce(&mut Config),
-) -> Result<Loaded, String> {
-    let file = ProgramFile::read(path)?;
-    let (loader, dialect) = loader_for(&file, options, adjust)?;
-    let start = Instant::now();
-    let executable = executable(&file, loader, dialect)?;
-    let program = verify(executable).map_err(|e| format!("verification failed: {e}"))?;
-    Ok(Loaded {
-        program,
-        load_ns: start.elapsed().as_nanos(),
-        compile_ns: None,
-    })
+) -> Result<Loaded, Failure> {
+    load_file(&ProgramFile::read(path)?, options, adjust)
 }
 
 /// Loads a file into an (unverified) executable.
-pub fn executable(
-    file: &ProgramFile,
-    loader: Arc<Loader<CliContext>>,
-    dialect: Dialect,
-) -> Result<Executable<CliContext>, String> {
+pub fn executable(file: &ProgramFile, setup: &Setup) -> Result<Executable<CliContext>, Failure> {
+    let loader = Arc::clone(&setup.loader);
     let loaded = match file.kind {
-        ProgramKind::Elf => Executable::from_elf_in(&file.bytes, loader, dialect),
-        ProgramKind::Raw => Executable::from_raw_program(&file.bytes, loader, dialect),
-        ProgramKind::Assembly => return from_assembly(&file.bytes, loader, dialect),
+        ProgramKind::Elf => Executable::from_elf_in(&file.bytes, loader, setup.dialect),
+        ProgramKind::Raw => Executable::from_raw_program(&file.bytes, loader, setup.dialect),
+        ProgramKind::Assembly => return from_assembly(&file.bytes, loader, setup),
     };
-    loaded.map_err(|e| format!("cannot load: {e}"))
+    loaded.map_err(|error| Failure::Load {
+        error,
+        program: Some(Box::new(setup.description.clone())),
+    })
 }
 
 /// Assembles text and loads it as the ELF loader treats a `.text`: function labels are
@@ -152,13 +283,16 @@ pub fn executable(
 fn from_assembly(
     source: &[u8],
     loader: Arc<Loader<CliContext>>,
-    dialect: Dialect,
-) -> Result<Executable<CliContext>, String> {
-    let source = std::str::from_utf8(source).map_err(|_| "assembly is not UTF-8".to_owned())?;
-    let assembled = bpfvm_asm::assemble(source, dialect).map_err(|e| format!("assembly: {e}"))?;
+    setup: &Setup,
+) -> Result<Executable<CliContext>, Failure> {
+    let dialect = setup.dialect;
+    let assembled = assemble(source, dialect)?;
     let mut text = assembled.bytes;
     let mut functions = FunctionRegistry::new();
-    let fail = |e: bpfvm::LoadError| format!("cannot load: {e}");
+    let fail = |error: bpfvm::LoadError| Failure::Load {
+        error,
+        program: Some(Box::new(setup.description.clone())),
+    };
     if dialect == Dialect::Sbpf {
         relative_calls(&mut text);
         for label in &assembled.functions {
@@ -169,6 +303,20 @@ fn from_assembly(
         fixup_relative_calls(&mut text, &mut functions, &loader).map_err(fail)?;
     }
     Executable::from_text_bytes(&text, loader, dialect, functions).map_err(fail)
+}
+
+/// Assembles source bytes (which must be UTF-8).
+pub fn assemble(source: &[u8], dialect: Dialect) -> Result<bpfvm_asm::Assembled, Failure> {
+    let source = std::str::from_utf8(source).map_err(|e| Failure::Assemble {
+        error: bpfvm_asm::AsmError {
+            line: 1 + source
+                .get(..e.valid_up_to())
+                .map_or(0, |valid| valid.iter().filter(|b| **b == b'\n').count()),
+            column: 1,
+            message: "the source is not UTF-8".to_owned(),
+        },
+    })?;
+    bpfvm_asm::assemble(source, dialect).map_err(|error| Failure::Assemble { error })
 }
 
 /// The assembler writes local calls with the target pc in the immediate (the reference's

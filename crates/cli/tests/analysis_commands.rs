@@ -55,7 +55,7 @@ function_load:
 
 #[test]
 fn disasm_prints_the_labelled_listing() {
-    let out = bpfvm(&["disasm", example().to_str().unwrap()]);
+    let out = bpfvm(&["disasm", "--format", "listing", example().to_str().unwrap()]);
     assert!(out.status.success());
     assert_eq!(text(&out.stdout), LISTING);
 }

@@ -171,8 +171,21 @@ fn production_program_runs_from_instruction_data() {
     let (report, code) = json(&["run", &memo, "--instruction-data", "", "--json"]);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["r0"], "0x0");
+    // The recorded 1,282 instructions, plus 100 units for its one sol_log_ call.
     assert_eq!(report["instructions"], 1282);
-    assert_eq!(report["logs"][0], "Memo (len 0): \"\"");
+    assert_eq!(report["compute_units"], 1382);
+    assert_eq!(report["logs"][0], "Program log: Memo (len 0): \"\"");
+    // Free syscalls reproduce the reference's recorded count exactly.
+    let (report, _) = json(&[
+        "run",
+        &memo,
+        "--instruction-data",
+        "",
+        "--syscall-costs",
+        "free",
+        "--json",
+    ]);
+    assert_eq!(report["compute_units"], 1282);
 }
 
 #[test]

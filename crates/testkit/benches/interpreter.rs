@@ -4,13 +4,16 @@
 //! chains (fixed and dynamic frames). Each program is assembled once by the reference's
 //! assembler, so both engines run the very same bytes and function registry; each run asserts
 //! the instruction count of §16. After criterion's measurements, a direct timing prints the
-//! ratio reference time / bpfvm time per program.
+//! ratio reference time / bpfvm time per program. solana-sbpf 0.26's interpreter is the third
+//! column (`sbpf26`; V0, or V1 for the dynamic-frame programs, see `common`).
 //!
 //! Run: `cargo bench -p bpfvm-testkit --bench interpreter -- --warm-up-time 1 --measurement-time 3`
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
+#[path = "../tests/reference26/mod.rs"]
+mod reference26;
 
 use common::{bench_program, programs, Engine};
 use criterion::{criterion_group, criterion_main, Criterion};

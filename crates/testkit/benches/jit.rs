@@ -4,18 +4,22 @@
 //! (fixed and dynamic frames), and the call-depth chains (fixed and dynamic frames). Both
 //! engines run the very same bytes and function registry; each run asserts the instruction
 //! count of §16. After criterion's measurements, a direct timing prints the ratio reference
-//! JIT time / bpfvm JIT time per program, and the compile time of each JIT.
+//! JIT time / bpfvm JIT time per program, and the compile time of each JIT. solana-sbpf 0.26's
+//! JIT is the third column (`sbpf26`) of every program and compile time.
 //!
 //! Run: `cargo bench -p bpfvm-testkit --bench jit -- --warm-up-time 1 --measurement-time 3`
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
+#[path = "../tests/reference26/mod.rs"]
+mod reference26;
 
 use bpfvm::jit::JitEngine;
 use bpfvm::{verify, Backend, Executable as OurExecutable, Loader, TestContext, Vm};
 use common::{bench_program, our_program, programs, reference_program, time, Engine};
 use criterion::{criterion_group, criterion_main, Criterion};
+use reference26::{load_verified, Case26, Program26};
 use solana_rbpf::verifier::RequisiteVerifier;
 use solana_rbpf::vm::{BuiltInProgram, Config, TestContextObject, VerifiedExecutable};
 use std::sync::Arc;
@@ -119,6 +123,26 @@ fn compile_elfs() {
             our_time.as_nanos() as f64 / slots,
             reference_time.as_secs_f64() / our_time.as_secs_f64()
         );
+        compile_on_sbpf26(&path, &bytes, our_time);
+    }
+}
+
+/// The same ELF's `jit_compile` on solana-sbpf 0.26 (Agave's settings), after loading and
+/// verifying once; 0.26 refuses the 0.2.38 test ELF (`e_flags` 0x20 is no version).
+fn compile_on_sbpf26(path: &std::path::Path, bytes: &[u8], our_time: std::time::Duration) {
+    let case = Case26::new(Program26::Elf(bytes));
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+    match load_verified(&case) {
+        Ok(executable) => {
+            let sbpf26_time = time(|| executable.jit_compile().unwrap());
+            println!(
+                "compile {name} (0.26): sbpf26 jit_compile {sbpf26_time:?}, sbpf26/bpfvm = {:.2}x",
+                sbpf26_time.as_secs_f64() / our_time.as_secs_f64()
+            );
+        }
+        Err(error) => println!("compile {name} (0.26): not loaded by 0.26: {error}"),
     }
 }
 

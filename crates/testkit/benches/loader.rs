@@ -1,8 +1,10 @@
 //! Loading plus verification of production programs, bpfvm against the reference, side by
 //! side in one criterion run (issue 3's benchmark): spl_token-3.5.0 and spl_token_2022-1.0.0
 //! under the legacy configuration both need, with no syscalls registered on either side
-//! (`reject_broken_elfs` is off, so imports need not resolve). A ratio line per program
-//! (reference time / bpfvm time, medians of direct timings) follows criterion's output.
+//! (`reject_broken_elfs` is off, so imports need not resolve). solana-sbpf 0.26 is the third
+//! column (`sbpf26`: the files are V0, loaded with Agave's execution settings and verified by
+//! its `RequisiteVerifier`). Ratio lines per program (medians of direct timings) follow
+//! criterion's output.
 //!
 //! Run: `cargo bench -p bpfvm-testkit --bench loader -- --warm-up-time 1 --measurement-time 3`
 
@@ -11,12 +13,19 @@
 use bpfvm::{verify, Executable, Loader, TestContext};
 use bpfvm_testkit::corpus::corpus_dir;
 use criterion::{criterion_group, criterion_main, Criterion};
+use reference26::{loader as sbpf26_loader, Case26, Context26, Program26};
 use solana_rbpf::elf::Executable as RefExecutable;
 use solana_rbpf::verifier::RequisiteVerifier;
 use solana_rbpf::vm::{BuiltInProgram, Config, TestContextObject, VerifiedExecutable};
+use solana_sbpf::elf::Executable as Executable26;
+use solana_sbpf::program::BuiltinProgram as BuiltinProgram26;
+use solana_sbpf::verifier::RequisiteVerifier as RequisiteVerifier26;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
+
+#[path = "../tests/reference26/mod.rs"]
+mod reference26;
 
 const PROGRAMS: [&str; 2] = ["spl_token-3.5.0.so", "spl_token_2022-1.0.0.so"];
 
@@ -45,6 +54,13 @@ fn load_reference(bytes: &[u8], loader: &Arc<BuiltInProgram<TestContextObject>>)
     verified.get_executable().get_text_bytes().1.len()
 }
 
+/// Load plus verify on 0.26; the text length in bytes.
+fn load_sbpf26(bytes: &[u8], loader: &Arc<BuiltinProgram26<Context26>>) -> usize {
+    let executable = Executable26::from_elf(bytes, Arc::clone(loader)).unwrap();
+    executable.verify::<RequisiteVerifier26>().unwrap();
+    executable.get_text_bytes().1.len()
+}
+
 fn median_ns(mut run: impl FnMut()) -> f64 {
     let mut times: Vec<u128> = (0..31)
         .map(|_| {
@@ -60,6 +76,8 @@ fn median_ns(mut run: impl FnMut()) -> f64 {
 fn bench(c: &mut Criterion) {
     let ours = Arc::new(Loader::new(bpfvm::Config::legacy()));
     let theirs = Arc::new(BuiltInProgram::new_loader(reference_config()));
+    // Agave's execution settings, no syscalls (imports need not resolve, as above).
+    let sbpf26 = sbpf26_loader(&Case26::new(Program26::Elf(&[])));
     let dir = corpus_dir()
         .expect("the corpus at ../shared/corpus")
         .join("solana_programs");
@@ -67,10 +85,17 @@ fn bench(c: &mut Criterion) {
     for name in PROGRAMS {
         let bytes = std::fs::read(dir.join(name)).unwrap();
         assert_eq!(load_ours(&bytes, &ours), load_reference(&bytes, &theirs));
+        assert_eq!(
+            load_sbpf26(&bytes, &sbpf26),
+            load_reference(&bytes, &theirs)
+        );
         let mut group = c.benchmark_group(format!("load_verify/{name}"));
         group.bench_function("bpfvm", |b| b.iter(|| load_ours(black_box(&bytes), &ours)));
         group.bench_function("reference", |b| {
             b.iter(|| load_reference(black_box(&bytes), &theirs))
+        });
+        group.bench_function("sbpf26", |b| {
+            b.iter(|| load_sbpf26(black_box(&bytes), &sbpf26))
         });
         group.finish();
         let ours_ns = median_ns(|| {
@@ -79,13 +104,21 @@ fn bench(c: &mut Criterion) {
         let theirs_ns = median_ns(|| {
             black_box(load_reference(&bytes, &theirs));
         });
-        ratios.push((name, theirs_ns / ours_ns, ours_ns, theirs_ns));
+        let sbpf26_ns = median_ns(|| {
+            black_box(load_sbpf26(&bytes, &sbpf26));
+        });
+        ratios.push((name, theirs_ns / ours_ns, ours_ns, theirs_ns, sbpf26_ns));
     }
-    for (name, ratio, ours_ns, theirs_ns) in ratios {
+    for (name, ratio, ours_ns, theirs_ns, sbpf26_ns) in ratios {
         println!(
             "ratio {name}: {ratio:.2}x (bpfvm {:.0} us, reference {:.0} us)",
             ours_ns / 1000.0,
             theirs_ns / 1000.0
+        );
+        println!(
+            "ratio {name} (0.26): sbpf26 {:.0} us, sbpf26/bpfvm = {:.2}x",
+            sbpf26_ns / 1000.0,
+            sbpf26_ns / ours_ns
         );
     }
 }

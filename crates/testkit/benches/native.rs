@@ -1,52 +1,145 @@
-//! The C kernels of `examples/c/kernels` on four engines: native code (the same source built
+//! The C kernels of `examples/c/kernels` on every engine: native code (the same source built
 //! by `build.rs` with the system C compiler at -O2, called through FFI), bpfvm's JIT (metering
-//! on, default checks, legacy configuration), bpfvm's interpreter, and the reference's JIT
-//! (solana_rbpf 0.2.38) on the very same `.text` bytes. Every run asserts the kernel's result
-//! (the native one) and, for the VMs, the instruction count (bpfvm's interpreter's). After
-//! criterion's measurements, a direct timing prints per kernel the ratios bpfvm JIT / native,
-//! reference JIT / bpfvm JIT and bpfvm interpreter / bpfvm JIT.
+//! on, default checks, legacy configuration), bpfvm's interpreter, the reference's JIT
+//! (solana_rbpf 0.2.38) on the very same `.text` bytes, and solana-sbpf 0.26's JIT and
+//! interpreter on two builds of each kernel: V0 (the same raw `.text`) and V3 (the object
+//! linked by `bpfvm-link` into a strict-format file). Every run asserts the kernel's result
+//! (the native one) and, for the VMs, the instruction count (bpfvm's interpreter's). Each
+//! column is benchmarked by criterion and then timed directly; the ratio lines give per
+//! kernel bpfvm JIT / native, reference JIT / bpfvm JIT, bpfvm interpreter / bpfvm JIT, and
+//! 0.26's JIT and interpreter (V0 and V3) against bpfvm's.
+//!
+//! The bpfvm columns come from [`bench_bpfvm`] and the 0.26 columns from [`bench_sbpf26`], one
+//! call per build: bpfvm's V3 column is one more `bench_bpfvm` call with a program loaded
+//! from `kernel_v3_elf`, once bpfvm loads V3 files.
 //!
 //! Run: `cargo bench -p bpfvm-testkit --bench native -- --warm-up-time 1 --measurement-time 3`
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod kernels;
+#[path = "../tests/reference26/mod.rs"]
+mod reference26;
 
-use bpfvm::{Backend, TestContext, Vm};
-use criterion::{criterion_group, criterion_main, Criterion};
+use bpfvm::{Backend, TestContext, VerifiedProgram, Vm};
+use bpfvm_link::{link, Target};
+use bpfvm_testkit::sbpf26::{Engine as Engine26, Version};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use kernels::{kernels, our_region, time, Kernel, BUDGET};
+use reference26::run::Session;
+use reference26::{keyed_text_executable, loader, Case26, Context26, Program26};
 use solana_rbpf::memory_region::MemoryRegion;
 use solana_rbpf::vm::{EbpfVm, TestContextObject};
+use solana_sbpf::elf::Executable as Executable26;
+use solana_sbpf::error::ProgramResult;
+use solana_sbpf::verifier::RequisiteVerifier as RequisiteVerifier26;
 use std::time::Duration;
 
-/// Benchmarks one kernel on the four engines and prints its ratio line.
-fn bench_kernel(c: &mut Criterion, kernel: &Kernel) {
-    let input = (kernel.input)();
-    let mut native_input = kernel.native_input(&input);
-    let expected = kernel.run_native(&mut native_input);
-    let mut run_native = || assert_eq!(kernel.run_native(&mut native_input), expected);
+/// What every run of a kernel must give.
+#[derive(Clone, Copy)]
+struct Expected {
+    r0: u64,
+    count: u64,
+}
 
-    let mut ours = kernel.ours();
-    ours.jit_compile().unwrap();
-    let mut our_input = input.clone();
+/// The direct timings of a VM's two engines.
+struct Times {
+    jit: Duration,
+    interpreter: Duration,
+}
+
+/// Benchmarks a bpfvm program's JIT and interpreter (one VM, created once) as the columns
+/// `bpfvm_jit{label}` and `bpfvm_interpreter{label}`.
+fn bench_bpfvm(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    label: &str,
+    program: &VerifiedProgram<TestContext>,
+    input: &[u8],
+    expected: Expected,
+) -> Times {
+    let mut our_input = input.to_vec();
     let mut our_context = TestContext::default();
     let mut heap: Vec<u8> = Vec::new();
     let regions = vec![our_region(&mut our_input)];
-    let mut our_vm = Vm::new(&ours, &mut our_context, &mut heap, regions).unwrap();
-    our_vm.context().remaining = BUDGET;
-    let first = our_vm.run(Backend::Interpreter);
-    assert_eq!(first.result, Ok(expected), "{}", kernel.name);
-    let count = first.instruction_count;
+    let mut our_vm = Vm::new(program, &mut our_context, &mut heap, regions).unwrap();
     let mut run_ours = |backend| {
         our_vm.context().remaining = BUDGET;
         let run = our_vm.run(backend);
-        assert_eq!(run.result, Ok(expected));
-        assert_eq!(run.instruction_count, count);
+        assert_eq!(run.result, Ok(expected.r0));
+        assert_eq!(run.instruction_count, expected.count);
     };
+    group.bench_function(format!("bpfvm_jit{label}"), |b| {
+        b.iter(|| run_ours(Backend::Jit))
+    });
+    group.bench_function(format!("bpfvm_interpreter{label}"), |b| {
+        b.iter(|| run_ours(Backend::Interpreter))
+    });
+    Times {
+        jit: time(|| run_ours(Backend::Jit)),
+        interpreter: time(|| run_ours(Backend::Interpreter)),
+    }
+}
 
+/// The V3 build of a kernel: its object linked by bpfvm-link.
+fn kernel_v3_elf(kernel: &Kernel) -> Vec<u8> {
+    link(kernel.object, Target::V3).unwrap()
+}
+
+/// A kernel on 0.26, verified and compiled: V0 runs the raw `.text` (the bytes the reference
+/// runs), V3 the linked file.
+fn sbpf26_executable(kernel: &Kernel, version: Version) -> Executable26<Context26> {
+    let settings = loader(&Case26::new(Program26::Elf(&[])));
+    let executable = match version {
+        Version::V3 => Executable26::from_elf(&kernel_v3_elf(kernel), settings).unwrap(),
+        _ => keyed_text_executable(settings, &kernel.text(), version, &[]).unwrap(),
+    };
+    executable.verify::<RequisiteVerifier26>().unwrap();
+    executable.jit_compile().unwrap();
+    executable
+}
+
+/// Benchmarks 0.26's JIT and interpreter on one build of a kernel (one VM, created once) as
+/// the columns `sbpf26_jit_{label}` and `sbpf26_interpreter_{label}`.
+fn bench_sbpf26(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    label: &str,
+    executable: &Executable26<Context26>,
+    input: &[u8],
+    expected: Expected,
+) -> Times {
+    let mut session = Session::new(executable, 0, input).unwrap();
+    let mut runner = session.runner(executable);
+    let mut run = |engine| {
+        let (count, result, _) = runner.run(engine, BUDGET);
+        assert!(
+            matches!(result, ProgramResult::Ok(r0) if r0 == expected.r0),
+            "{result:?}"
+        );
+        assert_eq!(count, expected.count);
+    };
+    group.bench_function(format!("sbpf26_jit_{label}"), |b| {
+        b.iter(|| run(Engine26::Jit))
+    });
+    group.bench_function(format!("sbpf26_interpreter_{label}"), |b| {
+        b.iter(|| run(Engine26::Interpreter))
+    });
+    Times {
+        jit: time(|| run(Engine26::Jit)),
+        interpreter: time(|| run(Engine26::Interpreter)),
+    }
+}
+
+/// Benchmarks the reference's JIT on the kernel's `.text`.
+fn bench_reference(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    kernel: &Kernel,
+    input: &[u8],
+    expected: Expected,
+) -> Duration {
     let mut reference = kernel.reference();
     reference.jit_compile().unwrap();
-    let mut reference_input = input.clone();
+    let mut reference_input = input.to_vec();
     let mut reference_context = TestContextObject::new(BUDGET);
     let region =
         MemoryRegion::new_writable(&mut reference_input, solana_rbpf::ebpf::MM_INPUT_START);
@@ -55,34 +148,70 @@ fn bench_kernel(c: &mut Criterion, kernel: &Kernel) {
     let mut run_reference = || {
         reference_vm.env.context_object_pointer.remaining = BUDGET;
         let (instructions, result) = reference_vm.execute_program(false);
-        assert_eq!(result.unwrap(), expected);
-        assert_eq!(instructions, count);
+        assert_eq!(result.unwrap(), expected.r0);
+        assert_eq!(instructions, expected.count);
     };
+    group.bench_function("reference_jit", |b| b.iter(&mut run_reference));
+    time(&mut run_reference)
+}
+
+/// Benchmarks one kernel on every engine and prints its ratio lines.
+fn bench_kernel(c: &mut Criterion, kernel: &Kernel) {
+    let input = (kernel.input)();
+    let mut native_input = kernel.native_input(&input);
+    let r0 = kernel.run_native(&mut native_input);
+    let mut run_native = || assert_eq!(kernel.run_native(&mut native_input), r0);
+
+    let mut ours = kernel.ours();
+    ours.jit_compile().unwrap();
+    let count = {
+        let mut first_input = input.clone();
+        let mut context = TestContext::new(BUDGET);
+        let mut heap: Vec<u8> = Vec::new();
+        let regions = vec![our_region(&mut first_input)];
+        let first = Vm::new(&ours, &mut context, &mut heap, regions)
+            .unwrap()
+            .run(Backend::Interpreter);
+        assert_eq!(first.result, Ok(r0), "{}", kernel.name);
+        first.instruction_count
+    };
+    let expected = Expected { r0, count };
+    let sbpf26_v0 = sbpf26_executable(kernel, Version::V0);
+    let sbpf26_v3 = sbpf26_executable(kernel, Version::V3);
 
     let mut group = c.benchmark_group(kernel.name);
     group.bench_function("native", |b| b.iter(&mut run_native));
-    group.bench_function("bpfvm_jit", |b| b.iter(|| run_ours(Backend::Jit)));
-    group.bench_function("bpfvm_interpreter", |b| {
-        b.iter(|| run_ours(Backend::Interpreter))
-    });
-    group.bench_function("reference_jit", |b| b.iter(&mut run_reference));
+    let native = time(&mut run_native);
+    let bpfvm = bench_bpfvm(&mut group, "", &ours, &input, expected);
+    let reference_jit = bench_reference(&mut group, kernel, &input, expected);
+    let v0 = bench_sbpf26(&mut group, "v0", &sbpf26_v0, &input, expected);
+    let v3 = bench_sbpf26(&mut group, "v3", &sbpf26_v3, &input, expected);
     group.finish();
 
-    let native = time(&mut run_native);
-    let jit = time(|| run_ours(Backend::Jit));
-    let interpreter = time(|| run_ours(Backend::Interpreter));
-    let reference_jit = time(&mut run_reference);
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
     println!(
-        "kernel {}: {count} instructions; native {native:?}, bpfvm jit {jit:?}, bpfvm interpreter {interpreter:?}, reference jit {reference_jit:?}",
-        kernel.name
+        "kernel {}: {count} instructions; native {native:?}, bpfvm jit {:?}, bpfvm interpreter {:?}, reference jit {reference_jit:?}",
+        kernel.name, bpfvm.jit, bpfvm.interpreter
     );
     println!(
         "ratio {}: jit/native = {:.2}x, reference-jit/bpfvm-jit = {:.2}x, interpreter/jit = {:.2}x",
         kernel.name,
-        ratio(jit, native),
-        ratio(reference_jit, jit),
-        ratio(interpreter, jit)
+        ratio(bpfvm.jit, native),
+        ratio(reference_jit, bpfvm.jit),
+        ratio(bpfvm.interpreter, bpfvm.jit)
+    );
+    println!(
+        "kernel {} (0.26): jit V0 {:?}, V3 {:?}; interpreter V0 {:?}, V3 {:?}",
+        kernel.name, v0.jit, v3.jit, v0.interpreter, v3.interpreter
+    );
+    println!(
+        "ratio {} (0.26): sbpf26-jit/bpfvm-jit = {:.2}x (V0), {:.2}x (V3); sbpf26-interpreter/bpfvm-interpreter = {:.2}x (V0), {:.2}x (V3); reference-jit/sbpf26-jit-V0 = {:.2}x",
+        kernel.name,
+        ratio(v0.jit, bpfvm.jit),
+        ratio(v3.jit, bpfvm.jit),
+        ratio(v0.interpreter, bpfvm.interpreter),
+        ratio(v3.interpreter, bpfvm.interpreter),
+        ratio(reference_jit, v0.jit)
     );
 }
 

@@ -20,6 +20,7 @@ pub mod generator;
 pub mod harness;
 pub mod mutate;
 pub mod outcome;
+pub mod sbpf26;
 pub mod syscalls;
 
 pub use harness::{Program, TestCase, BACKENDS};

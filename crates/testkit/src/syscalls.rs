@@ -22,6 +22,10 @@ pub enum SyscallSet {
     Conformance,
     /// The four test syscalls registered by name (sBPF keys: Murmur3 of the name).
     Standard,
+    /// The logging syscalls the sbpf_elfs checklist was produced with ([`LOGGING_NAMES`]):
+    /// `log` and `sol_log_` check that their string is readable and return 0, `log_64` and
+    /// `sol_log_64_` return 0, `abort` and `sol_panic_` fail.
+    Logging,
 }
 
 /// The name of the gather syscall.
@@ -39,6 +43,16 @@ pub const UNWIND_HELPER: u32 = bpfvm::syscalls::helpers::UNWIND;
 
 /// The names of [`SyscallSet::Standard`], in a fixed order.
 pub const STANDARD_NAMES: [&str; 4] = [GATHER_BYTES, MEM_FROB, BURN, ABORT];
+
+/// The names of [`SyscallSet::Logging`], in a fixed order.
+pub const LOGGING_NAMES: [&str; 6] = [
+    "log",
+    "sol_log_",
+    "log_64",
+    "sol_log_64_",
+    "abort",
+    "sol_panic_",
+];
 
 /// The keys of [`SyscallSet::Standard`] (Murmur3-32 of each name).
 pub fn standard_keys() -> [u32; 4] {
@@ -93,6 +107,26 @@ pub fn abort(
     })
 }
 
+/// Checks that the `a2` bytes at `a1` are readable; returns 0 (`log`, `sol_log_`).
+pub fn log(
+    _context: &mut TestContext,
+    memory: &mut MemoryMapping<'_>,
+    args: [u64; 5],
+) -> Result<u64, RuntimeError> {
+    let [vaddr, len, ..] = args;
+    memory.map(AccessType::Load, vaddr, len, 0)?;
+    Ok(0)
+}
+
+/// Returns 0 (`log_64`, `sol_log_64_`).
+pub fn log_64(
+    _context: &mut TestContext,
+    _memory: &mut MemoryMapping<'_>,
+    _args: [u64; 5],
+) -> Result<u64, RuntimeError> {
+    Ok(0)
+}
+
 /// Builds the registry of a set.
 pub fn registry(set: SyscallSet) -> SyscallRegistry<TestContext> {
     let mut registry = SyscallRegistry::new();
@@ -106,6 +140,13 @@ pub fn registry(set: SyscallSet) -> SyscallRegistry<TestContext> {
             let functions: [SyscallFn<TestContext>; 4] = [gather_bytes, mem_frob, burn, abort];
             for (name, function) in STANDARD_NAMES.iter().zip(functions) {
                 // The four names hash to distinct keys (checked by a test).
+                let _ = registry.register(name, function);
+            }
+        }
+        SyscallSet::Logging => {
+            let functions: [SyscallFn<TestContext>; 6] = [log, log, log_64, log_64, abort, abort];
+            for (name, function) in LOGGING_NAMES.iter().zip(functions) {
+                // The six names hash to distinct keys (checked by a test).
                 let _ = registry.register(name, function);
             }
         }
@@ -125,5 +166,6 @@ mod tests {
         assert_eq!(keys.len(), 4);
         assert_eq!(registry(SyscallSet::Standard).len(), 4);
         assert_eq!(registry(SyscallSet::Conformance).len(), 6);
+        assert_eq!(registry(SyscallSet::Logging).len(), LOGGING_NAMES.len());
     }
 }

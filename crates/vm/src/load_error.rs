@@ -4,6 +4,7 @@
 //! its `EbpfError`), with named fields. Variants the reference declares but never produces are
 //! left out.
 
+use crate::error::ErrorField;
 use core::fmt;
 
 /// Why a program could not be loaded.
@@ -132,6 +133,56 @@ impl LoadError {
             LoadError::FunctionAlreadyRegistered { .. } => "FunctionAlreadyRegistered",
             LoadError::InvalidRelocation { .. } => "InvalidRelocation",
             LoadError::ImageTooLarge { .. } => "ImageTooLarge",
+        }
+    }
+    /// The variant's fields by name, in declaration order (as [`RuntimeError::fields`]).
+    ///
+    /// [`RuntimeError::fields`]: crate::RuntimeError::fields
+    pub fn fields(&self) -> Vec<(&'static str, ErrorField)> {
+        use ErrorField::{Address, Number, Text};
+        let n = |value: usize| Number(value as u64);
+        match self {
+            LoadError::FailedToParse { reason } => vec![("reason", Text(reason.clone()))],
+            LoadError::UnresolvedSymbol { name, pc, offset } => vec![
+                ("name", Text(name.clone())),
+                ("pc", n(*pc)),
+                ("offset", Number(*offset)),
+            ],
+            LoadError::SectionNotFound { name }
+            | LoadError::WritableSectionNotSupported { name } => {
+                vec![("name", Text(name.clone()))]
+            }
+            LoadError::RelativeJumpOutOfBounds { pc } => vec![("pc", n(*pc))],
+            LoadError::SymbolHashCollision { key }
+            | LoadError::FunctionAlreadyRegistered { key } => {
+                vec![("key", Number(u64::from(*key)))]
+            }
+            LoadError::InvalidVirtualAddress { address } => vec![("address", Address(*address))],
+            LoadError::UnknownRelocation { kind } => vec![("kind", Number(u64::from(*kind)))],
+            LoadError::UnknownSymbol { index } => vec![("index", n(*index))],
+            LoadError::InvalidRelocation {
+                section,
+                offset,
+                reason,
+            } => vec![
+                ("section", Text(section.clone())),
+                ("offset", Number(*offset)),
+                ("reason", Text(reason.clone())),
+            ],
+            LoadError::ImageTooLarge { size, limit } => {
+                vec![("size", Number(*size)), ("limit", Number(*limit))]
+            }
+            LoadError::EntrypointOutOfBounds
+            | LoadError::InvalidEntrypoint
+            | LoadError::WrongEndianess
+            | LoadError::WrongAbi
+            | LoadError::WrongMachine
+            | LoadError::WrongClass
+            | LoadError::NotOneTextSection
+            | LoadError::WrongType
+            | LoadError::ValueOutOfBounds
+            | LoadError::UnsupportedExecutableCapabilities
+            | LoadError::InvalidProgramHeader => Vec::new(),
         }
     }
 }

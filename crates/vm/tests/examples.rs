@@ -29,7 +29,10 @@ fn solana_example_logs_on_both_backends() {
     assert_eq!(observed[0].1, 5);
     assert_eq!(
         observed[0].3[..2],
-        ["hello from C".to_owned(), "world".to_owned()]
+        [
+            "Program log: hello from C".to_owned(),
+            "Program log: world".to_owned()
+        ]
     );
     let (_, r0, count, logs) = &observed[0];
     for (_, other_r0, other_count, other_logs) in &observed[1..] {

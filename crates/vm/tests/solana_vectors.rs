@@ -35,7 +35,8 @@ fn run(elf: &[u8], input: &[u8], heap_size: usize, options: SolanaSyscallOptions
     let loader = Arc::new(Loader::with_syscalls(Config::legacy(), registry));
     let executable = Executable::from_elf(elf, loader).unwrap();
     let program = verify(executable).unwrap();
-    let mut context = SolanaContext::new(BUDGET, heap_size as u64);
+    // The vectors were recorded with syscalls that charge nothing.
+    let mut context = SolanaContext::new(BUDGET, heap_size as u64).free();
     let mut heap = vec![0u8; heap_size];
     let mut input = input.to_vec();
     let regions = vec![MemoryRegion::writable(&mut input, MM_INPUT_START)];
@@ -85,10 +86,13 @@ fn rows() -> Vec<Row> {
                 input: hex(fields[1]),
                 r0: u64::from_str_radix(r0, 16).unwrap(),
                 count: fields[3].parse().unwrap(),
+                // The table has the messages; the context records them framed.
                 logs: if logs.is_empty() {
                     Vec::new()
                 } else {
-                    logs.split(" | ").map(str::to_owned).collect()
+                    logs.split(" | ")
+                        .map(|line| format!("Program log: {line}"))
+                        .collect()
                 },
             }
         })

@@ -220,12 +220,13 @@ fn log_syscalls_record_lines() {
     assert_eq!(
         context.logs,
         [
-            "read only",
-            "read only data!",
-            "",
-            "0x1, 0xff, 0x0, 0xffffffffffffffff, 0x10",
-            "1thX6LZfHDZZKUs92febYZhYRcXddmzfzF2NvTkPNE",
-            "Program consumption: 1000 units remaining",
+            "Program log: read only",
+            "Program log: read only data!",
+            "Program log: ",
+            "Program log: 0x1, 0xff, 0x0, 0xffffffffffffffff, 0x10",
+            "Program log: 1thX6LZfHDZZKUs92febYZhYRcXddmzfzF2NvTkPNE",
+            // Six calls of 100 units each, the last charged before it reads the meter.
+            "Program consumption: 400 units remaining",
         ]
     );
     let mut context = ctx();
@@ -424,13 +425,14 @@ fn stub_mode_reproduces_the_vector_harness() {
     }
     let (result, _) = call_by_name(&registry, &mut context, "sol_log_", [RO, 4, 0, 0, 0]);
     assert_eq!(result, Ok(0));
-    assert_eq!(context.logs, ["read"]);
+    assert_eq!(context.logs, ["Program log: read"]);
     let (result, _) = call_by_name(&registry, &mut context, "abort", [0; 5]);
     assert_eq!(result, Err(user(SyscallError::Abort)));
 }
 
 #[test]
-fn solana_costs_are_opt_in() {
+fn solana_costs_are_on_by_default_and_free_is_a_choice() {
+    assert_eq!(ctx().state.costs, ComputeCosts::Solana);
     // (syscall, args, units charged with ComputeCosts::Solana)
     type Call =
         fn(&mut SolanaContext, &mut MemoryMapping<'_>, [u64; 5]) -> Result<u64, RuntimeError>;

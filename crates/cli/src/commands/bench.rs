@@ -7,11 +7,13 @@
 //! count and result are checked to be the same on both backends, so the table never compares
 //! unequal work. For side-by-side comparisons with the reference, use `cargo bench`.
 
-use crate::program_file::{self, CliContext, ProgramFile, ProgramKind};
-use crate::Outcome;
+use crate::context::CliContext;
+use crate::failure::Failure;
+use crate::program_file::{self, CliProgram, ProgramFile, ProgramKind, Runtime, Setup};
+use crate::schema::{BenchReport, BenchRow, ProgramDescription, Report};
+use crate::validate;
 use bpfvm::{
-    verify, Backend, Config, Loader, MemoryRegion, Run, SyscallRegistry, VerifiedProgram, Vm,
-    MM_INPUT_START,
+    verify, Backend, Config, Loader, MemoryRegion, Run, SyscallRegistry, Vm, MM_INPUT_START,
 };
 use bpfvm_isa::Dialect;
 use std::io::IsTerminal;
@@ -103,16 +105,16 @@ struct Measured {
     median_ns: u128,
 }
 
-/// One row of the table.
-struct Row {
-    name: &'static str,
-    load_ns: u128,
-    compile_ns: u128,
-    interpreter: Measured,
-    jit: Measured,
+/// A benchmark failure: the benchmarks are built in, so any failure is a bug, reported as a
+/// failed tool.
+fn broken(message: String) -> Failure {
+    Failure::Tool {
+        tool: "bench",
+        message,
+    }
 }
 
-fn load(program: &Program) -> Result<(VerifiedProgram<CliContext>, u128, u128), String> {
+fn load(program: &Program) -> Result<(CliProgram, u128, u128), Failure> {
     let config = Config {
         dynamic_stack_frames: matches!(program.frames, Frames::Dynamic),
         ..match program.kind {
@@ -120,29 +122,44 @@ fn load(program: &Program) -> Result<(VerifiedProgram<CliContext>, u128, u128), 
             ProgramKind::Assembly | ProgramKind::Raw => Config::default(),
         }
     };
-    let loader = Arc::new(Loader::with_syscalls(config, SyscallRegistry::new()));
     let file = ProgramFile {
+        path: program.name.to_owned(),
         bytes: program.bytes.to_vec(),
         kind: program.kind,
     };
+    let setup = Setup {
+        loader: Arc::new(Loader::with_syscalls(config, SyscallRegistry::new())),
+        dialect: Dialect::Sbpf,
+        description: ProgramDescription {
+            path: program.name.to_owned(),
+            kind: "builtin",
+            config: "custom",
+            dialect: "sbpf",
+            syscalls: "none",
+        },
+        runtime: Runtime::Unmetered,
+    };
     let start = Instant::now();
-    let executable = program_file::executable(&file, loader, Dialect::Sbpf)?;
-    let mut verified = verify(executable).map_err(|e| format!("{}: {e}", program.name))?;
+    let executable = program_file::executable(&file, &setup)?;
+    let mut verified = verify(executable).map_err(|error| Failure::Verify {
+        error,
+        program: Box::new(setup.description.clone()),
+    })?;
     let load_ns = start.elapsed().as_nanos();
     let start = Instant::now();
     verified
         .jit_compile()
-        .map_err(|e| format!("{}: JIT compilation failed: {e}", program.name))?;
+        .map_err(|error| Failure::Compile { error })?;
     Ok((verified, load_ns, start.elapsed().as_nanos()))
 }
 
 fn measure(
-    verified: &VerifiedProgram<CliContext>,
+    verified: &CliProgram,
     input: &[u8],
     backend: Backend,
-    iterations: u32,
-) -> Result<Measured, String> {
-    let mut times = Vec::with_capacity(iterations as usize);
+    iterations: usize,
+) -> Result<Measured, Failure> {
+    let mut times = Vec::with_capacity(iterations);
     let mut last = None;
     for _ in 0..iterations {
         let mut memory = input.to_vec();
@@ -150,17 +167,17 @@ fn measure(
         let mut context = CliContext::new(u64::MAX >> 1, 0);
         let regions = vec![MemoryRegion::writable(&mut memory, MM_INPUT_START)];
         let mut vm = Vm::new(verified, &mut context, &mut heap, regions)
-            .map_err(|e| format!("cannot set up the VM: {e}"))?;
+            .map_err(|error| Failure::Setup { error })?;
         let start = Instant::now();
         let run = vm.run(backend);
         times.push(start.elapsed().as_nanos());
         last = Some(run);
     }
     times.sort_unstable();
-    let run = last.ok_or("no iterations")?;
+    let run = last.ok_or_else(|| broken("no iterations".to_owned()))?;
     Ok(Measured {
         run,
-        median_ns: times[times.len() / 2],
+        median_ns: times.get(times.len() / 2).copied().unwrap_or(0),
     })
 }
 
@@ -176,12 +193,12 @@ fn progress(step: usize, total: usize, name: &str) {
     }
 }
 
-fn per_second(instructions: u64, nanos: u128) -> f64 {
+fn per_second(instructions: u64, nanos: u64) -> f64 {
     // Display only: the figure never feeds back into execution.
     instructions as f64 * 1e3 / nanos.max(1) as f64
 }
 
-fn table(rows: &[Row]) -> String {
+fn table(rows: &[BenchRow]) -> String {
     let mut text = format!(
         "{:<26} {:>9} {:>12} {:>10} {:>12} {:>10} {:>8} {:>9} {:>10}\n",
         "program",
@@ -195,16 +212,16 @@ fn table(rows: &[Row]) -> String {
         "compile us"
     );
     for row in rows {
-        let count = row.interpreter.run.instruction_count;
+        let count = row.instructions;
         text.push_str(&format!(
             "{:<26} {:>9} {:>12.1} {:>10.0} {:>12.1} {:>10.0} {:>8.2} {:>9.1} {:>10.1}\n",
             row.name,
             count,
-            row.interpreter.median_ns as f64 / 1e3,
-            per_second(count, row.interpreter.median_ns),
-            row.jit.median_ns as f64 / 1e3,
-            per_second(count, row.jit.median_ns),
-            row.interpreter.median_ns as f64 / row.jit.median_ns.max(1) as f64,
+            row.interpreter_ns as f64 / 1e3,
+            per_second(count, row.interpreter_ns),
+            row.jit_ns as f64 / 1e3,
+            per_second(count, row.jit_ns),
+            row.interpreter_ns as f64 / row.jit_ns.max(1) as f64,
             row.load_ns as f64 / 1e3,
             row.compile_ns as f64 / 1e3,
         ));
@@ -212,7 +229,11 @@ fn table(rows: &[Row]) -> String {
     text
 }
 
-fn bench_one(program: &Program, iterations: u32) -> Result<Row, String> {
+fn nanos(value: u128) -> u64 {
+    u64::try_from(value).unwrap_or(u64::MAX)
+}
+
+fn bench_one(program: &Program, iterations: usize) -> Result<BenchRow, Failure> {
     let (verified, load_ns, compile_ns) = load(program)?;
     let input = (program.input)();
     let interpreter = measure(&verified, &input, Backend::Interpreter, iterations)?;
@@ -220,40 +241,47 @@ fn bench_one(program: &Program, iterations: u32) -> Result<Row, String> {
     if interpreter.run.result != jit.run.result
         || interpreter.run.instruction_count != jit.run.instruction_count
     {
-        return Err(format!(
+        return Err(broken(format!(
             "{}: the backends disagree ({:?} / {:?})",
             program.name, interpreter.run.result, jit.run.result
-        ));
+        )));
     }
     if let Err(error) = &interpreter.run.result {
-        return Err(format!("{}: the program failed: {error}", program.name));
+        return Err(broken(format!(
+            "{}: the program failed: {error}",
+            program.name
+        )));
     }
-    Ok(Row {
+    Ok(BenchRow {
         name: program.name,
-        load_ns,
-        compile_ns,
-        interpreter,
-        jit,
+        instructions: interpreter.run.instruction_count,
+        interpreter_ns: nanos(interpreter.median_ns),
+        jit_ns: nanos(jit.median_ns),
+        load_ns: nanos(load_ns),
+        compile_ns: nanos(compile_ns),
     })
 }
 
 /// Runs `bpfvm bench`.
-pub fn bench(iterations: u32) -> Outcome {
-    if iterations == 0 {
-        return Outcome::Unusable("--iterations must be at least 1".to_owned());
-    }
+pub fn bench(iterations: u64) -> Result<BenchReport, Failure> {
+    let runs = validate::count("--iterations", iterations, validate::MAX_ITERATIONS)?;
     let mut rows = Vec::new();
     for (index, program) in PROGRAMS.iter().enumerate() {
         progress(index, PROGRAMS.len(), program.name);
-        match bench_one(program, iterations) {
-            Ok(row) => rows.push(row),
-            Err(message) => return Outcome::Unusable(message),
-        }
+        rows.push(bench_one(program, runs)?);
     }
     progress(PROGRAMS.len(), PROGRAMS.len(), "done");
     if std::io::stderr().is_terminal() {
         eprintln!();
     }
-    crate::write_stdout(&table(&rows));
-    Outcome::Success
+    Ok(BenchReport {
+        iterations,
+        programs: rows,
+    })
+}
+
+impl Report for BenchReport {
+    fn text(&self) -> String {
+        table(&self.programs)
+    }
 }

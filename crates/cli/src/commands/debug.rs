@@ -3,60 +3,90 @@
 //! `run` does, with how the debugging session ended.
 //!
 //! The session itself (protocol, breakpoints, the pc convention) belongs to bpfvm-debugger;
-//! this module only wires options to it and prints. Options that make no sense under a
-//! debugger (`--backend jit`, `--repeat`, `--trace`, `--profile*`) are refused rather than
-//! ignored.
+//! this module only wires options to it and prints. Sizes and counts are checked as `run`
+//! checks them, before the port is opened. Options that make no sense under a debugger
+//! (`--backend jit`, `--repeat`, `--trace`, `--profile*`) are refused rather than ignored.
 
-use crate::commands::run::input_bytes;
-use crate::json;
-use crate::program_file::{self, CliContext};
-use crate::{BackendChoice, Outcome, RunOptions};
-use bpfvm::{MemoryRegion, Run, Vm, MM_INPUT_START};
+use crate::args::{BackendChoice, Format, RunOptions};
+use crate::commands::run::{self, Plan};
+use crate::context::CliContext;
+use crate::failure::Failure;
+use crate::hex;
+use crate::program_file;
+use crate::schema::{DebugReport, Report};
+use bpfvm::{MemoryRegion, Vm, MM_INPUT_START};
 use bpfvm_debugger::{CodeLayout, Debugged, Server, SessionEnd};
-use serde_json::json;
 
 /// Runs `bpfvm debug`.
-pub fn debug(options: &RunOptions, port: u16) -> Outcome {
-    match session(options, port) {
-        Ok((debugged, context, input)) => report(options, &debugged, &context, &input),
-        Err(message) => Outcome::Unusable(message),
-    }
-}
-
-fn refuse_options(options: &RunOptions) -> Result<(), String> {
-    if options.profile.is_some() || options.profile_folded.is_some() {
-        return Err("profiling is not available with debug".to_owned());
-    }
-    match (options.backend, options.repeat, options.trace) {
-        (BackendChoice::Jit, _, _) => Err("debug runs on the interpreter only".to_owned()),
-        (_, repeat, _) if repeat != 1 => Err("debug runs the program once".to_owned()),
-        (_, _, true) => Err("--trace is not available with debug".to_owned()),
-        (BackendChoice::Interpreter, _, false) => Ok(()),
-    }
-}
-
-fn session(options: &RunOptions, port: u16) -> Result<(Debugged, CliContext, Vec<u8>), String> {
+pub fn debug(options: &RunOptions, port: u16, format: Format) -> Result<DebugReport, Failure> {
     refuse_options(options)?;
+    run::one_reader_of_stdin(options)?;
     let loaded = program_file::load(&options.program, &options.load, |_| {})?;
-    let mut input = input_bytes(options)?;
+    let plan = Plan::new(options, &loaded, format)?;
+    let mut input = plan.input.clone();
     let layout = CodeLayout::of(loaded.program.executable());
-    let server =
-        Server::bind(port).map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
-    let port = server
-        .port()
-        .map_err(|e| format!("cannot read the port: {e}"))?;
+    let network = |error: std::io::Error| Failure::Io {
+        action: "listen on",
+        path: format!("127.0.0.1:{port}"),
+        message: error.to_string(),
+    };
+    let server = Server::bind(port).map_err(network)?;
+    let port = server.port().map_err(network)?;
     eprintln!(
         "bpfvm: waiting for a debugger on 127.0.0.1:{port} (gdb: target remote 127.0.0.1:{port})"
     );
-    let mut heap = vec![0u8; options.heap];
-    let mut context = CliContext::new(options.budget, options.heap as u64);
+    let mut heap = vec![0u8; plan.heap];
+    let mut context = CliContext::new(plan.budget, plan.heap as u64);
+    context.state.costs = plan.costs;
     let debugged = {
         let regions = vec![MemoryRegion::writable(&mut input, MM_INPUT_START)];
         let mut vm = Vm::new(&loaded.program, &mut context, &mut heap, regions)
-            .map_err(|e| format!("cannot set up the VM: {e}"))?;
-        server.serve(&mut vm, layout).map_err(|e| e.to_string())?
+            .map_err(|error| Failure::Setup { error })?;
+        server.serve(&mut vm, layout).map_err(|e| Failure::Tool {
+            tool: "debugger",
+            message: e.to_string(),
+        })?
     };
-    Ok((debugged, context, input))
+    let compute_units = debugged.run.instruction_count;
+    Ok(DebugReport {
+        result: run::program_result(&loaded, &debugged.run),
+        instructions: compute_units.saturating_sub(context.state.syscall_units),
+        compute_units,
+        logs: context.logs.clone(),
+        session: session_text(&debugged),
+        input_after: options.dump_input.then(|| hex::encode(&input)),
+        program: loaded.description,
+        budget: plan.budget,
+        heap: plan.heap as u64,
+    })
+}
+
+fn refuse_options(options: &RunOptions) -> Result<(), Failure> {
+    if options.profile.is_some() || options.profile_folded.is_some() {
+        return Err(Failure::conflict(
+            "--profile",
+            "--profile and --profile-folded are not available with debug",
+        ));
+    }
+    if options.trace || options.trace_file.is_some() {
+        return Err(Failure::conflict(
+            "--trace",
+            "--trace is not available with debug",
+        ));
+    }
+    if options.repeat != 1 {
+        return Err(Failure::conflict(
+            "--repeat",
+            "--repeat is not available with debug: debug runs the program once",
+        ));
+    }
+    match options.backend {
+        BackendChoice::Jit => Err(Failure::conflict(
+            "--backend",
+            "--backend jit is not available with debug: debug runs on the interpreter",
+        )),
+        BackendChoice::Interpreter => Ok(()),
+    }
 }
 
 /// How the session ended, in words.
@@ -73,48 +103,25 @@ fn session_text(debugged: &Debugged) -> String {
     }
 }
 
-fn report(
-    options: &RunOptions,
-    debugged: &Debugged,
-    context: &CliContext,
-    input: &[u8],
-) -> Outcome {
-    let Run {
-        instruction_count,
-        result,
-    } = &debugged.run;
-    if options.json {
-        let mut report = match result {
-            Ok(r0) => json!({ "ok": true, "r0": format!("{r0:#x}") }),
-            Err(error) => json!({ "ok": false, "error": json::error(error) }),
-        };
-        if let Some(object) = report.as_object_mut() {
-            object.insert("instructions".to_owned(), json!(instruction_count));
-            object.insert("logs".to_owned(), json!(context.logs));
-            object.insert("session".to_owned(), json!(session_text(debugged)));
-            if options.dump_input {
-                object.insert("input_after".to_owned(), json!(json::hex(input)));
-            }
-        }
-        crate::write_stdout(&format!("{report}\n"));
-    } else {
-        let mut text = String::new();
-        for line in &context.logs {
-            text.push_str(&format!("log: {line}\n"));
-        }
-        match result {
-            Ok(r0) => text.push_str(&format!("ok: r0 = {r0:#x} ({r0})\n")),
-            Err(error) => text.push_str(&format!("error: {} ({error})\n", error.kind())),
-        }
-        text.push_str(&format!("instructions: {instruction_count}\n"));
-        text.push_str(&format!("debugger: {}\n", session_text(debugged)));
-        if options.dump_input {
-            text.push_str(&format!("input after: {}\n", json::hex(input)));
-        }
-        crate::write_stdout(&text);
+impl Report for DebugReport {
+    fn ok(&self) -> bool {
+        self.result.result.is_ok()
     }
-    match result {
-        Ok(_) => Outcome::Success,
-        Err(_) => Outcome::ProgramError,
+
+    fn text(&self) -> String {
+        let mut text = String::new();
+        for line in &self.logs {
+            text.push_str(&format!("{line}\n"));
+        }
+        text.push_str(&self.result.text());
+        text.push_str(&format!(
+            "instructions: {}\ncompute units: {}\n",
+            self.instructions, self.compute_units
+        ));
+        text.push_str(&format!("debugger: {}\n", self.session));
+        if let Some(input) = &self.input_after {
+            text.push_str(&format!("input after: {input}\n"));
+        }
+        text
     }
 }

@@ -42,12 +42,22 @@ pub enum SyscallError {
         /// The maximum ([`crate::syscalls::host::MAX_RETURN_DATA`]).
         max: u64,
     },
-    /// The syscall's compute cost exceeded the remaining budget (opt-in costs only).
+    /// The syscall's compute cost exceeded the remaining budget (the runtime's
+    /// `ComputationalBudgetExceeded`).
     ComputeBudgetExceeded {
         /// The cost.
         cost: u64,
         /// What was left before the charge.
         remaining: u64,
+    },
+    /// More than 16 seeds, or a seed longer than 32 bytes, for a program address.
+    MaxSeedLengthExceeded,
+    /// A hash syscall was given more slices than it takes.
+    TooManySlices {
+        /// The slices given.
+        count: u64,
+        /// The most it takes.
+        max: u64,
     },
     /// The program imported a syscall this VM does not implement.
     Unsupported {
@@ -92,6 +102,15 @@ impl fmt::Display for SyscallError {
                 f,
                 "compute budget exceeded: the syscall costs {cost} units, {remaining} remain"
             ),
+            SyscallError::MaxSeedLengthExceeded => {
+                f.write_str("length of the seed is too long for address generation")
+            }
+            SyscallError::TooManySlices { count, max } => {
+                write!(
+                    f,
+                    "hashing {count} slices in one syscall is over the limit {max}"
+                )
+            }
             SyscallError::Unsupported { name } => write!(f, "unsupported syscall {name}"),
         }
     }

@@ -1,4 +1,5 @@
-//! Checked access to guest memory for syscalls, with the conventions of Solana's runtime.
+//! Checked access to guest memory for syscalls, with the conventions of Solana's runtime
+//! (public so that syscall sets in other crates follow the same conventions).
 //!
 //! A zero-length slice is never translated (any address is fine), as the runtime's
 //! `translate_slice` does. Typed pointers are checked for alignment on the guest address;
@@ -10,19 +11,27 @@ use crate::error::{AccessType, RuntimeError};
 use crate::memory::MemoryMapping;
 
 /// The bytes `[vaddr, vaddr + len)`, or an access violation (pc 0).
-pub(crate) fn read(
-    mapping: &MemoryMapping<'_>,
-    vaddr: u64,
-    len: u64,
-) -> Result<Vec<u8>, RuntimeError> {
+pub fn read(mapping: &MemoryMapping<'_>, vaddr: u64, len: u64) -> Result<Vec<u8>, RuntimeError> {
     if len == 0 {
         return Ok(Vec::new());
     }
     mapping.read_bytes(vaddr, len)
 }
 
+/// Checks that `[vaddr, vaddr + len)` may be read, without copying it.
+pub fn check_readable(
+    mapping: &MemoryMapping<'_>,
+    vaddr: u64,
+    len: u64,
+) -> Result<(), RuntimeError> {
+    if len == 0 {
+        return Ok(());
+    }
+    mapping.map(AccessType::Load, vaddr, len, 0).map(|_| ())
+}
+
 /// Checks that `[vaddr, vaddr + len)` may be written, without writing.
-pub(crate) fn check_writable(
+pub fn check_writable(
     mapping: &MemoryMapping<'_>,
     vaddr: u64,
     len: u64,
@@ -34,7 +43,7 @@ pub(crate) fn check_writable(
 }
 
 /// Writes `bytes` at `vaddr`.
-pub(crate) fn write(
+pub fn write(
     mapping: &mut MemoryMapping<'_>,
     vaddr: u64,
     bytes: &[u8],
@@ -46,7 +55,7 @@ pub(crate) fn write(
 }
 
 /// Fails unless `vaddr` is a multiple of `align`.
-pub(crate) fn check_aligned(vaddr: u64, align: u64) -> Result<(), RuntimeError> {
+pub fn check_aligned(vaddr: u64, align: u64) -> Result<(), RuntimeError> {
     if align > 1 && vaddr % align != 0 {
         return Err(SyscallError::UnalignedPointer { vaddr, align }.into());
     }
@@ -54,11 +63,7 @@ pub(crate) fn check_aligned(vaddr: u64, align: u64) -> Result<(), RuntimeError> 
 }
 
 /// The string at `[vaddr, vaddr + len)`, cut at its first NUL byte, as UTF-8.
-pub(crate) fn read_str(
-    mapping: &MemoryMapping<'_>,
-    vaddr: u64,
-    len: u64,
-) -> Result<String, RuntimeError> {
+pub fn read_str(mapping: &MemoryMapping<'_>, vaddr: u64, len: u64) -> Result<String, RuntimeError> {
     let mut bytes = read(mapping, vaddr, len)?;
     if let Some(nul) = bytes.iter().position(|&byte| byte == 0) {
         bytes.truncate(nul);
@@ -72,7 +77,7 @@ pub(crate) fn read_str(
 }
 
 /// Whether `[a, a + len_a)` and `[b, b + len_b)` share no byte, computed without overflow.
-pub(crate) fn disjoint(a: u64, len_a: u64, b: u64, len_b: u64) -> bool {
+pub fn disjoint(a: u64, len_a: u64, b: u64, len_b: u64) -> bool {
     if a > b {
         a - b >= len_b
     } else {

@@ -5,12 +5,18 @@
 //! the heap allocator and the compute-cost policy). Hosts with their own context implement the
 //! trait; everyone else uses [`SolanaContext`].
 //!
-//! Compute costs: the reference's test vectors were recorded with syscalls that charge
-//! nothing, so [`ComputeCosts::Free`] is the default. [`ComputeCosts::Solana`] charges the
-//! runtime's default costs (base 100 units, memory operations max(10, n / 250), logs max(100,
-//! len), ...) from the same budget the VM meters instructions with.
+//! Compute costs are on by default ([`ComputeCosts::Solana`], the table and its sources are in
+//! [`super::cost`]) and come from the same budget the VM meters instructions with.
+//! [`ComputeCosts::Free`] is the explicit choice of the hosts that replay the reference's
+//! recorded vectors, which were recorded with syscalls that charge nothing.
+//!
+//! The caps a host may change: the log's byte limit ([`SolanaContext::log_cap`], the
+//! runtime's 10,000 bytes by default) and the return data's size
+//! ([`SolanaState::max_return_data`], 1,024 bytes by default).
 
 use super::error::SyscallError;
+use super::log::LogCap;
+use super::sysvars::Sysvars;
 use super::LogSink;
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
@@ -27,24 +33,10 @@ pub const DEFAULT_HEAP_SIZE: u64 = 32 * 1024;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ComputeCosts {
     /// Syscalls cost nothing beyond the `call` instruction (as the reference vectors ran).
-    #[default]
     Free,
-    /// The Solana runtime's default syscall costs.
+    /// The Solana runtime's default syscall costs ([`super::cost`]).
+    #[default]
     Solana,
-}
-
-/// The Solana runtime's default cost parameters, used with [`ComputeCosts::Solana`].
-pub mod cost {
-    /// The base cost of most syscalls.
-    pub const SYSCALL_BASE: u64 = 100;
-    /// `sol_log_64_`.
-    pub const LOG_64: u64 = 100;
-    /// `sol_log_pubkey`.
-    pub const LOG_PUBKEY: u64 = 100;
-    /// The minimum cost of a memory operation.
-    pub const MEM_OP_BASE: u64 = 10;
-    /// Bytes per unit for memory operations and return data.
-    pub const BYTES_PER_UNIT: u64 = 250;
 }
 
 /// A bump allocator over the heap region, as Solana's BPF allocator: allocations are
@@ -105,7 +97,7 @@ pub struct ReturnData {
 }
 
 /// What the Solana syscalls read and change besides guest memory.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SolanaState {
     /// The running program's id (the return data's owner).
     pub program_id: [u8; 32],
@@ -115,16 +107,34 @@ pub struct SolanaState {
     pub allocator: BumpAllocator,
     /// Whether syscalls charge compute units.
     pub costs: ComputeCosts,
+    /// The most bytes `sol_set_return_data` accepts ([`MAX_RETURN_DATA`] by default).
+    pub max_return_data: u64,
+    /// The instruction stack height `sol_get_stack_height` reports (1 for a transaction's
+    /// own instruction).
+    pub stack_height: u64,
+    /// The sysvars the getter syscalls serve.
+    pub sysvars: Sysvars,
+    /// The compute units syscalls charged so far (the rest of a run's units are
+    /// instructions).
+    pub syscall_units: u64,
+    /// Why the last failing syscall failed, when it failed for a reason of its own (not a bad
+    /// pointer): lets a host tell a budget overrun from a panic without parsing messages.
+    pub failure: Option<SyscallError>,
 }
 
 impl SolanaState {
-    /// State for a program with this id and heap size, charging nothing.
+    /// State for a program with this id and heap size, charging the runtime's costs.
     pub fn new(program_id: [u8; 32], heap_size: u64) -> Self {
         SolanaState {
             program_id,
             return_data: ReturnData::default(),
             allocator: BumpAllocator::new(heap_size),
-            costs: ComputeCosts::Free,
+            costs: ComputeCosts::Solana,
+            max_return_data: MAX_RETURN_DATA,
+            stack_height: 1,
+            sysvars: Sysvars::default(),
+            syscall_units: 0,
+            failure: None,
         }
     }
 }
@@ -136,47 +146,76 @@ pub trait SolanaHost: ContextObject + LogSink {
 }
 
 /// Charges `cost` units when costs are on: fails (after draining the budget, as the runtime
-/// does) when fewer remain.
-pub(crate) fn charge<C: SolanaHost>(context: &mut C, cost: u64) -> Result<(), RuntimeError> {
-    if context.solana().costs == ComputeCosts::Free {
+/// does) when fewer remain. Syscalls call this before they do the work the units pay for.
+pub fn charge<C: SolanaHost>(context: &mut C, cost: u64) -> Result<(), RuntimeError> {
+    let costs = context.solana().costs;
+    let before = context.remaining();
+    let result = charge_with(context, costs, cost);
+    // What the charge took (all that remained when it failed) counts as syscall units.
+    let taken = before.saturating_sub(context.remaining());
+    let state = context.solana();
+    state.syscall_units = state.syscall_units.saturating_add(taken);
+    result.map_err(|error| fail(context, error))
+}
+
+/// Charges `cost` units from any meter under the policy `costs`.
+pub fn charge_with<C: ContextObject>(
+    context: &mut C,
+    costs: ComputeCosts,
+    cost: u64,
+) -> Result<(), SyscallError> {
+    if costs == ComputeCosts::Free {
         return Ok(());
     }
     let remaining = context.remaining();
     if remaining < cost {
         context.consume(remaining);
-        return Err(SyscallError::ComputeBudgetExceeded { cost, remaining }.into());
+        return Err(SyscallError::ComputeBudgetExceeded { cost, remaining });
     }
     context.consume(cost);
     Ok(())
 }
 
-/// The cost of a memory operation over `n` bytes.
-pub(crate) fn mem_op_cost(n: u64) -> u64 {
-    cost::MEM_OP_BASE.max(n / cost::BYTES_PER_UNIT)
+/// Records `error` as the context's last syscall failure and returns the engine error that
+/// carries it.
+pub fn fail<C: SolanaHost>(context: &mut C, error: SyscallError) -> RuntimeError {
+    context.solana().failure = Some(error.clone());
+    error.into()
 }
 
 /// A ready-made context: instruction budget, trace, log lines and the Solana state.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SolanaContext {
-    /// Instructions (and, with costs on, compute units) left.
+    /// Compute units left (instructions and, with costs on, syscall costs).
     pub remaining: u64,
     /// Every traced state when tracing is on.
     pub trace_log: Vec<[u64; 12]>,
-    /// Every line logged, in order, without Solana's "Program log: " prefix.
+    /// Every line logged, in order, as the runtime records it ("Program log: hello"), under
+    /// the log cap.
     pub logs: Vec<String>,
+    /// The log cap (the runtime's 10,000 bytes unless the host sets another).
+    pub log_cap: LogCap,
     /// The syscalls' state.
     pub state: SolanaState,
 }
 
 impl SolanaContext {
-    /// A context with this budget and heap size, a zero program id, and free syscalls.
+    /// A context with this budget and heap size, a zero program id, the runtime's syscall
+    /// costs and log cap.
     pub fn new(budget: u64, heap_size: u64) -> Self {
         SolanaContext {
             remaining: budget,
             trace_log: Vec::new(),
             logs: Vec::new(),
+            log_cap: LogCap::default(),
             state: SolanaState::new([0; 32], heap_size),
         }
+    }
+
+    /// The same context with syscalls that charge nothing (the reference vectors' harness).
+    pub fn free(mut self) -> Self {
+        self.state.costs = ComputeCosts::Free;
+        self
     }
 }
 
@@ -196,7 +235,11 @@ impl ContextObject for SolanaContext {
 
 impl LogSink for SolanaContext {
     fn log_line(&mut self, line: String) {
-        self.logs.push(line);
+        self.log_cap.record(&mut self.logs, line);
+    }
+
+    fn log_bytes_available(&self) -> usize {
+        self.log_cap.available()
     }
 }
 

@@ -3,7 +3,8 @@
 //! Each syscall receives r1..r5 as `[u64; 5]` and follows the Solana runtime (bpf_loader):
 //! - `sol_log_(addr, len)` logs the string up to its first NUL (UTF-8 or an error);
 //!   `sol_log_64_` logs five values as `0x..` hex; `sol_log_pubkey(addr)` logs 32 bytes in
-//!   base58; `sol_log_compute_units_` logs "Program consumption: N units remaining".
+//!   base58; all three as the runtime frames them, `"Program log: <text>"`.
+//!   `sol_log_compute_units_` logs "Program consumption: N units remaining".
 //! - `sol_memcpy_(dst, src, n)` fails with `CopyOverlapping` when the guest ranges overlap
 //!   (checked before any translation); `sol_memmove_` allows overlap; `sol_memset_(s, c, n)`
 //!   fills with the low byte of `c`; `sol_memcmp_(a, b, n, out)` stores the i32 difference of
@@ -13,23 +14,31 @@
 //!   message names the reason ([`SyscallError`]).
 //! - `sol_alloc_free_(size, free)` bump-allocates 8-byte aligned heap memory when `free` is 0
 //!   and returns 0 when it does not fit; freeing does nothing and returns 0.
-//! - `sol_set_return_data(addr, len)` (at most 1024 bytes) and
+//! - `sol_set_return_data(addr, len)` (at most [`SolanaState::max_return_data`] bytes, 1,024 by
+//!   default) and
 //!   `sol_get_return_data(dst, len, program_id_out)`, which copies min(len, size) bytes and the
 //!   owner's id, and returns the full size.
 //! - Everything else programs of the corpus import ([`UNSUPPORTED_SYSCALLS`]) fails with
 //!   `"unsupported syscall <name>"`, or returns 0 with [`Unsupported::ReturnZero`].
 //!
+//! Costs follow [`super::cost`] and are charged before the work; failures with a reason of
+//! their own are recorded in [`SolanaState::failure`].
+//!
 //! [`Implemented::Stubs`] reproduces the harness the reference vectors were recorded with:
 //! `sol_log_` logs, `abort` and `sol_panic_` fail, every other syscall returns 0 untouched.
 
 use super::base58;
+use super::cost;
 use super::error::SyscallError;
 use super::guest;
-use super::host::{charge, cost, mem_op_cost, SolanaHost, ALLOC_ALIGN, MAX_RETURN_DATA};
+#[cfg(doc)]
+use super::host::SolanaState;
+use super::host::{charge, fail, SolanaHost, ALLOC_ALIGN};
 use crate::error::RuntimeError;
 use crate::load_error::LoadError;
 use crate::memory::MemoryMapping;
 use crate::program::{SyscallFn, SyscallRegistry};
+use bpfvm_isa::hash_symbol_name;
 
 /// What the unsupported syscalls do.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -103,7 +112,8 @@ pub fn register_solana_syscalls<C: SolanaHost>(
     register_solana_syscalls_with(registry, SolanaSyscallOptions::default())
 }
 
-/// Registers the Solana set as `options` say.
+/// Registers the Solana set as `options` say. An unsupported name that is already registered
+/// keeps its registration, so a richer set can register its implementations first.
 pub fn register_solana_syscalls_with<C: SolanaHost>(
     registry: &mut SyscallRegistry<C>,
     options: SolanaSyscallOptions,
@@ -142,6 +152,10 @@ pub fn register_solana_syscalls_with<C: SolanaHost>(
         Unsupported::ReturnZero => [return_zero::<C>; 6],
     };
     for (name, function) in UNSUPPORTED_SYSCALLS.iter().zip(unsupported) {
+        // A richer set (bpfvm-solana) registers its implementations first.
+        if registry.contains(hash_symbol_name(name.as_bytes())) {
+            continue;
+        }
         registry.register(name, function)?;
     }
     Ok(())
@@ -164,11 +178,11 @@ fn unsupported<C, const I: usize>(
 
 /// `abort()`: ends the run.
 pub fn abort<C: SolanaHost>(
-    _: &mut C,
+    context: &mut C,
     _: &mut MemoryMapping<'_>,
     _: [u64; 5],
 ) -> Result<u64, RuntimeError> {
-    Err(SyscallError::Abort.into())
+    Err(fail(context, SyscallError::Abort))
 }
 
 /// `sol_panic_(file, len, line, column)`: ends the run with the panic location.
@@ -179,7 +193,7 @@ pub fn sol_panic<C: SolanaHost>(
 ) -> Result<u64, RuntimeError> {
     charge(context, len)?;
     let file = guest::read_str(mapping, file, len)?;
-    Err(SyscallError::Panic { file, line, column }.into())
+    Err(fail(context, SyscallError::Panic { file, line, column }))
 }
 
 /// `sol_log_(addr, len)`: logs a string.
@@ -188,9 +202,9 @@ pub fn sol_log<C: SolanaHost>(
     mapping: &mut MemoryMapping<'_>,
     [addr, len, ..]: [u64; 5],
 ) -> Result<u64, RuntimeError> {
-    charge(context, cost::SYSCALL_BASE.max(len))?;
+    charge(context, cost::log(len))?;
     let message = guest::read_str(mapping, addr, len)?;
-    context.log_line(message);
+    context.log_line(format!("Program log: {message}"));
     Ok(0)
 }
 
@@ -201,7 +215,9 @@ pub fn sol_log_64<C: SolanaHost>(
     [a, b, c, d, e]: [u64; 5],
 ) -> Result<u64, RuntimeError> {
     charge(context, cost::LOG_64)?;
-    context.log_line(format!("{a:#x}, {b:#x}, {c:#x}, {d:#x}, {e:#x}"));
+    context.log_line(format!(
+        "Program log: {a:#x}, {b:#x}, {c:#x}, {d:#x}, {e:#x}"
+    ));
     Ok(0)
 }
 
@@ -213,7 +229,7 @@ pub fn sol_log_pubkey<C: SolanaHost>(
 ) -> Result<u64, RuntimeError> {
     charge(context, cost::LOG_PUBKEY)?;
     let key = guest::read(mapping, addr, 32)?;
-    context.log_line(base58::encode(&key));
+    context.log_line(format!("Program log: {}", base58::encode(&key)));
     Ok(0)
 }
 
@@ -235,9 +251,9 @@ pub fn sol_memcpy<C: SolanaHost>(
     mapping: &mut MemoryMapping<'_>,
     [dst, src, n, ..]: [u64; 5],
 ) -> Result<u64, RuntimeError> {
-    charge(context, mem_op_cost(n))?;
+    charge(context, cost::mem_op(n))?;
     if !guest::disjoint(src, n, dst, n) {
-        return Err(SyscallError::CopyOverlapping.into());
+        return Err(fail(context, SyscallError::CopyOverlapping));
     }
     copy(mapping, dst, src, n)
 }
@@ -248,7 +264,7 @@ pub fn sol_memmove<C: SolanaHost>(
     mapping: &mut MemoryMapping<'_>,
     [dst, src, n, ..]: [u64; 5],
 ) -> Result<u64, RuntimeError> {
-    charge(context, mem_op_cost(n))?;
+    charge(context, cost::mem_op(n))?;
     copy(mapping, dst, src, n)
 }
 
@@ -266,7 +282,7 @@ pub fn sol_memset<C: SolanaHost>(
     mapping: &mut MemoryMapping<'_>,
     [s, c, n, ..]: [u64; 5],
 ) -> Result<u64, RuntimeError> {
-    charge(context, mem_op_cost(n))?;
+    charge(context, cost::mem_op(n))?;
     guest::check_writable(mapping, s, n)?;
     let fill = vec![c as u8; usize::try_from(n).unwrap_or(0)];
     guest::write(mapping, s, &fill)?;
@@ -279,18 +295,38 @@ pub fn sol_memcmp<C: SolanaHost>(
     mapping: &mut MemoryMapping<'_>,
     [a, b, n, out, _]: [u64; 5],
 ) -> Result<u64, RuntimeError> {
-    charge(context, mem_op_cost(n))?;
-    let left = guest::read(mapping, a, n)?;
-    let right = guest::read(mapping, b, n)?;
+    charge(context, cost::mem_op(n))?;
+    guest::check_readable(mapping, a, n)?;
+    guest::check_readable(mapping, b, n)?;
     guest::check_writable(mapping, out, 4)?;
     guest::check_aligned(out, 4)?;
-    let difference = left
-        .iter()
-        .zip(&right)
-        .find(|(x, y)| x != y)
-        .map_or(0, |(&x, &y)| i32::from(x) - i32::from(y));
+    let difference =
+        first_difference(mapping, a, b, n)?.map_or(0, |(x, y)| i32::from(x) - i32::from(y));
     guest::write(mapping, out, &difference.to_le_bytes())?;
     Ok(0)
+}
+
+/// The first pair of differing bytes of two mapped ranges, compared 4 KiB at a time (a slice
+/// compare, which is a vectorised `memcmp`) without copying either range whole.
+fn first_difference(
+    mapping: &MemoryMapping<'_>,
+    a: u64,
+    b: u64,
+    n: u64,
+) -> Result<Option<(u8, u8)>, RuntimeError> {
+    const BLOCK: u64 = 4096;
+    let mut offset = 0;
+    while offset < n {
+        let len = BLOCK.min(n - offset);
+        let left = guest::read(mapping, a + offset, len)?;
+        let right = guest::read(mapping, b + offset, len)?;
+        if left != right {
+            let pair = left.iter().zip(&right).find(|(x, y)| x != y);
+            return Ok(pair.map(|(&x, &y)| (x, y)));
+        }
+        offset += len;
+    }
+    Ok(None)
 }
 
 /// `sol_alloc_free_(size, free)`: bump allocation from the heap; freeing is a no-op.
@@ -315,16 +351,10 @@ pub fn sol_set_return_data<C: SolanaHost>(
     mapping: &mut MemoryMapping<'_>,
     [addr, len, ..]: [u64; 5],
 ) -> Result<u64, RuntimeError> {
-    charge(
-        context,
-        cost::SYSCALL_BASE.saturating_add(len / cost::BYTES_PER_UNIT),
-    )?;
-    if len > MAX_RETURN_DATA {
-        return Err(SyscallError::ReturnDataTooLarge {
-            len,
-            max: MAX_RETURN_DATA,
-        }
-        .into());
+    charge(context, cost::set_return_data(len))?;
+    let max = context.solana().max_return_data;
+    if len > max {
+        return Err(fail(context, SyscallError::ReturnDataTooLarge { len, max }));
     }
     let data = guest::read(mapping, addr, len)?;
     let state = context.solana();
@@ -345,11 +375,14 @@ pub fn sol_get_return_data<C: SolanaHost>(
     let size = return_data.data.len() as u64;
     let length = len.min(size);
     if length != 0 {
-        charge(context, length.saturating_add(32) / cost::BYTES_PER_UNIT)?;
+        charge(
+            context,
+            length.saturating_add(32) / cost::CPI_BYTES_PER_UNIT,
+        )?;
         guest::check_writable(mapping, dst, length)?;
         guest::check_writable(mapping, program_id_out, 32)?;
         if !guest::disjoint(dst, length, program_id_out, 32) {
-            return Err(SyscallError::CopyOverlapping.into());
+            return Err(fail(context, SyscallError::CopyOverlapping));
         }
         let copied = return_data.data.get(..length as usize).unwrap_or_default();
         guest::write(mapping, dst, copied)?;

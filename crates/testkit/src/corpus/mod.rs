@@ -5,11 +5,16 @@
 //! `assembled.jsonl` (the bytecode bpf_conformance's own assembler produced for each vector) and
 //! `rbpf-0.2.38-results.tsv` (what the reference did with each vector in sBPF).
 //!
+//! [`checklist`] reads the fourth: `sbpf_elfs/checklist.tsv`, solana-sbpf 0.26's outcome for
+//! each of the successor's test ELFs.
+//!
 //! A missing corpus is an error that says where it looked, never an empty list: a test that
 //! silently ran nothing would pass for the wrong reason.
 //!
 //! The reference reports program counters as slot + 29; [`RecordedOutcome`] holds them as
 //! slot indices, converted here once with [`bpfvm::REFERENCE_PC_OFFSET`].
+
+pub mod checklist;
 
 use crate::outcome::{ErrorDesc, Stage};
 use std::collections::BTreeMap;
@@ -81,7 +86,7 @@ pub fn conformance_dir() -> Result<PathBuf, CorpusError> {
     Ok(corpus_dir()?.join("bpf_conformance"))
 }
 
-fn read(path: &Path) -> Result<String, CorpusError> {
+pub(crate) fn read(path: &Path) -> Result<String, CorpusError> {
     std::fs::read_to_string(path).map_err(|error| CorpusError::Io {
         path: path.to_owned(),
         error,
@@ -253,7 +258,7 @@ pub fn load_vectors() -> Result<Vec<Vector>, CorpusError> {
     Ok(vectors)
 }
 
-fn malformed(path: &Path, line: usize, reason: &str) -> CorpusError {
+pub(crate) fn malformed(path: &Path, line: usize, reason: &str) -> CorpusError {
     CorpusError::Malformed {
         path: path.to_owned(),
         line,
