@@ -1,5 +1,6 @@
-//! The engine's pre-decoded operations, defined once: one table ([`for_each_op!`]) from
-//! which the [`Op`] enum and every fact about an op are generated.
+//! The engine's pre-decoded operations, defined once: one table
+//! ([`for_each_op!`](crate::for_each_op!)) from which the [`Op`] enum and every fact about an op
+//! are generated.
 //!
 //! An [`Op`] is an instruction with every decision that does not depend on register values
 //! already taken: the dialect's extension rule, absolute jump targets, the resolved call
