@@ -244,8 +244,11 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 dst,
                 src,
             } => {
-                let is_imm = matches!(src, Operand::Imm(_));
-                self.divide(pc, dst, src, |a, b| alu::pqr(op, width, a, b, is_imm))?
+                let b = match src {
+                    Operand::Reg(reg) => alu::PqrOperand::Reg(self.reg(reg)),
+                    Operand::Imm(imm) => alu::PqrOperand::Imm(imm),
+                };
+                self.divide(pc, dst, src, |a, _| alu::pqr(op, width, a, b))?
             }
             Op::Mov32Imm { dst, imm } => self.set(dst, u64::from(imm as u32)),
             Op::Mov32Reg { dst, src } => self.set(dst, u64::from(self.reg(src) as u32)),
