@@ -291,7 +291,7 @@ macro_rules! define_ops {
 
         impl Op {
             /// Every fact the table states about this op.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn facts(&self) -> Facts {
                 match *self {
@@ -300,7 +300,7 @@ macro_rules! define_ops {
             }
 
             /// Where control goes after this op.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn flow(&self) -> Flow {
                 match *self {
@@ -309,7 +309,7 @@ macro_rules! define_ops {
             }
 
             /// The slots the instruction occupies: 2 for `lddw`, else 1.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn width(&self) -> usize {
                 match *self {
@@ -318,7 +318,7 @@ macro_rules! define_ops {
             }
 
             /// The registers this op reads.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn uses(&self) -> Regs {
                 match *self {
@@ -327,7 +327,7 @@ macro_rules! define_ops {
             }
 
             /// The registers this op writes.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn defs(&self) -> Regs {
                 match *self {
@@ -336,7 +336,7 @@ macro_rules! define_ops {
             }
 
             /// The memory this op touches, if any.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn access(&self) -> Option<MemAccess> {
                 match *self {
@@ -345,7 +345,7 @@ macro_rules! define_ops {
             }
 
             /// The broad kind of this op.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn kind(&self) -> OpKind {
                 match *self {
@@ -354,7 +354,7 @@ macro_rules! define_ops {
             }
 
             /// How what this op writes relates to the addresses its operands held.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn address_flow(&self) -> AddressFlow {
                 match *self {
