@@ -160,11 +160,11 @@ pub fn jit_error_parts(error: &JitError) -> (&'static str, Vec<(&'static str, Er
         JitError::Encode { message } => ("Encode", vec![("reason", Text(message.clone()))]),
         JitError::CodeMemory { message } => ("CodeMemory", vec![("reason", Text(message.clone()))]),
         JitError::Internal { message } => ("Internal", vec![("reason", Text(message.clone()))]),
+        JitError::ProgramTooLarge { slots } => ("ProgramTooLarge", vec![("slots", n(*slots))]),
         JitError::UnsupportedTarget { arch } => (
             "UnsupportedTarget",
             vec![("arch", Text((*arch).to_owned()))],
         ),
-        JitError::FeatureDisabled => ("FeatureDisabled", Vec::new()),
-        JitError::ProgramTooLarge { slots } => ("ProgramTooLarge", vec![("slots", n(*slots))]),
+        JitError::FeatureDisabled => ("FeatureDisabled", vec![]),
     }
 }

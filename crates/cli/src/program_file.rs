@@ -302,13 +302,18 @@ fn from_assembly(
         error,
         program: Some(Box::new(setup.description.clone())),
     };
-    if calls_are_absolute(dialect) {
+    let absolute = calls_are_absolute(dialect);
+    if absolute {
         relative_calls(&mut text);
+    }
+    if dialect.is_sbpf() {
         for label in &assembled.functions {
             functions
                 .register(&loader, dialect, label.pc, &label.name)
                 .map_err(fail)?;
         }
+    }
+    if absolute {
         fixup_relative_calls(&mut text, &mut functions, &loader, dialect).map_err(fail)?;
     }
     Executable::from_text_bytes(&text, loader, dialect, functions).map_err(fail)

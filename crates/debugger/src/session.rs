@@ -305,6 +305,7 @@ pub fn signal_for(error: &RuntimeError) -> Signal {
         RuntimeError::ExceededMaxInstructions { .. } => Signal::SIGXCPU,
         RuntimeError::UserError { .. }
         | RuntimeError::SyscallError { .. }
-        | RuntimeError::JitNotCompiled => Signal::SIGABRT,
+        | RuntimeError::JitNotCompiled
+        | RuntimeError::JitFailure { .. } => Signal::SIGABRT,
     }
 }

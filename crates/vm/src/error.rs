@@ -139,6 +139,13 @@ pub enum RuntimeError {
     },
     /// The JIT backend was asked for but no compiled code exists.
     JitNotCompiled,
+    /// The JIT's generated code ended in a way it must never end (a bug in the JIT, never the
+    /// program's doing): a bail-out site missing from its table, an exit kind it does not
+    /// know, an error exit with no error.
+    JitFailure {
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl RuntimeError {
@@ -159,6 +166,7 @@ impl RuntimeError {
             RuntimeError::UserError { .. } => "UserError",
             RuntimeError::SyscallError { .. } => "SyscallError",
             RuntimeError::JitNotCompiled => "JitNotCompiled",
+            RuntimeError::JitFailure { .. } => "JitFailure",
         }
     }
 
@@ -208,7 +216,9 @@ impl RuntimeError {
                 ("len", Number(*len)),
                 ("frame", Signed(*frame)),
             ],
-            RuntimeError::UserError { message } => vec![("message", Text(message.clone()))],
+            RuntimeError::UserError { message } | RuntimeError::JitFailure { message } => {
+                vec![("message", Text(message.clone()))]
+            }
             RuntimeError::SyscallError { pc, error } => {
                 vec![("pc", n(*pc)), ("error", Text(error.to_string()))]
             }
@@ -232,7 +242,8 @@ impl RuntimeError {
             | RuntimeError::SyscallError { pc, .. } => Some(pc),
             RuntimeError::InvalidMemoryRegion { .. }
             | RuntimeError::UserError { .. }
-            | RuntimeError::JitNotCompiled => None,
+            | RuntimeError::JitNotCompiled
+            | RuntimeError::JitFailure { .. } => None,
         }
     }
 }
@@ -297,7 +308,9 @@ impl RuntimeError {
                 Number(*len),
                 Signed(*frame),
             ],
-            RuntimeError::UserError { message } => vec![Text(message.clone())],
+            RuntimeError::UserError { message } | RuntimeError::JitFailure { message } => {
+                vec![Text(message.clone())]
+            }
             RuntimeError::SyscallError { error, .. } => match error.as_ref() {
                 RuntimeError::UserError { message } => vec![Text(message.clone())],
                 other => vec![Inner(Box::new(other.clone()))],
@@ -356,6 +369,7 @@ impl fmt::Display for RuntimeError {
                 write!(f, "the syscall at pc {pc} failed: {error}")
             }
             RuntimeError::JitNotCompiled => write!(f, "the program was not compiled by the JIT"),
+            RuntimeError::JitFailure { message } => write!(f, "internal JIT failure: {message}"),
         }
     }
 }

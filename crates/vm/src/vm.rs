@@ -15,12 +15,12 @@
 use crate::code::Semantics;
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
-use crate::interpreter::exec::{Frame, Machine, Settings, Tracing};
-use crate::interpreter::meter::{Meter, Metering};
+use crate::interpreter::exec::Machine;
 use crate::interpreter::StepHook;
 use crate::jit::JitProgram;
 use crate::memory::{MemoryMapping, MemoryRegion};
 use crate::program::{ProgramRegion, SyscallFn};
+use crate::runtime::{Frame, Meter, Metering, Settings, Tracing};
 use crate::verified::VerifiedProgram;
 use bpfvm_isa::Dialect;
 
@@ -234,7 +234,7 @@ impl<'a, C: ContextObject> Vm<'a, C> {
             stack_pointer: regs[10],
             metering,
         };
-        let (result, meter) = crate::jit::run::execute(jit, parts);
+        let (result, meter) = jit.execute(parts);
         self.finish(result, meter)
     }
 

@@ -1,5 +1,6 @@
-//! The engine's pre-decoded operations, defined once: one table ([`for_each_op!`]) from
-//! which the [`Op`] enum and every fact about an op are generated.
+//! The engine's pre-decoded operations, defined once: one table
+//! ([`for_each_op!`](crate::for_each_op!)) from which the [`Op`] enum and every fact about an op
+//! are generated.
 //!
 //! An [`Op`] is an instruction with every decision that does not depend on register values
 //! already taken: the dialect's extension rule, absolute jump targets, the resolved call
@@ -290,7 +291,7 @@ macro_rules! define_ops {
 
         impl Op {
             /// Every fact the table states about this op.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn facts(&self) -> Facts {
                 match *self {
@@ -299,7 +300,7 @@ macro_rules! define_ops {
             }
 
             /// Where control goes after this op.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn flow(&self) -> Flow {
                 match *self {
@@ -308,7 +309,7 @@ macro_rules! define_ops {
             }
 
             /// The slots the instruction occupies: 2 for `lddw`, else 1.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn width(&self) -> usize {
                 match *self {
@@ -317,7 +318,7 @@ macro_rules! define_ops {
             }
 
             /// The registers this op reads.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn uses(&self) -> Regs {
                 match *self {
@@ -326,7 +327,7 @@ macro_rules! define_ops {
             }
 
             /// The registers this op writes.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn defs(&self) -> Regs {
                 match *self {
@@ -335,7 +336,7 @@ macro_rules! define_ops {
             }
 
             /// The memory this op touches, if any.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn access(&self) -> Option<MemAccess> {
                 match *self {
@@ -344,7 +345,7 @@ macro_rules! define_ops {
             }
 
             /// The broad kind of this op.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn kind(&self) -> OpKind {
                 match *self {
@@ -353,7 +354,7 @@ macro_rules! define_ops {
             }
 
             /// How what this op writes relates to the addresses its operands held.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn address_flow(&self) -> AddressFlow {
                 match *self {

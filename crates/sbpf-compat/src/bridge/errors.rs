@@ -115,6 +115,11 @@ pub(crate) fn runtime_error(error: RuntimeError, stashed: Option<EbpfError>) -> 
             },
         },
         RuntimeError::JitNotCompiled => EbpfError::JitNotCompiled,
+        // 0.26 has no name for a fault of the JIT itself (never the program's doing), so it
+        // is reported as a failed call that says what it is, never mistaken for a result.
+        RuntimeError::JitFailure { message } => {
+            EbpfError::SyscallError(format!("bpfvm's JIT failed internally: {message}").into())
+        }
     }
 }
 

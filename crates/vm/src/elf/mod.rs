@@ -99,11 +99,11 @@ impl<C> Executable<C> {
     }
 }
 
-/// Loads `bytes` under every preset (both sBPF presets and eBPF), verifies what loads, picks
-/// a preset and describes the file, discarding the results: the body of the fuzz target and
-/// of the mutation tests. It must return for every input.
+/// Loads `bytes` under every preset (both 2022 sBPF presets, eBPF and the five SBPF versions),
+/// verifies what loads, picks a preset and describes the file, discarding the results: the
+/// body of the fuzz target and of the mutation tests. It must return for every input.
 pub fn exercise_loader(bytes: &[u8]) {
-    for preset in [Preset::Default, Preset::Legacy, Preset::Ebpf] {
+    for preset in Preset::ALL {
         let loader = Arc::new(Loader::<()>::new(preset.config()));
         if let Ok(executable) = load_in(bytes, loader, preset.dialect()) {
             debug_assert_eq!(executable.dialect(), preset.dialect());

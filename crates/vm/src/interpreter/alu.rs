@@ -104,21 +104,23 @@ pub(super) fn sdiv(width: Width, dialect: Dialect, a: u64, b: u64) -> Result<u64
     }
 }
 
-/// An SBPF V2 PQR operation (spec `sbpf-0.26.md` §1.4). `b` is the second operand as the
-/// op carries it: a register's value, or the immediate sign-extended, which `uhmul64`,
-/// `udiv64` and `urem64` take zero-extended instead. 32-bit results are zero-extended; a zero
-/// divisor (its low half in 32 bits) is `ByZero`, a signed `MIN / -1` or `MIN % -1`
+/// The second operand of a PQR operation.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum PqrOperand {
+    /// A register's value.
+    Reg(u64),
+    /// The immediate, which `uhmul64`, `udiv64` and `urem64` zero-extend and the others
+    /// sign-extend.
+    Imm(i32),
+}
+
+/// An SBPF V2 PQR operation (spec `sbpf-0.26.md` §1.4). 32-bit results are zero-extended; a
+/// zero divisor (its low half in 32 bits) is `ByZero`, a signed `MIN / -1` or `MIN % -1`
 /// `Overflow`.
-pub(super) fn pqr(
-    op: PqrOp,
-    width: Width,
-    a: u64,
-    b: u64,
-    b_is_imm: bool,
-) -> Result<u64, DivFault> {
-    let unsigned_b = match b_is_imm {
-        true => u64::from(b as u32),
-        false => b,
+pub(super) fn pqr(op: PqrOp, width: Width, a: u64, b: PqrOperand) -> Result<u64, DivFault> {
+    let (b, unsigned_b) = match b {
+        PqrOperand::Reg(value) => (value, value),
+        PqrOperand::Imm(imm) => (imm as i64 as u64, u64::from(imm as u32)),
     };
     match (op, width) {
         (PqrOp::Lmul, Width::W32) => Ok(u64::from((a as u32).wrapping_mul(b as u32))),

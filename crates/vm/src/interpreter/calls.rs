@@ -1,12 +1,14 @@
 //! Calls, syscalls and returns (reference §4.4), in the order of operations the reference
 //! uses, because that order decides which error wins.
 
-use super::exec::{Frame, Halt, Machine, Stop};
+use super::exec::{Halt, Machine, Stop};
 use crate::code::GuestReg;
 use crate::code::Semantics;
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
 use crate::memory::FrameMode;
+use crate::runtime::syscall::{dispatch, Host, SyscallEnd};
+use crate::runtime::Frame;
 
 /// The size of an instruction slot in guest bytes.
 const SLOT_BYTES: u64 = 8;
@@ -107,16 +109,15 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         }
     }
 
-    /// A syscall: charge what is due, call, put the result in r0, re-read the budget. The
-    /// unwind helper returning 0 ends the program with `Ok(0)`.
+    /// A syscall: the rule both backends share ([`crate::runtime::syscall`]).
     pub(super) fn syscall(&mut self, pc: usize, index: u32) -> Result<(), Halt> {
-        let function = self
-            .syscalls
-            .get(index as usize)
-            .copied()
-            .flatten()
-            .ok_or(RuntimeError::UnsupportedInstruction { pc })?;
-        self.meter.before_syscall(self.context);
+        let host = Host {
+            context: self.context,
+            mapping: self.mapping,
+            syscalls: self.syscalls,
+            unwind_index: self.code.unwind_index(),
+            semantics: self.code.semantics(),
+        };
         let args = [
             self.regs[1],
             self.regs[2],
@@ -124,23 +125,12 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             self.regs[4],
             self.regs[5],
         ];
-        let value = function(self.context, self.mapping, args)
-            .map_err(|error| syscall_failure(self.code.semantics(), pc, error))?;
-        self.regs[0] = value;
-        if value == 0 && self.code.unwind_index() == Some(index) {
-            return Err(Stop::Exit(0).into());
-        }
-        self.meter.after_syscall(self.context);
-        // Rule 2's check for the syscall, made here so the fast loop need not make it after
-        // every run (the exact step repeats it harmlessly).
-        if self.meter.exhausted() {
-            return Err(RuntimeError::ExceededMaxInstructions {
-                pc: pc + 1,
-                budget: 0,
-            }
-            .into());
-        }
-        Ok(())
+        dispatch(host, &mut self.meter, args, &mut self.regs[0], index, pc).map_err(|end| {
+            Halt::from(match end {
+                SyscallEnd::Exit(value) => Stop::Exit(value),
+                SyscallEnd::Error(error) => Stop::Error(error),
+            })
+        })
     }
 
     /// `exit`: end the program at the root frame, else restore the caller's frame.
@@ -164,21 +154,5 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             return Err(self.outside_text(pc, frame.return_pc));
         }
         Ok(frame.return_pc)
-    }
-}
-
-/// The error of a syscall that failed at `pc`: as the syscall gave it under 0.2.38's rules,
-/// wrapped in `SyscallError` with the calling pc under 0.26's (as 0.26 reports it).
-pub(crate) fn syscall_failure(
-    semantics: Semantics,
-    pc: usize,
-    error: RuntimeError,
-) -> RuntimeError {
-    match semantics {
-        Semantics::Reference2022 => error,
-        Semantics::Sbpf26 => RuntimeError::SyscallError {
-            pc,
-            error: Box::new(error),
-        },
     }
 }

@@ -26,50 +26,13 @@
 use super::alu::{self, DivFault};
 use super::branch::{holds32, operand_value};
 use super::hook::StepControl;
-use super::meter::Meter;
 use crate::code::{Code, Ext32, GuestReg, Op, Operand, Semantics, Trap};
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
-use crate::memory::{FrameMode, MemoryMapping};
+use crate::memory::MemoryMapping;
 use crate::program::SyscallFn;
+use crate::runtime::{Frame, Meter, Settings, Tracing};
 use bpfvm_isa::{AtomicOp, MemSize, Width};
-
-/// What a call saves: r6-r9, r10 and where to return.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Frame {
-    pub(super) saved: [u64; 4],
-    pub(super) frame_pointer: u64,
-    pub(super) return_pc: usize,
-}
-
-impl Frame {
-    /// A frame as the JIT recorded it (when it hands a run over to the interpreter).
-    #[cfg_attr(not(bpfvm_jit), allow(dead_code, reason = "only the JIT uses it"))]
-    pub(crate) fn new(saved: [u64; 4], frame_pointer: u64, return_pc: usize) -> Frame {
-        Frame {
-            saved,
-            frame_pointer,
-            return_pc,
-        }
-    }
-}
-
-/// Whether `ContextObject::trace` is called before every instruction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Tracing {
-    On,
-    Off,
-}
-
-/// The configuration the executor consults.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Settings {
-    pub frames: FrameMode,
-    pub max_call_depth: usize,
-    /// With static syscalls, `callx` may only land on registered functions.
-    pub static_syscalls: bool,
-    pub tracing: Tracing,
-}
 
 /// Why the loop stopped early.
 pub(super) enum Stop {
@@ -137,8 +100,8 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         self.reg(base).wrapping_add(off as i64 as u64)
     }
 
-    /// Runs from `pc` until the root `exit` or an error: run by run (see [`super::meter`]),
-    /// or one exact step at a time when tracing is on.
+    /// Runs from `pc` until the root `exit` or an error: run by run (see
+    /// [`crate::runtime::meter`]), or one exact step at a time when tracing is on.
     pub fn run(&mut self, pc: usize) -> Result<u64, RuntimeError> {
         match self.settings.tracing {
             Tracing::On => self.run_stepping(pc, |machine, pc| {
@@ -155,8 +118,11 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     fn run_by_runs(&mut self, mut pc: usize) -> Result<u64, RuntimeError> {
         let code = self.code;
         let ops: &[Op] = code.ops();
+        let runs = code.run_lengths();
         loop {
-            let length = code.run_length(pc);
+            // 0 for a pc past the sentinel, where nothing runs: only an `lddw` in the last
+            // slot, which the verifier rejects, could lead there.
+            let length = runs.get(pc).copied().unwrap_or(0);
             if !self.meter.enter_run(length) {
                 pc = match self.step(pc) {
                     Ok(next) => next,
@@ -281,8 +247,11 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 dst,
                 src,
             } => {
-                let is_imm = matches!(src, Operand::Imm(_));
-                self.divide(pc, dst, src, |a, b| alu::pqr(op, width, a, b, is_imm))?
+                let b = match src {
+                    Operand::Reg(reg) => alu::PqrOperand::Reg(self.reg(reg)),
+                    Operand::Imm(imm) => alu::PqrOperand::Imm(imm),
+                };
+                self.divide(pc, dst, src, |a, _| alu::pqr(op, width, a, b))?
             }
             Op::Mov32Imm { dst, imm } => self.set(dst, u64::from(imm as u32)),
             Op::Mov32Reg { dst, src } => self.set(dst, u64::from(self.reg(src) as u32)),

@@ -2,12 +2,13 @@
 //! ([`Code`](crate::code::Code)) as it is, op by op.
 //!
 //! The executor (`exec`) runs one flat `match` per op over a `[u64; 16]` register file
-//! indexed by guest registers, with no allocation per step. The meter's rules live in
-//! `meter`, the arithmetic in `alu`, compares in `branch`, calls in `calls`. The fast loop
-//! meters a straight-line run at a time (`meter` explains why that is exact); tracing and
-//! the debugger's [`StepHook`] take exact single steps instead. The interpreter builds no
-//! artifact of its own: everything it needs beyond the ops (the meter's run lengths, the
-//! syscall table) is part of the neutral form, which the JIT hands runs back over.
+//! indexed by guest registers, with no allocation per step. The arithmetic lives in `alu`,
+//! compares in `branch`, calls in `calls`; the meter's rules and the syscall path, which the
+//! JIT follows too, in `crate::runtime`. The fast loop meters a straight-line run at a time
+//! (the meter's essay explains why that is exact); tracing and the debugger's [`StepHook`]
+//! take exact single steps instead. The interpreter builds no artifact of its own:
+//! everything it needs beyond the ops (the meter's run lengths, the syscall table) is part
+//! of the neutral form, which is also what the JIT hands a bailed-out run back over.
 //!
 //! **Architecture invariant:** the interpreter is the executable specification of both
 //! dialects (spec README §2); the JIT is checked against it, never the other way round.
@@ -19,6 +20,5 @@ pub(crate) mod exec;
 mod hook;
 #[cfg(test)]
 mod hook_tests;
-pub(crate) mod meter;
 
 pub use hook::{StepControl, StepHook, StepState};

@@ -1,160 +1,43 @@
-//! The compiler driver: one pass over the slots, the compiled program and its tables, and
-//! the compile-wide state (code pool, reusable buffers).
+//! The target-neutral driver of a compile: one pass over the slots, deciding everything
+//! that does not depend on the machine, and asking the backend's [`MacroAssembler`] to
+//! encode it.
+//!
+//! - **Runs and the meter.** The JIT's runs ([`CodeView::jit_run_length`]) end before every
+//!   jump or call target, so a jump always lands at a run's start. The first instruction of
+//!   a run charges the whole run ([`MacroAssembler::charge`]); at every instruction the
+//!   instructions charged but not yet run are its run length, which a bail-out there gives
+//!   back ([`At::refund`]).
+//! - **Pairs** ([`Pair`]): a memory access may start a pair with a later access of its run
+//!   through the same base; the driver finds it, hands the first access the form that
+//!   checks the whole span ([`AccessForm::PairFirst`]) and the second the span the first
+//!   left ([`AccessForm::PairSecond`]), and marks the slots in between as ones nothing may
+//!   enter ([`Carried::Yes`]).
+//! - **Versioned loops** ([`hoist`]): where execution falls into the head of a tight loop
+//!   whose accesses through an invariant base plus a bounded index can be checked once, the
+//!   driver asks for the loop's guard; after the body it emits the loop a second time, its
+//!   hoisted accesses in [`AccessForm::Hoisted`] form, and points the guard at it.
+//! - **Out-of-line code** (shared routines, stubs) waits until an instruction that cannot
+//!   fall through ([`falls_through`]), out of the way of straight-line code.
+//! - **Bail-out sites** are recorded by the backend in the program's site table
+//!   ([`super::tables::SiteTable`]) with each instruction's [`At`].
 
-use super::engine::Recycler;
-use super::hints::{AccessHints, BaseHint};
-use super::lower::{self, At, Program};
+use super::compiled::Compiled;
+use super::engine::Engine;
+use super::hardening::Hardening;
+use super::hints::{BaseHint, HintTable};
+use super::hoist::{self, Plan};
+use super::lower::lower;
 use super::masm::{
-    self, Callx, Hardening, Masm, MeterMode, Pair, PairSearch, RunPosition, Settings, Tables,
-    Translation,
+    AccessForm, At, Backend, Carried, MacroAssembler, MeterMode, Program, RunPosition, Translation,
 };
-use super::version;
+use super::pair::{Pair, PairSearch};
 use super::view::CodeView;
-use super::VersionedLoop;
-use super::{entry, hoist, shapes, JitEngine, JitError};
-use crate::code::{Code, Flow, GuestReg, Op, OpKind};
+use super::{JitError, VersionedLoop};
+use crate::code::{Flow, GuestReg, Op, OpKind};
 use crate::config::Config;
 use crate::context::ContextObject;
-use crate::memory::{AddressMap, GappedFrames, Layout, MappingKind};
-use bpfvm_x86::{CodeMemoryError, EncodeError, ExecutableCode};
+use crate::memory::{Layout, MappingKind};
 use std::sync::OnceLock;
-
-impl From<EncodeError> for JitError {
-    fn from(error: EncodeError) -> Self {
-        JitError::Encode {
-            message: error.to_string(),
-        }
-    }
-}
-
-impl From<CodeMemoryError> for JitError {
-    fn from(error: CodeMemoryError) -> Self {
-        JitError::CodeMemory {
-            message: error.to_string(),
-        }
-    }
-}
-
-/// A bail-out site: the return address of a `call` into the shared bail-out path (a code
-/// offset) and the guest state it stands for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Site {
-    /// The code offset right after the `call`.
-    pub ret: u32,
-    /// The pc the interpreter continues at.
-    pub pc: u32,
-    /// The instructions the block entry charged that have not run (given back).
-    pub refund: u32,
-}
-
-/// Where a bail-out site sends the run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct SiteTarget {
-    /// The pc the interpreter continues at.
-    pub pc: u64,
-    /// The instructions to give back to the meter.
-    pub refund: u64,
-}
-
-/// A compiled program: read-execute machine code and where each slot's code starts.
-#[derive(Debug)]
-pub struct JitProgram {
-    code: ExecutableCode,
-    /// Per slot: the code offset (read with `masm::slot_offset`), or `masm::NONE` (the
-    /// second slot of an `lddw`); the bail-out sites, sorted by return address; per slot
-    /// the code offset where a `callx` may land, or 0 (empty without `callx`; generated
-    /// code reads it through `Env::callx_table`, never writes it).
-    tables: Tables,
-    /// Where the tables go when the program is dropped (its engine's stock).
-    recycler: Recycler,
-    /// [`JitProgram::pc_offsets`], built on first use.
-    pc_offsets: OnceLock<Vec<Option<usize>>>,
-    /// Where the code of the last instruction ends (the out-of-line routines follow).
-    body_end: usize,
-    /// The stack the r10 fast path was compiled for, if it is used.
-    stack: Option<GappedFrames>,
-    /// The address map the code was compiled for (its region-table rows name slots of it).
-    map: AddressMap,
-    /// The loops compiled twice, with their checks hoisted in the second copy.
-    versioned: Vec<VersionedLoop>,
-}
-
-impl JitProgram {
-    /// The machine code (for disassembly).
-    pub fn code(&self) -> &[u8] {
-        self.code.as_slice()
-    }
-
-    /// Per slot: the offset in [`JitProgram::code`] where its machine code starts (`None`
-    /// for the second slot of an `lddw`).
-    pub fn pc_offsets(&self) -> &[Option<usize>] {
-        self.pc_offsets.get_or_init(|| {
-            self.tables
-                .offsets
-                .iter()
-                .map(|offset| masm::slot_offset(*offset))
-                .collect()
-        })
-    }
-
-    /// The machine code of the instruction at slot `pc` (its inline part, and any shared
-    /// routine emitted right after it when it cannot fall through), for `bpfvm disasm --jit`.
-    /// `None` for the second slot of an `lddw` or a pc out of range.
-    pub fn slot_code(&self, pc: usize) -> Option<&[u8]> {
-        let start = masm::slot_offset(*self.tables.offsets.get(pc)?)?;
-        let end = self
-            .tables
-            .offsets
-            .iter()
-            .skip(pc + 1)
-            .find_map(|offset| masm::slot_offset(*offset))
-            .unwrap_or(self.body_end);
-        self.code().get(start..end)
-    }
-
-    /// The loops compiled a second time with their hoisted checks (see [`hoist`]), in
-    /// slot order (`bpfvm disasm --jit` lists their code after the body's).
-    pub fn versioned_loops(&self) -> &[VersionedLoop] {
-        &self.versioned
-    }
-
-    pub(crate) fn executable(&self) -> &ExecutableCode {
-        &self.code
-    }
-
-    /// The `callx` table's address for `Env::callx_table` (null when there is none).
-    pub(crate) fn callx_table(&self) -> *const u32 {
-        match self.tables.callx_table.is_empty() {
-            true => std::ptr::null(),
-            false => self.tables.callx_table.as_ptr(),
-        }
-    }
-
-    /// The stack the code relies on (see [`GappedFrames`]).
-    pub(crate) fn stack(&self) -> Option<GappedFrames> {
-        self.stack
-    }
-
-    /// The address map the code was compiled for.
-    pub(crate) fn map(&self) -> &AddressMap {
-        &self.map
-    }
-
-    /// The bail-out site whose return address is at code offset `ret`.
-    pub(crate) fn site(&self, ret: u64) -> Option<SiteTarget> {
-        let ret = u32::try_from(ret).ok()?;
-        let index = self
-            .tables
-            .sites
-            .binary_search_by_key(&ret, |site| site.ret)
-            .ok()?;
-        let site = self.tables.sites.get(index)?;
-        Some(SiteTarget {
-            pc: u64::from(site.pc),
-            refund: u64::from(site.refund),
-        })
-    }
-}
 
 /// A seed for the hardening generator that differs from compile to compile: the engine's
 /// seed and compile number mixed with the program size and the environment key
@@ -170,215 +53,312 @@ fn compile_seed((seed, compile): (u64, u64), slots: usize, key: i32) -> u64 {
     (z ^ (z >> 31)) | 1
 }
 
-/// The alignment of the code of a loop's head (see [`CodeView::is_loop_header`]): the fetch
-/// window of the loop's first instructions then does not depend on what precedes them.
-pub(crate) const LOOP_ALIGNMENT: usize = 64;
-
-/// Compiles `code` (the backend-neutral form of a program loaded with `config`) with the
-/// buffers, tables and code memory of `engine`.
-///
-/// One pass over the instructions: each run (the interpreter's straight-line run, which
-/// ends at a jump, call, `exit`, syscall or trap) is charged at its first instruction; a
-/// jump or call into the middle of a run goes through an entry stub that charges the rest
-/// of the run (see [`masm`]).
-pub(crate) fn compile<C: ContextObject>(
-    engine: &JitEngine,
-    code: &Code,
+/// Compiles `code` (the backend-neutral form of a program loaded with `config`, with the
+/// JIT's analyses of it) for backend `B` with `engine`'s buffers, tables and code memory,
+/// the syscall shim instantiated for context type `C`.
+pub(crate) fn compile<C: ContextObject, B: Backend>(
+    engine: &Engine<B>,
+    code: &CodeView<'_>,
     config: &Config,
-) -> Result<JitProgram, JitError> {
-    let code = &CodeView::new(code);
+) -> Result<Compiled<B>, JitError> {
     let slots = code.slot_count();
     if i32::try_from(slots).is_err() {
         return Err(JitError::ProgramTooLarge { slots });
     }
-    let scratch = engine.take_scratch();
     let layout = code.layout();
-    let aligned = layout.mapping == MappingKind::Aligned;
     let program = program(code, config, &layout);
-    let stack = program.stack;
     let seed = compile_seed(engine.next_compile(), slots, config.runtime_environment_key);
-    let settings = settings::<C>(config, &layout, seed);
-    let mut m = Masm::new(slots, settings, program, scratch, engine.take_tables());
+    let hardening = Hardening::new(
+        config.noop_instruction_rate,
+        config.sanitize_user_provided_values,
+        seed,
+    );
+    let mut m = B::masm::<C>(engine.state(), program, hardening, engine.take_tables());
     m.prologue(code.entry_pc())?;
-    shapes::emit_exits(&mut m)?;
-    // Every slot, then the overrun sentinel after the last (the last instruction may fall
-    // through into it; it is part of that run).
-    let ops = code.ops().get(..=slots).unwrap_or(&[]);
-    let mut position = RunPosition::Start;
-    // Which accesses probably go to the stack or the input region (only the check's shape
-    // depends on it; the aligned mapping's table is what the checks read).
-    let mut hints =
-        aligned.then(|| AccessHints::new(code.ops(), code.entry_pc(), |pc| code.is_callable(pc)));
-    // Loops whose copy with hoisted checks waits for the end of the body, and the last
-    // slot of the newest one (whose hints the copy needs).
-    let mut versions: Vec<version::Version> = Vec::new();
-    let mut recording = 0;
-    let mut previous: Option<&Op> = None;
-    let mut body_end = 0;
-    let mut pc = 0;
-    while let Some(op) = ops.get(pc) {
-        if pc == slots {
-            body_end = m.asm.offset();
-        }
-        let hint = match hints.as_mut() {
-            Some(hints) => hints.at(op, pc),
-            None => BaseHint::Unknown,
-        };
-        let head = match position == RunPosition::Start && code.is_loop_header(pc) {
-            true => LoopHead::Yes,
-            false => LoopHead::No,
-        };
-        if head == LoopHead::Yes && previous.is_some_and(falls_through) {
-            if let Some(version) = version_loop(&mut m, code, hints.as_ref(), pc)? {
-                recording = version.plan.latch;
-                versions.push(version);
-            }
-        }
-        if pc <= recording {
-            version::record_hint(&mut versions, pc, hint);
-        }
-        position = emit_slot(&mut m, code, &program, op, pc, position, head, hint)?;
-        previous = Some(op);
-        pc += op.width();
-    }
-    m.emit_pending()?;
+    let (body_end, versions) = body(&mut m, code, &program)?;
     let mut versioned = Vec::with_capacity(versions.len());
     for version in versions {
-        versioned.push(version::copy(&mut m, code, &program, version)?);
+        versioned.push(copy(&mut m, code, &program, version)?);
     }
-    m.slot_stubs(code)?;
+    m.entry_stubs(code)?;
     m.emit_pending()?;
-    if m.callx == Callx::Table {
-        callx_table(&mut m, code, code.callx_needs_function())?;
-    }
-    m.resolve()?;
-    let (asm, mut tables, mut scratch) = m.into_parts();
+    m.callx_entries(code, code.callx_needs_function())?;
+    let (executable, mut tables) = B::finish(engine.state(), m)?;
     tables.offsets.truncate(slots);
-    let bytes = asm.finish()?;
-    let mut writable = engine.pool().allocate(bytes.len())?;
-    writable.append(&bytes)?;
-    scratch.code = bytes;
-    engine.give_scratch(scratch);
-    let code = writable.make_executable()?;
-    Ok(JitProgram {
-        code,
+    Ok(Compiled {
+        code: executable,
         tables,
         recycler: engine.recycler(),
         pc_offsets: OnceLock::new(),
         body_end,
-        stack,
+        stack: program.stack,
         map: layout.map,
         versioned,
     })
 }
 
-/// Whether a slot's code starts a tight loop (`CodeView::is_loop_header` at a run's start).
+/// What the pass over the body leaves: where the last instruction's code ends, and the
+/// loops whose second copies wait.
+type Body<G> = (usize, Vec<Version<G>>);
+
+/// The pass over the body: every slot, then the overrun sentinel after the last (the last
+/// instruction may fall through into it; it is part of that run). Returns where the last
+/// instruction's code ends and the loops whose second copies wait.
+fn body<M: MacroAssembler>(
+    m: &mut M,
+    code: &CodeView<'_>,
+    program: &Program,
+) -> Result<Body<M::Guard>, JitError> {
+    let slots = code.slot_count();
+    let ops = code.ops().get(..=slots).unwrap_or(&[]);
+    let mut pass = Pass::new();
+    // Which accesses probably go to the stack or the input region (only the check's shape
+    // depends on it; the aligned mapping's table is what the checks read).
+    let hints = (program.translation == Translation::InlineTable).then(|| code.hints());
+    // Loops whose copy with hoisted checks waits for the end of the body.
+    let mut versions: Vec<Version<M::Guard>> = Vec::new();
+    let mut previous: Option<&Op> = None;
+    let mut body_end = 0;
+    let mut pc = 0;
+    while let Some(op) = ops.get(pc) {
+        if pc == slots {
+            body_end = m.offset();
+        }
+        let hint = match hints {
+            Some(hints) => hints.hint(pc),
+            None => BaseHint::Unknown,
+        };
+        let head = match pass.position == RunPosition::Start && code.is_loop_header(pc) {
+            true => LoopHead::Yes,
+            false => LoopHead::No,
+        };
+        if head == LoopHead::Yes && previous.is_some_and(falls_through) {
+            if let Some(version) = version_loop(m, code, program, hints, pc)? {
+                versions.push(version);
+            }
+        }
+        let slot = Slot { op, pc, head, hint };
+        emit_slot(m, code, program, &mut pass, slot, Copy::No)?;
+        previous = Some(op);
+        pc += op.width();
+    }
+    m.emit_pending()?;
+    Ok((body_end, versions))
+}
+
+/// Whether a slot's code starts a tight loop ([`CodeView::is_loop_header`] at a run's
+/// start).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum LoopHead {
+enum LoopHead {
     Yes,
     No,
 }
 
-/// The guard of the tight loop at `head` and the loop waiting for its copy, when its
-/// accesses can be hoisted (see [`hoist`]); the guard goes where execution falls into the
-/// head.
-#[inline(never)]
-fn version_loop(
-    m: &mut Masm,
-    code: &CodeView<'_>,
-    hints: Option<&AccessHints>,
-    head: usize,
-) -> Result<Option<version::Version>, JitError> {
-    if code.layout().mapping != MappingKind::Aligned {
-        return Ok(None);
-    }
-    // A base the scan guesses to point into the gapped stack would fail the guard.
-    let gapped = m.program.stack.is_some();
-    let stack = |reg: GuestReg| gapped && hints.is_some_and(|hints| hints.holds_stack(reg));
-    let plan = hoist::plan_of(code, head);
-    let plan = plan.and_then(|plan| plan.retain(|g| !stack(g.base)));
-    plan.map(|plan| version::guard(m, plan)).transpose()
+/// Whether a versioned loop's second copy is being emitted (its hoisted accesses then go
+/// unchecked).
+#[derive(Clone, Copy, Debug)]
+enum Copy<'p> {
+    No,
+    Of(&'p Plan),
 }
 
-/// Emits the code of `op` at slot `pc` (`position` in its run, `head` whether it starts a
-/// tight loop, `hint` the guess for its base register) and returns the next slot's
-/// position.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the state of one pass over the slots"
-)]
+/// One slot to emit.
+#[derive(Clone, Copy)]
+struct Slot<'o> {
+    op: &'o Op,
+    pc: usize,
+    head: LoopHead,
+    /// The guess for its base register.
+    hint: BaseHint,
+}
+
+/// The state the pass carries from slot to slot: where the next slot sits in its run, and
+/// the pair being lowered with the span its first access left.
+struct Pass<S> {
+    position: RunPosition,
+    pair: Option<Pair>,
+    span: Option<S>,
+}
+
+impl<S> Pass<S> {
+    fn new() -> Pass<S> {
+        Pass {
+            position: RunPosition::Start,
+            pair: None,
+            span: None,
+        }
+    }
+}
+
+/// Emits the code of `slot` and moves `pass` on to the next slot.
 #[inline(always)]
-pub(crate) fn emit_slot(
-    m: &mut Masm,
+fn emit_slot<M: MacroAssembler>(
+    m: &mut M,
     code: &CodeView<'_>,
     program: &Program,
-    op: &Op,
-    pc: usize,
-    position: RunPosition,
-    head: LoopHead,
-    hint: BaseHint,
-) -> Result<RunPosition, JitError> {
+    pass: &mut Pass<M::Span>,
+    slot: Slot<'_>,
+    copy: Copy<'_>,
+) -> Result<(), JitError> {
+    let Slot { op, pc, head, hint } = slot;
     let refund = code.jit_run_length(pc);
     // Only memory accesses can start a pair.
-    if m.pair.is_none() && op.kind() == OpKind::Memory {
+    if pass.pair.is_none() && op.kind() == OpKind::Memory {
         let search = match code.in_loop(pc) {
             true => PairSearch::Neighbours,
             false => PairSearch::ReadModifyWrite,
         };
-        m.pair = Pair::find(code, op, pc, search);
+        pass.pair = Pair::find(code, op, pc, search);
     }
     if head == LoopHead::Yes {
-        m.align_loop_header();
+        m.align_loop_head();
     }
-    m.start_slot(pc, position);
-    if position == RunPosition::Start {
-        m.block_entry(pc, refund)?;
-    }
-    m.maybe_nop();
-    m.hint = hint;
+    let carried = match pass.pair {
+        Some(pair) if (pair.load as usize) < pc && pc <= pair.store as usize => Carried::Yes,
+        Some(_) | None => Carried::No,
+    };
+    m.start_slot(pc, pass.position, carried);
     let at = At { pc, refund };
-    lower::lower(m, program, op, at)?;
+    if pass.position == RunPosition::Start && program.meter == MeterMode::On && refund > 0 {
+        m.charge(refund, at)?;
+    }
+    m.hardening_nop();
+    let form = access_form(pass, copy, pc, hint)?;
+    if let Some(span) = lower(m, program, op, at, form)? {
+        pass.span = Some(span);
+    }
     if m.has_pending() && !falls_through(op) {
         m.emit_pending()?;
     }
     // An op ends its run exactly when its run is itself alone.
-    Ok(match refund {
+    pass.position = match refund {
         1 => RunPosition::Start,
         _ => RunPosition::Inside,
+    };
+    Ok(())
+}
+
+/// How the access of the slot at `pc` (if it has one) is translated: as one of the pass's
+/// pair, hoisted in a versioned loop's copy, or checked on its own.
+#[inline(always)]
+fn access_form<S>(
+    pass: &mut Pass<S>,
+    copy: Copy<'_>,
+    pc: usize,
+    hint: BaseHint,
+) -> Result<AccessForm<S>, JitError> {
+    let group = |pc: usize| match copy {
+        Copy::Of(plan) => plan.group_of(pc),
+        Copy::No => None,
+    };
+    Ok(match pass.pair {
+        Some(pair) if pair.load as usize == pc => {
+            // Both accesses of a pair hoisted into one group share the group's delta.
+            let second = group(pair.store as usize);
+            match group(pc).filter(|group| Some(*group) == second) {
+                Some(group) => AccessForm::HoistedPairFirst { pair, group },
+                None => AccessForm::PairFirst { pair, hint },
+            }
+        }
+        Some(pair) if pair.store as usize == pc => {
+            pass.pair = None;
+            let span = pass.span.take().ok_or_else(|| JitError::Internal {
+                message: format!("the pair ending at {pc} has no span"),
+            })?;
+            AccessForm::PairSecond { span }
+        }
+        Some(_) | None => match group(pc) {
+            Some(group) => AccessForm::Hoisted { group },
+            None => AccessForm::Checked { hint },
+        },
     })
 }
 
-/// Whether execution can continue after the code of `op` (shared routines that wait to be
-/// emitted go after one that cannot, out of the way of straight-line code): where the op's
+/// Whether execution can continue after the code of `op` (out-of-line code that waits to be
+/// emitted goes after one that cannot, out of the way of straight-line code): where the op's
 /// flow goes on, except at an eBPF `callx`, whose code always bails out (the interpreter
 /// decides between helper and function).
-pub(crate) fn falls_through(op: &Op) -> bool {
+fn falls_through(op: &Op) -> bool {
     match op.flow() {
         Flow::Next | Flow::Branch(_) | Flow::Call(_) | Flow::CallReg | Flow::Syscall => true,
         Flow::Jump(_) | Flow::Exit | Flow::Fault | Flow::CallRegOrHelper => false,
     }
 }
 
-/// The macro-assembler settings of `config`.
-fn settings<C: ContextObject>(config: &Config, layout: &Layout, seed: u64) -> Settings {
-    Settings {
-        meter: match config.enable_instruction_meter {
-            true => MeterMode::On,
-            false => MeterMode::Off,
-        },
-        translation: match layout.mapping {
-            MappingKind::Aligned => Translation::InlineTable,
-            MappingKind::Unaligned => Translation::Call,
-        },
-        hardening: Hardening {
-            noop_rate: config.noop_instruction_rate,
-            blind: config.sanitize_user_provided_values,
-            seed,
-        },
-        gap_shift: layout.stack.gap_shift(),
-        translate_helper: entry::translate_shim as *const () as usize as u64,
-        syscall_helper: entry::syscall_shim::<C> as *const () as usize as u64,
+/// A loop whose guard is emitted and whose second copy waits for the end of the body.
+struct Version<G> {
+    plan: Plan,
+    guard: G,
+}
+
+/// The guard of the tight loop at `head` and the loop waiting for its copy, when its
+/// accesses can be hoisted (see [`hoist`]); the guard goes where execution falls into the
+/// head.
+#[inline(never)]
+fn version_loop<M: MacroAssembler>(
+    m: &mut M,
+    code: &CodeView<'_>,
+    program: &Program,
+    hints: Option<&HintTable>,
+    head: usize,
+) -> Result<Option<Version<M::Guard>>, JitError> {
+    if code.layout().mapping != MappingKind::Aligned {
+        return Ok(None);
     }
+    // A base the scan guesses to point into the gapped stack would fail the guard.
+    let gapped = program.stack.is_some();
+    let stack = |reg: GuestReg| gapped && hints.is_some_and(|hints| hints.holds_stack(head, reg));
+    let plan = hoist::plan_of(code, head);
+    let plan = plan.and_then(|plan| plan.retain(|g| !stack(g.base)));
+    let Some(plan) = plan else {
+        return Ok(None);
+    };
+    let guard = m.version_guard(&plan)?;
+    Ok(Some(Version { plan, guard }))
+}
+
+/// Emits the second copy of `version`'s loop (after the body, where execution cannot fall
+/// through), points its guard at it and says where it went. Jumps to the loop's own slots
+/// stay in the copy; every other jump, entry and `callx` goes to the first copy.
+fn copy<M: MacroAssembler>(
+    m: &mut M,
+    code: &CodeView<'_>,
+    program: &Program,
+    version: Version<M::Guard>,
+) -> Result<VersionedLoop, JitError> {
+    let Version { plan, guard } = version;
+    let hints = (program.translation == Translation::InlineTable).then(|| code.hints());
+    let (head, latch) = (plan.head, plan.latch);
+    let mark = m.begin_copy(&plan);
+    let mut pass = Pass::new();
+    let mut pc = head;
+    let mut last = None;
+    while pc <= latch {
+        let Some(op) = code.ops().get(pc) else { break };
+        let slot = Slot {
+            op,
+            pc,
+            head: match pc == head {
+                true => LoopHead::Yes,
+                false => LoopHead::No,
+            },
+            hint: hints.map_or(BaseHint::Unknown, |hints| hints.hint(pc)),
+        };
+        emit_slot(m, code, program, &mut pass, slot, Copy::Of(&plan))?;
+        last = Some(op);
+        pc += op.width();
+    }
+    if last.is_some_and(falls_through) {
+        m.jump(latch + 1)?;
+    }
+    let end = m.offset();
+    m.emit_pending()?;
+    let start = m.end_copy(mark, guard)?;
+    Ok(VersionedLoop {
+        head,
+        latch,
+        code: start..end,
+    })
 }
 
 /// What the lowering needs to know about the program besides its ops.
@@ -403,28 +383,14 @@ fn program(code: &CodeView<'_>, config: &Config, layout: &Layout) -> Program {
             .gapped_frames()
             .filter(|_| layout.mapping == MappingKind::Aligned),
         stack_row: layout.map.stack_row(),
-    }
-}
-
-/// The `callx` table: per slot, the code offset where `callx` may land (a run start, or
-/// the entry stub, emitted here, of a jump target or of a callable slot inside a run),
-/// else 0 (the call then bails out). With static syscalls only callable slots are
-/// targets. It lives beside the code, not in it (generated code reads it through
-/// `Env::callx_table`): code memory holds instructions only, and stays smaller.
-fn callx_table(m: &mut Masm, code: &CodeView<'_>, static_syscalls: bool) -> Result<(), JitError> {
-    let slots = code.slot_count();
-    for pc in 0..slots {
-        if code.is_callable(pc) {
-            m.ensure_entry(code, pc)?;
-        }
-    }
-    m.emit_pending()?;
-    m.callx_entries(slots, |pc| !static_syscalls || code.is_callable(pc));
-    Ok(())
-}
-
-impl Drop for JitProgram {
-    fn drop(&mut self) {
-        self.recycler.recycle(core::mem::take(&mut self.tables));
+        gap_shift: layout.stack.gap_shift(),
+        meter: match config.enable_instruction_meter {
+            true => MeterMode::On,
+            false => MeterMode::Off,
+        },
+        translation: match layout.mapping {
+            MappingKind::Aligned => Translation::InlineTable,
+            MappingKind::Unaligned => Translation::Call,
+        },
     }
 }

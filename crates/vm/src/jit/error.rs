@@ -41,7 +41,7 @@ pub enum JitError {
 impl fmt::Display for JitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            JitError::Encode { message } => write!(f, "x86 encoding failed: {message}"),
+            JitError::Encode { message } => write!(f, "machine-code encoding failed: {message}"),
             JitError::Internal { message } => write!(f, "internal JIT error: {message}"),
             JitError::CodeMemory { message } => write!(f, "code memory: {message}"),
             JitError::ProgramTooLarge { slots } => {

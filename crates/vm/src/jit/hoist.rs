@@ -27,7 +27,7 @@
 //! call something, or have no access, and are rejected before the analysis proper, whose
 //! dispatch per op is what it costs.
 
-use super::masm::Access;
+use super::access::Access;
 use super::view::CodeView;
 use crate::code::{AccessKind, Flow, GuestReg, Op, Operand};
 
@@ -78,11 +78,6 @@ impl Plan {
     pub fn group_of(&self, pc: usize) -> Option<u8> {
         let index = pc.checked_sub(self.head)?;
         self.slot_group.get(index).copied().flatten()
-    }
-
-    /// Whether `pc` lies in the body.
-    pub fn contains(&self, pc: usize) -> bool {
-        (self.head..=self.latch).contains(&pc)
     }
 
     /// Keeps only the groups `keep` accepts (the compiler drops bases it guesses to point

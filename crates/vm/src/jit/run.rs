@@ -1,25 +1,30 @@
-//! One run of compiled code: builds the [`Env`], enters the code, and turns the way it
-//! ended into the interpreter's result — including handing a bailed-out run to the
-//! interpreter, which finishes it. Also the safe halves of the shims (syscalls, slow
-//! translation).
+//! One run of compiled code, target-neutral: builds the [`Env`], enters the code through the
+//! backend, and turns the way it ended into the interpreter's result, including handing a
+//! bailed-out run to the interpreter, which finishes it. Also the safe halves of the shims
+//! generated code calls back (slow translation, syscalls), which a backend's unsafe entry
+//! module turns its raw pointers back into references for.
 
-use super::entry;
+use super::compiled::Compiled;
 use super::env::{Env, ExitKind, FrameRecord};
-use super::lower::MAX_INLINE_CALL_DEPTH;
-use super::shapes::{REQUEST_EVERY_BYTE, REQUEST_STORE};
-use super::JitProgram;
+use super::masm::{Backend, MAX_INLINE_CALL_DEPTH};
 use crate::code::{Code, Semantics};
 use crate::context::ContextObject;
 use crate::error::{AccessType, RuntimeError};
-use crate::interpreter::calls::syscall_failure;
-use crate::interpreter::exec::{Frame, Machine, Settings};
-use crate::interpreter::meter::{Meter, Metering};
+use crate::interpreter::exec::Machine;
 use crate::memory::table::{frame_host, GapRows, InlineRows, InputRow};
 use crate::memory::{AddressMap, GappedFrames, MemoryMapping};
 use crate::program::SyscallFn;
+use crate::runtime::syscall::{self, SyscallEnd};
+use crate::runtime::{Frame, Meter, Metering, Settings};
 use core::ffi::c_void;
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// The translate shim's request: a store (else a load); the access size is the low byte.
+pub(crate) const REQUEST_STORE: u64 = 1 << 8;
+/// The translate shim's request: every byte must be addressable and contiguous (the span
+/// of a pair, `memory::MemoryMapping::map_every_byte`).
+pub(crate) const REQUEST_EVERY_BYTE: u64 = 1 << 9;
 
 /// The typed state the syscall shim needs.
 pub(crate) struct Host<'r, C> {
@@ -108,8 +113,8 @@ fn fill_table(
 }
 
 /// Runs `jit` and returns the result and the meter (not yet finished).
-pub(crate) fn execute<C: ContextObject>(
-    jit: &JitProgram,
+pub(crate) fn execute<C: ContextObject, B: Backend>(
+    jit: &Compiled<B>,
     parts: RunParts<'_, '_, C>,
 ) -> (Result<u64, RuntimeError>, Meter) {
     let RunParts {
@@ -141,28 +146,7 @@ pub(crate) fn execute<C: ContextObject>(
         stack: jit.stack(),
         semantics: code.semantics(),
     };
-    let mut guest = [0u64; 11];
-    guest.copy_from_slice(&regs[..11]);
-    let mut env = Env {
-        inline: InlineRows::default(),
-        regs: guest,
-        left: base,
-        frame_host: 0,
-        frame_top: 0,
-        input: InputRow::default(),
-        hoisted: [0; super::hoist::MAX_GROUPS],
-        callx_target: 0,
-        callx_table: jit.callx_table(),
-        depth: 0,
-        stack_pointer,
-        frames: records.as_mut_ptr(),
-        host_rsp: 0,
-        exit_kind: ExitKind::Bail as u64,
-        exit_pc: code.entry_pc() as u64,
-        mapping: (mapping as *mut MemoryMapping<'_>).cast::<c_void>(),
-        host: core::ptr::null_mut(),
-        gaps: GapRows::default(),
-    };
+    let mut env = new_env(jit, code, mapping, &mut records, regs, stack_pointer, base);
     let standard = fill_table(&mut env, mapping, jit.map(), jit.stack());
     // The r10 fast path also needs r10 at the top of frame 0 (calls and exits keep the
     // invariant from there); otherwise the interpreter runs the program from its entry.
@@ -172,7 +156,7 @@ pub(crate) fn execute<C: ContextObject>(
     let r10_ready = entry_r10.is_none_or(|r10| env.regs[10] == r10);
     env.host = (&mut host as *mut Host<'_, C>).cast::<c_void>();
     if standard && r10_ready {
-        entry::execute(jit.executable(), &mut env);
+        B::enter(jit.executable(), &mut env);
     }
     let Host {
         context,
@@ -185,76 +169,158 @@ pub(crate) fn execute<C: ContextObject>(
         // The interpreter lets a syscall's panic unwind to the host; so does the JIT.
         std::panic::resume_unwind(payload);
     }
-    let mut exit_kind = ExitKind::from_raw(env.exit_kind);
-    #[cfg(test)]
-    LAST_EXIT.with(|last| last.set(exit_kind));
-    #[cfg(test)]
-    LAST_SITE.with(|last| {
-        let base = jit.executable().as_ptr() as u64;
-        let site = (exit_kind == Some(ExitKind::Site)).then(|| env.exit_pc.wrapping_sub(base));
-        last.set(site);
-    });
-    if exit_kind == Some(ExitKind::Site) {
-        // A bail-out through the shared path: the site names the pc and the refund.
-        let site = env
-            .exit_pc
-            .checked_sub(jit.executable().as_ptr() as u64)
-            .and_then(|offset| jit.site(offset));
-        match site {
-            Some(site) => {
-                exit_kind = Some(ExitKind::Bail);
-                env.exit_pc = site.pc;
-                if metering == Metering::On {
-                    env.left = env.left.wrapping_add(site.refund);
-                }
-            }
-            None => exit_kind = None,
-        }
-    }
+    let exit_kind = decode_exit(jit, &mut env, metering);
     let due = match metering {
         Metering::On => base.wrapping_sub(env.left),
         Metering::Off => 0,
     };
     let meter = Meter::resume(metering, initial, base, due);
     let result = match exit_kind {
-        None => Err(RuntimeError::JitNotCompiled),
-        Some(ExitKind::Exit) => Ok(env.regs[0]),
-        Some(ExitKind::Error) => Err(error.unwrap_or(RuntimeError::JitNotCompiled)),
-        Some(ExitKind::Exceeded) => Err(RuntimeError::ExceededMaxInstructions {
-            pc: env.exit_pc as usize,
-            budget: 0,
+        None => Err(RuntimeError::JitFailure {
+            message: format!(
+                "generated code exited with kind {} at {:#x}",
+                env.exit_kind, env.exit_pc
+            ),
         }),
+        Some(ExitKind::Exit) => Ok(env.regs[0]),
+        Some(ExitKind::Error) => Err(error.unwrap_or_else(|| RuntimeError::JitFailure {
+            message: "an error exit without an error".to_owned(),
+        })),
         Some(ExitKind::Bail | ExitKind::Site) => {
-            frames.clear();
-            let depth = usize::try_from(env.depth).unwrap_or(usize::MAX);
-            for record in records.get(..depth).unwrap_or(&[]) {
-                frames.push(Frame::new(
-                    record.saved,
-                    record.frame_pointer,
-                    record.return_pc as usize,
-                ));
-            }
-            let mut all = [0u64; 16];
-            all[..11].copy_from_slice(&env.regs);
-            let mut machine = Machine {
+            let handed = Handed {
                 code,
                 settings,
                 context,
                 mapping,
                 syscalls,
                 frames,
-                regs: all,
-                stack_pointer: env.stack_pointer,
-                meter,
             };
-            let result = machine.run(env.exit_pc as usize);
-            return (result, machine.meter);
+            return hand_over(handed, &env, &records, meter);
         }
     };
     (result, meter)
 }
 
-/// The slow half of address translation (see `entry::translate_shim`): the host address
+/// The `Env` of a run starting with `regs` and `stack_pointer`, the meter's budget `base`,
+/// the frame records `records` (the region table is filled separately).
+fn new_env<B: Backend>(
+    jit: &Compiled<B>,
+    code: &Code,
+    mapping: &mut MemoryMapping<'_>,
+    records: &mut [FrameRecord],
+    regs: [u64; 16],
+    stack_pointer: u64,
+    base: u64,
+) -> Env {
+    let mut guest = [0u64; 11];
+    guest.copy_from_slice(&regs[..11]);
+    Env {
+        inline: InlineRows::default(),
+        regs: guest,
+        left: base,
+        frame_host: 0,
+        frame_top: 0,
+        input: InputRow::default(),
+        hoisted: [0; super::hoist::MAX_GROUPS],
+        callx_target: 0,
+        callx_table: jit.callx_table(),
+        depth: 0,
+        stack_pointer,
+        frames: records.as_mut_ptr(),
+        host_stack: 0,
+        exit_kind: ExitKind::Bail as u64,
+        exit_pc: code.entry_pc() as u64,
+        mapping: (mapping as *mut MemoryMapping<'_>).cast::<c_void>(),
+        host: core::ptr::null_mut(),
+        gaps: GapRows::default(),
+    }
+}
+
+/// How generated code ended; a bail-out through the shared path becomes a plain bail-out
+/// at the pc its site names, with the site's refund given back to the meter. `None`: an
+/// exit generated code must never make.
+fn decode_exit<B: Backend>(
+    jit: &Compiled<B>,
+    env: &mut Env,
+    metering: Metering,
+) -> Option<ExitKind> {
+    let exit_kind = ExitKind::from_raw(env.exit_kind);
+    let code_start = B::bytes(jit.executable()).as_ptr() as u64;
+    #[cfg(test)]
+    LAST_EXIT.with(|last| last.set(exit_kind));
+    #[cfg(test)]
+    LAST_SITE.with(|last| {
+        let site =
+            (exit_kind == Some(ExitKind::Site)).then(|| env.exit_pc.wrapping_sub(code_start));
+        last.set(site);
+    });
+    if exit_kind != Some(ExitKind::Site) {
+        return exit_kind;
+    }
+    let site = env
+        .exit_pc
+        .checked_sub(code_start)
+        .and_then(|offset| jit.site(offset))?;
+    env.exit_pc = site.pc;
+    if metering == Metering::On {
+        env.left = env.left.wrapping_add(site.refund);
+    }
+    Some(ExitKind::Bail)
+}
+
+/// What the interpreter needs from the run to finish it.
+struct Handed<'r, 'a, C> {
+    code: &'r Code,
+    settings: Settings,
+    context: &'r mut C,
+    mapping: &'r mut MemoryMapping<'a>,
+    syscalls: &'r [Option<SyscallFn<C>>],
+    frames: &'r mut Vec<Frame>,
+}
+
+/// Hands a bailed-out run to the interpreter with the exact guest state (registers, stack
+/// pointer, call frames, meter) and lets it finish from `env.exit_pc`.
+fn hand_over<C: ContextObject>(
+    handed: Handed<'_, '_, C>,
+    env: &Env,
+    records: &[FrameRecord],
+    meter: Meter,
+) -> (Result<u64, RuntimeError>, Meter) {
+    let Handed {
+        code,
+        settings,
+        context,
+        mapping,
+        syscalls,
+        frames,
+    } = handed;
+    frames.clear();
+    let depth = usize::try_from(env.depth).unwrap_or(usize::MAX);
+    for record in records.get(..depth).unwrap_or(&[]) {
+        frames.push(Frame {
+            saved: record.saved,
+            frame_pointer: record.frame_pointer,
+            return_pc: record.return_pc as usize,
+        });
+    }
+    let mut all = [0u64; 16];
+    all[..11].copy_from_slice(&env.regs);
+    let mut machine = Machine {
+        code,
+        settings,
+        context,
+        mapping,
+        syscalls,
+        frames,
+        regs: all,
+        stack_pointer: env.stack_pointer,
+        meter,
+    };
+    let result = machine.run(env.exit_pc as usize);
+    (result, machine.meter)
+}
+
+/// The slow half of address translation (a backend's translate shim calls it): the host address
 /// of `len` bytes at `vaddr` (the request's low byte; `REQUEST_STORE` for a store), or 0.
 /// With `REQUEST_EVERY_BYTE` (a pair's span) the last byte must be addressable too, right
 /// after the others in host memory (no byte in a gap).
@@ -281,7 +347,11 @@ pub(crate) fn translate(mapping: &mut MemoryMapping<'_>, vaddr: u64, request: u6
     }
 }
 
-/// The safe half of the syscall shim: the interpreter's syscall path (reference §4.4).
+/// The safe half of the syscall shim: the syscall rule both backends share
+/// ([`syscall::dispatch`]), with the meter moved between the `Env` and the rule, a host
+/// panic caught (it resumes once generated code has returned: unwinding never crosses
+/// generated code), and the region table refreshed (a syscall may replace regions). Returns
+/// 0 to continue, 1 when `env.exit_kind` says how the run ends.
 pub(crate) fn syscall<C: ContextObject>(
     env: &mut Env,
     host: &mut Host<'_, C>,
@@ -289,21 +359,11 @@ pub(crate) fn syscall<C: ContextObject>(
     index: u64,
     pc: u64,
 ) -> u64 {
-    let function = usize::try_from(index)
-        .ok()
-        .and_then(|index| host.syscalls.get(index).copied().flatten());
-    let Some(function) = function else {
-        host.error = Some(RuntimeError::UnsupportedInstruction { pc: pc as usize });
-        env.exit_kind = ExitKind::Error as u64;
-        return 1;
-    };
     let due = match host.metering {
         Metering::On => host.base.wrapping_sub(env.left),
         Metering::Off => 0,
     };
     let mut meter = Meter::resume(host.metering, host.initial, host.base, due);
-    meter.before_syscall(&mut *host.context);
-    env.left = host.base;
     let args = [
         env.regs[1],
         env.regs[2],
@@ -311,42 +371,48 @@ pub(crate) fn syscall<C: ContextObject>(
         env.regs[4],
         env.regs[5],
     ];
+    let index = u32::try_from(index).unwrap_or(u32::MAX);
+    let pc = usize::try_from(pc).unwrap_or(usize::MAX);
     let called = catch_unwind(AssertUnwindSafe(|| {
-        function(&mut *host.context, mapping, args)
+        let shared = syscall::Host {
+            context: &mut *host.context,
+            mapping: &mut *mapping,
+            syscalls: host.syscalls,
+            unwind_index: host.unwind_index,
+            semantics: host.semantics,
+        };
+        syscall::dispatch(shared, &mut meter, args, &mut env.regs[0], index, pc)
     }));
-    let value = match called {
-        Ok(Ok(value)) => value,
+    let (base, due) = meter.parts();
+    host.base = base;
+    env.left = match host.metering {
+        Metering::On => base.wrapping_sub(due),
+        Metering::Off => base,
+    };
+    let end = match called {
+        Ok(Ok(())) => {
+            if fill_table(env, mapping, &host.map, host.stack) {
+                return 0;
+            }
+            // The syscall replaced the stack the code relies on: the interpreter runs the
+            // rest.
+            env.exit_kind = ExitKind::Bail as u64;
+            env.exit_pc = pc.wrapping_add(1) as u64;
+            return 1;
+        }
+        Ok(Err(end)) => end,
         Err(payload) => {
             host.panic = Some(payload);
             env.exit_kind = ExitKind::Error as u64;
             return 1;
         }
-        Ok(Err(error)) => {
-            host.error = Some(syscall_failure(host.semantics, pc as usize, error));
-            env.exit_kind = ExitKind::Error as u64;
-            return 1;
-        }
     };
-    env.regs[0] = value;
-    if value == 0 && u32::try_from(index).ok() == host.unwind_index && host.unwind_index.is_some() {
-        env.exit_kind = ExitKind::Exit as u64;
-        return 1;
+    match end {
+        SyscallEnd::Exit(_) => env.exit_kind = ExitKind::Exit as u64,
+        SyscallEnd::Error(error) => {
+            host.error = Some(error);
+            env.exit_kind = ExitKind::Error as u64;
+        }
     }
-    meter.after_syscall(&*host.context);
-    let (base, _) = meter.parts();
-    host.base = base;
-    env.left = base;
-    if !fill_table(env, mapping, &host.map, host.stack) {
-        // The syscall replaced the stack the code relies on: the interpreter runs the rest.
-        env.exit_kind = ExitKind::Bail as u64;
-        env.exit_pc = pc.wrapping_add(1);
-        return 1;
-    }
-    if host.metering == Metering::On && env.left == 0 {
-        // No budget left: the instruction after the syscall raises the error.
-        env.exit_kind = ExitKind::Exceeded as u64;
-        env.exit_pc = pc.wrapping_add(1);
-        return 1;
-    }
-    0
+    1
 }

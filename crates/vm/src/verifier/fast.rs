@@ -213,7 +213,7 @@ const fn sbpf_checks(dialect: Dialect) -> [Check; 256] {
 
 /// The check of every opcode per sBPF dialect, built at compile time.
 const SBPF_CHECKS: [Check; 256] = sbpf_checks(Dialect::Sbpf);
-const VERSION_CHECKS: [[Check; 256]; 5] = [
+static VERSION_CHECKS: [[Check; 256]; 5] = [
     sbpf_checks(Dialect::Sbpf26(SbpfVersion::V0)),
     sbpf_checks(Dialect::Sbpf26(SbpfVersion::V1)),
     sbpf_checks(Dialect::Sbpf26(SbpfVersion::V2)),

@@ -25,7 +25,7 @@ use crate::error::VerifyError;
 use bpfvm_isa::{decode_slot, Dialect, Insn, Slot, SLOT_SIZE};
 
 /// Runs every rule over `text` and returns the decoded instructions, one entry per slot (see
-/// [`VerifiedProgram::decoded`]).
+/// [`VerifiedProgram::decoded`](crate::VerifiedProgram::decoded)).
 pub fn check(
     text: &[u8],
     dialect: Dialect,

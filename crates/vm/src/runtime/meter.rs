@@ -1,4 +1,6 @@
-//! The instruction meter (reference §9.1; the interpreter's rule is the specification).
+//! The instruction meter (reference §9.1): the rule both backends count by. The interpreter
+//! applies it directly and is its specification; the JIT charges whole runs and hands the
+//! last instructions of a budget to the interpreter.
 //!
 //! Two numbers: `due`, the instructions executed since the run started or since the last
 //! syscall, and `base`, the context's `remaining()` at that moment.
@@ -23,7 +25,7 @@
 //! ## Metering a run at a time, exactly
 //!
 //! Applying rules 1 and 2 to every instruction costs an add and a compare each. The fast
-//! loop instead meters *straight-line runs*. [`Code`](super::Code) records for every slot
+//! loop instead meters *straight-line runs*. [`Code`](crate::code::Code) records for every slot
 //! its run length `L`: the instructions from that slot up to and including the next op that
 //! ends a run (a jump, call, syscall, `exit`, trap or the overrun sentinel; `lddw` counts
 //! once). Within a run the instructions are known in advance, whatever the registers hold.

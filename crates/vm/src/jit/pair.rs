@@ -1,17 +1,17 @@
 //! Pairs of accesses that share one check ([`Pair`]): which two accesses of a run may, and
-//! the search for them.
+//! the search for them. A target-neutral decision: the driver finds the pair and hands each
+//! of its two accesses to the macro-assembler in the form that says so.
 
-use super::Access;
-use crate::code::{AccessKind, GuestReg, Op, OpKind, Regs};
-use crate::jit::template::Miss;
-use crate::jit::view::CodeView;
+use super::access::{Access, SpanRule};
+use super::view::CodeView;
+use crate::code::{AccessKind, Facts, Flow, GuestReg, Op, OpKind, Regs};
 
 /// Two accesses of the same run through the same base register (not written in between),
-/// with nothing between them that uses rax, whose bytes together span 1, 2, 4 or 8 bytes:
-/// the first access checks the whole span with the stricter permission of the two and
-/// leaves its host address in rax; both address rax at their own offset, and the second
-/// emits no translation of its own. The usual read-modify-write (`ldx; op; stx` at one
-/// address) is one; so are neighbouring accesses (`ldxw [r9 - 4]` then `stxw [r9]`). If the
+/// with nothing between them that needs the register the span's host address waits in,
+/// whose bytes together span 1, 2, 4 or 8 bytes: the first access checks the whole span
+/// with the stricter permission of the two and keeps its host address; both address it at
+/// their own offset, and the second emits no translation of its own. The usual
+/// read-modify-write (`ldx; op; stx` at one address) is one; so are neighbouring accesses (`ldxw [r9 - 4]` then `stxw [r9]`). If the
 /// span's check fails where the first access alone would pass, the first's site bails out
 /// and the interpreter runs both (exact). Nothing enters a pair after its first access:
 /// the JIT's runs end before every jump target, and a pair holds no callable slot (a
@@ -30,10 +30,10 @@ pub(crate) struct Pair {
     pub span: u8,
     /// The permission the span is checked for.
     pub access: Access,
-    /// What a miss of the span's check calls: the access's own translation when both
-    /// accesses are the same bytes, else the stricter one of a span (a single access may
-    /// run from a frame into the gap after it; a span standing in for two may not).
-    pub miss: Miss,
+    /// The rule a miss of the span's check applies: the access's own (the first byte) when
+    /// both accesses are the same bytes, else every byte (a single access may run from a
+    /// frame into the gap after it; a span standing in for two may not).
+    pub rule: SpanRule,
 }
 
 /// Which pairs a search looks for: inside loops any two accesses through one base within
@@ -58,7 +58,7 @@ impl Pair {
     /// callable slot after the first.
     #[inline(always)]
     pub fn find(code: &CodeView<'_>, op: &Op, pc: usize, search: PairSearch) -> Option<Pair> {
-        let first = access_of(op)?;
+        let first = access_of(&op.facts())?;
         let read_first = first.access == Access::Load || search == PairSearch::Neighbours;
         if first.base == GuestReg::R10 || first.writes.contains(first.base) || !read_first {
             return None;
@@ -87,18 +87,18 @@ impl Pair {
             if code.is_callable(next) {
                 return None;
             }
-            let op = ops.get(next)?;
-            if let Some(second) = access_of(op).filter(|second| second.base == base) {
+            let facts = ops.get(next)?.facts();
+            if let Some(second) = access_of(&facts).filter(|second| second.base == base) {
                 let same = (first.off, first.size) == (second.off, second.size);
                 let store = second.access == Access::Store;
                 let allowed = search == PairSearch::Neighbours || (same && store);
                 return allowed.then(|| Pair::spanning(pc, first, next, second))?;
             }
-            match between(op, next) {
+            match between(&facts, next) {
                 Between::Keeps { writes } if !writes.contains(base) => {}
                 Between::Keeps { .. } | Between::Breaks => return None,
             }
-            next += op.width();
+            next += facts.slots;
         }
         None
     }
@@ -114,14 +114,17 @@ impl Pair {
             _ => Access::Store,
         };
         let same = (first.off, first.size) == (second.off, second.size);
-        let miss = if same { Miss::Translate } else { Miss::Span };
+        let rule = match same {
+            true => SpanRule::FirstByte,
+            false => SpanRule::EveryByte,
+        };
         (span.is_power_of_two() && span <= 8).then_some(Pair {
             load: u32::try_from(pc).ok()?,
             store: u32::try_from(next).ok()?,
             start,
             span,
             access,
-            miss,
+            rule,
         })
     }
 }
@@ -137,10 +140,11 @@ struct AccessOf {
     writes: Regs,
 }
 
-/// The access `op` makes, if a [`Pair`] can hold it (loads and stores; not atomics).
+/// The access of an op with `facts`, if a [`Pair`] can hold it (loads and stores; not
+/// atomics).
 #[inline(always)]
-fn access_of(op: &Op) -> Option<AccessOf> {
-    let access = op.access()?;
+fn access_of(facts: &Facts) -> Option<AccessOf> {
+    let access = facts.access?;
     let kind = match access.kind {
         AccessKind::Load => Access::Load,
         AccessKind::Store => Access::Store,
@@ -151,34 +155,37 @@ fn access_of(op: &Op) -> Option<AccessOf> {
         off: access.off,
         size: access.size.bytes() as u8,
         access: kind,
-        writes: op.defs(),
+        writes: facts.defs,
     })
 }
 
 /// What an op between the two accesses of a [`Pair`] does.
 enum Between {
-    /// Leaves rax alone; writes these guest registers.
+    /// Keeps the span's host address; writes these guest registers.
     Keeps { writes: Regs },
-    /// Uses rax (a translation, a division, a call) or ends the run.
+    /// Needs the span's register (a translation, a division, a call) or ends the run.
     Breaks,
 }
 
-/// Whether `op` at `pc` can sit between the two accesses of a [`Pair`]: register
-/// arithmetic (whose lowering uses rcx as its only scratch register), a no-op, and a
-/// forward conditional jump (the run goes on past it, see `CodeView::jit_run_length`; its
-/// compare leaves rax) keep the pair's host address; divisions use rax and rdx, accesses
-/// translate into rax, and everything else ends the run.
-fn between(op: &Op, pc: usize) -> Between {
-    match op.kind() {
-        OpKind::Alu => Between::Keeps { writes: op.defs() },
-        OpKind::Nop => Between::Keeps { writes: Regs::NONE },
-        OpKind::Control if op.is_conditional_jump() && op.target().is_some_and(|t| t > pc) => {
+/// Whether an op with `facts` at `pc` can sit between the two accesses of a [`Pair`], by
+/// the contract every backend keeps ([`super::masm::MacroAssembler`]): register arithmetic,
+/// a no-op and a forward conditional jump (the run goes on past it, see
+/// `CodeView::jit_run_length`) keep the span's host address; divisions, accesses and
+/// everything that ends the run do not.
+fn between(facts: &Facts, pc: usize) -> Between {
+    match (facts.kind, facts.flow) {
+        (OpKind::Alu, _) => Between::Keeps { writes: facts.defs },
+        (OpKind::Nop, _) => Between::Keeps { writes: Regs::NONE },
+        (OpKind::Control, Flow::Branch(target)) if target > pc => {
             Between::Keeps { writes: Regs::NONE }
         }
-        OpKind::Control
-        | OpKind::Divide
-        | OpKind::Memory
-        | OpKind::StackPointer
-        | OpKind::Fault => Between::Breaks,
+        (
+            OpKind::Control
+            | OpKind::Divide
+            | OpKind::Memory
+            | OpKind::StackPointer
+            | OpKind::Fault,
+            _,
+        ) => Between::Breaks,
     }
 }
