@@ -46,18 +46,25 @@ context!(CompatContext, solana_sbpf);
 /// bpfvm's own context.
 type Direct = bpfvm::TestContext;
 
+/// Agave's settings for the real crate: versions V0 to V3, rodata as linked, and the aligned
+/// mapping (0.26's default is the unaligned one; Agave maps aligned until the feature that
+/// maps account data directly is active). bpfvm's `Preset::Sbpf26` profiles are the same.
 fn agave_config_real() -> sbpf_real::vm::Config {
     sbpf_real::vm::Config {
-        enabled_sbpf_versions: sbpf_real::program::SBPFVersion::V0..=sbpf_real::program::SBPFVersion::V3,
+        enabled_sbpf_versions: sbpf_real::program::SBPFVersion::V0
+            ..=sbpf_real::program::SBPFVersion::V3,
         optimize_rodata: false,
+        aligned_memory_mapping: true,
         ..sbpf_real::vm::Config::default()
     }
 }
 
 fn agave_config_compat() -> solana_sbpf::vm::Config {
     solana_sbpf::vm::Config {
-        enabled_sbpf_versions: solana_sbpf::program::SBPFVersion::V0..=solana_sbpf::program::SBPFVersion::V3,
+        enabled_sbpf_versions: solana_sbpf::program::SBPFVersion::V0
+            ..=solana_sbpf::program::SBPFVersion::V3,
         optimize_rodata: false,
+        aligned_memory_mapping: true,
         ..solana_sbpf::vm::Config::default()
     }
 }
@@ -73,11 +80,15 @@ fn direct_loader() -> Arc<bpfvm::Loader<Direct>> {
 fn loading(c: &mut Criterion) {
     let elf = spl_token();
     let mut group = c.benchmark_group("load spl_token");
-    let real = Arc::new(sbpf_real::program::BuiltinProgram::<RealContext>::new_loader(agave_config_real()));
+    let real = Arc::new(
+        sbpf_real::program::BuiltinProgram::<RealContext>::new_loader(agave_config_real()),
+    );
     group.bench_function("sbpf-0.26", |b| {
         b.iter(|| sbpf_real::elf::Executable::from_elf(&elf, real.clone()).unwrap())
     });
-    let compat = Arc::new(solana_sbpf::program::BuiltinProgram::<CompatContext>::new_loader(agave_config_compat()));
+    let compat = Arc::new(
+        solana_sbpf::program::BuiltinProgram::<CompatContext>::new_loader(agave_config_compat()),
+    );
     group.bench_function("drop-in", |b| {
         b.iter(|| solana_sbpf::elf::Executable::from_elf(&elf, compat.clone()).unwrap())
     });
@@ -93,23 +104,31 @@ fn loading(c: &mut Criterion) {
 fn verifying(c: &mut Criterion) {
     let elf = spl_token();
     let mut group = c.benchmark_group("verify spl_token");
-    let real = Arc::new(sbpf_real::program::BuiltinProgram::<RealContext>::new_loader(agave_config_real()));
+    let real = Arc::new(
+        sbpf_real::program::BuiltinProgram::<RealContext>::new_loader(agave_config_real()),
+    );
     group.bench_function("sbpf-0.26", |b| {
         b.iter_batched(
             || sbpf_real::elf::Executable::from_elf(&elf, real.clone()).unwrap(),
             |executable| {
-                executable.verify::<sbpf_real::verifier::RequisiteVerifier>().unwrap();
+                executable
+                    .verify::<sbpf_real::verifier::RequisiteVerifier>()
+                    .unwrap();
                 executable
             },
             BatchSize::SmallInput,
         )
     });
-    let compat = Arc::new(solana_sbpf::program::BuiltinProgram::<CompatContext>::new_loader(agave_config_compat()));
+    let compat = Arc::new(
+        solana_sbpf::program::BuiltinProgram::<CompatContext>::new_loader(agave_config_compat()),
+    );
     group.bench_function("drop-in", |b| {
         b.iter_batched(
             || solana_sbpf::elf::Executable::from_elf(&elf, compat.clone()).unwrap(),
             |executable| {
-                executable.verify::<solana_sbpf::verifier::RequisiteVerifier>().unwrap();
+                executable
+                    .verify::<solana_sbpf::verifier::RequisiteVerifier>()
+                    .unwrap();
                 executable
             },
             BatchSize::SmallInput,
@@ -131,18 +150,31 @@ fn verifying(c: &mut Criterion) {
 fn compiling(c: &mut Criterion) {
     let elf = spl_token();
     let mut group = c.benchmark_group("jit_compile spl_token");
-    let real = Arc::new(sbpf_real::program::BuiltinProgram::<RealContext>::new_loader(agave_config_real()));
+    let real = Arc::new(
+        sbpf_real::program::BuiltinProgram::<RealContext>::new_loader(agave_config_real()),
+    );
     let executable = sbpf_real::elf::Executable::from_elf(&elf, real).unwrap();
-    executable.verify::<sbpf_real::verifier::RequisiteVerifier>().unwrap();
-    group.bench_function("sbpf-0.26", |b| b.iter(|| executable.jit_compile().unwrap()));
-    let compat = Arc::new(solana_sbpf::program::BuiltinProgram::<CompatContext>::new_loader(agave_config_compat()));
+    executable
+        .verify::<sbpf_real::verifier::RequisiteVerifier>()
+        .unwrap();
+    group.bench_function("sbpf-0.26", |b| {
+        b.iter(|| executable.jit_compile().unwrap())
+    });
+    let compat = Arc::new(
+        solana_sbpf::program::BuiltinProgram::<CompatContext>::new_loader(agave_config_compat()),
+    );
     let executable = solana_sbpf::elf::Executable::from_elf(&elf, compat).unwrap();
-    executable.verify::<solana_sbpf::verifier::RequisiteVerifier>().unwrap();
+    executable
+        .verify::<solana_sbpf::verifier::RequisiteVerifier>()
+        .unwrap();
     group.bench_function("drop-in", |b| b.iter(|| executable.jit_compile().unwrap()));
     let dialect = bpfvm::Dialect::Sbpf26(bpfvm::SbpfVersion::V0);
-    let mut program = bpfvm::verify(bpfvm::elf::load_in(&elf, direct_loader(), dialect).unwrap()).unwrap();
+    let mut program =
+        bpfvm::verify(bpfvm::elf::load_in(&elf, direct_loader(), dialect).unwrap()).unwrap();
     let engine = bpfvm::jit::JitEngine::new();
-    group.bench_function("bpfvm", |b| b.iter(|| program.jit_compile_with(&engine).unwrap()));
+    group.bench_function("bpfvm", |b| {
+        b.iter(|| program.jit_compile_with(&engine).unwrap())
+    });
     group.finish();
 }
 
@@ -162,24 +194,57 @@ const PROGRAMS: [(&str, &str, u64); 3] = [
 ];
 
 fn execute_real(c: &mut Criterion, group: &str, source: &str, count: u64, jit: bool) {
-    use sbpf_real::{ebpf, memory_region::{MemoryMapping, MemoryRegion}, vm::{EbpfVm, ExecutionMode}};
-    let loader = Arc::new(sbpf_real::program::BuiltinProgram::<RealContext>::new_loader(agave_config_real()));
+    use sbpf_real::{
+        ebpf,
+        memory_region::{MemoryMapping, MemoryRegion},
+        vm::{EbpfVm, ExecutionMode},
+    };
+    // `assemble` builds for the newest enabled version: V0 only, as the stack region is
+    // gapped and the direct column runs V0.
+    let config = sbpf_real::vm::Config {
+        enabled_sbpf_versions: sbpf_real::program::SBPFVersion::V0
+            ..=sbpf_real::program::SBPFVersion::V0,
+        ..agave_config_real()
+    };
+    let loader = Arc::new(sbpf_real::program::BuiltinProgram::<RealContext>::new_loader(config));
     let executable = sbpf_real::assembler::assemble(source, loader).unwrap();
-    executable.verify::<sbpf_real::verifier::RequisiteVerifier>().unwrap();
+    assert_eq!(
+        executable.get_sbpf_version(),
+        sbpf_real::program::SBPFVersion::V0
+    );
+    executable
+        .verify::<sbpf_real::verifier::RequisiteVerifier>()
+        .unwrap();
     if jit {
         executable.jit_compile().unwrap();
     }
     let config = executable.get_config();
-    let mut stack = sbpf_real::aligned_memory::AlignedMemory::<{ ebpf::HOST_ALIGN }>::zero_filled(config.stack_size());
+    let mut stack = sbpf_real::aligned_memory::AlignedMemory::<{ ebpf::HOST_ALIGN }>::zero_filled(
+        config.stack_size(),
+    );
     let stack_len = stack.len();
     let regions = vec![
         executable.get_ro_region(),
-        MemoryRegion::new_gapped(&mut stack, ebpf::MM_STACK_START, config.stack_frame_size as u64),
+        MemoryRegion::new_gapped(
+            &mut stack,
+            ebpf::MM_STACK_START,
+            config.stack_frame_size as u64,
+        ),
     ];
     let version = executable.get_sbpf_version();
+    // SAFETY: the regions are the executable's read-only bytes and `stack`, both alive and
+    // unmoved until the end of this function, which outlives every run of the VM.
     let mapping = unsafe { MemoryMapping::new(regions, config, version) }.unwrap();
-    let mut context = RealContext { remaining: 0, mapping };
-    let mut vm = EbpfVm::new(executable.get_loader().clone(), version, &mut context, stack_len);
+    let mut context = RealContext {
+        remaining: 0,
+        mapping,
+    };
+    let mut vm = EbpfVm::new(
+        executable.get_loader().clone(),
+        version,
+        &mut context,
+        stack_len,
+    );
     let registers = vm.registers;
     let mut frames = vec![sbpf_real::vm::CallFrame::default(); config.max_call_depth];
     let mut group = c.benchmark_group(group);
@@ -187,7 +252,11 @@ fn execute_real(c: &mut Criterion, group: &str, source: &str, count: u64, jit: b
         b.iter(|| {
             vm.registers = registers;
             vm.context().remaining = count;
-            let mut mode = if jit { ExecutionMode::Jit } else { ExecutionMode::Interpreted };
+            let mut mode = if jit {
+                ExecutionMode::Jit
+            } else {
+                ExecutionMode::Interpreted
+            };
             let (used, result) = vm.execute_program(&executable, &mut mode, &mut frames);
             assert!(result.is_ok(), "{result:?}");
             assert_eq!(used, count);
@@ -197,32 +266,71 @@ fn execute_real(c: &mut Criterion, group: &str, source: &str, count: u64, jit: b
 }
 
 fn execute_compat(c: &mut Criterion, group: &str, source: &str, count: u64, jit: bool) -> Vec<u8> {
-    use solana_sbpf::{ebpf, memory_region::{MemoryMapping, MemoryRegion}, vm::{EbpfVm, ExecutionMode}};
-    let loader = Arc::new(solana_sbpf::program::BuiltinProgram::<CompatContext>::new_loader(agave_config_compat()));
+    use solana_sbpf::{
+        ebpf,
+        memory_region::{MemoryMapping, MemoryRegion},
+        vm::{EbpfVm, ExecutionMode},
+    };
+    // `assemble` builds for the newest enabled version: V0 only, as the stack region is
+    // gapped and the direct column runs V0.
+    let config = solana_sbpf::vm::Config {
+        enabled_sbpf_versions: solana_sbpf::program::SBPFVersion::V0
+            ..=solana_sbpf::program::SBPFVersion::V0,
+        ..agave_config_compat()
+    };
+    let loader =
+        Arc::new(solana_sbpf::program::BuiltinProgram::<CompatContext>::new_loader(config));
     let executable = solana_sbpf::assembler::assemble(source, loader).unwrap();
-    executable.verify::<solana_sbpf::verifier::RequisiteVerifier>().unwrap();
+    assert_eq!(
+        executable.get_sbpf_version(),
+        solana_sbpf::program::SBPFVersion::V0
+    );
+    executable
+        .verify::<solana_sbpf::verifier::RequisiteVerifier>()
+        .unwrap();
     if jit {
         executable.jit_compile().unwrap();
     }
     let config = executable.get_config();
-    let mut stack = solana_sbpf::aligned_memory::AlignedMemory::<{ ebpf::HOST_ALIGN }>::zero_filled(config.stack_size());
+    let mut stack = solana_sbpf::aligned_memory::AlignedMemory::<{ ebpf::HOST_ALIGN }>::zero_filled(
+        config.stack_size(),
+    );
     let stack_len = stack.len();
     let regions = vec![
         executable.get_ro_region(),
-        MemoryRegion::new_gapped(&mut stack, ebpf::MM_STACK_START, config.stack_frame_size as u64),
+        MemoryRegion::new_gapped(
+            &mut stack,
+            ebpf::MM_STACK_START,
+            config.stack_frame_size as u64,
+        ),
     ];
     let version = executable.get_sbpf_version();
+    // SAFETY: the regions are the executable's read-only bytes and `stack`, both alive and
+    // unmoved until the end of this function, which outlives every run of the VM.
     let mapping = unsafe { MemoryMapping::new(regions, config, version) }.unwrap();
-    let mut context = CompatContext { remaining: 0, mapping };
-    let mut vm = EbpfVm::new(executable.get_loader().clone(), version, &mut context, stack_len);
+    let mut context = CompatContext {
+        remaining: 0,
+        mapping,
+    };
+    let mut vm = EbpfVm::new(
+        executable.get_loader().clone(),
+        version,
+        &mut context,
+        stack_len,
+    );
     let registers = vm.registers;
+    let mut frames = vec![solana_sbpf::vm::CallFrame::default(); config.max_call_depth];
     let mut group = c.benchmark_group(group);
     group.bench_function("drop-in", |b| {
         b.iter(|| {
             vm.registers = registers;
             vm.context().remaining = count;
-            let mut mode = if jit { ExecutionMode::Jit } else { ExecutionMode::Interpreted };
-            let (used, result) = vm.execute_program(&executable, &mut mode, &mut []);
+            let mut mode = if jit {
+                ExecutionMode::Jit
+            } else {
+                ExecutionMode::Interpreted
+            };
+            let (used, result) = vm.execute_program(&executable, &mut mode, &mut frames);
             assert!(result.is_ok(), "{result:?}");
             assert_eq!(used, count);
         })
@@ -233,10 +341,13 @@ fn execute_compat(c: &mut Criterion, group: &str, source: &str, count: u64, jit:
 
 fn execute_direct(c: &mut Criterion, group: &str, text: &[u8], count: u64, jit: bool) {
     let dialect = bpfvm::Dialect::Sbpf26(bpfvm::SbpfVersion::V0);
-    let mut loader_config = bpfvm::Preset::Sbpf26(bpfvm::SbpfVersion::V0).config();
-    loader_config.aligned_memory_mapping = false;
-    let loader = Arc::new(bpfvm::Loader::<Direct>::new(loader_config));
-    let executable = bpfvm::Executable::from_text_bytes(text, loader, dialect, bpfvm::FunctionRegistry::new()).unwrap();
+    // The same settings as the other two columns (Agave's, with the aligned mapping).
+    let loader = Arc::new(bpfvm::Loader::<Direct>::new(
+        bpfvm::Preset::Sbpf26(bpfvm::SbpfVersion::V0).config(),
+    ));
+    let executable =
+        bpfvm::Executable::from_text_bytes(text, loader, dialect, bpfvm::FunctionRegistry::new())
+            .unwrap();
     let mut program = bpfvm::verify(executable).unwrap();
     let backend = if jit {
         program.jit_compile().unwrap();
@@ -262,7 +373,10 @@ fn execute_direct(c: &mut Criterion, group: &str, text: &[u8], count: u64, jit: 
 fn executing(c: &mut Criterion) {
     for (name, source, count) in PROGRAMS {
         for jit in [false, true] {
-            let group = format!("execute {name} ({})", if jit { "jit" } else { "interpreter" });
+            let group = format!(
+                "execute {name} ({})",
+                if jit { "jit" } else { "interpreter" }
+            );
             execute_real(c, &group, source, count, jit);
             let text = execute_compat(c, &group, source, count, jit);
             execute_direct(c, &group, &text, count, jit);
