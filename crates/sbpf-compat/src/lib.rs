@@ -21,6 +21,10 @@
 //!   only verified programs.
 //! - `EbpfVm::call_depth` is not updated during a run, and `registers[11]` after a successful
 //!   run holds the entry pc (after an error, the faulting pc as in the real crate).
+//! - `execute_program`'s `call_frames` are not used: bpfvm keeps its own frames, bounded by
+//!   `Config::max_call_depth` as the real crate's are.
+//! - With the `tracer` feature, bpfvm records `EbpfVm::register_trace` on both backends (its
+//!   JIT hands traced runs to its interpreter), where the real crate's JIT records none.
 
 #![warn(missing_docs)]
 
