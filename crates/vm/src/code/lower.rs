@@ -142,25 +142,35 @@ impl Lowering<'_> {
         })
     }
 
+    /// The op of a slot whose `dst` is r11 under dynamic stack frames: `add64 imm` and
+    /// `sub64 imm` move the stack pointer, anything else is a no-op (see the module doc).
     fn stack_pointer_op(&self, insn: Option<Insn>) -> Op {
-        match insn {
-            Some(Insn::Alu {
-                width: Width::W64,
-                op: AluOp::Add,
-                src: Source::Imm(imm),
-                ..
-            }) => Op::MoveStackPointer {
-                delta: i64::from(imm),
-            },
-            Some(Insn::Alu {
-                width: Width::W64,
-                op: AluOp::Sub,
-                src: Source::Imm(imm),
-                ..
-            }) => Op::MoveStackPointer {
-                delta: -i64::from(imm),
-            },
-            _ => Op::Nop,
+        let Some(Insn::Alu {
+            width: Width::W64,
+            op,
+            src: Source::Imm(imm),
+            ..
+        }) = insn
+        else {
+            return Op::Nop;
+        };
+        let delta = i64::from(imm);
+        match op {
+            AluOp::Add => Op::MoveStackPointer { delta },
+            AluOp::Sub => Op::MoveStackPointer { delta: -delta },
+            AluOp::Mul
+            | AluOp::Div
+            | AluOp::SDiv
+            | AluOp::Mod
+            | AluOp::SMod
+            | AluOp::Or
+            | AluOp::And
+            | AluOp::Lsh
+            | AluOp::Rsh
+            | AluOp::Arsh
+            | AluOp::Xor
+            | AluOp::Mov
+            | AluOp::MovSx(_) => Op::Nop,
         }
     }
 

@@ -203,7 +203,12 @@ fn check_sbpf_alu(
             Ok(())
         }
         (AluOp::SMod | AluOp::MovSx(_), _) => Err(unknown),
-        _ => Ok(()),
+        (AluOp::Div | AluOp::Mod | AluOp::SDiv, _)
+        | (AluOp::Lsh | AluOp::Rsh | AluOp::Arsh, Source::Reg(_))
+        | (
+            AluOp::Add | AluOp::Sub | AluOp::Mul | AluOp::Or | AluOp::And | AluOp::Xor | AluOp::Mov,
+            _,
+        ) => Ok(()),
     }
 }
 
