@@ -224,10 +224,15 @@ pub(super) fn frame_push(b: &mut Builder, p: &Program) -> Lowered {
         Operand::Imm(1),
     )?;
     b.asm.store(Size::S64, env(DEPTH), Gpr::Rax)?;
-    if let FrameMode::Fixed { bump } = p.frames {
-        add_to(&mut b.asm, env(STACK_POINTER), bump)?;
+    match p.frames {
+        FrameMode::Fixed { bump } => {
+            add_to(&mut b.asm, env(STACK_POINTER), bump)?;
+            b.asm.load(Size::S64, GUEST[10], env(STACK_POINTER))?;
+        }
+        FrameMode::Dynamic => b.asm.load(Size::S64, GUEST[10], env(STACK_POINTER))?,
+        // SBPF V1, V2: the callee inherits the caller's r10.
+        FrameMode::Manual => {}
     }
-    b.asm.load(Size::S64, GUEST[10], env(STACK_POINTER))?;
     if p.stack.is_some() {
         frame_top_update(&mut b.asm)?;
     }
