@@ -159,10 +159,12 @@ pub fn jit_error_parts(error: &JitError) -> (&'static str, Vec<(&'static str, Er
     match error {
         JitError::Encode { message } => ("Encode", vec![("reason", Text(message.clone()))]),
         JitError::CodeMemory { message } => ("CodeMemory", vec![("reason", Text(message.clone()))]),
-        JitError::UnsupportedRegister { pc, reg } => (
-            "UnsupportedRegister",
-            vec![("pc", n(*pc)), ("reg", ErrorField::Number(u64::from(*reg)))],
-        ),
+        JitError::Internal { message } => ("Internal", vec![("reason", Text(message.clone()))]),
         JitError::ProgramTooLarge { slots } => ("ProgramTooLarge", vec![("slots", n(*slots))]),
+        JitError::UnsupportedTarget { arch } => (
+            "UnsupportedTarget",
+            vec![("arch", Text((*arch).to_owned()))],
+        ),
+        JitError::FeatureDisabled => ("FeatureDisabled", vec![]),
     }
 }

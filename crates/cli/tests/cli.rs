@@ -84,6 +84,8 @@ fn json_reports_errors_with_kind_and_fields_and_exit_one() {
 }
 
 #[test]
+// Needs the JIT: an x86-64 build with the `jit` feature.
+#[cfg(all(feature = "jit", target_arch = "x86_64"))]
 fn both_backends_agree_on_a_c_example() {
     let fib = repo("examples/c/fib.o");
     let args = ["run", &fib, "--input-hex", "0a00000000000000", "--json"];
@@ -219,6 +221,8 @@ fn bench_prints_a_row_per_program() {
 }
 
 #[test]
+// Needs the JIT: an x86-64 build with the `jit` feature.
+#[cfg(all(feature = "jit", target_arch = "x86_64"))]
 fn disasm_jit_shows_machine_code_beside_each_instruction() {
     let output = bpfvm(&["disasm", "--jit", &repo("examples/asm/fibonacci.s")]);
     assert_eq!(output.status.code(), Some(0));

@@ -303,6 +303,8 @@ pub fn signal_for(error: &RuntimeError) -> Signal {
         | RuntimeError::InvalidInstruction { .. }
         | RuntimeError::UnsupportedInstruction { .. } => Signal::SIGILL,
         RuntimeError::ExceededMaxInstructions { .. } => Signal::SIGXCPU,
-        RuntimeError::UserError { .. } | RuntimeError::JitNotCompiled => Signal::SIGABRT,
+        RuntimeError::UserError { .. }
+        | RuntimeError::JitNotCompiled
+        | RuntimeError::JitFailure { .. } => Signal::SIGABRT,
     }
 }

@@ -156,6 +156,16 @@ impl MemSize {
             MemSize::DW => 8,
         }
     }
+
+    /// `value` with its low `self` bytes sign-extended to 64 bits.
+    pub const fn sign_extend(self, value: u64) -> u64 {
+        match self {
+            MemSize::B => value as i8 as i64 as u64,
+            MemSize::H => value as i16 as i64 as u64,
+            MemSize::W => value as i32 as i64 as u64,
+            MemSize::DW => value,
+        }
+    }
 }
 
 /// How a load widens its value to 64 bits.

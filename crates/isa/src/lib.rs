@@ -13,12 +13,18 @@
 //! Where they differ (the `callx` register field, the offset of signed division and `movsx`,
 //! the sBPF-only signed-division opcodes, JMP32 and atomics) the decoder takes the dialect.
 //!
+//! The engine's pre-decoded operations are defined here too, once: [`op::Op`] and every
+//! fact about an op (what it reads and writes, where control goes, which memory it touches)
+//! come from one table, [`for_each_op!`], so the instruction set and what the engine knows
+//! about it stay in one crate.
+//!
 //! The crate also holds the symbol hash (Murmur3-32) that keys syscalls and functions, because
 //! those keys are part of the encoding of `call` instructions.
 
 mod codec;
 mod hash;
 mod insn;
+pub mod op;
 mod slot;
 
 pub use codec::{

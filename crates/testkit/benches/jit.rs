@@ -15,6 +15,7 @@ mod common;
 #[path = "../tests/reference26/mod.rs"]
 mod reference26;
 
+use bpfvm::jit::JitEngine;
 use bpfvm::{verify, Backend, Executable as OurExecutable, Loader, TestContext, Vm};
 use common::{bench_program, our_program, programs, reference_program, time, Engine};
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -60,8 +61,9 @@ fn thread_scaling() {
 
 /// JIT compile time of ELF programs from the corpus: `jit_compile` alone, on every side,
 /// after loading and verifying once (legacy configuration for both spl_token programs,
-/// default for the reference's own test ELF); warm: each figure is the median of 15
-/// compiles of the same program in one process.
+/// default for the reference's own test ELF; bpfvm's compiles share one `JitEngine`, as a
+/// host's would); warm: each figure is the median of 15 compiles of the same program in
+/// one process.
 fn compile_elfs() {
     let Ok(corpus) = bpfvm_testkit::corpus::corpus_dir() else {
         println!("compile: corpus not found, skipped");
@@ -114,7 +116,8 @@ fn compile_elfs() {
             continue;
         };
         let reference_time = time(|| reference.jit_compile().unwrap());
-        let our_time = time(|| ours.jit_compile().unwrap());
+        let engine = JitEngine::new();
+        let our_time = time(|| ours.jit_compile_with(&engine).unwrap());
         let slots = ours.decoded().len() as f64;
         println!(
             "compile {}: {} slots, reference jit_compile {:?} ({:.1} ns/slot), bpfvm jit_compile {:?} ({:.1} ns/slot), ratio {:.2}x",

@@ -3,8 +3,9 @@
 //! A [`TestCase`] is data: the program (text bytes, a raw `.bin` program, assembly, or an ELF
 //! file), the dialect, the configuration, the input bytes, the heap size, the syscall set and
 //! the budget. [`run`] executes it on one backend and reduces what happened to an [`Outcome`];
-//! [`run_on_all`] does so on every backend in [`BACKENDS`] and checks they agree, so when the
-//! JIT lands, adding it to that list puts every data-driven test on both backends.
+//! [`run_on_all`] does so on every backend in [`BACKENDS`] (the interpreter and the JIT, or
+//! only the interpreter in a build without the JIT) and checks they agree, so every
+//! data-driven test runs on both backends.
 
 use crate::generator::function_name;
 use crate::outcome::{ErrorDesc, Outcome};
@@ -16,8 +17,8 @@ use bpfvm::{
 use bpfvm_isa::Dialect;
 use std::sync::Arc;
 
-/// The backends every case runs on.
-pub const BACKENDS: &[Backend] = &[Backend::Interpreter, Backend::Jit];
+/// The backends every case runs on: those of this build (`Backend::AVAILABLE`).
+pub const BACKENDS: &[Backend] = Backend::AVAILABLE;
 
 /// Compiles `program` for the JIT when `backend` needs it.
 pub fn prepare(program: &mut VerifiedProgram<TestContext>, backend: Backend) -> Result<(), String> {

@@ -8,8 +8,11 @@
 //! `BPFVM_JIT_FUZZ=N` sets programs per dialect (default below), `BPFVM_JIT_FUZZ_SEED=S` the
 //! first seed; the ignored test `jit_fuzz_millions` runs 1,000,000 per dialect by default.
 
+// Needs the JIT: an x86-64 build with the `jit` feature.
+#![cfg(all(feature = "jit", target_arch = "x86_64"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+use bpfvm::jit::JitEngine;
 use bpfvm::Backend;
 use bpfvm_isa::Dialect;
 use bpfvm_testkit::generator::generate;
@@ -29,6 +32,8 @@ fn env_u64(name: &str, default: u64) -> u64 {
 fn fuzz(first: u64, count: u64) -> (u64, Vec<String>) {
     let mut failures = Vec::new();
     let mut compared = 0;
+    // One engine for every compile, as a host compiling many programs keeps one.
+    let engine = JitEngine::new();
     for dialect in [Dialect::Sbpf, Dialect::Ebpf] {
         for seed in first..first + count {
             let mut generated = generate(seed, dialect);
@@ -37,7 +42,7 @@ fn fuzz(first: u64, count: u64) -> (u64, Vec<String>) {
             let Ok(mut program) = load_verified(&case) else {
                 continue;
             };
-            if let Err(error) = program.jit_compile() {
+            if let Err(error) = program.jit_compile_with(&engine) {
                 failures.push(format!("{dialect:?} seed {seed}: jit_compile: {error}"));
                 continue;
             }

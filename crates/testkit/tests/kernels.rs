@@ -2,6 +2,8 @@
 //! `build.rs` build of the same source), in bpfvm's interpreter and JIT (from the raw `.text`
 //! and from the object itself), and in the reference's interpreter and JIT on the same bytes;
 //! bpfvm's two backends and the reference charge the same instruction count.
+// Needs the JIT: an x86-64 build with the `jit` feature.
+#![cfg(all(feature = "jit", target_arch = "x86_64"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 #[path = "../benches/kernels/mod.rs"]

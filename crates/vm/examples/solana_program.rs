@@ -1,5 +1,5 @@
 //! Running a C program compiled by stock clang with the Solana syscall set: load the ELF
-//! object, serialize a Solana input, run on both backends and read the program's logs.
+//! object, serialize a Solana input, run on every backend of the build and read the program's logs.
 //!
 //! Run: `cargo run -p bpfvm --example solana_program`
 
@@ -22,13 +22,16 @@ pub fn run_example() -> Result<Vec<Observed>, Box<dyn std::error::Error>> {
     register_solana_syscalls(&mut syscalls)?;
     let loader = Arc::new(Loader::with_syscalls(preset.config(), syscalls));
     let mut program = verify(Executable::from_elf(&bytes, loader)?)?;
-    program.jit_compile()?;
+    // The JIT exists on x86-64 builds with the `jit` feature; elsewhere only the interpreter.
+    if Backend::AVAILABLE.contains(&Backend::Jit) {
+        program.jit_compile()?;
+    }
 
     // hello.o reads a u64 length and then that many bytes of text from its input.
     let mut input = 5u64.to_le_bytes().to_vec();
     input.extend_from_slice(b"world");
     let mut observed = Vec::new();
-    for backend in [Backend::Interpreter, Backend::Jit] {
+    for &backend in Backend::AVAILABLE {
         let heap_size = 32 * 1024;
         let mut heap = vec![0u8; heap_size];
         let mut context = SolanaContext::new(100_000, heap_size as u64);

@@ -32,11 +32,18 @@ pub struct Config {
     pub enable_symbol_and_section_labels: bool,
     /// Stricter ELF checks (unresolved syscalls, section offsets, overlapping sections).
     pub reject_broken_elfs: bool,
-    /// JIT diversification: about one random `nop` per this many x86 instructions (0: off).
+    /// JIT diversification: about one random 1-byte `nop` per this many BPF instructions
+    /// (0: off). Machine code only.
     pub noop_instruction_rate: u32,
-    /// JIT constant blinding of program-supplied immediates and offsets.
+    /// JIT constant blinding of program-supplied immediates that are not small (emitted as
+    /// `value - key` plus an add of a random key). Memory offsets and the value of `st` are
+    /// emitted in the clear. Machine code only.
     pub sanitize_user_provided_values: bool,
-    /// JIT: displacement, in 8-byte slots, of the environment base register (0: off).
+    /// JIT: mixed into the seed of the hardening generator (which decides the `nop`s and the
+    /// blinding keys). In the reference it also displaces the environment base register;
+    /// bpfvm's JIT does not displace its `Env`, so this changes machine code only through the
+    /// seed. For keys an attacker cannot predict, use
+    /// [`JitEngine::with_seed`](crate::jit::JitEngine::with_seed).
     pub runtime_environment_key: i32,
     /// Without static syscalls: an internal function whose key equals a syscall's is an error.
     pub external_internal_function_hash_collision: bool,
@@ -89,9 +96,10 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The total stack size: one frame per call level.
+    /// The total stack size: one frame per call level
+    /// ([`StackLayout::size`](crate::memory::StackLayout::size)).
     pub fn stack_size(&self) -> usize {
-        self.stack_frame_size.saturating_mul(self.max_call_depth)
+        crate::memory::StackLayout::of(self).size()
     }
 
     /// The configuration of the sBPF v1 programs deployed on the network (EM_BPF,

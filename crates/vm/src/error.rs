@@ -131,6 +131,13 @@ pub enum RuntimeError {
     },
     /// The JIT backend was asked for but no compiled code exists.
     JitNotCompiled,
+    /// The JIT's generated code ended in a way it must never end (a bug in the JIT, never the
+    /// program's doing): a bail-out site missing from its table, an exit kind it does not
+    /// know, an error exit with no error.
+    JitFailure {
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl RuntimeError {
@@ -150,6 +157,7 @@ impl RuntimeError {
             RuntimeError::UnsupportedInstruction { .. } => "UnsupportedInstruction",
             RuntimeError::UserError { .. } => "UserError",
             RuntimeError::JitNotCompiled => "JitNotCompiled",
+            RuntimeError::JitFailure { .. } => "JitFailure",
         }
     }
 
@@ -199,7 +207,9 @@ impl RuntimeError {
                 ("len", Number(*len)),
                 ("frame", Signed(*frame)),
             ],
-            RuntimeError::UserError { message } => vec![("message", Text(message.clone()))],
+            RuntimeError::UserError { message } | RuntimeError::JitFailure { message } => {
+                vec![("message", Text(message.clone()))]
+            }
             RuntimeError::JitNotCompiled => Vec::new(),
         }
     }
@@ -219,7 +229,8 @@ impl RuntimeError {
             | RuntimeError::UnsupportedInstruction { pc } => Some(pc),
             RuntimeError::InvalidMemoryRegion { .. }
             | RuntimeError::UserError { .. }
-            | RuntimeError::JitNotCompiled => None,
+            | RuntimeError::JitNotCompiled
+            | RuntimeError::JitFailure { .. } => None,
         }
     }
 }
@@ -270,6 +281,7 @@ impl fmt::Display for RuntimeError {
             }
             RuntimeError::UserError { message } => write!(f, "syscall error: {message}"),
             RuntimeError::JitNotCompiled => write!(f, "the program was not compiled by the JIT"),
+            RuntimeError::JitFailure { message } => write!(f, "internal JIT failure: {message}"),
         }
     }
 }

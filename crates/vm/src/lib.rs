@@ -1,4 +1,5 @@
-//! bpfvm: a virtual machine for sBPF and eBPF programs.
+//! bpfvm: a virtual machine for sBPF and eBPF programs, with an interpreter and an x86-64 JIT
+//! that give the same results.
 //!
 //! A host loads a program, verifies it, and runs it in a [`Vm`] over its own memory:
 //!
@@ -19,13 +20,11 @@
 //! let loader = Arc::new(Loader::<TestContext>::new(Preset::Ebpf.config()));
 //! let executable = Executable::from_raw_program(&text, loader, Dialect::Ebpf)?;
 //! let mut program = verify(executable)?;
-//! if cfg!(target_arch = "x86_64") {
+//! if bpfvm::jit::AVAILABLE {
+//!     // This build has the JIT (the `jit` feature on an x86-64 host).
 //!     program.jit_compile()?;
 //! }
-//! for backend in [Backend::Interpreter, Backend::Jit] {
-//!     if backend == Backend::Jit && program.jit_program().is_none() {
-//!         continue;
-//!     }
+//! for &backend in Backend::AVAILABLE {
 //!     let mut input = [41u8];
 //!     let mut heap = [0u8; 0];
 //!     let mut context = TestContext::new(1_000); // the instruction budget
@@ -43,11 +42,21 @@
 //! the configuration, and [`syscalls::register_solana_syscalls`] serving their imports.
 //!
 //! The pipeline, stage by stage: bytes ([`Executable`], from raw text or an ELF file) ->
-//! [`verify`] -> [`VerifiedProgram`] -> a backend ([`Backend::Interpreter`]) running in a
-//! [`Vm`] against a [`MemoryMapping`], syscalls and a [`ContextObject`] that meters
-//! instructions. Each stage has its own error type: [`LoadError`], [`VerifyError`],
-//! [`RuntimeError`]. [`limits`] names the budgets and sizes a host should default to.
+//! [`verify`] -> [`VerifiedProgram`] (the verified text, its decoded instructions and the
+//! backend-neutral program form of [`code`]) -> a backend ([`Backend::Interpreter`], or
+//! [`Backend::Jit`] after [`VerifiedProgram::jit_compile`]) running in a [`Vm`] against a
+//! [`MemoryMapping`] laid out by [`memory::Layout`], syscalls and a [`ContextObject`] that
+//! meters instructions. Each stage has its own error type: [`LoadError`], [`VerifyError`],
+//! [`jit::JitError`], [`RuntimeError`]. [`limits`] names the budgets and sizes a host should
+//! default to.
+//!
+//! The JIT is compiled only with the `jit` feature (on by default) on an x86-64 target; in
+//! any other build the same API interprets, [`Backend::AVAILABLE`] lists what the build
+//! has, and compiling gives a [`jit::JitError`] that says why. Compile state (code memory,
+//! reused buffers, the hardening seed) belongs to a [`jit::JitEngine`] the host owns; the
+//! library keeps no process-wide mutable state.
 
+pub mod code;
 pub mod config;
 pub mod context;
 pub mod elf;
@@ -58,8 +67,10 @@ pub mod limits;
 pub mod load_error;
 pub mod memory;
 pub mod program;
+mod runtime;
 pub mod solana_input;
 pub mod syscalls;
+pub mod verified;
 pub mod verifier;
 pub mod vm;
 
@@ -78,5 +89,5 @@ pub use program::{
     ProgramRegion, Syscall, SyscallFn, SyscallRegistry, MM_HEAP_START, MM_INPUT_START,
     MM_PROGRAM_START, MM_STACK_START,
 };
-pub use verifier::{verify, VerifiedProgram};
+pub use verified::{verify, VerifiedProgram};
 pub use vm::{Backend, Run, Vm};

@@ -9,21 +9,21 @@
 
 use crate::config::Config;
 use crate::load_error::LoadError;
-use crate::memory::MemoryMapping;
+use crate::memory::{AddressMap, Layout, MemoryMapping};
 use crate::RuntimeError;
 use bpfvm_isa::{call_operands, hash_symbol_name, Dialect, Slot, SLOT_SIZE};
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Where the program region starts in guest memory.
-pub const MM_PROGRAM_START: u64 = 0x1_0000_0000;
-/// Where the stack region starts.
-pub const MM_STACK_START: u64 = 0x2_0000_0000;
-/// Where the heap region starts.
-pub const MM_HEAP_START: u64 = 0x3_0000_0000;
-/// Where the input region starts; r1 holds this address at entry.
-pub const MM_INPUT_START: u64 = 0x4_0000_0000;
+/// Where the program region starts in the standard address map ([`AddressMap::STANDARD`]).
+pub const MM_PROGRAM_START: u64 = AddressMap::STANDARD.program;
+/// Where the stack region starts in the standard address map.
+pub const MM_STACK_START: u64 = AddressMap::STANDARD.stack;
+/// Where the heap region starts in the standard address map.
+pub const MM_HEAP_START: u64 = AddressMap::STANDARD.heap;
+/// Where the input region starts in the standard address map; r1 holds this address at entry.
+pub const MM_INPUT_START: u64 = AddressMap::STANDARD.input;
 
 /// A syscall: the host function a `call` with a registered key invokes. It receives the
 /// context, the guest memory and r1..r5, and returns r0 or an error that ends the run.
@@ -159,6 +159,12 @@ impl<C> Loader<C> {
     /// A loader with the given syscalls.
     pub fn with_syscalls(config: Config, syscalls: SyscallRegistry<C>) -> Self {
         Loader { config, syscalls }
+    }
+
+    /// The memory layout of the programs this loader loads (where the program region
+    /// starts, and everything the VM and the backends need about the stack).
+    pub fn layout(&self) -> Layout {
+        Layout::of(&self.config)
     }
 }
 
@@ -371,8 +377,8 @@ impl<C> Executable<C> {
     }
 
     /// The reference's `from_text_bytes`: the bytes become both the read-only data and the
-    /// text at `MM_PROGRAM_START`, unrelocated. The entry is the function named "entrypoint",
-    /// or pc 0 (registered under that name) when there is none.
+    /// text at the start of the program region, unrelocated. The entry is the function named
+    /// "entrypoint", or pc 0 (registered under that name) when there is none.
     pub fn from_text_bytes(
         text: &[u8],
         loader: Arc<Loader<C>>,
@@ -386,13 +392,14 @@ impl<C> Executable<C> {
                 0
             }
         };
+        let program_start = loader.layout().map.program;
         Self::from_parts(
             loader,
             dialect,
             ExecutableParts {
                 ro_data: text.to_vec(),
                 ro_start: 0,
-                ro_vaddr: MM_PROGRAM_START,
+                ro_vaddr: program_start,
                 text_offset: 0,
                 text_len: text.len(),
                 entry_pc,

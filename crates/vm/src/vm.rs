@@ -1,25 +1,26 @@
 //! One execution environment: a verified program, its memory, a context, and the backends.
 //!
-//! [`Vm::new`] sets up what reference §2.2 describes: a zeroed stack of
-//! `config.stack_size()` bytes owned by the VM (16-byte aligned), and the regions
-//! [program read-only data at its address, stack at `MM_STACK_START` (gapped by the frame
-//! size when frames are fixed and gaps are on), heap at `MM_HEAP_START`, then the host's
-//! regions]. The program region is the executable's bytes in place, or, for an eBPF object
-//! with writable globals ([`ProgramRegion::Writable`]), a writable copy this VM owns. [`Vm::run`] starts every run clean: r1 = `MM_INPUT_START`, r10 = the initial
-//! stack pointer (the top of the stack with dynamic frames, the top of frame 0 otherwise),
-//! everything else 0, no call frames. In the eBPF dialect r2 also holds the length of the
+//! [`Vm::new`] sets up what reference §2.2 describes, at the addresses of the program's
+//! memory [`Layout`](crate::memory::Layout): a zeroed stack of `config.stack_size()` bytes
+//! owned by the VM (16-byte aligned), and the regions [program read-only data at its
+//! address, the stack (gapped by the frame size when frames are fixed and gaps are on), the
+//! heap, then the host's regions]. The program region is the executable's bytes in place,
+//! or, for an eBPF object with writable globals ([`ProgramRegion::Writable`]), a writable
+//! copy this VM owns. [`Vm::run`] starts every run clean: r1 = the input's address
+//! (`MM_INPUT_START`), r10 = the initial frame pointer (the top of the stack with dynamic
+//! frames, the top of frame 0 otherwise), everything else 0, no call frames. In the eBPF dialect r2 also holds the length of the
 //! host's first region (the conformance contract). Unlike the reference, depth and stack
 //! pointer are reset between runs, so a VM can be run again after an error; memory is not.
 
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
-use crate::interpreter::exec::{Frame, FrameMode, Machine, Settings, Tracing};
-use crate::interpreter::meter::{Meter, Metering};
+use crate::interpreter::exec::Machine;
 use crate::interpreter::StepHook;
-use crate::jit::run::RunParts;
+use crate::jit::JitProgram;
 use crate::memory::{MemoryMapping, MemoryRegion};
-use crate::program::{ProgramRegion, SyscallFn, MM_HEAP_START, MM_INPUT_START, MM_STACK_START};
-use crate::verifier::VerifiedProgram;
+use crate::program::{ProgramRegion, SyscallFn};
+use crate::runtime::{Frame, Meter, Metering, Settings, Tracing};
+use crate::verified::VerifiedProgram;
 use bpfvm_isa::Dialect;
 
 /// Which engine runs the program.
@@ -31,6 +32,16 @@ pub enum Backend {
     Jit,
 }
 
+impl Backend {
+    /// The backends this build can run: both, or only the interpreter in a build without the
+    /// JIT (a host that is not x86-64, or `bpfvm` without its `jit` feature).
+    pub const AVAILABLE: &'static [Backend] = if crate::jit::AVAILABLE {
+        &[Backend::Interpreter, Backend::Jit]
+    } else {
+        &[Backend::Interpreter]
+    };
+}
+
 /// The outcome of one run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Run {
@@ -39,13 +50,6 @@ pub struct Run {
     /// `Ok(r0)` or the error that ended the run.
     pub result: Result<u64, RuntimeError>,
 }
-
-/// The index the aligned mapping gives the program region; reported when its writable copy
-/// cannot be allocated.
-const PROGRAM_REGION_INDEX: usize = 1;
-/// The index the aligned mapping gives the stack; reported when the stack cannot be
-/// allocated.
-const STACK_REGION_INDEX: usize = 2;
 
 /// A program ready to run against its memory and context.
 pub struct Vm<'a, C: ContextObject> {
@@ -57,6 +61,8 @@ pub struct Vm<'a, C: ContextObject> {
     frames: Vec<Frame>,
     settings: Settings,
     initial_stack_pointer: u64,
+    /// r1 at entry: where the input region starts.
+    input_start: u64,
     /// r2 at entry: 0 in sBPF, the first host region's length in eBPF.
     initial_r2: u64,
 }
@@ -72,35 +78,16 @@ impl<'a, C: ContextObject> Vm<'a, C> {
     ) -> Result<Self, RuntimeError> {
         let config = program.config();
         let executable = program.executable();
-        let stack_size = config.stack_size();
-        let frames = match config.dynamic_stack_frames {
-            true => FrameMode::Dynamic,
-            false => {
-                let frame = config.stack_frame_size as u64;
-                let bump = match config.enable_stack_frame_gaps {
-                    true => frame.wrapping_mul(2),
-                    false => frame,
-                };
-                FrameMode::Fixed { bump }
-            }
-        };
-        let gap = match (frames, config.enable_stack_frame_gaps) {
-            (FrameMode::Fixed { .. }, true) => config.stack_frame_size as u64,
-            _ => 0,
-        };
-        let initial_stack_pointer = MM_STACK_START.saturating_add(match frames {
-            FrameMode::Dynamic => stack_size as u64,
-            FrameMode::Fixed { .. } => config.stack_frame_size as u64,
-        });
+        let layout = executable.loader().layout();
+        let map = layout.map;
         let initial_r2 = match program.dialect() {
             Dialect::Sbpf => 0,
             Dialect::Ebpf => regions.first().map_or(0, MemoryRegion::len),
         };
-        let stack = MemoryRegion::owned_zeroed(stack_size, MM_STACK_START, gap).ok_or(
-            RuntimeError::InvalidMemoryRegion {
-                index: STACK_REGION_INDEX,
-            },
-        )?;
+        let stack = MemoryRegion::owned_zeroed(layout.stack.size(), map.stack, layout.stack.gap())
+            .ok_or(RuntimeError::InvalidMemoryRegion {
+                index: map.stack_row(),
+            })?;
         let program_region = match executable.program_region() {
             ProgramRegion::ReadOnly => {
                 MemoryRegion::readonly(executable.ro_data(), executable.ro_vaddr())
@@ -108,7 +95,7 @@ impl<'a, C: ContextObject> Vm<'a, C> {
             ProgramRegion::Writable => {
                 MemoryRegion::owned_copy(executable.ro_data(), executable.ro_vaddr()).ok_or(
                     RuntimeError::InvalidMemoryRegion {
-                        index: PROGRAM_REGION_INDEX,
+                        index: (map.program >> 32) as usize,
                     },
                 )?
             }
@@ -116,19 +103,19 @@ impl<'a, C: ContextObject> Vm<'a, C> {
         let mut all = vec![
             program_region,
             stack,
-            MemoryRegion::writable(heap, MM_HEAP_START),
+            MemoryRegion::writable(heap, map.heap),
         ];
         all.extend(regions);
         let mapping = MemoryMapping::new(all, config)?;
         let registry = &executable.loader().syscalls;
         let syscalls = program
-            .interpreter_code()
+            .code()
             .syscall_keys()
             .iter()
             .map(|&key| registry.get(key).map(|syscall| syscall.function))
             .collect();
         let settings = Settings {
-            frames,
+            frames: layout.stack.frame_mode(),
             max_call_depth: config.max_call_depth,
             static_syscalls: config.static_syscalls,
             tracing: match config.enable_instruction_tracing {
@@ -143,7 +130,8 @@ impl<'a, C: ContextObject> Vm<'a, C> {
             syscalls,
             frames: Vec::with_capacity(config.max_call_depth.min(64)),
             settings,
-            initial_stack_pointer,
+            initial_stack_pointer: layout.initial_frame_pointer(),
+            input_start: map.input,
             initial_r2,
         })
     }
@@ -173,11 +161,18 @@ impl<'a, C: ContextObject> Vm<'a, C> {
         if self.settings.tracing == Tracing::On {
             return self.interpret(None);
         }
+        self.run_compiled(jit)
+    }
+
+    /// Runs the JIT's code for this program.
+    #[cfg(bpfvm_jit)]
+    fn run_compiled(&mut self, jit: &JitProgram) -> Run {
+        use crate::jit::run::RunParts;
         let metering = self.metering();
         let regs = self.start_registers();
         self.frames.clear();
         let parts = RunParts {
-            code: self.program.interpreter_code(),
+            code: self.program.code(),
             settings: self.settings,
             context: &mut *self.context,
             mapping: &mut self.mapping,
@@ -186,10 +181,15 @@ impl<'a, C: ContextObject> Vm<'a, C> {
             regs,
             stack_pointer: self.initial_stack_pointer,
             metering,
-            aligned: self.program.config().aligned_memory_mapping,
         };
-        let (result, meter) = crate::jit::run::execute(jit, parts);
+        let (result, meter) = jit.execute(parts);
         self.finish(result, meter)
+    }
+
+    /// A build without the JIT has no [`JitProgram`] to run.
+    #[cfg(not(bpfvm_jit))]
+    fn run_compiled(&mut self, jit: &JitProgram) -> Run {
+        jit.absurd()
     }
 
     /// Whether this program's runs are metered.
@@ -204,7 +204,7 @@ impl<'a, C: ContextObject> Vm<'a, C> {
     /// length (eBPF), r10 the top of the first frame, the rest zero.
     fn start_registers(&self) -> [u64; 16] {
         let mut regs = [0u64; 16];
-        regs[1] = MM_INPUT_START;
+        regs[1] = self.input_start;
         regs[2] = self.initial_r2;
         regs[10] = self.initial_stack_pointer;
         regs
@@ -237,7 +237,7 @@ impl<'a, C: ContextObject> Vm<'a, C> {
 
     fn interpret(&mut self, hook: Option<&mut dyn StepHook>) -> Run {
         let meter = Meter::start(self.metering(), &*self.context);
-        let code = self.program.interpreter_code();
+        let code = self.program.code();
         let regs = self.start_registers();
         self.frames.clear();
         let mut machine = Machine {

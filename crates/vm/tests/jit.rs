@@ -4,10 +4,13 @@
 //!
 //! Behaviour tables run on both backends through `interp_common::run_table`.
 
+// These tests need the JIT: builds without it (`cfg(bpfvm_jit)` unset) compile them out.
+#![cfg(bpfvm_jit)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod interp_common;
 
+use bpfvm::jit::JitEngine;
 use bpfvm::{
     verify, Backend, Config, Executable, Loader, MemoryRegion, RuntimeError, SyscallRegistry,
     TestContext, VerifiedProgram, Vm, MM_INPUT_START,
@@ -18,11 +21,20 @@ use interp_common::{alu, assemble, branch, call, exit, k, lddw, ldx, mov, reg, s
 use std::sync::Arc;
 
 fn compile(program: &[Insn], dialect: Dialect, config: Config) -> VerifiedProgram<TestContext> {
+    compile_with(program, dialect, config, &JitEngine::new())
+}
+
+fn compile_with(
+    program: &[Insn],
+    dialect: Dialect,
+    config: Config,
+    engine: &JitEngine,
+) -> VerifiedProgram<TestContext> {
     let loader = Arc::new(Loader::with_syscalls(config, SyscallRegistry::new()));
     let bytes = assemble(program, dialect);
     let executable = Executable::from_raw_program(&bytes, loader, dialect).unwrap();
     let mut program = verify(executable).unwrap();
-    program.jit_compile().unwrap();
+    program.jit_compile_with(engine).unwrap();
     program
 }
 
@@ -268,8 +280,10 @@ fn hardening_changes_machine_code_not_behaviour() {
         noop_instruction_rate: 1,
         ..Config::default()
     };
-    let a = compile(&program, Dialect::Sbpf, hardened);
-    let b = compile(&program, Dialect::Sbpf, hardened);
+    // Successive compiles on one engine draw different nops and keys.
+    let engine = JitEngine::new();
+    let a = compile_with(&program, Dialect::Sbpf, hardened, &engine);
+    let b = compile_with(&program, Dialect::Sbpf, hardened, &engine);
     let listing = disassemble(&a);
     assert!(
         !listing.contains("12345678h"),
@@ -290,6 +304,67 @@ fn hardening_changes_machine_code_not_behaviour() {
             (Ok(0x1999_A675), 4)
         );
     }
+}
+
+#[test]
+fn an_engines_history_alone_decides_the_hardened_code() {
+    // No state outside the engine: fresh engines compile a program to the same bytes, an
+    // engine's second compile differs from its first, and so does an engine with another
+    // seed. Behaviour is the same throughout.
+    let program = vec![
+        alu(Width::W64, AluOp::Mov, 0, k(0x1234_5678)),
+        alu(Width::W64, AluOp::Add, 0, k(0x0765_4321)),
+        exit(),
+    ];
+    let hardened = Config {
+        noop_instruction_rate: 1,
+        ..Config::default()
+    };
+    let code = |engine: &JitEngine| {
+        let compiled = compile_with(&program, Dialect::Sbpf, hardened, engine);
+        assert_eq!(
+            run(&compiled, Backend::Jit, 100, &mut []),
+            (Ok(0x1999_9999), 3)
+        );
+        compiled.jit_program().unwrap().code().to_vec()
+    };
+    let engine = JitEngine::new();
+    let first = code(&engine);
+    assert_eq!(engine.compiles(), 1);
+    assert_eq!(code(&JitEngine::new()), first, "a fresh engine");
+    assert_ne!(code(&engine), first, "the same engine's second compile");
+    assert_eq!(engine.compiles(), 2);
+    assert_ne!(code(&JitEngine::with_seed(7)), first, "another seed");
+    assert_eq!(
+        code(&JitEngine::with_seed(7)),
+        code(&JitEngine::with_seed(7))
+    );
+}
+
+#[test]
+fn one_engine_compiles_on_many_threads() {
+    // Clones share the engine; compiles on several threads at once each get their own
+    // buffers, and every program runs correctly.
+    let engine = JitEngine::new();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4u64)
+            .map(|_| {
+                let engine = engine.clone();
+                scope.spawn(move || {
+                    for n in 0..20u64 {
+                        let program = compile_with(&sum_loop(), Dialect::Sbpf, plain(), &engine);
+                        let mut bytes = input(n);
+                        let (result, _) = run(&program, Backend::Jit, 1_000_000, &mut bytes);
+                        assert_eq!(result, Ok(n * n.saturating_sub(1) / 2));
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+    });
+    assert_eq!(engine.compiles(), 80);
 }
 
 #[test]

@@ -17,6 +17,8 @@
 //! configuration (`Ok`, or an access violation at the instruction marked `#!`), so that a
 //! row cannot silently stop testing what it names.
 
+// These tests need the JIT: builds without it (`cfg(bpfvm_jit)` unset) compile them out.
+#![cfg(bpfvm_jit)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod hoist_rows;

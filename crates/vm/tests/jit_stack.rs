@@ -5,13 +5,16 @@
 //! result, count and memory: it follows the new region, or hands the rest of the run to the
 //! interpreter.
 
+// These tests need the JIT: builds without it (`cfg(bpfvm_jit)` unset) compile them out.
+#![cfg(bpfvm_jit)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod interp_common;
 
 use bpfvm::{
-    verify, Backend, Config, Executable, Loader, MemoryMapping, MemoryRegion, RuntimeError,
-    SyscallRegistry, TestContext, VerifiedProgram, Vm, MM_INPUT_START, MM_STACK_START,
+    verify, Backend, Config, ContextObject, Executable, Loader, MemoryMapping, MemoryRegion,
+    RuntimeError, SyscallRegistry, TestContext, VerifiedProgram, Vm, MM_INPUT_START,
+    MM_STACK_START,
 };
 use bpfvm_isa::{hash_symbol_name, AluOp, Dialect, MemSize, Width};
 use interp_common::{alu, assemble, call, exit, ldx, reg, st, stx};
@@ -21,12 +24,16 @@ use std::sync::Arc;
 const STACK_INDEX: usize = 2;
 
 /// Replaces the stack with a zeroed one: gapped like the VM's when `args[0]` is 1, without
-/// gaps otherwise. The new stack's first frame holds 0x5a at offset 4088 (r10 - 8).
+/// gaps otherwise. The new stack's first frame holds 0x5a at offset 4088 (r10 - 8). With
+/// `args[0]` 2 it also spends the rest of the budget.
 fn replace_stack(
-    _context: &mut TestContext,
+    context: &mut TestContext,
     memory: &mut MemoryMapping<'_>,
     args: [u64; 5],
 ) -> Result<u64, RuntimeError> {
+    if args[0] == 2 {
+        context.consume(context.remaining());
+    }
     let config = config();
     let gap = match args[0] {
         1 => config.stack_frame_size as u64,
@@ -110,4 +117,21 @@ fn a_stack_replaced_by_a_syscall_is_used_by_both_backends() {
         let compiled = run(&verified, Backend::Jit, mode);
         assert_eq!(compiled, interpreted, "mode {mode}");
     }
+}
+
+#[test]
+fn a_syscall_that_replaces_the_stack_and_drains_the_budget_stops_at_the_next_pc() {
+    // The syscall's own meter check comes before the JIT notices the new stack: both
+    // backends stop with `ExceededMaxInstructions` at the instruction after the call.
+    let verified = program();
+    let interpreted = run(&verified, Backend::Interpreter, 2);
+    assert_eq!(
+        interpreted.0,
+        Err(RuntimeError::ExceededMaxInstructions {
+            pc: 3,
+            budget: 1_000
+        })
+    );
+    assert_eq!(interpreted.1, 1_000);
+    assert_eq!(run(&verified, Backend::Jit, 2), interpreted);
 }

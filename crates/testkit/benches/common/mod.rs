@@ -199,7 +199,8 @@ pub fn bench_program(c: &mut Criterion, program: &BenchProgram, engine: Engine) 
     let sbpf26 = sbpf26_program(program);
     if engine == Engine::Jit {
         let reference_compile = time(|| reference.jit_compile().unwrap());
-        let our_compile = time(|| ours.jit_compile().unwrap());
+        let engine = bpfvm::jit::JitEngine::new();
+        let our_compile = time(|| ours.jit_compile_with(&engine).unwrap());
         let sbpf26_compile = time(|| sbpf26.jit_compile().unwrap());
         println!(
             "compile {}: reference jit_compile {:?}, bpfvm jit_compile {:?}, ratio {:.2}x",

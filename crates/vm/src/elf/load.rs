@@ -11,9 +11,9 @@ use super::relocate::{Relocator, EF_SBF_V2};
 use super::rodata::{hits_stack, ro_image, section_vaddr};
 use crate::config::Config;
 use crate::load_error::LoadError;
+use crate::memory::AddressMap;
 use crate::program::{
     Executable, ExecutableParts, FunctionRegistry, Loader, ProgramRegion, ENTRYPOINT,
-    MM_PROGRAM_START,
 };
 use bpfvm_isa::{hash_symbol_name, Dialect, SLOT_SIZE};
 use object::elf::{ELFCLASS64, ELFDATA2LSB, EM_BPF, EM_SBF, ET_DYN, SHF_ALLOC, SHF_WRITE};
@@ -119,14 +119,14 @@ fn validate<'a>(config: &Config, elf: &Elf64<'a>) -> Result<&'a Shdr, LoadError>
 
 /// §8.3: the text's guest address, checked against the stack and (for broken files) its
 /// file offset.
-fn place_text(config: &Config, text: &Shdr) -> Result<u64, LoadError> {
+fn place_text(config: &Config, map: &AddressMap, text: &Shdr) -> Result<u64, LoadError> {
     let addr = text.sh_addr.get(LE);
     let broken =
         config.reject_broken_elfs && !config.enable_elf_vaddr && addr != text.sh_offset.get(LE);
-    if broken || hits_stack(config, addr, text.sh_size.get(LE)) {
+    if broken || hits_stack(config, map, addr, text.sh_size.get(LE)) {
         return Err(LoadError::ValueOutOfBounds);
     }
-    Ok(section_vaddr(config, addr))
+    Ok(section_vaddr(config, map, addr))
 }
 
 /// Registers the entrypoint (§8.5) and returns its slot.
@@ -155,8 +155,9 @@ pub(crate) fn load_shared<C>(
     loader: Arc<Loader<C>>,
 ) -> Result<Executable<C>, LoadError> {
     let config = loader.config;
+    let map = loader.layout().map;
     let text = validate(&config, elf)?;
-    let text_vaddr = place_text(&config, text)?;
+    let text_vaddr = place_text(&config, &map, text)?;
     let mut bytes = elf.bytes().to_vec();
     let mut relocator = Relocator {
         elf,
@@ -173,15 +174,15 @@ pub(crate) fn load_shared<C>(
         .iter()
         .map(|section| (elf.section_name(section), section))
         .collect();
-    let image = ro_image(&config, &sections, bytes)?;
+    let image = ro_image(&config, &map, &sections, bytes)?;
     let text_range = file_range(text);
     let text_len = usize::try_from(text_range.end - text_range.start)
         .map_err(|_| LoadError::ValueOutOfBounds)?;
     let text_offset = text_vaddr
-        .saturating_sub(MM_PROGRAM_START)
+        .saturating_sub(map.program)
         .saturating_sub(image.offset);
     let parts = ExecutableParts {
-        ro_vaddr: MM_PROGRAM_START.saturating_add(image.offset),
+        ro_vaddr: map.program.saturating_add(image.offset),
         ro_data: image.bytes,
         ro_start: image.start,
         text_offset: usize::try_from(text_offset).map_err(|_| LoadError::ValueOutOfBounds)?,

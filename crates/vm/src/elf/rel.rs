@@ -5,9 +5,9 @@
 //! relocations), so this is our own small static linker, run in memory:
 //!
 //! 1. **Layout** ([`layout`]). Executable sections first (the text), then read-only data, then
-//!    writable data, each 8-aligned, at `MM_PROGRAM_START`. Sections that are not allocated
-//!    (DWARF, BTF, symbols, `.llvm_addrsig`, any name of any length) are ignored, and so are
-//!    their relocations.
+//!    writable data, each 8-aligned, at the start of the program region (`MM_PROGRAM_START`
+//!    in the standard address map). Sections that are not allocated (DWARF, BTF, symbols,
+//!    `.llvm_addrsig`, any name of any length) are ignored, and so are their relocations.
 //! 2. **Relocations** of the loaded sections ([`link`]): lddw addresses, calls, data
 //!    addresses; calls to undefined functions are collected as imports.
 //! 3. **Calls, by dialect.**
@@ -25,8 +25,8 @@
 //!    executable section not named `.text` (a program section such as `xdp` or `socket`,
 //!    whose helpers live in `.text`); else the lowest-addressed function.
 //!
-//! **Address map.** One program region at `MM_PROGRAM_START`: text, then `.rodata*`, then
-//! `.data*`/`.bss*`. In sBPF a non-empty writable section is `WritableSectionNotSupported`
+//! **Address map.** One program region at the loader's program address (`MM_PROGRAM_START`
+//! in the standard map): text, then `.rodata*`, then `.data*`/`.bss*`. In sBPF a non-empty writable section is `WritableSectionNotSupported`
 //! (Solana's toolchain forbids writable globals; `.data.rel*` counts as read-only), and the
 //! region is read-only. In eBPF an object with writable data gets a writable program region
 //! ([`ProgramRegion::Writable`]): each VM maps its own copy of the whole image, so globals
@@ -45,7 +45,7 @@ use super::parse::Elf64;
 use crate::load_error::LoadError;
 use crate::program::{
     fixup_relative_calls, Executable, ExecutableParts, FunctionRegistry, Loader, ProgramRegion,
-    ENTRYPOINT, MM_PROGRAM_START,
+    ENTRYPOINT,
 };
 use bpfvm_isa::{decode, encode, hash_symbol_name, Dialect, Insn, Reg, Slot, SLOT_SIZE};
 use layout::{lay_out, WritableData};
@@ -67,7 +67,8 @@ pub(crate) fn load_relocatable<C>(
         }
         Dialect::Ebpf => WritableData::Mapped,
     };
-    let mut linker = Linker::new(elf, lay_out(elf, policy)?, dialect);
+    let program = loader.layout().map.program;
+    let mut linker = Linker::new(elf, lay_out(elf, policy)?, dialect, program);
     linker.relocate_all()?;
     let function_list = linker.functions()?;
     let mut functions = FunctionRegistry::new();
@@ -112,7 +113,7 @@ pub(crate) fn load_relocatable<C>(
     let parts = ExecutableParts {
         ro_data: image,
         ro_start: 0,
-        ro_vaddr: MM_PROGRAM_START,
+        ro_vaddr: program,
         text_offset: 0,
         text_len,
         entry_pc,

@@ -14,7 +14,7 @@
 
 use super::parse::{file_range, segment_range, vm_range, Elf64, Phdr, Rel, Shdr};
 use crate::load_error::LoadError;
-use crate::program::{fixup_relative_calls, FunctionRegistry, Loader, MM_PROGRAM_START};
+use crate::program::{fixup_relative_calls, FunctionRegistry, Loader};
 use bpfvm_isa::{hash_symbol_name, Dialect};
 use object::LittleEndian as LE;
 use std::collections::BTreeMap;
@@ -61,10 +61,10 @@ fn write(bytes: &mut [u8], at: usize, value: &[u8]) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// Moves an address below the program region into it.
-fn into_program(addr: u64) -> u64 {
-    if addr < MM_PROGRAM_START {
-        addr.saturating_add(MM_PROGRAM_START)
+/// Moves an address below the program region (starting at `program`) into it.
+fn into_program(program: u64, addr: u64) -> u64 {
+    if addr < program {
+        addr.saturating_add(program)
     } else {
         addr
     }
@@ -154,11 +154,16 @@ impl<'e, C> Relocator<'e, '_, C> {
             .ok_or(LoadError::UnknownSymbol {
                 index: sym as usize,
             })?;
-        let addr = into_program(symbol.st_value.get(LE).saturating_add(u64::from(addend)));
+        let program = self.loader.layout().map.program;
+        let addr = into_program(
+            program,
+            symbol.st_value.get(LE).saturating_add(u64::from(addend)),
+        );
         write_lddw(bytes, offset, addr)
     }
 
     fn apply_relative(&self, offset: usize, bytes: &mut [u8]) -> Result<(), LoadError> {
+        let program = self.loader.layout().map.program;
         if file_range(self.text).contains(&(offset as u64)) {
             let low = read_u32(bytes, offset.saturating_add(IMM_OFFSET))?;
             let high_at = offset.saturating_add(SLOT).saturating_add(IMM_OFFSET);
@@ -167,14 +172,14 @@ impl<'e, C> Relocator<'e, '_, C> {
             if addr == 0 {
                 return Err(LoadError::InvalidVirtualAddress { address: 0 });
             }
-            return write_lddw(bytes, offset, into_program(addr));
+            return write_lddw(bytes, offset, into_program(program, addr));
         }
         let addr = if self.elf.header().e_flags.get(LE) == EF_SBF_V2 {
-            into_program(read_u64(bytes, offset)?)
+            into_program(program, read_u64(bytes, offset)?)
         } else {
             // Legacy toolchains stored only the low 32 bits, in the upper half of the u64.
             let low = read_u32(bytes, offset.saturating_add(IMM_OFFSET))?;
-            MM_PROGRAM_START.saturating_add(u64::from(low))
+            program.saturating_add(u64::from(low))
         };
         write(bytes, offset, &addr.to_le_bytes())
     }

@@ -1,14 +1,14 @@
 //! The read-only image of a shared object: which sections are mapped and where (reference §8.6).
 //!
 //! Only `.text`, `.rodata`, `.data.rel.ro` and `.eh_frame` are mapped, at their section
-//! addresses relative to `MM_PROGRAM_START`. The reference has two representations of the
+//! addresses relative to the program region's start. The reference has two representations of the
 //! result: "borrowed" (a byte range of the relocated file, used when the sections are adjacent
 //! in the header table and translated by one constant from their file offsets) and "owned" (a
 //! zeroed buffer with each section copied to its address). Both produce the same guest-visible
 //! bytes, so we always build the bytes; what differs between the two, and what we reproduce,
 //! is the mapped span: borrowed maps the file bytes between the lowest and highest section
 //! (including whatever lies between them in the file), owned maps zeroes there, and owned
-//! without `optimize_rodata` also maps zeroes from `MM_PROGRAM_START` up to the first section.
+//! without `optimize_rodata` also maps zeroes from the program region's start up to the first section.
 //!
 //! The buffer is never longer than the file (an owned span longer than the file is
 //! `ValueOutOfBounds`, as in the reference), so memory stays bounded by the input size.
@@ -16,15 +16,15 @@
 use super::parse::{file_range, Shdr};
 use crate::config::Config;
 use crate::load_error::LoadError;
-use crate::program::{MM_PROGRAM_START, MM_STACK_START};
+use crate::memory::AddressMap;
 use object::LittleEndian as LE;
 
 /// The sections the loader maps.
 const RO_SECTIONS: [&str; 4] = [".text", ".rodata", ".data.rel.ro", ".eh_frame"];
 
-/// The mapped read-only bytes and where they start, as an offset from `MM_PROGRAM_START`.
+/// The mapped read-only bytes and where they start, as an offset from the program region's start.
 pub(crate) struct RoImage {
-    /// Offset of `bytes[start]` from `MM_PROGRAM_START`.
+    /// Offset of `bytes[start]` from the program region's start.
     pub(crate) offset: u64,
     /// The mapped bytes are `bytes[start..]`.
     pub(crate) bytes: Vec<u8>,
@@ -45,27 +45,28 @@ struct Scan<'a> {
 
 /// The guest address a section at `addr` lands on, and the end of it that the stack check
 /// uses.
-pub(crate) fn section_vaddr(config: &Config, addr: u64) -> u64 {
-    if config.enable_elf_vaddr && addr >= MM_PROGRAM_START {
+pub(crate) fn section_vaddr(config: &Config, map: &AddressMap, addr: u64) -> u64 {
+    if config.enable_elf_vaddr && addr >= map.program {
         addr
     } else {
-        addr.saturating_add(MM_PROGRAM_START)
+        addr.saturating_add(map.program)
     }
 }
 
 /// Whether a section placed at `addr` with `size` bytes runs into the stack region.
-pub(crate) fn hits_stack(config: &Config, addr: u64, size: u64) -> bool {
-    let start = section_vaddr(config, addr);
+pub(crate) fn hits_stack(config: &Config, map: &AddressMap, addr: u64, size: u64) -> bool {
+    let start = section_vaddr(config, map, addr);
     let end = if config.reject_rodata_stack_overlap {
         start.saturating_add(size)
     } else {
         start
     };
-    end > MM_STACK_START
+    end > map.stack
 }
 
 fn scan<'a>(
     config: &Config,
+    map: &AddressMap,
     sections: &[(Option<&str>, &Shdr)],
     bytes: &'a [u8],
 ) -> Result<Scan<'a>, LoadError> {
@@ -97,7 +98,7 @@ fn scan<'a>(
             };
         }
         if (config.reject_broken_elfs && scan.invalid_offsets)
-            || hits_stack(config, addr, section.sh_size.get(LE))
+            || hits_stack(config, map, addr, section.sh_size.get(LE))
         {
             return Err(LoadError::ValueOutOfBounds);
         }
@@ -121,16 +122,17 @@ fn scan<'a>(
 /// in `bytes` (cut at its end, skipped at its start), so the file is not copied a second time.
 pub(crate) fn ro_image(
     config: &Config,
+    map: &AddressMap,
     sections: &[(Option<&str>, &Shdr)],
     mut bytes: Vec<u8>,
 ) -> Result<RoImage, LoadError> {
-    let scan = scan(config, sections, &bytes)?;
+    let scan = scan(config, map, sections, &bytes)?;
     if config.reject_broken_elfs && scan.lowest.saturating_add(scan.fill) > scan.highest {
         return Err(LoadError::ValueOutOfBounds);
     }
     let relative = |addr: u64| {
-        if addr >= MM_PROGRAM_START {
-            addr - MM_PROGRAM_START
+        if addr >= map.program {
+            addr - map.program
         } else {
             addr
         }

@@ -5,7 +5,7 @@
 //! gives 0, remainder by zero leaves the dividend, `MIN / -1` gives `MIN` and `MIN % -1`
 //! gives 0, and every 32-bit result is zero-extended.
 
-use super::op::Ext32;
+use crate::code::Ext32;
 use bpfvm_isa::{Dialect, MemSize, Width};
 
 /// Why a division did not produce a value.
@@ -26,19 +26,9 @@ pub(super) fn extend32(value: u32, ext: Ext32) -> u64 {
     }
 }
 
-/// Sign-extends the low `size` bytes of `value` to 64 bits.
-pub(crate) fn sign_extend(value: u64, size: MemSize) -> u64 {
-    match size {
-        MemSize::B => value as i8 as i64 as u64,
-        MemSize::H => value as i16 as i64 as u64,
-        MemSize::W => value as i32 as i64 as u64,
-        MemSize::DW => value,
-    }
-}
-
 /// `movsx`: sign-extend from `size`, then (32-bit form) clear the upper half.
 pub(super) fn mov_sx(value: u64, size: MemSize, width: Width) -> u64 {
-    let extended = sign_extend(value, size);
+    let extended = size.sign_extend(value);
     match width {
         Width::W64 => extended,
         Width::W32 => extended & u64::from(u32::MAX),

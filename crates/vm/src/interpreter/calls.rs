@@ -1,9 +1,13 @@
 //! Calls, syscalls and returns (reference §4.4), in the order of operations the reference
 //! uses, because that order decides which error wins.
 
-use super::exec::{Frame, FrameMode, Halt, Machine, Stop};
+use super::exec::{Halt, Machine, Stop};
+use crate::code::GuestReg;
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
+use crate::memory::FrameMode;
+use crate::runtime::syscall::{dispatch, Host, SyscallEnd};
+use crate::runtime::Frame;
 
 /// The size of an instruction slot in guest bytes.
 const SLOT_BYTES: u64 = 8;
@@ -38,7 +42,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         let offset = (target as u64).wrapping_mul(SLOT_BYTES);
         RuntimeError::CallOutsideTextSegment {
             pc,
-            target: self.code.text_vaddr.wrapping_add(offset),
+            target: self.code.text_vaddr().wrapping_add(offset),
         }
         .into()
     }
@@ -57,10 +61,10 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// text: the address rounded down to a slot; past it: the slot's address), and with
     /// static syscalls that a function starts there (else one more instruction is charged
     /// and the error names the *target* pc).
-    pub(super) fn call_register(&mut self, pc: usize, reg: u8) -> Result<usize, Halt> {
-        let address = self.regs[usize::from(reg & 15)];
+    pub(super) fn call_register(&mut self, pc: usize, reg: GuestReg) -> Result<usize, Halt> {
+        let address = self.regs[reg.index()];
         self.push_frame(pc)?;
-        let text = self.code.text_vaddr;
+        let text = self.code.text_vaddr();
         let Some(offset) = address.checked_sub(text) else {
             return Err(RuntimeError::CallOutsideTextSegment {
                 pc,
@@ -72,8 +76,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         if target >= self.code.slot_count() {
             return Err(self.outside_text(pc, target));
         }
-        let callable = self.code.callable.get(target).copied().unwrap_or(false);
-        if self.settings.static_syscalls && !callable {
+        if self.settings.static_syscalls && !self.code.is_callable(target) {
             self.meter.charge();
             return Err(RuntimeError::UnsupportedInstruction { pc: target }.into());
         }
@@ -81,11 +84,15 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     }
 
     /// eBPF `callx`: a registered helper key calls the helper, anything else is an address.
-    pub(super) fn call_register_or_helper(&mut self, pc: usize, reg: u8) -> Result<usize, Halt> {
-        let value = self.regs[usize::from(reg & 15)];
+    pub(super) fn call_register_or_helper(
+        &mut self,
+        pc: usize,
+        reg: GuestReg,
+    ) -> Result<usize, Halt> {
+        let value = self.regs[reg.index()];
         let helper = u32::try_from(value)
             .ok()
-            .and_then(|key| self.code.syscall_keys.binary_search(&key).ok())
+            .and_then(|key| self.code.syscall_keys().binary_search(&key).ok())
             .and_then(|index| u32::try_from(index).ok());
         match helper {
             Some(index) => {
@@ -96,16 +103,14 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         }
     }
 
-    /// A syscall: charge what is due, call, put the result in r0, re-read the budget. The
-    /// unwind helper returning 0 ends the program with `Ok(0)`.
+    /// A syscall: the rule both backends share ([`crate::runtime::syscall`]).
     pub(super) fn syscall(&mut self, pc: usize, index: u32) -> Result<(), Halt> {
-        let function = self
-            .syscalls
-            .get(index as usize)
-            .copied()
-            .flatten()
-            .ok_or(RuntimeError::UnsupportedInstruction { pc })?;
-        self.meter.before_syscall(self.context);
+        let host = Host {
+            context: self.context,
+            mapping: self.mapping,
+            syscalls: self.syscalls,
+            unwind_index: self.code.unwind_index(),
+        };
         let args = [
             self.regs[1],
             self.regs[2],
@@ -113,22 +118,12 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             self.regs[4],
             self.regs[5],
         ];
-        let value = function(self.context, self.mapping, args)?;
-        self.regs[0] = value;
-        if value == 0 && self.code.unwind_index == Some(index) {
-            return Err(Stop::Exit(0).into());
-        }
-        self.meter.after_syscall(self.context);
-        // Rule 2's check for the syscall, made here so the fast loop need not make it after
-        // every run (the exact step repeats it harmlessly).
-        if self.meter.exhausted() {
-            return Err(RuntimeError::ExceededMaxInstructions {
-                pc: pc + 1,
-                budget: 0,
-            }
-            .into());
-        }
-        Ok(())
+        dispatch(host, &mut self.meter, args, &mut self.regs[0], index, pc).map_err(|end| {
+            Halt::from(match end {
+                SyscallEnd::Exit(value) => Stop::Exit(value),
+                SyscallEnd::Error(error) => Stop::Error(error),
+            })
+        })
     }
 
     /// `exit`: end the program at the root frame, else restore the caller's frame.

@@ -1,7 +1,7 @@
 //! The executor: one flat `match` per instruction over pre-decoded [`Op`]s.
 //!
 //! State lives in a [`Machine`] for the length of one run: the register file (`[u64; 16]`,
-//! indexed by masked nibbles so no bounds check remains), the stack pointer (sBPF's r11),
+//! indexed by [`GuestReg`]s, below 11, so no bounds check remains), the stack pointer (sBPF's r11),
 //! the call frames, and the [`Meter`]. One function, `Machine::execute`, gives every op
 //! its meaning; two loops drive it:
 //!
@@ -26,59 +26,13 @@
 use super::alu::{self, DivFault};
 use super::branch::{holds32, operand_value};
 use super::hook::StepControl;
-use super::meter::Meter;
-use super::op::{Ext32, Op, Operand, Trap};
-use super::Code;
+use crate::code::{Code, Ext32, GuestReg, Op, Operand, Trap};
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
 use crate::memory::MemoryMapping;
 use crate::program::SyscallFn;
+use crate::runtime::{Frame, Meter, Settings, Tracing};
 use bpfvm_isa::{AtomicOp, MemSize, Width};
-
-/// What a call saves: r6-r9, r10 and where to return.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Frame {
-    pub(super) saved: [u64; 4],
-    pub(super) frame_pointer: u64,
-    pub(super) return_pc: usize,
-}
-
-impl Frame {
-    /// A frame as the JIT recorded it (when it hands a run over to the interpreter).
-    pub(crate) fn new(saved: [u64; 4], frame_pointer: u64, return_pc: usize) -> Frame {
-        Frame {
-            saved,
-            frame_pointer,
-            return_pc,
-        }
-    }
-}
-
-/// Whether `ContextObject::trace` is called before every instruction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Tracing {
-    On,
-    Off,
-}
-
-/// How calls treat the stack and the function registry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FrameMode {
-    /// One stack moved by r11; calls leave the stack pointer alone.
-    Dynamic,
-    /// Calls move the stack pointer up by this many bytes, returns move it back.
-    Fixed { bump: u64 },
-}
-
-/// The configuration the executor consults.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Settings {
-    pub frames: FrameMode,
-    pub max_call_depth: usize,
-    /// With static syscalls, `callx` may only land on registered functions.
-    pub static_syscalls: bool,
-    pub tracing: Tracing,
-}
 
 /// Why the loop stopped early.
 pub(super) enum Stop {
@@ -132,22 +86,22 @@ pub(crate) struct Machine<'r, 'a, C: ContextObject> {
 
 impl<C: ContextObject> Machine<'_, '_, C> {
     #[inline(always)]
-    fn reg(&self, reg: u8) -> u64 {
-        self.regs[usize::from(reg & 15)]
+    fn reg(&self, reg: GuestReg) -> u64 {
+        self.regs[reg.index()]
     }
 
     #[inline(always)]
-    fn set(&mut self, reg: u8, value: u64) {
-        self.regs[usize::from(reg & 15)] = value;
+    fn set(&mut self, reg: GuestReg, value: u64) {
+        self.regs[reg.index()] = value;
     }
 
     #[inline(always)]
-    fn addr(&self, base: u8, off: i16) -> u64 {
+    fn addr(&self, base: GuestReg, off: i16) -> u64 {
         self.reg(base).wrapping_add(off as i64 as u64)
     }
 
-    /// Runs from `pc` until the root `exit` or an error: run by run (see [`super::meter`]),
-    /// or one exact step at a time when tracing is on.
+    /// Runs from `pc` until the root `exit` or an error: run by run (see
+    /// [`crate::runtime::meter`]), or one exact step at a time when tracing is on.
     pub fn run(&mut self, pc: usize) -> Result<u64, RuntimeError> {
         match self.settings.tracing {
             Tracing::On => self.run_stepping(pc, |machine, pc| {
@@ -163,7 +117,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// per-instruction metering, or one exact step is taken instead.
     fn run_by_runs(&mut self, mut pc: usize) -> Result<u64, RuntimeError> {
         let code = self.code;
-        let ops: &[Op] = &code.ops;
+        let ops: &[Op] = code.ops();
         loop {
             let length = code.run_length(pc);
             if !self.meter.enter_run(length) {
@@ -204,7 +158,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         mut observe: impl FnMut(&mut Self, usize) -> StepControl,
     ) -> Result<u64, RuntimeError> {
         loop {
-            let is_instruction = self.code.ops.get(pc).is_some_and(|op| *op != Op::Overrun);
+            let is_instruction = self.code.ops().get(pc).is_some_and(|op| *op != Op::Overrun);
             if is_instruction && observe(self, pc) == StepControl::Stop {
                 return Err(RuntimeError::UserError {
                     message: STOPPED_BY_DEBUGGER.into(),
@@ -222,7 +176,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     #[inline(never)]
     fn step(&mut self, pc: usize) -> Result<usize, Halt> {
         let code = self.code;
-        let Some(op) = code.ops.get(pc) else {
+        let Some(op) = code.ops().get(pc) else {
             return Err(overrun(code).into());
         };
         self.meter.charge();
@@ -352,7 +306,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 size,
             } => {
                 self.load(pc, size, dst, base, off)?;
-                self.set(dst, alu::sign_extend(self.reg(dst), size));
+                self.set(dst, size.sign_extend(self.reg(dst)));
             }
             Op::St8 { base, off, imm } => self.store(pc, MemSize::B, base, off, imm64(imm))?,
             Op::St16 { base, off, imm } => self.store(pc, MemSize::H, base, off, imm64(imm))?,
@@ -452,20 +406,20 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 self.stack_pointer = self.stack_pointer.wrapping_add(delta as u64)
             }
             Op::Nop => {}
-            Op::Trap(trap) => return Err(trap_error(trap, pc).into()),
+            Op::Trap { trap } => return Err(trap_error(trap, pc).into()),
             Op::Overrun => return Err(RuntimeError::ExecutionOverrun { pc }.into()),
         }
         Ok(next)
     }
 
     #[inline(always)]
-    fn alu32(&mut self, dst: u8, ext: Ext32, f: impl FnOnce(u32) -> u32) {
+    fn alu32(&mut self, dst: GuestReg, ext: Ext32, f: impl FnOnce(u32) -> u32) {
         let value = f(self.reg(dst) as u32);
         self.set(dst, alu::extend32(value, ext));
     }
 
     #[inline(always)]
-    fn bits32(&mut self, dst: u8, src: Operand, f: impl FnOnce(u32, u32) -> u32) {
+    fn bits32(&mut self, dst: GuestReg, src: Operand, f: impl FnOnce(u32, u32) -> u32) {
         let b = operand_value(&self.regs, src) as u32;
         let value = f(self.reg(dst) as u32, b);
         self.set(dst, u64::from(value));
@@ -474,7 +428,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     fn divide(
         &mut self,
         pc: usize,
-        dst: u8,
+        dst: GuestReg,
         src: Operand,
         f: impl FnOnce(u64, u64) -> Result<u64, DivFault>,
     ) -> Result<(), Halt> {
@@ -490,7 +444,14 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     }
 
     #[inline(always)]
-    fn load(&mut self, pc: usize, size: MemSize, dst: u8, base: u8, off: i16) -> Result<(), Halt> {
+    fn load(
+        &mut self,
+        pc: usize,
+        size: MemSize,
+        dst: GuestReg,
+        base: GuestReg,
+        off: i16,
+    ) -> Result<(), Halt> {
         let value = self.mapping.load_inline(size, self.addr(base, off), pc)?;
         self.set(dst, value);
         Ok(())
@@ -501,7 +462,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         &mut self,
         pc: usize,
         size: MemSize,
-        base: u8,
+        base: GuestReg,
         off: i16,
         value: u64,
     ) -> Result<(), Halt> {
@@ -526,7 +487,7 @@ fn overrun(code: &Code) -> RuntimeError {
 /// fills in the budget).
 #[cold]
 fn exceeded(pc: usize, code: &Code) -> RuntimeError {
-    let width = code.ops.get(pc).map_or(1, Op::width);
+    let width = code.ops().get(pc).map_or(1, Op::width);
     RuntimeError::ExceededMaxInstructions {
         pc: pc + width,
         budget: 0,
@@ -578,8 +539,8 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         pc: usize,
         size: MemSize,
         op: AtomicOp,
-        base: u8,
-        src: u8,
+        base: GuestReg,
+        src: GuestReg,
         off: i16,
     ) -> Result<(), Halt> {
         let vaddr = self.addr(base, off);
@@ -595,12 +556,12 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             Width::W32 => self.reg(src) & u64::from(u32::MAX),
             Width::W64 => self.reg(src),
         };
-        let (new, fetch) = atomic_result(op, old, operand, self.reg(0), width);
+        let (new, fetch) = atomic_result(op, old, operand, self.reg(GuestReg::R0), width);
         self.mapping.store(size, vaddr, new, pc)?;
         match fetch {
             Fetch::None => {}
             Fetch::Src(value) => self.set(src, value),
-            Fetch::R0(value) => self.set(0, value),
+            Fetch::R0(value) => self.set(GuestReg::R0, value),
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 //! loop (the one tracing uses) and calls [`StepHook::before_instruction`] before every
 //! instruction, with the pc, r0-r10 (writable) and the budget left. The hook may also change
 //! guest memory. Results, errors and instruction counts are those of `Vm::run`, because the
-//! stepping loop applies the meter's exact per-instruction rule (see [`super::meter`]).
+//! stepping loop applies the meter's exact per-instruction rule (see [`crate::runtime::meter`]).
 //!
 //! The hook is not called before the overrun sentinel (running past the last slot is not an
 //! instruction), just as tracing does not record it. The fast loop of `Vm::run` never looks
@@ -59,7 +59,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         let tracing = self.settings.tracing;
         self.run_stepping(pc, |machine, pc| {
             let control = machine.call_hook(pc, hook);
-            if control == StepControl::Continue && tracing == super::exec::Tracing::On {
+            if control == StepControl::Continue && tracing == crate::runtime::Tracing::On {
                 machine.trace(pc);
             }
             control

@@ -1,12 +1,17 @@
 //! The data generated code shares with Rust: the [`Env`] of one run, its call-frame records
-//! and its region table, all `#[repr(C)]` with their field offsets as constants.
+//! and the region table (memory's rows, embedded: their meaning and rules are memory's, see
+//! `memory::table`), all `#[repr(C)]` with their field offsets as constants.
 //!
-//! Generated code addresses every field as `[r15 + OFFSET]` (r15 holds the `Env` pointer plus
-//! [`BIAS`] for the whole run); the offsets come from `core::mem::offset_of!`, so the layout
-//! and the code cannot drift apart. A layout test pins the sizes the lowering multiplies by.
+//! Generated code addresses every field at a fixed displacement from a register holding the
+//! `Env`'s address (a backend may add a bias, as x64 does so that the hot fields take
+//! one-byte displacements); the offsets come from `core::mem::offset_of!` ([`offset`]), so
+//! the layout and the code cannot drift apart. The layout is target-neutral: what a field
+//! means is the same for every backend.
 
+pub(crate) use crate::memory::table::ROWS;
+
+use crate::memory::table::{GapRows, InlineRows, InputRow};
 use core::ffi::c_void;
-use core::mem::offset_of;
 
 /// One BPF-to-BPF call as generated code records it: what the interpreter's `Frame` holds.
 #[repr(C)]
@@ -30,8 +35,6 @@ pub(crate) enum ExitKind {
     Error = 1,
     /// Hand the run to the interpreter at `exit_pc` (state as before that instruction).
     Bail = 2,
-    /// `ExceededMaxInstructions` at `exit_pc`.
-    Exceeded = 3,
     /// Hand the run to the interpreter at the bail-out site whose return address is in
     /// `exit_pc` (the program's site table gives the pc and the meter refund).
     Site = 4,
@@ -44,7 +47,6 @@ impl ExitKind {
             ExitKind::Exit,
             ExitKind::Error,
             ExitKind::Bail,
-            ExitKind::Exceeded,
             ExitKind::Site,
         ]
         .into_iter()
@@ -52,53 +54,37 @@ impl ExitKind {
     }
 }
 
-/// Rows of the region table generated code reads (regions at higher indices always take
-/// the out-of-line path).
-pub(crate) const ROWS: usize = 8;
-
 /// The state of one run shared with generated code.
 ///
-/// The first fields are the aligned mapping's region table, struct-of-arrays, indexed by the
-/// region slot (`vaddr >> 32`) as `[r15 + slot * 8 + FIELD]`. Generated code holds the `Env`
-/// address plus [`BIAS`] in r15, so the table and the meter's `left` sit within a one-byte
-/// displacement. The inline check of a `size`-byte access is `vaddr + size <= limit` (and
-/// the host address `vaddr + delta`); a limit of 0 sends every access of that row to the
-/// out-of-line path (slot 0, gapped regions, stores into read-only regions, a region not
-/// starting at its slot's first address, the unaligned mapping).
+/// The first fields are the aligned mapping's region table, struct-of-arrays, indexed by the region
+/// slot (`vaddr >> 32`) as `[env + slot * 8 + FIELD]`, followed by the meter's `left`: the fields
+/// the fast path reads are together at the start. The inline check of a `size`-byte access is
+/// `vaddr + size <= limit` (and the host address `vaddr + delta`); a limit of 0 sends every access
+/// of that row to the out-of-line path (slot 0, gapped regions, stores into read-only regions, a
+/// region not starting at its slot's first address, the unaligned mapping).
 #[repr(C)]
 #[derive(Debug)]
 pub(crate) struct Env {
-    /// Per slot: host address minus guest address of the region (0 for slot 0, which the
-    /// out-of-line path also relies on: it returns with the row index 0).
-    pub delta: [u64; ROWS],
-    /// Per slot: the guest address where inline loads must end (exclusive), or 0.
-    pub load_limit: [u64; ROWS],
-    /// Per slot: the guest address where inline stores must end (exclusive), or 0.
-    pub store_limit: [u64; ROWS],
+    /// The region table's inline rows (memory's [`InlineRows`]; `delta` is 0 for slot 0,
+    /// which the out-of-line path also relies on: it returns with the row index 0).
+    pub inline: InlineRows,
     /// Metering on: `base - due`, the instructions that may still run before the check fails.
-    /// While generated code runs the meter lives in rdx (`masm::METER`); this field holds
-    /// it whenever Rust may look (at entry, in calls into Rust, at the exit).
+    /// While generated code runs the meter lives in a host register (rdx on x86-64); this
+    /// field holds it whenever Rust may look (at entry, in calls into Rust, at the exit).
     pub left: u64,
-    /// With the standard gapped stack ([`super::StackLayout`]): the host address of an
-    /// access `[r10 + off]` inside the current frame is `(r10 + 2 * off) / 2 + frame_host`
-    /// (r10 = stack start + F + 2F * depth, so that is the frame's host bytes; see
-    /// `run::frame_host`).
+    /// With the standard gapped stack ([`GappedFrames`](crate::memory::GappedFrames)): the
+    /// host address of an access `[r10 + off]` inside the current frame is
+    /// `(r10 + 2 * off) / 2 + frame_host` (r10 = stack start + F + 2F * depth, so that is the
+    /// frame's host bytes; see memory's `table::frame_host`).
     pub frame_host: u64,
     /// With the standard gapped stack: `r10 / 2 + frame_host`, the host address of the
     /// current frame's top (`[r10 + off]` is host byte `frame_top + off`). Generated code
     /// sets it at entry, at every `call` and `exit` and after every syscall (the only places
     /// r10 or `frame_host` change), from r10 itself.
     pub frame_top: u64,
-    /// The input region's row for accesses through registers that probably hold input
-    /// addresses (`hints`): the region's guest address (`MM_INPUT_START`), or 0.
-    pub input_vm: u64,
-    /// The input region's host address, or 0.
-    pub input_host: u64,
-    /// Per access kind and log2 of the size (`kind * 4 + log`): an access at `vaddr` is
-    /// inside the input region when `vaddr - input_vm` is below this (the region's length
-    /// for that kind, at most 4 GiB, minus the size, plus 1), 0 when no access is (no inline
-    /// row for the region, or a read-only region for stores).
-    pub input_limit: [u64; 8],
+    /// The region table's input row (memory's [`InputRow`]), for accesses through registers
+    /// that probably hold input addresses (`hints`).
+    pub input: InputRow,
     /// The versioned loop running now (`hoist`): per hoisted group, the delta (host minus
     /// guest address) of the row its guard found the group's span in.
     pub hoisted: [u64; super::hoist::MAX_GROUPS],
@@ -116,133 +102,100 @@ pub(crate) struct Env {
     /// `frame_capacity` frame records.
     pub frames: *mut FrameRecord,
     /// The host stack pointer at entry, restored by every exit.
-    pub host_rsp: u64,
+    pub host_stack: u64,
     /// An [`ExitKind`] as a number.
     pub exit_kind: u64,
-    /// The pc of a bail-out or of `ExceededMaxInstructions`, or a bail-out site's address.
+    /// The pc of a bail-out, or a bail-out site's address.
     pub exit_pc: u64,
     /// The guest memory (`*mut MemoryMapping`).
     pub mapping: *mut c_void,
     /// The typed host state of the syscall shim (`*mut Host<C>`).
     pub host: *mut c_void,
-    /// Gapped path, per slot: the region's guest address.
-    pub vm_addr: [u64; ROWS],
-    /// Gapped path, per slot: the region's host address.
-    pub host_addr: [u64; ROWS],
-    /// Gapped path, per slot: log2 of the gap size (0: not gapped).
-    pub gap_shift: [u64; ROWS],
-    /// Gapped path, per slot: the host bytes loads may touch.
-    pub gap_load_len: [u64; ROWS],
-    /// Gapped path, per slot: the host bytes stores may touch.
-    pub gap_store_len: [u64; ROWS],
+    /// The region table's gapped rows (memory's [`GapRows`]), for the gapped path.
+    pub gaps: GapRows,
 }
 
-/// The row of the stack (`MM_STACK_START >> 32`).
-pub(crate) const STACK_SLOT: usize = (crate::MM_STACK_START >> 32) as usize;
+/// The offsets of the `Env` fields and of the [`FrameRecord`] fields generated code reads,
+/// from `offset_of!` (a backend adds its own bias; see `x64::regs`).
+pub(crate) mod offset {
+    use super::{Env, FrameRecord};
+    use core::mem::offset_of;
 
-/// What r15 holds minus the `Env` address.
-pub(crate) const BIAS: i32 = 128;
-
-/// The displacement from r15 of the `Env` field at `offset`.
-const fn field(offset: usize) -> i32 {
-    offset as i32 - BIAS
+    /// `[env + DELTA + slot * 8]`.
+    pub(crate) const DELTA: usize = offset_of!(Env, inline.delta);
+    /// `[env + LOAD_LIMIT + slot * 8]`.
+    pub(crate) const LOAD_LIMIT: usize = offset_of!(Env, inline.load_limit);
+    /// `[env + STORE_LIMIT + slot * 8]`.
+    pub(crate) const STORE_LIMIT: usize = offset_of!(Env, inline.store_limit);
+    /// `[env + REGS + 8 * i]` is guest register i.
+    pub(crate) const REGS: usize = offset_of!(Env, regs);
+    /// Offset of [`Env::left`].
+    pub(crate) const LEFT: usize = offset_of!(Env, left);
+    /// Offset of [`Env::frame_host`].
+    pub(crate) const FRAME_HOST: usize = offset_of!(Env, frame_host);
+    /// Offset of [`Env::frame_top`].
+    pub(crate) const FRAME_TOP: usize = offset_of!(Env, frame_top);
+    /// Offset of the input row's guest address.
+    pub(crate) const INPUT_VM: usize = offset_of!(Env, input.vm);
+    /// Offset of the input row's host address.
+    pub(crate) const INPUT_HOST: usize = offset_of!(Env, input.host);
+    /// `[env + INPUT_LIMIT + 8 * (kind * 4 + log)]`.
+    pub(crate) const INPUT_LIMIT: usize = offset_of!(Env, input.limit);
+    /// `[env + HOISTED + 8 * group]`.
+    pub(crate) const HOISTED: usize = offset_of!(Env, hoisted);
+    /// Offset of [`Env::callx_target`].
+    pub(crate) const CALLX_TARGET: usize = offset_of!(Env, callx_target);
+    /// Offset of [`Env::callx_table`].
+    pub(crate) const CALLX_TABLE: usize = offset_of!(Env, callx_table);
+    /// Offset of [`Env::depth`].
+    pub(crate) const DEPTH: usize = offset_of!(Env, depth);
+    /// Offset of [`Env::stack_pointer`].
+    pub(crate) const STACK_POINTER: usize = offset_of!(Env, stack_pointer);
+    /// Offset of [`Env::frames`].
+    pub(crate) const FRAMES: usize = offset_of!(Env, frames);
+    /// Offset of [`Env::host_stack`].
+    pub(crate) const HOST_STACK: usize = offset_of!(Env, host_stack);
+    /// Offset of [`Env::exit_kind`].
+    pub(crate) const EXIT_KIND: usize = offset_of!(Env, exit_kind);
+    /// Offset of [`Env::exit_pc`].
+    pub(crate) const EXIT_PC: usize = offset_of!(Env, exit_pc);
+    /// `[env + VM_ADDR + slot * 8]`.
+    pub(crate) const VM_ADDR: usize = offset_of!(Env, gaps.vm_addr);
+    /// `[env + HOST_ADDR + slot * 8]`.
+    pub(crate) const HOST_ADDR: usize = offset_of!(Env, gaps.host_addr);
+    /// `[env + GAP_SHIFT + slot * 8]`.
+    pub(crate) const GAP_SHIFT: usize = offset_of!(Env, gaps.gap_shift);
+    /// `[env + GAP_LOAD_LEN + slot * 8]`.
+    pub(crate) const GAP_LOAD_LEN: usize = offset_of!(Env, gaps.load_len);
+    /// `[env + GAP_STORE_LEN + slot * 8]`.
+    pub(crate) const GAP_STORE_LEN: usize = offset_of!(Env, gaps.store_len);
+    /// Offsets inside a [`FrameRecord`].
+    pub(crate) const FRAME_SAVED: usize = offset_of!(FrameRecord, saved);
+    /// Offset of [`FrameRecord::frame_pointer`].
+    pub(crate) const FRAME_POINTER: usize = offset_of!(FrameRecord, frame_pointer);
+    /// Offset of [`FrameRecord::return_pc`].
+    pub(crate) const FRAME_RETURN_PC: usize = offset_of!(FrameRecord, return_pc);
 }
-
-/// `[r15 + DELTA + slot * 8]`.
-pub(crate) const DELTA: i32 = field(offset_of!(Env, delta));
-/// `[r15 + LOAD_LIMIT + slot * 8]`.
-pub(crate) const LOAD_LIMIT: i32 = field(offset_of!(Env, load_limit));
-/// `[r15 + STORE_LIMIT + slot * 8]`.
-pub(crate) const STORE_LIMIT: i32 = field(offset_of!(Env, store_limit));
-/// `[r15 + REGS + 8 * i]` is guest register i.
-pub(crate) const REGS: i32 = field(offset_of!(Env, regs));
-/// Offset of [`Env::left`].
-pub(crate) const LEFT: i32 = field(offset_of!(Env, left));
-/// Offset of [`Env::frame_host`].
-pub(crate) const FRAME_HOST: i32 = field(offset_of!(Env, frame_host));
-/// Offset of [`Env::frame_top`].
-pub(crate) const FRAME_TOP: i32 = field(offset_of!(Env, frame_top));
-/// Offset of [`Env::input_vm`].
-pub(crate) const INPUT_VM: i32 = field(offset_of!(Env, input_vm));
-/// Offset of [`Env::input_host`].
-pub(crate) const INPUT_HOST: i32 = field(offset_of!(Env, input_host));
-/// `[r15 + INPUT_LIMIT + 8 * (kind * 4 + log)]`.
-pub(crate) const INPUT_LIMIT: i32 = field(offset_of!(Env, input_limit));
-/// `[r15 + HOISTED + 8 * group]`.
-pub(crate) const HOISTED: i32 = field(offset_of!(Env, hoisted));
-/// The row of the input region (`MM_INPUT_START >> 32`).
-pub(crate) const INPUT_SLOT: usize = (crate::MM_INPUT_START >> 32) as usize;
-/// Offset of [`Env::callx_target`].
-pub(crate) const CALLX_TARGET: i32 = field(offset_of!(Env, callx_target));
-/// Offset of [`Env::callx_table`].
-pub(crate) const CALLX_TABLE: i32 = field(offset_of!(Env, callx_table));
-/// Offset of [`Env::depth`].
-pub(crate) const DEPTH: i32 = field(offset_of!(Env, depth));
-/// Offset of [`Env::stack_pointer`].
-pub(crate) const STACK_POINTER: i32 = field(offset_of!(Env, stack_pointer));
-/// Offset of [`Env::frames`].
-pub(crate) const FRAMES: i32 = field(offset_of!(Env, frames));
-/// Offset of [`Env::host_rsp`].
-pub(crate) const HOST_RSP: i32 = field(offset_of!(Env, host_rsp));
-/// Offset of [`Env::exit_kind`].
-pub(crate) const EXIT_KIND: i32 = field(offset_of!(Env, exit_kind));
-/// Offset of [`Env::exit_pc`].
-pub(crate) const EXIT_PC: i32 = field(offset_of!(Env, exit_pc));
-/// `[r15 + VM_ADDR + slot * 8]`.
-pub(crate) const VM_ADDR: i32 = field(offset_of!(Env, vm_addr));
-/// `[r15 + HOST_ADDR + slot * 8]`.
-pub(crate) const HOST_ADDR: i32 = field(offset_of!(Env, host_addr));
-/// `[r15 + GAP_SHIFT + slot * 8]`.
-pub(crate) const GAP_SHIFT: i32 = field(offset_of!(Env, gap_shift));
-/// `[r15 + GAP_LOAD_LEN + slot * 8]`.
-pub(crate) const GAP_LOAD_LEN: i32 = field(offset_of!(Env, gap_load_len));
-/// `[r15 + GAP_STORE_LEN + slot * 8]`.
-pub(crate) const GAP_STORE_LEN: i32 = field(offset_of!(Env, gap_store_len));
-
-/// Offsets inside a [`FrameRecord`].
-pub(crate) const FRAME_SAVED: i32 = offset_of!(FrameRecord, saved) as i32;
-/// Offset of [`FrameRecord::frame_pointer`].
-pub(crate) const FRAME_POINTER: i32 = offset_of!(FrameRecord, frame_pointer) as i32;
-/// Offset of [`FrameRecord::return_pc`].
-pub(crate) const FRAME_RETURN_PC: i32 = offset_of!(FrameRecord, return_pc) as i32;
-/// `size_of::<FrameRecord>() == 3 << FRAME_SHIFT` (the lowering computes `depth * 48`).
-pub(crate) const FRAME_SHIFT: u8 = 4;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn layout_matches_the_lowering() {
-        assert_eq!(core::mem::size_of::<FrameRecord>(), 3 << FRAME_SHIFT);
-        assert_eq!(DELTA, -128);
-        assert_eq!(LOAD_LIMIT, -64);
-        assert_eq!(STORE_LIMIT, 0);
-        assert_eq!(LEFT, 64);
-        // The fast path's fields take one-byte displacements from r15.
-        let fast = [
-            DELTA,
-            LOAD_LIMIT,
-            STORE_LIMIT + 8 * (ROWS as i32 - 1),
-            LEFT,
-            FRAME_HOST,
-            FRAME_TOP,
-        ];
-        for offset in fast {
-            assert!(i8::try_from(offset).is_ok(), "{offset}");
-        }
-        assert_eq!(FRAME_POINTER, 32);
-        assert_eq!(FRAME_RETURN_PC, 40);
-        assert_eq!(FRAME_SAVED, 0);
+    fn exit_kinds_round_trip_and_records_are_48_bytes() {
         for kind in [
             ExitKind::Exit,
             ExitKind::Error,
             ExitKind::Bail,
-            ExitKind::Exceeded,
             ExitKind::Site,
         ] {
             assert_eq!(ExitKind::from_raw(kind as u64), Some(kind));
         }
+        assert_eq!(ExitKind::from_raw(3), None);
         assert_eq!(ExitKind::from_raw(9), None);
+        assert_eq!(core::mem::size_of::<FrameRecord>(), 48);
+        assert_eq!(offset::FRAME_SAVED, 0);
+        assert_eq!(offset::FRAME_POINTER, 32);
+        assert_eq!(offset::FRAME_RETURN_PC, 40);
     }
 }

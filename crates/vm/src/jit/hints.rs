@@ -18,88 +18,15 @@
 //! target, so a loop whose pointer is set up below its body is seen too. At a function's
 //! first instruction the state forgets everything but r10 (and r1 at the entry).
 //!
-//! For compile speed the scan reads the raw instruction slots through a per-opcode table of
-//! effects (derived from the isa crate's opcode table) with no branch on the opcode: a guess
-//! must cost far less than lowering the instruction does. The two kinds of address are two
-//! halves of one `u32` (stack in the low 16 bits, input in the high), which every step
-//! updates together.
+//! The scan reads the ops' facts from the isa crate's op table ([`Op::facts`]): the
+//! registers an op writes, how the value it writes follows the addresses its operands held
+//! ([`AddressFlow`]), the memory it touches and where control goes. The two kinds of address
+//! are two halves of one `u32` (stack in the low 16 bits, input in the high), which every
+//! step updates together.
 
-use bpfvm_isa::{opcode_shape, AluOp, Dialect, MemSize, OpcodeShape, SourceKind, Width};
+use crate::code::{AccessKind, AddressFlow, Flow, GuestReg, Op, Regs};
+use bpfvm_isa::MemSize;
 use core::ops::Range;
-
-/// What an opcode does to the scan's state (bits of a `u16`; `hoist` reads them too).
-pub(crate) mod effect {
-    /// Writes dst.
-    pub const WRITE: u16 = 1;
-    /// The value written holds a stack address if src does.
-    pub const FROM_SRC: u16 = 1 << 1;
-    /// The value written holds a stack address if dst did.
-    pub const FROM_DST: u16 = 1 << 2;
-    /// An 8-byte load: the value is a stack address if the r10 slot it reloads holds one.
-    pub const RELOAD: u16 = 1 << 3;
-    /// A load through src.
-    pub const LOAD: u16 = 1 << 4;
-    /// A store through dst.
-    pub const STORE: u16 = 1 << 5;
-    /// An 8-byte store of src (a possible spill of a stack address).
-    pub const SPILL: u16 = 1 << 6;
-    /// A call: r0..r5 change.
-    pub const CALL: u16 = 1 << 7;
-    /// An atomic operation: src and r0 may change.
-    pub const ATOMIC: u16 = 1 << 8;
-    /// A jump to `pc + 1 + off`.
-    pub const JUMP: u16 = 1 << 9;
-    /// Execution does not fall through to the next slot.
-    pub const END: u16 = 1 << 10;
-}
-
-/// The effects of every opcode of each dialect, derived from the isa crate's opcode table.
-static SBPF_EFFECTS: [u16; 256] = effects(Dialect::Sbpf);
-static EBPF_EFFECTS: [u16; 256] = effects(Dialect::Ebpf);
-
-/// The effects table of `dialect` ([`effect`] bits per opcode byte).
-pub(crate) fn effects_of(dialect: Dialect) -> &'static [u16; 256] {
-    match dialect {
-        Dialect::Sbpf => &SBPF_EFFECTS,
-        Dialect::Ebpf => &EBPF_EFFECTS,
-    }
-}
-
-const fn effects(dialect: Dialect) -> [u16; 256] {
-    let mut table = [0u16; 256];
-    let mut opcode = 0;
-    while opcode < 256 {
-        table[opcode] = effect_of(opcode_shape(opcode as u8, dialect));
-        opcode += 1;
-    }
-    table
-}
-
-/// What an instruction of `shape` does to the scan's state.
-const fn effect_of(shape: OpcodeShape) -> u16 {
-    use effect::*;
-    match shape {
-        // An lddw's second slot (opcode 0) has this shape too: it writes nothing.
-        OpcodeShape::Unknown => 0,
-        OpcodeShape::Lddw | OpcodeShape::PacketLoad(..) | OpcodeShape::Neg(_) => WRITE,
-        OpcodeShape::Endian(_) => WRITE,
-        OpcodeShape::Load(MemSize::DW, _) => WRITE | RELOAD | LOAD,
-        OpcodeShape::Load(..) => WRITE | LOAD,
-        OpcodeShape::Store(MemSize::DW, SourceKind::Reg) => STORE | SPILL,
-        OpcodeShape::Store(..) => STORE,
-        OpcodeShape::Atomic(_) => STORE | ATOMIC,
-        OpcodeShape::Alu(Width::W64, AluOp::Add | AluOp::Sub, SourceKind::Imm) => 0,
-        OpcodeShape::Alu(Width::W64, AluOp::Add, SourceKind::Reg) => WRITE | FROM_SRC | FROM_DST,
-        OpcodeShape::Alu(Width::W64, AluOp::Sub, SourceKind::Reg) => WRITE | FROM_DST,
-        OpcodeShape::Alu(Width::W64, AluOp::Mov, SourceKind::Reg) => WRITE | FROM_SRC,
-        OpcodeShape::Alu(..) => WRITE,
-        OpcodeShape::Branch(..) => JUMP,
-        OpcodeShape::Ja => JUMP | END,
-        // eBPF's `gotol` (its target is in the immediate) is not followed.
-        OpcodeShape::JaLong | OpcodeShape::Exit => END,
-        OpcodeShape::Call | OpcodeShape::CallReg => CALL,
-    }
-}
 
 /// The guess for one access's base register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,8 +74,6 @@ pub(crate) struct AccessHints {
     incoming: Vec<u32>,
     /// Whether execution falls through from the slot looked at last.
     falls_in: bool,
-    /// The dialect's effects table.
-    effects: &'static [u16; 256],
     /// The slot ranges of the functions with a loop, in order.
     looping: Vec<Range<usize>>,
     /// The index in `looping` of the first range not entirely before the slot looked at.
@@ -164,12 +89,8 @@ const MAX_FUNCTION: usize = 1024;
 
 /// The slot ranges of the functions (as `function_start` delimits them) of at most
 /// [`MAX_FUNCTION`] slots that contain a backward jump.
-fn looping_functions(
-    text: &[u8],
-    effects: &[u16; 256],
-    function_start: impl Fn(usize) -> bool,
-) -> Vec<Range<usize>> {
-    let slots = text.len() / 8;
+fn looping_functions(ops: &[Op], function_start: impl Fn(usize) -> bool) -> Vec<Range<usize>> {
+    let slots = ops.len().saturating_sub(1);
     let mut ranges = Vec::new();
     let mut start = 0;
     while start < slots {
@@ -177,7 +98,7 @@ fn looping_functions(
             .find(|pc| function_start(*pc))
             .unwrap_or(slots);
         let small = end - start <= MAX_FUNCTION;
-        if small && has_backward_jump(text, effects, start..end) {
+        if small && has_backward_jump(ops, start..end) {
             ranges.push(start..end);
         }
         start = end;
@@ -185,33 +106,28 @@ fn looping_functions(
     ranges
 }
 
-/// Whether a slot in `range` of `text` jumps backward.
-fn has_backward_jump(text: &[u8], effects: &[u16; 256], range: Range<usize>) -> bool {
-    let bytes = text.get(range.start * 8..range.end * 8).unwrap_or(&[]);
-    bytes.chunks_exact(8).any(|slot| {
-        let [opcode, _, off_lo, off_hi, ..] = *slot else {
-            return false;
-        };
-        let jump = effects[usize::from(opcode)] & effect::JUMP != 0;
-        jump && i16::from_le_bytes([off_lo, off_hi]) < 0
-    })
+/// Whether an op in `range` of `ops` jumps backward.
+fn has_backward_jump(ops: &[Op], range: Range<usize>) -> bool {
+    let start = range.start;
+    ops.get(range)
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+        .any(|(index, op)| {
+            let jump = matches!(op.flow(), Flow::Branch(_) | Flow::Jump(_));
+            jump && op.target().is_some_and(|target| target <= start + index)
+        })
 }
 
 impl AccessHints {
-    /// The first pass over `text` (recording what jumps bring to their targets), ready for
+    /// The first pass over `ops` (recording what jumps bring to their targets), ready for
     /// the second, [`AccessHints::at`]. `function_start` says where functions start, `entry`
     /// where the program starts. Only
     /// functions with a loop (a backward jump) are scanned, where a guess pays (elsewhere
     /// every instruction runs at most once per call), and only up to [`MAX_FUNCTION`] slots.
-    pub fn new(
-        text: &[u8],
-        dialect: Dialect,
-        entry: usize,
-        function_start: impl Fn(usize) -> bool,
-    ) -> AccessHints {
-        let slots = text.len() / 8;
-        let effects = effects_of(dialect);
-        let looping = looping_functions(text, effects, |pc| pc == entry || function_start(pc));
+    pub fn new(ops: &[Op], entry: usize, function_start: impl Fn(usize) -> bool) -> AccessHints {
+        let slots = ops.len().saturating_sub(1);
+        let looping = looping_functions(ops, |pc| pc == entry || function_start(pc));
         // Without a function to scan nothing reads the table (a large program often has none).
         let incoming = match looping.is_empty() {
             true => Vec::new(),
@@ -223,15 +139,15 @@ impl AccessHints {
             spilled: [0; SPILLS],
             incoming,
             falls_in: false,
-            effects,
             looping,
             cursor: 0,
             entry,
         };
         for range in hints.looping.clone() {
-            for pc in range.clone() {
-                let slot = text.get(pc * 8..pc * 8 + 8).unwrap_or(&[0; 8]);
-                hints.step(pc, slot, pc == range.start);
+            let mut pc = range.start;
+            while let Some(op) = ops.get(pc).filter(|_| range.contains(&pc)) {
+                hints.step(pc, op, pc == range.start);
+                pc += op.width();
             }
         }
         hints.regs = R10;
@@ -240,10 +156,10 @@ impl AccessHints {
         hints
     }
 
-    /// The guess for the access in slot `pc` of `text` (slots visited in order, as
-    /// lowered). Not an access, or not in a function with a loop: `Unknown`.
+    /// The guess for the access of `op`, in slot `pc` (slots visited in order, as lowered).
+    /// Not an access, or not in a function with a loop: `Unknown`.
     #[inline]
-    pub fn at(&mut self, text: &[u8], pc: usize) -> BaseHint {
+    pub fn at(&mut self, op: &Op, pc: usize) -> BaseHint {
         while self
             .looping
             .get(self.cursor)
@@ -255,8 +171,7 @@ impl AccessHints {
             return BaseHint::Unknown;
         };
         let first = pc == range.start;
-        let slot = text.get(pc * 8..pc * 8 + 8).unwrap_or(&[0; 8]);
-        let kinds = self.step(pc, slot, first);
+        let kinds = self.step(pc, op, first);
         match (kinds & 1 != 0, kinds != 0) {
             (true, _) => BaseHint::Stack,
             (false, true) => BaseHint::Input,
@@ -266,23 +181,14 @@ impl AccessHints {
 
     /// Whether the scan guesses that `reg` holds a stack address after the slot looked at
     /// last.
-    pub fn holds_stack(&self, reg: u8) -> bool {
-        self.regs.checked_shr(u32::from(reg)).unwrap_or(0) & 1 != 0
+    pub fn holds_stack(&self, reg: GuestReg) -> bool {
+        (self.regs >> reg.number()) & 1 != 0
     }
 
-    /// Steps over one slot; returns what the base register of an access there holds (the
-    /// bits of register r0 in `regs`; 0 for no access). Written without branches on the
-    /// opcode (the table has the effects).
+    /// Steps over `op` at `pc`; returns what the base register of its access holds (the
+    /// bits of register r0 in `regs`; 0 for no access).
     #[inline(always)]
-    fn step(&mut self, pc: usize, slot: &[u8], function_start: bool) -> u32 {
-        let [opcode, regs, off_lo, off_hi, ..] = *slot else {
-            return 0;
-        };
-        let effects = self.effects[usize::from(opcode)];
-        let has = |flag: u16| u32::from(effects & flag != 0);
-        let dst = regs & 0x0f;
-        let src = regs >> 4;
-        let off = i16::from_le_bytes([off_lo, off_hi]);
+    fn step(&mut self, pc: usize, op: &Op, function_start: bool) -> u32 {
         // Join what jumps bring here, or start afresh at a function.
         let incoming = self.incoming.get(pc).copied().unwrap_or(0);
         let joined = match self.falls_in {
@@ -295,34 +201,57 @@ impl AccessHints {
         if function_start {
             self.spills = [EMPTY; SPILLS];
         }
-        // Register r's bits, shifted down to register 0's (a register above 15 is nothing).
-        let kinds = |reg: u8| self.regs.checked_shr(u32::from(reg)).unwrap_or(0) & BOTH;
-        let hint = (has(effect::LOAD) * kinds(src)) | (has(effect::STORE) * kinds(dst));
-        // The register written, and the registers a call or an atomic operation changes.
-        let reloaded = u32::from(src == 10) * self.reloaded(off);
-        let value = (has(effect::FROM_SRC) * kinds(src))
-            | (has(effect::FROM_DST) * kinds(dst))
-            | (has(effect::RELOAD) * reloaded);
-        let written = (has(effect::WRITE) * BOTH) << dst;
-        let clobbered =
-            (has(effect::CALL) * (0x3f * BOTH)) | (has(effect::ATOMIC) * ((BOTH << src) | BOTH));
-        let spill_value = kinds(src) * has(effect::SPILL);
-        self.regs = ((self.regs & !written & !clobbered) | (value << dst & written)) | R10;
-        let spills = u32::from(dst == 10) * has(effect::STORE);
-        self.spill(off, spills == 1, spill_value);
-        // Record what a jump brings to its target (out of range: the spare entry). Other
-        // slots OR nothing into their own entry, which is not read again in this pass (a
-        // fixed dummy entry would chain every slot's store to the next one's).
-        let jump = has(effect::JUMP);
-        let last = self.incoming.len() as i64 - 1;
-        let target = match jump {
-            0 => pc,
-            _ => (pc as i64 + 1 + i64::from(off)).clamp(0, last) as usize,
-        };
-        if let Some(entry) = self.incoming.get_mut(target) {
-            *entry |= self.regs & jump.wrapping_neg();
+        let regs = self.regs;
+        // Register r's bits, shifted down to register 0's.
+        let kinds = |reg: GuestReg| (regs >> reg.number()) & BOTH;
+        let access = op.access();
+        let hint = access.map_or(0, |access| kinds(access.base));
+        // The registers written (a call of any kind changes r0..r5 as far as the scan
+        // knows), and the value the address flow gives one of them.
+        let mut written = both(op.defs());
+        if op.flow().is_call() {
+            written |= both(Regs::CALL_CLOBBERED);
         }
-        self.falls_in = effects & effect::END == 0;
+        let (dst, value) = match op.address_flow() {
+            AddressFlow::Copy { dst, src } => (Some(dst), kinds(src)),
+            AddressFlow::Add { dst, src } => (Some(dst), kinds(src) | kinds(dst)),
+            AddressFlow::Keep { dst } => {
+                // Still within what it pointed into: as if not written.
+                written &= !(BOTH << dst.number());
+                (None, 0)
+            }
+            AddressFlow::Fresh { .. } | AddressFlow::Untouched => (None, 0),
+        };
+        let (dst, value) = match access {
+            // An 8-byte reload of a spilled address.
+            Some(access)
+                if access.kind == AccessKind::Load
+                    && access.size == MemSize::DW
+                    && access.base == GuestReg::R10 =>
+            {
+                (access.value, self.reloaded(access.off))
+            }
+            _ => (dst, value),
+        };
+        let placed = dst.map_or(0, |dst| value << dst.number());
+        self.regs = (regs & !written) | placed | R10;
+        // A store through r10 overwrites the spill slots it overlaps; an 8-byte store of a
+        // register spills what it holds.
+        if let Some(access) = access.filter(|access| access.base == GuestReg::R10) {
+            let store = access.kind != AccessKind::Load;
+            let spilled = match (access.kind, access.size, access.value) {
+                (AccessKind::Store, MemSize::DW, Some(value)) => kinds(value),
+                _ => 0,
+            };
+            self.spill(access.off, store, spilled);
+        }
+        // Record what a jump brings to its target (other slots are left alone).
+        if let Flow::Branch(target) | Flow::Jump(target) = op.flow() {
+            if let Some(entry) = self.incoming.get_mut(target) {
+                *entry |= self.regs;
+            }
+        }
+        self.falls_in = op.flow().falls_through();
         hint
     }
 
@@ -352,6 +281,12 @@ impl AccessHints {
     }
 }
 
+/// The bits of `regs` in both halves of the scan's state.
+fn both(regs: Regs) -> u32 {
+    let bits = u32::from(regs.bits());
+    bits | bits << INPUT
+}
+
 /// The spill-table entry of offset `off`.
 fn spill_index(off: i16) -> usize {
     ((off >> 3) as usize) % SPILLS
@@ -360,81 +295,108 @@ fn spill_index(off: i16) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use GuestReg::{R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9};
 
-    const MOV64_REG: u8 = 0xbf;
-    const MOV64_IMM: u8 = 0xb7;
-    const ADD64_IMM: u8 = 0x07;
-    const ADD64_REG: u8 = 0x0f;
-    const LD_B_REG: u8 = 0x71;
-    const LD_W_REG: u8 = 0x61;
-    const LD_DW_REG: u8 = 0x79;
-    const ST_W_IMM: u8 = 0x62;
-    const ST_W_REG: u8 = 0x63;
-    const ST_DW_REG: u8 = 0x7b;
-    const JA: u8 = 0x05;
-    const CALL_IMM: u8 = 0x85;
-    const EXIT: u8 = 0x95;
-
-    /// One slot: opcode, dst, src, off.
-    fn slot(opcode: u8, dst: u8, src: u8, off: i16) -> [u8; 8] {
-        let [lo, hi] = off.to_le_bytes();
-        [opcode, dst | src << 4, lo, hi, 0, 0, 0, 0]
+    fn mov(dst: GuestReg, src: GuestReg) -> Op {
+        Op::Mov64Reg { dst, src }
+    }
+    fn add_imm(dst: GuestReg) -> Op {
+        Op::Add64Imm { dst, imm: 0 }
+    }
+    fn add(dst: GuestReg, src: GuestReg) -> Op {
+        Op::Add64Reg { dst, src }
+    }
+    fn ldxb(dst: GuestReg, base: GuestReg, off: i16) -> Op {
+        Op::Ldx8 { dst, base, off }
+    }
+    fn ldxw(dst: GuestReg, base: GuestReg, off: i16) -> Op {
+        Op::Ldx32 { dst, base, off }
+    }
+    fn ldxdw(dst: GuestReg, base: GuestReg, off: i16) -> Op {
+        Op::Ldx64 { dst, base, off }
+    }
+    fn stw(base: GuestReg, off: i16) -> Op {
+        Op::St32 { base, off, imm: 0 }
+    }
+    fn stxw(base: GuestReg, src: GuestReg, off: i16) -> Op {
+        Op::Stx32 { base, src, off }
+    }
+    fn stxdw(base: GuestReg, src: GuestReg, off: i16) -> Op {
+        Op::Stx64 { base, src, off }
+    }
+    /// `ja` from slot `pc` by `off` slots.
+    fn ja(pc: usize, off: i64) -> Op {
+        Op::Ja {
+            target: (pc as i64 + 1 + off) as u32,
+        }
     }
 
     /// No entry function (r1 is never an input address).
     const NO_ENTRY: usize = usize::MAX;
 
-    /// The hints of the second pass, slot by slot (a function starts at 0, the program
+    /// The hints of the second pass, op by op (a function starts at 0, the program
     /// elsewhere).
-    fn scan(slots: &[[u8; 8]]) -> Vec<BaseHint> {
-        let text = slots.concat();
-        let mut hints = AccessHints::new(&text, Dialect::Sbpf, NO_ENTRY, |pc| pc == 0);
-        (0..slots.len()).map(|pc| hints.at(&text, pc)).collect()
+    fn scan(ops: &[Op]) -> Vec<BaseHint> {
+        scan_functions(ops, &[0])
+    }
+
+    /// [`scan`] with functions starting at `starts`.
+    fn scan_functions(ops: &[Op], starts: &[usize]) -> Vec<BaseHint> {
+        scan_from(ops, NO_ENTRY, starts)
+    }
+
+    /// [`scan`] with the program's entry at `entry`.
+    fn scan_from(ops: &[Op], entry: usize, starts: &[usize]) -> Vec<BaseHint> {
+        let mut all = ops.to_vec();
+        all.push(Op::Overrun);
+        let mut hints = AccessHints::new(&all, entry, |pc| starts.contains(&pc));
+        // Op by op as the compiler visits them (an lddw's second slot is not visited).
+        let mut got = vec![BaseHint::Unknown; ops.len()];
+        let mut pc = 0;
+        while let Some(op) = ops.get(pc) {
+            got[pc] = hints.at(op, pc);
+            pc += op.width();
+        }
+        got
     }
 
     #[test]
     fn registers_derived_from_the_entrys_r1_are_input_pointers() {
-        let slots = [
-            slot(MOV64_REG, 2, 1, 0),
-            slot(ADD64_IMM, 2, 0, 0),
-            slot(ST_DW_REG, 10, 2, -16),
-            slot(MOV64_REG, 3, 10, 0),
-            slot(LD_B_REG, 4, 2, 0),
-            slot(ADD64_REG, 4, 2, 0),
-            slot(LD_W_REG, 5, 4, 0),
-            slot(LD_DW_REG, 6, 10, -16),
-            slot(ST_W_REG, 6, 5, 4),
-            slot(LD_W_REG, 5, 3, -8),
-            slot(JA, 0, 0, -11),
-            slot(EXIT, 0, 0, 0),
+        let ops = [
+            mov(R2, R1),
+            add_imm(R2),
+            stxdw(R10, R2, -16),
+            mov(R3, R10),
+            ldxb(R4, R2, 0),
+            add(R4, R2),
+            ldxw(R5, R4, 0),
+            ldxdw(R6, R10, -16),
+            stxw(R6, R5, 4),
+            ldxw(R5, R3, -8),
+            ja(10, -11),
+            Op::Exit,
         ];
-        let text = slots.concat();
-        let mut hints = AccessHints::new(&text, Dialect::Sbpf, 0, |pc| pc == 0);
-        let got: Vec<BaseHint> = (0..slots.len()).map(|pc| hints.at(&text, pc)).collect();
+        let got = scan_from(&ops, 0, &[0]);
         assert_eq!(got[4], BaseHint::Input, "a copy of r1");
         assert_eq!(got[6], BaseHint::Input, "an index added to it");
         assert_eq!(got[8], BaseHint::Input, "reloaded from a spill");
         assert_eq!(got[9], BaseHint::Stack, "r10 still wins");
         // In a function that is not the entry, r1 is anything.
-        let mut hints = AccessHints::new(&text, Dialect::Sbpf, NO_ENTRY, |pc| pc == 0);
-        assert_eq!(
-            (0..5).map(|pc| hints.at(&text, pc)).last(),
-            Some(BaseHint::Unknown)
-        );
+        assert_eq!(scan(&ops)[4], BaseHint::Unknown);
     }
 
     #[test]
     fn registers_derived_from_r10_are_stack_pointers() {
         let hints = scan(&[
-            slot(MOV64_REG, 8, 10, 0),
-            slot(ADD64_IMM, 8, 0, 0),
-            slot(ST_W_REG, 8, 1, 0),
-            slot(MOV64_REG, 3, 1, 0),
-            slot(ADD64_REG, 3, 8, 0),
-            slot(LD_W_REG, 4, 3, 4),
-            slot(LD_W_REG, 5, 1, 0),
-            slot(JA, 0, 0, -8),
-            slot(EXIT, 0, 0, 0),
+            mov(R8, R10),
+            add_imm(R8),
+            stxw(R8, R1, 0),
+            mov(R3, R1),
+            add(R3, R8),
+            ldxw(R4, R3, 4),
+            ldxw(R5, R1, 0),
+            ja(7, -8),
+            Op::Exit,
         ]);
         assert_eq!(hints[2], BaseHint::Stack);
         assert_eq!(hints[5], BaseHint::Stack, "index + stack pointer");
@@ -444,16 +406,16 @@ mod tests {
     #[test]
     fn spilled_stack_pointers_are_remembered_and_overwrites_forget_them() {
         let hints = scan(&[
-            slot(MOV64_REG, 1, 10, 0),
-            slot(ST_DW_REG, 10, 1, -0x1a0),
-            slot(MOV64_IMM, 1, 0, 0),
-            slot(LD_DW_REG, 7, 10, -0x1a0),
-            slot(LD_B_REG, 2, 7, 0),
-            slot(ST_W_IMM, 10, 0, -0x19c),
-            slot(LD_DW_REG, 7, 10, -0x1a0),
-            slot(LD_B_REG, 2, 7, 0),
-            slot(JA, 0, 0, -9),
-            slot(EXIT, 0, 0, 0),
+            mov(R1, R10),
+            stxdw(R10, R1, -0x1a0),
+            Op::Mov64Imm { dst: R1, imm: 0 },
+            ldxdw(R7, R10, -0x1a0),
+            ldxb(R2, R7, 0),
+            stw(R10, -0x19c),
+            ldxdw(R7, R10, -0x1a0),
+            ldxb(R2, R7, 0),
+            ja(8, -9),
+            Op::Exit,
         ]);
         assert_eq!(hints[4], BaseHint::Stack);
         assert_eq!(
@@ -466,42 +428,42 @@ mod tests {
     #[test]
     fn a_loop_set_up_below_its_body_is_seen() {
         // 0: ja +2; 1: ldxw r1, [r9-4] (the loop body); 2: ja -2; 3: mov r9, r10; 4: ja -4
-        let slots = [
-            slot(JA, 0, 0, 2),
-            slot(LD_W_REG, 1, 9, -4),
-            slot(JA, 0, 0, -2),
-            slot(MOV64_REG, 9, 10, 0),
-            slot(JA, 0, 0, -4),
-            slot(EXIT, 0, 0, 0),
+        let ops = [
+            ja(0, 2),
+            ldxw(R1, R9, -4),
+            ja(2, -2),
+            mov(R9, R10),
+            ja(4, -4),
+            Op::Exit,
         ];
-        assert_eq!(scan(&slots)[1], BaseHint::Stack);
+        assert_eq!(scan(&ops)[1], BaseHint::Stack);
         // Without the first pass (nothing recorded) the body is not seen.
-        let text = slots.concat();
-        let mut fresh = AccessHints::new(&[], Dialect::Sbpf, NO_ENTRY, |_| false);
-        fresh.incoming = vec![0; slots.len() + 1];
+        let mut fresh = AccessHints::new(&[], NO_ENTRY, |_| false);
+        fresh.incoming = vec![0; ops.len() + 1];
         fresh.looping = Vec::from([Range {
             start: 0,
-            end: slots.len(),
+            end: ops.len(),
         }]);
-        assert_eq!(fresh.at(&text, 1), BaseHint::Unknown);
+        assert_eq!(fresh.at(&ops[0], 0), BaseHint::Unknown);
+        assert_eq!(fresh.at(&ops[1], 1), BaseHint::Unknown);
     }
 
     #[test]
     fn calls_and_function_starts_forget() {
-        let slots = [
-            slot(MOV64_REG, 1, 10, 0),
-            slot(MOV64_REG, 6, 10, 0),
-            slot(CALL_IMM, 0, 0, 0),
-            slot(LD_B_REG, 0, 1, 0),
-            slot(LD_B_REG, 0, 6, 0),
-            slot(JA, 0, 0, -6),
+        let ops = [
+            mov(R1, R10),
+            mov(R6, R10),
+            Op::Syscall { index: 0 },
+            ldxb(R0, R1, 0),
+            ldxb(R0, R6, 0),
+            ja(5, -6),
             // A second function.
-            slot(LD_B_REG, 0, 6, 0),
-            slot(LD_B_REG, 0, 10, -8),
-            slot(JA, 0, 0, -3),
-            slot(EXIT, 0, 0, 0),
+            ldxb(R0, R6, 0),
+            ldxb(R0, R10, -8),
+            ja(8, -3),
+            Op::Exit,
         ];
-        let got = scan_functions(&slots, &[0, 6]);
+        let got = scan_functions(&ops, &[0, 6]);
         assert_eq!(got[3], BaseHint::Unknown, "r1 after a call");
         assert_eq!(got[4], BaseHint::Stack, "r6 survives a call");
         assert_eq!(got[6], BaseHint::Unknown, "a new function");
@@ -510,35 +472,47 @@ mod tests {
 
     #[test]
     fn functions_without_a_loop_are_not_scanned() {
-        let slots = [
-            slot(MOV64_REG, 6, 10, 0),
-            slot(LD_B_REG, 0, 6, 0),
-            slot(EXIT, 0, 0, 0),
+        let ops = [
+            mov(R6, R10),
+            ldxb(R0, R6, 0),
+            Op::Exit,
             // A second function, with a loop.
-            slot(MOV64_REG, 6, 10, 0),
-            slot(LD_B_REG, 0, 6, 0),
-            slot(JA, 0, 0, -2),
+            mov(R6, R10),
+            ldxb(R0, R6, 0),
+            ja(5, -2),
         ];
-        let got = scan_functions(&slots, &[0, 3]);
+        let got = scan_functions(&ops, &[0, 3]);
         assert_eq!(got[1], BaseHint::Unknown);
         assert_eq!(got[4], BaseHint::Stack);
     }
 
     #[test]
     fn functions_over_the_size_limit_are_not_scanned() {
-        let mut slots = vec![slot(MOV64_REG, 6, 10, 0), slot(LD_B_REG, 0, 6, 0)];
-        slots.resize(MAX_FUNCTION, slot(ADD64_IMM, 1, 0, 0));
-        slots.push(slot(JA, 0, 0, -2));
-        assert_eq!(scan_functions(&slots, &[0])[1], BaseHint::Unknown);
-        slots.truncate(MAX_FUNCTION - 1);
-        slots.push(slot(JA, 0, 0, -2));
-        assert_eq!(scan_functions(&slots, &[0])[1], BaseHint::Stack);
+        let mut ops = vec![mov(R6, R10), ldxb(R0, R6, 0)];
+        ops.resize(MAX_FUNCTION, add_imm(R1));
+        ops.push(ja(ops.len(), -2));
+        assert_eq!(scan(&ops)[1], BaseHint::Unknown);
+        ops.truncate(MAX_FUNCTION - 1);
+        ops.push(ja(ops.len(), -2));
+        assert_eq!(scan(&ops)[1], BaseHint::Stack);
     }
 
-    /// [`scan`] with functions starting at `starts`.
-    fn scan_functions(slots: &[[u8; 8]], starts: &[usize]) -> Vec<BaseHint> {
-        let text = slots.concat();
-        let mut hints = AccessHints::new(&text, Dialect::Sbpf, NO_ENTRY, |pc| starts.contains(&pc));
-        (0..slots.len()).map(|pc| hints.at(&text, pc)).collect()
+    #[test]
+    fn an_lddw_is_stepped_over_as_one_instruction() {
+        // The op after an lddw's two slots still sees what flowed through it.
+        let ops = [
+            mov(R7, R10),
+            Op::LoadImm64 {
+                dst: R2,
+                imm: 1 << 40,
+            },
+            Op::Trap {
+                trap: crate::code::Trap::Unsupported,
+            },
+            ldxb(R0, R7, -1),
+            ja(4, -5),
+            Op::Exit,
+        ];
+        assert_eq!(scan(&ops)[3], BaseHint::Stack);
     }
 }

@@ -1,7 +1,7 @@
 //! Loop versioning: which memory checks of a tight loop can be done once, before the loop,
 //! instead of at every access.
 //!
-//! A tight loop (`Code::is_loop_header`: a backward jump at most 64 slots after its head)
+//! A tight loop (`CodeView::is_loop_header`: a backward jump at most 64 slots after its head)
 //! without calls, syscalls, `exit` or atomics cannot change the memory mapping, so a
 //! register the body never writes (an *invariant*) holds the same address in every
 //! iteration. [`plan`] follows the body in slot order with a small abstract value per
@@ -23,15 +23,13 @@
 //! the same host address. A wrong guess (a span too wide, a pointer into the gapped stack)
 //! only costs the ordinary loop's speed.
 //!
-//! For compile speed, [`plan_of`] first looks at the raw slots through the hints scan's
-//! effects table (`may_plan`): most loops call something, or have no access, and are
-//! rejected before the analysis proper, whose dispatch per op is what it costs.
+//! For compile speed, [`plan_of`] first looks at the ops' facts (`may_plan`): most loops
+//! call something, or have no access, and are rejected before the analysis proper, whose
+//! dispatch per op is what it costs.
 
-use super::hints::{effect, effects_of};
-use super::masm::Access;
-use crate::interpreter::op::{Op, Operand};
-use crate::interpreter::Code;
-use bpfvm_isa::Dialect;
+use super::access::Access;
+use super::view::CodeView;
+use crate::code::{AccessKind, Flow, GuestReg, Op, Operand};
 
 #[cfg(test)]
 #[path = "hoist_tests.rs"]
@@ -53,7 +51,7 @@ const BOUND: i64 = 1 << 40;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Group {
     /// The invariant register.
-    pub base: u8,
+    pub base: GuestReg,
     /// Where the span starts, relative to the register.
     pub lo: i32,
     /// The span's length in bytes.
@@ -82,11 +80,6 @@ impl Plan {
         self.slot_group.get(index).copied().flatten()
     }
 
-    /// Whether `pc` lies in the body.
-    pub fn contains(&self, pc: usize) -> bool {
-        (self.head..=self.latch).contains(&pc)
-    }
-
     /// Keeps only the groups `keep` accepts (the compiler drops bases it guesses to point
     /// into the gapped stack, where the guard would always fail); `None` if none is left.
     pub fn retain(mut self, keep: impl Fn(&Group) -> bool) -> Option<Plan> {
@@ -113,11 +106,15 @@ enum Val {
     Unknown,
     /// `base + x` (wrapping) for some integer `x` in `lo..=hi`; without a base, the value is
     /// `x` itself (as a 64-bit two's complement number).
-    Range { base: Option<u8>, lo: i64, hi: i64 },
+    Range {
+        base: Option<GuestReg>,
+        lo: i64,
+        hi: i64,
+    },
 }
 
 impl Val {
-    fn range(base: Option<u8>, lo: i64, hi: i64) -> Val {
+    fn range(base: Option<GuestReg>, lo: i64, hi: i64) -> Val {
         let fits = |v: i64| (-BOUND..=BOUND).contains(&v);
         match fits(lo) && fits(hi) && lo <= hi {
             true => Val::Range { base, lo, hi },
@@ -203,7 +200,7 @@ impl Val {
 /// One access of the body.
 #[derive(Clone, Copy, Debug)]
 struct AccessAt {
-    base: u8,
+    base: GuestReg,
     off: i16,
     size: u8,
     access: Access,
@@ -212,11 +209,11 @@ struct AccessAt {
 /// What one op does, for the analysis.
 enum Step {
     /// Writes `dst` with a value computed from the registers before the op.
-    Write { dst: u8, value: Val },
+    Write { dst: GuestReg, value: Val },
     /// A memory access (and, for a load, the value it leaves in a register).
     Access {
         at: AccessAt,
-        load: Option<(u8, Val)>,
+        load: Option<(GuestReg, Val)>,
     },
     /// A jump (conditional or not) to `target`; writes nothing.
     Jump { target: usize },
@@ -233,11 +230,8 @@ struct State {
 }
 
 impl State {
-    fn get(&self, reg: u8) -> Val {
-        self.regs
-            .get(usize::from(reg))
-            .copied()
-            .unwrap_or(Val::Unknown)
+    fn get(&self, reg: GuestReg) -> Val {
+        self.regs[reg.index()]
     }
 
     fn number(lo: i64, hi: i64) -> Val {
@@ -246,13 +240,13 @@ impl State {
 
     /// The effect of `op` given the values before it.
     fn step(&self, op: &Op) -> Step {
-        let write = |dst: u8, value: Val| Step::Write { dst, value };
-        let unknown = |dst: u8| Step::Write {
+        let write = |dst: GuestReg, value: Val| Step::Write { dst, value };
+        let unknown = |dst: GuestReg| Step::Write {
             dst,
             value: Val::Unknown,
         };
         let imm = |imm: i32| Val::number(i64::from(imm), i64::from(imm));
-        let load = |dst: u8, base: u8, off: i16, size: u8, value: Val| Step::Access {
+        let load = |dst: GuestReg, base: GuestReg, off: i16, size: u8, value: Val| Step::Access {
             at: AccessAt {
                 base,
                 off,
@@ -261,7 +255,7 @@ impl State {
             },
             load: Some((dst, value)),
         };
-        let store = |base: u8, off: i16, size: u8| Step::Access {
+        let store = |base: GuestReg, off: i16, size: u8| Step::Access {
             at: AccessAt {
                 base,
                 off,
@@ -385,61 +379,65 @@ impl State {
             | Op::CallRegOrHelper { .. }
             | Op::Exit
             | Op::MoveStackPointer { .. }
-            | Op::Trap(_)
+            | Op::Trap { .. }
             | Op::Overrun => Step::Unsupported,
         }
     }
 }
 
-/// The plan for the tight loop whose head is `head` in `code` (`text` its raw slots, of
-/// `dialect`), if it has accesses worth hoisting.
-pub(crate) fn plan_of(code: &Code, text: &[u8], dialect: Dialect, head: usize) -> Option<Plan> {
+/// The plan for the tight loop whose head is `head` in `code`, if it has accesses worth
+/// hoisting.
+pub(crate) fn plan_of(code: &CodeView<'_>, head: usize) -> Option<Plan> {
     let is_head = |pc| code.is_loop_header(pc);
     let in_loop = |pc| code.in_loop(pc);
-    if !may_plan(text, effects_of(dialect), head, is_head, in_loop) {
+    if !may_plan(code.ops(), head, is_head, in_loop) {
         return None;
     }
     plan(code.ops(), head, is_head, in_loop)
 }
 
-/// A quick look at the raw slots (through the hints scan's per-opcode effects table, with
-/// few branches), which most loops fail: whether the slots [`plan`] would take, from `head`
-/// to before the first call, `exit` or atomic operation, hold a load or store through a
-/// register other than r10 and end with a jump back to the head. (Most loops of a large program call something.)
+/// A quick look at the ops' facts, which most loops fail: whether the ops [`plan`] would
+/// take, from `head` to before the first call, `exit` or atomic operation, hold a load or
+/// store through a register other than r10 and end with a jump back to the head. (Most
+/// loops of a large program call something.)
 fn may_plan(
-    text: &[u8],
-    effects: &[u16; 256],
+    ops: &[Op],
     head: usize,
     is_head: impl Fn(usize) -> bool,
     in_loop: impl Fn(usize) -> bool,
 ) -> bool {
-    let stop = effect::CALL | effect::ATOMIC;
     let (mut accesses, mut pc) = (false, head);
     let end = head.saturating_add(MAX_BODY);
     while pc < end && in_loop(pc) && (pc == head || !is_head(pc)) {
-        let Some(&[opcode, regs, off_lo, off_hi, ..]) = text.get(pc * 8..pc * 8 + 8) else {
+        let Some(op) = ops.get(pc) else {
             return false;
         };
-        let effects = effects[usize::from(opcode)];
-        let jump = effects & effect::JUMP != 0;
-        // `exit` (and eBPF's `gotol`) end a path without a jump the table follows.
-        if effects & stop != 0 || (effects & effect::END != 0 && !jump) {
-            return false;
+        let flow = op.flow();
+        let back = match flow {
+            Flow::Next => false,
+            Flow::Branch(target) | Flow::Jump(target) => target == head,
+            Flow::Call(_)
+            | Flow::CallReg
+            | Flow::CallRegOrHelper
+            | Flow::Syscall
+            | Flow::Exit
+            | Flow::Fault => return false,
+        };
+        if let Some(access) = op.access() {
+            if access.kind == AccessKind::Update {
+                return false;
+            }
+            // An access through r10 is never hoisted.
+            accesses |= access.base != GuestReg::R10;
         }
-        // An access through r10 is never hoisted (a load's base is src, a store's dst).
-        let base = match effects & effect::LOAD != 0 {
-            true => regs >> 4,
-            false => regs & 0x0f,
-        };
-        accesses |= effects & (effect::LOAD | effect::STORE) != 0 && base != 10;
-        let target = pc as i64 + 1 + i64::from(i16::from_le_bytes([off_lo, off_hi]));
-        if jump && target == head as i64 && accesses {
+        if back && accesses {
             return true;
         }
-        pc += 1;
+        pc += op.width();
     }
     false
 }
+
 /// The bytes the accesses through one register of the head may touch, so far: `base + lo
 /// .. base + end`.
 #[derive(Clone, Copy, Debug)]
@@ -448,9 +446,6 @@ struct Reach {
     end: i64,
     access: Access,
 }
-
-/// No access in a slot (in [`plan`]'s per-slot base registers).
-const NO_BASE: u8 = u8::MAX;
 
 /// [`plan_of`] over the ops (`is_head` and `in_loop` say where tight loops start and
 /// which slots they cover).
@@ -476,7 +471,7 @@ fn plan(
     let fresh = assume_invariant();
     let mut state = State { regs: fresh };
     let mut reach: [Option<Reach>; 10] = [None; 10];
-    let mut slot_base = [NO_BASE; MAX_BODY];
+    let mut slot_base = [None; MAX_BODY];
     let (mut written, mut targets) = (0u16, 1u64);
     let mut latch = None;
     let end = head.saturating_add(MAX_BODY);
@@ -490,7 +485,7 @@ fn plan(
         match state.step(op) {
             Step::Unsupported => break,
             Step::Write { dst, value } => {
-                written |= 1u16.checked_shl(u32::from(dst)).unwrap_or(0);
+                written |= 1 << dst.number();
                 set(&mut state, dst, value);
             }
             Step::Access { at, load } => {
@@ -498,10 +493,10 @@ fn plan(
                     widen(&mut reach, state.get(at.base), at),
                     slot_base.get_mut(index),
                 ) {
-                    *slot = base;
+                    *slot = Some(base);
                 }
                 if let Some((dst, value)) = load {
-                    written |= 1u16.checked_shl(u32::from(dst)).unwrap_or(0);
+                    written |= 1 << dst.number();
                     set(&mut state, dst, value);
                 }
             }
@@ -512,7 +507,7 @@ fn plan(
             },
             Step::Nothing => {}
         }
-        pc += 1 + usize::from(matches!(op, Op::LoadImm64 { .. }));
+        pc += op.width();
     }
     let (latch, written) = latch?;
     let (groups, slot_group) = group(&reach, &slot_base, latch - head, written)?;
@@ -530,7 +525,7 @@ fn assume_invariant() -> [Val; 11] {
     let mut regs = [Val::Unknown; 11];
     for (reg, value) in regs.iter_mut().enumerate().take(10) {
         *value = Val::Range {
-            base: Some(reg as u8),
+            base: Some(GuestReg::ALL[reg]),
             lo: 0,
             hi: 0,
         };
@@ -540,7 +535,7 @@ fn assume_invariant() -> [Val; 11] {
 
 /// Widens the reach of the register of the head that `value` (an access's base) came
 /// from by the access `at`; returns that register, if the value is one plus a range.
-fn widen(reach: &mut [Option<Reach>; 10], value: Val, at: AccessAt) -> Option<u8> {
+fn widen(reach: &mut [Option<Reach>; 10], value: Val, at: AccessAt) -> Option<GuestReg> {
     let Val::Range {
         base: Some(base),
         lo,
@@ -551,7 +546,7 @@ fn widen(reach: &mut [Option<Reach>; 10], value: Val, at: AccessAt) -> Option<u8
     };
     let lo = lo + i64::from(at.off);
     let end = hi + i64::from(at.off) + i64::from(at.size);
-    let slot = reach.get_mut(usize::from(base))?;
+    let slot = reach.get_mut(base.index())?;
     *slot = Some(match *slot {
         None => Reach {
             lo,
@@ -575,7 +570,7 @@ fn widen(reach: &mut [Option<Reach>; 10], value: Val, at: AccessAt) -> Option<u8
 /// each slot `0..=last` whose access goes through one; `None` if there is none.
 fn group(
     reach: &[Option<Reach>; 10],
-    slot_base: &[u8; MAX_BODY],
+    slot_base: &[Option<GuestReg>; MAX_BODY],
     last: usize,
     written: u16,
 ) -> Option<(Vec<Group>, [Option<u8>; MAX_BODY])> {
@@ -594,7 +589,7 @@ fn group(
         }
         group_of[base] = u8::try_from(groups.len()).ok();
         groups.push(Group {
-            base: base as u8,
+            base: GuestReg::ALL[base],
             lo,
             len,
             access: reach.access,
@@ -602,13 +597,11 @@ fn group(
     }
     let mut slot_group = [None; MAX_BODY];
     for (slot, base) in slot_group.iter_mut().zip(slot_base).take(last + 1) {
-        *slot = group_of.get(usize::from(*base)).copied().flatten();
+        *slot = base.and_then(|base| group_of.get(base.index()).copied().flatten());
     }
     (!groups.is_empty()).then_some((groups, slot_group))
 }
 
-fn set(state: &mut State, dst: u8, value: Val) {
-    if let Some(slot) = state.regs.get_mut(usize::from(dst)) {
-        *slot = value;
-    }
+fn set(state: &mut State, dst: GuestReg, value: Val) {
+    state.regs[dst.index()] = value;
 }

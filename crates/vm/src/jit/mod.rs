@@ -1,15 +1,40 @@
-//! The x86-64 JIT backend: compiles a verified program's pre-decoded ops to machine code
-//! that gives exactly the interpreter's results.
+//! The JIT: compiles a verified program's neutral form ([`crate::code::Code`]) to machine
+//! code that gives exactly the interpreter's results.
+//!
+//! # Layers
+//!
+//! Imports run one way, from the public surface down to the machine; no module of the JIT
+//! imports one above it (the crate's `tidy` test parses the imports and fails on a cycle or
+//! on a neutral module naming the backend).
+//!
+//! - **Surface** ([`api`], [`error`], [`loops`]): [`JitEngine`], [`JitProgram`],
+//!   [`JitError`], [`VersionedLoop`]. The only place that names the target is the `Native`
+//!   alias in [`api`], which instantiates the neutral layers with the backend.
+//! - **Target-neutral driver** ([`compile`](mod@compile), [`lower`]): one pass over the
+//!   slots decides everything that does not depend on the machine (where runs start and
+//!   what they charge, which accesses pair up, which loops are versioned and which of
+//!   their accesses go unchecked, which ops always bail out) and asks the backend to encode it, one
+//!   [`masm::MacroAssembler`] call per op with explicit operands, matched exhaustively
+//!   over [`crate::code::Op`].
+//! - **Target-neutral analyses**, computed only when the JIT compiles and reading the
+//!   instruction facts of `bpfvm-isa`, never slot bytes: [`view`] (the JIT's runs and tight
+//!   loops), [`hints`] (which registers hold stack or input addresses), [`pair`] (two
+//!   accesses under one check), [`hoist`] (which checks of a tight loop can move before
+//!   it), [`hardening`] (the random generator of the machine-code diversification).
+//! - **Target-neutral runtime and tables** ([`run`], [`env`], [`tables`], [`compiled`],
+//!   [`engine`], [`access`], [`loops`]): one run's [`env::Env`] (with the region table of
+//!   [`crate::memory::table`] embedded), the bail-out site table, a compiled program, the
+//!   compile state an engine keeps, and the safe halves of the shims generated code calls
+//!   back.
+//! - **The interface** ([`masm`]): the [`masm::MacroAssembler`] and [`masm::Backend`]
+//!   traits and the vocabulary the layers share.
+//! - **The x86-64 backend** ([`x64`]): register map, instruction selection, inline address
+//!   translation, pre-encoded templates, shared routines, the loop guard, and the only
+//!   `unsafe` of the JIT (`x64::entry`: the entry trampoline and the `extern "sysv64"`
+//!   shims).
 //!
 //! # Design
 //!
-//! - **Lowering** ([`lower`]): one function per kind of the interpreter's [`Op`], matched
-//!   exhaustively, over a BPF-level macro-assembler ([`masm`]) over the typed encoder of
-//!   `bpfvm-x86`. One pass over the slots; jumps to slots not emitted yet are rel32 fields
-//!   in one plain list, patched at the end (no label per slot).
-//! - **Registers**: all eleven guest registers stay pinned in host registers (table in
-//!   [`masm`]); r15 points into the run's [`env::Env`]; rdx holds the meter
-//!   (`masm::METER`); rax and rcx are scratch.
 //! - **Exactness by bail-out.** Every edge case is handed to the interpreter, which is the
 //!   specification: generated code bails out with the guest state exactly as before the
 //!   instruction at `pc` (registers, memory, call depth and frames, stack pointer, meter),
@@ -17,686 +42,156 @@
 //!   error that is not a syscall's (memory faults, division by zero, call depth, call
 //!   targets, traps, overrun) and the rare results (eBPF division by zero or by -1, eBPF
 //!   `callx`), so every error kind and field, the instruction count and the memory are the
-//!   interpreter's by construction. A bail-out is a 5-byte `call` of one shared routine
-//!   (behind a short jump when conditional); its return address, looked up in the
-//!   program's sorted site table ([`Site`]) when the run ends, names the pc and the meter
-//!   refund. No stub per pc exists, and the fast path pays nothing.
-//! - **Meter**: charged per straight-line run (`Code::jit_run_length`: the interpreter's
-//!   runs, also ended before every jump or call target, so a jump lands at a run's start,
-//!   and inside tight loops continued past forward conditional jumps, whose taken side gives
-//!   the rest of the run back in a stub: `add rdx, rest; jmp target`).
-//!   The first instruction of a run subtracts the run's length `n` from the meter `left`
-//!   (= `base - due`; `sub rdx, n`: `Env::left` lives in rdx while generated code runs,
-//!   and is stored back whenever Rust may look: at the exit, around calls into Rust, and
-//!   around divisions and miss routines, which need rdx); unless the budget covers every
-//!   check inside the run (`left > n`), it bails out there (the refund restores `left`), so the interpreter runs the last few
-//!   instructions and stops at the exact pc. A `callx` into the middle of a run (any slot
-//!   may be its target) goes through an entry stub that charges the rest of the run. At any
-//!   instruction the charged
+//!   interpreter's by construction. On x86-64 a bail-out is a 5-byte `call` of one shared
+//!   routine (behind a short jump when conditional); its return address, looked up in the
+//!   program's sorted site table ([`tables::Site`]) when the run ends, names the pc and
+//!   the meter refund. No stub per pc exists, and the fast path pays nothing.
+//! - **Registers**: all eleven guest registers stay pinned in host registers (on x86-64:
+//!   the table in `x64::regs`; one more register points into the run's [`env::Env`], one
+//!   holds the meter).
+//! - **Meter**: charged per straight-line run ([`view::CodeView::jit_run_length`]: the
+//!   interpreter's runs, also ended before every jump or call target, so a jump lands at a
+//!   run's start, and inside tight loops continued past forward conditional jumps, whose
+//!   taken side gives the rest of the run back in a stub). The first instruction of a run
+//!   subtracts the run's length `n` from the meter `left` (`base - due`, kept in a host
+//!   register while generated code runs and stored back whenever Rust may look); unless the
+//!   budget covers every check inside the run (`left > n`), it bails out there (the refund
+//!   restores `left`), so the interpreter runs the last few instructions and stops at the
+//!   exact pc. A `callx` into the middle of a run (any slot may be its target) goes through
+//!   an entry stub that charges the rest of the run. At any instruction the charged
 //!   instructions not yet run are exactly its run length, which a bail-out there refunds.
-//!   A syscall ends its run; when it leaves no budget the shim ends the run with
-//!   `ExceededMaxInstructions` at pc + 1. With metering off no meter code is emitted.
-//!   Since nothing runs uncharged, `instruction_meter_checkpoint_distance` (the reference's
-//!   bound on how far its JIT may overrun) has nothing left to bound and changes nothing.
-//! - **Memory**: with the aligned mapping, translation is inline: slot = vaddr >> 32, then
-//!   `vaddr + size <= limit[slot]` and host = `vaddr + delta[slot]`, from a struct-of-arrays
-//!   table in the `Env` (precomputed per run, and after every syscall). A miss calls one
-//!   shared routine per access kind and size, which tries the gapped stack (fixed frames
-//!   with gaps: the table cannot hold it), the table again, the generic gapped path, and
-//!   otherwise asks the mapping through an `extern "sysv64"` shim; a fault bails out at the
-//!   access's site. The unaligned mapping always calls the routine.
+//!   A syscall ends its run; the syscall rules themselves are
+//!   [`crate::runtime::syscall::dispatch`], the interpreter's. With metering off no meter
+//!   code is emitted. Since nothing runs uncharged, `instruction_meter_checkpoint_distance`
+//!   (the reference's bound on how far its JIT may overrun) changes nothing.
+//! - **Memory**: with the aligned mapping, translation is inline against the region table
+//!   ([`crate::memory::table`]): slot = vaddr >> 32, then `vaddr + size <= limit[slot]`
+//!   and host = `vaddr + delta[slot]` (refilled per run and after every syscall). A miss
+//!   calls one shared routine per access kind and size, which tries the gapped stack (fixed
+//!   frames with gaps: the table cannot hold it), the table again, the generic gapped path,
+//!   and otherwise asks the mapping through a shim; a fault bails out at the access's site.
+//!   The unaligned mapping always calls the routine.
 //! - **Stack and input pointers in other registers** ([`hints`]): a scan of each function
 //!   with a loop guesses which registers hold stack addresses (derived from r10) and, in
 //!   the entry function, input addresses (derived from r1). With fixed frames and gaps, an
-//!   access through a stack pointer gets the current-frame check inline (`vaddr - r10 + F
-//!   <= F - size`, then `host = frame_top + vaddr - r10`); an access through an input
-//!   pointer gets one compare against the input region's row (`vaddr - input_vm <
-//!   input_limit[kind][size]`, then `host = input_host + that`). On a hit both fall
-//!   through to the access; a miss jumps to a stub out of line that calls the miss routine
-//!   and jumps back, so a wrong guess only costs time.
-//! - **Pairs of accesses** ([`masm::Pair`]): inside tight loops (`Code::in_loop`: a
-//!   backward jump at most 64 slots after the head), two loads or stores of one run through
-//!   the same base register (not written in between), with only rax-preserving ops and
-//!   forward branches between, whose bytes span 1, 2, 4 or 8 bytes, share one check
-//!   (elsewhere only a load and a store of the same bytes right after it, which is cheaper
-//!   to look for): the first
-//!   checks the span with the stricter permission and leaves its host address in rax, and
-//!   the second is a single `mov` (a read-modify-write `ldx; op; stx`, or neighbours such
-//!   as `ldxw [r9 - 4]; ...; stxw [r9]`). When the span's check misses, a pair of the same
-//!   bytes takes the access's own routine; a pair of different bytes takes the span
-//!   routine, which also refuses a span reaching into a gap (a single access may run from
-//!   a frame into the gap after it, a span standing in for two may not). A refusal bails
-//!   out at the first access, and the interpreter runs both. Nothing enters a pair after
-//!   its first access (runs end before jump targets; a pair holds no callable slot).
-//! - **The current frame** ([`StackLayout`]): with fixed frames and gaps, r10 is always the
-//!   top of frame `i` (stack start + F + 2F·i, i below the maximum depth), so `[r10 + off]`
-//!   with `-F <= off <= -size` lies inside the current frame whatever `i` is: it is
-//!   translated with no check and no branch: `host = Env::frame_top + off`, where
-//!   `frame_top = r10 / 2 + Env::frame_host` is recomputed from r10 at entry, at every
-//!   `call` and `exit` and after every syscall (`mov rax, [r15 + FRAME_TOP]`, then the
-//!   access at `[rax + off]`). Every run first checks that the stack is the one this relies
-//!   on (and r10 at frame 0), and the syscall shim checks again after each syscall (which
-//!   may replace regions); otherwise the interpreter runs the program (from the entry, or
-//!   after the syscall).
-//! - **Loop heads** (`Code::is_loop_header`: heads of tight loops) start at a
+//!   access through a stack pointer gets the current-frame check inline; an access through
+//!   an input pointer gets one compare against the input region's row. A miss jumps to a
+//!   stub out of line that calls the miss routine and jumps back, so a wrong guess only
+//!   costs time.
+//! - **Pairs of accesses** ([`pair::Pair`]): inside tight loops, two loads or stores of one
+//!   run through the same base register (not written in between), with only register
+//!   arithmetic and forward branches between, whose bytes span 1, 2, 4 or 8 bytes, share
+//!   one check (elsewhere only a load and a store of the same bytes right after it): the
+//!   first checks the span with the stricter permission and keeps its host address, the
+//!   second is a single access. A span may not reach into a stack gap (the rule of
+//!   [`MemoryMapping::map_every_byte`](crate::memory::MemoryMapping::map_every_byte)); a
+//!   refusal bails out at the first access, and the interpreter runs both. Nothing enters
+//!   a pair after its first access.
+//! - **The current frame** ([`crate::memory::StackLayout`]): with fixed frames and gaps, r10
+//!   is always the top of some frame, so `[r10 + off]` with `-F <= off <= -size` lies inside
+//!   the current frame whatever the depth: it is translated with no check and no branch,
+//!   from the current frame's host top (`Env::frame_top`), recomputed at entry, at every
+//!   `call` and `exit` and after every syscall. Every run first checks that the stack is the
+//!   one this relies on, and the syscall shim checks again after each syscall (which may
+//!   replace regions); otherwise the interpreter runs the program.
+//! - **Loop heads** ([`view::CodeView::is_loop_header`]: heads of tight loops) start at a
 //!   64-byte boundary, so a loop's speed does not depend on the code before it.
-//! - **Versioned loops** ([`hoist`], [`version`]): a tight loop without calls, syscalls,
-//!   `exit` or atomics cannot change the mapping, so for accesses through a register the
-//!   body never writes plus a bounded index (`counts[data[i]]++`: a byte loaded, shifted,
-//!   added to the invariant `counts`) the whole span they can touch is checked once, by a
-//!   guard where execution falls into the loop's head; if it lies inside one row of the
-//!   region table, a second copy of the loop runs (emitted after the body) in which those
-//!   accesses are `[delta + base + off]` with no check, otherwise the ordinary loop runs.
-//!   Jumps from elsewhere, `callx` and entry stubs only ever enter the ordinary copy; the
-//!   second is reached only through its guard (jumps inside it stay inside it).
-//! - **Calls** use real x86 `call`/`ret` (the return-stack buffer stays balanced) and record
-//!   r6-r9, r10 and the return pc in `Env::frames` exactly like the interpreter's frames, so
-//!   a bail-out at any depth hands over a faithful call stack. Call depths above
-//!   [`lower::MAX_INLINE_CALL_DEPTH`] always bail out (the host stack is bounded).
-//! - **Syscalls** call a shared routine and through it a shim that charges the meter, calls
-//!   the host function with `(&mut C, &mut MemoryMapping, [r1..r5])`, stores r0, handles
-//!   the unwind key and refreshes the region table (a syscall may replace regions). A
-//!   panic in the host function is caught in the shim (unwinding cannot cross generated
-//!   code), the run stops, and the panic resumes once generated code has returned, so the
-//!   host sees it exactly as it unwinds out of the interpreter.
+//! - **Versioned loops** ([`hoist`]): a tight loop without calls, syscalls, `exit` or
+//!   atomics cannot change the mapping, so for accesses through a register the body never
+//!   writes plus a bounded index the whole span they can touch is checked once, by a guard
+//!   where execution falls into the loop's head; if it lies inside one row of the region
+//!   table, a second copy of the loop runs (emitted after the body) in which those accesses
+//!   have no check, otherwise the ordinary loop runs. Jumps from elsewhere, `callx` and
+//!   entry stubs only ever enter the ordinary copy.
+//! - **Calls** use the host's own call and return (on x86-64 the return-stack buffer stays
+//!   balanced) and record r6-r9, r10 and the return pc in `Env::frames` exactly like the
+//!   interpreter's frames, so a bail-out at any depth hands over a faithful call stack.
+//!   Call depths above [`masm::MAX_INLINE_CALL_DEPTH`] always bail out (the host stack is
+//!   bounded).
+//! - **Syscalls** call a shared routine and through it a shim that runs
+//!   [`crate::runtime::syscall::dispatch`] and refreshes the region table (a syscall may
+//!   replace regions). A panic in the host function is caught in the shim (unwinding cannot
+//!   cross generated code), the run stops, and the panic resumes once generated code has
+//!   returned, so the host sees it exactly as it unwinds out of the interpreter.
 //! - **Tracing**: with `enable_instruction_tracing` the run is delegated to the interpreter
 //!   from its first instruction (the same state a bail-out at the entry hands over), so the
 //!   trace is the interpreter's.
-//! - **Hardening** (machine code only, never behaviour): about one random 1-byte `nop` per
-//!   `noop_instruction_rate` BPF instructions, and with `sanitize_user_provided_values`
-//!   constant blinding of program-supplied immediates that are not small (mov/lddw
-//!   constants, ALU, multiply and divide immediates, branch immediates): the value is
-//!   emitted as `value - key` plus an add of a fresh random key. Memory offsets and the value
-//!   of `st` are emitted in the clear (the reference does not blind the latter either). The
-//!   generator is seeded per compile; `runtime_environment_key` only feeds that seed (the
-//!   `Env` is not displaced).
-//! - **Compile speed**: the sequences that recur (the inline memory check, the meter charge,
-//!   the frame push of `call`, `exit`) are encoded once per compile and replayed with
-//!   patched fields ([`template`]), byte for byte the same code. Shared routines are emitted
-//!   when first needed, after the next instruction that cannot fall through, so nearly every
-//!   call of one has a known target. The code buffer and the fixup and stub tables are
-//!   reused across compiles on a thread, and the tables are sized from the slot count up
-//!   front; the tables a program keeps (slot offsets, bail-out sites, the `callx` table)
-//!   go back to a small shared stock when it is dropped and fill the next compile (a fresh
-//!   table of a large program faults its pages in anew: 5% of a compile of spl_token).
-//!   The `callx` table lives beside the code, not in it (generated code reads it through
-//!   `Env::callx_table`), so code memory, copied once and re-protected per compile, holds
-//!   instructions only. The loop analysis of [`hoist`] first looks at the raw slots
-//!   through the hints scan's effects table, which rejects most loops cheaply.
+//! - **Hardening** ([`hardening`]; machine code only, never behaviour): about one random
+//!   1-byte `nop` per `noop_instruction_rate` BPF instructions, and with
+//!   `sanitize_user_provided_values` constant blinding of program-supplied immediates that
+//!   are not small. The generator is seeded per compile by the engine.
+//! - **Compile speed**: the x86-64 sequences that recur are encoded once per compile and
+//!   replayed with patched fields (`x64::templates`), byte for byte the same code. Shared
+//!   routines are emitted when first needed, after the next instruction that cannot fall
+//!   through. The [`JitEngine`] keeps the code pool, the scratch buffers and the tables of
+//!   dropped programs (slot offsets, bail-out sites, the `callx` table) for the next
+//!   compile; the `callx` table lives beside the code, not in it, so code memory holds
+//!   instructions only. The loop analysis of [`hoist`] first rejects most loops cheaply
+//!   from the hints scan's effects table.
 //!
 //! **Architecture invariant:** generated code never decides an error itself (apart from
 //! the shims, which run the interpreter's own rules): anything unusual is a bail-out.
 //!
-//! `unsafe` lives only in [`entry`] (calling generated code and the shims it calls back).
+//! # Builds without the JIT
+//!
+//! Everything above exists only when `cfg(bpfvm_jit)` holds (the `jit` feature on an x86-64
+//! target; see the crate's `build.rs`). Elsewhere this module keeps its public surface
+//! ([`JitEngine`], [`JitProgram`], [`JitError`], [`VersionedLoop`]) but compiling gives
+//! [`JitError::UnsupportedTarget`] or [`JitError::FeatureDisabled`], no [`JitProgram`] can
+//! exist, and the x86 encoder crate is not a dependency.
 
-mod calls;
-mod entry;
+mod error;
+mod loops;
+
+pub use error::JitError;
+pub use loops::VersionedLoop;
+
+#[cfg(bpfvm_jit)]
+mod access;
+#[cfg(bpfvm_jit)]
+mod api;
+#[cfg(bpfvm_jit)]
+mod compile;
+#[cfg(bpfvm_jit)]
+mod compiled;
+#[cfg(bpfvm_jit)]
+mod engine;
+#[cfg(bpfvm_jit)]
 pub(crate) mod env;
+#[cfg(bpfvm_jit)]
+mod hardening;
+#[cfg(bpfvm_jit)]
 mod hints;
+#[cfg(bpfvm_jit)]
 mod hoist;
+#[cfg(bpfvm_jit)]
 mod lower;
-pub(crate) mod masm;
+#[cfg(bpfvm_jit)]
+mod masm;
+#[cfg(bpfvm_jit)]
+mod pair;
+#[cfg(bpfvm_jit)]
 pub(crate) mod run;
-mod shapes;
-mod template;
-#[cfg(test)]
+#[cfg(bpfvm_jit)]
+mod tables;
+#[cfg(all(test, bpfvm_jit))]
 mod tests;
-mod version;
+#[cfg(bpfvm_jit)]
+mod view;
+#[cfg(bpfvm_jit)]
+mod x64;
 
-pub use version::VersionedLoop;
+#[cfg(bpfvm_jit)]
+pub(crate) use api::compile;
+#[cfg(bpfvm_jit)]
+pub use api::{JitEngine, JitProgram};
 
-use crate::config::Config;
-use crate::context::ContextObject;
-use crate::interpreter::exec::FrameMode;
-use crate::interpreter::op::Op;
-use crate::interpreter::Code;
-use bpfvm_isa::Dialect;
-use bpfvm_x86::{CodeMemoryError, CodePool, EncodeError, ExecutableCode};
-use hints::{AccessHints, BaseHint};
-use lower::{At, Program};
-use masm::{
-    Callx, Hardening, Masm, MeterMode, Pair, PairSearch, RunPosition, Settings, Tables, Translation,
-};
-use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+#[cfg(not(bpfvm_jit))]
+mod unavailable;
+#[cfg(not(bpfvm_jit))]
+pub(crate) use unavailable::compile;
+#[cfg(not(bpfvm_jit))]
+pub use unavailable::{JitEngine, JitProgram};
 
-/// Why a program could not be compiled.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum JitError {
-    /// The encoder rejected an instruction (a bug in the lowering).
-    Encode {
-        /// The encoder's message.
-        message: String,
-    },
-    /// Code memory could not be allocated or protected.
-    CodeMemory {
-        /// The system's message.
-        message: String,
-    },
-    /// A register number the verifier should have rejected.
-    UnsupportedRegister {
-        /// The instruction.
-        pc: usize,
-        /// The register number.
-        reg: u8,
-    },
-    /// The program has more slots than generated code can address.
-    ProgramTooLarge {
-        /// The slot count (or the offending pc).
-        slots: usize,
-    },
-}
-
-impl fmt::Display for JitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JitError::Encode { message } => write!(f, "x86 encoding failed: {message}"),
-            JitError::CodeMemory { message } => write!(f, "code memory: {message}"),
-            JitError::UnsupportedRegister { pc, reg } => {
-                write!(f, "unsupported register r{reg} at pc {pc}")
-            }
-            JitError::ProgramTooLarge { slots } => {
-                write!(f, "program too large for the JIT ({slots} slots)")
-            }
-        }
-    }
-}
-
-impl std::error::Error for JitError {}
-
-impl From<EncodeError> for JitError {
-    fn from(error: EncodeError) -> Self {
-        JitError::Encode {
-            message: error.to_string(),
-        }
-    }
-}
-
-impl From<CodeMemoryError> for JitError {
-    fn from(error: CodeMemoryError) -> Self {
-        JitError::CodeMemory {
-            message: error.to_string(),
-        }
-    }
-}
-
-/// A bail-out site: the return address of a `call` into the shared bail-out path (a code
-/// offset) and the guest state it stands for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Site {
-    /// The code offset right after the `call`.
-    pub ret: u32,
-    /// The pc the interpreter continues at.
-    pub pc: u32,
-    /// The instructions the block entry charged that have not run (given back).
-    pub refund: u32,
-}
-
-/// Where a bail-out site sends the run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct SiteTarget {
-    /// The pc the interpreter continues at.
-    pub pc: u64,
-    /// The instructions to give back to the meter.
-    pub refund: u64,
-}
-
-/// The stack the r10 fast path is compiled for: fixed frames of `frame` bytes (a power of
-/// two) with gaps of the same size, `depth` of them, at `MM_STACK_START`. An access
-/// `[r10 + off]` with `-frame <= off` and `off + size <= 0` then always lies inside the
-/// current frame, whatever the depth, and is translated without a check (`masm`); every run
-/// first checks that its stack is this one (`run::frame_host`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct StackLayout {
-    /// The frame size, a power of two.
-    pub frame: u64,
-    /// How many frames the stack holds (the maximum call depth).
-    pub depth: u64,
-}
-
-impl StackLayout {
-    /// The layout of `config`'s stack, when it has gapped fixed frames of a power-of-two
-    /// size and the aligned mapping.
-    fn of(config: &Config) -> Option<StackLayout> {
-        let frame = config.stack_frame_size as u64;
-        let gapped = !config.dynamic_stack_frames && config.enable_stack_frame_gaps;
-        let fits = frame.is_power_of_two() && (8..=1 << 30).contains(&frame);
-        let depth = config.max_call_depth as u64;
-        let sized = depth > 0 && frame.checked_mul(depth).is_some();
-        (gapped && fits && sized && config.aligned_memory_mapping)
-            .then_some(StackLayout { frame, depth })
-    }
-}
-
-/// A compiled program: read-execute machine code and where each slot's code starts.
-#[derive(Debug)]
-pub struct JitProgram {
-    code: ExecutableCode,
-    /// Per slot: the code offset (read with `masm::slot_offset`), or `masm::NONE` (the
-    /// second slot of an `lddw`); the bail-out sites, sorted by return address; per slot
-    /// the code offset where a `callx` may land, or 0 (empty without `callx`; generated
-    /// code reads it through `Env::callx_table`, never writes it).
-    tables: Tables,
-    /// [`JitProgram::pc_offsets`], built on first use.
-    pc_offsets: OnceLock<Vec<Option<usize>>>,
-    /// Where the code of the last instruction ends (the out-of-line routines follow).
-    body_end: usize,
-    /// The stack the r10 fast path was compiled for, if it is used.
-    stack: Option<StackLayout>,
-    /// The loops compiled twice, with their checks hoisted in the second copy.
-    versioned: Vec<VersionedLoop>,
-}
-
-impl JitProgram {
-    /// The machine code (for disassembly).
-    pub fn code(&self) -> &[u8] {
-        self.code.as_slice()
-    }
-
-    /// Per slot: the offset in [`JitProgram::code`] where its machine code starts (`None`
-    /// for the second slot of an `lddw`).
-    pub fn pc_offsets(&self) -> &[Option<usize>] {
-        self.pc_offsets.get_or_init(|| {
-            self.tables
-                .offsets
-                .iter()
-                .map(|offset| masm::slot_offset(*offset))
-                .collect()
-        })
-    }
-
-    /// The machine code of the instruction at slot `pc` (its inline part, and any shared
-    /// routine emitted right after it when it cannot fall through), for `bpfvm disasm --jit`.
-    /// `None` for the second slot of an `lddw` or a pc out of range.
-    pub fn slot_code(&self, pc: usize) -> Option<&[u8]> {
-        let start = masm::slot_offset(*self.tables.offsets.get(pc)?)?;
-        let end = self
-            .tables
-            .offsets
-            .iter()
-            .skip(pc + 1)
-            .find_map(|offset| masm::slot_offset(*offset))
-            .unwrap_or(self.body_end);
-        self.code().get(start..end)
-    }
-
-    /// The loops compiled a second time with their hoisted checks (see [`hoist`]), in
-    /// slot order (`bpfvm disasm --jit` lists their code after the body's).
-    pub fn versioned_loops(&self) -> &[VersionedLoop] {
-        &self.versioned
-    }
-
-    pub(crate) fn executable(&self) -> &ExecutableCode {
-        &self.code
-    }
-
-    /// The `callx` table's address for `Env::callx_table` (null when there is none).
-    pub(crate) fn callx_table(&self) -> *const u32 {
-        match self.tables.callx_table.is_empty() {
-            true => std::ptr::null(),
-            false => self.tables.callx_table.as_ptr(),
-        }
-    }
-
-    /// The stack the code relies on (see [`StackLayout`]).
-    pub(crate) fn stack(&self) -> Option<StackLayout> {
-        self.stack
-    }
-
-    /// The bail-out site whose return address is at code offset `ret`.
-    pub(crate) fn site(&self, ret: u64) -> Option<SiteTarget> {
-        let ret = u32::try_from(ret).ok()?;
-        let index = self
-            .tables
-            .sites
-            .binary_search_by_key(&ret, |site| site.ret)
-            .ok()?;
-        let site = self.tables.sites.get(index)?;
-        Some(SiteTarget {
-            pc: u64::from(site.pc),
-            refund: u64::from(site.refund),
-        })
-    }
-}
-
-thread_local! {
-    /// The buffers of the last compile on this thread, kept for the next one (their pages
-    /// are then already mapped and warm; the code is copied into pool memory anyway).
-    static SCRATCH: std::cell::Cell<masm::Scratch> = std::cell::Cell::new(masm::Scratch::default());
-}
-
-/// The process-wide pool code memory comes from.
-fn pool() -> &'static CodePool {
-    static POOL: OnceLock<CodePool> = OnceLock::new();
-    POOL.get_or_init(CodePool::new)
-}
-
-/// A seed for the hardening generator that differs from compile to compile (a process-wide
-/// counter mixed with the program size and the environment key, splitmix64-style). It only
-/// ever changes machine code.
-fn compile_seed(slots: usize, key: i32) -> u64 {
-    static COMPILES: AtomicU64 = AtomicU64::new(0);
-    let count = COMPILES.fetch_add(1, Ordering::Relaxed);
-    let mut z = count
-        .wrapping_add(slots as u64)
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ u64::from(key as u32);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    (z ^ (z >> 31)) | 1
-}
-
-/// Compiles `code` (the interpreter's form of a program loaded with `config`).
-///
-/// One pass over the instructions: each run (the interpreter's straight-line run, which
-/// ends at a jump, call, `exit`, syscall or trap) is charged at its first instruction; a
-/// jump or call into the middle of a run goes through an entry stub that charges the rest
-/// of the run (see [`masm`]).
-/// The alignment of the code of a loop's head (see [`Code::is_loop_header`]): the fetch
-/// window of the loop's first instructions then does not depend on what precedes them.
-const LOOP_ALIGNMENT: usize = 64;
-
-pub(crate) fn compile<C: ContextObject>(
-    code: &Code,
-    text: &[u8],
-    dialect: Dialect,
-    config: &Config,
-) -> Result<JitProgram, JitError> {
-    let slots = code.slot_count();
-    if i32::try_from(slots).is_err() {
-        return Err(JitError::ProgramTooLarge { slots });
-    }
-    let scratch = SCRATCH.with(|cell| cell.take());
-    let program = program(code, config);
-    let stack = program.stack;
-    let settings = settings::<C>(config, slots);
-    let mut m = Masm::new(slots, settings, program, scratch, recycled_tables());
-    m.prologue(code.entry_pc())?;
-    shapes::emit_exits(&mut m)?;
-    // Every slot, then the overrun sentinel after the last (the last instruction may fall
-    // through into it; it is part of that run).
-    let ops = code.ops().get(..=slots).unwrap_or(&[]);
-    let mut position = RunPosition::Start;
-    // Which accesses probably go to the stack or the input region (only the check's shape
-    // depends on it; the aligned mapping's table is what the checks read).
-    let mut hints = config
-        .aligned_memory_mapping
-        .then(|| AccessHints::new(text, dialect, code.entry_pc(), |pc| code.is_callable(pc)));
-    // Loops whose copy with hoisted checks waits for the end of the body, and the last
-    // slot of the newest one (whose hints the copy needs).
-    let mut versions: Vec<version::Version> = Vec::new();
-    let mut recording = 0;
-    let mut previous: Option<&Op> = None;
-    let mut body_end = 0;
-    let mut pc = 0;
-    while let Some(op) = ops.get(pc) {
-        if pc == slots {
-            body_end = m.asm.offset();
-        }
-        let hint = match hints.as_mut() {
-            Some(hints) => hints.at(text, pc),
-            None => BaseHint::Unknown,
-        };
-        let head = match position == RunPosition::Start && code.is_loop_header(pc) {
-            true => LoopHead::Yes,
-            false => LoopHead::No,
-        };
-        if head == LoopHead::Yes && previous.is_some_and(falls_through) {
-            let loop_at = LoopAt {
-                text,
-                dialect,
-                head: pc,
-            };
-            if let Some(version) = version_loop(&mut m, code, config, hints.as_ref(), loop_at)? {
-                recording = version.plan.latch;
-                versions.push(version);
-            }
-        }
-        if pc <= recording {
-            version::record_hint(&mut versions, pc, hint);
-        }
-        position = emit_slot(&mut m, code, text, &program, op, pc, position, head, hint)?;
-        previous = Some(op);
-        pc += op.width();
-    }
-    m.emit_pending()?;
-    let mut versioned = Vec::with_capacity(versions.len());
-    for version in versions {
-        versioned.push(version::copy(&mut m, code, text, &program, version)?);
-    }
-    m.slot_stubs(code)?;
-    m.emit_pending()?;
-    if m.callx == Callx::Table {
-        callx_table(&mut m, code, config.static_syscalls)?;
-    }
-    m.resolve()?;
-    let (asm, mut tables, mut scratch) = m.into_parts();
-    tables.offsets.truncate(slots);
-    let bytes = asm.finish()?;
-    let mut writable = pool().allocate(bytes.len())?;
-    writable.append(&bytes)?;
-    scratch.code = bytes;
-    SCRATCH.with(|cell| cell.set(scratch));
-    let code = writable.make_executable()?;
-    Ok(JitProgram {
-        code,
-        tables,
-        pc_offsets: OnceLock::new(),
-        body_end,
-        stack,
-        versioned,
-    })
-}
-
-/// Whether a slot's code starts a tight loop (`Code::is_loop_header` at a run's start).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum LoopHead {
-    Yes,
-    No,
-}
-
-/// A tight loop's head in a program's raw slots.
-#[derive(Clone, Copy)]
-struct LoopAt<'a> {
-    text: &'a [u8],
-    dialect: Dialect,
-    head: usize,
-}
-
-/// The guard of the tight loop at `head` and the loop waiting for its copy, when its
-/// accesses can be hoisted (see [`hoist`]); the guard goes where execution falls into the
-/// head.
-#[inline(never)]
-fn version_loop(
-    m: &mut Masm,
-    code: &Code,
-    config: &Config,
-    hints: Option<&AccessHints>,
-    at: LoopAt<'_>,
-) -> Result<Option<version::Version>, JitError> {
-    let LoopAt {
-        text,
-        dialect,
-        head,
-    } = at;
-    if !config.aligned_memory_mapping {
-        return Ok(None);
-    }
-    // A base the scan guesses to point into the gapped stack would fail the guard.
-    let gapped = m.program.stack.is_some();
-    let stack = |reg: u8| gapped && hints.is_some_and(|hints| hints.holds_stack(reg));
-    let plan = hoist::plan_of(code, text, dialect, head);
-    let plan = plan.and_then(|plan| plan.retain(|g| !stack(g.base)));
-    plan.map(|plan| version::guard(m, plan)).transpose()
-}
-
-/// Emits the code of `op` at slot `pc` (`position` in its run, `head` whether it starts a
-/// tight loop, `hint` the guess for its base register) and returns the next slot's
-/// position.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the state of one pass over the slots"
-)]
-#[inline(always)]
-fn emit_slot(
-    m: &mut Masm,
-    code: &Code,
-    text: &[u8],
-    program: &Program,
-    op: &Op,
-    pc: usize,
-    position: RunPosition,
-    head: LoopHead,
-    hint: BaseHint,
-) -> Result<RunPosition, JitError> {
-    let refund = code.jit_run_length(pc);
-    // Only loads and stores (instruction classes 1 to 3, read from the raw slot, which
-    // is cheaper than matching the op) can start a pair.
-    let class = text.get(pc * 8).map_or(0, |opcode| opcode & 7);
-    if m.pair.is_none() && (1..=3).contains(&class) {
-        let search = match code.in_loop(pc) {
-            true => PairSearch::Neighbours,
-            false => PairSearch::ReadModifyWrite,
-        };
-        m.pair = Pair::find(code, op, pc, search);
-    }
-    if head == LoopHead::Yes {
-        m.align_loop_header();
-    }
-    m.start_slot(pc, position);
-    if position == RunPosition::Start {
-        m.block_entry(pc, refund)?;
-    }
-    m.maybe_nop();
-    m.hint = hint;
-    let at = At { pc, refund };
-    match m.copying() {
-        false => lower::lower(m, program, op, at)?,
-        true => lower::lower_in_copy(m, program, op, at)?,
-    }
-    if m.has_pending() && !falls_through(op) {
-        m.emit_pending()?;
-    }
-    // An op ends its run exactly when its run is itself alone.
-    Ok(match refund {
-        1 => RunPosition::Start,
-        _ => RunPosition::Inside,
-    })
-}
-
-/// Whether execution can continue after the code of `op` (shared routines that wait to be
-/// emitted go after one that cannot, out of the way of straight-line code).
-fn falls_through(op: &Op) -> bool {
-    !matches!(
-        op,
-        Op::Ja { .. } | Op::Exit | Op::Trap(_) | Op::Overrun | Op::CallRegOrHelper { .. }
-    )
-}
-
-/// The macro-assembler settings of `config`.
-fn settings<C: ContextObject>(config: &Config, slots: usize) -> Settings {
-    let gap_shift = match (config.dynamic_stack_frames, config.enable_stack_frame_gaps) {
-        (false, true) => {
-            let frame = config.stack_frame_size as u64;
-            (frame > 0).then(|| (63 - frame.leading_zeros()) as u8)
-        }
-        _ => None,
-    };
-    Settings {
-        meter: match config.enable_instruction_meter {
-            true => MeterMode::On,
-            false => MeterMode::Off,
-        },
-        translation: match config.aligned_memory_mapping {
-            true => Translation::InlineTable,
-            false => Translation::Call,
-        },
-        hardening: Hardening {
-            noop_rate: config.noop_instruction_rate,
-            blind: config.sanitize_user_provided_values,
-            seed: compile_seed(slots, config.runtime_environment_key),
-        },
-        gap_shift,
-        translate_helper: entry::translate_shim as *const () as usize as u64,
-        syscall_helper: entry::syscall_shim::<C> as *const () as usize as u64,
-    }
-}
-
-/// What the lowering needs to know about the program besides its ops.
-fn program(code: &Code, config: &Config) -> Program {
-    let slots = code.slot_count();
-    let frames = match config.dynamic_stack_frames {
-        true => FrameMode::Dynamic,
-        false => {
-            let frame = config.stack_frame_size as u64;
-            FrameMode::Fixed {
-                bump: match config.enable_stack_frame_gaps {
-                    true => frame.wrapping_mul(2),
-                    false => frame,
-                },
-            }
-        }
-    };
-    let last_is_call = slots > 0
-        && matches!(
-            code.ops().get(slots - 1),
-            Some(Op::Call { .. } | Op::CallReg { .. } | Op::CallRegOrHelper { .. })
-        );
-    Program {
-        slot_count: slots,
-        frames,
-        max_call_depth: config.max_call_depth,
-        text_vaddr: code.text_vaddr(),
-        call_in_last_slot: last_is_call,
-        stack: StackLayout::of(config),
-    }
-}
-
-/// The `callx` table: per slot, the code offset where `callx` may land (a run start, or
-/// the entry stub, emitted here, of a jump target or of a callable slot inside a run),
-/// else 0 (the call then bails out). With static syscalls only callable slots are
-/// targets. It lives beside the code, not in it (generated code reads it through
-/// `Env::callx_table`): code memory holds instructions only, and stays smaller.
-fn callx_table(m: &mut Masm, code: &Code, static_syscalls: bool) -> Result<(), JitError> {
-    let slots = code.slot_count();
-    for pc in 0..slots {
-        if code.is_callable(pc) {
-            m.ensure_entry(code, pc)?;
-        }
-    }
-    m.emit_pending()?;
-    m.callx_entries(slots, |pc| !static_syscalls || code.is_callable(pc));
-    Ok(())
-}
-
-/// The tables of programs dropped lately, for the next compiles: a table of a large
-/// program is a fresh allocation of hundreds of KiB otherwise, whose pages fault in again
-/// each time (the allocator returns such memory to the system when it is freed).
-static RECYCLED: Mutex<Vec<Tables>> = Mutex::new(Vec::new());
-
-/// How many dropped programs' tables [`RECYCLED`] keeps.
-const RECYCLED_MAX: usize = 8;
-
-/// The largest program (in slots) whose tables [`RECYCLED`] keeps (about 1 MiB of them).
-const RECYCLED_SLOTS: usize = 1 << 16;
-
-/// Tables to fill (a dropped program's, else empty ones).
-fn recycled_tables() -> Tables {
-    let recycled = RECYCLED.lock().ok().and_then(|mut tables| tables.pop());
-    recycled.unwrap_or_default()
-}
-
-impl Drop for JitProgram {
-    fn drop(&mut self) {
-        let tables = core::mem::take(&mut self.tables);
-        if tables.offsets.capacity() > RECYCLED_SLOTS + 1 {
-            return;
-        }
-        if let Ok(mut recycled) = RECYCLED.lock() {
-            if recycled.len() < RECYCLED_MAX {
-                recycled.push(tables);
-            }
-        }
-    }
-}
+/// Whether this build has the JIT (`Backend::Jit` can run).
+pub const AVAILABLE: bool = cfg!(bpfvm_jit);

@@ -1,24 +1,30 @@
-//! One run of compiled code: builds the [`Env`], enters the code, and turns the way it
-//! ended into the interpreter's result — including handing a bailed-out run to the
-//! interpreter, which finishes it. Also the safe halves of the shims (syscalls, slow
-//! translation).
+//! One run of compiled code, target-neutral: builds the [`Env`], enters the code through the
+//! backend, and turns the way it ended into the interpreter's result, including handing a
+//! bailed-out run to the interpreter, which finishes it. Also the safe halves of the shims
+//! generated code calls back (slow translation, syscalls), which a backend's unsafe entry
+//! module turns its raw pointers back into references for.
 
-use super::entry;
-use super::env::{Env, ExitKind, FrameRecord, INPUT_SLOT, ROWS, STACK_SLOT};
-use super::lower::MAX_INLINE_CALL_DEPTH;
-use super::shapes::{REQUEST_EVERY_BYTE, REQUEST_STORE};
-use super::{JitProgram, StackLayout};
+use super::compiled::Compiled;
+use super::env::{Env, ExitKind, FrameRecord};
+use super::masm::{Backend, MAX_INLINE_CALL_DEPTH};
+use crate::code::Code;
 use crate::context::ContextObject;
 use crate::error::{AccessType, RuntimeError};
-use crate::interpreter::exec::{Frame, Machine, Settings};
-use crate::interpreter::meter::{Meter, Metering};
-use crate::interpreter::Code;
-use crate::memory::MemoryMapping;
+use crate::interpreter::exec::Machine;
+use crate::memory::table::{frame_host, GapRows, InlineRows, InputRow};
+use crate::memory::{AddressMap, GappedFrames, MemoryMapping};
 use crate::program::SyscallFn;
-use crate::MM_STACK_START;
+use crate::runtime::syscall::{self, SyscallEnd};
+use crate::runtime::{Frame, Meter, Metering, Settings};
 use core::ffi::c_void;
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// The translate shim's request: a store (else a load); the access size is the low byte.
+pub(crate) const REQUEST_STORE: u64 = 1 << 8;
+/// The translate shim's request: every byte must be addressable and contiguous (the span
+/// of a pair, `memory::MemoryMapping::map_every_byte`).
+pub(crate) const REQUEST_EVERY_BYTE: u64 = 1 << 9;
 
 /// The typed state the syscall shim needs.
 pub(crate) struct Host<'r, C> {
@@ -33,9 +39,10 @@ pub(crate) struct Host<'r, C> {
     /// The payload of a panic a syscall raised; the run stops and the panic resumes in Rust
     /// once generated code has returned (unwinding cannot cross generated code).
     pub panic: Option<Box<dyn Any + Send>>,
-    pub aligned: bool,
+    /// The address map the code was compiled for.
+    pub map: AddressMap,
     /// The stack the code's r10 fast path relies on.
-    pub stack: Option<StackLayout>,
+    pub stack: Option<GappedFrames>,
 }
 
 /// Everything a run needs besides the compiled code.
@@ -49,7 +56,6 @@ pub(crate) struct RunParts<'r, 'a, C> {
     pub regs: [u64; 16],
     pub stack_pointer: u64,
     pub metering: Metering,
-    pub aligned: bool,
 }
 
 #[cfg(test)]
@@ -74,42 +80,22 @@ pub(crate) fn last_exit() -> Option<ExitKind> {
     LAST_EXIT.with(std::cell::Cell::get)
 }
 
-/// [`Env::frame_host`] for code compiled for `layout`, if `mapping`'s stack is that stack:
-/// the aligned mapping's stack slot holds a writable region at `MM_STACK_START`, gapped by
-/// the frame size, with host bytes for every frame. (Then, with r10 = `MM_STACK_START` +
-/// F + 2F * i at depth i < `depth`, `[r10 + off]` for `-F <= off <= -size` is host byte
-/// `i * F + F + off` of the region, which is `(r10 + 2 * off) / 2 + frame_host`.)
-fn frame_host(mapping: &MemoryMapping<'_>, layout: StackLayout, aligned: bool) -> Option<u64> {
-    let region = mapping.regions().get(STACK_SLOT)?;
-    let standard = aligned
-        && region.vm_addr() == MM_STACK_START
-        && region.gap_size() == Some(layout.frame)
-        && region.is_writable()
-        && region.len() >= layout.frame.checked_mul(layout.depth)?;
-    standard.then(|| {
-        (region.host_addr() as u64)
-            .wrapping_sub(MM_STACK_START / 2)
-            .wrapping_add(layout.frame / 2)
-    })
-}
-
-/// Fills the region table of `env` from the aligned mapping (all zero for the unaligned
-/// one, whose accesses always take the out-of-line path; see [`Env`] for the rows) and the
-/// r10 fast path's [`Env::frame_host`]. Returns false when the code relies on a stack
-/// layout ([`StackLayout`]) that the mapping does not have: generated code must not run
-/// then.
+/// Fills the region table of `env` from the mapping (memory's `table`: the rows mean what
+/// they mean there) and the r10 fast path's [`Env::frame_host`]. Returns false when the code
+/// relies on a stack ([`GappedFrames`]) that the mapping does not have: generated code must
+/// not run then.
 fn fill_table(
     env: &mut Env,
     mapping: &MemoryMapping<'_>,
-    aligned: bool,
-    stack: Option<StackLayout>,
+    map: &AddressMap,
+    stack: Option<GappedFrames>,
 ) -> bool {
     let standard = match stack {
         None => {
             env.frame_host = 0;
             true
         }
-        Some(layout) => match frame_host(mapping, layout, aligned) {
+        Some(frames) => match frame_host(mapping, map, frames) {
             Some(host) => {
                 env.frame_host = host;
                 true
@@ -120,93 +106,13 @@ fn fill_table(
             }
         },
     };
-    fill_rows(env, mapping, aligned);
+    mapping.fill_region_table(map, &mut env.inline, &mut env.gaps, &mut env.input);
     standard
 }
 
-/// The region rows of [`fill_table`].
-fn fill_rows(env: &mut Env, mapping: &MemoryMapping<'_>, aligned: bool) {
-    let rows = [
-        &mut env.delta,
-        &mut env.load_limit,
-        &mut env.store_limit,
-        &mut env.vm_addr,
-        &mut env.host_addr,
-        &mut env.gap_shift,
-        &mut env.gap_load_len,
-        &mut env.gap_store_len,
-    ];
-    for row in rows {
-        *row = [0; ROWS];
-    }
-    if !aligned {
-        fill_input_row(env);
-        return;
-    }
-    for (slot, region) in mapping.regions().iter().enumerate().take(ROWS).skip(1) {
-        let host = region.host_addr() as u64;
-        let vm = region.vm_addr();
-        let store_len = if region.is_writable() {
-            region.len()
-        } else {
-            0
-        };
-        env.vm_addr[slot] = vm;
-        env.host_addr[slot] = host;
-        match region.gap_size() {
-            None => {
-                // Inline only when the region starts at its slot's first address (then
-                // `vaddr >> 32 == slot` implies `vaddr >= vm`), and only up to the slot's
-                // end: an access inside the row then starts in the row's slot, which the
-                // hoisted checks of versioned loops rely on (`hoist`; an access of a longer
-                // region that crosses into the next slot takes the out-of-line path).
-                let limit = |len: u64| match vm == (slot as u64) << 32 {
-                    true => vm.checked_add(len.min(1 << 32)).unwrap_or(0),
-                    false => 0,
-                };
-                env.delta[slot] = host.wrapping_sub(vm);
-                env.load_limit[slot] = limit(region.len());
-                env.store_limit[slot] = limit(store_len);
-            }
-            Some(gap) => {
-                env.gap_shift[slot] = u64::from(gap.trailing_zeros());
-                env.gap_load_len[slot] = region.len();
-                env.gap_store_len[slot] = store_len;
-            }
-        }
-    }
-    fill_input_row(env);
-}
-
-/// The input region's row ([`Env::input_limit`]) from the table's row of its slot: only
-/// when that row takes inline accesses, and never past the slot's 4 GiB (an address
-/// beyond belongs to the next slot).
-fn fill_input_row(env: &mut Env) {
-    env.input_vm = 0;
-    env.input_host = 0;
-    env.input_limit = [0; 8];
-    let vm = env.vm_addr[INPUT_SLOT];
-    let len = |limit: u64| match limit {
-        0 => 0,
-        _ => limit.wrapping_sub(vm).min(1 << 32),
-    };
-    let load_len = len(env.load_limit[INPUT_SLOT]);
-    if load_len == 0 {
-        return;
-    }
-    let store_len = len(env.store_limit[INPUT_SLOT]);
-    env.input_vm = vm;
-    env.input_host = env.host_addr[INPUT_SLOT];
-    for log in 0..4 {
-        let size = 1u64 << log;
-        env.input_limit[log] = (load_len + 1).saturating_sub(size);
-        env.input_limit[4 + log] = (store_len + 1).saturating_sub(size);
-    }
-}
-
 /// Runs `jit` and returns the result and the meter (not yet finished).
-pub(crate) fn execute<C: ContextObject>(
-    jit: &JitProgram,
+pub(crate) fn execute<C: ContextObject, B: Backend>(
+    jit: &Compiled<B>,
     parts: RunParts<'_, '_, C>,
 ) -> (Result<u64, RuntimeError>, Meter) {
     let RunParts {
@@ -219,7 +125,6 @@ pub(crate) fn execute<C: ContextObject>(
         regs,
         stack_pointer,
         metering,
-        aligned,
     } = parts;
     let meter = Meter::start(metering, &*context);
     let initial = meter.initial();
@@ -235,49 +140,20 @@ pub(crate) fn execute<C: ContextObject>(
         base,
         error: None,
         panic: None,
-        aligned,
+        map: *jit.map(),
         stack: jit.stack(),
     };
-    let mut guest = [0u64; 11];
-    guest.copy_from_slice(&regs[..11]);
-    let mut env = Env {
-        delta: [0; ROWS],
-        load_limit: [0; ROWS],
-        store_limit: [0; ROWS],
-        regs: guest,
-        left: base,
-        frame_host: 0,
-        frame_top: 0,
-        input_vm: 0,
-        input_host: 0,
-        input_limit: [0; 8],
-        hoisted: [0; super::hoist::MAX_GROUPS],
-        callx_target: 0,
-        callx_table: jit.callx_table(),
-        depth: 0,
-        stack_pointer,
-        frames: records.as_mut_ptr(),
-        host_rsp: 0,
-        exit_kind: ExitKind::Bail as u64,
-        exit_pc: code.entry_pc() as u64,
-        mapping: (mapping as *mut MemoryMapping<'_>).cast::<c_void>(),
-        host: core::ptr::null_mut(),
-        vm_addr: [0; ROWS],
-        host_addr: [0; ROWS],
-        gap_shift: [0; ROWS],
-        gap_load_len: [0; ROWS],
-        gap_store_len: [0; ROWS],
-    };
-    let standard = fill_table(&mut env, mapping, aligned, jit.stack());
+    let mut env = new_env(jit, code, mapping, &mut records, regs, stack_pointer, base);
+    let standard = fill_table(&mut env, mapping, jit.map(), jit.stack());
     // The r10 fast path also needs r10 at the top of frame 0 (calls and exits keep the
     // invariant from there); otherwise the interpreter runs the program from its entry.
     let entry_r10 = jit
         .stack()
-        .map(|layout| MM_STACK_START.wrapping_add(layout.frame));
+        .map(|frames| jit.map().stack.wrapping_add(frames.frame));
     let r10_ready = entry_r10.is_none_or(|r10| env.regs[10] == r10);
     env.host = (&mut host as *mut Host<'_, C>).cast::<c_void>();
     if standard && r10_ready {
-        entry::execute(jit.executable(), &mut env);
+        B::enter(jit.executable(), &mut env);
     }
     let Host {
         context,
@@ -290,76 +166,158 @@ pub(crate) fn execute<C: ContextObject>(
         // The interpreter lets a syscall's panic unwind to the host; so does the JIT.
         std::panic::resume_unwind(payload);
     }
-    let mut exit_kind = ExitKind::from_raw(env.exit_kind);
-    #[cfg(test)]
-    LAST_EXIT.with(|last| last.set(exit_kind));
-    #[cfg(test)]
-    LAST_SITE.with(|last| {
-        let base = jit.executable().as_ptr() as u64;
-        let site = (exit_kind == Some(ExitKind::Site)).then(|| env.exit_pc.wrapping_sub(base));
-        last.set(site);
-    });
-    if exit_kind == Some(ExitKind::Site) {
-        // A bail-out through the shared path: the site names the pc and the refund.
-        let site = env
-            .exit_pc
-            .checked_sub(jit.executable().as_ptr() as u64)
-            .and_then(|offset| jit.site(offset));
-        match site {
-            Some(site) => {
-                exit_kind = Some(ExitKind::Bail);
-                env.exit_pc = site.pc;
-                if metering == Metering::On {
-                    env.left = env.left.wrapping_add(site.refund);
-                }
-            }
-            None => exit_kind = None,
-        }
-    }
+    let exit_kind = decode_exit(jit, &mut env, metering);
     let due = match metering {
         Metering::On => base.wrapping_sub(env.left),
         Metering::Off => 0,
     };
     let meter = Meter::resume(metering, initial, base, due);
     let result = match exit_kind {
-        None => Err(RuntimeError::JitNotCompiled),
-        Some(ExitKind::Exit) => Ok(env.regs[0]),
-        Some(ExitKind::Error) => Err(error.unwrap_or(RuntimeError::JitNotCompiled)),
-        Some(ExitKind::Exceeded) => Err(RuntimeError::ExceededMaxInstructions {
-            pc: env.exit_pc as usize,
-            budget: 0,
+        None => Err(RuntimeError::JitFailure {
+            message: format!(
+                "generated code exited with kind {} at {:#x}",
+                env.exit_kind, env.exit_pc
+            ),
         }),
+        Some(ExitKind::Exit) => Ok(env.regs[0]),
+        Some(ExitKind::Error) => Err(error.unwrap_or_else(|| RuntimeError::JitFailure {
+            message: "an error exit without an error".to_owned(),
+        })),
         Some(ExitKind::Bail | ExitKind::Site) => {
-            frames.clear();
-            let depth = usize::try_from(env.depth).unwrap_or(usize::MAX);
-            for record in records.get(..depth).unwrap_or(&[]) {
-                frames.push(Frame::new(
-                    record.saved,
-                    record.frame_pointer,
-                    record.return_pc as usize,
-                ));
-            }
-            let mut all = [0u64; 16];
-            all[..11].copy_from_slice(&env.regs);
-            let mut machine = Machine {
+            let handed = Handed {
                 code,
                 settings,
                 context,
                 mapping,
                 syscalls,
                 frames,
-                regs: all,
-                stack_pointer: env.stack_pointer,
-                meter,
             };
-            let result = machine.run(env.exit_pc as usize);
-            return (result, machine.meter);
+            return hand_over(handed, &env, &records, meter);
         }
     };
     (result, meter)
 }
 
-/// The slow half of address translation (see `entry::translate_shim`): the host address
+/// The `Env` of a run starting with `regs` and `stack_pointer`, the meter's budget `base`,
+/// the frame records `records` (the region table is filled separately).
+fn new_env<B: Backend>(
+    jit: &Compiled<B>,
+    code: &Code,
+    mapping: &mut MemoryMapping<'_>,
+    records: &mut [FrameRecord],
+    regs: [u64; 16],
+    stack_pointer: u64,
+    base: u64,
+) -> Env {
+    let mut guest = [0u64; 11];
+    guest.copy_from_slice(&regs[..11]);
+    Env {
+        inline: InlineRows::default(),
+        regs: guest,
+        left: base,
+        frame_host: 0,
+        frame_top: 0,
+        input: InputRow::default(),
+        hoisted: [0; super::hoist::MAX_GROUPS],
+        callx_target: 0,
+        callx_table: jit.callx_table(),
+        depth: 0,
+        stack_pointer,
+        frames: records.as_mut_ptr(),
+        host_stack: 0,
+        exit_kind: ExitKind::Bail as u64,
+        exit_pc: code.entry_pc() as u64,
+        mapping: (mapping as *mut MemoryMapping<'_>).cast::<c_void>(),
+        host: core::ptr::null_mut(),
+        gaps: GapRows::default(),
+    }
+}
+
+/// How generated code ended; a bail-out through the shared path becomes a plain bail-out
+/// at the pc its site names, with the site's refund given back to the meter. `None`: an
+/// exit generated code must never make.
+fn decode_exit<B: Backend>(
+    jit: &Compiled<B>,
+    env: &mut Env,
+    metering: Metering,
+) -> Option<ExitKind> {
+    let exit_kind = ExitKind::from_raw(env.exit_kind);
+    let code_start = B::bytes(jit.executable()).as_ptr() as u64;
+    #[cfg(test)]
+    LAST_EXIT.with(|last| last.set(exit_kind));
+    #[cfg(test)]
+    LAST_SITE.with(|last| {
+        let site =
+            (exit_kind == Some(ExitKind::Site)).then(|| env.exit_pc.wrapping_sub(code_start));
+        last.set(site);
+    });
+    if exit_kind != Some(ExitKind::Site) {
+        return exit_kind;
+    }
+    let site = env
+        .exit_pc
+        .checked_sub(code_start)
+        .and_then(|offset| jit.site(offset))?;
+    env.exit_pc = site.pc;
+    if metering == Metering::On {
+        env.left = env.left.wrapping_add(site.refund);
+    }
+    Some(ExitKind::Bail)
+}
+
+/// What the interpreter needs from the run to finish it.
+struct Handed<'r, 'a, C> {
+    code: &'r Code,
+    settings: Settings,
+    context: &'r mut C,
+    mapping: &'r mut MemoryMapping<'a>,
+    syscalls: &'r [Option<SyscallFn<C>>],
+    frames: &'r mut Vec<Frame>,
+}
+
+/// Hands a bailed-out run to the interpreter with the exact guest state (registers, stack
+/// pointer, call frames, meter) and lets it finish from `env.exit_pc`.
+fn hand_over<C: ContextObject>(
+    handed: Handed<'_, '_, C>,
+    env: &Env,
+    records: &[FrameRecord],
+    meter: Meter,
+) -> (Result<u64, RuntimeError>, Meter) {
+    let Handed {
+        code,
+        settings,
+        context,
+        mapping,
+        syscalls,
+        frames,
+    } = handed;
+    frames.clear();
+    let depth = usize::try_from(env.depth).unwrap_or(usize::MAX);
+    for record in records.get(..depth).unwrap_or(&[]) {
+        frames.push(Frame {
+            saved: record.saved,
+            frame_pointer: record.frame_pointer,
+            return_pc: record.return_pc as usize,
+        });
+    }
+    let mut all = [0u64; 16];
+    all[..11].copy_from_slice(&env.regs);
+    let mut machine = Machine {
+        code,
+        settings,
+        context,
+        mapping,
+        syscalls,
+        frames,
+        regs: all,
+        stack_pointer: env.stack_pointer,
+        meter,
+    };
+    let result = machine.run(env.exit_pc as usize);
+    (result, machine.meter)
+}
+
+/// The slow half of address translation (a backend's translate shim calls it): the host address
 /// of `len` bytes at `vaddr` (the request's low byte; `REQUEST_STORE` for a store), or 0.
 /// With `REQUEST_EVERY_BYTE` (a pair's span) the last byte must be addressable too, right
 /// after the others in host memory (no byte in a gap).
@@ -369,18 +327,13 @@ pub(crate) fn translate(mapping: &mut MemoryMapping<'_>, vaddr: u64, request: u6
         0 => AccessType::Load,
         _ => AccessType::Store,
     };
-    let Ok(range) = mapping.map(access, vaddr, len, 0) else {
+    let range = match request & REQUEST_EVERY_BYTE {
+        0 => mapping.map(access, vaddr, len, 0).ok(),
+        _ => mapping.map_every_byte(access, vaddr, len),
+    };
+    let Some(range) = range else {
         return 0;
     };
-    if request & REQUEST_EVERY_BYTE != 0 {
-        let last = vaddr.wrapping_add(len.saturating_sub(1));
-        let contiguous = mapping
-            .map(access, last, 1, 0)
-            .is_ok_and(|byte| range.ends_with(&byte));
-        if !contiguous {
-            return 0;
-        }
-    }
     match access {
         AccessType::Load => mapping
             .slice(range)
@@ -391,7 +344,11 @@ pub(crate) fn translate(mapping: &mut MemoryMapping<'_>, vaddr: u64, request: u6
     }
 }
 
-/// The safe half of the syscall shim: the interpreter's syscall path (reference §4.4).
+/// The safe half of the syscall shim: the syscall rule both backends share
+/// ([`syscall::dispatch`]), with the meter moved between the `Env` and the rule, a host
+/// panic caught (it resumes once generated code has returned: unwinding never crosses
+/// generated code), and the region table refreshed (a syscall may replace regions). Returns
+/// 0 to continue, 1 when `env.exit_kind` says how the run ends.
 pub(crate) fn syscall<C: ContextObject>(
     env: &mut Env,
     host: &mut Host<'_, C>,
@@ -399,21 +356,11 @@ pub(crate) fn syscall<C: ContextObject>(
     index: u64,
     pc: u64,
 ) -> u64 {
-    let function = usize::try_from(index)
-        .ok()
-        .and_then(|index| host.syscalls.get(index).copied().flatten());
-    let Some(function) = function else {
-        host.error = Some(RuntimeError::UnsupportedInstruction { pc: pc as usize });
-        env.exit_kind = ExitKind::Error as u64;
-        return 1;
-    };
     let due = match host.metering {
         Metering::On => host.base.wrapping_sub(env.left),
         Metering::Off => 0,
     };
     let mut meter = Meter::resume(host.metering, host.initial, host.base, due);
-    meter.before_syscall(&mut *host.context);
-    env.left = host.base;
     let args = [
         env.regs[1],
         env.regs[2],
@@ -421,42 +368,47 @@ pub(crate) fn syscall<C: ContextObject>(
         env.regs[4],
         env.regs[5],
     ];
+    let index = u32::try_from(index).unwrap_or(u32::MAX);
+    let pc = usize::try_from(pc).unwrap_or(usize::MAX);
     let called = catch_unwind(AssertUnwindSafe(|| {
-        function(&mut *host.context, mapping, args)
+        let shared = syscall::Host {
+            context: &mut *host.context,
+            mapping: &mut *mapping,
+            syscalls: host.syscalls,
+            unwind_index: host.unwind_index,
+        };
+        syscall::dispatch(shared, &mut meter, args, &mut env.regs[0], index, pc)
     }));
-    let value = match called {
-        Ok(Ok(value)) => value,
+    let (base, due) = meter.parts();
+    host.base = base;
+    env.left = match host.metering {
+        Metering::On => base.wrapping_sub(due),
+        Metering::Off => base,
+    };
+    let end = match called {
+        Ok(Ok(())) => {
+            if fill_table(env, mapping, &host.map, host.stack) {
+                return 0;
+            }
+            // The syscall replaced the stack the code relies on: the interpreter runs the
+            // rest.
+            env.exit_kind = ExitKind::Bail as u64;
+            env.exit_pc = pc.wrapping_add(1) as u64;
+            return 1;
+        }
+        Ok(Err(end)) => end,
         Err(payload) => {
             host.panic = Some(payload);
             env.exit_kind = ExitKind::Error as u64;
             return 1;
         }
-        Ok(Err(error)) => {
+    };
+    match end {
+        SyscallEnd::Exit(_) => env.exit_kind = ExitKind::Exit as u64,
+        SyscallEnd::Error(error) => {
             host.error = Some(error);
             env.exit_kind = ExitKind::Error as u64;
-            return 1;
         }
-    };
-    env.regs[0] = value;
-    if value == 0 && u32::try_from(index).ok() == host.unwind_index && host.unwind_index.is_some() {
-        env.exit_kind = ExitKind::Exit as u64;
-        return 1;
     }
-    meter.after_syscall(&*host.context);
-    let (base, _) = meter.parts();
-    host.base = base;
-    env.left = base;
-    if !fill_table(env, mapping, host.aligned, host.stack) {
-        // The syscall replaced the stack the code relies on: the interpreter runs the rest.
-        env.exit_kind = ExitKind::Bail as u64;
-        env.exit_pc = pc.wrapping_add(1);
-        return 1;
-    }
-    if host.metering == Metering::On && env.left == 0 {
-        // No budget left: the instruction after the syscall raises the error.
-        env.exit_kind = ExitKind::Exceeded as u64;
-        env.exit_pc = pc.wrapping_add(1);
-        return 1;
-    }
-    0
+    1
 }

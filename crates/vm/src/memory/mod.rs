@@ -12,16 +12,31 @@
 //! [`violation`] classifies. [`MemoryMapping::map`] is the one translation primitive; loads,
 //! stores and the syscall helpers are built on it.
 //!
+//! Where regions live and how the stack is laid out is one value, the [`Layout`]
+//! ([`layout`]), derived once from the configuration and used by the loader, the VM, both
+//! backends and the classifier. The JIT reads the mapping through the region table
+//! ([`table`]), whose rows and rules are defined here too.
+//!
 //! **Architecture invariant:** host memory is only ever touched in [`host`], the one file of
 //! this crate allowed `unsafe`. Everything here is safe code over checked offsets.
 
 mod aligned;
 mod host;
+pub mod layout;
 mod region;
+#[cfg_attr(
+    not(bpfvm_jit),
+    allow(
+        dead_code,
+        reason = "the JIT reads the table; a build without it only interprets"
+    )
+)]
+pub(crate) mod table;
 mod unaligned;
 mod violation;
 
 pub use host::HOST_ALIGN;
+pub use layout::{AddressMap, FrameMode, GappedFrames, Gaps, Layout, StackFrames, StackLayout};
 pub use region::MemoryRegion;
 pub use violation::region_name;
 
@@ -44,7 +59,7 @@ pub struct HostRange {
 impl HostRange {
     /// Whether `byte` (a one-byte range) is this range's last byte: same region, right
     /// after the others.
-    pub(crate) fn ends_with(&self, byte: &HostRange) -> bool {
+    fn ends_with(&self, byte: &HostRange) -> bool {
         self.region == byte.region
             && self.offset.checked_add(self.len.saturating_sub(1)) == Some(byte.offset)
     }
@@ -88,7 +103,7 @@ impl<'a> MemoryMapping<'a> {
         };
         Ok(MemoryMapping {
             lookup,
-            policy: ViolationPolicy::new(config),
+            policy: ViolationPolicy::new(Layout::of(config)),
         })
     }
 
@@ -125,6 +140,17 @@ impl<'a> MemoryMapping<'a> {
             }),
             None => Err(self.policy.error(access, vaddr, len, pc)),
         }
+    }
+
+    /// Translates `len` bytes at `vaddr` only if every byte is addressable and the bytes
+    /// are contiguous in host memory (no byte lies in a gap), whereas [`MemoryMapping::map`]
+    /// judges a gapped region by the first byte alone: the rule for a span that stands in
+    /// for two accesses (the JIT's pairs). Errors are not classified (`None`).
+    pub fn map_every_byte(&self, access: AccessType, vaddr: u64, len: u64) -> Option<HostRange> {
+        let range = self.map(access, vaddr, len, SYSCALL_PC).ok()?;
+        let last = vaddr.wrapping_add(len.saturating_sub(1));
+        let byte = self.map(access, last, 1, SYSCALL_PC).ok()?;
+        range.ends_with(&byte).then_some(range)
     }
 
     /// Loads `size` bytes at `vaddr`, little-endian, zero-extended.

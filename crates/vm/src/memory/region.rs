@@ -101,7 +101,11 @@ impl<'a> MemoryRegion<'a> {
         (self.gap_shift != NO_GAP_SHIFT).then(|| 1u64 << self.gap_shift)
     }
 
-    /// The host address of the region's first byte (for the JIT's inline translation).
+    /// The host address of the region's first byte (for the region table).
+    #[cfg_attr(
+        not(bpfvm_jit),
+        allow(dead_code, reason = "only the region table uses it")
+    )]
     pub(crate) fn host_addr(&self) -> usize {
         self.host.host_addr()
     }

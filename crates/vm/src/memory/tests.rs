@@ -369,7 +369,8 @@ fn classification_table() {
             max_call_depth: depth,
             ..Config::default()
         };
-        let error = ViolationPolicy::new(&config).error(Store, vaddr, 8, 3);
+        let error =
+            ViolationPolicy::new(crate::memory::Layout::of(&config)).error(Store, vaddr, 8, 3);
         let want = match expected {
             Ok(frame) => RuntimeError::StackAccessViolation {
                 pc: 3,

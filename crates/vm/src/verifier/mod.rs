@@ -1,4 +1,4 @@
-//! The verifier: the only way to turn an [`Executable`] into a [`VerifiedProgram`].
+//! The verifier: the rules a program must pass before any backend runs it.
 //!
 //! It walks the text once and checks every rule of reference §7 for sBPF in the reference's
 //! order: first the opcode-specific rule, then the register fields. eBPF gets its own rules
@@ -9,101 +9,23 @@
 //! fields and a per-opcode rule; whatever it cannot pass goes to the exact rules ([`rules`]),
 //! which decode the instruction and name the reference's error. eBPF uses the exact rules only.
 //! Verifying builds nothing per slot: the decoded form the backends start from is built on
-//! first use ([`VerifiedProgram::decoded`]).
+//! first use, by [`VerifiedProgram`](crate::VerifiedProgram), which only
+//! [`verify`](crate::verify) makes, after these rules pass.
 //!
-//! **Architecture invariant:** a `VerifiedProgram` can only be built here. Backends accept
-//! nothing else, so every instruction they meet decodes, every jump lands on an instruction,
-//! and every register field is in range.
+//! **Architecture invariant:** the verifier knows no backend and builds nothing for one: it
+//! says yes or names the error. Every instruction of a program it accepted decodes, every
+//! jump lands on an instruction, and every register field an instruction uses is r0 to r10
+//! (r11 only in sBPF's stack-pointer moves).
 
 mod fast;
 mod rules;
 
 use crate::config::Config;
-use crate::context::ContextObject;
 use crate::error::VerifyError;
-use crate::interpreter::Code;
-use crate::jit::{JitError, JitProgram};
-use crate::program::Executable;
 use bpfvm_isa::{decode_slot, Dialect, Insn, Slot, SLOT_SIZE};
-use std::sync::OnceLock;
-
-/// A program the verifier accepted.
-///
-/// Its derived forms are built on first use: the decoded instructions by the first call of
-/// [`VerifiedProgram::decoded`], and the interpreter's pre-decoded form by the first
-/// interpreter run, the JIT compiler, or [`VerifiedProgram::interpreter_code`]. Loading and
-/// verifying cost only what they must, and a host that only inspects programs never pays for
-/// the interpreter's form.
-pub struct VerifiedProgram<C> {
-    executable: Executable<C>,
-    decoded: OnceLock<Vec<Option<Insn>>>,
-    interpreter_code: OnceLock<Code>,
-    jit: Option<JitProgram>,
-}
-
-impl<C> VerifiedProgram<C> {
-    /// The executable that was verified.
-    pub fn executable(&self) -> &Executable<C> {
-        &self.executable
-    }
-
-    /// The configuration it was loaded with.
-    pub fn config(&self) -> &Config {
-        self.executable.config()
-    }
-
-    /// The dialect.
-    pub fn dialect(&self) -> Dialect {
-        self.executable.dialect()
-    }
-
-    /// One entry per slot: the instruction starting there, or `None` for the second slot of
-    /// an `lddw`. Decoded on the first call.
-    pub fn decoded(&self) -> &[Option<Insn>] {
-        self.decoded
-            .get_or_init(|| decode_verified(self.executable.text(), self.dialect()))
-    }
-
-    /// The interpreter's pre-decoded form, built on the first call.
-    pub fn interpreter_code(&self) -> &Code {
-        self.interpreter_code
-            .get_or_init(|| Code::compile(&self.executable, self.decoded()))
-    }
-
-    /// The JIT's machine code, once [`VerifiedProgram::jit_compile`] has run.
-    pub fn jit_program(&self) -> Option<&JitProgram> {
-        self.jit.as_ref()
-    }
-}
-
-impl<C: ContextObject> VerifiedProgram<C> {
-    /// Compiles the program to x86-64 machine code for [`Backend::Jit`](crate::Backend::Jit).
-    pub fn jit_compile(&mut self) -> Result<(), JitError> {
-        let executable = &self.executable;
-        let program = crate::jit::compile::<C>(
-            self.interpreter_code(),
-            executable.text(),
-            executable.dialect(),
-            executable.config(),
-        )?;
-        self.jit = Some(program);
-        Ok(())
-    }
-}
-
-/// Checks a program; the result is the only way to run it.
-pub fn verify<C>(executable: Executable<C>) -> Result<VerifiedProgram<C>, VerifyError> {
-    check_text(executable.text(), executable.dialect(), executable.config())?;
-    Ok(VerifiedProgram {
-        executable,
-        decoded: OnceLock::new(),
-        interpreter_code: OnceLock::new(),
-        jit: None,
-    })
-}
 
 /// Runs every rule over `text` and returns the decoded instructions, one entry per slot (see
-/// [`VerifiedProgram::decoded`]).
+/// [`VerifiedProgram::decoded`](crate::VerifiedProgram::decoded)).
 pub fn check(
     text: &[u8],
     dialect: Dialect,
@@ -161,7 +83,7 @@ fn check_ebpf(text: rules::Text<'_>, config: &Config) -> Result<(), VerifyError>
 /// Decodes text the verifier accepted, one entry per slot. Accepted text always decodes, so
 /// the `None` a failed decode would leave cannot occur; were it to, it is the entry the
 /// backends already refuse to run (as they refuse a jump into an lddw's second slot).
-fn decode_verified(text: &[u8], dialect: Dialect) -> Vec<Option<Insn>> {
+pub(crate) fn decode_verified(text: &[u8], dialect: Dialect) -> Vec<Option<Insn>> {
     let mut decoded = vec![None; text.len() / SLOT_SIZE];
     let mut pc = 0;
     while let (Some(entry), Some(slot)) = (decoded.get_mut(pc), Slot::at(text, pc)) {

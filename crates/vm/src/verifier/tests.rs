@@ -654,26 +654,3 @@ fn sbpf_fast_path_agrees_with_the_exact_rules() {
     }
     assert!(passed > 100_000, "the fast path passed only {passed} cases");
 }
-
-/// `verify` builds nothing per slot; the decoded form, built on first use, is the one `check`
-/// returns, and stays the same on later calls.
-#[test]
-fn verified_program_decodes_on_first_use() {
-    use crate::program::{Executable, FunctionRegistry, Loader};
-    use std::sync::Arc;
-    let text = bytes(&[
-        (0x18, 1, 0, 0, 5),
-        (0, 0, 0, 0, 7),
-        (0x07, 1, 0, 0, 1),
-        EXIT,
-    ]);
-    let loader = Arc::new(Loader::<()>::new(Config::default()));
-    let executable =
-        Executable::from_text_bytes(&text, loader, Sbpf, FunctionRegistry::new()).unwrap();
-    let program = super::verify(executable).unwrap();
-    assert!(program.decoded.get().is_none());
-    let expected = check(&text, Sbpf, &Config::default()).unwrap();
-    assert_eq!(program.decoded(), expected.as_slice());
-    assert_eq!(program.decoded().len(), 4);
-    assert!(program.decoded()[1].is_none() && program.decoded()[3] == Some(bpfvm_isa::Insn::Exit));
-}

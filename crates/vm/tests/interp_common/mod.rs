@@ -243,13 +243,14 @@ pub fn run_case_on(case: &Case, backend: Backend) -> Outcome {
     }
 }
 
-/// Runs every row on both backends and reports all mismatches at once; the JIT must also
-/// leave the interpreter's memory, syscall sequence and remaining budget.
+/// Runs every row on every backend of this build (`Backend::AVAILABLE`: both, or only the
+/// interpreter without the JIT) and reports all mismatches at once; the JIT must also leave
+/// the interpreter's memory, syscall sequence and remaining budget.
 pub fn run_table(cases: &[Case]) {
     let mut failures = Vec::new();
     for case in cases {
         let interpreted = run_case_on(case, Backend::Interpreter);
-        for backend in [Backend::Interpreter, Backend::Jit] {
+        for &backend in Backend::AVAILABLE {
             let outcome = run_case_on(case, backend);
             if outcome.result != case.expect || outcome.count != case.count {
                 failures.push(format!(

@@ -1,21 +1,21 @@
 //! Applying a relocatable object's relocations to its image.
 //!
 //! Only relocations of loaded sections are applied (those of debug info, BTF and other
-//! sections that are not loaded are skipped, whatever their type). Addends are implicit:
-//! - `R_BPF_64_64` on an lddw: the pair receives `MM_PROGRAM_START + S + A`, where S is the
-//!   symbol's image offset and A the first slot's immediate;
+//! sections that are not loaded are skipped, whatever their type). Addends are implicit, and
+//! `P` is where the program region starts (`MM_PROGRAM_START` in the standard address map):
+//! - `R_BPF_64_64` on an lddw: the pair receives `P + S + A`, where S is the symbol's image
+//!   offset and A the first slot's immediate;
 //! - `R_BPF_64_32` on a call: to a defined symbol it becomes a pc-relative call (src 1) to
 //!   `S + (imm + 1) * 8`; to an undefined symbol it is an [`Import`], resolved by the dialect
 //!   afterwards (its immediate is set to -1 meanwhile, which the sBPF call fix-up skips);
 //! - `R_BPF_64_ABS64`, and `R_BPF_64_ABS32` or `R_BPF_64_NODYLD32` in data:
-//!   `MM_PROGRAM_START + S + A` as a u64 or its low 32 bits;
+//!   `P + S + A` as a u64 or its low 32 bits;
 //! - `R_BPF_NONE` is skipped; any other type is `UnknownRelocation`.
 
 use super::super::parse::{Elf64, Sym};
 use super::super::relocate::{R_BPF_64_32, R_BPF_64_64};
 use super::layout::Layout;
 use crate::load_error::LoadError;
-use crate::program::MM_PROGRAM_START;
 use bpfvm_isa::{decode, Dialect, Insn, Slot, SLOT_SIZE};
 use object::elf::{SHN_ABS, SHN_UNDEF, SHT_REL, STT_FUNC};
 use object::LittleEndian as LE;
@@ -72,18 +72,21 @@ pub(super) struct Linker<'e> {
     dialect: Dialect,
     /// The image being relocated.
     pub layout: Layout,
+    /// Where the program region starts in guest memory.
+    program: u64,
     /// Calls to undefined functions, in relocation order.
     pub imports: Vec<Import>,
 }
 
 impl<'e> Linker<'e> {
     /// A linker over a laid-out object.
-    pub fn new(elf: &'e Elf64<'e>, layout: Layout, dialect: Dialect) -> Self {
+    pub fn new(elf: &'e Elf64<'e>, layout: Layout, dialect: Dialect, program: u64) -> Self {
         Linker {
             elf,
             symbols: elf.symbols(),
             dialect,
             layout,
+            program,
             imports: Vec::new(),
         }
     }
@@ -174,7 +177,8 @@ impl<'e> Linker<'e> {
                 ) {
                     return Err(site.error("R_BPF_64_64 not on an lddw"));
                 }
-                let addr = MM_PROGRAM_START
+                let addr = self
+                    .program
                     .saturating_add(defined(self)?)
                     .saturating_add(u64::from(first.imm as u32));
                 self.put(site.at + 4, &(addr as u32).to_le_bytes(), site)?;
@@ -184,7 +188,8 @@ impl<'e> Linker<'e> {
             R_BPF_64_ABS64 | R_BPF_64_ABS32 | R_BPF_64_NODYLD32 => {
                 let len = if kind == R_BPF_64_ABS64 { 8 } else { 4 };
                 let addend = self.read(site.at, len, site)?;
-                let addr = MM_PROGRAM_START
+                let addr = self
+                    .program
                     .saturating_add(defined(self)?)
                     .saturating_add(addend);
                 self.put(site.at, &addr.to_le_bytes()[..len], site)

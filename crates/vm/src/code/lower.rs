@@ -13,9 +13,14 @@
 //! `add64/sub64 imm` and as a no-op otherwise (the verifier leaves only the second slot of an
 //! `lddw` able to reach that no-op). The second slot of an `lddw`, when executed, is
 //! `UnsupportedInstruction`.
+//!
+//! Registers become [`GuestReg`]s here, once: the verifier accepted only r0 to r10 in every
+//! register field an op keeps (r11 only as the stack-pointer ops above), so the conversion
+//! cannot fail on verified text; were it to, the slot becomes the op that raises
+//! `UnsupportedInstruction` (and a debug build stops there, as it is a broken invariant).
 
-use super::op::{Ext32, Op, Operand, Trap};
-use bpfvm_isa::{AluOp, Dialect, EndianOp, Extend, Insn, MemSize, Reg, Slot, Source, Width};
+use super::{Ext32, GuestReg, Op, Operand, Trap};
+use bpfvm_isa::{AluOp, Cond, Dialect, EndianOp, Extend, Insn, MemSize, Reg, Slot, Source, Width};
 
 /// What lowering needs to know besides the instruction.
 pub(super) struct Lowering<'c> {
@@ -29,16 +34,22 @@ pub(super) struct Lowering<'c> {
     pub function_pc: &'c dyn Fn(u32) -> Option<usize>,
 }
 
-fn r(reg: Reg) -> u8 {
-    reg.number()
+/// The guest register a verified register field names (see the module doc).
+fn r(reg: Reg) -> Option<GuestReg> {
+    GuestReg::from_reg(reg)
 }
 
-fn operand(src: Source) -> Operand {
-    match src {
-        Source::Reg(reg) => Operand::Reg(reg.number()),
+fn operand(src: Source) -> Option<Operand> {
+    Some(match src {
+        Source::Reg(reg) => Operand::Reg(r(reg)?),
         Source::Imm(imm) => Operand::Imm(imm),
-    }
+    })
 }
+
+/// The op that always raises `UnsupportedInstruction`.
+const UNSUPPORTED: Op = Op::Trap {
+    trap: Trap::Unsupported,
+};
 
 impl Lowering<'_> {
     /// The op for the slot at `pc`: `insn` is its decoded instruction (`None` for the second
@@ -48,34 +59,42 @@ impl Lowering<'_> {
             return self.stack_pointer_op(insn);
         }
         let Some(insn) = insn else {
-            return Op::Trap(Trap::Unsupported);
+            return UNSUPPORTED;
         };
-        match insn {
+        self.lower_insn(pc, insn).unwrap_or_else(|| {
+            debug_assert!(false, "a register above r10 in verified text at pc {pc}");
+            UNSUPPORTED
+        })
+    }
+
+    /// The op of `insn` at `pc`; `None` only when a register field is not a guest register.
+    fn lower_insn(&self, pc: usize, insn: Insn) -> Option<Op> {
+        Some(match insn {
             Insn::Alu {
                 width,
                 op,
                 dst,
                 src,
-            } => self.alu(width, op, r(dst), src),
+            } => self.alu(width, op, r(dst)?, src)?,
             Insn::Neg { width, dst } => match width {
-                Width::W64 => Op::Neg64 { dst: r(dst) },
-                Width::W32 => Op::Neg32 { dst: r(dst) },
+                Width::W64 => Op::Neg64 { dst: r(dst)? },
+                Width::W32 => Op::Neg32 { dst: r(dst)? },
             },
-            Insn::Endian { op, dst, bits } => endian(op, r(dst), bits),
-            Insn::LoadImm64 { dst, imm } => Op::LoadImm64 { dst: r(dst), imm },
+            Insn::Endian { op, dst, bits } => endian(op, r(dst)?, bits),
+            Insn::LoadImm64 { dst, imm } => Op::LoadImm64 { dst: r(dst)?, imm },
             Insn::Load {
                 size,
                 extend,
                 dst,
                 base,
                 off,
-            } => load(size, extend, r(dst), r(base), off),
+            } => load(size, extend, r(dst)?, r(base)?, off),
             Insn::Store {
                 size,
                 base,
                 off,
                 src,
-            } => store(size, r(base), off, src),
+            } => store(size, r(base)?, off, src)?,
             Insn::Atomic {
                 size,
                 op,
@@ -85,11 +104,11 @@ impl Lowering<'_> {
             } => Op::Atomic {
                 size,
                 op,
-                base: r(base),
-                src: r(src),
+                base: r(base)?,
+                src: r(src)?,
                 off,
             },
-            Insn::PacketLoad { .. } => Op::Trap(Trap::Unsupported),
+            Insn::PacketLoad { .. } => UNSUPPORTED,
             Insn::Ja { off } => Op::Ja {
                 target: self.jump_target(pc, i64::from(off)),
             },
@@ -105,22 +124,22 @@ impl Lowering<'_> {
             } => {
                 let target = self.jump_target(pc, i64::from(off));
                 match width {
-                    Width::W64 => super::branch::lower64(cond, r(dst), src, target),
+                    Width::W64 => branch64(cond, r(dst)?, src, target)?,
                     Width::W32 => Op::Branch32 {
                         cond,
-                        dst: r(dst),
-                        src: operand(src),
+                        dst: r(dst)?,
+                        src: operand(src)?,
                         target,
                     },
                 }
             }
             Insn::Call { src, imm } => self.call(pc, src, imm),
             Insn::CallReg { reg } => match self.dialect {
-                Dialect::Sbpf => Op::CallReg { reg: r(reg) },
-                Dialect::Ebpf => Op::CallRegOrHelper { reg: r(reg) },
+                Dialect::Sbpf => Op::CallReg { reg: r(reg)? },
+                Dialect::Ebpf => Op::CallRegOrHelper { reg: r(reg)? },
             },
             Insn::Exit => Op::Exit,
-        }
+        })
     }
 
     fn stack_pointer_op(&self, insn: Option<Insn>) -> Op {
@@ -187,81 +206,81 @@ impl Lowering<'_> {
             },
             Dialect::Sbpf => self.syscall(key).or_else(|| self.function(key)),
         };
-        resolved.unwrap_or(Op::Trap(Trap::Unsupported))
+        resolved.unwrap_or(UNSUPPORTED)
     }
 
-    fn alu(&self, width: Width, op: AluOp, dst: u8, src: Source) -> Op {
+    fn alu(&self, width: Width, op: AluOp, dst: GuestReg, src: Source) -> Option<Op> {
         match width {
             Width::W64 => self.alu64(op, dst, src),
             Width::W32 => self.alu32(op, dst, src),
         }
     }
 
-    fn alu64(&self, op: AluOp, dst: u8, src: Source) -> Op {
+    fn alu64(&self, op: AluOp, dst: GuestReg, src: Source) -> Option<Op> {
         use Source::{Imm, Reg as R};
-        match (op, src) {
+        Some(match (op, src) {
             (AluOp::Mov, Imm(imm)) => Op::Mov64Imm { dst, imm },
-            (AluOp::Mov, R(s)) => Op::Mov64Reg { dst, src: r(s) },
+            (AluOp::Mov, R(s)) => Op::Mov64Reg { dst, src: r(s)? },
             (AluOp::Add, Imm(imm)) => Op::Add64Imm { dst, imm },
-            (AluOp::Add, R(s)) => Op::Add64Reg { dst, src: r(s) },
+            (AluOp::Add, R(s)) => Op::Add64Reg { dst, src: r(s)? },
             (AluOp::Sub, Imm(imm)) => Op::Sub64Imm { dst, imm },
-            (AluOp::Sub, R(s)) => Op::Sub64Reg { dst, src: r(s) },
+            (AluOp::Sub, R(s)) => Op::Sub64Reg { dst, src: r(s)? },
             (AluOp::Mul, Imm(imm)) => Op::Mul64Imm { dst, imm },
-            (AluOp::Mul, R(s)) => Op::Mul64Reg { dst, src: r(s) },
+            (AluOp::Mul, R(s)) => Op::Mul64Reg { dst, src: r(s)? },
             (AluOp::Or, Imm(imm)) => Op::Or64Imm { dst, imm },
-            (AluOp::Or, R(s)) => Op::Or64Reg { dst, src: r(s) },
+            (AluOp::Or, R(s)) => Op::Or64Reg { dst, src: r(s)? },
             (AluOp::And, Imm(imm)) => Op::And64Imm { dst, imm },
-            (AluOp::And, R(s)) => Op::And64Reg { dst, src: r(s) },
+            (AluOp::And, R(s)) => Op::And64Reg { dst, src: r(s)? },
             (AluOp::Xor, Imm(imm)) => Op::Xor64Imm { dst, imm },
-            (AluOp::Xor, R(s)) => Op::Xor64Reg { dst, src: r(s) },
+            (AluOp::Xor, R(s)) => Op::Xor64Reg { dst, src: r(s)? },
             (AluOp::Lsh, Imm(imm)) => Op::Lsh64Imm { dst, imm },
-            (AluOp::Lsh, R(s)) => Op::Lsh64Reg { dst, src: r(s) },
+            (AluOp::Lsh, R(s)) => Op::Lsh64Reg { dst, src: r(s)? },
             (AluOp::Rsh, Imm(imm)) => Op::Rsh64Imm { dst, imm },
-            (AluOp::Rsh, R(s)) => Op::Rsh64Reg { dst, src: r(s) },
+            (AluOp::Rsh, R(s)) => Op::Rsh64Reg { dst, src: r(s)? },
             (AluOp::Arsh, Imm(imm)) => Op::Arsh64Imm { dst, imm },
-            (AluOp::Arsh, R(s)) => Op::Arsh64Reg { dst, src: r(s) },
+            (AluOp::Arsh, R(s)) => Op::Arsh64Reg { dst, src: r(s)? },
             (AluOp::MovSx(size), R(s)) => Op::MovSx {
                 dst,
-                src: r(s),
+                src: r(s)?,
                 size,
                 width: Width::W64,
             },
             (AluOp::MovSx(size), Imm(imm)) => Op::SetConst {
                 dst,
-                value: super::alu::sign_extend(imm as i64 as u64, size),
+                value: size.sign_extend(imm as i64 as u64),
             },
             (AluOp::Div | AluOp::Mod | AluOp::SDiv | AluOp::SMod, _) => {
-                self.division(Width::W64, op, dst, src)
+                self.division(Width::W64, op, dst, src)?
             }
-        }
+        })
     }
 
-    fn alu32(&self, op: AluOp, dst: u8, src: Source) -> Op {
+    fn alu32(&self, op: AluOp, dst: GuestReg, src: Source) -> Option<Op> {
         use Source::{Imm, Reg as R};
         let ext = match self.dialect {
             Dialect::Sbpf => Ext32::Sign,
             Dialect::Ebpf => Ext32::Zero,
         };
-        let src_op = operand(src);
-        match (op, src) {
+        let src_op = operand(src)?;
+        Some(match (op, src) {
             (AluOp::Mov, Imm(imm)) => Op::Mov32Imm { dst, imm },
-            (AluOp::Mov, R(s)) => Op::Mov32Reg { dst, src: r(s) },
+            (AluOp::Mov, R(s)) => Op::Mov32Reg { dst, src: r(s)? },
             (AluOp::Add, Imm(imm)) => Op::Add32Imm { dst, imm, ext },
             (AluOp::Add, R(s)) => Op::Add32Reg {
                 dst,
-                src: r(s),
+                src: r(s)?,
                 ext,
             },
             (AluOp::Sub, Imm(imm)) => Op::Sub32Imm { dst, imm, ext },
             (AluOp::Sub, R(s)) => Op::Sub32Reg {
                 dst,
-                src: r(s),
+                src: r(s)?,
                 ext,
             },
             (AluOp::Mul, Imm(imm)) => Op::Mul32Imm { dst, imm, ext },
             (AluOp::Mul, R(s)) => Op::Mul32Reg {
                 dst,
-                src: r(s),
+                src: r(s)?,
                 ext,
             },
             (AluOp::Or, _) => Op::Or32 { dst, src: src_op },
@@ -272,37 +291,39 @@ impl Lowering<'_> {
             (AluOp::Arsh, _) => Op::Arsh32 { dst, src: src_op },
             (AluOp::MovSx(size), R(s)) => Op::MovSx {
                 dst,
-                src: r(s),
+                src: r(s)?,
                 size,
                 width: Width::W32,
             },
             (AluOp::MovSx(size), Imm(imm)) => Op::SetConst {
                 dst,
-                value: super::alu::sign_extend(imm as i64 as u64, size) & u64::from(u32::MAX),
+                value: size.sign_extend(imm as i64 as u64) & u64::from(u32::MAX),
             },
             (AluOp::Div | AluOp::Mod | AluOp::SDiv | AluOp::SMod, _) => {
-                self.division(Width::W32, op, dst, src)
+                self.division(Width::W32, op, dst, src)?
             }
-        }
+        })
     }
 
     /// Division and remainder. An immediate zero divisor is decided here: sBPF raises
     /// `DivideByZero` (the verifier normally rejects it first), eBPF gives 0 for division and
     /// leaves dst for remainder (the 32-bit form still clears the upper half).
-    fn division(&self, width: Width, op: AluOp, dst: u8, src: Source) -> Op {
+    fn division(&self, width: Width, op: AluOp, dst: GuestReg, src: Source) -> Option<Op> {
         let dialect = self.dialect;
-        let src_op = operand(src);
+        let src_op = operand(src)?;
         if let Source::Imm(0) = src {
-            return match (dialect, op, width) {
-                (Dialect::Sbpf, _, _) => Op::Trap(Trap::DivideByZero),
+            return Some(match (dialect, op, width) {
+                (Dialect::Sbpf, _, _) => Op::Trap {
+                    trap: Trap::DivideByZero,
+                },
                 (Dialect::Ebpf, AluOp::Mod | AluOp::SMod, Width::W64) => Op::Nop,
                 (Dialect::Ebpf, AluOp::Mod | AluOp::SMod, Width::W32) => {
                     Op::Mov32Reg { dst, src: dst }
                 }
                 (Dialect::Ebpf, _, _) => Op::SetConst { dst, value: 0 },
-            };
+            });
         }
-        match op {
+        Some(match op {
             AluOp::Mod => Op::Mod {
                 width,
                 dst,
@@ -327,11 +348,11 @@ impl Lowering<'_> {
                 src: src_op,
                 dialect,
             },
-        }
+        })
     }
 }
 
-fn endian(op: EndianOp, dst: u8, bits: i32) -> Op {
+fn endian(op: EndianOp, dst: GuestReg, bits: i32) -> Op {
     match (op, bits) {
         (EndianOp::ToLe, 16) => Op::Trunc16 { dst },
         (EndianOp::ToLe, 32) => Op::Trunc32 { dst },
@@ -339,11 +360,13 @@ fn endian(op: EndianOp, dst: u8, bits: i32) -> Op {
         (EndianOp::ToBe | EndianOp::Swap, 16) => Op::Swap16 { dst },
         (EndianOp::ToBe | EndianOp::Swap, 32) => Op::Swap32 { dst },
         (EndianOp::ToBe | EndianOp::Swap, 64) => Op::Swap64 { dst },
-        (EndianOp::ToLe | EndianOp::ToBe | EndianOp::Swap, _) => Op::Trap(Trap::Invalid),
+        (EndianOp::ToLe | EndianOp::ToBe | EndianOp::Swap, _) => Op::Trap {
+            trap: Trap::Invalid,
+        },
     }
 }
 
-fn load(size: MemSize, extend: Extend, dst: u8, base: u8, off: i16) -> Op {
+fn load(size: MemSize, extend: Extend, dst: GuestReg, base: GuestReg, off: i16) -> Op {
     match (extend, size) {
         (Extend::Zero, MemSize::B) => Op::Ldx8 { dst, base, off },
         (Extend::Zero, MemSize::H) => Op::Ldx16 { dst, base, off },
@@ -358,31 +381,66 @@ fn load(size: MemSize, extend: Extend, dst: u8, base: u8, off: i16) -> Op {
     }
 }
 
-fn store(size: MemSize, base: u8, off: i16, src: Source) -> Op {
-    match (src, size) {
+fn store(size: MemSize, base: GuestReg, off: i16, src: Source) -> Option<Op> {
+    Some(match (src, size) {
         (Source::Imm(imm), MemSize::B) => Op::St8 { base, off, imm },
         (Source::Imm(imm), MemSize::H) => Op::St16 { base, off, imm },
         (Source::Imm(imm), MemSize::W) => Op::St32 { base, off, imm },
         (Source::Imm(imm), MemSize::DW) => Op::St64 { base, off, imm },
         (Source::Reg(src), MemSize::B) => Op::Stx8 {
             base,
-            src: r(src),
+            src: r(src)?,
             off,
         },
         (Source::Reg(src), MemSize::H) => Op::Stx16 {
             base,
-            src: r(src),
+            src: r(src)?,
             off,
         },
         (Source::Reg(src), MemSize::W) => Op::Stx32 {
             base,
-            src: r(src),
+            src: r(src)?,
             off,
         },
         (Source::Reg(src), MemSize::DW) => Op::Stx64 {
             base,
-            src: r(src),
+            src: r(src)?,
             off,
         },
-    }
+    })
+}
+
+/// The flat op for a 64-bit conditional jump to `target`.
+fn branch64(cond: Cond, dst: GuestReg, src: Source, target: u32) -> Option<Op> {
+    Some(match src {
+        Source::Imm(imm) => match cond {
+            Cond::Eq => Op::JeqImm { dst, imm, target },
+            Cond::Ne => Op::JneImm { dst, imm, target },
+            Cond::Gt => Op::JgtImm { dst, imm, target },
+            Cond::Ge => Op::JgeImm { dst, imm, target },
+            Cond::Lt => Op::JltImm { dst, imm, target },
+            Cond::Le => Op::JleImm { dst, imm, target },
+            Cond::Set => Op::JsetImm { dst, imm, target },
+            Cond::Sgt => Op::JsgtImm { dst, imm, target },
+            Cond::Sge => Op::JsgeImm { dst, imm, target },
+            Cond::Slt => Op::JsltImm { dst, imm, target },
+            Cond::Sle => Op::JsleImm { dst, imm, target },
+        },
+        Source::Reg(reg) => {
+            let src = r(reg)?;
+            match cond {
+                Cond::Eq => Op::JeqReg { dst, src, target },
+                Cond::Ne => Op::JneReg { dst, src, target },
+                Cond::Gt => Op::JgtReg { dst, src, target },
+                Cond::Ge => Op::JgeReg { dst, src, target },
+                Cond::Lt => Op::JltReg { dst, src, target },
+                Cond::Le => Op::JleReg { dst, src, target },
+                Cond::Set => Op::JsetReg { dst, src, target },
+                Cond::Sgt => Op::JsgtReg { dst, src, target },
+                Cond::Sge => Op::JsgeReg { dst, src, target },
+                Cond::Slt => Op::JsltReg { dst, src, target },
+                Cond::Sle => Op::JsleReg { dst, src, target },
+            }
+        }
+    })
 }

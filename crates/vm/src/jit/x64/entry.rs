@@ -1,12 +1,12 @@
 //! The only `unsafe` of the JIT: entering generated code, and the `extern "sysv64"` shims
 //! generated code calls back into (which turn the raw pointers of the [`Env`] back into
-//! references and hand over to safe code in [`super::run`]).
+//! references and hand over to the safe halves in `jit::run`).
 
 #![allow(unsafe_code)]
 
-use super::env::Env;
-use super::run::{self, Host};
 use crate::context::ContextObject;
+use crate::jit::env::Env;
+use crate::jit::run::{self, Host};
 use crate::memory::MemoryMapping;
 use bpfvm_x86::ExecutableCode;
 
@@ -16,9 +16,10 @@ type Entry = unsafe extern "sysv64" fn(*mut Env);
 /// Runs the generated code of one program until it stores an exit kind and returns.
 pub(crate) fn execute(code: &ExecutableCode, env: &mut Env) {
     let pointer = code.as_ptr();
-    // SAFETY: `code` is read-execute memory produced by `jit::compile`, whose offset 0 is the
+    // SAFETY: `code` is read-execute memory produced by `X64::finish`, whose offset 0 is the
     // prologue of a function with exactly the `Entry` signature: it saves and restores every
-    // callee-saved register and the stack pointer (masm `prologue` / `finish_stubs`).
+    // callee-saved register and the stack pointer (`Masm::prologue` pushes them, the exit
+    // routine of `routines::emit_exits` restores the stack pointer and pops them).
     let entry: Entry = unsafe { core::mem::transmute::<*const u8, Entry>(pointer) };
     // The `Env`'s pointers outlive the call: frame records of the capacity the code assumes,
     // the region table, the program's `callx` table (one entry per slot, indexed only below

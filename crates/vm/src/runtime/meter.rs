@@ -1,4 +1,6 @@
-//! The instruction meter (reference §9.1; the interpreter's rule is the specification).
+//! The instruction meter (reference §9.1): the rule both backends count by. The interpreter
+//! applies it directly and is its specification; the JIT charges whole runs and hands the
+//! last instructions of a budget to the interpreter.
 //!
 //! Two numbers: `due`, the instructions executed since the run started or since the last
 //! syscall, and `base`, the context's `remaining()` at that moment.
@@ -23,7 +25,7 @@
 //! ## Metering a run at a time, exactly
 //!
 //! Applying rules 1 and 2 to every instruction costs an add and a compare each. The fast
-//! loop instead meters *straight-line runs*. [`Code`](super::Code) records for every slot
+//! loop instead meters *straight-line runs*. [`Code`](crate::code::Code) records for every slot
 //! its run length `L`: the instructions from that slot up to and including the next op that
 //! ends a run (a jump, call, syscall, `exit`, trap or the overrun sentinel; `lddw` counts
 //! once). Within a run the instructions are known in advance, whatever the registers hold.
@@ -88,6 +90,7 @@ impl Meter {
 
     /// A meter in the middle of a run (the JIT hands its meter over when it bails out to the
     /// interpreter, or when it ends).
+    #[cfg_attr(not(bpfvm_jit), allow(dead_code, reason = "only the JIT uses it"))]
     pub(crate) fn resume(mode: Metering, initial: u64, base: u64, due: u64) -> Self {
         Meter {
             mode,
@@ -98,6 +101,7 @@ impl Meter {
     }
 
     /// The budget base and the instructions due since it was read (for the JIT).
+    #[cfg_attr(not(bpfvm_jit), allow(dead_code, reason = "only the JIT uses it"))]
     pub(crate) fn parts(&self) -> (u64, u64) {
         (self.base, self.due)
     }

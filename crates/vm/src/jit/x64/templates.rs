@@ -1,39 +1,15 @@
-//! Pre-encoded sequences, for compile speed. The sequences that recur per instruction with
+//! Pre-encoded x86-64 sequences, for compile speed. The sequences that recur per instruction with
 //! the same bytes except for a few fields (the inline table check of a memory access, the
 //! meter charge at a run's start, the frame push of `call`, the nested `exit`) are encoded once
 //! per compile by the typed encoder into a scratch assembler; every use appends the bytes
 //! and patches the fields: rel32 fields pointing at shared routines, one 32-bit immediate,
 //! and the return address of a bail-out call, which becomes a site. The machine code is
-//! byte for byte what encoding each instruction again would give. [`Shape`] names the
-//! sequences.
-//!
-//! The inline check of a memory access (the end `vaddr + size` in rax; the host address
-//! plus `size` in rax after it, so the access adds `-size`; rdx holds the meter and is left
-//! alone):
-//!
-//! ```text
-//!     lea rcx, [rax - size]          ; the vaddr
-//!     shr rcx, 32                    ; the region slot
-//!     cmp ecx, ROWS
-//!     jae miss
-//!     cmp rax, [r15 + rcx*8 + LIMIT] ; load or store limit of the slot (0: never inline)
-//!     jbe hit
-//! miss:
-//!     sub rax, size                  ; the vaddr
-//!     call routine                   ; returns the host address in rax and rcx = 0
-//!     add rax, size
-//! hit:
-//!     add rax, [r15 + rcx*8 + DELTA] ; host minus guest address of the slot (0 for row 0)
-//! ```
+//! byte for byte what encoding each instruction again would give. The sequences themselves
+//! are in `sequences`; `labels` names them.
 
-use super::calls::{exit_sequence, frame_push};
-use super::env::{FRAME_HOST, FRAME_TOP};
-use super::lower::Program;
-use super::masm::{delta_field, env, limit_field, Access, Routine, GUEST, METER, ROWS_IMM};
-use super::JitError;
-use bpfvm_x86::{
-    AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, Rel32, ShiftAmount, ShiftKind, Size,
-};
+use super::labels::{Routine, Width};
+use crate::jit::JitError;
+use bpfvm_x86::{Assembler, Cond, Rel32};
 
 /// The most routine fields a template has.
 pub(crate) const MAX_ROUTINES: usize = 2;
@@ -110,7 +86,7 @@ impl Builder {
             .routines
             .iter_mut()
             .find(|slot| slot.is_none())
-            .ok_or_else(|| JitError::Encode {
+            .ok_or_else(|| JitError::Internal {
                 message: "a template with too many routine fields".to_string(),
             })?;
         *free = Some((field, routine));
@@ -261,221 +237,7 @@ fn write_field(code: &mut [u8], at: usize, bytes: &[u8]) -> Result<(), JitError>
 /// sequence): a bug, or code beyond 2 GiB.
 #[cold]
 fn too_far(at: usize) -> JitError {
-    JitError::Encode {
+    JitError::Internal {
         message: format!("a template field at {at} cannot be written"),
-    }
-}
-
-/// The inline check of a `size`-byte `access` (see the module doc).
-pub(crate) fn access_check(
-    b: &mut Builder,
-    size: u8,
-    access: Access,
-    miss_by: Miss,
-) -> Result<(), JitError> {
-    let log = size.trailing_zeros().min(3) as u8;
-    let miss = b.asm.new_label();
-    let hit = b.asm.new_label();
-    let rax = RegMem::Reg(Gpr::Rax);
-    let size = i32::from(size);
-    b.asm
-        .lea(Size::S64, Gpr::Rcx, Mem::base_disp(Gpr::Rax, -size))?;
-    b.asm.shift(
-        ShiftKind::Shr,
-        Size::S64,
-        RegMem::Reg(Gpr::Rcx),
-        ShiftAmount::Imm(32),
-    )?;
-    b.asm
-        .cmp(Size::S32, RegMem::Reg(Gpr::Rcx), Operand::Imm(ROWS_IMM))?;
-    b.asm.jcc_short(Cond::Ae, miss)?;
-    b.asm.alu(
-        AluKind::Cmp,
-        Size::S64,
-        rax,
-        Operand::Mem(limit_field(Gpr::Rcx, access)),
-    )?;
-    b.asm.jcc_short(Cond::Be, hit)?;
-    b.asm.bind(miss)?;
-    b.asm
-        .alu(AluKind::Sub, Size::S64, rax, Operand::Imm(size))?;
-    b.call(miss_by.routine(access, log))?;
-    b.asm
-        .alu(AluKind::Add, Size::S64, rax, Operand::Imm(size))?;
-    b.asm.bind(hit)?;
-    b.asm.alu(
-        AluKind::Add,
-        Size::S64,
-        rax,
-        Operand::Mem(delta_field(Gpr::Rcx)),
-    )?;
-    Ok(())
-}
-
-/// The region-table lookup of a `size`-byte `access` (vaddr in rax) in the miss routines
-/// (which saved the meter: rdx is free there), up to the compare of its end with the row's
-/// limit (the caller's jump decides on "below or equal"); a slot beyond the table jumps to
-/// `miss` (short):
-///
-/// ```text
-///     mov rdx, rax
-///     shr rdx, 32
-///     cmp edx, ROWS
-///     jae miss
-///     lea rcx, [rax + size]
-///     cmp rcx, [r15 + rdx*8 + LIMIT]
-/// ```
-pub(crate) fn table_compare(
-    a: &mut Assembler,
-    size: u8,
-    access: Access,
-    miss: Label,
-) -> Result<(), JitError> {
-    slot_compare(a)?;
-    a.jcc_short(Cond::Ae, miss)?;
-    end_compare(a, size, limit_field(Gpr::Rdx, access))
-}
-
-/// `mov rdx, rax; shr rdx, 32; cmp edx, ROWS`: the region slot of the vaddr in rax, compared
-/// with the number of table rows.
-pub(crate) fn slot_compare(a: &mut Assembler) -> Result<(), JitError> {
-    a.mov(Size::S64, Gpr::Rdx, Gpr::Rax);
-    a.shift(
-        ShiftKind::Shr,
-        Size::S64,
-        RegMem::Reg(Gpr::Rdx),
-        ShiftAmount::Imm(32),
-    )?;
-    a.cmp(Size::S32, RegMem::Reg(Gpr::Rdx), Operand::Imm(ROWS_IMM))?;
-    Ok(())
-}
-
-/// `lea rcx, [rax + size]; cmp rcx, limit`: the end of a `size`-byte access at the address
-/// in rax against `limit`.
-pub(crate) fn end_compare(a: &mut Assembler, size: u8, limit: Mem) -> Result<(), JitError> {
-    a.lea(
-        Size::S64,
-        Gpr::Rcx,
-        Mem::base_disp(Gpr::Rax, i32::from(size)),
-    )?;
-    a.alu(
-        AluKind::Cmp,
-        Size::S64,
-        RegMem::Reg(Gpr::Rcx),
-        Operand::Mem(limit),
-    )?;
-    Ok(())
-}
-
-/// `frame_top = r10 / 2 + frame_host` (see [`super::env::Env::frame_top`]); clobbers rax.
-pub(crate) fn frame_top_update(a: &mut Assembler) -> Result<(), JitError> {
-    a.mov(Size::S64, Gpr::Rax, GUEST[10]);
-    a.shift(
-        ShiftKind::Shr,
-        Size::S64,
-        RegMem::Reg(Gpr::Rax),
-        ShiftAmount::Imm(1),
-    )?;
-    a.alu(
-        AluKind::Add,
-        Size::S64,
-        RegMem::Reg(Gpr::Rax),
-        Operand::Mem(env(FRAME_HOST)),
-    )?;
-    a.store(Size::S64, env(FRAME_TOP), Gpr::Rax)?;
-    Ok(())
-}
-
-/// The meter charge at a run's start: `rdx -= charge` (the meter, an immediate of
-/// `width`), and a bail-out unless that leaves more than 0.
-pub(crate) fn meter_charge(b: &mut Builder, width: Width) -> Result<(), JitError> {
-    let placeholder = match width {
-        Width::Byte => 1,
-        Width::Dword => 0x100,
-    };
-    b.asm.alu(
-        AluKind::Sub,
-        Size::S64,
-        RegMem::Reg(METER),
-        Operand::Imm(placeholder),
-    )?;
-    b.imm_here(width);
-    b.bail_if(Cond::Be)
-}
-
-/// The width of a patched immediate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Width {
-    /// 8 bits (sign-extended by the instruction).
-    Byte,
-    /// 32 bits.
-    Dword,
-}
-
-/// The routine an inline access check calls when it misses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Miss {
-    /// Translate the access ([`Routine::Access`]).
-    Translate,
-    /// Translate the span of a pair of different accesses ([`Routine::Span`]).
-    Span,
-}
-
-impl Miss {
-    /// The routine of a miss of a `2^log`-byte `access`.
-    pub(crate) fn routine(self, access: Access, log: u8) -> Routine {
-        match self {
-            Miss::Translate => Routine::Access(access, log),
-            Miss::Span => Routine::Span(access, log),
-        }
-    }
-}
-
-/// The index of an access check among the 16 of its shape: miss routine, kind, size.
-fn access_index(access: Access, size: u8, miss: Miss) -> usize {
-    usize::from(miss == Miss::Span) * 8
-        + usize::from(access == Access::Store) * 4
-        + size.trailing_zeros().min(3) as usize
-}
-
-/// The pre-encoded sequences.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Shape {
-    /// The inline check of a memory access, by kind, size in bytes and miss routine.
-    Access(Access, u8, Miss),
-    /// The meter charge at a run's start, by immediate width.
-    Meter(Width),
-    /// The frame push of `call` / `callx`.
-    FramePush,
-    /// `exit`.
-    Exit,
-    /// `exit` with the return-pc check.
-    CheckedExit,
-}
-
-/// How many [`Shape`]s there are.
-pub(crate) const SHAPES: usize = 21;
-
-impl Shape {
-    #[inline]
-    pub fn index(self) -> usize {
-        match self {
-            Shape::Access(access, size, miss) => access_index(access, size, miss),
-            Shape::Meter(Width::Byte) => 16,
-            Shape::Meter(Width::Dword) => 17,
-            Shape::FramePush => 18,
-            Shape::Exit => 19,
-            Shape::CheckedExit => 20,
-        }
-    }
-
-    pub fn build(self, b: &mut Builder, p: &Program) -> Result<(), JitError> {
-        match self {
-            Shape::Access(access, size, miss) => access_check(b, size, access, miss),
-            Shape::Meter(width) => meter_charge(b, width),
-            Shape::FramePush => frame_push(b, p),
-            Shape::Exit => exit_sequence(b, p, false),
-            Shape::CheckedExit => exit_sequence(b, p, true),
-        }
     }
 }

@@ -1,5 +1,5 @@
 //! The shared out-of-line routines: the exits and the bail-out by site (right after the
-//! prologue), and, emitted when first needed ([`Masm::emit_pending`]), the translation of a
+//! prologue), and, emitted when first needed ([`emit_pending`]), the translation of a
 //! memory access that missed the inline table (per access kind and size) and the syscall
 //! shim call.
 //!
@@ -7,86 +7,22 @@
 //! site's return address from the host stack and leaves the rest to the program's site
 //! table.
 
-use super::env::{
-    ExitKind, EXIT_KIND, EXIT_PC, GAP_LOAD_LEN, GAP_SHIFT, GAP_STORE_LEN, HOST_ADDR, HOST_RSP,
-    REGS, STACK_SLOT, VM_ADDR,
+use super::labels::Routine;
+use super::masm::Masm;
+use super::regs::{
+    delta_field, env, load_meter, row, save_meter, EXIT_KIND, EXIT_PC, GAP_LOAD_LEN, GAP_SHIFT,
+    GAP_STORE_LEN, GUEST, HOST_ADDR, HOST_STACK, REGS, SAVED, VM_ADDR,
 };
-use super::masm::{
-    delta_field, env, load_meter, row, save_meter, Access, Masm, Translation, GUEST, SAVED,
-};
-use super::template::{end_compare, frame_top_update, slot_compare, table_compare};
-use super::{JitError, StackLayout};
+use super::sequences::{end_compare, frame_top_update, slot_compare, table_compare};
+use crate::jit::access::{Access, SpanRule};
+use crate::jit::env::ExitKind;
+use crate::jit::masm::Translation;
+use crate::jit::run::{REQUEST_EVERY_BYTE, REQUEST_STORE};
+use crate::jit::JitError;
+use crate::memory::GappedFrames;
 use bpfvm_x86::{
     AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, ShiftAmount, ShiftKind, Size,
 };
-
-/// The shared out-of-line routines.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Routine {
-    /// Translation of a miss: vaddr in rax; returns the host address in rax and 0 in rcx
-    /// (the row whose delta is 0), or bails out at the caller's site. By access kind and
-    /// log2 of the size.
-    Access(Access, u8),
-    /// The same for the span of a [`super::masm::Pair`] of two different accesses: only
-    /// when every byte of the span is addressable and contiguous (a span reaching into a
-    /// gap is refused, although a single access starting before the gap is not).
-    Span(Access, u8),
-    /// The syscall shim: index in rcx, pc in rax.
-    Syscall,
-
-    /// Ends the run as a bail-out at the site of its return address.
-    BailSite,
-    /// Ends the run at the root `exit` with r0 as the result.
-    RootExit,
-    /// Ends the run with whatever `Env::exit_kind` says.
-    ExitStub,
-}
-
-/// How many [`Routine`]s there are.
-pub(crate) const ROUTINES: usize = 20;
-
-impl Routine {
-    /// Every routine, in index order.
-    pub const ALL: [Routine; ROUTINES] = [
-        Routine::Access(Access::Load, 0),
-        Routine::Access(Access::Load, 1),
-        Routine::Access(Access::Load, 2),
-        Routine::Access(Access::Load, 3),
-        Routine::Access(Access::Store, 0),
-        Routine::Access(Access::Store, 1),
-        Routine::Access(Access::Store, 2),
-        Routine::Access(Access::Store, 3),
-        Routine::Span(Access::Load, 0),
-        Routine::Span(Access::Load, 1),
-        Routine::Span(Access::Load, 2),
-        Routine::Span(Access::Load, 3),
-        Routine::Span(Access::Store, 0),
-        Routine::Span(Access::Store, 1),
-        Routine::Span(Access::Store, 2),
-        Routine::Span(Access::Store, 3),
-        Routine::Syscall,
-        Routine::BailSite,
-        Routine::RootExit,
-        Routine::ExitStub,
-    ];
-
-    /// The routine's index in [`ROUTINES`]-sized tables.
-    #[inline(always)]
-    pub fn index(self) -> usize {
-        match self {
-            Routine::Access(access, size) => {
-                usize::from(access == Access::Store) * 4 + usize::from(size.min(3))
-            }
-            Routine::Span(access, size) => {
-                8 + usize::from(access == Access::Store) * 4 + usize::from(size.min(3))
-            }
-            Routine::Syscall => 16,
-            Routine::BailSite => 17,
-            Routine::RootExit => 18,
-            Routine::ExitStub => 19,
-        }
-    }
-}
 
 /// Emits the exits and the bail-out routine, which every program needs, right after the
 /// prologue.
@@ -96,7 +32,7 @@ pub(super) fn emit_exits(m: &mut Masm) -> Result<(), JitError> {
     for (index, reg) in GUEST.iter().enumerate() {
         m.asm.store(Size::S64, env(REGS + 8 * index as i32), *reg)?;
     }
-    m.asm.load(Size::S64, Gpr::Rsp, env(HOST_RSP))?;
+    m.asm.load(Size::S64, Gpr::Rsp, env(HOST_STACK))?;
     for reg in SAVED.iter().rev() {
         m.asm.pop(*reg);
     }
@@ -109,17 +45,28 @@ pub(super) fn emit_exits(m: &mut Masm) -> Result<(), JitError> {
     exit_with(m, ExitKind::Site)
 }
 
-/// Emits `routine` here (execution cannot fall through into it; see [`Masm::emit_pending`]).
-pub(super) fn emit_routine(m: &mut Masm, routine: Routine) -> Result<(), JitError> {
+/// Emits the waiting out-of-line stubs and the pending routines here, where execution
+/// cannot fall through (after an unconditional jump, an `exit`, a bail-out, or the body).
+pub(super) fn emit_pending(m: &mut Masm) -> Result<(), JitError> {
+    m.emit_stubs()?;
+    while let Some(routine) = m.next_pending_routine()? {
+        m.start_routine(routine);
+        emit_routine(m, routine)?;
+    }
+    Ok(())
+}
+
+/// Emits `routine` here (execution cannot fall through into it; see [`emit_pending`]).
+fn emit_routine(m: &mut Masm, routine: Routine) -> Result<(), JitError> {
     match routine {
         Routine::Access(access, log) => {
-            access_routine(m, access, 1 << log.min(3), GapRule::FirstByte)
+            access_routine(m, access, 1 << log.min(3), SpanRule::FirstByte)
         }
         Routine::Span(access, log) => {
-            access_routine(m, access, 1 << log.min(3), GapRule::EveryByte)
+            access_routine(m, access, 1 << log.min(3), SpanRule::EveryByte)
         }
         Routine::Syscall => {
-            let helper = m.settings.syscall_helper;
+            let helper = m.syscall_helper;
             save_meter(&mut m.asm)?;
             m.call_rust(helper, Gpr::Rcx, Gpr::Rax)?;
             m.asm
@@ -132,7 +79,7 @@ pub(super) fn emit_routine(m: &mut Masm, routine: Routine) -> Result<(), JitErro
             m.asm.ret();
             Ok(())
         }
-        Routine::BailSite | Routine::RootExit | Routine::ExitStub => Err(JitError::Encode {
+        Routine::BailSite | Routine::RootExit | Routine::ExitStub => Err(JitError::Internal {
             message: format!("routine {routine:?} is not emitted on demand"),
         }),
     }
@@ -148,19 +95,24 @@ fn exit_with(m: &mut Masm, kind: ExitKind) -> Result<(), JitError> {
 /// gaps, else the mapping through the `extern "sysv64"` shim. Returns the host address in rax
 /// and 0 in rcx (the meter in rdx, which the paths use meanwhile); a fault bails out at the
 /// caller's site.
-fn access_routine(m: &mut Masm, access: Access, size: u8, rule: GapRule) -> Result<(), JitError> {
+fn access_routine(m: &mut Masm, access: Access, size: u8, rule: SpanRule) -> Result<(), JitError> {
     // The paths below use rdx; every way out reloads the meter.
     save_meter(&mut m.asm)?;
     let slow = m.asm.new_label();
     // The generic gapped path knows only the first-byte rule; spans take the shim.
-    let gapped = match (m.settings.translation, m.settings.gap_shift, rule) {
-        (Translation::InlineTable, Some(shift), GapRule::FirstByte) if shift < 31 => Some(shift),
-        _ => None,
+    let gapped = match (m.program.translation, m.program.gap_shift, rule) {
+        (Translation::InlineTable, Some(shift), SpanRule::FirstByte) if shift < 31 => Some(shift),
+        (
+            Translation::InlineTable | Translation::Call,
+            _,
+            SpanRule::FirstByte | SpanRule::EveryByte,
+        ) => None,
     };
-    if let Some(layout) = m.program.stack {
-        stack_path(m, access, size, layout, rule)?;
+    if let Some(frames) = m.program.stack {
+        let row = m.program.stack_row;
+        stack_path(m, access, size, frames, row, rule)?;
     }
-    if m.settings.translation == Translation::InlineTable {
+    if m.program.translation == Translation::InlineTable {
         table_path(m, access, size)?;
     }
     if let Some(shift) = gapped {
@@ -173,34 +125,18 @@ fn access_routine(m: &mut Masm, access: Access, size: u8, rule: GapRule) -> Resu
             Access::Store => REQUEST_STORE,
         }
         | match rule {
-            GapRule::FirstByte => 0,
-            GapRule::EveryByte => REQUEST_EVERY_BYTE,
+            SpanRule::FirstByte => 0,
+            SpanRule::EveryByte => REQUEST_EVERY_BYTE,
         };
     // The vaddr (in rax) is the first argument, the request the second.
     m.asm.mov_imm64(Gpr::Rcx, request);
-    let helper = m.settings.translate_helper;
+    let helper = m.translate_helper;
     m.call_rust(helper, Gpr::Rax, Gpr::Rcx)?;
     m.asm
         .test(Size::S64, RegMem::Reg(Gpr::Rax), Operand::Reg(Gpr::Rax))?;
     m.jump_routine(Some(Cond::E), Routine::BailSite)?;
     return_hit(&mut m.asm)
 }
-
-/// Which bytes of an access the gap test looks at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum GapRule {
-    /// The first byte only: the reference's rule for one access (an access that starts
-    /// inside a frame may run on past its end).
-    FirstByte,
-    /// Every byte: the span of a pair of different accesses, which may stand in for each
-    /// of them only if no byte of it is in a gap.
-    EveryByte,
-}
-
-/// The translate shim's request: a store (else a load).
-pub(crate) const REQUEST_STORE: u64 = 1 << 8;
-/// The translate shim's request: every byte must be addressable (see [`GapRule`]).
-pub(crate) const REQUEST_EVERY_BYTE: u64 = 1 << 9;
 
 /// How far a jump of [`gap_offset`] must reach.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -241,19 +177,28 @@ fn stack_path(
     m: &mut Masm,
     access: Access,
     size: u8,
-    layout: StackLayout,
-    rule: GapRule,
+    frames: GappedFrames,
+    row: usize,
+    rule: SpanRule,
 ) -> Result<(), JitError> {
     let next = m.asm.new_label();
-    stack_translation(&mut m.asm, access, size, layout, rule, next)?;
+    let stack = StackRow { frames, row };
+    stack_translation(&mut m.asm, access, size, stack, rule, next)?;
     return_hit(&mut m.asm)?;
     m.asm.bind(next)?;
     Ok(())
 }
 
+/// The gapped stack of [`GappedFrames`] in region-table row `row`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StackRow {
+    pub frames: GappedFrames,
+    pub row: usize,
+}
+
 /// The gapped-stack translation (region §5.2 for the stack's row, the frame size F known
-/// from `layout`; every run checks that the stack slot holds that stack, see
-/// [`StackLayout`]), vaddr in rax, host address in rax after it; anything else jumps to
+/// from `stack`; every run checks that the stack's row holds that stack, see memory's
+/// `table::frame_host`), vaddr in rax, host address in rax after it; anything else jumps to
 /// `miss` (short) with rax unchanged:
 ///
 /// ```text
@@ -277,17 +222,20 @@ pub(crate) fn stack_translation(
     a: &mut Assembler,
     access: Access,
     size: u8,
-    layout: StackLayout,
-    rule: GapRule,
+    stack: StackRow,
+    rule: SpanRule,
     miss: Label,
 ) -> Result<(), JitError> {
-    let frame = i32::try_from(layout.frame).map_err(|_| JitError::Encode {
-        message: format!("frame size {} in the stack check", layout.frame),
+    let frame = i32::try_from(stack.frames.frame).map_err(|_| JitError::Internal {
+        message: format!("frame size {} in the stack check", stack.frames.frame),
     })?;
-    let row = |field: i32| Operand::Mem(env(field + 8 * STACK_SLOT as i32));
+    let slot = i32::try_from(stack.row).map_err(|_| JitError::Internal {
+        message: format!("stack row {} in the stack check", stack.row),
+    })?;
+    let row = |field: i32| Operand::Mem(env(field + 8 * slot));
     let reg = RegMem::Reg;
     gap_offset(a, row(VM_ADDR), frame, miss, Reach::Short)?;
-    if rule == GapRule::EveryByte {
+    if rule == SpanRule::EveryByte {
         // The last byte in the gap too: `test edx, F` on `o + size - 1`.
         a.lea(
             Size::S64,

@@ -1,0 +1,145 @@
+//! The backend-neutral form of a verified program: one [`Op`] per slot, decoded once, and
+//! what both backends need to run them (the syscall table, the callable slots, the meter's
+//! runs). It is owned by neither backend: the interpreter executes it as it is, the JIT
+//! compiles from it, and the JIT hands a run back to the interpreter over the same form.
+//!
+//! [`Code::new`] lowers every slot of a verified program to an [`Op`] (see [`lower`]):
+//! absolute jump targets, merged `lddw`, calls resolved against the registries (fixed at load
+//! time), the dialect's rules baked in. What an op does to registers, memory and control
+//! comes from the op table of the isa crate ([`Op::facts`]); [`runs`] derives the meter's
+//! straight-line runs and the tight loops from those facts, for the interpreter here and for
+//! the JIT when it compiles. Nothing in this module belongs to one backend: the JIT's own
+//! analyses (its longer runs, loop heads, pointer guesses) are computed by the JIT, only
+//! when it compiles.
+
+pub(crate) mod lower;
+pub(crate) mod runs;
+
+pub use bpfvm_isa::op::{
+    AccessKind, AddressFlow, Ext32, Flow, GuestReg, MemAccess, Op, OpKind, Operand, Regs, Trap,
+};
+
+use crate::program::Executable;
+use bpfvm_isa::{Insn, Slot};
+use lower::Lowering;
+
+/// The backend-neutral form of a verified program (see the module doc).
+#[derive(Debug, Default)]
+pub struct Code {
+    /// One op per slot, plus the overrun sentinel at index `slot_count`.
+    ops: Vec<Op>,
+    /// Per slot (and the sentinel): the instructions from that slot up to and including the
+    /// op that ends its straight-line run (the meter's block length; see the interpreter's
+    /// meter).
+    run_lengths: Vec<u64>,
+    /// Registered syscall keys, sorted; `Op::Syscall { index }` indexes this.
+    syscall_keys: Vec<u32>,
+    /// The index of the unwind helper in `syscall_keys`, if one is set.
+    unwind_index: Option<u32>,
+    /// Per slot: whether a function is registered under the slot's pc (the static-syscalls
+    /// `callx` check).
+    callable: Vec<bool>,
+    text_vaddr: u64,
+    entry_pc: usize,
+}
+
+impl Code {
+    /// The decoded form of a verified program: `decoded` has one entry per slot of the text
+    /// (the instruction starting there, `None` for an `lddw`'s second slot).
+    pub fn new<C>(executable: &Executable<C>, decoded: &[Option<Insn>]) -> Code {
+        let config = executable.config();
+        let slots = Slot::slots_of(executable.text());
+        let registry = &executable.loader().syscalls;
+        let syscall_keys: Vec<u32> = registry.iter().map(|(key, _)| key).collect();
+        let functions = executable.functions();
+        let function_pc = |key: u32| functions.get(key).map(|function| function.pc);
+        let lowering = Lowering {
+            dialect: executable.dialect(),
+            dynamic_stack_frames: config.dynamic_stack_frames,
+            static_syscalls: config.static_syscalls,
+            slot_count: decoded.len(),
+            syscall_keys: &syscall_keys,
+            function_pc: &function_pc,
+        };
+        let mut ops: Vec<Op> = decoded
+            .iter()
+            .zip(slots.iter())
+            .enumerate()
+            .map(|(pc, (insn, slot))| lowering.lower(pc, *insn, *slot))
+            .collect();
+        ops.push(Op::Overrun);
+        let run_lengths = runs::run_lengths(&ops, runs::RunSplit::AtRunEnds);
+        // A pc is callable by `callx` under static syscalls when it is a registry key.
+        let mut callable = vec![false; decoded.len()];
+        for (key, _) in functions.iter() {
+            if let Some(slot) = usize::try_from(key)
+                .ok()
+                .and_then(|pc| callable.get_mut(pc))
+            {
+                *slot = true;
+            }
+        }
+        let unwind_index = registry
+            .unwind_key()
+            .and_then(|key| syscall_keys.binary_search(&key).ok())
+            .and_then(|index| u32::try_from(index).ok());
+        Code {
+            ops,
+            run_lengths,
+            syscall_keys,
+            unwind_index,
+            callable,
+            text_vaddr: executable.text_vaddr(),
+            entry_pc: executable.entry_pc(),
+        }
+    }
+
+    /// The number of slots.
+    #[inline(always)]
+    pub fn slot_count(&self) -> usize {
+        self.ops.len().saturating_sub(1)
+    }
+
+    /// The ops, one per slot, followed by the overrun sentinel.
+    #[inline(always)]
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// The slot execution starts at.
+    pub fn entry_pc(&self) -> usize {
+        self.entry_pc
+    }
+
+    /// The number of instructions from `pc` to the end of its straight-line run, inclusive
+    /// (0 for a pc past the sentinel, where nothing runs: only an `lddw` in the last slot,
+    /// which the verifier rejects, could lead there).
+    #[inline(always)]
+    pub fn run_length(&self, pc: usize) -> u64 {
+        self.run_lengths.get(pc).copied().unwrap_or(0)
+    }
+
+    /// The index (into [`Code::syscall_keys`]) of the unwind helper, if one is set.
+    #[inline(always)]
+    pub fn unwind_index(&self) -> Option<u32> {
+        self.unwind_index
+    }
+
+    /// The guest address of slot 0.
+    #[inline(always)]
+    pub fn text_vaddr(&self) -> u64 {
+        self.text_vaddr
+    }
+
+    /// Whether a function is registered at slot `pc` (the static-syscalls `callx` rule).
+    #[inline(always)]
+    pub fn is_callable(&self, pc: usize) -> bool {
+        self.callable.get(pc).copied().unwrap_or(false)
+    }
+
+    /// The registered syscall keys in the order `Op::Syscall` indexes them.
+    #[inline(always)]
+    pub fn syscall_keys(&self) -> &[u32] {
+        &self.syscall_keys
+    }
+}

@@ -1,0 +1,422 @@
+//! The target-neutral driver of a compile: one pass over the slots, deciding everything
+//! that does not depend on the machine, and asking the backend's [`MacroAssembler`] to
+//! encode it.
+//!
+//! - **Runs and the meter.** The JIT's runs ([`CodeView::jit_run_length`]) end before every
+//!   jump or call target, so a jump always lands at a run's start. The first instruction of
+//!   a run charges the whole run ([`MacroAssembler::charge`]); at every instruction the
+//!   instructions charged but not yet run are its run length, which a bail-out there gives
+//!   back ([`At::refund`]).
+//! - **Pairs** ([`Pair`]): a memory access may start a pair with a later access of its run
+//!   through the same base; the driver finds it, hands the first access the form that
+//!   checks the whole span ([`AccessForm::PairFirst`]) and the second the span the first
+//!   left ([`AccessForm::PairSecond`]), and marks the slots in between as ones nothing may
+//!   enter ([`Carried::Yes`]).
+//! - **Versioned loops** ([`hoist`]): where execution falls into the head of a tight loop
+//!   whose accesses through an invariant base plus a bounded index can be checked once, the
+//!   driver asks for the loop's guard; after the body it emits the loop a second time, its
+//!   hoisted accesses in [`AccessForm::Hoisted`] form, and points the guard at it.
+//! - **Out-of-line code** (shared routines, stubs) waits until an instruction that cannot
+//!   fall through ([`falls_through`]), out of the way of straight-line code.
+//! - **Bail-out sites** are recorded by the backend in the program's site table
+//!   ([`super::tables::SiteTable`]) with each instruction's [`At`].
+
+use super::compiled::Compiled;
+use super::engine::Engine;
+use super::hardening::Hardening;
+use super::hints::{AccessHints, BaseHint};
+use super::hoist::{self, Plan, MAX_BODY};
+use super::lower::lower;
+use super::masm::{
+    AccessForm, At, Backend, Carried, MacroAssembler, MeterMode, Program, RunPosition, Translation,
+};
+use super::pair::{Pair, PairSearch};
+use super::view::CodeView;
+use super::{JitError, VersionedLoop};
+use crate::code::{Code, Flow, GuestReg, Op, OpKind};
+use crate::config::Config;
+use crate::context::ContextObject;
+use crate::memory::Layout;
+use std::sync::OnceLock;
+
+/// A seed for the hardening generator that differs from compile to compile: the engine's
+/// seed and compile number mixed with the program size and the environment key
+/// (splitmix64-style). It only ever changes machine code.
+fn compile_seed((seed, compile): (u64, u64), slots: usize, key: i32) -> u64 {
+    let mut z = compile
+        .wrapping_add(slots as u64)
+        .wrapping_add(seed)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ u64::from(key as u32);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) | 1
+}
+
+/// Compiles `code` (the backend-neutral form of a program loaded with `config`) for
+/// backend `B` with `engine`'s buffers, tables and code memory, the syscall shim
+/// instantiated for context type `C`.
+pub(crate) fn compile<C: ContextObject, B: Backend>(
+    engine: &Engine<B>,
+    code: &Code,
+    config: &Config,
+) -> Result<Compiled<B>, JitError> {
+    let code = &CodeView::new(code);
+    let slots = code.slot_count();
+    if i32::try_from(slots).is_err() {
+        return Err(JitError::ProgramTooLarge { slots });
+    }
+    let layout = Layout::of(config);
+    let program = program(code, config, &layout);
+    let seed = compile_seed(engine.next_compile(), slots, config.runtime_environment_key);
+    let hardening = Hardening::new(
+        config.noop_instruction_rate,
+        config.sanitize_user_provided_values,
+        seed,
+    );
+    let mut m = B::masm::<C>(engine.state(), program, hardening, engine.take_tables());
+    m.prologue(code.entry_pc())?;
+    let (body_end, versions) = body(&mut m, code, &program, config)?;
+    let mut versioned = Vec::with_capacity(versions.len());
+    for version in versions {
+        versioned.push(copy(&mut m, code, &program, version)?);
+    }
+    m.entry_stubs(code)?;
+    m.emit_pending()?;
+    m.callx_entries(code, config.static_syscalls)?;
+    let (executable, mut tables) = B::finish(engine.state(), m)?;
+    tables.offsets.truncate(slots);
+    Ok(Compiled {
+        code: executable,
+        tables,
+        recycler: engine.recycler(),
+        pc_offsets: OnceLock::new(),
+        body_end,
+        stack: program.stack,
+        map: layout.map,
+        versioned,
+    })
+}
+
+/// What the pass over the body leaves: where the last instruction's code ends, and the
+/// loops whose second copies wait.
+type Body<G> = (usize, Vec<Version<G>>);
+
+/// The pass over the body: every slot, then the overrun sentinel after the last (the last
+/// instruction may fall through into it; it is part of that run). Returns where the last
+/// instruction's code ends and the loops whose second copies wait.
+fn body<M: MacroAssembler>(
+    m: &mut M,
+    code: &CodeView<'_>,
+    program: &Program,
+    config: &Config,
+) -> Result<Body<M::Guard>, JitError> {
+    let slots = code.slot_count();
+    let ops = code.ops().get(..=slots).unwrap_or(&[]);
+    let mut pass = Pass::new();
+    // Which accesses probably go to the stack or the input region (only the check's shape
+    // depends on it; the aligned mapping's table is what the checks read).
+    let mut hints = (program.translation == Translation::InlineTable)
+        .then(|| AccessHints::new(code.ops(), code.entry_pc(), |pc| code.is_callable(pc)));
+    // Loops whose copy with hoisted checks waits for the end of the body, and the last
+    // slot of the newest one (whose hints the copy needs).
+    let mut versions: Vec<Version<M::Guard>> = Vec::new();
+    let mut recording = 0;
+    let mut previous: Option<&Op> = None;
+    let mut body_end = 0;
+    let mut pc = 0;
+    while let Some(op) = ops.get(pc) {
+        if pc == slots {
+            body_end = m.offset();
+        }
+        let hint = match hints.as_mut() {
+            Some(hints) => hints.at(op, pc),
+            None => BaseHint::Unknown,
+        };
+        let head = match pass.position == RunPosition::Start && code.is_loop_header(pc) {
+            true => LoopHead::Yes,
+            false => LoopHead::No,
+        };
+        if head == LoopHead::Yes && previous.is_some_and(falls_through) {
+            if let Some(version) = version_loop(m, code, program, config, hints.as_ref(), pc)? {
+                recording = version.plan.latch;
+                versions.push(version);
+            }
+        }
+        if pc <= recording {
+            record_hint(&mut versions, pc, hint);
+        }
+        let slot = Slot { op, pc, head, hint };
+        emit_slot(m, code, program, &mut pass, slot, Copy::No)?;
+        previous = Some(op);
+        pc += op.width();
+    }
+    m.emit_pending()?;
+    Ok((body_end, versions))
+}
+
+/// Whether a slot's code starts a tight loop ([`CodeView::is_loop_header`] at a run's
+/// start).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LoopHead {
+    Yes,
+    No,
+}
+
+/// Whether a versioned loop's second copy is being emitted (its hoisted accesses then go
+/// unchecked).
+#[derive(Clone, Copy, Debug)]
+enum Copy<'p> {
+    No,
+    Of(&'p Plan),
+}
+
+/// One slot to emit.
+#[derive(Clone, Copy)]
+struct Slot<'o> {
+    op: &'o Op,
+    pc: usize,
+    head: LoopHead,
+    /// The guess for its base register.
+    hint: BaseHint,
+}
+
+/// The state the pass carries from slot to slot: where the next slot sits in its run, and
+/// the pair being lowered with the span its first access left.
+struct Pass<S> {
+    position: RunPosition,
+    pair: Option<Pair>,
+    span: Option<S>,
+}
+
+impl<S> Pass<S> {
+    fn new() -> Pass<S> {
+        Pass {
+            position: RunPosition::Start,
+            pair: None,
+            span: None,
+        }
+    }
+}
+
+/// Emits the code of `slot` and moves `pass` on to the next slot.
+#[inline(always)]
+fn emit_slot<M: MacroAssembler>(
+    m: &mut M,
+    code: &CodeView<'_>,
+    program: &Program,
+    pass: &mut Pass<M::Span>,
+    slot: Slot<'_>,
+    copy: Copy<'_>,
+) -> Result<(), JitError> {
+    let Slot { op, pc, head, hint } = slot;
+    let refund = code.jit_run_length(pc);
+    // Only memory accesses can start a pair.
+    if pass.pair.is_none() && op.kind() == OpKind::Memory {
+        let search = match code.in_loop(pc) {
+            true => PairSearch::Neighbours,
+            false => PairSearch::ReadModifyWrite,
+        };
+        pass.pair = Pair::find(code, op, pc, search);
+    }
+    if head == LoopHead::Yes {
+        m.align_loop_head();
+    }
+    let carried = match pass.pair {
+        Some(pair) if (pair.load as usize) < pc && pc <= pair.store as usize => Carried::Yes,
+        Some(_) | None => Carried::No,
+    };
+    m.start_slot(pc, pass.position, carried);
+    let at = At { pc, refund };
+    if pass.position == RunPosition::Start && program.meter == MeterMode::On && refund > 0 {
+        m.charge(refund, at)?;
+    }
+    m.hardening_nop();
+    let form = access_form(pass, copy, pc, hint)?;
+    if let Some(span) = lower(m, program, op, at, form)? {
+        pass.span = Some(span);
+    }
+    if m.has_pending() && !falls_through(op) {
+        m.emit_pending()?;
+    }
+    // An op ends its run exactly when its run is itself alone.
+    pass.position = match refund {
+        1 => RunPosition::Start,
+        _ => RunPosition::Inside,
+    };
+    Ok(())
+}
+
+/// How the access of the slot at `pc` (if it has one) is translated: as one of the pass's
+/// pair, hoisted in a versioned loop's copy, or checked on its own.
+#[inline(always)]
+fn access_form<S>(
+    pass: &mut Pass<S>,
+    copy: Copy<'_>,
+    pc: usize,
+    hint: BaseHint,
+) -> Result<AccessForm<S>, JitError> {
+    let group = |pc: usize| match copy {
+        Copy::Of(plan) => plan.group_of(pc),
+        Copy::No => None,
+    };
+    Ok(match pass.pair {
+        Some(pair) if pair.load as usize == pc => {
+            // Both accesses of a pair hoisted into one group share the group's delta.
+            let second = group(pair.store as usize);
+            match group(pc).filter(|group| Some(*group) == second) {
+                Some(group) => AccessForm::HoistedPairFirst { pair, group },
+                None => AccessForm::PairFirst { pair, hint },
+            }
+        }
+        Some(pair) if pair.store as usize == pc => {
+            pass.pair = None;
+            let span = pass.span.take().ok_or_else(|| JitError::Internal {
+                message: format!("the pair ending at {pc} has no span"),
+            })?;
+            AccessForm::PairSecond { span }
+        }
+        Some(_) | None => match group(pc) {
+            Some(group) => AccessForm::Hoisted { group },
+            None => AccessForm::Checked { hint },
+        },
+    })
+}
+
+/// Whether execution can continue after the code of `op` (out-of-line code that waits to be
+/// emitted goes after one that cannot, out of the way of straight-line code): where the op's
+/// flow goes on, except at an eBPF `callx`, whose code always bails out (the interpreter
+/// decides between helper and function).
+fn falls_through(op: &Op) -> bool {
+    match op.flow() {
+        Flow::Next | Flow::Branch(_) | Flow::Call(_) | Flow::CallReg | Flow::Syscall => true,
+        Flow::Jump(_) | Flow::Exit | Flow::Fault | Flow::CallRegOrHelper => false,
+    }
+}
+
+/// A loop whose guard is emitted and whose second copy waits for the end of the body.
+struct Version<G> {
+    plan: Plan,
+    guard: G,
+    /// The guesses of the body's slots (the hints scan runs once, in slot order).
+    hints: [BaseHint; MAX_BODY],
+}
+
+/// The guard of the tight loop at `head` and the loop waiting for its copy, when its
+/// accesses can be hoisted (see [`hoist`]); the guard goes where execution falls into the
+/// head.
+#[inline(never)]
+fn version_loop<M: MacroAssembler>(
+    m: &mut M,
+    code: &CodeView<'_>,
+    program: &Program,
+    config: &Config,
+    hints: Option<&AccessHints>,
+    head: usize,
+) -> Result<Option<Version<M::Guard>>, JitError> {
+    if !config.aligned_memory_mapping {
+        return Ok(None);
+    }
+    // A base the scan guesses to point into the gapped stack would fail the guard.
+    let gapped = program.stack.is_some();
+    let stack = |reg: GuestReg| gapped && hints.is_some_and(|hints| hints.holds_stack(reg));
+    let plan = hoist::plan_of(code, head);
+    let plan = plan.and_then(|plan| plan.retain(|g| !stack(g.base)));
+    let Some(plan) = plan else {
+        return Ok(None);
+    };
+    let guard = m.version_guard(&plan)?;
+    Ok(Some(Version {
+        plan,
+        guard,
+        hints: [BaseHint::Unknown; MAX_BODY],
+    }))
+}
+
+/// Records the guess for slot `pc` of the newest loop waiting for its copy.
+#[inline(never)]
+fn record_hint<G>(versions: &mut [Version<G>], pc: usize, hint: BaseHint) {
+    if let Some(version) = versions.last_mut() {
+        let index = pc.wrapping_sub(version.plan.head);
+        if let Some(slot) = version.hints.get_mut(index) {
+            *slot = hint;
+        }
+    }
+}
+
+/// Emits the second copy of `version`'s loop (after the body, where execution cannot fall
+/// through), points its guard at it and says where it went. Jumps to the loop's own slots
+/// stay in the copy; every other jump, entry and `callx` goes to the first copy.
+fn copy<M: MacroAssembler>(
+    m: &mut M,
+    code: &CodeView<'_>,
+    program: &Program,
+    version: Version<M::Guard>,
+) -> Result<VersionedLoop, JitError> {
+    let Version { plan, guard, hints } = version;
+    let (head, latch) = (plan.head, plan.latch);
+    let mark = m.begin_copy(&plan);
+    let mut pass = Pass::new();
+    let mut pc = head;
+    let mut last = None;
+    while pc <= latch {
+        let Some(op) = code.ops().get(pc) else { break };
+        let slot = Slot {
+            op,
+            pc,
+            head: match pc == head {
+                true => LoopHead::Yes,
+                false => LoopHead::No,
+            },
+            hint: hints.get(pc - head).copied().unwrap_or(BaseHint::Unknown),
+        };
+        emit_slot(m, code, program, &mut pass, slot, Copy::Of(&plan))?;
+        last = Some(op);
+        pc += op.width();
+    }
+    if last.is_some_and(falls_through) {
+        m.jump(latch + 1)?;
+    }
+    let end = m.offset();
+    m.emit_pending()?;
+    let start = m.end_copy(mark, guard)?;
+    Ok(VersionedLoop {
+        head,
+        latch,
+        code: start..end,
+    })
+}
+
+/// What the lowering needs to know about the program besides its ops.
+fn program(code: &CodeView<'_>, config: &Config, layout: &Layout) -> Program {
+    let slots = code.slot_count();
+    let last_is_call = slots > 0
+        && code.ops().get(slots - 1).is_some_and(|op| {
+            matches!(
+                op.flow(),
+                Flow::Call(_) | Flow::CallReg | Flow::CallRegOrHelper
+            )
+        });
+    Program {
+        slot_count: slots,
+        frames: layout.stack.frame_mode(),
+        max_call_depth: config.max_call_depth,
+        text_vaddr: code.text_vaddr(),
+        call_in_last_slot: last_is_call,
+        // The r10 fast path also needs the aligned mapping (its table row of the stack).
+        stack: layout
+            .stack
+            .gapped_frames()
+            .filter(|_| config.aligned_memory_mapping),
+        stack_row: layout.map.stack_row(),
+        gap_shift: layout.stack.gap_shift(),
+        meter: match config.enable_instruction_meter {
+            true => MeterMode::On,
+            false => MeterMode::Off,
+        },
+        translation: match config.aligned_memory_mapping {
+            true => Translation::InlineTable,
+            false => Translation::Call,
+        },
+    }
+}

@@ -1,0 +1,318 @@
+//! The fixed x86-64 sequences the backend replays as templates (see `templates`) or emits
+//! where they are shared: the inline table check of a memory access and the compares of the
+//! miss routines, the meter charge at a run's start, the frame push of `call` and the frame
+//! pop of `exit`, and the current-frame update they share.
+//!
+//! The inline check of a memory access (the end `vaddr + size` in rax; the host address
+//! plus `size` in rax after it, so the access adds `-size`; rdx holds the meter and is left
+//! alone):
+//!
+//! ```text
+//!     lea rcx, [rax - size]          ; the vaddr
+//!     shr rcx, 32                    ; the region slot
+//!     cmp ecx, ROWS
+//!     jae miss
+//!     cmp rax, [r15 + rcx*8 + LIMIT] ; load or store limit of the slot (0: never inline)
+//!     jbe hit
+//! miss:
+//!     sub rax, size                  ; the vaddr
+//!     call routine                   ; returns the host address in rax and rcx = 0
+//!     add rax, size
+//! hit:
+//!     add rax, [r15 + rcx*8 + DELTA] ; host minus guest address of the slot (0 for row 0)
+//! ```
+
+use super::labels::{Miss, Routine, Shape, Width};
+use super::regs::{
+    delta_field, env, imm_pc, limit_field, DEPTH, FRAMES, FRAME_HOST, FRAME_POINTER,
+    FRAME_RETURN_PC, FRAME_SAVED, FRAME_SHIFT, FRAME_TOP, GUEST, METER, ROWS_IMM, STACK_POINTER,
+};
+use super::templates::Builder;
+use crate::jit::access::Access;
+use crate::jit::masm::{Lowered, Program};
+use crate::jit::JitError;
+use crate::memory::FrameMode;
+use bpfvm_x86::{
+    AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, Scale, ShiftAmount, ShiftKind, Size,
+};
+
+/// Encodes the sequence of `shape` for `p`.
+pub(crate) fn build(shape: Shape, b: &mut Builder, p: &Program) -> Result<(), JitError> {
+    match shape {
+        Shape::Access(access, size, miss) => access_check(b, size, access, miss),
+        Shape::Meter(width) => meter_charge(b, width),
+        Shape::FramePush => frame_push(b, p),
+        Shape::Exit => exit_sequence(b, p, false),
+        Shape::CheckedExit => exit_sequence(b, p, true),
+    }
+}
+
+/// The inline check of a `size`-byte `access` (see the module doc).
+pub(crate) fn access_check(
+    b: &mut Builder,
+    size: u8,
+    access: Access,
+    miss_by: Miss,
+) -> Result<(), JitError> {
+    let log = size.trailing_zeros().min(3) as u8;
+    let miss = b.asm.new_label();
+    let hit = b.asm.new_label();
+    let rax = RegMem::Reg(Gpr::Rax);
+    let size = i32::from(size);
+    b.asm
+        .lea(Size::S64, Gpr::Rcx, Mem::base_disp(Gpr::Rax, -size))?;
+    b.asm.shift(
+        ShiftKind::Shr,
+        Size::S64,
+        RegMem::Reg(Gpr::Rcx),
+        ShiftAmount::Imm(32),
+    )?;
+    b.asm
+        .cmp(Size::S32, RegMem::Reg(Gpr::Rcx), Operand::Imm(ROWS_IMM))?;
+    b.asm.jcc_short(Cond::Ae, miss)?;
+    b.asm.alu(
+        AluKind::Cmp,
+        Size::S64,
+        rax,
+        Operand::Mem(limit_field(Gpr::Rcx, access)),
+    )?;
+    b.asm.jcc_short(Cond::Be, hit)?;
+    b.asm.bind(miss)?;
+    b.asm
+        .alu(AluKind::Sub, Size::S64, rax, Operand::Imm(size))?;
+    b.call(miss_by.routine(access, log))?;
+    b.asm
+        .alu(AluKind::Add, Size::S64, rax, Operand::Imm(size))?;
+    b.asm.bind(hit)?;
+    b.asm.alu(
+        AluKind::Add,
+        Size::S64,
+        rax,
+        Operand::Mem(delta_field(Gpr::Rcx)),
+    )?;
+    Ok(())
+}
+
+/// The region-table lookup of a `size`-byte `access` (vaddr in rax) in the miss routines
+/// (which saved the meter: rdx is free there), up to the compare of its end with the row's
+/// limit (the caller's jump decides on "below or equal"); a slot beyond the table jumps to
+/// `miss` (short):
+///
+/// ```text
+///     mov rdx, rax
+///     shr rdx, 32
+///     cmp edx, ROWS
+///     jae miss
+///     lea rcx, [rax + size]
+///     cmp rcx, [r15 + rdx*8 + LIMIT]
+/// ```
+pub(crate) fn table_compare(
+    a: &mut Assembler,
+    size: u8,
+    access: Access,
+    miss: Label,
+) -> Result<(), JitError> {
+    slot_compare(a)?;
+    a.jcc_short(Cond::Ae, miss)?;
+    end_compare(a, size, limit_field(Gpr::Rdx, access))
+}
+
+/// `mov rdx, rax; shr rdx, 32; cmp edx, ROWS`: the region slot of the vaddr in rax, compared
+/// with the number of table rows.
+pub(crate) fn slot_compare(a: &mut Assembler) -> Result<(), JitError> {
+    a.mov(Size::S64, Gpr::Rdx, Gpr::Rax);
+    a.shift(
+        ShiftKind::Shr,
+        Size::S64,
+        RegMem::Reg(Gpr::Rdx),
+        ShiftAmount::Imm(32),
+    )?;
+    a.cmp(Size::S32, RegMem::Reg(Gpr::Rdx), Operand::Imm(ROWS_IMM))?;
+    Ok(())
+}
+
+/// `lea rcx, [rax + size]; cmp rcx, limit`: the end of a `size`-byte access at the address
+/// in rax against `limit`.
+pub(crate) fn end_compare(a: &mut Assembler, size: u8, limit: Mem) -> Result<(), JitError> {
+    a.lea(
+        Size::S64,
+        Gpr::Rcx,
+        Mem::base_disp(Gpr::Rax, i32::from(size)),
+    )?;
+    a.alu(
+        AluKind::Cmp,
+        Size::S64,
+        RegMem::Reg(Gpr::Rcx),
+        Operand::Mem(limit),
+    )?;
+    Ok(())
+}
+
+/// `frame_top = r10 / 2 + frame_host` (see `Env::frame_top`); clobbers rax.
+pub(crate) fn frame_top_update(a: &mut Assembler) -> Result<(), JitError> {
+    a.mov(Size::S64, Gpr::Rax, GUEST[10]);
+    a.shift(
+        ShiftKind::Shr,
+        Size::S64,
+        RegMem::Reg(Gpr::Rax),
+        ShiftAmount::Imm(1),
+    )?;
+    a.alu(
+        AluKind::Add,
+        Size::S64,
+        RegMem::Reg(Gpr::Rax),
+        Operand::Mem(env(FRAME_HOST)),
+    )?;
+    a.store(Size::S64, env(FRAME_TOP), Gpr::Rax)?;
+    Ok(())
+}
+
+/// The meter charge at a run's start: `rdx -= charge` (the meter, an immediate of
+/// `width`), and a bail-out unless that leaves more than 0.
+pub(crate) fn meter_charge(b: &mut Builder, width: Width) -> Result<(), JitError> {
+    let placeholder = match width {
+        Width::Byte => 1,
+        Width::Dword => 0x100,
+    };
+    b.asm.alu(
+        AluKind::Sub,
+        Size::S64,
+        RegMem::Reg(METER),
+        Operand::Imm(placeholder),
+    )?;
+    b.imm_here(width);
+    b.bail_if(Cond::Be)
+}
+
+/// The frame push of `call` / `callx` (a template; the return pc is its immediate; rdx, the
+/// meter, is preserved): the depth check, bailing out with the state untouched, then the frame
+/// record, the depth, the stack pointer and r10.
+pub(super) fn frame_push(b: &mut Builder, p: &Program) -> Lowered {
+    let limit = i32::try_from(p.max_call_depth.saturating_sub(1)).map_err(|_| {
+        JitError::ProgramTooLarge {
+            slots: p.slot_count,
+        }
+    })?;
+    b.asm.load(Size::S64, Gpr::Rax, env(DEPTH))?;
+    b.asm
+        .cmp(Size::S64, RegMem::Reg(Gpr::Rax), Operand::Imm(limit))?;
+    b.bail_if(Cond::Ae)?;
+    frame_record(&mut b.asm)?;
+    for (index, reg) in GUEST[6..10].iter().enumerate() {
+        b.asm.store(
+            Size::S64,
+            Mem::base_disp(Gpr::Rcx, FRAME_SAVED + 8 * index as i32),
+            *reg,
+        )?;
+    }
+    b.asm.store(
+        Size::S64,
+        Mem::base_disp(Gpr::Rcx, FRAME_POINTER),
+        GUEST[10],
+    )?;
+    // A placeholder that takes the 32-bit form; the replay writes the return pc.
+    b.asm.store_imm(
+        Size::S64,
+        Mem::base_disp(Gpr::Rcx, FRAME_RETURN_PC),
+        i32::MAX,
+    )?;
+    b.imm_here(Width::Dword);
+    b.asm.alu(
+        AluKind::Add,
+        Size::S64,
+        RegMem::Reg(Gpr::Rax),
+        Operand::Imm(1),
+    )?;
+    b.asm.store(Size::S64, env(DEPTH), Gpr::Rax)?;
+    if let FrameMode::Fixed { bump } = p.frames {
+        add_to(&mut b.asm, env(STACK_POINTER), bump)?;
+    }
+    b.asm.load(Size::S64, GUEST[10], env(STACK_POINTER))?;
+    if p.stack.is_some() {
+        frame_top_update(&mut b.asm)?;
+    }
+    Ok(())
+}
+
+/// The `exit` template, with the return-pc check when `checked`.
+pub(super) fn exit_sequence(b: &mut Builder, p: &Program, checked: bool) -> Lowered {
+    b.asm.load(Size::S64, Gpr::Rax, env(DEPTH))?;
+    b.asm
+        .test(Size::S64, RegMem::Reg(Gpr::Rax), Operand::Reg(Gpr::Rax))?;
+    b.jcc(Cond::E, Routine::RootExit)?;
+    b.asm.alu(
+        AluKind::Sub,
+        Size::S64,
+        RegMem::Reg(Gpr::Rax),
+        Operand::Imm(1),
+    )?;
+    frame_record(&mut b.asm)?;
+    if checked {
+        b.asm.cmp(
+            Size::S64,
+            RegMem::Mem(Mem::base_disp(Gpr::Rcx, FRAME_RETURN_PC)),
+            Operand::Imm(imm_pc(p.slot_count)),
+        )?;
+        b.bail_if(Cond::Ae)?;
+    }
+    b.asm.store(Size::S64, env(DEPTH), Gpr::Rax)?;
+    for (index, reg) in GUEST[6..10].iter().enumerate() {
+        b.asm.load(
+            Size::S64,
+            *reg,
+            Mem::base_disp(Gpr::Rcx, FRAME_SAVED + 8 * index as i32),
+        )?;
+    }
+    b.asm.load(
+        Size::S64,
+        GUEST[10],
+        Mem::base_disp(Gpr::Rcx, FRAME_POINTER),
+    )?;
+    if let FrameMode::Fixed { bump } = p.frames {
+        add_to(&mut b.asm, env(STACK_POINTER), bump.wrapping_neg())?;
+    }
+    if p.stack.is_some() {
+        frame_top_update(&mut b.asm)?;
+    }
+    b.asm.ret();
+    Ok(())
+}
+
+/// rcx = the frame record at depth rax.
+fn frame_record(a: &mut Assembler) -> Lowered {
+    a.lea(
+        Size::S64,
+        Gpr::Rcx,
+        Mem::indexed(Gpr::Rax, Gpr::Rax, Scale::Two, 0),
+    )?;
+    a.shift(
+        ShiftKind::Shl,
+        Size::S64,
+        RegMem::Reg(Gpr::Rcx),
+        ShiftAmount::Imm(FRAME_SHIFT),
+    )?;
+    a.alu(
+        AluKind::Add,
+        Size::S64,
+        RegMem::Reg(Gpr::Rcx),
+        Operand::Mem(env(FRAMES)),
+    )?;
+    Ok(())
+}
+
+/// `add qword [mem], value` for any 64-bit value (rax is clobbered for a large one).
+pub(super) fn add_to(a: &mut Assembler, mem: Mem, value: u64) -> Lowered {
+    match i32::try_from(value as i64) {
+        Ok(imm) => a.alu(AluKind::Add, Size::S64, RegMem::Mem(mem), Operand::Imm(imm))?,
+        Err(_) => {
+            a.mov_imm64(Gpr::Rax, value);
+            a.alu(
+                AluKind::Add,
+                Size::S64,
+                RegMem::Mem(mem),
+                Operand::Reg(Gpr::Rax),
+            )?;
+        }
+    }
+    Ok(())
+}

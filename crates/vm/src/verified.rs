@@ -1,0 +1,140 @@
+//! A program the verifier accepted: the handle callers hold between loading and running.
+//!
+//! [`verify`] is the only way to make a [`VerifiedProgram`]: it runs the verifier's rules
+//! ([`crate::verifier`]) and keeps the executable. The program's derived forms are built on
+//! first use: the decoded instructions by the first call of [`VerifiedProgram::decoded`],
+//! and the backend-neutral form both backends run ([`Code`]) by the first run, the first JIT
+//! compile or [`VerifiedProgram::code`]. Loading and verifying cost only what they must, and
+//! a host that only inspects programs never pays for the rest.
+//!
+//! The JIT's machine code, once a caller asked for it ([`VerifiedProgram::jit_compile`]), is
+//! kept here too, beside the form it was compiled from: the JIT builds it (the verifier and
+//! this module only hold it), and keeping it with its program is what makes running code
+//! compiled for another program, configuration or context type unrepresentable (the JIT's
+//! syscall shim is instantiated for the program's context type).
+//!
+//! **Architecture invariant:** only [`verify`] builds a `VerifiedProgram`, and the backends
+//! accept nothing else, so every instruction they meet decodes, every jump lands on an
+//! instruction, and every register an op names is r0 to r10.
+
+use crate::code::Code;
+use crate::config::Config;
+use crate::context::ContextObject;
+use crate::error::VerifyError;
+use crate::jit::{JitEngine, JitError, JitProgram};
+use crate::program::Executable;
+use crate::verifier;
+use bpfvm_isa::{Dialect, Insn};
+use std::sync::OnceLock;
+
+/// A program the verifier accepted (see the module doc).
+pub struct VerifiedProgram<C> {
+    executable: Executable<C>,
+    decoded: OnceLock<Vec<Option<Insn>>>,
+    code: OnceLock<Code>,
+    jit: Option<JitProgram>,
+}
+
+/// Checks a program with every rule of the verifier; the result is the only way to run it.
+pub fn verify<C>(executable: Executable<C>) -> Result<VerifiedProgram<C>, VerifyError> {
+    verifier::check_text(executable.text(), executable.dialect(), executable.config())?;
+    Ok(VerifiedProgram {
+        executable,
+        decoded: OnceLock::new(),
+        code: OnceLock::new(),
+        jit: None,
+    })
+}
+
+impl<C> VerifiedProgram<C> {
+    /// The executable that was verified.
+    pub fn executable(&self) -> &Executable<C> {
+        &self.executable
+    }
+
+    /// The configuration it was loaded with.
+    pub fn config(&self) -> &Config {
+        self.executable.config()
+    }
+
+    /// The dialect.
+    pub fn dialect(&self) -> Dialect {
+        self.executable.dialect()
+    }
+
+    /// One entry per slot: the instruction starting there, or `None` for the second slot of
+    /// an `lddw`. Decoded on the first call.
+    pub fn decoded(&self) -> &[Option<Insn>] {
+        self.decoded
+            .get_or_init(|| verifier::decode_verified(self.executable.text(), self.dialect()))
+    }
+
+    /// The backend-neutral form both backends run, built on the first call.
+    pub fn code(&self) -> &Code {
+        self.code
+            .get_or_init(|| Code::new(&self.executable, self.decoded()))
+    }
+
+    /// The JIT's machine code, once [`VerifiedProgram::jit_compile`] has run.
+    pub fn jit_program(&self) -> Option<&JitProgram> {
+        self.jit.as_ref()
+    }
+}
+
+impl<C: ContextObject> VerifiedProgram<C> {
+    /// Compiles the program to x86-64 machine code for [`Backend::Jit`](crate::Backend::Jit)
+    /// with a fresh [`JitEngine`] (for one compile: a host that compiles many programs keeps
+    /// an engine and uses [`VerifiedProgram::jit_compile_with`], whose buffers and code
+    /// memory then serve every compile). In a build without the JIT this is the error that
+    /// says why ([`Backend::AVAILABLE`](crate::Backend::AVAILABLE)).
+    pub fn jit_compile(&mut self) -> Result<(), JitError> {
+        self.jit_compile_with(&JitEngine::new())
+    }
+
+    /// Compiles the program for [`Backend::Jit`](crate::Backend::Jit) with `engine`'s
+    /// buffers, recycled tables and code memory. The machine code replaces any compiled
+    /// before; it does not borrow the engine.
+    pub fn jit_compile_with(&mut self, engine: &JitEngine) -> Result<(), JitError> {
+        let program = crate::jit::compile::<C>(engine, self.code(), self.executable.config())?;
+        self.jit = Some(program);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::program::{FunctionRegistry, Loader};
+    use bpfvm_isa::{encode, Dialect::Sbpf, Reg};
+    use std::sync::Arc;
+
+    /// `verify` builds nothing per slot; the decoded form, built on first use, is the one
+    /// `verifier::check` returns, and stays the same on later calls; so is the neutral form.
+    #[test]
+    fn verified_program_decodes_on_first_use() {
+        let program = [
+            Insn::LoadImm64 {
+                dst: Reg::R1,
+                imm: 7 << 32 | 5,
+            },
+            Insn::Exit,
+        ];
+        let text: Vec<u8> = program
+            .iter()
+            .flat_map(|insn| encode(insn, Sbpf).unwrap_or_default())
+            .flat_map(|slot| slot.to_bytes())
+            .collect();
+        let loader = Arc::new(Loader::<()>::new(Config::default()));
+        let executable =
+            Executable::from_text_bytes(&text, loader, Sbpf, FunctionRegistry::new()).unwrap();
+        let program = verify(executable).unwrap();
+        assert!(program.decoded.get().is_none() && program.code.get().is_none());
+        let expected = verifier::check(&text, Sbpf, &Config::default()).unwrap();
+        assert_eq!(program.decoded(), expected.as_slice());
+        assert_eq!(program.decoded().len(), 3);
+        assert!(program.decoded()[1].is_none() && program.decoded()[2] == Some(Insn::Exit));
+        assert!(program.code.get().is_none());
+        assert_eq!(program.code().slot_count(), 3);
+        assert_eq!(program.code().ops()[2], crate::code::Op::Exit);
+    }
+}
