@@ -7,11 +7,12 @@
 //! compile or [`VerifiedProgram::code`]. Loading and verifying cost only what they must, and
 //! a host that only inspects programs never pays for the rest.
 //!
-//! The JIT's machine code, once a caller asked for it ([`VerifiedProgram::jit_compile`]), is
-//! kept here too, beside the form it was compiled from: the JIT builds it (the verifier and
-//! this module only hold it), and keeping it with its program is what makes running code
-//! compiled for another program, configuration or context type unrepresentable (the JIT's
-//! syscall shim is instantiated for the program's context type).
+//! The JIT's artifacts, once a caller asked for them ([`VerifiedProgram::jit_compile`]), are kept
+//! here too, beside the form they were made from: the JIT's analyses of the program (computed on
+//! its first compile, reused by later ones) and its machine code. The JIT builds them (the verifier
+//! and this module only hold them), and keeping them with their program is what makes running code
+//! compiled for another program, configuration or context type unrepresentable (the JIT's syscall
+//! shim is instantiated for the program's context type).
 //!
 //! **Architecture invariant:** only [`verify`] builds a `VerifiedProgram`, and the backends
 //! accept nothing else, so every instruction they meet decodes, every jump lands on an
@@ -21,7 +22,7 @@ use crate::code::Code;
 use crate::config::Config;
 use crate::context::ContextObject;
 use crate::error::VerifyError;
-use crate::jit::{JitEngine, JitError, JitProgram};
+use crate::jit::{JitArtifacts, JitEngine, JitError, JitProgram};
 use crate::program::Executable;
 use crate::verifier;
 use bpfvm_isa::{Dialect, Insn};
@@ -32,7 +33,7 @@ pub struct VerifiedProgram<C> {
     executable: Executable<C>,
     decoded: OnceLock<Vec<Option<Insn>>>,
     code: OnceLock<Code>,
-    jit: Option<JitProgram>,
+    jit: JitArtifacts,
 }
 
 /// Checks a program with every rule of the verifier; the result is the only way to run it.
@@ -42,7 +43,7 @@ pub fn verify<C>(executable: Executable<C>) -> Result<VerifiedProgram<C>, Verify
         executable,
         decoded: OnceLock::new(),
         code: OnceLock::new(),
-        jit: None,
+        jit: JitArtifacts::default(),
     })
 }
 
@@ -77,7 +78,7 @@ impl<C> VerifiedProgram<C> {
 
     /// The JIT's machine code, once [`VerifiedProgram::jit_compile`] has run.
     pub fn jit_program(&self) -> Option<&JitProgram> {
-        self.jit.as_ref()
+        self.jit.program()
     }
 }
 
@@ -95,9 +96,19 @@ impl<C: ContextObject> VerifiedProgram<C> {
     /// buffers, recycled tables and code memory. The machine code replaces any compiled
     /// before; it does not borrow the engine.
     pub fn jit_compile_with(&mut self, engine: &JitEngine) -> Result<(), JitError> {
-        let program = crate::jit::compile::<C>(engine, self.code(), self.executable.config())?;
-        self.jit = Some(program);
-        Ok(())
+        self.code();
+        let VerifiedProgram {
+            executable,
+            code,
+            jit,
+            ..
+        } = self;
+        match code.get() {
+            Some(code) => jit.compile::<C>(engine, code, executable.config()),
+            None => Err(JitError::Internal {
+                message: "the program's neutral form was not built".to_owned(),
+            }),
+        }
     }
 }
 

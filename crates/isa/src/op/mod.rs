@@ -276,7 +276,7 @@ macro_rules! define_ops {
 
         impl Op {
             /// Every fact the table states about this op.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn facts(&self) -> Facts {
                 match *self {
@@ -285,7 +285,7 @@ macro_rules! define_ops {
             }
 
             /// Where control goes after this op.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn flow(&self) -> Flow {
                 match *self {
@@ -294,7 +294,7 @@ macro_rules! define_ops {
             }
 
             /// The slots the instruction occupies: 2 for `lddw`, else 1.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn width(&self) -> usize {
                 match *self {
@@ -303,7 +303,7 @@ macro_rules! define_ops {
             }
 
             /// The registers this op reads.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn uses(&self) -> Regs {
                 match *self {
@@ -312,7 +312,7 @@ macro_rules! define_ops {
             }
 
             /// The registers this op writes.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn defs(&self) -> Regs {
                 match *self {
@@ -321,7 +321,7 @@ macro_rules! define_ops {
             }
 
             /// The memory this op touches, if any.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn access(&self) -> Option<MemAccess> {
                 match *self {
@@ -330,7 +330,7 @@ macro_rules! define_ops {
             }
 
             /// The broad kind of this op.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn kind(&self) -> OpKind {
                 match *self {
@@ -339,7 +339,7 @@ macro_rules! define_ops {
             }
 
             /// How what this op writes relates to the addresses its operands held.
-            #[inline]
+            #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]
             pub fn address_flow(&self) -> AddressFlow {
                 match *self {

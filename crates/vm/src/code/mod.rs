@@ -16,12 +16,14 @@ pub(crate) mod lower;
 pub(crate) mod runs;
 
 pub use bpfvm_isa::op::{
-    AccessKind, AddressFlow, Ext32, Flow, GuestReg, MemAccess, Op, OpKind, Operand, Regs, Trap,
+    AccessKind, AddressFlow, Ext32, Facts, Flow, GuestReg, MemAccess, Op, OpKind, Operand, Regs,
+    Trap,
 };
 
 use crate::program::Executable;
 use bpfvm_isa::{Insn, Slot};
 use lower::Lowering;
+use std::sync::OnceLock;
 
 /// The backend-neutral form of a verified program (see the module doc).
 #[derive(Debug, Default)]
@@ -30,8 +32,9 @@ pub struct Code {
     ops: Vec<Op>,
     /// Per slot (and the sentinel): the instructions from that slot up to and including the
     /// op that ends its straight-line run (the meter's block length; see the interpreter's
-    /// meter).
-    run_lengths: Vec<u64>,
+    /// meter). Computed when the interpreter first runs the program ([`Code::run_lengths`]):
+    /// a program the JIT runs needs them only when it hands a run over.
+    run_lengths: OnceLock<Vec<u64>>,
     /// Registered syscall keys, sorted; `Op::Syscall { index }` indexes this.
     syscall_keys: Vec<u32>,
     /// The index of the unwind helper in `syscall_keys`, if one is set.
@@ -68,7 +71,6 @@ impl Code {
             .map(|(pc, (insn, slot))| lowering.lower(pc, *insn, *slot))
             .collect();
         ops.push(Op::Overrun);
-        let run_lengths = runs::run_lengths(&ops, runs::RunSplit::AtRunEnds);
         // A pc is callable by `callx` under static syscalls when it is a registry key.
         let mut callable = vec![false; decoded.len()];
         for (key, _) in functions.iter() {
@@ -85,7 +87,7 @@ impl Code {
             .and_then(|index| u32::try_from(index).ok());
         Code {
             ops,
-            run_lengths,
+            run_lengths: OnceLock::new(),
             syscall_keys,
             unwind_index,
             callable,
@@ -111,12 +113,11 @@ impl Code {
         self.entry_pc
     }
 
-    /// The number of instructions from `pc` to the end of its straight-line run, inclusive
-    /// (0 for a pc past the sentinel, where nothing runs: only an `lddw` in the last slot,
-    /// which the verifier rejects, could lead there).
-    #[inline(always)]
-    pub fn run_length(&self, pc: usize) -> u64 {
-        self.run_lengths.get(pc).copied().unwrap_or(0)
+    /// Per slot (and the sentinel): the number of instructions from the slot to the end of
+    /// its straight-line run, inclusive. Computed on the first call.
+    pub fn run_lengths(&self) -> &[u64] {
+        self.run_lengths
+            .get_or_init(|| runs::run_lengths(&self.ops, runs::RunSplit::AtRunEnds))
     }
 
     /// The index (into [`Code::syscall_keys`]) of the unwind helper, if one is set.

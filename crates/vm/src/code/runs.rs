@@ -47,9 +47,7 @@ pub(crate) enum RunSplit<'a> {
 )]
 pub(crate) const TIGHT_LOOP: usize = 64;
 
-/// The tight loops, per slot: whether a backward jump at most [`TIGHT_LOOP`] slots later
-/// goes to it (a loop's head), and whether it lies inside such a loop, between the head and
-/// the jump (a running count over the slots: +1 at each head, -1 after each such jump).
+/// The loops of a program, as the JIT sees them ([`tight_loops`]).
 #[cfg_attr(
     not(bpfvm_jit),
     allow(
@@ -57,22 +55,57 @@ pub(crate) const TIGHT_LOOP: usize = 64;
         reason = "the JIT's runs and loops; a build without the JIT only interprets"
     )
 )]
-pub(crate) fn tight_loops(ops: &[Op]) -> (Vec<bool>, Vec<bool>) {
+#[derive(Debug)]
+pub(crate) struct Loops {
+    /// Per slot: whether a backward jump at most [`TIGHT_LOOP`] slots later goes to it (the
+    /// head of a tight loop).
+    pub heads: Vec<bool>,
+    /// Per slot: whether it lies inside a tight loop, between the head and the jump.
+    pub inside: Vec<bool>,
+    /// The slots of every backward jump (conditional or not, tight or not), in order.
+    pub back_jumps: Vec<usize>,
+}
+
+/// The tight loops (heads, and the slots inside them: a running count over the slots, +1
+/// at each head and -1 after each such jump) and every backward jump, in one pass over the
+/// ops' flows.
+#[cfg_attr(
+    not(bpfvm_jit),
+    allow(
+        dead_code,
+        reason = "the JIT's runs and loops; a build without the JIT only interprets"
+    )
+)]
+pub(crate) fn tight_loops(ops: &[Op]) -> Loops {
     let mut heads = vec![false; ops.len()];
     let mut edges = vec![0i32; ops.len() + 1];
+    let mut back_jumps = Vec::new();
     for (pc, op) in ops.iter().enumerate() {
-        let jump = matches!(op.flow(), Flow::Branch(_) | Flow::Jump(_));
-        let tight = |target: &usize| jump && *target <= pc && pc - *target < TIGHT_LOOP;
-        if let Some(head) = op.target().filter(tight) {
-            if let Some(slot) = heads.get_mut(head) {
-                *slot = true;
-            }
-            if let Some(edge) = edges.get_mut(head) {
-                *edge += 1;
-            }
-            if let Some(edge) = edges.get_mut(pc + 1) {
-                *edge -= 1;
-            }
+        let head = match op.flow() {
+            Flow::Branch(target) | Flow::Jump(target) => target,
+            Flow::Next
+            | Flow::Call(_)
+            | Flow::CallReg
+            | Flow::CallRegOrHelper
+            | Flow::Syscall
+            | Flow::Exit
+            | Flow::Fault => continue,
+        };
+        if head > pc {
+            continue;
+        }
+        back_jumps.push(pc);
+        if pc - head >= TIGHT_LOOP {
+            continue;
+        }
+        if let Some(slot) = heads.get_mut(head) {
+            *slot = true;
+        }
+        if let Some(edge) = edges.get_mut(head) {
+            *edge += 1;
+        }
+        if let Some(edge) = edges.get_mut(pc + 1) {
+            *edge -= 1;
         }
     }
     let mut depth = 0;
@@ -84,14 +117,18 @@ pub(crate) fn tight_loops(ops: &[Op]) -> (Vec<bool>, Vec<bool>) {
             depth > 0
         })
         .collect();
-    (heads, inside)
+    Loops {
+        heads,
+        inside,
+        back_jumps,
+    }
 }
 
 /// The run length of every slot, computed backwards: an op that ends a run has length 1
 /// (and, when `split` says so, an op followed by a jump or call target, but not a forward
-/// conditional jump); any other op one
-/// more than the slot it falls through to (`lddw` skips its second slot and counts once, as
-/// the meter does).
+/// conditional jump inside a tight loop); any other op one more than the slot it falls
+/// through to (`lddw` skips its second slot and counts once, as the meter does). Each op's
+/// facts are read once per pass.
 pub(crate) fn run_lengths(ops: &[Op], split: RunSplit<'_>) -> Vec<u64> {
     let mut targets = vec![false; ops.len()];
     let in_loops = match split {
@@ -108,10 +145,21 @@ pub(crate) fn run_lengths(ops: &[Op], split: RunSplit<'_>) -> Vec<u64> {
     let mut lengths = vec![1u64; ops.len()];
     for pc in (0..ops.len()).rev() {
         let Some(op) = ops.get(pc) else { continue };
+        let flow = op.flow();
         let next = pc + op.width();
-        let forward = op.target().is_some_and(|target| target > pc);
-        let in_loop = in_loops.get(pc).copied().unwrap_or(false);
-        let ends = op.ends_run() && !(in_loop && op.is_conditional_jump() && forward);
+        // A forward conditional jump inside a tight loop does not end the JIT's run.
+        let carried_on = match flow {
+            Flow::Branch(target) => target > pc && in_loops.get(pc).copied().unwrap_or(false),
+            Flow::Next
+            | Flow::Jump(_)
+            | Flow::Call(_)
+            | Flow::CallReg
+            | Flow::CallRegOrHelper
+            | Flow::Syscall
+            | Flow::Exit
+            | Flow::Fault => false,
+        };
+        let ends = flow.ends_run() && !carried_on;
         if ends || targets.get(next).copied().unwrap_or(false) {
             continue;
         }
@@ -152,7 +200,12 @@ mod tests {
         ops.resize(4 + TIGHT_LOOP, mov());
         ops.push(Op::Ja { target: 4 });
         ops.push(Op::Exit);
-        let (heads, inside) = tight_loops(&ops);
+        let Loops {
+            heads,
+            inside,
+            back_jumps,
+        } = tight_loops(&ops);
+        assert_eq!(back_jumps, [3, 4 + TIGHT_LOOP]);
         assert_eq!(heads.iter().filter(|head| **head).count(), 1);
         assert!(heads[1]);
         assert_eq!(&inside[..5], &[false, true, true, true, false]);

@@ -118,8 +118,11 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     fn run_by_runs(&mut self, mut pc: usize) -> Result<u64, RuntimeError> {
         let code = self.code;
         let ops: &[Op] = code.ops();
+        let runs = code.run_lengths();
         loop {
-            let length = code.run_length(pc);
+            // 0 for a pc past the sentinel, where nothing runs: only an `lddw` in the last
+            // slot, which the verifier rejects, could lead there.
+            let length = runs.get(pc).copied().unwrap_or(0);
             if !self.meter.enter_run(length) {
                 pc = match self.step(pc) {
                     Ok(next) => next,

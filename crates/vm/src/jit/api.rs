@@ -6,6 +6,7 @@ use super::compile::compile as compile_for;
 use super::compiled::Compiled;
 use super::engine::Engine;
 use super::run::{self, RunParts};
+use super::view::{Analyses, CodeView};
 use super::x64::X64;
 use super::{JitError, VersionedLoop};
 use crate::code::Code;
@@ -13,6 +14,7 @@ use crate::config::Config;
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
 use crate::runtime::Meter;
+use std::sync::OnceLock;
 
 /// The backend this build compiles for: the one place the JIT names a target. Every module
 /// of the JIT outside `x64` and this one is target-neutral and reaches the machine only
@@ -94,13 +96,33 @@ impl JitProgram {
     }
 }
 
-/// Compiles `code` (the neutral form of a program loaded with `config`) with `engine`, the
-/// syscall shim for context type `C`.
-pub(crate) fn compile<C: ContextObject>(
-    engine: &JitEngine,
-    code: &Code,
-    config: &Config,
-) -> Result<JitProgram, JitError> {
-    let compiled = compile_for::<C, Native>(&engine.engine, code, config)?;
-    Ok(JitProgram { compiled })
+/// What the JIT keeps for one verified program: its analyses of the program (computed on
+/// the first compile, reused by later ones) and the machine code of the last compile.
+#[derive(Debug, Default)]
+pub(crate) struct JitArtifacts {
+    analyses: OnceLock<Analyses>,
+    program: Option<JitProgram>,
+}
+
+impl JitArtifacts {
+    /// The machine code of the last compile, if there was one.
+    pub fn program(&self) -> Option<&JitProgram> {
+        self.program.as_ref()
+    }
+
+    /// Compiles `code` (the neutral form of a program loaded with `config`) with `engine`,
+    /// the syscall shim for context type `C`; the machine code replaces any compiled before
+    /// (a failed compile keeps it).
+    pub fn compile<C: ContextObject>(
+        &mut self,
+        engine: &JitEngine,
+        code: &Code,
+        config: &Config,
+    ) -> Result<(), JitError> {
+        let analyses = self.analyses.get_or_init(|| Analyses::of(code));
+        let view = CodeView::new(code, analyses);
+        let compiled = compile_for::<C, Native>(&engine.engine, &view, config)?;
+        self.program = Some(JitProgram { compiled });
+        Ok(())
+    }
 }

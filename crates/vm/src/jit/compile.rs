@@ -24,8 +24,8 @@
 use super::compiled::Compiled;
 use super::engine::Engine;
 use super::hardening::Hardening;
-use super::hints::{AccessHints, BaseHint};
-use super::hoist::{self, Plan, MAX_BODY};
+use super::hints::{BaseHint, HintTable};
+use super::hoist::{self, Plan};
 use super::lower::lower;
 use super::masm::{
     AccessForm, At, Backend, Carried, MacroAssembler, MeterMode, Program, RunPosition, Translation,
@@ -33,7 +33,7 @@ use super::masm::{
 use super::pair::{Pair, PairSearch};
 use super::view::CodeView;
 use super::{JitError, VersionedLoop};
-use crate::code::{Code, Flow, GuestReg, Op, OpKind};
+use crate::code::{Flow, GuestReg, Op, OpKind};
 use crate::config::Config;
 use crate::context::ContextObject;
 use crate::memory::Layout;
@@ -53,15 +53,14 @@ fn compile_seed((seed, compile): (u64, u64), slots: usize, key: i32) -> u64 {
     (z ^ (z >> 31)) | 1
 }
 
-/// Compiles `code` (the backend-neutral form of a program loaded with `config`) for
-/// backend `B` with `engine`'s buffers, tables and code memory, the syscall shim
-/// instantiated for context type `C`.
+/// Compiles `code` (the backend-neutral form of a program loaded with `config`, with the
+/// JIT's analyses of it) for backend `B` with `engine`'s buffers, tables and code memory,
+/// the syscall shim instantiated for context type `C`.
 pub(crate) fn compile<C: ContextObject, B: Backend>(
     engine: &Engine<B>,
-    code: &Code,
+    code: &CodeView<'_>,
     config: &Config,
 ) -> Result<Compiled<B>, JitError> {
-    let code = &CodeView::new(code);
     let slots = code.slot_count();
     if i32::try_from(slots).is_err() {
         return Err(JitError::ProgramTooLarge { slots });
@@ -116,12 +115,9 @@ fn body<M: MacroAssembler>(
     let mut pass = Pass::new();
     // Which accesses probably go to the stack or the input region (only the check's shape
     // depends on it; the aligned mapping's table is what the checks read).
-    let mut hints = (program.translation == Translation::InlineTable)
-        .then(|| AccessHints::new(code.ops(), code.entry_pc(), |pc| code.is_callable(pc)));
-    // Loops whose copy with hoisted checks waits for the end of the body, and the last
-    // slot of the newest one (whose hints the copy needs).
+    let hints = (program.translation == Translation::InlineTable).then(|| code.hints());
+    // Loops whose copy with hoisted checks waits for the end of the body.
     let mut versions: Vec<Version<M::Guard>> = Vec::new();
-    let mut recording = 0;
     let mut previous: Option<&Op> = None;
     let mut body_end = 0;
     let mut pc = 0;
@@ -129,8 +125,8 @@ fn body<M: MacroAssembler>(
         if pc == slots {
             body_end = m.offset();
         }
-        let hint = match hints.as_mut() {
-            Some(hints) => hints.at(op, pc),
+        let hint = match hints {
+            Some(hints) => hints.hint(pc),
             None => BaseHint::Unknown,
         };
         let head = match pass.position == RunPosition::Start && code.is_loop_header(pc) {
@@ -138,13 +134,9 @@ fn body<M: MacroAssembler>(
             false => LoopHead::No,
         };
         if head == LoopHead::Yes && previous.is_some_and(falls_through) {
-            if let Some(version) = version_loop(m, code, program, config, hints.as_ref(), pc)? {
-                recording = version.plan.latch;
+            if let Some(version) = version_loop(m, code, program, config, hints, pc)? {
                 versions.push(version);
             }
-        }
-        if pc <= recording {
-            record_hint(&mut versions, pc, hint);
         }
         let slot = Slot { op, pc, head, hint };
         emit_slot(m, code, program, &mut pass, slot, Copy::No)?;
@@ -298,8 +290,6 @@ fn falls_through(op: &Op) -> bool {
 struct Version<G> {
     plan: Plan,
     guard: G,
-    /// The guesses of the body's slots (the hints scan runs once, in slot order).
-    hints: [BaseHint; MAX_BODY],
 }
 
 /// The guard of the tight loop at `head` and the loop waiting for its copy, when its
@@ -311,7 +301,7 @@ fn version_loop<M: MacroAssembler>(
     code: &CodeView<'_>,
     program: &Program,
     config: &Config,
-    hints: Option<&AccessHints>,
+    hints: Option<&HintTable>,
     head: usize,
 ) -> Result<Option<Version<M::Guard>>, JitError> {
     if !config.aligned_memory_mapping {
@@ -319,29 +309,14 @@ fn version_loop<M: MacroAssembler>(
     }
     // A base the scan guesses to point into the gapped stack would fail the guard.
     let gapped = program.stack.is_some();
-    let stack = |reg: GuestReg| gapped && hints.is_some_and(|hints| hints.holds_stack(reg));
+    let stack = |reg: GuestReg| gapped && hints.is_some_and(|hints| hints.holds_stack(head, reg));
     let plan = hoist::plan_of(code, head);
     let plan = plan.and_then(|plan| plan.retain(|g| !stack(g.base)));
     let Some(plan) = plan else {
         return Ok(None);
     };
     let guard = m.version_guard(&plan)?;
-    Ok(Some(Version {
-        plan,
-        guard,
-        hints: [BaseHint::Unknown; MAX_BODY],
-    }))
-}
-
-/// Records the guess for slot `pc` of the newest loop waiting for its copy.
-#[inline(never)]
-fn record_hint<G>(versions: &mut [Version<G>], pc: usize, hint: BaseHint) {
-    if let Some(version) = versions.last_mut() {
-        let index = pc.wrapping_sub(version.plan.head);
-        if let Some(slot) = version.hints.get_mut(index) {
-            *slot = hint;
-        }
-    }
+    Ok(Some(Version { plan, guard }))
 }
 
 /// Emits the second copy of `version`'s loop (after the body, where execution cannot fall
@@ -353,7 +328,8 @@ fn copy<M: MacroAssembler>(
     program: &Program,
     version: Version<M::Guard>,
 ) -> Result<VersionedLoop, JitError> {
-    let Version { plan, guard, hints } = version;
+    let Version { plan, guard } = version;
+    let hints = (program.translation == Translation::InlineTable).then(|| code.hints());
     let (head, latch) = (plan.head, plan.latch);
     let mark = m.begin_copy(&plan);
     let mut pass = Pass::new();
@@ -368,7 +344,7 @@ fn copy<M: MacroAssembler>(
                 true => LoopHead::Yes,
                 false => LoopHead::No,
             },
-            hint: hints.get(pc - head).copied().unwrap_or(BaseHint::Unknown),
+            hint: hints.map_or(BaseHint::Unknown, |hints| hints.hint(pc)),
         };
         emit_slot(m, code, program, &mut pass, slot, Copy::Of(&plan))?;
         last = Some(op);

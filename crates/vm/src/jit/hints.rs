@@ -59,9 +59,9 @@ const R1_INPUT: u32 = 1 << (INPUT + 1);
 /// Both kinds of register r0 (shifted left by r for register r).
 const BOTH: u32 = 1 | 1 << INPUT;
 
-/// The scan of one program (see the module doc).
+/// The scan of one program (see the module doc), as [`HintTable::of`] runs it.
 #[derive(Clone, Debug)]
-pub(crate) struct AccessHints {
+struct AccessHints {
     /// Bit r: guest register r probably holds a stack address; bit `INPUT + r`: an input
     /// address.
     regs: u32,
@@ -82,15 +82,80 @@ pub(crate) struct AccessHints {
     entry: usize,
 }
 
+/// The scan's results for one program, as the compiler asks for them: per slot the guess
+/// for its access, and at each head of a tight loop which registers the scan then guesses
+/// hold stack addresses (what a versioned loop's guard may rely on). Both passes run once
+/// per program, over the slots in the order the compiler visits them, and the table is kept
+/// with the JIT's other analyses of the program.
+#[derive(Debug)]
+pub(crate) struct HintTable {
+    /// Per slot (and the sentinel after the last).
+    hints: Vec<BaseHint>,
+    /// The heads of tight loops and the registers holding stack addresses after the scan
+    /// stepped over them (bit r for register r), in slot order.
+    heads: Vec<(usize, u32)>,
+}
+
+impl HintTable {
+    /// Scans `ops` (see [`AccessHints::new`] for `back_jumps`, `entry` and
+    /// `function_start`); `loop_head` says which slots head tight loops.
+    pub fn of(
+        ops: &[Op],
+        back_jumps: &[usize],
+        entry: usize,
+        function_start: impl Fn(usize) -> bool,
+        loop_head: impl Fn(usize) -> bool,
+    ) -> HintTable {
+        let mut scan = AccessHints::new(ops, back_jumps, entry, function_start);
+        let mut hints = vec![BaseHint::Unknown; ops.len()];
+        let mut heads = Vec::new();
+        let mut pc = 0;
+        while let Some(op) = ops.get(pc) {
+            let hint = scan.at(op, pc);
+            if let Some(slot) = hints.get_mut(pc) {
+                *slot = hint;
+            }
+            if loop_head(pc) {
+                heads.push((pc, scan.regs & STACK));
+            }
+            pc += op.width();
+        }
+        HintTable { hints, heads }
+    }
+
+    /// The guess for the access of the op at slot `pc`.
+    #[inline(always)]
+    pub fn hint(&self, pc: usize) -> BaseHint {
+        self.hints.get(pc).copied().unwrap_or(BaseHint::Unknown)
+    }
+
+    /// Whether the scan guesses that `reg` holds a stack address at `head`, the head of a
+    /// tight loop (after the scan stepped over it).
+    pub fn holds_stack(&self, head: usize, reg: GuestReg) -> bool {
+        let index = self.heads.partition_point(|(pc, _)| *pc < head);
+        self.heads
+            .get(index)
+            .filter(|(pc, _)| *pc == head)
+            .is_some_and(|(_, regs)| (regs >> reg.number()) & 1 != 0)
+    }
+}
+
+/// The stack half of the scan's state.
+const STACK: u32 = (1 << INPUT) - 1;
+
 /// The largest function the scan looks at, in slots: the scan costs a few nanoseconds
 /// per slot, and a compile must stay cheap for large programs, whose big functions then get
 /// no guesses (their stack accesses through other registers take the out-of-line path).
 const MAX_FUNCTION: usize = 1024;
 
 /// The slot ranges of the functions (as `function_start` delimits them) of at most
-/// [`MAX_FUNCTION`] slots that contain a backward jump.
-fn looping_functions(ops: &[Op], function_start: impl Fn(usize) -> bool) -> Vec<Range<usize>> {
-    let slots = ops.len().saturating_sub(1);
+/// [`MAX_FUNCTION`] slots that contain a backward jump (`back_jumps`: the slots of every
+/// backward jump, in order).
+fn looping_functions(
+    slots: usize,
+    back_jumps: &[usize],
+    function_start: impl Fn(usize) -> bool,
+) -> Vec<Range<usize>> {
     let mut ranges = Vec::new();
     let mut start = 0;
     while start < slots {
@@ -98,7 +163,9 @@ fn looping_functions(ops: &[Op], function_start: impl Fn(usize) -> bool) -> Vec<
             .find(|pc| function_start(*pc))
             .unwrap_or(slots);
         let small = end - start <= MAX_FUNCTION;
-        if small && has_backward_jump(ops, start..end) {
+        let first = back_jumps.partition_point(|pc| *pc < start);
+        let looping = back_jumps.get(first).is_some_and(|pc| *pc < end);
+        if small && looping {
             ranges.push(start..end);
         }
         start = end;
@@ -106,28 +173,20 @@ fn looping_functions(ops: &[Op], function_start: impl Fn(usize) -> bool) -> Vec<
     ranges
 }
 
-/// Whether an op in `range` of `ops` jumps backward.
-fn has_backward_jump(ops: &[Op], range: Range<usize>) -> bool {
-    let start = range.start;
-    ops.get(range)
-        .unwrap_or(&[])
-        .iter()
-        .enumerate()
-        .any(|(index, op)| {
-            let jump = matches!(op.flow(), Flow::Branch(_) | Flow::Jump(_));
-            jump && op.target().is_some_and(|target| target <= start + index)
-        })
-}
-
 impl AccessHints {
     /// The first pass over `ops` (recording what jumps bring to their targets), ready for
-    /// the second, [`AccessHints::at`]. `function_start` says where functions start, `entry`
-    /// where the program starts. Only
-    /// functions with a loop (a backward jump) are scanned, where a guess pays (elsewhere
+    /// the second, [`AccessHints::at`]. `back_jumps` are the slots of the backward jumps
+    /// (see `CodeView`), `function_start` says where functions start, `entry` where the
+    /// program starts. Only functions with a loop (a backward jump) are scanned, where a guess pays (elsewhere
     /// every instruction runs at most once per call), and only up to [`MAX_FUNCTION`] slots.
-    pub fn new(ops: &[Op], entry: usize, function_start: impl Fn(usize) -> bool) -> AccessHints {
+    pub fn new(
+        ops: &[Op],
+        back_jumps: &[usize],
+        entry: usize,
+        function_start: impl Fn(usize) -> bool,
+    ) -> AccessHints {
         let slots = ops.len().saturating_sub(1);
-        let looping = looping_functions(ops, |pc| pc == entry || function_start(pc));
+        let looping = looping_functions(slots, back_jumps, |pc| pc == entry || function_start(pc));
         // Without a function to scan nothing reads the table (a large program often has none).
         let incoming = match looping.is_empty() {
             true => Vec::new(),
@@ -156,7 +215,8 @@ impl AccessHints {
         hints
     }
 
-    /// The guess for the access of `op`, in slot `pc` (slots visited in order, as lowered).
+    /// The guess for the access of `op`, in slot `pc` (slots visited in order, as the
+    /// compiler visits them).
     /// Not an access, or not in a function with a loop: `Unknown`.
     #[inline]
     pub fn at(&mut self, op: &Op, pc: usize) -> BaseHint {
@@ -179,12 +239,6 @@ impl AccessHints {
         }
     }
 
-    /// Whether the scan guesses that `reg` holds a stack address after the slot looked at
-    /// last.
-    pub fn holds_stack(&self, reg: GuestReg) -> bool {
-        (self.regs >> reg.number()) & 1 != 0
-    }
-
     /// Steps over `op` at `pc`; returns what the base register of its access holds (the
     /// bits of register r0 in `regs`; 0 for no access).
     #[inline(always)]
@@ -204,15 +258,16 @@ impl AccessHints {
         let regs = self.regs;
         // Register r's bits, shifted down to register 0's.
         let kinds = |reg: GuestReg| (regs >> reg.number()) & BOTH;
-        let access = op.access();
+        let facts = op.facts();
+        let access = facts.access;
         let hint = access.map_or(0, |access| kinds(access.base));
         // The registers written (a call of any kind changes r0..r5 as far as the scan
         // knows), and the value the address flow gives one of them.
-        let mut written = both(op.defs());
-        if op.flow().is_call() {
+        let mut written = both(facts.defs);
+        if facts.flow.is_call() {
             written |= both(Regs::CALL_CLOBBERED);
         }
-        let (dst, value) = match op.address_flow() {
+        let (dst, value) = match facts.address {
             AddressFlow::Copy { dst, src } => (Some(dst), kinds(src)),
             AddressFlow::Add { dst, src } => (Some(dst), kinds(src) | kinds(dst)),
             AddressFlow::Keep { dst } => {
@@ -246,12 +301,12 @@ impl AccessHints {
             self.spill(access.off, store, spilled);
         }
         // Record what a jump brings to its target (other slots are left alone).
-        if let Flow::Branch(target) | Flow::Jump(target) = op.flow() {
+        if let Flow::Branch(target) | Flow::Jump(target) = facts.flow {
             if let Some(entry) = self.incoming.get_mut(target) {
                 *entry |= self.regs;
             }
         }
-        self.falls_in = op.flow().falls_through();
+        self.falls_in = facts.flow.falls_through();
         hint
     }
 
@@ -349,7 +404,8 @@ mod tests {
     fn scan_from(ops: &[Op], entry: usize, starts: &[usize]) -> Vec<BaseHint> {
         let mut all = ops.to_vec();
         all.push(Op::Overrun);
-        let mut hints = AccessHints::new(&all, entry, |pc| starts.contains(&pc));
+        let back_jumps = crate::code::runs::tight_loops(&all).back_jumps;
+        let mut hints = AccessHints::new(&all, &back_jumps, entry, |pc| starts.contains(&pc));
         // Op by op as the compiler visits them (an lddw's second slot is not visited).
         let mut got = vec![BaseHint::Unknown; ops.len()];
         let mut pc = 0;
@@ -438,7 +494,7 @@ mod tests {
         ];
         assert_eq!(scan(&ops)[1], BaseHint::Stack);
         // Without the first pass (nothing recorded) the body is not seen.
-        let mut fresh = AccessHints::new(&[], NO_ENTRY, |_| false);
+        let mut fresh = AccessHints::new(&[], &[], NO_ENTRY, |_| false);
         fresh.incoming = vec![0; ops.len() + 1];
         fresh.looping = Vec::from([Range {
             start: 0,

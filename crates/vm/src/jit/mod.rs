@@ -182,14 +182,14 @@ mod view;
 mod x64;
 
 #[cfg(bpfvm_jit)]
-pub(crate) use api::compile;
+pub(crate) use api::JitArtifacts;
 #[cfg(bpfvm_jit)]
 pub use api::{JitEngine, JitProgram};
 
 #[cfg(not(bpfvm_jit))]
 mod unavailable;
 #[cfg(not(bpfvm_jit))]
-pub(crate) use unavailable::compile;
+pub(crate) use unavailable::JitArtifacts;
 #[cfg(not(bpfvm_jit))]
 pub use unavailable::{JitEngine, JitProgram};
 

@@ -4,7 +4,7 @@
 
 use super::access::{Access, SpanRule};
 use super::view::CodeView;
-use crate::code::{AccessKind, GuestReg, Op, OpKind, Regs};
+use crate::code::{AccessKind, Facts, Flow, GuestReg, Op, OpKind, Regs};
 
 /// Two accesses of the same run through the same base register (not written in between),
 /// with nothing between them that needs the register the span's host address waits in,
@@ -58,7 +58,7 @@ impl Pair {
     /// callable slot after the first.
     #[inline(always)]
     pub fn find(code: &CodeView<'_>, op: &Op, pc: usize, search: PairSearch) -> Option<Pair> {
-        let first = access_of(op)?;
+        let first = access_of(&op.facts())?;
         let read_first = first.access == Access::Load || search == PairSearch::Neighbours;
         if first.base == GuestReg::R10 || first.writes.contains(first.base) || !read_first {
             return None;
@@ -87,18 +87,18 @@ impl Pair {
             if code.is_callable(next) {
                 return None;
             }
-            let op = ops.get(next)?;
-            if let Some(second) = access_of(op).filter(|second| second.base == base) {
+            let facts = ops.get(next)?.facts();
+            if let Some(second) = access_of(&facts).filter(|second| second.base == base) {
                 let same = (first.off, first.size) == (second.off, second.size);
                 let store = second.access == Access::Store;
                 let allowed = search == PairSearch::Neighbours || (same && store);
                 return allowed.then(|| Pair::spanning(pc, first, next, second))?;
             }
-            match between(op, next) {
+            match between(&facts, next) {
                 Between::Keeps { writes } if !writes.contains(base) => {}
                 Between::Keeps { .. } | Between::Breaks => return None,
             }
-            next += op.width();
+            next += facts.slots;
         }
         None
     }
@@ -140,10 +140,11 @@ struct AccessOf {
     writes: Regs,
 }
 
-/// The access `op` makes, if a [`Pair`] can hold it (loads and stores; not atomics).
+/// The access of an op with `facts`, if a [`Pair`] can hold it (loads and stores; not
+/// atomics).
 #[inline(always)]
-fn access_of(op: &Op) -> Option<AccessOf> {
-    let access = op.access()?;
+fn access_of(facts: &Facts) -> Option<AccessOf> {
+    let access = facts.access?;
     let kind = match access.kind {
         AccessKind::Load => Access::Load,
         AccessKind::Store => Access::Store,
@@ -154,7 +155,7 @@ fn access_of(op: &Op) -> Option<AccessOf> {
         off: access.off,
         size: access.size.bytes() as u8,
         access: kind,
-        writes: op.defs(),
+        writes: facts.defs,
     })
 }
 
@@ -166,22 +167,25 @@ enum Between {
     Breaks,
 }
 
-/// Whether `op` at `pc` can sit between the two accesses of a [`Pair`], by the contract
-/// every backend keeps ([`super::masm::MacroAssembler`]): register arithmetic, a no-op and a
-/// forward conditional jump (the run goes on past it, see `CodeView::jit_run_length`)
-/// keep the span's host address; divisions, accesses and everything that ends the run do
-/// not.
-fn between(op: &Op, pc: usize) -> Between {
-    match op.kind() {
-        OpKind::Alu => Between::Keeps { writes: op.defs() },
-        OpKind::Nop => Between::Keeps { writes: Regs::NONE },
-        OpKind::Control if op.is_conditional_jump() && op.target().is_some_and(|t| t > pc) => {
+/// Whether an op with `facts` at `pc` can sit between the two accesses of a [`Pair`], by
+/// the contract every backend keeps ([`super::masm::MacroAssembler`]): register arithmetic,
+/// a no-op and a forward conditional jump (the run goes on past it, see
+/// `CodeView::jit_run_length`) keep the span's host address; divisions, accesses and
+/// everything that ends the run do not.
+fn between(facts: &Facts, pc: usize) -> Between {
+    match (facts.kind, facts.flow) {
+        (OpKind::Alu, _) => Between::Keeps { writes: facts.defs },
+        (OpKind::Nop, _) => Between::Keeps { writes: Regs::NONE },
+        (OpKind::Control, Flow::Branch(target)) if target > pc => {
             Between::Keeps { writes: Regs::NONE }
         }
-        OpKind::Control
-        | OpKind::Divide
-        | OpKind::Memory
-        | OpKind::StackPointer
-        | OpKind::Fault => Between::Breaks,
+        (
+            OpKind::Control
+            | OpKind::Divide
+            | OpKind::Memory
+            | OpKind::StackPointer
+            | OpKind::Fault,
+            _,
+        ) => Between::Breaks,
     }
 }

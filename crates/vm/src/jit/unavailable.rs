@@ -68,15 +68,29 @@ impl JitProgram {
     }
 }
 
-/// Compiling in a build without the JIT: always the error that says why.
-#[allow(
-    clippy::extra_unused_type_parameters,
-    reason = "the signature of the JIT's own `compile`, which instantiates its shims per context"
-)]
-pub(crate) fn compile<C: ContextObject>(
-    _engine: &JitEngine,
-    _code: &Code,
-    _config: &Config,
-) -> Result<JitProgram, JitError> {
-    Err(unavailable())
+/// What the JIT keeps for one verified program; in this build never any machine code.
+#[derive(Debug, Default)]
+pub(crate) struct JitArtifacts {
+    program: Option<JitProgram>,
+}
+
+impl JitArtifacts {
+    /// The machine code of the last compile: none in this build.
+    pub fn program(&self) -> Option<&JitProgram> {
+        self.program.as_ref()
+    }
+
+    /// Compiling in a build without the JIT: always the error that says why.
+    #[allow(
+        clippy::extra_unused_type_parameters,
+        reason = "the signature of the JIT's own `compile`, which instantiates its shims per context"
+    )]
+    pub fn compile<C: ContextObject>(
+        &mut self,
+        _engine: &JitEngine,
+        _code: &Code,
+        _config: &Config,
+    ) -> Result<(), JitError> {
+        Err(unavailable())
+    }
 }

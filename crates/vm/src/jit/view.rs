@@ -1,39 +1,65 @@
 //! The program as the JIT compiles it: the backend-neutral form ([`Code`]) plus the
-//! analyses only the JIT needs, computed when it compiles (never for a program that is only
-//! interpreted): its own runs, which also end before every jump or call target and go on
-//! past forward branches inside tight loops, and the tight loops themselves (see
-//! [`crate::code::runs`]).
+//! analyses only the JIT needs ([`Analyses`]), computed when it first compiles the program
+//! (never for a program that is only interpreted) and kept for its later compiles: its own
+//! runs, which also end before every jump or call target and go on past forward branches
+//! inside tight loops, and the tight loops themselves (see [`crate::code::runs`]).
 
-use crate::code::runs::{run_lengths, tight_loops, RunSplit};
+use super::hints::HintTable;
+use crate::code::runs::{run_lengths, tight_loops, Loops, RunSplit};
 use crate::code::{Code, Op};
+use std::sync::OnceLock;
 
-/// A program's neutral form and the JIT's analyses of it.
-pub(crate) struct CodeView<'c> {
-    code: &'c Code,
+/// The JIT's analyses of one program's neutral form: computed on the program's first
+/// compile and kept beside its machine code for later ones (a program is compiled again
+/// with another engine or seed, never with another form).
+#[derive(Debug)]
+pub(crate) struct Analyses {
     /// Per slot: the JIT's run length ([`CodeView::jit_run_length`]).
     run_lengths: Vec<u64>,
     /// Per slot: whether it is the head of a tight loop.
     loop_headers: Vec<bool>,
     /// Per slot: whether it lies inside a tight loop.
     in_loops: Vec<bool>,
+    /// The slots of the backward jumps, in order.
+    back_jumps: Vec<usize>,
+    /// The hints scan's results ([`CodeView::hints`]), once a compile asked for them.
+    hints: OnceLock<HintTable>,
+}
+
+impl Analyses {
+    /// Analyses `code`.
+    pub fn of(code: &Code) -> Analyses {
+        let Loops {
+            heads,
+            inside,
+            back_jumps,
+        } = tight_loops(code.ops());
+        let run_lengths = run_lengths(code.ops(), RunSplit::AtTargets { in_loops: &inside });
+        Analyses {
+            run_lengths,
+            loop_headers: heads,
+            in_loops: inside,
+            back_jumps,
+            hints: OnceLock::new(),
+        }
+    }
+}
+
+/// A program's neutral form and the JIT's analyses of it.
+pub(crate) struct CodeView<'c> {
+    code: &'c Code,
+    analyses: &'c Analyses,
 }
 
 impl<'c> CodeView<'c> {
-    /// Analyses `code` for a compile.
-    pub fn new(code: &'c Code) -> CodeView<'c> {
-        let (loop_headers, in_loops) = tight_loops(code.ops());
-        let run_lengths = run_lengths(
-            code.ops(),
-            RunSplit::AtTargets {
-                in_loops: &in_loops,
-            },
+    /// `code` with `analyses`, which must be [`Analyses::of`] it.
+    pub fn new(code: &'c Code, analyses: &'c Analyses) -> CodeView<'c> {
+        debug_assert_eq!(
+            analyses.run_lengths.len(),
+            code.ops().len(),
+            "the analyses of another program"
         );
-        CodeView {
-            code,
-            run_lengths,
-            loop_headers,
-            in_loops,
-        }
+        CodeView { code, analyses }
     }
 
     /// The ops, one per slot, followed by the overrun sentinel.
@@ -71,7 +97,7 @@ impl<'c> CodeView<'c> {
     /// forward conditional jumps inside tight loops (a taken one gives the rest back).
     #[inline(always)]
     pub fn jit_run_length(&self, pc: usize) -> u64 {
-        self.run_lengths.get(pc).copied().unwrap_or(0)
+        self.analyses.run_lengths.get(pc).copied().unwrap_or(0)
     }
 
     /// Whether slot `pc` is the head of a tight loop: a backward jump at most
@@ -79,13 +105,28 @@ impl<'c> CodeView<'c> {
     /// code).
     #[inline(always)]
     pub fn is_loop_header(&self, pc: usize) -> bool {
-        self.loop_headers.get(pc).copied().unwrap_or(false)
+        self.analyses.loop_headers.get(pc).copied().unwrap_or(false)
     }
 
     /// Whether slot `pc` lies inside a tight loop: between a backward jump's target and the
     /// jump.
     #[inline(always)]
     pub fn in_loop(&self, pc: usize) -> bool {
-        self.in_loops.get(pc).copied().unwrap_or(false)
+        self.analyses.in_loops.get(pc).copied().unwrap_or(false)
+    }
+
+    /// The hints scan's guesses (see `hints`), scanned on the first call.
+    pub fn hints(&self) -> &'c HintTable {
+        let code = self.code;
+        let analyses = self.analyses;
+        analyses.hints.get_or_init(|| {
+            HintTable::of(
+                code.ops(),
+                &analyses.back_jumps,
+                code.entry_pc(),
+                |pc| code.is_callable(pc),
+                |pc| analyses.loop_headers.get(pc).copied().unwrap_or(false),
+            )
+        })
     }
 }
