@@ -61,7 +61,8 @@ fn sbpf_call(imm: i32, symbols: &SymbolTable) -> Flow {
     pc.map_or(Flow::Next, Flow::Call)
 }
 
-/// An eBPF call: src 0 is a helper by number, src 1 a pc-relative local call.
+/// An eBPF (or SBPF V3/V4) call: src 0 is a helper or syscall by key, src 1 a pc-relative
+/// local call.
 fn ebpf_call(pc: usize, src: u8, imm: i32, symbols: &SymbolTable) -> Flow {
     match src {
         0 => symbols
@@ -83,12 +84,18 @@ pub(crate) fn flow(decoded: &Decoded, dialect: Dialect, symbols: &SymbolTable) -
         Insn::JaLong { off } => Flow::Jump(target(pc, i64::from(off))),
         Insn::Branch { off, .. } => Flow::Branch(target(pc, i64::from(off))),
         Insn::Call { src, imm } => match dialect {
-            Dialect::Sbpf => sbpf_call(imm, symbols),
+            // V3 and V4 call as eBPF does: src 0 by key, src 1 pc-relative.
+            Dialect::Sbpf26(version) if version.static_syscalls() => {
+                ebpf_call(pc, src, imm, symbols)
+            }
+            Dialect::Sbpf | Dialect::Sbpf26(_) => sbpf_call(imm, symbols),
             Dialect::Ebpf => ebpf_call(pc, src, imm, symbols),
         },
         Insn::CallReg { .. } => Flow::CallIndirect,
         Insn::Exit => Flow::Stop,
         Insn::Alu { .. }
+        | Insn::Pqr { .. }
+        | Insn::Hor64 { .. }
         | Insn::Neg { .. }
         | Insn::Endian { .. }
         | Insn::LoadImm64 { .. }

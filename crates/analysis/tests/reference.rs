@@ -161,7 +161,13 @@ fn corpus() -> PathBuf {
 fn load_both(
     bytes: &[u8],
 ) -> Option<(Executable<SolanaContext>, RefExecutable<TestContextObject>)> {
-    let preset = bpfvm::elf::preset_for(bytes).ok()?;
+    // The 2022 profile a file asks for (the reference knows no other): `default` for the
+    // SBFv2 flag, `legacy` for the rest.
+    let e_flags = u32::from_le_bytes(bytes.get(48..52)?.try_into().ok()?);
+    let preset = match e_flags {
+        0x20 => bpfvm::Preset::Default,
+        _ => bpfvm::Preset::Legacy,
+    };
     let mut config = preset.config();
     config.enable_symbol_and_section_labels = true;
     let mut syscalls = SyscallRegistry::new();

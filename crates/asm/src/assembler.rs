@@ -104,7 +104,7 @@ impl<'s> Assembler<'s> {
         }
         match (self.dialect, first_exit) {
             // The reference resolves `entrypoint` to pc 0 unless the source defines it.
-            (Dialect::Sbpf, _) => {
+            (Dialect::Sbpf | Dialect::Sbpf26(_), _) => {
                 self.labels.entry("entrypoint").or_insert(0);
             }
             // The conformance assembler resolves an undefined `exit` to the first `exit`.
@@ -133,6 +133,16 @@ impl<'s> Assembler<'s> {
             (Mnemonic::Neg(width), [(R(d), dp)]) => Insn::Neg {
                 width,
                 dst: reg(*d, *dp)?,
+            },
+            (Mnemonic::Pqr(width, op), [(R(d), dp), src]) => Insn::Pqr {
+                width,
+                op,
+                dst: reg(*d, *dp)?,
+                src: self.source(src)?,
+            },
+            (Mnemonic::Hor64, [(R(d), dp), (Int(v), vp)]) => Insn::Hor64 {
+                dst: reg(*d, *dp)?,
+                imm: self.imm32(*v, *vp)?,
             },
             (Mnemonic::Endian(op, bits), [(R(d), dp)]) => Insn::Endian {
                 op,
@@ -208,17 +218,32 @@ impl<'s> Assembler<'s> {
                 src: 0,
                 imm: hash_symbol_name(name.as_bytes()) as i32,
             },
+            // solana-sbpf 0.26's syntax also takes the key itself.
+            (Mnemonic::Syscall, [(Int(v), vp)]) if self.dialect.version().is_some() => Insn::Call {
+                src: 0,
+                imm: self.imm32(*v, *vp)?,
+            },
             (Mnemonic::Exit, []) => Insn::Exit,
             _ => return Err(shape_error()),
         };
         Ok(insn)
     }
 
-    /// `call` with one non-register operand.
+    /// `call` with one non-register operand. In the SBPF versions with static syscalls (V3,
+    /// V4) a call is pc-relative with src 1, as solana-sbpf 0.26 encodes it; every other sBPF
+    /// dialect writes the absolute target with src 1 (the loader makes it relative and keys
+    /// it).
     fn call(&mut self, target: &(Operand, Pos), pc: usize) -> Result<Insn, AsmError> {
         let (operand, pos) = target;
+        let static_syscalls = self
+            .dialect
+            .version()
+            .is_some_and(|version| version.static_syscalls());
+        if static_syscalls {
+            return self.relative_call(target, pc);
+        }
         match (self.dialect, operand) {
-            (Dialect::Sbpf, Operand::Int(v)) => {
+            (Dialect::Sbpf | Dialect::Sbpf26(_), Operand::Int(v)) => {
                 // Relative in the source, absolute in the encoding, and registered.
                 let absolute = self.value(*v, *pos)? + pc as i128 + 1;
                 let imm = u32::try_from(absolute)
@@ -230,7 +255,7 @@ impl<'s> Assembler<'s> {
                     .or_insert_with(|| format!("function_{imm}"));
                 Ok(Insn::Call { src: 1, imm })
             }
-            (Dialect::Sbpf, Operand::Name(name)) => {
+            (Dialect::Sbpf | Dialect::Sbpf26(_), Operand::Name(name)) => {
                 let target = self.label(name, *pos)?;
                 let imm = i32::try_from(target)
                     .map_err(|_| pos.error(format!("call target {target} is out of range")))?;
@@ -247,6 +272,26 @@ impl<'s> Assembler<'s> {
                 Err(pos.error("`call` expects an immediate, a label or a register"))
             }
         }
+    }
+
+    /// A pc-relative call with src 1 (V3, V4): `call imm` names the offset, `call label` the
+    /// target, which is registered as a function either way.
+    fn relative_call(&mut self, target: &(Operand, Pos), pc: usize) -> Result<Insn, AsmError> {
+        let offset: i32 = self.jump(target, pc)?;
+        let absolute = pc as i128 + 1 + i128::from(offset);
+        if let Ok(absolute) = usize::try_from(absolute) {
+            let name = match &target.0 {
+                Operand::Name(name) => name.to_string(),
+                Operand::Int(_) | Operand::Reg(_) | Operand::Mem { .. } => {
+                    format!("function_{absolute}")
+                }
+            };
+            self.functions.entry(absolute).or_insert(name);
+        }
+        Ok(Insn::Call {
+            src: 1,
+            imm: offset,
+        })
     }
 
     /// The second operand of an ALU op or a branch.
@@ -283,7 +328,7 @@ impl<'s> Assembler<'s> {
     fn value(&self, lit: IntLit, pos: Pos) -> Result<i128, AsmError> {
         let magnitude = i128::from(lit.magnitude);
         match self.dialect {
-            Dialect::Sbpf => {
+            Dialect::Sbpf | Dialect::Sbpf26(_) => {
                 let as_i64 = match lit.radix {
                     Radix::Hex => lit.magnitude as i64,
                     Radix::Dec => i64::try_from(lit.magnitude)
@@ -302,7 +347,7 @@ impl<'s> Assembler<'s> {
     fn imm32(&self, lit: IntLit, pos: Pos) -> Result<i32, AsmError> {
         let value = self.value(lit, pos)?;
         let fits = match self.dialect {
-            Dialect::Sbpf => i32::try_from(value).is_ok(),
+            Dialect::Sbpf | Dialect::Sbpf26(_) => i32::try_from(value).is_ok(),
             Dialect::Ebpf => (i128::from(i32::MIN)..=i128::from(u32::MAX)).contains(&value),
         };
         if !fits {

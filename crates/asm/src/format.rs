@@ -4,16 +4,20 @@
 //! `64`, memory offsets are a sign and `0x` hex (`[r2-0x5]`), immediates are signed decimal,
 //! `lddw` prints its value in hex, jump and call targets print as labels (`[invalid]` when a
 //! target has none), and a call whose immediate is a known syscall key prints as
-//! `syscall name`.
+//! `syscall name`. The SBPF versions of 0.26 print in the same syntax, with their own
+//! mnemonics (`uhmul64`, `hor64`, `jeq32`, ...); in V3 and V4 a `call` with src 1 prints
+//! its pc-relative target's label, and src 0 `syscall name` (or `syscall <key>`).
 //!
 //! eBPF output is the bpf_conformance syntax, chosen so that the text re-assembles to the same
 //! bytes: registers `%r1`, bare names for 64-bit ALU ops, decimal memory offsets, `call N` for
 //! helpers, `call local L` for pc-relative calls, `call %rN` for `callx`. A target without a
 //! label prints as a relative offset (`+3`, `-2`), which the assembler accepts as well.
 
-use crate::mnemonic::{alu_name, atomic_name, cond_name, endian_name, size_name};
+use crate::mnemonic::{alu_name, atomic_name, cond_name, endian_name, pqr_name, size_name};
 use crate::Symbols;
-use bpfvm_isa::{AluOp, AtomicOp, Dialect, Extend, Insn, MemSize, PacketMode, Reg, Source, Width};
+use bpfvm_isa::{
+    AluOp, AtomicOp, Dialect, Extend, Insn, MemSize, PacketMode, Reg, SbpfVersion, Source, Width,
+};
 
 /// Formats one instruction at slot `pc`. See the module docs for the two syntaxes.
 pub fn format_insn(insn: &Insn, pc: usize, dialect: Dialect, symbols: &dyn Symbols) -> String {
@@ -31,6 +35,19 @@ pub fn format_insn(insn: &Insn, pc: usize, dialect: Dialect, symbols: &dyn Symbo
             s.reg(dst),
             s.source(src)
         ),
+        Insn::Pqr {
+            width,
+            op,
+            dst,
+            src,
+        } => format!(
+            "{}{} {}, {}",
+            pqr_name(op),
+            width.bits(),
+            s.reg(dst),
+            s.source(src)
+        ),
+        Insn::Hor64 { dst, imm } => format!("hor64 {}, {imm}", s.reg(dst)),
         Insn::Neg { width, dst } => format!("neg{} {}", s.width(width), s.reg(dst)),
         Insn::Endian { op, dst, bits } => format!("{}{bits} {}", endian_name(op), s.reg(dst)),
         Insn::LoadImm64 { dst, imm } => format!("lddw {}, {imm:#x}", s.reg(dst)),
@@ -104,7 +121,7 @@ pub fn format_insn(insn: &Insn, pc: usize, dialect: Dialect, symbols: &dyn Symbo
         }
         Insn::Call { src, imm } => s.call(pc, src, imm, symbols),
         Insn::CallReg { reg } => match dialect {
-            Dialect::Sbpf => format!("callx {reg}"),
+            Dialect::Sbpf | Dialect::Sbpf26(_) => format!("callx {reg}"),
             Dialect::Ebpf => format!("call {}", s.reg(reg)),
         },
         Insn::Exit => "exit".to_string(),
@@ -119,7 +136,7 @@ struct Style {
 impl Style {
     fn reg(&self, reg: Reg) -> String {
         match self.dialect {
-            Dialect::Sbpf => format!("{reg}"),
+            Dialect::Sbpf | Dialect::Sbpf26(_) => format!("{reg}"),
             Dialect::Ebpf => format!("%{reg}"),
         }
     }
@@ -135,7 +152,7 @@ impl Style {
     fn width(&self, width: Width) -> &'static str {
         match (width, self.dialect) {
             (Width::W32, _) => "32",
-            (Width::W64, Dialect::Sbpf) => "64",
+            (Width::W64, Dialect::Sbpf | Dialect::Sbpf26(_)) => "64",
             (Width::W64, Dialect::Ebpf) => "",
         }
     }
@@ -151,7 +168,7 @@ impl Style {
         let sign = if off < 0 { '-' } else { '+' };
         let magnitude = off.unsigned_abs();
         match self.dialect {
-            Dialect::Sbpf => format!("[{base}{sign}{magnitude:#x}]"),
+            Dialect::Sbpf | Dialect::Sbpf26(_) => format!("[{base}{sign}{magnitude:#x}]"),
             Dialect::Ebpf => format!("[%{base}{sign}{magnitude}]"),
         }
     }
@@ -163,7 +180,9 @@ impl Style {
         };
         match (self.dialect, op) {
             // The reference knows only the plain add, as `stxxadd{w,dw}`.
-            (Dialect::Sbpf, AtomicOp::Add) => format!("stxxadd{} {mem}, {src}", size_name(size)),
+            (Dialect::Sbpf | Dialect::Sbpf26(_), AtomicOp::Add) => {
+                format!("stxxadd{} {mem}, {src}", size_name(size))
+            }
             _ => format!("{}{width} {mem}, {}", atomic_name(op), self.reg(src)),
         }
     }
@@ -173,14 +192,17 @@ impl Style {
         let label = target_pc(pc, off).and_then(|t| symbols.label_at(t));
         match (label, self.dialect) {
             (Some(label), _) => label,
-            (None, Dialect::Sbpf) => "[invalid]".to_string(),
+            (None, Dialect::Sbpf | Dialect::Sbpf26(_)) => "[invalid]".to_string(),
             (None, Dialect::Ebpf) => relative(off),
         }
     }
 
     fn call(&self, pc: usize, src: u8, imm: i32, symbols: &dyn Symbols) -> String {
         match self.dialect {
-            Dialect::Sbpf => match symbols.syscall_name(imm as u32) {
+            Dialect::Sbpf26(version) if version.static_syscalls() => {
+                static_call(version, pc, src, imm, symbols)
+            }
+            Dialect::Sbpf | Dialect::Sbpf26(_) => match symbols.syscall_name(imm as u32) {
                 Some(name) => format!("syscall {name}"),
                 None => {
                     let label = symbols
@@ -195,6 +217,28 @@ impl Style {
                 _ => format!("unknown call src={src} imm={imm}"),
             },
         }
+    }
+}
+
+/// A `call` of a version with static syscalls: src 0 a syscall by key, src 1 a pc-relative
+/// call, any other source an instruction that never resolves.
+fn static_call(
+    version: SbpfVersion,
+    pc: usize,
+    src: u8,
+    imm: i32,
+    symbols: &dyn Symbols,
+) -> String {
+    match src {
+        0 => match symbols.syscall_name(imm as u32) {
+            Some(name) => format!("syscall {name}"),
+            None => format!("syscall {:#x}", imm as u32),
+        },
+        1 => {
+            let label = target_pc(pc, i64::from(imm)).and_then(|t| symbols.label_at(t));
+            format!("call {}", label.as_deref().unwrap_or("[invalid]"))
+        }
+        _ => format!("unknown call src={src} imm={imm} ({version})"),
     }
 }
 

@@ -29,6 +29,23 @@
 //! * an immediate must lie in the i32 range (hex literals are read as u64 and reinterpreted
 //!   as i64 first, as the reference does), an offset in the i16 range.
 //!
+//! # The SBPF versions of solana-sbpf 0.26 ([`Dialect::Sbpf26`])
+//!
+//! The sBPF syntax above, with each version's mnemonics (spec `sbpf-0.26.md` §1.3); whether a
+//! version has an instruction is the encoder's answer, so `lddw` in V2 or `jeq32` in V0 is
+//! an error that names the version:
+//!
+//! * V2's PQR class: `lmul`, `uhmul`, `shmul`, `udiv`, `urem`, `sdiv`, `srem` with a `32` or
+//!   `64` suffix (bare = 64-bit; `uhmul` and `shmul` exist only in 64 bits), `hor64 rD, imm`
+//!   (also `hor`), and the moved loads and stores under the usual `ldx*`/`st*`/`stx*` names;
+//! * V3's JMP32 class: the conditional jumps with a `32` suffix (`jeq64` also names the
+//!   64-bit compare);
+//! * `callx rN` puts N where the version reads it (immediate, src or dst);
+//! * in V3 and V4 `call imm` and `call label` are pc-relative with src 1, as 0.26 encodes
+//!   them (the target is registered as a function), and `syscall` takes a name or a key
+//!   (src 0); in V0 to V2 calls are written as in the 2022 syntax;
+//! * `sdiv` is the PQR one: the 2022 signed division does not exist in any version.
+//!
 //! # The eBPF syntax ([`Dialect::Ebpf`])
 //!
 //! The syntax of the bpf_conformance test vectors: registers `%r0`..`%r10`, the ALU names

@@ -151,6 +151,19 @@ fn label_listing<'a>(
         .filter(|(pc, _)| starts.contains(pc))
         .map(|(pc, name)| (*pc, name.clone()))
         .collect();
+    // In V3 and V4 a call names its target pc-relatively: the target is a function.
+    for entry in listing {
+        if let Some(target) = entry
+            .insn
+            .ok()
+            .and_then(|insn| static_call_target(&insn, entry.pc, dialect))
+            .filter(|target| starts.contains(target))
+        {
+            functions
+                .entry(target)
+                .or_insert_with(|| format!("function_{target}"));
+        }
+    }
     let mut blocks: BTreeSet<usize> = targets.intersection(&starts).copied().collect();
     let mut falls_through = false;
     for entry in listing {
@@ -173,6 +186,17 @@ fn label_listing<'a>(
     }
 }
 
+/// The target of a pc-relative `call` (src 1) in a version with static syscalls.
+fn static_call_target(insn: &Insn, pc: usize, dialect: Dialect) -> Option<usize> {
+    let Insn::Call { src: 1, imm } = insn else {
+        return None;
+    };
+    dialect
+        .version()?
+        .static_syscalls()
+        .then(|| target_pc(pc, i64::from(*imm)))?
+}
+
 /// Where a jump (or an eBPF local call) goes.
 fn branch_target(insn: &Insn, pc: usize, dialect: Dialect) -> Option<usize> {
     match (insn, dialect) {
@@ -182,6 +206,8 @@ fn branch_target(insn: &Insn, pc: usize, dialect: Dialect) -> Option<usize> {
         }
         (
             Insn::Alu { .. }
+            | Insn::Pqr { .. }
+            | Insn::Hor64 { .. }
             | Insn::Neg { .. }
             | Insn::Endian { .. }
             | Insn::LoadImm64 { .. }

@@ -7,15 +7,19 @@
 //! derived from a short list instead of being spelt out. Each entry says which dialects know
 //! it ([`Avail`]).
 
-use bpfvm_isa::{AluOp, AtomicOp, Cond, Dialect, EndianOp, Extend, MemSize, PacketMode, Width};
+use bpfvm_isa::{
+    AluOp, AtomicOp, Cond, Dialect, EndianOp, Extend, MemSize, PacketMode, PqrOp, Width,
+};
 
 /// Which dialects accept a table entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Avail {
-    /// Both dialects.
+    /// Every dialect.
     Both,
-    /// Only the reference (sBPF) syntax.
+    /// Only the sBPF syntax (2022 and the SBPF versions of 0.26).
     Sbpf,
+    /// Only the sBPF syntax of 2022 (solana_rbpf 0.2.38).
+    Sbpf2022,
     /// Only the bpf_conformance (eBPF) syntax.
     Ebpf,
 }
@@ -23,19 +27,26 @@ pub(crate) enum Avail {
 impl Avail {
     fn allows(self, dialect: Dialect) -> bool {
         match (self, dialect) {
-            (Avail::Both, _) | (Avail::Sbpf, Dialect::Sbpf) | (Avail::Ebpf, Dialect::Ebpf) => true,
-            (Avail::Sbpf, Dialect::Ebpf) | (Avail::Ebpf, Dialect::Sbpf) => false,
+            (Avail::Both, _)
+            | (Avail::Sbpf | Avail::Sbpf2022, Dialect::Sbpf)
+            | (Avail::Sbpf, Dialect::Sbpf26(_))
+            | (Avail::Ebpf, Dialect::Ebpf) => true,
+            (Avail::Sbpf | Avail::Sbpf2022, Dialect::Ebpf)
+            | (Avail::Sbpf2022, Dialect::Sbpf26(_))
+            | (Avail::Ebpf, Dialect::Sbpf | Dialect::Sbpf26(_)) => false,
         }
     }
 }
 
 /// Binary ALU operation names (without the width suffix).
-pub(crate) const ALU_OPS: [(&str, AluOp, Avail); 14] = [
+pub(crate) const ALU_OPS: [(&str, AluOp, Avail); 15] = [
     ("add", AluOp::Add, Avail::Both),
     ("sub", AluOp::Sub, Avail::Both),
     ("mul", AluOp::Mul, Avail::Both),
     ("div", AluOp::Div, Avail::Both),
-    ("sdiv", AluOp::SDiv, Avail::Both),
+    // In the SBPF versions `sdiv` is the PQR class's (see `PQR_OPS`).
+    ("sdiv", AluOp::SDiv, Avail::Sbpf2022),
+    ("sdiv", AluOp::SDiv, Avail::Ebpf),
     ("mod", AluOp::Mod, Avail::Both),
     ("smod", AluOp::SMod, Avail::Ebpf),
     ("or", AluOp::Or, Avail::Both),
@@ -45,6 +56,17 @@ pub(crate) const ALU_OPS: [(&str, AluOp, Avail); 14] = [
     ("arsh", AluOp::Arsh, Avail::Both),
     ("xor", AluOp::Xor, Avail::Both),
     ("mov", AluOp::Mov, Avail::Both),
+];
+
+/// The names of SBPF V2's PQR operations (without the width suffix; a bare name is 64-bit).
+pub(crate) const PQR_OPS: [(&str, PqrOp); 7] = [
+    ("lmul", PqrOp::Lmul),
+    ("uhmul", PqrOp::Uhmul),
+    ("shmul", PqrOp::Shmul),
+    ("udiv", PqrOp::Udiv),
+    ("urem", PqrOp::Urem),
+    ("sdiv", PqrOp::Sdiv),
+    ("srem", PqrOp::Srem),
 ];
 
 /// `movsx<from>` names; the width suffix follows (`movsx832`, `movsx3264`).
@@ -113,7 +135,7 @@ pub(crate) const ATOMICS: [(&str, AtomicOp, AtomicOp); 6] = [
 ];
 
 /// Mnemonics that are a single fixed word.
-const FIXED: [(&str, Mnemonic, Avail); 10] = [
+const FIXED: [(&str, Mnemonic, Avail); 12] = [
     ("exit", Mnemonic::Exit, Avail::Both),
     ("ja", Mnemonic::Ja, Avail::Both),
     ("ja32", Mnemonic::JaLong, Avail::Ebpf),
@@ -124,6 +146,8 @@ const FIXED: [(&str, Mnemonic, Avail); 10] = [
     ("callx", Mnemonic::CallX, Avail::Both),
     ("neg", Mnemonic::Neg(Width::W64), Avail::Both),
     ("neg32", Mnemonic::Neg(Width::W32), Avail::Both),
+    ("hor64", Mnemonic::Hor64, Avail::Sbpf),
+    ("hor", Mnemonic::Hor64, Avail::Sbpf),
 ];
 
 /// The kinds of memory mnemonic.
@@ -142,6 +166,10 @@ pub(crate) enum Mnemonic {
     Alu(Width, AluOp),
     /// `neg rD`.
     Neg(Width),
+    /// `uhmul64 rD, rS|imm` and the other PQR operations.
+    Pqr(Width, PqrOp),
+    /// `hor64 rD, imm`.
+    Hor64,
     /// `be32 rD`.
     Endian(EndianOp, i32),
     /// `lddw rD, imm64`.
@@ -178,7 +206,8 @@ impl Mnemonic {
     /// The operand shapes this mnemonic accepts, for error messages.
     pub(crate) fn expected(self) -> &'static str {
         match self {
-            Mnemonic::Alu(..) => "a register, then a register or an immediate",
+            Mnemonic::Alu(..) | Mnemonic::Pqr(..) => "a register, then a register or an immediate",
+            Mnemonic::Hor64 => "a register, then an immediate",
             Mnemonic::Neg(_) | Mnemonic::Endian(..) | Mnemonic::CallX => "one register",
             Mnemonic::Lddw => "a register, then an immediate",
             Mnemonic::Load(..) => "a register, then a memory operand [rN+off]",
@@ -193,7 +222,7 @@ impl Mnemonic {
                 "a register, a register or an immediate, then an offset or a label"
             }
             Mnemonic::Call => "an immediate, a label or a register",
-            Mnemonic::Syscall => "a syscall name",
+            Mnemonic::Syscall => "a syscall name or key",
             Mnemonic::Exit => "no operands",
         }
     }
@@ -220,6 +249,7 @@ pub(crate) fn lookup(name: &str, dialect: Dialect) -> Option<Mnemonic> {
         .map(|(_, m, _)| *m);
     fixed
         .or_else(|| lookup_neg64(name))
+        .or_else(|| lookup_pqr(name, dialect))
         .or_else(|| lookup_alu(name, dialect))
         .or_else(|| lookup_endian(name, dialect))
         .or_else(|| lookup_memory(name, dialect))
@@ -229,6 +259,18 @@ pub(crate) fn lookup(name: &str, dialect: Dialect) -> Option<Mnemonic> {
 
 fn lookup_neg64(name: &str) -> Option<Mnemonic> {
     (name == "neg64").then_some(Mnemonic::Neg(Width::W64))
+}
+
+/// The PQR names, known in the SBPF versions (whether a version has the class is the
+/// encoder's question).
+fn lookup_pqr(name: &str, dialect: Dialect) -> Option<Mnemonic> {
+    if !matches!(dialect, Dialect::Sbpf26(_)) {
+        return None;
+    }
+    WIDTH_SUFFIXES.iter().find_map(|(suffix, width)| {
+        let base = name.strip_suffix(suffix)?;
+        find(&PQR_OPS, base).map(|op| Mnemonic::Pqr(*width, op))
+    })
 }
 
 fn lookup_alu(name: &str, dialect: Dialect) -> Option<Mnemonic> {
@@ -242,7 +284,7 @@ fn lookup_alu(name: &str, dialect: Dialect) -> Option<Mnemonic> {
             (Dialect::Ebpf, false) => {
                 find(&MOVSX, base).map(|from| Mnemonic::Alu(*width, AluOp::MovSx(from)))
             }
-            _ => None,
+            (Dialect::Ebpf | Dialect::Sbpf | Dialect::Sbpf26(_), _) => None,
         };
         plain.or(movsx)
     })
@@ -272,10 +314,12 @@ fn lookup_memory(name: &str, dialect: Dialect) -> Option<Mnemonic> {
 }
 
 fn lookup_branch(name: &str, dialect: Dialect) -> Option<Mnemonic> {
-    let (base, width) = match (name.strip_suffix("32"), dialect) {
-        (Some(base), Dialect::Ebpf) => (base, Width::W32),
-        (Some(_), Dialect::Sbpf) => return None,
-        (None, _) => (name, Width::W64),
+    let (base, width) = match (name.strip_suffix("32"), name.strip_suffix("64"), dialect) {
+        (Some(base), _, Dialect::Ebpf | Dialect::Sbpf26(_)) => (base, Width::W32),
+        (Some(_), _, Dialect::Sbpf) => return None,
+        // The SBPF versions' assembler also knows `jeq64` for the 64-bit compare.
+        (None, Some(base), Dialect::Sbpf26(_)) => (base, Width::W64),
+        (None, _, _) => (name, Width::W64),
     };
     find(&CONDS, base).map(|cond| Mnemonic::Branch(width, cond))
 }
@@ -315,6 +359,14 @@ pub(crate) fn alu_name(op: AluOp) -> String {
             .find(|(_, o, _)| *o == op)
             .map_or_else(String::new, |(n, _, _)| (*n).to_string()),
     }
+}
+
+/// The name of a PQR operation (without width).
+pub(crate) fn pqr_name(op: PqrOp) -> &'static str {
+    PQR_OPS
+        .iter()
+        .find(|(_, o)| *o == op)
+        .map_or("", |(n, _)| n)
 }
 
 /// The suffix of a memory access size.

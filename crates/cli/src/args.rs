@@ -53,15 +53,44 @@ pub enum ConfigChoice {
     /// From the file: a clang object (ET_REL, EM_BPF, e_flags 0) that needs eBPF (an
     /// instruction sBPF reads or computes differently, such as JMP32 or ALU32 from
     /// -mcpu=v3; a helper call by number; writable .data/.bss) selects `ebpf`; other ELFs
-    /// select `default` when e_flags is 0x20 and `legacy` otherwise; raw and assembly
-    /// programs use `default`.
+    /// select the SBPF version their e_flags name (0-4: v0-v4; any other value is refused
+    /// as solana-sbpf 0.26 refuses it); raw and assembly programs use `default`.
     Auto,
-    /// The reference's default configuration (sBPF, SBFv2 ELFs).
+    /// The reference's default configuration of 2022 (solana_rbpf 0.2.38; SBFv2 ELFs).
     Default,
-    /// The configuration of the deployed sBPF v1 programs.
+    /// The configuration of the sBPF v1 programs deployed in 2022 (solana_rbpf 0.2.38).
     Legacy,
     /// Standard eBPF (RFC 9669).
     Ebpf,
+    /// SBPF V0 as solana-sbpf 0.26 runs it, with Agave's settings.
+    V0,
+    /// SBPF V1 (dynamic stack frames) as solana-sbpf 0.26 runs it.
+    V1,
+    /// SBPF V2 (PQR, moved memory classes, hor64) as solana-sbpf 0.26 runs it.
+    V2,
+    /// SBPF V3 (JMP32, static syscalls, strict ELF) as solana-sbpf 0.26 runs it.
+    V3,
+    /// SBPF V4 (V3 with the aligned mapping; enabled on no cluster) as solana-sbpf 0.26 runs
+    /// it.
+    V4,
+}
+
+impl ConfigChoice {
+    /// The profile this choice names, or `None` for `auto` (which reads the file).
+    pub fn named(self) -> Option<bpfvm::Preset> {
+        use bpfvm::{Preset, SbpfVersion};
+        Some(match self {
+            ConfigChoice::Auto => return None,
+            ConfigChoice::Default => Preset::Default,
+            ConfigChoice::Legacy => Preset::Legacy,
+            ConfigChoice::Ebpf => Preset::Ebpf,
+            ConfigChoice::V0 => Preset::Sbpf26(SbpfVersion::V0),
+            ConfigChoice::V1 => Preset::Sbpf26(SbpfVersion::V1),
+            ConfigChoice::V2 => Preset::Sbpf26(SbpfVersion::V2),
+            ConfigChoice::V3 => Preset::Sbpf26(SbpfVersion::V3),
+            ConfigChoice::V4 => Preset::Sbpf26(SbpfVersion::V4),
+        })
+    }
 }
 
 /// Which syscalls to register.

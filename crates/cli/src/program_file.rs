@@ -114,9 +114,8 @@ impl ProgramFile {
                     error,
                     program: None,
                 })?,
-            ConfigChoice::Auto | ConfigChoice::Default => Preset::Default,
-            ConfigChoice::Legacy => Preset::Legacy,
-            ConfigChoice::Ebpf => Preset::Ebpf,
+            ConfigChoice::Auto => Preset::Default,
+            named => named.named().unwrap_or(Preset::Default),
         })
     }
 
@@ -125,8 +124,12 @@ impl ProgramFile {
         match (choice, self.kind, dialect) {
             (Some(choice), _, _) => choice,
             (None, _, Dialect::Ebpf) => SyscallChoice::Helpers,
-            (None, ProgramKind::Elf, Dialect::Sbpf) => SyscallChoice::Solana,
-            (None, ProgramKind::Raw | ProgramKind::Assembly, Dialect::Sbpf) => SyscallChoice::Demo,
+            (None, ProgramKind::Elf, Dialect::Sbpf | Dialect::Sbpf26(_)) => SyscallChoice::Solana,
+            (
+                None,
+                ProgramKind::Raw | ProgramKind::Assembly,
+                Dialect::Sbpf | Dialect::Sbpf26(_),
+            ) => SyscallChoice::Demo,
         }
     }
 
@@ -135,11 +138,7 @@ impl ProgramFile {
         ProgramDescription {
             path: self.path.clone(),
             kind: self.kind.name(),
-            config: match preset {
-                Preset::Default => "default",
-                Preset::Legacy => "legacy",
-                Preset::Ebpf => "ebpf",
-            },
+            config: preset.name(),
             dialect: dialect_name(preset.dialect()),
             syscalls: match syscalls {
                 SyscallChoice::Solana => "solana",
@@ -155,6 +154,13 @@ impl ProgramFile {
 pub fn dialect_name(dialect: Dialect) -> &'static str {
     match dialect {
         Dialect::Sbpf => "sbpf",
+        Dialect::Sbpf26(version) => match version {
+            bpfvm::SbpfVersion::V0 => "sbpf-v0",
+            bpfvm::SbpfVersion::V1 => "sbpf-v1",
+            bpfvm::SbpfVersion::V2 => "sbpf-v2",
+            bpfvm::SbpfVersion::V3 => "sbpf-v3",
+            bpfvm::SbpfVersion::V4 => "sbpf-v4",
+        },
         Dialect::Ebpf => "ebpf",
     }
 }
@@ -213,8 +219,11 @@ pub fn loader_for(
     adjust(&mut config);
     let syscalls = file.syscalls(options.syscalls, dialect);
     let runtime = match (dialect, syscalls) {
-        (Dialect::Sbpf, SyscallChoice::Solana) => Runtime::Solana,
-        (Dialect::Sbpf, SyscallChoice::Demo | SyscallChoice::Helpers | SyscallChoice::None)
+        (Dialect::Sbpf | Dialect::Sbpf26(_), SyscallChoice::Solana) => Runtime::Solana,
+        (
+            Dialect::Sbpf | Dialect::Sbpf26(_),
+            SyscallChoice::Demo | SyscallChoice::Helpers | SyscallChoice::None,
+        )
         | (Dialect::Ebpf, _) => Runtime::Unmetered,
     };
     let description = file.describe(preset, syscalls);
@@ -293,14 +302,19 @@ fn from_assembly(
         error,
         program: Some(Box::new(setup.description.clone())),
     };
-    if dialect == Dialect::Sbpf {
+    let absolute = calls_are_absolute(dialect);
+    if absolute {
         relative_calls(&mut text);
+    }
+    if dialect.is_sbpf() {
         for label in &assembled.functions {
             functions
                 .register(&loader, dialect, label.pc, &label.name)
                 .map_err(fail)?;
         }
-        fixup_relative_calls(&mut text, &mut functions, &loader).map_err(fail)?;
+    }
+    if absolute {
+        fixup_relative_calls(&mut text, &mut functions, &loader, dialect).map_err(fail)?;
     }
     Executable::from_text_bytes(&text, loader, dialect, functions).map_err(fail)
 }
@@ -317,6 +331,17 @@ pub fn assemble(source: &[u8], dialect: Dialect) -> Result<bpfvm_asm::Assembled,
         },
     })?;
     bpfvm_asm::assemble(source, dialect).map_err(|error| Failure::Assemble { error })
+}
+
+/// Whether the assembler writes local calls of `dialect` with the absolute target pc (the
+/// 2022 reference's convention, kept for SBPF V0 to V2), which [`relative_calls`] turns into
+/// the pc-relative form an ELF `.text` has. V3 and V4 write them pc-relative already.
+pub fn calls_are_absolute(dialect: Dialect) -> bool {
+    match dialect {
+        Dialect::Sbpf => true,
+        Dialect::Sbpf26(version) => !version.static_syscalls(),
+        Dialect::Ebpf => false,
+    }
 }
 
 /// The assembler writes local calls with the target pc in the immediate (the reference's

@@ -33,8 +33,8 @@ fn run_success_names_the_program_and_its_configuration() {
     assert_eq!(report["unresolved_imports"], serde_json::json!([]));
     let program = &report["program"];
     assert_eq!(program["kind"], "elf");
-    assert_eq!(program["config"], "legacy");
-    assert_eq!(program["dialect"], "sbpf");
+    assert_eq!(program["config"], "v0");
+    assert_eq!(program["dialect"], "sbpf-v0");
     assert_eq!(program["syscalls"], "solana");
     assert_eq!(report["backend"], "interpreter");
     assert_eq!(report["budget"], 1_400_000, "a Solana program's default");
@@ -347,7 +347,7 @@ fn an_instruction_is_a_run_document_with_its_budget() {
         "the runtime's default per instruction"
     );
     assert_eq!(report["logs"][1], "Program log: Memo (len 5): \"hello\"");
-    assert_eq!(report["program"]["config"], "legacy");
+    assert_eq!(report["program"]["config"], "v0");
     // Options that do not apply to an instruction, and its limits.
     for (extra, kind, option) in [
         (&["--budget", "5"][..], "Conflict", "--budget"),

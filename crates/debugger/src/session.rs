@@ -304,6 +304,7 @@ pub fn signal_for(error: &RuntimeError) -> Signal {
         | RuntimeError::UnsupportedInstruction { .. } => Signal::SIGILL,
         RuntimeError::ExceededMaxInstructions { .. } => Signal::SIGXCPU,
         RuntimeError::UserError { .. }
+        | RuntimeError::SyscallError { .. }
         | RuntimeError::JitNotCompiled
         | RuntimeError::JitFailure { .. } => Signal::SIGABRT,
     }

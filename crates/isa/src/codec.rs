@@ -8,12 +8,17 @@
 //! Where the dialects differ, [`Dialect`] decides: sBPF ignores the offset of ALU instructions
 //! (so RFC `sdiv` runs as `div` there, as on the reference), takes the `callx` register from
 //! the immediate, and has signed division at 0xe4/0xec/0xe7/0xef; eBPF has JMP32, `ja32`,
-//! atomics, sign-extending loads, `movsx` and `bswap`, and demands canonical offsets.
+//! atomics, sign-extending loads, `movsx` and `bswap`, and demands canonical offsets. The
+//! SBPF versions of 0.26 ignore ALU offsets as sBPF does; which opcodes exist, where loads
+//! and stores are encoded and which field names the `callx` register follow the version's
+//! feature table ([`SbpfVersion`](crate::SbpfVersion)).
 
 use crate::insn::{
-    AluOp, AtomicOp, Cond, Dialect, EndianOp, Extend, Insn, MemSize, PacketMode, Reg, Source, Width,
+    AluOp, AtomicOp, Cond, Dialect, EndianOp, Extend, Insn, MemSize, PacketMode, PqrOp, Reg,
+    Source, Width,
 };
 use crate::slot::Slot;
+use crate::version::CallxField;
 use core::fmt;
 
 mod shape;
@@ -66,10 +71,81 @@ const ALU_BINARY: [(u8, AluOp); 13] = [
     (0xc0, AluOp::Arsh),
     (0xe0, AluOp::SDiv), // sBPF only
 ];
+const ALU_MUL: u8 = 0x20;
 const ALU_DIV: u8 = 0x30;
 const ALU_MOD: u8 = 0x90;
 const ALU_MOV: u8 = 0xb0;
 const ALU_SBPF_SDIV: u8 = 0xe0;
+/// SBPF V2's `hor64` (ALU64, immediate only).
+const ALU_HOR: u8 = 0xf0;
+
+// SBPF V2's PQR class (class 6): the operation and width by the high nibble.
+const CLASS_PQR: u8 = 0x06;
+const PQR_OPS: [(u8, PqrOp, Width); 12] = [
+    (0x30, PqrOp::Uhmul, Width::W64),
+    (0x40, PqrOp::Udiv, Width::W32),
+    (0x50, PqrOp::Udiv, Width::W64),
+    (0x60, PqrOp::Urem, Width::W32),
+    (0x70, PqrOp::Urem, Width::W64),
+    (0x80, PqrOp::Lmul, Width::W32),
+    (0x90, PqrOp::Lmul, Width::W64),
+    (0xb0, PqrOp::Shmul, Width::W64),
+    (0xc0, PqrOp::Sdiv, Width::W32),
+    (0xd0, PqrOp::Sdiv, Width::W64),
+    (0xe0, PqrOp::Srem, Width::W32),
+    (0xf0, PqrOp::Srem, Width::W64),
+];
+
+// SBPF V2's moved memory classes: loads take ALU32 register opcodes, stores ALU64 ones; the
+// high nibble gives the size.
+const MOVED_LOAD_CLASS: u8 = CLASS_ALU32 | SRC_X;
+const MOVED_STORE_IMM_CLASS: u8 = CLASS_ALU64 | SRC_K;
+const MOVED_STORE_REG_CLASS: u8 = CLASS_ALU64 | SRC_X;
+const MOVED_SIZES: [(u8, MemSize); 4] = [
+    (0x20, MemSize::B),
+    (0x30, MemSize::H),
+    (0x80, MemSize::W),
+    (0x90, MemSize::DW),
+];
+
+/// What a moved V2 memory opcode is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MovedMemory {
+    Load(MemSize),
+    StoreImm(MemSize),
+    StoreReg(MemSize),
+}
+
+/// The moved V2 memory instruction an opcode encodes, if it encodes one.
+const fn moved_memory_of(opcode: u8) -> Option<MovedMemory> {
+    let mut i = 0;
+    while i < MOVED_SIZES.len() {
+        let (bits, size) = MOVED_SIZES[i];
+        if opcode & 0xf0 == bits {
+            return match opcode & 0x0f {
+                MOVED_LOAD_CLASS => Some(MovedMemory::Load(size)),
+                MOVED_STORE_IMM_CLASS => Some(MovedMemory::StoreImm(size)),
+                MOVED_STORE_REG_CLASS => Some(MovedMemory::StoreReg(size)),
+                _ => None,
+            };
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The PQR operation and width of a class-6 opcode in V2, if it has one.
+const fn pqr_of(opcode: u8) -> Option<(PqrOp, Width)> {
+    let mut i = 0;
+    while i < PQR_OPS.len() {
+        let (bits, op, width) = PQR_OPS[i];
+        if opcode & 0xf0 == bits {
+            return Some((op, width));
+        }
+        i += 1;
+    }
+    None
+}
 
 // JMP operations (opcode & 0xf0).
 const JMP_JA: u8 = 0x00;
@@ -150,7 +226,7 @@ pub enum DecodeError {
     LddwCannotBeLast,
     /// The slot after an `lddw` does not have opcode 0.
     IncompleteLddw,
-    /// sBPF `callx` names a register outside 0..=15 in its immediate.
+    /// sBPF (2022, V0, V1) `callx` names a register outside 0..=15 in its immediate.
     InvalidCallRegister {
         /// The immediate.
         imm: i32,
@@ -263,6 +339,13 @@ pub fn decode_slot(
             canonical_offset(slot, dialect, 0)?;
             Ok(Insn::Neg { width, dst })
         }
+        OpcodeShape::Pqr(width, op, operand) => Ok(Insn::Pqr {
+            width,
+            op,
+            dst,
+            src: source(slot, operand),
+        }),
+        OpcodeShape::Hor64 => Ok(Insn::Hor64 { dst, imm: slot.imm }),
         OpcodeShape::Endian(op) => {
             canonical_offset(slot, dialect, 0)?;
             Ok(Insn::Endian {
@@ -273,7 +356,7 @@ pub fn decode_slot(
         }
         OpcodeShape::Alu(width, op, operand) => {
             let op = match dialect {
-                Dialect::Sbpf => op,
+                Dialect::Sbpf | Dialect::Sbpf26(_) => op,
                 Dialect::Ebpf => ebpf_alu_op(slot, op, width)?,
             };
             Ok(Insn::Alu {
@@ -296,13 +379,14 @@ pub fn decode_slot(
             src: slot.src,
             imm: slot.imm,
         }),
-        OpcodeShape::CallReg => match dialect {
-            Dialect::Sbpf => u8::try_from(slot.imm)
+        OpcodeShape::CallReg => match dialect.callx_field() {
+            CallxField::Imm => u8::try_from(slot.imm)
                 .ok()
                 .and_then(Reg::new)
                 .map(|reg| Insn::CallReg { reg })
                 .ok_or(DecodeError::InvalidCallRegister { imm: slot.imm }),
-            Dialect::Ebpf => Ok(Insn::CallReg { reg: dst }),
+            CallxField::Src => Ok(Insn::CallReg { reg: reg(slot.src) }),
+            CallxField::Dst => Ok(Insn::CallReg { reg: dst }),
         },
         OpcodeShape::Exit => Ok(Insn::Exit),
     }
@@ -442,48 +526,77 @@ fn source_fields(src: Source) -> (u8, Reg, i32) {
     }
 }
 
-/// Encodes an instruction into one slot, or two for `lddw`.
+/// Encodes an instruction into one slot, or two for `lddw`. Fails when the dialect has no
+/// encoding for it (an SBPF version without the instruction, an eBPF-only form in sBPF, ...).
 pub fn encode(insn: &Insn, dialect: Dialect) -> Result<Vec<Slot>, EncodeError> {
     let error = EncodeError {
         insn: *insn,
         dialect,
     };
+    let first = encode_first(insn, dialect).ok_or(error)?;
+    // Only the decoder's table knows which opcodes a dialect has; an encoding is valid when
+    // it decodes to the same instruction.
+    let mut slots = vec![first];
+    if let Insn::LoadImm64 { imm, .. } = *insn {
+        slots.push(slot(
+            OPCODE_LDDW_SECOND,
+            Reg::R0,
+            Reg::R0,
+            0,
+            (imm >> 32) as u32 as i32,
+        ));
+    }
+    match decode(&slots, 0, dialect) {
+        Ok(decoded) if decoded == *insn => Ok(slots),
+        _ => Err(error),
+    }
+}
+
+/// The first (or only) slot of an instruction's encoding in `dialect`, before the check that
+/// it decodes back; `None` when the dialect has no form for it at all.
+fn encode_first(insn: &Insn, dialect: Dialect) -> Option<Slot> {
     let r0 = Reg::R0;
-    let one = |slot: Slot| Ok(vec![slot]);
-    match *insn {
+    let moved = dialect
+        .version()
+        .is_some_and(|version| version.move_memory_instruction_classes());
+    Some(match *insn {
         Insn::Alu {
             width,
             op,
             dst,
             src,
         } => {
-            let (op_bits, off) = alu_encoding(op, width, dialect).ok_or(error)?;
+            let (op_bits, off) = alu_encoding(op, width, dialect)?;
             if matches!(op, AluOp::MovSx(_)) && !matches!(src, Source::Reg(_)) {
-                return Err(error);
+                return None;
             }
             let (x, src_reg, imm) = source_fields(src);
-            one(slot(
-                width_class(width) | op_bits | x,
-                dst,
-                src_reg,
-                off,
-                imm,
-            ))
+            slot(width_class(width) | op_bits | x, dst, src_reg, off, imm)
         }
-        Insn::Neg { width, dst } => one(slot(width_class(width) | ALU_NEG, dst, r0, 0, 0)),
+        Insn::Pqr {
+            width,
+            op,
+            dst,
+            src,
+        } => {
+            let op_bits = PQR_OPS
+                .iter()
+                .find(|(_, o, w)| *o == op && *w == width)
+                .map(|(bits, _, _)| *bits)?;
+            let (x, src_reg, imm) = source_fields(src);
+            slot(CLASS_PQR | op_bits | x, dst, src_reg, 0, imm)
+        }
+        Insn::Hor64 { dst, imm } => slot(CLASS_ALU64 | ALU_HOR | SRC_K, dst, r0, 0, imm),
+        Insn::Neg { width, dst } => slot(width_class(width) | ALU_NEG, dst, r0, 0, 0),
         Insn::Endian { op, dst, bits } => {
-            let opcode = match (op, dialect) {
-                (EndianOp::ToLe, _) => CLASS_ALU32 | ALU_END | SRC_K,
-                (EndianOp::ToBe, _) => CLASS_ALU32 | ALU_END | SRC_X,
-                (EndianOp::Swap, Dialect::Ebpf) => CLASS_ALU64 | ALU_END | SRC_K,
-                (EndianOp::Swap, Dialect::Sbpf) => return Err(error),
+            let opcode = match op {
+                EndianOp::ToLe => CLASS_ALU32 | ALU_END | SRC_K,
+                EndianOp::ToBe => CLASS_ALU32 | ALU_END | SRC_X,
+                EndianOp::Swap => CLASS_ALU64 | ALU_END | SRC_K,
             };
-            one(slot(opcode, dst, r0, 0, bits))
+            slot(opcode, dst, r0, 0, bits)
         }
-        Insn::LoadImm64 { dst, imm } => Ok(vec![
-            slot(OPCODE_LDDW, dst, r0, 0, imm as u32 as i32),
-            slot(OPCODE_LDDW_SECOND, r0, r0, 0, (imm >> 32) as u32 as i32),
-        ]),
+        Insn::LoadImm64 { dst, imm } => slot(OPCODE_LDDW, dst, r0, 0, imm as u32 as i32),
         Insn::Load {
             size,
             extend,
@@ -491,12 +604,12 @@ pub fn encode(insn: &Insn, dialect: Dialect) -> Result<Vec<Slot>, EncodeError> {
             base,
             off,
         } => {
-            let mode = match (extend, dialect, size) {
-                (Extend::Zero, _, _) => MODE_MEM,
-                (Extend::Sign, Dialect::Ebpf, MemSize::B | MemSize::H | MemSize::W) => MODE_MEMSX,
-                (Extend::Sign, _, _) => return Err(error),
+            let opcode = match (extend, moved) {
+                (Extend::Zero, true) => MOVED_LOAD_CLASS | moved_size_code(size),
+                (Extend::Zero, false) => CLASS_LDX | MODE_MEM | size_code(size),
+                (Extend::Sign, _) => CLASS_LDX | MODE_MEMSX | size_code(size),
             };
-            one(slot(CLASS_LDX | mode | size_code(size), dst, base, off, 0))
+            slot(opcode, dst, base, off, 0)
         }
         Insn::Store {
             size,
@@ -504,18 +617,14 @@ pub fn encode(insn: &Insn, dialect: Dialect) -> Result<Vec<Slot>, EncodeError> {
             off,
             src,
         } => {
-            let class = match src {
-                Source::Reg(_) => CLASS_STX,
-                Source::Imm(_) => CLASS_ST,
+            let class = match (src, moved) {
+                (Source::Reg(_), true) => MOVED_STORE_REG_CLASS | moved_size_code(size),
+                (Source::Imm(_), true) => MOVED_STORE_IMM_CLASS | moved_size_code(size),
+                (Source::Reg(_), false) => CLASS_STX | MODE_MEM | size_code(size),
+                (Source::Imm(_), false) => CLASS_ST | MODE_MEM | size_code(size),
             };
             let (_, src_reg, imm) = source_fields(src);
-            one(slot(
-                class | MODE_MEM | size_code(size),
-                base,
-                src_reg,
-                off,
-                imm,
-            ))
+            slot(class, base, src_reg, off, imm)
         }
         Insn::Atomic {
             size,
@@ -524,20 +633,17 @@ pub fn encode(insn: &Insn, dialect: Dialect) -> Result<Vec<Slot>, EncodeError> {
             off,
             src,
         } => {
-            if !matches!(size, MemSize::W | MemSize::DW) {
-                return Err(error);
-            }
             let imm = ATOMICS
                 .iter()
                 .find(|(_, o)| *o == op)
                 .map_or(0, |(code, _)| *code);
-            one(slot(
+            slot(
                 CLASS_STX | MODE_ATOMIC | size_code(size),
                 base,
                 src,
                 off,
                 imm,
-            ))
+            )
         }
         Insn::PacketLoad {
             mode,
@@ -549,19 +655,10 @@ pub fn encode(insn: &Insn, dialect: Dialect) -> Result<Vec<Slot>, EncodeError> {
                 PacketMode::Abs => MODE_ABS,
                 PacketMode::Ind => MODE_IND,
             };
-            one(slot(
-                CLASS_LD | mode_bits | size_code(size),
-                r0,
-                src,
-                0,
-                imm,
-            ))
+            slot(CLASS_LD | mode_bits | size_code(size), r0, src, 0, imm)
         }
-        Insn::Ja { off } => one(slot(CLASS_JMP | JMP_JA, r0, r0, off, 0)),
-        Insn::JaLong { off } => match dialect {
-            Dialect::Ebpf => one(slot(CLASS_JMP32 | JMP_JA, r0, r0, 0, off)),
-            Dialect::Sbpf => Err(error),
-        },
+        Insn::Ja { off } => slot(CLASS_JMP | JMP_JA, r0, r0, off, 0),
+        Insn::JaLong { off } => slot(CLASS_JMP32 | JMP_JA, r0, r0, 0, off),
         Insn::Branch {
             width,
             cond,
@@ -569,34 +666,41 @@ pub fn encode(insn: &Insn, dialect: Dialect) -> Result<Vec<Slot>, EncodeError> {
             src,
             off,
         } => {
-            let class = match (width, dialect) {
-                (Width::W64, _) => CLASS_JMP,
-                (Width::W32, Dialect::Ebpf) => CLASS_JMP32,
-                (Width::W32, Dialect::Sbpf) => return Err(error),
+            let class = match width {
+                Width::W64 => CLASS_JMP,
+                Width::W32 => CLASS_JMP32,
             };
             let op_bits = JMP_CONDS
                 .iter()
                 .find(|(_, c)| *c == cond)
                 .map_or(0, |(code, _)| *code);
             let (x, src_reg, imm) = source_fields(src);
-            one(slot(class | op_bits | x, dst, src_reg, off, imm))
+            slot(class | op_bits | x, dst, src_reg, off, imm)
         }
-        Insn::Call { src, imm } => one(Slot {
+        Insn::Call { src, imm } => Slot {
             opcode: CLASS_JMP | JMP_CALL,
             dst: 0,
             src: src & 0x0f,
             off: 0,
             imm,
-        }),
+        },
         Insn::CallReg { reg } => {
             let opcode = CLASS_JMP | JMP_CALL | SRC_X;
-            match dialect {
-                Dialect::Sbpf => one(slot(opcode, r0, r0, 0, i32::from(reg.number()))),
-                Dialect::Ebpf => one(slot(opcode, reg, r0, 0, 0)),
+            match dialect.callx_field() {
+                CallxField::Imm => slot(opcode, r0, r0, 0, i32::from(reg.number())),
+                CallxField::Src => slot(opcode, r0, reg, 0, 0),
+                CallxField::Dst => slot(opcode, reg, r0, 0, 0),
             }
         }
-        Insn::Exit => one(slot(CLASS_JMP | JMP_EXIT, r0, r0, 0, 0)),
-    }
+        Insn::Exit => slot(CLASS_JMP | JMP_EXIT, r0, r0, 0, 0),
+    })
+}
+
+fn moved_size_code(size: MemSize) -> u8 {
+    MOVED_SIZES
+        .iter()
+        .find(|(_, s)| *s == size)
+        .map_or(0, |(code, _)| *code)
 }
 
 /// The operation bits and offset of a binary ALU operation, if the dialect has it.
@@ -611,14 +715,14 @@ fn alu_encoding(op: AluOp, width: Width, dialect: Dialect) -> Option<(u8, i16)> 
         (AluOp::SDiv, Dialect::Sbpf) => Some((ALU_SBPF_SDIV, 0)),
         (AluOp::SDiv, Dialect::Ebpf) => Some((ALU_DIV, 1)),
         (AluOp::SMod, Dialect::Ebpf) => Some((ALU_MOD, 1)),
-        (AluOp::SMod, Dialect::Sbpf) => None,
+        (AluOp::SDiv | AluOp::SMod | AluOp::MovSx(_), Dialect::Sbpf26(_))
+        | (AluOp::SMod | AluOp::MovSx(_), Dialect::Sbpf) => None,
         (AluOp::MovSx(from), Dialect::Ebpf) => match (from, width) {
             (MemSize::B, _) => Some((ALU_MOV, 8)),
             (MemSize::H, _) => Some((ALU_MOV, 16)),
             (MemSize::W, Width::W64) => Some((ALU_MOV, 32)),
             _ => None,
         },
-        (AluOp::MovSx(_), Dialect::Sbpf) => None,
         (op, _) => table(op).map(|code| (code, 0)),
     }
 }

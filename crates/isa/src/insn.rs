@@ -4,18 +4,60 @@
 //! ([`Reg`] can hold r0 to r15) because judging them is the verifier's job, and the verifier
 //! must report a bad register only after it has judged the opcode, as the reference does.
 
+use crate::version::{CallxField, SbpfVersion};
 use core::fmt;
 
 /// Which instruction set a program is written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Dialect {
-    /// sBPF as solana_rbpf 0.2.38 implements it: `callx` names its register in the immediate,
-    /// the offset field of ALU instructions is ignored, 0xe4/0xec/0xe7/0xef are signed division,
-    /// and add32/sub32/mul32/sdiv32 sign-extend their result.
+    /// sBPF of 2022, as solana_rbpf 0.2.38 implements it: `callx` names its register in the
+    /// immediate, the offset field of ALU instructions is ignored, 0xe4/0xec/0xe7/0xef are
+    /// signed division, and add32/sub32/mul32/sdiv32 sign-extend their result.
     Sbpf,
+    /// sBPF as solana-sbpf 0.26 runs one of the SBPF versions V0 to V4 (spec
+    /// `sbpf-0.26.md`): the version's feature table ([`SbpfVersion::has`]) decides which
+    /// opcodes exist and what they mean. The ALU offset field is ignored, as in [`Dialect::Sbpf`].
+    Sbpf26(SbpfVersion),
     /// Standard eBPF (RFC 9669): JMP32, atomics, signed division and modulo by offset 1,
     /// `movsx`, sign-extending loads, `bswap`, `callx` with the register in `dst`.
     Ebpf,
+}
+
+impl Dialect {
+    /// The SBPF version of a [`Dialect::Sbpf26`] dialect.
+    pub const fn version(self) -> Option<SbpfVersion> {
+        match self {
+            Dialect::Sbpf26(version) => Some(version),
+            Dialect::Sbpf | Dialect::Ebpf => None,
+        }
+    }
+
+    /// Whether the dialect is one of sBPF's (2022 or a versioned one), not eBPF.
+    pub const fn is_sbpf(self) -> bool {
+        match self {
+            Dialect::Sbpf | Dialect::Sbpf26(_) => true,
+            Dialect::Ebpf => false,
+        }
+    }
+
+    /// Where `callx` names its register.
+    pub const fn callx_field(self) -> CallxField {
+        match self {
+            Dialect::Sbpf => CallxField::Imm,
+            Dialect::Sbpf26(version) => version.callx_field(),
+            Dialect::Ebpf => CallxField::Dst,
+        }
+    }
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dialect::Sbpf => f.write_str("sBPF (solana_rbpf 0.2.38)"),
+            Dialect::Sbpf26(version) => write!(f, "SBPF {version} (solana-sbpf 0.26)"),
+            Dialect::Ebpf => f.write_str("eBPF (RFC 9669)"),
+        }
+    }
 }
 
 /// A register field: r0 to r10 are the guest registers, r11 is sBPF's hidden stack pointer,
@@ -120,6 +162,47 @@ pub enum AluOp {
     Mov,
     /// Copy with sign extension from the low 8, 16 or 32 bits (eBPF `movsx`, offset 8/16/32).
     MovSx(MemSize),
+}
+
+/// The operations of SBPF V2's product/quotient/remainder class (SIMD-0174).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PqrOp {
+    /// The low half of the product (`lmul32`, `lmul64`).
+    Lmul,
+    /// The upper 64 bits of the unsigned 128-bit product (`uhmul64`).
+    Uhmul,
+    /// The upper 64 bits of the signed 128-bit product (`shmul64`).
+    Shmul,
+    /// Unsigned quotient (`udiv32`, `udiv64`).
+    Udiv,
+    /// Unsigned remainder (`urem32`, `urem64`).
+    Urem,
+    /// Signed quotient, truncating (`sdiv32`, `sdiv64`).
+    Sdiv,
+    /// Signed remainder, with the dividend's sign (`srem32`, `srem64`).
+    Srem,
+}
+
+impl PqrOp {
+    /// Every operation.
+    pub const ALL: [PqrOp; 7] = [
+        PqrOp::Lmul,
+        PqrOp::Uhmul,
+        PqrOp::Shmul,
+        PqrOp::Udiv,
+        PqrOp::Urem,
+        PqrOp::Sdiv,
+        PqrOp::Srem,
+    ];
+
+    /// Whether the operation divides (a zero immediate is a verifier error, a zero register
+    /// a run-time one).
+    pub const fn divides(self) -> bool {
+        match self {
+            PqrOp::Udiv | PqrOp::Urem | PqrOp::Sdiv | PqrOp::Srem => true,
+            PqrOp::Lmul | PqrOp::Uhmul | PqrOp::Shmul => false,
+        }
+    }
 }
 
 /// Byte-order conversions.
@@ -269,6 +352,24 @@ pub enum Insn {
         /// Second operand.
         src: Source,
     },
+    /// An operation of SBPF V2's product/quotient/remainder class.
+    Pqr {
+        /// 32- or 64-bit (`uhmul` and `shmul` exist only in 64 bits).
+        width: Width,
+        /// The operation.
+        op: PqrOp,
+        /// Destination (and first operand).
+        dst: Reg,
+        /// Second operand.
+        src: Source,
+    },
+    /// SBPF V2 `hor64`: OR the immediate into the upper 32 bits of `dst`.
+    Hor64 {
+        /// The register changed in place.
+        dst: Reg,
+        /// The 32 bits ORed into bits 32 to 63.
+        imm: i32,
+    },
     /// `dst = -dst`.
     Neg {
         /// 32- or 64-bit class.
@@ -365,8 +466,8 @@ pub enum Insn {
         off: i16,
     },
     /// `call imm`. The `src` field selects the kind: in sBPF with static syscalls 0 is a
-    /// syscall and anything else an internal function; in eBPF 0 is a helper by number and 1 a
-    /// pc-relative local call.
+    /// syscall and anything else an internal function; in SBPF V3 and V4 0 is a syscall and
+    /// 1 a pc-relative call; in eBPF 0 is a helper by number and 1 a pc-relative local call.
     Call {
         /// The raw source field (0 to 15).
         src: u8,

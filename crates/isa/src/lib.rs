@@ -8,10 +8,13 @@
 //! (the verifier's fast path) read the opcode table instead ([`opcode_shape`]): what each
 //! opcode byte means, as an [`OpcodeShape`] they match on exhaustively.
 //!
-//! Two dialects share the encoding space but not its meaning ([`Dialect`]): sBPF as the
-//! Solana reference (solana_rbpf 0.2.38) runs it, and standard eBPF as RFC 9669 defines it.
-//! Where they differ (the `callx` register field, the offset of signed division and `movsx`,
-//! the sBPF-only signed-division opcodes, JMP32 and atomics) the decoder takes the dialect.
+//! Three dialects share the encoding space but not its meaning ([`Dialect`]): sBPF as the
+//! Solana reference of 2022 (solana_rbpf 0.2.38) runs it, the SBPF versions V0 to V4 as
+//! solana-sbpf 0.26 runs them ([`SbpfVersion`], whose feature table [`FEATURE_TABLE`] says
+//! what each version changes), and standard eBPF as RFC 9669 defines it. Where they differ
+//! (the `callx` register field, the offset of signed division and `movsx`, the sBPF-only
+//! signed-division opcodes, JMP32, atomics, V2's moved memory classes, PQR class and
+//! `hor64`) the decoder and the encoder take the dialect.
 //!
 //! The engine's pre-decoded operations are defined here too, once: [`op::Op`] and every
 //! fact about an op (what it reads and writes, where control goes, which memory it touches)
@@ -26,6 +29,7 @@ mod hash;
 mod insn;
 pub mod op;
 mod slot;
+mod version;
 
 pub use codec::{
     call_operands, decode, decode_program, decode_slot, encode, opcode_shape, DecodeError, Decoded,
@@ -33,6 +37,8 @@ pub use codec::{
 };
 pub use hash::{hash_symbol_name, murmur3_32};
 pub use insn::{
-    AluOp, AtomicOp, Cond, Dialect, EndianOp, Extend, Insn, MemSize, PacketMode, Reg, Source, Width,
+    AluOp, AtomicOp, Cond, Dialect, EndianOp, Extend, Insn, MemSize, PacketMode, PqrOp, Reg,
+    Source, Width,
 };
 pub use slot::{Slot, SLOT_SIZE};
+pub use version::{CallxField, Feature, SbpfVersion, FEATURE_TABLE};

@@ -48,7 +48,8 @@ pub fn load_program(elf_bytes: &[u8]) -> Result<SolanaProgram, ProgramError> {
     register_syscalls(&mut registry).map_err(ProgramError::Load)?;
     let unresolved = unresolved_imports(elf_bytes, &registry).map_err(ProgramError::Load)?;
     let loader = Arc::new(Loader::with_syscalls(preset.config(), registry));
-    let executable = Executable::from_elf(elf_bytes, loader).map_err(ProgramError::Load)?;
+    let executable =
+        Executable::from_elf_in(elf_bytes, loader, preset.dialect()).map_err(ProgramError::Load)?;
     let program = verify(executable).map_err(ProgramError::Verify)?;
     Ok(SolanaProgram {
         program,

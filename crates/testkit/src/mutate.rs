@@ -177,7 +177,7 @@ fn assemble_and_run(text: &str, dialect: Dialect) -> Result<(), ErrorDesc> {
     case.budget = 1000;
     case.syscalls = match dialect {
         Dialect::Ebpf => SyscallSet::Conformance,
-        Dialect::Sbpf => SyscallSet::Standard,
+        Dialect::Sbpf | Dialect::Sbpf26(_) => SyscallSet::Standard,
     };
     run_case(&case)
 }

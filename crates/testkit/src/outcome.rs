@@ -171,6 +171,12 @@ impl ErrorDesc {
         }
     }
 
+    /// Every field of a bpfvm load error, in declaration order, rendered as the references
+    /// print them (solana-sbpf 0.26 reports every field of its load errors).
+    pub fn from_load_fields(error: &LoadError) -> Vec<Field> {
+        ErrorDesc::from_fields(Stage::Load, error.kind(), error.fields()).fields
+    }
+
     /// Describes a bpfvm load error (kind and the fields that matter for comparison).
     pub fn from_load(error: &LoadError) -> ErrorDesc {
         let fields = match error {

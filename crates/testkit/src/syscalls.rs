@@ -8,10 +8,11 @@
 //! The conformance set is the library's eBPF helper set of bpf_conformance plugins
 //! (`bpfvm::syscalls::helpers`: helpers 0 to 5, 5 being `unwind`).
 
+use bpfvm::memory::MemoryRules;
 use bpfvm::{
     AccessType, ContextObject, MemoryMapping, RuntimeError, SyscallFn, SyscallRegistry, TestContext,
 };
-use bpfvm_isa::hash_symbol_name;
+use bpfvm_isa::{hash_symbol_name, MemSize};
 
 /// Which syscalls a case registers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -69,7 +70,11 @@ pub fn gather_bytes(
     Ok(a1.wrapping_shl(32) | a2.wrapping_shl(24) | a3.wrapping_shl(16) | a4.wrapping_shl(8) | a5)
 }
 
-/// XORs the `a2` bytes at `a1` with 0x2a; the range is translated as one store first.
+/// XORs the `a2` bytes at `a1` with 0x2a; the range is translated as one store first. Like
+/// each oracle's version: 0.2.38's `bpf_mem_frob` then XORs the translated host bytes (a range
+/// that starts in a stack frame runs on into the next frame's bytes), the 0.26 adapter's
+/// loads and stores each byte through the mapping (so it stops at a gap), which is what the
+/// SBPF version profiles get.
 pub fn mem_frob(
     _context: &mut TestContext,
     memory: &mut MemoryMapping<'_>,
@@ -77,6 +82,14 @@ pub fn mem_frob(
 ) -> Result<u64, RuntimeError> {
     let [vaddr, len, ..] = args;
     memory.map(AccessType::Store, vaddr, len, 0)?;
+    if memory.layout().rules == MemoryRules::Sbpf26 {
+        for offset in 0..len {
+            let address = vaddr.wrapping_add(offset);
+            let byte = memory.load(MemSize::B, address, 0)?;
+            memory.store(MemSize::B, address, byte ^ 0x2a, 0)?;
+        }
+        return Ok(0);
+    }
     let mut bytes = memory.read_bytes(vaddr, len)?;
     for byte in &mut bytes {
         *byte ^= 0x2a;

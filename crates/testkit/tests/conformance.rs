@@ -34,7 +34,7 @@ fn case<'a>(vector: &'a Vector, dialect: Dialect, config: Config) -> TestCase<'a
         heap_size: 0,
         syscalls: match dialect {
             Dialect::Ebpf => SyscallSet::Conformance,
-            Dialect::Sbpf => SyscallSet::None,
+            Dialect::Sbpf | Dialect::Sbpf26(_) => SyscallSet::None,
         },
         budget: 1_000_000,
     }

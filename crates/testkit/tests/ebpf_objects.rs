@@ -87,6 +87,9 @@ const ROWS: &[Row] = &[
     },
 ];
 
+/// `--config auto` runs an object that needs no eBPF as SBPF V0 (e_flags 0).
+const V0: Preset = Preset::Sbpf26(bpfvm::SbpfVersion::V0);
+
 /// What `--config auto` must pick for each source under `-mcpu=v1`, `v2`, `v3`.
 const AUTO: &[(&str, [Preset; 3])] = &[
     // Writable globals.
@@ -94,8 +97,8 @@ const AUTO: &[(&str, [Preset; 3])] = &[
     // Helper calls by number.
     ("helpers", [Preset::Ebpf; 3]),
     // ALU32 and JMP32 under v3 only.
-    ("alu32", [Preset::Legacy, Preset::Legacy, Preset::Ebpf]),
-    ("calls", [Preset::Legacy, Preset::Legacy, Preset::Ebpf]),
+    ("alu32", [V0, V0, Preset::Ebpf]),
+    ("calls", [V0, V0, Preset::Ebpf]),
 ];
 
 fn dir() -> PathBuf {
@@ -128,7 +131,7 @@ fn case<'a>(bytes: &'a [u8], input: &'a [u8], preset: Preset) -> TestCase<'a> {
         input,
         syscalls: match preset.dialect() {
             Dialect::Ebpf => SyscallSet::Conformance,
-            Dialect::Sbpf => SyscallSet::None,
+            Dialect::Sbpf | Dialect::Sbpf26(_) => SyscallSet::None,
         },
         ..TestCase::new(Program::Elf(bytes), preset.dialect(), preset.config())
     }
@@ -178,7 +181,7 @@ fn objects_auto_leaves_in_sbpf_run_alike_there() {
     for row in ROWS {
         for (name, bytes) in objects(row.source) {
             let preset = preset_for(&bytes).unwrap();
-            if preset.dialect() != Dialect::Sbpf {
+            if !preset.dialect().is_sbpf() {
                 continue;
             }
             let outcome = run(&bytes, row.input, preset);

@@ -3,10 +3,51 @@
 //! `Config` mirrors solana_rbpf 0.2.38 field by field (reference §3): the same names, the same
 //! defaults, the same effect. The JIT-hardening fields (`noop_instruction_rate`,
 //! `sanitize_user_provided_values`, `runtime_environment_key`) may only ever change machine
-//! code, never what a program observes. [`Preset`] names the three configurations users ask
-//! for: the reference default, the legacy one deployed programs need, and eBPF.
+//! code, never what a program observes. [`Preset`] names the configurations users ask for:
+//! the reference default and the legacy one of 2022, eBPF, and one per SBPF version of
+//! solana-sbpf 0.26 ([`Config::agave`], the settings Agave executes programs with).
+//!
+//! For the SBPF versions of 0.26 the version, not the configuration, decides what the 2022
+//! flags decided (dynamic frames, signed division, static syscalls, `callx r10`, ELF virtual
+//! addresses): those flags are read only under [`Dialect::Sbpf`], and [`Config::agave`] sets
+//! them to the values 0.26 fixed (for the record, not because anything reads them there).
 
-use bpfvm_isa::Dialect;
+use bpfvm_isa::{Dialect, SbpfVersion};
+use core::fmt;
+
+/// The SBPF versions a loader accepts, inclusive (0.26's `enabled_sbpf_versions`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct VersionRange {
+    /// The oldest version accepted.
+    pub min: SbpfVersion,
+    /// The newest version accepted.
+    pub max: SbpfVersion,
+}
+
+impl VersionRange {
+    /// Every version, V0 to V4 (0.26's default).
+    pub const ALL: VersionRange = VersionRange {
+        min: SbpfVersion::V0,
+        max: SbpfVersion::V4,
+    };
+
+    /// The versions Agave enables on every cluster: V0 to V3.
+    pub const AGAVE: VersionRange = VersionRange {
+        min: SbpfVersion::V0,
+        max: SbpfVersion::V3,
+    };
+
+    /// Whether `version` is accepted.
+    pub fn contains(&self, version: SbpfVersion) -> bool {
+        (self.min..=self.max).contains(&version)
+    }
+}
+
+impl fmt::Display for VersionRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..={}", self.min, self.max)
+    }
+}
 
 /// VM and loader settings. See the field docs for the effect of each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +106,8 @@ pub struct Config {
     pub reject_rodata_stack_overlap: bool,
     /// The aligned mapping (address bits 32.. select the region) instead of the search mapping.
     pub aligned_memory_mapping: bool,
+    /// The SBPF versions an ELF file may name (read by the 0.26 profiles' loader only).
+    pub enabled_sbpf_versions: VersionRange,
 }
 
 impl Default for Config {
@@ -91,6 +134,7 @@ impl Default for Config {
             new_elf_parser: true,
             reject_rodata_stack_overlap: true,
             aligned_memory_mapping: true,
+            enabled_sbpf_versions: VersionRange::ALL,
         }
     }
 }
@@ -99,7 +143,39 @@ impl Config {
     /// The total stack size: one frame per call level
     /// ([`StackLayout::size`](crate::memory::StackLayout::size)).
     pub fn stack_size(&self) -> usize {
-        crate::memory::StackLayout::of(self).size()
+        crate::memory::StackLayout::of(self, Dialect::Sbpf).size()
+    }
+
+    /// The settings Agave executes programs with under solana-sbpf 0.26 (spec `sbpf-0.26.md`
+    /// §1.10): call depth 64, 4 KiB frames, gaps (for V0), the meter on, `optimize_rodata`
+    /// and `reject_broken_elfs` off, the aligned mapping, versions V0 to V3 enabled. The 2022
+    /// flags are set to what 0.26 fixed: no dynamic frames or signed division (the version
+    /// decides), hashed calls, `callx r10` refused, no ELF virtual addresses.
+    pub fn agave() -> Self {
+        Config {
+            max_call_depth: 64,
+            stack_frame_size: 4096,
+            enable_stack_frame_gaps: true,
+            instruction_meter_checkpoint_distance: 10000,
+            enable_instruction_meter: true,
+            enable_instruction_tracing: false,
+            enable_symbol_and_section_labels: false,
+            reject_broken_elfs: false,
+            noop_instruction_rate: 256,
+            sanitize_user_provided_values: true,
+            runtime_environment_key: 0,
+            external_internal_function_hash_collision: true,
+            reject_callx_r10: true,
+            dynamic_stack_frames: false,
+            enable_sdiv: false,
+            optimize_rodata: false,
+            static_syscalls: false,
+            enable_elf_vaddr: false,
+            new_elf_parser: true,
+            reject_rodata_stack_overlap: true,
+            aligned_memory_mapping: true,
+            enabled_sbpf_versions: VersionRange::AGAVE,
+        }
     }
 
     /// The configuration of the sBPF v1 programs deployed on the network (EM_BPF,
@@ -116,7 +192,8 @@ impl Config {
     }
 }
 
-/// A named pair of configuration and dialect, as the CLI's `--config` chooses them.
+/// A named pair of configuration and dialect (a profile), as the CLI's `--config` chooses
+/// them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Preset {
     /// The reference's `Config::default()`, sBPF (loads SBFv2 ELFs).
@@ -126,9 +203,24 @@ pub enum Preset {
     /// RFC 9669 eBPF: the default memory layout and meter with fixed stack frames (eBPF has
     /// no instruction that moves a dynamic frame, so every call needs a frame of its own).
     Ebpf,
+    /// An SBPF version as solana-sbpf 0.26 runs it, with Agave's settings
+    /// ([`Config::agave`]); the V4 profile also enables V4, which no cluster does.
+    Sbpf26(SbpfVersion),
 }
 
 impl Preset {
+    /// Every profile: the 2022 ones, eBPF, then V0 to V4.
+    pub const ALL: [Preset; 8] = [
+        Preset::Default,
+        Preset::Legacy,
+        Preset::Ebpf,
+        Preset::Sbpf26(SbpfVersion::V0),
+        Preset::Sbpf26(SbpfVersion::V1),
+        Preset::Sbpf26(SbpfVersion::V2),
+        Preset::Sbpf26(SbpfVersion::V3),
+        Preset::Sbpf26(SbpfVersion::V4),
+    ];
+
     /// The configuration of this preset.
     pub fn config(self) -> Config {
         match self {
@@ -138,6 +230,13 @@ impl Preset {
                 dynamic_stack_frames: false,
                 ..Config::default()
             },
+            Preset::Sbpf26(version) => {
+                let mut config = Config::agave();
+                if !config.enabled_sbpf_versions.contains(version) {
+                    config.enabled_sbpf_versions.max = version;
+                }
+                config
+            }
         }
     }
 
@@ -146,7 +245,23 @@ impl Preset {
         match self {
             Preset::Default | Preset::Legacy => Dialect::Sbpf,
             Preset::Ebpf => Dialect::Ebpf,
+            Preset::Sbpf26(version) => Dialect::Sbpf26(version),
         }
+    }
+
+    /// The profile's name as the CLI spells it: `default`, `legacy`, `ebpf`, `v0`..`v4`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Default => "default",
+            Preset::Legacy => "legacy",
+            Preset::Ebpf => "ebpf",
+            Preset::Sbpf26(version) => version.name(),
+        }
+    }
+
+    /// The profile named `name` (see [`Preset::name`]).
+    pub fn from_name(name: &str) -> Option<Preset> {
+        Preset::ALL.into_iter().find(|preset| preset.name() == name)
     }
 }
 
@@ -161,6 +276,26 @@ mod tests {
         assert_eq!(config.stack_size(), 81920);
         assert!(config.dynamic_stack_frames && config.static_syscalls && config.enable_sdiv);
         assert!(!config.reject_broken_elfs && !config.enable_instruction_tracing);
+    }
+
+    #[test]
+    fn agave_is_the_execution_environment_of_spec_1_10() {
+        let agave = Config::agave();
+        assert_eq!((agave.max_call_depth, agave.stack_frame_size), (64, 4096));
+        assert!(agave.enable_stack_frame_gaps && agave.enable_instruction_meter);
+        assert!(!agave.optimize_rodata && !agave.reject_broken_elfs);
+        assert!(agave.aligned_memory_mapping);
+        assert_eq!(agave.instruction_meter_checkpoint_distance, 10000);
+        assert_eq!(agave.enabled_sbpf_versions, VersionRange::AGAVE);
+        assert!(!agave.enabled_sbpf_versions.contains(SbpfVersion::V4));
+        // The V4 profile opts in to V4; the others keep Agave's range.
+        let v4 = Preset::Sbpf26(SbpfVersion::V4).config();
+        assert!(v4.enabled_sbpf_versions.contains(SbpfVersion::V4));
+        assert_eq!(Preset::Sbpf26(SbpfVersion::V3).config(), agave);
+        for preset in Preset::ALL {
+            assert_eq!(Preset::from_name(preset.name()), Some(preset));
+        }
+        assert_eq!(Preset::from_name("v5"), None);
     }
 
     #[test]

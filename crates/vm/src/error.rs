@@ -129,6 +129,14 @@ pub enum RuntimeError {
         /// The message.
         message: String,
     },
+    /// solana-sbpf 0.26 (the SBPF versions): the syscall called at `pc` failed with `error`
+    /// (a [`RuntimeError::UserError`], or an access violation of its arguments).
+    SyscallError {
+        /// The calling instruction.
+        pc: usize,
+        /// The syscall's own error.
+        error: Box<RuntimeError>,
+    },
     /// The JIT backend was asked for but no compiled code exists.
     JitNotCompiled,
     /// The JIT's generated code ended in a way it must never end (a bug in the JIT, never the
@@ -156,6 +164,7 @@ impl RuntimeError {
             RuntimeError::InvalidInstruction { .. } => "InvalidInstruction",
             RuntimeError::UnsupportedInstruction { .. } => "UnsupportedInstruction",
             RuntimeError::UserError { .. } => "UserError",
+            RuntimeError::SyscallError { .. } => "SyscallError",
             RuntimeError::JitNotCompiled => "JitNotCompiled",
             RuntimeError::JitFailure { .. } => "JitFailure",
         }
@@ -210,6 +219,9 @@ impl RuntimeError {
             RuntimeError::UserError { message } | RuntimeError::JitFailure { message } => {
                 vec![("message", Text(message.clone()))]
             }
+            RuntimeError::SyscallError { pc, error } => {
+                vec![("pc", n(*pc)), ("error", Text(error.to_string()))]
+            }
             RuntimeError::JitNotCompiled => Vec::new(),
         }
     }
@@ -226,12 +238,85 @@ impl RuntimeError {
             | RuntimeError::AccessViolation { pc, .. }
             | RuntimeError::StackAccessViolation { pc, .. }
             | RuntimeError::InvalidInstruction { pc }
-            | RuntimeError::UnsupportedInstruction { pc } => Some(pc),
+            | RuntimeError::UnsupportedInstruction { pc }
+            | RuntimeError::SyscallError { pc, .. } => Some(pc),
             RuntimeError::InvalidMemoryRegion { .. }
             | RuntimeError::UserError { .. }
             | RuntimeError::JitNotCompiled
             | RuntimeError::JitFailure { .. } => None,
         }
+    }
+}
+
+/// One positional field of an error as solana-sbpf 0.26 reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sbpf26Field {
+    /// A number (decimal in 0.26's `Debug` text).
+    Number(u64),
+    /// A signed number (a stack frame).
+    Signed(i64),
+    /// A name: an access type (`Load`, `Store`) or a region.
+    Name(&'static str),
+    /// The error of a failed syscall, itself an error.
+    Inner(Box<RuntimeError>),
+    /// A failed syscall's own message.
+    Text(String),
+}
+
+impl RuntimeError {
+    /// The error as solana-sbpf 0.26 reports it: its variant name and positional fields,
+    /// without any pc (0.26 leaves the faulting pc in register 11: [`RuntimeError::pc`]).
+    /// Variants 0.26 lacks keep their name and lose their pc.
+    pub fn sbpf26_parts(&self) -> (&'static str, Vec<Sbpf26Field>) {
+        use Sbpf26Field::{Inner, Name, Number, Signed, Text};
+        let access_name = |access: &AccessType| match access {
+            AccessType::Load => "Load",
+            AccessType::Store => "Store",
+        };
+        let fields = match self {
+            RuntimeError::CallDepthExceeded { .. }
+            | RuntimeError::DivideByZero { .. }
+            | RuntimeError::DivideOverflow { .. }
+            | RuntimeError::ExecutionOverrun { .. }
+            | RuntimeError::CallOutsideTextSegment { .. }
+            | RuntimeError::ExceededMaxInstructions { .. }
+            | RuntimeError::InvalidInstruction { .. }
+            | RuntimeError::UnsupportedInstruction { .. }
+            | RuntimeError::JitNotCompiled => Vec::new(),
+            RuntimeError::InvalidMemoryRegion { index } => vec![Number(*index as u64)],
+            RuntimeError::AccessViolation {
+                access,
+                vaddr,
+                len,
+                region,
+                ..
+            } => vec![
+                Name(access_name(access)),
+                Number(*vaddr),
+                Number(*len),
+                Name(region),
+            ],
+            RuntimeError::StackAccessViolation {
+                access,
+                vaddr,
+                len,
+                frame,
+                ..
+            } => vec![
+                Name(access_name(access)),
+                Number(*vaddr),
+                Number(*len),
+                Signed(*frame),
+            ],
+            RuntimeError::UserError { message } | RuntimeError::JitFailure { message } => {
+                vec![Text(message.clone())]
+            }
+            RuntimeError::SyscallError { error, .. } => match error.as_ref() {
+                RuntimeError::UserError { message } => vec![Text(message.clone())],
+                other => vec![Inner(Box::new(other.clone()))],
+            },
+        };
+        (self.kind(), fields)
     }
 }
 
@@ -280,6 +365,9 @@ impl fmt::Display for RuntimeError {
                 write!(f, "unsupported instruction at pc {pc}")
             }
             RuntimeError::UserError { message } => write!(f, "syscall error: {message}"),
+            RuntimeError::SyscallError { pc, error } => {
+                write!(f, "the syscall at pc {pc} failed: {error}")
+            }
             RuntimeError::JitNotCompiled => write!(f, "the program was not compiled by the JIT"),
             RuntimeError::JitFailure { message } => write!(f, "internal JIT failure: {message}"),
         }
@@ -370,6 +458,11 @@ pub enum VerifyError {
         /// The field's name.
         field: &'static str,
     },
+    /// SBPF V1/V2: `add64 r10, imm` with an immediate that is not a multiple of 64.
+    UnalignedImmediate {
+        /// The instruction.
+        pc: usize,
+    },
     /// eBPF: a call whose kind (the source field) or target is not supported.
     InvalidCall {
         /// The instruction.
@@ -397,6 +490,7 @@ impl VerifyError {
             VerifyError::InvalidRegister { .. } => "InvalidRegister",
             VerifyError::InvalidField { .. } => "InvalidField",
             VerifyError::InvalidCall { .. } => "InvalidCall",
+            VerifyError::UnalignedImmediate { .. } => "UnalignedImmediate",
         }
     }
 }
@@ -417,7 +511,8 @@ impl VerifyError {
             | VerifyError::CannotWriteR10 { pc }
             | VerifyError::InvalidDestinationRegister { pc }
             | VerifyError::InvalidRegister { pc }
-            | VerifyError::InvalidCall { pc } => vec![("pc", n(*pc))],
+            | VerifyError::InvalidCall { pc }
+            | VerifyError::UnalignedImmediate { pc } => vec![("pc", n(*pc))],
             VerifyError::JumpOutOfCode { target, pc } => {
                 vec![("target", Number(*target)), ("pc", n(*pc))]
             }
@@ -478,6 +573,10 @@ impl fmt::Display for VerifyError {
                 write!(f, "invalid {field} field at pc {pc}")
             }
             VerifyError::InvalidCall { pc } => write!(f, "unsupported call kind at pc {pc}"),
+            VerifyError::UnalignedImmediate { pc } => write!(
+                f,
+                "add64 r10 by an immediate that is not a multiple of 64 at pc {pc}"
+            ),
         }
     }
 }

@@ -77,17 +77,19 @@ pub mod vm;
 #[cfg(test)]
 mod test_insns;
 
-pub use bpfvm_isa::Dialect;
-pub use config::{Config, Preset};
+pub use bpfvm_isa::{Dialect, SbpfVersion};
+pub use config::{Config, Preset, VersionRange};
 pub use context::{ContextObject, TestContext};
-pub use error::{AccessType, ErrorField, RuntimeError, VerifyError, REFERENCE_PC_OFFSET};
+pub use error::{
+    AccessType, ErrorField, RuntimeError, Sbpf26Field, VerifyError, REFERENCE_PC_OFFSET,
+};
 pub use interpreter::{StepControl, StepHook, StepState};
 pub use load_error::LoadError;
 pub use memory::{MemoryMapping, MemoryRegion};
 pub use program::{
     fixup_relative_calls, Executable, ExecutableParts, Function, FunctionRegistry, Loader,
-    ProgramRegion, Syscall, SyscallFn, SyscallRegistry, MM_HEAP_START, MM_INPUT_START,
-    MM_PROGRAM_START, MM_STACK_START,
+    ProgramRegion, Syscall, SyscallFn, SyscallRegistry, TextPlacement, MM_HEAP_START,
+    MM_INPUT_START, MM_PROGRAM_START, MM_STACK_START,
 };
 pub use verified::{verify, VerifiedProgram};
 pub use vm::{Backend, Run, Vm};

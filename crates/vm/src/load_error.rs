@@ -96,6 +96,22 @@ pub enum LoadError {
         /// What is wrong.
         reason: String,
     },
+    /// solana-sbpf 0.26: the file's `e_flags` name no SBPF version (0x20, the SBFv2 flag of
+    /// 2022, among them), or one outside the configuration's enabled range.
+    UnsupportedSBPFVersion {
+        /// The file's `e_flags`.
+        e_flags: u32,
+        /// The versions the configuration enables.
+        enabled: crate::config::VersionRange,
+    },
+    /// The file's `e_flags` name another SBPF version than the profile that loads it (not a
+    /// 0.26 error: 0.26 has no profile per version).
+    SbpfVersionMismatch {
+        /// The version the profile runs.
+        expected: bpfvm_isa::SbpfVersion,
+        /// The version the file names.
+        found: bpfvm_isa::SbpfVersion,
+    },
     /// The linked image of a relocatable object would exceed the loader's memory bound
     /// (a multiple of the file size). Not a reference error.
     ImageTooLarge {
@@ -133,6 +149,8 @@ impl LoadError {
             LoadError::FunctionAlreadyRegistered { .. } => "FunctionAlreadyRegistered",
             LoadError::InvalidRelocation { .. } => "InvalidRelocation",
             LoadError::ImageTooLarge { .. } => "ImageTooLarge",
+            LoadError::UnsupportedSBPFVersion { .. } => "UnsupportedSBPFVersion",
+            LoadError::SbpfVersionMismatch { .. } => "SbpfVersionMismatch",
         }
     }
     /// The variant's fields by name, in declaration order (as [`RuntimeError::fields`]).
@@ -172,6 +190,14 @@ impl LoadError {
             LoadError::ImageTooLarge { size, limit } => {
                 vec![("size", Number(*size)), ("limit", Number(*limit))]
             }
+            LoadError::UnsupportedSBPFVersion { e_flags, enabled } => vec![
+                ("e_flags", Number(u64::from(*e_flags))),
+                ("enabled", Text(enabled.to_string())),
+            ],
+            LoadError::SbpfVersionMismatch { expected, found } => vec![
+                ("expected", Text(expected.to_string())),
+                ("found", Text(found.to_string())),
+            ],
             LoadError::EntrypointOutOfBounds
             | LoadError::InvalidEntrypoint
             | LoadError::WrongEndianess
@@ -230,6 +256,29 @@ impl fmt::Display for LoadError {
                 offset,
                 reason,
             } => write!(f, "cannot relocate {section}+{offset:#x}: {reason}"),
+            LoadError::UnsupportedSBPFVersion { e_flags: 0x20, .. } => write!(
+                f,
+                "unsupported SBPF version: e_flags 0x20 is the SBFv2 flag of 2022, which \
+                 solana-sbpf 0.26 refuses; `--config default` runs it with the 2022 semantics"
+            ),
+            LoadError::UnsupportedSBPFVersion { e_flags, enabled } => {
+                match bpfvm_isa::SbpfVersion::from_e_flags(*e_flags) {
+                    Some(version) => write!(
+                        f,
+                        "unsupported SBPF version: the file is {version} (e_flags {e_flags:#x}), \
+                     the configuration enables {enabled}"
+                    ),
+                    None => write!(
+                    f,
+                    "unsupported SBPF version: e_flags {e_flags:#x} names no version (V0 to V4 \
+                     are 0 to 4)"
+                ),
+                }
+            }
+            LoadError::SbpfVersionMismatch { expected, found } => write!(
+                f,
+                "the file is SBPF {found} but the profile runs {expected}"
+            ),
             LoadError::ImageTooLarge { size, limit } => {
                 write!(
                     f,

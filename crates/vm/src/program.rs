@@ -161,10 +161,10 @@ impl<C> Loader<C> {
         Loader { config, syscalls }
     }
 
-    /// The memory layout of the programs this loader loads (where the program region
-    /// starts, and everything the VM and the backends need about the stack).
-    pub fn layout(&self) -> Layout {
-        Layout::of(&self.config)
+    /// The memory layout of the programs of `dialect` this loader loads (where the program
+    /// region starts, and everything the VM and the backends need about the stack).
+    pub fn layout(&self, dialect: Dialect) -> Layout {
+        Layout::of(&self.config, dialect)
     }
 }
 
@@ -270,14 +270,29 @@ fn function_key<C>(
     name: &str,
 ) -> Result<u32, LoadError> {
     let config = &loader.config;
-    if config.static_syscalls || dialect == Dialect::Ebpf {
+    // 0.26 always refuses a function key equal to a syscall's (the option is gone).
+    let check_collision = match dialect {
+        Dialect::Sbpf => config.external_internal_function_hash_collision,
+        Dialect::Sbpf26(_) | Dialect::Ebpf => true,
+    };
+    if keys_are_pcs(loader, dialect) {
         return u32::try_from(pc).map_err(|_| LoadError::ValueOutOfBounds);
     }
     let key = hash_internal_function(pc, name);
-    if config.external_internal_function_hash_collision && loader.syscalls.contains(key) {
+    if check_collision && loader.syscalls.contains(key) {
         return Err(LoadError::SymbolHashCollision { key });
     }
     Ok(key)
+}
+
+/// Whether functions are keyed by their pc (static syscalls in 2022, eBPF, SBPF V3 and V4,
+/// whose calls are pc-relative) rather than by a hash of it.
+fn keys_are_pcs<C>(loader: &Loader<C>, dialect: Dialect) -> bool {
+    match dialect {
+        Dialect::Sbpf => loader.config.static_syscalls,
+        Dialect::Sbpf26(version) => version.static_syscalls(),
+        Dialect::Ebpf => true,
+    }
 }
 
 /// The key of an internal function without static syscalls: Murmur3 of "entrypoint" for the
@@ -301,14 +316,32 @@ pub enum ProgramRegion {
     Writable,
 }
 
+/// Where the text lies relative to the mapped read-only bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextPlacement {
+    /// The text is part of the mapped bytes, at `text_offset` from their start (every
+    /// dialect but SBPF V3 and V4).
+    Mapped,
+    /// SBPF V3 and V4: the mapped bytes are `ro_len` bytes from `ro_start` (the read-only
+    /// data alone); the text lies at `text_offset` of `ro_data`, outside them, and runs at
+    /// guest address `text_vaddr` (the program cannot read it).
+    Apart {
+        /// The length of the mapped read-only data.
+        ro_len: usize,
+        /// The guest address of the first text slot.
+        text_vaddr: u64,
+    },
+}
+
 /// A loaded program, ready for the verifier.
 pub struct Executable<C> {
     loader: Arc<Loader<C>>,
     dialect: Dialect,
     program_region: ProgramRegion,
-    /// The mapped bytes are `ro_data[ro_start..]`.
+    /// The mapped bytes are `ro_data[ro_start..ro_end]`.
     ro_data: Vec<u8>,
     ro_start: usize,
+    ro_end: usize,
     ro_vaddr: u64,
     /// The text's offset inside `ro_data` (not inside the mapped bytes).
     text_offset: usize,
@@ -337,36 +370,53 @@ pub struct ExecutableParts {
     pub functions: FunctionRegistry,
     /// Whether the program region is writable.
     pub program_region: ProgramRegion,
+    /// Whether the text is part of the mapped bytes.
+    pub text_placement: TextPlacement,
 }
 
 impl<C> Executable<C> {
-    /// Builds an executable from parts the ELF loader computed. The text range must lie
-    /// inside `ro_data`.
+    /// Builds an executable from parts the ELF loader computed. The text range and the
+    /// mapped range must lie inside `ro_data`.
     pub fn from_parts(
         loader: Arc<Loader<C>>,
         dialect: Dialect,
         parts: ExecutableParts,
     ) -> Result<Self, LoadError> {
-        let text_offset = parts
-            .ro_start
-            .checked_add(parts.text_offset)
-            .ok_or(LoadError::ValueOutOfBounds)?;
+        let out_of_bounds = || LoadError::ValueOutOfBounds;
+        let (text_offset, text_vaddr, ro_end) = match parts.text_placement {
+            TextPlacement::Mapped => (
+                parts
+                    .ro_start
+                    .checked_add(parts.text_offset)
+                    .ok_or_else(out_of_bounds)?,
+                parts
+                    .ro_vaddr
+                    .checked_add(parts.text_offset as u64)
+                    .ok_or_else(out_of_bounds)?,
+                parts.ro_data.len(),
+            ),
+            TextPlacement::Apart { ro_len, text_vaddr } => (
+                parts.text_offset,
+                text_vaddr,
+                parts
+                    .ro_start
+                    .checked_add(ro_len)
+                    .ok_or_else(out_of_bounds)?,
+            ),
+        };
         let end = text_offset
             .checked_add(parts.text_len)
-            .ok_or(LoadError::ValueOutOfBounds)?;
-        if end > parts.ro_data.len() {
+            .ok_or_else(out_of_bounds)?;
+        if end > parts.ro_data.len() || ro_end > parts.ro_data.len() || parts.ro_start > ro_end {
             return Err(LoadError::ValueOutOfBounds);
         }
-        let text_vaddr = parts
-            .ro_vaddr
-            .checked_add(parts.text_offset as u64)
-            .ok_or(LoadError::ValueOutOfBounds)?;
         Ok(Executable {
             loader,
             dialect,
             program_region: parts.program_region,
             ro_data: parts.ro_data,
             ro_start: parts.ro_start,
+            ro_end,
             ro_vaddr: parts.ro_vaddr,
             text_offset,
             text_len: parts.text_len,
@@ -377,7 +427,8 @@ impl<C> Executable<C> {
     }
 
     /// The reference's `from_text_bytes`: the bytes become both the read-only data and the
-    /// text at the start of the program region, unrelocated. The entry is the function named
+    /// text at the start of the program region, unrelocated (in SBPF V3 and V4 the read-only
+    /// copy lies at 0 and the text runs at `1 << 32`, as solana-sbpf 0.26 places them). The entry is the function named
     /// "entrypoint", or pc 0 (registered under that name) when there is none.
     pub fn from_text_bytes(
         text: &[u8],
@@ -392,19 +443,29 @@ impl<C> Executable<C> {
                 0
             }
         };
-        let program_start = loader.layout().map.program;
+        let map = loader.layout(dialect).map;
+        // V3 and V4 map the bytes as read-only data at 0 and run them at `1 << 32`, as 0.26's
+        // `from_text_bytes` does.
+        let text_placement = match map.text_is_mapped() {
+            true => TextPlacement::Mapped,
+            false => TextPlacement::Apart {
+                ro_len: text.len(),
+                text_vaddr: map.program,
+            },
+        };
         Self::from_parts(
             loader,
             dialect,
             ExecutableParts {
                 ro_data: text.to_vec(),
                 ro_start: 0,
-                ro_vaddr: program_start,
+                ro_vaddr: map.rodata,
                 text_offset: 0,
                 text_len: text.len(),
                 entry_pc,
                 functions,
                 program_region: ProgramRegion::ReadOnly,
+                text_placement,
             },
         )
     }
@@ -418,8 +479,13 @@ impl<C> Executable<C> {
     ) -> Result<Self, LoadError> {
         let mut text = text.to_vec();
         let mut functions = FunctionRegistry::new();
-        if dialect == Dialect::Sbpf {
-            fixup_relative_calls(&mut text, &mut functions, &loader)?;
+        let relative_calls_are_keyed = match dialect {
+            Dialect::Sbpf => true,
+            Dialect::Sbpf26(version) => !version.static_syscalls(),
+            Dialect::Ebpf => false,
+        };
+        if relative_calls_are_keyed {
+            fixup_relative_calls(&mut text, &mut functions, &loader, dialect)?;
         }
         functions.register(&loader, dialect, 0, ENTRYPOINT)?;
         Self::from_text_bytes(&text, loader, dialect, functions)
@@ -440,6 +506,11 @@ impl<C> Executable<C> {
         self.dialect
     }
 
+    /// The memory layout this program runs in (its loader's configuration in its dialect).
+    pub fn layout(&self) -> Layout {
+        self.loader.layout(self.dialect)
+    }
+
     /// The text bytes.
     pub fn text(&self) -> &[u8] {
         // The range was checked in `from_parts`.
@@ -455,8 +526,8 @@ impl<C> Executable<C> {
 
     /// The read-only bytes mapped in the program region.
     pub fn ro_data(&self) -> &[u8] {
-        // `ro_start` is at most the text offset, which `from_parts` checked.
-        self.ro_data.get(self.ro_start..).unwrap_or(&[])
+        // `from_parts` checked the range.
+        self.ro_data.get(self.ro_start..self.ro_end).unwrap_or(&[])
     }
 
     /// The guest address of the read-only bytes.
@@ -491,7 +562,9 @@ pub fn fixup_relative_calls<C>(
     text: &mut [u8],
     functions: &mut FunctionRegistry,
     loader: &Loader<C>,
+    dialect: Dialect,
 ) -> Result<(), LoadError> {
+    let static_syscalls = keys_are_pcs(loader, dialect);
     let slot_count = text.len() / SLOT_SIZE;
     // Byte arrays have alignment 1, so the view always exists.
     let slots: &mut [[u8; SLOT_SIZE]] =
@@ -505,13 +578,15 @@ pub fn fixup_relative_calls<C>(
         };
         let slot = Slot::from_u64(u64::from_le_bytes(*bytes));
         if let Some((src, imm)) = call_operands(slot) {
-            if imm != -1 && !(loader.config.static_syscalls && src == 0) {
+            if imm != -1 && !(static_syscalls && src == 0) {
                 let target = (pc as i64 + 1 + i64::from(imm))
                     .try_into()
                     .ok()
                     .filter(|&target: &usize| target < slot_count)
                     .ok_or(LoadError::RelativeJumpOutOfBounds { pc })?;
-                let key = keys.key(target, || register_call_target(functions, loader, target))?;
+                let key = keys.key(target, || {
+                    register_call_target(functions, loader, dialect, target)
+                })?;
                 *bytes = Slot {
                     imm: key as i32,
                     ..slot
@@ -555,6 +630,7 @@ fn next_call(slots: &[[u8; SLOT_SIZE]]) -> Option<usize> {
 fn register_call_target<C>(
     functions: &mut FunctionRegistry,
     loader: &Loader<C>,
+    dialect: Dialect,
     target: usize,
 ) -> Result<u32, LoadError> {
     let name = if loader.config.enable_symbol_and_section_labels {
@@ -562,7 +638,7 @@ fn register_call_target<C>(
     } else {
         String::new()
     };
-    functions.register(loader, Dialect::Sbpf, target, &name)
+    functions.register(loader, dialect, target, &name)
 }
 
 /// A direct-mapped cache of the keys of recent call targets, by pc. A miss (a pc not seen, or
@@ -693,7 +769,8 @@ mod tests {
                 }
                 let (mut ours_functions, mut theirs_functions) =
                     (FunctionRegistry::new(), FunctionRegistry::new());
-                let ours_result = fixup_relative_calls(&mut ours, &mut ours_functions, &loader);
+                let ours_result =
+                    fixup_relative_calls(&mut ours, &mut ours_functions, &loader, Dialect::Sbpf);
                 let theirs_result = fixup_oracle(&mut theirs, &mut theirs_functions, &loader);
                 assert_eq!(ours_result, theirs_result, "{len} {seed}");
                 assert_eq!(ours_functions, theirs_functions, "{len} {seed}");
@@ -726,7 +803,7 @@ mod tests {
         text.extend_from_slice(&call(1, -3).to_bytes()[..7]);
         let original = text.clone();
         let mut functions = FunctionRegistry::new();
-        fixup_relative_calls(&mut text, &mut functions, &loader).unwrap();
+        fixup_relative_calls(&mut text, &mut functions, &loader, Dialect::Sbpf).unwrap();
         assert_eq!(functions.len(), 1);
         assert_eq!(functions.iter().next().unwrap().1.pc, 0);
         assert_eq!(text[..8], original[..8]);

@@ -12,6 +12,7 @@
 //! host's first region (the conformance contract). Unlike the reference, depth and stack
 //! pointer are reset between runs, so a VM can be run again after an error; memory is not.
 
+use crate::code::Semantics;
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
 use crate::interpreter::exec::Machine;
@@ -78,10 +79,10 @@ impl<'a, C: ContextObject> Vm<'a, C> {
     ) -> Result<Self, RuntimeError> {
         let config = program.config();
         let executable = program.executable();
-        let layout = executable.loader().layout();
+        let layout = executable.layout();
         let map = layout.map;
         let initial_r2 = match program.dialect() {
-            Dialect::Sbpf => 0,
+            Dialect::Sbpf | Dialect::Sbpf26(_) => 0,
             Dialect::Ebpf => regions.first().map_or(0, MemoryRegion::len),
         };
         let stack = MemoryRegion::owned_zeroed(layout.stack.size(), map.stack, layout.stack.gap())
@@ -106,7 +107,7 @@ impl<'a, C: ContextObject> Vm<'a, C> {
             MemoryRegion::writable(heap, map.heap),
         ];
         all.extend(regions);
-        let mapping = MemoryMapping::new(all, config)?;
+        let mapping = MemoryMapping::with_layout(all, &layout)?;
         let registry = &executable.loader().syscalls;
         let syscalls = program
             .code()
@@ -117,7 +118,7 @@ impl<'a, C: ContextObject> Vm<'a, C> {
         let settings = Settings {
             frames: layout.stack.frame_mode(),
             max_call_depth: config.max_call_depth,
-            static_syscalls: config.static_syscalls,
+            static_syscalls: program.code().callx_needs_function(),
             tracing: match config.enable_instruction_tracing {
                 true => Tracing::On,
                 false => Tracing::Off,
@@ -144,10 +145,28 @@ impl<'a, C: ContextObject> Vm<'a, C> {
     /// unwinds out of `run` on either backend (the JIT stops the run first: unwinding never
     /// crosses generated code). The `Vm` can run again afterwards.
     pub fn run(&mut self, backend: Backend) -> Run {
+        if let Some(run) = self.exhausted_before_start() {
+            return run;
+        }
         match backend {
             Backend::Interpreter => self.interpret(None),
             Backend::Jit => self.run_jit(),
         }
+    }
+
+    /// Under 0.26's rules the meter is checked before the first instruction too: a run with
+    /// no budget left executes nothing and stops at the entry (both backends, here).
+    fn exhausted_before_start(&mut self) -> Option<Run> {
+        let code = self.program.code();
+        let before_each = code.semantics() == Semantics::Sbpf26;
+        let empty = self.metering() == Metering::On && self.context.remaining() == 0;
+        (before_each && empty).then(|| Run {
+            instruction_count: 0,
+            result: Err(RuntimeError::ExceededMaxInstructions {
+                pc: code.entry_pc(),
+                budget: 0,
+            }),
+        })
     }
 
     /// The JIT backend; tracing runs are delegated to the interpreter (see `jit`).
@@ -232,6 +251,9 @@ impl<'a, C: ContextObject> Vm<'a, C> {
     /// Runs on the interpreter, calling `hook` before every instruction (the slow, exact
     /// path: same results and count as `run`).
     pub fn run_with_hook(&mut self, hook: &mut dyn StepHook) -> Run {
+        if let Some(run) = self.exhausted_before_start() {
+            return run;
+        }
         self.interpret(Some(hook))
     }
 

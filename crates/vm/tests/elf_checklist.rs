@@ -89,7 +89,14 @@ fn reference_elfs_load_with_the_checklist_layout() {
             );
             assert!(bpfvm::verify(exe).is_ok(), "{file} verifies");
         }
-        assert_eq!(preset_for(&bytes).unwrap(), Preset::Default, "{file}");
+        // `--config auto` refuses the SBFv2 flag as solana-sbpf 0.26 does; `default` runs it.
+        assert!(
+            matches!(
+                preset_for(&bytes),
+                Err(bpfvm::LoadError::UnsupportedSBPFVersion { e_flags: 0x20, .. })
+            ),
+            "{file}"
+        );
     }
 }
 
@@ -331,7 +338,12 @@ const PRODUCTION: &[(&str, usize, usize, usize, usize, u64)] = &[
 fn production_programs_load_under_legacy() {
     for &(file, entry, functions, text, ro, text_vaddr) in PRODUCTION {
         let bytes = read(&format!("solana_programs/{file}"));
-        assert_eq!(preset_for(&bytes).unwrap(), Preset::Legacy, "{file}");
+        // `--config auto` runs e_flags 0 as the network does today: V0 under 0.26.
+        assert_eq!(
+            preset_for(&bytes).unwrap(),
+            Preset::Sbpf26(bpfvm::SbpfVersion::V0),
+            "{file}"
+        );
         let exe = load(&bytes, Preset::Legacy.config(), &[]).unwrap();
         assert_eq!(
             (

@@ -105,7 +105,10 @@ const SYSCALLS: &[&str] = &["sol_log_", "sol_log_64_"];
 #[test]
 fn calls_object_links_strings_calls_and_syscalls_in_sbpf() {
     let bytes = object("calls.o");
-    assert_eq!(preset_for(&bytes).unwrap(), Preset::Legacy);
+    assert_eq!(
+        preset_for(&bytes).unwrap(),
+        Preset::Sbpf26(bpfvm::SbpfVersion::V0)
+    );
     let exe = load(&bytes, Preset::Legacy.config(), SYSCALLS).unwrap();
     // Layout: .text (0x160 bytes), then .rodata, 8-aligned; read-only.
     assert_eq!(

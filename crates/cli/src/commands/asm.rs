@@ -19,14 +19,13 @@ pub fn assemble(
     config: ConfigChoice,
     format: Format,
 ) -> Result<AsmReport, Failure> {
-    let dialect = match config {
-        ConfigChoice::Ebpf => Dialect::Ebpf,
-        ConfigChoice::Auto | ConfigChoice::Default | ConfigChoice::Legacy => Dialect::Sbpf,
-    };
+    let dialect = config
+        .named()
+        .map_or(Dialect::Sbpf, |preset| preset.dialect());
     let text = validate::read_limited(source, validate::MAX_PROGRAM, "the source")?;
     let assembled = program_file::assemble(&text, dialect)?;
     let mut bytes = assembled.bytes;
-    if dialect == Dialect::Sbpf {
+    if program_file::calls_are_absolute(dialect) {
         program_file::relative_calls(&mut bytes);
     }
     let mut report = AsmReport {

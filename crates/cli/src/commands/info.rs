@@ -56,6 +56,7 @@ fn report(info: &ElfInfo, strict_reader_error: Option<String>, text: String) -> 
             file_type: info.file_type,
             machine: info.machine,
             flags: info.flags,
+            sbpf_version: info.sbpf_version().map(|version| version.to_string()),
             entry: Hex(info.entry),
             size: info.size,
         },

@@ -247,7 +247,9 @@ fn account_states(ix: &InstructionOptions) -> Result<Vec<KeyedAccount>, Failure>
 /// How an instruction's program is loaded: its header's preset, the whole Solana set.
 fn describe(file: &ProgramFile) -> ProgramDescription {
     let preset = match file.kind {
-        ProgramKind::Elf => bpfvm::elf::preset_for(&file.bytes).unwrap_or(Preset::Legacy),
+        ProgramKind::Elf => {
+            bpfvm::elf::preset_for(&file.bytes).unwrap_or(Preset::Sbpf26(bpfvm::SbpfVersion::V0))
+        }
         ProgramKind::Raw | ProgramKind::Assembly => Preset::Legacy,
     };
     file.describe(preset, crate::args::SyscallChoice::Solana)

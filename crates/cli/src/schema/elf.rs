@@ -14,6 +14,8 @@ pub struct ElfHeader {
     pub machine: u16,
     /// `e_flags`.
     pub flags: u32,
+    /// The SBPF version `e_flags` name (`V0` to `V4`), or null.
+    pub sbpf_version: Option<String>,
     /// `e_entry`.
     pub entry: Hex,
     /// The file size.

@@ -154,9 +154,9 @@ pub struct ProgramDescription {
     pub path: String,
     /// `elf`, `raw` or `assembly`.
     pub kind: &'static str,
-    /// The preset: `default`, `legacy` or `ebpf`.
+    /// The profile: `default`, `legacy`, `ebpf` or `v0` to `v4`.
     pub config: &'static str,
-    /// `sbpf` or `ebpf`.
+    /// `sbpf` (2022), `sbpf-v0` to `sbpf-v4`, or `ebpf`.
     pub dialect: &'static str,
     /// `solana`, `demo` or `none`.
     pub syscalls: &'static str,

@@ -1,6 +1,7 @@
 //! The decoder written as a chain of matches over the opcode's fields, kept for the tests as
 //! an oracle: the table-driven [`super::decode`] must agree with it on every opcode and on
-//! every interesting value of the other fields.
+//! every interesting value of the other fields, in the two dialects of 2022 (the SBPF
+//! versions have their own test against the spec's opcode lists, in `tests.rs`).
 
 use super::*;
 
@@ -33,6 +34,7 @@ pub(super) fn decode_by_matches(
         CLASS_ALU64 => decode_alu(slot, Width::W64, dialect),
         CLASS_JMP => decode_jmp(slot, Width::W64, dialect),
         CLASS_JMP32 => match dialect {
+            Dialect::Sbpf26(_) => unknown,
             Dialect::Ebpf => decode_jmp(slot, Width::W32, dialect),
             Dialect::Sbpf => unknown,
         },
@@ -152,7 +154,7 @@ fn decode_alu(slot: Slot, width: Width, dialect: Dialect) -> Result<Insn, Decode
             let op = ALU_BY_HIGH_NIBBLE[usize::from(op_bits >> 4)].ok_or(unknown)?;
             let src = alu_source(slot);
             let op = match dialect {
-                Dialect::Sbpf => op,
+                Dialect::Sbpf | Dialect::Sbpf26(_) => op,
                 Dialect::Ebpf => ebpf_alu_op(slot, op, width)?,
             };
             Ok(Insn::Alu {
@@ -188,7 +190,7 @@ fn decode_jmp(slot: Slot, width: Width, dialect: Dialect) -> Result<Insn, Decode
             imm: slot.imm,
         }),
         (JMP_CALL, true, Width::W64) => match dialect {
-            Dialect::Sbpf => u8::try_from(slot.imm)
+            Dialect::Sbpf | Dialect::Sbpf26(_) => u8::try_from(slot.imm)
                 .ok()
                 .and_then(Reg::new)
                 .map(|reg| Insn::CallReg { reg })

@@ -2,7 +2,17 @@
 
 use super::*;
 
-const DIALECTS: [Dialect; 2] = [Dialect::Sbpf, Dialect::Ebpf];
+use crate::version::SbpfVersion;
+
+const DIALECTS: [Dialect; 7] = [
+    Dialect::Sbpf,
+    Dialect::Ebpf,
+    Dialect::Sbpf26(SbpfVersion::V0),
+    Dialect::Sbpf26(SbpfVersion::V1),
+    Dialect::Sbpf26(SbpfVersion::V2),
+    Dialect::Sbpf26(SbpfVersion::V3),
+    Dialect::Sbpf26(SbpfVersion::V4),
+];
 
 fn slot_with(opcode: u8, off: i16, imm: i32) -> Slot {
     Slot {
@@ -67,6 +77,176 @@ fn sbpf_defines_the_reference_95_opcodes() {
     for opcode in [0xd7, 0x06, 0x16, 0xc3, 0xdb, 0x81, 0x8c, 0x8f] {
         assert!(!accepted.contains(&opcode), "{opcode:#x}");
     }
+}
+
+/// The opcodes of each SBPF version as spec `sbpf-0.26.md` §1.3 lists them, written out
+/// independently of the classifier: V0 is the 2022 set without sBPF's signed division, V1
+/// the same, V2 removes and adds what §1.3 says, V3 and V4 add the 22 JMP32 opcodes.
+fn spec_opcodes(version: SbpfVersion) -> Vec<u8> {
+    let sdiv = [0xe4, 0xec, 0xe7, 0xef];
+    let v0: Vec<u8> = accepted_opcodes(Dialect::Sbpf)
+        .into_iter()
+        .filter(|opcode| !sdiv.contains(opcode))
+        .collect();
+    let jmp32: [u8; 22] = [
+        0x16, 0x1e, 0x26, 0x2e, 0x36, 0x3e, 0x46, 0x4e, 0x56, 0x5e, 0x66, 0x6e, 0x76, 0x7e, 0xa6,
+        0xae, 0xb6, 0xbe, 0xc6, 0xce, 0xd6, 0xde,
+    ];
+    let v2_removed: [u8; 28] = [
+        0x18, 0xd4, 0x84, 0x87, 0x24, 0x2c, 0x34, 0x3c, 0x94, 0x9c, 0x27, 0x2f, 0x37, 0x3f, 0x97,
+        0x9f, 0x61, 0x69, 0x71, 0x79, 0x62, 0x6a, 0x72, 0x7a, 0x63, 0x6b, 0x73, 0x7b,
+    ];
+    let v2_added: [u8; 37] = [
+        // Moved loads, stores of the immediate, stores of a register.
+        0x2c, 0x3c, 0x8c, 0x9c, 0x27, 0x37, 0x87, 0x97, 0x2f, 0x3f, 0x8f, 0x9f, //
+        // hor64.
+        0xf7, //
+        // PQR, immediate then register form.
+        0x36, 0x3e, 0x46, 0x4e, 0x56, 0x5e, 0x66, 0x6e, 0x76, 0x7e, 0x86, 0x8e, 0x96, 0x9e, 0xb6,
+        0xbe, 0xc6, 0xce, 0xd6, 0xde, 0xe6, 0xee, 0xf6, 0xfe,
+    ];
+    let mut opcodes = match version {
+        SbpfVersion::V0 | SbpfVersion::V1 => v0,
+        SbpfVersion::V2 => v0
+            .into_iter()
+            .filter(|opcode| !v2_removed.contains(opcode))
+            .chain(v2_added)
+            .collect(),
+        SbpfVersion::V3 | SbpfVersion::V4 => v0.into_iter().chain(jmp32).collect(),
+    };
+    opcodes.sort_unstable();
+    opcodes
+}
+
+#[test]
+fn each_version_defines_the_opcodes_of_the_spec() {
+    for (version, count) in SbpfVersion::ALL.into_iter().zip([91, 91, 100, 113, 113]) {
+        let accepted = accepted_opcodes(Dialect::Sbpf26(version));
+        assert_eq!(accepted, spec_opcodes(version), "{version}");
+        assert_eq!(accepted.len(), count, "{version}");
+    }
+}
+
+#[test]
+fn v2_moves_memory_and_v3_reads_callx_from_dst() {
+    let v2 = Dialect::Sbpf26(SbpfVersion::V2);
+    let load = Slot {
+        opcode: 0x8c,
+        dst: 1,
+        src: 2,
+        off: -4,
+        imm: 0,
+    };
+    assert_eq!(
+        decode(&[load], 0, v2),
+        Ok(Insn::Load {
+            size: MemSize::W,
+            extend: Extend::Zero,
+            dst: Reg::R1,
+            base: reg(2),
+            off: -4,
+        })
+    );
+    let store = Slot {
+        opcode: 0x97,
+        dst: 10,
+        src: 0,
+        off: -8,
+        imm: -1,
+    };
+    assert_eq!(
+        decode(&[store], 0, v2),
+        Ok(Insn::Store {
+            size: MemSize::DW,
+            base: Reg::R10,
+            off: -8,
+            src: Source::Imm(-1),
+        })
+    );
+    // The same bytes are `mod64 r10, -1` in V0 and V3.
+    for version in [SbpfVersion::V0, SbpfVersion::V3] {
+        assert!(matches!(
+            decode(&[store], 0, Dialect::Sbpf26(version)),
+            Ok(Insn::Alu {
+                op: AluOp::Mod,
+                width: Width::W64,
+                ..
+            })
+        ));
+    }
+    let hor = Slot {
+        opcode: 0xf7,
+        dst: 3,
+        src: 0,
+        off: 0,
+        imm: 7,
+    };
+    assert_eq!(
+        decode(&[hor], 0, v2),
+        Ok(Insn::Hor64 {
+            dst: reg(3),
+            imm: 7
+        })
+    );
+    let callx = Slot {
+        opcode: 0x8d,
+        dst: 4,
+        src: 5,
+        off: 0,
+        imm: 6,
+    };
+    let field = |version| match decode(&[callx], 0, Dialect::Sbpf26(version)) {
+        Ok(Insn::CallReg { reg }) => reg.number(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(SbpfVersion::ALL.map(field), [6, 6, 5, 4, 4]);
+    for version in SbpfVersion::ALL {
+        let dialect = Dialect::Sbpf26(version);
+        let Ok(insn) = decode(&[callx], 0, dialect) else {
+            panic!("callx in {version}");
+        };
+        let encoded = encode(&insn, dialect).unwrap();
+        assert_eq!(decode(&encoded, 0, dialect), Ok(insn), "{version}");
+    }
+}
+
+#[test]
+fn encoding_fails_where_a_version_lacks_the_instruction() {
+    let lddw = Insn::LoadImm64 {
+        dst: Reg::R1,
+        imm: 5,
+    };
+    let v2 = Dialect::Sbpf26(SbpfVersion::V2);
+    assert!(encode(&lddw, v2).is_err());
+    assert!(encode(&lddw, Dialect::Sbpf26(SbpfVersion::V3)).is_ok());
+    let uhmul32 = Insn::Pqr {
+        width: Width::W32,
+        op: PqrOp::Uhmul,
+        dst: Reg::R1,
+        src: Source::Imm(1),
+    };
+    assert!(encode(&uhmul32, v2).is_err());
+    let uhmul64 = Insn::Pqr {
+        width: Width::W64,
+        op: PqrOp::Uhmul,
+        dst: Reg::R1,
+        src: Source::Imm(1),
+    };
+    assert_eq!(encode(&uhmul64, v2).unwrap()[0].opcode, 0x36);
+    assert!(encode(&uhmul64, Dialect::Sbpf26(SbpfVersion::V3)).is_err());
+    let jeq32 = Insn::Branch {
+        width: Width::W32,
+        cond: Cond::Eq,
+        dst: Reg::R1,
+        src: Source::Imm(0),
+        off: 1,
+    };
+    assert_eq!(
+        encode(&jeq32, Dialect::Sbpf26(SbpfVersion::V3)).unwrap()[0].opcode,
+        0x16
+    );
+    assert!(encode(&jeq32, Dialect::Sbpf26(SbpfVersion::V2)).is_err());
+    assert!(encode(&Insn::JaLong { off: 1 }, Dialect::Sbpf26(SbpfVersion::V3)).is_err());
 }
 
 #[test]
@@ -211,6 +391,10 @@ fn has_shape(insn: Insn, shape: OpcodeShape) -> bool {
         (OpcodeShape::Store(s, k), Insn::Store { size, src, .. }) => (s, k) == (size, kind(src)),
         (OpcodeShape::Atomic(s), Insn::Atomic { size, .. }) => s == size,
         (OpcodeShape::Neg(w), Insn::Neg { width, .. }) => w == width,
+        (OpcodeShape::Pqr(w, o, k), Insn::Pqr { width, op, src, .. }) => {
+            (w, o, k) == (width, op, kind(src))
+        }
+        (OpcodeShape::Hor64, Insn::Hor64 { .. }) => true,
         (OpcodeShape::Endian(o), Insn::Endian { op, .. }) => o == op,
         (OpcodeShape::Alu(w, o, k), Insn::Alu { width, op, src, .. }) => {
             (w, k) == (width, kind(src)) && (o == op || offset_form(op))
@@ -231,7 +415,9 @@ fn is_documented_field_error(error: DecodeError, shape: OpcodeShape, dialect: Di
     match (shape, error) {
         (OpcodeShape::Lddw, DecodeError::IncompleteLddw | DecodeError::LddwCannotBeLast) => true,
         (OpcodeShape::Lddw, DecodeError::InvalidField { .. }) => ebpf,
-        (OpcodeShape::CallReg, DecodeError::InvalidCallRegister { .. }) => !ebpf,
+        (OpcodeShape::CallReg, DecodeError::InvalidCallRegister { .. }) => {
+            dialect.callx_field() == crate::CallxField::Imm
+        }
         (OpcodeShape::Atomic(_), DecodeError::InvalidField { .. }) => true,
         (
             OpcodeShape::Neg(_) | OpcodeShape::Endian(_) | OpcodeShape::Alu(..),

@@ -4,7 +4,9 @@
 //!
 //! An [`Op`] is an instruction with every decision that does not depend on register values
 //! already taken: the dialect's extension rule, absolute jump targets, the resolved call
-//! kind, the constant results of division by an immediate zero in eBPF. Registers are
+//! kind, the constant results of division by an immediate zero in eBPF, the SBPF version's
+//! arithmetic (a V2 PQR operation becomes the plain ALU or division row that computes the
+//! same thing where there is one, and a row of its own otherwise). Registers are
 //! [`GuestReg`]s (r0 to r10, which the verifier guarantees), so no consumer checks them
 //! again. An `Op` is 16 bytes.
 //!
@@ -28,7 +30,7 @@ pub use facts::{
     Operand, Regs, Trap,
 };
 
-use crate::insn::{AtomicOp, Cond, Dialect, MemSize, Width};
+use crate::insn::{AtomicOp, Cond, Dialect, MemSize, PqrOp, Width};
 
 /// Everything the table says about one op (see the module doc).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -101,6 +103,19 @@ macro_rules! for_each_op {
             Arsh64Reg { dst: GuestReg, src: GuestReg } => alu(Regs::of([dst, src]), dst, fresh(dst)),
             /// `dst = -dst`.
             Neg64 { dst: GuestReg } => alu(Regs::of([dst]), dst, fresh(dst)),
+            // SBPF V2 (solana-sbpf 0.26): the operations no other row expresses.
+            /// `dst |= imm << 32` (`hor64`).
+            Hor64 { dst: GuestReg, imm: u32 } => alu(Regs::of([dst]), dst, fresh(dst)),
+            /// `dst = imm - dst` with the immediate sign-extended (V2 `sub64 dst, imm`).
+            RevSub64Imm { dst: GuestReg, imm: i32 } => alu(Regs::of([dst]), dst, fresh(dst)),
+            /// `dst = (imm - dst) as u32`, zero-extended (V2 `sub32 dst, imm`).
+            RevSub32Imm { dst: GuestReg, imm: i32 } => alu(Regs::of([dst]), dst, fresh(dst)),
+            /// A PQR operation no plain ALU or division row expresses: `uhmul64`, `shmul64`,
+            /// `sdiv32`, `srem32`, `srem64`, and `udiv64`/`urem64` by a negative immediate
+            /// (zero-extended). `uhmul64`, `udiv64` and `urem64` zero-extend the immediate,
+            /// the others sign-extend it; a zero divisor is `DivideByZero` and a signed
+            /// `MIN / -1` (quotient or remainder) `DivideOverflow`.
+            Pqr { op: PqrOp, width: Width, dst: GuestReg, src: Operand } => pqr(op, dst, src),
             // 32-bit ALU: the result is zero-extended unless `ext` says otherwise.
             /// `dst = imm as u32`.
             Mov32Imm { dst: GuestReg, imm: i32 } => alu(Regs::NONE, dst, fresh(dst)),
@@ -417,6 +432,15 @@ const fn divide(dst: GuestReg, src: Operand) -> Facts {
         OpKind::Divide,
         fresh(dst),
     )
+}
+
+/// A PQR operation: a division when it divides, plain arithmetic otherwise.
+const fn pqr(op: PqrOp, dst: GuestReg, src: Operand) -> Facts {
+    if op.divides() {
+        divide(dst, src)
+    } else {
+        alu(binary(dst, src), dst, fresh(dst))
+    }
 }
 
 /// A load of `size` bytes at `base + off` into `dst`.

@@ -42,6 +42,15 @@ fn every_op() -> Vec<Op> {
         Op::Arsh64Imm { dst, imm },
         Op::Arsh64Reg { dst, src },
         Op::Neg64 { dst },
+        Op::Hor64 { dst, imm: 3 },
+        Op::RevSub64Imm { dst, imm },
+        Op::RevSub32Imm { dst, imm },
+        Op::Pqr {
+            op: crate::insn::PqrOp::Srem,
+            width: Width::W32,
+            dst,
+            src: operand,
+        },
         Op::Mov32Imm { dst, imm },
         Op::Mov32Reg { dst, src },
         Op::Add32Imm { dst, imm, ext },
@@ -220,6 +229,26 @@ fn every_row_has_an_example_and_the_facts_agree() {
             assert_eq!(target, 5, "{name}");
             assert_eq!(op.kind(), OpKind::Control, "{name}");
         }
+    }
+}
+
+#[test]
+fn pqr_facts_follow_the_operation() {
+    use crate::insn::PqrOp;
+    for op in PqrOp::ALL {
+        let row = Op::Pqr {
+            op,
+            width: Width::W64,
+            dst: R1,
+            src: Operand::Reg(R2),
+        };
+        let kind = if op.divides() {
+            OpKind::Divide
+        } else {
+            OpKind::Alu
+        };
+        assert_eq!(row.kind(), kind, "{op:?}");
+        assert_eq!(row.uses(), Regs::of([R1, R2]), "{op:?}");
     }
 }
 

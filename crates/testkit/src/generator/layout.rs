@@ -9,7 +9,7 @@ use super::pick::Shape;
 use super::{Item, JumpTarget, TextTarget};
 use bpfvm::program::hash_internal_function;
 use bpfvm::MM_PROGRAM_START;
-use bpfvm_isa::{encode, Dialect, Insn, SLOT_SIZE};
+use bpfvm_isa::{encode, AluOp, Dialect, Insn, Width, SLOT_SIZE};
 
 /// The finished program.
 pub(crate) struct LaidOut {
@@ -52,6 +52,56 @@ fn positions(functions: &[Vec<Item>]) -> Positions {
     }
 }
 
+/// SBPF V2's encoding of an instruction it lacks, in as many slots: `lddw` as `mov32` +
+/// `hor64`, mul/div/mod as the PQR class's `lmul`/`udiv`/`urem`, `neg` as `lmul` by -1.
+/// `None` in any other dialect, or for an instruction with no such twin (`le`).
+fn v2_equivalent(insn: &Insn, dialect: Dialect) -> Option<Vec<bpfvm_isa::Slot>> {
+    use bpfvm_isa::{PqrOp, Source};
+    if !dialect.version().is_some_and(|v| v.enable_pqr()) {
+        return None;
+    }
+    let pqr = |width, op, dst, src| Insn::Pqr {
+        width,
+        op,
+        dst,
+        src,
+    };
+    let twins = match *insn {
+        Insn::LoadImm64 { dst, imm } => vec![
+            Insn::Alu {
+                width: Width::W32,
+                op: AluOp::Mov,
+                dst,
+                src: Source::Imm(imm as u32 as i32),
+            },
+            Insn::Hor64 {
+                dst,
+                imm: (imm >> 32) as u32 as i32,
+            },
+        ],
+        Insn::Alu {
+            width,
+            op: op @ (AluOp::Mul | AluOp::Div | AluOp::Mod),
+            dst,
+            src,
+        } => {
+            let op = match op {
+                AluOp::Mul => PqrOp::Lmul,
+                AluOp::Div => PqrOp::Udiv,
+                _ => PqrOp::Urem,
+            };
+            vec![pqr(width, op, dst, src)]
+        }
+        Insn::Neg { width, dst } => vec![pqr(width, PqrOp::Lmul, dst, Source::Imm(-1))],
+        _ => return None,
+    };
+    let mut slots = Vec::new();
+    for twin in &twins {
+        slots.extend(encode(twin, dialect).ok()?);
+    }
+    Some(slots)
+}
+
 /// Resolves every placeholder and encodes the program.
 pub(crate) fn resolve(shape: &Shape, functions: &[Vec<Item>]) -> LaidOut {
     let at = positions(functions);
@@ -61,10 +111,12 @@ pub(crate) fn resolve(shape: &Shape, functions: &[Vec<Item>]) -> LaidOut {
     let mut encode_failures = 0;
     for (index, item) in items.iter().enumerate() {
         let insn = resolve_item(*item, index, shape, &at).unwrap_or(Insn::Exit);
-        let encoded = encode(&insn, shape.dialect).or_else(|_| {
-            encode_failures += 1;
-            encode(&Insn::Exit, shape.dialect)
-        });
+        let encoded = encode(&insn, shape.dialect)
+            .or_else(|error| v2_equivalent(&insn, shape.dialect).ok_or(error))
+            .or_else(|_| {
+                encode_failures += 1;
+                encode(&Insn::Exit, shape.dialect)
+            });
         let slots = encoded.unwrap_or_default();
         if slots.len() != insn.slot_count() {
             encode_failures += 1;
@@ -143,11 +195,15 @@ fn call(shape: &Shape, pc: usize, target: usize) -> Insn {
             src: 1,
             imm: (target as i64 - pc as i64 - 1) as i32,
         },
+        Dialect::Sbpf26(version) if version.static_syscalls() => Insn::Call {
+            src: 1,
+            imm: (target as i64 - pc as i64 - 1) as i32,
+        },
         Dialect::Sbpf if shape.config.static_syscalls => Insn::Call {
             src: 1,
             imm: target as i32,
         },
-        Dialect::Sbpf => {
+        Dialect::Sbpf | Dialect::Sbpf26(_) => {
             let name = if target == 0 {
                 "entrypoint".to_owned()
             } else {

@@ -13,7 +13,8 @@ use super::{Item, JumpTarget, Rng, TextTarget};
 use crate::syscalls::standard_keys;
 use bpfvm::{Config, MM_HEAP_START, MM_INPUT_START, MM_PROGRAM_START, MM_STACK_START};
 use bpfvm_isa::{
-    AluOp, AtomicOp, Cond, Dialect, EndianOp, Extend, Insn, MemSize, Reg, Source, Width,
+    AluOp, AtomicOp, Cond, Dialect, EndianOp, Extend, Insn, MemSize, PqrOp, Reg, SbpfVersion,
+    Source, Width,
 };
 
 /// What the program is generated for.
@@ -32,7 +33,12 @@ pub(crate) struct Shape {
 
 impl Shape {
     fn sbpf(&self) -> bool {
-        self.dialect == Dialect::Sbpf
+        self.dialect.is_sbpf()
+    }
+
+    /// The SBPF version of a version dialect.
+    fn version(&self) -> Option<SbpfVersion> {
+        self.dialect.version()
     }
 }
 
@@ -134,26 +140,27 @@ impl Picker<'_> {
 
     fn unit(&mut self) {
         let sbpf = self.shape.sbpf();
-        let r11 = sbpf && self.shape.config.dynamic_stack_frames;
+        let r11 = self.shape.dialect == Dialect::Sbpf && self.shape.config.dynamic_stack_frames;
         let weights = [
-            30,                       // 0 ALU
-            2,                        // 1 neg
-            3,                        // 2 endian
-            4,                        // 3 lddw constant
-            7,                        // 4 address setup
-            9,                        // 5 load
-            9,                        // 6 store
-            8,                        // 7 branch
-            2,                        // 8 ja
-            4,                        // 9 internal call
-            3,                        // 10 syscall
-            1,                        // 11 unknown call
-            3,                        // 12 callx
-            1,                        // 13 exit
-            if r11 { 3 } else { 0 },  // 14 r11
-            if sbpf { 0 } else { 4 }, // 15 atomics
-            2,                        // 16 division hazard
-            3,                        // 17 tight loop with a base and a bounded index
+            30,                                                 // 0 ALU
+            2,                                                  // 1 neg
+            3,                                                  // 2 endian
+            4,                                                  // 3 lddw constant
+            7,                                                  // 4 address setup
+            9,                                                  // 5 load
+            9,                                                  // 6 store
+            8,                                                  // 7 branch
+            2,                                                  // 8 ja
+            4,                                                  // 9 internal call
+            3,                                                  // 10 syscall
+            1,                                                  // 11 unknown call
+            3,                                                  // 12 callx
+            1,                                                  // 13 exit
+            if r11 { 3 } else { 0 },                            // 14 r11
+            if sbpf { 0 } else { 4 },                           // 15 atomics
+            2,                                                  // 16 division hazard
+            3, // 17 tight loop with a base and a bounded index
+            if self.shape.version().is_some() { 6 } else { 0 }, // 18 the version's own
         ];
         match self.rng.weighted(&weights) {
             0 => self.alu(),
@@ -173,6 +180,7 @@ impl Picker<'_> {
             14 => self.move_stack_pointer(),
             15 => self.atomic(),
             16 => self.division_hazard(),
+            18 => self.version_op(),
             _ => self.hoist_loop(),
         }
     }
@@ -222,7 +230,9 @@ impl Picker<'_> {
             AluOp::Xor,
             AluOp::Mov,
         ];
-        if !self.shape.sbpf() || self.shape.config.enable_sdiv {
+        // The 2022 signed division exists only under its flag (V2 has its own, in PQR).
+        let sdiv = self.shape.dialect == Dialect::Sbpf && self.shape.config.enable_sdiv;
+        if !self.shape.sbpf() || sdiv {
             ops.push(AluOp::SDiv);
         }
         if !self.shape.sbpf() {
@@ -578,7 +588,8 @@ impl Picker<'_> {
 
     fn callx(&mut self) {
         let sbpf = self.shape.sbpf();
-        if sbpf && !self.shape.config.reject_callx_r10 && self.rng.chance(1, 10) {
+        let callx_r10 = self.shape.dialect == Dialect::Sbpf && !self.shape.config.reject_callx_r10;
+        if callx_r10 && self.rng.chance(1, 10) {
             self.push(Insn::CallReg { reg: Reg::R10 });
             return;
         }
@@ -613,6 +624,79 @@ impl Picker<'_> {
             3 => TextTarget::PastEnd(self.rng.range(0, 3)),
             _ => TextTarget::Below(self.rng.range(1, 3)),
         })
+    }
+
+    /// What only an SBPF version has: V2's PQR operations, `hor64` and, in V1 and V2,
+    /// `add64 r10`; V3's JMP32 (the generic units already emit what V0 and V3 share, and
+    /// layout encodes V2's twins of lddw, mul, div, mod and neg).
+    fn version_op(&mut self) {
+        let Some(version) = self.shape.version() else {
+            return;
+        };
+        let choice = self.rng.range(0, 4);
+        if version.manual_stack_frame_bump() && choice == 0 {
+            let amount = self
+                .rng
+                .pick(&[-64, -128, -4096, 64, -8192, 63])
+                .unwrap_or(-64);
+            self.push(Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Add,
+                dst: Reg::R10,
+                src: Source::Imm(amount),
+            });
+        } else if version.enable_pqr() && choice == 1 {
+            let dst = self.dst();
+            let imm = self.imm();
+            self.push(Insn::Hor64 { dst, imm });
+        } else if version.enable_pqr() {
+            self.pqr();
+        } else if version.enable_jmp32() {
+            let cond = self.rng.pick(&Cond::ALL).unwrap_or(Cond::Eq);
+            let template = Insn::Branch {
+                width: Width::W32,
+                cond,
+                dst: reg(self.rng.range(0, 9)),
+                src: self.operand(),
+                off: 0,
+            };
+            let target = self.jump_target();
+            self.items.push(Item::Jump { template, target });
+        }
+    }
+
+    /// A V2 PQR operation, with an edge operand (MIN, -1, 0, a value whose low half is 0)
+    /// now and then.
+    fn pqr(&mut self) {
+        let op = self.rng.pick(&PqrOp::ALL).unwrap_or(PqrOp::Lmul);
+        let width = match op {
+            PqrOp::Uhmul | PqrOp::Shmul => Width::W64,
+            PqrOp::Lmul | PqrOp::Udiv | PqrOp::Urem | PqrOp::Sdiv | PqrOp::Srem => self.width(),
+        };
+        let dst = self.dst();
+        if self.rng.chance(1, 3) {
+            let edge = self.rng.pick(&CONSTANTS).unwrap_or(0);
+            self.push(Insn::LoadImm64 { dst, imm: edge });
+        }
+        let src = match self.operand() {
+            Source::Imm(0) if op.divides() => Source::Imm(-1),
+            other => other,
+        };
+        self.push(Insn::Pqr {
+            width,
+            op,
+            dst,
+            src,
+        });
+    }
+
+    /// A register or an immediate operand.
+    fn operand(&mut self) -> Source {
+        if self.rng.chance(1, 2) {
+            Source::Imm(self.imm())
+        } else {
+            Source::Reg(self.readable())
+        }
     }
 
     fn move_stack_pointer(&mut self) {

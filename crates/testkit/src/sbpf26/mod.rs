@@ -16,10 +16,13 @@
 //!   tables.
 //! - [`disagreements`]: the classes of programs on which 0.26's own interpreter and JIT
 //!   disagree, each with a witness program (bpfvm follows the JIT there).
+//! - [`ours`]: bpfvm's side, a case run under an SBPF version profile reduced to the same
+//!   outcome.
 
 pub mod disagreements;
 pub mod errors;
 pub mod opcodes;
+pub mod ours;
 pub mod outcome;
 pub mod rawgen;
 mod version;

@@ -4,9 +4,13 @@
 //! targets become absolute slot indices; `call imm` becomes a syscall index, a function pc,
 //! or an op that raises `UnsupportedInstruction` (reference §4.4: with static syscalls, src 0
 //! is a syscall and anything else a function; without, a syscall first and then a function;
-//! eBPF: src 0 a helper by number, src 1 a pc-relative local call); the dialect's arithmetic
-//! rules become op variants or fields. Lowering never fails: an instruction that cannot run
-//! becomes an op that raises the reference's error when executed.
+//! eBPF: src 0 a helper by number, src 1 a pc-relative local call; SBPF V0 to V2 as the
+//! 2022 dialect without static syscalls; V3 and V4: src 0 a syscall, src 1 a pc-relative
+//! call inside the text, anything else unresolved); the dialect's arithmetic rules become op
+//! variants or fields (an SBPF version's through its features: V2's sign rules, swapped
+//! `sub` immediate and PQR class, whose operations become the plain rows that compute the
+//! same thing where one does). Lowering never fails: an instruction that cannot run becomes
+//! an op that raises the reference's error when executed.
 //!
 //! Two reference behaviours hinge on the raw `dst` field rather than the instruction: with
 //! dynamic stack frames, any slot whose `dst` is 11 runs as "move the stack pointer" if it is
@@ -20,7 +24,10 @@
 //! `UnsupportedInstruction` (and a debug build stops there, as it is a broken invariant).
 
 use super::{Ext32, GuestReg, Op, Operand, Trap};
-use bpfvm_isa::{AluOp, Cond, Dialect, EndianOp, Extend, Insn, MemSize, Reg, Slot, Source, Width};
+use bpfvm_isa::{
+    AluOp, Cond, Dialect, EndianOp, Extend, Insn, MemSize, PqrOp, Reg, SbpfVersion, Slot, Source,
+    Width,
+};
 
 /// What lowering needs to know besides the instruction.
 pub(super) struct Lowering<'c> {
@@ -55,7 +62,8 @@ impl Lowering<'_> {
     /// The op for the slot at `pc`: `insn` is its decoded instruction (`None` for the second
     /// slot of an `lddw`), `slot` its raw fields.
     pub fn lower(&self, pc: usize, insn: Option<Insn>, slot: Slot) -> Op {
-        if self.dynamic_stack_frames && slot.dst == Reg::SP.number() {
+        let stack_pointer_dialect = self.dialect == Dialect::Sbpf;
+        if stack_pointer_dialect && self.dynamic_stack_frames && slot.dst == Reg::SP.number() {
             return self.stack_pointer_op(insn);
         }
         let Some(insn) = insn else {
@@ -76,6 +84,16 @@ impl Lowering<'_> {
                 dst,
                 src,
             } => self.alu(width, op, r(dst)?, src)?,
+            Insn::Pqr {
+                width,
+                op,
+                dst,
+                src,
+            } => self.pqr(width, op, r(dst)?, src)?,
+            Insn::Hor64 { dst, imm } => Op::Hor64 {
+                dst: r(dst)?,
+                imm: imm as u32,
+            },
             Insn::Neg { width, dst } => match width {
                 Width::W64 => Op::Neg64 { dst: r(dst)? },
                 Width::W32 => Op::Neg32 { dst: r(dst)? },
@@ -135,7 +153,7 @@ impl Lowering<'_> {
             }
             Insn::Call { src, imm } => self.call(pc, src, imm),
             Insn::CallReg { reg } => match self.dialect {
-                Dialect::Sbpf => Op::CallReg { reg: r(reg)? },
+                Dialect::Sbpf | Dialect::Sbpf26(_) => Op::CallReg { reg: r(reg)? },
                 Dialect::Ebpf => Op::CallRegOrHelper { reg: r(reg)? },
             },
             Insn::Exit => Op::Exit,
@@ -205,8 +223,107 @@ impl Lowering<'_> {
                 _ => self.function(key),
             },
             Dialect::Sbpf => self.syscall(key).or_else(|| self.function(key)),
+            Dialect::Sbpf26(version) if version.static_syscalls() => match src {
+                0 => self.syscall(key),
+                1 => self.relative_call_inside(pc, imm),
+                _ => None,
+            },
+            Dialect::Sbpf26(_) => self.syscall(key).or_else(|| self.function(key)),
         };
         resolved.unwrap_or(UNSUPPORTED)
+    }
+
+    /// A pc-relative call of V3/V4: a call when `pc + 1 + imm` is a slot of the text, else
+    /// unresolved (raised as `UnsupportedInstruction` before any frame is pushed).
+    fn relative_call_inside(&self, pc: usize, imm: i32) -> Option<Op> {
+        let target = (pc as i64).saturating_add(1).saturating_add(i64::from(imm));
+        usize::try_from(target)
+            .ok()
+            .filter(|&target| target < self.slot_count)
+            .map(|target| Op::Call { target })
+    }
+
+    /// The version of an SBPF dialect.
+    fn version(&self) -> Option<SbpfVersion> {
+        self.dialect.version()
+    }
+
+    /// How add32/sub32/mul32 widen their result: sBPF and SBPF versions before V2 sign-extend,
+    /// V2 and eBPF zero-extend.
+    fn ext32(&self) -> Ext32 {
+        match self.dialect {
+            Dialect::Sbpf => Ext32::Sign,
+            Dialect::Sbpf26(version) if version.explicit_sign_extension_of_results() => Ext32::Zero,
+            Dialect::Sbpf26(_) => Ext32::Sign,
+            Dialect::Ebpf => Ext32::Zero,
+        }
+    }
+
+    /// Whether `sub dst, imm` computes `imm - dst` (V2).
+    fn swapped_sub(&self) -> bool {
+        self.version()
+            .is_some_and(|version| version.swap_sub_reg_imm_operands())
+    }
+
+    /// A V2 PQR operation: the plain row that computes the same where there is one (the low
+    /// product is mul with a zero-extended 32-bit result; unsigned division and remainder
+    /// are sBPF's, with a non-negative immediate; the 64-bit signed quotient is sBPF's
+    /// `sdiv64`), else the PQR row.
+    fn pqr(&self, width: Width, op: PqrOp, dst: GuestReg, src: Source) -> Option<Op> {
+        use Source::{Imm, Reg as R};
+        let src_op = operand(src)?;
+        let dialect = self.dialect;
+        if op.divides() && src == Imm(0) {
+            return Some(Op::Trap {
+                trap: Trap::DivideByZero,
+            });
+        }
+        // A 64-bit unsigned divisor given as a negative immediate is zero-extended: no
+        // plain row takes it (their immediates are sign-extended).
+        let plain_divisor = !matches!(src, Imm(imm) if imm < 0);
+        let divide = |width| Op::Div {
+            width,
+            dst,
+            src: src_op,
+            dialect,
+        };
+        let remainder = |width| Op::Mod {
+            width,
+            dst,
+            src: src_op,
+            dialect,
+        };
+        Some(match (op, width, src) {
+            (PqrOp::Lmul, Width::W32, Imm(imm)) => Op::Mul32Imm {
+                dst,
+                imm,
+                ext: Ext32::Zero,
+            },
+            (PqrOp::Lmul, Width::W32, R(s)) => Op::Mul32Reg {
+                dst,
+                src: r(s)?,
+                ext: Ext32::Zero,
+            },
+            (PqrOp::Lmul, Width::W64, Imm(imm)) => Op::Mul64Imm { dst, imm },
+            (PqrOp::Lmul, Width::W64, R(s)) => Op::Mul64Reg { dst, src: r(s)? },
+            (PqrOp::Udiv, Width::W32, _) => divide(Width::W32),
+            (PqrOp::Urem, Width::W32, _) => remainder(Width::W32),
+            (PqrOp::Udiv, Width::W64, _) if plain_divisor => divide(Width::W64),
+            (PqrOp::Urem, Width::W64, _) if plain_divisor => remainder(Width::W64),
+            (PqrOp::Sdiv, Width::W64, _) => Op::SDiv {
+                width,
+                dst,
+                src: src_op,
+                dialect,
+            },
+            (PqrOp::Udiv | PqrOp::Urem | PqrOp::Uhmul | PqrOp::Shmul | PqrOp::Srem, _, _)
+            | (PqrOp::Sdiv, Width::W32, _) => Op::Pqr {
+                op,
+                width,
+                dst,
+                src: src_op,
+            },
+        })
     }
 
     fn alu(&self, width: Width, op: AluOp, dst: GuestReg, src: Source) -> Option<Op> {
@@ -223,6 +340,7 @@ impl Lowering<'_> {
             (AluOp::Mov, R(s)) => Op::Mov64Reg { dst, src: r(s)? },
             (AluOp::Add, Imm(imm)) => Op::Add64Imm { dst, imm },
             (AluOp::Add, R(s)) => Op::Add64Reg { dst, src: r(s)? },
+            (AluOp::Sub, Imm(imm)) if self.swapped_sub() => Op::RevSub64Imm { dst, imm },
             (AluOp::Sub, Imm(imm)) => Op::Sub64Imm { dst, imm },
             (AluOp::Sub, R(s)) => Op::Sub64Reg { dst, src: r(s)? },
             (AluOp::Mul, Imm(imm)) => Op::Mul64Imm { dst, imm },
@@ -257,13 +375,20 @@ impl Lowering<'_> {
 
     fn alu32(&self, op: AluOp, dst: GuestReg, src: Source) -> Option<Op> {
         use Source::{Imm, Reg as R};
-        let ext = match self.dialect {
-            Dialect::Sbpf => Ext32::Sign,
-            Dialect::Ebpf => Ext32::Zero,
-        };
+        let ext = self.ext32();
         let src_op = operand(src)?;
+        let sign_extending_mov = self
+            .version()
+            .is_some_and(|version| version.explicit_sign_extension_of_results());
         Some(match (op, src) {
             (AluOp::Mov, Imm(imm)) => Op::Mov32Imm { dst, imm },
+            // V2's `mov32 dst, src` sign-extends the low half: eBPF's `movsx` from 32 bits.
+            (AluOp::Mov, R(s)) if sign_extending_mov => Op::MovSx {
+                dst,
+                src: r(s)?,
+                size: MemSize::W,
+                width: Width::W64,
+            },
             (AluOp::Mov, R(s)) => Op::Mov32Reg { dst, src: r(s)? },
             (AluOp::Add, Imm(imm)) => Op::Add32Imm { dst, imm, ext },
             (AluOp::Add, R(s)) => Op::Add32Reg {
@@ -271,6 +396,7 @@ impl Lowering<'_> {
                 src: r(s)?,
                 ext,
             },
+            (AluOp::Sub, Imm(imm)) if self.swapped_sub() => Op::RevSub32Imm { dst, imm },
             (AluOp::Sub, Imm(imm)) => Op::Sub32Imm { dst, imm, ext },
             (AluOp::Sub, R(s)) => Op::Sub32Reg {
                 dst,
@@ -313,7 +439,7 @@ impl Lowering<'_> {
         let src_op = operand(src)?;
         if let Source::Imm(0) = src {
             return Some(match (dialect, op, width) {
-                (Dialect::Sbpf, _, _) => Op::Trap {
+                (Dialect::Sbpf | Dialect::Sbpf26(_), _, _) => Op::Trap {
                     trap: Trap::DivideByZero,
                 },
                 (Dialect::Ebpf, AluOp::Mod | AluOp::SMod, Width::W64) => Op::Nop,

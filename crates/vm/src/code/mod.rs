@@ -20,13 +20,14 @@ pub use bpfvm_isa::op::{
     Trap,
 };
 
+use crate::memory::Layout;
 use crate::program::Executable;
-use bpfvm_isa::{Insn, Slot};
+use bpfvm_isa::{Dialect, Insn, Slot};
 use lower::Lowering;
 use std::sync::OnceLock;
 
 /// The backend-neutral form of a verified program (see the module doc).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Code {
     /// One op per slot, plus the overrun sentinel at index `slot_count`.
     ops: Vec<Op>,
@@ -44,6 +45,37 @@ pub struct Code {
     callable: Vec<bool>,
     text_vaddr: u64,
     entry_pc: usize,
+    /// The memory layout the program runs in.
+    layout: Layout,
+    /// Whether `callx` may only land on a registered function (2022 static syscalls).
+    callx_needs_function: bool,
+    /// Whose run-time rules apply.
+    semantics: Semantics,
+}
+
+/// Whose run-time rules a program follows where solana-sbpf 0.26 changed 0.2.38's
+/// (spec `sbpf-0.26.md` §1.9 and §1.11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Semantics {
+    /// solana_rbpf 0.2.38 (the 2022 dialects and eBPF): the meter is checked after each
+    /// instruction and a run that stops there names the fall-through pc; a return to the
+    /// slot past the last is `CallOutsideTextSegment`.
+    Reference2022,
+    /// solana-sbpf 0.26 (the SBPF versions): the meter is checked before each instruction,
+    /// so a budget of N runs exactly N and a run that stops names the pc that did not run
+    /// (a jump's target, a callee's entry); a return to the slot past the last is not an
+    /// error until that slot is fetched (`ExecutionOverrun`).
+    Sbpf26,
+}
+
+impl Semantics {
+    /// The rules of `dialect`.
+    pub fn of(dialect: Dialect) -> Semantics {
+        match dialect {
+            Dialect::Sbpf | Dialect::Ebpf => Semantics::Reference2022,
+            Dialect::Sbpf26(_) => Semantics::Sbpf26,
+        }
+    }
 }
 
 impl Code {
@@ -56,8 +88,9 @@ impl Code {
         let syscall_keys: Vec<u32> = registry.iter().map(|(key, _)| key).collect();
         let functions = executable.functions();
         let function_pc = |key: u32| functions.get(key).map(|function| function.pc);
+        let dialect = executable.dialect();
         let lowering = Lowering {
-            dialect: executable.dialect(),
+            dialect,
             dynamic_stack_frames: config.dynamic_stack_frames,
             static_syscalls: config.static_syscalls,
             slot_count: decoded.len(),
@@ -93,7 +126,29 @@ impl Code {
             callable,
             text_vaddr: executable.text_vaddr(),
             entry_pc: executable.entry_pc(),
+            layout: executable.layout(),
+            callx_needs_function: dialect == Dialect::Sbpf && config.static_syscalls,
+            semantics: Semantics::of(dialect),
         }
+    }
+
+    /// The memory layout the program runs in.
+    #[inline(always)]
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// Whether `callx` may only land on a registered function (the 2022 dialect with static
+    /// syscalls; otherwise any slot of the text).
+    #[inline(always)]
+    pub fn callx_needs_function(&self) -> bool {
+        self.callx_needs_function
+    }
+
+    /// Whose run-time rules apply.
+    #[inline(always)]
+    pub fn semantics(&self) -> Semantics {
+        self.semantics
     }
 
     /// The number of slots.

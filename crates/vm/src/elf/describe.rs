@@ -7,7 +7,7 @@
 use super::parse::{Elf64, Rel, Sym};
 use super::relocate::{EF_SBF_V2, R_BPF_64_32, R_BPF_64_64, R_BPF_64_RELATIVE};
 use crate::load_error::LoadError;
-use bpfvm_isa::hash_symbol_name;
+use bpfvm_isa::{hash_symbol_name, SbpfVersion};
 use core::fmt;
 use object::elf::{SHN_UNDEF, SHT_REL, STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FUNC};
 use object::LittleEndian as LE;
@@ -105,7 +105,7 @@ pub fn describe(bytes: &[u8]) -> Result<ElfInfo, LoadError> {
     let elf = Elf64::parse(bytes)?;
     let header = elf.header();
     let dynsym_name = |symbol: &Sym| {
-        elf.dynamic_symbol_name(symbol.st_name.get(LE))
+        elf.dynamic_symbol_name(symbol.st_name.get(LE), super::parse::SYMBOL_NAME_MAX)
             .unwrap_or("?")
             .to_owned()
     };
@@ -303,6 +303,13 @@ fn flag_letters(flags: u64) -> String {
         .collect()
 }
 
+impl ElfInfo {
+    /// The SBPF version `e_flags` name (0 to 4), if they name one.
+    pub fn sbpf_version(&self) -> Option<SbpfVersion> {
+        SbpfVersion::from_e_flags(self.flags)
+    }
+}
+
 impl fmt::Display for ElfInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let machine = match self.machine {
@@ -310,10 +317,12 @@ impl fmt::Display for ElfInfo {
             263 => "EM_SBF (263)".to_owned(),
             other => other.to_string(),
         };
-        let version = if self.flags == EF_SBF_V2 {
-            "SBFv2"
-        } else {
-            "legacy (SBFv1)"
+        let version = match (self.sbpf_version(), self.flags) {
+            (Some(version), _) => format!("SBPF {version}"),
+            (None, EF_SBF_V2) => {
+                "SBFv2 of 2022: refused by solana-sbpf 0.26; --config default runs it".to_owned()
+            }
+            (None, _) => "reserved: refused by solana-sbpf 0.26".to_owned(),
         };
         writeln!(f, "ELF header:")?;
         writeln!(f, "  type:    {}", type_name(self.file_type))?;

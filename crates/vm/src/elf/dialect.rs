@@ -13,33 +13,40 @@
 //!
 //!   `callx` with its register in the immediate (how clang up to 18 writes it for BPF) is not
 //!   a reason: both dialects load it.
-//! - Every other ELF keeps the sBPF choice by `e_flags`: [`Preset::Default`] for SBFv2 files
-//!   (`e_flags == 0x20`), [`Preset::Legacy`] for the rest (the deployed programs).
+//! - Every other ELF runs as the network runs it today: the SBPF version its `e_flags` name
+//!   (0 to 4, [`Preset::Sbpf26`]: solana-sbpf 0.26's semantics with Agave's settings).
+//!   Any other value is refused as 0.26 refuses it (`UnsupportedSBPFVersion`); for 0x20, the
+//!   SBFv2 flag of 2022, the error says that `--config default` (the 2022 semantics) runs
+//!   the file. The 2022 profiles are chosen by name only.
 //!
 //! The scan reads each instruction once and never fails on a malformed table: what it cannot
 //! read is no reason, and the loader reports the problem.
 
 use super::parse::{file_range, Elf64, Reading, Shdr};
-use super::relocate::EF_SBF_V2;
-use crate::config::Preset;
+use super::sbpf26::e_flags;
+use crate::config::{Config, Preset};
 use crate::load_error::LoadError;
-use bpfvm_isa::{decode, AluOp, Dialect, Insn, Reg, Slot, Width, SLOT_SIZE};
+use bpfvm_isa::{decode, AluOp, Dialect, Insn, Reg, SbpfVersion, Slot, Width, SLOT_SIZE};
 use object::elf::{EM_BPF, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_REL};
 use object::LittleEndian as LE;
 
 /// The preset an ELF file asks for (see the module doc).
 pub fn preset_for(bytes: &[u8]) -> Result<Preset, LoadError> {
-    let elf = Elf64::parse(bytes)?;
-    let header = elf.header();
-    let flags = header.e_flags.get(LE);
-    let bpf_object = elf.reading() == Reading::Object && header.e_machine.get(LE) == EM_BPF;
-    Ok(if bpf_object && flags == 0 && needs_ebpf(&elf) {
-        Preset::Ebpf
-    } else if flags == EF_SBF_V2 {
-        Preset::Default
-    } else {
-        Preset::Legacy
-    })
+    let flags = e_flags(bytes)?;
+    // A file the reader cannot parse is no eBPF object: the version's loader reports why.
+    if let Ok(elf) = Elf64::parse(bytes) {
+        let header = elf.header();
+        let bpf_object = elf.reading() == Reading::Object && header.e_machine.get(LE) == EM_BPF;
+        if bpf_object && flags == 0 && needs_ebpf(&elf) {
+            return Ok(Preset::Ebpf);
+        }
+    }
+    SbpfVersion::from_e_flags(flags)
+        .map(Preset::Sbpf26)
+        .ok_or(LoadError::UnsupportedSBPFVersion {
+            e_flags: flags,
+            enabled: Config::agave().enabled_sbpf_versions,
+        })
 }
 
 fn has_flags(section: &Shdr, flags: u32) -> bool {

@@ -7,12 +7,16 @@
 //! - [`rel`] links a relocatable object (ET_REL without program headers, what
 //!   `clang -target bpf -c` writes) into one program image, in either dialect: an extension
 //!   the reference lacks.
+//! - [`sbpf26`] loads under an SBPF version of solana-sbpf 0.26: the version check first,
+//!   then 0.26's lenient loader (the [`load`] path with 0.26's rules) for V0 to V2 or the
+//!   strict program-header loader of SIMD-0189 ([`strict`]) for V3 and V4.
 //! - [`dialect`] says which preset a file asks for ([`preset_for`], `--config auto`).
 //! - [`describe`] is a readelf for sBPF ([`ElfInfo`]).
 //!
 //! [`load`] loads in the sBPF dialect (shared objects and relocatable objects);
 //! [`load_in`] takes the dialect, and in [`Dialect::Ebpf`] loads relocatable objects only
-//! (a shared object is `WrongType`). Every input gives `Ok` or a named [`LoadError`]; no input
+//! (a shared object is `WrongType`); in [`Dialect::Sbpf26`] the file must name the dialect's
+//! version in `e_flags`. Every input gives `Ok` or a named [`LoadError`]; no input
 //! panics, and memory is bounded by a small multiple of the file size.
 
 mod describe;
@@ -22,6 +26,8 @@ mod parse;
 mod rel;
 mod relocate;
 mod rodata;
+mod sbpf26;
+mod strict;
 
 pub use describe::{
     describe, relocation_name, ElfInfo, FunctionInfo, RelocationInfo, SectionInfo, SegmentInfo,
@@ -51,11 +57,17 @@ pub fn load_in<C>(
     loader: Arc<Loader<C>>,
     dialect: Dialect,
 ) -> Result<Executable<C>, LoadError> {
+    if let Dialect::Sbpf26(version) = dialect {
+        return sbpf26::load(bytes, loader, version);
+    }
     let elf = Elf64::parse(bytes)?;
     load::check_ident(&elf)?;
     match (elf.reading(), dialect) {
         (Reading::Object, dialect) => rel::load_relocatable(&elf, loader, dialect),
-        (Reading::Reference, Dialect::Sbpf) => load::load_shared(&elf, loader),
+        (Reading::Reference, Dialect::Sbpf | Dialect::Sbpf26(_)) => {
+            let rules = load::Lenient::reference(loader.config);
+            load::load_shared(&elf, loader, rules)
+        }
         (Reading::Reference, Dialect::Ebpf) => Err(LoadError::WrongType),
     }
 }
@@ -76,11 +88,11 @@ impl<C> Executable<C> {
     }
 }
 
-/// Loads `bytes` under every preset (both sBPF presets and eBPF), verifies what loads, picks
-/// a preset and describes the file, discarding the results: the body of the fuzz target and
-/// of the mutation tests. It must return for every input.
+/// Loads `bytes` under every preset (both 2022 sBPF presets, eBPF and the five SBPF versions),
+/// verifies what loads, picks a preset and describes the file, discarding the results: the
+/// body of the fuzz target and of the mutation tests. It must return for every input.
 pub fn exercise_loader(bytes: &[u8]) {
-    for preset in [Preset::Default, Preset::Legacy, Preset::Ebpf] {
+    for preset in Preset::ALL {
         let loader = Arc::new(Loader::<()>::new(preset.config()));
         if let Ok(executable) = load_in(bytes, loader, preset.dialect()) {
             debug_assert_eq!(executable.dialect(), preset.dialect());

@@ -50,6 +50,21 @@ const TABLE_ALIGN: usize = 8;
 pub(crate) const SECTION_NAME_MAX: usize = 16;
 /// Symbol names are read through a 1024-byte window.
 pub(crate) const SYMBOL_NAME_MAX: usize = 1024;
+/// Whose parser the checks follow where solana-sbpf 0.26 changed 0.2.38's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ParserRules {
+    /// solana_rbpf 0.2.38.
+    Reference2022,
+    /// solana-sbpf 0.26: section header 0 must be `SHT_NULL`; a name without its NUL inside
+    /// the window is `StringTooLong` (its text in the message), a name that is not UTF-8 is
+    /// read up to its first invalid byte (0.26 compares bytes); static symbol names are read
+    /// through a 255-byte window.
+    Sbpf26,
+}
+
+/// 0.26 reads static symbol names (debug labels only) through a 255-byte window.
+const SBPF26_DEBUG_SYMBOL_NAME_MAX: usize = 255;
+
 /// How names and the symbol table of a file are read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Reading {
@@ -112,6 +127,12 @@ pub(crate) enum ParseError {
     InvalidProgramHeader,
     InvalidSectionHeader,
     InvalidString,
+    /// 0.26: no NUL inside the window of `max` bytes at `[start, end)` of the file.
+    StringTooLong {
+        start: u64,
+        end: u64,
+        max: usize,
+    },
     OutOfBounds,
     InvalidSize,
     Overlap,
@@ -128,7 +149,7 @@ impl fmt::Display for ParseError {
             ParseError::InvalidFileHeader => "invalid file header",
             ParseError::InvalidProgramHeader => "invalid program header",
             ParseError::InvalidSectionHeader => "invalid section header",
-            ParseError::InvalidString => "invalid string",
+            ParseError::InvalidString | ParseError::StringTooLong { .. } => "invalid string",
             ParseError::OutOfBounds => "value out of bounds",
             ParseError::InvalidSize => "invalid size",
             ParseError::Overlap => "values overlap",
@@ -151,6 +172,27 @@ impl From<ParseError> for LoadError {
             other => LoadError::FailedToParse {
                 reason: other.to_string(),
             },
+        }
+    }
+}
+
+impl ParseError {
+    /// The load error solana-sbpf 0.26 reports: as 0.2.38's, except that a name too long for
+    /// its window is named with its text, read from `bytes`.
+    pub(crate) fn into_load_error_26(self, bytes: &[u8]) -> LoadError {
+        match self {
+            ParseError::StringTooLong { start, end, max } => {
+                let text = usize::try_from(start)
+                    .ok()
+                    .zip(usize::try_from(end).ok())
+                    .and_then(|(start, end)| bytes.get(start..end))
+                    .map(String::from_utf8_lossy)
+                    .unwrap_or_default();
+                LoadError::FailedToParse {
+                    reason: format!("Section or symbol name `{text}` is longer than `{max}` bytes"),
+                }
+            }
+            other => other.into(),
         }
     }
 }
@@ -217,6 +259,7 @@ pub(crate) fn segment_range(segment: &Phdr) -> Range<u64> {
 pub(crate) struct Elf64<'a> {
     bytes: &'a [u8],
     reading: Reading,
+    rules: ParserRules,
     header: &'a Ehdr,
     program_headers: &'a [Phdr],
     section_headers: &'a [Shdr],
@@ -232,6 +275,11 @@ pub(crate) struct Elf64<'a> {
 impl<'a> Elf64<'a> {
     /// Parses and checks `bytes` (reference §8.1).
     pub(crate) fn parse(bytes: &'a [u8]) -> Parsed<Self> {
+        Elf64::parse_with(bytes, ParserRules::Reference2022)
+    }
+
+    /// Parses and checks `bytes` by `rules`.
+    pub(crate) fn parse_with(bytes: &'a [u8], rules: ParserRules) -> Parsed<Self> {
         let header_bytes = bytes.get(..EHDR_SIZE).ok_or(ParseError::OutOfBounds)?;
         let header: &Ehdr = object::pod::from_bytes(header_bytes)
             .map(|(header, _)| header)
@@ -247,8 +295,11 @@ impl<'a> Elf64<'a> {
         no_overlap(&header_range, &sh_range)?;
         no_overlap(&ph_range, &sh_range)?;
         let section_headers = table::<Shdr>(bytes, sh_range.clone())?;
-        // The reference computes whether header 0 is SHT_NULL but does not enforce it.
-        if section_headers.is_empty() {
+        // 0.2.38 computes whether header 0 is SHT_NULL but does not enforce it; 0.26 does.
+        let first_is_null = section_headers
+            .first()
+            .is_some_and(|first| first.sh_type.get(LE) == object::elf::SHT_NULL);
+        if section_headers.is_empty() || (rules == ParserRules::Sbpf26 && !first_is_null) {
             return Err(ParseError::InvalidSectionHeader);
         }
         check_load_segments(program_headers, bytes.len())?;
@@ -272,6 +323,7 @@ impl<'a> Elf64<'a> {
         let mut elf = Elf64 {
             bytes,
             reading: Reading::of(header),
+            rules,
             header,
             program_headers,
             section_headers,
@@ -487,11 +539,23 @@ impl<'a> Elf64<'a> {
             .zip(usize::try_from(end).ok())
             .and_then(|(start, end)| self.bytes.get(start..end))
             .ok_or(ParseError::OutOfBounds)?;
-        let len = window
-            .iter()
-            .position(|&byte| byte == 0)
-            .ok_or(ParseError::InvalidString)?;
-        core::str::from_utf8(&window[..len]).map_err(|_| ParseError::InvalidString)
+        let too_long = match self.rules {
+            ParserRules::Sbpf26 => ParseError::StringTooLong {
+                start,
+                end,
+                max: usize::try_from(window_end.saturating_sub(start)).unwrap_or(usize::MAX),
+            },
+            ParserRules::Reference2022 => ParseError::InvalidString,
+        };
+        let len = window.iter().position(|&byte| byte == 0).ok_or(too_long)?;
+        let name = &window[..len];
+        match (core::str::from_utf8(name), self.rules) {
+            (Ok(name), _) => Ok(name),
+            (Err(error), ParserRules::Sbpf26) => {
+                Ok(core::str::from_utf8(&name[..error.valid_up_to()]).unwrap_or_default())
+            }
+            (Err(_), ParserRules::Reference2022) => Err(ParseError::InvalidString),
+        }
     }
 
     /// A section's name, or `None` when it cannot be read.
@@ -523,7 +587,13 @@ impl<'a> Elf64<'a> {
     /// Why `symbol_name` failed (for the relocatable-object linker's error messages).
     pub(crate) fn symbol_name_checked(&self, st_name: u32) -> Parsed<&'a str> {
         let strtab = self.strtab.ok_or(ParseError::NoStringTable)?;
-        self.string_in(strtab, st_name, self.reading.symbol_names())
+        let window = match (self.rules, self.reading) {
+            (ParserRules::Sbpf26, Reading::Reference) => {
+                Window::Bytes(SBPF26_DEBUG_SYMBOL_NAME_MAX)
+            }
+            (ParserRules::Sbpf26 | ParserRules::Reference2022, reading) => reading.symbol_names(),
+        };
+        self.string_in(strtab, st_name, window)
     }
 
     /// The dynamic symbol at `index`.
@@ -531,9 +601,9 @@ impl<'a> Elf64<'a> {
         self.dynamic_symbols?.get(usize::try_from(index).ok()?)
     }
 
-    /// A dynamic symbol's name.
-    pub(crate) fn dynamic_symbol_name(&self, st_name: u32) -> Option<&'a str> {
-        self.string_in(self.dynstr?, st_name, Window::Bytes(SYMBOL_NAME_MAX))
+    /// A dynamic symbol's name, read through a window of `window` bytes (NUL included).
+    pub(crate) fn dynamic_symbol_name(&self, st_name: u32, window: usize) -> Option<&'a str> {
+        self.string_in(self.dynstr?, st_name, Window::Bytes(window))
             .ok()
     }
 

@@ -45,7 +45,7 @@ use super::parse::Elf64;
 use crate::load_error::LoadError;
 use crate::program::{
     fixup_relative_calls, Executable, ExecutableParts, FunctionRegistry, Loader, ProgramRegion,
-    ENTRYPOINT,
+    TextPlacement, ENTRYPOINT,
 };
 use bpfvm_isa::{decode, encode, hash_symbol_name, Dialect, Insn, Reg, Slot, SLOT_SIZE};
 use layout::{lay_out, WritableData};
@@ -65,9 +65,13 @@ pub(crate) fn load_relocatable<C>(
             check_capabilities(&loader.config, elf.header().e_flags.get(LE))?;
             WritableData::Refused
         }
+        Dialect::Sbpf26(version) => {
+            super::sbpf26::check_version(&loader.config, version, elf.header().e_flags.get(LE))?;
+            WritableData::Refused
+        }
         Dialect::Ebpf => WritableData::Mapped,
     };
-    let program = loader.layout().map.program;
+    let program = loader.layout(dialect).map.program;
     let mut linker = Linker::new(elf, lay_out(elf, policy)?, dialect, program);
     linker.relocate_all()?;
     let function_list = linker.functions()?;
@@ -86,8 +90,8 @@ pub(crate) fn load_relocatable<C>(
         .get_mut(..text_len)
         .ok_or(LoadError::ValueOutOfBounds)?;
     match dialect {
-        Dialect::Sbpf => {
-            fixup_relative_calls(text, &mut functions, &loader)?;
+        Dialect::Sbpf | Dialect::Sbpf26(_) => {
+            fixup_relative_calls(text, &mut functions, &loader, dialect)?;
             resolve_imports(text, &imports, |name| {
                 let key = hash_symbol_name(name.as_bytes());
                 let known = loader.syscalls.contains(key);
@@ -111,6 +115,7 @@ pub(crate) fn load_relocatable<C>(
     }
     functions.register(&loader, dialect, entry_pc, ENTRYPOINT)?;
     let parts = ExecutableParts {
+        text_placement: TextPlacement::Mapped,
         ro_data: image,
         ro_start: 0,
         ro_vaddr: program,

@@ -12,6 +12,7 @@
 //! Every read and write is bounds-checked against the file; offsets saturate as the
 //! reference's do, and an out-of-file access is `ValueOutOfBounds`.
 
+use super::load::Lenient;
 use super::parse::{file_range, segment_range, vm_range, Elf64, Phdr, Rel, Shdr};
 use crate::load_error::LoadError;
 use crate::program::{fixup_relative_calls, FunctionRegistry, Loader};
@@ -83,6 +84,8 @@ fn write_lddw(bytes: &mut [u8], slot: usize, addr: u64) -> Result<(), LoadError>
 pub(crate) struct Relocator<'e, 'l, C> {
     pub(crate) elf: &'e Elf64<'e>,
     pub(crate) loader: &'l Loader<C>,
+    /// The rules of the loader (the 2022 one or 0.26's lenient one).
+    pub(crate) rules: Lenient,
     pub(crate) text: &'e Shdr,
     pub(crate) functions: FunctionRegistry,
     /// The key each `R_BPF_64_32` symbol resolved to, by symbol index: a symbol that resolved
@@ -100,12 +103,12 @@ impl<'e, C> Relocator<'e, '_, C> {
             .zip(usize::try_from(range.end).ok())
             .and_then(|(start, end)| bytes.get_mut(start..end))
             .ok_or(LoadError::ValueOutOfBounds)?;
-        fixup_relative_calls(text, &mut self.functions, self.loader)?;
+        fixup_relative_calls(text, &mut self.functions, self.loader, self.rules.dialect)?;
         let mut segment: Option<&'e Phdr> = None;
         for relocation in self.elf.dynamic_relocations() {
             self.apply(relocation, &mut segment, bytes)?;
         }
-        if self.loader.config.enable_symbol_and_section_labels {
+        if self.rules.config.enable_symbol_and_section_labels {
             self.register_symbols()?;
         }
         Ok(())
@@ -114,7 +117,7 @@ impl<'e, C> Relocator<'e, '_, C> {
     /// The file offset a relocation's `r_offset` designates, translated through the program
     /// headers when ELF virtual addresses are on (the last matching segment is reused).
     fn file_offset(&self, r_offset: u64, cached: &mut Option<&'e Phdr>) -> Result<u64, LoadError> {
-        if !self.loader.config.enable_elf_vaddr {
+        if !self.rules.config.enable_elf_vaddr {
             return Ok(r_offset);
         }
         if !cached.is_some_and(|segment| segment_range(segment).contains(&r_offset)) {
@@ -154,7 +157,7 @@ impl<'e, C> Relocator<'e, '_, C> {
             .ok_or(LoadError::UnknownSymbol {
                 index: sym as usize,
             })?;
-        let program = self.loader.layout().map.program;
+        let program = self.loader.layout(self.rules.dialect).map.program;
         let addr = into_program(
             program,
             symbol.st_value.get(LE).saturating_add(u64::from(addend)),
@@ -163,7 +166,7 @@ impl<'e, C> Relocator<'e, '_, C> {
     }
 
     fn apply_relative(&self, offset: usize, bytes: &mut [u8]) -> Result<(), LoadError> {
-        let program = self.loader.layout().map.program;
+        let program = self.loader.layout(self.rules.dialect).map.program;
         if file_range(self.text).contains(&(offset as u64)) {
             let low = read_u32(bytes, offset.saturating_add(IMM_OFFSET))?;
             let high_at = offset.saturating_add(SLOT).saturating_add(IMM_OFFSET);
@@ -207,7 +210,7 @@ impl<'e, C> Relocator<'e, '_, C> {
         let st_name = symbol.st_name.get(LE);
         let name = self
             .elf
-            .dynamic_symbol_name(st_name)
+            .dynamic_symbol_name(st_name, self.rules.symbol_name_window())
             .ok_or(LoadError::UnknownSymbol {
                 index: st_name as usize,
             })?;
@@ -215,10 +218,10 @@ impl<'e, C> Relocator<'e, '_, C> {
         let key = if symbol.st_info & 0xf == STT_FUNC && value != 0 {
             let pc = self.text_pc(value)?;
             self.functions
-                .register(self.loader, Dialect::Sbpf, pc, name)?
+                .register(self.loader, self.rules.dialect, pc, name)?
         } else {
             let key = hash_symbol_name(name.as_bytes());
-            if self.loader.config.reject_broken_elfs && !self.loader.syscalls.contains(key) {
+            if self.rules.config.reject_broken_elfs && !self.loader.syscalls.contains(key) {
                 return Err(LoadError::UnresolvedSymbol {
                     name: name.to_owned(),
                     pc: offset / SLOT,
@@ -247,14 +250,18 @@ impl<'e, C> Relocator<'e, '_, C> {
             }
             let pc = self.text_pc(symbol.st_value.get(LE))?;
             let st_name = symbol.st_name.get(LE);
-            let name = self
-                .elf
-                .symbol_name(st_name)
-                .ok_or(LoadError::UnknownSymbol {
-                    index: st_name as usize,
-                })?;
+            let name = match (self.elf.symbol_name(st_name), self.rules.dialect) {
+                (Some(name), _) => name,
+                // 0.26: a label whose name cannot be read is only a label missing.
+                (None, Dialect::Sbpf26(_)) => continue,
+                (None, Dialect::Sbpf | Dialect::Ebpf) => {
+                    return Err(LoadError::UnknownSymbol {
+                        index: st_name as usize,
+                    })
+                }
+            };
             self.functions
-                .register(self.loader, Dialect::Sbpf, pc, name)?;
+                .register(self.loader, self.rules.dialect, pc, name)?;
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 
 use super::exec::{Halt, Machine, Stop};
 use crate::code::GuestReg;
+use crate::code::Semantics;
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
 use crate::memory::FrameMode;
@@ -29,10 +30,15 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             frame_pointer: self.regs[10],
             return_pc: pc + 1,
         });
-        if let FrameMode::Fixed { bump } = self.settings.frames {
-            self.stack_pointer = self.stack_pointer.wrapping_add(bump);
+        match self.settings.frames {
+            FrameMode::Fixed { bump } => {
+                self.stack_pointer = self.stack_pointer.wrapping_add(bump);
+                self.regs[10] = self.stack_pointer;
+            }
+            FrameMode::Dynamic => self.regs[10] = self.stack_pointer,
+            // V1, V2: the callee inherits the caller's r10.
+            FrameMode::Manual => {}
         }
-        self.regs[10] = self.stack_pointer;
         Ok(())
     }
 
@@ -110,6 +116,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             mapping: self.mapping,
             syscalls: self.syscalls,
             unwind_index: self.code.unwind_index(),
+            semantics: self.code.semantics(),
         };
         let args = [
             self.regs[1],
@@ -141,7 +148,9 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         if let FrameMode::Fixed { bump } = self.settings.frames {
             self.stack_pointer = self.stack_pointer.wrapping_sub(bump);
         }
-        if frame.return_pc >= self.code.slot_count() {
+        // 0.26 returns to the slot past the last and faults only when it is fetched.
+        let past_end = frame.return_pc >= self.code.slot_count();
+        if past_end && self.code.semantics() == Semantics::Reference2022 {
             return Err(self.outside_text(pc, frame.return_pc));
         }
         Ok(frame.return_pc)

@@ -26,7 +26,7 @@
 use super::alu::{self, DivFault};
 use super::branch::{holds32, operand_value};
 use super::hook::StepControl;
-use crate::code::{Code, Ext32, GuestReg, Op, Operand, Trap};
+use crate::code::{Code, Ext32, GuestReg, Op, Operand, Semantics, Trap};
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
 use crate::memory::MemoryMapping;
@@ -185,7 +185,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         self.meter.charge();
         let next = self.execute(op, pc)?;
         if self.meter.exhausted() {
-            return Err(exceeded(pc, code).into());
+            return Err(exceeded(pc, next, code).into());
         }
         Ok(next)
     }
@@ -235,6 +235,24 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 (self.reg(dst) as i64).wrapping_shr(self.reg(src) as u32) as u64,
             ),
             Op::Neg64 { dst } => self.set(dst, self.reg(dst).wrapping_neg()),
+            Op::Hor64 { dst, imm } => self.set(dst, self.reg(dst) | u64::from(imm) << 32),
+            Op::RevSub64Imm { dst, imm } => self.set(dst, imm64(imm).wrapping_sub(self.reg(dst))),
+            Op::RevSub32Imm { dst, imm } => {
+                let value = (imm as u32).wrapping_sub(self.reg(dst) as u32);
+                self.set(dst, u64::from(value))
+            }
+            Op::Pqr {
+                op,
+                width,
+                dst,
+                src,
+            } => {
+                let b = match src {
+                    Operand::Reg(reg) => alu::PqrOperand::Reg(self.reg(reg)),
+                    Operand::Imm(imm) => alu::PqrOperand::Imm(imm),
+                };
+                self.divide(pc, dst, src, |a, _| alu::pqr(op, width, a, b))?
+            }
             Op::Mov32Imm { dst, imm } => self.set(dst, u64::from(imm as u32)),
             Op::Mov32Reg { dst, src } => self.set(dst, u64::from(self.reg(src) as u32)),
             Op::Add32Imm { dst, imm, ext } => self.alu32(dst, ext, |a| a.wrapping_add(imm as u32)),
@@ -486,15 +504,17 @@ fn overrun(code: &Code) -> RuntimeError {
     }
 }
 
-/// The budget ran out after the instruction at `pc`: the error names the next pc (the VM
-/// fills in the budget).
+/// The budget ran out after the instruction at `pc`, whose successor is `next`: the error
+/// names the fall-through pc under 0.2.38's rule (checked after the instruction) and `next`
+/// under 0.26's (checked before the next one, which is where control went). The VM fills in
+/// the budget.
 #[cold]
-fn exceeded(pc: usize, code: &Code) -> RuntimeError {
-    let width = code.ops().get(pc).map_or(1, Op::width);
-    RuntimeError::ExceededMaxInstructions {
-        pc: pc + width,
-        budget: 0,
-    }
+fn exceeded(pc: usize, next: usize, code: &Code) -> RuntimeError {
+    let pc = match code.semantics() {
+        Semantics::Reference2022 => pc + code.ops().get(pc).map_or(1, Op::width),
+        Semantics::Sbpf26 => next,
+    };
+    RuntimeError::ExceededMaxInstructions { pc, budget: 0 }
 }
 
 fn trap_error(trap: Trap, pc: usize) -> RuntimeError {

@@ -15,7 +15,7 @@
 
 mod alu;
 mod branch;
-mod calls;
+pub(crate) mod calls;
 pub(crate) mod exec;
 mod hook;
 #[cfg(test)]

@@ -36,7 +36,7 @@ use super::{JitError, VersionedLoop};
 use crate::code::{Flow, GuestReg, Op, OpKind};
 use crate::config::Config;
 use crate::context::ContextObject;
-use crate::memory::Layout;
+use crate::memory::{Layout, MappingKind};
 use std::sync::OnceLock;
 
 /// A seed for the hardening generator that differs from compile to compile: the engine's
@@ -65,7 +65,7 @@ pub(crate) fn compile<C: ContextObject, B: Backend>(
     if i32::try_from(slots).is_err() {
         return Err(JitError::ProgramTooLarge { slots });
     }
-    let layout = Layout::of(config);
+    let layout = code.layout();
     let program = program(code, config, &layout);
     let seed = compile_seed(engine.next_compile(), slots, config.runtime_environment_key);
     let hardening = Hardening::new(
@@ -75,14 +75,14 @@ pub(crate) fn compile<C: ContextObject, B: Backend>(
     );
     let mut m = B::masm::<C>(engine.state(), program, hardening, engine.take_tables());
     m.prologue(code.entry_pc())?;
-    let (body_end, versions) = body(&mut m, code, &program, config)?;
+    let (body_end, versions) = body(&mut m, code, &program)?;
     let mut versioned = Vec::with_capacity(versions.len());
     for version in versions {
         versioned.push(copy(&mut m, code, &program, version)?);
     }
     m.entry_stubs(code)?;
     m.emit_pending()?;
-    m.callx_entries(code, config.static_syscalls)?;
+    m.callx_entries(code, code.callx_needs_function())?;
     let (executable, mut tables) = B::finish(engine.state(), m)?;
     tables.offsets.truncate(slots);
     Ok(Compiled {
@@ -108,7 +108,6 @@ fn body<M: MacroAssembler>(
     m: &mut M,
     code: &CodeView<'_>,
     program: &Program,
-    config: &Config,
 ) -> Result<Body<M::Guard>, JitError> {
     let slots = code.slot_count();
     let ops = code.ops().get(..=slots).unwrap_or(&[]);
@@ -134,7 +133,7 @@ fn body<M: MacroAssembler>(
             false => LoopHead::No,
         };
         if head == LoopHead::Yes && previous.is_some_and(falls_through) {
-            if let Some(version) = version_loop(m, code, program, config, hints, pc)? {
+            if let Some(version) = version_loop(m, code, program, hints, pc)? {
                 versions.push(version);
             }
         }
@@ -300,11 +299,10 @@ fn version_loop<M: MacroAssembler>(
     m: &mut M,
     code: &CodeView<'_>,
     program: &Program,
-    config: &Config,
     hints: Option<&HintTable>,
     head: usize,
 ) -> Result<Option<Version<M::Guard>>, JitError> {
-    if !config.aligned_memory_mapping {
+    if code.layout().mapping != MappingKind::Aligned {
         return Ok(None);
     }
     // A base the scan guesses to point into the gapped stack would fail the guard.
@@ -384,16 +382,16 @@ fn program(code: &CodeView<'_>, config: &Config, layout: &Layout) -> Program {
         stack: layout
             .stack
             .gapped_frames()
-            .filter(|_| config.aligned_memory_mapping),
+            .filter(|_| layout.mapping == MappingKind::Aligned),
         stack_row: layout.map.stack_row(),
         gap_shift: layout.stack.gap_shift(),
         meter: match config.enable_instruction_meter {
             true => MeterMode::On,
             false => MeterMode::Off,
         },
-        translation: match config.aligned_memory_mapping {
-            true => Translation::InlineTable,
-            false => Translation::Call,
+        translation: match layout.mapping {
+            MappingKind::Aligned => Translation::InlineTable,
+            MappingKind::Unaligned => Translation::Call,
         },
     }
 }

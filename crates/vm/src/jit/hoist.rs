@@ -302,6 +302,10 @@ impl State {
             | Op::Arsh64Imm { dst, .. }
             | Op::Arsh64Reg { dst, .. }
             | Op::Neg64 { dst }
+            | Op::Hor64 { dst, .. }
+            | Op::RevSub64Imm { dst, .. }
+            | Op::RevSub32Imm { dst, .. }
+            | Op::Pqr { dst, .. }
             | Op::Add32Imm { dst, .. }
             | Op::Add32Reg { dst, .. }
             | Op::Sub32Imm { dst, .. }

@@ -233,6 +233,11 @@ pub(crate) fn lower<M: MacroAssembler>(
         },
         // A helper or a function: the interpreter decides.
         Op::CallRegOrHelper { .. } => m.bail(at)?,
+        // SBPF V2's own rows have no inline lowering yet: the interpreter runs them, exact by
+        // construction (each is one arm to replace by a lowering of its own).
+        Op::Hor64 { .. } | Op::RevSub64Imm { .. } | Op::RevSub32Imm { .. } | Op::Pqr { .. } => {
+            m.bail(at)?
+        }
         Op::Exit => match p.call_in_last_slot {
             true => m.exit(ReturnCheck::ReturnPc, at)?,
             false => m.exit(ReturnCheck::None, at)?,

@@ -7,7 +7,7 @@
 use super::compiled::Compiled;
 use super::env::{Env, ExitKind, FrameRecord};
 use super::masm::{Backend, MAX_INLINE_CALL_DEPTH};
-use crate::code::Code;
+use crate::code::{Code, Semantics};
 use crate::context::ContextObject;
 use crate::error::{AccessType, RuntimeError};
 use crate::interpreter::exec::Machine;
@@ -43,6 +43,8 @@ pub(crate) struct Host<'r, C> {
     pub map: AddressMap,
     /// The stack the code's r10 fast path relies on.
     pub stack: Option<GappedFrames>,
+    /// Whose rules a failing syscall's error follows.
+    pub semantics: Semantics,
 }
 
 /// Everything a run needs besides the compiled code.
@@ -142,6 +144,7 @@ pub(crate) fn execute<C: ContextObject, B: Backend>(
         panic: None,
         map: *jit.map(),
         stack: jit.stack(),
+        semantics: code.semantics(),
     };
     let mut env = new_env(jit, code, mapping, &mut records, regs, stack_pointer, base);
     let standard = fill_table(&mut env, mapping, jit.map(), jit.stack());
@@ -155,7 +158,7 @@ pub(crate) fn execute<C: ContextObject, B: Backend>(
     let r10_ready = entry_r10.is_none_or(|r10| env.regs[10] == r10)
         && match settings.frames {
             FrameMode::Fixed { .. } => env.regs[10] == env.stack_pointer,
-            FrameMode::Dynamic => true,
+            FrameMode::Dynamic | FrameMode::Manual => true,
         };
     env.host = (&mut host as *mut Host<'_, C>).cast::<c_void>();
     if standard && r10_ready {
@@ -382,6 +385,7 @@ pub(crate) fn syscall<C: ContextObject>(
             mapping: &mut *mapping,
             syscalls: host.syscalls,
             unwind_index: host.unwind_index,
+            semantics: host.semantics,
         };
         syscall::dispatch(shared, &mut meter, args, &mut env.regs[0], index, pc)
     }));

@@ -92,6 +92,18 @@ impl<'c> CodeView<'c> {
         self.code.text_vaddr()
     }
 
+    /// The memory layout the program runs in.
+    #[inline(always)]
+    pub fn layout(&self) -> crate::memory::Layout {
+        self.code.layout()
+    }
+
+    /// Whether `callx` may only land on a registered function.
+    #[inline(always)]
+    pub fn callx_needs_function(&self) -> bool {
+        self.code.callx_needs_function()
+    }
+
     /// Like [`Code::run_length`], for the JIT's runs, which also end before every jump or
     /// call target (so jumps land at run starts and need no entry stub) and go on past
     /// forward conditional jumps inside tight loops (a taken one gives the rest back).

@@ -5,7 +5,13 @@
 //! regions fill consecutive slots from 1 upward, one per slot, without holes. Any other
 //! layout is `InvalidMemoryRegion(i)` for the first offending index. A lookup is then one
 //! shift and one index; slot 0 is never mapped.
+//!
+//! Under 0.26's rules ([`MemoryRules::Sbpf26`]) construction sorts the regions and fills
+//! every empty slot below the highest region with an empty region instead, so holes are
+//! allowed and slot 0 may hold a region (V3's read-only data); two regions in one slot are
+//! `InvalidMemoryRegion` with the slot of the second.
 
+use super::layout::MemoryRules;
 use super::region::MemoryRegion;
 use crate::error::{AccessType, RuntimeError};
 use bpfvm_isa::MemSize;
@@ -21,26 +27,39 @@ fn slot_of(vaddr: u64) -> u64 {
 #[derive(Debug)]
 pub struct AlignedMapping<'a> {
     regions: Vec<MemoryRegion<'a>>,
+    /// Whether slot 0 may be mapped (0.26's rules).
+    slot_zero_mapped: bool,
 }
 
 impl<'a> AlignedMapping<'a> {
-    /// Validates and stores the regions (index 0 becomes the empty region).
-    pub fn new(mut regions: Vec<MemoryRegion<'a>>) -> Result<Self, RuntimeError> {
-        regions.insert(0, MemoryRegion::readonly(&[], 0));
-        regions.sort_by_key(MemoryRegion::vm_addr);
-        for (index, region) in regions.iter().enumerate() {
-            if slot_of(region.vm_addr()) != index as u64 {
-                return Err(RuntimeError::InvalidMemoryRegion { index });
+    /// Validates and stores the regions by `rules` (see the module doc).
+    pub fn new(
+        mut regions: Vec<MemoryRegion<'a>>,
+        rules: MemoryRules,
+    ) -> Result<Self, RuntimeError> {
+        match rules {
+            MemoryRules::Reference2022 => {
+                regions.insert(0, MemoryRegion::readonly(&[], 0));
+                regions.sort_by_key(MemoryRegion::vm_addr);
+                for (index, region) in regions.iter().enumerate() {
+                    if slot_of(region.vm_addr()) != index as u64 {
+                        return Err(RuntimeError::InvalidMemoryRegion { index });
+                    }
+                }
             }
+            MemoryRules::Sbpf26 => regions = fill_holes(regions)?,
         }
-        Ok(AlignedMapping { regions })
+        Ok(AlignedMapping {
+            regions,
+            slot_zero_mapped: rules == MemoryRules::Sbpf26,
+        })
     }
 
     /// The region index and host offset of an access, or `None` for a violation.
     #[inline]
     pub fn find(&self, access: AccessType, vaddr: u64, len: u64) -> Option<(usize, u64)> {
         let index = usize::try_from(slot_of(vaddr)).ok()?;
-        if index == 0 {
+        if index == 0 && !self.slot_zero_mapped {
             return None;
         }
         let region = self.regions.get(index)?;
@@ -101,4 +120,36 @@ impl<'a> AlignedMapping<'a> {
         *slot = region;
         Ok(())
     }
+}
+
+/// 0.26's construction: the regions sorted by address, one per slot from slot 0 up, with an
+/// empty region in every slot none of them starts in. The number of filler regions is at
+/// most the highest region's slot, which a region's address bounds; the caller's regions
+/// come from host memory, so a slot beyond what a `Vec` can index is refused.
+fn fill_holes(mut regions: Vec<MemoryRegion<'_>>) -> Result<Vec<MemoryRegion<'_>>, RuntimeError> {
+    regions.sort_by_key(MemoryRegion::vm_addr);
+    let highest = regions.last().map_or(0, |region| slot_of(region.vm_addr()));
+    // Guest addresses of real regions are small (the input slots follow the heap); refuse a
+    // mapping that would need more filler regions than any host would map.
+    const MAX_SLOTS: u64 = 1 << 16;
+    if highest >= MAX_SLOTS {
+        return Err(RuntimeError::InvalidMemoryRegion {
+            index: regions.len().saturating_sub(1),
+        });
+    }
+    let mut filled = Vec::with_capacity(highest as usize + 1);
+    for region in regions {
+        let slot = slot_of(region.vm_addr());
+        while (filled.len() as u64) < slot {
+            let empty_at = (filled.len() as u64) << SLOT_BITS;
+            filled.push(MemoryRegion::readonly(&[], empty_at));
+        }
+        if (filled.len() as u64) > slot {
+            return Err(RuntimeError::InvalidMemoryRegion {
+                index: slot as usize,
+            });
+        }
+        filled.push(region);
+    }
+    Ok(filled)
 }

@@ -6,24 +6,32 @@
 //! frame or region an address names) and the JIT's region table and current-frame fast path
 //! (see [`super::table`]).
 //!
-//! A layout is one value: a configuration (and, later, an SBPF version with a layout of its
-//! own, such as read-only data at 0 or one contiguous stack moved by `add64 r10`) gives one
-//! [`Layout`], and nothing else in the crate knows region addresses or frame arithmetic. The
-//! `MM_*` constants of [`crate::program`] are the standard map's values, for hosts and tests
-//! that name them.
+//! A layout is one value: a configuration and a dialect give one [`Layout`] ([`Layout::of`]),
+//! and nothing else in the crate knows region addresses or frame arithmetic. The SBPF
+//! versions of solana-sbpf 0.26 have layouts of their own: V1 and V2 one contiguous stack
+//! moved by the program's `add64 r10` ([`StackFrames::Manual`]), V3 and V4 fixed frames
+//! without gaps and read-only data at address 0 with the bytecode unreadable at `1 << 32`
+//! ([`AddressMap::LOWER_RODATA`]), and all of them 0.26's rules for the aligned mapping and
+//! for naming a violation's region ([`MemoryRules::Sbpf26`]). The `MM_*` constants of
+//! [`crate::program`] are the standard map's values, for hosts and tests that name them.
 //!
 //! ```text
 //! guest address   0x0          1 << 32       2 << 32          3 << 32   4 << 32
 //!                 | (unmapped) | program     | stack           | heap    | input ...
 //! fixed frames with gaps:        frame 0 | gap | frame 1 | gap | ...
+//! V3, V4:         | rodata     | (bytecode)  | frame 0 | frame 1 | ...
 //! ```
 
 use crate::config::Config;
+use bpfvm_isa::Dialect;
 
 /// Where each region starts in guest address space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AddressMap {
-    /// The program's read-only data and text.
+    /// The program's read-only data: with the text for every dialect but V3 and V4, which
+    /// map it alone at 0.
+    pub rodata: u64,
+    /// The program's text (readable at this address unless the read-only data lies elsewhere).
     pub program: u64,
     /// The stack.
     pub stack: u64,
@@ -37,11 +45,24 @@ impl AddressMap {
     /// The map of solana_rbpf 0.2.38, which both 2022 profiles and eBPF use: one 4 GiB slot
     /// per region, program, stack, heap and input in slots 1 to 4.
     pub const STANDARD: AddressMap = AddressMap {
+        rodata: 1 << 32,
         program: 1 << 32,
         stack: 2 << 32,
         heap: 3 << 32,
         input: 4 << 32,
     };
+
+    /// The map of SBPF V3 and V4 (SIMD-0189): read-only data at 0, the bytecode at `1 << 32`
+    /// (not mapped for the program), the other regions where they always were.
+    pub const LOWER_RODATA: AddressMap = AddressMap {
+        rodata: 0,
+        ..AddressMap::STANDARD
+    };
+
+    /// Whether the text is readable: it is part of the read-only region.
+    pub const fn text_is_mapped(&self) -> bool {
+        self.rodata == self.program
+    }
 
     /// The name of the region slot (the upper 32 bits) holding `vaddr`: `program`, `stack`,
     /// `heap`, `input`, or `unknown`.
@@ -73,8 +94,11 @@ impl AddressMap {
 /// How calls move the stack pointer (sBPF's r11) and r10.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FrameMode {
-    /// One stack moved by r11; calls leave the stack pointer alone.
+    /// One stack moved by r11; calls leave the stack pointer alone and set r10 to it.
     Dynamic,
+    /// One stack moved by the program's `add64 r10, imm` (SBPF V1, V2): calls leave r10
+    /// alone, `exit` restores the caller's.
+    Manual,
     /// Calls move the stack pointer up by this many bytes, returns move it back.
     Fixed {
         /// The frame size, twice it when frames are followed by gaps.
@@ -97,6 +121,9 @@ pub enum StackFrames {
     /// One contiguous stack moved by r11: calls leave the stack pointer alone, r10 starts at
     /// the top.
     Dynamic,
+    /// One contiguous stack moved by `add64 r10, imm` (SBPF V1, V2): r10 starts at the top
+    /// and calls leave it alone.
+    Manual,
     /// One frame per call level, r10 at the top of the current one.
     Fixed {
         /// Whether an unmapped gap follows each frame.
@@ -126,12 +153,20 @@ pub struct GappedFrames {
 }
 
 impl StackLayout {
-    /// The stack of `config`.
-    pub fn of(config: &Config) -> StackLayout {
-        let frames = match (config.dynamic_stack_frames, config.enable_stack_frame_gaps) {
-            (true, _) => StackFrames::Dynamic,
-            (false, true) => StackFrames::Fixed { gaps: Gaps::On },
-            (false, false) => StackFrames::Fixed { gaps: Gaps::Off },
+    /// The stack of `config` in `dialect`: the 2022 dialects follow the configuration's
+    /// flags, an SBPF version its features (manual frames in V1 and V2; gaps, when the
+    /// configuration enables them, only in V0).
+    pub fn of(config: &Config, dialect: Dialect) -> StackLayout {
+        let gaps = match config.enable_stack_frame_gaps {
+            true => Gaps::On,
+            false => Gaps::Off,
+        };
+        let frames = match dialect {
+            Dialect::Sbpf | Dialect::Ebpf if config.dynamic_stack_frames => StackFrames::Dynamic,
+            Dialect::Sbpf | Dialect::Ebpf => StackFrames::Fixed { gaps },
+            Dialect::Sbpf26(version) if version.manual_stack_frame_bump() => StackFrames::Manual,
+            Dialect::Sbpf26(version) if version.stack_frame_gaps() => StackFrames::Fixed { gaps },
+            Dialect::Sbpf26(_) => StackFrames::Fixed { gaps: Gaps::Off },
         };
         StackLayout {
             frames,
@@ -149,7 +184,9 @@ impl StackLayout {
     pub fn gap(&self) -> u64 {
         match self.frames {
             StackFrames::Fixed { gaps: Gaps::On } => self.frame_size,
-            StackFrames::Fixed { gaps: Gaps::Off } | StackFrames::Dynamic => 0,
+            StackFrames::Fixed { gaps: Gaps::Off } | StackFrames::Dynamic | StackFrames::Manual => {
+                0
+            }
         }
     }
 
@@ -157,6 +194,7 @@ impl StackLayout {
     pub fn frame_mode(&self) -> FrameMode {
         match self.frames {
             StackFrames::Dynamic => FrameMode::Dynamic,
+            StackFrames::Manual => FrameMode::Manual,
             StackFrames::Fixed { gaps } => FrameMode::Fixed {
                 bump: match gaps {
                     Gaps::On => self.frame_size.wrapping_mul(2),
@@ -166,11 +204,13 @@ impl StackLayout {
         }
     }
 
-    /// r10 at entry for a stack starting at `start`: the top of the stack with dynamic
-    /// frames, the top of frame 0 otherwise.
+    /// r10 at entry for a stack starting at `start`: the top of the stack with dynamic or
+    /// manual frames, the top of frame 0 otherwise.
     pub fn initial_frame_pointer(&self, start: u64) -> u64 {
         start.saturating_add(match self.frames {
-            StackFrames::Dynamic => self.frame_size.saturating_mul(self.depth),
+            StackFrames::Dynamic | StackFrames::Manual => {
+                self.frame_size.saturating_mul(self.depth)
+            }
             StackFrames::Fixed { .. } => self.frame_size,
         })
     }
@@ -181,7 +221,7 @@ impl StackLayout {
     /// below the stack counts as frame 0 or -1) when it lies in `[-1, depth]`. A frame size
     /// that does not fit (or is 0) gives frame 0, as the reference's conversions do.
     pub fn frame_of(&self, start: u64, vaddr: u64) -> Option<i64> {
-        if self.frames == StackFrames::Dynamic {
+        if matches!(self.frames, StackFrames::Dynamic | StackFrames::Manual) {
             return None;
         }
         let frame = (vaddr as i64)
@@ -217,6 +257,28 @@ impl StackLayout {
     }
 }
 
+/// Whose rules the mapping and the violation classifier follow where 0.26 changed them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MemoryRules {
+    /// solana_rbpf 0.2.38 (the 2022 dialects and eBPF): the aligned mapping wants one region
+    /// per slot from slot 1 up with no hole and never maps slot 0; a violation names the
+    /// region slot of the address (`program`, `stack`, `heap`, `input`, `unknown`).
+    Reference2022,
+    /// solana-sbpf 0.26 (the SBPF versions): the aligned mapping fills holes with empty
+    /// regions and may map slot 0; a violation names `unallocated` when no mapped region
+    /// holds the address, else the slot's name (`allocated` for slots without one).
+    Sbpf26,
+}
+
+/// Which lookup the mapping uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MappingKind {
+    /// The upper 32 address bits pick the region.
+    Aligned,
+    /// A search over the sorted regions.
+    Unaligned,
+}
+
 /// The memory contract of one configuration: the address map and the stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Layout {
@@ -224,14 +286,33 @@ pub struct Layout {
     pub map: AddressMap,
     /// How the stack is laid out.
     pub stack: StackLayout,
+    /// Whose mapping and classification rules apply.
+    pub rules: MemoryRules,
+    /// The mapping's lookup.
+    pub mapping: MappingKind,
 }
 
 impl Layout {
-    /// The layout of `config` (every configuration uses the standard map today).
-    pub fn of(config: &Config) -> Layout {
+    /// The layout of `config` in `dialect`.
+    pub fn of(config: &Config, dialect: Dialect) -> Layout {
+        let version = dialect.version();
+        let map = match version {
+            Some(version) if version.enable_lower_rodata_vaddr() => AddressMap::LOWER_RODATA,
+            Some(_) | None => AddressMap::STANDARD,
+        };
+        let aligned = config.aligned_memory_mapping
+            || version.is_some_and(|version| version.forces_aligned_memory_mapping());
         Layout {
-            map: AddressMap::STANDARD,
-            stack: StackLayout::of(config),
+            map,
+            stack: StackLayout::of(config, dialect),
+            rules: match version {
+                Some(_) => MemoryRules::Sbpf26,
+                None => MemoryRules::Reference2022,
+            },
+            mapping: match aligned {
+                true => MappingKind::Aligned,
+                false => MappingKind::Unaligned,
+            },
         }
     }
 
@@ -253,7 +334,7 @@ mod tests {
 
     #[test]
     fn the_standard_map_is_the_reference_constants() {
-        let map = Layout::of(&Config::default()).map;
+        let map = Layout::of(&Config::default(), Dialect::Sbpf).map;
         assert_eq!(map, AddressMap::STANDARD);
         assert_eq!(
             [map.program, map.stack, map.heap, map.input],
@@ -275,7 +356,7 @@ mod tests {
     #[test]
     fn the_stack_of_each_profile() {
         // The default: one dynamic stack, r10 at its top.
-        let dynamic = Layout::of(&Config::default());
+        let dynamic = Layout::of(&Config::default(), Dialect::Sbpf);
         assert_eq!(dynamic.stack.frames, StackFrames::Dynamic);
         assert_eq!(dynamic.stack.size(), 20 * 4096);
         assert_eq!(dynamic.stack.gap(), 0);
@@ -284,7 +365,7 @@ mod tests {
         assert_eq!(dynamic.stack.gapped_frames(), None);
         assert_eq!(dynamic.stack_frame_of(MM_STACK_START), None);
         // Legacy: gapped fixed frames, r10 at the top of frame 0, calls move by two frames.
-        let legacy = Layout::of(&Config::legacy());
+        let legacy = Layout::of(&Config::legacy(), Dialect::Sbpf);
         assert_eq!(legacy.stack.frames, StackFrames::Fixed { gaps: Gaps::On });
         assert_eq!(legacy.stack.gap(), 4096);
         assert_eq!(legacy.stack.gap_shift(), Some(12));
@@ -298,10 +379,13 @@ mod tests {
             })
         );
         // Without gaps: calls move by one frame, and the region has no gap.
-        let contiguous = Layout::of(&Config {
-            enable_stack_frame_gaps: false,
-            ..Config::legacy()
-        });
+        let contiguous = Layout::of(
+            &Config {
+                enable_stack_frame_gaps: false,
+                ..Config::legacy()
+            },
+            Dialect::Sbpf,
+        );
         assert_eq!(contiguous.stack.gap(), 0);
         assert_eq!(contiguous.stack.gap_shift(), None);
         assert_eq!(
@@ -312,8 +396,54 @@ mod tests {
     }
 
     #[test]
+    fn each_sbpf_version_has_its_layout() {
+        use bpfvm_isa::SbpfVersion::{V0, V1, V2, V3, V4};
+        let config = Config::agave();
+        let layout = |version| Layout::of(&config, Dialect::Sbpf26(version));
+        // V0: gapped fixed frames, calls move r10 by two frames, the standard map.
+        let v0 = layout(V0);
+        assert_eq!(v0.stack.frames, StackFrames::Fixed { gaps: Gaps::On });
+        assert_eq!(v0.stack.frame_mode(), FrameMode::Fixed { bump: 8192 });
+        assert_eq!(v0.initial_frame_pointer(), MM_STACK_START + 4096);
+        assert_eq!(v0.map, AddressMap::STANDARD);
+        assert_eq!(v0.rules, MemoryRules::Sbpf26);
+        assert_eq!(v0.stack.size(), 64 * 4096);
+        // V1, V2: one stack, r10 at its top, moved by the program; no stack violations.
+        for version in [V1, V2] {
+            let manual = layout(version);
+            assert_eq!(manual.stack.frames, StackFrames::Manual);
+            assert_eq!(manual.stack.frame_mode(), FrameMode::Manual);
+            assert_eq!(manual.initial_frame_pointer(), MM_STACK_START + 64 * 4096);
+            assert_eq!(manual.stack.gap(), 0);
+            assert_eq!(manual.stack_frame_of(MM_STACK_START), None);
+        }
+        // V3, V4: contiguous fixed frames whatever the gap setting, rodata at 0.
+        for version in [V3, V4] {
+            let fixed = layout(version);
+            assert_eq!(fixed.stack.frames, StackFrames::Fixed { gaps: Gaps::Off });
+            assert_eq!(fixed.stack.frame_mode(), FrameMode::Fixed { bump: 4096 });
+            assert_eq!(fixed.initial_frame_pointer(), MM_STACK_START + 4096);
+            assert_eq!(fixed.map, AddressMap::LOWER_RODATA);
+            assert!(!fixed.map.text_is_mapped());
+            assert_eq!(fixed.stack_frame_of(MM_STACK_START + 4096 * 3), Some(3));
+        }
+        // V4 forces the aligned mapping; the others follow the configuration.
+        let unaligned = Config {
+            aligned_memory_mapping: false,
+            ..config
+        };
+        let mapping = |version| Layout::of(&unaligned, Dialect::Sbpf26(version)).mapping;
+        assert_eq!(mapping(V4), MappingKind::Aligned);
+        assert_eq!(mapping(V3), MappingKind::Unaligned);
+        assert_eq!(
+            Layout::of(&Config::legacy(), Dialect::Sbpf).rules,
+            MemoryRules::Reference2022
+        );
+    }
+
+    #[test]
     fn stack_faults_classify_by_truncated_frame_number() {
-        let legacy = Layout::of(&Config::legacy());
+        let legacy = Layout::of(&Config::legacy(), Dialect::Sbpf);
         assert_eq!(legacy.stack_frame_of(MM_STACK_START), Some(0));
         assert_eq!(
             legacy.stack_frame_of(MM_STACK_START + 3 * 4096 + 1),
@@ -326,10 +456,13 @@ mod tests {
         assert_eq!(legacy.stack_frame_of(MM_STACK_START + 20 * 4096), Some(20));
         assert_eq!(legacy.stack_frame_of(MM_STACK_START + 21 * 4096), None);
         // A frame size of 0 divides to frame 0, as the reference's checked division does.
-        let zero = Layout::of(&Config {
-            stack_frame_size: 0,
-            ..Config::legacy()
-        });
+        let zero = Layout::of(
+            &Config {
+                stack_frame_size: 0,
+                ..Config::legacy()
+            },
+            Dialect::Sbpf,
+        );
         assert_eq!(zero.stack_frame_of(MM_HEAP_START), Some(0));
     }
 
@@ -344,11 +477,14 @@ mod tests {
             (4095, 20, false),
             (4096, 0, false),
         ] {
-            let layout = Layout::of(&Config {
-                stack_frame_size: frame,
-                max_call_depth: depth,
-                ..Config::legacy()
-            });
+            let layout = Layout::of(
+                &Config {
+                    stack_frame_size: frame,
+                    max_call_depth: depth,
+                    ..Config::legacy()
+                },
+                Dialect::Sbpf,
+            );
             assert_eq!(
                 layout.stack.gapped_frames().is_some(),
                 gapped,

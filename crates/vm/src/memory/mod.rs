@@ -36,14 +36,17 @@ mod unaligned;
 mod violation;
 
 pub use host::HOST_ALIGN;
-pub use layout::{AddressMap, FrameMode, GappedFrames, Gaps, Layout, StackFrames, StackLayout};
+pub use layout::{
+    AddressMap, FrameMode, GappedFrames, Gaps, Layout, MappingKind, MemoryRules, StackFrames,
+    StackLayout,
+};
 pub use region::MemoryRegion;
 pub use violation::region_name;
 
 use crate::config::Config;
 use crate::error::{AccessType, RuntimeError};
 use aligned::AlignedMapping;
-use bpfvm_isa::MemSize;
+use bpfvm_isa::{Dialect, MemSize};
 use unaligned::UnalignedMapping;
 use violation::ViolationPolicy;
 
@@ -93,17 +96,25 @@ pub struct MemoryMapping<'a> {
 const SYSCALL_PC: usize = 0;
 
 impl<'a> MemoryMapping<'a> {
-    /// Builds the mapping the configuration selects. Fails with `InvalidMemoryRegion` when
-    /// the regions do not fit it (reference §5.3).
+    /// Builds the mapping the configuration selects, with the 2022 rules of sBPF (reference
+    /// §5.3). Fails with `InvalidMemoryRegion` when the regions do not fit it.
     pub fn new(regions: Vec<MemoryRegion<'a>>, config: &Config) -> Result<Self, RuntimeError> {
-        let lookup = if config.aligned_memory_mapping {
-            Lookup::Aligned(AlignedMapping::new(regions)?)
-        } else {
-            Lookup::Unaligned(UnalignedMapping::new(regions)?)
+        Self::with_layout(regions, &Layout::of(config, Dialect::Sbpf))
+    }
+
+    /// Builds the mapping a layout selects (its lookup, its rules and its classification of
+    /// violations): what a VM builds for a program of any dialect.
+    pub fn with_layout(
+        regions: Vec<MemoryRegion<'a>>,
+        layout: &Layout,
+    ) -> Result<Self, RuntimeError> {
+        let lookup = match layout.mapping {
+            MappingKind::Aligned => Lookup::Aligned(AlignedMapping::new(regions, layout.rules)?),
+            MappingKind::Unaligned => Lookup::Unaligned(UnalignedMapping::new(regions)?),
         };
         Ok(MemoryMapping {
             lookup,
-            policy: ViolationPolicy::new(Layout::of(config)),
+            policy: ViolationPolicy::new(*layout),
         })
     }
 
@@ -138,8 +149,16 @@ impl<'a> MemoryMapping<'a> {
                 offset,
                 len,
             }),
-            None => Err(self.policy.error(access, vaddr, len, pc)),
+            None => Err(self.violation(access, vaddr, len, pc)),
         }
+    }
+
+    /// The error for a failed access: the policy's classification, told whether a mapped
+    /// region holds the address (0.26 names the region "unallocated" when none does).
+    #[cold]
+    fn violation(&self, access: AccessType, vaddr: u64, len: u64, pc: usize) -> RuntimeError {
+        let held = self.regions().iter().any(|region| region.contains(vaddr));
+        self.policy.error(access, vaddr, len, pc, held)
     }
 
     /// Translates `len` bytes at `vaddr` only if every byte is addressable and the bytes
@@ -162,7 +181,7 @@ impl<'a> MemoryMapping<'a> {
                     .get(index)
                     .and_then(|region| region.host.load_le(offset, size))
             })
-            .ok_or_else(|| self.policy.error(AccessType::Load, vaddr, size.bytes(), pc))
+            .ok_or_else(|| self.violation(AccessType::Load, vaddr, size.bytes(), pc))
     }
 
     /// Stores the low `size` bytes of `value` at `vaddr`, little-endian.
@@ -180,10 +199,7 @@ impl<'a> MemoryMapping<'a> {
                 self.region_mut(index)
                     .and_then(|region| region.host.store_le(offset, size, value))
             });
-        done.ok_or_else(|| {
-            self.policy
-                .error(AccessType::Store, vaddr, size.bytes(), pc)
-        })
+        done.ok_or_else(|| self.violation(AccessType::Store, vaddr, size.bytes(), pc))
     }
 
     /// [`load`](Self::load) with the aligned mapping's lookup inlined: the interpreter's hot
@@ -252,19 +268,33 @@ impl<'a> MemoryMapping<'a> {
         let range = self.map(AccessType::Load, vaddr, len, SYSCALL_PC)?;
         self.slice(range)
             .map(<[u8]>::to_vec)
-            .ok_or_else(|| self.policy.error(AccessType::Load, vaddr, len, SYSCALL_PC))
+            .ok_or_else(|| self.violation(AccessType::Load, vaddr, len, SYSCALL_PC))
     }
 
     /// Copies `bytes` into guest memory at `vaddr`, as a syscall does (errors carry pc 0).
     pub fn write_bytes(&mut self, vaddr: u64, bytes: &[u8]) -> Result<(), RuntimeError> {
         let len = bytes.len() as u64;
         let range = self.map(AccessType::Store, vaddr, len, SYSCALL_PC)?;
-        let policy = self.policy;
-        let target = self
-            .slice_mut(range)
-            .ok_or_else(|| policy.error(AccessType::Store, vaddr, len, SYSCALL_PC))?;
-        target.copy_from_slice(bytes);
-        Ok(())
+        if let Some(target) = self.slice_mut(range) {
+            target.copy_from_slice(bytes);
+            return Ok(());
+        }
+        Err(self.violation(AccessType::Store, vaddr, len, SYSCALL_PC))
+    }
+
+    /// The layout this mapping was built for (its rules name violations and place regions).
+    pub fn layout(&self) -> &Layout {
+        self.policy.layout()
+    }
+
+    /// A copy of the host bytes of the region that starts at `vaddr` (all of them, without
+    /// the gaps of a gapped region), for hosts that inspect memory after a run.
+    pub fn region_bytes(&self, vaddr: u64) -> Option<Vec<u8>> {
+        let region = self
+            .regions()
+            .iter()
+            .find(|region| region.vm_addr() == vaddr && !region.is_empty())?;
+        region.host.slice(0, region.len()).map(<[u8]>::to_vec)
     }
 
     /// The regions, in the mapping's storage order: the aligned mapping puts an empty region

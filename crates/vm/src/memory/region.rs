@@ -86,6 +86,16 @@ impl<'a> MemoryRegion<'a> {
         self.host.len() as u64
     }
 
+    /// Whether `vaddr` lies in the region's guest range, gaps included (a gapped region spans
+    /// twice its host length).
+    pub fn contains(&self, vaddr: u64) -> bool {
+        let span = match self.gap_size() {
+            Some(_) => self.len().saturating_mul(2),
+            None => self.len(),
+        };
+        (self.vm_addr..self.vm_addr.saturating_add(span)).contains(&vaddr)
+    }
+
     /// Whether the region has no bytes.
     pub fn is_empty(&self) -> bool {
         self.host.len() == 0

@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn the_current_frame_is_reachable_only_on_the_stack_it_was_compiled_for() {
-        let layout = Layout::of(&Config::legacy());
+        let layout = Layout::of(&Config::legacy(), bpfvm_isa::Dialect::Sbpf);
         let frames = layout.stack.gapped_frames().unwrap();
         let map = layout.map;
         let mut stack = vec![0u8; 20 * 4096];

@@ -369,8 +369,8 @@ fn classification_table() {
             max_call_depth: depth,
             ..Config::default()
         };
-        let error =
-            ViolationPolicy::new(crate::memory::Layout::of(&config)).error(Store, vaddr, 8, 3);
+        let layout = crate::memory::Layout::of(&config, bpfvm_isa::Dialect::Sbpf);
+        let error = ViolationPolicy::new(layout).error(Store, vaddr, 8, 3, false);
         let want = match expected {
             Ok(frame) => RuntimeError::StackAccessViolation {
                 pc: 3,

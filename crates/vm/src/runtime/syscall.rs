@@ -10,7 +10,8 @@
 //!    and nothing is charged.
 //! 2. The meter charges what is due to the context (`consume`).
 //! 3. The host function runs with the context, the guest memory and r1..r5; its error ends
-//!    the run as it is.
+//!    the run as it is under 0.2.38's rules, and as `SyscallError` naming the call's pc under
+//!    0.26's (the SBPF versions), as 0.26 reports it.
 //! 4. Its result goes to r0. The unwind helper returning 0 ends the program with `Ok(0)`.
 //! 5. The meter re-reads the budget (a syscall may charge compute of its own), and when no
 //!    budget is left the run stops with `ExceededMaxInstructions` at the next pc: rule 2 of
@@ -18,6 +19,7 @@
 //!    run of instructions.
 
 use super::Meter;
+use crate::code::Semantics;
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
 use crate::memory::MemoryMapping;
@@ -34,6 +36,8 @@ pub(crate) struct Host<'h, 'a, C> {
     pub syscalls: &'h [Option<SyscallFn<C>>],
     /// The index of the unwind helper, if one is set.
     pub unwind_index: Option<u32>,
+    /// Whose rules name a failing syscall's error.
+    pub semantics: Semantics,
 }
 
 /// How a syscall ended the run.
@@ -43,6 +47,18 @@ pub(crate) enum SyscallEnd {
     Exit(u64),
     /// An error ended the run.
     Error(RuntimeError),
+}
+
+/// The error of a syscall that failed at `pc`: as the syscall gave it under 0.2.38's rules,
+/// wrapped in `SyscallError` with the calling pc under 0.26's (as 0.26 reports it).
+fn syscall_failure(semantics: Semantics, pc: usize, error: RuntimeError) -> RuntimeError {
+    match semantics {
+        Semantics::Reference2022 => error,
+        Semantics::Sbpf26 => RuntimeError::SyscallError {
+            pc,
+            error: Box::new(error),
+        },
+    }
 }
 
 /// Calls syscall `index` for the instruction at `pc` with `args` (r1..r5), writing its
@@ -64,7 +80,8 @@ pub(crate) fn dispatch<C: ContextObject>(
             pc,
         }))?;
     meter.before_syscall(host.context);
-    let value = function(host.context, host.mapping, args).map_err(SyscallEnd::Error)?;
+    let value = function(host.context, host.mapping, args)
+        .map_err(|error| SyscallEnd::Error(syscall_failure(host.semantics, pc, error)))?;
     *r0 = value;
     if value == 0 && host.unwind_index == Some(index) {
         return Err(SyscallEnd::Exit(0));

@@ -1,5 +1,6 @@
 //! The sBPF fast path: judges a slot from its raw fields and a per-opcode rule, without
-//! building an [`Insn`](bpfvm_isa::Insn).
+//! building an [`Insn`](bpfvm_isa::Insn). The 2022 dialect and every SBPF version of 0.26
+//! have a table of their own, derived from their opcode tables by the same rule function.
 //!
 //! Almost every instruction of a real program passes, and most pass by a rule that needs one
 //! or two field comparisons: registers in range, a non-zero divisor, a shift below the width, a
@@ -15,7 +16,10 @@
 //! the same number of slots.
 
 use super::rules::Text;
-use bpfvm_isa::{opcode_shape, AluOp, Dialect, EndianOp, Extend, OpcodeShape, SourceKind, Width};
+use bpfvm_isa::{
+    opcode_shape, AluOp, CallxField, Dialect, EndianOp, Extend, OpcodeShape, SbpfVersion,
+    SourceKind, Width,
+};
 
 /// What an opcode needs, beyond its register fields, to certainly pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,18 +69,28 @@ const fn alu_rule(width: Width, op: AluOp, source: SourceKind) -> FastRule {
     }
 }
 
-/// The rule of an opcode of this shape in sBPF.
-const fn sbpf_rule(shape: OpcodeShape) -> FastRule {
+/// The rule of an opcode of this shape in an sBPF dialect (2022 or a version of 0.26).
+const fn sbpf_rule(shape: OpcodeShape, dialect: Dialect) -> FastRule {
+    let versioned = matches!(dialect, Dialect::Sbpf26(_));
     match shape {
         OpcodeShape::Lddw => FastRule::Lddw,
         OpcodeShape::Load(_, Extend::Zero)
         | OpcodeShape::Neg(_)
+        | OpcodeShape::Hor64
         | OpcodeShape::Call
         | OpcodeShape::Exit => FastRule::Registers,
+        OpcodeShape::Pqr(_, op, SourceKind::Imm) if op.divides() => FastRule::NonZeroImm,
+        OpcodeShape::Pqr(..) => FastRule::Registers,
         OpcodeShape::Store(..) => FastRule::Store,
+        // `add64 r10, imm` (V1, V2) fails the plain register rule, so the exact rules judge it.
         OpcodeShape::Alu(width, op, source) => alu_rule(width, op, source),
-        OpcodeShape::CallReg => FastRule::CallReg,
+        OpcodeShape::CallReg => match dialect.callx_field() {
+            CallxField::Imm => FastRule::CallReg,
+            CallxField::Src | CallxField::Dst => FastRule::Exact,
+        },
         OpcodeShape::Ja | OpcodeShape::Branch(Width::W64, ..) => FastRule::Jump,
+        // JMP32 exists only in the versions that have it (V3, V4).
+        OpcodeShape::Branch(Width::W32, ..) if versioned => FastRule::Jump,
         // Unknown in sBPF, or decodable but refused by the reference's verifier.
         OpcodeShape::Unknown
         | OpcodeShape::PacketLoad(..)
@@ -94,7 +108,7 @@ const fn sbpf_rule(shape: OpcodeShape) -> FastRule {
 /// table lookups and comparisons, with no branch on the opcode: on real programs the opcode
 /// sequence is unpredictable, and a branch per rule costs more than the checks themselves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Check {
+pub(super) struct Check {
     /// The immediate less `imm_low` (wrapping) must be at most `imm_span`.
     imm_low: u32,
     imm_span: u32,
@@ -187,18 +201,34 @@ impl FastRule {
     }
 }
 
-const fn sbpf_checks() -> [Check; 256] {
+const fn sbpf_checks(dialect: Dialect) -> [Check; 256] {
     let mut table = [FastRule::Exact.check(); 256];
     let mut opcode = 0;
     while opcode < 256 {
-        table[opcode] = sbpf_rule(opcode_shape(opcode as u8, Dialect::Sbpf)).check();
+        table[opcode] = sbpf_rule(opcode_shape(opcode as u8, dialect), dialect).check();
         opcode += 1;
     }
     table
 }
 
-/// The check of every sBPF opcode, built at compile time.
-const SBPF_CHECKS: [Check; 256] = sbpf_checks();
+/// The check of every opcode per sBPF dialect, built at compile time.
+const SBPF_CHECKS: [Check; 256] = sbpf_checks(Dialect::Sbpf);
+static VERSION_CHECKS: [[Check; 256]; 5] = [
+    sbpf_checks(Dialect::Sbpf26(SbpfVersion::V0)),
+    sbpf_checks(Dialect::Sbpf26(SbpfVersion::V1)),
+    sbpf_checks(Dialect::Sbpf26(SbpfVersion::V2)),
+    sbpf_checks(Dialect::Sbpf26(SbpfVersion::V3)),
+    sbpf_checks(Dialect::Sbpf26(SbpfVersion::V4)),
+];
+
+/// The fast path's table of an sBPF dialect (`None` for eBPF, which has none).
+pub(super) fn checks_of(dialect: Dialect) -> Option<&'static [Check; 256]> {
+    match dialect {
+        Dialect::Sbpf => Some(&SBPF_CHECKS),
+        Dialect::Sbpf26(version) => Some(&VERSION_CHECKS[version as usize]),
+        Dialect::Ebpf => None,
+    }
+}
 
 /// What the fast path says about one slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -210,19 +240,19 @@ pub(super) struct Verdict {
     pub(super) lddw: bool,
 }
 
-/// Judges the sBPF instruction starting at `pc`.
+/// Judges the sBPF instruction starting at `pc` by the dialect's table `checks`.
 ///
 /// Every condition is computed for every slot and combined with `&`, so no branch depends on
 /// the opcode; the one branch (the other slot lies outside the text) is almost never taken.
 #[inline(always)]
-pub(super) fn sbpf_verdict(text: Text<'_>, pc: usize) -> Verdict {
+pub(super) fn sbpf_verdict(text: Text<'_>, pc: usize, checks: &[Check; 256]) -> Verdict {
     let Some(slot) = text.slot(pc) else {
         return Verdict {
             passes: false,
             lddw: false,
         };
     };
-    let check = &SBPF_CHECKS[usize::from(slot.opcode)];
+    let check = &checks[usize::from(slot.opcode)];
     let registers = REGISTER_CLASSES[usize::from(slot.src) << 4 | usize::from(slot.dst)];
     let imm = (slot.imm as u32).wrapping_sub(check.imm_low);
     let fields = (registers & check.registers != 0) & (imm <= check.imm_span);
@@ -268,7 +298,7 @@ mod tests {
         ];
         for (opcode, rule) in rows {
             let shape = opcode_shape(opcode, Dialect::Sbpf);
-            assert_eq!(sbpf_rule(shape), rule, "{opcode:#04x}");
+            assert_eq!(sbpf_rule(shape, Dialect::Sbpf), rule, "{opcode:#04x}");
         }
     }
 }

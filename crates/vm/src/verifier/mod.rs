@@ -44,9 +44,9 @@ pub fn check_text(text: &[u8], dialect: Dialect, config: &Config) -> Result<(), 
         return Err(VerifyError::NoProgram);
     }
     let text = rules::Text::new(text);
-    match dialect {
-        Dialect::Sbpf => check_sbpf(text, config),
-        Dialect::Ebpf => check_ebpf(text, config),
+    match fast::checks_of(dialect) {
+        Some(checks) => check_sbpf(text, dialect, checks, config),
+        None => check_ebpf(text, config),
     }
 }
 
@@ -56,13 +56,18 @@ pub fn check_text(text: &[u8], dialect: Dialect, config: &Config) -> Result<(), 
 /// The walk visits every slot in order and masks the verdict of an lddw's second slot, rather
 /// than stepping by each instruction's length: the address of the next slot then never waits
 /// for the verdict on this one, and the processor overlaps the slots' loads.
-fn check_sbpf(text: rules::Text<'_>, config: &Config) -> Result<(), VerifyError> {
+fn check_sbpf(
+    text: rules::Text<'_>,
+    dialect: Dialect,
+    checks: &[fast::Check; 256],
+    config: &Config,
+) -> Result<(), VerifyError> {
     // Whether the slot is the second half of an lddw that passed.
     let mut second_half = false;
     for pc in 0..text.len() {
-        let verdict = fast::sbpf_verdict(text, pc);
+        let verdict = fast::sbpf_verdict(text, pc, checks);
         if !(second_half | verdict.passes) {
-            let insn = rules::check_instruction(text, pc, Dialect::Sbpf, config)?;
+            let insn = rules::check_instruction(text, pc, dialect, config)?;
             second_half = insn.slot_count() == 2;
             continue;
         }

@@ -4,13 +4,17 @@
 //! the register rule. The sBPF rules are the reference's (§7), quirks included: a jump's
 //! `dst` field must not be r10 even though jumps only read it, and the source field is checked
 //! even where the instruction ignores it. The eBPF rules judge registers by what the
-//! instruction does with them (read or written).
+//! instruction does with them (read or written). The SBPF versions of 0.26 keep the sBPF
+//! rules with the version's deltas (spec `sbpf-0.26.md` §1.5): opcodes by the version's
+//! table, `add64 r10, imm` with an immediate that is a multiple of 64 in V1 and V2
+//! (`UnalignedImmediate`), the PQR divisions' non-zero immediates, JMP32 targets, the
+//! `callx` register (0 to 9, from the version's field), and no r11.
 
 use crate::config::Config;
 use crate::error::VerifyError;
 use bpfvm_isa::{
-    decode_slot, AluOp, DecodeError, Dialect, EndianOp, Extend, Insn, MemSize, Slot, Source, Width,
-    SLOT_SIZE,
+    decode_slot, AluOp, DecodeError, Dialect, EndianOp, Extend, Insn, MemSize, Reg, SbpfVersion,
+    Slot, Source, Width, SLOT_SIZE,
 };
 
 /// How an instruction uses its `dst` register field.
@@ -74,6 +78,10 @@ pub(super) fn check_instruction(
             check_sbpf_opcode(&insn, slot, text, pc, config)?;
             check_sbpf_registers(&insn, slot, pc, config)?;
         }
+        Dialect::Sbpf26(version) => {
+            check_version_opcode(&insn, slot, text, pc, version)?;
+            check_version_registers(&insn, slot, pc, version)?;
+        }
         Dialect::Ebpf => {
             check_ebpf_opcode(&insn, slot, text, pc)?;
             check_ebpf_registers(&insn, slot, pc)?;
@@ -86,12 +94,10 @@ pub(super) fn check_instruction(
 fn decode_error(error: DecodeError, slot: Slot, pc: usize, dialect: Dialect) -> VerifyError {
     match error {
         // sBPF has no canonical-field rule: what eBPF calls a bad field is an opcode it lacks.
-        DecodeError::InvalidField { .. } if dialect == Dialect::Sbpf => {
-            VerifyError::UnknownOpCode {
-                opcode: slot.opcode,
-                pc,
-            }
-        }
+        DecodeError::InvalidField { .. } if dialect.is_sbpf() => VerifyError::UnknownOpCode {
+            opcode: slot.opcode,
+            pc,
+        },
         DecodeError::UnknownOpcode { opcode } => VerifyError::UnknownOpCode { opcode, pc },
         DecodeError::LddwCannotBeLast => VerifyError::LDDWCannotBeLast,
         DecodeError::IncompleteLddw => VerifyError::IncompleteLDDW { pc },
@@ -163,7 +169,9 @@ fn check_sbpf_opcode(
         | Insn::Call { .. }
         | Insn::Exit => Ok(()),
         // Decodable in sBPF for the disassembler, or eBPF-only, but not executable here.
-        Insn::Load {
+        Insn::Pqr { .. }
+        | Insn::Hor64 { .. }
+        | Insn::Load {
             extend: Extend::Sign,
             ..
         }
@@ -176,6 +184,141 @@ fn check_sbpf_opcode(
         | Insn::Branch {
             width: Width::W32, ..
         } => Err(unknown),
+    }
+}
+
+/// The opcode rule of an SBPF version (0.26's `RequisiteVerifier`, in its order).
+fn check_version_opcode(
+    insn: &Insn,
+    slot: Slot,
+    text: Text<'_>,
+    pc: usize,
+    version: SbpfVersion,
+) -> Result<(), VerifyError> {
+    let unknown = VerifyError::UnknownOpCode {
+        opcode: slot.opcode,
+        pc,
+    };
+    let nonzero = |src: Source| match src {
+        Source::Imm(0) => Err(VerifyError::DivisionByZero { pc }),
+        Source::Imm(_) | Source::Reg(_) => Ok(()),
+    };
+    match *insn {
+        Insn::Alu {
+            width,
+            op,
+            dst,
+            src,
+        } => {
+            let frame_bump = version.manual_stack_frame_bump()
+                && dst == Reg::R10
+                && width == Width::W64
+                && op == AluOp::Add;
+            match (op, src) {
+                (AluOp::Add, Source::Imm(imm)) if frame_bump => {
+                    if imm % 64 != 0 {
+                        return Err(VerifyError::UnalignedImmediate { pc });
+                    }
+                    Ok(())
+                }
+                (AluOp::Div | AluOp::Mod, _) => nonzero(src),
+                (AluOp::Lsh | AluOp::Rsh | AluOp::Arsh, Source::Imm(imm)) => {
+                    check_shift(width, imm, pc)
+                }
+                (AluOp::SDiv | AluOp::SMod | AluOp::MovSx(_), _) => Err(unknown),
+                (
+                    AluOp::Add
+                    | AluOp::Sub
+                    | AluOp::Mul
+                    | AluOp::Or
+                    | AluOp::And
+                    | AluOp::Lsh
+                    | AluOp::Rsh
+                    | AluOp::Arsh
+                    | AluOp::Xor
+                    | AluOp::Mov,
+                    _,
+                ) => Ok(()),
+            }
+        }
+        Insn::Pqr { op, src, .. } if op.divides() => nonzero(src),
+        Insn::Endian {
+            op: EndianOp::ToLe | EndianOp::ToBe,
+            bits,
+            ..
+        } => check_endian(bits, pc),
+        Insn::Ja { off } | Insn::Branch { off, .. } => check_jump_target(text, pc, i64::from(off)),
+        Insn::CallReg { reg } => {
+            if reg.number() > 9 {
+                return Err(VerifyError::InvalidRegister { pc });
+            }
+            Ok(())
+        }
+        Insn::Pqr { .. }
+        | Insn::Hor64 { .. }
+        | Insn::Load {
+            extend: Extend::Zero,
+            ..
+        }
+        | Insn::Store { .. }
+        | Insn::LoadImm64 { .. }
+        | Insn::Neg { .. }
+        | Insn::Call { .. }
+        | Insn::Exit => Ok(()),
+        // Decodable for the disassembler, but no version runs them.
+        Insn::Load {
+            extend: Extend::Sign,
+            ..
+        }
+        | Insn::Endian {
+            op: EndianOp::Swap, ..
+        }
+        | Insn::Atomic { .. }
+        | Insn::PacketLoad { .. }
+        | Insn::JaLong { .. } => Err(unknown),
+    }
+}
+
+/// A shift by an immediate must stay below the width (both dialects of sBPF).
+fn check_shift(width: Width, imm: i32, pc: usize) -> Result<(), VerifyError> {
+    if imm < 0 || imm as u32 >= width.bits() {
+        return Err(VerifyError::ShiftWithOverflow {
+            shift: i64::from(imm) as u64,
+            width: u64::from(width.bits()),
+            pc,
+        });
+    }
+    Ok(())
+}
+
+/// The register rule of an SBPF version: as sBPF's, with no r11 and `add64 r10, imm` allowed
+/// in V1 and V2 (its immediate was checked by the opcode rule).
+fn check_version_registers(
+    insn: &Insn,
+    slot: Slot,
+    pc: usize,
+    version: SbpfVersion,
+) -> Result<(), VerifyError> {
+    let pc = pc + insn.slot_count() - 1;
+    if slot.src > 10 {
+        return Err(VerifyError::InvalidSourceRegister { pc });
+    }
+    let is_store = matches!(insn, Insn::Store { .. });
+    let frame_bump = version.manual_stack_frame_bump()
+        && matches!(
+            insn,
+            Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Add,
+                src: Source::Imm(_),
+                ..
+            }
+        );
+    match slot.dst {
+        0..=9 => Ok(()),
+        10 if is_store || frame_bump => Ok(()),
+        10 => Err(VerifyError::CannotWriteR10 { pc }),
+        _ => Err(VerifyError::InvalidDestinationRegister { pc }),
     }
 }
 
@@ -192,16 +335,7 @@ fn check_sbpf_alu(
         (AluOp::Div | AluOp::Mod | AluOp::SDiv, Source::Imm(0)) => {
             Err(VerifyError::DivisionByZero { pc })
         }
-        (AluOp::Lsh | AluOp::Rsh | AluOp::Arsh, Source::Imm(imm)) => {
-            if imm < 0 || imm as u32 >= width.bits() {
-                return Err(VerifyError::ShiftWithOverflow {
-                    shift: i64::from(imm) as u64,
-                    width: u64::from(width.bits()),
-                    pc,
-                });
-            }
-            Ok(())
-        }
+        (AluOp::Lsh | AluOp::Rsh | AluOp::Arsh, Source::Imm(imm)) => check_shift(width, imm, pc),
         (AluOp::SMod | AluOp::MovSx(_), _) => Err(unknown),
         _ => Ok(()),
     }
@@ -265,10 +399,12 @@ fn check_ebpf_opcode(
                 pc,
             })
         }
-        Insn::PacketLoad { .. } => Err(VerifyError::UnknownOpCode {
-            opcode: slot.opcode,
-            pc,
-        }),
+        Insn::PacketLoad { .. } | Insn::Pqr { .. } | Insn::Hor64 { .. } => {
+            Err(VerifyError::UnknownOpCode {
+                opcode: slot.opcode,
+                pc,
+            })
+        }
         Insn::Alu { .. }
         | Insn::Neg { .. }
         | Insn::LoadImm64 { .. }
@@ -282,6 +418,8 @@ fn check_ebpf_opcode(
 fn ebpf_dst_role(insn: &Insn) -> DstRole {
     match insn {
         Insn::Alu { .. }
+        | Insn::Pqr { .. }
+        | Insn::Hor64 { .. }
         | Insn::Neg { .. }
         | Insn::Endian { .. }
         | Insn::LoadImm64 { .. }

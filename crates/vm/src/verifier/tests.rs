@@ -599,22 +599,25 @@ fn decoded_marks_lddw_second_slots() {
 /// The sBPF fast path never passes what the exact rules reject, and covers as many slots as
 /// the instruction they decode: checked over every opcode with register, offset (jumps in range,
 /// into an lddw, out of range) and immediate (shift widths, zero divisors, callx registers)
-/// variations, under configurations that flip every setting the rules read.
+/// variations, under configurations that flip every setting the rules read, in the 2022
+/// dialect and in every SBPF version.
 #[test]
 fn sbpf_fast_path_agrees_with_the_exact_rules() {
-    use super::fast::sbpf_verdict;
+    use super::fast::{checks_of, sbpf_verdict};
     use super::rules::{check_instruction, Text};
-    use bpfvm_isa::Insn;
-    let configs = [
-        Config::default(),
-        Config::legacy(),
-        Cfg::NoCallxR10Check.config(),
+    use bpfvm_isa::{Insn, SbpfVersion};
+    let mut cases = vec![
+        (Dialect::Sbpf, Config::default()),
+        (Dialect::Sbpf, Config::legacy()),
+        (Dialect::Sbpf, Cfg::NoCallxR10Check.config()),
     ];
+    cases.extend(SbpfVersion::ALL.map(|version| (Dialect::Sbpf26(version), Config::agave())));
     let regs = [0u8, 9, 10, 11];
     let offsets = [-2i16, -1, 0, 1, 2, 3, 100];
-    let imms = [0i32, 1, -1, 10, 11, 16, 32, 64];
+    let imms = [0i32, 1, -1, 10, 11, 16, 32, 64, -64];
     let mut passed = 0usize;
-    for config in &configs {
+    for (dialect, config) in &cases {
+        let (dialect, checks) = (*dialect, checks_of(*dialect).unwrap());
         for opcode in 0..=255u8 {
             let fields = regs.iter().flat_map(|&dst| regs.map(|src| (dst, src)));
             let fields = fields.flat_map(|(dst, src)| offsets.map(|off| (dst, src, off)));
@@ -630,8 +633,8 @@ fn sbpf_fast_path_agrees_with_the_exact_rules() {
                     EXIT,
                 ]);
                 let view = Text::new(&text);
-                let verdict = sbpf_verdict(view, 0);
-                let exact = check_instruction(view, 0, Dialect::Sbpf, config);
+                let verdict = sbpf_verdict(view, 0, checks);
+                let exact = check_instruction(view, 0, dialect, config);
                 if let Ok(insn) = exact {
                     assert_eq!(
                         verdict.lddw,

@@ -241,6 +241,8 @@ pub(super) fn frame_push(b: &mut Builder, p: &Program) -> Lowered {
             b.asm.store(Size::S64, env(STACK_POINTER), GUEST[10])?;
         }
         FrameMode::Dynamic => b.asm.load(Size::S64, GUEST[10], env(STACK_POINTER))?,
+        // SBPF V1, V2: the callee inherits the caller's r10.
+        FrameMode::Manual => {}
     }
     frame_top_move(&mut b.asm, p, Direction::Down)
 }
@@ -313,7 +315,7 @@ fn frame_top_move(a: &mut Assembler, p: &Program, direction: Direction) -> Lower
             };
             add_to(a, env(FRAME_TOP), delta)
         }
-        FrameMode::Fixed { .. } | FrameMode::Dynamic => frame_top_update(a),
+        FrameMode::Fixed { .. } | FrameMode::Dynamic | FrameMode::Manual => frame_top_update(a),
     }
 }
 
