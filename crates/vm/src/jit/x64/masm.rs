@@ -26,8 +26,9 @@
 //!
 //! # Bail-out sites
 //!
-//! A bail-out is a 5-byte `call` of the shared bail-out routine (behind a short conditional
-//! jump when it is conditional). The routine stores its return address and ends the run; the
+//! A bail-out is a 5-byte `call` of the shared bail-out routine; a conditional one (the meter
+//! charge's among them) is a `jcc` to a stub holding that call, out of line, so that the
+//! common path falls through. The routine stores its return address and ends the run; the
 //! return address is recorded in the program's site table with the instruction's `At`. The
 //! memory routines bail out the same way on a fault, with the access's own return address
 //! still on the stack.
