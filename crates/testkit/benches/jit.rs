@@ -59,10 +59,11 @@ fn thread_scaling() {
     }
 }
 
-/// JIT compile time of ELF programs from the corpus: `jit_compile` alone, on both sides,
-/// after loading and verifying once (bpfvm's compiles share one `JitEngine`, as a host's
-/// would) (legacy configuration for spl_token, default for the
-/// reference's own test ELF).
+/// JIT compile time of ELF programs from the corpus: `jit_compile` alone, on every side,
+/// after loading and verifying once (legacy configuration for both spl_token programs,
+/// default for the reference's own test ELF; bpfvm's compiles share one `JitEngine`, as a
+/// host's would); warm: each figure is the median of 15 compiles of the same program in
+/// one process.
 fn compile_elfs() {
     let Ok(corpus) = bpfvm_testkit::corpus::corpus_dir() else {
         println!("compile: corpus not found, skipped");
@@ -78,6 +79,11 @@ fn compile_elfs() {
     let files = [
         (
             corpus.join("solana_programs/spl_token-3.5.0.so"),
+            legacy_reference,
+            bpfvm::Config::legacy(),
+        ),
+        (
+            corpus.join("solana_programs/spl_token_2022-1.0.0.so"),
             legacy_reference,
             bpfvm::Config::legacy(),
         ),
@@ -123,13 +129,18 @@ fn compile_elfs() {
             our_time.as_nanos() as f64 / slots,
             reference_time.as_secs_f64() / our_time.as_secs_f64()
         );
-        compile_on_sbpf26(&path, &bytes, our_time);
+        compile_on_sbpf26(&path, &bytes, our_time, slots);
     }
 }
 
 /// The same ELF's `jit_compile` on solana-sbpf 0.26 (Agave's settings), after loading and
 /// verifying once; 0.26 refuses the 0.2.38 test ELF (`e_flags` 0x20 is no version).
-fn compile_on_sbpf26(path: &std::path::Path, bytes: &[u8], our_time: std::time::Duration) {
+fn compile_on_sbpf26(
+    path: &std::path::Path,
+    bytes: &[u8],
+    our_time: std::time::Duration,
+    slots: f64,
+) {
     let case = Case26::new(Program26::Elf(bytes));
     let name = path
         .file_name()
@@ -138,7 +149,8 @@ fn compile_on_sbpf26(path: &std::path::Path, bytes: &[u8], our_time: std::time::
         Ok(executable) => {
             let sbpf26_time = time(|| executable.jit_compile().unwrap());
             println!(
-                "compile {name} (0.26): sbpf26 jit_compile {sbpf26_time:?}, sbpf26/bpfvm = {:.2}x",
+                "compile {name} (0.26): sbpf26 jit_compile {sbpf26_time:?} ({:.1} ns/slot), sbpf26/bpfvm = {:.2}x",
+                sbpf26_time.as_nanos() as f64 / slots,
                 sbpf26_time.as_secs_f64() / our_time.as_secs_f64()
             );
         }

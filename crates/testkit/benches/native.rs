@@ -1,19 +1,22 @@
-//! The C kernels of `examples/c/kernels` on every engine: native code (the same source built
-//! by `build.rs` with the system C compiler at -O2, called through FFI), bpfvm's JIT (metering
-//! on, default checks, legacy configuration), bpfvm's interpreter, the reference's JIT
-//! (solana_rbpf 0.2.38) on the very same `.text` bytes, and solana-sbpf 0.26's JIT and
-//! interpreter on two builds of each kernel: V0 (the same raw `.text`) and V3 (the object
-//! linked by `bpfvm-link` into a strict-format file). Every run asserts the kernel's result
-//! (the native one) and, for the VMs, the instruction count (bpfvm's interpreter's). Each
-//! column is benchmarked by criterion and then timed directly; the ratio lines give per
-//! kernel bpfvm JIT / native, reference JIT / bpfvm JIT, bpfvm interpreter / bpfvm JIT, and
-//! 0.26's JIT and interpreter (V0 and V3) against bpfvm's.
+//! The C kernels of `examples/c/kernels` on every engine, in one criterion run: native code
+//! (the same source built by `build.rs` with clang -O2, called through FFI), bpfvm's JIT and
+//! interpreter (metering on, default checks, legacy configuration), the reference's
+//! (solana_rbpf 0.2.38) JIT and interpreter on the very same bytes, and solana-sbpf 0.26's
+//! JIT and interpreter on two builds of each kernel: V0 (the same keyed `.text`) and V3 (the
+//! object linked by `bpfvm-link` into a strict-format file). Every run asserts the kernel's
+//! result (the native one) and, for the VMs, the instruction count (bpfvm's interpreter's).
+//!
+//! Each column is benchmarked by criterion and then timed directly (`kernels::time`, the
+//! median of 15 batches); the ratio lines give per kernel bpfvm JIT / native and 0.26 /
+//! bpfvm for both engines, and the closing table lists every kernel's times with the
+//! geometric means of the ratios (the targets of issue 14 are read from it).
 //!
 //! The bpfvm columns come from [`bench_bpfvm`] and the 0.26 columns from [`bench_sbpf26`], one
 //! call per build: bpfvm's V3 column is one more `bench_bpfvm` call with a program loaded
 //! from `kernel_v3_elf`, once bpfvm loads V3 files.
 //!
 //! Run: `cargo bench -p bpfvm-testkit --bench native -- --warm-up-time 1 --measurement-time 3`
+//! (`BPFVM_KERNELS=fib,collatz` runs only those kernels; the table then has their rows only).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -26,7 +29,7 @@ use bpfvm_link::{link, Target};
 use bpfvm_testkit::sbpf26::{Engine as Engine26, Version};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
-use kernels::{kernels, our_region, time, Kernel, BUDGET};
+use kernels::{kernels, our_region, time, Kernel, BUDGET, NATIVE_COMPILER};
 use reference26::run::Session;
 use reference26::{keyed_text_executable, loader, Case26, Context26, Program26};
 use solana_rbpf::memory_region::MemoryRegion;
@@ -34,6 +37,7 @@ use solana_rbpf::vm::{EbpfVm, TestContextObject};
 use solana_sbpf::elf::Executable as Executable26;
 use solana_sbpf::error::ProgramResult;
 use solana_sbpf::verifier::RequisiteVerifier as RequisiteVerifier26;
+use std::cell::RefCell;
 use std::time::Duration;
 
 /// What every run of a kernel must give.
@@ -44,9 +48,26 @@ struct Expected {
 }
 
 /// The direct timings of a VM's two engines.
+#[derive(Clone, Copy)]
 struct Times {
     jit: Duration,
     interpreter: Duration,
+}
+
+/// One kernel's row of the closing table.
+struct Row {
+    kernel: &'static str,
+    count: u64,
+    native: Duration,
+    bpfvm: Times,
+    reference: Times,
+    v0: Times,
+    v3: Times,
+}
+
+thread_local! {
+    /// The rows measured so far, printed as a table when the run ends.
+    static ROWS: RefCell<Vec<Row>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Benchmarks a bpfvm program's JIT and interpreter (one VM, created once) as the columns
@@ -86,13 +107,16 @@ fn kernel_v3_elf(kernel: &Kernel) -> Vec<u8> {
     link(kernel.object, Target::V3).unwrap()
 }
 
-/// A kernel on 0.26, verified and compiled: V0 runs the raw `.text` (the bytes the reference
-/// runs), V3 the linked file.
+/// A kernel on 0.26, verified and compiled: V0 runs the keyed `.text` (the bytes the
+/// reference runs), V3 the linked file.
 fn sbpf26_executable(kernel: &Kernel, version: Version) -> Executable26<Context26> {
     let settings = loader(&Case26::new(Program26::Elf(&[])));
     let executable = match version {
         Version::V3 => Executable26::from_elf(&kernel_v3_elf(kernel), settings).unwrap(),
-        _ => keyed_text_executable(settings, &kernel.text(), version, &[]).unwrap(),
+        _ => {
+            let keyed = kernel.keyed_text();
+            keyed_text_executable(settings, &keyed.bytes, version, &keyed.functions).unwrap()
+        }
     };
     executable.verify::<RequisiteVerifier26>().unwrap();
     executable.jit_compile().unwrap();
@@ -130,13 +154,14 @@ fn bench_sbpf26(
     }
 }
 
-/// Benchmarks the reference's JIT on the kernel's `.text`.
+/// Benchmarks the reference's JIT and interpreter on the kernel's keyed `.text` (one VM,
+/// created once).
 fn bench_reference(
     group: &mut BenchmarkGroup<'_, WallTime>,
     kernel: &Kernel,
     input: &[u8],
     expected: Expected,
-) -> Duration {
+) -> Times {
     let mut reference = kernel.reference();
     reference.jit_compile().unwrap();
     let mut reference_input = input.to_vec();
@@ -145,17 +170,25 @@ fn bench_reference(
         MemoryRegion::new_writable(&mut reference_input, solana_rbpf::ebpf::MM_INPUT_START);
     let mut reference_vm =
         EbpfVm::new(&reference, &mut reference_context, &mut [], vec![region]).unwrap();
-    let mut run_reference = || {
+    let mut run_reference = |interpreted| {
         reference_vm.env.context_object_pointer.remaining = BUDGET;
-        let (instructions, result) = reference_vm.execute_program(false);
+        let (instructions, result) = reference_vm.execute_program(interpreted);
         assert_eq!(result.unwrap(), expected.r0);
         assert_eq!(instructions, expected.count);
     };
-    group.bench_function("reference_jit", |b| b.iter(&mut run_reference));
-    time(&mut run_reference)
+    group.bench_function("reference_jit", |b| b.iter(|| run_reference(false)));
+    group.bench_function("reference_interpreter", |b| b.iter(|| run_reference(true)));
+    Times {
+        jit: time(|| run_reference(false)),
+        interpreter: time(|| run_reference(true)),
+    }
 }
 
-/// Benchmarks one kernel on every engine and prints its ratio lines.
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
+/// Benchmarks one kernel on every engine, prints its ratio lines and records its row.
 fn bench_kernel(c: &mut Criterion, kernel: &Kernel) {
     let input = (kernel.input)();
     let mut native_input = kernel.native_input(&input);
@@ -183,42 +216,103 @@ fn bench_kernel(c: &mut Criterion, kernel: &Kernel) {
     group.bench_function("native", |b| b.iter(&mut run_native));
     let native = time(&mut run_native);
     let bpfvm = bench_bpfvm(&mut group, "", &ours, &input, expected);
-    let reference_jit = bench_reference(&mut group, kernel, &input, expected);
+    let reference = bench_reference(&mut group, kernel, &input, expected);
     let v0 = bench_sbpf26(&mut group, "v0", &sbpf26_v0, &input, expected);
     let v3 = bench_sbpf26(&mut group, "v3", &sbpf26_v3, &input, expected);
     group.finish();
 
-    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
     println!(
-        "kernel {}: {count} instructions; native {native:?}, bpfvm jit {:?}, bpfvm interpreter {:?}, reference jit {reference_jit:?}",
-        kernel.name, bpfvm.jit, bpfvm.interpreter
-    );
-    println!(
-        "ratio {}: jit/native = {:.2}x, reference-jit/bpfvm-jit = {:.2}x, interpreter/jit = {:.2}x",
-        kernel.name,
-        ratio(bpfvm.jit, native),
-        ratio(reference_jit, bpfvm.jit),
-        ratio(bpfvm.interpreter, bpfvm.jit)
+        "kernel {}: {count} instructions; native {native:?}, bpfvm jit {:?}, bpfvm interpreter {:?}, reference jit {:?}, reference interpreter {:?}",
+        kernel.name, bpfvm.jit, bpfvm.interpreter, reference.jit, reference.interpreter
     );
     println!(
         "kernel {} (0.26): jit V0 {:?}, V3 {:?}; interpreter V0 {:?}, V3 {:?}",
         kernel.name, v0.jit, v3.jit, v0.interpreter, v3.interpreter
     );
     println!(
-        "ratio {} (0.26): sbpf26-jit/bpfvm-jit = {:.2}x (V0), {:.2}x (V3); sbpf26-interpreter/bpfvm-interpreter = {:.2}x (V0), {:.2}x (V3); reference-jit/sbpf26-jit-V0 = {:.2}x",
+        "ratio {}: bpfvm-jit/native = {:.2}x, sbpf26-jit/bpfvm-jit = {:.2}x (V0), {:.2}x (V3), sbpf26-interpreter/bpfvm-interpreter = {:.2}x (V0), {:.2}x (V3), reference-jit/bpfvm-jit = {:.2}x, bpfvm interpreter/jit = {:.2}x",
         kernel.name,
+        ratio(bpfvm.jit, native),
         ratio(v0.jit, bpfvm.jit),
         ratio(v3.jit, bpfvm.jit),
         ratio(v0.interpreter, bpfvm.interpreter),
         ratio(v3.interpreter, bpfvm.interpreter),
-        ratio(reference_jit, v0.jit)
+        ratio(reference.jit, bpfvm.jit),
+        ratio(bpfvm.interpreter, bpfvm.jit)
+    );
+    ROWS.with(|rows| {
+        rows.borrow_mut().push(Row {
+            kernel: kernel.name,
+            count,
+            native,
+            bpfvm,
+            reference,
+            v0,
+            v3,
+        });
+    });
+}
+
+/// The geometric mean of `values`.
+fn geomean(values: impl Iterator<Item = f64>) -> f64 {
+    let (sum, n) = values.fold((0.0, 0u32), |(sum, n), value| (sum + value.ln(), n + 1));
+    (sum / f64::from(n.max(1))).exp()
+}
+
+/// Prints the closing table: every kernel's times in microseconds, the ratios the targets
+/// are stated in, and their geometric means.
+fn print_table(rows: &[Row]) {
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    println!("\nkernels (native: {NATIVE_COMPILER}); times in us, medians of direct timings");
+    println!(
+        "| kernel | instructions | native | bpfvm jit | bpfvm interp | 0.2.38 jit | 0.2.38 interp | 0.26 jit V0 | 0.26 interp V0 | 0.26 jit V3 | 0.26 interp V3 | 0.26 jit V0/bpfvm jit | 0.26 interp V0/bpfvm interp | bpfvm jit/native |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in rows {
+        println!(
+            "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}x | {:.2}x | {:.2}x |",
+            row.kernel,
+            row.count,
+            us(row.native),
+            us(row.bpfvm.jit),
+            us(row.bpfvm.interpreter),
+            us(row.reference.jit),
+            us(row.reference.interpreter),
+            us(row.v0.jit),
+            us(row.v0.interpreter),
+            us(row.v3.jit),
+            us(row.v3.interpreter),
+            ratio(row.v0.jit, row.bpfvm.jit),
+            ratio(row.v0.interpreter, row.bpfvm.interpreter),
+            ratio(row.bpfvm.jit, row.native),
+        );
+    }
+    let mean = |f: fn(&Row) -> f64| geomean(rows.iter().map(f));
+    println!(
+        "geomean over {} kernels: 0.26 jit V0/bpfvm jit = {:.2}x, 0.26 jit V3/bpfvm jit = {:.2}x, 0.26 interp V0/bpfvm interp = {:.2}x, bpfvm jit/native = {:.2}x, bpfvm interp/bpfvm jit = {:.2}x, 0.2.38 jit/bpfvm jit = {:.2}x",
+        rows.len(),
+        mean(|row| ratio(row.v0.jit, row.bpfvm.jit)),
+        mean(|row| ratio(row.v3.jit, row.bpfvm.jit)),
+        mean(|row| ratio(row.v0.interpreter, row.bpfvm.interpreter)),
+        mean(|row| ratio(row.bpfvm.jit, row.native)),
+        mean(|row| ratio(row.bpfvm.interpreter, row.bpfvm.jit)),
+        mean(|row| ratio(row.reference.jit, row.bpfvm.jit)),
     );
 }
 
+/// Whether the kernel is selected by `BPFVM_KERNELS` (a comma-separated list of names; all
+/// kernels when it is unset).
+fn selected(kernel: &Kernel) -> bool {
+    std::env::var("BPFVM_KERNELS").map_or(true, |names| {
+        names.split(',').any(|name| name.trim() == kernel.name)
+    })
+}
+
 fn native_kernels(c: &mut Criterion) {
-    for kernel in &kernels() {
+    for kernel in kernels().iter().filter(|kernel| selected(kernel)) {
         bench_kernel(c, kernel);
     }
+    ROWS.with(|rows| print_table(&rows.borrow()));
 }
 
 criterion_group!(benches, native_kernels);

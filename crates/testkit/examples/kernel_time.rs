@@ -9,7 +9,7 @@
 #[path = "../benches/kernels/mod.rs"]
 mod kernels;
 
-use bpfvm::{verify, Backend, Executable, FunctionRegistry, Loader, TestContext, Vm};
+use bpfvm::{verify, Backend, Executable, Loader, TestContext, Vm};
 use bpfvm_isa::Dialect;
 use kernels::{kernels, our_region, time, BUDGET};
 use std::sync::Arc;
@@ -30,13 +30,8 @@ fn main() {
                 ..bpfvm::Config::legacy()
             };
             let loader = Arc::new(Loader::new(config));
-            let executable = Executable::from_text_bytes(
-                &kernel.text(),
-                loader,
-                Dialect::Sbpf,
-                FunctionRegistry::new(),
-            )
-            .unwrap();
+            let executable =
+                Executable::from_raw_program(&kernel.text(), loader, Dialect::Sbpf).unwrap();
             let mut program = verify(executable).unwrap();
             program.jit_compile().unwrap();
             let mut our_input = input.clone();

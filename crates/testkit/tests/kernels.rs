@@ -10,7 +10,9 @@
 mod kernels;
 
 use bpfvm::{Backend, TestContext, VerifiedProgram, Vm};
-use kernels::{crc32_input, histogram_input, kernels, our_region, sort_input, BUDGET};
+use kernels::{
+    collatz_input, crc32_input, fib_input, histogram_input, kernels, our_region, sort_input, BUDGET,
+};
 use solana_rbpf::memory_region::MemoryRegion;
 use solana_rbpf::vm::{EbpfVm, TestContextObject};
 
@@ -80,7 +82,7 @@ fn kernels_agree_on_their_benchmark_inputs() {
 
 #[test]
 fn kernels_agree_on_small_inputs_and_known_answers() {
-    let [histogram, checksum, crc32, sort] = kernels();
+    let [histogram, checksum, crc32, sort, collatz, fib] = kernels();
     // (kernel, input, r0 if known)
     let cases: Vec<(&kernels::Kernel, Vec<u8>, Option<u64>)> = vec![
         (&crc32, crc32_input(b"123456789"), Some(0xcbf4_3926)),
@@ -99,6 +101,16 @@ fn kernels_agree_on_small_inputs_and_known_answers() {
         (&sort, sort_input(0, 96), Some(0)),
         (&sort, sort_input(1, 1), None),
         (&sort, sort_input(3, 200), None),
+        // 27 takes 111 steps; 1 and 2 take 0 and 1; no start values, no steps.
+        (&collatz, collatz_input(27, 1), Some(111)),
+        (&collatz, collatz_input(0, 3), Some(1)),
+        (&collatz, collatz_input(5, 0), Some(0)),
+        // One round: fib(n); two rounds: 31 * fib(n) + fib(n - 1).
+        (&fib, fib_input(1, 16), Some(987)),
+        (&fib, fib_input(2, 10), Some(31 * 55 + 34)),
+        (&fib, fib_input(1, 0), Some(1)),
+        (&fib, fib_input(1, 1000), Some(987)),
+        (&fib, fib_input(0, 16), Some(0)),
     ];
     for (kernel, input, expected) in cases {
         let r0 = agree(kernel, &input);
@@ -120,6 +132,17 @@ fn sort_sorts() {
         .iter()
         .fold(0u64, |h, v| h.wrapping_mul(1_000_003).wrapping_add(*v));
     assert_eq!(agree(&kernels()[3], &input), expected);
+}
+
+#[test]
+fn fib_calls_itself_through_a_keyed_internal_function() {
+    let fib = &kernels()[5];
+    let keyed = fib.keyed_text();
+    let mut names: Vec<&str> = keyed.functions.iter().map(|f| f.1.as_str()).collect();
+    names.sort_unstable();
+    // The entrypoint and the recursive function (unnamed: labels are off).
+    assert_eq!(names, ["", "entrypoint"]);
+    assert_ne!(keyed.bytes, fib.text(), "the relative calls were keyed");
 }
 
 #[test]

@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")"
 out=${1:-.}
 mkdir -p "$out"
-for source in histogram.c checksum.c crc32.c sort.c; do
+for source in histogram.c checksum.c crc32.c sort.c fib.c collatz.c; do
 	object="$out/${source%.c}.o"
 	${CC:-clang} -O2 -target bpf -mcpu=v2 -ffreestanding -c "$source" -o "$object"
 	if command -v llvm-readelf >/dev/null 2>&1 && llvm-readelf -r "$object" | grep -q 'Relocation section'; then

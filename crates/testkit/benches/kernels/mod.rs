@@ -1,7 +1,8 @@
 //! The C benchmark kernels of `examples/c/kernels`, shared by `benches/native.rs` and
-//! `tests/kernels.rs`: each kernel's committed BPF object (its raw, relocation-free `.text`),
-//! its native build from the same source (compiled by `build.rs`, called through FFI), its
-//! benchmark input, and loaders for bpfvm and the reference that run the very same bytes.
+//! `tests/kernels.rs`: each kernel's committed BPF object (its raw, relocation-free `.text`,
+//! with its pc-relative calls keyed as the 2022 loader keys them), its native build from the
+//! same source (compiled by `build.rs`, called through FFI), its benchmark input, and loaders
+//! for bpfvm, the reference and solana-sbpf 0.26 that run the very same bytes.
 
 #![allow(
     dead_code,
@@ -9,8 +10,7 @@
 )]
 
 use bpfvm::{
-    verify, Executable, FunctionRegistry, Loader, MemoryRegion, TestContext, VerifiedProgram,
-    MM_INPUT_START,
+    verify, Executable, Loader, MemoryRegion, TestContext, VerifiedProgram, MM_INPUT_START,
 };
 use bpfvm_isa::Dialect;
 use solana_rbpf::verifier::RequisiteVerifier;
@@ -38,6 +38,18 @@ extern "C" {
 extern "C" {
     fn bpfvm_kernel_sort(input: *mut u8) -> u64;
 }
+#[link(name = "bpfvm_kernel_fib", kind = "static")]
+extern "C" {
+    fn bpfvm_kernel_fib(input: *mut u8) -> u64;
+}
+#[link(name = "bpfvm_kernel_collatz", kind = "static")]
+extern "C" {
+    fn bpfvm_kernel_collatz(input: *mut u8) -> u64;
+}
+
+/// The compiler `build.rs` built the native kernels with (`clang`, or the `cc` crate's
+/// default when clang is missing).
+pub const NATIVE_COMPILER: &str = env!("BPFVM_KERNEL_CC");
 
 /// One kernel: its object, its native entry and its input layout.
 pub struct Kernel {
@@ -105,8 +117,23 @@ pub fn sort_input(rounds: u64, n: usize) -> Vec<u8> {
     input
 }
 
-/// The four kernels with their benchmark inputs.
-pub fn kernels() -> [Kernel; 4] {
+/// Fib input: rounds, n.
+pub fn fib_input(rounds: u64, n: u64) -> Vec<u8> {
+    let mut input = rounds.to_le_bytes().to_vec();
+    input.extend(n.to_le_bytes());
+    input
+}
+
+/// Collatz input: the first start value, the number of start values.
+pub fn collatz_input(start: u64, count: u64) -> Vec<u8> {
+    let mut input = start.to_le_bytes().to_vec();
+    input.extend(count.to_le_bytes());
+    input
+}
+
+/// The kernels with their benchmark inputs: the memory-heavy ones, then the arithmetic and
+/// branchy ones, then calls.
+pub fn kernels() -> [Kernel; 6] {
     [
         Kernel {
             name: "histogram",
@@ -136,7 +163,30 @@ pub fn kernels() -> [Kernel; 4] {
             required_len: |b| Some(16 + 4 * len_at(b, 8)?.min(96)),
             input: || sort_input(16, 96),
         },
+        Kernel {
+            name: "collatz",
+            object: include_bytes!("../../../../examples/c/kernels/collatz.o"),
+            native: bpfvm_kernel_collatz,
+            required_len: |_| Some(16),
+            input: || collatz_input(1, 3000),
+        },
+        Kernel {
+            name: "fib",
+            object: include_bytes!("../../../../examples/c/kernels/fib.o"),
+            native: bpfvm_kernel_fib,
+            required_len: |_| Some(16),
+            input: || fib_input(64, 16),
+        },
     ]
+}
+
+/// A kernel's text as the 2022 loader would have it: pc-relative calls rewritten to the keys
+/// of their targets, which are registered with the entrypoint.
+pub struct KeyedText {
+    /// The text bytes.
+    pub bytes: Vec<u8>,
+    /// (key, name, pc) of every function, the entrypoint (pc 0) among them.
+    pub functions: Vec<(u32, String, usize)>,
 }
 
 /// A kernel's input for its native build: 8-byte aligned words, checked against the kernel's
@@ -187,17 +237,27 @@ impl Kernel {
         self.object[start..end].to_vec()
     }
 
-    /// bpfvm's program: the raw `.text`, legacy configuration (what `preset_for` gives
-    /// clang's objects: metering and the default checks on), entry at pc 0.
+    /// The `.text` with its calls keyed (bpfvm's loader does the fix-up, as the ELF loaders
+    /// of 0.2.38 and 0.26 do for V0), so that every VM runs the very same bytes.
+    pub fn keyed_text(&self) -> KeyedText {
+        let program = self.ours();
+        let executable = program.executable();
+        KeyedText {
+            bytes: executable.text().to_vec(),
+            functions: executable
+                .functions()
+                .iter()
+                .map(|(key, function)| (key, function.name.clone(), function.pc))
+                .collect(),
+        }
+    }
+
+    /// bpfvm's program: the raw `.text` with its relative calls fixed up, legacy
+    /// configuration (what `preset_for` gives clang's objects: metering and the default
+    /// checks on), entry at pc 0.
     pub fn ours(&self) -> VerifiedProgram<TestContext> {
         let loader = Arc::new(Loader::new(bpfvm::Config::legacy()));
-        let executable = Executable::from_text_bytes(
-            &self.text(),
-            loader,
-            Dialect::Sbpf,
-            FunctionRegistry::new(),
-        )
-        .unwrap();
+        let executable = Executable::from_raw_program(&self.text(), loader, Dialect::Sbpf).unwrap();
         verify(executable).unwrap()
     }
 
@@ -207,7 +267,8 @@ impl Kernel {
         verify(Executable::from_elf(self.object, loader).unwrap()).unwrap()
     }
 
-    /// The reference's program: the same `.text` bytes, the reference's legacy settings.
+    /// The reference's program: the same keyed `.text` bytes and functions, the reference's
+    /// legacy settings.
     pub fn reference(&self) -> VerifiedExecutable<RequisiteVerifier, TestContextObject> {
         let config = Config {
             dynamic_stack_frames: false,
@@ -217,12 +278,14 @@ impl Kernel {
             ..Config::default()
         };
         let loader = Arc::new(BuiltInProgram::new_loader(config));
-        let executable = solana_rbpf::elf::Executable::from_text_bytes(
-            &self.text(),
-            loader,
-            std::collections::BTreeMap::new(),
-        )
-        .unwrap();
+        let keyed = self.keyed_text();
+        let functions = keyed
+            .functions
+            .into_iter()
+            .map(|(key, name, pc)| (key, (pc, name)))
+            .collect();
+        let executable =
+            solana_rbpf::elf::Executable::from_text_bytes(&keyed.bytes, loader, functions).unwrap();
         VerifiedExecutable::from_executable(executable).unwrap()
     }
 }

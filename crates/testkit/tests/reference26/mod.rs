@@ -20,6 +20,7 @@
 #![allow(dead_code, reason = "each test and bench uses part of the adapter")]
 
 pub mod run;
+pub mod solana;
 mod syscalls;
 
 use bpfvm_testkit::outcome::{ErrorDesc, Stage};

@@ -17,12 +17,15 @@ use solana_sbpf::error::{EbpfError, StableResult};
 use solana_sbpf::memory_region::{AccessType, MemoryMapping};
 use solana_sbpf::program::{BuiltinFunctionDefinition, BuiltinProgram};
 
-/// The context object of a run: the remaining budget and the memory mapping.
+/// The context object of a run: the remaining budget, the memory mapping and the log lines
+/// of the Solana syscalls (`reference26::solana`).
 pub struct Context26 {
     /// Instructions that may still run.
     pub remaining: u64,
     /// The run's memory.
     pub mapping: MemoryMapping,
+    /// What the Solana syscalls logged, framed as the runtime frames it.
+    pub logs: Vec<String>,
 }
 
 impl Context26 {
@@ -31,6 +34,7 @@ impl Context26 {
         Context26 {
             remaining: budget,
             mapping,
+            logs: Vec::new(),
         }
     }
 }

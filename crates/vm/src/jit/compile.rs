@@ -351,8 +351,9 @@ fn copy<M: MacroAssembler>(
     if last.is_some_and(falls_through) {
         m.jump(latch + 1)?;
     }
-    let end = m.offset();
+    // The copy's bail-out stubs (and any routine first needed in it) follow it.
     m.emit_pending()?;
+    let end = m.offset();
     let start = m.end_copy(mark, guard)?;
     Ok(VersionedLoop {
         head,

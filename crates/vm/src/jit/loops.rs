@@ -9,6 +9,7 @@ pub struct VersionedLoop {
     pub head: usize,
     /// The last slot of the copied body (a jump back to the head).
     pub latch: usize,
-    /// The second copy's code (offsets into [`JitProgram::code`](super::JitProgram::code)).
+    /// The second copy's code with the out-of-line stubs emitted after it (offsets into
+    /// [`JitProgram::code`](super::JitProgram::code)).
     pub code: core::ops::Range<usize>,
 }

@@ -12,7 +12,7 @@ use crate::context::ContextObject;
 use crate::error::{AccessType, RuntimeError};
 use crate::interpreter::exec::Machine;
 use crate::memory::table::{frame_host, GapRows, InlineRows, InputRow};
-use crate::memory::{AddressMap, GappedFrames, MemoryMapping};
+use crate::memory::{AddressMap, FrameMode, GappedFrames, MemoryMapping};
 use crate::program::SyscallFn;
 use crate::runtime::syscall::{self, SyscallEnd};
 use crate::runtime::{Frame, Meter, Metering, Settings};
@@ -153,7 +153,13 @@ pub(crate) fn execute<C: ContextObject, B: Backend>(
     let entry_r10 = jit
         .stack()
         .map(|frames| jit.map().stack.wrapping_add(frames.frame));
-    let r10_ready = entry_r10.is_none_or(|r10| env.regs[10] == r10);
+    // With fixed frames the frame sequences keep r10 equal to the stack pointer, which
+    // they rely on (x64 `sequences`), so it must hold at entry.
+    let r10_ready = entry_r10.is_none_or(|r10| env.regs[10] == r10)
+        && match settings.frames {
+            FrameMode::Fixed { .. } => env.regs[10] == env.stack_pointer,
+            FrameMode::Dynamic | FrameMode::Manual => true,
+        };
     env.host = (&mut host as *mut Host<'_, C>).cast::<c_void>();
     if standard && r10_ready {
         B::enter(jit.executable(), &mut env);

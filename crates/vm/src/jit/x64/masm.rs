@@ -26,8 +26,9 @@
 //!
 //! # Bail-out sites
 //!
-//! A bail-out is a 5-byte `call` of the shared bail-out routine (behind a short conditional
-//! jump when it is conditional). The routine stores its return address and ends the run; the
+//! A bail-out is a 5-byte `call` of the shared bail-out routine; a conditional one (the meter
+//! charge's among them) is a `jcc` to a stub holding that call, out of line, so that the
+//! common path falls through. The routine stores its return address and ends the run; the
 //! return address is recorded in the program's site table with the instruction's `At`. The
 //! memory routines bail out the same way on a fault, with the access's own return address
 //! still on the stack.
@@ -38,7 +39,7 @@ use super::regs::{
     SAVED,
 };
 use super::sequences::{self, frame_top_update};
-use super::templates::{Template, MAX_ROUTINES};
+use super::templates::{Template, TemplateSite, MAX_ROUTINES};
 use crate::jit::hardening::Hardening;
 use crate::jit::masm::{At, Carried, MeterMode, Program, RunPosition};
 use crate::jit::tables::{offset32, SiteTable, Tables, CARRIED, FLAGS, INSIDE, NONE};
@@ -78,6 +79,9 @@ pub(super) enum StubKind {
         at: At,
         back: usize,
     },
+    /// A conditional bail-out's taken side: the bail-out call, whose return address is the
+    /// site of `at`. (Out of line, so that the common path falls through the `jcc`.)
+    Bail { at: At },
 }
 
 /// The inline checks with a stub out of line.
@@ -314,6 +318,7 @@ impl Masm {
                     at,
                     back,
                 } => self.miss_stub(check, routine, at, back)?,
+                StubKind::Bail { at } => self.bail_now(at)?,
             }
         }
         // The (empty) vector goes back, keeping its allocation.
@@ -462,11 +467,22 @@ impl Masm {
         Ok(())
     }
 
-    /// Hands the run to the interpreter before the instruction at `at` when `cond` holds.
+    /// Hands the run to the interpreter before the instruction at `at` when `cond` holds:
+    /// a conditional jump to a bail-out stub out of line (the common path falls through).
     #[inline]
     pub fn bail_if(&mut self, cond: Cond, at: At) -> Result<(), JitError> {
-        self.asm.jcc_over(cond.invert(), 5)?;
-        self.bail_now(at)
+        let field = self.asm.jcc_pending(cond);
+        self.add_stub(field, StubKind::Bail { at });
+        Ok(())
+    }
+
+    /// Records the bail-out site of a template's copy for the instruction at `at`.
+    #[inline(always)]
+    fn template_site(&mut self, site: TemplateSite, at: At) {
+        match site {
+            TemplateSite::Call(ret) => self.sites.record(ret, at),
+            TemplateSite::Stub(field) => self.add_stub(field, StubKind::Bail { at }),
+        }
     }
 
     /// The meter charge at the start of a run of `count` instructions starting at `at`:
@@ -490,8 +506,8 @@ impl Masm {
         let index = shape.index();
         if let Some(Some(template)) = self.templates.get(index) {
             if template.resolved() {
-                if let Some(ret) = template.emit_resolved(&mut self.asm, imm)? {
-                    self.sites.record(ret, at);
+                if let Some(site) = template.emit_resolved(&mut self.asm, imm)? {
+                    self.template_site(site, at);
                 }
                 return Ok(());
             }
@@ -525,8 +541,8 @@ impl Masm {
         for (field, routine) in unresolved.into_iter().flatten() {
             self.routine_field(field, routine);
         }
-        if let Some(ret) = site {
-            self.sites.record(ret, at);
+        if let Some(site) = site {
+            self.template_site(site, at);
         }
         Ok(())
     }

@@ -21,6 +21,15 @@
 //! hit:
 //!     add rax, [r15 + rcx*8 + DELTA] ; host minus guest address of the slot (0 for row 0)
 //! ```
+//!
+//! # Fixed frames: r10 is the stack pointer
+//!
+//! With fixed frames r10 cannot be written by any instruction (the verifier rejects it), a
+//! `call` adds the bump to the stack pointer and sets r10 to it, and an `exit` restores the
+//! caller's r10 and takes the bump off the stack pointer. So r10 equals `Env::stack_pointer`
+//! whenever generated code runs, as long as it did at entry, which the run checks before it
+//! enters (`jit::run`). The frame push therefore moves r10 in its register and stores it,
+//! and the `exit` stores the restored r10, instead of going through memory and back.
 
 use super::labels::{Miss, Routine, Shape, Width};
 use super::regs::{
@@ -225,18 +234,17 @@ pub(super) fn frame_push(b: &mut Builder, p: &Program) -> Lowered {
     )?;
     b.asm.store(Size::S64, env(DEPTH), Gpr::Rax)?;
     match p.frames {
+        // r10 is the stack pointer with fixed frames (see the module doc): both move by the
+        // bump, in a register rather than through memory.
         FrameMode::Fixed { bump } => {
-            add_to(&mut b.asm, env(STACK_POINTER), bump)?;
-            b.asm.load(Size::S64, GUEST[10], env(STACK_POINTER))?;
+            add_reg(&mut b.asm, GUEST[10], bump)?;
+            b.asm.store(Size::S64, env(STACK_POINTER), GUEST[10])?;
         }
         FrameMode::Dynamic => b.asm.load(Size::S64, GUEST[10], env(STACK_POINTER))?,
         // SBPF V1, V2: the callee inherits the caller's r10.
         FrameMode::Manual => {}
     }
-    if p.stack.is_some() {
-        frame_top_update(&mut b.asm)?;
-    }
-    Ok(())
+    frame_top_move(&mut b.asm, p, Direction::Down)
 }
 
 /// The `exit` template, with the return-pc check when `checked`.
@@ -273,13 +281,58 @@ pub(super) fn exit_sequence(b: &mut Builder, p: &Program, checked: bool) -> Lowe
         GUEST[10],
         Mem::base_disp(Gpr::Rcx, FRAME_POINTER),
     )?;
-    if let FrameMode::Fixed { bump } = p.frames {
-        add_to(&mut b.asm, env(STACK_POINTER), bump.wrapping_neg())?;
+    if let FrameMode::Fixed { .. } = p.frames {
+        // The caller's r10 is its stack pointer (see the module doc).
+        b.asm.store(Size::S64, env(STACK_POINTER), GUEST[10])?;
     }
-    if p.stack.is_some() {
-        frame_top_update(&mut b.asm)?;
-    }
+    frame_top_move(&mut b.asm, p, Direction::Up)?;
     b.asm.ret();
+    Ok(())
+}
+
+/// Which way a frame move goes: a `call` goes down into a new frame, an `exit` back up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Direction {
+    Down,
+    Up,
+}
+
+/// `Env::frame_top` after a `call` or `exit` moved r10 (with the gapped stack; nothing
+/// otherwise). With fixed frames r10 moved by exactly the bump, so `frame_top = r10 / 2 +
+/// frame_host` moves by half of it (r10 stays far below 2^63, and the bump of gapped frames
+/// is even): one `add` to memory instead of deriving it from r10 again. (The module doc says
+/// why r10 moved by the bump.)
+fn frame_top_move(a: &mut Assembler, p: &Program, direction: Direction) -> Lowered {
+    if p.stack.is_none() {
+        return Ok(());
+    }
+    match p.frames {
+        FrameMode::Fixed { bump } if bump % 2 == 0 => {
+            let half = bump / 2;
+            let delta = match direction {
+                Direction::Down => half,
+                Direction::Up => half.wrapping_neg(),
+            };
+            add_to(a, env(FRAME_TOP), delta)
+        }
+        FrameMode::Fixed { .. } | FrameMode::Dynamic | FrameMode::Manual => frame_top_update(a),
+    }
+}
+
+/// `add reg, value` for any 64-bit value (rax is clobbered for a large one).
+fn add_reg(a: &mut Assembler, reg: Gpr, value: u64) -> Lowered {
+    match i32::try_from(value as i64) {
+        Ok(imm) => a.alu(AluKind::Add, Size::S64, RegMem::Reg(reg), Operand::Imm(imm))?,
+        Err(_) => {
+            a.mov_imm64(Gpr::Rax, value);
+            a.alu(
+                AluKind::Add,
+                Size::S64,
+                RegMem::Reg(reg),
+                Operand::Reg(Gpr::Rax),
+            )?;
+        }
+    }
     Ok(())
 }
 

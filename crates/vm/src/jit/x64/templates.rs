@@ -3,7 +3,8 @@
 //! meter charge at a run's start, the frame push of `call`, the nested `exit`) are encoded once
 //! per compile by the typed encoder into a scratch assembler; every use appends the bytes
 //! and patches the fields: rel32 fields pointing at shared routines, one 32-bit immediate,
-//! and the return address of a bail-out call, which becomes a site. The machine code is
+//! and the bail-out site: the return address of a call, or the rel32 field of a conditional
+//! jump to a bail-out stub of that use, out of line. The machine code is
 //! byte for byte what encoding each instruction again would give. The sequences themselves
 //! are in `sequences`; `labels` names them.
 
@@ -27,8 +28,8 @@ pub(crate) struct Template {
     routines: [Option<(Rel32, Routine)>; MAX_ROUTINES],
     /// Where the patched immediate starts, and its length (1 or 4 bytes).
     imm: Option<(usize, usize)>,
-    /// The return address of the bail-out (or miss) call, which is a site.
-    site: Option<usize>,
+    /// Where the sequence's bail-out site is, if it has one.
+    site: Option<TemplateSite>,
     /// The code offsets of the routines, once they are emitted.
     targets: [Option<usize>; MAX_ROUTINES],
     /// Whether every routine field has its target.
@@ -38,6 +39,27 @@ pub(crate) struct Template {
     patches: [(usize, i64); MAX_ROUTINES],
     /// How many entries of `patches` are fields.
     patch_count: usize,
+}
+
+/// The bail-out site of a template, by its offset in the sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TemplateSite {
+    /// The return address of an inline call (a miss routine's): the call's site.
+    Call(usize),
+    /// The rel32 field of a conditional jump to a bail-out stub out of line, which each use
+    /// of the template gets (so that the common path falls through).
+    Stub(Rel32),
+}
+
+impl TemplateSite {
+    /// The same site in a copy of the sequence appended at `start`.
+    #[inline(always)]
+    fn moved_by(self, start: usize) -> TemplateSite {
+        match self {
+            TemplateSite::Call(offset) => TemplateSite::Call(start + offset),
+            TemplateSite::Stub(field) => TemplateSite::Stub(field.moved_by(start)),
+        }
+    }
 }
 
 /// Routine fields of an emitted template whose routine is not emitted yet.
@@ -54,7 +76,7 @@ impl Builder {
     pub fn call(&mut self, routine: Routine) -> Result<(), JitError> {
         let field = self.asm.call_pending();
         self.routine(field, routine)?;
-        self.template.site = Some(self.asm.offset());
+        self.template.site = Some(TemplateSite::Call(self.asm.offset()));
         Ok(())
     }
 
@@ -64,10 +86,12 @@ impl Builder {
         self.routine(field, routine)
     }
 
-    /// Bails out at the instruction's site when `cond` holds.
+    /// Bails out at the instruction's site when `cond` holds: a conditional jump to a stub
+    /// out of line that each use gets (the common path falls through).
     pub fn bail_if(&mut self, cond: Cond) -> Result<(), JitError> {
-        self.asm.jcc_over(cond.invert(), 5)?;
-        self.call(Routine::BailSite)
+        let field = self.asm.jcc_pending(cond);
+        self.template.site = Some(TemplateSite::Stub(field));
+        Ok(())
     }
 
     /// Marks the last bytes emitted (1 or 4 as `width` says) as the immediate patched on
@@ -177,10 +201,14 @@ impl Template {
     }
 
     /// [`Template::emit`] of a resolved template (every routine field has its target): the
-    /// bytes, the displacements and the immediate written in place; returns where the
-    /// bail-out call's return address is, if the sequence has one.
+    /// bytes, the displacements and the immediate written in place; returns the bail-out
+    /// site of this copy, if the sequence has one.
     #[inline(always)]
-    pub fn emit_resolved(&self, asm: &mut Assembler, imm: i32) -> Result<Option<usize>, JitError> {
+    pub fn emit_resolved(
+        &self,
+        asm: &mut Assembler,
+        imm: i32,
+    ) -> Result<Option<TemplateSite>, JitError> {
         let start = self.append_bytes(asm);
         let code = asm.code_from_mut(start);
         for (at, bias) in self.patches.iter().take(self.patch_count) {
@@ -193,18 +221,18 @@ impl Template {
             Some((at, _)) => write_field(code, at, &imm.to_le_bytes())?,
             None => {}
         }
-        Ok(self.site.map(|offset| start + offset))
+        Ok(self.site.map(|site| site.moved_by(start)))
     }
 
     /// Appends the sequence to `asm` with the immediate `imm` and the routine fields pointing
-    /// at the routines; returns where the bail-out call's return address is, if the sequence
-    /// has one, and the fields whose routine is not emitted yet (for the caller to queue).
+    /// at the routines; returns the bail-out site of this copy, if the sequence has one, and
+    /// the fields whose routine is not emitted yet (for the caller to queue).
     #[inline]
     pub fn emit(
         &self,
         asm: &mut Assembler,
         imm: i32,
-    ) -> Result<(Option<usize>, Unresolved), JitError> {
+    ) -> Result<(Option<TemplateSite>, Unresolved), JitError> {
         let start = self.append_bytes(asm);
         let mut unresolved = [None; MAX_ROUTINES];
         for ((target, field), out) in self.targets.iter().zip(&self.routines).zip(&mut unresolved) {
@@ -220,7 +248,7 @@ impl Template {
             let bytes = imm.to_le_bytes();
             asm.write_data(start + offset, bytes.get(..len).unwrap_or(&bytes))?;
         }
-        Ok((self.site.map(|offset| start + offset), unresolved))
+        Ok((self.site.map(|site| site.moved_by(start)), unresolved))
     }
 }
 
