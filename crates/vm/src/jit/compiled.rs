@@ -27,6 +27,8 @@ pub(crate) struct Compiled<B: Backend> {
     pub(super) map: AddressMap,
     /// The loops compiled twice, with their checks hoisted in the second copy.
     pub(super) versioned: Vec<VersionedLoop>,
+    /// The slots whose code is nothing but a bail-out, in order.
+    pub(super) interpreted: Vec<usize>,
 }
 
 impl<B: Backend> Compiled<B> {
@@ -70,6 +72,12 @@ impl<B: Backend> Compiled<B> {
     /// The loops compiled a second time with their hoisted checks, in slot order.
     pub fn versioned_loops(&self) -> &[VersionedLoop] {
         &self.versioned
+    }
+
+    /// The slots whose code is nothing but a bail-out: the interpreter runs them whatever
+    /// their operands (traps, eBPF's `callx`, ...), in order.
+    pub fn interpreted_slots(&self) -> &[usize] {
+        &self.interpreted
     }
 
     /// The `callx` table's address for `Env::callx_table` (null when there is none).
