@@ -118,7 +118,11 @@ fn no_instruction_of_any_version_is_left_to_the_interpreter() {
         );
         let interpreted = ours::run_verified(&program, &case, Backend::Interpreter);
         let native = ours::run_verified(&program, &case, Backend::Jit);
-        assert_eq!(native, interpreted, "{version}");
+        assert!(
+            native == interpreted,
+            "{version}: {}",
+            native.differences(&interpreted).join("; ")
+        );
         assert!(interpreted.result.is_ok(), "{version}: {interpreted:?}");
     }
 }
@@ -212,5 +216,9 @@ fn check(version: Version, body: &[RawSlot], what: &str) {
     assert!(program.jit_program().unwrap().interpreted_slots().is_empty());
     let interpreted = ours::run_verified(&program, &case, Backend::Interpreter);
     let native = ours::run_verified(&program, &case, Backend::Jit);
-    assert_eq!(native, interpreted, "{what}");
+    assert!(
+        native == interpreted,
+        "{what}: {}",
+        native.differences(&interpreted).join("; ")
+    );
 }
