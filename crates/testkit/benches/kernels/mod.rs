@@ -9,10 +9,11 @@
 )]
 
 use bpfvm::{
-    verify, Executable, FunctionRegistry, Loader, MemoryRegion, TestContext, VerifiedProgram,
-    MM_INPUT_START,
+    verify, Executable, FunctionRegistry, Loader, MemoryRegion, SbpfVersion, TestContext,
+    VerifiedProgram, MM_INPUT_START,
 };
 use bpfvm_isa::Dialect;
+use bpfvm_link::{link, Target};
 use solana_rbpf::verifier::RequisiteVerifier;
 use solana_rbpf::vm::{BuiltInProgram, Config, TestContextObject, VerifiedExecutable};
 use std::sync::Arc;
@@ -199,6 +200,30 @@ impl Kernel {
         )
         .unwrap();
         verify(executable).unwrap()
+    }
+
+    /// The V3 build of the kernel: its object linked by bpfvm-link into a strict-format
+    /// file (SIMD-0189).
+    pub fn v3_elf(&self) -> Vec<u8> {
+        link(self.object, Target::V3).unwrap()
+    }
+
+    /// bpfvm's program under an SBPF version profile with Agave's settings
+    /// (`Config::agave()`: metering on, call depth 64, constant blinding): V0 runs the raw
+    /// `.text`, V3 the linked strict file. Other versions have no build of the kernels.
+    pub fn ours_sbpf(&self, version: SbpfVersion) -> VerifiedProgram<TestContext> {
+        let loader = Arc::new(Loader::new(bpfvm::Config::agave()));
+        let dialect = Dialect::Sbpf26(version);
+        let executable = match version {
+            SbpfVersion::V0 => {
+                Executable::from_text_bytes(&self.text(), loader, dialect, FunctionRegistry::new())
+            }
+            SbpfVersion::V3 => Executable::from_elf_in(&self.v3_elf(), loader, dialect),
+            SbpfVersion::V1 | SbpfVersion::V2 | SbpfVersion::V4 => {
+                panic!("no {version:?} build of the kernels")
+            }
+        };
+        verify(executable.unwrap()).unwrap()
     }
 
     /// bpfvm's program loaded from the object itself (ET_REL linking).
