@@ -76,9 +76,16 @@ fn agree(kernel: &kernels::Kernel, input: &[u8]) -> u64 {
         let on_interpreter = run_ours(&program, input, Backend::Interpreter);
         program.jit_compile().unwrap();
         let jit = program.jit_program().unwrap();
-        assert_eq!(jit.interpreted_slots(), &[] as &[usize], "{name} {version:?}");
+        assert_eq!(
+            jit.interpreted_slots(),
+            &[] as &[usize],
+            "{name} {version:?}"
+        );
         let on_jit = run_ours(&program, input, Backend::Jit);
-        assert_eq!(on_interpreter, interpreted, "{name} {version:?} interpreter");
+        assert_eq!(
+            on_interpreter, interpreted,
+            "{name} {version:?} interpreter"
+        );
         assert_eq!(on_jit, interpreted, "{name} {version:?} jit");
     }
     native

@@ -69,7 +69,10 @@ fn text_address(pc: usize) -> u64 {
 /// (`exit`), then each opcode once per immediate, r1/r2 re-seeded with non-zero operands
 /// before each, and `exit`.
 fn every_opcode(version: Version) -> Vec<u8> {
-    let mut slots = vec![RawSlot::new(0x05, 0, 0, 1, 0), RawSlot::new(0x95, 0, 0, 0, 0)];
+    let mut slots = vec![
+        RawSlot::new(0x05, 0, 0, 1, 0),
+        RawSlot::new(0x95, 0, 0, 0, 0),
+    ];
     if version.manual_frames() {
         // `add64 r10, -64`: V1/V2's manual frame bump.
         slots.push(RawSlot::new(0x07, 10, 0, 0, -64));
@@ -213,7 +216,11 @@ fn check(version: Version, body: &[RawSlot], what: &str) {
     let case = case(&text, version, &functions);
     let mut program = ours::load_verified(&case).unwrap();
     program.jit_compile().unwrap();
-    assert!(program.jit_program().unwrap().interpreted_slots().is_empty());
+    assert!(program
+        .jit_program()
+        .unwrap()
+        .interpreted_slots()
+        .is_empty());
     let interpreted = ours::run_verified(&program, &case, Backend::Interpreter);
     let native = ours::run_verified(&program, &case, Backend::Jit);
     assert!(

@@ -440,12 +440,9 @@ const fn divide(dst: GuestReg, src: Operand) -> Facts {
 const fn pqr(op: PqrOp, dst: GuestReg, src: Operand) -> Facts {
     match op {
         PqrOp::Lmul => alu(binary(dst, src), dst, fresh(dst)),
-        PqrOp::Uhmul
-        | PqrOp::Udiv
-        | PqrOp::Urem
-        | PqrOp::Shmul
-        | PqrOp::Sdiv
-        | PqrOp::Srem => divide(dst, src),
+        PqrOp::Uhmul | PqrOp::Udiv | PqrOp::Urem | PqrOp::Shmul | PqrOp::Sdiv | PqrOp::Srem => {
+            divide(dst, src)
+        }
     }
 }
 

@@ -91,7 +91,7 @@ pub(crate) fn compile<C: ContextObject, B: Backend>(
         recycler: engine.recycler(),
         pc_offsets: OnceLock::new(),
         body_end,
-        stack: program.stack,
+        frame: program.frame,
         map: layout.map,
         versioned,
         interpreted,
@@ -390,6 +390,10 @@ fn program(code: &CodeView<'_>, config: &Config, layout: &Layout) -> Program {
         stack: layout
             .stack
             .gapped_frames()
+            .filter(|_| layout.mapping == MappingKind::Aligned),
+        frame: layout
+            .stack
+            .current_frame()
             .filter(|_| layout.mapping == MappingKind::Aligned),
         stack_row: layout.map.stack_row(),
         gap_shift: layout.stack.gap_shift(),

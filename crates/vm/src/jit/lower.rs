@@ -14,8 +14,8 @@
 //! the exact error or the exact edge-case result.
 
 use super::masm::{
-    AccessForm, AluWidth, Arith, At, ByteOp, Division, MacroAssembler, MeterMode, Product,
-    Program, ReturnCheck, Shift, Value, Wide,
+    AccessForm, AluWidth, Arith, At, ByteOp, Division, MacroAssembler, MeterMode, Product, Program,
+    ReturnCheck, Shift, Value, Wide,
 };
 use super::JitError;
 use crate::code::{Ext32, GuestReg, Op, Operand, Trap};
@@ -117,10 +117,18 @@ pub(crate) fn lower<M: MacroAssembler>(
         Op::Swap32 { dst } => m.byte_op(ByteOp::Swap32, dst)?,
         Op::Swap64 { dst } => m.byte_op(ByteOp::Swap64, dst)?,
         Op::LoadImm64 { dst, imm } => m.mov_imm(dst, imm)?,
-        Op::Ldx8 { dst, base, off } => return load(m, dst, base, off, MemSize::B, form, at).map(Lowering::Native),
-        Op::Ldx16 { dst, base, off } => return load(m, dst, base, off, MemSize::H, form, at).map(Lowering::Native),
-        Op::Ldx32 { dst, base, off } => return load(m, dst, base, off, MemSize::W, form, at).map(Lowering::Native),
-        Op::Ldx64 { dst, base, off } => return load(m, dst, base, off, MemSize::DW, form, at).map(Lowering::Native),
+        Op::Ldx8 { dst, base, off } => {
+            return load(m, dst, base, off, MemSize::B, form, at).map(Lowering::Native)
+        }
+        Op::Ldx16 { dst, base, off } => {
+            return load(m, dst, base, off, MemSize::H, form, at).map(Lowering::Native)
+        }
+        Op::Ldx32 { dst, base, off } => {
+            return load(m, dst, base, off, MemSize::W, form, at).map(Lowering::Native)
+        }
+        Op::Ldx64 { dst, base, off } => {
+            return load(m, dst, base, off, MemSize::DW, form, at).map(Lowering::Native)
+        }
         Op::LdxSigned {
             dst,
             base,
@@ -132,28 +140,44 @@ pub(crate) fn lower<M: MacroAssembler>(
                 .map(Lowering::Native)
         }
         Op::St8 { base, off, imm } => {
-            return m.store(base, off, MemSize::B, Value::Imm(imm), form, at).map(Lowering::Native)
+            return m
+                .store(base, off, MemSize::B, Value::Imm(imm), form, at)
+                .map(Lowering::Native)
         }
         Op::St16 { base, off, imm } => {
-            return m.store(base, off, MemSize::H, Value::Imm(imm), form, at).map(Lowering::Native)
+            return m
+                .store(base, off, MemSize::H, Value::Imm(imm), form, at)
+                .map(Lowering::Native)
         }
         Op::St32 { base, off, imm } => {
-            return m.store(base, off, MemSize::W, Value::Imm(imm), form, at).map(Lowering::Native)
+            return m
+                .store(base, off, MemSize::W, Value::Imm(imm), form, at)
+                .map(Lowering::Native)
         }
         Op::St64 { base, off, imm } => {
-            return m.store(base, off, MemSize::DW, Value::Imm(imm), form, at).map(Lowering::Native)
+            return m
+                .store(base, off, MemSize::DW, Value::Imm(imm), form, at)
+                .map(Lowering::Native)
         }
         Op::Stx8 { base, src, off } => {
-            return m.store(base, off, MemSize::B, Value::Reg(src), form, at).map(Lowering::Native)
+            return m
+                .store(base, off, MemSize::B, Value::Reg(src), form, at)
+                .map(Lowering::Native)
         }
         Op::Stx16 { base, src, off } => {
-            return m.store(base, off, MemSize::H, Value::Reg(src), form, at).map(Lowering::Native)
+            return m
+                .store(base, off, MemSize::H, Value::Reg(src), form, at)
+                .map(Lowering::Native)
         }
         Op::Stx32 { base, src, off } => {
-            return m.store(base, off, MemSize::W, Value::Reg(src), form, at).map(Lowering::Native)
+            return m
+                .store(base, off, MemSize::W, Value::Reg(src), form, at)
+                .map(Lowering::Native)
         }
         Op::Stx64 { base, src, off } => {
-            return m.store(base, off, MemSize::DW, Value::Reg(src), form, at).map(Lowering::Native)
+            return m
+                .store(base, off, MemSize::DW, Value::Reg(src), form, at)
+                .map(Lowering::Native)
         }
         Op::Atomic {
             size,

@@ -30,7 +30,7 @@ use super::view::CodeView;
 use super::JitError;
 use crate::code::{Ext32, GuestReg, Operand};
 use crate::context::ContextObject;
-use crate::memory::{FrameMode, GappedFrames};
+use crate::memory::{CurrentFrame, FrameMode, GappedFrames};
 use bpfvm_isa::{AtomicOp, Cond, Extend, MemSize, Width};
 use core::fmt;
 use core::ops::Range;
@@ -83,8 +83,11 @@ pub(crate) struct Program {
     pub text_vaddr: u64,
     /// Whether some call sits in the last slot (then `exit` must check the return pc).
     pub call_in_last_slot: bool,
-    /// The gapped stack the r10 fast path and the inline stack check are compiled for.
+    /// The gapped stack the translation's miss routines know (its gapped translation).
     pub stack: Option<GappedFrames>,
+    /// The fixed frames, gapped or contiguous, whose current frame the r10 fast path and
+    /// the inline stack check address through `Env::frame_top`.
+    pub frame: Option<CurrentFrame>,
     /// The region-table row of the stack.
     pub stack_row: usize,
     /// log2 of the stack's gap size when the stack is gapped.

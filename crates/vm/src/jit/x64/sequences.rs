@@ -31,7 +31,7 @@ use super::templates::Builder;
 use crate::jit::access::Access;
 use crate::jit::masm::{Lowered, Program};
 use crate::jit::JitError;
-use crate::memory::FrameMode;
+use crate::memory::{FrameMode, Gaps};
 use bpfvm_x86::{
     AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, Scale, ShiftAmount, ShiftKind, Size,
 };
@@ -148,15 +148,19 @@ pub(crate) fn end_compare(a: &mut Assembler, size: u8, limit: Mem) -> Result<(),
     Ok(())
 }
 
-/// `frame_top = r10 / 2 + frame_host` (see `Env::frame_top`); clobbers rax.
-pub(crate) fn frame_top_update(a: &mut Assembler) -> Result<(), JitError> {
+/// `frame_top = r10 / 2 + frame_host` for gapped frames, `r10 + frame_host` for contiguous
+/// ones (see `Env::frame_top`); clobbers rax.
+pub(crate) fn frame_top_update(a: &mut Assembler, gaps: Gaps) -> Result<(), JitError> {
     a.mov(Size::S64, Gpr::Rax, GUEST[10]);
-    a.shift(
-        ShiftKind::Shr,
-        Size::S64,
-        RegMem::Reg(Gpr::Rax),
-        ShiftAmount::Imm(1),
-    )?;
+    match gaps {
+        Gaps::On => a.shift(
+            ShiftKind::Shr,
+            Size::S64,
+            RegMem::Reg(Gpr::Rax),
+            ShiftAmount::Imm(1),
+        )?,
+        Gaps::Off => {}
+    }
     a.alu(
         AluKind::Add,
         Size::S64,
@@ -233,8 +237,8 @@ pub(super) fn frame_push(b: &mut Builder, p: &Program) -> Lowered {
         // SBPF V1, V2: the callee inherits the caller's r10.
         FrameMode::Manual => {}
     }
-    if p.stack.is_some() {
-        frame_top_update(&mut b.asm)?;
+    if let Some(frame) = p.frame {
+        frame_top_update(&mut b.asm, frame.gaps)?;
     }
     Ok(())
 }
@@ -276,8 +280,8 @@ pub(super) fn exit_sequence(b: &mut Builder, p: &Program, checked: bool) -> Lowe
     if let FrameMode::Fixed { bump } = p.frames {
         add_to(&mut b.asm, env(STACK_POINTER), bump.wrapping_neg())?;
     }
-    if p.stack.is_some() {
-        frame_top_update(&mut b.asm)?;
+    if let Some(frame) = p.frame {
+        frame_top_update(&mut b.asm, frame.gaps)?;
     }
     b.asm.ret();
     Ok(())

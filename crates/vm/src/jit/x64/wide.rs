@@ -107,7 +107,9 @@ impl Masm {
             Division::Mod | Division::SMod => Gpr::Rdx,
         };
         match (width, op, quotient32) {
-            (Width::W32, Division::SDiv, Ext32::Sign) => self.asm.movsxd(dst, RegMem::Reg(result))?,
+            (Width::W32, Division::SDiv, Ext32::Sign) => {
+                self.asm.movsxd(dst, RegMem::Reg(result))?
+            }
             _ => self.asm.mov(size, dst, result),
         }
         load_meter(&mut self.asm)
