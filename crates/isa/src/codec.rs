@@ -723,7 +723,21 @@ fn alu_encoding(op: AluOp, width: Width, dialect: Dialect) -> Option<(u8, i16)> 
             (MemSize::W, Width::W64) => Some((ALU_MOV, 32)),
             _ => None,
         },
-        (op, _) => table(op).map(|code| (code, 0)),
+        (
+            AluOp::Add
+            | AluOp::Sub
+            | AluOp::Mul
+            | AluOp::Div
+            | AluOp::Mod
+            | AluOp::Or
+            | AluOp::And
+            | AluOp::Lsh
+            | AluOp::Rsh
+            | AluOp::Arsh
+            | AluOp::Xor
+            | AluOp::Mov,
+            _,
+        ) => table(op).map(|code| (code, 0)),
     }
 }
 

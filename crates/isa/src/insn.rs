@@ -488,7 +488,21 @@ impl Insn {
     pub const fn slot_count(&self) -> usize {
         match self {
             Insn::LoadImm64 { .. } => 2,
-            _ => 1,
+            Insn::Alu { .. }
+            | Insn::Pqr { .. }
+            | Insn::Hor64 { .. }
+            | Insn::Neg { .. }
+            | Insn::Endian { .. }
+            | Insn::Load { .. }
+            | Insn::Store { .. }
+            | Insn::Atomic { .. }
+            | Insn::PacketLoad { .. }
+            | Insn::Ja { .. }
+            | Insn::JaLong { .. }
+            | Insn::Branch { .. }
+            | Insn::Call { .. }
+            | Insn::CallReg { .. }
+            | Insn::Exit => 1,
         }
     }
 }

@@ -61,14 +61,10 @@ pub fn split_call(text: &str) -> (&str, Vec<String>) {
     let mut current = String::new();
     let mut depth = 0usize;
     let mut quoted = false;
-    let mut escaped = false;
-    for c in inner.chars() {
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
         match c {
-            _ if escaped => {
-                escaped = false;
-                current.push(c);
-            }
-            '\\' if quoted => escaped = true,
+            '\\' if quoted => current.push(unescape(&mut chars)),
             '"' => quoted = !quoted,
             '(' | '[' if !quoted => {
                 depth += 1;
@@ -89,6 +85,27 @@ pub fn split_call(text: &str) -> (&str, Vec<String>) {
         fields.push(current.trim().to_owned());
     }
     (&text[..open], fields)
+}
+
+/// The character a `Debug` escape stands for, the backslash already read: `\n`, `\t`,
+/// `\r`, `\0`, `\u{..}` and an escaped quote or backslash. A malformed escape gives the
+/// replacement character, which no error text of 0.26 contains.
+fn unescape(chars: &mut std::str::Chars<'_>) -> char {
+    match chars.next() {
+        Some('n') => '\n',
+        Some('t') => '\t',
+        Some('r') => '\r',
+        Some('0') => '\0',
+        Some('u') => {
+            let code: String = chars.by_ref().skip(1).take_while(|&c| c != '}').collect();
+            u32::from_str_radix(&code, 16)
+                .ok()
+                .and_then(char::from_u32)
+                .unwrap_or(char::REPLACEMENT_CHARACTER)
+        }
+        Some(other) => other,
+        None => char::REPLACEMENT_CHARACTER,
+    }
 }
 
 /// Describes a 0.26 error from its `Debug` text at the given stage. A wrapper naming the
@@ -133,6 +150,11 @@ mod tests {
         );
         assert_eq!(error.kind, "AccessViolation");
         assert_eq!(error.fields.len(), 4);
+        let error = describe_debug(Stage::Load, r#"FailedToParse("a\u{3}\"\\b\n.")"#);
+        assert_eq!(
+            error.fields,
+            vec![Field::Value("a\u{3}\"\\b\n.".to_owned())]
+        );
         let error = describe_debug(Stage::Load, r#"FailedToParse("a, (b")"#);
         assert_eq!(error.fields, vec![Field::Value("a, (b".to_owned())]);
         assert_eq!(

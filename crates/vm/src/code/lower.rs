@@ -160,25 +160,35 @@ impl Lowering<'_> {
         })
     }
 
+    /// The op of a slot whose `dst` is r11 under dynamic stack frames: `add64 imm` and
+    /// `sub64 imm` move the stack pointer, anything else is a no-op (see the module doc).
     fn stack_pointer_op(&self, insn: Option<Insn>) -> Op {
-        match insn {
-            Some(Insn::Alu {
-                width: Width::W64,
-                op: AluOp::Add,
-                src: Source::Imm(imm),
-                ..
-            }) => Op::MoveStackPointer {
-                delta: i64::from(imm),
-            },
-            Some(Insn::Alu {
-                width: Width::W64,
-                op: AluOp::Sub,
-                src: Source::Imm(imm),
-                ..
-            }) => Op::MoveStackPointer {
-                delta: -i64::from(imm),
-            },
-            _ => Op::Nop,
+        let Some(Insn::Alu {
+            width: Width::W64,
+            op,
+            src: Source::Imm(imm),
+            ..
+        }) = insn
+        else {
+            return Op::Nop;
+        };
+        let delta = i64::from(imm);
+        match op {
+            AluOp::Add => Op::MoveStackPointer { delta },
+            AluOp::Sub => Op::MoveStackPointer { delta: -delta },
+            AluOp::Mul
+            | AluOp::Div
+            | AluOp::SDiv
+            | AluOp::Mod
+            | AluOp::SMod
+            | AluOp::Or
+            | AluOp::And
+            | AluOp::Lsh
+            | AluOp::Rsh
+            | AluOp::Arsh
+            | AluOp::Xor
+            | AluOp::Mov
+            | AluOp::MovSx(_) => Op::Nop,
         }
     }
 
@@ -433,48 +443,86 @@ impl Lowering<'_> {
 
     /// Division and remainder. An immediate zero divisor is decided here: sBPF raises
     /// `DivideByZero` (the verifier normally rejects it first), eBPF gives 0 for division and
-    /// leaves dst for remainder (the 32-bit form still clears the upper half).
+    /// leaves dst for remainder (the 32-bit form still clears the upper half). `None` for an
+    /// op that is not a division (the callers pass only the four).
     fn division(&self, width: Width, op: AluOp, dst: GuestReg, src: Source) -> Option<Op> {
         let dialect = self.dialect;
         let src_op = operand(src)?;
+        let kind = Division::of(op)?;
         if let Source::Imm(0) = src {
-            return Some(match (dialect, op, width) {
+            return Some(match (dialect, kind, width) {
                 (Dialect::Sbpf | Dialect::Sbpf26(_), _, _) => Op::Trap {
                     trap: Trap::DivideByZero,
                 },
-                (Dialect::Ebpf, AluOp::Mod | AluOp::SMod, Width::W64) => Op::Nop,
-                (Dialect::Ebpf, AluOp::Mod | AluOp::SMod, Width::W32) => {
+                (Dialect::Ebpf, Division::Mod | Division::SMod, Width::W64) => Op::Nop,
+                (Dialect::Ebpf, Division::Mod | Division::SMod, Width::W32) => {
                     Op::Mov32Reg { dst, src: dst }
                 }
-                (Dialect::Ebpf, _, _) => Op::SetConst { dst, value: 0 },
+                (Dialect::Ebpf, Division::Div | Division::SDiv, _) => {
+                    Op::SetConst { dst, value: 0 }
+                }
             });
         }
-        Some(match op {
-            AluOp::Mod => Op::Mod {
+        Some(match kind {
+            Division::Div => Op::Div {
                 width,
                 dst,
                 src: src_op,
                 dialect,
             },
-            AluOp::SDiv => Op::SDiv {
+            Division::Mod => Op::Mod {
                 width,
                 dst,
                 src: src_op,
                 dialect,
             },
-            AluOp::SMod => Op::SMod {
+            Division::SDiv => Op::SDiv {
                 width,
                 dst,
                 src: src_op,
                 dialect,
             },
-            _ => Op::Div {
+            Division::SMod => Op::SMod {
                 width,
                 dst,
                 src: src_op,
                 dialect,
             },
         })
+    }
+}
+
+/// The four division and remainder ops of [`AluOp`], named so that every match over them is
+/// exhaustive.
+#[derive(Clone, Copy)]
+enum Division {
+    Div,
+    Mod,
+    SDiv,
+    SMod,
+}
+
+impl Division {
+    /// The division `op` is, if it is one. Exhaustive over [`AluOp`]: a new op must say here
+    /// whether it divides.
+    fn of(op: AluOp) -> Option<Division> {
+        match op {
+            AluOp::Div => Some(Division::Div),
+            AluOp::Mod => Some(Division::Mod),
+            AluOp::SDiv => Some(Division::SDiv),
+            AluOp::SMod => Some(Division::SMod),
+            AluOp::Add
+            | AluOp::Sub
+            | AluOp::Mul
+            | AluOp::Or
+            | AluOp::And
+            | AluOp::Lsh
+            | AluOp::Rsh
+            | AluOp::Arsh
+            | AluOp::Xor
+            | AluOp::Mov
+            | AluOp::MovSx(_) => None,
+        }
     }
 }
 

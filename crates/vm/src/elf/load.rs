@@ -147,21 +147,23 @@ fn validate<'a>(rules: &Lenient, elf: &Elf64<'a>) -> Result<&'a Shdr, LoadError>
     {
         return Err(LoadError::InvalidProgramHeader);
     }
-    let names: Vec<Option<&str>> = elf
+    // Names as bytes: 0.26 counts and compares prefixes of bytes, UTF-8 or not (the 2022
+    // parser refused names that are not UTF-8 before this point).
+    let names: Vec<Option<&[u8]>> = elf
         .section_headers()
         .iter()
-        .map(|section| elf.section_name(section))
+        .map(|section| elf.section_name_bytes(section))
         .collect();
-    if names.iter().filter(|name| **name == Some(".text")).count() != 1 {
+    if names.iter().filter(|name| **name == Some(b".text")).count() != 1 {
         return Err(LoadError::NotOneTextSection);
     }
     for (name, section) in names.iter().zip(elf.section_headers()) {
         let Some(name) = name else { continue };
         let writable_data =
-            is_writable(section) && name.starts_with(".data") && !name.starts_with(".data.rel");
-        if name.starts_with(".bss") || writable_data {
+            is_writable(section) && name.starts_with(b".data") && !name.starts_with(b".data.rel");
+        if name.starts_with(b".bss") || writable_data {
             return Err(LoadError::WritableSectionNotSupported {
-                name: (*name).to_owned(),
+                name: String::from_utf8_lossy(name).into_owned(),
             });
         }
     }

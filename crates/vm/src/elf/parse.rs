@@ -57,7 +57,7 @@ pub(crate) enum ParserRules {
     Reference2022,
     /// solana-sbpf 0.26: section header 0 must be `SHT_NULL`; a name without its NUL inside
     /// the window is `StringTooLong` (its text in the message), a name that is not UTF-8 is
-    /// read up to its first invalid byte (0.26 compares bytes); static symbol names are read
+    /// read as bytes where 0.26 compares prefixes or hashes it; static symbol names are read
     /// through a 255-byte window.
     Sbpf26,
 }
@@ -372,11 +372,15 @@ impl<'a> Elf64<'a> {
         let names = self.shstrtab.ok_or(ParseError::NoSectionNameStringTable)?;
         let window = self.reading.section_names();
         for section in self.section_headers {
-            let name = self.string_in(names, section.sh_name.get(LE), window)?;
+            let offset = section.sh_name.get(LE);
+            let name = match self.rules {
+                ParserRules::Reference2022 => self.string_in(names, offset, window)?.as_bytes(),
+                ParserRules::Sbpf26 => self.string_bytes(names, offset, window)?,
+            };
             let slot = match name {
-                ".symtab" => &mut self.symtab,
-                ".strtab" => &mut self.strtab,
-                ".dynstr" => &mut self.dynstr,
+                b".symtab" => &mut self.symtab,
+                b".strtab" => &mut self.strtab,
+                b".dynstr" => &mut self.dynstr,
                 _ => continue,
             };
             if slot.is_some() {
@@ -522,8 +526,14 @@ impl<'a> Elf64<'a> {
         self.section_table::<Rel>(section)
     }
 
-    /// A NUL-terminated UTF-8 string at `offset` in a STRTAB section, read through `window`.
-    pub(crate) fn string_in(&self, section: &Shdr, offset: u32, window: Window) -> Parsed<&'a str> {
+    /// The NUL-terminated string at `offset` in a string table, as bytes, read through
+    /// `window` and never past the table's end.
+    pub(crate) fn string_bytes(
+        &self,
+        section: &Shdr,
+        offset: u32,
+        window: Window,
+    ) -> Parsed<&'a [u8]> {
         if section.sh_type.get(LE) != SHT_STRTAB {
             return Err(ParseError::InvalidSectionHeader);
         }
@@ -548,14 +558,22 @@ impl<'a> Elf64<'a> {
             ParserRules::Reference2022 => ParseError::InvalidString,
         };
         let len = window.iter().position(|&byte| byte == 0).ok_or(too_long)?;
-        let name = &window[..len];
-        match (core::str::from_utf8(name), self.rules) {
-            (Ok(name), _) => Ok(name),
-            (Err(error), ParserRules::Sbpf26) => {
-                Ok(core::str::from_utf8(&name[..error.valid_up_to()]).unwrap_or_default())
-            }
-            (Err(_), ParserRules::Reference2022) => Err(ParseError::InvalidString),
-        }
+        Ok(&window[..len])
+    }
+
+    /// The string at `offset` in a string table as text ([`Elf64::string_bytes`]); a string
+    /// that is not UTF-8 is `InvalidString` (such a name never equals a name bpfvm looks
+    /// for; where 0.26 compares prefixes or hashes bytes, the callers read the bytes).
+    pub(crate) fn string_in(&self, section: &Shdr, offset: u32, window: Window) -> Parsed<&'a str> {
+        let bytes = self.string_bytes(section, offset, window)?;
+        core::str::from_utf8(bytes).map_err(|_| ParseError::InvalidString)
+    }
+
+    /// A section's name as bytes, or `None` when it cannot be read.
+    pub(crate) fn section_name_bytes(&self, section: &Shdr) -> Option<&'a [u8]> {
+        let names = self.shstrtab?;
+        self.string_bytes(names, section.sh_name.get(LE), self.reading.section_names())
+            .ok()
     }
 
     /// A section's name, or `None` when it cannot be read.
@@ -604,6 +622,16 @@ impl<'a> Elf64<'a> {
     /// A dynamic symbol's name, read through a window of `window` bytes (NUL included).
     pub(crate) fn dynamic_symbol_name(&self, st_name: u32, window: usize) -> Option<&'a str> {
         self.string_in(self.dynstr?, st_name, Window::Bytes(window))
+            .ok()
+    }
+
+    /// A dynamic symbol's name as bytes (what a syscall key is hashed from).
+    pub(crate) fn dynamic_symbol_name_bytes(
+        &self,
+        st_name: u32,
+        window: usize,
+    ) -> Option<&'a [u8]> {
+        self.string_bytes(self.dynstr?, st_name, Window::Bytes(window))
             .ok()
     }
 

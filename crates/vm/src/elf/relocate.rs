@@ -208,22 +208,21 @@ impl<'e, C> Relocator<'e, '_, C> {
                 index: sym as usize,
             })?;
         let st_name = symbol.st_name.get(LE);
-        let name = self
-            .elf
-            .dynamic_symbol_name(st_name, self.rules.symbol_name_window())
-            .ok_or(LoadError::UnknownSymbol {
-                index: st_name as usize,
-            })?;
+        let name = self.symbol_name_bytes(st_name)?;
         let value = symbol.st_value.get(LE);
         let key = if symbol.st_info & 0xf == STT_FUNC && value != 0 {
             let pc = self.text_pc(value)?;
+            let name = core::str::from_utf8(name).map_err(|_| LoadError::UnknownSymbol {
+                index: st_name as usize,
+            })?;
             self.functions
                 .register(self.loader, self.rules.dialect, pc, name)?
         } else {
-            let key = hash_symbol_name(name.as_bytes());
+            // A syscall's key is the hash of the name's bytes, UTF-8 or not.
+            let key = hash_symbol_name(name);
             if self.rules.config.reject_broken_elfs && !self.loader.syscalls.contains(key) {
                 return Err(LoadError::UnresolvedSymbol {
-                    name: name.to_owned(),
+                    name: String::from_utf8_lossy(name).into_owned(),
                     pc: offset / SLOT,
                     offset: offset as u64,
                 });
@@ -231,6 +230,22 @@ impl<'e, C> Relocator<'e, '_, C> {
             key
         };
         Ok(key)
+    }
+
+    /// A dynamic symbol's name as bytes. Under the 2022 rules a name that is not UTF-8 is
+    /// unreadable, as the reference parsed it; 0.26 reads bytes.
+    fn symbol_name_bytes(&self, st_name: u32) -> Result<&'e [u8], LoadError> {
+        let window = self.rules.symbol_name_window();
+        let name = match self.rules.dialect {
+            Dialect::Sbpf26(_) => self.elf.dynamic_symbol_name_bytes(st_name, window),
+            Dialect::Sbpf | Dialect::Ebpf => self
+                .elf
+                .dynamic_symbol_name(st_name, window)
+                .map(str::as_bytes),
+        };
+        name.ok_or(LoadError::UnknownSymbol {
+            index: st_name as usize,
+        })
     }
 
     /// The slot of a text address, which must lie inside `.text`.

@@ -337,7 +337,12 @@ fn check_sbpf_alu(
         }
         (AluOp::Lsh | AluOp::Rsh | AluOp::Arsh, Source::Imm(imm)) => check_shift(width, imm, pc),
         (AluOp::SMod | AluOp::MovSx(_), _) => Err(unknown),
-        _ => Ok(()),
+        (AluOp::Div | AluOp::Mod | AluOp::SDiv, _)
+        | (AluOp::Lsh | AluOp::Rsh | AluOp::Arsh, Source::Reg(_))
+        | (
+            AluOp::Add | AluOp::Sub | AluOp::Mul | AluOp::Or | AluOp::And | AluOp::Xor | AluOp::Mov,
+            _,
+        ) => Ok(()),
     }
 }
 
