@@ -12,8 +12,9 @@
 //! geometric means of the ratios (the targets of issue 14 are read from it).
 //!
 //! The bpfvm columns come from [`bench_bpfvm`] and the 0.26 columns from [`bench_sbpf26`], one
-//! call per build: bpfvm's V3 column is one more `bench_bpfvm` call with a program loaded
-//! from `kernel_v3_elf`, once bpfvm loads V3 files.
+//! call per build: bpfvm runs the legacy profile (the unsuffixed columns) and the V0 and V3
+//! profiles with Agave's settings (`_v0`, `_v3`: the builds 0.26 runs), so the V3 line
+//! compares bpfvm's V3 JIT with its V0 JIT on the same kernel.
 //!
 //! Run: `cargo bench -p bpfvm-testkit --bench native -- --warm-up-time 1 --measurement-time 3`
 //! (`BPFVM_KERNELS=fib,collatz` runs only those kernels; the table then has their rows only).
@@ -24,8 +25,7 @@ mod kernels;
 #[path = "../tests/reference26/mod.rs"]
 mod reference26;
 
-use bpfvm::{Backend, TestContext, VerifiedProgram, Vm};
-use bpfvm_link::{link, Target};
+use bpfvm::{Backend, SbpfVersion, TestContext, VerifiedProgram, Vm};
 use bpfvm_testkit::sbpf26::{Engine as Engine26, Version};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
@@ -102,17 +102,12 @@ fn bench_bpfvm(
     }
 }
 
-/// The V3 build of a kernel: its object linked by bpfvm-link.
-fn kernel_v3_elf(kernel: &Kernel) -> Vec<u8> {
-    link(kernel.object, Target::V3).unwrap()
-}
-
 /// A kernel on 0.26, verified and compiled: V0 runs the keyed `.text` (the bytes the
 /// reference runs), V3 the linked file.
 fn sbpf26_executable(kernel: &Kernel, version: Version) -> Executable26<Context26> {
     let settings = loader(&Case26::new(Program26::Elf(&[])));
     let executable = match version {
-        Version::V3 => Executable26::from_elf(&kernel_v3_elf(kernel), settings).unwrap(),
+        Version::V3 => Executable26::from_elf(&kernel.v3_elf(), settings).unwrap(),
         _ => {
             let keyed = kernel.keyed_text();
             keyed_text_executable(settings, &keyed.bytes, version, &keyed.functions).unwrap()
@@ -219,6 +214,10 @@ fn bench_kernel(c: &mut Criterion, kernel: &Kernel) {
     let reference = bench_reference(&mut group, kernel, &input, expected);
     let v0 = bench_sbpf26(&mut group, "v0", &sbpf26_v0, &input, expected);
     let v3 = bench_sbpf26(&mut group, "v3", &sbpf26_v3, &input, expected);
+    let ours_v0 = compiled(kernel.ours_sbpf(SbpfVersion::V0));
+    let ours_v3 = compiled(kernel.ours_sbpf(SbpfVersion::V3));
+    let bpfvm_v0 = bench_bpfvm(&mut group, "_v0", &ours_v0, &input, expected);
+    let bpfvm_v3 = bench_bpfvm(&mut group, "_v3", &ours_v3, &input, expected);
     group.finish();
 
     println!(
@@ -239,6 +238,17 @@ fn bench_kernel(c: &mut Criterion, kernel: &Kernel) {
         ratio(v3.interpreter, bpfvm.interpreter),
         ratio(reference.jit, bpfvm.jit),
         ratio(bpfvm.interpreter, bpfvm.jit)
+    );
+    println!(
+        "kernel {} (bpfvm versions): jit V0 {:?}, V3 {:?}; interpreter V0 {:?}, V3 {:?}",
+        kernel.name, bpfvm_v0.jit, bpfvm_v3.jit, bpfvm_v0.interpreter, bpfvm_v3.interpreter
+    );
+    println!(
+        "ratio {} (bpfvm versions): bpfvm-jit V3/V0 = {:.2}x; sbpf26-jit/bpfvm-jit = {:.2}x (V0), {:.2}x (V3)",
+        kernel.name,
+        ratio(bpfvm_v3.jit, bpfvm_v0.jit),
+        ratio(v0.jit, bpfvm_v0.jit),
+        ratio(v3.jit, bpfvm_v3.jit)
     );
     ROWS.with(|rows| {
         rows.borrow_mut().push(Row {
@@ -298,6 +308,12 @@ fn print_table(rows: &[Row]) {
         mean(|row| ratio(row.bpfvm.interpreter, row.bpfvm.jit)),
         mean(|row| ratio(row.reference.jit, row.bpfvm.jit)),
     );
+}
+
+/// `program` with its machine code.
+fn compiled(mut program: VerifiedProgram<TestContext>) -> VerifiedProgram<TestContext> {
+    program.jit_compile().unwrap();
+    program
 }
 
 /// Whether the kernel is selected by `BPFVM_KERNELS` (a comma-separated list of names; all

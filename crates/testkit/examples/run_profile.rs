@@ -2,16 +2,19 @@
 //! under callgrind (profile N and 1 runs and subtract, which cancels loading, compiling and
 //! the native reference run). Every run checks the kernel's result.
 //!
-//! Run: `cargo run --release -p bpfvm-testkit --example run_profile -- KERNEL [interpreter|jit] [N]`
-//! (KERNEL is `histogram`, `checksum`, `crc32` or `sort`; the configuration is
-//! `Config::legacy()` with the meter on, as in `benches/native.rs`).
+//! Run: `cargo run --release -p bpfvm-testkit --example run_profile -- KERNEL [interpreter|jit] [N] [legacy|v0|v3]`
+//! (KERNEL is `histogram`, `checksum`, `crc32` or `sort`; the profile is `legacy` by default,
+//! `Config::legacy()` with the meter on, or an SBPF version with `Config::agave()`: `v0` runs
+//! the raw `.text`, `v3` the object linked into a strict V3 file, as in `benches/native.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 #[path = "../benches/kernels/mod.rs"]
 mod kernels;
 
-use bpfvm::{verify, Backend, Config, Executable, FunctionRegistry, Loader, TestContext, Vm};
+use bpfvm::{
+    verify, Backend, Config, Executable, FunctionRegistry, Loader, SbpfVersion, TestContext, Vm,
+};
 use bpfvm_isa::Dialect;
 use kernels::{kernels, our_region, BUDGET};
 use std::sync::Arc;
@@ -32,15 +35,21 @@ fn main() {
         .expect("a kernel name");
     let input = (kernel.input)();
     let expected = kernel.run_native(&mut kernel.native_input(&input));
-    let loader = Arc::new(Loader::new(Config::legacy()));
-    let executable = Executable::from_text_bytes(
-        &kernel.text(),
-        loader,
-        Dialect::Sbpf,
-        FunctionRegistry::new(),
-    )
-    .unwrap();
-    let mut program = verify(executable).unwrap();
+    let mut program = match args.next().as_deref() {
+        Some("v0") => kernel.ours_sbpf(SbpfVersion::V0),
+        Some("v3") => kernel.ours_sbpf(SbpfVersion::V3),
+        _ => {
+            let loader = Arc::new(Loader::new(Config::legacy()));
+            let executable = Executable::from_text_bytes(
+                &kernel.text(),
+                loader,
+                Dialect::Sbpf,
+                FunctionRegistry::new(),
+            )
+            .unwrap();
+            verify(executable).unwrap()
+        }
+    };
     if backend == Backend::Jit {
         program.jit_compile().unwrap();
     }

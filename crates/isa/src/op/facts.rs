@@ -262,7 +262,8 @@ pub enum OpKind {
     /// Arithmetic on registers alone (moves, ALU, byte swaps, constants).
     Alu,
     /// Division or remainder (whose divisor may be zero, and whose machine forms often need
-    /// particular registers).
+    /// particular registers), and the high half of a 128-bit product (SBPF V2's `uhmul64`
+    /// and `shmul64`, whose machine forms need the same registers).
     Divide,
     /// A load, store or atomic operation.
     Memory,

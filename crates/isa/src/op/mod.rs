@@ -434,12 +434,15 @@ const fn divide(dst: GuestReg, src: Operand) -> Facts {
     )
 }
 
-/// A PQR operation: a division when it divides, plain arithmetic otherwise.
+/// A PQR operation: the low product is plain arithmetic; the others are of the division
+/// kind (a quotient, a remainder or a high product: their machine forms need particular
+/// registers).
 const fn pqr(op: PqrOp, dst: GuestReg, src: Operand) -> Facts {
-    if op.divides() {
-        divide(dst, src)
-    } else {
-        alu(binary(dst, src), dst, fresh(dst))
+    match op {
+        PqrOp::Lmul => alu(binary(dst, src), dst, fresh(dst)),
+        PqrOp::Uhmul | PqrOp::Udiv | PqrOp::Urem | PqrOp::Shmul | PqrOp::Sdiv | PqrOp::Srem => {
+            divide(dst, src)
+        }
     }
 }
 

@@ -242,10 +242,9 @@ fn pqr_facts_follow_the_operation() {
             dst: R1,
             src: Operand::Reg(R2),
         };
-        let kind = if op.divides() {
-            OpKind::Divide
-        } else {
-            OpKind::Alu
+        let kind = match op {
+            PqrOp::Lmul => OpKind::Alu,
+            _ => OpKind::Divide,
         };
         assert_eq!(row.kind(), kind, "{op:?}");
         assert_eq!(row.uses(), Regs::of([R1, R2]), "{op:?}");

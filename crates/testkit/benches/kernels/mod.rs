@@ -10,9 +10,11 @@
 )]
 
 use bpfvm::{
-    verify, Executable, Loader, MemoryRegion, TestContext, VerifiedProgram, MM_INPUT_START,
+    verify, Executable, Function, FunctionRegistry, Loader, MemoryRegion, SbpfVersion, TestContext,
+    VerifiedProgram, MM_INPUT_START,
 };
 use bpfvm_isa::Dialect;
+use bpfvm_link::{link, Target};
 use solana_rbpf::verifier::RequisiteVerifier;
 use solana_rbpf::vm::{BuiltInProgram, Config, TestContextObject, VerifiedExecutable};
 use std::sync::Arc;
@@ -259,6 +261,36 @@ impl Kernel {
         let loader = Arc::new(Loader::new(bpfvm::Config::legacy()));
         let executable = Executable::from_raw_program(&self.text(), loader, Dialect::Sbpf).unwrap();
         verify(executable).unwrap()
+    }
+
+    /// The V3 build of the kernel: its object linked by bpfvm-link into a strict-format
+    /// file (SIMD-0189).
+    pub fn v3_elf(&self) -> Vec<u8> {
+        link(self.object, Target::V3).unwrap()
+    }
+
+    /// bpfvm's program under an SBPF version profile with Agave's settings
+    /// (`Config::agave()`: metering on, call depth 64, constant blinding): V0 runs the raw
+    /// keyed `.text` ([`Kernel::keyed_text`], the bytes 0.26 runs), V3 the linked strict file.
+    /// Other versions have no build of the kernels.
+    pub fn ours_sbpf(&self, version: SbpfVersion) -> VerifiedProgram<TestContext> {
+        let loader = Arc::new(Loader::new(bpfvm::Config::agave()));
+        let dialect = Dialect::Sbpf26(version);
+        let executable = match version {
+            SbpfVersion::V0 => {
+                let keyed = self.keyed_text();
+                let mut functions = FunctionRegistry::new();
+                for (key, name, pc) in keyed.functions {
+                    functions.insert(key, Function { pc, name }).unwrap();
+                }
+                Executable::from_text_bytes(&keyed.bytes, loader, dialect, functions)
+            }
+            SbpfVersion::V3 => Executable::from_elf_in(&self.v3_elf(), loader, dialect),
+            SbpfVersion::V1 | SbpfVersion::V2 | SbpfVersion::V4 => {
+                panic!("no {version:?} build of the kernels")
+            }
+        };
+        verify(executable.unwrap()).unwrap()
     }
 
     /// bpfvm's program loaded from the object itself (ET_REL linking).

@@ -87,6 +87,15 @@ impl JitProgram {
         self.compiled.versioned_loops()
     }
 
+    /// The slots whose machine code is nothing but a hand-over to the interpreter, which
+    /// runs them whatever their operands (instructions that always fail, eBPF's `callx`,
+    /// calls when calls cannot run inline, divisions by an immediate 0, ...), in order.
+    /// Every other instruction runs natively, bailing out only on the edge cases its
+    /// operands' values reach at run time.
+    pub fn interpreted_slots(&self) -> &[usize] {
+        self.compiled.interpreted_slots()
+    }
+
     /// Runs the program (see `run::execute`) and returns the result and the meter.
     pub(crate) fn execute<C: ContextObject>(
         &self,

@@ -26,7 +26,7 @@ use super::engine::Engine;
 use super::hardening::Hardening;
 use super::hints::{BaseHint, HintTable};
 use super::hoist::{self, Plan};
-use super::lower::lower;
+use super::lower::{lower, Lowering};
 use super::masm::{
     AccessForm, At, Backend, Carried, MacroAssembler, MeterMode, Program, RunPosition, Translation,
 };
@@ -75,7 +75,7 @@ pub(crate) fn compile<C: ContextObject, B: Backend>(
     );
     let mut m = B::masm::<C>(engine.state(), program, hardening, engine.take_tables());
     m.prologue(code.entry_pc())?;
-    let (body_end, versions) = body(&mut m, code, &program)?;
+    let (body_end, versions, interpreted) = body(&mut m, code, &program)?;
     let mut versioned = Vec::with_capacity(versions.len());
     for version in versions {
         versioned.push(copy(&mut m, code, &program, version)?);
@@ -91,19 +91,21 @@ pub(crate) fn compile<C: ContextObject, B: Backend>(
         recycler: engine.recycler(),
         pc_offsets: OnceLock::new(),
         body_end,
-        stack: program.stack,
+        frame: program.frame,
         map: layout.map,
         versioned,
+        interpreted,
     })
 }
 
-/// What the pass over the body leaves: where the last instruction's code ends, and the
-/// loops whose second copies wait.
-type Body<G> = (usize, Vec<Version<G>>);
+/// What the pass over the body leaves: where the last instruction's code ends, the loops
+/// whose second copies wait, and the slots lowered to nothing but a bail-out.
+type Body<G> = (usize, Vec<Version<G>>, Vec<usize>);
 
 /// The pass over the body: every slot, then the overrun sentinel after the last (the last
 /// instruction may fall through into it; it is part of that run). Returns where the last
-/// instruction's code ends and the loops whose second copies wait.
+/// instruction's code ends, the loops whose second copies wait and the slots the
+/// interpreter always runs.
 fn body<M: MacroAssembler>(
     m: &mut M,
     code: &CodeView<'_>,
@@ -143,7 +145,7 @@ fn body<M: MacroAssembler>(
         pc += op.width();
     }
     m.emit_pending()?;
-    Ok((body_end, versions))
+    Ok((body_end, versions, pass.interpreted))
 }
 
 /// Whether a slot's code starts a tight loop ([`CodeView::is_loop_header`] at a run's
@@ -178,6 +180,8 @@ struct Pass<S> {
     position: RunPosition,
     pair: Option<Pair>,
     span: Option<S>,
+    /// The slots lowered to nothing but a bail-out, in order.
+    interpreted: Vec<usize>,
 }
 
 impl<S> Pass<S> {
@@ -186,6 +190,7 @@ impl<S> Pass<S> {
             position: RunPosition::Start,
             pair: None,
             span: None,
+            interpreted: Vec::new(),
         }
     }
 }
@@ -224,8 +229,12 @@ fn emit_slot<M: MacroAssembler>(
     }
     m.hardening_nop();
     let form = access_form(pass, copy, pc, hint)?;
-    if let Some(span) = lower(m, program, op, at, form)? {
-        pass.span = Some(span);
+    match lower(m, program, op, at, form)? {
+        Lowering::Native(Some(span)) => pass.span = Some(span),
+        Lowering::Native(None) => {}
+        // The overrun sentinel after the last slot is not an instruction of the text.
+        Lowering::Interpreted if pc < code.slot_count() => pass.interpreted.push(pc),
+        Lowering::Interpreted => {}
     }
     if m.has_pending() && !falls_through(op) {
         m.emit_pending()?;
@@ -382,6 +391,10 @@ fn program(code: &CodeView<'_>, config: &Config, layout: &Layout) -> Program {
         stack: layout
             .stack
             .gapped_frames()
+            .filter(|_| layout.mapping == MappingKind::Aligned),
+        frame: layout
+            .stack
+            .current_frame()
             .filter(|_| layout.mapping == MappingKind::Aligned),
         stack_row: layout.map.stack_row(),
         gap_shift: layout.stack.gap_shift(),

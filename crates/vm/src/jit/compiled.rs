@@ -6,7 +6,7 @@ use super::engine::Recycler;
 use super::loops::VersionedLoop;
 use super::masm::Backend;
 use super::tables::{slot_offset, SiteTarget, Tables};
-use crate::memory::{AddressMap, GappedFrames};
+use crate::memory::{AddressMap, CurrentFrame};
 use std::sync::OnceLock;
 
 /// A compiled program of backend `B`: its machine code, its tables, and what the code was
@@ -21,12 +21,14 @@ pub(crate) struct Compiled<B: Backend> {
     pub(super) pc_offsets: OnceLock<Vec<Option<usize>>>,
     /// Where the code of the last instruction ends (the out-of-line routines follow).
     pub(super) body_end: usize,
-    /// The stack the r10 fast path was compiled for, if it is used.
-    pub(super) stack: Option<GappedFrames>,
+    /// The frames the r10 fast path was compiled for, if it is used.
+    pub(super) frame: Option<CurrentFrame>,
     /// The address map the code was compiled for (its region-table rows name slots of it).
     pub(super) map: AddressMap,
     /// The loops compiled twice, with their checks hoisted in the second copy.
     pub(super) versioned: Vec<VersionedLoop>,
+    /// The slots whose code is nothing but a bail-out, in order.
+    pub(super) interpreted: Vec<usize>,
 }
 
 impl<B: Backend> Compiled<B> {
@@ -72,6 +74,12 @@ impl<B: Backend> Compiled<B> {
         &self.versioned
     }
 
+    /// The slots whose code is nothing but a bail-out: the interpreter runs them whatever
+    /// their operands (traps, eBPF's `callx`, ...), in order.
+    pub fn interpreted_slots(&self) -> &[usize] {
+        &self.interpreted
+    }
+
     /// The `callx` table's address for `Env::callx_table` (null when there is none).
     pub fn callx_table(&self) -> *const u32 {
         match self.tables.callx_table.is_empty() {
@@ -80,9 +88,9 @@ impl<B: Backend> Compiled<B> {
         }
     }
 
-    /// The stack the code relies on (see [`GappedFrames`]).
-    pub fn stack(&self) -> Option<GappedFrames> {
-        self.stack
+    /// The frames the r10 fast path relies on (see [`CurrentFrame`]).
+    pub fn frame(&self) -> Option<CurrentFrame> {
+        self.frame
     }
 
     /// The address map the code was compiled for.

@@ -72,13 +72,15 @@ pub(crate) struct Env {
     /// While generated code runs the meter lives in a host register (rdx on x86-64); this
     /// field holds it whenever Rust may look (at entry, in calls into Rust, at the exit).
     pub left: u64,
-    /// With the standard gapped stack ([`GappedFrames`](crate::memory::GappedFrames)): the
-    /// host address of an access `[r10 + off]` inside the current frame is
-    /// `(r10 + 2 * off) / 2 + frame_host` (r10 = stack start + F + 2F * depth, so that is the
-    /// frame's host bytes; see memory's `table::frame_host`).
+    /// With the standard stack of fixed frames ([`CurrentFrame`](crate::memory::CurrentFrame)):
+    /// the host address of an access `[r10 + off]` inside the current frame is
+    /// `(r10 + 2 * off) / 2 + frame_host` with gaps (r10 = stack start + F + 2F * depth) and
+    /// `r10 + off + frame_host` without (r10 = stack start + F + F * depth), so that is the
+    /// frame's host bytes; see memory's `table::frame_host`.
     pub frame_host: u64,
-    /// With the standard gapped stack: `r10 / 2 + frame_host`, the host address of the
-    /// current frame's top (`[r10 + off]` is host byte `frame_top + off`). Generated code
+    /// With the standard stack of fixed frames: `r10 / 2 + frame_host` with gaps,
+    /// `r10 + frame_host` without, the host address of the current frame's top
+    /// (`[r10 + off]` is host byte `frame_top + off`). Generated code
     /// sets it at entry, at every `call` and `exit` and after every syscall (the only places
     /// r10 or `frame_host` change), from r10 itself.
     pub frame_top: u64,

@@ -2,23 +2,36 @@
 //! the [`MacroAssembler`] with explicit operands. What is decided here rather than in a
 //! backend: which ops bail out to the interpreter whatever their operands (traps, the
 //! overrun sentinel, eBPF `callx`, calls too deep for inline calls or out of the text,
-//! divisions by an immediate 0 or -1, atomics narrower than 32 bits), which `exit` checks
-//! its return pc, and what a taken branch inside a run gives back to the meter.
+//! divisions by an immediate 0, atomics narrower than 32 bits), how each immediate widens
+//! (SBPF V2's `udiv64`, `urem64` and `uhmul64` zero-extend theirs), how the ops no machine
+//! form expresses directly decompose (V2's swapped `sub` immediate, `hor64`), which `exit`
+//! checks its return pc, and what a taken branch inside a run gives back to the meter.
+//! No op of SBPF V0-V4 bails out whatever its operands (a unit test compiles each
+//! version's every opcode and checks).
 //!
 //! Every lowering keeps one rule: **a bail-out leaves the guest state exactly as it was
 //! before the instruction**, so the interpreter can run the instruction again and produce
 //! the exact error or the exact edge-case result.
 
 use super::masm::{
-    AccessForm, AluWidth, Arith, At, ByteOp, Division, MacroAssembler, MeterMode, Program,
-    ReturnCheck, Shift, Value,
+    AccessForm, AluWidth, Arith, At, ByteOp, Division, MacroAssembler, MeterMode, Product, Program,
+    ReturnCheck, Shift, Value, Wide,
 };
 use super::JitError;
 use crate::code::{Ext32, GuestReg, Op, Operand, Trap};
-use bpfvm_isa::{Cond, Extend, MemSize, Width};
+use bpfvm_isa::{Cond, Dialect, Extend, MemSize, PqrOp, Width};
 
-/// Lowers `op` at `at`, its memory access (if any) translated as `form` says; returns the
-/// span a pair's first access leaves for the second.
+/// What lowering an op emitted.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Lowering<S> {
+    /// Machine code for the op; the first access of a pair gives the span it leaves for
+    /// the second.
+    Native(Option<S>),
+    /// Only a bail-out: the interpreter runs this op whatever its operands.
+    Interpreted,
+}
+
+/// Lowers `op` at `at`, its memory access (if any) translated as `form` says.
 #[inline(always)]
 pub(crate) fn lower<M: MacroAssembler>(
     m: &mut M,
@@ -26,7 +39,7 @@ pub(crate) fn lower<M: MacroAssembler>(
     op: &Op,
     at: At,
     form: AccessForm<M::Span>,
-) -> Result<Option<M::Span>, JitError> {
+) -> Result<Lowering<M::Span>, JitError> {
     use Operand::{Imm, Reg};
     let full = AluWidth::Full;
     match *op {
@@ -78,25 +91,25 @@ pub(crate) fn lower<M: MacroAssembler>(
             dst,
             src,
             dialect,
-        } => divide(m, Division::Div, width, dst, src, dialect, at)?,
+        } => return divide(m, Division::Div, width, dst, src, dialect, at),
         Op::Mod {
             width,
             dst,
             src,
             dialect,
-        } => divide(m, Division::Mod, width, dst, src, dialect, at)?,
+        } => return divide(m, Division::Mod, width, dst, src, dialect, at),
         Op::SDiv {
             width,
             dst,
             src,
             dialect,
-        } => divide(m, Division::SDiv, width, dst, src, dialect, at)?,
+        } => return divide(m, Division::SDiv, width, dst, src, dialect, at),
         Op::SMod {
             width,
             dst,
             src,
             dialect,
-        } => divide(m, Division::SMod, width, dst, src, dialect, at)?,
+        } => return divide(m, Division::SMod, width, dst, src, dialect, at),
         Op::Trunc16 { dst } => m.byte_op(ByteOp::Trunc16, dst)?,
         // A 32-bit move zero-extends: the truncation itself.
         Op::Trunc32 { dst } => m.mov(Width::W32, dst, dst)?,
@@ -104,39 +117,67 @@ pub(crate) fn lower<M: MacroAssembler>(
         Op::Swap32 { dst } => m.byte_op(ByteOp::Swap32, dst)?,
         Op::Swap64 { dst } => m.byte_op(ByteOp::Swap64, dst)?,
         Op::LoadImm64 { dst, imm } => m.mov_imm(dst, imm)?,
-        Op::Ldx8 { dst, base, off } => return load(m, dst, base, off, MemSize::B, form, at),
-        Op::Ldx16 { dst, base, off } => return load(m, dst, base, off, MemSize::H, form, at),
-        Op::Ldx32 { dst, base, off } => return load(m, dst, base, off, MemSize::W, form, at),
-        Op::Ldx64 { dst, base, off } => return load(m, dst, base, off, MemSize::DW, form, at),
+        Op::Ldx8 { dst, base, off } => {
+            return load(m, dst, base, off, MemSize::B, form, at).map(Lowering::Native)
+        }
+        Op::Ldx16 { dst, base, off } => {
+            return load(m, dst, base, off, MemSize::H, form, at).map(Lowering::Native)
+        }
+        Op::Ldx32 { dst, base, off } => {
+            return load(m, dst, base, off, MemSize::W, form, at).map(Lowering::Native)
+        }
+        Op::Ldx64 { dst, base, off } => {
+            return load(m, dst, base, off, MemSize::DW, form, at).map(Lowering::Native)
+        }
         Op::LdxSigned {
             dst,
             base,
             off,
             size,
-        } => return m.load(dst, base, off, size, Extend::Sign, form, at),
+        } => {
+            return m
+                .load(dst, base, off, size, Extend::Sign, form, at)
+                .map(Lowering::Native)
+        }
         Op::St8 { base, off, imm } => {
-            return m.store(base, off, MemSize::B, Value::Imm(imm), form, at)
+            return m
+                .store(base, off, MemSize::B, Value::Imm(imm), form, at)
+                .map(Lowering::Native)
         }
         Op::St16 { base, off, imm } => {
-            return m.store(base, off, MemSize::H, Value::Imm(imm), form, at)
+            return m
+                .store(base, off, MemSize::H, Value::Imm(imm), form, at)
+                .map(Lowering::Native)
         }
         Op::St32 { base, off, imm } => {
-            return m.store(base, off, MemSize::W, Value::Imm(imm), form, at)
+            return m
+                .store(base, off, MemSize::W, Value::Imm(imm), form, at)
+                .map(Lowering::Native)
         }
         Op::St64 { base, off, imm } => {
-            return m.store(base, off, MemSize::DW, Value::Imm(imm), form, at)
+            return m
+                .store(base, off, MemSize::DW, Value::Imm(imm), form, at)
+                .map(Lowering::Native)
         }
         Op::Stx8 { base, src, off } => {
-            return m.store(base, off, MemSize::B, Value::Reg(src), form, at)
+            return m
+                .store(base, off, MemSize::B, Value::Reg(src), form, at)
+                .map(Lowering::Native)
         }
         Op::Stx16 { base, src, off } => {
-            return m.store(base, off, MemSize::H, Value::Reg(src), form, at)
+            return m
+                .store(base, off, MemSize::H, Value::Reg(src), form, at)
+                .map(Lowering::Native)
         }
         Op::Stx32 { base, src, off } => {
-            return m.store(base, off, MemSize::W, Value::Reg(src), form, at)
+            return m
+                .store(base, off, MemSize::W, Value::Reg(src), form, at)
+                .map(Lowering::Native)
         }
         Op::Stx64 { base, src, off } => {
-            return m.store(base, off, MemSize::DW, Value::Reg(src), form, at)
+            return m
+                .store(base, off, MemSize::DW, Value::Reg(src), form, at)
+                .map(Lowering::Native)
         }
         Op::Atomic {
             size,
@@ -147,7 +188,7 @@ pub(crate) fn lower<M: MacroAssembler>(
         } => match size {
             MemSize::W => m.atomic(Width::W32, op, base, src, off, form, at)?,
             MemSize::DW => m.atomic(Width::W64, op, base, src, off, form, at)?,
-            MemSize::B | MemSize::H => m.bail(at)?,
+            MemSize::B | MemSize::H => return interpret(m, at),
         },
         Op::Ja { target } => m.jump(target as usize)?,
         Op::JeqImm { dst, imm, target } => {
@@ -225,19 +266,30 @@ pub(crate) fn lower<M: MacroAssembler>(
         Op::Syscall { index } => m.syscall(index, at.pc)?,
         Op::Call { target } => match p.inline_calls() && target < p.slot_count {
             true => m.call(target, at)?,
-            false => m.bail(at)?,
+            false => return interpret(m, at),
         },
         Op::CallReg { reg } => match p.inline_calls() {
             true => m.call_reg(reg, at)?,
-            false => m.bail(at)?,
+            false => return interpret(m, at),
         },
         // A helper or a function: the interpreter decides.
-        Op::CallRegOrHelper { .. } => m.bail(at)?,
-        // SBPF V2's own rows have no inline lowering yet: the interpreter runs them, exact by
-        // construction (each is one arm to replace by a lowering of its own).
-        Op::Hor64 { .. } | Op::RevSub64Imm { .. } | Op::RevSub32Imm { .. } | Op::Pqr { .. } => {
-            m.bail(at)?
+        Op::CallRegOrHelper { .. } => return interpret(m, at),
+        Op::Hor64 { dst, imm } => m.arith_wide(Arith::Or, dst, u64::from(imm) << 32)?,
+        // `imm - dst` is `-dst + imm`, in 64 bits or in the low 32 (both zero-extend).
+        Op::RevSub64Imm { dst, imm } => {
+            m.neg(Width::W64, dst)?;
+            m.arith(Arith::Add, full, dst, Imm(imm))?
         }
+        Op::RevSub32Imm { dst, imm } => {
+            m.neg(Width::W32, dst)?;
+            m.arith(Arith::Add, low(), dst, Imm(imm))?
+        }
+        Op::Pqr {
+            op,
+            width,
+            dst,
+            src,
+        } => return pqr(m, op, width, dst, src, at),
         Op::Exit => match p.call_in_last_slot {
             true => m.exit(ReturnCheck::ReturnPc, at)?,
             false => m.exit(ReturnCheck::None, at)?,
@@ -247,9 +299,15 @@ pub(crate) fn lower<M: MacroAssembler>(
         Op::Trap {
             trap: Trap::Unsupported | Trap::Invalid | Trap::DivideByZero,
         }
-        | Op::Overrun => m.bail(at)?,
+        | Op::Overrun => return interpret(m, at),
     }
-    Ok(None)
+    Ok(Lowering::Native(None))
+}
+
+/// Only a bail-out: the interpreter runs the op.
+fn interpret<M: MacroAssembler>(m: &mut M, at: At) -> Result<Lowering<M::Span>, JitError> {
+    m.bail(at)?;
+    Ok(Lowering::Interpreted)
 }
 
 /// The 32-bit width of the bitwise ops, which zero-extend in both dialects.
@@ -272,8 +330,9 @@ fn load<M: MacroAssembler>(
     m.load(dst, base, off, size, Extend::Zero, form, at)
 }
 
-/// A division: an immediate 0 (and -1 for the signed forms) always bails out, and the
-/// interpreter applies the dialect's rule or raises the error.
+/// A division of the plain rows: an immediate 0 always bails out (the interpreter applies
+/// the dialect's rule or raises the error); the immediate is sign-extended in 64 bits, and
+/// sBPF alone sign-extends a 32-bit signed quotient.
 #[allow(clippy::too_many_arguments, reason = "one division's operands")]
 fn divide<M: MacroAssembler>(
     m: &mut M,
@@ -281,13 +340,61 @@ fn divide<M: MacroAssembler>(
     width: Width,
     dst: GuestReg,
     src: Operand,
-    dialect: bpfvm_isa::Dialect,
+    dialect: Dialect,
     at: At,
-) -> Result<(), JitError> {
+) -> Result<Lowering<M::Span>, JitError> {
+    let quotient32 = match dialect {
+        Dialect::Sbpf => Ext32::Sign,
+        Dialect::Sbpf26(_) | Dialect::Ebpf => Ext32::Zero,
+    };
     match src {
-        Operand::Imm(0) => m.bail(at),
-        Operand::Imm(-1) if op.signed() => m.bail(at),
-        Operand::Imm(_) | Operand::Reg(_) => m.divide(op, width, dst, src, dialect, at),
+        Operand::Imm(0) => interpret(m, at),
+        Operand::Imm(_) | Operand::Reg(_) => {
+            m.divide(op, width, dst, wide(src, Extend::Sign), quotient32, at)?;
+            Ok(Lowering::Native(None))
+        }
+    }
+}
+
+/// An SBPF V2 PQR row (spec `sbpf-0.26.md` §1.4): `uhmul64`, `udiv64` and `urem64` widen
+/// their immediate with zeros, the others with its sign; every 32-bit result is
+/// zero-extended. (Lowering turned an immediate 0 divisor into a trap, so none reaches
+/// here; were one to, it bails out like the plain rows'.)
+fn pqr<M: MacroAssembler>(
+    m: &mut M,
+    op: PqrOp,
+    width: Width,
+    dst: GuestReg,
+    src: Operand,
+    at: At,
+) -> Result<Lowering<M::Span>, JitError> {
+    let unsigned = wide(src, Extend::Zero);
+    let signed = wide(src, Extend::Sign);
+    let zero = Ext32::Zero;
+    match (op, src) {
+        (PqrOp::Udiv | PqrOp::Urem | PqrOp::Sdiv | PqrOp::Srem, Operand::Imm(0)) => {
+            return interpret(m, at)
+        }
+        (PqrOp::Lmul, _) => match width {
+            Width::W64 => m.mul(AluWidth::Full, dst, src),
+            Width::W32 => m.mul(AluWidth::Low(zero), dst, src),
+        },
+        (PqrOp::Uhmul, _) => m.high_product(Product::Unsigned, dst, unsigned),
+        (PqrOp::Shmul, _) => m.high_product(Product::Signed, dst, signed),
+        (PqrOp::Udiv, _) => m.divide(Division::Div, width, dst, unsigned, zero, at),
+        (PqrOp::Urem, _) => m.divide(Division::Mod, width, dst, unsigned, zero, at),
+        (PqrOp::Sdiv, _) => m.divide(Division::SDiv, width, dst, signed, zero, at),
+        (PqrOp::Srem, _) => m.divide(Division::SMod, width, dst, signed, zero, at),
+    }?;
+    Ok(Lowering::Native(None))
+}
+
+/// `src` as a 64-bit operand, an immediate widened as `extend` says.
+fn wide(src: Operand, extend: Extend) -> Wide {
+    match (src, extend) {
+        (Operand::Reg(reg), _) => Wide::Reg(reg),
+        (Operand::Imm(imm), Extend::Sign) => Wide::Const(imm as i64 as u64),
+        (Operand::Imm(imm), Extend::Zero) => Wide::Const(u64::from(imm as u32)),
     }
 }
 

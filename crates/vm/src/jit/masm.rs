@@ -30,8 +30,8 @@ use super::view::CodeView;
 use super::JitError;
 use crate::code::{Ext32, GuestReg, Operand};
 use crate::context::ContextObject;
-use crate::memory::{FrameMode, GappedFrames};
-use bpfvm_isa::{AtomicOp, Cond, Dialect, Extend, MemSize, Width};
+use crate::memory::{CurrentFrame, FrameMode, GappedFrames};
+use bpfvm_isa::{AtomicOp, Cond, Extend, MemSize, Width};
 use core::fmt;
 use core::ops::Range;
 
@@ -83,8 +83,11 @@ pub(crate) struct Program {
     pub text_vaddr: u64,
     /// Whether some call sits in the last slot (then `exit` must check the return pc).
     pub call_in_last_slot: bool,
-    /// The gapped stack the r10 fast path and the inline stack check are compiled for.
+    /// The gapped stack the translation's miss routines know (its gapped translation).
     pub stack: Option<GappedFrames>,
+    /// The fixed frames, gapped or contiguous, whose current frame the r10 fast path and
+    /// the inline stack check address through `Env::frame_top`.
+    pub frame: Option<CurrentFrame>,
     /// The region-table row of the stack.
     pub stack_row: usize,
     /// log2 of the stack's gap size when the stack is gapped.
@@ -201,13 +204,34 @@ pub(crate) enum Division {
 }
 
 impl Division {
-    /// Whether the operation is signed (then a divisor of -1 also bails out).
+    /// Whether the operation is signed (then a dividend of the type's minimum by -1 bails
+    /// out).
     pub fn signed(self) -> bool {
         match self {
             Division::SDiv | Division::SMod => true,
             Division::Div | Division::Mod => false,
         }
     }
+}
+
+/// A 64-bit operand whose immediate, if any, the lowering already widened: the rule
+/// differs per operation (`udiv64` and `uhmul64` zero-extend theirs, the rest sign-extend),
+/// so a backend never has to know it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wide {
+    /// A register.
+    Reg(GuestReg),
+    /// A constant (of which a 32-bit operation reads the low half).
+    Const(u64),
+}
+
+/// Which 128-bit product's high half [`MacroAssembler::high_product`] computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Product {
+    /// Both factors unsigned (`uhmul64`).
+    Unsigned,
+    /// Both factors signed (`shmul64`).
+    Signed,
 }
 
 /// Byte-order operations in place.
@@ -300,9 +324,17 @@ pub(crate) trait MacroAssembler {
     fn mov_sx(&mut self, dst: GuestReg, src: GuestReg, size: MemSize, width: Width) -> Lowered;
     /// A byte-order operation on `dst`.
     fn byte_op(&mut self, op: ByteOp, dst: GuestReg) -> Lowered;
-    /// A division of `dst` by `src` (never an immediate 0, nor -1 for a signed one: the
-    /// lowering bails out for those); a zero divisor, and -1 for the signed forms, bail out
-    /// at `at`.
+    /// `dst = dst op value` on all 64 bits, for a constant no 32-bit immediate expresses
+    /// (`hor64`'s `imm << 32`).
+    fn arith_wide(&mut self, op: Arith, dst: GuestReg, value: u64) -> Lowered;
+    /// `dst` = the high 64 bits of the 128-bit product of `dst` and `src`.
+    fn high_product(&mut self, product: Product, dst: GuestReg, src: Wide) -> Lowered;
+    /// A division of `dst` by `src` (never a constant 0: the lowering bails out or traps
+    /// for those); a zero register divisor bails out at `at`, and so does, for the signed
+    /// forms, a register divisor of -1 or a constant -1 with the type's minimum as the
+    /// dividend (the interpreter then applies the dialect's rule or raises the error, and a
+    /// constant -1 otherwise runs inline). A 32-bit signed quotient is widened as
+    /// `quotient32` says; every other 32-bit result is zero-extended.
     #[allow(
         clippy::too_many_arguments,
         reason = "one operation's operands, passed explicitly"
@@ -312,8 +344,8 @@ pub(crate) trait MacroAssembler {
         op: Division,
         width: Width,
         dst: GuestReg,
-        src: Operand,
-        dialect: Dialect,
+        src: Wide,
+        quotient32: Ext32,
         at: At,
     ) -> Lowered;
 

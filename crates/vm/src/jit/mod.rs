@@ -42,7 +42,9 @@
 //!   error that is not a syscall's (memory faults, division by zero, call depth, call
 //!   targets, traps, overrun) and the rare results (eBPF division by zero or by -1, eBPF
 //!   `callx`), so every error kind and field, the instruction count and the memory are the
-//!   interpreter's by construction. On x86-64 a bail-out is a 5-byte `call` of one shared
+//!   interpreter's by construction. Every instruction of SBPF V0-V4 runs natively; only
+//!   traps, eBPF's `callx`, calls that cannot run inline and divisions by an immediate 0
+//!   are bail-outs whatever their operands (`JitProgram::interpreted_slots` lists them). On x86-64 a bail-out is a 5-byte `call` of one shared
 //!   routine (behind a short jump when conditional); its return address, looked up in the
 //!   program's sorted site table ([`tables::Site`]) when the run ends, names the pc and
 //!   the meter refund. No stub per pc exists, and the fast path pays nothing.
@@ -87,8 +89,8 @@
 //!   [`MemoryMapping::map_every_byte`](crate::memory::MemoryMapping::map_every_byte)); a
 //!   refusal bails out at the first access, and the interpreter runs both. Nothing enters
 //!   a pair after its first access.
-//! - **The current frame** ([`crate::memory::StackLayout`]): with fixed frames and gaps, r10
-//!   is always the top of some frame, so `[r10 + off]` with `-F <= off <= -size` lies inside
+//! - **The current frame** ([`crate::memory::CurrentFrame`]): with fixed frames, gapped or
+//!   contiguous, r10 is always the top of some frame, so `[r10 + off]` with `-F <= off <= -size` lies inside
 //!   the current frame whatever the depth: it is translated with no check and no branch,
 //!   from the current frame's host top (`Env::frame_top`), recomputed at entry, at every
 //!   `call` and `exit` and after every syscall. Every run first checks that the stack is the

@@ -12,7 +12,7 @@ use crate::context::ContextObject;
 use crate::error::{AccessType, RuntimeError};
 use crate::interpreter::exec::Machine;
 use crate::memory::table::{frame_host, GapRows, InlineRows, InputRow};
-use crate::memory::{AddressMap, FrameMode, GappedFrames, MemoryMapping};
+use crate::memory::{AddressMap, CurrentFrame, FrameMode, MemoryMapping};
 use crate::program::SyscallFn;
 use crate::runtime::syscall::{self, SyscallEnd};
 use crate::runtime::{Frame, Meter, Metering, Settings};
@@ -41,8 +41,8 @@ pub(crate) struct Host<'r, C> {
     pub panic: Option<Box<dyn Any + Send>>,
     /// The address map the code was compiled for.
     pub map: AddressMap,
-    /// The stack the code's r10 fast path relies on.
-    pub stack: Option<GappedFrames>,
+    /// The frames the code's r10 fast path relies on.
+    pub frame: Option<CurrentFrame>,
     /// Whose rules a failing syscall's error follows.
     pub semantics: Semantics,
 }
@@ -84,15 +84,15 @@ pub(crate) fn last_exit() -> Option<ExitKind> {
 
 /// Fills the region table of `env` from the mapping (memory's `table`: the rows mean what
 /// they mean there) and the r10 fast path's [`Env::frame_host`]. Returns false when the code
-/// relies on a stack ([`GappedFrames`]) that the mapping does not have: generated code must
+/// relies on a stack ([`CurrentFrame`]) that the mapping does not have: generated code must
 /// not run then.
 fn fill_table(
     env: &mut Env,
     mapping: &MemoryMapping<'_>,
     map: &AddressMap,
-    stack: Option<GappedFrames>,
+    frame: Option<CurrentFrame>,
 ) -> bool {
-    let standard = match stack {
+    let standard = match frame {
         None => {
             env.frame_host = 0;
             true
@@ -143,15 +143,15 @@ pub(crate) fn execute<C: ContextObject, B: Backend>(
         error: None,
         panic: None,
         map: *jit.map(),
-        stack: jit.stack(),
+        frame: jit.frame(),
         semantics: code.semantics(),
     };
     let mut env = new_env(jit, code, mapping, &mut records, regs, stack_pointer, base);
-    let standard = fill_table(&mut env, mapping, jit.map(), jit.stack());
+    let standard = fill_table(&mut env, mapping, jit.map(), jit.frame());
     // The r10 fast path also needs r10 at the top of frame 0 (calls and exits keep the
     // invariant from there); otherwise the interpreter runs the program from its entry.
     let entry_r10 = jit
-        .stack()
+        .frame()
         .map(|frames| jit.map().stack.wrapping_add(frames.frame));
     // With fixed frames the frame sequences keep r10 equal to the stack pointer, which
     // they rely on (x64 `sequences`), so it must hold at entry.
@@ -397,7 +397,7 @@ pub(crate) fn syscall<C: ContextObject>(
     };
     let end = match called {
         Ok(Ok(())) => {
-            if fill_table(env, mapping, &host.map, host.stack) {
+            if fill_table(env, mapping, &host.map, host.frame) {
                 return 0;
             }
             // The syscall replaced the stack the code relies on: the interpreter runs the

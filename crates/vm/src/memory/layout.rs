@@ -152,6 +152,18 @@ pub struct GappedFrames {
     pub depth: u64,
 }
 
+/// A stack of fixed frames of a power-of-two size, gapped or contiguous, whose current frame
+/// the JIT addresses through r10 without a check (see [`StackLayout::current_frame`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CurrentFrame {
+    /// The frame size, a power of two from 8 to 2^30.
+    pub frame: u64,
+    /// How many frames the stack holds.
+    pub depth: u64,
+    /// Whether each frame is followed by a gap.
+    pub gaps: Gaps,
+}
+
 impl StackLayout {
     /// The stack of `config` in `dialect`: the 2022 dialects follow the configuration's
     /// flags, an SBPF version its features (manual frames in V1 and V2; gaps, when the
@@ -239,6 +251,26 @@ impl StackLayout {
             0 => None,
             gap => Some((63 - gap.leading_zeros()) as u8),
         }
+    }
+
+    /// This stack as [`CurrentFrame`], when it is one: fixed frames, gapped or contiguous, of
+    /// a power-of-two size from 8 to 2^30, at least one of them, whose total size fits 64
+    /// bits. r10 is then only ever moved by calls and returns (no version with fixed frames
+    /// lets a program write it), so it is always the top of frame `i` (start + F + 2F·i with
+    /// gaps, start + F + F·i without, i below the depth), and `[r10 + off]` with
+    /// `-F <= off <= -size` lies in the current frame whatever `i` is.
+    pub fn current_frame(&self) -> Option<CurrentFrame> {
+        let StackFrames::Fixed { gaps } = self.frames else {
+            return None;
+        };
+        let frame = self.frame_size;
+        let fits = frame.is_power_of_two() && (8..=1 << 30).contains(&frame);
+        let sized = self.depth > 0 && frame.checked_mul(self.depth).is_some();
+        (fits && sized).then_some(CurrentFrame {
+            frame,
+            depth: self.depth,
+            gaps,
+        })
     }
 
     /// This stack as [`GappedFrames`], when it is one: fixed frames with gaps, of a

@@ -37,8 +37,8 @@ mod violation;
 
 pub use host::{HostAccess, HOST_ALIGN};
 pub use layout::{
-    AddressMap, FrameMode, GappedFrames, Gaps, Layout, MappingKind, MemoryRules, StackFrames,
-    StackLayout,
+    AddressMap, CurrentFrame, FrameMode, GappedFrames, Gaps, Layout, MappingKind, MemoryRules,
+    StackFrames, StackLayout,
 };
 pub use region::MemoryRegion;
 pub use violation::region_name;

@@ -22,9 +22,9 @@
 //!   `vaddr - vm` must stay below.
 //!
 //! [`frame_host`] is the other half of the contract: the host address that makes the current
-//! frame of a [`GappedFrames`] stack reachable from r10 with no check.
+//! frame of a [`CurrentFrame`] stack reachable from r10 with no check.
 
-use super::layout::{AddressMap, GappedFrames};
+use super::layout::{AddressMap, CurrentFrame, Gaps};
 use super::{MemoryMapping, MemoryRegion};
 
 /// Rows of the region table (regions at higher slots always take the slow path).
@@ -165,25 +165,32 @@ fn fill_input_row(row: usize, inline: &InlineRows, gaps: &GapRows, input: &mut I
 
 /// The host address the JIT's current-frame accesses are relative to, if `mapping`'s stack
 /// is the stack `frames` describes at `map.stack`: the aligned mapping's stack slot holds a
-/// writable region there, gapped by the frame size, with host bytes for every frame. Then,
-/// with r10 = stack + F + 2F·i at depth i < `depth`, `[r10 + off]` for `-F <= off <= -size`
-/// is host byte `i·F + F + off` of the region, which is `(r10 + 2·off) / 2 + frame_host`;
-/// `None` means code relying on that must not run.
+/// writable region there, gapped by the frame size when the frames have gaps and not gapped
+/// otherwise, with host bytes for every frame. Then, at depth i < `depth`, `[r10 + off]` for
+/// `-F <= off <= -size` is host byte `i·F + F + off` of the region: with gaps r10 = stack +
+/// F + 2F·i and that is `(r10 + 2·off) / 2 + frame_host`; without, r10 = stack + F + F·i and
+/// it is `r10 + off + frame_host`. `None` means code relying on that must not run.
 pub(crate) fn frame_host(
     mapping: &MemoryMapping<'_>,
     map: &AddressMap,
-    frames: GappedFrames,
+    frames: CurrentFrame,
 ) -> Option<u64> {
     let region = mapping.regions().get(map.stack_row())?;
+    let gap = match frames.gaps {
+        Gaps::On => Some(frames.frame),
+        Gaps::Off => None,
+    };
     let standard = mapping.is_aligned()
         && region.vm_addr() == map.stack
-        && region.gap_size() == Some(frames.frame)
+        && region.gap_size() == gap
         && region.is_writable()
         && region.len() >= frames.frame.checked_mul(frames.depth)?;
-    standard.then(|| {
-        (region.host_addr() as u64)
+    let host = region.host_addr() as u64;
+    standard.then(|| match frames.gaps {
+        Gaps::On => host
             .wrapping_sub(map.stack / 2)
-            .wrapping_add(frames.frame / 2)
+            .wrapping_add(frames.frame / 2),
+        Gaps::Off => host.wrapping_sub(map.stack),
     })
 }
 
@@ -305,7 +312,7 @@ mod tests {
     #[test]
     fn the_current_frame_is_reachable_only_on_the_stack_it_was_compiled_for() {
         let layout = Layout::of(&Config::legacy(), bpfvm_isa::Dialect::Sbpf);
-        let frames = layout.stack.gapped_frames().unwrap();
+        let frames = layout.stack.current_frame().unwrap();
         let map = layout.map;
         let mut stack = vec![0u8; 20 * 4096];
         let mut other = vec![0u8; 20 * 4096];
@@ -327,6 +334,35 @@ mod tests {
         assert_eq!(super::frame_host(&mapping, &map, frames), None);
         let replaced = MemoryRegion::writable_gapped(&mut short, MM_STACK_START, 4096);
         mapping.replace_region(2, replaced).unwrap();
+        assert_eq!(super::frame_host(&mapping, &map, frames), None);
+    }
+
+    #[test]
+    fn contiguous_frames_reach_the_current_frame_without_a_shift() {
+        let config = Config::agave();
+        let layout = Layout::of(
+            &config,
+            bpfvm_isa::Dialect::Sbpf26(bpfvm_isa::SbpfVersion::V3),
+        );
+        let frames = layout.stack.current_frame().unwrap();
+        assert_eq!(frames.gaps, Gaps::Off);
+        assert_eq!(layout.stack.gapped_frames(), None);
+        let map = layout.map;
+        let mut stack = vec![0u8; 64 * 4096];
+        let mut gapped = vec![0u8; 64 * 4096];
+        let regions = vec![
+            MemoryRegion::readonly(&[], MM_PROGRAM_START),
+            MemoryRegion::writable(&mut stack, MM_STACK_START),
+        ];
+        let mut mapping = MemoryMapping::new(regions, &config).unwrap();
+        let host = mapping.regions()[map.stack_row()].host_addr() as u64;
+        let frame_host = frame_host(&mapping, &map, frames).unwrap();
+        // r10 at the top of frame 2: [r10 - 8] is host byte 3 * 4096 - 8.
+        let r10 = MM_STACK_START + 3 * 4096;
+        assert_eq!(r10 - 8 + frame_host, host + 3 * 4096 - 8);
+        // A gapped stack in its place: the fast path must not run.
+        let replaced = MemoryRegion::writable_gapped(&mut gapped, MM_STACK_START, 4096);
+        mapping.replace_region(map.stack_row(), replaced).unwrap();
         assert_eq!(super::frame_host(&mapping, &map, frames), None);
     }
 }

@@ -579,8 +579,8 @@ impl Masm {
         for (index, reg) in GUEST.iter().enumerate() {
             self.asm.load(Size::S64, *reg, reg_slot(index))?;
         }
-        if self.program.stack.is_some() {
-            frame_top_update(&mut self.asm)?;
+        if let Some(frame) = self.program.frame {
+            frame_top_update(&mut self.asm, frame.gaps)?;
         }
         load_meter(&mut self.asm)?;
         self.jump_to_slot(None, entry)

@@ -7,8 +7,9 @@
 //!   the `Env`, rdx the meter) and the `Env`'s displacements.
 //! - [`masm`]: code placement: slot offsets, jumps and fixups, out-of-line stubs and
 //!   routines, bail-out sites, the meter charge, the entry sequence, calls into Rust.
-//! - [`ops`]: instruction selection for register arithmetic, divisions, loads and stores,
-//!   atomics and branches; [`calls`] for calls, `exit` and syscalls.
+//! - [`ops`]: instruction selection for register arithmetic, loads and stores, atomics and
+//!   branches; [`wide`] for what works in rdx:rax (divisions, remainders, high products);
+//!   [`calls`] for calls, `exit` and syscalls.
 //! - [`translate`]: inline address translation in each form the driver asks for.
 //! - [`labels`]: the names of the shared routines and pre-encoded sequences, and their
 //!   indices.
@@ -38,6 +39,7 @@ mod templates;
 mod tests;
 mod translate;
 mod version;
+mod wide;
 
 use super::access::Access;
 use super::engine::lock;
@@ -46,14 +48,14 @@ use super::hardening::Hardening;
 use super::hoist::Plan;
 use super::masm::{
     AccessForm, AluWidth, Arith, At, Backend, ByteOp, Carried, Division, Lowered, MacroAssembler,
-    Program, ReturnCheck, RunPosition, Shift, Value,
+    Product, Program, ReturnCheck, RunPosition, Shift, Value, Wide,
 };
 use super::tables::Tables;
 use super::view::CodeView;
 use super::JitError;
-use crate::code::{GuestReg, Operand};
+use crate::code::{Ext32, GuestReg, Operand};
 use crate::context::ContextObject;
-use bpfvm_isa::{AtomicOp, Cond, Dialect, Extend, MemSize, Width};
+use bpfvm_isa::{AtomicOp, Cond, Extend, MemSize, Width};
 use bpfvm_x86::{CodeMemoryError, CodePool, EncodeError, ExecutableCode};
 use calls::CallTarget;
 use copy::CopyMark;
@@ -268,11 +270,19 @@ impl MacroAssembler for Masm {
         op: Division,
         width: Width,
         dst: GuestReg,
-        src: Operand,
-        dialect: Dialect,
+        src: Wide,
+        quotient32: Ext32,
         at: At,
     ) -> Lowered {
-        self.division(op, width, dst, src, dialect, at)
+        self.division(op, width, dst, src, quotient32, at)
+    }
+
+    fn arith_wide(&mut self, op: Arith, dst: GuestReg, value: u64) -> Lowered {
+        self.alu_wide(op, dst, value)
+    }
+
+    fn high_product(&mut self, product: Product, dst: GuestReg, src: Wide) -> Lowered {
+        self.multiply_high(product, dst, src)
     }
 
     #[inline(always)]

@@ -2,16 +2,17 @@
 //! [`MacroAssembler`](crate::jit::masm::MacroAssembler) becomes. Checks come first and
 //! guest registers are written last, so a bail-out leaves the guest state as it was; rcx is
 //! the only scratch register register arithmetic uses (pairs keep their span in rax).
+//! Divisions and high products, which need rax and rdx, are in `wide`.
 
 use super::labels::Miss;
 use super::masm::{Callx, Masm};
-use super::regs::{guest, load_meter, save_meter, GUEST};
+use super::regs::{guest, GUEST};
 use crate::code::{Ext32, GuestReg, Operand};
 use crate::jit::access::Access;
 use crate::jit::hints::BaseHint;
-use crate::jit::masm::{AluWidth, Arith, At, ByteOp, Division, Lowered, Shift, Value};
+use crate::jit::masm::{AluWidth, Arith, At, ByteOp, Lowered, Shift, Value};
 use crate::jit::JitError;
-use bpfvm_isa::{AtomicOp, Cond as BpfCond, Dialect, Extend, MemSize, Width};
+use bpfvm_isa::{AtomicOp, Cond as BpfCond, Extend, MemSize, Width};
 use bpfvm_x86::{AluKind, Cond, Gpr, Mem, Operand as X86, RegMem, ShiftAmount, ShiftKind, Size};
 
 /// The x86 operand of a guest operand.
@@ -23,7 +24,7 @@ pub(super) fn operand(src: Operand) -> X86 {
 }
 
 /// The operand size of a width.
-fn size_of(width: Width) -> Size {
+pub(super) fn size_of(width: Width) -> Size {
     match width {
         Width::W32 => Size::S32,
         Width::W64 => Size::S64,
@@ -31,7 +32,7 @@ fn size_of(width: Width) -> Size {
 }
 
 /// The x86 form of an ALU operation.
-fn alu_kind(op: Arith) -> AluKind {
+pub(super) fn alu_kind(op: Arith) -> AluKind {
     match op {
         Arith::Add => AluKind::Add,
         Arith::Sub => AluKind::Sub,
@@ -230,73 +231,6 @@ impl Masm {
             ByteOp::Swap64 => self.asm.bswap(Size::S64, d)?,
         }
         Ok(())
-    }
-
-    /// Divisions run inline for the common case; a zero divisor, and -1 for the signed
-    /// forms, bail out (the interpreter then applies the dialect's rule or raises the
-    /// error). An immediate divisor is neither (the lowering bailed out for those).
-    #[allow(clippy::too_many_arguments, reason = "one division's operands")]
-    pub(super) fn division(
-        &mut self,
-        op: Division,
-        width: Width,
-        dst: GuestReg,
-        src: Operand,
-        dialect: Dialect,
-        at: At,
-    ) -> Lowered {
-        let (dst, size) = (guest(dst), size_of(width));
-        let signed = op.signed();
-        let divisor = match src {
-            Operand::Imm(imm) => {
-                let value = match width {
-                    Width::W32 => u64::from(imm as u32),
-                    Width::W64 => imm as i64 as u64,
-                };
-                self.mov_const(Gpr::Rcx, value)?;
-                Gpr::Rcx
-            }
-            Operand::Reg(reg) => {
-                let divisor = guest(reg);
-                self.asm
-                    .test(size, RegMem::Reg(divisor), X86::Reg(divisor))?;
-                self.bail_if(Cond::E, at)?;
-                if signed {
-                    self.asm.cmp(size, RegMem::Reg(divisor), X86::Imm(-1))?;
-                    self.bail_if(Cond::E, at)?;
-                }
-                divisor
-            }
-        };
-        // x86 divides rdx:rax: the meter waits in the `Env` meanwhile.
-        save_meter(&mut self.asm)?;
-        self.asm.mov(size, Gpr::Rax, dst);
-        if signed {
-            match size {
-                Size::S64 => self.asm.cqo(),
-                Size::S8 | Size::S16 | Size::S32 => self.asm.cdq(),
-            }
-            self.asm.idiv(size, RegMem::Reg(divisor))?;
-        } else {
-            self.asm.alu(
-                AluKind::Xor,
-                Size::S32,
-                RegMem::Reg(Gpr::Rdx),
-                X86::Reg(Gpr::Rdx),
-            )?;
-            self.asm.div(size, RegMem::Reg(divisor))?;
-        }
-        let result = match op {
-            Division::Div | Division::SDiv => Gpr::Rax,
-            Division::Mod | Division::SMod => Gpr::Rdx,
-        };
-        // sBPF's 32-bit signed quotient is sign-extended; every other result is moved.
-        if (width, op, dialect) == (Width::W32, Division::SDiv, Dialect::Sbpf) {
-            self.asm.movsxd(dst, RegMem::Reg(result))?;
-        } else {
-            self.asm.mov(size, dst, result);
-        }
-        load_meter(&mut self.asm)
     }
 
     /// The load of `size` bytes at the host operand `mem` into `dst`.

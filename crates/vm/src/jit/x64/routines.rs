@@ -72,9 +72,9 @@ fn emit_routine(m: &mut Masm, routine: Routine) -> Result<(), JitError> {
             m.asm
                 .test(Size::S64, RegMem::Reg(Gpr::Rax), Operand::Reg(Gpr::Rax))?;
             m.jump_routine(Some(Cond::Ne), Routine::ExitStub)?;
-            if m.program.stack.is_some() {
+            if let Some(frame) = m.program.frame {
                 // The syscall may have replaced the stack (the shim checked the new one).
-                frame_top_update(&mut m.asm)?;
+                frame_top_update(&mut m.asm, frame.gaps)?;
             }
             m.asm.ret();
             Ok(())

@@ -40,7 +40,7 @@ use super::templates::Builder;
 use crate::jit::access::Access;
 use crate::jit::masm::{Lowered, Program};
 use crate::jit::JitError;
-use crate::memory::FrameMode;
+use crate::memory::{FrameMode, Gaps};
 use bpfvm_x86::{
     AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, Scale, ShiftAmount, ShiftKind, Size,
 };
@@ -157,15 +157,19 @@ pub(crate) fn end_compare(a: &mut Assembler, size: u8, limit: Mem) -> Result<(),
     Ok(())
 }
 
-/// `frame_top = r10 / 2 + frame_host` (see `Env::frame_top`); clobbers rax.
-pub(crate) fn frame_top_update(a: &mut Assembler) -> Result<(), JitError> {
+/// `frame_top = r10 / 2 + frame_host` for gapped frames, `r10 + frame_host` for contiguous
+/// ones (see `Env::frame_top`); clobbers rax.
+pub(crate) fn frame_top_update(a: &mut Assembler, gaps: Gaps) -> Result<(), JitError> {
     a.mov(Size::S64, Gpr::Rax, GUEST[10]);
-    a.shift(
-        ShiftKind::Shr,
-        Size::S64,
-        RegMem::Reg(Gpr::Rax),
-        ShiftAmount::Imm(1),
-    )?;
+    match gaps {
+        Gaps::On => a.shift(
+            ShiftKind::Shr,
+            Size::S64,
+            RegMem::Reg(Gpr::Rax),
+            ShiftAmount::Imm(1),
+        )?,
+        Gaps::Off => {}
+    }
     a.alu(
         AluKind::Add,
         Size::S64,
@@ -303,19 +307,25 @@ enum Direction {
 /// is even): one `add` to memory instead of deriving it from r10 again. (The module doc says
 /// why r10 moved by the bump.)
 fn frame_top_move(a: &mut Assembler, p: &Program, direction: Direction) -> Lowered {
-    if p.stack.is_none() {
+    let Some(frame) = p.frame else {
         return Ok(());
-    }
-    match p.frames {
-        FrameMode::Fixed { bump } if bump % 2 == 0 => {
-            let half = bump / 2;
+    };
+    // With fixed frames r10 moves by the bump, so the frame's host address moves by the
+    // bump (contiguous frames) or half of it (gapped frames, whose host stack has no gaps).
+    let step = match (p.frames, frame.gaps) {
+        (FrameMode::Fixed { bump }, Gaps::On) if bump % 2 == 0 => Some(bump / 2),
+        (FrameMode::Fixed { bump }, Gaps::Off) => Some(bump),
+        (FrameMode::Fixed { .. } | FrameMode::Dynamic | FrameMode::Manual, _) => None,
+    };
+    match step {
+        Some(step) => {
             let delta = match direction {
-                Direction::Down => half,
-                Direction::Up => half.wrapping_neg(),
+                Direction::Down => step,
+                Direction::Up => step.wrapping_neg(),
             };
             add_to(a, env(FRAME_TOP), delta)
         }
-        FrameMode::Fixed { .. } | FrameMode::Dynamic | FrameMode::Manual => frame_top_update(a),
+        None => frame_top_update(a, frame.gaps),
     }
 }
 

@@ -11,7 +11,7 @@ use crate::jit::access::{Access, SpanRule};
 use crate::jit::hints::BaseHint;
 use crate::jit::masm::{AccessForm, At, Translation};
 use crate::jit::JitError;
-use crate::memory::GappedFrames;
+use crate::memory::CurrentFrame;
 use bpfvm_x86::{AluKind, Cond, Gpr, Mem, Operand, RegMem, Scale, Size};
 
 /// Where a pair's span waits for its second access: `rax + disp` (plus `index` for a span
@@ -112,7 +112,7 @@ impl Masm {
 
     /// Translates the `size`-byte access at `base + off` by the instruction at `at` with a
     /// check; returns `disp`, the host operand being `[rax + disp]`. An access to the
-    /// current frame through r10 needs no check ([`GappedFrames`]); otherwise a miss in the
+    /// current frame through r10 needs no check ([`CurrentFrame`]); otherwise a miss in the
     /// inline check calls the shared routine of the access kind and size, which tries the
     /// gapped stack and asks the mapping; a fault bails out at `at`. `hint` picks the shape
     /// of the inline check.
@@ -129,7 +129,7 @@ impl Masm {
         at: At,
     ) -> Result<i32, JitError> {
         if base == GUEST[10] && self.frame_access(off, size) {
-            // Inside the current frame of the standard gapped stack: no check can fail.
+            // Inside the current frame of the standard stack: no check can fail.
             self.asm.load(Size::S64, Gpr::Rax, env(FRAME_TOP))?;
             return Ok(i32::from(off));
         }
@@ -138,7 +138,7 @@ impl Masm {
         // With a gapped stack, r10-based accesses always miss the table: call directly.
         let direct = self.program.translation == Translation::Call
             || (self.program.gap_shift.is_some() && base == GUEST[10]);
-        let stack = match (hint, self.program.stack) {
+        let stack = match (hint, self.program.frame) {
             (BaseHint::Stack, Some(layout)) if !direct => Some(stack_bias(layout)?),
             (BaseHint::Stack | BaseHint::Input | BaseHint::Unknown, _) => None,
         };
@@ -241,7 +241,7 @@ impl Masm {
     /// that probably points into the stack (see `hints`), for code compiled for frames of
     /// `frame` bytes: an address inside the current frame, `[r10 - F, r10 - size]`, is host
     /// byte `frame_top + (vaddr - r10)` (no check can fail there, see
-    /// [`GappedFrames`]); anything else (another frame, another region) jumps to a
+    /// [`CurrentFrame`]); anything else (another frame, another region) jumps to a
     /// stub out of line that calls `routine` and jumps back. Leaves the host address plus
     /// F in rax (the access adds -F).
     ///
@@ -293,10 +293,10 @@ impl Masm {
     }
 
     /// Whether `[r10 + off]` of `size` bytes stays inside the current frame of the standard
-    /// gapped stack (`-F <= off` and `off + size <= 0`), so that its host address is
-    /// `Env::frame_top + off` ([`GappedFrames`]).
+    /// stack of fixed frames (`-F <= off` and `off + size <= 0`), so that its host address
+    /// is `Env::frame_top + off` ([`CurrentFrame`]).
     fn frame_access(&self, off: i16, size: u8) -> bool {
-        let Some(layout) = self.program.stack else {
+        let Some(layout) = self.program.frame else {
             return false;
         };
         let off = i64::from(off);
@@ -307,7 +307,7 @@ impl Masm {
 
 /// The frame size F of `layout` as the bias of the current-frame check ([`Masm::stack_check`];
 /// at most 2^30, so that `off + F` and `-F` are 32-bit displacements).
-fn stack_bias(layout: GappedFrames) -> Result<i32, JitError> {
+fn stack_bias(layout: CurrentFrame) -> Result<i32, JitError> {
     i32::try_from(layout.frame)
         .ok()
         .filter(|frame| *frame <= 1 << 30)
