@@ -140,44 +140,28 @@ pub(crate) fn lower<M: MacroAssembler>(
                 .map(Lowering::Native)
         }
         Op::St8 { base, off, imm } => {
-            return m
-                .store(base, off, MemSize::B, Value::Imm(imm), form, at)
-                .map(Lowering::Native)
+            return store(m, base, off, MemSize::B, Value::Imm(imm), form, at)
         }
         Op::St16 { base, off, imm } => {
-            return m
-                .store(base, off, MemSize::H, Value::Imm(imm), form, at)
-                .map(Lowering::Native)
+            return store(m, base, off, MemSize::H, Value::Imm(imm), form, at)
         }
         Op::St32 { base, off, imm } => {
-            return m
-                .store(base, off, MemSize::W, Value::Imm(imm), form, at)
-                .map(Lowering::Native)
+            return store(m, base, off, MemSize::W, Value::Imm(imm), form, at)
         }
         Op::St64 { base, off, imm } => {
-            return m
-                .store(base, off, MemSize::DW, Value::Imm(imm), form, at)
-                .map(Lowering::Native)
+            return store(m, base, off, MemSize::DW, Value::Imm(imm), form, at)
         }
         Op::Stx8 { base, src, off } => {
-            return m
-                .store(base, off, MemSize::B, Value::Reg(src), form, at)
-                .map(Lowering::Native)
+            return store(m, base, off, MemSize::B, Value::Reg(src), form, at)
         }
         Op::Stx16 { base, src, off } => {
-            return m
-                .store(base, off, MemSize::H, Value::Reg(src), form, at)
-                .map(Lowering::Native)
+            return store(m, base, off, MemSize::H, Value::Reg(src), form, at)
         }
         Op::Stx32 { base, src, off } => {
-            return m
-                .store(base, off, MemSize::W, Value::Reg(src), form, at)
-                .map(Lowering::Native)
+            return store(m, base, off, MemSize::W, Value::Reg(src), form, at)
         }
         Op::Stx64 { base, src, off } => {
-            return m
-                .store(base, off, MemSize::DW, Value::Reg(src), form, at)
-                .map(Lowering::Native)
+            return store(m, base, off, MemSize::DW, Value::Reg(src), form, at)
         }
         Op::Atomic {
             size,
@@ -328,6 +312,20 @@ fn load<M: MacroAssembler>(
     at: At,
 ) -> Result<Option<M::Span>, JitError> {
     m.load(dst, base, off, size, Extend::Zero, form, at)
+}
+
+/// A store of `value`, the counterpart of [`load`]: the masm's store, natively lowered.
+fn store<M: MacroAssembler>(
+    m: &mut M,
+    base: GuestReg,
+    off: i16,
+    size: MemSize,
+    value: Value,
+    form: AccessForm<M::Span>,
+    at: At,
+) -> Result<Lowering<M::Span>, JitError> {
+    m.store(base, off, size, value, form, at)
+        .map(Lowering::Native)
 }
 
 /// A division of the plain rows: an immediate 0 always bails out (the interpreter applies
