@@ -239,7 +239,7 @@ fn machine_code_snapshot_of_a_small_program() {
     let expected = [
         "pc 0:",
         "  00F9 sub rdx,3",
-        "  00FD jbe 000000000000014Ah",
+        "  00FD jbe 000000000000013Fh",
         "  0103 mov esi,7",
         "pc 1:",
         "  0108 add rsi,23h",

@@ -97,11 +97,17 @@ pub(crate) struct Env {
     /// `callx`: per slot, the code offset where a call may land, or 0
     /// ([`super::JitProgram`]'s table; null when the program has no `callx`).
     pub callx_table: *const u32,
-    /// The call depth (number of frame records in use).
-    pub depth: u64,
-    /// sBPF's r11.
+    /// The next free frame record: the call depth is its distance from [`Env::frames`] in
+    /// records. A `call` writes the record here and moves it up by one, an `exit` moves it
+    /// back down and reads that record, so neither computes an address from a depth.
+    pub frame_cursor: *mut FrameRecord,
+    /// The cursor at which a `call` bails out (the depth limit, `max_call_depth - 1`
+    /// records above [`Env::frames`], never past the last record).
+    pub frame_limit: *const FrameRecord,
+    /// sBPF's r11. With fixed frames generated code leaves it alone: it equals r10 there
+    /// (see `x64::sequences`), and the run reads it from r10 at a bail-out.
     pub stack_pointer: u64,
-    /// `frame_capacity` frame records.
+    /// The first frame record (the cursor at depth 0: an `exit` there ends the run).
     pub frames: *mut FrameRecord,
     /// The host stack pointer at entry, restored by every exit.
     pub host_stack: u64,
@@ -149,8 +155,10 @@ pub(crate) mod offset {
     pub(crate) const CALLX_TARGET: usize = offset_of!(Env, callx_target);
     /// Offset of [`Env::callx_table`].
     pub(crate) const CALLX_TABLE: usize = offset_of!(Env, callx_table);
-    /// Offset of [`Env::depth`].
-    pub(crate) const DEPTH: usize = offset_of!(Env, depth);
+    /// Offset of [`Env::frame_cursor`].
+    pub(crate) const FRAME_CURSOR: usize = offset_of!(Env, frame_cursor);
+    /// Offset of [`Env::frame_limit`].
+    pub(crate) const FRAME_LIMIT: usize = offset_of!(Env, frame_limit);
     /// Offset of [`Env::stack_pointer`].
     pub(crate) const STACK_POINTER: usize = offset_of!(Env, stack_pointer);
     /// Offset of [`Env::frames`].

@@ -147,6 +147,7 @@ pub(crate) fn execute<C: ContextObject, B: Backend>(
         semantics: code.semantics(),
     };
     let mut env = new_env(jit, code, mapping, &mut records, regs, stack_pointer, base);
+    env.frame_limit = frame_limit(&records, settings.max_call_depth);
     let standard = fill_table(&mut env, mapping, jit.map(), jit.frame());
     // The r10 fast path also needs r10 at the top of frame 0 (calls and exits keep the
     // invariant from there); otherwise the interpreter runs the program from its entry.
@@ -163,6 +164,10 @@ pub(crate) fn execute<C: ContextObject, B: Backend>(
     env.host = (&mut host as *mut Host<'_, C>).cast::<c_void>();
     if standard && r10_ready {
         B::enter(jit.executable(), &mut env);
+        if let FrameMode::Fixed { .. } = settings.frames {
+            // Generated code kept the stack pointer in r10 (see `Env::stack_pointer`).
+            env.stack_pointer = env.regs[10];
+        }
     }
     let Host {
         context,
@@ -230,7 +235,8 @@ fn new_env<B: Backend>(
         hoisted: [0; super::hoist::MAX_GROUPS],
         callx_target: 0,
         callx_table: jit.callx_table(),
-        depth: 0,
+        frame_cursor: records.as_mut_ptr(),
+        frame_limit: records.as_ptr(),
         stack_pointer,
         frames: records.as_mut_ptr(),
         host_stack: 0,
@@ -239,6 +245,25 @@ fn new_env<B: Backend>(
         mapping: (mapping as *mut MemoryMapping<'_>).cast::<c_void>(),
         host: core::ptr::null_mut(),
         gaps: GapRows::default(),
+    }
+}
+
+/// The frame cursor at which a `call` bails out: `max_call_depth - 1` records in (the
+/// interpreter raises the depth error there), and never past the last of `records`, so
+/// generated code writes no record outside them.
+fn frame_limit(records: &[FrameRecord], max_call_depth: usize) -> *const FrameRecord {
+    let in_use = max_call_depth.saturating_sub(1).min(records.len());
+    records.as_ptr().wrapping_add(in_use)
+}
+
+/// The number of frame records in use: the cursor's distance from the first record (0 for
+/// a cursor outside them, which generated code never leaves).
+fn depth(env: &Env, records: &[FrameRecord]) -> usize {
+    let offset = (env.frame_cursor as usize).wrapping_sub(records.as_ptr() as usize);
+    let depth = offset / core::mem::size_of::<FrameRecord>();
+    match offset % core::mem::size_of::<FrameRecord>() == 0 && depth <= records.len() {
+        true => depth,
+        false => 0,
     }
 }
 
@@ -301,8 +326,7 @@ fn hand_over<C: ContextObject>(
         frames,
     } = handed;
     frames.clear();
-    let depth = usize::try_from(env.depth).unwrap_or(usize::MAX);
-    for record in records.get(..depth).unwrap_or(&[]) {
+    for record in records.get(..depth(env, records)).unwrap_or(&[]) {
         frames.push(Frame {
             saved: record.saved,
             frame_pointer: record.frame_pointer,

@@ -98,8 +98,10 @@ pub(crate) const HOISTED: i32 = disp(offset::HOISTED);
 pub(crate) const CALLX_TARGET: i32 = disp(offset::CALLX_TARGET);
 /// `Env::callx_table`.
 pub(crate) const CALLX_TABLE: i32 = disp(offset::CALLX_TABLE);
-/// `Env::depth`.
-pub(crate) const DEPTH: i32 = disp(offset::DEPTH);
+/// `Env::frame_cursor`.
+pub(crate) const FRAME_CURSOR: i32 = disp(offset::FRAME_CURSOR);
+/// `Env::frame_limit`.
+pub(crate) const FRAME_LIMIT: i32 = disp(offset::FRAME_LIMIT);
 /// `Env::stack_pointer`.
 pub(crate) const STACK_POINTER: i32 = disp(offset::STACK_POINTER);
 /// `Env::frames`.
@@ -127,8 +129,8 @@ pub(crate) const FRAME_SAVED: i32 = offset::FRAME_SAVED as i32;
 pub(crate) const FRAME_POINTER: i32 = offset::FRAME_POINTER as i32;
 /// The return pc in a frame record.
 pub(crate) const FRAME_RETURN_PC: i32 = offset::FRAME_RETURN_PC as i32;
-/// `size_of::<FrameRecord>() == 3 << FRAME_SHIFT` (the lowering computes `depth * 48`).
-pub(crate) const FRAME_SHIFT: u8 = 4;
+/// The size of a frame record, the step of `Env::frame_cursor`.
+pub(crate) const FRAME_RECORD: i32 = core::mem::size_of::<crate::jit::env::FrameRecord>() as i32;
 
 /// The number of table rows as an immediate.
 pub(crate) const ROWS_IMM: i32 = ROWS as i32;
@@ -194,7 +196,7 @@ mod tests {
 
     #[test]
     fn the_env_layout_fits_the_encodings() {
-        assert_eq!(core::mem::size_of::<FrameRecord>(), 3 << FRAME_SHIFT);
+        assert_eq!(core::mem::size_of::<FrameRecord>(), FRAME_RECORD as usize);
         assert_eq!(DELTA, -128);
         assert_eq!(LOAD_LIMIT, -64);
         assert_eq!(STORE_LIMIT, 0);

@@ -26,15 +26,17 @@
 //!
 //! With fixed frames r10 cannot be written by any instruction (the verifier rejects it), a
 //! `call` adds the bump to the stack pointer and sets r10 to it, and an `exit` restores the
-//! caller's r10 and takes the bump off the stack pointer. So r10 equals `Env::stack_pointer`
+//! caller's r10 and takes the bump off the stack pointer. So r10 equals the stack pointer
 //! whenever generated code runs, as long as it did at entry, which the run checks before it
-//! enters (`jit::run`). The frame push therefore moves r10 in its register and stores it,
-//! and the `exit` stores the restored r10, instead of going through memory and back.
+//! enters (`jit::run`). The frame push therefore moves r10 in its register only, the `exit`
+//! restores it from the frame record, and neither writes `Env::stack_pointer`: the run reads
+//! the stack pointer from r10 when it hands a run to the interpreter.
 
 use super::labels::{Miss, Routine, Shape, Width};
 use super::regs::{
-    delta_field, env, imm_pc, limit_field, DEPTH, FRAMES, FRAME_HOST, FRAME_POINTER,
-    FRAME_RETURN_PC, FRAME_SAVED, FRAME_SHIFT, FRAME_TOP, GUEST, METER, ROWS_IMM, STACK_POINTER,
+    delta_field, env, imm_pc, limit_field, FRAMES, FRAME_CURSOR, FRAME_HOST, FRAME_LIMIT,
+    FRAME_POINTER, FRAME_RECORD, FRAME_RETURN_PC, FRAME_SAVED, FRAME_TOP, GUEST, METER, ROWS_IMM,
+    STACK_POINTER,
 };
 use super::templates::Builder;
 use crate::jit::access::Access;
@@ -42,7 +44,7 @@ use crate::jit::masm::{Lowered, Program};
 use crate::jit::JitError;
 use crate::memory::{FrameMode, Gaps};
 use bpfvm_x86::{
-    AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, Scale, ShiftAmount, ShiftKind, Size,
+    AluKind, Assembler, Cond, Gpr, Label, Mem, Operand, RegMem, ShiftAmount, ShiftKind, Size,
 };
 
 /// Encodes the sequence of `shape` for `p`.
@@ -199,18 +201,28 @@ pub(crate) fn meter_charge(b: &mut Builder, width: Width) -> Result<(), JitError
 
 /// The frame push of `call` / `callx` (a template; the return pc is its immediate; rdx, the
 /// meter, is preserved): the depth check, bailing out with the state untouched, then the frame
-/// record, the depth, the stack pointer and r10.
+/// record at the cursor, the cursor, and r10 (the frame records: see `Env::frame_cursor`):
+///
+/// ```text
+///     mov rcx, [r15 + FRAME_CURSOR]
+///     cmp rcx, [r15 + FRAME_LIMIT]
+///     jae bail                       ; the interpreter raises the depth error at this pc
+///     mov [rcx], rbx ... [rcx + 32], rbp
+///     mov qword [rcx + 40], return_pc
+///     add rcx, 48
+///     mov [r15 + FRAME_CURSOR], rcx
+///     add rbp, bump                  ; fixed frames: r10 is the stack pointer
+///     add qword [r15 + FRAME_TOP], bump / 2
+/// ```
 pub(super) fn frame_push(b: &mut Builder, p: &Program) -> Lowered {
-    let limit = i32::try_from(p.max_call_depth.saturating_sub(1)).map_err(|_| {
-        JitError::ProgramTooLarge {
-            slots: p.slot_count,
-        }
-    })?;
-    b.asm.load(Size::S64, Gpr::Rax, env(DEPTH))?;
-    b.asm
-        .cmp(Size::S64, RegMem::Reg(Gpr::Rax), Operand::Imm(limit))?;
+    b.asm.load(Size::S64, Gpr::Rcx, env(FRAME_CURSOR))?;
+    b.asm.alu(
+        AluKind::Cmp,
+        Size::S64,
+        RegMem::Reg(Gpr::Rcx),
+        Operand::Mem(env(FRAME_LIMIT)),
+    )?;
     b.bail_if(Cond::Ae)?;
-    frame_record(&mut b.asm)?;
     for (index, reg) in GUEST[6..10].iter().enumerate() {
         b.asm.store(
             Size::S64,
@@ -233,17 +245,14 @@ pub(super) fn frame_push(b: &mut Builder, p: &Program) -> Lowered {
     b.asm.alu(
         AluKind::Add,
         Size::S64,
-        RegMem::Reg(Gpr::Rax),
-        Operand::Imm(1),
+        RegMem::Reg(Gpr::Rcx),
+        Operand::Imm(FRAME_RECORD),
     )?;
-    b.asm.store(Size::S64, env(DEPTH), Gpr::Rax)?;
+    b.asm.store(Size::S64, env(FRAME_CURSOR), Gpr::Rcx)?;
     match p.frames {
-        // r10 is the stack pointer with fixed frames (see the module doc): both move by the
-        // bump, in a register rather than through memory.
-        FrameMode::Fixed { bump } => {
-            add_reg(&mut b.asm, GUEST[10], bump)?;
-            b.asm.store(Size::S64, env(STACK_POINTER), GUEST[10])?;
-        }
+        // r10 is the stack pointer with fixed frames (see the module doc): it moves by the
+        // bump in its register, and `Env::stack_pointer` is left alone (the run reads r10).
+        FrameMode::Fixed { bump } => add_reg(&mut b.asm, GUEST[10], bump)?,
         FrameMode::Dynamic => b.asm.load(Size::S64, GUEST[10], env(STACK_POINTER))?,
         // SBPF V1, V2: the callee inherits the caller's r10.
         FrameMode::Manual => {}
@@ -251,28 +260,46 @@ pub(super) fn frame_push(b: &mut Builder, p: &Program) -> Lowered {
     frame_top_move(&mut b.asm, p, Direction::Down)
 }
 
-/// The `exit` template, with the return-pc check when `checked`.
+/// The `exit` template, with the return-pc check when `checked`: the root frame (the cursor
+/// at the first record) ends the run; otherwise the cursor moves down one record, which holds
+/// the caller's registers, and `ret` returns to the instruction after the `call`:
+///
+/// ```text
+///     mov rcx, [r15 + FRAME_CURSOR]
+///     cmp rcx, [r15 + FRAMES]
+///     je root_exit
+///     cmp qword [rcx - 8], slot_count  ; checked only: the return pc
+///     jae bail
+///     sub rcx, 48
+///     mov [r15 + FRAME_CURSOR], rcx
+///     mov rbx, [rcx] ... rbp, [rcx + 32]
+///     add qword [r15 + FRAME_TOP], -bump / 2
+///     ret
+/// ```
 pub(super) fn exit_sequence(b: &mut Builder, p: &Program, checked: bool) -> Lowered {
-    b.asm.load(Size::S64, Gpr::Rax, env(DEPTH))?;
-    b.asm
-        .test(Size::S64, RegMem::Reg(Gpr::Rax), Operand::Reg(Gpr::Rax))?;
-    b.jcc(Cond::E, Routine::RootExit)?;
+    b.asm.load(Size::S64, Gpr::Rcx, env(FRAME_CURSOR))?;
     b.asm.alu(
-        AluKind::Sub,
+        AluKind::Cmp,
         Size::S64,
-        RegMem::Reg(Gpr::Rax),
-        Operand::Imm(1),
+        RegMem::Reg(Gpr::Rcx),
+        Operand::Mem(env(FRAMES)),
     )?;
-    frame_record(&mut b.asm)?;
+    b.jcc(Cond::E, Routine::RootExit)?;
     if checked {
         b.asm.cmp(
             Size::S64,
-            RegMem::Mem(Mem::base_disp(Gpr::Rcx, FRAME_RETURN_PC)),
+            RegMem::Mem(Mem::base_disp(Gpr::Rcx, FRAME_RETURN_PC - FRAME_RECORD)),
             Operand::Imm(imm_pc(p.slot_count)),
         )?;
         b.bail_if(Cond::Ae)?;
     }
-    b.asm.store(Size::S64, env(DEPTH), Gpr::Rax)?;
+    b.asm.alu(
+        AluKind::Sub,
+        Size::S64,
+        RegMem::Reg(Gpr::Rcx),
+        Operand::Imm(FRAME_RECORD),
+    )?;
+    b.asm.store(Size::S64, env(FRAME_CURSOR), Gpr::Rcx)?;
     for (index, reg) in GUEST[6..10].iter().enumerate() {
         b.asm.load(
             Size::S64,
@@ -285,10 +312,6 @@ pub(super) fn exit_sequence(b: &mut Builder, p: &Program, checked: bool) -> Lowe
         GUEST[10],
         Mem::base_disp(Gpr::Rcx, FRAME_POINTER),
     )?;
-    if let FrameMode::Fixed { .. } = p.frames {
-        // The caller's r10 is its stack pointer (see the module doc).
-        b.asm.store(Size::S64, env(STACK_POINTER), GUEST[10])?;
-    }
     frame_top_move(&mut b.asm, p, Direction::Up)?;
     b.asm.ret();
     Ok(())
@@ -343,28 +366,6 @@ fn add_reg(a: &mut Assembler, reg: Gpr, value: u64) -> Lowered {
             )?;
         }
     }
-    Ok(())
-}
-
-/// rcx = the frame record at depth rax.
-fn frame_record(a: &mut Assembler) -> Lowered {
-    a.lea(
-        Size::S64,
-        Gpr::Rcx,
-        Mem::indexed(Gpr::Rax, Gpr::Rax, Scale::Two, 0),
-    )?;
-    a.shift(
-        ShiftKind::Shl,
-        Size::S64,
-        RegMem::Reg(Gpr::Rcx),
-        ShiftAmount::Imm(FRAME_SHIFT),
-    )?;
-    a.alu(
-        AluKind::Add,
-        Size::S64,
-        RegMem::Reg(Gpr::Rcx),
-        Operand::Mem(env(FRAMES)),
-    )?;
     Ok(())
 }
 
