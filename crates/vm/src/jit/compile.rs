@@ -371,6 +371,13 @@ fn copy<M: MacroAssembler>(
     })
 }
 
+/// Whether some op reads r10 (calls and exits move it without reading it as an operand).
+fn reads_r10(code: &CodeView<'_>) -> bool {
+    code.ops()
+        .iter()
+        .any(|op| op.facts().uses.contains(GuestReg::R10))
+}
+
 /// What the lowering needs to know about the program besides its ops.
 fn program(code: &CodeView<'_>, config: &Config, layout: &Layout) -> Program {
     let slots = code.slot_count();
@@ -392,10 +399,14 @@ fn program(code: &CodeView<'_>, config: &Config, layout: &Layout) -> Program {
             .stack
             .gapped_frames()
             .filter(|_| layout.mapping == MappingKind::Aligned),
+        // A program that never reads r10 has no access the current frame's fast path could
+        // serve (the stack hint starts from r10 too), so its calls and exits need not keep
+        // `Env::frame_top`.
         frame: layout
             .stack
             .current_frame()
-            .filter(|_| layout.mapping == MappingKind::Aligned),
+            .filter(|_| layout.mapping == MappingKind::Aligned)
+            .filter(|_| reads_r10(code)),
         stack_row: layout.map.stack_row(),
         gap_shift: layout.stack.gap_shift(),
         meter: match config.enable_instruction_meter {
