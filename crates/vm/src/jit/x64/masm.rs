@@ -149,6 +149,34 @@ pub(crate) struct Masm {
     out_of_line: Vec<Stub>,
     /// Whether some `callx` reads the program's table of entries.
     pub(super) callx: Callx,
+    /// The flags the last instruction emitted left, when they tell a branch against 0
+    /// about a guest register (see [`Flags`]).
+    pub(super) flags: Option<Flags>,
+}
+
+/// What the flags say after a 64-bit ALU operation on a guest register: the code that
+/// follows it directly (at `end`, in the same run) may branch on them instead of comparing
+/// the register with 0 again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Flags {
+    /// The register the operation wrote.
+    pub reg: Gpr,
+    /// The code offset right after the operation.
+    pub end: usize,
+    /// Which conditions the flags answer as `cmp reg, 0` would.
+    pub answers: FlagConds,
+}
+
+/// Which conditions the flags of an ALU operation answer as a compare of its result with 0
+/// would: a logical operation clears CF and OF and sets ZF and SF from the result, as the
+/// compare does, so every condition agrees; an add or subtract sets CF and OF its own way,
+/// so only ZF (equal, not equal) agrees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum FlagConds {
+    /// Every condition (`and`, `or`, `xor`).
+    All,
+    /// Equal and not equal only (`add`, `sub`).
+    Zero,
 }
 
 impl Masm {
@@ -191,6 +219,7 @@ impl Masm {
             callx_table,
             routines: [NONE; ROUTINES],
             callx: Callx::None,
+            flags: None,
             templates: core::array::from_fn(|_| None),
             pending: 0,
             out_of_line: Vec::new(),
@@ -214,6 +243,11 @@ impl Masm {
     /// Records that the code of slot `pc` starts here.
     #[inline]
     pub fn start_slot(&mut self, pc: usize, position: RunPosition, carried: Carried) {
+        if position == RunPosition::Start {
+            // Jumps, calls and entries land at run starts only (the JIT's runs end before
+            // every target), where the flags are unknown.
+            self.flags = None;
+        }
         let offset = offset32(self.asm.offset())
             | match carried {
                 Carried::Yes => CARRIED,

@@ -5,7 +5,7 @@
 //! Divisions and high products, which need rax and rdx, are in `wide`.
 
 use super::labels::Miss;
-use super::masm::{Callx, Masm};
+use super::masm::{Callx, FlagConds, Flags, Masm};
 use super::regs::{guest, GUEST};
 use crate::code::{Ext32, GuestReg, Operand};
 use crate::jit::access::Access;
@@ -113,9 +113,19 @@ impl Masm {
         let dst = guest(dst);
         let src = self.blind(operand(src))?;
         match width {
-            AluWidth::Full => self
-                .asm
-                .alu(alu_kind(op), Size::S64, RegMem::Reg(dst), src)?,
+            AluWidth::Full => {
+                self.asm
+                    .alu(alu_kind(op), Size::S64, RegMem::Reg(dst), src)?;
+                let answers = match op {
+                    Arith::And | Arith::Or | Arith::Xor => FlagConds::All,
+                    Arith::Add | Arith::Sub => FlagConds::Zero,
+                };
+                self.flags = Some(Flags {
+                    reg: dst,
+                    end: self.asm.offset(),
+                    answers,
+                });
+            }
             AluWidth::Low(ext) => {
                 self.asm
                     .alu(alu_kind(op), Size::S32, RegMem::Reg(dst), src)?;
@@ -354,6 +364,12 @@ impl Masm {
             BpfCond::Slt => Cond::L,
             BpfCond::Sle => Cond::Le,
         };
+        if self.flags_answer(cond, width, dst, src) {
+            return match refund {
+                Some(rest) => self.branch_with_refund(x86, target, rest),
+                None => self.jump_to_slot(Some(x86), target),
+            };
+        }
         let src = self.blind(operand(src))?;
         match cond {
             BpfCond::Set => self.asm.test(size, RegMem::Reg(dst), src)?,
@@ -372,6 +388,33 @@ impl Masm {
             Some(rest) => self.branch_with_refund(x86, target, rest),
             None => self.jump_to_slot(Some(x86), target),
         }
+    }
+
+    /// Whether the flags the previous instruction left answer `cond` of `dst` against `src`
+    /// as the compare would: a 64-bit compare with 0 right after a 64-bit ALU operation on
+    /// `dst` in the same run (nothing emitted between them, and no jump lands between them,
+    /// see [`Masm::start_slot`]).
+    fn flags_answer(&self, cond: BpfCond, width: Width, dst: Gpr, src: Operand) -> bool {
+        let Some(flags) = self.flags else {
+            return false;
+        };
+        let answered = match cond {
+            BpfCond::Eq | BpfCond::Ne => true,
+            BpfCond::Gt
+            | BpfCond::Ge
+            | BpfCond::Lt
+            | BpfCond::Le
+            | BpfCond::Sgt
+            | BpfCond::Sge
+            | BpfCond::Slt
+            | BpfCond::Sle => flags.answers == FlagConds::All,
+            BpfCond::Set => false,
+        };
+        answered
+            && width == Width::W64
+            && src == Operand::Imm(0)
+            && flags.reg == dst
+            && flags.end == self.asm.offset()
     }
 
     /// Marks that some `callx` reads the program's table of entries.

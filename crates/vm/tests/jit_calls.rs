@@ -1,0 +1,234 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! The JIT's call and exit sequences and its branches on flags, as tables run on both
+//! backends: recursion that keeps values in its own stack frame and in the callee-saved
+//! registers (whose frame records the JIT writes at a cursor in its `Env`), with and without
+//! any r10 access (a program that never reads r10 keeps no current-frame pointer), over
+//! every kind of frame; the depth limit; every budget of a recursive program, so that the
+//! meter bails out inside callees at every depth and the interpreter resumes from the frame
+//! records; and a branch against 0 right after an ALU operation on the same register,
+//! whose flags the JIT reuses only where they answer the condition as the compare would.
+
+mod interp_common;
+
+use bpfvm::{Config, RuntimeError};
+use bpfvm_isa::{AluOp, Cond, Dialect, Insn, MemSize, Width};
+use interp_common::*;
+use RuntimeError as E;
+
+fn sbpf(name: &'static str, program: Vec<Insn>, expect: Result<u64, E>, count: u64) -> Case {
+    Case::new(name, Dialect::Sbpf, program, expect, count)
+}
+
+fn contiguous_fixed(config: Config) -> Config {
+    Config {
+        dynamic_stack_frames: false,
+        enable_stack_frame_gaps: false,
+        ..config
+    }
+}
+
+/// Without the hardening options, so that no random `nop` stands between an ALU operation
+/// and the branch after it.
+fn plain(config: Config) -> Config {
+    Config {
+        noop_instruction_rate: 0,
+        sanitize_user_provided_values: false,
+        ..config
+    }
+}
+
+fn depth_five(config: Config) -> Config {
+    Config {
+        max_call_depth: 5,
+        ..fixed_frames(config)
+    }
+}
+
+/// `r0 = f(n) + 1000`, where `f(k) = 2k + f(k - 1)` (f(0) = 0) keeps `k` in its own frame
+/// (`[r10 - 8]`) and in r6 across its recursive call, so both the frames and the restored
+/// registers show in the result: `n (n + 1) + 1000` with fixed frames, `10 n + 9`
+/// instructions.
+fn recursion_with_stack(n: i32) -> Vec<Insn> {
+    vec![
+        mov(1, n),
+        mov(6, 1000),
+        call(1, 2),
+        alu(Width::W64, AluOp::Add, 0, reg(6)),
+        exit(),
+        // f:
+        stx(MemSize::DW, 10, -8, 1),
+        mov(0, 0),
+        branch(Width::W64, Cond::Eq, 1, k(0), 6),
+        alu(Width::W64, AluOp::Mov, 6, reg(1)),
+        alu(Width::W64, AluOp::Sub, 1, k(1)),
+        call(1, -6),
+        ldx(MemSize::DW, 2, 10, -8),
+        alu(Width::W64, AluOp::Add, 0, reg(2)),
+        alu(Width::W64, AluOp::Add, 0, reg(6)),
+        exit(),
+    ]
+}
+
+/// The same function without any access to the stack (no op reads r10): `n (n + 1) +
+/// 1000` in `8 n + 8` instructions.
+fn recursion_in_registers(n: i32) -> Vec<Insn> {
+    vec![
+        mov(1, n),
+        mov(6, 1000),
+        call(1, 2),
+        alu(Width::W64, AluOp::Add, 0, reg(6)),
+        exit(),
+        // f:
+        mov(0, 0),
+        branch(Width::W64, Cond::Eq, 1, k(0), 5),
+        alu(Width::W64, AluOp::Mov, 6, reg(1)),
+        alu(Width::W64, AluOp::Sub, 1, k(1)),
+        call(1, -5),
+        alu(Width::W64, AluOp::Add, 0, reg(6)),
+        alu(Width::W64, AluOp::Add, 0, reg(6)),
+        exit(),
+    ]
+}
+
+#[test]
+fn recursion_keeps_frames_and_registers_on_every_kind_of_frame() {
+    type Frames = fn(Config) -> Config;
+    // Dynamic frames do not move r10 at a call: every level stores into the same slot and
+    // reads back the 0 the innermost one left, so f(6) sums only the saved r6 (21).
+    let frames: [(&str, Frames, u64); 3] = [
+        ("dynamic frames", |c| c, 1021),
+        ("fixed gapped frames", fixed_frames, 1042),
+        ("fixed contiguous frames", contiguous_fixed, 1042),
+    ];
+    let mut cases = Vec::new();
+    for (name, config, with_stack) in frames {
+        cases.push(
+            sbpf(name, recursion_with_stack(6), Ok(with_stack), 69)
+                .config(config)
+                .budget(1000),
+        );
+        cases.push(
+            sbpf(name, recursion_in_registers(6), Ok(1042), 56)
+                .config(config)
+                .budget(1000),
+        );
+    }
+    // Depth 5: main and four nested calls fit (f(3) calls down to f(0)), a fifth does not.
+    cases.push(sbpf("depth limit, fits", recursion_with_stack(3), Ok(1012), 39).config(depth_five));
+    cases.push(
+        sbpf(
+            "depth limit, exceeded at the innermost call",
+            recursion_with_stack(4),
+            Err(E::CallDepthExceeded { pc: 10, depth: 5 }),
+            27,
+        )
+        .config(depth_five),
+    );
+    cases.push(
+        sbpf(
+            "depth limit without stack accesses",
+            recursion_in_registers(4),
+            Err(E::CallDepthExceeded { pc: 9, depth: 5 }),
+            23,
+        )
+        .config(depth_five),
+    );
+    run_table(&cases);
+}
+
+#[test]
+fn every_budget_of_a_recursion_matches_the_interpreter() {
+    // Each budget runs out at another instruction, inside callees at every depth: the JIT
+    // bails out there and the interpreter finishes from the frame records it left.
+    type Frames = fn(Config) -> Config;
+    let frames: [Frames; 3] = [|c| c, fixed_frames, contiguous_fixed];
+    for config in frames {
+        for program in [recursion_with_stack(6), recursion_in_registers(6)] {
+            let cases: Vec<Case> = (0..=70)
+                .map(|budget| {
+                    let interpreted = run_case(
+                        &sbpf("budget", program.clone(), Ok(0), 0)
+                            .config(config)
+                            .budget(budget),
+                    );
+                    sbpf(
+                        "budget",
+                        program.clone(),
+                        interpreted.result,
+                        interpreted.count,
+                    )
+                    .config(config)
+                    .budget(budget)
+                })
+                .collect();
+            assert!(cases.iter().any(|case| case.expect.is_ok()));
+            assert!(cases.iter().any(
+                |case| matches!(case.expect, Err(E::ExceededMaxInstructions { pc, .. }) if pc > 5)
+            ));
+            run_table(&cases);
+        }
+    }
+}
+
+/// `r1 = a; r1 = r1 op b; if r1 cond 0 { r0 = 1 }`: 6 instructions when the branch is taken,
+/// 5 when not.
+fn op_then_branch(a: u64, op: AluOp, b: i32, cond: Cond) -> Vec<Insn> {
+    vec![
+        mov(0, 0),
+        lddw(1, a),
+        alu(Width::W64, op, 1, k(b)),
+        branch(Width::W64, cond, 1, k(0), 1),
+        exit(),
+        mov(0, 1),
+        exit(),
+    ]
+}
+
+#[test]
+fn branches_against_zero_after_alu_operations() {
+    let minus_one = u64::MAX;
+    // (a, op, b, cond, taken): the adds and subtracts that carry or borrow would take an
+    // unsigned branch on their own flags, where the compare with 0 does not.
+    let rows: [(u64, AluOp, i32, Cond, bool); 20] = [
+        (2, AluOp::And, 1, Cond::Eq, true),
+        (3, AluOp::And, 1, Cond::Eq, false),
+        (3, AluOp::And, 1, Cond::Ne, true),
+        (2, AluOp::And, 1, Cond::Sgt, false),
+        (1, AluOp::Xor, -1, Cond::Slt, true),
+        (1, AluOp::Xor, -1, Cond::Sgt, false),
+        (1, AluOp::Xor, -1, Cond::Gt, true),
+        (1, AluOp::Xor, -1, Cond::Le, false),
+        (0, AluOp::Or, 0, Cond::Sge, true),
+        (0, AluOp::Or, 0, Cond::Lt, false),
+        (0, AluOp::Or, 4, Cond::Ge, true),
+        (2, AluOp::Add, -1, Cond::Gt, true),
+        (2, AluOp::Add, -1, Cond::Eq, false),
+        (minus_one, AluOp::Add, 1, Cond::Lt, false),
+        (minus_one, AluOp::Add, 1, Cond::Eq, true),
+        (minus_one, AluOp::Add, 1, Cond::Le, true),
+        (0, AluOp::Sub, 1, Cond::Lt, false),
+        (0, AluOp::Sub, 1, Cond::Slt, true),
+        (1, AluOp::Sub, 1, Cond::Ge, true),
+        (1, AluOp::Sub, 1, Cond::Ne, false),
+    ];
+    type Hardening = fn(Config) -> Config;
+    let hardening: [Hardening; 2] = [plain, |c| c];
+    let cases: Vec<Case> = hardening
+        .iter()
+        .flat_map(|config| rows.iter().map(move |row| (*config, *row)))
+        .map(|(config, (a, op, b, cond, taken))| {
+            let (result, count) = match taken {
+                true => (1, 6),
+                false => (0, 5),
+            };
+            sbpf(
+                "op then branch",
+                op_then_branch(a, op, b, cond),
+                Ok(result),
+                count,
+            )
+            .config(config)
+        })
+        .collect();
+    run_table(&cases);
+}
