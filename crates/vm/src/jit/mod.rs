@@ -93,7 +93,8 @@
 //!   contiguous, r10 is always the top of some frame, so `[r10 + off]` with `-F <= off <= -size` lies inside
 //!   the current frame whatever the depth: it is translated with no check and no branch,
 //!   from the current frame's host top (`Env::frame_top`), recomputed at entry, at every
-//!   `call` and `exit` and after every syscall. Every run first checks that the stack is the
+//!   `call` and `exit` and after every syscall (a program that never reads r10 has no such
+//!   access and keeps no `frame_top`). Every run first checks that the stack is the
 //!   one this relies on, and the syscall shim checks again after each syscall (which may
 //!   replace regions); otherwise the interpreter runs the program.
 //! - **Loop heads** ([`view::CodeView::is_loop_header`]: heads of tight loops) start at a
@@ -107,7 +108,14 @@
 //!   entry stubs only ever enter the ordinary copy.
 //! - **Calls** use the host's own call and return (on x86-64 the return-stack buffer stays
 //!   balanced) and record r6-r9, r10 and the return pc in `Env::frames` exactly like the
-//!   interpreter's frames, so a bail-out at any depth hands over a faithful call stack.
+//!   interpreter's frames, so a bail-out at any depth hands over a faithful call stack. The
+//!   record goes where `Env::frame_cursor` points (the depth is the cursor's distance from
+//!   the first record), and the depth check compares the cursor with a limit the run set, so
+//!   neither `call` nor `exit` computes an address from a depth.
+//! - **Branches on flags**: a compare with 0 right after a 64-bit ALU operation on the same
+//!   register, in the same run (no jump lands between them), reuses its flags where they
+//!   answer the condition as the compare would (every condition after `and`, `or`, `xor`;
+//!   equal and not equal after `add`, `sub`).
 //!   Call depths above [`masm::MAX_INLINE_CALL_DEPTH`] always bail out (the host stack is
 //!   bounded).
 //! - **Syscalls** call a shared routine and through it a shim that runs
