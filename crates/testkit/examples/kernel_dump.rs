@@ -5,7 +5,7 @@
 //!
 //! Run: `cargo run --release -p bpfvm-testkit --example kernel_dump -- KERNEL FILE`
 
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 #[path = "../benches/kernels/mod.rs"]
 mod kernels;
