@@ -28,6 +28,7 @@
 mod calls;
 mod copy;
 mod entry;
+mod flags;
 mod labels;
 mod masm;
 mod ops;

@@ -4,8 +4,9 @@
 //! the only scratch register register arithmetic uses (pairs keep their span in rax).
 //! Divisions and high products, which need rax and rdx, are in `wide`.
 
+use super::flags::{FlagConds, Flags};
 use super::labels::Miss;
-use super::masm::{Callx, FlagConds, Flags, Masm};
+use super::masm::{Callx, Masm};
 use super::regs::{guest, GUEST};
 use crate::code::{Ext32, GuestReg, Operand};
 use crate::jit::access::Access;
