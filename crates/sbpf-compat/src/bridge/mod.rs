@@ -8,7 +8,9 @@ pub(crate) mod errors;
 pub(crate) mod load;
 pub(crate) mod run;
 
-pub(crate) use access::{context_of, run_builtin_body, Bridge, HostHandler, MAX_BUILTINS};
+pub(crate) use access::{
+    context_of, run_builtin_body, Bridge, HandlerTarget, HostHandler, MAX_BUILTINS,
+};
 
 use crate::{
     elf::Executable,
