@@ -201,6 +201,11 @@ impl<C: ContextObject> EngineProgram<C> {
         Ok(length)
     }
 
+    /// The real crate's registry of the program's functions (made on each call).
+    pub(crate) fn function_registry(&self) -> crate::program::FunctionRegistry<usize> {
+        self.parts.function_registry()
+    }
+
     /// Forgets the compiled code (the next run interprets until `jit_compile` runs again).
     pub(crate) fn drop_compiled(&self, loader: &BuiltinProgram<C>) {
         if let Ok(executable) = load::rebuild(&self.parts, loader) {
