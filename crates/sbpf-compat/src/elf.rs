@@ -20,7 +20,7 @@ use crate::{
 };
 use std::{
     ops::Range,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
 };
 
 /// Why an ELF file could not be loaded.
@@ -155,10 +155,13 @@ pub struct Executable<C: ContextObject> {
     sbpf_version: SBPFVersion,
     ro_section: Section,
     text_section_vaddr: u64,
-    /// The text's bytes (a copy: the relocated text is not a range of the file).
-    text: Vec<u8>,
+    /// The text's bytes (a copy: the relocated text is not a range of the file), shared
+    /// with the parts the engine's program is made again from.
+    text: Arc<[u8]>,
     entry_pc: usize,
-    function_registry: FunctionRegistry<usize>,
+    /// Made from the engine's functions on the first call of `get_function_registry` when
+    /// the load did not give it.
+    function_registry: OnceLock<FunctionRegistry<usize>>,
     loader: Arc<BuiltinProgram<C>>,
     /// bpfvm's program: loaded, verified, compiled.
     pub(crate) engine: EngineProgram<C>,
@@ -171,7 +174,7 @@ impl<C: ContextObject> std::fmt::Debug for Executable<C> {
             .field("sbpf_version", &self.sbpf_version)
             .field("text_section_vaddr", &self.text_section_vaddr)
             .field("entry_pc", &self.entry_pc)
-            .field("function_registry", &self.function_registry)
+            .field("function_registry", self.get_function_registry())
             .finish()
     }
 }
@@ -184,7 +187,7 @@ impl<C: PartialEq + ContextObject> PartialEq for Executable<C> {
             && self.text_section_vaddr == other.text_section_vaddr
             && self.text == other.text
             && self.entry_pc == other.entry_pc
-            && self.function_registry == other.function_registry
+            && self.get_function_registry() == other.get_function_registry()
             && *self.loader == *other.loader
     }
 }
@@ -195,9 +198,11 @@ pub(crate) struct LoadedParts<C: ContextObject> {
     pub sbpf_version: SBPFVersion,
     pub ro_section: Section,
     pub text_section_vaddr: u64,
-    pub text: Vec<u8>,
+    pub text: Arc<[u8]>,
     pub entry_pc: usize,
-    pub function_registry: FunctionRegistry<usize>,
+    /// The real crate's registry, or `None` to make it from the engine's functions when it
+    /// is first asked for.
+    pub function_registry: Option<FunctionRegistry<usize>>,
     pub loader: Arc<BuiltinProgram<C>>,
     pub engine: EngineProgram<C>,
 }
@@ -211,7 +216,10 @@ impl<C: ContextObject> Executable<C> {
             text_section_vaddr: parts.text_section_vaddr,
             text: parts.text,
             entry_pc: parts.entry_pc,
-            function_registry: parts.function_registry,
+            function_registry: match parts.function_registry {
+                Some(registry) => OnceLock::from(registry),
+                None => OnceLock::new(),
+            },
             loader: parts.loader,
             engine: parts.engine,
             compiled_program: Mutex::new(None),
@@ -304,7 +312,8 @@ impl<C: ContextObject> Executable<C> {
 
     /// The program's functions by key.
     pub fn get_function_registry(&self) -> &FunctionRegistry<usize> {
-        &self.function_registry
+        self.function_registry
+            .get_or_init(|| self.engine.function_registry())
     }
 
     /// Takes `text_bytes` as a program's text (see [`Executable::from_text_bytes`]).
@@ -339,8 +348,8 @@ impl<C: ContextObject> Executable<C> {
                 Section::Owned(_, data) => data.capacity(),
                 Section::Borrowed(_, _) => 0,
             })
-            .saturating_add(self.text.capacity())
-            .saturating_add(self.function_registry.mem_size())
+            .saturating_add(self.text.len())
+            .saturating_add(self.get_function_registry().mem_size())
             .saturating_add(
                 self.get_compiled_program()
                     .map_or(0, |program| program.mem_size()),

@@ -92,4 +92,4 @@ pub use program::{
     MM_INPUT_START, MM_PROGRAM_START, MM_STACK_START,
 };
 pub use verified::{verify, VerifiedProgram};
-pub use vm::{Backend, Run, Vm};
+pub use vm::{Backend, CallStacks, Run, Vm};

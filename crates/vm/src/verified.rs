@@ -5,7 +5,10 @@
 //! first use: the decoded instructions by the first call of [`VerifiedProgram::decoded`],
 //! and the backend-neutral form both backends run ([`Code`]) by the first run, the first JIT
 //! compile or [`VerifiedProgram::code`]. Loading and verifying cost only what they must, and
-//! a host that only inspects programs never pays for the rest.
+//! a host that only inspects programs never pays for the rest. What every VM over the program
+//! needs is made once here too, on the first VM: the memory [`Layout`] and the host functions
+//! in the order of the program's syscall keys ([`VerifiedProgram::syscall_table`]), so that
+//! making a VM looks nothing up.
 //!
 //! The JIT's artifacts, once a caller asked for them ([`VerifiedProgram::jit_compile`]), are kept
 //! here too, beside the form they were made from: the JIT's analyses of the program (computed on
@@ -23,7 +26,8 @@ use crate::config::Config;
 use crate::context::ContextObject;
 use crate::error::VerifyError;
 use crate::jit::{JitArtifacts, JitEngine, JitError, JitProgram};
-use crate::program::Executable;
+use crate::memory::Layout;
+use crate::program::{Executable, SyscallFn};
 use crate::verifier;
 use bpfvm_isa::{Dialect, Insn};
 use std::sync::OnceLock;
@@ -33,6 +37,9 @@ pub struct VerifiedProgram<C> {
     executable: Executable<C>,
     decoded: OnceLock<Vec<Option<Insn>>>,
     code: OnceLock<Code>,
+    /// The host functions, parallel to the neutral form's syscall keys.
+    syscalls: OnceLock<Vec<Option<SyscallFn<C>>>>,
+    layout: OnceLock<Layout>,
     jit: JitArtifacts,
 }
 
@@ -43,6 +50,8 @@ pub fn verify<C>(executable: Executable<C>) -> Result<VerifiedProgram<C>, Verify
         executable,
         decoded: OnceLock::new(),
         code: OnceLock::new(),
+        syscalls: OnceLock::new(),
+        layout: OnceLock::new(),
         jit: JitArtifacts::default(),
     })
 }
@@ -74,6 +83,25 @@ impl<C> VerifiedProgram<C> {
     pub fn code(&self) -> &Code {
         self.code
             .get_or_init(|| Code::new(&self.executable, self.decoded()))
+    }
+
+    /// The memory layout the program runs in (its executable's, computed once).
+    pub fn layout(&self) -> Layout {
+        *self.layout.get_or_init(|| self.executable.layout())
+    }
+
+    /// The host functions the program's `call`s reach, in the order of the neutral form's
+    /// syscall keys ([`Code::syscall_keys`]; `None` where the loader's registry has none),
+    /// resolved on the first call.
+    pub fn syscall_table(&self) -> &[Option<SyscallFn<C>>] {
+        self.syscalls.get_or_init(|| {
+            let registry = &self.executable.loader().syscalls;
+            self.code()
+                .syscall_keys()
+                .iter()
+                .map(|&key| registry.get(key).map(|syscall| syscall.function))
+                .collect()
+        })
     }
 
     /// The JIT's machine code, once [`VerifiedProgram::jit_compile`] has run.

@@ -11,6 +11,13 @@
 //! frames, the top of frame 0 otherwise), everything else 0, no call frames. In the eBPF dialect r2 also holds the length of the
 //! host's first region (the conformance contract). Unlike the reference, depth and stack
 //! pointer are reset between runs, so a VM can be run again after an error; memory is not.
+//!
+//! A VM owns its mapping by default; it can also borrow one the host keeps
+//! (`Vm<'_, C, &mut MemoryMapping<'_>>`, through [`Vm::with_mapping`]), as solana-sbpf 0.26's
+//! hosts keep theirs, so that a host making a VM per call moves nothing. Nothing a run needs is
+//! allocated per run: the host functions are resolved once per program
+//! ([`VerifiedProgram::syscall_table`]) and the call frames live in [`CallStacks`] the VM keeps
+//! between runs (and a host can carry from one VM to the next).
 
 use crate::code::Semantics;
 use crate::context::ContextObject;
@@ -23,6 +30,7 @@ use crate::program::{ProgramRegion, SyscallFn};
 use crate::runtime::{Frame, Meter, Metering, Settings, Tracing};
 use crate::verified::VerifiedProgram;
 use bpfvm_isa::Dialect;
+use core::borrow::BorrowMut;
 
 /// Which engine runs the program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,14 +60,35 @@ pub struct Run {
     pub result: Result<u64, RuntimeError>,
 }
 
-/// A program ready to run against its memory and context.
-pub struct Vm<'a, C: ContextObject> {
+/// Where a run keeps its call frames: the interpreter's frames and the JIT's frame records.
+/// Both grow to the call depth runs reach (the JIT's to the configured depth on its first
+/// run) and are reused by every later run, so that a run allocates nothing. Their contents
+/// never carry from one run to the next: every run starts with no frames and reads only
+/// frames it wrote.
+#[derive(Debug, Default)]
+pub struct CallStacks {
+    frames: Vec<Frame>,
+    #[cfg(bpfvm_jit)]
+    records: Vec<crate::jit::env::FrameRecord>,
+}
+
+impl CallStacks {
+    /// Empty stacks (nothing is allocated until a run needs it).
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// A program ready to run against its memory and context. `M` is the memory: a
+/// [`MemoryMapping`] the VM owns (the default, what [`Vm::new`] builds), or a
+/// `&mut MemoryMapping` the host keeps and lends for the VM's life.
+pub struct Vm<'a, C: ContextObject, M = MemoryMapping<'a>> {
     program: &'a VerifiedProgram<C>,
     context: &'a mut C,
-    mapping: MemoryMapping<'a>,
+    mapping: M,
     /// The host functions, parallel to the program's syscall keys.
-    syscalls: Vec<Option<SyscallFn<C>>>,
-    frames: Vec<Frame>,
+    syscalls: &'a [Option<SyscallFn<C>>],
+    stacks: CallStacks,
     settings: Settings,
     /// r0..r10 at entry: r1 where the input region starts, r2 0 in sBPF and the first host
     /// region's length in eBPF, r10 the initial frame pointer; a host may set its own
@@ -77,7 +106,7 @@ impl<'a, C: ContextObject> Vm<'a, C> {
         regions: Vec<MemoryRegion<'a>>,
     ) -> Result<Self, RuntimeError> {
         let executable = program.executable();
-        let layout = executable.layout();
+        let layout = program.layout();
         let map = layout.map;
         let initial_r2 = match program.dialect() {
             Dialect::Sbpf | Dialect::Sbpf26(_) => 0,
@@ -110,26 +139,19 @@ impl<'a, C: ContextObject> Vm<'a, C> {
         vm.entry_registers[2] = initial_r2;
         Ok(vm)
     }
+}
 
+impl<'a, 'g, C: ContextObject, M: BorrowMut<MemoryMapping<'g>>> Vm<'a, C, M> {
     /// A VM over a mapping the host built in full: the host owns the program, stack, heap
     /// and input regions (solana-sbpf 0.26's model, where the host allocates the stack and
-    /// keeps the mapping). The mapping should follow the program's layout
-    /// (`executable().layout()`); the entry registers are the layout's (r1 the input, r10 the
-    /// first frame pointer) until [`Vm::set_entry_registers`] changes them.
-    pub fn with_mapping(
-        program: &'a VerifiedProgram<C>,
-        context: &'a mut C,
-        mapping: MemoryMapping<'a>,
-    ) -> Self {
+    /// keeps the mapping). `mapping` is the mapping itself, or a `&mut` to one the host
+    /// keeps (then making the VM moves and allocates nothing). The mapping should follow the
+    /// program's layout (`executable().layout()`); the entry registers are the layout's (r1
+    /// the input, r10 the first frame pointer) until [`Vm::set_entry_registers`] changes
+    /// them.
+    pub fn with_mapping(program: &'a VerifiedProgram<C>, context: &'a mut C, mapping: M) -> Self {
         let config = program.config();
-        let layout = program.executable().layout();
-        let registry = &program.executable().loader().syscalls;
-        let syscalls = program
-            .code()
-            .syscall_keys()
-            .iter()
-            .map(|&key| registry.get(key).map(|syscall| syscall.function))
-            .collect();
+        let layout = program.layout();
         let settings = Settings {
             frames: layout.stack.frame_mode(),
             max_call_depth: config.max_call_depth,
@@ -146,11 +168,23 @@ impl<'a, C: ContextObject> Vm<'a, C> {
             program,
             context,
             mapping,
-            syscalls,
-            frames: Vec::with_capacity(config.max_call_depth.min(64)),
+            syscalls: program.syscall_table(),
+            stacks: CallStacks::new(),
             settings,
             entry_registers,
         }
+    }
+
+    /// This VM with `stacks` as its call-frame storage (for a host that makes a VM per call
+    /// and keeps the storage of the last one: see [`Vm::take_call_stacks`]).
+    pub fn with_call_stacks(mut self, stacks: CallStacks) -> Self {
+        self.stacks = stacks;
+        self
+    }
+
+    /// The VM's call-frame storage, leaving it empty storage (to hand to the next VM).
+    pub fn take_call_stacks(&mut self) -> CallStacks {
+        core::mem::take(&mut self.stacks)
     }
 
     /// Sets r0..r10 for the next runs (a host that passes more than the input address, as
@@ -165,8 +199,8 @@ impl<'a, C: ContextObject> Vm<'a, C> {
         self.entry_registers
     }
 
-    /// Ends the VM and gives back its guest memory.
-    pub fn into_mapping(self) -> MemoryMapping<'a> {
+    /// Ends the VM and gives back its guest memory (the mapping, or the borrow of it).
+    pub fn into_mapping(self) -> M {
         self.mapping
     }
 
@@ -222,14 +256,15 @@ impl<'a, C: ContextObject> Vm<'a, C> {
         use crate::jit::run::RunParts;
         let metering = self.metering();
         let regs = self.start_registers();
-        self.frames.clear();
+        self.stacks.frames.clear();
         let parts = RunParts {
             code: self.program.code(),
             settings: self.settings,
             context: &mut *self.context,
-            mapping: &mut self.mapping,
-            syscalls: &self.syscalls,
-            frames: &mut self.frames,
+            mapping: self.mapping.borrow_mut(),
+            syscalls: self.syscalls,
+            frames: &mut self.stacks.frames,
+            records: &mut self.stacks.records,
             regs,
             stack_pointer: regs[10],
             metering,
@@ -292,14 +327,14 @@ impl<'a, C: ContextObject> Vm<'a, C> {
         let meter = Meter::start(self.metering(), &*self.context);
         let code = self.program.code();
         let regs = self.start_registers();
-        self.frames.clear();
+        self.stacks.frames.clear();
         let mut machine = Machine {
             code,
             settings: self.settings,
             context: &mut *self.context,
-            mapping: &mut self.mapping,
-            syscalls: &self.syscalls,
-            frames: &mut self.frames,
+            mapping: self.mapping.borrow_mut(),
+            syscalls: self.syscalls,
+            frames: &mut self.stacks.frames,
             regs,
             stack_pointer: regs[10],
             meter,
@@ -318,12 +353,12 @@ impl<'a, C: ContextObject> Vm<'a, C> {
     }
 
     /// Guest memory.
-    pub fn mapping(&self) -> &MemoryMapping<'a> {
-        &self.mapping
+    pub fn mapping(&self) -> &MemoryMapping<'g> {
+        self.mapping.borrow()
     }
 
     /// Guest memory, mutably (to prepare inputs between runs or replace regions).
-    pub fn mapping_mut(&mut self) -> &mut MemoryMapping<'a> {
-        &mut self.mapping
+    pub fn mapping_mut(&mut self) -> &mut MemoryMapping<'g> {
+        self.mapping.borrow_mut()
     }
 }

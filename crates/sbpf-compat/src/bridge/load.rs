@@ -19,7 +19,8 @@ const ET_REL: u16 = 1;
 /// What the engine's executable is made from: the text where it runs, the entry and the
 /// functions, under a version.
 pub(crate) struct EngineParts {
-    text: Vec<u8>,
+    /// Shared with the executable's text.
+    text: Arc<[u8]>,
     text_vaddr: u64,
     entry_pc: usize,
     functions: bpfvm::FunctionRegistry,
@@ -35,7 +36,7 @@ pub(crate) fn rebuild<C: ContextObject>(
         loader.engine_loader().loader.clone(),
         Dialect::Sbpf26(parts.version),
         ExecutableParts {
-            ro_data: parts.text.clone(),
+            ro_data: parts.text.to_vec(),
             ro_start: 0,
             ro_vaddr: 0,
             text_offset: 0,
@@ -50,6 +51,13 @@ pub(crate) fn rebuild<C: ContextObject>(
         },
     )
     .map_err(errors::load_error)
+}
+
+impl EngineParts {
+    /// The real crate's registry of the functions.
+    pub(crate) fn function_registry(&self) -> FunctionRegistry<usize> {
+        registry_of(&self.functions)
+    }
 }
 
 /// The real crate's registry of an engine executable's functions.
@@ -70,7 +78,7 @@ fn from_engine<C: ContextObject>(
     engine: bpfvm::Executable<super::Bridge<C>>,
 ) -> Executable<C> {
     let parts = EngineParts {
-        text: engine.text().to_vec(),
+        text: Arc::from(engine.text()),
         text_vaddr: engine.text_vaddr(),
         entry_pc: engine.entry_pc(),
         functions: engine.functions().clone(),
@@ -83,7 +91,7 @@ fn from_engine<C: ContextObject>(
         text_section_vaddr: parts.text_vaddr,
         text: parts.text.clone(),
         entry_pc: parts.entry_pc,
-        function_registry: registry_of(&parts.functions),
+        function_registry: None,
         loader,
         engine: EngineProgram::new(engine, parts),
     })
@@ -167,7 +175,7 @@ pub(crate) fn from_text_bytes<C: ContextObject>(
             .map_err(errors::load_error)?;
     }
     let parts = EngineParts {
-        text: text.to_vec(),
+        text: Arc::from(text),
         text_vaddr: ebpf::MM_BYTECODE_START,
         entry_pc,
         functions,
@@ -181,7 +189,7 @@ pub(crate) fn from_text_bytes<C: ContextObject>(
         text_section_vaddr: ebpf::MM_BYTECODE_START,
         text: parts.text.clone(),
         entry_pc,
-        function_registry: registry,
+        function_registry: Some(registry),
         loader,
         engine: EngineProgram::new(engine, parts),
     }))

@@ -8,7 +8,9 @@ pub(crate) mod errors;
 pub(crate) mod load;
 pub(crate) mod run;
 
-pub(crate) use access::{context_of, run_builtin_body, Bridge, HostHandler, MAX_BUILTINS};
+pub(crate) use access::{
+    context_of, run_builtin_body, Bridge, HandlerTarget, HostHandler, MAX_BUILTINS,
+};
 
 use crate::{
     elf::Executable,
@@ -197,6 +199,11 @@ impl<C: ContextObject> EngineProgram<C> {
         *state = State::Verified(Arc::new(program));
         compiled.map_err(errors::jit_error)?;
         Ok(length)
+    }
+
+    /// The real crate's registry of the program's functions (made on each call).
+    pub(crate) fn function_registry(&self) -> crate::program::FunctionRegistry<usize> {
+        self.parts.function_registry()
     }
 
     /// Forgets the compiled code (the next run interprets until `jit_compile` runs again).

@@ -1,12 +1,10 @@
-//! `EbpfVm::execute_program` on bpfvm: the host's mapping moves into the engine for the run,
-//! the host's registers become the entry registers, the engine runs on the chosen backend
-//! with a [`Bridge`] as its context, and the result, the count and the final pc come back in
-//! the real crate's form.
+//! `EbpfVm::execute_program` on bpfvm: the engine's mapping (boxed in the host's) is taken
+//! out for the run and lent to a `bpfvm::Vm` that borrows it, the host's registers become
+//! the entry registers, the engine runs on the chosen backend with a [`Bridge`] as its
+//! context and the host VM's call-frame storage, and the result, the count and the final pc
+//! come back in the real crate's form. Nothing is allocated or copied per call.
 
-use super::{
-    access::{detach_mapping, mapping_of},
-    errors, Bridge, HostHandler,
-};
+use super::{access::mapping_of, errors, Bridge};
 use crate::{
     elf::Executable,
     error::{EbpfError, ProgramResult},
@@ -47,19 +45,25 @@ pub(crate) fn execute_program<C: ContextObject>(
     let Some(mut engine_mapping) = mapping_of(vm).take_engine() else {
         return (0, ProgramResult::Err(EbpfError::InvalidMemoryRegion(0)));
     };
-    engine_mapping.set_violation_handler(Some(Box::new(HostHandler::of(vm))));
+    let host_mapping = vm.memory_mapping;
+    mapping_of(vm).handler_target().set(Some(host_mapping));
     let mut registers = [0u64; 11];
     registers.copy_from_slice(&vm.registers[..11]);
     vm.previous_instruction_meter = vm.context().get_remaining();
     vm.due_insn_count = 0;
+    let stacks = std::mem::take(&mut vm.call_stacks);
     let mut bridge = Bridge::new(vm);
-    let mut engine_vm = bpfvm::Vm::with_mapping(&program, &mut bridge, engine_mapping);
+    let mut engine_vm = bpfvm::Vm::with_mapping(&program, &mut bridge, &mut *engine_mapping)
+        .with_call_stacks(stacks);
     engine_vm.set_entry_registers(registers);
     let run = engine_vm.run(backend);
-    let mut engine_mapping = detach_mapping(engine_vm.into_mapping());
-    engine_mapping.set_violation_handler(None);
+    let stacks = engine_vm.take_call_stacks();
+    drop(engine_vm);
     let stashed = bridge.take_stashed();
-    mapping_of(vm).restore_engine(engine_mapping);
+    vm.call_stacks = stacks;
+    let host = mapping_of(vm);
+    host.handler_target().set(None);
+    host.restore_engine(engine_mapping);
     let result = match run.result {
         Ok(value) => ProgramResult::Ok(value),
         Err(error) => {

@@ -199,16 +199,15 @@ pub enum MemoryMappingType {
     Unaligned,
 }
 
-/// Where bpfvm's mapping is: here, lent to a run, or not built yet.
-#[allow(
-    clippy::large_enum_variant,
-    reason = "the mapping moves into every run and back; a box would cost an allocation per run"
-)]
+/// Where bpfvm's mapping is: here, lent to a run, or not built yet. It is boxed when built,
+/// so that a run takes and gives back a pointer, and it keeps the host's access violation
+/// handler ([`crate::bridge::HostHandler`]) installed from then on: the handler finds this
+/// mapping through [`MemoryMapping::handler_target`], which the bridge sets only during runs.
 pub(crate) enum Engine {
     /// Not built (before `initialize`, or after `get_regions_mut`).
     Unbuilt,
     /// Owned by this mapping.
-    Owned(bpfvm::MemoryMapping<'static>),
+    Owned(Box<bpfvm::MemoryMapping<'static>>),
     /// Moved into a run; `lent` points at it while a builtin runs.
     InRun {
         /// The engine's mapping, during a builtin call of the run.
@@ -220,6 +219,8 @@ pub(crate) enum Engine {
 pub struct MemoryMapping {
     regions: Vec<MemoryRegion>,
     engine: Engine,
+    /// This mapping's address while a run is in progress (see [`Engine`]).
+    handler_target: crate::bridge::HandlerTarget,
     handler: AccessViolationHandler,
     config: Config,
     sbpf_version: SBPFVersion,
@@ -254,6 +255,7 @@ impl MemoryMapping {
         MemoryMapping {
             regions,
             engine: Engine::Unbuilt,
+            handler_target: crate::bridge::HandlerTarget::default(),
             handler,
             config: config.clone(),
             sbpf_version,
@@ -484,7 +486,7 @@ impl MemoryMapping {
     }
 
     /// The engine's mapping, to move into a run (`None` when it is not built).
-    pub(crate) fn take_engine(&mut self) -> Option<bpfvm::MemoryMapping<'static>> {
+    pub(crate) fn take_engine(&mut self) -> Option<Box<bpfvm::MemoryMapping<'static>>> {
         match std::mem::replace(&mut self.engine, Engine::InRun { lent: None }) {
             Engine::Owned(engine) => Some(engine),
             other => {
@@ -495,8 +497,13 @@ impl MemoryMapping {
     }
 
     /// Puts the engine's mapping back after a run.
-    pub(crate) fn restore_engine(&mut self, engine: bpfvm::MemoryMapping<'static>) {
+    pub(crate) fn restore_engine(&mut self, engine: Box<bpfvm::MemoryMapping<'static>>) {
         self.engine = Engine::Owned(engine);
+    }
+
+    /// Where the engine's access violation handler finds this mapping during a run.
+    pub(crate) fn handler_target(&self) -> &crate::bridge::HandlerTarget {
+        &self.handler_target
     }
 
     /// Where the engine's mapping is.

@@ -55,6 +55,9 @@ pub(crate) struct RunParts<'r, 'a, C> {
     pub mapping: &'r mut MemoryMapping<'a>,
     pub syscalls: &'r [Option<SyscallFn<C>>],
     pub frames: &'r mut Vec<Frame>,
+    /// The frame records generated code writes (the VM's, reused by its runs; grown here to
+    /// the depth the code may reach).
+    pub records: &'r mut Vec<FrameRecord>,
     pub regs: [u64; 16],
     pub stack_pointer: u64,
     pub metering: Metering,
@@ -124,6 +127,7 @@ pub(crate) fn execute<C: ContextObject, B: Backend>(
         mapping,
         syscalls,
         frames,
+        records,
         regs,
         stack_pointer,
         metering,
@@ -131,8 +135,12 @@ pub(crate) fn execute<C: ContextObject, B: Backend>(
     let meter = Meter::start(metering, &*context);
     let initial = meter.initial();
     let (base, _) = meter.parts();
-    let mut records =
-        vec![FrameRecord::default(); settings.max_call_depth.clamp(1, MAX_INLINE_CALL_DEPTH)];
+    // Generated code writes a record before it reads it, and the hand-over reads only the
+    // records of the frames in use, so records left by an earlier run are never read.
+    let capacity = settings.max_call_depth.clamp(1, MAX_INLINE_CALL_DEPTH);
+    if records.len() < capacity {
+        records.resize(capacity, FrameRecord::default());
+    }
     let mut host = Host {
         context,
         syscalls,
@@ -146,8 +154,8 @@ pub(crate) fn execute<C: ContextObject, B: Backend>(
         frame: jit.frame(),
         semantics: code.semantics(),
     };
-    let mut env = new_env(jit, code, mapping, &mut records, regs, stack_pointer, base);
-    env.frame_limit = frame_limit(&records, settings.max_call_depth);
+    let mut env = new_env(jit, code, mapping, records, regs, stack_pointer, base);
+    env.frame_limit = frame_limit(records, settings.max_call_depth);
     let standard = fill_table(&mut env, mapping, jit.map(), jit.frame());
     // The r10 fast path also needs r10 at the top of frame 0 (calls and exits keep the
     // invariant from there); otherwise the interpreter runs the program from its entry.
@@ -206,7 +214,7 @@ pub(crate) fn execute<C: ContextObject, B: Backend>(
                 syscalls,
                 frames,
             };
-            return hand_over(handed, &env, &records, meter);
+            return hand_over(handed, &env, records, meter);
         }
     };
     (result, meter)

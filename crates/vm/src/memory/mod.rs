@@ -113,6 +113,14 @@ pub struct MemoryMapping<'a> {
     policy: ViolationPolicy,
     /// Asked before a program's load or store fails (see [`ViolationHandler`]).
     handler: Option<Box<dyn ViolationHandler>>,
+    /// The region table's rows of these regions, made on the first JIT run and kept until
+    /// a region is replaced ([`MemoryMapping::replace_region`], the one way a region's
+    /// place, length or writability changes), so that runs copy them instead of making them.
+    #[cfg_attr(
+        not(bpfvm_jit),
+        allow(dead_code, reason = "only the JIT reads the table")
+    )]
+    table: core::cell::OnceCell<table::TableRows>,
 }
 
 impl core::fmt::Debug for MemoryMapping<'_> {
@@ -149,6 +157,7 @@ impl<'a> MemoryMapping<'a> {
             lookup,
             policy: ViolationPolicy::new(*layout),
             handler: None,
+            table: core::cell::OnceCell::new(),
         })
     }
 
@@ -387,6 +396,7 @@ impl<'a> MemoryMapping<'a> {
         index: usize,
         region: MemoryRegion<'a>,
     ) -> Result<(), RuntimeError> {
+        self.table.take();
         match &mut self.lookup {
             Lookup::Aligned(mapping) => mapping.replace_region(index, region),
             Lookup::Unaligned(mapping) => mapping.replace_region(index, region),

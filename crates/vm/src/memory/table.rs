@@ -75,6 +75,14 @@ pub(crate) struct InputRow {
 /// The slot size in bytes.
 const SLOT: u64 = 1 << 32;
 
+/// The rows a mapping's regions give, whatever the address map (the mapping keeps them
+/// until a region is replaced).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TableRows {
+    inline: InlineRows,
+    gaps: GapRows,
+}
+
 impl MemoryMapping<'_> {
     /// Fills the region table from this mapping (all limits 0 for the unaligned mapping,
     /// whose accesses always take the slow path); `map` names the input region's slot.
@@ -85,15 +93,23 @@ impl MemoryMapping<'_> {
         gaps: &mut GapRows,
         input: &mut InputRow,
     ) {
-        *inline = InlineRows::default();
-        *gaps = GapRows::default();
+        let rows = self.table.get_or_init(|| self.table_rows());
+        *inline = rows.inline;
+        *gaps = rows.gaps;
+        fill_input_row(map.input_row(), inline, gaps, input);
+    }
+
+    /// The rows of this mapping's regions (the first [`ROWS`] slots of the aligned
+    /// mapping; none of the unaligned one).
+    fn table_rows(&self) -> TableRows {
+        let mut rows = TableRows::default();
         if self.is_aligned() {
             let regions = self.regions().iter().enumerate().take(ROWS).skip(1);
             for (slot, region) in regions {
-                fill_row(slot, region, inline, gaps);
+                fill_row(slot, region, &mut rows.inline, &mut rows.gaps);
             }
         }
-        fill_input_row(map.input_row(), inline, gaps, input);
+        rows
     }
 
     /// Whether this is the aligned mapping (whose storage order is by slot).

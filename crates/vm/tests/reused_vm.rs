@@ -1,0 +1,93 @@
+//! A VM over a mapping the host keeps (borrowed, as solana-sbpf 0.26's hosts keep theirs)
+//! runs exactly like one that owns it, on both backends; a region replaced between runs is
+//! what the next run sees (the region table the JIT reads is made again); the host has its
+//! mapping back when the VM ends; and call-frame storage carried from one VM to the next
+//! changes no result.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use bpfvm::{
+    verify, Backend, CallStacks, Config, Executable, Loader, MemoryRegion, TestContext,
+    VerifiedProgram, Vm, MM_INPUT_START,
+};
+use bpfvm_isa::{encode, Dialect, Extend, Insn, MemSize, Reg};
+use std::sync::Arc;
+
+/// `ldxdw r0, [r1]; exit`: the first input word.
+fn program() -> VerifiedProgram<TestContext> {
+    let insns = [
+        Insn::Load {
+            size: MemSize::DW,
+            extend: Extend::Zero,
+            dst: Reg::R0,
+            base: Reg::R1,
+            off: 0,
+        },
+        Insn::Exit,
+    ];
+    let bytes: Vec<u8> = insns
+        .iter()
+        .flat_map(|insn| encode(insn, Dialect::Sbpf).unwrap())
+        .flat_map(|slot| slot.to_bytes())
+        .collect();
+    let loader = Arc::new(Loader::new(Config::default()));
+    let executable = Executable::from_raw_program(&bytes, loader, Dialect::Sbpf).unwrap();
+    let mut verified = verify(executable).unwrap();
+    if Backend::AVAILABLE.contains(&Backend::Jit) {
+        verified.jit_compile().unwrap();
+    }
+    verified
+}
+
+/// r0 of one run, which must succeed and charge the program's two instructions.
+fn r0<'g, M: std::borrow::BorrowMut<bpfvm::MemoryMapping<'g>>>(
+    vm: &mut Vm<'_, TestContext, M>,
+    backend: Backend,
+) -> u64 {
+    vm.context().remaining = 1_000;
+    let run = vm.run(backend);
+    assert_eq!(run.instruction_count, 2, "{backend:?}");
+    run.result.unwrap()
+}
+
+#[test]
+fn a_borrowed_mapping_runs_like_an_owned_one_and_sees_replaced_regions() {
+    let program = program();
+    for &backend in Backend::AVAILABLE {
+        let first: &'static mut [u8] = Box::leak(5u64.to_le_bytes().to_vec().into_boxed_slice());
+        let second: &'static mut [u8] = Box::leak(9u64.to_le_bytes().to_vec().into_boxed_slice());
+        let heap: &'static mut [u8] = Box::leak(vec![0u8; 64].into_boxed_slice());
+        let mut context = TestContext::new(0);
+        let regions = vec![MemoryRegion::writable(first, MM_INPUT_START)];
+        let mut owned = Vm::new(&program, &mut context, heap, regions).unwrap();
+        assert_eq!(r0(&mut owned, backend), 5);
+        assert_eq!(r0(&mut owned, backend), 5);
+        let stacks = owned.take_call_stacks();
+        let mut mapping = owned.into_mapping();
+
+        let mut context = TestContext::new(0);
+        let mut borrowed =
+            Vm::with_mapping(&program, &mut context, &mut mapping).with_call_stacks(stacks);
+        assert_eq!(r0(&mut borrowed, backend), 5);
+        borrowed
+            .mapping_mut()
+            .replace_region_at(MemoryRegion::writable(second, MM_INPUT_START))
+            .unwrap();
+        assert_eq!(r0(&mut borrowed, backend), 9, "{backend:?}: the new region");
+        let stacks = borrowed.take_call_stacks();
+        drop(borrowed);
+
+        // The host has its mapping back, with the replacement in place.
+        assert_eq!(
+            mapping.read_bytes(MM_INPUT_START, 8).unwrap(),
+            9u64.to_le_bytes()
+        );
+        let mut context = TestContext::new(0);
+        let mut again =
+            Vm::with_mapping(&program, &mut context, &mut mapping).with_call_stacks(stacks);
+        assert_eq!(r0(&mut again, backend), 9);
+        let mut fresh = Vm::with_mapping(&program, &mut context, &mut mapping)
+            .with_call_stacks(CallStacks::new());
+        assert_eq!(r0(&mut fresh, backend), 9);
+    }
+}
