@@ -113,16 +113,21 @@ fn body<M: MacroAssembler>(
 ) -> Result<Body<M::Guard>, JitError> {
     let slots = code.slot_count();
     let ops = code.ops().get(..=slots).unwrap_or(&[]);
-    let mut pass = Pass::new();
+    let mut pass = Pass::new(code, 0);
+    // The loop plans of an earlier compile, or the ones this pass makes.
+    let mut plans = Plans::of(code);
     // Which accesses probably go to the stack or the input region (only the check's shape
     // depends on it; the aligned mapping's table is what the checks read).
     let hints = (program.translation == Translation::InlineTable).then(|| code.hints());
     // Loops whose copy with hoisted checks waits for the end of the body.
     let mut versions: Vec<Version<M::Guard>> = Vec::new();
-    let mut previous: Option<&Op> = None;
+    // Whether execution falls from the previous slot into this one.
+    let mut fall_in = false;
     let mut body_end = 0;
     let mut pc = 0;
     while let Some(op) = ops.get(pc) {
+        // One look at the op table per slot: its width, kind and flow together.
+        let facts = op.facts();
         if pc == slots {
             body_end = m.offset();
         }
@@ -134,18 +139,70 @@ fn body<M: MacroAssembler>(
             true => LoopHead::Yes,
             false => LoopHead::No,
         };
-        if head == LoopHead::Yes && previous.is_some_and(falls_through) {
-            if let Some(version) = version_loop(m, code, program, hints, pc)? {
+        if head == LoopHead::Yes && fall_in {
+            if let Some(version) = version_loop(m, code, program, hints, &mut plans, pc)? {
                 versions.push(version);
             }
         }
-        let slot = Slot { op, pc, head, hint };
+        let slot = Slot {
+            op,
+            kind: facts.kind,
+            flow: facts.flow,
+            pc,
+            head,
+            hint,
+        };
         emit_slot(m, code, program, &mut pass, slot, Copy::No)?;
-        previous = Some(op);
-        pc += op.width();
+        fall_in = falls_through(facts.flow);
+        pc += facts.slots;
     }
     m.emit_pending()?;
+    // What this pass searched for, the program's later compiles look up.
+    if let Pairs::Search(found) = pass.pairs {
+        code.keep_pairs(found);
+    }
+    if let Plans::Search(made) = plans {
+        code.keep_plans(made);
+    }
     Ok((body_end, versions, pass.interpreted))
+}
+
+/// Where a pass gets the pairs of accesses from: the ones an earlier compile's pass found
+/// (from the next one the pass may meet on), or a search at each access (recorded).
+enum Pairs<'p> {
+    Known(&'p [Pair]),
+    Search(Vec<Pair>),
+}
+
+/// Where the body's pass gets the plans of versioned loops from: the ones an earlier
+/// compile's pass made (by head), or a search at each loop head (recorded).
+enum Plans<'p> {
+    Known(&'p [Plan]),
+    Search(Vec<Plan>),
+}
+
+impl<'p> Plans<'p> {
+    fn of(code: &CodeView<'p>) -> Plans<'p> {
+        match code.known_plans() {
+            Some(plans) => Plans::Known(plans),
+            None => Plans::Search(Vec::new()),
+        }
+    }
+
+    /// The plan of the loop at `head` ([`hoist::plan_of`]).
+    fn plan(&mut self, code: &CodeView<'_>, head: usize) -> Option<Plan> {
+        match self {
+            Plans::Known(plans) => {
+                let index = plans.binary_search_by_key(&head, |plan| plan.head).ok()?;
+                plans.get(index).cloned()
+            }
+            Plans::Search(made) => {
+                let plan = hoist::plan_of(code, head)?;
+                made.push(plan.clone());
+                Some(plan)
+            }
+        }
+    }
 }
 
 /// Whether a slot's code starts a tight loop ([`CodeView::is_loop_header`] at a run's
@@ -168,6 +225,9 @@ enum Copy<'p> {
 #[derive(Clone, Copy)]
 struct Slot<'o> {
     op: &'o Op,
+    /// The op's kind and flow (from one look at its facts).
+    kind: OpKind,
+    flow: Flow,
     pc: usize,
     head: LoopHead,
     /// The guess for its base register.
@@ -176,21 +236,64 @@ struct Slot<'o> {
 
 /// The state the pass carries from slot to slot: where the next slot sits in its run, and
 /// the pair being lowered with the span its first access left.
-struct Pass<S> {
+struct Pass<'p, S> {
     position: RunPosition,
     pair: Option<Pair>,
     span: Option<S>,
+    /// The pairs of accesses the pass meets.
+    pairs: Pairs<'p>,
     /// The slots lowered to nothing but a bail-out, in order.
     interpreted: Vec<usize>,
 }
 
-impl<S> Pass<S> {
-    fn new() -> Pass<S> {
+impl<'p, S> Pass<'p, S> {
+    /// A pass that starts at slot `from` of `code`. A pair never crosses a run's end, so a
+    /// pass that starts at a loop's head (a versioned loop's copy) meets the same pairs
+    /// from there as the pass over the whole body.
+    fn new(code: &CodeView<'p>, from: usize) -> Pass<'p, S> {
+        let pairs = match code.known_pairs() {
+            Some(pairs) => {
+                let first = pairs.partition_point(|pair| (pair.load as usize) < from);
+                Pairs::Known(pairs.get(first..).unwrap_or(&[]))
+            }
+            None => Pairs::Search(Vec::new()),
+        };
         Pass {
             position: RunPosition::Start,
             pair: None,
             span: None,
+            pairs,
             interpreted: Vec::new(),
+        }
+    }
+
+    /// The pair whose first access is `op` at `pc`, if any (the pass moves through slots in
+    /// order, so known pairs before `pc` are dropped on the way).
+    #[inline(always)]
+    fn pair_at(&mut self, code: &CodeView<'_>, op: &Op, pc: usize) -> Option<Pair> {
+        match &mut self.pairs {
+            Pairs::Known(pairs) => {
+                while let [next, rest @ ..] = *pairs {
+                    match (next.load as usize).cmp(&pc) {
+                        core::cmp::Ordering::Less => *pairs = rest,
+                        core::cmp::Ordering::Equal => {
+                            *pairs = rest;
+                            return Some(*next);
+                        }
+                        core::cmp::Ordering::Greater => return None,
+                    }
+                }
+                None
+            }
+            Pairs::Search(found) => {
+                let search = match code.in_loop(pc) {
+                    true => PairSearch::Neighbours,
+                    false => PairSearch::ReadModifyWrite,
+                };
+                let pair = Pair::find(code, op, pc, search)?;
+                found.push(pair);
+                Some(pair)
+            }
         }
     }
 }
@@ -201,19 +304,22 @@ fn emit_slot<M: MacroAssembler>(
     m: &mut M,
     code: &CodeView<'_>,
     program: &Program,
-    pass: &mut Pass<M::Span>,
+    pass: &mut Pass<'_, M::Span>,
     slot: Slot<'_>,
     copy: Copy<'_>,
 ) -> Result<(), JitError> {
-    let Slot { op, pc, head, hint } = slot;
+    let Slot {
+        op,
+        kind,
+        flow,
+        pc,
+        head,
+        hint,
+    } = slot;
     let refund = code.jit_run_length(pc);
     // Only memory accesses can start a pair.
-    if pass.pair.is_none() && op.kind() == OpKind::Memory {
-        let search = match code.in_loop(pc) {
-            true => PairSearch::Neighbours,
-            false => PairSearch::ReadModifyWrite,
-        };
-        pass.pair = Pair::find(code, op, pc, search);
+    if pass.pair.is_none() && kind == OpKind::Memory {
+        pass.pair = pass.pair_at(code, op, pc);
     }
     if head == LoopHead::Yes {
         m.align_loop_head();
@@ -236,7 +342,7 @@ fn emit_slot<M: MacroAssembler>(
         Lowering::Interpreted if pc < code.slot_count() => pass.interpreted.push(pc),
         Lowering::Interpreted => {}
     }
-    if m.has_pending() && !falls_through(op) {
+    if m.has_pending() && !falls_through(flow) {
         m.emit_pending()?;
     }
     // An op ends its run exactly when its run is itself alone.
@@ -251,7 +357,7 @@ fn emit_slot<M: MacroAssembler>(
 /// pair, hoisted in a versioned loop's copy, or checked on its own.
 #[inline(always)]
 fn access_form<S>(
-    pass: &mut Pass<S>,
+    pass: &mut Pass<'_, S>,
     copy: Copy<'_>,
     pc: usize,
     hint: BaseHint,
@@ -283,12 +389,13 @@ fn access_form<S>(
     })
 }
 
-/// Whether execution can continue after the code of `op` (out-of-line code that waits to be
-/// emitted goes after one that cannot, out of the way of straight-line code): where the op's
-/// flow goes on, except at an eBPF `callx`, whose code always bails out (the interpreter
-/// decides between helper and function).
-fn falls_through(op: &Op) -> bool {
-    match op.flow() {
+/// Whether execution can continue after the code of an op of `flow` (out-of-line code that
+/// waits to be emitted goes after one that cannot, out of the way of straight-line code):
+/// where the op's flow goes on, except at an eBPF `callx`, whose code always bails out (the
+/// interpreter decides between helper and function).
+#[inline(always)]
+fn falls_through(flow: Flow) -> bool {
+    match flow {
         Flow::Next | Flow::Branch(_) | Flow::Call(_) | Flow::CallReg | Flow::Syscall => true,
         Flow::Jump(_) | Flow::Exit | Flow::Fault | Flow::CallRegOrHelper => false,
     }
@@ -309,6 +416,7 @@ fn version_loop<M: MacroAssembler>(
     code: &CodeView<'_>,
     program: &Program,
     hints: Option<&HintTable>,
+    plans: &mut Plans<'_>,
     head: usize,
 ) -> Result<Option<Version<M::Guard>>, JitError> {
     if code.layout().mapping != MappingKind::Aligned {
@@ -317,7 +425,7 @@ fn version_loop<M: MacroAssembler>(
     // A base the scan guesses to point into the gapped stack would fail the guard.
     let gapped = program.stack.is_some();
     let stack = |reg: GuestReg| gapped && hints.is_some_and(|hints| hints.holds_stack(head, reg));
-    let plan = hoist::plan_of(code, head);
+    let plan = plans.plan(code, head);
     let plan = plan.and_then(|plan| plan.retain(|g| !stack(g.base)));
     let Some(plan) = plan else {
         return Ok(None);
@@ -339,13 +447,16 @@ fn copy<M: MacroAssembler>(
     let hints = (program.translation == Translation::InlineTable).then(|| code.hints());
     let (head, latch) = (plan.head, plan.latch);
     let mark = m.begin_copy(&plan);
-    let mut pass = Pass::new();
+    let mut pass = Pass::new(code, head);
     let mut pc = head;
     let mut last = None;
     while pc <= latch {
         let Some(op) = code.ops().get(pc) else { break };
+        let facts = op.facts();
         let slot = Slot {
             op,
+            kind: facts.kind,
+            flow: facts.flow,
             pc,
             head: match pc == head {
                 true => LoopHead::Yes,
@@ -354,8 +465,8 @@ fn copy<M: MacroAssembler>(
             hint: hints.map_or(BaseHint::Unknown, |hints| hints.hint(pc)),
         };
         emit_slot(m, code, program, &mut pass, slot, Copy::Of(&plan))?;
-        last = Some(op);
-        pc += op.width();
+        last = Some(facts.flow);
+        pc += facts.slots;
     }
     if last.is_some_and(falls_through) {
         m.jump(latch + 1)?;
