@@ -55,7 +55,9 @@ mod opcodes;
 mod operand;
 
 pub use assembler::Assembler;
-pub use code_memory::{CodeMemoryError, CodePool, ExecutableCode, LibcCall, WritableCode};
+pub use code_memory::{
+    CodeBuffer, CodeMemoryError, CodePool, ExecutableCode, LibcCall, WritableCode,
+};
 pub use control::Rel32;
 pub use error::{EncodeError, Reach};
 pub use label::Label;
