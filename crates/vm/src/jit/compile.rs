@@ -12,7 +12,7 @@
 //!   checks the whole span ([`AccessForm::PairFirst`]) and the second the span the first
 //!   left ([`AccessForm::PairSecond`]), and marks the slots in between as ones nothing may
 //!   enter ([`Carried::Yes`]).
-//! - **Versioned loops** ([`hoist`]): where execution falls into the head of a tight loop
+//! - **Versioned loops** ([`hoist`](super::hoist)): where execution falls into the head of a tight loop
 //!   whose accesses through an invariant base plus a bounded index can be checked once, the
 //!   driver asks for the loop's guard; after the body it emits the loop a second time, its
 //!   hoisted accesses in [`AccessForm::Hoisted`] form, and points the guard at it.
@@ -25,12 +25,13 @@ use super::compiled::Compiled;
 use super::engine::Engine;
 use super::hardening::Hardening;
 use super::hints::{BaseHint, HintTable};
-use super::hoist::{self, Plan};
+use super::hoist::Plan;
+use super::kept::{Kept, Pairs, Plans};
 use super::lower::{lower, Lowering};
 use super::masm::{
     AccessForm, At, Backend, Carried, MacroAssembler, MeterMode, Program, RunPosition, Translation,
 };
-use super::pair::{Pair, PairSearch};
+use super::pair::Pair;
 use super::view::CodeView;
 use super::{JitError, VersionedLoop};
 use crate::code::{Flow, GuestReg, Op, OpKind};
@@ -59,6 +60,7 @@ fn compile_seed((seed, compile): (u64, u64), slots: usize, key: i32) -> u64 {
 pub(crate) fn compile<C: ContextObject, B: Backend>(
     engine: &Engine<B>,
     code: &CodeView<'_>,
+    kept: &Kept,
     config: &Config,
 ) -> Result<Compiled<B>, JitError> {
     let slots = code.slot_count();
@@ -75,10 +77,10 @@ pub(crate) fn compile<C: ContextObject, B: Backend>(
     );
     let mut m = B::masm::<C>(engine.state(), program, hardening, engine.take_tables());
     m.prologue(code.entry_pc())?;
-    let (body_end, versions, interpreted) = body(&mut m, code, &program)?;
+    let (body_end, versions, interpreted) = body(&mut m, code, kept, &program)?;
     let mut versioned = Vec::with_capacity(versions.len());
     for version in versions {
-        versioned.push(copy(&mut m, code, &program, version)?);
+        versioned.push(copy(&mut m, code, kept, &program, version)?);
     }
     m.entry_stubs(code)?;
     m.emit_pending()?;
@@ -109,13 +111,14 @@ type Body<G> = (usize, Vec<Version<G>>, Vec<usize>);
 fn body<M: MacroAssembler>(
     m: &mut M,
     code: &CodeView<'_>,
+    kept: &Kept,
     program: &Program,
 ) -> Result<Body<M::Guard>, JitError> {
     let slots = code.slot_count();
     let ops = code.ops().get(..=slots).unwrap_or(&[]);
-    let mut pass = Pass::new(code, 0);
+    let mut pass = Pass::new(kept, 0);
     // The loop plans of an earlier compile, or the ones this pass makes.
-    let mut plans = Plans::of(code);
+    let mut plans = Plans::of(kept);
     // Which accesses probably go to the stack or the input region (only the check's shape
     // depends on it; the aligned mapping's table is what the checks read).
     let hints = (program.translation == Translation::InlineTable).then(|| code.hints());
@@ -158,51 +161,10 @@ fn body<M: MacroAssembler>(
     }
     m.emit_pending()?;
     // What this pass searched for, the program's later compiles look up.
-    if let Pairs::Search(found) = pass.pairs {
-        code.keep_pairs(found);
-    }
-    if let Plans::Search(made) = plans {
-        code.keep_plans(made);
-    }
-    Ok((body_end, versions, pass.interpreted))
-}
-
-/// Where a pass gets the pairs of accesses from: the ones an earlier compile's pass found
-/// (from the next one the pass may meet on), or a search at each access (recorded).
-enum Pairs<'p> {
-    Known(&'p [Pair]),
-    Search(Vec<Pair>),
-}
-
-/// Where the body's pass gets the plans of versioned loops from: the ones an earlier
-/// compile's pass made (by head), or a search at each loop head (recorded).
-enum Plans<'p> {
-    Known(&'p [Plan]),
-    Search(Vec<Plan>),
-}
-
-impl<'p> Plans<'p> {
-    fn of(code: &CodeView<'p>) -> Plans<'p> {
-        match code.known_plans() {
-            Some(plans) => Plans::Known(plans),
-            None => Plans::Search(Vec::new()),
-        }
-    }
-
-    /// The plan of the loop at `head` ([`hoist::plan_of`]).
-    fn plan(&mut self, code: &CodeView<'_>, head: usize) -> Option<Plan> {
-        match self {
-            Plans::Known(plans) => {
-                let index = plans.binary_search_by_key(&head, |plan| plan.head).ok()?;
-                plans.get(index).cloned()
-            }
-            Plans::Search(made) => {
-                let plan = hoist::plan_of(code, head)?;
-                made.push(plan.clone());
-                Some(plan)
-            }
-        }
-    }
+    let interpreted = core::mem::take(&mut pass.interpreted);
+    pass.pairs.keep(kept);
+    plans.keep(kept);
+    Ok((body_end, versions, interpreted))
 }
 
 /// Whether a slot's code starts a tight loop ([`CodeView::is_loop_header`] at a run's
@@ -247,53 +209,14 @@ struct Pass<'p, S> {
 }
 
 impl<'p, S> Pass<'p, S> {
-    /// A pass that starts at slot `from` of `code`. A pair never crosses a run's end, so a
-    /// pass that starts at a loop's head (a versioned loop's copy) meets the same pairs
-    /// from there as the pass over the whole body.
-    fn new(code: &CodeView<'p>, from: usize) -> Pass<'p, S> {
-        let pairs = match code.known_pairs() {
-            Some(pairs) => {
-                let first = pairs.partition_point(|pair| (pair.load as usize) < from);
-                Pairs::Known(pairs.get(first..).unwrap_or(&[]))
-            }
-            None => Pairs::Search(Vec::new()),
-        };
+    /// A pass that starts at slot `from`, meeting the pairs `kept` holds or searching.
+    fn new(kept: &'p Kept, from: usize) -> Pass<'p, S> {
         Pass {
             position: RunPosition::Start,
             pair: None,
             span: None,
-            pairs,
+            pairs: Pairs::of(kept, from),
             interpreted: Vec::new(),
-        }
-    }
-
-    /// The pair whose first access is `op` at `pc`, if any (the pass moves through slots in
-    /// order, so known pairs before `pc` are dropped on the way).
-    #[inline(always)]
-    fn pair_at(&mut self, code: &CodeView<'_>, op: &Op, pc: usize) -> Option<Pair> {
-        match &mut self.pairs {
-            Pairs::Known(pairs) => {
-                while let [next, rest @ ..] = *pairs {
-                    match (next.load as usize).cmp(&pc) {
-                        core::cmp::Ordering::Less => *pairs = rest,
-                        core::cmp::Ordering::Equal => {
-                            *pairs = rest;
-                            return Some(*next);
-                        }
-                        core::cmp::Ordering::Greater => return None,
-                    }
-                }
-                None
-            }
-            Pairs::Search(found) => {
-                let search = match code.in_loop(pc) {
-                    true => PairSearch::Neighbours,
-                    false => PairSearch::ReadModifyWrite,
-                };
-                let pair = Pair::find(code, op, pc, search)?;
-                found.push(pair);
-                Some(pair)
-            }
         }
     }
 }
@@ -319,7 +242,7 @@ fn emit_slot<M: MacroAssembler>(
     let refund = code.jit_run_length(pc);
     // Only memory accesses can start a pair.
     if pass.pair.is_none() && kind == OpKind::Memory {
-        pass.pair = pass.pair_at(code, op, pc);
+        pass.pair = pass.pairs.at(code, op, pc);
     }
     if head == LoopHead::Yes {
         m.align_loop_head();
@@ -408,7 +331,7 @@ struct Version<G> {
 }
 
 /// The guard of the tight loop at `head` and the loop waiting for its copy, when its
-/// accesses can be hoisted (see [`hoist`]); the guard goes where execution falls into the
+/// accesses can be hoisted (see [`hoist`](super::hoist)); the guard goes where execution falls into the
 /// head.
 #[inline(never)]
 fn version_loop<M: MacroAssembler>(
@@ -440,6 +363,7 @@ fn version_loop<M: MacroAssembler>(
 fn copy<M: MacroAssembler>(
     m: &mut M,
     code: &CodeView<'_>,
+    kept: &Kept,
     program: &Program,
     version: Version<M::Guard>,
 ) -> Result<VersionedLoop, JitError> {
@@ -447,7 +371,7 @@ fn copy<M: MacroAssembler>(
     let hints = (program.translation == Translation::InlineTable).then(|| code.hints());
     let (head, latch) = (plan.head, plan.latch);
     let mark = m.begin_copy(&plan);
-    let mut pass = Pass::new(code, head);
+    let mut pass = Pass::new(kept, head);
     let mut pc = head;
     let mut last = None;
     while pc <= latch {

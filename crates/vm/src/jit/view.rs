@@ -5,8 +5,6 @@
 //! inside tight loops, and the tight loops themselves (see [`crate::code::runs`]).
 
 use super::hints::HintTable;
-use super::hoist::Plan;
-use super::pair::Pair;
 use crate::code::runs::{run_lengths, tight_loops, Loops, RunSplit};
 use crate::code::{Code, Op};
 use std::sync::OnceLock;
@@ -26,10 +24,6 @@ pub(crate) struct Analyses {
     back_jumps: Vec<usize>,
     /// The hints scan's results ([`CodeView::hints`]), once a compile asked for them.
     hints: OnceLock<HintTable>,
-    /// The pairs of accesses the first compile's pass found ([`CodeView::known_pairs`]).
-    pairs: OnceLock<Vec<Pair>>,
-    /// The loop plans the first compile's pass made ([`CodeView::known_plans`]).
-    plans: OnceLock<Vec<Plan>>,
 }
 
 impl Analyses {
@@ -47,8 +41,6 @@ impl Analyses {
             in_loops: inside,
             back_jumps,
             hints: OnceLock::new(),
-            pairs: OnceLock::new(),
-            plans: OnceLock::new(),
         }
     }
 }
@@ -148,33 +140,5 @@ impl<'c> CodeView<'c> {
                 |pc| analyses.loop_headers.get(pc).copied().unwrap_or(false),
             )
         })
-    }
-
-    /// The pairs of accesses ([`Pair`]) a pass over the whole body found, in slot order,
-    /// once a compile kept them ([`CodeView::keep_pairs`]).
-    #[inline(always)]
-    pub fn known_pairs(&self) -> Option<&'c [Pair]> {
-        self.analyses.pairs.get().map(Vec::as_slice)
-    }
-
-    /// Keeps the pairs a pass over the whole body found (every later compile of the program
-    /// meets the same ones: the search depends on the ops and the runs only).
-    pub fn keep_pairs(&self, pairs: Vec<Pair>) {
-        // Another compile on another thread may have kept the same pairs first.
-        let _ = self.analyses.pairs.set(pairs);
-    }
-
-    /// The plans of the loops a pass over the whole body asked for, by head, once a compile
-    /// kept them ([`CodeView::keep_plans`]).
-    #[inline(always)]
-    pub fn known_plans(&self) -> Option<&'c [Plan]> {
-        self.analyses.plans.get().map(Vec::as_slice)
-    }
-
-    /// Keeps the plans a pass over the whole body made (sorted by head; a later pass asks
-    /// for the same heads, and a head without a plan there has none).
-    pub fn keep_plans(&self, plans: Vec<Plan>) {
-        // Another compile on another thread may have kept the same plans first.
-        let _ = self.analyses.plans.set(plans);
     }
 }

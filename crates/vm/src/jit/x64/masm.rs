@@ -115,7 +115,8 @@ pub(super) type HelperAddr = u64;
 /// warm). The code itself is written straight into code memory.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
-    stubs: Vec<u32>,
+    /// The entry-stub offsets per slot.
+    pub(super) stubs: Vec<u32>,
     fixups: Vec<(Rel32, Target)>,
 }
 
