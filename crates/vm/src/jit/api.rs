@@ -122,6 +122,12 @@ impl JitArtifacts {
         self.program.as_ref()
     }
 
+    /// What the first compile's pass found (for tests).
+    #[cfg(test)]
+    pub fn kept(&self) -> &Kept {
+        &self.kept
+    }
+
     /// Compiles `code` (the neutral form of a program loaded with `config`) with `engine`,
     /// the syscall shim for context type `C`; the machine code replaces any compiled before
     /// (a failed compile keeps it).

@@ -23,6 +23,14 @@ pub(crate) struct Kept {
     plans: OnceLock<Vec<Plan>>,
 }
 
+#[cfg(test)]
+impl Kept {
+    /// How many pairs and loop plans were kept, once a compile kept them.
+    pub fn found(&self) -> Option<(usize, usize)> {
+        Some((self.pairs.get()?.len(), self.plans.get()?.len()))
+    }
+}
+
 /// Where a pass gets the pairs of accesses from: the ones an earlier compile's pass found
 /// (from the next one the pass may meet on), or a search at each access (recorded).
 pub(crate) enum Pairs<'k> {
