@@ -139,14 +139,17 @@ impl Assembler {
     #[inline]
     pub fn patch_rel32(&mut self, field: Rel32, target: usize) -> Result<(), EncodeError> {
         let end = field.at + 4;
-        let out_of_range = EncodeError::OffsetOutOfRange {
+        let out_of_range = || EncodeError::OffsetOutOfRange {
             at: field.at,
             target,
             reach: Reach::Rel32,
         };
         let disp = i64::try_from(target).unwrap_or(i64::MAX) - i64::try_from(end).unwrap_or(0);
-        let disp = i32::try_from(disp).map_err(|_| out_of_range)?;
-        let slot = self.code_mut().get_mut(field.at..end).ok_or(out_of_range)?;
+        let disp = i32::try_from(disp).map_err(|_| out_of_range())?;
+        let slot = self
+            .code_mut()
+            .get_mut(field.at..end)
+            .ok_or_else(out_of_range)?;
         slot.copy_from_slice(&disp.to_le_bytes());
         Ok(())
     }

@@ -311,9 +311,19 @@ impl Masm {
     pub fn emit_stubs(&mut self) -> Result<(), JitError> {
         self.pending &= !STUBS_PENDING;
         let mut stubs = core::mem::take(&mut self.out_of_line);
+        // The bail-out routine follows the prologue, so its offset is known here.
+        let bail = self.routine_offset(Routine::BailSite);
         for stub in stubs.drain(..) {
             let here = self.asm.offset();
             self.asm.patch_rel32(stub.field, here)?;
+            match (stub.kind, bail) {
+                (StubKind::Bail { at }, Some(bail)) => {
+                    self.asm.call_to(bail)?;
+                    self.site(at);
+                    continue;
+                }
+                (StubKind::Bail { .. } | StubKind::Refund { .. } | StubKind::Miss { .. }, _) => {}
+            }
             match stub.kind {
                 StubKind::Refund { rest, target } => {
                     self.asm.alu(
