@@ -167,6 +167,8 @@ mod hints;
 #[cfg(bpfvm_jit)]
 mod hoist;
 #[cfg(bpfvm_jit)]
+mod kept;
+#[cfg(bpfvm_jit)]
 mod lower;
 #[cfg(bpfvm_jit)]
 mod masm;
