@@ -108,6 +108,12 @@ impl<C> VerifiedProgram<C> {
     pub fn jit_program(&self) -> Option<&JitProgram> {
         self.jit.program()
     }
+
+    /// What the JIT keeps for this program (for tests).
+    #[cfg(all(test, bpfvm_jit))]
+    pub(crate) fn jit_artifacts(&self) -> &JitArtifacts {
+        &self.jit
+    }
 }
 
 impl<C: ContextObject> VerifiedProgram<C> {

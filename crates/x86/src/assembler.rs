@@ -6,6 +6,7 @@
 //! immediate, a label or a width that some forms lack return `Result<(), EncodeError>` and
 //! write nothing when they fail.
 
+use crate::code_memory::{CodeBuffer, CodeMemoryError, CodePool};
 use crate::encode::{
     emit_imm, emit_plain, emit_plus_r, emit_rm, emit_simple, ByteRegs, Bytes, Imm, OpSize,
     RegField, RmField, RmInsn, SimpleRm, SimpleSize,
@@ -21,7 +22,7 @@ use crate::operand::{Gpr, Lock, Mem, RegMem, Size};
 /// An x86-64 code buffer with typed instruction methods, labels and fixups.
 #[derive(Clone, Debug, Default)]
 pub struct Assembler {
-    code: Vec<u8>,
+    code: CodeBuffer,
     labels: Labels,
 }
 
@@ -36,7 +37,7 @@ impl Assembler {
     #[inline]
     pub fn with_capacity(capacity: usize) -> Assembler {
         Assembler {
-            code: Vec::with_capacity(capacity),
+            code: CodeBuffer::from_vec(Vec::with_capacity(capacity)),
             labels: Labels::default(),
         }
     }
@@ -47,7 +48,7 @@ impl Assembler {
     #[inline]
     pub fn with_capacities(capacity: usize, labels: usize, fixups: usize) -> Assembler {
         Assembler {
-            code: Vec::with_capacity(capacity),
+            code: CodeBuffer::from_vec(Vec::with_capacity(capacity)),
             labels: Labels::with_capacity(labels, fixups),
         }
     }
@@ -55,12 +56,28 @@ impl Assembler {
     /// An empty assembler that emits into `buffer` (cleared first), so that a caller can
     /// reuse one allocation across many assemblies ([`Assembler::finish`] hands it back).
     #[inline]
-    pub fn with_buffer(mut buffer: Vec<u8>, labels: usize, fixups: usize) -> Assembler {
-        buffer.clear();
+    pub fn with_buffer(buffer: Vec<u8>, labels: usize, fixups: usize) -> Assembler {
         Assembler {
-            code: buffer,
+            code: CodeBuffer::from_vec(buffer),
             labels: Labels::with_capacity(labels, fixups),
         }
+    }
+
+    /// An empty assembler that emits straight into read-write code memory from `pool`, with
+    /// room for `capacity` bytes before it first moves to a larger mapping
+    /// ([`Assembler::finish_buffer`], then [`CodeBuffer::into_writable`], hands the code over
+    /// where it was written).
+    #[inline]
+    pub fn in_code_memory(
+        pool: &CodePool,
+        capacity: usize,
+        labels: usize,
+        fixups: usize,
+    ) -> Result<Assembler, CodeMemoryError> {
+        Ok(Assembler {
+            code: CodeBuffer::in_code_memory(pool, capacity)?,
+            labels: Labels::with_capacity(labels, fixups),
+        })
     }
 
     /// The offset the next instruction will be emitted at.
@@ -77,7 +94,7 @@ impl Assembler {
 
     /// The code buffer, for the encoders of other instruction families.
     #[inline(always)]
-    pub(crate) fn code_vec(&mut self) -> &mut Vec<u8> {
+    pub(crate) fn code_vec(&mut self) -> &mut CodeBuffer {
         &mut self.code
     }
 
@@ -152,6 +169,14 @@ impl Assembler {
     /// The finished code; fails if a used label was never bound.
     #[inline]
     pub fn finish(self) -> Result<Vec<u8>, EncodeError> {
+        self.labels.check_all_bound()?;
+        Ok(self.code.into_vec())
+    }
+
+    /// The finished code in the buffer it was written in (code memory for an assembler made
+    /// by [`Assembler::in_code_memory`]); fails if a used label was never bound.
+    #[inline]
+    pub fn finish_buffer(self) -> Result<CodeBuffer, EncodeError> {
         self.labels.check_all_bound()?;
         Ok(self.code)
     }

@@ -82,10 +82,7 @@ impl Assembler {
     pub fn jmp_to(&mut self, target: usize) -> Result<(), EncodeError> {
         match rel8_to(self.offset() + 2, target) {
             Some(disp) => self.no_operands(OpSize::Default, &[JMP_REL8[0], disp as u8]),
-            None => {
-                let field = self.rel32_insn(JMP_REL32);
-                self.patch_rel32(field, target)?;
-            }
+            None => self.rel32_insn_to(JMP_REL32, target)?,
         }
         Ok(())
     }
@@ -96,10 +93,7 @@ impl Assembler {
     pub fn jcc_to(&mut self, cond: Cond, target: usize) -> Result<(), EncodeError> {
         match rel8_to(self.offset() + 2, target) {
             Some(disp) => self.no_operands(OpSize::Default, &[JCC_REL8 + cond.code(), disp as u8]),
-            None => {
-                let field = self.rel32_insn(&cc_opcode(JCC_REL32, cond));
-                self.patch_rel32(field, target)?;
-            }
+            None => self.rel32_insn_to(&cc_opcode(JCC_REL32, cond), target)?,
         }
         Ok(())
     }
@@ -107,8 +101,7 @@ impl Assembler {
     /// `call` to the code offset `target` (rel32).
     #[inline]
     pub fn call_to(&mut self, target: usize) -> Result<(), EncodeError> {
-        let field = self.rel32_insn(CALL_REL32);
-        self.patch_rel32(field, target)
+        self.rel32_insn_to(CALL_REL32, target)
     }
 
     /// `jmp rel32` whose target is written later with [`Assembler::patch_rel32`].
@@ -146,24 +139,58 @@ impl Assembler {
     #[inline]
     pub fn patch_rel32(&mut self, field: Rel32, target: usize) -> Result<(), EncodeError> {
         let end = field.at + 4;
-        let out_of_range = EncodeError::OffsetOutOfRange {
+        let out_of_range = || EncodeError::OffsetOutOfRange {
             at: field.at,
             target,
             reach: Reach::Rel32,
         };
         let disp = i64::try_from(target).unwrap_or(i64::MAX) - i64::try_from(end).unwrap_or(0);
-        let disp = i32::try_from(disp).map_err(|_| out_of_range)?;
-        let slot = self.code_mut().get_mut(field.at..end).ok_or(out_of_range)?;
+        let disp = i32::try_from(disp).map_err(|_| out_of_range())?;
+        let slot = self
+            .code_mut()
+            .get_mut(field.at..end)
+            .ok_or_else(out_of_range)?;
         slot.copy_from_slice(&disp.to_le_bytes());
+        Ok(())
+    }
+
+    /// Emits `opcode` (one or two bytes, no prefix) and the rel32 field that reaches the
+    /// code offset `target`, in one append (the field is known, so nothing is patched later).
+    /// Fails, writing nothing, when the target is out of rel32 reach.
+    #[inline]
+    fn rel32_insn_to(&mut self, opcode: &[u8], target: usize) -> Result<(), EncodeError> {
+        let at = self.offset() + opcode.len();
+        let end = at + 4;
+        let disp = i64::try_from(target).unwrap_or(i64::MAX) - i64::try_from(end).unwrap_or(0);
+        let disp = i32::try_from(disp).map_err(|_| EncodeError::OffsetOutOfRange {
+            at,
+            target,
+            reach: Reach::Rel32,
+        })?;
+        let [d0, d1, d2, d3] = disp.to_le_bytes();
+        match *opcode {
+            [op] => self.data(&[op, d0, d1, d2, d3]),
+            [escape, op] => self.data(&[escape, op, d0, d1, d2, d3]),
+            _ => {
+                self.data(opcode);
+                self.data(&[d0, d1, d2, d3]);
+            }
+        }
         Ok(())
     }
 
     /// Emits `opcode` and a zero rel32 field.
     #[inline]
     fn rel32_insn(&mut self, opcode: &[u8]) -> Rel32 {
-        self.no_operands(OpSize::Default, opcode);
-        let at = self.offset();
-        self.data(&[0; 4]);
+        let at = self.offset() + opcode.len();
+        match *opcode {
+            [op] => self.data(&[op, 0, 0, 0, 0]),
+            [escape, op] => self.data(&[escape, op, 0, 0, 0, 0]),
+            _ => {
+                self.data(opcode);
+                self.data(&[0; 4]);
+            }
+        }
         Rel32 { at }
     }
 

@@ -27,6 +27,7 @@
 //! callers check immediates and widths before they build an [`RmInsn`], so a failed
 //! instruction never leaves a partial encoding in the buffer.
 
+use crate::code_memory::CodeBuffer;
 use crate::error::EncodeError;
 use crate::opcodes::{PREFIX_LOCK, PREFIX_OPERAND_SIZE, REX, REX_B, REX_R, REX_W, REX_X};
 use crate::operand::{Gpr, Lock, Mem};
@@ -225,7 +226,7 @@ impl Bytes {
     /// Appends the laid-out bytes to `buf` (fixed 8-byte copies, each length cut back, which
     /// is cheaper than copies of variable length).
     #[inline(always)]
-    pub(crate) fn append_to(&self, buf: &mut Vec<u8>) {
+    pub(crate) fn append_to(&self, buf: &mut CodeBuffer) {
         let start = buf.len();
         let head_end = start + self.head_len.min(8) as usize;
         buf.extend_from_slice(&self.head.to_le_bytes());
@@ -260,7 +261,7 @@ pub(crate) struct SimpleSize {
 /// same instruction without lock or index.
 #[inline(always)]
 pub(crate) fn emit_simple(
-    buf: &mut Vec<u8>,
+    buf: &mut CodeBuffer,
     size: SimpleSize,
     opcode: &[u8],
     reg: u8,
@@ -302,7 +303,7 @@ pub(crate) fn emit_simple(
 
 /// Emits `insn`. Returns the offset of the displacement field when `rm` is [`RmField::Rip`].
 #[inline]
-pub(crate) fn emit_rm(buf: &mut Vec<u8>, insn: &RmInsn<'_>) -> Option<usize> {
+pub(crate) fn emit_rm(buf: &mut CodeBuffer, insn: &RmInsn<'_>) -> Option<usize> {
     let mut out = Bytes::new();
     if insn.lock == Lock::Locked {
         out.push(PREFIX_LOCK);
@@ -344,7 +345,7 @@ pub(crate) fn emit_rm(buf: &mut Vec<u8>, insn: &RmInsn<'_>) -> Option<usize> {
 /// ModRM: `push`, `pop`, `bswap`, `mov r, imm` (then with `imm`, else [`Imm::NONE`]).
 #[inline]
 pub(crate) fn emit_plus_r(
-    buf: &mut Vec<u8>,
+    buf: &mut CodeBuffer,
     size: OpSize,
     bytes: ByteRegs,
     opcode: &[u8],
@@ -373,7 +374,7 @@ pub(crate) fn emit_plus_r(
 /// Emits an instruction with no operand fields (`cdq`, `cqo`, `ret`, ...); `OpSize::Quad`
 /// adds REX.W.
 #[inline]
-pub(crate) fn emit_plain(buf: &mut Vec<u8>, size: OpSize, opcode: &[u8]) {
+pub(crate) fn emit_plain(buf: &mut CodeBuffer, size: OpSize, opcode: &[u8]) {
     let mut out = Bytes::new();
     if size == OpSize::Word {
         out.push(PREFIX_OPERAND_SIZE);
@@ -387,7 +388,7 @@ pub(crate) fn emit_plain(buf: &mut Vec<u8>, size: OpSize, opcode: &[u8]) {
 
 /// Emits the trailing immediate.
 #[inline]
-pub(crate) fn emit_imm(buf: &mut Vec<u8>, imm: Imm) {
+pub(crate) fn emit_imm(buf: &mut CodeBuffer, imm: Imm) {
     let bytes = imm.bits.to_le_bytes();
     buf.extend_from_slice(bytes.get(..imm.width as usize).unwrap_or(&bytes));
 }

@@ -18,10 +18,12 @@
 //!    [`Cond`], [`Lock`]) and operand types ([`Mem`], [`RegMem`], [`Operand`]). An operand
 //!    combination x86 cannot encode is either unrepresentable or an [`EncodeError`]; the
 //!    encoder never panics and never leaves half an instruction in the buffer.
-//! 5. **Code memory** (`code_memory.rs`, the crate's only `unsafe`): [`WritableCode`] is
+//! 5. **Code memory** (`code_memory/`, the crate's only `unsafe`): [`WritableCode`] is
 //!    read-write, [`ExecutableCode`] is read-execute, and the only way from one to the other is
 //!    [`WritableCode::make_executable`], which consumes the writable value. A [`CodePool`]
-//!    recycles mappings by size class.
+//!    recycles mappings by size class. An [`Assembler`] writes into a [`CodeBuffer`], on the
+//!    heap or ([`Assembler::in_code_memory`]) straight in read-write code memory, which
+//!    [`CodeBuffer::into_writable`] then hands over without a copy.
 //!
 //! The encoder is checked against the iced-x86 disassembler by round trip (`tests/roundtrip.rs`)
 //! and by byte snapshots (`tests/snapshots.rs`).
@@ -55,7 +57,9 @@ mod opcodes;
 mod operand;
 
 pub use assembler::Assembler;
-pub use code_memory::{CodeMemoryError, CodePool, ExecutableCode, LibcCall, WritableCode};
+pub use code_memory::{
+    CodeBuffer, CodeMemoryError, CodePool, ExecutableCode, LibcCall, WritableCode,
+};
 pub use control::Rel32;
 pub use error::{EncodeError, Reach};
 pub use label::Label;

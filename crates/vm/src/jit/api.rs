@@ -5,6 +5,7 @@
 use super::compile::compile as compile_for;
 use super::compiled::Compiled;
 use super::engine::Engine;
+use super::kept::Kept;
 use super::run::{self, RunParts};
 use super::view::{Analyses, CodeView};
 use super::x64::X64;
@@ -105,11 +106,13 @@ impl JitProgram {
     }
 }
 
-/// What the JIT keeps for one verified program: its analyses of the program (computed on
-/// the first compile, reused by later ones) and the machine code of the last compile.
+/// What the JIT keeps for one verified program: its analyses of the program and what the
+/// first compile's pass found (the pairs of accesses and loop plans; computed on the first
+/// compile, reused by later ones), and the machine code of the last compile.
 #[derive(Debug, Default)]
 pub(crate) struct JitArtifacts {
     analyses: OnceLock<Analyses>,
+    kept: Kept,
     program: Option<JitProgram>,
 }
 
@@ -117,6 +120,12 @@ impl JitArtifacts {
     /// The machine code of the last compile, if there was one.
     pub fn program(&self) -> Option<&JitProgram> {
         self.program.as_ref()
+    }
+
+    /// What the first compile's pass found (for tests).
+    #[cfg(test)]
+    pub fn kept(&self) -> &Kept {
+        &self.kept
     }
 
     /// Compiles `code` (the neutral form of a program loaded with `config`) with `engine`,
@@ -130,7 +139,7 @@ impl JitArtifacts {
     ) -> Result<(), JitError> {
         let analyses = self.analyses.get_or_init(|| Analyses::of(code));
         let view = CodeView::new(code, analyses);
-        let compiled = compile_for::<C, Native>(&engine.engine, &view, config)?;
+        let compiled = compile_for::<C, Native>(&engine.engine, &view, &self.kept, config)?;
         self.program = Some(JitProgram { compiled });
         Ok(())
     }

@@ -12,7 +12,7 @@
 //!   checks the whole span ([`AccessForm::PairFirst`]) and the second the span the first
 //!   left ([`AccessForm::PairSecond`]), and marks the slots in between as ones nothing may
 //!   enter ([`Carried::Yes`]).
-//! - **Versioned loops** ([`hoist`]): where execution falls into the head of a tight loop
+//! - **Versioned loops** ([`hoist`](super::hoist)): where execution falls into the head of a tight loop
 //!   whose accesses through an invariant base plus a bounded index can be checked once, the
 //!   driver asks for the loop's guard; after the body it emits the loop a second time, its
 //!   hoisted accesses in [`AccessForm::Hoisted`] form, and points the guard at it.
@@ -25,12 +25,13 @@ use super::compiled::Compiled;
 use super::engine::Engine;
 use super::hardening::Hardening;
 use super::hints::{BaseHint, HintTable};
-use super::hoist::{self, Plan};
+use super::hoist::Plan;
+use super::kept::{Kept, Pairs, Plans};
 use super::lower::{lower, Lowering};
 use super::masm::{
     AccessForm, At, Backend, Carried, MacroAssembler, MeterMode, Program, RunPosition, Translation,
 };
-use super::pair::{Pair, PairSearch};
+use super::pair::Pair;
 use super::view::CodeView;
 use super::{JitError, VersionedLoop};
 use crate::code::{Flow, GuestReg, Op, OpKind};
@@ -59,6 +60,7 @@ fn compile_seed((seed, compile): (u64, u64), slots: usize, key: i32) -> u64 {
 pub(crate) fn compile<C: ContextObject, B: Backend>(
     engine: &Engine<B>,
     code: &CodeView<'_>,
+    kept: &Kept,
     config: &Config,
 ) -> Result<Compiled<B>, JitError> {
     let slots = code.slot_count();
@@ -75,10 +77,10 @@ pub(crate) fn compile<C: ContextObject, B: Backend>(
     );
     let mut m = B::masm::<C>(engine.state(), program, hardening, engine.take_tables());
     m.prologue(code.entry_pc())?;
-    let (body_end, versions, interpreted) = body(&mut m, code, &program)?;
+    let (body_end, versions, interpreted) = body(&mut m, code, kept, &program)?;
     let mut versioned = Vec::with_capacity(versions.len());
     for version in versions {
-        versioned.push(copy(&mut m, code, &program, version)?);
+        versioned.push(copy(&mut m, code, kept, &program, version)?);
     }
     m.entry_stubs(code)?;
     m.emit_pending()?;
@@ -109,20 +111,26 @@ type Body<G> = (usize, Vec<Version<G>>, Vec<usize>);
 fn body<M: MacroAssembler>(
     m: &mut M,
     code: &CodeView<'_>,
+    kept: &Kept,
     program: &Program,
 ) -> Result<Body<M::Guard>, JitError> {
     let slots = code.slot_count();
     let ops = code.ops().get(..=slots).unwrap_or(&[]);
-    let mut pass = Pass::new();
+    let mut pass = Pass::new(kept, 0);
+    // The loop plans of an earlier compile, or the ones this pass makes.
+    let mut plans = Plans::of(kept);
     // Which accesses probably go to the stack or the input region (only the check's shape
     // depends on it; the aligned mapping's table is what the checks read).
     let hints = (program.translation == Translation::InlineTable).then(|| code.hints());
     // Loops whose copy with hoisted checks waits for the end of the body.
     let mut versions: Vec<Version<M::Guard>> = Vec::new();
-    let mut previous: Option<&Op> = None;
+    // Whether execution falls from the previous slot into this one.
+    let mut fall_in = false;
     let mut body_end = 0;
     let mut pc = 0;
     while let Some(op) = ops.get(pc) {
+        // One look at the op table per slot: its width, kind and flow together.
+        let facts = op.facts();
         if pc == slots {
             body_end = m.offset();
         }
@@ -134,18 +142,29 @@ fn body<M: MacroAssembler>(
             true => LoopHead::Yes,
             false => LoopHead::No,
         };
-        if head == LoopHead::Yes && previous.is_some_and(falls_through) {
-            if let Some(version) = version_loop(m, code, program, hints, pc)? {
+        if head == LoopHead::Yes && fall_in {
+            if let Some(version) = version_loop(m, code, program, hints, &mut plans, pc)? {
                 versions.push(version);
             }
         }
-        let slot = Slot { op, pc, head, hint };
+        let slot = Slot {
+            op,
+            kind: facts.kind,
+            flow: facts.flow,
+            pc,
+            head,
+            hint,
+        };
         emit_slot(m, code, program, &mut pass, slot, Copy::No)?;
-        previous = Some(op);
-        pc += op.width();
+        fall_in = falls_through(facts.flow);
+        pc += facts.slots;
     }
     m.emit_pending()?;
-    Ok((body_end, versions, pass.interpreted))
+    // What this pass searched for, the program's later compiles look up.
+    let interpreted = core::mem::take(&mut pass.interpreted);
+    pass.pairs.keep(kept);
+    plans.keep(kept);
+    Ok((body_end, versions, interpreted))
 }
 
 /// Whether a slot's code starts a tight loop ([`CodeView::is_loop_header`] at a run's
@@ -168,6 +187,9 @@ enum Copy<'p> {
 #[derive(Clone, Copy)]
 struct Slot<'o> {
     op: &'o Op,
+    /// The op's kind and flow (from one look at its facts).
+    kind: OpKind,
+    flow: Flow,
     pc: usize,
     head: LoopHead,
     /// The guess for its base register.
@@ -176,20 +198,24 @@ struct Slot<'o> {
 
 /// The state the pass carries from slot to slot: where the next slot sits in its run, and
 /// the pair being lowered with the span its first access left.
-struct Pass<S> {
+struct Pass<'p, S> {
     position: RunPosition,
     pair: Option<Pair>,
     span: Option<S>,
+    /// The pairs of accesses the pass meets.
+    pairs: Pairs<'p>,
     /// The slots lowered to nothing but a bail-out, in order.
     interpreted: Vec<usize>,
 }
 
-impl<S> Pass<S> {
-    fn new() -> Pass<S> {
+impl<'p, S> Pass<'p, S> {
+    /// A pass that starts at slot `from`, meeting the pairs `kept` holds or searching.
+    fn new(kept: &'p Kept, from: usize) -> Pass<'p, S> {
         Pass {
             position: RunPosition::Start,
             pair: None,
             span: None,
+            pairs: Pairs::of(kept, from),
             interpreted: Vec::new(),
         }
     }
@@ -201,19 +227,22 @@ fn emit_slot<M: MacroAssembler>(
     m: &mut M,
     code: &CodeView<'_>,
     program: &Program,
-    pass: &mut Pass<M::Span>,
+    pass: &mut Pass<'_, M::Span>,
     slot: Slot<'_>,
     copy: Copy<'_>,
 ) -> Result<(), JitError> {
-    let Slot { op, pc, head, hint } = slot;
+    let Slot {
+        op,
+        kind,
+        flow,
+        pc,
+        head,
+        hint,
+    } = slot;
     let refund = code.jit_run_length(pc);
     // Only memory accesses can start a pair.
-    if pass.pair.is_none() && op.kind() == OpKind::Memory {
-        let search = match code.in_loop(pc) {
-            true => PairSearch::Neighbours,
-            false => PairSearch::ReadModifyWrite,
-        };
-        pass.pair = Pair::find(code, op, pc, search);
+    if pass.pair.is_none() && kind == OpKind::Memory {
+        pass.pair = pass.pairs.at(code, op, pc);
     }
     if head == LoopHead::Yes {
         m.align_loop_head();
@@ -236,7 +265,7 @@ fn emit_slot<M: MacroAssembler>(
         Lowering::Interpreted if pc < code.slot_count() => pass.interpreted.push(pc),
         Lowering::Interpreted => {}
     }
-    if m.has_pending() && !falls_through(op) {
+    if m.has_pending() && !falls_through(flow) {
         m.emit_pending()?;
     }
     // An op ends its run exactly when its run is itself alone.
@@ -251,7 +280,7 @@ fn emit_slot<M: MacroAssembler>(
 /// pair, hoisted in a versioned loop's copy, or checked on its own.
 #[inline(always)]
 fn access_form<S>(
-    pass: &mut Pass<S>,
+    pass: &mut Pass<'_, S>,
     copy: Copy<'_>,
     pc: usize,
     hint: BaseHint,
@@ -283,12 +312,13 @@ fn access_form<S>(
     })
 }
 
-/// Whether execution can continue after the code of `op` (out-of-line code that waits to be
-/// emitted goes after one that cannot, out of the way of straight-line code): where the op's
-/// flow goes on, except at an eBPF `callx`, whose code always bails out (the interpreter
-/// decides between helper and function).
-fn falls_through(op: &Op) -> bool {
-    match op.flow() {
+/// Whether execution can continue after the code of an op of `flow` (out-of-line code that
+/// waits to be emitted goes after one that cannot, out of the way of straight-line code):
+/// where the op's flow goes on, except at an eBPF `callx`, whose code always bails out (the
+/// interpreter decides between helper and function).
+#[inline(always)]
+fn falls_through(flow: Flow) -> bool {
+    match flow {
         Flow::Next | Flow::Branch(_) | Flow::Call(_) | Flow::CallReg | Flow::Syscall => true,
         Flow::Jump(_) | Flow::Exit | Flow::Fault | Flow::CallRegOrHelper => false,
     }
@@ -301,7 +331,7 @@ struct Version<G> {
 }
 
 /// The guard of the tight loop at `head` and the loop waiting for its copy, when its
-/// accesses can be hoisted (see [`hoist`]); the guard goes where execution falls into the
+/// accesses can be hoisted (see [`hoist`](super::hoist)); the guard goes where execution falls into the
 /// head.
 #[inline(never)]
 fn version_loop<M: MacroAssembler>(
@@ -309,6 +339,7 @@ fn version_loop<M: MacroAssembler>(
     code: &CodeView<'_>,
     program: &Program,
     hints: Option<&HintTable>,
+    plans: &mut Plans<'_>,
     head: usize,
 ) -> Result<Option<Version<M::Guard>>, JitError> {
     if code.layout().mapping != MappingKind::Aligned {
@@ -317,7 +348,7 @@ fn version_loop<M: MacroAssembler>(
     // A base the scan guesses to point into the gapped stack would fail the guard.
     let gapped = program.stack.is_some();
     let stack = |reg: GuestReg| gapped && hints.is_some_and(|hints| hints.holds_stack(head, reg));
-    let plan = hoist::plan_of(code, head);
+    let plan = plans.plan(code, head);
     let plan = plan.and_then(|plan| plan.retain(|g| !stack(g.base)));
     let Some(plan) = plan else {
         return Ok(None);
@@ -332,6 +363,7 @@ fn version_loop<M: MacroAssembler>(
 fn copy<M: MacroAssembler>(
     m: &mut M,
     code: &CodeView<'_>,
+    kept: &Kept,
     program: &Program,
     version: Version<M::Guard>,
 ) -> Result<VersionedLoop, JitError> {
@@ -339,13 +371,16 @@ fn copy<M: MacroAssembler>(
     let hints = (program.translation == Translation::InlineTable).then(|| code.hints());
     let (head, latch) = (plan.head, plan.latch);
     let mark = m.begin_copy(&plan);
-    let mut pass = Pass::new();
+    let mut pass = Pass::new(kept, head);
     let mut pc = head;
     let mut last = None;
     while pc <= latch {
         let Some(op) = code.ops().get(pc) else { break };
+        let facts = op.facts();
         let slot = Slot {
             op,
+            kind: facts.kind,
+            flow: facts.flow,
             pc,
             head: match pc == head {
                 true => LoopHead::Yes,
@@ -354,8 +389,8 @@ fn copy<M: MacroAssembler>(
             hint: hints.map_or(BaseHint::Unknown, |hints| hints.hint(pc)),
         };
         emit_slot(m, code, program, &mut pass, slot, Copy::Of(&plan))?;
-        last = Some(op);
-        pc += op.width();
+        last = Some(facts.flow);
+        pc += facts.slots;
     }
     if last.is_some_and(falls_through) {
         m.jump(latch + 1)?;

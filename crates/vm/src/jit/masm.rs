@@ -449,8 +449,8 @@ pub(crate) trait Backend: Sized + 'static {
         hardening: super::hardening::Hardening,
         tables: Tables,
     ) -> Self::Masm;
-    /// Resolves every jump, copies the code into executable memory and returns it with the
-    /// program's tables.
+    /// Resolves every jump, makes the code executable (x86-64 writes it straight into code
+    /// memory and seals it there) and returns it with the program's tables.
     fn finish(state: &Self::State, masm: Self::Masm) -> Result<(Self::Code, Tables), JitError>;
     /// The machine code.
     fn bytes(code: &Self::Code) -> &[u8];

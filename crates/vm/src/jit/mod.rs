@@ -175,6 +175,8 @@ mod hints;
 #[cfg(bpfvm_jit)]
 mod hoist;
 #[cfg(bpfvm_jit)]
+mod kept;
+#[cfg(bpfvm_jit)]
 mod lower;
 #[cfg(bpfvm_jit)]
 mod masm;

@@ -112,7 +112,7 @@ impl SiteTable {
 
     /// Records `ret` (a return address just emitted) as the bail-out site of `at`; without
     /// metering nothing is refunded.
-    #[inline]
+    #[inline(always)]
     pub fn record(&mut self, ret: usize, at: At) {
         let refund = match self.meter {
             Some(MeterMode::On) => at.refund,

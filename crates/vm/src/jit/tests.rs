@@ -270,3 +270,45 @@ fn the_guard_blinds_the_programs_constants() {
         assert_eq!(shown, !blind, "blinding {blind}");
     }
 }
+
+/// A program's second compile looks up the pairs and loop plans its first compile's pass
+/// found (`kept`) instead of searching, and gives the same machine code: without hardening
+/// the code depends on nothing else. The histogram has both a versioned loop and a
+/// read-modify-write pair, [`program`] pairs outside loops.
+#[test]
+fn a_second_compile_reuses_what_the_first_found_and_emits_the_same_code() {
+    let config = Config {
+        noop_instruction_rate: 0,
+        sanitize_user_provided_values: false,
+        ..Config::legacy()
+    };
+    for insns in [histogram(Detour::No), histogram(Detour::Ja), program()] {
+        let bytes = sbpf_bytes(&insns);
+        let loader = Arc::new(Loader::with_syscalls(config, SyscallRegistry::new()));
+        let executable = Executable::from_raw_program(&bytes, loader, Dialect::Sbpf).unwrap();
+        let mut verified: crate::VerifiedProgram<TestContext> = verify(executable).unwrap();
+        let engine = super::JitEngine::new();
+        assert_eq!(verified.jit_artifacts().kept().found(), None);
+        verified.jit_compile_with(&engine).unwrap();
+        let found = verified.jit_artifacts().kept().found();
+        let (pairs, _plans) = found.expect("the first compile keeps what it found");
+        assert!(pairs > 0, "{insns:?}");
+        let first = verified.jit_program().unwrap();
+        let (code, loops) = (first.code().to_vec(), first.versioned_loops().to_vec());
+        verified.jit_compile_with(&engine).unwrap();
+        let second = verified.jit_program().unwrap();
+        assert_eq!(second.code(), &code[..]);
+        assert_eq!(second.versioned_loops(), &loops[..]);
+        assert_eq!(verified.jit_artifacts().kept().found(), found);
+    }
+    // The histogram's loop is versioned and its plan kept.
+    let bytes = sbpf_bytes(&histogram(Detour::No));
+    let loader = Arc::new(Loader::with_syscalls(config, SyscallRegistry::new()));
+    let executable = Executable::from_raw_program(&bytes, loader, Dialect::Sbpf).unwrap();
+    let mut verified: crate::VerifiedProgram<TestContext> = verify(executable).unwrap();
+    verified.jit_compile().unwrap();
+    assert_eq!(
+        verified.jit_artifacts().kept().found().map(|f| f.1),
+        Some(1)
+    );
+}

@@ -46,11 +46,17 @@ use crate::jit::masm::{At, Carried, MeterMode, Program, RunPosition};
 use crate::jit::tables::{offset32, SiteTable, Tables, CARRIED, FLAGS, INSIDE, NONE};
 use crate::jit::view::CodeView;
 use crate::jit::JitError;
-use bpfvm_x86::{AluKind, Assembler, Cond, Gpr, Mem, Operand, RegMem, Rel32, Scale, Size};
+use bpfvm_x86::{
+    AluKind, Assembler, CodePool, Cond, Gpr, Mem, Operand, RegMem, Rel32, Scale, Size,
+};
 
 /// The bit of `Masm::pending` that says stubs wait (refunds, misses); the others are
 /// routines by index.
 const STUBS_PENDING: u32 = 1 << 31;
+
+/// The code memory a compile starts with, per slot (production programs take about 21
+/// bytes per slot; a program that takes more moves its code to a larger mapping once).
+const CODE_PER_SLOT: usize = 24;
 
 /// The alignment of the code of a tight loop's head: the fetch window of the loop's first
 /// instructions then does not depend on what precedes them.
@@ -107,12 +113,11 @@ pub(super) enum Target {
 pub(super) type HelperAddr = u64;
 
 /// Buffers of one compile that the engine's next one reuses (their pages stay mapped and
-/// warm).
+/// warm). The code itself is written straight into code memory.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
-    /// The code buffer.
-    pub code: Vec<u8>,
-    stubs: Vec<u32>,
+    /// The entry-stub offsets per slot.
+    pub(super) stubs: Vec<u32>,
     fixups: Vec<(Rel32, Target)>,
 }
 
@@ -156,21 +161,28 @@ pub(crate) struct Masm {
 }
 
 impl Masm {
-    /// A macro-assembler for `program`, filling `tables`, reusing `scratch`.
+    /// A macro-assembler for `program`, filling `tables`, writing into code memory from
+    /// `pool` and reusing `scratch`.
     pub fn new(
         program: Program,
         hardening: Hardening,
         helpers: (HelperAddr, HelperAddr),
-        scratch: Scratch,
+        (pool, scratch): (&CodePool, Scratch),
         tables: Tables,
     ) -> Masm {
         let slot_count = program.slot_count;
         let Scratch {
-            code: mut buffer,
             mut stubs,
             mut fixups,
         } = scratch;
-        buffer.reserve(slot_count * 24 + 2048);
+        // About 21 bytes per slot on production programs; more moves the code once.
+        let capacity = slot_count
+            .saturating_mul(CODE_PER_SLOT)
+            .saturating_add(2048);
+        // Without code memory now, the code goes to the heap and is copied into code memory
+        // at the end (where the error, if it persists, is reported).
+        let asm = Assembler::in_code_memory(pool, capacity, 4, 4)
+            .unwrap_or_else(|_| Assembler::with_buffer(Vec::with_capacity(capacity), 4, 4));
         stubs.clear();
         fixups.clear();
         let Tables {
@@ -183,7 +195,7 @@ impl Masm {
         sites.reset(slot_count, program.meter);
         callx_table.clear();
         Masm {
-            asm: Assembler::with_buffer(buffer, 4, 4),
+            asm,
             program,
             hardening,
             translate_helper: helpers.0,
@@ -309,9 +321,19 @@ impl Masm {
     pub fn emit_stubs(&mut self) -> Result<(), JitError> {
         self.pending &= !STUBS_PENDING;
         let mut stubs = core::mem::take(&mut self.out_of_line);
+        // The bail-out routine follows the prologue, so its offset is known here.
+        let bail = self.routine_offset(Routine::BailSite);
         for stub in stubs.drain(..) {
             let here = self.asm.offset();
             self.asm.patch_rel32(stub.field, here)?;
+            match (stub.kind, bail) {
+                (StubKind::Bail { at }, Some(bail)) => {
+                    self.asm.call_to(bail)?;
+                    self.site(at);
+                    continue;
+                }
+                (StubKind::Bail { .. } | StubKind::Refund { .. } | StubKind::Miss { .. }, _) => {}
+            }
             match stub.kind {
                 StubKind::Refund { rest, target } => {
                     self.asm.alu(
@@ -749,11 +771,9 @@ impl Masm {
     }
 
     /// The tables of the compiled program (the slot offsets keep their marks: read them
-    /// with `tables::slot_offset`). The scratch buffers come back without the code buffer
-    /// (the assembler's).
+    /// with `tables::slot_offset`), and the scratch buffers for the next compile.
     pub fn into_parts(self) -> (Assembler, Tables, Scratch) {
         let scratch = Scratch {
-            code: Vec::new(),
             stubs: self.stubs,
             fixups: self.fixups,
         };

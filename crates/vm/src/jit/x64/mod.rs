@@ -126,16 +126,20 @@ impl Backend for X64 {
             entry::translate_shim as *const () as usize as u64,
             entry::syscall_shim::<C> as *const () as usize as u64,
         );
-        Masm::new(program, hardening, helpers, state.take_scratch(), tables)
+        Masm::new(
+            program,
+            hardening,
+            helpers,
+            (&state.pool, state.take_scratch()),
+            tables,
+        )
     }
 
     fn finish(state: &State, mut masm: Masm) -> Result<(ExecutableCode, Tables), JitError> {
         masm.resolve()?;
-        let (asm, tables, mut scratch) = masm.into_parts();
-        let bytes = asm.finish()?;
-        let mut writable = state.pool.allocate(bytes.len())?;
-        writable.append(&bytes)?;
-        scratch.code = bytes;
+        let (asm, tables, scratch) = masm.into_parts();
+        // The code is where it was written (code memory), unless that could not be had.
+        let writable = asm.finish_buffer()?.into_writable(&state.pool)?;
         state.give_scratch(scratch);
         Ok((writable.make_executable()?, tables))
     }

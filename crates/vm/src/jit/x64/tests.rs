@@ -34,9 +34,9 @@ fn shape_indices_are_a_bijection() {
 fn scratch_buffers_come_back_bounded() {
     let state = State::default();
     let mut first = state.take_scratch();
-    first.code.reserve(4096);
+    first.stubs.reserve(4096);
     state.give_scratch(first);
-    assert!(state.take_scratch().code.capacity() >= 4096);
+    assert!(state.take_scratch().stubs.capacity() >= 4096);
     for _ in 0..super::SCRATCH_MAX + 2 {
         state.give_scratch(Scratch::default());
     }

@@ -1,7 +1,8 @@
 //! Code memory: pages that are writable or executable, never both, and the types say which.
 //!
 //! This is the only module of the crate with `unsafe`; it wraps `mmap`, `mprotect` and
-//! `munmap` and the raw-pointer views of the mapped pages.
+//! `munmap` and the raw-pointer views of the mapped pages, and (`buffer.rs`) the
+//! [`CodeBuffer`] an assembler emits into, on the heap or straight in code memory.
 //!
 //! # The W^X state machine
 //!
@@ -27,6 +28,10 @@
 //! rest. Pools are shared between threads (`Clone` shares).
 
 #![allow(unsafe_code)]
+
+mod buffer;
+
+pub use buffer::CodeBuffer;
 
 use std::collections::BTreeMap;
 use std::fmt;
