@@ -70,6 +70,16 @@ impl From<RuntimeError> for Halt {
     }
 }
 
+/// Where control goes after an op that did not stop the run.
+#[derive(Clone, Copy)]
+pub(super) enum Next {
+    /// The op does not end its straight-line run: the next op runs without metering.
+    Within(usize),
+    /// The op ends its run (a jump, branch, call, syscall or return): the meter looks at
+    /// the run starting at this pc.
+    Head(usize),
+}
+
 /// One run of a program.
 pub(crate) struct Machine<'r, 'a, C: ContextObject> {
     pub code: &'r Code,
@@ -114,7 +124,10 @@ impl<C: ContextObject> Machine<'_, '_, C> {
 
     /// The fast loop. At the head of each straight-line run the meter either charges the
     /// whole run at once (no check inside it can fail) and the run executes without
-    /// per-instruction metering, or one exact step is taken instead.
+    /// per-instruction metering, or one exact step is taken instead. Inside a run nothing is
+    /// counted: the ops that end runs ([`Op::ends_run`]) are exactly the ones that answer
+    /// [`Next::Head`], so the run's end is found by the op itself, and an op that fails gives
+    /// back the rest of its run from the run length of its own slot.
     fn run_by_runs(&mut self, mut pc: usize) -> Result<u64, RuntimeError> {
         let code = self.code;
         let ops: &[Op] = code.ops();
@@ -131,23 +144,22 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 continue;
             }
             // A run of length 0 starts past the sentinel: the fetch below fails first.
-            let mut left = length;
-            loop {
+            pc = loop {
                 let Some(op) = ops.get(pc) else {
                     return Err(overrun(code));
                 };
-                pc = match self.execute(op, pc) {
-                    Ok(next) => next,
+                match self.execute(op, pc) {
+                    Ok(Next::Within(next)) => pc = next,
+                    Ok(Next::Head(next)) => break next,
                     Err(halt) => {
-                        self.meter.refund(left.saturating_sub(1));
+                        // The run was charged up to its end; the ops after this one did
+                        // not run.
+                        let rest = runs.get(pc).copied().unwrap_or(1);
+                        self.meter.refund(rest.saturating_sub(1));
                         return halt.into_result();
                     }
-                };
-                left -= 1;
-                if left == 0 {
-                    break;
                 }
-            }
+            };
             // Rule 2's check after the run's last op can only fail after a syscall, which
             // makes it itself (`Machine::syscall`).
         }
@@ -183,7 +195,9 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             return Err(overrun(code).into());
         };
         self.meter.charge();
-        let next = self.execute(op, pc)?;
+        let next = match self.execute(op, pc)? {
+            Next::Within(next) | Next::Head(next) => next,
+        };
         if self.meter.exhausted() {
             return Err(exceeded(pc, next, code).into());
         }
@@ -200,7 +214,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// Executes one op and returns the next pc. One arm per op: this is the dispatch table,
     /// and the only place an op's meaning is written down.
     #[inline(always)]
-    fn execute(&mut self, op: &Op, pc: usize) -> Result<usize, Halt> {
+    fn execute(&mut self, op: &Op, pc: usize) -> Result<Next, Halt> {
         let next = pc + 1;
         let imm64 = |imm: i32| imm as i64 as u64;
         let jump = |taken: bool, target: u32| if taken { target as usize } else { next };
@@ -314,7 +328,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             Op::Swap64 { dst } => self.set(dst, self.reg(dst).swap_bytes()),
             Op::LoadImm64 { dst, imm } => {
                 self.set(dst, imm);
-                return Ok(pc + 2);
+                return Ok(Next::Within(pc + 2));
             }
             Op::Ldx8 { dst, base, off } => self.load(pc, MemSize::B, dst, base, off)?,
             Op::Ldx16 { dst, base, off } => self.load(pc, MemSize::H, dst, base, off)?,
@@ -346,68 +360,68 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 src,
                 off,
             } => self.atomic(pc, size, op, base, src, off)?,
-            Op::Ja { target } => return Ok(target as usize),
+            Op::Ja { target } => return Ok(Next::Head(target as usize)),
             Op::JeqImm { dst, imm, target } => {
-                return Ok(jump(self.reg(dst) == imm64(imm), target))
+                return Ok(Next::Head(jump(self.reg(dst) == imm64(imm), target)))
             }
             Op::JeqReg { dst, src, target } => {
-                return Ok(jump(self.reg(dst) == self.reg(src), target))
+                return Ok(Next::Head(jump(self.reg(dst) == self.reg(src), target)))
             }
             Op::JneImm { dst, imm, target } => {
-                return Ok(jump(self.reg(dst) != imm64(imm), target))
+                return Ok(Next::Head(jump(self.reg(dst) != imm64(imm), target)))
             }
             Op::JneReg { dst, src, target } => {
-                return Ok(jump(self.reg(dst) != self.reg(src), target))
+                return Ok(Next::Head(jump(self.reg(dst) != self.reg(src), target)))
             }
-            Op::JgtImm { dst, imm, target } => return Ok(jump(self.reg(dst) > imm64(imm), target)),
+            Op::JgtImm { dst, imm, target } => return Ok(Next::Head(jump(self.reg(dst) > imm64(imm), target))),
             Op::JgtReg { dst, src, target } => {
-                return Ok(jump(self.reg(dst) > self.reg(src), target))
+                return Ok(Next::Head(jump(self.reg(dst) > self.reg(src), target)))
             }
             Op::JgeImm { dst, imm, target } => {
-                return Ok(jump(self.reg(dst) >= imm64(imm), target))
+                return Ok(Next::Head(jump(self.reg(dst) >= imm64(imm), target)))
             }
             Op::JgeReg { dst, src, target } => {
-                return Ok(jump(self.reg(dst) >= self.reg(src), target))
+                return Ok(Next::Head(jump(self.reg(dst) >= self.reg(src), target)))
             }
-            Op::JltImm { dst, imm, target } => return Ok(jump(self.reg(dst) < imm64(imm), target)),
+            Op::JltImm { dst, imm, target } => return Ok(Next::Head(jump(self.reg(dst) < imm64(imm), target))),
             Op::JltReg { dst, src, target } => {
-                return Ok(jump(self.reg(dst) < self.reg(src), target))
+                return Ok(Next::Head(jump(self.reg(dst) < self.reg(src), target)))
             }
             Op::JleImm { dst, imm, target } => {
-                return Ok(jump(self.reg(dst) <= imm64(imm), target))
+                return Ok(Next::Head(jump(self.reg(dst) <= imm64(imm), target)))
             }
             Op::JleReg { dst, src, target } => {
-                return Ok(jump(self.reg(dst) <= self.reg(src), target))
+                return Ok(Next::Head(jump(self.reg(dst) <= self.reg(src), target)))
             }
             Op::JsetImm { dst, imm, target } => {
-                return Ok(jump(self.reg(dst) & imm64(imm) != 0, target))
+                return Ok(Next::Head(jump(self.reg(dst) & imm64(imm) != 0, target)))
             }
             Op::JsetReg { dst, src, target } => {
-                return Ok(jump(self.reg(dst) & self.reg(src) != 0, target))
+                return Ok(Next::Head(jump(self.reg(dst) & self.reg(src) != 0, target)))
             }
             Op::JsgtImm { dst, imm, target } => {
-                return Ok(jump(self.reg(dst) as i64 > i64::from(imm), target))
+                return Ok(Next::Head(jump(self.reg(dst) as i64 > i64::from(imm), target)))
             }
             Op::JsgtReg { dst, src, target } => {
-                return Ok(jump(self.reg(dst) as i64 > self.reg(src) as i64, target))
+                return Ok(Next::Head(jump(self.reg(dst) as i64 > self.reg(src) as i64, target)))
             }
             Op::JsgeImm { dst, imm, target } => {
-                return Ok(jump(self.reg(dst) as i64 >= i64::from(imm), target))
+                return Ok(Next::Head(jump(self.reg(dst) as i64 >= i64::from(imm), target)))
             }
             Op::JsgeReg { dst, src, target } => {
-                return Ok(jump(self.reg(dst) as i64 >= self.reg(src) as i64, target))
+                return Ok(Next::Head(jump(self.reg(dst) as i64 >= self.reg(src) as i64, target)))
             }
             Op::JsltImm { dst, imm, target } => {
-                return Ok(jump((self.reg(dst) as i64) < i64::from(imm), target))
+                return Ok(Next::Head(jump((self.reg(dst) as i64) < i64::from(imm), target)))
             }
             Op::JsltReg { dst, src, target } => {
-                return Ok(jump((self.reg(dst) as i64) < self.reg(src) as i64, target))
+                return Ok(Next::Head(jump((self.reg(dst) as i64) < self.reg(src) as i64, target)))
             }
             Op::JsleImm { dst, imm, target } => {
-                return Ok(jump(self.reg(dst) as i64 <= i64::from(imm), target))
+                return Ok(Next::Head(jump(self.reg(dst) as i64 <= i64::from(imm), target)))
             }
             Op::JsleReg { dst, src, target } => {
-                return Ok(jump(self.reg(dst) as i64 <= self.reg(src) as i64, target))
+                return Ok(Next::Head(jump(self.reg(dst) as i64 <= self.reg(src) as i64, target)))
             }
             Op::Branch32 {
                 cond,
@@ -416,13 +430,18 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 target,
             } => {
                 let b = operand_value(&self.regs, src);
-                return Ok(jump(holds32(cond, self.reg(dst), b), target));
+                return Ok(Next::Head(jump(holds32(cond, self.reg(dst), b), target)));
             }
-            Op::Syscall { index } => self.syscall(pc, index)?,
-            Op::Call { target } => return self.call(pc, target),
-            Op::CallReg { reg } => return self.call_register(pc, reg),
-            Op::CallRegOrHelper { reg } => return self.call_register_or_helper(pc, reg),
-            Op::Exit => return self.exit(pc),
+            Op::Syscall { index } => {
+                self.syscall(pc, index)?;
+                return Ok(Next::Head(next));
+            }
+            Op::Call { target } => return self.call(pc, target).map(Next::Head),
+            Op::CallReg { reg } => return self.call_register(pc, reg).map(Next::Head),
+            Op::CallRegOrHelper { reg } => {
+                return self.call_register_or_helper(pc, reg).map(Next::Head)
+            }
+            Op::Exit => return self.exit(pc).map(Next::Head),
             Op::MoveStackPointer { delta } => {
                 self.stack_pointer = self.stack_pointer.wrapping_add(delta as u64)
             }
@@ -430,7 +449,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             Op::Trap { trap } => return Err(trap_error(trap, pc).into()),
             Op::Overrun => return Err(RuntimeError::ExecutionOverrun { pc }.into()),
         }
-        Ok(next)
+        Ok(Next::Within(next))
     }
 
     #[inline(always)]
