@@ -26,7 +26,7 @@
 use super::alu::{self, DivFault};
 use super::branch::{holds32, operand_value};
 use super::hook::StepControl;
-use crate::code::{Code, Ext32, GuestReg, Op, Operand, Semantics, Trap};
+use crate::code::{Code, Ext32, GuestReg, Inst, Op, Operand, Semantics, Trap};
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
 use crate::memory::MemoryMapping;
@@ -130,7 +130,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// back the rest of its run from the run length of its own slot.
     fn run_by_runs(&mut self, mut pc: usize) -> Result<u64, RuntimeError> {
         let code = self.code;
-        let ops: &[Op] = code.ops();
+        let insts: &[Inst] = code.insts();
         let runs = code.run_lengths();
         loop {
             // 0 for a pc past the sentinel, where nothing runs: only an `lddw` in the last
@@ -145,10 +145,10 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             }
             // A run of length 0 starts past the sentinel: the fetch below fails first.
             pc = loop {
-                let Some(op) = ops.get(pc) else {
+                let Some(inst) = insts.get(pc) else {
                     return Err(overrun(code));
                 };
-                match self.execute(op, pc) {
+                match self.execute(inst, pc) {
                     Ok(Next::Within(next)) => pc = next,
                     Ok(Next::Head(next)) => break next,
                     Err(halt) => {
@@ -195,7 +195,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             return Err(overrun(code).into());
         };
         self.meter.charge();
-        let next = match self.execute(op, pc)? {
+        let next = match self.execute(&Inst::from(*op), pc)? {
             Next::Within(next) | Next::Head(next) => next,
         };
         if self.meter.exhausted() {
@@ -214,48 +214,51 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// Executes one op and returns the next pc. One arm per op: this is the dispatch table,
     /// and the only place an op's meaning is written down.
     #[inline(always)]
-    fn execute(&mut self, op: &Op, pc: usize) -> Result<Next, Halt> {
+    fn execute(&mut self, inst: &Inst, pc: usize) -> Result<Next, Halt> {
         let next = pc + 1;
         let imm64 = |imm: i32| imm as i64 as u64;
-        let jump = |taken: bool, target: u32| if taken { target as usize } else { next };
-        match *op {
-            Op::Mov64Imm { dst, imm } => self.set(dst, imm64(imm)),
-            Op::Mov64Reg { dst, src } => self.set(dst, self.reg(src)),
-            Op::Add64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_add(imm64(imm))),
-            Op::Add64Reg { dst, src } => self.set(dst, self.reg(dst).wrapping_add(self.reg(src))),
-            Op::Sub64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_sub(imm64(imm))),
-            Op::Sub64Reg { dst, src } => self.set(dst, self.reg(dst).wrapping_sub(self.reg(src))),
-            Op::Mul64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_mul(imm64(imm))),
-            Op::Mul64Reg { dst, src } => self.set(dst, self.reg(dst).wrapping_mul(self.reg(src))),
-            Op::Or64Imm { dst, imm } => self.set(dst, self.reg(dst) | imm64(imm)),
-            Op::Or64Reg { dst, src } => self.set(dst, self.reg(dst) | self.reg(src)),
-            Op::And64Imm { dst, imm } => self.set(dst, self.reg(dst) & imm64(imm)),
-            Op::And64Reg { dst, src } => self.set(dst, self.reg(dst) & self.reg(src)),
-            Op::Xor64Imm { dst, imm } => self.set(dst, self.reg(dst) ^ imm64(imm)),
-            Op::Xor64Reg { dst, src } => self.set(dst, self.reg(dst) ^ self.reg(src)),
-            Op::Lsh64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_shl(imm as u32)),
-            Op::Lsh64Reg { dst, src } => {
+        let jump = |taken: bool, target: u32| taken_or(taken, target, next);
+        // A fused loop pair: its branch is the second slot's, so it falls through past both.
+        let after = pc + 2;
+        let jump2 = |taken: bool, target: u32| Ok(Next::Head(taken_or(taken, target, after)));
+        match *inst {
+            Inst::Mov64Imm { dst, imm } => self.set(dst, imm64(imm)),
+            Inst::Mov64Reg { dst, src } => self.set(dst, self.reg(src)),
+            Inst::Add64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_add(imm64(imm))),
+            Inst::Add64Reg { dst, src } => self.set(dst, self.reg(dst).wrapping_add(self.reg(src))),
+            Inst::Sub64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_sub(imm64(imm))),
+            Inst::Sub64Reg { dst, src } => self.set(dst, self.reg(dst).wrapping_sub(self.reg(src))),
+            Inst::Mul64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_mul(imm64(imm))),
+            Inst::Mul64Reg { dst, src } => self.set(dst, self.reg(dst).wrapping_mul(self.reg(src))),
+            Inst::Or64Imm { dst, imm } => self.set(dst, self.reg(dst) | imm64(imm)),
+            Inst::Or64Reg { dst, src } => self.set(dst, self.reg(dst) | self.reg(src)),
+            Inst::And64Imm { dst, imm } => self.set(dst, self.reg(dst) & imm64(imm)),
+            Inst::And64Reg { dst, src } => self.set(dst, self.reg(dst) & self.reg(src)),
+            Inst::Xor64Imm { dst, imm } => self.set(dst, self.reg(dst) ^ imm64(imm)),
+            Inst::Xor64Reg { dst, src } => self.set(dst, self.reg(dst) ^ self.reg(src)),
+            Inst::Lsh64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_shl(imm as u32)),
+            Inst::Lsh64Reg { dst, src } => {
                 self.set(dst, self.reg(dst).wrapping_shl(self.reg(src) as u32))
             }
-            Op::Rsh64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_shr(imm as u32)),
-            Op::Rsh64Reg { dst, src } => {
+            Inst::Rsh64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_shr(imm as u32)),
+            Inst::Rsh64Reg { dst, src } => {
                 self.set(dst, self.reg(dst).wrapping_shr(self.reg(src) as u32))
             }
-            Op::Arsh64Imm { dst, imm } => {
+            Inst::Arsh64Imm { dst, imm } => {
                 self.set(dst, (self.reg(dst) as i64).wrapping_shr(imm as u32) as u64)
             }
-            Op::Arsh64Reg { dst, src } => self.set(
+            Inst::Arsh64Reg { dst, src } => self.set(
                 dst,
                 (self.reg(dst) as i64).wrapping_shr(self.reg(src) as u32) as u64,
             ),
-            Op::Neg64 { dst } => self.set(dst, self.reg(dst).wrapping_neg()),
-            Op::Hor64 { dst, imm } => self.set(dst, self.reg(dst) | u64::from(imm) << 32),
-            Op::RevSub64Imm { dst, imm } => self.set(dst, imm64(imm).wrapping_sub(self.reg(dst))),
-            Op::RevSub32Imm { dst, imm } => {
+            Inst::Neg64 { dst } => self.set(dst, self.reg(dst).wrapping_neg()),
+            Inst::Hor64 { dst, imm } => self.set(dst, self.reg(dst) | u64::from(imm) << 32),
+            Inst::RevSub64Imm { dst, imm } => self.set(dst, imm64(imm).wrapping_sub(self.reg(dst))),
+            Inst::RevSub32Imm { dst, imm } => {
                 let value = (imm as u32).wrapping_sub(self.reg(dst) as u32);
                 self.set(dst, u64::from(value))
             }
-            Op::Pqr {
+            Inst::Pqr {
                 op,
                 width,
                 dst,
@@ -267,74 +270,80 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 };
                 self.divide(pc, dst, src, |a, _| alu::pqr(op, width, a, b))?
             }
-            Op::Mov32Imm { dst, imm } => self.set(dst, u64::from(imm as u32)),
-            Op::Mov32Reg { dst, src } => self.set(dst, u64::from(self.reg(src) as u32)),
-            Op::Add32Imm { dst, imm, ext } => self.alu32(dst, ext, |a| a.wrapping_add(imm as u32)),
-            Op::Add32Reg { dst, src, ext } => {
+            Inst::Mov32Imm { dst, imm } => self.set(dst, u64::from(imm as u32)),
+            Inst::Mov32Reg { dst, src } => self.set(dst, u64::from(self.reg(src) as u32)),
+            Inst::Add32Imm { dst, imm, ext } => {
+                self.alu32(dst, ext, |a| a.wrapping_add(imm as u32))
+            }
+            Inst::Add32Reg { dst, src, ext } => {
                 let b = self.reg(src) as u32;
                 self.alu32(dst, ext, |a| a.wrapping_add(b))
             }
-            Op::Sub32Imm { dst, imm, ext } => self.alu32(dst, ext, |a| a.wrapping_sub(imm as u32)),
-            Op::Sub32Reg { dst, src, ext } => {
+            Inst::Sub32Imm { dst, imm, ext } => {
+                self.alu32(dst, ext, |a| a.wrapping_sub(imm as u32))
+            }
+            Inst::Sub32Reg { dst, src, ext } => {
                 let b = self.reg(src) as u32;
                 self.alu32(dst, ext, |a| a.wrapping_sub(b))
             }
-            Op::Mul32Imm { dst, imm, ext } => self.alu32(dst, ext, |a| a.wrapping_mul(imm as u32)),
-            Op::Mul32Reg { dst, src, ext } => {
+            Inst::Mul32Imm { dst, imm, ext } => {
+                self.alu32(dst, ext, |a| a.wrapping_mul(imm as u32))
+            }
+            Inst::Mul32Reg { dst, src, ext } => {
                 let b = self.reg(src) as u32;
                 self.alu32(dst, ext, |a| a.wrapping_mul(b))
             }
-            Op::Or32 { dst, src } => self.bits32(dst, src, |a, b| a | b),
-            Op::And32 { dst, src } => self.bits32(dst, src, |a, b| a & b),
-            Op::Xor32 { dst, src } => self.bits32(dst, src, |a, b| a ^ b),
-            Op::Lsh32 { dst, src } => self.bits32(dst, src, u32::wrapping_shl),
-            Op::Rsh32 { dst, src } => self.bits32(dst, src, u32::wrapping_shr),
-            Op::Arsh32 { dst, src } => {
+            Inst::Or32 { dst, src } => self.bits32(dst, src, |a, b| a | b),
+            Inst::And32 { dst, src } => self.bits32(dst, src, |a, b| a & b),
+            Inst::Xor32 { dst, src } => self.bits32(dst, src, |a, b| a ^ b),
+            Inst::Lsh32 { dst, src } => self.bits32(dst, src, u32::wrapping_shl),
+            Inst::Rsh32 { dst, src } => self.bits32(dst, src, u32::wrapping_shr),
+            Inst::Arsh32 { dst, src } => {
                 self.bits32(dst, src, |a, b| (a as i32).wrapping_shr(b) as u32)
             }
-            Op::Neg32 { dst } => self.set(dst, u64::from((self.reg(dst) as u32).wrapping_neg())),
-            Op::SetConst { dst, value } => self.set(dst, value),
-            Op::MovSx {
+            Inst::Neg32 { dst } => self.set(dst, u64::from((self.reg(dst) as u32).wrapping_neg())),
+            Inst::SetConst { dst, value } => self.set(dst, value),
+            Inst::MovSx {
                 dst,
                 src,
                 size,
                 width,
             } => self.set(dst, alu::mov_sx(self.reg(src), size, width)),
-            Op::Div {
+            Inst::Div {
                 width,
                 dst,
                 src,
                 dialect,
             } => self.divide(pc, dst, src, |a, b| alu::div(width, dialect, a, b))?,
-            Op::Mod {
+            Inst::Mod {
                 width,
                 dst,
                 src,
                 dialect,
             } => self.divide(pc, dst, src, |a, b| alu::rem(width, dialect, a, b))?,
-            Op::SDiv {
+            Inst::SDiv {
                 width,
                 dst,
                 src,
                 dialect,
             } => self.divide(pc, dst, src, |a, b| alu::sdiv(width, dialect, a, b))?,
-            Op::SMod {
+            Inst::SMod {
                 width, dst, src, ..
             } => self.divide(pc, dst, src, |a, b| Ok(alu::srem(width, a, b)))?,
-            Op::Trunc16 { dst } => self.set(dst, u64::from(self.reg(dst) as u16)),
-            Op::Trunc32 { dst } => self.set(dst, u64::from(self.reg(dst) as u32)),
-            Op::Swap16 { dst } => self.set(dst, u64::from((self.reg(dst) as u16).swap_bytes())),
-            Op::Swap32 { dst } => self.set(dst, u64::from((self.reg(dst) as u32).swap_bytes())),
-            Op::Swap64 { dst } => self.set(dst, self.reg(dst).swap_bytes()),
-            Op::LoadImm64 { dst, imm } => {
+            Inst::Trunc16 { dst } => self.set(dst, u64::from(self.reg(dst) as u16)),
+            Inst::Trunc32 { dst } => self.set(dst, u64::from(self.reg(dst) as u32)),
+            Inst::Swap16 { dst } => self.set(dst, u64::from((self.reg(dst) as u16).swap_bytes())),
+            Inst::Swap32 { dst } => self.set(dst, u64::from((self.reg(dst) as u32).swap_bytes())),
+            Inst::Swap64 { dst } => self.set(dst, self.reg(dst).swap_bytes()),
+            Inst::LoadImm64 { dst, imm } => {
                 self.set(dst, imm);
                 return Ok(Next::Within(pc + 2));
             }
-            Op::Ldx8 { dst, base, off } => self.load(pc, MemSize::B, dst, base, off)?,
-            Op::Ldx16 { dst, base, off } => self.load(pc, MemSize::H, dst, base, off)?,
-            Op::Ldx32 { dst, base, off } => self.load(pc, MemSize::W, dst, base, off)?,
-            Op::Ldx64 { dst, base, off } => self.load(pc, MemSize::DW, dst, base, off)?,
-            Op::LdxSigned {
+            Inst::Ldx8 { dst, base, off } => self.load(pc, MemSize::B, dst, base, off)?,
+            Inst::Ldx16 { dst, base, off } => self.load(pc, MemSize::H, dst, base, off)?,
+            Inst::Ldx32 { dst, base, off } => self.load(pc, MemSize::W, dst, base, off)?,
+            Inst::Ldx64 { dst, base, off } => self.load(pc, MemSize::DW, dst, base, off)?,
+            Inst::LdxSigned {
                 dst,
                 base,
                 off,
@@ -343,87 +352,121 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 self.load(pc, size, dst, base, off)?;
                 self.set(dst, size.sign_extend(self.reg(dst)));
             }
-            Op::St8 { base, off, imm } => self.store(pc, MemSize::B, base, off, imm64(imm))?,
-            Op::St16 { base, off, imm } => self.store(pc, MemSize::H, base, off, imm64(imm))?,
-            Op::St32 { base, off, imm } => self.store(pc, MemSize::W, base, off, imm64(imm))?,
-            Op::St64 { base, off, imm } => self.store(pc, MemSize::DW, base, off, imm64(imm))?,
-            Op::Stx8 { base, src, off } => self.store(pc, MemSize::B, base, off, self.reg(src))?,
-            Op::Stx16 { base, src, off } => self.store(pc, MemSize::H, base, off, self.reg(src))?,
-            Op::Stx32 { base, src, off } => self.store(pc, MemSize::W, base, off, self.reg(src))?,
-            Op::Stx64 { base, src, off } => {
+            Inst::St8 { base, off, imm } => self.store(pc, MemSize::B, base, off, imm64(imm))?,
+            Inst::St16 { base, off, imm } => self.store(pc, MemSize::H, base, off, imm64(imm))?,
+            Inst::St32 { base, off, imm } => self.store(pc, MemSize::W, base, off, imm64(imm))?,
+            Inst::St64 { base, off, imm } => self.store(pc, MemSize::DW, base, off, imm64(imm))?,
+            Inst::Stx8 { base, src, off } => {
+                self.store(pc, MemSize::B, base, off, self.reg(src))?
+            }
+            Inst::Stx16 { base, src, off } => {
+                self.store(pc, MemSize::H, base, off, self.reg(src))?
+            }
+            Inst::Stx32 { base, src, off } => {
+                self.store(pc, MemSize::W, base, off, self.reg(src))?
+            }
+            Inst::Stx64 { base, src, off } => {
                 self.store(pc, MemSize::DW, base, off, self.reg(src))?
             }
-            Op::Atomic {
+            Inst::Atomic {
                 size,
                 op,
                 base,
                 src,
                 off,
             } => self.atomic(pc, size, op, base, src, off)?,
-            Op::Ja { target } => return Ok(Next::Head(target as usize)),
-            Op::JeqImm { dst, imm, target } => {
+            Inst::Ja { target } => return Ok(Next::Head(target as usize)),
+            Inst::JeqImm { dst, imm, target } => {
                 return Ok(Next::Head(jump(self.reg(dst) == imm64(imm), target)))
             }
-            Op::JeqReg { dst, src, target } => {
+            Inst::JeqReg { dst, src, target } => {
                 return Ok(Next::Head(jump(self.reg(dst) == self.reg(src), target)))
             }
-            Op::JneImm { dst, imm, target } => {
+            Inst::JneImm { dst, imm, target } => {
                 return Ok(Next::Head(jump(self.reg(dst) != imm64(imm), target)))
             }
-            Op::JneReg { dst, src, target } => {
+            Inst::JneReg { dst, src, target } => {
                 return Ok(Next::Head(jump(self.reg(dst) != self.reg(src), target)))
             }
-            Op::JgtImm { dst, imm, target } => return Ok(Next::Head(jump(self.reg(dst) > imm64(imm), target))),
-            Op::JgtReg { dst, src, target } => {
+            Inst::JgtImm { dst, imm, target } => {
+                return Ok(Next::Head(jump(self.reg(dst) > imm64(imm), target)))
+            }
+            Inst::JgtReg { dst, src, target } => {
                 return Ok(Next::Head(jump(self.reg(dst) > self.reg(src), target)))
             }
-            Op::JgeImm { dst, imm, target } => {
+            Inst::JgeImm { dst, imm, target } => {
                 return Ok(Next::Head(jump(self.reg(dst) >= imm64(imm), target)))
             }
-            Op::JgeReg { dst, src, target } => {
+            Inst::JgeReg { dst, src, target } => {
                 return Ok(Next::Head(jump(self.reg(dst) >= self.reg(src), target)))
             }
-            Op::JltImm { dst, imm, target } => return Ok(Next::Head(jump(self.reg(dst) < imm64(imm), target))),
-            Op::JltReg { dst, src, target } => {
+            Inst::JltImm { dst, imm, target } => {
+                return Ok(Next::Head(jump(self.reg(dst) < imm64(imm), target)))
+            }
+            Inst::JltReg { dst, src, target } => {
                 return Ok(Next::Head(jump(self.reg(dst) < self.reg(src), target)))
             }
-            Op::JleImm { dst, imm, target } => {
+            Inst::JleImm { dst, imm, target } => {
                 return Ok(Next::Head(jump(self.reg(dst) <= imm64(imm), target)))
             }
-            Op::JleReg { dst, src, target } => {
+            Inst::JleReg { dst, src, target } => {
                 return Ok(Next::Head(jump(self.reg(dst) <= self.reg(src), target)))
             }
-            Op::JsetImm { dst, imm, target } => {
+            Inst::JsetImm { dst, imm, target } => {
                 return Ok(Next::Head(jump(self.reg(dst) & imm64(imm) != 0, target)))
             }
-            Op::JsetReg { dst, src, target } => {
+            Inst::JsetReg { dst, src, target } => {
                 return Ok(Next::Head(jump(self.reg(dst) & self.reg(src) != 0, target)))
             }
-            Op::JsgtImm { dst, imm, target } => {
-                return Ok(Next::Head(jump(self.reg(dst) as i64 > i64::from(imm), target)))
+            Inst::JsgtImm { dst, imm, target } => {
+                return Ok(Next::Head(jump(
+                    self.reg(dst) as i64 > i64::from(imm),
+                    target,
+                )))
             }
-            Op::JsgtReg { dst, src, target } => {
-                return Ok(Next::Head(jump(self.reg(dst) as i64 > self.reg(src) as i64, target)))
+            Inst::JsgtReg { dst, src, target } => {
+                return Ok(Next::Head(jump(
+                    self.reg(dst) as i64 > self.reg(src) as i64,
+                    target,
+                )))
             }
-            Op::JsgeImm { dst, imm, target } => {
-                return Ok(Next::Head(jump(self.reg(dst) as i64 >= i64::from(imm), target)))
+            Inst::JsgeImm { dst, imm, target } => {
+                return Ok(Next::Head(jump(
+                    self.reg(dst) as i64 >= i64::from(imm),
+                    target,
+                )))
             }
-            Op::JsgeReg { dst, src, target } => {
-                return Ok(Next::Head(jump(self.reg(dst) as i64 >= self.reg(src) as i64, target)))
+            Inst::JsgeReg { dst, src, target } => {
+                return Ok(Next::Head(jump(
+                    self.reg(dst) as i64 >= self.reg(src) as i64,
+                    target,
+                )))
             }
-            Op::JsltImm { dst, imm, target } => {
-                return Ok(Next::Head(jump((self.reg(dst) as i64) < i64::from(imm), target)))
+            Inst::JsltImm { dst, imm, target } => {
+                return Ok(Next::Head(jump(
+                    (self.reg(dst) as i64) < i64::from(imm),
+                    target,
+                )))
             }
-            Op::JsltReg { dst, src, target } => {
-                return Ok(Next::Head(jump((self.reg(dst) as i64) < self.reg(src) as i64, target)))
+            Inst::JsltReg { dst, src, target } => {
+                return Ok(Next::Head(jump(
+                    (self.reg(dst) as i64) < self.reg(src) as i64,
+                    target,
+                )))
             }
-            Op::JsleImm { dst, imm, target } => {
-                return Ok(Next::Head(jump(self.reg(dst) as i64 <= i64::from(imm), target)))
+            Inst::JsleImm { dst, imm, target } => {
+                return Ok(Next::Head(jump(
+                    self.reg(dst) as i64 <= i64::from(imm),
+                    target,
+                )))
             }
-            Op::JsleReg { dst, src, target } => {
-                return Ok(Next::Head(jump(self.reg(dst) as i64 <= self.reg(src) as i64, target)))
+            Inst::JsleReg { dst, src, target } => {
+                return Ok(Next::Head(jump(
+                    self.reg(dst) as i64 <= self.reg(src) as i64,
+                    target,
+                )))
             }
-            Op::Branch32 {
+            Inst::Branch32 {
                 cond,
                 dst,
                 src,
@@ -432,22 +475,94 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 let b = operand_value(&self.regs, src);
                 return Ok(Next::Head(jump(holds32(cond, self.reg(dst), b), target)));
             }
-            Op::Syscall { index } => {
+            Inst::Syscall { index } => {
                 self.syscall(pc, index)?;
                 return Ok(Next::Head(next));
             }
-            Op::Call { target } => return self.call(pc, target).map(Next::Head),
-            Op::CallReg { reg } => return self.call_register(pc, reg).map(Next::Head),
-            Op::CallRegOrHelper { reg } => {
+            Inst::Call { target } => return self.call(pc, target).map(Next::Head),
+            Inst::CallReg { reg } => return self.call_register(pc, reg).map(Next::Head),
+            Inst::CallRegOrHelper { reg } => {
                 return self.call_register_or_helper(pc, reg).map(Next::Head)
             }
-            Op::Exit => return self.exit(pc).map(Next::Head),
-            Op::MoveStackPointer { delta } => {
+            Inst::Exit => return self.exit(pc).map(Next::Head),
+            Inst::MoveStackPointer { delta } => {
                 self.stack_pointer = self.stack_pointer.wrapping_add(delta as u64)
             }
-            Op::Nop => {}
-            Op::Trap { trap } => return Err(trap_error(trap, pc).into()),
-            Op::Overrun => return Err(RuntimeError::ExecutionOverrun { pc }.into()),
+            Inst::Nop => {}
+            Inst::Trap { trap } => return Err(trap_error(trap, pc).into()),
+            Inst::Overrun => return Err(RuntimeError::ExecutionOverrun { pc }.into()),
+            // The fused pairs ([`crate::code::fuse`]): what the two ops do, in order. They
+            // cannot fail, and a loop pair's branch ends the run as the plain branch would.
+            Inst::MovAddReg { dst, a, b } => {
+                self.set(dst, self.reg(a).wrapping_add(self.reg(b)));
+                return Ok(Next::Within(after));
+            }
+            Inst::MovAddImm { dst, a, imm } => {
+                self.set(dst, self.reg(a).wrapping_add(imm64(imm)));
+                return Ok(Next::Within(after));
+            }
+            Inst::MovAndImm { dst, a, imm } => {
+                self.set(dst, self.reg(a) & imm64(imm));
+                return Ok(Next::Within(after));
+            }
+            Inst::MovLshImm { dst, a, imm } => {
+                self.set(dst, self.reg(a).wrapping_shl(imm as u32));
+                return Ok(Next::Within(after));
+            }
+            Inst::MovRshImm { dst, a, imm } => {
+                self.set(dst, self.reg(a).wrapping_shr(imm as u32));
+                return Ok(Next::Within(after));
+            }
+            Inst::AddJltReg {
+                dst,
+                x,
+                y,
+                imm,
+                target,
+            } => {
+                self.set(dst, self.reg(dst).wrapping_add(imm64(imm)));
+                return jump2(self.reg(x) < self.reg(y), target);
+            }
+            Inst::AddJneReg {
+                dst,
+                x,
+                y,
+                imm,
+                target,
+            } => {
+                self.set(dst, self.reg(dst).wrapping_add(imm64(imm)));
+                return jump2(self.reg(x) != self.reg(y), target);
+            }
+            Inst::AddJeqImm {
+                dst,
+                x,
+                imm,
+                cmp,
+                target,
+            } => {
+                self.set(dst, self.reg(dst).wrapping_add(imm64(imm)));
+                return jump2(self.reg(x) == imm64(cmp), target);
+            }
+            Inst::AddJneImm {
+                dst,
+                x,
+                imm,
+                cmp,
+                target,
+            } => {
+                self.set(dst, self.reg(dst).wrapping_add(imm64(imm)));
+                return jump2(self.reg(x) != imm64(cmp), target);
+            }
+            Inst::AddJltImm {
+                dst,
+                x,
+                imm,
+                cmp,
+                target,
+            } => {
+                self.set(dst, self.reg(dst).wrapping_add(imm64(imm)));
+                return jump2(self.reg(x) < imm64(cmp), target);
+            }
         }
         Ok(Next::Within(next))
     }
@@ -509,6 +624,20 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         let vaddr = self.addr(base, off);
         self.mapping.store_inline(size, vaddr, value, pc)?;
         Ok(())
+    }
+}
+
+/// The pc after a conditional jump: `target` when it is taken, else `next`, chosen by a
+/// branch of the host rather than a conditional move (see the module doc).
+#[inline(always)]
+fn taken_or(taken: bool, target: u32, next: usize) -> usize {
+    if taken {
+        // An empty barrier the optimizer may not execute speculatively: it keeps the two
+        // outcomes on two paths, so the host predicts the guest's branch.
+        std::hint::black_box(());
+        target as usize
+    } else {
+        next
     }
 }
 

@@ -1,0 +1,244 @@
+//! The interpreter's instruction stream: the ops of [`Code`](super::Code), one per slot, with
+//! common adjacent pairs fused into one instruction (superinstructions).
+//!
+//! An interpreter pays for every instruction it dispatches (fetch, a jump through the
+//! dispatch table, the jump's prediction), so two ops that compilers emit side by side
+//! all the time cost less as one. The pairs fused here are the two shapes that dominate
+//! compiled sBPF code:
+//!
+//! - a register copy followed by an operation on the copy, `mov64 d, a; op64 d, b`, which
+//!   is how a two-address instruction set writes a three-address operation (`d = a + b`,
+//!   `d = a & imm`): address arithmetic, bit tests and scaled indices;
+//! - a counter step followed by the loop's compare and branch, `add64 d, imm; jcc ...`,
+//!   which closes almost every counted loop a compiler rotates.
+//!
+//! A fused instruction sits in the slot of the pair's first op and does what the two ops
+//! do, in order; the second slot keeps its own op, so a jump to it, a hand-over from the JIT
+//! at it and an exact step there all see the plain op. Fusing never crosses what a run of
+//! the meter cannot: both ops of a pair lie in one straight-line run (the first never ends
+//! one), and neither can fail, so a fused instruction needs no pc of its own for errors and
+//! the meter's charge for the run stays exact. The stepping loop (tracing, the step hook)
+//! and the meter's exact steps run the plain ops.
+
+use super::{Ext32, GuestReg, Op, Operand, Trap};
+use bpfvm_isa::{AtomicOp, Cond, Dialect, MemSize, PqrOp, Width};
+
+/// Generates [`Inst`] from the rows of the op table: one variant per op, with the op's
+/// fields, followed by the fused pairs; and the conversion from an op.
+macro_rules! define_insts {
+    ($(
+        $(#[$attr:meta])*
+        $name:ident $({ $($field:ident : $ty:ty),* $(,)? })? => $facts:expr
+    ),* $(,)?) => {
+        /// One slot of the interpreter's stream: an op of the table (the same variant, the
+        /// same fields), or a fused pair that starts there (see the module doc). One flat
+        /// enum, so that the interpreter dispatches once per entry through one table.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[allow(missing_docs, reason = "fields are named after the instructions' operands")]
+        pub(crate) enum Inst {
+            $(
+                $(#[$attr])*
+                $name $({ $($field: $ty),* })?,
+            )*
+            /// `mov64 dst, a; add64 dst, b`: `dst = a + b` (`b` already reads `a` where the
+            /// second op read `dst`).
+            MovAddReg { dst: GuestReg, a: GuestReg, b: GuestReg },
+            /// `mov64 dst, a; add64 dst, imm`: `dst = a + imm`.
+            MovAddImm { dst: GuestReg, a: GuestReg, imm: i32 },
+            /// `mov64 dst, a; and64 dst, imm`: `dst = a & imm`.
+            MovAndImm { dst: GuestReg, a: GuestReg, imm: i32 },
+            /// `mov64 dst, a; lsh64 dst, imm`: `dst = a << imm`.
+            MovLshImm { dst: GuestReg, a: GuestReg, imm: i32 },
+            /// `mov64 dst, a; rsh64 dst, imm`: `dst = a >> imm` (logical).
+            MovRshImm { dst: GuestReg, a: GuestReg, imm: i32 },
+            /// `add64 dst, imm; jlt x, y, target` (the branch reads the sum where it names
+            /// `dst`).
+            AddJltReg { dst: GuestReg, x: GuestReg, y: GuestReg, imm: i32, target: u32 },
+            /// `add64 dst, imm; jne x, y, target`.
+            AddJneReg { dst: GuestReg, x: GuestReg, y: GuestReg, imm: i32, target: u32 },
+            /// `add64 dst, imm; jeq x, cmp, target`.
+            AddJeqImm { dst: GuestReg, x: GuestReg, imm: i32, cmp: i32, target: u32 },
+            /// `add64 dst, imm; jne x, cmp, target`.
+            AddJneImm { dst: GuestReg, x: GuestReg, imm: i32, cmp: i32, target: u32 },
+            /// `add64 dst, imm; jlt x, cmp, target`.
+            AddJltImm { dst: GuestReg, x: GuestReg, imm: i32, cmp: i32, target: u32 },
+        }
+
+        impl From<Op> for Inst {
+            /// The op's own variant (never a fused pair).
+            #[inline]
+            fn from(op: Op) -> Inst {
+                match op {
+                    $(Op::$name $({ $($field),* })? => Inst::$name $({ $($field),* })?,)*
+                }
+            }
+        }
+    };
+}
+
+bpfvm_isa::for_each_op!(define_insts);
+
+/// The interpreter's stream of `ops` (one entry per op, the sentinel included): each slot
+/// whose op and the next one form a fused pair holds the pair, every other slot its op.
+pub(crate) fn fuse(ops: &[Op]) -> Vec<Inst> {
+    ops.iter()
+        .enumerate()
+        .map(|(pc, op)| {
+            ops.get(pc + 1)
+                .and_then(|second| pair(op, second))
+                .unwrap_or(Inst::from(*op))
+        })
+        .collect()
+}
+
+/// The fused instruction of `first` followed by `second` in the next slot, if they form one.
+fn pair(first: &Op, second: &Op) -> Option<Inst> {
+    match *first {
+        Op::Mov64Reg { dst, src } => copy_then(dst, src, second),
+        Op::Add64Imm { dst, imm } => step_then(dst, imm, second),
+        // Every other op stays as it is: a new op is never fused by accident.
+        _ => None,
+    }
+}
+
+/// `mov64 dst, a` followed by `second`, when `second` operates on `dst` in place.
+fn copy_then(dst: GuestReg, a: GuestReg, second: &Op) -> Option<Inst> {
+    // After the copy `dst` holds `a`: a second operand naming `dst` reads `a`.
+    let read = |reg: GuestReg| if reg == dst { a } else { reg };
+    Some(match *second {
+        Op::Add64Reg { dst: d, src } if d == dst => Inst::MovAddReg {
+            dst,
+            a,
+            b: read(src),
+        },
+        Op::Add64Imm { dst: d, imm } if d == dst => Inst::MovAddImm { dst, a, imm },
+        Op::And64Imm { dst: d, imm } if d == dst => Inst::MovAndImm { dst, a, imm },
+        Op::Lsh64Imm { dst: d, imm } if d == dst => Inst::MovLshImm { dst, a, imm },
+        Op::Rsh64Imm { dst: d, imm } if d == dst => Inst::MovRshImm { dst, a, imm },
+        _ => return None,
+    })
+}
+
+/// `add64 dst, imm` followed by `second`, when `second` is one of the fused loop branches.
+fn step_then(dst: GuestReg, imm: i32, second: &Op) -> Option<Inst> {
+    Some(match *second {
+        Op::JltReg {
+            dst: x,
+            src: y,
+            target,
+        } => Inst::AddJltReg {
+            dst,
+            x,
+            y,
+            imm,
+            target,
+        },
+        Op::JneReg {
+            dst: x,
+            src: y,
+            target,
+        } => Inst::AddJneReg {
+            dst,
+            x,
+            y,
+            imm,
+            target,
+        },
+        Op::JeqImm {
+            dst: x,
+            imm: cmp,
+            target,
+        } => Inst::AddJeqImm {
+            dst,
+            x,
+            imm,
+            cmp,
+            target,
+        },
+        Op::JneImm {
+            dst: x,
+            imm: cmp,
+            target,
+        } => Inst::AddJneImm {
+            dst,
+            x,
+            imm,
+            cmp,
+            target,
+        },
+        Op::JltImm {
+            dst: x,
+            imm: cmp,
+            target,
+        } => Inst::AddJltImm {
+            dst,
+            x,
+            imm,
+            cmp,
+            target,
+        },
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inst_is_as_small_as_an_op() {
+        assert_eq!(core::mem::size_of::<Inst>(), core::mem::size_of::<Op>());
+    }
+
+    #[test]
+    fn pairs_fuse_in_the_first_slot_and_the_second_keeps_its_op() {
+        let (r1, r2, r3) = (GuestReg::R1, GuestReg::R2, GuestReg::R3);
+        let ops = [
+            Op::Mov64Reg { dst: r1, src: r2 },
+            Op::Add64Reg { dst: r1, src: r1 },
+            Op::Add64Imm { dst: r3, imm: 1 },
+            Op::JltReg {
+                dst: r3,
+                src: r2,
+                target: 0,
+            },
+            Op::Exit,
+            Op::Overrun,
+        ];
+        let insts = fuse(&ops);
+        assert_eq!(insts.len(), ops.len());
+        // `r1 = r2; r1 += r1` is `r1 = r2 + r2`.
+        assert_eq!(
+            insts[0],
+            Inst::MovAddReg {
+                dst: r1,
+                a: r2,
+                b: r2
+            }
+        );
+        assert_eq!(insts[1], Inst::from(ops[1]));
+        assert_eq!(
+            insts[2],
+            Inst::AddJltReg {
+                dst: r3,
+                x: r3,
+                y: r2,
+                imm: 1,
+                target: 0
+            }
+        );
+        assert_eq!(insts[3], Inst::from(ops[3]));
+        assert_eq!(insts[5], Inst::Overrun);
+    }
+
+    #[test]
+    fn a_copy_followed_by_an_op_on_another_register_stays_apart() {
+        let (r1, r2) = (GuestReg::R1, GuestReg::R2);
+        let ops = [
+            Op::Mov64Reg { dst: r1, src: r2 },
+            Op::Add64Imm { dst: r2, imm: 1 },
+            Op::Exit,
+        ];
+        assert_eq!(fuse(&ops)[0], Inst::from(ops[0]));
+    }
+}
