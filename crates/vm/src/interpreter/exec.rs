@@ -1,22 +1,36 @@
-//! The executor: one flat `match` per instruction over pre-decoded [`Op`]s.
+//! The executor: one flat `match` per instruction over the interpreter's stream of [`Inst`]s.
 //!
 //! State lives in a [`Machine`] for the length of one run: the register file (`[u64; 16]`,
-//! indexed by [`GuestReg`]s, below 11, so no bounds check remains), the stack pointer (sBPF's r11),
-//! the call frames, and the [`Meter`]. One function, `Machine::execute`, gives every op
-//! its meaning; two loops drive it:
+//! indexed by [`GuestReg`]s, below 11, so no bounds check remains), the stack pointer (sBPF's
+//! r11), the call frames, and the [`Meter`]. One function, `Machine::execute`, gives every
+//! instruction its meaning, the ops of the table and the fused pairs of
+//! [`crate::code::fuse`] alike; two loops drive it:
 //!
 //! - the fast loop (`run_by_runs`, used by `Vm::run` without tracing) meters a whole
-//!   straight-line run at its head and then executes its ops back to back, with no
-//!   per-instruction metering and no tracing test; near the end of the budget it falls back
-//!   to exact steps (the meter's module doc explains why this is exact);
+//!   straight-line run at its head and then executes the stream back to back, with no
+//!   per-instruction metering, no count of the run's length and no tracing test: an
+//!   instruction that ends a run says so ([`Next::Head`]), one that fails gives back the
+//!   rest of its run from its own slot's run length. Near the end of the budget it falls
+//!   back to exact steps (the meter's module doc explains why this is exact);
 //! - the stepping loop (`run_stepping`, for tracing and the step hook) takes one exact step
-//!   at a time: fetch (the slot after the last holds the overrun sentinel), charge, observe,
-//!   execute, then the meter check for everything but the root `exit` and errors.
+//!   at a time over the plain ops (never a fused pair): fetch (the slot after the last
+//!   holds the overrun sentinel), charge, observe, execute, then the meter check for
+//!   everything but the root `exit` and errors.
 //!
-//! An op's result is `Result<usize, Halt>`: the next pc, or a boxed reason to stop. Two
-//! words, so it travels in registers; the box is built once per run, when it ends. Ops are
-//! matched by reference, so each arm loads only the fields it uses. Loads and stores take
-//! the memory mapping's inlined aligned path.
+//! Where the time goes, and why the loop looks as it does: an interpreter's cost is its
+//! dispatch (the fetch and the indirect jump through the `match`'s table, and that jump's
+//! prediction) and the dependencies between instructions. The stream is one flat enum, so
+//! there is one table; a pair fused costs one dispatch; the run's end costs nothing inside
+//! the run. A conditional jump picks the next pc with a host branch, not a conditional
+//! move (`taken_or`): with a conditional move, every instruction after a guest branch
+//! waited for the compare to find its own operands, so a loop ran at the speed of its
+//! dependency chain through the pc; with a branch the host predicts the guest's branch and
+//! runs ahead, as it would in compiled code.
+//!
+//! An instruction's result is `Result<Next, Halt>`: where to go on, or a boxed reason to
+//! stop. Two words, so it travels in registers; the box is built once per run, when it
+//! ends. Instructions are matched by reference, so each arm loads only the fields it uses.
+//! Loads and stores take the memory mapping's inlined aligned path.
 //!
 //! Calls (reference §4.4): a BPF-to-BPF call saves r6-r9, r10 and the return pc, raises the
 //! depth (reaching `max_call_depth` is `CallDepthExceeded`), bumps the stack pointer for fixed
