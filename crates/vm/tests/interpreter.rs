@@ -570,7 +570,7 @@ fn control_cases() -> Vec<Case> {
 }
 
 /// The pairs the interpreter fuses (`code::fuse`): each pair alone, a second operand that
-/// names the copy, loops closed by a fused step and branch, a jump into a pair's second
+/// names the copy or the loaded value, a fused load that faults, loops closed by a fused step and branch, a jump into a pair's second
 /// slot, and budgets that end inside a pair (exact steps over the plain ops).
 fn fused_pair_cases() -> Vec<Case> {
     let copy = |dst, src| alu(Width::W64, AluOp::Mov, dst, reg(src));
@@ -594,6 +594,43 @@ fn fused_pair_cases() -> Vec<Case> {
         ];
         cases.extend(both(name, program, Ok(want), 5));
     }
+    // r1 points at 01 02 .. 08: r0 = load; r0 OP= x; exit (r2 = 0x10, r0's own value
+    // for `src` naming it).
+    let mem: Vec<u8> = (1..=8).collect();
+    let load_rows: &[(&str, MemSize, AluOp, Source, u64)] = &[
+        ("ldxb+lsh imm", MemSize::B, AluOp::Lsh, k(2), 4),
+        ("ldxh+add imm", MemSize::H, AluOp::Add, k(1), 0x0202),
+        ("ldxw+add reg", MemSize::W, AluOp::Add, reg(2), 0x0403_0211),
+        (
+            "ldxdw+add reg naming the load",
+            MemSize::DW,
+            AluOp::Add,
+            reg(0),
+            0x100e_0c0a_0806_0402,
+        ),
+        ("ldxw+xor reg", MemSize::W, AluOp::Xor, reg(2), 0x0403_0211),
+        ("ldxdw+and imm", MemSize::DW, AluOp::And, k(0xff), 1),
+    ];
+    for &(name, size, alu_op, src, want) in load_rows {
+        let program = vec![mov(2, 0x10), ldx(size, 0, 1, 0), op(alu_op, 0, src), exit()];
+        cases.extend(both(name, program, Ok(want), 4).map(|c| c.mem(mem.clone())));
+    }
+    // A fused load that faults names its own slot and charges only itself.
+    let program = vec![
+        mov(0, 0),
+        ldx(MemSize::W, 0, 1, 6),
+        op(AluOp::Add, 0, k(1)),
+        exit(),
+    ];
+    let err = E::AccessViolation {
+        pc: 1,
+        access: AccessType::Load,
+        vaddr: MM_INPUT_START + 6,
+        len: 4,
+        region: "input",
+    };
+    let fault = both("fused load out of bounds", program, Err(err), 2);
+    cases.extend(fault.map(|c| c.mem(mem.clone())));
     // r0 = 0; r1 = 10; loop: r0 += 1; if COND goto loop; exit: ten turns of two.
     let loops: &[(&str, Cond, Source)] = &[
         ("add+jlt reg loop", Cond::Lt, reg(1)),

@@ -3,12 +3,14 @@
 //!
 //! An interpreter pays for every instruction it dispatches (fetch, a jump through the
 //! dispatch table, the jump's prediction), so two ops that compilers emit side by side
-//! all the time cost less as one. The pairs fused here are the two shapes that dominate
+//! all the time cost less as one. The pairs fused here are the three shapes that dominate
 //! compiled sBPF code:
 //!
 //! - a register copy followed by an operation on the copy, `mov64 d, a; op64 d, b`, which
 //!   is how a two-address instruction set writes a three-address operation (`d = a + b`,
 //!   `d = a & imm`): address arithmetic, bit tests and scaled indices;
+//! - a load followed by an operation on the loaded value, `ldx d, [b + off]; op64 d, x`
+//!   (sums, hashes, scaled table indices);
 //! - a counter step followed by the loop's compare and branch, `add64 d, imm; jcc ...`,
 //!   which closes almost every counted loop a compiler rotates.
 //!
@@ -16,9 +18,10 @@
 //! do, in order; the second slot keeps its own op, so a jump to it, a hand-over from the JIT
 //! at it and an exact step there all see the plain op. Fusing never crosses what a run of
 //! the meter cannot: both ops of a pair lie in one straight-line run (the first never ends
-//! one), and neither can fail, so a fused instruction needs no pc of its own for errors and
-//! the meter's charge for the run stays exact. The stepping loop (tracing, the step hook)
-//! and the meter's exact steps run the plain ops.
+//! one), and only a first op can fail (a load), before the second runs, so a fused
+//! instruction's errors name its own slot as the plain op's would, and the meter's refund of
+//! the rest of the run stays exact. The stepping loop (tracing, the step hook) and the
+//! meter's exact steps run the plain ops.
 
 use super::{Ext32, GuestReg, Op, Operand, Trap};
 use bpfvm_isa::{AtomicOp, Cond, Dialect, MemSize, PqrOp, Width};
@@ -51,6 +54,17 @@ macro_rules! define_insts {
             MovLshImm { dst: GuestReg, a: GuestReg, imm: i32 },
             /// `mov64 dst, a; rsh64 dst, imm`: `dst = a >> imm` (logical).
             MovRshImm { dst: GuestReg, a: GuestReg, imm: i32 },
+            /// `ldx dst, [base + off]; add64 dst, imm` (a load of `size` bytes, zero-extended,
+            /// then an operation on the loaded value).
+            LdxAddImm { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, imm: i32 },
+            /// `ldx dst, [base + off]; add64 dst, src` (`src` may name `dst`: the loaded value).
+            LdxAddReg { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, src: GuestReg },
+            /// `ldx dst, [base + off]; xor64 dst, src`.
+            LdxXorReg { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, src: GuestReg },
+            /// `ldx dst, [base + off]; and64 dst, imm`.
+            LdxAndImm { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, imm: i32 },
+            /// `ldx dst, [base + off]; lsh64 dst, imm`.
+            LdxLshImm { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, imm: i32 },
             /// `add64 dst, imm; jlt x, y, target` (the branch reads the sum where it names
             /// `dst`).
             AddJltReg { dst: GuestReg, x: GuestReg, y: GuestReg, imm: i32, target: u32 },
@@ -96,6 +110,10 @@ fn pair(first: &Op, second: &Op) -> Option<Inst> {
     match *first {
         Op::Mov64Reg { dst, src } => copy_then(dst, src, second),
         Op::Add64Imm { dst, imm } => step_then(dst, imm, second),
+        Op::Ldx8 { dst, base, off } => load_then(MemSize::B, dst, base, off, second),
+        Op::Ldx16 { dst, base, off } => load_then(MemSize::H, dst, base, off, second),
+        Op::Ldx32 { dst, base, off } => load_then(MemSize::W, dst, base, off, second),
+        Op::Ldx64 { dst, base, off } => load_then(MemSize::DW, dst, base, off, second),
         // Every other op stays as it is: a new op is never fused by accident.
         _ => None,
     }
@@ -115,6 +133,50 @@ fn copy_then(dst: GuestReg, a: GuestReg, second: &Op) -> Option<Inst> {
         Op::And64Imm { dst: d, imm } if d == dst => Inst::MovAndImm { dst, a, imm },
         Op::Lsh64Imm { dst: d, imm } if d == dst => Inst::MovLshImm { dst, a, imm },
         Op::Rsh64Imm { dst: d, imm } if d == dst => Inst::MovRshImm { dst, a, imm },
+        _ => return None,
+    })
+}
+
+/// A zero-extending load into `dst` followed by `second`, when `second` operates on the
+/// loaded value in place. Only the load can fail, and it runs first, so an error names its
+/// slot as the plain op's would.
+fn load_then(size: MemSize, dst: GuestReg, base: GuestReg, off: i16, second: &Op) -> Option<Inst> {
+    Some(match *second {
+        Op::Add64Imm { dst: d, imm } if d == dst => Inst::LdxAddImm {
+            size,
+            dst,
+            base,
+            off,
+            imm,
+        },
+        Op::Add64Reg { dst: d, src } if d == dst => Inst::LdxAddReg {
+            size,
+            dst,
+            base,
+            off,
+            src,
+        },
+        Op::Xor64Reg { dst: d, src } if d == dst => Inst::LdxXorReg {
+            size,
+            dst,
+            base,
+            off,
+            src,
+        },
+        Op::And64Imm { dst: d, imm } if d == dst => Inst::LdxAndImm {
+            size,
+            dst,
+            base,
+            off,
+            imm,
+        },
+        Op::Lsh64Imm { dst: d, imm } if d == dst => Inst::LdxLshImm {
+            size,
+            dst,
+            base,
+            off,
+            imm,
+        },
         _ => return None,
     })
 }

@@ -46,7 +46,7 @@ use crate::error::RuntimeError;
 use crate::memory::MemoryMapping;
 use crate::program::SyscallFn;
 use crate::runtime::{Frame, Meter, Settings, Tracing};
-use bpfvm_isa::{AtomicOp, MemSize, Width};
+use bpfvm_isa::MemSize;
 
 /// Why the loop stopped early.
 pub(super) enum Stop {
@@ -110,17 +110,17 @@ pub(crate) struct Machine<'r, 'a, C: ContextObject> {
 
 impl<C: ContextObject> Machine<'_, '_, C> {
     #[inline(always)]
-    fn reg(&self, reg: GuestReg) -> u64 {
+    pub(super) fn reg(&self, reg: GuestReg) -> u64 {
         self.regs[reg.index()]
     }
 
     #[inline(always)]
-    fn set(&mut self, reg: GuestReg, value: u64) {
+    pub(super) fn set(&mut self, reg: GuestReg, value: u64) {
         self.regs[reg.index()] = value;
     }
 
     #[inline(always)]
-    fn addr(&self, base: GuestReg, off: i16) -> u64 {
+    pub(super) fn addr(&self, base: GuestReg, off: i16) -> u64 {
         self.reg(base).wrapping_add(off as i64 as u64)
     }
 
@@ -527,6 +527,61 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 self.set(dst, self.reg(a).wrapping_shr(imm as u32));
                 return Ok(Next::Within(after));
             }
+            Inst::LdxAddImm {
+                size,
+                dst,
+                base,
+                off,
+                imm,
+            } => {
+                self.load_sized(pc, size, dst, base, off)?;
+                self.set(dst, self.reg(dst).wrapping_add(imm64(imm)));
+                return Ok(Next::Within(after));
+            }
+            Inst::LdxAddReg {
+                size,
+                dst,
+                base,
+                off,
+                src,
+            } => {
+                self.load_sized(pc, size, dst, base, off)?;
+                self.set(dst, self.reg(dst).wrapping_add(self.reg(src)));
+                return Ok(Next::Within(after));
+            }
+            Inst::LdxXorReg {
+                size,
+                dst,
+                base,
+                off,
+                src,
+            } => {
+                self.load_sized(pc, size, dst, base, off)?;
+                self.set(dst, self.reg(dst) ^ self.reg(src));
+                return Ok(Next::Within(after));
+            }
+            Inst::LdxAndImm {
+                size,
+                dst,
+                base,
+                off,
+                imm,
+            } => {
+                self.load_sized(pc, size, dst, base, off)?;
+                self.set(dst, self.reg(dst) & imm64(imm));
+                return Ok(Next::Within(after));
+            }
+            Inst::LdxLshImm {
+                size,
+                dst,
+                base,
+                off,
+                imm,
+            } => {
+                self.load_sized(pc, size, dst, base, off)?;
+                self.set(dst, self.reg(dst).wrapping_shl(imm as u32));
+                return Ok(Next::Within(after));
+            }
             Inst::AddJltReg {
                 dst,
                 x,
@@ -626,6 +681,25 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         Ok(())
     }
 
+    /// [`Self::load`] with the size read from a fused instruction: one path per size, each
+    /// with the size's constant, as the plain load ops have.
+    #[inline(always)]
+    fn load_sized(
+        &mut self,
+        pc: usize,
+        size: MemSize,
+        dst: GuestReg,
+        base: GuestReg,
+        off: i16,
+    ) -> Result<(), Halt> {
+        match size {
+            MemSize::B => self.load(pc, MemSize::B, dst, base, off),
+            MemSize::H => self.load(pc, MemSize::H, dst, base, off),
+            MemSize::W => self.load(pc, MemSize::W, dst, base, off),
+            MemSize::DW => self.load(pc, MemSize::DW, dst, base, off),
+        }
+    }
+
     #[inline(always)]
     fn store(
         &mut self,
@@ -684,70 +758,5 @@ fn trap_error(trap: Trap, pc: usize) -> RuntimeError {
         Trap::Unsupported => RuntimeError::UnsupportedInstruction { pc },
         Trap::Invalid => RuntimeError::InvalidInstruction { pc },
         Trap::DivideByZero => RuntimeError::DivideByZero { pc },
-    }
-}
-
-/// Atomic read-modify-write (eBPF): returns the new memory value and what the fetch
-/// destination receives.
-fn atomic_result(op: AtomicOp, old: u64, operand: u64, r0: u64, width: Width) -> (u64, Fetch) {
-    match op {
-        AtomicOp::Add => (old.wrapping_add(operand), Fetch::None),
-        AtomicOp::Or => (old | operand, Fetch::None),
-        AtomicOp::And => (old & operand, Fetch::None),
-        AtomicOp::Xor => (old ^ operand, Fetch::None),
-        AtomicOp::FetchAdd => (old.wrapping_add(operand), Fetch::Src(old)),
-        AtomicOp::FetchOr => (old | operand, Fetch::Src(old)),
-        AtomicOp::FetchAnd => (old & operand, Fetch::Src(old)),
-        AtomicOp::FetchXor => (old ^ operand, Fetch::Src(old)),
-        AtomicOp::Xchg => (operand, Fetch::Src(old)),
-        AtomicOp::CmpXchg => {
-            let expected = match width {
-                Width::W32 => r0 & u64::from(u32::MAX),
-                Width::W64 => r0,
-            };
-            let new = if old == expected { operand } else { old };
-            (new, Fetch::R0(old))
-        }
-    }
-}
-
-/// Where an atomic's old value goes.
-enum Fetch {
-    None,
-    Src(u64),
-    R0(u64),
-}
-
-impl<C: ContextObject> Machine<'_, '_, C> {
-    fn atomic(
-        &mut self,
-        pc: usize,
-        size: MemSize,
-        op: AtomicOp,
-        base: GuestReg,
-        src: GuestReg,
-        off: i16,
-    ) -> Result<(), Halt> {
-        let vaddr = self.addr(base, off);
-        let width = match size {
-            MemSize::DW => Width::W64,
-            MemSize::B | MemSize::H | MemSize::W => Width::W32,
-        };
-        // The reference has no atomics; a fault reports a store, as the access writes.
-        let check = crate::error::AccessType::Store;
-        self.mapping.map(check, vaddr, size.bytes(), pc)?;
-        let old = self.mapping.load(size, vaddr, pc)?;
-        let operand = match width {
-            Width::W32 => self.reg(src) & u64::from(u32::MAX),
-            Width::W64 => self.reg(src),
-        };
-        let (new, fetch) = atomic_result(op, old, operand, self.reg(GuestReg::R0), width);
-        self.mapping.store(size, vaddr, new, pc)?;
-        match fetch {
-            Fetch::None => {}
-            Fetch::Src(value) => self.set(src, value),
-            Fetch::R0(value) => self.set(GuestReg::R0, value),
-        }
-        Ok(())
     }
 }

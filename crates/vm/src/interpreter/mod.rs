@@ -17,6 +17,7 @@
 //! dialects (spec README §2); the JIT is checked against it, never the other way round.
 
 mod alu;
+mod atomic;
 mod branch;
 pub(crate) mod calls;
 pub(crate) mod exec;
