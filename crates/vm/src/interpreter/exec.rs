@@ -4,7 +4,7 @@
 //! indexed by [`GuestReg`]s, below 11, so no bounds check remains), the stack pointer (sBPF's
 //! r11), the call frames, and the [`Meter`]. One function, `Machine::execute`, gives every
 //! instruction its meaning, the ops of the table and the fused pairs of
-//! [`crate::code::fuse`] alike; two loops drive it:
+//! [`crate::code::fuse`] alike; two loops drive it (in `loops`):
 //!
 //! - the fast loop (`run_by_runs`, used by `Vm::run` without tracing) meters a whole
 //!   straight-line run at its head and then executes the stream back to back, with no
@@ -39,13 +39,12 @@
 
 use super::alu::{self, DivFault};
 use super::branch::{holds32, operand_value};
-use super::hook::StepControl;
-use crate::code::{Code, Ext32, GuestReg, Inst, Op, Operand, Semantics, Trap};
+use crate::code::{Code, Ext32, GuestReg, Inst, Operand, Trap};
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
 use crate::memory::MemoryMapping;
 use crate::program::SyscallFn;
-use crate::runtime::{Frame, Meter, Settings, Tracing};
+use crate::runtime::{Frame, Meter, Settings};
 use bpfvm_isa::MemSize;
 
 /// Why the loop stopped early.
@@ -62,7 +61,7 @@ pub(super) enum Stop {
 pub(super) struct Halt(Box<Stop>);
 
 impl Halt {
-    fn into_result(self) -> Result<u64, RuntimeError> {
+    pub(super) fn into_result(self) -> Result<u64, RuntimeError> {
         match *self.0 {
             Stop::Exit(value) => Ok(value),
             Stop::Error(error) => Err(error),
@@ -124,111 +123,10 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         self.reg(base).wrapping_add(off as i64 as u64)
     }
 
-    /// Runs from `pc` until the root `exit` or an error: run by run (see
-    /// [`crate::runtime::meter`]), or one exact step at a time when tracing is on.
-    pub fn run(&mut self, pc: usize) -> Result<u64, RuntimeError> {
-        match self.settings.tracing {
-            Tracing::On => self.run_stepping(pc, |machine, pc| {
-                machine.trace(pc);
-                StepControl::Continue
-            }),
-            Tracing::Off => self.run_by_runs(pc),
-        }
-    }
-
-    /// The fast loop. At the head of each straight-line run the meter either charges the
-    /// whole run at once (no check inside it can fail) and the run executes without
-    /// per-instruction metering, or one exact step is taken instead. Inside a run nothing is
-    /// counted: the ops that end runs ([`Op::ends_run`]) are exactly the ones that answer
-    /// [`Next::Head`], so the run's end is found by the op itself, and an op that fails gives
-    /// back the rest of its run from the run length of its own slot.
-    fn run_by_runs(&mut self, mut pc: usize) -> Result<u64, RuntimeError> {
-        let code = self.code;
-        let insts: &[Inst] = code.insts();
-        let runs = code.run_lengths();
-        loop {
-            // 0 for a pc past the sentinel, where nothing runs: only an `lddw` in the last
-            // slot, which the verifier rejects, could lead there.
-            let length = runs.get(pc).copied().unwrap_or(0);
-            if !self.meter.enter_run(length) {
-                pc = match self.step(pc) {
-                    Ok(next) => next,
-                    Err(stop) => return stop.into_result(),
-                };
-                continue;
-            }
-            // A run of length 0 starts past the sentinel: the fetch below fails first.
-            pc = loop {
-                let Some(inst) = insts.get(pc) else {
-                    return Err(overrun(code));
-                };
-                match self.execute(inst, pc) {
-                    Ok(Next::Within(next)) => pc = next,
-                    Ok(Next::Head(next)) => break next,
-                    Err(halt) => {
-                        // The run was charged up to its end; the ops after this one did
-                        // not run.
-                        let rest = runs.get(pc).copied().unwrap_or(1);
-                        self.meter.refund(rest.saturating_sub(1));
-                        return halt.into_result();
-                    }
-                }
-            };
-            // Rule 2's check after the run's last op can only fail after a syscall, which
-            // makes it itself (`Machine::syscall`).
-        }
-    }
-
-    /// Runs one exact step at a time, calling `observe` before every instruction (not before
-    /// the overrun sentinel); `StepControl::Stop` ends the run with the debugger's error.
-    pub(super) fn run_stepping(
-        &mut self,
-        mut pc: usize,
-        mut observe: impl FnMut(&mut Self, usize) -> StepControl,
-    ) -> Result<u64, RuntimeError> {
-        loop {
-            let is_instruction = self.code.ops().get(pc).is_some_and(|op| *op != Op::Overrun);
-            if is_instruction && observe(self, pc) == StepControl::Stop {
-                return Err(RuntimeError::UserError {
-                    message: STOPPED_BY_DEBUGGER.into(),
-                });
-            }
-            pc = match self.step(pc) {
-                Ok(next) => next,
-                Err(stop) => return stop.into_result(),
-            };
-        }
-    }
-
-    /// One instruction under the exact meter rule: charge, execute, check. Out of line: the
-    /// fast loop needs it only near the end of the budget.
-    #[inline(never)]
-    fn step(&mut self, pc: usize) -> Result<usize, Halt> {
-        let code = self.code;
-        let Some(op) = code.ops().get(pc) else {
-            return Err(overrun(code).into());
-        };
-        self.meter.charge();
-        let next = match self.execute(&Inst::from(*op), pc)? {
-            Next::Within(next) | Next::Head(next) => next,
-        };
-        if self.meter.exhausted() {
-            return Err(exceeded(pc, next, code).into());
-        }
-        Ok(next)
-    }
-
-    pub(super) fn trace(&mut self, pc: usize) {
-        let mut state = [0u64; 12];
-        state[..11].copy_from_slice(&self.regs[..11]);
-        state[11] = pc as u64;
-        self.context.trace(state);
-    }
-
     /// Executes one op and returns the next pc. One arm per op: this is the dispatch table,
     /// and the only place an op's meaning is written down.
     #[inline(always)]
-    fn execute(&mut self, inst: &Inst, pc: usize) -> Result<Next, Halt> {
+    pub(super) fn execute(&mut self, inst: &Inst, pc: usize) -> Result<Next, Halt> {
         let next = pc + 1;
         let imm64 = |imm: i32| imm as i64 as u64;
         let jump = |taken: bool, target: u32| taken_or(taken, target, next);
@@ -727,30 +625,6 @@ fn taken_or(taken: bool, target: u32, next: usize) -> usize {
     } else {
         next
     }
-}
-
-/// The message of a run the step hook stopped.
-pub(super) const STOPPED_BY_DEBUGGER: &str = "stopped by the debugger";
-
-/// Running past the last slot (no instruction is there, so nothing is charged).
-#[cold]
-fn overrun(code: &Code) -> RuntimeError {
-    RuntimeError::ExecutionOverrun {
-        pc: code.slot_count(),
-    }
-}
-
-/// The budget ran out after the instruction at `pc`, whose successor is `next`: the error
-/// names the fall-through pc under 0.2.38's rule (checked after the instruction) and `next`
-/// under 0.26's (checked before the next one, which is where control went). The VM fills in
-/// the budget.
-#[cold]
-fn exceeded(pc: usize, next: usize, code: &Code) -> RuntimeError {
-    let pc = match code.semantics() {
-        Semantics::Reference2022 => pc + code.ops().get(pc).map_or(1, Op::width),
-        Semantics::Sbpf26 => next,
-    };
-    RuntimeError::ExceededMaxInstructions { pc, budget: 0 }
 }
 
 fn trap_error(trap: Trap, pc: usize) -> RuntimeError {

@@ -24,5 +24,6 @@ pub(crate) mod exec;
 mod hook;
 #[cfg(test)]
 mod hook_tests;
+mod loops;
 
 pub use hook::{StepControl, StepHook, StepState};
