@@ -106,141 +106,178 @@ pub(crate) fn fuse(ops: &[Op]) -> Vec<Inst> {
 }
 
 /// The fused instruction of `first` followed by `second` in the next slot, if they form one.
+/// Any other op stays as it is, so a new op is never fused by accident (the pairs are
+/// matched with `if let`, not a wildcard arm over the op kinds).
 fn pair(first: &Op, second: &Op) -> Option<Inst> {
-    match *first {
-        Op::Mov64Reg { dst, src } => copy_then(dst, src, second),
-        Op::Add64Imm { dst, imm } => step_then(dst, imm, second),
-        Op::Ldx8 { dst, base, off } => load_then(MemSize::B, dst, base, off, second),
-        Op::Ldx16 { dst, base, off } => load_then(MemSize::H, dst, base, off, second),
-        Op::Ldx32 { dst, base, off } => load_then(MemSize::W, dst, base, off, second),
-        Op::Ldx64 { dst, base, off } => load_then(MemSize::DW, dst, base, off, second),
-        // Every other op stays as it is: a new op is never fused by accident.
-        _ => None,
+    if let Op::Mov64Reg { dst, src } = *first {
+        return copy_then(dst, src, second);
     }
+    if let Op::Add64Imm { dst, imm } = *first {
+        return step_then(dst, imm, second);
+    }
+    let (size, dst, base, off) = if let Op::Ldx8 { dst, base, off } = *first {
+        (MemSize::B, dst, base, off)
+    } else if let Op::Ldx16 { dst, base, off } = *first {
+        (MemSize::H, dst, base, off)
+    } else if let Op::Ldx32 { dst, base, off } = *first {
+        (MemSize::W, dst, base, off)
+    } else if let Op::Ldx64 { dst, base, off } = *first {
+        (MemSize::DW, dst, base, off)
+    } else {
+        return None;
+    };
+    load_then(size, dst, base, off, second)
 }
 
 /// `mov64 dst, a` followed by `second`, when `second` operates on `dst` in place.
 fn copy_then(dst: GuestReg, a: GuestReg, second: &Op) -> Option<Inst> {
     // After the copy `dst` holds `a`: a second operand naming `dst` reads `a`.
     let read = |reg: GuestReg| if reg == dst { a } else { reg };
-    Some(match *second {
-        Op::Add64Reg { dst: d, src } if d == dst => Inst::MovAddReg {
-            dst,
-            a,
-            b: read(src),
-        },
-        Op::Add64Imm { dst: d, imm } if d == dst => Inst::MovAddImm { dst, a, imm },
-        Op::And64Imm { dst: d, imm } if d == dst => Inst::MovAndImm { dst, a, imm },
-        Op::Lsh64Imm { dst: d, imm } if d == dst => Inst::MovLshImm { dst, a, imm },
-        Op::Rsh64Imm { dst: d, imm } if d == dst => Inst::MovRshImm { dst, a, imm },
-        _ => return None,
-    })
+    let (target, fused) = if let Op::Add64Reg { dst: d, src } = *second {
+        let b = read(src);
+        (d, Inst::MovAddReg { dst, a, b })
+    } else if let Op::Add64Imm { dst: d, imm } = *second {
+        (d, Inst::MovAddImm { dst, a, imm })
+    } else if let Op::And64Imm { dst: d, imm } = *second {
+        (d, Inst::MovAndImm { dst, a, imm })
+    } else if let Op::Lsh64Imm { dst: d, imm } = *second {
+        (d, Inst::MovLshImm { dst, a, imm })
+    } else if let Op::Rsh64Imm { dst: d, imm } = *second {
+        (d, Inst::MovRshImm { dst, a, imm })
+    } else {
+        return None;
+    };
+    (target == dst).then_some(fused)
 }
 
 /// A zero-extending load into `dst` followed by `second`, when `second` operates on the
 /// loaded value in place. Only the load can fail, and it runs first, so an error names its
 /// slot as the plain op's would.
 fn load_then(size: MemSize, dst: GuestReg, base: GuestReg, off: i16, second: &Op) -> Option<Inst> {
-    Some(match *second {
-        Op::Add64Imm { dst: d, imm } if d == dst => Inst::LdxAddImm {
+    let (target, fused) = if let Op::Add64Imm { dst: d, imm } = *second {
+        let fused = Inst::LdxAddImm {
             size,
             dst,
             base,
             off,
             imm,
-        },
-        Op::Add64Reg { dst: d, src } if d == dst => Inst::LdxAddReg {
+        };
+        (d, fused)
+    } else if let Op::Add64Reg { dst: d, src } = *second {
+        let fused = Inst::LdxAddReg {
             size,
             dst,
             base,
             off,
             src,
-        },
-        Op::Xor64Reg { dst: d, src } if d == dst => Inst::LdxXorReg {
+        };
+        (d, fused)
+    } else if let Op::Xor64Reg { dst: d, src } = *second {
+        let fused = Inst::LdxXorReg {
             size,
             dst,
             base,
             off,
             src,
-        },
-        Op::And64Imm { dst: d, imm } if d == dst => Inst::LdxAndImm {
+        };
+        (d, fused)
+    } else if let Op::And64Imm { dst: d, imm } = *second {
+        let fused = Inst::LdxAndImm {
             size,
             dst,
             base,
             off,
             imm,
-        },
-        Op::Lsh64Imm { dst: d, imm } if d == dst => Inst::LdxLshImm {
+        };
+        (d, fused)
+    } else if let Op::Lsh64Imm { dst: d, imm } = *second {
+        let fused = Inst::LdxLshImm {
             size,
             dst,
             base,
             off,
             imm,
-        },
-        _ => return None,
-    })
+        };
+        (d, fused)
+    } else {
+        return None;
+    };
+    (target == dst).then_some(fused)
 }
 
 /// `add64 dst, imm` followed by `second`, when `second` is one of the fused loop branches.
 fn step_then(dst: GuestReg, imm: i32, second: &Op) -> Option<Inst> {
-    Some(match *second {
-        Op::JltReg {
-            dst: x,
-            src: y,
-            target,
-        } => Inst::AddJltReg {
+    if let Op::JltReg {
+        dst: x,
+        src: y,
+        target,
+    } = *second
+    {
+        return Some(Inst::AddJltReg {
             dst,
             x,
             y,
             imm,
             target,
-        },
-        Op::JneReg {
-            dst: x,
-            src: y,
-            target,
-        } => Inst::AddJneReg {
+        });
+    }
+    if let Op::JneReg {
+        dst: x,
+        src: y,
+        target,
+    } = *second
+    {
+        return Some(Inst::AddJneReg {
             dst,
             x,
             y,
             imm,
             target,
-        },
-        Op::JeqImm {
-            dst: x,
-            imm: cmp,
-            target,
-        } => Inst::AddJeqImm {
+        });
+    }
+    if let Op::JeqImm {
+        dst: x,
+        imm: cmp,
+        target,
+    } = *second
+    {
+        return Some(Inst::AddJeqImm {
             dst,
             x,
             imm,
             cmp,
             target,
-        },
-        Op::JneImm {
-            dst: x,
-            imm: cmp,
-            target,
-        } => Inst::AddJneImm {
+        });
+    }
+    if let Op::JneImm {
+        dst: x,
+        imm: cmp,
+        target,
+    } = *second
+    {
+        return Some(Inst::AddJneImm {
             dst,
             x,
             imm,
             cmp,
             target,
-        },
-        Op::JltImm {
-            dst: x,
-            imm: cmp,
-            target,
-        } => Inst::AddJltImm {
+        });
+    }
+    if let Op::JltImm {
+        dst: x,
+        imm: cmp,
+        target,
+    } = *second
+    {
+        return Some(Inst::AddJltImm {
             dst,
             x,
             imm,
             cmp,
             target,
-        },
-        _ => return None,
-    })
+        });
+    }
+    None
 }
 
 #[cfg(test)]
