@@ -5,7 +5,7 @@
 mod interp_common;
 
 use bpfvm::{AccessType, Config, RuntimeError, MM_INPUT_START, MM_PROGRAM_START, MM_STACK_START};
-use bpfvm_isa::{AluOp, Cond, Dialect, EndianOp, Insn, MemSize, Width};
+use bpfvm_isa::{AluOp, Cond, Dialect, EndianOp, Insn, MemSize, Source, Width};
 use interp_common::*;
 use RuntimeError as E;
 
@@ -569,9 +569,136 @@ fn control_cases() -> Vec<Case> {
     cases
 }
 
+/// The pairs the interpreter fuses (`code::fuse`): each pair alone, a second operand that
+/// names the copy or the loaded value, a fused load that faults, loops closed by a fused step and branch, a jump into a pair's second
+/// slot, and budgets that end inside a pair (exact steps over the plain ops).
+fn fused_pair_cases() -> Vec<Case> {
+    let copy = |dst, src| alu(Width::W64, AluOp::Mov, dst, reg(src));
+    let op = |op, dst, src| alu(Width::W64, op, dst, src);
+    let mut cases = Vec::new();
+    // r2 = 5; r1 = r2; r1 OP= x; r0 = r1; exit.
+    let rows: &[(&str, AluOp, Source, u64)] = &[
+        ("mov+add reg naming the copy", AluOp::Add, reg(1), 10),
+        ("mov+add imm", AluOp::Add, k(-7), -2i64 as u64),
+        ("mov+and imm", AluOp::And, k(6), 4),
+        ("mov+lsh imm", AluOp::Lsh, k(62), 1 << 62),
+        ("mov+rsh imm", AluOp::Rsh, k(1), 2),
+    ];
+    for &(name, alu_op, src, want) in rows {
+        let program = vec![
+            mov(2, 5),
+            copy(1, 2),
+            op(alu_op, 1, src),
+            copy(0, 1),
+            exit(),
+        ];
+        cases.extend(both(name, program, Ok(want), 5));
+    }
+    // r1 points at 01 02 .. 08: r0 = load; r0 OP= x; exit (r2 = 0x10, r0's own value
+    // for `src` naming it).
+    let mem: Vec<u8> = (1..=8).collect();
+    let load_rows: &[(&str, MemSize, AluOp, Source, u64)] = &[
+        ("ldxb+lsh imm", MemSize::B, AluOp::Lsh, k(2), 4),
+        ("ldxh+add imm", MemSize::H, AluOp::Add, k(1), 0x0202),
+        ("ldxw+add reg", MemSize::W, AluOp::Add, reg(2), 0x0403_0211),
+        (
+            "ldxdw+add reg naming the load",
+            MemSize::DW,
+            AluOp::Add,
+            reg(0),
+            0x100e_0c0a_0806_0402,
+        ),
+        ("ldxw+xor reg", MemSize::W, AluOp::Xor, reg(2), 0x0403_0211),
+        ("ldxdw+and imm", MemSize::DW, AluOp::And, k(0xff), 1),
+    ];
+    for &(name, size, alu_op, src, want) in load_rows {
+        let program = vec![mov(2, 0x10), ldx(size, 0, 1, 0), op(alu_op, 0, src), exit()];
+        cases.extend(both(name, program, Ok(want), 4).map(|c| c.mem(mem.clone())));
+    }
+    // A fused load that faults names its own slot and charges only itself.
+    let program = vec![
+        mov(0, 0),
+        ldx(MemSize::W, 0, 1, 6),
+        op(AluOp::Add, 0, k(1)),
+        exit(),
+    ];
+    let err = E::AccessViolation {
+        pc: 1,
+        access: AccessType::Load,
+        vaddr: MM_INPUT_START + 6,
+        len: 4,
+        region: "input",
+    };
+    let fault = both("fused load out of bounds", program, Err(err), 2);
+    cases.extend(fault.map(|c| c.mem(mem.clone())));
+    // r0 = 0; r1 = 10; loop: r0 += 1; if COND goto loop; exit: ten turns of two.
+    let loops: &[(&str, Cond, Source)] = &[
+        ("add+jlt reg loop", Cond::Lt, reg(1)),
+        ("add+jne reg loop", Cond::Ne, reg(1)),
+        ("add+jlt imm loop", Cond::Lt, k(10)),
+        ("add+jne imm loop", Cond::Ne, k(10)),
+    ];
+    for &(name, cond, src) in loops {
+        let program = vec![
+            mov(0, 0),
+            mov(1, 10),
+            op(AluOp::Add, 0, k(1)),
+            branch(Width::W64, cond, 0, src, -2),
+            exit(),
+        ];
+        cases.extend(both(name, program.clone(), Ok(10), 23));
+        // Budget 15: six fused turns charged a run at a time, then exact steps; the add of
+        // the seventh turn is the fifteenth instruction.
+        let stop = Err(E::ExceededMaxInstructions { pc: 3, budget: 15 });
+        for case in both(name, program, stop, 15) {
+            cases.push(case.budget(15));
+        }
+    }
+    // The exit test first: loop: r0 += 1; if r0 == 4 goto out; goto loop; out: exit.
+    let program = vec![
+        mov(0, 0),
+        op(AluOp::Add, 0, k(1)),
+        branch(Width::W64, Cond::Eq, 0, k(4), 1),
+        Insn::Ja { off: -3 },
+        exit(),
+    ];
+    cases.extend(both("add+jeq imm loop", program, Ok(4), 13));
+    // A jump to the second slot of a pair runs that op alone: r3 = 2 + 10.
+    let program = vec![
+        mov(0, 1),
+        mov(3, 2),
+        Insn::Ja { off: 1 },
+        copy(3, 0),
+        op(AluOp::Add, 3, k(10)),
+        copy(0, 3),
+        exit(),
+    ];
+    cases.extend(both("jump into a pair's second slot", program, Ok(12), 6));
+    // A budget of 2 ends after the copy, inside the pair; 3 after the pair.
+    let pair = vec![
+        mov(2, 5),
+        copy(1, 2),
+        op(AluOp::Add, 1, k(1)),
+        copy(0, 1),
+        exit(),
+    ];
+    for (budget, pc) in [(2u64, 2usize), (3, 3)] {
+        let stop = Err(E::ExceededMaxInstructions { pc, budget });
+        for case in both("budget ends at a pair", pair.clone(), stop, budget) {
+            cases.push(case.budget(budget));
+        }
+    }
+    cases
+}
+
 #[test]
 fn alu64_table() {
     run_table(&alu64_cases());
+}
+
+#[test]
+fn fused_pair_table() {
+    run_table(&fused_pair_cases());
 }
 
 #[test]

@@ -12,6 +12,7 @@
 //! analyses (its longer runs, loop heads, pointer guesses) are computed by the JIT, only
 //! when it compiles.
 
+pub(crate) mod fuse;
 pub(crate) mod lower;
 pub(crate) mod runs;
 
@@ -19,6 +20,8 @@ pub use bpfvm_isa::op::{
     AccessKind, AddressFlow, Ext32, Facts, Flow, GuestReg, MemAccess, Op, OpKind, Operand, Regs,
     Trap,
 };
+
+pub(crate) use fuse::Inst;
 
 use crate::memory::Layout;
 use crate::program::Executable;
@@ -36,6 +39,9 @@ pub struct Code {
     /// meter). Computed when the interpreter first runs the program ([`Code::run_lengths`]):
     /// a program the JIT runs needs them only when it hands a run over.
     run_lengths: OnceLock<Vec<u64>>,
+    /// The interpreter's stream: the ops with common pairs fused ([`fuse`]), built when the
+    /// interpreter first runs the program, like the run lengths.
+    insts: OnceLock<Vec<Inst>>,
     /// Registered syscall keys, sorted; `Op::Syscall { index }` indexes this.
     syscall_keys: Vec<u32>,
     /// The index of the unwind helper in `syscall_keys`, if one is set.
@@ -121,6 +127,7 @@ impl Code {
         Code {
             ops,
             run_lengths: OnceLock::new(),
+            insts: OnceLock::new(),
             syscall_keys,
             unwind_index,
             callable,
@@ -173,6 +180,12 @@ impl Code {
     pub fn run_lengths(&self) -> &[u64] {
         self.run_lengths
             .get_or_init(|| runs::run_lengths(&self.ops, runs::RunSplit::AtRunEnds))
+    }
+
+    /// The interpreter's stream, one entry per slot and the sentinel: the ops with common
+    /// adjacent pairs fused ([`fuse`]). Computed on the first call.
+    pub(crate) fn insts(&self) -> &[Inst] {
+        self.insts.get_or_init(|| fuse::fuse(&self.ops))
     }
 
     /// The index (into [`Code::syscall_keys`]) of the unwind helper, if one is set.

@@ -1,22 +1,36 @@
-//! The executor: one flat `match` per instruction over pre-decoded [`Op`]s.
+//! The executor: one flat `match` per instruction over the interpreter's stream of [`Inst`]s.
 //!
 //! State lives in a [`Machine`] for the length of one run: the register file (`[u64; 16]`,
-//! indexed by [`GuestReg`]s, below 11, so no bounds check remains), the stack pointer (sBPF's r11),
-//! the call frames, and the [`Meter`]. One function, `Machine::execute`, gives every op
-//! its meaning; two loops drive it:
+//! indexed by [`GuestReg`]s, below 11, so no bounds check remains), the stack pointer (sBPF's
+//! r11), the call frames, and the [`Meter`]. One function, `Machine::execute`, gives every
+//! instruction its meaning, the ops of the table and the fused pairs of
+//! [`crate::code::fuse`] alike; two loops drive it (in `loops`):
 //!
 //! - the fast loop (`run_by_runs`, used by `Vm::run` without tracing) meters a whole
-//!   straight-line run at its head and then executes its ops back to back, with no
-//!   per-instruction metering and no tracing test; near the end of the budget it falls back
-//!   to exact steps (the meter's module doc explains why this is exact);
+//!   straight-line run at its head and then executes the stream back to back, with no
+//!   per-instruction metering, no count of the run's length and no tracing test: an
+//!   instruction that ends a run says so ([`Next::Head`]), one that fails gives back the
+//!   rest of its run from its own slot's run length. Near the end of the budget it falls
+//!   back to exact steps (the meter's module doc explains why this is exact);
 //! - the stepping loop (`run_stepping`, for tracing and the step hook) takes one exact step
-//!   at a time: fetch (the slot after the last holds the overrun sentinel), charge, observe,
-//!   execute, then the meter check for everything but the root `exit` and errors.
+//!   at a time over the plain ops (never a fused pair): fetch (the slot after the last
+//!   holds the overrun sentinel), charge, observe, execute, then the meter check for
+//!   everything but the root `exit` and errors.
 //!
-//! An op's result is `Result<usize, Halt>`: the next pc, or a boxed reason to stop. Two
-//! words, so it travels in registers; the box is built once per run, when it ends. Ops are
-//! matched by reference, so each arm loads only the fields it uses. Loads and stores take
-//! the memory mapping's inlined aligned path.
+//! Where the time goes, and why the loop looks as it does: an interpreter's cost is its
+//! dispatch (the fetch and the indirect jump through the `match`'s table, and that jump's
+//! prediction) and the dependencies between instructions. The stream is one flat enum, so
+//! there is one table; a pair fused costs one dispatch; the run's end costs nothing inside
+//! the run. A conditional jump picks the next pc with a host branch, not a conditional
+//! move (`taken_or`): with a conditional move, every instruction after a guest branch
+//! waited for the compare to find its own operands, so a loop ran at the speed of its
+//! dependency chain through the pc; with a branch the host predicts the guest's branch and
+//! runs ahead, as it would in compiled code.
+//!
+//! An instruction's result is `Result<Next, Halt>`: where to go on, or a boxed reason to
+//! stop. Two words, so it travels in registers; the box is built once per run, when it
+//! ends. Instructions are matched by reference, so each arm loads only the fields it uses.
+//! Loads and stores take the memory mapping's inlined aligned path.
 //!
 //! Calls (reference §4.4): a BPF-to-BPF call saves r6-r9, r10 and the return pc, raises the
 //! depth (reaching `max_call_depth` is `CallDepthExceeded`), bumps the stack pointer for fixed
@@ -25,14 +39,13 @@
 
 use super::alu::{self, DivFault};
 use super::branch::{holds32, operand_value};
-use super::hook::StepControl;
-use crate::code::{Code, Ext32, GuestReg, Op, Operand, Semantics, Trap};
+use crate::code::{Code, Ext32, GuestReg, Inst, Operand, Trap};
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
 use crate::memory::MemoryMapping;
 use crate::program::SyscallFn;
-use crate::runtime::{Frame, Meter, Settings, Tracing};
-use bpfvm_isa::{AtomicOp, MemSize, Width};
+use crate::runtime::{Frame, Meter, Settings};
+use bpfvm_isa::MemSize;
 
 /// Why the loop stopped early.
 pub(super) enum Stop {
@@ -48,7 +61,7 @@ pub(super) enum Stop {
 pub(super) struct Halt(Box<Stop>);
 
 impl Halt {
-    fn into_result(self) -> Result<u64, RuntimeError> {
+    pub(super) fn into_result(self) -> Result<u64, RuntimeError> {
         match *self.0 {
             Stop::Exit(value) => Ok(value),
             Stop::Error(error) => Err(error),
@@ -70,6 +83,16 @@ impl From<RuntimeError> for Halt {
     }
 }
 
+/// Where control goes after an op that did not stop the run.
+#[derive(Clone, Copy)]
+pub(super) enum Next {
+    /// The op does not end its straight-line run: the next op runs without metering.
+    Within(usize),
+    /// The op ends its run (a jump, branch, call, syscall or return): the meter looks at
+    /// the run starting at this pc.
+    Head(usize),
+}
+
 /// One run of a program.
 pub(crate) struct Machine<'r, 'a, C: ContextObject> {
     pub code: &'r Code,
@@ -86,162 +109,68 @@ pub(crate) struct Machine<'r, 'a, C: ContextObject> {
 
 impl<C: ContextObject> Machine<'_, '_, C> {
     #[inline(always)]
-    fn reg(&self, reg: GuestReg) -> u64 {
+    pub(super) fn reg(&self, reg: GuestReg) -> u64 {
         self.regs[reg.index()]
     }
 
     #[inline(always)]
-    fn set(&mut self, reg: GuestReg, value: u64) {
+    pub(super) fn set(&mut self, reg: GuestReg, value: u64) {
         self.regs[reg.index()] = value;
     }
 
     #[inline(always)]
-    fn addr(&self, base: GuestReg, off: i16) -> u64 {
+    pub(super) fn addr(&self, base: GuestReg, off: i16) -> u64 {
         self.reg(base).wrapping_add(off as i64 as u64)
-    }
-
-    /// Runs from `pc` until the root `exit` or an error: run by run (see
-    /// [`crate::runtime::meter`]), or one exact step at a time when tracing is on.
-    pub fn run(&mut self, pc: usize) -> Result<u64, RuntimeError> {
-        match self.settings.tracing {
-            Tracing::On => self.run_stepping(pc, |machine, pc| {
-                machine.trace(pc);
-                StepControl::Continue
-            }),
-            Tracing::Off => self.run_by_runs(pc),
-        }
-    }
-
-    /// The fast loop. At the head of each straight-line run the meter either charges the
-    /// whole run at once (no check inside it can fail) and the run executes without
-    /// per-instruction metering, or one exact step is taken instead.
-    fn run_by_runs(&mut self, mut pc: usize) -> Result<u64, RuntimeError> {
-        let code = self.code;
-        let ops: &[Op] = code.ops();
-        let runs = code.run_lengths();
-        loop {
-            // 0 for a pc past the sentinel, where nothing runs: only an `lddw` in the last
-            // slot, which the verifier rejects, could lead there.
-            let length = runs.get(pc).copied().unwrap_or(0);
-            if !self.meter.enter_run(length) {
-                pc = match self.step(pc) {
-                    Ok(next) => next,
-                    Err(stop) => return stop.into_result(),
-                };
-                continue;
-            }
-            // A run of length 0 starts past the sentinel: the fetch below fails first.
-            let mut left = length;
-            loop {
-                let Some(op) = ops.get(pc) else {
-                    return Err(overrun(code));
-                };
-                pc = match self.execute(op, pc) {
-                    Ok(next) => next,
-                    Err(halt) => {
-                        self.meter.refund(left.saturating_sub(1));
-                        return halt.into_result();
-                    }
-                };
-                left -= 1;
-                if left == 0 {
-                    break;
-                }
-            }
-            // Rule 2's check after the run's last op can only fail after a syscall, which
-            // makes it itself (`Machine::syscall`).
-        }
-    }
-
-    /// Runs one exact step at a time, calling `observe` before every instruction (not before
-    /// the overrun sentinel); `StepControl::Stop` ends the run with the debugger's error.
-    pub(super) fn run_stepping(
-        &mut self,
-        mut pc: usize,
-        mut observe: impl FnMut(&mut Self, usize) -> StepControl,
-    ) -> Result<u64, RuntimeError> {
-        loop {
-            let is_instruction = self.code.ops().get(pc).is_some_and(|op| *op != Op::Overrun);
-            if is_instruction && observe(self, pc) == StepControl::Stop {
-                return Err(RuntimeError::UserError {
-                    message: STOPPED_BY_DEBUGGER.into(),
-                });
-            }
-            pc = match self.step(pc) {
-                Ok(next) => next,
-                Err(stop) => return stop.into_result(),
-            };
-        }
-    }
-
-    /// One instruction under the exact meter rule: charge, execute, check. Out of line: the
-    /// fast loop needs it only near the end of the budget.
-    #[inline(never)]
-    fn step(&mut self, pc: usize) -> Result<usize, Halt> {
-        let code = self.code;
-        let Some(op) = code.ops().get(pc) else {
-            return Err(overrun(code).into());
-        };
-        self.meter.charge();
-        let next = self.execute(op, pc)?;
-        if self.meter.exhausted() {
-            return Err(exceeded(pc, next, code).into());
-        }
-        Ok(next)
-    }
-
-    pub(super) fn trace(&mut self, pc: usize) {
-        let mut state = [0u64; 12];
-        state[..11].copy_from_slice(&self.regs[..11]);
-        state[11] = pc as u64;
-        self.context.trace(state);
     }
 
     /// Executes one op and returns the next pc. One arm per op: this is the dispatch table,
     /// and the only place an op's meaning is written down.
     #[inline(always)]
-    fn execute(&mut self, op: &Op, pc: usize) -> Result<usize, Halt> {
+    pub(super) fn execute(&mut self, inst: &Inst, pc: usize) -> Result<Next, Halt> {
         let next = pc + 1;
         let imm64 = |imm: i32| imm as i64 as u64;
-        let jump = |taken: bool, target: u32| if taken { target as usize } else { next };
-        match *op {
-            Op::Mov64Imm { dst, imm } => self.set(dst, imm64(imm)),
-            Op::Mov64Reg { dst, src } => self.set(dst, self.reg(src)),
-            Op::Add64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_add(imm64(imm))),
-            Op::Add64Reg { dst, src } => self.set(dst, self.reg(dst).wrapping_add(self.reg(src))),
-            Op::Sub64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_sub(imm64(imm))),
-            Op::Sub64Reg { dst, src } => self.set(dst, self.reg(dst).wrapping_sub(self.reg(src))),
-            Op::Mul64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_mul(imm64(imm))),
-            Op::Mul64Reg { dst, src } => self.set(dst, self.reg(dst).wrapping_mul(self.reg(src))),
-            Op::Or64Imm { dst, imm } => self.set(dst, self.reg(dst) | imm64(imm)),
-            Op::Or64Reg { dst, src } => self.set(dst, self.reg(dst) | self.reg(src)),
-            Op::And64Imm { dst, imm } => self.set(dst, self.reg(dst) & imm64(imm)),
-            Op::And64Reg { dst, src } => self.set(dst, self.reg(dst) & self.reg(src)),
-            Op::Xor64Imm { dst, imm } => self.set(dst, self.reg(dst) ^ imm64(imm)),
-            Op::Xor64Reg { dst, src } => self.set(dst, self.reg(dst) ^ self.reg(src)),
-            Op::Lsh64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_shl(imm as u32)),
-            Op::Lsh64Reg { dst, src } => {
+        let jump = |taken: bool, target: u32| taken_or(taken, target, next);
+        // A fused loop pair: its branch is the second slot's, so it falls through past both.
+        let after = pc + 2;
+        let jump2 = |taken: bool, target: u32| Ok(Next::Head(taken_or(taken, target, after)));
+        match *inst {
+            Inst::Mov64Imm { dst, imm } => self.set(dst, imm64(imm)),
+            Inst::Mov64Reg { dst, src } => self.set(dst, self.reg(src)),
+            Inst::Add64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_add(imm64(imm))),
+            Inst::Add64Reg { dst, src } => self.set(dst, self.reg(dst).wrapping_add(self.reg(src))),
+            Inst::Sub64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_sub(imm64(imm))),
+            Inst::Sub64Reg { dst, src } => self.set(dst, self.reg(dst).wrapping_sub(self.reg(src))),
+            Inst::Mul64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_mul(imm64(imm))),
+            Inst::Mul64Reg { dst, src } => self.set(dst, self.reg(dst).wrapping_mul(self.reg(src))),
+            Inst::Or64Imm { dst, imm } => self.set(dst, self.reg(dst) | imm64(imm)),
+            Inst::Or64Reg { dst, src } => self.set(dst, self.reg(dst) | self.reg(src)),
+            Inst::And64Imm { dst, imm } => self.set(dst, self.reg(dst) & imm64(imm)),
+            Inst::And64Reg { dst, src } => self.set(dst, self.reg(dst) & self.reg(src)),
+            Inst::Xor64Imm { dst, imm } => self.set(dst, self.reg(dst) ^ imm64(imm)),
+            Inst::Xor64Reg { dst, src } => self.set(dst, self.reg(dst) ^ self.reg(src)),
+            Inst::Lsh64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_shl(imm as u32)),
+            Inst::Lsh64Reg { dst, src } => {
                 self.set(dst, self.reg(dst).wrapping_shl(self.reg(src) as u32))
             }
-            Op::Rsh64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_shr(imm as u32)),
-            Op::Rsh64Reg { dst, src } => {
+            Inst::Rsh64Imm { dst, imm } => self.set(dst, self.reg(dst).wrapping_shr(imm as u32)),
+            Inst::Rsh64Reg { dst, src } => {
                 self.set(dst, self.reg(dst).wrapping_shr(self.reg(src) as u32))
             }
-            Op::Arsh64Imm { dst, imm } => {
+            Inst::Arsh64Imm { dst, imm } => {
                 self.set(dst, (self.reg(dst) as i64).wrapping_shr(imm as u32) as u64)
             }
-            Op::Arsh64Reg { dst, src } => self.set(
+            Inst::Arsh64Reg { dst, src } => self.set(
                 dst,
                 (self.reg(dst) as i64).wrapping_shr(self.reg(src) as u32) as u64,
             ),
-            Op::Neg64 { dst } => self.set(dst, self.reg(dst).wrapping_neg()),
-            Op::Hor64 { dst, imm } => self.set(dst, self.reg(dst) | u64::from(imm) << 32),
-            Op::RevSub64Imm { dst, imm } => self.set(dst, imm64(imm).wrapping_sub(self.reg(dst))),
-            Op::RevSub32Imm { dst, imm } => {
+            Inst::Neg64 { dst } => self.set(dst, self.reg(dst).wrapping_neg()),
+            Inst::Hor64 { dst, imm } => self.set(dst, self.reg(dst) | u64::from(imm) << 32),
+            Inst::RevSub64Imm { dst, imm } => self.set(dst, imm64(imm).wrapping_sub(self.reg(dst))),
+            Inst::RevSub32Imm { dst, imm } => {
                 let value = (imm as u32).wrapping_sub(self.reg(dst) as u32);
                 self.set(dst, u64::from(value))
             }
-            Op::Pqr {
+            Inst::Pqr {
                 op,
                 width,
                 dst,
@@ -253,74 +182,80 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 };
                 self.divide(pc, dst, src, |a, _| alu::pqr(op, width, a, b))?
             }
-            Op::Mov32Imm { dst, imm } => self.set(dst, u64::from(imm as u32)),
-            Op::Mov32Reg { dst, src } => self.set(dst, u64::from(self.reg(src) as u32)),
-            Op::Add32Imm { dst, imm, ext } => self.alu32(dst, ext, |a| a.wrapping_add(imm as u32)),
-            Op::Add32Reg { dst, src, ext } => {
+            Inst::Mov32Imm { dst, imm } => self.set(dst, u64::from(imm as u32)),
+            Inst::Mov32Reg { dst, src } => self.set(dst, u64::from(self.reg(src) as u32)),
+            Inst::Add32Imm { dst, imm, ext } => {
+                self.alu32(dst, ext, |a| a.wrapping_add(imm as u32))
+            }
+            Inst::Add32Reg { dst, src, ext } => {
                 let b = self.reg(src) as u32;
                 self.alu32(dst, ext, |a| a.wrapping_add(b))
             }
-            Op::Sub32Imm { dst, imm, ext } => self.alu32(dst, ext, |a| a.wrapping_sub(imm as u32)),
-            Op::Sub32Reg { dst, src, ext } => {
+            Inst::Sub32Imm { dst, imm, ext } => {
+                self.alu32(dst, ext, |a| a.wrapping_sub(imm as u32))
+            }
+            Inst::Sub32Reg { dst, src, ext } => {
                 let b = self.reg(src) as u32;
                 self.alu32(dst, ext, |a| a.wrapping_sub(b))
             }
-            Op::Mul32Imm { dst, imm, ext } => self.alu32(dst, ext, |a| a.wrapping_mul(imm as u32)),
-            Op::Mul32Reg { dst, src, ext } => {
+            Inst::Mul32Imm { dst, imm, ext } => {
+                self.alu32(dst, ext, |a| a.wrapping_mul(imm as u32))
+            }
+            Inst::Mul32Reg { dst, src, ext } => {
                 let b = self.reg(src) as u32;
                 self.alu32(dst, ext, |a| a.wrapping_mul(b))
             }
-            Op::Or32 { dst, src } => self.bits32(dst, src, |a, b| a | b),
-            Op::And32 { dst, src } => self.bits32(dst, src, |a, b| a & b),
-            Op::Xor32 { dst, src } => self.bits32(dst, src, |a, b| a ^ b),
-            Op::Lsh32 { dst, src } => self.bits32(dst, src, u32::wrapping_shl),
-            Op::Rsh32 { dst, src } => self.bits32(dst, src, u32::wrapping_shr),
-            Op::Arsh32 { dst, src } => {
+            Inst::Or32 { dst, src } => self.bits32(dst, src, |a, b| a | b),
+            Inst::And32 { dst, src } => self.bits32(dst, src, |a, b| a & b),
+            Inst::Xor32 { dst, src } => self.bits32(dst, src, |a, b| a ^ b),
+            Inst::Lsh32 { dst, src } => self.bits32(dst, src, u32::wrapping_shl),
+            Inst::Rsh32 { dst, src } => self.bits32(dst, src, u32::wrapping_shr),
+            Inst::Arsh32 { dst, src } => {
                 self.bits32(dst, src, |a, b| (a as i32).wrapping_shr(b) as u32)
             }
-            Op::Neg32 { dst } => self.set(dst, u64::from((self.reg(dst) as u32).wrapping_neg())),
-            Op::SetConst { dst, value } => self.set(dst, value),
-            Op::MovSx {
+            Inst::Neg32 { dst } => self.set(dst, u64::from((self.reg(dst) as u32).wrapping_neg())),
+            Inst::SetConst { dst, value } => self.set(dst, value),
+            Inst::MovSx {
                 dst,
                 src,
                 size,
                 width,
             } => self.set(dst, alu::mov_sx(self.reg(src), size, width)),
-            Op::Div {
+            Inst::Div {
                 width,
                 dst,
                 src,
                 dialect,
             } => self.divide(pc, dst, src, |a, b| alu::div(width, dialect, a, b))?,
-            Op::Mod {
+            Inst::Mod {
                 width,
                 dst,
                 src,
                 dialect,
             } => self.divide(pc, dst, src, |a, b| alu::rem(width, dialect, a, b))?,
-            Op::SDiv {
+            Inst::SDiv {
                 width,
                 dst,
                 src,
                 dialect,
             } => self.divide(pc, dst, src, |a, b| alu::sdiv(width, dialect, a, b))?,
-            Op::SMod {
+            Inst::SMod {
                 width, dst, src, ..
             } => self.divide(pc, dst, src, |a, b| Ok(alu::srem(width, a, b)))?,
-            Op::Trunc16 { dst } => self.set(dst, u64::from(self.reg(dst) as u16)),
-            Op::Trunc32 { dst } => self.set(dst, u64::from(self.reg(dst) as u32)),
-            Op::Swap16 { dst } => self.set(dst, u64::from((self.reg(dst) as u16).swap_bytes())),
-            Op::Swap32 { dst } => self.set(dst, u64::from((self.reg(dst) as u32).swap_bytes())),
-            Op::Swap64 { dst } => self.set(dst, self.reg(dst).swap_bytes()),
-            Op::LoadImm64 { dst, imm } => {
+            Inst::Trunc16 { dst } => self.set(dst, u64::from(self.reg(dst) as u16)),
+            Inst::Trunc32 { dst } => self.set(dst, u64::from(self.reg(dst) as u32)),
+            Inst::Swap16 { dst } => self.set(dst, u64::from((self.reg(dst) as u16).swap_bytes())),
+            Inst::Swap32 { dst } => self.set(dst, u64::from((self.reg(dst) as u32).swap_bytes())),
+            Inst::Swap64 { dst } => self.set(dst, self.reg(dst).swap_bytes()),
+            Inst::LoadImm64 { dst, imm } => {
                 self.set(dst, imm);
-                return Ok(pc + 2);
+                return Ok(Next::Within(pc + 2));
             }
-            Op::Ldx8 { dst, base, off } => self.load(pc, MemSize::B, dst, base, off)?,
-            Op::Ldx16 { dst, base, off } => self.load(pc, MemSize::H, dst, base, off)?,
-            Op::Ldx32 { dst, base, off } => self.load(pc, MemSize::W, dst, base, off)?,
-            Op::Ldx64 { dst, base, off } => self.load(pc, MemSize::DW, dst, base, off)?,
-            Op::LdxSigned {
+            Inst::Ldx8 { dst, base, off } => self.load(pc, MemSize::B, dst, base, off)?,
+            Inst::Ldx16 { dst, base, off } => self.load(pc, MemSize::H, dst, base, off)?,
+            Inst::Ldx32 { dst, base, off } => self.load(pc, MemSize::W, dst, base, off)?,
+            Inst::Ldx64 { dst, base, off } => self.load(pc, MemSize::DW, dst, base, off)?,
+            Inst::LdxSigned {
                 dst,
                 base,
                 off,
@@ -329,108 +264,274 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 self.load(pc, size, dst, base, off)?;
                 self.set(dst, size.sign_extend(self.reg(dst)));
             }
-            Op::St8 { base, off, imm } => self.store(pc, MemSize::B, base, off, imm64(imm))?,
-            Op::St16 { base, off, imm } => self.store(pc, MemSize::H, base, off, imm64(imm))?,
-            Op::St32 { base, off, imm } => self.store(pc, MemSize::W, base, off, imm64(imm))?,
-            Op::St64 { base, off, imm } => self.store(pc, MemSize::DW, base, off, imm64(imm))?,
-            Op::Stx8 { base, src, off } => self.store(pc, MemSize::B, base, off, self.reg(src))?,
-            Op::Stx16 { base, src, off } => self.store(pc, MemSize::H, base, off, self.reg(src))?,
-            Op::Stx32 { base, src, off } => self.store(pc, MemSize::W, base, off, self.reg(src))?,
-            Op::Stx64 { base, src, off } => {
+            Inst::St8 { base, off, imm } => self.store(pc, MemSize::B, base, off, imm64(imm))?,
+            Inst::St16 { base, off, imm } => self.store(pc, MemSize::H, base, off, imm64(imm))?,
+            Inst::St32 { base, off, imm } => self.store(pc, MemSize::W, base, off, imm64(imm))?,
+            Inst::St64 { base, off, imm } => self.store(pc, MemSize::DW, base, off, imm64(imm))?,
+            Inst::Stx8 { base, src, off } => {
+                self.store(pc, MemSize::B, base, off, self.reg(src))?
+            }
+            Inst::Stx16 { base, src, off } => {
+                self.store(pc, MemSize::H, base, off, self.reg(src))?
+            }
+            Inst::Stx32 { base, src, off } => {
+                self.store(pc, MemSize::W, base, off, self.reg(src))?
+            }
+            Inst::Stx64 { base, src, off } => {
                 self.store(pc, MemSize::DW, base, off, self.reg(src))?
             }
-            Op::Atomic {
+            Inst::Atomic {
                 size,
                 op,
                 base,
                 src,
                 off,
             } => self.atomic(pc, size, op, base, src, off)?,
-            Op::Ja { target } => return Ok(target as usize),
-            Op::JeqImm { dst, imm, target } => {
-                return Ok(jump(self.reg(dst) == imm64(imm), target))
+            Inst::Ja { target } => return Ok(Next::Head(target as usize)),
+            Inst::JeqImm { dst, imm, target } => {
+                return Ok(Next::Head(jump(self.reg(dst) == imm64(imm), target)))
             }
-            Op::JeqReg { dst, src, target } => {
-                return Ok(jump(self.reg(dst) == self.reg(src), target))
+            Inst::JeqReg { dst, src, target } => {
+                return Ok(Next::Head(jump(self.reg(dst) == self.reg(src), target)))
             }
-            Op::JneImm { dst, imm, target } => {
-                return Ok(jump(self.reg(dst) != imm64(imm), target))
+            Inst::JneImm { dst, imm, target } => {
+                return Ok(Next::Head(jump(self.reg(dst) != imm64(imm), target)))
             }
-            Op::JneReg { dst, src, target } => {
-                return Ok(jump(self.reg(dst) != self.reg(src), target))
+            Inst::JneReg { dst, src, target } => {
+                return Ok(Next::Head(jump(self.reg(dst) != self.reg(src), target)))
             }
-            Op::JgtImm { dst, imm, target } => return Ok(jump(self.reg(dst) > imm64(imm), target)),
-            Op::JgtReg { dst, src, target } => {
-                return Ok(jump(self.reg(dst) > self.reg(src), target))
+            Inst::JgtImm { dst, imm, target } => {
+                return Ok(Next::Head(jump(self.reg(dst) > imm64(imm), target)))
             }
-            Op::JgeImm { dst, imm, target } => {
-                return Ok(jump(self.reg(dst) >= imm64(imm), target))
+            Inst::JgtReg { dst, src, target } => {
+                return Ok(Next::Head(jump(self.reg(dst) > self.reg(src), target)))
             }
-            Op::JgeReg { dst, src, target } => {
-                return Ok(jump(self.reg(dst) >= self.reg(src), target))
+            Inst::JgeImm { dst, imm, target } => {
+                return Ok(Next::Head(jump(self.reg(dst) >= imm64(imm), target)))
             }
-            Op::JltImm { dst, imm, target } => return Ok(jump(self.reg(dst) < imm64(imm), target)),
-            Op::JltReg { dst, src, target } => {
-                return Ok(jump(self.reg(dst) < self.reg(src), target))
+            Inst::JgeReg { dst, src, target } => {
+                return Ok(Next::Head(jump(self.reg(dst) >= self.reg(src), target)))
             }
-            Op::JleImm { dst, imm, target } => {
-                return Ok(jump(self.reg(dst) <= imm64(imm), target))
+            Inst::JltImm { dst, imm, target } => {
+                return Ok(Next::Head(jump(self.reg(dst) < imm64(imm), target)))
             }
-            Op::JleReg { dst, src, target } => {
-                return Ok(jump(self.reg(dst) <= self.reg(src), target))
+            Inst::JltReg { dst, src, target } => {
+                return Ok(Next::Head(jump(self.reg(dst) < self.reg(src), target)))
             }
-            Op::JsetImm { dst, imm, target } => {
-                return Ok(jump(self.reg(dst) & imm64(imm) != 0, target))
+            Inst::JleImm { dst, imm, target } => {
+                return Ok(Next::Head(jump(self.reg(dst) <= imm64(imm), target)))
             }
-            Op::JsetReg { dst, src, target } => {
-                return Ok(jump(self.reg(dst) & self.reg(src) != 0, target))
+            Inst::JleReg { dst, src, target } => {
+                return Ok(Next::Head(jump(self.reg(dst) <= self.reg(src), target)))
             }
-            Op::JsgtImm { dst, imm, target } => {
-                return Ok(jump(self.reg(dst) as i64 > i64::from(imm), target))
+            Inst::JsetImm { dst, imm, target } => {
+                return Ok(Next::Head(jump(self.reg(dst) & imm64(imm) != 0, target)))
             }
-            Op::JsgtReg { dst, src, target } => {
-                return Ok(jump(self.reg(dst) as i64 > self.reg(src) as i64, target))
+            Inst::JsetReg { dst, src, target } => {
+                return Ok(Next::Head(jump(self.reg(dst) & self.reg(src) != 0, target)))
             }
-            Op::JsgeImm { dst, imm, target } => {
-                return Ok(jump(self.reg(dst) as i64 >= i64::from(imm), target))
+            Inst::JsgtImm { dst, imm, target } => {
+                return Ok(Next::Head(jump(
+                    self.reg(dst) as i64 > i64::from(imm),
+                    target,
+                )))
             }
-            Op::JsgeReg { dst, src, target } => {
-                return Ok(jump(self.reg(dst) as i64 >= self.reg(src) as i64, target))
+            Inst::JsgtReg { dst, src, target } => {
+                return Ok(Next::Head(jump(
+                    self.reg(dst) as i64 > self.reg(src) as i64,
+                    target,
+                )))
             }
-            Op::JsltImm { dst, imm, target } => {
-                return Ok(jump((self.reg(dst) as i64) < i64::from(imm), target))
+            Inst::JsgeImm { dst, imm, target } => {
+                return Ok(Next::Head(jump(
+                    self.reg(dst) as i64 >= i64::from(imm),
+                    target,
+                )))
             }
-            Op::JsltReg { dst, src, target } => {
-                return Ok(jump((self.reg(dst) as i64) < self.reg(src) as i64, target))
+            Inst::JsgeReg { dst, src, target } => {
+                return Ok(Next::Head(jump(
+                    self.reg(dst) as i64 >= self.reg(src) as i64,
+                    target,
+                )))
             }
-            Op::JsleImm { dst, imm, target } => {
-                return Ok(jump(self.reg(dst) as i64 <= i64::from(imm), target))
+            Inst::JsltImm { dst, imm, target } => {
+                return Ok(Next::Head(jump(
+                    (self.reg(dst) as i64) < i64::from(imm),
+                    target,
+                )))
             }
-            Op::JsleReg { dst, src, target } => {
-                return Ok(jump(self.reg(dst) as i64 <= self.reg(src) as i64, target))
+            Inst::JsltReg { dst, src, target } => {
+                return Ok(Next::Head(jump(
+                    (self.reg(dst) as i64) < self.reg(src) as i64,
+                    target,
+                )))
             }
-            Op::Branch32 {
+            Inst::JsleImm { dst, imm, target } => {
+                return Ok(Next::Head(jump(
+                    self.reg(dst) as i64 <= i64::from(imm),
+                    target,
+                )))
+            }
+            Inst::JsleReg { dst, src, target } => {
+                return Ok(Next::Head(jump(
+                    self.reg(dst) as i64 <= self.reg(src) as i64,
+                    target,
+                )))
+            }
+            Inst::Branch32 {
                 cond,
                 dst,
                 src,
                 target,
             } => {
                 let b = operand_value(&self.regs, src);
-                return Ok(jump(holds32(cond, self.reg(dst), b), target));
+                return Ok(Next::Head(jump(holds32(cond, self.reg(dst), b), target)));
             }
-            Op::Syscall { index } => self.syscall(pc, index)?,
-            Op::Call { target } => return self.call(pc, target),
-            Op::CallReg { reg } => return self.call_register(pc, reg),
-            Op::CallRegOrHelper { reg } => return self.call_register_or_helper(pc, reg),
-            Op::Exit => return self.exit(pc),
-            Op::MoveStackPointer { delta } => {
+            Inst::Syscall { index } => {
+                self.syscall(pc, index)?;
+                return Ok(Next::Head(next));
+            }
+            Inst::Call { target } => return self.call(pc, target).map(Next::Head),
+            Inst::CallReg { reg } => return self.call_register(pc, reg).map(Next::Head),
+            Inst::CallRegOrHelper { reg } => {
+                return self.call_register_or_helper(pc, reg).map(Next::Head)
+            }
+            Inst::Exit => return self.exit(pc).map(Next::Head),
+            Inst::MoveStackPointer { delta } => {
                 self.stack_pointer = self.stack_pointer.wrapping_add(delta as u64)
             }
-            Op::Nop => {}
-            Op::Trap { trap } => return Err(trap_error(trap, pc).into()),
-            Op::Overrun => return Err(RuntimeError::ExecutionOverrun { pc }.into()),
+            Inst::Nop => {}
+            Inst::Trap { trap } => return Err(trap_error(trap, pc).into()),
+            Inst::Overrun => return Err(RuntimeError::ExecutionOverrun { pc }.into()),
+            // The fused pairs ([`crate::code::fuse`]): what the two ops do, in order. They
+            // cannot fail, and a loop pair's branch ends the run as the plain branch would.
+            Inst::MovAddReg { dst, a, b } => {
+                self.set(dst, self.reg(a).wrapping_add(self.reg(b)));
+                return Ok(Next::Within(after));
+            }
+            Inst::MovAddImm { dst, a, imm } => {
+                self.set(dst, self.reg(a).wrapping_add(imm64(imm)));
+                return Ok(Next::Within(after));
+            }
+            Inst::MovAndImm { dst, a, imm } => {
+                self.set(dst, self.reg(a) & imm64(imm));
+                return Ok(Next::Within(after));
+            }
+            Inst::MovLshImm { dst, a, imm } => {
+                self.set(dst, self.reg(a).wrapping_shl(imm as u32));
+                return Ok(Next::Within(after));
+            }
+            Inst::MovRshImm { dst, a, imm } => {
+                self.set(dst, self.reg(a).wrapping_shr(imm as u32));
+                return Ok(Next::Within(after));
+            }
+            Inst::LdxAddImm {
+                size,
+                dst,
+                base,
+                off,
+                imm,
+            } => {
+                self.load_sized(pc, size, dst, base, off)?;
+                self.set(dst, self.reg(dst).wrapping_add(imm64(imm)));
+                return Ok(Next::Within(after));
+            }
+            Inst::LdxAddReg {
+                size,
+                dst,
+                base,
+                off,
+                src,
+            } => {
+                self.load_sized(pc, size, dst, base, off)?;
+                self.set(dst, self.reg(dst).wrapping_add(self.reg(src)));
+                return Ok(Next::Within(after));
+            }
+            Inst::LdxXorReg {
+                size,
+                dst,
+                base,
+                off,
+                src,
+            } => {
+                self.load_sized(pc, size, dst, base, off)?;
+                self.set(dst, self.reg(dst) ^ self.reg(src));
+                return Ok(Next::Within(after));
+            }
+            Inst::LdxAndImm {
+                size,
+                dst,
+                base,
+                off,
+                imm,
+            } => {
+                self.load_sized(pc, size, dst, base, off)?;
+                self.set(dst, self.reg(dst) & imm64(imm));
+                return Ok(Next::Within(after));
+            }
+            Inst::LdxLshImm {
+                size,
+                dst,
+                base,
+                off,
+                imm,
+            } => {
+                self.load_sized(pc, size, dst, base, off)?;
+                self.set(dst, self.reg(dst).wrapping_shl(imm as u32));
+                return Ok(Next::Within(after));
+            }
+            Inst::AddJltReg {
+                dst,
+                x,
+                y,
+                imm,
+                target,
+            } => {
+                self.set(dst, self.reg(dst).wrapping_add(imm64(imm)));
+                return jump2(self.reg(x) < self.reg(y), target);
+            }
+            Inst::AddJneReg {
+                dst,
+                x,
+                y,
+                imm,
+                target,
+            } => {
+                self.set(dst, self.reg(dst).wrapping_add(imm64(imm)));
+                return jump2(self.reg(x) != self.reg(y), target);
+            }
+            Inst::AddJeqImm {
+                dst,
+                x,
+                imm,
+                cmp,
+                target,
+            } => {
+                self.set(dst, self.reg(dst).wrapping_add(imm64(imm)));
+                return jump2(self.reg(x) == imm64(cmp), target);
+            }
+            Inst::AddJneImm {
+                dst,
+                x,
+                imm,
+                cmp,
+                target,
+            } => {
+                self.set(dst, self.reg(dst).wrapping_add(imm64(imm)));
+                return jump2(self.reg(x) != imm64(cmp), target);
+            }
+            Inst::AddJltImm {
+                dst,
+                x,
+                imm,
+                cmp,
+                target,
+            } => {
+                self.set(dst, self.reg(dst).wrapping_add(imm64(imm)));
+                return jump2(self.reg(x) < imm64(cmp), target);
+            }
         }
-        Ok(next)
+        Ok(Next::Within(next))
     }
 
     #[inline(always)]
@@ -478,6 +579,25 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         Ok(())
     }
 
+    /// [`Self::load`] with the size read from a fused instruction: one path per size, each
+    /// with the size's constant, as the plain load ops have.
+    #[inline(always)]
+    fn load_sized(
+        &mut self,
+        pc: usize,
+        size: MemSize,
+        dst: GuestReg,
+        base: GuestReg,
+        off: i16,
+    ) -> Result<(), Halt> {
+        match size {
+            MemSize::B => self.load(pc, MemSize::B, dst, base, off),
+            MemSize::H => self.load(pc, MemSize::H, dst, base, off),
+            MemSize::W => self.load(pc, MemSize::W, dst, base, off),
+            MemSize::DW => self.load(pc, MemSize::DW, dst, base, off),
+        }
+    }
+
     #[inline(always)]
     fn store(
         &mut self,
@@ -493,28 +613,18 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     }
 }
 
-/// The message of a run the step hook stopped.
-pub(super) const STOPPED_BY_DEBUGGER: &str = "stopped by the debugger";
-
-/// Running past the last slot (no instruction is there, so nothing is charged).
-#[cold]
-fn overrun(code: &Code) -> RuntimeError {
-    RuntimeError::ExecutionOverrun {
-        pc: code.slot_count(),
+/// The pc after a conditional jump: `target` when it is taken, else `next`, chosen by a
+/// branch of the host rather than a conditional move (see the module doc).
+#[inline(always)]
+fn taken_or(taken: bool, target: u32, next: usize) -> usize {
+    if taken {
+        // An empty barrier the optimizer may not execute speculatively: it keeps the two
+        // outcomes on two paths, so the host predicts the guest's branch.
+        std::hint::black_box(());
+        target as usize
+    } else {
+        next
     }
-}
-
-/// The budget ran out after the instruction at `pc`, whose successor is `next`: the error
-/// names the fall-through pc under 0.2.38's rule (checked after the instruction) and `next`
-/// under 0.26's (checked before the next one, which is where control went). The VM fills in
-/// the budget.
-#[cold]
-fn exceeded(pc: usize, next: usize, code: &Code) -> RuntimeError {
-    let pc = match code.semantics() {
-        Semantics::Reference2022 => pc + code.ops().get(pc).map_or(1, Op::width),
-        Semantics::Sbpf26 => next,
-    };
-    RuntimeError::ExceededMaxInstructions { pc, budget: 0 }
 }
 
 fn trap_error(trap: Trap, pc: usize) -> RuntimeError {
@@ -522,70 +632,5 @@ fn trap_error(trap: Trap, pc: usize) -> RuntimeError {
         Trap::Unsupported => RuntimeError::UnsupportedInstruction { pc },
         Trap::Invalid => RuntimeError::InvalidInstruction { pc },
         Trap::DivideByZero => RuntimeError::DivideByZero { pc },
-    }
-}
-
-/// Atomic read-modify-write (eBPF): returns the new memory value and what the fetch
-/// destination receives.
-fn atomic_result(op: AtomicOp, old: u64, operand: u64, r0: u64, width: Width) -> (u64, Fetch) {
-    match op {
-        AtomicOp::Add => (old.wrapping_add(operand), Fetch::None),
-        AtomicOp::Or => (old | operand, Fetch::None),
-        AtomicOp::And => (old & operand, Fetch::None),
-        AtomicOp::Xor => (old ^ operand, Fetch::None),
-        AtomicOp::FetchAdd => (old.wrapping_add(operand), Fetch::Src(old)),
-        AtomicOp::FetchOr => (old | operand, Fetch::Src(old)),
-        AtomicOp::FetchAnd => (old & operand, Fetch::Src(old)),
-        AtomicOp::FetchXor => (old ^ operand, Fetch::Src(old)),
-        AtomicOp::Xchg => (operand, Fetch::Src(old)),
-        AtomicOp::CmpXchg => {
-            let expected = match width {
-                Width::W32 => r0 & u64::from(u32::MAX),
-                Width::W64 => r0,
-            };
-            let new = if old == expected { operand } else { old };
-            (new, Fetch::R0(old))
-        }
-    }
-}
-
-/// Where an atomic's old value goes.
-enum Fetch {
-    None,
-    Src(u64),
-    R0(u64),
-}
-
-impl<C: ContextObject> Machine<'_, '_, C> {
-    fn atomic(
-        &mut self,
-        pc: usize,
-        size: MemSize,
-        op: AtomicOp,
-        base: GuestReg,
-        src: GuestReg,
-        off: i16,
-    ) -> Result<(), Halt> {
-        let vaddr = self.addr(base, off);
-        let width = match size {
-            MemSize::DW => Width::W64,
-            MemSize::B | MemSize::H | MemSize::W => Width::W32,
-        };
-        // The reference has no atomics; a fault reports a store, as the access writes.
-        let check = crate::error::AccessType::Store;
-        self.mapping.map(check, vaddr, size.bytes(), pc)?;
-        let old = self.mapping.load(size, vaddr, pc)?;
-        let operand = match width {
-            Width::W32 => self.reg(src) & u64::from(u32::MAX),
-            Width::W64 => self.reg(src),
-        };
-        let (new, fetch) = atomic_result(op, old, operand, self.reg(GuestReg::R0), width);
-        self.mapping.store(size, vaddr, new, pc)?;
-        match fetch {
-            Fetch::None => {}
-            Fetch::Src(value) => self.set(src, value),
-            Fetch::R0(value) => self.set(GuestReg::R0, value),
-        }
-        Ok(())
     }
 }

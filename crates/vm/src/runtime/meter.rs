@@ -116,13 +116,16 @@ impl Meter {
     /// whether it did; otherwise the caller must step exactly (see the module doc).
     #[inline(always)]
     pub fn enter_run(&mut self, length: u64) -> bool {
-        // `due <= base` holds at every run head (a run only starts after a passed check or
-        // a syscall's reset), so the subtraction is exact; it saturates all the same.
-        let fits = length < self.base.saturating_sub(self.due);
-        if fits {
-            self.due += length;
+        // `due + length < base`, the sum kept as the new charge when it fits (with metering
+        // off `base` is `u64::MAX`, which only an overflowing sum could pass, and an
+        // overflow does not fit).
+        match self.due.checked_add(length) {
+            Some(due) if due < self.base => {
+                self.due = due;
+                true
+            }
+            Some(_) | None => false,
         }
-        fits
     }
 
     /// Gives back the charge for `unexecuted` instructions of a run that ended in an error.

@@ -1,0 +1,343 @@
+//! The interpreter's instruction stream: the ops of [`Code`](super::Code), one per slot, with
+//! common adjacent pairs fused into one instruction (superinstructions).
+//!
+//! An interpreter pays for every instruction it dispatches (fetch, a jump through the
+//! dispatch table, the jump's prediction), so two ops that compilers emit side by side
+//! all the time cost less as one. The pairs fused here are the three shapes that dominate
+//! compiled sBPF code:
+//!
+//! - a register copy followed by an operation on the copy, `mov64 d, a; op64 d, b`, which
+//!   is how a two-address instruction set writes a three-address operation (`d = a + b`,
+//!   `d = a & imm`): address arithmetic, bit tests and scaled indices;
+//! - a load followed by an operation on the loaded value, `ldx d, [b + off]; op64 d, x`
+//!   (sums, hashes, scaled table indices);
+//! - a counter step followed by the loop's compare and branch, `add64 d, imm; jcc ...`,
+//!   which closes almost every counted loop a compiler rotates.
+//!
+//! A fused instruction sits in the slot of the pair's first op and does what the two ops
+//! do, in order; the second slot keeps its own op, so a jump to it, a hand-over from the JIT
+//! at it and an exact step there all see the plain op. Fusing never crosses what a run of
+//! the meter cannot: both ops of a pair lie in one straight-line run (the first never ends
+//! one), and only a first op can fail (a load), before the second runs, so a fused
+//! instruction's errors name its own slot as the plain op's would, and the meter's refund of
+//! the rest of the run stays exact. The stepping loop (tracing, the step hook) and the
+//! meter's exact steps run the plain ops.
+
+use super::{Ext32, GuestReg, Op, Operand, Trap};
+use bpfvm_isa::{AtomicOp, Cond, Dialect, MemSize, PqrOp, Width};
+
+/// Generates [`Inst`] from the rows of the op table: one variant per op, with the op's
+/// fields, followed by the fused pairs; and the conversion from an op.
+macro_rules! define_insts {
+    ($(
+        $(#[$attr:meta])*
+        $name:ident $({ $($field:ident : $ty:ty),* $(,)? })? => $facts:expr
+    ),* $(,)?) => {
+        /// One slot of the interpreter's stream: an op of the table (the same variant, the
+        /// same fields), or a fused pair that starts there (see the module doc). One flat
+        /// enum, so that the interpreter dispatches once per entry through one table.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[allow(missing_docs, reason = "fields are named after the instructions' operands")]
+        pub(crate) enum Inst {
+            $(
+                $(#[$attr])*
+                $name $({ $($field: $ty),* })?,
+            )*
+            /// `mov64 dst, a; add64 dst, b`: `dst = a + b` (`b` already reads `a` where the
+            /// second op read `dst`).
+            MovAddReg { dst: GuestReg, a: GuestReg, b: GuestReg },
+            /// `mov64 dst, a; add64 dst, imm`: `dst = a + imm`.
+            MovAddImm { dst: GuestReg, a: GuestReg, imm: i32 },
+            /// `mov64 dst, a; and64 dst, imm`: `dst = a & imm`.
+            MovAndImm { dst: GuestReg, a: GuestReg, imm: i32 },
+            /// `mov64 dst, a; lsh64 dst, imm`: `dst = a << imm`.
+            MovLshImm { dst: GuestReg, a: GuestReg, imm: i32 },
+            /// `mov64 dst, a; rsh64 dst, imm`: `dst = a >> imm` (logical).
+            MovRshImm { dst: GuestReg, a: GuestReg, imm: i32 },
+            /// `ldx dst, [base + off]; add64 dst, imm` (a load of `size` bytes, zero-extended,
+            /// then an operation on the loaded value).
+            LdxAddImm { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, imm: i32 },
+            /// `ldx dst, [base + off]; add64 dst, src` (`src` may name `dst`: the loaded value).
+            LdxAddReg { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, src: GuestReg },
+            /// `ldx dst, [base + off]; xor64 dst, src`.
+            LdxXorReg { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, src: GuestReg },
+            /// `ldx dst, [base + off]; and64 dst, imm`.
+            LdxAndImm { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, imm: i32 },
+            /// `ldx dst, [base + off]; lsh64 dst, imm`.
+            LdxLshImm { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, imm: i32 },
+            /// `add64 dst, imm; jlt x, y, target` (the branch reads the sum where it names
+            /// `dst`).
+            AddJltReg { dst: GuestReg, x: GuestReg, y: GuestReg, imm: i32, target: u32 },
+            /// `add64 dst, imm; jne x, y, target`.
+            AddJneReg { dst: GuestReg, x: GuestReg, y: GuestReg, imm: i32, target: u32 },
+            /// `add64 dst, imm; jeq x, cmp, target`.
+            AddJeqImm { dst: GuestReg, x: GuestReg, imm: i32, cmp: i32, target: u32 },
+            /// `add64 dst, imm; jne x, cmp, target`.
+            AddJneImm { dst: GuestReg, x: GuestReg, imm: i32, cmp: i32, target: u32 },
+            /// `add64 dst, imm; jlt x, cmp, target`.
+            AddJltImm { dst: GuestReg, x: GuestReg, imm: i32, cmp: i32, target: u32 },
+        }
+
+        impl From<Op> for Inst {
+            /// The op's own variant (never a fused pair).
+            #[inline]
+            fn from(op: Op) -> Inst {
+                match op {
+                    $(Op::$name $({ $($field),* })? => Inst::$name $({ $($field),* })?,)*
+                }
+            }
+        }
+    };
+}
+
+bpfvm_isa::for_each_op!(define_insts);
+
+/// The interpreter's stream of `ops` (one entry per op, the sentinel included): each slot
+/// whose op and the next one form a fused pair holds the pair, every other slot its op.
+pub(crate) fn fuse(ops: &[Op]) -> Vec<Inst> {
+    ops.iter()
+        .enumerate()
+        .map(|(pc, op)| {
+            ops.get(pc + 1)
+                .and_then(|second| pair(op, second))
+                .unwrap_or(Inst::from(*op))
+        })
+        .collect()
+}
+
+/// The fused instruction of `first` followed by `second` in the next slot, if they form one.
+/// Any other op stays as it is, so a new op is never fused by accident (the pairs are
+/// matched with `if let`, not a wildcard arm over the op kinds).
+fn pair(first: &Op, second: &Op) -> Option<Inst> {
+    if let Op::Mov64Reg { dst, src } = *first {
+        return copy_then(dst, src, second);
+    }
+    if let Op::Add64Imm { dst, imm } = *first {
+        return step_then(dst, imm, second);
+    }
+    let (size, dst, base, off) = if let Op::Ldx8 { dst, base, off } = *first {
+        (MemSize::B, dst, base, off)
+    } else if let Op::Ldx16 { dst, base, off } = *first {
+        (MemSize::H, dst, base, off)
+    } else if let Op::Ldx32 { dst, base, off } = *first {
+        (MemSize::W, dst, base, off)
+    } else if let Op::Ldx64 { dst, base, off } = *first {
+        (MemSize::DW, dst, base, off)
+    } else {
+        return None;
+    };
+    load_then(size, dst, base, off, second)
+}
+
+/// `mov64 dst, a` followed by `second`, when `second` operates on `dst` in place.
+fn copy_then(dst: GuestReg, a: GuestReg, second: &Op) -> Option<Inst> {
+    // After the copy `dst` holds `a`: a second operand naming `dst` reads `a`.
+    let read = |reg: GuestReg| if reg == dst { a } else { reg };
+    let (target, fused) = if let Op::Add64Reg { dst: d, src } = *second {
+        let b = read(src);
+        (d, Inst::MovAddReg { dst, a, b })
+    } else if let Op::Add64Imm { dst: d, imm } = *second {
+        (d, Inst::MovAddImm { dst, a, imm })
+    } else if let Op::And64Imm { dst: d, imm } = *second {
+        (d, Inst::MovAndImm { dst, a, imm })
+    } else if let Op::Lsh64Imm { dst: d, imm } = *second {
+        (d, Inst::MovLshImm { dst, a, imm })
+    } else if let Op::Rsh64Imm { dst: d, imm } = *second {
+        (d, Inst::MovRshImm { dst, a, imm })
+    } else {
+        return None;
+    };
+    (target == dst).then_some(fused)
+}
+
+/// A zero-extending load into `dst` followed by `second`, when `second` operates on the
+/// loaded value in place. Only the load can fail, and it runs first, so an error names its
+/// slot as the plain op's would.
+fn load_then(size: MemSize, dst: GuestReg, base: GuestReg, off: i16, second: &Op) -> Option<Inst> {
+    let (target, fused) = if let Op::Add64Imm { dst: d, imm } = *second {
+        let fused = Inst::LdxAddImm {
+            size,
+            dst,
+            base,
+            off,
+            imm,
+        };
+        (d, fused)
+    } else if let Op::Add64Reg { dst: d, src } = *second {
+        let fused = Inst::LdxAddReg {
+            size,
+            dst,
+            base,
+            off,
+            src,
+        };
+        (d, fused)
+    } else if let Op::Xor64Reg { dst: d, src } = *second {
+        let fused = Inst::LdxXorReg {
+            size,
+            dst,
+            base,
+            off,
+            src,
+        };
+        (d, fused)
+    } else if let Op::And64Imm { dst: d, imm } = *second {
+        let fused = Inst::LdxAndImm {
+            size,
+            dst,
+            base,
+            off,
+            imm,
+        };
+        (d, fused)
+    } else if let Op::Lsh64Imm { dst: d, imm } = *second {
+        let fused = Inst::LdxLshImm {
+            size,
+            dst,
+            base,
+            off,
+            imm,
+        };
+        (d, fused)
+    } else {
+        return None;
+    };
+    (target == dst).then_some(fused)
+}
+
+/// `add64 dst, imm` followed by `second`, when `second` is one of the fused loop branches.
+fn step_then(dst: GuestReg, imm: i32, second: &Op) -> Option<Inst> {
+    if let Op::JltReg {
+        dst: x,
+        src: y,
+        target,
+    } = *second
+    {
+        return Some(Inst::AddJltReg {
+            dst,
+            x,
+            y,
+            imm,
+            target,
+        });
+    }
+    if let Op::JneReg {
+        dst: x,
+        src: y,
+        target,
+    } = *second
+    {
+        return Some(Inst::AddJneReg {
+            dst,
+            x,
+            y,
+            imm,
+            target,
+        });
+    }
+    if let Op::JeqImm {
+        dst: x,
+        imm: cmp,
+        target,
+    } = *second
+    {
+        return Some(Inst::AddJeqImm {
+            dst,
+            x,
+            imm,
+            cmp,
+            target,
+        });
+    }
+    if let Op::JneImm {
+        dst: x,
+        imm: cmp,
+        target,
+    } = *second
+    {
+        return Some(Inst::AddJneImm {
+            dst,
+            x,
+            imm,
+            cmp,
+            target,
+        });
+    }
+    if let Op::JltImm {
+        dst: x,
+        imm: cmp,
+        target,
+    } = *second
+    {
+        return Some(Inst::AddJltImm {
+            dst,
+            x,
+            imm,
+            cmp,
+            target,
+        });
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_inst_is_as_small_as_an_op() {
+        assert_eq!(core::mem::size_of::<Inst>(), core::mem::size_of::<Op>());
+    }
+
+    #[test]
+    fn pairs_fuse_in_the_first_slot_and_the_second_keeps_its_op() {
+        let (r1, r2, r3) = (GuestReg::R1, GuestReg::R2, GuestReg::R3);
+        let ops = [
+            Op::Mov64Reg { dst: r1, src: r2 },
+            Op::Add64Reg { dst: r1, src: r1 },
+            Op::Add64Imm { dst: r3, imm: 1 },
+            Op::JltReg {
+                dst: r3,
+                src: r2,
+                target: 0,
+            },
+            Op::Exit,
+            Op::Overrun,
+        ];
+        let insts = fuse(&ops);
+        assert_eq!(insts.len(), ops.len());
+        // `r1 = r2; r1 += r1` is `r1 = r2 + r2`.
+        assert_eq!(
+            insts[0],
+            Inst::MovAddReg {
+                dst: r1,
+                a: r2,
+                b: r2
+            }
+        );
+        assert_eq!(insts[1], Inst::from(ops[1]));
+        assert_eq!(
+            insts[2],
+            Inst::AddJltReg {
+                dst: r3,
+                x: r3,
+                y: r2,
+                imm: 1,
+                target: 0
+            }
+        );
+        assert_eq!(insts[3], Inst::from(ops[3]));
+        assert_eq!(insts[5], Inst::Overrun);
+    }
+
+    #[test]
+    fn a_copy_followed_by_an_op_on_another_register_stays_apart() {
+        let (r1, r2) = (GuestReg::R1, GuestReg::R2);
+        let ops = [
+            Op::Mov64Reg { dst: r1, src: r2 },
+            Op::Add64Imm { dst: r2, imm: 1 },
+            Op::Exit,
+        ];
+        assert_eq!(fuse(&ops)[0], Inst::from(ops[0]));
+    }
+}
