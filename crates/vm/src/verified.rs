@@ -45,7 +45,19 @@ pub struct VerifiedProgram<C> {
 
 /// Checks a program with every rule of the verifier; the result is the only way to run it.
 pub fn verify<C>(executable: Executable<C>) -> Result<VerifiedProgram<C>, VerifyError> {
-    verifier::check_text(executable.text(), executable.dialect(), executable.config())?;
+    verify_keeping(executable).map_err(|(error, _)| error)
+}
+
+/// [`verify`], handing the executable back with the error (for a host that still answers
+/// questions about a refused program, as solana-sbpf 0.26's executables do).
+pub fn verify_keeping<C>(
+    executable: Executable<C>,
+) -> Result<VerifiedProgram<C>, (VerifyError, Executable<C>)> {
+    if let Err(error) =
+        verifier::check_text(executable.text(), executable.dialect(), executable.config())
+    {
+        return Err((error, executable));
+    }
     Ok(VerifiedProgram {
         executable,
         decoded: OnceLock::new(),

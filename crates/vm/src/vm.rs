@@ -150,17 +150,8 @@ impl<'a, 'g, C: ContextObject, M: BorrowMut<MemoryMapping<'g>>> Vm<'a, C, M> {
     /// the input, r10 the first frame pointer) until [`Vm::set_entry_registers`] changes
     /// them.
     pub fn with_mapping(program: &'a VerifiedProgram<C>, context: &'a mut C, mapping: M) -> Self {
-        let config = program.config();
         let layout = program.layout();
-        let settings = Settings {
-            frames: layout.stack.frame_mode(),
-            max_call_depth: config.max_call_depth,
-            static_syscalls: program.code().callx_needs_function(),
-            tracing: match config.enable_instruction_tracing {
-                true => Tracing::On,
-                false => Tracing::Off,
-            },
-        };
+        let settings = settings_of(program);
         let mut entry_registers = [0; 11];
         entry_registers[1] = layout.map.input;
         entry_registers[10] = layout.initial_frame_pointer();
@@ -212,15 +203,120 @@ impl<'a, 'g, C: ContextObject, M: BorrowMut<MemoryMapping<'g>>> Vm<'a, C, M> {
     /// unwinds out of `run` on either backend (the JIT stops the run first: unwinding never
     /// crosses generated code). The `Vm` can run again afterwards.
     pub fn run(&mut self, backend: Backend) -> Run {
-        if let Some(run) = self.exhausted_before_start() {
-            return run;
-        }
-        match backend {
-            Backend::Interpreter => self.interpret(None),
-            Backend::Jit => self.run_jit(),
+        self.runner().run(backend, None)
+    }
+
+    /// Runs on the interpreter, calling `hook` before every instruction (the slow, exact
+    /// path: same results and count as `run`).
+    pub fn run_with_hook(&mut self, hook: &mut dyn StepHook) -> Run {
+        self.runner().run(Backend::Interpreter, Some(hook))
+    }
+
+    /// The VM's parts, borrowed for one run.
+    fn runner(&mut self) -> Runner<'_, 'g, C> {
+        Runner {
+            program: self.program,
+            context: &mut *self.context,
+            mapping: self.mapping.borrow_mut(),
+            syscalls: self.syscalls,
+            stacks: &mut self.stacks,
+            settings: self.settings,
+            entry_registers: self.entry_registers,
         }
     }
 
+    /// The context object (the meter and whatever state the host keeps in it).
+    pub fn context(&mut self) -> &mut C {
+        self.context
+    }
+
+    /// Guest memory.
+    pub fn mapping(&self) -> &MemoryMapping<'g> {
+        self.mapping.borrow()
+    }
+
+    /// Guest memory, mutably (to prepare inputs between runs or replace regions).
+    pub fn mapping_mut(&mut self) -> &mut MemoryMapping<'g> {
+        self.mapping.borrow_mut()
+    }
+}
+
+/// What a host lends one run of [`run_lent`]: the parts a [`Vm`] would hold, kept by the host
+/// between runs (solana-sbpf 0.26's hosts keep their context, mapping and registers in their
+/// own VM struct and run a different executable each time).
+pub struct Lent<'r, 'g, C> {
+    /// The context object (the meter, the host's state).
+    pub context: &'r mut C,
+    /// Guest memory; it should follow the program's layout (see [`Vm::with_mapping`]).
+    pub mapping: &'r mut MemoryMapping<'g>,
+    /// The call-frame storage, reused from run to run.
+    pub stacks: &'r mut CallStacks,
+    /// r0..r10 at entry (see [`Vm::set_entry_registers`]).
+    pub registers: [u64; 11],
+}
+
+/// Runs `program` from its entry on `backend` over the lent parts: the same run, result and
+/// count as a [`Vm::with_mapping`] over the same parts with these entry registers, without
+/// making the `Vm` (nothing is moved or allocated; a host that runs a different program each
+/// call pays only the run).
+///
+/// # Panics
+///
+/// As [`Vm::run`]: only when a host syscall panics.
+pub fn run_lent<C: ContextObject>(
+    program: &VerifiedProgram<C>,
+    lent: Lent<'_, '_, C>,
+    backend: Backend,
+) -> Run {
+    Runner {
+        program,
+        context: lent.context,
+        mapping: lent.mapping,
+        syscalls: program.syscall_table(),
+        stacks: lent.stacks,
+        settings: settings_of(program),
+        entry_registers: lent.registers,
+    }
+    .run(backend, None)
+}
+
+/// How runs of `program` behave: frames, call depth, `callx` rule, tracing.
+fn settings_of<C>(program: &VerifiedProgram<C>) -> Settings {
+    let config = program.config();
+    Settings {
+        frames: program.layout().stack.frame_mode(),
+        max_call_depth: config.max_call_depth,
+        static_syscalls: program.code().callx_needs_function(),
+        tracing: match config.enable_instruction_tracing {
+            true => Tracing::On,
+            false => Tracing::Off,
+        },
+    }
+}
+
+/// One run's parts, borrowed from a [`Vm`] or lent by a host ([`run_lent`]).
+struct Runner<'r, 'g, C: ContextObject> {
+    program: &'r VerifiedProgram<C>,
+    context: &'r mut C,
+    mapping: &'r mut MemoryMapping<'g>,
+    syscalls: &'r [Option<SyscallFn<C>>],
+    stacks: &'r mut CallStacks,
+    settings: Settings,
+    entry_registers: [u64; 11],
+}
+
+impl<C: ContextObject> Runner<'_, '_, C> {
+    /// Runs from the entry on `backend` (the interpreter calls `hook` before every
+    /// instruction when there is one).
+    fn run(mut self, backend: Backend, hook: Option<&mut dyn StepHook>) -> Run {
+        if let Some(run) = self.exhausted_before_start() {
+            return run;
+        }
+        match (backend, hook) {
+            (Backend::Interpreter, hook) => self.interpret(hook),
+            (Backend::Jit, _) => self.run_jit(),
+        }
+    }
     /// Under 0.26's rules the meter is checked before the first instruction too: a run with
     /// no budget left executes nothing and stops at the entry (both backends, here).
     fn exhausted_before_start(&mut self) -> Option<Run> {
@@ -261,7 +357,7 @@ impl<'a, 'g, C: ContextObject, M: BorrowMut<MemoryMapping<'g>>> Vm<'a, C, M> {
             code: self.program.code(),
             settings: self.settings,
             context: &mut *self.context,
-            mapping: self.mapping.borrow_mut(),
+            mapping: &mut *self.mapping,
             syscalls: self.syscalls,
             frames: &mut self.stacks.frames,
             records: &mut self.stacks.records,
@@ -314,15 +410,6 @@ impl<'a, 'g, C: ContextObject, M: BorrowMut<MemoryMapping<'g>>> Vm<'a, C, M> {
         }
     }
 
-    /// Runs on the interpreter, calling `hook` before every instruction (the slow, exact
-    /// path: same results and count as `run`).
-    pub fn run_with_hook(&mut self, hook: &mut dyn StepHook) -> Run {
-        if let Some(run) = self.exhausted_before_start() {
-            return run;
-        }
-        self.interpret(Some(hook))
-    }
-
     fn interpret(&mut self, hook: Option<&mut dyn StepHook>) -> Run {
         let meter = Meter::start(self.metering(), &*self.context);
         let code = self.program.code();
@@ -332,7 +419,7 @@ impl<'a, 'g, C: ContextObject, M: BorrowMut<MemoryMapping<'g>>> Vm<'a, C, M> {
             code,
             settings: self.settings,
             context: &mut *self.context,
-            mapping: self.mapping.borrow_mut(),
+            mapping: &mut *self.mapping,
             syscalls: self.syscalls,
             frames: &mut self.stacks.frames,
             regs,
@@ -345,20 +432,5 @@ impl<'a, 'g, C: ContextObject, M: BorrowMut<MemoryMapping<'g>>> Vm<'a, C, M> {
         };
         let meter = machine.meter;
         self.finish(result, meter)
-    }
-
-    /// The context object (the meter and whatever state the host keeps in it).
-    pub fn context(&mut self) -> &mut C {
-        self.context
-    }
-
-    /// Guest memory.
-    pub fn mapping(&self) -> &MemoryMapping<'g> {
-        self.mapping.borrow()
-    }
-
-    /// Guest memory, mutably (to prepare inputs between runs or replace regions).
-    pub fn mapping_mut(&mut self) -> &mut MemoryMapping<'g> {
-        self.mapping.borrow_mut()
     }
 }
