@@ -6,7 +6,7 @@
 //! and the backend-neutral form both backends run ([`Code`]) by the first run, the first JIT
 //! compile or [`VerifiedProgram::code`]. Loading and verifying cost only what they must, and
 //! a host that only inspects programs never pays for the rest. What every VM over the program
-//! needs is made once here too, on the first VM: the memory [`Layout`] and the host functions
+//! needs is made once here too, on the first VM: the memory [`Layout`], the run settings and the host functions
 //! in the order of the program's syscall keys ([`VerifiedProgram::syscall_table`]), so that
 //! making a VM looks nothing up.
 //!
@@ -28,6 +28,7 @@ use crate::error::VerifyError;
 use crate::jit::{JitArtifacts, JitEngine, JitError, JitProgram};
 use crate::memory::Layout;
 use crate::program::{Executable, SyscallFn};
+use crate::runtime::Settings;
 use crate::verifier;
 use bpfvm_isa::{Dialect, Insn};
 use std::sync::OnceLock;
@@ -40,6 +41,7 @@ pub struct VerifiedProgram<C> {
     /// The host functions, parallel to the neutral form's syscall keys.
     syscalls: OnceLock<Vec<Option<SyscallFn<C>>>>,
     layout: OnceLock<Layout>,
+    settings: OnceLock<Settings>,
     jit: JitArtifacts,
 }
 
@@ -64,6 +66,7 @@ pub fn verify_keeping<C>(
         code: OnceLock::new(),
         syscalls: OnceLock::new(),
         layout: OnceLock::new(),
+        settings: OnceLock::new(),
         jit: JitArtifacts::default(),
     })
 }
@@ -100,6 +103,11 @@ impl<C> VerifiedProgram<C> {
     /// The memory layout the program runs in (its executable's, computed once).
     pub fn layout(&self) -> Layout {
         *self.layout.get_or_init(|| self.executable.layout())
+    }
+
+    /// How its runs behave (frames, call depth, `callx` rule, tracing), made once.
+    pub(crate) fn settings(&self) -> Settings {
+        *self.settings.get_or_init(|| Settings::of(self))
     }
 
     /// The host functions the program's `call`s reach, in the order of the neutral form's

@@ -151,7 +151,7 @@ impl<'a, 'g, C: ContextObject, M: BorrowMut<MemoryMapping<'g>>> Vm<'a, C, M> {
     /// them.
     pub fn with_mapping(program: &'a VerifiedProgram<C>, context: &'a mut C, mapping: M) -> Self {
         let layout = program.layout();
-        let settings = settings_of(program);
+        let settings = program.settings();
         let mut entry_registers = [0; 11];
         entry_registers[1] = layout.map.input;
         entry_registers[10] = layout.initial_frame_pointer();
@@ -221,7 +221,7 @@ impl<'a, 'g, C: ContextObject, M: BorrowMut<MemoryMapping<'g>>> Vm<'a, C, M> {
             syscalls: self.syscalls,
             stacks: &mut self.stacks,
             settings: self.settings,
-            entry_registers: self.entry_registers,
+            entry_registers: &self.entry_registers,
         }
     }
 
@@ -274,24 +274,10 @@ pub fn run_lent<C: ContextObject>(
         mapping: lent.mapping,
         syscalls: program.syscall_table(),
         stacks: lent.stacks,
-        settings: settings_of(program),
-        entry_registers: lent.registers,
+        settings: program.settings(),
+        entry_registers: &lent.registers,
     }
     .run(backend, None)
-}
-
-/// How runs of `program` behave: frames, call depth, `callx` rule, tracing.
-fn settings_of<C>(program: &VerifiedProgram<C>) -> Settings {
-    let config = program.config();
-    Settings {
-        frames: program.layout().stack.frame_mode(),
-        max_call_depth: config.max_call_depth,
-        static_syscalls: program.code().callx_needs_function(),
-        tracing: match config.enable_instruction_tracing {
-            true => Tracing::On,
-            false => Tracing::Off,
-        },
-    }
 }
 
 /// One run's parts, borrowed from a [`Vm`] or lent by a host ([`run_lent`]).
@@ -302,7 +288,7 @@ struct Runner<'r, 'g, C: ContextObject> {
     syscalls: &'r [Option<SyscallFn<C>>],
     stacks: &'r mut CallStacks,
     settings: Settings,
-    entry_registers: [u64; 11],
+    entry_registers: &'r [u64; 11],
 }
 
 impl<C: ContextObject> Runner<'_, '_, C> {
@@ -387,7 +373,7 @@ impl<C: ContextObject> Runner<'_, '_, C> {
     /// the input length (eBPF), r10 the top of the first frame, the rest zero.
     fn start_registers(&self) -> [u64; 16] {
         let mut regs = [0u64; 16];
-        regs[..11].copy_from_slice(&self.entry_registers);
+        regs[..11].copy_from_slice(self.entry_registers);
         regs
     }
 

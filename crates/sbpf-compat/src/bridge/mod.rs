@@ -167,6 +167,7 @@ pub(crate) enum JitUse {
 
 impl<C: ContextObject> ForRun<'_, C> {
     /// The program.
+    #[inline]
     pub(crate) fn program(&self) -> &VerifiedProgram<Bridge<C>> {
         match self {
             ForRun::Published { program, .. } => program,
@@ -175,6 +176,7 @@ impl<C: ContextObject> ForRun<'_, C> {
     }
 
     /// Whether the run may use machine code.
+    #[inline]
     pub(crate) fn compiled(&self) -> bool {
         match self {
             ForRun::Published { program, jit } => {
@@ -213,6 +215,7 @@ impl<C: ContextObject> EngineProgram<C> {
     }
 
     /// The program a run uses (published by the first run: later runs take no lock).
+    #[inline]
     pub(crate) fn for_run(&self) -> Result<ForRun<'_, C>, bpfvm::VerifyError> {
         if self.replaced.load(Ordering::Acquire) {
             if let Some(program) = lock(&self.replacement).clone() {
