@@ -4,8 +4,10 @@
 //! An [`Executable`] is made by bpfvm's loader (the lenient section loader for V0 to V2, the
 //! strict program-header loader for V3 and V4, as 0.26 chooses by `e_flags`) and keeps what
 //! the API exposes: the read-only section the host maps, the text, the entry and the function
-//! registry. Verifying it builds bpfvm's verified program once (kept behind an `Arc` so runs
-//! never hold a lock); `jit_compile` compiles that program with bpfvm's JIT.
+//! registry, as views of the engine executable's bytes (shared, not copied). Verifying it
+//! builds bpfvm's verified program once and `jit_compile` compiles it with bpfvm's JIT, both
+//! in place; the first run publishes it, and runs read it without a lock (see
+//! `crate::bridge::EngineProgram`).
 
 use crate::{
     bridge::{self, EngineProgram},

@@ -14,10 +14,12 @@
 //!
 //! A VM owns its mapping by default; it can also borrow one the host keeps
 //! (`Vm<'_, C, &mut MemoryMapping<'_>>`, through [`Vm::with_mapping`]), as solana-sbpf 0.26's
-//! hosts keep theirs, so that a host making a VM per call moves nothing. Nothing a run needs is
-//! allocated per run: the host functions are resolved once per program
-//! ([`VerifiedProgram::syscall_table`]) and the call frames live in [`CallStacks`] the VM keeps
-//! between runs (and a host can carry from one VM to the next).
+//! hosts keep theirs, so that a host making a VM per call moves nothing; and a host that keeps
+//! every part itself (context, mapping, call stacks, entry registers) runs a program over them
+//! with [`run_lent`], without making a `Vm` at all. Both run through one `Runner`. Nothing a
+//! run needs is allocated per run: the host functions and the run settings are resolved once
+//! per program ([`VerifiedProgram::syscall_table`]) and the call frames live in [`CallStacks`]
+//! the VM keeps between runs (and a host can carry from one VM to the next).
 
 use crate::code::Semantics;
 use crate::context::ContextObject;

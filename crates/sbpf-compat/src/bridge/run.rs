@@ -1,6 +1,6 @@
-//! `EbpfVm::execute_program` on bpfvm: the engine's mapping (boxed in the host's) is taken
-//! out for the run and lent, with a [`Bridge`] as the context, the host VM's call-frame
-//! storage and the host's registers as the entry registers, to `bpfvm::run_lent`, which runs
+//! `EbpfVm::execute_program` on bpfvm: the engine's mapping and call-frame storage (boxed in
+//! the host's mapping) are taken out for the run and lent, with a [`Bridge`] as the context
+//! and the host's registers as the entry registers, to `bpfvm::run_lent`, which runs
 //! the executable's published program (no lock: see `EngineProgram`) on the chosen backend
 //! without making a `bpfvm::Vm`; the result, the count and the final pc come back in the real
 //! crate's form. Nothing is allocated or copied per call.
@@ -42,7 +42,7 @@ pub(crate) fn execute_program<C: ContextObject>(
         Backend::Interpreter => ExecutionMode::Interpreted,
         Backend::Jit => ExecutionMode::Jit,
     };
-    let Some(mut engine_mapping) = mapping_of(vm).take_engine() else {
+    let Some(mut engine) = mapping_of(vm).take_engine() else {
         return (0, ProgramResult::Err(EbpfError::InvalidMemoryRegion(0)));
     };
     let host_mapping = vm.memory_mapping;
@@ -51,20 +51,18 @@ pub(crate) fn execute_program<C: ContextObject>(
     registers.copy_from_slice(&vm.registers[..11]);
     vm.previous_instruction_meter = vm.context().get_remaining();
     vm.due_insn_count = 0;
-    let mut stacks = std::mem::take(&mut vm.call_stacks);
     let mut bridge = Bridge::new(vm);
     let lent = bpfvm::Lent {
         context: &mut bridge,
-        mapping: &mut engine_mapping,
-        stacks: &mut stacks,
+        mapping: &mut engine.mapping,
+        stacks: &mut engine.stacks,
         registers,
     };
     let run = bpfvm::run_lent(program.program(), lent, backend);
     let stashed = bridge.take_stashed();
-    vm.call_stacks = stacks;
     let host = mapping_of(vm);
     host.handler_target().set(None);
-    host.restore_engine(engine_mapping);
+    host.restore_engine(engine);
     let result = match run.result {
         Ok(value) => ProgramResult::Ok(value),
         Err(error) => {
