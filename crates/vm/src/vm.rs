@@ -16,7 +16,8 @@
 //! (`Vm<'_, C, &mut MemoryMapping<'_>>`, through [`Vm::with_mapping`]), as solana-sbpf 0.26's
 //! hosts keep theirs, so that a host making a VM per call moves nothing; and a host that keeps
 //! every part itself (context, mapping, call stacks, entry registers) runs a program over them
-//! with [`run_lent`], without making a `Vm` at all. Both run through one `Runner`. Nothing a
+//! with [`run_lent`], without making a `Vm` at all (a `Vm` is the same `Runner` of parts,
+//! owning its call stacks). Nothing a
 //! run needs is allocated per run: the host functions and the run settings are resolved once
 //! per program ([`VerifiedProgram::syscall_table`]) and the call frames live in [`CallStacks`]
 //! the VM keeps between runs (and a host can carry from one VM to the next).
@@ -85,17 +86,8 @@ impl CallStacks {
 /// [`MemoryMapping`] the VM owns (the default, what [`Vm::new`] builds), or a
 /// `&mut MemoryMapping` the host keeps and lends for the VM's life.
 pub struct Vm<'a, C: ContextObject, M = MemoryMapping<'a>> {
-    program: &'a VerifiedProgram<C>,
-    context: &'a mut C,
-    mapping: M,
-    /// The host functions, parallel to the program's syscall keys.
-    syscalls: &'a [Option<SyscallFn<C>>],
-    stacks: CallStacks,
-    settings: Settings,
-    /// r0..r10 at entry: r1 where the input region starts, r2 0 in sBPF and the first host
-    /// region's length in eBPF, r10 the initial frame pointer; a host may set its own
-    /// ([`Vm::set_entry_registers`]).
-    entry_registers: [u64; 11],
+    /// The parts every run uses; the VM owns its call-frame storage.
+    core: Runner<'a, C, M, CallStacks>,
 }
 
 impl<'a, C: ContextObject> Vm<'a, C> {
@@ -138,7 +130,7 @@ impl<'a, C: ContextObject> Vm<'a, C> {
         all.extend(regions);
         let mapping = MemoryMapping::with_layout(all, &layout)?;
         let mut vm = Self::with_mapping(program, context, mapping);
-        vm.entry_registers[2] = initial_r2;
+        vm.core.entry_registers[2] = initial_r2;
         Ok(vm)
     }
 }
@@ -158,43 +150,45 @@ impl<'a, 'g, C: ContextObject, M: BorrowMut<MemoryMapping<'g>>> Vm<'a, C, M> {
         entry_registers[1] = layout.map.input;
         entry_registers[10] = layout.initial_frame_pointer();
         Vm {
-            program,
-            context,
-            mapping,
-            syscalls: program.syscall_table(),
-            stacks: CallStacks::new(),
-            settings,
-            entry_registers,
+            core: Runner {
+                program,
+                context,
+                mapping,
+                syscalls: program.syscall_table(),
+                stacks: CallStacks::new(),
+                settings,
+                entry_registers,
+            },
         }
     }
 
     /// This VM with `stacks` as its call-frame storage (for a host that makes a VM per call
     /// and keeps the storage of the last one: see [`Vm::take_call_stacks`]).
     pub fn with_call_stacks(mut self, stacks: CallStacks) -> Self {
-        self.stacks = stacks;
+        self.core.stacks = stacks;
         self
     }
 
     /// The VM's call-frame storage, leaving it empty storage (to hand to the next VM).
     pub fn take_call_stacks(&mut self) -> CallStacks {
-        core::mem::take(&mut self.stacks)
+        core::mem::take(&mut self.core.stacks)
     }
 
     /// Sets r0..r10 for the next runs (a host that passes more than the input address, as
     /// Agave passes the instruction data's offset in r2). r10 is where the first frame
     /// ends; calls and returns move it from there by the layout's rules.
     pub fn set_entry_registers(&mut self, registers: [u64; 11]) {
-        self.entry_registers = registers;
+        self.core.entry_registers = registers;
     }
 
     /// The registers the next run starts with (see [`Vm::set_entry_registers`]).
     pub fn entry_registers(&self) -> [u64; 11] {
-        self.entry_registers
+        self.core.entry_registers
     }
 
     /// Ends the VM and gives back its guest memory (the mapping, or the borrow of it).
     pub fn into_mapping(self) -> M {
-        self.mapping
+        self.core.mapping
     }
 
     /// Runs the program from its entry with the chosen backend.
@@ -205,41 +199,28 @@ impl<'a, 'g, C: ContextObject, M: BorrowMut<MemoryMapping<'g>>> Vm<'a, C, M> {
     /// unwinds out of `run` on either backend (the JIT stops the run first: unwinding never
     /// crosses generated code). The `Vm` can run again afterwards.
     pub fn run(&mut self, backend: Backend) -> Run {
-        self.runner().run(backend, None)
+        self.core.run(backend)
     }
 
     /// Runs on the interpreter, calling `hook` before every instruction (the slow, exact
     /// path: same results and count as `run`).
     pub fn run_with_hook(&mut self, hook: &mut dyn StepHook) -> Run {
-        self.runner().run(Backend::Interpreter, Some(hook))
-    }
-
-    /// The VM's parts, borrowed for one run.
-    fn runner(&mut self) -> Runner<'_, 'g, C> {
-        Runner {
-            program: self.program,
-            context: &mut *self.context,
-            mapping: self.mapping.borrow_mut(),
-            syscalls: self.syscalls,
-            stacks: &mut self.stacks,
-            settings: self.settings,
-            entry_registers: &self.entry_registers,
-        }
+        self.core.run_hooked(hook)
     }
 
     /// The context object (the meter and whatever state the host keeps in it).
     pub fn context(&mut self) -> &mut C {
-        self.context
+        self.core.context
     }
 
     /// Guest memory.
     pub fn mapping(&self) -> &MemoryMapping<'g> {
-        self.mapping.borrow()
+        self.core.mapping.borrow()
     }
 
     /// Guest memory, mutably (to prepare inputs between runs or replace regions).
     pub fn mapping_mut(&mut self) -> &mut MemoryMapping<'g> {
-        self.mapping.borrow_mut()
+        self.core.mapping.borrow_mut()
     }
 }
 
@@ -277,34 +258,53 @@ pub fn run_lent<C: ContextObject>(
         syscalls: program.syscall_table(),
         stacks: lent.stacks,
         settings: program.settings(),
-        entry_registers: &lent.registers,
+        entry_registers: lent.registers,
     }
-    .run(backend, None)
+    .run(backend)
 }
 
-/// One run's parts, borrowed from a [`Vm`] or lent by a host ([`run_lent`]).
-struct Runner<'r, 'g, C: ContextObject> {
+/// What every run uses: the program and what it resolved once, the context, the memory `M`
+/// (a mapping or a `&mut` to one) and the call-frame storage `S` (owned by a [`Vm`], or a
+/// `&mut` lent to [`run_lent`]).
+struct Runner<'r, C: ContextObject, M, S> {
     program: &'r VerifiedProgram<C>,
     context: &'r mut C,
-    mapping: &'r mut MemoryMapping<'g>,
+    mapping: M,
+    /// The host functions, parallel to the program's syscall keys.
     syscalls: &'r [Option<SyscallFn<C>>],
-    stacks: &'r mut CallStacks,
+    stacks: S,
     settings: Settings,
-    entry_registers: &'r [u64; 11],
+    /// r0..r10 at entry: r1 where the input region starts, r2 0 in sBPF and the first host
+    /// region's length in eBPF, r10 the initial frame pointer; a host may set its own
+    /// ([`Vm::set_entry_registers`]).
+    entry_registers: [u64; 11],
 }
 
-impl<C: ContextObject> Runner<'_, '_, C> {
-    /// Runs from the entry on `backend` (the interpreter calls `hook` before every
-    /// instruction when there is one).
-    fn run(mut self, backend: Backend, hook: Option<&mut dyn StepHook>) -> Run {
+impl<'g, C, M, S> Runner<'_, C, M, S>
+where
+    C: ContextObject,
+    M: BorrowMut<MemoryMapping<'g>>,
+    S: BorrowMut<CallStacks>,
+{
+    /// Runs from the entry on `backend`.
+    fn run(&mut self, backend: Backend) -> Run {
         if let Some(run) = self.exhausted_before_start() {
             return run;
         }
-        match (backend, hook) {
-            (Backend::Interpreter, hook) => self.interpret(hook),
-            (Backend::Jit, _) => self.run_jit(),
+        match backend {
+            Backend::Interpreter => self.interpret(None),
+            Backend::Jit => self.run_jit(),
         }
     }
+
+    /// Runs from the entry on the interpreter, calling `hook` before every instruction.
+    fn run_hooked(&mut self, hook: &mut dyn StepHook) -> Run {
+        if let Some(run) = self.exhausted_before_start() {
+            return run;
+        }
+        self.interpret(Some(hook))
+    }
+
     /// Under 0.26's rules the meter is checked before the first instruction too: a run with
     /// no budget left executes nothing and stops at the entry (both backends, here).
     fn exhausted_before_start(&mut self) -> Option<Run> {
@@ -340,15 +340,16 @@ impl<C: ContextObject> Runner<'_, '_, C> {
         use crate::jit::run::RunParts;
         let metering = self.metering();
         let regs = self.start_registers();
-        self.stacks.frames.clear();
+        let stacks = self.stacks.borrow_mut();
+        stacks.frames.clear();
         let parts = RunParts {
             code: self.program.code(),
             settings: self.settings,
             context: &mut *self.context,
-            mapping: &mut *self.mapping,
+            mapping: self.mapping.borrow_mut(),
             syscalls: self.syscalls,
-            frames: &mut self.stacks.frames,
-            records: &mut self.stacks.records,
+            frames: &mut stacks.frames,
+            records: &mut stacks.records,
             regs,
             stack_pointer: regs[10],
             metering,
@@ -375,7 +376,7 @@ impl<C: ContextObject> Runner<'_, '_, C> {
     /// the input length (eBPF), r10 the top of the first frame, the rest zero.
     fn start_registers(&self) -> [u64; 16] {
         let mut regs = [0u64; 16];
-        regs[..11].copy_from_slice(self.entry_registers);
+        regs[..11].copy_from_slice(&self.entry_registers);
         regs
     }
 
@@ -402,14 +403,15 @@ impl<C: ContextObject> Runner<'_, '_, C> {
         let meter = Meter::start(self.metering(), &*self.context);
         let code = self.program.code();
         let regs = self.start_registers();
-        self.stacks.frames.clear();
+        let frames = &mut self.stacks.borrow_mut().frames;
+        frames.clear();
         let mut machine = Machine {
             code,
             settings: self.settings,
             context: &mut *self.context,
-            mapping: &mut *self.mapping,
+            mapping: self.mapping.borrow_mut(),
             syscalls: self.syscalls,
-            frames: &mut self.stacks.frames,
+            frames,
             regs,
             stack_pointer: regs[10],
             meter,
