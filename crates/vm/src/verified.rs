@@ -47,18 +47,24 @@ pub struct VerifiedProgram<C> {
 
 /// Checks a program with every rule of the verifier; the result is the only way to run it.
 pub fn verify<C>(executable: Executable<C>) -> Result<VerifiedProgram<C>, VerifyError> {
-    verify_keeping(executable).map_err(|(error, _)| error)
+    verify_keeping(executable).map_err(|refusal| refusal.error)
+}
+
+/// A program the verifier refused, with its executable (see [`verify_keeping`]).
+pub struct Refusal<C> {
+    /// Why.
+    pub error: VerifyError,
+    /// The executable, as it was given.
+    pub executable: Executable<C>,
 }
 
 /// [`verify`], handing the executable back with the error (for a host that still answers
 /// questions about a refused program, as solana-sbpf 0.26's executables do).
-pub fn verify_keeping<C>(
-    executable: Executable<C>,
-) -> Result<VerifiedProgram<C>, (VerifyError, Executable<C>)> {
+pub fn verify_keeping<C>(executable: Executable<C>) -> Result<VerifiedProgram<C>, Box<Refusal<C>>> {
     if let Err(error) =
         verifier::check_text(executable.text(), executable.dialect(), executable.config())
     {
-        return Err((error, executable));
+        return Err(Box::new(Refusal { error, executable }));
     }
     Ok(VerifiedProgram {
         executable,

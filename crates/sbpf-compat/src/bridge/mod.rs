@@ -191,7 +191,7 @@ impl<C: ContextObject> ForRun<'_, C> {
 fn verified_state<C: ContextObject>(executable: bpfvm::Executable<Bridge<C>>) -> State<C> {
     match bpfvm::verify_keeping(executable) {
         Ok(program) => State::Verified(Box::new(program)),
-        Err((error, executable)) => State::Refused(error, executable),
+        Err(refusal) => State::Refused(refusal.error, refusal.executable),
     }
 }
 
