@@ -12,7 +12,9 @@
 //! - a load followed by an operation on the loaded value, `ldx d, [b + off]; op64 d, x`
 //!   (sums, hashes, scaled table indices);
 //! - a counter step followed by the loop's compare and branch, `add64 d, imm; jcc ...`,
-//!   which closes almost every counted loop a compiler rotates.
+//!   which closes almost every counted loop a compiler rotates, and a copy followed by an
+//!   unsigned test against an immediate, `mov64 d, a; jgt x, imm` (the head of a
+//!   `while (x > 1)` loop that keeps the old value).
 //!
 //! A fused instruction sits in the slot of the pair's first op and does what the two ops
 //! do, in order; the second slot keeps its own op, so a jump to it, a hand-over from the JIT
@@ -54,6 +56,9 @@ macro_rules! define_insts {
             MovLshImm { dst: GuestReg, a: GuestReg, imm: i32 },
             /// `mov64 dst, a; rsh64 dst, imm`: `dst = a >> imm` (logical).
             MovRshImm { dst: GuestReg, a: GuestReg, imm: i32 },
+            /// `mov64 dst, a; jgt x, cmp, target` (`x` already reads `a` where the branch
+            /// named `dst`): the copy before a `while (x > 1)` test.
+            MovJgtImm { dst: GuestReg, a: GuestReg, x: GuestReg, cmp: i32, target: u32 },
             /// `ldx dst, [base + off]; add64 dst, imm` (a load of `size` bytes, zero-extended,
             /// then an operation on the loaded value).
             LdxAddImm { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, imm: i32 },
@@ -129,10 +134,26 @@ fn pair(first: &Op, second: &Op) -> Option<Inst> {
     load_then(size, dst, base, off, second)
 }
 
-/// `mov64 dst, a` followed by `second`, when `second` operates on `dst` in place.
+/// `mov64 dst, a` followed by `second`, when `second` operates on `dst` in place or is an
+/// unsigned greater-than test against an immediate.
 fn copy_then(dst: GuestReg, a: GuestReg, second: &Op) -> Option<Inst> {
     // After the copy `dst` holds `a`: a second operand naming `dst` reads `a`.
     let read = |reg: GuestReg| if reg == dst { a } else { reg };
+    if let Op::JgtImm {
+        dst: x,
+        imm: cmp,
+        target,
+    } = *second
+    {
+        let x = read(x);
+        return Some(Inst::MovJgtImm {
+            dst,
+            a,
+            x,
+            cmp,
+            target,
+        });
+    }
     let (target, fused) = if let Op::Add64Reg { dst: d, src } = *second {
         let b = read(src);
         (d, Inst::MovAddReg { dst, a, b })
