@@ -352,6 +352,28 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_then_a_greater_than_test_reads_the_copy() {
+        let (r1, r2) = (GuestReg::R1, GuestReg::R2);
+        let ops = [
+            Op::Mov64Reg { dst: r1, src: r2 },
+            Op::JgtImm {
+                dst: r1,
+                imm: 1,
+                target: 0,
+            },
+            Op::Exit,
+        ];
+        let fused = Inst::MovJgtImm {
+            dst: r1,
+            a: r2,
+            x: r2,
+            cmp: 1,
+            target: 0,
+        };
+        assert_eq!(fuse(&ops)[0], fused);
+    }
+
+    #[test]
     fn a_copy_followed_by_an_op_on_another_register_stays_apart() {
         let (r1, r2) = (GuestReg::R1, GuestReg::R2);
         let ops = [
