@@ -580,6 +580,13 @@ fn fused_pair_cases() -> Vec<Case> {
     let rows: &[(&str, AluOp, Source, u64)] = &[
         ("mov+add reg naming the copy", AluOp::Add, reg(1), 10),
         ("mov+add imm", AluOp::Add, k(-7), -2i64 as u64),
+        ("mov+sub imm", AluOp::Sub, k(7), -2i64 as u64),
+        (
+            "mov+sub imm of i32::MIN",
+            AluOp::Sub,
+            k(i32::MIN),
+            5 + (1u64 << 31),
+        ),
         ("mov+and imm", AluOp::And, k(6), 4),
         ("mov+lsh imm", AluOp::Lsh, k(62), 1 << 62),
         ("mov+rsh imm", AluOp::Rsh, k(1), 2),
@@ -679,7 +686,12 @@ fn fused_pair_cases() -> Vec<Case> {
     // A budget of 3 ends inside the pair, 4 after it (the fall-through pc either way).
     for (budget, pc) in [(3u64, 3usize), (4, 4)] {
         let stop = Err(E::ExceededMaxInstructions { pc, budget });
-        for case in both("budget ends at a mov+jgt pair", halvings.clone(), stop, budget) {
+        for case in both(
+            "budget ends at a mov+jgt pair",
+            halvings.clone(),
+            stop,
+            budget,
+        ) {
             cases.push(case.budget(budget));
         }
     }

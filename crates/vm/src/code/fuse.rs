@@ -48,7 +48,8 @@ macro_rules! define_insts {
             /// `mov64 dst, a; add64 dst, b`: `dst = a + b` (`b` already reads `a` where the
             /// second op read `dst`).
             MovAddReg { dst: GuestReg, a: GuestReg, b: GuestReg },
-            /// `mov64 dst, a; add64 dst, imm`: `dst = a + imm`.
+            /// `mov64 dst, a; add64 dst, imm`: `dst = a + imm` (also `mov64 dst, a; sub64
+            /// dst, k` with `imm = -k`).
             MovAddImm { dst: GuestReg, a: GuestReg, imm: i32 },
             /// `mov64 dst, a; and64 dst, imm`: `dst = a & imm`.
             MovAndImm { dst: GuestReg, a: GuestReg, imm: i32 },
@@ -159,6 +160,16 @@ fn copy_then(dst: GuestReg, a: GuestReg, second: &Op) -> Option<Inst> {
         (d, Inst::MovAddReg { dst, a, b })
     } else if let Op::Add64Imm { dst: d, imm } = *second {
         (d, Inst::MovAddImm { dst, a, imm })
+    } else if let Op::Sub64Imm { dst: d, imm } = *second {
+        // `a - imm` is `a + (-imm)`; `-i32::MIN` has no `i32`, so that one stays apart.
+        (
+            d,
+            Inst::MovAddImm {
+                dst,
+                a,
+                imm: imm.checked_neg()?,
+            },
+        )
     } else if let Op::And64Imm { dst: d, imm } = *second {
         (d, Inst::MovAndImm { dst, a, imm })
     } else if let Op::Lsh64Imm { dst: d, imm } = *second {
@@ -371,6 +382,26 @@ mod tests {
             target: 0,
         };
         assert_eq!(fuse(&ops)[0], fused);
+    }
+
+    #[test]
+    fn a_copy_then_a_subtraction_adds_the_negated_immediate_unless_it_has_none() {
+        let (r1, r2) = (GuestReg::R1, GuestReg::R2);
+        let ops = |imm| {
+            [
+                Op::Mov64Reg { dst: r1, src: r2 },
+                Op::Sub64Imm { dst: r1, imm },
+                Op::Exit,
+            ]
+        };
+        let fused = Inst::MovAddImm {
+            dst: r1,
+            a: r2,
+            imm: -5,
+        };
+        assert_eq!(fuse(&ops(5))[0], fused);
+        let apart = ops(i32::MIN);
+        assert_eq!(fuse(&apart)[0], Inst::from(apart[0]));
     }
 
     #[test]
