@@ -81,8 +81,7 @@ impl<C> VerifiedProgram<C> {
 
     /// The backend-neutral form both backends run, built on the first call.
     pub fn code(&self) -> &Code {
-        self.code
-            .get_or_init(|| Code::new(&self.executable, self.decoded()))
+        self.code.get_or_init(|| Code::new(&self.executable))
     }
 
     /// The memory layout the program runs in (its executable's, computed once).

@@ -25,7 +25,7 @@ pub(crate) use fuse::Inst;
 
 use crate::memory::Layout;
 use crate::program::Executable;
-use bpfvm_isa::{Dialect, Insn, Slot};
+use bpfvm_isa::{decode_slot, Dialect, Slot, SLOT_SIZE};
 use lower::Lowering;
 use std::sync::OnceLock;
 
@@ -85,11 +85,15 @@ impl Semantics {
 }
 
 impl Code {
-    /// The decoded form of a verified program: `decoded` has one entry per slot of the text
-    /// (the instruction starting there, `None` for an `lddw`'s second slot).
-    pub fn new<C>(executable: &Executable<C>, decoded: &[Option<Insn>]) -> Code {
+    /// The neutral form of a verified program, built straight from its text in one pass:
+    /// each slot is decoded and lowered at once (the second slot of an `lddw` lowers as the
+    /// slot no instruction starts at), so no decoded copy of the program is made on the way.
+    /// The text must be one the verifier accepted (see the module doc of
+    /// [`crate::verifier`]).
+    pub fn new<C>(executable: &Executable<C>) -> Code {
         let config = executable.config();
-        let slots = Slot::slots_of(executable.text());
+        let text = executable.text();
+        let slot_count = text.len() / SLOT_SIZE;
         let registry = &executable.loader().syscalls;
         let syscall_keys: Vec<u32> = registry.iter().map(|(key, _)| key).collect();
         let functions = executable.functions();
@@ -99,19 +103,13 @@ impl Code {
             dialect,
             dynamic_stack_frames: config.dynamic_stack_frames,
             static_syscalls: config.static_syscalls,
-            slot_count: decoded.len(),
+            slot_count,
             syscall_keys: &syscall_keys,
             function_pc: &function_pc,
         };
-        let mut ops: Vec<Op> = decoded
-            .iter()
-            .zip(slots.iter())
-            .enumerate()
-            .map(|(pc, (insn, slot))| lowering.lower(pc, *insn, *slot))
-            .collect();
-        ops.push(Op::Overrun);
+        let ops = lower_text(text, dialect, &lowering);
         // A pc is callable by `callx` under static syscalls when it is a registry key.
-        let mut callable = vec![false; decoded.len()];
+        let mut callable = vec![false; slot_count];
         for (key, _) in functions.iter() {
             if let Some(slot) = usize::try_from(key)
                 .ok()
@@ -211,4 +209,26 @@ impl Code {
     pub fn syscall_keys(&self) -> &[u32] {
         &self.syscall_keys
     }
+}
+
+/// One op per slot of `text` and the overrun sentinel: each instruction decoded where it
+/// starts and lowered at once, the second slot of an `lddw` lowered on its own (as the slot
+/// no instruction starts at). The same ops as decoding the whole text first
+/// ([`VerifiedProgram::decoded`](crate::VerifiedProgram::decoded)) and lowering each entry.
+fn lower_text(text: &[u8], dialect: Dialect, lowering: &Lowering<'_>) -> Vec<Op> {
+    let mut ops = Vec::with_capacity(lowering.slot_count + 1);
+    let mut pc = 0;
+    while let Some(slot) = Slot::at(text, pc) {
+        let insn = decode_slot(slot, || Slot::at(text, pc.wrapping_add(1)), dialect).ok();
+        ops.push(lowering.lower(pc, insn, slot));
+        pc += 1;
+        if insn.is_some_and(|insn| insn.slot_count() == 2) {
+            if let Some(second) = Slot::at(text, pc) {
+                ops.push(lowering.second_half(second));
+                pc += 1;
+            }
+        }
+    }
+    ops.push(Op::Overrun);
+    ops
 }
