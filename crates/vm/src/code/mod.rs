@@ -49,6 +49,8 @@ pub struct Code {
     /// Per slot: whether a function is registered under the slot's pc (the static-syscalls
     /// `callx` check).
     callable: Vec<bool>,
+    /// The slots where `callable` is set, in order.
+    callable_pcs: Vec<usize>,
     text_vaddr: u64,
     entry_pc: usize,
     /// The memory layout the program runs in.
@@ -109,12 +111,16 @@ impl Code {
         };
         let ops = lower_text(text, dialect, &lowering);
         // A pc is callable by `callx` under static syscalls when it is a registry key.
+        let mut callable_pcs: Vec<usize> = functions
+            .iter()
+            .filter_map(|(key, _)| usize::try_from(key).ok())
+            .filter(|&pc| pc < slot_count)
+            .collect();
+        callable_pcs.sort_unstable();
+        callable_pcs.dedup();
         let mut callable = vec![false; slot_count];
-        for (key, _) in functions.iter() {
-            if let Some(slot) = usize::try_from(key)
-                .ok()
-                .and_then(|pc| callable.get_mut(pc))
-            {
+        for &pc in &callable_pcs {
+            if let Some(slot) = callable.get_mut(pc) {
                 *slot = true;
             }
         }
@@ -129,6 +135,7 @@ impl Code {
             syscall_keys,
             unwind_index,
             callable,
+            callable_pcs,
             text_vaddr: executable.text_vaddr(),
             entry_pc: executable.entry_pc(),
             layout: executable.layout(),
@@ -202,6 +209,12 @@ impl Code {
     #[inline(always)]
     pub fn is_callable(&self, pc: usize) -> bool {
         self.callable.get(pc).copied().unwrap_or(false)
+    }
+
+    /// The slots at which a function is registered ([`Code::is_callable`]), in order.
+    #[inline(always)]
+    pub fn callable_pcs(&self) -> &[usize] {
+        &self.callable_pcs
     }
 
     /// The registered syscall keys in the order `Op::Syscall` indexes them.

@@ -98,15 +98,15 @@ pub(crate) struct HintTable {
 
 impl HintTable {
     /// Scans `ops` (see [`AccessHints::new`] for `back_jumps`, `entry` and
-    /// `function_start`); `loop_head` says which slots head tight loops.
+    /// `function_starts`); `loop_head` says which slots head tight loops.
     pub fn of(
         ops: &[Op],
         back_jumps: &[usize],
         entry: usize,
-        function_start: impl Fn(usize) -> bool,
+        function_starts: &[usize],
         loop_head: impl Fn(usize) -> bool,
     ) -> HintTable {
-        let mut scan = AccessHints::new(ops, back_jumps, entry, function_start);
+        let mut scan = AccessHints::new(ops, back_jumps, entry, function_starts);
         let mut hints = vec![BaseHint::Unknown; ops.len()];
         let mut heads = Vec::new();
         let mut pc = 0;
@@ -148,20 +148,30 @@ const STACK: u32 = (1 << INPUT) - 1;
 /// no guesses (their stack accesses through other registers take the out-of-line path).
 const MAX_FUNCTION: usize = 1024;
 
-/// The slot ranges of the functions (as `function_start` delimits them) of at most
-/// [`MAX_FUNCTION`] slots that contain a backward jump (`back_jumps`: the slots of every
-/// backward jump, in order).
+/// The slot ranges of the functions (as `entry` and `function_starts`, in order, delimit
+/// them) of at most [`MAX_FUNCTION`] slots that contain a backward jump (`back_jumps`: the
+/// slots of every backward jump, in order).
 fn looping_functions(
     slots: usize,
     back_jumps: &[usize],
-    function_start: impl Fn(usize) -> bool,
+    entry: usize,
+    function_starts: &[usize],
 ) -> Vec<Range<usize>> {
+    // Where functions start after slot 0, in order, each once.
+    let mut bounds: Vec<usize> = function_starts
+        .iter()
+        .copied()
+        .chain([entry])
+        .filter(|pc| (1..slots).contains(pc))
+        .collect();
+    bounds.sort_unstable();
+    bounds.dedup();
     let mut ranges = Vec::new();
     let mut start = 0;
-    while start < slots {
-        let end = (start + 1..slots)
-            .find(|pc| function_start(*pc))
-            .unwrap_or(slots);
+    for end in bounds.into_iter().chain([slots]) {
+        if end <= start {
+            continue;
+        }
         let small = end - start <= MAX_FUNCTION;
         let first = back_jumps.partition_point(|pc| *pc < start);
         let looping = back_jumps.get(first).is_some_and(|pc| *pc < end);
@@ -176,17 +186,17 @@ fn looping_functions(
 impl AccessHints {
     /// The first pass over `ops` (recording what jumps bring to their targets), ready for
     /// the second, [`AccessHints::at`]. `back_jumps` are the slots of the backward jumps
-    /// (see `CodeView`), `function_start` says where functions start, `entry` where the
+    /// (see `CodeView`), `function_starts` where functions start (in order), `entry` where the
     /// program starts. Only functions with a loop (a backward jump) are scanned, where a guess pays (elsewhere
     /// every instruction runs at most once per call), and only up to [`MAX_FUNCTION`] slots.
     pub fn new(
         ops: &[Op],
         back_jumps: &[usize],
         entry: usize,
-        function_start: impl Fn(usize) -> bool,
+        function_starts: &[usize],
     ) -> AccessHints {
         let slots = ops.len().saturating_sub(1);
-        let looping = looping_functions(slots, back_jumps, |pc| pc == entry || function_start(pc));
+        let looping = looping_functions(slots, back_jumps, entry, function_starts);
         // Without a function to scan nothing reads the table (a large program often has none).
         let incoming = match looping.is_empty() {
             true => Vec::new(),
@@ -405,7 +415,7 @@ mod tests {
         let mut all = ops.to_vec();
         all.push(Op::Overrun);
         let back_jumps = crate::code::runs::tight_loops(&all).back_jumps;
-        let mut hints = AccessHints::new(&all, &back_jumps, entry, |pc| starts.contains(&pc));
+        let mut hints = AccessHints::new(&all, &back_jumps, entry, starts);
         // Op by op as the compiler visits them (an lddw's second slot is not visited).
         let mut got = vec![BaseHint::Unknown; ops.len()];
         let mut pc = 0;
@@ -494,7 +504,7 @@ mod tests {
         ];
         assert_eq!(scan(&ops)[1], BaseHint::Stack);
         // Without the first pass (nothing recorded) the body is not seen.
-        let mut fresh = AccessHints::new(&[], &[], NO_ENTRY, |_| false);
+        let mut fresh = AccessHints::new(&[], &[], NO_ENTRY, &[]);
         fresh.incoming = vec![0; ops.len() + 1];
         fresh.looping = Vec::from([Range {
             start: 0,
