@@ -245,3 +245,75 @@ fn lower_text(text: &[u8], dialect: Dialect, lowering: &Lowering<'_>) -> Vec<Op>
     ops.push(Op::Overrun);
     ops
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verifier::decode_verified;
+    use bpfvm_isa::SbpfVersion;
+
+    /// On random texts (any bytes, with many `lddw`s, calls, jumps and r11 destinations),
+    /// lowering in one pass gives, slot by slot, the ops of decoding the whole text first and
+    /// lowering each entry, in every dialect and with and without dynamic stack frames.
+    #[test]
+    fn one_pass_lowering_agrees_with_decoding_first() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let opcodes = [
+            0x18, 0x00, 0x07, 0x17, 0x85, 0x8d, 0x95, 0x05, 0x15, 0x79, 0x7b,
+        ];
+        let dialects = [
+            Dialect::Sbpf,
+            Dialect::Ebpf,
+            Dialect::Sbpf26(SbpfVersion::V0),
+            Dialect::Sbpf26(SbpfVersion::V2),
+            Dialect::Sbpf26(SbpfVersion::V3),
+        ];
+        let syscall_keys = [3u32, 17, 0x7fff_0000];
+        let function_pc = |key: u32| (key % 3 == 0).then_some(key as usize % 50);
+        for round in 0..400 {
+            let slots = 1 + (next() % 60) as usize;
+            let text: Vec<u8> = (0..slots)
+                .flat_map(|_| {
+                    let word = next();
+                    let mut bytes = word.to_le_bytes();
+                    if word % 3 != 0 {
+                        bytes[0] = opcodes[(word >> 40) as usize % opcodes.len()];
+                    }
+                    if word % 7 == 0 {
+                        bytes[1] = bytes[1] & 0xf0 | 11;
+                    }
+                    bytes
+                })
+                .collect();
+            let dialect = dialects[round % dialects.len()];
+            for dynamic_stack_frames in [false, true] {
+                let lowering = Lowering {
+                    dialect,
+                    dynamic_stack_frames,
+                    static_syscalls: round % 2 == 0,
+                    slot_count: slots,
+                    syscall_keys: &syscall_keys,
+                    function_pc: &function_pc,
+                };
+                let mut expected: Vec<Op> = decode_verified(&text, dialect)
+                    .into_iter()
+                    .zip(Slot::slots_of(&text))
+                    .enumerate()
+                    .map(|(pc, (insn, slot))| lowering.lower(pc, insn, slot))
+                    .collect();
+                expected.push(Op::Overrun);
+                assert_eq!(
+                    lower_text(&text, dialect, &lowering),
+                    expected,
+                    "{text:02x?}"
+                );
+            }
+        }
+    }
+}
