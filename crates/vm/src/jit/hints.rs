@@ -112,7 +112,11 @@ impl HintTable {
         // there are looked at.
         let looping = core::mem::take(&mut scan.looping);
         let mut pc = 0;
-        for range in looping.iter().cloned().chain([ops.len()..ops.len()]) {
+        for range in looping
+            .iter()
+            .cloned()
+            .chain(core::iter::once(ops.len()..ops.len()))
+        {
             while let Some(op) = ops.get(pc).filter(|_| pc < range.start) {
                 if loop_head(pc) {
                     heads.push((pc, scan.regs & STACK));
