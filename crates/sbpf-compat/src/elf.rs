@@ -4,13 +4,14 @@
 //! An [`Executable`] is made by bpfvm's loader (the lenient section loader for V0 to V2, the
 //! strict program-header loader for V3 and V4, as 0.26 chooses by `e_flags`) and keeps what
 //! the API exposes: the read-only section the host maps, the text, the entry and the function
-//! registry. Verifying it builds bpfvm's verified program once (kept behind an `Arc` so runs
-//! never hold a lock); `jit_compile` compiles that program with bpfvm's JIT.
+//! registry, as views of the engine executable's bytes (shared, not copied). Verifying it
+//! builds bpfvm's verified program once and `jit_compile` compiles it with bpfvm's JIT, both
+//! in place; the first run publishes it, and runs read it without a lock (see
+//! `crate::bridge::EngineProgram`).
 
 use crate::{
-    aligned_memory::AlignedMemory,
     bridge::{self, EngineProgram},
-    ebpf::{self, HOST_ALIGN},
+    ebpf,
     elf_parser::{types::Elf64Shdr, Elf64, ElfParserError},
     error::EbpfError,
     memory_region::MemoryRegion,
@@ -150,14 +151,19 @@ pub enum Section {
 
 /// A loaded program.
 pub struct Executable<C: ContextObject> {
-    /// The file (or the raw text) as loaded.
-    elf_bytes: AlignedMemory<{ HOST_ALIGN }>,
+    /// The engine executable's bytes (the relocated file, or the read-only image bpfvm's
+    /// loader built; the raw text for `from_text_bytes`), shared with it, not copied.
+    bytes: Arc<Vec<u8>>,
     sbpf_version: SBPFVersion,
-    ro_section: Section,
+    /// The guest address of the read-only section, and where it lies in `bytes`.
+    ro_vaddr: u64,
+    ro_range: Range<usize>,
     text_section_vaddr: u64,
-    /// The text's bytes (a copy: the relocated text is not a range of the file), shared
-    /// with the parts the engine's program is made again from.
-    text: Arc<[u8]>,
+    /// Where the text lies in `bytes`.
+    text_range: Range<usize>,
+    /// Where the text lies in the file.
+    #[cfg(feature = "debugger")]
+    text_section_offset: u64,
     entry_pc: usize,
     /// Made from the engine's functions on the first call of `get_function_registry` when
     /// the load did not give it.
@@ -179,13 +185,17 @@ impl<C: ContextObject> std::fmt::Debug for Executable<C> {
     }
 }
 
+/// Two executables are equal when they hold the same bytes (the real crate compares the
+/// relocated files; the drop-in compares what bpfvm's loader kept of them, which for two
+/// loads of one file under one loader is the same), sections, entry, functions and loader.
 impl<C: PartialEq + ContextObject> PartialEq for Executable<C> {
     fn eq(&self, other: &Self) -> bool {
-        self.elf_bytes == other.elf_bytes
+        self.bytes == other.bytes
             && self.sbpf_version == other.sbpf_version
-            && self.ro_section == other.ro_section
+            && self.ro_vaddr == other.ro_vaddr
+            && self.get_ro_section() == other.get_ro_section()
             && self.text_section_vaddr == other.text_section_vaddr
-            && self.text == other.text
+            && self.get_text_bytes() == other.get_text_bytes()
             && self.entry_pc == other.entry_pc
             && self.get_function_registry() == other.get_function_registry()
             && *self.loader == *other.loader
@@ -194,11 +204,14 @@ impl<C: PartialEq + ContextObject> PartialEq for Executable<C> {
 
 /// What a loaded program consists of, as the bridge hands it over.
 pub(crate) struct LoadedParts<C: ContextObject> {
-    pub elf_bytes: AlignedMemory<{ HOST_ALIGN }>,
+    pub bytes: Arc<Vec<u8>>,
     pub sbpf_version: SBPFVersion,
-    pub ro_section: Section,
+    pub ro_vaddr: u64,
+    pub ro_range: Range<usize>,
     pub text_section_vaddr: u64,
-    pub text: Arc<[u8]>,
+    pub text_range: Range<usize>,
+    #[cfg(feature = "debugger")]
+    pub text_section_offset: u64,
     pub entry_pc: usize,
     /// The real crate's registry, or `None` to make it from the engine's functions when it
     /// is first asked for.
@@ -210,11 +223,14 @@ pub(crate) struct LoadedParts<C: ContextObject> {
 impl<C: ContextObject> Executable<C> {
     pub(crate) fn from_loaded(parts: LoadedParts<C>) -> Self {
         Executable {
-            elf_bytes: parts.elf_bytes,
+            bytes: parts.bytes,
             sbpf_version: parts.sbpf_version,
-            ro_section: parts.ro_section,
+            ro_vaddr: parts.ro_vaddr,
+            ro_range: parts.ro_range,
             text_section_vaddr: parts.text_section_vaddr,
-            text: parts.text,
+            text_range: parts.text_range,
+            #[cfg(feature = "debugger")]
+            text_section_offset: parts.text_section_offset,
             entry_pc: parts.entry_pc,
             function_registry: match parts.function_registry {
                 Some(registry) => OnceLock::from(registry),
@@ -238,17 +254,17 @@ impl<C: ContextObject> Executable<C> {
 
     /// The text's guest address and bytes.
     pub fn get_text_bytes(&self) -> (u64, &[u8]) {
-        (self.text_section_vaddr, &self.text)
+        (self.text_section_vaddr, self.text())
     }
 
     /// The read-only bytes the program maps (the text included, for V0 to V2).
     pub fn get_ro_section(&self) -> &[u8] {
-        section_bytes(&self.ro_section, self.elf_bytes.as_slice())
+        self.bytes.get(self.ro_range.clone()).unwrap_or(&[])
     }
 
     /// The read-only region to map (it borrows this executable's bytes).
     pub fn get_ro_region(&self) -> MemoryRegion {
-        get_ro_region(&self.ro_section, self.elf_bytes.as_slice())
+        MemoryRegion::new(std::ptr::from_ref(self.get_ro_section()), self.ro_vaddr)
     }
 
     /// The entry slot.
@@ -259,10 +275,7 @@ impl<C: ContextObject> Executable<C> {
     /// The text's offset in the file (the real crate offers it with the debugger feature).
     #[cfg(feature = "debugger")]
     pub fn get_text_section_offset(&self) -> u64 {
-        let file = self.elf_bytes.as_slice();
-        file.windows(self.text.len().max(1))
-            .position(|window| window == self.text.as_slice())
-            .unwrap_or(0) as u64
+        self.text_section_offset
     }
 
     /// The text's guest address.
@@ -286,7 +299,7 @@ impl<C: ContextObject> Executable<C> {
 
     /// Removes the compiled program (later runs interpret until `jit_compile` runs again).
     pub fn take_compiled_program(&self) -> Option<Arc<JitProgram>> {
-        self.engine.drop_compiled(&self.loader);
+        self.engine.drop_compiled();
         self.compiled_program
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -343,12 +356,7 @@ impl<C: ContextObject> Executable<C> {
     /// An estimate of the memory the executable holds, in bytes.
     pub fn mem_size(&self) -> usize {
         std::mem::size_of::<Self>()
-            .saturating_add(self.elf_bytes.mem_size())
-            .saturating_add(match &self.ro_section {
-                Section::Owned(_, data) => data.capacity(),
-                Section::Borrowed(_, _) => 0,
-            })
-            .saturating_add(self.text.len())
+            .saturating_add(self.bytes.capacity())
             .saturating_add(self.get_function_registry().mem_size())
             .saturating_add(
                 self.get_compiled_program()
@@ -376,7 +384,7 @@ impl<C: ContextObject> Executable<C> {
 
     /// The text as the engine sees it.
     pub(crate) fn text(&self) -> &[u8] {
-        &self.text
+        self.bytes.get(self.text_range.clone()).unwrap_or(&[])
     }
 }
 

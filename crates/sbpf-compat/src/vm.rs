@@ -277,8 +277,6 @@ pub struct EbpfVm<'a, C: ContextObject> {
     pub loader: Arc<BuiltinProgram<C>>,
     /// The registers before every instruction (with the `tracer` feature).
     pub register_trace: Vec<RegisterTraceEntry>,
-    /// The engine's call-frame storage, kept between runs (so that a run allocates none).
-    pub(crate) call_stacks: bpfvm::CallStacks,
     /// The debugger's TCP port (with the `debugger` feature; see the crate docs).
     #[cfg(feature = "debugger")]
     pub debug_port: Option<u16>,
@@ -319,7 +317,6 @@ impl<'a, C: ContextObject> EbpfVm<'a, C> {
             memory_mapping,
             loader,
             register_trace: Vec::new(),
-            call_stacks: bpfvm::CallStacks::new(),
             #[cfg(feature = "debugger")]
             debug_port: std::env::var("VM_DEBUG_PORT")
                 .ok()

@@ -334,3 +334,49 @@ fn turning_address_translation_off_is_refused_by_name() {
     let executable = solana_sbpf::assembler::assemble("exit", loader).unwrap();
     run(&executable, &mut [0; 4], ExecutionMode::Interpreted);
 }
+
+/// Compiling after runs (a new program for the runs to come), taking the code away and
+/// compiling again give every mode the same result, on the backend each mode names.
+#[test]
+fn compiling_after_runs_and_taking_the_code_keep_every_mode_exact() {
+    let executable =
+        solana_sbpf::assembler::assemble("mov64 r0, 5\nadd64 r0, 3\nexit", loader()).unwrap();
+    executable.verify::<RequisiteVerifier>().unwrap();
+    let jit_here = cfg!(target_arch = "x86_64");
+    let expect = |mode: ExecutionMode, jit: bool| {
+        let (count, result, ran_jit) = run(&executable, &mut [0; 4], mode);
+        assert_eq!((count, result.unwrap(), ran_jit), (3, 8, jit));
+    };
+    expect(ExecutionMode::Interpreted, false);
+    expect(ExecutionMode::PreferJit, false);
+    for _ in 0..2 {
+        executable.jit_compile().unwrap();
+        expect(ExecutionMode::PreferJit, jit_here);
+        expect(ExecutionMode::Interpreted, false);
+        if jit_here {
+            expect(ExecutionMode::Jit, true);
+        }
+        assert!(executable.take_compiled_program().is_some());
+        expect(ExecutionMode::PreferJit, false);
+        let (_, result, _) = run(&executable, &mut [0; 4], ExecutionMode::Jit);
+        assert!(matches!(
+            result,
+            ProgramResult::Err(EbpfError::JitNotCompiled)
+        ));
+    }
+}
+
+/// A raw text's read-only section is its text (one view of the bytes the engine runs), and
+/// the region a host maps covers exactly that section.
+#[test]
+fn a_raw_texts_read_only_section_is_its_text() {
+    let executable = assemble("mov64 r0, 0\nexit");
+    let (_, text) = executable.get_text_bytes();
+    let exit = [0x95, 0, 0, 0, 0, 0, 0, 0];
+    assert_eq!(text.len(), 16);
+    assert_eq!(&text[8..], exit);
+    assert_eq!(executable.get_ro_section(), text);
+    let range = executable.get_ro_region().vm_addr_range();
+    assert_eq!(range.end - range.start, 16);
+    assert!(executable.mem_size() >= text.len());
+}

@@ -91,5 +91,5 @@ pub use program::{
     ProgramRegion, Syscall, SyscallFn, SyscallRegistry, TextPlacement, MM_HEAP_START,
     MM_INPUT_START, MM_PROGRAM_START, MM_STACK_START,
 };
-pub use verified::{verify, VerifiedProgram};
-pub use vm::{Backend, CallStacks, Run, Vm};
+pub use verified::{verify, verify_keeping, Refusal, VerifiedProgram};
+pub use vm::{run_lent, Backend, CallStacks, Lent, Run, Vm};

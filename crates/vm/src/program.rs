@@ -349,13 +349,14 @@ pub enum TextPlacement {
     },
 }
 
-/// A loaded program, ready for the verifier.
+/// A loaded program, ready for the verifier. Its bytes are shared, not copied, by its clones
+/// and by hosts that hand them out ([`Executable::shared_bytes`]).
 pub struct Executable<C> {
     loader: Arc<Loader<C>>,
     dialect: Dialect,
     program_region: ProgramRegion,
     /// The mapped bytes are `ro_data[ro_start..ro_end]`.
-    ro_data: Vec<u8>,
+    ro_data: Arc<Vec<u8>>,
     ro_start: usize,
     ro_end: usize,
     ro_vaddr: u64,
@@ -365,6 +366,27 @@ pub struct Executable<C> {
     text_vaddr: u64,
     entry_pc: usize,
     functions: FunctionRegistry,
+}
+
+impl<C> Clone for Executable<C> {
+    /// Another handle on the same program: the bytes are shared, the function registry is
+    /// copied.
+    fn clone(&self) -> Self {
+        Executable {
+            loader: self.loader.clone(),
+            dialect: self.dialect,
+            program_region: self.program_region,
+            ro_data: self.ro_data.clone(),
+            ro_start: self.ro_start,
+            ro_end: self.ro_end,
+            ro_vaddr: self.ro_vaddr,
+            text_offset: self.text_offset,
+            text_len: self.text_len,
+            text_vaddr: self.text_vaddr,
+            entry_pc: self.entry_pc,
+            functions: self.functions.clone(),
+        }
+    }
 }
 
 /// The parts an [`Executable`] is built from; the ELF loader fills one in.
@@ -430,7 +452,7 @@ impl<C> Executable<C> {
             loader,
             dialect,
             program_region: parts.program_region,
-            ro_data: parts.ro_data,
+            ro_data: Arc::new(parts.ro_data),
             ro_start: parts.ro_start,
             ro_end,
             ro_vaddr: parts.ro_vaddr,
@@ -544,6 +566,24 @@ impl<C> Executable<C> {
     pub fn ro_data(&self) -> &[u8] {
         // `from_parts` checked the range.
         self.ro_data.get(self.ro_start..self.ro_end).unwrap_or(&[])
+    }
+
+    /// All the bytes the executable holds, shared: the relocated file (or the read-only
+    /// image the loader built), of which the mapped bytes are [`Executable::ro_range`] and
+    /// the text [`Executable::text_range`]. A host that hands these out (as solana-sbpf
+    /// 0.26's accessors do) keeps a clone instead of copying them.
+    pub fn shared_bytes(&self) -> &Arc<Vec<u8>> {
+        &self.ro_data
+    }
+
+    /// Where the mapped read-only bytes lie in [`Executable::shared_bytes`].
+    pub fn ro_range(&self) -> core::ops::Range<usize> {
+        self.ro_start..self.ro_end
+    }
+
+    /// Where the text lies in [`Executable::shared_bytes`].
+    pub fn text_range(&self) -> core::ops::Range<usize> {
+        self.text_offset..self.text_offset + self.text_len
     }
 
     /// The guest address of the read-only bytes.

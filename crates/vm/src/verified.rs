@@ -8,7 +8,7 @@
 //! the debugger, the CLI), by the first call of [`VerifiedProgram::decoded`]. Neither backend
 //! needs them. Loading and verifying cost only what they must, and
 //! a host that only inspects programs never pays for the rest. What every VM over the program
-//! needs is made once here too, on the first VM: the memory [`Layout`] and the host functions
+//! needs is made once here too, on the first VM: the memory [`Layout`], the run settings and the host functions
 //! in the order of the program's syscall keys ([`VerifiedProgram::syscall_table`]), so that
 //! making a VM looks nothing up.
 //!
@@ -30,6 +30,7 @@ use crate::error::VerifyError;
 use crate::jit::{JitArtifacts, JitEngine, JitError, JitProgram};
 use crate::memory::Layout;
 use crate::program::{Executable, SyscallFn};
+use crate::runtime::Settings;
 use crate::verifier;
 use bpfvm_isa::{Dialect, Insn};
 use std::sync::OnceLock;
@@ -42,18 +43,38 @@ pub struct VerifiedProgram<C> {
     /// The host functions, parallel to the neutral form's syscall keys.
     syscalls: OnceLock<Vec<Option<SyscallFn<C>>>>,
     layout: OnceLock<Layout>,
+    settings: OnceLock<Settings>,
     jit: JitArtifacts,
 }
 
 /// Checks a program with every rule of the verifier; the result is the only way to run it.
 pub fn verify<C>(executable: Executable<C>) -> Result<VerifiedProgram<C>, VerifyError> {
-    verifier::check_text(executable.text(), executable.dialect(), executable.config())?;
+    verify_keeping(executable).map_err(|refusal| refusal.error)
+}
+
+/// A program the verifier refused, with its executable (see [`verify_keeping`]).
+pub struct Refusal<C> {
+    /// Why.
+    pub error: VerifyError,
+    /// The executable, as it was given.
+    pub executable: Executable<C>,
+}
+
+/// [`verify`], handing the executable back with the error (for a host that still answers
+/// questions about a refused program, as solana-sbpf 0.26's executables do).
+pub fn verify_keeping<C>(executable: Executable<C>) -> Result<VerifiedProgram<C>, Box<Refusal<C>>> {
+    if let Err(error) =
+        verifier::check_text(executable.text(), executable.dialect(), executable.config())
+    {
+        return Err(Box::new(Refusal { error, executable }));
+    }
     Ok(VerifiedProgram {
         executable,
         decoded: OnceLock::new(),
         code: OnceLock::new(),
         syscalls: OnceLock::new(),
         layout: OnceLock::new(),
+        settings: OnceLock::new(),
         jit: JitArtifacts::default(),
     })
 }
@@ -89,6 +110,11 @@ impl<C> VerifiedProgram<C> {
     /// The memory layout the program runs in (its executable's, computed once).
     pub fn layout(&self) -> Layout {
         *self.layout.get_or_init(|| self.executable.layout())
+    }
+
+    /// How its runs behave (frames, call depth, `callx` rule, tracing), made once.
+    pub(crate) fn settings(&self) -> Settings {
+        *self.settings.get_or_init(|| Settings::of(self))
     }
 
     /// The host functions the program's `call`s reach, in the order of the neutral form's

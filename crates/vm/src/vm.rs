@@ -14,10 +14,13 @@
 //!
 //! A VM owns its mapping by default; it can also borrow one the host keeps
 //! (`Vm<'_, C, &mut MemoryMapping<'_>>`, through [`Vm::with_mapping`]), as solana-sbpf 0.26's
-//! hosts keep theirs, so that a host making a VM per call moves nothing. Nothing a run needs is
-//! allocated per run: the host functions are resolved once per program
-//! ([`VerifiedProgram::syscall_table`]) and the call frames live in [`CallStacks`] the VM keeps
-//! between runs (and a host can carry from one VM to the next).
+//! hosts keep theirs, so that a host making a VM per call moves nothing; and a host that keeps
+//! every part itself (context, mapping, call stacks, entry registers) runs a program over them
+//! with [`run_lent`], without making a `Vm` at all (a `Vm` is the same `Runner` of parts,
+//! owning its call stacks). Nothing a
+//! run needs is allocated per run: the host functions and the run settings are resolved once
+//! per program ([`VerifiedProgram::syscall_table`]) and the call frames live in [`CallStacks`]
+//! the VM keeps between runs (and a host can carry from one VM to the next).
 
 use crate::code::Semantics;
 use crate::context::ContextObject;
@@ -83,17 +86,8 @@ impl CallStacks {
 /// [`MemoryMapping`] the VM owns (the default, what [`Vm::new`] builds), or a
 /// `&mut MemoryMapping` the host keeps and lends for the VM's life.
 pub struct Vm<'a, C: ContextObject, M = MemoryMapping<'a>> {
-    program: &'a VerifiedProgram<C>,
-    context: &'a mut C,
-    mapping: M,
-    /// The host functions, parallel to the program's syscall keys.
-    syscalls: &'a [Option<SyscallFn<C>>],
-    stacks: CallStacks,
-    settings: Settings,
-    /// r0..r10 at entry: r1 where the input region starts, r2 0 in sBPF and the first host
-    /// region's length in eBPF, r10 the initial frame pointer; a host may set its own
-    /// ([`Vm::set_entry_registers`]).
-    entry_registers: [u64; 11],
+    /// The parts every run uses; the VM owns its call-frame storage.
+    core: Runner<'a, C, M, CallStacks>,
 }
 
 impl<'a, C: ContextObject> Vm<'a, C> {
@@ -136,7 +130,7 @@ impl<'a, C: ContextObject> Vm<'a, C> {
         all.extend(regions);
         let mapping = MemoryMapping::with_layout(all, &layout)?;
         let mut vm = Self::with_mapping(program, context, mapping);
-        vm.entry_registers[2] = initial_r2;
+        vm.core.entry_registers[2] = initial_r2;
         Ok(vm)
     }
 }
@@ -150,58 +144,51 @@ impl<'a, 'g, C: ContextObject, M: BorrowMut<MemoryMapping<'g>>> Vm<'a, C, M> {
     /// the input, r10 the first frame pointer) until [`Vm::set_entry_registers`] changes
     /// them.
     pub fn with_mapping(program: &'a VerifiedProgram<C>, context: &'a mut C, mapping: M) -> Self {
-        let config = program.config();
         let layout = program.layout();
-        let settings = Settings {
-            frames: layout.stack.frame_mode(),
-            max_call_depth: config.max_call_depth,
-            static_syscalls: program.code().callx_needs_function(),
-            tracing: match config.enable_instruction_tracing {
-                true => Tracing::On,
-                false => Tracing::Off,
-            },
-        };
+        let settings = program.settings();
         let mut entry_registers = [0; 11];
         entry_registers[1] = layout.map.input;
         entry_registers[10] = layout.initial_frame_pointer();
         Vm {
-            program,
-            context,
-            mapping,
-            syscalls: program.syscall_table(),
-            stacks: CallStacks::new(),
-            settings,
-            entry_registers,
+            core: Runner {
+                program,
+                context,
+                mapping,
+                syscalls: program.syscall_table(),
+                stacks: CallStacks::new(),
+                settings,
+                entry_registers,
+            },
         }
     }
 
     /// This VM with `stacks` as its call-frame storage (for a host that makes a VM per call
     /// and keeps the storage of the last one: see [`Vm::take_call_stacks`]).
     pub fn with_call_stacks(mut self, stacks: CallStacks) -> Self {
-        self.stacks = stacks;
+        self.core.stacks = stacks;
         self
     }
 
     /// The VM's call-frame storage, leaving it empty storage (to hand to the next VM).
     pub fn take_call_stacks(&mut self) -> CallStacks {
-        core::mem::take(&mut self.stacks)
+        core::mem::take(&mut self.core.stacks)
     }
 
     /// Sets r0..r10 for the next runs (a host that passes more than the input address, as
     /// Agave passes the instruction data's offset in r2). r10 is where the first frame
     /// ends; calls and returns move it from there by the layout's rules.
     pub fn set_entry_registers(&mut self, registers: [u64; 11]) {
-        self.entry_registers = registers;
+        self.core.entry_registers = registers;
     }
 
     /// The registers the next run starts with (see [`Vm::set_entry_registers`]).
     pub fn entry_registers(&self) -> [u64; 11] {
-        self.entry_registers
+        self.core.entry_registers
     }
 
     /// Ends the VM and gives back its guest memory (the mapping, or the borrow of it).
     pub fn into_mapping(self) -> M {
-        self.mapping
+        self.core.mapping
     }
 
     /// Runs the program from its entry with the chosen backend.
@@ -212,6 +199,95 @@ impl<'a, 'g, C: ContextObject, M: BorrowMut<MemoryMapping<'g>>> Vm<'a, C, M> {
     /// unwinds out of `run` on either backend (the JIT stops the run first: unwinding never
     /// crosses generated code). The `Vm` can run again afterwards.
     pub fn run(&mut self, backend: Backend) -> Run {
+        self.core.run(backend)
+    }
+
+    /// Runs on the interpreter, calling `hook` before every instruction (the slow, exact
+    /// path: same results and count as `run`).
+    pub fn run_with_hook(&mut self, hook: &mut dyn StepHook) -> Run {
+        self.core.run_hooked(hook)
+    }
+
+    /// The context object (the meter and whatever state the host keeps in it).
+    pub fn context(&mut self) -> &mut C {
+        self.core.context
+    }
+
+    /// Guest memory.
+    pub fn mapping(&self) -> &MemoryMapping<'g> {
+        self.core.mapping.borrow()
+    }
+
+    /// Guest memory, mutably (to prepare inputs between runs or replace regions).
+    pub fn mapping_mut(&mut self) -> &mut MemoryMapping<'g> {
+        self.core.mapping.borrow_mut()
+    }
+}
+
+/// What a host lends one run of [`run_lent`]: the parts a [`Vm`] would hold, kept by the host
+/// between runs (solana-sbpf 0.26's hosts keep their context, mapping and registers in their
+/// own VM struct and run a different executable each time).
+pub struct Lent<'r, 'g, C> {
+    /// The context object (the meter, the host's state).
+    pub context: &'r mut C,
+    /// Guest memory; it should follow the program's layout (see [`Vm::with_mapping`]).
+    pub mapping: &'r mut MemoryMapping<'g>,
+    /// The call-frame storage, reused from run to run.
+    pub stacks: &'r mut CallStacks,
+    /// r0..r10 at entry (see [`Vm::set_entry_registers`]).
+    pub registers: [u64; 11],
+}
+
+/// Runs `program` from its entry on `backend` over the lent parts: the same run, result and
+/// count as a [`Vm::with_mapping`] over the same parts with these entry registers, without
+/// making the `Vm` (nothing is moved or allocated; a host that runs a different program each
+/// call pays only the run).
+///
+/// # Panics
+///
+/// As [`Vm::run`]: only when a host syscall panics.
+pub fn run_lent<C: ContextObject>(
+    program: &VerifiedProgram<C>,
+    lent: Lent<'_, '_, C>,
+    backend: Backend,
+) -> Run {
+    Runner {
+        program,
+        context: lent.context,
+        mapping: lent.mapping,
+        syscalls: program.syscall_table(),
+        stacks: lent.stacks,
+        settings: program.settings(),
+        entry_registers: lent.registers,
+    }
+    .run(backend)
+}
+
+/// What every run uses: the program and what it resolved once, the context, the memory `M`
+/// (a mapping or a `&mut` to one) and the call-frame storage `S` (owned by a [`Vm`], or a
+/// `&mut` lent to [`run_lent`]).
+struct Runner<'r, C: ContextObject, M, S> {
+    program: &'r VerifiedProgram<C>,
+    context: &'r mut C,
+    mapping: M,
+    /// The host functions, parallel to the program's syscall keys.
+    syscalls: &'r [Option<SyscallFn<C>>],
+    stacks: S,
+    settings: Settings,
+    /// r0..r10 at entry: r1 where the input region starts, r2 0 in sBPF and the first host
+    /// region's length in eBPF, r10 the initial frame pointer; a host may set its own
+    /// ([`Vm::set_entry_registers`]).
+    entry_registers: [u64; 11],
+}
+
+impl<'g, C, M, S> Runner<'_, C, M, S>
+where
+    C: ContextObject,
+    M: BorrowMut<MemoryMapping<'g>>,
+    S: BorrowMut<CallStacks>,
+{
+    /// Runs from the entry on `backend`.
+    fn run(&mut self, backend: Backend) -> Run {
         if let Some(run) = self.exhausted_before_start() {
             return run;
         }
@@ -219,6 +295,14 @@ impl<'a, 'g, C: ContextObject, M: BorrowMut<MemoryMapping<'g>>> Vm<'a, C, M> {
             Backend::Interpreter => self.interpret(None),
             Backend::Jit => self.run_jit(),
         }
+    }
+
+    /// Runs from the entry on the interpreter, calling `hook` before every instruction.
+    fn run_hooked(&mut self, hook: &mut dyn StepHook) -> Run {
+        if let Some(run) = self.exhausted_before_start() {
+            return run;
+        }
+        self.interpret(Some(hook))
     }
 
     /// Under 0.26's rules the meter is checked before the first instruction too: a run with
@@ -256,15 +340,16 @@ impl<'a, 'g, C: ContextObject, M: BorrowMut<MemoryMapping<'g>>> Vm<'a, C, M> {
         use crate::jit::run::RunParts;
         let metering = self.metering();
         let regs = self.start_registers();
-        self.stacks.frames.clear();
+        let stacks = self.stacks.borrow_mut();
+        stacks.frames.clear();
         let parts = RunParts {
             code: self.program.code(),
             settings: self.settings,
             context: &mut *self.context,
             mapping: self.mapping.borrow_mut(),
             syscalls: self.syscalls,
-            frames: &mut self.stacks.frames,
-            records: &mut self.stacks.records,
+            frames: &mut stacks.frames,
+            records: &mut stacks.records,
             regs,
             stack_pointer: regs[10],
             metering,
@@ -314,27 +399,19 @@ impl<'a, 'g, C: ContextObject, M: BorrowMut<MemoryMapping<'g>>> Vm<'a, C, M> {
         }
     }
 
-    /// Runs on the interpreter, calling `hook` before every instruction (the slow, exact
-    /// path: same results and count as `run`).
-    pub fn run_with_hook(&mut self, hook: &mut dyn StepHook) -> Run {
-        if let Some(run) = self.exhausted_before_start() {
-            return run;
-        }
-        self.interpret(Some(hook))
-    }
-
     fn interpret(&mut self, hook: Option<&mut dyn StepHook>) -> Run {
         let meter = Meter::start(self.metering(), &*self.context);
         let code = self.program.code();
         let regs = self.start_registers();
-        self.stacks.frames.clear();
+        let frames = &mut self.stacks.borrow_mut().frames;
+        frames.clear();
         let mut machine = Machine {
             code,
             settings: self.settings,
             context: &mut *self.context,
             mapping: self.mapping.borrow_mut(),
             syscalls: self.syscalls,
-            frames: &mut self.stacks.frames,
+            frames,
             regs,
             stack_pointer: regs[10],
             meter,
@@ -345,20 +422,5 @@ impl<'a, 'g, C: ContextObject, M: BorrowMut<MemoryMapping<'g>>> Vm<'a, C, M> {
         };
         let meter = machine.meter;
         self.finish(result, meter)
-    }
-
-    /// The context object (the meter and whatever state the host keeps in it).
-    pub fn context(&mut self) -> &mut C {
-        self.context
-    }
-
-    /// Guest memory.
-    pub fn mapping(&self) -> &MemoryMapping<'g> {
-        self.mapping.borrow()
-    }
-
-    /// Guest memory, mutably (to prepare inputs between runs or replace regions).
-    pub fn mapping_mut(&mut self) -> &mut MemoryMapping<'g> {
-        self.mapping.borrow_mut()
     }
 }

@@ -1,14 +1,15 @@
 //! A VM over a mapping the host keeps (borrowed, as solana-sbpf 0.26's hosts keep theirs)
 //! runs exactly like one that owns it, on both backends; a region replaced between runs is
 //! what the next run sees (the region table the JIT reads is made again); the host has its
-//! mapping back when the VM ends; and call-frame storage carried from one VM to the next
-//! changes no result.
+//! mapping back when the VM ends; call-frame storage carried from one VM to the next
+//! changes no result; a run over lent parts (`run_lent`) is a `Vm`'s run; and an executable's
+//! clones share its bytes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use bpfvm::{
-    verify, Backend, CallStacks, Config, Executable, Loader, MemoryRegion, TestContext,
-    VerifiedProgram, Vm, MM_INPUT_START,
+    run_lent, verify, Backend, CallStacks, Config, Executable, Lent, Loader, MemoryRegion,
+    TestContext, VerifiedProgram, Vm, MM_INPUT_START,
 };
 use bpfvm_isa::{encode, Dialect, Extend, Insn, MemSize, Reg};
 use std::sync::Arc;
@@ -90,4 +91,85 @@ fn a_borrowed_mapping_runs_like_an_owned_one_and_sees_replaced_regions() {
             .with_call_stacks(CallStacks::new());
         assert_eq!(r0(&mut fresh, backend), 9);
     }
+}
+
+/// `run_lent` over a host's parts gives what a `Vm` over the same parts gives (result, count,
+/// memory seen), run after run, with the storage reused, on both backends; and a meter with
+/// too little left ends it as it ends a `Vm`'s.
+#[test]
+fn a_lent_run_runs_like_a_vm() {
+    let program = program();
+    for &backend in Backend::AVAILABLE {
+        let input: &'static mut [u8] = Box::leak(7u64.to_le_bytes().to_vec().into_boxed_slice());
+        let heap: &'static mut [u8] = Box::leak(vec![0u8; 64].into_boxed_slice());
+        let mut context = TestContext::new(0);
+        let regions = vec![MemoryRegion::writable(input, MM_INPUT_START)];
+        let mut vm = Vm::new(&program, &mut context, heap, regions).unwrap();
+        assert_eq!(r0(&mut vm, backend), 7);
+        let registers = vm.entry_registers();
+        let mut stacks = vm.take_call_stacks();
+        let mut mapping = vm.into_mapping();
+        let mut context = TestContext::new(0);
+        for _ in 0..3 {
+            context.remaining = 1_000;
+            let lent = Lent {
+                context: &mut context,
+                mapping: &mut mapping,
+                stacks: &mut stacks,
+                registers,
+            };
+            let run = run_lent(&program, lent, backend);
+            assert_eq!(
+                (run.result, run.instruction_count),
+                (Ok(7), 2),
+                "{backend:?}"
+            );
+            assert_eq!(context.remaining, 998);
+        }
+        // Entry registers are the host's: r1 pointing past the input reads nothing.
+        let mut moved = registers;
+        moved[1] = MM_INPUT_START + 4;
+        context.remaining = 1_000;
+        let lent = Lent {
+            context: &mut context,
+            mapping: &mut mapping,
+            stacks: &mut stacks,
+            registers: moved,
+        };
+        assert!(
+            run_lent(&program, lent, backend).result.is_err(),
+            "{backend:?}"
+        );
+        // A budget too small ends both the same way.
+        context.remaining = 1;
+        let lent = Lent {
+            context: &mut context,
+            mapping: &mut mapping,
+            stacks: &mut stacks,
+            registers,
+        };
+        let lent_run = run_lent(&program, lent, backend);
+        let mut context = TestContext::new(1);
+        let mut vm = Vm::with_mapping(&program, &mut context, &mut mapping);
+        vm.set_entry_registers(registers);
+        let vm_run = vm.run(backend);
+        assert!(lent_run.result.is_err(), "{backend:?}");
+        assert_eq!(lent_run, vm_run, "{backend:?}");
+    }
+}
+
+/// A clone of an executable shares its bytes (no copy), and the ranges name its text and
+/// mapped bytes inside them.
+#[test]
+fn an_executables_clone_shares_its_bytes() {
+    let program = program();
+    let executable = program.executable();
+    let clone = executable.clone();
+    assert!(Arc::ptr_eq(executable.shared_bytes(), clone.shared_bytes()));
+    let bytes = executable.shared_bytes();
+    assert_eq!(&bytes[executable.text_range()], executable.text());
+    assert_eq!(&bytes[executable.ro_range()], executable.ro_data());
+    assert_eq!(clone.text(), executable.text());
+    assert_eq!(clone.functions(), executable.functions());
+    assert_eq!(clone.entry_pc(), executable.entry_pc());
 }

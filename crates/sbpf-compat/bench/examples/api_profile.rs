@@ -1,9 +1,11 @@
-//! Repeats one operation of the API bench N times, for callgrind: loading SPL Token or one
-//! `execute_program` of the three-instruction program, through the drop-in or bpfvm directly.
-//! Compare two N to take the set-up out:
+//! Repeats one operation of the API bench N times, for callgrind: loading, verifying or
+//! JIT-compiling SPL Token, or one `execute_program` of the three-instruction program, through
+//! the drop-in or bpfvm directly. Compare two N to take the set-up out:
 //! `valgrind --tool=callgrind target/release/examples/api_profile WHAT N` with WHAT one of
-//! `load-drop-in`, `load-bpfvm`, `run-drop-in-jit`, `run-drop-in-interpreter`, `run-bpfvm-jit`,
-//! `run-bpfvm-interpreter`.
+//! `load-drop-in`, `load-bpfvm`, `verify-drop-in`, `verify-bpfvm`, `compile-drop-in`,
+//! `compile-bpfvm`, `run-drop-in-jit`, `run-drop-in-interpreter`, `run-bpfvm-jit`,
+//! `run-bpfvm-interpreter`. A verify repeats load and verify (subtract the load's count);
+//! a compile compiles one verified program again and again, as the criterion bench does.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::ptr::NonNull;
@@ -49,27 +51,72 @@ fn spl_token() -> Vec<u8> {
     .expect("the corpus's SPL Token program")
 }
 
-fn load_drop_in(n: usize) {
-    let elf = spl_token();
+/// What the operation does after loading.
+#[derive(Clone, Copy, PartialEq)]
+enum Then {
+    Nothing,
+    Verify,
+}
+
+fn drop_in_loader() -> Arc<solana_sbpf::program::BuiltinProgram<CompatContext>> {
     let mut config = compat_config();
     config.enabled_sbpf_versions =
         solana_sbpf::program::SBPFVersion::V0..=solana_sbpf::program::SBPFVersion::V3;
-    let loader =
-        Arc::new(solana_sbpf::program::BuiltinProgram::<CompatContext>::new_loader(config));
+    Arc::new(solana_sbpf::program::BuiltinProgram::<CompatContext>::new_loader(config))
+}
+
+fn bpfvm_loader() -> Arc<bpfvm::Loader<bpfvm::TestContext>> {
+    let mut config = bpfvm::Preset::Sbpf26(bpfvm::SbpfVersion::V0).config();
+    config.optimize_rodata = false;
+    Arc::new(bpfvm::Loader::<bpfvm::TestContext>::new(config))
+}
+
+const DIALECT: bpfvm::Dialect = bpfvm::Dialect::Sbpf26(bpfvm::SbpfVersion::V0);
+
+fn load_drop_in(n: usize, then: Then) {
+    let elf = spl_token();
+    let loader = drop_in_loader();
     for _ in 0..n {
         let executable = solana_sbpf::elf::Executable::from_elf(&elf, loader.clone()).unwrap();
+        if then == Then::Verify {
+            executable
+                .verify::<solana_sbpf::verifier::RequisiteVerifier>()
+                .unwrap();
+        }
         std::hint::black_box(executable);
     }
 }
 
-fn load_bpfvm(n: usize) {
+fn load_bpfvm(n: usize, then: Then) {
     let elf = spl_token();
-    let mut config = bpfvm::Preset::Sbpf26(bpfvm::SbpfVersion::V0).config();
-    config.optimize_rodata = false;
-    let loader = Arc::new(bpfvm::Loader::<bpfvm::TestContext>::new(config));
-    let dialect = bpfvm::Dialect::Sbpf26(bpfvm::SbpfVersion::V0);
+    let loader = bpfvm_loader();
     for _ in 0..n {
-        std::hint::black_box(bpfvm::elf::load_in(&elf, loader.clone(), dialect).unwrap());
+        let executable = bpfvm::elf::load_in(&elf, loader.clone(), DIALECT).unwrap();
+        if then == Then::Verify {
+            std::hint::black_box(bpfvm::verify(executable).unwrap());
+        } else {
+            std::hint::black_box(executable);
+        }
+    }
+}
+
+fn compile_drop_in(n: usize) {
+    let executable =
+        solana_sbpf::elf::Executable::from_elf(&spl_token(), drop_in_loader()).unwrap();
+    executable
+        .verify::<solana_sbpf::verifier::RequisiteVerifier>()
+        .unwrap();
+    for _ in 0..n {
+        executable.jit_compile().unwrap();
+    }
+}
+
+fn compile_bpfvm(n: usize) {
+    let executable = bpfvm::elf::load_in(&spl_token(), bpfvm_loader(), DIALECT).unwrap();
+    let mut program = bpfvm::verify(executable).unwrap();
+    let engine = bpfvm::jit::JitEngine::new();
+    for _ in 0..n {
+        program.jit_compile_with(&engine).unwrap();
     }
 }
 
@@ -165,8 +212,12 @@ fn main() {
     let what = args.next().expect("what to repeat");
     let n: usize = args.next().map_or(1000, |n| n.parse().expect("a count"));
     match what.as_str() {
-        "load-drop-in" => load_drop_in(n),
-        "load-bpfvm" => load_bpfvm(n),
+        "load-drop-in" => load_drop_in(n, Then::Nothing),
+        "load-bpfvm" => load_bpfvm(n, Then::Nothing),
+        "verify-drop-in" => load_drop_in(n, Then::Verify),
+        "verify-bpfvm" => load_bpfvm(n, Then::Verify),
+        "compile-drop-in" => compile_drop_in(n),
+        "compile-bpfvm" => compile_bpfvm(n),
         "run-drop-in-jit" => run_drop_in(n, true),
         "run-drop-in-interpreter" => run_drop_in(n, false),
         "run-bpfvm-jit" => run_bpfvm(n, true),

@@ -1,67 +1,23 @@
-//! Loading through bpfvm: ELF files by version (lenient or strict), raw text, and the parts an
-//! executable's engine program is made (and made again) from.
+//! Loading through bpfvm: ELF files by version (lenient or strict) and raw text. The
+//! executable's read-only section and text are views of the engine executable's bytes
+//! (`bpfvm::Executable::shared_bytes`), so a load copies the file once, as bpfvm's own does.
 
 use super::{engine_version, errors, EngineProgram};
 use crate::{
-    aligned_memory::AlignedMemory,
     ebpf,
-    elf::{get_sbpf_version, raw_text_ro_vaddr, ElfError, Executable, LoadedParts, Section},
+    elf::{get_sbpf_version, raw_text_ro_vaddr, ElfError, Executable, LoadedParts},
     elf_parser::ElfParserError,
     program::{BuiltinProgram, FunctionRegistry, SBPFVersion},
     vm::ContextObject,
 };
-use bpfvm::{Dialect, ExecutableParts, Function, ProgramRegion, SbpfVersion, TextPlacement};
+use bpfvm::{Dialect, ExecutableParts, Function, ProgramRegion, TextPlacement};
 use std::sync::Arc;
 
 /// The ELF type of relocatable objects, which 0.26 does not load (bpfvm links them).
 const ET_REL: u16 = 1;
 
-/// What the engine's executable is made from: the text where it runs, the entry and the
-/// functions, under a version.
-pub(crate) struct EngineParts {
-    /// Shared with the executable's text.
-    text: Arc<[u8]>,
-    text_vaddr: u64,
-    entry_pc: usize,
-    functions: bpfvm::FunctionRegistry,
-    version: SbpfVersion,
-}
-
-/// The engine's executable of `parts` (the text alone: hosts map the read-only data).
-pub(crate) fn rebuild<C: ContextObject>(
-    parts: &EngineParts,
-    loader: &BuiltinProgram<C>,
-) -> Result<bpfvm::Executable<super::Bridge<C>>, ElfError> {
-    bpfvm::Executable::from_parts(
-        loader.engine_loader().loader.clone(),
-        Dialect::Sbpf26(parts.version),
-        ExecutableParts {
-            ro_data: parts.text.to_vec(),
-            ro_start: 0,
-            ro_vaddr: 0,
-            text_offset: 0,
-            text_len: parts.text.len(),
-            entry_pc: parts.entry_pc,
-            functions: parts.functions.clone(),
-            program_region: ProgramRegion::ReadOnly,
-            text_placement: TextPlacement::Apart {
-                ro_len: 0,
-                text_vaddr: parts.text_vaddr,
-            },
-        },
-    )
-    .map_err(errors::load_error)
-}
-
-impl EngineParts {
-    /// The real crate's registry of the functions.
-    pub(crate) fn function_registry(&self) -> FunctionRegistry<usize> {
-        registry_of(&self.functions)
-    }
-}
-
 /// The real crate's registry of an engine executable's functions.
-fn registry_of(functions: &bpfvm::FunctionRegistry) -> FunctionRegistry<usize> {
+pub(crate) fn registry_of(functions: &bpfvm::FunctionRegistry) -> FunctionRegistry<usize> {
     let mut registry = FunctionRegistry::default();
     for (key, function) in functions.iter() {
         // Keys are unique in the engine's registry, so this cannot collide.
@@ -70,31 +26,44 @@ fn registry_of(functions: &bpfvm::FunctionRegistry) -> FunctionRegistry<usize> {
     registry
 }
 
-/// An executable of an engine executable the engine's loader made from `bytes`.
+/// An executable of an engine executable the engine's loader made from `bytes`: the
+/// read-only section and the text are views of the engine's bytes, which both share (`bytes`,
+/// the file, only tells the debugger where the text lies in it).
+#[cfg_attr(
+    not(feature = "debugger"),
+    allow(
+        unused_variables,
+        reason = "the file is read only with the debugger feature"
+    )
+)]
 fn from_engine<C: ContextObject>(
     bytes: &[u8],
     loader: Arc<BuiltinProgram<C>>,
     version: SBPFVersion,
     engine: bpfvm::Executable<super::Bridge<C>>,
 ) -> Executable<C> {
-    let parts = EngineParts {
-        text: Arc::from(engine.text()),
-        text_vaddr: engine.text_vaddr(),
-        entry_pc: engine.entry_pc(),
-        functions: engine.functions().clone(),
-        version: engine_version(version),
-    };
     Executable::from_loaded(LoadedParts {
-        elf_bytes: AlignedMemory::from_slice(bytes),
+        bytes: engine.shared_bytes().clone(),
         sbpf_version: version,
-        ro_section: Section::Owned(engine.ro_vaddr() as usize, engine.ro_data().to_vec()),
-        text_section_vaddr: parts.text_vaddr,
-        text: parts.text.clone(),
-        entry_pc: parts.entry_pc,
+        ro_vaddr: engine.ro_vaddr(),
+        ro_range: engine.ro_range(),
+        text_section_vaddr: engine.text_vaddr(),
+        text_range: engine.text_range(),
+        #[cfg(feature = "debugger")]
+        text_section_offset: text_offset_in(bytes, engine.text()),
+        entry_pc: engine.entry_pc(),
         function_registry: None,
         loader,
-        engine: EngineProgram::new(engine, parts),
+        engine: EngineProgram::new(engine),
     })
+}
+
+/// Where `text` first lies in `file` (0 when it does not).
+#[cfg(feature = "debugger")]
+fn text_offset_in(file: &[u8], text: &[u8]) -> u64 {
+    file.windows(text.len().max(1))
+        .position(|window| window == text)
+        .unwrap_or(0) as u64
 }
 
 /// `Executable::load`.
@@ -174,24 +143,39 @@ pub(crate) fn from_text_bytes<C: ContextObject>(
             .insert(key, function)
             .map_err(errors::load_error)?;
     }
-    let parts = EngineParts {
-        text: Arc::from(text),
-        text_vaddr: ebpf::MM_BYTECODE_START,
-        entry_pc,
-        functions,
-        version: engine_version,
-    };
-    let engine = rebuild(&parts, &loader)?;
+    let engine = bpfvm::Executable::from_parts(
+        loader.engine_loader().loader.clone(),
+        Dialect::Sbpf26(engine_version),
+        ExecutableParts {
+            ro_data: text.to_vec(),
+            ro_start: 0,
+            ro_vaddr: 0,
+            text_offset: 0,
+            text_len: text.len(),
+            entry_pc,
+            functions,
+            program_region: ProgramRegion::ReadOnly,
+            // Hosts map the read-only copy themselves (`get_ro_region`).
+            text_placement: TextPlacement::Apart {
+                ro_len: 0,
+                text_vaddr: ebpf::MM_BYTECODE_START,
+            },
+        },
+    )
+    .map_err(errors::load_error)?;
     Ok(Executable::from_loaded(LoadedParts {
-        elf_bytes: AlignedMemory::from_slice(text),
+        bytes: engine.shared_bytes().clone(),
         sbpf_version: version,
-        ro_section: Section::Borrowed(raw_text_ro_vaddr(version) as usize, 0..text.len()),
+        ro_vaddr: raw_text_ro_vaddr(version),
+        ro_range: 0..text.len(),
         text_section_vaddr: ebpf::MM_BYTECODE_START,
-        text: parts.text.clone(),
+        text_range: engine.text_range(),
+        #[cfg(feature = "debugger")]
+        text_section_offset: 0,
         entry_pc,
         function_registry: Some(registry),
         loader,
-        engine: EngineProgram::new(engine, parts),
+        engine: EngineProgram::new(engine),
     }))
 }
 

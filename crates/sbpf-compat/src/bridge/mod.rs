@@ -20,7 +20,10 @@ use crate::{
     vm::{Config, ContextObject},
 };
 use bpfvm::{memory::Layout, Dialect, SbpfVersion, SyscallRegistry, VerifiedProgram, VersionRange};
-use std::sync::{Arc, Mutex};
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc, Mutex, OnceLock,
+};
 
 /// The engine's loader for a [`BuiltinProgram`], and the JIT engine its programs compile with.
 pub(crate) struct EngineLoader<C: ContextObject> {
@@ -108,62 +111,162 @@ pub(crate) fn engine_loader<C: ContextObject>(program: &BuiltinProgram<C>) -> En
     }
 }
 
-/// What the engine holds for one executable.
+/// What the engine holds for one executable until its first run.
 enum State<C: ContextObject> {
     /// Loaded, not verified yet.
     Loaded(bpfvm::Executable<Bridge<C>>),
-    /// Verified (and maybe compiled); shared with the runs in progress.
-    Verified(Arc<VerifiedProgram<Bridge<C>>>),
-    /// bpfvm's verifier refused it.
-    Refused(bpfvm::VerifyError),
+    /// Verified (and maybe compiled, in place).
+    Verified(Box<VerifiedProgram<Bridge<C>>>),
+    /// bpfvm's verifier refused it (the executable is kept for its functions).
+    Refused(bpfvm::VerifyError, bpfvm::Executable<Bridge<C>>),
+    /// Moved to [`EngineProgram::published`] by the first run.
+    Published,
 }
 
-/// bpfvm's side of an executable.
+/// What runs use: the program verified once, published by the first run, or its
+/// verifier's refusal.
+type Published<C> = Result<VerifiedProgram<Bridge<C>>, bpfvm::VerifyError>;
+
+/// bpfvm's side of an executable. Verifying and compiling change the program in place
+/// (behind `state`'s lock) until the first run publishes it; from then on runs read it
+/// without a lock. Only compiling again after a run makes another program (verified again
+/// from a copy of the executable, which shares its bytes), which runs then use through
+/// `replacement`'s lock: a host compiles a program once, before it runs it.
 pub(crate) struct EngineProgram<C: ContextObject> {
     state: Mutex<State<C>>,
-    /// What the engine executable was made from, to make it again.
-    parts: load::EngineParts,
+    /// The program runs use, set once by the first run.
+    published: OnceLock<Published<C>>,
+    /// Whether runs may use the published program's machine code (`take_compiled_program`
+    /// clears it, `jit_compile` sets it).
+    jit_allowed: AtomicBool,
+    /// Whether `replacement` holds the program runs use.
+    replaced: AtomicBool,
+    /// A program compiled after the first run.
+    replacement: Mutex<Option<Arc<VerifiedProgram<Bridge<C>>>>>,
 }
 
-impl<C: ContextObject> EngineProgram<C> {
-    pub(crate) fn new(executable: bpfvm::Executable<Bridge<C>>, parts: load::EngineParts) -> Self {
-        EngineProgram {
-            state: Mutex::new(State::Loaded(executable)),
-            parts,
+/// The program one run uses.
+pub(crate) enum ForRun<'p, C: ContextObject> {
+    /// The published program; its machine code only when `jit` is on.
+    Published {
+        program: &'p VerifiedProgram<Bridge<C>>,
+        jit: JitUse,
+    },
+    /// A program compiled after the first run.
+    Replaced(Arc<VerifiedProgram<Bridge<C>>>),
+}
+
+/// Whether a run may use a program's machine code.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JitUse {
+    /// When the program has it.
+    Allowed,
+    /// Never (`take_compiled_program` removed it).
+    Taken,
+}
+
+impl<C: ContextObject> ForRun<'_, C> {
+    /// The program.
+    #[inline]
+    pub(crate) fn program(&self) -> &VerifiedProgram<Bridge<C>> {
+        match self {
+            ForRun::Published { program, .. } => program,
+            ForRun::Replaced(program) => program,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State<C>> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Whether the run may use machine code.
+    #[inline]
+    pub(crate) fn compiled(&self) -> bool {
+        match self {
+            ForRun::Published { program, jit } => {
+                *jit == JitUse::Allowed && program.jit_program().is_some()
+            }
+            ForRun::Replaced(program) => program.jit_program().is_some(),
+        }
+    }
+}
+
+/// Verifies `executable`, keeping it when bpfvm's verifier refuses it.
+fn verified_state<C: ContextObject>(executable: bpfvm::Executable<Bridge<C>>) -> State<C> {
+    match bpfvm::verify_keeping(executable) {
+        Ok(program) => State::Verified(Box::new(program)),
+        Err(refusal) => State::Refused(refusal.error, refusal.executable),
+    }
+}
+
+/// Locks `mutex`, whatever a panicking holder left behind (every holder leaves a valid
+/// value).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<C: ContextObject> EngineProgram<C> {
+    pub(crate) fn new(executable: bpfvm::Executable<Bridge<C>>) -> Self {
+        EngineProgram {
+            state: Mutex::new(State::Loaded(executable)),
+            published: OnceLock::new(),
+            jit_allowed: AtomicBool::new(true),
+            replaced: AtomicBool::new(false),
+            replacement: Mutex::new(None),
+        }
     }
 
-    /// The verified program, verifying it now if it was not.
-    pub(crate) fn verified(
-        &self,
-        _loader: &BuiltinProgram<C>,
-    ) -> Result<Arc<VerifiedProgram<Bridge<C>>>, bpfvm::VerifyError> {
-        let mut state = self.lock();
-        let loaded = match &*state {
-            State::Verified(program) => return Ok(program.clone()),
-            State::Refused(error) => return Err(*error),
-            State::Loaded(_) => {
-                std::mem::replace(&mut *state, State::Refused(bpfvm::VerifyError::NoProgram))
+    /// The program a run uses (published by the first run: later runs take no lock).
+    #[inline]
+    pub(crate) fn for_run(&self) -> Result<ForRun<'_, C>, bpfvm::VerifyError> {
+        if self.replaced.load(Ordering::Acquire) {
+            if let Some(program) = lock(&self.replacement).clone() {
+                return Ok(ForRun::Replaced(program));
             }
+        }
+        let jit = match self.jit_allowed.load(Ordering::Acquire) {
+            true => JitUse::Allowed,
+            false => JitUse::Taken,
         };
-        let State::Loaded(executable) = loaded else {
-            return Err(bpfvm::VerifyError::NoProgram);
-        };
-        match bpfvm::verify(executable) {
-            Ok(program) => {
-                let program = Arc::new(program);
-                *state = State::Verified(program.clone());
-                Ok(program)
+        match self.published() {
+            Ok(program) => Ok(ForRun::Published { program, jit }),
+            Err(error) => Err(*error),
+        }
+    }
+
+    /// The published program, publishing it now (verifying it if needed) on the first call.
+    fn published(&self) -> &Published<C> {
+        self.published.get_or_init(|| {
+            let mut state = lock(&self.state);
+            let state = std::mem::replace(&mut *state, State::Published);
+            match state {
+                State::Loaded(executable) => bpfvm::verify(executable),
+                State::Verified(program) => Ok(*program),
+                State::Refused(error, _) => Err(error),
+                // The state is published only here, once.
+                State::Published => Err(bpfvm::VerifyError::NoProgram),
             }
-            Err(error) => {
-                *state = State::Refused(error);
-                Err(error)
+        })
+    }
+
+    /// bpfvm's verdict, verifying the program now if it was not.
+    pub(crate) fn verified(&self) -> Result<(), bpfvm::VerifyError> {
+        if let Some(published) = self.published.get() {
+            return published.as_ref().map(|_| ()).map_err(|error| *error);
+        }
+        let mut state = lock(&self.state);
+        if let State::Loaded(_) = &*state {
+            if let State::Loaded(executable) = std::mem::replace(&mut *state, State::Published) {
+                *state = verified_state(executable);
+            }
+        }
+        match &*state {
+            State::Verified(_) => Ok(()),
+            State::Refused(error, _) => Err(*error),
+            State::Loaded(_) | State::Published => {
+                drop(state);
+                self.published()
+                    .as_ref()
+                    .map(|_| ())
+                    .map_err(|error| *error)
             }
         }
     }
@@ -173,45 +276,77 @@ impl<C: ContextObject> EngineProgram<C> {
     /// `UnsupportedInstruction` (what the real JIT reports for one), anything else the
     /// verifier's error.
     pub(crate) fn compile(&self, loader: &BuiltinProgram<C>) -> Result<usize, EbpfError> {
-        let shared = self.verified(loader).map_err(|error| match error {
+        let refused = |error| match error {
             bpfvm::VerifyError::UnknownOpCode { .. } => EbpfError::UnsupportedInstruction,
             other => EbpfError::VerifierError(errors::verify_error(other)),
-        })?;
-        let mut state = self.lock();
-        // The lock keeps other compiles out; a run on another thread may still share the
-        // program, and then a fresh copy is verified and compiled.
-        // Drop the state's share, so that only runs in progress hold one.
-        let previous =
-            std::mem::replace(&mut *state, State::Refused(bpfvm::VerifyError::NoProgram));
-        drop(previous);
-        let mut program = match Arc::try_unwrap(shared) {
-            Ok(program) => program,
-            Err(shared) => {
-                *state = State::Verified(shared);
-                let executable = load::rebuild(&self.parts, loader).map_err(EbpfError::ElfError)?;
-                bpfvm::verify(executable)
-                    .map_err(|error| EbpfError::VerifierError(errors::verify_error(error)))?
-            }
         };
-        let engine_loader = loader.engine_loader();
-        let compiled = program.jit_compile_with(&engine_loader.jit);
-        let length = program.jit_program().map_or(0, |jit| jit.code().len());
-        *state = State::Verified(Arc::new(program));
-        compiled.map_err(errors::jit_error)?;
+        self.verified().map_err(refused)?;
+        let engine = &loader.engine_loader().jit;
+        {
+            let mut state = lock(&self.state);
+            if let State::Verified(program) = &mut *state {
+                program
+                    .jit_compile_with(engine)
+                    .map_err(errors::jit_error)?;
+                self.jit_allowed.store(true, Ordering::Release);
+                return Ok(jit_length(program));
+            }
+        }
+        // Published: compile a program of its own for the runs to come.
+        let executable = match self.published() {
+            Ok(program) => program.executable().clone(),
+            Err(error) => return Err(refused(*error)),
+        };
+        let mut program = bpfvm::verify(executable).map_err(refused)?;
+        program
+            .jit_compile_with(engine)
+            .map_err(errors::jit_error)?;
+        let length = jit_length(&program);
+        *lock(&self.replacement) = Some(Arc::new(program));
+        self.replaced.store(true, Ordering::Release);
+        self.jit_allowed.store(true, Ordering::Release);
         Ok(length)
     }
 
     /// The real crate's registry of the program's functions (made on each call).
     pub(crate) fn function_registry(&self) -> crate::program::FunctionRegistry<usize> {
-        self.parts.function_registry()
-    }
-
-    /// Forgets the compiled code (the next run interprets until `jit_compile` runs again).
-    pub(crate) fn drop_compiled(&self, loader: &BuiltinProgram<C>) {
-        if let Ok(executable) = load::rebuild(&self.parts, loader) {
-            *self.lock() = State::Loaded(executable);
+        if let Some(Ok(program)) = self.published.get() {
+            return load::registry_of(program.executable().functions());
+        }
+        let state = lock(&self.state);
+        match &*state {
+            State::Loaded(executable) | State::Refused(_, executable) => {
+                load::registry_of(executable.functions())
+            }
+            State::Verified(program) => load::registry_of(program.executable().functions()),
+            State::Published => {
+                drop(state);
+                match self.published() {
+                    Ok(program) => load::registry_of(program.executable().functions()),
+                    Err(_) => crate::program::FunctionRegistry::default(),
+                }
+            }
         }
     }
+
+    /// Forgets the compiled code (the next runs interpret until `jit_compile` runs again).
+    pub(crate) fn drop_compiled(&self) {
+        let mut state = lock(&self.state);
+        if let State::Verified(program) = &*state {
+            if program.jit_program().is_some() {
+                *state = State::Loaded(program.executable().clone());
+            }
+        }
+        drop(state);
+        self.jit_allowed.store(false, Ordering::Release);
+        self.replaced.store(false, Ordering::Release);
+        *lock(&self.replacement) = None;
+    }
+}
+
+/// The length of a program's machine code (0 when it has none).
+fn jit_length<C: ContextObject>(program: &VerifiedProgram<Bridge<C>>) -> usize {
+    program.jit_program().map_or(0, |jit| jit.code().len())
 }
 
 /// `Executable::verify::<V>()`: `V`'s verdict, and bpfvm's verified program built once.
@@ -226,13 +361,12 @@ pub(crate) fn verify<C: ContextObject, V: Verifier>(
             loader.get_function_registry(),
         )?;
         // bpfvm's own verdict decides whether the program can run (see `crate::verifier`).
-        let _ = executable.engine.verified(loader);
+        let _ = executable.engine.verified();
         return Ok(());
     }
     executable
         .engine
-        .verified(loader)
-        .map(|_| ())
+        .verified()
         .map_err(|error| EbpfError::VerifierError(errors::verify_error(error)))
 }
 

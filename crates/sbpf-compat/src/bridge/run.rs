@@ -1,8 +1,9 @@
-//! `EbpfVm::execute_program` on bpfvm: the engine's mapping (boxed in the host's) is taken
-//! out for the run and lent to a `bpfvm::Vm` that borrows it, the host's registers become
-//! the entry registers, the engine runs on the chosen backend with a [`Bridge`] as its
-//! context and the host VM's call-frame storage, and the result, the count and the final pc
-//! come back in the real crate's form. Nothing is allocated or copied per call.
+//! `EbpfVm::execute_program` on bpfvm: the engine's mapping and call-frame storage (boxed in
+//! the host's mapping) are taken out for the run and lent, with a [`Bridge`] as the context
+//! and the host's registers as the entry registers, to `bpfvm::run_lent`, which runs
+//! the executable's published program (no lock: see `EngineProgram`) on the chosen backend
+//! without making a `bpfvm::Vm`; the result, the count and the final pc come back in the real
+//! crate's form. Nothing is allocated or copied per call.
 
 use super::{access::mapping_of, errors, Bridge};
 use crate::{
@@ -25,15 +26,14 @@ pub(crate) fn execute_program<C: ContextObject>(
     let entry = executable.get_entrypoint_instruction_offset();
     vm.registers[11] = entry as u64;
     vm.program_result = ProgramResult::Ok(0);
-    let program = match executable.engine.verified(executable.get_loader()) {
+    let program = match executable.engine.for_run() {
         Ok(program) => program,
         Err(error) => {
             let error = EbpfError::VerifierError(errors::verify_error(error));
             return (0, ProgramResult::Err(error));
         }
     };
-    let compiled = program.jit_program().is_some();
-    let backend = match (&*mode, compiled) {
+    let backend = match (&*mode, program.compiled()) {
         (ExecutionMode::Interpreted, _) | (ExecutionMode::PreferJit, false) => Backend::Interpreter,
         (ExecutionMode::Jit | ExecutionMode::PreferJit, true) => Backend::Jit,
         (ExecutionMode::Jit, false) => return (0, ProgramResult::Err(EbpfError::JitNotCompiled)),
@@ -42,7 +42,7 @@ pub(crate) fn execute_program<C: ContextObject>(
         Backend::Interpreter => ExecutionMode::Interpreted,
         Backend::Jit => ExecutionMode::Jit,
     };
-    let Some(mut engine_mapping) = mapping_of(vm).take_engine() else {
+    let Some(mut engine) = mapping_of(vm).take_engine() else {
         return (0, ProgramResult::Err(EbpfError::InvalidMemoryRegion(0)));
     };
     let host_mapping = vm.memory_mapping;
@@ -51,19 +51,18 @@ pub(crate) fn execute_program<C: ContextObject>(
     registers.copy_from_slice(&vm.registers[..11]);
     vm.previous_instruction_meter = vm.context().get_remaining();
     vm.due_insn_count = 0;
-    let stacks = std::mem::take(&mut vm.call_stacks);
     let mut bridge = Bridge::new(vm);
-    let mut engine_vm = bpfvm::Vm::with_mapping(&program, &mut bridge, &mut *engine_mapping)
-        .with_call_stacks(stacks);
-    engine_vm.set_entry_registers(registers);
-    let run = engine_vm.run(backend);
-    let stacks = engine_vm.take_call_stacks();
-    drop(engine_vm);
+    let lent = bpfvm::Lent {
+        context: &mut bridge,
+        mapping: &mut engine.mapping,
+        stacks: &mut engine.stacks,
+        registers,
+    };
+    let run = bpfvm::run_lent(program.program(), lent, backend);
     let stashed = bridge.take_stashed();
-    vm.call_stacks = stacks;
     let host = mapping_of(vm);
     host.handler_target().set(None);
-    host.restore_engine(engine_mapping);
+    host.restore_engine(engine);
     let result = match run.result {
         Ok(value) => ProgramResult::Ok(value),
         Err(error) => {

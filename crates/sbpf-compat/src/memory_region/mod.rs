@@ -207,12 +207,21 @@ pub(crate) enum Engine {
     /// Not built (before `initialize`, or after `get_regions_mut`).
     Unbuilt,
     /// Owned by this mapping.
-    Owned(Box<bpfvm::MemoryMapping<'static>>),
+    Owned(Box<EngineBox>),
     /// Moved into a run; `lent` points at it while a builtin runs.
     InRun {
         /// The engine's mapping, during a builtin call of the run.
         lent: Option<std::ptr::NonNull<bpfvm::MemoryMapping<'static>>>,
     },
+}
+
+/// What a run takes from the host's mapping in one move: bpfvm's mapping and the call-frame
+/// storage runs over it reuse (so that a run allocates none, whichever VM runs it).
+pub(crate) struct EngineBox {
+    /// bpfvm's translation of the host's regions.
+    pub mapping: bpfvm::MemoryMapping<'static>,
+    /// The engine's call frames, kept from run to run.
+    pub stacks: bpfvm::CallStacks,
 }
 
 /// Guest memory: the host's regions and bpfvm's translation of them.
@@ -485,8 +494,10 @@ impl MemoryMapping {
             .ok_or(EbpfError::InvalidMemoryRegion(index))
     }
 
-    /// The engine's mapping, to move into a run (`None` when it is not built).
-    pub(crate) fn take_engine(&mut self) -> Option<Box<bpfvm::MemoryMapping<'static>>> {
+    /// The engine's mapping and call stacks, to move into a run (`None` when the mapping is
+    /// not built).
+    #[inline]
+    pub(crate) fn take_engine(&mut self) -> Option<Box<EngineBox>> {
         match std::mem::replace(&mut self.engine, Engine::InRun { lent: None }) {
             Engine::Owned(engine) => Some(engine),
             other => {
@@ -497,8 +508,12 @@ impl MemoryMapping {
     }
 
     /// Puts the engine's mapping back after a run.
-    pub(crate) fn restore_engine(&mut self, engine: Box<bpfvm::MemoryMapping<'static>>) {
-        self.engine = Engine::Owned(engine);
+    #[inline]
+    pub(crate) fn restore_engine(&mut self, engine: Box<EngineBox>) {
+        // Only an owned mapping has anything to drop (and during a run there is none).
+        if let Engine::Owned(stale) = std::mem::replace(&mut self.engine, Engine::Owned(engine)) {
+            drop(stale);
+        }
     }
 
     /// Where the engine's access violation handler finds this mapping during a run.

@@ -332,14 +332,17 @@ pub(crate) fn engine_region(region: &MemoryRegion) -> bpfvm::MemoryRegion<'stati
 /// violation handler installed (it answers only during runs: see `Engine`).
 pub(super) fn build_engine_mapping(
     mapping: &MemoryMapping,
-) -> Result<Box<bpfvm::MemoryMapping<'static>>, EbpfError> {
+) -> Result<Box<super::EngineBox>, EbpfError> {
     let regions = mapping.get_regions().iter().map(engine_region).collect();
     let layout = crate::bridge::layout_for(mapping.config(), mapping.sbpf_version());
     let mut engine = bpfvm::MemoryMapping::with_layout(regions, &layout)
         .map_err(|error| crate::bridge::errors::runtime_error(error, None))?;
     let handler = crate::bridge::HostHandler::new(mapping.handler_target().clone());
     engine.set_violation_handler(Some(Box::new(handler)));
-    Ok(Box::new(engine))
+    Ok(Box::new(super::EngineBox {
+        mapping: engine,
+        stacks: bpfvm::CallStacks::new(),
+    }))
 }
 
 /// Runs `f` on bpfvm's mapping wherever it is: owned, or lent to a builtin of a running
@@ -349,7 +352,7 @@ pub(super) fn with_engine<R>(
     f: impl FnOnce(Option<&bpfvm::MemoryMapping<'static>>) -> R,
 ) -> R {
     match &mapping.engine {
-        Engine::Owned(engine) => f(Some(&**engine)),
+        Engine::Owned(engine) => f(Some(&engine.mapping)),
         // SAFETY: `lent` is set by the bridge only while a builtin runs, from the `&mut` the
         // engine passed to the builtin's trampoline, and cleared before the trampoline
         // returns; nothing else uses that reference meanwhile.
@@ -364,7 +367,7 @@ pub(super) fn with_engine_mut<R>(
     f: impl FnOnce(Option<&mut bpfvm::MemoryMapping<'static>>) -> R,
 ) -> R {
     match mapping.engine_state() {
-        Engine::Owned(engine) => f(Some(&mut **engine)),
+        Engine::Owned(engine) => f(Some(&mut engine.mapping)),
         // SAFETY: as in `with_engine`.
         Engine::InRun { lent: Some(engine) } => f(Some(unsafe { engine.as_mut() })),
         Engine::InRun { lent: None } | Engine::Unbuilt => f(None),

@@ -30,7 +30,7 @@ pub(crate) enum Tracing {
     Off,
 }
 
-/// The configuration a run consults.
+/// The configuration a run consults (made once per program: `VerifiedProgram::settings`).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Settings {
     /// How calls move the stack.
@@ -41,4 +41,20 @@ pub(crate) struct Settings {
     pub static_syscalls: bool,
     /// Whether every instruction is traced.
     pub tracing: Tracing,
+}
+
+impl Settings {
+    /// How runs of `program` behave: frames, call depth, `callx` rule, tracing.
+    pub(crate) fn of<C>(program: &crate::VerifiedProgram<C>) -> Settings {
+        let config = program.config();
+        Settings {
+            frames: program.layout().stack.frame_mode(),
+            max_call_depth: config.max_call_depth,
+            static_syscalls: program.code().callx_needs_function(),
+            tracing: match config.enable_instruction_tracing {
+                true => Tracing::On,
+                false => Tracing::Off,
+            },
+        }
+    }
 }
