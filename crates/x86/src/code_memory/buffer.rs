@@ -108,6 +108,29 @@ impl CodeBuffer {
         self.len += bytes.len();
     }
 
+    /// Appends the `head_len` low bytes of `head` and then the `tail_len` low bytes of
+    /// `tail` (little-endian; each length at most 8, longer is cut to 8): one instruction's
+    /// bytes, laid out in two words, with one capacity check and two fixed-size stores.
+    /// The stores write all 16 bytes; those past the new length are spare capacity, which
+    /// the next write overwrites.
+    #[inline(always)]
+    pub fn append_words(&mut self, head: u64, head_len: usize, tail: u64, tail_len: usize) {
+        const WORDS: usize = 2 * core::mem::size_of::<u64>();
+        if self.cap - self.len < WORDS {
+            self.grow(WORDS);
+        }
+        let head_len = head_len.min(8);
+        // SAFETY: `cap - len >= 16` (checked, or established by `grow`, which asserts it),
+        // so the 8 bytes at `len` and the 8 at `len + head_len <= len + 8` lie in the
+        // backing's writable memory; unaligned stores have no alignment requirement.
+        unsafe {
+            let at = self.ptr.as_ptr().add(self.len);
+            at.cast::<u64>().write_unaligned(head.to_le());
+            at.add(head_len).cast::<u64>().write_unaligned(tail.to_le());
+        }
+        self.len += head_len + tail_len.min(8);
+    }
+
     /// Appends one byte.
     #[inline(always)]
     pub fn push(&mut self, byte: u8) {
