@@ -98,12 +98,6 @@ impl Assembler {
         &mut self.code
     }
 
-    /// The bytes emitted so far, for patching fields in place.
-    #[inline]
-    pub(crate) fn code_mut(&mut self) -> &mut [u8] {
-        &mut self.code
-    }
-
     /// Drops everything after the first `len` bytes (for a caller that appended a fixed-size
     /// block with [`Assembler::data`] and keeps only its start). No effect if `len` is not
     /// shorter than the code.
