@@ -134,7 +134,8 @@ fn body<M: MacroAssembler>(
         if pc == slots {
             body_end = m.offset();
         }
-        let hint = match hints {
+        // Only an access's form reads the hint.
+        let hint = match hints.filter(|_| facts.kind == OpKind::Memory) {
             Some(hints) => hints.hint(pc),
             None => BaseHint::Unknown,
         };
@@ -257,7 +258,19 @@ fn emit_slot<M: MacroAssembler>(
         m.charge(refund, at)?;
     }
     m.hardening_nop();
-    let form = access_form(pass, copy, pc, hint)?;
+    let form = match kind {
+        OpKind::Memory => access_form(pass, copy, pc, hint)?,
+        // Only loads, stores and atomics have an access (and only they start or end a
+        // pair, or are hoisted): the others ignore the form.
+        OpKind::Alu
+        | OpKind::Divide
+        | OpKind::Control
+        | OpKind::StackPointer
+        | OpKind::Nop
+        | OpKind::Fault => AccessForm::Checked {
+            hint: BaseHint::Unknown,
+        },
+    };
     match lower(m, program, op, at, form)? {
         Lowering::Native(Some(span)) => pass.span = Some(span),
         Lowering::Native(None) => {}
@@ -386,7 +399,10 @@ fn copy<M: MacroAssembler>(
                 true => LoopHead::Yes,
                 false => LoopHead::No,
             },
-            hint: hints.map_or(BaseHint::Unknown, |hints| hints.hint(pc)),
+            hint: match hints.filter(|_| facts.kind == OpKind::Memory) {
+                Some(hints) => hints.hint(pc),
+                None => BaseHint::Unknown,
+            },
         };
         emit_slot(m, code, program, &mut pass, slot, Copy::Of(&plan))?;
         last = Some(facts.flow);
