@@ -146,10 +146,12 @@ impl Assembler {
         };
         let disp = i64::try_from(target).unwrap_or(i64::MAX) - i64::try_from(end).unwrap_or(0);
         let disp = i32::try_from(disp).map_err(|_| out_of_range())?;
-        match self.code_vec().patch_u32(field.at, disp as u32) {
-            true => Ok(()),
-            false => Err(out_of_range()),
-        }
+        let slot = self
+            .code_vec()
+            .get_mut(field.at..end)
+            .ok_or_else(out_of_range)?;
+        slot.copy_from_slice(&disp.to_le_bytes());
+        Ok(())
     }
 
     /// Emits `opcode` (one or two bytes, no prefix) and the rel32 field that reaches the

@@ -131,25 +131,6 @@ impl CodeBuffer {
         self.len += head_len + tail_len.min(8);
     }
 
-    /// Overwrites the 4 bytes at `at` with `value` (little-endian); `false`, writing
-    /// nothing, when they are not all written bytes.
-    #[inline(always)]
-    pub fn patch_u32(&mut self, at: usize, value: u32) -> bool {
-        if at > self.len || self.len - at < 4 {
-            return false;
-        }
-        // SAFETY: `at + 4 <= len` (checked), so the 4 bytes lie in `[0, len)`, initialised
-        // memory of the backing that only this buffer reaches.
-        unsafe {
-            self.ptr
-                .as_ptr()
-                .add(at)
-                .cast::<[u8; 4]>()
-                .write_unaligned(value.to_le_bytes());
-        }
-        true
-    }
-
     /// Appends one byte.
     #[inline(always)]
     pub fn push(&mut self, byte: u8) {
