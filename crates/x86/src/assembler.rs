@@ -181,6 +181,14 @@ impl Assembler {
         self.code.extend_from_slice(bytes);
     }
 
+    /// Appends the `head_len` low bytes of `head`, then the `tail_len` low bytes of `tail`
+    /// (little-endian, each length at most 8): up to 16 bytes of pre-encoded code in two
+    /// fixed-size stores (see [`CodeBuffer::append_words`]).
+    #[inline(always)]
+    pub fn data_words(&mut self, head: u64, head_len: usize, tail: u64, tail_len: usize) {
+        self.code.append_words(head, head_len, tail, tail_len);
+    }
+
     /// Emits one ModRM instruction.
     #[inline]
     pub(crate) fn rm_insn(&mut self, insn: RmInsn<'_>) {

@@ -526,7 +526,17 @@ impl Masm {
             Ok(_) => Width::Byte,
             Err(_) => Width::Dword,
         };
-        self.replay(Shape::Meter(width), charge, at)
+        let shape = Shape::Meter(width);
+        // The charge is short and calls no routine: appended as one number once built.
+        if let Some(Some(template)) = self.templates.get(shape.index()) {
+            if let Some(site) = template.emit_words(&mut self.asm, charge) {
+                if let Some(site) = site {
+                    self.template_site(site, at);
+                }
+                return Ok(());
+            }
+        }
+        self.replay(shape, charge, at)
     }
 
     /// Appends the template of `shape` (built on first use) with the immediate `imm`, for
