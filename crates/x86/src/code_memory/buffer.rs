@@ -341,6 +341,14 @@ mod tests {
                 buffer.resize(len, 0x90);
                 reference.resize(len, 0x90);
             }
+            if round % 5 == 0 {
+                // Two words, each cut to its length (lengths past 8 count as 8).
+                let (head, tail) = (u64::from(round) * 0x0101_0101, !u64::from(round));
+                let (head_len, tail_len) = ((round % 10) as usize, (round % 9) as usize);
+                buffer.append_words(head, head_len, tail, tail_len);
+                reference.extend_from_slice(&head.to_le_bytes()[..head_len.min(8)]);
+                reference.extend_from_slice(&tail.to_le_bytes()[..tail_len.min(8)]);
+            }
             if let Some(byte) = buffer.get_mut(round as usize / 2) {
                 *byte ^= 1;
                 reference[round as usize / 2] ^= 1;
