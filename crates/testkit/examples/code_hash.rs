@@ -71,7 +71,10 @@ fn hash_code(code: &[u8], ranges: &[(u64, u64)]) -> u64 {
 fn hashes(program: &mut VerifiedProgram<TestContext>) -> Vec<String> {
     let engine = JitEngine::new();
     let ranges = text_ranges();
-    assert!(!ranges.is_empty(), "this binary's text is found in /proc/self/maps");
+    assert!(
+        !ranges.is_empty(),
+        "this binary's text is found in /proc/self/maps"
+    );
     (0..3)
         .map(|_| match program.jit_compile_with(&engine) {
             Ok(()) => {
