@@ -34,7 +34,7 @@ fn main() {
     for _ in 0..count {
         program.jit_compile_with(&engine).unwrap();
     }
-    let slots = program.decoded().len();
+    let slots = program.code().slot_count();
     let code = program.jit_program().map_or(0, |jit| jit.code().len());
     println!(
         "{slots} slots, {code} code bytes, first compile {first:?}, then {:?} per compile",

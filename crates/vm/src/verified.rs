@@ -2,9 +2,11 @@
 //!
 //! [`verify`] is the only way to make a [`VerifiedProgram`]: it runs the verifier's rules
 //! ([`crate::verifier`]) and keeps the executable. The program's derived forms are built on
-//! first use: the decoded instructions by the first call of [`VerifiedProgram::decoded`],
-//! and the backend-neutral form both backends run ([`Code`]) by the first run, the first JIT
-//! compile or [`VerifiedProgram::code`]. Loading and verifying cost only what they must, and
+//! first use: the backend-neutral form both backends run ([`Code`]) by the first run, the
+//! first JIT compile or [`VerifiedProgram::code`], straight from the text (each slot decoded
+//! and lowered at once); the decoded instructions, which only tools read (the disassembler,
+//! the debugger, the CLI), by the first call of [`VerifiedProgram::decoded`]. Neither backend
+//! needs them. Loading and verifying cost only what they must, and
 //! a host that only inspects programs never pays for the rest. What every VM over the program
 //! needs is made once here too, on the first VM: the memory [`Layout`] and the host functions
 //! in the order of the program's syscall keys ([`VerifiedProgram::syscall_table`]), so that
@@ -81,8 +83,7 @@ impl<C> VerifiedProgram<C> {
 
     /// The backend-neutral form both backends run, built on the first call.
     pub fn code(&self) -> &Code {
-        self.code
-            .get_or_init(|| Code::new(&self.executable, self.decoded()))
+        self.code.get_or_init(|| Code::new(&self.executable))
     }
 
     /// The memory layout the program runs in (its executable's, computed once).

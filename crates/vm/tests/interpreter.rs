@@ -580,6 +580,13 @@ fn fused_pair_cases() -> Vec<Case> {
     let rows: &[(&str, AluOp, Source, u64)] = &[
         ("mov+add reg naming the copy", AluOp::Add, reg(1), 10),
         ("mov+add imm", AluOp::Add, k(-7), -2i64 as u64),
+        ("mov+sub imm", AluOp::Sub, k(7), -2i64 as u64),
+        (
+            "mov+sub imm of i32::MIN",
+            AluOp::Sub,
+            k(i32::MIN),
+            5 + (1u64 << 31),
+        ),
         ("mov+and imm", AluOp::And, k(6), 4),
         ("mov+lsh imm", AluOp::Lsh, k(62), 1 << 62),
         ("mov+rsh imm", AluOp::Rsh, k(1), 2),
@@ -663,6 +670,44 @@ fn fused_pair_cases() -> Vec<Case> {
         exit(),
     ];
     cases.extend(both("add+jeq imm loop", program, Ok(4), 13));
+    // A copy then a test of the copy, `while (x > 1) x >>= 1` counting the halvings of 40:
+    // the branch reads the copied value.
+    let halvings = vec![
+        mov(2, 40),
+        mov(0, 0),
+        copy(3, 2),
+        branch(Width::W64, Cond::Gt, 3, k(1), 1),
+        exit(),
+        op(AluOp::Rsh, 2, k(1)),
+        op(AluOp::Add, 0, k(1)),
+        Insn::Ja { off: -6 },
+    ];
+    cases.extend(both("mov+jgt imm loop", halvings.clone(), Ok(5), 30));
+    // A budget of 3 ends inside the pair, 4 after it (the fall-through pc either way).
+    for (budget, pc) in [(3u64, 3usize), (4, 4)] {
+        let stop = Err(E::ExceededMaxInstructions { pc, budget });
+        for case in both(
+            "budget ends at a mov+jgt pair",
+            halvings.clone(),
+            stop,
+            budget,
+        ) {
+            cases.push(case.budget(budget));
+        }
+    }
+    // A copy then a test of another register, against a sign-extended immediate: 5 is not
+    // above u64::MAX, so the branch falls through and r0 = the copy.
+    let program = vec![
+        mov(1, 5),
+        mov(0, 0),
+        copy(2, 1),
+        branch(Width::W64, Cond::Gt, 1, k(-1), 2),
+        copy(0, 2),
+        exit(),
+        mov(0, 99),
+        exit(),
+    ];
+    cases.extend(both("mov+jgt imm on another register", program, Ok(5), 6));
     // A jump to the second slot of a pair runs that op alone: r3 = 2 + 10.
     let program = vec![
         mov(0, 1),

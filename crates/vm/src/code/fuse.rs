@@ -12,7 +12,9 @@
 //! - a load followed by an operation on the loaded value, `ldx d, [b + off]; op64 d, x`
 //!   (sums, hashes, scaled table indices);
 //! - a counter step followed by the loop's compare and branch, `add64 d, imm; jcc ...`,
-//!   which closes almost every counted loop a compiler rotates.
+//!   which closes almost every counted loop a compiler rotates, and a copy followed by an
+//!   unsigned test against an immediate, `mov64 d, a; jgt x, imm` (the head of a
+//!   `while (x > 1)` loop that keeps the old value).
 //!
 //! A fused instruction sits in the slot of the pair's first op and does what the two ops
 //! do, in order; the second slot keeps its own op, so a jump to it, a hand-over from the JIT
@@ -46,7 +48,8 @@ macro_rules! define_insts {
             /// `mov64 dst, a; add64 dst, b`: `dst = a + b` (`b` already reads `a` where the
             /// second op read `dst`).
             MovAddReg { dst: GuestReg, a: GuestReg, b: GuestReg },
-            /// `mov64 dst, a; add64 dst, imm`: `dst = a + imm`.
+            /// `mov64 dst, a; add64 dst, imm`: `dst = a + imm` (also `mov64 dst, a; sub64
+            /// dst, k` with `imm = -k`).
             MovAddImm { dst: GuestReg, a: GuestReg, imm: i32 },
             /// `mov64 dst, a; and64 dst, imm`: `dst = a & imm`.
             MovAndImm { dst: GuestReg, a: GuestReg, imm: i32 },
@@ -54,6 +57,9 @@ macro_rules! define_insts {
             MovLshImm { dst: GuestReg, a: GuestReg, imm: i32 },
             /// `mov64 dst, a; rsh64 dst, imm`: `dst = a >> imm` (logical).
             MovRshImm { dst: GuestReg, a: GuestReg, imm: i32 },
+            /// `mov64 dst, a; jgt x, cmp, target` (`x` already reads `a` where the branch
+            /// named `dst`): the copy before a `while (x > 1)` test.
+            MovJgtImm { dst: GuestReg, a: GuestReg, x: GuestReg, cmp: i32, target: u32 },
             /// `ldx dst, [base + off]; add64 dst, imm` (a load of `size` bytes, zero-extended,
             /// then an operation on the loaded value).
             LdxAddImm { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, imm: i32 },
@@ -129,15 +135,41 @@ fn pair(first: &Op, second: &Op) -> Option<Inst> {
     load_then(size, dst, base, off, second)
 }
 
-/// `mov64 dst, a` followed by `second`, when `second` operates on `dst` in place.
+/// `mov64 dst, a` followed by `second`, when `second` operates on `dst` in place or is an
+/// unsigned greater-than test against an immediate.
 fn copy_then(dst: GuestReg, a: GuestReg, second: &Op) -> Option<Inst> {
     // After the copy `dst` holds `a`: a second operand naming `dst` reads `a`.
     let read = |reg: GuestReg| if reg == dst { a } else { reg };
+    if let Op::JgtImm {
+        dst: x,
+        imm: cmp,
+        target,
+    } = *second
+    {
+        let x = read(x);
+        return Some(Inst::MovJgtImm {
+            dst,
+            a,
+            x,
+            cmp,
+            target,
+        });
+    }
     let (target, fused) = if let Op::Add64Reg { dst: d, src } = *second {
         let b = read(src);
         (d, Inst::MovAddReg { dst, a, b })
     } else if let Op::Add64Imm { dst: d, imm } = *second {
         (d, Inst::MovAddImm { dst, a, imm })
+    } else if let Op::Sub64Imm { dst: d, imm } = *second {
+        // `a - imm` is `a + (-imm)`; `-i32::MIN` has no `i32`, so that one stays apart.
+        (
+            d,
+            Inst::MovAddImm {
+                dst,
+                a,
+                imm: imm.checked_neg()?,
+            },
+        )
     } else if let Op::And64Imm { dst: d, imm } = *second {
         (d, Inst::MovAndImm { dst, a, imm })
     } else if let Op::Lsh64Imm { dst: d, imm } = *second {
@@ -328,6 +360,48 @@ mod tests {
         );
         assert_eq!(insts[3], Inst::from(ops[3]));
         assert_eq!(insts[5], Inst::Overrun);
+    }
+
+    #[test]
+    fn a_copy_then_a_greater_than_test_reads_the_copy() {
+        let (r1, r2) = (GuestReg::R1, GuestReg::R2);
+        let ops = [
+            Op::Mov64Reg { dst: r1, src: r2 },
+            Op::JgtImm {
+                dst: r1,
+                imm: 1,
+                target: 0,
+            },
+            Op::Exit,
+        ];
+        let fused = Inst::MovJgtImm {
+            dst: r1,
+            a: r2,
+            x: r2,
+            cmp: 1,
+            target: 0,
+        };
+        assert_eq!(fuse(&ops)[0], fused);
+    }
+
+    #[test]
+    fn a_copy_then_a_subtraction_adds_the_negated_immediate_unless_it_has_none() {
+        let (r1, r2) = (GuestReg::R1, GuestReg::R2);
+        let ops = |imm| {
+            [
+                Op::Mov64Reg { dst: r1, src: r2 },
+                Op::Sub64Imm { dst: r1, imm },
+                Op::Exit,
+            ]
+        };
+        let fused = Inst::MovAddImm {
+            dst: r1,
+            a: r2,
+            imm: -5,
+        };
+        assert_eq!(fuse(&ops(5))[0], fused);
+        let apart = ops(i32::MIN);
+        assert_eq!(fuse(&apart)[0], Inst::from(apart[0]));
     }
 
     #[test]

@@ -60,7 +60,9 @@ const UNSUPPORTED: Op = Op::Trap {
 
 impl Lowering<'_> {
     /// The op for the slot at `pc`: `insn` is its decoded instruction (`None` for the second
-    /// slot of an `lddw`), `slot` its raw fields.
+    /// slot of an `lddw`), `slot` its raw fields. Inlined into the one loop that lowers a
+    /// whole text, where the call's register saves cost about as much as the lowering.
+    #[inline(always)]
     pub fn lower(&self, pc: usize, insn: Option<Insn>, slot: Slot) -> Op {
         let stack_pointer_dialect = self.dialect == Dialect::Sbpf;
         if stack_pointer_dialect && self.dynamic_stack_frames && slot.dst == Reg::SP.number() {
@@ -75,7 +77,18 @@ impl Lowering<'_> {
         })
     }
 
+    /// The op of the second slot of an `lddw` (`slot`), which no instruction starts at: the
+    /// same as [`Lowering::lower`] gives it without an instruction.
+    pub fn second_half(&self, slot: Slot) -> Op {
+        let stack_pointer_dialect = self.dialect == Dialect::Sbpf;
+        if stack_pointer_dialect && self.dynamic_stack_frames && slot.dst == Reg::SP.number() {
+            return Op::Nop;
+        }
+        UNSUPPORTED
+    }
+
     /// The op of `insn` at `pc`; `None` only when a register field is not a guest register.
+    #[inline(always)]
     fn lower_insn(&self, pc: usize, insn: Insn) -> Option<Op> {
         Some(match insn {
             Insn::Alu {

@@ -25,7 +25,7 @@ pub(crate) use fuse::Inst;
 
 use crate::memory::Layout;
 use crate::program::Executable;
-use bpfvm_isa::{Dialect, Insn, Slot};
+use bpfvm_isa::{decode_slot, Dialect, Slot, SLOT_SIZE};
 use lower::Lowering;
 use std::sync::OnceLock;
 
@@ -49,6 +49,8 @@ pub struct Code {
     /// Per slot: whether a function is registered under the slot's pc (the static-syscalls
     /// `callx` check).
     callable: Vec<bool>,
+    /// The slots where `callable` is set, in order.
+    callable_pcs: Vec<usize>,
     text_vaddr: u64,
     entry_pc: usize,
     /// The memory layout the program runs in.
@@ -85,11 +87,15 @@ impl Semantics {
 }
 
 impl Code {
-    /// The decoded form of a verified program: `decoded` has one entry per slot of the text
-    /// (the instruction starting there, `None` for an `lddw`'s second slot).
-    pub fn new<C>(executable: &Executable<C>, decoded: &[Option<Insn>]) -> Code {
+    /// The neutral form of a verified program, built straight from its text in one pass:
+    /// each slot is decoded and lowered at once (the second slot of an `lddw` lowers as the
+    /// slot no instruction starts at), so no decoded copy of the program is made on the way.
+    /// The text must be one the verifier accepted (see the module doc of
+    /// [`crate::verifier`]).
+    pub fn new<C>(executable: &Executable<C>) -> Code {
         let config = executable.config();
-        let slots = Slot::slots_of(executable.text());
+        let text = executable.text();
+        let slot_count = text.len() / SLOT_SIZE;
         let registry = &executable.loader().syscalls;
         let syscall_keys: Vec<u32> = registry.iter().map(|(key, _)| key).collect();
         let functions = executable.functions();
@@ -99,24 +105,22 @@ impl Code {
             dialect,
             dynamic_stack_frames: config.dynamic_stack_frames,
             static_syscalls: config.static_syscalls,
-            slot_count: decoded.len(),
+            slot_count,
             syscall_keys: &syscall_keys,
             function_pc: &function_pc,
         };
-        let mut ops: Vec<Op> = decoded
-            .iter()
-            .zip(slots.iter())
-            .enumerate()
-            .map(|(pc, (insn, slot))| lowering.lower(pc, *insn, *slot))
-            .collect();
-        ops.push(Op::Overrun);
+        let ops = lower_text(text, dialect, &lowering);
         // A pc is callable by `callx` under static syscalls when it is a registry key.
-        let mut callable = vec![false; decoded.len()];
-        for (key, _) in functions.iter() {
-            if let Some(slot) = usize::try_from(key)
-                .ok()
-                .and_then(|pc| callable.get_mut(pc))
-            {
+        let mut callable_pcs: Vec<usize> = functions
+            .iter()
+            .filter_map(|(key, _)| usize::try_from(key).ok())
+            .filter(|&pc| pc < slot_count)
+            .collect();
+        callable_pcs.sort_unstable();
+        callable_pcs.dedup();
+        let mut callable = vec![false; slot_count];
+        for &pc in &callable_pcs {
+            if let Some(slot) = callable.get_mut(pc) {
                 *slot = true;
             }
         }
@@ -131,6 +135,7 @@ impl Code {
             syscall_keys,
             unwind_index,
             callable,
+            callable_pcs,
             text_vaddr: executable.text_vaddr(),
             entry_pc: executable.entry_pc(),
             layout: executable.layout(),
@@ -206,9 +211,109 @@ impl Code {
         self.callable.get(pc).copied().unwrap_or(false)
     }
 
+    /// The slots at which a function is registered ([`Code::is_callable`]), in order.
+    #[inline(always)]
+    pub fn callable_pcs(&self) -> &[usize] {
+        &self.callable_pcs
+    }
+
     /// The registered syscall keys in the order `Op::Syscall` indexes them.
     #[inline(always)]
     pub fn syscall_keys(&self) -> &[u32] {
         &self.syscall_keys
+    }
+}
+
+/// One op per slot of `text` and the overrun sentinel: each instruction decoded where it
+/// starts and lowered at once, the second slot of an `lddw` lowered on its own (as the slot
+/// no instruction starts at). The same ops as decoding the whole text first
+/// ([`VerifiedProgram::decoded`](crate::VerifiedProgram::decoded)) and lowering each entry.
+fn lower_text(text: &[u8], dialect: Dialect, lowering: &Lowering<'_>) -> Vec<Op> {
+    let mut ops = Vec::with_capacity(lowering.slot_count + 1);
+    let mut pc = 0;
+    while let Some(slot) = Slot::at(text, pc) {
+        let insn = decode_slot(slot, || Slot::at(text, pc.wrapping_add(1)), dialect).ok();
+        ops.push(lowering.lower(pc, insn, slot));
+        pc += 1;
+        if insn.is_some_and(|insn| insn.slot_count() == 2) {
+            if let Some(second) = Slot::at(text, pc) {
+                ops.push(lowering.second_half(second));
+                pc += 1;
+            }
+        }
+    }
+    ops.push(Op::Overrun);
+    ops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verifier::decode_verified;
+    use bpfvm_isa::SbpfVersion;
+
+    /// On random texts (any bytes, with many `lddw`s, calls, jumps and r11 destinations),
+    /// lowering in one pass gives, slot by slot, the ops of decoding the whole text first and
+    /// lowering each entry, in every dialect and with and without dynamic stack frames.
+    #[test]
+    fn one_pass_lowering_agrees_with_decoding_first() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let opcodes = [
+            0x18, 0x00, 0x07, 0x17, 0x85, 0x8d, 0x95, 0x05, 0x15, 0x79, 0x7b,
+        ];
+        let dialects = [
+            Dialect::Sbpf,
+            Dialect::Ebpf,
+            Dialect::Sbpf26(SbpfVersion::V0),
+            Dialect::Sbpf26(SbpfVersion::V2),
+            Dialect::Sbpf26(SbpfVersion::V3),
+        ];
+        let syscall_keys = [3u32, 17, 0x7fff_0000];
+        let function_pc = |key: u32| (key % 3 == 0).then_some(key as usize % 50);
+        for round in 0..400 {
+            let slots = 1 + (next() % 60) as usize;
+            let text: Vec<u8> = (0..slots)
+                .flat_map(|_| {
+                    let word = next();
+                    let mut bytes = word.to_le_bytes();
+                    if word % 3 != 0 {
+                        bytes[0] = opcodes[(word >> 40) as usize % opcodes.len()];
+                    }
+                    if word % 7 == 0 {
+                        bytes[1] = bytes[1] & 0xf0 | 11;
+                    }
+                    bytes
+                })
+                .collect();
+            let dialect = dialects[round % dialects.len()];
+            for dynamic_stack_frames in [false, true] {
+                let lowering = Lowering {
+                    dialect,
+                    dynamic_stack_frames,
+                    static_syscalls: round % 2 == 0,
+                    slot_count: slots,
+                    syscall_keys: &syscall_keys,
+                    function_pc: &function_pc,
+                };
+                let mut expected: Vec<Op> = decode_verified(&text, dialect)
+                    .into_iter()
+                    .zip(Slot::slots_of(&text))
+                    .enumerate()
+                    .map(|(pc, (insn, slot))| lowering.lower(pc, insn, slot))
+                    .collect();
+                expected.push(Op::Overrun);
+                assert_eq!(
+                    lower_text(&text, dialect, &lowering),
+                    expected,
+                    "{text:02x?}"
+                );
+            }
+        }
     }
 }

@@ -425,6 +425,16 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 self.set(dst, self.reg(a).wrapping_shr(imm as u32));
                 return Ok(Next::Within(after));
             }
+            Inst::MovJgtImm {
+                dst,
+                a,
+                x,
+                cmp,
+                target,
+            } => {
+                self.set(dst, self.reg(a));
+                return jump2(self.reg(x) > imm64(cmp), target);
+            }
             Inst::LdxAddImm {
                 size,
                 dst,

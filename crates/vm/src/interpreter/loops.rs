@@ -31,8 +31,10 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// back the rest of its run from the run length of its own slot.
     fn run_by_runs(&mut self, mut pc: usize) -> Result<u64, RuntimeError> {
         let code = self.code;
-        let insts: &[Inst] = code.insts();
-        let runs = code.run_lengths();
+        // Both have one entry per slot and the sentinel; cut to one length, so that the
+        // run head's bound on the run lengths is also the first fetch's bound on the stream
+        // (the compiler then checks the pc once).
+        let (insts, runs) = same_length(code.insts(), code.run_lengths());
         loop {
             // 0 for a pc past the sentinel, where nothing runs: only an `lddw` in the last
             // slot, which the verifier rejects, could lead there.
@@ -111,6 +113,15 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         state[11] = pc as u64;
         self.context.trace(state);
     }
+}
+
+/// `a` and `b` cut to the shorter one's length.
+fn same_length<'c>(a: &'c [Inst], b: &'c [u64]) -> (&'c [Inst], &'c [u64]) {
+    let length = a.len().min(b.len());
+    (
+        a.get(..length).unwrap_or_default(),
+        b.get(..length).unwrap_or_default(),
+    )
 }
 
 /// The message of a run the step hook stopped.

@@ -14,7 +14,7 @@
 //!
 //! The scan runs twice. The first pass ([`AccessHints::new`]) records, per jump target,
 //! which registers hold which addresses at the jumps to it; the second, slot by slot as the
-//! compiler lowers them ([`AccessHints::at`]), joins that with what falls through into each
+//! compiler lowers them ([`HintTable::of`]), joins that with what falls through into each
 //! target, so a loop whose pointer is set up below its body is seen too. At a function's
 //! first instruction the state forgets everything but r10 (and r1 at the entry).
 //!
@@ -76,8 +76,6 @@ struct AccessHints {
     falls_in: bool,
     /// The slot ranges of the functions with a loop, in order.
     looping: Vec<Range<usize>>,
-    /// The index in `looping` of the first range not entirely before the slot looked at.
-    cursor: usize,
     /// The entry function's first slot (where r1 holds the input's address).
     entry: usize,
 }
@@ -98,27 +96,43 @@ pub(crate) struct HintTable {
 
 impl HintTable {
     /// Scans `ops` (see [`AccessHints::new`] for `back_jumps`, `entry` and
-    /// `function_start`); `loop_head` says which slots head tight loops.
+    /// `function_starts`); `loop_head` says which slots head tight loops.
     pub fn of(
         ops: &[Op],
         back_jumps: &[usize],
         entry: usize,
-        function_start: impl Fn(usize) -> bool,
+        function_starts: &[usize],
         loop_head: impl Fn(usize) -> bool,
     ) -> HintTable {
-        let mut scan = AccessHints::new(ops, back_jumps, entry, function_start);
+        let mut scan = AccessHints::new(ops, back_jumps, entry, function_starts);
         let mut hints = vec![BaseHint::Unknown; ops.len()];
         let mut heads = Vec::new();
+        // The slots in order, as the compiler visits them; outside the scanned functions the
+        // scan's state stands still and every guess is `Unknown`, so only the loop heads
+        // there are looked at.
+        let looping = core::mem::take(&mut scan.looping);
         let mut pc = 0;
-        while let Some(op) = ops.get(pc) {
-            let hint = scan.at(op, pc);
-            if let Some(slot) = hints.get_mut(pc) {
-                *slot = hint;
+        for range in looping
+            .iter()
+            .cloned()
+            .chain(core::iter::once(ops.len()..ops.len()))
+        {
+            while let Some(op) = ops.get(pc).filter(|_| pc < range.start) {
+                if loop_head(pc) {
+                    heads.push((pc, scan.regs & STACK));
+                }
+                pc += op.width();
             }
-            if loop_head(pc) {
-                heads.push((pc, scan.regs & STACK));
+            while let Some(op) = ops.get(pc).filter(|_| pc < range.end) {
+                let hint = scan.step_in(op, pc, pc == range.start);
+                if let Some(slot) = hints.get_mut(pc) {
+                    *slot = hint;
+                }
+                if loop_head(pc) {
+                    heads.push((pc, scan.regs & STACK));
+                }
+                pc += op.width();
             }
-            pc += op.width();
         }
         HintTable { hints, heads }
     }
@@ -148,20 +162,30 @@ const STACK: u32 = (1 << INPUT) - 1;
 /// no guesses (their stack accesses through other registers take the out-of-line path).
 const MAX_FUNCTION: usize = 1024;
 
-/// The slot ranges of the functions (as `function_start` delimits them) of at most
-/// [`MAX_FUNCTION`] slots that contain a backward jump (`back_jumps`: the slots of every
-/// backward jump, in order).
+/// The slot ranges of the functions (as `entry` and `function_starts`, in order, delimit
+/// them) of at most [`MAX_FUNCTION`] slots that contain a backward jump (`back_jumps`: the
+/// slots of every backward jump, in order).
 fn looping_functions(
     slots: usize,
     back_jumps: &[usize],
-    function_start: impl Fn(usize) -> bool,
+    entry: usize,
+    function_starts: &[usize],
 ) -> Vec<Range<usize>> {
+    // Where functions start after slot 0, in order, each once.
+    let mut bounds: Vec<usize> = function_starts
+        .iter()
+        .copied()
+        .chain([entry])
+        .filter(|pc| (1..slots).contains(pc))
+        .collect();
+    bounds.sort_unstable();
+    bounds.dedup();
     let mut ranges = Vec::new();
     let mut start = 0;
-    while start < slots {
-        let end = (start + 1..slots)
-            .find(|pc| function_start(*pc))
-            .unwrap_or(slots);
+    for end in bounds.into_iter().chain([slots]) {
+        if end <= start {
+            continue;
+        }
         let small = end - start <= MAX_FUNCTION;
         let first = back_jumps.partition_point(|pc| *pc < start);
         let looping = back_jumps.get(first).is_some_and(|pc| *pc < end);
@@ -175,18 +199,18 @@ fn looping_functions(
 
 impl AccessHints {
     /// The first pass over `ops` (recording what jumps bring to their targets), ready for
-    /// the second, [`AccessHints::at`]. `back_jumps` are the slots of the backward jumps
-    /// (see `CodeView`), `function_start` says where functions start, `entry` where the
+    /// the second, [`HintTable::of`]. `back_jumps` are the slots of the backward jumps
+    /// (see `CodeView`), `function_starts` where functions start (in order), `entry` where the
     /// program starts. Only functions with a loop (a backward jump) are scanned, where a guess pays (elsewhere
     /// every instruction runs at most once per call), and only up to [`MAX_FUNCTION`] slots.
     pub fn new(
         ops: &[Op],
         back_jumps: &[usize],
         entry: usize,
-        function_start: impl Fn(usize) -> bool,
+        function_starts: &[usize],
     ) -> AccessHints {
         let slots = ops.len().saturating_sub(1);
-        let looping = looping_functions(slots, back_jumps, |pc| pc == entry || function_start(pc));
+        let looping = looping_functions(slots, back_jumps, entry, function_starts);
         // Without a function to scan nothing reads the table (a large program often has none).
         let incoming = match looping.is_empty() {
             true => Vec::new(),
@@ -199,7 +223,6 @@ impl AccessHints {
             incoming,
             falls_in: false,
             looping,
-            cursor: 0,
             entry,
         };
         for range in hints.looping.clone() {
@@ -215,22 +238,11 @@ impl AccessHints {
         hints
     }
 
-    /// The guess for the access of `op`, in slot `pc` (slots visited in order, as the
-    /// compiler visits them).
-    /// Not an access, or not in a function with a loop: `Unknown`.
-    #[inline]
-    pub fn at(&mut self, op: &Op, pc: usize) -> BaseHint {
-        while self
-            .looping
-            .get(self.cursor)
-            .is_some_and(|range| range.end <= pc)
-        {
-            self.cursor += 1;
-        }
-        let Some(range) = self.looping.get(self.cursor).filter(|r| r.contains(&pc)) else {
-            return BaseHint::Unknown;
-        };
-        let first = pc == range.start;
+    /// The guess for the access of `op`, in slot `pc` of a scanned function (`first`: its
+    /// first slot), slots visited in order, as the compiler visits them. Not an access:
+    /// `Unknown`.
+    #[inline(always)]
+    fn step_in(&mut self, op: &Op, pc: usize, first: bool) -> BaseHint {
         let kinds = self.step(pc, op, first);
         match (kinds & 1 != 0, kinds != 0) {
             (true, _) => BaseHint::Stack,
@@ -405,14 +417,9 @@ mod tests {
         let mut all = ops.to_vec();
         all.push(Op::Overrun);
         let back_jumps = crate::code::runs::tight_loops(&all).back_jumps;
-        let mut hints = AccessHints::new(&all, &back_jumps, entry, |pc| starts.contains(&pc));
         // Op by op as the compiler visits them (an lddw's second slot is not visited).
-        let mut got = vec![BaseHint::Unknown; ops.len()];
-        let mut pc = 0;
-        while let Some(op) = ops.get(pc) {
-            got[pc] = hints.at(op, pc);
-            pc += op.width();
-        }
+        let mut got = HintTable::of(&all, &back_jumps, entry, starts, |_| false).hints;
+        got.truncate(ops.len());
         got
     }
 
@@ -494,14 +501,14 @@ mod tests {
         ];
         assert_eq!(scan(&ops)[1], BaseHint::Stack);
         // Without the first pass (nothing recorded) the body is not seen.
-        let mut fresh = AccessHints::new(&[], &[], NO_ENTRY, |_| false);
+        let mut fresh = AccessHints::new(&[], &[], NO_ENTRY, &[]);
         fresh.incoming = vec![0; ops.len() + 1];
         fresh.looping = Vec::from([Range {
             start: 0,
             end: ops.len(),
         }]);
-        assert_eq!(fresh.at(&ops[0], 0), BaseHint::Unknown);
-        assert_eq!(fresh.at(&ops[1], 1), BaseHint::Unknown);
+        assert_eq!(fresh.step_in(&ops[0], 0, true), BaseHint::Unknown);
+        assert_eq!(fresh.step_in(&ops[1], 1, false), BaseHint::Unknown);
     }
 
     #[test]

@@ -136,7 +136,7 @@ impl<'c> CodeView<'c> {
                 code.ops(),
                 &analyses.back_jumps,
                 code.entry_pc(),
-                |pc| code.is_callable(pc),
+                code.callable_pcs(),
                 |pc| analyses.loop_headers.get(pc).copied().unwrap_or(false),
             )
         })

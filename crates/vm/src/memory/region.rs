@@ -19,12 +19,20 @@ use super::host::{HostAccess, HostBytes};
 /// The gap shift that means "no gaps": bit 63 of an offset is never inside a real region.
 const NO_GAP_SHIFT: u32 = 63;
 
+/// The gap bit that means "no gaps" (the bit of [`NO_GAP_SHIFT`]).
+const NO_GAP_BIT: u64 = 1 << NO_GAP_SHIFT;
+
 /// One contiguous range of host memory mapped at a guest address.
 #[derive(Debug)]
 pub struct MemoryRegion<'a> {
     pub(super) host: HostBytes<'a>,
     vm_addr: u64,
-    gap_shift: u32,
+    /// The bit of a region offset that says "in a gap": the gap size, a power of two
+    /// ([`NO_GAP_BIT`] for a contiguous region). Kept as masks rather than a shift so that a
+    /// translation needs no variable shift.
+    gap_bit: u64,
+    /// The offset bits below `gap_bit` (the offset within a frame).
+    low_mask: u64,
 }
 
 impl<'a> MemoryRegion<'a> {
@@ -69,10 +77,12 @@ impl<'a> MemoryRegion<'a> {
             // floor(log2(gap_size)); exact for powers of two.
             NO_GAP_SHIFT - gap_size.leading_zeros()
         };
+        let gap_bit = 1u64 << gap_shift;
         MemoryRegion {
             host,
             vm_addr,
-            gap_shift,
+            gap_bit,
+            low_mask: gap_bit - 1,
         }
     }
 
@@ -108,7 +118,7 @@ impl<'a> MemoryRegion<'a> {
 
     /// The gap size in bytes, or `None` for a contiguous region.
     pub fn gap_size(&self) -> Option<u64> {
-        (self.gap_shift != NO_GAP_SHIFT).then(|| 1u64 << self.gap_shift)
+        (self.gap_bit != NO_GAP_BIT).then_some(self.gap_bit)
     }
 
     /// The host address of the region's first byte (for the region table, and for hosts
@@ -123,9 +133,10 @@ impl<'a> MemoryRegion<'a> {
     #[inline]
     pub fn vm_to_host(&self, vaddr: u64, len: u64) -> Option<u64> {
         let offset = vaddr.checked_sub(self.vm_addr)?;
-        let in_gap = (offset >> self.gap_shift) & 1 == 1;
-        let high_mask = u64::MAX << self.gap_shift;
-        let host_offset = ((offset & high_mask) >> 1) | (offset & !high_mask);
+        let in_gap = offset & self.gap_bit != 0;
+        // Outside a gap the gap bit is clear, so shifting the frame number down over it
+        // removes the gaps: frame `k` starts at host offset `k * gap`.
+        let host_offset = ((offset >> 1) & !self.low_mask) | (offset & self.low_mask);
         let end = host_offset.checked_add(len)?;
         (end <= self.len() && !in_gap).then_some(host_offset)
     }

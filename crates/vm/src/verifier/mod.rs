@@ -8,9 +8,10 @@
 //! sBPF slots first meet the fast path ([`fast`]), which passes the common cases from the raw
 //! fields and a per-opcode rule; whatever it cannot pass goes to the exact rules ([`rules`]),
 //! which decode the instruction and name the reference's error. eBPF uses the exact rules only.
-//! Verifying builds nothing per slot: the decoded form the backends start from is built on
-//! first use, by [`VerifiedProgram`](crate::VerifiedProgram), which only
-//! [`verify`](crate::verify) makes, after these rules pass.
+//! Verifying builds nothing per slot: the forms made from the text (the neutral form the
+//! backends run, the decoded instructions tools read) are built on first use, by
+//! [`VerifiedProgram`](crate::VerifiedProgram), which only [`verify`](crate::verify) makes,
+//! after these rules pass.
 //!
 //! **Architecture invariant:** the verifier knows no backend and builds nothing for one: it
 //! says yes or names the error. Every instruction of a program it accepted decodes, every
