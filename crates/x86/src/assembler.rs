@@ -98,12 +98,6 @@ impl Assembler {
         &mut self.code
     }
 
-    /// The bytes emitted so far, for patching fields in place.
-    #[inline]
-    pub(crate) fn code_mut(&mut self) -> &mut [u8] {
-        &mut self.code
-    }
-
     /// Drops everything after the first `len` bytes (for a caller that appended a fixed-size
     /// block with [`Assembler::data`] and keeps only its start). No effect if `len` is not
     /// shorter than the code.
@@ -185,6 +179,14 @@ impl Assembler {
     #[inline]
     pub fn data(&mut self, bytes: &[u8]) {
         self.code.extend_from_slice(bytes);
+    }
+
+    /// Appends the `head_len` low bytes of `head`, then the `tail_len` low bytes of `tail`
+    /// (little-endian, each length at most 8): up to 16 bytes of pre-encoded code in two
+    /// fixed-size stores (see [`CodeBuffer::append_words`]).
+    #[inline(always)]
+    pub fn data_words(&mut self, head: u64, head_len: usize, tail: u64, tail_len: usize) {
+        self.code.append_words(head, head_len, tail, tail_len);
     }
 
     /// Emits one ModRM instruction.

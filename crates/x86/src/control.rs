@@ -147,7 +147,7 @@ impl Assembler {
         let disp = i64::try_from(target).unwrap_or(i64::MAX) - i64::try_from(end).unwrap_or(0);
         let disp = i32::try_from(disp).map_err(|_| out_of_range())?;
         let slot = self
-            .code_mut()
+            .code_vec()
             .get_mut(field.at..end)
             .ok_or_else(out_of_range)?;
         slot.copy_from_slice(&disp.to_le_bytes());
@@ -167,15 +167,7 @@ impl Assembler {
             target,
             reach: Reach::Rel32,
         })?;
-        let [d0, d1, d2, d3] = disp.to_le_bytes();
-        match *opcode {
-            [op] => self.data(&[op, d0, d1, d2, d3]),
-            [escape, op] => self.data(&[escape, op, d0, d1, d2, d3]),
-            _ => {
-                self.data(opcode);
-                self.data(&[d0, d1, d2, d3]);
-            }
-        }
+        self.opcode_rel32(opcode, disp);
         Ok(())
     }
 
@@ -183,15 +175,30 @@ impl Assembler {
     #[inline]
     fn rel32_insn(&mut self, opcode: &[u8]) -> Rel32 {
         let at = self.offset() + opcode.len();
+        self.opcode_rel32(opcode, 0);
+        Rel32 { at }
+    }
+
+    /// Appends `opcode` (one or two bytes in every caller) and the field `disp`, laid out
+    /// in one word and appended with one store.
+    #[inline(always)]
+    fn opcode_rel32(&mut self, opcode: &[u8], disp: i32) {
+        let disp = u64::from(disp as u32);
         match *opcode {
-            [op] => self.data(&[op, 0, 0, 0, 0]),
-            [escape, op] => self.data(&[escape, op, 0, 0, 0, 0]),
+            [op] => self
+                .code_vec()
+                .append_words(u64::from(op) | disp << 8, 5, 0, 0),
+            [escape, op] => self.code_vec().append_words(
+                u64::from(escape) | u64::from(op) << 8 | disp << 16,
+                6,
+                0,
+                0,
+            ),
             _ => {
                 self.data(opcode);
-                self.data(&[0; 4]);
+                self.data(&(disp as u32).to_le_bytes());
             }
         }
-        Rel32 { at }
     }
 
     /// `jmp target`: an indirect jump through a register or a memory slot (jump tables).

@@ -129,12 +129,15 @@ fn body<M: MacroAssembler>(
     let mut body_end = 0;
     let mut pc = 0;
     while let Some(op) = ops.get(pc) {
-        // One look at the op table per slot: its width, kind and flow together.
+        // One look at the op table per slot: its width, kind and whether it falls through
+        // (constants per op, which the compiler can read from a table).
         let facts = op.facts();
+        let falls = falls_through(facts.flow);
         if pc == slots {
             body_end = m.offset();
         }
-        let hint = match hints {
+        // Only an access's form reads the hint.
+        let hint = match hints.filter(|_| facts.kind == OpKind::Memory) {
             Some(hints) => hints.hint(pc),
             None => BaseHint::Unknown,
         };
@@ -150,13 +153,13 @@ fn body<M: MacroAssembler>(
         let slot = Slot {
             op,
             kind: facts.kind,
-            flow: facts.flow,
+            falls,
             pc,
             head,
             hint,
         };
         emit_slot(m, code, program, &mut pass, slot, Copy::No)?;
-        fall_in = falls_through(facts.flow);
+        fall_in = falls == Falls::Through;
         pc += facts.slots;
     }
     m.emit_pending()?;
@@ -187,9 +190,10 @@ enum Copy<'p> {
 #[derive(Clone, Copy)]
 struct Slot<'o> {
     op: &'o Op,
-    /// The op's kind and flow (from one look at its facts).
+    /// The op's kind and whether execution can continue after it (from one look at its
+    /// facts).
     kind: OpKind,
-    flow: Flow,
+    falls: Falls,
     pc: usize,
     head: LoopHead,
     /// The guess for its base register.
@@ -234,7 +238,7 @@ fn emit_slot<M: MacroAssembler>(
     let Slot {
         op,
         kind,
-        flow,
+        falls,
         pc,
         head,
         hint,
@@ -257,7 +261,19 @@ fn emit_slot<M: MacroAssembler>(
         m.charge(refund, at)?;
     }
     m.hardening_nop();
-    let form = access_form(pass, copy, pc, hint)?;
+    let form = match kind {
+        OpKind::Memory => access_form(pass, copy, pc, hint)?,
+        // Only loads, stores and atomics have an access (and only they start or end a
+        // pair, or are hoisted): the others ignore the form.
+        OpKind::Alu
+        | OpKind::Divide
+        | OpKind::Control
+        | OpKind::StackPointer
+        | OpKind::Nop
+        | OpKind::Fault => AccessForm::Checked {
+            hint: BaseHint::Unknown,
+        },
+    };
     match lower(m, program, op, at, form)? {
         Lowering::Native(Some(span)) => pass.span = Some(span),
         Lowering::Native(None) => {}
@@ -265,7 +281,7 @@ fn emit_slot<M: MacroAssembler>(
         Lowering::Interpreted if pc < code.slot_count() => pass.interpreted.push(pc),
         Lowering::Interpreted => {}
     }
-    if m.has_pending() && !falls_through(flow) {
+    if m.has_pending() && falls == Falls::Never {
         m.emit_pending()?;
     }
     // An op ends its run exactly when its run is itself alone.
@@ -317,11 +333,20 @@ fn access_form<S>(
 /// where the op's flow goes on, except at an eBPF `callx`, whose code always bails out (the
 /// interpreter decides between helper and function).
 #[inline(always)]
-fn falls_through(flow: Flow) -> bool {
+fn falls_through(flow: Flow) -> Falls {
     match flow {
-        Flow::Next | Flow::Branch(_) | Flow::Call(_) | Flow::CallReg | Flow::Syscall => true,
-        Flow::Jump(_) | Flow::Exit | Flow::Fault | Flow::CallRegOrHelper => false,
+        Flow::Next | Flow::Branch(_) | Flow::Call(_) | Flow::CallReg | Flow::Syscall => {
+            Falls::Through
+        }
+        Flow::Jump(_) | Flow::Exit | Flow::Fault | Flow::CallRegOrHelper => Falls::Never,
     }
+}
+
+/// Whether execution can continue after an op's code ([`falls_through`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Falls {
+    Through,
+    Never,
 }
 
 /// A loop whose guard is emitted and whose second copy waits for the end of the body.
@@ -377,22 +402,26 @@ fn copy<M: MacroAssembler>(
     while pc <= latch {
         let Some(op) = code.ops().get(pc) else { break };
         let facts = op.facts();
+        let falls = falls_through(facts.flow);
         let slot = Slot {
             op,
             kind: facts.kind,
-            flow: facts.flow,
+            falls,
             pc,
             head: match pc == head {
                 true => LoopHead::Yes,
                 false => LoopHead::No,
             },
-            hint: hints.map_or(BaseHint::Unknown, |hints| hints.hint(pc)),
+            hint: match hints.filter(|_| facts.kind == OpKind::Memory) {
+                Some(hints) => hints.hint(pc),
+                None => BaseHint::Unknown,
+            },
         };
         emit_slot(m, code, program, &mut pass, slot, Copy::Of(&plan))?;
-        last = Some(facts.flow);
+        last = Some(falls);
         pc += facts.slots;
     }
-    if last.is_some_and(falls_through) {
+    if last == Some(Falls::Through) {
         m.jump(latch + 1)?;
     }
     // The copy's bail-out stubs (and any routine first needed in it) follow it.

@@ -58,17 +58,24 @@ impl Hardening {
 
     /// Whether a `nop` goes before the next instruction (about once per `noop_rate` calls,
     /// at random distances drawn once per `nop`, not per instruction).
-    #[inline]
+    #[inline(always)]
     pub fn nop_now(&mut self) -> bool {
+        // The common case first: more than one instruction to go.
+        if self.nop_countdown > 1 {
+            self.nop_countdown -= 1;
+            return false;
+        }
+        self.nop_due()
+    }
+
+    /// [`Hardening::nop_now`] at the last instruction before a `nop` (or without `nop`s).
+    #[inline(never)]
+    fn nop_due(&mut self) -> bool {
         match self.nop_countdown {
             0 => false,
-            1 => {
+            _ => {
                 self.nop_countdown = self.nop_gap();
                 true
-            }
-            _ => {
-                self.nop_countdown -= 1;
-                false
             }
         }
     }

@@ -108,6 +108,29 @@ impl CodeBuffer {
         self.len += bytes.len();
     }
 
+    /// Appends the `head_len` low bytes of `head` and then the `tail_len` low bytes of
+    /// `tail` (little-endian; each length at most 8, longer is cut to 8): one instruction's
+    /// bytes, laid out in two words, with one capacity check and two fixed-size stores.
+    /// The stores write all 16 bytes; those past the new length are spare capacity, which
+    /// the next write overwrites.
+    #[inline(always)]
+    pub fn append_words(&mut self, head: u64, head_len: usize, tail: u64, tail_len: usize) {
+        const WORDS: usize = 2 * core::mem::size_of::<u64>();
+        if self.cap - self.len < WORDS {
+            self.grow(WORDS);
+        }
+        let head_len = head_len.min(8);
+        // SAFETY: `cap - len >= 16` (checked, or established by `grow`, which asserts it),
+        // so the 8 bytes at `len` and the 8 at `len + head_len <= len + 8` lie in the
+        // backing's writable memory; unaligned stores have no alignment requirement.
+        unsafe {
+            let at = self.ptr.as_ptr().add(self.len);
+            at.cast::<u64>().write_unaligned(head.to_le());
+            at.add(head_len).cast::<u64>().write_unaligned(tail.to_le());
+        }
+        self.len += head_len + tail_len.min(8);
+    }
+
     /// Appends one byte.
     #[inline(always)]
     pub fn push(&mut self, byte: u8) {
@@ -317,6 +340,14 @@ mod tests {
                 let len = reference.len() + 5;
                 buffer.resize(len, 0x90);
                 reference.resize(len, 0x90);
+            }
+            if round % 5 == 0 {
+                // Two words, each cut to its length (lengths past 8 count as 8).
+                let (head, tail) = (u64::from(round) * 0x0101_0101, !u64::from(round));
+                let (head_len, tail_len) = ((round % 10) as usize, (round % 9) as usize);
+                buffer.append_words(head, head_len, tail, tail_len);
+                reference.extend_from_slice(&head.to_le_bytes()[..head_len.min(8)]);
+                reference.extend_from_slice(&tail.to_le_bytes()[..tail_len.min(8)]);
             }
             if let Some(byte) = buffer.get_mut(round as usize / 2) {
                 *byte ^= 1;

@@ -326,15 +326,14 @@ impl Masm {
         for stub in stubs.drain(..) {
             let here = self.asm.offset();
             self.asm.patch_rel32(stub.field, here)?;
-            match (stub.kind, bail) {
-                (StubKind::Bail { at }, Some(bail)) => {
-                    self.asm.call_to(bail)?;
-                    self.site(at);
-                    continue;
-                }
-                (StubKind::Bail { .. } | StubKind::Refund { .. } | StubKind::Miss { .. }, _) => {}
-            }
             match stub.kind {
+                StubKind::Bail { at } => match bail {
+                    Some(bail) => {
+                        self.asm.call_to(bail)?;
+                        self.site(at);
+                    }
+                    None => self.bail_now(at)?,
+                },
                 StubKind::Refund { rest, target } => {
                     self.asm.alu(
                         AluKind::Add,
@@ -350,7 +349,6 @@ impl Masm {
                     at,
                     back,
                 } => self.miss_stub(check, routine, at, back)?,
-                StubKind::Bail { at } => self.bail_now(at)?,
             }
         }
         // The (empty) vector goes back, keeping its allocation.
@@ -528,7 +526,17 @@ impl Masm {
             Ok(_) => Width::Byte,
             Err(_) => Width::Dword,
         };
-        self.replay(Shape::Meter(width), charge, at)
+        let shape = Shape::Meter(width);
+        // The charge is short and calls no routine: appended as one number once built.
+        if let Some(Some(template)) = self.templates.get(shape.index()) {
+            if let Some(site) = template.emit_words(&mut self.asm, charge) {
+                if let Some(site) = site {
+                    self.template_site(site, at);
+                }
+                return Ok(());
+            }
+        }
+        self.replay(shape, charge, at)
     }
 
     /// Appends the template of `shape` (built on first use) with the immediate `imm`, for

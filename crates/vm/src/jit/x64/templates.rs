@@ -19,12 +19,20 @@ pub(crate) const MAX_ROUTINES: usize = 2;
 /// fixed-size copy, then cut back, which is cheaper than a copy of variable length.
 const SHORT: usize = 32;
 
+/// Templates up to this many bytes without routine fields (the meter charge) are also kept
+/// as one number, so that a use ors in its immediate and appends the bytes with two 8-byte
+/// stores ([`Template::emit_words`]).
+const WORDS: usize = 16;
+
 /// One encoded sequence and its fields.
 #[derive(Clone, Debug)]
 pub(crate) struct Template {
     bytes: Vec<u8>,
     /// The bytes again, zero-padded, when they fit in [`SHORT`].
     short: Option<[u8; SHORT]>,
+    /// The bytes again as a little-endian number with the immediate zeroed, when they fit
+    /// in [`WORDS`] and there is no routine field.
+    words: Option<u128>,
     routines: [Option<(Rel32, Routine)>; MAX_ROUTINES],
     /// Where the patched immediate starts, and its length (1 or 4 bytes).
     imm: Option<(usize, usize)>,
@@ -128,6 +136,7 @@ impl Template {
             template: Template {
                 bytes: Vec::new(),
                 short: None,
+                words: None,
                 routines: [None; MAX_ROUTINES],
                 imm: None,
                 site: None,
@@ -147,7 +156,46 @@ impl Template {
             }
             short
         });
+        template.words = template.words();
         Ok(template)
+    }
+
+    /// The bytes as one number with the immediate zeroed, when they fit in [`WORDS`] bytes
+    /// and have no routine field (and the immediate lies inside them).
+    fn words(&self) -> Option<u128> {
+        if self.bytes.len() > WORDS || self.routines.iter().any(Option::is_some) {
+            return None;
+        }
+        let mut bytes = [0; WORDS];
+        for (slot, byte) in bytes.iter_mut().zip(&self.bytes) {
+            *slot = *byte;
+        }
+        if let Some((at, len)) = self.imm {
+            bytes.get_mut(at..at.checked_add(len)?)?.fill(0);
+        }
+        Some(u128::from_le_bytes(bytes))
+    }
+
+    /// Appends a template kept as one number (at most [`WORDS`] bytes, no routine field)
+    /// with the immediate `imm` or-ed in, in two 8-byte stores; returns the bail-out site
+    /// of this copy, if the sequence has one. `None` (nothing appended) for a template not
+    /// kept that way.
+    #[inline(always)]
+    pub fn emit_words(&self, asm: &mut Assembler, imm: i32) -> Option<Option<TemplateSite>> {
+        let mut words = self.words?;
+        let start = asm.offset();
+        // The immediate's offset is below `WORDS` (checked when `words` was made); masked so
+        // that the shift cannot overflow either way.
+        let at_bit = |at: usize| (8 * at as u32) & 127;
+        match self.imm {
+            Some((at, 1)) => words |= u128::from(imm as u8) << at_bit(at),
+            Some((at, _)) => words |= u128::from(imm as u32) << at_bit(at),
+            None => {}
+        }
+        let len = self.bytes.len();
+        let head = len.min(8);
+        asm.data_words(words as u64, head, (words >> 64) as u64, len - head);
+        Some(self.site.map(|site| site.moved_by(start)))
     }
 
     /// The routines the fields point at (to be emitted before [`Template::emit`]).
