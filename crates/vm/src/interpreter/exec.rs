@@ -37,6 +37,7 @@
 //! frames (twice the frame size with gaps) and sets r10 to it. `exit` in a nested frame
 //! restores all of that, so the VM, not the callee, preserves r6-r9 and r10.
 
+use super::access::Access;
 use super::alu::{self, DivFault};
 use super::branch::{holds32, operand_value};
 use crate::code::{Code, Ext32, GuestReg, Inst, Operand, Trap};
@@ -126,7 +127,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// Executes one op and returns the next pc. One arm per op: this is the dispatch table,
     /// and the only place an op's meaning is written down.
     #[inline(always)]
-    pub(super) fn execute(&mut self, inst: &Inst, pc: usize) -> Result<Next, Halt> {
+    pub(super) fn execute<A: Access>(&mut self, inst: &Inst, pc: usize) -> Result<Next, A::Halt> {
         let next = pc + 1;
         let imm64 = |imm: i32| imm as i64 as u64;
         let jump = |taken: bool, target: u32| taken_or(taken, target, next);
@@ -251,34 +252,42 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 self.set(dst, imm);
                 return Ok(Next::Within(pc + 2));
             }
-            Inst::Ldx8 { dst, base, off } => self.load(pc, MemSize::B, dst, base, off)?,
-            Inst::Ldx16 { dst, base, off } => self.load(pc, MemSize::H, dst, base, off)?,
-            Inst::Ldx32 { dst, base, off } => self.load(pc, MemSize::W, dst, base, off)?,
-            Inst::Ldx64 { dst, base, off } => self.load(pc, MemSize::DW, dst, base, off)?,
+            Inst::Ldx8 { dst, base, off } => self.load::<A>(pc, MemSize::B, dst, base, off)?,
+            Inst::Ldx16 { dst, base, off } => self.load::<A>(pc, MemSize::H, dst, base, off)?,
+            Inst::Ldx32 { dst, base, off } => self.load::<A>(pc, MemSize::W, dst, base, off)?,
+            Inst::Ldx64 { dst, base, off } => self.load::<A>(pc, MemSize::DW, dst, base, off)?,
             Inst::LdxSigned {
                 dst,
                 base,
                 off,
                 size,
             } => {
-                self.load(pc, size, dst, base, off)?;
+                self.load::<A>(pc, size, dst, base, off)?;
                 self.set(dst, size.sign_extend(self.reg(dst)));
             }
-            Inst::St8 { base, off, imm } => self.store(pc, MemSize::B, base, off, imm64(imm))?,
-            Inst::St16 { base, off, imm } => self.store(pc, MemSize::H, base, off, imm64(imm))?,
-            Inst::St32 { base, off, imm } => self.store(pc, MemSize::W, base, off, imm64(imm))?,
-            Inst::St64 { base, off, imm } => self.store(pc, MemSize::DW, base, off, imm64(imm))?,
+            Inst::St8 { base, off, imm } => {
+                self.store::<A>(pc, MemSize::B, base, off, imm64(imm))?
+            }
+            Inst::St16 { base, off, imm } => {
+                self.store::<A>(pc, MemSize::H, base, off, imm64(imm))?
+            }
+            Inst::St32 { base, off, imm } => {
+                self.store::<A>(pc, MemSize::W, base, off, imm64(imm))?
+            }
+            Inst::St64 { base, off, imm } => {
+                self.store::<A>(pc, MemSize::DW, base, off, imm64(imm))?
+            }
             Inst::Stx8 { base, src, off } => {
-                self.store(pc, MemSize::B, base, off, self.reg(src))?
+                self.store::<A>(pc, MemSize::B, base, off, self.reg(src))?
             }
             Inst::Stx16 { base, src, off } => {
-                self.store(pc, MemSize::H, base, off, self.reg(src))?
+                self.store::<A>(pc, MemSize::H, base, off, self.reg(src))?
             }
             Inst::Stx32 { base, src, off } => {
-                self.store(pc, MemSize::W, base, off, self.reg(src))?
+                self.store::<A>(pc, MemSize::W, base, off, self.reg(src))?
             }
             Inst::Stx64 { base, src, off } => {
-                self.store(pc, MemSize::DW, base, off, self.reg(src))?
+                self.store::<A>(pc, MemSize::DW, base, off, self.reg(src))?
             }
             Inst::Atomic {
                 size,
@@ -391,18 +400,18 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 self.syscall(pc, index)?;
                 return Ok(Next::Head(next));
             }
-            Inst::Call { target } => return self.call(pc, target).map(Next::Head),
-            Inst::CallReg { reg } => return self.call_register(pc, reg).map(Next::Head),
+            Inst::Call { target } => return Ok(Next::Head(self.call::<A>(pc, target)?)),
+            Inst::CallReg { reg } => return Ok(Next::Head(self.call_register(pc, reg)?)),
             Inst::CallRegOrHelper { reg } => {
-                return self.call_register_or_helper(pc, reg).map(Next::Head)
+                return Ok(Next::Head(self.call_register_or_helper(pc, reg)?))
             }
-            Inst::Exit => return self.exit(pc).map(Next::Head),
+            Inst::Exit => return Ok(Next::Head(self.exit(pc)?)),
             Inst::MoveStackPointer { delta } => {
                 self.stack_pointer = self.stack_pointer.wrapping_add(delta as u64)
             }
             Inst::Nop => {}
-            Inst::Trap { trap } => return Err(trap_error(trap, pc).into()),
-            Inst::Overrun => return Err(RuntimeError::ExecutionOverrun { pc }.into()),
+            Inst::Trap { trap } => return Err(Halt::from(trap_error(trap, pc)).into()),
+            Inst::Overrun => return Err(Halt::from(RuntimeError::ExecutionOverrun { pc }).into()),
             // The fused pairs ([`crate::code::fuse`]): what the two ops do, in order. They
             // cannot fail, and a loop pair's branch ends the run as the plain branch would.
             Inst::MovAddReg { dst, a, b } => {
@@ -442,7 +451,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 off,
                 imm,
             } => {
-                self.load_sized(pc, size, dst, base, off)?;
+                self.load_sized::<A>(pc, size, dst, base, off)?;
                 self.set(dst, self.reg(dst).wrapping_add(imm64(imm)));
                 return Ok(Next::Within(after));
             }
@@ -453,7 +462,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 off,
                 src,
             } => {
-                self.load_sized(pc, size, dst, base, off)?;
+                self.load_sized::<A>(pc, size, dst, base, off)?;
                 self.set(dst, self.reg(dst).wrapping_add(self.reg(src)));
                 return Ok(Next::Within(after));
             }
@@ -464,7 +473,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 off,
                 src,
             } => {
-                self.load_sized(pc, size, dst, base, off)?;
+                self.load_sized::<A>(pc, size, dst, base, off)?;
                 self.set(dst, self.reg(dst) ^ self.reg(src));
                 return Ok(Next::Within(after));
             }
@@ -475,7 +484,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 off,
                 imm,
             } => {
-                self.load_sized(pc, size, dst, base, off)?;
+                self.load_sized::<A>(pc, size, dst, base, off)?;
                 self.set(dst, self.reg(dst) & imm64(imm));
                 return Ok(Next::Within(after));
             }
@@ -486,7 +495,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 off,
                 imm,
             } => {
-                self.load_sized(pc, size, dst, base, off)?;
+                self.load_sized::<A>(pc, size, dst, base, off)?;
                 self.set(dst, self.reg(dst).wrapping_shl(imm as u32));
                 return Ok(Next::Within(after));
             }
@@ -573,53 +582,6 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             Err(DivFault::ByZero) => Err(RuntimeError::DivideByZero { pc }.into()),
             Err(DivFault::Overflow) => Err(RuntimeError::DivideOverflow { pc }.into()),
         }
-    }
-
-    #[inline(always)]
-    fn load(
-        &mut self,
-        pc: usize,
-        size: MemSize,
-        dst: GuestReg,
-        base: GuestReg,
-        off: i16,
-    ) -> Result<(), Halt> {
-        let value = self.mapping.load_inline(size, self.addr(base, off), pc)?;
-        self.set(dst, value);
-        Ok(())
-    }
-
-    /// [`Self::load`] with the size read from a fused instruction: one path per size, each
-    /// with the size's constant, as the plain load ops have.
-    #[inline(always)]
-    fn load_sized(
-        &mut self,
-        pc: usize,
-        size: MemSize,
-        dst: GuestReg,
-        base: GuestReg,
-        off: i16,
-    ) -> Result<(), Halt> {
-        match size {
-            MemSize::B => self.load(pc, MemSize::B, dst, base, off),
-            MemSize::H => self.load(pc, MemSize::H, dst, base, off),
-            MemSize::W => self.load(pc, MemSize::W, dst, base, off),
-            MemSize::DW => self.load(pc, MemSize::DW, dst, base, off),
-        }
-    }
-
-    #[inline(always)]
-    fn store(
-        &mut self,
-        pc: usize,
-        size: MemSize,
-        base: GuestReg,
-        off: i16,
-        value: u64,
-    ) -> Result<(), Halt> {
-        let vaddr = self.addr(base, off);
-        self.mapping.store_inline(size, vaddr, value, pc)?;
-        Ok(())
     }
 }
 

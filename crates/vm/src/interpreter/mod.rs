@@ -16,6 +16,7 @@
 //! **Architecture invariant:** the interpreter is the executable specification of both
 //! dialects (spec README §2); the JIT is checked against it, never the other way round.
 
+mod access;
 mod alu;
 mod atomic;
 mod branch;
@@ -25,5 +26,6 @@ mod hook;
 #[cfg(test)]
 mod hook_tests;
 mod loops;
+mod thread;
 
 pub use hook::{StepControl, StepHook, StepState};
