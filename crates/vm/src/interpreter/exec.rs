@@ -10,18 +10,20 @@
 //!   straight-line run at its head and then executes the stream back to back, with no
 //!   per-instruction metering, no count of the run's length and no tracing test: an
 //!   instruction that ends a run says so ([`Next::Head`]), one that fails gives back the
-//!   rest of its run from its own slot's run length. Near the end of the budget it falls
-//!   back to exact steps (the meter's module doc explains why this is exact);
+//!   rest of its run from its own slot's run length. It runs the stream as threaded code
+//!   (`thread`: one handler per kind, each an instance of this `match` with the kind
+//!   known). Near the end of the budget it falls back to exact steps (the meter's module
+//!   doc explains why this is exact);
 //! - the stepping loop (`run_stepping`, for tracing and the step hook) takes one exact step
 //!   at a time over the plain ops (never a fused pair): fetch (the slot after the last
 //!   holds the overrun sentinel), charge, observe, execute, then the meter check for
 //!   everything but the root `exit` and errors.
 //!
 //! Where the time goes, and why the loop looks as it does: an interpreter's cost is its
-//! dispatch (the fetch and the indirect jump through the `match`'s table, and that jump's
+//! dispatch (the fetch and the indirect jump to the instruction's code, and that jump's
 //! prediction) and the dependencies between instructions. The stream is one flat enum, so
-//! there is one table; a pair fused costs one dispatch; the run's end costs nothing inside
-//! the run. A conditional jump picks the next pc with a host branch, not a conditional
+//! its tag indexes one table of handlers; a pair fused costs one dispatch; the run's end
+//! costs nothing inside the run. A conditional jump picks the next pc with a host branch, not a conditional
 //! move (`taken_or`): with a conditional move, every instruction after a guest branch
 //! waited for the compare to find its own operands, so a loop ran at the speed of its
 //! dependency chain through the pc; with a branch the host predicts the guest's branch and
@@ -30,7 +32,8 @@
 //! An instruction's result is `Result<Next, Halt>`: where to go on, or a boxed reason to
 //! stop. Two words, so it travels in registers; the box is built once per run, when it
 //! ends. Instructions are matched by reference, so each arm loads only the fields it uses.
-//! Loads and stores take the memory mapping's inlined aligned path.
+//! Loads and stores take the memory mapping's inlined aligned path; what it does not make
+//! goes where the `Access` type parameter says (`access`).
 //!
 //! Calls (reference §4.4): a BPF-to-BPF call saves r6-r9, r10 and the return pc, raises the
 //! depth (reaching `max_call_depth` is `CallDepthExceeded`), bumps the stack pointer for fixed

@@ -28,7 +28,9 @@ impl<C: ContextObject> Machine<'_, '_, C> {
 
     /// The fast loop. At the head of each straight-line run the meter either charges the
     /// whole run at once (no check inside it can fail) and the run executes without
-    /// per-instruction metering, or one exact step is taken instead. Inside a run nothing is
+    /// per-instruction metering, or one exact step is taken instead. A charged run starts a
+    /// chain of handlers ([`super::thread`]), which goes on through the run heads it can
+    /// charge itself and comes back here with the first one it cannot. Inside a run nothing is
     /// counted: the ops that end runs ([`Op::ends_run`]) are exactly the ones that answer
     /// [`Next::Head`], so the run's end is found by the op itself, and an op that fails gives
     /// back the rest of its run from the run length of its own slot.
