@@ -257,6 +257,12 @@ impl<'c> CodeView<'c> {
         self.code.is_callable(pc)
     }
 
+    /// The slots at which a function is registered, in order ([`CodeView::is_callable`]).
+    #[inline(always)]
+    pub fn callable_pcs(&self) -> &'c [usize] {
+        self.code.callable_pcs()
+    }
+
     /// The guest address of slot 0.
     #[inline(always)]
     pub fn text_vaddr(&self) -> u64 {
