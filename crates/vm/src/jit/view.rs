@@ -97,7 +97,7 @@ const ENDS: u8 = 8;
 const FORWARD_BRANCH: u8 = 16;
 
 /// The [`SlotFacts`] of every slot of `ops` and the slots of its backward jumps, in two
-/// passes, the ops' table read once per slot (flow, width, kind):
+/// passes, the ops' table read once per slot ([`Op::outline`]: flow, kind, width):
 ///
 /// - forward: each slot's kind, width and flow marks; the jump and call targets; the
 ///   backward jumps, and for the tight ones (less than [`TIGHT_LOOP`] slots) the head's
@@ -117,7 +117,7 @@ fn analyse(ops: &[Op]) -> (Vec<SlotFacts>, Vec<usize>) {
     let mut edges = vec![0i32; count + 1];
     let mut back_jumps = Vec::new();
     for ((pc, op), slot) in ops.iter().enumerate().zip(slots.iter_mut()) {
-        let flow = op.flow();
+        let (flow, kind, width) = op.outline();
         let (marks, target) = match flow {
             Flow::Next => (FALLS, None),
             Flow::Branch(target) if target > pc => (FALLS | ENDS | FORWARD_BRANCH, Some(target)),
@@ -129,8 +129,8 @@ fn analyse(ops: &[Op]) -> (Vec<SlotFacts>, Vec<usize>) {
         };
         *slot = SlotFacts {
             run: 1,
-            kind: op.kind(),
-            width: u8::try_from(op.width()).unwrap_or(u8::MAX),
+            kind,
+            width: u8::try_from(width).unwrap_or(u8::MAX),
             marks,
         };
         let Some(target) = target else { continue };
