@@ -2,7 +2,10 @@
 //! analyses only the JIT needs ([`Analyses`]), computed when it first compiles the program
 //! (never for a program that is only interpreted) and kept for its later compiles: its own
 //! runs, which also end before every jump or call target and go on past forward branches
-//! inside tight loops, and the tight loops themselves (see [`crate::code::runs`]).
+//! inside tight loops, and the tight loops themselves (see [`crate::code::runs`]), kept
+//! with what the compile's pass reads about each op in one packed row per slot
+//! ([`SlotFacts`]), so the pass makes one table read per slot where it looked at the op
+//! table, the run lengths and the loop marks.
 
 use super::hints::HintTable;
 use crate::code::runs::TIGHT_LOOP;
