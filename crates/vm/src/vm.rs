@@ -33,7 +33,7 @@ use crate::program::{ProgramRegion, SyscallFn};
 use crate::runtime::{Frame, Meter, Metering, Settings, Tracing};
 use crate::verified::VerifiedProgram;
 use bpfvm_isa::Dialect;
-use core::borrow::BorrowMut;
+use core::borrow::{Borrow, BorrowMut};
 
 /// Which engine runs the program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -234,18 +234,21 @@ pub struct Lent<'r, 'g, C> {
     pub mapping: &'r mut MemoryMapping<'g>,
     /// The call-frame storage, reused from run to run.
     pub stacks: &'r mut CallStacks,
-    /// r0..r10 at entry (see [`Vm::set_entry_registers`]).
-    pub registers: [u64; 11],
+    /// r0..r10 at entry (see [`Vm::set_entry_registers`]), read where the host keeps them,
+    /// once, when the run starts.
+    pub registers: &'r [u64; 11],
 }
 
 /// Runs `program` from its entry on `backend` over the lent parts: the same run, result and
 /// count as a [`Vm::with_mapping`] over the same parts with these entry registers, without
-/// making the `Vm` (nothing is moved or allocated; a host that runs a different program each
-/// call pays only the run).
+/// making the `Vm` (nothing is moved or allocated; a host that runs a different
+/// program each call pays only the run). It is inlined into the host's call, so that the
+/// parts go from where the host keeps them straight to the run.
 ///
 /// # Panics
 ///
 /// As [`Vm::run`]: only when a host syscall panics.
+#[inline]
 pub fn run_lent<C: ContextObject>(
     program: &VerifiedProgram<C>,
     lent: Lent<'_, '_, C>,
@@ -264,9 +267,9 @@ pub fn run_lent<C: ContextObject>(
 }
 
 /// What every run uses: the program and what it resolved once, the context, the memory `M`
-/// (a mapping or a `&mut` to one) and the call-frame storage `S` (owned by a [`Vm`], or a
-/// `&mut` lent to [`run_lent`]).
-struct Runner<'r, C: ContextObject, M, S> {
+/// (a mapping or a `&mut` to one), the call-frame storage `S` and the entry registers `R`
+/// (owned by a [`Vm`], or borrowed from the host by [`run_lent`]).
+struct Runner<'r, C: ContextObject, M, S, R = [u64; 11]> {
     program: &'r VerifiedProgram<C>,
     context: &'r mut C,
     mapping: M,
@@ -277,14 +280,15 @@ struct Runner<'r, C: ContextObject, M, S> {
     /// r0..r10 at entry: r1 where the input region starts, r2 0 in sBPF and the first host
     /// region's length in eBPF, r10 the initial frame pointer; a host may set its own
     /// ([`Vm::set_entry_registers`]).
-    entry_registers: [u64; 11],
+    entry_registers: R,
 }
 
-impl<'g, C, M, S> Runner<'_, C, M, S>
+impl<'g, C, M, S, R> Runner<'_, C, M, S, R>
 where
     C: ContextObject,
     M: BorrowMut<MemoryMapping<'g>>,
     S: BorrowMut<CallStacks>,
+    R: Borrow<[u64; 11]>,
 {
     /// Runs from the entry on `backend`.
     fn run(&mut self, backend: Backend) -> Run {
@@ -376,7 +380,7 @@ where
     /// the input length (eBPF), r10 the top of the first frame, the rest zero.
     fn start_registers(&self) -> [u64; 16] {
         let mut regs = [0u64; 16];
-        regs[..11].copy_from_slice(&self.entry_registers);
+        regs[..11].copy_from_slice(self.entry_registers.borrow());
         regs
     }
 

@@ -214,8 +214,23 @@ impl<C: ContextObject> EngineProgram<C> {
         }
     }
 
+    /// The published program and whether a run may use its machine code, read without a
+    /// lock; `None` when the program is not published yet, was refused, or was compiled again
+    /// after its first run (then [`EngineProgram::for_run`] decides).
+    #[inline(always)]
+    pub(crate) fn for_fast_run(&self) -> Option<(&VerifiedProgram<Bridge<C>>, bool)> {
+        if self.replaced.load(Ordering::Acquire) {
+            return None;
+        }
+        let Some(Ok(program)) = self.published.get() else {
+            return None;
+        };
+        let compiled =
+            self.jit_allowed.load(Ordering::Acquire) && program.jit_program().is_some();
+        Some((program, compiled))
+    }
+
     /// The program a run uses (published by the first run: later runs take no lock).
-    #[inline]
     pub(crate) fn for_run(&self) -> Result<ForRun<'_, C>, bpfvm::VerifyError> {
         if self.replaced.load(Ordering::Acquire) {
             if let Some(program) = lock(&self.replacement).clone() {
