@@ -198,6 +198,7 @@ impl<'a, 'g, C: ContextObject, M: BorrowMut<MemoryMapping<'g>>> Vm<'a, C, M> {
     /// Never because of the program; only when a host syscall panics, whose panic then
     /// unwinds out of `run` on either backend (the JIT stops the run first: unwinding never
     /// crosses generated code). The `Vm` can run again afterwards.
+    #[inline]
     pub fn run(&mut self, backend: Backend) -> Run {
         self.core.run(backend)
     }
@@ -276,7 +277,8 @@ struct Runner<'r, C: ContextObject, M, S, R = [u64; 11]> {
     /// The host functions, parallel to the program's syscall keys.
     syscalls: &'r [Option<SyscallFn<C>>],
     stacks: S,
-    settings: Settings,
+    /// The program's run settings (see [`VerifiedProgram::settings`]).
+    settings: &'r Settings,
     /// r0..r10 at entry: r1 where the input region starts, r2 0 in sBPF and the first host
     /// region's length in eBPF, r10 the initial frame pointer; a host may set its own
     /// ([`Vm::set_entry_registers`]).
@@ -290,7 +292,9 @@ where
     S: BorrowMut<CallStacks>,
     R: Borrow<[u64; 11]>,
 {
-    /// Runs from the entry on `backend`.
+    /// Runs from the entry on `backend` (inlined into `Vm::run` and `run_lent`, so that the
+    /// parts need not be gathered in memory first).
+    #[inline]
     fn run(&mut self, backend: Backend) -> Run {
         if let Some(run) = self.exhausted_before_start() {
             return run;
@@ -325,6 +329,7 @@ where
     }
 
     /// The JIT backend; tracing runs are delegated to the interpreter (see `jit`).
+    #[inline]
     fn run_jit(&mut self) -> Run {
         let Some(jit) = self.program.jit_program() else {
             return Run {
@@ -340,6 +345,7 @@ where
 
     /// Runs the JIT's code for this program.
     #[cfg(bpfvm_jit)]
+    #[inline]
     fn run_compiled(&mut self, jit: &JitProgram) -> Run {
         use crate::jit::run::RunParts;
         let metering = self.metering();
@@ -348,7 +354,7 @@ where
         stacks.frames.clear();
         let parts = RunParts {
             code: self.program.code(),
-            settings: self.settings,
+            settings: *self.settings,
             context: &mut *self.context,
             mapping: self.mapping.borrow_mut(),
             syscalls: self.syscalls,
@@ -403,6 +409,7 @@ where
         }
     }
 
+    #[inline]
     fn interpret(&mut self, hook: Option<&mut dyn StepHook>) -> Run {
         let meter = Meter::start(self.metering(), &*self.context);
         let code = self.program.code();
@@ -411,7 +418,7 @@ where
         frames.clear();
         let mut machine = Machine {
             code,
-            settings: self.settings,
+            settings: *self.settings,
             context: &mut *self.context,
             mapping: self.mapping.borrow_mut(),
             syscalls: self.syscalls,
