@@ -391,18 +391,13 @@ where
     }
 
     /// Charges the rest of the meter and fixes the budget field of a meter error.
-    fn finish(&mut self, result: Result<u64, RuntimeError>, meter: Meter) -> Run {
+    fn finish(&mut self, mut result: Result<u64, RuntimeError>, meter: Meter) -> Run {
         let initial = meter.initial();
         let instruction_count = meter.finish(&mut *self.context);
-        let result = match result {
-            Err(RuntimeError::ExceededMaxInstructions { pc, .. }) => {
-                Err(RuntimeError::ExceededMaxInstructions {
-                    pc,
-                    budget: initial,
-                })
-            }
-            other => other,
-        };
+        // Fixed in place: the result is not rebuilt on the way out.
+        if let Err(RuntimeError::ExceededMaxInstructions { budget, .. }) = &mut result {
+            *budget = initial;
+        }
         Run {
             instruction_count,
             result,
