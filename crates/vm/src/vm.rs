@@ -349,7 +349,7 @@ where
     fn run_compiled(&mut self, jit: &JitProgram) -> Run {
         use crate::jit::run::RunParts;
         let metering = self.metering();
-        let regs = self.start_registers();
+        let stack_pointer = self.entry_registers.borrow()[10];
         let stacks = self.stacks.borrow_mut();
         stacks.frames.clear();
         let parts = RunParts {
@@ -360,8 +360,9 @@ where
             syscalls: self.syscalls,
             frames: &mut stacks.frames,
             records: &mut stacks.records,
-            regs,
-            stack_pointer: regs[10],
+            // Made in place.
+            regs: start_registers(self.entry_registers.borrow()),
+            stack_pointer,
             metering,
         };
         let (result, meter) = jit.execute(parts);
@@ -382,14 +383,6 @@ where
         }
     }
 
-    /// The registers at the entry of a run: by default r1 the input region, r2 0 (sBPF) or
-    /// the input length (eBPF), r10 the top of the first frame, the rest zero.
-    fn start_registers(&self) -> [u64; 16] {
-        let mut regs = [0u64; 16];
-        regs[..11].copy_from_slice(self.entry_registers.borrow());
-        regs
-    }
-
     /// Charges the rest of the meter and fixes the budget field of a meter error.
     fn finish(&mut self, mut result: Result<u64, RuntimeError>, meter: Meter) -> Run {
         let initial = meter.initial();
@@ -408,7 +401,7 @@ where
     fn interpret(&mut self, hook: Option<&mut dyn StepHook>) -> Run {
         let meter = Meter::start(self.metering(), &*self.context);
         let code = self.program.code();
-        let regs = self.start_registers();
+        let regs = start_registers(self.entry_registers.borrow());
         let frames = &mut self.stacks.borrow_mut().frames;
         frames.clear();
         let mut machine = Machine {
@@ -429,4 +422,14 @@ where
         let meter = machine.meter;
         self.finish(result, meter)
     }
+}
+
+/// The registers at the entry of a run: the entry registers r0..r10 (by default r1 the input
+/// region, r2 0 (sBPF) or the input length (eBPF), r10 the top of the first frame, the rest
+/// zero), and zero for the engine's scratch registers above them.
+#[inline(always)]
+fn start_registers(entry: &[u64; 11]) -> [u64; 16] {
+    let mut regs = [0u64; 16];
+    regs[..11].copy_from_slice(entry);
+    regs
 }
