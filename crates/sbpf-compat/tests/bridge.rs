@@ -366,6 +366,47 @@ fn compiling_after_runs_and_taking_the_code_keep_every_mode_exact() {
     }
 }
 
+/// A program compiled before its first run is published with its machine code; taking the
+/// code, compiling again and taking it again each change what the next run uses, whichever
+/// mode asks (the route a run reads without a lock follows every change).
+#[test]
+fn compiling_before_the_first_run_then_taking_and_compiling_keep_every_mode_exact() {
+    let executable =
+        solana_sbpf::assembler::assemble("mov64 r0, 2\nmul64 r0, 21\nexit", loader()).unwrap();
+    executable.verify::<RequisiteVerifier>().unwrap();
+    let jit_here = cfg!(target_arch = "x86_64");
+    let expect = |mode: ExecutionMode, jit: bool| {
+        let (count, result, ran_jit) = run(&executable, &mut [0; 4], mode);
+        assert_eq!((count, result.unwrap(), ran_jit), (3, 42, jit));
+    };
+    let jit_refused = || {
+        let (count, result, _) = run(&executable, &mut [0; 4], ExecutionMode::Jit);
+        assert_eq!(count, 0);
+        assert!(matches!(
+            result,
+            ProgramResult::Err(EbpfError::JitNotCompiled)
+        ));
+    };
+    if jit_here {
+        executable.jit_compile().unwrap();
+        expect(ExecutionMode::Jit, true);
+        expect(ExecutionMode::PreferJit, true);
+        expect(ExecutionMode::Interpreted, false);
+    }
+    assert_eq!(executable.take_compiled_program().is_some(), jit_here);
+    expect(ExecutionMode::PreferJit, false);
+    jit_refused();
+    if jit_here {
+        executable.jit_compile().unwrap();
+        expect(ExecutionMode::PreferJit, true);
+        expect(ExecutionMode::Jit, true);
+        assert!(executable.take_compiled_program().is_some());
+    }
+    expect(ExecutionMode::PreferJit, false);
+    expect(ExecutionMode::Interpreted, false);
+    jit_refused();
+}
+
 /// A raw text's read-only section is its text (one view of the bytes the engine runs), and
 /// the region a host maps covers exactly that section.
 #[test]

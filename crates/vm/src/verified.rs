@@ -113,8 +113,8 @@ impl<C> VerifiedProgram<C> {
     }
 
     /// How its runs behave (frames, call depth, `callx` rule, tracing), made once.
-    pub(crate) fn settings(&self) -> Settings {
-        *self.settings.get_or_init(|| Settings::of(self))
+    pub(crate) fn settings(&self) -> &Settings {
+        self.settings.get_or_init(|| Settings::of(self))
     }
 
     /// The host functions the program's `call`s reach, in the order of the neutral form's

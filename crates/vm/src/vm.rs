@@ -33,7 +33,7 @@ use crate::program::{ProgramRegion, SyscallFn};
 use crate::runtime::{Frame, Meter, Metering, Settings, Tracing};
 use crate::verified::VerifiedProgram;
 use bpfvm_isa::Dialect;
-use core::borrow::BorrowMut;
+use core::borrow::{Borrow, BorrowMut};
 
 /// Which engine runs the program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,6 +198,7 @@ impl<'a, 'g, C: ContextObject, M: BorrowMut<MemoryMapping<'g>>> Vm<'a, C, M> {
     /// Never because of the program; only when a host syscall panics, whose panic then
     /// unwinds out of `run` on either backend (the JIT stops the run first: unwinding never
     /// crosses generated code). The `Vm` can run again afterwards.
+    #[inline]
     pub fn run(&mut self, backend: Backend) -> Run {
         self.core.run(backend)
     }
@@ -234,18 +235,21 @@ pub struct Lent<'r, 'g, C> {
     pub mapping: &'r mut MemoryMapping<'g>,
     /// The call-frame storage, reused from run to run.
     pub stacks: &'r mut CallStacks,
-    /// r0..r10 at entry (see [`Vm::set_entry_registers`]).
-    pub registers: [u64; 11],
+    /// r0..r10 at entry (see [`Vm::set_entry_registers`]), read where the host keeps them,
+    /// once, when the run starts.
+    pub registers: &'r [u64; 11],
 }
 
 /// Runs `program` from its entry on `backend` over the lent parts: the same run, result and
 /// count as a [`Vm::with_mapping`] over the same parts with these entry registers, without
-/// making the `Vm` (nothing is moved or allocated; a host that runs a different program each
-/// call pays only the run).
+/// making the `Vm` (nothing is moved or allocated; a host that runs a different
+/// program each call pays only the run). It is inlined into the host's call, so that the
+/// parts go from where the host keeps them straight to the run.
 ///
 /// # Panics
 ///
 /// As [`Vm::run`]: only when a host syscall panics.
+#[inline]
 pub fn run_lent<C: ContextObject>(
     program: &VerifiedProgram<C>,
     lent: Lent<'_, '_, C>,
@@ -264,29 +268,33 @@ pub fn run_lent<C: ContextObject>(
 }
 
 /// What every run uses: the program and what it resolved once, the context, the memory `M`
-/// (a mapping or a `&mut` to one) and the call-frame storage `S` (owned by a [`Vm`], or a
-/// `&mut` lent to [`run_lent`]).
-struct Runner<'r, C: ContextObject, M, S> {
+/// (a mapping or a `&mut` to one), the call-frame storage `S` and the entry registers `R`
+/// (owned by a [`Vm`], or borrowed from the host by [`run_lent`]).
+struct Runner<'r, C: ContextObject, M, S, R = [u64; 11]> {
     program: &'r VerifiedProgram<C>,
     context: &'r mut C,
     mapping: M,
     /// The host functions, parallel to the program's syscall keys.
     syscalls: &'r [Option<SyscallFn<C>>],
     stacks: S,
-    settings: Settings,
+    /// The program's run settings (see [`VerifiedProgram::settings`]).
+    settings: &'r Settings,
     /// r0..r10 at entry: r1 where the input region starts, r2 0 in sBPF and the first host
     /// region's length in eBPF, r10 the initial frame pointer; a host may set its own
     /// ([`Vm::set_entry_registers`]).
-    entry_registers: [u64; 11],
+    entry_registers: R,
 }
 
-impl<'g, C, M, S> Runner<'_, C, M, S>
+impl<'g, C, M, S, R> Runner<'_, C, M, S, R>
 where
     C: ContextObject,
     M: BorrowMut<MemoryMapping<'g>>,
     S: BorrowMut<CallStacks>,
+    R: Borrow<[u64; 11]>,
 {
-    /// Runs from the entry on `backend`.
+    /// Runs from the entry on `backend` (inlined into `Vm::run` and `run_lent`, so that the
+    /// parts need not be gathered in memory first).
+    #[inline]
     fn run(&mut self, backend: Backend) -> Run {
         if let Some(run) = self.exhausted_before_start() {
             return run;
@@ -321,6 +329,7 @@ where
     }
 
     /// The JIT backend; tracing runs are delegated to the interpreter (see `jit`).
+    #[inline]
     fn run_jit(&mut self) -> Run {
         let Some(jit) = self.program.jit_program() else {
             return Run {
@@ -336,22 +345,24 @@ where
 
     /// Runs the JIT's code for this program.
     #[cfg(bpfvm_jit)]
+    #[inline]
     fn run_compiled(&mut self, jit: &JitProgram) -> Run {
         use crate::jit::run::RunParts;
         let metering = self.metering();
-        let regs = self.start_registers();
+        let stack_pointer = self.entry_registers.borrow()[10];
         let stacks = self.stacks.borrow_mut();
         stacks.frames.clear();
         let parts = RunParts {
             code: self.program.code(),
-            settings: self.settings,
+            settings: *self.settings,
             context: &mut *self.context,
             mapping: self.mapping.borrow_mut(),
             syscalls: self.syscalls,
             frames: &mut stacks.frames,
             records: &mut stacks.records,
-            regs,
-            stack_pointer: regs[10],
+            // Made in place.
+            regs: start_registers(self.entry_registers.borrow()),
+            stack_pointer,
             metering,
         };
         let (result, meter) = jit.execute(parts);
@@ -372,42 +383,30 @@ where
         }
     }
 
-    /// The registers at the entry of a run: by default r1 the input region, r2 0 (sBPF) or
-    /// the input length (eBPF), r10 the top of the first frame, the rest zero.
-    fn start_registers(&self) -> [u64; 16] {
-        let mut regs = [0u64; 16];
-        regs[..11].copy_from_slice(&self.entry_registers);
-        regs
-    }
-
     /// Charges the rest of the meter and fixes the budget field of a meter error.
-    fn finish(&mut self, result: Result<u64, RuntimeError>, meter: Meter) -> Run {
+    fn finish(&mut self, mut result: Result<u64, RuntimeError>, meter: Meter) -> Run {
         let initial = meter.initial();
         let instruction_count = meter.finish(&mut *self.context);
-        let result = match result {
-            Err(RuntimeError::ExceededMaxInstructions { pc, .. }) => {
-                Err(RuntimeError::ExceededMaxInstructions {
-                    pc,
-                    budget: initial,
-                })
-            }
-            other => other,
-        };
+        // Fixed in place: the result is not rebuilt on the way out.
+        if let Err(RuntimeError::ExceededMaxInstructions { budget, .. }) = &mut result {
+            *budget = initial;
+        }
         Run {
             instruction_count,
             result,
         }
     }
 
+    #[inline]
     fn interpret(&mut self, hook: Option<&mut dyn StepHook>) -> Run {
         let meter = Meter::start(self.metering(), &*self.context);
         let code = self.program.code();
-        let regs = self.start_registers();
+        let regs = start_registers(self.entry_registers.borrow());
         let frames = &mut self.stacks.borrow_mut().frames;
         frames.clear();
         let mut machine = Machine {
             code,
-            settings: self.settings,
+            settings: *self.settings,
             context: &mut *self.context,
             mapping: self.mapping.borrow_mut(),
             syscalls: self.syscalls,
@@ -423,4 +422,14 @@ where
         let meter = machine.meter;
         self.finish(result, meter)
     }
+}
+
+/// The registers at the entry of a run: the entry registers r0..r10 (by default r1 the input
+/// region, r2 0 (sBPF) or the input length (eBPF), r10 the top of the first frame, the rest
+/// zero), and zero for the engine's scratch registers above them.
+#[inline(always)]
+fn start_registers(entry: &[u64; 11]) -> [u64; 16] {
+    let mut regs = [0u64; 16];
+    regs[..11].copy_from_slice(entry);
+    regs
 }

@@ -116,7 +116,7 @@ fn a_lent_run_runs_like_a_vm() {
                 context: &mut context,
                 mapping: &mut mapping,
                 stacks: &mut stacks,
-                registers,
+                registers: &registers,
             };
             let run = run_lent(&program, lent, backend);
             assert_eq!(
@@ -134,7 +134,7 @@ fn a_lent_run_runs_like_a_vm() {
             context: &mut context,
             mapping: &mut mapping,
             stacks: &mut stacks,
-            registers: moved,
+            registers: &moved,
         };
         assert!(
             run_lent(&program, lent, backend).result.is_err(),
@@ -146,7 +146,7 @@ fn a_lent_run_runs_like_a_vm() {
             context: &mut context,
             mapping: &mut mapping,
             stacks: &mut stacks,
-            registers,
+            registers: &registers,
         };
         let lent_run = run_lent(&program, lent, backend);
         let mut context = TestContext::new(1);

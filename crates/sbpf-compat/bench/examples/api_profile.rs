@@ -4,29 +4,36 @@
 //! `valgrind --tool=callgrind target/release/examples/api_profile WHAT N` with WHAT one of
 //! `load-drop-in`, `load-bpfvm`, `verify-drop-in`, `verify-bpfvm`, `compile-drop-in`,
 //! `compile-bpfvm`, `run-drop-in-jit`, `run-drop-in-interpreter`, `run-bpfvm-jit`,
-//! `run-bpfvm-interpreter`. A verify repeats load and verify (subtract the load's count);
+//! `run-bpfvm-interpreter`, and `run-real-jit`, `run-real-interpreter` (the same run on
+//! solana-sbpf 0.26.0 itself). A verify repeats load and verify (subtract the load's count);
 //! a compile compiles one verified program again and again, as the criterion bench does.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-struct CompatContext {
-    remaining: u64,
-    mapping: solana_sbpf::memory_region::MemoryMapping,
+/// A context for each API: the budget and the mapping.
+macro_rules! context {
+    ($name:ident, $krate:ident) => {
+        struct $name {
+            remaining: u64,
+            mapping: $krate::memory_region::MemoryMapping,
+        }
+        impl $krate::vm::ContextObject for $name {
+            fn consume(&mut self, amount: u64) {
+                self.remaining = self.remaining.saturating_sub(amount);
+            }
+            fn get_remaining(&self) -> u64 {
+                self.remaining
+            }
+            fn active_mapping_ptr(&mut self) -> NonNull<$krate::memory_region::MemoryMapping> {
+                NonNull::from(&mut self.mapping)
+            }
+        }
+    };
 }
-
-impl solana_sbpf::vm::ContextObject for CompatContext {
-    fn consume(&mut self, amount: u64) {
-        self.remaining = self.remaining.saturating_sub(amount);
-    }
-    fn get_remaining(&self) -> u64 {
-        self.remaining
-    }
-    fn active_mapping_ptr(&mut self) -> NonNull<solana_sbpf::memory_region::MemoryMapping> {
-        NonNull::from(&mut self.mapping)
-    }
-}
+context!(CompatContext, solana_sbpf);
+context!(RealContext, sbpf_real);
 
 /// A budget far above the three instructions (a Solana instruction gets 200,000 units).
 const BUDGET: u64 = 1_000_000;
@@ -40,6 +47,16 @@ fn compat_config() -> solana_sbpf::vm::Config {
         optimize_rodata: false,
         aligned_memory_mapping: true,
         ..solana_sbpf::vm::Config::default()
+    }
+}
+
+fn real_config() -> sbpf_real::vm::Config {
+    sbpf_real::vm::Config {
+        enabled_sbpf_versions: sbpf_real::program::SBPFVersion::V0
+            ..=sbpf_real::program::SBPFVersion::V0,
+        optimize_rodata: false,
+        aligned_memory_mapping: true,
+        ..sbpf_real::vm::Config::default()
     }
 }
 
@@ -120,63 +137,72 @@ fn compile_bpfvm(n: usize) {
     }
 }
 
-fn run_drop_in(n: usize, jit: bool) {
-    use solana_sbpf::{
-        ebpf,
-        memory_region::{MemoryMapping, MemoryRegion},
-        vm::{EbpfVm, ExecutionMode},
+/// `execute_program` through one crate's 0.26 API (the drop-in or the real crate): a VM
+/// made once, the registers and the budget reset before each run, as a host does.
+macro_rules! run_through_api {
+    ($name:ident, $krate:ident, $context:ident, $config:ident) => {
+        fn $name(n: usize, jit: bool) {
+            use $krate::{
+                ebpf,
+                memory_region::{MemoryMapping, MemoryRegion},
+                vm::{EbpfVm, ExecutionMode},
+            };
+            let loader = Arc::new($krate::program::BuiltinProgram::<$context>::new_loader(
+                $config(),
+            ));
+            let executable = $krate::assembler::assemble(SOURCE, loader).unwrap();
+            executable
+                .verify::<$krate::verifier::RequisiteVerifier>()
+                .unwrap();
+            if jit {
+                executable.jit_compile().unwrap();
+            }
+            let config = executable.get_config();
+            let mut stack =
+                $krate::aligned_memory::AlignedMemory::<{ ebpf::HOST_ALIGN }>::zero_filled(
+                    config.stack_size(),
+                );
+            let stack_len = stack.len();
+            let regions = vec![
+                executable.get_ro_region(),
+                MemoryRegion::new_gapped(
+                    &mut stack,
+                    ebpf::MM_STACK_START,
+                    config.stack_frame_size as u64,
+                ),
+            ];
+            let version = executable.get_sbpf_version();
+            // SAFETY: the regions are the executable's bytes and `stack`, alive until the end.
+            #[allow(unsafe_code)]
+            let mapping = unsafe { MemoryMapping::new(regions, config, version) }.unwrap();
+            let mut context = $context {
+                remaining: 0,
+                mapping,
+            };
+            let mut vm = EbpfVm::new(
+                executable.get_loader().clone(),
+                version,
+                &mut context,
+                stack_len,
+            );
+            let registers = vm.registers;
+            let mut frames = vec![$krate::vm::CallFrame::default(); config.max_call_depth];
+            for _ in 0..n {
+                vm.registers = registers;
+                vm.context().remaining = BUDGET;
+                let mut mode = if jit {
+                    ExecutionMode::Jit
+                } else {
+                    ExecutionMode::Interpreted
+                };
+                let (used, result) = vm.execute_program(&executable, &mut mode, &mut frames);
+                assert!(result.is_ok() && used == 3);
+            }
+        }
     };
-    let loader = Arc::new(
-        solana_sbpf::program::BuiltinProgram::<CompatContext>::new_loader(compat_config()),
-    );
-    let executable = solana_sbpf::assembler::assemble(SOURCE, loader).unwrap();
-    executable
-        .verify::<solana_sbpf::verifier::RequisiteVerifier>()
-        .unwrap();
-    if jit {
-        executable.jit_compile().unwrap();
-    }
-    let config = executable.get_config();
-    let mut stack = solana_sbpf::aligned_memory::AlignedMemory::<{ ebpf::HOST_ALIGN }>::zero_filled(
-        config.stack_size(),
-    );
-    let stack_len = stack.len();
-    let regions = vec![
-        executable.get_ro_region(),
-        MemoryRegion::new_gapped(
-            &mut stack,
-            ebpf::MM_STACK_START,
-            config.stack_frame_size as u64,
-        ),
-    ];
-    let version = executable.get_sbpf_version();
-    // SAFETY: the regions are the executable's bytes and `stack`, alive until the end.
-    #[allow(unsafe_code)]
-    let mapping = unsafe { MemoryMapping::new(regions, config, version) }.unwrap();
-    let mut context = CompatContext {
-        remaining: 0,
-        mapping,
-    };
-    let mut vm = EbpfVm::new(
-        executable.get_loader().clone(),
-        version,
-        &mut context,
-        stack_len,
-    );
-    let registers = vm.registers;
-    let mut frames = vec![solana_sbpf::vm::CallFrame::default(); config.max_call_depth];
-    for _ in 0..n {
-        vm.registers = registers;
-        vm.context().remaining = BUDGET;
-        let mut mode = if jit {
-            ExecutionMode::Jit
-        } else {
-            ExecutionMode::Interpreted
-        };
-        let (used, result) = vm.execute_program(&executable, &mut mode, &mut frames);
-        assert!(result.is_ok() && used == 3);
-    }
 }
+run_through_api!(run_drop_in, solana_sbpf, CompatContext, compat_config);
+run_through_api!(run_real, sbpf_real, RealContext, real_config);
 
 fn run_bpfvm(n: usize, jit: bool) {
     let dialect = bpfvm::Dialect::Sbpf26(bpfvm::SbpfVersion::V0);
@@ -220,6 +246,8 @@ fn main() {
         "compile-bpfvm" => compile_bpfvm(n),
         "run-drop-in-jit" => run_drop_in(n, true),
         "run-drop-in-interpreter" => run_drop_in(n, false),
+        "run-real-jit" => run_real(n, true),
+        "run-real-interpreter" => run_real(n, false),
         "run-bpfvm-jit" => run_bpfvm(n, true),
         "run-bpfvm-interpreter" => run_bpfvm(n, false),
         other => panic!("unknown {other}"),

@@ -38,7 +38,9 @@ pub(crate) const MAX_BUILTINS: usize = 512;
 pub(crate) struct Bridge<C: ContextObject> {
     /// The VM, its type erased: its lifetime is the run's, which no type here can name.
     vm: NonNull<u8>,
-    _context: std::marker::PhantomData<*mut C>,
+    /// The VM's context (its `context_object_pointer`, read once: the meter's calls go
+    /// straight to it).
+    context: NonNull<C>,
     /// The error of the builtin that ended the run, in the host's own type.
     stashed: Option<EbpfError>,
 }
@@ -47,8 +49,8 @@ impl<C: ContextObject> Bridge<C> {
     /// A bridge to `vm` (see invariant 1).
     pub(crate) fn new(vm: &mut EbpfVm<'_, C>) -> Self {
         Bridge {
+            context: vm.context_object_pointer,
             vm: NonNull::from(vm).cast(),
-            _context: std::marker::PhantomData,
             stashed: None,
         }
     }
@@ -115,14 +117,14 @@ impl<C: ContextObject> bpfvm::ContextObject for Bridge<C> {
     }
 
     fn consume(&mut self, amount: u64) {
-        self.vm().context().consume(amount);
+        // SAFETY: invariant 2: the pointer is the VM's context pointer, and the context
+        // outlives the VM; nothing else uses the context during this call.
+        unsafe { self.context.as_mut() }.consume(amount);
     }
 
     fn remaining(&self) -> u64 {
-        // SAFETY: invariant 1 (a shared use of the VM, during the run).
-        let vm = unsafe { self.vm.cast::<EbpfVm<'_, C>>().as_ref() };
-        // SAFETY: invariant 2: the context outlives the VM; this is a shared use.
-        unsafe { vm.context_object_pointer.as_ref() }.get_remaining()
+        // SAFETY: invariant 2 (a shared use of the context, during the run).
+        unsafe { self.context.as_ref() }.get_remaining()
     }
 }
 

@@ -21,7 +21,7 @@ use crate::{
 };
 use bpfvm::{memory::Layout, Dialect, SbpfVersion, SyscallRegistry, VerifiedProgram, VersionRange};
 use std::sync::{
-    atomic::{AtomicBool, Ordering},
+    atomic::{AtomicBool, AtomicU8, Ordering},
     Arc, Mutex, OnceLock,
 };
 
@@ -143,6 +143,36 @@ pub(crate) struct EngineProgram<C: ContextObject> {
     replaced: AtomicBool,
     /// A program compiled after the first run.
     replacement: Mutex<Option<Arc<VerifiedProgram<Bridge<C>>>>>,
+    /// How runs reach the program (a [`Route`]): what `published`, `jit_allowed` and
+    /// `replaced` say together, in one byte the common run reads without a lock. Written only
+    /// under `state`'s lock, after the fields it sums up.
+    route: AtomicU8,
+}
+
+/// How a run reaches its program, decided when the program is published, compiled again or
+/// loses its machine code.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Route {
+    /// Not published yet, refused by bpfvm's verifier, or compiled again after its first run:
+    /// [`EngineProgram::for_run`] decides.
+    Other = 0,
+    /// The published program, interpreted (it has no machine code, or it was taken).
+    Interpret = 1,
+    /// The published program, whose machine code runs may use.
+    Jit = 2,
+}
+
+impl Route {
+    /// The route a byte of `EngineProgram::route` names.
+    #[inline(always)]
+    fn from_byte(byte: u8) -> Route {
+        match byte {
+            1 => Route::Interpret,
+            2 => Route::Jit,
+            _ => Route::Other,
+        }
+    }
 }
 
 /// The program one run uses.
@@ -211,11 +241,48 @@ impl<C: ContextObject> EngineProgram<C> {
             jit_allowed: AtomicBool::new(true),
             replaced: AtomicBool::new(false),
             replacement: Mutex::new(None),
+            route: AtomicU8::new(Route::Other as u8),
+        }
+    }
+
+    /// The route of runs to `published` given the other fields (see [`Route`]).
+    fn route_to(&self, published: Option<&Published<C>>) -> Route {
+        if self.replaced.load(Ordering::Acquire) {
+            return Route::Other;
+        }
+        match published {
+            Some(Ok(program))
+                if self.jit_allowed.load(Ordering::Acquire) && program.jit_program().is_some() =>
+            {
+                Route::Jit
+            }
+            Some(Ok(_)) => Route::Interpret,
+            Some(Err(_)) | None => Route::Other,
+        }
+    }
+
+    /// Records the route of runs (the caller holds `state`'s lock).
+    fn set_route(&self, route: Route) {
+        self.route.store(route as u8, Ordering::Release);
+    }
+
+    /// The published program and whether a run may use its machine code, read without a
+    /// lock; `None` when the program is not published yet, was refused, or was compiled again
+    /// after its first run (then [`EngineProgram::for_run`] decides).
+    #[inline(always)]
+    pub(crate) fn for_fast_run(&self) -> Option<(&VerifiedProgram<Bridge<C>>, bool)> {
+        let compiled = match Route::from_byte(self.route.load(Ordering::Acquire)) {
+            Route::Interpret => false,
+            Route::Jit => true,
+            Route::Other => return None,
+        };
+        match self.published.get() {
+            Some(Ok(program)) => Some((program, compiled)),
+            Some(Err(_)) | None => None,
         }
     }
 
     /// The program a run uses (published by the first run: later runs take no lock).
-    #[inline]
     pub(crate) fn for_run(&self) -> Result<ForRun<'_, C>, bpfvm::VerifyError> {
         if self.replaced.load(Ordering::Acquire) {
             if let Some(program) = lock(&self.replacement).clone() {
@@ -235,15 +302,17 @@ impl<C: ContextObject> EngineProgram<C> {
     /// The published program, publishing it now (verifying it if needed) on the first call.
     fn published(&self) -> &Published<C> {
         self.published.get_or_init(|| {
-            let mut state = lock(&self.state);
-            let state = std::mem::replace(&mut *state, State::Published);
-            match state {
+            let mut guard = lock(&self.state);
+            let published = match std::mem::replace(&mut *guard, State::Published) {
                 State::Loaded(executable) => bpfvm::verify(executable),
                 State::Verified(program) => Ok(*program),
                 State::Refused(error, _) => Err(error),
                 // The state is published only here, once.
                 State::Published => Err(bpfvm::VerifyError::NoProgram),
-            }
+            };
+            // Runs that read the route before `published` is set take `for_run`, which waits.
+            self.set_route(self.route_to(Some(&published)));
+            published
         })
     }
 
@@ -302,9 +371,11 @@ impl<C: ContextObject> EngineProgram<C> {
             .jit_compile_with(engine)
             .map_err(errors::jit_error)?;
         let length = jit_length(&program);
+        let _state = lock(&self.state);
         *lock(&self.replacement) = Some(Arc::new(program));
         self.replaced.store(true, Ordering::Release);
         self.jit_allowed.store(true, Ordering::Release);
+        self.set_route(Route::Other);
         Ok(length)
     }
 
@@ -337,10 +408,11 @@ impl<C: ContextObject> EngineProgram<C> {
                 *state = State::Loaded(program.executable().clone());
             }
         }
-        drop(state);
         self.jit_allowed.store(false, Ordering::Release);
         self.replaced.store(false, Ordering::Release);
         *lock(&self.replacement) = None;
+        self.set_route(self.route_to(self.published.get()));
+        drop(state);
     }
 }
 
