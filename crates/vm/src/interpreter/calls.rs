@@ -150,7 +150,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     #[inline(always)]
     pub(super) fn exit(&mut self, pc: usize) -> Result<usize, Halt> {
         let Some(frame) = self.frames.pop() else {
-            return Err(Stop::Exit(self.regs[0]).into());
+            return Err(Halt::EXIT_WITH_R0);
         };
         let [r6, r7, r8, r9] = frame.saved;
         self.regs[6] = r6;

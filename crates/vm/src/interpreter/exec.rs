@@ -59,16 +59,23 @@ pub(super) enum Stop {
     Error(RuntimeError),
 }
 
-/// An op's way of saying "the run ends here": the reason, boxed so that an op's result
-/// (`Result<usize, Halt>`) stays two words and travels in registers on the hot path. The
-/// box is made once per run, at its end.
-pub(super) struct Halt(Box<Stop>);
+/// An op's way of saying "the run ends here", one word so that an op's result
+/// (`Result<usize, Halt>`) travels in registers on the hot path. The root frame's `exit`
+/// (the common end of a run) needs no reason at all: its value is the machine's r0, which
+/// nothing changes after the run stops, so it allocates nothing. Any other stop (an error,
+/// a syscall that ends the program with its own value) is boxed, once, at the run's end.
+pub(super) struct Halt(Option<Box<Stop>>);
 
 impl Halt {
-    pub(super) fn into_result(self) -> Result<u64, RuntimeError> {
-        match *self.0 {
-            Stop::Exit(value) => Ok(value),
-            Stop::Error(error) => Err(error),
+    /// The root frame's `exit`: the run's value is r0.
+    pub(super) const EXIT_WITH_R0: Halt = Halt(None);
+
+    /// The run's result, given the machine's r0 when the run stopped.
+    pub(super) fn into_result(self, r0: u64) -> Result<u64, RuntimeError> {
+        match self.0.map(|stop| *stop) {
+            None => Ok(r0),
+            Some(Stop::Exit(value)) => Ok(value),
+            Some(Stop::Error(error)) => Err(error),
         }
     }
 }
@@ -76,14 +83,14 @@ impl Halt {
 impl From<Stop> for Halt {
     #[cold]
     fn from(stop: Stop) -> Self {
-        Halt(Box::new(stop))
+        Halt(Some(Box::new(stop)))
     }
 }
 
 impl From<RuntimeError> for Halt {
     #[cold]
     fn from(error: RuntimeError) -> Self {
-        Halt(Box::new(Stop::Error(error)))
+        Halt(Some(Box::new(Stop::Error(error))))
     }
 }
 

@@ -52,7 +52,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             if !self.meter.enter_run(length) {
                 pc = match self.step(pc) {
                     Ok(next) => next,
-                    Err(stop) => return stop.into_result(),
+                    Err(stop) => return stop.into_result(self.regs[0]),
                 };
                 continue;
             }
@@ -63,7 +63,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             };
             pc = match chained {
                 Ok(head) => head,
-                Err(halt) => return halt.into_result(),
+                Err(halt) => return halt.into_result(self.regs[0]),
             };
             // Rule 2's check after the run's last op can only fail after a syscall, which
             // makes it itself (`Machine::syscall`).
@@ -108,7 +108,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             }
             pc = match self.step(pc) {
                 Ok(next) => next,
-                Err(stop) => return stop.into_result(),
+                Err(stop) => return stop.into_result(self.regs[0]),
             };
         }
     }
