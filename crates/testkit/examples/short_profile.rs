@@ -4,8 +4,12 @@
 //! units and the logs.
 //!
 //! Run: `valgrind --tool=callgrind target/release/examples/short_profile transfer|K ENGINE [N]`
-//! with ENGINE one of `bpfvm-jit`, `bpfvm-interpreter`, `sbpf26-jit`, `sbpf26-interpreter`
-//! (N defaults to 100; compare two N to take the loading out).
+//! with ENGINE one of `bpfvm-jit`, `bpfvm-interpreter` (the stack and heap reused through a
+//! `VmMemory`), `bpfvm-jit-fresh`, `bpfvm-interpreter-fresh` (plain `Vm::new` over fresh
+//! zeroed memory), `sbpf26-jit`, `sbpf26-interpreter` (N defaults to 100; compare two N to
+//! take the loading out). It prints the median time of one invocation
+//! (over batches): run without valgrind, it counts the kernel's part that callgrind does not
+//! see.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -16,10 +20,12 @@ mod short;
 
 use bpfvm::Backend;
 use bpfvm_testkit::sbpf26::Engine as Engine26;
-use short::{invoke_26, invoke_ours, transfer, vector_case, vectors, Case, Expected};
+use short::{
+    invoke_26, invoke_ours, invoke_ours_fresh, transfer, vector_case, vectors, Case, Expected,
+};
 
 fn main() {
-    let usage = "usage: short_profile transfer|K bpfvm-jit|bpfvm-interpreter|sbpf26-jit|sbpf26-interpreter [N]";
+    let usage = "usage: short_profile transfer|K bpfvm-jit|bpfvm-interpreter|bpfvm-jit-fresh|bpfvm-interpreter-fresh|sbpf26-jit|sbpf26-interpreter [N]";
     let mut args = std::env::args().skip(1);
     let which = args.next().expect(usage);
     let engine = args.next().expect(usage);
@@ -41,12 +47,27 @@ fn main() {
     let run = || match engine.as_str() {
         "bpfvm-jit" => invoke_ours(&case, Backend::Jit),
         "bpfvm-interpreter" => invoke_ours(&case, Backend::Interpreter),
+        "bpfvm-jit-fresh" => invoke_ours_fresh(&case, Backend::Jit),
+        "bpfvm-interpreter-fresh" => invoke_ours_fresh(&case, Backend::Interpreter),
         "sbpf26-jit" => invoke_26(&case, Engine26::Jit),
         "sbpf26-interpreter" => invoke_26(&case, Engine26::Interpreter),
         _ => panic!("{usage}"),
     };
     let expected = expected.unwrap_or_else(|| invoke_ours(&case, Backend::Interpreter));
-    for _ in 0..runs {
-        assert_eq!(run(), expected);
-    }
+    let batch = (runs / 11).max(1);
+    let mut times: Vec<f64> = (0..runs.div_ceil(batch))
+        .map(|_| {
+            let start = std::time::Instant::now();
+            for _ in 0..batch {
+                assert_eq!(run(), expected);
+            }
+            start.elapsed().as_secs_f64() * 1e6 / batch as f64
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    println!(
+        "{which} {engine}: median {:.2} us per invocation over {} batches of {batch}",
+        times[times.len() / 2],
+        times.len()
+    );
 }

@@ -1,8 +1,17 @@
 //! One invocation of a production program on bpfvm and on solana-sbpf 0.26, shared by
 //! `benches/short_runs.rs` and `examples/short_profile.rs`: the cases (SPL Token's Transfer,
 //! the 18 production vectors), each loaded and compiled on both VMs, and the invocation
-//! itself (fresh memory with the input copied in, a zeroed 32 KiB heap and the stack, the
-//! mapping, the VM, the run, the result).
+//! itself (the input copied in, a zeroed 32 KiB heap and the stack, the mapping, the VM, the
+//! run, the result).
+//!
+//! Where the stack and heap come from is each host's own way, as a validator does it. On
+//! 0.26 they are `AlignedMemory::zero_filled` per invocation, which is what Agave pays: its
+//! bpf_loader keeps a per-thread pool of stacks and heaps and clears each one whole
+//! (`fill(0)`) when it goes back to the pool, the same zeroing of the same bytes. On bpfvm
+//! the case keeps a `VmMemory` and every invocation makes its VM with `Vm::new_in`, which
+//! lends the stack and heap all-zero again and clears only the pages the previous run
+//! touched ([`invoke_ours`]); [`invoke_ours_fresh`] is the plain `Vm::new` over freshly
+//! zeroed memory, for comparison.
 
 #![allow(
     dead_code,
@@ -15,7 +24,7 @@ use crate::reference26::{agave_config, Context26, LoaderMode};
 use bpfvm::syscalls::{register_solana_syscalls_with, SolanaContext, SolanaSyscallOptions};
 use bpfvm::{
     verify, Backend, Config, Executable, Loader, MemoryRegion, SyscallRegistry, VerifiedProgram,
-    Vm, MM_INPUT_START,
+    Vm, VmMemory, MM_INPUT_START,
 };
 use bpfvm_solana::instruction::InstructionAccounts;
 use bpfvm_solana::serialization::{serialize, Loader as InputLayout};
@@ -27,6 +36,7 @@ use solana_sbpf::error::ProgramResult;
 use solana_sbpf::program::BuiltinProgram;
 use solana_sbpf::verifier::RequisiteVerifier;
 use solana_sbpf::vm::{CallFrame, EbpfVm, ExecutionMode};
+use std::cell::RefCell;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -54,6 +64,8 @@ pub struct Case {
     /// Whether syscalls charge the runtime's costs (the vectors were recorded without).
     pub charged: bool,
     pub program_id: [u8; 32],
+    /// The stack and heap bpfvm's invocations reuse (see the module documentation).
+    pub memory: RefCell<VmMemory>,
 }
 
 /// bpfvm's legacy configuration with Agave's call depth.
@@ -86,25 +98,51 @@ pub fn load_ours(
     program
 }
 
-/// One invocation on bpfvm: (r0, units, logs).
-pub fn invoke_ours(case: &Case, backend: Backend) -> Expected {
-    let mut input = case.input.clone();
-    let mut heap = vec![0u8; HEAP];
+/// The context of one invocation of `case` on bpfvm.
+fn our_context(case: &Case) -> SolanaContext {
     let mut context = SolanaContext::new(case.budget, HEAP as u64);
     if !case.charged {
         context = context.free();
     }
     context.state.program_id = case.program_id;
-    let run = {
-        let regions = vec![MemoryRegion::writable(&mut input, MM_INPUT_START)];
-        let mut vm = Vm::new(&case.ours, &mut context, &mut heap, regions).unwrap();
-        vm.run(backend)
-    };
+    context
+}
+
+/// What an invocation on bpfvm gave, from its run and context.
+fn our_outcome(case: &Case, run: bpfvm::Run, context: SolanaContext) -> Expected {
     Expected {
         r0: run.result.unwrap(),
         units: case.budget - context.remaining,
         logs: context.logs,
     }
+}
+
+/// One invocation on bpfvm, its stack and heap lent by the case's `VmMemory`:
+/// (r0, units, logs).
+pub fn invoke_ours(case: &Case, backend: Backend) -> Expected {
+    let mut input = case.input.clone();
+    let mut context = our_context(case);
+    let mut memory = case.memory.borrow_mut();
+    let run = {
+        let regions = vec![MemoryRegion::writable(&mut input, MM_INPUT_START)];
+        let mut vm = Vm::new_in(&case.ours, &mut context, &mut memory, HEAP, regions).unwrap();
+        vm.run(backend)
+    };
+    our_outcome(case, run, context)
+}
+
+/// One invocation on bpfvm over freshly zeroed memory (`Vm::new` allocates the stack, the
+/// heap is a new zeroed vector): (r0, units, logs).
+pub fn invoke_ours_fresh(case: &Case, backend: Backend) -> Expected {
+    let mut input = case.input.clone();
+    let mut heap = vec![0u8; HEAP];
+    let mut context = our_context(case);
+    let run = {
+        let regions = vec![MemoryRegion::writable(&mut input, MM_INPUT_START)];
+        let mut vm = Vm::new(&case.ours, &mut context, &mut heap, regions).unwrap();
+        vm.run(backend)
+    };
+    our_outcome(case, run, context)
 }
 
 /// One invocation on 0.26: (r0, units, logs).
@@ -216,6 +254,7 @@ pub fn transfer(dir: &Path) -> (Case, Instruction, Vec<KeyedAccount>) {
         budget: 200_000,
         charged: true,
         program_id: program_id.0,
+        memory: RefCell::new(VmMemory::new()),
     };
     (case, instruction, states)
 }
@@ -280,5 +319,6 @@ pub fn vector_case(dir: &Path, index: usize, vector: &Vector) -> Case {
         budget: 1_000_000,
         charged: false,
         program_id: [0; 32],
+        memory: RefCell::new(VmMemory::new()),
     }
 }

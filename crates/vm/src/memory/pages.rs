@@ -1,0 +1,328 @@
+//! Reusable zeroed memory for a VM's stack and heap: [`VmMemory`], which a host keeps from
+//! one VM to the next so that an invocation does not zero (or allocate) a fresh 256 KiB stack.
+//!
+//! Every time a [`VmMemory`] lends a stack and a heap they are all zero, whatever earlier
+//! borrowers wrote. It holds a few slots of stack and heap ([`SLOTS`]) in one block and lends
+//! them in turn; when no slot is clean, it makes all of them zero again at once. How it does
+//! that cheaply:
+//!
+//! * **Linux** (glibc or musl): the block is one private anonymous mapping (`mmap`), whose
+//!   pages read as zero until first touched. It is locked *on fault* (`mlock2` with
+//!   `MLOCK_ONFAULT`), so a page that was ever touched stays resident and is never swapped
+//!   out, and a page that is not resident holds nothing but zeros. The reset asks `mincore`
+//!   which pages are resident and clears only those with `memset`. A short run touches a few
+//!   pages of its stack and heap, so a reset clears a few KiB per slot and costs one system
+//!   call for all the slots; a page never faults again after its first touch (which
+//!   `madvise(MADV_DONTNEED)` would cause on every run, and a fault costs more than
+//!   zeroing the page). When the lock or `mincore` fails (a `RLIMIT_MEMLOCK` too small, a
+//!   kernel or an emulator without them) the reset clears every byte lent, which is always
+//!   correct. Huge pages are declined (`MADV_NOHUGEPAGE`), so that residency is per page.
+//! * **Every other host**: one zeroed heap allocation, reset by clearing every byte lent.
+//!
+//! Invariants, relied on by every `unsafe` block and by the exactness of every run:
+//! 1. A [`Block`]'s `ptr` is valid for reads and writes of `len` bytes until the block is
+//!    dropped, and nothing but the block names those bytes (they come from a fresh `mmap` or
+//!    allocation whose address only the block holds; slices handed out borrow the
+//!    [`VmMemory`] mutably, so at most one lent stack and heap is alive at a time).
+//! 2. Every byte of a slot at or past its `dirty` mark is zero: a clean slot is all zero.
+//!    Bytes only change through lent slices, which cover a slot's first `dirty` bytes.
+
+#![allow(unsafe_code)]
+
+use core::ptr::NonNull;
+
+/// Where each lent part starts within the block: parts are page-aligned on common hosts, so
+/// that the stack and the heap never share a page and the alignment covers `HOST_ALIGN`.
+const PART_ALIGN: usize = 4096;
+
+/// How many stack-and-heap slots one [`VmMemory`] holds. Lends go round the slots; when
+/// none is clean, all are cleared at once, so that one residency query (a system call whose
+/// fixed cost is most of a short invocation's reset) serves this many invocations.
+const SLOTS: usize = 4;
+
+/// A stack and a heap that a host keeps from one VM to the next (see the module
+/// documentation): each [`VmMemory::lend`] gives all-zero bytes, clearing only what earlier
+/// borrowers could have touched. Made empty; the memory is mapped on the first `lend` and
+/// mapped again, larger, when a later one asks for more.
+#[derive(Debug, Default)]
+pub struct VmMemory {
+    block: Option<Block>,
+    /// The size of one slot (a multiple of [`PART_ALIGN`]); the block holds [`SLOTS`].
+    slot: usize,
+    /// How many bytes from the start of each slot were lent since it was last cleared (0
+    /// for a clean slot); every byte of a slot past its mark is zero.
+    dirty: [usize; SLOTS],
+    /// The next slot to lend ([`SLOTS`] when every slot is dirty).
+    next: usize,
+}
+
+impl VmMemory {
+    /// Empty memory (nothing is mapped until the first [`VmMemory::lend`]).
+    pub const fn new() -> Self {
+        VmMemory {
+            block: None,
+            slot: 0,
+            dirty: [0; SLOTS],
+            next: 0,
+        }
+    }
+
+    /// All-zero bytes for a stack of `stack_len` bytes and a heap of `heap_len` bytes, each
+    /// 16-byte aligned (at least), valid until the next `lend`. `None` when the sizes are not
+    /// representable or the host cannot map the memory (the previous memory is kept then).
+    pub fn lend(&mut self, stack_len: usize, heap_len: usize) -> Option<(&mut [u8], &mut [u8])> {
+        let heap_start = round_up(stack_len)?;
+        let slot = heap_start.checked_add(round_up(heap_len)?)?.max(PART_ALIGN);
+        let block_len = slot.checked_mul(SLOTS)?;
+        let lent = heap_start + heap_len;
+        let block = match self.block.take() {
+            Some(mut block) if self.slot >= slot => {
+                if self.next == SLOTS {
+                    block.clear(self.slot, &self.dirty);
+                    self.dirty = [0; SLOTS];
+                    self.next = 0;
+                }
+                block
+            }
+            old => match Block::zeroed(block_len) {
+                Some(block) => {
+                    self.slot = slot;
+                    self.dirty = [0; SLOTS];
+                    self.next = 0;
+                    block
+                }
+                None => {
+                    self.block = old;
+                    return None;
+                }
+            },
+        };
+        let index = self.next;
+        if let Some(mark) = self.dirty.get_mut(index) {
+            *mark = lent;
+        }
+        self.next += 1;
+        let bytes = self.block.insert(block).bytes_mut();
+        let (stack, rest) = bytes
+            .get_mut(index * self.slot..)?
+            .split_at_mut_checked(heap_start)?;
+        let stack = stack.get_mut(..stack_len)?;
+        let heap = rest.get_mut(..heap_len)?;
+        Some((stack, heap))
+    }
+
+    /// The number of bytes mapped (0 before the first [`VmMemory::lend`]).
+    pub fn capacity(&self) -> usize {
+        self.block.as_ref().map_or(0, |block| block.len)
+    }
+}
+
+/// `len` rounded up to [`PART_ALIGN`], or `None` on overflow.
+fn round_up(len: usize) -> Option<usize> {
+    Some(len.checked_add(PART_ALIGN - 1)? & !(PART_ALIGN - 1))
+}
+
+/// One zeroed host allocation (see the module documentation for its two forms).
+#[derive(Debug)]
+struct Block {
+    ptr: NonNull<u8>,
+    len: usize,
+    /// What frees the bytes and how they are reset.
+    kind: os::Kind,
+}
+
+// SAFETY: a `Block` owns its bytes outright (nothing else names them, see the module
+// invariant), so moving it to another thread moves sole access with it; it has no
+// thread-affine state (a mapping and its lock belong to the process, not the thread).
+unsafe impl Send for Block {}
+
+impl Block {
+    /// A fresh block of at least `len` zero bytes (`len` > 0), or `None` when the host
+    /// refuses it.
+    fn zeroed(len: usize) -> Option<Block> {
+        os::zeroed(len)
+    }
+
+    /// All the bytes.
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: the module invariant: `ptr` is valid for reads and writes of `len` bytes
+        // while the block lives and nothing else names them; the slice borrows `self`
+        // mutably, so it is the only live view.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// Makes the slots zero again: slot `i` (of `slot` bytes) holds data at most in its
+    /// first `dirty[i]` bytes.
+    fn clear(&mut self, slot: usize, dirty: &[usize; SLOTS]) {
+        let extent = (0..SLOTS)
+            .rev()
+            .find(|&index| dirty[index] > 0)
+            .map_or(0, |last| last * slot + dirty[last]);
+        if os::clear_resident(self, extent.min(self.len)) {
+            return;
+        }
+        for (index, &mark) in dirty.iter().enumerate() {
+            let start = index * slot;
+            if let Some(bytes) = self.bytes_mut().get_mut(start..start + mark) {
+                bytes.fill(0);
+            }
+        }
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        os::release(self);
+    }
+}
+
+/// The Linux form: an anonymous mapping locked on fault, cleared by residency.
+#[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+mod os {
+    use super::Block;
+    use core::ptr::NonNull;
+
+    /// How a block was made.
+    #[derive(Debug)]
+    pub(super) struct Kind {
+        /// The host's page size.
+        page: usize,
+        /// Whether touched pages are locked in memory (only then does `mincore` say which
+        /// pages can hold data).
+        locked: bool,
+        /// Space for `mincore`'s answer: a byte per page.
+        residency: Vec<u8>,
+    }
+
+    /// The page size, or `None` when the host will not say.
+    fn page_size() -> Option<usize> {
+        // SAFETY: sysconf has no memory-safety preconditions.
+        let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        usize::try_from(size)
+            .ok()
+            .filter(|size| size.is_power_of_two())
+    }
+
+    /// A fresh private anonymous mapping of `len` bytes (rounded up to pages), locked on
+    /// fault when the host allows it.
+    pub(super) fn zeroed(len: usize) -> Option<Block> {
+        let page = page_size()?;
+        let len = len.checked_add(page - 1)? & !(page - 1);
+        // SAFETY: a new anonymous mapping at an address of the kernel's choosing aliases
+        // nothing; the arguments are plain values.
+        let raw = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if raw == libc::MAP_FAILED {
+            return None;
+        }
+        let ptr = NonNull::new(raw.cast::<u8>())?;
+        // SAFETY: `[raw, raw + len)` is the mapping made above. Huge pages would make a
+        // touched byte a resident 2 MiB, so they are declined; a failure only costs speed.
+        unsafe { libc::madvise(raw, len, libc::MADV_NOHUGEPAGE) };
+        // SAFETY: as above; locking changes no contents (a failure leaves it unlocked).
+        let locked = unsafe { libc::mlock2(raw, len, libc::MLOCK_ONFAULT) } == 0;
+        Some(Block {
+            ptr,
+            len,
+            kind: Kind {
+                page,
+                locked,
+                residency: vec![0; len / page],
+            },
+        })
+    }
+
+    /// Zeroes every resident page of `[0, dirty)`, the only ones that can hold data (the
+    /// rest read as zero). `false` when residency cannot be trusted or asked: the caller
+    /// then clears every byte.
+    pub(super) fn clear_resident(block: &mut Block, dirty: usize) -> bool {
+        let page = block.kind.page;
+        if !block.kind.locked || page == 0 {
+            return false;
+        }
+        let pages = dirty.div_ceil(page).min(block.kind.residency.len());
+        if pages == 0 {
+            return true;
+        }
+        let vec = block.kind.residency.as_mut_ptr();
+        // SAFETY: `[ptr, ptr + pages * page)` lies inside the block's mapping (`pages` is at
+        // most `len / page`) and `vec` has room for one byte per page of it.
+        let status = unsafe { libc::mincore(block.ptr.as_ptr().cast(), pages * page, vec) };
+        if status != 0 {
+            return false;
+        }
+        let residency = core::mem::take(&mut block.kind.residency);
+        let resident = |index: usize| residency.get(index).is_some_and(|byte| byte & 1 != 0);
+        let mut first = 0;
+        while first < pages {
+            if !resident(first) {
+                first += 1;
+                continue;
+            }
+            let mut end = first + 1;
+            while end < pages && resident(end) {
+                end += 1;
+            }
+            if let Some(bytes) = block.bytes_mut().get_mut(first * page..end * page) {
+                bytes.fill(0);
+            }
+            first = end;
+        }
+        block.kind.residency = residency;
+        true
+    }
+
+    /// Unmaps the block.
+    pub(super) fn release(block: &mut Block) {
+        if block.len == 0 {
+            return;
+        }
+        // SAFETY: `[ptr, ptr + len)` is the mapping `zeroed` made, unmapped only here, once
+        // (the block is being dropped); no slice of it outlives the block.
+        unsafe { libc::munmap(block.ptr.as_ptr().cast(), block.len) };
+    }
+}
+
+/// Every other host: a zeroed heap allocation, cleared in full.
+#[cfg(not(all(target_os = "linux", any(target_env = "gnu", target_env = "musl"))))]
+mod os {
+    use super::{Block, PART_ALIGN};
+    use core::ptr::NonNull;
+    use std::alloc::{alloc_zeroed, dealloc, Layout};
+
+    /// How a block was made: its layout.
+    #[derive(Debug)]
+    pub(super) struct Kind(Layout);
+
+    /// A zeroed allocation of `len` bytes.
+    pub(super) fn zeroed(len: usize) -> Option<Block> {
+        let layout = Layout::from_size_align(len.max(1), PART_ALIGN).ok()?;
+        // SAFETY: `layout` has a non-zero size, as `alloc_zeroed` requires.
+        let ptr = NonNull::new(unsafe { alloc_zeroed(layout) })?;
+        Some(Block {
+            ptr,
+            len,
+            kind: Kind(layout),
+        })
+    }
+
+    /// Residency is not known here: the caller clears every byte.
+    pub(super) fn clear_resident(_block: &mut Block, _dirty: usize) -> bool {
+        false
+    }
+
+    /// Frees the allocation.
+    pub(super) fn release(block: &mut Block) {
+        // SAFETY: `ptr` came from `alloc_zeroed(layout)` with this layout and is freed only
+        // here, once (the block is being dropped).
+        unsafe { dealloc(block.ptr.as_ptr(), block.kind.0) };
+    }
+}
