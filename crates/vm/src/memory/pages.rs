@@ -181,17 +181,62 @@ impl Drop for Block {
 mod os {
     use super::Block;
     use core::ptr::NonNull;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
 
-    /// How a block was made.
+    /// How many times this process is a fork's child of the process that started it (bumped
+    /// in the child by a `pthread_atfork` handler). A child inherits the mapping but not its
+    /// lock, so residency says nothing there about which pages hold data.
+    static FORKS: AtomicU64 = AtomicU64::new(0);
+
+    /// Whether the fork handler is registered (once per process).
+    static WATCHING_FORKS: OnceLock<bool> = OnceLock::new();
+
+    extern "C" fn forked() {
+        FORKS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The fork count, or `None` when forks cannot be watched.
+    fn fork_generation() -> Option<u64> {
+        let watching = *WATCHING_FORKS.get_or_init(|| {
+            // SAFETY: registers a handler that only bumps an atomic (async-signal-safe, as a
+            // fork handler must be); no pointers are passed.
+            unsafe { libc::pthread_atfork(None, None, Some(forked)) == 0 }
+        });
+        watching.then(|| FORKS.load(Ordering::Relaxed))
+    }
+
+    /// Page faults the process has taken so far (all its threads, the ones the kernel takes
+    /// on its behalf to populate pages included), or `None` when the kernel will not say.
+    fn process_faults() -> Option<u64> {
+        let mut usage = core::mem::MaybeUninit::<libc::rusage>::uninit();
+        // SAFETY: `usage` is valid for writes of one `rusage`, which getrusage fills on
+        // success (checked before it is read).
+        let status = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
+        if status != 0 {
+            return None;
+        }
+        // SAFETY: getrusage succeeded, so it initialized `usage`.
+        let usage = unsafe { usage.assume_init() };
+        let minor = u64::try_from(usage.ru_minflt).ok()?;
+        let major = u64::try_from(usage.ru_majflt).ok()?;
+        minor.checked_add(major)
+    }
+
+    /// How a block was made, and what is known of its pages.
     #[derive(Debug)]
     pub(super) struct Kind {
         /// The host's page size.
         page: usize,
-        /// Whether touched pages are locked in memory (only then does `mincore` say which
-        /// pages can hold data).
-        locked: bool,
-        /// Space for `mincore`'s answer: a byte per page.
+        /// The fork generation the block was locked in; `None` when it is not locked (then
+        /// residency proves nothing and every reset clears all lent bytes).
+        locked_in: Option<u64>,
+        /// A byte per page, bit 0 set for a page that was resident at the last `mincore`.
         residency: Vec<u8>,
+        /// The process's fault count taken just before that `mincore` (`None` when there
+        /// was none to trust). While the count has not moved, no page anywhere has become
+        /// resident since, so the residency still covers every page that can hold data.
+        faults_before: Option<u64>,
     }
 
     /// The page size, or `None` when the host will not say.
@@ -224,9 +269,11 @@ mod os {
             return None;
         }
         let ptr = NonNull::new(raw.cast::<u8>())?;
-        // SAFETY: `[raw, raw + len)` is the mapping made above. Huge pages would make a
-        // touched byte a resident 2 MiB, so they are declined; a failure only costs speed.
-        unsafe { libc::madvise(raw, len, libc::MADV_NOHUGEPAGE) };
+        let generation = fork_generation();
+        // SAFETY: `[raw, raw + len)` is the mapping made above. Huge pages would make pages
+        // resident that were never touched (khugepaged fills holes), so they are declined;
+        // without that promise residency is not trusted.
+        let small_pages = unsafe { libc::madvise(raw, len, libc::MADV_NOHUGEPAGE) } == 0;
         // SAFETY: as above; locking changes no contents (a failure leaves it unlocked).
         let locked = unsafe { libc::mlock2(raw, len, libc::MLOCK_ONFAULT) } == 0;
         Some(Block {
@@ -234,33 +281,38 @@ mod os {
             len,
             kind: Kind {
                 page,
-                locked,
+                locked_in: generation.filter(|_| small_pages && locked),
                 residency: vec![0; len / page],
+                faults_before: None,
             },
         })
     }
 
-    /// Zeroes every resident page of `[0, dirty)`, the only ones that can hold data (the
-    /// rest read as zero). `false` when residency cannot be trusted or asked: the caller
-    /// then clears every byte.
-    pub(super) fn clear_resident(block: &mut Block, dirty: usize) -> bool {
+    /// Zeroes every page of the block that can hold data: the resident ones (the rest read
+    /// as zero). Residency comes from `mincore`, or from the last `mincore` when the process
+    /// has taken no page fault since. `false` when residency cannot be trusted or asked (an
+    /// unlocked block, a fork's child, a failed call): the caller then clears every lent
+    /// byte.
+    pub(super) fn clear_resident(block: &mut Block, _extent: usize) -> bool {
         let page = block.kind.page;
-        if !block.kind.locked || page == 0 {
+        if block.kind.locked_in.is_none() || block.kind.locked_in != fork_generation() {
             return false;
         }
-        let pages = dirty.div_ceil(page).min(block.kind.residency.len());
-        if pages == 0 {
-            return true;
+        let faults = process_faults();
+        if faults.is_none() || faults != block.kind.faults_before {
+            block.kind.faults_before = None;
+            let vec = block.kind.residency.as_mut_ptr();
+            // SAFETY: `[ptr, ptr + len)` is the block's mapping and `vec` has room for one
+            // byte per page of it (`len` is a whole number of pages).
+            let status = unsafe { libc::mincore(block.ptr.as_ptr().cast(), block.len, vec) };
+            if status != 0 {
+                return false;
+            }
         }
-        let vec = block.kind.residency.as_mut_ptr();
-        // SAFETY: `[ptr, ptr + pages * page)` lies inside the block's mapping (`pages` is at
-        // most `len / page`) and `vec` has room for one byte per page of it.
-        let status = unsafe { libc::mincore(block.ptr.as_ptr().cast(), pages * page, vec) };
-        if status != 0 {
-            return false;
-        }
+        block.kind.faults_before = faults;
         let residency = core::mem::take(&mut block.kind.residency);
         let resident = |index: usize| residency.get(index).is_some_and(|byte| byte & 1 != 0);
+        let pages = residency.len();
         let mut first = 0;
         while first < pages {
             if !resident(first) {
@@ -282,9 +334,6 @@ mod os {
 
     /// Unmaps the block.
     pub(super) fn release(block: &mut Block) {
-        if block.len == 0 {
-            return;
-        }
         // SAFETY: `[ptr, ptr + len)` is the mapping `zeroed` made, unmapped only here, once
         // (the block is being dropped); no slice of it outlives the block.
         unsafe { libc::munmap(block.ptr.as_ptr().cast(), block.len) };
