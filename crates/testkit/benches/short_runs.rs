@@ -16,6 +16,15 @@
 //!   recording harness (stub syscalls, nothing charged: `REFERENCE_VECTORS` on bpfvm,
 //!   `SolanaSet::Vectors` on 0.26), each with the recorded r0, count and logs.
 //!
+//! - **The whole stack touched** (`short/whole stack`, bpfvm only): a program that writes a
+//!   word into every 4 KiB page of a 64-frame stack and a 32 KiB heap, so that every page
+//!   must be cleared before the next invocation: bpfvm's reused memory (`Vm::new_in`)
+//!   against fresh zeroed memory (`Vm::new`), the worst case of the reuse.
+//!
+//! Where each harness gets its stack and heap (bench `short/mod.rs`): 0.26 zeroes fresh ones
+//! per invocation, which costs what Agave's pool costs (it clears a stack and heap whole when
+//! they go back); bpfvm's case keeps a `VmMemory` and makes each VM with `Vm::new_in`.
+//!
 //! Ratio lines give 0.26/bpfvm per invocation and engine, and the geometric mean over the
 //! vectors.
 //!
@@ -27,7 +36,11 @@
 mod reference26;
 mod short;
 
-use bpfvm::Backend;
+use bpfvm::{
+    verify, Backend, Config, Executable, Loader, MemoryRegion, SyscallRegistry, TestContext,
+    VerifiedProgram, Vm, VmMemory, MM_INPUT_START,
+};
+use bpfvm_isa::Dialect;
 use bpfvm_solana::{invoke, InvokeOptions};
 use bpfvm_testkit::corpus::corpus_dir;
 use bpfvm_testkit::sbpf26::Engine as Engine26;
@@ -35,6 +48,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use short::{invoke_26, invoke_ours, transfer, vector_case, vectors, Case, Expected};
 use std::hint::black_box;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The median time of one call, over 31 batches of about 2 ms each.
@@ -155,12 +169,93 @@ fn bench_vectors(c: &mut Criterion, dir: &Path) {
     );
 }
 
+/// Stores a word in every 4 KiB page of the 64 gapped stack frames and the 32 KiB heap.
+const WHOLE_STACK: &str = "
+    lddw r6, 0x200000000
+    mov64 r7, 1
+frame:
+    stxdw [r6+0], r7
+    add64 r6, 8192
+    add64 r7, 1
+    jle r7, 64, frame
+    lddw r6, 0x300000000
+    mov64 r7, 1
+heap:
+    stxdw [r6+0], r7
+    add64 r6, 4096
+    add64 r7, 1
+    jle r7, 8, heap
+    mov64 r0, 0
+    exit";
+
+/// The whole-stack program under the legacy profile with Agave's depth, compiled.
+fn whole_stack_program() -> VerifiedProgram<TestContext> {
+    let assembled = bpfvm_asm::assemble(WHOLE_STACK, Dialect::Sbpf).unwrap();
+    let config = Config {
+        max_call_depth: short::DEPTH,
+        ..Config::legacy()
+    };
+    let loader = Arc::new(Loader::with_syscalls(config, SyscallRegistry::new()));
+    let executable = Executable::from_raw_program(&assembled.bytes, loader, Dialect::Sbpf).unwrap();
+    let mut program = verify(executable).unwrap();
+    program.jit_compile().unwrap();
+    program
+}
+
+/// One invocation of the whole-stack program: reused memory, or fresh memory when `memory`
+/// is `None`.
+fn whole_stack_once(
+    program: &VerifiedProgram<TestContext>,
+    memory: Option<&mut VmMemory>,
+    backend: Backend,
+) {
+    let mut input = [0u8; 8];
+    let mut context = TestContext::new(1_000);
+    let regions = vec![MemoryRegion::writable(&mut input, MM_INPUT_START)];
+    let mut heap;
+    let mut vm = match memory {
+        Some(memory) => Vm::new_in(program, &mut context, memory, short::HEAP, regions),
+        None => {
+            heap = vec![0u8; short::HEAP];
+            Vm::new(program, &mut context, &mut heap, regions)
+        }
+    }
+    .unwrap();
+    assert_eq!(vm.run(backend).result, Ok(0));
+}
+
+/// Benchmarks the worst case of reused memory: every page touched.
+fn bench_whole_stack(c: &mut Criterion) {
+    let program = whole_stack_program();
+    let mut group = c.benchmark_group("short/whole stack");
+    let mut times = Vec::new();
+    for (name, backend) in [("jit", Backend::Jit), ("interpreter", Backend::Interpreter)] {
+        let mut memory = VmMemory::new();
+        let mut reused = || whole_stack_once(&program, Some(&mut memory), backend);
+        group.bench_function(format!("bpfvm_{name}"), |b| b.iter(&mut reused));
+        let reused = time(reused);
+        let fresh = || whole_stack_once(&program, None, backend);
+        group.bench_function(format!("bpfvm_{name}_fresh"), |b| b.iter(fresh));
+        times.push((name, reused, time(fresh)));
+    }
+    group.finish();
+    for (name, reused, fresh) in times {
+        println!(
+            "short whole stack ({name}): reused memory {:.2} us, fresh memory {:.2} us; fresh/reused = {:.2}x",
+            reused.as_secs_f64() * 1e6,
+            fresh.as_secs_f64() * 1e6,
+            ratio(fresh, reused)
+        );
+    }
+}
+
 fn short_runs(c: &mut Criterion) {
     let dir = corpus_dir()
         .expect("the corpus at ../shared/corpus")
         .join("solana_programs");
     bench_transfer(c, &dir);
     bench_vectors(c, &dir);
+    bench_whole_stack(c);
 }
 
 criterion_group!(benches, short_runs);

@@ -9,14 +9,20 @@
 //! * **Linux** (glibc or musl): the block is one private anonymous mapping (`mmap`), whose
 //!   pages read as zero until first touched. It is locked *on fault* (`mlock2` with
 //!   `MLOCK_ONFAULT`), so a page that was ever touched stays resident and is never swapped
-//!   out, and a page that is not resident holds nothing but zeros. The reset asks `mincore`
-//!   which pages are resident and clears only those with `memset`. A short run touches a few
-//!   pages of its stack and heap, so a reset clears a few KiB per slot and costs one system
-//!   call for all the slots; a page never faults again after its first touch (which
-//!   `madvise(MADV_DONTNEED)` would cause on every run, and a fault costs more than
-//!   zeroing the page). When the lock or `mincore` fails (a `RLIMIT_MEMLOCK` too small, a
-//!   kernel or an emulator without them) the reset clears every byte lent, which is always
-//!   correct. Huge pages are declined (`MADV_NOHUGEPAGE`), so that residency is per page.
+//!   out, and a page that is not resident holds nothing but zeros; huge pages are declined
+//!   (`MADV_NOHUGEPAGE`), so that no page becomes resident without being touched. A reset
+//!   clears the resident pages with `memset` and leaves the rest alone. Which pages are
+//!   resident, `mincore` says; and a page only becomes resident through a page fault, which
+//!   the process's fault count (`getrusage`, all threads, faults the kernel takes to
+//!   populate pages included) records. So while that count has not moved since the last
+//!   `mincore`, the last answer still holds and the reset costs one cheap system call per
+//!   [`SLOTS`] lends plus the `memset` of the few pages short runs touch. Pages never fault
+//!   again after their first touch (which `madvise(MADV_DONTNEED)` would cause on every
+//!   run, and a fault costs more than zeroing its page). When any of this cannot be trusted
+//!   (the lock or a call failed, a `RLIMIT_MEMLOCK` too small, a kernel or an emulator
+//!   without the calls, or a fork's child, which inherits the mapping but not its lock) the
+//!   reset clears every byte lent, which is always correct. (Another process writing into
+//!   this memory, as a debugger can, is outside what any of this sees.)
 //! * **Every other host**: one zeroed heap allocation, reset by clearing every byte lent.
 //!
 //! Invariants, relied on by every `unsafe` block and by the exactness of every run:
