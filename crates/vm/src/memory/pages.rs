@@ -21,8 +21,9 @@
 //!   run, and a fault costs more than zeroing its page). When any of this cannot be trusted
 //!   (the lock or a call failed, a `RLIMIT_MEMLOCK` too small, a kernel or an emulator
 //!   without the calls, or a fork's child, which inherits the mapping but not its lock) the
-//!   reset clears every byte lent, which is always correct. (Another process writing into
-//!   this memory, as a debugger can, is outside what any of this sees.)
+//!   reset clears every byte lent, which is always correct. In a process whose other
+//!   threads take page faults all the time, most resets ask `mincore` again. (Another
+//!   process writing into this memory, as a debugger can, is outside what any of this sees.)
 //! * **Every other host**: one zeroed heap allocation, reset by clearing every byte lent.
 //!
 //! Invariants, relied on by every `unsafe` block and by the exactness of every run:
@@ -160,11 +161,7 @@ impl Block {
     /// Makes the slots zero again: slot `i` (of `slot` bytes) holds data at most in its
     /// first `dirty[i]` bytes.
     fn clear(&mut self, slot: usize, dirty: &[usize; SLOTS]) {
-        let extent = (0..SLOTS)
-            .rev()
-            .find(|&index| dirty[index] > 0)
-            .map_or(0, |last| last * slot + dirty[last]);
-        if os::clear_resident(self, extent.min(self.len)) {
+        if os::clear_resident(self) {
             return;
         }
         for (index, &mark) in dirty.iter().enumerate() {
@@ -299,7 +296,7 @@ mod os {
     /// has taken no page fault since. `false` when residency cannot be trusted or asked (an
     /// unlocked block, a fork's child, a failed call): the caller then clears every lent
     /// byte.
-    pub(super) fn clear_resident(block: &mut Block, _extent: usize) -> bool {
+    pub(super) fn clear_resident(block: &mut Block) -> bool {
         let page = block.kind.page;
         if block.kind.locked_in.is_none() || block.kind.locked_in != fork_generation() {
             return false;
@@ -370,7 +367,7 @@ mod os {
     }
 
     /// Residency is not known here: the caller clears every byte.
-    pub(super) fn clear_resident(_block: &mut Block, _dirty: usize) -> bool {
+    pub(super) fn clear_resident(_block: &mut Block) -> bool {
         false
     }
 
