@@ -10,8 +10,8 @@
 //!   the authority signs): the input is laid out by bpfvm-solana's serializer (aligned, three
 //!   accounts with their realloc room); bpfvm runs bpfvm-solana's whole syscall set with the
 //!   runtime's costs, 0.26 `reference26::solana`'s equivalent (`SolanaSet::Runtime`). The
-//!   line `bpfvm_invoke` adds, for information, bpfvm-solana's whole `invoke` (the input laid
-//!   out, the accounts read back, the log framed).
+//!   line `bpfvm_invoke` adds, for information, bpfvm-solana's whole `invoke_in` over a
+//!   kept `VmMemory` (the input laid out, the accounts read back, the log framed).
 //! - **The 18 production vectors** of `vm-vectors.tsv` (130 to 13,495 instructions) in their
 //!   recording harness (stub syscalls, nothing charged: `REFERENCE_VECTORS` on bpfvm,
 //!   `SolanaSet::Vectors` on 0.26), each with the recorded r0, count and logs.
@@ -41,7 +41,7 @@ use bpfvm::{
     VerifiedProgram, Vm, VmMemory, MM_INPUT_START,
 };
 use bpfvm_isa::Dialect;
-use bpfvm_solana::{invoke, InvokeOptions};
+use bpfvm_solana::{invoke_in, InvokeOptions};
 use bpfvm_testkit::corpus::corpus_dir;
 use bpfvm_testkit::sbpf26::Engine as Engine26;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -130,8 +130,9 @@ fn bench_transfer(c: &mut Criterion, dir: &Path) {
         backend: Backend::Jit,
         ..InvokeOptions::default()
     };
+    let mut memory = VmMemory::new();
     let mut whole = || {
-        let outcome = invoke(&case.ours, &instruction, &states, &options).unwrap();
+        let outcome = invoke_in(&case.ours, &instruction, &states, &options, &mut memory).unwrap();
         assert_eq!(outcome.result, Ok(()));
         black_box(outcome);
     };
@@ -139,7 +140,7 @@ fn bench_transfer(c: &mut Criterion, dir: &Path) {
         b.iter(&mut whole)
     });
     println!(
-        "short {} (bpfvm-solana invoke, JIT: input laid out, run, accounts read back, log framed): {:.2} us",
+        "short {} (bpfvm-solana invoke_in, JIT: input laid out, run, accounts read back, log framed): {:.2} us",
         case.name,
         time(whole).as_secs_f64() * 1e6
     );
