@@ -36,19 +36,17 @@
 mod reference26;
 mod short;
 
-use bpfvm::{
-    verify, Backend, Config, Executable, Loader, MemoryRegion, SyscallRegistry, TestContext,
-    VerifiedProgram, Vm, VmMemory, MM_INPUT_START,
-};
-use bpfvm_isa::Dialect;
+use bpfvm::{Backend, VmMemory};
 use bpfvm_solana::{invoke_in, InvokeOptions};
 use bpfvm_testkit::corpus::corpus_dir;
 use bpfvm_testkit::sbpf26::Engine as Engine26;
 use criterion::{criterion_group, criterion_main, Criterion};
-use short::{invoke_26, invoke_ours, transfer, vector_case, vectors, Case, Expected};
+use short::{
+    invoke_26, invoke_ours, transfer, vector_case, vectors, whole_stack_once, whole_stack_program,
+    Case, Expected,
+};
 use std::hint::black_box;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The median time of one call, over 31 batches of about 2 ms each.
@@ -168,61 +166,6 @@ fn bench_vectors(c: &mut Criterion, dir: &Path) {
         geomean(1),
         ratios.iter().map(|r| r[0]).fold(f64::INFINITY, f64::min)
     );
-}
-
-/// Stores a word in every 4 KiB page of the 64 gapped stack frames and the 32 KiB heap.
-const WHOLE_STACK: &str = "
-    lddw r6, 0x200000000
-    mov64 r7, 1
-frame:
-    stxdw [r6+0], r7
-    add64 r6, 8192
-    add64 r7, 1
-    jle r7, 64, frame
-    lddw r6, 0x300000000
-    mov64 r7, 1
-heap:
-    stxdw [r6+0], r7
-    add64 r6, 4096
-    add64 r7, 1
-    jle r7, 8, heap
-    mov64 r0, 0
-    exit";
-
-/// The whole-stack program under the legacy profile with Agave's depth, compiled.
-fn whole_stack_program() -> VerifiedProgram<TestContext> {
-    let assembled = bpfvm_asm::assemble(WHOLE_STACK, Dialect::Sbpf).unwrap();
-    let config = Config {
-        max_call_depth: short::DEPTH,
-        ..Config::legacy()
-    };
-    let loader = Arc::new(Loader::with_syscalls(config, SyscallRegistry::new()));
-    let executable = Executable::from_raw_program(&assembled.bytes, loader, Dialect::Sbpf).unwrap();
-    let mut program = verify(executable).unwrap();
-    program.jit_compile().unwrap();
-    program
-}
-
-/// One invocation of the whole-stack program: reused memory, or fresh memory when `memory`
-/// is `None`.
-fn whole_stack_once(
-    program: &VerifiedProgram<TestContext>,
-    memory: Option<&mut VmMemory>,
-    backend: Backend,
-) {
-    let mut input = [0u8; 8];
-    let mut context = TestContext::new(1_000);
-    let regions = vec![MemoryRegion::writable(&mut input, MM_INPUT_START)];
-    let mut heap;
-    let mut vm = match memory {
-        Some(memory) => Vm::new_in(program, &mut context, memory, short::HEAP, regions),
-        None => {
-            heap = vec![0u8; short::HEAP];
-            Vm::new(program, &mut context, &mut heap, regions)
-        }
-    }
-    .unwrap();
-    assert_eq!(vm.run(backend).result, Ok(0));
 }
 
 /// Benchmarks the worst case of reused memory: every page touched.

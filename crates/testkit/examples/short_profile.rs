@@ -2,6 +2,8 @@
 //! quick side-by-side timings: SPL Token's Transfer (`transfer`), production vector K (`K`)
 //! or all 18 vectors (`vectors`), on bpfvm or solana-sbpf 0.26, as in
 //! `benches/short_runs.rs`. Every invocation checks r0, the units and the logs.
+//! `whole-stack ENGINES N` times the bench's worst case for reused memory instead (bpfvm's
+//! memory, ENGINES `all` or `reused`, `fresh`, or both).
 //!
 //! Run: `target/release/examples/short_profile transfer|K|vectors ENGINES [N]` with ENGINES
 //! `all` or a comma-separated list of `bpfvm-jit`, `bpfvm-interpreter` (the stack and heap
@@ -21,9 +23,11 @@ mod reference26;
 mod short;
 
 use bpfvm::Backend;
+use bpfvm::VmMemory;
 use bpfvm_testkit::sbpf26::Engine as Engine26;
 use short::{
-    invoke_26, invoke_ours, invoke_ours_fresh, transfer, vector_case, vectors, Case, Expected,
+    invoke_26, invoke_ours, invoke_ours_fresh, transfer, vector_case, vectors, whole_stack_once,
+    whole_stack_program, Case, Expected,
 };
 
 /// The engines, by name.
@@ -73,8 +77,38 @@ fn medians(case: &Case, expected: &Expected, engines: &[&str], runs: usize) -> V
         .collect()
 }
 
+/// Times the whole-stack program (every stack and heap page written) on bpfvm, reused
+/// memory against fresh memory, in alternating rounds.
+fn whole_stack(runs: usize, engines: &str) {
+    let program = whole_stack_program();
+    let batch = (runs / 11).max(1);
+    for backend in [Backend::Jit, Backend::Interpreter] {
+        let mut memory = VmMemory::new();
+        let mut times = [Vec::new(), Vec::new()];
+        for _ in 0..11 {
+            for (reuse, times) in [true, false].into_iter().zip(&mut times) {
+                let name = if reuse { "reused" } else { "fresh" };
+                if engines != "all" && !engines.split(',').any(|engine| engine == name) {
+                    times.push(0.0);
+                    continue;
+                }
+                let start = std::time::Instant::now();
+                for _ in 0..batch {
+                    whole_stack_once(&program, reuse.then_some(&mut memory), backend);
+                }
+                times.push(start.elapsed().as_secs_f64() * 1e6 / batch as f64);
+            }
+        }
+        let [reused, fresh] = times.map(|mut times| {
+            times.sort_by(f64::total_cmp);
+            times[times.len() / 2]
+        });
+        println!("whole stack {backend:?}: median us per invocation: reused {reused:.2}, fresh {fresh:.2}");
+    }
+}
+
 fn main() {
-    let usage = "usage: short_profile transfer|K|vectors ENGINE[,ENGINE...]|all [N]";
+    let usage = "usage: short_profile transfer|K|vectors|whole-stack ENGINE[,ENGINE...]|all [N]";
     let mut args = std::env::args().skip(1);
     let which = args.next().expect(usage);
     let engine = args.next().expect(usage);
@@ -83,6 +117,10 @@ fn main() {
         "all" => ENGINES.to_vec(),
         list => list.split(',').collect(),
     };
+    if which == "whole-stack" {
+        whole_stack(runs, &engine);
+        return;
+    }
     let dir = bpfvm_testkit::corpus::corpus_dir()
         .expect("the corpus")
         .join("solana_programs");

@@ -9,9 +9,10 @@
 //! bpf_loader keeps a per-thread pool of stacks and heaps and clears each one whole
 //! (`fill(0)`) when it goes back to the pool, the same zeroing of the same bytes. On bpfvm
 //! the case keeps a `VmMemory` and every invocation makes its VM with `Vm::new_in`, which
-//! lends the stack and heap all-zero again and clears only the pages the previous run
-//! touched ([`invoke_ours`]); [`invoke_ours_fresh`] is the plain `Vm::new` over freshly
-//! zeroed memory, for comparison.
+//! lends the stack and heap all-zero again and clears only the pages earlier runs touched,
+//! and hands the VM the call-frame storage the last one left (`CallStacks`; 0.26's harness
+//! allocates its call frames per invocation, as Agave's VM does) ([`invoke_ours`]); [`invoke_ours_fresh`] is the plain
+//! `Vm::new` over freshly zeroed memory with new call-frame storage, for comparison.
 
 #![allow(
     dead_code,
@@ -23,9 +24,10 @@ use crate::reference26::solana::{register, SolanaSet};
 use crate::reference26::{agave_config, Context26, LoaderMode};
 use bpfvm::syscalls::{register_solana_syscalls_with, SolanaContext, SolanaSyscallOptions};
 use bpfvm::{
-    verify, Backend, Config, Executable, Loader, MemoryRegion, SyscallRegistry, VerifiedProgram,
-    Vm, VmMemory, MM_INPUT_START,
+    verify, Backend, CallStacks, Config, Executable, Loader, MemoryRegion, SyscallRegistry,
+    TestContext, VerifiedProgram, Vm, VmMemory, MM_INPUT_START,
 };
+use bpfvm_isa::Dialect;
 use bpfvm_solana::instruction::InstructionAccounts;
 use bpfvm_solana::serialization::{serialize, Loader as InputLayout};
 use bpfvm_solana::{Account, AccountMeta, Instruction, KeyedAccount, Pubkey};
@@ -66,6 +68,8 @@ pub struct Case {
     pub program_id: [u8; 32],
     /// The stack and heap bpfvm's invocations reuse (see the module documentation).
     pub memory: RefCell<VmMemory>,
+    /// The call-frame storage bpfvm's invocations reuse.
+    pub stacks: RefCell<CallStacks>,
 }
 
 /// bpfvm's legacy configuration with Agave's call depth.
@@ -123,10 +127,15 @@ pub fn invoke_ours(case: &Case, backend: Backend) -> Expected {
     let mut input = case.input.clone();
     let mut context = our_context(case);
     let mut memory = case.memory.borrow_mut();
+    let mut stacks = case.stacks.borrow_mut();
     let run = {
         let regions = vec![MemoryRegion::writable(&mut input, MM_INPUT_START)];
-        let mut vm = Vm::new_in(&case.ours, &mut context, &mut memory, HEAP, regions).unwrap();
-        vm.run(backend)
+        let mut vm = Vm::new_in(&case.ours, &mut context, &mut memory, HEAP, regions)
+            .unwrap()
+            .with_call_stacks(core::mem::take(&mut *stacks));
+        let run = vm.run(backend);
+        *stacks = vm.take_call_stacks();
+        run
     };
     our_outcome(case, run, context)
 }
@@ -255,6 +264,7 @@ pub fn transfer(dir: &Path) -> (Case, Instruction, Vec<KeyedAccount>) {
         charged: true,
         program_id: program_id.0,
         memory: RefCell::new(VmMemory::new()),
+        stacks: RefCell::new(CallStacks::new()),
     };
     (case, instruction, states)
 }
@@ -320,5 +330,61 @@ pub fn vector_case(dir: &Path, index: usize, vector: &Vector) -> Case {
         charged: false,
         program_id: [0; 32],
         memory: RefCell::new(VmMemory::new()),
+        stacks: RefCell::new(CallStacks::new()),
     }
+}
+
+/// Stores a word in every 4 KiB page of the 64 gapped stack frames and the 32 KiB heap.
+const WHOLE_STACK: &str = "
+    lddw r6, 0x200000000
+    mov64 r7, 1
+frame:
+    stxdw [r6+0], r7
+    add64 r6, 8192
+    add64 r7, 1
+    jle r7, 64, frame
+    lddw r6, 0x300000000
+    mov64 r7, 1
+heap:
+    stxdw [r6+0], r7
+    add64 r6, 4096
+    add64 r7, 1
+    jle r7, 8, heap
+    mov64 r0, 0
+    exit";
+
+/// The whole-stack program under the legacy profile with Agave's depth, compiled.
+pub fn whole_stack_program() -> VerifiedProgram<TestContext> {
+    let assembled = bpfvm_asm::assemble(WHOLE_STACK, Dialect::Sbpf).unwrap();
+    let config = Config {
+        max_call_depth: DEPTH,
+        ..Config::legacy()
+    };
+    let loader = Arc::new(Loader::with_syscalls(config, SyscallRegistry::new()));
+    let executable = Executable::from_raw_program(&assembled.bytes, loader, Dialect::Sbpf).unwrap();
+    let mut program = verify(executable).unwrap();
+    program.jit_compile().unwrap();
+    program
+}
+
+/// One invocation of the whole-stack program: reused memory, or fresh memory when `memory`
+/// is `None`.
+pub fn whole_stack_once(
+    program: &VerifiedProgram<TestContext>,
+    memory: Option<&mut VmMemory>,
+    backend: Backend,
+) {
+    let mut input = [0u8; 8];
+    let mut context = TestContext::new(1_000);
+    let regions = vec![MemoryRegion::writable(&mut input, MM_INPUT_START)];
+    let mut heap;
+    let mut vm = match memory {
+        Some(memory) => Vm::new_in(program, &mut context, memory, HEAP, regions),
+        None => {
+            heap = vec![0u8; HEAP];
+            Vm::new(program, &mut context, &mut heap, regions)
+        }
+    }
+    .unwrap();
+    assert_eq!(vm.run(backend).result, Ok(0));
 }

@@ -59,8 +59,21 @@ pub struct VmMemory {
     /// How many bytes from the start of each slot were lent since it was last cleared (0
     /// for a clean slot); every byte of a slot past its mark is zero.
     dirty: [usize; SLOTS],
-    /// The next slot to lend ([`SLOTS`] when every slot is dirty).
+    /// The next slot to lend ([`SLOTS`] when every slot has been lent this round).
     next: usize,
+    /// Whether the block's residency, asked at the start of this round, says which pages of
+    /// the slots can hold data (otherwise a slot is cleared up to its mark).
+    residency: Residency,
+}
+
+/// What is known, at the start of a round of lends, about which pages can hold data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Residency {
+    /// Only the pages the block's residency marks (Linux, see the module documentation).
+    Known,
+    /// Any byte lent since the slot was last cleared.
+    #[default]
+    Unknown,
 }
 
 impl VmMemory {
@@ -71,6 +84,7 @@ impl VmMemory {
             slot: 0,
             dirty: [0; SLOTS],
             next: 0,
+            residency: Residency::Unknown,
         }
     }
 
@@ -85,8 +99,7 @@ impl VmMemory {
         let block = match self.block.take() {
             Some(mut block) if self.slot >= slot => {
                 if self.next == SLOTS {
-                    block.clear(self.slot, &self.dirty);
-                    self.dirty = [0; SLOTS];
+                    self.residency = block.refresh_residency();
                     self.next = 0;
                 }
                 block
@@ -105,14 +118,15 @@ impl VmMemory {
             },
         };
         let index = self.next;
+        let start = index * self.slot;
+        let block = self.block.insert(block);
         if let Some(mark) = self.dirty.get_mut(index) {
+            block.clear(start..start + self.slot, *mark, self.residency);
             *mark = lent;
         }
         self.next += 1;
-        let bytes = self.block.insert(block).bytes_mut();
-        let (stack, rest) = bytes
-            .get_mut(index * self.slot..)?
-            .split_at_mut_checked(heap_start)?;
+        let bytes = block.bytes_mut();
+        let (stack, rest) = bytes.get_mut(start..)?.split_at_mut_checked(heap_start)?;
         let stack = stack.get_mut(..stack_len)?;
         let heap = rest.get_mut(..heap_len)?;
         Some((stack, heap))
@@ -158,16 +172,30 @@ impl Block {
         unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
     }
 
-    /// Makes the slots zero again: slot `i` (of `slot` bytes) holds data at most in its
-    /// first `dirty[i]` bytes.
-    fn clear(&mut self, slot: usize, dirty: &[usize; SLOTS]) {
-        if os::clear_resident(self) {
+    /// Asks which pages can hold data, at the start of a round of lends: each slot is then
+    /// cleared by that answer when it is lent (no page of a slot can become resident before,
+    /// since nothing touches a slot that is not lent).
+    fn refresh_residency(&mut self) -> Residency {
+        match os::refresh_residency(self) {
+            true => Residency::Known,
+            false => Residency::Unknown,
+        }
+    }
+
+    /// Makes the slot `range` zero again, just before it is lent (so that the bytes the run
+    /// will touch are in the cache): the resident pages, or its first `mark` bytes (all that
+    /// its last borrower could write).
+    fn clear(&mut self, range: core::ops::Range<usize>, mark: usize, residency: Residency) {
+        if mark == 0 {
             return;
         }
-        for (index, &mark) in dirty.iter().enumerate() {
-            let start = index * slot;
-            if let Some(bytes) = self.bytes_mut().get_mut(start..start + mark) {
-                bytes.fill(0);
+        match residency {
+            Residency::Known => os::clear_resident(self, range),
+            Residency::Unknown => {
+                let end = range.start.saturating_add(mark).min(range.end);
+                if let Some(bytes) = self.bytes_mut().get_mut(range.start..end) {
+                    bytes.fill(0);
+                }
             }
         }
     }
@@ -291,13 +319,11 @@ mod os {
         })
     }
 
-    /// Zeroes every page of the block that can hold data: the resident ones (the rest read
-    /// as zero). Residency comes from `mincore`, or from the last `mincore` when the process
+    /// Learns which pages of the block can hold data: the resident ones (the rest read as
+    /// zero). Residency comes from `mincore`, or from the last `mincore` when the process
     /// has taken no page fault since. `false` when residency cannot be trusted or asked (an
-    /// unlocked block, a fork's child, a failed call): the caller then clears every lent
-    /// byte.
-    pub(super) fn clear_resident(block: &mut Block) -> bool {
-        let page = block.kind.page;
+    /// unlocked block, a fork's child, a failed call).
+    pub(super) fn refresh_residency(block: &mut Block) -> bool {
         if block.kind.locked_in.is_none() || block.kind.locked_in != fork_generation() {
             return false;
         }
@@ -313,26 +339,34 @@ mod os {
             }
         }
         block.kind.faults_before = faults;
+        true
+    }
+
+    /// Zeroes the bytes of `range` that lie in pages resident at the last
+    /// [`refresh_residency`].
+    pub(super) fn clear_resident(block: &mut Block, range: core::ops::Range<usize>) {
+        let page = block.kind.page;
         let residency = core::mem::take(&mut block.kind.residency);
         let resident = |index: usize| residency.get(index).is_some_and(|byte| byte & 1 != 0);
-        let pages = residency.len();
-        let mut first = 0;
-        while first < pages {
+        let last = range.end.div_ceil(page).min(residency.len());
+        let mut first = range.start / page;
+        while first < last {
             if !resident(first) {
                 first += 1;
                 continue;
             }
             let mut end = first + 1;
-            while end < pages && resident(end) {
+            while end < last && resident(end) {
                 end += 1;
             }
-            if let Some(bytes) = block.bytes_mut().get_mut(first * page..end * page) {
+            let from = (first * page).max(range.start);
+            let to = (end * page).min(range.end);
+            if let Some(bytes) = block.bytes_mut().get_mut(from..to) {
                 bytes.fill(0);
             }
             first = end;
         }
         block.kind.residency = residency;
-        true
     }
 
     /// Unmaps the block.
@@ -366,9 +400,16 @@ mod os {
         })
     }
 
-    /// Residency is not known here: the caller clears every byte.
-    pub(super) fn clear_resident(_block: &mut Block) -> bool {
+    /// Residency is not known here: the caller clears every lent byte.
+    pub(super) fn refresh_residency(_block: &mut Block) -> bool {
         false
+    }
+
+    /// Never asked for here (residency is never known); clears the whole range.
+    pub(super) fn clear_resident(block: &mut Block, range: core::ops::Range<usize>) {
+        if let Some(bytes) = block.bytes_mut().get_mut(range) {
+            bytes.fill(0);
+        }
     }
 
     /// Frees the allocation.
