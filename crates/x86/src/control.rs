@@ -154,6 +154,34 @@ impl Assembler {
         Ok(())
     }
 
+    /// Points the earlier field `field` here and emits `call target` (rel32, `target`
+    /// already emitted): the out-of-line stub a conditional jump lands in, in one
+    /// bounds-checked 4-byte write and one append. Fails, writing nothing, when an offset
+    /// is out of rel32 reach.
+    #[inline]
+    pub fn land_and_call(&mut self, field: Rel32, target: usize) -> Result<(), EncodeError> {
+        let here = self.offset();
+        let out_of_range = |at, target| EncodeError::OffsetOutOfRange {
+            at,
+            target,
+            reach: Reach::Rel32,
+        };
+        // Every offset below 2 GiB - 5 (the end of the call): any difference of two fits.
+        let limit = i32::MAX as usize - 5;
+        if here > limit || target > limit || field.at > here {
+            return Err(out_of_range(field.at, here));
+        }
+        let landing = here.wrapping_sub(field.at + 4) as i32;
+        let call = target.wrapping_sub(here + 5) as i32;
+        let slot = self
+            .code_vec()
+            .get_mut(field.at..field.at + 4)
+            .ok_or_else(|| out_of_range(field.at, here))?;
+        slot.copy_from_slice(&landing.to_le_bytes());
+        self.opcode_rel32(CALL_REL32, call);
+        Ok(())
+    }
+
     /// Emits `opcode` (one or two bytes, no prefix) and the rel32 field that reaches the
     /// code offset `target`, in one append (the field is known, so nothing is patched later).
     /// Fails, writing nothing, when the target is out of rel32 reach.

@@ -308,6 +308,19 @@ macro_rules! define_ops {
                 }
             }
 
+            /// Where control goes after this op, its broad kind and the slots it occupies,
+            /// in one look at the table (what a compiler's per-slot table reads).
+            #[inline(always)]
+            #[allow(unused_variables, reason = "a row's facts use some of its fields")]
+            pub fn outline(&self) -> (Flow, OpKind, usize) {
+                match *self {
+                    $(Op::$name { $($($field),*)? } => {
+                        let facts = $facts;
+                        (facts.flow, facts.kind, facts.slots)
+                    })*
+                }
+            }
+
             /// The slots the instruction occupies: 2 for `lddw`, else 1.
             #[inline(always)]
             #[allow(unused_variables, reason = "a row's facts use some of its fields")]

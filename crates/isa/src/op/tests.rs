@@ -191,6 +191,11 @@ fn every_row_has_an_example_and_the_facts_agree() {
         assert_eq!(facts.access, op.access(), "{name}");
         assert_eq!(facts.kind, op.kind(), "{name}");
         assert_eq!(facts.address, op.address_flow(), "{name}");
+        assert_eq!(
+            (facts.flow, facts.kind, facts.slots),
+            op.outline(),
+            "{name}"
+        );
         // Only lddw takes two slots.
         assert_eq!(
             op.width() == 2,

@@ -38,8 +38,12 @@ macro_rules! define_insts {
         /// One slot of the interpreter's stream: an op of the table (the same variant, the
         /// same fields), or a fused pair that starts there (see the module doc). One flat
         /// enum, so that the interpreter dispatches once per entry through one table.
+        ///
+        /// The tag is a byte in declaration order (`repr(u8)`), so [`Inst::kind`] is a load
+        /// of that byte: the threaded interpreter indexes its handler table with it.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         #[allow(missing_docs, reason = "fields are named after the instructions' operands")]
+        #[repr(u8)]
         pub(crate) enum Inst {
             $(
                 $(#[$attr])*
@@ -82,6 +86,63 @@ macro_rules! define_insts {
             AddJneImm { dst: GuestReg, x: GuestReg, imm: i32, cmp: i32, target: u32 },
             /// `add64 dst, imm; jlt x, cmp, target`.
             AddJltImm { dst: GuestReg, x: GuestReg, imm: i32, cmp: i32, target: u32 },
+        }
+
+        /// The kind of an [`Inst`], without its fields: one value per variant, in the
+        /// variants' order, numbered from 0 (the index of the kind's handler in the
+        /// threaded interpreter's table).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[allow(missing_docs, reason = "each kind is named after its `Inst` variant")]
+        #[repr(u8)]
+        pub(crate) enum InstKind {
+            $($name,)*
+            MovAddReg,
+            MovAddImm,
+            MovAndImm,
+            MovLshImm,
+            MovRshImm,
+            MovJgtImm,
+            LdxAddImm,
+            LdxAddReg,
+            LdxXorReg,
+            LdxAndImm,
+            LdxLshImm,
+            AddJltReg,
+            AddJneReg,
+            AddJeqImm,
+            AddJneImm,
+            AddJltImm,
+        }
+
+        impl InstKind {
+            /// The number of kinds.
+            pub(crate) const COUNT: usize = InstKind::AddJltImm as usize + 1;
+        }
+
+        impl Inst {
+            /// The instruction's kind.
+            #[inline(always)]
+            pub(crate) fn kind(&self) -> InstKind {
+                match self {
+                    $(Inst::$name { .. } => InstKind::$name,)*
+                    Inst::MovAddReg { .. } => InstKind::MovAddReg,
+                    Inst::MovAddImm { .. } => InstKind::MovAddImm,
+                    Inst::MovAndImm { .. } => InstKind::MovAndImm,
+                    Inst::MovLshImm { .. } => InstKind::MovLshImm,
+                    Inst::MovRshImm { .. } => InstKind::MovRshImm,
+                    Inst::MovJgtImm { .. } => InstKind::MovJgtImm,
+                    Inst::LdxAddImm { .. } => InstKind::LdxAddImm,
+                    Inst::LdxAddReg { .. } => InstKind::LdxAddReg,
+                    Inst::LdxXorReg { .. } => InstKind::LdxXorReg,
+                    Inst::LdxAndImm { .. } => InstKind::LdxAndImm,
+                    Inst::LdxLshImm { .. } => InstKind::LdxLshImm,
+                    Inst::AddJltReg { .. } => InstKind::AddJltReg,
+                    Inst::AddJneReg { .. } => InstKind::AddJneReg,
+                    Inst::AddJeqImm { .. } => InstKind::AddJeqImm,
+                    Inst::AddJneImm { .. } => InstKind::AddJneImm,
+                    Inst::AddJltImm { .. } => InstKind::AddJltImm,
+                }
+            }
         }
 
         impl From<Op> for Inst {

@@ -21,7 +21,7 @@ pub use bpfvm_isa::op::{
     Trap,
 };
 
-pub(crate) use fuse::Inst;
+pub(crate) use fuse::{Inst, InstKind};
 
 use crate::memory::Layout;
 use crate::program::Executable;

@@ -30,7 +30,13 @@ pub(crate) enum RunSplit<'a> {
     /// entry stub, and a taken conditional jump gives back the rest of its run in a stub,
     /// which pays inside loops only; a backward one, usually a loop's taken back edge,
     /// still ends its run and jumps straight to the loop's head). `in_loops` marks the
-    /// slots between a backward jump's target and the jump.
+    /// slots between a backward jump's target and the jump. (The JIT computes these runs
+    /// together with the rest of its per-slot facts, `jit::view`; this split is the
+    /// oracle its unit test compares them with.)
+    #[cfg_attr(
+        not(test),
+        allow(dead_code, reason = "the oracle of the JIT's per-slot facts in tests")
+    )]
     AtTargets { in_loops: &'a [bool] },
 }
 
@@ -49,10 +55,10 @@ pub(crate) const TIGHT_LOOP: usize = 64;
 
 /// The loops of a program, as the JIT sees them ([`tight_loops`]).
 #[cfg_attr(
-    not(bpfvm_jit),
+    not(test),
     allow(
         dead_code,
-        reason = "the JIT's runs and loops; a build without the JIT only interprets"
+        reason = "the oracle of the JIT's own analysis (`jit::view`) in its unit test"
     )
 )]
 #[derive(Debug)]
@@ -68,12 +74,13 @@ pub(crate) struct Loops {
 
 /// The tight loops (heads, and the slots inside them: a running count over the slots, +1
 /// at each head and -1 after each such jump) and every backward jump, in one pass over the
-/// ops' flows.
+/// ops' flows. (The JIT finds them together with its runs and per-slot facts,
+/// `jit::view`; this is the oracle its unit test compares them with.)
 #[cfg_attr(
-    not(bpfvm_jit),
+    not(test),
     allow(
         dead_code,
-        reason = "the JIT's runs and loops; a build without the JIT only interprets"
+        reason = "the oracle of the JIT's own analysis (`jit::view`) in its unit test"
     )
 )]
 pub(crate) fn tight_loops(ops: &[Op]) -> Loops {

@@ -1,6 +1,7 @@
 //! Calls, syscalls and returns (reference §4.4), in the order of operations the reference
 //! uses, because that order decides which error wins.
 
+use super::access::{Access, InPlace};
 use super::exec::{Halt, Machine, Stop};
 use crate::code::GuestReg;
 use crate::code::Semantics;
@@ -17,13 +18,12 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// Saves the caller's frame and enters a new one: `CallDepthExceeded` when the depth
     /// would reach `max_call_depth`.
     #[inline(always)]
-    fn push_frame(&mut self, pc: usize) -> Result<(), Halt> {
+    fn push_frame<A: Access>(&mut self, pc: usize) -> Result<(), A::Halt> {
         if self.frames.len() + 1 >= self.settings.max_call_depth {
-            return Err(RuntimeError::CallDepthExceeded {
-                pc,
-                depth: self.settings.max_call_depth,
-            }
-            .into());
+            return Err(self.too_deep(pc).into());
+        }
+        if self.frames.len() == self.frames.capacity() {
+            A::frames_full(self)?;
         }
         self.frames.push(Frame {
             saved: [self.regs[6], self.regs[7], self.regs[8], self.regs[9]],
@@ -42,8 +42,21 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         Ok(())
     }
 
+    /// The error for a call from `pc` that would reach the maximum depth. Out of line, as
+    /// every error a threaded handler builds (see `thread`).
+    #[cold]
+    #[inline(never)]
+    fn too_deep(&self, pc: usize) -> Halt {
+        RuntimeError::CallDepthExceeded {
+            pc,
+            depth: self.settings.max_call_depth,
+        }
+        .into()
+    }
+
     /// The error for a call from `pc` to slot `target` outside the text.
     #[cold]
+    #[inline(never)]
     fn outside_text(&self, pc: usize, target: usize) -> Halt {
         let offset = (target as u64).wrapping_mul(SLOT_BYTES);
         RuntimeError::CallOutsideTextSegment {
@@ -55,10 +68,10 @@ impl<C: ContextObject> Machine<'_, '_, C> {
 
     /// A call to the function at slot `target`.
     #[inline(always)]
-    pub(super) fn call(&mut self, pc: usize, target: usize) -> Result<usize, Halt> {
-        self.push_frame(pc)?;
+    pub(super) fn call<A: Access>(&mut self, pc: usize, target: usize) -> Result<usize, A::Halt> {
+        self.push_frame::<A>(pc)?;
         if target >= self.code.slot_count() {
-            return Err(self.outside_text(pc, target));
+            return Err(self.outside_text(pc, target).into());
         }
         Ok(target)
     }
@@ -69,7 +82,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// and the error names the *target* pc).
     pub(super) fn call_register(&mut self, pc: usize, reg: GuestReg) -> Result<usize, Halt> {
         let address = self.regs[reg.index()];
-        self.push_frame(pc)?;
+        self.push_frame::<InPlace>(pc)?;
         let text = self.code.text_vaddr();
         let Some(offset) = address.checked_sub(text) else {
             return Err(RuntimeError::CallOutsideTextSegment {

@@ -10,18 +10,20 @@
 //!   straight-line run at its head and then executes the stream back to back, with no
 //!   per-instruction metering, no count of the run's length and no tracing test: an
 //!   instruction that ends a run says so ([`Next::Head`]), one that fails gives back the
-//!   rest of its run from its own slot's run length. Near the end of the budget it falls
-//!   back to exact steps (the meter's module doc explains why this is exact);
+//!   rest of its run from its own slot's run length. It runs the stream as threaded code
+//!   (`thread`: one handler per kind, each an instance of this `match` with the kind
+//!   known). Near the end of the budget it falls back to exact steps (the meter's module
+//!   doc explains why this is exact);
 //! - the stepping loop (`run_stepping`, for tracing and the step hook) takes one exact step
 //!   at a time over the plain ops (never a fused pair): fetch (the slot after the last
 //!   holds the overrun sentinel), charge, observe, execute, then the meter check for
 //!   everything but the root `exit` and errors.
 //!
 //! Where the time goes, and why the loop looks as it does: an interpreter's cost is its
-//! dispatch (the fetch and the indirect jump through the `match`'s table, and that jump's
+//! dispatch (the fetch and the indirect jump to the instruction's code, and that jump's
 //! prediction) and the dependencies between instructions. The stream is one flat enum, so
-//! there is one table; a pair fused costs one dispatch; the run's end costs nothing inside
-//! the run. A conditional jump picks the next pc with a host branch, not a conditional
+//! its tag indexes one table of handlers; a pair fused costs one dispatch; the run's end
+//! costs nothing inside the run. A conditional jump picks the next pc with a host branch, not a conditional
 //! move (`taken_or`): with a conditional move, every instruction after a guest branch
 //! waited for the compare to find its own operands, so a loop ran at the speed of its
 //! dependency chain through the pc; with a branch the host predicts the guest's branch and
@@ -30,13 +32,15 @@
 //! An instruction's result is `Result<Next, Halt>`: where to go on, or a boxed reason to
 //! stop. Two words, so it travels in registers; the box is built once per run, when it
 //! ends. Instructions are matched by reference, so each arm loads only the fields it uses.
-//! Loads and stores take the memory mapping's inlined aligned path.
+//! Loads and stores take the memory mapping's inlined aligned path; what it does not make
+//! goes where the `Access` type parameter says (`access`).
 //!
 //! Calls (reference §4.4): a BPF-to-BPF call saves r6-r9, r10 and the return pc, raises the
 //! depth (reaching `max_call_depth` is `CallDepthExceeded`), bumps the stack pointer for fixed
 //! frames (twice the frame size with gaps) and sets r10 to it. `exit` in a nested frame
 //! restores all of that, so the VM, not the callee, preserves r6-r9 and r10.
 
+use super::access::Access;
 use super::alu::{self, DivFault};
 use super::branch::{holds32, operand_value};
 use crate::code::{Code, Ext32, GuestReg, Inst, Operand, Trap};
@@ -126,7 +130,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// Executes one op and returns the next pc. One arm per op: this is the dispatch table,
     /// and the only place an op's meaning is written down.
     #[inline(always)]
-    pub(super) fn execute(&mut self, inst: &Inst, pc: usize) -> Result<Next, Halt> {
+    pub(super) fn execute<A: Access>(&mut self, inst: &Inst, pc: usize) -> Result<Next, A::Halt> {
         let next = pc + 1;
         let imm64 = |imm: i32| imm as i64 as u64;
         let jump = |taken: bool, target: u32| taken_or(taken, target, next);
@@ -251,34 +255,42 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 self.set(dst, imm);
                 return Ok(Next::Within(pc + 2));
             }
-            Inst::Ldx8 { dst, base, off } => self.load(pc, MemSize::B, dst, base, off)?,
-            Inst::Ldx16 { dst, base, off } => self.load(pc, MemSize::H, dst, base, off)?,
-            Inst::Ldx32 { dst, base, off } => self.load(pc, MemSize::W, dst, base, off)?,
-            Inst::Ldx64 { dst, base, off } => self.load(pc, MemSize::DW, dst, base, off)?,
+            Inst::Ldx8 { dst, base, off } => self.load::<A>(pc, MemSize::B, dst, base, off)?,
+            Inst::Ldx16 { dst, base, off } => self.load::<A>(pc, MemSize::H, dst, base, off)?,
+            Inst::Ldx32 { dst, base, off } => self.load::<A>(pc, MemSize::W, dst, base, off)?,
+            Inst::Ldx64 { dst, base, off } => self.load::<A>(pc, MemSize::DW, dst, base, off)?,
             Inst::LdxSigned {
                 dst,
                 base,
                 off,
                 size,
             } => {
-                self.load(pc, size, dst, base, off)?;
+                self.load::<A>(pc, size, dst, base, off)?;
                 self.set(dst, size.sign_extend(self.reg(dst)));
             }
-            Inst::St8 { base, off, imm } => self.store(pc, MemSize::B, base, off, imm64(imm))?,
-            Inst::St16 { base, off, imm } => self.store(pc, MemSize::H, base, off, imm64(imm))?,
-            Inst::St32 { base, off, imm } => self.store(pc, MemSize::W, base, off, imm64(imm))?,
-            Inst::St64 { base, off, imm } => self.store(pc, MemSize::DW, base, off, imm64(imm))?,
+            Inst::St8 { base, off, imm } => {
+                self.store::<A>(pc, MemSize::B, base, off, imm64(imm))?
+            }
+            Inst::St16 { base, off, imm } => {
+                self.store::<A>(pc, MemSize::H, base, off, imm64(imm))?
+            }
+            Inst::St32 { base, off, imm } => {
+                self.store::<A>(pc, MemSize::W, base, off, imm64(imm))?
+            }
+            Inst::St64 { base, off, imm } => {
+                self.store::<A>(pc, MemSize::DW, base, off, imm64(imm))?
+            }
             Inst::Stx8 { base, src, off } => {
-                self.store(pc, MemSize::B, base, off, self.reg(src))?
+                self.store::<A>(pc, MemSize::B, base, off, self.reg(src))?
             }
             Inst::Stx16 { base, src, off } => {
-                self.store(pc, MemSize::H, base, off, self.reg(src))?
+                self.store::<A>(pc, MemSize::H, base, off, self.reg(src))?
             }
             Inst::Stx32 { base, src, off } => {
-                self.store(pc, MemSize::W, base, off, self.reg(src))?
+                self.store::<A>(pc, MemSize::W, base, off, self.reg(src))?
             }
             Inst::Stx64 { base, src, off } => {
-                self.store(pc, MemSize::DW, base, off, self.reg(src))?
+                self.store::<A>(pc, MemSize::DW, base, off, self.reg(src))?
             }
             Inst::Atomic {
                 size,
@@ -391,18 +403,18 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 self.syscall(pc, index)?;
                 return Ok(Next::Head(next));
             }
-            Inst::Call { target } => return self.call(pc, target).map(Next::Head),
-            Inst::CallReg { reg } => return self.call_register(pc, reg).map(Next::Head),
+            Inst::Call { target } => return Ok(Next::Head(self.call::<A>(pc, target)?)),
+            Inst::CallReg { reg } => return Ok(Next::Head(self.call_register(pc, reg)?)),
             Inst::CallRegOrHelper { reg } => {
-                return self.call_register_or_helper(pc, reg).map(Next::Head)
+                return Ok(Next::Head(self.call_register_or_helper(pc, reg)?))
             }
-            Inst::Exit => return self.exit(pc).map(Next::Head),
+            Inst::Exit => return Ok(Next::Head(self.exit(pc)?)),
             Inst::MoveStackPointer { delta } => {
                 self.stack_pointer = self.stack_pointer.wrapping_add(delta as u64)
             }
             Inst::Nop => {}
-            Inst::Trap { trap } => return Err(trap_error(trap, pc).into()),
-            Inst::Overrun => return Err(RuntimeError::ExecutionOverrun { pc }.into()),
+            Inst::Trap { trap } => return Err(Halt::from(trap_error(trap, pc)).into()),
+            Inst::Overrun => return Err(Halt::from(RuntimeError::ExecutionOverrun { pc }).into()),
             // The fused pairs ([`crate::code::fuse`]): what the two ops do, in order. They
             // cannot fail, and a loop pair's branch ends the run as the plain branch would.
             Inst::MovAddReg { dst, a, b } => {
@@ -442,7 +454,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 off,
                 imm,
             } => {
-                self.load_sized(pc, size, dst, base, off)?;
+                self.load_sized::<A>(pc, size, dst, base, off)?;
                 self.set(dst, self.reg(dst).wrapping_add(imm64(imm)));
                 return Ok(Next::Within(after));
             }
@@ -453,7 +465,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 off,
                 src,
             } => {
-                self.load_sized(pc, size, dst, base, off)?;
+                self.load_sized::<A>(pc, size, dst, base, off)?;
                 self.set(dst, self.reg(dst).wrapping_add(self.reg(src)));
                 return Ok(Next::Within(after));
             }
@@ -464,7 +476,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 off,
                 src,
             } => {
-                self.load_sized(pc, size, dst, base, off)?;
+                self.load_sized::<A>(pc, size, dst, base, off)?;
                 self.set(dst, self.reg(dst) ^ self.reg(src));
                 return Ok(Next::Within(after));
             }
@@ -475,7 +487,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 off,
                 imm,
             } => {
-                self.load_sized(pc, size, dst, base, off)?;
+                self.load_sized::<A>(pc, size, dst, base, off)?;
                 self.set(dst, self.reg(dst) & imm64(imm));
                 return Ok(Next::Within(after));
             }
@@ -486,7 +498,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 off,
                 imm,
             } => {
-                self.load_sized(pc, size, dst, base, off)?;
+                self.load_sized::<A>(pc, size, dst, base, off)?;
                 self.set(dst, self.reg(dst).wrapping_shl(imm as u32));
                 return Ok(Next::Within(after));
             }
@@ -573,53 +585,6 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             Err(DivFault::ByZero) => Err(RuntimeError::DivideByZero { pc }.into()),
             Err(DivFault::Overflow) => Err(RuntimeError::DivideOverflow { pc }.into()),
         }
-    }
-
-    #[inline(always)]
-    fn load(
-        &mut self,
-        pc: usize,
-        size: MemSize,
-        dst: GuestReg,
-        base: GuestReg,
-        off: i16,
-    ) -> Result<(), Halt> {
-        let value = self.mapping.load_inline(size, self.addr(base, off), pc)?;
-        self.set(dst, value);
-        Ok(())
-    }
-
-    /// [`Self::load`] with the size read from a fused instruction: one path per size, each
-    /// with the size's constant, as the plain load ops have.
-    #[inline(always)]
-    fn load_sized(
-        &mut self,
-        pc: usize,
-        size: MemSize,
-        dst: GuestReg,
-        base: GuestReg,
-        off: i16,
-    ) -> Result<(), Halt> {
-        match size {
-            MemSize::B => self.load(pc, MemSize::B, dst, base, off),
-            MemSize::H => self.load(pc, MemSize::H, dst, base, off),
-            MemSize::W => self.load(pc, MemSize::W, dst, base, off),
-            MemSize::DW => self.load(pc, MemSize::DW, dst, base, off),
-        }
-    }
-
-    #[inline(always)]
-    fn store(
-        &mut self,
-        pc: usize,
-        size: MemSize,
-        base: GuestReg,
-        off: i16,
-        value: u64,
-    ) -> Result<(), Halt> {
-        let vaddr = self.addr(base, off);
-        self.mapping.store_inline(size, vaddr, value, pc)?;
-        Ok(())
     }
 }
 

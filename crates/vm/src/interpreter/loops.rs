@@ -3,12 +3,15 @@
 //! for tracing, the step hook and the end of the budget (see `exec`'s module doc and the
 //! meter's essay for why the fast loop is exact).
 
+use super::access::InPlace;
 use super::exec::{Halt, Machine, Next};
 use super::hook::StepControl;
+use super::thread::{Thread, CHAIN};
 use crate::code::{Code, Inst, Op, Semantics};
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
 use crate::runtime::Tracing;
+use std::cell::Cell;
 
 impl<C: ContextObject> Machine<'_, '_, C> {
     /// Runs from `pc` until the root `exit` or an error: run by run (see
@@ -25,7 +28,9 @@ impl<C: ContextObject> Machine<'_, '_, C> {
 
     /// The fast loop. At the head of each straight-line run the meter either charges the
     /// whole run at once (no check inside it can fail) and the run executes without
-    /// per-instruction metering, or one exact step is taken instead. Inside a run nothing is
+    /// per-instruction metering, or one exact step is taken instead. A charged run starts a
+    /// chain of handlers ([`super::thread`]), which goes on through the run heads it can
+    /// charge itself and comes back here with the first one it cannot. Inside a run nothing is
     /// counted: the ops that end runs ([`Op::ends_run`]) are exactly the ones that answer
     /// [`Next::Head`], so the run's end is found by the op itself, and an op that fails gives
     /// back the rest of its run from the run length of its own slot.
@@ -35,6 +40,11 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         // run head's bound on the run lengths is also the first fetch's bound on the stream
         // (the compiler then checks the pc once).
         let (insts, runs) = same_length(code.insts(), code.run_lengths());
+        let thread = Thread {
+            insts,
+            runs,
+            halt: Cell::new(None),
+        };
         loop {
             // 0 for a pc past the sentinel, where nothing runs: only an `lddw` in the last
             // slot, which the verifier rejects, could lead there.
@@ -46,25 +56,39 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 };
                 continue;
             }
-            // A run of length 0 starts past the sentinel: the fetch below fails first.
-            pc = loop {
-                let Some(inst) = insts.get(pc) else {
-                    return Err(overrun(code));
-                };
-                match self.execute(inst, pc) {
-                    Ok(Next::Within(next)) => pc = next,
-                    Ok(Next::Head(next)) => break next,
-                    Err(halt) => {
-                        // The run was charged up to its end; the ops after this one did
-                        // not run.
-                        let rest = runs.get(pc).copied().unwrap_or(1);
-                        self.meter.refund(rest.saturating_sub(1));
-                        return halt.into_result();
-                    }
-                }
+            // A run of length 0 starts past the sentinel: the fetch fails first.
+            let chained = match CHAIN.checked_sub(length) {
+                Some(fuel) => self.run_chain(&thread, pc, fuel),
+                None => self.run_long(&thread, pc),
+            };
+            pc = match chained {
+                Ok(head) => head,
+                Err(halt) => return halt.into_result(),
             };
             // Rule 2's check after the run's last op can only fail after a syscall, which
             // makes it itself (`Machine::syscall`).
+        }
+    }
+
+    /// Runs one charged run longer than a chain may be (see [`super::thread`]) through the
+    /// `match`, to the next run head.
+    #[inline(never)]
+    fn run_long(&mut self, thread: &Thread<'_>, mut pc: usize) -> Result<usize, Halt> {
+        loop {
+            let Some(inst) = thread.insts.get(pc) else {
+                return Err(overrun(self.code).into());
+            };
+            match self.execute::<InPlace>(inst, pc) {
+                Ok(Next::Within(next)) => pc = next,
+                Ok(Next::Head(next)) => return Ok(next),
+                Err(halt) => {
+                    // The run was charged up to its end; the ops after this one did not
+                    // run.
+                    let rest = thread.runs.get(pc).copied().unwrap_or(1);
+                    self.meter.refund(rest.saturating_sub(1));
+                    return Err(halt);
+                }
+            }
         }
     }
 
@@ -98,7 +122,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             return Err(overrun(code).into());
         };
         self.meter.charge();
-        let next = match self.execute(&Inst::from(*op), pc)? {
+        let next = match self.execute::<InPlace>(&Inst::from(*op), pc)? {
             Next::Within(next) | Next::Head(next) => next,
         };
         if self.meter.exhausted() {
@@ -129,7 +153,7 @@ pub(super) const STOPPED_BY_DEBUGGER: &str = "stopped by the debugger";
 
 /// Running past the last slot (no instruction is there, so nothing is charged).
 #[cold]
-fn overrun(code: &Code) -> RuntimeError {
+pub(super) fn overrun(code: &Code) -> RuntimeError {
     RuntimeError::ExecutionOverrun {
         pc: code.slot_count(),
     }

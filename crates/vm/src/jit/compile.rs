@@ -17,7 +17,8 @@
 //!   driver asks for the loop's guard; after the body it emits the loop a second time, its
 //!   hoisted accesses in [`AccessForm::Hoisted`] form, and points the guard at it.
 //! - **Out-of-line code** (shared routines, stubs) waits until an instruction that cannot
-//!   fall through ([`falls_through`]), out of the way of straight-line code.
+//!   fall through ([`SlotFacts::falls`](super::view::SlotFacts::falls)), out of the way of
+//!   straight-line code.
 //! - **Bail-out sites** are recorded by the backend in the program's site table
 //!   ([`super::tables::SiteTable`]) with each instruction's [`At`].
 
@@ -32,7 +33,7 @@ use super::masm::{
     AccessForm, At, Backend, Carried, MacroAssembler, MeterMode, Program, RunPosition, Translation,
 };
 use super::pair::Pair;
-use super::view::CodeView;
+use super::view::{CodeView, Falls};
 use super::{JitError, VersionedLoop};
 use crate::code::{Flow, GuestReg, Op, OpKind};
 use crate::config::Config;
@@ -129,19 +130,19 @@ fn body<M: MacroAssembler>(
     let mut body_end = 0;
     let mut pc = 0;
     while let Some(op) = ops.get(pc) {
-        // One look at the op table per slot: its width, kind and whether it falls through
-        // (constants per op, which the compiler can read from a table).
-        let facts = op.facts();
-        let falls = falls_through(facts.flow);
+        // One read of the slot's packed facts: its run, kind, width, whether it falls
+        // through and whether it heads a tight loop.
+        let facts = code.slot(pc);
+        let (kind, falls) = (facts.kind(), facts.falls());
         if pc == slots {
             body_end = m.offset();
         }
         // Only an access's form reads the hint.
-        let hint = match hints.filter(|_| facts.kind == OpKind::Memory) {
+        let hint = match hints.filter(|_| kind == OpKind::Memory) {
             Some(hints) => hints.hint(pc),
             None => BaseHint::Unknown,
         };
-        let head = match pass.position == RunPosition::Start && code.is_loop_header(pc) {
+        let head = match pass.position == RunPosition::Start && facts.loop_head() {
             true => LoopHead::Yes,
             false => LoopHead::No,
         };
@@ -152,15 +153,16 @@ fn body<M: MacroAssembler>(
         }
         let slot = Slot {
             op,
-            kind: facts.kind,
+            kind,
             falls,
             pc,
+            refund: facts.run(),
             head,
             hint,
         };
         emit_slot(m, code, program, &mut pass, slot, Copy::No)?;
         fall_in = falls == Falls::Through;
-        pc += facts.slots;
+        pc += facts.width();
     }
     m.emit_pending()?;
     // What this pass searched for, the program's later compiles look up.
@@ -195,6 +197,8 @@ struct Slot<'o> {
     kind: OpKind,
     falls: Falls,
     pc: usize,
+    /// Its JIT run length ([`CodeView::jit_run_length`]).
+    refund: u64,
     head: LoopHead,
     /// The guess for its base register.
     hint: BaseHint,
@@ -240,10 +244,10 @@ fn emit_slot<M: MacroAssembler>(
         kind,
         falls,
         pc,
+        refund,
         head,
         hint,
     } = slot;
-    let refund = code.jit_run_length(pc);
     // Only memory accesses can start a pair.
     if pass.pair.is_none() && kind == OpKind::Memory {
         pass.pair = pass.pairs.at(code, op, pc);
@@ -328,27 +332,6 @@ fn access_form<S>(
     })
 }
 
-/// Whether execution can continue after the code of an op of `flow` (out-of-line code that
-/// waits to be emitted goes after one that cannot, out of the way of straight-line code):
-/// where the op's flow goes on, except at an eBPF `callx`, whose code always bails out (the
-/// interpreter decides between helper and function).
-#[inline(always)]
-fn falls_through(flow: Flow) -> Falls {
-    match flow {
-        Flow::Next | Flow::Branch(_) | Flow::Call(_) | Flow::CallReg | Flow::Syscall => {
-            Falls::Through
-        }
-        Flow::Jump(_) | Flow::Exit | Flow::Fault | Flow::CallRegOrHelper => Falls::Never,
-    }
-}
-
-/// Whether execution can continue after an op's code ([`falls_through`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Falls {
-    Through,
-    Never,
-}
-
 /// A loop whose guard is emitted and whose second copy waits for the end of the body.
 struct Version<G> {
     plan: Plan,
@@ -401,25 +384,26 @@ fn copy<M: MacroAssembler>(
     let mut last = None;
     while pc <= latch {
         let Some(op) = code.ops().get(pc) else { break };
-        let facts = op.facts();
-        let falls = falls_through(facts.flow);
+        let facts = code.slot(pc);
+        let (kind, falls) = (facts.kind(), facts.falls());
         let slot = Slot {
             op,
-            kind: facts.kind,
+            kind,
             falls,
             pc,
+            refund: facts.run(),
             head: match pc == head {
                 true => LoopHead::Yes,
                 false => LoopHead::No,
             },
-            hint: match hints.filter(|_| facts.kind == OpKind::Memory) {
+            hint: match hints.filter(|_| kind == OpKind::Memory) {
                 Some(hints) => hints.hint(pc),
                 None => BaseHint::Unknown,
             },
         };
         emit_slot(m, code, program, &mut pass, slot, Copy::Of(&plan))?;
         last = Some(falls);
-        pc += facts.slots;
+        pc += facts.width();
     }
     if last == Some(Falls::Through) {
         m.jump(latch + 1)?;

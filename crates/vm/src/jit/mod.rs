@@ -18,7 +18,7 @@
 //!   over [`crate::code::Op`].
 //! - **Target-neutral analyses**, computed only when the JIT compiles and reading the
 //!   instruction facts of `bpfvm-isa`, never slot bytes: [`view`] (the JIT's runs and tight
-//!   loops), [`hints`] (which registers hold stack or input addresses), [`pair`] (two
+//!   loops, with each op's kind, width and fall-through, in one packed row per slot), [`hints`] (which registers hold stack or input addresses), [`pair`] (two
 //!   accesses under one check), [`hoist`] (which checks of a tight loop can move before
 //!   it), [`hardening`] (the random generator of the machine-code diversification).
 //! - **Target-neutral runtime and tables** ([`run`], [`env`], [`tables`], [`compiled`],

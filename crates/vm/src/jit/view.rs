@@ -2,24 +2,205 @@
 //! analyses only the JIT needs ([`Analyses`]), computed when it first compiles the program
 //! (never for a program that is only interpreted) and kept for its later compiles: its own
 //! runs, which also end before every jump or call target and go on past forward branches
-//! inside tight loops, and the tight loops themselves (see [`crate::code::runs`]).
+//! inside tight loops, and the tight loops themselves (see [`crate::code::runs`]), kept
+//! with what the compile's pass reads about each op in one packed row per slot
+//! ([`SlotFacts`]), so the pass makes one table read per slot where it looked at the op
+//! table, the run lengths and the loop marks.
 
 use super::hints::HintTable;
-use crate::code::runs::{run_lengths, tight_loops, Loops, RunSplit};
-use crate::code::{Code, Op};
+use crate::code::runs::TIGHT_LOOP;
+use crate::code::{Code, Flow, Op, OpKind};
 use std::sync::OnceLock;
+
+/// Whether execution can continue after the code of an op (out-of-line code that waits to
+/// be emitted goes after one that cannot, out of the way of straight-line code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Falls {
+    Through,
+    Never,
+}
+
+/// What the compile's pass reads about one slot, in 8 bytes: its JIT run length, its op's
+/// kind and width, whether execution falls through it, and whether it is the head of (or
+/// inside) a tight loop. One table read per slot instead of a look at the op table, the
+/// run lengths and the loop marks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SlotFacts {
+    /// The JIT's run length (saturated at `u32::MAX`; a compile refuses programs of more
+    /// than `i32::MAX` slots before reading it).
+    run: u32,
+    kind: OpKind,
+    /// The slots the op occupies (1 or 2).
+    width: u8,
+    /// [`FALLS`], [`HEAD`] and [`IN_LOOP`].
+    marks: u8,
+}
+
+/// [`SlotFacts::marks`]: execution falls through the op.
+const FALLS: u8 = 1;
+/// [`SlotFacts::marks`]: the head of a tight loop.
+const HEAD: u8 = 2;
+/// [`SlotFacts::marks`]: inside a tight loop.
+const IN_LOOP: u8 = 4;
+
+impl SlotFacts {
+    /// The slot past the end (or of no op): a run of 0, nothing else.
+    const NONE: SlotFacts = SlotFacts {
+        run: 0,
+        kind: OpKind::Nop,
+        width: 1,
+        marks: 0,
+    };
+
+    /// The JIT's run length ([`CodeView::jit_run_length`]).
+    #[inline(always)]
+    pub fn run(self) -> u64 {
+        u64::from(self.run)
+    }
+
+    /// The op's kind.
+    #[inline(always)]
+    pub fn kind(self) -> OpKind {
+        self.kind
+    }
+
+    /// The slots the op occupies.
+    #[inline(always)]
+    pub fn width(self) -> usize {
+        usize::from(self.width)
+    }
+
+    /// Whether execution can continue after the op's code: where the op's flow goes on,
+    /// except at an eBPF `callx`, whose code always bails out (the interpreter decides
+    /// between helper and function).
+    #[inline(always)]
+    pub fn falls(self) -> Falls {
+        match self.marks & FALLS {
+            0 => Falls::Never,
+            _ => Falls::Through,
+        }
+    }
+
+    /// Whether the slot is the head of a tight loop.
+    #[inline(always)]
+    pub fn loop_head(self) -> bool {
+        self.marks & HEAD != 0
+    }
+
+    /// Whether the slot lies inside a tight loop.
+    #[inline(always)]
+    pub fn in_loop(self) -> bool {
+        self.marks & IN_LOOP != 0
+    }
+}
+
+/// [`SlotFacts::marks`] between the passes of [`analyse`]: the op ends a run.
+const ENDS: u8 = 8;
+/// [`SlotFacts::marks`] between the passes of [`analyse`]: a forward conditional jump.
+const FORWARD_BRANCH: u8 = 16;
+
+/// The [`SlotFacts`] of every slot of `ops` and the slots of its backward jumps, in two
+/// passes, the ops' table read once per slot ([`Op::outline`]: flow, kind, width):
+///
+/// - forward: each slot's kind, width and flow marks; the jump and call targets; the
+///   backward jumps, and for the tight ones (less than [`TIGHT_LOOP`] slots) the head's
+///   mark and +1 at the head, -1 after the jump (the running sum is then the loop depth);
+/// - backward, without the ops: the loop depth (as minus the sum of the marks after the
+///   slot: they add up to 0), and the run lengths of `runs::run_lengths` with
+///   `RunSplit::AtTargets` (a unit test compares them): an op that ends a run (but not a
+///   forward conditional jump inside a tight loop), or one followed by a target, has length
+///   1; any other op one more than the slot it falls through to.
+fn analyse(ops: &[Op]) -> (Vec<SlotFacts>, Vec<usize>) {
+    let count = ops.len();
+    let mut slots = vec![SlotFacts::NONE; count];
+    // Per slot: whether a jump or call goes there, whether it heads a tight loop, and the
+    // loop marks (one more entry, for the slot after a jump at the end).
+    let mut targets = vec![false; count];
+    let mut heads = vec![false; count];
+    let mut edges = vec![0i32; count + 1];
+    let mut back_jumps = Vec::new();
+    for ((pc, op), slot) in ops.iter().enumerate().zip(slots.iter_mut()) {
+        let (flow, kind, width) = op.outline();
+        let (marks, target) = match flow {
+            Flow::Next => (FALLS, None),
+            Flow::Branch(target) if target > pc => (FALLS | ENDS | FORWARD_BRANCH, Some(target)),
+            Flow::Branch(target) | Flow::Call(target) => (FALLS | ENDS, Some(target)),
+            Flow::Jump(target) => (ENDS, Some(target)),
+            Flow::CallReg | Flow::Syscall => (FALLS | ENDS, None),
+            // An eBPF `callx` always bails out: its code does not fall through.
+            Flow::CallRegOrHelper | Flow::Exit | Flow::Fault => (ENDS, None),
+        };
+        *slot = SlotFacts {
+            run: 1,
+            kind,
+            width: u8::try_from(width).unwrap_or(u8::MAX),
+            marks,
+        };
+        let Some(target) = target else { continue };
+        if let Some(slot) = targets.get_mut(target) {
+            *slot = true;
+        }
+        // A backward jump (a call's target is not a loop's head).
+        if target > pc || matches!(flow, Flow::Call(_)) {
+            continue;
+        }
+        back_jumps.push(pc);
+        if pc - target < TIGHT_LOOP {
+            if let Some(head) = heads.get_mut(target) {
+                *head = true;
+            }
+            if let Some(edge) = edges.get_mut(target) {
+                *edge += 1;
+            }
+            if let Some(edge) = edges.get_mut(pc + 1) {
+                *edge -= 1;
+            }
+        }
+    }
+    // The sum of the marks after the slot being looked at.
+    let mut after = edges.get(count).copied().unwrap_or(0);
+    for pc in (0..count).rev() {
+        let (next_run, next_target) = match slots.get(pc) {
+            Some(slot) => {
+                let next = pc + slot.width();
+                (
+                    slots.get(next).map_or(0, |next| next.run),
+                    targets.get(next).copied().unwrap_or(false),
+                )
+            }
+            None => continue,
+        };
+        let in_loop = -after > 0;
+        after += edges.get(pc).copied().unwrap_or(0);
+        let head = heads.get(pc).copied().unwrap_or(false);
+        let Some(slot) = slots.get_mut(pc) else {
+            continue;
+        };
+        let carried_on = slot.marks & FORWARD_BRANCH != 0 && in_loop;
+        let ends = slot.marks & ENDS != 0 && !carried_on;
+        if !ends && !next_target {
+            slot.run = next_run.saturating_add(1);
+        }
+        slot.marks = slot.marks & FALLS
+            | match head {
+                true => HEAD,
+                false => 0,
+            }
+            | match in_loop {
+                true => IN_LOOP,
+                false => 0,
+            };
+    }
+    (slots, back_jumps)
+}
 
 /// The JIT's analyses of one program's neutral form: computed on the program's first
 /// compile and kept beside its machine code for later ones (a program is compiled again
 /// with another engine or seed, never with another form).
 #[derive(Debug)]
 pub(crate) struct Analyses {
-    /// Per slot: the JIT's run length ([`CodeView::jit_run_length`]).
-    run_lengths: Vec<u64>,
-    /// Per slot: whether it is the head of a tight loop.
-    loop_headers: Vec<bool>,
-    /// Per slot: whether it lies inside a tight loop.
-    in_loops: Vec<bool>,
+    /// Per slot: its run length, kind, width and loop marks ([`SlotFacts`]).
+    slots: Vec<SlotFacts>,
     /// The slots of the backward jumps, in order.
     back_jumps: Vec<usize>,
     /// The hints scan's results ([`CodeView::hints`]), once a compile asked for them.
@@ -29,16 +210,9 @@ pub(crate) struct Analyses {
 impl Analyses {
     /// Analyses `code`.
     pub fn of(code: &Code) -> Analyses {
-        let Loops {
-            heads,
-            inside,
-            back_jumps,
-        } = tight_loops(code.ops());
-        let run_lengths = run_lengths(code.ops(), RunSplit::AtTargets { in_loops: &inside });
+        let (slots, back_jumps) = analyse(code.ops());
         Analyses {
-            run_lengths,
-            loop_headers: heads,
-            in_loops: inside,
+            slots,
             back_jumps,
             hints: OnceLock::new(),
         }
@@ -55,7 +229,7 @@ impl<'c> CodeView<'c> {
     /// `code` with `analyses`, which must be [`Analyses::of`] it.
     pub fn new(code: &'c Code, analyses: &'c Analyses) -> CodeView<'c> {
         debug_assert_eq!(
-            analyses.run_lengths.len(),
+            analyses.slots.len(),
             code.ops().len(),
             "the analyses of another program"
         );
@@ -86,6 +260,12 @@ impl<'c> CodeView<'c> {
         self.code.is_callable(pc)
     }
 
+    /// The slots at which a function is registered, in order ([`CodeView::is_callable`]).
+    #[inline(always)]
+    pub fn callable_pcs(&self) -> &'c [usize] {
+        self.code.callable_pcs()
+    }
+
     /// The guest address of slot 0.
     #[inline(always)]
     pub fn text_vaddr(&self) -> u64 {
@@ -109,7 +289,18 @@ impl<'c> CodeView<'c> {
     /// forward conditional jumps inside tight loops (a taken one gives the rest back).
     #[inline(always)]
     pub fn jit_run_length(&self, pc: usize) -> u64 {
-        self.analyses.run_lengths.get(pc).copied().unwrap_or(0)
+        self.slot(pc).run()
+    }
+
+    /// What the compile's pass reads about slot `pc` ([`SlotFacts`]; past the end, a run
+    /// of 0).
+    #[inline(always)]
+    pub fn slot(&self, pc: usize) -> SlotFacts {
+        self.analyses
+            .slots
+            .get(pc)
+            .copied()
+            .unwrap_or(SlotFacts::NONE)
     }
 
     /// Whether slot `pc` is the head of a tight loop: a backward jump at most
@@ -117,14 +308,14 @@ impl<'c> CodeView<'c> {
     /// code).
     #[inline(always)]
     pub fn is_loop_header(&self, pc: usize) -> bool {
-        self.analyses.loop_headers.get(pc).copied().unwrap_or(false)
+        self.slot(pc).loop_head()
     }
 
     /// Whether slot `pc` lies inside a tight loop: between a backward jump's target and the
     /// jump.
     #[inline(always)]
     pub fn in_loop(&self, pc: usize) -> bool {
-        self.analyses.in_loops.get(pc).copied().unwrap_or(false)
+        self.slot(pc).in_loop()
     }
 
     /// The hints scan's guesses (see `hints`), scanned on the first call.
@@ -137,8 +328,89 @@ impl<'c> CodeView<'c> {
                 &analyses.back_jumps,
                 code.entry_pc(),
                 code.callable_pcs(),
-                |pc| analyses.loop_headers.get(pc).copied().unwrap_or(false),
+                |pc| analyses.slots.get(pc).is_some_and(|slot| slot.loop_head()),
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::code::runs::{run_lengths, tight_loops, Loops, RunSplit};
+    use crate::code::GuestReg;
+
+    /// Whether execution can continue after the code of an op of `flow`: where the op's flow
+    /// goes on, except at an eBPF `callx`, whose code always bails out (the interpreter decides
+    /// between helper and function).
+    fn falls_through(flow: Flow) -> Falls {
+        match flow {
+            Flow::Next | Flow::Branch(_) | Flow::Call(_) | Flow::CallReg | Flow::Syscall => {
+                Falls::Through
+            }
+            Flow::Jump(_) | Flow::Exit | Flow::Fault | Flow::CallRegOrHelper => Falls::Never,
+        }
+    }
+
+    /// On random op sequences (moves, `lddw`, forward and backward conditional and
+    /// unconditional jumps, calls, exits), every slot's packed facts say what the op table,
+    /// `run_lengths` with the JIT's split and `tight_loops` say, and the backward jumps are
+    /// `tight_loops`' list.
+    #[test]
+    fn slot_facts_agree_with_the_op_table_and_the_run_lengths() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut tight = 0;
+        for _ in 0..300 {
+            let len = 1 + (next() % 90) as usize;
+            let mut ops: Vec<Op> = (0..len)
+                .map(|_| {
+                    let word = next();
+                    let target = (word >> 32) as u32 % len as u32;
+                    let dst = GuestReg::R1;
+                    match word % 8 {
+                        0 | 1 => Op::Mov64Imm { dst, imm: 0 },
+                        2 => Op::LoadImm64 { dst, imm: 1 },
+                        3 | 4 => Op::JneImm {
+                            dst,
+                            imm: 0,
+                            target,
+                        },
+                        5 => Op::Ja { target },
+                        6 => Op::Call {
+                            target: target as usize,
+                        },
+                        _ => Op::Exit,
+                    }
+                })
+                .collect();
+            ops.push(Op::Overrun);
+            let Loops {
+                heads,
+                inside,
+                back_jumps,
+            } = tight_loops(&ops);
+            let runs = run_lengths(&ops, RunSplit::AtTargets { in_loops: &inside });
+            let (slots, jumps) = analyse(&ops);
+            assert_eq!(jumps, back_jumps);
+            assert_eq!(slots.len(), ops.len());
+            for (pc, op) in ops.iter().enumerate() {
+                let slot = slots[pc];
+                let facts = op.facts();
+                assert_eq!(slot.run(), runs[pc], "run length at {pc} of {ops:?}");
+                assert_eq!(slot.kind(), facts.kind);
+                assert_eq!(slot.width(), facts.slots);
+                assert_eq!(slot.falls(), falls_through(facts.flow));
+                assert_eq!(slot.loop_head(), heads[pc]);
+                assert_eq!(slot.in_loop(), inside[pc]);
+                tight += usize::from(heads[pc]);
+            }
+        }
+        assert!(tight > 50, "the random programs have tight loops");
     }
 }

@@ -288,8 +288,36 @@ impl<'a> MemoryMapping<'a> {
         self.store_general(size, vaddr, value, pc)
     }
 
+    /// The aligned mapping's inlined lookup alone: the value of a valid aligned load, or
+    /// `None` for anything [`load_inline`](Self::load_inline) hands to its general path
+    /// ([`load_general`](Self::load_general)).
+    #[inline(always)]
+    pub(crate) fn load_aligned(&self, size: MemSize, vaddr: u64) -> Option<u64> {
+        match &self.lookup {
+            Lookup::Aligned(mapping) => mapping.load(size, vaddr),
+            Lookup::Unaligned(_) => None,
+        }
+    }
+
+    /// The aligned mapping's inlined lookup alone: `Some` when a valid aligned store was
+    /// made, `None` for anything [`store_inline`](Self::store_inline) hands to its general
+    /// path ([`store_general`](Self::store_general)).
+    #[inline(always)]
+    pub(crate) fn store_aligned(&mut self, size: MemSize, vaddr: u64, value: u64) -> Option<()> {
+        match &mut self.lookup {
+            Lookup::Aligned(mapping) => mapping.store(size, vaddr, value),
+            Lookup::Unaligned(_) => None,
+        }
+    }
+
+    /// The general path of [`load_inline`](Self::load_inline).
     #[inline(never)]
-    fn load_general(&mut self, size: MemSize, vaddr: u64, pc: usize) -> Result<u64, RuntimeError> {
+    pub(crate) fn load_general(
+        &mut self,
+        size: MemSize,
+        vaddr: u64,
+        pc: usize,
+    ) -> Result<u64, RuntimeError> {
         match self.load(size, vaddr, pc) {
             Err(error) if self.handled(AccessType::Load, vaddr, size.bytes()) => {
                 self.load(size, vaddr, pc).map_err(|_| error)
@@ -319,8 +347,9 @@ impl<'a> MemoryMapping<'a> {
         self.replace_region_at(region).is_ok()
     }
 
+    /// The general path of [`store_inline`](Self::store_inline).
     #[inline(never)]
-    fn store_general(
+    pub(crate) fn store_general(
         &mut self,
         size: MemSize,
         vaddr: u64,

@@ -324,16 +324,16 @@ impl Masm {
         // The bail-out routine follows the prologue, so its offset is known here.
         let bail = self.routine_offset(Routine::BailSite);
         for stub in stubs.drain(..) {
+            // A bail-out stub (most of them) lands and calls in one go.
+            if let (StubKind::Bail { at }, Some(bail)) = (stub.kind, bail) {
+                self.asm.land_and_call(stub.field, bail)?;
+                self.site(at);
+                continue;
+            }
             let here = self.asm.offset();
             self.asm.patch_rel32(stub.field, here)?;
             match stub.kind {
-                StubKind::Bail { at } => match bail {
-                    Some(bail) => {
-                        self.asm.call_to(bail)?;
-                        self.site(at);
-                    }
-                    None => self.bail_now(at)?,
-                },
+                StubKind::Bail { at } => self.bail_now(at)?,
                 StubKind::Refund { rest, target } => {
                     self.asm.alu(
                         AluKind::Add,
@@ -708,12 +708,10 @@ impl Masm {
     }
 
     /// Before the `callx` table: an entry stub for every callable slot that cannot be
-    /// entered directly.
+    /// entered directly (in slot order).
     pub fn callable_entries(&mut self, code: &CodeView<'_>) -> Result<(), JitError> {
-        for pc in 0..code.slot_count() {
-            if code.is_callable(pc) {
-                self.ensure_entry(code, pc)?;
-            }
+        for &pc in code.callable_pcs() {
+            self.ensure_entry(code, pc)?;
         }
         Ok(())
     }
@@ -721,30 +719,45 @@ impl Masm {
     /// The `callx` table (once every entry stub is emitted): per slot, the code offset where
     /// a `callx` may land (a run start, or the entry stub of a jump target or of a callable
     /// slot inside a run), else 0 (the call then bails out). With static syscalls only
-    /// callable slots are targets. It lives beside the code, not in it (generated code reads
-    /// it through `Env::callx_table`): code memory holds instructions only, and stays
-    /// smaller.
+    /// callable slots are targets (the table is zeros but at them). It lives beside the
+    /// code, not in it (generated code reads it through `Env::callx_table`): code memory
+    /// holds instructions only, and stays smaller.
     pub fn fill_callx_table(&mut self, code: &CodeView<'_>, static_syscalls: bool) {
         let slots = code.slot_count();
-        let allowed = |pc| !static_syscalls || code.is_callable(pc);
         let enter_inside = self.program.meter == MeterMode::Off;
-        let mut table = core::mem::take(&mut self.callx_table);
-        table.clear();
-        table.extend(self.offsets.iter().take(slots).map(|offset| match *offset {
+        let direct = |offset: u32| match offset {
             NONE => 0,
             offset if offset & CARRIED != 0 => 0,
             offset if offset & INSIDE == 0 => offset,
             offset if enter_inside => offset & !INSIDE,
             _ => 0,
-        }));
-        for (out, stub) in table.iter_mut().zip(&self.stubs) {
-            if *stub != NONE {
-                *out = *stub;
+        };
+        let mut table = core::mem::take(&mut self.callx_table);
+        table.clear();
+        match static_syscalls {
+            // Zeros but at the (few) callable slots.
+            true => {
+                table.resize(slots, 0);
+                for &pc in code.callable_pcs() {
+                    let stub = self.stubs.get(pc).copied().filter(|stub| *stub != NONE);
+                    let offset = self.offsets.get(pc).copied().unwrap_or(NONE);
+                    if let Some(out) = table.get_mut(pc) {
+                        *out = stub.unwrap_or_else(|| direct(offset));
+                    }
+                }
             }
-        }
-        for (pc, out) in table.iter_mut().enumerate() {
-            if !allowed(pc) {
-                *out = 0;
+            false => {
+                table.extend(
+                    self.offsets
+                        .iter()
+                        .take(slots)
+                        .map(|offset| direct(*offset)),
+                );
+                for (out, stub) in table.iter_mut().zip(&self.stubs) {
+                    if *stub != NONE {
+                        *out = *stub;
+                    }
+                }
             }
         }
         self.callx_table = table;

@@ -1,0 +1,202 @@
+//! Loads and stores of the interpreter, and what an access the aligned mapping's inlined
+//! lookup does not make turns into ([`Access`]).
+//!
+//! The inlined lookup makes every valid access of the aligned mapping. Anything else (an
+//! access of the unaligned mapping, one that fails, one the violation handler may rescue)
+//! takes the memory mapping's general path, out of line. How it gets there depends on the
+//! loop: the `match` loops call it in place ([`InPlace`]); a threaded handler instead stops
+//! the instruction before it has done anything ([`Interrupt::Retry`]) and runs it again
+//! through the handler for any kind, so that no hot handler makes a call that returns into
+//! it (such a call would make it save registers at every entry, and keep the general path's
+//! result in its frame, which rules out its tail call: see `thread`). A call that finds the
+//! frame stack full (growing it is such a call) is retried the same way.
+
+use super::exec::{Halt, Machine};
+use crate::code::GuestReg;
+use crate::context::ContextObject;
+use bpfvm_isa::MemSize;
+
+/// What an access the inlined lookup did not make becomes.
+pub(super) trait Access {
+    /// Why an instruction stopped before its end.
+    type Halt: From<Halt>;
+
+    /// A load the inlined lookup did not make.
+    fn load_missed<C: ContextObject>(
+        machine: &mut Machine<'_, '_, C>,
+        size: MemSize,
+        vaddr: u64,
+        pc: usize,
+    ) -> Result<u64, Self::Halt>;
+
+    /// A store the inlined lookup did not make.
+    fn store_missed<C: ContextObject>(
+        machine: &mut Machine<'_, '_, C>,
+        size: MemSize,
+        vaddr: u64,
+        value: u64,
+        pc: usize,
+    ) -> Result<(), Self::Halt>;
+
+    /// A call found the frame stack at its capacity, before it changed anything: growing
+    /// it is a call that returns into the handler (see the module doc).
+    fn frames_full<C: ContextObject>(machine: &mut Machine<'_, '_, C>) -> Result<(), Self::Halt>;
+}
+
+/// The general path, taken in place: the `match` loops.
+pub(super) enum InPlace {}
+
+impl Access for InPlace {
+    type Halt = Halt;
+
+    #[inline(always)]
+    fn load_missed<C: ContextObject>(
+        machine: &mut Machine<'_, '_, C>,
+        size: MemSize,
+        vaddr: u64,
+        pc: usize,
+    ) -> Result<u64, Halt> {
+        machine.load_general(size, vaddr, pc)
+    }
+
+    #[inline(always)]
+    fn store_missed<C: ContextObject>(
+        machine: &mut Machine<'_, '_, C>,
+        size: MemSize,
+        vaddr: u64,
+        value: u64,
+        pc: usize,
+    ) -> Result<(), Halt> {
+        machine.store_general(size, vaddr, value, pc)
+    }
+
+    /// The push grows the stack in place.
+    #[inline(always)]
+    fn frames_full<C: ContextObject>(_: &mut Machine<'_, '_, C>) -> Result<(), Halt> {
+        Ok(())
+    }
+}
+
+/// The general path, taken by running the instruction again: the threaded handlers.
+pub(super) enum Retried {}
+
+/// Why a threaded handler's instruction stopped before its end.
+pub(super) enum Interrupt {
+    /// The run ends.
+    Halt(Halt),
+    /// An access missed the inlined lookup before the instruction changed anything: run it
+    /// again with the general path in place.
+    Retry,
+}
+
+impl From<Halt> for Interrupt {
+    #[inline(always)]
+    fn from(halt: Halt) -> Self {
+        Interrupt::Halt(halt)
+    }
+}
+
+impl Access for Retried {
+    type Halt = Interrupt;
+
+    #[inline(always)]
+    fn load_missed<C: ContextObject>(
+        _: &mut Machine<'_, '_, C>,
+        _: MemSize,
+        _: u64,
+        _: usize,
+    ) -> Result<u64, Interrupt> {
+        Err(Interrupt::Retry)
+    }
+
+    #[inline(always)]
+    fn store_missed<C: ContextObject>(
+        _: &mut Machine<'_, '_, C>,
+        _: MemSize,
+        _: u64,
+        _: u64,
+        _: usize,
+    ) -> Result<(), Interrupt> {
+        Err(Interrupt::Retry)
+    }
+
+    #[inline(always)]
+    fn frames_full<C: ContextObject>(_: &mut Machine<'_, '_, C>) -> Result<(), Interrupt> {
+        Err(Interrupt::Retry)
+    }
+}
+
+impl<C: ContextObject> Machine<'_, '_, C> {
+    /// `dst = [base + off]`, `size` bytes zero-extended.
+    #[inline(always)]
+    pub(super) fn load<A: Access>(
+        &mut self,
+        pc: usize,
+        size: MemSize,
+        dst: GuestReg,
+        base: GuestReg,
+        off: i16,
+    ) -> Result<(), A::Halt> {
+        let vaddr = self.addr(base, off);
+        let value = match self.mapping.load_aligned(size, vaddr) {
+            Some(value) => value,
+            None => A::load_missed(self, size, vaddr, pc)?,
+        };
+        self.set(dst, value);
+        Ok(())
+    }
+
+    /// [`Self::load`] with the size read from a fused instruction: one path per size, each
+    /// with the size's constant, as the plain load ops have.
+    #[inline(always)]
+    pub(super) fn load_sized<A: Access>(
+        &mut self,
+        pc: usize,
+        size: MemSize,
+        dst: GuestReg,
+        base: GuestReg,
+        off: i16,
+    ) -> Result<(), A::Halt> {
+        match size {
+            MemSize::B => self.load::<A>(pc, MemSize::B, dst, base, off),
+            MemSize::H => self.load::<A>(pc, MemSize::H, dst, base, off),
+            MemSize::W => self.load::<A>(pc, MemSize::W, dst, base, off),
+            MemSize::DW => self.load::<A>(pc, MemSize::DW, dst, base, off),
+        }
+    }
+
+    /// `[base + off] = value`, its low `size` bytes.
+    #[inline(always)]
+    pub(super) fn store<A: Access>(
+        &mut self,
+        pc: usize,
+        size: MemSize,
+        base: GuestReg,
+        off: i16,
+        value: u64,
+    ) -> Result<(), A::Halt> {
+        let vaddr = self.addr(base, off);
+        match self.mapping.store_aligned(size, vaddr, value) {
+            Some(()) => Ok(()),
+            None => A::store_missed(self, size, vaddr, value, pc),
+        }
+    }
+
+    /// The general path of a load, out of line; its result travels in registers.
+    #[inline(never)]
+    fn load_general(&mut self, size: MemSize, vaddr: u64, pc: usize) -> Result<u64, Halt> {
+        Ok(self.mapping.load_general(size, vaddr, pc)?)
+    }
+
+    /// The general path of a store, out of line.
+    #[inline(never)]
+    fn store_general(
+        &mut self,
+        size: MemSize,
+        vaddr: u64,
+        value: u64,
+        pc: usize,
+    ) -> Result<(), Halt> {
+        Ok(self.mapping.store_general(size, vaddr, value, pc)?)
+    }
+}

@@ -1,0 +1,205 @@
+//! Threaded dispatch: a handler per [`Inst`] kind, each ending with its own jump to the
+//! next instruction's handler.
+//!
+//! A `match` in a loop has one indirect jump for every instruction, and the host's
+//! predictor has to guess every guest instruction's successor from that one site. Here each
+//! kind of instruction has its own handler ([`Machine::handler`], one instance per
+//! [`InstKind`]), which executes its instruction through the one `match` of
+//! `Machine::execute` (the kind is known, so the compiler keeps only that arm) and then
+//! fetches the next instruction and calls its handler through the table, as its last act.
+//! Each handler's jump is its own, so the predictor learns what follows an `add` apart from
+//! what follows a load. Stable Rust has no guaranteed tail call, but the call is in tail
+//! position with the caller's own signature, so an optimized build turns it into a jump
+//! (a sibling call) and the chain runs in one frame.
+//!
+//! A chain is bounded by fuel, so no build can grow the host stack without bound (an
+//! unoptimized build makes every handler a real call): the driving loop
+//! (`run_by_runs`) starts a chain with at most [`CHAIN`] instructions of fuel, and every
+//! run head the chain enters costs the run's length. A run head with too little fuel left,
+//! or one the meter will not charge at once, ends the chain: the handler returns the head's
+//! pc to the driving loop, which decides there as before (a new chain, or an exact step).
+//! Inside a run no handler counts anything, as in the `match` loop: only an op that ends a
+//! run answers [`Next::Head`], and the run was charged whole at its head.
+
+use super::access::{InPlace, Interrupt, Retried};
+use super::exec::{Halt, Machine, Next};
+use crate::code::{Inst, InstKind};
+use crate::context::ContextObject;
+use std::cell::Cell;
+
+/// The most instructions one chain of handlers runs before it returns to the driving loop:
+/// the bound on the host stack an unoptimized build (no sibling calls) can use.
+pub(super) const CHAIN: u64 = 4096;
+
+/// What a chain reads besides the machine: the interpreter's stream and the meter's run
+/// lengths, one entry per slot and the sentinel, cut to one length; and where a chain that
+/// stopped leaves the reason.
+pub(super) struct Thread<'c> {
+    pub insts: &'c [Inst],
+    pub runs: &'c [u64],
+    pub halt: Cell<Option<Halt>>,
+}
+
+impl Thread<'_> {
+    /// What a chain's result means: the reason it stopped, taken from the thread, or the
+    /// run head the driving loop goes on at.
+    #[inline(always)]
+    pub(super) fn outcome(&self, result: usize) -> Result<usize, Halt> {
+        if result == HALTED {
+            if let Some(halt) = self.halt.take() {
+                return Err(halt);
+            }
+        }
+        Ok(result)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn stop(&self, halt: Halt) -> usize {
+        self.halt.set(Some(halt));
+        HALTED
+    }
+}
+
+/// A chain's result when it stopped: the reason is in [`Thread::halt`]. (A chain's result is
+/// one word, so that every handler's call of the next is a plain tail call; a pair such as
+/// `Result<usize, Halt>` keeps the compiler from making it one.)
+const HALTED: usize = usize::MAX;
+
+/// A handler: runs the instruction `inst` at `pc` and everything after it in the chain; the
+/// result is the run head the driving loop goes on at (not yet charged), or [`HALTED`].
+type Handler<M> = fn(&mut M, &Thread<'_>, &Inst, usize, u64) -> usize;
+
+/// The table of handlers: `$name` lists every [`InstKind`] in order, which a constant
+/// assertion checks, so that the handler at index `k` is the one for kind `k`.
+macro_rules! handler_table {
+    ($(
+        $(#[$attr:meta])*
+        $name:ident $({ $($field:ident : $ty:ty),* $(,)? })? => $facts:expr
+    ),* $(,)?) => {
+        handler_table!(@names $($name)*
+            MovAddReg MovAddImm MovAndImm MovLshImm MovRshImm MovJgtImm
+            LdxAddImm LdxAddReg LdxXorReg LdxAndImm LdxLshImm
+            AddJltReg AddJneReg AddJeqImm AddJneImm AddJltImm);
+    };
+    (@names $($name:ident)*) => {
+        const _: () = {
+            let mut index = 0;
+            $(
+                assert!(InstKind::$name as usize == index);
+                index += 1;
+            )*
+            assert!(index == InstKind::COUNT);
+        };
+
+        impl<C: ContextObject> Machine<'_, '_, C> {
+            /// The handler of each [`InstKind`], at the kind's index.
+            const HANDLERS: [Handler<Self>; InstKind::COUNT] =
+                [$(Self::handler::<{ InstKind::$name as u8 }>,)*];
+        }
+    };
+}
+
+bpfvm_isa::for_each_op!(handler_table);
+
+impl<C: ContextObject> Machine<'_, '_, C> {
+    /// Runs the chain that starts at the run head `pc`, whose run the meter has charged;
+    /// `fuel` is what the chain may still run after this run (at most [`CHAIN`] in all).
+    #[inline(always)]
+    pub(super) fn run_chain(
+        &mut self,
+        thread: &Thread<'_>,
+        pc: usize,
+        fuel: u64,
+    ) -> Result<usize, Halt> {
+        let result = self.dispatch(thread, pc, fuel);
+        thread.outcome(result)
+    }
+
+    /// The handler of kind `KIND`: executes `inst` (of that kind), then hands over to the
+    /// next instruction's handler.
+    fn handler<const KIND: u8>(
+        &mut self,
+        thread: &Thread<'_>,
+        inst: &Inst,
+        pc: usize,
+        fuel: u64,
+    ) -> usize {
+        // The table gives every kind its own handler, so the test always holds; with it the
+        // compiler keeps only this kind's arm of the `match`.
+        if inst.kind() as u8 != KIND {
+            return self.handler_any(thread, inst, pc, fuel);
+        }
+        match self.execute::<Retried>(inst, pc) {
+            Ok(next) => self.go_on(thread, pc, Ok(next), fuel),
+            Err(Interrupt::Halt(halt)) => self.go_on(thread, pc, Err(halt), fuel),
+            Err(Interrupt::Retry) => self.handler_any(thread, inst, pc, fuel),
+        }
+    }
+
+    /// After the instruction at `pc`: the next one's handler, or the end of the chain.
+    #[inline(always)]
+    fn go_on(
+        &mut self,
+        thread: &Thread<'_>,
+        pc: usize,
+        next: Result<Next, Halt>,
+        fuel: u64,
+    ) -> usize {
+        match next {
+            Ok(Next::Within(next)) => self.dispatch(thread, next, fuel),
+            Ok(Next::Head(next)) => self.enter(thread, next, fuel),
+            Err(halt) => thread.stop(self.halt_in_run(thread, pc, halt)),
+        }
+    }
+
+    /// Fetches the instruction at `pc` and calls its handler (the chain's tail call).
+    #[inline(always)]
+    fn dispatch(&mut self, thread: &Thread<'_>, pc: usize, fuel: u64) -> usize {
+        let Some(inst) = thread.insts.get(pc) else {
+            return self.overrun(thread);
+        };
+        let handler = Self::HANDLERS[inst.kind() as usize];
+        handler(self, thread, inst, pc, fuel)
+    }
+
+    /// Goes on at the run head `pc`: in this chain when it has the fuel and the meter
+    /// charges the run at once, otherwise back in the driving loop.
+    #[inline(always)]
+    fn enter(&mut self, thread: &Thread<'_>, pc: usize, fuel: u64) -> usize {
+        // 0 for a pc past the sentinel, where the fetch fails.
+        let length = thread.runs.get(pc).copied().unwrap_or(0);
+        match fuel.checked_sub(length) {
+            Some(left) if self.meter.enter_run(length) => self.dispatch(thread, pc, left),
+            Some(_) | None => pc,
+        }
+    }
+
+    /// The instruction at `pc` stopped the run: the run was charged up to its end, so the
+    /// instructions after this one are given back.
+    #[cold]
+    #[inline(never)]
+    fn halt_in_run(&mut self, thread: &Thread<'_>, pc: usize, halt: Halt) -> Halt {
+        let rest = thread.runs.get(pc).copied().unwrap_or(1);
+        self.meter.refund(rest.saturating_sub(1));
+        halt
+    }
+
+    /// The fetch ran past the sentinel. Out of line, so that the error is built in this
+    /// function's frame and the handlers need none for it.
+    #[cold]
+    #[inline(never)]
+    fn overrun(&mut self, thread: &Thread<'_>) -> usize {
+        thread.stop(super::loops::overrun(self.code).into())
+    }
+
+    /// The handler of an instruction of any kind, with the memory's general path in place:
+    /// what a handler hands an instruction whose access missed the inlined lookup to (and,
+    /// were the table wrong, one of another kind).
+    #[cold]
+    #[inline(never)]
+    fn handler_any(&mut self, thread: &Thread<'_>, inst: &Inst, pc: usize, fuel: u64) -> usize {
+        let next = self.execute::<InPlace>(inst, pc);
+        self.go_on(thread, pc, next, fuel)
+    }
+}

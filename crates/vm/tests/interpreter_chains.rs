@@ -1,0 +1,155 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! The threaded interpreter's chains of handlers, as tables run on every backend: a
+//! straight run longer than one chain may be (it runs through the `match`), loops whose
+//! thousands of run heads use up many chains' fuel, budgets and errors that end a run deep
+//! inside a chain, and accesses of the unaligned mapping, which every handler hands back to
+//! the general path.
+
+mod interp_common;
+
+use bpfvm::{Config, RuntimeError};
+use bpfvm_isa::{AluOp, Cond, Dialect, Insn, MemSize, Width};
+use interp_common::*;
+use RuntimeError as E;
+
+/// Both 2022 dialects agree.
+fn both(name: &'static str, program: Vec<Insn>, expect: Result<u64, E>, count: u64) -> [Case; 2] {
+    [
+        Case::new(name, Dialect::Sbpf, program.clone(), expect.clone(), count),
+        Case::new(name, Dialect::Ebpf, program, expect, count),
+    ]
+}
+
+/// `r0 += 1`, `length` times, then `exit`: one straight run of `length + 1`.
+fn straight(length: usize) -> Vec<Insn> {
+    let mut program = vec![alu(Width::W64, AluOp::Add, 0, k(1)); length];
+    program.push(exit());
+    program
+}
+
+/// `r0 = 0; r6 = turns; loop { r0 += 1; r6 -= 1; if r6 != 0 continue }` and then `tail`.
+/// The loop's body is at slots 2-4; `r0` counts the turns.
+fn counted_loop(turns: i32, tail: Vec<Insn>) -> Vec<Insn> {
+    let mut program = vec![
+        mov(0, 0),
+        mov(6, turns),
+        alu(Width::W64, AluOp::Add, 0, k(1)),
+        alu(Width::W64, AluOp::Add, 6, k(-1)),
+        branch(Width::W64, Cond::Ne, 6, k(0), -3),
+    ];
+    program.extend(tail);
+    program
+}
+
+fn chain_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    // 300 is longer than a chain's fuel (256 instructions).
+    cases.extend(both("a straight run of 301", straight(300), Ok(300), 301));
+    // The 0.2.38 rule: the budget runs out after the 150th `add`, at slot 149, and the error
+    // names the fall-through.
+    let stop = Err(E::ExceededMaxInstructions {
+        pc: 150,
+        budget: 150,
+    });
+    for case in both(
+        "a straight run of 301, budget 150",
+        straight(300),
+        stop,
+        150,
+    ) {
+        cases.push(case.budget(150));
+    }
+    // 1000 turns: 1000 run heads, many chains.
+    for case in both(
+        "a loop of 1000 turns",
+        counted_loop(1000, vec![exit()]),
+        Ok(1000),
+        2 + 3 * 1000 + 1,
+    ) {
+        cases.push(case.budget(10_000));
+    }
+    // A budget of 1000 ends in the 333rd turn: 2 + 3 * 332 = 998 instructions before it,
+    // then the `add r0` and the `add r6` (slot 3); the fall-through is slot 4.
+    let stop = Err(E::ExceededMaxInstructions {
+        pc: 4,
+        budget: 1000,
+    });
+    cases.extend(both(
+        "a loop of 1000 turns, budget 1000",
+        counted_loop(1000, vec![exit()]),
+        stop,
+        1000,
+    ));
+    // An error after 100 turns, deep in a chain: the division at slot 6 (sBPF; eBPF divides
+    // by zero to 0).
+    let divide = vec![mov(2, 0), alu(Width::W64, AluOp::Div, 0, reg(2)), exit()];
+    cases.push(Case::new(
+        "a division by zero after 100 turns",
+        Dialect::Sbpf,
+        counted_loop(100, divide),
+        Err(E::DivideByZero { pc: 6 }),
+        2 + 3 * 100 + 2,
+    ));
+    cases
+}
+
+/// Loads and stores in a loop on the unaligned mapping: every access misses the aligned
+/// lookup, so every memory handler hands its instruction to the general path.
+fn unaligned_cases() -> Vec<Case> {
+    let unaligned = |config: Config| Config {
+        aligned_memory_mapping: false,
+        ..config
+    };
+    let mut cases = Vec::new();
+    // r0 = 0; r2 = 100; loop { r3 = [r1 + 1]; r0 += r3; [r1 + 2] = r0; r2 -= 1 } ; r0 +=
+    // [r1 + 2] (the last sum, stored): 100 * 7 + 700.
+    let program = vec![
+        mov(0, 0),
+        mov(2, 100),
+        ldx(MemSize::B, 3, 1, 1),
+        alu(Width::W64, AluOp::Add, 0, reg(3)),
+        stx(MemSize::H, 1, 2, 0),
+        alu(Width::W64, AluOp::Add, 2, k(-1)),
+        branch(Width::W64, Cond::Ne, 2, k(0), -5),
+        ldx(MemSize::H, 4, 1, 2),
+        alu(Width::W64, AluOp::Add, 0, reg(4)),
+        exit(),
+    ];
+    for case in both(
+        "loads and stores on the unaligned mapping",
+        program,
+        Ok(1400),
+        2 + 5 * 100 + 3,
+    ) {
+        cases.push(case.mem(vec![0, 7, 0, 0]).budget(10_000).config(unaligned));
+    }
+    // A load past the input on the unaligned mapping, after 50 turns: the error names the
+    // load's slot.
+    let program = counted_loop(50, vec![ldx(MemSize::W, 3, 1, 2), exit()]);
+    let outcome = Err(E::AccessViolation {
+        pc: 5,
+        access: bpfvm::AccessType::Load,
+        vaddr: bpfvm::MM_INPUT_START + 2,
+        len: 4,
+        region: "input",
+    });
+    for case in both(
+        "a load past the input on the unaligned mapping",
+        program,
+        outcome,
+        2 + 3 * 50 + 1,
+    ) {
+        cases.push(case.mem(vec![0; 4]).config(unaligned));
+    }
+    cases
+}
+
+#[test]
+fn chain_table() {
+    run_table(&chain_cases());
+}
+
+#[test]
+fn unaligned_mapping_table() {
+    run_table(&unaligned_cases());
+}
