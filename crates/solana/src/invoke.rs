@@ -29,7 +29,9 @@ use crate::serialization::{deserialize, serialize, Loader, SerializeError, Seria
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use bpfvm::syscalls::{cost, LogCap, LogSink, SolanaContext, SyscallError, Sysvars};
-use bpfvm::{Backend, MemoryRegion, Run, RuntimeError, VerifiedProgram, Vm, MM_INPUT_START};
+use bpfvm::{
+    Backend, MemoryRegion, Run, RuntimeError, VerifiedProgram, Vm, VmMemory, MM_INPUT_START,
+};
 
 /// What to run an instruction with, besides the instruction and its accounts.
 #[derive(Clone, Debug, PartialEq)]
@@ -128,12 +130,36 @@ impl core::fmt::Display for InvokeError {
 impl std::error::Error for InvokeError {}
 
 /// Runs `instruction` with the account states `states` (keys the instruction names but
-/// `states` lacks are accounts that do not exist yet).
+/// `states` lacks are accounts that do not exist yet), over a fresh stack and heap.
 pub fn invoke(
     program: &VerifiedProgram<SolanaContext>,
     instruction: &Instruction,
     states: &[KeyedAccount],
     options: &InvokeOptions,
+) -> Result<InvokeOutcome, InvokeError> {
+    invoke_with(program, instruction, states, options, None)
+}
+
+/// As [`invoke`], with the stack and heap lent by `memory`, which the host keeps from one
+/// instruction to the next (as a validator keeps its pool of stacks and heaps): the same
+/// outcome, without zeroing a whole stack and heap per instruction (see [`VmMemory`]).
+pub fn invoke_in(
+    program: &VerifiedProgram<SolanaContext>,
+    instruction: &Instruction,
+    states: &[KeyedAccount],
+    options: &InvokeOptions,
+    memory: &mut VmMemory,
+) -> Result<InvokeOutcome, InvokeError> {
+    invoke_with(program, instruction, states, options, Some(memory))
+}
+
+/// [`invoke`] over fresh memory, or [`invoke_in`] over `memory`.
+fn invoke_with(
+    program: &VerifiedProgram<SolanaContext>,
+    instruction: &Instruction,
+    states: &[KeyedAccount],
+    options: &InvokeOptions,
+    memory: Option<&mut VmMemory>,
 ) -> Result<InvokeOutcome, InvokeError> {
     if options.heap_size > MAX_HEAP_SIZE {
         let size = options.heap_size;
@@ -149,7 +175,7 @@ pub fn invoke(
     context.log_cap = options.log_cap;
     context.log_line(format!("Program {program_id} invoke [1]"));
     let heap_units = cost::heap_cost(options.heap_size as u64);
-    let (run, bytes) = execute(program, &mut context, &input, options, heap_units)?;
+    let (run, bytes) = execute(program, &mut context, &input, options, heap_units, memory)?;
     let compute_units = options.budget - context.remaining;
     context.log_line(format!(
         "Program {program_id} consumed {compute_units} of {} compute units",
@@ -207,14 +233,16 @@ pub fn invoke(
     })
 }
 
-/// Charges the heap's cost and runs the program over a copy of the input; returns the run
-/// (none when the heap's cost alone exceeds the budget) and the input bytes afterwards.
+/// Charges the heap's cost and runs the program over a copy of the input, its stack and heap
+/// fresh or lent by `memory`; returns the run (none when the heap's cost alone exceeds the
+/// budget) and the input bytes afterwards.
 fn execute(
     program: &VerifiedProgram<SolanaContext>,
     context: &mut SolanaContext,
     input: &SerializedInput,
     options: &InvokeOptions,
     heap_units: u64,
+    memory: Option<&mut VmMemory>,
 ) -> Result<(Option<Run>, Vec<u8>), InvokeError> {
     let mut bytes = input.bytes.clone();
     if heap_units > context.remaining {
@@ -222,11 +250,17 @@ fn execute(
         return Ok((None, bytes));
     }
     context.remaining -= heap_units;
-    let mut heap = vec![0u8; options.heap_size];
+    let mut heap;
     let run = {
         let regions = vec![MemoryRegion::writable(&mut bytes, MM_INPUT_START)];
-        let mut vm = Vm::new(program, context, &mut heap, regions).map_err(InvokeError::Vm)?;
-        vm.run(options.backend)
+        let vm = match memory {
+            Some(memory) => Vm::new_in(program, context, memory, options.heap_size, regions),
+            None => {
+                heap = vec![0u8; options.heap_size];
+                Vm::new(program, context, &mut heap, regions)
+            }
+        };
+        vm.map_err(InvokeError::Vm)?.run(options.backend)
     };
     if let Err(RuntimeError::JitNotCompiled) = run.result {
         return Err(InvokeError::Vm(RuntimeError::JitNotCompiled));

@@ -32,7 +32,7 @@ pub mod syscalls;
 pub use account::{Account, KeyedAccount};
 pub use error::InstructionError;
 pub use instruction::{AccountMeta, Instruction};
-pub use invoke::{invoke, InvokeOptions, InvokeOutcome};
+pub use invoke::{invoke, invoke_in, InvokeOptions, InvokeOutcome};
 pub use program::{load_program, SolanaProgram};
 pub use pubkey::Pubkey;
 pub use serialization::Loader;

@@ -2,14 +2,15 @@
 //! both backends: InitializeMint, InitializeAccount (twice), MintTo, Transfer and a Transfer
 //! of more than the balance (`Custom(1)`, InsufficientFunds). The expected account states
 //! are written out from the public layouts (Mint 82 bytes, Account 165 bytes); each step's
-//! log must carry the runtime's framing, and both backends must agree on everything.
+//! log must carry the runtime's framing, and both backends must agree on everything, over
+//! fresh memory (`invoke`) and over one stack and heap reused by every step (`invoke_in`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use bpfvm::syscalls::Sysvars;
-use bpfvm::Backend;
+use bpfvm::{Backend, VmMemory};
 use bpfvm_solana::{
-    invoke, load_program, Account, AccountMeta, Instruction, InstructionError, InvokeOptions,
-    KeyedAccount, Pubkey,
+    invoke, invoke_in, load_program, Account, AccountMeta, Instruction, InstructionError,
+    InvokeOptions, KeyedAccount, Pubkey,
 };
 use std::path::PathBuf;
 
@@ -206,11 +207,13 @@ fn initial_states(program_id: Pubkey) -> Vec<KeyedAccount> {
     ]
 }
 
-/// Runs every step on one backend; returns (result, units, logs) per step for comparison.
+/// Runs every step on one backend, over fresh memory or the stack and heap `memory` lends;
+/// returns (result, units, logs) per step for comparison.
 fn run_steps(
     file: &str,
     program_id: Pubkey,
     backend: Backend,
+    mut memory: Option<&mut VmMemory>,
 ) -> Vec<(Result<(), InstructionError>, u64, Vec<String>)> {
     let elf = std::fs::read(corpus(file)).unwrap();
     let mut loaded = load_program(&elf).unwrap();
@@ -229,7 +232,11 @@ fn run_steps(
             accounts: step.metas.clone(),
             data: step.data.clone(),
         };
-        let outcome = invoke(&loaded.program, &instruction, &states, &options).unwrap();
+        let outcome = match memory.as_deref_mut() {
+            Some(memory) => invoke_in(&loaded.program, &instruction, &states, &options, memory),
+            None => invoke(&loaded.program, &instruction, &states, &options),
+        }
+        .unwrap();
         let context = format!("{file} {backend:?} {}: {:#?}", step.name, outcome.logs);
         assert_eq!(outcome.result, step.result, "{context}");
         let logs = &outcome.logs;
@@ -268,14 +275,28 @@ fn run_steps(
     observed
 }
 
+/// The steps on both backends over fresh memory, then over one reused `VmMemory` (the whole
+/// sequence six times, so that every slot of it serves many times after runs dirtied it):
+/// all agree.
+fn both_backends_both_memories(file: &str, id: Pubkey) {
+    let interpreter = run_steps(file, id, Backend::Interpreter, None);
+    let jit = run_steps(file, id, Backend::Jit, None);
+    assert_eq!(interpreter, jit);
+    let mut memory = VmMemory::new();
+    for backend in [Backend::Interpreter, Backend::Jit, Backend::Interpreter] {
+        for _ in 0..2 {
+            let reused = run_steps(file, id, backend, Some(&mut memory));
+            assert_eq!(reused, interpreter, "{file} {backend:?} over reused memory");
+        }
+    }
+}
+
 #[test]
 fn spl_token_3_5_0_instructions_on_both_backends() {
     let id: Pubkey = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
         .parse()
         .unwrap();
-    let interpreter = run_steps("spl_token-3.5.0.so", id, Backend::Interpreter);
-    let jit = run_steps("spl_token-3.5.0.so", id, Backend::Jit);
-    assert_eq!(interpreter, jit);
+    both_backends_both_memories("spl_token-3.5.0.so", id);
 }
 
 #[test]
@@ -283,9 +304,7 @@ fn spl_token_2022_1_0_0_instructions_on_both_backends() {
     let id: Pubkey = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"
         .parse()
         .unwrap();
-    let interpreter = run_steps("spl_token_2022-1.0.0.so", id, Backend::Interpreter);
-    let jit = run_steps("spl_token_2022-1.0.0.so", id, Backend::Jit);
-    assert_eq!(interpreter, jit);
+    both_backends_both_memories("spl_token_2022-1.0.0.so", id);
 }
 
 /// GetAccountDataSize (21) sets return data: the size of a token account for the mint, a

@@ -10,11 +10,20 @@
 //!   the authority signs): the input is laid out by bpfvm-solana's serializer (aligned, three
 //!   accounts with their realloc room); bpfvm runs bpfvm-solana's whole syscall set with the
 //!   runtime's costs, 0.26 `reference26::solana`'s equivalent (`SolanaSet::Runtime`). The
-//!   line `bpfvm_invoke` adds, for information, bpfvm-solana's whole `invoke` (the input laid
-//!   out, the accounts read back, the log framed).
+//!   line `bpfvm_invoke` adds, for information, bpfvm-solana's whole `invoke_in` over a
+//!   kept `VmMemory` (the input laid out, the accounts read back, the log framed).
 //! - **The 18 production vectors** of `vm-vectors.tsv` (130 to 13,495 instructions) in their
 //!   recording harness (stub syscalls, nothing charged: `REFERENCE_VECTORS` on bpfvm,
 //!   `SolanaSet::Vectors` on 0.26), each with the recorded r0, count and logs.
+//!
+//! - **The whole stack touched** (`short/whole stack`, bpfvm only): a program that writes a
+//!   word into every 4 KiB page of a 64-frame stack and a 32 KiB heap, so that every page
+//!   must be cleared before the next invocation: bpfvm's reused memory (`Vm::new_in`)
+//!   against fresh zeroed memory (`Vm::new`), the worst case of the reuse.
+//!
+//! Where each harness gets its stack and heap (bench `short/mod.rs`): 0.26 zeroes fresh ones
+//! per invocation, which costs what Agave's pool costs (it clears a stack and heap whole when
+//! they go back); bpfvm's case keeps a `VmMemory` and makes each VM with `Vm::new_in`.
 //!
 //! Ratio lines give 0.26/bpfvm per invocation and engine, and the geometric mean over the
 //! vectors.
@@ -27,12 +36,15 @@
 mod reference26;
 mod short;
 
-use bpfvm::Backend;
-use bpfvm_solana::{invoke, InvokeOptions};
+use bpfvm::{Backend, VmMemory};
+use bpfvm_solana::{invoke_in, InvokeOptions};
 use bpfvm_testkit::corpus::corpus_dir;
 use bpfvm_testkit::sbpf26::Engine as Engine26;
 use criterion::{criterion_group, criterion_main, Criterion};
-use short::{invoke_26, invoke_ours, transfer, vector_case, vectors, Case, Expected};
+use short::{
+    invoke_26, invoke_ours, transfer, vector_case, vectors, whole_stack_once, whole_stack_program,
+    Case, Expected,
+};
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -116,8 +128,9 @@ fn bench_transfer(c: &mut Criterion, dir: &Path) {
         backend: Backend::Jit,
         ..InvokeOptions::default()
     };
+    let mut memory = VmMemory::new();
     let mut whole = || {
-        let outcome = invoke(&case.ours, &instruction, &states, &options).unwrap();
+        let outcome = invoke_in(&case.ours, &instruction, &states, &options, &mut memory).unwrap();
         assert_eq!(outcome.result, Ok(()));
         black_box(outcome);
     };
@@ -125,7 +138,7 @@ fn bench_transfer(c: &mut Criterion, dir: &Path) {
         b.iter(&mut whole)
     });
     println!(
-        "short {} (bpfvm-solana invoke, JIT: input laid out, run, accounts read back, log framed): {:.2} us",
+        "short {} (bpfvm-solana invoke_in, JIT: input laid out, run, accounts read back, log framed): {:.2} us",
         case.name,
         time(whole).as_secs_f64() * 1e6
     );
@@ -155,12 +168,38 @@ fn bench_vectors(c: &mut Criterion, dir: &Path) {
     );
 }
 
+/// Benchmarks the worst case of reused memory: every page touched.
+fn bench_whole_stack(c: &mut Criterion) {
+    let program = whole_stack_program();
+    let mut group = c.benchmark_group("short/whole stack");
+    let mut times = Vec::new();
+    for (name, backend) in [("jit", Backend::Jit), ("interpreter", Backend::Interpreter)] {
+        let mut memory = VmMemory::new();
+        let mut reused = || whole_stack_once(&program, Some(&mut memory), backend);
+        group.bench_function(format!("bpfvm_{name}"), |b| b.iter(&mut reused));
+        let reused = time(reused);
+        let fresh = || whole_stack_once(&program, None, backend);
+        group.bench_function(format!("bpfvm_{name}_fresh"), |b| b.iter(fresh));
+        times.push((name, reused, time(fresh)));
+    }
+    group.finish();
+    for (name, reused, fresh) in times {
+        println!(
+            "short whole stack ({name}): reused memory {:.2} us, fresh memory {:.2} us; fresh/reused = {:.2}x",
+            reused.as_secs_f64() * 1e6,
+            fresh.as_secs_f64() * 1e6,
+            ratio(fresh, reused)
+        );
+    }
+}
+
 fn short_runs(c: &mut Criterion) {
     let dir = corpus_dir()
         .expect("the corpus at ../shared/corpus")
         .join("solana_programs");
     bench_transfer(c, &dir);
     bench_vectors(c, &dir);
+    bench_whole_stack(c);
 }
 
 criterion_group!(benches, short_runs);

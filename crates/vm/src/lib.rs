@@ -85,7 +85,7 @@ pub use error::{
 };
 pub use interpreter::{StepControl, StepHook, StepState};
 pub use load_error::LoadError;
-pub use memory::{MemoryMapping, MemoryRegion};
+pub use memory::{MemoryMapping, MemoryRegion, VmMemory};
 pub use program::{
     fixup_relative_calls, Executable, ExecutableParts, Function, FunctionRegistry, Loader,
     ProgramRegion, Syscall, SyscallFn, SyscallRegistry, TextPlacement, MM_HEAP_START,

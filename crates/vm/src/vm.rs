@@ -28,7 +28,7 @@ use crate::error::RuntimeError;
 use crate::interpreter::exec::Machine;
 use crate::interpreter::StepHook;
 use crate::jit::JitProgram;
-use crate::memory::{MemoryMapping, MemoryRegion};
+use crate::memory::{MemoryMapping, MemoryRegion, VmMemory};
 use crate::program::{ProgramRegion, SyscallFn};
 use crate::runtime::{Frame, Meter, Metering, Settings, Tracing};
 use crate::verified::VerifiedProgram;
@@ -99,6 +99,45 @@ impl<'a, C: ContextObject> Vm<'a, C> {
         heap: &'a mut [u8],
         regions: Vec<MemoryRegion<'a>>,
     ) -> Result<Self, RuntimeError> {
+        let layout = program.layout();
+        let stack =
+            MemoryRegion::owned_zeroed(layout.stack.size(), layout.map.stack, layout.stack.gap())
+                .ok_or(RuntimeError::InvalidMemoryRegion {
+                index: layout.map.stack_row(),
+            })?;
+        Self::assemble(program, context, stack, heap, regions)
+    }
+
+    /// As [`Vm::new`], with the stack and a zeroed heap of `heap_size` bytes lent by
+    /// `memory`, which the host keeps from one VM to the next: the same runs as a `Vm::new`
+    /// over fresh memory, without zeroing the whole stack and heap each time (see
+    /// [`VmMemory`]). Fails with `InvalidMemoryRegion` when the regions do not form a valid
+    /// mapping or the memory cannot be mapped.
+    pub fn new_in(
+        program: &'a VerifiedProgram<C>,
+        context: &'a mut C,
+        memory: &'a mut VmMemory,
+        heap_size: usize,
+        regions: Vec<MemoryRegion<'a>>,
+    ) -> Result<Self, RuntimeError> {
+        let layout = program.layout();
+        let (stack, heap) = memory.lend(layout.stack.size(), heap_size).ok_or(
+            RuntimeError::InvalidMemoryRegion {
+                index: layout.map.stack_row(),
+            },
+        )?;
+        let stack = MemoryRegion::writable_gapped(stack, layout.map.stack, layout.stack.gap());
+        Self::assemble(program, context, stack, heap, regions)
+    }
+
+    /// The VM over the program's region, `stack`, `heap` and the host's `regions`.
+    fn assemble(
+        program: &'a VerifiedProgram<C>,
+        context: &'a mut C,
+        stack: MemoryRegion<'a>,
+        heap: &'a mut [u8],
+        regions: Vec<MemoryRegion<'a>>,
+    ) -> Result<Self, RuntimeError> {
         let executable = program.executable();
         let layout = program.layout();
         let map = layout.map;
@@ -106,10 +145,6 @@ impl<'a, C: ContextObject> Vm<'a, C> {
             Dialect::Sbpf | Dialect::Sbpf26(_) => 0,
             Dialect::Ebpf => regions.first().map_or(0, MemoryRegion::len),
         };
-        let stack = MemoryRegion::owned_zeroed(layout.stack.size(), map.stack, layout.stack.gap())
-            .ok_or(RuntimeError::InvalidMemoryRegion {
-                index: map.stack_row(),
-            })?;
         let program_region = match executable.program_region() {
             ProgramRegion::ReadOnly => {
                 MemoryRegion::readonly(executable.ro_data(), executable.ro_vaddr())

@@ -1,8 +1,18 @@
 //! One invocation of a production program on bpfvm and on solana-sbpf 0.26, shared by
 //! `benches/short_runs.rs` and `examples/short_profile.rs`: the cases (SPL Token's Transfer,
 //! the 18 production vectors), each loaded and compiled on both VMs, and the invocation
-//! itself (fresh memory with the input copied in, a zeroed 32 KiB heap and the stack, the
-//! mapping, the VM, the run, the result).
+//! itself (the input copied in, a zeroed 32 KiB heap and the stack, the mapping, the VM, the
+//! run, the result).
+//!
+//! Where the stack and heap come from is each host's own way, as a validator does it. On
+//! 0.26 they are `AlignedMemory::zero_filled` per invocation, which is what Agave pays: its
+//! bpf_loader keeps a per-thread pool of stacks and heaps and clears each one whole
+//! (`fill(0)`) when it goes back to the pool, the same zeroing of the same bytes. On bpfvm
+//! the case keeps a `VmMemory` and every invocation makes its VM with `Vm::new_in`, which
+//! lends the stack and heap all-zero again and clears only the pages earlier runs touched,
+//! and hands the VM the call-frame storage the last one left (`CallStacks`; 0.26's harness
+//! allocates its call frames per invocation, as Agave's VM does) ([`invoke_ours`]); [`invoke_ours_fresh`] is the plain
+//! `Vm::new` over freshly zeroed memory with new call-frame storage, for comparison.
 
 #![allow(
     dead_code,
@@ -14,9 +24,10 @@ use crate::reference26::solana::{register, SolanaSet};
 use crate::reference26::{agave_config, Context26, LoaderMode};
 use bpfvm::syscalls::{register_solana_syscalls_with, SolanaContext, SolanaSyscallOptions};
 use bpfvm::{
-    verify, Backend, Config, Executable, Loader, MemoryRegion, SyscallRegistry, VerifiedProgram,
-    Vm, MM_INPUT_START,
+    verify, Backend, CallStacks, Config, Executable, Loader, MemoryRegion, SyscallRegistry,
+    TestContext, VerifiedProgram, Vm, VmMemory, MM_INPUT_START,
 };
+use bpfvm_isa::Dialect;
 use bpfvm_solana::instruction::InstructionAccounts;
 use bpfvm_solana::serialization::{serialize, Loader as InputLayout};
 use bpfvm_solana::{Account, AccountMeta, Instruction, KeyedAccount, Pubkey};
@@ -27,6 +38,7 @@ use solana_sbpf::error::ProgramResult;
 use solana_sbpf::program::BuiltinProgram;
 use solana_sbpf::verifier::RequisiteVerifier;
 use solana_sbpf::vm::{CallFrame, EbpfVm, ExecutionMode};
+use std::cell::RefCell;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -54,6 +66,10 @@ pub struct Case {
     /// Whether syscalls charge the runtime's costs (the vectors were recorded without).
     pub charged: bool,
     pub program_id: [u8; 32],
+    /// The stack and heap bpfvm's invocations reuse (see the module documentation).
+    pub memory: RefCell<VmMemory>,
+    /// The call-frame storage bpfvm's invocations reuse.
+    pub stacks: RefCell<CallStacks>,
 }
 
 /// bpfvm's legacy configuration with Agave's call depth.
@@ -86,25 +102,56 @@ pub fn load_ours(
     program
 }
 
-/// One invocation on bpfvm: (r0, units, logs).
-pub fn invoke_ours(case: &Case, backend: Backend) -> Expected {
-    let mut input = case.input.clone();
-    let mut heap = vec![0u8; HEAP];
+/// The context of one invocation of `case` on bpfvm.
+fn our_context(case: &Case) -> SolanaContext {
     let mut context = SolanaContext::new(case.budget, HEAP as u64);
     if !case.charged {
         context = context.free();
     }
     context.state.program_id = case.program_id;
-    let run = {
-        let regions = vec![MemoryRegion::writable(&mut input, MM_INPUT_START)];
-        let mut vm = Vm::new(&case.ours, &mut context, &mut heap, regions).unwrap();
-        vm.run(backend)
-    };
+    context
+}
+
+/// What an invocation on bpfvm gave, from its run and context.
+fn our_outcome(case: &Case, run: bpfvm::Run, context: SolanaContext) -> Expected {
     Expected {
         r0: run.result.unwrap(),
         units: case.budget - context.remaining,
         logs: context.logs,
     }
+}
+
+/// One invocation on bpfvm, its stack and heap lent by the case's `VmMemory`:
+/// (r0, units, logs).
+pub fn invoke_ours(case: &Case, backend: Backend) -> Expected {
+    let mut input = case.input.clone();
+    let mut context = our_context(case);
+    let mut memory = case.memory.borrow_mut();
+    let mut stacks = case.stacks.borrow_mut();
+    let run = {
+        let regions = vec![MemoryRegion::writable(&mut input, MM_INPUT_START)];
+        let mut vm = Vm::new_in(&case.ours, &mut context, &mut memory, HEAP, regions)
+            .unwrap()
+            .with_call_stacks(core::mem::take(&mut *stacks));
+        let run = vm.run(backend);
+        *stacks = vm.take_call_stacks();
+        run
+    };
+    our_outcome(case, run, context)
+}
+
+/// One invocation on bpfvm over freshly zeroed memory (`Vm::new` allocates the stack, the
+/// heap is a new zeroed vector): (r0, units, logs).
+pub fn invoke_ours_fresh(case: &Case, backend: Backend) -> Expected {
+    let mut input = case.input.clone();
+    let mut heap = vec![0u8; HEAP];
+    let mut context = our_context(case);
+    let run = {
+        let regions = vec![MemoryRegion::writable(&mut input, MM_INPUT_START)];
+        let mut vm = Vm::new(&case.ours, &mut context, &mut heap, regions).unwrap();
+        vm.run(backend)
+    };
+    our_outcome(case, run, context)
 }
 
 /// One invocation on 0.26: (r0, units, logs).
@@ -216,6 +263,8 @@ pub fn transfer(dir: &Path) -> (Case, Instruction, Vec<KeyedAccount>) {
         budget: 200_000,
         charged: true,
         program_id: program_id.0,
+        memory: RefCell::new(VmMemory::new()),
+        stacks: RefCell::new(CallStacks::new()),
     };
     (case, instruction, states)
 }
@@ -280,5 +329,62 @@ pub fn vector_case(dir: &Path, index: usize, vector: &Vector) -> Case {
         budget: 1_000_000,
         charged: false,
         program_id: [0; 32],
+        memory: RefCell::new(VmMemory::new()),
+        stacks: RefCell::new(CallStacks::new()),
     }
+}
+
+/// Stores a word in every 4 KiB page of the 64 gapped stack frames and the 32 KiB heap.
+const WHOLE_STACK: &str = "
+    lddw r6, 0x200000000
+    mov64 r7, 1
+frame:
+    stxdw [r6+0], r7
+    add64 r6, 8192
+    add64 r7, 1
+    jle r7, 64, frame
+    lddw r6, 0x300000000
+    mov64 r7, 1
+heap:
+    stxdw [r6+0], r7
+    add64 r6, 4096
+    add64 r7, 1
+    jle r7, 8, heap
+    mov64 r0, 0
+    exit";
+
+/// The whole-stack program under the legacy profile with Agave's depth, compiled.
+pub fn whole_stack_program() -> VerifiedProgram<TestContext> {
+    let assembled = bpfvm_asm::assemble(WHOLE_STACK, Dialect::Sbpf).unwrap();
+    let config = Config {
+        max_call_depth: DEPTH,
+        ..Config::legacy()
+    };
+    let loader = Arc::new(Loader::with_syscalls(config, SyscallRegistry::new()));
+    let executable = Executable::from_raw_program(&assembled.bytes, loader, Dialect::Sbpf).unwrap();
+    let mut program = verify(executable).unwrap();
+    program.jit_compile().unwrap();
+    program
+}
+
+/// One invocation of the whole-stack program: reused memory, or fresh memory when `memory`
+/// is `None`.
+pub fn whole_stack_once(
+    program: &VerifiedProgram<TestContext>,
+    memory: Option<&mut VmMemory>,
+    backend: Backend,
+) {
+    let mut input = [0u8; 8];
+    let mut context = TestContext::new(1_000);
+    let regions = vec![MemoryRegion::writable(&mut input, MM_INPUT_START)];
+    let mut heap;
+    let mut vm = match memory {
+        Some(memory) => Vm::new_in(program, &mut context, memory, HEAP, regions),
+        None => {
+            heap = vec![0u8; HEAP];
+            Vm::new(program, &mut context, &mut heap, regions)
+        }
+    }
+    .unwrap();
+    assert_eq!(vm.run(backend).result, Ok(0));
 }

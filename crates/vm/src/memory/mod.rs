@@ -17,12 +17,17 @@
 //! backends and the classifier. The JIT reads the mapping through the region table
 //! ([`table`]), whose rows and rules are defined here too.
 //!
-//! **Architecture invariant:** host memory is only ever touched in [`host`], the one file of
-//! this crate allowed `unsafe`. Everything here is safe code over checked offsets.
+//! A host that makes a VM per invocation can keep the stack and heap in a [`VmMemory`]
+//! ([`pages`]), which lends them all-zero each time without zeroing them whole.
+//!
+//! **Architecture invariant:** host memory is only ever touched in [`host`] (regions' bytes)
+//! and [`pages`] (mapping and resetting reusable memory), the two files of this module
+//! allowed `unsafe`. Everything else here is safe code over checked offsets.
 
 mod aligned;
 mod host;
 pub mod layout;
+mod pages;
 mod region;
 #[cfg_attr(
     not(bpfvm_jit),
@@ -40,6 +45,7 @@ pub use layout::{
     AddressMap, CurrentFrame, FrameMode, GappedFrames, Gaps, Layout, MappingKind, MemoryRules,
     StackFrames, StackLayout,
 };
+pub use pages::VmMemory;
 pub use region::MemoryRegion;
 pub use violation::region_name;
 
