@@ -14,7 +14,7 @@ mod kernels;
 #[path = "../tests/reference26/mod.rs"]
 mod reference26;
 
-use bpfvm::{Backend, TestContext, Vm};
+use bpfvm::{Backend, SbpfVersion, TestContext, Vm};
 use bpfvm_testkit::sbpf26::{Engine as Engine26, Version};
 use kernels::{kernels, our_region, BUDGET};
 use reference26::run::Session;
@@ -24,7 +24,7 @@ use solana_sbpf::verifier::RequisiteVerifier;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: kernel_profile KERNEL bpfvm-jit|bpfvm-interpreter|sbpf26-jit|sbpf26-interpreter [N]";
+    let usage = "usage: kernel_profile KERNEL bpfvm-jit|bpfvm-interpreter|bpfvm-v0-jit|bpfvm-v0-interpreter|bpfvm-v3-jit|bpfvm-v3-interpreter|sbpf26-jit|sbpf26-interpreter [N]";
     let name = args.next().expect(usage);
     let engine = args.next().expect(usage);
     let runs: usize = args.next().map_or(10, |n| n.parse().expect("a count"));
@@ -33,12 +33,25 @@ fn main() {
     let input = (kernel.input)();
     let expected = kernel.run_native(&mut kernel.native_input(&input));
     match engine.as_str() {
-        "bpfvm-jit" | "bpfvm-interpreter" => {
-            let backend = match engine.as_str() {
-                "bpfvm-jit" => Backend::Jit,
-                _ => Backend::Interpreter,
+        "bpfvm-jit"
+        | "bpfvm-interpreter"
+        | "bpfvm-v0-jit"
+        | "bpfvm-v0-interpreter"
+        | "bpfvm-v3-jit"
+        | "bpfvm-v3-interpreter" => {
+            let backend = if engine.ends_with("-jit") {
+                Backend::Jit
+            } else {
+                Backend::Interpreter
             };
-            let mut program = kernel.ours();
+            // The legacy profile, or bpfvm under Agave's configuration as 0.26 runs V0 or V3.
+            let mut program = if engine.starts_with("bpfvm-v0") {
+                kernel.ours_sbpf(SbpfVersion::V0)
+            } else if engine.starts_with("bpfvm-v3") {
+                kernel.ours_sbpf(SbpfVersion::V3)
+            } else {
+                kernel.ours()
+            };
             program.jit_compile().unwrap();
             let mut our_input = input.clone();
             let mut context = TestContext::default();
