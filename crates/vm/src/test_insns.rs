@@ -1,6 +1,7 @@
 //! Instruction builders for the crate's own unit tests (the integration tests have theirs in
-//! `tests/interp_common`): registers by number, 64-bit ALU, zero-extending loads, stores, and
-//! the encoding of a program to sBPF text bytes.
+//! `tests/interp_common`): registers by number, 64-bit ALU, zero-extending loads, stores, the
+//! encoding of a program to sBPF text bytes, and a seeded pseudo-random source for tests that
+//! generate programs.
 #![allow(clippy::unwrap_used)]
 
 use bpfvm_isa::{encode, AluOp, Dialect, Extend, Insn, MemSize, Reg, Source, Width};
@@ -48,4 +49,15 @@ pub(crate) fn sbpf_bytes(program: &[Insn]) -> Vec<u8> {
         .flat_map(|insn| encode(insn, Dialect::Sbpf).unwrap())
         .flat_map(|slot| slot.to_bytes())
         .collect()
+}
+
+/// A xorshift64 sequence from `seed` (non-zero): the same numbers on every run and host, so a
+/// failing generated case can be found again.
+pub(crate) fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
 }

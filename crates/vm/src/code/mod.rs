@@ -257,13 +257,7 @@ mod tests {
     /// lowering each entry, in every dialect and with and without dynamic stack frames.
     #[test]
     fn one_pass_lowering_agrees_with_decoding_first() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_insns::xorshift(0x9e37_79b9_7f4a_7c15u64);
         let opcodes = [
             0x18, 0x00, 0x07, 0x17, 0x85, 0x8d, 0x95, 0x05, 0x15, 0x79, 0x7b,
         ];

@@ -358,13 +358,7 @@ mod tests {
     /// `tight_loops`' list.
     #[test]
     fn slot_facts_agree_with_the_op_table_and_the_run_lengths() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_insns::xorshift(0x2545_f491_4f6c_dd1du64);
         let mut tight = 0;
         for _ in 0..300 {
             let len = 1 + (next() % 90) as usize;
