@@ -9,7 +9,6 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, unsafe_code)]
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use std::ptr::NonNull;
 use std::sync::Arc;
 
 fn spl_token() -> Vec<u8> {
@@ -20,28 +19,8 @@ fn spl_token() -> Vec<u8> {
     .expect("the corpus's SPL Token program")
 }
 
-/// A context for each API: the budget and the mapping.
-macro_rules! context {
-    ($name:ident, $krate:ident) => {
-        struct $name {
-            remaining: u64,
-            mapping: $krate::memory_region::MemoryMapping,
-        }
-        impl $krate::vm::ContextObject for $name {
-            fn consume(&mut self, amount: u64) {
-                self.remaining = self.remaining.saturating_sub(amount);
-            }
-            fn get_remaining(&self) -> u64 {
-                self.remaining
-            }
-            fn active_mapping_ptr(&mut self) -> NonNull<$krate::memory_region::MemoryMapping> {
-                NonNull::from(&mut self.mapping)
-            }
-        }
-    };
-}
-context!(RealContext, sbpf_real);
-context!(CompatContext, solana_sbpf);
+sbpf_compat_bench::context!(RealContext, sbpf_real);
+sbpf_compat_bench::context!(CompatContext, solana_sbpf);
 
 /// bpfvm's own context.
 type Direct = bpfvm::TestContext;

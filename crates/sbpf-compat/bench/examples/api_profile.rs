@@ -9,31 +9,10 @@
 //! a compile compiles one verified program again and again, as the criterion bench does.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::ptr::NonNull;
 use std::sync::Arc;
 
-/// A context for each API: the budget and the mapping.
-macro_rules! context {
-    ($name:ident, $krate:ident) => {
-        struct $name {
-            remaining: u64,
-            mapping: $krate::memory_region::MemoryMapping,
-        }
-        impl $krate::vm::ContextObject for $name {
-            fn consume(&mut self, amount: u64) {
-                self.remaining = self.remaining.saturating_sub(amount);
-            }
-            fn get_remaining(&self) -> u64 {
-                self.remaining
-            }
-            fn active_mapping_ptr(&mut self) -> NonNull<$krate::memory_region::MemoryMapping> {
-                NonNull::from(&mut self.mapping)
-            }
-        }
-    };
-}
-context!(CompatContext, solana_sbpf);
-context!(RealContext, sbpf_real);
+sbpf_compat_bench::context!(CompatContext, solana_sbpf);
+sbpf_compat_bench::context!(RealContext, sbpf_real);
 
 /// A budget far above the three instructions (a Solana instruction gets 200,000 units).
 const BUDGET: u64 = 1_000_000;
