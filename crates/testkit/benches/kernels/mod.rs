@@ -346,3 +346,79 @@ pub fn time<F: FnMut()>(mut run: F) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
 }
+
+/// One engine's run of one kernel, as a timed column: its name and a closure that owns (or
+/// borrows for its whole life) everything the run needs, and checks the run's outcome.
+pub struct Column<'a> {
+    /// The column's name (its criterion id).
+    pub name: String,
+    /// One checked run.
+    pub run: Box<dyn FnMut() + 'a>,
+}
+
+/// The number of interleaved rounds [`time_columns`] takes; each column's time is the median
+/// of its batches over the rounds.
+pub const ROUNDS: usize = 21;
+
+/// The CPU time the calling thread has used so far: unlike wall time, it does not count the
+/// time the thread waits while other processes hold the (shared, 2-core) machine.
+#[cfg(unix)]
+#[allow(unsafe_code, reason = "reading the thread's CPU clock through libc")]
+pub fn thread_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable timespec for the whole call, and the clock id is
+    // one every Unix libc defines.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(rc, 0, "the thread's CPU clock is unreadable");
+    let seconds = u64::try_from(now.tv_sec).unwrap_or(0);
+    let nanos = u32::try_from(now.tv_nsec).unwrap_or(0);
+    Duration::new(seconds, nanos)
+}
+
+/// Without a per-thread CPU clock: the time since the first call.
+#[cfg(not(unix))]
+pub fn thread_time() -> Duration {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
+}
+
+/// The time of one run of every column, measured so that the machine's drift hits all
+/// columns alike: each column's batch is sized to about 2 ms (from one warm run), then
+/// [`ROUNDS`] rounds each time one batch of every column, round robin, starting each round
+/// at the next column; a batch is timed by the thread's CPU time ([`thread_time`]), and a
+/// column's time is the median of its rounds' per-run times.
+pub fn time_columns(columns: &mut [Column<'_>]) -> Vec<Duration> {
+    let batches: Vec<u32> = columns
+        .iter_mut()
+        .map(|column| {
+            (column.run)();
+            let start = thread_time();
+            (column.run)();
+            let once = (thread_time() - start).max(Duration::from_nanos(100));
+            u32::try_from(2_000_000 / once.as_nanos()).map_or(u32::MAX, |n| n.max(1))
+        })
+        .collect();
+    let mut samples = vec![Vec::with_capacity(ROUNDS); columns.len()];
+    for round in 0..ROUNDS {
+        for offset in 0..columns.len() {
+            let index = (round + offset) % columns.len();
+            let batch = batches[index];
+            let run = &mut columns[index].run;
+            let start = thread_time();
+            for _ in 0..batch {
+                run();
+            }
+            samples[index].push((thread_time() - start) / batch);
+        }
+    }
+    samples
+        .into_iter()
+        .map(|mut times| {
+            times.sort();
+            times[times.len() / 2]
+        })
+        .collect()
+}
