@@ -232,3 +232,63 @@ fn branches_against_zero_after_alu_operations() {
         .collect();
     run_table(&cases);
 }
+
+/// The recursion in registers ending in a division by zero at the innermost call instead
+/// of returning: the run ends at depth `n + 1` (pc 7), after `5 n + 6` instructions.
+fn recursion_ending_in_an_error(n: i32) -> Vec<Insn> {
+    vec![
+        mov(1, n),
+        mov(6, 1000),
+        call(1, 2),
+        alu(Width::W64, AluOp::Add, 0, reg(6)),
+        exit(),
+        // f:
+        mov(0, 1),
+        branch(Width::W64, Cond::Ne, 1, k(0), 1),
+        alu(Width::W64, AluOp::Div, 0, reg(1)),
+        alu(Width::W64, AluOp::Mov, 6, reg(1)),
+        alu(Width::W64, AluOp::Sub, 1, k(1)),
+        call(1, -6),
+        alu(Width::W64, AluOp::Add, 0, reg(6)),
+        exit(),
+    ]
+}
+
+#[test]
+fn calls_of_a_program_that_never_reads_r10_end_exactly_at_any_depth() {
+    // No op reads r10, so with fixed frames the JIT derives r10 and the frame records'
+    // saved r10 from the depth when the code ends (the exit routine): an error, the depth
+    // limit and a bail-out for the budget at every depth end as on the interpreter.
+    type Frames = fn(Config) -> Config;
+    let frames: [Frames; 2] = [fixed_frames, contiguous_fixed];
+    for config in frames {
+        let mut cases: Vec<Case> = (0..6)
+            .map(|n| {
+                sbpf(
+                    "error at depth n",
+                    recursion_ending_in_an_error(n),
+                    Err(E::DivideByZero { pc: 7 }),
+                    5 * n as u64 + 6,
+                )
+                .config(config)
+            })
+            .collect();
+        let program = recursion_ending_in_an_error(4);
+        cases.extend((0..=28).map(|budget| {
+            let interpreted = run_case(
+                &sbpf("budget", program.clone(), Ok(0), 0)
+                    .config(config)
+                    .budget(budget),
+            );
+            sbpf(
+                "budget",
+                program.clone(),
+                interpreted.result,
+                interpreted.count,
+            )
+            .config(config)
+            .budget(budget)
+        }));
+        run_table(&cases);
+    }
+}

@@ -18,7 +18,7 @@ use bpfvm_link::{link, Target};
 use solana_rbpf::verifier::RequisiteVerifier;
 use solana_rbpf::vm::{BuiltInProgram, Config, TestContextObject, VerifiedExecutable};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The instruction budget of every run: far above what any kernel needs.
 pub const BUDGET: u64 = 1 << 40;
@@ -328,19 +328,21 @@ pub fn our_region(input: &mut [u8]) -> MemoryRegion<'_> {
 }
 
 /// The time of one run: the median of 15 samples, each of enough back-to-back runs to last
-/// about 2 ms (so that timer resolution and one-off stalls of short kernels wash out).
+/// about 2 ms (so that timer resolution and one-off stalls of short kernels wash out), timed
+/// by the thread's CPU time ([`thread_time`]) so that time spent descheduled on a loaded
+/// machine does not count.
 pub fn time<F: FnMut()>(mut run: F) -> Duration {
-    let start = Instant::now();
+    let start = thread_time();
     run();
-    let once = start.elapsed().max(Duration::from_nanos(100));
+    let once = (thread_time() - start).max(Duration::from_nanos(100));
     let batch = u32::try_from(2_000_000 / once.as_nanos()).map_or(u32::MAX, |n| n.max(1));
     let mut samples: Vec<Duration> = (0..15)
         .map(|_| {
-            let start = Instant::now();
+            let start = thread_time();
             for _ in 0..batch {
                 run();
             }
-            start.elapsed() / batch
+            (thread_time() - start) / batch
         })
         .collect();
     samples.sort();
@@ -381,8 +383,8 @@ pub fn thread_time() -> Duration {
 /// Without a per-thread CPU clock: the time since the first call.
 #[cfg(not(unix))]
 pub fn thread_time() -> Duration {
-    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    START.get_or_init(Instant::now).elapsed()
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed()
 }
 
 /// The time of one run of every column, measured so that the machine's drift hits all

@@ -30,7 +30,8 @@ use super::hoist::Plan;
 use super::kept::{Kept, Pairs, Plans};
 use super::lower::{lower, Lowering};
 use super::masm::{
-    AccessForm, At, Backend, Carried, MacroAssembler, MeterMode, Program, RunPosition, Translation,
+    AccessForm, At, Backend, Carried, MacroAssembler, MeterMode, Program, R10Use, RunPosition,
+    Translation,
 };
 use super::pair::Pair;
 use super::view::{CodeView, Falls};
@@ -436,6 +437,10 @@ fn program(code: &CodeView<'_>, config: &Config, layout: &Layout) -> Program {
                 Flow::Call(_) | Flow::CallReg | Flow::CallRegOrHelper
             )
         });
+    let r10 = match reads_r10(code) {
+        true => R10Use::Read,
+        false => R10Use::Unread,
+    };
     Program {
         slot_count: slots,
         frames: layout.stack.frame_mode(),
@@ -454,7 +459,8 @@ fn program(code: &CodeView<'_>, config: &Config, layout: &Layout) -> Program {
             .stack
             .current_frame()
             .filter(|_| layout.mapping == MappingKind::Aligned)
-            .filter(|_| reads_r10(code)),
+            .filter(|_| r10 == R10Use::Read),
+        r10,
         stack_row: layout.map.stack_row(),
         gap_shift: layout.stack.gap_shift(),
         meter: match config.enable_instruction_meter {

@@ -70,6 +70,16 @@ pub(crate) enum Translation {
     Call,
 }
 
+/// Whether some op of the program reads r10 as an operand (calls and exits move it without
+/// reading it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum R10Use {
+    /// Some op reads r10.
+    Read,
+    /// No op reads r10.
+    Unread,
+}
+
 /// What lowering needs to know about the program and its configuration besides the ops.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Program {
@@ -88,6 +98,8 @@ pub(crate) struct Program {
     /// The fixed frames, gapped or contiguous, whose current frame the r10 fast path and
     /// the inline stack check address through `Env::frame_top`.
     pub frame: Option<CurrentFrame>,
+    /// Whether some op reads r10.
+    pub r10: R10Use,
     /// The region-table row of the stack.
     pub stack_row: usize,
     /// log2 of the stack's gap size when the stack is gapped.

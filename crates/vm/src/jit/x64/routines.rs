@@ -13,7 +13,9 @@ use super::regs::{
     delta_field, env, load_meter, row, save_meter, EXIT_KIND, EXIT_PC, GAP_LOAD_LEN, GAP_SHIFT,
     GAP_STORE_LEN, GUEST, HOST_ADDR, HOST_STACK, REGS, SAVED, VM_ADDR,
 };
-use super::sequences::{end_compare, frame_top_update, slot_compare, table_compare};
+use super::sequences::{
+    derived_r10, derived_r10_fixup, end_compare, frame_top_update, slot_compare, table_compare,
+};
 use crate::jit::access::{Access, SpanRule};
 use crate::jit::env::ExitKind;
 use crate::jit::masm::Translation;
@@ -29,6 +31,9 @@ use bpfvm_x86::{
 pub(super) fn emit_exits(m: &mut Masm) -> Result<(), JitError> {
     m.start_routine(Routine::ExitStub);
     save_meter(&mut m.asm)?;
+    if let Some(bump) = derived_r10(&m.program) {
+        derived_r10_fixup(&mut m.asm, bump)?;
+    }
     for (index, reg) in GUEST.iter().enumerate() {
         m.asm.store(Size::S64, env(REGS + 8 * index as i32), *reg)?;
     }

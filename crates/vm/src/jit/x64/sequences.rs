@@ -31,6 +31,18 @@
 //! enters (`jit::run`). The frame push therefore moves r10 in its register only, the `exit`
 //! restores it from the frame record, and neither writes `Env::stack_pointer`: the run reads
 //! the stack pointer from r10 when it hands a run to the interpreter.
+//!
+//! # Fixed frames in a program that never reads r10: r10 is derived
+//!
+//! When no op reads r10 (calls and exits only move it; `Program::r10`), r10 is a function
+//! of the call depth alone: the root's r10 plus the depth times the bump. Such a program's
+//! `call` then neither saves r10 in the frame record nor bumps it, and its `exit` does not
+//! restore it: r10's register keeps the root's value for the whole run, three instructions
+//! fewer per call and return (one of them a store, one a load). Whatever leaves generated
+//! code goes through the exit routine, which derives the real r10 and the frame records'
+//! saved r10 from the depth before it stores the registers ([`derived_r10_fixup`]), so the
+//! hand-over to the interpreter, the errors and the final registers see exactly what the
+//! full sequences would have left.
 
 use super::labels::{Miss, Routine, Shape, Width};
 use super::regs::{
@@ -40,7 +52,7 @@ use super::regs::{
 };
 use super::templates::Builder;
 use crate::jit::access::Access;
-use crate::jit::masm::{Lowered, Program};
+use crate::jit::masm::{Lowered, Program, R10Use};
 use crate::jit::JitError;
 use crate::memory::{FrameMode, Gaps};
 use bpfvm_x86::{
@@ -230,11 +242,13 @@ pub(super) fn frame_push(b: &mut Builder, p: &Program) -> Lowered {
             *reg,
         )?;
     }
-    b.asm.store(
-        Size::S64,
-        Mem::base_disp(Gpr::Rcx, FRAME_POINTER),
-        GUEST[10],
-    )?;
+    if derived_r10(p).is_none() {
+        b.asm.store(
+            Size::S64,
+            Mem::base_disp(Gpr::Rcx, FRAME_POINTER),
+            GUEST[10],
+        )?;
+    }
     // A placeholder that takes the 32-bit form; the replay writes the return pc.
     b.asm.store_imm(
         Size::S64,
@@ -250,6 +264,8 @@ pub(super) fn frame_push(b: &mut Builder, p: &Program) -> Lowered {
     )?;
     b.asm.store(Size::S64, env(FRAME_CURSOR), Gpr::Rcx)?;
     match p.frames {
+        // Derived (see the module doc): the exit routine computes r10 from the depth.
+        FrameMode::Fixed { .. } if derived_r10(p).is_some() => {}
         // r10 is the stack pointer with fixed frames (see the module doc): it moves by the
         // bump in its register, and `Env::stack_pointer` is left alone (the run reads r10).
         FrameMode::Fixed { bump } => add_reg(&mut b.asm, GUEST[10], bump)?,
@@ -307,13 +323,71 @@ pub(super) fn exit_sequence(b: &mut Builder, p: &Program, checked: bool) -> Lowe
             Mem::base_disp(Gpr::Rcx, FRAME_SAVED + 8 * index as i32),
         )?;
     }
-    b.asm.load(
-        Size::S64,
-        GUEST[10],
-        Mem::base_disp(Gpr::Rcx, FRAME_POINTER),
-    )?;
+    if derived_r10(p).is_none() {
+        b.asm.load(
+            Size::S64,
+            GUEST[10],
+            Mem::base_disp(Gpr::Rcx, FRAME_POINTER),
+        )?;
+    }
     frame_top_move(&mut b.asm, p, Direction::Up)?;
     b.asm.ret();
+    Ok(())
+}
+
+/// The bump of a `call` when r10 is derived from the call depth rather than kept in its
+/// register (fixed frames, and no op reads r10; see the module doc).
+pub(super) fn derived_r10(p: &Program) -> Option<u64> {
+    match (p.frames, p.r10) {
+        (FrameMode::Fixed { bump }, R10Use::Unread) => Some(bump),
+        (FrameMode::Fixed { .. }, R10Use::Read) | (FrameMode::Dynamic | FrameMode::Manual, _) => {
+            None
+        }
+    }
+}
+
+/// The exit routine's part when r10 is derived: r10's register still holds the root's r10,
+/// so walking the frame records from the first to the cursor, each record gets the r10 of
+/// its depth as the caller's saved r10 and r10 moves up by the bump, ending at the current
+/// depth's r10. Clobbers rax and rcx (free on the way out).
+///
+/// ```text
+///     mov rcx, [r15 + FRAMES]
+/// next:
+///     cmp rcx, [r15 + FRAME_CURSOR]
+///     je done
+///     mov [rcx + FRAME_POINTER], rbp
+///     add rbp, bump
+///     add rcx, 48
+///     jmp next
+/// done:
+/// ```
+pub(super) fn derived_r10_fixup(a: &mut Assembler, bump: u64) -> Lowered {
+    let next = a.new_label();
+    let done = a.new_label();
+    a.load(Size::S64, Gpr::Rcx, env(FRAMES))?;
+    a.bind(next)?;
+    a.alu(
+        AluKind::Cmp,
+        Size::S64,
+        RegMem::Reg(Gpr::Rcx),
+        Operand::Mem(env(FRAME_CURSOR)),
+    )?;
+    a.jcc(Cond::E, done)?;
+    a.store(
+        Size::S64,
+        Mem::base_disp(Gpr::Rcx, FRAME_POINTER),
+        GUEST[10],
+    )?;
+    add_reg(a, GUEST[10], bump)?;
+    a.alu(
+        AluKind::Add,
+        Size::S64,
+        RegMem::Reg(Gpr::Rcx),
+        Operand::Imm(FRAME_RECORD),
+    )?;
+    a.jmp(next)?;
+    a.bind(done)?;
     Ok(())
 }
 
