@@ -111,7 +111,10 @@
 //!   interpreter's frames, so a bail-out at any depth hands over a faithful call stack. The
 //!   record goes where `Env::frame_cursor` points (the depth is the cursor's distance from
 //!   the first record), and the depth check compares the cursor with a limit the run set, so
-//!   neither `call` nor `exit` computes an address from a depth.
+//!   neither `call` nor `exit` computes an address from a depth. With fixed frames in a
+//!   program that never reads r10, r10 is a function of the depth: `call` and `exit` leave
+//!   it alone and the exit routine derives it and the records' saved r10 when the code ends
+//!   (`x64::sequences`).
 //! - **Branches on flags**: a compare with 0 right after a 64-bit ALU operation on the same
 //!   register, in the same run (no jump lands between them), reuses its flags where they
 //!   answer the condition as the compare would (every condition after `and`, `or`, `xor`;
