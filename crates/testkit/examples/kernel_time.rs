@@ -1,6 +1,6 @@
 //! Times bpfvm's JIT on the C kernels of `examples/c/kernels` against their native build,
-//! with the instruction meter on and off (what metering costs), by the same direct timing
-//! as `benches/native.rs` (the median of 15 batches). Every run checks the kernel's result.
+//! with the instruction meter on and off (what metering costs), by `kernels::time` (the
+//! median of 15 batches of the thread's CPU time). Every run checks the kernel's result.
 //!
 //! Run: `cargo run --release -p bpfvm-testkit --example kernel_time [-- KERNEL]`
 
