@@ -68,7 +68,7 @@ const HALTED: usize = usize::MAX;
 
 /// A handler: runs the instruction `inst` at `pc` and everything after it in the chain; the
 /// result is the run head the driving loop goes on at (not yet charged), or [`HALTED`].
-type Handler<M> = fn(&mut M, &Thread<'_>, &Inst, usize, u64) -> usize;
+type Handler<M> = fn(&mut M, &Thread<'_>, &[Inst], usize, u64) -> usize;
 
 /// The table of handlers: `$name` lists every [`InstKind`] in order, which a constant
 /// assertion checks, so that the handler at index `k` is the one for kind `k`.
@@ -112,7 +112,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         pc: usize,
         fuel: u64,
     ) -> Result<usize, Halt> {
-        let result = self.dispatch(thread, pc, fuel);
+        let result = self.dispatch(thread, thread.insts, pc, fuel);
         thread.outcome(result)
     }
 
@@ -121,19 +121,23 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     fn handler<const KIND: u8>(
         &mut self,
         thread: &Thread<'_>,
-        inst: &Inst,
+        insts: &[Inst],
         pc: usize,
         fuel: u64,
     ) -> usize {
+        // The dispatch fetched this instruction, so the fetch always succeeds.
+        let Some(inst) = insts.get(pc) else {
+            return self.overrun(thread);
+        };
         // The table gives every kind its own handler, so the test always holds; with it the
         // compiler keeps only this kind's arm of the `match`.
         if inst.kind() as u8 != KIND {
-            return self.handler_any(thread, inst, pc, fuel);
+            return self.handler_any(thread, insts, pc, fuel);
         }
         match self.execute::<Retried>(inst, pc) {
-            Ok(next) => self.go_on(thread, pc, Ok(next), fuel),
-            Err(Interrupt::Halt(halt)) => self.go_on(thread, pc, Err(halt), fuel),
-            Err(Interrupt::Retry) => self.handler_any(thread, inst, pc, fuel),
+            Ok(next) => self.go_on(thread, insts, pc, Ok(next), fuel),
+            Err(Interrupt::Halt(halt)) => self.go_on(thread, insts, pc, Err(halt), fuel),
+            Err(Interrupt::Retry) => self.handler_any(thread, insts, pc, fuel),
         }
     }
 
@@ -142,35 +146,36 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     fn go_on(
         &mut self,
         thread: &Thread<'_>,
+        insts: &[Inst],
         pc: usize,
         next: Result<Next, Halt>,
         fuel: u64,
     ) -> usize {
         match next {
-            Ok(Next::Within(next)) => self.dispatch(thread, next, fuel),
-            Ok(Next::Head(next)) => self.enter(thread, next, fuel),
+            Ok(Next::Within(next)) => self.dispatch(thread, insts, next, fuel),
+            Ok(Next::Head(next)) => self.enter(thread, insts, next, fuel),
             Err(halt) => thread.stop(self.halt_in_run(thread, pc, halt)),
         }
     }
 
     /// Fetches the instruction at `pc` and calls its handler (the chain's tail call).
     #[inline(always)]
-    fn dispatch(&mut self, thread: &Thread<'_>, pc: usize, fuel: u64) -> usize {
-        let Some(inst) = thread.insts.get(pc) else {
+    fn dispatch(&mut self, thread: &Thread<'_>, insts: &[Inst], pc: usize, fuel: u64) -> usize {
+        let Some(inst) = insts.get(pc) else {
             return self.overrun(thread);
         };
         let handler = Self::HANDLERS[inst.kind() as usize];
-        handler(self, thread, inst, pc, fuel)
+        handler(self, thread, insts, pc, fuel)
     }
 
     /// Goes on at the run head `pc`: in this chain when it has the fuel and the meter
     /// charges the run at once, otherwise back in the driving loop.
     #[inline(always)]
-    fn enter(&mut self, thread: &Thread<'_>, pc: usize, fuel: u64) -> usize {
+    fn enter(&mut self, thread: &Thread<'_>, insts: &[Inst], pc: usize, fuel: u64) -> usize {
         // 0 for a pc past the sentinel, where the fetch fails.
         let length = thread.runs.get(pc).copied().unwrap_or(0);
         match fuel.checked_sub(length) {
-            Some(left) if self.meter.enter_run(length) => self.dispatch(thread, pc, left),
+            Some(left) if self.meter.enter_run(length) => self.dispatch(thread, insts, pc, left),
             Some(_) | None => pc,
         }
     }
@@ -198,8 +203,17 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// were the table wrong, one of another kind).
     #[cold]
     #[inline(never)]
-    fn handler_any(&mut self, thread: &Thread<'_>, inst: &Inst, pc: usize, fuel: u64) -> usize {
+    fn handler_any(
+        &mut self,
+        thread: &Thread<'_>,
+        insts: &[Inst],
+        pc: usize,
+        fuel: u64,
+    ) -> usize {
+        let Some(inst) = insts.get(pc) else {
+            return self.overrun(thread);
+        };
         let next = self.execute::<InPlace>(inst, pc);
-        self.go_on(thread, pc, next, fuel)
+        self.go_on(thread, insts, pc, next, fuel)
     }
 }
