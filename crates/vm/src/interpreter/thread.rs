@@ -38,6 +38,8 @@ pub(super) struct Thread<'c> {
     pub insts: &'c [Inst],
     pub runs: &'c [u64],
     pub halt: Cell<Option<Halt>>,
+    /// The chain's fuel when the meter was last brought up to date ([`Machine::sync`]).
+    pub synced: Cell<u64>,
 }
 
 impl Thread<'_> {
@@ -112,6 +114,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         pc: usize,
         fuel: u64,
     ) -> Result<usize, Halt> {
+        let fuel = self.fuel_within_budget(thread, fuel);
         let result = self.dispatch(thread, thread.insts, pc, fuel);
         thread.outcome(result)
     }
@@ -127,14 +130,26 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     ) -> usize {
         // The dispatch fetched this instruction, so the fetch always succeeds.
         let Some(inst) = insts.get(pc) else {
-            return self.overrun(thread);
+            return self.overrun(thread, fuel);
         };
         // The table gives every kind its own handler, so the test always holds; with it the
         // compiler keeps only this kind's arm of the `match`.
         if inst.kind() as u8 != KIND {
             return self.handler_any(thread, insts, pc, fuel);
         }
-        match self.execute::<Retried>(inst, pc) {
+        // A syscall reads and resets the meter, so it is brought up to date before and the
+        // fuel bounded by the budget the syscall leaves after.
+        let syscalls = KIND == InstKind::Syscall as u8 || KIND == InstKind::CallRegOrHelper as u8;
+        if syscalls {
+            self.sync(thread, fuel);
+        }
+        let result = self.execute::<Retried>(inst, pc);
+        let fuel = if syscalls {
+            self.fuel_within_budget(thread, fuel)
+        } else {
+            fuel
+        };
+        match result {
             Ok(next) => self.go_on(thread, insts, pc, Ok(next), fuel),
             Err(Interrupt::Halt(halt)) => self.go_on(thread, insts, pc, Err(halt), fuel),
             Err(Interrupt::Retry) => self.handler_any(thread, insts, pc, fuel),
@@ -154,7 +169,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         match next {
             Ok(Next::Within(next)) => self.dispatch(thread, insts, next, fuel),
             Ok(Next::Head(next)) => self.enter(thread, insts, next, fuel),
-            Err(halt) => thread.stop(self.halt_in_run(thread, pc, halt)),
+            Err(halt) => thread.stop(self.halt_in_run(thread, pc, halt, fuel)),
         }
     }
 
@@ -162,29 +177,52 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     #[inline(always)]
     fn dispatch(&mut self, thread: &Thread<'_>, insts: &[Inst], pc: usize, fuel: u64) -> usize {
         let Some(inst) = insts.get(pc) else {
-            return self.overrun(thread);
+            return self.overrun(thread, fuel);
         };
         let handler = Self::HANDLERS[inst.kind() as usize];
         handler(self, thread, insts, pc, fuel)
     }
 
-    /// Goes on at the run head `pc`: in this chain when it has the fuel and the meter
-    /// charges the run at once, otherwise back in the driving loop.
+    /// Goes on at the run head `pc`: in this chain when it has the fuel, which the budget
+    /// bounds too (so the meter would charge the run at once), otherwise back in the
+    /// driving loop.
     #[inline(always)]
     fn enter(&mut self, thread: &Thread<'_>, insts: &[Inst], pc: usize, fuel: u64) -> usize {
         // 0 for a pc past the sentinel, where the fetch fails.
         let length = thread.runs.get(pc).copied().unwrap_or(0);
         match fuel.checked_sub(length) {
-            Some(left) if self.meter.enter_run(length) => self.dispatch(thread, insts, pc, left),
-            Some(_) | None => pc,
+            Some(left) => self.dispatch(thread, insts, pc, left),
+            None => {
+                self.sync(thread, fuel);
+                pc
+            }
         }
+    }
+
+    /// The fuel a chain may still run: `fuel`, bounded by what the meter would charge at
+    /// once (a run of `length` fits when `due + length < base`), so that a run head the
+    /// fuel covers is one the meter charges. The meter is up to date with this fuel.
+    #[inline(always)]
+    fn fuel_within_budget(&mut self, thread: &Thread<'_>, fuel: u64) -> u64 {
+        let fuel = fuel.min(self.meter.headroom());
+        thread.synced.set(fuel);
+        fuel
+    }
+
+    /// Brings the meter up to date: it charges the fuel the chain spent since it last was,
+    /// which is the length of every run the chain entered since.
+    #[inline(always)]
+    fn sync(&mut self, thread: &Thread<'_>, fuel: u64) {
+        self.meter.charge_runs(thread.synced.get().saturating_sub(fuel));
+        thread.synced.set(fuel);
     }
 
     /// The instruction at `pc` stopped the run: the run was charged up to its end, so the
     /// instructions after this one are given back.
     #[cold]
     #[inline(never)]
-    fn halt_in_run(&mut self, thread: &Thread<'_>, pc: usize, halt: Halt) -> Halt {
+    fn halt_in_run(&mut self, thread: &Thread<'_>, pc: usize, halt: Halt, fuel: u64) -> Halt {
+        self.sync(thread, fuel);
         let rest = thread.runs.get(pc).copied().unwrap_or(1);
         self.meter.refund(rest.saturating_sub(1));
         halt
@@ -194,7 +232,8 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// function's frame and the handlers need none for it.
     #[cold]
     #[inline(never)]
-    fn overrun(&mut self, thread: &Thread<'_>) -> usize {
+    fn overrun(&mut self, thread: &Thread<'_>, fuel: u64) -> usize {
+        self.sync(thread, fuel);
         thread.stop(super::loops::overrun(self.code).into())
     }
 
@@ -211,9 +250,12 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         fuel: u64,
     ) -> usize {
         let Some(inst) = insts.get(pc) else {
-            return self.overrun(thread);
+            return self.overrun(thread, fuel);
         };
+        // Any kind may be a syscall here (see `handler`).
+        self.sync(thread, fuel);
         let next = self.execute::<InPlace>(inst, pc);
+        let fuel = self.fuel_within_budget(thread, fuel);
         self.go_on(thread, insts, pc, next, fuel)
     }
 }
