@@ -7,7 +7,7 @@
 
 mod interp_common;
 
-use bpfvm::{Config, RuntimeError};
+use bpfvm::{Config, ContextObject, MemoryMapping, RuntimeError};
 use bpfvm_isa::{AluOp, Cond, Dialect, Insn, MemSize, Width};
 use interp_common::*;
 use RuntimeError as E;
@@ -43,8 +43,10 @@ fn counted_loop(turns: i32, tail: Vec<Insn>) -> Vec<Insn> {
 
 fn chain_cases() -> Vec<Case> {
     let mut cases = Vec::new();
-    // 300 is longer than a chain's fuel (256 instructions).
-    cases.extend(both("a straight run of 301", straight(300), Ok(300), 301));
+    // 5000 is longer than a chain's fuel (4096 instructions).
+    for case in both("a straight run of 5001", straight(5000), Ok(5000), 5001) {
+        cases.push(case.budget(10_000));
+    }
     // The 0.2.38 rule: the budget runs out after the 150th `add`, at slot 149, and the error
     // names the fall-through.
     let stop = Err(E::ExceededMaxInstructions {
@@ -90,6 +92,39 @@ fn chain_cases() -> Vec<Case> {
         Err(E::DivideByZero { pc: 6 }),
         2 + 3 * 100 + 2,
     ));
+    cases
+}
+
+/// Charges 10 instructions of compute.
+fn charge10(ctx: &mut Ctx, _: &mut MemoryMapping<'_>, _: [u64; 5]) -> Result<u64, E> {
+    ctx.consume(10);
+    Ok(0)
+}
+
+/// Syscalls inside a chain: each reads and resets the meter, which a chain otherwise keeps
+/// as its fuel, and charges compute of its own, which bounds the fuel after it.
+fn syscall_cases() -> Vec<Case> {
+    // r0 = 0; r6 = 50; loop { r0 = syscall (0, and 10 of compute); r0 += 1; r6 -= 1 }: 2 +
+    // 50 * 4 + 1 instructions and 500 of compute, r0 = 1.
+    let program = vec![
+        mov(0, 0),
+        mov(6, 50),
+        call(0, 1),
+        alu(Width::W64, AluOp::Add, 0, k(1)),
+        alu(Width::W64, AluOp::Add, 6, k(-1)),
+        branch(Width::W64, Cond::Ne, 6, k(0), -4),
+        exit(),
+    ];
+    let mut cases = Vec::new();
+    for case in both("a syscall in each of 50 turns", program.clone(), Ok(1), 703) {
+        cases.push(case.budget(703).syscall(1, charge10));
+    }
+    // One short: after the last syscall 3 remain, which the last turn's `add`, `add` and
+    // `jne` (slot 5) use up; the error names the fall-through.
+    let stop = Err(E::ExceededMaxInstructions { pc: 6, budget: 702 });
+    for case in both("a syscall in each of 50 turns, one short", program, stop, 702) {
+        cases.push(case.budget(702).syscall(1, charge10));
+    }
     cases
 }
 
@@ -147,6 +182,11 @@ fn unaligned_cases() -> Vec<Case> {
 #[test]
 fn chain_table() {
     run_table(&chain_cases());
+}
+
+#[test]
+fn syscall_table() {
+    run_table(&syscall_cases());
 }
 
 #[test]
