@@ -15,11 +15,22 @@
 //! A chain is bounded by fuel, so no build can grow the host stack without bound (an
 //! unoptimized build makes every handler a real call): the driving loop
 //! (`run_by_runs`) starts a chain with at most [`CHAIN`] instructions of fuel, and every
-//! run head the chain enters costs the run's length. A run head with too little fuel left,
-//! or one the meter will not charge at once, ends the chain: the handler returns the head's
-//! pc to the driving loop, which decides there as before (a new chain, or an exact step).
-//! Inside a run no handler counts anything, as in the `match` loop: only an op that ends a
-//! run answers [`Next::Head`], and the run was charged whole at its head.
+//! run head the chain enters costs the run's length. A run head with too little fuel left
+//! ends the chain: the handler returns the head's pc to the driving loop, which decides
+//! there as before (a new chain, or an exact step). Inside a run no handler counts
+//! anything, as in the `match` loop: only an op that ends a run answers [`Next::Head`], and
+//! the run was charged whole at its head.
+//!
+//! The fuel is also the chain's meter. It starts bounded by what the meter would charge at
+//! once (`Meter::headroom`), so a head the fuel covers is one the meter charges, and the
+//! chain keeps its count in a host register instead of the meter's memory: the meter is
+//! charged the fuel spent when the chain ends and before a syscall (which reads and resets
+//! it), and the fuel bounded again by the budget the syscall leaves.
+//!
+//! Every handler takes the stream as two arguments (its pointer and length), so that the
+//! fetch of the next instruction reads no memory but the instruction: with the stream read
+//! through the [`Thread`], every dispatch loaded the two words again (measured: 3%-8% of
+//! the kernels' time, PERFORMANCE.md phase F).
 
 use super::access::{InPlace, Interrupt, Retried};
 use super::exec::{Halt, Machine, Next};
