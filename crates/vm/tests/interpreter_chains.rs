@@ -7,7 +7,7 @@
 
 mod interp_common;
 
-use bpfvm::{Config, ContextObject, MemoryMapping, RuntimeError};
+use bpfvm::{Config, ContextObject, MemoryMapping, RuntimeError, MM_PROGRAM_START};
 use bpfvm_isa::{AluOp, Cond, Dialect, Insn, MemSize, Width};
 use interp_common::*;
 use RuntimeError as E;
@@ -122,8 +122,86 @@ fn syscall_cases() -> Vec<Case> {
     // One short: after the last syscall 3 remain, which the last turn's `add`, `add` and
     // `jne` (slot 5) use up; the error names the fall-through.
     let stop = Err(E::ExceededMaxInstructions { pc: 6, budget: 702 });
-    for case in both("a syscall in each of 50 turns, one short", program, stop, 702) {
+    for case in both(
+        "a syscall in each of 50 turns, one short",
+        program,
+        stop,
+        702,
+    ) {
         cases.push(case.budget(702).syscall(1, charge10));
+    }
+    cases
+}
+
+/// The fused triple `ldx r; add r, imm; stx r` (a counter stepped in memory): in a loop, on
+/// both mappings (on the unaligned one every access is retried through the general path),
+/// and a store that fails after the load and the add ran, in the middle of its run.
+fn triple_cases() -> Vec<Case> {
+    let unaligned = |config: Config| Config {
+        aligned_memory_mapping: false,
+        ..config
+    };
+    // [r1] += 5, 20 times; r0 = [r1]: 1 + 100.
+    let program = vec![
+        mov(0, 0),
+        mov(6, 20),
+        ldx(MemSize::W, 3, 1, 0),
+        alu(Width::W64, AluOp::Add, 3, k(5)),
+        stx(MemSize::W, 1, 0, 3),
+        alu(Width::W64, AluOp::Add, 6, k(-1)),
+        branch(Width::W64, Cond::Ne, 6, k(0), -5),
+        ldx(MemSize::W, 0, 1, 0),
+        exit(),
+    ];
+    let mut cases = Vec::new();
+    for case in both(
+        "a counter in memory",
+        program.clone(),
+        Ok(101),
+        2 + 5 * 20 + 2,
+    ) {
+        cases.push(case.mem(vec![1, 0, 0, 0]));
+    }
+    for case in both(
+        "a counter in memory on the unaligned mapping",
+        program,
+        Ok(101),
+        2 + 5 * 20 + 2,
+    ) {
+        cases.push(case.mem(vec![1, 0, 0, 0]).config(unaligned));
+    }
+    // The text is read-only: the load and the add run, the store (slot 5) fails, and the
+    // two instructions after it in its run are not charged.
+    let program = vec![
+        lddw(1, MM_PROGRAM_START),
+        mov(0, 0),
+        ldx(MemSize::DW, 3, 1, 0),
+        alu(Width::W64, AluOp::Add, 3, k(1)),
+        stx(MemSize::DW, 1, 0, 3),
+        mov(0, 1),
+        mov(0, 2),
+        exit(),
+    ];
+    let error = E::AccessViolation {
+        pc: 5,
+        access: bpfvm::AccessType::Store,
+        vaddr: MM_PROGRAM_START,
+        len: 8,
+        region: "program",
+    };
+    cases.extend(both(
+        "a counter in the read-only text",
+        program.clone(),
+        Err(error.clone()),
+        5,
+    ));
+    for case in both(
+        "a counter in the read-only text on the unaligned mapping",
+        program,
+        Err(error),
+        5,
+    ) {
+        cases.push(case.config(unaligned));
     }
     cases
 }
@@ -182,6 +260,11 @@ fn unaligned_cases() -> Vec<Case> {
 #[test]
 fn chain_table() {
     run_table(&chain_cases());
+}
+
+#[test]
+fn triple_table() {
+    run_table(&triple_cases());
 }
 
 #[test]

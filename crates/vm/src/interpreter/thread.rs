@@ -92,7 +92,7 @@ macro_rules! handler_table {
     ),* $(,)?) => {
         handler_table!(@names $($name)*
             MovAddReg MovAddImm MovAndImm MovLshImm MovRshImm MovJgtImm
-            LdxAddImm LdxAddReg LdxXorReg LdxAndImm LdxLshImm
+            LdxAddImm LdxAddReg LdxXorReg LdxAndImm LdxLshImm LdxAddStx
             AddJltReg AddJneReg AddJeqImm AddJneImm AddJltImm);
     };
     (@names $($name:ident)*) => {
@@ -224,7 +224,8 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// which is the length of every run the chain entered since.
     #[inline(always)]
     fn sync(&mut self, thread: &Thread<'_>, fuel: u64) {
-        self.meter.charge_runs(thread.synced.get().saturating_sub(fuel));
+        self.meter
+            .charge_runs(thread.synced.get().saturating_sub(fuel));
         thread.synced.set(fuel);
     }
 
@@ -253,13 +254,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// were the table wrong, one of another kind).
     #[cold]
     #[inline(never)]
-    fn handler_any(
-        &mut self,
-        thread: &Thread<'_>,
-        insts: &[Inst],
-        pc: usize,
-        fuel: u64,
-    ) -> usize {
+    fn handler_any(&mut self, thread: &Thread<'_>, insts: &[Inst], pc: usize, fuel: u64) -> usize {
         let Some(inst) = insts.get(pc) else {
             return self.overrun(thread, fuel);
         };
