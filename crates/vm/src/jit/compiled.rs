@@ -25,6 +25,9 @@ pub(crate) struct Compiled<B: Backend> {
     pub(super) frame: Option<CurrentFrame>,
     /// The address map the code was compiled for (its region-table rows name slots of it).
     pub(super) map: AddressMap,
+    /// Names this compile among all in the process (`memory::table::next_stamp`): a run's
+    /// kept region table filled for it is known by it (`jit::seat`).
+    pub(super) stamp: u64,
     /// The loops compiled twice, with their checks hoisted in the second copy.
     pub(super) versioned: Vec<VersionedLoop>,
     /// The slots whose code is nothing but a bail-out, in order.
@@ -96,6 +99,11 @@ impl<B: Backend> Compiled<B> {
     /// The address map the code was compiled for.
     pub fn map(&self) -> &AddressMap {
         &self.map
+    }
+
+    /// This compile's stamp (see the field).
+    pub fn stamp(&self) -> u64 {
+        self.stamp
     }
 
     /// The bail-out site whose return address is at code offset `ret`.

@@ -185,6 +185,8 @@ mod pair;
 #[cfg(bpfvm_jit)]
 pub(crate) mod run;
 #[cfg(bpfvm_jit)]
+pub(crate) mod seat;
+#[cfg(bpfvm_jit)]
 mod tables;
 #[cfg(all(test, bpfvm_jit))]
 mod tests;

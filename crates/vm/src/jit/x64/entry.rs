@@ -7,6 +7,7 @@
 use crate::context::ContextObject;
 use crate::jit::env::Env;
 use crate::jit::run::{self, Host};
+use crate::jit::seat::Seat;
 use crate::memory::MemoryMapping;
 use bpfvm_x86::ExecutableCode;
 
@@ -58,3 +59,14 @@ pub(crate) extern "sysv64" fn syscall_shim<C: ContextObject>(
     let host = unsafe { &mut *env.host.cast::<Host<'_, C>>() };
     run::syscall(env, host, mapping, index, pc)
 }
+
+// SAFETY: a `Seat` holds plain data and the raw pointers of its kept `Env` (frame records,
+// the `callx` table, the mapping, the host state). `run::execute` writes the pointers that
+// name a run's parts at the start of every run (`run::start`, `env.mapping`, `env.host`) and
+// `Seat::refill` those into the seat's own records; they are dereferenced only while that run
+// is in generated code or its shims, under the run's exclusive borrows. Between runs nothing
+// reads them, so moving a `Seat` to another thread moves only data.
+unsafe impl Send for Seat {}
+// SAFETY: a shared `&Seat` gives access to nothing (its fields are private and it has no
+// `&self` method), so sharing one between threads cannot reach its pointers.
+unsafe impl Sync for Seat {}
