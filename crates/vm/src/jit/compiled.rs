@@ -91,19 +91,9 @@ impl<B: Backend> Compiled<B> {
         }
     }
 
-    /// The frames the r10 fast path relies on (see [`CurrentFrame`]).
-    pub fn frame(&self) -> Option<CurrentFrame> {
-        self.frame
-    }
-
     /// The address map the code was compiled for.
     pub fn map(&self) -> &AddressMap {
         &self.map
-    }
-
-    /// This compile's stamp (see the field).
-    pub fn stamp(&self) -> u64 {
-        self.stamp
     }
 
     /// The bail-out site whose return address is at code offset `ret`.

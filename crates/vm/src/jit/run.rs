@@ -12,7 +12,7 @@ use crate::code::{Code, Semantics};
 use crate::context::ContextObject;
 use crate::error::{AccessType, RuntimeError};
 use crate::interpreter::exec::Machine;
-use crate::memory::{AddressMap, CurrentFrame, FrameMode, MemoryMapping};
+use crate::memory::{FrameMode, MemoryMapping};
 use crate::program::SyscallFn;
 use crate::runtime::syscall::{self, SyscallEnd};
 use crate::runtime::{Frame, Meter, Metering, Settings};
@@ -39,10 +39,9 @@ pub(crate) struct Host<'r, C> {
     /// The payload of a panic a syscall raised; the run stops and the panic resumes in Rust
     /// once generated code has returned (unwinding cannot cross generated code).
     pub panic: Option<Box<dyn Any + Send>>,
-    /// The address map the code was compiled for.
-    pub map: &'r AddressMap,
-    /// The frames the code's r10 fast path relies on.
-    pub frame: Option<CurrentFrame>,
+    /// What the code was compiled for (its address map and the frames its r10 fast path
+    /// relies on).
+    pub code: CodeKey<'r>,
     /// Whose rules a failing syscall's error follows.
     pub semantics: Semantics,
 }
@@ -105,9 +104,9 @@ pub(crate) fn execute<C: ContextObject, B: Backend>(
     let initial = meter.initial();
     let (base, _) = meter.parts();
     let code_key = CodeKey {
-        stamp: jit.stamp(),
-        map: jit.map(),
-        frame: jit.frame(),
+        stamp: jit.stamp,
+        map: &jit.map,
+        frame: &jit.frame,
     };
     let kept = seat.prepare(code_key, mapping, settings.max_call_depth);
     let mut host = Host {
@@ -119,8 +118,7 @@ pub(crate) fn execute<C: ContextObject, B: Backend>(
         base,
         error: None,
         panic: None,
-        map: jit.map(),
-        frame: jit.frame(),
+        code: code_key,
         semantics: code.semantics(),
     };
     let env = &mut kept.env;
@@ -134,17 +132,11 @@ pub(crate) fn execute<C: ContextObject, B: Backend>(
             env.stack_pointer = env.regs[10];
         }
     }
-    let Host {
-        context,
-        base,
-        error,
-        panic,
-        ..
-    } = host;
-    if let Some(payload) = panic {
+    if let Some(payload) = host.panic.take() {
         // The interpreter lets a syscall's panic unwind to the host; so does the JIT.
         std::panic::resume_unwind(payload);
     }
+    let base = host.base;
     let exit_kind = decode_exit(jit, env, metering);
     let due = match metering {
         Metering::On => base.wrapping_sub(env.left),
@@ -153,13 +145,13 @@ pub(crate) fn execute<C: ContextObject, B: Backend>(
     let meter = Meter::resume(metering, initial, base, due);
     match exit_kind {
         Some(ExitKind::Exit) => (Ok(env.regs[0]), meter),
-        Some(ExitKind::Error) => (Err(error_exit(error)), meter),
+        Some(ExitKind::Error) => (Err(error_exit(host.error)), meter),
         None => (Err(odd_exit(env)), meter),
         Some(ExitKind::Bail | ExitKind::Site) => {
             let handed = Handed {
                 code,
                 settings: *settings,
-                context,
+                context: host.context,
                 mapping,
                 syscalls,
                 frames,
@@ -198,7 +190,7 @@ fn start<B: Backend>(
 #[inline(always)]
 fn r10_ready<B: Backend>(jit: &Compiled<B>, settings: &Settings, env: &Env) -> bool {
     let entry_r10 = jit
-        .frame()
+        .frame
         .map(|frames| jit.map().stack.wrapping_add(frames.frame));
     entry_r10.is_none_or(|r10| env.regs[10] == r10)
         && match settings.frames {
@@ -391,7 +383,7 @@ pub(crate) fn syscall<C: ContextObject>(
     };
     let end = match called {
         Ok(Ok(())) => {
-            if seat::fill_table(env, mapping, host.map, host.frame) {
+            if seat::fill_table(env, mapping, host.code.map, *host.code.frame) {
                 return 0;
             }
             // The syscall replaced the stack the code relies on: the interpreter runs the

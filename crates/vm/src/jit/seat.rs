@@ -55,7 +55,7 @@ pub(crate) struct CodeKey<'r> {
     /// The address map the code was compiled for.
     pub map: &'r AddressMap,
     /// The stack the code's r10 fast path relies on.
-    pub frame: Option<CurrentFrame>,
+    pub frame: &'r Option<CurrentFrame>,
 }
 
 impl Seat {
@@ -105,7 +105,7 @@ impl Seat {
         }
         kept.env.frames = kept.records.as_mut_ptr();
         kept.env.frame_limit = frame_limit(&kept.records, max_call_depth);
-        kept.standard = fill_table(&mut kept.env, mapping, code.map, code.frame);
+        kept.standard = fill_table(&mut kept.env, mapping, code.map, *code.frame);
         kept.key = mapping.table_stamp().map(|rows| Key {
             rows,
             code: code.stamp,
