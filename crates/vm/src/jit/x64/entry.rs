@@ -1,6 +1,7 @@
-//! The only `unsafe` of the JIT: entering generated code, and the `extern "sysv64"` shims
+//! The only `unsafe` of the JIT: entering generated code, the `extern "sysv64"` shims
 //! generated code calls back into (which turn the raw pointers of the [`Env`] back into
-//! references and hand over to the safe halves in `jit::run`).
+//! references and hand over to the safe halves in `jit::run`), and the promise that the
+//! `Env` a VM keeps between runs (`jit::seat`) may move between threads.
 
 #![allow(unsafe_code)]
 
