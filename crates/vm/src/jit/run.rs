@@ -1,8 +1,9 @@
-//! One run of compiled code, target-neutral: builds the [`Env`], enters the code through the
-//! backend, and turns the way it ended into the interpreter's result, including handing a
-//! bailed-out run to the interpreter, which finishes it. Also the safe halves of the shims
-//! generated code calls back (slow translation, syscalls), which a backend's unsafe entry
-//! module turns its raw pointers back into references for.
+//! One run of compiled code, target-neutral: starts the [`Env`] the VM keeps between runs
+//! (`seat`: its region table refilled only when what it was filled from changed), enters
+//! the code through the backend, and turns the way it ended into the interpreter's result,
+//! including handing a bailed-out run to the interpreter, which finishes it. Also the safe
+//! halves of the shims generated code calls back (slow translation, syscalls), which a
+//! backend's unsafe entry module turns its raw pointers back into references for.
 
 use super::compiled::Compiled;
 use super::env::{Env, ExitKind, FrameRecord};

@@ -83,7 +83,7 @@ impl Seat {
         if !fresh {
             self.refill(code, mapping, max_call_depth);
         }
-        // `refill` always leaves a `Kept`; the arm below is never taken.
+        // `refill` leaves a `Kept`, so this makes none.
         self.kept.get_or_insert_with(Kept::new)
     }
 
