@@ -71,8 +71,9 @@ pub struct Run {
 #[derive(Debug, Default)]
 pub struct CallStacks {
     frames: Vec<Frame>,
+    /// The JIT's environment (its region table filled) and frame records.
     #[cfg(bpfvm_jit)]
-    records: Vec<crate::jit::env::FrameRecord>,
+    seat: crate::jit::seat::Seat,
 }
 
 impl CallStacks {
@@ -384,20 +385,16 @@ where
     fn run_compiled(&mut self, jit: &JitProgram) -> Run {
         use crate::jit::run::RunParts;
         let metering = self.metering();
-        let stack_pointer = self.entry_registers.borrow()[10];
         let stacks = self.stacks.borrow_mut();
-        stacks.frames.clear();
         let parts = RunParts {
             code: self.program.code(),
-            settings: *self.settings,
+            settings: self.settings,
             context: &mut *self.context,
             mapping: self.mapping.borrow_mut(),
             syscalls: self.syscalls,
             frames: &mut stacks.frames,
-            records: &mut stacks.records,
-            // Made in place.
-            regs: start_registers(self.entry_registers.borrow()),
-            stack_pointer,
+            seat: &mut stacks.seat,
+            registers: self.entry_registers.borrow(),
             metering,
         };
         let (result, meter) = jit.execute(parts);

@@ -5,7 +5,8 @@
 //! Loading, verifying and compiling use SPL Token 3.5.0 (a V0 program, as deployed). Execution
 //! runs two V0 loops (arithmetic, and loads and stores on the stack; about 300,000
 //! instructions each) and a three-instruction program (the fixed cost of one call), each VM
-//! made once and run repeatedly, as the real crate's own benchmarks do.
+//! made once and run repeatedly, as the real crate's own benchmarks do; and one SPL Token
+//! Transfer per iteration, a real program's invocation with its syscalls (`transfer`).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, unsafe_code)]
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
@@ -223,6 +224,7 @@ fn execute_real(c: &mut Criterion, group: &str, source: &str, count: u64, jit: b
     let mut context = RealContext {
         remaining: 0,
         mapping,
+        logs: Vec::new(),
     };
     let mut vm = EbpfVm::new(
         executable.get_loader().clone(),
@@ -296,6 +298,7 @@ fn execute_compat(c: &mut Criterion, group: &str, source: &str, count: u64, jit:
     let mut context = CompatContext {
         remaining: 0,
         mapping,
+        logs: Vec::new(),
     };
     let mut vm = EbpfVm::new(
         executable.get_loader().clone(),
@@ -355,6 +358,20 @@ fn execute_direct(c: &mut Criterion, group: &str, text: &[u8], count: u64, jit: 
     group.finish();
 }
 
+#[path = "api/transfer.rs"]
+mod transfer;
+
+/// SPL Token's Transfer on each column (see `transfer`); the three use the same units.
+fn executing_transfer(c: &mut Criterion) {
+    let case = transfer::transfer();
+    for jit in [false, true] {
+        let real = transfer::real(c, &case, jit);
+        let compat = transfer::compat(c, &case, jit);
+        let direct = transfer::direct(c, &case, jit);
+        assert_eq!((compat, direct), (real, real), "units");
+    }
+}
+
 fn executing(c: &mut Criterion) {
     for (name, source, count) in PROGRAMS {
         for jit in [false, true] {
@@ -369,5 +386,12 @@ fn executing(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, loading, verifying, compiling, executing);
+criterion_group!(
+    benches,
+    loading,
+    verifying,
+    compiling,
+    executing,
+    executing_transfer
+);
 criterion_main!(benches);

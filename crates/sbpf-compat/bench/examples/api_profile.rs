@@ -157,6 +157,7 @@ macro_rules! run_through_api {
             let mut context = $context {
                 remaining: 0,
                 mapping,
+                logs: Vec::new(),
             };
             let mut vm = EbpfVm::new(
                 executable.get_loader().clone(),

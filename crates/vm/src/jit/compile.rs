@@ -97,6 +97,7 @@ pub(crate) fn compile<C: ContextObject, B: Backend>(
         body_end,
         frame: program.frame,
         map: layout.map,
+        stamp: crate::memory::table::next_stamp(),
         versioned,
         interpreted,
     })

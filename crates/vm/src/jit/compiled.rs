@@ -25,6 +25,9 @@ pub(crate) struct Compiled<B: Backend> {
     pub(super) frame: Option<CurrentFrame>,
     /// The address map the code was compiled for (its region-table rows name slots of it).
     pub(super) map: AddressMap,
+    /// Names this compile among all in the process (`memory::table::next_stamp`): a run's
+    /// kept region table filled for it is known by it (`jit::seat`).
+    pub(super) stamp: u64,
     /// The loops compiled twice, with their checks hoisted in the second copy.
     pub(super) versioned: Vec<VersionedLoop>,
     /// The slots whose code is nothing but a bail-out, in order.
@@ -86,11 +89,6 @@ impl<B: Backend> Compiled<B> {
             true => std::ptr::null(),
             false => self.tables.callx_table.as_ptr(),
         }
-    }
-
-    /// The frames the r10 fast path relies on (see [`CurrentFrame`]).
-    pub fn frame(&self) -> Option<CurrentFrame> {
-        self.frame
     }
 
     /// The address map the code was compiled for.

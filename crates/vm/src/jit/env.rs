@@ -42,15 +42,19 @@ pub(crate) enum ExitKind {
 
 impl ExitKind {
     /// The kind generated code stored, as a value.
+    #[inline]
     pub fn from_raw(raw: u64) -> Option<ExitKind> {
-        [
-            ExitKind::Exit,
-            ExitKind::Error,
-            ExitKind::Bail,
-            ExitKind::Site,
-        ]
-        .into_iter()
-        .find(|kind| *kind as u64 == raw)
+        const EXIT: u64 = ExitKind::Exit as u64;
+        const ERROR: u64 = ExitKind::Error as u64;
+        const BAIL: u64 = ExitKind::Bail as u64;
+        const SITE: u64 = ExitKind::Site as u64;
+        match raw {
+            EXIT => Some(ExitKind::Exit),
+            ERROR => Some(ExitKind::Error),
+            BAIL => Some(ExitKind::Bail),
+            SITE => Some(ExitKind::Site),
+            _ => None,
+        }
     }
 }
 

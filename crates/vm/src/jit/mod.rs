@@ -188,6 +188,8 @@ mod pair;
 #[cfg(bpfvm_jit)]
 pub(crate) mod run;
 #[cfg(bpfvm_jit)]
+pub(crate) mod seat;
+#[cfg(bpfvm_jit)]
 mod tables;
 #[cfg(all(test, bpfvm_jit))]
 mod tests;

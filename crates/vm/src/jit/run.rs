@@ -1,18 +1,19 @@
-//! One run of compiled code, target-neutral: builds the [`Env`], enters the code through the
-//! backend, and turns the way it ended into the interpreter's result, including handing a
-//! bailed-out run to the interpreter, which finishes it. Also the safe halves of the shims
-//! generated code calls back (slow translation, syscalls), which a backend's unsafe entry
-//! module turns its raw pointers back into references for.
+//! One run of compiled code, target-neutral: starts the [`Env`] the VM keeps between runs
+//! (`seat`: its region table refilled only when what it was filled from changed), enters
+//! the code through the backend, and turns the way it ended into the interpreter's result,
+//! including handing a bailed-out run to the interpreter, which finishes it. Also the safe
+//! halves of the shims generated code calls back (slow translation, syscalls), which a
+//! backend's unsafe entry module turns its raw pointers back into references for.
 
 use super::compiled::Compiled;
 use super::env::{Env, ExitKind, FrameRecord};
-use super::masm::{Backend, MAX_INLINE_CALL_DEPTH};
+use super::masm::Backend;
+use super::seat::{self, CodeKey, Seat};
 use crate::code::{Code, Semantics};
 use crate::context::ContextObject;
 use crate::error::{AccessType, RuntimeError};
 use crate::interpreter::exec::Machine;
-use crate::memory::table::{frame_host, GapRows, InlineRows, InputRow};
-use crate::memory::{AddressMap, CurrentFrame, FrameMode, MemoryMapping};
+use crate::memory::{FrameMode, MemoryMapping};
 use crate::program::SyscallFn;
 use crate::runtime::syscall::{self, SyscallEnd};
 use crate::runtime::{Frame, Meter, Metering, Settings};
@@ -39,10 +40,9 @@ pub(crate) struct Host<'r, C> {
     /// The payload of a panic a syscall raised; the run stops and the panic resumes in Rust
     /// once generated code has returned (unwinding cannot cross generated code).
     pub panic: Option<Box<dyn Any + Send>>,
-    /// The address map the code was compiled for.
-    pub map: AddressMap,
-    /// The frames the code's r10 fast path relies on.
-    pub frame: Option<CurrentFrame>,
+    /// What the code was compiled for (its address map and the frames its r10 fast path
+    /// relies on).
+    pub code: CodeKey<'r>,
     /// Whose rules a failing syscall's error follows.
     pub semantics: Semantics,
 }
@@ -50,16 +50,15 @@ pub(crate) struct Host<'r, C> {
 /// Everything a run needs besides the compiled code.
 pub(crate) struct RunParts<'r, 'a, C> {
     pub code: &'r Code,
-    pub settings: Settings,
+    pub settings: &'r Settings,
     pub context: &'r mut C,
     pub mapping: &'r mut MemoryMapping<'a>,
     pub syscalls: &'r [Option<SyscallFn<C>>],
     pub frames: &'r mut Vec<Frame>,
-    /// The frame records generated code writes (the VM's, reused by its runs; grown here to
-    /// the depth the code may reach).
-    pub records: &'r mut Vec<FrameRecord>,
-    pub regs: [u64; 16],
-    pub stack_pointer: u64,
+    /// The environment and frame records the VM keeps between runs.
+    pub seat: &'r mut Seat,
+    /// r0..r10 at entry (r10 is also the stack pointer).
+    pub registers: &'r [u64; 11],
     pub metering: Metering,
 }
 
@@ -85,37 +84,8 @@ pub(crate) fn last_exit() -> Option<ExitKind> {
     LAST_EXIT.with(std::cell::Cell::get)
 }
 
-/// Fills the region table of `env` from the mapping (memory's `table`: the rows mean what
-/// they mean there) and the r10 fast path's [`Env::frame_host`]. Returns false when the code
-/// relies on a stack ([`CurrentFrame`]) that the mapping does not have: generated code must
-/// not run then.
-fn fill_table(
-    env: &mut Env,
-    mapping: &MemoryMapping<'_>,
-    map: &AddressMap,
-    frame: Option<CurrentFrame>,
-) -> bool {
-    let standard = match frame {
-        None => {
-            env.frame_host = 0;
-            true
-        }
-        Some(frames) => match frame_host(mapping, map, frames) {
-            Some(host) => {
-                env.frame_host = host;
-                true
-            }
-            None => {
-                env.frame_host = 0;
-                false
-            }
-        },
-    };
-    mapping.fill_region_table(map, &mut env.inline, &mut env.gaps, &mut env.input);
-    standard
-}
-
 /// Runs `jit` and returns the result and the meter (not yet finished).
+#[inline]
 pub(crate) fn execute<C: ContextObject, B: Backend>(
     jit: &Compiled<B>,
     parts: RunParts<'_, '_, C>,
@@ -127,20 +97,19 @@ pub(crate) fn execute<C: ContextObject, B: Backend>(
         mapping,
         syscalls,
         frames,
-        records,
-        regs,
-        stack_pointer,
+        seat,
+        registers,
         metering,
     } = parts;
     let meter = Meter::start(metering, &*context);
     let initial = meter.initial();
     let (base, _) = meter.parts();
-    // Generated code writes a record before it reads it, and the hand-over reads only the
-    // records of the frames in use, so records left by an earlier run are never read.
-    let capacity = settings.max_call_depth.clamp(1, MAX_INLINE_CALL_DEPTH);
-    if records.len() < capacity {
-        records.resize(capacity, FrameRecord::default());
-    }
+    let code_key = CodeKey {
+        stamp: jit.stamp,
+        map: &jit.map,
+        frame: &jit.frame,
+    };
+    let kept = seat.prepare(code_key, mapping, settings.max_call_depth);
     let mut host = Host {
         context,
         syscalls,
@@ -150,118 +119,104 @@ pub(crate) fn execute<C: ContextObject, B: Backend>(
         base,
         error: None,
         panic: None,
-        map: *jit.map(),
-        frame: jit.frame(),
+        code: code_key,
         semantics: code.semantics(),
     };
-    let mut env = new_env(jit, code, mapping, records, regs, stack_pointer, base);
-    env.frame_limit = frame_limit(records, settings.max_call_depth);
-    let standard = fill_table(&mut env, mapping, jit.map(), jit.frame());
-    // The r10 fast path also needs r10 at the top of frame 0 (calls and exits keep the
-    // invariant from there); otherwise the interpreter runs the program from its entry.
-    let entry_r10 = jit
-        .frame()
-        .map(|frames| jit.map().stack.wrapping_add(frames.frame));
-    // With fixed frames the frame sequences keep r10 equal to the stack pointer, which
-    // they rely on (x64 `sequences`), so it must hold at entry.
-    let r10_ready = entry_r10.is_none_or(|r10| env.regs[10] == r10)
-        && match settings.frames {
-            FrameMode::Fixed { .. } => env.regs[10] == env.stack_pointer,
-            FrameMode::Dynamic | FrameMode::Manual => true,
-        };
+    let env = &mut kept.env;
+    start(env, jit, code, registers, base);
+    env.mapping = (mapping as *mut MemoryMapping<'_>).cast::<c_void>();
     env.host = (&mut host as *mut Host<'_, C>).cast::<c_void>();
-    if standard && r10_ready {
-        B::enter(jit.executable(), &mut env);
+    if kept.standard && r10_ready(jit, settings, env) {
+        B::enter(jit.executable(), env);
         if let FrameMode::Fixed { .. } = settings.frames {
             // Generated code kept the stack pointer in r10 (see `Env::stack_pointer`).
             env.stack_pointer = env.regs[10];
         }
     }
-    let Host {
-        context,
-        base,
-        error,
-        panic,
-        ..
-    } = host;
-    if let Some(payload) = panic {
+    if let Some(payload) = host.panic.take() {
         // The interpreter lets a syscall's panic unwind to the host; so does the JIT.
         std::panic::resume_unwind(payload);
     }
-    let exit_kind = decode_exit(jit, &mut env, metering);
+    let base = host.base;
+    let exit_kind = decode_exit(jit, env, metering);
     let due = match metering {
         Metering::On => base.wrapping_sub(env.left),
         Metering::Off => 0,
     };
     let meter = Meter::resume(metering, initial, base, due);
-    let result = match exit_kind {
-        None => Err(RuntimeError::JitFailure {
-            message: format!(
-                "generated code exited with kind {} at {:#x}",
-                env.exit_kind, env.exit_pc
-            ),
-        }),
-        Some(ExitKind::Exit) => Ok(env.regs[0]),
-        Some(ExitKind::Error) => Err(error.unwrap_or_else(|| RuntimeError::JitFailure {
-            message: "an error exit without an error".to_owned(),
-        })),
+    match exit_kind {
+        Some(ExitKind::Exit) => (Ok(env.regs[0]), meter),
+        Some(ExitKind::Error) => (Err(error_exit(host.error)), meter),
+        None => (Err(odd_exit(env)), meter),
         Some(ExitKind::Bail | ExitKind::Site) => {
             let handed = Handed {
                 code,
-                settings,
-                context,
+                settings: *settings,
+                context: host.context,
                 mapping,
                 syscalls,
                 frames,
             };
-            return hand_over(handed, &env, records, meter);
+            hand_over(handed, env, &kept.records, meter)
         }
-    };
-    (result, meter)
-}
-
-/// The `Env` of a run starting with `regs` and `stack_pointer`, the meter's budget `base`,
-/// the frame records `records` (the region table is filled separately).
-fn new_env<B: Backend>(
-    jit: &Compiled<B>,
-    code: &Code,
-    mapping: &mut MemoryMapping<'_>,
-    records: &mut [FrameRecord],
-    regs: [u64; 16],
-    stack_pointer: u64,
-    base: u64,
-) -> Env {
-    let mut guest = [0u64; 11];
-    guest.copy_from_slice(&regs[..11]);
-    Env {
-        inline: InlineRows::default(),
-        regs: guest,
-        left: base,
-        frame_host: 0,
-        frame_top: 0,
-        input: InputRow::default(),
-        hoisted: [0; super::hoist::MAX_GROUPS],
-        callx_target: 0,
-        callx_table: jit.callx_table(),
-        frame_cursor: records.as_mut_ptr(),
-        frame_limit: records.as_ptr(),
-        stack_pointer,
-        frames: records.as_mut_ptr(),
-        host_stack: 0,
-        exit_kind: ExitKind::Bail as u64,
-        exit_pc: code.entry_pc() as u64,
-        mapping: (mapping as *mut MemoryMapping<'_>).cast::<c_void>(),
-        host: core::ptr::null_mut(),
-        gaps: GapRows::default(),
     }
 }
 
-/// The frame cursor at which a `call` bails out: `max_call_depth - 1` records in (the
-/// interpreter raises the depth error there), and never past the last of `records`, so
-/// generated code writes no record outside them.
-fn frame_limit(records: &[FrameRecord], max_call_depth: usize) -> *const FrameRecord {
-    let in_use = max_call_depth.saturating_sub(1).min(records.len());
-    records.as_ptr().wrapping_add(in_use)
+/// Starts a run in the kept `env`: r0..r10 from `registers` (r11, the stack pointer, is
+/// r10), the meter's budget `base`, no frame in use, the program's `callx` table, and the
+/// entry as the pc a bail-out before the first instruction names. The fields generated
+/// code writes before it reads them (`frame_top`, `host_stack`, `hoisted`,
+/// `callx_target`) are left as the last run left them.
+#[inline(always)]
+fn start<B: Backend>(
+    env: &mut Env,
+    jit: &Compiled<B>,
+    code: &Code,
+    registers: &[u64; 11],
+    base: u64,
+) {
+    env.regs = *registers;
+    env.stack_pointer = registers[10];
+    env.left = base;
+    env.frame_cursor = env.frames;
+    env.callx_table = jit.callx_table();
+    env.exit_kind = ExitKind::Bail as u64;
+    env.exit_pc = code.entry_pc() as u64;
+}
+
+/// Whether r10 at entry is what the code's frame sequences assume: with the r10 fast path,
+/// the top of frame 0 (calls and exits keep the invariant from there); with fixed frames,
+/// the stack pointer, which those sequences keep in r10 (x64 `sequences`). Otherwise the
+/// interpreter runs the program from its entry.
+#[inline(always)]
+fn r10_ready<B: Backend>(jit: &Compiled<B>, settings: &Settings, env: &Env) -> bool {
+    let entry_r10 = jit
+        .frame
+        .map(|frames| jit.map().stack.wrapping_add(frames.frame));
+    entry_r10.is_none_or(|r10| env.regs[10] == r10)
+        && match settings.frames {
+            FrameMode::Fixed { .. } => env.regs[10] == env.stack_pointer,
+            FrameMode::Dynamic | FrameMode::Manual => true,
+        }
+}
+
+/// The error of a run that stored the error exit: the syscall's, which it always leaves.
+#[cold]
+fn error_exit(error: Option<RuntimeError>) -> RuntimeError {
+    error.unwrap_or_else(|| RuntimeError::JitFailure {
+        message: "an error exit without an error".to_owned(),
+    })
+}
+
+/// The error of an exit generated code must never make.
+#[cold]
+fn odd_exit(env: &Env) -> RuntimeError {
+    RuntimeError::JitFailure {
+        message: format!(
+            "generated code exited with kind {} at {:#x}",
+            env.exit_kind, env.exit_pc
+        ),
+    }
 }
 
 /// The number of frame records in use: the cursor's distance from the first record (0 for
@@ -429,7 +384,7 @@ pub(crate) fn syscall<C: ContextObject>(
     };
     let end = match called {
         Ok(Ok(())) => {
-            if fill_table(env, mapping, &host.map, host.frame) {
+            if seat::fill_table(env, mapping, host.code.map, *host.code.frame) {
                 return 0;
             }
             // The syscall replaced the stack the code relies on: the interpreter runs the

@@ -26,6 +26,7 @@
 
 use super::layout::{AddressMap, CurrentFrame, Gaps};
 use super::{MemoryMapping, MemoryRegion};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Rows of the region table (regions at higher slots always take the slow path).
 pub(crate) const ROWS: usize = 8;
@@ -81,6 +82,19 @@ const SLOT: u64 = 1 << 32;
 pub(crate) struct TableRows {
     inline: InlineRows,
     gaps: GapRows,
+    /// Names these rows: no other rows made in this process share it (see
+    /// [`MemoryMapping::table_stamp`]).
+    stamp: u64,
+}
+
+/// The next stamp [`next_stamp`] gives (0 is never given).
+static NEXT_STAMP: AtomicU64 = AtomicU64::new(1);
+
+/// A number no other call in this process returns (a count, taken atomically): the names of
+/// region table rows and of what a JIT run's kept table was filled for. Only equality of
+/// stamps is ever used, so their values never reach a result.
+pub(crate) fn next_stamp() -> u64 {
+    NEXT_STAMP.fetch_add(1, Ordering::Relaxed)
 }
 
 impl MemoryMapping<'_> {
@@ -99,10 +113,22 @@ impl MemoryMapping<'_> {
         fill_input_row(map.input_row(), inline, gaps, input);
     }
 
+    /// The stamp of the rows [`MemoryMapping::fill_region_table`] copies, once it has made
+    /// them: equal stamps mean the same rows of the same regions, so a run that kept a
+    /// table filled from rows with this stamp need not fill it again. `None` until the
+    /// rows are made, and again after a region is replaced (see [`next_stamp`]).
+    #[inline]
+    pub(crate) fn table_stamp(&self) -> Option<u64> {
+        self.table.get().map(|rows| rows.stamp)
+    }
+
     /// The rows of this mapping's regions (the first [`ROWS`] slots of the aligned
     /// mapping; none of the unaligned one).
     fn table_rows(&self) -> TableRows {
-        let mut rows = TableRows::default();
+        let mut rows = TableRows {
+            stamp: next_stamp(),
+            ..TableRows::default()
+        };
         if self.is_aligned() {
             let regions = self.regions().iter().enumerate().take(ROWS).skip(1);
             for (slot, region) in regions {

@@ -1,12 +1,14 @@
-//! The only `unsafe` of the JIT: entering generated code, and the `extern "sysv64"` shims
+//! The only `unsafe` of the JIT: entering generated code, the `extern "sysv64"` shims
 //! generated code calls back into (which turn the raw pointers of the [`Env`] back into
-//! references and hand over to the safe halves in `jit::run`).
+//! references and hand over to the safe halves in `jit::run`), and the promise that the
+//! `Env` a VM keeps between runs (`jit::seat`) may move between threads.
 
 #![allow(unsafe_code)]
 
 use crate::context::ContextObject;
 use crate::jit::env::Env;
 use crate::jit::run::{self, Host};
+use crate::jit::seat::Seat;
 use crate::memory::MemoryMapping;
 use bpfvm_x86::ExecutableCode;
 
@@ -58,3 +60,14 @@ pub(crate) extern "sysv64" fn syscall_shim<C: ContextObject>(
     let host = unsafe { &mut *env.host.cast::<Host<'_, C>>() };
     run::syscall(env, host, mapping, index, pc)
 }
+
+// SAFETY: a `Seat` holds plain data and the raw pointers of its kept `Env` (frame records,
+// the `callx` table, the mapping, the host state). `run::execute` writes the pointers that
+// name a run's parts at the start of every run (`run::start`, `env.mapping`, `env.host`) and
+// `Seat::refill` those into the seat's own records; they are dereferenced only while that run
+// is in generated code or its shims, under the run's exclusive borrows. Between runs nothing
+// reads them, so moving a `Seat` to another thread moves only data.
+unsafe impl Send for Seat {}
+// SAFETY: a shared `&Seat` gives access to nothing (its fields are private and it has no
+// `&self` method), so sharing one between threads cannot reach its pointers.
+unsafe impl Sync for Seat {}
