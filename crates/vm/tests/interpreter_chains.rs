@@ -7,7 +7,7 @@
 
 mod interp_common;
 
-use bpfvm::{Config, RuntimeError};
+use bpfvm::{Config, ContextObject, MemoryMapping, RuntimeError, MM_PROGRAM_START};
 use bpfvm_isa::{AluOp, Cond, Dialect, Insn, MemSize, Width};
 use interp_common::*;
 use RuntimeError as E;
@@ -43,8 +43,10 @@ fn counted_loop(turns: i32, tail: Vec<Insn>) -> Vec<Insn> {
 
 fn chain_cases() -> Vec<Case> {
     let mut cases = Vec::new();
-    // 300 is longer than a chain's fuel (256 instructions).
-    cases.extend(both("a straight run of 301", straight(300), Ok(300), 301));
+    // 5000 is longer than a chain's fuel (4096 instructions).
+    for case in both("a straight run of 5001", straight(5000), Ok(5000), 5001) {
+        cases.push(case.budget(10_000));
+    }
     // The 0.2.38 rule: the budget runs out after the 150th `add`, at slot 149, and the error
     // names the fall-through.
     let stop = Err(E::ExceededMaxInstructions {
@@ -90,6 +92,117 @@ fn chain_cases() -> Vec<Case> {
         Err(E::DivideByZero { pc: 6 }),
         2 + 3 * 100 + 2,
     ));
+    cases
+}
+
+/// Charges 10 instructions of compute.
+fn charge10(ctx: &mut Ctx, _: &mut MemoryMapping<'_>, _: [u64; 5]) -> Result<u64, E> {
+    ctx.consume(10);
+    Ok(0)
+}
+
+/// Syscalls inside a chain: each reads and resets the meter, which a chain otherwise keeps
+/// as its fuel, and charges compute of its own, which bounds the fuel after it.
+fn syscall_cases() -> Vec<Case> {
+    // r0 = 0; r6 = 50; loop { r0 = syscall (0, and 10 of compute); r0 += 1; r6 -= 1 }: 2 +
+    // 50 * 4 + 1 instructions and 500 of compute, r0 = 1.
+    let program = vec![
+        mov(0, 0),
+        mov(6, 50),
+        call(0, 1),
+        alu(Width::W64, AluOp::Add, 0, k(1)),
+        alu(Width::W64, AluOp::Add, 6, k(-1)),
+        branch(Width::W64, Cond::Ne, 6, k(0), -4),
+        exit(),
+    ];
+    let mut cases = Vec::new();
+    for case in both("a syscall in each of 50 turns", program.clone(), Ok(1), 703) {
+        cases.push(case.budget(703).syscall(1, charge10));
+    }
+    // One short: after the last syscall 3 remain, which the last turn's `add`, `add` and
+    // `jne` (slot 5) use up; the error names the fall-through.
+    let stop = Err(E::ExceededMaxInstructions { pc: 6, budget: 702 });
+    for case in both(
+        "a syscall in each of 50 turns, one short",
+        program,
+        stop,
+        702,
+    ) {
+        cases.push(case.budget(702).syscall(1, charge10));
+    }
+    cases
+}
+
+/// The fused triple `ldx r; add r, imm; stx r` (a counter stepped in memory): in a loop, on
+/// both mappings (on the unaligned one every access is retried through the general path),
+/// and a store that fails after the load and the add ran, in the middle of its run.
+fn triple_cases() -> Vec<Case> {
+    let unaligned = |config: Config| Config {
+        aligned_memory_mapping: false,
+        ..config
+    };
+    // [r1] += 5, 20 times; r0 = [r1]: 1 + 100.
+    let program = vec![
+        mov(0, 0),
+        mov(6, 20),
+        ldx(MemSize::W, 3, 1, 0),
+        alu(Width::W64, AluOp::Add, 3, k(5)),
+        stx(MemSize::W, 1, 0, 3),
+        alu(Width::W64, AluOp::Add, 6, k(-1)),
+        branch(Width::W64, Cond::Ne, 6, k(0), -5),
+        ldx(MemSize::W, 0, 1, 0),
+        exit(),
+    ];
+    let mut cases = Vec::new();
+    for case in both(
+        "a counter in memory",
+        program.clone(),
+        Ok(101),
+        2 + 5 * 20 + 2,
+    ) {
+        cases.push(case.mem(vec![1, 0, 0, 0]));
+    }
+    for case in both(
+        "a counter in memory on the unaligned mapping",
+        program,
+        Ok(101),
+        2 + 5 * 20 + 2,
+    ) {
+        cases.push(case.mem(vec![1, 0, 0, 0]).config(unaligned));
+    }
+    // The text is read-only: the load and the add run, the store (slot 5) fails, and the
+    // two instructions after it in its run are not charged.
+    let program = vec![
+        lddw(1, MM_PROGRAM_START),
+        mov(0, 0),
+        ldx(MemSize::DW, 3, 1, 0),
+        alu(Width::W64, AluOp::Add, 3, k(1)),
+        stx(MemSize::DW, 1, 0, 3),
+        mov(0, 1),
+        mov(0, 2),
+        exit(),
+    ];
+    let error = E::AccessViolation {
+        pc: 5,
+        access: bpfvm::AccessType::Store,
+        vaddr: MM_PROGRAM_START,
+        len: 8,
+        region: "program",
+    };
+    cases.extend(both(
+        "a counter in the read-only text",
+        program.clone(),
+        Err(error.clone()),
+        5,
+    ));
+    for case in both(
+        "a counter in the read-only text on the unaligned mapping",
+        program,
+        Err(error),
+        5,
+    ) {
+        cases.push(case.config(unaligned));
+    }
     cases
 }
 
@@ -147,6 +260,16 @@ fn unaligned_cases() -> Vec<Case> {
 #[test]
 fn chain_table() {
     run_table(&chain_cases());
+}
+
+#[test]
+fn triple_table() {
+    run_table(&triple_cases());
+}
+
+#[test]
+fn syscall_table() {
+    run_table(&syscall_cases());
 }
 
 #[test]

@@ -75,6 +75,10 @@ macro_rules! define_insts {
             LdxAndImm { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, imm: i32 },
             /// `ldx dst, [base + off]; lsh64 dst, imm`.
             LdxLshImm { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, imm: i32 },
+            /// `ldx dst, [base + off]; add64 dst, imm; stx [base + off], dst` (one size, `dst`
+            /// not `base`): a counter in memory stepped in place. The only fused triple; the
+            /// store can fail after the first two ops ran, and its error names its own slot.
+            LdxAddStx { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, imm: i32 },
             /// `add64 dst, imm; jlt x, y, target` (the branch reads the sum where it names
             /// `dst`).
             AddJltReg { dst: GuestReg, x: GuestReg, y: GuestReg, imm: i32, target: u32 },
@@ -107,6 +111,7 @@ macro_rules! define_insts {
             LdxXorReg,
             LdxAndImm,
             LdxLshImm,
+            LdxAddStx,
             AddJltReg,
             AddJneReg,
             AddJeqImm,
@@ -136,6 +141,7 @@ macro_rules! define_insts {
                     Inst::LdxXorReg { .. } => InstKind::LdxXorReg,
                     Inst::LdxAndImm { .. } => InstKind::LdxAndImm,
                     Inst::LdxLshImm { .. } => InstKind::LdxLshImm,
+                    Inst::LdxAddStx { .. } => InstKind::LdxAddStx,
                     Inst::AddJltReg { .. } => InstKind::AddJltReg,
                     Inst::AddJneReg { .. } => InstKind::AddJneReg,
                     Inst::AddJeqImm { .. } => InstKind::AddJeqImm,
@@ -160,16 +166,69 @@ macro_rules! define_insts {
 bpfvm_isa::for_each_op!(define_insts);
 
 /// The interpreter's stream of `ops` (one entry per op, the sentinel included): each slot
-/// whose op and the next one form a fused pair holds the pair, every other slot its op.
+/// whose op and the next two form the fused triple holds it, each other slot whose op and
+/// the next one form a fused pair holds the pair, every other slot its op.
 pub(crate) fn fuse(ops: &[Op]) -> Vec<Inst> {
     ops.iter()
         .enumerate()
         .map(|(pc, op)| {
-            ops.get(pc + 1)
-                .and_then(|second| pair(op, second))
+            let second = ops.get(pc + 1);
+            let third = ops.get(pc + 2);
+            second
+                .zip(third)
+                .and_then(|(second, third)| triple(op, second, third))
+                .or_else(|| second.and_then(|second| pair(op, second)))
                 .unwrap_or(Inst::from(*op))
         })
         .collect()
+}
+
+/// The size, destination, base and offset of a zero-extending load.
+fn load_parts(op: &Op) -> Option<(MemSize, GuestReg, GuestReg, i16)> {
+    if let Op::Ldx8 { dst, base, off } = *op {
+        Some((MemSize::B, dst, base, off))
+    } else if let Op::Ldx16 { dst, base, off } = *op {
+        Some((MemSize::H, dst, base, off))
+    } else if let Op::Ldx32 { dst, base, off } = *op {
+        Some((MemSize::W, dst, base, off))
+    } else if let Op::Ldx64 { dst, base, off } = *op {
+        Some((MemSize::DW, dst, base, off))
+    } else {
+        None
+    }
+}
+
+/// The size, base, source and offset of a register store.
+fn store_parts(op: &Op) -> Option<(MemSize, GuestReg, GuestReg, i16)> {
+    if let Op::Stx8 { base, src, off } = *op {
+        Some((MemSize::B, base, src, off))
+    } else if let Op::Stx16 { base, src, off } = *op {
+        Some((MemSize::H, base, src, off))
+    } else if let Op::Stx32 { base, src, off } = *op {
+        Some((MemSize::W, base, src, off))
+    } else if let Op::Stx64 { base, src, off } = *op {
+        Some((MemSize::DW, base, src, off))
+    } else {
+        None
+    }
+}
+
+/// `ldx dst, [base + off]; add64 dst, imm; stx [base + off], dst`, one size, `dst` not
+/// `base` (so the store writes where the load read, and running the triple again after its
+/// store was retried reads the same bytes).
+fn triple(first: &Op, second: &Op, third: &Op) -> Option<Inst> {
+    let (size, dst, base, off) = load_parts(first)?;
+    let Op::Add64Imm { dst: stepped, imm } = *second else {
+        return None;
+    };
+    let stored = store_parts(third)?;
+    (stepped == dst && dst != base && stored == (size, base, dst, off)).then_some(Inst::LdxAddStx {
+        size,
+        dst,
+        base,
+        off,
+        imm,
+    })
 }
 
 /// The fused instruction of `first` followed by `second` in the next slot, if they form one.
@@ -182,17 +241,7 @@ fn pair(first: &Op, second: &Op) -> Option<Inst> {
     if let Op::Add64Imm { dst, imm } = *first {
         return step_then(dst, imm, second);
     }
-    let (size, dst, base, off) = if let Op::Ldx8 { dst, base, off } = *first {
-        (MemSize::B, dst, base, off)
-    } else if let Op::Ldx16 { dst, base, off } = *first {
-        (MemSize::H, dst, base, off)
-    } else if let Op::Ldx32 { dst, base, off } = *first {
-        (MemSize::W, dst, base, off)
-    } else if let Op::Ldx64 { dst, base, off } = *first {
-        (MemSize::DW, dst, base, off)
-    } else {
-        return None;
-    };
+    let (size, dst, base, off) = load_parts(first)?;
     load_then(size, dst, base, off, second)
 }
 
@@ -463,6 +512,49 @@ mod tests {
         assert_eq!(fuse(&ops(5))[0], fused);
         let apart = ops(i32::MIN);
         assert_eq!(fuse(&apart)[0], Inst::from(apart[0]));
+    }
+
+    #[test]
+    fn a_counter_stepped_in_memory_is_one_triple_unless_its_parts_differ() {
+        let (r1, r2) = (GuestReg::R1, GuestReg::R2);
+        let ops = |load_dst, store_off| {
+            [
+                Op::Ldx32 {
+                    dst: load_dst,
+                    base: r1,
+                    off: 4,
+                },
+                Op::Add64Imm {
+                    dst: load_dst,
+                    imm: 1,
+                },
+                Op::Stx32 {
+                    base: r1,
+                    src: load_dst,
+                    off: store_off,
+                },
+                Op::Exit,
+            ]
+        };
+        let triple = Inst::LdxAddStx {
+            size: MemSize::W,
+            dst: r2,
+            base: r1,
+            off: 4,
+            imm: 1,
+        };
+        let insts = fuse(&ops(r2, 4));
+        assert_eq!(insts[0], triple);
+        // The second and third slots keep their ops.
+        assert_eq!(insts[1], Inst::from(ops(r2, 4)[1]));
+        assert_eq!(insts[2], Inst::from(ops(r2, 4)[2]));
+        // Another offset, or a load into the base register: the load and the add fuse as
+        // a pair, and the store stays apart.
+        for apart in [ops(r2, 8), ops(r1, 4)] {
+            let insts = fuse(&apart);
+            assert!(matches!(insts[0], Inst::LdxAddImm { .. }));
+            assert_eq!(insts[2], Inst::from(apart[2]));
+        }
     }
 
     #[test]

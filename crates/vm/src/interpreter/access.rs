@@ -41,6 +41,15 @@ pub(super) trait Access {
     /// A call found the frame stack at its capacity, before it changed anything: growing
     /// it is a call that returns into the handler (see the module doc).
     fn frames_full<C: ContextObject>(machine: &mut Machine<'_, '_, C>) -> Result<(), Self::Halt>;
+
+    /// A fused instruction stopped `further` slots past its own, after the ops before
+    /// them ran: the meter charges them, since the run's refund counts from the fused
+    /// instruction's slot. (A retry charges nothing: the instruction runs again.)
+    fn failed_further<C: ContextObject>(
+        machine: &mut Machine<'_, '_, C>,
+        halt: Self::Halt,
+        further: u64,
+    ) -> Self::Halt;
 }
 
 /// The general path, taken in place: the `match` loops.
@@ -74,6 +83,16 @@ impl Access for InPlace {
     #[inline(always)]
     fn frames_full<C: ContextObject>(_: &mut Machine<'_, '_, C>) -> Result<(), Halt> {
         Ok(())
+    }
+
+    #[cold]
+    fn failed_further<C: ContextObject>(
+        machine: &mut Machine<'_, '_, C>,
+        halt: Halt,
+        further: u64,
+    ) -> Halt {
+        machine.meter.charge_runs(further);
+        halt
     }
 }
 
@@ -124,6 +143,20 @@ impl Access for Retried {
     fn frames_full<C: ContextObject>(_: &mut Machine<'_, '_, C>) -> Result<(), Interrupt> {
         Err(Interrupt::Retry)
     }
+
+    #[inline(always)]
+    fn failed_further<C: ContextObject>(
+        machine: &mut Machine<'_, '_, C>,
+        interrupt: Interrupt,
+        further: u64,
+    ) -> Interrupt {
+        match interrupt {
+            Interrupt::Halt(halt) => {
+                Interrupt::Halt(InPlace::failed_further(machine, halt, further))
+            }
+            Interrupt::Retry => Interrupt::Retry,
+        }
+    }
 }
 
 impl<C: ContextObject> Machine<'_, '_, C> {
@@ -162,6 +195,24 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             MemSize::H => self.load::<A>(pc, MemSize::H, dst, base, off),
             MemSize::W => self.load::<A>(pc, MemSize::W, dst, base, off),
             MemSize::DW => self.load::<A>(pc, MemSize::DW, dst, base, off),
+        }
+    }
+
+    /// [`Self::store`] with the size read from a fused instruction (see [`Self::load_sized`]).
+    #[inline(always)]
+    pub(super) fn store_sized<A: Access>(
+        &mut self,
+        pc: usize,
+        size: MemSize,
+        base: GuestReg,
+        off: i16,
+        value: u64,
+    ) -> Result<(), A::Halt> {
+        match size {
+            MemSize::B => self.store::<A>(pc, MemSize::B, base, off, value),
+            MemSize::H => self.store::<A>(pc, MemSize::H, base, off, value),
+            MemSize::W => self.store::<A>(pc, MemSize::W, base, off, value),
+            MemSize::DW => self.store::<A>(pc, MemSize::DW, base, off, value),
         }
     }
 

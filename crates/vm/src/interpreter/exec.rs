@@ -559,6 +559,22 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 self.set(dst, self.reg(dst).wrapping_add(imm64(imm)));
                 return jump2(self.reg(x) < imm64(cmp), target);
             }
+            // The triple: the store is the third slot's, and may fail after the load and the
+            // add ran, as the plain ops would.
+            Inst::LdxAddStx {
+                size,
+                dst,
+                base,
+                off,
+                imm,
+            } => {
+                self.load_sized::<A>(pc, size, dst, base, off)?;
+                let value = self.reg(dst).wrapping_add(imm64(imm));
+                self.set(dst, value);
+                self.store_sized::<A>(pc + 2, size, base, off, value)
+                    .map_err(|halt| A::failed_further(self, halt, 2))?;
+                return Ok(Next::Within(pc + 3));
+            }
         }
         Ok(Next::Within(next))
     }

@@ -44,6 +44,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             insts,
             runs,
             halt: Cell::new(None),
+            synced: Cell::new(0),
         };
         loop {
             // 0 for a pc past the sentinel, where nothing runs: only an `lddw` in the last

@@ -15,11 +15,22 @@
 //! A chain is bounded by fuel, so no build can grow the host stack without bound (an
 //! unoptimized build makes every handler a real call): the driving loop
 //! (`run_by_runs`) starts a chain with at most [`CHAIN`] instructions of fuel, and every
-//! run head the chain enters costs the run's length. A run head with too little fuel left,
-//! or one the meter will not charge at once, ends the chain: the handler returns the head's
-//! pc to the driving loop, which decides there as before (a new chain, or an exact step).
-//! Inside a run no handler counts anything, as in the `match` loop: only an op that ends a
-//! run answers [`Next::Head`], and the run was charged whole at its head.
+//! run head the chain enters costs the run's length. A run head with too little fuel left
+//! ends the chain: the handler returns the head's pc to the driving loop, which decides
+//! there as before (a new chain, or an exact step). Inside a run no handler counts
+//! anything, as in the `match` loop: only an op that ends a run answers [`Next::Head`], and
+//! the run was charged whole at its head.
+//!
+//! The fuel is also the chain's meter. It starts bounded by what the meter would charge at
+//! once (`Meter::headroom`), so a head the fuel covers is one the meter charges, and the
+//! chain keeps its count in a host register instead of the meter's memory: the meter is
+//! charged the fuel spent when the chain ends and before a syscall (which reads and resets
+//! it), and the fuel bounded again by the budget the syscall leaves.
+//!
+//! Every handler takes the stream as two arguments (its pointer and length), so that the
+//! fetch of the next instruction reads no memory but the instruction: with the stream read
+//! through the [`Thread`], every dispatch loaded the two words again (measured: 3%-8% of
+//! the kernels' time, PERFORMANCE.md phase F).
 
 use super::access::{InPlace, Interrupt, Retried};
 use super::exec::{Halt, Machine, Next};
@@ -38,6 +49,8 @@ pub(super) struct Thread<'c> {
     pub insts: &'c [Inst],
     pub runs: &'c [u64],
     pub halt: Cell<Option<Halt>>,
+    /// The chain's fuel when the meter was last brought up to date ([`Machine::sync`]).
+    pub synced: Cell<u64>,
 }
 
 impl Thread<'_> {
@@ -68,7 +81,7 @@ const HALTED: usize = usize::MAX;
 
 /// A handler: runs the instruction `inst` at `pc` and everything after it in the chain; the
 /// result is the run head the driving loop goes on at (not yet charged), or [`HALTED`].
-type Handler<M> = fn(&mut M, &Thread<'_>, &Inst, usize, u64) -> usize;
+type Handler<M> = fn(&mut M, &Thread<'_>, &[Inst], usize, u64) -> usize;
 
 /// The table of handlers: `$name` lists every [`InstKind`] in order, which a constant
 /// assertion checks, so that the handler at index `k` is the one for kind `k`.
@@ -79,7 +92,7 @@ macro_rules! handler_table {
     ),* $(,)?) => {
         handler_table!(@names $($name)*
             MovAddReg MovAddImm MovAndImm MovLshImm MovRshImm MovJgtImm
-            LdxAddImm LdxAddReg LdxXorReg LdxAndImm LdxLshImm
+            LdxAddImm LdxAddReg LdxXorReg LdxAndImm LdxLshImm LdxAddStx
             AddJltReg AddJneReg AddJeqImm AddJneImm AddJltImm);
     };
     (@names $($name:ident)*) => {
@@ -112,7 +125,8 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         pc: usize,
         fuel: u64,
     ) -> Result<usize, Halt> {
-        let result = self.dispatch(thread, pc, fuel);
+        let fuel = self.fuel_within_budget(thread, fuel);
+        let result = self.dispatch(thread, thread.insts, pc, fuel);
         thread.outcome(result)
     }
 
@@ -121,19 +135,35 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     fn handler<const KIND: u8>(
         &mut self,
         thread: &Thread<'_>,
-        inst: &Inst,
+        insts: &[Inst],
         pc: usize,
         fuel: u64,
     ) -> usize {
+        // The dispatch fetched this instruction, so the fetch always succeeds.
+        let Some(inst) = insts.get(pc) else {
+            return self.overrun(thread, fuel);
+        };
         // The table gives every kind its own handler, so the test always holds; with it the
         // compiler keeps only this kind's arm of the `match`.
         if inst.kind() as u8 != KIND {
-            return self.handler_any(thread, inst, pc, fuel);
+            return self.handler_any(thread, insts, pc, fuel);
         }
-        match self.execute::<Retried>(inst, pc) {
-            Ok(next) => self.go_on(thread, pc, Ok(next), fuel),
-            Err(Interrupt::Halt(halt)) => self.go_on(thread, pc, Err(halt), fuel),
-            Err(Interrupt::Retry) => self.handler_any(thread, inst, pc, fuel),
+        // A syscall reads and resets the meter, so it is brought up to date before and the
+        // fuel bounded by the budget the syscall leaves after.
+        let syscalls = KIND == InstKind::Syscall as u8 || KIND == InstKind::CallRegOrHelper as u8;
+        if syscalls {
+            self.sync(thread, fuel);
+        }
+        let result = self.execute::<Retried>(inst, pc);
+        let fuel = if syscalls {
+            self.fuel_within_budget(thread, fuel)
+        } else {
+            fuel
+        };
+        match result {
+            Ok(next) => self.go_on(thread, insts, pc, Ok(next), fuel),
+            Err(Interrupt::Halt(halt)) => self.go_on(thread, insts, pc, Err(halt), fuel),
+            Err(Interrupt::Retry) => self.handler_any(thread, insts, pc, fuel),
         }
     }
 
@@ -142,44 +172,69 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     fn go_on(
         &mut self,
         thread: &Thread<'_>,
+        insts: &[Inst],
         pc: usize,
         next: Result<Next, Halt>,
         fuel: u64,
     ) -> usize {
         match next {
-            Ok(Next::Within(next)) => self.dispatch(thread, next, fuel),
-            Ok(Next::Head(next)) => self.enter(thread, next, fuel),
-            Err(halt) => thread.stop(self.halt_in_run(thread, pc, halt)),
+            Ok(Next::Within(next)) => self.dispatch(thread, insts, next, fuel),
+            Ok(Next::Head(next)) => self.enter(thread, insts, next, fuel),
+            Err(halt) => thread.stop(self.halt_in_run(thread, pc, halt, fuel)),
         }
     }
 
     /// Fetches the instruction at `pc` and calls its handler (the chain's tail call).
     #[inline(always)]
-    fn dispatch(&mut self, thread: &Thread<'_>, pc: usize, fuel: u64) -> usize {
-        let Some(inst) = thread.insts.get(pc) else {
-            return self.overrun(thread);
+    fn dispatch(&mut self, thread: &Thread<'_>, insts: &[Inst], pc: usize, fuel: u64) -> usize {
+        let Some(inst) = insts.get(pc) else {
+            return self.overrun(thread, fuel);
         };
         let handler = Self::HANDLERS[inst.kind() as usize];
-        handler(self, thread, inst, pc, fuel)
+        handler(self, thread, insts, pc, fuel)
     }
 
-    /// Goes on at the run head `pc`: in this chain when it has the fuel and the meter
-    /// charges the run at once, otherwise back in the driving loop.
+    /// Goes on at the run head `pc`: in this chain when it has the fuel, which the budget
+    /// bounds too (so the meter would charge the run at once), otherwise back in the
+    /// driving loop.
     #[inline(always)]
-    fn enter(&mut self, thread: &Thread<'_>, pc: usize, fuel: u64) -> usize {
+    fn enter(&mut self, thread: &Thread<'_>, insts: &[Inst], pc: usize, fuel: u64) -> usize {
         // 0 for a pc past the sentinel, where the fetch fails.
         let length = thread.runs.get(pc).copied().unwrap_or(0);
         match fuel.checked_sub(length) {
-            Some(left) if self.meter.enter_run(length) => self.dispatch(thread, pc, left),
-            Some(_) | None => pc,
+            Some(left) => self.dispatch(thread, insts, pc, left),
+            None => {
+                self.sync(thread, fuel);
+                pc
+            }
         }
+    }
+
+    /// The fuel a chain may still run: `fuel`, bounded by what the meter would charge at
+    /// once (a run of `length` fits when `due + length < base`), so that a run head the
+    /// fuel covers is one the meter charges. The meter is up to date with this fuel.
+    #[inline(always)]
+    fn fuel_within_budget(&mut self, thread: &Thread<'_>, fuel: u64) -> u64 {
+        let fuel = fuel.min(self.meter.headroom());
+        thread.synced.set(fuel);
+        fuel
+    }
+
+    /// Brings the meter up to date: it charges the fuel the chain spent since it last was,
+    /// which is the length of every run the chain entered since.
+    #[inline(always)]
+    fn sync(&mut self, thread: &Thread<'_>, fuel: u64) {
+        self.meter
+            .charge_runs(thread.synced.get().saturating_sub(fuel));
+        thread.synced.set(fuel);
     }
 
     /// The instruction at `pc` stopped the run: the run was charged up to its end, so the
     /// instructions after this one are given back.
     #[cold]
     #[inline(never)]
-    fn halt_in_run(&mut self, thread: &Thread<'_>, pc: usize, halt: Halt) -> Halt {
+    fn halt_in_run(&mut self, thread: &Thread<'_>, pc: usize, halt: Halt, fuel: u64) -> Halt {
+        self.sync(thread, fuel);
         let rest = thread.runs.get(pc).copied().unwrap_or(1);
         self.meter.refund(rest.saturating_sub(1));
         halt
@@ -189,7 +244,8 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// function's frame and the handlers need none for it.
     #[cold]
     #[inline(never)]
-    fn overrun(&mut self, thread: &Thread<'_>) -> usize {
+    fn overrun(&mut self, thread: &Thread<'_>, fuel: u64) -> usize {
+        self.sync(thread, fuel);
         thread.stop(super::loops::overrun(self.code).into())
     }
 
@@ -198,8 +254,14 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// were the table wrong, one of another kind).
     #[cold]
     #[inline(never)]
-    fn handler_any(&mut self, thread: &Thread<'_>, inst: &Inst, pc: usize, fuel: u64) -> usize {
+    fn handler_any(&mut self, thread: &Thread<'_>, insts: &[Inst], pc: usize, fuel: u64) -> usize {
+        let Some(inst) = insts.get(pc) else {
+            return self.overrun(thread, fuel);
+        };
+        // Any kind may be a syscall here (see `handler`).
+        self.sync(thread, fuel);
         let next = self.execute::<InPlace>(inst, pc);
-        self.go_on(thread, pc, next, fuel)
+        let fuel = self.fuel_within_budget(thread, fuel);
+        self.go_on(thread, insts, pc, next, fuel)
     }
 }

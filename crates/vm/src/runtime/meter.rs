@@ -128,6 +128,18 @@ impl Meter {
         }
     }
 
+    /// The longest run [`Self::enter_run`] would charge now (0 when it charges none).
+    #[inline(always)]
+    pub fn headroom(&self) -> u64 {
+        self.base.saturating_sub(self.due).saturating_sub(1)
+    }
+
+    /// Charges `count` instructions of runs already checked against [`Self::headroom`].
+    #[inline(always)]
+    pub fn charge_runs(&mut self, count: u64) {
+        self.due = self.due.wrapping_add(count);
+    }
+
     /// Gives back the charge for `unexecuted` instructions of a run that ended in an error.
     #[cold]
     pub fn refund(&mut self, unexecuted: u64) {
