@@ -11,6 +11,11 @@
 //! 0.26 with Agave's execution settings; no syscalls on any side (`reject_broken_elfs` is off,
 //! so imports need not resolve), as in the `loader` bench.
 //!
+//! The child also counts its minor page faults (`/proc/self/stat`, Linux; a fresh page of a
+//! fresh mapping costs a fault each, which is much of a cold compile's wall time) per phase,
+//! and prints a second line with its phases one by one (bpfvm's neutral form apart from the
+//! compile that builds it on first use).
+//!
 //! Run: `cargo bench -p bpfvm-testkit --bench cold` (`BPFVM_COLD_SAMPLES=N`, default 21).
 //! One child under callgrind (its instruction count is repeatable under load):
 //! `valgrind --tool=callgrind target/release/deps/cold-<hash> child bpfvm FILE`.
@@ -29,50 +34,127 @@ const PROGRAMS: [&str; 2] = ["spl_token-3.5.0.so", "spl_token_2022-1.0.0.so"];
 /// The VMs, in the order of the columns.
 const VMS: [&str; 3] = ["bpfvm", "sbpf26", "rbpf0238"];
 
-/// What one child measured: load+verify and compile, by its own clock.
+/// What one child measured: load+verify and compile, by its own clock, and the minor page
+/// faults of each and of the whole process.
 #[derive(Clone, Copy)]
 struct Child {
     load_verify: Duration,
     compile: Duration,
+    load_verify_faults: u64,
+    compile_faults: u64,
+    process_faults: u64,
 }
 
-/// Loads, verifies and compiles `bytes` on bpfvm (legacy configuration).
-fn cold_bpfvm(bytes: &[u8]) -> Child {
-    use bpfvm::{verify, Config, Executable, Loader, TestContext};
-    let start = Instant::now();
-    let loader = std::sync::Arc::new(Loader::<TestContext>::new(Config::legacy()));
-    let mut program = verify(Executable::from_elf(bytes, loader).unwrap()).unwrap();
-    let loaded = Instant::now();
-    program.jit_compile().unwrap();
-    Child {
-        load_verify: loaded - start,
-        compile: loaded.elapsed(),
+/// The minor page faults of this process so far (field 10 of `/proc/self/stat`); 0 where
+/// there is no such file.
+fn minor_faults() -> u64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0;
+    };
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    after_name
+        .split_whitespace()
+        .nth(7)
+        .and_then(|field| field.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The phases of one child, each with its wall time and minor faults, in order.
+#[derive(Default)]
+struct Phases {
+    marks: Vec<(&'static str, Duration, u64)>,
+    last: Option<(Instant, u64)>,
+}
+
+impl Phases {
+    /// Starts the clock and the fault count.
+    fn start() -> Phases {
+        Phases {
+            marks: Vec::with_capacity(8),
+            last: Some((Instant::now(), minor_faults())),
+        }
     }
+
+    /// Ends the phase `name` here (the next starts).
+    fn mark(&mut self, name: &'static str) {
+        let (now, faults) = (Instant::now(), minor_faults());
+        if let Some((then, before)) = self.last {
+            self.marks.push((name, now - then, faults - before));
+        }
+        // The fault count is read after the clock, so its own cost lands in no phase.
+        self.last = Some((Instant::now(), minor_faults()));
+    }
+
+    /// The sum of the phases `names` (time, faults).
+    fn sum(&self, names: &[&str]) -> (Duration, u64) {
+        self.marks
+            .iter()
+            .filter(|(name, ..)| names.contains(name))
+            .fold((Duration::ZERO, 0), |(time, faults), (_, t, f)| {
+                (time + *t, faults + f)
+            })
+    }
+
+    /// What the child reports: the phases `load_verify` and `compile` summed.
+    fn child(&self, load_verify: &[&str], compile: &[&str]) -> Child {
+        let (load_verify, load_verify_faults) = self.sum(load_verify);
+        let (compile, compile_faults) = self.sum(compile);
+        Child {
+            load_verify,
+            compile,
+            load_verify_faults,
+            compile_faults,
+            process_faults: minor_faults(),
+        }
+    }
+
+    /// One line: `name=microseconds/faults` per phase.
+    fn line(&self) -> String {
+        self.marks
+            .iter()
+            .map(|(name, time, faults)| {
+                format!("{name}={:.1}us/{faults}", time.as_secs_f64() * 1e6)
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Loads, verifies and compiles `bytes` on bpfvm (legacy configuration); the compile
+/// includes the neutral form, which a first compile builds.
+fn cold_bpfvm(bytes: &[u8], phases: &mut Phases) {
+    use bpfvm::{verify, Config, Executable, Loader, TestContext};
+    let loader = std::sync::Arc::new(Loader::<TestContext>::new(Config::legacy()));
+    let executable = Executable::from_elf(bytes, loader).unwrap();
+    phases.mark("load");
+    let mut program = verify(executable).unwrap();
+    phases.mark("verify");
+    program.code();
+    phases.mark("neutral");
+    program.jit_compile().unwrap();
+    phases.mark("jit");
 }
 
 /// Loads, verifies and compiles `bytes` on solana-sbpf 0.26 (Agave's execution settings).
-fn cold_sbpf26(bytes: &[u8]) -> Child {
+fn cold_sbpf26(bytes: &[u8], phases: &mut Phases) {
     use reference26::{loader, Case26, Program26};
     use solana_sbpf::elf::Executable;
     use solana_sbpf::verifier::RequisiteVerifier;
-    let start = Instant::now();
     let settings = loader(&Case26::new(Program26::Elf(&[])));
     let executable = Executable::from_elf(bytes, settings).unwrap();
+    phases.mark("load");
     executable.verify::<RequisiteVerifier>().unwrap();
-    let loaded = Instant::now();
+    phases.mark("verify");
     executable.jit_compile().unwrap();
-    Child {
-        load_verify: loaded - start,
-        compile: loaded.elapsed(),
-    }
+    phases.mark("jit");
 }
 
 /// Loads, verifies and compiles `bytes` on solana_rbpf 0.2.38 (the legacy settings).
-fn cold_rbpf(bytes: &[u8]) -> Child {
+fn cold_rbpf(bytes: &[u8], phases: &mut Phases) {
     use solana_rbpf::elf::Executable;
     use solana_rbpf::verifier::RequisiteVerifier;
     use solana_rbpf::vm::{BuiltInProgram, Config, TestContextObject, VerifiedExecutable};
-    let start = Instant::now();
     let config = Config {
         dynamic_stack_frames: false,
         enable_sdiv: false,
@@ -82,31 +164,43 @@ fn cold_rbpf(bytes: &[u8]) -> Child {
     };
     let loader = std::sync::Arc::new(BuiltInProgram::new_loader(config));
     let executable = Executable::<TestContextObject>::from_elf(bytes, loader).unwrap();
+    phases.mark("load");
     let mut verified =
         VerifiedExecutable::<RequisiteVerifier, TestContextObject>::from_executable(executable)
             .unwrap();
-    let loaded = Instant::now();
+    phases.mark("verify");
     verified.jit_compile().unwrap();
-    Child {
-        load_verify: loaded - start,
-        compile: loaded.elapsed(),
-    }
+    phases.mark("jit");
 }
 
-/// The child: one cold load, verify and compile; prints `load_verify_ns compile_ns`.
+/// The phases load+verify is made of (reading the file is not).
+const LOAD_VERIFY: [&str; 2] = ["load", "verify"];
+
+/// The phases a compile is made of (bpfvm builds its neutral form on the first compile).
+const COMPILE: [&str; 2] = ["neutral", "jit"];
+
+/// The child: one cold load, verify and compile; prints `load_verify_ns compile_ns
+/// load_verify_faults compile_faults process_faults`, then its phases one by one.
 fn child(vm: &str, path: &Path) {
+    let mut phases = Phases::start();
     let bytes = std::fs::read(path).unwrap();
-    let measured = match vm {
-        "bpfvm" => cold_bpfvm(&bytes),
-        "sbpf26" => cold_sbpf26(&bytes),
-        "rbpf0238" => cold_rbpf(&bytes),
+    phases.mark("read");
+    match vm {
+        "bpfvm" => cold_bpfvm(&bytes, &mut phases),
+        "sbpf26" => cold_sbpf26(&bytes, &mut phases),
+        "rbpf0238" => cold_rbpf(&bytes, &mut phases),
         _ => panic!("unknown VM {vm}"),
-    };
+    }
+    let measured = phases.child(&LOAD_VERIFY, &COMPILE);
     println!(
-        "{} {}",
+        "{} {} {} {} {}",
         measured.load_verify.as_nanos(),
-        measured.compile.as_nanos()
+        measured.compile.as_nanos(),
+        measured.load_verify_faults,
+        measured.compile_faults,
+        measured.process_faults,
     );
+    println!("{}", phases.line());
 }
 
 /// One sample: a fresh child process; (what it measured, the process's wall time).
@@ -122,23 +216,43 @@ fn spawn(vm: &str, path: &Path) -> (Child, Duration) {
     assert!(output.status.success(), "{vm}: {output:?}");
     let text = String::from_utf8(output.stdout).unwrap();
     let mut fields = text
+        .lines()
+        .next()
+        .unwrap_or("")
         .split_whitespace()
         .map(|field| field.parse::<u64>().unwrap());
-    let mut next = || Duration::from_nanos(fields.next().unwrap());
+    let mut next = || fields.next().unwrap();
     let measured = Child {
-        load_verify: next(),
-        compile: next(),
+        load_verify: Duration::from_nanos(next()),
+        compile: Duration::from_nanos(next()),
+        load_verify_faults: next(),
+        compile_faults: next(),
+        process_faults: next(),
     };
     (measured, wall)
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
+fn median<T: Ord + Copy>(mut samples: Vec<T>) -> T {
     samples.sort();
     samples[samples.len() / 2]
 }
 
-/// The medians of one VM's samples: (load+verify, compile, process).
-type Medians = (Duration, Duration, Duration);
+/// The medians of one VM's samples: (load+verify, compile, process) and their minor faults.
+type Medians = (Duration, Duration, Duration, [u64; 3]);
+
+fn medians(samples: &[(Child, Duration)]) -> Medians {
+    let of = |field: fn(&Child) -> u64| median(samples.iter().map(|s| field(&s.0)).collect());
+    (
+        median(samples.iter().map(|s| s.0.load_verify).collect()),
+        median(samples.iter().map(|s| s.0.compile).collect()),
+        median(samples.iter().map(|s| s.1).collect()),
+        [
+            of(|c| c.load_verify_faults),
+            of(|c| c.compile_faults),
+            of(|c| c.process_faults),
+        ],
+    )
+}
 
 fn parent(dir: &Path) {
     let samples: usize = std::env::var("BPFVM_COLD_SAMPLES")
@@ -146,9 +260,9 @@ fn parent(dir: &Path) {
         .and_then(|n| n.parse().ok())
         .unwrap_or(21);
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!("cold compile in fresh processes, medians of {samples} samples, times in ms");
-    println!("| program | VM | load+verify | compile | process (spawn to exit) |");
-    println!("|---|---|---:|---:|---:|");
+    println!("cold compile in fresh processes, medians of {samples} samples, times in ms, minor page faults");
+    println!("| program | VM | load+verify | compile | process (spawn to exit) | faults: load+verify | compile | process |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
     let mut ratios = Vec::new();
     for name in PROGRAMS {
         let path: PathBuf = dir.join(name);
@@ -158,22 +272,16 @@ fn parent(dir: &Path) {
                 measured[index].push(spawn(vm, &path));
             }
         }
-        let medians: Vec<Medians> = measured
-            .iter()
-            .map(|samples| {
-                (
-                    median(samples.iter().map(|s| s.0.load_verify).collect()),
-                    median(samples.iter().map(|s| s.0.compile).collect()),
-                    median(samples.iter().map(|s| s.1).collect()),
-                )
-            })
-            .collect();
-        for (vm, (load_verify, compile, process)) in VMS.iter().zip(&medians) {
+        let medians: Vec<Medians> = measured.iter().map(|samples| medians(samples)).collect();
+        for (vm, (load_verify, compile, process, faults)) in VMS.iter().zip(&medians) {
             println!(
-                "| {name} | {vm} | {:.2} | {:.2} | {:.2} |",
+                "| {name} | {vm} | {:.2} | {:.2} | {:.2} | {} | {} | {} |",
                 ms(*load_verify),
                 ms(*compile),
-                ms(*process)
+                ms(*process),
+                faults[0],
+                faults[1],
+                faults[2],
             );
         }
         ratios.push((name, medians));

@@ -349,6 +349,7 @@ impl Lowering<'_> {
         })
     }
 
+    #[inline(always)]
     fn alu(&self, width: Width, op: AluOp, dst: GuestReg, src: Source) -> Option<Op> {
         match width {
             Width::W64 => self.alu64(op, dst, src),
@@ -356,6 +357,7 @@ impl Lowering<'_> {
         }
     }
 
+    #[inline(always)]
     fn alu64(&self, op: AluOp, dst: GuestReg, src: Source) -> Option<Op> {
         use Source::{Imm, Reg as R};
         Some(match (op, src) {

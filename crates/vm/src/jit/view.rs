@@ -32,7 +32,7 @@ pub(crate) struct SlotFacts {
     kind: OpKind,
     /// The slots the op occupies (1 or 2).
     width: u8,
-    /// [`FALLS`], [`HEAD`] and [`IN_LOOP`].
+    /// [`FALLS`], [`HEAD`], [`IN_LOOP`] and [`TARGET`].
     marks: u8,
 }
 
@@ -98,13 +98,18 @@ impl SlotFacts {
 const ENDS: u8 = 8;
 /// [`SlotFacts::marks`] between the passes of [`analyse`]: a forward conditional jump.
 const FORWARD_BRANCH: u8 = 16;
+/// [`SlotFacts::marks`]: a jump or call goes here (no accessor reads it after [`analyse`]).
+const TARGET: u8 = 32;
 
 /// The [`SlotFacts`] of every slot of `ops` and the slots of its backward jumps, in two
-/// passes, the ops' table read once per slot ([`Op::outline`]: flow, kind, width):
+/// passes over one table (no other per-slot table: a fresh table is pages that fault in
+/// anew on a program's first compile), the ops' table read once per slot
+/// ([`Op::outline`]: flow, kind, width):
 ///
-/// - forward: each slot's kind, width and flow marks; the jump and call targets; the
+/// - forward: each slot's kind, width and flow marks; the jump and call targets' mark; the
 ///   backward jumps, and for the tight ones (less than [`TIGHT_LOOP`] slots) the head's
-///   mark and +1 at the head, -1 after the jump (the running sum is then the loop depth);
+///   mark and +1 at the head, -1 after the jump, kept in the row's run field until the
+///   backward pass (the running sum is then the loop depth);
 /// - backward, without the ops: the loop depth (as minus the sum of the marks after the
 ///   slot: they add up to 0), and the run lengths of `runs::run_lengths` with
 ///   `RunSplit::AtTargets` (a unit test compares them): an op that ends a run (but not a
@@ -112,14 +117,14 @@ const FORWARD_BRANCH: u8 = 16;
 ///   1; any other op one more than the slot it falls through to.
 fn analyse(ops: &[Op]) -> (Vec<SlotFacts>, Vec<usize>) {
     let count = ops.len();
+    // Before the backward pass, a row's run field holds the loop marks of its slot (as the
+    // bits of an `i32`), and its marks what the forward pass found (a later slot's target
+    // mark and loop marks land before the forward pass reaches it, so they are kept).
     let mut slots = vec![SlotFacts::NONE; count];
-    // Per slot: whether a jump or call goes there, whether it heads a tight loop, and the
-    // loop marks (one more entry, for the slot after a jump at the end).
-    let mut targets = vec![false; count];
-    let mut heads = vec![false; count];
-    let mut edges = vec![0i32; count + 1];
+    // The loop mark of the slot after the last (after a jump at the end).
+    let mut edge_past_end = 0i32;
     let mut back_jumps = Vec::new();
-    for ((pc, op), slot) in ops.iter().enumerate().zip(slots.iter_mut()) {
+    for (pc, op) in ops.iter().enumerate() {
         let (flow, kind, width) = op.outline();
         let (marks, target) = match flow {
             Flow::Next => (FALLS, None),
@@ -130,15 +135,17 @@ fn analyse(ops: &[Op]) -> (Vec<SlotFacts>, Vec<usize>) {
             // An eBPF `callx` always bails out: its code does not fall through.
             Flow::CallRegOrHelper | Flow::Exit | Flow::Fault => (ENDS, None),
         };
-        *slot = SlotFacts {
-            run: 1,
-            kind,
-            width: u8::try_from(width).unwrap_or(u8::MAX),
-            marks,
-        };
+        if let Some(slot) = slots.get_mut(pc) {
+            *slot = SlotFacts {
+                run: slot.run,
+                kind,
+                width: u8::try_from(width).unwrap_or(u8::MAX),
+                marks: marks | slot.marks,
+            };
+        }
         let Some(target) = target else { continue };
-        if let Some(slot) = targets.get_mut(target) {
-            *slot = true;
+        if let Some(slot) = slots.get_mut(target) {
+            slot.marks |= TARGET;
         }
         // A backward jump (a call's target is not a loop's head).
         if target > pc || matches!(flow, Flow::Call(_)) {
@@ -146,46 +153,40 @@ fn analyse(ops: &[Op]) -> (Vec<SlotFacts>, Vec<usize>) {
         }
         back_jumps.push(pc);
         if pc - target < TIGHT_LOOP {
-            if let Some(head) = heads.get_mut(target) {
-                *head = true;
+            if let Some(head) = slots.get_mut(target) {
+                head.marks |= HEAD;
+                head.run = head.run.wrapping_add(1);
             }
-            if let Some(edge) = edges.get_mut(target) {
-                *edge += 1;
-            }
-            if let Some(edge) = edges.get_mut(pc + 1) {
-                *edge -= 1;
+            match slots.get_mut(pc + 1) {
+                Some(after) => after.run = after.run.wrapping_sub(1),
+                None => edge_past_end -= 1,
             }
         }
     }
     // The sum of the marks after the slot being looked at.
-    let mut after = edges.get(count).copied().unwrap_or(0);
+    let mut after = edge_past_end;
     for pc in (0..count).rev() {
         let (next_run, next_target) = match slots.get(pc) {
-            Some(slot) => {
-                let next = pc + slot.width();
-                (
-                    slots.get(next).map_or(0, |next| next.run),
-                    targets.get(next).copied().unwrap_or(false),
-                )
-            }
+            Some(slot) => match slots.get(pc + slot.width()) {
+                Some(next) => (next.run, next.marks & TARGET != 0),
+                None => (0, false),
+            },
             None => continue,
         };
         let in_loop = -after > 0;
-        after += edges.get(pc).copied().unwrap_or(0);
-        let head = heads.get(pc).copied().unwrap_or(false);
         let Some(slot) = slots.get_mut(pc) else {
             continue;
         };
+        // The row's run field still holds its slot's loop marks.
+        after += slot.run as i32;
         let carried_on = slot.marks & FORWARD_BRANCH != 0 && in_loop;
         let ends = slot.marks & ENDS != 0 && !carried_on;
-        if !ends && !next_target {
-            slot.run = next_run.saturating_add(1);
-        }
-        slot.marks = slot.marks & FALLS
-            | match head {
-                true => HEAD,
-                false => 0,
-            }
+        slot.run = match !ends && !next_target {
+            true => next_run.saturating_add(1),
+            false => 1,
+        };
+        // The target mark stays: the slot before reads it after this one is done.
+        slot.marks = slot.marks & (FALLS | HEAD | TARGET)
             | match in_loop {
                 true => IN_LOOP,
                 false => 0,
