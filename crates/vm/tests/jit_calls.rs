@@ -11,7 +11,7 @@
 mod interp_common;
 
 use bpfvm::{Config, RuntimeError};
-use bpfvm_isa::{AluOp, Cond, Dialect, Insn, MemSize, Width};
+use bpfvm_isa::{AluOp, Cond, Dialect, Insn, Width};
 use interp_common::*;
 use RuntimeError as E;
 
@@ -42,31 +42,6 @@ fn depth_five(config: Config) -> Config {
         max_call_depth: 5,
         ..fixed_frames(config)
     }
-}
-
-/// `r0 = f(n) + 1000`, where `f(k) = 2k + f(k - 1)` (f(0) = 0) keeps `k` in its own frame
-/// (`[r10 - 8]`) and in r6 across its recursive call, so both the frames and the restored
-/// registers show in the result: `n (n + 1) + 1000` with fixed frames, `10 n + 9`
-/// instructions.
-fn recursion_with_stack(n: i32) -> Vec<Insn> {
-    vec![
-        mov(1, n),
-        mov(6, 1000),
-        call(1, 2),
-        alu(Width::W64, AluOp::Add, 0, reg(6)),
-        exit(),
-        // f:
-        stx(MemSize::DW, 10, -8, 1),
-        mov(0, 0),
-        branch(Width::W64, Cond::Eq, 1, k(0), 6),
-        alu(Width::W64, AluOp::Mov, 6, reg(1)),
-        alu(Width::W64, AluOp::Sub, 1, k(1)),
-        call(1, -6),
-        ldx(MemSize::DW, 2, 10, -8),
-        alu(Width::W64, AluOp::Add, 0, reg(2)),
-        alu(Width::W64, AluOp::Add, 0, reg(6)),
-        exit(),
-    ]
 }
 
 /// The same function without any access to the stack (no op reads r10): `n (n + 1) +

@@ -13,8 +13,8 @@ use bpfvm::{
     run_lent, verify, Backend, CallStacks, Config, Executable, Lent, Loader, MemoryRegion,
     RuntimeError, TestContext, VerifiedProgram, Vm, MM_INPUT_START,
 };
-use bpfvm_isa::{AluOp, Cond, Dialect, Insn, MemSize, Width};
-use interp_common::{alu, assemble, branch, call, exit, k, ldx, mov, reg, stx};
+use bpfvm_isa::{Dialect, Insn, MemSize};
+use interp_common::{assemble, exit, ldx, recursion_with_stack};
 use std::sync::Arc;
 
 /// `program` verified under `config`, compiled when the JIT is available.
@@ -38,25 +38,7 @@ fn reader() -> VerifiedProgram<TestContext> {
 /// under `config` (10 n + 9 instructions): `r0 = n (n + 1) + 1000` with fixed frames,
 /// `n (n + 1) / 2 + 1000` with dynamic ones (the calls share one frame).
 fn recursion(n: i32, config: Config) -> VerifiedProgram<TestContext> {
-    let program = [
-        mov(1, n),
-        mov(6, 1000),
-        call(1, 2),
-        alu(Width::W64, AluOp::Add, 0, reg(6)),
-        exit(),
-        // f:
-        stx(MemSize::DW, 10, -8, 1),
-        mov(0, 0),
-        branch(Width::W64, Cond::Eq, 1, k(0), 6),
-        alu(Width::W64, AluOp::Mov, 6, reg(1)),
-        alu(Width::W64, AluOp::Sub, 1, k(1)),
-        call(1, -6),
-        ldx(MemSize::DW, 2, 10, -8),
-        alu(Width::W64, AluOp::Add, 0, reg(2)),
-        alu(Width::W64, AluOp::Add, 0, reg(6)),
-        exit(),
-    ];
-    verified(&program, config)
+    verified(&recursion_with_stack(n), config)
 }
 
 /// One run of `vm` with `budget`, as (result, count).

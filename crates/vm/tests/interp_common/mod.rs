@@ -102,6 +102,31 @@ pub fn assemble(program: &[Insn], dialect: Dialect) -> Vec<u8> {
         .collect()
 }
 
+/// `r0 = f(n) + 1000`, where `f(k) = 2k + f(k - 1)` (f(0) = 0) keeps `k` in its own frame
+/// (`[r10 - 8]`) and in r6 across its recursive call, so both the frames and the restored
+/// registers show in the result: `n (n + 1) + 1000` with fixed frames, `10 n + 9`
+/// instructions.
+pub fn recursion_with_stack(n: i32) -> Vec<Insn> {
+    vec![
+        mov(1, n),
+        mov(6, 1000),
+        call(1, 2),
+        alu(Width::W64, AluOp::Add, 0, reg(6)),
+        exit(),
+        // f:
+        stx(MemSize::DW, 10, -8, 1),
+        mov(0, 0),
+        branch(Width::W64, Cond::Eq, 1, k(0), 6),
+        alu(Width::W64, AluOp::Mov, 6, reg(1)),
+        alu(Width::W64, AluOp::Sub, 1, k(1)),
+        call(1, -6),
+        ldx(MemSize::DW, 2, 10, -8),
+        alu(Width::W64, AluOp::Add, 0, reg(2)),
+        alu(Width::W64, AluOp::Add, 0, reg(6)),
+        exit(),
+    ]
+}
+
 pub fn fixed_frames(config: Config) -> Config {
     Config {
         dynamic_stack_frames: false,
