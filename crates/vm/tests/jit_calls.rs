@@ -111,6 +111,24 @@ fn recursion_keeps_frames_and_registers_on_every_kind_of_frame() {
     run_table(&cases);
 }
 
+/// A row running `program` under `config` with `budget`, expecting what the interpreter
+/// alone gives (the row then runs on every backend through `run_table`).
+fn budget_case(program: &[Insn], config: fn(Config) -> Config, budget: u64) -> Case {
+    let interpreted = run_case(
+        &sbpf("budget", program.to_vec(), Ok(0), 0)
+            .config(config)
+            .budget(budget),
+    );
+    sbpf(
+        "budget",
+        program.to_vec(),
+        interpreted.result,
+        interpreted.count,
+    )
+    .config(config)
+    .budget(budget)
+}
+
 #[test]
 fn every_budget_of_a_recursion_matches_the_interpreter() {
     // Each budget runs out at another instruction, inside callees at every depth: the JIT
@@ -120,21 +138,7 @@ fn every_budget_of_a_recursion_matches_the_interpreter() {
     for config in frames {
         for program in [recursion_with_stack(6), recursion_in_registers(6)] {
             let cases: Vec<Case> = (0..=70)
-                .map(|budget| {
-                    let interpreted = run_case(
-                        &sbpf("budget", program.clone(), Ok(0), 0)
-                            .config(config)
-                            .budget(budget),
-                    );
-                    sbpf(
-                        "budget",
-                        program.clone(),
-                        interpreted.result,
-                        interpreted.count,
-                    )
-                    .config(config)
-                    .budget(budget)
-                })
+                .map(|budget| budget_case(&program, config, budget))
                 .collect();
             assert!(cases.iter().any(|case| case.expect.is_ok()));
             assert!(cases.iter().any(
@@ -249,21 +253,7 @@ fn calls_of_a_program_that_never_reads_r10_end_exactly_at_any_depth() {
             })
             .collect();
         let program = recursion_ending_in_an_error(4);
-        cases.extend((0..=28).map(|budget| {
-            let interpreted = run_case(
-                &sbpf("budget", program.clone(), Ok(0), 0)
-                    .config(config)
-                    .budget(budget),
-            );
-            sbpf(
-                "budget",
-                program.clone(),
-                interpreted.result,
-                interpreted.count,
-            )
-            .config(config)
-            .budget(budget)
-        }));
+        cases.extend((0..=28).map(|budget| budget_case(&program, config, budget)));
         run_table(&cases);
     }
 }
