@@ -46,9 +46,11 @@ pub struct Code {
     syscall_keys: Vec<u32>,
     /// The index of the unwind helper in `syscall_keys`, if one is set.
     unwind_index: Option<u32>,
-    /// Per slot: whether a function is registered under the slot's pc (the static-syscalls
-    /// `callx` check).
-    callable: Vec<bool>,
+    /// Per slot, one bit: whether a function is registered under the slot's pc (the
+    /// static-syscalls `callx` check). Bits rather than a `bool` per slot: a table of a byte
+    /// per slot is pages that fault in on a program's first use (4 on spl_token) for a
+    /// handful of set entries.
+    callable: Vec<u64>,
     /// The slots where `callable` is set, in order.
     callable_pcs: Vec<usize>,
     text_vaddr: u64,
@@ -118,10 +120,10 @@ impl Code {
             .collect();
         callable_pcs.sort_unstable();
         callable_pcs.dedup();
-        let mut callable = vec![false; slot_count];
+        let mut callable = vec![0u64; slot_count.div_ceil(64)];
         for &pc in &callable_pcs {
-            if let Some(slot) = callable.get_mut(pc) {
-                *slot = true;
+            if let Some(word) = callable.get_mut(pc / 64) {
+                *word |= 1 << (pc % 64);
             }
         }
         let unwind_index = registry
@@ -208,7 +210,9 @@ impl Code {
     /// Whether a function is registered at slot `pc` (the static-syscalls `callx` rule).
     #[inline(always)]
     pub fn is_callable(&self, pc: usize) -> bool {
-        self.callable.get(pc).copied().unwrap_or(false)
+        self.callable
+            .get(pc / 64)
+            .is_some_and(|word| word >> (pc % 64) & 1 != 0)
     }
 
     /// The slots at which a function is registered ([`Code::is_callable`]), in order.
