@@ -125,6 +125,8 @@ fn body<M: MacroAssembler>(
     // Which accesses probably go to the stack or the input region (only the check's shape
     // depends on it; the aligned mapping's table is what the checks read).
     let hints = (program.translation == Translation::InlineTable).then(|| code.hints());
+    // The guesses read in slot order.
+    let mut guesses = hints.map(HintTable::in_order);
     // Loops whose copy with hoisted checks waits for the end of the body.
     let mut versions: Vec<Version<M::Guard>> = Vec::new();
     // Whether execution falls from the previous slot into this one.
@@ -140,8 +142,8 @@ fn body<M: MacroAssembler>(
             body_end = m.offset();
         }
         // Only an access's form reads the hint.
-        let hint = match hints.filter(|_| kind == OpKind::Memory) {
-            Some(hints) => hints.hint(pc),
+        let hint = match guesses.as_mut().filter(|_| kind == OpKind::Memory) {
+            Some(guesses) => guesses.hint(pc),
             None => BaseHint::Unknown,
         };
         let head = match pass.position == RunPosition::Start && facts.loop_head() {

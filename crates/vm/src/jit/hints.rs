@@ -80,15 +80,20 @@ struct AccessHints {
     entry: usize,
 }
 
-/// The scan's results for one program, as the compiler asks for them: per slot the guess
-/// for its access, and at each head of a tight loop which registers the scan then guesses
-/// hold stack addresses (what a versioned loop's guard may rely on). Both passes run once
-/// per program, over the slots in the order the compiler visits them, and the table is kept
-/// with the JIT's other analyses of the program.
+/// The scan's results for one program, as the compiler asks for them: the guess for each
+/// access the scan has one for, and at each head of a tight loop which registers the scan
+/// then guesses hold stack addresses (what a versioned loop's guard may rely on). Both
+/// passes run once per program, over the slots in the order the compiler visits them, and
+/// the table is kept with the JIT's other analyses of the program.
+///
+/// Only functions with a loop are scanned (and often none is: neither spl_token nor
+/// spl_token_2022 has one small enough), so the guesses are a short list rather than a
+/// byte per slot, and the walk visits the scanned functions and the loop heads only.
 #[derive(Debug)]
 pub(crate) struct HintTable {
-    /// Per slot (and the sentinel after the last).
-    hints: Vec<BaseHint>,
+    /// The slots whose access the scan guesses goes to the stack or the input region, with
+    /// the guess, in slot order (every other access: [`BaseHint::Unknown`]).
+    guesses: Vec<(usize, BaseHint)>,
     /// The heads of tight loops and the registers holding stack addresses after the scan
     /// stepped over them (bit r for register r), in slot order.
     heads: Vec<(usize, u32)>,
@@ -96,51 +101,73 @@ pub(crate) struct HintTable {
 
 impl HintTable {
     /// Scans `ops` (see [`AccessHints::new`] for `back_jumps`, `entry` and
-    /// `function_starts`); `loop_head` says which slots head tight loops.
+    /// `function_starts`); `loop_heads` are the slots that head tight loops, in order.
     pub fn of(
         ops: &[Op],
         back_jumps: &[usize],
         entry: usize,
         function_starts: &[usize],
-        loop_head: impl Fn(usize) -> bool,
+        loop_heads: &[usize],
     ) -> HintTable {
         let mut scan = AccessHints::new(ops, back_jumps, entry, function_starts);
-        let mut hints = vec![BaseHint::Unknown; ops.len()];
-        let mut heads = Vec::new();
-        // The slots in order, as the compiler visits them; outside the scanned functions the
-        // scan's state stands still and every guess is `Unknown`, so only the loop heads
-        // there are looked at.
+        let mut guesses = Vec::new();
+        let mut heads = Vec::with_capacity(loop_heads.len());
+        // The loop heads not reached yet.
+        let mut waiting = loop_heads;
+        // The scanned functions in order, as the compiler visits their slots; outside them
+        // the scan's state stands still and every guess is `Unknown`, so only the loop heads
+        // there are looked at (with the state the last scanned function left).
         let looping = core::mem::take(&mut scan.looping);
-        let mut pc = 0;
-        for range in looping
-            .iter()
-            .cloned()
-            .chain(core::iter::once(ops.len()..ops.len()))
-        {
-            while let Some(op) = ops.get(pc).filter(|_| pc < range.start) {
-                if loop_head(pc) {
-                    heads.push((pc, scan.regs & STACK));
-                }
-                pc += op.width();
+        for range in &looping {
+            while let Some((&head, rest)) = waiting
+                .split_first()
+                .filter(|(head, _)| **head < range.start)
+            {
+                heads.push((head, scan.regs & STACK));
+                waiting = rest;
             }
+            let mut pc = range.start;
             while let Some(op) = ops.get(pc).filter(|_| pc < range.end) {
                 let hint = scan.step_in(op, pc, pc == range.start);
-                if let Some(slot) = hints.get_mut(pc) {
-                    *slot = hint;
+                if hint != BaseHint::Unknown {
+                    guesses.push((pc, hint));
                 }
-                if loop_head(pc) {
-                    heads.push((pc, scan.regs & STACK));
+                // A head the walk steps over (an `lddw`'s second slot) is not one it visits.
+                while let Some((&head, rest)) =
+                    waiting.split_first().filter(|(head, _)| **head <= pc)
+                {
+                    if head == pc {
+                        heads.push((pc, scan.regs & STACK));
+                    }
+                    waiting = rest;
                 }
                 pc += op.width();
             }
+            while let Some((_, rest)) = waiting.split_first().filter(|(head, _)| **head < range.end)
+            {
+                waiting = rest;
+            }
         }
-        HintTable { hints, heads }
+        heads.extend(waiting.iter().map(|&head| (head, scan.regs & STACK)));
+        HintTable { guesses, heads }
     }
 
     /// The guess for the access of the op at slot `pc`.
-    #[inline(always)]
     pub fn hint(&self, pc: usize) -> BaseHint {
-        self.hints.get(pc).copied().unwrap_or(BaseHint::Unknown)
+        match self.guesses.binary_search_by_key(&pc, |(at, _)| *at) {
+            Ok(index) => self
+                .guesses
+                .get(index)
+                .map_or(BaseHint::Unknown, |(_, hint)| *hint),
+            Err(_) => BaseHint::Unknown,
+        }
+    }
+
+    /// The guesses for a walk over the slots in order ([`Guesses::hint`]).
+    pub fn in_order(&self) -> Guesses<'_> {
+        Guesses {
+            rest: &self.guesses,
+        }
     }
 
     /// Whether the scan guesses that `reg` holds a stack address at `head`, the head of a
@@ -151,6 +178,29 @@ impl HintTable {
             .get(index)
             .filter(|(pc, _)| *pc == head)
             .is_some_and(|(_, regs)| (regs >> reg.number()) & 1 != 0)
+    }
+}
+
+/// A [`HintTable`]'s guesses read by a walk that visits slots in increasing order (the
+/// compile's pass over the body): each look moves past the guesses of the slots before.
+pub(crate) struct Guesses<'t> {
+    /// The guesses for the slots not passed yet.
+    rest: &'t [(usize, BaseHint)],
+}
+
+impl Guesses<'_> {
+    /// The guess for the access of the op at slot `pc`; `pc` must not be below the slot of
+    /// the previous look.
+    #[inline(always)]
+    pub fn hint(&mut self, pc: usize) -> BaseHint {
+        while let Some(((at, hint), rest)) = self.rest.split_first() {
+            match at.cmp(&pc) {
+                core::cmp::Ordering::Less => self.rest = rest,
+                core::cmp::Ordering::Equal => return *hint,
+                core::cmp::Ordering::Greater => break,
+            }
+        }
+        BaseHint::Unknown
     }
 }
 
@@ -418,9 +468,16 @@ mod tests {
         all.push(Op::Overrun);
         let back_jumps = crate::code::runs::tight_loops(&all).back_jumps;
         // Op by op as the compiler visits them (an lddw's second slot is not visited).
-        let mut got = HintTable::of(&all, &back_jumps, entry, starts, |_| false).hints;
-        got.truncate(ops.len());
-        got
+        let table = HintTable::of(&all, &back_jumps, entry, starts, &[]);
+        let mut walk = table.in_order();
+        // Both lookups agree.
+        (0..ops.len())
+            .map(|pc| {
+                let hint = table.hint(pc);
+                assert_eq!(walk.hint(pc), hint, "slot {pc}");
+                hint
+            })
+            .collect()
     }
 
     #[test]

@@ -101,7 +101,8 @@ const FORWARD_BRANCH: u8 = 16;
 /// [`SlotFacts::marks`]: a jump or call goes here (no accessor reads it after [`analyse`]).
 const TARGET: u8 = 32;
 
-/// The [`SlotFacts`] of every slot of `ops` and the slots of its backward jumps, in two
+/// The [`SlotFacts`] of every slot of `ops`, the slots of its backward jumps and the heads of
+/// its tight loops (both in order), in two
 /// passes over one table (no other per-slot table: a fresh table is pages that fault in
 /// anew on a program's first compile), the ops' table read once per slot
 /// ([`Op::outline`]: flow, kind, width):
@@ -115,7 +116,7 @@ const TARGET: u8 = 32;
 ///   `RunSplit::AtTargets` (a unit test compares them): an op that ends a run (but not a
 ///   forward conditional jump inside a tight loop), or one followed by a target, has length
 ///   1; any other op one more than the slot it falls through to.
-fn analyse(ops: &[Op]) -> (Vec<SlotFacts>, Vec<usize>) {
+fn analyse(ops: &[Op]) -> (Vec<SlotFacts>, Vec<usize>, Vec<usize>) {
     let count = ops.len();
     // Before the backward pass, a row's run field holds the loop marks of its slot (as the
     // bits of an `i32`), and its marks what the forward pass found (a later slot's target
@@ -124,6 +125,8 @@ fn analyse(ops: &[Op]) -> (Vec<SlotFacts>, Vec<usize>) {
     // The loop mark of the slot after the last (after a jump at the end).
     let mut edge_past_end = 0i32;
     let mut back_jumps = Vec::new();
+    // The heads of tight loops, as the backward jumps to them are met.
+    let mut heads = Vec::new();
     for (pc, op) in ops.iter().enumerate() {
         let (flow, kind, width) = op.outline();
         let (marks, target) = match flow {
@@ -154,6 +157,7 @@ fn analyse(ops: &[Op]) -> (Vec<SlotFacts>, Vec<usize>) {
         back_jumps.push(pc);
         if pc - target < TIGHT_LOOP {
             if let Some(head) = slots.get_mut(target) {
+                heads.push(target);
                 head.marks |= HEAD;
                 head.run = head.run.wrapping_add(1);
             }
@@ -165,6 +169,7 @@ fn analyse(ops: &[Op]) -> (Vec<SlotFacts>, Vec<usize>) {
     }
     // The sum of the marks after the slot being looked at.
     let mut after = edge_past_end;
+
     for pc in (0..count).rev() {
         let (next_run, next_target) = match slots.get(pc) {
             Some(slot) => match slots.get(pc + slot.width()) {
@@ -179,6 +184,7 @@ fn analyse(ops: &[Op]) -> (Vec<SlotFacts>, Vec<usize>) {
         };
         // The row's run field still holds its slot's loop marks.
         after += slot.run as i32;
+
         let carried_on = slot.marks & FORWARD_BRANCH != 0 && in_loop;
         let ends = slot.marks & ENDS != 0 && !carried_on;
         slot.run = match !ends && !next_target {
@@ -192,7 +198,10 @@ fn analyse(ops: &[Op]) -> (Vec<SlotFacts>, Vec<usize>) {
                 false => 0,
             };
     }
-    (slots, back_jumps)
+    // Each head once, in order.
+    heads.sort_unstable();
+    heads.dedup();
+    (slots, back_jumps, heads)
 }
 
 /// The JIT's analyses of one program's neutral form: computed on the program's first
@@ -204,6 +213,8 @@ pub(crate) struct Analyses {
     slots: Vec<SlotFacts>,
     /// The slots of the backward jumps, in order.
     back_jumps: Vec<usize>,
+    /// The heads of tight loops, in order.
+    loop_heads: Vec<usize>,
     /// The hints scan's results ([`CodeView::hints`]), once a compile asked for them.
     hints: OnceLock<HintTable>,
 }
@@ -211,10 +222,11 @@ pub(crate) struct Analyses {
 impl Analyses {
     /// Analyses `code`.
     pub fn of(code: &Code) -> Analyses {
-        let (slots, back_jumps) = analyse(code.ops());
+        let (slots, back_jumps, loop_heads) = analyse(code.ops());
         Analyses {
             slots,
             back_jumps,
+            loop_heads,
             hints: OnceLock::new(),
         }
     }
@@ -329,7 +341,7 @@ impl<'c> CodeView<'c> {
                 &analyses.back_jumps,
                 code.entry_pc(),
                 code.callable_pcs(),
-                |pc| analyses.slots.get(pc).is_some_and(|slot| slot.loop_head()),
+                &analyses.loop_heads,
             )
         })
     }
@@ -391,8 +403,10 @@ mod tests {
                 back_jumps,
             } = tight_loops(&ops);
             let runs = run_lengths(&ops, RunSplit::AtTargets { in_loops: &inside });
-            let (slots, jumps) = analyse(&ops);
+            let (slots, jumps, loop_heads) = analyse(&ops);
             assert_eq!(jumps, back_jumps);
+            let expected_heads: Vec<usize> = (0..ops.len()).filter(|&pc| heads[pc]).collect();
+            assert_eq!(loop_heads, expected_heads);
             assert_eq!(slots.len(), ops.len());
             for (pc, op) in ops.iter().enumerate() {
                 let slot = slots[pc];
