@@ -280,8 +280,8 @@ pub(crate) fn trampolines<C: ContextObject>() -> [SyscallFn<Bridge<C>>; MAX_BUIL
 }
 
 /// Where a mapping's [`HostHandler`] finds the host's mapping: its address while a run of
-/// the bridge is in progress (set by `bridge::run` from the VM's pointer, invariant 2), else
-/// nothing. Shared by the host's mapping and the handler installed in its engine mapping.
+/// the bridge is in progress (set by `MemoryMapping::begin_run` from the VM's pointer,
+/// invariant 2, and cleared by `end_run`), else nothing. Shared by the host's mapping and the handler installed in its engine mapping.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct HandlerTarget(Rc<Cell<Option<NonNull<MemoryMapping>>>>);
 
@@ -317,8 +317,9 @@ impl bpfvm::memory::ViolationHandler for HostHandler {
         let mut target = self.target.0.get()?;
         // SAFETY: invariant 2: the target is set only while a run is in progress, to the
         // host's mapping, which outlives the run; during a program's load or store nothing
-        // else holds a reference to it (the engine works on its own mapping, moved out of the
-        // host's, and host code runs only inside syscalls).
+        // else holds a reference to it (the engine works on its own mapping, in an allocation
+        // of its own that the host's mapping owns through a raw pointer, and host code runs
+        // only inside syscalls).
         let mapping = unsafe { target.as_mut() };
         mapping.redirect_for_engine(
             crate::memory_region::AccessType::from_engine(access),
