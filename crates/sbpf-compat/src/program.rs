@@ -419,6 +419,7 @@ where
     /// The wrapper programs call: it settles the instruction meter with the context (the
     /// instructions run since the last settlement), runs the body, stores its result in the
     /// VM's `program_result` (an error as `EbpfError::SyscallError`) and re-reads the budget.
+    #[inline]
     fn vm(vm: EncryptedHostAddressToEbpfVm<C>, a: u64, b: u64, c: u64, d: u64, e: u64) {
         crate::bridge::run_builtin_body(vm, Self::rust, [a, b, c, d, e]);
     }

@@ -20,6 +20,7 @@ use std::{collections::BTreeMap, marker::PhantomData, mem::offset_of, ptr, sync:
 /// The key that hides the VM's address from builtins (a process-wide random value, made once).
 /// bpfvm's JIT never hands this address to generated code; it only makes
 /// [`EncryptedHostAddressToEbpfVm`] as opaque as the real crate's.
+#[inline]
 pub fn get_runtime_environment_key() -> i32 {
     static KEY: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
     *KEY.get_or_init(|| {

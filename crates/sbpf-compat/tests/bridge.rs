@@ -4,7 +4,8 @@
 //! region, which the program then sees; the access violation handler makes a read-only
 //! region writable for a program's store (the copy-on-write Solana runtimes rely on);
 //! `PreferJit` runs what is compiled and reports it; a program a host's verifier accepted
-//! but bpfvm's refuses is not run; builtins' compute charges count.
+//! but bpfvm's refuses is not run; builtins' compute charges count; every run starts from the
+//! registers the host set in the VM; a failed run leaves the VM and its mapping ready.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(
     unsafe_code,
@@ -420,4 +421,106 @@ fn a_raw_texts_read_only_section_is_its_text() {
     let range = executable.get_ro_region().vm_addr_range();
     assert_eq!(range.end - range.start, 16);
     assert!(executable.mem_size() >= text.len());
+}
+
+/// A VM made over `context` for `executable`, with r1 the input's address.
+fn vm_for<'a>(
+    executable: &Executable<Context>,
+    context: &'a mut Context,
+    stack_len: usize,
+) -> EbpfVm<'a, Context> {
+    let mut vm = EbpfVm::new(
+        executable.get_loader().clone(),
+        executable.get_sbpf_version(),
+        context,
+        stack_len,
+    );
+    vm.registers[1] = ebpf::MM_INPUT_START;
+    vm
+}
+
+/// The mapping of `run`, over `stack` and `input`.
+fn mapping_for(
+    executable: &Executable<Context>,
+    stack: &mut AlignedMemory<{ ebpf::HOST_ALIGN }>,
+    input: &mut [u8],
+) -> MemoryMapping {
+    let config = executable.get_config();
+    let regions = vec![
+        executable.get_ro_region(),
+        MemoryRegion::new_gapped(stack, ebpf::MM_STACK_START, config.stack_frame_size as u64),
+        MemoryRegion::new(std::ptr::from_mut(input), ebpf::MM_INPUT_START),
+    ];
+    // SAFETY: the stack and the input outlive the mapping (the callers keep both alive
+    // until the mapping is dropped).
+    unsafe { MemoryMapping::new(regions, config, executable.get_sbpf_version()) }.unwrap()
+}
+
+/// A run reads its entry registers where the VM keeps them, at the start of every run: the
+/// host changes them between runs of one VM and each run starts from what it set.
+#[test]
+fn every_run_starts_from_the_registers_the_host_set() {
+    let executable = assemble("mov64 r0, r2\nadd64 r0, r3\nexit");
+    let config = executable.get_config();
+    for mode in MODES {
+        let mut stack = AlignedMemory::<{ ebpf::HOST_ALIGN }>::zero_filled(config.stack_size());
+        let stack_len = stack.len();
+        let mut input = [0u8; 4];
+        let mut context = Context {
+            remaining: 10_000,
+            mapping: mapping_for(&executable, &mut stack, &mut input),
+        };
+        let mut vm = vm_for(&executable, &mut context, stack_len);
+        for (r2, r3) in [(5, 7), (1, 7), (40, 2)] {
+            vm.registers[2] = r2;
+            vm.registers[3] = r3;
+            let (count, result) = vm.execute_program(&executable, &mut mode(), &mut []);
+            assert_eq!((count, result.unwrap()), (3, r2 + r3));
+        }
+    }
+}
+
+/// A run that a builtin's error ended leaves the VM as the real crate does (`program_result`
+/// back to `Ok(0)`, the faulting pc in entry 11) and the mapping ready: the next run over it,
+/// of another program, runs and sees the memory.
+#[test]
+fn a_failed_run_leaves_the_vm_and_its_mapping_ready_for_the_next() {
+    let loader = loader();
+    let in_loader = |source: &str| {
+        let executable = solana_sbpf::assembler::assemble(source, loader.clone()).unwrap();
+        executable.verify::<RequisiteVerifier>().unwrap();
+        executable.jit_compile().unwrap();
+        executable
+    };
+    let failing = in_loader("mov64 r1, 9\nsyscall fail\nexit");
+    let peeking = in_loader("add64 r1, 3\nsyscall peek\nexit");
+    let config = failing.get_config();
+    for mode in MODES {
+        let mut stack = AlignedMemory::<{ ebpf::HOST_ALIGN }>::zero_filled(config.stack_size());
+        let stack_len = stack.len();
+        let mut input = [1u8, 2, 3, 4];
+        let mut context = Context {
+            remaining: 10_000,
+            mapping: mapping_for(&failing, &mut stack, &mut input),
+        };
+        let mut vm = vm_for(&failing, &mut context, stack_len);
+        let registers = vm.registers;
+        let (_, result) = vm.execute_program(&failing, &mut mode(), &mut []);
+        assert!(matches!(
+            result,
+            ProgramResult::Err(EbpfError::SyscallError(_))
+        ));
+        assert!(matches!(vm.program_result, ProgramResult::Ok(0)));
+        assert_eq!(vm.registers[11], 1, "the pc of the failing call");
+        vm.registers = registers;
+        let (count, result) = vm.execute_program(&peeking, &mut mode(), &mut []);
+        assert_eq!((count, result.unwrap()), (103, 4));
+        // The host's mapping translates again once the run is over.
+        let mapped: Result<_, EbpfError> = vm
+            .context()
+            .mapping
+            .map(AccessType::Load, ebpf::MM_INPUT_START, 4)
+            .into();
+        assert_eq!(mapped.unwrap().len(), 4);
+    }
 }

@@ -40,16 +40,23 @@ pub struct VerifiedProgram<C> {
     executable: Executable<C>,
     decoded: OnceLock<Vec<Option<Insn>>>,
     code: OnceLock<Code>,
-    /// The host functions, parallel to the neutral form's syscall keys.
-    syscalls: OnceLock<Vec<Option<SyscallFn<C>>>>,
+    /// What every run reads: the run settings and the host functions, made together once.
+    runs: OnceLock<RunInputs<C>>,
     layout: OnceLock<Layout>,
-    settings: OnceLock<Settings>,
     jit: JitArtifacts,
 }
 
 /// Checks a program with every rule of the verifier; the result is the only way to run it.
 pub fn verify<C>(executable: Executable<C>) -> Result<VerifiedProgram<C>, VerifyError> {
     verify_keeping(executable).map_err(|refusal| refusal.error)
+}
+
+/// What every run of a program reads, made once (one check of one lock per run).
+struct RunInputs<C> {
+    /// How runs behave.
+    settings: Settings,
+    /// The host functions, parallel to the neutral form's syscall keys.
+    syscalls: Vec<Option<SyscallFn<C>>>,
 }
 
 /// A program the verifier refused, with its executable (see [`verify_keeping`]).
@@ -72,9 +79,8 @@ pub fn verify_keeping<C>(executable: Executable<C>) -> Result<VerifiedProgram<C>
         executable,
         decoded: OnceLock::new(),
         code: OnceLock::new(),
-        syscalls: OnceLock::new(),
+        runs: OnceLock::new(),
         layout: OnceLock::new(),
-        settings: OnceLock::new(),
         jit: JitArtifacts::default(),
     })
 }
@@ -112,23 +118,30 @@ impl<C> VerifiedProgram<C> {
         *self.layout.get_or_init(|| self.executable.layout())
     }
 
-    /// How its runs behave (frames, call depth, `callx` rule, tracing), made once.
-    pub(crate) fn settings(&self) -> &Settings {
-        self.settings.get_or_init(|| Settings::of(self))
-    }
-
     /// The host functions the program's `call`s reach, in the order of the neutral form's
     /// syscall keys ([`Code::syscall_keys`]; `None` where the loader's registry has none),
     /// resolved on the first call.
     pub fn syscall_table(&self) -> &[Option<SyscallFn<C>>] {
-        self.syscalls.get_or_init(|| {
+        self.run_inputs().1
+    }
+
+    /// How its runs behave (frames, call depth, `callx` rule, tracing) and the host functions
+    /// (see [`VerifiedProgram::syscall_table`]), made together on the first call.
+    #[inline]
+    pub(crate) fn run_inputs(&self) -> (&Settings, &[Option<SyscallFn<C>>]) {
+        let inputs = self.runs.get_or_init(|| {
             let registry = &self.executable.loader().syscalls;
-            self.code()
-                .syscall_keys()
-                .iter()
-                .map(|&key| registry.get(key).map(|syscall| syscall.function))
-                .collect()
-        })
+            RunInputs {
+                settings: Settings::of(self),
+                syscalls: self
+                    .code()
+                    .syscall_keys()
+                    .iter()
+                    .map(|&key| registry.get(key).map(|syscall| syscall.function))
+                    .collect(),
+            }
+        });
+        (&inputs.settings, &inputs.syscalls)
     }
 
     /// The JIT's machine code, once [`VerifiedProgram::jit_compile`] has run.

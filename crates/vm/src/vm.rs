@@ -22,7 +22,7 @@
 //! per program ([`VerifiedProgram::syscall_table`]) and the call frames live in [`CallStacks`]
 //! the VM keeps between runs (and a host can carry from one VM to the next).
 
-use crate::code::Semantics;
+use crate::code::{Code, Semantics};
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
 use crate::interpreter::exec::Machine;
@@ -181,16 +181,17 @@ impl<'a, 'g, C: ContextObject, M: BorrowMut<MemoryMapping<'g>>> Vm<'a, C, M> {
     /// them.
     pub fn with_mapping(program: &'a VerifiedProgram<C>, context: &'a mut C, mapping: M) -> Self {
         let layout = program.layout();
-        let settings = program.settings();
+        let (settings, syscalls) = program.run_inputs();
         let mut entry_registers = [0; 11];
         entry_registers[1] = layout.map.input;
         entry_registers[10] = layout.initial_frame_pointer();
         Vm {
             core: Runner {
                 program,
+                code: program.code(),
                 context,
                 mapping,
-                syscalls: program.syscall_table(),
+                syscalls,
                 stacks: CallStacks::new(),
                 settings,
                 entry_registers,
@@ -264,16 +265,19 @@ impl<'a, 'g, C: ContextObject, M: BorrowMut<MemoryMapping<'g>>> Vm<'a, C, M> {
 /// What a host lends one run of [`run_lent`]: the parts a [`Vm`] would hold, kept by the host
 /// between runs (solana-sbpf 0.26's hosts keep their context, mapping and registers in their
 /// own VM struct and run a different executable each time).
-pub struct Lent<'r, 'g, C> {
+pub struct Lent<'r, 'g, C, R = &'r [u64; 11]> {
     /// The context object (the meter, the host's state).
     pub context: &'r mut C,
     /// Guest memory; it should follow the program's layout (see [`Vm::with_mapping`]).
     pub mapping: &'r mut MemoryMapping<'g>,
     /// The call-frame storage, reused from run to run.
     pub stacks: &'r mut CallStacks,
-    /// r0..r10 at entry (see [`Vm::set_entry_registers`]), read where the host keeps them,
-    /// once, when the run starts.
-    pub registers: &'r [u64; 11],
+    /// r0..r10 at entry (see [`Vm::set_entry_registers`]): a reference, or any `R` that
+    /// borrows them where the host keeps them. The run borrows them once, when it starts,
+    /// and copies them; it holds no borrow of them afterwards, so a host whose syscalls
+    /// write those registers during the run (solana-sbpf 0.26's builtins see the VM's
+    /// registers) can lend a handle to them instead of a copy.
+    pub registers: R,
 }
 
 /// Runs `program` from its entry on `backend` over the lent parts: the same run, result and
@@ -286,18 +290,20 @@ pub struct Lent<'r, 'g, C> {
 ///
 /// As [`Vm::run`]: only when a host syscall panics.
 #[inline]
-pub fn run_lent<C: ContextObject>(
+pub fn run_lent<C: ContextObject, R: Borrow<[u64; 11]>>(
     program: &VerifiedProgram<C>,
-    lent: Lent<'_, '_, C>,
+    lent: Lent<'_, '_, C, R>,
     backend: Backend,
 ) -> Run {
+    let (settings, syscalls) = program.run_inputs();
     Runner {
         program,
+        code: program.code(),
         context: lent.context,
         mapping: lent.mapping,
-        syscalls: program.syscall_table(),
+        syscalls,
         stacks: lent.stacks,
-        settings: program.settings(),
+        settings,
         entry_registers: lent.registers,
     }
     .run(backend)
@@ -308,6 +314,8 @@ pub fn run_lent<C: ContextObject>(
 /// (owned by a [`Vm`], or borrowed from the host by [`run_lent`]).
 struct Runner<'r, C: ContextObject, M, S, R = [u64; 11]> {
     program: &'r VerifiedProgram<C>,
+    /// The program's neutral form (read once).
+    code: &'r Code,
     context: &'r mut C,
     mapping: M,
     /// The host functions, parallel to the program's syscall keys.
@@ -352,7 +360,7 @@ where
     /// Under 0.26's rules the meter is checked before the first instruction too: a run with
     /// no budget left executes nothing and stops at the entry (both backends, here).
     fn exhausted_before_start(&mut self) -> Option<Run> {
-        let code = self.program.code();
+        let code = self.code;
         let before_each = code.semantics() == Semantics::Sbpf26;
         let empty = self.metering() == Metering::On && self.context.remaining() == 0;
         (before_each && empty).then(|| Run {
@@ -387,14 +395,14 @@ where
         let metering = self.metering();
         let stacks = self.stacks.borrow_mut();
         let parts = RunParts {
-            code: self.program.code(),
+            code: self.code,
             settings: self.settings,
             context: &mut *self.context,
             mapping: self.mapping.borrow_mut(),
             syscalls: self.syscalls,
             frames: &mut stacks.frames,
             seat: &mut stacks.seat,
-            registers: self.entry_registers.borrow(),
+            registers: &self.entry_registers,
             metering,
         };
         let (result, meter) = jit.execute(parts);
@@ -432,7 +440,7 @@ where
     #[inline]
     fn interpret(&mut self, hook: Option<&mut dyn StepHook>) -> Run {
         let meter = Meter::start(self.metering(), &*self.context);
-        let code = self.program.code();
+        let code = self.code;
         let regs = start_registers(self.entry_registers.borrow());
         let frames = &mut self.stacks.borrow_mut().frames;
         frames.clear();

@@ -126,6 +126,19 @@ fn a_lent_run_runs_like_a_vm() {
             );
             assert_eq!(context.remaining, 998);
         }
+        // Entry registers may be lent as any `Borrow` of them (here by value): the same run.
+        context.remaining = 1_000;
+        let lent = Lent {
+            context: &mut context,
+            mapping: &mut mapping,
+            stacks: &mut stacks,
+            registers,
+        };
+        assert_eq!(
+            run_lent(&program, lent, backend).result,
+            Ok(7),
+            "{backend:?}"
+        );
         // Entry registers are the host's: r1 pointing past the input reads nothing.
         let mut moved = registers;
         moved[1] = MM_INPUT_START + 4;

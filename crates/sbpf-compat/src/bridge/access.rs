@@ -1,9 +1,11 @@
 //! The unsafe seam between the real crate's pointer-based API and bpfvm's engine.
 //!
-//! During `execute_program`, bpfvm's engine runs with a [`Bridge`] as its context object. The
-//! bridge holds a raw pointer to the host's [`EbpfVm`] (whose `execute_program` made it and
-//! does not touch the VM until the run ends), through which it reaches the host's context
-//! (the meter, the trace) and, when the program calls a syscall, the host's builtin.
+//! During `execute_program`, bpfvm's engine runs ([`run_in_place`]) over the engine parts of
+//! the host's mapping, used where they are, with a [`Bridge`] as its context object and the
+//! VM's own r0..r10 as the entry registers ([`EntryRegisters`], read once as the run starts).
+//! The bridge holds a raw pointer to the host's [`EbpfVm`] (whose `execute_program` made it
+//! and does not touch the VM until the run ends), through which it reaches the host's
+//! context (the meter, the trace) and, when the program calls a syscall, the host's builtin.
 //!
 //! bpfvm's syscalls are plain function pointers, so each builtin is reached through a
 //! trampoline that knows its number ([`trampolines`]: builtin `i` in the loader's key order
@@ -14,16 +16,19 @@
 //! builtin with the VM's address, takes back the mapping and reads `program_result`.
 //!
 //! Invariants every `unsafe` block here relies on:
-//! 1. A [`Bridge`]'s `vm` points at the `EbpfVm` whose `execute_program` is running; that
-//!    function holds the only `&mut` to it and does not use it until the engine returns.
+//! 1. A [`Bridge`]'s `vm` (and an [`EntryRegisters`]'s pointer, made from it) points at the
+//!    `EbpfVm` whose `execute_program` is running; that function holds the only `&mut` to
+//!    it and does not use it until the engine returns.
 //! 2. The VM's `context_object_pointer` and `memory_mapping` point at the host's context and
 //!    mapping, which outlive the VM (its lifetime `'a` borrows the context).
 //! 3. A VM address handed to a builtin is used by that builtin alone, during the call.
+//! 4. Between `MemoryMapping::begin_run` and `end_run` the engine's allocation is the run's
+//!    alone: the host's mapping reaches it only through the pointer a builtin call lends.
 #![allow(unsafe_code)]
 
 use crate::{
     error::{EbpfError, ProgramResult},
-    memory_region::{Engine, MemoryMapping},
+    memory_region::MemoryMapping,
     vm::{ContextObject, EbpfVm, EncryptedHostAddressToEbpfVm},
 };
 use bpfvm::{RuntimeError, SyscallFn};
@@ -41,33 +46,21 @@ pub(crate) struct Bridge<C: ContextObject> {
     /// The VM's context (its `context_object_pointer`, read once: the meter's calls go
     /// straight to it).
     context: NonNull<C>,
-    /// The error of the builtin that ended the run, in the host's own type.
-    stashed: Option<EbpfError>,
 }
 
 impl<C: ContextObject> Bridge<C> {
-    /// A bridge to `vm` (see invariant 1).
-    pub(crate) fn new(vm: &mut EbpfVm<'_, C>) -> Self {
-        Bridge {
-            context: vm.context_object_pointer,
-            vm: NonNull::from(vm).cast(),
-            stashed: None,
-        }
-    }
-
-    /// The error the last failing builtin reported.
-    pub(crate) fn take_stashed(&mut self) -> Option<EbpfError> {
-        self.stashed.take()
-    }
-
     /// The host's VM.
     fn vm<'v>(&'v mut self) -> &'v mut EbpfVm<'v, C> {
-        // SAFETY: invariant 1: the pointer is the VM's (made by `new`), which outlives the run,
-        // and nothing else uses it meanwhile.
+        // SAFETY: invariant 1: the pointer is the VM's (made by `run_in_place`), which
+        // outlives the run, and nothing else uses it meanwhile.
         unsafe { self.vm.cast::<EbpfVm<'v, C>>().as_mut() }
     }
 
     /// Calls builtin `index` with `args`, the engine's mapping lent to the host meanwhile.
+    /// The builtin sees r1..r5 in the VM's registers and the meter fields as the real
+    /// crate's builtins do; a failing builtin's error stays in the VM's `program_result`,
+    /// where the run's end finds it.
+    #[inline(always)]
     fn call(
         &mut self,
         index: usize,
@@ -79,36 +72,97 @@ impl<C: ContextObject> Bridge<C> {
             return Err(RuntimeError::UnsupportedInstruction { pc: 0 });
         };
         let lent = NonNull::from(engine_mapping).cast::<bpfvm::MemoryMapping<'static>>();
-        set_lent(vm, Some(lent));
-        let remaining = vm.context().get_remaining();
+        mapping_of(vm).lend_engine(Some(lent));
+        let remaining = context_of(vm).get_remaining();
         vm.previous_instruction_meter = remaining;
         vm.due_insn_count = remaining;
         vm.registers[1..6].copy_from_slice(&args);
-        vm.program_result = ProgramResult::Ok(0);
+        // `program_result` is `Ok(0)` here, as the real crate's builtins find it: the run set
+        // it so, and every builtin that succeeded before this one left it so again.
         let [a, b, c, d, e] = args;
         function(vm.encrypted_host_address(), a, b, c, d, e);
         let vm = self.vm();
-        set_lent(vm, None);
-        match std::mem::replace(&mut vm.program_result, ProgramResult::Ok(0)) {
-            ProgramResult::Ok(value) => Ok(value),
-            ProgramResult::Err(error) => {
-                let message = error.to_string();
-                self.stashed = Some(error);
-                Err(RuntimeError::UserError { message })
-            }
+        mapping_of(vm).lend_engine(None);
+        match &mut vm.program_result {
+            ProgramResult::Ok(value) => Ok(std::mem::take(value)),
+            ProgramResult::Err(error) => Err(RuntimeError::UserError {
+                message: error.to_string(),
+            }),
         }
     }
 }
 
-/// Sets where the host's mapping finds the engine's during a builtin call.
-fn set_lent<C: ContextObject>(
+/// r0..r10 of the VM as a run's entry registers: a pointer to them where the VM keeps
+/// them, which the engine borrows once, when the run starts (`bpfvm::Lent::registers`), so
+/// no reference to them is alive when a builtin writes them.
+pub(crate) struct EntryRegisters(NonNull<[u64; 11]>);
+
+impl core::borrow::Borrow<[u64; 11]> for EntryRegisters {
+    #[inline(always)]
+    fn borrow(&self) -> &[u64; 11] {
+        // SAFETY: invariant 1: the pointer names the registers of the VM whose
+        // `execute_program` is running (made with the bridge's pointer by `run_in_place`);
+        // the engine borrows them only as its run starts, before any builtin runs, and
+        // nothing writes them meanwhile.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+/// Ends the run of a mapping's engine when dropped (also when a builtin's panic unwinds
+/// through the run): the mapping is idle again and its handler has no target.
+struct RunEnd(NonNull<MemoryMapping>);
+
+impl Drop for RunEnd {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: invariant 2: the VM's mapping pointer names the host's live mapping; the
+        // engine has returned (or is unwinding), so no reference to the mapping is alive.
+        unsafe { self.0.as_mut() }.end_run();
+    }
+}
+
+/// Runs `program` on `backend` over the engine of the VM's mapping, used in place (see
+/// `MemoryMapping::begin_run`), with the VM as the context (through a [`Bridge`]) and its
+/// r0..r10 read where it keeps them as the entry registers. A mapping that is not built, or
+/// whose engine a run already uses (a builtin running the same mapping again), runs nothing:
+/// `InvalidMemoryRegion` of region 0.
+#[inline(always)]
+pub(crate) fn run_in_place<C: ContextObject>(
     vm: &mut EbpfVm<'_, C>,
-    lent: Option<NonNull<bpfvm::MemoryMapping<'static>>>,
-) {
-    // SAFETY: invariant 2: the mapping pointer names the host's live mapping; no reference to
-    // it is held across this statement.
-    let mapping = unsafe { vm.memory_mapping.as_mut() };
-    *mapping.engine_state() = Engine::InRun { lent };
+    program: &bpfvm::VerifiedProgram<Bridge<C>>,
+    backend: bpfvm::Backend,
+) -> bpfvm::Run {
+    let host = vm.memory_mapping;
+    let Some(engine) = mapping_of(vm).begin_run(host) else {
+        return bpfvm::Run {
+            instruction_count: 0,
+            result: Err(RuntimeError::InvalidMemoryRegion { index: 0 }),
+        };
+    };
+    let _end = RunEnd(host);
+    let context = vm.context_object_pointer;
+    let vm = NonNull::from(vm);
+    // SAFETY: invariant 1: `vm` is the live VM this function was given (and no longer
+    // uses); the field's address is taken without making a reference, and the address of
+    // a field of a live value is not null.
+    let registers =
+        unsafe { NonNull::new_unchecked(std::ptr::addr_of_mut!((*vm.as_ptr()).registers)) };
+    let mut bridge = Bridge {
+        vm: vm.cast(),
+        context,
+    };
+    // SAFETY: invariant 4: `begin_run` handed out the engine's allocation and marked the
+    // mapping running, so nothing else reaches the allocation until `_end` marks it idle
+    // after the engine returns (the host reaches the engine's mapping only through the
+    // pointer a builtin call lends, which is made from this borrow).
+    let engine = unsafe { &mut *engine.as_ptr() };
+    let lent = bpfvm::Lent {
+        context: &mut bridge,
+        mapping: &mut engine.mapping,
+        stacks: &mut engine.stacks,
+        registers: EntryRegisters(registers.cast()),
+    };
+    bpfvm::run_lent(program, lent, backend)
 }
 
 impl<C: ContextObject> bpfvm::ContextObject for Bridge<C> {
@@ -147,6 +201,7 @@ impl<C: ContextObject> EncryptedHostAddressToEbpfVm<C> {
     ///
     /// The address must come from a live VM (builtins receive such an address), and no other
     /// reference to that VM may be used while `cb` runs.
+    #[inline]
     pub unsafe fn with_vm<R>(&mut self, cb: impl FnOnce(&mut EbpfVm<'_, C>) -> R) -> R {
         let address = (self.0 as usize as isize)
             .wrapping_sub(crate::vm::get_runtime_environment_key() as isize)
@@ -162,31 +217,44 @@ impl<C: ContextObject> EncryptedHostAddressToEbpfVm<C> {
 pub(crate) type BuiltinBody<C, E> = fn(&mut C, u64, u64, u64, u64, u64) -> Result<u64, E>;
 
 /// The body of `BuiltinFunctionDefinition::vm`: settles the meter, runs the builtin's Rust
-/// body with the context and r1..r5, stores its result, re-reads the budget.
+/// body with the context and r1..r5, stores its result, re-reads the budget. Inlined into
+/// each builtin's `vm` function, so that a call through the function pointer does the work
+/// itself.
+#[inline(always)]
 pub(crate) fn run_builtin_body<C: ContextObject, E: Into<Box<dyn core::error::Error>>>(
-    mut vm: EncryptedHostAddressToEbpfVm<C>,
+    vm: EncryptedHostAddressToEbpfVm<C>,
     body: BuiltinBody<C, E>,
     args: [u64; 5],
 ) {
     let [a, b, c, d, e] = args;
-    // SAFETY: invariant 3: the address came from a VM calling this builtin, and only this
-    // call uses it.
-    unsafe {
-        vm.with_vm(|vm| {
-            let metered = vm.loader.get_config().enable_instruction_meter;
-            if metered {
-                let used = vm
-                    .previous_instruction_meter
-                    .saturating_sub(vm.due_insn_count);
-                vm.context().consume(used);
-            }
-            vm.program_result = body(vm.context(), a, b, c, d, e)
-                .map_err(|error| EbpfError::SyscallError(error.into()))
-                .into();
-            if metered {
-                vm.previous_instruction_meter = vm.context().get_remaining();
-            }
-        })
+    let address = (vm.0 as usize as isize)
+        .wrapping_sub(crate::vm::get_runtime_environment_key() as isize) as usize;
+    let vm = std::ptr::with_exposed_provenance_mut::<EbpfVm<'_, C>>(address);
+    // SAFETY: invariant 3: the address came from a VM calling this builtin (made by
+    // `EbpfVm::encrypted_host_address`, which exposed its provenance), and only this call
+    // uses it.
+    let vm = unsafe { &mut *vm };
+    let metered = vm.loader.get_config().enable_instruction_meter;
+    if metered {
+        let used = vm
+            .previous_instruction_meter
+            .saturating_sub(vm.due_insn_count);
+        vm.context().consume(used);
+    }
+    let result: ProgramResult = body(vm.context(), a, b, c, d, e)
+        .map_err(|error| EbpfError::SyscallError(error.into()))
+        .into();
+    match &mut vm.program_result {
+        slot @ ProgramResult::Ok(_) => {
+            // SAFETY: the slot is a valid, exclusively borrowed `ProgramResult` holding `Ok`,
+            // which owns nothing, so overwriting it without dropping it loses nothing (the
+            // common case: the run left `Ok(0)` there).
+            unsafe { std::ptr::write(slot, result) }
+        }
+        slot @ ProgramResult::Err(_) => *slot = result,
+    }
+    if metered {
+        vm.previous_instruction_meter = vm.context().get_remaining();
     }
 }
 
@@ -212,8 +280,8 @@ pub(crate) fn trampolines<C: ContextObject>() -> [SyscallFn<Bridge<C>>; MAX_BUIL
 }
 
 /// Where a mapping's [`HostHandler`] finds the host's mapping: its address while a run of
-/// the bridge is in progress (set by `bridge::run` from the VM's pointer, invariant 2), else
-/// nothing. Shared by the host's mapping and the handler installed in its engine mapping.
+/// the bridge is in progress (set by `MemoryMapping::begin_run` from the VM's pointer,
+/// invariant 2, and cleared by `end_run`), else nothing. Shared by the host's mapping and the handler installed in its engine mapping.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct HandlerTarget(Rc<Cell<Option<NonNull<MemoryMapping>>>>);
 
@@ -249,8 +317,9 @@ impl bpfvm::memory::ViolationHandler for HostHandler {
         let mut target = self.target.0.get()?;
         // SAFETY: invariant 2: the target is set only while a run is in progress, to the
         // host's mapping, which outlives the run; during a program's load or store nothing
-        // else holds a reference to it (the engine works on its own mapping, moved out of the
-        // host's, and host code runs only inside syscalls).
+        // else holds a reference to it (the engine works on its own mapping, in an allocation
+        // of its own that the host's mapping owns through a raw pointer, and host code runs
+        // only inside syscalls).
         let mapping = unsafe { target.as_mut() };
         mapping.redirect_for_engine(
             crate::memory_region::AccessType::from_engine(access),

@@ -2,7 +2,7 @@
 //! executable's read-only section and text are views of the engine executable's bytes
 //! (`bpfvm::Executable::shared_bytes`), so a load copies the file once, as bpfvm's own does.
 
-use super::{engine_version, errors, EngineProgram};
+use super::{engine_version, errors, EngineProgram, Translation};
 use crate::{
     ebpf,
     elf::{get_sbpf_version, raw_text_ro_vaddr, ElfError, Executable, LoadedParts},
@@ -42,6 +42,7 @@ fn from_engine<C: ContextObject>(
     version: SBPFVersion,
     engine: bpfvm::Executable<super::Bridge<C>>,
 ) -> Executable<C> {
+    let translation = Translation::of(&loader);
     Executable::from_loaded(LoadedParts {
         bytes: engine.shared_bytes().clone(),
         sbpf_version: version,
@@ -54,7 +55,7 @@ fn from_engine<C: ContextObject>(
         entry_pc: engine.entry_pc(),
         function_registry: None,
         loader,
-        engine: EngineProgram::new(engine),
+        engine: EngineProgram::new(engine, translation),
     })
 }
 
@@ -163,6 +164,7 @@ pub(crate) fn from_text_bytes<C: ContextObject>(
         },
     )
     .map_err(errors::load_error)?;
+    let translation = Translation::of(&loader);
     Ok(Executable::from_loaded(LoadedParts {
         bytes: engine.shared_bytes().clone(),
         sbpf_version: version,
@@ -175,7 +177,7 @@ pub(crate) fn from_text_bytes<C: ContextObject>(
         entry_pc,
         function_registry: Some(registry),
         loader,
-        engine: EngineProgram::new(engine),
+        engine: EngineProgram::new(engine, translation),
     }))
 }
 

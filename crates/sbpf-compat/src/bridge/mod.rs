@@ -111,6 +111,27 @@ pub(crate) fn engine_loader<C: ContextObject>(program: &BuiltinProgram<C>) -> En
     }
 }
 
+/// Whether a loader's programs translate guest addresses. bpfvm always does: a run under a
+/// loader that turns translation off is refused loudly, off the common path (its programs
+/// never take the route of published programs).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Translation {
+    /// `Config::enable_address_translation` (every real configuration).
+    On,
+    /// Turned off (bpfvm refuses to run).
+    Off,
+}
+
+impl Translation {
+    /// The translation of `loader`'s programs.
+    pub(crate) fn of<C: ContextObject>(loader: &BuiltinProgram<C>) -> Self {
+        match loader.config_or_default().enable_address_translation {
+            true => Translation::On,
+            false => Translation::Off,
+        }
+    }
+}
+
 /// What the engine holds for one executable until its first run.
 enum State<C: ContextObject> {
     /// Loaded, not verified yet.
@@ -143,10 +164,12 @@ pub(crate) struct EngineProgram<C: ContextObject> {
     replaced: AtomicBool,
     /// A program compiled after the first run.
     replacement: Mutex<Option<Arc<VerifiedProgram<Bridge<C>>>>>,
-    /// How runs reach the program (a [`Route`]): what `published`, `jit_allowed` and
-    /// `replaced` say together, in one byte the common run reads without a lock. Written only
-    /// under `state`'s lock, after the fields it sums up.
+    /// How runs reach the program (a [`Route`]): what `published`, `jit_allowed`,
+    /// `replaced` and `translation` say together, in one byte the common run reads without a
+    /// lock. Written only under `state`'s lock, after the fields it sums up.
     route: AtomicU8,
+    /// Whether the loader translates addresses (else every run takes [`Route::Other`]).
+    translation: Translation,
 }
 
 /// How a run reaches its program, decided when the program is published, compiled again or
@@ -154,8 +177,8 @@ pub(crate) struct EngineProgram<C: ContextObject> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 enum Route {
-    /// Not published yet, refused by bpfvm's verifier, or compiled again after its first run:
-    /// [`EngineProgram::for_run`] decides.
+    /// Not published yet, refused by bpfvm's verifier, compiled again after its first run,
+    /// or under a loader without address translation: [`EngineProgram::for_run`] decides.
     Other = 0,
     /// The published program, interpreted (it has no machine code, or it was taken).
     Interpret = 1,
@@ -234,7 +257,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl<C: ContextObject> EngineProgram<C> {
-    pub(crate) fn new(executable: bpfvm::Executable<Bridge<C>>) -> Self {
+    pub(crate) fn new(executable: bpfvm::Executable<Bridge<C>>, translation: Translation) -> Self {
         EngineProgram {
             state: Mutex::new(State::Loaded(executable)),
             published: OnceLock::new(),
@@ -242,12 +265,13 @@ impl<C: ContextObject> EngineProgram<C> {
             replaced: AtomicBool::new(false),
             replacement: Mutex::new(None),
             route: AtomicU8::new(Route::Other as u8),
+            translation,
         }
     }
 
     /// The route of runs to `published` given the other fields (see [`Route`]).
     fn route_to(&self, published: Option<&Published<C>>) -> Route {
-        if self.replaced.load(Ordering::Acquire) {
+        if self.replaced.load(Ordering::Acquire) || self.translation == Translation::Off {
             return Route::Other;
         }
         match published {

@@ -1,17 +1,17 @@
-//! `EbpfVm::execute_program` on bpfvm: the engine's mapping and call-frame storage (boxed in
-//! the host's mapping) are taken out for the run and lent, with a [`Bridge`] as the context
-//! and a copy of the host's registers as the entry registers, to `bpfvm::run_lent`, which runs
-//! the executable's published program (no lock: see `EngineProgram`) on the chosen backend
-//! without making a `bpfvm::Vm`; the result, the count and the final pc come back in the real
-//! crate's form. Nothing is allocated per call.
+//! `EbpfVm::execute_program` on bpfvm: the engine's mapping and call-frame storage (kept in
+//! the host's mapping) are used in place for the run, with a [`Bridge`] as the context and
+//! the VM's own r0..r10 as the entry registers, by `bpfvm::run_lent`, which runs the
+//! executable's published program (no lock: see `EngineProgram`) on the chosen backend
+//! without making a `bpfvm::Vm` (`access::run_in_place`); the result, the count and the
+//! final pc come back in the real crate's form. Nothing is allocated or moved per call.
 //!
 //! The common call (a published program, a run that ends in `exit`) is one straight path:
 //! the program and whether it may use its machine code are read without a lock
 //! (`EngineProgram::for_fast_run`), `run_lent` is inlined, and what only a first run, a
-//! program compiled again after its first run, or a failed run needs is kept out of it
-//! ([`execute_other`], [`failed`]).
+//! program compiled again after its first run, a configuration bpfvm cannot run or a failed
+//! run needs is kept out of it ([`execute_other`], [`failed`]).
 
-use super::{access::mapping_of, errors, Bridge};
+use super::{access::run_in_place, errors, Bridge};
 use crate::{
     elf::Executable,
     error::{EbpfError, ProgramResult},
@@ -26,9 +26,6 @@ pub(crate) fn execute_program<C: ContextObject>(
     executable: &Executable<C>,
     mode: &mut ExecutionMode,
 ) -> (u64, ProgramResult) {
-    if !executable.get_config().enable_address_translation {
-        crate::unsupported::address_translation_off();
-    }
     vm.registers[11] = executable.get_entrypoint_instruction_offset() as u64;
     vm.program_result = ProgramResult::Ok(0);
     match executable.engine.for_fast_run() {
@@ -37,8 +34,9 @@ pub(crate) fn execute_program<C: ContextObject>(
     }
 }
 
-/// The run of a program that is not published yet, was refused by bpfvm's verifier, or was
-/// compiled again after its first run (see `EngineProgram::for_run`).
+/// The run of a program that is not published yet, was refused by bpfvm's verifier, was
+/// compiled again after its first run (see `EngineProgram::for_run`), or whose loader turns
+/// address translation off (which bpfvm refuses loudly).
 #[cold]
 #[inline(never)]
 fn execute_other<C: ContextObject>(
@@ -46,6 +44,9 @@ fn execute_other<C: ContextObject>(
     executable: &Executable<C>,
     mode: &mut ExecutionMode,
 ) -> (u64, ProgramResult) {
+    if !executable.get_config().enable_address_translation {
+        crate::unsupported::address_translation_off();
+    }
     match executable.engine.for_run() {
         Ok(program) => run_program(vm, program.program(), program.compiled(), mode),
         Err(error) => {
@@ -73,47 +74,32 @@ fn run_program<C: ContextObject>(
         Backend::Interpreter => ExecutionMode::Interpreted,
         Backend::Jit => ExecutionMode::Jit,
     };
-    let Some(mut engine) = mapping_of(vm).take_engine() else {
-        return (0, ProgramResult::Err(EbpfError::InvalidMemoryRegion(0)));
-    };
-    let host_mapping = vm.memory_mapping;
-    mapping_of(vm).handler_target().set(Some(host_mapping));
     vm.previous_instruction_meter = vm.context().get_remaining();
     vm.due_insn_count = 0;
-    // A copy: builtins may write the VM's registers while the run goes on.
-    let mut registers = [0u64; 11];
-    registers.copy_from_slice(&vm.registers[..11]);
-    let mut bridge = Bridge::new(vm);
-    let lent = bpfvm::Lent {
-        context: &mut bridge,
-        mapping: &mut engine.mapping,
-        stacks: &mut engine.stacks,
-        registers: &registers,
-    };
-    let run = bpfvm::run_lent(program, lent, backend);
-    let host = mapping_of(vm);
-    host.handler_target().set(None);
-    host.restore_engine(engine);
+    let run = run_in_place(vm, program, backend);
     match run.result {
         Ok(value) => (run.instruction_count, ProgramResult::Ok(value)),
-        Err(error) => failed(vm, bridge, error, run.instruction_count),
+        Err(error) => failed(vm, error, run.instruction_count),
     }
 }
 
 /// The result of a run that ended in `error`: the faulting pc in the VM's registers and the
-/// error in the real crate's type (a failing builtin's own error when one ended the run).
+/// error in the real crate's type (a failing builtin's own error, which it left in the VM's
+/// `program_result`, when one ended the run).
 #[cold]
 #[inline(never)]
 fn failed<C: ContextObject>(
     vm: &mut EbpfVm<'_, C>,
-    mut bridge: Bridge<C>,
     error: RuntimeError,
     instruction_count: u64,
 ) -> (u64, ProgramResult) {
     if let Some(pc) = error.pc() {
         vm.registers[11] = pc as u64;
     }
-    let stashed = bridge.take_stashed();
+    let stashed = match std::mem::replace(&mut vm.program_result, ProgramResult::Ok(0)) {
+        ProgramResult::Err(error) => Some(error),
+        ProgramResult::Ok(_) => None,
+    };
     (
         instruction_count,
         ProgramResult::Err(errors::runtime_error(error, stashed)),

@@ -6,8 +6,8 @@
 //! [`MemoryRegion`]s (sorted by address, with empty fillers in the aligned mapping's unused
 //! slots, as the real crate keeps it, so that indices and `get_regions` agree with it), and
 //! bpfvm's mapping built from that list by `initialize`, which does every translation and
-//! names every violation. A run moves bpfvm's mapping into the engine; while a builtin runs,
-//! the engine lends it back (see `crate::bridge`), so a host's translations, region
+//! names every violation. A run uses bpfvm's mapping in place; while a builtin runs, the
+//! engine lends it back (see `crate::bridge`), so a host's translations, region
 //! replacements and loads during a syscall reach the mapping the program runs in.
 //!
 //! The unsafe parts of the API (raw host buffers, mapping construction, region replacement)
@@ -199,24 +199,34 @@ pub enum MemoryMappingType {
     Unaligned,
 }
 
-/// Where bpfvm's mapping is: here, lent to a run, or not built yet. It is boxed when built,
-/// so that a run takes and gives back a pointer, and it keeps the host's access violation
-/// handler ([`crate::bridge::HostHandler`]) installed from then on: the handler finds this
-/// mapping through [`MemoryMapping::handler_target`], which the bridge sets only during runs.
-pub(crate) enum Engine {
-    /// Not built (before `initialize`, or after `get_regions_mut`).
-    Unbuilt,
-    /// Owned by this mapping.
-    Owned(Box<EngineBox>),
-    /// Moved into a run; `lent` points at it while a builtin runs.
-    InRun {
-        /// The engine's mapping, during a builtin call of the run.
-        lent: Option<std::ptr::NonNull<bpfvm::MemoryMapping<'static>>>,
-    },
+/// bpfvm's side of a mapping: its mapping and call stacks ([`EngineBox`], built by
+/// `initialize`, in an allocation of their own, [`raw::EngineSlot`]) and whether a run is
+/// using them. A run uses them in place: it marks the mapping running, borrows the
+/// allocation for its length and marks it idle again, moving nothing. The engine's mapping
+/// keeps the host's access violation handler ([`crate::bridge::HostHandler`]) installed from
+/// the build on; the handler finds this mapping through [`MemoryMapping::handler_target`],
+/// which the bridge points at it for each run.
+pub(crate) struct Engine {
+    /// The engine's parts (`None` before `initialize` and after `get_regions_mut`).
+    built: Option<raw::EngineSlot>,
+    /// Whether a run uses them.
+    run: RunState,
 }
 
-/// What a run takes from the host's mapping in one move: bpfvm's mapping and the call-frame
-/// storage runs over it reuse (so that a run allocates none, whichever VM runs it).
+/// Whether a run uses a mapping's engine, and where the host reaches it meanwhile.
+#[derive(Clone, Copy)]
+pub(crate) enum RunState {
+    /// No run: the host's mapping uses its engine itself.
+    Idle,
+    /// A run uses the engine in place; the host cannot reach it.
+    Running,
+    /// A builtin of the run is running: the run lent the engine's mapping at this address
+    /// for the length of the call.
+    Lent(std::ptr::NonNull<bpfvm::MemoryMapping<'static>>),
+}
+
+/// What a run uses in place: bpfvm's mapping and the call-frame storage runs over it reuse
+/// (so that a run allocates none, whichever VM runs it).
 pub(crate) struct EngineBox {
     /// bpfvm's translation of the host's regions.
     pub mapping: bpfvm::MemoryMapping<'static>,
@@ -263,7 +273,10 @@ impl MemoryMapping {
         };
         MemoryMapping {
             regions,
-            engine: Engine::Unbuilt,
+            engine: Engine {
+                built: None,
+                run: RunState::Idle,
+            },
             handler_target: crate::bridge::HandlerTarget::default(),
             handler,
             config: config.clone(),
@@ -288,6 +301,7 @@ impl MemoryMapping {
     }
 
     /// Translates an access of `len` bytes at `vm_addr` to host memory, or the violation.
+    #[inline]
     pub fn map(
         &self,
         access_type: AccessType,
@@ -299,6 +313,7 @@ impl MemoryMapping {
 
     /// Like [`MemoryMapping::map`], but a violation first goes to the access violation
     /// handler, which may redirect the region; the access is then tried again.
+    #[inline]
     pub fn map_with_access_violation_handler(
         &mut self,
         access_type: AccessType,
@@ -314,6 +329,7 @@ impl MemoryMapping {
     }
 
     /// Loads `size_of::<T>()` bytes at `vm_addr`, zero-extended.
+    #[inline]
     pub fn load<T: Pod + Into<u64>>(&mut self, vm_addr: u64) -> ProgramResult {
         let len = std::mem::size_of::<T>() as u64;
         match self.map_with_access_violation_handler(AccessType::Load, vm_addr, len) {
@@ -323,6 +339,7 @@ impl MemoryMapping {
     }
 
     /// Stores `value` at `vm_addr`.
+    #[inline]
     pub fn store<T: Pod>(&mut self, value: T, vm_addr: u64) -> ProgramResult {
         let len = std::mem::size_of::<T>() as u64;
         match self.map_with_access_violation_handler(AccessType::Store, vm_addr, len) {
@@ -336,6 +353,7 @@ impl MemoryMapping {
 
     /// The region that may hold `vm_addr` and its index: in the aligned mapping the region of
     /// the address's slot, otherwise the last region starting at or below the address.
+    #[inline]
     pub fn find_region(&self, vm_addr: u64) -> Option<(usize, &MemoryRegion)> {
         let index = match self.kind {
             MemoryMappingType::Aligned => (vm_addr >> ebpf::VIRTUAL_ADDRESS_BITS) as usize,
@@ -352,21 +370,27 @@ impl MemoryMapping {
         &self.regions
     }
 
-    /// The regions, mutably. The mapping must be initialized again before it is used.
+    /// The regions, mutably. The mapping must be initialized again before it is used. During
+    /// a run (a builtin asking), the running program keeps the engine it runs over.
     pub fn get_regions_mut(&mut self) -> &mut [MemoryRegion] {
-        self.engine = Engine::Unbuilt;
+        if let RunState::Idle = self.engine.run {
+            self.engine.built = None;
+        }
         &mut self.regions
     }
 
     /// Sorts and checks the regions and builds bpfvm's mapping of them:
-    /// `InvalidMemoryRegion` when they overlap (or, aligned, two share a slot).
+    /// `InvalidMemoryRegion` when they overlap (or, aligned, two share a slot). During a run
+    /// (a builtin asking), the running program keeps the engine it runs over.
     pub fn initialize(&mut self) -> Result<(), EbpfError> {
         self.regions.sort();
         match self.kind {
             MemoryMappingType::Aligned => self.fill_slots()?,
             MemoryMappingType::Unaligned => self.check_overlaps()?,
         }
-        self.engine = Engine::Owned(raw::build_engine_mapping(self)?);
+        if let RunState::Idle = self.engine.run {
+            self.engine.built = Some(raw::build_engine_mapping(self)?);
+        }
         Ok(())
     }
 
@@ -454,6 +478,7 @@ impl MemoryMapping {
     }
 
     /// The translation itself, through bpfvm's mapping.
+    #[inline]
     fn translate(
         &self,
         access: AccessType,
@@ -473,6 +498,7 @@ impl MemoryMapping {
     }
 
     /// The host bytes of a translated access, as a window into the host's own buffer.
+    #[inline]
     fn host_buffer_of(
         &self,
         engine: &bpfvm::MemoryMapping<'_>,
@@ -481,49 +507,66 @@ impl MemoryMapping {
         let engine_region = engine
             .regions()
             .get(range.region_index())
-            .ok_or(EbpfError::InvalidMemoryRegion(range.region_index()))?;
-        let index = self
-            .regions
-            .binary_search_by_key(&engine_region.vm_addr(), |region| region.vm_addr)
-            .map_err(|_| EbpfError::InvalidMemoryRegion(range.region_index()))?;
+            .ok_or_else(|| EbpfError::InvalidMemoryRegion(range.region_index()))?;
+        let vm_addr = engine_region.vm_addr();
+        // The aligned mappings keep the regions in the same places (one per slot); the
+        // unaligned engine orders its own for its search.
+        let index = match self.regions.get(range.region_index()) {
+            Some(region) if region.vm_addr == vm_addr => range.region_index(),
+            _ => self
+                .regions
+                .binary_search_by_key(&vm_addr, |region| region.vm_addr)
+                .map_err(|_| EbpfError::InvalidMemoryRegion(range.region_index()))?,
+        };
         let start = range.offset() as usize;
         let end = start.saturating_add(range.len() as usize);
         self.regions
             .get(index)
             .and_then(|region| region.host.get(start..end))
-            .ok_or(EbpfError::InvalidMemoryRegion(index))
+            .ok_or_else(|| EbpfError::InvalidMemoryRegion(index))
     }
 
-    /// The engine's mapping and call stacks, to move into a run (`None` when the mapping is
-    /// not built).
-    #[inline]
-    pub(crate) fn take_engine(&mut self) -> Option<Box<EngineBox>> {
-        match std::mem::replace(&mut self.engine, Engine::InRun { lent: None }) {
-            Engine::Owned(engine) => Some(engine),
-            other => {
-                self.engine = other;
-                None
-            }
-        }
+    /// Marks a run of the engine as begun and points the access violation handler at
+    /// `host` (this mapping's address as the VM keeps it): the engine's parts, for the run
+    /// to use in place until [`MemoryMapping::end_run`]; `None` when the mapping is not
+    /// built or a run of it is already in progress.
+    #[inline(always)]
+    pub(crate) fn begin_run(
+        &mut self,
+        host: std::ptr::NonNull<MemoryMapping>,
+    ) -> Option<std::ptr::NonNull<EngineBox>> {
+        let (Some(built), RunState::Idle) = (&self.engine.built, self.engine.run) else {
+            return None;
+        };
+        let engine = built.pointer();
+        self.engine.run = RunState::Running;
+        self.handler_target.set(Some(host));
+        Some(engine)
     }
 
-    /// Puts the engine's mapping back after a run.
-    #[inline]
-    pub(crate) fn restore_engine(&mut self, engine: Box<EngineBox>) {
-        // Only an owned mapping has anything to drop (and during a run there is none).
-        if let Engine::Owned(stale) = std::mem::replace(&mut self.engine, Engine::Owned(engine)) {
-            drop(stale);
-        }
+    /// Marks the run [`MemoryMapping::begin_run`] began as ended.
+    #[inline(always)]
+    pub(crate) fn end_run(&mut self) {
+        self.engine.run = RunState::Idle;
+        self.handler_target.set(None);
+    }
+
+    /// Lends the running engine's mapping to the host for a builtin call (`Some`), or takes
+    /// it back (`None`).
+    #[inline(always)]
+    pub(crate) fn lend_engine(
+        &mut self,
+        lent: Option<std::ptr::NonNull<bpfvm::MemoryMapping<'static>>>,
+    ) {
+        self.engine.run = match lent {
+            Some(mapping) => RunState::Lent(mapping),
+            None => RunState::Running,
+        };
     }
 
     /// Where the engine's access violation handler finds this mapping during a run.
     pub(crate) fn handler_target(&self) -> &crate::bridge::HandlerTarget {
         &self.handler_target
-    }
-
-    /// Where the engine's mapping is.
-    pub(crate) fn engine_state(&mut self) -> &mut Engine {
-        &mut self.engine
     }
 
     /// The access violation handler's answer to a program's failed access during a run:

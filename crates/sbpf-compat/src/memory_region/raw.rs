@@ -9,7 +9,7 @@
 //! access, so the host may keep writing its buffers between accesses.
 #![allow(unsafe_code)]
 
-use super::{AccessType, Engine, MemoryMapping, MemoryRegion};
+use super::{AccessType, EngineBox, MemoryMapping, MemoryRegion, RunState};
 use crate::{aligned_memory::Pod, error::EbpfError, program::SBPFVersion, vm::Config};
 use std::ptr;
 
@@ -328,49 +328,83 @@ pub(crate) fn engine_region(region: &MemoryRegion) -> bpfvm::MemoryRegion<'stati
     }
 }
 
-/// bpfvm's mapping of the host's (sorted, checked) regions, boxed, with the host's access
-/// violation handler installed (it answers only during runs: see `Engine`).
-pub(super) fn build_engine_mapping(
-    mapping: &MemoryMapping,
-) -> Result<Box<super::EngineBox>, EbpfError> {
+/// bpfvm's mapping and call stacks ([`EngineBox`]) in an allocation owned through a raw
+/// pointer, so that a run can borrow them in place for its length while the host's mapping,
+/// which owns them, stays reachable through the VM's pointer to it (a `Box` field would
+/// claim its allocation whenever the mapping is borrowed). The allocation is reached only
+/// through [`with_engine`] and [`with_engine_mut`], which use it only while no run does
+/// (`RunState::Idle`), and by the run `MemoryMapping::begin_run` hands its address to.
+pub(crate) struct EngineSlot(ptr::NonNull<EngineBox>);
+
+impl EngineSlot {
+    /// The slot owning `engine`.
+    fn new(engine: Box<EngineBox>) -> Self {
+        EngineSlot(ptr::NonNull::from(Box::leak(engine)))
+    }
+
+    /// The allocation's address.
+    #[inline(always)]
+    pub(super) fn pointer(&self) -> ptr::NonNull<EngineBox> {
+        self.0
+    }
+}
+
+impl Drop for EngineSlot {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from `Box::leak` in `new` and is freed only here, once. A
+        // slot is dropped only while no run uses it: `get_regions_mut` and `initialize`
+        // keep it during a run, and the host's mapping outlives every run over it (the
+        // bridge's invariant 2).
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
+}
+
+/// bpfvm's mapping of the host's (sorted, checked) regions, in its own allocation, with the
+/// host's access violation handler installed (it answers only during runs: see `Engine`).
+pub(super) fn build_engine_mapping(mapping: &MemoryMapping) -> Result<EngineSlot, EbpfError> {
     let regions = mapping.get_regions().iter().map(engine_region).collect();
     let layout = crate::bridge::layout_for(mapping.config(), mapping.sbpf_version());
     let mut engine = bpfvm::MemoryMapping::with_layout(regions, &layout)
         .map_err(|error| crate::bridge::errors::runtime_error(error, None))?;
     let handler = crate::bridge::HostHandler::new(mapping.handler_target().clone());
     engine.set_violation_handler(Some(Box::new(handler)));
-    Ok(Box::new(super::EngineBox {
+    Ok(EngineSlot::new(Box::new(EngineBox {
         mapping: engine,
         stacks: bpfvm::CallStacks::new(),
-    }))
+    })))
 }
 
-/// Runs `f` on bpfvm's mapping wherever it is: owned, or lent to a builtin of a running
-/// program (`None` when it is not built or the run has not lent it).
+/// Runs `f` on bpfvm's mapping wherever it is: here between runs, or lent to a builtin of a
+/// running program (`None` when it is not built, or a run uses it and has not lent it).
+#[inline]
 pub(super) fn with_engine<R>(
     mapping: &MemoryMapping,
     f: impl FnOnce(Option<&bpfvm::MemoryMapping<'static>>) -> R,
 ) -> R {
-    match &mapping.engine {
-        Engine::Owned(engine) => f(Some(&engine.mapping)),
-        // SAFETY: `lent` is set by the bridge only while a builtin runs, from the `&mut` the
+    match (&mapping.engine.built, mapping.engine.run) {
+        // SAFETY: no run uses the slot (`Idle`), so nothing holds a mutable reference to
+        // it; the shared one lives as long as this borrow of the mapping, which owns it.
+        (Some(slot), RunState::Idle) => f(Some(&unsafe { slot.0.as_ref() }.mapping)),
+        // SAFETY: `Lent` is set by the bridge only while a builtin runs, from the `&mut` the
         // engine passed to the builtin's trampoline, and cleared before the trampoline
         // returns; nothing else uses that reference meanwhile.
-        Engine::InRun { lent: Some(engine) } => f(Some(unsafe { engine.as_ref() })),
-        Engine::InRun { lent: None } | Engine::Unbuilt => f(None),
+        (_, RunState::Lent(engine)) => f(Some(unsafe { engine.as_ref() })),
+        (None, RunState::Idle) | (_, RunState::Running) => f(None),
     }
 }
 
 /// Like [`with_engine`], mutably.
+#[inline]
 pub(super) fn with_engine_mut<R>(
     mapping: &mut MemoryMapping,
     f: impl FnOnce(Option<&mut bpfvm::MemoryMapping<'static>>) -> R,
 ) -> R {
-    match mapping.engine_state() {
-        Engine::Owned(engine) => f(Some(&mut engine.mapping)),
+    match (&mut mapping.engine.built, mapping.engine.run) {
+        // SAFETY: as in `with_engine`; the mutable reference borrows the mapping mutably.
+        (Some(slot), RunState::Idle) => f(Some(&mut unsafe { slot.0.as_mut() }.mapping)),
         // SAFETY: as in `with_engine`.
-        Engine::InRun { lent: Some(engine) } => f(Some(unsafe { engine.as_mut() })),
-        Engine::InRun { lent: None } | Engine::Unbuilt => f(None),
+        (_, RunState::Lent(mut engine)) => f(Some(unsafe { engine.as_mut() })),
+        (None, RunState::Idle) | (_, RunState::Running) => f(None),
     }
 }
 

@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
 use crate::runtime::Meter;
+use core::borrow::Borrow;
 use std::sync::OnceLock;
 
 /// The backend this build compiles for: the one place the JIT names a target. Every module
@@ -98,11 +99,11 @@ impl JitProgram {
     }
 
     /// Runs the program (see `run::execute`) and returns the result and the meter.
-    pub(crate) fn execute<C: ContextObject>(
+    pub(crate) fn execute<C: ContextObject, R: Borrow<[u64; 11]> + ?Sized>(
         &self,
-        parts: RunParts<'_, '_, C>,
+        parts: RunParts<'_, '_, C, R>,
     ) -> (Result<u64, RuntimeError>, Meter) {
-        run::execute::<C, Native>(&self.compiled, parts)
+        run::execute::<C, Native, R>(&self.compiled, parts)
     }
 }
 

@@ -17,6 +17,7 @@ use crate::memory::{FrameMode, MemoryMapping};
 use crate::program::SyscallFn;
 use crate::runtime::syscall::{self, SyscallEnd};
 use crate::runtime::{Frame, Meter, Metering, Settings};
+use core::borrow::Borrow;
 use core::ffi::c_void;
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -47,8 +48,9 @@ pub(crate) struct Host<'r, C> {
     pub semantics: Semantics,
 }
 
-/// Everything a run needs besides the compiled code.
-pub(crate) struct RunParts<'r, 'a, C> {
+/// Everything a run needs besides the compiled code. `R` holds r0..r10 at entry, read once
+/// when the run starts (a host may keep them where its syscalls write them during the run).
+pub(crate) struct RunParts<'r, 'a, C, R: ?Sized> {
     pub code: &'r Code,
     pub settings: &'r Settings,
     pub context: &'r mut C,
@@ -57,8 +59,8 @@ pub(crate) struct RunParts<'r, 'a, C> {
     pub frames: &'r mut Vec<Frame>,
     /// The environment and frame records the VM keeps between runs.
     pub seat: &'r mut Seat,
-    /// r0..r10 at entry (r10 is also the stack pointer).
-    pub registers: &'r [u64; 11],
+    /// r0..r10 at entry (r10 is also the stack pointer), borrowed only by [`start`].
+    pub registers: &'r R,
     pub metering: Metering,
 }
 
@@ -86,9 +88,9 @@ pub(crate) fn last_exit() -> Option<ExitKind> {
 
 /// Runs `jit` and returns the result and the meter (not yet finished).
 #[inline]
-pub(crate) fn execute<C: ContextObject, B: Backend>(
+pub(crate) fn execute<C: ContextObject, B: Backend, R: Borrow<[u64; 11]> + ?Sized>(
     jit: &Compiled<B>,
-    parts: RunParts<'_, '_, C>,
+    parts: RunParts<'_, '_, C, R>,
 ) -> (Result<u64, RuntimeError>, Meter) {
     let RunParts {
         code,
@@ -123,7 +125,7 @@ pub(crate) fn execute<C: ContextObject, B: Backend>(
         semantics: code.semantics(),
     };
     let env = &mut kept.env;
-    start(env, jit, code, registers, base);
+    start(env, jit, code, registers.borrow(), base);
     env.mapping = (mapping as *mut MemoryMapping<'_>).cast::<c_void>();
     env.host = (&mut host as *mut Host<'_, C>).cast::<c_void>();
     if kept.standard && r10_ready(jit, settings, env) {
