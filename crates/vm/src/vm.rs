@@ -25,7 +25,7 @@
 use crate::code::Semantics;
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
-use crate::interpreter::exec::{Chain, Machine};
+use crate::interpreter::exec::Machine;
 use crate::interpreter::StepHook;
 use crate::jit::JitProgram;
 use crate::memory::{MemoryMapping, MemoryRegion, VmMemory};
@@ -446,7 +446,6 @@ where
             regs,
             stack_pointer: regs[10],
             meter,
-            chain: Chain::default(),
         };
         let result = match hook {
             None => machine.run(code.entry_pc()),

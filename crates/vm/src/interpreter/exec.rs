@@ -43,7 +43,6 @@
 use super::access::Access;
 use super::alu::{self, DivFault};
 use super::branch::{holds32, operand_value};
-pub(crate) use super::thread::Chain;
 use crate::code::{Code, Ext32, GuestReg, Inst, Operand, Trap};
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
@@ -117,8 +116,6 @@ pub(crate) struct Machine<'r, 'a, C: ContextObject> {
     pub regs: [u64; 16],
     pub stack_pointer: u64,
     pub meter: Meter,
-    /// The threaded chain's state (`thread`); its default before a run.
-    pub chain: Chain<'r>,
 }
 
 impl<C: ContextObject> Machine<'_, '_, C> {

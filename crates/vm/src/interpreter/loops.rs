@@ -6,11 +6,12 @@
 use super::access::InPlace;
 use super::exec::{Halt, Machine, Next};
 use super::hook::StepControl;
-use super::thread::CHAIN;
+use super::thread::{Thread, CHAIN};
 use crate::code::{Code, Inst, Op, Semantics};
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
 use crate::runtime::Tracing;
+use std::cell::Cell;
 
 impl<C: ContextObject> Machine<'_, '_, C> {
     /// Runs from `pc` until the root `exit` or an error: run by run (see
@@ -39,7 +40,12 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         // run head's bound on the run lengths is also the first fetch's bound on the stream
         // (the compiler then checks the pc once).
         let (insts, runs) = same_length(code.insts(), code.run_lengths());
-        self.chain.runs = runs;
+        let thread = Thread {
+            insts,
+            runs,
+            halt: Cell::new(None),
+            synced: Cell::new(0),
+        };
         loop {
             // 0 for a pc past the sentinel, where nothing runs: only an `lddw` in the last
             // slot, which the verifier rejects, could lead there.
@@ -53,8 +59,8 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             }
             // A run of length 0 starts past the sentinel: the fetch fails first.
             let chained = match CHAIN.checked_sub(length) {
-                Some(fuel) => self.run_chain(insts, pc, fuel),
-                None => self.run_long(insts, pc),
+                Some(fuel) => self.run_chain(&thread, pc, fuel),
+                None => self.run_long(&thread, pc),
             };
             pc = match chained {
                 Ok(head) => head,
@@ -68,9 +74,9 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// Runs one charged run longer than a chain may be (see [`super::thread`]) through the
     /// `match`, to the next run head.
     #[inline(never)]
-    fn run_long(&mut self, insts: &[Inst], mut pc: usize) -> Result<usize, Halt> {
+    fn run_long(&mut self, thread: &Thread<'_>, mut pc: usize) -> Result<usize, Halt> {
         loop {
-            let Some(inst) = insts.get(pc) else {
+            let Some(inst) = thread.insts.get(pc) else {
                 return Err(overrun(self.code).into());
             };
             match self.execute::<InPlace>(inst, pc) {
@@ -79,7 +85,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 Err(halt) => {
                     // The run was charged up to its end; the ops after this one did not
                     // run.
-                    let rest = self.chain.runs.get(pc).copied().unwrap_or(1);
+                    let rest = thread.runs.get(pc).copied().unwrap_or(1);
                     self.meter.refund(rest.saturating_sub(1));
                     return Err(halt);
                 }

@@ -36,23 +36,42 @@ use super::access::{InPlace, Interrupt, Retried};
 use super::exec::{Halt, Machine, Next};
 use crate::code::{Inst, InstKind};
 use crate::context::ContextObject;
+use std::cell::Cell;
 
 /// The most instructions one chain of handlers runs before it returns to the driving loop:
 /// the bound on the host stack an unoptimized build (no sibling calls) can use.
 pub(super) const CHAIN: u64 = 4096;
 
-/// What a chain reads besides the registers and the memory: the meter's run lengths (one
-/// entry per slot and the sentinel, cut to the stream's length), where a chain that stopped
-/// leaves the reason, and the fuel the meter was last brought up to date with. It lives in
-/// the [`Machine`], so that a handler reaches it through the machine's register and needs no
-/// argument of its own for it: one host register more for the handler's own work, which
-/// spares the memory handlers two saved registers (PERFORMANCE.md, phase G).
-#[derive(Default)]
-pub(crate) struct Chain<'r> {
-    pub(super) runs: &'r [u64],
-    pub(super) halt: Option<Halt>,
+/// What a chain reads besides the machine: the interpreter's stream and the meter's run
+/// lengths, one entry per slot and the sentinel, cut to one length; and where a chain that
+/// stopped leaves the reason.
+pub(super) struct Thread<'c> {
+    pub insts: &'c [Inst],
+    pub runs: &'c [u64],
+    pub halt: Cell<Option<Halt>>,
     /// The chain's fuel when the meter was last brought up to date ([`Machine::sync`]).
-    pub(super) synced: u64,
+    pub synced: Cell<u64>,
+}
+
+impl Thread<'_> {
+    /// What a chain's result means: the reason it stopped, taken from the thread, or the
+    /// run head the driving loop goes on at.
+    #[inline(always)]
+    pub(super) fn outcome(&self, result: usize) -> Result<usize, Halt> {
+        if result == HALTED {
+            if let Some(halt) = self.halt.take() {
+                return Err(halt);
+            }
+        }
+        Ok(result)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn stop(&self, halt: Halt) -> usize {
+        self.halt.set(Some(halt));
+        HALTED
+    }
 }
 
 /// A chain's result when it stopped: the reason is in [`Thread::halt`]. (A chain's result is
@@ -62,7 +81,7 @@ const HALTED: usize = usize::MAX;
 
 /// A handler: runs the instruction `inst` at `pc` and everything after it in the chain; the
 /// result is the run head the driving loop goes on at (not yet charged), or [`HALTED`].
-type Handler<M> = fn(&mut M, &[Inst], usize, u64) -> usize;
+type Handler<M> = fn(&mut M, &Thread<'_>, &[Inst], usize, u64) -> usize;
 
 /// The table of handlers: `$name` lists every [`InstKind`] in order, which a constant
 /// assertion checks, so that the handler at index `k` is the one for kind `k`.
@@ -97,106 +116,95 @@ macro_rules! handler_table {
 bpfvm_isa::for_each_op!(handler_table);
 
 impl<C: ContextObject> Machine<'_, '_, C> {
-    /// Runs the chain that starts at the run head `pc` of `insts` (the stream, as long as
-    /// [`Chain::runs`]), whose run the meter has charged; `fuel` is what the chain may still
-    /// run after this run (at most [`CHAIN`] in all).
+    /// Runs the chain that starts at the run head `pc`, whose run the meter has charged;
+    /// `fuel` is what the chain may still run after this run (at most [`CHAIN`] in all).
     #[inline(always)]
     pub(super) fn run_chain(
         &mut self,
-        insts: &[Inst],
+        thread: &Thread<'_>,
         pc: usize,
         fuel: u64,
     ) -> Result<usize, Halt> {
-        let fuel = self.fuel_within_budget(fuel);
-        let result = self.dispatch(insts, pc, fuel);
-        self.outcome(result)
-    }
-
-    /// What a chain's result means: the reason it stopped, taken from the chain, or the run
-    /// head the driving loop goes on at.
-    #[inline(always)]
-    fn outcome(&mut self, result: usize) -> Result<usize, Halt> {
-        if result == HALTED {
-            if let Some(halt) = self.chain.halt.take() {
-                return Err(halt);
-            }
-        }
-        Ok(result)
-    }
-
-    /// Ends the chain for `halt`, which the driving loop takes from the chain.
-    #[cold]
-    #[inline(never)]
-    fn stop(&mut self, halt: Halt) -> usize {
-        self.chain.halt = Some(halt);
-        HALTED
+        let fuel = self.fuel_within_budget(thread, fuel);
+        let result = self.dispatch(thread, thread.insts, pc, fuel);
+        thread.outcome(result)
     }
 
     /// The handler of kind `KIND`: executes `inst` (of that kind), then hands over to the
     /// next instruction's handler.
-    fn handler<const KIND: u8>(&mut self, insts: &[Inst], pc: usize, fuel: u64) -> usize {
+    fn handler<const KIND: u8>(
+        &mut self,
+        thread: &Thread<'_>,
+        insts: &[Inst],
+        pc: usize,
+        fuel: u64,
+    ) -> usize {
         // The dispatch fetched this instruction, so the fetch always succeeds.
         let Some(inst) = insts.get(pc) else {
-            return self.overrun(fuel);
+            return self.overrun(thread, fuel);
         };
         // The table gives every kind its own handler, so the test always holds; with it the
         // compiler keeps only this kind's arm of the `match`.
         if inst.kind() as u8 != KIND {
-            return self.handler_any(insts, pc, fuel);
+            return self.handler_any(thread, insts, pc, fuel);
         }
         // A syscall reads and resets the meter, so it is brought up to date before and the
         // fuel bounded by the budget the syscall leaves after.
         let syscalls = KIND == InstKind::Syscall as u8 || KIND == InstKind::CallRegOrHelper as u8;
         if syscalls {
-            self.sync(fuel);
+            self.sync(thread, fuel);
         }
         let result = self.execute::<Retried>(inst, pc);
         let fuel = if syscalls {
-            self.fuel_within_budget(fuel)
+            self.fuel_within_budget(thread, fuel)
         } else {
             fuel
         };
         match result {
-            Ok(next) => self.go_on(insts, pc, Ok(next), fuel),
-            Err(Interrupt::Halt(halt)) => self.go_on(insts, pc, Err(halt), fuel),
-            Err(Interrupt::Retry) => self.handler_any(insts, pc, fuel),
+            Ok(next) => self.go_on(thread, insts, pc, Ok(next), fuel),
+            Err(Interrupt::Halt(halt)) => self.go_on(thread, insts, pc, Err(halt), fuel),
+            Err(Interrupt::Retry) => self.handler_any(thread, insts, pc, fuel),
         }
     }
 
     /// After the instruction at `pc`: the next one's handler, or the end of the chain.
     #[inline(always)]
-    fn go_on(&mut self, insts: &[Inst], pc: usize, next: Result<Next, Halt>, fuel: u64) -> usize {
+    fn go_on(
+        &mut self,
+        thread: &Thread<'_>,
+        insts: &[Inst],
+        pc: usize,
+        next: Result<Next, Halt>,
+        fuel: u64,
+    ) -> usize {
         match next {
-            Ok(Next::Within(next)) => self.dispatch(insts, next, fuel),
-            Ok(Next::Head(next)) => self.enter(insts, next, fuel),
-            Err(halt) => {
-                let halt = self.halt_in_run(pc, halt, fuel);
-                self.stop(halt)
-            }
+            Ok(Next::Within(next)) => self.dispatch(thread, insts, next, fuel),
+            Ok(Next::Head(next)) => self.enter(thread, insts, next, fuel),
+            Err(halt) => thread.stop(self.halt_in_run(thread, pc, halt, fuel)),
         }
     }
 
     /// Fetches the instruction at `pc` and calls its handler (the chain's tail call).
     #[inline(always)]
-    fn dispatch(&mut self, insts: &[Inst], pc: usize, fuel: u64) -> usize {
+    fn dispatch(&mut self, thread: &Thread<'_>, insts: &[Inst], pc: usize, fuel: u64) -> usize {
         let Some(inst) = insts.get(pc) else {
-            return self.overrun(fuel);
+            return self.overrun(thread, fuel);
         };
         let handler = Self::HANDLERS[inst.kind() as usize];
-        handler(self, insts, pc, fuel)
+        handler(self, thread, insts, pc, fuel)
     }
 
     /// Goes on at the run head `pc`: in this chain when it has the fuel, which the budget
     /// bounds too (so the meter would charge the run at once), otherwise back in the
     /// driving loop.
     #[inline(always)]
-    fn enter(&mut self, insts: &[Inst], pc: usize, fuel: u64) -> usize {
+    fn enter(&mut self, thread: &Thread<'_>, insts: &[Inst], pc: usize, fuel: u64) -> usize {
         // 0 for a pc past the sentinel, where the fetch fails.
-        let length = self.chain.runs.get(pc).copied().unwrap_or(0);
+        let length = thread.runs.get(pc).copied().unwrap_or(0);
         match fuel.checked_sub(length) {
-            Some(left) => self.dispatch(insts, pc, left),
+            Some(left) => self.dispatch(thread, insts, pc, left),
             None => {
-                self.sync(fuel);
+                self.sync(thread, fuel);
                 pc
             }
         }
@@ -206,28 +214,28 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// once (a run of `length` fits when `due + length < base`), so that a run head the
     /// fuel covers is one the meter charges. The meter is up to date with this fuel.
     #[inline(always)]
-    fn fuel_within_budget(&mut self, fuel: u64) -> u64 {
+    fn fuel_within_budget(&mut self, thread: &Thread<'_>, fuel: u64) -> u64 {
         let fuel = fuel.min(self.meter.headroom());
-        self.chain.synced = fuel;
+        thread.synced.set(fuel);
         fuel
     }
 
     /// Brings the meter up to date: it charges the fuel the chain spent since it last was,
     /// which is the length of every run the chain entered since.
     #[inline(always)]
-    fn sync(&mut self, fuel: u64) {
+    fn sync(&mut self, thread: &Thread<'_>, fuel: u64) {
         self.meter
-            .charge_runs(self.chain.synced.saturating_sub(fuel));
-        self.chain.synced = fuel;
+            .charge_runs(thread.synced.get().saturating_sub(fuel));
+        thread.synced.set(fuel);
     }
 
     /// The instruction at `pc` stopped the run: the run was charged up to its end, so the
     /// instructions after this one are given back.
     #[cold]
     #[inline(never)]
-    fn halt_in_run(&mut self, pc: usize, halt: Halt, fuel: u64) -> Halt {
-        self.sync(fuel);
-        let rest = self.chain.runs.get(pc).copied().unwrap_or(1);
+    fn halt_in_run(&mut self, thread: &Thread<'_>, pc: usize, halt: Halt, fuel: u64) -> Halt {
+        self.sync(thread, fuel);
+        let rest = thread.runs.get(pc).copied().unwrap_or(1);
         self.meter.refund(rest.saturating_sub(1));
         halt
     }
@@ -236,9 +244,9 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// function's frame and the handlers need none for it.
     #[cold]
     #[inline(never)]
-    fn overrun(&mut self, fuel: u64) -> usize {
-        self.sync(fuel);
-        self.stop(super::loops::overrun(self.code).into())
+    fn overrun(&mut self, thread: &Thread<'_>, fuel: u64) -> usize {
+        self.sync(thread, fuel);
+        thread.stop(super::loops::overrun(self.code).into())
     }
 
     /// The handler of an instruction of any kind, with the memory's general path in place:
@@ -246,14 +254,14 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// were the table wrong, one of another kind).
     #[cold]
     #[inline(never)]
-    fn handler_any(&mut self, insts: &[Inst], pc: usize, fuel: u64) -> usize {
+    fn handler_any(&mut self, thread: &Thread<'_>, insts: &[Inst], pc: usize, fuel: u64) -> usize {
         let Some(inst) = insts.get(pc) else {
-            return self.overrun(fuel);
+            return self.overrun(thread, fuel);
         };
         // Any kind may be a syscall here (see `handler`).
-        self.sync(fuel);
+        self.sync(thread, fuel);
         let next = self.execute::<InPlace>(inst, pc);
-        let fuel = self.fuel_within_budget(fuel);
-        self.go_on(insts, pc, next, fuel)
+        let fuel = self.fuel_within_budget(thread, fuel);
+        self.go_on(thread, insts, pc, next, fuel)
     }
 }

@@ -12,7 +12,7 @@ use super::seat::{self, CodeKey, Seat};
 use crate::code::{Code, Semantics};
 use crate::context::ContextObject;
 use crate::error::{AccessType, RuntimeError};
-use crate::interpreter::exec::{Chain, Machine};
+use crate::interpreter::exec::Machine;
 use crate::memory::{FrameMode, MemoryMapping};
 use crate::program::SyscallFn;
 use crate::runtime::syscall::{self, SyscallEnd};
@@ -308,7 +308,6 @@ fn hand_over<C: ContextObject>(
         regs: all,
         stack_pointer: env.stack_pointer,
         meter,
-        chain: Chain::default(),
     };
     let result = machine.run(env.exit_pc as usize);
     (result, machine.meter)
