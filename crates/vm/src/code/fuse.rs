@@ -61,6 +61,9 @@ macro_rules! define_insts {
             MovLshImm { dst: GuestReg, a: GuestReg, imm: i32 },
             /// `mov64 dst, a; rsh64 dst, imm`: `dst = a >> imm` (logical).
             MovRshImm { dst: GuestReg, a: GuestReg, imm: i32 },
+            /// `mov64 dst, a; mov64 to, from`: two copies (`from` already reads `a` where the
+            /// second copy named `dst`; `to` may be `dst`, and the second copy wins).
+            MovMov { dst: GuestReg, a: GuestReg, to: GuestReg, from: GuestReg },
             /// `mov64 dst, a; jgt x, cmp, target` (`x` already reads `a` where the branch
             /// named `dst`): the copy before a `while (x > 1)` test.
             MovJgtImm { dst: GuestReg, a: GuestReg, x: GuestReg, cmp: i32, target: u32 },
@@ -105,6 +108,7 @@ macro_rules! define_insts {
             MovAndImm,
             MovLshImm,
             MovRshImm,
+            MovMov,
             MovJgtImm,
             LdxAddImm,
             LdxAddReg,
@@ -135,6 +139,7 @@ macro_rules! define_insts {
                     Inst::MovAndImm { .. } => InstKind::MovAndImm,
                     Inst::MovLshImm { .. } => InstKind::MovLshImm,
                     Inst::MovRshImm { .. } => InstKind::MovRshImm,
+                    Inst::MovMov { .. } => InstKind::MovMov,
                     Inst::MovJgtImm { .. } => InstKind::MovJgtImm,
                     Inst::LdxAddImm { .. } => InstKind::LdxAddImm,
                     Inst::LdxAddReg { .. } => InstKind::LdxAddReg,
@@ -245,8 +250,8 @@ fn pair(first: &Op, second: &Op) -> Option<Inst> {
     load_then(size, dst, base, off, second)
 }
 
-/// `mov64 dst, a` followed by `second`, when `second` operates on `dst` in place or is an
-/// unsigned greater-than test against an immediate.
+/// `mov64 dst, a` followed by `second`, when `second` operates on `dst` in place, is another
+/// copy or is an unsigned greater-than test against an immediate.
 fn copy_then(dst: GuestReg, a: GuestReg, second: &Op) -> Option<Inst> {
     // After the copy `dst` holds `a`: a second operand naming `dst` reads `a`.
     let read = |reg: GuestReg| if reg == dst { a } else { reg };
@@ -264,6 +269,10 @@ fn copy_then(dst: GuestReg, a: GuestReg, second: &Op) -> Option<Inst> {
             cmp,
             target,
         });
+    }
+    if let Op::Mov64Reg { dst: to, src } = *second {
+        let from = read(src);
+        return Some(Inst::MovMov { dst, a, to, from });
     }
     let (target, fused) = if let Op::Add64Reg { dst: d, src } = *second {
         let b = read(src);
@@ -555,6 +564,28 @@ mod tests {
             assert!(matches!(insts[0], Inst::LdxAddImm { .. }));
             assert_eq!(insts[2], Inst::from(apart[2]));
         }
+    }
+
+    #[test]
+    fn two_copies_fuse_and_the_second_reads_the_first() {
+        let (r1, r2, r3) = (GuestReg::R1, GuestReg::R2, GuestReg::R3);
+        let ops = |src| {
+            [
+                Op::Mov64Reg { dst: r1, src: r2 },
+                Op::Mov64Reg { dst: r3, src },
+                Op::Exit,
+            ]
+        };
+        let fused = |from| Inst::MovMov {
+            dst: r1,
+            a: r2,
+            to: r3,
+            from,
+        };
+        // `r3 = r1` after `r1 = r2` copies r2; a copy of another register reads it.
+        assert_eq!(fuse(&ops(r1))[0], fused(r2));
+        assert_eq!(fuse(&ops(r3))[0], fused(r3));
+        assert_eq!(fuse(&ops(r1))[1], Inst::from(ops(r1)[1]));
     }
 
     #[test]

@@ -444,6 +444,15 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 self.set(dst, self.reg(a).wrapping_shr(imm as u32));
                 return Ok(Next::Within(after));
             }
+            Inst::MovMov { dst, a, to, from } => {
+                // Both values are read before either copy is written (`from` already reads
+                // `a` where the second copy named `dst`); the second write wins when `to` is
+                // `dst`, as it would in order.
+                let (first, second) = (self.reg(a), self.reg(from));
+                self.set(dst, first);
+                self.set(to, second);
+                return Ok(Next::Within(after));
+            }
             Inst::MovJgtImm {
                 dst,
                 a,
