@@ -16,6 +16,14 @@
 //!   unsigned test against an immediate, `mov64 d, a; jgt x, imm` (the head of a
 //!   `while (x > 1)` loop that keeps the old value).
 //!
+//! Beside them, a few shapes the kernels' dynamic pair counts showed (PERFORMANCE.md, phase
+//! G): two copies back to back, `mov64; mov64` (the shuffles around a loop's compare); a bit
+//! test of a copy, the triple `mov64 d, a; and64 d, imm; jeq d, cmp` (flag and parity
+//! tests); the branchless select of a bitwise CRC, `neg64 d; and64 d, x`; and a counter
+//! stepped in memory, the triple `ldx; add64 imm; stx` (whose store may fail after the
+//! first two ops ran: its error names the store's slot, and the meter charges the slots
+//! before it). A triple's second and third slots keep their ops, as a pair's second does.
+//!
 //! A fused instruction sits in the slot of the pair's first op and does what the two ops
 //! do, in order; the second slot keeps its own op, so a jump to it, a hand-over from the JIT
 //! at it and an exact step there all see the plain op. Fusing never crosses what a run of
@@ -61,6 +69,16 @@ macro_rules! define_insts {
             MovLshImm { dst: GuestReg, a: GuestReg, imm: i32 },
             /// `mov64 dst, a; rsh64 dst, imm`: `dst = a >> imm` (logical).
             MovRshImm { dst: GuestReg, a: GuestReg, imm: i32 },
+            /// `mov64 dst, a; mov64 to, from`: two copies (`from` already reads `a` where the
+            /// second copy named `dst`; `to` may be `dst`, and the second copy wins).
+            MovMov { dst: GuestReg, a: GuestReg, to: GuestReg, from: GuestReg },
+            /// `mov64 dst, a; and64 dst, imm; jeq dst, cmp, target`: a bit test of a copy
+            /// (`(a & imm) == cmp`, the copy kept). A fused triple; its branch is the third
+            /// slot's.
+            MovAndJeqImm { dst: GuestReg, a: GuestReg, imm: i32, cmp: i32, target: u32 },
+            /// `neg64 dst; and64 dst, src` (`src` not `dst`): `dst = -dst & src`, the
+            /// branchless select of a bitwise CRC.
+            NegAndReg { dst: GuestReg, src: GuestReg },
             /// `mov64 dst, a; jgt x, cmp, target` (`x` already reads `a` where the branch
             /// named `dst`): the copy before a `while (x > 1)` test.
             MovJgtImm { dst: GuestReg, a: GuestReg, x: GuestReg, cmp: i32, target: u32 },
@@ -76,7 +94,7 @@ macro_rules! define_insts {
             /// `ldx dst, [base + off]; lsh64 dst, imm`.
             LdxLshImm { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, imm: i32 },
             /// `ldx dst, [base + off]; add64 dst, imm; stx [base + off], dst` (one size, `dst`
-            /// not `base`): a counter in memory stepped in place. The only fused triple; the
+            /// not `base`): a counter in memory stepped in place. A fused triple; the
             /// store can fail after the first two ops ran, and its error names its own slot.
             LdxAddStx { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, imm: i32 },
             /// `add64 dst, imm; jlt x, y, target` (the branch reads the sum where it names
@@ -105,6 +123,9 @@ macro_rules! define_insts {
             MovAndImm,
             MovLshImm,
             MovRshImm,
+            MovMov,
+            MovAndJeqImm,
+            NegAndReg,
             MovJgtImm,
             LdxAddImm,
             LdxAddReg,
@@ -135,6 +156,9 @@ macro_rules! define_insts {
                     Inst::MovAndImm { .. } => InstKind::MovAndImm,
                     Inst::MovLshImm { .. } => InstKind::MovLshImm,
                     Inst::MovRshImm { .. } => InstKind::MovRshImm,
+                    Inst::MovMov { .. } => InstKind::MovMov,
+                    Inst::MovAndJeqImm { .. } => InstKind::MovAndJeqImm,
+                    Inst::NegAndReg { .. } => InstKind::NegAndReg,
                     Inst::MovJgtImm { .. } => InstKind::MovJgtImm,
                     Inst::LdxAddImm { .. } => InstKind::LdxAddImm,
                     Inst::LdxAddReg { .. } => InstKind::LdxAddReg,
@@ -166,7 +190,7 @@ macro_rules! define_insts {
 bpfvm_isa::for_each_op!(define_insts);
 
 /// The interpreter's stream of `ops` (one entry per op, the sentinel included): each slot
-/// whose op and the next two form the fused triple holds it, each other slot whose op and
+/// whose op and the next two form a fused triple holds it, each other slot whose op and
 /// the next one form a fused pair holds the pair, every other slot its op.
 pub(crate) fn fuse(ops: &[Op]) -> Vec<Inst> {
     ops.iter()
@@ -213,10 +237,15 @@ fn store_parts(op: &Op) -> Option<(MemSize, GuestReg, GuestReg, i16)> {
     }
 }
 
+/// The fused triple of `first`, `second` and `third`, if they form one.
+fn triple(first: &Op, second: &Op, third: &Op) -> Option<Inst> {
+    counter_step(first, second, third).or_else(|| bit_test(first, second, third))
+}
+
 /// `ldx dst, [base + off]; add64 dst, imm; stx [base + off], dst`, one size, `dst` not
 /// `base` (so the store writes where the load read, and running the triple again after its
 /// store was retried reads the same bytes).
-fn triple(first: &Op, second: &Op, third: &Op) -> Option<Inst> {
+fn counter_step(first: &Op, second: &Op, third: &Op) -> Option<Inst> {
     let (size, dst, base, off) = load_parts(first)?;
     let Op::Add64Imm { dst: stepped, imm } = *second else {
         return None;
@@ -231,6 +260,32 @@ fn triple(first: &Op, second: &Op, third: &Op) -> Option<Inst> {
     })
 }
 
+/// `mov64 dst, a; and64 dst, imm; jeq dst, cmp, target`: none of the three can fail, and
+/// only the branch ends the run.
+fn bit_test(first: &Op, second: &Op, third: &Op) -> Option<Inst> {
+    let Op::Mov64Reg { dst, src: a } = *first else {
+        return None;
+    };
+    let Op::And64Imm { dst: masked, imm } = *second else {
+        return None;
+    };
+    let Op::JeqImm {
+        dst: tested,
+        imm: cmp,
+        target,
+    } = *third
+    else {
+        return None;
+    };
+    (masked == dst && tested == dst).then_some(Inst::MovAndJeqImm {
+        dst,
+        a,
+        imm,
+        cmp,
+        target,
+    })
+}
+
 /// The fused instruction of `first` followed by `second` in the next slot, if they form one.
 /// Any other op stays as it is, so a new op is never fused by accident (the pairs are
 /// matched with `if let`, not a wildcard arm over the op kinds).
@@ -241,12 +296,18 @@ fn pair(first: &Op, second: &Op) -> Option<Inst> {
     if let Op::Add64Imm { dst, imm } = *first {
         return step_then(dst, imm, second);
     }
+    if let Op::Neg64 { dst } = *first {
+        let Op::And64Reg { dst: masked, src } = *second else {
+            return None;
+        };
+        return (masked == dst && src != dst).then_some(Inst::NegAndReg { dst, src });
+    }
     let (size, dst, base, off) = load_parts(first)?;
     load_then(size, dst, base, off, second)
 }
 
-/// `mov64 dst, a` followed by `second`, when `second` operates on `dst` in place or is an
-/// unsigned greater-than test against an immediate.
+/// `mov64 dst, a` followed by `second`, when `second` operates on `dst` in place, is another
+/// copy or is an unsigned greater-than test against an immediate.
 fn copy_then(dst: GuestReg, a: GuestReg, second: &Op) -> Option<Inst> {
     // After the copy `dst` holds `a`: a second operand naming `dst` reads `a`.
     let read = |reg: GuestReg| if reg == dst { a } else { reg };
@@ -264,6 +325,10 @@ fn copy_then(dst: GuestReg, a: GuestReg, second: &Op) -> Option<Inst> {
             cmp,
             target,
         });
+    }
+    if let Op::Mov64Reg { dst: to, src } = *second {
+        let from = read(src);
+        return Some(Inst::MovMov { dst, a, to, from });
     }
     let (target, fused) = if let Op::Add64Reg { dst: d, src } = *second {
         let b = read(src);
@@ -555,6 +620,76 @@ mod tests {
             assert!(matches!(insts[0], Inst::LdxAddImm { .. }));
             assert_eq!(insts[2], Inst::from(apart[2]));
         }
+    }
+
+    #[test]
+    fn two_copies_fuse_and_the_second_reads_the_first() {
+        let (r1, r2, r3) = (GuestReg::R1, GuestReg::R2, GuestReg::R3);
+        let ops = |src| {
+            [
+                Op::Mov64Reg { dst: r1, src: r2 },
+                Op::Mov64Reg { dst: r3, src },
+                Op::Exit,
+            ]
+        };
+        let fused = |from| Inst::MovMov {
+            dst: r1,
+            a: r2,
+            to: r3,
+            from,
+        };
+        // `r3 = r1` after `r1 = r2` copies r2; a copy of another register reads it.
+        assert_eq!(fuse(&ops(r1))[0], fused(r2));
+        assert_eq!(fuse(&ops(r3))[0], fused(r3));
+        assert_eq!(fuse(&ops(r1))[1], Inst::from(ops(r1)[1]));
+    }
+
+    #[test]
+    fn a_bit_test_of_a_copy_is_one_triple_unless_it_tests_another_register() {
+        let (r1, r2, r3) = (GuestReg::R1, GuestReg::R2, GuestReg::R3);
+        let ops = |tested| {
+            [
+                Op::Mov64Reg { dst: r1, src: r2 },
+                Op::And64Imm { dst: r1, imm: 1 },
+                Op::JeqImm {
+                    dst: tested,
+                    imm: 0,
+                    target: 0,
+                },
+                Op::Exit,
+            ]
+        };
+        let triple = Inst::MovAndJeqImm {
+            dst: r1,
+            a: r2,
+            imm: 1,
+            cmp: 0,
+            target: 0,
+        };
+        let insts = fuse(&ops(r1));
+        assert_eq!(insts[0], triple);
+        assert_eq!(insts[1], Inst::from(ops(r1)[1]));
+        assert_eq!(insts[2], Inst::from(ops(r1)[2]));
+        // A test of another register: the copy and the mask fuse as a pair.
+        let apart = fuse(&ops(r3));
+        assert!(matches!(apart[0], Inst::MovAndImm { .. }));
+        assert_eq!(apart[2], Inst::from(ops(r3)[2]));
+    }
+
+    #[test]
+    fn a_negation_then_a_mask_fuse_unless_the_mask_is_the_negated_register() {
+        let (r1, r2) = (GuestReg::R1, GuestReg::R2);
+        let ops = |src| {
+            [
+                Op::Neg64 { dst: r1 },
+                Op::And64Reg { dst: r1, src },
+                Op::Exit,
+            ]
+        };
+        assert_eq!(fuse(&ops(r2))[0], Inst::NegAndReg { dst: r1, src: r2 });
+        assert_eq!(fuse(&ops(r2))[1], Inst::from(ops(r2)[1]));
+        let apart = ops(r1);
+        assert_eq!(fuse(&apart)[0], Inst::from(apart[0]));
     }
 
     #[test]

@@ -444,6 +444,31 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 self.set(dst, self.reg(a).wrapping_shr(imm as u32));
                 return Ok(Next::Within(after));
             }
+            Inst::MovMov { dst, a, to, from } => {
+                // Both values are read before either copy is written (`from` already reads
+                // `a` where the second copy named `dst`); the second write wins when `to` is
+                // `dst`, as it would in order.
+                let (first, second) = (self.reg(a), self.reg(from));
+                self.set(dst, first);
+                self.set(to, second);
+                return Ok(Next::Within(after));
+            }
+            Inst::MovAndJeqImm {
+                dst,
+                a,
+                imm,
+                cmp,
+                target,
+            } => {
+                let masked = self.reg(a) & imm64(imm);
+                self.set(dst, masked);
+                // The triple's branch is the third slot's: it falls through past all three.
+                return Ok(Next::Head(taken_or(masked == imm64(cmp), target, pc + 3)));
+            }
+            Inst::NegAndReg { dst, src } => {
+                self.set(dst, self.reg(dst).wrapping_neg() & self.reg(src));
+                return Ok(Next::Within(after));
+            }
             Inst::MovJgtImm {
                 dst,
                 a,

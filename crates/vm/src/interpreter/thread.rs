@@ -91,7 +91,7 @@ macro_rules! handler_table {
         $name:ident $({ $($field:ident : $ty:ty),* $(,)? })? => $facts:expr
     ),* $(,)?) => {
         handler_table!(@names $($name)*
-            MovAddReg MovAddImm MovAndImm MovLshImm MovRshImm MovJgtImm
+            MovAddReg MovAddImm MovAndImm MovLshImm MovRshImm MovMov MovAndJeqImm NegAndReg MovJgtImm
             LdxAddImm LdxAddReg LdxXorReg LdxAndImm LdxLshImm LdxAddStx
             AddJltReg AddJneReg AddJeqImm AddJneImm AddJltImm);
     };
