@@ -225,10 +225,11 @@ impl Masm {
         }
     }
 
-    /// Pads with NOPs to the alignment of a loop's head.
+    /// Pads to the alignment of a loop's head, executing at most one instruction where
+    /// execution falls into the head (a function's entry falls into its loop on every call).
     #[inline(never)]
     pub fn align_loop_header(&mut self) {
-        self.asm.align_with_nops(LOOP_ALIGNMENT);
+        self.asm.align_with_jump(LOOP_ALIGNMENT);
     }
 
     /// Records that the code of slot `pc` starts here.
