@@ -306,30 +306,6 @@ impl Assembler {
         }
     }
 
-    /// Pads until the offset is a multiple of `alignment` (no-op for 0 or 1) with at most one
-    /// executed instruction: one NOP when the padding fits one (9 bytes or fewer), otherwise
-    /// a short `jmp` over the rest (filled with `int3`) when the padding is within the short
-    /// jump's reach, else NOPs as [`Assembler::align_with_nops`].
-    #[inline]
-    pub fn align_with_jump(&mut self, alignment: usize) {
-        if alignment <= 1 {
-            return;
-        }
-        let padding = match self.offset() % alignment {
-            0 => return,
-            misalignment => alignment - misalignment,
-        };
-        match u8::try_from(padding - 2) {
-            Ok(skip) if padding > NOPS.len() && skip <= 127 => {
-                self.no_operands(OpSize::Default, &[JMP_REL8[0], skip]);
-                for _ in 0..skip {
-                    self.int3();
-                }
-            }
-            Ok(_) | Err(_) => self.nop(padding),
-        }
-    }
-
     #[inline]
     fn branch(&mut self, opcode: &[u8], label: Label, reach: Reach) -> Result<(), EncodeError> {
         self.label_insn(opcode, label, reach)

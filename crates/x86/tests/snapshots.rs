@@ -158,20 +158,6 @@ const SNAPSHOTS: &[Snapshot] = &[
         a.ret();
         Ok(())
     }),
-    // One NOP up to 9 bytes of padding, a short jump over `int3`s beyond.
-    ("cc 0f 1f 80 00 00 00 00 c3", |a| {
-        a.int3();
-        a.align_with_jump(8);
-        a.align_with_jump(8);
-        a.ret();
-        Ok(())
-    }),
-    ("c3 eb 0d cc cc cc cc cc cc cc cc cc cc cc cc cc c3", |a| {
-        a.ret();
-        a.align_with_jump(16);
-        a.ret();
-        Ok(())
-    }),
 ];
 
 fn hex(bytes: &[u8]) -> String {
