@@ -39,7 +39,7 @@ use super::regs::{
     env, load_meter, reg_slot, BIAS, CALLER_SAVED_GUESTS, ENV, GUEST, HOST_STACK, INPUT_VM, METER,
     SAVED,
 };
-use super::sequences::{self, frame_top_update};
+use super::sequences::{self, frame_floor, frame_top_update};
 use super::templates::{Template, TemplateSite, MAX_ROUTINES};
 use crate::jit::hardening::Hardening;
 use crate::jit::masm::{At, Carried, MeterMode, Program, RunPosition};
@@ -225,11 +225,10 @@ impl Masm {
         }
     }
 
-    /// Pads to the alignment of a loop's head, executing at most one instruction where
-    /// execution falls into the head (a function's entry falls into its loop on every call).
+    /// Pads with NOPs to the alignment of a loop's head.
     #[inline(never)]
     pub fn align_loop_header(&mut self) {
-        self.asm.align_with_jump(LOOP_ALIGNMENT);
+        self.asm.align_with_nops(LOOP_ALIGNMENT);
     }
 
     /// Records that the code of slot `pc` starts here.
@@ -625,6 +624,9 @@ impl Masm {
         }
         if let Some(frame) = self.program.frame {
             frame_top_update(&mut self.asm, frame.gaps)?;
+        }
+        if self.program.inline_calls() {
+            frame_floor(&mut self.asm, &self.program)?;
         }
         load_meter(&mut self.asm)?;
         self.jump_to_slot(None, entry)
