@@ -239,7 +239,7 @@ fn machine_code_snapshot_of_a_small_program() {
     let expected = [
         "pc 0:",
         "  0172 sub rdx,3",
-        "  0176 jbe 00000000000001AEh",
+        "  0176 jbe 00000000000001ACh",
         "  017C mov esi,7",
         "pc 1:",
         "  0181 add rsi,23h",

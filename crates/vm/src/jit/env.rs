@@ -111,7 +111,7 @@ pub(crate) struct Env {
     /// sBPF's r11. With fixed frames generated code leaves it alone: it equals r10 there
     /// (see `x64::sequences`), and the run reads it from r10 at a bail-out.
     pub stack_pointer: u64,
-    /// The first frame record (the cursor at depth 0: an `exit` there ends the run).
+    /// The first frame record (the cursor at depth 0).
     pub frames: *mut FrameRecord,
     /// The host stack pointer at entry, restored by every exit.
     pub host_stack: u64,
