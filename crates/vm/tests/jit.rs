@@ -238,11 +238,11 @@ fn machine_code_snapshot_of_a_small_program() {
     // The meter charge's bail-out is a stub out of line: the common path falls through.
     let expected = [
         "pc 0:",
-        "  00F9 sub rdx,3",
-        "  00FD jbe 000000000000013Fh",
-        "  0103 mov esi,7",
+        "  0172 sub rdx,3",
+        "  0176 jbe 00000000000001ACh",
+        "  017C mov esi,7",
         "pc 1:",
-        "  0108 add rsi,23h",
+        "  0181 add rsi,23h",
         "pc 2:",
     ];
     let body: Vec<String> = body.iter().map(|line| line.to_lowercase()).collect();

@@ -1,17 +1,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 //! The JIT's call and exit sequences and its branches on flags, as tables run on both
 //! backends: recursion that keeps values in its own stack frame and in the callee-saved
-//! registers (whose frame records the JIT writes at a cursor in its `Env`), with and without
-//! any r10 access (a program that never reads r10 keeps no current-frame pointer), over
-//! every kind of frame; the depth limit; every budget of a recursive program, so that the
-//! meter bails out inside callees at every depth and the interpreter resumes from the frame
-//! records; and a branch against 0 right after an ALU operation on the same register,
-//! whose flags the JIT reuses only where they answer the condition as the compare would.
+//! registers (whose frame records the JIT pushes on the host stack and copies into its
+//! `Env` on the way out), with and without any r10 access (a program that never reads r10
+//! keeps no current-frame pointer), over every kind of frame; the depth limit; every budget
+//! of a recursive program, so that the meter bails out inside callees at every depth and the
+//! interpreter resumes from the frame records; syscalls and faults in miss routines at every
+//! depth; an `exit` returning past the last slot; and a branch against 0 right after an ALU
+//! operation on the same register, whose flags the JIT reuses only where they answer the
+//! condition as the compare would.
 
 mod interp_common;
 
-use bpfvm::{Config, RuntimeError};
-use bpfvm_isa::{AluOp, Cond, Dialect, Insn, Width};
+use bpfvm::{Config, MemoryMapping, RuntimeError, SyscallFn};
+use bpfvm_isa::{AluOp, Cond, Dialect, Insn, MemSize, Width};
 use interp_common::*;
 use RuntimeError as E;
 
@@ -114,19 +116,33 @@ fn recursion_keeps_frames_and_registers_on_every_kind_of_frame() {
 /// A row running `program` under `config` with `budget`, expecting what the interpreter
 /// alone gives (the row then runs on every backend through `run_table`).
 fn budget_case(program: &[Insn], config: fn(Config) -> Config, budget: u64) -> Case {
-    let interpreted = run_case(
-        &sbpf("budget", program.to_vec(), Ok(0), 0)
-            .config(config)
-            .budget(budget),
-    );
-    sbpf(
+    budget_case_with(program, config, budget, None)
+}
+
+/// [`budget_case`] with syscall 1 registered as `syscall`.
+fn budget_case_with(
+    program: &[Insn],
+    config: fn(Config) -> Config,
+    budget: u64,
+    syscall: Option<SyscallFn<Ctx>>,
+) -> Case {
+    let with_syscall = |case: Case| match syscall {
+        Some(function) => case.syscall(1, function),
+        None => case,
+    };
+    let probe = sbpf("budget", program.to_vec(), Ok(0), 0)
+        .config(config)
+        .budget(budget);
+    let interpreted = run_case(&with_syscall(probe));
+    let case = sbpf(
         "budget",
         program.to_vec(),
         interpreted.result,
         interpreted.count,
     )
     .config(config)
-    .budget(budget)
+    .budget(budget);
+    with_syscall(case)
 }
 
 #[test]
@@ -255,5 +271,112 @@ fn calls_of_a_program_that_never_reads_r10_end_exactly_at_any_depth() {
         let program = recursion_ending_in_an_error(4);
         cases.extend((0..=28).map(|budget| budget_case(&program, config, budget)));
         run_table(&cases);
+    }
+}
+
+/// Records its arguments and returns their sum.
+fn record(ctx: &mut Ctx, _: &mut MemoryMapping<'_>, args: [u64; 5]) -> Result<u64, E> {
+    ctx.calls.push(args);
+    Ok(args.iter().sum())
+}
+
+fn fail(_: &mut Ctx, _: &mut MemoryMapping<'_>, _: [u64; 5]) -> Result<u64, E> {
+    Err(E::UserError {
+        message: "no".into(),
+    })
+}
+
+/// The recursion in registers whose innermost level (depth `n + 1`) runs `deepest` (pc 7)
+/// and returns its r0: every level keeps its `k` in r6 across its call, so the result
+/// `r0 + n (n + 1) / 2 + 1000` shows every restored frame. `7 n + 9` instructions when
+/// `deepest` returns.
+fn recursion_around(n: i32, deepest: Insn) -> Vec<Insn> {
+    vec![
+        mov(1, n),
+        mov(6, 1000),
+        call(1, 2),
+        alu(Width::W64, AluOp::Add, 0, reg(6)),
+        exit(),
+        // f:
+        mov(0, 1),
+        branch(Width::W64, Cond::Ne, 1, k(0), 2),
+        deepest,
+        exit(),
+        alu(Width::W64, AluOp::Mov, 6, reg(1)),
+        alu(Width::W64, AluOp::Sub, 1, k(1)),
+        call(1, -7),
+        alu(Width::W64, AluOp::Add, 0, reg(6)),
+        exit(),
+    ]
+}
+
+#[test]
+fn frame_records_on_the_host_stack_survive_every_way_out_at_any_depth() {
+    // The JIT keeps the frame records on the host stack, below which a syscall or a miss
+    // routine pushes its own return address; every way out (a syscall that continues, one
+    // that fails, a fault in a miss routine, the meter at every budget) must leave the
+    // interpreter's frames and registers, with r10 saved in the records (dynamic frames,
+    // fixed frames whose program reads r10) or derived (fixed frames, r10 never read).
+    type Frames = fn(Config) -> Config;
+    let frames: [Frames; 3] = [|c| c, fixed_frames, contiguous_fixed];
+    let reads_r10 = alu(Width::W64, AluOp::Mov, 0, reg(10));
+    for config in frames {
+        let mut cases = Vec::new();
+        for n in 0..6 {
+            let sum = 1000 + (n * (n + 1) / 2) as u64;
+            let count = 7 * n as u64 + 9;
+            cases.push(
+                sbpf("syscall", recursion_around(n, call(0, 1)), Ok(sum), count)
+                    .syscall(1, record)
+                    .config(config),
+            );
+            cases.push(
+                sbpf(
+                    "failing syscall",
+                    recursion_around(n, call(0, 1)),
+                    Err(E::UserError {
+                        message: "no".into(),
+                    }),
+                    5 * n as u64 + 6,
+                )
+                .syscall(1, fail)
+                .config(config),
+            );
+            let fault = budget_case(
+                &recursion_around(n, ldx(MemSize::DW, 0, 1, 0)),
+                config,
+                1000,
+            );
+            assert!(matches!(fault.expect, Err(E::AccessViolation { .. })));
+            cases.push(fault);
+            let r10 = budget_case(&recursion_around(n, reads_r10), config, 1000);
+            assert_eq!(r10.count, count);
+            cases.push(r10);
+        }
+        for deepest in [call(0, 1), reads_r10] {
+            let program = recursion_around(4, deepest);
+            cases.extend(
+                (0..=38).map(|budget| budget_case_with(&program, config, budget, Some(record))),
+            );
+        }
+        run_table(&cases);
+    }
+}
+
+#[test]
+fn an_exit_returning_past_the_last_slot_ends_as_on_the_interpreter() {
+    // A `call` in the last slot returns past the end: its `exit` checks the return pc
+    // (read from the frame record on the host stack) and bails out.
+    let program = vec![
+        mov(0, 1),
+        branch(Width::W64, Cond::Eq, 0, k(1), 1),
+        exit(),
+        call(1, -2),
+    ];
+    let frames: [fn(Config) -> Config; 2] = [|c| c, fixed_frames];
+    for config in frames {
+        let case = budget_case(&program, config, 1000);
+        assert!(case.expect.is_err(), "{:?}", case.expect);
+        run_table(&[case]);
     }
 }

@@ -101,20 +101,23 @@ pub(crate) struct Env {
     /// `callx`: per slot, the code offset where a call may land, or 0
     /// ([`super::JitProgram`]'s table; null when the program has no `callx`).
     pub callx_table: *const u32,
-    /// The next free frame record: the call depth is its distance from [`Env::frames`] in
-    /// records. A `call` writes the record here and moves it up by one, an `exit` moves it
-    /// back down and reads that record, so neither computes an address from a depth.
+    /// The next free frame record when generated code has ended: the call depth is its
+    /// distance from [`Env::frames`] in records. While generated code runs, the records of
+    /// its calls live on the host stack (see `x64::sequences`); every exit copies them here.
     pub frame_cursor: *mut FrameRecord,
-    /// The cursor at which a `call` bails out (the depth limit, `max_call_depth - 1`
-    /// records above [`Env::frames`], never past the last record).
+    /// The end of the records the exit may fill (`max_call_depth - 1` records above
+    /// [`Env::frames`], never past the last record).
     pub frame_limit: *const FrameRecord,
     /// sBPF's r11. With fixed frames generated code leaves it alone: it equals r10 there
     /// (see `x64::sequences`), and the run reads it from r10 at a bail-out.
     pub stack_pointer: u64,
-    /// The first frame record (the cursor at depth 0: an `exit` there ends the run).
+    /// The first frame record (the cursor at depth 0).
     pub frames: *mut FrameRecord,
     /// The host stack pointer at entry, restored by every exit.
     pub host_stack: u64,
+    /// The host stack pointer at or below which a `call` bails out (the depth limit, set by
+    /// the prologue: `host_stack` minus the bytes of `max_call_depth - 1` frame records).
+    pub frame_floor: u64,
     /// An [`ExitKind`] as a number.
     pub exit_kind: u64,
     /// The pc of a bail-out, or a bail-out site's address.
@@ -169,6 +172,8 @@ pub(crate) mod offset {
     pub(crate) const FRAMES: usize = offset_of!(Env, frames);
     /// Offset of [`Env::host_stack`].
     pub(crate) const HOST_STACK: usize = offset_of!(Env, host_stack);
+    /// Offset of [`Env::frame_floor`].
+    pub(crate) const FRAME_FLOOR: usize = offset_of!(Env, frame_floor);
     /// Offset of [`Env::exit_kind`].
     pub(crate) const EXIT_KIND: usize = offset_of!(Env, exit_kind);
     /// Offset of [`Env::exit_pc`].

@@ -38,9 +38,10 @@ use core::ops::Range;
 /// The result of emitting code.
 pub(crate) type Lowered = Result<(), JitError>;
 
-/// Calls deeper than this never use the inline sequence (the host stack holds one return
-/// address per level); they bail out to the interpreter instead.
-pub(crate) const MAX_INLINE_CALL_DEPTH: usize = 1 << 16;
+/// Calls deeper than this never use the inline sequence (the host stack holds one frame
+/// record of at most 56 bytes per level, 224 KiB at this depth); they bail out to the
+/// interpreter instead.
+pub(crate) const MAX_INLINE_CALL_DEPTH: usize = 1 << 12;
 
 /// Where an instruction sits in its run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,7 +112,7 @@ pub(crate) struct Program {
 }
 
 impl Program {
-    /// Whether calls run inline (real machine calls, one host stack slot per level): only
+    /// Whether calls run inline (real machine calls, one host frame record per level): only
     /// for depths the host stack bounds; otherwise every call bails out.
     pub fn inline_calls(&self) -> bool {
         (2..=MAX_INLINE_CALL_DEPTH).contains(&self.max_call_depth)

@@ -107,13 +107,15 @@
 //!   have no check, otherwise the ordinary loop runs. Jumps from elsewhere, `callx` and
 //!   entry stubs only ever enter the ordinary copy.
 //! - **Calls** use the host's own call and return (on x86-64 the return-stack buffer stays
-//!   balanced) and record r6-r9, r10 and the return pc in `Env::frames` exactly like the
-//!   interpreter's frames, so a bail-out at any depth hands over a faithful call stack. The
-//!   record goes where `Env::frame_cursor` points (the depth is the cursor's distance from
-//!   the first record), and the depth check compares the cursor with a limit the run set, so
-//!   neither `call` nor `exit` computes an address from a depth. With fixed frames in a
-//!   program that never reads r10, r10 is a function of the depth: `call` and `exit` leave
-//!   it alone and the exit routine derives it and the records' saved r10 when the code ends
+//!   balanced) and push their frame record (r6-r9, r10 and the return pc, what the
+//!   interpreter's frame holds) on the host stack right above the return address: the
+//!   depth is the host stack's distance from where the prologue left it, so the depth check
+//!   compares the stack pointer with a floor the prologue set and neither `call` nor `exit`
+//!   touches a cursor in memory. Every way out of generated code passes the exit routine,
+//!   which copies the records into `Env::frames`, so a bail-out at any depth hands over a
+//!   faithful call stack. With fixed frames in a program that never reads r10, r10 is a
+//!   function of the depth: `call` and `exit` leave it alone (the record has no r10) and
+//!   the exit routine derives it and the records' saved r10 when the code ends
 //!   (`x64::sequences`).
 //! - **Branches on flags**: a compare with 0 right after a 64-bit ALU operation on the same
 //!   register, in the same run (no jump lands between them), reuses its flags where they

@@ -133,6 +133,7 @@ impl Kept {
                 stack_pointer: 0,
                 frames: core::ptr::null_mut(),
                 host_stack: 0,
+                frame_floor: 0,
                 exit_kind: 0,
                 exit_pc: 0,
                 mapping: core::ptr::null_mut(),

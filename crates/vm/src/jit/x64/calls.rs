@@ -4,6 +4,7 @@
 use super::labels::{Routine, Shape};
 use super::masm::Masm;
 use super::regs::{env, imm_pc, CALLX_TABLE, CALLX_TARGET};
+use super::sequences::frame_release;
 use crate::jit::masm::{At, Lowered, ReturnCheck};
 use bpfvm_x86::{
     AluKind, Cond, Gpr, Mem, Operand as X86, RegMem, Scale, ShiftAmount, ShiftKind, Size,
@@ -25,8 +26,8 @@ pub(super) enum CallTarget {
 }
 
 /// `call` / `callx`: every check first (bailing out with the state untouched), then the
-/// frame record, the depth, the stack pointer and r10, then a real x86 `call` so returns
-/// stay predicted. (The lowering bailed out already for depths too large for inline calls
+/// frame record on the host stack, the stack pointer and r10, then a real x86 `call` so
+/// returns stay predicted, and where the `exit` returns, the record's release. (The lowering bailed out already for depths too large for inline calls
 /// and for a slot outside the text.)
 pub(super) fn call(m: &mut Masm, target: CallTarget, at: At) -> Lowered {
     let p = m.program;
@@ -84,7 +85,7 @@ pub(super) fn call(m: &mut Masm, target: CallTarget, at: At) -> Lowered {
             m.asm.call_indirect(RegMem::Reg(Gpr::Rax))?;
         }
     }
-    Ok(())
+    frame_release(&mut m.asm, &m.program)
 }
 
 /// `exit`: the root frame ends the run; a nested one restores the caller's frame and

@@ -39,7 +39,7 @@ use super::regs::{
     env, load_meter, reg_slot, BIAS, CALLER_SAVED_GUESTS, ENV, GUEST, HOST_STACK, INPUT_VM, METER,
     SAVED,
 };
-use super::sequences::{self, frame_top_update};
+use super::sequences::{self, frame_floor, frame_top_update};
 use super::templates::{Template, TemplateSite, MAX_ROUTINES};
 use crate::jit::hardening::Hardening;
 use crate::jit::masm::{At, Carried, MeterMode, Program, RunPosition};
@@ -624,6 +624,9 @@ impl Masm {
         }
         if let Some(frame) = self.program.frame {
             frame_top_update(&mut self.asm, frame.gaps)?;
+        }
+        if self.program.inline_calls() {
+            frame_floor(&mut self.asm, &self.program)?;
         }
         load_meter(&mut self.asm)?;
         self.jump_to_slot(None, entry)

@@ -108,6 +108,8 @@ pub(crate) const STACK_POINTER: i32 = disp(offset::STACK_POINTER);
 pub(crate) const FRAMES: i32 = disp(offset::FRAMES);
 /// `Env::host_stack`.
 pub(crate) const HOST_STACK: i32 = disp(offset::HOST_STACK);
+/// `Env::frame_floor`.
+pub(crate) const FRAME_FLOOR: i32 = disp(offset::FRAME_FLOOR);
 /// `Env::exit_kind`.
 pub(crate) const EXIT_KIND: i32 = disp(offset::EXIT_KIND);
 /// `Env::exit_pc`.

@@ -14,7 +14,8 @@ use super::regs::{
     GAP_STORE_LEN, GUEST, HOST_ADDR, HOST_STACK, REGS, SAVED, VM_ADDR,
 };
 use super::sequences::{
-    derived_r10, derived_r10_fixup, end_compare, frame_top_update, slot_compare, table_compare,
+    derived_r10, derived_r10_fixup, end_compare, frame_top_update, host_records_copy, slot_compare,
+    table_compare,
 };
 use crate::jit::access::{Access, SpanRule};
 use crate::jit::env::ExitKind;
@@ -31,6 +32,9 @@ use bpfvm_x86::{
 pub(super) fn emit_exits(m: &mut Masm) -> Result<(), JitError> {
     m.start_routine(Routine::ExitStub);
     save_meter(&mut m.asm)?;
+    if m.program.inline_calls() {
+        host_records_copy(&mut m.asm, &m.program)?;
+    }
     if let Some(bump) = derived_r10(&m.program) {
         derived_r10_fixup(&mut m.asm, bump)?;
     }
