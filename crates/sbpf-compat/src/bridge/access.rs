@@ -316,10 +316,9 @@ impl bpfvm::memory::ViolationHandler for HostHandler {
     ) -> Option<bpfvm::MemoryRegion<'static>> {
         let mut target = self.target.0.get()?;
         // SAFETY: invariant 2: the target is set only while a run is in progress, to the
-        // host's mapping, which outlives the run; during a program's load or store nothing
-        // else holds a reference to it (the engine works on its own mapping, in an allocation
-        // of its own that the host's mapping owns through a raw pointer, and host code runs
-        // only inside syscalls).
+        // host's mapping, which outlives the run; during a load or store nothing else holds a
+        // reference to it (the engine works on its own mapping, in its own allocation owned
+        // through a raw pointer, and host code runs only inside syscalls).
         let mapping = unsafe { target.as_mut() };
         mapping.redirect_for_engine(
             crate::memory_region::AccessType::from_engine(access),
