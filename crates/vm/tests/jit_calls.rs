@@ -229,24 +229,10 @@ fn branches_against_zero_after_alu_operations() {
 }
 
 /// The recursion in registers ending in a division by zero at the innermost call instead
-/// of returning: the run ends at depth `n + 1` (pc 7), after `5 n + 6` instructions.
+/// of returning ([`recursion_around`] with a division as its deepest op): the run ends at
+/// depth `n + 1` (pc 7), after `5 n + 6` instructions.
 fn recursion_ending_in_an_error(n: i32) -> Vec<Insn> {
-    vec![
-        mov(1, n),
-        mov(6, 1000),
-        call(1, 2),
-        alu(Width::W64, AluOp::Add, 0, reg(6)),
-        exit(),
-        // f:
-        mov(0, 1),
-        branch(Width::W64, Cond::Ne, 1, k(0), 1),
-        alu(Width::W64, AluOp::Div, 0, reg(1)),
-        alu(Width::W64, AluOp::Mov, 6, reg(1)),
-        alu(Width::W64, AluOp::Sub, 1, k(1)),
-        call(1, -6),
-        alu(Width::W64, AluOp::Add, 0, reg(6)),
-        exit(),
-    ]
+    recursion_around(n, alu(Width::W64, AluOp::Div, 0, reg(1)))
 }
 
 #[test]
