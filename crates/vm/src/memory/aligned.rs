@@ -14,7 +14,6 @@
 use super::layout::MemoryRules;
 use super::region::MemoryRegion;
 use crate::error::{AccessType, RuntimeError};
-use bpfvm_isa::MemSize;
 
 /// Each region owns one slot of this many address bits.
 const SLOT_BITS: u32 = 32;
@@ -67,26 +66,6 @@ impl<'a> AlignedMapping<'a> {
             return None;
         }
         region.vm_to_host(vaddr, len).map(|offset| (index, offset))
-    }
-
-    /// Loads `size` bytes at `vaddr` when the access is valid: the interpreter's inlined
-    /// fast path. `None` means "take the general path", which also builds the error. Slot 0
-    /// needs no test here: its region is empty, so every access of one byte or more misses.
-    #[inline(always)]
-    pub fn load(&self, size: MemSize, vaddr: u64) -> Option<u64> {
-        let region = self.regions.get(usize::try_from(slot_of(vaddr)).ok()?)?;
-        let offset = region.vm_to_host(vaddr, size.bytes())?;
-        region.host.load_le(offset, size)
-    }
-
-    /// Stores the low `size` bytes of `value` at `vaddr` when the access is valid (read-only
-    /// regions refuse it in `store_le`); `None` means "take the general path".
-    #[inline(always)]
-    pub fn store(&mut self, size: MemSize, vaddr: u64, value: u64) -> Option<()> {
-        let index = usize::try_from(slot_of(vaddr)).ok()?;
-        let region = self.regions.get_mut(index)?;
-        let offset = region.vm_to_host(vaddr, size.bytes())?;
-        region.host.store_le(offset, size, value)
     }
 
     /// The regions, index 0 being the empty region at address 0.

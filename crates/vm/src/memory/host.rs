@@ -231,3 +231,144 @@ impl Drop for HostBytes<'_> {
         }
     }
 }
+
+/// The 4 GiB slots the direct rows cover ([`DirectRows`]); an access above them takes the
+/// mapping's general path.
+const DIRECT_SLOTS: usize = 8;
+
+/// The gap bit of a row that gives no access (the "no gaps" bit of `MemoryRegion`: never
+/// set in an offset below 4 GiB).
+const NO_GAP_BIT: u64 = 1 << 63;
+
+/// One slot's direct row: where its region's host bytes start and how many of them loads
+/// and stores may touch.
+#[derive(Clone, Copy, Debug)]
+struct DirectRow {
+    /// The region's first host byte (dangling, never read, when both lengths are 0).
+    host: *mut u8,
+    /// The bit of an offset into the slot that says "in a gap" (see `MemoryRegion`), the
+    /// "no gaps" bit for a contiguous region.
+    gap_bit: u64,
+    /// The host bytes a load may touch: the region's length, 0 when no access is direct.
+    load_len: u64,
+    /// The host bytes a store may touch: the region's length when it is writable, else 0.
+    store_len: u64,
+}
+
+impl DirectRow {
+    /// The row that sends every access of its slot to the general path.
+    const NONE: DirectRow = DirectRow {
+        host: core::ptr::null_mut(),
+        gap_bit: NO_GAP_BIT,
+        load_len: 0,
+        store_len: 0,
+    };
+
+    /// The host offset of an access of `len` bytes at `offset` into the slot, when its
+    /// first byte is not in a gap and its last lies below `limit` (the region's
+    /// translation, reference §5.2, for a region that starts at its slot's first address).
+    #[inline(always)]
+    fn translate(&self, offset: u64, len: u64, limit: u64) -> Option<usize> {
+        let low_mask = self.gap_bit.wrapping_sub(1);
+        let host_offset = ((offset >> 1) & !low_mask) | (offset & low_mask);
+        // `offset` is below 4 GiB and `len` at most 8, so the sum does not overflow.
+        let fits = offset & self.gap_bit == 0 && host_offset + len <= limit;
+        fits.then_some(host_offset as usize)
+    }
+}
+
+/// The interpreter's direct lookup of the aligned mapping: per 4 GiB slot (the upper 32
+/// bits of an address) below [`DIRECT_SLOTS`], the host pointer, gap bit and lengths of the
+/// region in it, so that an access costs one index, one translation and one host load or
+/// store, with no walk from the mapping to its regions. A row gives no access (both lengths
+/// 0) for a slot whose region does not start at the slot's first address, for every slot
+/// of the unaligned mapping, and for slots with no region; the general path decides those.
+///
+/// Invariant, relied on by the `unsafe` blocks of [`DirectRows::load`] and
+/// [`DirectRows::store`]: each row was made by [`DirectRows::of`] from the regions the
+/// mapping holds now, so its `host` is the pointer of a live [`HostBytes`] of at least
+/// `load_len` bytes (invariant 1), writable for `store_len` bytes (`store_len` is 0 unless
+/// the bytes are [`HostAccess::ReadWrite`], invariants 2 and 3). `MemoryMapping` keeps
+/// this: it makes the rows when it is built and again whenever it replaces a region, the
+/// only ways its regions change (`MemoryMapping::with_layout`, `replace_region`), and it
+/// owns both, so the rows never outlive the regions. Loads borrow the mapping shared and
+/// stores mutably, as its slices do, so no slice it handed out is alive during a store.
+#[derive(Debug)]
+pub(super) struct DirectRows {
+    rows: [DirectRow; DIRECT_SLOTS],
+}
+
+impl DirectRows {
+    /// The rows of an aligned mapping's regions (`regions[i]` in slot `i`), or with
+    /// `regions` empty rows that give no access.
+    pub(super) fn of(regions: &[MemoryRegion<'_>]) -> Self {
+        let mut rows = [DirectRow::NONE; DIRECT_SLOTS];
+        for ((slot, row), region) in rows.iter_mut().enumerate().zip(regions) {
+            if region.vm_addr() != (slot as u64) << 32 {
+                continue;
+            }
+            let host = &region.host;
+            let len = host.len as u64;
+            *row = DirectRow {
+                host: host.ptr.as_ptr(),
+                gap_bit: region.gap_bit(),
+                load_len: len,
+                store_len: match host.access {
+                    HostAccess::ReadWrite => len,
+                    HostAccess::ReadOnly => 0,
+                },
+            };
+        }
+        DirectRows { rows }
+    }
+
+    /// The row of `vaddr`'s slot and the offset into the slot, or `None` above the rows.
+    #[inline(always)]
+    fn row(&self, vaddr: u64) -> Option<(&DirectRow, u64)> {
+        let row = self.rows.get(usize::try_from(vaddr >> 32).ok()?)?;
+        Some((row, vaddr & 0xffff_ffff))
+    }
+
+    /// Loads `size` bytes at `vaddr`, little-endian and zero-extended, when a row gives the
+    /// access; `None` sends it to the general path.
+    #[inline(always)]
+    pub(super) fn load(&self, size: MemSize, vaddr: u64) -> Option<u64> {
+        let (row, offset) = self.row(vaddr)?;
+        let at = row.translate(offset, size.bytes(), row.load_len)?;
+        // SAFETY: `at + size <= load_len` (translate), and the row's `host` is valid for
+        // reads of `load_len` bytes while the mapping holds the rows (the invariant of
+        // `DirectRows`, kept by `MemoryMapping`); `&self` keeps every writer out.
+        let value = unsafe {
+            let ptr = row.host.add(at);
+            match size {
+                MemSize::B => u64::from(ptr.read()),
+                MemSize::H => u64::from(u16::from_le(ptr.cast::<u16>().read_unaligned())),
+                MemSize::W => u64::from(u32::from_le(ptr.cast::<u32>().read_unaligned())),
+                MemSize::DW => u64::from_le(ptr.cast::<u64>().read_unaligned()),
+            }
+        };
+        Some(value)
+    }
+
+    /// Stores the low `size` bytes of `value` at `vaddr`, little-endian, when a row gives the
+    /// access (never for a read-only region); `None` sends it to the general path.
+    #[inline(always)]
+    pub(super) fn store(&mut self, size: MemSize, vaddr: u64, value: u64) -> Option<()> {
+        let (row, offset) = self.row(vaddr)?;
+        let at = row.translate(offset, size.bytes(), row.store_len)?;
+        // SAFETY: `at + size <= store_len` (translate), and a row's `host` is valid for
+        // writes of `store_len` bytes, which is 0 unless the region is writable, while the
+        // mapping holds the rows (the invariant of `DirectRows`, kept by `MemoryMapping`);
+        // `&mut self` (borrowed from the mapping) keeps every other reader and writer out.
+        unsafe {
+            let ptr = row.host.add(at);
+            match size {
+                MemSize::B => ptr.write(value as u8),
+                MemSize::H => ptr.cast::<u16>().write_unaligned((value as u16).to_le()),
+                MemSize::W => ptr.cast::<u32>().write_unaligned((value as u32).to_le()),
+                MemSize::DW => ptr.cast::<u64>().write_unaligned(value.to_le()),
+            }
+        }
+        Some(())
+    }
+}

@@ -40,6 +40,7 @@ pub(crate) mod table;
 mod unaligned;
 mod violation;
 
+use host::DirectRows;
 pub use host::{HostAccess, HOST_ALIGN};
 pub use layout::{
     AddressMap, CurrentFrame, FrameMode, GappedFrames, Gaps, Layout, MappingKind, MemoryRules,
@@ -116,6 +117,10 @@ pub trait ViolationHandler {
 /// Guest memory as the program sees it.
 pub struct MemoryMapping<'a> {
     lookup: Lookup<'a>,
+    /// The interpreter's direct lookup of the regions (`host::DirectRows`): made with the
+    /// mapping and again whenever a region is replaced, so it always describes `lookup`'s
+    /// regions.
+    direct: DirectRows,
     policy: ViolationPolicy,
     /// Asked before a program's load or store fails (see [`ViolationHandler`]).
     handler: Option<Box<dyn ViolationHandler>>,
@@ -159,8 +164,10 @@ impl<'a> MemoryMapping<'a> {
             MappingKind::Aligned => Lookup::Aligned(AlignedMapping::new(regions, layout.rules)?),
             MappingKind::Unaligned => Lookup::Unaligned(UnalignedMapping::new(regions)?),
         };
+        let direct = DirectRows::of(direct_regions(&lookup));
         Ok(MemoryMapping {
             lookup,
+            direct,
             policy: ViolationPolicy::new(*layout),
             handler: None,
             table: core::cell::OnceCell::new(),
@@ -261,10 +268,8 @@ impl<'a> MemoryMapping<'a> {
         vaddr: u64,
         pc: usize,
     ) -> Result<u64, RuntimeError> {
-        if let Lookup::Aligned(mapping) = &self.lookup {
-            if let Some(value) = mapping.load(size, vaddr) {
-                return Ok(value);
-            }
+        if let Some(value) = self.direct.load(size, vaddr) {
+            return Ok(value);
         }
         self.load_general(size, vaddr, pc)
     }
@@ -280,10 +285,8 @@ impl<'a> MemoryMapping<'a> {
         value: u64,
         pc: usize,
     ) -> Result<(), RuntimeError> {
-        if let Lookup::Aligned(mapping) = &mut self.lookup {
-            if mapping.store(size, vaddr, value).is_some() {
-                return Ok(());
-            }
+        if self.direct.store(size, vaddr, value).is_some() {
+            return Ok(());
         }
         self.store_general(size, vaddr, value, pc)
     }
@@ -293,10 +296,7 @@ impl<'a> MemoryMapping<'a> {
     /// ([`load_general`](Self::load_general)).
     #[inline(always)]
     pub(crate) fn load_aligned(&self, size: MemSize, vaddr: u64) -> Option<u64> {
-        match &self.lookup {
-            Lookup::Aligned(mapping) => mapping.load(size, vaddr),
-            Lookup::Unaligned(_) => None,
-        }
+        self.direct.load(size, vaddr)
     }
 
     /// The aligned mapping's inlined lookup alone: `Some` when a valid aligned store was
@@ -304,10 +304,7 @@ impl<'a> MemoryMapping<'a> {
     /// path ([`store_general`](Self::store_general)).
     #[inline(always)]
     pub(crate) fn store_aligned(&mut self, size: MemSize, vaddr: u64, value: u64) -> Option<()> {
-        match &mut self.lookup {
-            Lookup::Aligned(mapping) => mapping.store(size, vaddr, value),
-            Lookup::Unaligned(_) => None,
-        }
+        self.direct.store(size, vaddr, value)
     }
 
     /// The general path of [`load_inline`](Self::load_inline).
@@ -432,10 +429,13 @@ impl<'a> MemoryMapping<'a> {
         region: MemoryRegion<'a>,
     ) -> Result<(), RuntimeError> {
         self.table.take();
-        match &mut self.lookup {
+        let replaced = match &mut self.lookup {
             Lookup::Aligned(mapping) => mapping.replace_region(index, region),
             Lookup::Unaligned(mapping) => mapping.replace_region(index, region),
-        }
+        };
+        // The old region is gone: the rows are made again from the regions held now.
+        self.direct = DirectRows::of(direct_regions(&self.lookup));
+        replaced
     }
 
     /// Replaces the region that starts at `region.vm_addr()` (whatever its index in
@@ -461,6 +461,15 @@ impl<'a> MemoryMapping<'a> {
             Lookup::Aligned(_) => false,
             Lookup::Unaligned(mapping) => mapping.is_cached(vaddr),
         }
+    }
+}
+
+/// The regions the direct rows describe: the aligned mapping's, one per slot; none for the
+/// unaligned mapping, whose accesses all take the general path.
+fn direct_regions<'m, 'a>(lookup: &'m Lookup<'a>) -> &'m [MemoryRegion<'a>] {
+    match lookup {
+        Lookup::Aligned(mapping) => mapping.regions(),
+        Lookup::Unaligned(_) => &[],
     }
 }
 

@@ -116,6 +116,12 @@ impl<'a> MemoryRegion<'a> {
         self.host.access() == HostAccess::ReadWrite
     }
 
+    /// The bit of a region offset that says "in a gap" (the "no gaps" bit, 1 << 63, for a
+    /// contiguous region): what the direct rows translate with.
+    pub(super) fn gap_bit(&self) -> u64 {
+        self.gap_bit
+    }
+
     /// The gap size in bytes, or `None` for a contiguous region.
     pub fn gap_size(&self) -> Option<u64> {
         (self.gap_bit != NO_GAP_BIT).then_some(self.gap_bit)
