@@ -32,6 +32,13 @@
 //! through the [`Thread`], every dispatch loaded the two words again (measured: 3%-8% of
 //! the kernels' time, PERFORMANCE.md phase F).
 
+//!
+//! The handlers' `unsafe`: the dispatch fetches an instruction with a checked `get` and picks
+//! its handler by the instruction's kind, so a handler reads the same instruction again with
+//! neither the bound nor the kind checked (each was a load or a compare per instruction);
+//! the contract is [`Handler`]'s, and [`Machine::dispatch`] is the only caller.
+#![allow(unsafe_code)]
+
 use super::access::{InPlace, Interrupt, Retried};
 use super::exec::{Halt, Machine, Next};
 use crate::code::{Inst, InstKind};
@@ -79,9 +86,15 @@ impl Thread<'_> {
 /// `Result<usize, Halt>` keeps the compiler from making it one.)
 const HALTED: usize = usize::MAX;
 
-/// A handler: runs the instruction `inst` at `pc` and everything after it in the chain; the
-/// result is the run head the driving loop goes on at (not yet charged), or [`HALTED`].
-type Handler<M> = fn(&mut M, &Thread<'_>, &[Inst], usize, u64) -> usize;
+/// A handler: runs the instruction at `pc` and everything after it in the chain; the result
+/// is the run head the driving loop goes on at (not yet charged), or [`HALTED`].
+///
+/// # Safety
+///
+/// `pc` is below the stream's length and the instruction there is of the handler's kind
+/// (the handler reads it without a bound or kind check). [`Machine::dispatch`], the only
+/// caller, establishes both.
+type Handler<M> = unsafe fn(&mut M, &Thread<'_>, &[Inst], usize, u64) -> usize;
 
 /// The table of handlers: `$name` lists every [`InstKind`] in order, which a constant
 /// assertion checks, so that the handler at index `k` is the one for kind `k`.
@@ -130,24 +143,27 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         thread.outcome(result)
     }
 
-    /// The handler of kind `KIND`: executes `inst` (of that kind), then hands over to the
-    /// next instruction's handler.
-    fn handler<const KIND: u8>(
+    /// The handler of kind `KIND`: executes the instruction at `pc` (of that kind), then
+    /// hands over to the next instruction's handler.
+    ///
+    /// # Safety
+    ///
+    /// `pc < insts.len()` and `insts[pc]` is of kind `KIND` (see [`Handler`]).
+    unsafe fn handler<const KIND: u8>(
         &mut self,
         thread: &Thread<'_>,
         insts: &[Inst],
         pc: usize,
         fuel: u64,
     ) -> usize {
-        // The dispatch fetched this instruction, so the fetch always succeeds.
-        let Some(inst) = insts.get(pc) else {
-            return self.overrun(thread, fuel);
-        };
-        // The table gives every kind its own handler, so the test always holds; with it the
-        // compiler keeps only this kind's arm of the `match`.
-        if inst.kind() as u8 != KIND {
-            return self.handler_any(thread, insts, pc, fuel);
-        }
+        // SAFETY: the caller promises `pc < insts.len()` (the dispatch fetched this
+        // instruction with a checked `get`).
+        let inst = unsafe { insts.get_unchecked(pc) };
+        // SAFETY: the caller promises the kind (the dispatch chose this handler by the kind
+        // it read from this very instruction, and the stream is borrowed shared, so it has
+        // not changed since). With the promise the compiler keeps only this kind's arm of
+        // the `match`, without testing the kind again.
+        unsafe { core::hint::assert_unchecked(inst.kind() as u8 == KIND) };
         // A syscall reads and resets the meter, so it is brought up to date before and the
         // fuel bounded by the budget the syscall leaves after.
         let syscalls = KIND == InstKind::Syscall as u8 || KIND == InstKind::CallRegOrHelper as u8;
@@ -191,7 +207,10 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             return self.overrun(thread, fuel);
         };
         let handler = Self::HANDLERS[inst.kind() as usize];
-        handler(self, thread, insts, pc, fuel)
+        // SAFETY: `pc < insts.len()` (the `get` above), and `HANDLERS[k]` is the handler of
+        // kind `k` (the constant assertion of `handler_table!`), so `handler` is the one of
+        // `insts[pc]`'s kind: what a handler's contract asks for.
+        unsafe { handler(self, thread, insts, pc, fuel) }
     }
 
     /// Goes on at the run head `pc`: in this chain when it has the fuel, which the budget
@@ -250,8 +269,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     }
 
     /// The handler of an instruction of any kind, with the memory's general path in place:
-    /// what a handler hands an instruction whose access missed the inlined lookup to (and,
-    /// were the table wrong, one of another kind).
+    /// what a handler hands an instruction whose access missed the inlined lookup to.
     #[cold]
     #[inline(never)]
     fn handler_any(&mut self, thread: &Thread<'_>, insts: &[Inst], pc: usize, fuel: u64) -> usize {

@@ -269,8 +269,11 @@ impl DirectRow {
     /// translation, reference §5.2, for a region that starts at its slot's first address).
     #[inline(always)]
     fn translate(&self, offset: u64, len: u64, limit: u64) -> Option<usize> {
-        let low_mask = self.gap_bit.wrapping_sub(1);
-        let host_offset = ((offset >> 1) & !low_mask) | (offset & low_mask);
+        // Outside a gap, `offset` is frame `k`'s start `2 k gap` plus less than `gap`, and
+        // `(offset >> 1) & -gap` is `k gap`, the gaps before the frame, which the host bytes
+        // do not have. (For a contiguous region the gap bit is above every offset: nothing
+        // is taken off.)
+        let host_offset = offset - ((offset >> 1) & self.gap_bit.wrapping_neg());
         // `offset` is below 4 GiB and `len` at most 8, so the sum does not overflow.
         let fits = offset & self.gap_bit == 0 && host_offset + len <= limit;
         fits.then_some(host_offset as usize)
