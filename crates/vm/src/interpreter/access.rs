@@ -1,9 +1,11 @@
 //! Loads and stores of the interpreter, and what an access the aligned mapping's inlined
 //! lookup does not make turns into ([`Access`]).
 //!
-//! The inlined lookup makes every valid access of the aligned mapping. Anything else (an
-//! access of the unaligned mapping, one that fails, one the violation handler may rescue)
-//! takes the memory mapping's general path, out of line. How it gets there depends on the
+//! The inlined lookup (the mapping's direct rows) makes every valid access of the aligned
+//! mapping to a region that starts at its slot's first address, in the first eight slots
+//! (every region of the standard layouts). Anything else (an access of the unaligned
+//! mapping, one that fails, one the violation handler may rescue) takes the memory
+//! mapping's general path, out of line. How it gets there depends on the
 //! loop: the `match` loops call it in place ([`InPlace`]); a threaded handler instead stops
 //! the instruction before it has done anything ([`Interrupt::Retry`]) and runs it again
 //! through the handler for any kind, so that no hot handler makes a call that returns into

@@ -258,9 +258,9 @@ impl<'a> MemoryMapping<'a> {
         done.ok_or_else(|| self.violation(AccessType::Store, vaddr, size.bytes(), pc))
     }
 
-    /// [`load`](Self::load) with the aligned mapping's lookup inlined: the interpreter's hot
-    /// path. Same results and errors; anything but a valid aligned access takes `load`, and a
-    /// failing one asks the [`ViolationHandler`] first.
+    /// [`load`](Self::load) with the aligned mapping's lookup inlined (its direct rows): the
+    /// interpreter's hot path. Same results and errors; anything the rows do not give takes
+    /// `load`, and a failing one asks the [`ViolationHandler`] first.
     #[inline(always)]
     pub fn load_inline(
         &mut self,
@@ -274,9 +274,9 @@ impl<'a> MemoryMapping<'a> {
         self.load_general(size, vaddr, pc)
     }
 
-    /// [`store`](Self::store) with the aligned mapping's lookup inlined: the interpreter's
-    /// hot path. Same results and errors; anything but a valid aligned access takes `store`,
-    /// and a failing one asks the [`ViolationHandler`] first.
+    /// [`store`](Self::store) with the aligned mapping's lookup inlined (its direct rows): the
+    /// interpreter's hot path. Same results and errors; anything the rows do not give takes
+    /// `store`, and a failing one asks the [`ViolationHandler`] first.
     #[inline(always)]
     pub fn store_inline(
         &mut self,
@@ -291,7 +291,8 @@ impl<'a> MemoryMapping<'a> {
         self.store_general(size, vaddr, value, pc)
     }
 
-    /// The aligned mapping's inlined lookup alone: the value of a valid aligned load, or
+    /// The aligned mapping's inlined lookup alone (the direct rows): the value of a valid
+    /// aligned load of a region that starts at its slot's first address, below slot 8, or
     /// `None` for anything [`load_inline`](Self::load_inline) hands to its general path
     /// ([`load_general`](Self::load_general)).
     #[inline(always)]
@@ -299,8 +300,8 @@ impl<'a> MemoryMapping<'a> {
         self.direct.load(size, vaddr)
     }
 
-    /// The aligned mapping's inlined lookup alone: `Some` when a valid aligned store was
-    /// made, `None` for anything [`store_inline`](Self::store_inline) hands to its general
+    /// The aligned mapping's inlined lookup alone (the direct rows): `Some` when a valid
+    /// aligned store was made, `None` for anything [`store_inline`](Self::store_inline) hands to its general
     /// path ([`store_general`](Self::store_general)).
     #[inline(always)]
     pub(crate) fn store_aligned(&mut self, size: MemSize, vaddr: u64, value: u64) -> Option<()> {

@@ -604,3 +604,73 @@ fn syscall_byte_access() {
         assert_eq!(&layout.input[..4], &[1, 2, 3, 4]);
     }
 }
+
+/// The direct rows against the general path: at every offset near each region's start,
+/// end and frames, for every size, the rows give a load or store exactly when the general
+/// path makes it (for the regions that start at their slot's first address), with the same
+/// bytes; a region elsewhere in its slot, slot 0 and slots without a region get nothing;
+/// and a replaced region is what the rows describe afterwards.
+#[test]
+fn direct_rows_agree_with_the_general_path() {
+    const SIZES: [MemSize; 4] = [MemSize::B, MemSize::H, MemSize::W, MemSize::DW];
+    let text = [7u8; 24];
+    let mut stack: Vec<u8> = (0..64).collect();
+    let mut heap = [0u8; 0];
+    let mut input: Vec<u8> = (100..140).collect();
+    let mut late = [1u8; 8];
+    const LATE: u64 = (5 << 32) + 8;
+    let regions = vec![
+        MemoryRegion::readonly(&text, MM_PROGRAM_START),
+        MemoryRegion::writable_gapped(&mut stack, MM_STACK_START, 16),
+        MemoryRegion::writable(&mut heap, MM_HEAP_START),
+        MemoryRegion::writable(&mut input, MM_INPUT_START),
+        MemoryRegion::writable(&mut late, LATE),
+    ];
+    let mut mapping = MemoryMapping::new(regions, &Config::default()).unwrap();
+    let bases = [
+        0,
+        MM_PROGRAM_START,
+        MM_STACK_START,
+        MM_HEAP_START,
+        MM_INPUT_START,
+    ];
+    let mut made = 0;
+    for base in bases.into_iter().chain([5 << 32, LATE, 6 << 32, 9 << 32]) {
+        for offset in 0..140 {
+            let vaddr = base + offset;
+            let direct_slot = base >> 32 != 5;
+            for size in SIZES {
+                let general = mapping.load(size, vaddr, 0).ok();
+                let direct = mapping.load_aligned(size, vaddr);
+                let want = if direct_slot { general } else { None };
+                assert_eq!(direct, want, "load {size:?} at {vaddr:#x}");
+                let value = 0x8877_6655_4433_2211 ^ vaddr;
+                let storable = mapping.map(Store, vaddr, size.bytes(), 0).is_ok();
+                let stored = mapping.store_aligned(size, vaddr, value).is_some();
+                assert_eq!(
+                    stored,
+                    storable && direct_slot,
+                    "store {size:?} at {vaddr:#x}"
+                );
+                if stored {
+                    made += 1;
+                    let mask = u64::MAX >> (64 - 8 * size.bytes());
+                    assert_eq!(mapping.load(size, vaddr, 0), Ok(value & mask));
+                }
+            }
+        }
+    }
+    assert!(made > 100, "the rows made {made} stores");
+    // The input shrinks to 4 read-only bytes: a word at 0 loads, at 1 it does not, and no
+    // store is direct any more.
+    let short = [9u8; 4];
+    mapping
+        .replace_region_at(MemoryRegion::readonly(&short, MM_INPUT_START))
+        .unwrap();
+    assert_eq!(
+        mapping.load_aligned(MemSize::W, MM_INPUT_START),
+        Some(0x0909_0909)
+    );
+    assert_eq!(mapping.load_aligned(MemSize::W, MM_INPUT_START + 1), None);
+    assert_eq!(mapping.store_aligned(MemSize::B, MM_INPUT_START, 1), None);
+}
