@@ -614,6 +614,7 @@ fn syscall_byte_access() {
 fn direct_rows_agree_with_the_general_path() {
     const SIZES: [MemSize; 4] = [MemSize::B, MemSize::H, MemSize::W, MemSize::DW];
     let text = [7u8; 24];
+    let short = [9u8; 4];
     let mut stack: Vec<u8> = (0..64).collect();
     let mut heap = [0u8; 0];
     let mut input: Vec<u8> = (100..140).collect();
@@ -663,7 +664,6 @@ fn direct_rows_agree_with_the_general_path() {
     assert!(made > 100, "the rows made {made} stores");
     // The input shrinks to 4 read-only bytes: a word at 0 loads, at 1 it does not, and no
     // store is direct any more.
-    let short = [9u8; 4];
     mapping
         .replace_region_at(MemoryRegion::readonly(&short, MM_INPUT_START))
         .unwrap();
