@@ -277,7 +277,7 @@ impl Assembler {
     // ---- Data movement ----------------------------------------------------------------------
 
     /// `mov dst, src` between registers.
-    #[inline]
+    #[inline(always)]
     pub fn mov(&mut self, size: Size, dst: Gpr, src: Gpr) {
         let opcode = pick(size, MOV_RM_R_8, MOV_RM_R);
         let regs = size == Size::S8 && (src.byte_needs_rex() || dst.byte_needs_rex());
@@ -320,7 +320,7 @@ impl Assembler {
     /// Loads the 64-bit constant `value` into `dst` with the shortest `mov`: a 32-bit move
     /// (which zero-extends) when it fits in `u32`, the sign-extended imm32 form when it fits in
     /// `i32`, else `movabs`. Flags are untouched.
-    #[inline]
+    #[inline(always)]
     pub fn mov_imm64(&mut self, dst: Gpr, value: u64) {
         if let Ok(low) = u32::try_from(value) {
             let imm = Imm::i32(low as i32);
@@ -482,7 +482,7 @@ impl Assembler {
     }
 
     /// `lea dst, [src]`: the address computation without a memory access (16/32/64 bits).
-    #[inline]
+    #[inline(always)]
     pub fn lea(&mut self, size: Size, dst: Gpr, src: Mem) -> Result<(), EncodeError> {
         if size == Size::S8 {
             return Err(EncodeError::UnsupportedSize {

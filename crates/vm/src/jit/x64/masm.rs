@@ -275,13 +275,14 @@ impl Masm {
     }
 
     /// The slot index of a target (anything out of range means the slot after the last).
+    #[inline(always)]
     fn slot_index(&self, pc: usize) -> u32 {
         let last = self.offsets.len().saturating_sub(1);
         u32::try_from(pc.min(last)).unwrap_or(NONE)
     }
 
     /// `jmp` (`cond` `None`) or `jcc` to slot `target`.
-    #[inline]
+    #[inline(always)]
     pub fn jump_to_slot(&mut self, cond: Option<Cond>, target: usize) -> Result<(), JitError> {
         let known = self.entry_offset(target).map(|offset| offset as usize);
         match (known, cond) {
