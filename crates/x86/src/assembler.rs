@@ -175,6 +175,13 @@ impl Assembler {
         Ok(self.code)
     }
 
+    /// Appends the first `len` bytes (at most 32) of `block`, pre-encoded code, with one
+    /// fixed-size copy (see [`CodeBuffer::append_block`]).
+    #[inline(always)]
+    pub fn data_block(&mut self, block: &[u8; 32], len: usize) {
+        self.code.append_block(block, len);
+    }
+
     /// Appends raw data bytes (a constant or a table inside the code), not instructions.
     #[inline]
     pub fn data(&mut self, bytes: &[u8]) {

@@ -320,6 +320,7 @@ impl Masm {
     }
 
     /// Records a stub that the jump at `field` goes to.
+    #[inline(always)]
     pub(super) fn add_stub(&mut self, field: Rel32, kind: StubKind) {
         self.pending |= STUBS_PENDING;
         self.out_of_line.push(Stub { field, kind });

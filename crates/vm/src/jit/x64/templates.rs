@@ -235,14 +235,11 @@ impl Template {
 
     /// Appends the template's bytes (through the fixed-size copy when there is one) and
     /// returns where they start.
-    #[inline]
+    #[inline(always)]
     fn append_bytes(&self, asm: &mut Assembler) -> usize {
         let start = asm.offset();
         match &self.short {
-            Some(short) => {
-                asm.data(short);
-                asm.truncate(start + self.bytes.len());
-            }
+            Some(short) => asm.data_block(short, self.bytes.len()),
             None => asm.data(&self.bytes),
         }
         start
