@@ -405,7 +405,7 @@ impl Assembler {
     }
 
     /// `movzx dst, src`: zero-extends an 8- or 16-bit `src` into a `to`-bit `dst`.
-    #[inline]
+    #[inline(always)]
     pub fn movzx(
         &mut self,
         from: Size,
@@ -428,7 +428,7 @@ impl Assembler {
     }
 
     /// `movsx dst, src` (`movsxd` from 32 bits): sign-extends `src` into a `to`-bit `dst`.
-    #[inline]
+    #[inline(always)]
     pub fn movsx(
         &mut self,
         from: Size,
@@ -457,7 +457,7 @@ impl Assembler {
         self.movsx(Size::S32, Size::S64, dst, src)
     }
 
-    #[inline]
+    #[inline(always)]
     fn extend(
         &mut self,
         from: Size,
