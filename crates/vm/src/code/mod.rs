@@ -14,6 +14,7 @@
 
 pub(crate) mod fuse;
 pub(crate) mod lower;
+mod quick;
 pub(crate) mod runs;
 
 pub use bpfvm_isa::op::{
@@ -27,6 +28,7 @@ use crate::memory::Layout;
 use crate::program::Executable;
 use bpfvm_isa::{decode_slot, Dialect, Slot, SLOT_SIZE};
 use lower::Lowering;
+use quick::QuickLowering;
 use std::sync::OnceLock;
 
 /// The backend-neutral form of a verified program (see the module doc).
@@ -246,22 +248,75 @@ impl Code {
 /// starts and lowered at once, the second slot of an `lddw` lowered on its own (as the slot
 /// no instruction starts at). The same ops as decoding the whole text first
 /// ([`VerifiedProgram::decoded`](crate::VerifiedProgram::decoded)) and lowering each entry.
+///
+/// Most slots take the quick lowering ([`quick`]): one table read and a match that copies the
+/// slot's fields into the op. The rest (calls, `lddw`, the rare forms) take the full
+/// lowering, kept out of this loop so that the loop's state stays in registers.
 fn lower_text(text: &[u8], dialect: Dialect, lowering: &Lowering<'_>) -> Vec<Op> {
-    let mut ops = Vec::with_capacity(lowering.slot_count + 1);
-    let mut pc = 0;
-    while let Some(slot) = Slot::at(text, pc) {
-        let insn = decode_slot(slot, || Slot::at(text, pc.wrapping_add(1)), dialect).ok();
-        ops.push(lowering.lower(pc, insn, slot));
-        pc += 1;
-        if insn.is_some_and(|insn| insn.slot_count() == 2) {
-            if let Some(second) = Slot::at(text, pc) {
-                ops.push(lowering.second_half(second));
-                pc += 1;
+    let quick = QuickLowering::new(dialect, lowering.slot_count);
+    let mut full = Vec::new();
+    let mut ops = lower_quick(text, quick, &mut full);
+    // In order, so that an `lddw` decides its second slot before that slot is reached (the
+    // second slot is never quick: its opcode is 0, which no dialect's quick table lowers).
+    let mut second_half = None;
+    for &pc in &full {
+        if second_half == Some(pc) {
+            continue;
+        }
+        let (op, second) = lower_full(text, pc, lowering);
+        if let Some(entry) = ops.get_mut(pc) {
+            *entry = op;
+        }
+        second_half = None;
+        if let Some(second) = second {
+            if let Some(entry) = ops.get_mut(pc.wrapping_add(1)) {
+                *entry = second;
+                second_half = Some(pc.wrapping_add(1));
             }
         }
     }
     ops.push(Op::Overrun);
     ops
+}
+
+/// The quick lowering of every slot of `text`, with [`Op::Overrun`] where the full lowering
+/// must decide; those slots are listed in `full`, in order. Room for one more op (the
+/// sentinel) is reserved. Its own function, so that the walk's state stays in registers.
+#[inline(never)]
+fn lower_quick(text: &[u8], quick: QuickLowering, full: &mut Vec<usize>) -> Vec<Op> {
+    let mut ops = Vec::with_capacity(text.len() / SLOT_SIZE + 1);
+    let mut rest = text;
+    while let Some((bytes, tail)) = rest.split_first_chunk::<SLOT_SIZE>() {
+        let pc = ops.len();
+        let slot = Slot::from_u64(u64::from_le_bytes(*bytes));
+        ops.push(quick.lower(pc, slot).unwrap_or_else(|| {
+            full.push(pc);
+            Op::Overrun
+        }));
+        rest = tail;
+    }
+    ops
+}
+
+/// The op of the instruction at `pc` by decoding it in full, and for an `lddw` the op of its
+/// second slot.
+#[inline(never)]
+fn lower_full(text: &[u8], pc: usize, lowering: &Lowering<'_>) -> (Op, Option<Op>) {
+    let Some(slot) = Slot::at(text, pc) else {
+        return (Op::Overrun, None);
+    };
+    let insn = decode_slot(
+        slot,
+        || Slot::at(text, pc.wrapping_add(1)),
+        lowering.dialect,
+    )
+    .ok();
+    let op = lowering.lower(pc, insn, slot);
+    let second = insn
+        .filter(|insn| insn.slot_count() == 2)
+        .and_then(|_| Slot::at(text, pc.wrapping_add(1)))
+        .map(|second| lowering.second_half(second));
+    (op, second)
 }
 
 #[cfg(test)]
