@@ -263,7 +263,10 @@ type LowerText = fn(&[u8], Dialect, &Lowering<'_>) -> Vec<Op>;
 /// lowering, kept out of this loop so that the loop's state stays in registers.
 fn lower_text(text: &[u8], dialect: Dialect, lowering: &Lowering<'_>) -> Vec<Op> {
     let quick = QuickLowering::new(dialect, lowering.slot_count);
-    let mut full = Vec::new();
+    // Reserved for one slot in four (real programs leave about one in eight to the full
+    // lowering: calls, both slots of an `lddw`): the list then never grows by copying, and
+    // the reserve it does not use costs no page faults.
+    let mut full = Vec::with_capacity(lowering.slot_count / 4);
     let mut ops = lower_quick(text, quick, &mut full);
     // In order, so that an `lddw` decides its second slot before that slot is reached (the
     // second slot is never quick: its opcode is 0, which no dialect's quick table lowers).
