@@ -3,7 +3,8 @@
 //! runs). It is owned by neither backend: the interpreter executes it as it is, the JIT
 //! compiles from it, and the JIT hands a run back to the interpreter over the same form.
 //!
-//! [`Code::new`] lowers every slot of a verified program to an [`Op`] (see [`lower`]):
+//! [`Code::new`] lowers every slot of a verified program to an [`Op`] (the common slots by one
+//! table read, see [`quick`], the rest by decoding them in full, see [`lower`]):
 //! absolute jump targets, merged `lddw`, calls resolved against the registries (fixed at load
 //! time), the dialect's rules baked in. What an op does to registers, memory and control
 //! comes from the op table of the isa crate ([`Op::facts`]); [`runs`] derives the meter's
@@ -91,9 +92,10 @@ impl Semantics {
 }
 
 impl Code {
-    /// The neutral form of a verified program, built straight from its text in one pass:
-    /// each slot is decoded and lowered at once (the second slot of an `lddw` lowers as the
-    /// slot no instruction starts at), so no decoded copy of the program is made on the way.
+    /// The neutral form of a verified program, built straight from its text: the quick walk
+    /// lowers the common slots from their opcode's table entry, then the full lowering
+    /// decodes the others in order (the second slot of an `lddw` lowers as the slot no
+    /// instruction starts at), so no decoded copy of the program is made on the way.
     /// The text must be one the verifier accepted (see the module doc of
     /// [`crate::verifier`]).
     pub fn new<C>(executable: &Executable<C>) -> Code {
