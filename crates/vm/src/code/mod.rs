@@ -339,8 +339,9 @@ mod tests {
     use crate::verifier::decode_verified;
     use bpfvm_isa::SbpfVersion;
 
-    /// The lowering before the quick walk: every slot decoded and lowered in full, in order.
-    fn lower_text_full(text: &[u8], dialect: Dialect, lowering: &Lowering<'_>) -> Vec<Op> {
+    /// The lowering before the quick walk: every slot decoded and lowered in full, in order
+    /// (in the lowering's dialect, which is the one passed).
+    fn lower_text_full(text: &[u8], _: Dialect, lowering: &Lowering<'_>) -> Vec<Op> {
         let mut ops = Vec::new();
         let mut pc = 0;
         while pc < text.len() / SLOT_SIZE {
@@ -473,11 +474,7 @@ mod tests {
                 };
                 let loads = [Config::legacy(), Config::default()]
                     .into_iter()
-                    .flat_map(|config| {
-                        DIALECTS
-                            .into_iter()
-                            .map(move |dialect| (config.clone(), dialect))
-                    });
+                    .flat_map(|config| DIALECTS.into_iter().map(move |dialect| (config, dialect)));
                 for (config, dialect) in loads {
                     let loader = Arc::new(Loader::<TestContext>::new(config));
                     let Ok(executable) = crate::elf::load_in(&bytes, loader, dialect) else {
