@@ -175,6 +175,13 @@ impl Assembler {
         Ok(self.code)
     }
 
+    /// Appends the first `len` bytes (at most 32) of `block`, pre-encoded code, with one
+    /// fixed-size copy (see [`CodeBuffer::append_block`]).
+    #[inline(always)]
+    pub fn data_block(&mut self, block: &[u8; 32], len: usize) {
+        self.code.append_block(block, len);
+    }
+
     /// Appends raw data bytes (a constant or a table inside the code), not instructions.
     #[inline]
     pub fn data(&mut self, bytes: &[u8]) {
@@ -277,7 +284,7 @@ impl Assembler {
     // ---- Data movement ----------------------------------------------------------------------
 
     /// `mov dst, src` between registers.
-    #[inline]
+    #[inline(always)]
     pub fn mov(&mut self, size: Size, dst: Gpr, src: Gpr) {
         let opcode = pick(size, MOV_RM_R_8, MOV_RM_R);
         let regs = size == Size::S8 && (src.byte_needs_rex() || dst.byte_needs_rex());
@@ -320,7 +327,7 @@ impl Assembler {
     /// Loads the 64-bit constant `value` into `dst` with the shortest `mov`: a 32-bit move
     /// (which zero-extends) when it fits in `u32`, the sign-extended imm32 form when it fits in
     /// `i32`, else `movabs`. Flags are untouched.
-    #[inline]
+    #[inline(always)]
     pub fn mov_imm64(&mut self, dst: Gpr, value: u64) {
         if let Ok(low) = u32::try_from(value) {
             let imm = Imm::i32(low as i32);
@@ -398,7 +405,7 @@ impl Assembler {
     }
 
     /// `movzx dst, src`: zero-extends an 8- or 16-bit `src` into a `to`-bit `dst`.
-    #[inline]
+    #[inline(always)]
     pub fn movzx(
         &mut self,
         from: Size,
@@ -421,7 +428,7 @@ impl Assembler {
     }
 
     /// `movsx dst, src` (`movsxd` from 32 bits): sign-extends `src` into a `to`-bit `dst`.
-    #[inline]
+    #[inline(always)]
     pub fn movsx(
         &mut self,
         from: Size,
@@ -450,7 +457,7 @@ impl Assembler {
         self.movsx(Size::S32, Size::S64, dst, src)
     }
 
-    #[inline]
+    #[inline(always)]
     fn extend(
         &mut self,
         from: Size,
@@ -482,7 +489,7 @@ impl Assembler {
     }
 
     /// `lea dst, [src]`: the address computation without a memory access (16/32/64 bits).
-    #[inline]
+    #[inline(always)]
     pub fn lea(&mut self, size: Size, dst: Gpr, src: Mem) -> Result<(), EncodeError> {
         if size == Size::S8 {
             return Err(EncodeError::UnsupportedSize {

@@ -145,3 +145,28 @@ fn sealed_code_and_pools_are_send_and_sync() {
 fn libc_enomem() -> i32 {
     12
 }
+
+/// A pre-encoded block appends exactly its first `len` bytes, in code memory and on the
+/// heap, across the buffer's growth; the spare bytes it also stores are overwritten by the
+/// next write.
+#[test]
+fn data_blocks_append_their_length_only() {
+    let pool = CodePool::default();
+    let mut block = [0u8; 32];
+    for (index, byte) in block.iter_mut().enumerate() {
+        *byte = index as u8 + 1;
+    }
+    for mut asm in [
+        Assembler::in_code_memory(&pool, 16, 0, 0).unwrap(),
+        Assembler::with_capacity(16),
+    ] {
+        let mut expected = Vec::new();
+        for len in [0, 1, 7, 8, 13, 31, 32, 40, 5] {
+            asm.data_block(&block, len);
+            expected.extend_from_slice(&block[..len.min(32)]);
+            asm.data(&[0xee]);
+            expected.push(0xee);
+            assert_eq!(asm.code(), &expected[..], "after a block of {len}");
+        }
+    }
+}

@@ -81,7 +81,7 @@ impl Hardening {
     }
 
     /// Whether constant blinding applies to `value`.
-    #[inline]
+    #[inline(always)]
     pub fn blinds(&self, value: u64) -> bool {
         self.blind && !harmless(value)
     }
@@ -96,6 +96,7 @@ impl Hardening {
 }
 
 /// Whether an immediate is harmless enough to appear in the clear (small, or all ones).
+#[inline(always)]
 fn harmless(value: u64) -> bool {
     let signed = value as i64;
     (-256..=255).contains(&signed) || (value.wrapping_add(1) & value) == 0

@@ -131,6 +131,24 @@ impl CodeBuffer {
         self.len += head_len + tail_len.min(8);
     }
 
+    /// Appends the first `len` bytes of `block` (`len` at most 32, longer is cut to 32): a
+    /// short pre-encoded sequence, with one capacity check and one fixed-size copy of all
+    /// 32 bytes (those past the new length are spare capacity, which the next write
+    /// overwrites), cheaper than a copy of variable length.
+    #[inline(always)]
+    pub fn append_block(&mut self, block: &[u8; 32], len: usize) {
+        if self.cap - self.len < block.len() {
+            self.grow(block.len());
+        }
+        // SAFETY: `cap - len >= 32` (checked, or established by `grow`, which asserts it),
+        // so the 32 bytes at `len` lie in the backing's writable memory; the source is a
+        // Rust array, which cannot overlap memory only this buffer reaches.
+        unsafe {
+            std::ptr::copy_nonoverlapping(block.as_ptr(), self.ptr.as_ptr().add(self.len), 32);
+        }
+        self.len += len.min(block.len());
+    }
+
     /// Appends one byte.
     #[inline(always)]
     pub fn push(&mut self, byte: u8) {

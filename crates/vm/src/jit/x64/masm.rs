@@ -40,7 +40,7 @@ use super::regs::{
     SAVED,
 };
 use super::sequences::{self, frame_floor, frame_top_update};
-use super::templates::{Template, TemplateSite, MAX_ROUTINES};
+use super::templates::{Template, TemplateSite, Words, MAX_ROUTINES};
 use crate::jit::hardening::Hardening;
 use crate::jit::masm::{At, Carried, MeterMode, Program, RunPosition};
 use crate::jit::tables::{offset32, SiteTable, Tables, CARRIED, FLAGS, INSIDE, NONE};
@@ -149,6 +149,9 @@ pub(crate) struct Masm {
     callx_table: Vec<u32>,
     routines: [u32; ROUTINES],
     templates: [Option<Template>; SHAPES],
+    /// The meter charge with a 1-byte and a 4-byte immediate, as two words each, once its
+    /// template is built (the charge at every run's start takes this path).
+    charges: [Option<Words>; 2],
     /// Routines asked for but not emitted yet (bits of `1 << Routine::index`).
     pending: u32,
     /// Out-of-line stubs not emitted yet.
@@ -212,6 +215,7 @@ impl Masm {
             callx: Callx::None,
             flags: None,
             templates: core::array::from_fn(|_| None),
+            charges: [None; 2],
             pending: 0,
             out_of_line: Vec::new(),
         }
@@ -271,13 +275,14 @@ impl Masm {
     }
 
     /// The slot index of a target (anything out of range means the slot after the last).
+    #[inline(always)]
     fn slot_index(&self, pc: usize) -> u32 {
         let last = self.offsets.len().saturating_sub(1);
         u32::try_from(pc.min(last)).unwrap_or(NONE)
     }
 
     /// `jmp` (`cond` `None`) or `jcc` to slot `target`.
-    #[inline]
+    #[inline(always)]
     pub fn jump_to_slot(&mut self, cond: Option<Cond>, target: usize) -> Result<(), JitError> {
         let known = self.entry_offset(target).map(|offset| offset as usize);
         match (known, cond) {
@@ -315,6 +320,7 @@ impl Masm {
     }
 
     /// Records a stub that the jump at `field` goes to.
+    #[inline(always)]
     pub(super) fn add_stub(&mut self, field: Rel32, kind: StubKind) {
         self.pending |= STUBS_PENDING;
         self.out_of_line.push(Stub { field, kind });
@@ -521,25 +527,45 @@ impl Masm {
     /// The meter charge at the start of a run of `count` instructions starting at `at`:
     /// unless the budget covers every check inside the run (`left > count`), hand the run
     /// to the interpreter there (refunding the charge), which finishes it exactly.
-    #[inline]
+    #[inline(always)]
     pub fn block_entry(&mut self, count: u64, at: At) -> Result<(), JitError> {
-        let charge =
-            i32::try_from(count).map_err(|_| JitError::ProgramTooLarge { slots: at.pc })?;
-        let width = match i8::try_from(charge) {
-            Ok(_) => Width::Byte,
-            Err(_) => Width::Dword,
+        // A charge of 0..=127 takes the 1-byte immediate, up to `i32::MAX` the 4-byte one.
+        let words = match count {
+            0..=0x7f => self.charges[0],
+            0x80..=0x7fff_ffff => self.charges[1],
+            _ => None,
         };
-        let shape = Shape::Meter(width);
-        // The charge is short and calls no routine: appended as one number once built.
-        if let Some(Some(template)) = self.templates.get(shape.index()) {
-            if let Some(site) = template.emit_words(&mut self.asm, charge) {
-                if let Some(site) = site {
+        match words {
+            Some(words) => {
+                if let Some(site) = words.emit(&mut self.asm, count as i32) {
                     self.template_site(site, at);
                 }
-                return Ok(());
+                Ok(())
             }
+            None => self.block_entry_first(count, at),
         }
-        self.replay(shape, charge, at)
+    }
+
+    /// [`Masm::block_entry`] before the charge of this width is laid out as words: through
+    /// its template (built here on first use), then keeps the words.
+    #[inline(never)]
+    fn block_entry_first(&mut self, count: u64, at: At) -> Result<(), JitError> {
+        let charge =
+            i32::try_from(count).map_err(|_| JitError::ProgramTooLarge { slots: at.pc })?;
+        let (width, index) = match i8::try_from(charge) {
+            Ok(_) => (Width::Byte, 0),
+            Err(_) => (Width::Dword, 1),
+        };
+        let shape = Shape::Meter(width);
+        self.replay(shape, charge, at)?;
+        let words = match self.templates.get(shape.index()) {
+            Some(Some(template)) => template.words_form(),
+            Some(None) | None => None,
+        };
+        if let Some(slot) = self.charges.get_mut(index) {
+            *slot = words;
+        }
+        Ok(())
     }
 
     /// Appends the template of `shape` (built on first use) with the immediate `imm`, for

@@ -97,6 +97,7 @@ impl Masm {
     }
 
     /// `dst = src`.
+    #[inline(always)]
     pub(super) fn mov_reg(&mut self, width: Width, dst: GuestReg, src: GuestReg) -> Lowered {
         self.asm.mov(size_of(width), guest(dst), guest(src));
         Ok(())

@@ -21,7 +21,7 @@ const SHORT: usize = 32;
 
 /// Templates up to this many bytes without routine fields (the meter charge) are also kept
 /// as one number, so that a use ors in its immediate and appends the bytes with two 8-byte
-/// stores ([`Template::emit_words`]).
+/// stores ([`Words::emit`]).
 const WORDS: usize = 16;
 
 /// One encoded sequence and its fields.
@@ -176,26 +176,26 @@ impl Template {
         Some(u128::from_le_bytes(bytes))
     }
 
-    /// Appends a template kept as one number (at most [`WORDS`] bytes, no routine field)
-    /// with the immediate `imm` or-ed in, in two 8-byte stores; returns the bail-out site
-    /// of this copy, if the sequence has one. `None` (nothing appended) for a template not
-    /// kept that way.
-    #[inline(always)]
-    pub fn emit_words(&self, asm: &mut Assembler, imm: i32) -> Option<Option<TemplateSite>> {
-        let mut words = self.words?;
-        let start = asm.offset();
-        // The immediate's offset is below `WORDS` (checked when `words` was made); masked so
-        // that the shift cannot overflow either way.
-        let at_bit = |at: usize| (8 * at as u32) & 127;
-        match self.imm {
-            Some((at, 1)) => words |= u128::from(imm as u8) << at_bit(at),
-            Some((at, _)) => words |= u128::from(imm as u32) << at_bit(at),
-            None => {}
-        }
+    /// The template laid out once as two words with its immediate's place and mask, for
+    /// [`Words::emit`]: when it fits in [`WORDS`] bytes, has no routine field, and its
+    /// immediate (if any) lies in its first 8 bytes.
+    pub fn words_form(&self) -> Option<Words> {
+        let words = self.words?;
         let len = self.bytes.len();
-        let head = len.min(8);
-        asm.data_words(words as u64, head, (words >> 64) as u64, len - head);
-        Some(self.site.map(|site| site.moved_by(start)))
+        let (imm_shift, imm_mask) = match self.imm {
+            Some((at, len)) if at + len <= 8 => (8 * at as u32, (1u64 << (8 * len as u32)) - 1),
+            Some(_) => return None,
+            None => (0, 0),
+        };
+        Some(Words {
+            head: words as u64,
+            head_len: len.min(8),
+            tail: (words >> 64) as u64,
+            tail_len: len - len.min(8),
+            imm_shift,
+            imm_mask,
+            site: self.site,
+        })
     }
 
     /// The routines the fields point at (to be emitted before [`Template::emit`]).
@@ -235,14 +235,11 @@ impl Template {
 
     /// Appends the template's bytes (through the fixed-size copy when there is one) and
     /// returns where they start.
-    #[inline]
+    #[inline(always)]
     fn append_bytes(&self, asm: &mut Assembler) -> usize {
         let start = asm.offset();
         match &self.short {
-            Some(short) => {
-                asm.data(short);
-                asm.truncate(start + self.bytes.len());
-            }
+            Some(short) => asm.data_block(short, self.bytes.len()),
             None => asm.data(&self.bytes),
         }
         start
@@ -297,6 +294,33 @@ impl Template {
             asm.write_data(start + offset, bytes.get(..len).unwrap_or(&bytes))?;
         }
         Ok((self.site.map(|site| site.moved_by(start)), unresolved))
+    }
+}
+
+/// A short template without routine fields, laid out once as two little-endian words
+/// ([`Template::words_form`]): a use ors its immediate into the first word and appends both
+/// with two 8-byte stores. The meter charge at every run's start goes this way.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Words {
+    head: u64,
+    head_len: usize,
+    tail: u64,
+    tail_len: usize,
+    /// Where the immediate sits in `head` (in bits) and its width's mask (0: none).
+    imm_shift: u32,
+    imm_mask: u64,
+    site: Option<TemplateSite>,
+}
+
+impl Words {
+    /// Appends the sequence with the immediate `imm`; returns this copy's bail-out site, if
+    /// the sequence has one: the template's bytes with that immediate.
+    #[inline(always)]
+    pub fn emit(&self, asm: &mut Assembler, imm: i32) -> Option<TemplateSite> {
+        let start = asm.offset();
+        let head = self.head | ((u64::from(imm as u32) & self.imm_mask) << (self.imm_shift & 63));
+        asm.data_words(head, self.head_len, self.tail, self.tail_len);
+        self.site.map(|site| site.moved_by(start))
     }
 }
 
