@@ -25,8 +25,7 @@
 
 use super::{Ext32, GuestReg, Op, Operand, Trap};
 use bpfvm_isa::{
-    AluOp, Cond, Dialect, EndianOp, Extend, Insn, MemSize, PqrOp, Reg, SbpfVersion, Slot, Source,
-    Width,
+    AluOp, Cond, Dialect, EndianOp, Extend, Insn, MemSize, PqrOp, Reg, Slot, Source, Width,
 };
 
 /// What lowering needs to know besides the instruction.
@@ -205,16 +204,10 @@ impl Lowering<'_> {
         }
     }
 
-    /// `pc + 1 + off`, or the overrun sentinel (slot count) when out of range; the verifier
-    /// guarantees the range, so the sentinel is only a safe fallback.
+    /// `pc + 1 + off`, or the overrun sentinel (slot count) when out of range ([`jump_target`]).
+    #[inline(always)]
     fn jump_target(&self, pc: usize, off: i64) -> u32 {
-        let target = (pc as i64).saturating_add(1).saturating_add(off);
-        usize::try_from(target)
-            .ok()
-            .filter(|&target| target < self.slot_count)
-            .unwrap_or(self.slot_count)
-            .try_into()
-            .unwrap_or(u32::MAX)
+        jump_target(pc, off, self.slot_count)
     }
 
     fn syscall(&self, key: u32) -> Option<Op> {
@@ -266,26 +259,14 @@ impl Lowering<'_> {
             .map(|target| Op::Call { target })
     }
 
-    /// The version of an SBPF dialect.
-    fn version(&self) -> Option<SbpfVersion> {
-        self.dialect.version()
-    }
-
-    /// How add32/sub32/mul32 widen their result: sBPF and SBPF versions before V2 sign-extend,
-    /// V2 and eBPF zero-extend.
+    /// How add32/sub32/mul32 widen their result ([`ext32_of`]).
     fn ext32(&self) -> Ext32 {
-        match self.dialect {
-            Dialect::Sbpf => Ext32::Sign,
-            Dialect::Sbpf26(version) if version.explicit_sign_extension_of_results() => Ext32::Zero,
-            Dialect::Sbpf26(_) => Ext32::Sign,
-            Dialect::Ebpf => Ext32::Zero,
-        }
+        ext32_of(self.dialect)
     }
 
-    /// Whether `sub dst, imm` computes `imm - dst` (V2).
+    /// Whether `sub dst, imm` computes `imm - dst` ([`swapped_sub_of`]).
     fn swapped_sub(&self) -> bool {
-        self.version()
-            .is_some_and(|version| version.swap_sub_reg_imm_operands())
+        swapped_sub_of(self.dialect)
     }
 
     /// A V2 PQR operation: the plain row that computes the same where there is one (the low
@@ -402,9 +383,7 @@ impl Lowering<'_> {
         use Source::{Imm, Reg as R};
         let ext = self.ext32();
         let src_op = operand(src)?;
-        let sign_extending_mov = self
-            .version()
-            .is_some_and(|version| version.explicit_sign_extension_of_results());
+        let sign_extending_mov = sign_extending_mov32_of(self.dialect);
         Some(match (op, src) {
             (AluOp::Mov, Imm(imm)) => Op::Mov32Imm { dst, imm },
             // V2's `mov32 dst, src` sign-extends the low half: eBPF's `movsx` from 32 bits.
@@ -504,6 +483,48 @@ impl Lowering<'_> {
                 dialect,
             },
         })
+    }
+}
+
+/// `pc + 1 + off`, or the overrun sentinel (`slot_count`) when out of range; the verifier
+/// guarantees the range, so the sentinel is only a safe fallback.
+#[inline(always)]
+pub(super) fn jump_target(pc: usize, off: i64, slot_count: usize) -> u32 {
+    let target = (pc as i64).saturating_add(1).saturating_add(off);
+    usize::try_from(target)
+        .ok()
+        .filter(|&target| target < slot_count)
+        .unwrap_or(slot_count)
+        .try_into()
+        .unwrap_or(u32::MAX)
+}
+
+/// How add32/sub32/mul32 widen their result in `dialect`: sBPF and SBPF versions before V2
+/// sign-extend, V2 and eBPF zero-extend. Shared by the lowering and the quick table
+/// ([`super::quick`]), so the rule is stated once.
+pub(super) const fn ext32_of(dialect: Dialect) -> Ext32 {
+    match dialect {
+        Dialect::Sbpf => Ext32::Sign,
+        Dialect::Sbpf26(version) if version.explicit_sign_extension_of_results() => Ext32::Zero,
+        Dialect::Sbpf26(_) => Ext32::Sign,
+        Dialect::Ebpf => Ext32::Zero,
+    }
+}
+
+/// Whether `sub dst, imm` computes `imm - dst` in `dialect` (V2).
+pub(super) const fn swapped_sub_of(dialect: Dialect) -> bool {
+    match dialect {
+        Dialect::Sbpf26(version) => version.swap_sub_reg_imm_operands(),
+        Dialect::Sbpf | Dialect::Ebpf => false,
+    }
+}
+
+/// Whether `mov32 dst, src` sign-extends the low half in `dialect` (V2: eBPF's `movsx` from
+/// 32 bits).
+pub(super) const fn sign_extending_mov32_of(dialect: Dialect) -> bool {
+    match dialect {
+        Dialect::Sbpf26(version) => version.explicit_sign_extension_of_results(),
+        Dialect::Sbpf | Dialect::Ebpf => false,
     }
 }
 

@@ -3,7 +3,8 @@
 //! runs). It is owned by neither backend: the interpreter executes it as it is, the JIT
 //! compiles from it, and the JIT hands a run back to the interpreter over the same form.
 //!
-//! [`Code::new`] lowers every slot of a verified program to an [`Op`] (see [`lower`]):
+//! [`Code::new`] lowers every slot of a verified program to an [`Op`] (the common slots by one
+//! table read, see [`quick`], the rest by decoding them in full, see [`lower`]):
 //! absolute jump targets, merged `lddw`, calls resolved against the registries (fixed at load
 //! time), the dialect's rules baked in. What an op does to registers, memory and control
 //! comes from the op table of the isa crate ([`Op::facts`]); [`runs`] derives the meter's
@@ -14,6 +15,7 @@
 
 pub(crate) mod fuse;
 pub(crate) mod lower;
+mod quick;
 pub(crate) mod runs;
 
 pub use bpfvm_isa::op::{
@@ -27,6 +29,7 @@ use crate::memory::Layout;
 use crate::program::Executable;
 use bpfvm_isa::{decode_slot, Dialect, Slot, SLOT_SIZE};
 use lower::Lowering;
+use quick::QuickLowering;
 use std::sync::OnceLock;
 
 /// The backend-neutral form of a verified program (see the module doc).
@@ -89,12 +92,19 @@ impl Semantics {
 }
 
 impl Code {
-    /// The neutral form of a verified program, built straight from its text in one pass:
-    /// each slot is decoded and lowered at once (the second slot of an `lddw` lowers as the
-    /// slot no instruction starts at), so no decoded copy of the program is made on the way.
+    /// The neutral form of a verified program, built straight from its text: the quick walk
+    /// lowers the common slots from their opcode's table entry, then the full lowering
+    /// decodes the others in order (the second slot of an `lddw` lowers as the slot no
+    /// instruction starts at), so no decoded copy of the program is made on the way.
     /// The text must be one the verifier accepted (see the module doc of
     /// [`crate::verifier`]).
     pub fn new<C>(executable: &Executable<C>) -> Code {
+        Code::lowered_by(executable, lower_text)
+    }
+
+    /// The neutral form of `executable` with its ops made by `lower` from the text (the
+    /// tests compare the quick walk with the full lowering this way).
+    fn lowered_by<C>(executable: &Executable<C>, lower: LowerText) -> Code {
         let config = executable.config();
         let text = executable.text();
         let slot_count = text.len() / SLOT_SIZE;
@@ -125,7 +135,7 @@ impl Code {
             syscall_keys: &syscall_keys,
             function_pc: &function_pc,
         };
-        let ops = lower_text(text, dialect, &lowering);
+        let ops = lower(text, dialect, &lowering);
         // A pc is callable by `callx` under static syscalls when it is a registry key.
         let mut callable_pcs: Vec<usize> = functions
             .iter()
@@ -242,21 +252,40 @@ impl Code {
     }
 }
 
+/// A way of lowering a whole text: one op per slot and the overrun sentinel.
+type LowerText = fn(&[u8], Dialect, &Lowering<'_>) -> Vec<Op>;
+
 /// One op per slot of `text` and the overrun sentinel: each instruction decoded where it
 /// starts and lowered at once, the second slot of an `lddw` lowered on its own (as the slot
 /// no instruction starts at). The same ops as decoding the whole text first
 /// ([`VerifiedProgram::decoded`](crate::VerifiedProgram::decoded)) and lowering each entry.
+///
+/// Most slots take the quick lowering ([`quick`]): one table read and a match that copies the
+/// slot's fields into the op. The rest (calls, `lddw`, the rare forms) take the full
+/// lowering, kept out of this loop so that the loop's state stays in registers.
 fn lower_text(text: &[u8], dialect: Dialect, lowering: &Lowering<'_>) -> Vec<Op> {
-    let mut ops = Vec::with_capacity(lowering.slot_count + 1);
-    let mut pc = 0;
-    while let Some(slot) = Slot::at(text, pc) {
-        let insn = decode_slot(slot, || Slot::at(text, pc.wrapping_add(1)), dialect).ok();
-        ops.push(lowering.lower(pc, insn, slot));
-        pc += 1;
-        if insn.is_some_and(|insn| insn.slot_count() == 2) {
-            if let Some(second) = Slot::at(text, pc) {
-                ops.push(lowering.second_half(second));
-                pc += 1;
+    let quick = QuickLowering::new(dialect, lowering.slot_count);
+    // Reserved for one slot in four (real programs leave about one in eight to the full
+    // lowering: calls, both slots of an `lddw`): the list then never grows by copying, and
+    // the reserve it does not use costs no page faults.
+    let mut full = Vec::with_capacity(lowering.slot_count / 4);
+    let mut ops = lower_quick(text, quick, &mut full);
+    // In order, so that an `lddw` decides its second slot before that slot is reached (the
+    // second slot is never quick: its opcode is 0, which no dialect's quick table lowers).
+    let mut second_half = None;
+    for &pc in &full {
+        if second_half == Some(pc) {
+            continue;
+        }
+        let (op, second) = lower_full(text, pc, lowering);
+        if let Some(entry) = ops.get_mut(pc) {
+            *entry = op;
+        }
+        second_half = None;
+        if let Some(second) = second {
+            if let Some(entry) = ops.get_mut(pc.wrapping_add(1)) {
+                *entry = second;
+                second_half = Some(pc.wrapping_add(1));
             }
         }
     }
@@ -264,11 +293,202 @@ fn lower_text(text: &[u8], dialect: Dialect, lowering: &Lowering<'_>) -> Vec<Op>
     ops
 }
 
+/// The quick lowering of every slot of `text`, with [`Op::Overrun`] where the full lowering
+/// must decide; those slots are listed in `full`, in order. Room for one more op (the
+/// sentinel) is reserved. Its own function, so that the walk's state stays in registers.
+#[inline(never)]
+fn lower_quick(text: &[u8], quick: QuickLowering, full: &mut Vec<usize>) -> Vec<Op> {
+    let mut ops = Vec::with_capacity(text.len() / SLOT_SIZE + 1);
+    let mut rest = text;
+    while let Some((bytes, tail)) = rest.split_first_chunk::<SLOT_SIZE>() {
+        let pc = ops.len();
+        let slot = Slot::from_u64(u64::from_le_bytes(*bytes));
+        ops.push(quick.lower(pc, slot).unwrap_or_else(|| {
+            full.push(pc);
+            Op::Overrun
+        }));
+        rest = tail;
+    }
+    ops
+}
+
+/// The op of the instruction at `pc` by decoding it in full, and for an `lddw` the op of its
+/// second slot.
+#[inline(never)]
+fn lower_full(text: &[u8], pc: usize, lowering: &Lowering<'_>) -> (Op, Option<Op>) {
+    let Some(slot) = Slot::at(text, pc) else {
+        return (Op::Overrun, None);
+    };
+    let insn = decode_slot(
+        slot,
+        || Slot::at(text, pc.wrapping_add(1)),
+        lowering.dialect,
+    )
+    .ok();
+    let op = lowering.lower(pc, insn, slot);
+    let second = insn
+        .filter(|insn| insn.slot_count() == 2)
+        .and_then(|_| Slot::at(text, pc.wrapping_add(1)))
+        .map(|second| lowering.second_half(second));
+    (op, second)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::verifier::decode_verified;
     use bpfvm_isa::SbpfVersion;
+
+    /// The lowering before the quick walk: every slot decoded and lowered in full, in order
+    /// (in the lowering's dialect, which is the one passed).
+    fn lower_text_full(text: &[u8], _: Dialect, lowering: &Lowering<'_>) -> Vec<Op> {
+        let mut ops = Vec::new();
+        let mut pc = 0;
+        while pc < text.len() / SLOT_SIZE {
+            let (op, second) = lower_full(text, pc, lowering);
+            ops.push(op);
+            pc += 1;
+            if let Some(second) = second {
+                ops.push(second);
+                pc += 1;
+            }
+        }
+        ops.push(Op::Overrun);
+        ops
+    }
+
+    const DIALECTS: [Dialect; 7] = [
+        Dialect::Sbpf,
+        Dialect::Ebpf,
+        Dialect::Sbpf26(SbpfVersion::V0),
+        Dialect::Sbpf26(SbpfVersion::V1),
+        Dialect::Sbpf26(SbpfVersion::V2),
+        Dialect::Sbpf26(SbpfVersion::V3),
+        Dialect::Sbpf26(SbpfVersion::V4),
+    ];
+
+    /// Every opcode of every dialect, with register fields 0 to 15, offsets and immediates
+    /// at their edges (zero, one, minus one, the extremes, far jumps in both directions)
+    /// and every configuration the lowering reads: the quick walk gives, slot by slot, the
+    /// ops of the full lowering. Each text puts the slot between others, after an `lddw`
+    /// whose second slot it may be, and before an `lddw` half, so that jumps, second slots
+    /// and the last slot are all met.
+    #[test]
+    fn quick_lowering_agrees_with_the_full_lowering_on_every_opcode() {
+        let syscall_keys = [0u32, 1, 3, 17, 0x7fff_0000];
+        let function_pc = |key: u32| (key % 3 == 0).then_some(key as usize % 7);
+        let offsets = [0i16, 1, -1, 2, -3, 5, 100, i16::MIN, i16::MAX];
+        let immediates = [0i32, 1, -1, 2, 8, 16, 31, 32, 63, 64, i32::MIN, i32::MAX];
+        let mut compared = 0usize;
+        for dialect in DIALECTS {
+            for (dynamic_stack_frames, static_syscalls) in
+                [(false, false), (true, false), (false, true), (true, true)]
+            {
+                for opcode in 0..=255u8 {
+                    for registers in 0..=255u8 {
+                        let off = offsets[usize::from(registers) % offsets.len()];
+                        let imm = immediates[usize::from(registers / 3) % immediates.len()];
+                        let under_test = Slot {
+                            opcode,
+                            dst: registers & 15,
+                            src: registers >> 4,
+                            off,
+                            imm,
+                        };
+                        let exit = Slot {
+                            opcode: 0x95,
+                            ..Slot::default()
+                        };
+                        let lddw = Slot {
+                            opcode: 0x18,
+                            dst: 1,
+                            ..Slot::default()
+                        };
+                        let slots = [exit, lddw, under_test, exit, under_test, Slot::default()];
+                        let text: Vec<u8> = slots.iter().flat_map(|slot| slot.to_bytes()).collect();
+                        let lowering = Lowering {
+                            dialect,
+                            dynamic_stack_frames,
+                            static_syscalls,
+                            slot_count: slots.len(),
+                            syscall_keys: &syscall_keys,
+                            function_pc: &function_pc,
+                        };
+                        assert_eq!(
+                            lower_text(&text, dialect, &lowering),
+                            lower_text_full(&text, dialect, &lowering),
+                            "{dialect:?} {under_test:?} frames {dynamic_stack_frames} static {static_syscalls}"
+                        );
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(compared, 7 * 4 * 256 * 256);
+    }
+
+    /// No dialect lowers opcode 0 quickly: the second slot of an `lddw` must reach the full
+    /// lowering, which decides it with its `lddw`.
+    #[test]
+    fn opcode_zero_is_never_quick() {
+        for dialect in DIALECTS {
+            let quick = QuickLowering::new(dialect, 4);
+            for dst in 0..=10 {
+                let slot = Slot {
+                    dst,
+                    ..Slot::default()
+                };
+                assert_eq!(quick.lower(0, slot), None, "{dialect:?}");
+            }
+        }
+    }
+
+    /// On every program of the corpus, loaded in both 2022 configurations in every dialect
+    /// that loads it, the neutral form's ops are the full lowering's.
+    #[test]
+    fn corpus_programs_lower_alike_both_ways() {
+        use crate::{Config, Loader, TestContext};
+        use std::sync::Arc;
+        let corpus =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
+        let mut programs = 0;
+        for dir in [
+            "solana_programs",
+            "solana_programs/bpf_loader_test_elfs",
+            "rbpf_elfs",
+            "sbpf_elfs",
+        ] {
+            let Ok(entries) = std::fs::read_dir(corpus.join(dir)) else {
+                continue;
+            };
+            let mut paths: Vec<_> = entries
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .collect();
+            paths.sort();
+            for path in paths
+                .iter()
+                .filter(|path| path.extension().is_some_and(|e| e == "so"))
+            {
+                let Ok(bytes) = std::fs::read(path) else {
+                    continue;
+                };
+                let loads = [Config::legacy(), Config::default()]
+                    .into_iter()
+                    .flat_map(|config| DIALECTS.into_iter().map(move |dialect| (config, dialect)));
+                for (config, dialect) in loads {
+                    let loader = Arc::new(Loader::<TestContext>::new(config));
+                    let Ok(executable) = crate::elf::load_in(&bytes, loader, dialect) else {
+                        continue;
+                    };
+                    let quick = Code::new(&executable);
+                    let full = Code::lowered_by(&executable, lower_text_full);
+                    assert_eq!(quick.ops(), full.ops(), "{} {dialect:?}", path.display());
+                    programs += 1;
+                }
+            }
+        }
+        assert!(programs >= 60, "only {programs} corpus loads");
+    }
 
     /// On random texts (any bytes, with many `lddw`s, calls, jumps and r11 destinations),
     /// lowering in one pass gives, slot by slot, the ops of decoding the whole text first and
