@@ -287,6 +287,38 @@ fn prefer_jit_runs_what_is_compiled() {
     assert_eq!((result.unwrap(), jit), (5, false));
 }
 
+#[test]
+fn an_executable_moved_after_its_first_run_runs_from_its_new_place() {
+    // The first run publishes the program; later runs reach it through pointers the
+    // executable keeps. Moving the executable (here: its vector grows into a new allocation,
+    // and the old one is freed and written over) must not leave them behind.
+    let executable = solana_sbpf::assembler::assemble("mov64 r0, 5\nexit", loader()).unwrap();
+    executable.verify::<RequisiteVerifier>().unwrap();
+    executable.jit_compile().unwrap();
+    let mut holder = Vec::with_capacity(1);
+    holder.push(executable);
+    let jit = cfg!(target_arch = "x86_64");
+    let expect: [(fn() -> ExecutionMode, bool); 3] = [
+        (|| ExecutionMode::Interpreted, false),
+        (|| ExecutionMode::Jit, jit),
+        (|| ExecutionMode::PreferJit, jit),
+    ];
+    let runs = |holder: &Vec<Executable<Context>>| {
+        for (mode, used_jit) in expect {
+            let (count, result, ran_jit) = run(&holder[0], &mut [0; 4], mode());
+            assert_eq!((count, result.unwrap(), ran_jit), (2, 5, used_jit));
+        }
+    };
+    runs(&holder);
+    holder.reserve(64);
+    let scribble = vec![0xa5u8; 1 << 16];
+    runs(&holder);
+    let moved = holder.pop().unwrap();
+    let holder = vec![moved];
+    runs(&holder);
+    drop(scribble);
+}
+
 /// Accepts everything.
 struct Lenient;
 

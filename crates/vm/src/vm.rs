@@ -283,13 +283,17 @@ pub struct Lent<'r, 'g, C, R = &'r [u64; 11]> {
 /// Runs `program` from its entry on `backend` over the lent parts: the same run, result and
 /// count as a [`Vm::with_mapping`] over the same parts with these entry registers, without
 /// making the `Vm` (nothing is moved or allocated; a host that runs a different
-/// program each call pays only the run). It is inlined into the host's call, so that the
-/// parts go from where the host keeps them straight to the run.
+/// program each call pays only the run). It is always inlined into the host's call, with the
+/// run path below it (`Runner::run`, the JIT's entry, the interpreter's), so that the parts go
+/// from where the host keeps them straight to the run: left to the caller crate's heuristics,
+/// it was inlined in one binary and called out of line in another (solana-sbpf's API bench:
+/// about 50 host instructions more per call, spent passing the parts and the `Run` through
+/// memory).
 ///
 /// # Panics
 ///
 /// As [`Vm::run`]: only when a host syscall panics.
-#[inline]
+#[inline(always)]
 pub fn run_lent<C: ContextObject, R: Borrow<[u64; 11]>>(
     program: &VerifiedProgram<C>,
     lent: Lent<'_, '_, C, R>,
@@ -338,7 +342,7 @@ where
 {
     /// Runs from the entry on `backend` (inlined into `Vm::run` and `run_lent`, so that the
     /// parts need not be gathered in memory first).
-    #[inline]
+    #[inline(always)]
     fn run(&mut self, backend: Backend) -> Run {
         if let Some(run) = self.exhausted_before_start() {
             return run;
@@ -373,7 +377,7 @@ where
     }
 
     /// The JIT backend; tracing runs are delegated to the interpreter (see `jit`).
-    #[inline]
+    #[inline(always)]
     fn run_jit(&mut self) -> Run {
         let Some(jit) = self.program.jit_program() else {
             return Run {
@@ -389,7 +393,7 @@ where
 
     /// Runs the JIT's code for this program.
     #[cfg(bpfvm_jit)]
-    #[inline]
+    #[inline(always)]
     fn run_compiled(&mut self, jit: &JitProgram) -> Run {
         use crate::jit::run::RunParts;
         let metering = self.metering();
@@ -437,7 +441,7 @@ where
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn interpret(&mut self, hook: Option<&mut dyn StepHook>) -> Run {
         let meter = Meter::start(self.metering(), &*self.context);
         let code = self.code;

@@ -24,6 +24,9 @@
 //! 3. A VM address handed to a builtin is used by that builtin alone, during the call.
 //! 4. Between `MemoryMapping::begin_run` and `end_run` the engine's allocation is the run's
 //!    alone: the host's mapping reaches it only through the pointer a builtin call lends.
+//! 5. A [`PublishedCell`]'s routes are null or point at the program boxed in its own cell,
+//!    which is set once, never replaced or taken, and dropped only with the cell; the box's
+//!    allocation does not move when the cell (or the executable owning it) moves.
 #![allow(unsafe_code)]
 
 use crate::{
@@ -31,10 +34,12 @@ use crate::{
     memory_region::MemoryMapping,
     vm::{ContextObject, EbpfVm, EncryptedHostAddressToEbpfVm},
 };
-use bpfvm::{RuntimeError, SyscallFn};
+use bpfvm::{RuntimeError, SyscallFn, VerifiedProgram};
 use std::cell::Cell;
 use std::ptr::NonNull;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::OnceLock;
 
 /// The most builtins one loader can register (the number of trampolines).
 pub(crate) const MAX_BUILTINS: usize = 512;
@@ -325,5 +330,82 @@ impl bpfvm::memory::ViolationHandler for HostHandler {
             vaddr,
             len,
         )
+    }
+}
+
+/// What runs use: the program verified once (boxed, so that its address stays put when the
+/// executable owning it moves), published by the first run, or its verifier's refusal.
+pub(crate) type Published<C> = Result<Box<VerifiedProgram<Bridge<C>>>, bpfvm::VerifyError>;
+
+/// How runs reach a published program, decided (under the program's lock) when it is
+/// published, compiled again or loses its machine code.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// Not published yet, refused by bpfvm's verifier, compiled again after its first run,
+    /// or under a loader without address translation: every run takes the slow path.
+    Other,
+    /// The published program, interpreted (it has no machine code, or it was taken).
+    Interpret,
+    /// The published program, whose machine code runs may use.
+    Jit,
+}
+
+/// The program the first run publishes, and the routes later runs reach it by without a
+/// lock or a check of the cell (invariant 5): `jit` names the program while runs may use its
+/// machine code, `interpret` while runs may interpret it; a null route sends runs to the
+/// slow path.
+pub(crate) struct PublishedCell<C: ContextObject> {
+    cell: OnceLock<Published<C>>,
+    jit: AtomicPtr<VerifiedProgram<Bridge<C>>>,
+    interpret: AtomicPtr<VerifiedProgram<Bridge<C>>>,
+}
+
+impl<C: ContextObject> PublishedCell<C> {
+    /// Nothing published, no route.
+    pub(crate) fn new() -> Self {
+        PublishedCell {
+            cell: OnceLock::new(),
+            jit: AtomicPtr::new(std::ptr::null_mut()),
+            interpret: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// The cell (set once, by the first run).
+    pub(crate) fn cell(&self) -> &OnceLock<Published<C>> {
+        &self.cell
+    }
+
+    /// Points the routes at the published program as `route` says (at nothing while the
+    /// cell holds no program).
+    pub(crate) fn set_route(&self, route: Route) {
+        let program = match self.cell.get() {
+            Some(Ok(program)) => {
+                std::ptr::from_ref::<VerifiedProgram<Bridge<C>>>(program).cast_mut()
+            }
+            Some(Err(_)) | None => std::ptr::null_mut(),
+        };
+        let (jit, interpret) = match route {
+            Route::Jit => (program, program),
+            Route::Interpret => (std::ptr::null_mut(), program),
+            Route::Other => (std::ptr::null_mut(), std::ptr::null_mut()),
+        };
+        self.jit.store(jit, Ordering::Release);
+        self.interpret.store(interpret, Ordering::Release);
+    }
+
+    /// The published program, when runs may use its machine code.
+    #[inline(always)]
+    pub(crate) fn jit(&self) -> Option<&VerifiedProgram<Bridge<C>>> {
+        // SAFETY: invariant 5: the pointer is null or names the program boxed in `self.cell`,
+        // which lives, unmoved and only read, as long as `self`; the Acquire load pairs with
+        // the Release store of `set_route`, which read the cell after it was set.
+        unsafe { self.jit.load(Ordering::Acquire).as_ref() }
+    }
+
+    /// The published program, when runs may interpret it.
+    #[inline(always)]
+    pub(crate) fn interpret(&self) -> Option<&VerifiedProgram<Bridge<C>>> {
+        // SAFETY: as in `jit`.
+        unsafe { self.interpret.load(Ordering::Acquire).as_ref() }
     }
 }

@@ -11,6 +11,7 @@ pub(crate) mod run;
 pub(crate) use access::{
     context_of, run_builtin_body, Bridge, HandlerTarget, HostHandler, MAX_BUILTINS,
 };
+use access::{Published, PublishedCell, Route};
 
 use crate::{
     elf::Executable,
@@ -19,10 +20,12 @@ use crate::{
     verifier::{Verifier, VerifierError},
     vm::{Config, ContextObject},
 };
-use bpfvm::{memory::Layout, Dialect, SbpfVersion, SyscallRegistry, VerifiedProgram, VersionRange};
+use bpfvm::{
+    memory::Layout, Backend, Dialect, SbpfVersion, SyscallRegistry, VerifiedProgram, VersionRange,
+};
 use std::sync::{
-    atomic::{AtomicBool, AtomicU8, Ordering},
-    Arc, Mutex, OnceLock,
+    atomic::{AtomicBool, Ordering},
+    Arc, Mutex,
 };
 
 /// The engine's loader for a [`BuiltinProgram`], and the JIT engine its programs compile with.
@@ -144,10 +147,6 @@ enum State<C: ContextObject> {
     Published,
 }
 
-/// What runs use: the program verified once, published by the first run, or its
-/// verifier's refusal.
-type Published<C> = Result<VerifiedProgram<Bridge<C>>, bpfvm::VerifyError>;
-
 /// bpfvm's side of an executable. Verifying and compiling change the program in place
 /// (behind `state`'s lock) until the first run publishes it; from then on runs read it
 /// without a lock. Only compiling again after a run makes another program (verified again
@@ -155,8 +154,11 @@ type Published<C> = Result<VerifiedProgram<Bridge<C>>, bpfvm::VerifyError>;
 /// `replacement`'s lock: a host compiles a program once, before it runs it.
 pub(crate) struct EngineProgram<C: ContextObject> {
     state: Mutex<State<C>>,
-    /// The program runs use, set once by the first run.
-    published: OnceLock<Published<C>>,
+    /// The program runs use, set once by the first run, and the routes to it that the
+    /// common run reads without a lock (what `published`, `jit_allowed`, `replaced` and
+    /// `translation` say together; written only under `state`'s lock, after the fields they
+    /// sum up).
+    published: PublishedCell<C>,
     /// Whether runs may use the published program's machine code (`take_compiled_program`
     /// clears it, `jit_compile` sets it).
     jit_allowed: AtomicBool,
@@ -164,38 +166,8 @@ pub(crate) struct EngineProgram<C: ContextObject> {
     replaced: AtomicBool,
     /// A program compiled after the first run.
     replacement: Mutex<Option<Arc<VerifiedProgram<Bridge<C>>>>>,
-    /// How runs reach the program (a [`Route`]): what `published`, `jit_allowed`,
-    /// `replaced` and `translation` say together, in one byte the common run reads without a
-    /// lock. Written only under `state`'s lock, after the fields it sums up.
-    route: AtomicU8,
     /// Whether the loader translates addresses (else every run takes [`Route::Other`]).
     translation: Translation,
-}
-
-/// How a run reaches its program, decided when the program is published, compiled again or
-/// loses its machine code.
-#[derive(Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-enum Route {
-    /// Not published yet, refused by bpfvm's verifier, compiled again after its first run,
-    /// or under a loader without address translation: [`EngineProgram::for_run`] decides.
-    Other = 0,
-    /// The published program, interpreted (it has no machine code, or it was taken).
-    Interpret = 1,
-    /// The published program, whose machine code runs may use.
-    Jit = 2,
-}
-
-impl Route {
-    /// The route a byte of `EngineProgram::route` names.
-    #[inline(always)]
-    fn from_byte(byte: u8) -> Route {
-        match byte {
-            1 => Route::Interpret,
-            2 => Route::Jit,
-            _ => Route::Other,
-        }
-    }
 }
 
 /// The program one run uses.
@@ -260,11 +232,10 @@ impl<C: ContextObject> EngineProgram<C> {
     pub(crate) fn new(executable: bpfvm::Executable<Bridge<C>>, translation: Translation) -> Self {
         EngineProgram {
             state: Mutex::new(State::Loaded(executable)),
-            published: OnceLock::new(),
+            published: PublishedCell::new(),
             jit_allowed: AtomicBool::new(true),
             replaced: AtomicBool::new(false),
             replacement: Mutex::new(None),
-            route: AtomicU8::new(Route::Other as u8),
             translation,
         }
     }
@@ -287,22 +258,26 @@ impl<C: ContextObject> EngineProgram<C> {
 
     /// Records the route of runs (the caller holds `state`'s lock).
     fn set_route(&self, route: Route) {
-        self.route.store(route as u8, Ordering::Release);
+        self.published.set_route(route);
     }
 
-    /// The published program and whether a run may use its machine code, read without a
-    /// lock; `None` when the program is not published yet, was refused, or was compiled again
-    /// after its first run (then [`EngineProgram::for_run`] decides).
+    /// The published program and the backend a run in `mode` uses, read without a lock;
+    /// `None` when the program is not published yet, was refused, was compiled again after
+    /// its first run, or has no machine code for a run that demands it (then
+    /// [`EngineProgram::for_run`] decides).
     #[inline(always)]
-    pub(crate) fn for_fast_run(&self) -> Option<(&VerifiedProgram<Bridge<C>>, bool)> {
-        let compiled = match Route::from_byte(self.route.load(Ordering::Acquire)) {
-            Route::Interpret => false,
-            Route::Jit => true,
-            Route::Other => return None,
-        };
-        match self.published.get() {
-            Some(Ok(program)) => Some((program, compiled)),
-            Some(Err(_)) | None => None,
+    pub(crate) fn for_fast_run(
+        &self,
+        mode: &crate::vm::ExecutionMode,
+    ) -> Option<(&VerifiedProgram<Bridge<C>>, Backend)> {
+        use crate::vm::ExecutionMode;
+        match mode {
+            ExecutionMode::Interpreted => Some((self.published.interpret()?, Backend::Interpreter)),
+            ExecutionMode::Jit => Some((self.published.jit()?, Backend::Jit)),
+            ExecutionMode::PreferJit => match self.published.jit() {
+                Some(program) => Some((program, Backend::Jit)),
+                None => Some((self.published.interpret()?, Backend::Interpreter)),
+            },
         }
     }
 
@@ -325,24 +300,29 @@ impl<C: ContextObject> EngineProgram<C> {
 
     /// The published program, publishing it now (verifying it if needed) on the first call.
     fn published(&self) -> &Published<C> {
-        self.published.get_or_init(|| {
+        let mut fresh = false;
+        let published = self.published.cell().get_or_init(|| {
             let mut guard = lock(&self.state);
-            let published = match std::mem::replace(&mut *guard, State::Published) {
-                State::Loaded(executable) => bpfvm::verify(executable),
-                State::Verified(program) => Ok(*program),
+            fresh = true;
+            match std::mem::replace(&mut *guard, State::Published) {
+                State::Loaded(executable) => bpfvm::verify(executable).map(Box::new),
+                State::Verified(program) => Ok(program),
                 State::Refused(error, _) => Err(error),
                 // The state is published only here, once.
                 State::Published => Err(bpfvm::VerifyError::NoProgram),
-            };
-            // Runs that read the route before `published` is set take `for_run`, which waits.
-            self.set_route(self.route_to(Some(&published)));
-            published
-        })
+            }
+        });
+        if fresh {
+            // Runs before this one take `for_run`, which waits for the cell.
+            let _state = lock(&self.state);
+            self.set_route(self.route_to(Some(published)));
+        }
+        published
     }
 
     /// bpfvm's verdict, verifying the program now if it was not.
     pub(crate) fn verified(&self) -> Result<(), bpfvm::VerifyError> {
-        if let Some(published) = self.published.get() {
+        if let Some(published) = self.published.cell().get() {
             return published.as_ref().map(|_| ()).map_err(|error| *error);
         }
         let mut state = lock(&self.state);
@@ -405,7 +385,7 @@ impl<C: ContextObject> EngineProgram<C> {
 
     /// The real crate's registry of the program's functions (made on each call).
     pub(crate) fn function_registry(&self) -> crate::program::FunctionRegistry<usize> {
-        if let Some(Ok(program)) = self.published.get() {
+        if let Some(Ok(program)) = self.published.cell().get() {
             return load::registry_of(program.executable().functions());
         }
         let state = lock(&self.state);
@@ -435,7 +415,7 @@ impl<C: ContextObject> EngineProgram<C> {
         self.jit_allowed.store(false, Ordering::Release);
         self.replaced.store(false, Ordering::Release);
         *lock(&self.replacement) = None;
-        self.set_route(self.route_to(self.published.get()));
+        self.set_route(self.route_to(self.published.cell().get()));
         drop(state);
     }
 }

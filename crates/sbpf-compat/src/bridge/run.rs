@@ -6,8 +6,8 @@
 //! final pc come back in the real crate's form. Nothing is allocated or moved per call.
 //!
 //! The common call (a published program, a run that ends in `exit`) is one straight path:
-//! the program and whether it may use its machine code are read without a lock
-//! (`EngineProgram::for_fast_run`), `run_lent` is inlined, and what only a first run, a
+//! the program is read without a lock, through the route of the backend the mode asks for
+//! (`EngineProgram::for_fast_run`: one pointer), `run_lent` is inlined, and what only a first run, a
 //! program compiled again after its first run, a configuration bpfvm cannot run or a failed
 //! run needs is kept out of it ([`execute_other`], [`failed`]).
 
@@ -28,8 +28,8 @@ pub(crate) fn execute_program<C: ContextObject>(
 ) -> (u64, ProgramResult) {
     vm.registers[11] = executable.get_entrypoint_instruction_offset() as u64;
     vm.program_result = ProgramResult::Ok(0);
-    match executable.engine.for_fast_run() {
-        Some((program, compiled)) => run_program(vm, program, compiled, mode),
+    match executable.engine.for_fast_run(mode) {
+        Some((program, backend)) => run_on(vm, program, backend, mode),
         None => execute_other(vm, executable, mode),
     }
 }
@@ -58,7 +58,6 @@ fn execute_other<C: ContextObject>(
 
 /// Runs `program` in `vm` on the backend `mode` asks for (`compiled`: whether the run may
 /// use the program's machine code).
-#[inline(always)]
 fn run_program<C: ContextObject>(
     vm: &mut EbpfVm<'_, C>,
     program: &VerifiedProgram<Bridge<C>>,
@@ -70,6 +69,17 @@ fn run_program<C: ContextObject>(
         (ExecutionMode::Jit | ExecutionMode::PreferJit, true) => Backend::Jit,
         (ExecutionMode::Jit, false) => return (0, ProgramResult::Err(EbpfError::JitNotCompiled)),
     };
+    run_on(vm, program, backend, mode)
+}
+
+/// Runs `program` in `vm` on `backend`, which `mode` is set to.
+#[inline(always)]
+fn run_on<C: ContextObject>(
+    vm: &mut EbpfVm<'_, C>,
+    program: &VerifiedProgram<Bridge<C>>,
+    backend: Backend,
+    mode: &mut ExecutionMode,
+) -> (u64, ProgramResult) {
     *mode = match backend {
         Backend::Interpreter => ExecutionMode::Interpreted,
         Backend::Jit => ExecutionMode::Jit,

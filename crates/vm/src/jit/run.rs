@@ -87,7 +87,7 @@ pub(crate) fn last_exit() -> Option<ExitKind> {
 }
 
 /// Runs `jit` and returns the result and the meter (not yet finished).
-#[inline]
+#[inline(always)]
 pub(crate) fn execute<C: ContextObject, B: Backend, R: Borrow<[u64; 11]> + ?Sized>(
     jit: &Compiled<B>,
     parts: RunParts<'_, '_, C, R>,

@@ -1,0 +1,148 @@
+//! Phase H's experiments on the fixed cost of one call: the three-instruction program through
+//! the drop-in, the real crate and bpfvm directly, each with small variants of the host's
+//! loop, in one criterion run (so that the variants share the machine's load). `cargo bench
+//! --bench probe -- --warm-up-time 1 --measurement-time 3`.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, unsafe_code)]
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use std::sync::Arc;
+
+sbpf_compat_bench::context!(RealContext, sbpf_real);
+sbpf_compat_bench::context!(CompatContext, solana_sbpf);
+
+const BUDGET: u64 = 1_000_000;
+const SOURCE: &str = "mov64 r0, 1\nadd64 r0, 2\nexit";
+
+/// The host's loop through one crate's 0.26 API, in its variants.
+macro_rules! api_rows {
+    ($name:ident, $krate:ident, $context:ident, $label:literal) => {
+        fn $name(c: &mut Criterion) {
+            use $krate::{
+                ebpf,
+                error::ProgramResult,
+                memory_region::{MemoryMapping, MemoryRegion},
+                vm::{EbpfVm, ExecutionMode},
+            };
+            let config = $krate::vm::Config {
+                enabled_sbpf_versions: $krate::program::SBPFVersion::V0
+                    ..=$krate::program::SBPFVersion::V0,
+                optimize_rodata: false,
+                aligned_memory_mapping: true,
+                ..$krate::vm::Config::default()
+            };
+            let loader = Arc::new($krate::program::BuiltinProgram::<$context>::new_loader(config));
+            let executable = $krate::assembler::assemble(SOURCE, loader).unwrap();
+            executable
+                .verify::<$krate::verifier::RequisiteVerifier>()
+                .unwrap();
+            executable.jit_compile().unwrap();
+            let config = executable.get_config();
+            let mut stack =
+                $krate::aligned_memory::AlignedMemory::<{ ebpf::HOST_ALIGN }>::zero_filled(
+                    config.stack_size(),
+                );
+            let stack_len = stack.len();
+            let regions = vec![
+                executable.get_ro_region(),
+                MemoryRegion::new_gapped(
+                    &mut stack,
+                    ebpf::MM_STACK_START,
+                    config.stack_frame_size as u64,
+                ),
+            ];
+            let version = executable.get_sbpf_version();
+            // SAFETY: the regions are the executable's bytes and `stack`, alive until the end.
+            let mapping = unsafe { MemoryMapping::new(regions, config, version) }.unwrap();
+            let mut context = $context {
+                remaining: 0,
+                mapping,
+                logs: Vec::new(),
+            };
+            let mut vm = EbpfVm::new(
+                executable.get_loader().clone(),
+                version,
+                &mut context,
+                stack_len,
+            );
+            let registers = vm.registers;
+            let mut frames = vec![$krate::vm::CallFrame::default(); config.max_call_depth];
+            let mut group = c.benchmark_group("probe three instructions (jit)");
+            // The API bench's loop.
+            group.bench_function(concat!($label, "/api loop"), |b| {
+                b.iter(|| {
+                    vm.registers = registers;
+                    vm.context().remaining = BUDGET;
+                    let mut mode = ExecutionMode::Jit;
+                    let (used, result) = vm.execute_program(&executable, &mut mode, &mut frames);
+                    assert!(result.is_ok(), "{result:?}");
+                    assert_eq!(used, 3);
+                })
+            });
+            // Without the host's reset of the registers (the run does not change them).
+            group.bench_function(concat!($label, "/no register reset"), |b| {
+                b.iter(|| {
+                    vm.context().remaining = BUDGET;
+                    let mut mode = ExecutionMode::Jit;
+                    let (used, result) = vm.execute_program(&executable, &mut mode, &mut frames);
+                    assert!(result.is_ok(), "{result:?}");
+                    assert_eq!(used, 3);
+                })
+            });
+            // The result checked where it was returned, never moved as a whole.
+            group.bench_function(concat!($label, "/result matched"), |b| {
+                b.iter(|| {
+                    vm.registers = registers;
+                    vm.context().remaining = BUDGET;
+                    let mut mode = ExecutionMode::Jit;
+                    let outcome = vm.execute_program(&executable, &mut mode, &mut frames);
+                    assert!(matches!(outcome, (3, ProgramResult::Ok(3))));
+                })
+            });
+            group.finish();
+        }
+    };
+}
+api_rows!(drop_in, solana_sbpf, CompatContext, "drop-in");
+api_rows!(real, sbpf_real, RealContext, "sbpf-0.26");
+
+/// bpfvm's own call, with and without the host setting the entry registers each time.
+fn direct(c: &mut Criterion) {
+    let dialect = bpfvm::Dialect::Sbpf26(bpfvm::SbpfVersion::V0);
+    let loader = Arc::new(bpfvm::Loader::<bpfvm::TestContext>::new(
+        bpfvm::Preset::Sbpf26(bpfvm::SbpfVersion::V0).config(),
+    ));
+    let text = [
+        0xb7, 0, 0, 0, 1, 0, 0, 0, 0x07, 0, 0, 0, 2, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let executable =
+        bpfvm::Executable::from_text_bytes(&text, loader, dialect, bpfvm::FunctionRegistry::new())
+            .unwrap();
+    let mut program = bpfvm::verify(executable).unwrap();
+    program.jit_compile().unwrap();
+    let mut context = bpfvm::TestContext::new(0);
+    let mut heap = [0u8; 0];
+    let mut vm = bpfvm::Vm::new(&program, &mut context, &mut heap, Vec::new()).unwrap();
+    let registers = vm.entry_registers();
+    let mut group = c.benchmark_group("probe three instructions (jit)");
+    group.bench_function("bpfvm/api loop", |b| {
+        b.iter(|| {
+            vm.context().remaining = BUDGET;
+            let run = vm.run(bpfvm::Backend::Jit);
+            assert!(run.result.is_ok(), "{:?}", run.result);
+            assert_eq!(run.instruction_count, 3);
+        })
+    });
+    group.bench_function("bpfvm/registers set", |b| {
+        b.iter(|| {
+            vm.set_entry_registers(std::hint::black_box(registers));
+            vm.context().remaining = BUDGET;
+            let run = vm.run(bpfvm::Backend::Jit);
+            assert!(run.result.is_ok(), "{:?}", run.result);
+            assert_eq!(run.instruction_count, 3);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, drop_in, real, direct);
+criterion_main!(benches);
