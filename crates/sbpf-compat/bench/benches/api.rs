@@ -180,11 +180,7 @@ const PROGRAMS: [(&str, &str, u64); 3] = [
 ];
 
 fn execute_real(c: &mut Criterion, group: &str, source: &str, count: u64, jit: bool) {
-    use sbpf_real::{
-        ebpf,
-        memory_region::{MemoryMapping, MemoryRegion},
-        vm::{EbpfVm, ExecutionMode},
-    };
+    use sbpf_real::vm::ExecutionMode;
     // `assemble` builds for the newest enabled version: V0 only, as the stack region is
     // gapped and the direct column runs V0.
     let config = sbpf_real::vm::Config {
@@ -204,36 +200,7 @@ fn execute_real(c: &mut Criterion, group: &str, source: &str, count: u64, jit: b
     if jit {
         executable.jit_compile().unwrap();
     }
-    let config = executable.get_config();
-    let mut stack = sbpf_real::aligned_memory::AlignedMemory::<{ ebpf::HOST_ALIGN }>::zero_filled(
-        config.stack_size(),
-    );
-    let stack_len = stack.len();
-    let regions = vec![
-        executable.get_ro_region(),
-        MemoryRegion::new_gapped(
-            &mut stack,
-            ebpf::MM_STACK_START,
-            config.stack_frame_size as u64,
-        ),
-    ];
-    let version = executable.get_sbpf_version();
-    // SAFETY: the regions are the executable's read-only bytes and `stack`, both alive and
-    // unmoved until the end of this function, which outlives every run of the VM.
-    let mapping = unsafe { MemoryMapping::new(regions, config, version) }.unwrap();
-    let mut context = RealContext {
-        remaining: 0,
-        mapping,
-        logs: Vec::new(),
-    };
-    let mut vm = EbpfVm::new(
-        executable.get_loader().clone(),
-        version,
-        &mut context,
-        stack_len,
-    );
-    let registers = vm.registers;
-    let mut frames = vec![sbpf_real::vm::CallFrame::default(); config.max_call_depth];
+    sbpf_compat_bench::vm_over_a_gapped_stack!(sbpf_real, RealContext, executable => vm, registers, frames);
     let mut group = c.benchmark_group(group);
     group.bench_function("sbpf-0.26", |b| {
         b.iter(|| {
@@ -253,11 +220,7 @@ fn execute_real(c: &mut Criterion, group: &str, source: &str, count: u64, jit: b
 }
 
 fn execute_compat(c: &mut Criterion, group: &str, source: &str, count: u64, jit: bool) -> Vec<u8> {
-    use solana_sbpf::{
-        ebpf,
-        memory_region::{MemoryMapping, MemoryRegion},
-        vm::{EbpfVm, ExecutionMode},
-    };
+    use solana_sbpf::vm::ExecutionMode;
     // `assemble` builds for the newest enabled version: V0 only, as the stack region is
     // gapped and the direct column runs V0.
     let config = solana_sbpf::vm::Config {
@@ -278,36 +241,7 @@ fn execute_compat(c: &mut Criterion, group: &str, source: &str, count: u64, jit:
     if jit {
         executable.jit_compile().unwrap();
     }
-    let config = executable.get_config();
-    let mut stack = solana_sbpf::aligned_memory::AlignedMemory::<{ ebpf::HOST_ALIGN }>::zero_filled(
-        config.stack_size(),
-    );
-    let stack_len = stack.len();
-    let regions = vec![
-        executable.get_ro_region(),
-        MemoryRegion::new_gapped(
-            &mut stack,
-            ebpf::MM_STACK_START,
-            config.stack_frame_size as u64,
-        ),
-    ];
-    let version = executable.get_sbpf_version();
-    // SAFETY: the regions are the executable's read-only bytes and `stack`, both alive and
-    // unmoved until the end of this function, which outlives every run of the VM.
-    let mapping = unsafe { MemoryMapping::new(regions, config, version) }.unwrap();
-    let mut context = CompatContext {
-        remaining: 0,
-        mapping,
-        logs: Vec::new(),
-    };
-    let mut vm = EbpfVm::new(
-        executable.get_loader().clone(),
-        version,
-        &mut context,
-        stack_len,
-    );
-    let registers = vm.registers;
-    let mut frames = vec![solana_sbpf::vm::CallFrame::default(); config.max_call_depth];
+    sbpf_compat_bench::vm_over_a_gapped_stack!(solana_sbpf, CompatContext, executable => vm, registers, frames);
     let mut group = c.benchmark_group(group);
     group.bench_function("drop-in", |b| {
         b.iter(|| {

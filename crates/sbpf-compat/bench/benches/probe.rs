@@ -17,12 +17,7 @@ const SOURCE: &str = "mov64 r0, 1\nadd64 r0, 2\nexit";
 macro_rules! api_rows {
     ($name:ident, $krate:ident, $context:ident, $label:literal) => {
         fn $name(c: &mut Criterion) {
-            use $krate::{
-                ebpf,
-                error::ProgramResult,
-                memory_region::{MemoryMapping, MemoryRegion},
-                vm::{EbpfVm, ExecutionMode},
-            };
+            use $krate::{error::ProgramResult, vm::ExecutionMode};
             let config = $krate::vm::Config {
                 enabled_sbpf_versions: $krate::program::SBPFVersion::V0
                     ..=$krate::program::SBPFVersion::V0,
@@ -36,36 +31,7 @@ macro_rules! api_rows {
                 .verify::<$krate::verifier::RequisiteVerifier>()
                 .unwrap();
             executable.jit_compile().unwrap();
-            let config = executable.get_config();
-            let mut stack =
-                $krate::aligned_memory::AlignedMemory::<{ ebpf::HOST_ALIGN }>::zero_filled(
-                    config.stack_size(),
-                );
-            let stack_len = stack.len();
-            let regions = vec![
-                executable.get_ro_region(),
-                MemoryRegion::new_gapped(
-                    &mut stack,
-                    ebpf::MM_STACK_START,
-                    config.stack_frame_size as u64,
-                ),
-            ];
-            let version = executable.get_sbpf_version();
-            // SAFETY: the regions are the executable's bytes and `stack`, alive until the end.
-            let mapping = unsafe { MemoryMapping::new(regions, config, version) }.unwrap();
-            let mut context = $context {
-                remaining: 0,
-                mapping,
-                logs: Vec::new(),
-            };
-            let mut vm = EbpfVm::new(
-                executable.get_loader().clone(),
-                version,
-                &mut context,
-                stack_len,
-            );
-            let registers = vm.registers;
-            let mut frames = vec![$krate::vm::CallFrame::default(); config.max_call_depth];
+            sbpf_compat_bench::vm_over_a_gapped_stack!($krate, $context, executable => vm, registers, frames);
             let mut group = c.benchmark_group("probe three instructions (jit)");
             // The API bench's loop.
             group.bench_function(concat!($label, "/api loop"), |b| {

@@ -121,11 +121,7 @@ fn compile_bpfvm(n: usize) {
 macro_rules! run_through_api {
     ($name:ident, $krate:ident, $context:ident, $config:ident) => {
         fn $name(n: usize, jit: bool) {
-            use $krate::{
-                ebpf,
-                memory_region::{MemoryMapping, MemoryRegion},
-                vm::{EbpfVm, ExecutionMode},
-            };
+            use $krate::vm::ExecutionMode;
             let loader = Arc::new($krate::program::BuiltinProgram::<$context>::new_loader(
                 $config(),
             ));
@@ -136,37 +132,7 @@ macro_rules! run_through_api {
             if jit {
                 executable.jit_compile().unwrap();
             }
-            let config = executable.get_config();
-            let mut stack =
-                $krate::aligned_memory::AlignedMemory::<{ ebpf::HOST_ALIGN }>::zero_filled(
-                    config.stack_size(),
-                );
-            let stack_len = stack.len();
-            let regions = vec![
-                executable.get_ro_region(),
-                MemoryRegion::new_gapped(
-                    &mut stack,
-                    ebpf::MM_STACK_START,
-                    config.stack_frame_size as u64,
-                ),
-            ];
-            let version = executable.get_sbpf_version();
-            // SAFETY: the regions are the executable's bytes and `stack`, alive until the end.
-            #[allow(unsafe_code)]
-            let mapping = unsafe { MemoryMapping::new(regions, config, version) }.unwrap();
-            let mut context = $context {
-                remaining: 0,
-                mapping,
-                logs: Vec::new(),
-            };
-            let mut vm = EbpfVm::new(
-                executable.get_loader().clone(),
-                version,
-                &mut context,
-                stack_len,
-            );
-            let registers = vm.registers;
-            let mut frames = vec![$krate::vm::CallFrame::default(); config.max_call_depth];
+            sbpf_compat_bench::vm_over_a_gapped_stack!($krate, $context, executable => vm, registers, frames);
             for _ in 0..n {
                 vm.registers = registers;
                 vm.context().remaining = BUDGET;

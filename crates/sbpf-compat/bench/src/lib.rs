@@ -1,6 +1,7 @@
-//! What the API benchmark (`benches/api.rs`) and its profiling example
-//! (`examples/api_profile.rs`) share: the context each API's VM runs with. The benchmarks
-//! themselves live in `benches/`.
+//! What the API benchmarks (`benches/api.rs`, `benches/probe.rs`) and their profiling
+//! example (`examples/api_profile.rs`) share: the context each API's VM runs with, and a VM
+//! made once over the executable and a gapped stack. The benchmarks themselves live in
+//! `benches/`.
 
 /// Declares `$name`, a context for the VM of the crate `$krate` (the drop-in `solana_sbpf` or
 /// the real `sbpf_real`): an instruction budget, the host's memory mapping, and the lines the
@@ -27,6 +28,51 @@ macro_rules! context {
                 ::core::ptr::NonNull::from(&mut self.mapping)
             }
         }
+    };
+}
+
+/// Makes, in the caller's block, a VM of the crate `$krate` (the drop-in `solana_sbpf` or
+/// the real `sbpf_real`) for `$executable` (verified, and compiled when the caller runs the
+/// JIT), over its read-only region and a gapped stack, with a `$context` (made by
+/// [`context!`]) whose budget is 0: binds `$vm`, the entry registers `$registers` a host
+/// resets before each run, and the call frames `$frames` that `execute_program` takes. The
+/// stack, the mapping and the context live in the caller's block, as long as the VM.
+#[macro_export]
+macro_rules! vm_over_a_gapped_stack {
+    ($krate:ident, $context:ident, $executable:ident => $vm:ident, $registers:ident, $frames:ident) => {
+        let config = $executable.get_config();
+        let mut stack =
+            $krate::aligned_memory::AlignedMemory::<{ $krate::ebpf::HOST_ALIGN }>::zero_filled(
+                config.stack_size(),
+            );
+        let stack_len = stack.len();
+        let regions = vec![
+            $executable.get_ro_region(),
+            $krate::memory_region::MemoryRegion::new_gapped(
+                &mut stack,
+                $krate::ebpf::MM_STACK_START,
+                config.stack_frame_size as u64,
+            ),
+        ];
+        let version = $executable.get_sbpf_version();
+        // SAFETY: the regions are the executable's read-only bytes and `stack`, both alive
+        // and unmoved until the end of the caller's block, which outlives every run of the VM.
+        #[allow(unsafe_code)]
+        let mapping =
+            unsafe { $krate::memory_region::MemoryMapping::new(regions, config, version) }.unwrap();
+        let mut context = $context {
+            remaining: 0,
+            mapping,
+            logs: Vec::new(),
+        };
+        let mut $vm = $krate::vm::EbpfVm::new(
+            $executable.get_loader().clone(),
+            version,
+            &mut context,
+            stack_len,
+        );
+        let $registers = $vm.registers;
+        let mut $frames = vec![$krate::vm::CallFrame::default(); config.max_call_depth];
     };
 }
 
