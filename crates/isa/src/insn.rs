@@ -24,6 +24,17 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// Every dialect: the 2022 sBPF, eBPF, then each SBPF version in order.
+    pub const ALL: [Dialect; 7] = [
+        Dialect::Sbpf,
+        Dialect::Ebpf,
+        Dialect::Sbpf26(SbpfVersion::V0),
+        Dialect::Sbpf26(SbpfVersion::V1),
+        Dialect::Sbpf26(SbpfVersion::V2),
+        Dialect::Sbpf26(SbpfVersion::V3),
+        Dialect::Sbpf26(SbpfVersion::V4),
+    ];
+
     /// The SBPF version of a [`Dialect::Sbpf26`] dialect.
     pub const fn version(self) -> Option<SbpfVersion> {
         match self {

@@ -4,16 +4,6 @@ use super::*;
 
 use crate::version::SbpfVersion;
 
-const DIALECTS: [Dialect; 7] = [
-    Dialect::Sbpf,
-    Dialect::Ebpf,
-    Dialect::Sbpf26(SbpfVersion::V0),
-    Dialect::Sbpf26(SbpfVersion::V1),
-    Dialect::Sbpf26(SbpfVersion::V2),
-    Dialect::Sbpf26(SbpfVersion::V3),
-    Dialect::Sbpf26(SbpfVersion::V4),
-];
-
 fn slot_with(opcode: u8, off: i16, imm: i32) -> Slot {
     Slot {
         opcode,
@@ -37,7 +27,7 @@ fn variations(opcode: u8) -> Vec<Slot> {
 
 #[test]
 fn decode_then_encode_is_identity_on_insns() {
-    for dialect in DIALECTS {
+    for dialect in Dialect::ALL {
         for opcode in 0..=255u8 {
             for first in variations(opcode) {
                 let slots = [first, Slot::default()];
@@ -433,7 +423,7 @@ fn is_documented_field_error(error: DecodeError, shape: OpcodeShape, dialect: Di
 #[test]
 fn opcode_shapes_agree_with_decode() {
     let mut decoded = 0usize;
-    for dialect in DIALECTS {
+    for dialect in Dialect::ALL {
         for opcode in 0..=255u8 {
             let shape = opcode_shape(opcode, dialect);
             for first in variations(opcode) {

@@ -357,16 +357,6 @@ mod tests {
         ops
     }
 
-    const DIALECTS: [Dialect; 7] = [
-        Dialect::Sbpf,
-        Dialect::Ebpf,
-        Dialect::Sbpf26(SbpfVersion::V0),
-        Dialect::Sbpf26(SbpfVersion::V1),
-        Dialect::Sbpf26(SbpfVersion::V2),
-        Dialect::Sbpf26(SbpfVersion::V3),
-        Dialect::Sbpf26(SbpfVersion::V4),
-    ];
-
     /// Every opcode of every dialect, with register fields 0 to 15, offsets and immediates
     /// at their edges (zero, one, minus one, the extremes, far jumps in both directions)
     /// and every configuration the lowering reads: the quick walk gives, slot by slot, the
@@ -380,7 +370,7 @@ mod tests {
         let offsets = [0i16, 1, -1, 2, -3, 5, 100, i16::MIN, i16::MAX];
         let immediates = [0i32, 1, -1, 2, 8, 16, 31, 32, 63, 64, i32::MIN, i32::MAX];
         let mut compared = 0usize;
-        for dialect in DIALECTS {
+        for dialect in Dialect::ALL {
             for (dynamic_stack_frames, static_syscalls) in
                 [(false, false), (true, false), (false, true), (true, true)]
             {
@@ -431,7 +421,7 @@ mod tests {
     /// lowering, which decides it with its `lddw`.
     #[test]
     fn opcode_zero_is_never_quick() {
-        for dialect in DIALECTS {
+        for dialect in Dialect::ALL {
             let quick = QuickLowering::new(dialect, 4);
             for dst in 0..=10 {
                 let slot = Slot {
@@ -474,7 +464,11 @@ mod tests {
                 };
                 let loads = [Config::legacy(), Config::default()]
                     .into_iter()
-                    .flat_map(|config| DIALECTS.into_iter().map(move |dialect| (config, dialect)));
+                    .flat_map(|config| {
+                        Dialect::ALL
+                            .into_iter()
+                            .map(move |dialect| (config, dialect))
+                    });
                 for (config, dialect) in loads {
                     let loader = Arc::new(Loader::<TestContext>::new(config));
                     let Ok(executable) = crate::elf::load_in(&bytes, loader, dialect) else {
