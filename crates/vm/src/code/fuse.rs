@@ -189,21 +189,30 @@ macro_rules! define_insts {
 
 bpfvm_isa::for_each_op!(define_insts);
 
-/// The interpreter's stream of `ops` (one entry per op, the sentinel included): each slot
-/// whose op and the next two form a fused triple holds it, each other slot whose op and
-/// the next one form a fused pair holds the pair, every other slot its op.
+/// The [`Inst::Overrun`] slots the stream has after its entry for the sentinel: the most
+/// slots an instruction falls through by (the fused triple's three). Whatever the ops, an
+/// instruction that falls through (every one but `Overrun` may) sits before this tail, so
+/// the slot it falls through to is inside the stream; the threaded dispatch
+/// (`interpreter::thread`) fetches that slot without a bound check. No pc ever reaches the
+/// tail: the sentinel before it stops every run that gets that far.
+pub(crate) const TAIL: usize = 3;
+
+/// The interpreter's stream of `ops` (one entry per op, the sentinel included), followed by
+/// [`TAIL`] `Overrun`s: each slot whose op and the next two form a fused triple holds it,
+/// each other slot whose op and the next one form a fused pair holds the pair, every other
+/// slot its op.
 pub(crate) fn fuse(ops: &[Op]) -> Vec<Inst> {
-    ops.iter()
-        .enumerate()
-        .map(|(pc, op)| {
-            let second = ops.get(pc + 1);
-            let third = ops.get(pc + 2);
-            second
-                .zip(third)
-                .and_then(|(second, third)| triple(op, second, third))
-                .or_else(|| second.and_then(|second| pair(op, second)))
-                .unwrap_or(Inst::from(*op))
-        })
+    let fused = ops.iter().enumerate().map(|(pc, op)| {
+        let second = ops.get(pc + 1);
+        let third = ops.get(pc + 2);
+        second
+            .zip(third)
+            .and_then(|(second, third)| triple(op, second, third))
+            .or_else(|| second.and_then(|second| pair(op, second)))
+            .unwrap_or(Inst::from(*op))
+    });
+    fused
+        .chain(core::iter::repeat_n(Inst::Overrun, TAIL))
         .collect()
 }
 
@@ -512,7 +521,7 @@ mod tests {
             Op::Overrun,
         ];
         let insts = fuse(&ops);
-        assert_eq!(insts.len(), ops.len());
+        assert_eq!(insts.len(), ops.len() + TAIL);
         // `r1 = r2; r1 += r1` is `r1 = r2 + r2`.
         assert_eq!(
             insts[0],

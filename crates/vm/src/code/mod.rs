@@ -213,8 +213,9 @@ impl Code {
             .get_or_init(|| runs::run_lengths(&self.ops, runs::RunSplit::AtRunEnds))
     }
 
-    /// The interpreter's stream, one entry per slot and the sentinel: the ops with common
-    /// adjacent pairs fused ([`fuse`]). Computed on the first call.
+    /// The interpreter's stream, one entry per slot and the sentinel and then
+    /// [`fuse::TAIL`] more sentinels: the ops with common adjacent pairs fused ([`fuse`]).
+    /// Computed on the first call.
     pub(crate) fn insts(&self) -> &[Inst] {
         self.insts.get_or_init(|| fuse::fuse(&self.ops))
     }

@@ -136,6 +136,10 @@ impl<C: ContextObject> Machine<'_, '_, C> {
 
     /// Executes one op and returns the next pc. One arm per op: this is the dispatch table,
     /// and the only place an op's meaning is written down.
+    ///
+    /// A fall-through ([`Next::Within`]) is at most [`crate::code::fuse::TAIL`] slots past
+    /// `pc` (the triple's three), and `Overrun` never falls through: the threaded dispatch
+    /// fetches the slot without a bound check on that promise (`thread`).
     #[inline(always)]
     pub(super) fn execute<A: Access>(&mut self, inst: &Inst, pc: usize) -> Result<Next, A::Halt> {
         let next = pc + 1;

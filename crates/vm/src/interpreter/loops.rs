@@ -11,7 +11,6 @@ use crate::code::{Code, Inst, Op, Semantics};
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
 use crate::runtime::Tracing;
-use std::cell::Cell;
 
 impl<C: ContextObject> Machine<'_, '_, C> {
     /// Runs from `pc` until the root `exit` or an error: run by run (see
@@ -36,15 +35,10 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// back the rest of its run from the run length of its own slot.
     fn run_by_runs(&mut self, mut pc: usize) -> Result<u64, RuntimeError> {
         let code = self.code;
-        // Both have one entry per slot and the sentinel; cut to one length, so that the
-        // run head's bound on the run lengths is also the first fetch's bound on the stream
-        // (the compiler then checks the pc once).
-        let (insts, runs) = same_length(code.insts(), code.run_lengths());
-        let thread = Thread {
-            insts,
-            runs,
-            halt: Cell::new(None),
-            synced: Cell::new(0),
+        let runs = code.run_lengths();
+        let Some(thread) = Thread::new(code.insts(), runs) else {
+            // Not a stream `Code` makes (see `Thread::new`): exact steps, which need none.
+            return self.run_stepping(pc, |_, _| StepControl::Continue);
         };
         loop {
             // 0 for a pc past the sentinel, where nothing runs: only an `lddw` in the last
@@ -76,7 +70,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     #[inline(never)]
     fn run_long(&mut self, thread: &Thread<'_>, mut pc: usize) -> Result<usize, Halt> {
         loop {
-            let Some(inst) = thread.insts.get(pc) else {
+            let Some(inst) = thread.insts().get(pc) else {
                 return Err(overrun(self.code).into());
             };
             match self.execute::<InPlace>(inst, pc) {
@@ -85,7 +79,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 Err(halt) => {
                     // The run was charged up to its end; the ops after this one did not
                     // run.
-                    let rest = thread.runs.get(pc).copied().unwrap_or(1);
+                    let rest = thread.runs().get(pc).copied().unwrap_or(1);
                     self.meter.refund(rest.saturating_sub(1));
                     return Err(halt);
                 }
@@ -138,15 +132,6 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         state[11] = pc as u64;
         self.context.trace(state);
     }
-}
-
-/// `a` and `b` cut to the shorter one's length.
-fn same_length<'c>(a: &'c [Inst], b: &'c [u64]) -> (&'c [Inst], &'c [u64]) {
-    let length = a.len().min(b.len());
-    (
-        a.get(..length).unwrap_or_default(),
-        b.get(..length).unwrap_or_default(),
-    )
 }
 
 /// The message of a run the step hook stopped.

@@ -33,14 +33,23 @@
 //! the kernels' time, PERFORMANCE.md phase F).
 
 //!
-//! The handlers' `unsafe`: the dispatch fetches an instruction with a checked `get` and picks
-//! its handler by the instruction's kind, so a handler reads the same instruction again with
-//! neither the bound nor the kind checked (each was a load or a compare per instruction);
-//! the contract is [`Handler`]'s, and [`Machine::dispatch`] is the only caller.
+//! The handlers' `unsafe`: the dispatch picks an instruction's handler by the instruction's
+//! kind, so a handler reads the same instruction again with neither the bound nor the kind
+//! checked (each was a load or a compare per instruction); the contract is [`Handler`]'s,
+//! and [`Machine::dispatch`] is the only caller.
+//!
+//! The dispatch itself fetches without a bound check too (it was a compare and a branch per
+//! instruction). Its contract, `pc` inside the stream, holds on each of its three ways in:
+//! a chain's first pc is checked against the run lengths, which a [`Thread`] never has more
+//! of than instructions; a run head the chain enters is too, by the same `get` that reads
+//! its run's length; and a fall-through is at most [`TAIL`] slots past an instruction that
+//! is not `Overrun`, and the stream ends with `TAIL` `Overrun`s (checked when the
+//! [`Thread`] is made), so the fall-through lands inside it.
 #![allow(unsafe_code)]
 
 use super::access::{InPlace, Interrupt, Retried};
 use super::exec::{Halt, Machine, Next};
+use crate::code::fuse::TAIL;
 use crate::code::{Inst, InstKind};
 use crate::context::ContextObject;
 use std::cell::Cell;
@@ -50,17 +59,46 @@ use std::cell::Cell;
 pub(super) const CHAIN: u64 = 4096;
 
 /// What a chain reads besides the machine: the interpreter's stream and the meter's run
-/// lengths, one entry per slot and the sentinel, cut to one length; and where a chain that
-/// stopped leaves the reason.
+/// lengths; and where a chain that stopped leaves the reason.
+///
+/// Invariant, relied on by [`Machine::dispatch`]'s callers: the stream ends with [`TAIL`]
+/// `Overrun`s, and there are no more run lengths than instructions. [`Thread::new`], the
+/// only way to make one, checks both, and the fields are private to this module.
 pub(super) struct Thread<'c> {
-    pub insts: &'c [Inst],
-    pub runs: &'c [u64],
-    pub halt: Cell<Option<Halt>>,
+    insts: &'c [Inst],
+    runs: &'c [u64],
+    halt: Cell<Option<Halt>>,
     /// The chain's fuel when the meter was last brought up to date ([`Machine::sync`]).
-    pub synced: Cell<u64>,
+    synced: Cell<u64>,
 }
 
-impl Thread<'_> {
+impl<'c> Thread<'c> {
+    /// The thread over a stream and its run lengths (one per slot and the sentinel), or
+    /// `None` when the stream does not end with [`TAIL`] `Overrun`s (every stream
+    /// [`crate::code::Code::insts`] makes does).
+    pub(super) fn new(insts: &'c [Inst], runs: &'c [u64]) -> Option<Self> {
+        let tail = insts.get(insts.len().checked_sub(TAIL)?..)?;
+        if tail.iter().any(|inst| *inst != Inst::Overrun) {
+            return None;
+        }
+        Some(Thread {
+            insts,
+            runs: runs.get(..runs.len().min(insts.len()))?,
+            halt: Cell::new(None),
+            synced: Cell::new(0),
+        })
+    }
+
+    /// The stream.
+    pub(super) fn insts(&self) -> &'c [Inst] {
+        self.insts
+    }
+
+    /// The run length of each slot and the sentinel.
+    pub(super) fn runs(&self) -> &'c [u64] {
+        self.runs
+    }
+
     /// What a chain's result means: the reason it stopped, taken from the thread, or the
     /// run head the driving loop goes on at.
     #[inline(always)]
@@ -93,7 +131,7 @@ const HALTED: usize = usize::MAX;
 ///
 /// `pc` is below the stream's length and the instruction there is of the handler's kind
 /// (the handler reads it without a bound or kind check). [`Machine::dispatch`], the only
-/// caller, establishes both.
+/// caller, establishes both (the bound by its own caller's promise).
 type Handler<M> = unsafe fn(&mut M, &Thread<'_>, &[Inst], usize, u64) -> usize;
 
 /// The table of handlers: `$name` lists every [`InstKind`] in order, which a constant
@@ -139,7 +177,12 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         fuel: u64,
     ) -> Result<usize, Halt> {
         let fuel = self.fuel_within_budget(thread, fuel);
-        let result = self.dispatch(thread, thread.insts, pc, fuel);
+        let result = if pc < thread.runs.len() {
+            // SAFETY: `pc < runs.len() <= insts.len()` (the invariant of `Thread`).
+            unsafe { self.dispatch(thread, thread.insts, pc, fuel) }
+        } else {
+            self.overrun(thread, fuel)
+        };
         thread.outcome(result)
     }
 
@@ -157,7 +200,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         fuel: u64,
     ) -> usize {
         // SAFETY: the caller promises `pc < insts.len()` (the dispatch fetched this
-        // instruction with a checked `get`).
+        // instruction under the same promise).
         let inst = unsafe { insts.get_unchecked(pc) };
         // SAFETY: the caller promises the kind (the dispatch chose this handler by the kind
         // it read from this very instruction, and the stream is borrowed shared, so it has
@@ -194,22 +237,39 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         fuel: u64,
     ) -> usize {
         match next {
-            Ok(Next::Within(next)) => self.dispatch(thread, insts, next, fuel),
+            Ok(Next::Within(next)) => {
+                debug_assert!(next <= pc + TAIL && next < insts.len());
+                // SAFETY: `insts` is the thread's stream (every handler passes it on
+                // unchanged), which ends with `TAIL` `Overrun`s (the invariant of `Thread`).
+                // The instruction at `pc` fell through, which `Overrun` never does, so `pc`
+                // lies before that tail, and an instruction falls through by at most `TAIL`
+                // slots (`Machine::execute`): `next < insts.len()`.
+                unsafe { self.dispatch(thread, insts, next, fuel) }
+            }
             Ok(Next::Head(next)) => self.enter(thread, insts, next, fuel),
             Err(halt) => thread.stop(self.halt_in_run(thread, pc, halt, fuel)),
         }
     }
 
     /// Fetches the instruction at `pc` and calls its handler (the chain's tail call).
+    ///
+    /// # Safety
+    ///
+    /// `pc < insts.len()` (see the module doc for why each caller's `pc` is).
     #[inline(always)]
-    fn dispatch(&mut self, thread: &Thread<'_>, insts: &[Inst], pc: usize, fuel: u64) -> usize {
-        let Some(inst) = insts.get(pc) else {
-            return self.overrun(thread, fuel);
-        };
+    unsafe fn dispatch(
+        &mut self,
+        thread: &Thread<'_>,
+        insts: &[Inst],
+        pc: usize,
+        fuel: u64,
+    ) -> usize {
+        // SAFETY: the caller promises `pc < insts.len()`.
+        let inst = unsafe { insts.get_unchecked(pc) };
         let handler = Self::HANDLERS[inst.kind() as usize];
-        // SAFETY: `pc < insts.len()` (the `get` above), and `HANDLERS[k]` is the handler of
-        // kind `k` (the constant assertion of `handler_table!`), so `handler` is the one of
-        // `insts[pc]`'s kind: what a handler's contract asks for.
+        // SAFETY: `pc < insts.len()` (the caller's promise), and `HANDLERS[k]` is the
+        // handler of kind `k` (the constant assertion of `handler_table!`), so `handler` is
+        // the one of `insts[pc]`'s kind: what a handler's contract asks for.
         unsafe { handler(self, thread, insts, pc, fuel) }
     }
 
@@ -218,10 +278,14 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// driving loop.
     #[inline(always)]
     fn enter(&mut self, thread: &Thread<'_>, insts: &[Inst], pc: usize, fuel: u64) -> usize {
-        // 0 for a pc past the sentinel, where the fetch fails.
-        let length = thread.runs.get(pc).copied().unwrap_or(0);
+        // A pc past the sentinel has no run: the fetch there fails.
+        let Some(&length) = thread.runs.get(pc) else {
+            return self.overrun(thread, fuel);
+        };
         match fuel.checked_sub(length) {
-            Some(left) => self.dispatch(thread, insts, pc, left),
+            // SAFETY: `pc < runs.len() <= insts.len()` (the `get` above and the invariant
+            // of `Thread`; `insts` is the thread's stream, passed on unchanged).
+            Some(left) => unsafe { self.dispatch(thread, insts, pc, left) },
             None => {
                 self.sync(thread, fuel);
                 pc
