@@ -27,10 +27,11 @@
 //! charged the fuel spent when the chain ends and before a syscall (which reads and resets
 //! it), and the fuel bounded again by the budget the syscall leaves.
 //!
-//! Every handler takes the stream as two arguments (its pointer and length), so that the
-//! fetch of the next instruction reads no memory but the instruction: with the stream read
-//! through the [`Thread`], every dispatch loaded the two words again (measured: 3%-8% of
-//! the kernels' time, PERFORMANCE.md phase F).
+//! Every handler takes the stream's pointer as an argument, so that the fetch of the next
+//! instruction reads no memory but the instruction: with the stream read through the
+//! [`Thread`], every dispatch loaded it again (measured: 3%-8% of the kernels' time,
+//! PERFORMANCE.md phase F). Its length is not passed: no fetch checks it (below), and one
+//! register fewer is one callee-saved register fewer for a handler to save and restore.
 
 //!
 //! The handlers' `unsafe`: the dispatch picks an instruction's handler by the instruction's
@@ -129,10 +130,11 @@ const HALTED: usize = usize::MAX;
 ///
 /// # Safety
 ///
-/// `pc` is below the stream's length and the instruction there is of the handler's kind
-/// (the handler reads it without a bound or kind check). [`Machine::dispatch`], the only
-/// caller, establishes both (the bound by its own caller's promise).
-type Handler<M> = unsafe fn(&mut M, &Thread<'_>, &[Inst], usize, u64) -> usize;
+/// The stream pointer is the thread's stream's (`Thread::insts`), `pc` is below the
+/// stream's length and the instruction there is of the handler's kind (the handler reads it
+/// without a bound or kind check). [`Machine::dispatch`], the only caller, establishes the
+/// kind, and passes on its own caller's promise of the rest.
+type Handler<M> = unsafe fn(&mut M, &Thread<'_>, *const Inst, usize, u64) -> usize;
 
 /// The table of handlers: `$name` lists every [`InstKind`] in order, which a constant
 /// assertion checks, so that the handler at index `k` is the one for kind `k`.
@@ -178,8 +180,9 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     ) -> Result<usize, Halt> {
         let fuel = self.fuel_within_budget(thread, fuel);
         let result = if pc < thread.runs.len() {
-            // SAFETY: `pc < runs.len() <= insts.len()` (the invariant of `Thread`).
-            unsafe { self.dispatch(thread, thread.insts, pc, fuel) }
+            // SAFETY: the thread's stream, and `pc < runs.len() <= insts.len()` (the
+            // invariant of `Thread`).
+            unsafe { self.dispatch(thread, thread.insts.as_ptr(), pc, fuel) }
         } else {
             self.overrun(thread, fuel)
         };
@@ -191,17 +194,19 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     ///
     /// # Safety
     ///
-    /// `pc < insts.len()` and `insts[pc]` is of kind `KIND` (see [`Handler`]).
+    /// `stream` is the thread's stream, `pc` below its length and the instruction there of
+    /// kind `KIND` (see [`Handler`]).
     unsafe fn handler<const KIND: u8>(
         &mut self,
         thread: &Thread<'_>,
-        insts: &[Inst],
+        stream: *const Inst,
         pc: usize,
         fuel: u64,
     ) -> usize {
-        // SAFETY: the caller promises `pc < insts.len()` (the dispatch fetched this
-        // instruction under the same promise).
-        let inst = unsafe { insts.get_unchecked(pc) };
+        // SAFETY: the caller promises that `stream` is the thread's stream and `pc` below
+        // its length (the dispatch fetched this instruction under the same promise), and
+        // the stream is borrowed shared for the whole run.
+        let inst = unsafe { &*stream.add(pc) };
         // SAFETY: the caller promises the kind (the dispatch chose this handler by the kind
         // it read from this very instruction, and the stream is borrowed shared, so it has
         // not changed since). With the promise the compiler keeps only this kind's arm of
@@ -220,9 +225,9 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             fuel
         };
         match result {
-            Ok(next) => self.go_on(thread, insts, pc, Ok(next), fuel),
-            Err(Interrupt::Halt(halt)) => self.go_on(thread, insts, pc, Err(halt), fuel),
-            Err(Interrupt::Retry) => self.handler_any(thread, insts, pc, fuel),
+            Ok(next) => self.go_on(thread, stream, pc, Ok(next), fuel),
+            Err(Interrupt::Halt(halt)) => self.go_on(thread, stream, pc, Err(halt), fuel),
+            Err(Interrupt::Retry) => self.handler_any(thread, stream, pc, fuel),
         }
     }
 
@@ -231,22 +236,22 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     fn go_on(
         &mut self,
         thread: &Thread<'_>,
-        insts: &[Inst],
+        stream: *const Inst,
         pc: usize,
         next: Result<Next, Halt>,
         fuel: u64,
     ) -> usize {
         match next {
             Ok(Next::Within(next)) => {
-                debug_assert!(next <= pc + TAIL && next < insts.len());
-                // SAFETY: `insts` is the thread's stream (every handler passes it on
+                debug_assert!(next <= pc + TAIL && next < thread.insts.len());
+                // SAFETY: `stream` is the thread's stream (every handler passes it on
                 // unchanged), which ends with `TAIL` `Overrun`s (the invariant of `Thread`).
                 // The instruction at `pc` fell through, which `Overrun` never does, so `pc`
                 // lies before that tail, and an instruction falls through by at most `TAIL`
-                // slots (`Machine::execute`): `next < insts.len()`.
-                unsafe { self.dispatch(thread, insts, next, fuel) }
+                // slots (`Machine::execute`): `next` is below the stream's length.
+                unsafe { self.dispatch(thread, stream, next, fuel) }
             }
-            Ok(Next::Head(next)) => self.enter(thread, insts, next, fuel),
+            Ok(Next::Head(next)) => self.enter(thread, stream, next, fuel),
             Err(halt) => thread.stop(self.halt_in_run(thread, pc, halt, fuel)),
         }
     }
@@ -255,37 +260,38 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     ///
     /// # Safety
     ///
-    /// `pc < insts.len()` (see the module doc for why each caller's `pc` is).
+    /// `stream` is the thread's stream and `pc` below its length (see the module doc for
+    /// why each caller's `pc` is).
     #[inline(always)]
     unsafe fn dispatch(
         &mut self,
         thread: &Thread<'_>,
-        insts: &[Inst],
+        stream: *const Inst,
         pc: usize,
         fuel: u64,
     ) -> usize {
-        // SAFETY: the caller promises `pc < insts.len()`.
-        let inst = unsafe { insts.get_unchecked(pc) };
+        // SAFETY: the caller's promise; the stream is borrowed shared for the whole run.
+        let inst = unsafe { &*stream.add(pc) };
         let handler = Self::HANDLERS[inst.kind() as usize];
-        // SAFETY: `pc < insts.len()` (the caller's promise), and `HANDLERS[k]` is the
-        // handler of kind `k` (the constant assertion of `handler_table!`), so `handler` is
-        // the one of `insts[pc]`'s kind: what a handler's contract asks for.
-        unsafe { handler(self, thread, insts, pc, fuel) }
+        // SAFETY: the stream and the bound are the caller's promise, and `HANDLERS[k]` is
+        // the handler of kind `k` (the constant assertion of `handler_table!`), so `handler`
+        // is the one of this instruction's kind: what a handler's contract asks for.
+        unsafe { handler(self, thread, stream, pc, fuel) }
     }
 
     /// Goes on at the run head `pc`: in this chain when it has the fuel, which the budget
     /// bounds too (so the meter would charge the run at once), otherwise back in the
     /// driving loop.
     #[inline(always)]
-    fn enter(&mut self, thread: &Thread<'_>, insts: &[Inst], pc: usize, fuel: u64) -> usize {
+    fn enter(&mut self, thread: &Thread<'_>, stream: *const Inst, pc: usize, fuel: u64) -> usize {
         // A pc past the sentinel has no run: the fetch there fails.
         let Some(&length) = thread.runs.get(pc) else {
             return self.overrun(thread, fuel);
         };
         match fuel.checked_sub(length) {
             // SAFETY: `pc < runs.len() <= insts.len()` (the `get` above and the invariant
-            // of `Thread`; `insts` is the thread's stream, passed on unchanged).
-            Some(left) => unsafe { self.dispatch(thread, insts, pc, left) },
+            // of `Thread`; `stream` is the thread's stream, passed on unchanged).
+            Some(left) => unsafe { self.dispatch(thread, stream, pc, left) },
             None => {
                 self.sync(thread, fuel);
                 pc
@@ -336,14 +342,20 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// what a handler hands an instruction whose access missed the inlined lookup to.
     #[cold]
     #[inline(never)]
-    fn handler_any(&mut self, thread: &Thread<'_>, insts: &[Inst], pc: usize, fuel: u64) -> usize {
-        let Some(inst) = insts.get(pc) else {
+    fn handler_any(
+        &mut self,
+        thread: &Thread<'_>,
+        stream: *const Inst,
+        pc: usize,
+        fuel: u64,
+    ) -> usize {
+        let Some(inst) = thread.insts.get(pc) else {
             return self.overrun(thread, fuel);
         };
         // Any kind may be a syscall here (see `handler`).
         self.sync(thread, fuel);
         let next = self.execute::<InPlace>(inst, pc);
         let fuel = self.fuel_within_budget(thread, fuel);
-        self.go_on(thread, insts, pc, next, fuel)
+        self.go_on(thread, stream, pc, next, fuel)
     }
 }
