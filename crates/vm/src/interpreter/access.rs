@@ -218,6 +218,39 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         }
     }
 
+    /// The fused counter step `ldx dst, [base + off]; add64 dst, imm; stx [base + off], dst`
+    /// (`dst` is not `base`, see `code::fuse`): both accesses through one lookup of the
+    /// direct rows when they give the store; otherwise the three ops in order, the store's
+    /// failure named at its own slot, `pc + 2`, after the load and the add ran.
+    #[inline(always)]
+    pub(super) fn counter_step<A: Access>(
+        &mut self,
+        pc: usize,
+        size: MemSize,
+        dst: GuestReg,
+        base: GuestReg,
+        off: i16,
+        imm: u64,
+    ) -> Result<(), A::Halt> {
+        let vaddr = self.addr(base, off);
+        let step = |value: u64| value.wrapping_add(imm);
+        let stepped = match size {
+            MemSize::B => self.mapping.modify_aligned(MemSize::B, vaddr, step),
+            MemSize::H => self.mapping.modify_aligned(MemSize::H, vaddr, step),
+            MemSize::W => self.mapping.modify_aligned(MemSize::W, vaddr, step),
+            MemSize::DW => self.mapping.modify_aligned(MemSize::DW, vaddr, step),
+        };
+        if let Some(value) = stepped {
+            self.set(dst, value);
+            return Ok(());
+        }
+        self.load_sized::<A>(pc, size, dst, base, off)?;
+        let value = step(self.reg(dst));
+        self.set(dst, value);
+        self.store_sized::<A>(pc + 2, size, base, off, value)
+            .map_err(|halt| A::failed_further(self, halt, 2))
+    }
+
     /// `[base + off] = value`, its low `size` bytes.
     #[inline(always)]
     pub(super) fn store<A: Access>(

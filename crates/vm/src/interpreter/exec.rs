@@ -597,11 +597,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 off,
                 imm,
             } => {
-                self.load_sized::<A>(pc, size, dst, base, off)?;
-                let value = self.reg(dst).wrapping_add(imm64(imm));
-                self.set(dst, value);
-                self.store_sized::<A>(pc + 2, size, base, off, value)
-                    .map_err(|halt| A::failed_further(self, halt, 2))?;
+                self.counter_step::<A>(pc, size, dst, base, off, imm64(imm))?;
                 return Ok(Next::Within(pc + 3));
             }
         }

@@ -353,6 +353,56 @@ impl DirectRows {
         Some(value)
     }
 
+    /// Reads `size` bytes at `vaddr` (little-endian, zero-extended), stores the low `size`
+    /// bytes of `step` of them back in their place and answers `step`'s value, when a row
+    /// gives the store (which it gives only where it gives the load too: a store length is
+    /// 0 or the load length); `None`, with nothing read or written, sends it to the general
+    /// path. One translation for both accesses of a counter stepped in memory.
+    #[inline(always)]
+    pub(super) fn modify(
+        &mut self,
+        size: MemSize,
+        vaddr: u64,
+        step: impl FnOnce(u64) -> u64,
+    ) -> Option<u64> {
+        let (row, offset) = self.row(vaddr)?;
+        let at = row.translate(offset, size.bytes(), row.store_len)?;
+        // SAFETY: `at + size <= store_len` (translate), and a row's `host` is valid for
+        // reads and writes of `store_len` bytes, which is 0 unless the region is writable,
+        // while the mapping holds the rows (the invariant of `DirectRows`, kept by
+        // `MemoryMapping`); `&mut self` (borrowed from the mapping) keeps every other reader
+        // and writer out.
+        let value = unsafe {
+            let ptr = row.host.add(at);
+            match size {
+                MemSize::B => {
+                    let value = step(u64::from(ptr.read()));
+                    ptr.write(value as u8);
+                    value
+                }
+                MemSize::H => {
+                    let ptr = ptr.cast::<u16>();
+                    let value = step(u64::from(u16::from_le(ptr.read_unaligned())));
+                    ptr.write_unaligned((value as u16).to_le());
+                    value
+                }
+                MemSize::W => {
+                    let ptr = ptr.cast::<u32>();
+                    let value = step(u64::from(u32::from_le(ptr.read_unaligned())));
+                    ptr.write_unaligned((value as u32).to_le());
+                    value
+                }
+                MemSize::DW => {
+                    let ptr = ptr.cast::<u64>();
+                    let value = step(u64::from_le(ptr.read_unaligned()));
+                    ptr.write_unaligned(value.to_le());
+                    value
+                }
+            }
+        };
+        Some(value)
+    }
+
     /// Stores the low `size` bytes of `value` at `vaddr`, little-endian, when a row gives the
     /// access (never for a read-only region); `None` sends it to the general path.
     #[inline(always)]

@@ -308,6 +308,21 @@ impl<'a> MemoryMapping<'a> {
         self.direct.store(size, vaddr, value)
     }
 
+    /// The aligned mapping's inlined lookup alone for a load and a store of the same `size`
+    /// bytes at `vaddr`: `Some(step(loaded))` when both were made (the store writing its
+    /// low bytes), `None`, with neither made, for a store
+    /// [`store_aligned`](Self::store_aligned) would not make (its load is then the caller's
+    /// to make, as it would be alone).
+    #[inline(always)]
+    pub(crate) fn modify_aligned(
+        &mut self,
+        size: MemSize,
+        vaddr: u64,
+        step: impl FnOnce(u64) -> u64,
+    ) -> Option<u64> {
+        self.direct.modify(size, vaddr, step)
+    }
+
     /// The general path of [`load_inline`](Self::load_inline).
     #[inline(never)]
     pub(crate) fn load_general(
