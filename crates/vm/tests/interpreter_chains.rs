@@ -170,38 +170,102 @@ fn triple_cases() -> Vec<Case> {
     ) {
         cases.push(case.mem(vec![1, 0, 0, 0]).config(unaligned));
     }
-    // The text is read-only: the load and the add run, the store (slot 5) fails, and the
-    // two instructions after it in its run are not charged.
+    for size in [MemSize::B, MemSize::H, MemSize::W, MemSize::DW] {
+        // The text is read-only: the load and the add run, the store (slot 5) fails, and
+        // the two instructions after it in its run are not charged.
+        let program = vec![
+            lddw(1, MM_PROGRAM_START),
+            mov(0, 0),
+            ldx(size, 3, 1, 0),
+            alu(Width::W64, AluOp::Add, 3, k(1)),
+            stx(size, 1, 0, 3),
+            mov(0, 1),
+            mov(0, 2),
+            exit(),
+        ];
+        let error = E::AccessViolation {
+            pc: 5,
+            access: bpfvm::AccessType::Store,
+            vaddr: MM_PROGRAM_START,
+            len: size.bytes(),
+            region: "program",
+        };
+        cases.extend(both(
+            "a counter in the read-only text",
+            program.clone(),
+            Err(error.clone()),
+            5,
+        ));
+        for case in both(
+            "a counter in the read-only text on the unaligned mapping",
+            program,
+            Err(error),
+            5,
+        ) {
+            cases.push(case.config(unaligned));
+        }
+        cases.extend(counter_edge_cases(size));
+    }
+    cases
+}
+
+/// The counter step of one `size` at the input's edge (16 bytes of 0xff), where the triple
+/// loads and stores through one lookup: a counter ending at the last byte, which wraps in
+/// memory but not in the register (the add is 64-bit, the store keeps the low bytes); one
+/// a byte further, whose load (the triple's first slot) fails; and budgets that run out
+/// after the triple's load, after its add and after its store.
+fn counter_edge_cases(size: MemSize) -> Vec<Case> {
+    let len = size.bytes();
+    let last = (16 - len) as i16;
+    let input = || vec![0xff; 16];
+    // r3 = [r1 + last] + 1, stored; r0 = r3 + [r1 + last] (0 after the wrap): 2^(8 len).
     let program = vec![
-        lddw(1, MM_PROGRAM_START),
         mov(0, 0),
-        ldx(MemSize::DW, 3, 1, 0),
+        ldx(size, 3, 1, last),
         alu(Width::W64, AluOp::Add, 3, k(1)),
-        stx(MemSize::DW, 1, 0, 3),
-        mov(0, 1),
-        mov(0, 2),
+        stx(size, 1, last, 3),
+        ldx(size, 4, 1, last),
+        alu(Width::W64, AluOp::Mov, 0, reg(3)),
+        alu(Width::W64, AluOp::Add, 0, reg(4)),
+        exit(),
+    ];
+    let wrapped = 1u64.checked_shl(8 * len as u32).unwrap_or(0);
+    let mut cases = Vec::new();
+    for case in both(
+        "a counter at the input's end",
+        program.clone(),
+        Ok(wrapped),
+        8,
+    ) {
+        cases.push(case.mem(input()));
+    }
+    for (budget, pc) in [(2, 2), (3, 3), (4, 4)] {
+        let stop = Err(E::ExceededMaxInstructions { pc, budget });
+        for case in both(
+            "a counter at the input's end, budget short",
+            program.clone(),
+            stop,
+            budget,
+        ) {
+            cases.push(case.mem(input()).budget(budget));
+        }
+    }
+    let over = vec![
+        mov(0, 0),
+        ldx(size, 3, 1, last + 1),
+        alu(Width::W64, AluOp::Add, 3, k(1)),
+        stx(size, 1, last + 1, 3),
         exit(),
     ];
     let error = E::AccessViolation {
-        pc: 5,
-        access: bpfvm::AccessType::Store,
-        vaddr: MM_PROGRAM_START,
-        len: 8,
-        region: "program",
+        pc: 1,
+        access: bpfvm::AccessType::Load,
+        vaddr: bpfvm::MM_INPUT_START + last as u64 + 1,
+        len,
+        region: "input",
     };
-    cases.extend(both(
-        "a counter in the read-only text",
-        program.clone(),
-        Err(error.clone()),
-        5,
-    ));
-    for case in both(
-        "a counter in the read-only text on the unaligned mapping",
-        program,
-        Err(error),
-        5,
-    ) {
-        cases.push(case.config(unaligned));
+    for case in both("a counter one byte past the input", over, Err(error), 2) {
+        cases.push(case.mem(input()));
     }
     cases
 }
