@@ -521,6 +521,34 @@ fn control_cases() -> Vec<Case> {
         Err(E::ExecutionOverrun { pc: 1 }),
         2,
     ));
+    // The fused stream's widest fall-throughs, into the sentinel (the threaded dispatch
+    // fetches them unchecked): a pair, an `lddw` and a counter-step triple as the last
+    // instructions.
+    cases.extend(both(
+        "a fused pair runs into the phantom slot",
+        vec![mov(1, 3), alu(Width::W64, AluOp::Add, 1, k(1))],
+        Err(E::ExecutionOverrun { pc: 2 }),
+        3,
+    ));
+    cases.extend(both(
+        "an lddw runs into the phantom slot",
+        vec![lddw(0, 7)],
+        Err(E::ExecutionOverrun { pc: 2 }),
+        2,
+    ));
+    let triple = vec![
+        ldx(MemSize::W, 3, 1, 0),
+        alu(Width::W64, AluOp::Add, 3, k(1)),
+        stx(MemSize::W, 1, 0, 3),
+    ];
+    for case in both(
+        "a counter step runs into the phantom slot",
+        triple,
+        Err(E::ExecutionOverrun { pc: 3 }),
+        4,
+    ) {
+        cases.push(case.mem(vec![0; 4]));
+    }
     cases.extend(both(
         "lddw counts once",
         vec![lddw(0, 0x1_0000_0002), exit()],

@@ -544,6 +544,8 @@ mod tests {
         );
         assert_eq!(insts[3], Inst::from(ops[3]));
         assert_eq!(insts[5], Inst::Overrun);
+        // The tail the threaded dispatch relies on.
+        assert!(insts[ops.len()..].iter().all(|inst| *inst == Inst::Overrun));
     }
 
     #[test]
