@@ -130,11 +130,12 @@ const HALTED: usize = usize::MAX;
 ///
 /// # Safety
 ///
-/// The stream pointer is the thread's stream's (`Thread::insts`), `pc` is below the
-/// stream's length and the instruction there is of the handler's kind (the handler reads it
-/// without a bound or kind check). [`Machine::dispatch`], the only caller, establishes the
-/// kind, and passes on its own caller's promise of the rest.
-type Handler<M> = unsafe fn(&mut M, &Thread<'_>, *const Inst, usize, u64) -> usize;
+/// The first pointer is the thread's stream's (`Thread::insts`), the second points at one
+/// of its instructions (the one to run, whose pc is their distance), and that instruction
+/// is of the handler's kind (the handler reads it without a bound or kind check).
+/// [`Machine::dispatch`], the only caller, establishes the kind, and passes on its own
+/// caller's promise of the rest.
+type Handler<M> = unsafe fn(&mut M, &Thread<'_>, *const Inst, *const Inst, u64) -> usize;
 
 /// The table of handlers: `$name` lists every [`InstKind`] in order, which a constant
 /// assertion checks, so that the handler at index `k` is the one for kind `k`.
@@ -182,31 +183,35 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         let result = if pc < thread.runs.len() {
             // SAFETY: the thread's stream, and `pc < runs.len() <= insts.len()` (the
             // invariant of `Thread`).
-            unsafe { self.dispatch(thread, thread.insts.as_ptr(), pc, fuel) }
+            unsafe { self.dispatch_pc(thread, thread.insts.as_ptr(), pc, fuel) }
         } else {
             self.overrun(thread, fuel)
         };
         thread.outcome(result)
     }
 
-    /// The handler of kind `KIND`: executes the instruction at `pc` (of that kind), then
-    /// hands over to the next instruction's handler.
+    /// The handler of kind `KIND`: executes the instruction `at` points at (of that kind),
+    /// then hands over to the next instruction's handler.
     ///
     /// # Safety
     ///
-    /// `stream` is the thread's stream, `pc` below its length and the instruction there of
-    /// kind `KIND` (see [`Handler`]).
+    /// `stream` is the thread's stream, `at` points at one of its instructions, of kind
+    /// `KIND` (see [`Handler`]).
     unsafe fn handler<const KIND: u8>(
         &mut self,
         thread: &Thread<'_>,
         stream: *const Inst,
-        pc: usize,
+        at: *const Inst,
         fuel: u64,
     ) -> usize {
-        // SAFETY: the caller promises that `stream` is the thread's stream and `pc` below
-        // its length (the dispatch fetched this instruction under the same promise), and
-        // the stream is borrowed shared for the whole run.
-        let inst = unsafe { &*stream.add(pc) };
+        // SAFETY: the caller promises that `at` points at an instruction of the thread's
+        // stream (the dispatch fetched it under the same promise), which is borrowed
+        // shared for the whole run.
+        let inst = unsafe { &*at };
+        // SAFETY: both point into the one stream (the caller's promise), `stream` at its
+        // start, so their distance is a whole number of instructions and not negative.
+        // Only the handlers that need a pc (errors, branches, calls) keep this subtraction.
+        let pc = unsafe { at.offset_from(stream) } as usize;
         // SAFETY: the caller promises the kind (the dispatch chose this handler by the kind
         // it read from this very instruction, and the stream is borrowed shared, so it has
         // not changed since). With the promise the compiler keeps only this kind's arm of
@@ -225,58 +230,85 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             fuel
         };
         match result {
-            Ok(next) => self.go_on(thread, stream, pc, Ok(next), fuel),
-            Err(Interrupt::Halt(halt)) => self.go_on(thread, stream, pc, Err(halt), fuel),
+            Ok(next) => self.go_on(thread, stream, at, pc, Ok(next), fuel),
+            Err(Interrupt::Halt(halt)) => self.go_on(thread, stream, at, pc, Err(halt), fuel),
             Err(Interrupt::Retry) => self.handler_any(thread, stream, pc, fuel),
         }
     }
 
-    /// After the instruction at `pc`: the next one's handler, or the end of the chain.
+    /// After the instruction at `pc` (which `at` points at): the next one's handler, or the
+    /// end of the chain. A fall-through goes on from `at` by the slots it skips (a constant
+    /// in each arm of `execute`), so that no handler that falls through computes its pc.
     #[inline(always)]
     fn go_on(
         &mut self,
         thread: &Thread<'_>,
         stream: *const Inst,
+        at: *const Inst,
         pc: usize,
         next: Result<Next, Halt>,
         fuel: u64,
     ) -> usize {
         match next {
             Ok(Next::Within(next)) => {
-                debug_assert!(next <= pc + TAIL && next < thread.insts.len());
-                // SAFETY: `stream` is the thread's stream (every handler passes it on
-                // unchanged), which ends with `TAIL` `Overrun`s (the invariant of `Thread`).
-                // The instruction at `pc` fell through, which `Overrun` never does, so `pc`
-                // lies before that tail, and an instruction falls through by at most `TAIL`
-                // slots (`Machine::execute`): `next` is below the stream's length.
-                unsafe { self.dispatch(thread, stream, next, fuel) }
+                debug_assert!(next > pc && next <= pc + TAIL && next < thread.insts.len());
+                // SAFETY: `at` points at instruction `pc` of the thread's stream (`stream`,
+                // which every handler passes on unchanged), and that stream ends with
+                // `TAIL` `Overrun`s (the invariant of `Thread`). The instruction fell
+                // through, which `Overrun` never does, so `pc` lies before that tail, and an
+                // instruction falls through by at most `TAIL` slots (`Machine::execute`):
+                // `next` is below the stream's length, and `at` moved by `next - pc` points
+                // at it.
+                unsafe {
+                    let next = at.add(next.wrapping_sub(pc));
+                    self.dispatch(thread, stream, next, fuel)
+                }
             }
             Ok(Next::Head(next)) => self.enter(thread, stream, next, fuel),
             Err(halt) => thread.stop(self.halt_in_run(thread, pc, halt, fuel)),
         }
     }
 
-    /// Fetches the instruction at `pc` and calls its handler (the chain's tail call).
+    /// Fetches the instruction `at` points at and calls its handler (the chain's tail call).
     ///
     /// # Safety
     ///
-    /// `stream` is the thread's stream and `pc` below its length (see the module doc for
-    /// why each caller's `pc` is).
+    /// `stream` is the thread's stream and `at` points at one of its instructions (see the
+    /// module doc for why each caller's is).
     #[inline(always)]
     unsafe fn dispatch(
+        &mut self,
+        thread: &Thread<'_>,
+        stream: *const Inst,
+        at: *const Inst,
+        fuel: u64,
+    ) -> usize {
+        // SAFETY: the caller's promise; the stream is borrowed shared for the whole run.
+        let inst = unsafe { &*at };
+        let handler = Self::HANDLERS[inst.kind() as usize];
+        // SAFETY: the stream and the instruction are the caller's promise, and
+        // `HANDLERS[k]` is the handler of kind `k` (the constant assertion of
+        // `handler_table!`), so `handler` is the one of this instruction's kind: what a
+        // handler's contract asks for.
+        unsafe { handler(self, thread, stream, at, fuel) }
+    }
+
+    /// [`Self::dispatch`] of the instruction at `pc`.
+    ///
+    /// # Safety
+    ///
+    /// `stream` is the thread's stream and `pc` below its length.
+    #[inline(always)]
+    unsafe fn dispatch_pc(
         &mut self,
         thread: &Thread<'_>,
         stream: *const Inst,
         pc: usize,
         fuel: u64,
     ) -> usize {
-        // SAFETY: the caller's promise; the stream is borrowed shared for the whole run.
-        let inst = unsafe { &*stream.add(pc) };
-        let handler = Self::HANDLERS[inst.kind() as usize];
-        // SAFETY: the stream and the bound are the caller's promise, and `HANDLERS[k]` is
-        // the handler of kind `k` (the constant assertion of `handler_table!`), so `handler`
-        // is the one of this instruction's kind: what a handler's contract asks for.
-        unsafe { handler(self, thread, stream, pc, fuel) }
+        // SAFETY: `pc` is below the length of the stream `stream` starts (the caller's
+        // promise), so `stream + pc` points at its instruction `pc`.
+        unsafe { self.dispatch(thread, stream, stream.add(pc), fuel) }
     }
 
     /// Goes on at the run head `pc`: in this chain when it has the fuel, which the budget
@@ -291,7 +323,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         match fuel.checked_sub(length) {
             // SAFETY: `pc < runs.len() <= insts.len()` (the `get` above and the invariant
             // of `Thread`; `stream` is the thread's stream, passed on unchanged).
-            Some(left) => unsafe { self.dispatch(thread, stream, pc, left) },
+            Some(left) => unsafe { self.dispatch_pc(thread, stream, pc, left) },
             None => {
                 self.sync(thread, fuel);
                 pc
@@ -356,6 +388,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         self.sync(thread, fuel);
         let next = self.execute::<InPlace>(inst, pc);
         let fuel = self.fuel_within_budget(thread, fuel);
-        self.go_on(thread, stream, pc, next, fuel)
+        // `inst` is instruction `pc` of the thread's stream, which `stream` starts.
+        self.go_on(thread, stream, inst, pc, next, fuel)
     }
 }
