@@ -50,7 +50,8 @@ const X64: &str = "jit/x64/";
 
 /// The files allowed `unsafe` (each block with its `// SAFETY:` comment): calling generated
 /// code and the shims it calls back, the host memory accessors, reusable zeroed memory, and
-/// the interpreter's handlers, which read an instruction the dispatch checked without
+/// the interpreter's threaded dispatch, which fetches without a bound check (the stream's
+/// `Overrun` tail), and its handlers, which read the instruction it fetched without
 /// checking it again.
 const UNSAFE_ALLOWED: [&str; 4] = [
     "jit/x64/entry.rs",
