@@ -32,6 +32,10 @@
 //! [`Thread`], every dispatch loaded it again (measured: 3%-8% of the kernels' time,
 //! PERFORMANCE.md phase F). Its length is not passed: no fetch checks it (below), and one
 //! register fewer is one callee-saved register fewer for a handler to save and restore.
+//! Nor is the pc: a handler gets a pointer at its instruction, a fall-through moves it by
+//! the constant number of slots its arm of `execute` skips, and the pc (the pointer's
+//! distance from the stream's start) is computed only by the handlers that read it (errors,
+//! branches, calls), so an ALU handler neither scales a pc nor keeps one (phase I).
 
 //!
 //! The handlers' `unsafe`: the dispatch picks an instruction's handler by the instruction's
