@@ -330,6 +330,11 @@ impl<'a, C: ContextObject> EbpfVm<'a, C> {
     /// Runs `executable` from its entry. `mode` picks the backend and is set to the one that
     /// ran; `call_frames` is accepted for compatibility (bpfvm keeps its own frames). Returns
     /// the instructions charged (0 without the meter) and `r0` or the error.
+    ///
+    /// Always inlined into the host's call, with the common run's path below it (see
+    /// `crate::bridge::run`): called out of line, the call alone cost about 20 host
+    /// instructions and the result went through memory.
+    #[inline(always)]
     pub fn execute_program(
         &mut self,
         executable: &Executable<C>,

@@ -5,7 +5,9 @@
 //! region writable for a program's store (the copy-on-write Solana runtimes rely on);
 //! `PreferJit` runs what is compiled and reports it; a program a host's verifier accepted
 //! but bpfvm's refuses is not run; builtins' compute charges count; every run starts from the
-//! registers the host set in the VM; a failed run leaves the VM and its mapping ready.
+//! registers the host set in the VM; a failed run leaves the VM and its mapping ready; a
+//! builtin that runs a program over the running program's mapping again is refused, and the
+//! mapping runs again once the outer run has ended.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(
     unsafe_code,
@@ -107,6 +109,44 @@ declare_builtin_function!(
     }
 );
 
+thread_local! {
+    /// The program `RunAgain` runs (set by the test that registers it).
+    static NESTED: std::cell::RefCell<Option<Executable<Context>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+declare_builtin_function!(
+    /// Runs `NESTED` in a new VM over the same context, so over the mapping the calling
+    /// program runs in: 1 when that run is refused as the bridge refuses it (nothing run,
+    /// `InvalidMemoryRegion(0)`), else 2.
+    RunAgain,
+    fn rust(
+        context: &mut Context,
+        _a: u64,
+        _b: u64,
+        _c: u64,
+        _d: u64,
+        _e: u64,
+    ) -> Result<u64, Box<dyn std::error::Error>> {
+        NESTED.with(|nested| {
+            let nested = nested.borrow();
+            let executable = nested.as_ref().ok_or("no nested program")?;
+            let stack_len = executable.get_config().stack_size();
+            let mut vm = EbpfVm::new(
+                executable.get_loader().clone(),
+                executable.get_sbpf_version(),
+                context,
+                stack_len,
+            );
+            let mut mode = ExecutionMode::Interpreted;
+            match vm.execute_program(executable, &mut mode, &mut []) {
+                (0, ProgramResult::Err(EbpfError::InvalidMemoryRegion(0))) => Ok(1),
+                _ => Ok(2),
+            }
+        })
+    }
+);
+
 fn loader() -> Arc<BuiltinProgram<Context>> {
     let mut loader = BuiltinProgram::new_loader(Config {
         enabled_sbpf_versions: SBPFVersion::V0..=SBPFVersion::V3,
@@ -115,6 +155,7 @@ fn loader() -> Arc<BuiltinProgram<Context>> {
     Fail::register(&mut loader, "fail").unwrap();
     PeekByte::register(&mut loader, "peek").unwrap();
     Redirect::register(&mut loader, "redirect").unwrap();
+    RunAgain::register(&mut loader, "run_again").unwrap();
     Arc::new(loader)
 }
 
@@ -554,5 +595,48 @@ fn a_failed_run_leaves_the_vm_and_its_mapping_ready_for_the_next() {
             .map(AccessType::Load, ebpf::MM_INPUT_START, 4)
             .into();
         assert_eq!(mapped.unwrap().len(), 4);
+    }
+}
+
+#[test]
+fn a_builtin_running_the_same_mapping_again_is_refused() {
+    let nested = assemble("mov64 r0, 5\nexit");
+    let executable = assemble("syscall run_again\nexit");
+    NESTED.with(|slot| *slot.borrow_mut() = Some(nested));
+    for mode in MODES {
+        let config = executable.get_config();
+        let mut stack = AlignedMemory::<{ ebpf::HOST_ALIGN }>::zero_filled(config.stack_size());
+        let stack_len = stack.len();
+        let regions = vec![
+            executable.get_ro_region(),
+            MemoryRegion::new_gapped(
+                &mut stack,
+                ebpf::MM_STACK_START,
+                config.stack_frame_size as u64,
+            ),
+        ];
+        let version = executable.get_sbpf_version();
+        // SAFETY: the stack outlives the mapping (both live until the end of the iteration).
+        let mapping = unsafe { MemoryMapping::new(regions, config, version) }.unwrap();
+        let mut context = Context {
+            remaining: 10_000,
+            mapping,
+        };
+        let mut vm = EbpfVm::new(
+            executable.get_loader().clone(),
+            version,
+            &mut context,
+            stack_len,
+        );
+        let registers = vm.registers;
+        // The nested run was refused while this one ran over the mapping.
+        let (_, result) = vm.execute_program(&executable, &mut mode(), &mut []);
+        assert_eq!(result.unwrap(), 1);
+        // The outer run has ended: the mapping runs again (here the nested program itself).
+        vm.registers = registers;
+        let nested = NESTED.with(|slot| slot.borrow_mut().take()).unwrap();
+        let (count, result) = vm.execute_program(&nested, &mut mode(), &mut []);
+        assert_eq!((count, result.unwrap()), (2, 5));
+        NESTED.with(|slot| *slot.borrow_mut() = Some(nested));
     }
 }

@@ -7,6 +7,11 @@
 //! `run-bpfvm-interpreter`, and `run-real-jit`, `run-real-interpreter` (the same run on
 //! solana-sbpf 0.26.0 itself). A verify repeats load and verify (subtract the load's count);
 //! a compile compiles one verified program again and again, as the criterion bench does.
+//!
+//! `api_profile time WHAT N` (WHAT one of the `run-*`) times the runs instead, for a loaded
+//! machine: N batches of 1,000 calls, each timed by the wall clock, and prints the fastest
+//! batch and the median one per call (a batch that ran without being preempted shows what a
+//! call costs; run the six `run-*` one after another, in rounds, to compare them).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
@@ -16,6 +21,42 @@ sbpf_compat_bench::context!(RealContext, sbpf_real);
 
 /// A budget far above the three instructions (a Solana instruction gets 200,000 units).
 const BUDGET: u64 = 1_000_000;
+
+/// Calls per timed batch (`time`).
+const BATCH: usize = 1_000;
+
+/// Whether the runs are counted (callgrind) or timed.
+#[derive(Clone, Copy, PartialEq)]
+enum Measure {
+    Count,
+    Time,
+}
+
+/// Calls `call` `n` times (`Count`), or `n` batches of [`BATCH`] calls, each timed, and
+/// prints the fastest and the median batch per call (`Time`).
+fn repeat(n: usize, measure: Measure, mut call: impl FnMut()) {
+    if measure == Measure::Count {
+        for _ in 0..n {
+            call();
+        }
+        return;
+    }
+    let mut batches: Vec<f64> = (0..n)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            for _ in 0..BATCH {
+                call();
+            }
+            start.elapsed().as_nanos() as f64 / BATCH as f64
+        })
+        .collect();
+    batches.sort_by(f64::total_cmp);
+    println!(
+        "fastest {:.2} ns, median {:.2} ns per call ({n} batches of {BATCH})",
+        batches[0],
+        batches[batches.len() / 2]
+    );
+}
 
 const SOURCE: &str = "mov64 r0, 1\nadd64 r0, 2\nexit";
 
@@ -120,7 +161,7 @@ fn compile_bpfvm(n: usize) {
 /// made once, the registers and the budget reset before each run, as a host does.
 macro_rules! run_through_api {
     ($name:ident, $krate:ident, $context:ident, $config:ident) => {
-        fn $name(n: usize, jit: bool) {
+        fn $name(n: usize, jit: bool, measure: Measure) {
             use $krate::vm::ExecutionMode;
             let loader = Arc::new($krate::program::BuiltinProgram::<$context>::new_loader(
                 $config(),
@@ -133,7 +174,7 @@ macro_rules! run_through_api {
                 executable.jit_compile().unwrap();
             }
             sbpf_compat_bench::vm_over_a_gapped_stack!($krate, $context, executable => vm, registers, frames);
-            for _ in 0..n {
+            repeat(n, measure, || {
                 vm.registers = registers;
                 vm.context().remaining = BUDGET;
                 let mut mode = if jit {
@@ -143,14 +184,14 @@ macro_rules! run_through_api {
                 };
                 let (used, result) = vm.execute_program(&executable, &mut mode, &mut frames);
                 assert!(result.is_ok() && used == 3);
-            }
+            });
         }
     };
 }
 run_through_api!(run_drop_in, solana_sbpf, CompatContext, compat_config);
 run_through_api!(run_real, sbpf_real, RealContext, real_config);
 
-fn run_bpfvm(n: usize, jit: bool) {
+fn run_bpfvm(n: usize, jit: bool, measure: Measure) {
     let dialect = bpfvm::Dialect::Sbpf26(bpfvm::SbpfVersion::V0);
     let loader = Arc::new(bpfvm::Loader::<bpfvm::TestContext>::new(
         bpfvm::Preset::Sbpf26(bpfvm::SbpfVersion::V0).config(),
@@ -172,15 +213,19 @@ fn run_bpfvm(n: usize, jit: bool) {
     let mut context = bpfvm::TestContext::new(0);
     let mut heap = [0u8; 0];
     let mut vm = bpfvm::Vm::new(&program, &mut context, &mut heap, Vec::new()).unwrap();
-    for _ in 0..n {
+    repeat(n, measure, || {
         vm.context().remaining = BUDGET;
         let run = vm.run(backend);
         assert!(run.result.is_ok() && run.instruction_count == 3);
-    }
+    });
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    let measure = match args.next_if(|arg| arg == "time") {
+        Some(_) => Measure::Time,
+        None => Measure::Count,
+    };
     let what = args.next().expect("what to repeat");
     let n: usize = args.next().map_or(1000, |n| n.parse().expect("a count"));
     match what.as_str() {
@@ -190,12 +235,12 @@ fn main() {
         "verify-bpfvm" => load_bpfvm(n, Then::Verify),
         "compile-drop-in" => compile_drop_in(n),
         "compile-bpfvm" => compile_bpfvm(n),
-        "run-drop-in-jit" => run_drop_in(n, true),
-        "run-drop-in-interpreter" => run_drop_in(n, false),
-        "run-real-jit" => run_real(n, true),
-        "run-real-interpreter" => run_real(n, false),
-        "run-bpfvm-jit" => run_bpfvm(n, true),
-        "run-bpfvm-interpreter" => run_bpfvm(n, false),
+        "run-drop-in-jit" => run_drop_in(n, true, measure),
+        "run-drop-in-interpreter" => run_drop_in(n, false, measure),
+        "run-real-jit" => run_real(n, true, measure),
+        "run-real-interpreter" => run_real(n, false, measure),
+        "run-bpfvm-jit" => run_bpfvm(n, true, measure),
+        "run-bpfvm-interpreter" => run_bpfvm(n, false, measure),
         other => panic!("unknown {other}"),
     }
 }

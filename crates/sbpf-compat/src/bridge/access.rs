@@ -187,6 +187,40 @@ impl<C: ContextObject> bpfvm::ContextObject for Bridge<C> {
     }
 }
 
+/// `ProgramResult::Ok(value)` made by one 16-byte store of its tag and value, the width at
+/// which hosts move the returned `(u64, ProgramResult)` (LLVM copies the tuple in 16-byte
+/// pieces). Built field by field, the tag and the value are two 8-byte stores, and a 16-byte
+/// load of both waits until they reach the cache instead of being forwarded from the store
+/// buffer (a store-forwarding stall on every call; the real crate moves its result out of
+/// the VM in 16-byte pieces and has none).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn ok_result(value: u64) -> ProgramResult {
+    use core::arch::x86_64::{_mm_set_epi64x, _mm_storeu_si128};
+    const {
+        assert!(std::mem::size_of::<ProgramResult>() >= 16);
+        assert!(std::mem::align_of::<ProgramResult>() == 8);
+    }
+    let mut result = std::mem::MaybeUninit::<ProgramResult>::uninit();
+    // SAFETY: `ProgramResult` is `#[repr(C, u64)]`: a `u64` tag (0 for `Ok`, the first
+    // variant) at offset 0, then the variant's fields from offset 8 (its payloads' alignment
+    // is 8), so `Ok(value)` is exactly the 16 bytes `[0, value]` at the start (the const
+    // block checks the size covers them; `ok_result_is_ok` checks the layout); the unaligned
+    // store writes within the allocation, and the bytes after 16 belong to no field of `Ok`,
+    // so the value is valid without them. SSE2 is part of x86-64.
+    unsafe {
+        _mm_storeu_si128(result.as_mut_ptr().cast(), _mm_set_epi64x(value as i64, 0));
+        result.assume_init()
+    }
+}
+
+/// `ProgramResult::Ok(value)` (see the x86-64 version).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+pub(crate) fn ok_result(value: u64) -> ProgramResult {
+    ProgramResult::Ok(value)
+}
+
 /// The host's context of `vm`.
 pub(crate) fn context_of<'v, C: ContextObject>(vm: &'v mut EbpfVm<'_, C>) -> &'v mut C {
     // SAFETY: invariant 2; the result borrows `vm` mutably, so it is the only use.
@@ -292,8 +326,15 @@ pub(crate) struct HandlerTarget(Rc<Cell<Option<NonNull<MemoryMapping>>>>);
 
 impl HandlerTarget {
     /// Points the handler at `mapping` for a run, or at nothing (`None`) after it.
+    #[inline(always)]
     pub(crate) fn set(&self, mapping: Option<NonNull<MemoryMapping>>) {
         self.0.set(mapping);
+    }
+
+    /// The mapping the handler answers for: `Some` exactly while a run is in progress.
+    #[inline(always)]
+    pub(crate) fn get(&self) -> Option<NonNull<MemoryMapping>> {
+        self.0.get()
     }
 }
 
@@ -407,5 +448,24 @@ impl<C: ContextObject> PublishedCell<C> {
     pub(crate) fn interpret(&self) -> Option<&VerifiedProgram<Bridge<C>>> {
         // SAFETY: as in `jit`.
         unsafe { self.interpret.load(Ordering::Acquire).as_ref() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ok_result;
+    use crate::error::ProgramResult;
+
+    /// The 16-byte store makes the same value as `ProgramResult::Ok` (the tag of `Ok` and the
+    /// place of its value are what `ok_result`'s store assumes).
+    #[test]
+    fn ok_result_is_ok() {
+        for value in [0, 1, 3, 0x8000_0000_0000_0000, u64::MAX] {
+            let result = ok_result(value);
+            assert!(
+                matches!(result, ProgramResult::Ok(found) if found == value),
+                "{result:?}"
+            );
+        }
     }
 }

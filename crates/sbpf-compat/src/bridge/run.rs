@@ -11,7 +11,7 @@
 //! program compiled again after its first run, a configuration bpfvm cannot run or a failed
 //! run needs is kept out of it ([`execute_other`], [`failed`]).
 
-use super::{access::run_in_place, errors, Bridge};
+use super::{access::run_in_place, errors, ok_result, Bridge};
 use crate::{
     elf::Executable,
     error::{EbpfError, ProgramResult},
@@ -19,8 +19,8 @@ use crate::{
 };
 use bpfvm::{Backend, RuntimeError, VerifiedProgram};
 
-/// Runs `executable` in `vm` (see the module doc).
-#[inline]
+/// Runs `executable` in `vm` (see the module doc; inlined into the host's call).
+#[inline(always)]
 pub(crate) fn execute_program<C: ContextObject>(
     vm: &mut EbpfVm<'_, C>,
     executable: &Executable<C>,
@@ -88,7 +88,7 @@ fn run_on<C: ContextObject>(
     vm.due_insn_count = 0;
     let run = run_in_place(vm, program, backend);
     match run.result {
-        Ok(value) => (run.instruction_count, ProgramResult::Ok(value)),
+        Ok(value) => (run.instruction_count, ok_result(value)),
         Err(error) => failed(vm, error, run.instruction_count),
     }
 }

@@ -200,20 +200,24 @@ pub enum MemoryMappingType {
 }
 
 /// bpfvm's side of a mapping: its mapping and call stacks ([`EngineBox`], built by
-/// `initialize`, in an allocation of their own, [`raw::EngineSlot`]) and whether a run is
-/// using them. A run uses them in place: it marks the mapping running, borrows the
-/// allocation for its length and marks it idle again, moving nothing. The engine's mapping
-/// keeps the host's access violation handler ([`crate::bridge::HostHandler`]) installed from
-/// the build on; the handler finds this mapping through [`MemoryMapping::handler_target`],
-/// which the bridge points at it for each run.
+/// `initialize`, in an allocation of their own, [`raw::EngineSlot`]) and, while a builtin of
+/// a run runs, where the run lent the engine's mapping. A run uses the parts in place: it
+/// marks the mapping running, borrows the allocation for its length and marks it idle
+/// again, moving nothing. The engine's mapping keeps the host's access violation handler
+/// ([`crate::bridge::HostHandler`]) installed from the build on; the handler finds this
+/// mapping through [`MemoryMapping::handler_target`], which the bridge points at it for each
+/// run. That one word is also the mark: a mapping is running exactly while its handler has
+/// a target (see [`MemoryMapping::run_state`]), so a run sets and clears one word, not two.
 pub(crate) struct Engine {
     /// The engine's parts (`None` before `initialize` and after `get_regions_mut`).
     built: Option<raw::EngineSlot>,
-    /// Whether a run uses them.
-    run: RunState,
+    /// The engine's mapping while a builtin of the run runs (`None` otherwise; meaningful
+    /// only while the mapping is running).
+    lent: Option<std::ptr::NonNull<bpfvm::MemoryMapping<'static>>>,
 }
 
-/// Whether a run uses a mapping's engine, and where the host reaches it meanwhile.
+/// Whether a run uses a mapping's engine, and where the host reaches it meanwhile (read off
+/// the handler's target and the lent mapping by [`MemoryMapping::run_state`]).
 #[derive(Clone, Copy)]
 pub(crate) enum RunState {
     /// No run: the host's mapping uses its engine itself.
@@ -275,7 +279,7 @@ impl MemoryMapping {
             regions,
             engine: Engine {
                 built: None,
-                run: RunState::Idle,
+                lent: None,
             },
             handler_target: crate::bridge::HandlerTarget::default(),
             handler,
@@ -373,7 +377,7 @@ impl MemoryMapping {
     /// The regions, mutably. The mapping must be initialized again before it is used. During
     /// a run (a builtin asking), the running program keeps the engine it runs over.
     pub fn get_regions_mut(&mut self) -> &mut [MemoryRegion] {
-        if let RunState::Idle = self.engine.run {
+        if let RunState::Idle = self.run_state() {
             self.engine.built = None;
         }
         &mut self.regions
@@ -388,7 +392,7 @@ impl MemoryMapping {
             MemoryMappingType::Aligned => self.fill_slots()?,
             MemoryMappingType::Unaligned => self.check_overlaps()?,
         }
-        if let RunState::Idle = self.engine.run {
+        if let RunState::Idle = self.run_state() {
             self.engine.built = Some(raw::build_engine_mapping(self)?);
         }
         Ok(())
@@ -535,20 +539,21 @@ impl MemoryMapping {
         &mut self,
         host: std::ptr::NonNull<MemoryMapping>,
     ) -> Option<std::ptr::NonNull<EngineBox>> {
-        let (Some(built), RunState::Idle) = (&self.engine.built, self.engine.run) else {
+        let built = self.engine.built.as_ref()?;
+        // A target means a run is in progress (see `Engine`).
+        if self.handler_target.get().is_some() {
             return None;
-        };
-        let engine = built.pointer();
-        self.engine.run = RunState::Running;
+        }
         self.handler_target.set(Some(host));
-        Some(engine)
+        Some(built.pointer())
     }
 
-    /// Marks the run [`MemoryMapping::begin_run`] began as ended.
+    /// Marks the run [`MemoryMapping::begin_run`] began as ended (also when a builtin's
+    /// panic unwound through it while the engine's mapping was lent).
     #[inline(always)]
     pub(crate) fn end_run(&mut self) {
-        self.engine.run = RunState::Idle;
         self.handler_target.set(None);
+        self.engine.lent = None;
     }
 
     /// Lends the running engine's mapping to the host for a builtin call (`Some`), or takes
@@ -558,10 +563,18 @@ impl MemoryMapping {
         &mut self,
         lent: Option<std::ptr::NonNull<bpfvm::MemoryMapping<'static>>>,
     ) {
-        self.engine.run = match lent {
-            Some(mapping) => RunState::Lent(mapping),
-            None => RunState::Running,
-        };
+        self.engine.lent = lent;
+    }
+
+    /// Whether a run uses the engine: running exactly while the handler has a target (set
+    /// by `begin_run`, cleared by `end_run`), lent while a builtin of the run runs.
+    #[inline(always)]
+    pub(crate) fn run_state(&self) -> RunState {
+        match (self.handler_target.get(), self.engine.lent) {
+            (None, _) => RunState::Idle,
+            (Some(_), None) => RunState::Running,
+            (Some(_), Some(mapping)) => RunState::Lent(mapping),
+        }
     }
 
     /// Where the engine's access violation handler finds this mapping during a run.

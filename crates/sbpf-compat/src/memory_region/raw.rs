@@ -381,7 +381,7 @@ pub(super) fn with_engine<R>(
     mapping: &MemoryMapping,
     f: impl FnOnce(Option<&bpfvm::MemoryMapping<'static>>) -> R,
 ) -> R {
-    match (&mapping.engine.built, mapping.engine.run) {
+    match (&mapping.engine.built, mapping.run_state()) {
         // SAFETY: no run uses the slot (`Idle`), so nothing holds a mutable reference to
         // it; the shared one lives as long as this borrow of the mapping, which owns it.
         (Some(slot), RunState::Idle) => f(Some(&unsafe { slot.0.as_ref() }.mapping)),
@@ -399,7 +399,8 @@ pub(super) fn with_engine_mut<R>(
     mapping: &mut MemoryMapping,
     f: impl FnOnce(Option<&mut bpfvm::MemoryMapping<'static>>) -> R,
 ) -> R {
-    match (&mut mapping.engine.built, mapping.engine.run) {
+    let state = mapping.run_state();
+    match (&mut mapping.engine.built, state) {
         // SAFETY: as in `with_engine`; the mutable reference borrows the mapping mutably.
         (Some(slot), RunState::Idle) => f(Some(&mut unsafe { slot.0.as_mut() }.mapping)),
         // SAFETY: as in `with_engine`.
