@@ -236,7 +236,7 @@ fn backward(slots: &mut [SlotFacts], edge_past_end: i32) {
             run,
             kind: row.kind,
             width: row.width,
-            marks: row.marks & (FALLS | HEAD | TARGET) | u8::from(in_loop) * IN_LOOP,
+            marks: row.marks & (FALLS | HEAD | TARGET) | (u8::from(in_loop) * IN_LOOP),
         };
     }
 }
