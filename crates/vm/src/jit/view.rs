@@ -117,16 +117,15 @@ const TARGET: u8 = 32;
 ///   forward conditional jump inside a tight loop), or one followed by a target, has length
 ///   1; any other op one more than the slot it falls through to.
 fn analyse(ops: &[Op]) -> (Vec<SlotFacts>, Vec<usize>, Vec<usize>) {
-    let count = ops.len();
     // Before the backward pass, a row's run field holds the loop marks of its slot (as the
     // bits of an `i32`), and its marks what the forward pass found (a later slot's target
     // mark and loop marks land before the forward pass reaches it, so they are kept).
-    let mut slots = vec![SlotFacts::NONE; count];
-    // The loop mark of the slot after the last (after a jump at the end).
-    let mut edge_past_end = 0i32;
-    let mut back_jumps = Vec::new();
-    // The heads of tight loops, as the backward jumps to them are met.
-    let mut heads = Vec::new();
+    let mut slots = vec![SlotFacts::NONE; ops.len()];
+    let mut jumps = Jumps {
+        edge_past_end: 0,
+        back_jumps: Vec::new(),
+        heads: Vec::new(),
+    };
     for (pc, op) in ops.iter().enumerate() {
         let (flow, kind, width) = op.outline();
         let (marks, target) = match flow {
@@ -138,70 +137,108 @@ fn analyse(ops: &[Op]) -> (Vec<SlotFacts>, Vec<usize>, Vec<usize>) {
             // An eBPF `callx` always bails out: its code does not fall through.
             Flow::CallRegOrHelper | Flow::Exit | Flow::Fault => (ENDS, None),
         };
-        if let Some(slot) = slots.get_mut(pc) {
-            *slot = SlotFacts {
-                run: slot.run,
-                kind,
-                width: u8::try_from(width).unwrap_or(u8::MAX),
-                marks: marks | slot.marks,
-            };
-        }
-        let Some(target) = target else { continue };
-        if let Some(slot) = slots.get_mut(target) {
-            slot.marks |= TARGET;
-        }
-        // A backward jump (a call's target is not a loop's head).
-        if target > pc || matches!(flow, Flow::Call(_)) {
-            continue;
-        }
-        back_jumps.push(pc);
-        if pc - target < TIGHT_LOOP {
-            if let Some(head) = slots.get_mut(target) {
-                heads.push(target);
-                head.marks |= HEAD;
-                head.run = head.run.wrapping_add(1);
-            }
-            match slots.get_mut(pc + 1) {
-                Some(after) => after.run = after.run.wrapping_sub(1),
-                None => edge_past_end -= 1,
-            }
+        let Some(row) = slots.get_mut(pc) else { break };
+        *row = SlotFacts {
+            run: row.run,
+            kind,
+            width: u8::try_from(width).unwrap_or(u8::MAX),
+            marks: marks | row.marks,
+        };
+        if let Some(target) = target {
+            jumps.mark(&mut slots, pc, target, flow);
         }
     }
-    // The sum of the marks after the slot being looked at.
-    let mut after = edge_past_end;
-
-    for pc in (0..count).rev() {
-        let (next_run, next_target) = match slots.get(pc) {
-            Some(slot) => match slots.get(pc + slot.width()) {
-                Some(next) => (next.run, next.marks & TARGET != 0),
-                None => (0, false),
-            },
-            None => continue,
-        };
-        let in_loop = -after > 0;
-        let Some(slot) = slots.get_mut(pc) else {
-            continue;
-        };
-        // The row's run field still holds its slot's loop marks.
-        after += slot.run as i32;
-
-        let carried_on = slot.marks & FORWARD_BRANCH != 0 && in_loop;
-        let ends = slot.marks & ENDS != 0 && !carried_on;
-        slot.run = match !ends && !next_target {
-            true => next_run.saturating_add(1),
-            false => 1,
-        };
-        // The target mark stays: the slot before reads it after this one is done.
-        slot.marks = slot.marks & (FALLS | HEAD | TARGET)
-            | match in_loop {
-                true => IN_LOOP,
-                false => 0,
-            };
-    }
+    backward(&mut slots, jumps.edge_past_end);
+    let Jumps {
+        back_jumps,
+        mut heads,
+        ..
+    } = jumps;
     // Each head once, in order.
     heads.sort_unstable();
     heads.dedup();
     (slots, back_jumps, heads)
+}
+
+/// What the forward pass of [`analyse`] learns from the jumps and calls besides the rows.
+struct Jumps {
+    /// The loop mark of the slot after the last (after a jump at the end).
+    edge_past_end: i32,
+    /// The slots of the backward jumps, in order.
+    back_jumps: Vec<usize>,
+    /// The heads of tight loops, as the backward jumps to them are met.
+    heads: Vec<usize>,
+}
+
+impl Jumps {
+    /// Marks the `target` of the jump or call at `pc` (of `flow`), and for a backward jump
+    /// records it and, when its loop is tight, marks its head (+1 in the head's run field)
+    /// and the slot after it (-1). Out of line: a few slots in ten jump or call.
+    #[inline(never)]
+    fn mark(&mut self, slots: &mut [SlotFacts], pc: usize, target: usize, flow: Flow) {
+        let Some(head) = slots.get_mut(target) else {
+            return;
+        };
+        head.marks |= TARGET;
+        // A backward jump (a call's target is not a loop's head).
+        if target > pc || matches!(flow, Flow::Call(_)) {
+            return;
+        }
+        self.back_jumps.push(pc);
+        if pc - target >= TIGHT_LOOP {
+            return;
+        }
+        self.heads.push(target);
+        head.marks |= HEAD;
+        head.run = head.run.wrapping_add(1);
+        match slots.get_mut(pc + 1) {
+            Some(after) => after.run = after.run.wrapping_sub(1),
+            None => self.edge_past_end -= 1,
+        }
+    }
+}
+
+/// The backward pass of [`analyse`], without the ops: each row's loop depth (as minus the
+/// sum of the loop marks after its slot, starting from `edge_past_end`) and run length. An
+/// op is 1 or 2 slots wide (`lddw`), so the rows of the two slots after the one looked at
+/// are all it reads, kept in registers as what a run before them may add to: their run
+/// length, or 0 for a target (a run ends before it). Branch-free: the test of every slot
+/// is data, so none is predicted.
+#[inline(always)]
+fn backward(slots: &mut [SlotFacts], edge_past_end: i32) {
+    // The sum of the marks after the slot being looked at.
+    let mut after = edge_past_end;
+    // What a run may add to at the slots one and two after it.
+    let mut one = 0u32;
+    let mut two = 0u32;
+    for slot in slots.iter_mut().rev() {
+        let row = *slot;
+        let next = match row.width {
+            1 => one,
+            _ => two,
+        };
+        let in_loop = after < 0;
+        // The row's run field still holds its slot's loop marks.
+        after = after.wrapping_add(row.run as i32);
+        let carried_on = (row.marks & FORWARD_BRANCH != 0) & in_loop;
+        let ends = (row.marks & ENDS != 0) & !carried_on;
+        let run = match ends {
+            true => 1,
+            false => next.saturating_add(1),
+        };
+        two = one;
+        one = match row.marks & TARGET {
+            0 => run,
+            _ => 0,
+        };
+        // The target mark stays (the pass ignores it).
+        *slot = SlotFacts {
+            run,
+            kind: row.kind,
+            width: row.width,
+            marks: row.marks & (FALLS | HEAD | TARGET) | (u8::from(in_loop) * IN_LOOP),
+        };
+    }
 }
 
 /// The JIT's analyses of one program's neutral form: computed on the program's first
