@@ -202,12 +202,11 @@ pub(crate) fn ok_result(value: u64) -> ProgramResult {
         assert!(std::mem::align_of::<ProgramResult>() == 8);
     }
     let mut result = std::mem::MaybeUninit::<ProgramResult>::uninit();
-    // SAFETY: `ProgramResult` is `#[repr(C, u64)]`: a `u64` tag (0 for `Ok`, the first
-    // variant) at offset 0, then the variant's fields from offset 8 (its payloads' alignment
-    // is 8), so `Ok(value)` is exactly the 16 bytes `[0, value]` at the start (the const
-    // block checks the size covers them; `ok_result_is_ok` checks the layout); the unaligned
-    // store writes within the allocation, and the bytes after 16 belong to no field of `Ok`,
-    // so the value is valid without them. SSE2 is part of x86-64.
+    // `ProgramResult` is `#[repr(C, u64)]`: a `u64` tag (0 for `Ok`, the first variant) at
+    // offset 0, then the variant's fields from offset 8, so `Ok(value)` is exactly the 16
+    // bytes `[0, value]` (the const block checks the size; `ok_result_is_ok` the layout).
+    // SAFETY: by the above the store writes `Ok(value)` within the allocation, and bytes
+    // after 16 belong to no field of `Ok`; SSE2 is part of x86-64.
     unsafe {
         _mm_storeu_si128(result.as_mut_ptr().cast(), _mm_set_epi64x(value as i64, 0));
         result.assume_init()

@@ -256,13 +256,12 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         match next {
             Ok(Next::Within(next)) => {
                 debug_assert!(next > pc && next <= pc + TAIL && next < thread.insts.len());
-                // SAFETY: `at` points at instruction `pc` of the thread's stream (`stream`,
-                // which every handler passes on unchanged), and that stream ends with
-                // `TAIL` `Overrun`s (the invariant of `Thread`). The instruction fell
-                // through, which `Overrun` never does, so `pc` lies before that tail, and an
-                // instruction falls through by at most `TAIL` slots (`Machine::execute`):
-                // `next` is below the stream's length, and `at` moved by `next - pc` points
-                // at it.
+                // The stream ends with `TAIL` `Overrun`s (the invariant of `Thread`); the
+                // instruction fell through, which `Overrun` never does, so `pc` lies before
+                // that tail, and nothing falls through by more than `TAIL` slots.
+                // SAFETY: `at` points at instruction `pc` of the thread's stream (every
+                // handler passes it on unchanged), and by the above `next` is below the
+                // stream's length, so `at` moved by `next - pc` points at instruction `next`.
                 unsafe {
                     let next = at.add(next.wrapping_sub(pc));
                     self.dispatch(thread, stream, next, fuel)

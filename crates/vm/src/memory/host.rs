@@ -367,11 +367,11 @@ impl DirectRows {
     ) -> Option<u64> {
         let (row, offset) = self.row(vaddr)?;
         let at = row.translate(offset, size.bytes(), row.store_len)?;
-        // SAFETY: `at + size <= store_len` (translate), and a row's `host` is valid for
-        // reads and writes of `store_len` bytes, which is 0 unless the region is writable,
-        // while the mapping holds the rows (the invariant of `DirectRows`, kept by
-        // `MemoryMapping`); `&mut self` (borrowed from the mapping) keeps every other reader
-        // and writer out.
+        // A row's `host` is valid for reads and writes of `store_len` bytes (0 unless the
+        // region is writable) while the mapping holds the rows: the invariant of
+        // `DirectRows`, kept by `MemoryMapping`.
+        // SAFETY: `at + size <= store_len` (translate), so by the above both accesses are in
+        // bounds; `&mut self` (borrowed from the mapping) keeps other readers and writers out.
         let value = unsafe {
             let ptr = row.host.add(at);
             match size {
