@@ -698,8 +698,12 @@ impl Masm {
     /// directly.
     pub fn slot_stubs(&mut self, code: &CodeView<'_>) -> Result<(), JitError> {
         for index in 0..self.fixups.len() {
+            // Most targets start a run (their entry is their code): only the others go
+            // through the out-of-line `ensure_entry`.
             if let Some((_, Target::Slot(pc))) = self.fixups.get(index).copied() {
-                self.ensure_entry(code, pc as usize)?;
+                if self.entry_offset(pc as usize).is_none() {
+                    self.ensure_entry(code, pc as usize)?;
+                }
             }
         }
         Ok(())
