@@ -92,4 +92,4 @@ pub use program::{
     MM_INPUT_START, MM_PROGRAM_START, MM_STACK_START,
 };
 pub use verified::{verify, verify_keeping, Refusal, VerifiedProgram};
-pub use vm::{run_lent, Backend, CallStacks, Lent, Run, Vm};
+pub use vm::{run_lent, run_prepared, Backend, CallStacks, Lent, Prepared, Run, Vm};

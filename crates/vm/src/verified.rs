@@ -144,6 +144,15 @@ impl<C> VerifiedProgram<C> {
         (&inputs.settings, &inputs.syscalls)
     }
 
+    /// What its runs read, resolved now: the neutral form, the run settings, the host
+    /// functions, the machine code and the metering (for [`crate::run_prepared`]; a
+    /// [`crate::Vm`] makes one when it is made). Resolving builds the neutral form and the
+    /// run inputs on the program's first call.
+    #[inline]
+    pub fn prepared(&self) -> crate::vm::Prepared<'_, C> {
+        crate::vm::Prepared::of(self)
+    }
+
     /// The JIT's machine code, once [`VerifiedProgram::jit_compile`] has run.
     pub fn jit_program(&self) -> Option<&JitProgram> {
         self.jit.program()

@@ -20,7 +20,10 @@
 //! owning its call stacks). Nothing a
 //! run needs is allocated per run: the host functions and the run settings are resolved once
 //! per program ([`VerifiedProgram::syscall_table`]) and the call frames live in [`CallStacks`]
-//! the VM keeps between runs (and a host can carry from one VM to the next).
+//! the VM keeps between runs (and a host can carry from one VM to the next). What a run reads
+//! of the program (its neutral form, settings, host functions, machine code and metering) is
+//! gathered once in a [`Prepared`]: a `Vm` makes it when it is made, and a host that keeps
+//! one runs with [`run_prepared`], so that neither checks per run what was resolved before.
 
 use crate::code::{Code, Semantics};
 use crate::context::ContextObject;
@@ -181,19 +184,15 @@ impl<'a, 'g, C: ContextObject, M: BorrowMut<MemoryMapping<'g>>> Vm<'a, C, M> {
     /// them.
     pub fn with_mapping(program: &'a VerifiedProgram<C>, context: &'a mut C, mapping: M) -> Self {
         let layout = program.layout();
-        let (settings, syscalls) = program.run_inputs();
         let mut entry_registers = [0; 11];
         entry_registers[1] = layout.map.input;
         entry_registers[10] = layout.initial_frame_pointer();
         Vm {
             core: Runner {
-                program,
-                code: program.code(),
+                program: program.prepared(),
                 context,
                 mapping,
-                syscalls,
                 stacks: CallStacks::new(),
-                settings,
                 entry_registers,
             },
         }
@@ -283,12 +282,13 @@ pub struct Lent<'r, 'g, C, R = &'r [u64; 11]> {
 /// Runs `program` from its entry on `backend` over the lent parts: the same run, result and
 /// count as a [`Vm::with_mapping`] over the same parts with these entry registers, without
 /// making the `Vm` (nothing is moved or allocated; a host that runs a different
-/// program each call pays only the run). It is always inlined into the host's call, with the
-/// run path below it (`Runner::run`, the JIT's entry, the interpreter's), so that the parts go
-/// from where the host keeps them straight to the run: left to the caller crate's heuristics,
-/// it was inlined in one binary and called out of line in another (solana-sbpf's API bench:
-/// about 50 host instructions more per call, spent passing the parts and the `Run` through
-/// memory).
+/// program each call pays only the run and the look-up of what the program resolved once:
+/// a host that keeps a [`Prepared`] program calls [`run_prepared`] and skips that too). It is
+/// always inlined into the host's call, with the run path below it (`Runner::run`, the JIT's
+/// entry, the interpreter's), so that the parts go from where the host keeps them straight
+/// to the run: left to the caller crate's heuristics, it was inlined in one binary and
+/// called out of line in another (solana-sbpf's API bench: about 50 host instructions more
+/// per call, spent passing the parts and the `Run` through memory).
 ///
 /// # Panics
 ///
@@ -299,34 +299,93 @@ pub fn run_lent<C: ContextObject, R: Borrow<[u64; 11]>>(
     lent: Lent<'_, '_, C, R>,
     backend: Backend,
 ) -> Run {
-    let (settings, syscalls) = program.run_inputs();
+    run_prepared(&program.prepared(), lent, backend)
+}
+
+/// [`run_lent`] of a program whose run inputs were resolved before
+/// ([`VerifiedProgram::prepared`]): the same run, result and count, with nothing looked up
+/// (the program's parts are read where the [`Prepared`] keeps them). Always inlined, as
+/// `run_lent`.
+///
+/// # Panics
+///
+/// As [`Vm::run`]: only when a host syscall panics.
+#[inline(always)]
+pub fn run_prepared<C: ContextObject, R: Borrow<[u64; 11]>>(
+    program: &Prepared<'_, C>,
+    lent: Lent<'_, '_, C, R>,
+    backend: Backend,
+) -> Run {
     Runner {
-        program,
-        code: program.code(),
+        program: *program,
         context: lent.context,
         mapping: lent.mapping,
-        syscalls,
         stacks: lent.stacks,
-        settings,
         entry_registers: lent.registers,
     }
     .run(backend)
+}
+
+/// A verified program with what its runs read resolved ([`VerifiedProgram::prepared`]): its
+/// neutral form, run settings, host functions, machine code (if it was compiled) and
+/// whether runs are metered. Borrowing the program keeps it from being compiled again, so
+/// what a `Prepared` holds stays what the program has. A [`Vm`] makes one when it is made; a
+/// host that keeps its own parts keeps one per program and runs it with [`run_prepared`].
+pub struct Prepared<'p, C> {
+    program: &'p VerifiedProgram<C>,
+    /// The program's neutral form.
+    code: &'p Code,
+    /// The program's run settings (see [`VerifiedProgram::syscall_table`]).
+    settings: &'p Settings,
+    /// The host functions, parallel to the program's syscall keys.
+    syscalls: &'p [Option<SyscallFn<C>>],
+    /// The machine code, when the program was compiled.
+    jit: Option<&'p JitProgram>,
+    /// Whether runs count instructions against the context's budget.
+    metering: Metering,
+}
+
+impl<C> Clone for Prepared<'_, C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C> Copy for Prepared<'_, C> {}
+
+impl<'p, C> Prepared<'p, C> {
+    /// What `program`'s runs read, resolved now (its neutral form and run inputs are built
+    /// on the first call for the program).
+    #[inline(always)]
+    pub(crate) fn of(program: &'p VerifiedProgram<C>) -> Self {
+        let (settings, syscalls) = program.run_inputs();
+        Prepared {
+            program,
+            code: program.code(),
+            settings,
+            syscalls,
+            jit: program.jit_program(),
+            metering: match program.config().enable_instruction_meter {
+                true => Metering::On,
+                false => Metering::Off,
+            },
+        }
+    }
+
+    /// The program.
+    pub fn program(&self) -> &'p VerifiedProgram<C> {
+        self.program
+    }
 }
 
 /// What every run uses: the program and what it resolved once, the context, the memory `M`
 /// (a mapping or a `&mut` to one), the call-frame storage `S` and the entry registers `R`
 /// (owned by a [`Vm`], or borrowed from the host by [`run_lent`]).
 struct Runner<'r, C: ContextObject, M, S, R = [u64; 11]> {
-    program: &'r VerifiedProgram<C>,
-    /// The program's neutral form (read once).
-    code: &'r Code,
+    program: Prepared<'r, C>,
     context: &'r mut C,
     mapping: M,
-    /// The host functions, parallel to the program's syscall keys.
-    syscalls: &'r [Option<SyscallFn<C>>],
     stacks: S,
-    /// The program's run settings (see [`VerifiedProgram::settings`]).
-    settings: &'r Settings,
     /// r0..r10 at entry: r1 where the input region starts, r2 0 in sBPF and the first host
     /// region's length in eBPF, r10 the initial frame pointer; a host may set its own
     /// ([`Vm::set_entry_registers`]).
@@ -364,7 +423,7 @@ where
     /// Under 0.26's rules the meter is checked before the first instruction too: a run with
     /// no budget left executes nothing and stops at the entry (both backends, here).
     fn exhausted_before_start(&mut self) -> Option<Run> {
-        let code = self.code;
+        let code = self.program.code;
         let before_each = code.semantics() == Semantics::Sbpf26;
         let empty = self.metering() == Metering::On && self.context.remaining() == 0;
         (before_each && empty).then(|| Run {
@@ -379,13 +438,13 @@ where
     /// The JIT backend; tracing runs are delegated to the interpreter (see `jit`).
     #[inline(always)]
     fn run_jit(&mut self) -> Run {
-        let Some(jit) = self.program.jit_program() else {
+        let Some(jit) = self.program.jit else {
             return Run {
                 instruction_count: 0,
                 result: Err(RuntimeError::JitNotCompiled),
             };
         };
-        if self.settings.tracing == Tracing::On {
+        if self.program.settings.tracing == Tracing::On {
             return self.interpret(None);
         }
         self.run_compiled(jit)
@@ -399,11 +458,11 @@ where
         let metering = self.metering();
         let stacks = self.stacks.borrow_mut();
         let parts = RunParts {
-            code: self.code,
-            settings: self.settings,
+            code: self.program.code,
+            settings: self.program.settings,
             context: &mut *self.context,
             mapping: self.mapping.borrow_mut(),
-            syscalls: self.syscalls,
+            syscalls: self.program.syscalls,
             frames: &mut stacks.frames,
             seat: &mut stacks.seat,
             registers: &self.entry_registers,
@@ -421,10 +480,7 @@ where
 
     /// Whether this program's runs are metered.
     fn metering(&self) -> Metering {
-        match self.program.config().enable_instruction_meter {
-            true => Metering::On,
-            false => Metering::Off,
-        }
+        self.program.metering
     }
 
     /// Charges the rest of the meter and fixes the budget field of a meter error.
@@ -444,16 +500,16 @@ where
     #[inline(always)]
     fn interpret(&mut self, hook: Option<&mut dyn StepHook>) -> Run {
         let meter = Meter::start(self.metering(), &*self.context);
-        let code = self.code;
+        let code = self.program.code;
         let regs = start_registers(self.entry_registers.borrow());
         let frames = &mut self.stacks.borrow_mut().frames;
         frames.clear();
         let mut machine = Machine {
             code,
-            settings: *self.settings,
+            settings: *self.program.settings,
             context: &mut *self.context,
             mapping: self.mapping.borrow_mut(),
-            syscalls: self.syscalls,
+            syscalls: self.program.syscalls,
             frames,
             regs,
             stack_pointer: regs[10],

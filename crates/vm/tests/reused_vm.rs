@@ -2,20 +2,32 @@
 //! runs exactly like one that owns it, on both backends; a region replaced between runs is
 //! what the next run sees (the region table the JIT reads is made again); the host has its
 //! mapping back when the VM ends; call-frame storage carried from one VM to the next
-//! changes no result; a run over lent parts (`run_lent`) is a `Vm`'s run; and an executable's
-//! clones share its bytes.
+//! changes no result; a run over lent parts (`run_lent`) is a `Vm`'s run, and so is one of a
+//! program prepared once (`run_prepared`); and an executable's clones share its bytes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use bpfvm::{
-    run_lent, verify, Backend, CallStacks, Config, Executable, Lent, Loader, MemoryRegion,
-    TestContext, VerifiedProgram, Vm, MM_INPUT_START,
+    run_lent, run_prepared, verify, Backend, CallStacks, Config, Executable, Lent, Loader,
+    MemoryRegion, RuntimeError, TestContext, VerifiedProgram, Vm, MM_INPUT_START,
 };
 use bpfvm_isa::{encode, Dialect, Extend, Insn, MemSize, Reg};
 use std::sync::Arc;
 
 /// `ldxdw r0, [r1]; exit`: the first input word.
 fn program() -> VerifiedProgram<TestContext> {
+    program_in(Config::default(), Compile::WhereAvailable)
+}
+
+/// Whether a test program gets machine code.
+#[derive(Clone, Copy, PartialEq)]
+enum Compile {
+    WhereAvailable,
+    Never,
+}
+
+/// `ldxdw r0, [r1]; exit` loaded under `config`.
+fn program_in(config: Config, compile: Compile) -> VerifiedProgram<TestContext> {
     let insns = [
         Insn::Load {
             size: MemSize::DW,
@@ -31,10 +43,10 @@ fn program() -> VerifiedProgram<TestContext> {
         .flat_map(|insn| encode(insn, Dialect::Sbpf).unwrap())
         .flat_map(|slot| slot.to_bytes())
         .collect();
-    let loader = Arc::new(Loader::new(Config::default()));
+    let loader = Arc::new(Loader::new(config));
     let executable = Executable::from_raw_program(&bytes, loader, Dialect::Sbpf).unwrap();
     let mut verified = verify(executable).unwrap();
-    if Backend::AVAILABLE.contains(&Backend::Jit) {
+    if compile == Compile::WhereAvailable && Backend::AVAILABLE.contains(&Backend::Jit) {
         verified.jit_compile().unwrap();
     }
     verified
@@ -168,6 +180,67 @@ fn a_lent_run_runs_like_a_vm() {
         let vm_run = vm.run(backend);
         assert!(lent_run.result.is_err(), "{backend:?}");
         assert_eq!(lent_run, vm_run, "{backend:?}");
+    }
+}
+
+/// A program prepared once (`VerifiedProgram::prepared`) runs with `run_prepared` as it runs
+/// with `run_lent` (result, count, budget charged), run after run, on both backends: metered
+/// or not, with machine code or without it (a JIT run then fails as `run_lent`'s does).
+#[test]
+fn a_prepared_run_runs_like_a_lent_one() {
+    let unmetered = Config {
+        enable_instruction_meter: false,
+        ..Config::default()
+    };
+    let programs = [
+        (program(), 998),
+        (program_in(unmetered, Compile::WhereAvailable), 1_000),
+        (program_in(Config::default(), Compile::Never), 998),
+    ];
+    for (program, remaining_after) in &programs {
+        let prepared = program.prepared();
+        for &backend in Backend::AVAILABLE {
+            let input: &'static mut [u8] =
+                Box::leak(7u64.to_le_bytes().to_vec().into_boxed_slice());
+            let heap: &'static mut [u8] = Box::leak(vec![0u8; 64].into_boxed_slice());
+            let mut context = TestContext::new(0);
+            let regions = vec![MemoryRegion::writable(input, MM_INPUT_START)];
+            let vm = Vm::new(program, &mut context, heap, regions).unwrap();
+            let registers = vm.entry_registers();
+            let mut mapping = vm.into_mapping();
+            let mut stacks = CallStacks::new();
+            let mut context = TestContext::new(0);
+            for _ in 0..3 {
+                context.remaining = 1_000;
+                let lent = Lent {
+                    context: &mut context,
+                    mapping: &mut mapping,
+                    stacks: &mut stacks,
+                    registers: &registers,
+                };
+                let prepared_run = run_prepared(&prepared, lent, backend);
+                let prepared_remaining = context.remaining;
+                context.remaining = 1_000;
+                let lent = Lent {
+                    context: &mut context,
+                    mapping: &mut mapping,
+                    stacks: &mut stacks,
+                    registers: &registers,
+                };
+                let lent_run = run_lent(program, lent, backend);
+                assert_eq!(prepared_run, lent_run, "{backend:?}");
+                assert_eq!(prepared_remaining, context.remaining, "{backend:?}");
+                match program.jit_program() {
+                    None if backend == Backend::Jit => {
+                        assert_eq!(prepared_run.result, Err(RuntimeError::JitNotCompiled));
+                    }
+                    _ => {
+                        assert_eq!(prepared_run.result, Ok(7), "{backend:?}");
+                        assert_eq!(context.remaining, *remaining_after, "{backend:?}");
+                    }
+                }
+            }
+        }
     }
 }
 

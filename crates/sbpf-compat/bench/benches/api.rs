@@ -176,7 +176,7 @@ const PROGRAMS: [(&str, &str, u64); 3] = [
         "mov64 r1, 60000\nloop:\nstxdw [r10-8], r1\nldxdw r2, [r10-8]\nadd64 r0, r2\nsub64 r1, 1\njne r1, 0, loop\nexit",
         300_002,
     ),
-    ("three instructions", "mov64 r0, 1\nadd64 r0, 2\nexit", 3),
+    ("three instructions", sbpf_compat_bench::THREE_INSTRUCTIONS, 3),
 ];
 
 fn execute_real(c: &mut Criterion, group: &str, source: &str, count: u64, jit: bool) {

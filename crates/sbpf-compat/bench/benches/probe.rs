@@ -11,7 +11,6 @@ sbpf_compat_bench::context!(RealContext, sbpf_real);
 sbpf_compat_bench::context!(CompatContext, solana_sbpf);
 
 const BUDGET: u64 = 1_000_000;
-const SOURCE: &str = "mov64 r0, 1\nadd64 r0, 2\nexit";
 
 /// The host's loop through one crate's 0.26 API, in its variants.
 macro_rules! api_rows {
@@ -26,7 +25,7 @@ macro_rules! api_rows {
                 ..$krate::vm::Config::default()
             };
             let loader = Arc::new($krate::program::BuiltinProgram::<$context>::new_loader(config));
-            let executable = $krate::assembler::assemble(SOURCE, loader).unwrap();
+            let executable = $krate::assembler::assemble(sbpf_compat_bench::THREE_INSTRUCTIONS, loader).unwrap();
             executable
                 .verify::<$krate::verifier::RequisiteVerifier>()
                 .unwrap();
@@ -73,18 +72,7 @@ api_rows!(real, sbpf_real, RealContext, "sbpf-0.26");
 
 /// bpfvm's own call, with and without the host setting the entry registers each time.
 fn direct(c: &mut Criterion) {
-    let dialect = bpfvm::Dialect::Sbpf26(bpfvm::SbpfVersion::V0);
-    let loader = Arc::new(bpfvm::Loader::<bpfvm::TestContext>::new(
-        bpfvm::Preset::Sbpf26(bpfvm::SbpfVersion::V0).config(),
-    ));
-    let text = [
-        0xb7, 0, 0, 0, 1, 0, 0, 0, 0x07, 0, 0, 0, 2, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0,
-    ];
-    let executable =
-        bpfvm::Executable::from_text_bytes(&text, loader, dialect, bpfvm::FunctionRegistry::new())
-            .unwrap();
-    let mut program = bpfvm::verify(executable).unwrap();
-    program.jit_compile().unwrap();
+    let program = sbpf_compat_bench::three_instructions_on_bpfvm(bpfvm::Backend::Jit);
     let mut context = bpfvm::TestContext::new(0);
     let mut heap = [0u8; 0];
     let mut vm = bpfvm::Vm::new(&program, &mut context, &mut heap, Vec::new()).unwrap();
@@ -114,20 +102,10 @@ fn direct(c: &mut Criterion) {
 /// the mapping, the call-frame storage, the entry registers), names the program each call
 /// (`bpfvm::run_lent`, what the drop-in's `execute_program` calls) and resets the
 /// registers before each run, as the drop-in's and the real crate's rows do. The drop-in's
-/// own cost is its row minus this one.
+/// own cost is its row minus this one. A second column resolves the program's run inputs
+/// once (`bpfvm::run_prepared`), as a `Vm` does when it is made.
 fn lent(c: &mut Criterion) {
-    let dialect = bpfvm::Dialect::Sbpf26(bpfvm::SbpfVersion::V0);
-    let loader = Arc::new(bpfvm::Loader::<bpfvm::TestContext>::new(
-        bpfvm::Preset::Sbpf26(bpfvm::SbpfVersion::V0).config(),
-    ));
-    let text = [
-        0xb7, 0, 0, 0, 1, 0, 0, 0, 0x07, 0, 0, 0, 2, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0,
-    ];
-    let executable =
-        bpfvm::Executable::from_text_bytes(&text, loader, dialect, bpfvm::FunctionRegistry::new())
-            .unwrap();
-    let mut program = bpfvm::verify(executable).unwrap();
-    program.jit_compile().unwrap();
+    let program = sbpf_compat_bench::three_instructions_on_bpfvm(bpfvm::Backend::Jit);
     // A VM made once only to build the mapping the host then keeps.
     let mut scratch = bpfvm::TestContext::new(0);
     let mut heap = [0u8; 0];
@@ -149,6 +127,24 @@ fn lent(c: &mut Criterion) {
                 registers: &registers,
             };
             let run = bpfvm::run_lent(&program, lent, bpfvm::Backend::Jit);
+            assert!(run.result.is_ok(), "{:?}", run.result);
+            assert_eq!(run.instruction_count, 3);
+        })
+    });
+    // The same host with the program's run inputs resolved once (`VerifiedProgram::prepared`)
+    // instead of on every call.
+    let prepared = program.prepared();
+    group.bench_function("bpfvm/run_prepared, registers reset", |b| {
+        b.iter(|| {
+            registers = std::hint::black_box(template);
+            context.remaining = BUDGET;
+            let lent = bpfvm::Lent {
+                context: &mut context,
+                mapping: &mut mapping,
+                stacks: &mut stacks,
+                registers: &registers,
+            };
+            let run = bpfvm::run_prepared(&prepared, lent, bpfvm::Backend::Jit);
             assert!(run.result.is_ok(), "{:?}", run.result);
             assert_eq!(run.instruction_count, 3);
         })

@@ -58,8 +58,6 @@ fn repeat(n: usize, measure: Measure, mut call: impl FnMut()) {
     );
 }
 
-const SOURCE: &str = "mov64 r0, 1\nadd64 r0, 2\nexit";
-
 fn compat_config() -> solana_sbpf::vm::Config {
     solana_sbpf::vm::Config {
         enabled_sbpf_versions: solana_sbpf::program::SBPFVersion::V0
@@ -166,7 +164,8 @@ macro_rules! run_through_api {
             let loader = Arc::new($krate::program::BuiltinProgram::<$context>::new_loader(
                 $config(),
             ));
-            let executable = $krate::assembler::assemble(SOURCE, loader).unwrap();
+            let executable =
+                $krate::assembler::assemble(sbpf_compat_bench::THREE_INSTRUCTIONS, loader).unwrap();
             executable
                 .verify::<$krate::verifier::RequisiteVerifier>()
                 .unwrap();
@@ -192,24 +191,12 @@ run_through_api!(run_drop_in, solana_sbpf, CompatContext, compat_config);
 run_through_api!(run_real, sbpf_real, RealContext, real_config);
 
 fn run_bpfvm(n: usize, jit: bool, measure: Measure) {
-    let dialect = bpfvm::Dialect::Sbpf26(bpfvm::SbpfVersion::V0);
-    let loader = Arc::new(bpfvm::Loader::<bpfvm::TestContext>::new(
-        bpfvm::Preset::Sbpf26(bpfvm::SbpfVersion::V0).config(),
-    ));
-    // The three instructions of `SOURCE`, encoded.
-    let text = [
-        0xb7, 0, 0, 0, 1, 0, 0, 0, 0x07, 0, 0, 0, 2, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0,
-    ];
-    let executable =
-        bpfvm::Executable::from_text_bytes(&text, loader, dialect, bpfvm::FunctionRegistry::new())
-            .unwrap();
-    let mut program = bpfvm::verify(executable).unwrap();
     let backend = if jit {
-        program.jit_compile().unwrap();
         bpfvm::Backend::Jit
     } else {
         bpfvm::Backend::Interpreter
     };
+    let program = sbpf_compat_bench::three_instructions_on_bpfvm(backend);
     let mut context = bpfvm::TestContext::new(0);
     let mut heap = [0u8; 0];
     let mut vm = bpfvm::Vm::new(&program, &mut context, &mut heap, Vec::new()).unwrap();

@@ -1,7 +1,46 @@
 //! What the API benchmarks (`benches/api.rs`, `benches/probe.rs`) and their profiling
-//! example (`examples/api_profile.rs`) share: the context each API's VM runs with, and a VM
-//! made once over the executable and a gapped stack. The benchmarks themselves live in
-//! `benches/`.
+//! example (`examples/api_profile.rs`) share: the context each API's VM runs with, a VM
+//! made once over the executable and a gapped stack, and the three-instruction program (the
+//! fixed cost of one call) on bpfvm's own API. The benchmarks themselves live in `benches/`.
+
+use std::sync::Arc;
+
+/// The three-instruction program (r0 = 1 + 2), as the 0.26 API's columns assemble it.
+pub const THREE_INSTRUCTIONS: &str = "mov64 r0, 1\nadd64 r0, 2\nexit";
+
+/// [`THREE_INSTRUCTIONS`], encoded.
+const THREE_INSTRUCTIONS_TEXT: [u8; 24] = [
+    0xb7, 0, 0, 0, 1, 0, 0, 0, 0x07, 0, 0, 0, 2, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0,
+];
+
+/// [`THREE_INSTRUCTIONS`] on bpfvm's own API, as the bpfvm columns run it: a V0 program under
+/// Agave's settings (`Preset::Sbpf26`, the aligned mapping, as the API columns'), verified,
+/// and compiled when it is to run on `backend` = `Jit`.
+///
+/// # Panics
+///
+/// When bpfvm refuses the program (it does not: the bench's fixed bytes).
+#[allow(clippy::unwrap_used, reason = "fixed input of a benchmark")]
+pub fn three_instructions_on_bpfvm(
+    backend: bpfvm::Backend,
+) -> bpfvm::VerifiedProgram<bpfvm::TestContext> {
+    let version = bpfvm::SbpfVersion::V0;
+    let loader = Arc::new(bpfvm::Loader::<bpfvm::TestContext>::new(
+        bpfvm::Preset::Sbpf26(version).config(),
+    ));
+    let executable = bpfvm::Executable::from_text_bytes(
+        &THREE_INSTRUCTIONS_TEXT,
+        loader,
+        bpfvm::Dialect::Sbpf26(version),
+        bpfvm::FunctionRegistry::new(),
+    )
+    .unwrap();
+    let mut program = bpfvm::verify(executable).unwrap();
+    if backend == bpfvm::Backend::Jit {
+        program.jit_compile().unwrap();
+    }
+    program
+}
 
 /// Declares `$name`, a context for the VM of the crate `$krate` (the drop-in `solana_sbpf` or
 /// the real `sbpf_real`): an instruction budget, the host's memory mapping, and the lines the

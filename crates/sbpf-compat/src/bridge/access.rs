@@ -22,8 +22,10 @@
 //! 2. The VM's `context_object_pointer` and `memory_mapping` point at the host's context and
 //!    mapping, which outlive the VM (its lifetime `'a` borrows the context).
 //! 3. A VM address handed to a builtin is used by that builtin alone, during the call.
-//! 4. Between `MemoryMapping::begin_run` and `end_run` the engine's allocation is the run's
-//!    alone: the host's mapping reaches it only through the pointer a builtin call lends.
+//! 4. Between `MemoryMapping::begin_run` and the run word's `end` the engine's mapping and
+//!    call stacks are the run's alone: the host's mapping reaches them only through the
+//!    pointer a builtin call lends; the run word beside them is reached only through shared
+//!    references.
 //! 5. A [`PublishedCell`]'s routes are null or point at the program boxed in its own cell,
 //!    which is set once, never replaced or taken, and dropped only with the cell; the box's
 //!    allocation does not move when the cell (or the executable owning it) moves.
@@ -31,13 +33,11 @@
 
 use crate::{
     error::{EbpfError, ProgramResult},
-    memory_region::MemoryMapping,
+    memory_region::{EngineBox, MemoryMapping, RunWord},
     vm::{ContextObject, EbpfVm, EncryptedHostAddressToEbpfVm},
 };
 use bpfvm::{RuntimeError, SyscallFn, VerifiedProgram};
-use std::cell::Cell;
 use std::ptr::NonNull;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::OnceLock;
 
@@ -113,16 +113,18 @@ impl core::borrow::Borrow<[u64; 11]> for EntryRegisters {
     }
 }
 
-/// Ends the run of a mapping's engine when dropped (also when a builtin's panic unwinds
-/// through the run): the mapping is idle again and its handler has no target.
-struct RunEnd(NonNull<MemoryMapping>);
+/// Ends the run of an engine when dropped (also when a builtin's panic unwinds through the
+/// run): its run word says idle again, and its handler has no target.
+struct RunEnd(NonNull<EngineBox>);
 
 impl Drop for RunEnd {
     #[inline(always)]
     fn drop(&mut self) {
-        // SAFETY: invariant 2: the VM's mapping pointer names the host's live mapping; the
-        // engine has returned (or is unwinding), so no reference to the mapping is alive.
-        unsafe { self.0.as_mut() }.end_run();
+        // SAFETY: invariant 4: the allocation `begin_run` handed out lives until the host's
+        // mapping drops it, which it does not during a run (invariant 2: the mapping
+        // outlives the run); the run word is reached only through shared references, and
+        // the run borrows only the parts beside it.
+        unsafe { &*std::ptr::addr_of!((*self.0.as_ptr()).run) }.end();
     }
 }
 
@@ -144,7 +146,7 @@ pub(crate) fn run_in_place<C: ContextObject>(
             result: Err(RuntimeError::InvalidMemoryRegion { index: 0 }),
         };
     };
-    let _end = RunEnd(host);
+    let _end = RunEnd(engine);
     let context = vm.context_object_pointer;
     let vm = NonNull::from(vm);
     // SAFETY: invariant 1: `vm` is the live VM this function was given (and no longer
@@ -156,15 +158,22 @@ pub(crate) fn run_in_place<C: ContextObject>(
         vm: vm.cast(),
         context,
     };
-    // SAFETY: invariant 4: `begin_run` handed out the engine's allocation and marked the
-    // mapping running, so nothing else reaches the allocation until `_end` marks it idle
-    // after the engine returns (the host reaches the engine's mapping only through the
-    // pointer a builtin call lends, which is made from this borrow).
-    let engine = unsafe { &mut *engine.as_ptr() };
+    let engine = engine.as_ptr();
+    // SAFETY: invariant 4: `begin_run` handed out the engine's allocation and marked it
+    // running, so nothing else reaches its mapping and call stacks until `_end` marks it
+    // idle after the engine returns (the host reaches the engine's mapping only through the
+    // pointer a builtin call lends, which is made from this borrow); the two are borrowed
+    // alone, not the run word beside them, which the handler and `_end` read.
+    let (mapping, stacks) = unsafe {
+        (
+            &mut *std::ptr::addr_of_mut!((*engine).mapping),
+            &mut *std::ptr::addr_of_mut!((*engine).stacks),
+        )
+    };
     let lent = bpfvm::Lent {
         context: &mut bridge,
-        mapping: &mut engine.mapping,
-        stacks: &mut engine.stacks,
+        mapping,
+        stacks,
         registers: EntryRegisters(registers.cast()),
     };
     bpfvm::run_lent(program, lent, backend)
@@ -317,38 +326,20 @@ pub(crate) fn trampolines<C: ContextObject>() -> [SyscallFn<Bridge<C>>; MAX_BUIL
     trampoline_table!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 64 65 66 67 68 69 70 71 72 73 74 75 76 77 78 79 80 81 82 83 84 85 86 87 88 89 90 91 92 93 94 95 96 97 98 99 100 101 102 103 104 105 106 107 108 109 110 111 112 113 114 115 116 117 118 119 120 121 122 123 124 125 126 127 128 129 130 131 132 133 134 135 136 137 138 139 140 141 142 143 144 145 146 147 148 149 150 151 152 153 154 155 156 157 158 159 160 161 162 163 164 165 166 167 168 169 170 171 172 173 174 175 176 177 178 179 180 181 182 183 184 185 186 187 188 189 190 191 192 193 194 195 196 197 198 199 200 201 202 203 204 205 206 207 208 209 210 211 212 213 214 215 216 217 218 219 220 221 222 223 224 225 226 227 228 229 230 231 232 233 234 235 236 237 238 239 240 241 242 243 244 245 246 247 248 249 250 251 252 253 254 255 256 257 258 259 260 261 262 263 264 265 266 267 268 269 270 271 272 273 274 275 276 277 278 279 280 281 282 283 284 285 286 287 288 289 290 291 292 293 294 295 296 297 298 299 300 301 302 303 304 305 306 307 308 309 310 311 312 313 314 315 316 317 318 319 320 321 322 323 324 325 326 327 328 329 330 331 332 333 334 335 336 337 338 339 340 341 342 343 344 345 346 347 348 349 350 351 352 353 354 355 356 357 358 359 360 361 362 363 364 365 366 367 368 369 370 371 372 373 374 375 376 377 378 379 380 381 382 383 384 385 386 387 388 389 390 391 392 393 394 395 396 397 398 399 400 401 402 403 404 405 406 407 408 409 410 411 412 413 414 415 416 417 418 419 420 421 422 423 424 425 426 427 428 429 430 431 432 433 434 435 436 437 438 439 440 441 442 443 444 445 446 447 448 449 450 451 452 453 454 455 456 457 458 459 460 461 462 463 464 465 466 467 468 469 470 471 472 473 474 475 476 477 478 479 480 481 482 483 484 485 486 487 488 489 490 491 492 493 494 495 496 497 498 499 500 501 502 503 504 505 506 507 508 509 510 511)
 }
 
-/// Where a mapping's [`HostHandler`] finds the host's mapping: its address while a run of
-/// the bridge is in progress (set by `MemoryMapping::begin_run` from the VM's pointer,
-/// invariant 2, and cleared by `end_run`), else nothing. Shared by the host's mapping and the handler installed in its engine mapping.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct HandlerTarget(Rc<Cell<Option<NonNull<MemoryMapping>>>>);
-
-impl HandlerTarget {
-    /// Points the handler at `mapping` for a run, or at nothing (`None`) after it.
-    #[inline(always)]
-    pub(crate) fn set(&self, mapping: Option<NonNull<MemoryMapping>>) {
-        self.0.set(mapping);
-    }
-
-    /// The mapping the handler answers for: `Some` exactly while a run is in progress.
-    #[inline(always)]
-    pub(crate) fn get(&self) -> Option<NonNull<MemoryMapping>> {
-        self.0.get()
-    }
-}
-
 /// The host's access violation handler as the engine asks it during a run (see
 /// `MemoryMapping::redirect_for_engine`). Installed once in the engine's mapping; outside a
 /// run it has no target and redirects nothing.
 pub(crate) struct HostHandler {
-    /// The host's mapping during a run (invariant 2: it outlives the run).
-    target: HandlerTarget,
+    /// The run word beside the engine's mapping this handler is installed in (in the same
+    /// allocation, which outlives the handler), whose target is the host's mapping during a
+    /// run (invariant 2: it outlives the run).
+    run: NonNull<RunWord>,
 }
 
 impl HostHandler {
-    /// A handler that answers for the mapping `target` names.
-    pub(crate) fn new(target: HandlerTarget) -> Self {
-        HostHandler { target }
+    /// A handler that answers for the mapping `run` names during runs.
+    pub(crate) fn new(run: NonNull<RunWord>) -> Self {
+        HostHandler { run }
     }
 }
 
@@ -359,7 +350,10 @@ impl bpfvm::memory::ViolationHandler for HostHandler {
         vaddr: u64,
         len: u64,
     ) -> Option<bpfvm::MemoryRegion<'static>> {
-        let mut target = self.target.0.get()?;
+        // SAFETY: the run word lives in the allocation of the engine mapping that owns this
+        // handler (`EngineSlot::install_handler`), so it outlives the handler; it is reached
+        // only through shared references.
+        let mut target = unsafe { self.run.as_ref() }.target()?;
         // SAFETY: invariant 2: the target is set only while a run is in progress, to the
         // host's mapping, which outlives the run; during a load or store nothing else holds a
         // reference to it (the engine works on its own mapping, in its own allocation owned

@@ -9,7 +9,7 @@ pub(crate) mod load;
 pub(crate) mod run;
 
 pub(crate) use access::{
-    context_of, ok_result, run_builtin_body, Bridge, HandlerTarget, HostHandler, MAX_BUILTINS,
+    context_of, ok_result, run_builtin_body, Bridge, HostHandler, MAX_BUILTINS,
 };
 use access::{Published, PublishedCell, Route};
 

@@ -199,25 +199,22 @@ pub enum MemoryMappingType {
     Unaligned,
 }
 
-/// bpfvm's side of a mapping: its mapping and call stacks ([`EngineBox`], built by
-/// `initialize`, in an allocation of their own, [`raw::EngineSlot`]) and, while a builtin of
-/// a run runs, where the run lent the engine's mapping. A run uses the parts in place: it
-/// marks the mapping running, borrows the allocation for its length and marks it idle
-/// again, moving nothing. The engine's mapping keeps the host's access violation handler
-/// ([`crate::bridge::HostHandler`]) installed from the build on; the handler finds this
-/// mapping through [`MemoryMapping::handler_target`], which the bridge points at it for each
-/// run. That one word is also the mark: a mapping is running exactly while its handler has
-/// a target (see [`MemoryMapping::run_state`]), so a run sets and clears one word, not two.
+/// bpfvm's side of a mapping: its mapping, call stacks and run word ([`EngineBox`], built
+/// by `initialize`, in an allocation of their own, [`raw::EngineSlot`]). A run uses the
+/// parts in place: it marks the engine running in its run word, borrows the mapping and the
+/// call stacks for its length and marks it idle again, moving nothing. The engine's mapping
+/// keeps the host's access violation handler ([`crate::bridge::HostHandler`]) installed from
+/// the build on; the handler finds the host's mapping in the same run word, which the bridge
+/// points at it for each run. That one word is also the mark: an engine is running exactly
+/// while its handler has a target (see [`MemoryMapping::run_state`]), so a run sets and
+/// clears one word, reached through the engine's allocation, which the run holds anyway.
 pub(crate) struct Engine {
     /// The engine's parts (`None` before `initialize` and after `get_regions_mut`).
     built: Option<raw::EngineSlot>,
-    /// The engine's mapping while a builtin of the run runs (`None` otherwise; meaningful
-    /// only while the mapping is running).
-    lent: Option<std::ptr::NonNull<bpfvm::MemoryMapping<'static>>>,
 }
 
 /// Whether a run uses a mapping's engine, and where the host reaches it meanwhile (read off
-/// the handler's target and the lent mapping by [`MemoryMapping::run_state`]).
+/// the engine's [`RunWord`] by [`MemoryMapping::run_state`]).
 #[derive(Clone, Copy)]
 pub(crate) enum RunState {
     /// No run: the host's mapping uses its engine itself.
@@ -229,21 +226,81 @@ pub(crate) enum RunState {
     Lent(std::ptr::NonNull<bpfvm::MemoryMapping<'static>>),
 }
 
+/// Whether a run uses an engine, kept in the engine's allocation beside the parts the run
+/// uses (so a run reaches it through the pointer it holds anyway): the host's mapping while
+/// a run is in progress (the access violation handler's target, and the mark of a run), and
+/// the engine's mapping while a builtin of the run has it lent. Reached only through shared
+/// references (the run borrows the parts beside it, never the whole allocation).
+pub(crate) struct RunWord {
+    /// The host's mapping (invariant 2 of the bridge: it outlives the run) while a run is in
+    /// progress, else `None`.
+    target: std::cell::Cell<Option<std::ptr::NonNull<MemoryMapping>>>,
+    /// The engine's mapping while a builtin of the run runs (`None` otherwise; meaningful
+    /// only while a run is in progress).
+    lent: std::cell::Cell<Option<std::ptr::NonNull<bpfvm::MemoryMapping<'static>>>>,
+}
+
+impl RunWord {
+    /// No run.
+    fn idle() -> Self {
+        RunWord {
+            target: std::cell::Cell::new(None),
+            lent: std::cell::Cell::new(None),
+        }
+    }
+
+    /// Marks a run of the engine as begun, with `host` as the handler's target; `false` when
+    /// a run is already in progress.
+    #[inline(always)]
+    fn begin(&self, host: std::ptr::NonNull<MemoryMapping>) -> bool {
+        if self.target.get().is_some() {
+            return false;
+        }
+        self.target.set(Some(host));
+        true
+    }
+
+    /// Marks the run as ended (also when a builtin's panic unwound through it while the
+    /// engine's mapping was lent): idle, no target, nothing lent.
+    #[inline(always)]
+    pub(crate) fn end(&self) {
+        self.target.set(None);
+        self.lent.set(None);
+    }
+
+    /// The host's mapping the handler answers for: `Some` exactly while a run is in progress.
+    #[inline(always)]
+    pub(crate) fn target(&self) -> Option<std::ptr::NonNull<MemoryMapping>> {
+        self.target.get()
+    }
+
+    /// The state this word records.
+    #[inline(always)]
+    fn state(&self) -> RunState {
+        match (self.target.get(), self.lent.get()) {
+            (None, _) => RunState::Idle,
+            (Some(_), None) => RunState::Running,
+            (Some(_), Some(mapping)) => RunState::Lent(mapping),
+        }
+    }
+}
+
 /// What a run uses in place: bpfvm's mapping and the call-frame storage runs over it reuse
-/// (so that a run allocates none, whichever VM runs it).
+/// (so that a run allocates none, whichever VM runs it), and the word that says whether a
+/// run uses them.
 pub(crate) struct EngineBox {
     /// bpfvm's translation of the host's regions.
     pub mapping: bpfvm::MemoryMapping<'static>,
     /// The engine's call frames, kept from run to run.
     pub stacks: bpfvm::CallStacks,
+    /// Whether a run uses the parts (see [`RunWord`]).
+    pub run: RunWord,
 }
 
 /// Guest memory: the host's regions and bpfvm's translation of them.
 pub struct MemoryMapping {
     regions: Vec<MemoryRegion>,
     engine: Engine,
-    /// This mapping's address while a run is in progress (see [`Engine`]).
-    handler_target: crate::bridge::HandlerTarget,
     handler: AccessViolationHandler,
     config: Config,
     sbpf_version: SBPFVersion,
@@ -277,11 +334,7 @@ impl MemoryMapping {
         };
         MemoryMapping {
             regions,
-            engine: Engine {
-                built: None,
-                lent: None,
-            },
-            handler_target: crate::bridge::HandlerTarget::default(),
+            engine: Engine { built: None },
             handler,
             config: config.clone(),
             sbpf_version,
@@ -532,28 +585,15 @@ impl MemoryMapping {
 
     /// Marks a run of the engine as begun and points the access violation handler at
     /// `host` (this mapping's address as the VM keeps it): the engine's parts, for the run
-    /// to use in place until [`MemoryMapping::end_run`]; `None` when the mapping is not
-    /// built or a run of it is already in progress.
+    /// to use in place until their [`RunWord::end`]; `None` when the mapping is not built or
+    /// a run of it is already in progress.
     #[inline(always)]
     pub(crate) fn begin_run(
         &mut self,
         host: std::ptr::NonNull<MemoryMapping>,
     ) -> Option<std::ptr::NonNull<EngineBox>> {
         let built = self.engine.built.as_ref()?;
-        // A target means a run is in progress (see `Engine`).
-        if self.handler_target.get().is_some() {
-            return None;
-        }
-        self.handler_target.set(Some(host));
-        Some(built.pointer())
-    }
-
-    /// Marks the run [`MemoryMapping::begin_run`] began as ended (also when a builtin's
-    /// panic unwound through it while the engine's mapping was lent).
-    #[inline(always)]
-    pub(crate) fn end_run(&mut self) {
-        self.handler_target.set(None);
-        self.engine.lent = None;
+        built.run().begin(host).then(|| built.pointer())
     }
 
     /// Lends the running engine's mapping to the host for a builtin call (`Some`), or takes
@@ -563,23 +603,19 @@ impl MemoryMapping {
         &mut self,
         lent: Option<std::ptr::NonNull<bpfvm::MemoryMapping<'static>>>,
     ) {
-        self.engine.lent = lent;
-    }
-
-    /// Whether a run uses the engine: running exactly while the handler has a target (set
-    /// by `begin_run`, cleared by `end_run`), lent while a builtin of the run runs.
-    #[inline(always)]
-    pub(crate) fn run_state(&self) -> RunState {
-        match (self.handler_target.get(), self.engine.lent) {
-            (None, _) => RunState::Idle,
-            (Some(_), None) => RunState::Running,
-            (Some(_), Some(mapping)) => RunState::Lent(mapping),
+        if let Some(built) = &self.engine.built {
+            built.run().lent.set(lent);
         }
     }
 
-    /// Where the engine's access violation handler finds this mapping during a run.
-    pub(crate) fn handler_target(&self) -> &crate::bridge::HandlerTarget {
-        &self.handler_target
+    /// Whether a run uses the engine: running exactly while the handler has a target (set
+    /// by `begin_run`, cleared by the run's end), lent while a builtin of the run runs.
+    #[inline(always)]
+    pub(crate) fn run_state(&self) -> RunState {
+        match &self.engine.built {
+            Some(built) => built.run().state(),
+            None => RunState::Idle,
+        }
     }
 
     /// The access violation handler's answer to a program's failed access during a run:

@@ -9,7 +9,7 @@
 //! access, so the host may keep writing its buffers between accesses.
 #![allow(unsafe_code)]
 
-use super::{AccessType, EngineBox, MemoryMapping, MemoryRegion, RunState};
+use super::{AccessType, EngineBox, MemoryMapping, MemoryRegion, RunState, RunWord};
 use crate::{aligned_memory::Pod, error::EbpfError, program::SBPFVersion, vm::Config};
 use std::ptr;
 
@@ -328,12 +328,15 @@ pub(crate) fn engine_region(region: &MemoryRegion) -> bpfvm::MemoryRegion<'stati
     }
 }
 
-/// bpfvm's mapping and call stacks ([`EngineBox`]) in an allocation owned through a raw
-/// pointer, so that a run can borrow them in place for its length while the host's mapping,
-/// which owns them, stays reachable through the VM's pointer to it (a `Box` field would
-/// claim its allocation whenever the mapping is borrowed). The allocation is reached only
-/// through [`with_engine`] and [`with_engine_mut`], which use it only while no run does
-/// (`RunState::Idle`), and by the run `MemoryMapping::begin_run` hands its address to.
+/// bpfvm's mapping, call stacks and run word ([`EngineBox`]) in an allocation owned through
+/// a raw pointer, so that a run can borrow the mapping and the call stacks in place for its
+/// length while the host's mapping, which owns them, stays reachable through the VM's
+/// pointer to it (a `Box` field would claim its allocation whenever the mapping is
+/// borrowed). The mapping is reached only through [`with_engine`] and [`with_engine_mut`],
+/// which use it only while no run does (`RunState::Idle`), and by the run
+/// `MemoryMapping::begin_run` hands its address to; the run word only through shared
+/// references ([`EngineSlot::run`], the handler, the run's end), never through a reference
+/// to the whole allocation while the mapping or call stacks are borrowed.
 pub(crate) struct EngineSlot(ptr::NonNull<EngineBox>);
 
 impl EngineSlot {
@@ -347,6 +350,27 @@ impl EngineSlot {
     pub(super) fn pointer(&self) -> ptr::NonNull<EngineBox> {
         self.0
     }
+
+    /// The engine's run word.
+    #[inline(always)]
+    pub(super) fn run(&self) -> &RunWord {
+        // SAFETY: the slot owns the allocation (made by `new`), which lives as long as the
+        // slot; the run word is only ever reached through shared references (the slot's
+        // doc), so this one aliases no mutable reference.
+        unsafe { &*ptr::addr_of!((*self.0.as_ptr()).run) }
+    }
+
+    /// Installs the host's access violation handler in the engine's mapping, pointed at the
+    /// run word beside it.
+    fn install_handler(&mut self) {
+        let engine = self.0.as_ptr();
+        let run = ptr::NonNull::from(self.run());
+        // SAFETY: the slot owns the allocation and nothing else reaches it yet (it is being
+        // built); the mapping is borrowed alone, apart from the run word.
+        let mapping = unsafe { &mut *ptr::addr_of_mut!((*engine).mapping) };
+        let handler = crate::bridge::HostHandler::new(run);
+        mapping.set_violation_handler(Some(Box::new(handler)));
+    }
 }
 
 impl Drop for EngineSlot {
@@ -354,7 +378,8 @@ impl Drop for EngineSlot {
         // SAFETY: the pointer came from `Box::leak` in `new` and is freed only here, once. A
         // slot is dropped only while no run uses it: `get_regions_mut` and `initialize`
         // keep it during a run, and the host's mapping outlives every run over it (the
-        // bridge's invariant 2).
+        // bridge's invariant 2). The handler, dropped with the mapping before the run word,
+        // does not read the word when dropped.
         drop(unsafe { Box::from_raw(self.0.as_ptr()) });
     }
 }
@@ -364,14 +389,15 @@ impl Drop for EngineSlot {
 pub(super) fn build_engine_mapping(mapping: &MemoryMapping) -> Result<EngineSlot, EbpfError> {
     let regions = mapping.get_regions().iter().map(engine_region).collect();
     let layout = crate::bridge::layout_for(mapping.config(), mapping.sbpf_version());
-    let mut engine = bpfvm::MemoryMapping::with_layout(regions, &layout)
+    let engine = bpfvm::MemoryMapping::with_layout(regions, &layout)
         .map_err(|error| crate::bridge::errors::runtime_error(error, None))?;
-    let handler = crate::bridge::HostHandler::new(mapping.handler_target().clone());
-    engine.set_violation_handler(Some(Box::new(handler)));
-    Ok(EngineSlot::new(Box::new(EngineBox {
+    let mut slot = EngineSlot::new(Box::new(EngineBox {
         mapping: engine,
         stacks: bpfvm::CallStacks::new(),
-    })))
+        run: RunWord::idle(),
+    }));
+    slot.install_handler();
+    Ok(slot)
 }
 
 /// Runs `f` on bpfvm's mapping wherever it is: here between runs, or lent to a builtin of a
@@ -382,9 +408,13 @@ pub(super) fn with_engine<R>(
     f: impl FnOnce(Option<&bpfvm::MemoryMapping<'static>>) -> R,
 ) -> R {
     match (&mapping.engine.built, mapping.run_state()) {
-        // SAFETY: no run uses the slot (`Idle`), so nothing holds a mutable reference to
-        // it; the shared one lives as long as this borrow of the mapping, which owns it.
-        (Some(slot), RunState::Idle) => f(Some(&unsafe { slot.0.as_ref() }.mapping)),
+        (Some(slot), RunState::Idle) => {
+            // SAFETY: no run uses the slot (`Idle`), so nothing holds a mutable reference to
+            // its mapping; the shared one lives as long as this borrow of the mapping, which
+            // owns it.
+            let engine = unsafe { &*ptr::addr_of!((*slot.0.as_ptr()).mapping) };
+            f(Some(engine))
+        }
         // SAFETY: `Lent` is set by the bridge only while a builtin runs, from the `&mut` the
         // engine passed to the builtin's trampoline, and cleared before the trampoline
         // returns; nothing else uses that reference meanwhile.
@@ -401,8 +431,13 @@ pub(super) fn with_engine_mut<R>(
 ) -> R {
     let state = mapping.run_state();
     match (&mut mapping.engine.built, state) {
-        // SAFETY: as in `with_engine`; the mutable reference borrows the mapping mutably.
-        (Some(slot), RunState::Idle) => f(Some(&mut unsafe { slot.0.as_mut() }.mapping)),
+        (Some(slot), RunState::Idle) => {
+            // SAFETY: as in `with_engine`; the mutable reference borrows the mapping mutably,
+            // and names the engine's mapping alone (not the run word beside it, which the
+            // handler may read meanwhile).
+            let engine = unsafe { &mut *ptr::addr_of_mut!((*slot.0.as_ptr()).mapping) };
+            f(Some(engine))
+        }
         // SAFETY: as in `with_engine`.
         (_, RunState::Lent(mut engine)) => f(Some(unsafe { engine.as_mut() })),
         (None, RunState::Idle) | (_, RunState::Running) => f(None),

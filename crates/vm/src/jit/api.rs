@@ -98,7 +98,11 @@ impl JitProgram {
         self.compiled.interpreted_slots()
     }
 
-    /// Runs the program (see `run::execute`) and returns the result and the meter.
+    /// Runs the program (see `run::execute`) and returns the result and the meter. Always
+    /// inlined, as the run path above and below it (`Runner::run_compiled`,
+    /// `run::execute`): called out of line, the parts and the result go through memory
+    /// (solana-sbpf's API bench: about 40 host instructions per call on every column).
+    #[inline(always)]
     pub(crate) fn execute<C: ContextObject, R: Borrow<[u64; 11]> + ?Sized>(
         &self,
         parts: RunParts<'_, '_, C, R>,
