@@ -13,8 +13,8 @@
 //! result in its frame, which rules out its tail call: see `thread`). A call that finds the
 //! frame stack full (growing it is such a call) is retried the same way.
 
-use super::exec::{Halt, Machine};
-use crate::code::GuestReg;
+use super::exec::{Halt, Machine, Next};
+use crate::code::{GuestReg, LoadImm};
 use crate::context::ContextObject;
 use bpfvm_isa::MemSize;
 
@@ -181,74 +181,36 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         Ok(())
     }
 
-    /// [`Self::load`] with the size read from a fused instruction: one path per size, each
-    /// with the size's constant, as the plain load ops have.
-    #[inline(always)]
-    pub(super) fn load_sized<A: Access>(
-        &mut self,
-        pc: usize,
-        size: MemSize,
-        dst: GuestReg,
-        base: GuestReg,
-        off: i16,
-    ) -> Result<(), A::Halt> {
-        match size {
-            MemSize::B => self.load::<A>(pc, MemSize::B, dst, base, off),
-            MemSize::H => self.load::<A>(pc, MemSize::H, dst, base, off),
-            MemSize::W => self.load::<A>(pc, MemSize::W, dst, base, off),
-            MemSize::DW => self.load::<A>(pc, MemSize::DW, dst, base, off),
-        }
-    }
-
-    /// [`Self::store`] with the size read from a fused instruction (see [`Self::load_sized`]).
-    #[inline(always)]
-    pub(super) fn store_sized<A: Access>(
-        &mut self,
-        pc: usize,
-        size: MemSize,
-        base: GuestReg,
-        off: i16,
-        value: u64,
-    ) -> Result<(), A::Halt> {
-        match size {
-            MemSize::B => self.store::<A>(pc, MemSize::B, base, off, value),
-            MemSize::H => self.store::<A>(pc, MemSize::H, base, off, value),
-            MemSize::W => self.store::<A>(pc, MemSize::W, base, off, value),
-            MemSize::DW => self.store::<A>(pc, MemSize::DW, base, off, value),
-        }
-    }
-
     /// The fused counter step `ldx dst, [base + off]; add64 dst, imm; stx [base + off], dst`
-    /// (`dst` is not `base`, see `code::fuse`): both accesses through one lookup of the
-    /// direct rows when they give the store; otherwise the three ops in order, the store's
-    /// failure named at its own slot, `pc + 2`, after the load and the add ran.
+    /// (`dst` is not `base`, see `code::fuse`), falling through past its three slots: both
+    /// accesses through one lookup of the direct rows when they give the store; otherwise
+    /// the three ops in order, the store's failure named at its own slot, `pc + 2`, after
+    /// the load and the add ran. One kind per size, so `size` is each handler's constant.
     #[inline(always)]
     pub(super) fn counter_step<A: Access>(
         &mut self,
         pc: usize,
         size: MemSize,
-        dst: GuestReg,
-        base: GuestReg,
-        off: i16,
-        imm: u64,
-    ) -> Result<(), A::Halt> {
+        f: &LoadImm,
+    ) -> Result<Next, A::Halt> {
+        let &LoadImm {
+            dst,
+            base,
+            off,
+            imm,
+        } = f;
         let vaddr = self.addr(base, off);
-        let step = |value: u64| value.wrapping_add(imm);
-        let stepped = match size {
-            MemSize::B => self.mapping.modify_aligned(MemSize::B, vaddr, step),
-            MemSize::H => self.mapping.modify_aligned(MemSize::H, vaddr, step),
-            MemSize::W => self.mapping.modify_aligned(MemSize::W, vaddr, step),
-            MemSize::DW => self.mapping.modify_aligned(MemSize::DW, vaddr, step),
-        };
-        if let Some(value) = stepped {
+        let step = |value: u64| value.wrapping_add(imm as i64 as u64);
+        if let Some(value) = self.mapping.modify_aligned(size, vaddr, step) {
             self.set(dst, value);
-            return Ok(());
+            return Ok(Next::Within(pc + 3));
         }
-        self.load_sized::<A>(pc, size, dst, base, off)?;
+        self.load::<A>(pc, size, dst, base, off)?;
         let value = step(self.reg(dst));
         self.set(dst, value);
-        self.store_sized::<A>(pc + 2, size, base, off, value)
-            .map_err(|halt| A::failed_further(self, halt, 2))
+        self.store::<A>(pc + 2, size, base, off, value)
+            .map_err(|halt| A::failed_further(self, halt, 2))?;
+        Ok(Next::Within(pc + 3))
     }
 
     /// `[base + off] = value`, its low `size` bytes.
