@@ -247,7 +247,9 @@ fn sized_load_cases() -> Vec<Case> {
     type Row = (&'static str, AluOp, Source, fn(u64, u64) -> u64);
     let rows: [Row; 6] = [
         ("ldx+add imm", AluOp::Add, k(-3), |v, _| v.wrapping_sub(3)),
-        ("ldx+add reg", AluOp::Add, reg(2), |v, r2| v.wrapping_add(r2)),
+        ("ldx+add reg", AluOp::Add, reg(2), |v, r2| {
+            v.wrapping_add(r2)
+        }),
         ("ldx+add reg naming the load", AluOp::Add, reg(0), |v, _| {
             v.wrapping_add(v)
         }),

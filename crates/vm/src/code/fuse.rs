@@ -743,16 +743,48 @@ mod tests {
         let (r1, r2, r3) = (GuestReg::R1, GuestReg::R2, GuestReg::R3);
         let sizes = [MemSize::B, MemSize::H, MemSize::W, MemSize::DW];
         let load = |size| match size {
-            MemSize::B => Op::Ldx8 { dst: r2, base: r1, off: 4 },
-            MemSize::H => Op::Ldx16 { dst: r2, base: r1, off: 4 },
-            MemSize::W => Op::Ldx32 { dst: r2, base: r1, off: 4 },
-            MemSize::DW => Op::Ldx64 { dst: r2, base: r1, off: 4 },
+            MemSize::B => Op::Ldx8 {
+                dst: r2,
+                base: r1,
+                off: 4,
+            },
+            MemSize::H => Op::Ldx16 {
+                dst: r2,
+                base: r1,
+                off: 4,
+            },
+            MemSize::W => Op::Ldx32 {
+                dst: r2,
+                base: r1,
+                off: 4,
+            },
+            MemSize::DW => Op::Ldx64 {
+                dst: r2,
+                base: r1,
+                off: 4,
+            },
         };
         let store = |size| match size {
-            MemSize::B => Op::Stx8 { base: r1, src: r2, off: 4 },
-            MemSize::H => Op::Stx16 { base: r1, src: r2, off: 4 },
-            MemSize::W => Op::Stx32 { base: r1, src: r2, off: 4 },
-            MemSize::DW => Op::Stx64 { base: r1, src: r2, off: 4 },
+            MemSize::B => Op::Stx8 {
+                base: r1,
+                src: r2,
+                off: 4,
+            },
+            MemSize::H => Op::Stx16 {
+                base: r1,
+                src: r2,
+                off: 4,
+            },
+            MemSize::W => Op::Stx32 {
+                base: r1,
+                src: r2,
+                off: 4,
+            },
+            MemSize::DW => Op::Stx64 {
+                base: r1,
+                src: r2,
+                off: 4,
+            },
         };
         let imm = |imm| LoadImm {
             dst: r2,
@@ -772,10 +804,24 @@ mod tests {
             assert_eq!(fused(add), LDX_ADD_IMM[index](imm(7)));
             let add = Op::Add64Reg { dst: r2, src: r3 };
             assert_eq!(fused(add), LDX_ADD_REG[index](reg));
-            assert_eq!(fused(Op::Xor64Reg { dst: r2, src: r3 }), LDX_XOR_REG[index](reg));
-            assert_eq!(fused(Op::And64Imm { dst: r2, imm: 7 }), LDX_AND_IMM[index](imm(7)));
-            assert_eq!(fused(Op::Lsh64Imm { dst: r2, imm: 7 }), LDX_LSH_IMM[index](imm(7)));
-            let step = [load(size), Op::Add64Imm { dst: r2, imm: 7 }, store(size), Op::Exit];
+            assert_eq!(
+                fused(Op::Xor64Reg { dst: r2, src: r3 }),
+                LDX_XOR_REG[index](reg)
+            );
+            assert_eq!(
+                fused(Op::And64Imm { dst: r2, imm: 7 }),
+                LDX_AND_IMM[index](imm(7))
+            );
+            assert_eq!(
+                fused(Op::Lsh64Imm { dst: r2, imm: 7 }),
+                LDX_LSH_IMM[index](imm(7))
+            );
+            let step = [
+                load(size),
+                Op::Add64Imm { dst: r2, imm: 7 },
+                store(size),
+                Op::Exit,
+            ];
             assert_eq!(fuse(&step)[0], LDX_ADD_STX[index](imm(7)));
         }
         // The four kinds of a form are four kinds of handler.

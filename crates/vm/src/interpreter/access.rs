@@ -44,6 +44,11 @@ pub(super) trait Access {
     /// it is a call that returns into the handler (see the module doc).
     fn frames_full<C: ContextObject>(machine: &mut Machine<'_, '_, C>) -> Result<(), Self::Halt>;
 
+    /// The counter step's one lookup did not give its store, before anything was read or
+    /// written: its three ops, each with its own lookup, follow (see
+    /// `Machine::counter_step`).
+    fn step_missed<C: ContextObject>(machine: &mut Machine<'_, '_, C>) -> Result<(), Self::Halt>;
+
     /// A fused instruction stopped `further` slots past its own, after the ops before
     /// them ran: the meter charges them, since the run's refund counts from the fused
     /// instruction's slot. (A retry charges nothing: the instruction runs again.)
@@ -84,6 +89,12 @@ impl Access for InPlace {
     /// The push grows the stack in place.
     #[inline(always)]
     fn frames_full<C: ContextObject>(_: &mut Machine<'_, '_, C>) -> Result<(), Halt> {
+        Ok(())
+    }
+
+    /// The three ops run here, in place.
+    #[inline(always)]
+    fn step_missed<C: ContextObject>(_: &mut Machine<'_, '_, C>) -> Result<(), Halt> {
         Ok(())
     }
 
@@ -146,6 +157,13 @@ impl Access for Retried {
         Err(Interrupt::Retry)
     }
 
+    /// The three ops run in the handler for any kind: the threaded handler keeps only the
+    /// one lookup, so it holds few values and saves no register (phase J).
+    #[inline(always)]
+    fn step_missed<C: ContextObject>(_: &mut Machine<'_, '_, C>) -> Result<(), Interrupt> {
+        Err(Interrupt::Retry)
+    }
+
     #[inline(always)]
     fn failed_further<C: ContextObject>(
         machine: &mut Machine<'_, '_, C>,
@@ -184,8 +202,10 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// The fused counter step `ldx dst, [base + off]; add64 dst, imm; stx [base + off], dst`
     /// (`dst` is not `base`, see `code::fuse`), falling through past its three slots: both
     /// accesses through one lookup of the direct rows when they give the store; otherwise
-    /// the three ops in order, the store's failure named at its own slot, `pc + 2`, after
-    /// the load and the add ran. One kind per size, so `size` is each handler's constant.
+    /// (after [`Access::step_missed`]: a threaded handler hands the instruction on before
+    /// anything changed) the three ops in order, the store's failure named at its own slot,
+    /// `pc + 2`, after the load and the add ran. One kind per size, so `size` is each
+    /// handler's constant.
     #[inline(always)]
     pub(super) fn counter_step<A: Access>(
         &mut self,
@@ -205,6 +225,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             self.set(dst, value);
             return Ok(Next::Within(pc + 3));
         }
+        A::step_missed(self)?;
         self.load::<A>(pc, size, dst, base, off)?;
         let value = step(self.reg(dst));
         self.set(dst, value);

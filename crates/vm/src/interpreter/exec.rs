@@ -44,13 +44,13 @@ use super::access::Access;
 use super::alu::{self, DivFault};
 use super::branch::{holds32, operand_value};
 use crate::code::{Code, Ext32, GuestReg, Inst, LoadImm, LoadReg, Operand, Trap};
-use core::ops::{BitAnd, BitXor};
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
 use crate::memory::MemoryMapping;
 use crate::program::SyscallFn;
 use crate::runtime::{Frame, Meter, Settings};
 use bpfvm_isa::MemSize;
+use core::ops::{BitAnd, BitXor};
 
 /// Why the loop stopped early.
 pub(super) enum Stop {
@@ -488,22 +488,54 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             // taken by reference, so that each is read from the instruction as its own field
             // (a copy of the operands is one wide load, after which the compiler no longer
             // knows that a register field is below 16, and checks its index).
-            Inst::Ldx8AddImm(ref f) => return self.load_imm::<A>(pc, MemSize::B, f, u64::wrapping_add),
-            Inst::Ldx16AddImm(ref f) => return self.load_imm::<A>(pc, MemSize::H, f, u64::wrapping_add),
-            Inst::Ldx32AddImm(ref f) => return self.load_imm::<A>(pc, MemSize::W, f, u64::wrapping_add),
-            Inst::Ldx64AddImm(ref f) => return self.load_imm::<A>(pc, MemSize::DW, f, u64::wrapping_add),
-            Inst::Ldx8AddReg(ref f) => return self.load_reg::<A>(pc, MemSize::B, f, u64::wrapping_add),
-            Inst::Ldx16AddReg(ref f) => return self.load_reg::<A>(pc, MemSize::H, f, u64::wrapping_add),
-            Inst::Ldx32AddReg(ref f) => return self.load_reg::<A>(pc, MemSize::W, f, u64::wrapping_add),
-            Inst::Ldx64AddReg(ref f) => return self.load_reg::<A>(pc, MemSize::DW, f, u64::wrapping_add),
-            Inst::Ldx8XorReg(ref f) => return self.load_reg::<A>(pc, MemSize::B, f, BitXor::bitxor),
-            Inst::Ldx16XorReg(ref f) => return self.load_reg::<A>(pc, MemSize::H, f, BitXor::bitxor),
-            Inst::Ldx32XorReg(ref f) => return self.load_reg::<A>(pc, MemSize::W, f, BitXor::bitxor),
-            Inst::Ldx64XorReg(ref f) => return self.load_reg::<A>(pc, MemSize::DW, f, BitXor::bitxor),
-            Inst::Ldx8AndImm(ref f) => return self.load_imm::<A>(pc, MemSize::B, f, BitAnd::bitand),
-            Inst::Ldx16AndImm(ref f) => return self.load_imm::<A>(pc, MemSize::H, f, BitAnd::bitand),
-            Inst::Ldx32AndImm(ref f) => return self.load_imm::<A>(pc, MemSize::W, f, BitAnd::bitand),
-            Inst::Ldx64AndImm(ref f) => return self.load_imm::<A>(pc, MemSize::DW, f, BitAnd::bitand),
+            Inst::Ldx8AddImm(ref f) => {
+                return self.load_imm::<A>(pc, MemSize::B, f, u64::wrapping_add)
+            }
+            Inst::Ldx16AddImm(ref f) => {
+                return self.load_imm::<A>(pc, MemSize::H, f, u64::wrapping_add)
+            }
+            Inst::Ldx32AddImm(ref f) => {
+                return self.load_imm::<A>(pc, MemSize::W, f, u64::wrapping_add)
+            }
+            Inst::Ldx64AddImm(ref f) => {
+                return self.load_imm::<A>(pc, MemSize::DW, f, u64::wrapping_add)
+            }
+            Inst::Ldx8AddReg(ref f) => {
+                return self.load_reg::<A>(pc, MemSize::B, f, u64::wrapping_add)
+            }
+            Inst::Ldx16AddReg(ref f) => {
+                return self.load_reg::<A>(pc, MemSize::H, f, u64::wrapping_add)
+            }
+            Inst::Ldx32AddReg(ref f) => {
+                return self.load_reg::<A>(pc, MemSize::W, f, u64::wrapping_add)
+            }
+            Inst::Ldx64AddReg(ref f) => {
+                return self.load_reg::<A>(pc, MemSize::DW, f, u64::wrapping_add)
+            }
+            Inst::Ldx8XorReg(ref f) => {
+                return self.load_reg::<A>(pc, MemSize::B, f, BitXor::bitxor)
+            }
+            Inst::Ldx16XorReg(ref f) => {
+                return self.load_reg::<A>(pc, MemSize::H, f, BitXor::bitxor)
+            }
+            Inst::Ldx32XorReg(ref f) => {
+                return self.load_reg::<A>(pc, MemSize::W, f, BitXor::bitxor)
+            }
+            Inst::Ldx64XorReg(ref f) => {
+                return self.load_reg::<A>(pc, MemSize::DW, f, BitXor::bitxor)
+            }
+            Inst::Ldx8AndImm(ref f) => {
+                return self.load_imm::<A>(pc, MemSize::B, f, BitAnd::bitand)
+            }
+            Inst::Ldx16AndImm(ref f) => {
+                return self.load_imm::<A>(pc, MemSize::H, f, BitAnd::bitand)
+            }
+            Inst::Ldx32AndImm(ref f) => {
+                return self.load_imm::<A>(pc, MemSize::W, f, BitAnd::bitand)
+            }
+            Inst::Ldx64AndImm(ref f) => {
+                return self.load_imm::<A>(pc, MemSize::DW, f, BitAnd::bitand)
+            }
             Inst::Ldx8LshImm(ref f) => return self.load_imm::<A>(pc, MemSize::B, f, shift_left),
             Inst::Ldx16LshImm(ref f) => return self.load_imm::<A>(pc, MemSize::H, f, shift_left),
             Inst::Ldx32LshImm(ref f) => return self.load_imm::<A>(pc, MemSize::W, f, shift_left),
