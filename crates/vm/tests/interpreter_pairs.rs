@@ -3,12 +3,15 @@
 //! CRC's negate-and-mask), as tables run on every backend: each form's operands read and
 //! written in the plain ops' order, a jump into its second slot (the
 //! plain op alone), budgets that end inside it and after it (exact steps over the plain ops),
-//! and a loop of many turns, whose chains run the form through its threaded handler.
+//! and a loop of many turns, whose chains run the form through its threaded handler. And
+//! the fused memory forms of each size (phase J: one kind, so one handler, per size): the
+//! loaded value and the second op at the input's last byte, a load one byte past it, and a
+//! budget that ends between the load and its op.
 
 mod interp_common;
 
-use bpfvm::RuntimeError;
-use bpfvm_isa::{AluOp, Cond, Dialect, Insn, Width};
+use bpfvm::{AccessType, RuntimeError, MM_INPUT_START};
+use bpfvm_isa::{AluOp, Cond, Dialect, Insn, MemSize, Source, Width};
 use interp_common::*;
 use RuntimeError as E;
 
@@ -216,6 +219,123 @@ fn select_cases() -> Vec<Case> {
         }
     }
     cases
+}
+
+/// The sizes of the loads, each a kind of its own in every fused memory form.
+const SIZES: [MemSize; 4] = [MemSize::B, MemSize::H, MemSize::W, MemSize::DW];
+
+/// The input of the sized cases: 16 bytes 0x81, 0x82, .. 0x90 (high bits set, so a
+/// sign-extended or wrongly sized load shows in the result).
+fn input() -> Vec<u8> {
+    (0x81..=0x90).collect()
+}
+
+/// The little-endian value of the last `size` bytes of [`input`], zero-extended.
+fn last_value(size: MemSize) -> u64 {
+    let bytes = input();
+    let len = size.bytes() as usize;
+    bytes[16 - len..]
+        .iter()
+        .rev()
+        .fold(0, |value, &byte| value << 8 | u64::from(byte))
+}
+
+/// `r2 = -0x12345678; r0 = load(size) [r1 + 16 - size]; r0 OP= x; exit` for each fused load
+/// form and size: the load reads the input's last bytes, the op reads the loaded value.
+fn sized_load_cases() -> Vec<Case> {
+    let r2 = -0x1234_5678i64 as u64;
+    type Row = (&'static str, AluOp, Source, fn(u64, u64) -> u64);
+    let rows: [Row; 6] = [
+        ("ldx+add imm", AluOp::Add, k(-3), |v, _| v.wrapping_sub(3)),
+        ("ldx+add reg", AluOp::Add, reg(2), |v, r2| {
+            v.wrapping_add(r2)
+        }),
+        ("ldx+add reg naming the load", AluOp::Add, reg(0), |v, _| {
+            v.wrapping_add(v)
+        }),
+        ("ldx+xor reg", AluOp::Xor, reg(2), |v, r2| v ^ r2),
+        ("ldx+and imm", AluOp::And, k(-2), |v, _| v & !1),
+        ("ldx+lsh imm", AluOp::Lsh, k(7), |v, _| v << 7),
+    ];
+    let mut cases = Vec::new();
+    for size in SIZES {
+        let last = 16 - size.bytes() as i16;
+        for &(name, op, src, want) in &rows {
+            let program = |off| {
+                vec![
+                    mov(2, r2 as i32),
+                    ldx(size, 0, 1, off),
+                    alu(Width::W64, op, 0, src),
+                    exit(),
+                ]
+            };
+            let value = want(last_value(size), r2);
+            let ok = both(name, program(last), Ok(value), 4);
+            cases.extend(ok.map(|case| case.mem(input())));
+            // One byte further: the load fails at its own slot, the op never runs.
+            let error = E::AccessViolation {
+                pc: 1,
+                access: AccessType::Load,
+                vaddr: MM_INPUT_START + last as u64 + 1,
+                len: size.bytes(),
+                region: "input",
+            };
+            let past = both(name, program(last + 1), Err(error), 2);
+            cases.extend(past.map(|case| case.mem(input())));
+            // A budget of 2 ends after the load, inside the pair: the op is not run.
+            let stop = Err(E::ExceededMaxInstructions { pc: 2, budget: 2 });
+            let short = both(name, program(last), stop, 2);
+            cases.extend(short.map(|case| case.mem(input()).budget(2)));
+        }
+    }
+    cases
+}
+
+/// A fused load in a loop of many turns (its threaded handler in a chain): the sum of
+/// `load(size) [r1 + i]` over `i` in 0..16 - size.
+fn sized_load_loop_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for size in SIZES {
+        let turns = 17 - size.bytes() as i32;
+        // r0 = 0; r6 = r1; r7 = turns; loop { r3 = [r6]; r3 += r0; r0 = r3; r6 += 1;
+        // r7 -= 1; if r7 != 0 continue }.
+        let program = vec![
+            mov(0, 0),
+            alu(Width::W64, AluOp::Mov, 6, reg(1)),
+            mov(7, turns),
+            ldx(size, 3, 6, 0),
+            alu(Width::W64, AluOp::Add, 3, reg(0)),
+            alu(Width::W64, AluOp::Mov, 0, reg(3)),
+            alu(Width::W64, AluOp::Add, 6, k(1)),
+            alu(Width::W64, AluOp::Add, 7, k(-1)),
+            branch(Width::W64, Cond::Ne, 7, k(0), -6),
+            exit(),
+        ];
+        let bytes = input();
+        let len = size.bytes() as usize;
+        let want = (0..turns as usize)
+            .map(|i| {
+                bytes[i..i + len]
+                    .iter()
+                    .rev()
+                    .fold(0u64, |value, &byte| value << 8 | u64::from(byte))
+            })
+            .fold(0u64, u64::wrapping_add);
+        let count = 3 + 6 * turns as u64 + 1;
+        let sum = both("a fused load in a loop", program, Ok(want), count);
+        cases.extend(sum.map(|case| case.mem(input())));
+    }
+    cases
+}
+
+#[test]
+fn sized_load_table() {
+    run_table(&sized_load_cases());
+}
+
+#[test]
+fn sized_load_loop_table() {
+    run_table(&sized_load_loop_cases());
 }
 
 #[test]

@@ -82,21 +82,41 @@ macro_rules! define_insts {
             /// `mov64 dst, a; jgt x, cmp, target` (`x` already reads `a` where the branch
             /// named `dst`): the copy before a `while (x > 1)` test.
             MovJgtImm { dst: GuestReg, a: GuestReg, x: GuestReg, cmp: i32, target: u32 },
-            /// `ldx dst, [base + off]; add64 dst, imm` (a load of `size` bytes, zero-extended,
-            /// then an operation on the loaded value).
-            LdxAddImm { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, imm: i32 },
+            /// `ldx dst, [base + off]; add64 dst, imm`, a load of 1 byte (zero-extended) and
+            /// then an operation on the loaded value. Each fused memory form has one kind per
+            /// size (8, 16, 32 and 64 bits), so that its handler knows the size without
+            /// reading it (phase J).
+            Ldx8AddImm(LoadImm),
+            Ldx16AddImm(LoadImm),
+            Ldx32AddImm(LoadImm),
+            Ldx64AddImm(LoadImm),
             /// `ldx dst, [base + off]; add64 dst, src` (`src` may name `dst`: the loaded value).
-            LdxAddReg { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, src: GuestReg },
+            Ldx8AddReg(LoadReg),
+            Ldx16AddReg(LoadReg),
+            Ldx32AddReg(LoadReg),
+            Ldx64AddReg(LoadReg),
             /// `ldx dst, [base + off]; xor64 dst, src`.
-            LdxXorReg { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, src: GuestReg },
+            Ldx8XorReg(LoadReg),
+            Ldx16XorReg(LoadReg),
+            Ldx32XorReg(LoadReg),
+            Ldx64XorReg(LoadReg),
             /// `ldx dst, [base + off]; and64 dst, imm`.
-            LdxAndImm { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, imm: i32 },
+            Ldx8AndImm(LoadImm),
+            Ldx16AndImm(LoadImm),
+            Ldx32AndImm(LoadImm),
+            Ldx64AndImm(LoadImm),
             /// `ldx dst, [base + off]; lsh64 dst, imm`.
-            LdxLshImm { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, imm: i32 },
+            Ldx8LshImm(LoadImm),
+            Ldx16LshImm(LoadImm),
+            Ldx32LshImm(LoadImm),
+            Ldx64LshImm(LoadImm),
             /// `ldx dst, [base + off]; add64 dst, imm; stx [base + off], dst` (one size, `dst`
             /// not `base`): a counter in memory stepped in place. A fused triple; the
             /// store can fail after the first two ops ran, and its error names its own slot.
-            LdxAddStx { size: MemSize, dst: GuestReg, base: GuestReg, off: i16, imm: i32 },
+            Ldx8AddStx(LoadImm),
+            Ldx16AddStx(LoadImm),
+            Ldx32AddStx(LoadImm),
+            Ldx64AddStx(LoadImm),
             /// `add64 dst, imm; jlt x, y, target` (the branch reads the sum where it names
             /// `dst`).
             AddJltReg { dst: GuestReg, x: GuestReg, y: GuestReg, imm: i32, target: u32 },
@@ -127,12 +147,30 @@ macro_rules! define_insts {
             MovAndJeqImm,
             NegAndReg,
             MovJgtImm,
-            LdxAddImm,
-            LdxAddReg,
-            LdxXorReg,
-            LdxAndImm,
-            LdxLshImm,
-            LdxAddStx,
+            Ldx8AddImm,
+            Ldx16AddImm,
+            Ldx32AddImm,
+            Ldx64AddImm,
+            Ldx8AddReg,
+            Ldx16AddReg,
+            Ldx32AddReg,
+            Ldx64AddReg,
+            Ldx8XorReg,
+            Ldx16XorReg,
+            Ldx32XorReg,
+            Ldx64XorReg,
+            Ldx8AndImm,
+            Ldx16AndImm,
+            Ldx32AndImm,
+            Ldx64AndImm,
+            Ldx8LshImm,
+            Ldx16LshImm,
+            Ldx32LshImm,
+            Ldx64LshImm,
+            Ldx8AddStx,
+            Ldx16AddStx,
+            Ldx32AddStx,
+            Ldx64AddStx,
             AddJltReg,
             AddJneReg,
             AddJeqImm,
@@ -160,12 +198,30 @@ macro_rules! define_insts {
                     Inst::MovAndJeqImm { .. } => InstKind::MovAndJeqImm,
                     Inst::NegAndReg { .. } => InstKind::NegAndReg,
                     Inst::MovJgtImm { .. } => InstKind::MovJgtImm,
-                    Inst::LdxAddImm { .. } => InstKind::LdxAddImm,
-                    Inst::LdxAddReg { .. } => InstKind::LdxAddReg,
-                    Inst::LdxXorReg { .. } => InstKind::LdxXorReg,
-                    Inst::LdxAndImm { .. } => InstKind::LdxAndImm,
-                    Inst::LdxLshImm { .. } => InstKind::LdxLshImm,
-                    Inst::LdxAddStx { .. } => InstKind::LdxAddStx,
+                    Inst::Ldx8AddImm { .. } => InstKind::Ldx8AddImm,
+                    Inst::Ldx16AddImm { .. } => InstKind::Ldx16AddImm,
+                    Inst::Ldx32AddImm { .. } => InstKind::Ldx32AddImm,
+                    Inst::Ldx64AddImm { .. } => InstKind::Ldx64AddImm,
+                    Inst::Ldx8AddReg { .. } => InstKind::Ldx8AddReg,
+                    Inst::Ldx16AddReg { .. } => InstKind::Ldx16AddReg,
+                    Inst::Ldx32AddReg { .. } => InstKind::Ldx32AddReg,
+                    Inst::Ldx64AddReg { .. } => InstKind::Ldx64AddReg,
+                    Inst::Ldx8XorReg { .. } => InstKind::Ldx8XorReg,
+                    Inst::Ldx16XorReg { .. } => InstKind::Ldx16XorReg,
+                    Inst::Ldx32XorReg { .. } => InstKind::Ldx32XorReg,
+                    Inst::Ldx64XorReg { .. } => InstKind::Ldx64XorReg,
+                    Inst::Ldx8AndImm { .. } => InstKind::Ldx8AndImm,
+                    Inst::Ldx16AndImm { .. } => InstKind::Ldx16AndImm,
+                    Inst::Ldx32AndImm { .. } => InstKind::Ldx32AndImm,
+                    Inst::Ldx64AndImm { .. } => InstKind::Ldx64AndImm,
+                    Inst::Ldx8LshImm { .. } => InstKind::Ldx8LshImm,
+                    Inst::Ldx16LshImm { .. } => InstKind::Ldx16LshImm,
+                    Inst::Ldx32LshImm { .. } => InstKind::Ldx32LshImm,
+                    Inst::Ldx64LshImm { .. } => InstKind::Ldx64LshImm,
+                    Inst::Ldx8AddStx { .. } => InstKind::Ldx8AddStx,
+                    Inst::Ldx16AddStx { .. } => InstKind::Ldx16AddStx,
+                    Inst::Ldx32AddStx { .. } => InstKind::Ldx32AddStx,
+                    Inst::Ldx64AddStx { .. } => InstKind::Ldx64AddStx,
                     Inst::AddJltReg { .. } => InstKind::AddJltReg,
                     Inst::AddJneReg { .. } => InstKind::AddJneReg,
                     Inst::AddJeqImm { .. } => InstKind::AddJeqImm,
@@ -188,6 +244,78 @@ macro_rules! define_insts {
 }
 
 bpfvm_isa::for_each_op!(define_insts);
+
+/// The operands of a fused load whose second op takes an immediate: `ldx dst, [base + off];
+/// op dst, imm` (and the counter step's `add64 dst, imm`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LoadImm {
+    pub(crate) dst: GuestReg,
+    pub(crate) base: GuestReg,
+    pub(crate) off: i16,
+    pub(crate) imm: i32,
+}
+
+/// The operands of a fused load whose second op takes a register: `ldx dst, [base + off];
+/// op dst, src`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LoadReg {
+    pub(crate) dst: GuestReg,
+    pub(crate) base: GuestReg,
+    pub(crate) off: i16,
+    pub(crate) src: GuestReg,
+}
+
+/// A fused memory form's four kinds (their constructors), by the access's size: 1, 2, 4 and
+/// 8 bytes.
+type BySize<F> = [fn(F) -> Inst; 4];
+
+/// The kind of `size` among a fused memory form's four, with its operands.
+fn by_size<F>(size: MemSize, kinds: BySize<F>, operands: F) -> Inst {
+    let [b, h, w, dw] = kinds;
+    match size {
+        MemSize::B => b(operands),
+        MemSize::H => h(operands),
+        MemSize::W => w(operands),
+        MemSize::DW => dw(operands),
+    }
+}
+
+const LDX_ADD_IMM: BySize<LoadImm> = [
+    Inst::Ldx8AddImm,
+    Inst::Ldx16AddImm,
+    Inst::Ldx32AddImm,
+    Inst::Ldx64AddImm,
+];
+const LDX_ADD_REG: BySize<LoadReg> = [
+    Inst::Ldx8AddReg,
+    Inst::Ldx16AddReg,
+    Inst::Ldx32AddReg,
+    Inst::Ldx64AddReg,
+];
+const LDX_XOR_REG: BySize<LoadReg> = [
+    Inst::Ldx8XorReg,
+    Inst::Ldx16XorReg,
+    Inst::Ldx32XorReg,
+    Inst::Ldx64XorReg,
+];
+const LDX_AND_IMM: BySize<LoadImm> = [
+    Inst::Ldx8AndImm,
+    Inst::Ldx16AndImm,
+    Inst::Ldx32AndImm,
+    Inst::Ldx64AndImm,
+];
+const LDX_LSH_IMM: BySize<LoadImm> = [
+    Inst::Ldx8LshImm,
+    Inst::Ldx16LshImm,
+    Inst::Ldx32LshImm,
+    Inst::Ldx64LshImm,
+];
+const LDX_ADD_STX: BySize<LoadImm> = [
+    Inst::Ldx8AddStx,
+    Inst::Ldx16AddStx,
+    Inst::Ldx32AddStx,
+    Inst::Ldx64AddStx,
+];
 
 /// The [`Inst::Overrun`] slots the stream has after its entry for the sentinel: the most
 /// slots an instruction falls through by (the fused triple's three). Whatever the ops, an
@@ -260,13 +388,14 @@ fn counter_step(first: &Op, second: &Op, third: &Op) -> Option<Inst> {
         return None;
     };
     let stored = store_parts(third)?;
-    (stepped == dst && dst != base && stored == (size, base, dst, off)).then_some(Inst::LdxAddStx {
-        size,
+    let operands = LoadImm {
         dst,
         base,
         off,
         imm,
-    })
+    };
+    (stepped == dst && dst != base && stored == (size, base, dst, off))
+        .then(|| by_size(size, LDX_ADD_STX, operands))
 }
 
 /// `mov64 dst, a; and64 dst, imm; jeq dst, cmp, target`: none of the three can fail, and
@@ -370,51 +499,28 @@ fn copy_then(dst: GuestReg, a: GuestReg, second: &Op) -> Option<Inst> {
 /// loaded value in place. Only the load can fail, and it runs first, so an error names its
 /// slot as the plain op's would.
 fn load_then(size: MemSize, dst: GuestReg, base: GuestReg, off: i16, second: &Op) -> Option<Inst> {
+    let with_imm = |imm| LoadImm {
+        dst,
+        base,
+        off,
+        imm,
+    };
+    let with_reg = |src| LoadReg {
+        dst,
+        base,
+        off,
+        src,
+    };
     let (target, fused) = if let Op::Add64Imm { dst: d, imm } = *second {
-        let fused = Inst::LdxAddImm {
-            size,
-            dst,
-            base,
-            off,
-            imm,
-        };
-        (d, fused)
+        (d, by_size(size, LDX_ADD_IMM, with_imm(imm)))
     } else if let Op::Add64Reg { dst: d, src } = *second {
-        let fused = Inst::LdxAddReg {
-            size,
-            dst,
-            base,
-            off,
-            src,
-        };
-        (d, fused)
+        (d, by_size(size, LDX_ADD_REG, with_reg(src)))
     } else if let Op::Xor64Reg { dst: d, src } = *second {
-        let fused = Inst::LdxXorReg {
-            size,
-            dst,
-            base,
-            off,
-            src,
-        };
-        (d, fused)
+        (d, by_size(size, LDX_XOR_REG, with_reg(src)))
     } else if let Op::And64Imm { dst: d, imm } = *second {
-        let fused = Inst::LdxAndImm {
-            size,
-            dst,
-            base,
-            off,
-            imm,
-        };
-        (d, fused)
+        (d, by_size(size, LDX_AND_IMM, with_imm(imm)))
     } else if let Op::Lsh64Imm { dst: d, imm } = *second {
-        let fused = Inst::LdxLshImm {
-            size,
-            dst,
-            base,
-            off,
-            imm,
-        };
-        (d, fused)
+        (d, by_size(size, LDX_LSH_IMM, with_imm(imm)))
     } else {
         return None;
     };
@@ -612,13 +718,12 @@ mod tests {
                 Op::Exit,
             ]
         };
-        let triple = Inst::LdxAddStx {
-            size: MemSize::W,
+        let triple = Inst::Ldx32AddStx(LoadImm {
             dst: r2,
             base: r1,
             off: 4,
             imm: 1,
-        };
+        });
         let insts = fuse(&ops(r2, 4));
         assert_eq!(insts[0], triple);
         // The second and third slots keep their ops.
@@ -628,9 +733,105 @@ mod tests {
         // a pair, and the store stays apart.
         for apart in [ops(r2, 8), ops(r1, 4)] {
             let insts = fuse(&apart);
-            assert!(matches!(insts[0], Inst::LdxAddImm { .. }));
+            assert!(matches!(insts[0], Inst::Ldx32AddImm(..)));
             assert_eq!(insts[2], Inst::from(apart[2]));
         }
+    }
+
+    #[test]
+    fn each_size_of_a_fused_memory_form_is_its_own_kind() {
+        let (r1, r2, r3) = (GuestReg::R1, GuestReg::R2, GuestReg::R3);
+        let sizes = [MemSize::B, MemSize::H, MemSize::W, MemSize::DW];
+        let load = |size| match size {
+            MemSize::B => Op::Ldx8 {
+                dst: r2,
+                base: r1,
+                off: 4,
+            },
+            MemSize::H => Op::Ldx16 {
+                dst: r2,
+                base: r1,
+                off: 4,
+            },
+            MemSize::W => Op::Ldx32 {
+                dst: r2,
+                base: r1,
+                off: 4,
+            },
+            MemSize::DW => Op::Ldx64 {
+                dst: r2,
+                base: r1,
+                off: 4,
+            },
+        };
+        let store = |size| match size {
+            MemSize::B => Op::Stx8 {
+                base: r1,
+                src: r2,
+                off: 4,
+            },
+            MemSize::H => Op::Stx16 {
+                base: r1,
+                src: r2,
+                off: 4,
+            },
+            MemSize::W => Op::Stx32 {
+                base: r1,
+                src: r2,
+                off: 4,
+            },
+            MemSize::DW => Op::Stx64 {
+                base: r1,
+                src: r2,
+                off: 4,
+            },
+        };
+        let imm = |imm| LoadImm {
+            dst: r2,
+            base: r1,
+            off: 4,
+            imm,
+        };
+        let reg = LoadReg {
+            dst: r2,
+            base: r1,
+            off: 4,
+            src: r3,
+        };
+        for (index, size) in sizes.into_iter().enumerate() {
+            let fused = |second| fuse(&[load(size), second, Op::Exit])[0];
+            let add = Op::Add64Imm { dst: r2, imm: 7 };
+            assert_eq!(fused(add), LDX_ADD_IMM[index](imm(7)));
+            let add = Op::Add64Reg { dst: r2, src: r3 };
+            assert_eq!(fused(add), LDX_ADD_REG[index](reg));
+            assert_eq!(
+                fused(Op::Xor64Reg { dst: r2, src: r3 }),
+                LDX_XOR_REG[index](reg)
+            );
+            assert_eq!(
+                fused(Op::And64Imm { dst: r2, imm: 7 }),
+                LDX_AND_IMM[index](imm(7))
+            );
+            assert_eq!(
+                fused(Op::Lsh64Imm { dst: r2, imm: 7 }),
+                LDX_LSH_IMM[index](imm(7))
+            );
+            let step = [
+                load(size),
+                Op::Add64Imm { dst: r2, imm: 7 },
+                store(size),
+                Op::Exit,
+            ];
+            assert_eq!(fuse(&step)[0], LDX_ADD_STX[index](imm(7)));
+        }
+        // The four kinds of a form are four kinds of handler.
+        let kinds = [
+            Inst::Ldx8AddImm(imm(0)).kind(),
+            Inst::Ldx16AddImm(imm(0)).kind(),
+            Inst::Ldx32AddImm(imm(0)).kind(),
+            Inst::Ldx64AddImm(imm(0)).kind(),
+        ];
+        assert!((1..4).all(|i| !kinds[..i].contains(&kinds[i])));
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub use bpfvm_isa::op::{
     Trap,
 };
 
-pub(crate) use fuse::{Inst, InstKind};
+pub(crate) use fuse::{Inst, InstKind, LoadImm, LoadReg};
 
 use crate::memory::Layout;
 use crate::program::Executable;

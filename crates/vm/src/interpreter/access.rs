@@ -13,8 +13,8 @@
 //! result in its frame, which rules out its tail call: see `thread`). A call that finds the
 //! frame stack full (growing it is such a call) is retried the same way.
 
-use super::exec::{Halt, Machine};
-use crate::code::GuestReg;
+use super::exec::{Halt, Machine, Next};
+use crate::code::{GuestReg, LoadImm};
 use crate::context::ContextObject;
 use bpfvm_isa::MemSize;
 
@@ -43,6 +43,11 @@ pub(super) trait Access {
     /// A call found the frame stack at its capacity, before it changed anything: growing
     /// it is a call that returns into the handler (see the module doc).
     fn frames_full<C: ContextObject>(machine: &mut Machine<'_, '_, C>) -> Result<(), Self::Halt>;
+
+    /// The counter step's one lookup did not give its store, before anything was read or
+    /// written: its three ops, each with its own lookup, follow (see
+    /// `Machine::counter_step`).
+    fn step_missed<C: ContextObject>(machine: &mut Machine<'_, '_, C>) -> Result<(), Self::Halt>;
 
     /// A fused instruction stopped `further` slots past its own, after the ops before
     /// them ran: the meter charges them, since the run's refund counts from the fused
@@ -84,6 +89,12 @@ impl Access for InPlace {
     /// The push grows the stack in place.
     #[inline(always)]
     fn frames_full<C: ContextObject>(_: &mut Machine<'_, '_, C>) -> Result<(), Halt> {
+        Ok(())
+    }
+
+    /// The three ops run here, in place.
+    #[inline(always)]
+    fn step_missed<C: ContextObject>(_: &mut Machine<'_, '_, C>) -> Result<(), Halt> {
         Ok(())
     }
 
@@ -146,6 +157,13 @@ impl Access for Retried {
         Err(Interrupt::Retry)
     }
 
+    /// The three ops run in the handler for any kind: the threaded handler keeps only the
+    /// one lookup, so it holds few values and saves no register (phase J).
+    #[inline(always)]
+    fn step_missed<C: ContextObject>(_: &mut Machine<'_, '_, C>) -> Result<(), Interrupt> {
+        Err(Interrupt::Retry)
+    }
+
     #[inline(always)]
     fn failed_further<C: ContextObject>(
         machine: &mut Machine<'_, '_, C>,
@@ -181,74 +199,39 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         Ok(())
     }
 
-    /// [`Self::load`] with the size read from a fused instruction: one path per size, each
-    /// with the size's constant, as the plain load ops have.
-    #[inline(always)]
-    pub(super) fn load_sized<A: Access>(
-        &mut self,
-        pc: usize,
-        size: MemSize,
-        dst: GuestReg,
-        base: GuestReg,
-        off: i16,
-    ) -> Result<(), A::Halt> {
-        match size {
-            MemSize::B => self.load::<A>(pc, MemSize::B, dst, base, off),
-            MemSize::H => self.load::<A>(pc, MemSize::H, dst, base, off),
-            MemSize::W => self.load::<A>(pc, MemSize::W, dst, base, off),
-            MemSize::DW => self.load::<A>(pc, MemSize::DW, dst, base, off),
-        }
-    }
-
-    /// [`Self::store`] with the size read from a fused instruction (see [`Self::load_sized`]).
-    #[inline(always)]
-    pub(super) fn store_sized<A: Access>(
-        &mut self,
-        pc: usize,
-        size: MemSize,
-        base: GuestReg,
-        off: i16,
-        value: u64,
-    ) -> Result<(), A::Halt> {
-        match size {
-            MemSize::B => self.store::<A>(pc, MemSize::B, base, off, value),
-            MemSize::H => self.store::<A>(pc, MemSize::H, base, off, value),
-            MemSize::W => self.store::<A>(pc, MemSize::W, base, off, value),
-            MemSize::DW => self.store::<A>(pc, MemSize::DW, base, off, value),
-        }
-    }
-
     /// The fused counter step `ldx dst, [base + off]; add64 dst, imm; stx [base + off], dst`
-    /// (`dst` is not `base`, see `code::fuse`): both accesses through one lookup of the
-    /// direct rows when they give the store; otherwise the three ops in order, the store's
-    /// failure named at its own slot, `pc + 2`, after the load and the add ran.
+    /// (`dst` is not `base`, see `code::fuse`), falling through past its three slots: both
+    /// accesses through one lookup of the direct rows when they give the store; otherwise
+    /// (after [`Access::step_missed`]: a threaded handler hands the instruction on before
+    /// anything changed) the three ops in order, the store's failure named at its own slot,
+    /// `pc + 2`, after the load and the add ran. One kind per size, so `size` is each
+    /// handler's constant.
     #[inline(always)]
     pub(super) fn counter_step<A: Access>(
         &mut self,
         pc: usize,
         size: MemSize,
-        dst: GuestReg,
-        base: GuestReg,
-        off: i16,
-        imm: u64,
-    ) -> Result<(), A::Halt> {
+        f: &LoadImm,
+    ) -> Result<Next, A::Halt> {
+        let &LoadImm {
+            dst,
+            base,
+            off,
+            imm,
+        } = f;
         let vaddr = self.addr(base, off);
-        let step = |value: u64| value.wrapping_add(imm);
-        let stepped = match size {
-            MemSize::B => self.mapping.modify_aligned(MemSize::B, vaddr, step),
-            MemSize::H => self.mapping.modify_aligned(MemSize::H, vaddr, step),
-            MemSize::W => self.mapping.modify_aligned(MemSize::W, vaddr, step),
-            MemSize::DW => self.mapping.modify_aligned(MemSize::DW, vaddr, step),
-        };
-        if let Some(value) = stepped {
+        let step = |value: u64| value.wrapping_add(imm as i64 as u64);
+        if let Some(value) = self.mapping.modify_aligned(size, vaddr, step) {
             self.set(dst, value);
-            return Ok(());
+            return Ok(Next::Within(pc + 3));
         }
-        self.load_sized::<A>(pc, size, dst, base, off)?;
+        A::step_missed(self)?;
+        self.load::<A>(pc, size, dst, base, off)?;
         let value = step(self.reg(dst));
         self.set(dst, value);
-        self.store_sized::<A>(pc + 2, size, base, off, value)
-            .map_err(|halt| A::failed_further(self, halt, 2))
+        self.store::<A>(pc + 2, size, base, off, value)
+            .map_err(|halt| A::failed_further(self, halt, 2))?;
+        Ok(Next::Within(pc + 3))
     }
 
     /// `[base + off] = value`, its low `size` bytes.

@@ -43,13 +43,14 @@
 use super::access::Access;
 use super::alu::{self, DivFault};
 use super::branch::{holds32, operand_value};
-use crate::code::{Code, Ext32, GuestReg, Inst, Operand, Trap};
+use crate::code::{Code, Ext32, GuestReg, Inst, LoadImm, LoadReg, Operand, Trap};
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
 use crate::memory::MemoryMapping;
 use crate::program::SyscallFn;
 use crate::runtime::{Frame, Meter, Settings};
 use bpfvm_isa::MemSize;
+use core::ops::{BitAnd, BitXor};
 
 /// Why the loop stopped early.
 pub(super) enum Stop {
@@ -483,61 +484,62 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 self.set(dst, self.reg(a));
                 return jump2(self.reg(x) > imm64(cmp), target);
             }
-            Inst::LdxAddImm {
-                size,
-                dst,
-                base,
-                off,
-                imm,
-            } => {
-                self.load_sized::<A>(pc, size, dst, base, off)?;
-                self.set(dst, self.reg(dst).wrapping_add(imm64(imm)));
-                return Ok(Next::Within(after));
+            // The fused memory forms, one kind per size (see `load_imm`). Their operands are
+            // taken by reference, so that each is read from the instruction as its own field
+            // (a copy of the operands is one wide load, after which the compiler no longer
+            // knows that a register field is below 16, and checks its index).
+            Inst::Ldx8AddImm(ref f) => {
+                return self.load_imm::<A>(pc, MemSize::B, f, u64::wrapping_add)
             }
-            Inst::LdxAddReg {
-                size,
-                dst,
-                base,
-                off,
-                src,
-            } => {
-                self.load_sized::<A>(pc, size, dst, base, off)?;
-                self.set(dst, self.reg(dst).wrapping_add(self.reg(src)));
-                return Ok(Next::Within(after));
+            Inst::Ldx16AddImm(ref f) => {
+                return self.load_imm::<A>(pc, MemSize::H, f, u64::wrapping_add)
             }
-            Inst::LdxXorReg {
-                size,
-                dst,
-                base,
-                off,
-                src,
-            } => {
-                self.load_sized::<A>(pc, size, dst, base, off)?;
-                self.set(dst, self.reg(dst) ^ self.reg(src));
-                return Ok(Next::Within(after));
+            Inst::Ldx32AddImm(ref f) => {
+                return self.load_imm::<A>(pc, MemSize::W, f, u64::wrapping_add)
             }
-            Inst::LdxAndImm {
-                size,
-                dst,
-                base,
-                off,
-                imm,
-            } => {
-                self.load_sized::<A>(pc, size, dst, base, off)?;
-                self.set(dst, self.reg(dst) & imm64(imm));
-                return Ok(Next::Within(after));
+            Inst::Ldx64AddImm(ref f) => {
+                return self.load_imm::<A>(pc, MemSize::DW, f, u64::wrapping_add)
             }
-            Inst::LdxLshImm {
-                size,
-                dst,
-                base,
-                off,
-                imm,
-            } => {
-                self.load_sized::<A>(pc, size, dst, base, off)?;
-                self.set(dst, self.reg(dst).wrapping_shl(imm as u32));
-                return Ok(Next::Within(after));
+            Inst::Ldx8AddReg(ref f) => {
+                return self.load_reg::<A>(pc, MemSize::B, f, u64::wrapping_add)
             }
+            Inst::Ldx16AddReg(ref f) => {
+                return self.load_reg::<A>(pc, MemSize::H, f, u64::wrapping_add)
+            }
+            Inst::Ldx32AddReg(ref f) => {
+                return self.load_reg::<A>(pc, MemSize::W, f, u64::wrapping_add)
+            }
+            Inst::Ldx64AddReg(ref f) => {
+                return self.load_reg::<A>(pc, MemSize::DW, f, u64::wrapping_add)
+            }
+            Inst::Ldx8XorReg(ref f) => {
+                return self.load_reg::<A>(pc, MemSize::B, f, BitXor::bitxor)
+            }
+            Inst::Ldx16XorReg(ref f) => {
+                return self.load_reg::<A>(pc, MemSize::H, f, BitXor::bitxor)
+            }
+            Inst::Ldx32XorReg(ref f) => {
+                return self.load_reg::<A>(pc, MemSize::W, f, BitXor::bitxor)
+            }
+            Inst::Ldx64XorReg(ref f) => {
+                return self.load_reg::<A>(pc, MemSize::DW, f, BitXor::bitxor)
+            }
+            Inst::Ldx8AndImm(ref f) => {
+                return self.load_imm::<A>(pc, MemSize::B, f, BitAnd::bitand)
+            }
+            Inst::Ldx16AndImm(ref f) => {
+                return self.load_imm::<A>(pc, MemSize::H, f, BitAnd::bitand)
+            }
+            Inst::Ldx32AndImm(ref f) => {
+                return self.load_imm::<A>(pc, MemSize::W, f, BitAnd::bitand)
+            }
+            Inst::Ldx64AndImm(ref f) => {
+                return self.load_imm::<A>(pc, MemSize::DW, f, BitAnd::bitand)
+            }
+            Inst::Ldx8LshImm(ref f) => return self.load_imm::<A>(pc, MemSize::B, f, shift_left),
+            Inst::Ldx16LshImm(ref f) => return self.load_imm::<A>(pc, MemSize::H, f, shift_left),
+            Inst::Ldx32LshImm(ref f) => return self.load_imm::<A>(pc, MemSize::W, f, shift_left),
+            Inst::Ldx64LshImm(ref f) => return self.load_imm::<A>(pc, MemSize::DW, f, shift_left),
             Inst::AddJltReg {
                 dst,
                 x,
@@ -590,18 +592,44 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             }
             // The triple: the store is the third slot's, and may fail after the load and the
             // add ran, as the plain ops would.
-            Inst::LdxAddStx {
-                size,
-                dst,
-                base,
-                off,
-                imm,
-            } => {
-                self.counter_step::<A>(pc, size, dst, base, off, imm64(imm))?;
-                return Ok(Next::Within(pc + 3));
-            }
+            Inst::Ldx8AddStx(ref f) => return self.counter_step::<A>(pc, MemSize::B, f),
+            Inst::Ldx16AddStx(ref f) => return self.counter_step::<A>(pc, MemSize::H, f),
+            Inst::Ldx32AddStx(ref f) => return self.counter_step::<A>(pc, MemSize::W, f),
+            Inst::Ldx64AddStx(ref f) => return self.counter_step::<A>(pc, MemSize::DW, f),
         }
         Ok(Next::Within(next))
+    }
+
+    /// A fused load of `size` bytes into `dst` and then `dst = op(dst, imm)` (the immediate
+    /// sign-extended), falling through past both slots. Only the load can fail, and it runs
+    /// first. Each fused memory form has one kind per size, so `size` is a constant in each
+    /// handler: no handler reads it from the instruction or jumps on it.
+    #[inline(always)]
+    fn load_imm<A: Access>(
+        &mut self,
+        pc: usize,
+        size: MemSize,
+        f: &LoadImm,
+        op: impl FnOnce(u64, u64) -> u64,
+    ) -> Result<Next, A::Halt> {
+        self.load::<A>(pc, size, f.dst, f.base, f.off)?;
+        self.set(f.dst, op(self.reg(f.dst), f.imm as i64 as u64));
+        Ok(Next::Within(pc + 2))
+    }
+
+    /// [`Self::load_imm`] with a register operand, read after the load (`src` may name
+    /// `dst`: the loaded value).
+    #[inline(always)]
+    fn load_reg<A: Access>(
+        &mut self,
+        pc: usize,
+        size: MemSize,
+        f: &LoadReg,
+        op: impl FnOnce(u64, u64) -> u64,
+    ) -> Result<Next, A::Halt> {
+        self.load::<A>(pc, size, f.dst, f.base, f.off)?;
+        self.set(f.dst, op(self.reg(f.dst), self.reg(f.src)));
+        Ok(Next::Within(pc + 2))
     }
 
     #[inline(always)]
@@ -634,6 +662,12 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             Err(DivFault::Overflow) => Err(RuntimeError::DivideOverflow { pc }.into()),
         }
     }
+}
+
+/// `lsh64`'s shift by an immediate (sign-extended, then taken modulo 64 as the plain op does).
+#[inline(always)]
+fn shift_left(value: u64, imm: u64) -> u64 {
+    value.wrapping_shl(imm as u32)
 }
 
 /// The pc after a conditional jump: `target` when it is taken, else `next`, chosen by a

@@ -150,7 +150,12 @@ macro_rules! handler_table {
     ),* $(,)?) => {
         handler_table!(@names $($name)*
             MovAddReg MovAddImm MovAndImm MovLshImm MovRshImm MovMov MovAndJeqImm NegAndReg MovJgtImm
-            LdxAddImm LdxAddReg LdxXorReg LdxAndImm LdxLshImm LdxAddStx
+            Ldx8AddImm Ldx16AddImm Ldx32AddImm Ldx64AddImm
+            Ldx8AddReg Ldx16AddReg Ldx32AddReg Ldx64AddReg
+            Ldx8XorReg Ldx16XorReg Ldx32XorReg Ldx64XorReg
+            Ldx8AndImm Ldx16AndImm Ldx32AndImm Ldx64AndImm
+            Ldx8LshImm Ldx16LshImm Ldx32LshImm Ldx64LshImm
+            Ldx8AddStx Ldx16AddStx Ldx32AddStx Ldx64AddStx
             AddJltReg AddJneReg AddJeqImm AddJneImm AddJltImm);
     };
     (@names $($name:ident)*) => {
