@@ -159,11 +159,12 @@ pub(crate) fn run_in_place<C: ContextObject>(
         context,
     };
     let engine = engine.as_ptr();
-    // SAFETY: invariant 4: `begin_run` handed out the engine's allocation and marked it
-    // running, so nothing else reaches its mapping and call stacks until `_end` marks it
-    // idle after the engine returns (the host reaches the engine's mapping only through the
-    // pointer a builtin call lends, which is made from this borrow); the two are borrowed
-    // alone, not the run word beside them, which the handler and `_end` read.
+    // Invariant 4: `begin_run` handed out the engine's allocation and marked it running, so
+    // nothing else reaches its mapping and call stacks until `_end` marks it idle after the
+    // engine returns (the host reaches the engine's mapping only through the pointer a
+    // builtin call lends, which is made from this borrow).
+    // SAFETY: by invariant 4 above the two are borrowed alone, and not the run word beside
+    // them, which the handler and `_end` read.
     let (mapping, stacks) = unsafe {
         (
             &mut *std::ptr::addr_of_mut!((*engine).mapping),

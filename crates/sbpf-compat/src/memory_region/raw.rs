@@ -375,11 +375,11 @@ impl EngineSlot {
 
 impl Drop for EngineSlot {
     fn drop(&mut self) {
-        // SAFETY: the pointer came from `Box::leak` in `new` and is freed only here, once. A
-        // slot is dropped only while no run uses it: `get_regions_mut` and `initialize`
+        // A slot is dropped only while no run uses it: `get_regions_mut` and `initialize`
         // keep it during a run, and the host's mapping outlives every run over it (the
         // bridge's invariant 2). The handler, dropped with the mapping before the run word,
         // does not read the word when dropped.
+        // SAFETY: the pointer came from `Box::leak` in `new` and is freed only here, once.
         drop(unsafe { Box::from_raw(self.0.as_ptr()) });
     }
 }
