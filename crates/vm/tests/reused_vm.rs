@@ -63,6 +63,18 @@ fn r0<'g, M: std::borrow::BorrowMut<bpfvm::MemoryMapping<'g>>>(
     run.result.unwrap()
 }
 
+/// A VM of `program` whose input region holds the word 7 (leaked, so the mapping it gives
+/// back outlives the VM) and whose heap is 64 zero bytes.
+fn vm_over_seven<'a>(
+    program: &'a VerifiedProgram<TestContext>,
+    context: &'a mut TestContext,
+) -> Vm<'a, TestContext> {
+    let input: &'static mut [u8] = Box::leak(7u64.to_le_bytes().to_vec().into_boxed_slice());
+    let heap: &'static mut [u8] = Box::leak(vec![0u8; 64].into_boxed_slice());
+    let regions = vec![MemoryRegion::writable(input, MM_INPUT_START)];
+    Vm::new(program, context, heap, regions).unwrap()
+}
+
 #[test]
 fn a_borrowed_mapping_runs_like_an_owned_one_and_sees_replaced_regions() {
     let program = program();
@@ -112,11 +124,8 @@ fn a_borrowed_mapping_runs_like_an_owned_one_and_sees_replaced_regions() {
 fn a_lent_run_runs_like_a_vm() {
     let program = program();
     for &backend in Backend::AVAILABLE {
-        let input: &'static mut [u8] = Box::leak(7u64.to_le_bytes().to_vec().into_boxed_slice());
-        let heap: &'static mut [u8] = Box::leak(vec![0u8; 64].into_boxed_slice());
         let mut context = TestContext::new(0);
-        let regions = vec![MemoryRegion::writable(input, MM_INPUT_START)];
-        let mut vm = Vm::new(&program, &mut context, heap, regions).unwrap();
+        let mut vm = vm_over_seven(&program, &mut context);
         assert_eq!(r0(&mut vm, backend), 7);
         let registers = vm.entry_registers();
         let mut stacks = vm.take_call_stacks();
@@ -200,12 +209,8 @@ fn a_prepared_run_runs_like_a_lent_one() {
     for (program, remaining_after) in &programs {
         let prepared = program.prepared();
         for &backend in Backend::AVAILABLE {
-            let input: &'static mut [u8] =
-                Box::leak(7u64.to_le_bytes().to_vec().into_boxed_slice());
-            let heap: &'static mut [u8] = Box::leak(vec![0u8; 64].into_boxed_slice());
             let mut context = TestContext::new(0);
-            let regions = vec![MemoryRegion::writable(input, MM_INPUT_START)];
-            let vm = Vm::new(program, &mut context, heap, regions).unwrap();
+            let vm = vm_over_seven(program, &mut context);
             let registers = vm.entry_registers();
             let mut mapping = vm.into_mapping();
             let mut stacks = CallStacks::new();
