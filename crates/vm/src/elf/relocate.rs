@@ -35,9 +35,9 @@ const IMM_OFFSET: usize = 4;
 /// The size of an instruction slot.
 const SLOT: usize = 8;
 
-// The byte helpers are inlined by request: left to the heuristics, a change elsewhere in the
-// crate (which moves code between codegen units) compiled them out of line and cost
-// spl_token's load 83,000 host instructions more (callgrind, phase K).
+// The byte helpers are inlined by request: left to the heuristics they stayed calls whose
+// cost moved with unrelated changes (one elsewhere in the crate, which moved code between
+// codegen units, made spl_token's load 83,000 host instructions dearer; callgrind, phase K).
 #[inline]
 fn read_u32(bytes: &[u8], at: usize) -> Result<u32, LoadError> {
     let end = at.checked_add(4).ok_or(LoadError::ValueOutOfBounds)?;
