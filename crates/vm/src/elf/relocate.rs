@@ -35,6 +35,10 @@ const IMM_OFFSET: usize = 4;
 /// The size of an instruction slot.
 const SLOT: usize = 8;
 
+// The byte helpers are inlined by request: left to the heuristics they stayed calls whose
+// cost moved with unrelated changes (one elsewhere in the crate, which moved code between
+// codegen units, made spl_token's load 83,000 host instructions dearer; callgrind, phase K).
+#[inline]
 fn read_u32(bytes: &[u8], at: usize) -> Result<u32, LoadError> {
     let end = at.checked_add(4).ok_or(LoadError::ValueOutOfBounds)?;
     let window = bytes.get(at..end).ok_or(LoadError::ValueOutOfBounds)?;
@@ -43,6 +47,7 @@ fn read_u32(bytes: &[u8], at: usize) -> Result<u32, LoadError> {
     Ok(u32::from_le_bytes(buf))
 }
 
+#[inline]
 fn read_u64(bytes: &[u8], at: usize) -> Result<u64, LoadError> {
     let end = at.checked_add(8).ok_or(LoadError::ValueOutOfBounds)?;
     let window = bytes.get(at..end).ok_or(LoadError::ValueOutOfBounds)?;
@@ -51,6 +56,7 @@ fn read_u64(bytes: &[u8], at: usize) -> Result<u64, LoadError> {
     Ok(u64::from_le_bytes(buf))
 }
 
+#[inline]
 fn write(bytes: &mut [u8], at: usize, value: &[u8]) -> Result<(), LoadError> {
     let end = at
         .checked_add(value.len())
@@ -73,6 +79,7 @@ fn into_program(program: u64, addr: u64) -> u64 {
 
 /// Writes a 64-bit address into the immediates of an lddw pair whose first slot starts at
 /// `slot`.
+#[inline]
 fn write_lddw(bytes: &mut [u8], slot: usize, addr: u64) -> Result<(), LoadError> {
     let low = slot.saturating_add(IMM_OFFSET);
     write(bytes, low, &(addr as u32).to_le_bytes())?;

@@ -20,38 +20,37 @@ pub(crate) enum Falls {
     Never,
 }
 
-/// What the compile's pass reads about one slot, in 8 bytes: its JIT run length, its op's
-/// kind and width, whether execution falls through it, and whether it is the head of (or
-/// inside) a tight loop. One table read per slot instead of a look at the op table, the
-/// run lengths and the loop marks.
+/// What the compile's pass reads about one slot: its JIT run length, its op's kind and
+/// width, whether execution falls through it, and whether it is the head of (or inside) a
+/// tight loop. The table keeps it in 4 bytes (a [`Row`]); [`CodeView::slot`] adds the
+/// length of a run too long for a row, so the pass makes one table read per slot where it
+/// looked at the op table, the run lengths and the loop marks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct SlotFacts {
     /// The JIT's run length (saturated at `u32::MAX`; a compile refuses programs of more
     /// than `i32::MAX` slots before reading it).
     run: u32,
     kind: OpKind,
-    /// The slots the op occupies (1 or 2).
-    width: u8,
-    /// [`FALLS`], [`HEAD`], [`IN_LOOP`] and [`TARGET`].
-    marks: u8,
+    /// The width (1 or 2, in [`WIDTH`]) and the marks ([`FALLS`] to [`TARGET`]).
+    bits: u8,
 }
 
-/// [`SlotFacts::marks`]: execution falls through the op.
-const FALLS: u8 = 1;
-/// [`SlotFacts::marks`]: the head of a tight loop.
-const HEAD: u8 = 2;
-/// [`SlotFacts::marks`]: inside a tight loop.
-const IN_LOOP: u8 = 4;
+/// [`SlotFacts::bits`]: the slots the op occupies (1 or 2).
+const WIDTH: u8 = 0b11;
+/// [`SlotFacts::bits`]: execution falls through the op.
+const FALLS: u8 = 1 << 2;
+/// [`SlotFacts::bits`]: the head of a tight loop.
+const HEAD: u8 = 1 << 3;
+/// [`SlotFacts::bits`]: inside a tight loop.
+const IN_LOOP: u8 = 1 << 4;
+/// [`SlotFacts::bits`] between the passes of [`analyse`]: the op ends a run.
+const ENDS: u8 = 1 << 5;
+/// [`SlotFacts::bits`] between the passes of [`analyse`]: a forward conditional jump.
+const FORWARD_BRANCH: u8 = 1 << 6;
+/// [`SlotFacts::bits`]: a jump or call goes here (no accessor reads it after [`analyse`]).
+const TARGET: u8 = 1 << 7;
 
 impl SlotFacts {
-    /// The slot past the end (or of no op): a run of 0, nothing else.
-    const NONE: SlotFacts = SlotFacts {
-        run: 0,
-        kind: OpKind::Nop,
-        width: 1,
-        marks: 0,
-    };
-
     /// The JIT's run length ([`CodeView::jit_run_length`]).
     #[inline(always)]
     pub fn run(self) -> u64 {
@@ -67,7 +66,7 @@ impl SlotFacts {
     /// The slots the op occupies.
     #[inline(always)]
     pub fn width(self) -> usize {
-        usize::from(self.width)
+        usize::from(self.bits & WIDTH)
     }
 
     /// Whether execution can continue after the op's code: where the op's flow goes on,
@@ -75,7 +74,7 @@ impl SlotFacts {
     /// between helper and function).
     #[inline(always)]
     pub fn falls(self) -> Falls {
-        match self.marks & FALLS {
+        match self.bits & FALLS {
             0 => Falls::Never,
             _ => Falls::Through,
         }
@@ -84,22 +83,79 @@ impl SlotFacts {
     /// Whether the slot is the head of a tight loop.
     #[inline(always)]
     pub fn loop_head(self) -> bool {
-        self.marks & HEAD != 0
+        self.bits & HEAD != 0
     }
 
     /// Whether the slot lies inside a tight loop.
     #[inline(always)]
     pub fn in_loop(self) -> bool {
-        self.marks & IN_LOOP != 0
+        self.bits & IN_LOOP != 0
     }
 }
 
-/// [`SlotFacts::marks`] between the passes of [`analyse`]: the op ends a run.
-const ENDS: u8 = 8;
-/// [`SlotFacts::marks`] between the passes of [`analyse`]: a forward conditional jump.
-const FORWARD_BRANCH: u8 = 16;
-/// [`SlotFacts::marks`]: a jump or call goes here (no accessor reads it after [`analyse`]).
-const TARGET: u8 = 32;
+/// One slot's [`SlotFacts`] as the table keeps them, in 4 bytes (a table of 8-byte rows
+/// was 28 fresh pages of spl_token's 216 on its first compile, each about 1 us): the run
+/// length in 16 bits, or [`RUN_MAX`] for a run at least that long, whose length is in
+/// [`SlotTable::long_runs`]. Between the passes of [`analyse`] the run field holds the
+/// slot's loop marks, a signed 16-bit sum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Row {
+    run: u16,
+    kind: OpKind,
+    bits: u8,
+}
+
+/// The largest value of a [`Row`]'s run field, which stands for a run of at least that many
+/// slots (kept whole in [`SlotTable::long_runs`]).
+const RUN_MAX: u16 = u16::MAX;
+
+impl Row {
+    /// The slot past the end (or of no op): a run of 0, nothing else.
+    const NONE: Row = Row {
+        run: 0,
+        kind: OpKind::Nop,
+        bits: 1,
+    };
+}
+
+/// The [`SlotFacts`] of every slot: the rows, and the runs too long for a row.
+#[derive(Debug)]
+struct SlotTable {
+    rows: Vec<Row>,
+    /// The slots whose run is at least [`RUN_MAX`] long, with its length, in order (none
+    /// but in programs with a run of tens of thousands of slots).
+    long_runs: Vec<(usize, u32)>,
+}
+
+impl SlotTable {
+    /// The facts of slot `pc` (past the end, a run of 0).
+    #[inline(always)]
+    fn slot(&self, pc: usize) -> SlotFacts {
+        let row = self.rows.get(pc).copied().unwrap_or(Row::NONE);
+        let run = match row.run {
+            RUN_MAX => self.long_run(pc),
+            run => u32::from(run),
+        };
+        SlotFacts {
+            run,
+            kind: row.kind,
+            bits: row.bits,
+        }
+    }
+
+    /// The run length of slot `pc`, whose row says it is at least [`RUN_MAX`].
+    #[cold]
+    #[inline(never)]
+    fn long_run(&self, pc: usize) -> u32 {
+        match self.long_runs.binary_search_by_key(&pc, |(slot, _)| *slot) {
+            Ok(index) => self
+                .long_runs
+                .get(index)
+                .map_or(u32::from(RUN_MAX), |(_, run)| *run),
+            Err(_) => u32::from(RUN_MAX),
+        }
+    }
+}
 
 /// The [`SlotFacts`] of every slot of `ops`, the slots of its backward jumps and the heads of
 /// its tight loops (both in order), in two
@@ -115,12 +171,21 @@ const TARGET: u8 = 32;
 ///   slot: they add up to 0), and the run lengths of `runs::run_lengths` with
 ///   `RunSplit::AtTargets` (a unit test compares them): an op that ends a run (but not a
 ///   forward conditional jump inside a tight loop), or one followed by a target, has length
-///   1; any other op one more than the slot it falls through to.
-fn analyse(ops: &[Op]) -> (Vec<SlotFacts>, Vec<usize>, Vec<usize>) {
-    // Before the backward pass, a row's run field holds the loop marks of its slot (as the
-    // bits of an `i32`), and its marks what the forward pass found (a later slot's target
-    // mark and loop marks land before the forward pass reaches it, so they are kept).
-    let mut slots = vec![SlotFacts::NONE; ops.len()];
+///   1; any other op one more than the slot it falls through to. Only a program of at
+///   least [`RUN_MAX`] slots can have a run too long for a row: for one, a third pass finds
+///   them ([`long_runs`]).
+fn analyse(ops: &[Op]) -> (SlotTable, Vec<usize>, Vec<usize>) {
+    // Before the backward pass, a row's run field holds the loop marks of its slot, and its
+    // marks what the forward pass found (a later slot's target mark and loop marks land
+    // before the forward pass reaches it, so they are kept).
+    let mut slots = vec![
+        Row {
+            run: 0,
+            kind: OpKind::Nop,
+            bits: 0
+        };
+        ops.len()
+    ];
     let mut jumps = Jumps {
         edge_past_end: 0,
         back_jumps: Vec::new(),
@@ -138,17 +203,22 @@ fn analyse(ops: &[Op]) -> (Vec<SlotFacts>, Vec<usize>, Vec<usize>) {
             Flow::CallRegOrHelper | Flow::Exit | Flow::Fault => (ENDS, None),
         };
         let Some(row) = slots.get_mut(pc) else { break };
-        *row = SlotFacts {
+        // An op is 1 or 2 slots wide.
+        let width = u8::try_from(width).unwrap_or(WIDTH) & WIDTH;
+        *row = Row {
             run: row.run,
             kind,
-            width: u8::try_from(width).unwrap_or(u8::MAX),
-            marks: marks | row.marks,
+            bits: width | marks | row.bits,
         };
         if let Some(target) = target {
             jumps.mark(&mut slots, pc, target, flow);
         }
     }
     backward(&mut slots, jumps.edge_past_end);
+    let long_runs = match slots.len() < usize::from(RUN_MAX) {
+        true => Vec::new(),
+        false => long_runs(&slots),
+    };
     let Jumps {
         back_jumps,
         mut heads,
@@ -157,7 +227,11 @@ fn analyse(ops: &[Op]) -> (Vec<SlotFacts>, Vec<usize>, Vec<usize>) {
     // Each head once, in order.
     heads.sort_unstable();
     heads.dedup();
-    (slots, back_jumps, heads)
+    let table = SlotTable {
+        rows: slots,
+        long_runs,
+    };
+    (table, back_jumps, heads)
 }
 
 /// What the forward pass of [`analyse`] learns from the jumps and calls besides the rows.
@@ -175,11 +249,11 @@ impl Jumps {
     /// records it and, when its loop is tight, marks its head (+1 in the head's run field)
     /// and the slot after it (-1). Out of line: a few slots in ten jump or call.
     #[inline(never)]
-    fn mark(&mut self, slots: &mut [SlotFacts], pc: usize, target: usize, flow: Flow) {
+    fn mark(&mut self, slots: &mut [Row], pc: usize, target: usize, flow: Flow) {
         let Some(head) = slots.get_mut(target) else {
             return;
         };
-        head.marks |= TARGET;
+        head.bits |= TARGET;
         // A backward jump (a call's target is not a loop's head).
         if target > pc || matches!(flow, Flow::Call(_)) {
             return;
@@ -189,7 +263,7 @@ impl Jumps {
             return;
         }
         self.heads.push(target);
-        head.marks |= HEAD;
+        head.bits |= HEAD;
         head.run = head.run.wrapping_add(1);
         match slots.get_mut(pc + 1) {
             Some(after) => after.run = after.run.wrapping_sub(1),
@@ -199,13 +273,13 @@ impl Jumps {
 }
 
 /// The backward pass of [`analyse`], without the ops: each row's loop depth (as minus the
-/// sum of the loop marks after its slot, starting from `edge_past_end`) and run length. An
-/// op is 1 or 2 slots wide (`lddw`), so the rows of the two slots after the one looked at
-/// are all it reads, kept in registers as what a run before them may add to: their run
-/// length, or 0 for a target (a run ends before it). Branch-free: the test of every slot
-/// is data, so none is predicted.
+/// sum of the loop marks after its slot, starting from `edge_past_end`) and run length
+/// (at most [`RUN_MAX`] in the row). An op is 1 or 2 slots wide (`lddw`), so the rows of
+/// the two slots after the one looked at are all it reads, kept in registers as what a run
+/// before them may add to: their run length, or 0 for a target (a run ends before it).
+/// Branch-free: the test of every slot is data, so none is predicted.
 #[inline(always)]
-fn backward(slots: &mut [SlotFacts], edge_past_end: i32) {
+fn backward(slots: &mut [Row], edge_past_end: i32) {
     // The sum of the marks after the slot being looked at.
     let mut after = edge_past_end;
     // What a run may add to at the slots one and two after it.
@@ -213,32 +287,58 @@ fn backward(slots: &mut [SlotFacts], edge_past_end: i32) {
     let mut two = 0u32;
     for slot in slots.iter_mut().rev() {
         let row = *slot;
-        let next = match row.width {
+        let next = match row.bits & WIDTH {
             1 => one,
             _ => two,
         };
         let in_loop = after < 0;
-        // The row's run field still holds its slot's loop marks.
-        after = after.wrapping_add(row.run as i32);
-        let carried_on = (row.marks & FORWARD_BRANCH != 0) & in_loop;
-        let ends = (row.marks & ENDS != 0) & !carried_on;
+        // The row's run field still holds its slot's loop marks (a signed 16-bit sum; a
+        // slot's depth is at most `TIGHT_LOOP`).
+        after = after.wrapping_add(i32::from(row.run as i16));
+        let carried_on = (row.bits & FORWARD_BRANCH != 0) & in_loop;
+        let ends = (row.bits & ENDS != 0) & !carried_on;
         let run = match ends {
             true => 1,
             false => next.saturating_add(1),
         };
         two = one;
-        one = match row.marks & TARGET {
+        one = match row.bits & TARGET {
             0 => run,
             _ => 0,
         };
         // The target mark stays (the pass ignores it).
-        *slot = SlotFacts {
-            run,
+        *slot = Row {
+            run: u16::try_from(run).unwrap_or(RUN_MAX),
             kind: row.kind,
-            width: row.width,
-            marks: row.marks & (FALLS | HEAD | TARGET) | (u8::from(in_loop) * IN_LOOP),
+            bits: row.bits & (WIDTH | FALLS | HEAD | TARGET) | (u8::from(in_loop) * IN_LOOP),
         };
     }
+}
+
+/// The slots of `rows` whose run the row holds as [`RUN_MAX`], with the whole length, in
+/// order: one more than the slot the op falls through to (a run that long neither ends at
+/// the op nor before a target after it).
+#[cold]
+#[inline(never)]
+fn long_runs(rows: &[Row]) -> Vec<(usize, u32)> {
+    let mut long = Vec::new();
+    // The whole run lengths of the two slots after the one looked at.
+    let mut one = 0u32;
+    let mut two = 0u32;
+    for (pc, row) in rows.iter().enumerate().rev() {
+        let run = match (row.run, row.bits & WIDTH) {
+            (RUN_MAX, 1) => one.saturating_add(1),
+            (RUN_MAX, _) => two.saturating_add(1),
+            (run, _) => u32::from(run),
+        };
+        if row.run == RUN_MAX {
+            long.push((pc, run));
+        }
+        two = one;
+        one = run;
+    }
+    long.reverse();
+    long
 }
 
 /// The JIT's analyses of one program's neutral form: computed on the program's first
@@ -247,7 +347,7 @@ fn backward(slots: &mut [SlotFacts], edge_past_end: i32) {
 #[derive(Debug)]
 pub(crate) struct Analyses {
     /// Per slot: its run length, kind, width and loop marks ([`SlotFacts`]).
-    slots: Vec<SlotFacts>,
+    slots: SlotTable,
     /// The slots of the backward jumps, in order.
     back_jumps: Vec<usize>,
     /// The heads of tight loops, in order.
@@ -279,7 +379,7 @@ impl<'c> CodeView<'c> {
     /// `code` with `analyses`, which must be [`Analyses::of`] it.
     pub fn new(code: &'c Code, analyses: &'c Analyses) -> CodeView<'c> {
         debug_assert_eq!(
-            analyses.slots.len(),
+            analyses.slots.rows.len(),
             code.ops().len(),
             "the analyses of another program"
         );
@@ -346,11 +446,7 @@ impl<'c> CodeView<'c> {
     /// of 0).
     #[inline(always)]
     pub fn slot(&self, pc: usize) -> SlotFacts {
-        self.analyses
-            .slots
-            .get(pc)
-            .copied()
-            .unwrap_or(SlotFacts::NONE)
+        self.analyses.slots.slot(pc)
     }
 
     /// Whether slot `pc` is the head of a tight loop: a backward jump at most
@@ -444,9 +540,9 @@ mod tests {
             assert_eq!(jumps, back_jumps);
             let expected_heads: Vec<usize> = (0..ops.len()).filter(|&pc| heads[pc]).collect();
             assert_eq!(loop_heads, expected_heads);
-            assert_eq!(slots.len(), ops.len());
+            assert_eq!(slots.rows.len(), ops.len());
             for (pc, op) in ops.iter().enumerate() {
-                let slot = slots[pc];
+                let slot = slots.slot(pc);
                 let facts = op.facts();
                 assert_eq!(slot.run(), runs[pc], "run length at {pc} of {ops:?}");
                 assert_eq!(slot.kind(), facts.kind);
@@ -458,5 +554,24 @@ mod tests {
             }
         }
         assert!(tight > 50, "the random programs have tight loops");
+    }
+
+    /// A run too long for a row's run field is read whole from the table's long runs, at
+    /// every slot of it whose remaining length is at least `RUN_MAX`, and the slots after
+    /// keep theirs in the row.
+    #[test]
+    fn runs_longer_than_a_row_holds_are_kept_whole() {
+        let straight = usize::from(RUN_MAX) + 2;
+        let dst = GuestReg::R1;
+        let mut ops = vec![Op::Mov64Imm { dst, imm: 0 }; straight];
+        ops.push(Op::Exit);
+        ops.push(Op::Overrun);
+        let (slots, _, _) = analyse(&ops);
+        assert_eq!(slots.long_runs.len(), 4);
+        for pc in [0, 1, 2, 3, 4, 5, straight - 1, straight] {
+            let expected = (straight + 1 - pc) as u64;
+            assert_eq!(slots.slot(pc).run(), expected, "run at {pc}");
+        }
+        assert_eq!(slots.slot(ops.len()).run(), 0, "past the end");
     }
 }
