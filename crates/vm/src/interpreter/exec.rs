@@ -111,8 +111,9 @@ pub(super) enum Next {
 /// pointer: the register file first, at offset 0, so that a register is addressed by its
 /// index alone (the shortest encoding, in every handler); the memory's rows after it.
 /// Left to the compiler, the rows (256 bytes) went first and every register access took a
-/// 4-byte displacement.
-#[repr(C)]
+/// 4-byte displacement. Aligned to a cache line, so that the register file is two lines
+/// wherever the machine lands on its caller's stack (three when it straddles one more).
+#[repr(C, align(64))]
 pub(crate) struct Machine<'r, 'a, C: ContextObject> {
     pub regs: [u64; 16],
     /// The mapping, and the copy of its direct rows that loads and stores read (one load at
