@@ -9,6 +9,7 @@
 
 mod interp_common;
 
+use bpfvm::memory::ViolationHandler;
 use bpfvm::{AccessType, Config, MemoryMapping, MemoryRegion, RuntimeError};
 use bpfvm::{MM_INPUT_START, MM_PROGRAM_START, MM_STACK_START};
 use bpfvm_isa::{AluOp, Dialect, Insn, MemSize, Width};
@@ -263,6 +264,86 @@ fn replaced_cases() -> Vec<Case> {
         cases.push(case.mem(vec![0; 16]).syscall(4, make_short));
     }
     cases
+}
+
+/// The bytes of the short read-only input the violation rows start from.
+static SHORT_READ_ONLY: [u8; 4] = [0x44; 4];
+
+/// Replaces the input region with 4 read-only bytes (0x44 each).
+fn make_short_readonly(
+    _: &mut Ctx,
+    mapping: &mut MemoryMapping<'_>,
+    _: [u64; 5],
+) -> Result<u64, E> {
+    mapping.replace_region_at(MemoryRegion::readonly(&SHORT_READ_ONLY, MM_INPUT_START))?;
+    Ok(0)
+}
+
+/// A violation handler that answers any failed access with 16 writable bytes of 0x55 in
+/// place of the input (copy-on-write and growth at once, as Solana runtimes do).
+struct Grow;
+
+impl ViolationHandler for Grow {
+    fn handle(&mut self, _: AccessType, _: u64, _: u64) -> Option<MemoryRegion<'static>> {
+        MemoryRegion::owned_copy(&[0x55; 16], MM_INPUT_START)
+    }
+}
+
+fn grow() -> Box<dyn ViolationHandler> {
+    Box::new(Grow)
+}
+
+/// A violation handler replaces the input during a load's or a store's general path: the
+/// accesses after it, which the direct rows make, must see the new region. The input is
+/// first made 4 read-only bytes of 0x44 (by a syscall), whose row would still give a load
+/// at offset 0 (0x44) if the interpreter kept the old rows.
+fn handler_replaced_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for size in SIZES {
+        // A store into the read-only input fails; the handler puts 16 writable bytes in
+        // its place and the store is made there; the load reads it back.
+        let program = vec![
+            call(0, 1),
+            st(size, 1, 0, 7),
+            ldx(MemSize::B, 0, 1, 0),
+            exit(),
+        ];
+        for case in both("a store the violation handler rescues", program, Ok(7), 4) {
+            cases.push(
+                case.mem(vec![0; 16])
+                    .syscall(1, make_short_readonly)
+                    .violation(grow),
+            );
+        }
+        // A load past the 4 bytes fails; the handler grows the region (0x55 bytes) and the
+        // load is made there; the next load, at offset 0, reads 0x55, not the old 0x44.
+        let program = vec![
+            call(0, 1),
+            ldx(size, 2, 1, 8),
+            ldx(MemSize::B, 0, 1, 0),
+            alu(Width::W64, AluOp::Add, 0, reg(2)),
+            exit(),
+        ];
+        let loaded = u64::from_le_bytes([0x55; 8]) >> (64 - 8 * size.bytes());
+        for case in both(
+            "a load the violation handler rescues",
+            program,
+            Ok(0x55 + loaded),
+            5,
+        ) {
+            cases.push(
+                case.mem(vec![0; 16])
+                    .syscall(1, make_short_readonly)
+                    .violation(grow),
+            );
+        }
+    }
+    cases
+}
+
+#[test]
+fn handler_replaced_table() {
+    run_table(&handler_replaced_cases());
 }
 
 #[test]

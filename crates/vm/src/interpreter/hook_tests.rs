@@ -296,6 +296,36 @@ fn memory_writes_take_effect() {
     assert_eq!(outcome.result, Ok(0x5a));
 }
 
+/// A hook that replaces the input region: the instructions after it must see the new one
+/// (the run's copy of the direct rows is made again after every hook, `memory::RunMapping`),
+/// not the caller's bytes, which still hold 0 (and whose row would still give the load).
+#[test]
+fn a_region_replaced_by_the_hook_is_seen_by_the_next_load() {
+    struct Replace;
+    impl StepHook for Replace {
+        fn before_instruction(
+            &mut self,
+            state: StepState<'_>,
+            memory: &mut MemoryMapping<'_>,
+        ) -> StepControl {
+            if state.pc == 1 {
+                let region = MemoryRegion::owned_copy(&[0x77; 16], MM_INPUT_START).unwrap();
+                memory.replace_region_at(region).unwrap();
+            }
+            StepControl::Continue
+        }
+    }
+    // r1 = MM_INPUT_START at entry; the load at pc 0 reads the caller's 0, the one at pc 2
+    // the replacement's 0x77.
+    let program = load(
+        &[ldxb(2, 1, 3), mov(0, 0), ldxb(0, 1, 3), exit()],
+        Config::default(),
+    );
+    let (outcome, _) = run(&program, 100, Some(&mut Replace));
+    assert_eq!(outcome.result, Ok(0x77));
+    assert_eq!(outcome.instruction_count, 4);
+}
+
 #[test]
 fn stop_ends_the_run_with_the_debugger_error() {
     let program = load(

@@ -8,6 +8,7 @@
     missing_docs
 )]
 
+use bpfvm::memory::ViolationHandler;
 use bpfvm::{
     verify, Backend, Config, ContextObject, Executable, Loader, MemoryRegion, RuntimeError,
     SyscallFn, SyscallRegistry, TestContext, Vm, MM_INPUT_START,
@@ -166,6 +167,8 @@ pub struct Case {
     pub config: fn(Config) -> Config,
     pub syscalls: Vec<(u32, SyscallFn<Ctx>)>,
     pub unwind: Option<u32>,
+    /// The violation handler the run's mapping asks before an access fails.
+    pub violation: Option<fn() -> Box<dyn ViolationHandler>>,
     pub expect: Result<u64, RuntimeError>,
     pub count: u64,
 }
@@ -191,6 +194,7 @@ impl Case {
             config: same,
             syscalls: Vec::new(),
             unwind: None,
+            violation: None,
             expect,
             count,
         }
@@ -207,6 +211,12 @@ impl Case {
     pub fn syscall(mut self, key: u32, function: SyscallFn<Ctx>) -> Self {
         self.syscalls.push((key, function));
         self
+    }
+    pub fn violation(self, handler: fn() -> Box<dyn ViolationHandler>) -> Self {
+        Case {
+            violation: Some(handler),
+            ..self
+        }
     }
     pub fn unwind(self, key: u32) -> Self {
         Case {
@@ -257,6 +267,9 @@ pub fn run_case_on(case: &Case, backend: Backend) -> Outcome {
     let (result, count) = {
         let regions = vec![MemoryRegion::writable(&mut mem, MM_INPUT_START)];
         let mut vm = Vm::new(&program, &mut ctx, &mut heap, regions).unwrap();
+        if let Some(handler) = case.violation {
+            vm.mapping_mut().set_violation_handler(Some(handler()));
+        }
         let run = vm.run(backend);
         (run.result, run.instruction_count)
     };
