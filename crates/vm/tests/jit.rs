@@ -238,11 +238,11 @@ fn machine_code_snapshot_of_a_small_program() {
     // The meter charge's bail-out is a stub out of line: the common path falls through.
     let expected = [
         "pc 0:",
-        "  0172 sub rdx,3",
-        "  0176 jbe 00000000000001ACh",
-        "  017C mov esi,7",
+        "  018A sub rdx,3",
+        "  018E jbe 00000000000001C4h",
+        "  0194 mov esi,7",
         "pc 1:",
-        "  0181 add rsi,23h",
+        "  0199 add rsi,23h",
         "pc 2:",
     ];
     let body: Vec<String> = body.iter().map(|line| line.to_lowercase()).collect();

@@ -94,7 +94,9 @@ pub(crate) struct Env {
     /// The versioned loop running now (`hoist`): per hoisted group, the delta (host minus
     /// guest address) of the row its guard found the group's span in.
     pub hoisted: [u64; super::hoist::MAX_GROUPS],
-    /// Guest r0..r10 whenever generated code is not running (entry, helper calls, exits).
+    /// Guest r0..r10 whenever generated code is not running (entry, helper calls, exits
+    /// other than the root `exit`, which stores only r0: the run reads nothing else of an
+    /// `Exit`).
     pub regs: [u64; 11],
     /// `callx`: the code offset of the slot being called, while the frame is pushed.
     pub callx_target: u64,
@@ -103,7 +105,8 @@ pub(crate) struct Env {
     pub callx_table: *const u32,
     /// The next free frame record when generated code has ended: the call depth is its
     /// distance from [`Env::frames`] in records. While generated code runs, the records of
-    /// its calls live on the host stack (see `x64::sequences`); every exit copies them here.
+    /// its calls live on the host stack (see `x64::sequences`); every exit but the root
+    /// `exit` (no call in use, and the run reads no record of an `Exit`) copies them here.
     pub frame_cursor: *mut FrameRecord,
     /// The end of the records the exit may fill (`max_call_depth - 1` records above
     /// [`Env::frames`], never past the last record).

@@ -130,10 +130,6 @@ pub(crate) fn execute<C: ContextObject, B: Backend, R: Borrow<[u64; 11]> + ?Size
     env.host = (&mut host as *mut Host<'_, C>).cast::<c_void>();
     if kept.standard && r10_ready(jit, settings, env) {
         B::enter(jit.executable(), env);
-        if let FrameMode::Fixed { .. } = settings.frames {
-            // Generated code kept the stack pointer in r10 (see `Env::stack_pointer`).
-            env.stack_pointer = env.regs[10];
-        }
     }
     if let Some(payload) = host.panic.take() {
         // The interpreter lets a syscall's panic unwind to the host; so does the JIT.
@@ -151,6 +147,11 @@ pub(crate) fn execute<C: ContextObject, B: Backend, R: Borrow<[u64; 11]> + ?Size
         Some(ExitKind::Error) => (Err(error_exit(host.error)), meter),
         None => (Err(odd_exit(env)), meter),
         Some(ExitKind::Bail | ExitKind::Site) => {
+            if let FrameMode::Fixed { .. } = settings.frames {
+                // Generated code kept the stack pointer in r10 (see `Env::stack_pointer`),
+                // which it stores on a bail-out (its root exit stores only r0).
+                env.stack_pointer = env.regs[10];
+            }
             let handed = Handed {
                 code,
                 settings: *settings,

@@ -47,7 +47,7 @@ pub(super) fn emit_exits(m: &mut Masm) -> Result<(), JitError> {
     }
     m.asm.ret();
     m.start_routine(Routine::RootExit);
-    exit_with(m, ExitKind::Exit)?;
+    root_exit(m)?;
     m.start_routine(Routine::BailSite);
     m.asm.load(Size::S64, Gpr::Rax, Mem::base(Gpr::Rsp))?;
     m.asm.store(Size::S64, env(EXIT_PC), Gpr::Rax)?;
@@ -92,6 +92,33 @@ fn emit_routine(m: &mut Masm, routine: Routine) -> Result<(), JitError> {
             message: format!("routine {routine:?} is not emitted on demand"),
         }),
     }
+}
+
+/// The root `exit`, on its own path rather than through the exit stub: the host stack is
+/// where the prologue left it (`exit_sequence` jumps here only then), so no frame record is
+/// in use and none is copied, and of the guest state only r0 (the result) and the meter
+/// are read after an `Exit` (`run::execute`; the hand-over, which reads the rest, follows
+/// only a bail-out).
+///
+/// ```text
+///     mov qword [r15 + EXIT_KIND], Exit
+///     mov [r15 + LEFT], rdx
+///     mov [r15 + REGS], r0
+///     mov rsp, [r15 + HOST_STACK]
+///     pop r15 ... rbx
+///     ret
+/// ```
+fn root_exit(m: &mut Masm) -> Result<(), JitError> {
+    m.asm
+        .store_imm(Size::S64, env(EXIT_KIND), ExitKind::Exit as i32)?;
+    save_meter(&mut m.asm)?;
+    m.asm.store(Size::S64, env(REGS), GUEST[0])?;
+    m.asm.load(Size::S64, Gpr::Rsp, env(HOST_STACK))?;
+    for reg in SAVED.iter().rev() {
+        m.asm.pop(*reg);
+    }
+    m.asm.ret();
+    Ok(())
 }
 
 fn exit_with(m: &mut Masm, kind: ExitKind) -> Result<(), JitError> {
