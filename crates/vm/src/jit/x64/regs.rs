@@ -53,9 +53,9 @@ pub(crate) const GUEST: [Gpr; 11] = {
 pub(crate) const ENV: Gpr = Gpr::R15;
 
 /// The register holding the meter (`Env::left`) while generated code runs. The entry
-/// loads it; the exit stub and the root exit store it back, and so does everything that calls into Rust or
-/// clobbers it (a call into Rust, a division, a miss routine), reloading it after. Every
-/// path into the exit stub arrives with the meter in it.
+/// loads it; the exit stub and the root exit store it back, and so does everything that
+/// calls into Rust or clobbers it (a call into Rust, a division, a miss routine), reloading
+/// it after. Every path into the exit stub arrives with the meter in it.
 pub(crate) const METER: Gpr = Gpr::Rdx;
 
 /// Callee-saved registers the entry sequence saves, in push order.
