@@ -31,7 +31,7 @@ use crate::error::RuntimeError;
 use crate::interpreter::exec::Machine;
 use crate::interpreter::StepHook;
 use crate::jit::JitProgram;
-use crate::memory::{MemoryMapping, MemoryRegion, RunMapping, VmMemory};
+use crate::memory::{MemoryMapping, MemoryRegion, VmMemory};
 use crate::program::{ProgramRegion, SyscallFn};
 use crate::runtime::{Frame, Meter, Metering, Settings, Tracing};
 use crate::verified::VerifiedProgram;
@@ -508,7 +508,7 @@ where
             code,
             settings: *self.program.settings,
             context: &mut *self.context,
-            memory: RunMapping::new(self.mapping.borrow_mut()),
+            mapping: self.mapping.borrow_mut(),
             syscalls: self.program.syscalls,
             frames,
             regs,

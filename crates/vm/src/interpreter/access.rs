@@ -191,7 +191,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         off: i16,
     ) -> Result<(), A::Halt> {
         let vaddr = self.addr(base, off);
-        let value = match self.memory.load_aligned(size, vaddr) {
+        let value = match self.mapping.load_aligned(size, vaddr) {
             Some(value) => value,
             None => A::load_missed(self, size, vaddr, pc)?,
         };
@@ -221,7 +221,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         } = f;
         let vaddr = self.addr(base, off);
         let step = |value: u64| value.wrapping_add(imm as i64 as u64);
-        if let Some(value) = self.memory.modify_aligned(size, vaddr, step) {
+        if let Some(value) = self.mapping.modify_aligned(size, vaddr, step) {
             self.set(dst, value);
             return Ok(Next::Within(pc + 3));
         }
@@ -245,7 +245,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         value: u64,
     ) -> Result<(), A::Halt> {
         let vaddr = self.addr(base, off);
-        match self.memory.store_aligned(size, vaddr, value) {
+        match self.mapping.store_aligned(size, vaddr, value) {
             Some(()) => Ok(()),
             None => A::store_missed(self, size, vaddr, value, pc),
         }
@@ -254,7 +254,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     /// The general path of a load, out of line; its result travels in registers.
     #[inline(never)]
     fn load_general(&mut self, size: MemSize, vaddr: u64, pc: usize) -> Result<u64, Halt> {
-        Ok(self.memory.load_general(size, vaddr, pc)?)
+        Ok(self.mapping.load_general(size, vaddr, pc)?)
     }
 
     /// The general path of a store, out of line.
@@ -266,6 +266,6 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         value: u64,
         pc: usize,
     ) -> Result<(), Halt> {
-        Ok(self.memory.store_general(size, vaddr, value, pc)?)
+        Ok(self.mapping.store_general(size, vaddr, value, pc)?)
     }
 }

@@ -54,14 +54,14 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         };
         // The reference has no atomics; a fault reports a store, as the access writes.
         let check = crate::error::AccessType::Store;
-        self.memory.get().map(check, vaddr, size.bytes(), pc)?;
-        let old = self.memory.get().load(size, vaddr, pc)?;
+        self.mapping.map(check, vaddr, size.bytes(), pc)?;
+        let old = self.mapping.load(size, vaddr, pc)?;
         let operand = match width {
             Width::W32 => self.reg(src) & u64::from(u32::MAX),
             Width::W64 => self.reg(src),
         };
         let (new, fetch) = atomic_result(op, old, operand, self.reg(GuestReg::R0), width);
-        self.memory.store(size, vaddr, new, pc)?;
+        self.mapping.store(size, vaddr, new, pc)?;
         match fetch {
             Fetch::None => {}
             Fetch::Src(value) => self.set(src, value),

@@ -124,6 +124,13 @@ impl<C: ContextObject> Machine<'_, '_, C> {
 
     /// A syscall: the rule both backends share ([`crate::runtime::syscall`]).
     pub(super) fn syscall(&mut self, pc: usize, index: u32) -> Result<(), Halt> {
+        let host = Host {
+            context: self.context,
+            mapping: self.mapping,
+            syscalls: self.syscalls,
+            unwind_index: self.code.unwind_index(),
+            semantics: self.code.semantics(),
+        };
         let args = [
             self.regs[1],
             self.regs[2],
@@ -131,19 +138,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             self.regs[4],
             self.regs[5],
         ];
-        let (context, syscalls, code) = (&mut *self.context, self.syscalls, self.code);
-        let (meter, r0) = (&mut self.meter, &mut self.regs[0]);
-        let end = self.memory.with_mut(|mapping| {
-            let host = Host {
-                context,
-                mapping,
-                syscalls,
-                unwind_index: code.unwind_index(),
-                semantics: code.semantics(),
-            };
-            dispatch(host, meter, args, r0, index, pc)
-        });
-        end.map_err(|end| {
+        dispatch(host, &mut self.meter, args, &mut self.regs[0], index, pc).map_err(|end| {
             Halt::from(match end {
                 SyscallEnd::Exit(value) => Stop::Exit(value),
                 SyscallEnd::Error(error) => Stop::Error(error),

@@ -46,7 +46,7 @@ use super::branch::{holds32, operand_value};
 use crate::code::{Code, Ext32, GuestReg, Inst, LoadImm, LoadReg, Operand, Trap};
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
-use crate::memory::RunMapping;
+use crate::memory::MemoryMapping;
 use crate::program::SyscallFn;
 use crate::runtime::{Frame, Meter, Settings};
 use bpfvm_isa::MemSize;
@@ -106,28 +106,17 @@ pub(super) enum Next {
 }
 
 /// One run of a program.
-///
-/// The fields in this order (`repr(C)`), since the handlers address them from the machine's
-/// pointer: the register file first, at offset 0, so that a register is addressed by its
-/// index alone (the shortest encoding, in every handler); the memory's rows after it.
-/// Left to the compiler, the rows (256 bytes) went first and every register access took a
-/// 4-byte displacement. Aligned to a cache line, so that the register file is two lines
-/// wherever the machine lands on its caller's stack (three when it straddles one more).
-#[repr(C, align(64))]
 pub(crate) struct Machine<'r, 'a, C: ContextObject> {
-    pub regs: [u64; 16],
-    /// The mapping, and the copy of its direct rows that loads and stores read (one load at
-    /// the machine's address, not two steps through the mapping's; see `memory::RunMapping`
-    /// for why the copy is always current).
-    pub memory: RunMapping<'r, 'a>,
-    pub stack_pointer: u64,
-    pub meter: Meter,
     pub code: &'r Code,
     pub settings: Settings,
     pub context: &'r mut C,
+    pub mapping: &'r mut MemoryMapping<'a>,
     /// Parallel to `code.syscall_keys`.
     pub syscalls: &'r [Option<SyscallFn<C>>],
     pub frames: &'r mut Vec<Frame>,
+    pub regs: [u64; 16],
+    pub stack_pointer: u64,
+    pub meter: Meter,
 }
 
 impl<C: ContextObject> Machine<'_, '_, C> {

@@ -76,9 +76,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             registers: &mut registers,
             remaining: self.meter.remaining(),
         };
-        let control = self
-            .memory
-            .with_mut(|mapping| hook.before_instruction(state, mapping));
+        let control = hook.before_instruction(state, self.mapping);
         for (reg, view) in self.regs.iter_mut().zip(registers.iter()) {
             *reg = *view;
         }

@@ -297,8 +297,8 @@ fn memory_writes_take_effect() {
 }
 
 /// A hook that replaces the input region: the instructions after it must see the new one
-/// (the run's copy of the direct rows is made again after every hook, `memory::RunMapping`),
-/// not the caller's bytes, which still hold 0 (and whose row would still give the load).
+/// (an interpreter that kept a copy of the direct rows across the hook would not), not the
+/// caller's bytes, which still hold 0 (and whose row would still give the load).
 #[test]
 fn a_region_replaced_by_the_hook_is_seen_by_the_next_load() {
     struct Replace;

@@ -13,7 +13,7 @@ use crate::code::{Code, Semantics};
 use crate::context::ContextObject;
 use crate::error::{AccessType, RuntimeError};
 use crate::interpreter::exec::Machine;
-use crate::memory::{FrameMode, MemoryMapping, RunMapping};
+use crate::memory::{FrameMode, MemoryMapping};
 use crate::program::SyscallFn;
 use crate::runtime::syscall::{self, SyscallEnd};
 use crate::runtime::{Frame, Meter, Metering, Settings};
@@ -305,7 +305,7 @@ fn hand_over<C: ContextObject>(
         code,
         settings,
         context,
-        memory: RunMapping::new(mapping),
+        mapping,
         syscalls,
         frames,
         regs: all,

@@ -296,13 +296,7 @@ impl DirectRow {
 /// only ways its regions change (`MemoryMapping::with_layout`, `replace_region`), and it
 /// owns both, so the rows never outlive the regions. Loads borrow the mapping shared and
 /// stores mutably, as its slices do, so no slice it handed out is alive during a store.
-///
-/// The one copy of the rows outside the mapping is a run's ([`super::RunMapping`], the
-/// interpreter's): it holds the mapping's only borrow for the run, hands the mapping out
-/// mutably only through a closure after which it copies the rows again when a region was
-/// replaced meanwhile, and is the copy's only owner, so the copy is the mapping's rows
-/// whenever it is read (the invariant of `RunMapping`, in `memory/run.rs`).
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(super) struct DirectRows {
     rows: [DirectRow; DIRECT_SLOTS],
 }

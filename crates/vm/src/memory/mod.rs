@@ -29,7 +29,6 @@ mod host;
 pub mod layout;
 mod pages;
 mod region;
-mod run;
 #[cfg_attr(
     not(bpfvm_jit),
     allow(
@@ -49,7 +48,6 @@ pub use layout::{
 };
 pub use pages::VmMemory;
 pub use region::MemoryRegion;
-pub(crate) use run::RunMapping;
 pub use violation::region_name;
 
 use crate::config::Config;
@@ -123,9 +121,6 @@ pub struct MemoryMapping<'a> {
     /// mapping and again whenever a region is replaced, so it always describes `lookup`'s
     /// regions.
     direct: DirectRows,
-    /// How many times a region was replaced ([`MemoryMapping::replace_region`]): a run's
-    /// copy of `direct` ([`RunMapping`]) is made again when it moved.
-    replacements: u64,
     policy: ViolationPolicy,
     /// Asked before a program's load or store fails (see [`ViolationHandler`]).
     handler: Option<Box<dyn ViolationHandler>>,
@@ -173,7 +168,6 @@ impl<'a> MemoryMapping<'a> {
         Ok(MemoryMapping {
             lookup,
             direct,
-            replacements: 0,
             policy: ViolationPolicy::new(*layout),
             handler: None,
             table: core::cell::OnceCell::new(),
@@ -295,6 +289,38 @@ impl<'a> MemoryMapping<'a> {
             return Ok(());
         }
         self.store_general(size, vaddr, value, pc)
+    }
+
+    /// The aligned mapping's inlined lookup alone (the direct rows): the value of a valid
+    /// aligned load of a region that starts at its slot's first address, below slot 8, or
+    /// `None` for anything [`load_inline`](Self::load_inline) hands to its general path
+    /// ([`load_general`](Self::load_general)).
+    #[inline(always)]
+    pub(crate) fn load_aligned(&self, size: MemSize, vaddr: u64) -> Option<u64> {
+        self.direct.load(size, vaddr)
+    }
+
+    /// The aligned mapping's inlined lookup alone (the direct rows): `Some` when a valid
+    /// aligned store was made, `None` for anything [`store_inline`](Self::store_inline) hands to its general
+    /// path ([`store_general`](Self::store_general)).
+    #[inline(always)]
+    pub(crate) fn store_aligned(&mut self, size: MemSize, vaddr: u64, value: u64) -> Option<()> {
+        self.direct.store(size, vaddr, value)
+    }
+
+    /// The aligned mapping's inlined lookup alone for a load and a store of the same `size`
+    /// bytes at `vaddr`: `Some(step(loaded))` when both were made (the store writing its
+    /// low bytes), `None`, with neither made, for a store
+    /// [`store_aligned`](Self::store_aligned) would not make (its load is then the caller's
+    /// to make, as it would be alone).
+    #[inline(always)]
+    pub(crate) fn modify_aligned(
+        &mut self,
+        size: MemSize,
+        vaddr: u64,
+        step: impl FnOnce(u64) -> u64,
+    ) -> Option<u64> {
+        self.direct.modify(size, vaddr, step)
     }
 
     /// The general path of [`load_inline`](Self::load_inline).
@@ -425,7 +451,6 @@ impl<'a> MemoryMapping<'a> {
         };
         // The old region is gone: the rows are made again from the regions held now.
         self.direct = DirectRows::of(direct_regions(&self.lookup));
-        self.replacements = self.replacements.wrapping_add(1);
         replaced
     }
 

@@ -642,12 +642,12 @@ fn direct_rows_agree_with_the_general_path() {
             let direct_slot = base >> 32 != 5;
             for size in SIZES {
                 let general = mapping.load(size, vaddr, 0).ok();
-                let direct = mapping.direct.load(size, vaddr);
+                let direct = mapping.load_aligned(size, vaddr);
                 let want = if direct_slot { general } else { None };
                 assert_eq!(direct, want, "load {size:?} at {vaddr:#x}");
                 let value = 0x8877_6655_4433_2211 ^ vaddr;
                 let storable = mapping.map(Store, vaddr, size.bytes(), 0).is_ok();
-                let stored = mapping.direct.store(size, vaddr, value).is_some();
+                let stored = mapping.store_aligned(size, vaddr, value).is_some();
                 assert_eq!(
                     stored,
                     storable && direct_slot,
@@ -668,9 +668,9 @@ fn direct_rows_agree_with_the_general_path() {
         .replace_region_at(MemoryRegion::readonly(&short, MM_INPUT_START))
         .unwrap();
     assert_eq!(
-        mapping.direct.load(MemSize::W, MM_INPUT_START),
+        mapping.load_aligned(MemSize::W, MM_INPUT_START),
         Some(0x0909_0909)
     );
-    assert_eq!(mapping.direct.load(MemSize::W, MM_INPUT_START + 1), None);
-    assert_eq!(mapping.direct.store(MemSize::B, MM_INPUT_START, 1), None);
+    assert_eq!(mapping.load_aligned(MemSize::W, MM_INPUT_START + 1), None);
+    assert_eq!(mapping.store_aligned(MemSize::B, MM_INPUT_START, 1), None);
 }
