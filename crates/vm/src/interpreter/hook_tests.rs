@@ -273,26 +273,38 @@ fn register_writes_take_effect() {
     assert_eq!(outcome.instruction_count, 3);
 }
 
+/// A hook that changes the memory once, before the instruction at `pc` runs.
+struct MemoryAt<F: FnMut(&mut MemoryMapping<'_>)> {
+    pc: usize,
+    change: F,
+}
+
+impl<F: FnMut(&mut MemoryMapping<'_>)> StepHook for MemoryAt<F> {
+    fn before_instruction(
+        &mut self,
+        state: StepState<'_>,
+        memory: &mut MemoryMapping<'_>,
+    ) -> StepControl {
+        if state.pc == self.pc {
+            (self.change)(memory);
+        }
+        StepControl::Continue
+    }
+}
+
 #[test]
 fn memory_writes_take_effect() {
-    struct Poke;
-    impl StepHook for Poke {
-        fn before_instruction(
-            &mut self,
-            state: StepState<'_>,
-            memory: &mut MemoryMapping<'_>,
-        ) -> StepControl {
-            if state.pc == 1 {
-                memory
-                    .store(MemSize::B, MM_INPUT_START + 3, 0x5a, 0)
-                    .unwrap();
-            }
-            StepControl::Continue
-        }
-    }
+    let mut poke = MemoryAt {
+        pc: 1,
+        change: |memory: &mut MemoryMapping<'_>| {
+            memory
+                .store(MemSize::B, MM_INPUT_START + 3, 0x5a, 0)
+                .unwrap();
+        },
+    };
     // r1 = MM_INPUT_START at entry.
     let program = load(&[mov(0, 0), ldxb(0, 1, 3), exit()], Config::default());
-    let (outcome, _) = run(&program, 100, Some(&mut Poke));
+    let (outcome, _) = run(&program, 100, Some(&mut poke));
     assert_eq!(outcome.result, Ok(0x5a));
 }
 
@@ -301,27 +313,20 @@ fn memory_writes_take_effect() {
 /// caller's bytes, which still hold 0 (and whose row would still give the load).
 #[test]
 fn a_region_replaced_by_the_hook_is_seen_by_the_next_load() {
-    struct Replace;
-    impl StepHook for Replace {
-        fn before_instruction(
-            &mut self,
-            state: StepState<'_>,
-            memory: &mut MemoryMapping<'_>,
-        ) -> StepControl {
-            if state.pc == 1 {
-                let region = MemoryRegion::owned_copy(&[0x77; 16], MM_INPUT_START).unwrap();
-                memory.replace_region_at(region).unwrap();
-            }
-            StepControl::Continue
-        }
-    }
+    let mut replace = MemoryAt {
+        pc: 1,
+        change: |memory: &mut MemoryMapping<'_>| {
+            let region = MemoryRegion::owned_copy(&[0x77; 16], MM_INPUT_START).unwrap();
+            memory.replace_region_at(region).unwrap();
+        },
+    };
     // r1 = MM_INPUT_START at entry; the load at pc 0 reads the caller's 0, the one at pc 2
     // the replacement's 0x77.
     let program = load(
         &[ldxb(2, 1, 3), mov(0, 0), ldxb(0, 1, 3), exit()],
         Config::default(),
     );
-    let (outcome, _) = run(&program, 100, Some(&mut Replace));
+    let (outcome, _) = run(&program, 100, Some(&mut replace));
     assert_eq!(outcome.result, Ok(0x77));
     assert_eq!(outcome.instruction_count, 4);
 }
