@@ -98,6 +98,21 @@ mod probe {
         std::hint::black_box(ptr);
     }
 
+    /// A fresh mapping of `len` bytes made with `flags`, written by `write`, then unmapped:
+    /// the time since `since.0` to the end of the writes, and the faults since `since.1`.
+    fn fresh(
+        len: usize,
+        flags: libc::c_int,
+        since: (Instant, i64),
+        write: impl FnOnce(*mut u8),
+    ) -> (Duration, i64) {
+        let ptr = map(len, flags);
+        write(ptr);
+        let took = since.0.elapsed();
+        unmap(ptr, len);
+        (took, minor_faults() - since.1)
+    }
+
     /// One round of `way` over `pages` pages: the time from asking for the memory to having
     /// written it, and the faults taken.
     pub fn round(way: Way, pages: usize, warm: *mut u8) -> (Duration, i64) {
@@ -105,31 +120,19 @@ mod probe {
         let faults = minor_faults();
         let start = Instant::now();
         match way {
-            Way::Fault => {
-                let ptr = map(len, 0);
-                touch(ptr, len);
-                let took = start.elapsed();
-                unmap(ptr, len);
-                return (took, minor_faults() - faults);
-            }
+            Way::Fault => return fresh(len, 0, (start, faults), |ptr| touch(ptr, len)),
             Way::Populate => {
-                let ptr = map(len, libc::MAP_POPULATE);
-                touch(ptr, len);
-                let took = start.elapsed();
-                unmap(ptr, len);
-                return (took, minor_faults() - faults);
+                return fresh(len, libc::MAP_POPULATE, (start, faults), |ptr| {
+                    touch(ptr, len)
+                })
             }
             Way::PopulateWrite => {
-                let ptr = map(len, 0);
-                // SAFETY: the range is one whole mapping we own; the advice only faults it in.
-                let rc = unsafe { libc::madvise(ptr.cast(), len, MADV_POPULATE_WRITE) };
-                if rc != 0 {
-                    touch(ptr, len); // the fallback: fault page by page
-                }
-                touch(ptr, len);
-                let took = start.elapsed();
-                unmap(ptr, len);
-                return (took, minor_faults() - faults);
+                return fresh(len, 0, (start, faults), |ptr| {
+                    // SAFETY: the range is one whole mapping we own; the advice only faults
+                    // it in. Where it fails, the writes fault page by page.
+                    unsafe { libc::madvise(ptr.cast(), len, MADV_POPULATE_WRITE) };
+                    touch(ptr, len);
+                });
             }
             Way::Reuse => touch(warm, len),
             Way::Vec => {
@@ -153,13 +156,7 @@ mod probe {
                 unmap(ptr, span);
                 return (took, minor_faults() - faults);
             }
-            Way::FaultFull => {
-                let ptr = map(len, 0);
-                fill(ptr, len);
-                let took = start.elapsed();
-                unmap(ptr, len);
-                return (took, minor_faults() - faults);
-            }
+            Way::FaultFull => return fresh(len, 0, (start, faults), |ptr| fill(ptr, len)),
         }
         (start.elapsed(), minor_faults() - faults)
     }
