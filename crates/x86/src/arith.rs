@@ -159,7 +159,14 @@ impl Assembler {
                     return None;
                 };
                 let opcode = [row + ALU_R_RM];
-                emit_simple(self.code_vec(), simple, &opcode, dst.number(), src, Imm::NONE);
+                emit_simple(
+                    self.code_vec(),
+                    simple,
+                    &opcode,
+                    dst.number(),
+                    src,
+                    Imm::NONE,
+                );
             }
         }
         Some(Ok(()))

@@ -309,7 +309,14 @@ impl Assembler {
             Size::S16 | Size::S32 => self.plus_r(op_size(size), ByteRegs::None, MOV_R_IMM, dst),
             Size::S64 => {
                 let size = simple_size(size, false);
-                emit_simple(&mut self.code, size, MOV_RM_IMM, 0, SimpleRm::Reg(dst), value);
+                emit_simple(
+                    &mut self.code,
+                    size,
+                    MOV_RM_IMM,
+                    0,
+                    SimpleRm::Reg(dst),
+                    value,
+                );
                 return Ok(());
             }
         }

@@ -552,7 +552,11 @@ mod tests {
                 rule: SpanRule::FirstByte,
             }));
             let inside = (load as usize + 1..=store as usize).collect::<Vec<_>>();
-            assert_eq!(carried(&pass).collect::<Vec<_>>(), inside, "pair {load}..{store}");
+            assert_eq!(
+                carried(&pass).collect::<Vec<_>>(),
+                inside,
+                "pair {load}..{store}"
+            );
             pass.end_pair();
             assert_eq!(carried(&pass).count(), 0, "after the pair {load}..{store}");
         }
