@@ -153,7 +153,21 @@ impl Assembler {
                 };
                 emit_simple(self.code_vec(), simple, opcode, kind.digit(), rm, imm);
             }
-            Operand::Mem(_) => return None,
+            // `kind reg, [base + disp]` (a register destination, no index).
+            Operand::Mem(mem) => {
+                let (SimpleRm::Reg(dst), Some(src)) = (rm, simple_mem(&mem)) else {
+                    return None;
+                };
+                let opcode = [row + ALU_R_RM];
+                emit_simple(
+                    self.code_vec(),
+                    simple,
+                    &opcode,
+                    dst.number(),
+                    src,
+                    Imm::NONE,
+                );
+            }
         }
         Some(Ok(()))
     }

@@ -308,8 +308,15 @@ impl Assembler {
             Size::S8 => self.plus_r(OpSize::Default, ByteRegs::Both, MOV_R_IMM_8, dst),
             Size::S16 | Size::S32 => self.plus_r(op_size(size), ByteRegs::None, MOV_R_IMM, dst),
             Size::S64 => {
-                let insn = digit_rm(size, MOV_RM_IMM, 0, RmField::Reg(dst));
-                self.rm_insn(RmInsn { imm: value, ..insn });
+                let size = simple_size(size, false);
+                emit_simple(
+                    &mut self.code,
+                    size,
+                    MOV_RM_IMM,
+                    0,
+                    SimpleRm::Reg(dst),
+                    value,
+                );
                 return Ok(());
             }
         }
@@ -340,11 +347,16 @@ impl Assembler {
                 imm,
             );
         } else if let Ok(signed) = i32::try_from(value as i64) {
-            let insn = digit_rm(Size::S64, MOV_RM_IMM, 0, RmField::Reg(dst));
-            self.rm_insn(RmInsn {
-                imm: Imm::i32(signed),
-                ..insn
-            });
+            // `mov r64, imm32` (sign-extended) through the inlined layout: a blinded constant
+            // is this form about half the time.
+            emit_simple(
+                &mut self.code,
+                simple_size(Size::S64, false),
+                MOV_RM_IMM,
+                0,
+                SimpleRm::Reg(dst),
+                Imm::i32(signed),
+            );
         } else {
             self.movabs(dst, value);
         }

@@ -213,6 +213,10 @@ struct Slot<'o> {
 struct Pass<'p, S> {
     position: RunPosition,
     pair: Option<Pair>,
+    /// The slots `pair` carries a span across (after its first access, up to and including
+    /// its second), as a start and a length, empty without a pair: one subtraction and one
+    /// compare per slot ([`Pass::carried`]).
+    carrying: Carrying,
     span: Option<S>,
     /// The pairs of accesses the pass meets.
     pairs: Pairs<'p>,
@@ -226,9 +230,58 @@ impl<'p, S> Pass<'p, S> {
         Pass {
             position: RunPosition::Start,
             pair: None,
+            carrying: Carrying::NONE,
             span: None,
             pairs: Pairs::of(kept, from),
             interpreted: Vec::new(),
+        }
+    }
+}
+
+impl<S> Pass<'_, S> {
+    /// Starts lowering `pair` (or nothing).
+    #[inline(always)]
+    fn begin_pair(&mut self, pair: Option<Pair>) {
+        self.pair = pair;
+        self.carrying = pair.map_or(Carrying::NONE, |pair| Carrying::of(pair.load, pair.store));
+    }
+
+    /// Ends the pair being lowered (at its second access).
+    #[inline(always)]
+    fn end_pair(&mut self) {
+        self.pair = None;
+        self.carrying = Carrying::NONE;
+    }
+
+    /// Whether the slot at `pc` lies in the pair's span (after its first access, up to and
+    /// including its second), where nothing may enter.
+    #[inline(always)]
+    fn carried(&self, pc: usize) -> Carried {
+        match pc.wrapping_sub(self.carrying.from) < self.carrying.len {
+            true => Carried::Yes,
+            false => Carried::No,
+        }
+    }
+}
+
+/// The slots `from..from + len` a pair carries its span across.
+#[derive(Clone, Copy)]
+struct Carrying {
+    from: usize,
+    len: usize,
+}
+
+impl Carrying {
+    /// No slot.
+    const NONE: Carrying = Carrying { from: 0, len: 0 };
+
+    /// The slots after a pair's first access at `load`, up to and including its second at
+    /// `store`.
+    fn of(load: u32, store: u32) -> Carrying {
+        let (load, store) = (load as usize, store as usize);
+        Carrying {
+            from: load + 1,
+            len: store.saturating_sub(load),
         }
     }
 }
@@ -254,15 +307,13 @@ fn emit_slot<M: MacroAssembler>(
     } = slot;
     // Only memory accesses can start a pair.
     if pass.pair.is_none() && kind == OpKind::Memory {
-        pass.pair = pass.pairs.at(code, op, pc);
+        let pair = pass.pairs.at(code, op, pc);
+        pass.begin_pair(pair);
     }
     if head == LoopHead::Yes {
         m.align_loop_head();
     }
-    let carried = match pass.pair {
-        Some(pair) if (pair.load as usize) < pc && pc <= pair.store as usize => Carried::Yes,
-        Some(_) | None => Carried::No,
-    };
+    let carried = pass.carried(pc);
     m.start_slot(pc, pass.position, carried);
     let at = At { pc, refund };
     if pass.position == RunPosition::Start && program.meter == MeterMode::On && refund > 0 {
@@ -323,7 +374,7 @@ fn access_form<S>(
             }
         }
         Some(pair) if pair.store as usize == pc => {
-            pass.pair = None;
+            pass.end_pair();
             let span = pass.span.take().ok_or_else(|| JitError::Internal {
                 message: format!("the pair ending at {pc} has no span"),
             })?;
@@ -474,5 +525,40 @@ fn program(code: &CodeView<'_>, config: &Config, layout: &Layout) -> Program {
             MappingKind::Aligned => Translation::InlineTable,
             MappingKind::Unaligned => Translation::Call,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jit::access::{Access, SpanRule};
+
+    /// The pass's window says what the pair's bounds say: a slot is carried exactly when it
+    /// comes after the first access and no later than the second, and nothing is once the
+    /// pair ends.
+    #[test]
+    fn a_pair_carries_the_slots_after_its_first_access_through_its_second() {
+        let kept = Kept::default();
+        let mut pass: Pass<'_, ()> = Pass::new(&kept, 0);
+        let carried = |pass: &Pass<'_, ()>| {
+            (0..130)
+                .filter(|pc| pass.carried(*pc) == Carried::Yes)
+                .collect::<Vec<usize>>()
+        };
+        assert_eq!(carried(&pass), []);
+        for (load, store) in [(0u32, 1u32), (0, 5), (7, 8), (7, 20), (100, 103)] {
+            pass.begin_pair(Some(Pair {
+                load,
+                store,
+                start: 0,
+                span: 8,
+                access: Access::Store,
+                rule: SpanRule::FirstByte,
+            }));
+            let inside = (load as usize + 1..=store as usize).collect::<Vec<_>>();
+            assert_eq!(carried(&pass), inside, "pair {load}..{store}");
+            pass.end_pair();
+            assert_eq!(carried(&pass), [], "after the pair {load}..{store}");
+        }
     }
 }
