@@ -9,6 +9,7 @@ use crate::context::ContextObject;
 use crate::jit::env::Env;
 use crate::jit::run::{self, Host};
 use crate::jit::seat::Seat;
+use crate::jit::x64::X64;
 use crate::memory::MemoryMapping;
 use bpfvm_x86::ExecutableCode;
 
@@ -54,10 +55,11 @@ pub(crate) extern "sysv64" fn syscall_shim<C: ContextObject>(
     let env = unsafe { &mut *env };
     // SAFETY: as in `translate_shim`.
     let mapping = unsafe { &mut *env.mapping.cast::<MemoryMapping<'_>>() };
-    // SAFETY: `run::execute` stores a pointer to its `Host<C>` (the same `C` this shim was
-    // instantiated with, since the program was compiled for `VerifiedProgram<C>`) in
-    // `env.host` and leaves it untouched until generated code has returned.
-    let host = unsafe { &mut *env.host.cast::<Host<'_, C>>() };
+    // SAFETY: `run::execute` stores a pointer to its `Host<C, X64>` (the same `C` this shim
+    // was instantiated with, since the program was compiled for `VerifiedProgram<C>`, and
+    // this backend's code, which is the only code that calls this shim) in `env.host` and
+    // leaves it untouched until generated code has returned.
+    let host = unsafe { &mut *env.host.cast::<Host<'_, C, X64>>() };
     run::syscall(env, host, mapping, index, pc)
 }
 
