@@ -30,7 +30,7 @@ use crate::error::VerifyError;
 use crate::jit::{JitArtifacts, JitEngine, JitError, JitProgram};
 use crate::memory::Layout;
 use crate::program::{Executable, SyscallFn};
-use crate::runtime::Settings;
+use crate::runtime::{Metering, Settings};
 use crate::verifier;
 use bpfvm_isa::{Dialect, Insn};
 use std::sync::OnceLock;
@@ -151,6 +151,14 @@ impl<C> VerifiedProgram<C> {
     #[inline]
     pub fn prepared(&self) -> crate::vm::Prepared<'_, C> {
         crate::vm::Prepared::of(self)
+    }
+
+    /// Whether runs of this program count instructions against the context's budget.
+    pub(crate) fn metering(&self) -> Metering {
+        match self.config().enable_instruction_meter {
+            true => Metering::On,
+            false => Metering::Off,
+        }
     }
 
     /// The JIT's machine code, once [`VerifiedProgram::jit_compile`] has run.

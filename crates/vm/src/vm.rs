@@ -365,10 +365,7 @@ impl<'p, C> Prepared<'p, C> {
             settings,
             syscalls,
             jit: program.jit_program(),
-            metering: match program.config().enable_instruction_meter {
-                true => Metering::On,
-                false => Metering::Off,
-            },
+            metering: program.metering(),
         }
     }
 
@@ -458,18 +455,17 @@ where
         let metering = self.metering();
         let stacks = self.stacks.borrow_mut();
         let parts = RunParts {
+            program: self.program.program,
             code: self.program.code,
             settings: self.program.settings,
             context: &mut *self.context,
             mapping: self.mapping.borrow_mut(),
-            syscalls: self.program.syscalls,
             frames: &mut stacks.frames,
             seat: &mut stacks.seat,
             registers: &self.entry_registers,
             metering,
         };
-        let (result, meter) = jit.execute(parts);
-        self.finish(result, meter)
+        jit.execute(parts)
     }
 
     /// A build without the JIT has no [`JitProgram`] to run.
@@ -481,20 +477,6 @@ where
     /// Whether this program's runs are metered.
     fn metering(&self) -> Metering {
         self.program.metering
-    }
-
-    /// Charges the rest of the meter and fixes the budget field of a meter error.
-    fn finish(&mut self, mut result: Result<u64, RuntimeError>, meter: Meter) -> Run {
-        let initial = meter.initial();
-        let instruction_count = meter.finish(&mut *self.context);
-        // Fixed in place: the result is not rebuilt on the way out.
-        if let Err(RuntimeError::ExceededMaxInstructions { budget, .. }) = &mut result {
-            *budget = initial;
-        }
-        Run {
-            instruction_count,
-            result,
-        }
     }
 
     #[inline(always)]
@@ -520,7 +502,43 @@ where
             Some(hook) => machine.run_hooked(code.entry_pc(), hook),
         };
         let meter = machine.meter;
-        self.finish(result, meter)
+        finish(self.context, result, meter)
+    }
+}
+
+/// The `Run` of a run that ended with `result`: charges the rest of the meter to `context`
+/// and fixes the budget field of a meter error. A run that ended in `Ok` builds its `Run`
+/// from the value alone (copying the whole `Result`, the size of the largest error, cost the
+/// common path about 20 host instructions), and the JIT calls this where each way out of
+/// generated code has its result, so that no `Result` is gathered from them first.
+#[inline(always)]
+pub(crate) fn finish<C: ContextObject>(
+    context: &mut C,
+    result: Result<u64, RuntimeError>,
+    meter: Meter,
+) -> Run {
+    let initial = meter.initial();
+    let instruction_count = meter.finish(context);
+    match result {
+        Ok(value) => Run {
+            instruction_count,
+            result: Ok(value),
+        },
+        Err(error) => failed(error, initial, instruction_count),
+    }
+}
+
+/// The `Run` of a run that ended in `error`, charged `instruction_count`: a meter error
+/// carries the budget the run started with, `initial`.
+#[cold]
+fn failed(mut error: RuntimeError, initial: u64, instruction_count: u64) -> Run {
+    // Fixed in place: the error is not rebuilt on the way out.
+    if let RuntimeError::ExceededMaxInstructions { budget, .. } = &mut error {
+        *budget = initial;
+    }
+    Run {
+        instruction_count,
+        result: Err(error),
     }
 }
 

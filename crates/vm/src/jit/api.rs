@@ -13,8 +13,7 @@ use super::{JitError, VersionedLoop};
 use crate::code::Code;
 use crate::config::Config;
 use crate::context::ContextObject;
-use crate::error::RuntimeError;
-use crate::runtime::Meter;
+use crate::vm::Run;
 use core::borrow::Borrow;
 use std::sync::OnceLock;
 
@@ -98,7 +97,7 @@ impl JitProgram {
         self.compiled.interpreted_slots()
     }
 
-    /// Runs the program (see `run::execute`) and returns the result and the meter. Always
+    /// Runs the program (see `run::execute`) and returns the result and the count. Always
     /// inlined, as the run path above and below it (`Runner::run_compiled`,
     /// `run::execute`): called out of line, the parts and the result go through memory
     /// (solana-sbpf's API bench: about 40 host instructions per call on every column).
@@ -106,7 +105,7 @@ impl JitProgram {
     pub(crate) fn execute<C: ContextObject, R: Borrow<[u64; 11]> + ?Sized>(
         &self,
         parts: RunParts<'_, '_, C, R>,
-    ) -> (Result<u64, RuntimeError>, Meter) {
+    ) -> Run {
         run::execute::<C, Native, R>(&self.compiled, parts)
     }
 }

@@ -127,7 +127,7 @@ pub(crate) struct Env {
     pub exit_pc: u64,
     /// The guest memory (`*mut MemoryMapping`).
     pub mapping: *mut c_void,
-    /// The typed host state of the syscall shim (`*mut Host<C>`).
+    /// The typed host state of the syscall shim (`*mut Host<C, B>`, see `run::Host`).
     pub host: *mut c_void,
     /// The region table's gapped rows (memory's [`GapRows`]), for the gapped path.
     pub gaps: GapRows,

@@ -9,7 +9,7 @@ use super::compiled::Compiled;
 use super::env::{Env, ExitKind, FrameRecord};
 use super::masm::Backend;
 use super::seat::{self, CodeKey, Seat};
-use crate::code::{Code, Semantics};
+use crate::code::Code;
 use crate::context::ContextObject;
 use crate::error::{AccessType, RuntimeError};
 use crate::interpreter::exec::Machine;
@@ -17,6 +17,8 @@ use crate::memory::{FrameMode, MemoryMapping};
 use crate::program::SyscallFn;
 use crate::runtime::syscall::{self, SyscallEnd};
 use crate::runtime::{Frame, Meter, Metering, Settings};
+use crate::verified::VerifiedProgram;
+use crate::vm::{finish, Run};
 use core::borrow::Borrow;
 use core::ffi::c_void;
 use std::any::Any;
@@ -28,12 +30,17 @@ pub(crate) const REQUEST_STORE: u64 = 1 << 8;
 /// of a pair, `memory::MemoryMapping::map_every_byte`).
 pub(crate) const REQUEST_EVERY_BYTE: u64 = 1 << 9;
 
-/// The typed state the syscall shim needs.
-pub(crate) struct Host<'r, C> {
+/// The typed state the syscall shim needs. What is the program's (its host functions, unwind
+/// index, semantics and metering; the address map and stack its code was compiled for) is
+/// read through one reference each to the program and to its compiled code, where they are
+/// kept, so that a run writes only the context, the meter and the two empty slots.
+pub(crate) struct Host<'r, C, B: Backend> {
     pub context: &'r mut C,
-    pub syscalls: &'r [Option<SyscallFn<C>>],
-    pub unwind_index: Option<u32>,
-    pub metering: Metering,
+    /// The program, for what it resolved once (see [`VerifiedProgram::run_inputs`]).
+    pub program: &'r VerifiedProgram<C>,
+    /// The code: its address map and the frames its r10 fast path relies on.
+    pub jit: &'r Compiled<B>,
+    /// The budget the run started with.
     pub initial: u64,
     /// The meter's base (the budget when it was last read).
     pub base: u64,
@@ -41,21 +48,17 @@ pub(crate) struct Host<'r, C> {
     /// The payload of a panic a syscall raised; the run stops and the panic resumes in Rust
     /// once generated code has returned (unwinding cannot cross generated code).
     pub panic: Option<Box<dyn Any + Send>>,
-    /// What the code was compiled for (its address map and the frames its r10 fast path
-    /// relies on).
-    pub code: CodeKey<'r>,
-    /// Whose rules a failing syscall's error follows.
-    pub semantics: Semantics,
 }
 
 /// Everything a run needs besides the compiled code. `R` holds r0..r10 at entry, read once
 /// when the run starts (a host may keep them where its syscalls write them during the run).
 pub(crate) struct RunParts<'r, 'a, C, R: ?Sized> {
+    /// The program (its host functions are read only by a syscall and the hand-over).
+    pub program: &'r VerifiedProgram<C>,
     pub code: &'r Code,
     pub settings: &'r Settings,
     pub context: &'r mut C,
     pub mapping: &'r mut MemoryMapping<'a>,
-    pub syscalls: &'r [Option<SyscallFn<C>>],
     pub frames: &'r mut Vec<Frame>,
     /// The environment and frame records the VM keeps between runs.
     pub seat: &'r mut Seat,
@@ -86,18 +89,19 @@ pub(crate) fn last_exit() -> Option<ExitKind> {
     LAST_EXIT.with(std::cell::Cell::get)
 }
 
-/// Runs `jit` and returns the result and the meter (not yet finished).
+/// Runs `jit` and returns the result and the count (the meter finished where each way out
+/// has its result: see [`finish`]).
 #[inline(always)]
 pub(crate) fn execute<C: ContextObject, B: Backend, R: Borrow<[u64; 11]> + ?Sized>(
     jit: &Compiled<B>,
     parts: RunParts<'_, '_, C, R>,
-) -> (Result<u64, RuntimeError>, Meter) {
+) -> Run {
     let RunParts {
+        program,
         code,
         settings,
         context,
         mapping,
-        syscalls,
         frames,
         seat,
         registers,
@@ -114,20 +118,17 @@ pub(crate) fn execute<C: ContextObject, B: Backend, R: Borrow<[u64; 11]> + ?Size
     let kept = seat.prepare(code_key, mapping, settings.max_call_depth);
     let mut host = Host {
         context,
-        syscalls,
-        unwind_index: code.unwind_index(),
-        metering,
+        program,
+        jit,
         initial,
         base,
         error: None,
         panic: None,
-        code: code_key,
-        semantics: code.semantics(),
     };
     let env = &mut kept.env;
     start(env, jit, code, registers.borrow(), base);
     env.mapping = (mapping as *mut MemoryMapping<'_>).cast::<c_void>();
-    env.host = (&mut host as *mut Host<'_, C>).cast::<c_void>();
+    env.host = (&mut host as *mut Host<'_, C, B>).cast::<c_void>();
     if kept.standard && r10_ready(jit, settings, env) {
         B::enter(jit.executable(), env);
     }
@@ -143,9 +144,9 @@ pub(crate) fn execute<C: ContextObject, B: Backend, R: Borrow<[u64; 11]> + ?Size
     };
     let meter = Meter::resume(metering, initial, base, due);
     match exit_kind {
-        Some(ExitKind::Exit) => (Ok(env.regs[0]), meter),
-        Some(ExitKind::Error) => (Err(error_exit(host.error)), meter),
-        None => (Err(odd_exit(env)), meter),
+        Some(ExitKind::Exit) => finish(host.context, Ok(env.regs[0]), meter),
+        Some(ExitKind::Error) => finish(host.context, Err(error_exit(host.error)), meter),
+        None => finish(host.context, Err(odd_exit(env)), meter),
         Some(ExitKind::Bail | ExitKind::Site) => {
             if let FrameMode::Fixed { .. } = settings.frames {
                 // Generated code kept the stack pointer in r10 (see `Env::stack_pointer`),
@@ -157,7 +158,7 @@ pub(crate) fn execute<C: ContextObject, B: Backend, R: Borrow<[u64; 11]> + ?Size
                 settings: *settings,
                 context: host.context,
                 mapping,
-                syscalls,
+                syscalls: program.syscall_table(),
                 frames,
             };
             hand_over(handed, env, &kept.records, meter)
@@ -282,7 +283,7 @@ fn hand_over<C: ContextObject>(
     env: &Env,
     records: &[FrameRecord],
     meter: Meter,
-) -> (Result<u64, RuntimeError>, Meter) {
+) -> Run {
     let Handed {
         code,
         settings,
@@ -313,7 +314,7 @@ fn hand_over<C: ContextObject>(
         meter,
     };
     let result = machine.run(env.exit_pc as usize);
-    (result, machine.meter)
+    finish(machine.context, result, machine.meter)
 }
 
 /// The slow half of address translation (a backend's translate shim calls it): the host address
@@ -348,18 +349,19 @@ pub(crate) fn translate(mapping: &mut MemoryMapping<'_>, vaddr: u64, request: u6
 /// panic caught (it resumes once generated code has returned: unwinding never crosses
 /// generated code), and the region table refreshed (a syscall may replace regions). Returns
 /// 0 to continue, 1 when `env.exit_kind` says how the run ends.
-pub(crate) fn syscall<C: ContextObject>(
+pub(crate) fn syscall<C: ContextObject, B: Backend>(
     env: &mut Env,
-    host: &mut Host<'_, C>,
+    host: &mut Host<'_, C, B>,
     mapping: &mut MemoryMapping<'_>,
     index: u64,
     pc: u64,
 ) -> u64 {
-    let due = match host.metering {
+    let metering = host.program.metering();
+    let due = match metering {
         Metering::On => host.base.wrapping_sub(env.left),
         Metering::Off => 0,
     };
-    let mut meter = Meter::resume(host.metering, host.initial, host.base, due);
+    let mut meter = Meter::resume(metering, host.initial, host.base, due);
     let args = [
         env.regs[1],
         env.regs[2],
@@ -373,21 +375,21 @@ pub(crate) fn syscall<C: ContextObject>(
         let shared = syscall::Host {
             context: &mut *host.context,
             mapping: &mut *mapping,
-            syscalls: host.syscalls,
-            unwind_index: host.unwind_index,
-            semantics: host.semantics,
+            syscalls: host.program.syscall_table(),
+            unwind_index: host.program.code().unwind_index(),
+            semantics: host.program.code().semantics(),
         };
         syscall::dispatch(shared, &mut meter, args, &mut env.regs[0], index, pc)
     }));
     let (base, due) = meter.parts();
     host.base = base;
-    env.left = match host.metering {
+    env.left = match metering {
         Metering::On => base.wrapping_sub(due),
         Metering::Off => base,
     };
     let end = match called {
         Ok(Ok(())) => {
-            if seat::fill_table(env, mapping, host.code.map, *host.code.frame) {
+            if seat::fill_table(env, mapping, &host.jit.map, host.jit.frame) {
                 return 0;
             }
             // The syscall replaced the stack the code relies on: the interpreter runs the

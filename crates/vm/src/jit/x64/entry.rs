@@ -7,6 +7,7 @@
 
 use crate::context::ContextObject;
 use crate::jit::env::Env;
+use crate::jit::masm::Backend;
 use crate::jit::run::{self, Host};
 use crate::jit::seat::Seat;
 use crate::memory::MemoryMapping;
@@ -45,7 +46,7 @@ pub(crate) extern "sysv64" fn translate_shim(env: *mut Env, vaddr: u64, request:
 
 /// Calls syscall number `index` (into the program's syscall table) for the instruction at
 /// `pc`; returns 0 to continue, 1 when `env.exit_kind` says how the run ends.
-pub(crate) extern "sysv64" fn syscall_shim<C: ContextObject>(
+pub(crate) extern "sysv64" fn syscall_shim<C: ContextObject, B: Backend>(
     env: *mut Env,
     index: u64,
     pc: u64,
@@ -54,10 +55,12 @@ pub(crate) extern "sysv64" fn syscall_shim<C: ContextObject>(
     let env = unsafe { &mut *env };
     // SAFETY: as in `translate_shim`.
     let mapping = unsafe { &mut *env.mapping.cast::<MemoryMapping<'_>>() };
-    // SAFETY: `run::execute` stores a pointer to its `Host<C>` (the same `C` this shim was
-    // instantiated with, since the program was compiled for `VerifiedProgram<C>`) in
-    // `env.host` and leaves it untouched until generated code has returned.
-    let host = unsafe { &mut *env.host.cast::<Host<'_, C>>() };
+    // SAFETY: `run::execute` stores a pointer to its `Host<C, B>` in `env.host` and leaves it
+    // untouched until generated code has returned: the same `C` this shim was instantiated
+    // with, since the program was compiled for `VerifiedProgram<C>`, and the same `B`, the
+    // backend whose code calls this shim (`X64` names itself where it takes the shim's
+    // address).
+    let host = unsafe { &mut *env.host.cast::<Host<'_, C, B>>() };
     run::syscall(env, host, mapping, index, pc)
 }
 

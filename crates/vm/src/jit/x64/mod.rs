@@ -124,7 +124,7 @@ impl Backend for X64 {
     ) -> Masm {
         let helpers = (
             entry::translate_shim as *const () as usize as u64,
-            entry::syscall_shim::<C> as *const () as usize as u64,
+            entry::syscall_shim::<C, X64> as *const () as usize as u64,
         );
         Masm::new(
             program,
