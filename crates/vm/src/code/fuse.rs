@@ -427,7 +427,7 @@ pub(crate) fn fuse(ops: &[Op], runs: &[u64]) -> Stream {
             // Only a slot of the program gets a known length: the invariant of `Target`.
             let length = |slot: usize| match runs.get(slot) {
                 Some(&length) if slot < ops.len() => {
-                    u16::try_from(length).map_or(Target::UNKNOWN, |l| l.min(Target::UNKNOWN))
+                    u16::try_from(length).unwrap_or(Target::UNKNOWN)
                 }
                 _ => Target::UNKNOWN,
             };

@@ -21,6 +21,10 @@
 //! anything, as in the `match` loop: only an op that ends a run answers [`Next::Head`], and
 //! the run was charged whole at its head.
 //!
+//! A jump enters the next run without the lookup: its [`Target`] carries the run lengths
+//! of its target and of its fall-through, put there when the stream was made, so a taken
+//! branch costs the fuel's compare and the dispatch (PERFORMANCE.md, phase L).
+//!
 //! The fuel is also the chain's meter. It starts bounded by what the meter would charge at
 //! once (`Meter::headroom`), so a head the fuel covers is one the meter charges, and the
 //! chain keeps its count in a host register instead of the meter's memory: the meter is
@@ -47,7 +51,10 @@
 //! instruction). Its contract, `pc` inside the stream, holds on each of its three ways in:
 //! a chain's first pc is checked against the run lengths, which a [`Thread`] never has more
 //! of than instructions; a run head the chain enters is too, by the same `get` that reads
-//! its run's length; and a fall-through is at most [`TAIL`] slots past an instruction that
+//! its run's length, unless a jump enters it by the length its [`Target`] carries (a taken
+//! jump: the target is inside the stream whenever its length is known, the invariant of a
+//! [`Stream`], and an unknown length never fits the fuel; a branch not taken: as a
+//! fall-through); and a fall-through is at most [`TAIL`] slots past an instruction that
 //! is not `Overrun`, and the stream ends with `TAIL` `Overrun`s (checked when the
 //! [`Thread`] is made), so the fall-through lands inside it.
 #![allow(unsafe_code)]
