@@ -2,13 +2,14 @@
 //! The threaded interpreter's chains of handlers, as tables run on every backend: a
 //! straight run longer than one chain may be (it runs through the `match`), loops whose
 //! thousands of run heads use up many chains' fuel, budgets and errors that end a run deep
-//! inside a chain, and accesses of the unaligned mapping, which every handler hands back to
-//! the general path.
+//! inside a chain, accesses of the unaligned mapping, which every handler hands back to
+//! the general path, and budgets that run out at every instruction of loops closed by each
+//! kind of jump that carries its run lengths (`Target`).
 
 mod interp_common;
 
 use bpfvm::{Config, ContextObject, MemoryMapping, RuntimeError, MM_PROGRAM_START};
-use bpfvm_isa::{AluOp, Cond, Dialect, Insn, MemSize, Width};
+use bpfvm_isa::{AluOp, Cond, Dialect, Insn, MemSize, SbpfVersion, Width};
 use interp_common::*;
 use RuntimeError as E;
 
@@ -319,6 +320,167 @@ fn unaligned_cases() -> Vec<Case> {
         cases.push(case.mem(vec![0; 4]).config(unaligned));
     }
     cases
+}
+
+/// A loop of `turns` turns closed by `body`'s last instruction (a jump back to slot 4, taken
+/// in every turn but the last), with r0 counting the turns: `r0 = 0; r6 = turns; r7 = 0; r8
+/// = turns`, then `r0 += 1` at slot 4 and `body`, then `r0 += 100; exit`. Each body runs its
+/// slots in order (its jumps inside go to the next slot or are never taken).
+struct JumpLoop {
+    name: &'static str,
+    /// Slots 5 onwards; the last one jumps back to slot 4.
+    body: Vec<Insn>,
+    /// Whether r6 counts up from 0 to `turns` instead of down to 0.
+    up: bool,
+}
+
+/// Each jump that carries its run lengths closing a loop, and one that looks them up (the
+/// fused `add; jne imm`), for comparison.
+fn jump_loops() -> Vec<JumpLoop> {
+    let sub1 = alu(Width::W64, AluOp::Sub, 6, k(1));
+    let back = |cond: Cond, dst: u8, src, at: i16| branch(Width::W64, cond, dst, src, 4 - at - 1);
+    vec![
+        JumpLoop {
+            name: "jgt reg",
+            body: vec![sub1, back(Cond::Gt, 6, reg(7), 6)],
+            up: false,
+        },
+        JumpLoop {
+            name: "jgt imm",
+            body: vec![sub1, back(Cond::Gt, 6, k(0), 6)],
+            up: false,
+        },
+        JumpLoop {
+            name: "ja and a branch never taken",
+            body: vec![
+                Insn::Ja { off: 0 },
+                sub1,
+                branch(Width::W64, Cond::Eq, 6, k(1000), 0),
+                back(Cond::Ne, 6, k(0), 8),
+            ],
+            up: false,
+        },
+        JumpLoop {
+            name: "mov; jgt imm (fused)",
+            body: vec![
+                sub1,
+                alu(Width::W64, AluOp::Mov, 9, reg(6)),
+                back(Cond::Gt, 9, k(0), 7),
+            ],
+            up: false,
+        },
+        JumpLoop {
+            name: "add; jlt reg (fused)",
+            body: vec![
+                alu(Width::W64, AluOp::Add, 6, k(1)),
+                back(Cond::Lt, 6, reg(8), 6),
+            ],
+            up: true,
+        },
+        JumpLoop {
+            name: "add; jne reg (fused)",
+            body: vec![
+                alu(Width::W64, AluOp::Add, 6, k(-1)),
+                back(Cond::Ne, 6, reg(7), 6),
+            ],
+            up: false,
+        },
+        JumpLoop {
+            name: "add; jne imm (fused, looked up)",
+            body: vec![
+                alu(Width::W64, AluOp::Add, 6, k(-1)),
+                back(Cond::Ne, 6, k(0), 6),
+            ],
+            up: false,
+        },
+    ]
+}
+
+/// Every budget from 1 to one past the loop's count, on the 2022 dialects (a budget that
+/// runs out names the fall-through of the last instruction run, even of a taken jump) and
+/// on SBPF V0 under 0.26 (it names where control went: a taken jump's target). The slots run
+/// in order: the four before the loop, `turns` times slots 4 to the jump, then the two after.
+fn jump_run_cases() -> Vec<Case> {
+    const TURNS: i32 = 5;
+    let dialects = [
+        Dialect::Sbpf,
+        Dialect::Ebpf,
+        Dialect::Sbpf26(SbpfVersion::V0),
+    ];
+    let mut cases = Vec::new();
+    for JumpLoop { name, body, up } in jump_loops() {
+        let start = if up { 0 } else { TURNS };
+        let mut program = vec![mov(0, 0), mov(6, start), mov(7, 0), mov(8, TURNS)];
+        program.push(alu(Width::W64, AluOp::Add, 0, k(1)));
+        program.extend(body);
+        let back = program.len() - 1;
+        program.push(alu(Width::W64, AluOp::Add, 0, k(100)));
+        program.push(exit());
+        // (slot, where control went) of each instruction run, in order.
+        let mut trace: Vec<(usize, usize)> = (0..4).map(|slot| (slot, slot + 1)).collect();
+        for turn in 1..=TURNS {
+            trace.extend((4..back).map(|slot| (slot, slot + 1)));
+            trace.push((back, if turn < TURNS { 4 } else { back + 1 }));
+        }
+        trace.extend([(back + 1, back + 2), (back + 2, back + 3)]);
+        let count = trace.len() as u64;
+        for dialect in dialects {
+            for budget in 1..=count + 1 {
+                let (expect, ran) = match trace.get(budget as usize - 1) {
+                    Some(&(slot, went)) if budget < count => {
+                        let pc = match dialect {
+                            Dialect::Sbpf26(_) => went,
+                            _ => slot + 1,
+                        };
+                        (Err(E::ExceededMaxInstructions { pc, budget }), budget)
+                    }
+                    _ => (Ok(TURNS as u64 + 100), count),
+                };
+                let case = Case::new(name, dialect, program.clone(), expect, ran);
+                cases.push(case.budget(budget));
+            }
+        }
+    }
+    cases
+}
+
+/// A jump to a run longer than a `Target` holds (more than 65,534 instructions): its length
+/// is not known to the jump, and the budget still runs out exactly.
+fn long_target_cases() -> Vec<Case> {
+    let mut program = vec![Insn::Ja { off: 0 }];
+    program.extend(straight(70_000));
+    let mut cases = Vec::new();
+    for case in both(
+        "a jump to a run of 70,001",
+        program.clone(),
+        Ok(70_000),
+        70_002,
+    ) {
+        cases.push(case.budget(70_002));
+    }
+    let stop = Err(E::ExceededMaxInstructions {
+        pc: 70_001,
+        budget: 70_001,
+    });
+    for case in both(
+        "a jump to a run of 70,001, one short",
+        program,
+        stop,
+        70_001,
+    ) {
+        cases.push(case.budget(70_001));
+    }
+    cases
+}
+
+#[test]
+fn jump_run_table() {
+    run_table(&jump_run_cases());
+}
+
+#[test]
+fn long_target_table() {
+    run_table(&long_target_cases());
 }
 
 #[test]

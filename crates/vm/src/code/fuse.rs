@@ -36,6 +36,26 @@
 use super::{Ext32, GuestReg, Op, Operand, Trap};
 use bpfvm_isa::{AtomicOp, Cond, Dialect, MemSize, PqrOp, Width};
 
+/// The type of an op's field in its [`Inst`]: the op's own type, except that a jump's target
+/// (`ja` and the conditional jumps with their condition in the kind) is a [`Target`], which
+/// carries the run lengths the chain charges where the jump goes. `Branch32` keeps its `u32`
+/// (its variant has no room for the lengths: an `Inst` is as small as an `Op`), and so does
+/// `Call`'s `usize` (a call may name a slot outside the program).
+macro_rules! field_type {
+    (Branch32 $field:ident $ty:ty) => {
+        $ty
+    };
+    (Call $field:ident $ty:ty) => {
+        $ty
+    };
+    ($name:ident target $ty:ty) => {
+        Target
+    };
+    ($name:ident $field:ident $ty:ty) => {
+        $ty
+    };
+}
+
 /// Generates [`Inst`] from the rows of the op table: one variant per op, with the op's
 /// fields, followed by the fused pairs; and the conversion from an op.
 macro_rules! define_insts {
@@ -55,7 +75,7 @@ macro_rules! define_insts {
         pub(crate) enum Inst {
             $(
                 $(#[$attr])*
-                $name $({ $($field: $ty),* })?,
+                $name $({ $($field: field_type!($name $field $ty)),* })?,
             )*
             /// `mov64 dst, a; add64 dst, b`: `dst = a + b` (`b` already reads `a` where the
             /// second op read `dst`).
@@ -81,7 +101,7 @@ macro_rules! define_insts {
             NegAndReg { dst: GuestReg, src: GuestReg },
             /// `mov64 dst, a; jgt x, cmp, target` (`x` already reads `a` where the branch
             /// named `dst`): the copy before a `while (x > 1)` test.
-            MovJgtImm { dst: GuestReg, a: GuestReg, x: GuestReg, cmp: i32, target: u32 },
+            MovJgtImm { dst: GuestReg, a: GuestReg, x: GuestReg, cmp: i32, target: Target },
             /// `ldx dst, [base + off]; add64 dst, imm`, a load of 1 byte (zero-extended) and
             /// then an operation on the loaded value. Each fused memory form has one kind per
             /// size (8, 16, 32 and 64 bits), so that its handler knows the size without
@@ -119,9 +139,9 @@ macro_rules! define_insts {
             Ldx64AddStx(LoadImm),
             /// `add64 dst, imm; jlt x, y, target` (the branch reads the sum where it names
             /// `dst`).
-            AddJltReg { dst: GuestReg, x: GuestReg, y: GuestReg, imm: i32, target: u32 },
+            AddJltReg { dst: GuestReg, x: GuestReg, y: GuestReg, imm: i32, target: Target },
             /// `add64 dst, imm; jne x, y, target`.
-            AddJneReg { dst: GuestReg, x: GuestReg, y: GuestReg, imm: i32, target: u32 },
+            AddJneReg { dst: GuestReg, x: GuestReg, y: GuestReg, imm: i32, target: Target },
             /// `add64 dst, imm; jeq x, cmp, target`.
             AddJeqImm { dst: GuestReg, x: GuestReg, imm: i32, cmp: i32, target: u32 },
             /// `add64 dst, imm; jne x, cmp, target`.
@@ -236,7 +256,7 @@ macro_rules! define_insts {
             #[inline]
             fn from(op: Op) -> Inst {
                 match op {
-                    $(Op::$name $({ $($field),* })? => Inst::$name $({ $($field),* })?,)*
+                    $(Op::$name $({ $($field),* })? => Inst::$name $({ $($field: op_field($field)),* })?,)*
                 }
             }
         }
@@ -244,6 +264,70 @@ macro_rules! define_insts {
 }
 
 bpfvm_isa::for_each_op!(define_insts);
+
+/// A jump's target in the stream, with the meter's run lengths where the jump goes: the
+/// target's run (`taken`) and the run after the jump (`fallthrough`: the slot after the
+/// jump's own, which for a fused pair is the slot after its second). The threaded
+/// interpreter charges a run head from these instead of looking its length up.
+///
+/// A length is [`Target::UNKNOWN`] when it is not known: in an `Inst` made from an op (the
+/// stepping loop's, which never reads it), for a run too long for 16 bits, and for a slot
+/// outside the program. **Invariant** (of a [`Stream`], relied on by the threaded dispatch's
+/// unchecked fetch, `interpreter::thread`): in a stream, a length below `UNKNOWN` is the run
+/// length of its slot, and that slot lies inside the program (below the stream's sentinel
+/// entry, so inside the stream). [`fuse`], the only maker of a `Stream`, establishes it, and
+/// a stream is never changed once made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Target {
+    /// The three in one word, so that a handler reads them with one load into one register:
+    /// the slot in the low 32 bits, `taken` in the next 16 and `fallthrough` in the top 16.
+    packed: u64,
+}
+
+impl Target {
+    /// A length not known. Larger than any run a chain of handlers enters (at most
+    /// `interpreter::thread::CHAIN` instructions), so a chain never enters a run by it.
+    pub(crate) const UNKNOWN: u16 = u16::MAX;
+
+    /// The target `slot` with the run lengths `taken` (of `slot`) and `fallthrough` (of the
+    /// slot after the jump).
+    const fn new(slot: u32, taken: u16, fallthrough: u16) -> Target {
+        Target {
+            packed: slot as u64 | (taken as u64) << 32 | (fallthrough as u64) << 48,
+        }
+    }
+
+    /// The slot the jump goes to when it is taken.
+    #[inline(always)]
+    pub(crate) const fn slot(self) -> u32 {
+        self.packed as u32
+    }
+
+    /// The run length of [`Target::slot`], or `UNKNOWN`.
+    #[inline(always)]
+    pub(crate) const fn taken(self) -> u16 {
+        (self.packed >> 32) as u16
+    }
+
+    /// The run length of the slot after the jump, or `UNKNOWN`.
+    #[inline(always)]
+    pub(crate) const fn fallthrough(self) -> u16 {
+        (self.packed >> 48) as u16
+    }
+}
+
+impl From<u32> for Target {
+    /// The target `slot`, with its lengths not known (see [`Target::UNKNOWN`]).
+    fn from(slot: u32) -> Target {
+        Target::new(slot, Target::UNKNOWN, Target::UNKNOWN)
+    }
+}
+
+/// An op's field as its [`Inst`]'s (the same value, or a jump's [`Target`]).
+#[inline(always)]
+fn op_field<T, U: From<T>>(value: T) -> U {
+    U::from(value)
+}
 
 /// The operands of a fused load whose second op takes an immediate: `ldx dst, [base + off];
 /// op dst, imm` (and the counter step's `add64 dst, imm`).
@@ -328,20 +412,87 @@ pub(crate) const TAIL: usize = 3;
 /// The interpreter's stream of `ops` (one entry per op, the sentinel included), followed by
 /// [`TAIL`] `Overrun`s: each slot whose op and the next two form a fused triple holds it,
 /// each other slot whose op and the next one form a fused pair holds the pair, every other
-/// slot its op.
-pub(crate) fn fuse(ops: &[Op]) -> Vec<Inst> {
+/// slot its op; each jump's [`Target`] carries the run lengths of `runs` (one per op) where
+/// it goes.
+pub(crate) fn fuse(ops: &[Op], runs: &[u64]) -> Stream {
     let fused = ops.iter().enumerate().map(|(pc, op)| {
         let second = ops.get(pc + 1);
         let third = ops.get(pc + 2);
-        second
+        let mut inst = second
             .zip(third)
             .and_then(|(second, third)| triple(op, second, third))
             .or_else(|| second.and_then(|second| pair(op, second)))
-            .unwrap_or(Inst::from(*op))
+            .unwrap_or(Inst::from(*op));
+        if let Some((target, skipped)) = inst.target_mut() {
+            // Only a slot of the program gets a known length: the invariant of `Target`.
+            let length = |slot: usize| match runs.get(slot) {
+                Some(&length) if slot < ops.len() => {
+                    u16::try_from(length).unwrap_or(Target::UNKNOWN)
+                }
+                _ => Target::UNKNOWN,
+            };
+            let slot = target.slot();
+            *target = Target::new(slot, length(slot as usize), length(pc + skipped));
+        }
+        inst
     });
-    fused
-        .chain(core::iter::repeat_n(Inst::Overrun, TAIL))
-        .collect()
+    Stream {
+        insts: fused
+            .chain(core::iter::repeat_n(Inst::Overrun, TAIL))
+            .collect(),
+    }
+}
+
+/// The interpreter's stream of a program, as [`fuse`] made it: the one way to have one, so
+/// that the invariant of its [`Target`]s holds in every stream (nothing changes a stream
+/// once made: it is only lent shared).
+#[derive(Debug)]
+pub(crate) struct Stream {
+    insts: Vec<Inst>,
+}
+
+impl Stream {
+    /// The stream's instructions: one per slot, the sentinel's, then [`TAIL`] `Overrun`s.
+    pub(crate) fn insts(&self) -> &[Inst] {
+        &self.insts
+    }
+}
+
+impl Inst {
+    /// The instruction's jump target when it is a [`Target`], with the number of slots the
+    /// instruction covers up to and including its jump (its fall-through is that many slots
+    /// on).
+    fn target_mut(&mut self) -> Option<(&mut Target, usize)> {
+        match self {
+            Inst::Ja { target }
+            | Inst::JeqImm { target, .. }
+            | Inst::JeqReg { target, .. }
+            | Inst::JneImm { target, .. }
+            | Inst::JneReg { target, .. }
+            | Inst::JgtImm { target, .. }
+            | Inst::JgtReg { target, .. }
+            | Inst::JgeImm { target, .. }
+            | Inst::JgeReg { target, .. }
+            | Inst::JltImm { target, .. }
+            | Inst::JltReg { target, .. }
+            | Inst::JleImm { target, .. }
+            | Inst::JleReg { target, .. }
+            | Inst::JsetImm { target, .. }
+            | Inst::JsetReg { target, .. }
+            | Inst::JsgtImm { target, .. }
+            | Inst::JsgtReg { target, .. }
+            | Inst::JsgeImm { target, .. }
+            | Inst::JsgeReg { target, .. }
+            | Inst::JsltImm { target, .. }
+            | Inst::JsltReg { target, .. }
+            | Inst::JsleImm { target, .. }
+            | Inst::JsleReg { target, .. } => Some((target, 1)),
+            Inst::MovJgtImm { target, .. }
+            | Inst::AddJltReg { target, .. }
+            | Inst::AddJneReg { target, .. } => Some((target, 2)),
+            _ => None,
+        }
+    }
 }
 
 /// The size, destination, base and offset of a zero-extending load.
@@ -461,7 +612,7 @@ fn copy_then(dst: GuestReg, a: GuestReg, second: &Op) -> Option<Inst> {
             a,
             x,
             cmp,
-            target,
+            target: target.into(),
         });
     }
     if let Op::Mov64Reg { dst: to, src } = *second {
@@ -540,7 +691,7 @@ fn step_then(dst: GuestReg, imm: i32, second: &Op) -> Option<Inst> {
             x,
             y,
             imm,
-            target,
+            target: target.into(),
         });
     }
     if let Op::JneReg {
@@ -554,7 +705,7 @@ fn step_then(dst: GuestReg, imm: i32, second: &Op) -> Option<Inst> {
             x,
             y,
             imm,
-            target,
+            target: target.into(),
         });
     }
     if let Op::JeqImm {
@@ -606,6 +757,11 @@ fn step_then(dst: GuestReg, imm: i32, second: &Op) -> Option<Inst> {
 mod tests {
     use super::*;
 
+    /// The stream of `ops` with no run lengths known (the structure of the fusion only).
+    fn fuse(ops: &[Op]) -> Vec<Inst> {
+        super::fuse(ops, &[]).insts().to_vec()
+    }
+
     #[test]
     fn an_inst_is_as_small_as_an_op() {
         assert_eq!(core::mem::size_of::<Inst>(), core::mem::size_of::<Op>());
@@ -645,13 +801,63 @@ mod tests {
                 x: r3,
                 y: r2,
                 imm: 1,
-                target: 0
+                target: Target::from(0)
             }
         );
         assert_eq!(insts[3], Inst::from(ops[3]));
         assert_eq!(insts[5], Inst::Overrun);
         // The tail the threaded dispatch relies on.
         assert!(insts[ops.len()..].iter().all(|inst| *inst == Inst::Overrun));
+    }
+
+    #[test]
+    fn a_jump_carries_the_run_lengths_where_it_goes_when_they_are_known() {
+        let (r1, r2) = (GuestReg::R1, GuestReg::R2);
+        let ops = [
+            Op::Mov64Imm { dst: r1, imm: 3 },
+            Op::Add64Imm { dst: r1, imm: -1 },
+            Op::JltReg {
+                dst: r1,
+                src: r2,
+                target: 1,
+            },
+            Op::Ja { target: 5 },
+            Op::JgtImm {
+                dst: r1,
+                imm: 0,
+                target: 9,
+            },
+            Op::Exit,
+            Op::Overrun,
+        ];
+        // Runs of slots 0-6 (not those of `run_lengths`, so that each is told apart); a
+        // 70,000 is too long for a `Target`.
+        let runs = [3, 70_000, 2, 4, 5, 6, 0];
+        let insts = super::fuse(&ops, &runs);
+        let insts = insts.insts();
+        let target = |inst: &Inst| match *inst {
+            Inst::AddJltReg { target, .. } | Inst::Ja { target } | Inst::JgtImm { target, .. } => {
+                (target.slot(), target.taken(), target.fallthrough())
+            }
+            _ => panic!("not a jump with a `Target`: {inst:?}"),
+        };
+        // The fused pair's fall-through is after its second slot; the long run is unknown.
+        assert_eq!(target(&insts[1]), (1, Target::UNKNOWN, 4));
+        // The second slot keeps its op: its fall-through is the slot after it.
+        assert_eq!(
+            insts[2],
+            Inst::JltReg {
+                dst: r1,
+                src: r2,
+                target: Target::new(1, Target::UNKNOWN, 4)
+            }
+        );
+        assert_eq!(target(&insts[3]), (5, 6, 5));
+        // A target outside the program has no length.
+        assert_eq!(target(&insts[4]), (9, Target::UNKNOWN, 6));
+        // Without run lengths nothing is known.
+        let unknown = fuse(&ops);
+        assert_eq!(target(&unknown[3]), (5, Target::UNKNOWN, Target::UNKNOWN));
     }
 
     #[test]
@@ -671,7 +877,7 @@ mod tests {
             a: r2,
             x: r2,
             cmp: 1,
-            target: 0,
+            target: Target::from(0),
         };
         assert_eq!(fuse(&ops)[0], fused);
     }

@@ -23,7 +23,7 @@ pub use bpfvm_isa::op::{
     Trap,
 };
 
-pub(crate) use fuse::{Inst, InstKind, LoadImm, LoadReg};
+pub(crate) use fuse::{Inst, InstKind, LoadImm, LoadReg, Stream, Target};
 
 use crate::memory::Layout;
 use crate::program::Executable;
@@ -42,9 +42,10 @@ pub struct Code {
     /// meter). Computed when the interpreter first runs the program ([`Code::run_lengths`]):
     /// a program the JIT runs needs them only when it hands a run over.
     run_lengths: OnceLock<Vec<u64>>,
-    /// The interpreter's stream: the ops with common pairs fused ([`fuse`]), built when the
-    /// interpreter first runs the program, like the run lengths.
-    insts: OnceLock<Vec<Inst>>,
+    /// The interpreter's stream: the ops with common pairs fused ([`fuse`]) and the jumps'
+    /// run lengths in place, built when the interpreter first runs the program, after the
+    /// run lengths.
+    insts: OnceLock<Stream>,
     /// Registered syscall keys, sorted; `Op::Syscall { index }` indexes this.
     syscall_keys: Vec<u32>,
     /// The index of the unwind helper in `syscall_keys`, if one is set.
@@ -214,10 +215,11 @@ impl Code {
     }
 
     /// The interpreter's stream, one entry per slot and the sentinel and then
-    /// [`fuse::TAIL`] more sentinels: the ops with common adjacent pairs fused ([`fuse`]).
-    /// Computed on the first call.
-    pub(crate) fn insts(&self) -> &[Inst] {
-        self.insts.get_or_init(|| fuse::fuse(&self.ops))
+    /// [`fuse::TAIL`] more sentinels: the ops with common adjacent pairs fused ([`fuse`]),
+    /// each jump's [`Target`] with the run lengths where it goes. Computed on the first call.
+    pub(crate) fn insts(&self) -> &Stream {
+        self.insts
+            .get_or_init(|| fuse::fuse(&self.ops, self.run_lengths()))
     }
 
     /// The index (into [`Code::syscall_keys`]) of the unwind helper, if one is set.

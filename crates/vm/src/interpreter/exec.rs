@@ -43,7 +43,7 @@
 use super::access::Access;
 use super::alu::{self, DivFault};
 use super::branch::{holds32, operand_value};
-use crate::code::{Code, Ext32, GuestReg, Inst, LoadImm, LoadReg, Operand, Trap};
+use crate::code::{Code, Ext32, GuestReg, Inst, LoadImm, LoadReg, Operand, Target, Trap};
 use crate::context::ContextObject;
 use crate::error::RuntimeError;
 use crate::memory::MemoryMapping;
@@ -103,6 +103,14 @@ pub(super) enum Next {
     /// The op ends its run (a jump, branch, call, syscall or return): the meter looks at
     /// the run starting at this pc.
     Head(usize),
+    /// A jump or a taken branch ends its run at its target, this run head, whose run length
+    /// the instruction carries (its [`Target`]; [`Target::UNKNOWN`] when not known): a chain
+    /// charges the run without looking its length up.
+    Jump(usize, u16),
+    /// A branch not taken ends its run: the next run starts at this pc (at most
+    /// [`crate::code::fuse::TAIL`] slots on, as for [`Next::Within`]), and its length is
+    /// this one, from the branch's [`Target`] ([`Target::UNKNOWN`] when not known).
+    Fall(usize, u16),
 }
 
 /// One run of a program.
@@ -145,10 +153,11 @@ impl<C: ContextObject> Machine<'_, '_, C> {
     pub(super) fn execute<A: Access>(&mut self, inst: &Inst, pc: usize) -> Result<Next, A::Halt> {
         let next = pc + 1;
         let imm64 = |imm: i32| imm as i64 as u64;
-        let jump = |taken: bool, target: u32| taken_or(taken, target, next);
+        let jump = |taken: bool, target: Target| Ok(jump_or(taken, target, next));
         // A fused loop pair: its branch is the second slot's, so it falls through past both.
         let after = pc + 2;
-        let jump2 = |taken: bool, target: u32| Ok(Next::Head(taken_or(taken, target, after)));
+        let jump2 = |taken: bool, target: Target| Ok(jump_or(taken, target, after));
+        let jump2_head = |taken: bool, target: u32| Ok(Next::Head(taken_or(taken, target, after)));
         match *inst {
             Inst::Mov64Imm { dst, imm } => self.set(dst, imm64(imm)),
             Inst::Mov64Reg { dst, src } => self.set(dst, self.reg(src)),
@@ -311,96 +320,60 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 src,
                 off,
             } => self.atomic(pc, size, op, base, src, off)?,
-            Inst::Ja { target } => return Ok(Next::Head(target as usize)),
-            Inst::JeqImm { dst, imm, target } => {
-                return Ok(Next::Head(jump(self.reg(dst) == imm64(imm), target)))
-            }
+            Inst::Ja { target } => return Ok(Next::Jump(target.slot() as usize, target.taken())),
+            Inst::JeqImm { dst, imm, target } => return jump(self.reg(dst) == imm64(imm), target),
             Inst::JeqReg { dst, src, target } => {
-                return Ok(Next::Head(jump(self.reg(dst) == self.reg(src), target)))
+                return jump(self.reg(dst) == self.reg(src), target)
             }
-            Inst::JneImm { dst, imm, target } => {
-                return Ok(Next::Head(jump(self.reg(dst) != imm64(imm), target)))
-            }
+            Inst::JneImm { dst, imm, target } => return jump(self.reg(dst) != imm64(imm), target),
             Inst::JneReg { dst, src, target } => {
-                return Ok(Next::Head(jump(self.reg(dst) != self.reg(src), target)))
+                return jump(self.reg(dst) != self.reg(src), target)
             }
-            Inst::JgtImm { dst, imm, target } => {
-                return Ok(Next::Head(jump(self.reg(dst) > imm64(imm), target)))
-            }
+            Inst::JgtImm { dst, imm, target } => return jump(self.reg(dst) > imm64(imm), target),
             Inst::JgtReg { dst, src, target } => {
-                return Ok(Next::Head(jump(self.reg(dst) > self.reg(src), target)))
+                return jump(self.reg(dst) > self.reg(src), target)
             }
-            Inst::JgeImm { dst, imm, target } => {
-                return Ok(Next::Head(jump(self.reg(dst) >= imm64(imm), target)))
-            }
+            Inst::JgeImm { dst, imm, target } => return jump(self.reg(dst) >= imm64(imm), target),
             Inst::JgeReg { dst, src, target } => {
-                return Ok(Next::Head(jump(self.reg(dst) >= self.reg(src), target)))
+                return jump(self.reg(dst) >= self.reg(src), target)
             }
-            Inst::JltImm { dst, imm, target } => {
-                return Ok(Next::Head(jump(self.reg(dst) < imm64(imm), target)))
-            }
+            Inst::JltImm { dst, imm, target } => return jump(self.reg(dst) < imm64(imm), target),
             Inst::JltReg { dst, src, target } => {
-                return Ok(Next::Head(jump(self.reg(dst) < self.reg(src), target)))
+                return jump(self.reg(dst) < self.reg(src), target)
             }
-            Inst::JleImm { dst, imm, target } => {
-                return Ok(Next::Head(jump(self.reg(dst) <= imm64(imm), target)))
-            }
+            Inst::JleImm { dst, imm, target } => return jump(self.reg(dst) <= imm64(imm), target),
             Inst::JleReg { dst, src, target } => {
-                return Ok(Next::Head(jump(self.reg(dst) <= self.reg(src), target)))
+                return jump(self.reg(dst) <= self.reg(src), target)
             }
             Inst::JsetImm { dst, imm, target } => {
-                return Ok(Next::Head(jump(self.reg(dst) & imm64(imm) != 0, target)))
+                return jump(self.reg(dst) & imm64(imm) != 0, target)
             }
             Inst::JsetReg { dst, src, target } => {
-                return Ok(Next::Head(jump(self.reg(dst) & self.reg(src) != 0, target)))
+                return jump(self.reg(dst) & self.reg(src) != 0, target)
             }
             Inst::JsgtImm { dst, imm, target } => {
-                return Ok(Next::Head(jump(
-                    self.reg(dst) as i64 > i64::from(imm),
-                    target,
-                )))
+                return jump(self.reg(dst) as i64 > i64::from(imm), target)
             }
             Inst::JsgtReg { dst, src, target } => {
-                return Ok(Next::Head(jump(
-                    self.reg(dst) as i64 > self.reg(src) as i64,
-                    target,
-                )))
+                return jump(self.reg(dst) as i64 > self.reg(src) as i64, target)
             }
             Inst::JsgeImm { dst, imm, target } => {
-                return Ok(Next::Head(jump(
-                    self.reg(dst) as i64 >= i64::from(imm),
-                    target,
-                )))
+                return jump(self.reg(dst) as i64 >= i64::from(imm), target)
             }
             Inst::JsgeReg { dst, src, target } => {
-                return Ok(Next::Head(jump(
-                    self.reg(dst) as i64 >= self.reg(src) as i64,
-                    target,
-                )))
+                return jump(self.reg(dst) as i64 >= self.reg(src) as i64, target)
             }
             Inst::JsltImm { dst, imm, target } => {
-                return Ok(Next::Head(jump(
-                    (self.reg(dst) as i64) < i64::from(imm),
-                    target,
-                )))
+                return jump((self.reg(dst) as i64) < i64::from(imm), target)
             }
             Inst::JsltReg { dst, src, target } => {
-                return Ok(Next::Head(jump(
-                    (self.reg(dst) as i64) < self.reg(src) as i64,
-                    target,
-                )))
+                return jump((self.reg(dst) as i64) < self.reg(src) as i64, target)
             }
             Inst::JsleImm { dst, imm, target } => {
-                return Ok(Next::Head(jump(
-                    self.reg(dst) as i64 <= i64::from(imm),
-                    target,
-                )))
+                return jump(self.reg(dst) as i64 <= i64::from(imm), target)
             }
             Inst::JsleReg { dst, src, target } => {
-                return Ok(Next::Head(jump(
-                    self.reg(dst) as i64 <= self.reg(src) as i64,
-                    target,
-                )))
+                return jump(self.reg(dst) as i64 <= self.reg(src) as i64, target)
             }
             Inst::Branch32 {
                 cond,
@@ -409,7 +382,11 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 target,
             } => {
                 let b = operand_value(&self.regs, src);
-                return Ok(Next::Head(jump(holds32(cond, self.reg(dst), b), target)));
+                return Ok(Next::Head(taken_or(
+                    holds32(cond, self.reg(dst), b),
+                    target,
+                    next,
+                )));
             }
             Inst::Syscall { index } => {
                 self.syscall(pc, index)?;
@@ -568,7 +545,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 target,
             } => {
                 self.set(dst, self.reg(dst).wrapping_add(imm64(imm)));
-                return jump2(self.reg(x) == imm64(cmp), target);
+                return jump2_head(self.reg(x) == imm64(cmp), target);
             }
             Inst::AddJneImm {
                 dst,
@@ -578,7 +555,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 target,
             } => {
                 self.set(dst, self.reg(dst).wrapping_add(imm64(imm)));
-                return jump2(self.reg(x) != imm64(cmp), target);
+                return jump2_head(self.reg(x) != imm64(cmp), target);
             }
             Inst::AddJltImm {
                 dst,
@@ -588,7 +565,7 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 target,
             } => {
                 self.set(dst, self.reg(dst).wrapping_add(imm64(imm)));
-                return jump2(self.reg(x) < imm64(cmp), target);
+                return jump2_head(self.reg(x) < imm64(cmp), target);
             }
             // The triple: the store is the third slot's, and may fail after the load and the
             // add ran, as the plain ops would.
@@ -668,6 +645,19 @@ impl<C: ContextObject> Machine<'_, '_, C> {
 #[inline(always)]
 fn shift_left(value: u64, imm: u64) -> u64 {
     value.wrapping_shl(imm as u32)
+}
+
+/// Where a jump with a [`Target`] goes: the target and its run length when it is taken, else
+/// `next` and the fall-through's, chosen by a branch of the host as [`taken_or`] does.
+#[inline(always)]
+fn jump_or(taken: bool, target: Target, next: usize) -> Next {
+    if taken {
+        // The barrier of `taken_or`.
+        std::hint::black_box(());
+        Next::Jump(target.slot() as usize, target.taken())
+    } else {
+        Next::Fall(next, target.fallthrough())
+    }
 }
 
 /// The pc after a conditional jump: `target` when it is taken, else `next`, chosen by a

@@ -75,7 +75,9 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             };
             match self.execute::<InPlace>(inst, pc) {
                 Ok(Next::Within(next)) => pc = next,
-                Ok(Next::Head(next)) => return Ok(next),
+                Ok(Next::Head(next) | Next::Jump(next, _) | Next::Fall(next, _)) => {
+                    return Ok(next)
+                }
                 Err(halt) => {
                     // The run was charged up to its end; the ops after this one did not
                     // run.
@@ -118,7 +120,9 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         };
         self.meter.charge();
         let next = match self.execute::<InPlace>(&Inst::from(*op), pc)? {
-            Next::Within(next) | Next::Head(next) => next,
+            Next::Within(next) | Next::Head(next) | Next::Jump(next, _) | Next::Fall(next, _) => {
+                next
+            }
         };
         if self.meter.exhausted() {
             return Err(exceeded(pc, next, code).into());

@@ -21,6 +21,10 @@
 //! anything, as in the `match` loop: only an op that ends a run answers [`Next::Head`], and
 //! the run was charged whole at its head.
 //!
+//! A jump enters the next run without the lookup: its [`Target`] carries the run lengths
+//! of its target and of its fall-through, put there when the stream was made, so a taken
+//! branch costs the fuel's compare and the dispatch (PERFORMANCE.md, phase L).
+//!
 //! The fuel is also the chain's meter. It starts bounded by what the meter would charge at
 //! once (`Meter::headroom`), so a head the fuel covers is one the meter charges, and the
 //! chain keeps its count in a host register instead of the meter's memory: the meter is
@@ -47,7 +51,10 @@
 //! instruction). Its contract, `pc` inside the stream, holds on each of its three ways in:
 //! a chain's first pc is checked against the run lengths, which a [`Thread`] never has more
 //! of than instructions; a run head the chain enters is too, by the same `get` that reads
-//! its run's length; and a fall-through is at most [`TAIL`] slots past an instruction that
+//! its run's length, unless a jump enters it by the length its [`Target`] carries (a taken
+//! jump: the target is inside the stream whenever its length is known, the invariant of a
+//! [`Stream`], and an unknown length never fits the fuel; a branch not taken: as a
+//! fall-through); and a fall-through is at most [`TAIL`] slots past an instruction that
 //! is not `Overrun`, and the stream ends with `TAIL` `Overrun`s (checked when the
 //! [`Thread`] is made), so the fall-through lands inside it.
 #![allow(unsafe_code)]
@@ -55,13 +62,16 @@
 use super::access::{InPlace, Interrupt, Retried};
 use super::exec::{Halt, Machine, Next};
 use crate::code::fuse::TAIL;
-use crate::code::{Inst, InstKind};
+use crate::code::{Inst, InstKind, Stream, Target};
 use crate::context::ContextObject;
 use std::cell::Cell;
 
 /// The most instructions one chain of handlers runs before it returns to the driving loop:
 /// the bound on the host stack an unoptimized build (no sibling calls) can use.
 pub(super) const CHAIN: u64 = 4096;
+
+// A chain never enters a run by an unknown length (see `Machine::enter_run`).
+const _: () = assert!(CHAIN < Target::UNKNOWN as u64);
 
 /// What a chain reads besides the machine: the interpreter's stream and the meter's run
 /// lengths; and where a chain that stopped leaves the reason.
@@ -81,7 +91,8 @@ impl<'c> Thread<'c> {
     /// The thread over a stream and its run lengths (one per slot and the sentinel), or
     /// `None` when the stream does not end with [`TAIL`] `Overrun`s (every stream
     /// [`crate::code::Code::insts`] makes does).
-    pub(super) fn new(insts: &'c [Inst], runs: &'c [u64]) -> Option<Self> {
+    pub(super) fn new(stream: &'c Stream, runs: &'c [u64]) -> Option<Self> {
+        let insts = stream.insts();
         let tail = insts.get(insts.len().checked_sub(TAIL)?..)?;
         if tail.iter().any(|inst| *inst != Inst::Overrun) {
             return None;
@@ -273,6 +284,21 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 }
             }
             Ok(Next::Head(next)) => self.enter(thread, stream, next, fuel),
+            Ok(Next::Jump(next, length)) => self.enter_run(thread, stream, next, length, fuel),
+            Ok(Next::Fall(next, length)) => {
+                debug_assert!(next > pc && next <= pc + TAIL && next < thread.insts.len());
+                let Some(left) = fuel.checked_sub(u64::from(length)) else {
+                    self.sync(thread, fuel);
+                    return next;
+                };
+                // SAFETY: as for `Next::Within` above: the branch is not `Overrun`, so `pc`
+                // lies before the stream's `TAIL` `Overrun`s, and `next` is at most `TAIL`
+                // slots on, so `at` moved by `next - pc` points at instruction `next`.
+                unsafe {
+                    let next = at.add(next.wrapping_sub(pc));
+                    self.dispatch(thread, stream, next, left)
+                }
+            }
             Err(halt) => thread.stop(self.halt_in_run(thread, pc, halt, fuel)),
         }
     }
@@ -331,6 +357,35 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         match fuel.checked_sub(length) {
             // SAFETY: `pc < runs.len() <= insts.len()` (the `get` above and the invariant
             // of `Thread`; `stream` is the thread's stream, passed on unchanged).
+            Some(left) => unsafe { self.dispatch_pc(thread, stream, pc, left) },
+            None => {
+                self.sync(thread, fuel);
+                pc
+            }
+        }
+    }
+
+    /// Goes on at the run head `pc` a jump went to, whose run length `length` the jump's
+    /// [`crate::code::Target`] carries: [`Self::enter`] without the lookup.
+    #[inline(always)]
+    fn enter_run(
+        &mut self,
+        thread: &Thread<'_>,
+        stream: *const Inst,
+        pc: usize,
+        length: u16,
+        fuel: u64,
+    ) -> usize {
+        debug_assert!(fuel <= CHAIN);
+        match fuel.checked_sub(u64::from(length)) {
+            // A chain's fuel is never more than `CHAIN` (it starts at most that and only
+            // falls), which is below `Target::UNKNOWN` (the constant assertion below), so
+            // `length` is a known one.
+            // SAFETY: a known length in a jump's `Target` is that of a slot of the program,
+            // below the stream's length (the invariant of `Target` in a `Stream`, which the
+            // `Thread` was made from), and `pc` is that slot (`execute` answers `Next::Jump`
+            // with a `Target`'s slot and that slot's length). `stream` is the thread's
+            // stream, passed on unchanged.
             Some(left) => unsafe { self.dispatch_pc(thread, stream, pc, left) },
             None => {
                 self.sync(thread, fuel);
