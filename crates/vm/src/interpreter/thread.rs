@@ -377,15 +377,13 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         fuel: u64,
     ) -> usize {
         debug_assert!(fuel <= CHAIN);
+        // A chain's fuel is never more than `CHAIN` (it starts at most that and only falls),
+        // below `Target::UNKNOWN` (the assertion beside `CHAIN`), so a `length` the fuel
+        // covers is a known one: by the invariant of a `Stream` (the thread's), the length of
+        // a slot inside the program, the slot `execute` answered `Next::Jump` with.
         match fuel.checked_sub(u64::from(length)) {
-            // A chain's fuel is never more than `CHAIN` (it starts at most that and only
-            // falls), which is below `Target::UNKNOWN` (the constant assertion below), so
-            // `length` is a known one.
-            // SAFETY: a known length in a jump's `Target` is that of a slot of the program,
-            // below the stream's length (the invariant of `Target` in a `Stream`, which the
-            // `Thread` was made from), and `pc` is that slot (`execute` answers `Next::Jump`
-            // with a `Target`'s slot and that slot's length). `stream` is the thread's
-            // stream, passed on unchanged.
+            // SAFETY: `length` is known (above), so `pc` is a slot below the stream's length;
+            // `stream` is the thread's stream, passed on unchanged.
             Some(left) => unsafe { self.dispatch_pc(thread, stream, pc, left) },
             None => {
                 self.sync(thread, fuel);

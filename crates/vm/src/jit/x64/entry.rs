@@ -55,11 +55,9 @@ pub(crate) extern "sysv64" fn syscall_shim<C: ContextObject, B: Backend>(
     let env = unsafe { &mut *env };
     // SAFETY: as in `translate_shim`.
     let mapping = unsafe { &mut *env.mapping.cast::<MemoryMapping<'_>>() };
-    // SAFETY: `run::execute` stores a pointer to its `Host<C, B>` in `env.host` and leaves it
-    // untouched until generated code has returned: the same `C` this shim was instantiated
-    // with, since the program was compiled for `VerifiedProgram<C>`, and the same `B`, the
-    // backend whose code calls this shim (`X64` names itself where it takes the shim's
-    // address).
+    // SAFETY: `run::execute` stores its `Host<C, B>` in `env.host` until generated code has
+    // returned, with this shim's `C` (the program was compiled for `VerifiedProgram<C>`) and
+    // `B`, the backend whose code calls it (`X64` names itself where it takes the address).
     let host = unsafe { &mut *env.host.cast::<Host<'_, C, B>>() };
     run::syscall(env, host, mapping, index, pc)
 }
