@@ -308,20 +308,20 @@ impl Assembler {
             Size::S8 => self.plus_r(OpSize::Default, ByteRegs::Both, MOV_R_IMM_8, dst),
             Size::S16 | Size::S32 => self.plus_r(op_size(size), ByteRegs::None, MOV_R_IMM, dst),
             Size::S64 => {
-                let size = simple_size(size, false);
-                emit_simple(
-                    &mut self.code,
-                    size,
-                    MOV_RM_IMM,
-                    0,
-                    SimpleRm::Reg(dst),
-                    value,
-                );
+                self.mov_r64_imm32(dst, value);
                 return Ok(());
             }
         }
         emit_imm(&mut self.code, value);
         Ok(())
+    }
+
+    /// `mov r/m64, imm32` (sign-extended) with a register destination, through the inlined
+    /// layout (`emit_simple`) rather than the general encoder.
+    #[inline(always)]
+    fn mov_r64_imm32(&mut self, dst: Gpr, imm: Imm) {
+        let size = simple_size(Size::S64, false);
+        emit_simple(&mut self.code, size, MOV_RM_IMM, 0, SimpleRm::Reg(dst), imm);
     }
 
     /// `movabs dst, imm64`: always the 10-byte form.
@@ -347,16 +347,8 @@ impl Assembler {
                 imm,
             );
         } else if let Ok(signed) = i32::try_from(value as i64) {
-            // `mov r64, imm32` (sign-extended) through the inlined layout: a blinded constant
-            // is this form about half the time.
-            emit_simple(
-                &mut self.code,
-                simple_size(Size::S64, false),
-                MOV_RM_IMM,
-                0,
-                SimpleRm::Reg(dst),
-                Imm::i32(signed),
-            );
+            // A blinded constant is this form about half the time.
+            self.mov_r64_imm32(dst, Imm::i32(signed));
         } else {
             self.movabs(dst, value);
         }
