@@ -288,7 +288,10 @@ pub struct Lent<'r, 'g, C, R = &'r [u64; 11]> {
 /// entry, the interpreter's), so that the parts go from where the host keeps them straight
 /// to the run: left to the caller crate's heuristics, it was inlined in one binary and
 /// called out of line in another (solana-sbpf's API bench: about 50 host instructions more
-/// per call, spent passing the parts and the `Run` through memory).
+/// per call, spent passing the parts and the `Run` through memory). Each backend resolves
+/// the program in its own arm, where the backend is a constant, so that a JIT run does not
+/// load what only the interpreter reads (the host functions' slice: a tracing run, which
+/// the JIT hands to the interpreter, looks it up itself).
 ///
 /// # Panics
 ///
@@ -299,7 +302,10 @@ pub fn run_lent<C: ContextObject, R: Borrow<[u64; 11]>>(
     lent: Lent<'_, '_, C, R>,
     backend: Backend,
 ) -> Run {
-    run_prepared(&program.prepared(), lent, backend)
+    match backend {
+        Backend::Interpreter => run_prepared(&program.prepared(), lent, Backend::Interpreter),
+        Backend::Jit => run_prepared(&program.prepared(), lent, Backend::Jit),
+    }
 }
 
 /// [`run_lent`] of a program whose run inputs were resolved before
@@ -398,31 +404,37 @@ where
 {
     /// Runs from the entry on `backend` (inlined into `Vm::run` and `run_lent`, so that the
     /// parts need not be gathered in memory first).
+    ///
+    /// The meter starts here, once, for both the check before the first instruction and the
+    /// run: the context's budget is read once per run.
     #[inline(always)]
     fn run(&mut self, backend: Backend) -> Run {
-        if let Some(run) = self.exhausted_before_start() {
+        let meter = Meter::start(self.metering(), &*self.context);
+        if let Some(run) = self.exhausted_before_start(&meter) {
             return run;
         }
         match backend {
-            Backend::Interpreter => self.interpret(None),
-            Backend::Jit => self.run_jit(),
+            Backend::Interpreter => self.interpret(None, meter),
+            Backend::Jit => self.run_jit(meter),
         }
     }
 
     /// Runs from the entry on the interpreter, calling `hook` before every instruction.
     fn run_hooked(&mut self, hook: &mut dyn StepHook) -> Run {
-        if let Some(run) = self.exhausted_before_start() {
+        let meter = Meter::start(self.metering(), &*self.context);
+        if let Some(run) = self.exhausted_before_start(&meter) {
             return run;
         }
-        self.interpret(Some(hook))
+        self.interpret(Some(hook), meter)
     }
 
     /// Under 0.26's rules the meter is checked before the first instruction too: a run with
-    /// no budget left executes nothing and stops at the entry (both backends, here).
-    fn exhausted_before_start(&mut self) -> Option<Run> {
+    /// no budget left executes nothing and stops at the entry (both backends, here). `meter`
+    /// is the run's, just started: its initial budget is the context's.
+    fn exhausted_before_start(&self, meter: &Meter) -> Option<Run> {
         let code = self.program.code;
         let before_each = code.semantics() == Semantics::Sbpf26;
-        let empty = self.metering() == Metering::On && self.context.remaining() == 0;
+        let empty = self.metering() == Metering::On && meter.initial() == 0;
         (before_each && empty).then(|| Run {
             instruction_count: 0,
             result: Err(RuntimeError::ExceededMaxInstructions {
@@ -434,7 +446,7 @@ where
 
     /// The JIT backend; tracing runs are delegated to the interpreter (see `jit`).
     #[inline(always)]
-    fn run_jit(&mut self) -> Run {
+    fn run_jit(&mut self, meter: Meter) -> Run {
         let Some(jit) = self.program.jit else {
             return Run {
                 instruction_count: 0,
@@ -442,17 +454,19 @@ where
             };
         };
         if self.program.settings.tracing == Tracing::On {
-            return self.interpret(None);
+            // The host functions are looked up here, off the JIT's path, so that `run_lent`'s
+            // JIT arm never loads them (see `run_lent`).
+            let syscalls = self.program.program.syscall_table();
+            return self.interpret_with(None, meter, syscalls);
         }
-        self.run_compiled(jit)
+        self.run_compiled(jit, meter)
     }
 
-    /// Runs the JIT's code for this program.
+    /// Runs the JIT's code for this program, metered by `meter` (just started).
     #[cfg(bpfvm_jit)]
     #[inline(always)]
-    fn run_compiled(&mut self, jit: &JitProgram) -> Run {
+    fn run_compiled(&mut self, jit: &JitProgram, meter: Meter) -> Run {
         use crate::jit::run::RunParts;
-        let metering = self.metering();
         let stacks = self.stacks.borrow_mut();
         let parts = RunParts {
             program: self.program.program,
@@ -463,14 +477,14 @@ where
             frames: &mut stacks.frames,
             seat: &mut stacks.seat,
             registers: &self.entry_registers,
-            metering,
+            meter,
         };
         jit.execute(parts)
     }
 
     /// A build without the JIT has no [`JitProgram`] to run.
     #[cfg(not(bpfvm_jit))]
-    fn run_compiled(&mut self, jit: &JitProgram) -> Run {
+    fn run_compiled(&mut self, jit: &JitProgram, _meter: Meter) -> Run {
         jit.absurd()
     }
 
@@ -479,9 +493,21 @@ where
         self.program.metering
     }
 
+    /// Runs from the entry on the interpreter, metered by `meter` (just started).
     #[inline(always)]
-    fn interpret(&mut self, hook: Option<&mut dyn StepHook>) -> Run {
-        let meter = Meter::start(self.metering(), &*self.context);
+    fn interpret(&mut self, hook: Option<&mut dyn StepHook>, meter: Meter) -> Run {
+        let syscalls = self.program.syscalls;
+        self.interpret_with(hook, meter, syscalls)
+    }
+
+    /// [`Runner::interpret`] with the program's host functions, `syscalls`, given.
+    #[inline(always)]
+    fn interpret_with(
+        &mut self,
+        hook: Option<&mut dyn StepHook>,
+        meter: Meter,
+        syscalls: &[Option<SyscallFn<C>>],
+    ) -> Run {
         let code = self.program.code;
         let regs = start_registers(self.entry_registers.borrow());
         let frames = &mut self.stacks.borrow_mut().frames;
@@ -491,7 +517,7 @@ where
             settings: *self.program.settings,
             context: &mut *self.context,
             mapping: self.mapping.borrow_mut(),
-            syscalls: self.program.syscalls,
+            syscalls,
             frames,
             regs,
             stack_pointer: regs[10],

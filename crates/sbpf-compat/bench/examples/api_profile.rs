@@ -8,10 +8,11 @@
 //! solana-sbpf 0.26.0 itself). A verify repeats load and verify (subtract the load's count);
 //! a compile compiles one verified program again and again, as the criterion bench does.
 //!
-//! `api_profile time WHAT N` (WHAT one of the `run-*`) times the runs instead, for a loaded
-//! machine: N batches of 1,000 calls, each timed by the wall clock, and prints the fastest
-//! batch and the median one per call (a batch that ran without being preempted shows what a
-//! call costs; run the six `run-*` one after another, in rounds, to compare them).
+//! `api_profile time WHAT N` (WHAT one of the `run-*` or `compile-*`) times the calls instead,
+//! for a loaded machine: N batches of 1,000 runs (or 10 compiles), each timed by the wall
+//! clock, and prints the fastest batch and the median one per call (a batch that ran without
+//! being preempted shows what a call costs; run the `run-*` or `compile-*` one after
+//! another, in rounds, to compare them).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
@@ -22,8 +23,11 @@ sbpf_compat_bench::context!(RealContext, sbpf_real);
 /// A budget far above the three instructions (a Solana instruction gets 200,000 units).
 const BUDGET: u64 = 1_000_000;
 
-/// Calls per timed batch (`time`).
+/// Calls per timed batch (`time`) of a run.
 const BATCH: usize = 1_000;
+
+/// Compiles per timed batch (`time`) of a compile (one takes about half a millisecond).
+const COMPILES: usize = 10;
 
 /// Whether the runs are counted (callgrind) or timed.
 #[derive(Clone, Copy, PartialEq)]
@@ -32,9 +36,9 @@ enum Measure {
     Time,
 }
 
-/// Calls `call` `n` times (`Count`), or `n` batches of [`BATCH`] calls, each timed, and
-/// prints the fastest and the median batch per call (`Time`).
-fn repeat(n: usize, measure: Measure, mut call: impl FnMut()) {
+/// Calls `call` `n` times (`Count`), or `n` batches of `batch` calls, each timed, and prints
+/// the fastest and the median batch per call (`Time`).
+fn repeat(n: usize, measure: Measure, batch: usize, mut call: impl FnMut()) {
     if measure == Measure::Count {
         for _ in 0..n {
             call();
@@ -44,15 +48,15 @@ fn repeat(n: usize, measure: Measure, mut call: impl FnMut()) {
     let mut batches: Vec<f64> = (0..n)
         .map(|_| {
             let start = std::time::Instant::now();
-            for _ in 0..BATCH {
+            for _ in 0..batch {
                 call();
             }
-            start.elapsed().as_nanos() as f64 / BATCH as f64
+            start.elapsed().as_nanos() as f64 / batch as f64
         })
         .collect();
     batches.sort_by(f64::total_cmp);
     println!(
-        "fastest {:.2} ns, median {:.2} ns per call ({n} batches of {BATCH})",
+        "fastest {:.2} ns, median {:.2} ns per call ({n} batches of {batch})",
         batches[0],
         batches[batches.len() / 2]
     );
@@ -135,24 +139,22 @@ fn load_bpfvm(n: usize, then: Then) {
     }
 }
 
-fn compile_drop_in(n: usize) {
+fn compile_drop_in(n: usize, measure: Measure) {
     let executable =
         solana_sbpf::elf::Executable::from_elf(&spl_token(), drop_in_loader()).unwrap();
     executable
         .verify::<solana_sbpf::verifier::RequisiteVerifier>()
         .unwrap();
-    for _ in 0..n {
-        executable.jit_compile().unwrap();
-    }
+    repeat(n, measure, COMPILES, || executable.jit_compile().unwrap());
 }
 
-fn compile_bpfvm(n: usize) {
+fn compile_bpfvm(n: usize, measure: Measure) {
     let executable = bpfvm::elf::load_in(&spl_token(), bpfvm_loader(), DIALECT).unwrap();
     let mut program = bpfvm::verify(executable).unwrap();
     let engine = bpfvm::jit::JitEngine::new();
-    for _ in 0..n {
-        program.jit_compile_with(&engine).unwrap();
-    }
+    repeat(n, measure, COMPILES, || {
+        program.jit_compile_with(&engine).unwrap()
+    });
 }
 
 /// `execute_program` through one crate's 0.26 API (the drop-in or the real crate): a VM
@@ -173,7 +175,7 @@ macro_rules! run_through_api {
                 executable.jit_compile().unwrap();
             }
             sbpf_compat_bench::vm_over_a_gapped_stack!($krate, $context, executable => vm, registers, frames);
-            repeat(n, measure, || {
+            repeat(n, measure, BATCH, || {
                 vm.registers = registers;
                 vm.context().remaining = BUDGET;
                 let mut mode = if jit {
@@ -200,7 +202,7 @@ fn run_bpfvm(n: usize, jit: bool, measure: Measure) {
     let mut context = bpfvm::TestContext::new(0);
     let mut heap = [0u8; 0];
     let mut vm = bpfvm::Vm::new(&program, &mut context, &mut heap, Vec::new()).unwrap();
-    repeat(n, measure, || {
+    repeat(n, measure, BATCH, || {
         vm.context().remaining = BUDGET;
         let run = vm.run(backend);
         assert!(run.result.is_ok() && run.instruction_count == 3);
@@ -220,8 +222,8 @@ fn main() {
         "load-bpfvm" => load_bpfvm(n, Then::Nothing),
         "verify-drop-in" => load_drop_in(n, Then::Verify),
         "verify-bpfvm" => load_bpfvm(n, Then::Verify),
-        "compile-drop-in" => compile_drop_in(n),
-        "compile-bpfvm" => compile_bpfvm(n),
+        "compile-drop-in" => compile_drop_in(n, measure),
+        "compile-bpfvm" => compile_bpfvm(n, measure),
         "run-drop-in-jit" => run_drop_in(n, true, measure),
         "run-drop-in-interpreter" => run_drop_in(n, false, measure),
         "run-real-jit" => run_real(n, true, measure),

@@ -64,7 +64,9 @@ pub(crate) struct RunParts<'r, 'a, C, R: ?Sized> {
     pub seat: &'r mut Seat,
     /// r0..r10 at entry (r10 is also the stack pointer), borrowed only by [`start`].
     pub registers: &'r R,
-    pub metering: Metering,
+    /// The run's meter, just started (the runner read the budget for its check before the
+    /// first instruction).
+    pub meter: Meter,
 }
 
 #[cfg(test)]
@@ -105,9 +107,9 @@ pub(crate) fn execute<C: ContextObject, B: Backend, R: Borrow<[u64; 11]> + ?Size
         frames,
         seat,
         registers,
-        metering,
+        meter,
     } = parts;
-    let meter = Meter::start(metering, &*context);
+    let metering = meter.mode();
     let initial = meter.initial();
     let (base, _) = meter.parts();
     let code_key = CodeKey {

@@ -100,6 +100,12 @@ impl Meter {
         }
     }
 
+    /// Whether this run counts instructions against the budget.
+    #[cfg_attr(not(bpfvm_jit), allow(dead_code, reason = "only the JIT uses it"))]
+    pub(crate) fn mode(&self) -> Metering {
+        self.mode
+    }
+
     /// The budget base and the instructions due since it was read (for the JIT).
     #[cfg_attr(not(bpfvm_jit), allow(dead_code, reason = "only the JIT uses it"))]
     pub(crate) fn parts(&self) -> (u64, u64) {
