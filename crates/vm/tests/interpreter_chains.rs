@@ -386,12 +386,68 @@ fn jump_loops() -> Vec<JumpLoop> {
             up: false,
         },
         JumpLoop {
-            name: "add; jne imm (fused, looked up)",
+            name: "add; jne imm (fused)",
             body: vec![
                 alu(Width::W64, AluOp::Add, 6, k(-1)),
                 back(Cond::Ne, 6, k(0), 6),
             ],
             up: false,
+        },
+        JumpLoop {
+            name: "add; jlt imm (fused)",
+            body: vec![
+                alu(Width::W64, AluOp::Add, 6, k(1)),
+                back(Cond::Lt, 6, k(5), 6),
+            ],
+            up: true,
+        },
+        JumpLoop {
+            name: "add; jlt imm with a step wider than a byte (apart)",
+            body: vec![
+                alu(Width::W64, AluOp::Add, 6, k(200)),
+                back(Cond::Lt, 6, k(1000), 6),
+            ],
+            up: true,
+        },
+        JumpLoop {
+            // r9 = (r6 - 1) >> 63 is 0 until r6 reaches 0; the add steps r8 beside it.
+            name: "add; jeq imm (fused)",
+            body: vec![
+                sub1,
+                alu(Width::W64, AluOp::Mov, 9, reg(6)),
+                alu(Width::W64, AluOp::Add, 9, k(-1)),
+                alu(Width::W64, AluOp::Rsh, 9, k(63)),
+                alu(Width::W64, AluOp::Add, 8, k(1)),
+                back(Cond::Eq, 9, k(0), 10),
+            ],
+            up: false,
+        },
+        JumpLoop {
+            // r5 = r6 + 7 runs 8, 9, 10, 11, 12: `& 12` is 8 in all turns but the last.
+            name: "mov; and; jeq (fused triple)",
+            body: vec![
+                alu(Width::W64, AluOp::Add, 6, k(1)),
+                alu(Width::W64, AluOp::Mov, 5, reg(6)),
+                alu(Width::W64, AluOp::Add, 5, k(7)),
+                alu(Width::W64, AluOp::Mov, 9, reg(5)),
+                alu(Width::W64, AluOp::And, 9, k(12)),
+                back(Cond::Eq, 9, k(8), 10),
+            ],
+            up: true,
+        },
+        JumpLoop {
+            // r5 = r6 + 251 runs 252 to 256: `& 508` is 252 in all turns but the last; the
+            // comparand needs more than a byte, so the triple is not fused.
+            name: "mov; and; jeq with a wide comparand (pair and branch)",
+            body: vec![
+                alu(Width::W64, AluOp::Add, 6, k(1)),
+                alu(Width::W64, AluOp::Mov, 5, reg(6)),
+                alu(Width::W64, AluOp::Add, 5, k(251)),
+                alu(Width::W64, AluOp::Mov, 9, reg(5)),
+                alu(Width::W64, AluOp::And, 9, k(508)),
+                back(Cond::Eq, 9, k(252), 10),
+            ],
+            up: true,
         },
     ]
 }
@@ -444,6 +500,83 @@ fn jump_run_cases() -> Vec<Case> {
     cases
 }
 
+/// A loop that calls a function in every turn, with every budget from 1 to one past the
+/// count on the 2022 dialects: a budget that runs out at the call's target, at the callee's
+/// `exit`, at the return slot and one instruction either side of each, after a `call` and
+/// after a `callx` (eBPF: no static syscalls, so it may land on any slot). Calls and
+/// returns look their run lengths up (`Branch32` too): these rows guard the meter there for
+/// when they carry them (PERFORMANCE.md, phase M, section 4).
+fn call_run_cases() -> Vec<Case> {
+    const TURNS: i32 = 4;
+    let f = |at: usize| -> Vec<Insn> {
+        // `r0 += 10; exit` at `at`, the loop's `if r6 != 0 goto 4` just before it.
+        let back = branch(Width::W64, Cond::Ne, 6, k(0), 4 - (at as i16 - 2) - 1);
+        vec![back, exit(), alu(Width::W64, AluOp::Add, 0, k(10)), exit()]
+    };
+    // Slots 0-3 set up (the first program pads with two `r0 = 0`), 4-5 are `r0 += 1` and
+    // the call, 6 is `r6 -= 1`, 7 the loop's branch, 8 exits, and `f` is at 9-10.
+    let call = {
+        let mut program = vec![mov(0, 0), mov(6, TURNS), mov(0, 0), mov(0, 0)];
+        program.extend([alu(Width::W64, AluOp::Add, 0, k(1)), call(1, 3)]);
+        program.push(alu(Width::W64, AluOp::Add, 6, k(-1)));
+        program.extend(f(9));
+        program
+    };
+    let callx = {
+        let f_address = MM_PROGRAM_START + 9 * 8;
+        let mut program = vec![mov(0, 0), mov(6, TURNS), lddw(5, f_address)];
+        program.extend([alu(Width::W64, AluOp::Add, 0, k(1)), callx(5)]);
+        program.push(alu(Width::W64, AluOp::Add, 6, k(-1)));
+        program.extend(f(9));
+        program
+    };
+    // (slot, the slot after it) of each instruction run, in order.
+    let trace = |setup: &[(usize, usize)]| {
+        let mut trace = setup.to_vec();
+        for _ in 0..TURNS {
+            trace.extend([(4, 5), (5, 6), (9, 10), (10, 11), (6, 7), (7, 8)]);
+        }
+        trace.push((8, 9));
+        trace
+    };
+    let rows = [
+        (
+            "a call and its return in a loop",
+            call.clone(),
+            Dialect::Sbpf,
+            trace(&[(0, 1), (1, 2), (2, 3), (3, 4)]),
+        ),
+        (
+            "a call and its return in a loop",
+            call,
+            Dialect::Ebpf,
+            trace(&[(0, 1), (1, 2), (2, 3), (3, 4)]),
+        ),
+        (
+            "a callx and its return in a loop",
+            callx,
+            Dialect::Ebpf,
+            trace(&[(0, 1), (1, 2), (2, 4)]),
+        ),
+    ];
+    let mut cases = Vec::new();
+    for (name, program, dialect, trace) in rows {
+        let count = trace.len() as u64;
+        for budget in 1..=count + 1 {
+            let (expect, ran) = match trace.get(budget as usize - 1) {
+                Some(&(_, after)) if budget < count => (
+                    Err(E::ExceededMaxInstructions { pc: after, budget }),
+                    budget,
+                ),
+                _ => (Ok(TURNS as u64 * 11), count),
+            };
+            let case = Case::new(name, dialect, program.clone(), expect, ran);
+            cases.push(case.budget(budget));
+        }
+    }
+    cases
+}
+
 /// A jump to a run longer than a `Target` holds (more than 65,534 instructions): its length
 /// is not known to the jump, and the budget still runs out exactly.
 fn long_target_cases() -> Vec<Case> {
@@ -476,6 +609,11 @@ fn long_target_cases() -> Vec<Case> {
 #[test]
 fn jump_run_table() {
     run_table(&jump_run_cases());
+}
+
+#[test]
+fn call_run_table() {
+    run_table(&call_run_cases());
 }
 
 #[test]

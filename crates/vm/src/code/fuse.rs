@@ -94,8 +94,10 @@ macro_rules! define_insts {
             MovMov { dst: GuestReg, a: GuestReg, to: GuestReg, from: GuestReg },
             /// `mov64 dst, a; and64 dst, imm; jeq dst, cmp, target`: a bit test of a copy
             /// (`(a & imm) == cmp`, the copy kept). A fused triple; its branch is the third
-            /// slot's.
-            MovAndJeqImm { dst: GuestReg, a: GuestReg, imm: i32, cmp: i32, target: u32 },
+            /// slot's. The comparand is a byte (sign-extended as the branch's `i32` is), so
+            /// that the [`Target`] fits beside the mask in 16 bytes: a triple whose comparand
+            /// needs more is left to the pair `mov64; and64` and the plain branch.
+            MovAndJeqImm { dst: GuestReg, a: GuestReg, cmp: i8, imm: i32, target: Target },
             /// `neg64 dst; and64 dst, src` (`src` not `dst`): `dst = -dst & src`, the
             /// branchless select of a bitwise CRC.
             NegAndReg { dst: GuestReg, src: GuestReg },
@@ -142,12 +144,14 @@ macro_rules! define_insts {
             AddJltReg { dst: GuestReg, x: GuestReg, y: GuestReg, imm: i32, target: Target },
             /// `add64 dst, imm; jne x, y, target`.
             AddJneReg { dst: GuestReg, x: GuestReg, y: GuestReg, imm: i32, target: Target },
-            /// `add64 dst, imm; jeq x, cmp, target`.
-            AddJeqImm { dst: GuestReg, x: GuestReg, imm: i32, cmp: i32, target: u32 },
+            /// `add64 dst, imm; jeq x, cmp, target`. The step is a byte (sign-extended as the
+            /// add's `i32` is), so that the [`Target`] fits beside the comparand in 16 bytes:
+            /// a step that needs more leaves the two ops apart (the three forms alike).
+            AddJeqImm { dst: GuestReg, x: GuestReg, imm: i8, cmp: i32, target: Target },
             /// `add64 dst, imm; jne x, cmp, target`.
-            AddJneImm { dst: GuestReg, x: GuestReg, imm: i32, cmp: i32, target: u32 },
+            AddJneImm { dst: GuestReg, x: GuestReg, imm: i8, cmp: i32, target: Target },
             /// `add64 dst, imm; jlt x, cmp, target`.
-            AddJltImm { dst: GuestReg, x: GuestReg, imm: i32, cmp: i32, target: u32 },
+            AddJltImm { dst: GuestReg, x: GuestReg, imm: i8, cmp: i32, target: Target },
         }
 
         /// The kind of an [`Inst`], without its fields: one value per variant, in the
@@ -489,7 +493,11 @@ impl Inst {
             | Inst::JsleReg { target, .. } => Some((target, 1)),
             Inst::MovJgtImm { target, .. }
             | Inst::AddJltReg { target, .. }
-            | Inst::AddJneReg { target, .. } => Some((target, 2)),
+            | Inst::AddJneReg { target, .. }
+            | Inst::AddJeqImm { target, .. }
+            | Inst::AddJneImm { target, .. }
+            | Inst::AddJltImm { target, .. } => Some((target, 2)),
+            Inst::MovAndJeqImm { target, .. } => Some((target, 3)),
             _ => None,
         }
     }
@@ -566,12 +574,13 @@ fn bit_test(first: &Op, second: &Op, third: &Op) -> Option<Inst> {
     else {
         return None;
     };
+    let cmp = i8::try_from(cmp).ok()?;
     (masked == dst && tested == dst).then_some(Inst::MovAndJeqImm {
         dst,
         a,
-        imm,
         cmp,
-        target,
+        imm,
+        target: target.into(),
     })
 }
 
@@ -708,6 +717,10 @@ fn step_then(dst: GuestReg, imm: i32, second: &Op) -> Option<Inst> {
             target: target.into(),
         });
     }
+    // The three forms against an immediate take the step as a byte.
+    let Ok(step) = i8::try_from(imm) else {
+        return None;
+    };
     if let Op::JeqImm {
         dst: x,
         imm: cmp,
@@ -717,9 +730,9 @@ fn step_then(dst: GuestReg, imm: i32, second: &Op) -> Option<Inst> {
         return Some(Inst::AddJeqImm {
             dst,
             x,
-            imm,
+            imm: step,
             cmp,
-            target,
+            target: target.into(),
         });
     }
     if let Op::JneImm {
@@ -731,9 +744,9 @@ fn step_then(dst: GuestReg, imm: i32, second: &Op) -> Option<Inst> {
         return Some(Inst::AddJneImm {
             dst,
             x,
-            imm,
+            imm: step,
             cmp,
-            target,
+            target: target.into(),
         });
     }
     if let Op::JltImm {
@@ -745,9 +758,9 @@ fn step_then(dst: GuestReg, imm: i32, second: &Op) -> Option<Inst> {
         return Some(Inst::AddJltImm {
             dst,
             x,
-            imm,
+            imm: step,
             cmp,
-            target,
+            target: target.into(),
         });
     }
     None
@@ -1080,9 +1093,9 @@ mod tests {
         let triple = Inst::MovAndJeqImm {
             dst: r1,
             a: r2,
-            imm: 1,
             cmp: 0,
-            target: 0,
+            imm: 1,
+            target: Target::from(0),
         };
         let insts = fuse(&ops(r1));
         assert_eq!(insts[0], triple);
@@ -1092,6 +1105,56 @@ mod tests {
         let apart = fuse(&ops(r3));
         assert!(matches!(apart[0], Inst::MovAndImm { .. }));
         assert_eq!(apart[2], Inst::from(ops(r3)[2]));
+        // A comparand wider than a byte: the pair, and the plain branch.
+        let mut wide = ops(r1);
+        wide[2] = Op::JeqImm {
+            dst: r1,
+            imm: 128,
+            target: 0,
+        };
+        let insts = fuse(&wide);
+        assert!(matches!(insts[0], Inst::MovAndImm { .. }));
+        assert_eq!(insts[2], Inst::from(wide[2]));
+        // The widest that fits, sign-extended as the branch's would be.
+        wide[2] = Op::JeqImm {
+            dst: r1,
+            imm: -128,
+            target: 0,
+        };
+        assert!(matches!(
+            fuse(&wide)[0],
+            Inst::MovAndJeqImm { cmp: -128, .. }
+        ));
+    }
+
+    #[test]
+    fn a_step_then_a_test_against_an_immediate_fuses_when_the_step_is_a_byte() {
+        let (r1, r2) = (GuestReg::R1, GuestReg::R2);
+        let ops = |imm| {
+            [
+                Op::Add64Imm { dst: r1, imm },
+                Op::JltImm {
+                    dst: r2,
+                    imm: 1000,
+                    target: 0,
+                },
+                Op::Exit,
+            ]
+        };
+        let fused = |imm| Inst::AddJltImm {
+            dst: r1,
+            x: r2,
+            imm,
+            cmp: 1000,
+            target: Target::from(0),
+        };
+        assert_eq!(fuse(&ops(127))[0], fused(127));
+        assert_eq!(fuse(&ops(-128))[0], fused(-128));
+        for wide in [128, -129] {
+            let apart = ops(wide);
+            assert_eq!(fuse(&apart)[0], Inst::from(apart[0]));
+            assert_eq!(fuse(&apart)[1], Inst::from(apart[1]));
+        }
     }
 
     #[test]

@@ -157,7 +157,6 @@ impl<C: ContextObject> Machine<'_, '_, C> {
         // A fused loop pair: its branch is the second slot's, so it falls through past both.
         let after = pc + 2;
         let jump2 = |taken: bool, target: Target| Ok(jump_or(taken, target, after));
-        let jump2_head = |taken: bool, target: u32| Ok(Next::Head(taken_or(taken, target, after)));
         match *inst {
             Inst::Mov64Imm { dst, imm } => self.set(dst, imm64(imm)),
             Inst::Mov64Reg { dst, src } => self.set(dst, self.reg(src)),
@@ -438,14 +437,14 @@ impl<C: ContextObject> Machine<'_, '_, C> {
             Inst::MovAndJeqImm {
                 dst,
                 a,
-                imm,
                 cmp,
+                imm,
                 target,
             } => {
                 let masked = self.reg(a) & imm64(imm);
                 self.set(dst, masked);
                 // The triple's branch is the third slot's: it falls through past all three.
-                return Ok(Next::Head(taken_or(masked == imm64(cmp), target, pc + 3)));
+                return Ok(jump_or(masked == imm64(cmp.into()), target, pc + 3));
             }
             Inst::NegAndReg { dst, src } => {
                 self.set(dst, self.reg(dst).wrapping_neg() & self.reg(src));
@@ -544,8 +543,8 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 cmp,
                 target,
             } => {
-                self.set(dst, self.reg(dst).wrapping_add(imm64(imm)));
-                return jump2_head(self.reg(x) == imm64(cmp), target);
+                self.set(dst, self.reg(dst).wrapping_add(imm64(imm.into())));
+                return jump2(self.reg(x) == imm64(cmp), target);
             }
             Inst::AddJneImm {
                 dst,
@@ -554,8 +553,8 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 cmp,
                 target,
             } => {
-                self.set(dst, self.reg(dst).wrapping_add(imm64(imm)));
-                return jump2_head(self.reg(x) != imm64(cmp), target);
+                self.set(dst, self.reg(dst).wrapping_add(imm64(imm.into())));
+                return jump2(self.reg(x) != imm64(cmp), target);
             }
             Inst::AddJltImm {
                 dst,
@@ -564,8 +563,8 @@ impl<C: ContextObject> Machine<'_, '_, C> {
                 cmp,
                 target,
             } => {
-                self.set(dst, self.reg(dst).wrapping_add(imm64(imm)));
-                return jump2_head(self.reg(x) < imm64(cmp), target);
+                self.set(dst, self.reg(dst).wrapping_add(imm64(imm.into())));
+                return jump2(self.reg(x) < imm64(cmp), target);
             }
             // The triple: the store is the third slot's, and may fail after the load and the
             // add ran, as the plain ops would.

@@ -23,7 +23,10 @@
 //!
 //! A jump enters the next run without the lookup: its [`Target`] carries the run lengths
 //! of its target and of its fall-through, put there when the stream was made, so a taken
-//! branch costs the fuel's compare and the dispatch (PERFORMANCE.md, phase L).
+//! branch costs the fuel's compare and the dispatch (PERFORMANCE.md, phase L). Since phase
+//! M this holds for the bit-test triple `mov; and; jeq` and the fused `add; jeq/jne/jlt imm`
+//! too (their comparand or step in a byte, to make room). `Branch32`, calls and returns
+//! still look the length up (`enter`).
 //!
 //! The fuel is also the chain's meter. It starts bounded by what the meter would charge at
 //! once (`Meter::headroom`), so a head the fuel covers is one the meter charges, and the
