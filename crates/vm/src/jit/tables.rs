@@ -180,3 +180,39 @@ pub(crate) struct Tables {
     /// generated code reads it, never writes it).
     pub callx_table: Vec<u32>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A site keeps its refund with metering and gives back nothing without, whether it is
+    /// recorded from an `At` or packed (the bail-out stubs' way).
+    #[test]
+    fn a_site_keeps_its_refund_only_with_the_meter() {
+        let mut table = SiteTable::default();
+        for (meter, kept) in [(MeterMode::On, true), (MeterMode::Off, false)] {
+            table.reset(8, meter);
+            table.record(10, At { pc: 4, refund: 9 });
+            let (pc, refund) = At { pc: 5, refund: 7 }.packed();
+            table.record_packed(20, pc, refund);
+            let refund = |refund: u64| if kept { refund } else { 0 };
+            assert_eq!(
+                table.find(10),
+                Some(SiteTarget {
+                    pc: 4,
+                    refund: refund(9)
+                }),
+                "{meter:?}"
+            );
+            assert_eq!(
+                table.find(20),
+                Some(SiteTarget {
+                    pc: 5,
+                    refund: refund(7)
+                }),
+                "{meter:?}"
+            );
+            assert_eq!(table.find(15), None);
+        }
+    }
+}

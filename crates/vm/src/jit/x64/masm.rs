@@ -68,7 +68,7 @@ const LOOP_ALIGNMENT: usize = 64;
 /// either the bail-out's site, packed ([`At::packed`]), or the index of the stub's
 /// [`StubKind`] in [`Masm::rare_stubs`].
 #[derive(Clone, Copy, Debug)]
-struct Stub {
+pub(super) struct Stub {
     field: u32,
     kind: StubRecord,
     pc: u32,
@@ -430,20 +430,20 @@ impl Masm {
         self.asm.patch_rel32(field, here)?;
         match kind {
             StubKind::Bail { at } => self.bail_now(at)?,
-                StubKind::Refund { rest, target } => {
-                    self.asm.alu(
-                        AluKind::Add,
-                        Size::S64,
-                        RegMem::Reg(METER),
-                        Operand::Imm(rest),
-                    )?;
-                    self.jump_to_slot(None, target)?;
-                }
-                StubKind::Miss {
-                    check,
-                    routine,
-                    at,
-                    back,
+            StubKind::Refund { rest, target } => {
+                self.asm.alu(
+                    AluKind::Add,
+                    Size::S64,
+                    RegMem::Reg(METER),
+                    Operand::Imm(rest),
+                )?;
+                self.jump_to_slot(None, target)?;
+            }
+            StubKind::Miss {
+                check,
+                routine,
+                at,
+                back,
             } => self.miss_stub(check, routine, at, back)?,
         }
         Ok(())
