@@ -75,6 +75,17 @@ pub(super) struct Stub {
     refund: u32,
 }
 
+/// The field of a [`Stub`] record, unless its offset did not fit the record (`offset32`
+/// kept it as `NONE`: code beyond 4 GiB), which `patch_rel32` alone would not catch.
+fn kept_field(field: Rel32) -> Result<Rel32, JitError> {
+    match field.offset() == NONE as usize {
+        true => Err(JitError::Internal {
+            message: "a stub's jump lies beyond the code offsets the tables hold".to_string(),
+        }),
+        false => Ok(field),
+    }
+}
+
 /// What a [`Stub`] record holds: a bail-out ([`StubRecord::BAIL`], its site in the record)
 /// or the index of another kind in [`Masm::rare_stubs`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -405,8 +416,11 @@ impl Masm {
         refund: u32,
     ) -> Result<(), JitError> {
         match bail {
+            // `land_and_call` rejects code offsets beyond 2 GiB, so a field kept as `NONE`
+            // (beyond 4 GiB) fails there.
             Some(bail) => self.asm.land_and_call(field, bail)?,
             None => {
+                let field = kept_field(field)?;
                 let here = self.asm.offset();
                 self.asm.patch_rel32(field, here)?;
                 self.call_routine(Routine::BailSite)?;
@@ -426,6 +440,7 @@ impl Masm {
                 message: format!("stub {index:?} has no kind"),
             });
         };
+        let field = kept_field(field)?;
         let here = self.asm.offset();
         self.asm.patch_rel32(field, here)?;
         match kind {
