@@ -36,6 +36,13 @@ impl Rel32 {
         self.at
     }
 
+    /// The field whose first byte is at code offset `at` (a field kept compactly by its
+    /// [`Rel32::offset`]; [`Assembler::patch_rel32`] checks it lies in the code).
+    #[inline]
+    pub fn at_offset(at: usize) -> Rel32 {
+        Rel32 { at }
+    }
+
     /// The same field in a copy of the code placed `by` bytes further (for sequences encoded
     /// once and appended again elsewhere with [`Assembler::data`]).
     #[inline]

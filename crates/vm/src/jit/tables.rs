@@ -62,6 +62,20 @@ pub(crate) struct At {
     pub refund: u64,
 }
 
+impl At {
+    /// The pc and the refund as the site table keeps them, without a conversion: the
+    /// compiler rejects programs of 2^31 slots or more up front (`compile::compile`), a pc
+    /// is at most the slot count and a refund at most a run's length, so both fit.
+    #[inline(always)]
+    pub fn packed(self) -> (u32, u32) {
+        debug_assert!(
+            self.pc < NONE as usize && self.refund < u64::from(NONE),
+            "{self:?} out of range"
+        );
+        (self.pc as u32, self.refund as u32)
+    }
+}
+
 /// Whether runs are charged against the budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum MeterMode {
@@ -96,7 +110,9 @@ pub(crate) struct SiteTarget {
 #[derive(Debug, Default)]
 pub(crate) struct SiteTable {
     sites: Vec<Site>,
-    meter: Option<MeterMode>,
+    /// What of a refund a site keeps: every bit with metering, none without (nothing is
+    /// given back), so that recording a site is one `and`, not a test of the mode.
+    refunds: u32,
 }
 
 impl SiteTable {
@@ -107,17 +123,23 @@ impl SiteTable {
         // Sized up front: about one site per instruction at most, and a reallocation of a
         // table this large costs more than the spare capacity.
         self.sites.reserve(slots + 16);
-        self.meter = Some(meter);
+        self.refunds = match meter {
+            MeterMode::On => u32::MAX,
+            MeterMode::Off => 0,
+        };
     }
 
     /// Records `ret` (a return address just emitted) as the bail-out site of `at`; without
     /// metering nothing is refunded.
     #[inline(always)]
     pub fn record(&mut self, ret: usize, at: At) {
-        let refund = match self.meter {
-            Some(MeterMode::On) => at.refund,
-            Some(MeterMode::Off) | None => 0,
-        };
+        self.record_packed(ret, index32(at.pc as u64), index32(at.refund));
+    }
+
+    /// [`SiteTable::record`] of an instruction already packed ([`At::packed`]): the
+    /// bail-out stubs keep their sites so.
+    #[inline(always)]
+    pub fn record_packed(&mut self, ret: usize, pc: u32, refund: u32) {
         debug_assert!(
             self.sites
                 .last()
@@ -126,8 +148,8 @@ impl SiteTable {
         );
         self.sites.push(Site {
             ret: offset32(ret),
-            pc: index32(at.pc as u64),
-            refund: index32(refund),
+            pc,
+            refund: refund & self.refunds,
         });
     }
 
@@ -157,4 +179,40 @@ pub(crate) struct Tables {
     /// Per slot the code offset where a `callx` may land, or 0 (empty without `callx`;
     /// generated code reads it, never writes it).
     pub callx_table: Vec<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A site keeps its refund with metering and gives back nothing without, whether it is
+    /// recorded from an `At` or packed (the bail-out stubs' way).
+    #[test]
+    fn a_site_keeps_its_refund_only_with_the_meter() {
+        let mut table = SiteTable::default();
+        for (meter, kept) in [(MeterMode::On, true), (MeterMode::Off, false)] {
+            table.reset(8, meter);
+            table.record(10, At { pc: 4, refund: 9 });
+            let (pc, refund) = At { pc: 5, refund: 7 }.packed();
+            table.record_packed(20, pc, refund);
+            let refund = |refund: u64| if kept { refund } else { 0 };
+            assert_eq!(
+                table.find(10),
+                Some(SiteTarget {
+                    pc: 4,
+                    refund: refund(9)
+                }),
+                "{meter:?}"
+            );
+            assert_eq!(
+                table.find(20),
+                Some(SiteTarget {
+                    pc: 5,
+                    refund: refund(7)
+                }),
+                "{meter:?}"
+            );
+            assert_eq!(table.find(15), None);
+        }
+    }
 }

@@ -63,13 +63,37 @@ const CODE_PER_SLOT: usize = 24;
 const LOOP_ALIGNMENT: usize = 64;
 
 /// A piece of code out of line, emitted with the pending routines: a `jcc` of the hot path
-/// (`field`) lands there.
+/// lands there. Kept in 16 bytes, as the bail-out stubs (most of them, one at nearly every
+/// run start) need nothing more: the offset of the jump's rel32 field ([`offset32`]), and
+/// either the bail-out's site, packed ([`At::packed`]), or the index of the stub's
+/// [`StubKind`] in [`Masm::rare_stubs`].
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Stub {
-    /// The rel32 field of the jump to the stub.
-    pub field: Rel32,
-    /// What the stub does.
-    pub kind: StubKind,
+    field: u32,
+    kind: StubRecord,
+    pc: u32,
+    refund: u32,
+}
+
+/// The field of a [`Stub`] record, unless its offset did not fit the record (`offset32`
+/// kept it as `NONE`: code beyond 4 GiB), which `patch_rel32` alone would not catch.
+fn kept_field(field: Rel32) -> Result<Rel32, JitError> {
+    match field.offset() == NONE as usize {
+        true => Err(JitError::Internal {
+            message: "a stub's jump lies beyond the code offsets the tables hold".to_string(),
+        }),
+        false => Ok(field),
+    }
+}
+
+/// What a [`Stub`] record holds: a bail-out ([`StubRecord::BAIL`], its site in the record)
+/// or the index of another kind in [`Masm::rare_stubs`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct StubRecord(u32);
+
+impl StubRecord {
+    /// A bail-out stub, whose site is the record's pc and refund.
+    const BAIL: StubRecord = StubRecord(u32::MAX);
 }
 
 /// What a [`Stub`] does.
@@ -154,8 +178,11 @@ pub(crate) struct Masm {
     charges: [Option<Words>; 2],
     /// Routines asked for but not emitted yet (bits of `1 << Routine::index`).
     pending: u32,
-    /// Out-of-line stubs not emitted yet.
+    /// Out-of-line stubs not emitted yet, in order.
     out_of_line: Vec<Stub>,
+    /// The kinds of the waiting stubs that are not bail-outs, in order (a [`Stub`] names
+    /// its own by index).
+    rare_stubs: Vec<StubKind>,
     /// Whether some `callx` reads the program's table of entries.
     pub(super) callx: Callx,
     /// The flags the last instruction emitted left, when they tell a branch against 0
@@ -218,6 +245,7 @@ impl Masm {
             charges: [None; 2],
             pending: 0,
             out_of_line: Vec::new(),
+            rare_stubs: Vec::new(),
         }
     }
 
@@ -322,46 +350,117 @@ impl Masm {
     /// Records a stub that the jump at `field` goes to.
     #[inline(always)]
     pub(super) fn add_stub(&mut self, field: Rel32, kind: StubKind) {
+        match kind {
+            StubKind::Bail { at } => self.add_bail_stub(field, at),
+            StubKind::Refund { .. } | StubKind::Miss { .. } => self.add_rare_stub(field, kind),
+        }
+    }
+
+    /// Records a bail-out stub for the instruction at `at` that the jump at `field` goes to.
+    #[inline(always)]
+    fn add_bail_stub(&mut self, field: Rel32, at: At) {
         self.pending |= STUBS_PENDING;
-        self.out_of_line.push(Stub { field, kind });
+        let (pc, refund) = at.packed();
+        self.out_of_line.push(Stub {
+            field: offset32(field.offset()),
+            kind: StubRecord::BAIL,
+            pc,
+            refund,
+        });
+    }
+
+    /// Records a stub of another kind than a bail-out (a refund or a miss).
+    #[inline(never)]
+    fn add_rare_stub(&mut self, field: Rel32, kind: StubKind) {
+        self.pending |= STUBS_PENDING;
+        // Fewer stubs than code bytes, so the index stays below `StubRecord::BAIL`.
+        let index = offset32(self.rare_stubs.len());
+        self.rare_stubs.push(kind);
+        self.out_of_line.push(Stub {
+            field: offset32(field.offset()),
+            kind: StubRecord(index),
+            pc: 0,
+            refund: 0,
+        });
     }
 
     /// Emits the waiting stubs here (execution cannot fall through).
     pub fn emit_stubs(&mut self) -> Result<(), JitError> {
         self.pending &= !STUBS_PENDING;
-        let mut stubs = core::mem::take(&mut self.out_of_line);
+        let stubs = core::mem::take(&mut self.out_of_line);
         // The bail-out routine follows the prologue, so its offset is known here.
         let bail = self.routine_offset(Routine::BailSite);
-        for stub in stubs.drain(..) {
-            // A bail-out stub (most of them) lands and calls in one go.
-            if let (StubKind::Bail { at }, Some(bail)) = (stub.kind, bail) {
-                self.asm.land_and_call(stub.field, bail)?;
-                self.site(at);
-                continue;
-            }
-            let here = self.asm.offset();
-            self.asm.patch_rel32(stub.field, here)?;
-            match stub.kind {
-                StubKind::Bail { at } => self.bail_now(at)?,
-                StubKind::Refund { rest, target } => {
-                    self.asm.alu(
-                        AluKind::Add,
-                        Size::S64,
-                        RegMem::Reg(METER),
-                        Operand::Imm(rest),
-                    )?;
-                    self.jump_to_slot(None, target)?;
-                }
-                StubKind::Miss {
-                    check,
-                    routine,
-                    at,
-                    back,
-                } => self.miss_stub(check, routine, at, back)?,
+        for stub in &stubs {
+            let field = Rel32::at_offset(stub.field as usize);
+            if stub.kind == StubRecord::BAIL {
+                self.bail_stub(field, bail, stub.pc, stub.refund)?;
+            } else {
+                self.rare_stub(field, stub.kind)?;
             }
         }
-        // The (empty) vector goes back, keeping its allocation.
+        // The (emptied) vectors go back, keeping their allocations.
         self.out_of_line = stubs;
+        self.out_of_line.clear();
+        self.rare_stubs.clear();
+        Ok(())
+    }
+
+    /// A bail-out stub, its site packed: lands and calls in one go (`bail`, the bail-out
+    /// routine's offset, is known after the prologue).
+    #[inline(always)]
+    fn bail_stub(
+        &mut self,
+        field: Rel32,
+        bail: Option<usize>,
+        pc: u32,
+        refund: u32,
+    ) -> Result<(), JitError> {
+        match bail {
+            // `land_and_call` rejects code offsets beyond 2 GiB, so a field kept as `NONE`
+            // (beyond 4 GiB) fails there.
+            Some(bail) => self.asm.land_and_call(field, bail)?,
+            None => {
+                let field = kept_field(field)?;
+                let here = self.asm.offset();
+                self.asm.patch_rel32(field, here)?;
+                self.call_routine(Routine::BailSite)?;
+            }
+        }
+        self.sites.record_packed(self.asm.offset(), pc, refund);
+        Ok(())
+    }
+
+    /// A stub of another kind than a bail-out, its kind the `index`th of
+    /// [`Masm::rare_stubs`].
+    #[inline(never)]
+    fn rare_stub(&mut self, field: Rel32, index: StubRecord) -> Result<(), JitError> {
+        let kind = self.rare_stubs.get(index.0 as usize).copied();
+        let Some(kind) = kind else {
+            return Err(JitError::Internal {
+                message: format!("stub {index:?} has no kind"),
+            });
+        };
+        let field = kept_field(field)?;
+        let here = self.asm.offset();
+        self.asm.patch_rel32(field, here)?;
+        match kind {
+            StubKind::Bail { at } => self.bail_now(at)?,
+            StubKind::Refund { rest, target } => {
+                self.asm.alu(
+                    AluKind::Add,
+                    Size::S64,
+                    RegMem::Reg(METER),
+                    Operand::Imm(rest),
+                )?;
+                self.jump_to_slot(None, target)?;
+            }
+            StubKind::Miss {
+                check,
+                routine,
+                at,
+                back,
+            } => self.miss_stub(check, routine, at, back)?,
+        }
         Ok(())
     }
 

@@ -1,6 +1,6 @@
 //! The x86-64 backend's own tables: the routines and the templates are indexed by hand-kept
 //! functions, which must be bijections onto their tables; the engine's stock of scratch
-//! buffers stays bounded.
+//! buffers stays bounded; a waiting stub stays small.
 
 use super::labels::{Routine, Shape, ROUTINES, SHAPES};
 use super::masm::Scratch;
@@ -41,4 +41,10 @@ fn scratch_buffers_come_back_bounded() {
         state.give_scratch(Scratch::default());
     }
     assert_eq!(super::lock(&state.scratch).len(), super::SCRATCH_MAX);
+}
+
+/// A waiting stub is 16 bytes (one at nearly every run start is pushed and read back).
+#[test]
+fn a_waiting_stub_is_16_bytes() {
+    assert_eq!(core::mem::size_of::<super::masm::Stub>(), 16);
 }
